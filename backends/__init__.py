@@ -1,0 +1,1 @@
+"""Backends turn a hardware image into something runnable: the emulator and Lava."""

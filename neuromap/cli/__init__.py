@@ -1,0 +1,73 @@
+"""The ``neuromap`` command line (click).
+
+One module per subcommand in this package; each defines a click command named
+``command``. Add a subcommand by adding its module name to ``COMMANDS``.
+
+Exit codes: 0 ok; 1 validation mismatch; 2 bad input or usage (one line on
+stderr, no traceback; ``--debug`` shows it).
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from neuromap.errors import NeuromapError, ValidationMismatch
+
+# module name in neuromap.cli -> command name (order = order in --help)
+COMMANDS: dict[str, str] = {
+    "simulate_cmd": "simulate",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS.values())
+
+    def get_command(self, ctx, name):
+        for module, cmd in COMMANDS.items():
+            if cmd == name:
+                return importlib.import_module(f"neuromap.cli.{module}").command
+        return None
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="neuromap")
+@click.pass_context
+def cli(ctx, debug):
+    """neuromap: put spiking networks with plasticity on neuromorphic cores."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv=None):
+    """Console entry point: maps errors to exit codes (2 bad input, 1 mismatch)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    try:
+        rv = cli.main(args=args, prog_name="neuromap", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        # usage errors: one line, exit 2
+        msg = e.format_message().splitlines()[0] if e.format_message() else str(e)
+        click.echo(f"neuromap: error: {msg}", err=True)
+        sys.exit(2)
+    except ValidationMismatch as e:
+        if debug:
+            raise
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    except NeuromapError as e:
+        if debug:
+            raise
+        click.echo(f"neuromap: error: {e}", err=True)
+        sys.exit(2)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
