@@ -1,0 +1,25 @@
+"""Plasticity rules of the float reference simulator: one module per rule, each defining ``Rule``
+(a :class:`neuromap.plasticity.base.PlasticityRule` subclass with ``PARAMS``)."""
+from __future__ import annotations
+
+import importlib
+
+from neuromap.errors import NetworkFormatError
+from neuromap.plasticity.base import PlasticityRule
+
+#: rule name -> module defining ``Rule``
+RULE_MODULES: dict[str, str] = {
+    "stdp": "neuromap.plasticity.stdp",
+    "nn_stdp": "neuromap.plasticity.nn_stdp",
+    "homeostatic_stdp": "neuromap.plasticity.homeostatic_stdp",
+    "pool_stdp": "neuromap.plasticity.pool_stdp",
+    "vogels_isp": "neuromap.plasticity.vogels_isp",
+}
+
+
+def rule_class(rule: str, field: str = "plasticity.rule") -> type[PlasticityRule]:
+    """The ``Rule`` class of ``rule``; unknown rule -> one-line NetworkFormatError naming ``field``."""
+    if rule not in RULE_MODULES:
+        raise NetworkFormatError(f"unknown plasticity rule {rule!r}", field=field,
+                                 fix="use one of " + ", ".join(RULE_MODULES))
+    return importlib.import_module(RULE_MODULES[rule]).Rule
