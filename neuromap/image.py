@@ -1,0 +1,518 @@
+"""The hardware image: what a compiled network is, and its on-disk format.
+
+An :class:`Image` is the single contract between the compiler and everything
+that runs a compiled network (the emulator, the Lava backend, reports). It is
+plain data: dataclasses of numpy struct-of-arrays in hardware integers. This
+module is a leaf: it imports only numpy, the standard library and
+:mod:`neuromap.errors`. ``docs/image-format.md`` documents every field.
+
+Index spaces
+------------
+* **neurons** (compartments), global index ``0..N-1``. Every population of
+  neurons owns a contiguous range ``[start, start + size)``. Each neuron sits on
+  one core (``neurons.core``) at a core-local slot (``neurons.slot``).
+* **inputs** (spike sources driven by the host), global index ``0..I-1``; every
+  input population owns a contiguous range.
+* **sources** = neurons followed by inputs: source id ``s < N`` is neuron ``s``,
+  ``s >= N`` is input ``s - N``. The routing table is indexed by source id.
+* **axons**: per core, core-local axon ids ``0..``; globally the axons are
+  sorted by core, so the global axon id of (core ``c``, axon ``a``) is
+  ``cores.axon_ptr[c] + a``. Every axon belongs to one projection and owns a
+  contiguous run of synapses ``axons.syn_ptr[g]:axons.syn_ptr[g+1]``.
+
+One step of a Loihi-style core (semantics: ``docs/emulator.md``): every spike
+of source ``s`` at step ``t`` travels each route ``(core, axon, delay_r)`` of
+``s`` and each synapse ``(post, weight, delay)`` of that axon adds
+``weight`` to the dendritic accumulator of ``post`` for step
+``t + delay + delay_r`` (after the per-projection ``weight_exp`` shift).
+
+Saved as a directory: ``manifest.json`` (format version, target, source hash,
+compiler options, metadata, sha256 of every array) + ``arrays.npz``.
+:func:`load_image` checks the version, every checksum and every invariant
+(:meth:`Image.verify`); anything else is an :class:`~neuromap.errors.ImageError`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import ImageError
+
+#: bump on any incompatible change of the fields below
+FORMAT_VERSION = 1
+
+#: core kinds an image may contain; ``loihi_lif`` is the Lava-LIF compartment
+#: core (this issue); ``truenorth`` is reserved for TrueNorth-style cores.
+CORE_KINDS = ("loihi_lif", "truenorth")
+
+SIGN_MODES = ("mixed", "excitatory", "inhibitory")
+
+#: Lava ``SignMode`` enum values (lava/utils/weightutils.py) of each sign mode
+LAVA_SIGN_MODE = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
+
+#: widths of hardware fields (Lava 0.10.0 ``PyLifModelBitAcc`` / ``PyDenseModelBitAcc``)
+DU_MAX = DV_MAX = 4095        # unsigned 12 bit
+VTH_MAX = 131071              # unsigned 17 bit
+BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # signed 13 bit
+BIAS_EXP_MIN, BIAS_EXP_MAX = 0, 7            # 3 bit
+WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 7
+MAX_DELAY = 64                # synaptic delay in steps; Lava delay = delay - 1 in 0..63
+UV_MIN, UV_MAX = -(2 ** 31), 2 ** 31 - 1      # u/v are stored in int32
+
+_NEURON_FIELDS = {  # name -> dtype
+    "core": np.int32, "slot": np.int32,
+    "du": np.uint16, "dv": np.uint16, "vth": np.int32,
+    "bias_mant": np.int16, "bias_exp": np.int8,
+    "u_init": np.int32, "v_init": np.int32,
+}
+_SYN_FIELDS = {"post": np.int32, "weight": np.int16, "delay": np.uint8}
+_AXON_FIELDS = {"proj": np.int32, "syn_ptr": np.int64}
+_CORE_FIELDS = {"kind": np.int8, "axon_ptr": np.int64}
+_ROUTE_FIELDS = {"src_ptr": np.int64, "core": np.int32, "axon": np.int32, "delay": np.uint8}
+_INPUT_FIELDS = {"spike_step": np.int64, "spike_index": np.int32, "poisson_p": np.float64}
+
+
+def weight_step(sign_mode: str, num_weight_bits: int) -> int:
+    """Granularity of a stored weight: ``2 ** (8 - num_weight_bits + mixed)``.
+
+    (``truncate_weights`` in lava/utils/weightutils.py drops that many LSBs.)
+    """
+    return 1 << (8 - int(num_weight_bits) + (sign_mode == "mixed"))
+
+
+def weight_range(sign_mode: str) -> tuple[int, int]:
+    """Inclusive range of a stored weight (``clip_weights(num_bits=8)`` in lava/utils/weightutils.py)."""
+    return {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[sign_mode]
+
+
+def encode_weights(w: np.ndarray, sign_mode: str, num_weight_bits: int) -> np.ndarray:
+    """Integer weights -> the values the synapse memory holds, exactly as Lava 0.10.0 does on its first step.
+
+    ``clip_weights(w, sign_mode, num_bits=8)`` then ``truncate_weights(w, sign_mode,
+    num_weight_bits)`` (lava/utils/weightutils.py): clip to :func:`weight_range`,
+    then clear the low ``log2(weight_step)`` bits of ``w`` (``-w`` for inhibitory),
+    i.e. round toward -inf for excitatory/mixed and toward +inf for inhibitory.
+    Input must be integers representable in int32 (Lava casts with ``astype(np.int32)``).
+    Returns int16.
+    """
+    w = np.asarray(w).astype(np.int32)  # Lava: weights.copy().astype(np.int32)
+    lo, hi = weight_range(sign_mode)
+    w = np.clip(w, lo, hi)
+    k = 8 - int(num_weight_bits) + (sign_mode == "mixed")
+    if sign_mode == "inhibitory":
+        w = -((-w >> k) << k)
+    else:
+        w = (w >> k) << k
+    return w.astype(np.int16)
+
+
+def lava_sign_mode(w: np.ndarray) -> str:
+    """Lava's ``determine_sign_mode`` (used when a projection gives no sign mode)."""
+    w = np.asarray(w)
+    if w.size == 0 or np.min(w) >= 0:
+        return "excitatory"
+    if np.max(w) <= 0:
+        return "inhibitory"
+    return "mixed"
+
+
+@dataclass
+class PopulationMap:
+    """Where a population of the source network lives in the image.
+
+    kind ``neuron``: neurons ``[start, start+size)``; kind ``input``: inputs
+    ``[start, start+size)``. ``model`` is the network model name
+    (``loihi_lif``, ``spike_source``, ``poisson`` ...).
+    """
+
+    name: str
+    kind: str
+    model: str
+    start: int
+    size: int
+
+
+@dataclass
+class ProjectionMap:
+    """Per-projection synapse configuration shared by all its axons/synapses.
+
+    weight_exp: signed 4 bit (-8..7): the per-step sum of a projection's
+    weights onto one (post, delay) is shifted left (right if negative,
+    arithmetic, i.e. floor) by it. num_weight_bits 1..8 and sign_mode describe
+    how weights are stored (:func:`encode_weights`). ``storage`` is a hint for
+    backends (``dense`` crossbar or ``sparse`` rows); the image always stores
+    rows. ``learning`` is ``None`` or the learning-engine configuration
+    (reserved for the learning issue) and ``learning_arrays`` its per-synapse
+    arrays (saved as ``proj.<k>.learning.<name>``).
+    """
+
+    name: str
+    pre: str
+    post: str
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+    sign_mode: str = "mixed"
+    storage: str = "sparse"
+    learning: dict[str, Any] | None = None
+    learning_arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class ProbeMap:
+    """Record ``variables`` of ``population``; ``neurons`` are population-local indices for u/v
+    (spikes are always recorded for every neuron and input)."""
+
+    population: str
+    variables: tuple[str, ...] = ("spikes",)
+    neurons: np.ndarray | None = None
+
+
+@dataclass
+class Image:
+    """A compiled network.
+
+    Array groups (struct-of-arrays, dtypes fixed; see module docstring):
+
+    * ``neurons`` (N): core, slot, du, dv (uint16, 12 bit), vth (int32, 17 bit
+      unsigned), bias_mant (int16, 13 bit signed), bias_exp (int8, 0..7),
+      u_init/v_init (int32).
+    * ``cores`` (C): kind (int8 index into ``core_kinds``), axon_ptr (C+1, int64).
+    * ``axons`` (A): proj (int32 projection index), syn_ptr (A+1, int64).
+    * ``synapses`` (S): post (int32 global neuron), weight (int16 stored
+      weight), delay (uint8, 1..64; 1 = next step).
+    * ``routes``: src_ptr (N+I+1, int64) over source ids; per entry core
+      (int32), axon (int32 core-local), delay (uint8 extra axonal delay,
+      0 on Loihi-style cores).
+    * ``inputs``: spike_step (int64) / spike_index (int32 input id) sorted by
+      step (explicit spike times); poisson_p (I, float64: per-step spike
+      probability of Poisson inputs, NaN for explicit-time inputs).
+    """
+
+    target: str
+    constants: dict[str, Any]
+    core_kinds: list[str]
+    populations: list[PopulationMap]
+    projections: list[ProjectionMap]
+    probes: list[ProbeMap]
+    neurons: dict[str, np.ndarray]
+    cores: dict[str, np.ndarray]
+    axons: dict[str, np.ndarray]
+    synapses: dict[str, np.ndarray]
+    routes: dict[str, np.ndarray]
+    inputs: dict[str, np.ndarray]
+    seed: int = 0
+    source_hash: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    network_name: str = "network"
+    format_version: int = FORMAT_VERSION
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_neurons(self) -> int:
+        return int(self.neurons["core"].shape[0])
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.inputs["poisson_p"].shape[0])
+
+    @property
+    def n_cores(self) -> int:
+        return int(self.cores["kind"].shape[0])
+
+    @property
+    def n_axons(self) -> int:
+        return int(self.axons["proj"].shape[0])
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.synapses["post"].shape[0])
+
+    def population(self, name: str) -> PopulationMap:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise ImageError(f"image has no population {name!r}")
+
+    def source_ids(self, pop: PopulationMap) -> np.ndarray:
+        """Source ids (routing-table index) of a population's members."""
+        base = 0 if pop.kind == "neuron" else self.n_neurons
+        return np.arange(base + pop.start, base + pop.start + pop.size, dtype=np.int64)
+
+    def max_delay(self) -> int:
+        """Largest total delay (synaptic + axonal) in steps; 1 if there are no synapses."""
+        d = int(self.synapses["delay"].max()) if self.n_synapses else 1
+        r = int(self.routes["delay"].max()) if self.routes["delay"].size else 0
+        return max(1, d + r)
+
+    # ------------------------------------------------------------- checking
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array under its archive name (``neurons.du``, ``proj.0.learning.x`` ...)."""
+        out = {}
+        for group in ("neurons", "cores", "axons", "synapses", "routes", "inputs"):
+            for k, v in getattr(self, group).items():
+                out[f"{group}.{k}"] = v
+        for i, p in enumerate(self.projections):
+            for k, v in p.learning_arrays.items():
+                out[f"proj.{i}.learning.{k}"] = v
+        return out
+
+    def verify(self) -> None:
+        """Check every invariant of the format; raise a one-line :class:`ImageError` on the first violation."""
+        if self.format_version != FORMAT_VERSION:
+            raise ImageError(f"image format version {self.format_version} is not supported "
+                             f"(this neuromap reads version {FORMAT_VERSION}; recompile the network)")
+        for group, spec in (("neurons", _NEURON_FIELDS), ("synapses", _SYN_FIELDS), ("axons", _AXON_FIELDS),
+                            ("cores", _CORE_FIELDS), ("routes", _ROUTE_FIELDS), ("inputs", _INPUT_FIELDS)):
+            arrs = getattr(self, group)
+            for k, dt in spec.items():
+                if k not in arrs:
+                    raise ImageError(f"image array {group}.{k} is missing")
+                a = arrs[k]
+                if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != 1:
+                    raise ImageError(f"image array {group}.{k} must be 1-d {np.dtype(dt).name}, "
+                                     f"got {getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}")
+        N, C, A, S, I = self.n_neurons, self.n_cores, self.n_axons, self.n_synapses, self.n_inputs
+        for group, n, keys in (("neurons", N, _NEURON_FIELDS), ("synapses", S, _SYN_FIELDS)):
+            for k in keys:
+                if getattr(self, group)[k].shape[0] != n:
+                    raise ImageError(f"image array {group}.{k} has length {getattr(self, group)[k].shape[0]}, "
+                                     f"expected {n}")
+        _len(self.cores["axon_ptr"], C + 1, "cores.axon_ptr")
+        _len(self.axons["syn_ptr"], A + 1, "axons.syn_ptr")
+        _len(self.routes["src_ptr"], N + I + 1, "routes.src_ptr")
+        R = int(self.routes["core"].shape[0])
+        _len(self.routes["axon"], R, "routes.axon")
+        _len(self.routes["delay"], R, "routes.delay")
+        _len(self.inputs["spike_index"], self.inputs["spike_step"].shape[0], "inputs.spike_index")
+        _ptr(self.cores["axon_ptr"], A, "cores.axon_ptr")
+        _ptr(self.axons["syn_ptr"], S, "axons.syn_ptr")
+        _ptr(self.routes["src_ptr"], R, "routes.src_ptr")
+        for name in self.core_kinds:
+            if name not in CORE_KINDS:
+                raise ImageError(f"image core kind {name!r} is unknown (known: {', '.join(CORE_KINDS)})")
+        _rng(self.cores["kind"], 0, len(self.core_kinds) - 1, "cores.kind")
+        nu = self.neurons
+        _rng(nu["core"], 0, C - 1, "neurons.core")
+        _rng(nu["slot"], 0, None, "neurons.slot")
+        if N and np.unique(nu["core"].astype(np.int64) << 32 | nu["slot"].astype(np.int64)).shape[0] != N:
+            raise ImageError("image neurons.slot: two neurons share a (core, slot)")
+        _rng(nu["du"], 0, DU_MAX, "neurons.du")
+        _rng(nu["dv"], 0, DV_MAX, "neurons.dv")
+        _rng(nu["vth"], 0, VTH_MAX, "neurons.vth")
+        _rng(nu["bias_mant"], BIAS_MANT_MIN, BIAS_MANT_MAX, "neurons.bias_mant")
+        _rng(nu["bias_exp"], BIAS_EXP_MIN, BIAS_EXP_MAX, "neurons.bias_exp")
+        _rng(self.axons["proj"], 0, len(self.projections) - 1, "axons.proj")
+        sy = self.synapses
+        _rng(sy["post"], 0, N - 1, "synapses.post")
+        _rng(sy["delay"], 1, MAX_DELAY, "synapses.delay")
+        rt = self.routes
+        _rng(rt["core"], 0, C - 1, "routes.core")
+        n_ax_core = np.diff(self.cores["axon_ptr"])
+        if R and (np.any(rt["axon"] < 0) or np.any(rt["axon"] >= n_ax_core[rt["core"]])):
+            raise ImageError("image routes.axon: a route names an axon its core does not have")
+        _rng(rt["delay"], 0, MAX_DELAY, "routes.delay")
+        inp = self.inputs
+        _rng(inp["spike_index"], 0, I - 1, "inputs.spike_index")
+        _rng(inp["spike_step"], 0, None, "inputs.spike_step")
+        if np.any(np.diff(inp["spike_step"]) < 0):
+            raise ImageError("image inputs.spike_step must be sorted")
+        p = inp["poisson_p"]
+        if np.any((p[~np.isnan(p)] < 0) | (p[~np.isnan(p)] > 1)):
+            raise ImageError("image inputs.poisson_p must be a probability in [0, 1] or NaN")
+        # synapses of an axon target neurons of the axon's core, with the projection's weight encoding
+        if S:
+            ax_of_syn = np.repeat(np.arange(A), np.diff(self.axons["syn_ptr"]))
+            core_of_ax = np.repeat(np.arange(C), n_ax_core)
+            if np.any(nu["core"][sy["post"]] != core_of_ax[ax_of_syn]):
+                raise ImageError("image synapses.post: a synapse targets a neuron on another core than its axon")
+            proj_of_syn = self.axons["proj"][ax_of_syn]
+            for k, pm in enumerate(self.projections):
+                w = sy["weight"][proj_of_syn == k].astype(np.int64)
+                _check_projection(k, pm, w)
+        else:
+            for k, pm in enumerate(self.projections):
+                _check_projection(k, pm, np.zeros(0, np.int64))
+        names = set()
+        for pop in self.populations:
+            if pop.name in names:
+                raise ImageError(f"image population {pop.name!r} appears twice")
+            names.add(pop.name)
+            total = N if pop.kind == "neuron" else I if pop.kind == "input" else None
+            if total is None:
+                raise ImageError(f"image population {pop.name!r} has kind {pop.kind!r} (use neuron or input)")
+            if pop.start < 0 or pop.size < 0 or pop.start + pop.size > total:
+                raise ImageError(f"image population {pop.name!r} range [{pop.start}, {pop.start + pop.size}) "
+                                 f"exceeds the {total} {pop.kind}s")
+        for pr in self.probes:
+            pop = self.population(pr.population)
+            if pr.neurons is not None and pr.neurons.size and (pr.neurons.min() < 0 or pr.neurons.max() >= pop.size):
+                raise ImageError(f"image probe of {pr.population!r}: neuron index out of range")
+            bad = [v for v in pr.variables if v not in ("spikes", "u", "v")]
+            if bad or (pop.kind == "input" and set(pr.variables) - {"spikes"}):
+                raise ImageError(f"image probe of {pr.population!r}: cannot record {bad or list(pr.variables)}")
+
+    # ------------------------------------------------------------ save/load
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the image directory atomically (temp dir + rename); replaces an existing image at ``path``."""
+        self.verify()
+        path = Path(path)
+        if path.exists() and not (path / "manifest.json").exists() and any(path.iterdir()):
+            raise ImageError(f"{path}: exists and is not an image directory (choose another output path)")
+        arrays = self.arrays()
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        manifest = {
+            "format": "neuromap-image",
+            "format_version": self.format_version,
+            "target": self.target,
+            "network_name": self.network_name,
+            "source_hash": self.source_hash,
+            "seed": int(self.seed),
+            "options": self.options,
+            "constants": self.constants,
+            "core_kinds": list(self.core_kinds),
+            "populations": [vars(p) for p in self.populations],
+            "projections": [{k: v for k, v in vars(p).items() if k != "learning_arrays"}
+                            for p in self.projections],
+            "probes": [{"population": p.population, "variables": list(p.variables),
+                        "neurons": None if p.neurons is None else [int(i) for i in p.neurons]}
+                       for p in self.probes],
+            "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
+                       for k, v in arrays.items()},
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            (tmp / "arrays.npz").write_bytes(buf.getvalue())
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n")
+            if path.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+                os.rename(path, old / "x")
+                os.rename(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+
+def load_image(path: str | os.PathLike) -> Image:
+    """Read an image directory; version, checksums and invariants are checked (:class:`ImageError` otherwise)."""
+    path = Path(path)
+    mf = path / "manifest.json"
+    if not mf.is_file():
+        raise ImageError(f"{path}: not a neuromap image (no manifest.json; run `neuromap compile` first)")
+    try:
+        m = json.loads(mf.read_text())
+    except (OSError, ValueError) as e:
+        raise ImageError(f"{mf}: unreadable manifest ({type(e).__name__}; recompile the network)") from None
+    if not isinstance(m, dict) or m.get("format") != "neuromap-image":
+        raise ImageError(f"{mf}: not a neuromap image manifest (recompile the network)")
+    if m.get("format_version") != FORMAT_VERSION:
+        raise ImageError(f"{mf}: image format version {m.get('format_version')} is not supported "
+                         f"(this neuromap reads version {FORMAT_VERSION}; recompile the network)")
+    try:
+        with np.load(path / "arrays.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise ImageError(f"{path}: arrays.npz is missing (recompile the network)") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ImageError(f"{path / 'arrays.npz'}: corrupted ({type(e).__name__}; recompile the network)") from None
+    try:
+        expected = m["arrays"]
+        if set(expected) != set(arrays):
+            missing = sorted(set(expected) ^ set(arrays))[0]
+            raise ImageError(f"{path}: array {missing!r} does not match the manifest (image edited or truncated)")
+        for k, meta in expected.items():
+            a = arrays[k]
+            if a.dtype.str != meta["dtype"] or list(a.shape) != meta["shape"] or _digest(a) != meta["sha256"]:
+                raise ImageError(f"{path}: array {k!r} fails its checksum (image edited or truncated; recompile)")
+
+        def grp(name):
+            return {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(name + ".")}
+
+        projections = []
+        for i, p in enumerate(m["projections"]):
+            la = {k.split(".", 3)[3]: v for k, v in arrays.items() if k.startswith(f"proj.{i}.learning.")}
+            projections.append(ProjectionMap(**p, learning_arrays=la))
+        img = Image(
+            target=m["target"], constants=m["constants"], core_kinds=list(m["core_kinds"]),
+            populations=[PopulationMap(**p) for p in m["populations"]],
+            projections=projections,
+            probes=[ProbeMap(p["population"], tuple(p["variables"]),
+                             None if p["neurons"] is None else np.asarray(p["neurons"], dtype=np.int64))
+                    for p in m["probes"]],
+            neurons=grp("neurons"), cores=grp("cores"), axons=grp("axons"), synapses=grp("synapses"),
+            routes=grp("routes"), inputs=grp("inputs"),
+            seed=int(m["seed"]), source_hash=m["source_hash"], options=m["options"],
+            network_name=m["network_name"], format_version=m["format_version"])
+    except ImageError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise ImageError(f"{mf}: malformed manifest ({type(e).__name__}: {e}; recompile the network)") from None
+    img.verify()
+    return img
+
+
+# ---------------------------------------------------------------- helpers
+def _digest(a: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(f"{a.dtype.str}{a.shape}".encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"cannot store {type(o).__name__} in an image manifest")
+
+
+def _len(a: np.ndarray, n: int, name: str) -> None:
+    if a.shape[0] != n:
+        raise ImageError(f"image array {name} has length {a.shape[0]}, expected {n}")
+
+
+def _ptr(a: np.ndarray, end: int, name: str) -> None:
+    if a[0] != 0 or a[-1] != end or np.any(np.diff(a) < 0):
+        raise ImageError(f"image array {name} is not a valid offset array (0 .. {end}, non-decreasing)")
+
+
+def _rng(a: np.ndarray, lo: int, hi: int | None, name: str) -> None:
+    if a.size and (a.min() < lo or (hi is not None and a.max() > hi)):
+        bad = a[(a < lo) | (a > hi)][0] if hi is not None else a[a < lo][0]
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ImageError(f"image array {name} holds {bad}, outside {rng}")
+
+
+def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray) -> None:
+    where = f"image projection {k} ({pm.name})"
+    if pm.sign_mode not in SIGN_MODES:
+        raise ImageError(f"{where}: sign_mode {pm.sign_mode!r} is not one of {', '.join(SIGN_MODES)}")
+    if not (1 <= pm.num_weight_bits <= 8):
+        raise ImageError(f"{where}: num_weight_bits {pm.num_weight_bits} is outside [1, 8]")
+    if not (WEIGHT_EXP_MIN <= pm.weight_exp <= WEIGHT_EXP_MAX):
+        raise ImageError(f"{where}: weight_exp {pm.weight_exp} is outside [{WEIGHT_EXP_MIN}, {WEIGHT_EXP_MAX}]")
+    lo, hi = weight_range(pm.sign_mode)
+    step = weight_step(pm.sign_mode, pm.num_weight_bits)
+    if w.size and (w.min() < lo or w.max() > hi or np.any(w % step)):
+        raise ImageError(f"{where}: a stored weight is not representable with sign_mode={pm.sign_mode}, "
+                         f"num_weight_bits={pm.num_weight_bits} (range [{lo}, {hi}], multiples of {step})")
