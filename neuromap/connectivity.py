@@ -1,0 +1,429 @@
+"""Connection rules and weight/delay distributions -> synapse arrays.
+
+Everything here is pure: a rule or distribution description plus a
+``numpy.random.Generator`` gives index and value arrays. :meth:`Network.connect`
+calls :func:`realize` with the generator ``np.random.default_rng([seed,
+projection_index])``; draws happen in this order: connection rule, weights,
+delays.
+
+Synapse order is always post-major: sorted by ``post_idx``, then ``pre_idx``
+(row-major order of the ``(post, pre)`` weight matrix). Files and per-synapse
+lists use that order too.
+
+Memory: rules never build a dense ``n_post x n_pre`` float array (except
+``matrix``, whose input is one). ``fixed_probability`` uses geometric skipping
+over the ``n_post * n_pre`` candidate pairs (one draw per synapse, exact
+Bernoulli(p) per pair); ``fixed_indegree`` draws a little more than ``k``
+candidates per post neuron and keeps the first ``k`` distinct ones (a uniform
+``k``-subset), in row chunks of bounded size.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import NetworkFormatError
+from neuromap.params import Param, validate_params
+
+#: connect rule -> schema of its parameters (``matrix`` is checked by hand: file | matrix)
+CONNECT_RULES: dict[str, dict[str, Param]] = {
+    "all_to_all": {
+        "allow_self": Param(True, kind="bool", doc="when pre is post: connect neuron i to itself"),
+    },
+    "one_to_one": {},
+    "fixed_probability": {
+        "p": Param(kind="float", lo=0.0, hi=1.0, doc="probability of each (pre, post) pair"),
+        "allow_self": Param(True, kind="bool", doc="when pre is post: allow i -> i"),
+    },
+    "fixed_indegree": {
+        "k": Param(kind="int", lo=0, doc="distinct presynaptic partners per post neuron"),
+        "allow_self": Param(True, kind="bool", doc="when pre is post: allow i -> i"),
+    },
+    "matrix": {},
+    "list": {},
+}
+
+#: value distributions accepted for ``weight`` (all) and ``delay`` (integer ones)
+WEIGHT_FORMS = ("number", "uniform", "uniform_int", "normal", "file", "array")
+DELAY_FORMS = ("integer", "uniform_int", "file", "array")
+
+_CHUNK = 1 << 22  # elements per temporary block (4 Mi)
+
+
+@dataclass
+class Synapses:
+    """Realized connectivity: aligned int64 index arrays, optional weights from a ``matrix`` rule."""
+
+    pre_idx: np.ndarray
+    post_idx: np.ndarray
+    matrix_weight: np.ndarray | None = None
+
+
+# --------------------------------------------------------------------------- arrays and files
+
+def load_array(source: Any, field: str, base_dir: str = ".") -> np.ndarray:
+    """An array from a ``.npy``/``.npz`` (single array)/``.csv``/``.txt`` path, ``{file: PATH}`` or an array.
+
+    Relative paths are relative to ``base_dir``. Missing file, unreadable file,
+    non-numeric or non-finite values raise a one-line NetworkFormatError naming ``field``.
+    """
+    if isinstance(source, dict):
+        if set(source) != {"file"}:
+            raise NetworkFormatError(f"{_short(source)} is not an array", field=field,
+                                     fix="give a list, an array or {file: PATH}")
+        source, field = source["file"], f"{field}.file"
+    if isinstance(source, (str, os.PathLike)):
+        path = os.path.join(base_dir, os.fspath(source))
+        if not os.path.isfile(path):
+            raise NetworkFormatError(f"file {os.fspath(source)!r} not found (looked for {path})", field=field,
+                                     fix="paths are relative to the network file")
+        try:
+            if path.endswith(".npz"):
+                with np.load(path, allow_pickle=False) as z:
+                    if len(z.files) != 1:
+                        raise NetworkFormatError(f"{os.fspath(source)!r} holds {len(z.files)} arrays",
+                                                 field=field, fix="store exactly one array")
+                    arr = z[z.files[0]]
+            elif path.endswith(".npy"):
+                arr = np.load(path, allow_pickle=False)
+            else:
+                arr = np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=1)
+        except NetworkFormatError:
+            raise
+        except Exception as e:  # corrupt file, pickled object array, bad text ...
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise NetworkFormatError(f"cannot read {os.fspath(source)!r}: {msg}", field=field,
+                                     fix="use a numeric .npy, .npz, .csv or .txt file") from None
+    else:
+        try:
+            arr = np.asarray(source)
+        except Exception:
+            arr = np.asarray(source, dtype=object)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise NetworkFormatError("values are not numbers (or rows have different lengths)", field=field,
+                                 fix="give a numeric array")
+    if np.iscomplexobj(arr):
+        raise NetworkFormatError("values are complex", field=field, fix="give real numbers")
+    check_finite(arr, field)
+    return arr
+
+
+def check_finite(arr: np.ndarray, field: str) -> None:
+    """Raise naming the first NaN/inf entry (e.g. ``at [3, 5]``)."""
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            where = np.unravel_index(int(np.argmax(bad)), arr.shape)
+            raise NetworkFormatError(f"contains {arr[where]} at {list(map(int, where))}", field=field,
+                                     fix="all values must be finite numbers")
+
+
+def index_array(v: Any, size: int, fld: str) -> np.ndarray:
+    """``v`` as int64 indices in ``[0, size)``; one-line error naming ``fld`` otherwise."""
+    try:
+        arr = np.asarray(v)
+    except Exception:
+        arr = np.asarray(v, dtype=object)
+    if arr.ndim != 1 or arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
+                                                   or (np.issubdtype(arr.dtype, np.floating)
+                                                       and np.all(np.isfinite(arr))
+                                                       and np.all(arr == np.round(arr)))):
+        raise NetworkFormatError(f"{_short(v)} is not a list of neuron indices", field=fld,
+                                 fix="use a list of integers")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= size):
+        bad = int(arr[(arr < 0) | (arr >= size)][0])
+        raise NetworkFormatError(f"index {bad} is outside 0..{size - 1}", field=fld,
+                                 fix=f"indices are in [0, {size - 1}]")
+    return arr
+
+
+# --------------------------------------------------------------------------- connection rules
+
+def normalize_connect(spec: Any, field: str) -> dict[str, Any]:
+    """``"all_to_all"`` or ``{rule: ..., **params}`` -> a dict with ``rule`` (params not yet checked)."""
+    if isinstance(spec, str):
+        spec = {"rule": spec}
+    if not isinstance(spec, dict):
+        raise NetworkFormatError(f"{_short(spec)} is not a connect rule", field=field,
+                                 fix="use a rule name or {rule: NAME, ...}; rules: " + ", ".join(CONNECT_RULES))
+    if "rule" not in spec:
+        raise NetworkFormatError("missing 'rule'", field=f"{field}.rule",
+                                 fix="add rule: one of " + ", ".join(CONNECT_RULES))
+    rule = spec["rule"]
+    if not isinstance(rule, str) or rule not in CONNECT_RULES:
+        raise NetworkFormatError(f"unknown connect rule {_short(rule)}", field=f"{field}.rule",
+                                 fix="use one of " + ", ".join(CONNECT_RULES))
+    return dict(spec)
+
+
+def connect_synapses(spec: dict[str, Any], n_pre: int, n_post: int, same_population: bool,
+                     rng: np.random.Generator, field: str, base_dir: str = ".") -> Synapses:
+    """Realize a normalized connect spec (see :func:`normalize_connect`) into synapse indices."""
+    rule = spec["rule"]
+    if rule == "matrix":
+        return _matrix(spec, n_pre, n_post, field, base_dir)
+    if rule == "list":
+        return _list(spec, n_pre, n_post, field, base_dir)
+    params = validate_params(CONNECT_RULES[rule], spec, field, ignore=("rule",))
+    no_self = same_population and not params.get("allow_self", True)
+    if rule == "all_to_all":
+        post, pre = _all_pairs(n_pre, n_post, no_self)
+    elif rule == "one_to_one":
+        if n_pre != n_post:
+            raise NetworkFormatError(f"one_to_one needs equal sizes, got pre {n_pre} and post {n_post}",
+                                     field=f"{field}.rule", fix="use populations of the same size or another rule")
+        pre = post = np.arange(n_pre, dtype=np.int64)
+    elif rule == "fixed_probability":
+        post, pre = _fixed_probability(rng, n_pre, n_post, params["p"], no_self)
+    else:  # fixed_indegree
+        k, avail = params["k"], n_pre - (1 if no_self else 0)
+        if k > avail:
+            raise NetworkFormatError(f"k = {k} exceeds the {avail} available presynaptic neurons",
+                                     field=f"{field}.k", fix=f"use k <= {avail}")
+        post, pre = _fixed_indegree(rng, n_pre, n_post, k, no_self)
+    return Synapses(pre.astype(np.int64, copy=False), post.astype(np.int64, copy=False))
+
+
+def _matrix(spec: dict, n_pre: int, n_post: int, field: str, base_dir: str) -> Synapses:
+    extra = [k for k in spec if k not in ("rule", "file", "matrix")]
+    if extra:
+        raise NetworkFormatError(f"unknown parameter {extra[0]!r}", field=f"{field}.{extra[0]}",
+                                 fix="matrix takes file: PATH or matrix: [[...]]")
+    if ("file" in spec) == ("matrix" in spec):
+        raise NetworkFormatError("give exactly one of 'file' and 'matrix'", field=field,
+                                 fix="e.g. {rule: matrix, file: w.npy} with shape (post, pre)")
+    key = "file" if "file" in spec else "matrix"
+    w = load_array(spec[key], f"{field}.{key}", base_dir)
+    if w.shape != (n_post, n_pre):
+        raise NetworkFormatError(f"matrix has shape {w.shape}, expected (post, pre) = ({n_post}, {n_pre})",
+                                 field=f"{field}.{key}", fix="rows are post neurons, columns pre neurons")
+    post, pre = np.nonzero(w)
+    return Synapses(pre.astype(np.int64), post.astype(np.int64), w[post, pre].astype(np.float64))
+
+
+def _list(spec: dict, n_pre: int, n_post: int, field: str, base_dir: str) -> Synapses:
+    """Explicit synapses: ``pre`` and ``post`` index lists (or ``{file: PATH}``), kept in the given order."""
+    extra = [k for k in spec if k not in ("rule", "pre", "post")]
+    if extra:
+        raise NetworkFormatError(f"unknown parameter {extra[0]!r}", field=f"{field}.{extra[0]}",
+                                 fix="list takes pre: [...] and post: [...]")
+    idx = {}
+    for key, n in (("pre", n_pre), ("post", n_post)):
+        if key not in spec:
+            raise NetworkFormatError(f"missing {key!r}", field=f"{field}.{key}",
+                                     fix=f"add {key}: [indices], one per synapse")
+        v = spec[key]
+        f = f"{field}.{key}"
+        if isinstance(v, dict) and set(v) == {"file"}:
+            v, f = load_array(v["file"], f"{f}.file", base_dir), f"{f}.file"
+        idx[key] = index_array(v, n, f)
+    if idx["pre"].shape != idx["post"].shape:
+        raise NetworkFormatError(f"pre has {idx['pre'].size} entries, post {idx['post'].size}",
+                                 field=f"{field}.post", fix="give one pre and one post index per synapse")
+    return Synapses(idx["pre"], idx["post"])
+
+
+def _drop_self(post: np.ndarray, pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = pre != post
+    return post[keep], pre[keep]
+
+
+def _all_pairs(n_pre: int, n_post: int, no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    post = np.repeat(np.arange(n_post, dtype=np.int64), n_pre)
+    pre = np.tile(np.arange(n_pre, dtype=np.int64), n_post)
+    return _drop_self(post, pre) if no_self else (post, pre)
+
+
+def _fixed_probability(rng: np.random.Generator, n_pre: int, n_post: int, p: float,
+                       no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each (post, pre) pair independently with probability p, by geometric skipping."""
+    total = n_pre * n_post
+    if p == 0.0 or total == 0:
+        flat = np.zeros(0, dtype=np.int64)
+    elif p == 1.0:
+        flat = np.arange(total, dtype=np.int64)
+    else:
+        parts, pos, remaining = [], -1, total
+        while True:
+            expected = remaining * p
+            m = int(min(max(expected + 5.0 * math.sqrt(expected) + 64, 64), _CHUNK))
+            idx = np.cumsum(rng.geometric(p, size=m), dtype=np.int64)
+            idx += pos
+            if idx[-1] >= total:
+                parts.append(idx[: np.searchsorted(idx, total)])
+                break
+            parts.append(idx)
+            pos = int(idx[-1])
+            remaining = total - 1 - pos
+        flat = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    # row of each flat index without an int64 division (slow): count per row, repeat
+    counts = np.diff(np.searchsorted(flat, np.arange(n_post + 1, dtype=np.int64) * n_pre))
+    post = np.repeat(np.arange(n_post, dtype=np.int64), counts)
+    pre = flat - post * n_pre
+    return _drop_self(post, pre) if no_self else (post, pre)
+
+
+def _fixed_indegree(rng: np.random.Generator, n_pre: int, n_post: int, k: int,
+                    no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """k distinct pre neurons per post neuron, uniformly; excluding i itself when ``no_self``."""
+    n = n_pre - 1 if no_self else n_pre
+    pre = sample_rows_without_replacement(rng, n_post, n, k)  # (n_post, k), sorted rows
+    if no_self:  # values >= i shift up by one: skips i
+        pre += pre >= np.arange(n_post, dtype=np.int64)[:, None]
+    post = np.repeat(np.arange(n_post, dtype=np.int64), k)
+    return post, pre.reshape(-1)
+
+
+def sample_rows_without_replacement(rng: np.random.Generator, rows: int, n: int, k: int) -> np.ndarray:
+    """An int64 ``(rows, k)`` array; each row a uniform random k-subset of ``range(n)``, sorted."""
+    out = np.empty((rows, k), dtype=np.int64)
+    if k == 0 or rows == 0:
+        return out
+    if 2 * k > n:  # dense: draw the complement, mark, keep the rest
+        step = max(1, _CHUNK // max(n, 1))
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            mask = np.ones((r1 - r0, n), dtype=bool)
+            drop = sample_rows_without_replacement(rng, r1 - r0, n, n - k)
+            np.put_along_axis(mask, drop, False, axis=1)
+            out[r0:r1] = np.nonzero(mask)[1].reshape(r1 - r0, k)
+        return out
+    # sparse: draw m >= k candidates with replacement; keep the first k distinct (uniform k-subset)
+    expected = n * (math.log(n) - math.log(n - k)) if k < n else float(k)  # E[draws for k distinct]
+    m = min(int(expected + 4.0 * math.sqrt(expected) + 8), 4 * k + 8)
+    step = max(1, _CHUNK // m)
+    pending = np.arange(rows)
+    while pending.size:  # rows with < k distinct among m draws are redrawn (rare)
+        failed = []
+        for c0 in range(0, pending.size, step):
+            chunk = pending[c0:c0 + step]
+            draws = rng.integers(0, n, size=(chunk.size, m), dtype=np.int64)
+            order = np.argsort(draws, axis=1, kind="stable")
+            srt = np.take_along_axis(draws, order, axis=1)
+            first_sorted = np.ones(srt.shape, dtype=bool)
+            first_sorted[:, 1:] = srt[:, 1:] != srt[:, :-1]
+            first = np.empty_like(first_sorted)
+            np.put_along_axis(first, order, first_sorted, axis=1)  # first occurrence, in draw order
+            rank = np.cumsum(first, axis=1)
+            ok = rank[:, -1] >= k
+            keep = first & (rank <= k) & ok[:, None]
+            out[chunk[ok]] = np.sort(draws[keep].reshape(-1, k), axis=1)
+            failed.append(chunk[~ok])
+        pending = np.concatenate(failed)
+    return out
+
+
+# --------------------------------------------------------------------------- weights and delays
+
+def realize_values(spec: Any, what: str, syn: Synapses, n_pre: int, n_post: int,
+                   rng: np.random.Generator, field: str, base_dir: str = ".") -> np.ndarray:
+    """Per-synapse values (float64 weights, int64 delays in steps) from a value spec.
+
+    ``what`` is ``"weight"`` or ``"delay"``. Forms: number; ``{uniform: [lo, hi]}``;
+    ``{uniform_int: [lo, hi]}`` (inclusive); ``{normal: [mean, std], clip: [lo, hi]}``
+    (clip optional; values outside are set to the bound); ``{file: PATH}``; an array.
+    Arrays and files have shape ``(post, pre)`` (read at each synapse) or
+    ``(n_synapses,)`` (post-major synapse order).
+    """
+    n = syn.pre_idx.shape[0]
+    is_delay = what == "delay"
+    if isinstance(spec, (bool, np.bool_)):
+        raise NetworkFormatError(f"{spec!r} is not a {what}", field=field, fix=_value_fix(is_delay))
+    if isinstance(spec, (int, float, np.integer, np.floating)):
+        if not math.isfinite(float(spec)):
+            raise NetworkFormatError(f"{spec!r} is not finite", field=field, fix=_value_fix(is_delay))
+        vals = np.full(n, spec, dtype=np.float64)
+    elif isinstance(spec, (list, tuple, np.ndarray)):
+        vals = _from_array(load_array(spec, field), syn, n_pre, n_post, field)
+    elif isinstance(spec, dict):
+        vals = _from_dict(spec, is_delay, syn, n_pre, n_post, rng, field, base_dir)
+    else:
+        raise NetworkFormatError(f"{_short(spec)} is not a {what}", field=field, fix=_value_fix(is_delay))
+    if is_delay:
+        if n and (vals != np.round(vals)).any():
+            i = int(np.argmax(vals != np.round(vals)))
+            raise NetworkFormatError(f"delay {vals[i]} is not a whole number of steps", field=field,
+                                     fix="delays are integers >= 1 (steps of dt)")
+        if n and vals.min() < 1:
+            raise NetworkFormatError(f"delay {vals.min():g} < 1", field=field,
+                                     fix="delays are in steps, >= 1 (1 = next step)")
+        return vals.astype(np.int64)
+    return vals.astype(np.float64, copy=False)
+
+
+def _value_fix(is_delay: bool) -> str:
+    if is_delay:
+        return "use an integer >= 1 (steps), {uniform_int: [lo, hi]} or {file: PATH}"
+    return "use a number, {uniform: [lo, hi]}, {uniform_int: [lo, hi]}, {normal: [mean, std]} or {file: PATH}"
+
+
+def _pair(v: Any, field: str, form: str, ints: bool = False) -> tuple[float, float]:
+    if not (isinstance(v, (list, tuple)) and len(v) == 2):
+        raise NetworkFormatError(f"{_short(v)} is not a pair", field=field, fix=f"use {form}: [a, b]")
+    out = []
+    for i, x in enumerate(v):
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise NetworkFormatError(f"{_short(x)} is not a number", field=f"{field}[{i}]", fix=f"use {form}: [a, b]")
+        if not math.isfinite(float(x)):
+            raise NetworkFormatError(f"{x!r} is not finite", field=f"{field}[{i}]", fix="use finite numbers")
+        if ints and float(x) != int(x):
+            raise NetworkFormatError(f"{x!r} is not an integer", field=f"{field}[{i}]", fix=f"{form} takes integers")
+        out.append(float(x))
+    return out[0], out[1]
+
+
+def _from_dict(spec: dict, is_delay: bool, syn: Synapses, n_pre: int, n_post: int,
+               rng: np.random.Generator, field: str, base_dir: str) -> np.ndarray:
+    forms = ("uniform_int", "file") if is_delay else ("uniform", "uniform_int", "normal", "file")
+    given = [k for k in spec if k in forms]
+    allowed_extra = ("clip",) if "normal" in given else ()
+    extra = [k for k in spec if k not in forms and k not in allowed_extra]
+    if extra or len(given) != 1:
+        bad = extra[0] if extra else None
+        raise NetworkFormatError(
+            f"unknown key {bad!r}" if bad else f"give exactly one of {', '.join(forms)}",
+            field=f"{field}.{bad}" if bad else field, fix=_value_fix(is_delay))
+    form = given[0]
+    n = syn.pre_idx.shape[0]
+    if form == "file":
+        return _from_array(load_array(spec["file"], f"{field}.file", base_dir), syn, n_pre, n_post,
+                           f"{field}.file")
+    a, b = _pair(spec[form], f"{field}.{form}", form, ints=form == "uniform_int")
+    if form in ("uniform", "uniform_int") and a > b:
+        raise NetworkFormatError(f"lower bound {a:g} > upper bound {b:g}", field=f"{field}.{form}",
+                                 fix="use [lo, hi] with lo <= hi")
+    if form == "uniform":
+        return rng.uniform(a, b, size=n)
+    if form == "uniform_int":
+        return rng.integers(int(a), int(b), size=n, endpoint=True).astype(np.float64)
+    if b < 0:
+        raise NetworkFormatError(f"std {b:g} < 0", field=f"{field}.normal[1]", fix="use std >= 0")
+    vals = rng.normal(a, b, size=n)
+    if "clip" in spec:
+        lo, hi = _pair(spec["clip"], f"{field}.clip", "clip")
+        if lo > hi:
+            raise NetworkFormatError(f"lower bound {lo:g} > upper bound {hi:g}", field=f"{field}.clip",
+                                     fix="use [lo, hi] with lo <= hi")
+        np.clip(vals, lo, hi, out=vals)
+    return vals
+
+
+def _from_array(arr: np.ndarray, syn: Synapses, n_pre: int, n_post: int, field: str) -> np.ndarray:
+    n = syn.pre_idx.shape[0]
+    if arr.shape == (n_post, n_pre):
+        return arr[syn.post_idx, syn.pre_idx].astype(np.float64)
+    if arr.shape == (n,):
+        return arr.astype(np.float64)
+    raise NetworkFormatError(
+        f"array has shape {arr.shape}, expected (post, pre) = ({n_post}, {n_pre}) or ({n},) per synapse",
+        field=field, fix="rows are post neurons, columns pre neurons")
+
+
+def _short(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) <= 40 else s[:37] + "..."
