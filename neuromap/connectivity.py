@@ -79,8 +79,8 @@ def load_array(source: Any, field: str, base_dir: str = ".") -> np.ndarray:
     if isinstance(source, (str, os.PathLike)):
         path = os.path.join(base_dir, os.fspath(source))
         if not os.path.isfile(path):
-            raise NetworkFormatError(f"file {os.fspath(source)!r} not found (looked for {path})", field=field,
-                                     fix="paths are relative to the network file")
+            raise NetworkFormatError(f"file {os.fspath(source)!r} not found", field=field,
+                                     fix=f"looked for {os.path.abspath(path)}; paths are relative to the network file")
         try:
             if path.endswith(".npz"):
                 with np.load(path, allow_pickle=False) as z:
@@ -348,10 +348,10 @@ def realize_values(spec: Any, what: str, syn: Synapses, n_pre: int, n_post: int,
         if n and (vals != np.round(vals)).any():
             i = int(np.argmax(vals != np.round(vals)))
             raise NetworkFormatError(f"delay {vals[i]} is not a whole number of steps", field=field,
-                                     fix="delays are integers >= 1 (steps of dt)")
+                                     fix="delays are integers >= 1, in steps of dt")
         if n and vals.min() < 1:
             raise NetworkFormatError(f"delay {vals.min():g} < 1", field=field,
-                                     fix="delays are in steps, >= 1 (1 = next step)")
+                                     fix="delays are in steps, >= 1; 1 = the next step")
         return vals.astype(np.int64)
     return vals.astype(np.float64, copy=False)
 
@@ -397,6 +397,9 @@ def _from_dict(spec: dict, is_delay: bool, syn: Synapses, n_pre: int, n_post: in
     if form in ("uniform", "uniform_int") and a > b:
         raise NetworkFormatError(f"lower bound {a:g} > upper bound {b:g}", field=f"{field}.{form}",
                                  fix="use [lo, hi] with lo <= hi")
+    if is_delay and a < 1:
+        raise NetworkFormatError(f"lowest delay {a:g} < 1", field=f"{field}.{form}[0]",
+                                 fix="delays are in steps, >= 1; 1 = the next step")
     if form == "uniform":
         return rng.uniform(a, b, size=n)
     if form == "uniform_int":

@@ -86,9 +86,14 @@ def read_network_dict(path: str | os.PathLike) -> dict:
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-            what = " ".join(str(x) for x in (e.context, e.problem) if x) or "syntax error"
-            raise NetworkFormatError(f"invalid YAML: {what}", field=where, file=path,
-                                     fix="check indentation, colons and quotes there") from None
+            fix = "check indentation, colons, brackets and quotes"
+            if e.context and e.context_mark and e.context_mark is not mark:
+                fix = (f"{e.context} that starts at line {e.context_mark.line + 1}, column "
+                       f"{e.context_mark.column + 1}; {fix}")
+            if "appears twice" in str(e.problem):
+                fix = "remove or rename one of them"
+            raise NetworkFormatError(f"invalid YAML: {e.problem or e.context or 'syntax error'}", field=where,
+                                     file=path, fix=fix) from None
         except yaml.YAMLError as e:
             raise NetworkFormatError(f"invalid YAML: {str(e).splitlines()[0]}", file=path,
                                      fix="check the file's syntax") from None
