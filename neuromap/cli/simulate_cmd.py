@@ -3,8 +3,8 @@
 Loads a network file (YAML/JSON, docs/network-format.md), simulates ``N`` steps
 of ``dt`` with :func:`neuromap.simulate` and prints, per population, its size,
 spike count and mean rate (Hz = spikes / (size * N * dt / 1000)). ``-o`` writes
-the spikes (and probed variables) as ``.npz``. ``--seed`` replaces the file's
-seed (connectivity and inputs are drawn again).
+spikes, probed variables and final weights as ``.npz`` (keys in :func:`save_result`).
+``--seed`` replaces the file's seed: connectivity and inputs are drawn again.
 """
 from __future__ import annotations
 
@@ -26,36 +26,47 @@ def command(network: str, steps: int, output: str | None, seed: int | None) -> N
     """Simulate NETWORK (a .yaml/.yml/.json network file) for --steps steps and print spike rates."""
     from neuromap.io import load_network
 
-    net = load_network(network, seed=seed)
     if output is not None and not output.endswith(".npz"):
         raise NeuromapError(f"{output}: output must be a .npz file (use -o NAME.npz)")
-    try:
-        from neuromap import simulate
-    except ImportError as e:  # pragma: no cover - only while the simulator is missing
-        raise NeuromapError(f"the reference simulator is not available ({e}) (reinstall neuromap)") from None
+    net = load_network(network, seed=seed)
+    from neuromap.simulator import simulate  # lazy: the CLI starts fast, and errors above need no simulator
+
     result = simulate(net, steps)
     seconds = steps * net.dt / 1000.0
     rows = []
     for pop in net.populations.values():
-        count = int(np.count_nonzero(np.asarray(result.spikes(pop.name))))
+        count = int(result.spikes[pop.name][0].shape[0])
         rows.append((pop.name, pop.model, pop.size, count, count / (pop.size * seconds)))
     width = max([len("population")] + [len(r[0]) for r in rows])
-    click.echo(f"{net.name}: {steps} steps of {net.dt:g} ms ({seconds * 1000:g} ms simulated), seed {net.seed}")
+    click.echo(f"{net.name}: {steps} steps of {net.dt:g} ms ({seconds:g} s simulated), seed {net.seed}, "
+               f"{sum(p.n_synapses for p in net.projections)} synapses, {result.backend} backend")
     click.echo(f"{'population':<{width}}  {'model':<12} {'size':>7} {'spikes':>10} {'rate (Hz)':>10}")
     for name, model, size, count, rate in rows:
         click.echo(f"{name:<{width}}  {model:<12} {size:>7} {count:>10} {rate:>10.3f}")
     if output is not None:
-        _save(result, net, output)
+        save_result(result, output)
         click.echo(f"wrote {output}")
 
 
-def _save(result, net, path: str) -> None:
-    """Spikes as ``spikes/<pop>`` (bool[steps, size]) plus ``<pop>/<var>`` for probed variables; atomic."""
-    arrays = {f"spikes/{p}": np.asarray(result.spikes(p)) for p in net.populations}
-    for probe in net.probes:
-        for var in probe.variables:
-            if var != "spikes":
-                arrays[f"{probe.population}/{var}"] = np.asarray(result.state(probe.population, var))
-    tmp = f"{path}.tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+def save_result(result, path: str) -> None:
+    """Write a SimResult as ``.npz`` (atomically). Keys: ``steps``, ``dt``;
+    ``spikes.<pop>.step`` / ``spikes.<pop>.index`` (int64, one entry per spike, sorted by step);
+    ``trace.<pop>.<var>`` (float64[steps, n]) with ``trace.<pop>.neurons``; ``weight.<projection>``
+    (final weights, aligned with the projection's synapse arrays)."""
+    arrays = {"steps": np.int64(result.steps), "dt": np.float64(result.dt)}
+    for pop, (step, idx) in result.spikes.items():
+        arrays[f"spikes.{pop}.step"], arrays[f"spikes.{pop}.index"] = step, idx
+    for pop, variables in result.traces.items():
+        for var, values in variables.items():
+            arrays[f"trace.{pop}.{var}"] = values
+        if pop in result.trace_neurons:
+            arrays[f"trace.{pop}.neurons"] = result.trace_neurons[pop]
+    for proj, w in result.weights.items():
+        arrays[f"weight.{proj}"] = w
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
