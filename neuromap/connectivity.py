@@ -303,19 +303,34 @@ def sample_rows_without_replacement(rng: np.random.Generator, rows: int, n: int,
         for c0 in range(0, pending.size, step):
             chunk = pending[c0:c0 + step]
             draws = rng.integers(0, n, size=(chunk.size, m), dtype=np.int64)
-            order = np.argsort(draws, axis=1, kind="stable")
-            srt = np.take_along_axis(draws, order, axis=1)
-            first_sorted = np.ones(srt.shape, dtype=bool)
-            first_sorted[:, 1:] = srt[:, 1:] != srt[:, :-1]
-            first = np.empty_like(first_sorted)
-            np.put_along_axis(first, order, first_sorted, axis=1)  # first occurrence, in draw order
+            first = _first_occurrences(draws, m)
             rank = np.cumsum(first, axis=1)
             ok = rank[:, -1] >= k
             keep = first & (rank <= k) & ok[:, None]
-            out[chunk[ok]] = np.sort(draws[keep].reshape(-1, k), axis=1)
+            chosen = draws[keep].reshape(-1, k)
+            if n <= 1 << 16:  # 16-bit values: the stable sort is a radix sort
+                out[chunk[ok]] = np.sort(chosen.astype(np.uint16), axis=1, kind="stable")
+            else:
+                out[chunk[ok]] = np.sort(chosen, axis=1)
             failed.append(chunk[~ok])
         pending = np.concatenate(failed)
     return out
+
+
+def _first_occurrences(draws: np.ndarray, m: int) -> np.ndarray:
+    """bool mask, per row: True where a value appears for the first time (in draw order)."""
+    if int(draws.max(initial=0)) < 1 << 16:  # 16-bit values: numpy's stable argsort is a radix sort
+        order = np.argsort(draws.astype(np.uint16), axis=1, kind="stable")
+        srt = np.take_along_axis(draws, order, axis=1)
+    else:  # pack (value, position) into one int64 key: a plain sort keeps first occurrences first
+        key = np.sort(draws * m + np.arange(m, dtype=np.int64), axis=1)
+        srt = key // m
+        order = key - srt * m
+    first_sorted = np.ones(srt.shape, dtype=bool)
+    first_sorted[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    first = np.empty_like(first_sorted)
+    np.put_along_axis(first, order, first_sorted, axis=1)
+    return first
 
 
 # --------------------------------------------------------------------------- weights and delays
