@@ -157,3 +157,18 @@ def test_bad_params_rejected():
         make(soma_mode="esn")
     with pytest.raises(NetworkFormatError, match="alpha_r"):
         make(alpha_r=1.5)
+
+
+def test_demand_set_point_refills_toward_pw_set():
+    # S = 2 * (sigmoid(C) - 0.5) > 0; remaining pool 0.1 - 0.02 (degr) -> want = S * (0.3 - 0.08)
+    r = make(n_pre=1, alpha_s=2.0, beta_s=0.5, pw_init=0.1, pw_set=0.3, k_pw=0.04, pw_soma_init=1.0)
+    r.c_dend[:] = 1.0
+    w = np.array([0.5])
+    step(r, w, [1], [0])
+    s = 2.0 * (sig(1.0) - 0.5)
+    assert r.last["demand"][0] == pytest.approx(s * (0.3 - 0.08))
+    assert r.pw[0] == pytest.approx(0.08 + s * 0.22)
+    r0 = make(n_pre=1, alpha_s=2.0, beta_s=0.5, pw_init=0.1, k_pw=0.04)    # seed's form: pw_set = 0
+    r0.c_dend[:] = 1.0
+    step(r0, np.array([0.5]), [1], [0])
+    assert r0.last["demand"][0] == 0.0 and r0.pw[0] == pytest.approx(0.08)

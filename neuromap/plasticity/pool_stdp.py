@@ -15,7 +15,8 @@ Per step (all sums run over the synapses of dendrite n; O_n = post spike):
   use    dPw_n(dW) = sum dW+ - alpha_r * sum dW-   (depression returns alpha_r)      (P5)
   degr   degr_n = k_pw * sum_m x_nm                                                   (P6)
   S      S_n = alpha_s * (sigmoid(C_n) - beta_s)                                      (P7)
-  want   want_n = -S_n * (Pw_n - dPw_n(dW) - degr_n);  demand_n = max(want_n, 0)      (P8)
+  want   want_n = -S_n * (Pw_n - dPw_n(dW) - degr_n - Pw_set);  demand_n = max(want_n, 0) (P8)
+         (the seed's want is Pw_set = 0; Pw_set > 0 with S > 0 refills toward Pw_set, see docs)
   supply supply_n = min(demand_n, Pw_soma_n)                                          (P9)
   pool   Pw_n <- Pw_n + supply_n - dPw_n(dW) - degr_n        ("conserve", default)   (P10)
          Pw_n <- Pw_n + (supply_n if demand_n > 0 else -dPw_n(dW) - degr_n) ("literal")
@@ -68,6 +69,8 @@ class Rule(PlasticityRule):
         "k_pw": Param(0.01, lo=0.0, unit="1/step", doc="receptor degradation k_Pw (P6, P15)"),
         "alpha_s": Param(1.0, doc="gain alpha of the demand slope S (P7)"),
         "beta_s": Param(0.7, doc="offset beta of S (P7): S < 0 (pool grows) while sigmoid(C) < beta"),
+        "pw_set": Param(0.0, lo=0.0, unit="weight",
+                        doc="set point of the demand (P8); 0 = the seed's equation literally"),
         "pool_update": Param("conserve", kind="str", choices=("conserve", "literal"),
                              doc="P10: supply and use always both apply, or the seed's case split"),
         # soma pool (P9, P11)
@@ -144,7 +147,7 @@ class Rule(PlasticityRule):
 
         # demand/supply from the soma (P7-P9)
         s = p["alpha_s"] * (_sigmoid(self.c_dend) - p["beta_s"])
-        want = -s * (self.pw - use - degr)
+        want = -s * (self.pw - use - degr - p["pw_set"])
         demand = np.maximum(want, 0.0)
         supply = np.minimum(demand, np.maximum(self.pw_soma, 0.0))
 
