@@ -5,5 +5,6 @@ Pipeline: network (API | YAML/JSON | NIR) -> compiler passes -> hardware image
 """
 from neuromap.errors import NeuromapError, NetworkFormatError  # noqa: F401
 from neuromap.network import Network, Population, Projection, Probe  # noqa: F401
+from neuromap.simulator import SimResult, simulate  # noqa: F401
 
 __version__ = "0.1.0"
