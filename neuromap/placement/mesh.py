@@ -1,0 +1,243 @@
+"""Place cores on the board's mesh, minimizing sum(traffic x Manhattan hops) under XY routing.
+
+Positions are *slots*: tile (x, y) on the board-wide tile grid plus a core index within
+the tile (``mesh.cores_per_tile`` cores share a router, 0 hops apart). Methods:
+
+- ``sequential``: core i -> slot i in board order (chip by chip, tiles row-major) --
+  what sequential ids give.
+- ``greedy``: in a compact near-square region, place the core with the most traffic to
+  already-placed cores at the free slot that adds the least traffic x hops.
+- ``cpsat``: CP-SAT on the region, hinted from greedy. Up to ``exact_max_cores`` cores in
+  one model (proven bound and gap); above that, large-neighbourhood search: windows of
+  ``window`` cores re-assigned among their own slots.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from ortools.sat.python import cp_model
+
+from neuromap.errors import TargetError
+from neuromap.placement.cpsat_util import make_solver, solved, status_name
+from neuromap.targets import Target
+
+METHODS = ("sequential", "greedy", "cpsat")
+
+
+@dataclass
+class Placement:
+    """Core -> tile position. ``tile_x``/``tile_y``: int64 board-wide tile coordinates,
+    ``slot``: core index within its tile. ``objective``: sum of traffic x hops
+    (packets x hops per step); ``bound``: CP-SAT's proven lower bound (None if not
+    proven); ``gap`` = (objective - bound) / objective."""
+
+    tile_x: np.ndarray
+    tile_y: np.ndarray
+    slot: np.ndarray
+    method: str
+    objective: float
+    bound: float | None = None
+    gap: float | None = None
+    stats: dict = field(default_factory=dict)
+
+
+def board_slots(target: Target) -> tuple[np.ndarray, np.ndarray]:
+    """Tile (x, y) of every core slot of the board, in sequential (board) order."""
+    m = target.mesh
+    ids = np.arange(target.n_cores)
+    tile = ids // m.cores_per_tile
+    per_chip = m.tiles_x * m.tiles_y
+    chip, t_in = tile // per_chip, tile % per_chip
+    cx, cy = chip % m.chips_x, chip // m.chips_x
+    return cx * m.tiles_x + t_in % m.tiles_x, cy * m.tiles_y + t_in // m.tiles_x
+
+
+def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
+    """Sum over core pairs of packets per step x Manhattan hops between their tiles."""
+    t = sp.coo_matrix(traffic)
+    return float(t.data @ (np.abs(tx[t.row] - tx[t.col]) + np.abs(ty[t.row] - ty[t.col])))
+
+
+def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
+          seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8) -> Placement:
+    """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board."""
+    if method not in METHODS:
+        raise TargetError(f"placer: unknown mesh method {method!r} (use one of {', '.join(METHODS)})")
+    n = traffic.shape[0]
+    if n > target.n_cores:
+        raise TargetError(f"{target.name}: needs {n} cores, the board has {target.n_cores} "
+                          "(use a target file with more chips: mesh.chips_x/chips_y)")
+    traffic = sp.csr_matrix(traffic, dtype=float)
+    cpt = target.mesh.cores_per_tile
+    if method == "sequential":
+        bx, by = board_slots(target)
+        return _placement(traffic, bx[:n], by[:n], np.arange(n) % cpt, "sequential")
+    sx, sy = _region(n, target)
+    sym = (traffic + traffic.T).tocsr()
+    pos = _greedy(sym, sx, sy)
+    if method == "greedy" or n <= 1:
+        return _placement(traffic, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), method)
+    if n <= exact_max_cores:
+        return _exact(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers)
+    return _lns(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers, window)
+
+
+def _placement(traffic, tx, ty, slot, method, bound=None, stats=None) -> Placement:
+    obj = hop_cost(traffic, tx, ty)
+    gap = None if bound is None else (0.0 if obj <= 0 else max(0.0, (obj - bound) / obj))
+    return Placement(np.asarray(tx, np.int64), np.asarray(ty, np.int64), np.asarray(slot, np.int64),
+                     method, obj, bound, gap, stats or {})
+
+
+def _slot_index(tx, ty, cpt) -> np.ndarray:
+    """Core index within its tile (order of appearance)."""
+    seen: dict[tuple[int, int], int] = {}
+    out = np.empty(len(tx), np.int64)
+    for i, key in enumerate(zip(tx.tolist(), ty.tolist())):
+        out[i] = seen.get(key, 0)
+        seen[key] = out[i] + 1
+    assert out.max(initial=0) < cpt
+    return out
+
+
+def _region(n: int, target: Target) -> tuple[np.ndarray, np.ndarray]:
+    """Slots (tile x, y per slot) of the most compact near-square tile rectangle holding n cores."""
+    cpt = target.mesh.cores_per_tile
+    nx, ny = target.mesh_shape
+    tiles = -(-n // cpt)
+    w = min(nx, max(1, int(np.ceil(np.sqrt(tiles)))))
+    h = -(-tiles // w)
+    if h > ny:
+        w = -(-tiles // ny)
+        h = -(-tiles // w)
+    xs, ys = np.meshgrid(np.arange(w), np.arange(h))
+    tx, ty = np.repeat(xs.ravel(), cpt), np.repeat(ys.ravel(), cpt)
+    return tx, ty
+
+
+def _greedy(sym: sp.csr_matrix, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    """Slot index per core: repeatedly place the core most connected to placed ones, at its best slot."""
+    n, m = sym.shape[0], len(sx)
+    dense = sym.toarray()
+    acc = np.zeros((n, m))          # acc[c, s] = cost of putting c at s given placed cores
+    placed = np.zeros(n, bool)
+    free = np.ones(m, bool)
+    conn = np.zeros(n)
+    pos = np.empty(n, np.int64)
+    cx, cy = (sx.max() + sx.min()) / 2, (sy.max() + sy.min()) / 2
+    centre = np.abs(sx - cx) + np.abs(sy - cy)
+    for _ in range(n):
+        cand = np.where(placed, -1.0, conn)
+        c = int(np.argmax(cand)) if conn[~placed].max(initial=0) > 0 else int(
+            np.flatnonzero(~placed)[np.argmax(dense[~placed].sum(1))])
+        cost = np.where(free, acc[c] + 1e-9 * centre, np.inf)
+        s = int(np.argmin(cost))
+        pos[c], placed[c], free[s] = s, True, False
+        acc += dense[:, c:c + 1] * (np.abs(sx - sx[s]) + np.abs(sy - sy[s]))[None, :]
+        conn += dense[:, c]
+    return pos
+
+
+def _int_traffic(sym):
+    t = sp.triu(sym, k=1).tocoo()
+    scale = 1 if np.all(t.data == np.round(t.data)) else 1000
+    return t.row, t.col, np.maximum(np.round(t.data * scale), 0).astype(np.int64), scale
+
+
+def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers):
+    """Re-assign ``cores`` to the slot set ``slots`` (others fixed). Returns (pos, status, obj, bound, det, scale)."""
+    rows, cols, w, scale = _int_traffic(sym)
+    m = cp_model.CpModel()
+    k = len(cores)
+    idx = {int(c): i for i, c in enumerate(cores)}
+    b = [[m.NewBoolVar("") for _ in slots] for _ in cores]
+    for i in range(k):
+        m.AddExactlyOne(b[i])
+    for j in range(len(slots)):
+        m.AddAtMostOne(b[i][j] for i in range(k))
+    X, Y = int(sx.max()) + 1, int(sy.max()) + 1
+    xv = [m.NewIntVar(0, X, "") for _ in cores]
+    yv = [m.NewIntVar(0, Y, "") for _ in cores]
+    for i in range(k):
+        m.Add(xv[i] == sum(int(sx[s]) * b[i][j] for j, s in enumerate(slots)))
+        m.Add(yv[i] == sum(int(sy[s]) * b[i][j] for j, s in enumerate(slots)))
+    obj = []
+    for r, c, wt in zip(rows, cols, w):
+        if wt == 0:
+            continue
+        ir, ic = idx.get(int(r)), idx.get(int(c))
+        if ir is None and ic is None:
+            continue
+        if ir is not None and ic is not None:
+            dx, dy = m.NewIntVar(0, X, ""), m.NewIntVar(0, Y, "")
+            m.AddAbsEquality(dx, xv[ir] - xv[ic])
+            m.AddAbsEquality(dy, yv[ir] - yv[ic])
+            obj.append(int(wt) * (dx + dy))
+        else:  # one end fixed: cost linear in the moving core's slot
+            i, f = (ir, c) if ir is not None else (ic, r)
+            fx, fy = sx[pos[f]], sy[pos[f]]
+            obj.append(sum(int(wt * (abs(int(sx[s]) - int(fx)) + abs(int(sy[s]) - int(fy)))) * b[i][j]
+                           for j, s in enumerate(slots)))
+    m.Minimize(sum(obj))
+    slot_j = {int(s): j for j, s in enumerate(slots)}
+    for i, c in enumerate(cores):
+        for j in range(len(slots)):
+            m.AddHint(b[i][j], int(j == slot_j.get(int(pos[c]), -1)))
+    solver = make_solver(time_limit, seed, num_workers)
+    status = solver.Solve(m)
+    det = solver.response_proto.deterministic_time
+    if not solved(status):
+        return None, status, None, None, det, scale
+    new = pos.copy()
+    for i, c in enumerate(cores):
+        new[c] = slots[next(j for j in range(len(slots)) if solver.BooleanValue(b[i][j]))]
+    return new, status, solver.ObjectiveValue(), solver.BestObjectiveBound(), det, scale
+
+
+def _exact(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers) -> Placement:
+    n = sym.shape[0]
+    new, status, obj, bound, det, scale = _solve_slots(sym, sx, sy, np.arange(n), np.arange(len(sx)),
+                                                       pos, time_limit, seed, num_workers)
+    stats = {"status": status_name(status), "deterministic_time": det}
+    if new is None:
+        return _placement(traffic, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", None, stats)
+    return _placement(traffic, sx[new], sy[new], _slot_index(sx[new], sy[new], cpt), "cpsat",
+                      bound / scale, stats)
+
+
+def _lns(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers, window) -> Placement:
+    """Windows: a core, its heaviest partners and the cores on nearby slots, permuted among their slots."""
+    n = sym.shape[0]
+    dense = sym.toarray()
+    slot_core = np.full(len(sx), -1, np.int64)
+    slot_core[pos] = np.arange(n)
+    left, tried, improved = float(time_limit), 0, 0
+    cur = hop_cost(traffic, sx[pos], sy[pos])
+    rng = np.random.default_rng(seed)
+    per = max(0.2, min(2.0, time_limit / 20))
+    stall = 0
+    while left > 0.05 and stall < 2 * n:
+        c0 = int(rng.integers(n))
+        d = np.abs(sx - sx[pos[c0]]) + np.abs(sy - sy[pos[c0]])
+        near = [int(s) for s in np.argsort(d, kind="stable")[: window]]
+        cores = sorted({int(slot_core[s]) for s in near if slot_core[s] >= 0}
+                       | set(np.argsort(-dense[c0])[: window // 2].tolist()) | {c0})[: window + window // 2]
+        slots = np.array(sorted(set(near) | {int(pos[c]) for c in cores}))
+        new, status, obj, bound, det, scale = _solve_slots(sym, sx, sy, np.array(cores), slots, pos,
+                                                           min(per, left), seed + tried, num_workers)
+        left -= det
+        tried += 1
+        if new is not None:
+            val = hop_cost(traffic, sx[new], sy[new])
+            if val < cur - 1e-9:
+                pos, cur = new, val
+                slot_core[:] = -1
+                slot_core[pos] = np.arange(n)
+                improved += 1
+                stall = 0
+                continue
+        stall += 1
+    stats = {"windows_tried": tried, "windows_improved": improved, "deterministic_time": time_limit - left}
+    return _placement(traffic, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", None, stats)

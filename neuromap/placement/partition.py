@@ -1,0 +1,492 @@
+"""Partition neurons into cores under a target's hard capacities, minimizing inter-core traffic.
+
+Methods (``method=``):
+
+- ``sequential``: fill cores in neuron-id (population) order, each core as full as its
+  capacities allow -- what users get elsewhere.
+- ``greedy``: grow clusters of strongly connected neurons (traffic-weighted, a
+  priority queue on the connection weight to the growing cluster), then fill cores
+  along that order.
+- ``cpsat``: OR-Tools CP-SAT. Small instances (``<= exact_max_neurons``) are solved
+  exactly with at most as many cores as the greedy partition (proven bound reported);
+  larger ones start from greedy and are refined by large-neighbourhood search: windows
+  of two cores exchanging the most traffic are freed and re-solved exactly.
+
+Objective: inter-core packets per step (a spike to k distinct other cores = k packets),
+then the number of cores. Capacities are hard constraints (:mod:`.usage`). Deterministic:
+CP-SAT uses ``num_workers`` fixed workers, ``random_seed`` and a deterministic time limit
+(``time_limit`` in CP-SAT deterministic units, roughly seconds of one core).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+from ortools.sat.python import cp_model
+
+from neuromap.errors import TargetError
+from neuromap.placement.cpsat_util import make_solver, solved, status_name
+from neuromap.placement.graph import SynapseGraph
+from neuromap.placement.traffic import inter_core_packets, uniform_rates
+from neuromap.placement.usage import (core_usage, index_bits_for, output_violations,
+                                      synapse_field_bits)
+from neuromap.targets import Target
+
+METHODS = ("sequential", "greedy", "cpsat")
+
+
+@dataclass
+class CoreAssignment:
+    """Neuron -> core. ``core_of``: int64 (n_neurons,), cores numbered 0..n_cores-1 without gaps.
+
+    ``objective``: inter-core packets per step; ``bound``: proven lower bound on it
+    (None unless the whole instance was solved by CP-SAT); ``stats``: solver counters.
+    """
+
+    core_of: np.ndarray
+    n_cores: int
+    method: str
+    objective: float
+    bound: float | None = None
+    stats: dict = field(default_factory=dict)
+
+
+def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=None,
+              time_limit: float = 10.0, seed: int = 0, num_workers: int = 1,
+              exact_max_neurons: int = 48, window_max_pairs: int = 60000) -> CoreAssignment:
+    """Assign every neuron of ``graph`` to a core of ``target``.
+
+    ``rates``: spikes per step per neuron (default 1: every fan-out edge counts).
+    ``time_limit``: total CP-SAT deterministic time (units as CP-SAT's
+    ``max_deterministic_time``). Raises :class:`TargetError` if one neuron alone
+    exceeds a core.
+    """
+    if method not in METHODS:
+        raise TargetError(f"placer: unknown partition method {method!r} (use one of {', '.join(METHODS)})")
+    rates = uniform_rates(graph.n_neurons) if rates is None else np.asarray(rates, float)
+    if method == "sequential":
+        core_of = pack_order(graph, target, np.arange(graph.n_neurons))
+        return _result(graph, core_of, rates, method)
+    order = growth_order(graph, rates, _cluster_size(graph, target))
+    greedy = _result(graph, pack_order(graph, target, order), rates, "greedy")
+    if method == "greedy":
+        return greedy
+    if graph.n_neurons <= exact_max_neurons:
+        return _exact(graph, target, rates, greedy, time_limit, seed, num_workers)
+    return _lns(graph, target, rates, greedy, time_limit, seed, num_workers, window_max_pairs)
+
+
+def _result(graph, core_of, rates, method, bound=None, stats=None) -> CoreAssignment:
+    core_of = _compact(core_of)
+    return CoreAssignment(core_of, int(core_of.max(initial=-1)) + 1, method,
+                          inter_core_packets(graph, core_of, rates), bound, stats or {})
+
+
+def _compact(core_of: np.ndarray) -> np.ndarray:
+    """Renumber cores 0..k-1 in order of their first neuron."""
+    core_of = np.asarray(core_of, np.int64)
+    _, first = np.unique(core_of, return_index=True)
+    used = core_of[np.sort(first)]
+    remap = np.full(int(core_of.max(initial=-1)) + 1, -1, np.int64)
+    remap[used] = np.arange(len(used))
+    return remap[core_of]
+
+
+# ---------------------------------------------------------------- packing along an order
+
+def pack_order(graph: SynapseGraph, target: Target, order: np.ndarray) -> np.ndarray:
+    """Fill cores with consecutive runs of ``order``, each as long as the capacities allow.
+
+    Neurons, input-axon slots and synapse memory are checked while packing (they depend
+    only on the core's own neurons); output axons and fan-out depend on where targets
+    land, so cores that exceed them afterwards are split in halves until none does.
+    """
+    n = graph.n_neurons
+    order = np.asarray(order, np.int64)
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n)
+    perm = np.argsort(pos[graph.post], kind="stable")
+    ptr = np.searchsorted(pos[graph.post][perm], np.arange(n + 1))
+    wb, db, tb = synapse_field_bits(graph, target)
+    cap = target.core
+
+    def fits(a: int, b: int) -> bool:
+        if b - a > cap.max_neurons:
+            return False
+        s = perm[ptr[a]:ptr[b]]
+        if len(s) == 0:
+            return True
+        pres, inv = np.unique(graph.pre[s], return_inverse=True)
+        plastic = np.zeros(len(pres), bool)
+        np.logical_or.at(plastic, inv, graph.plastic[s])
+        slots = np.where(plastic, cap.plastic_axon_slots, 1).sum()
+        if slots > cap.max_input_axons:
+            return False
+        if cap.memory_model != "nengo_loihi":
+            return True
+        from neuromap.placement.usage import axon_memory_bits
+        per = np.zeros(len(pres), np.int64)
+        np.maximum.at(per, inv, wb[s] + db[s] + tb[s])
+        per += index_bits_for(target, np.array([b - a]))[0]
+        bits = axon_memory_bits(target, np.bincount(inv), per).sum()
+        return bits <= cap.synapse_memory_bits
+
+    starts = []
+    a = 0
+    while a < n:
+        if not fits(a, a + 1):
+            raise TargetError(f"neuron {int(order[a])} alone exceeds one {target.name} core "
+                              "(too many inputs or too much synapse memory; split its fan-in)")
+        hi = min(n, a + cap.max_neurons)
+        if fits(a, hi):
+            b = hi
+        else:
+            lo = a + 1  # fits(a, lo) holds, fits(a, hi) does not
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if fits(a, mid) else (lo, mid)
+            b = lo
+        starts.append(a)
+        a = b
+    core_at = np.zeros(n, np.int64)
+    core_at[np.array(starts[1:], np.int64)] = 1
+    core_at = np.cumsum(core_at)
+    core_of = np.empty(n, np.int64)
+    core_of[order] = core_at
+    return _repair_outputs(graph, target, core_of, pos)
+
+
+def _repair_outputs(graph, target, core_of, pos) -> np.ndarray:
+    """Split cores whose output axons or fan-out exceed the limits (halves along the order)."""
+    while True:
+        usage = core_usage(graph, core_of, target)
+        bad = np.flatnonzero(output_violations(usage, target))
+        if len(bad) == 0:
+            return _compact(core_of)
+        next_id = int(core_of.max()) + 1
+        for c in bad:
+            members = np.flatnonzero(core_of == c)
+            if len(members) == 1:
+                raise TargetError(
+                    f"neuron {int(members[0])} targets {int(usage.max_fan_out_cores[c])} cores; "
+                    f"{target.name} allows {target.core.max_output_axons} output axons per core and "
+                    f"{target.synapse.max_fan_out_cores or 'unlimited'} target cores per neuron "
+                    "(reduce its fan-out or add relay neurons)")
+            members = members[np.argsort(pos[members])]
+            core_of[members[len(members) // 2:]] = next_id
+            next_id += 1
+
+
+def _cluster_size(graph: SynapseGraph, target: Target) -> int:
+    """Neurons per core that sequential packing achieves (the greedy clusters' size)."""
+    seq = pack_order(graph, target, np.arange(graph.n_neurons))
+    return max(1, int(np.ceil(graph.n_neurons / (int(seq.max(initial=0)) + 1))))
+
+
+# ---------------------------------------------------------------- greedy growth order
+
+def growth_order(graph: SynapseGraph, rates: np.ndarray, cluster_size: int) -> np.ndarray:
+    """Neuron order made of clusters of ``cluster_size`` grown by strongest connection.
+
+    Edge weight between i and j: the packets a shared core saves, rate_i + rate_j per
+    connected pair. Each cluster starts from the unassigned neuron most connected to the
+    previous cluster (so consecutive clusters are neighbours), else the lowest free id.
+    """
+    n = graph.n_neurons
+    a, b = np.concatenate([graph.pre, graph.post]), np.concatenate([graph.post, graph.pre])
+    keep = a != b
+    a, b = a[keep], b[keep]
+    key = np.unique(a * n + b)
+    a, b = key // n, key % n
+    w = rates[a] + rates[b] + 1e-9
+    ptr = np.searchsorted(a, np.arange(n + 1))
+    return _grow(n, ptr, b, w, int(cluster_size))
+
+
+@numba.njit(cache=True)
+def _grow(n, ptr, nbr, w, size):  # pragma: no cover - compiled
+    order = np.empty(n, np.int64)
+    done = np.zeros(n, np.bool_)
+    gain = np.zeros(n, np.float64)
+    carry = np.zeros(n, np.float64)
+    pos = 0
+    lowest = 0
+    seed = -1
+    while pos < n:
+        if seed < 0:
+            while done[lowest]:
+                lowest += 1
+            seed = lowest
+        heap = [(-0.0, seed)]
+        touched = [seed]
+        count = 0
+        while count < size and pos < n:
+            if len(heap) == 0:
+                while lowest < n and done[lowest]:
+                    lowest += 1
+                if lowest >= n:
+                    break
+                heap.append((-0.0, lowest))
+            g, v = heapq_pop(heap)
+            if done[v] or -g < gain[v] - 1e-12:
+                continue
+            done[v] = True
+            order[pos] = v
+            pos += 1
+            count += 1
+            for k in range(ptr[v], ptr[v + 1]):
+                u = nbr[k]
+                if not done[u]:
+                    if gain[u] == 0.0:
+                        touched.append(u)
+                    gain[u] += w[k]
+                    heapq_push(heap, (-gain[u], u))
+        # next seed: the free neuron most connected to this cluster
+        seed = -1
+        best = 0.0
+        for u in touched:
+            if not done[u] and gain[u] > best:
+                best = gain[u]
+                seed = u
+            gain[u] = 0.0
+        for u in touched:
+            carry[u] = 0.0
+    return order
+
+
+@numba.njit(cache=True)
+def heapq_push(heap, item):  # pragma: no cover - compiled
+    heap.append(item)
+    i = len(heap) - 1
+    while i > 0:
+        p = (i - 1) // 2
+        if heap[i][0] < heap[p][0] or (heap[i][0] == heap[p][0] and heap[i][1] < heap[p][1]):
+            heap[i], heap[p] = heap[p], heap[i]
+            i = p
+        else:
+            break
+
+
+@numba.njit(cache=True)
+def heapq_pop(heap):  # pragma: no cover - compiled
+    top = heap[0]
+    last = heap.pop()
+    if len(heap) > 0:
+        heap[0] = last
+        i = 0
+        m = len(heap)
+        while True:
+            l, r, s = 2 * i + 1, 2 * i + 2, i
+            if l < m and (heap[l][0] < heap[s][0] or (heap[l][0] == heap[s][0] and heap[l][1] < heap[s][1])):
+                s = l
+            if r < m and (heap[r][0] < heap[s][0] or (heap[r][0] == heap[s][0] and heap[r][1] < heap[s][1])):
+                s = r
+            if s == i:
+                break
+            heap[i], heap[s] = heap[s], heap[i]
+            i = s
+    return top
+
+
+# ---------------------------------------------------------------- CP-SAT: exact and LNS windows
+
+_RATE_SCALE = 1000  # rates are rounded to 1/_RATE_SCALE spikes per step in CP-SAT objectives
+
+
+def _int_rates(rates: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer objective weights: exact when all rates are integers, else rates * 1000 rounded."""
+    if np.all(rates == np.round(rates)):
+        return rates.astype(np.int64), 1
+    return np.maximum(np.round(rates * _RATE_SCALE), 0).astype(np.int64), _RATE_SCALE
+
+
+def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, num_workers):
+    """Re-solve the neurons of cores ``window`` (all freed) with every other neuron fixed.
+
+    Returns (new core_of or None, CP-SAT status, objective, bound, deterministic time).
+    Memory uses a linear upper bound of the nengo-loihi accounting (per axon with n
+    synapses of b bits: n*b + ceil(n/G)*(header + word - 1)), so solutions are feasible.
+    """
+    cap, syn, sm = target.core, target.synapse, target.synapse_memory
+    k = len(window)
+    in_w = np.zeros(int(core_of.max()) + 1, bool)
+    in_w[window] = True
+    slot_of = np.full(len(in_w), -1, np.int64)
+    slot_of[window] = np.arange(k)
+    freed = np.flatnonzero(in_w[core_of])
+    is_freed = np.zeros(graph.n_neurons, bool)
+    is_freed[freed] = True
+    m = cp_model.CpModel()
+    x = {n: [m.NewBoolVar("") for _ in range(k)] for n in freed}
+    for n in freed:
+        m.AddExactlyOne(x[n])
+    # synapses into freed neurons define a[p, j] = "p has a target on window core j"
+    s_in = np.flatnonzero(is_freed[graph.post])
+    pairs, cnt = np.unique(graph.pre[s_in] * graph.n_neurons + graph.post[s_in], return_counts=True)
+    pp, pn = pairs // graph.n_neurons, pairs % graph.n_neurons
+    srcs = np.unique(pp)
+    a = {p: [m.NewBoolVar("") for _ in range(k)] for p in srcs}
+    for p, n in zip(pp, pn):
+        for j in range(k):
+            m.AddImplication(x[n][j], a[p][j])
+    # targets of each source outside the window (constant distinct cores)
+    s_src = np.flatnonzero(np.isin(graph.pre, srcs) & ~is_freed[graph.post])
+    ext_keys = np.unique(graph.pre[s_src] * len(in_w) + core_of[graph.post[s_src]])
+    ext = dict(zip(*np.unique(ext_keys // len(in_w), return_counts=True)))
+    fan_out_src = dict(zip(*np.unique(graph.pre[np.isin(graph.pre, freed)], return_counts=True)))
+    # capacities of window cores
+    for j in range(k):
+        m.Add(sum(x[n][j] for n in freed) <= cap.max_neurons)
+    plastic_src = set(np.unique(graph.pre[s_in][graph.plastic[s_in]]).tolist())
+    for j in range(k):
+        m.Add(sum((cap.plastic_axon_slots if p in plastic_src else 1) * a[p][j] for p in srcs)
+              <= cap.max_input_axons)
+    if cap.memory_model == "nengo_loihi":
+        g, hw = sm.synapses_per_group, sm.group_header_bits + sm.word_bits - 1
+        wb, db, tb = synapse_field_bits(graph, target)
+        per = np.zeros(graph.n_neurons, np.int64)
+        np.maximum.at(per, graph.pre[s_in], (wb + db + tb)[s_in])
+        per += index_bits_for(target, np.array([min(cap.max_neurons, len(freed))]))[0]
+        for j in range(k):
+            m.Add(sum(int(c) * (g * int(per[p]) + hw) * x[n][j] for p, n, c in zip(pp, pn, cnt))
+                  + sum(g * hw * a[p][j] for p in srcs) <= g * cap.synapse_memory_bits)
+    # output axons and fan-out
+    big = k + max(ext.values(), default=0)
+    if cap.max_output_axons or syn.max_fan_out_cores:
+        o = {}
+        for n in freed:
+            e = int(ext.get(n, 0))
+            o[n] = e + (sum(a[n]) if n in a else 0)
+            if syn.max_fan_out_cores:
+                m.Add(o[n] <= syn.max_fan_out_cores)
+        for p in srcs:
+            if not is_freed[p] and syn.max_fan_out_cores:
+                m.Add(int(ext.get(p, 0)) + sum(a[p]) <= syn.max_fan_out_cores)
+        if cap.max_output_axons:
+            for j in range(k):
+                terms = []
+                for n in freed:
+                    if n in a:
+                        q = m.NewIntVar(0, big, "")
+                        m.Add(q >= o[n]).OnlyEnforceIf(x[n][j])
+                        terms.append(q)
+                    elif o[n]:
+                        terms.append(int(o[n]) * x[n][j])
+                m.Add(sum(terms) <= cap.max_output_axons)
+            usage = core_usage(graph, core_of, target)
+            outside = [p for p in srcs if not is_freed[p]]
+            by_core: dict[int, list[int]] = {}
+            for p in outside:
+                by_core.setdefault(int(core_of[p]), []).append(p)
+            for c, ps in by_core.items():
+                now_w = sum(len({int(core_of[t]) for t in graph.post[graph.pre == p] if is_freed[t]}) for p in ps)
+                m.Add(sum(sum(a[p]) for p in ps) <= cap.max_output_axons - int(usage.output_axons[c]) + now_w)
+    # objective: packets to window cores (minus a freed neuron's own core), then cores used
+    traffic = [int(rates_int[p]) * a[p][j] for p in srcs for j in range(k)]
+    for n in freed:
+        if n in a and rates_int[n]:
+            for j in range(k):
+                wv = m.NewBoolVar("")
+                m.AddImplication(wv, x[n][j])
+                m.AddImplication(wv, a[n][j])
+                traffic.append(-int(rates_int[n]) * wv)
+    u = [m.NewBoolVar("") for _ in range(k)]
+    for j in range(k):
+        for n in freed:
+            m.AddImplication(x[n][j], u[j])
+        if j + 1 < k:
+            m.Add(u[j] >= u[j + 1])
+    m.Add(x[freed[0]][0] == 1)
+    m.Minimize((k + 1) * sum(traffic) + sum(u))
+    # hint: the current assignment, relabelled so the first freed neuron's core is slot 0
+    cur = slot_of[core_of[freed]]
+    relabel = np.arange(k)
+    relabel[[0, cur[0]]] = relabel[[cur[0], 0]]
+    cur = relabel[cur]
+    for n, j in zip(freed, cur):
+        for jj in range(k):
+            m.AddHint(x[n][jj], int(jj == j))
+    solver = make_solver(time_limit, seed, num_workers)
+    status = solver.Solve(m)
+    det = solver.response_proto.deterministic_time
+    if not solved(status):
+        return None, status, None, None, det
+    new = core_of.copy()
+    for n in freed:
+        j = next(jj for jj in range(k) if solver.BooleanValue(x[n][jj]))
+        new[n] = window[j]
+    return new, status, solver.ObjectiveValue(), solver.BestObjectiveBound(), det
+
+
+def _exact(graph, target, rates, greedy, time_limit, seed, num_workers) -> CoreAssignment:
+    """The whole instance in one CP-SAT model, at most as many cores as greedy uses."""
+    rates_int, scale = _int_rates(rates)
+    k = greedy.n_cores
+    new, status, obj, bound, det = _solve_window(graph, target, rates_int, greedy.core_of.copy(),
+                                                 np.arange(k), time_limit, seed, num_workers)
+    stats = {"status": status_name(status), "deterministic_time": det}
+    if new is None or core_usage_ok(graph, target, new) is False:
+        return CoreAssignment(greedy.core_of, greedy.n_cores, "cpsat", greedy.objective, None, stats)
+    # objective = (k+1) * traffic + cores, with 1 <= cores <= k
+    t_bound = max(0.0, np.ceil((bound - k) / (k + 1))) / scale
+    res = _result(graph, new, rates, "cpsat", bound=float(t_bound), stats=stats)
+    if res.objective > greedy.objective:  # conservative memory model may rule out greedy's packing
+        return CoreAssignment(greedy.core_of, greedy.n_cores, "cpsat", greedy.objective, None, stats)
+    return res
+
+
+def core_usage_ok(graph, target, core_of) -> bool:
+    """True when ``core_of`` meets every capacity (fast vectorized accounting)."""
+    from neuromap.placement.usage import violations
+    u = core_usage(graph, core_of, target)
+    return not (violations(u, target).any() or output_violations(u, target).any())
+
+
+def _lns(graph, target, rates, greedy, time_limit, seed, num_workers, window_max_pairs) -> CoreAssignment:
+    """Large-neighbourhood search from greedy: re-solve pairs of cores exchanging the most traffic."""
+    from neuromap.placement.traffic import core_traffic
+    rates_int, _ = _int_rates(rates)
+    core_of = greedy.core_of.copy()
+    best = greedy.objective
+    left = float(time_limit)
+    tried = improved = skipped = 0
+    per_window = max(0.5, min(5.0, time_limit / 10))
+    seen: set[tuple[int, int, int]] = set()
+    while left > 0.05:
+        t = core_traffic(graph, core_of, rates)
+        t = (t + t.T).tocoo()
+        off = t.row < t.col
+        order = np.lexsort((t.col[off], t.row[off], -t.data[off]))
+        cands = [(int(t.row[off][i]), int(t.col[off][i])) for i in order]
+        progress = False
+        for c1, c2 in cands:
+            if left <= 0.05:
+                break
+            members = np.flatnonzero((core_of == c1) | (core_of == c2))
+            key = (c1, c2, hash(members.tobytes()))
+            if key in seen:
+                continue
+            seen.add(key)
+            n_pairs = int(np.isin(graph.post, members).sum())
+            if n_pairs > window_max_pairs:
+                skipped += 1
+                continue
+            new, status, obj, bound, det = _solve_window(
+                graph, target, rates_int, core_of, np.array([c1, c2]), min(per_window, left),
+                seed + tried, num_workers)
+            left -= det
+            tried += 1
+            if new is None:
+                continue
+            val = inter_core_packets(graph, new, rates)
+            if val < best - 1e-9 and core_usage_ok(graph, target, new):
+                core_of, best = new, val
+                improved += 1
+                progress = True
+                break  # traffic changed: recompute the candidate windows
+        if not progress:
+            break
+    stats = {"windows_tried": tried, "windows_improved": improved, "windows_skipped": skipped,
+             "deterministic_time": float(time_limit) - left, "greedy_objective": greedy.objective}
+    return _result(graph, core_of, rates, "cpsat", None, stats)

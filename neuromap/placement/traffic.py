@@ -1,0 +1,59 @@
+"""Traffic model: expected packets per step between cores.
+
+A neuron spiking with probability ``rate`` per step (spikes/step) sends one packet
+to each *distinct* core that holds at least one of its targets: a spike to k
+target cores costs k packets. Rates come from a reference run (spike counts /
+steps), from the user, or are uniform.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from neuromap.placement.graph import SynapseGraph
+
+
+def uniform_rates(n_neurons: int, rate: float = 1.0) -> np.ndarray:
+    """Every neuron spikes ``rate`` times per step (default 1: traffic counts fan-out edges)."""
+    return np.full(n_neurons, float(rate))
+
+
+def rates_from_spikes(spike_counts: np.ndarray, n_steps: int) -> np.ndarray:
+    """Spikes per step from per-neuron spike counts over ``n_steps`` steps."""
+    return np.asarray(spike_counts, float) / max(int(n_steps), 1)
+
+
+def rates_from_hz(rates_hz: np.ndarray, dt_ms: float) -> np.ndarray:
+    """Spikes per step from rates in Hz and the step ``dt_ms`` in milliseconds."""
+    return np.asarray(rates_hz, float) * dt_ms * 1e-3
+
+
+def neuron_target_cores(graph: SynapseGraph, core_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (source neuron, target core) pairs: two int64 arrays, sorted by neuron then core.
+
+    One pair = one output-axon entry on the source core = one packet per spike.
+    """
+    n_cores = int(core_of.max(initial=-1)) + 1
+    key = np.unique(graph.pre * max(n_cores, 1) + core_of[graph.post])
+    return key // max(n_cores, 1), key % max(n_cores, 1)
+
+
+def core_traffic(graph: SynapseGraph, core_of: np.ndarray, rates: np.ndarray,
+                 n_cores: int | None = None) -> sp.csr_matrix:
+    """Packets per step from core a (row) to core b (column), a CSR matrix (diagonal = local)."""
+    n_cores = int(core_of.max(initial=-1)) + 1 if n_cores is None else n_cores
+    src, dst_core = neuron_target_cores(graph, core_of)
+    m = sp.coo_matrix((rates[src], (core_of[src], dst_core)), shape=(n_cores, n_cores))
+    return m.tocsr()
+
+
+def inter_core_packets(graph: SynapseGraph, core_of: np.ndarray, rates: np.ndarray) -> float:
+    """Packets per step that leave their source core (the partition objective)."""
+    src, dst_core = neuron_target_cores(graph, core_of)
+    off = core_of[src] != dst_core
+    return float(rates[src[off]].sum())
+
+
+def synaptic_ops(graph: SynapseGraph, rates: np.ndarray) -> float:
+    """Synaptic operations per step: every synapse is processed once per presynaptic spike."""
+    return float(rates[graph.pre].sum())

@@ -1,0 +1,94 @@
+"""Mesh placement, XY routing and energy: brute-force optimum, hand-computed routes and energies."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import scipy.sparse as sp
+
+from neuromap.placement.energy import estimate
+from neuromap.placement.graph import SynapseGraph
+from neuromap.placement.mesh import _region, board_slots, hop_cost, place
+from neuromap.placement.report import place_graph
+from neuromap.placement.routing import route
+from neuromap.placement.verify import verify_graph
+from neuromap.targets import load_target
+
+
+def _grid_target(cpt=1, tx=3, ty=2):
+    t = load_target("loihi")
+    return dataclasses.replace(t, mesh=dataclasses.replace(t.mesh, cores_per_tile=cpt, tiles_x=tx,
+                                                           tiles_y=ty, chips_x=1, chips_y=1))
+
+
+def test_xy_route_hand_computed():
+    # core 0 at (0,0) sends 3 packets/step to core 1 at (2,1); core 2 at (1,0) sends 1 to core 1
+    t = sp.csr_matrix(([3.0, 1.0], ([0, 2], [1, 1])), shape=(3, 3))
+    r = route(t, np.array([0, 2, 1]), np.array([0, 1, 0]), (3, 2))
+    assert r.hop_weighted_traffic == 3 * 3 + 1 * 2
+    assert (r.x_hop_traffic, r.y_hop_traffic) == (3 * 2 + 1, 3 + 1)
+    assert r.max_link_load == 4.0  # link (1,0)->(2,0) carries both flows; then (2,0)->(2,1) too
+    assert r.max_hops == 3 and r.local_packets == 0 and r.mean_hops == 11 / 4
+
+
+def test_board_order_is_chip_by_chip_row_major():
+    t = load_target("loihi")
+    x, y = board_slots(t)
+    assert (x[:5].tolist(), y[:5].tolist()) == ([0, 0, 0, 0, 1], [0, 0, 0, 0, 0])
+    assert (x[4 * 8], y[4 * 8]) == (0, 1)          # second tile row of chip 0
+    assert (x[128], y[128]) == (8, 0)              # chip 1 starts right of chip 0
+
+
+def test_cpsat_placement_matches_brute_force():
+    rng = np.random.default_rng(2)
+    n = 5
+    dense = rng.integers(0, 5, (n, n)) * (rng.random((n, n)) < 0.6)
+    np.fill_diagonal(dense, 0)
+    traffic = sp.csr_matrix(dense.astype(float))
+    t = _grid_target()
+    p = place(traffic, t, "cpsat", time_limit=5.0)
+    sx, sy = _region(n, t)
+    best = min(hop_cost(traffic, sx[list(s)], sy[list(s)]) for s in itertools.permutations(range(len(sx)), n))
+    assert p.objective == best
+    assert p.stats["status"] == "OPTIMAL" and p.gap == 0.0
+    g = place(traffic, t, "greedy")
+    assert p.objective <= g.objective
+    assert len({(a, b, c) for a, b, c in zip(p.tile_x, p.tile_y, p.slot)}) == n
+
+
+def test_energy_hand_computed():
+    # 2 neurons on 2 cores of tiles (0,0) and (1,0); neuron 0 spikes 0.5/step onto neuron 1 (plastic)
+    t = _grid_target()
+    g = SynapseGraph.from_arrays(2, [0], [1], plastic=[True])
+    rates = np.array([0.5, 0.0])
+    core_of = np.array([0, 1])
+    r = route(sp.csr_matrix(([0.5], ([0], [1])), shape=(2, 2)), np.array([0, 1]), np.array([0, 0]))
+    est = estimate(g, core_of, rates, r, t)
+    e = t.energy
+    p_active = 1 - np.exp(-0.5)
+    expect = (0.5 * e.synaptic_op_pj + 0.5 * e.hop_x_pj + 0.5 * e.plasticity_update_pj
+              + p_active * e.neuron_update_active_pj + (2 - p_active) * e.neuron_update_inactive_pj)
+    assert np.isclose(est.energy_pj, expect)
+    lat = t.latency
+    core1 = 0.5 * lat.synaptic_op_ns + p_active * lat.neuron_update_active_ns + \
+        (1 - p_active) * lat.neuron_update_inactive_ns + 0.5 * lat.plasticity_update_ns
+    assert np.isclose(est.latency_ns, core1 + lat.tile_spike_ns + lat.hop_x_ns + lat.barrier_sync_ns)
+
+
+def test_place_graph_report_and_determinism():
+    rng = np.random.default_rng(0)
+    n = 300
+    perm = rng.permutation(n)
+    src = np.repeat(np.arange(n), 6)
+    dst = (src + np.tile([-3, -2, -1, 1, 2, 3], n)) % n
+    g = SynapseGraph.from_arrays(n, perm[src], perm[dst])
+    t = load_target("loihi")
+    t = dataclasses.replace(t, core=dataclasses.replace(t.core, max_neurons=20))
+    res = [place_graph(g, t, "cpsat", time_limit=1.0, seed=1) for _ in range(2)]
+    assert np.array_equal(res[0].assignment.core_of, res[1].assignment.core_of)
+    assert np.array_equal(res[0].placement.tile_x, res[1].placement.tile_x)
+    rep = res[0].report
+    assert verify_graph(g, res[0].assignment.core_of, t) == []
+    assert rep.hop_weighted_traffic < rep.sequential_hop_weighted_traffic
+    assert rep.energy_pj_per_step > 0 and rep.max_link_load > 0
