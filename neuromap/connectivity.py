@@ -2,9 +2,9 @@
 
 Everything here is pure: a rule or distribution description plus a
 ``numpy.random.Generator`` gives index and value arrays. :meth:`Network.connect`
-calls :func:`realize` with the generator ``np.random.default_rng([seed,
-projection_index])``; draws happen in this order: connection rule, weights,
-delays.
+calls :func:`connect_synapses` and :func:`realize_values` with the generator
+``np.random.default_rng([seed, PROJECTION_STREAM, projection_index])``; draws
+happen in this order: connection rule, weights, delays.
 
 Synapse order is always post-major: sorted by ``post_idx``, then ``pre_idx``
 (row-major order of the ``(post, pre)`` weight matrix). Files and per-synapse
@@ -241,8 +241,14 @@ def _all_pairs(n_pre: int, n_post: int, no_self: bool) -> tuple[np.ndarray, np.n
 
 def _fixed_probability(rng: np.random.Generator, n_pre: int, n_post: int, p: float,
                        no_self: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Each (post, pre) pair independently with probability p, by geometric skipping."""
-    total = n_pre * n_post
+    """Each (post, pre) pair independently with probability p, by geometric skipping.
+
+    Candidates are numbered row by row (``post * width + pre``); without
+    autapses a row has ``width = n_pre - 1`` candidates and pre indices >= post
+    shift up by one (skipping the diagonal), so no draw is wasted.
+    """
+    width = n_pre - 1 if no_self else n_pre
+    total = width * n_post
     if p == 0.0 or total == 0:
         flat = np.zeros(0, dtype=np.int64)
     elif p == 1.0:
@@ -262,10 +268,12 @@ def _fixed_probability(rng: np.random.Generator, n_pre: int, n_post: int, p: flo
             remaining = total - 1 - pos
         flat = np.concatenate(parts) if len(parts) > 1 else parts[0]
     # row of each flat index without an int64 division (slow): count per row, repeat
-    counts = np.diff(np.searchsorted(flat, np.arange(n_post + 1, dtype=np.int64) * n_pre))
+    counts = np.diff(np.searchsorted(flat, np.arange(n_post + 1, dtype=np.int64) * width))
     post = np.repeat(np.arange(n_post, dtype=np.int64), counts)
-    pre = flat - post * n_pre
-    return _drop_self(post, pre) if no_self else (post, pre)
+    flat -= post * width
+    if no_self:
+        flat += flat >= post
+    return post, flat
 
 
 def _fixed_indegree(rng: np.random.Generator, n_pre: int, n_post: int, k: int,
@@ -352,7 +360,8 @@ def realize_values(spec: Any, what: str, syn: Synapses, n_pre: int, n_post: int,
     if isinstance(spec, (int, float, np.integer, np.floating)):
         if not math.isfinite(float(spec)):
             raise NetworkFormatError(f"{spec!r} is not finite", field=field, fix=_value_fix(is_delay))
-        vals = np.full(n, spec, dtype=np.float64)
+        integral = isinstance(spec, (int, np.integer)) or float(spec).is_integer()
+        vals = np.full(n, spec, dtype=np.int64 if is_delay and integral else np.float64)
     elif isinstance(spec, (list, tuple, np.ndarray)):
         vals = _from_array(load_array(spec, field), syn, n_pre, n_post, field)
     elif isinstance(spec, dict):
@@ -360,14 +369,14 @@ def realize_values(spec: Any, what: str, syn: Synapses, n_pre: int, n_post: int,
     else:
         raise NetworkFormatError(f"{_short(spec)} is not a {what}", field=field, fix=_value_fix(is_delay))
     if is_delay:
-        if n and (vals != np.round(vals)).any():
+        if n and vals.dtype.kind == "f" and (vals != np.round(vals)).any():
             i = int(np.argmax(vals != np.round(vals)))
             raise NetworkFormatError(f"delay {vals[i]} is not a whole number of steps", field=field,
                                      fix="delays are integers >= 1, in steps of dt")
         if n and vals.min() < 1:
             raise NetworkFormatError(f"delay {vals.min():g} < 1", field=field,
                                      fix="delays are in steps, >= 1; 1 = the next step")
-        return vals.astype(np.int64)
+        return vals.astype(np.int64, copy=False)
     return vals.astype(np.float64, copy=False)
 
 
@@ -418,7 +427,7 @@ def _from_dict(spec: dict, is_delay: bool, syn: Synapses, n_pre: int, n_post: in
     if form == "uniform":
         return rng.uniform(a, b, size=n)
     if form == "uniform_int":
-        return rng.integers(int(a), int(b), size=n, endpoint=True).astype(np.float64)
+        return rng.integers(int(a), int(b), size=n, endpoint=True, dtype=np.int64)
     if b < 0:
         raise NetworkFormatError(f"std {b:g} < 0", field=f"{field}.normal[1]", fix="use std >= 0")
     vals = rng.normal(a, b, size=n)

@@ -3,9 +3,13 @@
 A :class:`Network` is plain data. Every projection is *realized* when it is
 created: the synapse list (``pre_idx``, ``post_idx``, ``weight``, ``delay``)
 is drawn from the connection rule and distributions with the generator
-``np.random.default_rng([network.seed, projection_index])`` (draws in the order
-rule, weights, delays), so construction is deterministic and adding a
-projection never changes the synapses of another.
+``np.random.default_rng([network.seed, PROJECTION_STREAM, projection_index])``
+(draws in the order rule, weights, delays), so construction is deterministic
+and adding a projection never changes the synapses of another. The constant
+``PROJECTION_STREAM`` keeps these streams apart from other generators seeded
+from the network seed (``default_rng([seed, k])`` for input population k,
+``default_rng(seed)``; note that numpy's SeedSequence treats trailing zeros as
+absent, so ``[seed, 0] == [seed]``).
 
 The same object comes from the Python API (:meth:`Network.add_population`,
 :meth:`Network.connect`, :meth:`Network.add_probe`), from dicts
@@ -36,6 +40,8 @@ from neuromap.errors import NetworkFormatError
 from neuromap.params import Param, validate_params
 
 FORMAT = "neuromap/1"
+#: middle word of every projection's seed: ``default_rng([seed, PROJECTION_STREAM, index])``
+PROJECTION_STREAM = 0x70726F6A  # "proj"
 #: keys allowed at the top level of a network file
 TOP_KEYS = ("format", "name", "description", "dt", "seed", "populations", "projections", "probes")
 POPULATION_KEYS = ("size", "neuron")
@@ -44,8 +50,6 @@ PROJECTION_KEYS = ("name", "pre", "post", "connect", "weight", "delay", "target"
 PROBE_KEYS = ("population", "variables", "neurons")
 #: models whose parameters and weights are integer hardware units
 HW_UNIT_MODELS = ("loihi_lif", "truenorth")
-#: receptor channels a projection may target (a model may narrow this with ``TARGETS``)
-TARGETS = ("exc", "inh", "ampa", "nmda")
 SIGN_MODES = ("mixed", "excitatory", "inhibitory")
 HW_PARAMS = {
     "weight_exp": Param(0, kind="int", lo=-8, hi=7, doc="weights are scaled by 2**weight_exp"),
@@ -90,8 +94,9 @@ class Projection:
     Arrays are aligned, length ``n_synapses``: ``pre_idx``/``post_idx`` (int64
     neuron indices), ``weight`` (float64; integer-valued for hardware units),
     ``delay`` (int64 steps >= 1). ``target`` names the receptor channels each
-    spike drives (``exc``, ``inh``, ``ampa``, ``nmda``; several = the same
-    weight drives each). ``plasticity`` is ``None`` or ``{"rule": ..., **params}``
+    spike drives (keys of the post model's ``TARGETS``, e.g. ``exc``, ``inh``,
+    ``ampa``, ``nmda``; ``exc`` only for a model without ``TARGETS``; several =
+    the same weight drives each). ``plasticity`` is ``None`` or ``{"rule": ..., **params}``
     (all parameters, defaults filled in).
     ``hw`` holds hardware-unit synapse options (``weight_exp``,
     ``num_weight_bits``, ``sign_mode``) or is ``None`` for float networks.
@@ -153,7 +158,7 @@ class Network:
     """A spiking network: the single input of the simulator and the compiler.
 
     ``dt``: ms per step (> 0). ``seed``: integer >= 0; projection ``i`` is
-    realized with ``np.random.default_rng([seed, i])``.
+    realized with ``np.random.default_rng([seed, PROJECTION_STREAM, i])``.
     """
 
     name: str = "network"
@@ -236,7 +241,7 @@ class Network:
                                      fix="connect into a neuron population")
         name = self._projection_name(name, pre_pop.name, post_pop.name, fld)
         spec: dict[str, Any] = {}
-        rng = np.random.default_rng([self.seed, index])
+        rng = np.random.default_rng([self.seed, PROJECTION_STREAM, index])
         cspec = normalize_connect(connect, f"{fld}.connect")
         syn = connect_synapses(cspec, pre_pop.size, post_pop.size, pre_pop is post_pop, rng,
                                f"{fld}.connect", base_dir)
@@ -257,7 +262,8 @@ class Network:
         d = realize_values(delay, "delay", syn, pre_pop.size, post_pop.size, rng, f"{fld}.delay", base_dir)
         spec["delay"] = _absolute_files(delay, base_dir)
         post_module = neuron_module(post_pop.model)
-        targets = _check_targets(target, getattr(post_module, "TARGETS", TARGETS), f"{fld}.target")
+        # a model without receptor channels (truenorth: signs are in the weights) takes only the default exc
+        targets = _check_targets(target, getattr(post_module, "TARGETS", None) or ("exc",), f"{fld}.target")
         plast, plast_spec = _check_plasticity(plasticity, f"{fld}.plasticity")
         spec["plasticity"] = plast_spec
         hw_given = {k: v for k, v in (("weight_exp", weight_exp), ("num_weight_bits", num_weight_bits),
@@ -705,4 +711,4 @@ def _spec_from_arrays(proj: Projection) -> dict[str, Any]:
 
 
 __all__ = ["Network", "Population", "Projection", "Probe", "network_hash", "same", "FORMAT",
-           "CONNECT_RULES", "HW_UNIT_MODELS", "TARGETS"]
+           "PROJECTION_STREAM", "CONNECT_RULES", "HW_UNIT_MODELS"]

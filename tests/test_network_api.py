@@ -7,7 +7,7 @@ import pytest
 
 from neuromap import Network, NetworkFormatError
 from neuromap.connectivity import sample_rows_without_replacement
-from neuromap.network import network_hash
+from neuromap.network import PROJECTION_STREAM, network_hash
 from neuromap.params import Param
 
 
@@ -185,12 +185,12 @@ def test_delay_uniform_int():
 
 
 def test_documented_generator_contract():
-    """Projection i draws rule, then weights, then delays from default_rng([seed, i])."""
+    """Projection i draws rule, then weights, then delays from default_rng([seed, PROJECTION_STREAM, i])."""
     net = two_pops(seed=11, n_pre=4, n_post=3)
     net.connect("a", "b", weight=1.0)
     p = net.connect("a", "b", {"rule": "fixed_probability", "p": 1.0}, weight={"uniform": [0, 1]},
                     delay={"uniform_int": [1, 9]})
-    rng = np.random.default_rng([11, 1])
+    rng = np.random.default_rng([11, PROJECTION_STREAM, 1])
     np.testing.assert_array_equal(p.weight, rng.uniform(0, 1, size=12))
     np.testing.assert_array_equal(p.delay, rng.integers(1, 9, size=12, endpoint=True))
 
@@ -240,6 +240,18 @@ def test_hardware_unit_projection_options():
     with pytest.raises(NetworkFormatError, match=r"projections\[2\]\.weight_exp: weight_exp applies only"):
         net.connect("i", "f", weight=1.0, weight_exp=1)
     assert net.connect("i", "f", weight=1.0).hw is None
+
+
+def test_model_without_receptor_channels_takes_exc():
+    net = Network()
+    net.add_population("i", 2, "spike_source", times=[[1.0], []])
+    net.add_population("t", 3, "truenorth")
+    p = net.connect("i", "t", weight={"uniform_int": [-5, 5]})
+    assert p.target == ("exc",) and p.hw["sign_mode"] in ("mixed", "excitatory", "inhibitory")
+    with pytest.raises(NetworkFormatError, match=r"projections\[1\]\.target: unknown target 'inh' \(use one of exc\)"):
+        net.connect("i", "t", weight=1, target="inh")
+    with pytest.raises(NetworkFormatError, match=r"projections\[1\]\.post: population 'i' is an input"):
+        net.connect("t", "i", weight=1)
 
 
 # ---------------------------------------------------------------- probes, dicts, hashing

@@ -125,3 +125,22 @@ def test_seed_override_redraws(tmp_path):
     b = load_network(tmp_path / "r.yaml", seed=8)
     assert b.seed == 8 and not np.array_equal(a.projections[0].weight, b.projections[0].weight)
     assert read_network_dict(tmp_path / "r.yaml")["seed"] == 7
+
+
+def test_docs_cover_every_model_and_rule_parameter():
+    """docs/network-format.md has a table row for every parameter of every model and plasticity rule."""
+    from neuromap.connectivity import CONNECT_RULES
+    from neuromap.neurons import NEURON_MODULES, neuron_module
+    from neuromap.plasticity import RULE_MODULES, rule_class
+    docs = open(os.path.join(os.path.dirname(__file__), "..", "docs", "network-format.md"), encoding="utf-8").read()
+    missing = []
+    for model in NEURON_MODULES:
+        section = docs.split(f"#### `{model}`")[1].split("####")[0] if f"#### `{model}`" in docs else ""
+        module = neuron_module(model)
+        missing += [f"{model}.{p}" for p in list(module.PARAMS) + list(getattr(module, "EXTRA", ()))
+                    if f"| `{p}` |" not in section]
+    for rule in RULE_MODULES:
+        section = docs.split(f"#### `{rule}`")[1].split("####")[0] if f"#### `{rule}`" in docs else ""
+        missing += [f"{rule}.{p}" for p in rule_class(rule).PARAMS if f"| `{p}` |" not in section]
+    missing += [f"connect rule {r}" for r in CONNECT_RULES if f"| `{r}` |" not in docs]
+    assert not missing, f"undocumented in docs/network-format.md: {missing}"
