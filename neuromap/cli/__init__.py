@@ -18,6 +18,11 @@ from neuromap.errors import NeuromapError, ValidationMismatch
 # module name in neuromap.cli -> command name (order = order in --help)
 COMMANDS: dict[str, str] = {
     "simulate_cmd": "simulate",
+    "compare_cmd": "compare",
+    "compile_cmd": "compile",
+    "run_cmd": "run",
+    "validate_cmd": "validate",
+    "export_lava_cmd": "export-lava",
 }
 
 

@@ -1,0 +1,133 @@
+"""A :class:`~backends.lava.plan.LavaPlan` -> live Lava 0.10.0 processes (``LIF``, ``Dense``/``Sparse``,
+``DelayDense``/``DelaySparse``, ``io.source.RingBuffer`` inputs, ``io.sink.RingBuffer`` spike
+recorders, ``Monitor`` for probed u/v).
+
+Timing (Lava's ``LoihiProtocol``): emulator step ``t`` is Lava time step ``t + 1``. A spike sent at
+step ``t`` by a LIF or by an input ``RingBuffer`` (column ``t`` of its data) reaches the target LIF
+at step ``t + 1 + delay`` where ``delay`` is the Lava delay (image delay - 1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from backends.lava.compat import import_lava
+from backends.lava.plan import Connection, LavaPlan, input_raster
+
+
+@dataclass
+class LavaNetwork:
+    """The processes of one plan, ready to run ``steps`` steps."""
+
+    plan: LavaPlan
+    steps: int
+    raster: np.ndarray                    # (steps, I) bool input spikes replayed
+    lifs: list[Any]                       # per neuron group
+    sources: list[Any]                    # per input group (None when it drives nothing)
+    connections: list[Any]                # per plan connection
+    spike_sinks: list[Any]                # per neuron group
+    monitors: list[tuple[int, str, Any]] = field(default_factory=list)   # (group, "u"/"v", Monitor)
+    ties: list[Any] = field(default_factory=list)          # empty Sparse joining components (see tie_groups)
+
+    @property
+    def root(self):
+        """The process to ``run``: every process is reachable from it."""
+        return self.lifs[0]
+
+
+def lava_sign_mode(name: str):
+    """Lava ``SignMode`` member of an image sign mode name."""
+    import_lava()
+    from lava.utils.weightutils import SignMode
+    return SignMode[name.upper()]
+
+
+def make_connection(c: Connection):
+    """The Lava connection process of one plan connection (Dense/Sparse, with delays if any exceed 0)."""
+    import_lava()
+    from lava.proc.dense.process import DelayDense, Dense
+    from lava.proc.sparse.process import DelaySparse, Sparse
+    from scipy.sparse import csr_matrix
+
+    kw = dict(weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, sign_mode=lava_sign_mode(c.sign_mode),
+              name=c.name)
+    if c.dense:
+        w = c.dense_weights()
+        if c.max_delay == 0:
+            return Dense(weights=w, **kw)
+        return DelayDense(weights=w, delays=c.dense_delays(), max_delay=c.max_delay, **kw)
+    w = csr_matrix((c.weights, (c.rows, c.cols)), shape=c.shape, dtype=np.int32)
+    if c.max_delay == 0:
+        return Sparse(weights=w, **kw)
+    d = csr_matrix((c.delays.astype(np.int64), (c.rows, c.cols)), shape=c.shape)  # Lava wants dtype int
+    return DelaySparse(weights=w, delays=d, max_delay=c.max_delay, **kw)
+
+
+def tie_groups(plan: LavaPlan) -> list[int]:
+    """Neuron groups that start a connected component of the connection graph, except group 0.
+
+    Lava runs what is reachable from the process it starts; each of these groups gets an empty
+    ``Sparse`` (no synapses: it adds exactly 0) into group 0, so one run covers the whole network.
+    """
+    G = len(plan.groups)
+    parent = list(range(G + len(plan.inputs)))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for c in plan.connections:
+        a, b = find(c.pre if c.pre_kind == "neuron" else G + c.pre), find(c.post)
+        parent[max(a, b)] = min(a, b)
+    return sorted({find(g) for g in range(G)} - {find(0)}) if G else []
+
+
+def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
+    """Create every process of ``plan`` for a run of ``steps`` (>= 1) steps and connect them."""
+    import_lava()
+    from lava.proc.io.sink import RingBuffer as SpikeSink
+    from lava.proc.io.source import RingBuffer as SpikeSource
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+    from lava.proc.sparse.process import Sparse
+    from scipy.sparse import csr_matrix
+
+    raster = input_raster(plan, steps)
+    lifs = [LIF(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
+                bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32), v=g.v_init.astype(np.int32),
+                name=g.name)
+            for g in plan.groups]
+    used = {c.pre for c in plan.connections if c.pre_kind == "input"}
+    sources = [SpikeSource(data=np.ascontiguousarray(raster[:, g.inputs].T, dtype=np.int32))
+               if k in used else None for k, g in enumerate(plan.inputs)]
+    conns = []
+    for c in plan.connections:
+        proc = make_connection(c)
+        pre = lifs[c.pre] if c.pre_kind == "neuron" else sources[c.pre]
+        pre.s_out.connect(proc.s_in)
+        proc.a_out.connect(lifs[c.post].a_in)
+        conns.append(proc)
+    sinks = []
+    for g, lif in zip(plan.groups, lifs):
+        sink = SpikeSink(shape=(g.size,), buffer=steps)
+        lif.s_out.connect(sink.a_in)
+        sinks.append(sink)
+    monitors = []
+    for var, ids in (("u", plan.probe_u), ("v", plan.probe_v)):
+        for k, g in enumerate(plan.groups):
+            if np.isin(g.neurons, ids).any():
+                mon = Monitor()
+                mon.probe(getattr(lifs[k], var), steps)
+                monitors.append((k, var, mon))
+    ties = []
+    for g in tie_groups(plan):
+        tie = Sparse(weights=csr_matrix((plan.groups[0].size, plan.groups[g].size), dtype=np.int32),
+                     name=f"tie:{plan.groups[g].name}->{plan.groups[0].name}")
+        lifs[g].s_out.connect(tie.s_in)
+        tie.a_out.connect(lifs[0].a_in)
+        ties.append(tie)
+    return LavaNetwork(plan, steps, raster, lifs, sources, conns, sinks, monitors, ties)

@@ -1,0 +1,229 @@
+"""Write a standalone, readable Lava 0.10.0 script (plus its ``.npz`` of arrays) that rebuilds an image.
+
+``export_script(image, "net_lava.py")`` writes ``net_lava.py`` and ``net_lava.npz``. The script
+creates one named Lava process per line (LIF per neuron group, RingBuffer per input group,
+Dense/Sparse/DelayDense/DelaySparse per connection, spike sinks and u/v Monitors), replays the
+image's inputs (explicit times; Poisson inputs from ``numpy.random.default_rng(seed)``), runs
+``Loihi2SimCfg(select_tag="fixed_pt")`` and saves spike events in the image's numbering. It needs
+lava-nc, numpy and scipy; on Python 3.11 it uses neuromap's import shim when neuromap is installed.
+Writing needs no Lava. The same :class:`~backends.lava.plan.LavaPlan` drives
+:mod:`backends.lava.build`, so the script and ``neuromap validate`` run the same processes.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from backends.lava.build import tie_groups
+from backends.lava.plan import LavaPlan, plan_image
+from neuromap.errors import NeuromapError
+from neuromap.image import Image
+
+_HEADER = '''#!/usr/bin/env python3
+"""Lava 0.10.0 network exported by neuromap from image {network!r} (source hash {hash}).
+
+{n_neurons} LIF neurons in {n_groups} LIF processes, {n_inputs} inputs, {n_syn} synapse entries in
+{n_conn} connection processes. Arrays are in {npz!r} next to this script.
+Runs on Loihi2SimCfg(select_tag="fixed_pt"); needs lava-nc 0.10.0, numpy and scipy.
+
+    python {script} [--steps N] [--out result.npz]
+
+The result holds ``spikes``: (k, 2) rows (step, source id) sorted by step then source, with the
+image's numbering (neurons 0..{last_neuron}, inputs {n_neurons}..), and the u/v traces of the
+probed neurons (``probe_u``, ``u``, ``probe_v``, ``v``). Step t here is Lava time step t + 1.
+"""
+import argparse
+import os
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+try:  # Python 3.11: lava-nc 0.10.0 needs neuromap's import shim (lava's own Pythons do not)
+    from backends.lava.compat import import_lava
+    import_lava()
+except ImportError:
+    pass
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.dense.process import DelayDense, Dense
+from lava.proc.io.sink import RingBuffer as SpikeSink
+from lava.proc.io.source import RingBuffer as SpikeSource
+from lava.proc.lif.process import LIF
+from lava.proc.monitor.process import Monitor
+from lava.proc.sparse.process import DelaySparse, Sparse
+from lava.utils.weightutils import SignMode
+
+A = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), {npz!r}))
+N_NEURONS, N_INPUTS, SEED = {n_neurons}, {n_inputs}, {seed}
+
+
+def input_spikes(steps):
+    """(steps, inputs) 0/1: explicit spike times, then Poisson inputs (one random(P) draw per step)."""
+    r = np.zeros((steps, N_INPUTS), np.int32)
+    t, i = A["input.spike_step"], A["input.spike_index"]
+    r[t[t < steps], i[t < steps]] = 1
+    p = A["input.poisson_p"]
+    ids = np.flatnonzero(~np.isnan(p))
+    if ids.size:
+        r[:, ids] |= np.random.default_rng(SEED).random((steps, ids.size)) < p[ids]
+    return r
+
+
+def matrix(key, shape, values):
+    """Dense (post, pre) int matrix of connection ``key`` (``values``: weights or delays)."""
+    m = np.zeros(shape, np.int64 if values == "delays" else np.int32)
+    m[A[key + ".rows"], A[key + ".cols"]] = A[key + "." + values]
+    return m
+
+
+def sparse(key, shape, values):
+    """Sparse (post, pre) matrix of connection ``key`` (Lava wants int64 delays)."""
+    dtype = np.int64 if values == "delays" else np.int32
+    return csr_matrix((A[key + "." + values].astype(dtype), (A[key + ".rows"], A[key + ".cols"])), shape=shape)
+
+
+def build(steps):
+    """Create and connect every process; returns (process to run, LIFs, spike sinks, monitors)."""
+    inputs = input_spikes(steps)
+'''
+
+_FOOTER = '''
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default={steps})
+    ap.add_argument("--out", default="result.npz", help="where to save spikes and traces (.npz)")
+    args = ap.parse_args()
+    root, lifs, sinks, monitors, inputs = build(args.steps)
+    root.run(condition=RunSteps(num_steps=args.steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    raster = np.zeros((args.steps, N_NEURONS + N_INPUTS), bool)
+    raster[:, N_NEURONS:] = inputs != 0
+    traces = {{}}
+    for name, lif in lifs.items():
+        ids = A[name + ".neurons"]
+        raster[:, ids] = np.asarray(sinks[name].data.get()).T != 0
+    for (name, var), mon in monitors.items():
+        data = np.asarray(mon.get_data()[lifs[name].name][var]).reshape(args.steps, -1)
+        ids, tr = traces.setdefault(var, ([], []))
+        ids.append(A[name + ".neurons"])
+        tr.append(np.rint(data).astype(np.int64))
+    root.stop()
+    t, s = np.nonzero(raster)
+    out = {{"spikes": np.stack([t, s], axis=1).astype(np.int64)}}
+    for var in ("u", "v"):
+        ids, tr = traces.get(var, ([], []))
+        ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        tr = np.concatenate(tr, axis=1) if tr else np.zeros((args.steps, 0), np.int64)
+        order = np.argsort(ids)
+        out["probe_" + var], out[var] = ids[order], tr[:, order]
+    np.savez(args.out, **out)
+    n = int(np.count_nonzero(s < N_NEURONS))
+    print(f"{{args.steps}} steps, {{n}} neuron spikes, {{t.size - n}} input spikes -> {{args.out}}")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def _arrays(plan: LavaPlan) -> dict[str, np.ndarray]:
+    out = {"input.spike_step": plan.spike_step, "input.spike_index": plan.spike_index.astype(np.int32),
+           "input.poisson_p": plan.poisson_p}
+    for k, g in enumerate(plan.groups):
+        out.update({f"g{k}.neurons": g.neurons.astype(np.int64), f"g{k}.bias_mant": g.bias_mant.astype(np.int32),
+                    f"g{k}.bias_exp": g.bias_exp.astype(np.int32), f"g{k}.u": g.u_init, f"g{k}.v": g.v_init})
+    for k, g in enumerate(plan.inputs):
+        out[f"i{k}.inputs"] = g.inputs.astype(np.int64)
+    idx = np.int32 if max((max(c.shape) for c in plan.connections), default=0) < 2 ** 31 else np.int64
+    for k, c in enumerate(plan.connections):
+        out.update({f"c{k}.rows": c.rows.astype(idx), f"c{k}.cols": c.cols.astype(idx),
+                    f"c{k}.weights": c.weights.astype(np.int32), f"c{k}.delays": c.delays.astype(np.int32)})
+    return out
+
+
+def _body(plan: LavaPlan) -> list[str]:
+    L = ["    # --- neurons: one LIF per neuron group (Lava keeps one du/dv/vth per LIF)"]
+    for k, g in enumerate(plan.groups):
+        first, last = int(g.neurons.min()), int(g.neurons.max())
+        L.append(f"    # {g.name}: population {g.population!r}, {g.size} neurons (image ids {first}..{last})")
+        L.append(f"    g{k} = LIF(shape=({g.size},), du={g.du}, dv={g.dv}, vth={g.vth}, bias_mant=A['g{k}.bias_mant'], "
+                 f"bias_exp=A['g{k}.bias_exp'],\n              u=A['g{k}.u'], v=A['g{k}.v'], name={g.name!r})")
+    used = sorted({c.pre for c in plan.connections if c.pre_kind == "input"})
+    if used:
+        L.append("    # --- inputs: one spike source per input group, replaying input_spikes()")
+    for k in used:
+        g = plan.inputs[k]
+        L.append(f"    i{k} = SpikeSource(data=np.ascontiguousarray(inputs[:, A['i{k}.inputs']].T))  "
+                 f"# {g.name}: {g.size} inputs")
+    if plan.connections:
+        L.append("    # --- synapses: one connection per (projection, source group, target group); delay = image delay - 1")
+    for k, c in enumerate(plan.connections):
+        pre = f"g{c.pre}" if c.pre_kind == "neuron" else f"i{c.pre}"
+        shape = f"({c.shape[0]}, {c.shape[1]})"
+        kw = (f"weight_exp={c.weight_exp}, num_weight_bits={c.num_weight_bits}, "
+              f"sign_mode=SignMode.{c.sign_mode.upper()}, name={c.name!r}")
+        get = "matrix" if c.dense else "sparse"
+        cls = ("Dense" if c.dense else "Sparse")
+        if c.max_delay:
+            call = (f"Delay{cls}(weights={get}('c{k}', {shape}, 'weights'), delays={get}('c{k}', {shape}, 'delays'), "
+                    f"max_delay={c.max_delay},\n        {kw})")
+        else:
+            call = f"{cls}(weights={get}('c{k}', {shape}, 'weights'), {kw})"
+        L.append(f"    c{k} = {call}  # {c.rows.size} synapses")
+        L.append(f"    {pre}.s_out.connect(c{k}.s_in)\n    c{k}.a_out.connect(g{c.post}.a_in)")
+    ties = tie_groups(plan)
+    if ties:
+        L.append("    # --- empty Sparse (adds 0) joining disconnected parts, so one run covers every process")
+    for g in ties:
+        L.append(f"    tie{g} = Sparse(weights=csr_matrix(({plan.groups[0].size}, {plan.groups[g].size}), dtype=np.int32))")
+        L.append(f"    g{g}.s_out.connect(tie{g}.s_in)\n    tie{g}.a_out.connect(g0.a_in)")
+    L.append("    # --- recorders: spikes of every LIF, u/v of the probed groups")
+    L.append("    lifs = {" + ", ".join(f"'g{k}': g{k}" for k in range(len(plan.groups))) + "}")
+    L.append("    sinks = {}\n    for name, lif in lifs.items():\n"
+             "        sinks[name] = SpikeSink(shape=lif.s_out.shape, buffer=steps)\n"
+             "        lif.s_out.connect(sinks[name].a_in)")
+    L.append("    monitors = {}")
+    for var, ids in (("u", plan.probe_u), ("v", plan.probe_v)):
+        probed = [k for k, g in enumerate(plan.groups) if np.isin(g.neurons, ids).any()]
+        if probed:
+            L.append(f"    for name in {['g%d' % k for k in probed]!r}:\n"
+                     f"        monitors[name, {var!r}] = Monitor()\n"
+                     f"        monitors[name, {var!r}].probe(lifs[name].{var}, steps)")
+    L.append("    return g0, lifs, sinks, monitors, inputs")
+    return L
+
+
+def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tuple[Path, Path]:
+    """Write the script to ``path`` and its arrays to ``path`` with suffix ``.npz``; returns both paths.
+
+    ``steps`` is the script's default ``--steps``. Files are written atomically (temp + rename)."""
+    path = Path(path)
+    if path.suffix != ".py":
+        raise NeuromapError(f"{path}: the Lava script must end in .py (e.g. -o net_lava.py)")
+    plan = plan_image(image)
+    if not plan.groups:
+        raise NeuromapError(f"{path}: the image has no neurons, so there is no Lava network to write")
+    npz = path.with_suffix(".npz")
+    text = _HEADER.format(network=image.network_name, hash=image.source_hash[:12] or "-",
+                          n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,
+                          n_syn=sum(c.rows.size for c in plan.connections), n_conn=len(plan.connections),
+                          npz=npz.name, script=path.name, last_neuron=plan.n_neurons - 1, seed=plan.seed)
+    text += "\n".join(_body(plan)) + "\n" + _FOOTER.format(steps=int(steps))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(npz, lambda f: np.savez(f, **_arrays(plan)))
+    _atomic(path, lambda f: f.write(text.encode()))
+    return path, npz
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,361 @@
+"""An image cut into the pieces Lava 0.10.0 processes hold (pure numpy; imports no Lava).
+
+A :class:`LavaPlan` is what both :mod:`backends.lava.build` (live processes) and
+:mod:`backends.lava.export` (a standalone script) are made from:
+
+* **neuron groups** -> one ``LIF`` each. Lava's fixed-point LIF keeps one
+  ``du``/``dv``/``vth`` per process (``bias_mant``, ``bias_exp``, ``u``, ``v``
+  per neuron), so a neuron population becomes one group per distinct
+  ``(du, dv, vth)`` (a compiled population has one). Neurons no population
+  claims form groups named ``_neurons``.
+* **input groups** -> one spike source each (input populations; ``_inputs``).
+* **connections** -> one ``Dense``/``Sparse`` (``DelayDense``/``DelaySparse``
+  when some delay exceeds 1) per (projection, source group, target group):
+  every routing-table entry of a source is expanded into the synapses of its
+  axon, so shared axons and extra axonal delays come out right. A matrix holds
+  one weight per (post, pre) pair: synapses of one projection between the same
+  pair with the same delay are merged when the sum is a storable weight,
+  otherwise they go to further connections ("layers").
+
+Exactness: a Lava connection shifts its per-step sum onto each (post, delay)
+by ``weight_exp``, the image shifts the projection's sum. For ``weight_exp >= 0``
+a left shift distributes over any split; for ``weight_exp < 0`` (floor) a
+projection split into several connections that reach a common post neuron is
+refused with :class:`~neuromap.errors.ImageError`.
+
+Delays: image delay ``d`` (1..64, 1 = next step, synaptic + axonal) is Lava delay
+``d - 1``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuromap.errors import ImageError
+from neuromap.image import Image, encode_weights
+
+#: the core kind Lava's LIF/Dense run; other kinds need their own process models
+LIF_KIND = "loihi_lif"
+#: a projection marked ``storage: dense`` becomes a Lava Dense only up to this many matrix entries
+DENSE_MAX_ENTRIES = 1 << 22
+
+
+@dataclass
+class NeuronGroup:
+    """Neurons run by one Lava ``LIF``: global ids (process order) and their fixed-point parameters."""
+
+    name: str
+    population: str
+    neurons: np.ndarray       # int64 global neuron ids
+    du: int
+    dv: int
+    vth: int
+    bias_mant: np.ndarray     # int16, 13 bit signed
+    bias_exp: np.ndarray      # int8, 0..7
+    u_init: np.ndarray        # int32
+    v_init: np.ndarray        # int32
+
+    @property
+    def size(self) -> int:
+        return int(self.neurons.size)
+
+
+@dataclass
+class InputGroup:
+    """Inputs replayed by one spike source process: global input ids (process order)."""
+
+    name: str
+    population: str
+    inputs: np.ndarray        # int64 global input ids
+
+    @property
+    def size(self) -> int:
+        return int(self.inputs.size)
+
+
+@dataclass
+class Connection:
+    """One Lava connection process: (post, pre) entries of a projection between two groups.
+
+    ``pre_kind`` is ``neuron`` or ``input``; ``pre``/``post`` index ``LavaPlan.groups``
+    (``LavaPlan.inputs`` for input sources). ``rows``/``cols`` are group-local post/pre
+    indices (sorted by row), ``weights`` stored weights (int32), ``delays`` Lava delays
+    (image delay - 1, 0..63). ``synapses``: the image synapse of each entry (-1 for a
+    merged entry), for learning arrays.
+    """
+
+    name: str
+    proj: int
+    pre_kind: str
+    pre: int
+    post: int
+    shape: tuple[int, int]    # (n_post, n_pre)
+    rows: np.ndarray
+    cols: np.ndarray
+    weights: np.ndarray
+    delays: np.ndarray
+    dense: bool
+    weight_exp: int
+    num_weight_bits: int
+    sign_mode: str
+    synapses: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delays.max()) if self.delays.size else 0
+
+    def dense_weights(self) -> np.ndarray:
+        w = np.zeros(self.shape, np.int32)
+        w[self.rows, self.cols] = self.weights
+        return w
+
+    def dense_delays(self) -> np.ndarray:
+        d = np.zeros(self.shape, np.int64)   # Lava's DelayDense requires dtype int
+        d[self.rows, self.cols] = self.delays
+        return d
+
+
+@dataclass
+class LavaPlan:
+    """Everything needed to rebuild an image as Lava processes (see module docstring)."""
+
+    n_neurons: int
+    n_inputs: int
+    seed: int
+    groups: list[NeuronGroup]
+    inputs: list[InputGroup]
+    connections: list[Connection]
+    probe_u: np.ndarray       # global neuron ids whose u is recorded (sorted)
+    probe_v: np.ndarray
+    spike_step: np.ndarray    # explicit input spikes (step, input id), sorted by step
+    spike_index: np.ndarray
+    poisson_p: np.ndarray     # (I,) float64, NaN = explicit-time input
+
+
+def _i64(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.int64)
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated ``arange(starts[i], ends[i])`` and the range index of each element."""
+    lens = ends - starts
+    owner = np.repeat(np.arange(starts.size, dtype=np.int64), lens)
+    if owner.size == 0:
+        return owner, owner
+    first = np.cumsum(lens) - lens
+    return np.arange(owner.size, dtype=np.int64) - first[owner] + starts[owner], owner
+
+
+def _neuron_groups(image: Image) -> list[NeuronGroup]:
+    nu = image.neurons
+    claimed = np.zeros(image.n_neurons, bool)
+    parts: list[tuple[str, np.ndarray]] = []
+    for pop in image.populations:
+        if pop.kind == "neuron" and pop.size:
+            ids = np.arange(pop.start, pop.start + pop.size, dtype=np.int64)
+            claimed[ids] = True
+            parts.append((pop.name, ids))
+    if not claimed.all():
+        parts.append(("_neurons", np.flatnonzero(~claimed).astype(np.int64)))
+    groups = []
+    for pop, ids in parts:
+        key = np.stack([_i64(nu["du"][ids]), _i64(nu["dv"][ids]), _i64(nu["vth"][ids])], axis=1)
+        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        for k, (du, dv, vth) in enumerate(uniq):
+            sel = ids[inv == k]
+            name = pop if len(uniq) == 1 else f"{pop}.{k}"
+            groups.append(NeuronGroup(name, pop, sel, int(du), int(dv), int(vth),
+                                      nu["bias_mant"][sel].astype(np.int16), nu["bias_exp"][sel].astype(np.int8),
+                                      nu["u_init"][sel].astype(np.int32), nu["v_init"][sel].astype(np.int32)))
+    return groups
+
+
+def _input_groups(image: Image) -> list[InputGroup]:
+    claimed = np.zeros(image.n_inputs, bool)
+    groups = []
+    for pop in image.populations:
+        if pop.kind == "input" and pop.size:
+            ids = np.arange(pop.start, pop.start + pop.size, dtype=np.int64)
+            claimed[ids] = True
+            groups.append(InputGroup(pop.name, pop.name, ids))
+    if not claimed.all():
+        groups.append(InputGroup("_inputs", "_inputs", np.flatnonzero(~claimed).astype(np.int64)))
+    return groups
+
+
+def _probes(image: Image) -> tuple[np.ndarray, np.ndarray]:
+    ids = {"u": [], "v": []}
+    for pr in image.probes:
+        pop = image.population(pr.population)
+        local = np.arange(pop.size) if pr.neurons is None else _i64(pr.neurons)
+        for var in ("u", "v"):
+            if var in pr.variables:
+                ids[var].append(pop.start + local)
+    return tuple(np.unique(np.concatenate(ids[v])) if ids[v] else np.zeros(0, np.int64) for v in ("u", "v"))
+
+
+def _check_kinds(image: Image) -> None:
+    used = {image.core_kinds[k] for k in np.unique(image.cores["kind"])}
+    if used - {LIF_KIND}:
+        raise ImageError(f"the Lava backend cannot run core kind(s) {sorted(used - {LIF_KIND})} yet "
+                         f"(only {LIF_KIND}; run that image on the emulator)")
+
+
+def _check_inputs(image: Image) -> None:
+    st, ix = _i64(image.inputs["spike_step"]), _i64(image.inputs["spike_index"])
+    if st.size:
+        key = st * max(1, image.n_inputs) + ix
+        u, c = np.unique(key, return_counts=True)
+        if np.any(c > 1):
+            k = u[c > 1][0]
+            raise ImageError(f"image inputs: input {k % max(1, image.n_inputs)} spikes twice at step "
+                             f"{k // max(1, image.n_inputs)} (Lava spike messages are binary; recompile)")
+        if np.any(~np.isnan(image.inputs["poisson_p"][ix])):
+            bad = ix[~np.isnan(image.inputs["poisson_p"][ix])][0]
+            raise ImageError(f"image inputs: Poisson input {bad} also has explicit spike times "
+                             "(Lava replays one spike per input and step; recompile)")
+
+
+def plan_image(image: Image) -> LavaPlan:
+    """Cut ``image`` into Lava process pieces; :class:`ImageError` for what Lava cannot run exactly."""
+    _check_kinds(image)
+    _check_inputs(image)
+    N, I = image.n_neurons, image.n_inputs
+    groups, igroups = _neuron_groups(image), _input_groups(image)
+    # source id -> (process, local index); neuron groups are processes 0..G-1, input groups G..
+    G = len(groups)
+    proc_of = np.full(N + I, -1, np.int64)
+    local_of = np.zeros(N + I, np.int64)
+    for k, g in enumerate(groups):
+        proc_of[g.neurons], local_of[g.neurons] = k, np.arange(g.size)
+    for k, g in enumerate(igroups):
+        proc_of[N + g.inputs], local_of[N + g.inputs] = G + k, np.arange(g.size)
+    # expand routes -> (source, synapse, total delay)
+    rt, ax = image.routes, image.axons
+    n_src_routes = np.diff(_i64(rt["src_ptr"]))
+    route_src = np.repeat(np.arange(N + I, dtype=np.int64), n_src_routes)
+    gax = _i64(image.cores["axon_ptr"])[_i64(rt["core"])] + _i64(rt["axon"])
+    syn_ptr = _i64(ax["syn_ptr"])
+    syn, owner = _ranges(syn_ptr[gax], syn_ptr[gax + 1])
+    src = route_src[owner]
+    proj = _i64(ax["proj"])[gax[owner]]
+    delay = _i64(image.synapses["delay"])[syn] + _i64(rt["delay"])[owner]
+    if delay.size and delay.max() > 64:
+        raise ImageError(f"image: a synaptic plus axonal delay of {int(delay.max())} steps exceeds Lava's 64 "
+                         "(recompile with shorter delays)")
+    post = _i64(image.synapses["post"])[syn]
+    w = _i64(image.synapses["weight"])[syn]
+    pre_proc, pre_loc = proc_of[src], local_of[src]
+    post_grp, post_loc = proc_of[post], local_of[post]
+    connections = _connections(image, groups, igroups, proj, pre_proc, pre_loc, post_grp, post_loc,
+                               w, delay, syn)
+    pu, pv = _probes(image)
+    return LavaPlan(N, I, int(image.seed), groups, igroups, connections, pu, pv,
+                    _i64(image.inputs["spike_step"]), _i64(image.inputs["spike_index"]),
+                    np.asarray(image.inputs["poisson_p"], np.float64))
+
+
+def _merge_same_pairs(image, cols, w, syn):
+    """Merge entries with equal (block, pre, post, delay) whose summed weight is storable.
+
+    ``cols`` are the sort keys (least significant first) ending with the block key columns;
+    entries must be sorted by them. Returns the kept index, merged weights and synapse ids.
+    """
+    proj = cols[-1]
+    same = np.ones(w.size, bool)
+    same[0] = False
+    for c in cols:
+        same[1:] &= c[1:] == c[:-1]
+    run = np.cumsum(~same) - 1                       # run id of every entry
+    starts = np.flatnonzero(~same)
+    sums = np.add.reduceat(w, starts) if w.size else w
+    counts = np.diff(np.append(starts, w.size))
+    ok = counts == 1
+    multi = np.flatnonzero(counts > 1)
+    for r in multi:                                  # rare: only hand-built images have multapses
+        pm = image.projections[int(proj[starts[r]])]
+        ok[r] = encode_weights(np.array([sums[r]]), pm.sign_mode, pm.num_weight_bits)[0] == sums[r] \
+            if -(2 ** 31) <= sums[r] < 2 ** 31 else False
+    keep = ~same & ok[run] | ~ok[run]               # first of a merged run, or every entry of an unmerged run
+    w2 = np.where(ok[run], sums[run], w)
+    syn2 = np.where(ok[run] & (counts[run] > 1), -1, syn)
+    return np.flatnonzero(keep), w2, syn2
+
+
+def _connections(image, groups, igroups, proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn):
+    G = len(groups)
+    if proj.size == 0:
+        return []
+    # sort by block (proj, pre process, post group), then pair (pre, post), then delay
+    order = np.lexsort((delay, post_loc, pre_loc, post_grp, pre_proc, proj))
+    proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn = (
+        a[order] for a in (proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn))
+    keep, w, syn = _merge_same_pairs(image, [delay, post_loc, pre_loc, post_grp, pre_proc, proj], w, syn)
+    proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn = (
+        a[keep] for a in (proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn))
+    # layer = rank of an entry among the entries of its (block, pre, post)
+    newpair = np.ones(proj.size, bool)
+    for c in (post_loc, pre_loc, post_grp, pre_proc, proj):
+        newpair[1:] &= c[1:] == c[:-1]
+    newpair = ~newpair
+    newpair[0] = True
+    idx = np.arange(proj.size)
+    layer = idx - np.maximum.accumulate(np.where(newpair, idx, 0))
+    order = np.lexsort((post_loc, layer, post_grp, pre_proc, proj))   # rows sorted by post within a block
+    proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn, layer = (
+        a[order] for a in (proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn, layer))
+    brk = np.flatnonzero((np.diff(proj) != 0) | (np.diff(pre_proc) != 0) | (np.diff(post_grp) != 0)
+                         | (np.diff(layer) != 0)) + 1
+    bounds = np.concatenate([[0], brk, [proj.size]])
+    conns: list[Connection] = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        k, pp, pg, ly = int(proj[a]), int(pre_proc[a]), int(post_grp[a]), int(layer[a])
+        pm = image.projections[k]
+        if pp < G:
+            pre_kind, pre, pre_size, pre_name = "neuron", pp, groups[pp].size, groups[pp].name
+        else:
+            pre_kind, pre, pre_size, pre_name = "input", pp - G, igroups[pp - G].size, igroups[pp - G].name
+        shape = (groups[pg].size, pre_size)
+        name = f"{pm.name}:{pre_name}->{groups[pg].name}" + (f"#{ly}" if ly else "")
+        conns.append(Connection(
+            name=name, proj=k, pre_kind=pre_kind, pre=pre, post=pg, shape=shape,
+            rows=post_loc[a:b].copy(), cols=pre_loc[a:b].copy(), weights=w[a:b].astype(np.int32),
+            delays=(delay[a:b] - 1).astype(np.int32),
+            dense=pm.storage == "dense" and shape[0] * shape[1] <= DENSE_MAX_ENTRIES,
+            weight_exp=int(pm.weight_exp), num_weight_bits=int(pm.num_weight_bits), sign_mode=pm.sign_mode,
+            synapses=syn[a:b].copy()))
+    _check_floor_splits(image, groups, conns)
+    return conns
+
+
+def _check_floor_splits(image, groups, conns) -> None:
+    """A negative ``weight_exp`` floors the projection's per-(post, delay) sum: refuse splits that share posts."""
+    by_target: dict[tuple[int, int], list[Connection]] = {}
+    for c in conns:
+        if c.weight_exp < 0:
+            by_target.setdefault((c.proj, c.post), []).append(c)
+    for (k, pg), cs in by_target.items():
+        if len(cs) < 2:
+            continue
+        hits = np.concatenate([np.unique(c.rows) for c in cs])
+        if np.unique(hits).size != hits.size:
+            raise ImageError(
+                f"image projection {k} ({image.projections[k].name}): weight_exp {cs[0].weight_exp} < 0 and its "
+                f"synapses onto {groups[pg].name!r} need {len(cs)} Lava connections (sources in several LIF "
+                "processes or repeated neuron pairs), which would floor partial sums (give the source population "
+                "one du/dv/vth and one synapse per pair, or use weight_exp >= 0)")
+
+
+def input_raster(plan: LavaPlan, steps: int) -> np.ndarray:
+    """(steps, I) bool: the input spikes the emulator replays (explicit times; Poisson from
+    ``default_rng(seed)``, one ``random(P)`` per step in step order, docs/image-format.md)."""
+    r = np.zeros((steps, plan.n_inputs), bool)
+    m = plan.spike_step < steps
+    r[plan.spike_step[m], plan.spike_index[m]] = True
+    pois = np.flatnonzero(~np.isnan(plan.poisson_p))
+    if pois.size and steps:
+        draw = np.random.default_rng(plan.seed).random((steps, pois.size))
+        r[:, pois] |= draw < plan.poisson_p[pois]
+    return r

@@ -1,0 +1,23 @@
+"""``neuromap validate BUILD --steps N``: the emulator and Lava (fixed_pt) on the same image, step by step.
+
+Exit 0 with ``identical: N steps, K spikes`` (K = neuron spikes); exit 1 with the first divergence
+(step, population, neuron, both values); exit 2 for a bad image or a missing lava-nc.
+"""
+from __future__ import annotations
+
+import click
+
+from neuromap.image import load_image
+
+
+@click.command("validate")
+@click.argument("build", type=click.Path(file_okay=False))
+@click.option("--steps", type=click.IntRange(min=0), required=True, help="Number of time steps to run.")
+@click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
+              help="Emulator engine to compare against.")
+@click.option("--probe-all", is_flag=True, help="Compare u and v of every neuron, not only the probed ones.")
+def command(build, steps, engine, probe_all):
+    """Run BUILD (a compiled image directory) on the emulator and in Lava and compare every step."""
+    from neuromap.validate import validate_image
+
+    click.echo(validate_image(load_image(build), steps, engine=engine, probe_all=probe_all))
