@@ -42,12 +42,22 @@ N_CHANNELS = 2
 CONSTS = ("dt_C", "g_L", "E_L", "V_T", "Delta_T", "gLDT", "bias", "v_lb", "v_th", "v_reset", "refractory",
           "inv_tau_e", "inv_tau_i", "d_e", "d_i")
 
-try:  # the C library's exp as a ufunc (bit-identical to numba's math.exp)
-    import numba as _nb
+_CEXP = []
 
-    _cexp = _nb.vectorize(["float64(float64)"], cache=True)(lambda x: math.exp(x))
-except Exception:  # pragma: no cover - numba is a dependency; keep a slow exact fallback
-    _cexp = np.frompyfunc(math.exp, 1, 1)
+
+def _cexp(x: np.ndarray) -> np.ndarray:
+    """The C library's exp, elementwise (bit-identical to numba's math.exp; numpy's SIMD exp is not)."""
+    if not _CEXP:
+        try:
+            import numba
+
+            @numba.vectorize(["float64(float64)"])
+            def cexp(v):
+                return math.exp(v)
+            _CEXP.append(cexp)
+        except ImportError:  # pragma: no cover - numba is a dependency; slow exact fallback
+            _CEXP.append(np.frompyfunc(math.exp, 1, 1))
+    return _CEXP[0](x)
 
 
 def init_state(params: dict, size: int) -> dict[str, np.ndarray]:

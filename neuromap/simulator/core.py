@@ -46,6 +46,7 @@ def _choose_backend(lay: Layout, backend: str) -> str:
         raise NeuromapError(f"backend: unknown backend {backend!r} (use auto, numpy or numba)")
     unsupported = [pl.rule.name for pl in lay.projs
                    if pl.rule is not None and pl.rule.name not in numba_backend.RULE_CODES]
+    unsupported += [p.model for p in lay.pops if p.code > 4]  # models without a compiled update (adex ...)
     if backend == "numba":
         if not numba_backend.HAVE_NUMBA:
             raise NeuromapError("backend: numba is not installed (pip install numba, or use backend='numpy')")
@@ -141,9 +142,12 @@ class _NumbaRun:
         self.syn_off = i64([pl.syn_off for pl in projs] + [lay.W.size])
         cat = lambda xs: i64(np.concatenate(xs)) if xs else np.zeros(0, np.int64)  # noqa: E731
         self.post_g = cat([pl.post_g for pl in projs])
-        self.pre_l = cat([pl.pre_idx for pl in projs])
-        self.post_l = cat([pl.post_idx for pl in projs])
-        self.pre_g = cat([pl.pre_idx + lay.pops[pl.pre].start for pl in projs])
+        # per-synapse pre/post indices and rule state only matter for plastic networks (memory at Brunel scale)
+        plastic = any(pl.rule is not None for pl in projs)
+        pick = (lambda xs: cat(xs)) if plastic else (lambda xs: np.zeros(0, np.int64))  # noqa: E731
+        self.pre_l = pick([pl.pre_idx for pl in projs])
+        self.post_l = pick([pl.post_idx for pl in projs])
+        self.pre_g = pick([pl.pre_idx + lay.pops[pl.pre].start for pl in projs])
         self.row_off = i64(np.cumsum([0] + [pl.rowptr.size for pl in projs]))  # each block keeps its end entry
         # row r of projection p is row_off[p] + r; rowptr values are local to the projection's synapses
         self.rowptr = np.zeros(int(self.row_off[-1]), np.int64)
@@ -151,10 +155,10 @@ class _NumbaRun:
             self.rowptr[self.row_off[p]:self.row_off[p] + pl.rowptr.size] = pl.rowptr
         self.d_off = i64(np.cumsum([0] + [len(pl.delays) for pl in projs]))
         self.dvals = cat([pl.delays for pl in projs])
-        self.arrived = np.zeros(lay.W.size, dtype=np.bool_)
+        self.arrived = np.zeros(lay.W.size if plastic else 0, dtype=np.bool_)
         self.rule_code = np.zeros(NP, np.int64)
         self.rpar = np.zeros((NP, numba_backend.N_RPAR))
-        self.rs = np.zeros(lay.W.size)
+        self.rs = np.zeros(lay.W.size if plastic else 0)
         post_sizes = [lay.pops[pl.post].size for pl in projs]
         self.rpo_off = i64(np.cumsum([0] + post_sizes))
         self.rpo = np.zeros(int(self.rpo_off[-1]))

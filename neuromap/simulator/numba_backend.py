@@ -6,6 +6,9 @@ expression is written in the same order so both backends give bit-identical
 spikes and weights (tests/test_simulator_backends.py checks it). Changing an
 equation means changing it in both places.
 
+All helpers are inlined into ``run_chunk`` (the only function with machine code in
+numba's on-disk cache), so the cache cannot mix versions of them.
+
 Rules compiled here: ``stdp``, ``nn_stdp``, ``homeostatic_stdp`` (RULE_CODES);
 a network with any other rule runs on the numpy backend.
 """
@@ -117,13 +120,13 @@ if HAVE_NUMBA:
             return hi
         return x
 
-    @njit(cache=True)
+    @njit(cache=True, inline="always")
     def _rule_stdp(p, W, a, b, pre_l, post_l, arrived, spiked, post0, rp, rs, rpo):
         # rp: d_plus, d_minus, A_plus, A_minus, w_min, w_max, soft ; rs: x per synapse ; rpo: y per post (offset)
         dp, dm, ap0, am0, wmin, wmax, soft = rp[0], rp[1], rp[2], rp[3], rp[4], rp[5], rp[6] > 0.5
         for s in range(a, b):
             rs[s] = rs[s] * dp
-        npost = post_l.shape[0]
+        npost = rpo.shape[0]  # rpo is this projection's slice: one entry per post neuron
         for j in range(npost):
             rpo[j] = rpo[j] * dm
         for s in range(a, b):
@@ -146,7 +149,7 @@ if HAVE_NUMBA:
                 if spiked[post0 + j]:
                     rpo[j] = rpo[j] + 1.0
 
-    @njit(cache=True)
+    @njit(cache=True, inline="always")
     def _rule_nn(code, W, a, b, pre_g, post_l, arrived, spiked, last, post0, rp, rs, rpo, ring, cnt, tcount,
                  scratch):
         # rp: s_plus, s_minus, A_plus, A_minus, w_min, w_max, [alpha, beta, gamma, Rtarget, T, rate_factor, window]
