@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backends.emulator import Results
 from backends.lava.build import LavaNetwork, build_network
 from backends.lava.compat import import_lava
 from backends.lava.plan import LavaPlan, input_raster, plan_image
 from neuromap.errors import ImageError
 from neuromap.image import Image
-from neuromap.validate import RunView
 
 
 @dataclass
@@ -35,10 +35,6 @@ class LavaRaw:
         """(k, 2) int64 rows (step, source id), sorted by step then source (inputs are N + input id)."""
         t, s = np.nonzero(np.concatenate([self.spikes, self.inputs], axis=1))
         return np.stack([t, s], axis=1).astype(np.int64)
-
-    def view(self) -> RunView:
-        """The comparable part (:class:`neuromap.validate.RunView`)."""
-        return RunView(self.steps, self.events(), {"u": (self.probe_u, self.u), "v": (self.probe_v, self.v)})
 
 
 def run_network(net: LavaNetwork) -> LavaRaw:
@@ -89,3 +85,47 @@ def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None) -> L
     if probe is not None:
         plan.probe_u = plan.probe_v = np.unique(np.asarray(probe, dtype=np.int64))
     return run_plan(plan, steps)
+
+
+def traffic(image: Image, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-core spike counts (C,) and per-link message counts (C+1, C) of spike ``events`` (step, source
+    id): every spike of a source sends one message per routing-table entry (row C = host inputs)."""
+    N, C = image.n_neurons, image.n_cores
+    src = events[:, 1] if events.size else np.zeros(0, np.int64)
+    core = np.concatenate([image.neurons["core"].astype(np.int64), np.full(image.n_inputs, C, np.int64)])
+    core_spikes = np.bincount(core[src[src < N]], minlength=C + 1)[:C].astype(np.int64)
+    ptr = image.routes["src_ptr"].astype(np.int64)
+    n = ptr[src + 1] - ptr[src]
+    owner = np.repeat(np.arange(src.size), n)
+    first = np.cumsum(n) - n
+    entry = np.arange(owner.size) - first[owner] + ptr[src][owner] if owner.size else owner
+    link = np.zeros((C + 1, C), np.int64)
+    np.add.at(link, (core[src[owner]], image.routes["core"].astype(np.int64)[entry]), 1)
+    return core_spikes, link
+
+
+def to_results(image: Image, raw: LavaRaw) -> Results:
+    """The emulator's :class:`~backends.emulator.Results` layout (per-population spikes, probed u/v)."""
+    events = raw.events()
+    core_spikes, link = traffic(image, events)
+    res = Results(steps=raw.steps, spikes={}, core_spikes=core_spikes, link_spikes=link,
+                  meta={"backend": "lava", "run_cfg": "Loihi2SimCfg(select_tag='fixed_pt')", "target": image.target,
+                        "network": image.network_name, "source_hash": image.source_hash})
+    N = image.n_neurons
+    for pop in image.populations:
+        base = pop.start + (0 if pop.kind == "neuron" else N)
+        m = (events[:, 1] >= base) & (events[:, 1] < base + pop.size)
+        res.spikes[pop.name] = np.stack([events[m, 0], events[m, 1] - base], axis=1).astype(np.int64)
+    for pr in image.probes:
+        pop = image.population(pr.population)
+        local = np.arange(pop.size) if pr.neurons is None else np.asarray(pr.neurons, np.int64)
+        for var, ids, tr in (("u", raw.probe_u, raw.u), ("v", raw.probe_v, raw.v)):
+            if var in pr.variables:
+                getattr(res, var)[pop.name] = tr[:, np.searchsorted(ids, pop.start + local)]
+                res.neurons[pop.name] = local
+    return res
+
+
+def run(image: Image, steps: int) -> Results:
+    """Run ``image`` in Lava (fixed_pt) for ``steps`` steps; same :class:`Results` as the emulator's ``run``."""
+    return to_results(image, run_lava_raw(image, steps))
