@@ -9,6 +9,7 @@ equation means changing it in both places.
 All helpers are inlined into ``run_chunk`` (the only function with machine code in
 numba's on-disk cache), so the cache cannot mix versions of them.
 
+Models compiled here: MODEL_CODES 1-4 of layout.py (lif, if, izhikevich, eif).
 Rules compiled here: ``stdp``, ``nn_stdp``, ``homeostatic_stdp`` (RULE_CODES);
 a network with any other rule runs on the numpy backend.
 """
@@ -263,8 +264,10 @@ if HAVE_NUMBA:
                         spk = _if(i, S, C, IN, refr)
                     elif code == 3:
                         spk = _izh(i, S, C, IN)
-                    else:
+                    elif code == 4:
                         spk = _eif(i, S, C, IN, refr)
+                    else:  # no compiled version: core._choose_backend must send such networks to numpy
+                        spk = False
                     for c in range(NCH):
                         IN[c, i] = 0.0
                     spiked[i] = spk
