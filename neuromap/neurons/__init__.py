@@ -21,6 +21,8 @@ NEURON_MODULES: dict[str, str] = {
     "spike_source": "neuromap.neurons.spike_source",
     "loihi_lif": "neuromap.neurons.loihi_lif",
     "truenorth": "neuromap.neurons.truenorth",
+    "adex": "neuromap.neurons.adex",
+    "two_compartment": "neuromap.neurons.two_compartment",
 }
 
 #: models that are spike inputs (no synaptic input, no dynamics to integrate)

@@ -95,6 +95,9 @@ def simulate(network: Network, steps: int, seed: int | None = None, backend: str
             runner.run(hist, hist_off, t0, t1, ev_t, ev_i, rec_rows, rec_cols, rec, spk)
     if runner is not None:
         runner.finish()
+    for pl in lay.projs:  # event-driven rules (clopath, urbanczik_senn) apply their pending weight changes
+        if hasattr(pl.rule, "finish"):
+            pl.rule.finish(lay.W[pl.syn_off:pl.syn_off + pl.perm.size])
     return _result(network, lay, steps, backend, spk, traces, parts)
 
 

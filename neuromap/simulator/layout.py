@@ -23,7 +23,7 @@ from neuromap.plasticity import rule_class
 from neuromap.params import validate_params
 
 NEVER = -10**9  # last_spike of a neuron that has not spiked
-MODEL_CODES = {"input": 0, "lif": 1, "if": 2, "izhikevich": 3, "eif": 4}
+MODEL_CODES = {"input": 0, "lif": 1, "if": 2, "izhikevich": 3, "eif": 4, "adex": 5, "two_compartment": 6}
 
 
 @dataclass
@@ -152,6 +152,7 @@ def build(net: Network, seed: int | None = None) -> Layout:
             rc = rule_class(pr.plasticity.get("rule"), f"{field}.plasticity.rule")
             params = validate_params(rc.PARAMS, pr.plasticity, f"{field}.plasticity", ignore=("rule",))
             pl.rule = rc(params, pl.pre_idx, pl.post_idx, pre.size, post.size, net.dt)
+            pl.rule.syn_delay = delay[perm].astype(np.int64)  # steps, per synapse in the rule's order
         weights.append(w[perm])
         off += w.size
         if dvals.size:
