@@ -1,0 +1,49 @@
+"""``neuromap compare NETWORK --target T --steps N [--json]``: float reference vs compiled network (emulator).
+
+Both runs see the same input spikes (Poisson inputs of the float run are replayed
+into the compiled network, see :mod:`neuromap.compare`). Prints per population the
+mean rates, the relative rate error and the correlation of per-neuron spike counts,
+and for plastic projections the final weight error; ``--json`` prints the whole
+report (including the quantization and fan-in reports) as JSON.
+"""
+from __future__ import annotations
+
+import json
+
+import click
+
+from neuromap.errors import TargetError
+
+
+def print_problems(e: TargetError) -> None:
+    """Every problem of a compatibility TargetError on stderr, one per line (the error line follows)."""
+    for p in getattr(e, "problems", []):
+        click.echo(f"  {p}", err=True)
+
+
+@click.command("compare")
+@click.argument("network", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="loihi", show_default=True, help="Built-in target name.")
+@click.option("--target-file", type=click.Path(dir_okay=False), default=None, help="A target TOML file.")
+@click.option("--steps", "-n", type=click.IntRange(min=1), required=True, help="Steps of dt to run.")
+@click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
+              help="Emulator engine.")
+@click.option("--freeze", is_flag=True, help="Run the float reference without plasticity too (quantization only).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def command(network: str, target: str, target_file: str | None, steps: int, engine: str, freeze: bool, as_json: bool) -> None:
+    """Compare the float reference and the compiled NETWORK on the emulator for --steps steps."""
+    from neuromap.compare import compare, format_report
+    from neuromap.io import load_network
+    from neuromap.targets import load_target
+
+    tgt = load_target(target_file or target)
+    net = load_network(network)
+    try:
+        rep = compare(net, tgt, steps, engine=engine, freeze_plasticity=freeze)
+    except TargetError as e:
+        print_problems(e)
+        raise
+    if as_json:
+        click.echo(json.dumps(rep.to_dict(), indent=1))
+    else:
+        click.echo(format_report(rep))

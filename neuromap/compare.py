@@ -1,0 +1,158 @@
+"""Float reference vs compiled network on the emulator, on the same input spikes.
+
+The simulator draws Poisson inputs with per-population geometric gaps
+(``neuromap/neurons/poisson.py``); the emulator draws ``rng.random`` per step
+(``emulator/inputs.py``). To compare like with like, :func:`compare` runs the float
+reference first and replays every Poisson population's spikes into the compiled
+network as a ``spike_source`` (times ``step * dt``), so both see identical inputs.
+
+Per neuron population: Pearson correlation of per-neuron spike counts, mean rates (Hz)
+and the relative rate error; per plastic projection: the float net's final weights vs
+the compiled net's (frozen at the quantized initial weights until the learning engine
+is integrated), as a relative RMS error.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuromap.network import Network, Population
+
+
+@dataclass
+class PopulationCompare:
+    name: str
+    size: int
+    spikes_ref: int
+    spikes_hw: int
+    rate_ref_hz: float
+    rate_hw_hz: float
+    rate_rel_error: float | None     # |hw - ref| / ref (None when ref has no spikes)
+    count_correlation: float | None  # Pearson r of per-neuron counts (None when either is constant)
+
+
+@dataclass
+class WeightCompare:
+    name: str
+    n_synapses: int
+    mean_ref: float
+    mean_hw: float
+    rms_rel_error: float             # rms(w_hw - w_ref) / rms(w_ref)
+    learned_on_chip: bool
+
+
+@dataclass
+class CompareReport:
+    network: str
+    target: str
+    steps: int
+    dt: float
+    populations: list[PopulationCompare] = field(default_factory=list)
+    weights: list[WeightCompare] = field(default_factory=list)
+    quantization: dict[str, Any] = field(default_factory=dict)
+    fan_in: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        from neuromap.compiler.quantize import _plain
+        return _plain(dataclasses.asdict(self))
+
+
+def replay_inputs(network: Network, spikes: dict[str, tuple[np.ndarray, np.ndarray]]) -> Network:
+    """A copy of ``network`` whose Poisson populations are ``spike_source`` populations emitting ``spikes``
+    (population -> (steps, indices)); projections and other populations are shared, not copied."""
+    out = dataclasses.replace(network, populations=dict(network.populations), projections=list(network.projections),
+                              probes=list(network.probes))
+    out.source = network.source
+    for name, pop in network.populations.items():
+        if pop.model != "poisson":
+            continue
+        steps, idx = spikes[name]
+        order = np.lexsort((steps, idx))
+        cuts = np.searchsorted(idx[order], np.arange(pop.size + 1))
+        t = steps[order].astype(float) * network.dt
+        times = [t[cuts[i]:cuts[i + 1]].tolist() for i in range(pop.size)]
+        out.populations[name] = Population(name, pop.size, {"model": "spike_source", "times": times})
+    return out
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def compile_front_half(network: Network, target: Any, **options):
+    """``compile_network`` (check -> quantize -> legalize fan-in -> ... -> lower) plus the quantized network.
+
+    Returns (image, quantized network before fan-in legalization, quantization report, fan-in report)."""
+    from neuromap.compiler import compile_network
+    from neuromap.compiler.quantize import QuantizationReport, quantize_network
+    image = compile_network(network, target, **options)
+    hw, _ = quantize_network(network, target, rounding=options.get("rounding", "nearest"),
+                             seed=options.get("quant_seed"), v_headroom_bits=options.get("v_headroom_bits", 1))
+    return image, hw, QuantizationReport.from_dict(image.options["quantization"]), image.options["fan_in"]
+
+
+def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: str = "numba",
+            freeze_plasticity: bool = False) -> CompareReport:
+    """Run the float reference and the compiled network (emulator) for ``steps`` steps on the same inputs.
+
+    ``freeze_plasticity``: run the float reference without plasticity too, so the comparison
+    measures quantization alone (the compiled net's weights are frozen until the learning
+    engine is integrated)."""
+    if freeze_plasticity:
+        network = dataclasses.replace(network, projections=[dataclasses.replace(p, plasticity=None)
+                                                            for p in network.projections])
+    from emulator import emulate
+    from neuromap.simulator import simulate
+    from neuromap.targets import Target, load_target
+    tgt = target if isinstance(target, Target) else load_target(target)
+    ref = simulate(network, steps)
+    replayed = replay_inputs(network, ref.spikes)
+    image, hw, qrep, frep = compile_front_half(replayed, tgt)
+    run = emulate(image, steps, engine=engine)
+    rep = CompareReport(network.name, tgt.name, steps, network.dt, quantization=qrep.to_dict(),
+                        fan_in=frep, warnings=list(qrep.warnings))
+    secs = steps * network.dt / 1000.0
+    src = run.spikes[:, 1] if run.spikes.size else np.zeros(0, np.int64)
+    for pm in image.populations:
+        if pm.kind != "neuron" or pm.name not in network.populations:
+            continue
+        c_hw = np.bincount(src[(src >= pm.start) & (src < pm.start + pm.size)] - pm.start, minlength=pm.size)
+        c_ref = ref.spike_counts(pm.name, pm.size)
+        r_ref, r_hw = c_ref.sum() / (pm.size * secs), c_hw.sum() / (pm.size * secs)
+        rep.populations.append(PopulationCompare(
+            pm.name, pm.size, int(c_ref.sum()), int(c_hw.sum()), float(r_ref), float(r_hw),
+            float(abs(r_hw - r_ref) / r_ref) if r_ref > 0 else None, _corr(c_ref, c_hw)))
+    scales = {p["name"]: p["scale"] for p in rep.quantization["projections"]}
+    hw_w = {pr.name: pr.weight for pr in hw.projections}
+    for pr in network.projections:
+        if pr.plasticity is None or pr.name not in scales:
+            continue
+        w_ref = ref.weights[pr.name]
+        w_hw = hw_w[pr.name] / scales[pr.name]
+        rms = float(np.sqrt(np.mean(w_ref ** 2)))
+        rep.weights.append(WeightCompare(pr.name, pr.n_synapses, float(w_ref.mean()), float(w_hw.mean()),
+                                         float(np.sqrt(np.mean((w_hw - w_ref) ** 2)) / rms) if rms > 0 else 0.0,
+                                         False))
+    return rep
+
+
+def format_report(rep: CompareReport) -> str:
+    """Human-readable table of a CompareReport."""
+    lines = [f"{rep.network} on {rep.target}: {rep.steps} steps of {rep.dt:g} ms, same input spikes"]
+    lines.append(f"{'population':<14} {'size':>6} {'rate ref':>10} {'rate hw':>10} {'rate err':>9} {'count r':>8}")
+    for p in rep.populations:
+        err = "-" if p.rate_rel_error is None else f"{100 * p.rate_rel_error:.1f}%"
+        r = "-" if p.count_correlation is None else f"{p.count_correlation:.3f}"
+        lines.append(f"{p.name:<14} {p.size:>6} {p.rate_ref_hz:>10.3f} {p.rate_hw_hz:>10.3f} {err:>9} {r:>8}")
+    for w in rep.weights:
+        lines.append(f"weights {w.name}: mean ref {w.mean_ref:.4g}, hw {w.mean_hw:.4g} "
+                     f"({'learned' if w.learned_on_chip else 'frozen'}), rms rel error {w.rms_rel_error:.3f}")
+    for msg in rep.warnings:
+        lines.append(f"warning: {msg}")
+    return "\n".join(lines)

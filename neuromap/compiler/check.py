@@ -1,0 +1,140 @@
+"""Compatibility check: every population, projection and plasticity rule against the target, all at once.
+
+:func:`find_problems` lists every :class:`Problem` (item, reason, nearest supported
+alternative, severity). :func:`check_compatibility` raises one
+:class:`~neuromap.errors.TargetError` whose message counts the errors and names the
+first, with the full list on ``.problems`` (the CLI prints them all); it returns the
+non-fatal ``approximation`` problems (what compiles but computes differently).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import TargetError
+from neuromap.network import Network
+
+#: float models the quantize pass maps onto ``loihi_lif``; inputs pass through
+QUANTIZABLE = ("lif", "if")
+INPUTS = ("poisson", "spike_source")
+#: nearest supported alternative per unsupported neuron model
+NEAREST = {
+    "izhikevich": "lif (fit tau_m and v_th to the f-I curve; adaptation and bursting are lost)",
+    "eif": "lif (v_th at the EIF spike-initiation voltage v_t + delta_t; the exponential upswing is lost)",
+    "truenorth": "if (TrueNorth's linear-leak neuron in float units)",
+    "lif": "if (no decay) or a target with exponential decays",
+    "loihi_lif": "lif (float units; the quantize pass maps it onto each target)",
+}
+#: lif/if parameters loihi_lif holds once per population (du, dv, vth; v resets to 0)
+SHARED = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset"), "if": ("v_th", "v_reset")}
+
+
+@dataclass
+class Problem:
+    """One thing the target cannot do: ``severity`` ``error`` (cannot compile) or ``approximation``."""
+
+    item: str
+    reason: str
+    alternative: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.reason} (nearest supported: {self.alternative})"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _delay_bounds(target: Any) -> tuple[int, int]:
+    return max(1, target.synapse.delay_min), target.synapse.delay_max
+
+
+def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...] = ()) -> list[Problem]:
+    """Every problem of ``network`` on ``target``, in network order.
+
+    ``learning_rules``: rules the learning engine can run; a plastic projection with another rule
+    on a learning target compiles with frozen weights (an ``approximation``).
+    """
+    out: list[Problem] = []
+    tn = target.name
+    runs = set(target.neuron.models)
+    hw_path = "loihi_lif" in runs
+    for name, pop in network.populations.items():
+        item = f"populations.{name}"
+        m = pop.model
+        if m not in runs or (m not in INPUTS and m != "loihi_lif" and not (hw_path and m in QUANTIZABLE)):
+            alt = NEAREST.get(m, "one of " + ", ".join(sorted(runs)))
+            out.append(Problem(item, f"model {m!r} cannot run on {tn!r} (it runs {', '.join(target.neuron.models)})",
+                               alt))
+            continue
+        if m in SHARED:
+            for key in SHARED[m]:
+                x = np.asarray(pop.neuron[key], float)
+                if x.ndim and x.size and np.ptp(x) != 0.0:
+                    out.append(Problem(f"{item}.{key}", f"varies across neurons ({x.min():g}..{x.max():g}); "
+                                       f"{tn} cores hold one value per population",
+                                       f"split {name} into populations with equal {key}"))
+            if not float(np.min(pop.neuron["v_th"])) > float(np.max(pop.neuron["v_reset"])):
+                out.append(Problem(f"{item}.v_th", "threshold not above reset; hardware neurons reset to 0 and "
+                                   "fire above a positive threshold", "v_th > v_reset"))
+            refr = int(np.max(np.asarray(pop.neuron.get("refractory", 0))))
+            if refr:
+                out.append(Problem(f"{item}.refractory", f"{refr} steps; the loihi_lif core model has no "
+                                   "refractory period, so it is dropped", "refractory: 0 (rates above "
+                                   f"{1000.0 / (refr * network.dt):g} Hz will differ)", "approximation"))
+    dmin, dmax = _delay_bounds(target)
+    for k, pr in enumerate(network.projections):
+        item = f"projections[{k}] ({pr.name})"
+        if pr.n_synapses:
+            lo, hi = int(pr.delay.min()), int(pr.delay.max())
+            if lo < dmin or hi > dmax:
+                bad = hi if hi > dmax else lo
+                n_bad = int(np.sum((pr.delay < dmin) | (pr.delay > dmax)))
+                out.append(Problem(f"{item}.delay", f"delay {bad} steps outside [{dmin}, {dmax}] on {tn!r} "
+                                   f"({n_bad} of {pr.n_synapses} synapses)",
+                                   f"delays <= {dmax}, or a relay neuron chain adding {dmax} steps per hop"))
+            key = pr.pre_idx.astype(np.int64) * (network.populations[pr.post].size + 1) + pr.post_idx
+            order = np.argsort(key, kind="stable")
+            ks, ds = key[order], pr.delay[order]
+            if np.any((ks[1:] == ks[:-1]) & (ds[1:] != ds[:-1])):
+                out.append(Problem(f"{item}.delay", "two synapses between one neuron pair with different delays; "
+                                   f"a {tn} projection holds one synapse per pair", "split the projection by delay"))
+        if pr.plasticity is not None:
+            rule = pr.plasticity["rule"]
+            if not target.learning.enabled:
+                out.append(Problem(f"{item}.plasticity", f"{rule}: target {tn!r} has no on-chip learning",
+                                   "remove plasticity (train offline, deploy frozen weights) or target loihi"))
+            elif rule not in learning_rules:
+                out.append(Problem(f"{item}.plasticity", f"{rule} is not mapped onto the {tn} learning engine; "
+                                   "the weights are frozen at their initial values",
+                                   "stdp on the learning engine, or train offline", "approximation"))
+    return out
+
+
+def check_compatibility(network: Network, target: Any, learning_rules: tuple[str, ...] = ()) -> list[Problem]:
+    """Raise one TargetError listing every error (``.problems``); return the approximations."""
+    problems = find_problems(network, target, learning_rules)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        where = f"{network.source}: " if network.source else ""
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        err = TargetError(f"{where}{len(errors)} problem{'s' if len(errors) > 1 else ''} mapping "
+                          f"{network.name!r} onto {target.name!r}; first: {errors[0]}{more}")
+        err.problems = errors
+        raise err
+    return problems
+
+
+# ---------------------------------------------------------------------- compiler pass (neuromap.compiler.pipeline)
+def check_pass(st):
+    """Pass ``check``: raise on every error; record the approximations in ``options["compatibility"]``."""
+    import dataclasses
+    problems = check_compatibility(st.network, st.target)
+    return dataclasses.replace(st, options={**st.options, "compatibility": [p.to_dict() for p in problems]})
+
+
+def verify_check_pass(st) -> None:
+    if any(p["severity"] == "error" for p in st.options.get("compatibility", [])):
+        raise TargetError("check pass let an error through")

@@ -1,0 +1,253 @@
+"""Fan-in legalization of a hardware-unit (``loihi_lif``) network: split inputs a core cannot feed.
+
+A neuron's inputs are its distinct (projection, source) pairs; each needs an input axon on
+its core (a plastic one ``core.plastic_axon_slots``), so a neuron with more than
+``K = core.max_input_axons`` inputs cannot be placed. Each input synapse group of such a
+neuron (same projection and sign, at most K synapses) is replaced by a bank of ``m``
+*partial-sum* relay neurons (one level of a tree; ``docs/quantization.md``):
+
+* Relay j (1..m) receives every synapse of the group with mantissa ``|w_i| / g``
+  (g = gcd of the group's |w|, exponent 0), keeps no current (``du + 1 = 2**decay_bits``),
+  no voltage (``dv = 2**decay_bits - 1`` and |v| < 2**decay_bits truncates to 0), threshold 0
+  and bias ``-(j q << act_shift) + 1``: it fires at step t iff S_t >= j q, where
+  S_t = sum_i |w_i| s_i(t) / g.
+* Every relay projects onto the neuron with mantissa ``sign * q * g`` in the original
+  projection's format, delay 1; the input synapse keeps delay ``d - 1``.
+
+So the neuron receives ``min(floor(S_t / q), m) q g`` instead of ``S_t g``: **exact** when the
+group's partial sum is a multiple of q and at most ``m q`` (q = 1 whenever every |w| of the
+group is equal or ``cover`` maximal spikes fit in ``m q <= 2**decay_bits >> act_shift`` levels),
+and with **the same latency** when every delay is >= 2 (delay-1 synapses arrive one step late,
+counted in the report). Plastic inputs cannot be relayed (the weight would live in the relay):
+a clear error, as is a neuron whose relays alone exceed K.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import TargetError
+from neuromap.network import Network, Projection
+
+
+@dataclass
+class FanInReport:
+    """Per legalized population: neurons split, relay neurons and synapses added, what is approximate."""
+
+    limit: int                                  # K: input axons one neuron may use
+    max_fan_in: dict[str, int] = field(default_factory=dict)   # population -> largest fan-in before
+    neurons_split: dict[str, int] = field(default_factory=dict)
+    relay_neurons: int = 0
+    relay_synapses: int = 0
+    groups: int = 0
+    levels: list[int] = field(default_factory=list)             # m per group
+    quantum: list[int] = field(default_factory=list)            # q*g per group (hw mantissa units)
+    exact_up_to: list[int] = field(default_factory=list)        # largest exact partial sum per group (mantissa units)
+    inexact_groups: int = 0                                     # groups whose weights are not all multiples of q*g
+    late_synapses: int = 0                                      # delay-1 synapses: +1 step latency
+    extra_latency_steps: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def fan_in_limit(target: Any) -> int:
+    """Input axons one neuron may use: a whole core's ``max_input_axons``."""
+    return int(target.core.max_input_axons)
+
+
+def fan_in(network: Network, population: str) -> np.ndarray:
+    """Inputs of each neuron of ``population``: distinct (projection, pre) pairs (one input axon each;
+    :func:`legalize_fan_in` counts plastic ones ``plastic_axon_slots`` times)."""
+    size = network.populations[population].size
+    total = np.zeros(size, np.int64)
+    for pr in network.projections:
+        if pr.post == population and pr.n_synapses:
+            key = np.unique(pr.post_idx.astype(np.int64) * (network.populations[pr.pre].size + 1) + pr.pre_idx)
+            total += np.bincount(key // (network.populations[pr.pre].size + 1), minlength=size)
+    return total
+
+
+def _merged(pr: Projection, n_pre: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    key = pr.post_idx.astype(np.int64) * n_pre + pr.pre_idx
+    uniq, inv = np.unique(key, return_inverse=True)
+    w = np.zeros(uniq.size, np.int64)
+    np.add.at(w, inv, np.rint(pr.weight).astype(np.int64))
+    d = np.zeros(uniq.size, np.int64)
+    d[inv] = pr.delay
+    return uniq % n_pre, uniq // n_pre, w, d
+
+
+def legalize_fan_in(network: Network, target: Any, cover: int = 4,
+                    levels: int | None = None) -> tuple[Network, FanInReport]:
+    """Return a network where no ``loihi_lif`` neuron has more than ``fan_in_limit(target)`` inputs.
+
+    ``cover``: for a group of unequal weights, the relay quantum q is chosen so that ``cover``
+    simultaneous spikes of the group's largest weight fit in the relay levels. ``levels``: at most this
+    many relays per group (default and maximum ``2**decay_bits >> activation_shift``); fewer relays
+    keep the relayed neuron's own fan-in small, at the price of clipping larger partial sums.
+    """
+    K = fan_in_limit(target)
+    rep = FanInReport(limit=K)
+    unity = 1 << target.neuron.decay_bits
+    shift = target.neuron.activation_shift
+    L = unity >> shift                    # levels a relay bank can hold with zero residual voltage
+    L_use = L if levels is None else max(1, min(int(levels), L))
+    slots = int(target.core.plastic_axon_slots)
+    where = f"{network.source}: " if network.source else ""
+    over: dict[str, np.ndarray] = {}
+    for name, pop in network.populations.items():
+        if pop.model != "loihi_lif":
+            continue
+        fi = fan_in(network, name)
+        plastic = np.zeros(pop.size, np.int64)
+        for pr in network.projections:
+            if pr.post == name and pr.plasticity is not None and pr.n_synapses:
+                plastic += fan_in(_only(network, pr), name)
+        fi = fi + (slots - 1) * plastic
+        rep.max_fan_in[name] = int(fi.max()) if fi.size else 0
+        bad = fi > K
+        if bad.any():
+            if np.any(plastic[bad]):
+                n = int(np.flatnonzero(bad & (plastic > 0))[0])
+                raise TargetError(f"{where}populations.{name}[{n}]: fan-in {int(fi[n])} exceeds {K} input axons "
+                                  f"per core and {int(plastic[n])} inputs are plastic (a relay tree cannot carry "
+                                  "learning; reduce the in-degree or the plastic inputs)")
+            over[name] = np.flatnonzero(bad)
+            rep.neurons_split[name] = int(bad.sum())
+    if not over:
+        return network, rep
+    if L < 1:
+        raise TargetError(f"{where}target {target.name!r}: 2**decay_bits >> activation_shift = 0 relay levels; "
+                          "fan-in above {K} cannot be legalized")
+    out = Network(name=network.name, dt=network.dt, seed=network.seed)
+    out.source = network.source
+    out.populations = dict(network.populations)
+    out.probes = list(network.probes)
+    relay_bias: dict[str, list[int]] = {}
+    new_proj: list[Projection] = []
+    relay_in: dict[str, list] = {}    # post pop -> list of (pre pop, pre idx, relay idx, w, d)
+    relay_out: dict[str, list] = {}   # (post pop, projection) -> (relay idx, post idx, w)
+    relay_count: dict[str, int] = {}
+    for k, pr in enumerate(network.projections):
+        if pr.post not in over or not pr.n_synapses:
+            new_proj.append(pr)
+            continue
+        n_pre = network.populations[pr.pre].size
+        pre, post, w, d = _merged(pr, n_pre)
+        relay_mask = np.isin(post, over[pr.post])
+        keep = Projection(pr.name, pr.pre, pr.post, pre[~relay_mask], post[~relay_mask],
+                          w[~relay_mask].astype(float), d[~relay_mask], pr.target, pr.plasticity, pr.hw, {})
+        new_proj.append(keep)
+        base = relay_count.get(pr.post, 0)
+        outs = []
+        for n in np.unique(post[relay_mask]):
+            sel = np.flatnonzero(relay_mask & (post == n))
+            for sign in (1, -1):
+                g_sel = sel[np.sign(w[sel]) == sign]
+                for chunk in range(0, g_sel.size, K):
+                    idx = g_sel[chunk:chunk + K]
+                    aw = np.abs(w[idx])
+                    g = int(np.gcd.reduce(aw))
+                    units = aw // g
+                    hi = _mantissa_max(target, pr.hw["sign_mode"], sign)
+                    q = max(1, math.ceil(int(units.max()) * (1 if np.all(units == units[0]) else cover) / L))
+                    q = max(1, min(q, hi // g)) if g <= hi else 1
+                    if q * g > hi or units.max() > _mantissa_max(target, "excitatory", 1):
+                        raise TargetError(f"{where}projections[{k}] ({pr.name}): cannot relay weight quantum "
+                                          f"{q * g} (largest mantissa {hi}) for neuron {int(n)}")
+                    m = int(min(L // q, L_use, math.ceil(units.sum() / q)))
+                    rep.groups += 1
+                    rep.levels.append(m)
+                    rep.quantum.append(q * g)
+                    rep.exact_up_to.append(m * q * g)
+                    rep.inexact_groups += int(np.any(units % q != 0))
+                    late = d[idx] < 2
+                    rep.late_synapses += int(late.sum())
+                    rep.extra_latency_steps = max(rep.extra_latency_steps, int(late.any()))
+                    for j in range(1, m + 1):
+                        r = base
+                        base += 1
+                        relay_bias.setdefault(pr.post, []).append(-(j * q << shift) + 1)
+                        relay_in.setdefault(pr.post, []).append(
+                            (pr.pre, pre[idx], np.full(idx.size, r), units, np.maximum(d[idx] - 1, 1)))
+                        outs.append((r, int(n), sign * q * g))
+        relay_count[pr.post] = base
+        if outs:
+            relay_out[(pr.post, pr.name)] = (outs, pr)
+    for post, count in relay_count.items():
+        rname = f"{post}__fan_in_relay"
+        bias = np.asarray(relay_bias[post], np.int64)
+        if np.any(np.abs(bias) > (1 << (target.neuron.bias_mantissa_bits - 1))):
+            raise TargetError(f"{where}relay bias {bias.min()} does not fit the bias mantissa")
+        out.add_population(rname, count, "loihi_lif", du=unity - 1 - _du_offset(), dv=unity - 1, vth=0,
+                           bias_mant=bias, bias_exp=0, u=0, v=0)
+        rep.relay_neurons += count
+        by_pre: dict[str, list] = {}
+        for pre_pop, pidx, ridx, units, dd in relay_in[post]:
+            by_pre.setdefault(pre_pop, []).append((pidx, ridx, units, dd))
+        for pre_pop, parts in by_pre.items():
+            cat = lambda i: np.concatenate([p[i] for p in parts]).astype(np.int64)  # noqa: E731
+            order = np.lexsort((cat(0), cat(1)))
+            new_proj.append(Projection(f"{pre_pop}_to_{rname}", pre_pop, rname, cat(0)[order], cat(1)[order],
+                                       cat(2)[order].astype(float), cat(3)[order], ("exc",), None,
+                                       {"weight_exp": 0, "num_weight_bits": target.synapse.weight_bits_max,
+                                        "sign_mode": "excitatory"}, {}))
+            rep.relay_synapses += int(order.size)
+    for (post, pname), (outs, pr) in relay_out.items():
+        r = np.array([o[0] for o in outs], np.int64)
+        n = np.array([o[1] for o in outs], np.int64)
+        wv = np.array([o[2] for o in outs], float)
+        order = np.lexsort((r, n))
+        new_proj.append(Projection(f"{post}__fan_in_relay_to_{pname}", f"{post}__fan_in_relay", post, r[order],
+                                   n[order], wv[order], np.ones(r.size, np.int64), ("exc",), None, dict(pr.hw), {}))
+        rep.relay_synapses += int(r.size)
+    out.projections = new_proj
+    for name in over:
+        fi = fan_in(out, name)
+        if fi.max() > K:
+            nn = int(np.argmax(fi))
+            raise TargetError(f"{where}populations.{name}[{nn}]: still {int(fi[nn])} inputs after one relay level "
+                              f"(limit {K}); the fan-in needs a deeper tree than neuromap builds")
+    return out, rep
+
+
+def _only(network: Network, pr: Projection) -> Network:
+    n = Network(name=network.name, dt=network.dt, seed=network.seed)
+    n.populations = network.populations
+    n.projections = [pr]
+    return n
+
+
+def _mantissa_max(target: Any, sign_mode: str, sign: int) -> int:
+    """Largest |mantissa| of a stored weight (Lava clip_weights: [-2**b, 2**b - 1] mixed, 2**b - 1 one-signed)."""
+    b = target.synapse.weight_bits_max
+    return (1 << b) - 1 if sign > 0 or sign_mode == "inhibitory" else 1 << b
+
+
+def _du_offset() -> int:
+    from neuromap.compiler.quantize import DU_OFFSET
+    return DU_OFFSET
+
+
+# ---------------------------------------------------------------------- compiler pass (neuromap.compiler.pipeline)
+def fan_in_pass(st):
+    """Pass ``legalize_fan_in``: relay trees for neurons above the fan-in limit; report in ``options["fan_in"]``.
+    Options ``fan_in_cover`` (default 4), ``fan_in_levels`` (default: the most the target allows)."""
+    net, rep = legalize_fan_in(st.network, st.target, cover=st.options.get("fan_in_cover", 4),
+                               levels=st.options.get("fan_in_levels"))
+    return dataclasses.replace(st, network=net, options={**st.options, "fan_in": rep.to_dict()})
+
+
+def verify_fan_in(st) -> None:
+    K = fan_in_limit(st.target)
+    for name, pop in st.network.populations.items():
+        if pop.model == "loihi_lif":
+            fi = fan_in(st.network, name)
+            if fi.size and fi.max() > K:
+                raise TargetError(f"legalize_fan_in left neuron {name}[{int(fi.argmax())}] with fan-in "
+                                  f"{int(fi.max())} > {K}")

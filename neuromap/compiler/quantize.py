@@ -1,0 +1,455 @@
+"""Quantization pass: a float ``lif`` / ``if`` network -> the hardware-unit (``loihi_lif``) network.
+
+Derivation and every rounding step: ``docs/quantization.md``. In short (one step of dt):
+
+float ``lif`` (neuromap/neurons/lif.py), with v' = v - v_reset::
+
+    J_t  = b J_{t-1} + in_t                          b = exp(-dt/tau_syn)
+    v'_t = a v'_{t-1} + (v_inf - v_reset)(1 - a) + p J_t     a = exp(-dt/tau_m), p = propagator
+
+``loihi_lif`` (Lava PyLifModelBitAcc)::
+
+    u_t = u_{t-1} (4096 - du - 1)/4096 + (sum_i w_i << weight_exp) << 6
+    v_t = v_{t-1} (4096 - dv)/4096 + u_t + bias_mant << bias_exp ;  spike if v_t > vth << 6, v <- 0
+
+so with a per-population voltage scale s (hardware units per float voltage unit)
+``u = s p J``, ``v = s v'``: ``du + 1 = round(4096 (1 - b))``, ``dv = round(4096 (1 - a))``,
+``vth << 6 = s (v_th - v_reset)``, ``bias = s (v_inf - v_reset)(1 - a_hw)`` and every
+synapse's mantissa ``w_hw = s p w / 2**(6 + weight_exp)`` (``if``: p = 1, du = 4095, dv = 0).
+All field widths (decay bits, threshold bits and shift, activation shift, bias
+mantissa/exponent bits, weight bits and exponent range, voltage bits) come from the
+:class:`~neuromap.targets.Target`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import TargetError
+from neuromap.network import Network, Population, Probe, Projection
+
+#: Lava's ``ds_offset``: the current decays by (du + 1) / 4096 (lava/proc/lif/models.py,
+#: AbstractPyLifModelFixed). Part of the ``loihi_lif`` model's arithmetic, not of the target.
+DU_OFFSET = 1
+#: float models this pass maps, and the input models it copies unchanged
+FLOAT_MODELS = ("lif", "if")
+INPUT_MODELS = ("poisson", "spike_source")
+ROUNDING = ("nearest", "stochastic")
+
+
+@dataclass
+class ProjectionQuant:
+    """What quantization did to one projection (weights in float units unless noted).
+
+    scale: weight mantissa per float weight unit (w_hw ~= scale * w); weight_exp: shared
+    exponent; effective_bits: smallest num_weight_bits that holds every mantissa exactly
+    (the compiled projection's num_weight_bits);
+    rms_rel_error / max_rel_error: over nonzero float synapses, |w_eff - w| / |w|;
+    clipped: synapses whose mantissa exceeded the stored range; zeroed: nonzero synapses
+    that became 0.
+    """
+
+    name: str
+    pre: str
+    post: str
+    n_synapses: int
+    scale: float
+    weight_exp: int
+    effective_bits: int
+    sign_mode: str
+    rms_rel_error: float
+    max_rel_error: float
+    clipped: int
+    zeroed: int
+    plasticity: str | None = None
+
+
+@dataclass
+class PopulationQuant:
+    """What quantization did to one population.
+
+    v_scale: hardware voltage units per float voltage unit (s); vth: threshold mantissa
+    (threshold = vth << threshold_shift); bound_by: the field that limited s;
+    threshold_rel_error: hardware fires at v >= theta + 1/s (strict >) -> 1/(s theta);
+    tau_*_hw: time constants the integer decays realize (ms; 0 = full decay in one step);
+    decay_*_rel_error: relative error of the per-step decay fraction (1 - a);
+    bias_max_rel_error: over neurons with nonzero bias.
+    """
+
+    name: str
+    model: str
+    size: int
+    v_scale: float
+    vth: int
+    bound_by: str
+    threshold_rel_error: float
+    du: int
+    dv: int
+    tau_syn: float | None
+    tau_syn_hw: float | None
+    decay_u_rel_error: float
+    tau_m: float | None
+    tau_m_hw: float | None
+    decay_v_rel_error: float
+    bias_max_rel_error: float
+    refractory_dropped: int = 0
+
+
+@dataclass
+class QuantizationReport:
+    """Per population and projection losses, plus warnings; ``to_dict`` is JSON-serializable."""
+
+    target: str
+    rounding: str
+    seed: int
+    populations: list[PopulationQuant] = field(default_factory=list)
+    projections: list[ProjectionQuant] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "QuantizationReport":
+        return cls(d["target"], d["rounding"], d["seed"],
+                   [PopulationQuant(**p) for p in d["populations"]],
+                   [ProjectionQuant(**p) for p in d["projections"]], list(d["warnings"]))
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+# ---------------------------------------------------------------------- fields of the target
+@dataclass(frozen=True)
+class _Fields:
+    decay_unity: int        # 2**decay_bits
+    decay_max: int          # largest du / dv
+    vth_max: int            # largest threshold mantissa
+    vth_shift: int
+    act_shift: int
+    v_max: int              # largest |v| (2**(voltage_bits-1) - 1)
+    bias_mant_max: int      # largest |bias mantissa|
+    bias_exp_max: int
+    w_lo: dict              # sign mode -> smallest mantissa
+    w_hi: dict              # sign mode -> largest mantissa
+    bits_min: int
+    bits_max: int
+    exp_min: int
+    exp_max: int
+
+    @classmethod
+    def of(cls, t) -> "_Fields":
+        n, s = t.neuron, t.synapse
+        b = s.weight_bits_max
+        return cls(1 << n.decay_bits, (1 << n.decay_bits) - 1, (1 << n.threshold_bits) - 1, n.threshold_shift,
+                   n.activation_shift, (1 << (n.voltage_bits - 1)) - 1, (1 << (n.bias_mantissa_bits - 1)) - 1,
+                   (1 << n.bias_exponent_bits) - 1,
+                   {"mixed": -(1 << b), "excitatory": 0, "inhibitory": -((1 << b) - 1)},
+                   {"mixed": (1 << b) - 1, "excitatory": (1 << b) - 1, "inhibitory": 0},
+                   s.weight_bits_min, b, s.weight_exp_min, s.weight_exp_max)
+
+    def step(self, sign_mode: str, bits: int) -> int:
+        """Mantissa granularity at ``bits`` (Lava truncate_weights drops 8 - bits (+1 mixed) LSBs)."""
+        return 1 << (self.bits_max - bits + (sign_mode == "mixed"))
+
+    @property
+    def bias_max(self) -> int:
+        return self.bias_mant_max << self.bias_exp_max
+
+
+# ---------------------------------------------------------------------- decays
+def decay_constant(dt: float, tau: float, unity: int = 4096) -> int:
+    """``round(unity * (1 - exp(-dt/tau)))``: the effective decay per step in 1/unity units."""
+    return int(round(unity * (1.0 - math.exp(-dt / tau))))
+
+
+def _realized_tau(dt: float, keep: float) -> float:
+    """Time constant (ms) of a per-step retention factor ``keep`` (0 -> 0: full decay in one step)."""
+    if keep <= 0.0:
+        return 0.0
+    if keep >= 1.0:
+        return math.inf
+    return -dt / math.log(keep)
+
+
+def _uniform(pop: Population, key: str, fld: str) -> float:
+    x = np.asarray(pop.neuron[key], float)
+    if x.ndim and x.size and np.ptp(x) != 0.0:
+        raise TargetError(f"{fld}.{key}: varies across neurons ({x.min():g}..{x.max():g}); loihi_lif has one "
+                          f"value per population (split the population)")
+    return float(x.reshape(-1)[0]) if x.ndim else float(x)
+
+
+def encode_bias(b: np.ndarray, f: _Fields) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron bias (hardware v units) -> (mantissa int16, exponent int8), smallest exponent that fits.
+
+    Raises TargetError when |b| exceeds ``mant_max << exp_max``.
+    """
+    b = np.asarray(b, float)
+    exp = np.full(b.shape, -1, np.int64)
+    for e in range(f.bias_exp_max + 1):
+        fits = (np.abs(np.rint(b / (1 << e))) <= f.bias_mant_max) & (exp < 0)
+        exp[fits] = e
+    if np.any(exp < 0):
+        raise TargetError(f"bias {np.abs(b).max():.0f} (hw units) exceeds the bias field "
+                          f"({f.bias_mant_max} << {f.bias_exp_max} = {f.bias_max})")
+    mant = np.rint(b / (1 << exp))
+    return mant.astype(np.int16), exp.astype(np.int8)
+
+
+# ---------------------------------------------------------------------- weights
+def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
+                     rng: np.random.Generator | None = None, sign_mode: str | None = None) -> dict[str, Any]:
+    """Choose the shared exponent and mantissas for target values ``x`` (input to u, hardware units).
+
+    Contribution of mantissa m with exponent e: ``m * 2**(e + act_shift)``. Every exponent in
+    [exp_min, exp_max] is tried with nearest rounding at the widest weight format; the one with
+    the smallest sum of squared errors wins (ties: the larger exponent, i.e. smaller mantissas).
+    Returns dict(mantissa int64, exp, bits, sign_mode, clipped, zeroed, value float64).
+    """
+    x = np.asarray(x, float)
+    if sign_mode is None:
+        sign_mode = "excitatory" if x.size == 0 or x.min() >= 0 else "inhibitory" if x.max() <= 0 else "mixed"
+    step = f.step(sign_mode, f.bits_max)
+    lo, hi = -((-f.w_lo[sign_mode]) // step) * step, (f.w_hi[sign_mode] // step) * step
+
+    def mant(e: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        m = x / float(2.0 ** (e + f.act_shift)) / step
+        if mode == "nearest":
+            q = np.rint(m)
+        else:
+            q = np.floor(m + rng.random(m.shape))
+        raw = q * step
+        return np.clip(raw, lo, hi).astype(np.int64), (raw < lo) | (raw > hi)
+
+    best = None
+    for e in range(f.exp_max, f.exp_min - 1, -1):
+        m, _ = mant(e, "nearest")
+        err = float(np.sum((m * 2.0 ** (e + f.act_shift) - x) ** 2))
+        if best is None or err < best[0] * (1 - 1e-12) - 1e-300:
+            best = (err, e)
+    e = best[1]
+    m, clipped = mant(e, rounding)
+    bits = f.bits_max
+    for b in range(f.bits_min, f.bits_max + 1):
+        if np.all(m % f.step(sign_mode, b) == 0):
+            bits = b
+            break
+    return {"mantissa": m, "exp": e, "bits": bits, "sign_mode": sign_mode, "clipped": int(clipped.sum()),
+            "zeroed": int(np.sum((m == 0) & (x != 0))), "value": m * 2.0 ** (e + f.act_shift)}
+
+
+# ---------------------------------------------------------------------- the pass
+@dataclass
+class _PopPlan:
+    s: float
+    p: float            # float propagator from synaptic current to v (lif), 1 for if
+    v_reset: float
+
+
+def _neuron_constants(pop: Population, dt: float, fld: str) -> dict[str, float]:
+    """Per-population float constants: a, b, p, theta' (threshold above reset), v_reset."""
+    n = pop.neuron
+    v_reset, v_th = _uniform(pop, "v_reset", fld), _uniform(pop, "v_th", fld)
+    if pop.model == "lif":
+        tm, ts = _uniform(pop, "tau_m", fld), _uniform(pop, "tau_syn", fld)
+        a, b = math.exp(-dt / tm), math.exp(-dt / ts)
+        p = (dt / tm) * a if ts == tm else ts / (ts - tm) * (b - a)
+        drift = None
+    else:
+        tm = ts = None
+        a, b, p = 1.0, 0.0, 1.0
+        drift = (np.asarray(n["bias"], float) - np.asarray(n["leak"], float)) * dt
+    theta = v_th - v_reset
+    if not theta > 0:
+        raise TargetError(f"{fld}: v_th ({v_th:g}) must be above v_reset ({v_reset:g}) for loihi_lif "
+                          "(it resets to 0 and fires above a positive threshold)")
+    return {"a": a, "b": b, "p": p, "theta": theta, "v_reset": v_reset, "tau_m": tm, "tau_syn": ts,
+            "drift": drift}
+
+
+def quantize_network(network: Network, target: Any, rounding: str = "nearest", seed: int | None = None,
+                     v_headroom_bits: int = 1) -> tuple[Network, QuantizationReport]:
+    """Float ``lif``/``if`` network -> ``loihi_lif`` network in hardware units, and what was lost.
+
+    ``rounding``: ``nearest`` or ``stochastic`` (weights only; generator
+    ``default_rng([seed, 0x9a])``, seed default ``network.seed``). ``v_headroom_bits``: the
+    threshold is placed at most at ``2**(voltage_bits - 1 - v_headroom_bits)`` so v can swing
+    above/below it before saturating. Inputs (poisson, spike_source) are copied unchanged;
+    populations already in hardware units and their projections too. Plastic projections are
+    frozen at their initial weights (a warning says so) until the learning engine is integrated.
+    """
+    from neuromap.neurons import neuron_module  # noqa: F401  (registry import keeps model names honest)
+    if rounding not in ROUNDING:
+        raise TargetError(f"rounding: {rounding!r} is not a rounding mode (use nearest or stochastic)")
+    f = _Fields.of(target)
+    seed = network.seed if seed is None else int(seed)
+    rng = np.random.default_rng([seed, 0x9A])
+    where = f"{network.source}: " if network.source else ""
+    rep = QuantizationReport(target.name, rounding, seed)
+    hw = Network(name=network.name, dt=network.dt, seed=network.seed)
+    hw.source = network.source
+    dt = network.dt
+    consts: dict[str, dict] = {}
+    plans: dict[str, _PopPlan] = {}
+
+    # largest |input to u| per unit scale s, per post population (weights must fit at exp_max)
+    w_need: dict[str, float] = {}
+    for pr in network.projections:
+        post = network.populations[pr.post]
+        if post.model in FLOAT_MODELS and pr.n_synapses:
+            w_need[pr.post] = max(w_need.get(pr.post, 0.0), float(np.max(np.abs(pr.weight))))
+
+    for name, pop in network.populations.items():
+        fld = f"{where}populations.{name}"
+        if pop.model not in FLOAT_MODELS:
+            if pop.model not in INPUT_MODELS + ("loihi_lif",):
+                raise TargetError(f"{fld}.neuron.model: {pop.model!r} cannot be quantized for {target.name!r} "
+                                  "(run the compatibility check first)")
+            hw.populations[name] = pop
+            continue
+        c = _neuron_constants(pop, dt, fld)
+        consts[name] = c
+        # decays: u decays by (du + DU_OFFSET)/unity, v by dv/unity
+        if pop.model == "lif":
+            du = min(max(decay_constant(dt, c["tau_syn"], f.decay_unity) - DU_OFFSET, 0), f.decay_max)
+            dv = min(decay_constant(dt, c["tau_m"], f.decay_unity), f.decay_max)
+        else:
+            du, dv = f.decay_max, 0        # u = this step's input only; v does not leak
+        keep_u = (f.decay_unity - du - DU_OFFSET) / f.decay_unity
+        keep_v = (f.decay_unity - dv) / f.decay_unity
+        a_hw = keep_v
+        # float bias per step in v' units (drift toward v_inf, or the if drift)
+        n = pop.neuron
+        if pop.model == "lif":
+            vinf = np.asarray(n["v_rest"], float) + np.asarray(n["bias"], float)
+            bias_f = np.broadcast_to((vinf - c["v_reset"]) * (1.0 - a_hw), (pop.size,)).astype(float)
+            bias_exact = np.broadcast_to((vinf - c["v_reset"]) * (1.0 - c["a"]), (pop.size,))
+        else:
+            bias_f = np.broadcast_to(c["drift"], (pop.size,)).astype(float)
+            bias_exact = bias_f
+        # the voltage scale s: threshold as large as the fields allow, then limited by bias and weights
+        t_cap = min(f.vth_max << f.vth_shift, 1 << (int(math.log2(f.v_max + 1)) - v_headroom_bits))
+        limits = {"threshold": t_cap / c["theta"]}
+        bmax = float(np.max(np.abs(bias_f))) if pop.size else 0.0
+        if bmax > 0:
+            limits["bias"] = f.bias_max / bmax
+        if w_need.get(name, 0.0) > 0:
+            limits["weight"] = f.w_hi["excitatory"] * 2.0 ** (f.exp_max + f.act_shift) / (c["p"] * w_need[name])
+        bound = min(limits, key=lambda k: limits[k])
+        vth = int(math.floor(limits[bound] * c["theta"] / (1 << f.vth_shift)))
+        if vth < 1:
+            raise TargetError(f"{fld}: the {bound} field leaves no room for the threshold "
+                              f"(scale {limits[bound]:.3g} hw units per v unit gives vth < 1)")
+        s = vth * (1 << f.vth_shift) / c["theta"]
+        mant, bexp = encode_bias(s * bias_f, f)
+        b_real = mant.astype(float) * (1 << bexp.astype(np.int64))
+        nz = bias_exact != 0
+        bias_err = float(np.max(np.abs(b_real[nz] / s - bias_exact[nz]) / np.abs(bias_exact[nz]))) if nz.any() else 0.0
+        v0 = np.rint(s * (np.broadcast_to(np.asarray(n["v_init"], float), (pop.size,)) - c["v_reset"]))
+        v0 = np.clip(v0, -f.v_max, f.v_max).astype(np.int64)
+        hw.add_population(name, pop.size, "loihi_lif", du=du, dv=dv, vth=vth, bias_mant=mant.astype(np.int64),
+                          bias_exp=bexp.astype(np.int64), u=0, v=v0)
+        plans[name] = _PopPlan(s, c["p"], c["v_reset"])
+        refr = int(np.max(np.asarray(n.get("refractory", 0))))
+        if refr:
+            rep.warnings.append(f"populations.{name}: refractory period of {refr} steps dropped "
+                                "(the loihi_lif core model has none)")
+        lif = pop.model == "lif"
+        rep.populations.append(PopulationQuant(
+            name=name, model=pop.model, size=pop.size, v_scale=s, vth=vth, bound_by=bound,
+            threshold_rel_error=1.0 / (vth * (1 << f.vth_shift)), du=du, dv=dv,
+            tau_syn=c["tau_syn"], tau_syn_hw=_realized_tau(dt, keep_u) if lif else None,
+            decay_u_rel_error=abs((1 - keep_u) - (1 - c["b"])) / (1 - c["b"]) if lif else 0.0,
+            tau_m=c["tau_m"], tau_m_hw=_realized_tau(dt, keep_v) if lif else None,
+            decay_v_rel_error=abs((1 - keep_v) - (1 - c["a"])) / (1 - c["a"]) if lif else 0.0,
+            bias_max_rel_error=bias_err, refractory_dropped=refr))
+
+    for k, pr in enumerate(network.projections):
+        fld = f"{where}projections[{k}] ({pr.name})"
+        if pr.post not in plans:
+            hw.projections.append(pr)
+            continue
+        pl = plans[pr.post]
+        sign = -1.0 if pr.target == ("inh",) else 1.0
+        x = sign * pl.s * pl.p * pr.weight
+        q = quantize_weights(x, f, rounding, rng)
+        nz = pr.weight != 0
+        if nz.any() and not np.any(q["mantissa"][nz]):
+            raise TargetError(f"{fld}.weight: all {int(nz.sum())} nonzero weights round to 0 "
+                              f"(largest |w| {np.abs(pr.weight).max():g} -> {np.abs(x).max():.3g} hw units; "
+                              f"smallest representable {2.0 ** (f.exp_min + f.act_shift):g}); "
+                              "raise the weights or lower v_th - v_reset")
+        w_eff = q["value"] / (sign * pl.s * pl.p)
+        rel = np.abs(w_eff[nz] - pr.weight[nz]) / np.abs(pr.weight[nz])
+        rule = pr.plasticity["rule"] if pr.plasticity else None
+        if rule:
+            rep.warnings.append(f"projections.{pr.name}: {rule} plasticity frozen at the initial weights "
+                                "(the learning engine is not integrated into the compiler yet)")
+        hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
+        hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx.copy(), pr.post_idx.copy(),
+                                         q["mantissa"].astype(np.float64), pr.delay.copy(), ("exc",), None,
+                                         hw_opts, {}))
+        rep.projections.append(ProjectionQuant(
+            name=pr.name, pre=pr.pre, post=pr.post, n_synapses=pr.n_synapses,
+            scale=sign * pl.s * pl.p / 2.0 ** (q["exp"] + f.act_shift), weight_exp=q["exp"],
+            effective_bits=q["bits"], sign_mode=q["sign_mode"],
+            rms_rel_error=float(np.sqrt(np.mean(rel ** 2))) if rel.size else 0.0,
+            max_rel_error=float(rel.max()) if rel.size else 0.0, clipped=q["clipped"], zeroed=q["zeroed"],
+            plasticity=rule))
+
+    for pb in network.probes:
+        pop = network.populations[pb.population]
+        if pop.model in FLOAT_MODELS:
+            names = {"v": "v", "I": "u"}
+            var = tuple(dict.fromkeys(names.get(v, v) for v in pb.variables))
+            hw.probes.append(Probe(pb.population, var, pb.neurons))
+        else:
+            hw.probes.append(pb)
+    return hw, rep
+
+
+def to_float_voltage(report: QuantizationReport, population: str, v_hw: np.ndarray, v_reset: float) -> np.ndarray:
+    """Hardware v of ``population`` back to float voltage units: ``v / s + v_reset``."""
+    s = next(p.v_scale for p in report.populations if p.name == population)
+    return np.asarray(v_hw, float) / s + v_reset
+
+
+# ---------------------------------------------------------------------- compiler pass (neuromap.compiler.pipeline)
+def quantize_pass(st):
+    """Pass ``quantize``: float populations -> loihi_lif; the report goes to ``options["quantization"]``.
+
+    Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``. A network already in
+    hardware units passes through unchanged (and keeps any report it was given)."""
+    if not any(p.model in FLOAT_MODELS for p in st.network.populations.values()):
+        return st
+    o = st.options
+    hw, rep = quantize_network(st.network, st.target, rounding=o.get("rounding", "nearest"),
+                               seed=o.get("quant_seed"), v_headroom_bits=o.get("v_headroom_bits", 1))
+    return dataclasses.replace(st, network=hw, options={**o, "quantization": rep.to_dict()})
+
+
+def verify_quantized(st) -> None:
+    """Every neuron population is loihi_lif; every weight is an integer inside its projection's format."""
+    f = _Fields.of(st.target)
+    for name, pop in st.network.populations.items():
+        if pop.model not in INPUT_MODELS + ("loihi_lif",):
+            raise TargetError(f"quantize left population {name!r} as {pop.model!r}")
+    for pr in st.network.projections:
+        if pr.hw is None or (pr.n_synapses and (np.any(pr.weight != np.rint(pr.weight))
+                                                or pr.weight.min() < f.w_lo[pr.hw["sign_mode"]]
+                                                or pr.weight.max() > f.w_hi[pr.hw["sign_mode"]])):
+            raise TargetError(f"quantize left projection {pr.name!r} with weights outside its hardware format")

@@ -1,0 +1,55 @@
+"""Compatibility check: every problem at once, with item, reason and nearest alternative."""
+import pytest
+
+import neuromap
+from neuromap.compiler.check import check_compatibility, find_problems
+from neuromap.errors import TargetError
+from neuromap.targets import load_target
+
+
+def _net():
+    net = neuromap.Network(name="bad", dt=1.0)
+    net.add_population("x", 4, "poisson", rate=10.0)
+    net.add_population("iz", 2, "izhikevich")
+    net.add_population("ex", 2, "eif")
+    net.add_population("ok", 3, "lif", refractory=2)
+    net.connect("x", "ok", weight=0.5, delay=70)
+    net.connect("x", "ok", weight=0.5, plasticity={"rule": "stdp"}, name="learn")
+    return net
+
+
+def test_all_problems_at_once_on_loihi():
+    with pytest.raises(TargetError) as e:
+        check_compatibility(_net(), load_target("loihi"))
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("3 problems mapping 'bad' onto 'loihi'; first: populations.iz")
+    items = [p.item for p in e.value.problems]
+    assert items == ["populations.iz", "populations.ex", "projections[0] (x_to_ok).delay"]
+    assert "lif" in e.value.problems[0].alternative
+    assert "delay 70 steps outside [1, 62]" in e.value.problems[2].reason
+
+
+def test_learning_and_models_on_truenorth():
+    probs = find_problems(_net(), load_target("truenorth"))
+    errs = {p.item for p in probs if p.severity == "error"}
+    assert "projections[1] (learn).plasticity" in errs          # no on-chip learning
+    assert "populations.ok" in errs                              # lif is not a truenorth model
+    assert "projections[0] (x_to_ok).delay" in errs              # 70 > 15
+
+
+def test_approximations_do_not_raise():
+    net = neuromap.Network(dt=1.0)
+    net.add_population("x", 4, "poisson", rate=10.0)
+    net.add_population("ok", 3, "lif", refractory=2)
+    net.connect("x", "ok", weight=0.5, plasticity={"rule": "stdp"})
+    probs = check_compatibility(net, load_target("loihi"))
+    assert sorted(p.item for p in probs) == ["populations.ok.refractory", "projections[0] (x_to_ok).plasticity"]
+    assert all(p.severity == "approximation" for p in probs)
+
+
+def test_per_neuron_time_constants_are_reported():
+    net = neuromap.Network(dt=1.0)
+    net.add_population("p", 3, "lif", tau_m=[10.0, 20.0, 20.0], v_th=[1.0, 1.0, 1.0])
+    with pytest.raises(TargetError) as e:
+        check_compatibility(net, load_target("loihi"))
+    assert [p.item for p in e.value.problems] == ["populations.p.tau_m"]

@@ -1,0 +1,84 @@
+"""Fan-in legalization: relay trees compute exactly what the original computes where the scheme is exact."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+import neuromap
+from neuromap.compiler import compile_network
+from neuromap.compiler.fan_in import fan_in, legalize_fan_in
+from neuromap.errors import TargetError
+from neuromap.targets import load_target
+
+LOIHI = load_target("loihi")
+SMALL = dataclasses.replace(LOIHI, core=dataclasses.replace(LOIHI.core, max_input_axons=16))
+
+
+def _hw_net(delay: int, weights, n_in: int = 40, plastic: bool = False):
+    net = neuromap.Network(name="wide", dt=1.0, seed=0)
+    rng = np.random.default_rng(2)
+    times = [sorted(rng.choice(100, 4, replace=False).astype(float).tolist()) for _ in range(n_in)]
+    net.add_population("inp", n_in, "spike_source", times=times)
+    net.add_population("out", 2, "loihi_lif", du=400, dv=100, vth=40, bias_mant=0, bias_exp=0)
+    net.connect("inp", "out", weight=weights, delay=delay, weight_exp=2, num_weight_bits=8)
+    if plastic:
+        net.projections[0].plasticity = {"rule": "stdp"}
+    return net
+
+
+def _out_spikes(net, steps=110):
+    from emulator import emulate
+    image = compile_network(net, LOIHI, passes=["check_hw_units", "partition", "lower"])
+    run = emulate(image, steps, engine="numpy")
+    pm = image.population("out")
+    sel = (run.spikes[:, 1] >= pm.start) & (run.spikes[:, 1] < pm.start + pm.size)
+    return [(int(t), int(i - pm.start)) for t, i in run.spikes[sel]]
+
+
+def _max_group_count(net, size=16):
+    """Largest number of inputs of one relay group (consecutive blocks of 16) spiking in one step."""
+    steps = np.zeros((100, 40), int)
+    for i, tt in enumerate(net.populations["inp"].neuron["times"]):
+        steps[np.asarray(tt, int), i] = 1
+    return max(steps[:, k:k + size].sum(axis=1).max() for k in range(0, 40, size))
+
+
+def test_equal_weights_are_exact_with_same_latency():
+    net = _hw_net(3, 24)
+    legal, rep = legalize_fan_in(net, SMALL, levels=4)
+    assert rep.max_fan_in == {"out": 40} and rep.neurons_split == {"out": 2}
+    assert rep.groups == 6 and rep.quantum == [24] * 6          # 40 inputs -> groups of 16, 16, 8 per neuron
+    assert rep.levels == [4] * 6 and rep.exact_up_to == [96] * 6 and rep.late_synapses == 0
+    assert rep.relay_neurons == 24 and rep.relay_synapses == 2 * (16 + 16 + 8) * 4 + 24
+    assert _max_group_count(net) <= 4          # the regime where the tree is exact
+    assert fan_in(legal, "out").max() <= 16 and fan_in(legal, "out__fan_in_relay").max() <= 16
+    ref = _out_spikes(net)
+    assert len(ref) > 5 and _out_spikes(legal) == ref
+
+
+def test_delay_one_costs_one_step():
+    net = _hw_net(1, 24)
+    legal, rep = legalize_fan_in(net, SMALL, levels=4)
+    assert rep.late_synapses == 80 and rep.extra_latency_steps == 1
+    assert _out_spikes(legal) == [(t + 1, i) for t, i in _out_spikes(net) if t + 1 < 110]
+
+
+def test_unequal_weights_use_gcd_units():
+    net = _hw_net(2, 24)
+    pr = net.projections[0]
+    pr.weight[:] = np.array([8, 16, 24, 32])[pr.pre_idx % 4]   # gcd 8 -> units 1..4; q = ceil(4 * 4 / 64) = 1
+    legal, rep = legalize_fan_in(net, SMALL, levels=5)
+    assert set(rep.quantum) == {8} and rep.inexact_groups == 0 and set(rep.levels) == {5}
+    assert _out_spikes(legal) == _out_spikes(net)
+
+
+def test_plastic_inputs_over_the_limit_are_an_error():
+    # 40 plastic inputs x plastic_axon_slots (2 on loihi) = 80 axon slots
+    with pytest.raises(TargetError, match="fan-in 80 exceeds 16 input axons per core and 40 inputs are plastic"):
+        legalize_fan_in(_hw_net(2, 24, plastic=True), SMALL)
+
+
+def test_under_the_limit_is_unchanged():
+    net = _hw_net(2, 24)
+    legal, rep = legalize_fan_in(net, LOIHI)
+    assert legal is net and rep.neurons_split == {}

@@ -1,0 +1,122 @@
+"""Quantization pass: hand-computed decays, exponents, clipped/zeroed counts, and float == emulator where exact."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import neuromap
+from neuromap.compiler.quantize import (DU_OFFSET, _Fields, decay_constant, encode_bias, quantize_network,
+                                        quantize_weights)
+from neuromap.errors import TargetError
+from neuromap.targets import load_target
+
+LOIHI = load_target("loihi")
+F = _Fields.of(LOIHI)
+
+
+def test_decays_hand_computed():
+    # 4096 * (1 - exp(-1/5)) = 742.48 -> 742; Lava adds ds_offset 1 to du -> du = 741
+    assert decay_constant(1.0, 5.0) == 742
+    # 4096 * (1 - exp(-1/20)) = 199.78 -> 200
+    assert decay_constant(1.0, 20.0) == 200
+    net = neuromap.Network(dt=1.0)
+    net.add_population("p", 2, "lif", tau_m=20.0, tau_syn=5.0, v_th=2.0, v_reset=0.5)
+    hw, rep = quantize_network(net, LOIHI)
+    n = hw.populations["p"].neuron
+    assert (n["du"], n["dv"]) == (742 - DU_OFFSET, 200)
+    pq = rep.populations[0]
+    # threshold 2**22 (1 headroom bit of the 24-bit v), vth = 2**22 >> 6
+    assert n["vth"] == 65536 and pq.v_scale == pytest.approx(2 ** 22 / 1.5)
+    assert pq.tau_syn_hw == pytest.approx(-1.0 / math.log((4096 - 742) / 4096))
+    assert pq.decay_v_rel_error == pytest.approx(abs(200 / 4096 - (1 - math.exp(-0.05))) / (1 - math.exp(-0.05)))
+
+
+def test_exponent_choice_and_effective_bits():
+    # 12800 = 25 << (3 + 6): exact at e = 0..3; ties go to the largest exponent (smallest mantissa)
+    q = quantize_weights(np.array([12800.0, 12800.0]), F)
+    assert (q["exp"], list(q["mantissa"]), q["bits"], q["sign_mode"]) == (3, [25, 25], 8, "excitatory")
+    # 64 << 6 = 4096: exact as 1 << (6 + 6) with 1 bit... 1 needs all 8 bits of precision (step 1)
+    q = quantize_weights(np.array([4096.0 * 96]), F)      # 96 << 12 = 3 << 17 -> e = 7, m = 48? 3<<17 = 48<<13
+    assert q["exp"] == 7 and q["mantissa"][0] == 48 and q["bits"] == 4  # 48 = 3 * 16: step 16 at 4 bits
+    q = quantize_weights(np.array([-640.0, 1280.0]), F)   # mixed: step 2 at 8 bits
+    assert q["sign_mode"] == "mixed" and q["mantissa"][0] * 2 ** (q["exp"] + 6) == -640
+
+
+def test_clipped_and_zeroed_counts():
+    big = 255 * 2.0 ** 13                    # largest representable input: 255 << (7 + 6)
+    q = quantize_weights(np.array([big, 64.0]), F)
+    assert (q["exp"], q["clipped"], q["zeroed"]) == (7, 0, 1)
+    q = quantize_weights(np.array([2 * big, big]), F)
+    assert (q["exp"], q["clipped"], list(q["mantissa"])) == (7, 1, [255, 255])
+
+
+def test_stochastic_rounding_is_seeded_and_unbiased():
+    x = np.full(20000, 201.3 * 64)  # e = 0: 201.3 (e = -1 needs 402.6 > 255; e >= 1 rounds farther)
+    a = quantize_weights(x, F, "stochastic", np.random.default_rng(1))
+    b = quantize_weights(x, F, "stochastic", np.random.default_rng(1))
+    assert np.array_equal(a["mantissa"], b["mantissa"])
+    assert a["exp"] == 0 and set(np.unique(a["mantissa"])) == {201, 202}
+    assert abs(a["mantissa"].mean() - 201.3) < 0.02
+
+
+def test_bias_encoding():
+    mant, exp = encode_bias(np.array([4095.0, 4097.0, -20000.0, 0.0]), F)
+    assert list(exp) == [0, 1, 3, 0] and list(mant) == [4095, 2048, -2500, 0]
+    with pytest.raises(TargetError, match="bias field"):
+        encode_bias(np.array([4095.0 * 128 + 100]), F)
+
+
+def test_all_weights_round_to_zero_is_an_error():
+    net = neuromap.Network(dt=1.0)
+    net.add_population("i", 2, "spike_source", times=[[1.0], [2.0]])
+    net.add_population("o", 1, "lif")
+    net.connect("i", "o", weight=1e-12)
+    with pytest.raises(TargetError, match="all 2 nonzero weights round to 0"):
+        quantize_network(net, LOIHI)
+
+
+def _drive_net(model: str, **params):
+    net = neuromap.Network(name="drive", dt=1.0, seed=0)
+    rng = np.random.default_rng(5)
+    times = [sorted(rng.choice(200, 30, replace=False).astype(float).tolist()) for _ in range(20)]
+    net.add_population("inp", 20, "spike_source", times=times)
+    net.add_population("out", 5, model, **params)
+    net.connect("inp", "out", weight={"uniform": [0.05, 0.3]}, delay={"uniform_int": [1, 3]})
+    net.connect("inp", "out", connect={"rule": "fixed_indegree", "k": 3}, weight=0.2, target="inh", delay=2)
+    return net
+
+
+@pytest.mark.parametrize("model,params", [("lif", dict(tau_m=10.0, tau_syn=3.0, v_th=1.0, v_reset=0.2)),
+                                          ("if", dict(v_th=1.5, v_reset=0.0, leak=0.01))])
+def test_compiled_network_tracks_float(model, params):
+    """Same spikes and voltages (v_hw / s + v_reset) up to weight/decay rounding: v within 1 % of the
+    threshold gap until the first spike that moves (a step earlier/later near threshold), and per-neuron
+    spike counts within 2 over 200 steps."""
+    from emulator import emulate
+    from neuromap.compiler import compile_network
+    net = _drive_net(model, **params)
+    net.add_probe("out", ["v"])
+    ref = neuromap.simulate(net, 200)
+    image = compile_network(net, LOIHI)
+    run = emulate(image, 200, engine="numpy", probe=np.arange(5))
+    pm = image.population("out")
+    sel = (run.spikes[:, 1] >= pm.start) & (run.spikes[:, 1] < pm.start + pm.size)
+    hw = set(zip(run.spikes[sel, 0].tolist(), (run.spikes[sel, 1] - pm.start).tolist()))
+    fl = set(zip(ref.spikes["out"][0].tolist(), ref.spikes["out"][1].tolist()))
+    assert len(fl) > 10
+    moved = fl.symmetric_difference(hw)
+    count = lambda spikes: np.bincount([i for _, i in spikes], minlength=5)  # noqa: E731
+    assert np.max(np.abs(count(hw) - count(fl))) <= 2
+    first = min([t for t, _ in moved], default=200)
+    s = image.options["quantization"]["populations"][0]["v_scale"]
+    v_hw = run.v / s + params["v_reset"]
+    gap = params["v_th"] - params["v_reset"]
+    assert np.max(np.abs(v_hw[:first] - ref.traces["out"]["v"][:first])) < 0.01 * gap
+    rep = image.options["quantization"]
+    json.dumps(rep)
+    assert {p["name"] for p in rep["projections"]} == {"inp_to_out", "inp_to_out_2"}
+    for p, pr in zip(rep["projections"], net.projections):
+        # nearest rounding of the mantissa: |error| <= 0.5 mantissa units -> relative 0.5 / (scale * |w|)
+        assert 0 < p["max_rel_error"] <= 0.5 / (abs(p["scale"]) * np.abs(pr.weight).min()) * (1 + 1e-9)
+        assert p["clipped"] == p["zeroed"] == 0
