@@ -1,0 +1,92 @@
+"""Bit-accurate emulator of Loihi-style (``loihi_lif``) cores; imports :mod:`neuromap.image` only.
+
+:func:`emulate` runs an image for a number of steps with the numpy engine or the
+numba-compiled engine (same integers); semantics in ``docs/emulator.md``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuromap.errors import ImageError
+from neuromap.image import Image
+
+from emulator.inputs import InputSchedule
+from emulator.program import Program, prepare
+from emulator.state import ChunkOut, State
+
+ENGINES = ("numba", "numpy")
+
+#: spike-buffer entries per chunk (the chunk length adapts to the network size)
+_CHUNK_BUDGET = 4_000_000
+
+
+@dataclass
+class RawRun:
+    """Everything one emulation produced, in global indices.
+
+    spikes: (k, 2) int64 rows (step, source id), sorted by step then source
+    (source ids: neurons 0..N-1, then inputs N..N+I-1). probe: global neuron ids
+    whose u/v are traced; u, v: (steps, len(probe)) int64 after each step (v after reset).
+    core_spikes (C,), link_spikes (C+1, C): traffic counters (row C = host).
+    """
+
+    steps: int
+    spikes: np.ndarray
+    probe: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    core_spikes: np.ndarray
+    link_spikes: np.ndarray
+
+
+def _engine(name: str):
+    if name == "numba":
+        from emulator import engine_numba
+        return engine_numba.run_chunk
+    if name == "numpy":
+        from emulator import engine_numpy
+        return engine_numpy.run_chunk
+    raise ImageError(f"unknown emulator engine {name!r} (use one of {', '.join(ENGINES)})")
+
+
+def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None) -> RawRun:
+    """Run ``steps`` steps from the initial state. ``probe``: global neuron ids to trace (default: the
+    image's u/v probes)."""
+    run_chunk = _engine(engine)
+    p = image if isinstance(image, Program) else prepare(image)
+    if probe is None:
+        probe = _image_probe(image) if isinstance(image, Image) else np.zeros(0, np.int64)
+    probe = np.ascontiguousarray(probe, dtype=np.int64)
+    steps = int(steps)
+    if steps < 0:
+        raise ImageError(f"steps must be >= 0, got {steps}")
+    st = State.initial(p)
+    sched = InputSchedule(p)
+    width = p.n_neurons + p.n_inputs
+    chunk = max(1, min(steps, _CHUNK_BUDGET // max(1, width)))
+    spikes, us, vs = [], [], []
+    for t0 in range(0, steps, chunk):
+        n = min(chunk, steps - t0)
+        in_ptr, in_ids = sched.chunk(t0, n)
+        out = ChunkOut.empty(n, n * width, probe.size)
+        run_chunk(p, st, t0, n, in_ptr, in_ids, probe, out)
+        spikes.append(np.stack([out.spk_step[:out.n_spikes], out.spk_src[:out.n_spikes]], axis=1))
+        us.append(out.trace_u)
+        vs.append(out.trace_v)
+    cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, np.int64))
+    sp = cat(spikes, (0, 2))
+    sp = sp[np.lexsort((sp[:, 1], sp[:, 0]))] if sp.size else sp
+    return RawRun(steps, sp, probe, cat(us, (0, probe.size)), cat(vs, (0, probe.size)),
+                  st.core_spikes, st.link_spikes)
+
+
+def _image_probe(image: Image) -> np.ndarray:
+    ids = []
+    for pr in image.probes:
+        if {"u", "v"} & set(pr.variables):
+            pop = image.population(pr.population)
+            local = np.arange(pop.size) if pr.neurons is None else pr.neurons
+            ids.append(pop.start + np.asarray(local, dtype=np.int64))
+    return np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)

@@ -1,0 +1,106 @@
+"""The time loop compiled with numba: the same integers as :mod:`emulator.engine_numpy`, one scalar
+loop per step (LIF update of every neuron, then the synapse rows of the spiking sources).
+
+The LIF arithmetic is that of :mod:`emulator.lif` (Lava ``PyLifModelBitAcc``), written per neuron.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from emulator.program import Program
+from emulator.state import ChunkOut, State
+
+_TWO31 = np.int64(1 << 31)
+_MASK32 = np.int64(0xFFFFFFFF)
+_MAX_UV = np.int64(1 << 23)
+
+
+@numba.njit(inline="always")
+def _wrap32(x):
+    return ((x + _TWO31) & _MASK32) - _TWO31
+
+
+@numba.njit(inline="always")
+def _decay(x, factor):
+    p = x * factor
+    if p >= 0:
+        return p >> 12
+    return -((-p) >> 12)
+
+
+@numba.njit(cache=True, nogil=True)
+def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, neuron_core, src_ptr, route_axon, route_core,
+         src_core, syn_ptr, syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift,
+         u, v, ring, slot_acc, core_spikes, link_spikes, in_ptr, in_ids, probe,
+         spk_step, spk_src, trace_u, trace_v):
+    fired = np.empty(N + in_ids.shape[0], np.int64)
+    touched = np.empty(slot_post.shape[0], np.int64)
+    marked = np.zeros(slot_post.shape[0], np.bool_)
+    n_spk = 0
+    for k in range(n_steps):
+        t = t0 + k
+        base = (t % D) * N
+        nf = 0
+        for n in range(N):
+            a = ring[base + n]
+            ring[base + n] = 0
+            d = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(_wrap32(a) << 6))
+            if d > _MAX_UV:
+                d -= 2 * _MAX_UV
+            elif d <= -_MAX_UV:
+                d += 2 * _MAX_UV
+            u[n] = d
+            vv = _wrap32(_decay(v[n], decay_v[n]) + d + bias[n])
+            if vv > _MAX_UV - 1:
+                vv = _MAX_UV - 1
+            elif vv < 1 - _MAX_UV:
+                vv = 1 - _MAX_UV
+            if vv > vth[n]:
+                vv = 0
+                fired[nf] = n
+                nf += 1
+                core_spikes[neuron_core[n]] += 1
+            v[n] = vv
+        for j in range(probe.shape[0]):
+            trace_u[k, j] = u[probe[j]]
+            trace_v[k, j] = v[probe[j]]
+        for j in range(in_ptr[k], in_ptr[k + 1]):
+            fired[nf] = N + in_ids[j]
+            nf += 1
+        nt = 0
+        for f in range(nf):
+            s = fired[f]
+            spk_step[n_spk] = t
+            spk_src[n_spk] = s
+            n_spk += 1
+            for r in range(src_ptr[s], src_ptr[s + 1]):
+                link_spikes[src_core[s], route_core[r]] += 1
+                g = route_axon[r]
+                for q in range(syn_ptr[g], syn_ptr[g + 1]):
+                    sl = syn_slot[q]
+                    if sl < 0:
+                        ring[((t + syn_delay[q]) % D) * N + syn_post[q]] += syn_add[q]
+                    else:
+                        if not marked[sl]:
+                            marked[sl] = True
+                            touched[nt] = sl
+                            nt += 1
+                        slot_acc[sl] += syn_add[q]
+        for i in range(nt):
+            sl = touched[i]
+            ring[((t + slot_delay[sl]) % D) * N + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
+            slot_acc[sl] = 0
+            marked[sl] = False
+    return n_spk
+
+
+def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, in_ids: np.ndarray,
+              probe: np.ndarray, out: ChunkOut) -> None:
+    """Same contract as :func:`emulator.engine_numpy.run_chunk`."""
+    out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
+                        p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
+                        p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
+                        p.slot_shift, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
+                        st.link_spikes, in_ptr, in_ids, probe, out.spk_step, out.spk_src,
+                        out.trace_u, out.trace_v)

@@ -1,0 +1,53 @@
+"""The time loop in vectorized numpy: per step one LIF update over all neurons of all cores, then
+event-driven delivery of the spiking sources' synapse rows into the delay ring buffer."""
+from __future__ import annotations
+
+import numpy as np
+
+from emulator.lif import lif_step
+from emulator.program import Program
+from emulator.state import ChunkOut, State
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated ``arange(starts[i], ends[i])`` and, for each element, its range index ``i``."""
+    lens = ends - starts
+    owner = np.repeat(np.arange(starts.shape[0]), lens)
+    if owner.size == 0:
+        return owner, owner
+    first = np.cumsum(lens) - lens
+    return np.arange(owner.size) - first[owner] + starts[owner], owner
+
+
+def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, in_ids: np.ndarray,
+              probe: np.ndarray, out: ChunkOut) -> None:
+    """Run steps ``t0 .. t0+n_steps-1``; input spikes of step ``t0+k`` are ``in_ids[in_ptr[k]:in_ptr[k+1]]``."""
+    N, D = p.n_neurons, p.ring_len
+    n_spk = 0
+    for k in range(n_steps):
+        t = t0 + k
+        row = t % D
+        a_in = st.ring[row].copy()
+        st.ring[row] = 0
+        fired = np.flatnonzero(lif_step(st.u, st.v, a_in, p.decay_u, p.decay_v, p.bias, p.vth))
+        out.trace_u[k] = st.u[probe]
+        out.trace_v[k] = st.v[probe]
+        src = np.concatenate([fired, N + in_ids[in_ptr[k]:in_ptr[k + 1]]])
+        out.spk_step[n_spk:n_spk + src.size] = t
+        out.spk_src[n_spk:n_spk + src.size] = src
+        n_spk += src.size
+        np.add.at(st.core_spikes, p.neuron_core[fired], 1)
+        routes, owner = _ranges(p.src_ptr[src], p.src_ptr[src + 1])
+        np.add.at(st.link_spikes, (p.src_core[src[owner]], p.route_core[routes]), 1)
+        ax = p.route_axon[routes]
+        syn, _ = _ranges(p.syn_ptr[ax], p.syn_ptr[ax + 1])
+        slot = p.syn_slot[syn]
+        direct = syn[slot < 0]
+        np.add.at(st.ring, ((t + p.syn_delay[direct]) % D, p.syn_post[direct]), p.syn_add[direct])
+        slotted = slot >= 0
+        if slotted.any():
+            acc = np.zeros(p.slot_post.size, np.int64)  # per (projection, post, delay) sum of this step
+            np.add.at(acc, slot[slotted], p.syn_add[syn[slotted]])
+            hit = np.flatnonzero(acc)
+            np.add.at(st.ring, ((t + p.slot_delay[hit]) % D, p.slot_post[hit]), acc[hit] >> p.slot_shift[hit])
+    out.n_spikes = n_spk

@@ -1,0 +1,118 @@
+"""An image flattened into the arrays the time loop reads (struct-of-arrays, all int64).
+
+:func:`prepare` turns a :class:`neuromap.image.Image` of ``loihi_lif`` cores into a
+:class:`Program`: per neuron the constants of Lava's ``PyLifModelBitAcc``
+(effective threshold ``vth << 6`` and bias ``bias_mant << bias_exp``, 24-bit
+range), per source the route entries resolved to global axons, per synapse the
+post neuron, total delay and the weight the accumulator adds.
+
+Weight exponent (Lava ``PyDenseModelBitAcc.run_spk``): a projection's per-step
+sum onto one (post, delay) is shifted ``<< weight_exp`` or, when negative,
+``>> -weight_exp`` (arithmetic, floor). A left shift distributes over the sum
+exactly in int64, so for ``weight_exp >= 0`` the synapse weight is pre-shifted
+(``add = weight << weight_exp``) and added straight into the ring buffer. A right
+shift does not distribute, so synapses of projections with ``weight_exp < 0``
+add their raw weight into a *dendrite slot* (one per distinct
+(projection, post, delay)); after all spikes of the step each touched slot is
+shifted and added to the ring buffer (``slot_shift``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuromap.errors import ImageError
+from neuromap.image import Image
+
+#: the only core kind this emulator executes
+KIND = "loihi_lif"
+
+
+@dataclass
+class Program:
+    """Flattened image. Lengths: N neurons, I inputs, C cores, R route entries, A axons, S synapses, K slots."""
+
+    n_neurons: int
+    n_inputs: int
+    n_cores: int
+    ring_len: int             # D = max total delay + 1 ring-buffer rows
+    # neurons (N): decay factors 4096-(du+1) and 4096-dv, effective threshold/bias, initial state
+    decay_u: np.ndarray
+    decay_v: np.ndarray
+    vth: np.ndarray           # vth << 6
+    bias: np.ndarray          # bias_mant << bias_exp
+    u_init: np.ndarray
+    v_init: np.ndarray
+    neuron_core: np.ndarray
+    # routing (sources = neurons then inputs)
+    src_ptr: np.ndarray       # N+I+1
+    route_axon: np.ndarray    # R, global axon id
+    route_core: np.ndarray    # R, destination core
+    src_core: np.ndarray      # N+I, core of the source (C = host for inputs); route delays are 0
+    # axons / synapses
+    syn_ptr: np.ndarray       # A+1
+    syn_post: np.ndarray      # S
+    syn_delay: np.ndarray     # S
+    syn_add: np.ndarray       # S, weight << weight_exp (direct) or raw weight (slotted)
+    syn_slot: np.ndarray      # S, dendrite slot or -1 for direct synapses
+    slot_post: np.ndarray     # K
+    slot_delay: np.ndarray    # K
+    slot_shift: np.ndarray    # K, right shift (= -weight_exp > 0)
+    # inputs
+    spike_step: np.ndarray
+    spike_index: np.ndarray
+    poisson_ids: np.ndarray   # input ids of Poisson inputs, in id order
+    poisson_p: np.ndarray
+    seed: int
+
+
+def _i64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def prepare(image: Image) -> Program:
+    """Flatten ``image`` for execution; refuses core kinds other than ``loihi_lif``."""
+    kinds = {image.core_kinds[k] for k in np.unique(image.cores["kind"])}
+    if kinds - {KIND}:
+        raise ImageError(f"the Loihi emulator cannot run core kind(s) {sorted(kinds - {KIND})} "
+                         f"(only {KIND}; use a backend for that core kind)")
+    nu, sy, ax, rt = image.neurons, image.synapses, image.axons, image.routes
+    if np.any(rt["delay"] != 0):
+        raise ImageError("routes.delay must be 0 on loihi_lif cores (their delays are synaptic; recompile)")
+    N, I, C = image.n_neurons, image.n_inputs, image.n_cores
+    # global axon of each route: core's first axon + core-local axon
+    route_axon = image.cores["axon_ptr"][rt["core"]] + rt["axon"]
+    src_core = np.concatenate([nu["core"].astype(np.int64), np.full(I, C, np.int64)])
+    # per synapse: projection, exponent
+    n_syn_ax = np.diff(ax["syn_ptr"])
+    syn_proj = np.repeat(ax["proj"].astype(np.int64), n_syn_ax)
+    exps = np.array([p.weight_exp for p in image.projections] or [0], dtype=np.int64)
+    syn_exp = exps[syn_proj] if syn_proj.size else np.zeros(0, np.int64)
+    w = sy["weight"].astype(np.int64)
+    direct = syn_exp >= 0
+    syn_add = np.where(direct, w << np.maximum(syn_exp, 0), w)
+    # dendrite slots for negative exponents: one per distinct (projection, post, delay)
+    syn_slot = np.full(w.shape[0], -1, np.int64)
+    key = np.stack([syn_proj[~direct], sy["post"][~direct].astype(np.int64),
+                    sy["delay"][~direct].astype(np.int64)], axis=1)
+    if key.shape[0]:
+        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+        syn_slot[~direct] = inv.reshape(-1)
+    else:
+        uniq = np.zeros((0, 3), np.int64)
+    p = image.inputs["poisson_p"]
+    poisson_ids = np.flatnonzero(~np.isnan(p))
+    return Program(
+        n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
+        decay_u=4096 - (_i64(nu["du"]) + 1), decay_v=4096 - _i64(nu["dv"]),
+        vth=_i64(nu["vth"]) << 6, bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
+        u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
+        src_ptr=_i64(rt["src_ptr"]), route_axon=_i64(route_axon), route_core=_i64(rt["core"]),
+        src_core=src_core,
+        syn_ptr=_i64(ax["syn_ptr"]), syn_post=_i64(sy["post"]), syn_delay=_i64(sy["delay"]),
+        syn_add=_i64(syn_add), syn_slot=syn_slot,
+        slot_post=_i64(uniq[:, 1]), slot_delay=_i64(uniq[:, 2]), slot_shift=-exps[uniq[:, 0]],
+        spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
+        poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
+        seed=int(image.seed))

@@ -1,0 +1,44 @@
+"""Mutable emulator state (carried across chunks of steps) and the per-chunk output buffers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emulator.program import Program
+
+
+@dataclass
+class State:
+    """u, v (int64 holding Lava's int32 values), the dendritic delay ring buffer ``ring[t % D, neuron]``
+    (int64 sums, wrapped to int32 when read), the slot accumulator, and the traffic counters."""
+
+    u: np.ndarray
+    v: np.ndarray
+    ring: np.ndarray          # (D, N) int64
+    slot_acc: np.ndarray      # (K,) int64, zero between steps
+    core_spikes: np.ndarray   # (C,) spikes emitted by the neurons of each core
+    link_spikes: np.ndarray   # (C+1, C) spike messages source core -> destination core; row C = host inputs
+
+    @classmethod
+    def initial(cls, p: Program) -> "State":
+        return cls(u=p.u_init.copy(), v=p.v_init.copy(), ring=np.zeros((p.ring_len, p.n_neurons), np.int64),
+                   slot_acc=np.zeros(p.slot_post.size, np.int64),
+                   core_spikes=np.zeros(p.n_cores, np.int64),
+                   link_spikes=np.zeros((p.n_cores + 1, p.n_cores), np.int64))
+
+
+@dataclass
+class ChunkOut:
+    """Outputs of one chunk: spikes as (step, source id) pairs and u/v traces of the probed neurons."""
+
+    spk_step: np.ndarray      # (capacity,) int64
+    spk_src: np.ndarray       # (capacity,) int64
+    trace_u: np.ndarray       # (n_steps, n_probe) int64
+    trace_v: np.ndarray
+    n_spikes: int = 0
+
+    @classmethod
+    def empty(cls, n_steps: int, capacity: int, n_probe: int) -> "ChunkOut":
+        return cls(np.zeros(capacity, np.int64), np.zeros(capacity, np.int64),
+                   np.zeros((n_steps, n_probe), np.int64), np.zeros((n_steps, n_probe), np.int64))

@@ -1,0 +1,42 @@
+"""``neuromap run BUILD --backend emulator --steps N -o results.npz``: run a compiled image.
+
+The emulator backend is bit-accurate to Lava 0.10.0 fixed_pt (docs/emulator.md);
+``--engine`` picks its numba (default) or numpy time loop (same integers). Prints
+spike counts per population; ``-o`` writes the results file documented in
+:mod:`backends.emulator`.
+"""
+from __future__ import annotations
+
+import click
+
+from neuromap.errors import NeuromapError
+
+#: backend name -> module with ``run(image, steps, **options) -> Results``
+BACKENDS = {"emulator": "backends.emulator"}
+
+
+@click.command("run")
+@click.argument("build", type=click.Path(file_okay=False))
+@click.option("--backend", "-b", type=click.Choice(sorted(BACKENDS)), default="emulator", show_default=True)
+@click.option("--steps", "-n", type=click.IntRange(min=1), required=True, help="Number of steps to run.")
+@click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
+              help="Emulator time loop.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
+def command(build: str, backend: str, steps: int, engine: str, output: str | None) -> None:
+    """Run the image directory BUILD for --steps steps."""
+    import importlib
+
+    from neuromap.image import load_image
+
+    if output is not None and not output.endswith(".npz"):
+        raise NeuromapError(f"{output}: output must be a .npz file (use -o NAME.npz)")
+    img = load_image(build)
+    res = importlib.import_module(BACKENDS[backend]).run(img, steps, engine=engine)
+    width = max([len("population")] + [len(p.name) for p in img.populations])
+    click.echo(f"{img.network_name}: {steps} steps on {backend} ({engine}), {img.n_cores} cores")
+    click.echo(f"{'population':<{width}}  {'size':>7} {'spikes':>10}")
+    for p in img.populations:
+        click.echo(f"{p.name:<{width}}  {p.size:>7} {res.spikes[p.name].shape[0]:>10}")
+    if output is not None:
+        res.save(output)
+        click.echo(f"wrote {output}")

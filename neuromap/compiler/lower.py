@@ -1,0 +1,146 @@
+"""Lowering: a placed hardware-unit network -> :class:`neuromap.image.Image`.
+
+* Neurons: ``loihi_lif`` parameters copied into the per-neuron arrays (hardware integers).
+* Synapses of one projection between one (pre, post) pair are merged into one
+  synapse whose integer weight is their sum (a Lava ``Dense`` matrix holds one
+  weight per pair); they must share a delay. Weights are then encoded with
+  :func:`neuromap.image.encode_weights` (Lava's clip to 8 bits and truncation to
+  ``num_weight_bits``).
+* One axon per (destination core, projection, source neuron); axons sorted by core
+  (core-local ids follow projection then source order); synapses of an axon sorted
+  by post neuron. Routing table: per source, one entry per axon (delay 0: delays are
+  synaptic on Loihi).
+* Inputs: ``spike_source`` times become (step, input id) pairs; ``poisson`` rates
+  become per-step probabilities ``min(rate * dt / 1000, 1)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import TargetError
+from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights
+from neuromap.network import Network, network_hash
+
+_NEURON_ARRAYS = {"du": np.uint16, "dv": np.uint16, "vth": np.int32, "bias_mant": np.int16,
+                  "bias_exp": np.int8, "u": np.int32, "v": np.int32}
+_DENSE_HINT = 0.5   # projections at least this dense are marked storage "dense"
+
+
+def _merge_pairs(pr, n_post: int, fld: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(pre, post, summed integer weight, delay) with one entry per distinct (pre, post)."""
+    key = pr.pre_idx.astype(np.int64) * n_post + pr.post_idx.astype(np.int64)
+    uniq, inv = np.unique(key, return_inverse=True)
+    w = np.zeros(uniq.size, np.int64)
+    np.add.at(w, inv, np.rint(pr.weight).astype(np.int64))
+    d = np.zeros(uniq.size, np.int64)
+    d[inv] = pr.delay
+    if np.any(d[inv] != pr.delay):
+        raise TargetError(f"{fld}: two synapses between the same neuron pair have different delays "
+                          "(a Loihi projection holds one synapse per pair; split the projection)")
+    return uniq // n_post, uniq % n_post, w, d
+
+
+def _spike_steps(neuron: dict, dt: float) -> list[np.ndarray]:
+    """Per neuron, the sorted distinct steps of a ``spike_source``: ``times`` (ms) at ``round(t / dt)``,
+    or ``spike_times`` given in steps."""
+    if "times" in neuron:
+        return [np.unique(np.rint(np.asarray(tt, float) / dt).astype(np.int64)) for tt in neuron["times"]]
+    return [np.unique(np.asarray(tt, np.int64)) for tt in neuron["spike_times"]]
+
+
+def lower_to_image(net: Network, target: Any, placement: dict, options: dict) -> Image:
+    pops, n_neu, n_inp = [], 0, 0
+    start: dict[str, int] = {}
+    for name, pop in net.populations.items():
+        kind = "input" if pop.model in ("spike_source", "poisson") else "neuron"
+        first = n_neu if kind == "neuron" else n_inp
+        pops.append(PopulationMap(name, kind, pop.model, first, pop.size))
+        start[name] = first
+        if kind == "neuron":
+            n_neu += pop.size
+        else:
+            n_inp += pop.size
+    neuron_pops = [p for p in pops if p.kind == "neuron"]
+    full = lambda v, n, dt: np.broadcast_to(np.asarray(v), (n,)).astype(dt)  # noqa: E731
+    neurons = {k: np.concatenate([full(net.populations[p.name].neuron[k], p.size, dt) for p in neuron_pops]
+                                 or [np.zeros(0, dt)]) for k, dt in _NEURON_ARRAYS.items()}
+    neurons["u_init"] = neurons.pop("u")
+    neurons["v_init"] = neurons.pop("v")
+    neurons["core"] = np.concatenate([placement[p.name][0] for p in neuron_pops] or [np.zeros(0)]).astype(np.int32)
+    neurons["slot"] = np.concatenate([placement[p.name][1] for p in neuron_pops] or [np.zeros(0)]).astype(np.int32)
+    n_cores = int(neurons["core"].max()) + 1 if n_neu else 0
+    kind_of = {p.name: p.kind for p in pops}
+
+    # ---- synapses of every projection, tagged with (core, projection, source)
+    cols = {k: [] for k in ("core", "proj", "src", "post", "w", "d")}
+    projections = []
+    for k, pr in enumerate(net.projections):
+        fld = f"projections[{k}] ({pr.name})"
+        post_pop = net.populations[pr.post]
+        pre, post, w, d = _merge_pairs(pr, post_pop.size, fld)
+        hw = pr.hw
+        w = encode_weights(w, hw["sign_mode"], hw["num_weight_bits"])
+        src_base = start[pr.pre] + (0 if kind_of[pr.pre] == "neuron" else n_neu)
+        gpost = start[pr.post] + post
+        cols["core"].append(neurons["core"][gpost].astype(np.int64))
+        cols["proj"].append(np.full(pre.size, k, np.int64))
+        cols["src"].append(src_base + pre)
+        cols["post"].append(gpost)
+        cols["w"].append(w.astype(np.int64))
+        cols["d"].append(d)
+        density = pre.size / max(1, net.populations[pr.pre].size * post_pop.size)
+        projections.append(ProjectionMap(pr.name, pr.pre, pr.post, int(hw["weight_exp"]),
+                                         int(hw["num_weight_bits"]), hw["sign_mode"],
+                                         "dense" if density >= _DENSE_HINT else "sparse", None))
+    c = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in cols.items()}
+    order = np.lexsort((c["post"], c["src"], c["proj"], c["core"]))
+    c = {k: v[order] for k, v in c.items()}
+    S = order.size
+    new_axon = np.ones(S, bool)
+    if S:
+        new_axon[1:] = (np.diff(c["core"]) != 0) | (np.diff(c["proj"]) != 0) | (np.diff(c["src"]) != 0)
+    first = np.flatnonzero(new_axon)
+    ax_core, ax_proj, ax_src = c["core"][first], c["proj"][first], c["src"][first]
+    A = first.size
+    syn_ptr = np.append(first, S).astype(np.int64)
+    axon_ptr = np.zeros(n_cores + 1, np.int64)
+    np.cumsum(np.bincount(ax_core, minlength=n_cores), out=axon_ptr[1:])
+    ax_local = np.arange(A) - axon_ptr[ax_core]
+    # ---- routing table: per source, its axons in (projection, core) order
+    r_order = np.lexsort((ax_core, ax_proj, ax_src))
+    src_ptr = np.zeros(n_neu + n_inp + 1, np.int64)
+    np.cumsum(np.bincount(ax_src, minlength=n_neu + n_inp), out=src_ptr[1:])
+
+    # ---- inputs
+    steps, ids, pp = [], [], np.full(n_inp, np.nan)
+    for p in pops:
+        if p.model == "spike_source":
+            for i, tt in enumerate(_spike_steps(net.populations[p.name].neuron, net.dt)):
+                steps.append(tt)
+                ids.append(np.full(tt.size, p.start + i, np.int64))
+        elif p.model == "poisson":
+            rate = np.broadcast_to(np.asarray(net.populations[p.name].neuron["rate"], float), (p.size,))
+            pp[p.start:p.start + p.size] = np.minimum(rate * net.dt / 1000.0, 1.0)
+    st = np.concatenate(steps) if steps else np.zeros(0, np.int64)
+    ix = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    io = np.lexsort((ix, st))
+
+    probes = [ProbeMap(pr.population, tuple(pr.variables), None if pr.neurons is None else
+                       np.asarray(pr.neurons, np.int64)) for pr in net.probes]
+    return Image(
+        target=target.name,
+        constants={"neuron": dataclasses.asdict(target.neuron), "synapse": dataclasses.asdict(target.synapse),
+                   "core": dataclasses.asdict(target.core)},
+        core_kinds=["loihi_lif"], populations=pops, projections=projections, probes=probes,
+        neurons=neurons,
+        cores={"kind": np.zeros(n_cores, np.int8), "axon_ptr": axon_ptr},
+        axons={"proj": ax_proj.astype(np.int32), "syn_ptr": syn_ptr},
+        synapses={"post": c["post"].astype(np.int32), "weight": c["w"].astype(np.int16),
+                  "delay": c["d"].astype(np.uint8)},
+        routes={"src_ptr": src_ptr, "core": ax_core[r_order].astype(np.int32),
+                "axon": ax_local[r_order].astype(np.int32), "delay": np.zeros(A, np.uint8)},
+        inputs={"spike_step": st[io], "spike_index": ix[io].astype(np.int32), "poisson_p": pp},
+        seed=net.seed, source_hash=network_hash(net), options=dict(options), network_name=net.name)

@@ -1,0 +1,160 @@
+"""The compile pipeline: a list of small pure passes over a :class:`CompileState`, a verifier after each.
+
+A pass takes the state and returns a new one (``dataclasses.replace``); its
+verifier checks what the pass promised and raises a one-line
+:class:`~neuromap.errors.TargetError` otherwise. Add a pass by inserting a
+:class:`Pass` into :data:`PASSES` (e.g. quantize before ``partition``, a placement
+pass instead of ``partition``); ``options["passes"]`` may name a subset/order.
+
+Current passes (hardware-unit networks):
+
+1. ``check_hw_units``: every neuron population is ``loihi_lif``, inputs are
+   ``spike_source``/``poisson``, the target runs these models, delays fit.
+2. ``partition``: fill cores in order (population by population, ``max_neurons``
+   per core): neuron ``n`` of the global order goes to core ``n // max_neurons``.
+3. ``lower``: build the :class:`~neuromap.image.Image` (:mod:`neuromap.compiler.lower`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from neuromap.errors import TargetError
+from neuromap.image import MAX_DELAY, Image
+from neuromap.network import Network
+
+#: models of neuron populations the hardware-unit path compiles, and of input populations
+HW_NEURON_MODELS = ("loihi_lif",)
+INPUT_MODELS = ("spike_source", "poisson")
+
+
+@dataclass(frozen=True)
+class CompileState:
+    """What the passes share. ``placement``: population name -> (core, slot) int arrays."""
+
+    network: Network
+    target: Any                      # neuromap.targets.Target
+    options: dict[str, Any] = field(default_factory=dict)
+    placement: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    image: Image | None = None
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    run: Callable[[CompileState], CompileState]
+    verify: Callable[[CompileState], None]
+
+
+# ------------------------------------------------------------------ pass 1: check hardware units
+def check_hw_units(st: CompileState) -> CompileState:
+    net, tgt = st.network, st.target
+    where = f"{net.source}: " if net.source else ""
+    for name, pop in net.populations.items():
+        if pop.model not in HW_NEURON_MODELS + INPUT_MODELS:
+            raise TargetError(f"{where}populations.{name}.neuron.model: {pop.model!r} is not in hardware units "
+                              f"(the quantize pass is not available yet; use loihi_lif with du, dv, vth, bias_mant, bias_exp)")
+        if pop.model not in tgt.neuron.models:
+            raise TargetError(f"{where}populations.{name}.neuron.model: target {tgt.name!r} cannot run "
+                              f"{pop.model!r} (it runs {', '.join(tgt.neuron.models)})")
+    dmin = max(1, tgt.synapse.delay_min)
+    dmax = min(MAX_DELAY, tgt.synapse.delay_max)
+    for i, pr in enumerate(net.projections):
+        fld = f"{where}projections[{i}] ({pr.name})"
+        if pr.plasticity is not None:
+            raise TargetError(f"{fld}.plasticity: plastic projections cannot be compiled for Loihi yet "
+                              "(the learning engine is not integrated; remove plasticity)")
+        if pr.hw is None:
+            raise TargetError(f"{fld}: post population is not in hardware units (use loihi_lif)")
+        if pr.n_synapses and (pr.delay.min() < dmin or pr.delay.max() > dmax):
+            bad = int(pr.delay.min() if pr.delay.min() < dmin else pr.delay.max())
+            raise TargetError(f"{fld}.delay: delay {bad} is outside [{dmin}, {dmax}] steps on target {tgt.name!r}")
+        if not (tgt.synapse.weight_exp_min <= pr.hw["weight_exp"] <= tgt.synapse.weight_exp_max):
+            raise TargetError(f"{fld}.weight_exp: {pr.hw['weight_exp']} is outside "
+                              f"[{tgt.synapse.weight_exp_min}, {tgt.synapse.weight_exp_max}] on {tgt.name!r}")
+    return st
+
+
+def _verify_checked(st: CompileState) -> None:
+    if st.placement is not None or st.image is not None:
+        raise TargetError("check_hw_units must run before partition and lower")
+
+
+# ------------------------------------------------------------------ pass 2: partition (fill in order)
+def partition(st: CompileState) -> CompileState:
+    cap = int(st.target.core.max_neurons)
+    placement, n = {}, 0
+    for name, pop in st.network.populations.items():
+        if pop.model in INPUT_MODELS:
+            continue
+        g = np.arange(n, n + pop.size, dtype=np.int64)
+        placement[name] = (g // cap, g % cap)
+        n += pop.size
+    return dataclasses.replace(st, placement=placement)
+
+
+def _verify_partition(st: CompileState) -> None:
+    cap = int(st.target.core.max_neurons)
+    pl = st.placement or {}
+    cores = np.concatenate([c for c, _ in pl.values()] or [np.zeros(0, np.int64)])
+    slots = np.concatenate([s for _, s in pl.values()] or [np.zeros(0, np.int64)])
+    for name, pop in st.network.populations.items():
+        if pop.model not in INPUT_MODELS and (name not in pl or pl[name][0].shape != (pop.size,)):
+            raise TargetError(f"partition left population {name!r} unplaced")
+    if slots.size and (slots.min() < 0 or slots.max() >= cap):
+        raise TargetError(f"partition put a neuron outside the {cap} compartments of a core")
+    if np.unique(cores * cap + slots).size != cores.size:
+        raise TargetError("partition put two neurons in one compartment")
+
+
+# ------------------------------------------------------------------ pass 3: lower
+def lower(st: CompileState) -> CompileState:
+    from neuromap.compiler.lower import lower_to_image
+    return dataclasses.replace(st, image=lower_to_image(st.network, st.target, st.placement, st.options))
+
+
+def _verify_image(st: CompileState) -> None:
+    if st.image is None:
+        raise TargetError("lower produced no image")
+    st.image.verify()
+    if st.image.n_cores > st.target.n_cores:
+        raise TargetError(f"the network needs {st.image.n_cores} cores, more than target {st.target.name!r} has")
+
+
+# -- front half (issue 6, neuromap/compiler/{check,quantize,fan_in}.py): float network -> hardware units
+from neuromap.compiler import check as _check, fan_in as _fan_in, quantize as _quantize  # noqa: E402
+
+PASSES: list[Pass] = [
+    Pass("check", _check.check_pass, _check.verify_check_pass),
+    Pass("quantize", _quantize.quantize_pass, _quantize.verify_quantized),
+    Pass("legalize_fan_in", _fan_in.fan_in_pass, _fan_in.verify_fan_in),
+    # -- end front half
+    Pass("check_hw_units", check_hw_units, _verify_checked),
+    Pass("partition", partition, _verify_partition),
+    Pass("lower", lower, _verify_image),
+]
+
+
+def compile_network(network: Network, target: Any = "loihi", **options) -> Image:
+    """Compile ``network`` for ``target`` (a name, a path to a target TOML, or a ``Target``) into an Image.
+
+    ``options`` are recorded in the image; ``passes`` (list of pass names) selects/reorders passes.
+    """
+    from neuromap.targets import Target, load_target
+    tgt = target if isinstance(target, Target) else load_target(target)
+    by_name = {p.name: p for p in PASSES}
+    names = options.get("passes") or [p.name for p in PASSES]
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise TargetError(f"unknown compiler pass {unknown[0]!r} (passes: {', '.join(by_name)})")
+    st = CompileState(network, tgt, dict(options, passes=list(names)))
+    for name in names:
+        p = by_name[name]
+        st = p.run(st)
+        p.verify(st)
+    if st.image is None:
+        raise TargetError("the pass list did not end with lower (no image produced)")
+    return st.image
