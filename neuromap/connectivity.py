@@ -52,6 +52,8 @@ WEIGHT_FORMS = ("number", "uniform", "uniform_int", "normal", "file", "array")
 DELAY_FORMS = ("integer", "uniform_int", "file", "array")
 
 _CHUNK = 1 << 22  # elements per temporary block (4 Mi)
+#: largest delay (steps) and largest |bound| of uniform_int
+MAX_DELAY = 2 ** 31 - 1
 
 
 @dataclass
@@ -360,6 +362,8 @@ def realize_values(spec: Any, what: str, syn: Synapses, n_pre: int, n_post: int,
     if isinstance(spec, (int, float, np.integer, np.floating)):
         if not math.isfinite(float(spec)):
             raise NetworkFormatError(f"{spec!r} is not finite", field=field, fix=_value_fix(is_delay))
+        if is_delay and abs(float(spec)) > MAX_DELAY:
+            raise NetworkFormatError(f"delay {spec!r} is too large", field=field, fix=f"use at most {MAX_DELAY} steps")
         integral = isinstance(spec, (int, np.integer)) or float(spec).is_integer()
         vals = np.full(n, spec, dtype=np.int64 if is_delay and integral else np.float64)
     elif isinstance(spec, (list, tuple, np.ndarray)):
@@ -373,6 +377,9 @@ def realize_values(spec: Any, what: str, syn: Synapses, n_pre: int, n_post: int,
             i = int(np.argmax(vals != np.round(vals)))
             raise NetworkFormatError(f"delay {vals[i]} is not a whole number of steps", field=field,
                                      fix="delays are integers >= 1, in steps of dt")
+        if n and vals.max() > MAX_DELAY:
+            raise NetworkFormatError(f"delay {vals.max():g} is too large", field=field,
+                                     fix=f"use at most {MAX_DELAY} steps")
         if n and vals.min() < 1:
             raise NetworkFormatError(f"delay {vals.min():g} < 1", field=field,
                                      fix="delays are in steps, >= 1; 1 = the next step")
@@ -397,7 +404,9 @@ def _pair(v: Any, field: str, form: str, ints: bool = False) -> tuple[float, flo
             raise NetworkFormatError(f"{x!r} is not finite", field=f"{field}[{i}]", fix="use finite numbers")
         if ints and float(x) != int(x):
             raise NetworkFormatError(f"{x!r} is not an integer", field=f"{field}[{i}]", fix=f"{form} takes integers")
-        out.append(float(x))
+        if ints and abs(int(x)) > MAX_DELAY:
+            raise NetworkFormatError(f"{x!r} is too large", field=f"{field}[{i}]", fix=f"use |value| <= {MAX_DELAY}")
+        out.append(float(x) + 0.0)  # -0.0 -> 0.0 (numpy rejects uniform(0.0, -0.0))
     return out[0], out[1]
 
 

@@ -51,6 +51,7 @@ PROBE_KEYS = ("population", "variables", "neurons")
 #: models whose parameters and weights are integer hardware units
 HW_UNIT_MODELS = ("loihi_lif", "truenorth")
 SIGN_MODES = ("mixed", "excitatory", "inhibitory")
+MAX_SIZE = 2 ** 31 - 1  # neurons per population
 HW_PARAMS = {
     "weight_exp": Param(0, kind="int", lo=-8, hi=7, doc="weights are scaled by 2**weight_exp"),
     "num_weight_bits": Param(8, kind="int", lo=1, hi=8, doc="weight precision in bits"),
@@ -200,7 +201,8 @@ class Network:
         """
         if not isinstance(name, str) or not _NAME.match(name):
             raise NetworkFormatError(f"{name!r} is not a valid population name", field=f"populations.{name}",
-                                     fix=_NAME_FIX)
+                                     fix=_NAME_FIX if isinstance(name, str) else "names are text; in YAML quote "
+                                     "names such as 'on', 'yes' or '1'")
         fld = f"populations.{name}"
         if name in self.populations:
             raise NetworkFormatError(f"population {name!r} already exists", field=fld,
@@ -402,7 +404,8 @@ class Network:
         if "description" in d:
             _check_str(d["description"], "description")
         net = cls(name=d.get("name", "network"), dt=d.get("dt", 1.0), seed=d.get("seed", 0))
-        pops = d.get("populations", {})
+        pops = d.get("populations")
+        pops = {} if pops is None else pops
         if not isinstance(pops, dict):
             raise NetworkFormatError("populations must be a mapping name -> {size, neuron}",
                                      field="populations", fix="e.g. populations: {inp: {size: 10, neuron: poisson}}")
@@ -563,6 +566,8 @@ def _check_size(v: Any, fld: str) -> int:
         raise NetworkFormatError(f"{_short(v)} is not an integer", field=fld, fix="size is an integer >= 1")
     if int(v) < 1:
         raise NetworkFormatError(f"size {int(v)} < 1", field=fld, fix="size is an integer >= 1")
+    if int(v) > MAX_SIZE:
+        raise NetworkFormatError(f"size {int(v)} is too large", field=fld, fix=f"size is at most {MAX_SIZE}")
     return int(v)
 
 

@@ -205,3 +205,36 @@ def test_api_errors_use_the_same_field_paths():
         net.add_population("b", 2, "lif", tau_mm=1.0)
     with pytest.raises(NetworkFormatError, match=r"^populations\.a: population 'a' already exists"):
         net.add_population("a", 2, "lif")
+
+
+def _paths(d, pre=()):
+    if pre:
+        yield pre
+    items = d.items() if isinstance(d, dict) else enumerate(d) if isinstance(d, list) else ()
+    for k, v in items:
+        yield from _paths(v, pre + (k,))
+
+
+ODD_VALUES = [None, True, 0, -1, 1.5, -0.0, float("nan"), "x", "", [], [1], [[1, 2]], [[]], {}, {"a": 1},
+              {"file": "w.npy"}, {"linspace": [1, 2]}, {"uniform": [1]}, {"uniform_int": [1, 10 ** 30]}, [None],
+              {"rule": None}, {"rule": "matrix"}, 10 ** 30, [10 ** 30], [1, "a"], "lif", ["exc", "exc"]]
+
+
+def test_any_odd_value_anywhere_is_a_one_line_error_never_a_crash(tmp_path):
+    """Replace each value of a valid file by odd values: loading succeeds or raises NetworkFormatError."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    np.save(tmp_path / "w.npy", np.eye(3))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(path=st.sampled_from(list(_paths(BASE))), value=st.sampled_from(ODD_VALUES))
+    def check(path, value):
+        d = copy.deepcopy(BASE)
+        setter(path, copy.deepcopy(value))(d)
+        (tmp_path / "n.json").write_text(json.dumps(d))
+        try:
+            load_network(tmp_path / "n.json")
+        except NetworkFormatError as e:
+            assert "\n" not in str(e) and str(e).startswith(str(tmp_path / "n.json"))
+
+    check()
