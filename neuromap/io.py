@@ -59,7 +59,7 @@ def _suffix(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in YAML_SUFFIXES + JSON_SUFFIXES:
         raise NetworkFormatError(f"unknown file type {ext or '(none)'!r}", file=path,
-                                 fix="name network files *.yaml, *.yml or *.json")
+                                 fix="name network files *.yaml, *.yml, *.json or *.nir, or give module.py:function")
     return ext
 
 
@@ -103,8 +103,12 @@ def read_network_dict(path: str | os.PathLike) -> dict:
 
 
 def load_network(path: str | os.PathLike, seed: int | None = None) -> Network:
-    """Read a ``.yaml``/``.yml``/``.json`` network file; ``seed`` overrides the file's seed."""
+    """Read a ``.yaml``/``.yml``/``.json`` network file, a ``.nir`` graph or ``module.py:function``
+    (a function returning a Network); ``seed`` overrides the file's seed."""
     path = os.fspath(path)
+    if path.lower().endswith(".nir") or ".py:" in path:  # NIR graph / Python function: neuromap.nir_io
+        from neuromap.nir_io import load_other
+        return load_other(path, seed)
     d = read_network_dict(path)
     if seed is not None and isinstance(d, dict):
         d = {**d, "seed": seed}
