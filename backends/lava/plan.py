@@ -257,28 +257,29 @@ def plan_image(image: Image) -> LavaPlan:
                     np.asarray(image.inputs["poisson_p"], np.float64))
 
 
-def _merge_same_pairs(image, cols, w, syn):
-    """Merge entries with equal (block, pre, post, delay) whose summed weight is storable.
+def _bits(n: int) -> int:
+    return max(1, int(n).bit_length())
 
-    ``cols`` are the sort keys (least significant first) ending with the block key columns;
-    entries must be sorted by them. Returns the kept index, merged weights and synapse ids.
-    """
-    proj = cols[-1]
-    same = np.ones(w.size, bool)
-    same[0] = False
-    for c in cols:
-        same[1:] &= c[1:] == c[:-1]
+
+def _merge_same_pairs(image, block_proj, block, post, pre, delay, w, syn):
+    """Merge entries with equal (block, post, pre, delay) whose summed weight is storable.
+
+    Entries must be sorted by those keys. Returns the kept index, merged weights and synapse ids
+    (-1 for a merged entry)."""
+    same = np.zeros(w.size, bool)
+    same[1:] = (block[1:] == block[:-1]) & (post[1:] == post[:-1]) & (pre[1:] == pre[:-1]) & (delay[1:] == delay[:-1])
+    if not same.any():                               # the compiler merges multapses: the usual case
+        return np.arange(w.size), w, syn
     run = np.cumsum(~same) - 1                       # run id of every entry
     starts = np.flatnonzero(~same)
-    sums = np.add.reduceat(w, starts) if w.size else w
+    sums = np.add.reduceat(w, starts)
     counts = np.diff(np.append(starts, w.size))
     ok = counts == 1
-    multi = np.flatnonzero(counts > 1)
-    for r in multi:                                  # rare: only hand-built images have multapses
-        pm = image.projections[int(proj[starts[r]])]
-        ok[r] = encode_weights(np.array([sums[r]]), pm.sign_mode, pm.num_weight_bits)[0] == sums[r] \
-            if -(2 ** 31) <= sums[r] < 2 ** 31 else False
-    keep = ~same & ok[run] | ~ok[run]               # first of a merged run, or every entry of an unmerged run
+    for r in np.flatnonzero(counts > 1):             # rare: only hand-built images have multapses
+        pm = image.projections[int(block_proj[block[starts[r]]])]
+        ok[r] = bool(-(2 ** 31) <= sums[r] < 2 ** 31) and \
+            encode_weights(np.array([sums[r]]), pm.sign_mode, pm.num_weight_bits)[0] == sums[r]
+    keep = (~same & ok[run]) | ~ok[run]              # first of a merged run, or every entry of an unmerged run
     w2 = np.where(ok[run], sums[run], w)
     syn2 = np.where(ok[run] & (counts[run] > 1), -1, syn)
     return np.flatnonzero(keep), w2, syn2
@@ -288,30 +289,45 @@ def _connections(image, groups, igroups, proj, pre_proc, pre_loc, post_grp, post
     G = len(groups)
     if proj.size == 0:
         return []
-    # sort by block (proj, pre process, post group), then pair (pre, post), then delay
-    order = np.lexsort((delay, post_loc, pre_loc, post_grp, pre_proc, proj))
-    proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn = (
-        a[order] for a in (proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn))
-    keep, w, syn = _merge_same_pairs(image, [delay, post_loc, pre_loc, post_grp, pre_proc, proj], w, syn)
-    proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn = (
-        a[keep] for a in (proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn))
-    # layer = rank of an entry among the entries of its (block, pre, post)
-    newpair = np.ones(proj.size, bool)
-    for c in (post_loc, pre_loc, post_grp, pre_proc, proj):
-        newpair[1:] &= c[1:] == c[:-1]
-    newpair = ~newpair
-    newpair[0] = True
-    idx = np.arange(proj.size)
+    # block = (projection, source process, target group), numbered densely
+    n_proc = G + len(igroups)
+    bkey = (proj * n_proc + pre_proc) * G + post_grp
+    span = int(bkey.max()) + 1
+    if span <= 1 << 24:                              # a table instead of a sort (np.unique)
+        present = np.zeros(span, bool)
+        present[bkey] = True
+        ub = np.flatnonzero(present)
+        block = (np.cumsum(present) - 1)[bkey]
+    else:
+        ub, block = np.unique(bkey, return_inverse=True)
+        block = block.reshape(-1)
+    block_proj, block_pre, block_post = ub // (n_proc * G), (ub // G) % n_proc, ub % G
+    # sort by (block, post, pre, delay): one packed int64 key when it fits, else lexsort
+    nb, ng = _bits(ub.size), _bits(max([g.size for g in groups] + [g.size for g in igroups]))
+    if nb + 2 * ng + 7 <= 63:
+        key = (((block << ng | post_loc) << ng | pre_loc) << 7) | delay
+        order = np.argsort(key, kind="stable")
+    else:  # pragma: no cover - groups of more than 2**27 neurons
+        order = np.lexsort((delay, pre_loc, post_loc, block))
+    block, post_loc, pre_loc, delay, w, syn = (a[order] for a in (block, post_loc, pre_loc, delay, w, syn))
+    keep, w, syn = _merge_same_pairs(image, block_proj, block, post_loc, pre_loc, delay, w, syn)
+    if keep.size != w.size:
+        block, post_loc, pre_loc, delay, w, syn = (a[keep] for a in (block, post_loc, pre_loc, delay, w, syn))
+    # layer = rank of an entry among the entries of its (block, post, pre): repeated pairs go to further layers
+    newpair = np.ones(w.size, bool)
+    newpair[1:] = (block[1:] != block[:-1]) | (post_loc[1:] != post_loc[:-1]) | (pre_loc[1:] != pre_loc[:-1])
+    idx = np.arange(w.size)
     layer = idx - np.maximum.accumulate(np.where(newpair, idx, 0))
-    order = np.lexsort((post_loc, layer, post_grp, pre_proc, proj))   # rows sorted by post within a block
-    proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn, layer = (
-        a[order] for a in (proj, pre_proc, pre_loc, post_grp, post_loc, w, delay, syn, layer))
-    brk = np.flatnonzero((np.diff(proj) != 0) | (np.diff(pre_proc) != 0) | (np.diff(post_grp) != 0)
-                         | (np.diff(layer) != 0)) + 1
-    bounds = np.concatenate([[0], brk, [proj.size]])
+    if layer.any():
+        order = np.lexsort((pre_loc, post_loc, layer, block))   # rows sorted by post within a connection
+        block, post_loc, pre_loc, delay, w, syn, layer = (
+            a[order] for a in (block, post_loc, pre_loc, delay, w, syn, layer))
+    brk = np.flatnonzero((block[1:] != block[:-1]) | (layer[1:] != layer[:-1])) + 1
+    bounds = np.concatenate([[0], brk, [w.size]])
     conns: list[Connection] = []
     for a, b in zip(bounds[:-1], bounds[1:]):
-        k, pp, pg, ly = int(proj[a]), int(pre_proc[a]), int(post_grp[a]), int(layer[a])
+        bl, ly = int(block[a]), int(layer[a])
+        k, pp, pg = int(block_proj[bl]), int(block_pre[bl]), int(block_post[bl])
         pm = image.projections[k]
         if pp < G:
             pre_kind, pre, pre_size, pre_name = "neuron", pp, groups[pp].size, groups[pp].name
