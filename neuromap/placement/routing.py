@@ -43,6 +43,31 @@ def route(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     remote = float(w[hops > 0].sum())
     if shape is None:
         shape = (int(max(tile_x.max(initial=0), 0)) + 1, int(max(tile_y.max(initial=0), 0)) + 1)
+    east, west, north, south = link_loads(traffic, tile_x, tile_y, shape)
+    loads = np.concatenate([m.ravel() for m in (east, west, north, south)])
+    used = loads[loads > 1e-12]
+    i = int(np.argmax(hops)) if len(hops) else 0
+    return RouteStats(
+        hop_weighted_traffic=w_x + h_y, x_hop_traffic=w_x, y_hop_traffic=h_y,
+        local_packets=local, remote_packets=remote,
+        mean_hops=(w_x + h_y) / remote if remote else 0.0,
+        max_hops=int(hops.max(initial=0)),
+        max_link_load=float(used.max(initial=0.0)), mean_link_load=float(used.mean()) if len(used) else 0.0,
+        max_route_x=int(dx[i]) if len(hops) else 0, max_route_y=int(dy[i]) if len(hops) else 0)
+
+
+def link_loads(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
+               shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Packets per step on every directed link under XY routing: ``(east, west, north, south)``.
+
+    ``east[y, i]``/``west[y, i]``: link between tiles (i, y) and (i+1, y), shape (ny, nx+1)
+    (column nx is always 0); ``north[x, j]``/``south[x, j]``: link between (x, j) and (x, j+1),
+    shape (nx, ny+1).
+    """
+    t = sp.coo_matrix(traffic)
+    keep = t.data > 0
+    a, b, w = t.row[keep], t.col[keep], t.data[keep].astype(float)
+    ax, ay, bx, by = tile_x[a], tile_y[a], tile_x[b], tile_y[b]
     nx, ny = shape
     # difference arrays over link index: x-link i joins x=i and x=i+1 (per row, per direction)
     east = np.zeros((ny, nx + 1)); west = np.zeros((ny, nx + 1))
@@ -57,13 +82,4 @@ def route(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     np.add.at(north, (bx[n_], lo[n_]), w[n_]); np.add.at(north, (bx[n_], hi[n_]), -w[n_])
     s_ = by < ay
     np.add.at(south, (bx[s_], lo[s_]), w[s_]); np.add.at(south, (bx[s_], hi[s_]), -w[s_])
-    loads = np.concatenate([np.cumsum(m, axis=1).ravel() for m in (east, west, north, south)])
-    used = loads[loads > 1e-12]
-    i = int(np.argmax(hops)) if len(hops) else 0
-    return RouteStats(
-        hop_weighted_traffic=w_x + h_y, x_hop_traffic=w_x, y_hop_traffic=h_y,
-        local_packets=local, remote_packets=remote,
-        mean_hops=(w_x + h_y) / remote if remote else 0.0,
-        max_hops=int(hops.max(initial=0)),
-        max_link_load=float(used.max(initial=0.0)), mean_link_load=float(used.mean()) if len(used) else 0.0,
-        max_route_x=int(dx[i]) if len(hops) else 0, max_route_y=int(dy[i]) if len(hops) else 0)
+    return tuple(np.cumsum(m, axis=1) for m in (east, west, north, south))

@@ -1,0 +1,219 @@
+"""Plots (matplotlib, Agg backend): plain functions over plain arrays, each writing one PNG or SVG.
+
+Every function takes data and an output ``path`` (suffix ``.png`` or ``.svg`` picks the
+format), writes the file atomically (temporary file + rename) and returns the path.
+``docs/plots.md`` shows what each plot is for.
+
+* :func:`spike_raster` -- spikes of several populations over time.
+* :func:`rate_comparison` -- float-reference vs emulator rates per population (identity line).
+* :func:`mesh_heatmap` -- cores on the tile mesh and the load of every directed link.
+* :func:`weight_histograms` -- float vs quantized weights of one projection.
+* :func:`weight_evolution` -- weights of a plastic projection over time.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from neuromap.errors import NeuromapError
+
+FORMATS = (".png", ".svg")
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> str:
+    """Write ``fig`` to ``path`` atomically and close it."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    plt = _plt()
+    if ext not in FORMATS:
+        plt.close(fig)
+        raise NeuromapError(f"{path}: plots are written as .png or .svg (got {ext or 'no suffix'!r})")
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=ext)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=ext[1:], dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def spike_raster(spikes: Mapping[str, tuple[np.ndarray, np.ndarray]], sizes: Mapping[str, int], dt: float,
+                 path: str | os.PathLike, title: str = "spikes", max_neurons: int = 200) -> str:
+    """Raster of ``spikes``: population -> (step int[k], neuron int[k]); ``sizes``: neurons per
+    population; ``dt`` in ms (x axis in ms). Populations are stacked bottom-up in the given
+    order; at most ``max_neurons`` (the first ones) are drawn per population."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    base, ticks, labels = 0, [], []
+    for k, (name, (step, idx)) in enumerate(spikes.items()):
+        n = int(sizes[name])
+        shown = min(n, max_neurons)
+        step, idx = np.asarray(step), np.asarray(idx)
+        m = idx < shown
+        ax.scatter(step[m] * dt, base + idx[m], s=2, marker="|", color=f"C{k % 10}", linewidths=0.8)
+        ticks.append(base + shown / 2)
+        labels.append(name if shown == n else f"{name} (first {shown})")
+        base += shown
+        ax.axhline(base - 0.5, color="0.85", lw=0.5)
+    ax.set_yticks(ticks, labels)
+    ax.set_ylim(-0.5, max(base, 1) - 0.5)
+    ax.set_xlabel("time (ms)")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def rate_comparison(float_rates: Mapping[str, float], hw_rates: Mapping[str, float], path: str | os.PathLike,
+                    title: str = "float reference vs emulator", labels: tuple[str, str] = ("float (Hz)",
+                                                                                       "emulator (Hz)")) -> str:
+    """Scatter of the mean rate (Hz) per population: float reference (x) vs emulator (y), with
+    the identity line. Populations present in both mappings are plotted and labelled."""
+    plt = _plt()
+    names = [n for n in float_rates if n in hw_rates]
+    if not names:
+        raise NeuromapError("rate_comparison: no population appears in both rate tables")
+    x = np.array([float(float_rates[n]) for n in names])
+    y = np.array([float(hw_rates[n]) for n in names])
+    fig, ax = plt.subplots(figsize=(5, 5))
+    hi = float(max(x.max(), y.max(), 1e-9)) * 1.1
+    ax.plot([0, hi], [0, hi], color="0.5", lw=1, ls="--", label="identity")
+    ax.scatter(x, y, zorder=3)
+    for n, a, b in zip(names, x, y):
+        ax.annotate(n, (a, b), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlim(0, hi)
+    ax.set_ylim(0, hi)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
+def mesh_heatmap(tile_x: np.ndarray, tile_y: np.ndarray, east: np.ndarray, west: np.ndarray, north: np.ndarray,
+                 south: np.ndarray, path: str | os.PathLike, core_load: np.ndarray | None = None,
+                 title: str = "placement and link load", unit: str = "packets/step") -> str:
+    """Cores on the tile mesh with the load of every link (as ``neuromap.placement.routing.link_loads``).
+
+    tile_x/tile_y: tile of each core; east/west (ny, nx+1) and north/south (nx, ny+1):
+    load per directed link, both directions of a link drawn as one segment coloured by
+    their sum; core_load (optional, per core, e.g. spikes) sizes the core markers.
+    """
+    plt = _plt()
+    from matplotlib import cm, colors
+    from matplotlib.collections import LineCollection
+    tile_x, tile_y = np.asarray(tile_x), np.asarray(tile_y)
+    ny, nx = np.asarray(east).shape[0], np.asarray(north).shape[0]
+    segs, vals = [], []
+    horiz = np.asarray(east) + np.asarray(west)
+    vert = np.asarray(north) + np.asarray(south)
+    for y in range(ny):
+        for i in range(nx - 1):
+            segs.append([(i, y), (i + 1, y)])
+            vals.append(horiz[y, i])
+    for x in range(nx):
+        for j in range(ny - 1):
+            segs.append([(x, j), (x, j + 1)])
+            vals.append(vert[x, j])
+    vals = np.asarray(vals, float)
+    fig, ax = plt.subplots(figsize=(max(4, nx * 0.9 + 2), max(3.5, ny * 0.9 + 1)))
+    norm = colors.Normalize(0, max(float(vals.max(initial=0.0)), 1e-12))
+    cmap = plt.colormaps["inferno_r"]
+    if segs:
+        lc = LineCollection(segs, colors=cmap(norm(vals)), linewidths=2 + 6 * norm(vals), zorder=1)
+        ax.add_collection(lc)
+    sm = cm.ScalarMappable(norm=norm, cmap=cmap)
+    fig.colorbar(sm, ax=ax, label=f"link load ({unit})")
+    # cores: several per tile are spread on a small circle around the tile centre
+    counts: dict[tuple[int, int], int] = {}
+    px, py = np.zeros(tile_x.size), np.zeros(tile_y.size)
+    per_tile = np.zeros(tile_x.size, int)
+    for c, (x, y) in enumerate(zip(tile_x.tolist(), tile_y.tolist())):
+        per_tile[c] = counts.get((x, y), 0)
+        counts[(x, y)] = per_tile[c] + 1
+    for c, (x, y) in enumerate(zip(tile_x.tolist(), tile_y.tolist())):
+        k = counts[(x, y)]
+        ang = 2 * np.pi * per_tile[c] / k
+        r = 0.0 if k == 1 else 0.18
+        px[c], py[c] = x + r * np.cos(ang), y + r * np.sin(ang)
+    size = np.full(tile_x.size, 40.0)
+    if core_load is not None and np.size(core_load) == tile_x.size and np.max(core_load) > 0:
+        size = 20 + 180 * np.asarray(core_load, float) / float(np.max(core_load))
+    ax.scatter(px, py, s=size, color="C0", edgecolor="k", zorder=3, label="core")
+    for c in range(tile_x.size):
+        ax.annotate(str(c), (px[c], py[c]), ha="center", va="center", fontsize=6, color="w", zorder=4)
+    ax.set_xlim(-0.6, nx - 0.4)
+    ax.set_ylim(-0.6, ny - 0.4)
+    ax.set_aspect("equal")
+    ax.set_xlabel("tile x")
+    ax.set_ylabel("tile y")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def weight_histograms(float_w: np.ndarray, quant_w: np.ndarray, path: str | os.PathLike, name: str = "projection",
+                      bins: int = 60) -> str:
+    """Histograms of a projection's float weights and its quantized weights (in float units,
+    e.g. mantissa / scale), on shared bins, plus the distribution of the per-weight error when
+    both arrays are aligned (same length)."""
+    plt = _plt()
+    f, q = np.asarray(float_w, float).ravel(), np.asarray(quant_w, float).ravel()
+    aligned = f.size == q.size and f.size > 0
+    fig, axes = plt.subplots(1, 2 if aligned else 1, figsize=(10 if aligned else 6, 4), squeeze=False)
+    ax = axes[0, 0]
+    both = np.concatenate([f, q]) if f.size + q.size else np.zeros(1)
+    lo, hi = float(both.min()), float(both.max())
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+    ax.hist(f, bins=edges, alpha=0.6, label=f"float ({f.size})")
+    ax.hist(q, bins=edges, alpha=0.6, label=f"quantized ({q.size})", histtype="stepfilled")
+    ax.set_xlabel("weight")
+    ax.set_ylabel("synapses")
+    ax.set_title(f"{name}: weights")
+    ax.legend()
+    if aligned:
+        err = q - f
+        ax2 = axes[0, 1]
+        ax2.hist(err, bins=bins, color="C3")
+        ax2.set_xlabel("quantized - float")
+        ax2.set_title(f"error: rms {np.sqrt(np.mean(err ** 2)):.3g}, max |.| {np.max(np.abs(err)):.3g}")
+    return _save(fig, path)
+
+
+def weight_evolution(times_ms: Sequence[float], weights: np.ndarray, path: str | os.PathLike,
+                     name: str = "projection", max_traces: int = 20) -> str:
+    """Weights of a plastic projection over time: ``weights`` float[T, n_synapses] sampled at
+    ``times_ms`` (T values). Draws the mean, the 5-95 % band and up to ``max_traces``
+    individual synapses (evenly spaced indices)."""
+    plt = _plt()
+    t = np.asarray(times_ms, float)
+    w = np.asarray(weights, float)
+    if w.ndim != 2 or w.shape[0] != t.size:
+        raise NeuromapError(f"weight_evolution: weights have shape {w.shape}, expected ({t.size}, n_synapses)")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    if w.shape[1]:
+        pick = np.unique(np.linspace(0, w.shape[1] - 1, min(max_traces, w.shape[1])).astype(int))
+        ax.plot(t, w[:, pick], color="0.7", lw=0.6)
+        lo, hi = np.percentile(w, [5, 95], axis=1)
+        ax.fill_between(t, lo, hi, color="C0", alpha=0.25, label="5-95 %")
+        ax.plot(t, w.mean(axis=1), color="C0", lw=2, label="mean")
+        ax.legend(loc="best")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("weight")
+    ax.set_title(f"{name}: {w.shape[1]} plastic synapses")
+    return _save(fig, path)
+
+
+__all__ = ["spike_raster", "rate_comparison", "mesh_heatmap", "weight_histograms", "weight_evolution"]
