@@ -120,3 +120,21 @@ def test_compiled_network_tracks_float(model, params):
         # nearest rounding of the mantissa: |error| <= 0.5 mantissa units -> relative 0.5 / (scale * |w|)
         assert 0 < p["max_rel_error"] <= 0.5 / (abs(p["scale"]) * np.abs(pr.weight).min()) * (1 + 1e-9)
         assert p["clipped"] == p["zeroed"] == 0
+
+
+def test_current_register_does_not_wrap_under_strong_synchronous_input():
+    """40 synchronous inputs of 0.5 theta each (20x threshold in one step): u must hold the sum.
+
+    With the threshold at 2**22 u would wrap at 2**23 = 2 theta; the scale is bounded by the current instead."""
+    from emulator import emulate
+    from neuromap.compiler import compile_network
+    net = neuromap.Network(dt=1.0)
+    net.add_population("i", 40, "spike_source", times=[[3.0, 10.0, 11.0, 30.0]] * 40)
+    net.add_population("o", 1, "lif", tau_m=0.01, tau_syn=0.5, v_th=1.0)
+    net.connect("i", "o", weight=0.5 / (0.5 / (0.5 - 0.01) * (math.exp(-2) - math.exp(-100))))
+    image = compile_network(net, LOIHI)
+    assert image.options["quantization"]["populations"][0]["bound_by"] == "current"
+    run = emulate(image, 40, engine="numpy")
+    hw = run.spikes[run.spikes[:, 1] == 0, 0].tolist()
+    # v = p J: 20 theta at arrival, then b = e**-2 of it (2.7 theta) the next step, 0.37 theta after
+    assert hw == neuromap.simulate(net, 40).spikes["o"][0].tolist() == [4, 5, 11, 12, 13, 31, 32]

@@ -141,6 +141,7 @@ class _Fields:
     vth_shift: int
     act_shift: int
     v_max: int              # largest |v| (2**(voltage_bits-1) - 1)
+    u_max: int              # largest |u| (2**(current_bits-1) - 1)
     bias_mant_max: int      # largest |bias mantissa|
     bias_exp_max: int
     w_lo: dict              # sign mode -> smallest mantissa
@@ -155,7 +156,8 @@ class _Fields:
         n, s = t.neuron, t.synapse
         b = s.weight_bits_max
         return cls(1 << n.decay_bits, (1 << n.decay_bits) - 1, (1 << n.threshold_bits) - 1, n.threshold_shift,
-                   n.activation_shift, (1 << (n.voltage_bits - 1)) - 1, (1 << (n.bias_mantissa_bits - 1)) - 1,
+                   n.activation_shift, (1 << (n.voltage_bits - 1)) - 1, (1 << (n.current_bits - 1)) - 1,
+                   (1 << (n.bias_mantissa_bits - 1)) - 1,
                    (1 << n.bias_exponent_bits) - 1,
                    {"mixed": -(1 << b), "excitatory": 0, "inhibitory": -((1 << b) - 1)},
                    {"mixed": (1 << b) - 1, "excitatory": (1 << b) - 1, "inhibitory": 0},
@@ -306,12 +308,18 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
     consts: dict[str, dict] = {}
     plans: dict[str, _PopPlan] = {}
 
-    # largest |input to u| per unit scale s, per post population (weights must fit at exp_max)
+    # largest |input to u| per unit scale s, per post population (weights must fit at exp_max), and the
+    # largest input one neuron can get in one step if every source fires (per sign; u must not wrap)
     w_need: dict[str, float] = {}
+    in_max: dict[str, np.ndarray] = {}
     for pr in network.projections:
         post = network.populations[pr.post]
         if post.model in FLOAT_MODELS and pr.n_synapses:
             w_need[pr.post] = max(w_need.get(pr.post, 0.0), float(np.max(np.abs(pr.weight))))
+            signed = (-1.0 if pr.target == ("inh",) else 1.0) * pr.weight
+            acc = in_max.setdefault(pr.post, np.zeros((2, post.size)))
+            np.add.at(acc[0], pr.post_idx, np.maximum(signed, 0.0))
+            np.add.at(acc[1], pr.post_idx, np.maximum(-signed, 0.0))
 
     for name, pop in network.populations.items():
         fld = f"{where}populations.{name}"
@@ -349,6 +357,11 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
             limits["bias"] = f.bias_max / bmax
         if w_need.get(name, 0.0) > 0:
             limits["weight"] = f.w_hi["excitatory"] * 2.0 ** (f.exp_max + f.act_shift) / (c["p"] * w_need[name])
+            # u accumulates to in / (1 - keep_u) when every source fires every step: keep that inside the
+            # current register (it wraps, unlike v which saturates)
+            u_worst = c["p"] * float(in_max[name].max()) / max(1.0 - keep_u, 1.0 / f.decay_unity)
+            if u_worst > 0:
+                limits["current"] = f.u_max / u_worst
         bound = min(limits, key=lambda k: limits[k])
         vth = int(math.floor(limits[bound] * c["theta"] / (1 << f.vth_shift)))
         if vth < 1:
