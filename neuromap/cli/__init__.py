@@ -17,6 +17,7 @@ from neuromap.errors import NeuromapError, ValidationMismatch
 
 # module name in neuromap.cli -> command name (order = order in --help)
 COMMANDS: dict[str, str] = {
+    "targets_cmd": "targets",
     "simulate_cmd": "simulate",
     "compare_cmd": "compare",
     "compile_cmd": "compile",
