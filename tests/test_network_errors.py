@@ -123,8 +123,7 @@ CASES = [
     ("missing format", setter(("format",), DELETE), {}, "format", "missing 'format'"),
     ("negative seed", setter(("seed",), -1), {}, "seed", "-1 is not a valid seed"),
     ("bad YAML syntax", "format: neuromap/1\npopulations:\n  a: {size: 3, neuron: lif\nprojections: []\n", {},
-     "line 4, column 12", "invalid YAML: expected ',' or '}', but got ':' (while parsing a flow mapping that starts "
-     "at line 3, column 6;"),
+     "line 4, column 12", "'}' (while parsing a flow mapping that starts at line 3, column 6;"),
     ("YAML tab indentation", "format: neuromap/1\npopulations:\n\ta: {size: 3}\n", {}, "line 3, column 1", "invalid YAML"),
     ("duplicate YAML key", "format: neuromap/1\npopulations:\n  a: {size: 1, neuron: lif}\n  a: {size: 2, neuron: lif}\n",
      {}, "line 4, column 3", "key 'a' appears twice"),
