@@ -197,6 +197,13 @@ def test_floor_split_and_duplicate_inputs_are_refused():
         plan_image(img)
 
 
+def test_plastic_projections_are_refused_not_run_static():
+    img = random_image(6)
+    img.projections[0].learning = {"dw": None}
+    with pytest.raises(ImageError, match="is plastic"):
+        plan_image(img)
+
+
 def test_other_core_kinds_are_refused():
     img = random_image(5)
     img.core_kinds = ["loihi_lif", "truenorth"]

@@ -203,6 +203,13 @@ def _check_kinds(image: Image) -> None:
                          f"(only {LIF_KIND}; run that image on the emulator)")
 
 
+def _check_learning(image: Image) -> None:
+    plastic = [p.name for p in image.projections if p.learning]
+    if plastic:
+        raise ImageError(f"image projection {plastic[0]!r} is plastic: the Lava backend does not map learning "
+                         "(LearningDense) yet, and running it static would differ (validate a static image)")
+
+
 def _check_inputs(image: Image) -> None:
     st, ix = _i64(image.inputs["spike_step"]), _i64(image.inputs["spike_index"])
     if st.size:
@@ -221,6 +228,7 @@ def _check_inputs(image: Image) -> None:
 def plan_image(image: Image) -> LavaPlan:
     """Cut ``image`` into Lava process pieces; :class:`ImageError` for what Lava cannot run exactly."""
     _check_kinds(image)
+    _check_learning(image)
     _check_inputs(image)
     N, I = image.n_neurons, image.n_inputs
     groups, igroups = _neuron_groups(image), _input_groups(image)
