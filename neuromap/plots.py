@@ -44,6 +44,9 @@ def _save(fig, path: str | os.PathLike) -> str:
     os.close(fd)
     try:
         fig.savefig(tmp, format=ext[1:], dpi=120, bbox_inches="tight")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; plots are ordinary files
         os.replace(tmp, path)
     finally:
         plt.close(fig)
@@ -165,13 +168,15 @@ def mesh_heatmap(tile_x: np.ndarray, tile_y: np.ndarray, east: np.ndarray, west:
 
 
 def weight_histograms(float_w: np.ndarray, quant_w: np.ndarray, path: str | os.PathLike, name: str = "projection",
-                      bins: int = 60) -> str:
+                      bins: int = 60, aligned: bool = False) -> str:
     """Histograms of a projection's float weights and its quantized weights (in float units,
-    e.g. mantissa / scale), on shared bins, plus the distribution of the per-weight error when
-    both arrays are aligned (same length)."""
+    e.g. mantissa / scale), on shared bins. ``aligned``: the arrays hold the same synapses in
+    the same order; then the distribution of the per-synapse error is drawn too."""
     plt = _plt()
     f, q = np.asarray(float_w, float).ravel(), np.asarray(quant_w, float).ravel()
-    aligned = f.size == q.size and f.size > 0
+    if aligned and f.size != q.size:
+        raise NeuromapError(f"weight_histograms: aligned arrays differ in length ({f.size} vs {q.size})")
+    aligned = aligned and f.size > 0
     fig, axes = plt.subplots(1, 2 if aligned else 1, figsize=(10 if aligned else 6, 4), squeeze=False)
     ax = axes[0, 0]
     both = np.concatenate([f, q]) if f.size + q.size else np.zeros(1)

@@ -54,8 +54,10 @@ def test_weight_histograms(tmp_path):
     rng = np.random.default_rng(1)
     w = rng.uniform(0, 1, 500)
     q = np.round(w * 15) / 15
-    _ok(plots.weight_histograms(w, q, tmp_path / "q.png", name="inp_to_E"), tmp_path)
+    _ok(plots.weight_histograms(w, q, tmp_path / "q.png", name="inp_to_E", aligned=True), tmp_path)
     _ok(plots.weight_histograms(w, q[:400], tmp_path / "q2.svg"), tmp_path)  # not aligned: histograms only
+    with pytest.raises(NeuromapError, match="differ in length"):
+        plots.weight_histograms(w, q[:400], tmp_path / "q3.png", aligned=True)
 
 
 def test_weight_evolution(tmp_path):

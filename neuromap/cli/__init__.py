@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "run_cmd": "run",
     "validate_cmd": "validate",
     "export_lava_cmd": "export-lava",
+    "export_nir_cmd": "export-nir",
+    "plot_cmd": "plot",
 }
 
 

@@ -1,0 +1,211 @@
+"""``neuromap plot [BUILD] -o DIR [--results R.npz] [--network NETWORK]``: every plot the inputs allow.
+
+Inputs and the plots they give (functions in :mod:`neuromap.plots`, ``docs/plots.md``):
+
+* ``--results`` (an emulator results file from ``neuromap run``, or a float one from
+  ``neuromap simulate -o``): ``raster.png``.
+* BUILD (an image directory): ``mesh.png``, cores on the tile mesh with link loads
+  (measured spike messages per step when the results are an emulator run, otherwise
+  route-table entries); core positions from ``options.placement`` of the image when
+  the compiler recorded them, else the target's sequential core order.
+* emulator ``--results`` + ``--network``: ``rates.png`` (the network simulated by the
+  float reference for the same number of steps).
+* BUILD + ``--network`` with a quantization report in the image: ``weights_<proj>.png``.
+* ``--network`` with plastic projections: ``weight_evolution_<proj>.png`` (the float
+  reference re-run to ``--snapshots`` evenly spaced times up to ``--steps``).
+"""
+from __future__ import annotations
+
+import os
+
+import click
+import numpy as np
+
+from neuromap.errors import NeuromapError
+
+
+@click.command("plot", epilog="Example: neuromap plot build/ --results results.npz --network examples/brunel.yaml "
+                              "-o plots/")
+@click.argument("build", required=False, type=click.Path(file_okay=False))
+@click.option("--output", "-o", type=click.Path(file_okay=False), required=True, help="Directory for the plots.")
+@click.option("--results", "-r", type=click.Path(dir_okay=False), default=None,
+              help="Results .npz (from `neuromap run` or `neuromap simulate -o`).")
+@click.option("--network", "-n", default=None, help="The source network (.yaml/.json/.nir or module.py:function).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Steps for float re-runs (default: the results' steps, else 1000).")
+@click.option("--snapshots", type=click.IntRange(min=2, max=100), default=8, show_default=True,
+              help="Weight snapshots for the weight-evolution plot.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True)
+def command(build, output, results, network, steps, snapshots, fmt) -> None:
+    """Write the plots that BUILD, --results and --network allow into the directory -o DIR."""
+    if build is None and results is None and network is None:
+        raise NeuromapError("nothing to plot: give BUILD, --results or --network")
+    written = make_plots(output, build=build, results=results, network=network, steps=steps,
+                         snapshots=snapshots, fmt=fmt)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not written:
+        raise NeuromapError("no plot could be made from these inputs (see `neuromap plot --help`)")
+
+
+def make_plots(out_dir: str, build: str | None = None, results: str | None = None, network: str | None = None,
+               steps: int | None = None, snapshots: int = 8, fmt: str = "png") -> list[str]:
+    """Every plot the inputs allow, written into ``out_dir``; returns the written paths."""
+    from neuromap import plots
+
+    img = _image(build) if build else None
+    res = load_any_results(results) if results else None
+    net = None
+    if network:
+        from neuromap.io import load_network
+        net = load_network(network)
+    os.makedirs(out_dir, exist_ok=True)
+    out = lambda name: os.path.join(out_dir, f"{name}.{fmt}")  # noqa: E731
+    written = []
+    sizes = _sizes(img, net, res)
+    dt = net.dt if net is not None else (res["dt"] if res and res["dt"] else 1.0)
+    if res is not None:
+        title = f"spikes ({res['kind']}, {res['steps']} steps)"
+        written.append(plots.spike_raster(res["spikes"], sizes, dt, out("raster"), title=title))
+    if img is not None:
+        written.append(_mesh(img, res, out("mesh")))
+    if res is not None and res["kind"] == "emulator" and net is not None:
+        from neuromap.simulator import simulate
+        ref = simulate(net, res["steps"])
+        secs = res["steps"] * net.dt / 1000.0
+        fr = {p: ref.spikes[p][0].size / (net.populations[p].size * secs) for p in net.populations}
+        hw = {p: s[0].size / (sizes[p] * secs) for p, s in res["spikes"].items() if p in sizes}
+        written.append(plots.rate_comparison(fr, hw, out("rates")))
+    if img is not None and net is not None:
+        written += _quantization(img, net, out)
+    if net is not None and any(p.plasticity for p in net.projections):
+        n = steps or (res["steps"] if res else 1000)
+        written += _evolution(net, n, snapshots, out)
+    return written
+
+
+def _image(build: str):
+    from neuromap.image import load_image
+    return load_image(build)
+
+
+def load_any_results(path: str) -> dict:
+    """A results file as ``{kind, steps, dt, spikes: pop -> (step, index), link_spikes, core_spikes}``.
+
+    kind ``emulator`` (``spikes/<pop>`` rows, from ``neuromap run``) or ``float``
+    (``spikes.<pop>.step`` / ``.index``, from ``neuromap simulate -o``).
+    """
+    if not os.path.isfile(path):
+        raise NeuromapError(f"{path}: results file not found")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise NeuromapError(f"{path}: not a results .npz ({type(e).__name__})") from None
+    spikes = {}
+    if any(k.startswith("spikes/") for k in d):
+        for k, v in d.items():
+            if k.startswith("spikes/"):
+                v = np.asarray(v).reshape(-1, 2)
+                spikes[k[len("spikes/"):]] = (v[:, 0], v[:, 1])
+        kind = "emulator"
+    elif any(k.startswith("spikes.") for k in d):
+        for k, v in d.items():
+            if k.startswith("spikes.") and k.endswith(".step"):
+                pop = k[len("spikes."):-len(".step")]
+                spikes[pop] = (v, d[f"spikes.{pop}.index"])
+        kind = "float"
+    else:
+        raise NeuromapError(f"{path}: no spike arrays (expected a file from `neuromap run` or `neuromap simulate -o`)")
+    if "steps" not in d:
+        raise NeuromapError(f"{path}: missing 'steps'")
+    return {"kind": kind, "steps": int(d["steps"]), "dt": float(d["dt"]) if "dt" in d else None, "spikes": spikes,
+            "link_spikes": d.get("link_spikes"), "core_spikes": d.get("core_spikes")}
+
+
+def _sizes(img, net, res) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    if res is not None:
+        sizes.update({p: int(idx.max(initial=-1)) + 1 for p, (_, idx) in res["spikes"].items()})
+    if img is not None:
+        sizes.update({p.name: p.size for p in img.populations})
+    if net is not None:
+        sizes.update({p.name: p.size for p in net.populations.values()})
+    return sizes
+
+
+def _mesh(img, res, path: str) -> str:
+    """Cores on the mesh; link loads from measured messages (emulator results) or route entries."""
+    import scipy.sparse as sp
+
+    from neuromap import plots
+    from neuromap.placement.mesh import board_slots
+    from neuromap.placement.routing import link_loads
+    from neuromap.targets import load_target
+
+    C = img.n_cores
+    target = load_target(img.target)
+    placed = (img.options or {}).get("placement") or {}
+    if "tile_x" in placed and "tile_y" in placed and len(placed["tile_x"]) == C:
+        tx, ty = np.asarray(placed["tile_x"], np.int64), np.asarray(placed["tile_y"], np.int64)
+    else:
+        bx, by = board_slots(target)
+        if C > bx.size:
+            raise NeuromapError(f"image has {C} cores, target {img.target!r} only {bx.size}")
+        tx, ty = bx[:C], by[:C]
+    shape = (max(int(target.mesh_shape[0]), int(tx.max(initial=0)) + 1),
+             max(int(target.mesh_shape[1]), int(ty.max(initial=0)) + 1))
+    load, unit, core_load = None, "route entries", None
+    if res is not None and res["kind"] == "emulator" and res["link_spikes"] is not None \
+            and np.shape(res["link_spikes"]) == (C + 1, C):
+        load = np.asarray(res["link_spikes"], float)[:C] / max(res["steps"], 1)
+        unit, core_load = "messages/step", res["core_spikes"]
+    if load is None:  # route-table entries: source core -> destination core
+        src_ptr = img.routes["src_ptr"]
+        n_src = np.diff(src_ptr)
+        src_core = np.concatenate([img.neurons["core"].astype(np.int64), np.full(img.n_inputs, -1)])
+        rows = np.repeat(src_core, n_src)
+        m = rows >= 0
+        load = sp.coo_matrix((np.ones(int(m.sum())), (rows[m], img.routes["core"][m].astype(np.int64))),
+                             shape=(C, C)).toarray()
+    e, w, n, s = link_loads(sp.coo_matrix(load), tx, ty, shape)
+    # trim the board to the used region (plus one tile) so big boards stay readable
+    ux, uy = min(shape[0], int(tx.max(initial=0)) + 2), min(shape[1], int(ty.max(initial=0)) + 2)
+    return plots.mesh_heatmap(tx, ty, e[:uy, :ux + 1], w[:uy, :ux + 1], n[:ux, :uy + 1], s[:ux, :uy + 1], path,
+                              core_load=core_load, title=f"{img.network_name} on {img.target}: {C} cores",
+                              unit=unit)
+
+
+def _quantization(img, net, out) -> list[str]:
+    """Float vs quantized weights per projection (needs the compiler's quantization report)."""
+    from neuromap import plots
+    report = (img.options or {}).get("quantization")
+    if not report:
+        return []
+    scale = {p["name"]: p["scale"] for p in report.get("projections", [])}
+    proj_of_syn = np.repeat(img.axons["proj"], np.diff(img.axons["syn_ptr"]))
+    written = []
+    for k, pm in enumerate(img.projections):
+        if pm.name not in scale or not scale[pm.name] or pm.name not in {p.name for p in net.projections}:
+            continue
+        fw = next(p for p in net.projections if p.name == pm.name).weight
+        q = img.synapses["weight"][proj_of_syn == k].astype(float) / float(scale[pm.name])
+        # image synapses are in axon order, not the network's: distributions only (aligned=False)
+        written.append(plots.weight_histograms(fw, q, out(f"weights_{pm.name}"), name=pm.name))
+    return written
+
+
+def _evolution(net, steps: int, snapshots: int, out) -> list[str]:
+    """Weights of plastic projections at evenly spaced times: the float reference re-run to each time
+    (a longer run extends a shorter one: inputs are drawn block by block from the seed)."""
+    from neuromap import plots
+    from neuromap.simulator import simulate
+    times = np.unique(np.linspace(0, steps, snapshots).astype(int))
+    plastic = [p for p in net.projections if p.plasticity]
+    series = {p.name: [] for p in plastic}
+    for t in times:
+        r = simulate(net, int(t))
+        for p in plastic:
+            series[p.name].append(np.asarray(r.weights.get(p.name, p.weight), float))
+    return [plots.weight_evolution(times * net.dt, np.stack(series[p.name]), out(f"weight_evolution_{p.name}"),
+                                   name=p.name) for p in plastic]
