@@ -14,6 +14,7 @@ RULE_MODULES: dict[str, str] = {
     "homeostatic_stdp": "neuromap.plasticity.homeostatic_stdp",
     "pool_stdp": "neuromap.plasticity.pool_stdp",
     "vogels_isp": "neuromap.plasticity.vogels_isp",
+    "pool_esn": "neuromap.controllers.esn_pool",
     "clopath": "neuromap.plasticity.clopath",
     "urbanczik_senn": "neuromap.plasticity.urbanczik_senn",
 }
