@@ -45,9 +45,22 @@ def test_keep_only_equals_pool_stdp_secretion():
     a, b = _weights(esn), _weights(dict(SECRETION, rule="pool_stdp"))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
-    up = dict(esn, k_secr=-4.0, k_max=4.0)    # always exploring changes k_secr and thus the weights
-    c, d = _weights(dict(up, epsilon=1.0)), _weights(dict(SECRETION, rule="pool_stdp", k_secr=-4.0))
-    assert any(not np.array_equal(c[k], d[k]) for k in c)
+
+
+def test_actions_move_k_secr_by_dk_within_bounds():
+    from neuromap.params import validate_params
+    from neuromap.plasticity import rule_class
+    rc = rule_class("pool_esn")
+    p = validate_params(rc.PARAMS, dict(epsilon=1.0, dk=0.5, k_max=1.0, period=2, k_secr=0.0), "t")
+    r = rc(p, np.array([0, 1]), np.array([0, 0]), 2, 1, 1.0)
+    w = np.array([0.5, 0.5])
+    for t in range(40):
+        r.step(w, np.array([t % 3 == 0, t % 5 == 0]), np.array([t % 7 == 0]), {})
+    k = np.array(r.k_history)[:, 0]
+    assert len(k) == 20 and k[0] in (0.0, 0.5, -0.5)
+    steps = np.diff(k)
+    assert set(np.round(steps, 12)) <= {0.0, 0.5, -0.5} and len(set(np.round(steps, 12))) > 1
+    assert np.abs(k).max() <= 1.0
 
 
 @pytest.mark.slow
