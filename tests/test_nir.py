@@ -177,31 +177,15 @@ def test_if_node_and_delay_against_hand_reference():
     assert np.allclose(v, ref, rtol=1e-12)
 
 
-def snntorch_style_graph(n_in=8, n_hid=16, n_out=4, seed=0):
-    """Input -> Affine -> CubaLIF -> Affine -> LIF -> Output with snnTorch's export conventions
-    (snntorch/export_nir.py: dt = 1e-4 s, Synaptic: tau_syn = dt/(1-alpha), tau_mem = dt/(1-beta),
-    r = tau_mem/dt, w_in = tau_syn/dt; Leaky: tau = dt/(1-beta), r = tau/dt, v_leak = 0; float32
-    arrays, nirtorch node names)."""
-    rng = np.random.default_rng(seed)
-    dt, alpha, beta = 1e-4, np.float32(0.8), np.float32(0.9)
-    tau_syn = np.full(n_hid, dt / (1 - alpha), np.float32)
-    tau_mem = np.full(n_hid, dt / (1 - beta), np.float32)
-    nodes = {
-        "input": nir.Input(input_type=np.array([n_in])),
-        "0": nir.Affine(weight=rng.normal(0.6, 0.3, (n_hid, n_in)).astype(np.float32),
-                        bias=rng.normal(0, 0.01, n_hid).astype(np.float32)),
-        "1": nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(n_hid, np.float32),
-                         v_threshold=np.ones(n_hid, np.float32), v_reset=np.zeros(n_hid, np.float32),
-                         w_in=tau_syn / dt),
-        "2": nir.Affine(weight=rng.normal(0.5, 0.2, (n_out, n_hid)).astype(np.float32),
-                        bias=np.zeros(n_out, np.float32)),
-        "3": nir.LIF(tau=np.full(n_out, dt / (1 - beta), np.float32), r=np.full(n_out, 1 / (1 - beta), np.float32),
-                     v_leak=np.zeros(n_out, np.float32), v_threshold=np.ones(n_out, np.float32),
-                     v_reset=np.zeros(n_out, np.float32)),
-        "output": nir.Output(output_type=np.array([n_out])),
-    }
-    edges = [("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "output")]
-    return nir.NIRGraph(nodes=nodes, edges=edges)
+def snntorch_style_graph():
+    """The graph of examples/nir_snntorch_style.py (snnTorch's export conventions, see there)."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "nir_snntorch_style.py"
+    spec = importlib.util.spec_from_file_location("nir_snntorch_style", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.snntorch_style_graph()
 
 
 def test_snntorch_style_graph_imports_and_simulates(tmp_path):
@@ -238,7 +222,7 @@ def test_snntorch_style_graph_imports_and_simulates(tmp_path):
         fired = mem > 1.0
         n_ref += int(fired.sum())
         mem[fired] = 0.0
-    assert abs(counts["n1"] - n_ref) / n_ref < 0.25
+    assert abs(counts["n1"] - n_ref) / n_ref < 0.1  # measured: 7733 vs 8040 (-4 %)
 
 
 def test_nested_graph_with_recurrence_flattens():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuromap.cli import main
 from neuromap.nir_io import read_nir
+from test_cli_simulate import run  # main(argv) -> (exit code, stdout, stderr)
 
 NET = """\
 format: neuromap/1
@@ -21,13 +21,6 @@ projections:
      plasticity: {rule: stdp}}
   - {pre: E, post: E, connect: {rule: fixed_probability, p: 0.2}, weight: 0.1, delay: 3}
 """
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def test_export_nir_then_simulate_it(tmp_path, capsys):
