@@ -5,6 +5,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backends.emulator import Results
 from backends.lava.compat import lava_available
@@ -120,3 +122,29 @@ def test_cli_identical_then_mismatch(tmp_path, capsys, monkeypatch):
     assert e.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("first divergence at step 29: population 'p0' neuron 0 spike: emulator ")
+
+
+@given(st.integers(0, 2 ** 32 - 1), st.sampled_from(["spike", "u", "v"]))
+@settings(max_examples=60, deadline=None)
+def test_first_divergence_is_the_earliest_perturbation(seed, what):
+    """Random runs; one entry (spike, u or v at a random step/neuron) of a copy perturbed: exactly that
+    entry is reported, with both values; a run against itself has no divergence."""
+    rng = np.random.default_rng(seed)
+    steps, size = int(rng.integers(1, 12)), int(rng.integers(1, 6))
+    raster = rng.random((steps, size)) < 0.3
+    t, i = np.nonzero(raster)
+    u, v = rng.integers(-9, 9, (steps, size)), rng.integers(-9, 9, (steps, size))
+    a = Results(steps, {"p": np.stack([t, i], 1)}, {"p": u}, {"p": v}, {"p": np.arange(size)})
+    T, I = int(rng.integers(0, steps)), int(rng.integers(0, size))
+    r2, u2, v2 = raster.copy(), u.copy(), v.copy()
+    if what == "spike":
+        r2[T, I] = ~r2[T, I]
+    else:
+        (u2 if what == "u" else v2)[T, I] += 1
+    t2, i2 = np.nonzero(r2)
+    b = Results(steps, {"p": np.stack([t2, i2], 1)}, {"p": u2}, {"p": v2}, {"p": np.arange(size)})
+    d = first_divergence(a, b)
+    want_a = {"spike": int(raster[T, I]), "u": int(u[T, I]), "v": int(v[T, I])}[what]
+    want_b = {"spike": int(r2[T, I]), "u": int(u2[T, I]), "v": int(v2[T, I])}[what]
+    assert (d.step, d.what, d.population, d.neuron, d.a, d.b) == (T, what, "p", I, want_a, want_b)
+    assert first_divergence(a, a) is None
