@@ -13,7 +13,10 @@ import time
 
 #: benchmark name -> module (see bench/__init__.py for the contract)
 BENCHMARKS: dict[str, str] = {
+    "emulator_vs_lava": "bench.emulator_vs_lava",
     "ramp_reference": "bench.ramp_reference",
+    "voltage_rules": "bench.voltage_rules",
+    "lava_export": "bench.lava_export",
 }
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

@@ -76,8 +76,7 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
         us.append(out.trace_u)
         vs.append(out.trace_v)
     cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, np.int64))
-    sp = cat(spikes, (0, 2))
-    sp = sp[np.lexsort((sp[:, 1], sp[:, 0]))] if sp.size else sp
+    sp = cat(spikes, (0, 2))  # already sorted: per step, fired neurons ascending, then inputs ascending
     return RawRun(steps, sp, probe, cat(us, (0, probe.size)), cat(vs, (0, probe.size)),
                   st.core_spikes, st.link_spikes)
 

@@ -1,4 +1,4 @@
-"""An image flattened into the arrays the time loop reads (struct-of-arrays, all int64).
+"""An image flattened into the arrays the time loop reads (struct-of-arrays; int64 except per-synapse arrays).
 
 :func:`prepare` turns a :class:`neuromap.image.Image` of ``loihi_lif`` cores into a
 :class:`Program`: per neuron the constants of Lava's ``PyLifModelBitAcc``
@@ -50,12 +50,12 @@ class Program:
     route_axon: np.ndarray    # R, global axon id
     route_core: np.ndarray    # R, destination core
     src_core: np.ndarray      # N+I, core of the source (C = host for inputs); route delays are 0
-    # axons / synapses
+    # axons / synapses (per-synapse arrays are narrow: 9 or 13 bytes per synapse)
     syn_ptr: np.ndarray       # A+1
-    syn_post: np.ndarray      # S
-    syn_delay: np.ndarray     # S
-    syn_add: np.ndarray       # S, weight << weight_exp (direct) or raw weight (slotted)
-    syn_slot: np.ndarray      # S, dendrite slot or -1 for direct synapses
+    syn_post: np.ndarray      # S int32
+    syn_delay: np.ndarray     # S uint8
+    syn_add: np.ndarray       # S int32: weight << weight_exp (direct, |.| <= 2**15) or raw weight (slotted)
+    syn_slot: np.ndarray      # S int32: dendrite slot, or -1 for direct synapses
     slot_post: np.ndarray     # K
     slot_delay: np.ndarray    # K
     slot_shift: np.ndarray    # K, right shift (= -weight_exp > 0)
@@ -110,8 +110,9 @@ def prepare(image: Image) -> Program:
         u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
         src_ptr=_i64(rt["src_ptr"]), route_axon=_i64(route_axon), route_core=_i64(rt["core"]),
         src_core=src_core,
-        syn_ptr=_i64(ax["syn_ptr"]), syn_post=_i64(sy["post"]), syn_delay=_i64(sy["delay"]),
-        syn_add=_i64(syn_add), syn_slot=syn_slot,
+        syn_ptr=_i64(ax["syn_ptr"]), syn_post=np.ascontiguousarray(sy["post"], np.int32),
+        syn_delay=np.ascontiguousarray(sy["delay"], np.uint8),
+        syn_add=syn_add.astype(np.int32), syn_slot=syn_slot.astype(np.int32),
         slot_post=_i64(uniq[:, 1]), slot_delay=_i64(uniq[:, 2]), slot_shift=-exps[uniq[:, 0]],
         spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
         poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),

@@ -1,0 +1,168 @@
+"""Emulator vs Lava 0.10.0 fixed_pt, side by side on identical networks (issue 3).
+
+Networks: LIF(n) -> Dense 10% -> LIF(n) with n = 1000, and LIF(n) -> Sparse 10% ->
+LIF(n) with n = 10 000; 1000 steps. The pre population is driven by per-neuron
+biases (mean rate ~5 % of neurons per step). Each measurement runs in its own
+subprocess so its peak RSS is its own (Lava: the runtime process plus its
+children). Lava is timed over steps 2..1000 (step 1 starts its processes); the
+emulator's numba engine over 1000 steps after a warm-up run (JIT compiled once).
+The final u and v of both populations must be identical (sha256) or the
+benchmark reports a mismatch.
+
+``python -m bench.emulator_vs_lava [--quick]`` or ``python -m bench.run emulator_vs_lava``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+NAME = "emulator_vs_lava"
+DESCRIPTION = ("Bit-accurate Loihi emulator (numba) vs Lava 0.10.0 fixed_pt on LIF->Dense 10%->LIF (1000) and "
+               "LIF->Sparse 10%->LIF (10000), 1000 steps; final u/v compared bit for bit.")
+
+CASES = {"dense_1000": (1000, "dense"), "sparse_10000": (10000, "sparse")}
+LIF_PRE = dict(du=0, dv=0, vth=100)
+LIF_POST = dict(du=410, dv=205, vth=2000)
+PROJ = dict(weight_exp=0, num_weight_bits=8, sign_mode="mixed")
+
+
+def network_arrays(n: int, seed: int = 5):
+    """Biases of the pre population and the (pre, post, weight) synapse list, 10 % density."""
+    rng = np.random.default_rng(seed)
+    bias = rng.integers(200, 500, n)                       # periods 13..33 steps at vth 100 << 6
+    k = n * n // 10
+    flat = np.sort(rng.choice(n * n, size=k, replace=False))
+    post, pre = flat // n, flat % n
+    w = rng.integers(-64, 128, k) * 2                      # mixed, 8 bits: even values
+    return bias, pre, post, w
+
+
+def _digest(*arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(np.asarray(a, np.int64)).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round((own + kids) / 1024, 1)
+
+
+def worker_emulator(n: int, steps: int) -> dict:
+    from emulator import emulate
+    from emulator.program import prepare
+    from neuromap.compiler import compile_network
+    from neuromap.network import Network
+
+    bias, pre, post, w = network_arrays(n)
+    rss0 = _rss_mb()
+    net = Network(seed=1)
+    net.add_population("pre", n, neuron="loihi_lif", bias_mant=bias.tolist(), **LIF_PRE)
+    net.add_population("post", n, neuron="loihi_lif", **LIF_POST)
+    net.connect("pre", "post", connect={"rule": "list", "pre": pre, "post": post}, weight=w, **PROJ)
+    del pre, post, w
+    img = compile_network(net, passes=["check_hw_units", "partition", "lower"])
+    del net
+    prog = prepare(img)
+    n_syn = img.n_synapses
+    fan = np.diff(img.axons["syn_ptr"])
+    fan_of_src = np.zeros(img.n_neurons, np.int64)
+    ax_src = np.repeat(np.arange(img.n_neurons), np.diff(img.routes["src_ptr"][:img.n_neurons + 1]))
+    gax = img.cores["axon_ptr"][img.routes["core"]] + img.routes["axon"]
+    np.add.at(fan_of_src, ax_src, fan[gax])
+    del img
+    emulate(prog, 5)                                        # JIT warm-up
+    t, c = time.perf_counter(), time.process_time()
+    run = emulate(prog, steps, probe=np.arange(2 * n))
+    sec, cpu = time.perf_counter() - t, time.process_time() - c
+    src = run.spikes[:, 1]
+    return {"seconds": sec, "cpu_seconds": cpu, "steps": steps, "spikes": int(src.size), "pre_spikes": int((src < n).sum()),
+            "syn_events": int(fan_of_src[src].sum()), "synapses": n_syn,
+            "final": _digest(run.u[-1], run.v[-1]), "peak_rss_mb": _rss_mb(), "rss_before_build_mb": rss0}
+
+
+def worker_lava(n: int, steps: int, kind: str) -> dict:
+    from backends.lava.compat import import_lava
+    import_lava()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import Dense
+    from lava.proc.lif.process import LIF
+    from lava.proc.sparse.process import Sparse
+    from lava.utils.weightutils import SignMode
+    from scipy.sparse import csr_matrix
+
+    bias, pre, post, w = network_arrays(n)
+    a = LIF(shape=(n,), bias_mant=bias, bias_exp=0, **LIF_PRE)
+    b = LIF(shape=(n,), **LIF_POST)
+    kw = dict(weight_exp=PROJ["weight_exp"], num_weight_bits=PROJ["num_weight_bits"], sign_mode=SignMode.MIXED)
+    m = csr_matrix((w.astype(np.int32), (post, pre)), shape=(n, n))
+    conn = Sparse(weights=m, **kw) if kind == "sparse" else Dense(weights=m.toarray(), **kw)
+    a.s_out.connect(conn.s_in)
+    conn.a_out.connect(b.a_in)
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    try:
+        a.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        t = time.perf_counter()
+        a.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
+        sec = time.perf_counter() - t
+        final = _digest(np.concatenate([a.u.get(), b.u.get()]), np.concatenate([a.v.get(), b.v.get()]))
+    finally:
+        a.stop()
+    return {"seconds": sec, "steps": steps - 1, "final": final, "peak_rss_mb": _rss_mb(),
+            "weight_bytes_int32": int(w.size * 4)}
+
+
+def _sub(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.emulator_vs_lava", "--worker", *args],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> dict:
+    steps = 200 if quick else 1000
+    import os
+    res: dict = {"steps": steps, "loadavg_1min_at_start": round(os.getloadavg()[0], 1), "cores": os.cpu_count()}
+    for name, (n, kind) in CASES.items():
+        if quick:
+            n = min(n, 2000)
+        emu = _sub(["emulator", str(n), str(steps)])
+        lava = _sub(["lava", str(n), str(steps), kind])
+        emu_ms = 1e3 * emu["seconds"] / emu["steps"]
+        emu_cpu_ms = 1e3 * emu["cpu_seconds"] / emu["steps"]
+        lava_ms = 1e3 * lava["seconds"] / lava["steps"]
+        res.update({
+            f"{name}_n": n,
+            f"{name}_synapses": emu["synapses"],
+            f"{name}_lava_ms_per_step": round(lava_ms, 4),
+            f"{name}_emulator_ms_per_step": round(emu_ms, 4),
+            f"{name}_emulator_cpu_ms_per_step": round(emu_cpu_ms, 4),
+            f"{name}_speedup_wall": round(lava_ms / emu_ms, 1),
+            f"{name}_emulator_syn_events_per_cpu_s": round(emu["syn_events"] / emu["cpu_seconds"]),
+            f"{name}_spikes_per_s": round(emu["spikes"] / emu["seconds"]),
+            f"{name}_syn_events_per_s": round(emu["syn_events"] / emu["seconds"]),
+            f"{name}_mean_pre_rate_per_step": round(emu["pre_spikes"] / (n * steps), 4),
+            f"{name}_emulator_peak_rss_mb": emu["peak_rss_mb"],
+            f"{name}_emulator_rss_before_build_mb": emu["rss_before_build_mb"],
+            f"{name}_lava_peak_rss_mb": lava["peak_rss_mb"],
+            f"{name}_weight_mb_int32": round(lava["weight_bytes_int32"] / 2 ** 20, 1),
+            f"{name}_bit_identical": emu["final"] == lava["final"],
+        })
+    return res
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        kind, n, steps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        out = worker_emulator(n, steps) if kind == "emulator" else worker_lava(n, steps, sys.argv[5])
+        print(json.dumps(out))
+    else:
+        print(json.dumps(run(quick="--quick" in sys.argv), indent=1))
