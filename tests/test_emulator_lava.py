@@ -61,7 +61,7 @@ def run_lava(nets: list[Network], steps: int, sparse: bool = False) -> list[dict
             if np.all(pr.delay == 1):
                 conn = Sparse(weights=csr_matrix(w), **kw) if sparse else Dense(weights=w, **kw)
             else:
-                dly = np.zeros((npost, npre), np.int32)
+                dly = np.zeros((npost, npre), np.int64)  # Lava DelayDense checks delays.dtype == int
                 dly[pr.post_idx, pr.pre_idx] = pr.delay - 1
                 conn = (DelaySparse(weights=csr_matrix(w), delays=csr_matrix(dly), max_delay=int(dly.max()), **kw)
                         if sparse else DelayDense(weights=w, delays=dly, max_delay=int(dly.max()), **kw))
