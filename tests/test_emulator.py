@@ -153,3 +153,17 @@ def test_results_file(tmp_path):
     back = load_results(tmp_path / "r.npz")
     assert np.array_equal(back.spikes["a"], res.spikes["a"]) and back.v["a"].shape == (5, 1)
     assert back.neurons["a"].tolist() == [2] and back.meta["backend"] == "emulator"
+
+
+def test_run_with_spikes_only_probes_records_spikes(tmp_path):
+    """A float example whose probes ask for spikes only runs (no u/v columns are looked up)."""
+    import os
+    from backends.emulator import run
+    from neuromap.compiler.pipeline import compile_network
+    from neuromap.io import load_network
+    net = load_network(os.path.join(os.path.dirname(__file__), "..", "examples", "ramp_lif.yaml"))
+    assert all(set(p.variables) == {"spikes"} for p in net.probes)
+    res = run(compile_network(net, "loihi", placer="sequential"), 300)
+    assert set(res.spikes) >= set(net.populations)
+    assert res.u == {} and res.v == {}
+    assert sum(len(s) for s in res.spikes.values()) > 0

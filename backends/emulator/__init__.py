@@ -99,6 +99,8 @@ def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba") -> 
         res.spikes[pop.name] = np.stack([raw.spikes[m, 0], src[m] - base], axis=1).astype(np.int64)
     col = {int(g): j for j, g in enumerate(raw.probe)}
     for pr in img.probes:
+        if not {"u", "v"} & set(pr.variables):
+            continue  # spikes are always recorded for every population
         pop = img.population(pr.population)
         local = np.arange(pop.size) if pr.neurons is None else np.asarray(pr.neurons, np.int64)
         cols = [col[pop.start + int(i)] for i in local]
