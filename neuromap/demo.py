@@ -1,8 +1,11 @@
-"""``make demo``: simulate a bundled seed example and print a readable summary.
+"""``make demo``: the main job on bundled examples.
 
-For now: the seed-003 Ramp (Izhikevich, nn_stdp vs homeostatic_stdp) for 100 s
-from ``examples/ramp_izhikevich.yaml``; later issues extend this to
-compile -> place -> emulate -> validate.
+1. Float reference: the seed-003 Ramp (Izhikevich, nn_stdp vs homeostatic_stdp)
+   for 100 s from ``examples/ramp_izhikevich.yaml``, compared with ANNarchy's numbers.
+2. The hardware path on ``examples/ramp_lif.yaml`` through the same commands a
+   user runs: ``compile`` (check, quantize, fan-in, CP-SAT placement) ->
+   ``run`` on the bit-accurate emulator -> ``validate`` against Lava fixed_pt ->
+   ``inspect`` summary -> ``plot`` into ``demo-out/``.
 """
 from __future__ import annotations
 
@@ -18,6 +21,34 @@ from neuromap.simulator import simulate
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
                        "ramp_izhikevich.yaml")
 SECONDS = 100
+HW_EXAMPLE = os.path.join(os.path.dirname(EXAMPLE), "ramp_lif.yaml")
+OUT = "demo-out"
+
+
+def _neuromap(*args: str) -> None:
+    """Run one ``neuromap`` command in-process, as the console script would; stop on failure."""
+    from neuromap.cli import main as cli_main
+    print(f"\n$ neuromap {' '.join(args)}", flush=True)
+    try:
+        cli_main(list(args))
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise SystemExit(f"demo: `neuromap {' '.join(args)}` exited {e.code}") from None
+
+
+def hardware_path(steps: int = 5000, validate_steps: int = 500) -> None:
+    """compile -> run -> validate -> inspect -> plot on the LIF Ramp (writes into ``demo-out/``)."""
+    build, results = os.path.join(OUT, "build"), os.path.join(OUT, "results.npz")
+    os.makedirs(OUT, exist_ok=True)
+    _neuromap("compile", HW_EXAMPLE, "--target", "loihi", "-o", build)
+    _neuromap("run", build, "--backend", "emulator", "--steps", str(steps), "-o", results)
+    from backends.lava.compat import lava_available
+    if lava_available():
+        _neuromap("validate", build, "--steps", str(validate_steps))
+    else:
+        print("lava-nc is not installed: skipping validation (install with `make install`)")
+    _neuromap("inspect", build)
+    _neuromap("plot", build, "--results", results, "--network", HW_EXAMPLE, "-o", os.path.join(OUT, "plots"))
 
 
 def main(seconds: float = SECONDS) -> int:
@@ -42,6 +73,8 @@ def main(seconds: float = SECONDS) -> int:
               f"[{w.min():.4f}, {w.max():.4f}], corr(weight, input rate) {corr:+.2f}")
     print("ANNarchy (1000 s): 55.75 Hz without homeostasis, 35.25 Hz with it (target 35 Hz); "
           "see examples/ramp_izhikevich.py")
+    hardware_path()
+    print(f"\ndemo done: image, results and plots in {OUT}/")
     return 0
 
 
