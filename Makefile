@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(PY) -m neuromap.demo
 
+# `make test`: the default suite (minutes on 2 cores); tests marked `slow` (big randomized Lava
+# sweeps, full-length seed experiments) run with `make test-all`.
 test: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not lava" $(PYTEST_ARGS)
