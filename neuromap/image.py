@@ -78,6 +78,8 @@ _NEURON_FIELDS = {  # name -> dtype
 _SYN_FIELDS = {"post": np.int32, "weight": np.int16, "delay": np.uint8}
 _AXON_FIELDS = {"proj": np.int32, "syn_ptr": np.int64}
 _CORE_FIELDS = {"kind": np.int8, "axon_ptr": np.int64}
+#: optional per-core mesh position (written by the ``place`` pass; absent in older images)
+_CORE_OPTIONAL = {"tile_x": np.int32, "tile_y": np.int32, "chip": np.int32}
 _ROUTE_FIELDS = {"src_ptr": np.int64, "core": np.int32, "axon": np.int32, "delay": np.uint8}
 _INPUT_FIELDS = {"spike_step": np.int64, "spike_index": np.int32, "poisson_p": np.float64}
 
@@ -186,7 +188,8 @@ class Image:
     * ``neurons`` (N): core, slot, du, dv (uint16, 12 bit), vth (int32, 17 bit
       unsigned), bias_mant (int16, 13 bit signed), bias_exp (int8, 0..7),
       u_init/v_init (int32).
-    * ``cores`` (C): kind (int8 index into ``core_kinds``), axon_ptr (C+1, int64).
+    * ``cores`` (C): kind (int8 index into ``core_kinds``), axon_ptr (C+1, int64);
+      optional tile_x, tile_y (int32 board-wide router coordinates) and chip (int32), all or none.
     * ``axons`` (A): proj (int32 projection index), syn_ptr (A+1, int64).
     * ``synapses`` (S): post (int32 global neuron), weight (int16 stored
       weight), delay (uint8, 1..64; 1 = next step).
@@ -288,6 +291,15 @@ class Image:
                     raise ImageError(f"image array {group}.{k} has length {getattr(self, group)[k].shape[0]}, "
                                      f"expected {n}")
         _len(self.cores["axon_ptr"], C + 1, "cores.axon_ptr")
+        have = [k for k in _CORE_OPTIONAL if k in self.cores]
+        if have and len(have) != len(_CORE_OPTIONAL):
+            raise ImageError(f"image cores.{have[0]} needs cores.{', cores.'.join(sorted(set(_CORE_OPTIONAL) - set(have)))}")
+        for k in have:
+            a = self.cores[k]
+            if not isinstance(a, np.ndarray) or a.dtype != _CORE_OPTIONAL[k] or a.ndim != 1:
+                raise ImageError(f"image array cores.{k} must be 1-d int32")
+            _len(a, C, f"cores.{k}")
+            _rng(a, 0, None, f"cores.{k}")
         _len(self.axons["syn_ptr"], A + 1, "axons.syn_ptr")
         _len(self.routes["src_ptr"], N + I + 1, "routes.src_ptr")
         R = int(self.routes["core"].shape[0])

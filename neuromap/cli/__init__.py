@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "export_lava_cmd": "export-lava",
     "export_nir_cmd": "export-nir",
     "plot_cmd": "plot",
+    "inspect_cmd": "inspect",
 }
 
 

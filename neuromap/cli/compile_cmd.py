@@ -1,12 +1,33 @@
 """``neuromap compile NETWORK --target loihi -o BUILD``: compile a network file into a hardware image.
 
-Hardware-unit networks (``loihi_lif`` populations, integer weights) compile
-without quantization; the image directory (docs/image-format.md) is written
-atomically. Prints the image size (cores, neurons, axons, synapses).
+The image directory (docs/image-format.md) is written atomically. Placement
+(docs/placement.md): ``--placer`` sequential | greedy | cpsat (default), ``--time-limit``
+in CP-SAT deterministic time units (about one second of one core each; split between
+partition and mesh placement), ``--seed``, ``--rates`` uniform | auto (auto: a
+200-step run of the core emulator estimates spikes per step of every neuron). Prints
+the image size and a placement summary; ``--json`` prints one JSON object instead.
 """
 from __future__ import annotations
 
+import json
+
 import click
+
+
+def placement_lines(rep: dict) -> list[str]:
+    """Human summary of an image's ``options["placement"]`` report (shared with ``inspect``)."""
+    gap = "n/a" if rep.get("gap") is None else f"{100 * rep['gap']:.1f}%"
+    bound = "n/a" if rep.get("bound") is None else f"{rep['bound']:.4g}"
+    seq = rep["sequential_hop_weighted_traffic"]
+    ratio = f" ({rep['hop_weighted_traffic'] / seq:.2f}x sequential)" if seq > 0 else ""
+    return [f"placement ({rep['method']}, rates {rep['rates']}, seed {rep['seed']}, "
+            f"time limit {rep['time_limit']:g} det. units): {rep['cores_used']} cores",
+            f"  hop-weighted traffic {rep['hop_weighted_traffic']:.4g} packet-hops/step{ratio}; "
+            f"sequential {seq:.4g}; bound {bound}; gap {gap}",
+            f"  inter-core packets {rep['inter_core_packets']:.4g}/step, mean hops {rep['mean_hops']:.3g}, "
+            f"max hops {rep['max_hops']}, max link load {rep['max_link_load']:.4g} packets/step",
+            f"  energy {rep['energy_pj_per_step'] / 1e3:.4g} nJ/step, latency {rep['latency_ns_per_step'] / 1e3:.4g} "
+            f"us/step, solve {rep['solve_time_s']:.2f} s"]
 
 
 @click.command("compile")
@@ -15,13 +36,36 @@ import click
               help="Target name (built-in) or path to a target .toml file.")
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True,
               help="Image directory to write (replaced if it is an image).")
-def command(network: str, target: str, output: str) -> None:
-    """Compile NETWORK (.yaml/.yml/.json) for --target into the image directory -o BUILD."""
+@click.option("--placer", type=click.Choice(["sequential", "greedy", "cpsat"]), default="cpsat", show_default=True,
+              help="Partition/placement method (docs/placement.md).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="CP-SAT deterministic time units (~1 s of one core each), not wall clock.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Solver seed.")
+@click.option("--rates", type=click.Choice(["auto", "uniform"]), default="uniform", show_default=True,
+              help="Traffic weights: uniform (1 spike/step) or auto (200-step emulator run).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
+def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, rates: str,
+            as_json: bool) -> None:
+    """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
+
+    \b
+    Examples:
+      neuromap compile net.yaml -t loihi -o build/
+      neuromap compile net.yaml -o build/ --placer greedy --json
+    """
     from neuromap.compiler import compile_network
     from neuromap.io import load_network
 
     net = load_network(network)
-    img = compile_network(net, target=target)
+    img = compile_network(net, target=target, placer=placer, time_limit=time_limit, seed=seed, rates=rates)
     img.save(output)
+    rep = img.options.get("placement")
+    if as_json:
+        click.echo(json.dumps({"network": net.name, "target": img.target, "output": str(output),
+                               "neurons": img.n_neurons, "inputs": img.n_inputs, "cores": img.n_cores,
+                               "axons": img.n_axons, "synapses": img.n_synapses, "placement": rep}))
+        return
     click.echo(f"{net.name}: {img.n_neurons} neurons, {img.n_inputs} inputs, {img.n_cores} cores, "
                f"{img.n_axons} axons, {img.n_synapses} synapses -> {output} (target {img.target})")
+    for line in placement_lines(rep) if rep else []:
+        click.echo(line)

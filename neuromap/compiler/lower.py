@@ -128,6 +128,9 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
     ix = np.concatenate(ids) if ids else np.zeros(0, np.int64)
     io = np.lexsort((ix, st))
 
+    # mesh position of every core (tile_x, tile_y, chip), when the place pass computed them
+    options = dict(options)
+    positions = options.pop("_core_positions", None) or {}
     probes = [ProbeMap(pr.population, tuple(pr.variables), None if pr.neurons is None else
                        np.asarray(pr.neurons, np.int64)) for pr in net.probes]
     return Image(
@@ -136,11 +139,11 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
                    "core": dataclasses.asdict(target.core)},
         core_kinds=["loihi_lif"], populations=pops, projections=projections, probes=probes,
         neurons=neurons,
-        cores={"kind": np.zeros(n_cores, np.int8), "axon_ptr": axon_ptr},
+        cores={"kind": np.zeros(n_cores, np.int8), "axon_ptr": axon_ptr, **positions},
         axons={"proj": ax_proj.astype(np.int32), "syn_ptr": syn_ptr},
         synapses={"post": c["post"].astype(np.int32), "weight": c["w"].astype(np.int16),
                   "delay": c["d"].astype(np.uint8)},
         routes={"src_ptr": src_ptr, "core": ax_core[r_order].astype(np.int32),
                 "axon": ax_local[r_order].astype(np.int32), "delay": np.zeros(A, np.uint8)},
         inputs={"spike_step": st[io], "spike_index": ix[io].astype(np.int32), "poisson_p": pp},
-        seed=net.seed, source_hash=network_hash(net), options=dict(options), network_name=net.name)
+        seed=net.seed, source_hash=network_hash(net), options=options, network_name=net.name)

@@ -3,15 +3,14 @@
 A pass takes the state and returns a new one (``dataclasses.replace``); its
 verifier checks what the pass promised and raises a one-line
 :class:`~neuromap.errors.TargetError` otherwise. Add a pass by inserting a
-:class:`Pass` into :data:`PASSES` (e.g. quantize before ``partition``, a placement
-pass instead of ``partition``); ``options["passes"]`` may name a subset/order.
+:class:`Pass` into :data:`PASSES`; ``options["passes"]`` may name a subset/order.
 
 Current passes (hardware-unit networks):
 
 1. ``check_hw_units``: every neuron population is ``loihi_lif``, inputs are
    ``spike_source``/``poisson``, the target runs these models, delays fit.
-2. ``partition``: fill cores in order (population by population, ``max_neurons``
-   per core): neuron ``n`` of the global order goes to core ``n // max_neurons``.
+2. ``place``: partition neurons into cores under every capacity of the target, place
+   cores on the mesh, route (``placer`` sequential | greedy | cpsat; docs/placement.md).
 3. ``lower``: build the :class:`~neuromap.image.Image` (:mod:`neuromap.compiler.lower`).
 """
 from __future__ import annotations
@@ -80,10 +79,15 @@ def check_hw_units(st: CompileState) -> CompileState:
 
 def _verify_checked(st: CompileState) -> None:
     if st.placement is not None or st.image is not None:
-        raise TargetError("check_hw_units must run before partition and lower")
+        raise TargetError("check_hw_units must run before place and lower")
 
 
-# ------------------------------------------------------------------ pass 2: partition (fill in order)
+# ------------------------------------------------------------------ pass 2: place
+# neuromap/compiler/place.py (``place_pass`` / ``verify_place``): partition under every capacity,
+# mesh placement, routes, PlacementReport in options["placement"] (docs/placement.md)
+
+
+# ------------------------------------------------------------------ legacy pass: partition (fill in order; only by name)
 def partition(st: CompileState) -> CompileState:
     cap = int(st.target.core.max_neurons)
     placement, n = {}, 0
@@ -126,6 +130,7 @@ def _verify_image(st: CompileState) -> None:
 
 # -- front half (issue 6, neuromap/compiler/{check,quantize,fan_in}.py): float network -> hardware units
 from neuromap.compiler import check as _check, fan_in as _fan_in, quantize as _quantize  # noqa: E402
+from neuromap.compiler import place as _place  # noqa: E402
 
 PASSES: list[Pass] = [
     Pass("check", _check.check_pass, _check.verify_check_pass),
@@ -133,9 +138,14 @@ PASSES: list[Pass] = [
     Pass("legalize_fan_in", _fan_in.fan_in_pass, _fan_in.verify_fan_in),
     # -- end front half
     Pass("check_hw_units", check_hw_units, _verify_checked),
-    Pass("partition", partition, _verify_partition),
+    # -- placement (issue 8, neuromap/compiler/place.py)
+    Pass("place", _place.place_pass, _place.verify_place),
+    # -- end placement
     Pass("lower", lower, _verify_image),
 ]
+
+#: passes that run only when named in ``options["passes"]`` (e.g. ``["check_hw_units", "partition", "lower"]``)
+EXTRA_PASSES: list[Pass] = [Pass("partition", partition, _verify_partition)]
 
 
 def compile_network(network: Network, target: Any = "loihi", **options) -> Image:
@@ -145,7 +155,7 @@ def compile_network(network: Network, target: Any = "loihi", **options) -> Image
     """
     from neuromap.targets import Target, load_target
     tgt = target if isinstance(target, Target) else load_target(target)
-    by_name = {p.name: p for p in PASSES}
+    by_name = {p.name: p for p in PASSES + EXTRA_PASSES}
     names = options.get("passes") or [p.name for p in PASSES]
     unknown = [n for n in names if n not in by_name]
     if unknown:

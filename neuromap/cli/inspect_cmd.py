@@ -1,0 +1,112 @@
+"""``neuromap inspect BUILD [--json]``: what a compiled image uses and what the compiler measured.
+
+Reads only the image directory: core utilization (neurons, input axons, synapses per
+core from the arrays; output axons and synapse memory from the placement report),
+the placement report (traffic, hops, max link load, energy and latency per step,
+objective vs sequential baseline, bound and gap), what limited the mapping (the
+capacity with the highest max-use/limit) and the quantization report when the
+image has one. ``--json`` prints one JSON object. Bad or corrupt BUILD: one-line
+error, exit 2.
+"""
+from __future__ import annotations
+
+import json
+
+import click
+import numpy as np
+
+
+def _stats(a, limit=None) -> dict:
+    a = np.asarray(a, float)
+    if not a.size:
+        a = np.zeros(1)
+    return {"min": float(a.min()), "median": float(np.median(a)), "max": float(a.max()),
+            "limit": None if not limit else int(limit)}
+
+
+def summarize(img, build: str) -> dict:
+    """Everything ``inspect`` shows, as one JSON-serializable dict."""
+    C = img.n_cores
+    core = img.constants.get("core", {})
+    rep = img.options.get("placement")
+    syn_core = np.bincount(img.neurons["core"][img.synapses["post"]], minlength=C) if img.n_synapses \
+        else np.zeros(C)
+    util = {"neurons": _stats(np.bincount(img.neurons["core"], minlength=C), core.get("max_neurons")),
+            "input_axons": _stats(np.diff(img.cores["axon_ptr"]), core.get("max_input_axons")),
+            "synapses": _stats(syn_core)}
+    binding = fraction = None
+    if rep and "utilization" in rep:
+        for k in ("output_axons", "synapse_memory_bits"):
+            if k in rep["utilization"]["per_core"]:
+                util[k] = rep["utilization"]["per_core"][k]
+        binding, fraction = rep["utilization"]["binding"], rep["utilization"]["binding_fraction"]
+    elif util["neurons"]["limit"]:
+        frac = {k: v["max"] / v["limit"] for k, v in util.items() if v["limit"]}
+        binding = max(frac, key=lambda k: (frac[k], k))
+        fraction = frac[binding]
+    placement = None
+    if rep:
+        placement = {k: v for k, v in rep.items() if k != "utilization"}
+    return {"build": str(build), "network": img.network_name, "target": img.target,
+            "size": {"neurons": img.n_neurons, "inputs": img.n_inputs, "cores": C, "axons": img.n_axons,
+                     "synapses": img.n_synapses},
+            "has_mesh_positions": "tile_x" in img.cores,
+            "utilization": util, "binding": binding, "binding_fraction": fraction,
+            "placement": placement, "quantization": img.options.get("quantization")}
+
+
+def _table(rows: list[dict], width: int = 9) -> list[str]:
+    """Scalar fields of ``rows`` as an aligned text table."""
+    if not rows:
+        return []
+    cols = [k for k, v in rows[0].items() if isinstance(v, (int, float, str, bool)) or v is None]
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    w = {k: max(len(k), *(len(fmt(r.get(k))) for r in rows)) for k in cols}
+    out = ["  " + "  ".join(f"{k:>{w[k]}}" for k in cols)]
+    out += ["  " + "  ".join(f"{fmt(r.get(k)):>{w[k]}}" for k in cols) for r in rows]
+    return out
+
+
+def text_lines(s: dict) -> list[str]:
+    from neuromap.cli.compile_cmd import placement_lines
+    z = s["size"]
+    lines = [f"{s['build']}: {s['network']} on {s['target']}: {z['neurons']} neurons, {z['inputs']} inputs, "
+             f"{z['cores']} cores, {z['axons']} axons, {z['synapses']} synapses",
+             "core utilization (per core: min / median / max of limit):"]
+    for k, v in s["utilization"].items():
+        lim = f"{v['limit']}" if v["limit"] else "-"
+        pct = f" ({100 * v['max'] / v['limit']:.1f}% at most)" if v["limit"] else ""
+        lines.append(f"  {k:<20s} {v['min']:.6g} / {v['median']:.6g} / {v['max']:.6g} of {lim}{pct}")
+    if s["binding"]:
+        lines.append(f"limited by: {s['binding']} ({100 * s['binding_fraction']:.1f}% of a core at most)")
+    lines += placement_lines(s["placement"]) if s["placement"] else ["placement: no report in this image"]
+    q = s["quantization"]
+    if q:
+        lines.append(f"quantization (rounding {q.get('rounding')}):")
+        lines += ["populations:"] + _table(q.get("populations", [])) if q.get("populations") else []
+        lines += ["projections:"] + _table(q.get("projections", [])) if q.get("projections") else []
+        lines += [f"warning: {w}" for w in q.get("warnings", [])]
+    else:
+        lines.append("quantization: none (network given in hardware units)")
+    return lines
+
+
+@click.command("inspect")
+@click.argument("build", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def command(build: str, as_json: bool) -> None:
+    """Show core utilization, placement, energy/latency and quantization of the image BUILD.
+
+    \b
+    Examples:
+      neuromap inspect build/
+      neuromap inspect build/ --json | jq .placement.gap
+    """
+    from neuromap.image import load_image
+
+    s = summarize(load_image(build), build)
+    if as_json:
+        click.echo(json.dumps(s))
+        return
+    for line in text_lines(s):
+        click.echo(line)
