@@ -4,7 +4,11 @@ Products are encoded as int64 tables (see :func:`encode`); int32 wrap-around of 
 multiply-accumulate (``current_result`` is int32, learning_rule_applier.py:285) is reproduced
 with :func:`_wrap32`. A product whose dependency is 0 contributes exactly 0, so it is skipped,
 keeping only its saturation of the accumulator (idempotent clip), which is what Lava's
-``np.clip(result + 0)`` does.
+``np.clip(result + 0)`` does. A synapse with no active product whose learned variables are inside
+their saturation ranges (weights by sign mode, tag_2 0..255, tag_1 -256..255) is left unchanged
+by Lava's arithmetic (accumulator ``v << 7`` is a multiple of 128 inside the 16-bit range, the
+rounding adds nothing), so it is skipped; tag_1 = -257 is not (Lava moves it to -256 with
+probability 127/128), hence -256 as the lower bound there.
 """
 from __future__ import annotations
 
@@ -87,6 +91,12 @@ def _learn_kernel(dense, n_pre, indptr, indices, tx, ty, xh, yh, u, prods, facs,
     P = prods.shape[0]
     old = np.zeros(3, np.int64)
     acc = np.zeros(3, np.int64)
+    has = np.zeros(3, np.bool_)
+    for p in range(P):
+        has[prods[p, 1]] = True
+    wlo = -256 if sign_mode == 0 else (0 if sign_mode == 1 else -255)
+    whi = 0 if sign_mode == 2 else 255
+    u_on = has[2] and u != 0
     for j in range(n_post):
         y0 = 1 if ty[j] > 0 else 0
         if dense:
@@ -96,6 +106,10 @@ def _learn_kernel(dense, n_pre, indptr, indices, tx, ty, xh, yh, u, prods, facs,
         for s in range(s0, s1):
             i = s - s0 if dense else indices[s]
             x0 = 1 if tx[i] > 0 else 0
+            if not (u_on or (x0 and has[0]) or (y0 and has[1])):
+                if ((not active[0] or wlo <= weights[s] <= whi) and (not active[1] or 0 <= tag_2[s] <= 255)
+                        and (not active[2] or -256 <= tag_1[s] <= 255)):
+                    continue
             old[0] = weights[s]
             old[1] = tag_2[s]
             old[2] = tag_1[s]
@@ -151,9 +165,7 @@ def _learn_kernel(dense, n_pre, indptr, indices, tx, ty, xh, yh, u, prods, facs,
                 if r_conn < rem / 128.0:
                     q += 1
                 if g == 0:
-                    lo = -256 if sign_mode == 0 else (0 if sign_mode == 1 else -255)
-                    hi = 0 if sign_mode == 2 else 255
-                    weights[s] = _clip(q, lo, hi)
+                    weights[s] = _clip(q, wlo, whi)
                 elif g == 1:
                     tag_2[s] = _clip(q, 0, 255)
                 else:

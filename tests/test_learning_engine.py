@@ -26,11 +26,11 @@ def cfg_of(**kw):
     return LearningConfig(**kw)
 
 
-def run(cfg, w, pre, post, engine="numpy", indptr=None, indices=None):
+def run(cfg, w, pre, post, engine="numpy", indptr=None, indices=None, tags=(None, None)):
     """Feed spike trains (steps x neurons); return per-step copies of (weights, x, y, tag_1, tag_2)."""
     pre, post = np.asarray(pre, bool), np.asarray(post, bool)
     n_pre, n_post = pre.shape[1], post.shape[1]
-    s = make_state(cfg, n_pre, n_post, indptr=indptr, indices=indices)
+    s = make_state(cfg, n_pre, n_post, indptr=indptr, indices=indices, tag_1=tags[0], tag_2=tags[1])
     w = np.array(w, np.int32)
     out = []
     for t in range(1, len(pre) + 1):
@@ -182,6 +182,17 @@ def test_multiply_accumulate_wraps_in_int32(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_idle_synapses_saturate(engine):
+    # no product active (no spikes) still saturates: w 300 -> 255; tag_1 -257 -> -256 unless r >= 127/128
+    cfg = cfg_of(dw=(Product("x0", 1, 7),), dt=(Product("x0", 1, 7),))
+    r1 = draws(2, 2)[1]
+    s = make_state(cfg, 3, 1, tag_1=[[0, -257, -256]])
+    w = np.array([[300, -3, -3]], np.int32)
+    learning_step(cfg, s, w, [0, 0, 0], [0], 1, engine=engine)
+    assert w.tolist() == [[255, -3, -3]] and s.tag_1.tolist() == [[0, -257 + int(r1 < 127 / 128), -256]]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_tags_and_sgn_factor(engine):
     # dt = 2 * x0 * sgn(w - 100) ; dd = -3 * y0 (delay saturates at 0)
     cfg = cfg_of(dw=None, dt=(Product("x0", 2, 7, (Factor("w", -100, True),)),), dd=(Product("y0", -3, 7),))
@@ -291,11 +302,14 @@ def test_numba_equals_numpy(case):
     pre = rng.random((T, n_pre)) < 0.4
     post = rng.random((T, n_post)) < 0.4
     lo, hi = {"mixed": (-256, 256), "excitatory": (0, 256), "inhibitory": (-255, 1)}[cfg.sign_mode]
-    w = rng.integers(lo, hi, (n_post, n_pre))
-    kw = {}
+    wide = rng.random() < 0.3  # out-of-range initial values exercise the saturation of idle synapses
+    w = rng.integers(lo - 40, hi + 40, (n_post, n_pre)) if wide else rng.integers(lo, hi, (n_post, n_pre))
+    tags = tuple(rng.integers(-300, 300, (n_post, n_pre)) if wide else None for _ in range(2))
+    kw = {"tags": tags}
     if sparse:
         mask = rng.random((n_post, n_pre)) < 0.6
-        kw = dict(indptr=np.concatenate([[0], np.cumsum(mask.sum(1))]), indices=np.nonzero(mask)[1])
+        kw = dict(indptr=np.concatenate([[0], np.cumsum(mask.sum(1))]), indices=np.nonzero(mask)[1],
+                  tags=tuple(None if v is None else v[mask] for v in tags))
         w = w[mask]
     a = run(cfg, w, pre, post, "numpy", **kw)
     b = run(cfg, w, pre, post, "numba", **kw)
