@@ -51,9 +51,10 @@ def _engine(name: str):
     raise ImageError(f"unknown emulator engine {name!r} (use one of {', '.join(ENGINES)})")
 
 
-def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None) -> RawRun:
+def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
+            progress=None) -> RawRun:
     """Run ``steps`` steps from the initial state. ``probe``: global neuron ids to trace (default: the
-    image's u/v probes)."""
+    image's u/v probes). ``progress(done_steps, steps)`` is called after each chunk (neuromap.progress)."""
     run_chunk = _engine(engine)
     p = image if isinstance(image, Program) else prepare(image)
     if probe is None:
@@ -75,6 +76,8 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
         spikes.append(np.stack([out.spk_step[:out.n_spikes], out.spk_src[:out.n_spikes]], axis=1))
         us.append(out.trace_u)
         vs.append(out.trace_v)
+        if progress is not None:
+            progress(t0 + n, steps)
     cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, np.int64))
     sp = cat(spikes, (0, 2))  # already sorted: per step, fired neurons ascending, then inputs ascending
     return RawRun(steps, sp, probe, cat(us, (0, probe.size)), cat(vs, (0, probe.size)),

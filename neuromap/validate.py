@@ -98,11 +98,14 @@ def probe_everything(image: Image) -> Image:
     return dataclasses.replace(image, probes=probes)
 
 
-def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: bool = False) -> str:
+def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: bool = False,
+                   progress=None) -> str:
     """Run ``image`` for ``steps`` steps on the emulator and in Lava (fixed_pt) and compare them.
 
     u/v are compared for the image's probed neurons (every neuron with ``probe_all``). Returns the
-    success line; raises :class:`ValidationMismatch` with the first divergence."""
+    success line; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
+    the Lava run counts as ``steps`` when it ends, then the emulator's chunks (:mod:`neuromap.progress`)."""
+    from neuromap.progress import scaled
     from backends.emulator import run as run_emulator
     from backends.lava.run import run as run_lava
 
@@ -111,4 +114,7 @@ def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: b
     else:  # spikes are recorded for every neuron anyway; keep the probes that trace u or v
         image = dataclasses.replace(image, probes=[p for p in image.probes if {"u", "v"} & set(p.variables)])
     lava = run_lava(image, steps)       # first: image errors Lava cannot run surface before the emulator runs
-    return check_identical(run_emulator(image, steps, engine=engine), lava)
+    if progress is not None:
+        progress(steps, 2 * steps)
+    emu = run_emulator(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps))
+    return check_identical(emu, lava)

@@ -83,11 +83,12 @@ def load_results(path: str | os.PathLike) -> Results:
                    d["core_spikes"], d["link_spikes"], json.loads(str(d["meta"])))
 
 
-def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba") -> Results:
-    """Run a compiled image (or an image directory) for ``steps`` steps on the emulator."""
+def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba", progress=None) -> Results:
+    """Run a compiled image (or an image directory) for ``steps`` steps on the emulator
+    (``progress(done_steps, steps)`` after each chunk, see :mod:`neuromap.progress`)."""
     from emulator import emulate
     img = image if isinstance(image, Image) else load_image(image)
-    raw = emulate(img, steps, engine)
+    raw = emulate(img, steps, engine, progress=progress)
     N = img.n_neurons
     res = Results(steps=raw.steps, spikes={}, core_spikes=raw.core_spikes, link_spikes=raw.link_spikes,
                   meta={"backend": "emulator", "engine": engine, "target": img.target,

@@ -30,6 +30,11 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: ``--quiet/-q`` of the long-running commands (the bar is drawn only on a terminal anyway)
+quiet_option = click.option("--quiet", "-q", is_flag=True,
+                            help="No progress bar (none is drawn when stdout/stderr is not a terminal).")
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx):
         return list(COMMANDS.values())

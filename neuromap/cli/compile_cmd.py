@@ -13,6 +13,9 @@ import json
 
 import click
 
+from neuromap.cli import quiet_option
+from neuromap.progress import bar
+
 
 def placement_lines(rep: dict) -> list[str]:
     """Human summary of an image's ``options["placement"]`` report (shared with ``inspect``)."""
@@ -44,8 +47,9 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--rates", type=click.Choice(["auto", "uniform"]), default="uniform", show_default=True,
               help="Traffic weights: uniform (1 spike/step) or auto (200-step emulator run).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
+@quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, rates: str,
-            as_json: bool) -> None:
+            as_json: bool, quiet: bool) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -57,7 +61,9 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     from neuromap.io import load_network
 
     net = load_network(network)
-    img = compile_network(net, target=target, placer=placer, time_limit=time_limit, seed=seed, rates=rates)
+    with bar("compile passes", enabled=not quiet) as progress:
+        img = compile_network(net, target=target, placer=placer, time_limit=time_limit, seed=seed, rates=rates,
+                              progress=progress)
     img.save(output)
     rep = img.options.get("placement")
     if as_json:

@@ -1,18 +1,21 @@
 """``neuromap run BUILD --backend emulator --steps N -o results.npz``: run a compiled image.
 
 The emulator backend is bit-accurate to Lava 0.10.0 fixed_pt (docs/emulator.md);
-``--engine`` picks its numba (default) or numpy time loop (same integers). Prints
-spike counts per population; ``-o`` writes the results file documented in
-:mod:`backends.emulator`.
+``--engine`` picks its numba (default) or numpy time loop (same integers). The lava
+backend runs the image as Lava processes (``Loihi2SimCfg(select_tag="fixed_pt")``,
+docs/lava-backend.md; needs lava-nc). Prints spike counts per population; ``-o`` writes
+the results file documented in :mod:`backends.emulator` (same layout for both backends).
 """
 from __future__ import annotations
 
 import click
 
+from neuromap.cli import quiet_option
 from neuromap.errors import NeuromapError
+from neuromap.progress import bar
 
 #: backend name -> module with ``run(image, steps, **options) -> Results``
-BACKENDS = {"emulator": "backends.emulator"}
+BACKENDS = {"emulator": "backends.emulator", "lava": "backends.lava.run"}
 
 
 @click.command("run")
@@ -20,10 +23,17 @@ BACKENDS = {"emulator": "backends.emulator"}
 @click.option("--backend", "-b", type=click.Choice(sorted(BACKENDS)), default="emulator", show_default=True)
 @click.option("--steps", "-n", type=click.IntRange(min=1), required=True, help="Number of steps to run.")
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
-              help="Emulator time loop.")
+              help="Emulator time loop (emulator backend only).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
-def command(build: str, backend: str, steps: int, engine: str, output: str | None) -> None:
-    """Run the image directory BUILD for --steps steps."""
+@quiet_option
+def command(build: str, backend: str, steps: int, engine: str, output: str | None, quiet: bool) -> None:
+    """Run the image directory BUILD for --steps steps.
+
+    \b
+    Examples:
+      neuromap run build/ramp --steps 5000 -o ramp.npz
+      neuromap run build/ramp --backend lava --steps 500
+    """
     import importlib
 
     from neuromap.image import load_image
@@ -31,9 +41,15 @@ def command(build: str, backend: str, steps: int, engine: str, output: str | Non
     if output is not None and not output.endswith(".npz"):
         raise NeuromapError(f"{output}: output must be a .npz file (use -o NAME.npz)")
     img = load_image(build)
-    res = importlib.import_module(BACKENDS[backend]).run(img, steps, engine=engine)
+    mod = importlib.import_module(BACKENDS[backend])
+    if backend == "emulator":
+        with bar("emulating (steps)", enabled=not quiet) as progress:
+            res = mod.run(img, steps, engine=engine, progress=progress)
+        how = f"{backend} ({engine})"
+    else:  # one Lava RunSteps call: nothing to report until it returns
+        res, how = mod.run(img, steps), backend
     width = max([len("population")] + [len(p.name) for p in img.populations])
-    click.echo(f"{img.network_name}: {steps} steps on {backend} ({engine}), {img.n_cores} cores")
+    click.echo(f"{img.network_name}: {steps} steps on {how}, {img.n_cores} cores")
     click.echo(f"{'population':<{width}}  {'size':>7} {'spikes':>10}")
     for p in img.populations:
         click.echo(f"{p.name:<{width}}  {p.size:>7} {res.spikes[p.name].shape[0]:>10}")

@@ -13,7 +13,9 @@ import os
 import click
 import numpy as np
 
+from neuromap.cli import quiet_option
 from neuromap.errors import NeuromapError
+from neuromap.progress import bar
 
 
 @click.command("simulate")
@@ -22,7 +24,8 @@ from neuromap.errors import NeuromapError
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write spikes and probed variables to this .npz file.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Replace the network's seed.")
-def command(network: str, steps: int, output: str | None, seed: int | None) -> None:
+@quiet_option
+def command(network: str, steps: int, output: str | None, seed: int | None, quiet: bool) -> None:
     """Simulate NETWORK (a .yaml/.yml/.json network file) for --steps steps and print spike rates."""
     from neuromap.io import load_network
 
@@ -31,7 +34,8 @@ def command(network: str, steps: int, output: str | None, seed: int | None) -> N
     net = load_network(network, seed=seed)
     from neuromap.simulator import simulate  # lazy: the CLI starts fast, and errors above need no simulator
 
-    result = simulate(net, steps)
+    with bar("simulating (steps)", enabled=not quiet) as progress:
+        result = simulate(net, steps, progress=progress)
     seconds = steps * net.dt / 1000.0
     rows = []
     for pop in net.populations.values():

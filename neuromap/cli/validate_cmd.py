@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import click
 
+from neuromap.cli import quiet_option
 from neuromap.image import load_image
+from neuromap.progress import bar
 
 
 @click.command("validate")
@@ -16,8 +18,12 @@ from neuromap.image import load_image
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
               help="Emulator engine to compare against.")
 @click.option("--probe-all", is_flag=True, help="Compare u and v of every neuron, not only the probed ones.")
-def command(build, steps, engine, probe_all):
+@quiet_option
+def command(build, steps, engine, probe_all, quiet):
     """Run BUILD (a compiled image directory) on the emulator and in Lava and compare every step."""
     from neuromap.validate import validate_image
 
-    click.echo(validate_image(load_image(build), steps, engine=engine, probe_all=probe_all))
+    img = load_image(build)
+    with bar("lava + emulator (steps)", enabled=not quiet) as progress:
+        line = validate_image(img, steps, engine=engine, probe_all=probe_all, progress=progress)
+    click.echo(line)

@@ -151,8 +151,10 @@ EXTRA_PASSES: list[Pass] = [Pass("partition", partition, _verify_partition)]
 def compile_network(network: Network, target: Any = "loihi", **options) -> Image:
     """Compile ``network`` for ``target`` (a name, a path to a target TOML, or a ``Target``) into an Image.
 
-    ``options`` are recorded in the image; ``passes`` (list of pass names) selects/reorders passes.
+    ``options`` are recorded in the image; ``passes`` (list of pass names) selects/reorders passes;
+    ``progress`` (not recorded) is called as ``progress(passes_done, n_passes)`` (:mod:`neuromap.progress`).
     """
+    progress = options.pop("progress", None)
     from neuromap.targets import Target, load_target
     tgt = target if isinstance(target, Target) else load_target(target)
     by_name = {p.name: p for p in PASSES + EXTRA_PASSES}
@@ -161,10 +163,12 @@ def compile_network(network: Network, target: Any = "loihi", **options) -> Image
     if unknown:
         raise TargetError(f"unknown compiler pass {unknown[0]!r} (passes: {', '.join(by_name)})")
     st = CompileState(network, tgt, dict(options, passes=list(names)))
-    for name in names:
+    for i, name in enumerate(names):
         p = by_name[name]
         st = p.run(st)
         p.verify(st)
+        if progress is not None:
+            progress(i + 1, len(names))
     if st.image is None:
         raise TargetError("the pass list did not end with lower (no image produced)")
     return st.image

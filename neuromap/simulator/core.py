@@ -58,12 +58,14 @@ def _choose_backend(lay: Layout, backend: str) -> str:
     return "numpy"
 
 
-def simulate(network: Network, steps: int, seed: int | None = None, backend: str = "auto") -> SimResult:
+def simulate(network: Network, steps: int, seed: int | None = None, backend: str = "auto",
+             progress=None) -> SimResult:
     """Simulate ``network`` for ``steps`` steps of ``network.dt`` ms (float64).
 
     seed: seeds the input generators (default ``network.seed``). backend:
     ``numpy`` (vectorized reference loop), ``numba`` (compiled loop, bit-identical
     results), ``auto`` (numba when every rule has a compiled version).
+    progress: ``progress(done_steps, steps)`` after each chunk (:mod:`neuromap.progress`).
     """
     if int(steps) != steps or steps < 0:
         raise NeuromapError(f"steps: {steps!r} is not a step count >= 0")
@@ -93,6 +95,8 @@ def simulate(network: Network, steps: int, seed: int | None = None, backend: str
             numpy_backend.run(lay, hist, hist_off, t0, t1, ev_t, ev_i, rec_rows, rec_cols, rec, spk)
         else:
             runner.run(hist, hist_off, t0, t1, ev_t, ev_i, rec_rows, rec_cols, rec, spk)
+        if progress is not None:
+            progress(t1, steps)
     if runner is not None:
         runner.finish()
     for pl in lay.projs:  # event-driven rules (clopath, urbanczik_senn) apply their pending weight changes
