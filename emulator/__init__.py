@@ -5,7 +5,7 @@ numba-compiled engine (same integers); semantics in ``docs/emulator.md``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,7 +29,9 @@ class RawRun:
     spikes: (k, 2) int64 rows (step, source id), sorted by step then source
     (source ids: neurons 0..N-1, then inputs N..N+I-1). probe: global neuron ids
     whose u/v are traced; u, v: (steps, len(probe)) int64 after each step (v after reset).
-    core_spikes (C,), link_spikes (C+1, C): traffic counters (row C = host).
+    core_spikes (C,), link_spikes (C+1, C): traffic counters (row C = host). Plastic images
+    (``emulator.plastic``): weight_steps (steps after which weights were recorded) and weights
+    (projection index -> (len(weight_steps), S_k) int16 stored weights, image synapse order).
     """
 
     steps: int
@@ -39,6 +41,8 @@ class RawRun:
     v: np.ndarray
     core_spikes: np.ndarray
     link_spikes: np.ndarray
+    weight_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    weights: dict = field(default_factory=dict)
 
 
 def _engine(name: str):
@@ -52,10 +56,20 @@ def _engine(name: str):
 
 
 def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
-            progress=None) -> RawRun:
+            progress=None, weight_every: int | None = None) -> RawRun:
     """Run ``steps`` steps from the initial state. ``probe``: global neuron ids to trace (default: the
-    image's u/v probes). ``progress(done_steps, steps)`` is called after each chunk (neuromap.progress)."""
+    image's u/v probes). ``progress(done_steps, steps)`` is called after each chunk (neuromap.progress).
+    Images with plastic projections learn (:mod:`emulator.plastic`); weights are recorded every
+    ``weight_every`` steps and after the last."""
     run_chunk = _engine(engine)
+    if isinstance(image, Image) and any(pm.learning for pm in image.projections):
+        from emulator.plastic import emulate_plastic
+        pr = np.ascontiguousarray(_image_probe(image) if probe is None else probe, dtype=np.int64)
+        if int(steps) < 0:
+            raise ImageError(f"steps must be >= 0, got {steps}")
+        sp, us, vs, st, pl = emulate_plastic(image, int(steps), engine, pr, weight_every)
+        return RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes,
+                      weight_steps=pl.weight_steps, weights=pl.weights)
     p = image if isinstance(image, Program) else prepare(image)
     if probe is None:
         probe = _image_probe(image) if isinstance(image, Image) else np.zeros(0, np.int64)

@@ -15,6 +15,7 @@ import numpy as np
 
 from neuromap.errors import TargetError
 from neuromap.network import Network
+from neuromap.plasticity import hardware_rules
 
 #: float models the quantize pass maps onto ``loihi_lif``; inputs pass through
 QUANTIZABLE = ("lif", "if")
@@ -103,14 +104,36 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
                                    f"a {tn} projection holds one synapse per pair", "split the projection by delay"))
         if pr.plasticity is not None:
             rule = pr.plasticity["rule"]
-            if not target.learning.enabled:
+            if rule in hardware_rules():
+                out += _hardware_rule_problems(item, pr, rule, target)
+            elif not target.learning.enabled:
                 out.append(Problem(f"{item}.plasticity", f"{rule}: target {tn!r} has no on-chip learning",
                                    "remove plasticity (train offline, deploy frozen weights) or target loihi"))
             elif rule not in learning_rules:
                 out.append(Problem(f"{item}.plasticity", f"{rule} is not mapped onto the {tn} learning engine; "
                                    "the weights are frozen at their initial values",
-                                   "stdp on the learning engine, or train offline", "approximation"))
+                                   "stdp_loihi (hardware units) on the learning engine, or train offline", "approximation"))
     return out
+
+
+def _hardware_rule_problems(item: str, pr, rule: str, target: Any) -> list[Problem]:
+    """A hardware-unit rule (``loihi``, ``stdp_loihi``) runs only on a learning engine, on a projection whose
+    post population is in hardware units, and must parse (Lava rule syntax)."""
+    from neuromap.errors import NetworkFormatError
+    from neuromap.plasticity import rule_class
+    where = (f"{rule} runs only on the Loihi learning engine (target loihi; the emulator and the Lava backend "
+             "run it bit-identically, the float simulator does not)")
+    if not target.learning.enabled:
+        return [Problem(f"{item}.plasticity", f"{where}; target {target.name!r} has no such engine",
+                        "target loihi, or a float rule (stdp) for float simulation")]
+    if pr.hw is None:
+        return [Problem(f"{item}.plasticity", f"{where}; it is in hardware units, but post population "
+                        f"{pr.post!r} is not (loihi_lif)", "a loihi_lif post population, or stdp on float neurons")]
+    try:
+        rule_class(rule).learning_config(pr.plasticity, pr.hw, f"{item}.plasticity")
+    except NetworkFormatError as e:
+        return [Problem(f"{item}.plasticity", str(e), "fix the learning parameter named")]
+    return []
 
 
 def check_compatibility(network: Network, target: Any, learning_rules: tuple[str, ...] = ()) -> list[Problem]:
@@ -131,7 +154,7 @@ def check_compatibility(network: Network, target: Any, learning_rules: tuple[str
 def check_pass(st):
     """Pass ``check``: raise on every error; record the approximations in ``options["compatibility"]``."""
     import dataclasses
-    problems = check_compatibility(st.network, st.target)
+    problems = check_compatibility(st.network, st.target, hardware_rules())
     return dataclasses.replace(st, options={**st.options, "compatibility": [p.to_dict() for p in problems]})
 
 

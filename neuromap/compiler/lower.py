@@ -10,6 +10,9 @@
   (core-local ids follow projection then source order); synapses of an axon sorted
   by post neuron. Routing table: per source, one entry per axon (delay 0: delays are
   synaptic on Loihi).
+* Plastic projections (rules ``loihi``, ``stdp_loihi``): ``ProjectionMap.learning`` =
+  ``{"engine": "loihi", **LearningConfig.to_dict()}`` with the projection's sign mode and
+  weight bits (docs/learning.md).
 * Inputs: ``spike_source`` times become (step, input id) pairs; ``poisson`` rates
   become per-step probabilities ``min(rate * dt / 1000, 1)``.
 """
@@ -49,6 +52,18 @@ def _spike_steps(neuron: dict, dt: float) -> list[np.ndarray]:
     if "times" in neuron:
         return [np.unique(np.rint(np.asarray(tt, float) / dt).astype(np.int64)) for tt in neuron["times"]]
     return [np.unique(np.asarray(tt, np.int64)) for tt in neuron["spike_times"]]
+
+
+def _learning(pr, fld: str) -> tuple[dict | None, dict]:
+    """``ProjectionMap.learning`` and ``learning_arrays`` of a projection: the rule's ``to_image`` for a
+    hardware-unit rule (``{"engine": "loihi", **LearningConfig.to_dict()}``), None for a static one."""
+    if pr.plasticity is None:
+        return None, {}
+    from neuromap.plasticity import hardware_rules, rule_class
+    rule = pr.plasticity["rule"]
+    if rule not in hardware_rules():
+        raise TargetError(f"{fld}.plasticity: {rule} is not a learning-engine rule (use stdp_loihi or loihi)")
+    return rule_class(rule).to_image(pr.plasticity, pr.hw, f"{fld}.plasticity")
 
 
 def lower_to_image(net: Network, target: Any, placement: dict, options: dict) -> Image:
@@ -92,9 +107,10 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
         cols["w"].append(w.astype(np.int64))
         cols["d"].append(d)
         density = pre.size / max(1, net.populations[pr.pre].size * post_pop.size)
+        learning, arrays = _learning(pr, fld)
         projections.append(ProjectionMap(pr.name, pr.pre, pr.post, int(hw["weight_exp"]),
                                          int(hw["num_weight_bits"]), hw["sign_mode"],
-                                         "dense" if density >= _DENSE_HINT else "sparse", None))
+                                         "dense" if density >= _DENSE_HINT else "sparse", learning, arrays))
     c = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in cols.items()}
     order = np.lexsort((c["post"], c["src"], c["proj"], c["core"]))
     c = {k: v[order] for k, v in c.items()}

@@ -24,6 +24,7 @@ import numpy as np
 from neuromap.errors import TargetError
 from neuromap.image import MAX_DELAY, Image
 from neuromap.network import Network
+from neuromap.plasticity import hardware_rules as _hardware_rules
 
 #: models of neuron populations the hardware-unit path compiles, and of input populations
 HW_NEURON_MODELS = ("loihi_lif",)
@@ -63,9 +64,9 @@ def check_hw_units(st: CompileState) -> CompileState:
     dmax = min(MAX_DELAY, tgt.synapse.delay_max)
     for i, pr in enumerate(net.projections):
         fld = f"{where}projections[{i}] ({pr.name})"
-        if pr.plasticity is not None:
+        if pr.plasticity is not None and pr.plasticity["rule"] not in _hardware_rules():
             raise TargetError(f"{fld}.plasticity: plastic projections cannot be compiled for Loihi yet "
-                              "(the learning engine is not integrated; remove plasticity)")
+                              "(only learning-engine rules compile: stdp_loihi or loihi; or remove plasticity)")
         if pr.hw is None:
             raise TargetError(f"{fld}: post population is not in hardware units (use loihi_lif)")
         if pr.n_synapses and (pr.delay.min() < dmin or pr.delay.max() > dmax):

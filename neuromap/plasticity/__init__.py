@@ -17,6 +17,8 @@ RULE_MODULES: dict[str, str] = {
     "pool_esn": "neuromap.controllers.esn_pool",
     "clopath": "neuromap.plasticity.clopath",
     "urbanczik_senn": "neuromap.plasticity.urbanczik_senn",
+    "loihi": "neuromap.plasticity.loihi",
+    "stdp_loihi": "neuromap.plasticity.stdp_loihi",
 }
 
 
@@ -26,3 +28,8 @@ def rule_class(rule: str, field: str = "plasticity.rule") -> type[PlasticityRule
         raise NetworkFormatError(f"unknown plasticity rule {rule!r}", field=field,
                                  fix="use one of " + ", ".join(RULE_MODULES))
     return importlib.import_module(RULE_MODULES[rule]).Rule
+
+
+def hardware_rules() -> tuple[str, ...]:
+    """Rules the on-chip learning engine runs: their ``Rule`` has ``to_image`` (hardware units)."""
+    return tuple(r for r in RULE_MODULES if hasattr(rule_class(r), "to_image"))
