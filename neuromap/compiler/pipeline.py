@@ -132,9 +132,17 @@ def _verify_image(st: CompileState) -> None:
 # -- front half (issue 6, neuromap/compiler/{check,quantize,fan_in}.py): float network -> hardware units
 from neuromap.compiler import check as _check, fan_in as _fan_in, quantize as _quantize  # noqa: E402
 from neuromap.compiler import place as _place  # noqa: E402
+from neuromap.compiler.quantize_learning import SUPPORTED_RULES as _LEARNING_RULES  # noqa: E402
+
+
+def _check_with_learning(st: CompileState) -> CompileState:
+    """Pass ``check`` with the plasticity rules the quantize pass maps onto integer engines."""
+    problems = _check.check_compatibility(st.network, st.target, _LEARNING_RULES)
+    return dataclasses.replace(st, options={**st.options, "compatibility": [p.to_dict() for p in problems]})
+
 
 PASSES: list[Pass] = [
-    Pass("check", _check.check_pass, _check.verify_check_pass),
+    Pass("check", _check_with_learning, _check.verify_check_pass),
     Pass("quantize", _quantize.quantize_pass, _quantize.verify_quantized),
     Pass("legalize_fan_in", _fan_in.fan_in_pass, _fan_in.verify_fan_in),
     # -- end front half

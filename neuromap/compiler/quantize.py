@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.compiler import quantize_learning
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Probe, Projection
 
@@ -66,6 +67,9 @@ class ProjectionQuant:
     clipped: int
     zeroed: int
     plasticity: str | None = None
+    #: integer learning engine of a plastic projection and its rounding errors
+    #: (neuromap.compiler.quantize_learning); None = static or frozen
+    learning: dict | None = None
 
 
 @dataclass
@@ -291,8 +295,10 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
     ``default_rng([seed, 0x9a])``, seed default ``network.seed``). ``v_headroom_bits``: the
     threshold is placed at most at ``2**(voltage_bits - 1 - v_headroom_bits)`` so v can swing
     above/below it before saturating. Inputs (poisson, spike_source) are copied unchanged;
-    populations already in hardware units and their projections too. Plastic projections are
-    frozen at their initial weights (a warning says so) until the learning engine is integrated.
+    populations already in hardware units and their projections too. Plastic projections whose
+    rule has an integer engine (:mod:`neuromap.compiler.quantize_learning`) carry it in
+    ``hw["learning"]`` / ``hw["learning_arrays"]``; other plastic projections are frozen at their
+    initial weights (a warning says so).
     """
     from neuromap.neurons import neuron_module  # noqa: F401  (registry import keeps model names honest)
     if rounding not in ROUNDING:
@@ -315,8 +321,9 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
     for pr in network.projections:
         post = network.populations[pr.post]
         if post.model in FLOAT_MODELS and pr.n_synapses:
-            w_need[pr.post] = max(w_need.get(pr.post, 0.0), float(np.max(np.abs(pr.weight))))
-            signed = (-1.0 if pr.target == ("inh",) else 1.0) * pr.weight
+            w_reach = quantize_learning.reachable_weights(pr)      # plastic: as large as the rule lets them grow
+            w_need[pr.post] = max(w_need.get(pr.post, 0.0), float(np.max(np.abs(w_reach))))
+            signed = (-1.0 if pr.target == ("inh",) else 1.0) * w_reach
             acc = in_max.setdefault(pr.post, np.zeros((2, post.size)))
             np.add.at(acc[0], pr.post_idx, np.maximum(signed, 0.0))
             np.add.at(acc[1], pr.post_idx, np.maximum(-signed, 0.0))
@@ -399,7 +406,9 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         pl = plans[pr.post]
         sign = -1.0 if pr.target == ("inh",) else 1.0
         x = sign * pl.s * pl.p * pr.weight
-        q = quantize_weights(x, f, rounding, rng)
+        rule = pr.plasticity["rule"] if pr.plasticity else None
+        plastic = rule and quantize_learning.quantize_plastic(pr, x, pl.s * pl.p, sign, f, rounding, rng, dt, fld)
+        q = plastic[0] if plastic else quantize_weights(x, f, rounding, rng)
         nz = pr.weight != 0
         if nz.any() and not np.any(q["mantissa"][nz]):
             raise TargetError(f"{fld}.weight: all {int(nz.sum())} nonzero weights round to 0 "
@@ -408,11 +417,12 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
                               "raise the weights or lower v_th - v_reset")
         w_eff = q["value"] / (sign * pl.s * pl.p)
         rel = np.abs(w_eff[nz] - pr.weight[nz]) / np.abs(pr.weight[nz])
-        rule = pr.plasticity["rule"] if pr.plasticity else None
-        if rule:
+        if rule and not plastic:
             rep.warnings.append(f"projections.{pr.name}: {rule} plasticity frozen at the initial weights "
-                                "(the learning engine is not integrated into the compiler yet)")
+                                "(no integer learning engine for this rule)")
         hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
+        if plastic:
+            hw_opts.update(learning=plastic[1], learning_arrays=plastic[2])
         hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx.copy(), pr.post_idx.copy(),
                                          q["mantissa"].astype(np.float64), pr.delay.copy(), ("exc",), None,
                                          hw_opts, {}))
@@ -422,7 +432,7 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
             effective_bits=q["bits"], sign_mode=q["sign_mode"],
             rms_rel_error=float(np.sqrt(np.mean(rel ** 2))) if rel.size else 0.0,
             max_rel_error=float(rel.max()) if rel.size else 0.0, clipped=q["clipped"], zeroed=q["zeroed"],
-            plasticity=rule))
+            plasticity=rule, learning=plastic[3] if plastic else None))
 
     for pb in network.probes:
         pop = network.populations[pb.population]

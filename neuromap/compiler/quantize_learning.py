@@ -1,0 +1,189 @@
+"""Plastic projections in the quantize pass: float rule parameters -> integer seed-rule engines.
+
+For a projection whose float rule has an integer engine (:data:`ENGINE_OF`), the weights are
+quantized at the widest weight format with the finest exponent that holds the range the rule
+can reach (up to its ``w_max``, at most :data:`RANGE_CAP` times the largest initial weight), and the rule's parameters are
+converted into the units of those weights and the time step (``emulator/seed_rules``):
+
+- weight-like parameters (amplitudes, pools, eta): ``round(p * ws * 2**WF)`` fine-weight units,
+  ``ws`` = weight mantissa per float weight unit (the projection's ``weight_scale``);
+- dimensionless coefficients: ``round(p * 2**AF)``; trace retentions ``round(2**16 exp(-dt/tau))``;
+- nonlinear functions (Carlson's K and homeostatic factor per spike count; S, decay(C) and the
+  soma production per calcium value) as tables rounded to nearest.
+
+Each parameter's relative rounding error and each table's largest error go to the report.
+Rounding: nearest (Python ``round``, half to even, compile time only).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from emulator.seed_rules.fixed import AF, LUT_F, WF, XF, keep_factor
+from neuromap.errors import TargetError
+
+#: float rule -> integer engine (``learning["engine"]``)
+ENGINE_OF = {"pool_stdp": "pool_stdp", "homeostatic_stdp": "homeostatic_stdp", "nn_stdp": "homeostatic_stdp",
+             "vogels_isp": "vogels_isp"}
+SUPPORTED_RULES = tuple(ENGINE_OF)
+#: the learned weight range is fitted up to min(w_max, RANGE_CAP * max |w0|)
+RANGE_CAP = 64.0
+#: calcium tables of pool_stdp end at most here (calcium units)
+C_CAP = 32.0
+
+
+def _w_max(pr) -> float:
+    return float(pr.plasticity.get("w_max", np.inf))
+
+
+def reachable_weights(pr) -> np.ndarray:
+    """Float weights of ``pr`` at the largest magnitude its integer-engine rule can reach (the initial
+    weights for a frozen or static projection): used to size voltage scales and weight exponents."""
+    if not pr.plasticity or pr.plasticity["rule"] not in ENGINE_OF or not pr.n_synapses:
+        return pr.weight
+    w0 = float(np.max(np.abs(pr.weight)))
+    top = min(_w_max(pr), RANGE_CAP * w0) if w0 > 0 else _w_max(pr)
+    return np.maximum(np.abs(pr.weight), top if math.isfinite(top) else w0)
+
+
+class _Params:
+    """Collects integer parameters and their rounding errors."""
+
+    def __init__(self):
+        self.learning: dict[str, Any] = {}
+        self.errors: dict[str, float] = {}
+
+    def put(self, name: str, value: float, unit: float, lo: int | None = None) -> int:
+        q = int(round(value * unit))
+        if lo is not None:
+            q = max(q, lo)
+        self.learning[name] = q
+        self.errors[name] = abs(q / unit - value) / abs(value) if value else float(q != 0)
+        return q
+
+
+def _table(name: str, exact: np.ndarray, unit: float, tables: dict, errors: dict) -> np.ndarray:
+    q = np.rint(exact * unit).astype(np.int64)
+    tables[name] = q
+    top = float(np.max(np.abs(exact))) or 1.0
+    errors[name] = float(np.max(np.abs(q / unit - exact)) / top)
+    return q
+
+
+def _homeostatic(pr, P: _Params, ws: float, dt: float, tables: dict, terr: dict, fld: str) -> None:
+    from emulator.seed_rules.homeostatic_stdp import KF
+    p = pr.plasticity
+    P.put("keep_plus", math.exp(-dt / p["tau_plus"]), 1 << 16)
+    P.put("keep_minus", math.exp(-dt / p["tau_minus"]), 1 << 16)
+    P.put("a_plus", p["A_plus"], ws * (1 << WF))
+    P.put("a_minus", p["A_minus"], ws * (1 << WF))
+    homeo = p["rule"] == "homeostatic_stdp"
+    P.learning["homeostasis"] = homeo
+    if homeo:
+        T, rt = float(p["T"]), float(p["Rtarget"])
+        window = max(int(T / dt), 1)
+        P.learning["window"] = window
+        r = (1000.0 / T) * np.arange(window + 1)
+        k = r / (T * (1.0 + np.abs(1.0 - r / rt) * float(p["gamma"])))
+        h = float(p["alpha"]) * (1.0 - r / rt) * k
+        if np.max(np.abs(h)) >= 64 or np.max(np.abs(float(p["beta"]) * k)) >= 64:
+            raise TargetError(f"{fld}.plasticity: alpha/beta too large for the integer homeostatic_stdp engine "
+                              "(|alpha (1 - R/Rtarget) K| and |beta K| must stay below 64 per step)")
+        _table("k_lut", float(p["beta"]) * k, 2.0 ** KF, tables, terr)
+        _table("h_lut", h, 2.0 ** KF, tables, terr)
+
+
+def _vogels(pr, P: _Params, ws: float, dt: float, tables: dict, terr: dict, fld: str) -> None:
+    p = pr.plasticity
+    P.put("keep", math.exp(-dt / p["tau_stdp"]), 1 << 16)
+    P.put("alpha", 2.0 * p["rho0"] * p["tau_stdp"] / 1000.0, 1 << XF)
+    P.learning["multiplicative"] = p["weight_dependence"] == "multiplicative"
+    if P.learning["multiplicative"]:
+        P.put("eta_m", p["eta"], 1 << AF)
+    else:
+        P.put("eta", p["eta"], ws * (1 << WF))
+
+
+def _pool(pr, P: _Params, ws: float, dt: float, tables: dict, terr: dict, fld: str) -> None:
+    from emulator.seed_rules.pool_stdp import CF, CS, SF
+    p = pr.plasticity
+    fine = ws * (1 << WF)
+    P.put("keep_plus", math.exp(-dt / p["tau_plus"]), 1 << 16)
+    P.put("keep_minus", math.exp(-dt / p["tau_minus"]), 1 << 16)
+    for k in ("a_plus", "a_minus", "alpha_r", "k_pw", "alpha_ss"):
+        P.put(k, p[k], 1 << AF)
+    for k in ("pw_init", "pw_soma_init", "pw_set"):
+        P.put(k, p[k], fine)
+    P.put("w_goal", p["w_goal_sum"], fine)
+    P.put("k_cg", p["k_cg"], 1 << CF)
+    P.put("c_per_w", 1.0 / fine, 2.0 ** (CS + CF))
+    P.learning["pool_update"] = p["pool_update"]
+    # calcium never exceeds C* + the largest one-step input, C*: decay(C*) = that input
+    n_post = int(pr.post_idx.max()) + 1 if pr.n_synapses else 1
+    in_max = max(float(np.max(np.bincount(pr.post_idx, minlength=n_post))) * p["w_max"], p["k_cg"])
+    ac, bc, gc = p["alpha_c"], p["beta_c"], p["gamma_c"]
+    top = C_CAP
+    if ac > 0 and bc > 0:
+        top = min(C_CAP, math.log((in_max + gc) / ac) / bc + in_max + 1.0)
+    c = np.arange(int(math.ceil(max(top, 1.0) * (1 << LUT_F))) + 1) / float(1 << LUT_F)
+    sig = 1.0 / (1.0 + np.exp(-c))
+    _table("s_lut", p["alpha_s"] * (sig - p["beta_s"]), 1 << SF, tables, terr)
+    _table("decay_lut", ac * np.exp(bc * c) - gc, 1 << CF, tables, terr)
+    if p["soma_mode"] == "functional":
+        prod = p["g_soma"] * (1.0 - np.tanh(c))
+    else:
+        prod = p["alpha_secr"] * (1.0 - sig) * (1.0 / (1.0 + math.exp(-p["k_secr"])) - 0.5)
+    _table("prod_lut", prod, fine, tables, terr)
+
+
+_CONVERT = {"pool_stdp": _pool, "homeostatic_stdp": _homeostatic, "vogels_isp": _vogels}
+
+
+def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: str, rng, dt: float, fld: str):
+    """Weights and integer learning engine of plastic projection ``pr``, or None (no engine: frozen).
+
+    ``x``: target weights in hardware input units (``sign * s_p * w``); ``s_p`` hardware units per float
+    weight unit; ``f``: the target's fields (``quantize._Fields``). Returns (q, learning, tables, report)
+    with ``q`` as :func:`quantize.quantize_weights` returns it, at the widest weight format and the
+    finest weight exponent that holds the largest reachable weight (``rounding``: nearest, or
+    stochastic with ``rng``).
+    """
+    rule = pr.plasticity["rule"]
+    if rule not in ENGINE_OF:
+        return None
+    reach = reachable_weights(pr)
+    top = s_p * (float(np.max(reach)) if reach.size else 0.0)
+    mode = "inhibitory" if sign < 0 else "excitatory"
+    lo, hi = f.w_lo[mode], f.w_hi[mode]
+    field_max = max(abs(lo), abs(hi))
+    # the finest exponent at which the largest reachable weight still fits the mantissa field
+    e = next((e for e in range(f.exp_min, f.exp_max + 1) if round(top / 2.0 ** (e + f.act_shift)) <= field_max),
+             f.exp_max)
+    unit = 2.0 ** (e + f.act_shift)
+    raw = x / unit
+    r = np.rint(raw) if rounding == "nearest" else np.floor(raw + rng.random(raw.shape))
+    m = np.clip(r, lo, hi).astype(np.int64)
+    q = {"mantissa": m, "exp": e, "bits": f.bits_max, "sign_mode": mode, "clipped": int(np.sum(m != r)),
+         "zeroed": int(np.sum((m == 0) & (x != 0))), "value": m * unit}
+    ws = s_p / unit                                   # mantissa (magnitude) per float weight unit
+    P = _Params()
+    engine = ENGINE_OF[rule]
+    P.learning.update(engine=engine, rule=rule, sign=int(-1 if sign < 0 else 1),
+                      delay=int(pr.delay[0]) if pr.n_synapses else 1)
+    if pr.n_synapses and np.any(pr.delay != pr.delay[0]):
+        raise TargetError(f"{fld}.delay: a plastic projection needs one delay for all its synapses "
+                          f"(found {int(pr.delay.min())}..{int(pr.delay.max())}; split the projection by delay)")
+    p = pr.plasticity
+    P.learning["w_lo"] = min(max(int(round(p["w_min"] * ws)), 0), field_max)
+    w_max = p["w_max"] if math.isfinite(p["w_max"]) else top
+    P.learning["w_hi"] = min(int(round(w_max * ws)), field_max)
+    P.errors["w_hi"] = abs(P.learning["w_hi"] / ws - w_max) / w_max if w_max else 0.0
+    tables: dict[str, np.ndarray] = {}
+    terr: dict[str, float] = {}
+    _CONVERT[engine](pr, P, ws, dt, tables, terr, fld)
+    P.learning.update(wf=WF, af=AF, xf=XF)
+    report = {"engine": engine, "weight_scale": ws, "w_range": [P.learning["w_lo"], P.learning["w_hi"]],
+              "param_rel_error": P.errors, "table_rel_error": terr}
+    return q, P.learning, tables, report
