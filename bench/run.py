@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "ramp_reference": "bench.ramp_reference",
     "voltage_rules": "bench.voltage_rules",
     "lava_export": "bench.lava_export",
+    "learning_accuracy": "bench.learning_accuracy",
 }
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

@@ -111,6 +111,9 @@ class LoihiEngine:
 RULE_ENGINES: dict[str, object] = {
     "loihi": LoihiEngine(),
 }
+# integer seed rules (emulator/seed_rules, compiled by neuromap/compiler/quantize_learning.py)
+from emulator.seed_rules import SEED_ENGINES  # noqa: E402
+RULE_ENGINES.update(SEED_ENGINES)
 
 
 def rule_engine(learning: dict, where: str):

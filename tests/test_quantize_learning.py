@@ -95,3 +95,24 @@ def test_check_pass_no_longer_calls_seed_rules_frozen(loihi):
     net = load_network(os.path.join(EX, "ramp_lif.yaml"))
     probs = find_problems(net, loihi, SUPPORTED_RULES)
     assert not [p for p in probs if p.item.endswith("plasticity")]
+
+
+def test_compiled_plastic_projection_learns_on_the_emulator():
+    """End to end: compile -> image learning dict -> emulator plastic loop -> the integer engine."""
+    from emulator import emulate
+    from neuromap.compiler import compile_network
+    net = neuromap.Network(name="t", dt=1.0, seed=3)
+    net.add_population("a", 8, "poisson", rate=200.0)
+    net.add_population("b", 2, "lif", tau_m=20.0, tau_syn=5.0, v_th=1.0, v_reset=0.0)
+    net.connect("a", "b", "all_to_all", weight=0.3, target="exc", name="p",
+                plasticity={"rule": "nn_stdp", "tau_plus": 20.0, "tau_minus": 60.0, "A_plus": 0.01,
+                            "A_minus": 0.003, "w_min": 0.0, "w_max": 0.6})
+    img = compile_network(net, "loihi")
+    pm = img.projections[0]
+    assert pm.learning["engine"] == "homeostatic_stdp" and pm.num_weight_bits == 8
+    raw = emulate(img, 300, "numpy")
+    w = raw.weights[0]
+    syn_proj = np.repeat(img.axons["proj"].astype(np.int64), np.diff(img.axons["syn_ptr"].astype(np.int64)))
+    w0 = img.synapses["weight"][syn_proj == 0]
+    assert raw.spikes.size and np.any(w[-1] != w0)               # it learned
+    assert w.min() >= pm.learning["w_lo"] and w.max() <= pm.learning["w_hi"]

@@ -5,8 +5,8 @@ One module per rule (``pool_stdp``, ``homeostatic_stdp``, ``vogels_isp``), each 
 ``step(learning, state, weights, pre_spikes, post_spikes, t, post_v)``; shared fixed-point
 helpers in :mod:`emulator.seed_rules.fixed`. ``learning`` is the JSON-able dict the compiler
 stores in ``ProjectionMap.learning`` (:mod:`neuromap.compiler.quantize_learning`); ``arrays``
-its tables (``ProjectionMap.learning_arrays``). Semantics and widths: docs/learning.md
-("Integer seed rules").
+its tables (``ProjectionMap.learning_arrays``). Semantics and widths: the module
+docstrings and docs/quantization.md ("Plastic projections").
 
 ``pre_spikes`` are the pre neurons' spikes *emitted* at step t (Lava's ``s_in``); each engine
 delays them by ``learning["delay"]`` steps to when they reach the synapses, as the float rules

@@ -57,6 +57,8 @@ def _spike_steps(neuron: dict, dt: float) -> list[np.ndarray]:
 def _learning(pr, fld: str) -> tuple[dict | None, dict]:
     """``ProjectionMap.learning`` and ``learning_arrays`` of a projection: the rule's ``to_image`` for a
     hardware-unit rule (``{"engine": "loihi", **LearningConfig.to_dict()}``), None for a static one."""
+    if pr.hw and pr.hw.get("learning"):        # integer seed-rule engine set by quantize (quantize_learning)
+        return dict(pr.hw["learning"]), dict(pr.hw.get("learning_arrays", {}))
     if pr.plasticity is None:
         return None, {}
     from neuromap.plasticity import hardware_rules, rule_class

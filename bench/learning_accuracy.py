@@ -1,0 +1,156 @@
+"""Float reference vs integer seed rules on the emulator: what quantized learning costs (docs/accuracy.md).
+
+Each seed experiment runs twice: the float network on the reference simulator
+(``neuromap.simulate``) and the same network compiled for ``loihi`` (quantize maps the
+rule onto its integer engine, emulator/seed_rules) on the emulator. Both draw their own
+Poisson inputs (different random streams), so rates are compared as statistics:
+
+- seed 000 (``examples/pool_neuron.py``, explicit input spikes): output rate per input window;
+- seed 003 (``examples/ramp_lif.py``): sliding-window rate of pop1/pop2, mean weight,
+  weight-vs-input-rate correlation, weights of slow/fast inputs (``seconds`` of model time);
+- seed 004 (``examples/balanced_ei.py``): E/I rates per second, final E rate vs rho0, mean ISP weight.
+
+Also times the integer Ramp (``ramp_seconds``, emulator ``numba`` engine, compile excluded) against
+the float reference run of the same length and ANNarchy's 1.26 s for 1000 s.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+NAME = "learning_accuracy"
+DESCRIPTION = "seed experiments: float reference vs integer seed rules on the emulator (rates, weights, time)"
+ANNARCHY_S = 1.26
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _Run:
+    """Spikes (pop -> (t, i)), steps, and learned weights in float units (projection -> network order)."""
+
+    def __init__(self, steps, spikes, weights):
+        self.steps, self.spikes, self.weights = steps, spikes, weights
+
+
+def emulate_network(net, steps: int, engine: str = "numba") -> tuple[_Run, float]:
+    """Compile ``net`` for loihi, run it on the emulator; returns (run, emulation wall time in s).
+    Learned weights come back in the network's synapse order, divided by the weight scale."""
+    from emulator import emulate
+    from emulator.plastic import synapse_sources
+    from neuromap.compiler import compile_network
+    img = compile_network(net, "loihi")
+    t0 = time.perf_counter()
+    raw = emulate(img, steps, engine)
+    wall = time.perf_counter() - t0
+    spikes = {}
+    N = img.n_neurons
+    for pop in img.populations:
+        base = pop.start + (0 if pop.kind == "neuron" else N)
+        m = (raw.spikes[:, 1] >= base) & (raw.spikes[:, 1] < base + pop.size)
+        spikes[pop.name] = (raw.spikes[m, 0], raw.spikes[m, 1] - base)
+    quant = {p["name"]: p for p in img.options["quantization"]["projections"]}
+    src = synapse_sources(img)
+    syn_proj = np.repeat(img.axons["proj"].astype(np.int64), np.diff(img.axons["syn_ptr"].astype(np.int64)))
+    weights = {}
+    for k, w in raw.weights.items():
+        pm = img.projections[k]
+        syn = np.flatnonzero(syn_proj == k)
+        pre = src[syn] - img.source_ids(img.population(pm.pre))[0]
+        post = img.synapses["post"][syn].astype(np.int64) - img.population(pm.post).start
+        pr = next(p for p in net.projections if p.name == pm.name)
+        # network order: synapses sorted by (post, pre) in both
+        order = np.lexsort((pre, post))
+        ref = np.lexsort((pr.pre_idx, pr.post_idx))
+        out = np.empty(len(syn))
+        ws = quant[pm.name]["learning"]["weight_scale"]
+        out[ref] = np.abs(w[-1].astype(float))[order] / ws
+        weights[pm.name] = out
+    return _Run(raw.steps, spikes, weights), wall
+
+
+def _sys_path():
+    for p in (ROOT, os.path.join(ROOT, "examples")):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+
+
+def pool_windows() -> dict:
+    _sys_path()
+    import pool_neuron
+    net = pool_neuron.build("pool")
+    flt = pool_neuron.run("pool")
+    run, _ = emulate_network(net, pool_neuron.STEPS)
+    t = np.zeros(pool_neuron.STEPS, bool)
+    t[run.spikes["out"][0]] = True
+    itg = pool_neuron.window_rates(t)
+    return {"windows": {k: {"float": round(flt[k], 4), "int": round(itg[k], 4)} for k in flt},
+            "max_abs_diff": round(max(abs(flt[k] - itg[k]) for k in flt), 4)}
+
+
+def _ramp_summary(res, net) -> dict:
+    from ramp_izhikevich import mean_sliding_rate
+    rate_in = np.asarray(net.populations["inp"].neuron["rate"])
+    out = {}
+    for pop, proj in (("pop1", "inp_pop1"), ("pop2", "inp_pop2")):
+        w = np.asarray(res.weights[proj], float)
+        pre = net.projections[[p.name for p in net.projections].index(proj)].pre_idx
+        out[pop] = {"mean_r_hz": round(mean_sliding_rate(res.spikes[pop][0], res.steps, net.dt), 2),
+                    "w_mean": round(float(w.mean()), 4),
+                    "w_rate_corr": round(float(np.corrcoef(rate_in[pre], w)[0, 1]), 3),
+                    "w_low_inputs": round(float(w[pre < 20].mean()), 4),
+                    "w_high_inputs": round(float(w[pre >= 80].mean()), 4)}
+    return out
+
+
+def ramp(seconds: float) -> dict:
+    _sys_path()
+    import ramp_lif
+
+    import neuromap
+    net = ramp_lif.build()
+    steps = int(seconds * 1000 / net.dt)
+    t0 = time.perf_counter()
+    res = neuromap.simulate(net, steps)
+    t_float = time.perf_counter() - t0
+    flt = _ramp_summary(res, net)
+    run, t_int = emulate_network(net, steps)
+    itg = _ramp_summary(run, net)
+    w_f = np.asarray(res.weights["inp_pop2"], float)
+    return {"seconds": seconds, "float": flt, "int": itg,
+            "pop2_weight_rms_diff": round(float(np.sqrt(np.mean((run.weights["inp_pop2"] - w_f) ** 2))), 4),
+            "float_sim_s": round(t_float, 2), "int_emulator_s": round(t_int, 2)}
+
+
+def balanced(steps: int) -> dict:
+    _sys_path()
+    import balanced_ei
+    net = balanced_ei.build()
+    flt = balanced_ei.run(steps)
+    run, _ = emulate_network(net, steps)
+    itg = {p: balanced_ei.rates(balanced_ei.spike_matrix(run, p, n))
+           for p, n in (("E", balanced_ei.NE), ("I", balanced_ei.NI))}
+    import neuromap
+    res = neuromap.simulate(net, steps)
+    w_f = np.asarray(res.weights["I_to_E"], float)
+    return {"steps": steps, "rho0_hz": balanced_ei.RHO0,
+            "E_hz_per_s": {"float": np.round(flt["E"], 2).tolist(), "int": np.round(itg["E"], 2).tolist()},
+            "I_hz_per_s": {"float": np.round(flt["I"], 2).tolist(), "int": np.round(itg["I"], 2).tolist()},
+            "E_final_2s_hz": {"float": round(float(flt["E"][-2:].mean()), 2),
+                              "int": round(float(itg["E"][-2:].mean()), 2)},
+            "w_isp_mean": {"float": round(float(w_f.mean()), 4), "int": round(float(run.weights["I_to_E"].mean()), 4)}}
+
+
+def run(quick: bool = False) -> dict:
+    ramp_s = 100 if quick else 1000
+    out = {"pool_000": pool_windows(), "balanced_004": balanced(4000 if quick else 8000),
+           "ramp_003": ramp(ramp_s)}
+    r = out["ramp_003"]
+    out["ramp_int_1000s_s_vs_annarchy"] = f"{r['int_emulator_s'] * 1000 / ramp_s:.2f} s vs {ANNARCHY_S} s"
+    return out
+
+
+if __name__ == "__main__":
+    import json
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=1))
