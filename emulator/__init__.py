@@ -61,6 +61,9 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
     image's u/v probes). ``progress(done_steps, steps)`` is called after each chunk (neuromap.progress).
     Images with plastic projections learn (:mod:`emulator.plastic`); weights are recorded every
     ``weight_every`` steps and after the last."""
+    if isinstance(image, Image) and "truenorth" in image.core_kinds:   # TrueNorth cores: emulator/tn_image.py
+        from emulator.tn_image import emulate_truenorth
+        return emulate_truenorth(image, steps, engine, probe)
     run_chunk = _engine(engine)
     if isinstance(image, Image) and any(pm.learning for pm in image.projections):
         from emulator.plastic import emulate_plastic

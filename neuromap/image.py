@@ -83,6 +83,25 @@ _CORE_OPTIONAL = {"tile_x": np.int32, "tile_y": np.int32, "chip": np.int32}
 _ROUTE_FIELDS = {"src_ptr": np.int64, "core": np.int32, "axon": np.int32, "delay": np.uint8}
 _INPUT_FIELDS = {"spike_step": np.int64, "spike_index": np.int32, "poisson_p": np.float64}
 
+# ---- TrueNorth-style cores (core kind ``truenorth``; docs/image-format.md, docs/truenorth.md).
+# Present only in images whose ``core_kinds`` is ``["truenorth"]``; checked by :func:`_verify_truenorth`.
+#: per-neuron Cassidy et al. (2013) parameters, 1-d (N,); V at tick 0 is ``neurons.v_init``
+_TN_NEURON_FIELDS = {"tn_lambda": np.int16, "tn_c_lambda": np.uint8, "tn_epsilon": np.uint8,
+                     "tn_alpha": np.int32, "tn_beta": np.int32, "tn_TM": np.uint8, "tn_gamma": np.uint8,
+                     "tn_kappa": np.uint8, "tn_R": np.int32}
+#: per-neuron, per-axon-type fields, 2-d (N, 4): weight s_j^G and stochastic-synapse bit b_j^G
+_TN_NEURON_TYPE_FIELDS = {"tn_s": np.int16, "tn_b": np.uint8}
+#: per-axon type G_i (0..3)
+_TN_AXON_FIELDS = {"tn_type": np.uint8}
+#: field -> inclusive range (signed 9-bit weights/leak, 18-bit thresholds and reset, 1-bit flags)
+_TN_RANGES = {"tn_lambda": (-255, 255), "tn_c_lambda": (0, 1), "tn_epsilon": (0, 1),
+              "tn_alpha": (0, 2 ** 18 - 1), "tn_beta": (0, 2 ** 18 - 1), "tn_TM": (0, 17), "tn_gamma": (0, 2),
+              "tn_kappa": (0, 1), "tn_R": (-(2 ** 17), 2 ** 17 - 1), "tn_s": (-255, 255), "tn_b": (0, 1),
+              "tn_type": (0, 3)}
+TN_V_MIN, TN_V_MAX = -(2 ** 19), 2 ** 19 - 1     # V: signed 20 bit
+TN_MIN_DELAY, TN_MAX_DELAY = 1, 15               # axonal delay of a neuron's route (4 bit)
+TN_CORE_AXONS = TN_CORE_NEURONS = 256
+
 
 def weight_step(sign_mode: str, num_weight_bits: int) -> int:
     """Granularity of a stored weight: ``2 ** (8 - num_weight_bits + mixed)``.
@@ -350,7 +369,7 @@ class Image:
             proj_of_syn = self.axons["proj"][ax_of_syn]
             for k, pm in enumerate(self.projections):
                 w = sy["weight"][proj_of_syn == k].astype(np.int64)
-                _check_projection(k, pm, w)
+                _check_projection(k, pm, w[:0] if "truenorth" in self.core_kinds else w)  # TN: below
         else:
             for k, pm in enumerate(self.projections):
                 _check_projection(k, pm, np.zeros(0, np.int64))
@@ -372,6 +391,9 @@ class Image:
             bad = [v for v in pr.variables if v not in ("spikes", "u", "v")]
             if bad or (pop.kind == "input" and set(pr.variables) - {"spikes"}):
                 raise ImageError(f"image probe of {pr.population!r}: cannot record {bad or list(pr.variables)}")
+
+        if "truenorth" in self.core_kinds:
+            _verify_truenorth(self)
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> Path:
@@ -560,3 +582,56 @@ def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
         if name not in ("tag_1", "tag_2") or a.shape != (n_syn,):
             raise ImageError(f"{where}: loihi learning array {name!r} {a.shape} is not a per-synapse tag "
                              f"(tag_1 or tag_2 of shape ({n_syn},))")
+
+
+def _verify_truenorth(img: "Image") -> None:
+    """Invariants of a TrueNorth image (docs/image-format.md, *TrueNorth cores*): every core is
+    ``truenorth`` with <= 256 axons and neurons, every TN field has its dtype, shape and bit width, a
+    synapse's stored weight is ``tn_s[post, tn_type[axon]]`` (crossbar bit set), one synapse per
+    (axon, neuron), synaptic delay 1, a neuron has at most one route (fan-out 1) with delay 1..15."""
+    if img.core_kinds != ["truenorth"]:
+        raise ImageError(f"image core_kinds {img.core_kinds}: a TrueNorth image has core_kinds ['truenorth'] "
+                         "only (mixing core kinds is not supported; recompile)")
+    N, C, A = img.n_neurons, img.n_cores, img.n_axons
+    nu, ax, sy, rt = img.neurons, img.axons, img.synapses, img.routes
+    for group, spec, shape in (("neurons", _TN_NEURON_FIELDS, (N,)), ("neurons", _TN_NEURON_TYPE_FIELDS, (N, 4)),
+                               ("axons", _TN_AXON_FIELDS, (A,))):
+        for k, dt in spec.items():
+            a = getattr(img, group).get(k)
+            if a is None:
+                raise ImageError(f"image array {group}.{k} is missing (TrueNorth images need it; recompile)")
+            if not isinstance(a, np.ndarray) or a.dtype != dt or a.shape != shape:
+                raise ImageError(f"image array {group}.{k} must be {np.dtype(dt).name} of shape {shape}, "
+                                 f"got {getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}")
+            _rng(a.reshape(-1), *_TN_RANGES[k], f"{group}.{k}")
+    _rng(nu["v_init"], TN_V_MIN, TN_V_MAX, "neurons.v_init")
+    for k in ("du", "dv", "vth", "bias_mant", "bias_exp", "u_init"):
+        if np.any(nu[k] != 0):
+            raise ImageError(f"image array neurons.{k} must be 0 on truenorth cores (unused field)")
+    _rng(nu["slot"], 0, TN_CORE_NEURONS - 1, "neurons.slot")
+    n_ax = np.diff(img.cores["axon_ptr"])
+    if C and n_ax.max() > TN_CORE_AXONS:
+        raise ImageError(f"image cores.axon_ptr: core {int(np.argmax(n_ax))} has {int(n_ax.max())} axons, "
+                         f"more than {TN_CORE_AXONS} (recompile)")
+    if np.any(sy["delay"] != 1):
+        raise ImageError("image array synapses.delay must be 1 on truenorth cores (delays are axonal: routes.delay)")
+    ax_of_syn = np.repeat(np.arange(A), np.diff(ax["syn_ptr"]))
+    if sy["post"].size:
+        if np.unique(ax_of_syn.astype(np.int64) * max(N, 1) + sy["post"]).size != sy["post"].size:
+            raise ImageError("image synapses.post: two synapses join the same axon and neuron (one crossbar bit each)")
+        implied = nu["tn_s"][sy["post"], ax["tn_type"][ax_of_syn]]
+        bad = np.flatnonzero(sy["weight"] != implied)
+        if bad.size:
+            raise ImageError(f"image synapses.weight[{bad[0]}] = {sy['weight'][bad[0]]} differs from the crossbar's "
+                             f"implied weight tn_s[post, tn_type[axon]] = {implied[bad[0]]} (recompile)")
+    fan = np.diff(rt["src_ptr"])
+    if N and fan[:N].max(initial=0) > 1:
+        raise ImageError(f"image routes.src_ptr: neuron {int(np.argmax(fan[:N]))} has {int(fan[:N].max())} routes; "
+                         "a TrueNorth neuron drives one axon (fan-out legalization adds splitters; recompile)")
+    d = rt["delay"]
+    if d.size and d.min() < TN_MIN_DELAY:
+        raise ImageError(f"image array routes.delay holds {int(d.min())}; truenorth routes take >= 1 tick")
+    nd = d[:rt["src_ptr"][N]]
+    if nd.size and nd.max() > TN_MAX_DELAY:
+        raise ImageError(f"image array routes.delay holds {int(nd.max())} on a neuron's route, outside "
+                         f"[{TN_MIN_DELAY}, {TN_MAX_DELAY}] (4-bit axonal delay)")

@@ -94,7 +94,8 @@ def check_identical(a, b, names: tuple[str, str] = ("emulator", "lava")) -> str:
 
 def probe_everything(image: Image) -> Image:
     """A copy of ``image`` that probes spikes, u and v of every neuron (arrays shared, not copied)."""
-    probes = [ProbeMap(p.name, ("spikes", "u", "v"), None) for p in image.populations if p.kind == "neuron"]
+    var = ("spikes", "v") if "truenorth" in image.core_kinds else ("spikes", "u", "v")  # TrueNorth: V only
+    probes = [ProbeMap(p.name, var, None) for p in image.populations if p.kind == "neuron"]
     return dataclasses.replace(image, probes=probes)
 
 

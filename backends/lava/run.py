@@ -128,4 +128,7 @@ def to_results(image: Image, raw: LavaRaw) -> Results:
 
 def run(image: Image, steps: int) -> Results:
     """Run ``image`` in Lava (fixed_pt) for ``steps`` steps; same :class:`Results` as the emulator's ``run``."""
+    if "truenorth" in image.core_kinds:     # TrueNorth cores: backends/lava/truenorth_run.py
+        from backends.lava.truenorth_run import run_truenorth_image
+        return run_truenorth_image(image, steps)
     return to_results(image, run_lava_raw(image, steps))

@@ -68,6 +68,24 @@ def _learning(pr, fld: str) -> tuple[dict | None, dict]:
     return rule_class(rule).to_image(pr.plasticity, pr.hw, f"{fld}.plasticity")
 
 
+def lower_inputs(net: Network, pops: list[PopulationMap], n_inp: int) -> dict[str, np.ndarray]:
+    """The image's ``inputs`` arrays: ``spike_source`` times -> (step, input id) pairs sorted by step then
+    input; ``poisson`` rates -> per-step probabilities ``min(rate * dt / 1000, 1)`` (NaN otherwise)."""
+    steps, ids, pp = [], [], np.full(n_inp, np.nan)
+    for p in pops:
+        if p.model == "spike_source":
+            for i, tt in enumerate(_spike_steps(net.populations[p.name].neuron, net.dt)):
+                steps.append(tt)
+                ids.append(np.full(tt.size, p.start + i, np.int64))
+        elif p.model == "poisson":
+            rate = np.broadcast_to(np.asarray(net.populations[p.name].neuron["rate"], float), (p.size,))
+            pp[p.start:p.start + p.size] = np.minimum(rate * net.dt / 1000.0, 1.0)
+    st = np.concatenate(steps) if steps else np.zeros(0, np.int64)
+    ix = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    io = np.lexsort((ix, st))
+    return {"spike_step": st[io], "spike_index": ix[io].astype(np.int32), "poisson_p": pp}
+
+
 def lower_to_image(net: Network, target: Any, placement: dict, options: dict) -> Image:
     pops, n_neu, n_inp = [], 0, 0
     start: dict[str, int] = {}
@@ -132,19 +150,7 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
     src_ptr = np.zeros(n_neu + n_inp + 1, np.int64)
     np.cumsum(np.bincount(ax_src, minlength=n_neu + n_inp), out=src_ptr[1:])
 
-    # ---- inputs
-    steps, ids, pp = [], [], np.full(n_inp, np.nan)
-    for p in pops:
-        if p.model == "spike_source":
-            for i, tt in enumerate(_spike_steps(net.populations[p.name].neuron, net.dt)):
-                steps.append(tt)
-                ids.append(np.full(tt.size, p.start + i, np.int64))
-        elif p.model == "poisson":
-            rate = np.broadcast_to(np.asarray(net.populations[p.name].neuron["rate"], float), (p.size,))
-            pp[p.start:p.start + p.size] = np.minimum(rate * net.dt / 1000.0, 1.0)
-    st = np.concatenate(steps) if steps else np.zeros(0, np.int64)
-    ix = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-    io = np.lexsort((ix, st))
+    inputs = lower_inputs(net, pops, n_inp)
 
     # mesh position of every core (tile_x, tile_y, chip), when the place pass computed them
     options = dict(options)
@@ -163,5 +169,5 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
                   "delay": c["d"].astype(np.uint8)},
         routes={"src_ptr": src_ptr, "core": ax_core[r_order].astype(np.int32),
                 "axon": ax_local[r_order].astype(np.int32), "delay": np.zeros(A, np.uint8)},
-        inputs={"spike_step": st[io], "spike_index": ix[io].astype(np.int32), "poisson_p": pp},
+        inputs=inputs,
         seed=net.seed, source_hash=network_hash(net), options=options, network_name=net.name)

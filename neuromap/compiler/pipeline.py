@@ -153,6 +153,14 @@ PASSES: list[Pass] = [
     Pass("lower", lower, _verify_image),
 ]
 
+# -- TrueNorth (issue 7, neuromap/compiler/lower_truenorth.py): the default passes of crossbar targets
+from neuromap.compiler import lower_truenorth as _tn  # noqa: E402
+
+TN_PASSES: list[Pass] = [Pass("tn_quantize", _tn.quantize_pass, _tn.verify_quantized),
+                         Pass("tn_place", _tn.place_pass, _tn.verify_place),
+                         Pass("tn_lower", _tn.lower_pass, _tn.verify_lowered)]
+# -- end TrueNorth
+
 #: passes that run only when named in ``options["passes"]`` (e.g. ``["check_hw_units", "partition", "lower"]``)
 EXTRA_PASSES: list[Pass] = [Pass("partition", partition, _verify_partition)]
 
@@ -166,8 +174,9 @@ def compile_network(network: Network, target: Any = "loihi", **options) -> Image
     progress = options.pop("progress", None)
     from neuromap.targets import Target, load_target
     tgt = target if isinstance(target, Target) else load_target(target)
-    by_name = {p.name: p for p in PASSES + EXTRA_PASSES}
-    names = options.get("passes") or [p.name for p in PASSES]
+    default = TN_PASSES if _tn.is_truenorth(tgt) else PASSES
+    by_name = {p.name: p for p in default + EXTRA_PASSES}
+    names = options.get("passes") or [p.name for p in default]
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise TargetError(f"unknown compiler pass {unknown[0]!r} (passes: {', '.join(by_name)})")

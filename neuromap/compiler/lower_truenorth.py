@@ -1,0 +1,330 @@
+"""TrueNorth compile passes: quantize to ``truenorth`` units, fill cores in order, legalize, lower to an Image.
+
+Selected by :func:`is_truenorth` (a target whose ``core.memory_model`` is ``crossbar``) in
+:func:`neuromap.compiler.pipeline.compile_network`. Passes (each with a verifier):
+
+1. ``tn_quantize``: float ``if``/``lif`` -> ``truenorth`` neurons, 9-bit integer weights
+   (:mod:`neuromap.compiler.quantize_truenorth`); plastic projections frozen (warning).
+2. ``tn_place``: fill cores in population order, ``core.max_neurons`` (256) per core, a new core per
+   population (the graph placer of ``neuromap/placement`` counts Loihi synapse memory and one axon per
+   source, not crossbar rows per (source, delay) and splitters, so it is not used here).
+3. ``tn_lower``: per core one crossbar row (axon) per (projection, source, delay) feeding it; the
+   target weights of each core are legalized into axon types, a binary crossbar and per-neuron 9-bit
+   weights (:func:`neuromap.truenorth.crossbar.auto_split`, CP-SAT; mixed-sign rows may get Eedn-style
+   input copies); every source with several target axons gets splitter neurons on extra cores
+   (:func:`neuromap.truenorth.fanout.legalize_fanout`, delays compensated where 1..15 allows); then the
+   :class:`~neuromap.image.Image` with the TrueNorth fields (docs/image-format.md).
+
+Options: ``tn_time_limit`` (s per CP-SAT solve, default 2), ``tn_split`` (input copies, default True),
+``seed`` (clustering/CP-SAT seed). Reports land in ``options["truenorth"]``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import TargetError
+from neuromap.compiler.lower import lower_inputs
+from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap
+from neuromap.network import Network, network_hash
+
+INPUT_MODELS = ("spike_source", "poisson")
+SPLITTER_POP = "_tn_splitters"
+SPLITTER_PROJ = "_tn_fanout"
+
+
+def is_truenorth(target: Any) -> bool:
+    """True for TrueNorth-style targets (binary crossbar cores)."""
+    return getattr(target.core, "memory_model", "") == "crossbar"
+
+
+# ------------------------------------------------------------------ pass 1: quantize
+def quantize_pass(st):
+    from neuromap.compiler.quantize_truenorth import quantize_truenorth
+    hw, rep = quantize_truenorth(st.network, st.target)
+    dmax = min(15, st.target.synapse.delay_max)
+    where = f"{st.network.source}: " if st.network.source else ""
+    for i, pr in enumerate(hw.projections):
+        if pr.n_synapses and (pr.delay.min() < 1 or pr.delay.max() > dmax):
+            raise TargetError(f"{where}projections[{i}] ({pr.name}).delay: {int(pr.delay.max())} is outside "
+                              f"[1, {dmax}] ticks on {st.target.name!r} (4-bit axonal delays; shorten it)")
+    tn = {"quantization": rep.to_dict(), "warnings": list(rep.warnings)}
+    return dataclasses.replace(st, network=hw, options={**st.options, "truenorth": tn})
+
+
+def verify_quantized(st) -> None:
+    for name, pop in st.network.populations.items():
+        if pop.model not in INPUT_MODELS + ("truenorth",):
+            raise TargetError(f"tn_quantize left population {name!r} as {pop.model!r} (expected truenorth)")
+    for pr in st.network.projections:
+        w = pr.weight
+        if w.size and (np.any(w != np.rint(w)) or np.abs(w).max() > 255 or pr.plasticity is not None):
+            raise TargetError(f"tn_quantize left projection {pr.name!r} with non-9-bit or plastic weights")
+
+
+# ------------------------------------------------------------------ pass 2: place (fill in order)
+def place_pass(st):
+    cap = int(st.target.core.max_neurons)
+    placement, core = {}, 0
+    for name, pop in st.network.populations.items():
+        if pop.model in INPUT_MODELS:
+            continue
+        g = np.arange(pop.size, dtype=np.int64)
+        placement[name] = (core + g // cap, g % cap)
+        core += -(-pop.size // cap)
+    tn = dict(st.options.get("truenorth", {}))
+    tn["placement"] = f"fill in order: {core} cores of up to {cap} neurons, one population per core"
+    return dataclasses.replace(st, placement=placement, options={**st.options, "truenorth": tn})
+
+
+def verify_place(st) -> None:
+    cap = int(st.target.core.max_neurons)
+    pl = st.placement or {}
+    keys = []
+    for name, pop in st.network.populations.items():
+        if pop.model in INPUT_MODELS:
+            continue
+        if name not in pl or pl[name][0].shape != (pop.size,):
+            raise TargetError(f"tn_place left population {name!r} unplaced")
+        c, s = pl[name]
+        if s.size and (s.min() < 0 or s.max() >= cap):
+            raise TargetError(f"tn_place put a neuron of {name!r} outside the {cap} neurons of a core")
+        keys.append(c * cap + s)
+    k = np.concatenate(keys or [np.zeros(0, np.int64)])
+    if np.unique(k).size != k.size:
+        raise TargetError("tn_place put two neurons on one (core, slot)")
+
+
+# ------------------------------------------------------------------ pass 3: lower
+def lower_pass(st):
+    return dataclasses.replace(st, image=lower_truenorth(st.network, st.target, st.placement, st.options))
+
+
+def verify_lowered(st) -> None:
+    if st.image is None:
+        raise TargetError("tn_lower produced no image")
+    st.image.verify()
+    if st.image.n_cores > st.target.n_cores:
+        raise TargetError(f"the network needs {st.image.n_cores} cores, more than target {st.target.name!r} has")
+
+
+def _populations(net: Network) -> tuple[list[PopulationMap], int, int]:
+    pops, n_neu, n_inp = [], 0, 0
+    for name, pop in net.populations.items():
+        if pop.model in INPUT_MODELS:
+            pops.append(PopulationMap(name, "input", pop.model, n_inp, pop.size))
+            n_inp += pop.size
+        else:
+            pops.append(PopulationMap(name, "neuron", pop.model, n_neu, pop.size))
+            n_neu += pop.size
+    return pops, n_neu, n_inp
+
+
+def _neuron_fields(net: Network, pops: list[PopulationMap], n_neu: int) -> dict[str, np.ndarray]:
+    """Per-neuron TrueNorth parameters of the network's neurons (image names)."""
+    from neuromap.neurons.truenorth import core_fields
+    parts = [core_fields(net.populations[p.name].neuron, p.size) for p in pops if p.kind == "neuron"]
+    cat = lambda k, shape: np.concatenate([f[k] for f in parts]) if parts else np.zeros(shape)  # noqa: E731
+    return {"tn_lambda": cat("lam", 0).astype(np.int16), "tn_c_lambda": cat("c_lambda", 0).astype(np.uint8),
+            "tn_epsilon": cat("epsilon", 0).astype(np.uint8), "tn_alpha": cat("alpha", 0).astype(np.int32),
+            "tn_beta": cat("beta", 0).astype(np.int32), "tn_TM": cat("TM", 0).astype(np.uint8),
+            "tn_gamma": cat("gamma", 0).astype(np.uint8), "tn_kappa": cat("kappa", 0).astype(np.uint8),
+            "tn_R": cat("R", 0).astype(np.int32), "tn_b": cat("b", (0, 4)).astype(np.uint8),
+            "v_init": cat("V0", 0).astype(np.int32), "tn_s": np.zeros((n_neu, 4), np.int16)}
+
+
+def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -> Image:
+    """Legalize crossbars and fan-out of a placed ``truenorth`` network and build its Image."""
+    from neuromap.truenorth.crossbar import auto_split, legalize_crossbar
+    from neuromap.truenorth.fanout import SPLITTER_PARAMS, legalize_fanout
+    from neuromap.truenorth.report import CrossbarReport
+
+    pops, N, I = _populations(net)
+    start = {p.name: p.start for p in pops}
+    kind = {p.name: p.kind for p in pops}
+    npops = [p for p in pops if p.kind == "neuron"]
+    core = np.concatenate([placement[p.name][0] for p in npops] or [np.zeros(0)]).astype(np.int64)
+    slot = np.concatenate([placement[p.name][1] for p in npops] or [np.zeros(0)]).astype(np.int64)
+    C = int(core.max()) + 1 if N else 0
+    nf = _neuron_fields(net, pops, N)
+    time_limit = float(options.get("tn_time_limit", 2.0))
+    seed = int(options.get("seed", 0))
+    tn = dict(options.get("truenorth", {}))
+    warnings = list(tn.get("warnings", []))
+
+    # ---- target weights per (core, projection, source, delay) row
+    cols = {k: [] for k in ("core", "proj", "src", "d", "post", "w")}
+    for k, pr in enumerate(net.projections):
+        base = start[pr.pre] + (0 if kind[pr.pre] == "neuron" else N)
+        post = start[pr.post] + pr.post_idx.astype(np.int64)
+        for key, v in (("core", core[post]), ("proj", np.full(post.size, k)), ("src", base + pr.pre_idx),
+                       ("d", pr.delay), ("post", post), ("w", pr.weight)):
+            cols[key].append(np.asarray(v))
+    c = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+    for k in ("core", "proj", "src", "d", "post"):
+        c[k] = c[k].astype(np.int64)
+    keep = c["w"] != 0
+    c = {k: v[keep] for k, v in c.items()}
+    rows = np.stack([c["core"], c["proj"], c["src"], c["d"]], axis=1) if c["w"].size else np.zeros((0, 4), np.int64)
+    ukeys, row_of = np.unique(rows, axis=0, return_inverse=True)
+    row_of = row_of.reshape(-1)
+
+    report = CrossbarReport()
+    s = nf["tn_s"]
+    phys = []          # per core: list of (proj, src, delay) per physical axon, crossbar, types
+    for cid in range(C):
+        members = np.flatnonzero(core == cid)
+        members = members[np.argsort(slot[members], kind="stable")]   # column j = members[j]
+        mslot = slot[members]
+        rk = np.flatnonzero(ukeys[:, 0] == cid)
+        W = np.zeros((rk.size, members.size))
+        sel = np.isin(row_of, rk)
+        np.add.at(W, (np.searchsorted(rk, row_of[sel]), np.searchsorted(mslot, slot[c["post"][sel]])), c["w"][sel])
+        kw = dict(time_limit=time_limit, seed=seed)
+        if rk.size > 256:
+            raise TargetError(f"core {cid}: {rk.size} axons needed (one per source and delay), more than 256 "
+                              "(reduce the fan-in of its neurons)")
+        mixed = (W > 0).any(axis=1) & (W < 0).any(axis=1)
+        if options.get("tn_split", True) and mixed.any() and rk.size < 256:
+            sol = auto_split(W, **kw)
+        else:
+            sol = legalize_crossbar(W, **kw)
+        report.add(cid, W, sol)
+        s[members] = sol.s
+        phys.append((ukeys[rk][sol.axon_input][:, 1:], sol.crossbar, sol.axon_type, members))
+
+    # ---- fan-out: one route per (physical axon) from its source
+    src, dcore, dax, dl = [], [], [], []
+    axon_posts = {}
+    for cid, (keys, xb, _, mem) in enumerate(phys):
+        for a in range(keys.shape[0]):
+            src.append(keys[a, 1])
+            dcore.append(cid)
+            dax.append(a)
+            dl.append(keys[a, 2])
+            axon_posts[(cid, a)] = mem[np.flatnonzero(xb[a])]
+    is_input = np.arange(N + I) >= N
+    plan = legalize_fanout(N + I, np.array(src, np.int64), np.array(dcore, np.int64), np.array(dax, np.int64),
+                           np.array(dl, np.int64), axon_posts, is_input, time_limit=time_limit)
+    if plan.uncompensated().size:
+        lines = plan.describe(np.array(src), np.array(dcore), np.array(dax), np.array(dl))
+        warnings.append(f"fan-out: {len(lines)} route(s) keep a timing error: {lines[0]}")
+    late = np.flatnonzero(plan.phi[:N])
+    if late.size:
+        warnings.append(f"fan-out: {late.size} neuron(s) spike up to {int(plan.phi.max())} tick(s) later than in "
+                        "the source network (retiming around splitters)")
+    sps = sorted(plan.splitters, key=lambda sp: (sp.core, sp.slot))
+    NS = len(sps)
+    NT = N + NS
+    n_sc = plan.n_splitter_cores
+
+    # ---- neurons (network, then splitters)
+    def grow(a, v):
+        return np.concatenate([a, np.broadcast_to(np.asarray(v, a.dtype), (NS,) + a.shape[1:])])
+    neurons = {k: v for k, v in nf.items()}
+    for k, key in (("tn_lambda", "lam"), ("tn_beta", "beta"), ("tn_alpha", "alpha"), ("tn_gamma", "gamma"),
+                   ("tn_R", "R"), ("tn_kappa", "kappa")):
+        neurons[k] = grow(neurons[k], int(SPLITTER_PARAMS[key]))
+    for k in ("tn_c_lambda", "tn_epsilon", "tn_TM", "tn_b", "v_init"):
+        neurons[k] = grow(neurons[k], 0)
+    ss = np.zeros((NS, 4), np.int16)
+    ss[:, 0] = 1
+    neurons["tn_s"] = np.concatenate([s, ss])
+    neurons["core"] = np.concatenate([core, [C + sp.core for sp in sps]]).astype(np.int32)
+    neurons["slot"] = np.concatenate([slot, [sp.slot for sp in sps]]).astype(np.int32)
+    for k, dt in (("du", np.uint16), ("dv", np.uint16), ("vth", np.int32), ("bias_mant", np.int16),
+                  ("bias_exp", np.int8), ("u_init", np.int32)):
+        neurons[k] = np.zeros(NT, dt)
+
+    # ---- axons and synapses, core by core (splitter cores after the network's)
+    gid = np.full((C + n_sc, 256), -1, np.int64)        # (core, slot) -> global neuron
+    gid[neurons["core"], neurons["slot"]] = np.arange(NT)
+    ax_proj, ax_type, syn_ptr, posts, weights, n_ax = [], [], [0], [], [], []
+    for cid, (keys, xb, types, mem) in enumerate(phys):
+        for a in range(keys.shape[0]):
+            j = np.flatnonzero(xb[a])
+            g = mem[j]
+            ax_proj.append(keys[a, 0])
+            ax_type.append(types[a])
+            posts.append(g)
+            weights.append(neurons["tn_s"][g, types[a]])
+            syn_ptr.append(syn_ptr[-1] + g.size)
+        n_ax.append(keys.shape[0])
+    P = len(net.projections)
+    for sc in range(n_sc):
+        groups = sorted({sp.axon for sp in sps if sp.core == sc})
+        for a in range(max(groups) + 1):
+            g = np.array(sorted(gid[C + sc, sp.slot] for sp in sps if sp.core == sc and sp.axon == a), np.int64)
+            ax_proj.append(P)
+            ax_type.append(0)
+            posts.append(g)
+            weights.append(np.ones(g.size, np.int16))
+            syn_ptr.append(syn_ptr[-1] + g.size)
+        n_ax.append(max(groups) + 1)
+    axon_ptr = np.concatenate([[0], np.cumsum(n_ax)]).astype(np.int64)
+
+    # ---- routes per source id (network neurons, splitters, then inputs)
+    routes = [[] for _ in range(NT + I)]
+    real = plan.realized
+    for k in range(len(src)):
+        u = src[k]
+        if is_input[u]:
+            routes[NS + u].append((dcore[k], dax[k], int(real[k])))
+    for u in range(N):
+        tc, ta, td = (int(x) for x in plan.src_target[u])
+        if tc >= 0:
+            routes[u].append((tc, ta, td))
+        elif td > 0:            # (-1 - c, axon, d_src): the axon of splitter core c
+            routes[u].append((C + (-1 - tc), ta, td))
+    for i, sp in enumerate(sps):
+        dc = sp.dst_core if sp.dst_core >= 0 else C + (-1 - sp.dst_core)
+        routes[N + i].append((dc, sp.dst_axon, sp.delay))
+    src_ptr = np.concatenate([[0], np.cumsum([len(r) for r in routes])]).astype(np.int64)
+    flat = [e for r in routes for e in r]
+    rt = np.array(flat, np.int64).reshape(-1, 3)
+    if rt.size and rt[:, 2].max() > 64:
+        raise TargetError(f"an input route needs a delay of {int(rt[:, 2].max())} ticks after retiming, more than "
+                          "the image holds (64; shorten delays around fanned-out neurons)")
+
+    projections = [ProjectionMap(pr.name, pr.pre, pr.post, 0, 8, pr.hw["sign_mode"] if pr.hw else "mixed", "dense")
+                   for pr in net.projections]
+    if NS:
+        pops = pops + [PopulationMap(SPLITTER_POP, "neuron", "truenorth", N, NS)]
+        projections.append(ProjectionMap(SPLITTER_PROJ, SPLITTER_POP, SPLITTER_POP, 0, 8, "excitatory", "dense"))
+    probes = [ProbeMap(p.population, tuple(v for v in p.variables if v in ("spikes", "v")),
+                       None if p.neurons is None else np.asarray(p.neurons, np.int64)) for p in net.probes]
+    tn.update(crossbar=report.to_dict(), warnings=warnings,
+              fanout={"splitters": NS, "splitter_cores": n_sc, "solver": plan.solver,
+                      "uncompensated_routes": int(plan.uncompensated().size),
+                      "max_phi": int(plan.phi[:N].max(initial=0))})
+    opts = {k: v for k, v in options.items() if not k.startswith("_")}
+    opts["truenorth"] = tn
+    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
+    return Image(
+        target=target.name,
+        constants={"neuron": dataclasses.asdict(target.neuron), "synapse": dataclasses.asdict(target.synapse),
+                   "core": dataclasses.asdict(target.core)},
+        core_kinds=["truenorth"], populations=pops, projections=projections, probes=probes, neurons=neurons,
+        cores={"kind": np.zeros(C + n_sc, np.int8), "axon_ptr": axon_ptr},
+        axons={"proj": np.array(ax_proj, np.int32), "syn_ptr": np.array(syn_ptr, np.int64),
+               "tn_type": np.array(ax_type, np.uint8)},
+        synapses={"post": cat(posts, np.int32), "weight": cat(weights, np.int16),
+                  "delay": np.ones(sum(p.size for p in posts), np.uint8)},
+        routes={"src_ptr": src_ptr, "core": rt[:, 0].astype(np.int32), "axon": rt[:, 1].astype(np.int32),
+                "delay": rt[:, 2].astype(np.uint8)},
+        inputs=lower_inputs(net, pops, I), seed=net.seed, source_hash=network_hash(net), options=opts,
+        network_name=net.name)
+
+
+def front_half(network: Network, target: Any, **options):
+    """For :func:`neuromap.compare.compare`: (image, TrueNorth-unit network, quantization report whose
+    ``warnings`` include the legalization's, legalization summary: crossbar totals and fan-out)."""
+    from neuromap.compiler import compile_network
+    from neuromap.compiler.quantize_truenorth import quantize_truenorth
+    image = compile_network(network, target, **options)
+    hw, rep = quantize_truenorth(network, target)
+    tn = image.options["truenorth"]
+    rep.warnings = list(tn["warnings"])
+    return image, hw, rep, {"crossbar": tn["crossbar"]["totals"], "fanout": tn["fanout"]}

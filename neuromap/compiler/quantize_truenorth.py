@@ -1,0 +1,254 @@
+"""TrueNorth quantization: a float ``if``/``lif`` network -> a network of ``truenorth`` neurons in hardware units.
+
+The result is an ordinary :class:`~neuromap.network.Network` whose neuron populations have
+``model: truenorth`` (the paper's parameter names, ``neuromap/neurons/truenorth.py``) and whose
+projections carry integer weights -255..255 (the sign folded in: ``inh`` projections negative).
+Networks already in TrueNorth units pass through (weights checked). Derivation: ``docs/truenorth.md``
+(*Compiling float networks*). Per population a voltage scale ``s`` (hardware units per float
+voltage unit) maps ``v' = v - v_reset`` onto V (so the reset potential is R = 0):
+
+* ``if``: ``V <- V + sum w + lambda``: weights ``round(s w)``, leak ``lambda = round(s (bias - leak) dt)``,
+  threshold ``alpha = round(s (v_th - v_reset))``, reset to R = 0 (gamma 0), no leak reversal; the
+  float neuron has no lower bound, so ``kappa = 1`` with ``beta = 2**18 - 1`` (V saturates at -beta).
+* ``lif`` with ``exp(-dt/tau_m) <= 2**-9`` (*memoryless*: v forgets its past within a step, e.g. the
+  seed-000 pool neuron): ``v'_t = p J_t + c`` (p: the current-to-voltage propagator of
+  ``neuromap/neurons/lif.py``, c: the drift ``(v_inf - v_reset)(1 - a)``), so the neuron fires iff
+  ``s p sum w + s c >= s theta``. TrueNorth forgets with a negative leak and a floor at 0:
+  ``alpha = 1``, ``lambda = round(s c) - (T - 1)`` with ``T = round(s theta) <= 256``, ``beta = 0``,
+  ``kappa = 1`` (V < 0 -> 0), reset to 0: V is 0 after every tick and the neuron fires iff
+  ``sum w_hw + round(s c) >= T``. Weights ``round(s p w)`` (the current's tail ``b J`` is dropped).
+* other ``lif``: the exponential decay becomes TrueNorth's leak reversal (epsilon = 1, lambda < 0:
+  V moves |lambda| toward 0 per tick) with ``|lambda| = round((1 - a) T LEAK_AT)`` (the decay rate at
+  ``V = LEAK_AT`` x threshold; ``LEAK_AT = 0.75``, see docs/accuracy.md), and a synaptic current's whole charge ``p / (1 - b)`` arrives in the spike's tick:
+  weights ``round(s p w / (1 - b))``. A drift toward ``v_inf != v_reset`` cannot be combined with
+  leak reversal (one lambda per neuron): TargetError.
+
+``s`` is the largest scale at which every weight fits 9 bits (|w_hw| <= 255), the leak fits
+(|lambda| <= 255) and the threshold fits (18 bits; 256 in memoryless mode). ``refractory`` is
+dropped (TrueNorth has none; warning). Plastic projections are frozen at their current weights
+(warning): TrueNorth has no on-chip learning.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import TargetError
+from neuromap.network import Network, Population
+
+W_MAX = 255                 # |s_j^G|, |lambda|: sign + 8 bit
+ALPHA_MAX = 2 ** 18 - 1     # alpha, beta: unsigned 18 bit
+MEMORYLESS_A = 2.0 ** -9    # lif with a = exp(-dt/tau_m) at most this forgets within one tick
+FLOAT_MODELS = ("if", "lif")
+LEAK_AT = 0.75              # leak reversal matches the exponential decay rate at V = LEAK_AT * threshold
+INPUT_MODELS = ("poisson", "spike_source")
+
+
+@dataclass
+class TNPopulationQuant:
+    """One population: ``mode`` (if | lif-memoryless | lif-leak-reversal | truenorth), voltage scale
+    ``v_scale`` (hw per float v), alpha, lambda, the threshold actually realized in float units and its
+    relative error, and the drift (v/step) realized vs wanted."""
+
+    name: str
+    size: int
+    mode: str
+    v_scale: float
+    alpha: int
+    lam: int
+    threshold_rel_error: float
+    drift_float: float
+    drift_realized: float
+    bound_by: str
+
+
+@dataclass
+class TNProjectionQuant:
+    """One projection: ``scale`` (hw weight per float weight), errors over nonzero synapses of the
+    rounded 9-bit weights (before crossbar legalization), clipped/zeroed counts."""
+
+    name: str
+    pre: str
+    post: str
+    n_synapses: int
+    scale: float
+    rms_rel_error: float
+    max_rel_error: float
+    clipped: int
+    zeroed: int
+    plasticity: str | None = None
+
+
+@dataclass
+class TNQuantReport:
+    target: str
+    populations: list[TNPopulationQuant] = field(default_factory=list)
+    projections: list[TNProjectionQuant] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        from neuromap.compiler.quantize import _plain
+        return _plain(dataclasses.asdict(self))
+
+
+def _uniform(pop: Population, key: str, fld: str) -> float:
+    x = np.asarray(pop.neuron[key], float)
+    if x.ndim and x.size and np.ptp(x) != 0.0:
+        raise TargetError(f"{fld}.{key}: varies across neurons ({x.min():g}..{x.max():g}); the TrueNorth mapping "
+                          f"uses one value per population (split the population)")
+    return float(x.reshape(-1)[0])
+
+
+def _plan(pop: Population, dt: float, fld: str) -> dict[str, Any]:
+    """Float constants of a population: mode, weight gain (float weight -> voltage jump), theta, drift/step."""
+    n = pop.neuron
+    v_reset, v_th = _uniform(pop, "v_reset", fld), _uniform(pop, "v_th", fld)
+    theta = v_th - v_reset
+    if not theta > 0:
+        raise TargetError(f"{fld}.v_th: {v_th:g} must be above v_reset ({v_reset:g}) on truenorth "
+                          "(V resets to R = 0 below a positive threshold)")
+    v0 = np.broadcast_to(np.asarray(n["v_init"], float), (pop.size,)) - v_reset
+    if pop.model == "if":
+        drift = (_uniform(pop, "bias", fld) - _uniform(pop, "leak", fld)) * dt
+        return {"mode": "if", "gain": 1.0, "theta": theta, "drift": drift, "a": 1.0, "v0": v0}
+    tm, ts = _uniform(pop, "tau_m", fld), _uniform(pop, "tau_syn", fld)
+    a, b = math.exp(-dt / tm), math.exp(-dt / ts)
+    p = (dt / tm) * a if ts == tm else ts / (ts - tm) * (b - a)
+    c = (_uniform(pop, "v_rest", fld) + _uniform(pop, "bias", fld) - v_reset) * (1.0 - a)
+    if a <= MEMORYLESS_A:
+        return {"mode": "lif-memoryless", "gain": p, "theta": theta, "drift": c, "a": a, "v0": v0 * 0}
+    if abs(c) > 1e-12 * theta:
+        raise TargetError(f"{fld}: a lif neuron drifting toward v_rest + bias != v_reset cannot use TrueNorth's "
+                          "leak reversal at the same time (set v_rest + bias = v_reset, or use model if with bias)")
+    return {"mode": "lif-leak-reversal", "gain": p / (1.0 - b), "theta": theta, "drift": 0.0, "a": a, "v0": v0}
+
+
+def _memoryless_scale(w: np.ndarray, theta: float, s_max: float) -> float:
+    """Scale ``T / theta`` (threshold exact) with integer ``T`` in ``[ceil(T_max / 2), T_max]``,
+    ``T_max = floor(s_max theta)``, minimizing the summed squared relative rounding error of the distinct
+    weights ``w`` (ties: the larger T). Keeps counting thresholds exact, e.g. 15 coincident spikes."""
+    w = np.unique(w)[:1000]
+    t_max = max(1, int(math.floor(s_max * theta + 1e-9)))
+    best = None
+    for T in range(t_max, (t_max + 1) // 2 - 1, -1):
+        x = w * (T / theta)
+        err = float(np.sum(((np.rint(x) - x) / x) ** 2))
+        if best is None or err < best[0] - 1e-12:
+            best = (err, T)
+    return best[1] / theta
+
+
+def _signed(pr, post_model: str) -> np.ndarray:
+    from neuromap.neurons import neuron_module
+    targets = getattr(neuron_module(post_model), "TARGETS", None) or {"exc": (0, 1.0)}
+    sign = sum(targets[t][1] for t in pr.target)
+    return np.asarray(pr.weight, float) * sign
+
+
+def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantReport]:
+    """Float ``if``/``lif`` (and ``truenorth``) network -> ``truenorth`` network in hardware units + report."""
+    where = f"{network.source}: " if network.source else ""
+    rep = TNQuantReport(target.name)
+    hw = Network(name=network.name, dt=network.dt, seed=network.seed)
+    hw.source = network.source
+    plans: dict[str, dict] = {}
+    gain_in: dict[str, float] = {}
+    w_eff: dict[str, np.ndarray] = {}
+    for pr in network.projections:
+        post = network.populations[pr.post]
+        if post.model in FLOAT_MODELS and pr.n_synapses:
+            fld = f"{where}populations.{pr.post}"
+            plans.setdefault(pr.post, _plan(post, network.dt, fld))
+            gain_in[pr.post] = max(gain_in.get(pr.post, 0.0),
+                                   float(np.max(np.abs(pr.weight))) * plans[pr.post]["gain"])
+            w_eff[pr.post] = np.concatenate([w_eff.get(pr.post, np.zeros(0)),
+                                             np.unique(np.abs(pr.weight[pr.weight != 0])) * plans[pr.post]["gain"]])
+    for name, pop in network.populations.items():
+        fld = f"{where}populations.{name}"
+        if pop.model in INPUT_MODELS or pop.model == "truenorth":
+            hw.populations[name] = pop
+            continue
+        if pop.model not in FLOAT_MODELS:
+            raise TargetError(f"{fld}.neuron.model: {pop.model!r} cannot be compiled for truenorth "
+                              "(use if, lif or truenorth)")
+        pl = plans.setdefault(name, _plan(pop, network.dt, fld))
+        bounds = {"threshold": (256.0 if pl["mode"] == "lif-memoryless" else ALPHA_MAX) / pl["theta"]}
+        if gain_in.get(name, 0.0) > 0:
+            bounds["weights"] = W_MAX / gain_in[name]
+        if pl["drift"] != 0.0:
+            bounds["leak"] = W_MAX / abs(pl["drift"])
+        if pl["mode"] == "lif-leak-reversal":   # |lambda| = (1 - a) T LEAK_AT <= 255
+            bounds["leak"] = W_MAX / (LEAK_AT * (1.0 - pl["a"]) * pl["theta"])
+        bound_by = min(bounds, key=bounds.get)
+        s = bounds[bound_by]
+        if pl["mode"] == "lif-memoryless" and name in w_eff:
+            s = _memoryless_scale(w_eff[name], pl["theta"], s)
+        pl["s"] = s
+        T = max(1, int(round(s * pl["theta"])))
+        params = {"model": "truenorth", "c_lambda": False, "TM": 0, "b": False, "R": 0, "gamma": 0}
+        if pl["mode"] == "if":
+            lam = int(round(s * pl["drift"]))
+            params.update({"lambda": lam, "epsilon": False, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
+            drift_real = lam / s
+        elif pl["mode"] == "lif-memoryless":
+            c_hw = int(round(s * pl["drift"]))
+            lam = max(-W_MAX, min(W_MAX, c_hw - (T - 1)))
+            params.update({"lambda": lam, "epsilon": False, "alpha": 1, "beta": 0, "kappa": True})
+            drift_real = c_hw / s
+        else:
+            lam = -max(1, int(round((1.0 - pl["a"]) * T * LEAK_AT)))
+            if lam < -W_MAX:
+                rep.warnings.append(f"{name}: leak reversal {lam} clipped to -{W_MAX} (tau_m too short for the "
+                                    "threshold; the neuron forgets slower than in float)")
+                lam = -W_MAX
+            params.update({"lambda": lam, "epsilon": True, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
+            drift_real = 0.0
+        v0 = np.clip(np.rint(s * pl["v0"]), -(2 ** 19), 2 ** 19 - 1).astype(np.int64)
+        params["v_init"] = v0 if np.ptp(v0) else int(v0[0])
+        if int(pop.neuron.get("refractory", 0)):
+            rep.warnings.append(f"{name}: refractory {pop.neuron['refractory']} steps dropped "
+                                "(TrueNorth neurons have no refractory period)")
+        neuron = {k: params[k] for k in ("model", "lambda", "c_lambda", "epsilon", "alpha", "beta", "TM", "gamma",
+                                        "kappa", "R", "b", "v_init")}
+        hw.populations[name] = Population(name, pop.size, neuron)
+        rep.populations.append(TNPopulationQuant(
+            name, pop.size, pl["mode"], s, int(params["alpha"]), int(lam), abs(T / s - pl["theta"]) / pl["theta"],
+            float(pl["drift"]), float(drift_real), bound_by))
+    for k, pr in enumerate(network.projections):
+        post = network.populations[pr.post]
+        fld = f"{where}projections[{k}] ({pr.name})"
+        if pr.plasticity is not None:
+            rep.warnings.append(f"{pr.name}: plasticity {pr.plasticity['rule']!r} frozen at the current weights "
+                                "(TrueNorth has no on-chip learning)")
+        if post.model == "truenorth":
+            w = np.asarray(pr.weight, float)
+            if w.size and np.abs(w).max() > W_MAX:
+                raise TargetError(f"{fld}.weight: {np.abs(w).max():g} exceeds the 9-bit TrueNorth weight "
+                                  f"(|w| <= {W_MAX}; rescale the weights and thresholds)")
+            scale, q, clipped = 1.0, np.rint(w), 0
+        else:
+            scale = plans[pr.post]["s"] * plans[pr.post]["gain"]
+            x = _signed(pr, post.model) * scale
+            q = np.rint(x)
+            clipped = int((np.abs(q) > W_MAX).sum())
+            q = np.clip(q, -W_MAX, W_MAX)
+            w = _signed(pr, post.model)
+        nz = w != 0
+        rel = np.abs(q / scale - w)[nz] / np.abs(w[nz]) if nz.any() else np.zeros(0)
+        rep.projections.append(TNProjectionQuant(
+            pr.name, pr.pre, pr.post, pr.n_synapses, float(scale),
+            float(np.sqrt(np.mean(rel ** 2))) if rel.size else 0.0, float(rel.max()) if rel.size else 0.0,
+            clipped, int(((q == 0) & nz).sum()), pr.plasticity["rule"] if pr.plasticity else None))
+        mode = "excitatory" if not q.size or q.min() >= 0 else "inhibitory" if q.max() <= 0 else "mixed"
+        hw.projections.append(dataclasses.replace(
+            pr, weight=q.astype(np.float64), target=("exc",), plasticity=None,
+            hw={"weight_exp": 0, "num_weight_bits": 8, "sign_mode": mode}))
+    for p in network.probes:
+        keep = tuple(v for v in p.variables if v in ("spikes", "v"))
+        if keep:
+            hw.probes.append(dataclasses.replace(p, variables=keep))
+    return hw, rep
