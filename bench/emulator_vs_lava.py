@@ -7,7 +7,9 @@ subprocess so its peak RSS is its own (Lava: the runtime process plus its
 children). Lava is timed over steps 2..1000 (step 1 starts its processes); the
 emulator's numba engine over 1000 steps after a warm-up run (JIT compiled once).
 The final u and v of both populations must be identical (sha256) or the
-benchmark reports a mismatch.
+benchmark reports a mismatch. Memory: ``program_mb`` is every array the emulator
+holds while running (the flattened image plus the delay ring buffer), compared with
+the int32 weights Lava holds; ``peak_rss`` includes building the network in Python.
 
 ``python -m bench.emulator_vs_lava [--quick]`` or ``python -m bench.run emulator_vs_lava``.
 """
@@ -56,6 +58,12 @@ def _rss_mb() -> float:
     return round((own + kids) / 1024, 1)
 
 
+def _rss_now_mb() -> float:
+    """Current resident set size (Linux /proc/self/statm)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+
+
 def worker_emulator(n: int, steps: int) -> dict:
     from emulator import emulate
     from emulator.program import prepare
@@ -80,13 +88,18 @@ def worker_emulator(n: int, steps: int) -> dict:
     np.add.at(fan_of_src, ax_src, fan[gax])
     del img
     emulate(prog, 5)                                        # JIT warm-up
+    prog_bytes = sum(a.nbytes for a in vars(prog).values() if isinstance(a, np.ndarray))
+    ring_bytes = prog.ring_len * prog.n_neurons * 8
+    rss_run0 = _rss_now_mb()
     t, c = time.perf_counter(), time.process_time()
-    run = emulate(prog, steps, probe=np.arange(2 * n))
+    run = emulate(prog, steps)
     sec, cpu = time.perf_counter() - t, time.process_time() - c
     src = run.spikes[:, 1]
     return {"seconds": sec, "cpu_seconds": cpu, "steps": steps, "spikes": int(src.size), "pre_spikes": int((src < n).sum()),
             "syn_events": int(fan_of_src[src].sum()), "synapses": n_syn,
-            "final": _digest(run.u[-1], run.v[-1]), "peak_rss_mb": _rss_mb(), "rss_before_build_mb": rss0}
+            "final": _digest(run.final_u, run.final_v), "peak_rss_mb": _rss_mb(), "rss_before_build_mb": rss0,
+            "program_mb": round((prog_bytes + ring_bytes) / 2 ** 20, 1),
+            "run_rss_growth_mb": round(_rss_now_mb() - rss_run0, 1)}
 
 
 def worker_lava(n: int, steps: int, kind: str) -> dict:
@@ -151,6 +164,10 @@ def run(quick: bool = False) -> dict:
             f"{name}_syn_events_per_s": round(emu["syn_events"] / emu["seconds"]),
             f"{name}_mean_pre_rate_per_step": round(emu["pre_spikes"] / (n * steps), 4),
             f"{name}_emulator_peak_rss_mb": emu["peak_rss_mb"],
+            f"{name}_emulator_program_mb": emu["program_mb"],
+            f"{name}_emulator_program_over_int32_weights": round(
+                emu["program_mb"] / (lava["weight_bytes_int32"] / 2 ** 20), 2),
+            f"{name}_emulator_run_rss_growth_mb": emu["run_rss_growth_mb"],
             f"{name}_emulator_rss_before_build_mb": emu["rss_before_build_mb"],
             f"{name}_lava_peak_rss_mb": lava["peak_rss_mb"],
             f"{name}_weight_mb_int32": round(lava["weight_bytes_int32"] / 2 ** 20, 1),

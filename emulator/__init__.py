@@ -19,7 +19,7 @@ from emulator.state import ChunkOut, State
 ENGINES = ("numba", "numpy")
 
 #: spike-buffer entries per chunk (the chunk length adapts to the network size)
-_CHUNK_BUDGET = 4_000_000
+_CHUNK_BUDGET = 1_000_000
 
 
 @dataclass
@@ -29,7 +29,8 @@ class RawRun:
     spikes: (k, 2) int64 rows (step, source id), sorted by step then source
     (source ids: neurons 0..N-1, then inputs N..N+I-1). probe: global neuron ids
     whose u/v are traced; u, v: (steps, len(probe)) int64 after each step (v after reset).
-    core_spikes (C,), link_spikes (C+1, C): traffic counters (row C = host). Plastic images
+    core_spikes (C,), link_spikes (C+1, C): traffic counters (row C = host).
+    final_u, final_v: (N,) int64 state of every neuron after the last step. Plastic images
     (``emulator.plastic``): weight_steps (steps after which weights were recorded) and weights
     (projection index -> (len(weight_steps), S_k) int16 stored weights, image synapse order).
     """
@@ -41,6 +42,8 @@ class RawRun:
     v: np.ndarray
     core_spikes: np.ndarray
     link_spikes: np.ndarray
+    final_u: np.ndarray | None = None
+    final_v: np.ndarray | None = None
     weight_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     weights: dict = field(default_factory=dict)
 
@@ -72,7 +75,7 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
             raise ImageError(f"steps must be >= 0, got {steps}")
         sp, us, vs, st, pl = emulate_plastic(image, int(steps), engine, pr, weight_every)
         return RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes,
-                      weight_steps=pl.weight_steps, weights=pl.weights)
+                      weight_steps=pl.weight_steps, weights=pl.weights, final_u=st.u.copy(), final_v=st.v.copy())
     p = image if isinstance(image, Program) else prepare(image)
     if probe is None:
         probe = _image_probe(image) if isinstance(image, Image) else np.zeros(0, np.int64)
@@ -98,7 +101,7 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
     cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, np.int64))
     sp = cat(spikes, (0, 2))  # already sorted: per step, fired neurons ascending, then inputs ascending
     return RawRun(steps, sp, probe, cat(us, (0, probe.size)), cat(vs, (0, probe.size)),
-                  st.core_spikes, st.link_spikes)
+                  st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy())
 
 
 def _image_probe(image: Image) -> np.ndarray:

@@ -31,27 +31,30 @@ def _decay(x, factor):
 
 @numba.njit(cache=True, nogil=True)
 def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, neuron_core, src_ptr, route_axon, route_core,
-         src_core, syn_ptr, syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift,
-         u, v, ring, slot_acc, core_spikes, link_spikes, in_ptr, in_ids, probe,
+         src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,
+         slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes, in_ptr, in_ids, probe,
          spk_step, spk_src, trace_u, trace_v):
     fired = np.empty(N + in_ids.shape[0], np.int64)
     touched = np.empty(slot_post.shape[0], np.int64)
     marked = np.zeros(slot_post.shape[0], np.bool_)
+    row_off = np.empty(D, np.int64)          # ring offset of step t + d, for d = 0 .. D-1
     n_spk = 0
     for k in range(n_steps):
         t = t0 + k
-        base = (t % D) * N
+        for d in range(D):
+            row_off[d] = ((t + d) % D) * N
+        base = row_off[0]
         nf = 0
         for n in range(N):
             a = ring[base + n]
             ring[base + n] = 0
-            d = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(_wrap32(a) << 6))
-            if d > _MAX_UV:
-                d -= 2 * _MAX_UV
-            elif d <= -_MAX_UV:
-                d += 2 * _MAX_UV
-            u[n] = d
-            vv = _wrap32(_decay(v[n], decay_v[n]) + d + bias[n])
+            x = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(_wrap32(a) << 6))
+            if x > _MAX_UV:
+                x -= 2 * _MAX_UV
+            elif x <= -_MAX_UV:
+                x += 2 * _MAX_UV
+            u[n] = x
+            vv = _wrap32(_decay(v[n], decay_v[n]) + x + bias[n])
             if vv > _MAX_UV - 1:
                 vv = _MAX_UV - 1
             elif vv < 1 - _MAX_UV:
@@ -74,22 +77,30 @@ def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, neuron_core, src_ptr, r
             spk_step[n_spk] = t
             spk_src[n_spk] = s
             n_spk += 1
+            cs = src_core[s]
             for r in range(src_ptr[s], src_ptr[s + 1]):
-                link_spikes[src_core[s], route_core[r]] += 1
+                link_spikes[cs, route_core[r]] += 1
                 g = route_axon[r]
-                for q in range(syn_ptr[g], syn_ptr[g + 1]):
-                    sl = syn_slot[q]
-                    if sl < 0:
-                        ring[((t + syn_delay[q]) % D) * N + syn_post[q]] += syn_add[q]
-                    else:
+                lo = syn_ptr[g]
+                hi = syn_ptr[g + 1]
+                if axon_slotted[g]:
+                    for q in range(lo, hi):
+                        sl = syn_slot[q]
                         if not marked[sl]:
                             marked[sl] = True
                             touched[nt] = sl
                             nt += 1
                         slot_acc[sl] += syn_add[q]
+                elif axon_delay[g] >= 0:          # one delay for the whole axon: the hot loop
+                    off = row_off[axon_delay[g]]
+                    for q in range(lo, hi):
+                        ring[off + syn_post[q]] += syn_add[q]
+                else:
+                    for q in range(lo, hi):
+                        ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
         for i in range(nt):
             sl = touched[i]
-            ring[((t + slot_delay[sl]) % D) * N + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
+            ring[row_off[slot_delay[sl]] + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
             slot_acc[sl] = 0
             marked[sl] = False
     return n_spk
@@ -100,7 +111,7 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
     """Same contract as :func:`emulator.engine_numpy.run_chunk`."""
     out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
                         p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
-                        p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
+                        p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
                         p.slot_shift, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
                         st.link_spikes, in_ptr, in_ids, probe, out.spk_step, out.spk_src,
                         out.trace_u, out.trace_v)

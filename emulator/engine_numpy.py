@@ -41,13 +41,16 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         np.add.at(st.link_spikes, (p.src_core[src[owner]], p.route_core[routes]), 1)
         ax = p.route_axon[routes]
         syn, _ = _ranges(p.syn_ptr[ax], p.syn_ptr[ax + 1])
+        if p.syn_slot.size == 0:             # no projection with weight_exp < 0
+            np.add.at(st.ring, ((t + p.syn_delay[syn]) % D, p.syn_post[syn]), p.syn_add[syn].astype(np.int64))
+            continue
         slot = p.syn_slot[syn]
         direct = syn[slot < 0]
-        np.add.at(st.ring, ((t + p.syn_delay[direct]) % D, p.syn_post[direct]), p.syn_add[direct])
+        np.add.at(st.ring, ((t + p.syn_delay[direct]) % D, p.syn_post[direct]), p.syn_add[direct].astype(np.int64))
         slotted = slot >= 0
         if slotted.any():
             acc = np.zeros(p.slot_post.size, np.int64)  # per (projection, post, delay) sum of this step
-            np.add.at(acc, slot[slotted], p.syn_add[syn[slotted]])
+            np.add.at(acc, slot[slotted], p.syn_add[syn[slotted]].astype(np.int64))
             hit = np.flatnonzero(acc)
             np.add.at(st.ring, ((t + p.slot_delay[hit]) % D, p.slot_post[hit]), acc[hit] >> p.slot_shift[hit])
     out.n_spikes = n_spk

@@ -52,10 +52,12 @@ class Program:
     src_core: np.ndarray      # N+I, core of the source (C = host for inputs); route delays are 0
     # axons / synapses (per-synapse arrays are narrow: 9 or 13 bytes per synapse)
     syn_ptr: np.ndarray       # A+1
+    axon_delay: np.ndarray    # A: the delay shared by all synapses of the axon, or -1 if they differ
+    axon_slotted: np.ndarray  # A bool: the axon's projection has weight_exp < 0 (its synapses use slots)
     syn_post: np.ndarray      # S int32
     syn_delay: np.ndarray     # S uint8
-    syn_add: np.ndarray       # S int32: weight << weight_exp (direct, |.| <= 2**15) or raw weight (slotted)
-    syn_slot: np.ndarray      # S int32: dendrite slot, or -1 for direct synapses
+    syn_add: np.ndarray       # S int16: weight << weight_exp (direct, in [-2**15, 2**15)) or raw weight (slotted)
+    syn_slot: np.ndarray      # S int32 dendrite slot (-1 on direct synapses); length 0 if no axon is slotted
     slot_post: np.ndarray     # K
     slot_delay: np.ndarray    # K
     slot_shift: np.ndarray    # K, right shift (= -weight_exp > 0)
@@ -93,14 +95,15 @@ def prepare(image: Image) -> Program:
     direct = syn_exp >= 0
     syn_add = np.where(direct, w << np.maximum(syn_exp, 0), w)
     # dendrite slots for negative exponents: one per distinct (projection, post, delay)
-    syn_slot = np.full(w.shape[0], -1, np.int64)
-    key = np.stack([syn_proj[~direct], sy["post"][~direct].astype(np.int64),
-                    sy["delay"][~direct].astype(np.int64)], axis=1)
-    if key.shape[0]:
+    if np.all(direct):
+        syn_slot = np.zeros(0, np.int64)
+        uniq = np.zeros((0, 3), np.int64)
+    else:
+        syn_slot = np.full(w.shape[0], -1, np.int64)
+        key = np.stack([syn_proj[~direct], sy["post"][~direct].astype(np.int64),
+                        sy["delay"][~direct].astype(np.int64)], axis=1)
         uniq, inv = np.unique(key, axis=0, return_inverse=True)
         syn_slot[~direct] = inv.reshape(-1)
-    else:
-        uniq = np.zeros((0, 3), np.int64)
     p = image.inputs["poisson_p"]
     poisson_ids = np.flatnonzero(~np.isnan(p))
     return Program(
@@ -110,10 +113,26 @@ def prepare(image: Image) -> Program:
         u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
         src_ptr=_i64(rt["src_ptr"]), route_axon=_i64(route_axon), route_core=_i64(rt["core"]),
         src_core=src_core,
-        syn_ptr=_i64(ax["syn_ptr"]), syn_post=np.ascontiguousarray(sy["post"], np.int32),
+        syn_ptr=_i64(ax["syn_ptr"]), axon_delay=_axon_delay(ax["syn_ptr"], sy["delay"]),
+        axon_slotted=np.ascontiguousarray(exps[ax["proj"]] < 0) if ax["proj"].size else np.zeros(0, bool),
+        syn_post=np.ascontiguousarray(sy["post"], np.int32),
         syn_delay=np.ascontiguousarray(sy["delay"], np.uint8),
-        syn_add=syn_add.astype(np.int32), syn_slot=syn_slot.astype(np.int32),
+        syn_add=syn_add.astype(np.int16), syn_slot=syn_slot.astype(np.int32),
         slot_post=_i64(uniq[:, 1]), slot_delay=_i64(uniq[:, 2]), slot_shift=-exps[uniq[:, 0]],
         spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
         poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
         seed=int(image.seed))
+
+
+def _axon_delay(syn_ptr: np.ndarray, delay: np.ndarray) -> np.ndarray:
+    """Per axon: the delay all its synapses share, or -1 when they differ (or the axon has none)."""
+    A = syn_ptr.shape[0] - 1
+    out = np.full(A, -1, np.int64)
+    n = np.diff(syn_ptr)
+    has = np.flatnonzero(n > 0)
+    if has.size:
+        d = delay.astype(np.int64)
+        lo = np.minimum.reduceat(d, syn_ptr[has])
+        hi = np.maximum.reduceat(d, syn_ptr[has])
+        out[has] = np.where(lo == hi, lo, -1)
+    return out

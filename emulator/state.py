@@ -40,5 +40,5 @@ class ChunkOut:
 
     @classmethod
     def empty(cls, n_steps: int, capacity: int, n_probe: int) -> "ChunkOut":
-        return cls(np.zeros(capacity, np.int64), np.zeros(capacity, np.int64),
+        return cls(np.empty(capacity, np.int64), np.empty(capacity, np.int64),
                    np.zeros((n_steps, n_probe), np.int64), np.zeros((n_steps, n_probe), np.int64))
