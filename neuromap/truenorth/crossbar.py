@@ -207,7 +207,9 @@ def _solve_cpsat(W, cands_jk, hint_types, hint_s, symmetry, time_limit, workers,
             for l, v in enumerate(ys):
                 m.AddHint(v, int(pos.size > 0 and l == pos[0]))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
+    # deterministic time (reproducible with workers=1); wall clock only as a safety net under load
+    solver.parameters.max_deterministic_time = float(time_limit)
+    solver.parameters.max_time_in_seconds = 10.0 * float(time_limit)
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     status = solver.Solve(m)
@@ -262,8 +264,8 @@ def legalize_crossbar(W, split=None, exact_max_terms: int = 40_000, restricted_m
     ``split``: bool per input, or None (no copies). The CP-SAT model is solved
     exactly when it has at most ``exact_max_terms`` cost terms, restricted to the
     ``near_levels`` levels nearest the clustering otherwise (up to
-    ``restricted_max_terms``), and skipped beyond. ``time_limit`` seconds per
-    CP-SAT solve; ``seed`` drives the clustering and CP-SAT (deterministic with
+    ``restricted_max_terms``), and skipped beyond. ``time_limit`` CP-SAT deterministic time units
+    (about seconds) per solve; ``seed`` drives the clustering and CP-SAT (deterministic with
     ``workers=1``). Raises :class:`TargetError` if the core would exceed 256 axons
     or 256 neurons.
     """
