@@ -75,3 +75,11 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
                f"{img.n_axons} axons, {img.n_synapses} synapses -> {output} (target {img.target})")
     for line in placement_lines(rep) if rep else []:
         click.echo(line)
+    tn = img.options.get("truenorth")
+    if tn:   # TrueNorth target: legalization summary and warnings (neuromap/compiler/lower_truenorth.py)
+        t, fo = tn["crossbar"]["totals"], tn["fanout"]
+        click.echo(f"truenorth: {tn['placement']}; crossbar weight error {100 * t['rel_error']:.2f}% L1 "
+                   f"({t['dropped']} synapses dropped, {t['optimal_cores']}/{t['cores']} cores proven optimal); "
+                   f"{fo['splitters']} splitter neurons on {fo['splitter_cores']} cores")
+        for w in tn["warnings"]:
+            click.echo(f"warning: {w}", err=True)
