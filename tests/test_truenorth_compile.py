@@ -52,6 +52,21 @@ def test_memoryless_lif_keeps_the_seed_000_coincidence_threshold():
     assert any("frozen" in w for w in rep.warnings)
 
 
+def test_leak_reversal_lif_quantization_by_hand():
+    net = Network(seed=0)
+    net.add_population("inp", 1, {"model": "spike_source", "times": [[1.0]]})
+    net.add_population("o", 1, "lif", tau_m=20.0, tau_syn=5.0, v_th=1.0)
+    net.connect("inp", "o", "all_to_all", weight=0.05)
+    hw, rep = quantize_truenorth(net, TN)
+    p = hw.populations["o"].neuron
+    a, b = np.exp(-1 / 20), np.exp(-1 / 5)
+    gain = 5 / (5 - 20) * (b - a) / (1 - b)            # a spike's whole synaptic charge, in one tick
+    s = 255 / (0.75 * (1 - a))                          # leak bound: |lambda| = (1 - a) T 0.75 <= 255
+    assert rep.populations[0].bound_by == "leak" and rep.populations[0].v_scale == pytest.approx(s)
+    assert (p["epsilon"], p["alpha"], p["lambda"]) == (True, round(s), -255)
+    assert hw.projections[0].weight.tolist() == [round(0.05 * gain * s)] == [85]
+
+
 def test_compiled_if_network_spikes_like_the_float_network():
     # weights 0.5 / 0.25 are exact at s = 510 (255, 127.5 -> 128 is not!): use 0.5 / 0.5 for an exact case
     net = _if_net(w=(0.5, 0.5), times=((0, 1, 4), (1, 4, 6)))
@@ -164,3 +179,21 @@ def test_compare_pool_neuron_frozen_is_exact():
     rep = compare(net, TN, 1500, engine="numba", freeze_plasticity=True)
     out = rep.populations[0]
     assert out.spikes_ref > 100 and out.spikes_hw == out.spikes_ref
+
+
+def test_fanout_with_delay_one_is_retimed_one_tick_late():
+    net = Network(name="fan1", seed=0)
+    net.add_population("inp", 2, {"model": "spike_source", "times": [[0, 5], [3]]})
+    net.add_population("relay", 2, "if", v_th=1.0)
+    net.add_population("big", 300, "if", v_th=1.0)
+    net.connect("inp", "relay", "one_to_one", weight=1.0)
+    net.connect("relay", "big", "all_to_all", weight=0.5, delay=1)     # 1 tick cannot pass a splitter
+    img = compile_network(net, TN, **FAST)
+    tn = img.options["truenorth"]
+    assert tn["fanout"]["max_phi"] == 1 and tn["fanout"]["uncompensated_routes"] == 0
+    assert any("1 tick(s) later" in w for w in tn["warnings"])
+    ref, res = simulate(net, 20), run(img, 20, engine="numpy")
+    t, i = ref.spikes["relay"]
+    assert res.spikes["relay"].tolist() == np.stack([t, i], 1).tolist()       # relays on time
+    t, i = ref.spikes["big"]
+    assert res.spikes["big"].tolist() == np.stack([t + 1, i], 1).tolist()    # big: exactly one tick late
