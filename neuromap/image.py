@@ -218,6 +218,8 @@ class Image:
     * ``inputs``: spike_step (int64) / spike_index (int32 input id) sorted by
       step (explicit spike times); poisson_p (I, float64: per-step spike
       probability of Poisson inputs, NaN for explicit-time inputs).
+    * TrueNorth images (``core_kinds == ["truenorth"]``) add ``neurons.tn_*`` (``tn_s``/``tn_b`` (N, 4))
+      and ``axons.tn_type`` (:data:`_TN_NEURON_FIELDS`, :func:`_verify_truenorth`, docs/image-format.md).
     """
 
     target: str

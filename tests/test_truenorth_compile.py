@@ -117,6 +117,18 @@ def test_verify_rejects_broken_truenorth_images():
         _break(img, "axons", "tn_type", lambda a: a.astype(np.int32)).verify()
     with pytest.raises(ImageError, match="synapses.delay"):
         _break(img, "synapses", "delay", lambda a: a + 1).verify()
+    fan = compile_network(_if_net(), TN, **FAST)      # h neurons have no route: give neuron 0 a route of delay 16
+    rt = {"src_ptr": fan.routes["src_ptr"].copy(), "core": np.insert(fan.routes["core"], 0, 0),
+          "axon": np.insert(fan.routes["axon"], 0, 0), "delay": np.insert(fan.routes["delay"], 0, 16)}
+    rt["src_ptr"][1:] += 1
+    with pytest.raises(ImageError, match="outside \\[1, 15\\]"):
+        dataclasses.replace(fan, routes=rt).verify()
+    rt2 = {k: np.insert(v, 0, v[0]) if k != "src_ptr" else v for k, v in rt.items()}
+    rt2["delay"][:2] = 1
+    rt2["src_ptr"] = rt["src_ptr"].copy()
+    rt2["src_ptr"][1:] += 1
+    with pytest.raises(ImageError, match="drives one axon"):
+        dataclasses.replace(fan, routes=rt2).verify()
     with pytest.raises(ImageError, match="missing"):
         img2 = dataclasses.replace(img, neurons={k: v for k, v in img.neurons.items() if k != "tn_R"})
         img2.verify()
