@@ -15,7 +15,7 @@ import numpy as np
 from neuromap.errors import ValidationMismatch
 from neuromap.image import Image, ProbeMap
 
-_ORDER = {"u": 0, "v": 1, "spike": 2}
+_ORDER = {"u": 0, "v": 1, "spike": 2, "weight": 3}
 
 
 @dataclass
@@ -23,15 +23,16 @@ class Divergence:
     """Where two runs first differ; ``a``/``b`` are the two runs' values (spikes: count 1/0)."""
 
     step: int
-    what: str            # "u", "v", "spike"
-    population: str
-    neuron: int          # population-local index
+    what: str            # "u", "v", "spike", "weight"
+    population: str      # for "weight": the projection
+    neuron: int          # population-local index; for "weight": synapse index within the projection
     a: int
     b: int
 
     def describe(self, names: tuple[str, str]) -> str:
-        return (f"first divergence at step {self.step}: population {self.population!r} neuron {self.neuron} "
-                f"{self.what}: {names[0]} {self.a}, {names[1]} {self.b}")
+        where = (f"projection {self.population!r} synapse {self.neuron}" if self.what == "weight" else
+                 f"population {self.population!r} neuron {self.neuron}")
+        return f"first divergence at step {self.step}: {where} {self.what}: {names[0]} {self.a}, {names[1]} {self.b}"
 
 
 def _spike_diff(pop: str, a: np.ndarray, b: np.ndarray) -> Divergence | None:
@@ -63,6 +64,18 @@ def _trace_diff(pop: str, var: str, a, b) -> Divergence | None:
     return Divergence(t, var, pop, int(common[j]), int(ta[t, ia[j]]), int(tb[t, ib[j]]))
 
 
+def _weight_diff(proj: str, a, b) -> Divergence | None:
+    """First (recorded step, synapse) where the stored weights of plastic projection ``proj`` differ."""
+    sa, sb = np.asarray(a.weight_steps), np.asarray(b.weight_steps)
+    if not np.array_equal(sa, sb):
+        raise ValidationMismatch(f"weights recorded at different steps: {sa.tolist()[:5]} vs {sb.tolist()[:5]}")
+    bad = np.argwhere(a.weights[proj] != b.weights[proj])
+    if bad.size == 0:
+        return None
+    r, j = (int(x) for x in bad[0])
+    return Divergence(int(sa[r]), "weight", proj, j, int(a.weights[proj][r, j]), int(b.weights[proj][r, j]))
+
+
 def first_divergence(a, b) -> Divergence | None:
     """The earliest difference between Results ``a`` and ``b`` on what both recorded, or None."""
     found = []
@@ -72,6 +85,10 @@ def first_divergence(a, b) -> Divergence | None:
         for var in ("u", "v"):
             if pop in getattr(a, var) and pop in getattr(b, var):
                 found.append(_trace_diff(pop, var, a, b))
+    wa, wb = getattr(a, "weights", {}), getattr(b, "weights", {})
+    if set(wa) != set(wb):
+        raise ValidationMismatch(f"plastic projections differ: {sorted(wa)} vs {sorted(wb)}")
+    found += [_weight_diff(proj, a, b) for proj in sorted(wa)]
     found = [d for d in found if d is not None]
     return min(found, key=lambda d: (d.step, _ORDER[d.what], d.population, d.neuron)) if found else None
 
@@ -89,7 +106,10 @@ def check_identical(a, b, names: tuple[str, str] = ("emulator", "lava")) -> str:
             raise ValidationMismatch(f"{key} differ although every spike matches: {names[0]} "
                                      f"{getattr(a, key).tolist()}, {names[1]} {getattr(b, key).tolist()}")
     n = sum(int(s.shape[0]) for s in a.spikes.values())
-    return f"identical: {a.steps} steps, {n} spikes"
+    w = getattr(a, "weights", {})
+    extra = (f", {sum(x.shape[1] for x in w.values())} plastic weights at {len(a.weight_steps)} steps"
+             if w else "")
+    return f"identical: {a.steps} steps, {n} spikes{extra}"
 
 
 def probe_everything(image: Image) -> Image:
@@ -100,10 +120,11 @@ def probe_everything(image: Image) -> Image:
 
 
 def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: bool = False,
-                   progress=None) -> str:
+                   progress=None, weight_every: int = 10) -> str:
     """Run ``image`` for ``steps`` steps on the emulator and in Lava (fixed_pt) and compare them.
 
-    u/v are compared for the image's probed neurons (every neuron with ``probe_all``). Returns the
+    u/v are compared for the image's probed neurons (every neuron with ``probe_all``); the stored
+    weights of plastic projections every ``weight_every`` steps and after the last. Returns the
     success line; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
     the Lava run counts as ``steps`` when it ends, then the emulator's chunks (:mod:`neuromap.progress`)."""
     from neuromap.progress import scaled
@@ -114,8 +135,9 @@ def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: b
         image = probe_everything(image)
     else:  # spikes are recorded for every neuron anyway; keep the probes that trace u or v
         image = dataclasses.replace(image, probes=[p for p in image.probes if {"u", "v"} & set(p.variables)])
-    lava = run_lava(image, steps)       # first: image errors Lava cannot run surface before the emulator runs
+    kw = {"weight_every": weight_every} if any(pm.learning for pm in image.projections) else {}
+    lava = run_lava(image, steps, **kw)   # first: image errors Lava cannot run surface before the emulator runs
     if progress is not None:
         progress(steps, 2 * steps)
-    emu = run_emulator(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps))
+    emu = run_emulator(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps), **kw)
     return check_identical(emu, lava)

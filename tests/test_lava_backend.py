@@ -197,10 +197,10 @@ def test_floor_split_and_duplicate_inputs_are_refused():
         plan_image(img)
 
 
-def test_plastic_projections_are_refused_not_run_static():
+def test_plastic_projections_without_a_lava_engine_are_refused_not_run_static():
     img = random_image(6)
-    img.projections[0].learning = {"dw": None}
-    with pytest.raises(ImageError, match="is plastic"):
+    img.projections[0].learning = {"engine": "pool_stdp"}   # Lava runs engine loihi (tests/test_plastic_lava.py)
+    with pytest.raises(ImageError, match="learning engine 'pool_stdp' has no Lava process"):
         plan_image(img)
 
 

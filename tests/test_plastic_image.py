@@ -57,7 +57,7 @@ def small_stdp_net(seed=5, n_in=12, n_out=6, steps_rate=80.0, rule=None):
     net.add_population("i", n_in, neuron="poisson", rate=steps_rate)
     net.add_population("n", n_out, neuron="loihi_lif", du=1000, dv=400, vth=200)
     net.connect("i", "n", connect={"rule": "fixed_probability", "p": 0.6}, weight={"uniform_int": [20, 90]},
-                plasticity=rule or {"rule": "stdp_loihi", "learning_rate": 1, "A_plus": 1, "A_minus": -1,
+                sign_mode="mixed", plasticity=rule or {"rule": "stdp_loihi", "learning_rate": 1, "A_plus": 1, "A_minus": -1,
                                     "tau_plus": 8, "tau_minus": 8, "t_epoch": 2, "rng_seed": 3})
     net.add_probe("n", ("u", "v"))
     return net

@@ -12,6 +12,8 @@ rename) with these keys:
 * ``core_spikes``: (C,) int64 spikes emitted by the neurons of each core.
 * ``link_spikes``: (C+1, C) int64 spike messages from core i (row C = host inputs)
   to core j (one per route entry of a spiking source).
+* ``weights/<projection>``: (k, S_p) int16 stored weights of a plastic projection (image synapse order)
+  after each step of ``weight_steps`` ((k,) int64); only for images with learning.
 * ``steps``: int64 scalar; ``meta``: JSON string (backend, engine, image target,
   network name, source hash).
 """
@@ -41,6 +43,8 @@ class Results:
     core_spikes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     link_spikes: np.ndarray = field(default_factory=lambda: np.zeros((1, 0), np.int64))
     meta: dict = field(default_factory=dict)
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    weight_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def spike_raster(self, population: str, size: int) -> np.ndarray:
         """(steps, size) 0/1 int8 raster of a population."""
@@ -56,9 +60,11 @@ class Results:
                   "core_spikes": self.core_spikes, "link_spikes": self.link_spikes}
         for name, s in self.spikes.items():
             arrays[f"spikes/{name}"] = s
-        for var in ("u", "v", "neurons"):
+        for var in ("u", "v", "neurons", "weights"):
             for name, a in getattr(self, var).items():
                 arrays[f"{var}/{name}"] = a
+        if self.weights:
+            arrays["weight_steps"] = self.weight_steps
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
         try:
@@ -80,15 +86,23 @@ def load_results(path: str | os.PathLike) -> Results:
         raise NeuromapError(f"{path}: not a results file ({type(e).__name__})") from None
     grp = lambda pre: {k[len(pre) + 1:]: v for k, v in d.items() if k.startswith(pre + "/")}  # noqa: E731
     return Results(int(d["steps"]), grp("spikes"), grp("u"), grp("v"), grp("neurons"),
-                   d["core_spikes"], d["link_spikes"], json.loads(str(d["meta"])))
+                   d["core_spikes"], d["link_spikes"], json.loads(str(d["meta"])), grp("weights"),
+                   d.get("weight_steps", np.zeros(0, np.int64)))
 
 
-def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba", progress=None) -> Results:
+def weights_by_name(image: Image, weights: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
+    """Recorded weights keyed by projection index -> keyed by projection name."""
+    return {image.projections[k].name: w for k, w in weights.items()}
+
+
+def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba", progress=None,
+        weight_every: int | None = None) -> Results:
     """Run a compiled image (or an image directory) for ``steps`` steps on the emulator
-    (``progress(done_steps, steps)`` after each chunk, see :mod:`neuromap.progress`)."""
+    (``progress(done_steps, steps)`` after each chunk, see :mod:`neuromap.progress`); plastic
+    projections' weights are recorded every ``weight_every`` steps and after the last."""
     from emulator import emulate
     img = image if isinstance(image, Image) else load_image(image)
-    raw = emulate(img, steps, engine, progress=progress)
+    raw = emulate(img, steps, engine, progress=progress, weight_every=weight_every)
     N = img.n_neurons
     res = Results(steps=raw.steps, spikes={}, core_spikes=raw.core_spikes, link_spikes=raw.link_spikes,
                   meta={"backend": "emulator", "engine": engine, "target": img.target,
@@ -98,6 +112,7 @@ def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba", pro
         base = pop.start + (0 if pop.kind == "neuron" else N)
         m = (src >= base) & (src < base + pop.size)
         res.spikes[pop.name] = np.stack([raw.spikes[m, 0], src[m] - base], axis=1).astype(np.int64)
+    res.weights, res.weight_steps = weights_by_name(img, raw.weights), raw.weight_steps
     col = {int(g): j for j, g in enumerate(raw.probe)}
     for pr in img.probes:
         if not {"u", "v"} & set(pr.variables):

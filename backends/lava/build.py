@@ -5,6 +5,12 @@ recorders, ``Monitor`` for probed u/v).
 Timing (Lava's ``LoihiProtocol``): emulator step ``t`` is Lava time step ``t + 1``. A spike sent at
 step ``t`` by a LIF or by an input ``RingBuffer`` (column ``t`` of its data) reaches the target LIF
 at step ``t + 1 + delay`` where ``delay`` is the Lava delay (image delay - 1).
+
+Learning: a plastic connection is a ``LearningDense``/``LearningSparse``; its post LIF's ``s_out`` also
+feeds the connection's ``s_in_bap`` (Lava 0.10.0's ``LearningLIF`` fixed_pt model never sends
+``s_out_bap``, so a plain LIF's spikes are the back-propagating action potentials, as in Lava's STDP
+tutorial). At Lava step t the connection sees the pre and post spikes sent at t and learns after
+delivering with the weights of t - 1, which is the emulator's order (``emulator/plastic.py``).
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from backends.lava.compat import import_lava
-from backends.lava.plan import Connection, LavaPlan, input_raster
+from backends.lava.plan import Connection, LavaPlan, input_raster, learning_rule_kwargs
 
 
 @dataclass
@@ -53,6 +59,8 @@ def make_connection(c: Connection):
 
     kw = dict(weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, sign_mode=lava_sign_mode(c.sign_mode),
               name=c.name)
+    if c.learning:
+        return make_learning_connection(c, kw)
     if c.dense:
         w = c.dense_weights()
         if c.max_delay == 0:
@@ -63,6 +71,21 @@ def make_connection(c: Connection):
         return Sparse(weights=w, **kw)
     d = csr_matrix((c.delays.astype(np.int64), (c.rows, c.cols)), shape=c.shape)  # Lava wants dtype int
     return DelaySparse(weights=w, delays=d, max_delay=c.max_delay, **kw)
+
+
+def make_learning_connection(c: Connection, kw: dict):
+    """``LearningDense`` (every pair connected) or ``LearningSparse`` with the image's rule as a
+    ``Loihi2FLearningRule`` (STDPLoihi builds exactly this rule from its parameters)."""
+    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.sparse.process import LearningSparse
+    from scipy.sparse import csr_matrix
+
+    rule = Loihi2FLearningRule(**learning_rule_kwargs(c.learning, c.name))
+    if c.dense:
+        return LearningDense(weights=c.dense_weights(), learning_rule=rule, **kw)
+    w = csr_matrix((c.weights, (c.rows, c.cols)), shape=c.shape, dtype=np.int32)
+    return LearningSparse(weights=w, learning_rule=rule, **kw)
 
 
 def tie_groups(plan: LavaPlan) -> list[int]:
@@ -110,6 +133,8 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
         pre = lifs[c.pre] if c.pre_kind == "neuron" else sources[c.pre]
         pre.s_out.connect(proc.s_in)
         proc.a_out.connect(lifs[c.post].a_in)
+        if c.learning:   # the post neurons' spikes of the step are the back-propagating action potentials
+            lifs[c.post].s_out.connect(proc.s_in_bap)
         conns.append(proc)
     sinks = []
     for g, lif in zip(plan.groups, lifs):

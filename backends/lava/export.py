@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from backends.lava.build import tie_groups
-from backends.lava.plan import LavaPlan, plan_image
+from backends.lava.plan import LavaPlan, learning_rule_kwargs, plan_image, plastic_positions, synapse_projection
 from neuromap.errors import NeuromapError
 from neuromap.image import Image
 
@@ -33,7 +33,8 @@ Runs on Loihi2SimCfg(select_tag="fixed_pt"); needs lava-nc 0.10.0, numpy and sci
 
 The result holds ``spikes``: (k, 2) rows (step, source id) sorted by step then source, with the
 image's numbering (neurons 0..{last_neuron}, inputs {n_neurons}..), and the u/v traces of the
-probed neurons (``probe_u``, ``u``, ``probe_v``, ``v``). Step t here is Lava time step t + 1.
+probed neurons (``probe_u``, ``u``, ``probe_v``, ``v``); for plastic projections ``weights/<projection>``,
+the learned weights after the last step in the image's synapse order. Step t here is Lava time step t + 1.
 """
 import argparse
 import os
@@ -46,14 +47,15 @@ try:  # Python 3.11: lava-nc 0.10.0 needs neuromap's import shim (lava's own Pyt
     import_lava()
 except ImportError:
     pass
+from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
-from lava.proc.dense.process import DelayDense, Dense
+from lava.proc.dense.process import DelayDense, Dense, LearningDense
 from lava.proc.io.sink import RingBuffer as SpikeSink
 from lava.proc.io.source import RingBuffer as SpikeSource
 from lava.proc.lif.process import LIF
 from lava.proc.monitor.process import Monitor
-from lava.proc.sparse.process import DelaySparse, Sparse
+from lava.proc.sparse.process import DelaySparse, LearningSparse, Sparse
 from lava.utils.weightutils import SignMode
 
 A = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), {npz!r}))
@@ -86,7 +88,8 @@ def sparse(key, shape, values):
 
 
 def build(steps):
-    """Create and connect every process; returns (process to run, LIFs, spike sinks, monitors)."""
+    """Create and connect every process; returns (process to run, LIFs, spike sinks, monitors, input
+    spikes, plastic connections {{key: (process, projection name, its number of synapses)}})."""
     inputs = input_spikes(steps)
 '''
 
@@ -97,8 +100,13 @@ def main():
     ap.add_argument("--steps", type=int, default={steps})
     ap.add_argument("--out", default="result.npz", help="where to save spikes and traces (.npz)")
     args = ap.parse_args()
-    root, lifs, sinks, monitors, inputs = build(args.steps)
+    root, lifs, sinks, monitors, inputs, plastic = build(args.steps)
     root.run(condition=RunSteps(num_steps=args.steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    weights = {{}}
+    for key, (conn, proj, size) in plastic.items():   # learned weights -> the image's synapse order
+        w = conn.weights.get()
+        w = w.toarray() if hasattr(w, "toarray") else np.asarray(w)
+        weights.setdefault(proj, np.zeros(size, np.int16))[A[key + ".pos"]] = w[A[key + ".rows"], A[key + ".cols"]]
     raster = np.zeros((args.steps, N_NEURONS + N_INPUTS), bool)
     raster[:, N_NEURONS:] = inputs != 0
     traces = {{}}
@@ -113,6 +121,7 @@ def main():
     root.stop()
     t, s = np.nonzero(raster)
     out = {{"spikes": np.stack([t, s], axis=1).astype(np.int64)}}
+    out.update({{"weights/" + p: w for p, w in weights.items()}})
     for var in ("u", "v"):
         ids, tr = traces.get(var, ([], []))
         ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
@@ -129,7 +138,7 @@ if __name__ == "__main__":
 '''
 
 
-def _arrays(plan: LavaPlan) -> dict[str, np.ndarray]:
+def _arrays(plan: LavaPlan, syn_proj: np.ndarray) -> dict[str, np.ndarray]:
     out = {"input.spike_step": plan.spike_step, "input.spike_index": plan.spike_index.astype(np.int32),
            "input.poisson_p": plan.poisson_p}
     for k, g in enumerate(plan.groups):
@@ -141,11 +150,13 @@ def _arrays(plan: LavaPlan) -> dict[str, np.ndarray]:
     for k, c in enumerate(plan.connections):
         out.update({f"c{k}.rows": c.rows.astype(idx), f"c{k}.cols": c.cols.astype(idx),
                     f"c{k}.weights": c.weights.astype(np.int32), f"c{k}.delays": c.delays.astype(np.int32)})
+        if c.learning:
+            out[f"c{k}.pos"] = plastic_positions(syn_proj, c)
     return out
 
 
-def _body(plan: LavaPlan) -> list[str]:
-    L = ["    # --- neurons: one LIF per neuron group (Lava keeps one du/dv/vth per LIF)"]
+def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
+    L = ["    # --- neurons: one LIF per neuron group (Lava keeps one du/dv/vth per LIF)", "    plastic = {}"]
     for k, g in enumerate(plan.groups):
         first, last = int(g.neurons.min()), int(g.neurons.max())
         L.append(f"    # {g.name}: population {g.population!r}, {g.size} neurons (image ids {first}..{last})")
@@ -167,6 +178,15 @@ def _body(plan: LavaPlan) -> list[str]:
               f"sign_mode=SignMode.{c.sign_mode.upper()}, name={c.name!r}")
         get = "matrix" if c.dense else "sparse"
         cls = ("Dense" if c.dense else "Sparse")
+        if c.learning:
+            rule = ", ".join(f"{a}={v!r}" for a, v in learning_rule_kwargs(c.learning, c.name).items())
+            L.append(f"    rule{k} = Loihi2FLearningRule({rule})  # {c.learning.get('rules', {})}")
+            call = f"Learning{cls}(weights={get}('c{k}', {shape}, 'weights'), learning_rule=rule{k}, {kw})"
+            L.append(f"    c{k} = {call}  # {c.rows.size} plastic synapses")
+            L.append(f"    {pre}.s_out.connect(c{k}.s_in)\n    c{k}.a_out.connect(g{c.post}.a_in)")
+            L.append(f"    g{c.post}.s_out.connect(c{k}.s_in_bap)  # post spikes = back-propagating action potentials")
+            L.append(f"    plastic['c{k}'] = (c{k}, {image.projections[c.proj].name!r}, {int(np.count_nonzero(syn_proj == c.proj))})")
+            continue
         if c.max_delay:
             call = (f"Delay{cls}(weights={get}('c{k}', {shape}, 'weights'), delays={get}('c{k}', {shape}, 'delays'), "
                     f"max_delay={c.max_delay},\n        {kw})")
@@ -192,7 +212,7 @@ def _body(plan: LavaPlan) -> list[str]:
             L.append(f"    for name in {['g%d' % k for k in probed]!r}:\n"
                      f"        monitors[name, {var!r}] = Monitor()\n"
                      f"        monitors[name, {var!r}].probe(lifs[name].{var}, steps)")
-    L.append("    return g0, lifs, sinks, monitors, inputs")
+    L.append("    return g0, lifs, sinks, monitors, inputs, plastic")
     return L
 
 
@@ -211,9 +231,10 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
                           n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,
                           n_syn=sum(c.rows.size for c in plan.connections), n_conn=len(plan.connections),
                           npz=npz.name, script=path.name, last_neuron=plan.n_neurons - 1, seed=plan.seed)
-    text += "\n".join(_body(plan)) + "\n" + _FOOTER.format(steps=int(steps))
+    syn_proj = synapse_projection(image)
+    text += "\n".join(_body(plan, image, syn_proj)) + "\n" + _FOOTER.format(steps=int(steps))
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(npz, lambda f: np.savez(f, **_arrays(plan)))
+    _atomic(npz, lambda f: np.savez(f, **_arrays(plan, syn_proj)))
     _atomic(path, lambda f: f.write(text.encode()))
     return path, npz
 

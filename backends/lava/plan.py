@@ -25,6 +25,10 @@ refused with :class:`~neuromap.errors.ImageError`.
 
 Delays: image delay ``d`` (1..64, 1 = next step, synaptic + axonal) is Lava delay
 ``d - 1``.
+
+Learning (image engine ``loihi``): a plastic connection becomes ``LearningDense`` when it holds every
+(post, pre) pair, else ``LearningSparse``; what those cannot run exactly (delays, zero weights or
+non-mixed sign modes in LearningSparse, ...) is refused (:func:`_check_plastic_connection`).
 """
 from __future__ import annotations
 
@@ -100,6 +104,12 @@ class Connection:
     num_weight_bits: int
     sign_mode: str
     synapses: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    learning: dict | None = None      # the projection's image learning dict (engine "loihi") or None
+
+    @property
+    def complete(self) -> bool:
+        """Every (post, pre) pair of the matrix holds an entry (a Dense matrix has no absent synapses)."""
+        return self.rows.size == self.shape[0] * self.shape[1]
 
     @property
     def max_delay(self) -> int:
@@ -204,10 +214,36 @@ def _check_kinds(image: Image) -> None:
 
 
 def _check_learning(image: Image) -> None:
-    plastic = [p.name for p in image.projections if p.learning]
-    if plastic:
-        raise ImageError(f"image projection {plastic[0]!r} is plastic: the Lava backend does not map learning "
-                         "(LearningDense) yet, and running it static would differ (validate a static image)")
+    for k, pm in enumerate(image.projections):
+        if pm.learning and pm.learning.get("engine") != "loihi":
+            raise ImageError(f"image projection {k} ({pm.name}): learning engine {pm.learning.get('engine')!r} "
+                             "has no Lava process (Lava runs engine loihi; run this image on the emulator)")
+        if pm.learning and any(np.any(a) for a in pm.learning_arrays.values()):
+            raise ImageError(f"image projection {k} ({pm.name}): nonzero initial tags are not mapped to Lava "
+                             "(LearningDense starts its tags at 0; run this image on the emulator)")
+
+
+def _check_plastic_connection(image: Image, c: "Connection") -> None:
+    """What Lava's LearningDense/LearningSparse can run exactly (docs/lava-backend.md).
+
+    The emulator learns on every stored synapse. A connection holding every (post, pre) pair becomes a
+    ``LearningDense`` (exact); otherwise a ``LearningSparse``, which learns only on its stored entries but
+    drops entries whose weight is 0, fails with a non-mixed sign mode and on rules with w, d or t factors."""
+    where = f"image projection {c.proj} ({image.projections[c.proj].name}), connection {c.name!r}"
+    if c.max_delay:
+        raise ImageError(f"{where}: plastic synapses with delays > 1 step have no Lava process "
+                         "(LearningDense has no delays; use delay 1 or run on the emulator)")
+    if c.complete:
+        return
+    lr = c.learning
+    syn_factor = any(f["var"] in ("w", "d", "t") for k in ("dw", "dd", "dt") for p in (lr.get(k) or ())
+                     for f in p["factors"])
+    problem = ("a stored weight is 0 (Lava's LearningSparse drops it)" if np.any(c.weights == 0) else
+               f"sign_mode {c.sign_mode} (LearningSparse supports only mixed)" if c.sign_mode != "mixed" else
+               "the rule has a w, d or t factor (LearningSparse fails on it)" if syn_factor else None)
+    if problem:
+        raise ImageError(f"{where}: not every neuron pair is connected, so Lava needs LearningSparse, and {problem} "
+                         "(connect all pairs for LearningDense, or run on the emulator)")
 
 
 def _check_inputs(image: Image) -> None:
@@ -349,7 +385,17 @@ def _connections(image, groups, igroups, proj, pre_proc, pre_loc, post_grp, post
             delays=(delay[a:b] - 1).astype(np.int32),
             dense=pm.storage == "dense" and shape[0] * shape[1] <= DENSE_MAX_ENTRIES,
             weight_exp=int(pm.weight_exp), num_weight_bits=int(pm.num_weight_bits), sign_mode=pm.sign_mode,
-            synapses=syn[a:b].copy()))
+            synapses=syn[a:b].copy(), learning=pm.learning or None))
+        if pm.learning:
+            if np.any(syn[a:b] < 0):
+                raise ImageError(f"image projection {k} ({pm.name}): merged synapses in a plastic projection "
+                                 "(Lava learns one weight per pair; recompile)")
+            if ly:
+                raise ImageError(f"image projection {k} ({pm.name}): repeated neuron pairs in a plastic projection "
+                                 "(Lava learns one weight per pair; merge them and recompile)")
+            c = conns[-1]
+            c.dense = c.complete
+            _check_plastic_connection(image, c)
     _check_floor_splits(image, groups, conns)
     return conns
 
@@ -370,6 +416,33 @@ def _check_floor_splits(image, groups, conns) -> None:
                 f"synapses onto {groups[pg].name!r} need {len(cs)} Lava connections (sources in several LIF "
                 "processes or repeated neuron pairs), which would floor partial sums (give the source population "
                 "one du/dv/vth and one synapse per pair, or use weight_exp >= 0)")
+
+
+#: LearningConfig scalars that are ``Loihi2FLearningRule`` keyword arguments
+RULE_SCALARS = ("x1_impulse", "x1_tau", "x2_impulse", "x2_tau", "y1_impulse", "y1_tau", "y2_impulse", "y2_tau",
+                "y3_impulse", "y3_tau", "t_epoch", "rng_seed")
+
+
+def learning_rule_kwargs(learning: dict, where: str = "image projection") -> dict:
+    """``Loihi2FLearningRule`` keyword arguments of an image learning dict (engine ``loihi``): the Lava rule
+    strings the compiler parsed (``learning["rules"]``; Lava re-parses them identically) and the scalars."""
+    rules = learning.get("rules") or {}
+    targets = [k for k in ("dw", "dd", "dt") if learning.get(k)]
+    if any(not isinstance(rules.get(k), str) for k in targets):
+        raise ImageError(f"{where}: learning has no Lava rule string for {targets} (learning.rules; recompile)")
+    if learning.get("conn_rng_seed", 2) != 2:
+        raise ImageError(f"{where}: learning conn_rng_seed {learning['conn_rng_seed']} differs from Lava's fixed 2")
+    return {**{k: rules[k] for k in targets}, **{k: learning[k] for k in RULE_SCALARS}}
+
+
+def synapse_projection(image: Image) -> np.ndarray:
+    """Projection index of every image synapse (int64[S])."""
+    return np.repeat(_i64(image.axons["proj"]), np.diff(_i64(image.axons["syn_ptr"])))
+
+
+def plastic_positions(syn_proj: np.ndarray, c: Connection) -> np.ndarray:
+    """Position of each entry of plastic connection ``c`` in its projection's image synapse order."""
+    return np.searchsorted(np.flatnonzero(syn_proj == c.proj), c.synapses).astype(np.int64)
 
 
 def input_raster(plan: LavaPlan, steps: int) -> np.ndarray:

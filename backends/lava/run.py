@@ -6,14 +6,14 @@ joins disconnected parts, see :func:`backends.lava.build.tie_groups`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from backends.emulator import Results
+from backends.emulator import Results, weights_by_name
 from backends.lava.build import LavaNetwork, build_network
 from backends.lava.compat import import_lava
-from backends.lava.plan import LavaPlan, input_raster, plan_image
+from backends.lava.plan import LavaPlan, input_raster, plan_image, plastic_positions, synapse_projection
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
@@ -21,7 +21,9 @@ from neuromap.image import Image
 @dataclass
 class LavaRaw:
     """Raw outputs in global indices: ``spikes`` (steps, N) bool of neurons, ``inputs`` (steps, I) bool,
-    ``u``/``v`` (steps, len(probe)) int64 traces of the global neuron ids ``probe_u``/``probe_v``."""
+    ``u``/``v`` (steps, len(probe)) int64 traces of the global neuron ids ``probe_u``/``probe_v``; plastic
+    projections: ``weights`` (projection index -> stored weights in image synapse order after each step of
+    ``weight_steps``), as :class:`emulator.RawRun`."""
 
     steps: int
     spikes: np.ndarray
@@ -30,6 +32,8 @@ class LavaRaw:
     u: np.ndarray
     probe_v: np.ndarray
     v: np.ndarray
+    weight_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    weights: dict = field(default_factory=dict)   # projection index -> (len(weight_steps), S_k) int16
 
     def events(self) -> np.ndarray:
         """(k, 2) int64 rows (step, source id), sorted by step then source (inputs are N + input id)."""
@@ -37,8 +41,27 @@ class LavaRaw:
         return np.stack([t, s], axis=1).astype(np.int64)
 
 
-def run_network(net: LavaNetwork) -> LavaRaw:
-    """Run every component of ``net`` for ``net.steps`` steps and read back spikes and probes."""
+def _weight_slots(plan: LavaPlan, image_syn_proj: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """(connection index, projection, position of each entry in its projection's image synapse order)."""
+    return [(j, c.proj, plastic_positions(image_syn_proj, c)) for j, c in enumerate(plan.connections) if c.learning]
+
+
+def read_weights(net: LavaNetwork, slots, sizes: dict[int, int]) -> dict[int, np.ndarray]:
+    """Current stored weights of every plastic projection (image synapse order, int16)."""
+    out = {k: np.zeros(n, np.int16) for k, n in sizes.items()}
+    for j, k, pos in slots:
+        c = net.plan.connections[j]
+        w = net.connections[j].weights.get()
+        w = w.toarray() if hasattr(w, "toarray") else np.asarray(w)
+        out[k][pos] = w[c.rows, c.cols]
+    return out
+
+
+def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.ndarray | None = None) -> LavaRaw:
+    """Run every component of ``net`` for ``net.steps`` steps and read back spikes and probes.
+
+    Plastic connections (``syn_proj``: projection of every image synapse): weights are read every
+    ``weight_every`` steps and after the last (Lava runs in segments of that many steps)."""
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -48,8 +71,20 @@ def run_network(net: LavaNetwork) -> LavaRaw:
     traces = {"u": np.zeros((steps, plan.probe_u.size), np.int64),
               "v": np.zeros((steps, plan.probe_v.size), np.int64)}
     probes = {"u": plan.probe_u, "v": plan.probe_v}
-    net.root.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    slots = _weight_slots(plan, syn_proj) if syn_proj is not None else []
+    sizes = {k: int(np.count_nonzero(syn_proj == k)) for _, k, _ in slots}
+    every = int(weight_every) if weight_every and slots else steps
+    ends = sorted(set(range(every, steps, every)) | {steps})
+    rec_steps, rec = [], []
+    done = 0
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
     try:
+        for end in ends:
+            net.root.run(condition=RunSteps(num_steps=end - done), run_cfg=cfg)
+            done = end
+            if slots:
+                rec_steps.append(end - 1)
+                rec.append(read_weights(net, slots, sizes))
         for g, sink in zip(plan.groups, net.spike_sinks):
             data = np.asarray(sink.data.get())          # (size, steps)
             spikes[:, g.neurons] = data.T != 0
@@ -62,10 +97,13 @@ def run_network(net: LavaNetwork) -> LavaRaw:
             traces[var][:, pos[hit]] = np.rint(data[:, hit]).astype(np.int64)
     finally:
         net.root.stop()
-    return LavaRaw(steps, spikes, net.raster, plan.probe_u, traces["u"], plan.probe_v, traces["v"])
+    weights = {k: np.stack([r[k] for r in rec]) for k in sizes}
+    return LavaRaw(steps, spikes, net.raster, plan.probe_u, traces["u"], plan.probe_v, traces["v"],
+                   np.asarray(rec_steps, np.int64), weights)
 
 
-def run_plan(plan: LavaPlan, steps: int) -> LavaRaw:
+def run_plan(plan: LavaPlan, steps: int, weight_every: int | None = None,
+             syn_proj: np.ndarray | None = None) -> LavaRaw:
     """Build and run ``plan`` for ``steps`` steps (no Lava run when there is nothing to simulate)."""
     steps = int(steps)
     if steps < 0:
@@ -74,17 +112,20 @@ def run_plan(plan: LavaPlan, steps: int) -> LavaRaw:
         z = lambda n: np.zeros((steps, n), np.int64)  # noqa: E731
         return LavaRaw(steps, np.zeros((steps, plan.n_neurons), bool), input_raster(plan, steps),
                        plan.probe_u, z(plan.probe_u.size), plan.probe_v, z(plan.probe_v.size))
-    return run_network(build_network(plan, steps))
+    return run_network(build_network(plan, steps), weight_every, syn_proj)
 
 
-def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None) -> LavaRaw:
+def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None,
+                 weight_every: int | None = None) -> LavaRaw:
     """Run ``image`` in Lava for ``steps`` steps; raw arrays (see :class:`LavaRaw`).
 
-    ``probe``: global neuron ids whose u and v are recorded (default: the image's probes)."""
+    ``probe``: global neuron ids whose u and v are recorded (default: the image's probes).
+    ``weight_every``: read the weights of plastic projections every that many steps (and after the last)."""
     plan = plan_image(image)
     if probe is not None:
         plan.probe_u = plan.probe_v = np.unique(np.asarray(probe, dtype=np.int64))
-    return run_plan(plan, steps)
+    plastic = any(c.learning for c in plan.connections)
+    return run_plan(plan, steps, weight_every, synapse_projection(image) if plastic else None)
 
 
 def traffic(image: Image, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,9 +167,13 @@ def to_results(image: Image, raw: LavaRaw) -> Results:
     return res
 
 
-def run(image: Image, steps: int) -> Results:
-    """Run ``image`` in Lava (fixed_pt) for ``steps`` steps; same :class:`Results` as the emulator's ``run``."""
+def run(image: Image, steps: int, weight_every: int | None = None) -> Results:
+    """Run ``image`` in Lava (fixed_pt) for ``steps`` steps; same :class:`Results` as the emulator's ``run``
+    (plastic projections' weights every ``weight_every`` steps and after the last)."""
     if "truenorth" in image.core_kinds:     # TrueNorth cores: backends/lava/truenorth_run.py
         from backends.lava.truenorth_run import run_truenorth_image
         return run_truenorth_image(image, steps)
-    return to_results(image, run_lava_raw(image, steps))
+    raw = run_lava_raw(image, steps, weight_every=weight_every)
+    res = to_results(image, raw)
+    res.weights, res.weight_steps = weights_by_name(image, raw.weights), raw.weight_steps
+    return res

@@ -18,12 +18,15 @@ from neuromap.progress import bar
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
               help="Emulator engine to compare against.")
 @click.option("--probe-all", is_flag=True, help="Compare u and v of every neuron, not only the probed ones.")
+@click.option("--weight-every", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Compare the weights of plastic projections every N steps (and after the last).")
 @quiet_option
-def command(build, steps, engine, probe_all, quiet):
+def command(build, steps, engine, probe_all, weight_every, quiet):
     """Run BUILD (a compiled image directory) on the emulator and in Lava and compare every step."""
     from neuromap.validate import validate_image
 
     img = load_image(build)
     with bar("lava + emulator (steps)", enabled=not quiet) as progress:
-        line = validate_image(img, steps, engine=engine, probe_all=probe_all, progress=progress)
+        line = validate_image(img, steps, engine=engine, probe_all=probe_all, progress=progress,
+                              weight_every=weight_every)
     click.echo(line)
