@@ -30,7 +30,7 @@ def _decay(x, factor):
 
 
 @numba.njit(cache=True, nogil=True)
-def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, neuron_core, src_ptr, route_axon, route_core,
+def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr, route_axon, route_core,
          src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,
          slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes, in_ptr, in_ids, probe,
          spk_step, spk_src, trace_u, trace_v):
@@ -54,6 +54,8 @@ def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, neuron_core, src_ptr, r
             elif x <= -_MAX_UV:
                 x += 2 * _MAX_UV
             u[n] = x
+            if ref_until[n] >= t:                 # refractory: v held, no spike
+                continue
             vv = _wrap32(_decay(v[n], decay_v[n]) + x + bias[n])
             if vv > _MAX_UV - 1:
                 vv = _MAX_UV - 1
@@ -64,6 +66,7 @@ def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, neuron_core, src_ptr, r
                 fired[nf] = n
                 nf += 1
                 core_spikes[neuron_core[n]] += 1
+                ref_until[n] = t + ref_period[n]
             v[n] = vv
         for j in range(probe.shape[0]):
             trace_u[k, j] = u[probe[j]]
@@ -110,7 +113,7 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
               probe: np.ndarray, out: ChunkOut) -> None:
     """Same contract as :func:`emulator.engine_numpy.run_chunk`."""
     out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
-                        p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
+                        p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
                         p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
                         p.slot_shift, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
                         st.link_spikes, in_ptr, in_ids, probe, out.spk_step, out.spk_src,

@@ -29,7 +29,9 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         row = t % D
         a_in = st.ring[row].copy()
         st.ring[row] = 0
-        fired = np.flatnonzero(lif_step(st.u, st.v, a_in, p.decay_u, p.decay_v, p.bias, p.vth))
+        held = st.ref_until >= t
+        fired = np.flatnonzero(lif_step(st.u, st.v, a_in, p.decay_u, p.decay_v, p.bias, p.vth, held))
+        st.ref_until[fired] = t + p.ref_period[fired]
         out.trace_u[k] = st.u[probe]
         out.trace_v[k] = st.v[probe]
         src = np.concatenate([fired, N + in_ids[in_ptr[k]:in_ptr[k + 1]]])

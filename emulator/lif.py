@@ -12,6 +12,10 @@ int32 operation of Lava that may overflow is reproduced with :func:`wrap32`:
 4. ``v' = sign(v*(4096-dv)) * (|v*(4096-dv)| >> 12)``
 5. ``v = clip(wrap32(v' + u + bias), -(2**23-1), 2**23-1)``, ``bias = bias_mant << bias_exp``
 6. spike where ``v > vth << 6``; spiking neurons get ``v = 0`` (u is not reset).
+
+Refractory period (neuromap extension; Lava ``LIFRefractory``'s semantics on the fixed-point
+arithmetic above): a neuron that spikes at step t with period R skips step 4-6 (v keeps its
+value, 0, and cannot spike) at steps t+1 .. t+R; u is updated as usual.
 """
 from __future__ import annotations
 
@@ -33,12 +37,16 @@ def decay(x: np.ndarray, factor: np.ndarray) -> np.ndarray:
 
 
 def lif_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, decay_u: np.ndarray, decay_v: np.ndarray,
-             bias: np.ndarray, vth: np.ndarray) -> np.ndarray:
+             bias: np.ndarray, vth: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
     """Advance ``u``, ``v`` (int64 arrays, updated in place) by one step with dendritic input ``a_in``
-    (int64 sum, any range); return the boolean spike vector."""
+    (int64 sum, any range); ``held``: bool mask of refractory neurons (v not updated, no spike).
+    Return the boolean spike vector."""
     d = wrap32(decay(u, decay_u) + wrap32(wrap32(a_in) << 6))
     u[:] = np.where(d > MAX_UV, d - 2 * MAX_UV, np.where(d <= -MAX_UV, d + 2 * MAX_UV, d))
-    v[:] = np.clip(wrap32(decay(v, decay_v) + u + bias), -V_LIMIT, V_LIMIT)
+    new_v = np.clip(wrap32(decay(v, decay_v) + u + bias), -V_LIMIT, V_LIMIT)
+    v[:] = new_v if held is None else np.where(held, v, new_v)
     spikes = v > vth
+    if held is not None:
+        spikes &= ~held
     v[spikes] = 0
     return spikes

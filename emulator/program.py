@@ -42,6 +42,7 @@ class Program:
     decay_v: np.ndarray
     vth: np.ndarray           # vth << 6
     bias: np.ndarray          # bias_mant << bias_exp
+    ref_period: np.ndarray    # refractory steps after a spike (0 = none; neuromap extension)
     u_init: np.ndarray
     v_init: np.ndarray
     neuron_core: np.ndarray
@@ -110,6 +111,7 @@ def prepare(image: Image) -> Program:
         n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
         decay_u=4096 - (_i64(nu["du"]) + 1), decay_v=4096 - _i64(nu["dv"]),
         vth=_i64(nu["vth"]) << 6, bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
+        ref_period=_i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64),
         u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
         src_ptr=_i64(rt["src_ptr"]), route_axon=_i64(route_axon), route_core=_i64(rt["core"]),
         src_core=src_core,

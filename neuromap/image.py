@@ -75,6 +75,8 @@ _NEURON_FIELDS = {  # name -> dtype
     "bias_mant": np.int16, "bias_exp": np.int8,
     "u_init": np.int32, "v_init": np.int32,
 }
+#: optional per-neuron fields (absent = all zero): refractory period in steps (neuromap extension)
+_NEURON_OPTIONAL = {"refractory": np.uint8}
 _SYN_FIELDS = {"post": np.int32, "weight": np.int16, "delay": np.uint8}
 _AXON_FIELDS = {"proj": np.int32, "syn_ptr": np.int64}
 _CORE_FIELDS = {"kind": np.int8, "axon_ptr": np.int64}
@@ -344,6 +346,12 @@ class Image:
         _rng(nu["vth"], 0, VTH_MAX, "neurons.vth")
         _rng(nu["bias_mant"], BIAS_MANT_MIN, BIAS_MANT_MAX, "neurons.bias_mant")
         _rng(nu["bias_exp"], BIAS_EXP_MIN, BIAS_EXP_MAX, "neurons.bias_exp")
+        for k, dt in _NEURON_OPTIONAL.items():
+            if k in nu:
+                a = nu[k]
+                if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != 1:
+                    raise ImageError(f"image array neurons.{k} must be 1-d {np.dtype(dt).name}")
+                _len(a, N, f"neurons.{k}")
         _rng(self.axons["proj"], 0, len(self.projections) - 1, "axons.proj")
         sy = self.synapses
         _rng(sy["post"], 0, N - 1, "synapses.post")

@@ -81,9 +81,10 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
                 out.append(Problem(f"{item}.v_th", "threshold not above reset; hardware neurons reset to 0 and "
                                    "fire above a positive threshold", "v_th > v_reset"))
             refr = int(np.max(np.asarray(pop.neuron.get("refractory", 0))))
-            if refr:
-                out.append(Problem(f"{item}.refractory", f"{refr} steps; the loihi_lif core model has no "
-                                   "refractory period, so it is dropped", "refractory: 0 (rates above "
+            rmax = target.neuron.refractory_max
+            if refr > rmax:
+                out.append(Problem(f"{item}.refractory", f"{refr} steps exceeds the {tn} core's {rmax}, so it is "
+                                   f"shortened to {rmax}", f"refractory: {rmax} (rates above "
                                    f"{1000.0 / (refr * network.dt):g} Hz will differ)", "approximation"))
     dmin, dmax = _delay_bounds(target)
     for k, pr in enumerate(network.projections):

@@ -102,6 +102,10 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
     full = lambda v, n, dt: np.broadcast_to(np.asarray(v), (n,)).astype(dt)  # noqa: E731
     neurons = {k: np.concatenate([full(net.populations[p.name].neuron[k], p.size, dt) for p in neuron_pops]
                                  or [np.zeros(0, dt)]) for k, dt in _NEURON_ARRAYS.items()}
+    refr = np.concatenate([full(net.populations[p.name].neuron.get("refractory", 0), p.size, np.int64)
+                           for p in neuron_pops] or [np.zeros(0, np.int64)])
+    if np.any(refr):            # optional field (neuromap extension): written only when used
+        neurons["refractory"] = refr.astype(np.uint8)
     neurons["u_init"] = neurons.pop("u")
     neurons["v_init"] = neurons.pop("v")
     neurons["core"] = np.concatenate([placement[p.name][0] for p in neuron_pops] or [np.zeros(0)]).astype(np.int32)

@@ -176,6 +176,11 @@ class _Fields:
         return self.bias_mant_max << self.bias_exp_max
 
 
+def refractory_limit(target) -> int:
+    """Largest refractory period (steps) of the target's neuron, bounded by the image's 8-bit field."""
+    return min(int(target.neuron.refractory_max), 255)
+
+
 # ---------------------------------------------------------------------- decays
 def decay_constant(dt: float, tau: float, unity: int = 4096) -> int:
     """``round(unity * (1 - exp(-dt/tau)))``: the effective decay per step in 1/unity units."""
@@ -381,13 +386,16 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         bias_err = float(np.max(np.abs(b_real[nz] / s - bias_exact[nz]) / np.abs(bias_exact[nz]))) if nz.any() else 0.0
         v0 = np.rint(s * (np.broadcast_to(np.asarray(n["v_init"], float), (pop.size,)) - c["v_reset"]))
         v0 = np.clip(v0, -f.v_max, f.v_max).astype(np.int64)
-        hw.add_population(name, pop.size, "loihi_lif", du=du, dv=dv, vth=vth, bias_mant=mant.astype(np.int64),
-                          bias_exp=bexp.astype(np.int64), u=0, v=v0)
-        plans[name] = _PopPlan(s, c["p"], c["v_reset"])
-        refr = int(np.max(np.asarray(n.get("refractory", 0))))
+        # refractory steps carry over exactly (v held at v_reset = 0), capped at the target's maximum
+        refr_f = np.broadcast_to(np.asarray(n.get("refractory", 0), np.int64), (pop.size,))
+        refr_hw = np.minimum(refr_f, refractory_limit(target))
+        refr = int(np.max(refr_f - refr_hw)) if pop.size else 0
         if refr:
-            rep.warnings.append(f"populations.{name}: refractory period of {refr} steps dropped "
-                                "(the loihi_lif core model has none)")
+            rep.warnings.append(f"populations.{name}: refractory period shortened by up to {refr} steps "
+                                f"(the target allows {refractory_limit(target)})")
+        hw.add_population(name, pop.size, "loihi_lif", du=du, dv=dv, vth=vth, bias_mant=mant.astype(np.int64),
+                          bias_exp=bexp.astype(np.int64), u=0, v=v0, refractory=refr_hw)
+        plans[name] = _PopPlan(s, c["p"], c["v_reset"])
         lif = pop.model == "lif"
         rep.populations.append(PopulationQuant(
             name=name, model=pop.model, size=pop.size, v_scale=s, vth=vth, bound_by=bound,
@@ -407,7 +415,8 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         sign = -1.0 if pr.target == ("inh",) else 1.0
         x = sign * pl.s * pl.p * pr.weight
         rule = pr.plasticity["rule"] if pr.plasticity else None
-        plastic = rule and quantize_learning.quantize_plastic(pr, x, pl.s * pl.p, sign, f, rounding, rng, dt, fld)
+        plastic = rule and quantize_learning.quantize_plastic(pr, x, pl.s * pl.p, sign, f, rounding, rng, dt, fld,
+                                                                       post=pl)
         q = plastic[0] if plastic else quantize_weights(x, f, rounding, rng)
         nz = pr.weight != 0
         if nz.any() and not np.any(q["mantissa"][nz]):

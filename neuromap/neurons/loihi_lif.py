@@ -8,6 +8,8 @@ u and v initial values inside the 24-bit state range. Per step (docs/emulator.md
     u <- u * (4096 - (du + 1)) / 4096 (toward 0) + (input << 6)     24-bit wrap
     v <- v * (4096 - dv) / 4096 (toward 0) + u + bias                 clipped to +-(2**23 - 1)
     v > vth << 6  ->  spike, v <- 0
+    refractory R > 0 (neuromap extension, Lava ``LIFRefractory`` semantics in fixed point):
+    for the R steps after a spike v is not updated (stays 0) and cannot spike; u integrates.
 
 Synaptic weights onto this model are integers (``weight_exp``, ``num_weight_bits``,
 ``sign_mode`` on the projection); signs are in the weights, so the only receptor is ``exc``.
@@ -25,6 +27,8 @@ PARAMS = {
     "bias_mant": Param(0, kind="int", lo=-4096, hi=4095, per_neuron=True, unit="hw",
                        doc="bias mantissa, signed 13 bit"),
     "bias_exp": Param(0, kind="int", lo=0, hi=7, per_neuron=True, unit="hw", doc="bias exponent, 3 bit"),
+    "refractory": Param(0, kind="int", lo=0, hi=255, per_neuron=True, unit="steps",
+                        doc="steps after a spike during which v is held at 0 (8 bit; the target's refractory_max caps it)"),
     "u": Param(0, kind="int", lo=-_UV, hi=_UV, per_neuron=True, unit="hw", doc="initial current u (24 bit)"),
     "v": Param(0, kind="int", lo=-_UV, hi=_UV, per_neuron=True, unit="hw", doc="initial voltage v (24 bit)"),
 }

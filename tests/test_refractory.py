@@ -1,0 +1,138 @@
+"""Refractory period on loihi_lif (neuromap extension): hand-computed steps, numpy == numba, Lava's
+fixed_pt model of it (backends/lava/procs/lif_refractory.py), and the quantizer carrying float
+refractory periods over."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emulator import emulate
+from neuromap.compiler import compile_network
+from neuromap.network import Network
+
+HW = ["check_hw_units", "partition", "lower"]
+
+
+def _spike_steps(run, neuron=0):
+    sp = run.spikes
+    return sp[sp[:, 1] == neuron, 0].tolist()
+
+
+def _driven(refractory, n=1, bias=100, **kw) -> Network:
+    net = Network(seed=3)
+    net.add_population("a", n, neuron="loihi_lif", du=0, dv=0, vth=1, bias_mant=bias, refractory=refractory, **kw)
+    net.add_probe("a", ("spikes", "u", "v"))
+    return net
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_hand_computed_refractory_spike_train(engine):
+    # bias 100 > vth<<6 = 64: spikes every step; R steps of hold after each spike
+    assert _spike_steps(emulate(compile_network(_driven(0), passes=HW), 10, engine=engine)) == list(range(10))
+    img = compile_network(_driven(2), passes=HW)
+    run = emulate(img, 10, engine=engine)
+    assert _spike_steps(run) == [0, 3, 6, 9]
+    assert run.v[:, 0].tolist() == [0] * 10                      # reset, then held at 0
+
+
+def test_image_field_is_optional_and_round_trips(tmp_path):
+    from neuromap.image import load_image
+    assert "refractory" not in compile_network(_driven(0), passes=HW).neurons
+    img = compile_network(_driven([1, 0, 4], n=3), passes=HW)
+    assert img.neurons["refractory"].tolist() == [1, 0, 4]
+    assert load_image(img.save(tmp_path / "b")).neurons["refractory"].tolist() == [1, 0, 4]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_u_integrates_while_v_is_held(engine):
+    # input spike at step 1 arrives at step 2 (delay 1) while the neuron (spiked at 0, R = 3) is held
+    net = Network(seed=1)
+    net.add_population("x", 1, neuron="spike_source", times=[[1.0]])
+    net.add_population("a", 1, neuron="loihi_lif", du=2048, dv=0, vth=1000, bias_mant=0, v=64001, refractory=3)
+    net.connect("x", "a", connect={"rule": "all_to_all"}, weight=100, weight_exp=0, num_weight_bits=8,
+                sign_mode="mixed")
+    net.add_probe("a", ("spikes", "u", "v"))
+    run = emulate(compile_network(net, passes=HW), 7, engine=engine)
+    # step 0: v = 64001 > 64000 -> spike, v = 0, held for steps 1..3
+    assert _spike_steps(run) == [0]
+    u2 = 100 << 6                                                    # input at step 2
+    u3 = (u2 * (4096 - 2049)) >> 12                                  # du = 2048: factor 2047/4096
+    u4 = (u3 * 2047) >> 12
+    assert run.u[:, 0].tolist()[:5] == [0, 0, u2, u3, u4]
+    assert run.v[:, 0].tolist()[:4] == [0, 0, 0, 0]                  # held: u is not added to v
+    assert run.v[4, 0] == u4                                         # step 4: integrates again
+
+
+def test_numpy_equals_numba_on_random_refractory_network():
+    rng = np.random.default_rng(11)
+    net = Network(seed=2)
+    net.add_population("a", 40, neuron="loihi_lif", du=300, dv=200, vth=50,
+                       bias_mant=rng.integers(0, 400, 40).tolist(), refractory=rng.integers(0, 6, 40).tolist())
+    net.add_population("b", 30, neuron="loihi_lif", du=100, dv=50, vth=80, refractory=2)
+    net.connect("a", "b", connect={"rule": "fixed_probability", "p": 0.3}, weight=rng.integers(-60, 120, 1).item() * 2,
+                weight_exp=1, num_weight_bits=7, sign_mode="mixed", delay=2)
+    net.connect("b", "a", connect={"rule": "fixed_probability", "p": 0.2}, weight=-40, weight_exp=-1,
+                num_weight_bits=8, sign_mode="mixed")
+    img = compile_network(net, passes=HW)
+    a, b = emulate(img, 300, engine="numpy"), emulate(img, 300, engine="numba")
+    assert np.array_equal(a.spikes, b.spikes) and a.spikes.shape[0] > 100
+    assert np.array_equal(a.final_v, b.final_v) and np.array_equal(a.final_u, b.final_u)
+
+
+def test_quantizer_carries_float_refractory():
+    def net(refr):
+        n = Network(dt=1.0, seed=4)
+        n.add_population("x", 20, neuron="poisson", rate=200.0)
+        n.add_population("y", 5, neuron="lif", tau_m=10.0, tau_syn=5.0, v_th=1.0, v_reset=0.0, refractory=refr)
+        n.connect("x", "y", connect={"rule": "all_to_all"}, weight=0.6)
+        return n
+    img = compile_network(net(5))
+    assert img.neurons["refractory"].tolist() == [5] * 5
+    assert not any("refractory" in w for w in img.options["quantization"]["warnings"])
+    from neuromap.simulator import simulate
+    steps = 2000
+    rate_float = simulate(net(5), steps).spike_counts("y").sum() / (5 * steps)
+    run = emulate(img, steps)
+    y = img.population("y")
+    src = run.spikes[:, 1]
+    rate_hw = np.count_nonzero((src >= y.start) & (src < y.start + y.size)) / (5 * steps)
+    assert rate_float > 0.1                                          # driven hard: refractoriness matters
+    assert abs(rate_hw - rate_float) < 0.1 * rate_float
+    assert rate_hw <= 1 / 6 + 1e-9                                   # at most one spike per R + 1 steps
+
+
+@pytest.mark.lava
+def test_lava_fixed_pt_model_matches_emulator():
+    from backends.lava.compat import import_lava
+    import_lava()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.monitor.process import Monitor
+
+    from backends.lava.procs.lif_refractory import LIFRefractoryFixed
+
+    rng = np.random.default_rng(5)
+    n, steps = 12, 40
+    bias = rng.integers(-50, 400, n)
+    refr = rng.integers(0, 5, n)
+    net = Network(seed=1)
+    net.add_population("a", n, neuron="loihi_lif", du=700, dv=300, vth=20, bias_mant=bias.tolist(),
+                       bias_exp=1, refractory=refr.tolist())
+    net.add_probe("a", ("spikes", "u", "v"))
+    run = emulate(compile_network(net, passes=HW), steps)
+    lif = LIFRefractoryFixed(shape=(n,), du=700, dv=300, vth=20, bias_mant=bias.astype(np.int32), bias_exp=1,
+                             refractory=refr)
+    mons = {k: Monitor() for k in ("s_out", "v", "u")}
+    for k, m in mons.items():
+        m.probe(getattr(lif, k), steps)
+    try:
+        lif.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        got = {k: np.asarray(next(iter(m.get_data()[lif.name].values()))).reshape(steps, n).astype(np.int64)
+               for k, m in mons.items()}
+    finally:
+        lif.stop()
+    spikes = np.zeros((steps, n), np.int64)
+    spikes[run.spikes[:, 0], run.spikes[:, 1]] = 1
+    assert np.array_equal(got["s_out"], spikes)
+    assert np.array_equal(got["v"], run.v) and np.array_equal(got["u"], run.u)
+    assert spikes.sum() > 20
