@@ -3,8 +3,9 @@
 The image directory (docs/image-format.md) is written atomically. Placement
 (docs/placement.md): ``--placer`` sequential | greedy | cpsat (default), ``--time-limit``
 in CP-SAT deterministic time units (about one second of one core each; split between
-partition and mesh placement), ``--seed``, ``--rates`` uniform | auto (auto: a
-200-step run of the core emulator estimates spikes per step of every neuron). Prints
+partition and mesh placement), ``--seed``, ``--rates`` uniform | auto | FILE (auto: a
+200-step run of the core emulator estimates spikes per step of every neuron; FILE: user rates
+per population or neuron, format in docs/placement.md). Prints
 the image size and a placement summary; ``--json`` prints one JSON object instead.
 """
 from __future__ import annotations
@@ -44,8 +45,9 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="CP-SAT deterministic time units (~1 s of one core each), not wall clock.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Solver seed.")
-@click.option("--rates", type=click.Choice(["auto", "uniform"]), default="uniform", show_default=True,
-              help="Traffic weights: uniform (1 spike/step) or auto (200-step emulator run).")
+@click.option("--rates", default="uniform", show_default=True, metavar="uniform|auto|FILE",
+              help="Traffic weights: uniform (1 spike/step), auto (200-step emulator run) or a "
+                   ".yaml/.json/.npy rates file, per population or per neuron (docs/placement.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
 @quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, rates: str,

@@ -15,7 +15,7 @@ Model used for the mapping:
 
 Options read (all recorded in the image): ``placer`` (sequential | greedy | cpsat, default cpsat),
 ``time_limit`` (CP-SAT deterministic time units, default 10, split between partition and mesh),
-``seed`` (default 0), ``rates`` (uniform | auto, default uniform), ``rate_steps`` (default 200).
+``seed`` (default 0), ``rates`` (uniform | auto | rates file path, default uniform), ``rate_steps`` (default 200).
 The report lands in ``options["placement"]``.
 """
 from __future__ import annotations
@@ -45,13 +45,18 @@ def estimate_rates(net: Network, target, mode: str, steps: int = DEFAULT_RATE_ST
 
     ``uniform``: 1.0 each. ``auto``: spike counts of a ``steps``-step run of the bit-exact core
     emulator (:func:`emulator.emulate`, numpy engine) on a fill-in-order image of the same
-    hardware-unit network (placement does not change spikes), divided by ``steps``.
+    hardware-unit network (placement does not change spikes), divided by ``steps``. Anything
+    else is a rates file (:mod:`neuromap.placement.rates_file`: per population or per neuron).
     """
     n = sum(p.size for p in net.populations.values())
     if mode == "uniform":
         return uniform_rates(n)
     if mode != "auto":
-        raise TargetError(f"rates: {mode!r} is not one of {', '.join(RATE_MODES)}")
+        if not str(mode).endswith((".yaml", ".yml", ".json", ".npy")):
+            raise TargetError(f"rates: {mode!r} is not one of {', '.join(RATE_MODES)} or a "
+                              ".yaml/.json/.npy rates file (docs/placement.md)")
+        from neuromap.placement.rates_file import load_rates
+        return load_rates(mode, {k: p.size for k, p in net.populations.items()}, float(net.dt))
     from emulator import emulate
     from neuromap.compiler.lower import lower_to_image
     from neuromap.compiler.pipeline import CompileState, partition

@@ -61,8 +61,16 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 
 
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
-          seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8) -> Placement:
-    """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board."""
+          seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
+          link_evals: int = 400) -> Placement:
+    """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
+
+    ``cpsat`` works on the compact region plus the sequential slots, starts from the better
+    of ``greedy`` and ``sequential`` (hint / LNS start) and never returns a worse placement;
+    its ``bound`` is the larger of CP-SAT's and a Gilmore-Lawler-style bound
+    (:func:`lower_bound`). Then up to ``link_evals`` slot swaps/moves lower the maximum link
+    load without raising the hop-weighted traffic (:func:`balance_links`).
+    """
     if method not in METHODS:
         raise TargetError(f"placer: unknown mesh method {method!r} (use one of {', '.join(METHODS)})")
     n = traffic.shape[0]
@@ -71,17 +79,37 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
                           "(use a target file with more chips: mesh.chips_x/chips_y)")
     traffic = sp.csr_matrix(traffic, dtype=float)
     cpt = target.mesh.cores_per_tile
+    bx, by = board_slots(target)
     if method == "sequential":
-        bx, by = board_slots(target)
         return _placement(traffic, bx[:n], by[:n], np.arange(n) % cpt, "sequential")
-    sx, sy = _region(n, target)
+    rx, ry = _region(n, target)
     sym = (traffic + traffic.T).tocsr()
-    pos = _greedy(sym, sx, sy)
+    pos = _greedy(sym, rx, ry)
     if method == "greedy" or n <= 1:
-        return _placement(traffic, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), method)
+        return _placement(traffic, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method)
+    # slot set: region tiles + the sequential tiles, cpt slots each
+    tiles = np.unique(np.stack([np.r_[rx, bx[:n]], np.r_[ry, by[:n]]], 1), axis=0)
+    sx, sy = np.repeat(tiles[:, 0], cpt), np.repeat(tiles[:, 1], cpt)
+    tile_index = {(int(x), int(y)): i for i, (x, y) in enumerate(tiles)}
+    g_pos = np.array([tile_index[(int(x), int(y))] * cpt + k for x, y, k in
+                      zip(rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt))], np.int64)
+    s_pos = np.array([tile_index[(int(bx[i]), int(by[i]))] * cpt + i % cpt for i in range(n)], np.int64)
+    costs = [hop_cost(traffic, sx[p], sy[p]) for p in (g_pos, s_pos)]
+    start, start_name = (g_pos, "greedy") if costs[0] <= costs[1] else (s_pos, "sequential")
+    glb = lower_bound(sym, cpt)
     if n <= exact_max_cores:
-        return _exact(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers)
-    return _lns(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers, window)
+        pos, bound, stats = _exact(sym, sx, sy, start, glb, time_limit, seed, num_workers)
+    else:
+        pos, stats = _lns(traffic, sym, sx, sy, start, time_limit, seed, num_workers, window)
+        bound = None
+    if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
+        pos = start
+    shape = (int(sx.max()) + 1, int(sy.max()) + 1)
+    pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals)
+    bound = glb if bound is None else max(bound, glb)
+    stats.update(start=start_name, greedy_objective=costs[0], sequential_objective=costs[1],
+                 glb_bound=glb, link_moves=moves)
+    return _placement(traffic, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats)
 
 
 def _placement(traffic, tx, ty, slot, method, bound=None, stats=None) -> Placement:
@@ -89,6 +117,89 @@ def _placement(traffic, tx, ty, slot, method, bound=None, stats=None) -> Placeme
     gap = None if bound is None else (0.0 if obj <= 0 else max(0.0, (obj - bound) / obj))
     return Placement(np.asarray(tx, np.int64), np.asarray(ty, np.int64), np.asarray(slot, np.int64),
                      method, obj, bound, gap, stats or {})
+
+
+def lower_bound(sym: sp.csr_matrix, cpt: int) -> float:
+    """Lower bound on sum(traffic x hops) for any placement on a mesh with ``cpt`` cores per tile.
+
+    Per core c (Gilmore-Lawler): the cheapest way to put its partners at the distances a slot
+    offers on an unbounded mesh (cpt - 1 slots at 0 hops, 4 d cpt at d hops), heaviest
+    partner nearest; each link counted from both ends, so the bound is half the sum.
+    """
+    sym = sp.csr_matrix(sym)
+    sym = sym - sp.diags(sym.diagonal())
+    sym.eliminate_zeros()
+    return 0.5 * sum(_core_cut(sym[c].data, cpt) for c in range(sym.shape[0]))
+
+
+def _core_cut(weights: np.ndarray, cpt: int) -> float:
+    """Least sum(weight x hops) of one core's partners (weights, no self) on an unbounded mesh."""
+    w = np.sort(np.asarray(weights, float))[::-1]
+    dist, d = [0] * (cpt - 1), 1
+    while len(dist) < len(w):
+        dist += [d] * (4 * d * cpt)
+        d += 1
+    return float(w @ np.asarray(dist[:len(w)], float))
+
+
+def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarray, int]:
+    """Lower the busiest link's load by slot swaps/moves that keep the hop-weighted traffic.
+
+    Candidates: each core with traffic on the busiest directed link, swapped with every other
+    slot within 2 hops (free or not), nearest first; a move is kept if the hop-weighted traffic
+    does not rise and the maximum link load falls. At most ``max_evals`` evaluations
+    (deterministic). Returns (positions, accepted moves).
+    """
+    from neuromap.placement.routing import link_loads
+    t = sp.coo_matrix(traffic)
+    keep = (t.data > 0) & (t.row != t.col)
+    rows, cols, w = t.row[keep], t.col[keep], t.data[keep]
+    n = traffic.shape[0]
+
+    def score(p):
+        east, west, north, south = link_loads(sp.coo_matrix((w, (rows, cols)), shape=(n, n)), sx[p], sy[p], shape)
+        return hop_cost(traffic, sx[p], sy[p]), max(m.max(initial=0.0) for m in (east, west, north, south))
+
+    cost, peak = score(pos)
+    evals = moves = 0
+    while evals < max_evals and peak > 0:
+        tx, ty = sx[pos], sy[pos]
+        # cores whose flows cross a link carrying the peak load (XY: rows for x-links, columns for y-links)
+        east, west, north, south = link_loads(sp.coo_matrix((w, (rows, cols)), shape=(n, n)), tx, ty, shape)
+        hot = set()
+        for arr, axis in ((east, "x"), (west, "x"), (north, "y"), (south, "y")):
+            for a, b in zip(*np.nonzero(arr >= peak - 1e-12)):
+                if axis == "x":  # link between (b, a) and (b+1, a): flows in row a spanning it
+                    f = (ty[rows] == a) & (np.minimum(tx[rows], tx[cols]) <= b) & (np.maximum(tx[rows], tx[cols]) > b)
+                else:            # link between (a, b) and (a, b+1): flows in column a spanning it
+                    f = (tx[cols] == a) & (np.minimum(ty[rows], ty[cols]) <= b) & (np.maximum(ty[rows], ty[cols]) > b)
+                hot.update(rows[f].tolist())
+                hot.update(cols[f].tolist())
+        slot_core = np.full(len(sx), -1, np.int64)
+        slot_core[pos] = np.arange(n)
+        improved = False
+        for c in sorted(hot):
+            d = np.abs(sx - sx[pos[c]]) + np.abs(sy - sy[pos[c]])
+            for s in np.flatnonzero((d > 0) & (d <= 2))[np.argsort(d[(d > 0) & (d <= 2)], kind="stable")]:
+                if evals >= max_evals:
+                    break
+                new = pos.copy()
+                other = slot_core[s]
+                new[c] = s
+                if other >= 0:
+                    new[other] = pos[c]
+                evals += 1
+                nc, npk = score(new)
+                if nc <= cost + 1e-9 and npk < peak - 1e-9:
+                    pos, cost, peak = new, nc, npk
+                    moves += 1
+                    improved = True
+                    break
+            if improved or evals >= max_evals:
+                break
+        if not improved:
+            break
+    return pos, moves
 
 
 def _slot_index(tx, ty, cpt) -> np.ndarray:
@@ -146,8 +257,11 @@ def _int_traffic(sym):
     return t.row, t.col, np.maximum(np.round(t.data * scale), 0).astype(np.int64), scale
 
 
-def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers):
-    """Re-assign ``cores`` to the slot set ``slots`` (others fixed). Returns (pos, status, obj, bound, det, scale)."""
+def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, glb=False):
+    """Re-assign ``cores`` to the slot set ``slots`` (others fixed). Returns (pos, status, obj, bound, det, scale).
+
+    ``glb`` (all cores free only): add each core's Gilmore-Lawler cut (its weighted distance sum
+    is at least its :func:`lower_bound` term), which tightens CP-SAT's LP bound."""
     rows, cols, w, scale = _int_traffic(sym)
     m = cp_model.CpModel()
     k = len(cores)
@@ -164,6 +278,7 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers):
         m.Add(xv[i] == sum(int(sx[s]) * b[i][j] for j, s in enumerate(slots)))
         m.Add(yv[i] == sum(int(sy[s]) * b[i][j] for j, s in enumerate(slots)))
     obj = []
+    inc = [[] for _ in cores]  # (weight, distance expr) per core, for the cuts
     for r, c, wt in zip(rows, cols, w):
         if wt == 0:
             continue
@@ -175,11 +290,21 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers):
             m.AddAbsEquality(dx, xv[ir] - xv[ic])
             m.AddAbsEquality(dy, yv[ir] - yv[ic])
             obj.append(int(wt) * (dx + dy))
+            inc[ir].append(int(wt) * (dx + dy))
+            inc[ic].append(int(wt) * (dx + dy))
         else:  # one end fixed: cost linear in the moving core's slot
             i, f = (ir, c) if ir is not None else (ic, r)
             fx, fy = sx[pos[f]], sy[pos[f]]
             obj.append(sum(int(wt * (abs(int(sx[s]) - int(fx)) + abs(int(sy[s]) - int(fy)))) * b[i][j]
                            for j, s in enumerate(slots)))
+    if glb:
+        cpt = int(np.max(np.unique(np.stack([sx, sy], 1), axis=0, return_counts=True)[1]))
+        full = sp.coo_matrix((w.astype(float), (rows, cols)), shape=sym.shape)
+        full = (full + full.T).tocsr()
+        for i, c in enumerate(cores):
+            need = _core_cut(full[int(c)].data, cpt)
+            if need > 0 and inc[i]:
+                m.Add(sum(inc[i]) >= int(np.ceil(need - 1e-9)))
     m.Minimize(sum(obj))
     slot_j = {int(s): j for j, s in enumerate(slots)}
     for i, c in enumerate(cores):
@@ -196,18 +321,18 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers):
     return new, status, solver.ObjectiveValue(), solver.BestObjectiveBound(), det, scale
 
 
-def _exact(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers) -> Placement:
+def _exact(sym, sx, sy, pos, glb, time_limit, seed, num_workers):
+    """All cores on the slot set in one model (hinted with ``pos``). Returns (pos, bound, stats)."""
     n = sym.shape[0]
     new, status, obj, bound, det, scale = _solve_slots(sym, sx, sy, np.arange(n), np.arange(len(sx)),
-                                                       pos, time_limit, seed, num_workers)
+                                                       pos, time_limit, seed, num_workers, glb=True)
     stats = {"status": status_name(status), "deterministic_time": det}
     if new is None:
-        return _placement(traffic, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", None, stats)
-    return _placement(traffic, sx[new], sy[new], _slot_index(sx[new], sy[new], cpt), "cpsat",
-                      bound / scale, stats)
+        return pos, None, stats
+    return new, bound / scale, stats
 
 
-def _lns(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers, window) -> Placement:
+def _lns(traffic, sym, sx, sy, pos, time_limit, seed, num_workers, window):
     """Windows: a core, its heaviest partners and the cores on nearby slots, permuted among their slots."""
     n = sym.shape[0]
     dense = sym.toarray()
@@ -239,5 +364,4 @@ def _lns(traffic, sym, sx, sy, pos, cpt, time_limit, seed, num_workers, window) 
                 stall = 0
                 continue
         stall += 1
-    stats = {"windows_tried": tried, "windows_improved": improved, "deterministic_time": time_limit - left}
-    return _placement(traffic, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", None, stats)
+    return pos, {"windows_tried": tried, "windows_improved": improved, "deterministic_time": time_limit - left}

@@ -7,10 +7,11 @@ Methods (``method=``):
 - ``greedy``: grow clusters of strongly connected neurons (traffic-weighted, a
   priority queue on the connection weight to the growing cluster), then fill cores
   along that order.
-- ``cpsat``: OR-Tools CP-SAT. Small instances (``<= exact_max_neurons``) are solved
-  exactly with at most as many cores as the greedy partition (proven bound reported);
-  larger ones start from greedy and are refined by large-neighbourhood search: windows
-  of two cores exchanging the most traffic are freed and re-solved exactly.
+- ``cpsat``: OR-Tools CP-SAT, started from the better of ``sequential`` and ``greedy``
+  (never worse than either). Small instances (``<= exact_max_neurons``) are solved
+  exactly with at most as many cores as that start (hinted; proven bound reported);
+  larger ones are refined by large-neighbourhood search: windows of two cores
+  exchanging the most traffic are freed and re-solved exactly, the rest fixed.
 
 Objective: inter-core packets per step (a spike to k distinct other cores = k packets),
 then the number of cores. Capacities are hard constraints (:mod:`.usage`). Deterministic:
@@ -29,8 +30,8 @@ from neuromap.errors import TargetError
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.traffic import inter_core_packets, uniform_rates
-from neuromap.placement.usage import (core_usage, index_bits_for, output_violations,
-                                      synapse_field_bits)
+from neuromap.placement.packing import compact, core_usage_ok, pack_order
+from neuromap.placement.usage import core_usage, index_bits_for, synapse_field_bits
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -59,129 +60,33 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
 
     ``rates``: spikes per step per neuron (default 1: every fan-out edge counts).
     ``time_limit``: total CP-SAT deterministic time (units as CP-SAT's
-    ``max_deterministic_time``). Raises :class:`TargetError` if one neuron alone
-    exceeds a core.
+    ``max_deterministic_time``). ``cpsat`` starts from the better of the sequential and
+    greedy partitions (solution hint / LNS start) and never returns a worse one. Raises
+    :class:`TargetError` if one neuron alone exceeds a core.
     """
     if method not in METHODS:
         raise TargetError(f"placer: unknown partition method {method!r} (use one of {', '.join(METHODS)})")
     rates = uniform_rates(graph.n_neurons) if rates is None else np.asarray(rates, float)
+    seq = _result(graph, pack_order(graph, target, np.arange(graph.n_neurons)), rates, "sequential")
     if method == "sequential":
-        core_of = pack_order(graph, target, np.arange(graph.n_neurons))
-        return _result(graph, core_of, rates, method)
-    order = growth_order(graph, rates, _cluster_size(graph, target))
-    greedy = _result(graph, pack_order(graph, target, order), rates, "greedy")
+        return seq
+    size = max(1, int(np.ceil(graph.n_neurons / max(seq.n_cores, 1))))
+    greedy = _result(graph, pack_order(graph, target, growth_order(graph, rates, size)), rates, "greedy")
     if method == "greedy":
         return greedy
+    start = min((greedy, seq), key=lambda a: (a.objective, a.n_cores))
     if graph.n_neurons <= exact_max_neurons:
-        return _exact(graph, target, rates, greedy, time_limit, seed, num_workers)
-    return _lns(graph, target, rates, greedy, time_limit, seed, num_workers, window_max_pairs)
+        res = _exact(graph, target, rates, start, time_limit, seed, num_workers)
+    else:
+        res = _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_pairs)
+    res.stats.update(start=start.method, sequential_objective=seq.objective, greedy_objective=greedy.objective)
+    return res
 
 
 def _result(graph, core_of, rates, method, bound=None, stats=None) -> CoreAssignment:
-    core_of = _compact(core_of)
+    core_of = compact(core_of)
     return CoreAssignment(core_of, int(core_of.max(initial=-1)) + 1, method,
                           inter_core_packets(graph, core_of, rates), bound, stats or {})
-
-
-def _compact(core_of: np.ndarray) -> np.ndarray:
-    """Renumber cores 0..k-1 in order of their first neuron."""
-    core_of = np.asarray(core_of, np.int64)
-    _, first = np.unique(core_of, return_index=True)
-    used = core_of[np.sort(first)]
-    remap = np.full(int(core_of.max(initial=-1)) + 1, -1, np.int64)
-    remap[used] = np.arange(len(used))
-    return remap[core_of]
-
-
-# ---------------------------------------------------------------- packing along an order
-
-def pack_order(graph: SynapseGraph, target: Target, order: np.ndarray) -> np.ndarray:
-    """Fill cores with consecutive runs of ``order``, each as long as the capacities allow.
-
-    Neurons, input-axon slots and synapse memory are checked while packing (they depend
-    only on the core's own neurons); output axons and fan-out depend on where targets
-    land, so cores that exceed them afterwards are split in halves until none does.
-    """
-    n = graph.n_neurons
-    order = np.asarray(order, np.int64)
-    pos = np.empty(n, np.int64)
-    pos[order] = np.arange(n)
-    perm = np.argsort(pos[graph.post], kind="stable")
-    ptr = np.searchsorted(pos[graph.post][perm], np.arange(n + 1))
-    wb, db, tb = synapse_field_bits(graph, target)
-    cap = target.core
-
-    def fits(a: int, b: int) -> bool:
-        if b - a > cap.max_neurons:
-            return False
-        s = perm[ptr[a]:ptr[b]]
-        if len(s) == 0:
-            return True
-        pres, inv = np.unique(graph.pre[s], return_inverse=True)
-        plastic = np.zeros(len(pres), bool)
-        np.logical_or.at(plastic, inv, graph.plastic[s])
-        slots = np.where(plastic, cap.plastic_axon_slots, 1).sum()
-        if slots > cap.max_input_axons:
-            return False
-        if cap.memory_model != "nengo_loihi":
-            return True
-        from neuromap.placement.usage import axon_memory_bits
-        per = np.zeros(len(pres), np.int64)
-        np.maximum.at(per, inv, wb[s] + db[s] + tb[s])
-        per += index_bits_for(target, np.array([b - a]))[0]
-        bits = axon_memory_bits(target, np.bincount(inv), per).sum()
-        return bits <= cap.synapse_memory_bits
-
-    starts = []
-    a = 0
-    while a < n:
-        if not fits(a, a + 1):
-            raise TargetError(f"neuron {int(order[a])} alone exceeds one {target.name} core "
-                              "(too many inputs or too much synapse memory; split its fan-in)")
-        hi = min(n, a + cap.max_neurons)
-        if fits(a, hi):
-            b = hi
-        else:
-            lo = a + 1  # fits(a, lo) holds, fits(a, hi) does not
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                lo, hi = (mid, hi) if fits(a, mid) else (lo, mid)
-            b = lo
-        starts.append(a)
-        a = b
-    core_at = np.zeros(n, np.int64)
-    core_at[np.array(starts[1:], np.int64)] = 1
-    core_at = np.cumsum(core_at)
-    core_of = np.empty(n, np.int64)
-    core_of[order] = core_at
-    return _repair_outputs(graph, target, core_of, pos)
-
-
-def _repair_outputs(graph, target, core_of, pos) -> np.ndarray:
-    """Split cores whose output axons or fan-out exceed the limits (halves along the order)."""
-    while True:
-        usage = core_usage(graph, core_of, target)
-        bad = np.flatnonzero(output_violations(usage, target))
-        if len(bad) == 0:
-            return _compact(core_of)
-        next_id = int(core_of.max()) + 1
-        for c in bad:
-            members = np.flatnonzero(core_of == c)
-            if len(members) == 1:
-                raise TargetError(
-                    f"neuron {int(members[0])} targets {int(usage.max_fan_out_cores[c])} cores; "
-                    f"{target.name} allows {target.core.max_output_axons} output axons per core and "
-                    f"{target.synapse.max_fan_out_cores or 'unlimited'} target cores per neuron "
-                    "(reduce its fan-out or add relay neurons)")
-            members = members[np.argsort(pos[members])]
-            core_of[members[len(members) // 2:]] = next_id
-            next_id += 1
-
-
-def _cluster_size(graph: SynapseGraph, target: Target) -> int:
-    """Neurons per core that sequential packing achieves (the greedy clusters' size)."""
-    seq = pack_order(graph, target, np.arange(graph.n_neurons))
-    return max(1, int(np.ceil(graph.n_neurons / (int(seq.max(initial=0)) + 1))))
 
 
 # ---------------------------------------------------------------- greedy growth order
@@ -379,8 +284,11 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
             by_core: dict[int, list[int]] = {}
             for p in outside:
                 by_core.setdefault(int(core_of[p]), []).append(p)
+            n_c = len(in_w)
+            now_keys = np.unique(graph.pre[s_in] * n_c + core_of[graph.post[s_in]])
+            now = dict(zip(*np.unique(now_keys // n_c, return_counts=True)))  # window cores p targets now
             for c, ps in by_core.items():
-                now_w = sum(len({int(core_of[t]) for t in graph.post[graph.pre == p] if is_freed[t]}) for p in ps)
+                now_w = sum(int(now.get(p, 0)) for p in ps)
                 m.Add(sum(sum(a[p]) for p in ps) <= cap.max_output_axons - int(usage.output_axons[c]) + now_w)
     # objective: packets to window cores (minus a freed neuron's own core), then cores used
     traffic = [int(rates_int[p]) * a[p][j] for p in srcs for j in range(k)]
@@ -419,36 +327,30 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
     return new, status, solver.ObjectiveValue(), solver.BestObjectiveBound(), det
 
 
-def _exact(graph, target, rates, greedy, time_limit, seed, num_workers) -> CoreAssignment:
-    """The whole instance in one CP-SAT model, at most as many cores as greedy uses."""
+def _exact(graph, target, rates, start, time_limit, seed, num_workers) -> CoreAssignment:
+    """The whole instance in one CP-SAT model, at most as many cores as ``start`` uses, hinted with it."""
     rates_int, scale = _int_rates(rates)
-    k = greedy.n_cores
-    new, status, obj, bound, det = _solve_window(graph, target, rates_int, greedy.core_of.copy(),
+    k = start.n_cores
+    new, status, obj, bound, det = _solve_window(graph, target, rates_int, start.core_of.copy(),
                                                  np.arange(k), time_limit, seed, num_workers)
     stats = {"status": status_name(status), "deterministic_time": det}
-    if new is None or core_usage_ok(graph, target, new) is False:
-        return CoreAssignment(greedy.core_of, greedy.n_cores, "cpsat", greedy.objective, None, stats)
     # objective = (k+1) * traffic + cores, with 1 <= cores <= k
-    t_bound = max(0.0, np.ceil((bound - k) / (k + 1))) / scale
-    res = _result(graph, new, rates, "cpsat", bound=float(t_bound), stats=stats)
-    if res.objective > greedy.objective:  # conservative memory model may rule out greedy's packing
-        return CoreAssignment(greedy.core_of, greedy.n_cores, "cpsat", greedy.objective, None, stats)
+    t_bound = None if bound is None else float(max(0.0, np.ceil((bound - k) / (k + 1))) / scale)
+    fallback = CoreAssignment(start.core_of, start.n_cores, "cpsat", start.objective, None, stats)
+    if new is None or not core_usage_ok(graph, target, new):
+        return fallback
+    res = _result(graph, new, rates, "cpsat", bound=t_bound, stats=stats)
+    if (res.objective, res.n_cores) > (start.objective, start.n_cores):
+        return fallback  # the conservative memory model may rule out the start's packing
     return res
 
 
-def core_usage_ok(graph, target, core_of) -> bool:
-    """True when ``core_of`` meets every capacity (fast vectorized accounting)."""
-    from neuromap.placement.usage import violations
-    u = core_usage(graph, core_of, target)
-    return not (violations(u, target).any() or output_violations(u, target).any())
-
-
-def _lns(graph, target, rates, greedy, time_limit, seed, num_workers, window_max_pairs) -> CoreAssignment:
-    """Large-neighbourhood search from greedy: re-solve pairs of cores exchanging the most traffic."""
+def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_pairs) -> CoreAssignment:
+    """Large-neighbourhood search from ``start``: re-solve pairs of cores exchanging the most traffic."""
     from neuromap.placement.traffic import core_traffic
     rates_int, _ = _int_rates(rates)
-    core_of = greedy.core_of.copy()
-    best = greedy.objective
+    core_of = start.core_of.copy()
+    best = start.objective
     left = float(time_limit)
     tried = improved = skipped = 0
     per_window = max(0.5, min(5.0, time_limit / 10))
@@ -488,5 +390,5 @@ def _lns(graph, target, rates, greedy, time_limit, seed, num_workers, window_max
         if not progress:
             break
     stats = {"windows_tried": tried, "windows_improved": improved, "windows_skipped": skipped,
-             "deterministic_time": float(time_limit) - left, "greedy_objective": greedy.objective}
+             "deterministic_time": float(time_limit) - left}
     return _result(graph, core_of, rates, "cpsat", None, stats)
