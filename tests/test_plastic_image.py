@@ -123,3 +123,34 @@ def test_image_verify_checks_learning():
     with pytest.raises(ImageError, match="unknown to this emulator"):
         emulate(dataclasses.replace(img, projections=[dataclasses.replace(
             pm, learning={"engine": "nope"})]), 3, "numpy")
+
+
+YAML = """
+format: neuromap/1
+seed: 2
+populations:
+  i: {size: 6, neuron: {model: poisson, rate: 80.0}}
+  n: {size: 3, neuron: {model: loihi_lif, du: 800, dv: 300, vth: 150}}
+projections:
+- pre: i
+  post: n
+  connect: {rule: all_to_all}
+  weight: {uniform_int: [20, 80]}
+  sign_mode: mixed
+  plasticity: {rule: stdp_loihi, learning_rate: 0.0625, A_plus: 1, A_minus: -1, tau_plus: %s, tau_minus: 10}
+"""
+
+
+def test_network_file_with_learning(tmp_path):
+    from neuromap.io import load_network
+    (tmp_path / "ok.yaml").write_text(YAML % "10")
+    img = compile_network(load_network(tmp_path / "ok.yaml"))
+    lr = img.projections[0].learning
+    assert lr["rules"]["dw"] == "(1) * 2 ^ -4 * (-1) * x0 * y1 +(1) * 2 ^ -4 * (1) * y0 * x1"
+    assert (lr["x1_tau"], lr["y1_tau"], lr["x1_impulse"], lr["sign_mode"]) == (10.0, 10.0, 16.0, "mixed")
+    r = emulate(img, 100, "numba")
+    assert r.weights[0].shape == (1, 18) and np.any(r.weights[0][-1] != img.synapses["weight"])
+    (tmp_path / "bad.yaml").write_text(YAML % "-3")
+    with pytest.raises(NeuromapError, match=r"bad\.yaml: projections\[0\]\.plasticity\.tau_plus: -3\.0 is out "
+                                            r"of range \(use a number >= 0\.0\)$"):
+        load_network(tmp_path / "bad.yaml")
