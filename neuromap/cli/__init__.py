@@ -66,8 +66,11 @@ def main(argv=None):
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        # usage errors: one line, exit 2
+        # usage errors: one line, exit 2, pointing at the command's --help (which has examples)
         msg = e.format_message().splitlines()[0] if e.format_message() else str(e)
+        ctx = getattr(e, "ctx", None)
+        if isinstance(e, click.UsageError) and ctx is not None:
+            msg += f" (see `{ctx.command_path} --help`)"
         click.echo(f"neuromap: error: {msg}", err=True)
         sys.exit(2)
     except ValidationMismatch as e:

@@ -96,12 +96,13 @@ def load_any_results(path: str) -> dict:
     (``spikes.<pop>.step`` / ``.index``, from ``neuromap simulate -o``).
     """
     if not os.path.isfile(path):
-        raise NeuromapError(f"{path}: results file not found")
+        raise NeuromapError(f"{path}: results file not found (check the path; `neuromap run -o` writes one)")
     try:
         with np.load(path, allow_pickle=False) as z:
             d = {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:
-        raise NeuromapError(f"{path}: not a results .npz ({type(e).__name__})") from None
+        raise NeuromapError(f"{path}: not a results .npz: {type(e).__name__} (give the file written by "
+                            f"`neuromap run -o` or `neuromap simulate -o`)") from None
     spikes = {}
     if any(k.startswith("spikes/") for k in d):
         for k, v in d.items():
