@@ -51,7 +51,14 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="neuromap")
 @click.pass_context
 def cli(ctx, debug):
-    """neuromap: put spiking networks with plasticity on neuromorphic cores."""
+    """neuromap: put spiking networks with plasticity on neuromorphic cores.
+
+    \b
+    Example (compile, run, check against Lava; `neuromap COMMAND --help` for each):
+      neuromap compile examples/ramp_lif.yaml --target loihi -o build/ramp
+      neuromap run build/ramp --steps 5000 -o ramp.npz
+      neuromap validate build/ramp --steps 500
+    """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 

@@ -31,7 +31,13 @@ def print_problems(e: TargetError) -> None:
 @click.option("--freeze", is_flag=True, help="Run the float reference without plasticity too (quantization only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def command(network: str, target: str, target_file: str | None, steps: int, engine: str, freeze: bool, as_json: bool) -> None:
-    """Compare the float reference and the compiled NETWORK on the emulator for --steps steps."""
+    """Compare the float reference and the compiled NETWORK on the emulator for --steps steps.
+
+    \b
+    Examples:
+      neuromap compare examples/ramp_lif.yaml --target loihi --steps 5000
+      neuromap compare examples/ramp_lif.yaml --steps 2000 --freeze --json
+    """
     from neuromap.compare import compare, format_report
     from neuromap.io import load_network
     from neuromap.targets import load_target

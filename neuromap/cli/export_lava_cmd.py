@@ -16,7 +16,13 @@ from neuromap.image import load_image
 @click.option("--steps", type=click.IntRange(min=1), default=100, show_default=True,
               help="Default number of steps the script runs (it takes --steps too).")
 def command(build, output, steps):
-    """Write a Python script that rebuilds BUILD (a compiled image directory) as Lava processes."""
+    """Write a Python script that rebuilds BUILD (a compiled image directory) as Lava processes.
+
+    \b
+    Examples:
+      neuromap export-lava build/ramp -o ramp_lava.py
+      python ramp_lava.py --steps 500
+    """
     from backends.lava.export import export_script
 
     script, npz = export_script(load_image(build), output, steps=steps)

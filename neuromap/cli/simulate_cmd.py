@@ -26,7 +26,13 @@ from neuromap.progress import bar
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Replace the network's seed.")
 @quiet_option
 def command(network: str, steps: int, output: str | None, seed: int | None, quiet: bool) -> None:
-    """Simulate NETWORK (a .yaml/.yml/.json network file) for --steps steps and print spike rates."""
+    """Simulate NETWORK (a .yaml/.yml/.json network file) for --steps steps and print spike rates.
+
+    \b
+    Examples:
+      neuromap simulate examples/ramp_lif.yaml --steps 5000
+      neuromap simulate examples/brunel.yaml --steps 1000 --seed 2 -o brunel.npz
+    """
     from neuromap.io import load_network
 
     if output is not None and not output.endswith(".npz"):

@@ -22,7 +22,13 @@ from neuromap.progress import bar
               help="Compare the weights of plastic projections every N steps (and after the last).")
 @quiet_option
 def command(build, steps, engine, probe_all, weight_every, quiet):
-    """Run BUILD (a compiled image directory) on the emulator and in Lava and compare every step."""
+    """Run BUILD (a compiled image directory) on the emulator and in Lava and compare every step.
+
+    \b
+    Examples:
+      neuromap validate build/ramp --steps 500
+      neuromap validate build/ramp --steps 200 --probe-all --engine numpy
+    """
     from neuromap.validate import validate_image
 
     img = load_image(build)
