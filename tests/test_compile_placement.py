@@ -92,3 +92,53 @@ def test_auto_rates_and_bad_options():
         compile_network(ring_net(), small_target(), placer="annealing")
     with pytest.raises(TargetError, match="rates"):
         compile_network(ring_net(), small_target(), rates="measured")
+
+
+def test_rates_file_per_population_per_neuron_and_hz(tmp_path):
+    from neuromap.errors import NetworkFormatError
+    from neuromap.placement.rates_file import load_rates
+    pops = {"inp": 2, "n": 3}
+    f = tmp_path / "r.yaml"
+    f.write_text("unit: hz\nrates:\n  inp: 100.0\n  n: [10.0, 0.0, 20.0]\n")
+    assert np.allclose(load_rates(f, pops, dt_ms=0.5), [0.05, 0.05, 0.005, 0.0, 0.01])
+    np.save(tmp_path / "n.npy", np.array([0.1, 0.2, 0.3]))
+    (tmp_path / "r.json").write_text('{"default": 0.5, "rates": {"n": "n.npy"}}')
+    assert np.allclose(load_rates(tmp_path / "r.json", pops, 1.0), [0.5, 0.5, 0.1, 0.2, 0.3])
+    for text, field in (("rates:\n  inp: 1\n", "rates.n: population has no rate"),
+                        ("rates:\n  inp: 1\n  n: [1, 2]\n", r"rates.n: has shape \(2,\)"),
+                        ("rates:\n  inp: -1\n  n: 1\n", "rates.inp: rates must be finite and >= 0"),
+                        ("rates:\n  x: 1\n", "rates.x: no population 'x'"),
+                        ("unit: khz\nrates: {}\n", "unit: unknown unit")):
+        f.write_text(text)
+        with pytest.raises(NetworkFormatError, match=field):
+            load_rates(f, pops, 1.0)
+
+
+def test_compile_with_a_rates_file(tmp_path):
+    # silent inputs: their packets weigh nothing, so only ring traffic counts
+    f = tmp_path / "rates.yaml"
+    f.write_text("rates:\n  inp: 0.0\n  n: 1.0\n")
+    img = compile_network(ring_net(), small_target(), placer="greedy", rates=str(f))
+    uni = compile_network(ring_net(), small_target(), placer="greedy")
+    rep, rep_u = img.options["placement"], uni.options["placement"]
+    assert rep["rates"] == str(f)
+    assert rep["inter_core_packets"] < rep_u["inter_core_packets"]
+
+
+def test_topographic_sheet_example_compiles_and_runs():
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "topographic_sheet.py"
+    spec = importlib.util.spec_from_file_location("topographic_sheet", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    net = mod.small()
+    assert sum(p.size for p in net.populations.values()) == 16 * 16 + 8 * 8 + 16
+    tgt = small_target(max_neurons=64, max_input_axons=200)
+    img = compile_network(net, tgt, placer="cpsat", time_limit=TL)
+    rep = img.options["placement"]
+    assert img.n_cores >= 5 and verify_image_capacities(img, tgt) == []
+    assert rep["hop_weighted_traffic"] < rep["sequential_hop_weighted_traffic"]
+    assert rep["bound"] is not None and rep["bound"] <= rep["hop_weighted_traffic"] + 1e-9
+    r = run(img, 10)
+    assert np.asarray(r.spikes["E"]).sum() > 0

@@ -9,9 +9,9 @@ import scipy.sparse as sp
 
 from neuromap.placement.energy import estimate
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.mesh import _region, board_slots, hop_cost, place
+from neuromap.placement.mesh import _region, balance_links, board_slots, hop_cost, lower_bound, place
 from neuromap.placement.report import place_graph
-from neuromap.placement.routing import route
+from neuromap.placement.routing import link_loads, route
 from neuromap.placement.verify import verify_graph
 from neuromap.targets import load_target
 
@@ -92,3 +92,47 @@ def test_place_graph_report_and_determinism():
     assert verify_graph(g, res[0].assignment.core_of, t) == []
     assert rep.hop_weighted_traffic < rep.sequential_hop_weighted_traffic
     assert rep.energy_pj_per_step > 0 and rep.max_link_load > 0
+
+
+def test_lower_bound_hand_computed_and_below_brute_force():
+    # star: core 0 sends 4, 3, 2, 1 packets/step to cores 1..4; one core per tile
+    traffic = sp.csr_matrix(([4.0, 3.0, 2.0, 1.0], ([0, 0, 0, 0], [1, 2, 3, 4])), shape=(5, 5))
+    sym = (traffic + traffic.T).tocsr()
+    # centre: 4 partners at 1 hop (10); each leaf: its one partner at 1 hop (4+3+2+1); half of the sum
+    assert lower_bound(sym, 1) == 10.0
+    t = _grid_target()  # 3 x 2 tiles: the centre has only 3 neighbours, the optimum is 4+3+2+2*1 = 11
+    sx, sy = _region(5, t)
+    best = min(hop_cost(traffic, sx[list(s)], sy[list(s)]) for s in itertools.permutations(range(len(sx)), 5))
+    assert best == 11.0
+    p = place(traffic, t, "cpsat", time_limit=2.0)
+    assert p.objective == 11.0 and 10.0 <= p.bound <= 11.0
+    # 4 cores per tile: the centre's 3 heaviest partners share its tile, the lightest is 1 hop away
+    # (cost 1); every leaf's single partner could share its tile (0); half the sum
+    assert lower_bound(sym, 4) == 0.5
+
+
+def test_cpsat_never_worse_than_sequential_or_greedy():
+    rng = np.random.default_rng(7)
+    t = load_target("loihi")
+    for n in (6, 14, 40):
+        dense = rng.integers(0, 4, (n, n)) * (rng.random((n, n)) < 0.3)
+        np.fill_diagonal(dense, 0)
+        traffic = sp.csr_matrix(dense.astype(float))
+        c = place(traffic, t, "cpsat", time_limit=0.05)
+        for m in ("sequential", "greedy"):
+            assert c.objective <= place(traffic, t, m).objective
+        assert c.bound is not None and c.bound <= c.objective + 1e-9
+
+
+def test_link_balancing_keeps_hops_and_lowers_the_peak():
+    # a row of 4 tiles; A->B and C->D both 2 hops; with C left of D both flows use link 1-2 eastwards
+    traffic = sp.csr_matrix(([1.0, 1.0], ([0, 2], [1, 3])), shape=(4, 4))
+    sx, sy = np.arange(4), np.zeros(4, np.int64)
+    pos = np.array([0, 2, 1, 3])
+
+    def peak(p):
+        return max(m.max() for m in link_loads(traffic, sx[p], sy[p], (4, 1)))
+    assert peak(pos) == 2.0
+    new, moves = balance_links(traffic, sx, sy, pos, (4, 1), 50)
+    assert moves >= 1 and peak(new) == 1.0
+    assert hop_cost(traffic, sx[new], sy[new]) == hop_cost(traffic, sx[pos], sy[pos]) == 4.0

@@ -113,3 +113,43 @@ def test_neuron_too_big_for_a_core_is_a_clear_error():
     t = _target(max_input_axons=4)
     with pytest.raises(TargetError, match="neuron 9 alone exceeds one loihi core"):
         partition(g, t, "sequential")
+
+
+def test_cpsat_never_worse_than_sequential_or_greedy():
+    # an unshuffled ring: id order is already local, so sequential is near ideal
+    n = 240
+    src = np.repeat(np.arange(n), 4)
+    dst = (src + np.tile([-2, -1, 1, 2], n)) % n
+    g = SynapseGraph.from_arrays(n, src, dst)
+    t = _target(max_neurons=24)
+    seq, gr = partition(g, t, "sequential"), partition(g, t, "greedy")
+    a = partition(g, t, "cpsat", time_limit=0.3, seed=0)
+    assert a.objective <= min(seq.objective, gr.objective)
+    assert a.stats["sequential_objective"] == seq.objective and a.stats["greedy_objective"] == gr.objective
+    assert verify_graph(g, a.core_of, t) == []
+
+
+def test_packer_fills_cores_to_the_binding_capacity():
+    # 30 neurons, each fed by 5 private sources: 5 input axons per neuron, 12 axons per core -> 2 per core
+    n_src, n = 150, 180
+    post = np.repeat(np.arange(n_src, n), 5)
+    g = SynapseGraph.from_arrays(n, np.arange(n_src), post)
+    t = _target(max_neurons=64, max_input_axons=12)
+    a = partition(g, t, "sequential")
+    # sources need no axons: 64 + 64 + (22 sources + 2 targets), then 2 targets per core (14 more)
+    assert a.n_cores == 3 + 14
+    assert np.bincount(a.core_of).tolist() == [64, 64, 24] + [2] * 14
+    assert verify_graph(g, a.core_of, t) == []
+
+
+def test_output_axons_are_repaired_by_cutting_cores():
+    # 8 neurons each targeting 6 singleton-input neurons: the limit of 4 input axons forces spreading
+    n = 8 + 48
+    pre = np.repeat(np.arange(8), 6)
+    post = 8 + np.arange(48)
+    g = SynapseGraph.from_arrays(n, pre, post)
+    t = _target(max_neurons=8, max_output_axons=10)
+    a = partition(g, t, "sequential")
+    assert verify_graph(g, a.core_of, t) == []
+    u = core_usage(g, a.core_of, t)
+    assert u.output_axons.max() <= 10 and u.neurons.max() <= 8
