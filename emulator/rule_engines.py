@@ -114,6 +114,7 @@ RULE_ENGINES: dict[str, object] = {
 # integer seed rules (emulator/seed_rules, compiled by neuromap/compiler/quantize_learning.py)
 from emulator.seed_rules import SEED_ENGINES  # noqa: E402
 RULE_ENGINES.update(SEED_ENGINES)
+from emulator.seed_rules import clopath as _clopath; RULE_ENGINES["clopath"] = _clopath  # noqa: E402,E702
 
 
 def rule_engine(learning: dict, where: str):

@@ -27,6 +27,7 @@ NEAREST = {
     "truenorth": "if (TrueNorth's linear-leak neuron in float units)",
     "lif": "if (no decay) or a target with exponential decays",
     "loihi_lif": "lif (float units; the quantize pass maps it onto each target)",
+    "adex": "lif (v_th at AdEx's V_T; adaptation, the exponential upswing and the spike shape are lost)",
 }
 #: lif/if parameters loihi_lif holds once per population (du, dv, vth; v resets to 0)
 SHARED = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset"), "if": ("v_th", "v_reset")}

@@ -26,7 +26,7 @@ from neuromap.errors import TargetError
 
 #: float rule -> integer engine (``learning["engine"]``)
 ENGINE_OF = {"pool_stdp": "pool_stdp", "homeostatic_stdp": "homeostatic_stdp", "nn_stdp": "homeostatic_stdp",
-             "vogels_isp": "vogels_isp"}
+             "vogels_isp": "vogels_isp", "clopath": "clopath"}
 SUPPORTED_RULES = tuple(ENGINE_OF)
 #: the learned weight range is fitted up to min(w_max, RANGE_CAP * max |w0|)
 RANGE_CAP = 64.0
@@ -138,17 +138,67 @@ def _pool(pr, P: _Params, ws: float, dt: float, tables: dict, terr: dict, fld: s
     _table("prod_lut", prod, fine, tables, terr)
 
 
+def mant_shift(c: float, fld: str, name: str, min_shift: int = 0) -> tuple[int, int]:
+    """``c ~= m * 2**-sh`` with a 16-bit mantissa ``m`` in [2**15, 2**16) (nearest) and ``0 <= sh <= 62``;
+    ``c = 0`` -> (0, 0). ``sh < min_shift`` (the coefficient is too large for the engine) -> TargetError."""
+    if c == 0.0:
+        return 0, 0
+    sh = 15 - math.floor(math.log2(c))
+    if round(c * 2.0 ** min(sh, 62)) >= 1 << 16:
+        sh -= 1
+    sh = min(sh, 62)
+    if sh < min_shift:
+        raise TargetError(f"{fld}.plasticity: {name} is too large for the integer clopath engine "
+                          f"(coefficient {c:.3g} fine-weight units; lower it or the weights' w_max)")
+    return int(round(c * 2.0 ** sh)), int(sh)
+
+
+def _clopath(pr, P: _Params, ws: float, dt: float, fld: str, post, f) -> None:
+    """Clopath (C1)-(C4) on a lif/if post: voltages in the post's hardware v units (emulator/seed_rules/clopath.py).
+
+    ``post``: the post population's plan (``s`` hardware v units per float voltage unit, ``v_reset``)."""
+    from emulator.seed_rules.clopath import FF, UF, VQ_BITS
+    if post is None:
+        raise TargetError(f"{fld}.plasticity: clopath needs the post population's voltage scale "
+                          "(the post must be a lif or if population)")
+    p = pr.plasticity
+    v_bits = int(round(math.log2(f.v_max + 1))) + 1
+    v_shift = max(v_bits - VQ_BITS, 0)
+    q = 2.0 ** v_shift / post.s                        # float voltage units per vq unit
+    P.learning.update(v_shift=v_shift, delay_u=int(p["delay_u"]))
+    th_p = P.put("theta_plus", p["theta_plus"] - post.v_reset, 1.0 / q)
+    th_m = P.put("theta_minus", p["theta_minus"] - post.v_reset, 2.0 ** UF / q)
+    u0 = P.put("u_init", p["u_init"] - post.v_reset, 2.0 ** UF / q)
+    lim = 1 << (VQ_BITS - 1)
+    for name, val, top in (("theta_plus", th_p, lim), ("theta_minus", th_m, lim << UF), ("u_init", u0, lim << UF)):
+        if abs(val) >= top:
+            raise TargetError(f"{fld}.plasticity.{name}: outside the post neurons' voltage range "
+                              "(keep the clopath thresholds between about v_reset - 2 (v_th - v_reset) "
+                              "and v_reset + 2 (v_th - v_reset))")
+    P.put("keep_minus", math.exp(-dt / p["tau_minus"]), 1 << 16)
+    P.put("keep_plus", math.exp(-dt / p["tau_plus"]), 1 << 16)
+    P.put("keep_x", math.exp(-dt / p["tau_x"]), 1 << 16)
+    fine = ws * (1 << WF)
+    for name, c, lo in (("ltd", p["A_LTD"] * fine * q / 2.0 ** UF, 0),
+                        ("ltp", dt * p["A_LTP"] / p["tau_x"] * fine * q * q / 2.0 ** UF * 2.0 ** FF, 11)):
+        m, sh = mant_shift(c, fld, "A_LTD" if name == "ltd" else "A_LTP", lo)
+        P.learning[f"{name}_m"], P.learning[f"{name}_sh"] = m, sh
+        P.errors[name] = abs(m * 2.0 ** -sh - c) / c if c else 0.0
+
+
 _CONVERT = {"pool_stdp": _pool, "homeostatic_stdp": _homeostatic, "vogels_isp": _vogels}
 
 
-def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: str, rng, dt: float, fld: str):
+def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: str, rng, dt: float, fld: str,
+                     post=None):
     """Weights and integer learning engine of plastic projection ``pr``, or None (no engine: frozen).
 
     ``x``: target weights in hardware input units (``sign * s_p * w``); ``s_p`` hardware units per float
     weight unit; ``f``: the target's fields (``quantize._Fields``). Returns (q, learning, tables, report)
     with ``q`` as :func:`quantize.quantize_weights` returns it, at the widest weight format and the
     finest weight exponent that holds the largest reachable weight (``rounding``: nearest, or
-    stochastic with ``rng``).
+    stochastic with ``rng``). ``post``: the post population's plan (voltage scale ``s``, ``v_reset``),
+    needed by voltage-based rules (clopath).
     """
     rule = pr.plasticity["rule"]
     if rule not in ENGINE_OF:
@@ -182,7 +232,10 @@ def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: st
     P.errors["w_hi"] = abs(P.learning["w_hi"] / ws - w_max) / w_max if w_max else 0.0
     tables: dict[str, np.ndarray] = {}
     terr: dict[str, float] = {}
-    _CONVERT[engine](pr, P, ws, dt, tables, terr, fld)
+    if engine == "clopath":
+        _clopath(pr, P, ws, dt, fld, post, f)
+    else:
+        _CONVERT[engine](pr, P, ws, dt, tables, terr, fld)
     P.learning.update(wf=WF, af=AF, xf=XF)
     report = {"engine": engine, "weight_scale": ws, "w_range": [P.learning["w_lo"], P.learning["w_hi"]],
               "param_rel_error": P.errors, "table_rel_error": terr}
