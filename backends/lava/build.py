@@ -109,20 +109,29 @@ def tie_groups(plan: LavaPlan) -> list[int]:
     return sorted({find(g) for g in range(G)} - {find(0)}) if G else []
 
 
+def _lif_class(g):
+    """Lava ``LIF``, or neuromap's fixed_pt ``LIFRefractoryFixed`` for a group with refractory neurons."""
+    if g.refractory is None:
+        from lava.proc.lif.process import LIF
+        return LIF
+    from backends.lava.procs.lif_refractory import LIFRefractoryFixed
+    return LIFRefractoryFixed
+
+
 def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
     """Create every process of ``plan`` for a run of ``steps`` (>= 1) steps and connect them."""
     import_lava()
     from lava.proc.io.sink import RingBuffer as SpikeSink
     from lava.proc.io.source import RingBuffer as SpikeSource
-    from lava.proc.lif.process import LIF
     from lava.proc.monitor.process import Monitor
     from lava.proc.sparse.process import Sparse
     from scipy.sparse import csr_matrix
 
     raster = input_raster(plan, steps)
-    lifs = [LIF(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
-                bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32), v=g.v_init.astype(np.int32),
-                name=g.name)
+    lifs = [_lif_class(g)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
+                          bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32),
+                          v=g.v_init.astype(np.int32), name=g.name,
+                          **({} if g.refractory is None else {"refractory": g.refractory}))
             for g in plan.groups]
     used = {c.pre for c in plan.connections if c.pre_kind == "input"}
     sources = [SpikeSource(data=np.ascontiguousarray(raster[:, g.inputs].T, dtype=np.int32))

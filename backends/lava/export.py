@@ -144,6 +144,8 @@ def _arrays(plan: LavaPlan, syn_proj: np.ndarray) -> dict[str, np.ndarray]:
     for k, g in enumerate(plan.groups):
         out.update({f"g{k}.neurons": g.neurons.astype(np.int64), f"g{k}.bias_mant": g.bias_mant.astype(np.int32),
                     f"g{k}.bias_exp": g.bias_exp.astype(np.int32), f"g{k}.u": g.u_init, f"g{k}.v": g.v_init})
+        if g.refractory is not None:
+            out[f"g{k}.refractory"] = g.refractory.astype(np.int32)
     for k, g in enumerate(plan.inputs):
         out[f"i{k}.inputs"] = g.inputs.astype(np.int64)
     idx = np.int32 if max((max(c.shape) for c in plan.connections), default=0) < 2 ** 31 else np.int64
@@ -157,11 +159,15 @@ def _arrays(plan: LavaPlan, syn_proj: np.ndarray) -> dict[str, np.ndarray]:
 
 def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
     L = ["    # --- neurons: one LIF per neuron group (Lava keeps one du/dv/vth per LIF)", "    plastic = {}"]
+    if any(g.refractory is not None for g in plan.groups):
+        L.insert(0, "    # refractory neurons: neuromap's fixed_pt model (Lava's LIFRefractory is float only)\n"
+                    "    from backends.lava.procs.lif_refractory import LIFRefractoryFixed")
     for k, g in enumerate(plan.groups):
         first, last = int(g.neurons.min()), int(g.neurons.max())
         L.append(f"    # {g.name}: population {g.population!r}, {g.size} neurons (image ids {first}..{last})")
-        L.append(f"    g{k} = LIF(shape=({g.size},), du={g.du}, dv={g.dv}, vth={g.vth}, bias_mant=A['g{k}.bias_mant'], "
-                 f"bias_exp=A['g{k}.bias_exp'],\n              u=A['g{k}.u'], v=A['g{k}.v'], name={g.name!r})")
+        cls, refr = ("LIF", "") if g.refractory is None else ("LIFRefractoryFixed", f", refractory=A['g{k}.refractory']")
+        L.append(f"    g{k} = {cls}(shape=({g.size},), du={g.du}, dv={g.dv}, vth={g.vth}, bias_mant=A['g{k}.bias_mant'], "
+                 f"bias_exp=A['g{k}.bias_exp'],\n              u=A['g{k}.u'], v=A['g{k}.v'], name={g.name!r}{refr})")
     used = sorted({c.pre for c in plan.connections if c.pre_kind == "input"})
     if used:
         L.append("    # --- inputs: one spike source per input group, replaying input_spikes()")

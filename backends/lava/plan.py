@@ -59,6 +59,9 @@ class NeuronGroup:
     bias_exp: np.ndarray      # int8, 0..7
     u_init: np.ndarray        # int32
     v_init: np.ndarray        # int32
+    #: int32 refractory steps per neuron (``neurons.refractory``), None when all 0: then the group is a
+    #: plain Lava ``LIF``, otherwise ``backends.lava.procs.lif_refractory.LIFRefractoryFixed``
+    refractory: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -176,9 +179,11 @@ def _neuron_groups(image: Image) -> list[NeuronGroup]:
         for k, (du, dv, vth) in enumerate(uniq):
             sel = ids[inv == k]
             name = pop if len(uniq) == 1 else f"{pop}.{k}"
+            refr = nu["refractory"][sel].astype(np.int32) if "refractory" in nu else None
             groups.append(NeuronGroup(name, pop, sel, int(du), int(dv), int(vth),
                                       nu["bias_mant"][sel].astype(np.int16), nu["bias_exp"][sel].astype(np.int8),
-                                      nu["u_init"][sel].astype(np.int32), nu["v_init"][sel].astype(np.int32)))
+                                      nu["u_init"][sel].astype(np.int32), nu["v_init"][sel].astype(np.int32),
+                                      refr if refr is not None and refr.any() else None))
     return groups
 
 
