@@ -48,21 +48,29 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--rates", default="uniform", show_default=True, metavar="uniform|auto|FILE",
               help="Traffic weights: uniform (1 spike/step), auto (200-step emulator run) or a "
                    ".yaml/.json/.npy rates file, per population or per neuron (docs/placement.md).")
+@click.option("--freeze", is_flag=True,
+              help="Drop every projection's plasticity: weights stay at their initial values (Lava 0.10 runs "
+                   "only static and stdp_loihi projections, so `validate` needs this for the seed rules).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
 @quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, rates: str,
-            as_json: bool, quiet: bool) -> None:
+            freeze: bool, as_json: bool, quiet: bool) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
     Examples:
       neuromap compile net.yaml -t loihi -o build/
       neuromap compile net.yaml -o build/ --placer greedy --json
+      neuromap compile examples/ramp_lif.yaml --freeze -o build/ramp_frozen
     """
+    import dataclasses
+
     from neuromap.compiler import compile_network
     from neuromap.io import load_network
 
     net = load_network(network)
+    if freeze:
+        net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
     with bar("compile passes", enabled=not quiet) as progress:
         img = compile_network(net, target=target, placer=placer, time_limit=time_limit, seed=seed, rates=rates,
                               progress=progress)
