@@ -62,14 +62,15 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
-          link_evals: int = 400) -> Placement:
+          link_evals: int = 400, greedy_max_cores: int = 512) -> Placement:
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 
     ``cpsat`` works on the compact region plus the sequential slots, starts from the better
     of ``greedy`` and ``sequential`` (hint / LNS start) and never returns a worse placement;
     its ``bound`` is the larger of CP-SAT's and a Gilmore-Lawler-style bound
     (:func:`lower_bound`). Then up to ``link_evals`` slot swaps/moves lower the maximum link
-    load without raising the hop-weighted traffic (:func:`balance_links`).
+    load without raising the hop-weighted traffic (:func:`balance_links`). Above
+    ``greedy_max_cores`` cores the greedy lays cores, in connection order, along a Hilbert curve.
     """
     if method not in METHODS:
         raise TargetError(f"placer: unknown mesh method {method!r} (use one of {', '.join(METHODS)})")
@@ -84,7 +85,7 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         return _placement(traffic, bx[:n], by[:n], np.arange(n) % cpt, "sequential")
     rx, ry = _region(n, target)
     sym = (traffic + traffic.T).tocsr()
-    pos = _greedy(sym, rx, ry)
+    pos = _greedy(sym, rx, ry) if n <= greedy_max_cores else _curve_greedy(sym, rx, ry)
     if method == "greedy" or n <= 1:
         return _placement(traffic, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method)
     # slot set: region tiles + the sequential tiles, cpt slots each
@@ -161,6 +162,7 @@ def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarr
         return hop_cost(traffic, sx[p], sy[p]), max(m.max(initial=0.0) for m in (east, west, north, south))
 
     cost, peak = score(pos)
+    max_evals = min(int(max_evals), int(2e7 // max(len(w), 1)))  # each evaluation routes every flow
     evals = moves = 0
     while evals < max_evals and peak > 0:
         tx, ty = sx[pos], sy[pos]
@@ -251,18 +253,57 @@ def _greedy(sym: sp.csr_matrix, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
     return pos
 
 
+def _curve_greedy(sym: sp.csr_matrix, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    """Slot index per core for big meshes: cores in connection order (each next core has the most
+    traffic to the ones already taken) laid along a Hilbert curve through the region's tiles."""
+    n = sym.shape[0]
+    csc = sym.tocsc()
+    conn = np.zeros(n)
+    taken = np.zeros(n, bool)
+    order = np.empty(n, np.int64)
+    total = np.asarray(sym.sum(1)).ravel()
+    for k in range(n):
+        free_conn = np.where(taken, -1.0, conn)
+        c = int(np.argmax(free_conn)) if free_conn.max() > 0 else int(np.argmax(np.where(taken, -1.0, total)))
+        order[k], taken[c] = c, True
+        lo, hi = csc.indptr[c], csc.indptr[c + 1]
+        conn[csc.indices[lo:hi]] += csc.data[lo:hi]
+    side = 1 << int(np.ceil(np.log2(max(int(sx.max()), int(sy.max()), 1) + 1)))
+    d = np.array([_hilbert(side, int(x), int(y)) for x, y in zip(sx, sy)])
+    slots = np.lexsort((np.arange(len(sx)), d))
+    pos = np.empty(n, np.int64)
+    pos[order] = slots[:n]
+    return pos
+
+
+def _hilbert(side: int, x: int, y: int) -> int:
+    """Index of tile (x, y) along the Hilbert curve filling a side x side square (side a power of 2)."""
+    d, s = 0, side // 2
+    while s > 0:
+        rx, ry = int(x & s > 0), int(y & s > 0)
+        d += s * s * ((3 * rx) ^ ry)
+        if ry == 0:
+            if rx == 1:
+                x, y = side - 1 - x, side - 1 - y
+            x, y = y, x
+        s //= 2
+    return d
+
+
 def _int_traffic(sym):
     t = sp.triu(sym, k=1).tocoo()
     scale = 1 if np.all(t.data == np.round(t.data)) else 1000
     return t.row, t.col, np.maximum(np.round(t.data * scale), 0).astype(np.int64), scale
 
 
-def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, glb=False):
+def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, glb=False, edges=None):
     """Re-assign ``cores`` to the slot set ``slots`` (others fixed). Returns (pos, status, obj, bound, det, scale).
 
     ``glb`` (all cores free only): add each core's Gilmore-Lawler cut (its weighted distance sum
-    is at least its :func:`lower_bound` term), which tightens CP-SAT's LP bound."""
-    rows, cols, w, scale = _int_traffic(sym)
+    is at least its :func:`lower_bound` term), which tightens CP-SAT's LP bound. ``edges``:
+    :func:`_int_traffic` of ``sym`` if already computed. Edges with one end fixed become a
+    (core x slot) cost table, so a window's model size does not grow with the mesh."""
+    rows, cols, w, scale = _int_traffic(sym) if edges is None else edges
     m = cp_model.CpModel()
     k = len(cores)
     idx = {int(c): i for i, c in enumerate(cores)}
@@ -279,24 +320,23 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, 
         m.Add(yv[i] == sum(int(sy[s]) * b[i][j] for j, s in enumerate(slots)))
     obj = []
     inc = [[] for _ in cores]  # (weight, distance expr) per core, for the cuts
-    for r, c, wt in zip(rows, cols, w):
-        if wt == 0:
-            continue
-        ir, ic = idx.get(int(r)), idx.get(int(c))
-        if ir is None and ic is None:
-            continue
-        if ir is not None and ic is not None:
-            dx, dy = m.NewIntVar(0, X, ""), m.NewIntVar(0, Y, "")
-            m.AddAbsEquality(dx, xv[ir] - xv[ic])
-            m.AddAbsEquality(dy, yv[ir] - yv[ic])
-            obj.append(int(wt) * (dx + dy))
-            inc[ir].append(int(wt) * (dx + dy))
-            inc[ic].append(int(wt) * (dx + dy))
-        else:  # one end fixed: cost linear in the moving core's slot
-            i, f = (ir, c) if ir is not None else (ic, r)
-            fx, fy = sx[pos[f]], sy[pos[f]]
-            obj.append(sum(int(wt * (abs(int(sx[s]) - int(fx)) + abs(int(sy[s]) - int(fy)))) * b[i][j]
-                           for j, s in enumerate(slots)))
+    win = np.full(sym.shape[0], -1, np.int64)
+    win[np.asarray(cores, np.int64)] = np.arange(k)
+    both = (w > 0) & (win[rows] >= 0) & (win[cols] >= 0)
+    for r, c, wt in zip(win[rows[both]], win[cols[both]], w[both]):
+        dx, dy = m.NewIntVar(0, X, ""), m.NewIntVar(0, Y, "")
+        m.AddAbsEquality(dx, xv[r] - xv[c])
+        m.AddAbsEquality(dy, yv[r] - yv[c])
+        obj.append(int(wt) * (dx + dy))
+        inc[r].append(int(wt) * (dx + dy))
+        inc[c].append(int(wt) * (dx + dy))
+    one = (w > 0) & ((win[rows] >= 0) ^ (win[cols] >= 0))  # one end fixed: linear in the slot
+    mov = np.where(win[rows[one]] >= 0, win[rows[one]], win[cols[one]])
+    fix = np.where(win[rows[one]] >= 0, cols[one], rows[one])
+    dist = (np.abs(sx[slots][None, :] - sx[pos[fix]][:, None]) + np.abs(sy[slots][None, :] - sy[pos[fix]][:, None]))
+    cost = np.zeros((k, len(slots)), np.int64)
+    np.add.at(cost, mov, w[one][:, None] * dist)
+    obj += [int(cost[i, j]) * b[i][j] for i in range(k) for j in range(len(slots)) if cost[i, j]]
     if glb:
         cpt = int(np.max(np.unique(np.stack([sx, sy], 1), axis=0, return_counts=True)[1]))
         full = sp.coo_matrix((w.astype(float), (rows, cols)), shape=sym.shape)
@@ -333,31 +373,42 @@ def _exact(sym, sx, sy, pos, glb, time_limit, seed, num_workers):
 
 
 def _lns(traffic, sym, sx, sy, pos, time_limit, seed, num_workers, window):
-    """Windows: a core, its heaviest partners and the cores on nearby slots, permuted among their slots."""
+    """Windows: a core, its heaviest partners and the cores on nearby slots, permuted among their slots.
+
+    Bounded by ``time_limit`` deterministic units and ``20 * time_limit + 10`` windows (deterministic)."""
     n = sym.shape[0]
-    dense = sym.toarray()
+    edges = _int_traffic(sym)
+    t = sp.coo_matrix(traffic)
+    er, ec, ew = t.row, t.col, t.data
     slot_core = np.full(len(sx), -1, np.int64)
     slot_core[pos] = np.arange(n)
     left, tried, improved = float(time_limit), 0, 0
-    cur = hop_cost(traffic, sx[pos], sy[pos])
     rng = np.random.default_rng(seed)
     per = max(0.2, min(2.0, time_limit / 20))
+    max_windows = int(20 * time_limit) + 10
     stall = 0
-    while left > 0.05 and stall < 2 * n:
+    while left > 0.05 and stall < 2 * n and tried < max_windows:
         c0 = int(rng.integers(n))
         d = np.abs(sx - sx[pos[c0]]) + np.abs(sy - sy[pos[c0]])
         near = [int(s) for s in np.argsort(d, kind="stable")[: window]]
+        lo, hi = sym.indptr[c0], sym.indptr[c0 + 1]
+        partners = sym.indices[lo:hi][np.lexsort((sym.indices[lo:hi], -sym.data[lo:hi]))][: window // 2]
         cores = sorted({int(slot_core[s]) for s in near if slot_core[s] >= 0}
-                       | set(np.argsort(-dense[c0])[: window // 2].tolist()) | {c0})[: window + window // 2]
+                       | set(partners.tolist()) | {c0})[: window + window // 2]
         slots = np.array(sorted(set(near) | {int(pos[c]) for c in cores}))
         new, status, obj, bound, det, scale = _solve_slots(sym, sx, sy, np.array(cores), slots, pos,
-                                                           min(per, left), seed + tried, num_workers)
+                                                           min(per, left), seed + tried, num_workers,
+                                                           edges=edges)
         left -= det
         tried += 1
         if new is not None:
-            val = hop_cost(traffic, sx[new], sy[new])
-            if val < cur - 1e-9:
-                pos, cur = new, val
+            moved = np.zeros(n, bool)
+            moved[cores] = True
+            e = moved[er] | moved[ec]
+            old_c = ew[e] @ (np.abs(sx[pos[er[e]]] - sx[pos[ec[e]]]) + np.abs(sy[pos[er[e]]] - sy[pos[ec[e]]]))
+            new_c = ew[e] @ (np.abs(sx[new[er[e]]] - sx[new[ec[e]]]) + np.abs(sy[new[er[e]]] - sy[new[ec[e]]]))
+            if new_c < old_c - 1e-9:
+                pos = new
                 slot_core[:] = -1
                 slot_core[pos] = np.arange(n)
                 improved += 1

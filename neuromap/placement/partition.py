@@ -21,6 +21,7 @@ CP-SAT uses ``num_workers`` fixed workers, ``random_seed`` and a deterministic t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numba
 import numpy as np
@@ -31,7 +32,8 @@ from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.traffic import inter_core_packets, uniform_rates
 from neuromap.placement.packing import compact, core_usage_ok, pack_order
-from neuromap.placement.usage import core_usage, index_bits_for, synapse_field_bits
+from neuromap.placement.usage import (core_usage, index_bits_for, output_violations, synapse_field_bits,
+                                      violations)
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -206,8 +208,40 @@ def _int_rates(rates: np.ndarray) -> tuple[np.ndarray, int]:
     return np.maximum(np.round(rates * _RATE_SCALE), 0).astype(np.int64), _RATE_SCALE
 
 
-def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, num_workers):
+@dataclass
+class _Index:
+    """Synapse indices grouped by post and by pre neuron (CSR), so windows touch only their synapses."""
+
+    by_post: np.ndarray
+    post_ptr: np.ndarray
+    by_pre: np.ndarray
+    pre_ptr: np.ndarray
+
+    @staticmethod
+    def of(graph: SynapseGraph) -> "_Index":
+        n = graph.n_neurons
+        bp = np.argsort(graph.post, kind="stable")
+        br = np.argsort(graph.pre, kind="stable")
+        return _Index(bp, np.searchsorted(graph.post[bp], np.arange(n + 1)),
+                      br, np.searchsorted(graph.pre[br], np.arange(n + 1)))
+
+    @staticmethod
+    def gather(perm: np.ndarray, ptr: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Synapse indices of neurons ``ids`` (sorted ascending)."""
+        ids = np.asarray(ids, np.int64)
+        lens = ptr[ids + 1] - ptr[ids]
+        if lens.sum() == 0:
+            return np.zeros(0, np.int64)
+        starts = np.repeat(ptr[ids] - np.cumsum(np.r_[0, lens[:-1]]), lens)
+        return np.sort(perm[starts + np.arange(lens.sum())])
+
+
+def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, num_workers,
+                  index=None, usage=None):
     """Re-solve the neurons of cores ``window`` (all freed) with every other neuron fixed.
+
+    ``index`` (:class:`_Index`) and ``usage`` (:func:`core_usage` of ``core_of``) are computed
+    when not given; the LNS passes them so a window costs time in its own synapses only.
 
     Returns (new core_of or None, CP-SAT status, objective, bound, deterministic time).
     Memory uses a linear upper bound of the nengo-loihi accounting (per axon with n
@@ -227,7 +261,8 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
     for n in freed:
         m.AddExactlyOne(x[n])
     # synapses into freed neurons define a[p, j] = "p has a target on window core j"
-    s_in = np.flatnonzero(is_freed[graph.post])
+    index = _Index.of(graph) if index is None else index
+    s_in = _Index.gather(index.by_post, index.post_ptr, freed)
     pairs, cnt = np.unique(graph.pre[s_in] * graph.n_neurons + graph.post[s_in], return_counts=True)
     pp, pn = pairs // graph.n_neurons, pairs % graph.n_neurons
     srcs = np.unique(pp)
@@ -236,10 +271,10 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
         for j in range(k):
             m.AddImplication(x[n][j], a[p][j])
     # targets of each source outside the window (constant distinct cores)
-    s_src = np.flatnonzero(np.isin(graph.pre, srcs) & ~is_freed[graph.post])
+    s_src = _Index.gather(index.by_pre, index.pre_ptr, srcs)
+    s_src = s_src[~is_freed[graph.post[s_src]]]
     ext_keys = np.unique(graph.pre[s_src] * len(in_w) + core_of[graph.post[s_src]])
     ext = dict(zip(*np.unique(ext_keys // len(in_w), return_counts=True)))
-    fan_out_src = dict(zip(*np.unique(graph.pre[np.isin(graph.pre, freed)], return_counts=True)))
     # capacities of window cores
     for j in range(k):
         m.Add(sum(x[n][j] for n in freed) <= cap.max_neurons)
@@ -249,9 +284,11 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
               <= cap.max_input_axons)
     if cap.memory_model == "nengo_loihi":
         g, hw = sm.synapses_per_group, sm.group_header_bits + sm.word_bits - 1
-        wb, db, tb = synapse_field_bits(graph, target)
+        sub = SimpleNamespace(weight_bits=graph.weight_bits[s_in], delay=graph.delay[s_in],
+                              plastic=graph.plastic[s_in])
+        wb, db, tb = synapse_field_bits(sub, target)
         per = np.zeros(graph.n_neurons, np.int64)
-        np.maximum.at(per, graph.pre[s_in], (wb + db + tb)[s_in])
+        np.maximum.at(per, graph.pre[s_in], wb + db + tb)
         per += index_bits_for(target, np.array([min(cap.max_neurons, len(freed))]))[0]
         for j in range(k):
             m.Add(sum(int(c) * (g * int(per[p]) + hw) * x[n][j] for p, n, c in zip(pp, pn, cnt))
@@ -279,7 +316,7 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
                     elif o[n]:
                         terms.append(int(o[n]) * x[n][j])
                 m.Add(sum(terms) <= cap.max_output_axons)
-            usage = core_usage(graph, core_of, target)
+            usage = core_usage(graph, core_of, target) if usage is None else usage
             outside = [p for p in srcs if not is_freed[p]]
             by_core: dict[int, list[int]] = {}
             for p in outside:
@@ -346,16 +383,26 @@ def _exact(graph, target, rates, start, time_limit, seed, num_workers) -> CoreAs
 
 
 def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_pairs) -> CoreAssignment:
-    """Large-neighbourhood search from ``start``: re-solve pairs of cores exchanging the most traffic."""
+    """Large-neighbourhood search from ``start``: re-solve pairs of cores exchanging the most traffic.
+
+    Candidate pairs are taken in order of traffic between them; each window is solved with the rest
+    fixed and kept if it lowers the inter-core packets and passes the full capacity check. The list is
+    rebuilt once exhausted. Bounded by ``time_limit`` deterministic units and ``20 * time_limit + 10``
+    windows (both deterministic). Each window costs time in its own synapses only (:class:`_Index`).
+    """
     from neuromap.placement.traffic import core_traffic
     rates_int, _ = _int_rates(rates)
+    index = _Index.of(graph)
+    indeg = np.diff(index.post_ptr)
     core_of = start.core_of.copy()
+    usage = core_usage(graph, core_of, target)
     best = start.objective
     left = float(time_limit)
+    max_windows = int(20 * time_limit) + 10
     tried = improved = skipped = 0
     per_window = max(0.5, min(5.0, time_limit / 10))
     seen: set[tuple[int, int, int]] = set()
-    while left > 0.05:
+    while left > 0.05 and tried < max_windows:
         t = core_traffic(graph, core_of, rates)
         t = (t + t.T).tocoo()
         off = t.row < t.col
@@ -363,32 +410,50 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
         cands = [(int(t.row[off][i]), int(t.col[off][i])) for i in order]
         progress = False
         for c1, c2 in cands:
-            if left <= 0.05:
+            if left <= 0.05 or tried >= max_windows:
                 break
             members = np.flatnonzero((core_of == c1) | (core_of == c2))
             key = (c1, c2, hash(members.tobytes()))
             if key in seen:
                 continue
             seen.add(key)
-            n_pairs = int(np.isin(graph.post, members).sum())
-            if n_pairs > window_max_pairs:
+            if int(indeg[members].sum()) > window_max_pairs:
                 skipped += 1
                 continue
             new, status, obj, bound, det = _solve_window(
                 graph, target, rates_int, core_of, np.array([c1, c2]), min(per_window, left),
-                seed + tried, num_workers)
+                seed + tried, num_workers, index, usage)
             left -= det
             tried += 1
             if new is None:
                 continue
-            val = inter_core_packets(graph, new, rates)
-            if val < best - 1e-9 and core_usage_ok(graph, target, new):
-                core_of, best = new, val
-                improved += 1
-                progress = True
-                break  # traffic changed: recompute the candidate windows
+            delta = _packets_delta(graph, index, core_of, new, members, rates)
+            if delta < -1e-9:
+                new_usage = core_usage(graph, new, target)
+                if not (violations(new_usage, target).any() or output_violations(new_usage, target).any()):
+                    core_of, usage, best = new, new_usage, best + delta
+                    improved += 1
+                    progress = True
         if not progress:
             break
     stats = {"windows_tried": tried, "windows_improved": improved, "windows_skipped": skipped,
              "deterministic_time": float(time_limit) - left}
     return _result(graph, core_of, rates, "cpsat", None, stats)
+
+
+def _packets_delta(graph, index, old, new, moved, rates) -> float:
+    """Change of inter-core packets per step when neurons ``moved`` go from ``old`` to ``new`` cores.
+
+    Only sources with a synapse onto a moved neuron, and the moved neurons themselves, change."""
+    s_in = _Index.gather(index.by_post, index.post_ptr, moved)
+    srcs = np.union1d(graph.pre[s_in], moved)
+    syn = _Index.gather(index.by_pre, index.pre_ptr, srcs)
+    pre = graph.pre[syn]
+
+    def packets(core_of):
+        n_c = int(core_of.max()) + 1
+        key = np.unique(pre * n_c + core_of[graph.post[syn]])
+        p, c = key // n_c, key % n_c
+        off = core_of[p] != c
+        return float(rates[p[off]].sum())
+    return packets(new) - packets(old)
