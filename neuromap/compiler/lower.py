@@ -68,6 +68,24 @@ def _learning(pr, fld: str) -> tuple[dict | None, dict]:
     return rule_class(rule).to_image(pr.plasticity, pr.hw, f"{fld}.plasticity")
 
 
+def weight_encoding_note(fld: str, raw: np.ndarray, stored: np.ndarray, hw: dict) -> str | None:
+    """A one-line warning when the synapse memory cannot hold a projection's integer weights as given:
+    Lava clips them to 8 bits (+ sign) and truncates them to ``num_weight_bits``, and so does the image
+    (:func:`~neuromap.image.encode_weights`), so results stay bit-identical to Lava; None if nothing changed."""
+    raw = np.asarray(raw, np.int64)
+    changed = raw != stored
+    if not changed.any():
+        return None
+    lo, hi = (-256, 255) if hw["sign_mode"] == "mixed" else (0, 255) if hw["sign_mode"] == "excitatory" else (-255, 0)
+    clipped = int(np.count_nonzero((raw < lo) | (raw > hi)))
+    trunc = int(np.count_nonzero(changed)) - clipped
+    parts = ([f"{clipped} clipped to [{lo}, {hi}]"] if clipped else []) + \
+        ([f"{trunc} truncated to multiples of {1 << (8 - hw['num_weight_bits'] + (hw['sign_mode'] == 'mixed'))}"]
+         if trunc else [])
+    return (f"{fld}: {' and '.join(parts)} of {raw.size} weights (sign_mode {hw['sign_mode']}, "
+            f"num_weight_bits {hw['num_weight_bits']}), as Lava does; use weight_exp to keep larger weights")
+
+
 def lower_inputs(net: Network, pops: list[PopulationMap], n_inp: int) -> dict[str, np.ndarray]:
     """The image's ``inputs`` arrays: ``spike_source`` times -> (step, input id) pairs sorted by step then
     input; ``poisson`` rates -> per-step probabilities ``min(rate * dt / 1000, 1)`` (NaN otherwise)."""
@@ -116,12 +134,17 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
     # ---- synapses of every projection, tagged with (core, projection, source)
     cols = {k: [] for k in ("core", "proj", "src", "post", "w", "d")}
     projections = []
+    encoding_notes: list[str] = []
     for k, pr in enumerate(net.projections):
         fld = f"projections[{k}] ({pr.name})"
         post_pop = net.populations[pr.post]
         pre, post, w, d = _merge_pairs(pr, post_pop.size, fld)
         hw = pr.hw
+        raw = w
         w = encode_weights(w, hw["sign_mode"], hw["num_weight_bits"])
+        note = weight_encoding_note(fld, raw, w, hw)
+        if note:
+            encoding_notes.append(note)
         src_base = start[pr.pre] + (0 if kind_of[pr.pre] == "neuron" else n_neu)
         gpost = start[pr.post] + post
         cols["core"].append(neurons["core"][gpost].astype(np.int64))
@@ -158,6 +181,8 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
 
     # mesh position of every core (tile_x, tile_y, chip), when the place pass computed them
     options = dict(options)
+    if encoding_notes:
+        options["weight_encoding"] = encoding_notes
     positions = options.pop("_core_positions", None) or {}
     probes = [ProbeMap(pr.population, tuple(pr.variables), None if pr.neurons is None else
                        np.asarray(pr.neurons, np.int64)) for pr in net.probes]

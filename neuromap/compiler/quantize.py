@@ -475,13 +475,16 @@ def quantize_pass(st):
 
 
 def verify_quantized(st) -> None:
-    """Every neuron population is loihi_lif; every weight is an integer inside its projection's format."""
+    """Every neuron population is loihi_lif; every weight the quantizer produced is an integer inside its
+    projection's format. (Projections the user gave in hardware units keep their weights: like Lava, the
+    encoder clips and truncates them, and ``check_hw_units`` reports it.)"""
     f = _Fields.of(st.target)
     for name, pop in st.network.populations.items():
         if pop.model not in INPUT_MODELS + ("loihi_lif",):
             raise TargetError(f"quantize left population {name!r} as {pop.model!r}")
+    made = {p["name"] for p in st.options.get("quantization", {}).get("projections", [])}
     for pr in st.network.projections:
-        if pr.hw is None or (pr.n_synapses and (np.any(pr.weight != np.rint(pr.weight))
+        if pr.hw is None or (pr.name in made and pr.n_synapses and (np.any(pr.weight != np.rint(pr.weight))
                                                 or pr.weight.min() < f.w_lo[pr.hw["sign_mode"]]
                                                 or pr.weight.max() > f.w_hi[pr.hw["sign_mode"]])):
             raise TargetError(f"quantize left projection {pr.name!r} with weights outside its hardware format")
