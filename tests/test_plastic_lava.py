@@ -22,7 +22,7 @@ RULE = {"rule": "loihi", "dw": "2^-3 * x1 * y0 - 2^-4 * y2 * x0 + 2^-5 * y3 * x0
         "y3_tau": 20, "t_epoch": 3, "rng_seed": 9}
 
 
-def plastic_net(seed=1, conn=None, exp=-1, delay=1, sign_mode="mixed", weight=None):
+def plastic_net(seed=1, conn=None, exp=-1, delay=1, sign_mode="mixed", weight=None, rule=None):
     """inputs -(STDPLoihi, sparse unless conn says otherwise)-> a -(Lava-syntax rule, all pairs)-> b,
     and a static inhibitory b -> a (a closed loop: learning changes the spikes that drive learning)."""
     n = Network(seed=seed)
@@ -31,7 +31,7 @@ def plastic_net(seed=1, conn=None, exp=-1, delay=1, sign_mode="mixed", weight=No
     n.add_population("b", 4, neuron="loihi_lif", du=1500, dv=300, vth=120)
     n.connect("i", "a", connect=conn or {"rule": "fixed_probability", "p": 0.5},
               weight=weight or {"uniform_int": [30, 110]}, sign_mode=sign_mode, weight_exp=exp, delay=delay,
-              plasticity=STDP)
+              plasticity=rule or STDP)
     n.connect("a", "b", connect={"rule": "all_to_all"}, weight={"uniform_int": [-40, 120]}, sign_mode="mixed",
               plasticity=RULE)
     n.connect("b", "a", connect={"rule": "all_to_all"}, weight=-30, sign_mode="mixed")
@@ -115,3 +115,35 @@ def test_exported_script_learns_like_the_emulator(tmp_path):
     for k, pm in enumerate(img.projections):
         if pm.learning:
             assert np.array_equal(got[f"weights/{pm.name}"], emu.weights[k][-1])
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_available(), reason="lava-nc not installed")
+def test_random_plastic_networks_identical_to_lava():
+    """Random closed-loop networks, rules, epochs, weight exponents, Dense/Sparse learning: spikes, v and
+    weights (every 5 steps) identical in Lava and on the emulator (numpy and numba)."""
+    from hypothesis import given, settings, strategies as st
+    from backends.emulator import run
+    from backends.lava.run import run as run_lava
+    from neuromap.validate import check_identical, probe_everything
+
+    terms = ["x1 * y0", "y1 * x0", "x2 * y0", "y2 * x0", "y3 * x0", "x1 * y2 * x0", "y0", "x0", "u0 * x1"]
+
+    @given(st.integers(0, 10 ** 6), st.lists(st.sampled_from(terms), min_size=1, max_size=3, unique=True),
+           st.lists(st.sampled_from(["2^-2", "-2^-3", "2^-4", "-2^-1", "3 * 2^-3"]), min_size=3, max_size=3),
+           st.integers(1, 4), st.integers(-2, 2), st.booleans())
+    @settings(max_examples=10, deadline=None, derandomize=True)
+    def check(seed, prods, scales, t_epoch, exp, complete):
+        dw = " ".join(("- " + s[1:] if s[0] == "-" else "+ " + s) + " * " + p for s, p in zip(scales, prods))
+        rule = {"rule": "loihi", "dw": dw.removeprefix("+ "),
+                "x1_impulse": 12.5, "x1_tau": 5, "x2_impulse": 30, "x2_tau": 9, "y1_impulse": 16, "y1_tau": 7,
+                "y2_impulse": 3.7, "y2_tau": 3, "y3_impulse": 60, "y3_tau": 25, "t_epoch": t_epoch,
+                "rng_seed": seed % 97}
+        net = plastic_net(seed, conn={"rule": "all_to_all"} if complete else None, exp=exp, rule=rule)
+        img = probe_everything(compile_network(net))
+        lava = run_lava(img, 40, weight_every=5)
+        for eng in ("numpy", "numba"):
+            check_identical(run(img, 40, eng, weight_every=5), lava)
+
+    check()

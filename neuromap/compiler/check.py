@@ -134,7 +134,7 @@ def _hardware_rule_problems(item: str, pr, rule: str, target: Any) -> list[Probl
     try:
         rule_class(rule).learning_config(pr.plasticity, pr.hw, f"{item}.plasticity")
     except NetworkFormatError as e:
-        return [Problem(f"{item}.plasticity", str(e), "fix the learning parameter named")]
+        return [Problem(e.field or f"{item}.plasticity", e.problem, e.fix or "a valid value of that parameter")]
     return []
 
 
