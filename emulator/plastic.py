@@ -51,8 +51,19 @@ class PlasticProjection:
 
     def delivery(self) -> np.ndarray:
         """The per-synapse value delivery adds (``Program.syn_add`` encoding, int32)."""
-        w = self.weights.astype(np.int64)
-        return (w << self.weight_exp if self.weight_exp >= 0 else w).astype(np.int32)
+        return self.weights << self.weight_exp if self.weight_exp > 0 else self.weights.copy()
+
+    def write_back(self, syn_add: np.ndarray) -> None:
+        """Store :meth:`delivery` into ``syn_add`` (a slice when the projection's synapses are contiguous)."""
+        s = self.syn
+        if s.size and s[-1] - s[0] + 1 == s.size:
+            dst = syn_add[s[0]:s[-1] + 1]
+            if self.weight_exp > 0:
+                np.left_shift(self.weights, self.weight_exp, out=dst, casting="unsafe")
+            else:
+                dst[:] = self.weights
+        else:
+            syn_add[s] = self.delivery()
 
 
 def synapse_sources(image: Image) -> np.ndarray:
@@ -157,7 +168,7 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
             for pp in projs:
                 pp.engine.step(image.projections[pp.index].learning, pp.state, pp.weights, spk[pp.pre_src],
                                spk[pp.post_ids], t + 1, st.v[pp.post_ids])
-                p.syn_add[pp.syn] = pp.delivery()
+                pp.write_back(p.syn_add)
             spk[src] = False
             if (weight_every is not None and (t + 1) % int(weight_every) == 0) or t == steps - 1:
                 rec_steps.append(t)

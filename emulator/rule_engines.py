@@ -41,13 +41,15 @@ from neuromap.errors import ImageError, NetworkFormatError
 class LoihiState:
     """State of one projection under the Loihi 2-factor engine: the parsed config, the
     :class:`emulator.learning.LearningState` over a CSR-by-post view of the synapses, the
-    permutation image order -> CSR order, the CSR weight copy (int32) and the emulator engine."""
+    permutation image order -> CSR order, the CSR weight copy (int32; the engine owns the
+    weights, so they are gathered once and scattered after every epoch) and the emulator engine."""
 
     cfg: object
     ls: object
     order: np.ndarray
     w_csr: np.ndarray
     engine: str = "numba"
+    started: bool = False      # w_csr holds the weights (gathered at the first epoch end, then kept)
 
 
 class LoihiEngine:
@@ -100,8 +102,9 @@ class LoihiEngine:
         learns at the end of the step when ``t % t_epoch == 0``; weights change only then."""
         from emulator.learning import learning_step
         learn = t % state.cfg.t_epoch == 0
-        if learn:
+        if learn and not state.started:     # only this engine changes the weights: gather once
             state.w_csr[:] = weights[state.order]
+            state.started = True
         learning_step(state.cfg, state.ls, state.w_csr, pre_spikes, post_spikes, t, engine=state.engine)
         if learn:
             weights[state.order] = state.w_csr
