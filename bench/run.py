@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "voltage_rules": "bench.voltage_rules",
     "lava_export": "bench.lava_export",
     "learning_accuracy": "bench.learning_accuracy",
+    "clopath_accuracy": "bench.clopath_accuracy",
     "emulator_plastic": "bench.emulator_plastic",
 }
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")

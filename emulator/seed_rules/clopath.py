@@ -10,9 +10,12 @@ the synapse keeps an integer pre trace xbar. Widths and units:
   ``u <- rshift_round(u * keep + (vq << UF) * (2**16 - keep), 16)`` with ``keep = round(2**16 d)``,
   d = exp(-dt/tau_-/+); a constant vq is a fixed point (no drift);
 - thresholds: ``theta_minus`` in u units (vq << UF), ``theta_plus`` in vq units; ``u_init`` in u units;
-- ``xbar``: spikes with ``XF = 12`` fraction bits (1 spike = 4096), unsigned 16 bit saturating at
-  65535; per step ``xbar <- rshift_round(xbar * keep_x, 16)`` then ``+4096`` per arrival
-  (the float rule's jump 1/tau_x is folded into the LTP coefficient);
+- ``xbar``: spikes with ``XB = 20`` fraction bits (1 spike = 2**20), unsigned 24 bit saturating at
+  2**24 - 1; per step ``xbar <- rshift_round(xbar * keep_x, 16)`` then ``+2**20`` per arrival
+  (the float rule's jump 1/tau_x is folded into the LTP coefficient). Round-to-nearest decay stalls
+  where ``xbar (1 - keep_x) < 1/2``: with 20 fraction bits that is ~1e-4 spike (with 12 it would be
+  1.8 % of a spike for tau_x = 150 steps, a lasting LTP bias); the LTP product reads
+  ``xb = rshift_round(xbar, 8)`` (``XF = 12`` fraction bits, < 2**16);
 - coefficients as 16-bit mantissa and shift, ``c = m * 2**-sh`` (:func:`scale`): LTD
   (``ltd_m``, ``ltd_sh``: fine-weight units per u unit), LTP (``ltp_m``, ``ltp_sh``: fine-weight
   units * 2**FF per spike of xbar, per (vq unit * u unit)); ``FF = 8``;
@@ -26,12 +29,12 @@ float rule's order (values of step t; ``late`` = u of step t - delay_u, ``u_init
     ltd    = scale([late- - theta_minus]+, ltd)                      per post    (C1, LTD)
     f      = scale([vq - theta_plus]+ * [late+ - theta_minus]+, ltp) per post    (C4)
     xbar   <- rshift_round(xbar keep_x, 16)
-    arrived:  w <- clip(w - ltd, w_lo, w_hi);  xbar <- min(xbar + 4096, 65535)
-    every synapse:  w <- min(w + rshift_round(xbar * f, XF + FF), w_hi)           (C1, LTP)
+    arrived:  w <- clip(w - ltd, w_lo, w_hi);  xbar <- min(xbar + 2**20, 2**24 - 1)
+    every synapse:  w <- min(w + rshift_round(xb * f, XF + FF), w_hi)             (C1, LTP)
 
 Ranges (int64 never overflows): [vq - theta_plus]+ < 2**17, [u - theta_minus]+ < 2**25, their
 product < 2**42, times a 16-bit mantissa < 2**58; the compiler keeps ``ltp_sh >= 11`` so
-f < 2**47 and xbar * f < 2**63.
+f < 2**47 and xb * f < 2**63. The post spikes are not used (the rule sees the post only through v).
 """
 from __future__ import annotations
 
@@ -41,12 +44,15 @@ import numpy as np
 
 from neuromap.errors import ImageError
 
-from emulator.seed_rules.fixed import TRACE_MAX, XF, Synapses, decay_trace, rshift_round
+from emulator.seed_rules.fixed import XF, Synapses, decay_trace, rshift_round
 
 #: fraction bits of u-, u+ (and theta_minus, u_init) over vq
 UF = 8
 #: extra fraction bits of the per-post LTP factor f
 FF = 8
+#: fraction bits of xbar (1 spike = 2**XB) and its saturation (24 bit unsigned)
+XB = 20
+XBAR_MAX = (1 << 24) - 1
 #: width of vq (signed)
 VQ_BITS = 16
 #: keep factors of the voltage filters: 2**16 = 1.0
@@ -109,6 +115,6 @@ def step(learning: dict, st: State, weights: np.ndarray, pre_spikes: np.ndarray,
     post = syn.post_idx
     decay_trace(st.xbar, int(learning["keep_x"]))
     w[arrived] = np.clip(w[arrived] - ltd[post[arrived]], lo, hi)
-    st.xbar[arrived] = np.minimum(st.xbar[arrived] + (1 << XF), TRACE_MAX)
-    w += rshift_round(st.xbar * f[post], XF + FF)
+    st.xbar[arrived] = np.minimum(st.xbar[arrived] + (1 << XB), XBAR_MAX)
+    w += rshift_round(rshift_round(st.xbar, XB - XF) * f[post], XF + FF)
     syn.codec.store(w, weights)
