@@ -47,3 +47,34 @@ def test_help_exits_0(name, capsys):
     with pytest.raises(SystemExit) as info:
         main([name, "--help"])
     assert info.value.code == 0 and "Example" in capsys.readouterr().out
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """(source, command line) for every ``neuromap ...`` line in README.md, docs/quickstart.md code blocks
+    and the examples of every --help (comments and pipes cut off)."""
+    found = []
+    for rel in ("README.md", os.path.join("docs", "quickstart.md")):
+        with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
+            in_block = False
+            for line in f:
+                if line.strip().startswith("```"):
+                    in_block = not in_block
+                elif in_block and line.strip().startswith("neuromap "):
+                    found.append((rel, line.strip()))
+    found += [("--help", line.strip()) for line in render().splitlines() if line.startswith("    neuromap ")]
+    return [(src, cmd.split(" #")[0].split(" | ")[0].strip()) for src, cmd in found]
+
+
+def test_documented_commands_parse():
+    """Every command line the docs show is accepted by the CLI's parser (options, choices, ranges)."""
+    import shlex
+    cmds = documented_commands()
+    assert len([c for s, c in cmds if s.endswith("quickstart.md")]) >= 8
+    for src, line in cmds:
+        args = shlex.split(line)[1:]
+        with cli.make_context("neuromap", list(args), resilient_parsing=False) as ctx:
+            name, cmd, rest = cli.resolve_command(ctx, ctx.protected_args + ctx.args)
+            try:
+                cmd.make_context(name, rest, parent=ctx)
+            except click.UsageError as e:
+                raise AssertionError(f"{src}: `{line}`: {e.format_message()}") from None

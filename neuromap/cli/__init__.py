@@ -55,9 +55,9 @@ def cli(ctx, debug):
 
     \b
     Example (compile, run, check against Lava; `neuromap COMMAND --help` for each):
-      neuromap compile examples/ramp_lif.yaml --target loihi -o build/ramp
-      neuromap run build/ramp --steps 5000 -o ramp.npz
-      neuromap validate build/ramp --steps 500
+      neuromap compile examples/lava_port_hw.yaml --target loihi -o build/port
+      neuromap run build/port --steps 200 -o port.npz
+      neuromap validate build/port --steps 200
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

@@ -20,8 +20,8 @@ def command(build, output, steps):
 
     \b
     Examples:
-      neuromap export-lava build/ramp -o ramp_lava.py
-      python ramp_lava.py --steps 500
+      neuromap export-lava build/port -o port_lava.py
+      python port_lava.py --steps 500
     """
     from backends.lava.export import export_script
 

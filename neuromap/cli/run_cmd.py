@@ -32,7 +32,7 @@ def command(build: str, backend: str, steps: int, engine: str, output: str | Non
     \b
     Examples:
       neuromap run build/ramp --steps 5000 -o ramp.npz
-      neuromap run build/ramp --backend lava --steps 500
+      neuromap run build/port --backend lava --steps 200
     """
     import importlib
 

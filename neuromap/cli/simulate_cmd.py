@@ -31,7 +31,7 @@ def command(network: str, steps: int, output: str | None, seed: int | None, quie
     \b
     Examples:
       neuromap simulate examples/ramp_lif.yaml --steps 5000
-      neuromap simulate examples/brunel.yaml --steps 1000 --seed 2 -o brunel.npz
+      neuromap simulate examples/balanced_ei.yaml --steps 2000 --seed 2 -o balanced.npz
     """
     from neuromap.io import load_network
 

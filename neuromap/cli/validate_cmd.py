@@ -26,8 +26,8 @@ def command(build, steps, engine, probe_all, weight_every, quiet):
 
     \b
     Examples:
-      neuromap validate build/ramp --steps 500
-      neuromap validate build/ramp --steps 200 --probe-all --engine numpy
+      neuromap validate build/ramp_frozen --steps 500
+      neuromap validate build/port --steps 200 --probe-all --engine numpy
     """
     from neuromap.validate import validate_image
 
