@@ -139,6 +139,10 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
         raise ImageError(f"weight_every must be >= 1 steps, got {weight_every}")
     p = prepare(image)
     projs = plastic_projections(image, p.syn_add)
+    if engine == "numba":                 # seed-rule engines with numba kernels: one compiled loop
+        from emulator import plastic_numba
+        if plastic_numba.supported(projs):
+            return plastic_numba.emulate_fused(image, p, projs, steps, probe, weight_every)
     for pp in projs:
         hook = getattr(pp.engine, "use_engine", None)
         if hook is not None:

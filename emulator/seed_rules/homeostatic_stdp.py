@@ -45,6 +45,12 @@ class State:
     count: np.ndarray        # int64 per post neuron
     k_lut: np.ndarray | None
     h_lut: np.ndarray | None
+    engine: str = "numpy"    # emulator engine (use_engine); "numba" runs homeostatic_stdp_numba
+    nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
+
+
+def use_engine(st: State, engine: str) -> None:
+    st.engine = engine
 
 
 def make_state(learning: dict, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
@@ -60,6 +66,9 @@ def make_state(learning: dict, arrays: dict, n_pre: int, n_post: int, pre_idx: n
 
 def step(learning: dict, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
          t: int, post_v: np.ndarray | None = None) -> None:
+    if st.engine == "numba":
+        from emulator.seed_rules.homeostatic_stdp_numba import step as nb_step
+        return nb_step(learning, st, weights, pre_spikes, post_spikes, t)
     syn = st.syn
     arrived = syn.begin(weights, pre_spikes, t)
     st.last_pre[pre_spikes] = t

@@ -31,6 +31,12 @@ class State:
     syn: Synapses
     x_pre: np.ndarray        # int64 per synapse, XF fixed point
     x_post: np.ndarray       # int64 per post neuron
+    engine: str = "numpy"    # emulator engine (use_engine); "numba" runs vogels_isp_numba
+    nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
+
+
+def use_engine(st: State, engine: str) -> None:
+    st.engine = engine
 
 
 def make_state(learning: dict, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
@@ -40,6 +46,9 @@ def make_state(learning: dict, arrays: dict, n_pre: int, n_post: int, pre_idx: n
 
 def step(learning: dict, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
          t: int, post_v: np.ndarray | None = None) -> None:
+    if st.engine == "numba":
+        from emulator.seed_rules.vogels_isp_numba import step as nb_step
+        return nb_step(learning, st, weights, pre_spikes, post_spikes, t)
     syn = st.syn
     arrived = syn.begin(weights, pre_spikes, t)
     keep = int(learning["keep"])

@@ -1,0 +1,256 @@
+"""The plastic time loop compiled whole: many steps per numba call, learning inside the loop.
+
+Same integers and order as :func:`emulator.plastic.emulate_plastic` with per step t (0-based):
+the LIF update and delivery of :func:`emulator.engine_numba._run` (mirrored here for one step,
+refractory periods, per-axon delays and dendrite slots included), then every plastic projection's
+seed-rule kernel with ``t + 1``, then the learned weights written into ``syn_add`` (``w << weight_exp``,
+or the raw weight when ``weight_exp < 0``; stored into the int16 field like numpy's cast), then the
+weights recorded when ``(t + 1) % weight_every == 0`` or at the last step.
+
+Supported: images whose plastic projections all use engines of :data:`KERNELS`
+(``homeostatic_stdp`` incl. nn_stdp, ``vogels_isp``), any mix of them; each engine's projections are
+flattened into one group (:mod:`emulator.seed_rules.packing`). Anything else (``loihi``, ``pool_stdp``,
+``clopath``) runs on the per-step path of :mod:`emulator.plastic`.
+
+Inputs: explicit spikes as given, Poisson inputs drawn with ``numpy.random.default_rng(seed)``, one
+``rng.random(P)`` row per step (drawn per chunk into a buffer, compared inside the loop) — the stream
+and the per-step (id-sorted) order of :class:`emulator.inputs.InputSchedule`.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from emulator.engine_numba import _MAX_UV, _decay, _wrap32
+from emulator.seed_rules import homeostatic_stdp, homeostatic_stdp_numba, vogels_isp, vogels_isp_numba
+from emulator.state import State
+
+#: engine module -> its numba kernel module (``pack``, ``unpack``, ``step_group``); group order of the loop
+KERNELS = {homeostatic_stdp: homeostatic_stdp_numba, vogels_isp: vogels_isp_numba}
+_ORDER = (homeostatic_stdp, vogels_isp)
+#: spike-buffer entries per chunk (chunk length = this // (neurons + inputs), at most 4096 steps)
+_BUF = 1 << 21
+
+
+def supported(projs) -> bool:
+    """True when the fused loop can run every plastic projection of ``projs`` (emulator.plastic)."""
+    return bool(projs) and all(pp.engine in KERNELS for pp in projs)
+
+
+def _link(projs) -> tuple:
+    """Where a group meets the network: per projection pre sources and post neurons (concatenated), image
+    synapse ids and weight exponents per synapse, and bool buffers for the gathered spikes."""
+    pre_src = np.concatenate([pp.pre_src for pp in projs]).astype(np.int64)
+    post_ids = np.concatenate([pp.post_ids for pp in projs]).astype(np.int64)
+    syn = np.concatenate([pp.syn for pp in projs]).astype(np.int64)
+    wexp = np.concatenate([np.full(pp.syn.size, pp.weight_exp, np.int64) for pp in projs])
+    return (pre_src, post_ids, syn, wexp, np.zeros(pre_src.size, np.bool_), np.zeros(post_ids.size, np.bool_))
+
+
+@numba.njit(inline="always")
+def _gather(link, spk):
+    pre_src, post_ids, _, _, pre_b, post_b = link
+    for i in range(pre_src.shape[0]):
+        pre_b[i] = spk[pre_src[i]]
+    for i in range(post_ids.shape[0]):
+        post_b[i] = spk[post_ids[i]]
+
+
+@numba.njit(inline="always")
+def _write_back(link, weights, syn_add):
+    syn, wexp = link[2], link[3]
+    for q in range(syn.shape[0]):
+        w = np.int64(weights[q])
+        syn_add[syn[q]] = w << wexp[q] if wexp[q] >= 0 else w
+
+
+@numba.njit(inline="always")
+def _record(rec, r, weights):
+    for q in range(weights.shape[0]):
+        rec[r, q] = weights[q]
+
+
+@numba.njit(cache=True, nogil=True)
+def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core,
+         src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add,
+         syn_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes,
+         ex_ptr, ex_ids, poisson_ids, poisson_p, draw, probe, spk_step, spk_src, trace_u, trace_v, spk,
+         hg, hlink, hrec, vg, vlink, vrec):
+    """``n_steps`` steps from ``t0``; returns (spikes written, weight records written)."""
+    fired = np.empty(N + ex_ids.shape[0] + poisson_ids.shape[0], np.int64)
+    touched = np.empty(slot_post.shape[0], np.int64)
+    marked = np.zeros(slot_post.shape[0], np.bool_)
+    row_off = np.empty(D, np.int64)
+    n_spk = 0
+    n_rec = 0
+    for k in range(n_steps):
+        t = t0 + k
+        for d in range(D):
+            row_off[d] = ((t + d) % D) * N
+        base = row_off[0]
+        nf = 0
+        for n in range(N):                                   # LIF update (engine_numba._run)
+            a = ring[base + n]
+            ring[base + n] = 0
+            x = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(_wrap32(a) << 6))
+            if x > _MAX_UV:
+                x -= 2 * _MAX_UV
+            elif x <= -_MAX_UV:
+                x += 2 * _MAX_UV
+            u[n] = x
+            if ref_until[n] >= t:
+                continue
+            vv = _wrap32(_decay(v[n], decay_v[n]) + x + bias[n])
+            if vv > _MAX_UV - 1:
+                vv = _MAX_UV - 1
+            elif vv < 1 - _MAX_UV:
+                vv = 1 - _MAX_UV
+            if vv > vth[n]:
+                vv = 0
+                fired[nf] = n
+                nf += 1
+                core_spikes[neuron_core[n]] += 1
+                ref_until[n] = t + ref_period[n]
+            v[n] = vv
+        for j in range(probe.shape[0]):
+            trace_u[k, j] = u[probe[j]]
+            trace_v[k, j] = v[probe[j]]
+        first = nf                                           # inputs of step t, sorted by id
+        for e in range(ex_ptr[k], ex_ptr[k + 1]):
+            fired[nf] = N + ex_ids[e]
+            nf += 1
+        n_ex = nf - first
+        for jj in range(poisson_ids.shape[0]):
+            if draw[k, jj] < poisson_p[jj]:
+                fired[nf] = N + poisson_ids[jj]
+                nf += 1
+        if n_ex > 0 and nf - first > n_ex:
+            for a1 in range(first + 1, nf):                  # insertion sort (explicit + Poisson)
+                key = fired[a1]
+                b1 = a1 - 1
+                while b1 >= first and fired[b1] > key:
+                    fired[b1 + 1] = fired[b1]
+                    b1 -= 1
+                fired[b1 + 1] = key
+        nt = 0
+        for f in range(nf):                                  # delivery with the weights learned up to t - 1
+            s = fired[f]
+            spk[s] = True
+            spk_step[n_spk] = t
+            spk_src[n_spk] = s
+            n_spk += 1
+            cs = src_core[s]
+            for r in range(src_ptr[s], src_ptr[s + 1]):
+                link_spikes[cs, route_core[r]] += 1
+                g = route_axon[r]
+                lo = syn_ptr[g]
+                hi = syn_ptr[g + 1]
+                if axon_slotted[g]:
+                    for q in range(lo, hi):
+                        sl = syn_slot[q]
+                        if not marked[sl]:
+                            marked[sl] = True
+                            touched[nt] = sl
+                            nt += 1
+                        slot_acc[sl] += syn_add[q]
+                elif axon_delay[g] >= 0:
+                    off = row_off[axon_delay[g]]
+                    for q in range(lo, hi):
+                        ring[off + syn_post[q]] += syn_add[q]
+                else:
+                    for q in range(lo, hi):
+                        ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
+        for i in range(nt):
+            sl = touched[i]
+            ring[row_off[slot_delay[sl]] + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
+            slot_acc[sl] = 0
+            marked[sl] = False
+        _gather(hlink, spk)                                  # learning, then weights into delivery
+        homeostatic_stdp_numba.step_group(t + 1, hg, hlink[4], hlink[5])
+        _write_back(hlink, hg[9], syn_add)
+        _gather(vlink, spk)
+        vogels_isp_numba.step_group(t + 1, vg, vlink[4], vlink[5])
+        _write_back(vlink, vg[7], syn_add)
+        for f in range(nf):
+            spk[fired[f]] = False
+        if (rec_every > 0 and (t + 1) % rec_every == 0) or t == last_step:
+            _record(hrec, n_rec, hg[9])
+            _record(vrec, n_rec, vg[7])
+            n_rec += 1
+    return n_spk, n_rec
+
+
+def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: int | None):
+    """:func:`emulator.plastic.emulate_plastic` for ``supported(projs)`` images (``p``: the prepared
+    program; ``projs``: its plastic projections). Same return value."""
+    from emulator.plastic import PlasticRun
+    groups = []
+    for mod in _ORDER:
+        mine = [pp for pp in projs if pp.engine is mod]
+        kern = KERNELS[mod]
+        learn = [image.projections[pp.index].learning for pp in mine]
+        states = [pp.state for pp in mine]
+        g = kern.pack(learn, states, [pp.weights for pp in mine])
+        empty = [_empty_pp()] if not mine else mine
+        groups.append((mine, kern, states, g, _link(empty)))
+    st = State.initial(p)
+    width = p.n_neurons + p.n_inputs
+    chunk = max(1, min(steps, 4096, _BUF // max(width, 1)))
+    P = p.poisson_ids.size
+    rng = np.random.default_rng(p.seed)
+    draw_buf = np.zeros((chunk, P), np.float64)
+    spk = np.zeros(width, np.bool_)
+    spk_step, spk_src = np.empty(0, np.int64), np.empty(0, np.int64)
+    us, vs = np.zeros((steps, probe.size), np.int64), np.zeros((steps, probe.size), np.int64)
+    every = int(weight_every) if weight_every is not None else 0
+    ev, rec_steps, rec = [], [], {pp.index: [] for pp in projs}
+    probe = np.ascontiguousarray(probe, np.int64)
+    ring = st.ring.reshape(-1)
+    for t0 in range(0, steps, chunk):
+        n = min(chunk, steps - t0)
+        lo, hi = np.searchsorted(p.spike_step, [t0, t0 + n])
+        e_step, e_ids = p.spike_step[lo:hi] - t0, p.spike_index[lo:hi]
+        order = np.lexsort((e_ids, e_step))
+        ex_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(e_step, minlength=n), out=ex_ptr[1:])
+        need = n * (p.n_neurons + P) + (hi - lo)
+        if need > spk_step.size:
+            spk_step, spk_src = np.empty(need, np.int64), np.empty(need, np.int64)
+        draw = draw_buf[:n]
+        if P:
+            rng.random(out=draw)
+        r_steps = [t for t in range(t0, t0 + n) if (every and (t + 1) % every == 0) or t == steps - 1]
+        recs = [np.zeros((len(r_steps), grp[3][9 if grp[1] is homeostatic_stdp_numba else 7].size), np.int16)
+                for grp in groups]
+        (hm, _, _, hg, hl), (vm, _, _, vg, vl) = groups
+        n_spk, n_rec = _run(t0, n, steps - 1, every, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
+                            p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core,
+                            p.src_core, p.syn_ptr, p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add,
+                            p.syn_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc,
+                            st.core_spikes, st.link_spikes, ex_ptr, np.ascontiguousarray(e_ids[order], np.int64),
+                            p.poisson_ids, p.poisson_p, draw, probe, spk_step, spk_src, us[t0:t0 + n], vs[t0:t0 + n],
+                            spk, hg, hl, recs[0], vg, vl, recs[1])
+        assert n_rec == len(r_steps)
+        ev.append(np.stack([spk_step[:n_spk], spk_src[:n_spk]], axis=1))
+        rec_steps += r_steps
+        for (mine, kern, _, g, _), r in zip(groups, recs):
+            off = g[0]
+            for j, pp in enumerate(mine):
+                rec[pp.index] += list(r[:, off[j]:off[j + 1]])
+    for mine, kern, states, g, _ in groups:
+        if mine:
+            kern.unpack(g, states, [pp.weights for pp in mine])
+    spikes = np.concatenate(ev) if ev else np.zeros((0, 2), np.int64)
+    weights = {k: np.stack(v) if v else np.zeros((0, pp.syn.size), np.int16) for (k, v), pp in zip(rec.items(), projs)}
+    return spikes, us, vs, st, PlasticRun(np.asarray(rec_steps, np.int64), weights)
+
+
+class _EmptyProjection:
+    """Stands in for an engine with no projections (the loop's link arrays are then empty)."""
+
+    pre_src = post_ids = syn = np.zeros(0, np.int64)
+    weight_exp = 0
+
+
+def _empty_pp():
+    return _EmptyProjection()

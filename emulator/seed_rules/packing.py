@@ -1,0 +1,40 @@
+"""Flat layouts of several projections' seed-rule states for the numba kernels (``*_numba.py``).
+
+A *group* concatenates the arrays of P projections that use one engine: per-synapse, per-pre and
+per-post arrays end to end, with int64 offset arrays (length P + 1) marking each projection's
+range. Pre/post indices are stored as indices into the concatenated arrays. With P = 1 the group
+holds the projection's own arrays (views, updated in place); otherwise :func:`scatter` copies the
+concatenated values back into each projection's arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def cat(arrays, dtype) -> np.ndarray:
+    """Concatenation of the flattened ``arrays`` as ``dtype``; a single contiguous array of that dtype is
+    returned as a flat view (so the kernels update it in place)."""
+    if len(arrays) == 1:
+        a = arrays[0]
+        if a.dtype == dtype and a.flags.c_contiguous:
+            return a if a.ndim == 1 else a.reshape(-1)
+    if not arrays:
+        return np.zeros(0, dtype)
+    return np.ascontiguousarray(np.concatenate([np.asarray(a, dtype).reshape(-1) for a in arrays]), dtype=dtype)
+
+
+def offsets(sizes) -> np.ndarray:
+    """int64[P + 1]: running sum of ``sizes`` from 0."""
+    out = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(np.asarray(sizes, np.int64), out=out[1:])
+    return out
+
+
+def scatter(flat: np.ndarray, parts) -> None:
+    """Copy ``flat`` (a :func:`cat` result) back into ``parts`` (no-op for parts it views)."""
+    o = 0
+    for a in parts:
+        n = a.size
+        if not np.shares_memory(a, flat):
+            a.reshape(-1)[:] = flat[o:o + n]
+        o += n
