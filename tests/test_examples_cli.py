@@ -2,7 +2,8 @@
 it is in Loihi hardware units, validates against Lava, all through the ``neuromap`` command line.
 
 Skipped, each with its reason: float-only seed experiments whose models have no hardware mapping,
-networks too big to compile in ~10 s, and TrueNorth examples while ``--target truenorth`` cannot compile.
+networks too big to compile in ~10 s, and TrueNorth examples while ``--target truenorth`` cannot compile;
+TrueNorth examples are marked ``slow`` (CP-SAT crossbar solves: ~20 s).
 """
 import glob
 import os
@@ -55,7 +56,13 @@ def test_examples_are_found():
     assert target_of(os.path.join(ROOT, "examples", "ramp_lif.yaml")) == "loihi"
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[os.path.basename(p) for p in EXAMPLES])
+# TrueNorth compiles solve a CP-SAT crossbar problem per core with a 2 s limit each (tn_feedforward.yaml:
+# about 20 s on 2 shared cores), so they run with the slow tests (make test-all)
+PARAMS = [pytest.param(p, id=os.path.basename(p), marks=[pytest.mark.slow] if target_of(p) == "truenorth" else [])
+          for p in EXAMPLES]
+
+
+@pytest.mark.parametrize("path", PARAMS)
 def test_example_compiles_runs_validates(path, tmp_path, capsys):
     name = os.path.basename(path)
     if name in FLOAT_ONLY:
