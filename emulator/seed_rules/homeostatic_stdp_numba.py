@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from emulator.seed_rules.packing import cat, offsets, scatter
+from emulator.seed_rules.packing import arrive, cat, clip_store, offsets, scatter
 
 #: per-projection integer parameters, columns of the group's ``prm`` matrix
 PARAMS = ("delay", "homeostasis", "window", "a_plus", "a_minus", "keep_plus", "keep_minus", "sign", "lo", "hi")
@@ -49,8 +49,8 @@ def pack(learnings, states, weights) -> tuple:
     dr_off = offsets([p["dring"].size for p in parts])
     rr_off = offsets([p["rring"].size for p in parts])
     lut_off = offsets([p["k_lut"].size for p in parts])
-    pre_idx = cat([st.syn.pre_idx + pre_off[j] for j, st in enumerate(states)], np.int64)
-    post_idx = cat([st.syn.post_idx + post_off[j] for j, st in enumerate(states)], np.int64)
+    pre_idx = cat([st.syn.pre_idx + pre_off[j] for j, st in enumerate(states)], np.uint64)
+    post_idx = cat([st.syn.post_idx + post_off[j] for j, st in enumerate(states)], np.uint64)
     prm = np.array([_params(lr) for lr in learnings], np.int64).reshape(len(states), len(PARAMS))
     f = {k: cat([p[k] for p in parts], np.bool_ if k in ("dring", "rring") else np.int64)
          for k in ("w_fine", "ltp", "last_pre", "ltd", "last_post", "count", "dring", "rring", "k_lut", "h_lut")}
@@ -88,14 +88,7 @@ def step_group(t, g, pre_spk, post_spk):
         hi = prm[j, 9]
         p0 = pre_off[j]
         n_pre = pre_off[j + 1] - p0
-        if d == 0:
-            for i in range(p0, p0 + n_pre):
-                arr[i] = pre_spk[i]
-        else:
-            base = dr_off[j] + (t % d) * n_pre
-            for i in range(n_pre):
-                arr[p0 + i] = dring[base + i]
-                dring[base + i] = pre_spk[p0 + i]
+        arrive(t, d, p0, n_pre, dr_off[j], pre_spk, arr, dring)
         for i in range(p0, p0 + n_pre):
             if pre_spk[i]:
                 last_pre[i] = t
@@ -127,12 +120,7 @@ def step_group(t, g, pre_spk, post_spk):
                 w += (h_lut[c] * w + k_lut[c] * s + (1 << 29)) >> 30
             else:
                 w += s
-            if w < lo:
-                w = lo
-            elif w > hi:
-                w = hi
-            w_fine[q] = w
-            weights[q] = sign * ((w + 32768) >> 16)
+            clip_store(q, w, lo, hi, sign, w_fine, weights)
         for m in range(m0, m0 + n_post):
             if post_spk[m]:
                 ltd[m] = a_minus

@@ -2,12 +2,14 @@
 
 A *group* concatenates the arrays of P projections that use one engine: per-synapse, per-pre and
 per-post arrays end to end, with int64 offset arrays (length P + 1) marking each projection's
-range. Pre/post indices are stored as indices into the concatenated arrays. With P = 1 the group
+range. Pre/post indices are stored as uint64 indices into the concatenated arrays (unsigned: numba
+then skips its negative-index check on the gathers). With P = 1 the group
 holds the projection's own arrays (views, updated in place); otherwise :func:`scatter` copies the
 concatenated values back into each projection's arrays.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
@@ -38,3 +40,29 @@ def scatter(flat: np.ndarray, parts) -> None:
         if not np.shares_memory(a, flat):
             a.reshape(-1)[:] = flat[o:o + n]
         o += n
+
+
+@numba.njit(inline="always")
+def arrive(t, d, p0, n_pre, dr_base, pre_spk, arr, dring):
+    """Pre delay line of one projection (``fixed.PreDelay``): ``arr[p0:p0+n_pre]`` <- the spikes that reach
+    the synapses at step ``t`` (emitted ``d`` steps earlier), ``dring`` (``d`` rows of ``n_pre`` from
+    ``dr_base``) <- this step's ``pre_spk``."""
+    if d == 0:
+        for i in range(p0, p0 + n_pre):
+            arr[i] = pre_spk[i]
+    else:
+        base = dr_base + (t % d) * n_pre
+        for i in range(n_pre):
+            arr[p0 + i] = dring[base + i]
+            dring[base + i] = pre_spk[p0 + i]
+
+
+@numba.njit(inline="always")
+def clip_store(q, w, lo, hi, sign, w_fine, weights):
+    """Clip fine weight ``w`` to [lo, hi] into ``w_fine[q]``; stored mantissa ``sign * round(w / 2**16)``."""
+    if w < lo:
+        w = lo
+    elif w > hi:
+        w = hi
+    w_fine[q] = w
+    weights[q] = sign * ((w + 32768) >> 16)

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from emulator.seed_rules.fixed import TRACE_MAX, XF
-from emulator.seed_rules.packing import cat, offsets, scatter
+from emulator.seed_rules.packing import arrive, cat, clip_store, offsets, scatter
 
 #: per-projection integer parameters, columns of the group's ``prm`` matrix
 PARAMS = ("delay", "keep", "alpha", "multiplicative", "eta", "eta_m", "sign", "lo", "hi")
@@ -36,8 +36,8 @@ def pack(learnings, states, weights) -> tuple:
     dr_off = offsets([st.syn.delay.ring.size for st in states])
     prm = np.array([_params(lr) for lr in learnings], np.int64).reshape(len(states), len(PARAMS))
     return (syn_off, pre_off, post_off, dr_off, prm,
-            cat([st.syn.pre_idx + pre_off[j] for j, st in enumerate(states)], np.int64),
-            cat([st.syn.post_idx + post_off[j] for j, st in enumerate(states)], np.int64),
+            cat([st.syn.pre_idx + pre_off[j] for j, st in enumerate(states)], np.uint64),
+            cat([st.syn.post_idx + post_off[j] for j, st in enumerate(states)], np.uint64),
             cat(list(weights), np.int32), cat([st.syn.w_fine for st in states], np.int64),
             cat([st.x_pre for st in states], np.int64), cat([st.x_post for st in states], np.int64),
             np.zeros(pre_off[-1], np.bool_), cat([st.syn.delay.ring for st in states], np.bool_))
@@ -70,14 +70,7 @@ def step_group(t, g, pre_spk, post_spk):
         hi = prm[j, 8]
         p0 = pre_off[j]
         n_pre = pre_off[j + 1] - p0
-        if d == 0:
-            for i in range(p0, p0 + n_pre):
-                arr[i] = pre_spk[i]
-        else:
-            base = dr_off[j] + (t % d) * n_pre
-            for i in range(n_pre):
-                arr[p0 + i] = dring[base + i]
-                dring[base + i] = pre_spk[p0 + i]
+        arrive(t, d, p0, n_pre, dr_off[j], pre_spk, arr, dring)
         m0 = post_off[j]
         m1 = post_off[j + 1]
         for m in range(m0, m1):
@@ -98,12 +91,7 @@ def step_group(t, g, pre_spk, post_spk):
                 w += (eta_m * dd * w + (1 << 27)) >> 28
             else:
                 w += (eta * dd + (1 << 11)) >> 12
-            if w < lo:
-                w = lo
-            elif w > hi:
-                w = hi
-            w_fine[q] = w
-            weights[q] = sign * ((w + 32768) >> 16)
+            clip_store(q, w, lo, hi, sign, w_fine, weights)
         for m in range(m0, m1):
             if post_spk[m]:
                 x_post[m] = min(x_post[m] + one, TRACE_MAX)
