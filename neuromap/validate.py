@@ -126,7 +126,7 @@ def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: b
     u/v are compared for the image's probed neurons (every neuron with ``probe_all``); the stored
     weights of plastic projections every ``weight_every`` steps and after the last. Returns the
     success line; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
-    the Lava run counts as ``steps`` when it ends, then the emulator's chunks (:mod:`neuromap.progress`)."""
+    the Lava run's segments count up to ``steps``, then the emulator's chunks (:mod:`neuromap.progress`)."""
     from neuromap.progress import scaled
     from backends.emulator import run as run_emulator
     from backends.lava.run import run as run_lava
@@ -136,7 +136,8 @@ def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: b
     else:  # spikes are recorded for every neuron anyway; keep the probes that trace u or v
         image = dataclasses.replace(image, probes=[p for p in image.probes if {"u", "v"} & set(p.variables)])
     kw = {"weight_every": weight_every} if any(pm.learning for pm in image.projections) else {}
-    lava = run_lava(image, steps, **kw)   # first: image errors Lava cannot run surface before the emulator runs
+    # Lava first: image errors Lava cannot run surface before the emulator runs
+    lava = run_lava(image, steps, **kw, **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
     if progress is not None:
         progress(steps, 2 * steps)
     emu = run_emulator(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps), **kw)

@@ -3,6 +3,8 @@
 import io
 import os
 
+import numpy as np
+
 import pytest
 
 import neuromap.progress as progress_mod
@@ -70,7 +72,20 @@ def test_validate_reports_lava_then_emulator(hw_image):
     from neuromap.validate import validate_image
     rec = Recorder()
     assert validate_image(hw_image, 40, progress=rec) == validate_image(hw_image, 40)
-    assert rec.calls[0] == (40, 80) and rec.calls[-1] == (80, 80)
+    assert rec.calls[:20] == [(2 * k, 80) for k in range(1, 21)]          # 20 Lava segments of 2 steps
+    assert (40, 80) in rec.calls and rec.calls[-1] == (80, 80)
+
+
+@pytest.mark.lava
+def test_lava_run_in_segments_is_identical(hw_image):
+    from backends.lava.run import run
+    rec = Recorder()
+    whole, segmented = run(hw_image, 45), run(hw_image, 45, progress=rec)
+    assert [d for d, _ in rec.calls] == list(range(3, 45, 3)) + [45]      # ceil(45 / 20) = 3 steps each
+    for pop, s in whole.spikes.items():
+        assert np.array_equal(s, segmented.spikes[pop]), pop
+    for pop, u in whole.u.items():
+        assert np.array_equal(u, segmented.u[pop]) and np.array_equal(whole.v[pop], segmented.v[pop])
 
 
 def test_scaled_maps_a_stage_into_the_whole_job():

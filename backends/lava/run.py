@@ -57,11 +57,14 @@ def read_weights(net: LavaNetwork, slots, sizes: dict[int, int]) -> dict[int, np
     return out
 
 
-def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.ndarray | None = None) -> LavaRaw:
+def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.ndarray | None = None,
+                progress=None) -> LavaRaw:
     """Run every component of ``net`` for ``net.steps`` steps and read back spikes and probes.
 
     Plastic connections (``syn_proj``: projection of every image synapse): weights are read every
-    ``weight_every`` steps and after the last (Lava runs in segments of that many steps)."""
+    ``weight_every`` steps and after the last (Lava runs in segments of that many steps).
+    ``progress(done_steps, steps)`` (:mod:`neuromap.progress`): Lava runs in about 20 segments, reported
+    after each."""
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -75,6 +78,9 @@ def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.
     sizes = {k: int(np.count_nonzero(syn_proj == k)) for _, k, _ in slots}
     every = int(weight_every) if weight_every and slots else steps
     ends = sorted(set(range(every, steps, every)) | {steps})
+    weight_ends = set(ends)
+    if progress is not None:
+        ends = sorted(set(ends) | set(range(-(-steps // 20), steps, -(-steps // 20))))
     rec_steps, rec = [], []
     done = 0
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
@@ -82,7 +88,9 @@ def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.
         for end in ends:
             net.root.run(condition=RunSteps(num_steps=end - done), run_cfg=cfg)
             done = end
-            if slots:
+            if progress is not None:
+                progress(end, steps)
+            if slots and end in weight_ends:
                 rec_steps.append(end - 1)
                 rec.append(read_weights(net, slots, sizes))
         for g, sink in zip(plan.groups, net.spike_sinks):
@@ -103,7 +111,7 @@ def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.
 
 
 def run_plan(plan: LavaPlan, steps: int, weight_every: int | None = None,
-             syn_proj: np.ndarray | None = None) -> LavaRaw:
+             syn_proj: np.ndarray | None = None, progress=None) -> LavaRaw:
     """Build and run ``plan`` for ``steps`` steps (no Lava run when there is nothing to simulate)."""
     steps = int(steps)
     if steps < 0:
@@ -112,11 +120,11 @@ def run_plan(plan: LavaPlan, steps: int, weight_every: int | None = None,
         z = lambda n: np.zeros((steps, n), np.int64)  # noqa: E731
         return LavaRaw(steps, np.zeros((steps, plan.n_neurons), bool), input_raster(plan, steps),
                        plan.probe_u, z(plan.probe_u.size), plan.probe_v, z(plan.probe_v.size))
-    return run_network(build_network(plan, steps), weight_every, syn_proj)
+    return run_network(build_network(plan, steps), weight_every, syn_proj, progress)
 
 
 def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None,
-                 weight_every: int | None = None) -> LavaRaw:
+                 weight_every: int | None = None, progress=None) -> LavaRaw:
     """Run ``image`` in Lava for ``steps`` steps; raw arrays (see :class:`LavaRaw`).
 
     ``probe``: global neuron ids whose u and v are recorded (default: the image's probes).
@@ -125,7 +133,7 @@ def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None,
     if probe is not None:
         plan.probe_u = plan.probe_v = np.unique(np.asarray(probe, dtype=np.int64))
     plastic = any(c.learning for c in plan.connections)
-    return run_plan(plan, steps, weight_every, synapse_projection(image) if plastic else None)
+    return run_plan(plan, steps, weight_every, synapse_projection(image) if plastic else None, progress)
 
 
 def traffic(image: Image, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,13 +175,14 @@ def to_results(image: Image, raw: LavaRaw) -> Results:
     return res
 
 
-def run(image: Image, steps: int, weight_every: int | None = None) -> Results:
+def run(image: Image, steps: int, weight_every: int | None = None, progress=None) -> Results:
     """Run ``image`` in Lava (fixed_pt) for ``steps`` steps; same :class:`Results` as the emulator's ``run``
-    (plastic projections' weights every ``weight_every`` steps and after the last)."""
+    (plastic projections' weights every ``weight_every`` steps and after the last; ``progress`` as in
+    :func:`run_network`, Loihi-style images only)."""
     if "truenorth" in image.core_kinds:     # TrueNorth cores: backends/lava/truenorth_run.py
         from backends.lava.truenorth_run import run_truenorth_image
         return run_truenorth_image(image, steps)
-    raw = run_lava_raw(image, steps, weight_every=weight_every)
+    raw = run_lava_raw(image, steps, weight_every=weight_every, progress=progress)
     res = to_results(image, raw)
     res.weights, res.weight_steps = weights_by_name(image, raw.weights), raw.weight_steps
     return res

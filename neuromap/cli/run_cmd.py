@@ -46,8 +46,9 @@ def command(build: str, backend: str, steps: int, engine: str, output: str | Non
         with bar("emulating (steps)", enabled=not quiet) as progress:
             res = mod.run(img, steps, engine=engine, progress=progress)
         how = f"{backend} ({engine})"
-    else:  # one Lava RunSteps call: nothing to report until it returns
-        res, how = mod.run(img, steps), backend
+    else:
+        with bar("lava (steps)", enabled=not quiet) as progress:
+            res, how = mod.run(img, steps, progress=progress), backend
     width = max([len("population")] + [len(p.name) for p in img.populations])
     click.echo(f"{img.network_name}: {steps} steps on {how}, {img.n_cores} cores")
     click.echo(f"{'population':<{width}}  {'size':>7} {'spikes':>10}")
