@@ -29,11 +29,96 @@ def _decay(x, factor):
     return -((-p) >> 12)
 
 
+@numba.njit(inline="always")
+def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core,
+               core_spikes, fired):
+    """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` + refractory, :mod:`emulator.lif`), reading
+    and clearing ring row ``base``; writes the spiking neurons to ``fired[0:nf]`` and returns ``nf``."""
+    nf = 0
+    for n in range(N):
+        a = ring[base + n]
+        ring[base + n] = 0
+        x = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(_wrap32(a) << 6))
+        if x > _MAX_UV:
+            x -= 2 * _MAX_UV
+        elif x <= -_MAX_UV:
+            x += 2 * _MAX_UV
+        u[n] = x
+        if ref_until[n] >= t:                 # refractory: v held, no spike
+            continue
+        vv = _wrap32(_decay(v[n], decay_v[n]) + x + bias[n])
+        if vv > _MAX_UV - 1:
+            vv = _MAX_UV - 1
+        elif vv < 1 - _MAX_UV:
+            vv = 1 - _MAX_UV
+        if vv > vth[n]:
+            vv = 0
+            fired[nf] = n
+            nf += 1
+            core_spikes[neuron_core[n]] += 1
+            ref_until[n] = t + ref_period[n]
+        v[n] = vv
+    return nf
+
+
+@numba.njit(inline="always")
+def deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay,
+            axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed,
+            syn_packed, axon_post_base, slot_acc, touched, marked, link_spikes, spk_step, spk_src, n_spk):
+    """Record the spikes ``fired[0:nf]`` of step ``t`` (from ``n_spk`` on) and deliver them into the ring
+    (``row_off[d]``: ring offset of step t + d); returns the new ``n_spk``. Packed programs
+    (:func:`emulator.program.pack`) read one int32 per synapse."""
+    nt = 0
+    for f in range(nf):
+        s = fired[f]
+        spk_step[n_spk] = t
+        spk_src[n_spk] = s
+        n_spk += 1
+        cs = src_core[s]
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            link_spikes[cs, route_core[r]] += 1
+            g = route_axon[r]
+            lo = syn_ptr[g]
+            hi = syn_ptr[g + 1]
+            if axon_slotted[g]:
+                for q in range(lo, hi):
+                    sl = syn_slot[q]
+                    if not marked[sl]:
+                        marked[sl] = True
+                        touched[nt] = sl
+                        nt += 1
+                    slot_acc[sl] += (syn_packed[q] >> 16) if packed else syn_add[q]
+            elif packed:                      # one int32 per synapse: add << 16 | post offset
+                pb = axon_post_base[g]
+                if axon_delay[g] >= 0:        # one delay for the whole axon: the hot loop
+                    off = row_off[axon_delay[g]] + pb
+                    for q in range(lo, hi):
+                        x = syn_packed[q]
+                        ring[off + (x & 0xFFFF)] += x >> 16
+                else:
+                    for q in range(lo, hi):
+                        x = syn_packed[q]
+                        ring[row_off[syn_delay[q]] + pb + (x & 0xFFFF)] += x >> 16
+            elif axon_delay[g] >= 0:
+                off = row_off[axon_delay[g]]
+                for q in range(lo, hi):
+                    ring[off + syn_post[q]] += syn_add[q]
+            else:
+                for q in range(lo, hi):
+                    ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
+    for i in range(nt):                       # dendrite slots: shift the step's per-(post, delay) sums
+        sl = touched[i]
+        ring[row_off[slot_delay[sl]] + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
+        slot_acc[sl] = 0
+        marked[sl] = False
+    return n_spk
+
+
 @numba.njit(cache=True, nogil=True)
-def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr, route_axon, route_core,
-         src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,
-         slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes, in_ptr, in_ids, probe,
-         spk_step, spk_src, trace_u, trace_v):
+def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr, route_axon,
+         route_core, src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,
+         slot_delay, slot_shift, packed, syn_packed, axon_post_base, u, v, ring, slot_acc, core_spikes,
+         link_spikes, in_ptr, in_ids, probe, spk_step, spk_src, trace_u, trace_v):
     fired = np.empty(N + in_ids.shape[0], np.int64)
     touched = np.empty(slot_post.shape[0], np.int64)
     marked = np.zeros(slot_post.shape[0], np.bool_)
@@ -43,78 +128,33 @@ def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, 
         t = t0 + k
         for d in range(D):
             row_off[d] = ((t + d) % D) * N
-        base = row_off[0]
-        nf = 0
-        for n in range(N):
-            a = ring[base + n]
-            ring[base + n] = 0
-            x = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(_wrap32(a) << 6))
-            if x > _MAX_UV:
-                x -= 2 * _MAX_UV
-            elif x <= -_MAX_UV:
-                x += 2 * _MAX_UV
-            u[n] = x
-            if ref_until[n] >= t:                 # refractory: v held, no spike
-                continue
-            vv = _wrap32(_decay(v[n], decay_v[n]) + x + bias[n])
-            if vv > _MAX_UV - 1:
-                vv = _MAX_UV - 1
-            elif vv < 1 - _MAX_UV:
-                vv = 1 - _MAX_UV
-            if vv > vth[n]:
-                vv = 0
-                fired[nf] = n
-                nf += 1
-                core_spikes[neuron_core[n]] += 1
-                ref_until[n] = t + ref_period[n]
-            v[n] = vv
+        nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until,
+                        neuron_core, core_spikes, fired)
         for j in range(probe.shape[0]):
             trace_u[k, j] = u[probe[j]]
             trace_v[k, j] = v[probe[j]]
         for j in range(in_ptr[k], in_ptr[k + 1]):
             fired[nf] = N + in_ids[j]
             nf += 1
-        nt = 0
-        for f in range(nf):
-            s = fired[f]
-            spk_step[n_spk] = t
-            spk_src[n_spk] = s
-            n_spk += 1
-            cs = src_core[s]
-            for r in range(src_ptr[s], src_ptr[s + 1]):
-                link_spikes[cs, route_core[r]] += 1
-                g = route_axon[r]
-                lo = syn_ptr[g]
-                hi = syn_ptr[g + 1]
-                if axon_slotted[g]:
-                    for q in range(lo, hi):
-                        sl = syn_slot[q]
-                        if not marked[sl]:
-                            marked[sl] = True
-                            touched[nt] = sl
-                            nt += 1
-                        slot_acc[sl] += syn_add[q]
-                elif axon_delay[g] >= 0:          # one delay for the whole axon: the hot loop
-                    off = row_off[axon_delay[g]]
-                    for q in range(lo, hi):
-                        ring[off + syn_post[q]] += syn_add[q]
-                else:
-                    for q in range(lo, hi):
-                        ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
-        for i in range(nt):
-            sl = touched[i]
-            ring[row_off[slot_delay[sl]] + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
-            slot_acc[sl] = 0
-            marked[sl] = False
+        n_spk = deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr,
+                        axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay,
+                        slot_shift, packed, syn_packed, axon_post_base, slot_acc, touched, marked, link_spikes,
+                        spk_step, spk_src, n_spk)
     return n_spk
+
+
+_NO_PACK = (np.zeros(0, np.int32), np.zeros(0, np.int64))
 
 
 def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, in_ids: np.ndarray,
               probe: np.ndarray, out: ChunkOut) -> None:
-    """Same contract as :func:`emulator.engine_numpy.run_chunk`."""
+    """Same contract as :func:`emulator.engine_numpy.run_chunk`; runs packed (:func:`emulator.program.pack`)
+    and unpacked programs."""
+    packed = p.syn_packed is not None
+    syn_packed, axon_post_base = (p.syn_packed, p.axon_post_base) if packed else _NO_PACK
     out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
                         p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
                         p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
-                        p.slot_shift, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
+                        p.slot_shift, packed, syn_packed, axon_post_base, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
                         st.link_spikes, in_ptr, in_ids, probe, out.spk_step, out.spk_src,
                         out.trace_u, out.trace_v)

@@ -1,8 +1,8 @@
 """The plastic time loop compiled whole: many steps per numba call, learning inside the loop.
 
 Same integers and order as :func:`emulator.plastic.emulate_plastic` with per step t (0-based):
-the LIF update and delivery of :func:`emulator.engine_numba._run` (mirrored here for one step,
-refractory periods, per-axon delays and dendrite slots included), then every plastic projection's
+the LIF update and delivery of :func:`emulator.engine_numba._run` (its inline helpers ``lif_update``
+and ``deliver``: refractory periods, per-axon delays and dendrite slots included), then every plastic projection's
 seed-rule kernel with ``t + 1``, then the learned weights written into ``syn_add`` (``w << weight_exp``,
 or the raw weight when ``weight_exp < 0``; stored into the int16 field like numpy's cast), then the
 weights recorded when ``(t + 1) % weight_every == 0`` or at the last step.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from emulator.engine_numba import _MAX_UV, _decay, _wrap32
+from emulator.engine_numba import deliver, lif_update
 from emulator.seed_rules import homeostatic_stdp, homeostatic_stdp_numba, vogels_isp, vogels_isp_numba
 from emulator.state import State
 
@@ -30,6 +30,8 @@ KERNELS = {homeostatic_stdp: homeostatic_stdp_numba, vogels_isp: vogels_isp_numb
 _ORDER = (homeostatic_stdp, vogels_isp)
 #: spike-buffer entries per chunk (chunk length = this // (neurons + inputs), at most 4096 steps)
 _BUF = 1 << 21
+#: unpacked programs only (the loop writes learned weights into ``syn_add``)
+_NO_PACK = (np.zeros(0, np.int32), np.zeros(0, np.int64))
 
 
 def supported(projs) -> bool:
@@ -87,31 +89,8 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
         t = t0 + k
         for d in range(D):
             row_off[d] = ((t + d) % D) * N
-        base = row_off[0]
-        nf = 0
-        for n in range(N):                                   # LIF update (engine_numba._run)
-            a = ring[base + n]
-            ring[base + n] = 0
-            x = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(_wrap32(a) << 6))
-            if x > _MAX_UV:
-                x -= 2 * _MAX_UV
-            elif x <= -_MAX_UV:
-                x += 2 * _MAX_UV
-            u[n] = x
-            if ref_until[n] >= t:
-                continue
-            vv = _wrap32(_decay(v[n], decay_v[n]) + x + bias[n])
-            if vv > _MAX_UV - 1:
-                vv = _MAX_UV - 1
-            elif vv < 1 - _MAX_UV:
-                vv = 1 - _MAX_UV
-            if vv > vth[n]:
-                vv = 0
-                fired[nf] = n
-                nf += 1
-                core_spikes[neuron_core[n]] += 1
-                ref_until[n] = t + ref_period[n]
-            v[n] = vv
+        nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until,
+                        neuron_core, core_spikes, fired)
         for j in range(probe.shape[0]):
             trace_u[k, j] = u[probe[j]]
             trace_v[k, j] = v[probe[j]]
@@ -132,39 +111,12 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
                     fired[b1 + 1] = fired[b1]
                     b1 -= 1
                 fired[b1 + 1] = key
-        nt = 0
-        for f in range(nf):                                  # delivery with the weights learned up to t - 1
-            s = fired[f]
-            spk[s] = True
-            spk_step[n_spk] = t
-            spk_src[n_spk] = s
-            n_spk += 1
-            cs = src_core[s]
-            for r in range(src_ptr[s], src_ptr[s + 1]):
-                link_spikes[cs, route_core[r]] += 1
-                g = route_axon[r]
-                lo = syn_ptr[g]
-                hi = syn_ptr[g + 1]
-                if axon_slotted[g]:
-                    for q in range(lo, hi):
-                        sl = syn_slot[q]
-                        if not marked[sl]:
-                            marked[sl] = True
-                            touched[nt] = sl
-                            nt += 1
-                        slot_acc[sl] += syn_add[q]
-                elif axon_delay[g] >= 0:
-                    off = row_off[axon_delay[g]]
-                    for q in range(lo, hi):
-                        ring[off + syn_post[q]] += syn_add[q]
-                else:
-                    for q in range(lo, hi):
-                        ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
-        for i in range(nt):
-            sl = touched[i]
-            ring[row_off[slot_delay[sl]] + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
-            slot_acc[sl] = 0
-            marked[sl] = False
+        for f in range(nf):
+            spk[fired[f]] = True
+        n_spk = deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr,  # weights
+                        axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,  # up to t-1
+                        slot_delay, slot_shift, False, _NO_PACK[0], _NO_PACK[1], slot_acc, touched, marked,
+                        link_spikes, spk_step, spk_src, n_spk)
         _gather(hlink, spk)                                  # learning, then weights into delivery
         homeostatic_stdp_numba.step_group(t + 1, hg, hlink[4], hlink[5])
         _write_back(hlink, hg[9], syn_add)

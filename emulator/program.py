@@ -18,6 +18,7 @@ shifted and added to the ring buffer (``slot_shift``).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +69,45 @@ class Program:
     poisson_ids: np.ndarray   # input ids of Poisson inputs, in id order
     poisson_p: np.ndarray
     seed: int
+    # packed synapses (static numba runs, :func:`pack`): syn_post/syn_add then have length 0
+    syn_packed: np.ndarray = None      # S int32: add << 16 | (post - axon_post_base[axon]) (16 bit unsigned)
+    axon_post_base: np.ndarray = None  # A int64: smallest post of each axon
+
+
+def packable(p: Program) -> bool:
+    """Every axon's posts span < 2**16 neurons, so (add, post offset) fit one int32 (add is 16 bit)."""
+    if p.syn_post.size == 0:
+        return False
+    n = np.diff(p.syn_ptr)
+    has = np.flatnonzero(n > 0)
+    lo = np.minimum.reduceat(p.syn_post, p.syn_ptr[has])
+    hi = np.maximum.reduceat(p.syn_post, p.syn_ptr[has])
+    return bool(np.all(hi.astype(np.int64) - lo < (1 << 16)))
+
+
+def pack(p: Program) -> Program:
+    """The same program with each synapse's post offset and add packed into one int32 (4 bytes per
+    synapse instead of 6 read per event; ``syn_post``/``syn_add`` are dropped). Only for
+    :func:`packable` programs; the numba engine runs packed and unpacked programs identically."""
+    n = np.diff(p.syn_ptr)
+    base = np.zeros(n.size, np.int64)
+    has = np.flatnonzero(n > 0)
+    base[has] = np.minimum.reduceat(p.syn_post, p.syn_ptr[has])
+    off = p.syn_post.astype(np.int64) - np.repeat(base, n)
+    packed = ((p.syn_add.astype(np.int64) << 16) | off).astype(np.int64)
+    packed = np.where(packed >= 1 << 31, packed - (1 << 32), packed).astype(np.int32)
+    return dataclasses.replace(p, syn_post=np.zeros(0, np.int32), syn_add=np.zeros(0, np.int16),
+                               syn_packed=packed, axon_post_base=base)
+
+
+def unpack(p: Program) -> Program:
+    """Inverse of :func:`pack` (the numpy engine and the plastic loop read ``syn_post``/``syn_add``)."""
+    if p.syn_packed is None:
+        return p
+    x = p.syn_packed.astype(np.int64)
+    post = np.repeat(p.axon_post_base, np.diff(p.syn_ptr)) + (x & 0xFFFF)
+    return dataclasses.replace(p, syn_post=post.astype(np.int32), syn_add=(x >> 16).astype(np.int16),
+                               syn_packed=None, axon_post_base=None)
 
 
 def _i64(a) -> np.ndarray:
