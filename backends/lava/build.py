@@ -11,6 +11,8 @@ feeds the connection's ``s_in_bap`` (Lava 0.10.0's ``LearningLIF`` fixed_pt mode
 ``s_out_bap``, so a plain LIF's spikes are the back-propagating action potentials, as in Lava's STDP
 tutorial). At Lava step t the connection sees the pre and post spikes sent at t and learns after
 delivering with the weights of t - 1, which is the emulator's order (``emulator/plastic.py``).
+Projections learning with a neuromap rule engine are ``NeuromapPlasticSparse`` (same wiring, plus the
+post LIF's ``v_out`` into ``v_in`` for engines that read v: ``backends/lava/procs/plastic_connection.py``).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from backends.lava.compat import import_lava
-from backends.lava.plan import Connection, LavaPlan, input_raster, learning_rule_kwargs
+from backends.lava.plan import Connection, LavaPlan, input_raster, learning_rule_kwargs, v_groups
 
 
 @dataclass
@@ -59,6 +61,11 @@ def make_connection(c: Connection):
 
     kw = dict(weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, sign_mode=lava_sign_mode(c.sign_mode),
               name=c.name)
+    if c.seed_rule:     # neuromap's integer rule engines: backends/lava/procs/plastic_connection.py
+        from backends.lava.procs.plastic_connection import NeuromapPlasticSparse
+        return NeuromapPlasticSparse(shape=c.shape, rows=c.rows, cols=c.cols, weights=c.weights, delays=c.delays,
+                                     weight_exp=c.weight_exp, learning=c.learning,
+                                     learning_arrays=c.learning_arrays, name=c.name)
     if c.learning:
         return make_learning_connection(c, kw)
     if c.dense:
@@ -109,8 +116,12 @@ def tie_groups(plan: LavaPlan) -> list[int]:
     return sorted({find(g) for g in range(G)} - {find(0)}) if G else []
 
 
-def _lif_class(g):
-    """Lava ``LIF``, or neuromap's fixed_pt ``LIFRefractoryFixed`` for a group with refractory neurons."""
+def _lif_class(g, send_v: bool = False):
+    """Lava ``LIF``, or neuromap's fixed_pt ``LIFRefractoryFixed`` for a group with refractory neurons;
+    ``send_v``: the variant with a ``v_out`` port (post of a rule engine that reads v)."""
+    if send_v:
+        from backends.lava.procs import plastic_connection as pc
+        return pc.LIFWithV if g.refractory is None else pc.LIFRefractoryWithV
     if g.refractory is None:
         from lava.proc.lif.process import LIF
         return LIF
@@ -128,11 +139,12 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
     from scipy.sparse import csr_matrix
 
     raster = input_raster(plan, steps)
-    lifs = [_lif_class(g)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
+    vpost = v_groups(plan)
+    lifs = [_lif_class(g, k in vpost)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
                           bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32),
                           v=g.v_init.astype(np.int32), name=g.name,
                           **({} if g.refractory is None else {"refractory": g.refractory}))
-            for g in plan.groups]
+            for k, g in enumerate(plan.groups)]
     used = {c.pre for c in plan.connections if c.pre_kind == "input"}
     sources = [SpikeSource(data=np.ascontiguousarray(raster[:, g.inputs].T, dtype=np.int32))
                if k in used else None for k, g in enumerate(plan.inputs)]
@@ -144,6 +156,8 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
         proc.a_out.connect(lifs[c.post].a_in)
         if c.learning:   # the post neurons' spikes of the step are the back-propagating action potentials
             lifs[c.post].s_out.connect(proc.s_in_bap)
+        if c.reads_v:   # clopath reads the post membrane v
+            lifs[c.post].v_out.connect(proc.v_in)
         conns.append(proc)
     sinks = []
     for g, lif in zip(plan.groups, lifs):

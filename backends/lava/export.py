@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from backends.lava.build import tie_groups
-from backends.lava.plan import LavaPlan, learning_rule_kwargs, plan_image, plastic_positions, synapse_projection
+from backends.lava.plan import (LavaPlan, learning_rule_kwargs, plan_image, plastic_positions, synapse_projection,
+                                v_groups)
 from neuromap.errors import NeuromapError
 from neuromap.image import Image
 
@@ -106,7 +107,8 @@ def main():
     for key, (conn, proj, size) in plastic.items():   # learned weights -> the image's synapse order
         w = conn.weights.get()
         w = w.toarray() if hasattr(w, "toarray") else np.asarray(w)
-        weights.setdefault(proj, np.zeros(size, np.int16))[A[key + ".pos"]] = w[A[key + ".rows"], A[key + ".cols"]]
+        w = w[A[key + ".rows"], A[key + ".cols"]] if w.ndim == 2 else w   # 1-D: NeuromapPlasticSparse
+        weights.setdefault(proj, np.zeros(size, np.int16))[A[key + ".pos"]] = w
     raster = np.zeros((args.steps, N_NEURONS + N_INPUTS), bool)
     raster[:, N_NEURONS:] = inputs != 0
     traces = {{}}
@@ -154,6 +156,8 @@ def _arrays(plan: LavaPlan, syn_proj: np.ndarray) -> dict[str, np.ndarray]:
                     f"c{k}.weights": c.weights.astype(np.int32), f"c{k}.delays": c.delays.astype(np.int32)})
         if c.learning:
             out[f"c{k}.pos"] = plastic_positions(syn_proj, c)
+        for name, a in c.learning_arrays.items():       # seed-rule tables (image synapse / neuron order)
+            out[f"c{k}.la.{name}"] = np.asarray(a)
     return out
 
 
@@ -162,10 +166,17 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
     if any(g.refractory is not None for g in plan.groups):
         L.insert(0, "    # refractory neurons: neuromap's fixed_pt model (Lava's LIFRefractory is float only)\n"
                     "    from backends.lava.procs.lif_refractory import LIFRefractoryFixed")
+    vpost = v_groups(plan)
+    if any(c.seed_rule for c in plan.connections):
+        L.insert(0, "    # neuromap's integer rule engines as a Lava process (fixed_pt), LIFs that also send v\n"
+                    "    from backends.lava.procs.plastic_connection import (LIFRefractoryWithV, LIFWithV,\n"
+                    "                                                        NeuromapPlasticSparse)")
     for k, g in enumerate(plan.groups):
         first, last = int(g.neurons.min()), int(g.neurons.max())
         L.append(f"    # {g.name}: population {g.population!r}, {g.size} neurons (image ids {first}..{last})")
         cls, refr = ("LIF", "") if g.refractory is None else ("LIFRefractoryFixed", f", refractory=A['g{k}.refractory']")
+        if k in vpost:
+            cls = "LIFWithV" if g.refractory is None else "LIFRefractoryWithV"
         L.append(f"    g{k} = {cls}(shape=({g.size},), du={g.du}, dv={g.dv}, vth={g.vth}, bias_mant=A['g{k}.bias_mant'], "
                  f"bias_exp=A['g{k}.bias_exp'],\n              u=A['g{k}.u'], v=A['g{k}.v'], name={g.name!r}{refr})")
     used = sorted({c.pre for c in plan.connections if c.pre_kind == "input"})
@@ -184,6 +195,18 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
               f"sign_mode=SignMode.{c.sign_mode.upper()}, name={c.name!r}")
         get = "matrix" if c.dense else "sparse"
         cls = ("Dense" if c.dense else "Sparse")
+        if c.seed_rule:
+            arrays = "{" + ", ".join(f"{n!r}: A['c{k}.la.{n}']" for n in c.learning_arrays) + "}"
+            L.append(f"    c{k} = NeuromapPlasticSparse(shape={shape}, rows=A['c{k}.rows'], cols=A['c{k}.cols'], "
+                     f"weights=A['c{k}.weights'],\n        delays=A['c{k}.delays'], weight_exp={c.weight_exp}, "
+                     f"name={c.name!r}, learning_arrays={arrays},\n        learning={c.learning!r})"
+                     f"  # {c.rows.size} plastic synapses, engine {c.learning['engine']}")
+            L.append(f"    {pre}.s_out.connect(c{k}.s_in)\n    c{k}.a_out.connect(g{c.post}.a_in)")
+            L.append(f"    g{c.post}.s_out.connect(c{k}.s_in_bap)  # post spikes of the step")
+            if c.reads_v:
+                L.append(f"    g{c.post}.v_out.connect(c{k}.v_in)  # post membrane v of the step (read by the rule)")
+            L.append(f"    plastic['c{k}'] = (c{k}, {image.projections[c.proj].name!r}, {c.rows.size})")
+            continue
         if c.learning:
             rule = ", ".join(f"{a}={v!r}" for a, v in learning_rule_kwargs(c.learning, c.name).items())
             L.append(f"    rule{k} = Loihi2FLearningRule({rule})  # {c.learning.get('rules', {})}")

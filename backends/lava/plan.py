@@ -28,7 +28,9 @@ Delays: image delay ``d`` (1..64, 1 = next step, synaptic + axonal) is Lava dela
 
 Learning (image engine ``loihi``): a plastic connection becomes ``LearningDense`` when it holds every
 (post, pre) pair, else ``LearningSparse``; what those cannot run exactly (delays, zero weights or
-non-mixed sign modes in LearningSparse, ...) is refused (:func:`_check_plastic_connection`).
+non-mixed sign modes in LearningSparse, ...) is refused (:func:`_check_plastic_connection`). Other engines
+(neuromap's integer seed rules) become one ``NeuromapPlasticSparse`` per projection
+(``backends/lava/procs/plastic_connection.py``), entries in image synapse order.
 """
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ from neuromap.image import Image, encode_weights
 
 #: the core kind Lava's LIF/Dense run; other kinds need their own process models
 LIF_KIND = "loihi_lif"
+#: rule engines whose ``step`` reads the post membrane v (their post LIF sends v to the connection)
+V_ENGINES = frozenset({"clopath"})
 #: a projection marked ``storage: dense`` becomes a Lava Dense only up to this many matrix entries
 DENSE_MAX_ENTRIES = 1 << 22
 
@@ -107,7 +111,19 @@ class Connection:
     num_weight_bits: int
     sign_mode: str
     synapses: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    learning: dict | None = None      # the projection's image learning dict (engine "loihi") or None
+    learning: dict | None = None      # the projection's image learning dict or None
+    #: seed-rule engines (not ``loihi``): the projection's ``learning_arrays``; entries are in image synapse order
+    learning_arrays: dict = field(default_factory=dict)
+
+    @property
+    def seed_rule(self) -> bool:
+        """Plastic with a neuromap rule engine (``backends.lava.procs.plastic_connection``), not Lava's own."""
+        return bool(self.learning) and self.learning.get("engine") != "loihi"
+
+    @property
+    def reads_v(self) -> bool:
+        """A seed-rule engine that reads the post neurons' v (its post LIF must send v)."""
+        return self.seed_rule and self.learning.get("engine") in V_ENGINES
 
     @property
     def complete(self) -> bool:
@@ -219,11 +235,12 @@ def _check_kinds(image: Image) -> None:
 
 
 def _check_learning(image: Image) -> None:
+    from emulator.rule_engines import rule_engine
     for k, pm in enumerate(image.projections):
-        if pm.learning and pm.learning.get("engine") != "loihi":
-            raise ImageError(f"image projection {k} ({pm.name}): learning engine {pm.learning.get('engine')!r} "
-                             "has no Lava process (Lava runs engine loihi; run this image on the emulator)")
-        if pm.learning and any(np.any(a) for a in pm.learning_arrays.values()):
+        if not pm.learning:
+            continue
+        rule_engine(pm.learning, f"image projection {k} ({pm.name})")   # unknown engine: one-line ImageError
+        if pm.learning.get("engine") == "loihi" and any(np.any(a) for a in pm.learning_arrays.values()):
             raise ImageError(f"image projection {k} ({pm.name}): nonzero initial tags are not mapped to Lava "
                              "(LearningDense starts its tags at 0; run this image on the emulator)")
 
@@ -399,10 +416,34 @@ def _connections(image, groups, igroups, proj, pre_proc, pre_loc, post_grp, post
                 raise ImageError(f"image projection {k} ({pm.name}): repeated neuron pairs in a plastic projection "
                                  "(Lava learns one weight per pair; merge them and recompile)")
             c = conns[-1]
+            if c.seed_rule:
+                _seed_connection(image, groups, igroups, c)
+                continue
             c.dense = c.complete
             _check_plastic_connection(image, c)
     _check_floor_splits(image, groups, conns)
     return conns
+
+
+def _seed_connection(image: Image, groups, igroups, c: Connection) -> None:
+    """A seed-rule projection is one connection between its whole pre and post populations (the engine's
+    per-neuron state spans the projection); entries are put in image synapse order (the engine's order)."""
+    pm = image.projections[c.proj]
+    pre = groups[c.pre] if c.pre_kind == "neuron" else igroups[c.pre]
+    n = int(np.count_nonzero(synapse_projection(image) == c.proj))
+    for g, pop in ((pre, pm.pre), (groups[c.post], pm.post)):
+        if g.population != pop or g.size != image.population(pop).size:
+            raise ImageError(f"image projection {c.proj} ({pm.name}): learning engine {pm.learning['engine']!r} "
+                             f"needs the whole projection in one Lava process pair, but population {pop!r} is split "
+                             "(give it one du/dv/vth, or run on the emulator)")
+    if c.synapses.size != n:
+        raise ImageError(f"image projection {c.proj} ({pm.name}): {n - c.synapses.size} of its plastic synapses are "
+                         "not routed from its pre population (recompile)")
+    order = np.argsort(c.synapses, kind="stable")
+    c.rows, c.cols, c.weights, c.delays, c.synapses = (a[order] for a in (c.rows, c.cols, c.weights, c.delays,
+                                                                        c.synapses))
+    c.dense = False
+    c.learning_arrays = dict(pm.learning_arrays)
 
 
 def _check_floor_splits(image, groups, conns) -> None:
@@ -438,6 +479,11 @@ def learning_rule_kwargs(learning: dict, where: str = "image projection") -> dic
     if learning.get("conn_rng_seed", 2) != 2:
         raise ImageError(f"{where}: learning conn_rng_seed {learning['conn_rng_seed']} differs from Lava's fixed 2")
     return {**{k: rules[k] for k in targets}, **{k: learning[k] for k in RULE_SCALARS}}
+
+
+def v_groups(plan: LavaPlan) -> set[int]:
+    """Neuron groups that must send v (post of a connection whose rule engine reads the post membrane)."""
+    return {c.post for c in plan.connections if c.reads_v}
 
 
 def synapse_projection(image: Image) -> np.ndarray:

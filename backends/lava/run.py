@@ -53,7 +53,7 @@ def read_weights(net: LavaNetwork, slots, sizes: dict[int, int]) -> dict[int, np
         c = net.plan.connections[j]
         w = net.connections[j].weights.get()
         w = w.toarray() if hasattr(w, "toarray") else np.asarray(w)
-        out[k][pos] = w[c.rows, c.cols]
+        out[k][pos] = w[c.rows, c.cols] if w.ndim == 2 else w      # 1-D: NeuromapPlasticSparse, entry order
     return out
 
 
