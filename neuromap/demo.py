@@ -5,7 +5,7 @@
 2. The hardware path on ``examples/ramp_lif.yaml`` through the same commands a
    user runs: ``compile`` (check, quantize, fan-in, CP-SAT placement) ->
    ``run`` on the bit-accurate emulator (learning on chip) -> ``validate`` against Lava fixed_pt
-   (compiled with ``--freeze``: Lava 0.10 has no process for the seed rules) ->
+   (the plastic build: the seed rules run in Lava as ``NeuromapPlasticSparse``, weights compared too) ->
    ``inspect`` summary -> ``plot`` into ``demo-out/``.
 """
 from __future__ import annotations
@@ -44,10 +44,8 @@ def hardware_path(steps: int = 5000, validate_steps: int = 500) -> None:
     _neuromap("compile", HW_EXAMPLE, "--target", "loihi", "-o", build)
     _neuromap("run", build, "--backend", "emulator", "--steps", str(steps), "-o", results)
     from backends.lava.compat import lava_available
-    if lava_available():  # Lava 0.10 has no process for the seed rules: validate the Ramp with frozen weights
-        frozen = os.path.join(OUT, "build_frozen")
-        _neuromap("compile", HW_EXAMPLE, "--target", "loihi", "--freeze", "-o", frozen)
-        _neuromap("validate", frozen, "--steps", str(validate_steps))
+    if lava_available():  # the plastic Ramp in Lava (seed rules: backends/lava/procs/plastic_connection.py)
+        _neuromap("validate", build, "--steps", str(validate_steps))
     else:
         print("lava-nc is not installed: skipping validation (install with `make install`)")
     _neuromap("inspect", build)
