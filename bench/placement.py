@@ -1,14 +1,20 @@
 """Placement benchmark: cores, hop-weighted traffic, max link load, energy and solve time
 for sequential / greedy / cpsat on four networks (built directly as synapse arrays).
 
-    .venv/bin/python bench/placement.py [--time-limit 20] [--only NAME]
+    .venv/bin/python bench/placement.py [--time-limit 10] [--only ROW] [--no-scale]
 
-Writes bench/results/placement.json and bench/results/placement.md. Rates: uniform,
-1 spike per neuron per step scaled by 0.01 (10 Hz at dt = 1 ms), the same for every method.
+Writes bench/results/placement.json and bench/results/placement.md (``--only``: placement_only.*).
+Rates: 0.01 spikes per neuron per step (10 Hz at dt = 1 ms), the same for every method. Wall times
+include the sequential baseline each compile computes. The last step builds a 100k-neuron /
+10M-synapse sheet in a subprocess and records cpsat's wall time and peak memory.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
+import subprocess
+import sys
 import json
 import resource
 import time
@@ -19,42 +25,40 @@ import numpy as np
 from neuromap.placement import SynapseGraph, place_graph, verify_graph
 from neuromap.targets import load_target
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from topographic_sheet import FULL, sheet_edges  # noqa: E402
+
 OUT = Path(__file__).resolve().parent / "results"
 
 
-def brunel(n_e=10000, n_i=2500, eps=0.02, seed=0):
-    """Brunel (2000) random E/I network, each neuron receives eps*N_E exc and eps*N_I inh inputs."""
+def brunel(n_e=10000, n_i=2500, eps=0.1, ext=True, seed=0):
+    """Brunel (2000) random E/I network as in examples/brunel.yaml: each neuron receives eps*N_E exc
+    and eps*N_I inh inputs (fixed in-degree) plus, with ``ext``, one private Poisson source
+    (populations ext_E, ext_I, one_to_one)."""
     rng = np.random.default_rng(seed)
     n = n_e + n_i
     ke, ki = int(eps * n_e), int(eps * n_i)
     post = np.repeat(np.arange(n), ke + ki)
-    pre = np.concatenate([np.concatenate([rng.choice(n_e, ke, replace=False),
-                                          n_e + rng.choice(n_i, ki, replace=False)]) for _ in range(n)])
-    return SynapseGraph.from_arrays(n, pre, post, population=np.r_[np.zeros(n_e), np.ones(n_i)],
-                                    population_names=("E", "I"))
+    # distinct sources per neuron: argpartition of random keys picks ke of n_e without replacement
+    rows = []
+    for lo in range(0, n, 500):
+        m = min(500, n - lo)
+        rows.append(np.concatenate([np.argpartition(rng.random((m, n_e)), ke, axis=1)[:, :ke],
+                                    n_e + np.argpartition(rng.random((m, n_i)), ki, axis=1)[:, :ki]], 1))
+    pre = np.concatenate(rows).ravel()
+    pop = np.r_[np.zeros(n_e), np.ones(n_i)]
+    names = ("E", "I")
+    if ext:
+        pre, post = np.r_[pre, n + np.arange(n)], np.r_[post, np.arange(n)]
+        pop, names = np.r_[pop, np.full(n_e, 2), np.full(n_i, 3)], names + ("ext_E", "ext_I")
+        n *= 2
+    return SynapseGraph.from_arrays(n, pre, post, population=pop, population_names=names)
 
 
-def sheet(side_e=144, side_i=72, k_e=80, k_i=20, sigma=0.03, seed=0):
-    """2-D topographic E/I sheet on the unit square: inputs drawn from a Gaussian (sigma, unit
-    lengths) around each neuron's position, from the E grid and from the I grid."""
-    rng = np.random.default_rng(seed)
-    def grid(s):
-        c = (np.arange(s) + 0.5) / s
-        x, y = np.meshgrid(c, c, indexing="ij")
-        return np.stack([x.ravel(), y.ravel()], 1)
-    pe, pi = grid(side_e), grid(side_i)
-    pos = np.concatenate([pe, pi])
-    n_e, n = len(pe), len(pe) + len(pi)
-    pres, posts = [], []
-    for src_grid, side, k, off in ((pe, side_e, k_e, 0), (pi, side_i, k_i, n_e)):
-        post = np.repeat(np.arange(n), k)
-        target = pos[post] + rng.normal(0, sigma, (len(post), 2))
-        ij = np.clip(np.floor(target * side).astype(int), 0, side - 1)
-        pre = off + ij[:, 0] * side + ij[:, 1]
-        keep = pre != post
-        pres.append(pre[keep]); posts.append(post[keep])
-    return SynapseGraph.from_arrays(n, np.concatenate(pres), np.concatenate(posts),
-                                    population=np.r_[np.zeros(n_e), np.ones(n - n_e)],
+def sheet(**kw):
+    """2-D topographic E/I sheet (examples/topographic_sheet.py, default 144^2 E + 72^2 I)."""
+    n_e, n_i, pre, post, _ = sheet_edges(**{**FULL, **kw})
+    return SynapseGraph.from_arrays(n_e + n_i, pre, post, population=np.r_[np.zeros(n_e), np.ones(n_i)],
                                     population_names=("E", "I"))
 
 
@@ -97,46 +101,123 @@ NETWORKS = {"brunel_12.5k": brunel, "topographic_sheet": sheet, "layered_784_100
             "synfire_chain": synfire}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--time-limit", type=float, default=20.0)
-    ap.add_argument("--only", default=None)
-    args = ap.parse_args()
-    target = load_target("loihi")
-    results = {}
-    for name, build in NETWORKS.items():
-        if args.only and name != args.only:
-            continue
-        g = build()
-        rates = np.full(g.n_neurons, 0.01)
-        rows = {}
-        for method in ("sequential", "greedy", "cpsat"):
-            res = place_graph(g, target, method, rates=rates, time_limit=args.time_limit, seed=0)
-            rep = res.report.to_dict()
-            rep["capacity_violations"] = (len(verify_graph(g, res.assignment.core_of, target))
-                                          if g.n_synapses <= 1_000_000 else None)
-            rows[method] = rep
-            print(name, method, rep["n_cores"], round(rep["hop_weighted_traffic"], 2),
-                  rep["gap"], round(rep["solve_time_s"], 1), flush=True)
-        results[name] = {"n_neurons": g.n_neurons, "n_synapses": g.n_synapses, "methods": rows}
-    results["_meta"] = {"target": "loihi", "time_limit_deterministic": args.time_limit,
-                        "rates_spikes_per_step": 0.01, "max_rss_mb": resource.getrusage(
-                            resource.RUSAGE_SELF).ru_maxrss / 1024, "date": time.strftime("%Y-%m-%d")}
-    OUT.mkdir(exist_ok=True)
-    suffix = f"_{args.only}" if args.only else ""
-    (OUT / f"placement{suffix}.json").write_text(json.dumps(results, indent=1, default=str))
+def board(chips_y=4, max_neurons=None):
+    """The loihi target, optionally with more chip rows (a bigger board) or smaller cores."""
+    t = load_target("loihi")
+    t = dataclasses.replace(t, mesh=dataclasses.replace(t.mesh, chips_y=chips_y))
+    if max_neurons:
+        t = dataclasses.replace(t, core=dataclasses.replace(t.core, max_neurons=max_neurons))
+    return t
+
+
+#: (row name, network, target, target description)
+CASES = [
+    ("brunel_12.5k", "brunel_12.5k", lambda: board(chips_y=8), "loihi, 64-chip board (8x8 chips)"),
+    ("topographic_sheet", "topographic_sheet", board, "loihi"),
+    ("layered_784_1000_1000_10", "layered_784_1000_1000_10", board, "loihi"),
+    ("layered_784_1000_1000_10 (128/core)", "layered_784_1000_1000_10", lambda: board(max_neurons=128),
+     "loihi, cores cut to 128 compartments"),
+    ("synfire_chain", "synfire_chain", board, "loihi"),
+]
+
+
+def run_case(name, g, target, time_limit, log):
+    rates = np.full(g.n_neurons, 0.01)
+    rows = {}
+    for method in ("sequential", "greedy", "cpsat"):
+        t0 = time.perf_counter()
+        res = place_graph(g, target, method, rates=rates, time_limit=time_limit, seed=0)
+        wall = time.perf_counter() - t0
+        rep = res.report.to_dict()
+        rep["wall_s"] = wall
+        rep["capacity_violations"] = (len(verify_graph(g, res.assignment.core_of, target))
+                                      if g.n_synapses <= 1_000_000 else None)
+        rows[method] = rep
+        log(f"  {name} {method}: {rep['n_cores']} cores, {rep['hop_weighted_traffic']:.1f} pkt-hops/step, "
+            f"max link {rep['max_link_load']:.2f}, gap {rep['gap']}, {wall:.1f} s")
+    return rows
+
+
+def scale_child(time_limit):
+    """100k neurons / 10M synapses (a 283^2 E + 141^2 I sheet): build + place_graph cpsat, time and RSS."""
+    t0 = time.perf_counter()
+    g = sheet(side_e=283, side_i=141, k_e=80, k_i=20, sigma=0.015)
+    build = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    res = place_graph(g, board(), "cpsat", rates=np.full(g.n_neurons, 0.01), time_limit=time_limit, seed=0)
+    rep = res.report.to_dict()
+    rep.pop("stats")
+    print(json.dumps({"n_neurons": g.n_neurons, "n_synapses": g.n_synapses, "build_s": build,
+                      "place_s": time.perf_counter() - t1, "max_rss_mb": resource.getrusage(
+                          resource.RUSAGE_SELF).ru_maxrss / 1024, "report": rep}))
+
+
+def table(results):
     lines = ["| network | neurons | synapses | method | cores | hop-weighted traffic (pkt·hop/step) | vs sequential "
-             "| max link load (pkt/step) | energy (nJ/step) | gap | solve time (s) |", "|" + "---|" * 11]
+             "| max link load (pkt/step) | energy (nJ/step) | bound | gap | wall time (s) |", "|" + "---|" * 12]
     for name, r in results.items():
         if name.startswith("_"):
             continue
         for m, rep in r["methods"].items():
             seq = rep["sequential_hop_weighted_traffic"]
-            ratio = rep["hop_weighted_traffic"] / seq if seq else float("nan")
-            gap = "—" if rep["gap"] is None else f"{100 * rep['gap']:.0f}%"
+            ratio = f"{rep['hop_weighted_traffic'] / seq:.3f}" if seq else "– (0/0)"
+            gap = "—" if rep["gap"] is None else f"{100 * rep['gap']:.1f}%"
+            bound = "—" if rep["bound"] is None else f"{rep['bound']:.1f}"
             lines.append(f"| {name} | {r['n_neurons']} | {r['n_synapses']} | {m} | {rep['n_cores']} | "
-                         f"{rep['hop_weighted_traffic']:.1f} | {ratio:.2f} | {rep['max_link_load']:.2f} | "
-                         f"{rep['energy_pj_per_step'] / 1e3:.1f} | {gap} | {rep['solve_time_s']:.1f} |")
+                         f"{rep['hop_weighted_traffic']:.1f} | {ratio} | {rep['max_link_load']:.2f} | "
+                         f"{rep['energy_pj_per_step'] / 1e3:.1f} | {bound} | {gap} | {rep['wall_s']:.1f} |")
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--time-limit", type=float, default=10.0, help="CP-SAT deterministic units per compile")
+    ap.add_argument("--only", default=None, help="run one row (name as in the table)")
+    ap.add_argument("--no-scale", action="store_true", help="skip the 100k/10M run")
+    ap.add_argument("--scale-child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.scale_child:
+        return scale_child(args.time_limit)
+    t_start = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - t_start:6.0f} s] {msg}", flush=True)
+
+    results, graphs = {}, {}
+    for name, net, make_target, tdesc in CASES:
+        if args.only and name != args.only:
+            continue
+        if net not in graphs:
+            log(f"building {net}")
+            graphs[net] = NETWORKS[net]()
+        g = graphs[net]
+        log(f"{name}: {g.n_neurons} neurons, {g.n_synapses} synapses, target {tdesc}")
+        results[name] = {"n_neurons": g.n_neurons, "n_synapses": g.n_synapses, "target": tdesc,
+                         "methods": run_case(name, g, make_target(), args.time_limit, log)}
+    graphs.clear()
+    if not args.no_scale and not args.only:
+        log("scale: 100k neurons / 10M synapses sheet, cpsat (subprocess)")
+        out = subprocess.run([sys.executable, __file__, "--scale-child", "--time-limit", str(args.time_limit)],
+                             capture_output=True, text=True, check=True)
+        results["_scale"] = json.loads(out.stdout.strip().splitlines()[-1])
+        sc = results["_scale"]
+        log(f"  scale: build {sc['build_s']:.0f} s, place {sc['place_s']:.0f} s, peak RSS {sc['max_rss_mb']:.0f} MB, "
+            f"{sc['report']['n_cores']} cores")
+    results["_meta"] = {"time_limit_deterministic": args.time_limit, "rates_spikes_per_step": 0.01,
+                        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                        "total_s": time.perf_counter() - t_start, "date": time.strftime("%Y-%m-%d"),
+                        "load_average_1min_at_end": os.getloadavg()[0]}
+    OUT.mkdir(exist_ok=True)
+    suffix = "_only" if args.only else ""
+    (OUT / f"placement{suffix}.json").write_text(json.dumps(results, indent=1, default=str))
+    lines = table(results)
+    if "_scale" in results:
+        sc = results["_scale"]
+        lines += ["", f"Scale: {sc['n_neurons']} neurons / {sc['n_synapses']} synapses (topographic sheet), cpsat: "
+                  f"build {sc['build_s']:.0f} s, partition + placement {sc['place_s']:.0f} s, peak RSS "
+                  f"{sc['max_rss_mb']:.0f} MB, {sc['report']['n_cores']} cores, "
+                  f"{sc['report']['hop_weighted_traffic'] / max(sc['report']['sequential_hop_weighted_traffic'], 1e-12):.3f}"
+                  "x sequential hop-weighted traffic."]
     (OUT / f"placement{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -162,7 +162,7 @@ def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarr
         return hop_cost(traffic, sx[p], sy[p]), max(m.max(initial=0.0) for m in (east, west, north, south))
 
     cost, peak = score(pos)
-    max_evals = min(int(max_evals), int(2e7 // max(len(w), 1)))  # each evaluation routes every flow
+    max_evals = min(int(max_evals), int(4e6 // max(len(w), 1)))  # each evaluation routes every flow
     evals = moves = 0
     while evals < max_evals and peak > 0:
         tx, ty = sx[pos], sy[pos]

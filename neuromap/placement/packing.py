@@ -161,8 +161,9 @@ def _pack(n, ptr, pre, wb, db, tb, plastic, max_neurons, max_axons, pslots, neng
 
 
 def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Cut cores whose output axons exceed the limit where the cumulative count (along ``pos``) passes
-    it; a neuron whose own target cores exceed ``max_output_axons``/``max_fan_out_cores`` is an error."""
+    """Split cores whose output axons exceed the limit into ceil(outputs / limit) equal runs along
+    ``pos``, repeatedly; a neuron whose own target cores exceed ``max_output_axons`` or
+    ``max_fan_out_cores`` is an error."""
     cap, syn = target.core, target.synapse
     core_of = compact(core_of)
     while True:
@@ -183,27 +184,19 @@ def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos
         bad = out > cap.max_output_axons
         if not bad.any():
             return core_of
-        # walk neurons of bad cores in packing order, start a new core where the sum passes the limit
+        # split each bad core into ceil(out / limit) equal runs along the packing order: equal
+        # pieces keep cores large, so targets stay on few cores (cutting at the limit leaves small
+        # remainders that spread every source's targets and cascade)
         idx = np.flatnonzero(bad[core_of])
         idx = idx[np.lexsort((pos[idx], core_of[idx]))]
-        new_id = _cut(core_of[idx], fan[idx], int(cap.max_output_axons))
+        c = core_of[idx]
+        first = np.searchsorted(c, c)                       # index of the core's first neuron in idx
+        size = np.bincount(c, minlength=n_cores)[c]
+        parts = np.ceil(out[c] / cap.max_output_axons).astype(np.int64)
+        piece = ((np.arange(idx.size) - first) * parts) // size
         core_of = core_of.copy()
-        core_of[idx] = n_cores + new_id
+        core_of[idx] = n_cores + c * int(parts.max(initial=1)) + piece
         core_of = compact(core_of)
-
-
-@numba.njit(cache=True)
-def _cut(cores, fan, limit):  # pragma: no cover - compiled
-    out = np.empty(cores.shape[0], np.int64)
-    cur, acc, prev = -1, 0, -1
-    for k in range(cores.shape[0]):
-        if cores[k] != prev or acc + fan[k] > limit:
-            cur += 1
-            acc = 0
-            prev = cores[k]
-        acc += fan[k]
-        out[k] = cur
-    return out
 
 
 def core_usage_ok(graph: SynapseGraph, target: Target, core_of: np.ndarray) -> bool:

@@ -57,19 +57,22 @@ class CoreAssignment:
 
 def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=None,
               time_limit: float = 10.0, seed: int = 0, num_workers: int = 1,
-              exact_max_neurons: int = 48, window_max_pairs: int = 60000) -> CoreAssignment:
+              exact_max_neurons: int = 48, window_max_pairs: int = 60000,
+              baseline: CoreAssignment | None = None) -> CoreAssignment:
     """Assign every neuron of ``graph`` to a core of ``target``.
 
     ``rates``: spikes per step per neuron (default 1: every fan-out edge counts).
     ``time_limit``: total CP-SAT deterministic time (units as CP-SAT's
     ``max_deterministic_time``). ``cpsat`` starts from the better of the sequential and
     greedy partitions (solution hint / LNS start) and never returns a worse one. Raises
-    :class:`TargetError` if one neuron alone exceeds a core.
+    :class:`TargetError` if one neuron alone exceeds a core. ``baseline``: the ``sequential``
+    result for the same graph, target and rates if already computed (saves one packing).
     """
     if method not in METHODS:
         raise TargetError(f"placer: unknown partition method {method!r} (use one of {', '.join(METHODS)})")
     rates = uniform_rates(graph.n_neurons) if rates is None else np.asarray(rates, float)
-    seq = _result(graph, pack_order(graph, target, np.arange(graph.n_neurons)), rates, "sequential")
+    seq = baseline if baseline is not None else \
+        _result(graph, pack_order(graph, target, np.arange(graph.n_neurons)), rates, "sequential")
     if method == "sequential":
         return seq
     size = max(1, int(np.ceil(graph.n_neurons / max(seq.n_cores, 1))))
@@ -406,8 +409,9 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
         t = core_traffic(graph, core_of, rates)
         t = (t + t.T).tocoo()
         off = t.row < t.col
-        order = np.lexsort((t.col[off], t.row[off], -t.data[off]))
-        cands = [(int(t.row[off][i]), int(t.col[off][i])) for i in order]
+        r_, c_, d_ = t.row[off], t.col[off], t.data[off]
+        order = np.lexsort((c_, r_, -d_))
+        cands = list(zip(r_[order].tolist(), c_[order].tolist()))
         progress = False
         for c1, c2 in cands:
             if left <= 0.05 or tried >= max_windows:

@@ -58,9 +58,10 @@ class PlacementResult:
     report: PlacementReport
 
 
-def _run(graph, target, method, rates, time_limit, seed, num_workers):
+def _run(graph, target, method, rates, time_limit, seed, num_workers, baseline=None):
     t0 = time.perf_counter()
-    a = partition(graph, target, method, rates, time_limit=time_limit / 2, seed=seed, num_workers=num_workers)
+    a = partition(graph, target, method, rates, time_limit=time_limit / 2, seed=seed, num_workers=num_workers,
+                  baseline=baseline)
     traffic = core_traffic(graph, a.core_of, rates, a.n_cores)
     p = place(traffic, target, method, time_limit=time_limit / 2, seed=seed, num_workers=num_workers)
     elapsed = time.perf_counter() - t0
@@ -75,12 +76,12 @@ def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rate
     (``sequential``/``greedy``/``cpsat``); the sequential baseline is computed too.
     ``time_limit``: CP-SAT deterministic time, split between partition and placement."""
     rates = uniform_rates(graph.n_neurons) if rates is None else np.asarray(rates, float)
-    a, p, r, est, elapsed = _run(graph, target, method, rates, time_limit, seed, num_workers)
+    sa, sp_, sr, se, s_elapsed = _run(graph, target, "sequential", rates, time_limit, seed, num_workers)
+    seq_obj, seq_cores = sp_.objective, sa.n_cores
     if method == "sequential":
-        seq_obj, seq_cores = p.objective, a.n_cores
-    else:
-        sa, sp_, _, _, _ = _run(graph, target, "sequential", rates, time_limit, seed, num_workers)
-        seq_obj, seq_cores = sp_.objective, sa.n_cores
+        a, p, r, est, elapsed = sa, sp_, sr, se, s_elapsed
+    else:  # the method reuses the sequential partition (its start candidate) instead of repacking
+        a, p, r, est, elapsed = _run(graph, target, method, rates, time_limit, seed, num_workers, sa)
     rep = PlacementReport(method, a.n_cores, a.objective, p.objective, seq_obj, seq_cores, p.bound, p.gap,
                           a.bound, r.max_link_load, r.mean_hops, r.max_hops, est.energy_pj,
                           est.latency_ns, elapsed, {"partition": a.stats, "mesh": p.stats})
