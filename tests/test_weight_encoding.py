@@ -34,3 +34,22 @@ def test_representable_weights_give_no_warning():
     assert "weight_encoding" not in img.options
     img = compile_network(_net([-3, -255, 0, -1], bits=8, sign_mode="inhibitory"))
     assert "weight_encoding" not in img.options
+
+
+def test_compile_and_inspect_print_the_warnings(tmp_path):
+    """neuromap compile prints every recorded warning on stderr (and in --json); inspect repeats them."""
+    import json
+
+    from click.testing import CliRunner
+
+    from neuromap.cli import cli
+    from neuromap.io import save_network
+    src = tmp_path / "wide.yaml"
+    save_network(_net([300, 5, -7, 2]), src)
+    r = CliRunner(mix_stderr=False).invoke(cli, ["compile", str(src), "-o", str(tmp_path / "b"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "warning: projections[0] (a_to_b): 1 clipped" in r.stderr
+    r = CliRunner(mix_stderr=False).invoke(cli, ["compile", str(src), "-o", str(tmp_path / "b"), "-q", "--json"])
+    assert any("1 clipped" in w for w in json.loads(r.stdout)["warnings"])
+    r = CliRunner(mix_stderr=False).invoke(cli, ["inspect", str(tmp_path / "b")])
+    assert "warning: projections[0] (a_to_b): 1 clipped" in r.stdout

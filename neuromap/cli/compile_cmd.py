@@ -18,6 +18,18 @@ from neuromap.cli import quiet_option
 from neuromap.progress import bar
 
 
+def image_warnings(options: dict) -> list[str]:
+    """Every lossy or surprising thing the compiler recorded in an image's options, one line each:
+    compatibility approximations (``check``), quantization warnings, hardware-unit weights re-encoded
+    as Lava does (``weight_encoding``) and TrueNorth legalization warnings; duplicates removed."""
+    out = [f"{p['item']}: {p['reason']} (nearest supported: {p['alternative']})"
+           for p in options.get("compatibility") or [] if p.get("severity") == "approximation"]
+    out += list((options.get("quantization") or {}).get("warnings", []))
+    out += list(options.get("weight_encoding") or [])
+    out += list((options.get("truenorth") or {}).get("warnings", []))
+    return list(dict.fromkeys(out))
+
+
 def placement_lines(rep: dict) -> list[str]:
     """Human summary of an image's ``options["placement"]`` report (shared with ``inspect``)."""
     gap = "n/a" if rep.get("gap") is None else f"{100 * rep['gap']:.1f}%"
@@ -79,7 +91,8 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     if as_json:
         click.echo(json.dumps({"network": net.name, "target": img.target, "output": str(output),
                                "neurons": img.n_neurons, "inputs": img.n_inputs, "cores": img.n_cores,
-                               "axons": img.n_axons, "synapses": img.n_synapses, "placement": rep}))
+                               "axons": img.n_axons, "synapses": img.n_synapses, "placement": rep,
+                               "warnings": image_warnings(img.options)}))
         return
     click.echo(f"{net.name}: {img.n_neurons} neurons, {img.n_inputs} inputs, {img.n_cores} cores, "
                f"{img.n_axons} axons, {img.n_synapses} synapses -> {output} (target {img.target})")
@@ -91,5 +104,5 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
         click.echo(f"truenorth: {tn['placement']}; crossbar weight error {100 * t['rel_error']:.2f}% L1 "
                    f"({t['dropped']} synapses dropped, {t['optimal_cores']}/{t['cores']} cores proven optimal); "
                    f"{fo['splitters']} splitter neurons on {fo['splitter_cores']} cores")
-        for w in tn["warnings"]:
-            click.echo(f"warning: {w}", err=True)
+    for w in image_warnings(img.options):
+        click.echo(f"warning: {w}", err=True)

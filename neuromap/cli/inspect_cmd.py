@@ -26,6 +26,7 @@ def _stats(a, limit=None) -> dict:
 
 def summarize(img, build: str) -> dict:
     """Everything ``inspect`` shows, as one JSON-serializable dict."""
+    from neuromap.cli.compile_cmd import image_warnings
     C = img.n_cores
     core = img.constants.get("core", {})
     rep = img.options.get("placement")
@@ -52,7 +53,16 @@ def summarize(img, build: str) -> dict:
                      "synapses": img.n_synapses},
             "has_mesh_positions": "tile_x" in img.cores,
             "utilization": util, "binding": binding, "binding_fraction": fraction,
-            "placement": placement, "quantization": img.options.get("quantization")}
+            "placement": placement, "quantization": img.options.get("quantization"),
+            "truenorth": _truenorth_summary(img.options.get("truenorth")), "warnings": image_warnings(img.options)}
+
+
+def _truenorth_summary(tn: dict | None) -> dict | None:
+    """TrueNorth legalization (neuromap/compiler/lower_truenorth.py): quantization tables, crossbar and fan-out totals."""
+    if not tn:
+        return None
+    return {"quantization": tn.get("quantization"), "crossbar": (tn.get("crossbar") or {}).get("totals"),
+            "fanout": tn.get("fanout"), "placement": tn.get("placement")}
 
 
 def _table(rows: list[dict], width: int = 9) -> list[str]:
@@ -80,14 +90,21 @@ def text_lines(s: dict) -> list[str]:
     if s["binding"]:
         lines.append(f"limited by: {s['binding']} ({100 * s['binding_fraction']:.1f}% of a core at most)")
     lines += placement_lines(s["placement"]) if s["placement"] else ["placement: no report in this image"]
-    q = s["quantization"]
+    tn = s.get("truenorth")
+    q = s["quantization"] or (tn or {}).get("quantization")
+    if tn:
+        t, fo = tn["crossbar"] or {}, tn["fanout"] or {}
+        lines.append(f"truenorth: {tn['placement']}; crossbar weight error {100 * t.get('rel_error', 0):.2f}% L1 "
+                     f"(rms {t.get('rms_error', 0):.3g}, max {t.get('max_error', 0):g}; {t.get('dropped', 0)} "
+                     f"synapses dropped, {t.get('optimal_cores', 0)}/{t.get('cores', 0)} cores proven optimal); "
+                     f"{fo.get('splitters', 0)} splitter neurons")
     if q:
-        lines.append(f"quantization (rounding {q.get('rounding')}):")
+        lines.append(f"quantization (rounding {q['rounding']}):" if q.get("rounding") else "quantization:")
         lines += ["populations:"] + _table(q.get("populations", [])) if q.get("populations") else []
         lines += ["projections:"] + _table(q.get("projections", [])) if q.get("projections") else []
-        lines += [f"warning: {w}" for w in q.get("warnings", [])]
     else:
         lines.append("quantization: none (network given in hardware units)")
+    lines += [f"warning: {w}" for w in s.get("warnings", [])]
     return lines
 
 
