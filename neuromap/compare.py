@@ -101,9 +101,9 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
             freeze_plasticity: bool = False) -> CompareReport:
     """Run the float reference and the compiled network (emulator) for ``steps`` steps on the same inputs.
 
-    ``freeze_plasticity``: run the float reference without plasticity too, so the comparison
-    measures quantization alone (the compiled net's weights are frozen until the learning
-    engine is integrated)."""
+    ``freeze_plasticity``: run the float reference and the compiled network without plasticity,
+    so the comparison measures quantization alone. Otherwise plastic projections with an integer
+    engine learn on the emulated chip and their final weights are compared with the float run's."""
     if freeze_plasticity:
         network = dataclasses.replace(network, projections=[dataclasses.replace(p, plasticity=None)
                                                             for p in network.projections])
@@ -131,16 +131,48 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
             float(abs(r_hw - r_ref) / r_ref) if r_ref > 0 else None, _corr(c_ref, c_hw)))
     scales = {p["name"]: p["scale"] for p in rep.quantization["projections"]}
     hw_w = {pr.name: pr.weight for pr in hw.projections}
+    learned = _learned_weights(image, run)
     for pr in network.projections:
         if pr.plasticity is None or pr.name not in scales:
             continue
         w_ref = ref.weights[pr.name]
-        w_hw = hw_w[pr.name] / scales[pr.name]
+        on_chip = pr.name in learned
+        if on_chip:   # final weights the emulator learned, aligned with the network's synapses
+            w_hw = _align(pr, *learned[pr.name]) / scales[pr.name]
+        else:         # frozen: the compiled initial weights
+            w_hw = hw_w[pr.name] / scales[pr.name]
         rms = float(np.sqrt(np.mean(w_ref ** 2)))
         rep.weights.append(WeightCompare(pr.name, pr.n_synapses, float(w_ref.mean()), float(w_hw.mean()),
                                          float(np.sqrt(np.mean((w_hw - w_ref) ** 2)) / rms) if rms > 0 else 0.0,
-                                         False))
+                                         on_chip))
     return rep
+
+
+def _learned_weights(image, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Projection name -> (pre, post, stored weight after the last step) of every plastic synapse of the
+    image, population-local indices (from the emulator's recorded weights)."""
+    if not getattr(run, "weights", None):
+        return {}
+    from emulator.plastic import synapse_sources
+    src = synapse_sources(image)
+    syn_proj = np.repeat(image.axons["proj"].astype(np.int64), np.diff(image.axons["syn_ptr"].astype(np.int64)))
+    out = {}
+    for k, w in run.weights.items():
+        pm = image.projections[k]
+        syn = np.flatnonzero(syn_proj == k)
+        pre = src[syn] - image.source_ids(image.population(pm.pre))[0]
+        post = image.synapses["post"][syn].astype(np.int64) - image.population(pm.post).start
+        out[pm.name] = (pre, post, w[-1].astype(np.float64))
+    return out
+
+
+def _align(pr, pre: np.ndarray, post: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Image weights (one per (pre, post) pair) in the order of the network projection's synapses."""
+    n_post = int(max(pr.post_idx.max(initial=0), post.max(initial=0))) + 1
+    key = pre * n_post + post
+    order = np.argsort(key)
+    pos = np.searchsorted(key[order], pr.pre_idx.astype(np.int64) * n_post + pr.post_idx.astype(np.int64))
+    return w[order][np.clip(pos, 0, max(w.size - 1, 0))]
 
 
 def format_report(rep: CompareReport) -> str:

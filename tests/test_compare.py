@@ -54,3 +54,20 @@ def test_cli_json_and_problems(tmp_path, capsys):
     assert sorted(line.split(":")[0] for line in err[:2]) == ["  populations.w", "  populations.z"]
     assert any("model 'izhikevich' cannot run on 'loihi'" in line for line in err[:2])
     assert "2 problems" in err[-1]
+
+
+def test_plastic_projections_learn_on_chip_and_are_compared_with_the_float_weights():
+    """homeostatic/nn STDP compile to integer engines: compare reads the emulator's learned weights
+    (aligned with the network's synapses), not the initial ones; --freeze compares static nets."""
+    d = dict(NET, projections=[dict(NET["projections"][0], weight={"uniform": [0.5, 2.0]},
+                                    plasticity={"rule": "nn_stdp", "tau_plus": 20.0, "tau_minus": 60.0,
+                                                "A_plus": 0.01, "A_minus": 0.004, "w_min": 0.0, "w_max": 2.0})])
+    net = neuromap.Network.from_dict(d)
+    r = compare(net, "loihi", 1500)
+    (w,) = r.weights
+    init = net.projections[0].weight.mean()
+    assert w.learned_on_chip and abs(w.mean_ref - init) > 0.05           # the rule moved the weights
+    assert abs(w.mean_hw - w.mean_ref) < 0.1 * abs(w.mean_ref - init)     # and the chip followed
+    assert w.rms_rel_error < 0.05
+    frozen = compare(net, "loihi", 300, freeze_plasticity=True)
+    assert frozen.weights == []
