@@ -3,7 +3,8 @@ for sequential / greedy / cpsat on four networks (built directly as synapse arra
 
     .venv/bin/python bench/placement.py [--time-limit 10] [--only ROW] [--no-scale]
 
-Writes bench/results/placement.json and bench/results/placement.md (``--only``: placement_only.*).
+Writes bench/results/placement.{json,md} (``--only``: placement_only.*) and the scale run to
+bench/results/placement_scale.{json,md}.
 Rates: 0.01 spikes per neuron per step (10 Hz at dt = 1 ms), the same for every method. Wall times
 include the sequential baseline each compile computes. The last step builds a 100k-neuron /
 10M-synapse sheet in a subprocess and records cpsat's wall time and peak memory.
@@ -148,8 +149,19 @@ def scale_child(time_limit):
     rep = res.report.to_dict()
     rep.pop("stats")
     print(json.dumps({"n_neurons": g.n_neurons, "n_synapses": g.n_synapses, "build_s": build,
-                      "place_s": time.perf_counter() - t1, "max_rss_mb": resource.getrusage(
-                          resource.RUSAGE_SELF).ru_maxrss / 1024, "report": rep}))
+                      "place_s": time.perf_counter() - t1, "max_rss_mb": peak_rss_mb(), "report": rep}))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB: VmHWM (reset by exec, unlike ru_maxrss, which a
+    subprocess inherits from its parent on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def table(results):
@@ -174,6 +186,7 @@ def main():
     ap.add_argument("--time-limit", type=float, default=10.0, help="CP-SAT deterministic units per compile")
     ap.add_argument("--only", default=None, help="run one row (name as in the table)")
     ap.add_argument("--no-scale", action="store_true", help="skip the 100k/10M run")
+    ap.add_argument("--scale-only", action="store_true", help="only the 100k/10M run")
     ap.add_argument("--scale-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scale_child:
@@ -183,43 +196,45 @@ def main():
     def log(msg):
         print(f"[{time.perf_counter() - t_start:6.0f} s] {msg}", flush=True)
 
-    results, graphs = {}, {}
-    for name, net, make_target, tdesc in CASES:
-        if args.only and name != args.only:
-            continue
-        if net not in graphs:
-            log(f"building {net}")
-            graphs[net] = NETWORKS[net]()
-        g = graphs[net]
-        log(f"{name}: {g.n_neurons} neurons, {g.n_synapses} synapses, target {tdesc}")
-        results[name] = {"n_neurons": g.n_neurons, "n_synapses": g.n_synapses, "target": tdesc,
-                         "methods": run_case(name, g, make_target(), args.time_limit, log)}
-    graphs.clear()
+    OUT.mkdir(exist_ok=True)
+    if not args.scale_only:
+        results, graphs = {}, {}
+        for name, net, make_target, tdesc in CASES:
+            if args.only and name != args.only:
+                continue
+            if net not in graphs:
+                log(f"building {net}")
+                graphs[net] = NETWORKS[net]()
+            g = graphs[net]
+            log(f"{name}: {g.n_neurons} neurons, {g.n_synapses} synapses, target {tdesc}")
+            results[name] = {"n_neurons": g.n_neurons, "n_synapses": g.n_synapses, "target": tdesc,
+                             "methods": run_case(name, g, make_target(), args.time_limit, log)}
+        graphs.clear()
+        results["_meta"] = {"time_limit_deterministic": args.time_limit, "rates_spikes_per_step": 0.01,
+                            "peak_rss_mb": peak_rss_mb(), "total_s": time.perf_counter() - t_start,
+                            "date": time.strftime("%Y-%m-%d"), "load_average_1min_at_end": os.getloadavg()[0]}
+        suffix = "_only" if args.only else ""
+        (OUT / f"placement{suffix}.json").write_text(json.dumps(results, indent=1, default=str))
+        lines = table(results)
+        (OUT / f"placement{suffix}.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
     if not args.no_scale and not args.only:
         log("scale: 100k neurons / 10M synapses sheet, cpsat (subprocess)")
         out = subprocess.run([sys.executable, __file__, "--scale-child", "--time-limit", str(args.time_limit)],
                              capture_output=True, text=True, check=True)
-        results["_scale"] = json.loads(out.stdout.strip().splitlines()[-1])
-        sc = results["_scale"]
-        log(f"  scale: build {sc['build_s']:.0f} s, place {sc['place_s']:.0f} s, peak RSS {sc['max_rss_mb']:.0f} MB, "
-            f"{sc['report']['n_cores']} cores")
-    results["_meta"] = {"time_limit_deterministic": args.time_limit, "rates_spikes_per_step": 0.01,
-                        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                        "total_s": time.perf_counter() - t_start, "date": time.strftime("%Y-%m-%d"),
-                        "load_average_1min_at_end": os.getloadavg()[0]}
-    OUT.mkdir(exist_ok=True)
-    suffix = "_only" if args.only else ""
-    (OUT / f"placement{suffix}.json").write_text(json.dumps(results, indent=1, default=str))
-    lines = table(results)
-    if "_scale" in results:
-        sc = results["_scale"]
-        lines += ["", f"Scale: {sc['n_neurons']} neurons / {sc['n_synapses']} synapses (topographic sheet), cpsat: "
-                  f"build {sc['build_s']:.0f} s, partition + placement {sc['place_s']:.0f} s, peak RSS "
-                  f"{sc['max_rss_mb']:.0f} MB, {sc['report']['n_cores']} cores, "
-                  f"{sc['report']['hop_weighted_traffic'] / max(sc['report']['sequential_hop_weighted_traffic'], 1e-12):.3f}"
-                  "x sequential hop-weighted traffic."]
-    (OUT / f"placement{suffix}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        sc = json.loads(out.stdout.strip().splitlines()[-1])
+        sc.update(date=time.strftime("%Y-%m-%d"), load_average_1min_at_end=os.getloadavg()[0])
+        (OUT / "placement_scale.json").write_text(json.dumps(sc, indent=1, default=str))
+        rep = sc["report"]
+        line = (f"Scale: {sc['n_neurons']} neurons / {sc['n_synapses']} synapses (topographic sheet, loihi), cpsat "
+                f"with --time-limit {args.time_limit:g}: build {sc['build_s']:.0f} s, partition + placement "
+                f"(incl. the sequential baseline) {sc['place_s']:.0f} s wall, peak memory {sc['max_rss_mb']:.0f} MB; "
+                f"{rep['n_cores']} cores (sequential {rep['sequential_n_cores']}), hop-weighted traffic "
+                f"{rep['hop_weighted_traffic']:.0f} vs sequential {rep['sequential_hop_weighted_traffic']:.0f} "
+                f"({rep['hop_weighted_traffic'] / max(rep['sequential_hop_weighted_traffic'], 1e-12):.3f}x), "
+                f"gap {100 * rep['gap']:.0f}%.")
+        (OUT / "placement_scale.md").write_text(line + "\n")
+        log(line)
 
 
 if __name__ == "__main__":

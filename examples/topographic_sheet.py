@@ -13,6 +13,7 @@ From the CLI::
 
     neuromap compile examples/topographic_sheet.py:build -o build/sheet
     neuromap compile examples/topographic_sheet.py:small -o build/sheet_small   # 320 neurons
+    neuromap compile examples/topographic_sheet.py:large -o build/sheet_100k    # 100k / 10M
 """
 from __future__ import annotations
 
@@ -71,11 +72,16 @@ def build(side_e: int = 144, side_i: int = 72, k_e: int = 80, k_i: int = 20, sig
             sel = (exc == src_e) & (post >= lo) & (post < hi)
             p = pre[sel] - (0 if src_e else n_e)
             q = post[sel] - lo
-            net.connect(src, names[dst], connect={"rule": "list", "pre": p.tolist(), "post": q.tolist()},
+            net.connect(src, names[dst], connect={"rule": "list", "pre": p, "post": q},
                         weight=w, name=f"{src}_to_{names[dst]}")
     net.connect("drive", "E", connect={"rule": "fixed_probability", "p": min(1.0, 20 / max(n_e, 1))},
                 weight=120, name="drive_to_E")
     return net
+
+
+def large() -> Network:
+    """The 100k-neuron / 10M-synapse scale case: 283^2 E + 141^2 I (99 970 neurons), sigma 0.015."""
+    return build(side_e=283, side_i=141, k_e=80, k_i=20, sigma=0.015, n_drive=256)
 
 
 def small() -> Network:

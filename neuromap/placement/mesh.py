@@ -136,11 +136,13 @@ def lower_bound(sym: sp.csr_matrix, cpt: int) -> float:
 def _core_cut(weights: np.ndarray, cpt: int) -> float:
     """Least sum(weight x hops) of one core's partners (weights, no self) on an unbounded mesh."""
     w = np.sort(np.asarray(weights, float))[::-1]
-    dist, d = [0] * (cpt - 1), 1
-    while len(dist) < len(w):
-        dist += [d] * (4 * d * cpt)
-        d += 1
-    return float(w @ np.asarray(dist[:len(w)], float))
+    return float(w @ _slot_distances(len(w), cpt))
+
+
+def _slot_distances(k: int, cpt: int) -> np.ndarray:
+    """The k smallest hop distances from one slot to other slots: cpt - 1 zeros, then 4 d cpt at d."""
+    d = np.arange(1, int(np.sqrt(k / (2 * cpt))) + 3)  # 2 cpt D (D + 1) >= k slots within D hops
+    return np.r_[np.zeros(cpt - 1), np.repeat(d, 4 * d * cpt)][:k]
 
 
 def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarray, int]:

@@ -390,8 +390,8 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
 
     Candidate pairs are taken in order of traffic between them; each window is solved with the rest
     fixed and kept if it lowers the inter-core packets and passes the full capacity check. The list is
-    rebuilt once exhausted. Bounded by ``time_limit`` deterministic units and ``20 * time_limit + 10``
-    windows (both deterministic). Each window costs time in its own synapses only (:class:`_Index`).
+    rebuilt once exhausted. Bounded by ``time_limit`` deterministic units, ``20 * time_limit + 10``
+    windows and ``2e7 * time_limit`` estimated synapse visits (all deterministic). Each window costs time in its own synapses only (:class:`_Index`).
     """
     from neuromap.placement.traffic import core_traffic
     rates_int, _ = _int_rates(rates)
@@ -402,10 +402,13 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
     best = start.objective
     left = float(time_limit)
     max_windows = int(20 * time_limit) + 10
+    # synapses a window touches (its sources' fan-out): a deterministic cap on wall time for dense graphs
+    mean_fan_out = graph.n_synapses / max(graph.n_neurons, 1)
+    work, max_work = 0.0, 2e7 * time_limit + 1e6
     tried = improved = skipped = 0
     per_window = max(0.5, min(5.0, time_limit / 10))
     seen: set[tuple[int, int, int]] = set()
-    while left > 0.05 and tried < max_windows:
+    while left > 0.05 and tried < max_windows and work <= max_work:
         t = core_traffic(graph, core_of, rates)
         t = (t + t.T).tocoo()
         off = t.row < t.col
@@ -421,9 +424,13 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
             if key in seen:
                 continue
             seen.add(key)
-            if int(indeg[members].sum()) > window_max_pairs:
+            pairs = int(indeg[members].sum())
+            if pairs > window_max_pairs:
                 skipped += 1
                 continue
+            work += pairs * mean_fan_out
+            if work > max_work:
+                break
             new, status, obj, bound, det = _solve_window(
                 graph, target, rates_int, core_of, np.array([c1, c2]), min(per_window, left),
                 seed + tried, num_workers, index, usage)
@@ -441,6 +448,7 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
         if not progress:
             break
     stats = {"windows_tried": tried, "windows_improved": improved, "windows_skipped": skipped,
+             "synapse_visits": work,
              "deterministic_time": float(time_limit) - left}
     return _result(graph, core_of, rates, "cpsat", None, stats)
 
