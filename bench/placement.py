@@ -27,7 +27,7 @@ from neuromap.placement import SynapseGraph, place_graph, verify_graph
 from neuromap.targets import load_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from topographic_sheet import FULL, sheet_edges  # noqa: E402
+from topographic_sheet import FULL, LARGE, sheet_edges  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -140,9 +140,10 @@ def run_case(name, g, target, time_limit, log):
 
 
 def scale_child(time_limit):
-    """100k neurons / 10M synapses (a 283^2 E + 141^2 I sheet): build + place_graph cpsat, time and RSS."""
+    """100k neurons / 10M synapses (examples/topographic_sheet.py LARGE: 283^2 E + 141^2 I, 120 drawn inputs
+    per neuron, 12M drawn synapses): build + place_graph cpsat, wall time and peak memory."""
     t0 = time.perf_counter()
-    g = sheet(side_e=283, side_i=141, k_e=80, k_i=20, sigma=0.015)
+    g = sheet(**{k: v for k, v in LARGE.items() if k != "n_drive"})
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
     res = place_graph(g, board(), "cpsat", rates=np.full(g.n_neurons, 0.01), time_limit=time_limit, seed=0)

@@ -22,6 +22,8 @@ import numpy as np
 from neuromap.network import Network
 
 FULL = dict(side_e=144, side_i=72, k_e=80, k_i=20, sigma=0.03)
+#: 100k neurons; 120 drawn inputs each, ~10.1M distinct synapses after repeated pairs merge
+LARGE = dict(side_e=283, side_i=141, k_e=96, k_i=24, sigma=0.015, n_drive=256)
 
 
 def grid(side: int) -> np.ndarray:
@@ -81,7 +83,7 @@ def build(side_e: int = 144, side_i: int = 72, k_e: int = 80, k_i: int = 20, sig
 
 def large() -> Network:
     """The 100k-neuron / 10M-synapse scale case: 283^2 E + 141^2 I (99 970 neurons), sigma 0.015."""
-    return build(side_e=283, side_i=141, k_e=80, k_i=20, sigma=0.015, n_drive=256)
+    return build(**LARGE)
 
 
 def small() -> Network:

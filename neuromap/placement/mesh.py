@@ -86,8 +86,9 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     rx, ry = _region(n, target)
     sym = (traffic + traffic.T).tocsr()
     pos = _greedy(sym, rx, ry) if n <= greedy_max_cores else _curve_greedy(sym, rx, ry)
-    if method == "greedy" or n <= 1:
-        return _placement(traffic, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method)
+    if method == "greedy" or n <= 1:  # one core: 0 hops, trivially optimal
+        return _placement(traffic, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method,
+                          bound=0.0 if method == "cpsat" else None)
     # slot set: region tiles + the sequential tiles, cpt slots each
     tiles = np.unique(np.stack([np.r_[rx, bx[:n]], np.r_[ry, by[:n]]], 1), axis=0)
     sx, sy = np.repeat(tiles[:, 0], cpt), np.repeat(tiles[:, 1], cpt)
