@@ -47,6 +47,8 @@ def test_approximations_do_not_raise():
     probs = check_compatibility(net, load_target("loihi"))
     assert sorted(p.item for p in probs) == ["populations.ok.refractory", "projections[0] (x_to_ok).plasticity"]
     assert all(p.severity == "approximation" for p in probs)
+    (plast,) = [p for p in probs if p.item.endswith("plasticity")]
+    assert "frozen" in plast.reason and plast.alternative.startswith("nn_stdp")
 
 
 def test_per_neuron_time_constants_are_reported():

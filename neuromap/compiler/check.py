@@ -29,6 +29,12 @@ NEAREST = {
     "loihi_lif": "lif (float units; the quantize pass maps it onto each target)",
     "adex": "lif (v_th at AdEx's V_T; adaptation, the exponential upswing and the spike shape are lost)",
 }
+#: nearest learning-engine rule for float rules without an integer engine
+RULE_NEAREST = {
+    "pool_esn": "pool_stdp (its functionally defined secretion runs on the integer engine; the ESN "
+                "controller is a per-neuron float recurrent network no core runs, docs/voltage-rules.md)",
+    "stdp": "nn_stdp (integer engine) or stdp_loihi (hardware units)",
+}
 #: lif/if parameters loihi_lif holds once per population (du, dv, vth; v resets to 0)
 SHARED = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset"), "if": ("v_th", "v_reset")}
 
@@ -114,7 +120,8 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
             elif rule not in learning_rules:
                 out.append(Problem(f"{item}.plasticity", f"{rule} is not mapped onto the {tn} learning engine; "
                                    "the weights are frozen at their initial values",
-                                   "stdp_loihi (hardware units) on the learning engine, or train offline", "approximation"))
+                                   RULE_NEAREST.get(rule, "stdp_loihi (hardware units) on the learning engine, "
+                                                          "or train offline"), "approximation"))
     return out
 
 
