@@ -228,7 +228,9 @@ def main(argv: list[str] | None = None) -> None:
             tc = time.perf_counter() - t0
             t0 = time.perf_counter()
             acc = float(np.mean(run_image(img, n) == y))
-            rows.append((f"{target} image, {enc} weights, emulator, {n} samples (compile {tc:.1f} s)", acc,
+            err = (f", crossbar L1 error {100 * img.options['truenorth']['crossbar']['totals']['rel_error']:.1f} %"
+                   if target == "truenorth" else "")
+            rows.append((f"{target} image, {enc} weights, emulator, {n} samples (compile {tc:.1f} s{err})", acc,
                          time.perf_counter() - t0))
     w = max(len(r[0]) for r in rows)
     print(f"{'model':<{w}}  accuracy  time (s)")
