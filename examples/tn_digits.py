@@ -4,7 +4,7 @@ Offline (numpy): a linear softmax classifier, 64 pixels + bias -> 10 classes, tr
 1200 samples (``N_TRAIN``), evaluated on the other 597. Its weights are quantized to integers
 -3..3 (one scale per matrix, chosen on the training set: ``quantize``).
 
-On chip: every test sample is shown for ``T`` steps (1 ms), then ``GAP`` silent steps.
+On chip: every test sample is shown for ``T`` steps (1 ms), then ``GAP`` steps without pixel input (clear phase).
 
 * ``pixels`` (65 ``spike_source`` neurons, the last one the bias): pixel intensity x in [0, 1]
   (value / 16) is rate coded as a regular spike train of ``PMAX * x`` spikes per step with a
@@ -130,7 +130,8 @@ def build(n_test: int | None = None, encoding: str = "planes", seed: int = 1,
     """The classifier network showing the first ``n_test`` test samples (default: all 597).
     ``encoding``: ``planes`` (three single-weight projections, exact on TrueNorth) or ``signed`` (one
     mixed-sign projection with the integer weights, legalized by the compiler). ``q``: integer
-    weights (65, 10) to use instead of the trained ones (tests: a broken mapping must lose accuracy)."""
+    weights (65, 10) to use instead of the trained ones (tests: a broken mapping must lose accuracy).
+    ``seed``: the Network's seed (``neuromap compile --seed``); the input spikes are fixed by SEED."""
     _, _, xt, _ = data()
     xt = xt[: len(xt) if n_test is None else int(n_test)]
     q = quantize() if q is None else np.asarray(q, np.int64)
