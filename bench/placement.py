@@ -140,8 +140,8 @@ def run_case(name, g, target, time_limit, log):
 
 
 def scale_child(time_limit):
-    """100k neurons / 10M synapses (examples/topographic_sheet.py LARGE: 283^2 E + 141^2 I, 120 drawn inputs
-    per neuron, 12M drawn synapses): build + place_graph cpsat, wall time and peak memory."""
+    """100k neurons / 10M synapses (examples/topographic_sheet.py LARGE: 283^2 E + 141^2 I, 125 drawn inputs
+    per neuron, 12.5M drawn synapses): build + place_graph cpsat, wall time and peak memory."""
     t0 = time.perf_counter()
     g = sheet(**{k: v for k, v in LARGE.items() if k != "n_drive"})
     build = time.perf_counter() - t0

@@ -22,8 +22,8 @@ import numpy as np
 from neuromap.network import Network
 
 FULL = dict(side_e=144, side_i=72, k_e=80, k_i=20, sigma=0.03)
-#: 100k neurons; 120 drawn inputs each, ~10.1M distinct synapses after repeated pairs merge
-LARGE = dict(side_e=283, side_i=141, k_e=96, k_i=24, sigma=0.015, n_drive=256)
+#: 100k neurons; 125 drawn inputs each (12.5M), ~10.1M distinct synapses once repeated pairs merge
+LARGE = dict(side_e=283, side_i=141, k_e=100, k_i=25, sigma=0.015, n_drive=256)
 
 
 def grid(side: int) -> np.ndarray:

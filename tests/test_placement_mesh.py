@@ -9,7 +9,8 @@ import scipy.sparse as sp
 
 from neuromap.placement.energy import estimate
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.mesh import _region, balance_links, board_slots, hop_cost, lower_bound, place
+from neuromap.placement.mesh import (_hilbert, _region, balance_links, board_slots, hop_cost, lower_bound,
+                                     place)
 from neuromap.placement.report import place_graph
 from neuromap.placement.routing import link_loads, route
 from neuromap.placement.verify import verify_graph
@@ -136,3 +137,19 @@ def test_link_balancing_keeps_hops_and_lowers_the_peak():
     new, moves = balance_links(traffic, sx, sy, pos, (4, 1), 50)
     assert moves >= 1 and peak(new) == 1.0
     assert hop_cost(traffic, sx[new], sy[new]) == hop_cost(traffic, sx[pos], sy[pos]) == 4.0
+
+
+def test_hilbert_curve_steps_to_neighbours_and_curve_greedy_is_used_for_big_meshes():
+    side = 8
+    order = sorted(((x, y) for x in range(side) for y in range(side)), key=lambda p: _hilbert(side, *p))
+    assert len({_hilbert(side, x, y) for x, y in order}) == side * side
+    assert all(abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 for a, b in zip(order, order[1:]))
+    # a chain of 60 cores with shuffled ids: the curve layout keeps chain neighbours close
+    n, perm = 60, np.random.default_rng(1).permutation(60)
+    traffic = sp.csr_matrix((np.ones(n - 1), (perm[:-1], perm[1:])), shape=(n, n))
+    t = load_target("loihi")
+    g = place(traffic, t, "greedy", greedy_max_cores=10)
+    c = place(traffic, t, "cpsat", time_limit=0.2, greedy_max_cores=10)
+    seq = place(traffic, t, "sequential")
+    assert g.objective < seq.objective and c.objective <= g.objective
+    assert c.bound <= c.objective
