@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LAVA   := lava-nc==0.10.0
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast test-all bench clean
+.PHONY: install demo test test-fast test-all bench clean clean-numba
 
 install: $(STAMP)
 
@@ -38,5 +38,10 @@ test-all: install
 bench: install
 	$(PY) -m bench.run
 
-clean:
+clean: clean-numba
 	rm -rf $(VENV) demo-out .pytest_cache .hypothesis build *.egg-info
+
+# numba's on-disk cache (cache=True) does not notice edits to @njit helpers imported from another
+# module (e.g. emulator.engine_numba.deliver inlined into emulator.plastic_numba._run): clear it after such edits.
+clean-numba:
+	find emulator neuromap backends -name '*.nbi' -delete -o -name '*.nbc' -delete
