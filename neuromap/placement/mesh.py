@@ -67,8 +67,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
 
     ``cpsat`` works on the compact region plus the sequential slots, starts from the better
     of ``greedy`` and ``sequential`` (hint / LNS start) and never returns a worse placement;
-    its ``bound`` is the larger of CP-SAT's and a Gilmore-Lawler-style bound
-    (:func:`lower_bound`). Then up to ``link_evals`` slot swaps/moves lower the maximum link
+    its ``bound`` is the larger of CP-SAT's (valid for placements on those candidate slots) and
+    a Gilmore-Lawler-style bound valid on the whole board (:func:`lower_bound`). Then up to ``link_evals`` slot swaps/moves lower the maximum link
     load without raising the hop-weighted traffic (:func:`balance_links`). Above
     ``greedy_max_cores`` cores the greedy lays cores, in connection order, along a Hilbert curve.
     """

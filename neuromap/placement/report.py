@@ -21,8 +21,10 @@ class PlacementReport:
     """What a placement achieved, next to the sequential baseline (all per step).
 
     ``hop_weighted_traffic``: sum over packets of XY hops (the objective);
-    ``bound``/``gap``: CP-SAT's proven lower bound on the mesh objective for this
-    partition and (objective - bound)/objective, None when not proven;
+    ``bound``/``gap``: proven lower bound on the mesh objective for this partition
+    (max of CP-SAT's, over the candidate slots, and the Gilmore-Lawler bound, over the
+    whole board; :func:`~.mesh.place`) and (objective - bound)/objective, None for
+    sequential/greedy;
     ``partition_bound``: proven lower bound on inter-core packets (exact solves only).
     """
 
