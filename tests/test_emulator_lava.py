@@ -73,10 +73,12 @@ def run_lava(nets: list[Network], steps: int, sparse: bool = False) -> list[dict
                 monitors.append((len(handles), n, k, Monitor()))
                 monitors[-1][3].probe(target, steps)
         handles.append(lifs)
-    # a run compiles the processes connected to one process: chain the networks with all-zero
-    # Dense bridges (they add exactly 0 to the input of the next network's first population)
-    for a, b in zip(handles, handles[1:]):
-        pa, pb = next(iter(a.values())), next(iter(b.values()))
+    # a run compiles the processes connected to one process: chain all populations with all-zero
+    # Dense bridges (they add exactly 0 to the input of the next population)
+    # (every LIF, not one per network: a population connected to nothing else would not be compiled,
+    # and its Monitors would return the initial values)
+    chain = [p for lifs in handles for p in lifs.values()]
+    for pa, pb in zip(chain, chain[1:]):
         bridge = Dense(weights=np.zeros((pb.a_in.shape[0], pa.s_out.shape[0]), np.int32))
         pa.s_out.connect(bridge.s_in)
         bridge.a_out.connect(pb.a_in)
