@@ -173,7 +173,7 @@ def test_packed_synapses_round_trip_and_run_like_unpacked(monkeypatch):
     """emulator.program.pack: 4-byte (add << 16 | post offset) synapses; same integers as the unpacked
     numba path (forced by monkeypatching packable) and a lossless round trip."""
     import emulator
-    from emulator.program import pack, packable, prepare, unpack
+    from emulator.program import order_by_source, pack, packable, prepare, unpack
     rng = np.random.default_rng(4)
     net = Network(seed=9)
     net.add_population("a", 50, neuron="loihi_lif", du=200, dv=100, vth=40, bias_mant=rng.integers(0, 300, 50).tolist())
@@ -185,8 +185,16 @@ def test_packed_synapses_round_trip_and_run_like_unpacked(monkeypatch):
     img = compile_network(net, passes=HW)
     p = prepare(img)
     assert packable(p)
-    q = unpack(pack(p))
-    assert np.array_equal(q.syn_post, p.syn_post) and np.array_equal(q.syn_add, p.syn_add)
+    q, o = unpack(pack(p)), order_by_source(p)
+    assert np.array_equal(q.syn_post, o.syn_post) and np.array_equal(q.syn_add, o.syn_add)
+    # reordering keeps every axon's synapse run: same (post, add, delay) multiset per route entry
+    for r in range(0, p.route_axon.size, 7):
+        a, b = p.route_axon[r], o.route_axon[r]
+        run = lambda pr, g: sorted(zip(pr.syn_post[pr.syn_ptr[g]:pr.syn_ptr[g + 1]].tolist(),  # noqa: E731
+                                       pr.syn_add[pr.syn_ptr[g]:pr.syn_ptr[g + 1]].tolist(),
+                                       pr.syn_delay[pr.syn_ptr[g]:pr.syn_ptr[g + 1]].tolist()))
+        assert run(p, a) == run(o, b)
+    assert np.array_equal(emulate(o, 200, engine="numpy").spikes, emulate(p, 200, engine="numpy").spikes)
     assert pack(p).syn_packed.dtype == np.int32 and pack(p).syn_post.size == 0
     packed = emulate(img, 200)
     monkeypatch.setattr(emulator, "packable", lambda prog: False)
