@@ -27,7 +27,7 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
     for k in range(n_steps):
         t = t0 + k
         row = t % D
-        a_in = st.ring[row].copy()
+        a_in = st.ring[row].astype(np.int64)
         st.ring[row] = 0
         held = st.ref_until >= t
         fired = np.flatnonzero(lif_step(st.u, st.v, a_in, p.decay_u, p.decay_v, p.bias, p.vth, held))

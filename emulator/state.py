@@ -10,20 +10,22 @@ from emulator.program import Program
 
 @dataclass
 class State:
-    """u, v (int64 holding Lava's int32 values), the refractory bookkeeping, the dendritic delay ring buffer ``ring[t % D, neuron]``
-    (int64 sums, wrapped to int32 when read), the slot accumulator, and the traffic counters."""
+    """u, v (int64 holding Lava's int32 values), the refractory bookkeeping, the dendritic delay ring
+    buffer ``ring[t % D, neuron]`` (int32: Lava's ``a_out``/``a_in`` ports are int32, and int32 addition
+    wraps modulo 2**32, so summing in int32 gives exactly the wrapped int64 sum; half the cache
+    footprint of int64), the slot accumulator, and the traffic counters."""
 
     u: np.ndarray
     v: np.ndarray
     ref_until: np.ndarray     # (N,) last step (0-based) of each neuron's refractory period; -1 initially
-    ring: np.ndarray          # (D, N) int64
+    ring: np.ndarray          # (D, N) int32 (wrapping sums)
     slot_acc: np.ndarray      # (K,) int64, zero between steps
     core_spikes: np.ndarray   # (C,) spikes emitted by the neurons of each core
     link_spikes: np.ndarray   # (C+1, C) spike messages source core -> destination core; row C = host inputs
 
     @classmethod
     def initial(cls, p: Program) -> "State":
-        return cls(u=p.u_init.copy(), v=p.v_init.copy(), ref_until=np.full(p.n_neurons, -1, np.int64), ring=np.zeros((p.ring_len, p.n_neurons), np.int64),
+        return cls(u=p.u_init.copy(), v=p.v_init.copy(), ref_until=np.full(p.n_neurons, -1, np.int64), ring=np.zeros((p.ring_len, p.n_neurons), np.int32),
                    slot_acc=np.zeros(p.slot_post.size, np.int64),
                    core_spikes=np.zeros(p.n_cores, np.int64),
                    link_spikes=np.zeros((p.n_cores + 1, p.n_cores), np.int64))

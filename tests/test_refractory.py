@@ -202,3 +202,29 @@ def test_packed_synapses_round_trip_and_run_like_unpacked(monkeypatch):
     assert np.array_equal(packed.spikes, plain.spikes) and packed.spikes.shape[0] > 100
     assert np.array_equal(packed.final_v, plain.final_v)
     assert np.array_equal(emulate(img, 200, engine="numpy").spikes, packed.spikes)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_dendritic_sum_wraps_like_lavas_int32_port(engine):
+    """66 000 synapses of 255 << 7 arriving together sum past 2**31: the ring (int32) wraps exactly as
+    Lava's int32 a_out/a_in does; hand-computed with Python integers."""
+    n_in, w = 66000, 255 << 7
+    net = Network(seed=1)
+    net.add_population("x", n_in, neuron="spike_source", times=[[0.0]] * n_in)
+    net.add_population("a", 1, neuron="loihi_lif", du=4095, dv=0, vth=131071)
+    net.connect("x", "a", connect={"rule": "all_to_all"}, weight=255, weight_exp=7, num_weight_bits=8,
+                sign_mode="excitatory")
+    net.add_probe("a", ("spikes", "u", "v"))
+    run = emulate(compile_network(net, passes=HW), 2, engine=engine)
+
+    def wrap32(x):
+        return ((x + 2 ** 31) % 2 ** 32) - 2 ** 31
+    a = wrap32(n_in * w)                                             # the int32 port wraps
+    assert n_in * w > 2 ** 31 - 1 and a < 0
+    d = wrap32(0 + wrap32(a << 6))                                   # u decays to 0 (du = 4095), then + A << 6
+    u = d - 2 ** 24 if d > 2 ** 23 else d + 2 ** 24 if d <= -(2 ** 23) else d
+    assert run.u[:, 0].tolist() == [0, u]
+    v = max(-(2 ** 23 - 1), min(2 ** 23 - 1, wrap32(0 + u)))
+    spiked = v > 131071 << 6
+    assert run.v[1, 0] == (0 if spiked else v)
+    assert (run.spikes[:, 1] == 0).any() == spiked
