@@ -92,17 +92,19 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
     width = p.n_neurons + p.n_inputs
     chunk = max(1, min(steps, _CHUNK_BUDGET // max(1, width)))
     spikes, us, vs = [], [], []
+    buf = ChunkOut.empty(0, chunk * width, 0) if steps else None   # spike buffer reused by every chunk
     for t0 in range(0, steps, chunk):
         n = min(chunk, steps - t0)
         in_ptr, in_ids = sched.chunk(t0, n)
-        out = ChunkOut.empty(n, n * width, probe.size)
+        out = ChunkOut(buf.spk_step, buf.spk_src, np.zeros((n, probe.size), np.int64),
+                       np.zeros((n, probe.size), np.int64))
         run_chunk(p, st, t0, n, in_ptr, in_ids, probe, out)
         spikes.append(np.stack([out.spk_step[:out.n_spikes], out.spk_src[:out.n_spikes]], axis=1))
         us.append(out.trace_u)
         vs.append(out.trace_v)
         if progress is not None:
             progress(t0 + n, steps)
-    cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, np.int64))
+    cat = (lambda xs, shape: xs[0] if len(xs) == 1 else np.concatenate(xs) if xs else np.zeros(shape, np.int64))
     sp = cat(spikes, (0, 2))  # already sorted: per step, fired neurons ascending, then inputs ascending
     return RawRun(steps, sp, probe, cat(us, (0, probe.size)), cat(vs, (0, probe.size)),
                   st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy())
