@@ -121,3 +121,19 @@ def test_docs_document_every_field_and_example_loads(tmp_path):
     p.write_text(example)
     t = load_target(p)
     assert t.name == "mychip" and t.n_cores == 16
+
+
+def test_bundled_64_chip_board_is_the_loihi_target_with_more_chips():
+    """examples/targets/loihi_64chips.toml (for networks past the 32-chip board, e.g. Brunel 12.5k)
+    differs from the built-in loihi target only in its name, description and chip count."""
+    import dataclasses
+    import os
+    from neuromap.targets import load_target
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "targets",
+                        "loihi_64chips.toml")
+    big, std = load_target(path), load_target("loihi")
+    assert big.n_cores == 2 * std.n_cores == 8192
+    assert big.mesh.chips_y == 8 and big.mesh.chips_x == std.mesh.chips_x
+    for f in dataclasses.fields(std):
+        if f.name not in ("name", "description", "mesh", "source"):
+            assert getattr(big, f.name) == getattr(std, f.name), f.name
