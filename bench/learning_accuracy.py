@@ -40,7 +40,7 @@ def emulate_network(net, steps: int, engine: str = "numba") -> tuple[_Run, float
     """Compile ``net`` for loihi, run it on the emulator; returns (run, emulation wall time in s).
     Learned weights come back in the network's synapse order, divided by the weight scale."""
     from emulator import emulate
-    from emulator.plastic import synapse_sources
+    from neuromap.compare import align_weights, learned_weights
     from neuromap.compiler import compile_network
     img = compile_network(net, "loihi")
     emulate(img, min(steps, 10), engine)      # numba: load/compile the kernels outside the timing
@@ -54,22 +54,10 @@ def emulate_network(net, steps: int, engine: str = "numba") -> tuple[_Run, float
         m = (raw.spikes[:, 1] >= base) & (raw.spikes[:, 1] < base + pop.size)
         spikes[pop.name] = (raw.spikes[m, 0], raw.spikes[m, 1] - base)
     quant = {p["name"]: p for p in img.options["quantization"]["projections"]}
-    src = synapse_sources(img)
-    syn_proj = np.repeat(img.axons["proj"].astype(np.int64), np.diff(img.axons["syn_ptr"].astype(np.int64)))
     weights = {}
-    for k, w in raw.weights.items():
-        pm = img.projections[k]
-        syn = np.flatnonzero(syn_proj == k)
-        pre = src[syn] - img.source_ids(img.population(pm.pre))[0]
-        post = img.synapses["post"][syn].astype(np.int64) - img.population(pm.post).start
-        pr = next(p for p in net.projections if p.name == pm.name)
-        # network order: synapses sorted by (post, pre) in both
-        order = np.lexsort((pre, post))
-        ref = np.lexsort((pr.pre_idx, pr.post_idx))
-        out = np.empty(len(syn))
-        ws = quant[pm.name]["learning"]["weight_scale"]
-        out[ref] = np.abs(w[-1].astype(float))[order] / ws
-        weights[pm.name] = out
+    for name, (pre, post, w) in learned_weights(img, raw).items():
+        pr = next(p for p in net.projections if p.name == name)
+        weights[name] = np.abs(align_weights(pr, pre, post, w)) / quant[name]["learning"]["weight_scale"]
     return _Run(raw.steps, spikes, weights), wall
 
 

@@ -131,14 +131,14 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
             float(abs(r_hw - r_ref) / r_ref) if r_ref > 0 else None, _corr(c_ref, c_hw)))
     scales = {p["name"]: p["scale"] for p in rep.quantization["projections"]}
     hw_w = {pr.name: pr.weight for pr in hw.projections}
-    learned = _learned_weights(image, run)
+    learned = learned_weights(image, run)
     for pr in network.projections:
         if pr.plasticity is None or pr.name not in scales:
             continue
         w_ref = ref.weights[pr.name]
         on_chip = pr.name in learned
         if on_chip:   # final weights the emulator learned, aligned with the network's synapses
-            w_hw = _align(pr, *learned[pr.name]) / scales[pr.name]
+            w_hw = align_weights(pr, *learned[pr.name]) / scales[pr.name]
         else:         # frozen: the compiled initial weights
             w_hw = hw_w[pr.name] / scales[pr.name]
         rms = float(np.sqrt(np.mean(w_ref ** 2)))
@@ -148,7 +148,7 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
     return rep
 
 
-def _learned_weights(image, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def learned_weights(image, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Projection name -> (pre, post, stored weight after the last step) of every plastic synapse of the
     image, population-local indices (from the emulator's recorded weights)."""
     if not getattr(run, "weights", None):
@@ -166,7 +166,7 @@ def _learned_weights(image, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.n
     return out
 
 
-def _align(pr, pre: np.ndarray, post: np.ndarray, w: np.ndarray) -> np.ndarray:
+def align_weights(pr, pre: np.ndarray, post: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Image weights (one per (pre, post) pair) in the order of the network projection's synapses."""
     n_post = int(max(pr.post_idx.max(initial=0), post.max(initial=0))) + 1
     key = pre * n_post + post
