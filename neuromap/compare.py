@@ -8,8 +8,9 @@ network as a ``spike_source`` (times ``step * dt``), so both see identical input
 
 Per neuron population: Pearson correlation of per-neuron spike counts, mean rates (Hz)
 and the relative rate error; per plastic projection: the float net's final weights vs
-the compiled net's (frozen at the quantized initial weights until the learning engine
-is integrated), as a relative RMS error.
+the weights the compiled net learned on the emulated chip (integer learning engines;
+frozen initial weights for rules without one), aligned synapse by synapse, as a
+relative RMS error.
 """
 from __future__ import annotations
 

@@ -175,8 +175,9 @@ class ProjectionMap:
     how weights are stored (:func:`encode_weights`). ``storage`` is a hint for
     backends (``dense`` crossbar or ``sparse`` rows); the image always stores
     rows. ``learning`` is ``None`` or the learning-engine configuration
-    (reserved for the learning issue) and ``learning_arrays`` its per-synapse
-    arrays (saved as ``proj.<k>.learning.<name>``).
+    (a JSON dict whose ``"engine"`` names the engine: ``loihi`` for Lava's
+    2-factor rules, or a neuromap integer seed rule; docs/learning.md) and
+    ``learning_arrays`` its per-synapse arrays (saved as ``proj.<k>.learning.<name>``).
     """
 
     name: str
