@@ -176,6 +176,8 @@ def check_rule_case(case, sparse):
         step = 1 << (8 - nwb + 1)
         small = (w != 0) & (np.abs(w) < step)
         w[small] = step * np.sign(w[small])
+        if not w.any():          # Lava's LearningSparse cannot be built from an empty matrix
+            w.flat[0] = step
     compare(cfg, w, pre, post, {"rule": rule}, sparse=sparse)
 
 
