@@ -90,7 +90,7 @@ def run_int(net, steps: int, v_float: np.ndarray | None = None, engine: str = "n
     raw = emulate(img, steps, engine, probe=np.array([post.start], np.int64))
     post_steps = raw.spikes[raw.spikes[:, 1] == post.start, 0]
     pre_steps = raw.spikes[raw.spikes[:, 1] == pre_src, 0]
-    syn = np.flatnonzero(np.repeat(img.axons["proj"], np.diff(img.axons["syn_ptr"])) == k)
+    syn = np.flatnonzero(img.synapse_projections() == k)
     w0 = int(img.synapses["weight"][syn][0])
     m, fine = replay(pm.learning, w0, pre_steps, raw.v[:, 0])
     if m != int(raw.weights[k][-1][0]):

@@ -62,7 +62,7 @@ def worker_emulator(n: int, steps: int, engine: str) -> dict:
 def worker_lava(n: int, steps: int) -> dict:
     from backends.lava.build import build_network
     from backends.lava.compat import import_lava
-    from backends.lava.plan import plan_image, synapse_projection
+    from backends.lava.plan import plan_image
     from backends.lava.run import _weight_slots, read_weights
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -71,7 +71,7 @@ def worker_lava(n: int, steps: int) -> dict:
     img = image(n)
     plan = plan_image(img)
     net = build_network(plan, steps)
-    syn_proj = synapse_projection(img)
+    syn_proj = img.synapse_projections()
     slots = _weight_slots(plan, syn_proj)
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
     try:

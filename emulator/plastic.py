@@ -84,7 +84,7 @@ def plastic_projections(image: Image, syn_add: np.ndarray) -> list[PlasticProjec
     out = []
     if not any(pm.learning for pm in image.projections):
         return out
-    syn_proj = np.repeat(image.axons["proj"].astype(np.int64), np.diff(image.axons["syn_ptr"].astype(np.int64)))
+    syn_proj = image.synapse_projections()
     src = synapse_sources(image)
     for k, pm in enumerate(image.projections):
         if not pm.learning:

@@ -153,8 +153,7 @@ def prepare(image: Image) -> Program:
     route_axon = image.cores["axon_ptr"][rt["core"]] + rt["axon"]
     src_core = np.concatenate([nu["core"].astype(np.int64), np.full(I, C, np.int64)])
     # per synapse: projection, exponent
-    n_syn_ax = np.diff(ax["syn_ptr"])
-    syn_proj = np.repeat(ax["proj"].astype(np.int64), n_syn_ax)
+    syn_proj = image.synapse_projections()
     exps = np.array([p.weight_exp for p in image.projections] or [0], dtype=np.int64)
     syn_exp = exps[syn_proj] if syn_proj.size else np.zeros(0, np.int64)
     w = sy["weight"].astype(np.int64)

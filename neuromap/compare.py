@@ -156,7 +156,7 @@ def learned_weights(image, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.nd
         return {}
     from emulator.plastic import synapse_sources
     src = synapse_sources(image)
-    syn_proj = np.repeat(image.axons["proj"].astype(np.int64), np.diff(image.axons["syn_ptr"].astype(np.int64)))
+    syn_proj = image.synapse_projections()
     out = {}
     for k, w in run.weights.items():
         pm = image.projections[k]

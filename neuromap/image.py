@@ -275,6 +275,10 @@ class Image:
         base = 0 if pop.kind == "neuron" else self.n_neurons
         return np.arange(base + pop.start, base + pop.start + pop.size, dtype=np.int64)
 
+    def synapse_projections(self) -> np.ndarray:
+        """Projection index of every synapse (int64[S], image synapse order), from its axon's ``proj``."""
+        return np.repeat(self.axons["proj"].astype(np.int64), np.diff(self.axons["syn_ptr"].astype(np.int64)))
+
     def max_delay(self) -> int:
         """Largest total delay (synaptic + axonal) in steps; 1 if there are no synapses."""
         d = int(self.synapses["delay"].max()) if self.n_synapses else 1

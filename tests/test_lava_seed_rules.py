@@ -80,7 +80,7 @@ NETS = {"homeostatic_stdp": ramp_net, "pool_stdp": pool_net, "vogels_isp": ei_ne
 
 
 def initial_weights(img, k):
-    syn_proj = np.repeat(img.axons["proj"].astype(np.int64), np.diff(img.axons["syn_ptr"].astype(np.int64)))
+    syn_proj = img.synapse_projections()
     return img.synapses["weight"][syn_proj == k]
 
 

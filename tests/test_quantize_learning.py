@@ -112,7 +112,7 @@ def test_compiled_plastic_projection_learns_on_the_emulator():
     assert pm.learning["engine"] == "homeostatic_stdp" and pm.num_weight_bits == 8
     raw = emulate(img, 300, "numpy")
     w = raw.weights[0]
-    syn_proj = np.repeat(img.axons["proj"].astype(np.int64), np.diff(img.axons["syn_ptr"].astype(np.int64)))
+    syn_proj = img.synapse_projections()
     w0 = img.synapses["weight"][syn_proj == 0]
     assert raw.spikes.size and np.any(w[-1] != w0)               # it learned
     assert w.min() >= pm.learning["w_lo"] and w.max() <= pm.learning["w_hi"]

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from backends.lava.build import tie_groups
-from backends.lava.plan import (LavaPlan, learning_rule_kwargs, plan_image, plastic_positions, synapse_projection,
-                                v_groups)
+from backends.lava.plan import LavaPlan, learning_rule_kwargs, plan_image, plastic_positions, v_groups
 from neuromap.errors import NeuromapError
 from neuromap.image import Image
 
@@ -260,7 +259,7 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
                           n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,
                           n_syn=sum(c.rows.size for c in plan.connections), n_conn=len(plan.connections),
                           npz=npz.name, script=path.name, last_neuron=plan.n_neurons - 1, seed=plan.seed)
-    syn_proj = synapse_projection(image)
+    syn_proj = image.synapse_projections()
     text += "\n".join(_body(plan, image, syn_proj)) + "\n" + _FOOTER.format(steps=int(steps))
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic(npz, lambda f: np.savez(f, **_arrays(plan, syn_proj)))

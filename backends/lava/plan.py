@@ -430,7 +430,7 @@ def _seed_connection(image: Image, groups, igroups, c: Connection) -> None:
     per-neuron state spans the projection); entries are put in image synapse order (the engine's order)."""
     pm = image.projections[c.proj]
     pre = groups[c.pre] if c.pre_kind == "neuron" else igroups[c.pre]
-    n = int(np.count_nonzero(synapse_projection(image) == c.proj))
+    n = int(np.count_nonzero(image.synapse_projections() == c.proj))
     for g, pop in ((pre, pm.pre), (groups[c.post], pm.post)):
         if g.population != pop or g.size != image.population(pop).size:
             raise ImageError(f"image projection {c.proj} ({pm.name}): learning engine {pm.learning['engine']!r} "
@@ -486,9 +486,7 @@ def v_groups(plan: LavaPlan) -> set[int]:
     return {c.post for c in plan.connections if c.reads_v}
 
 
-def synapse_projection(image: Image) -> np.ndarray:
-    """Projection index of every image synapse (int64[S])."""
-    return np.repeat(_i64(image.axons["proj"]), np.diff(_i64(image.axons["syn_ptr"])))
+
 
 
 def plastic_positions(syn_proj: np.ndarray, c: Connection) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from backends.emulator import Results, weights_by_name
 from backends.lava.build import LavaNetwork, build_network
 from backends.lava.compat import import_lava
-from backends.lava.plan import LavaPlan, input_raster, plan_image, plastic_positions, synapse_projection
+from backends.lava.plan import LavaPlan, input_raster, plan_image, plastic_positions
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
@@ -133,7 +133,7 @@ def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None,
     if probe is not None:
         plan.probe_u = plan.probe_v = np.unique(np.asarray(probe, dtype=np.int64))
     plastic = any(c.learning for c in plan.connections)
-    return run_plan(plan, steps, weight_every, synapse_projection(image) if plastic else None, progress)
+    return run_plan(plan, steps, weight_every, image.synapse_projections() if plastic else None, progress)
 
 
 def traffic(image: Image, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -184,7 +184,7 @@ def _quantization(img, net, out) -> list[str]:
     if not report:
         return []
     scale = {p["name"]: p["scale"] for p in report.get("projections", [])}
-    proj_of_syn = np.repeat(img.axons["proj"], np.diff(img.axons["syn_ptr"]))
+    proj_of_syn = img.synapse_projections()
     written = []
     for k, pm in enumerate(img.projections):
         if pm.name not in scale or not scale[pm.name] or pm.name not in {p.name for p in net.projections}:
