@@ -119,15 +119,15 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
                         link_spikes, spk_step, spk_src, n_spk)
         _gather(hlink, spk)                                  # learning, then weights into delivery
         homeostatic_stdp_numba.step_group(t + 1, hg, hlink[4], hlink[5])
-        _write_back(hlink, hg[9], syn_add)
+        _write_back(hlink, hg[homeostatic_stdp_numba.WEIGHTS], syn_add)
         _gather(vlink, spk)
         vogels_isp_numba.step_group(t + 1, vg, vlink[4], vlink[5])
-        _write_back(vlink, vg[7], syn_add)
+        _write_back(vlink, vg[vogels_isp_numba.WEIGHTS], syn_add)
         for f in range(nf):
             spk[fired[f]] = False
         if (rec_every > 0 and (t + 1) % rec_every == 0) or t == last_step:
-            _record(hrec, n_rec, hg[9])
-            _record(vrec, n_rec, vg[7])
+            _record(hrec, n_rec, hg[homeostatic_stdp_numba.WEIGHTS])
+            _record(vrec, n_rec, vg[vogels_isp_numba.WEIGHTS])
             n_rec += 1
     return n_spk, n_rec
 

@@ -13,6 +13,8 @@ import numpy as np
 
 from emulator.seed_rules.packing import arrive, cat, clip_store, offsets, scatter
 
+#: index of the stored weights (int32) in a group tuple
+WEIGHTS = 9
 #: per-projection integer parameters, columns of the group's ``prm`` matrix
 PARAMS = ("delay", "homeostasis", "window", "a_plus", "a_minus", "keep_plus", "keep_minus", "sign", "lo", "hi")
 
@@ -61,7 +63,7 @@ def pack(learnings, states, weights) -> tuple:
 
 def unpack(g: tuple, states, weights) -> None:
     """Copy a group's state (and stored weights) back into the projections' arrays."""
-    scatter(g[9], weights)
+    scatter(g[WEIGHTS], weights)
     names = ("w_fine", "ltp", "last_pre", None, "ltd", "last_post", "count", "dring", "rring")
     parts = [_parts(st) for st in states]
     for k, name in enumerate(names):
@@ -124,14 +126,3 @@ def step_group(t, g, pre_spk, post_spk):
         for m in range(m0, m0 + n_post):
             if post_spk[m]:
                 ltd[m] = a_minus
-
-
-def step(learning: dict, st, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray, t: int) -> None:
-    """:func:`emulator.seed_rules.homeostatic_stdp.step` through the kernel (one-projection group,
-    cached in ``st.nb``; it views the state's arrays, so the state stays current)."""
-    if st.nb is None or st.nb[9] is not weights:
-        st.nb = pack([learning], [st], [weights])
-    step_group(int(t), st.nb, np.ascontiguousarray(pre_spikes, np.bool_), np.ascontiguousarray(post_spikes, np.bool_))
-    if st.nb[9] is not weights:              # weights not a flat int32 array: the group held a copy
-        weights[:] = st.nb[9]
-        st.nb = None

@@ -42,6 +42,21 @@ def scatter(flat: np.ndarray, parts) -> None:
         o += n
 
 
+def step_one(kernel, learning: dict, st, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
+             t: int) -> None:
+    """One step of one projection through a group kernel module (``pack``, ``step_group`` and ``WEIGHTS``,
+    the index of the stored weights in its group tuple). The one-projection group is cached in
+    ``st.nb``; it views the state's arrays, so the state stays current. If ``weights`` is not a flat
+    int32 array the group held a copy: it is written back and the cache dropped."""
+    if st.nb is None or st.nb[kernel.WEIGHTS] is not weights:
+        st.nb = kernel.pack([learning], [st], [weights])
+    kernel.step_group(int(t), st.nb, np.ascontiguousarray(pre_spikes, np.bool_),
+                      np.ascontiguousarray(post_spikes, np.bool_))
+    if st.nb[kernel.WEIGHTS] is not weights:
+        weights[:] = st.nb[kernel.WEIGHTS]
+        st.nb = None
+
+
 @numba.njit(inline="always")
 def arrive(t, d, p0, n_pre, dr_base, pre_spk, arr, dring):
     """Pre delay line of one projection (``fixed.PreDelay``): ``arr[p0:p0+n_pre]`` <- the spikes that reach

@@ -47,8 +47,9 @@ def make_state(learning: dict, arrays: dict, n_pre: int, n_post: int, pre_idx: n
 def step(learning: dict, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
          t: int, post_v: np.ndarray | None = None) -> None:
     if st.engine == "numba":
-        from emulator.seed_rules.vogels_isp_numba import step as nb_step
-        return nb_step(learning, st, weights, pre_spikes, post_spikes, t)
+        from emulator.seed_rules import vogels_isp_numba
+        from emulator.seed_rules.packing import step_one
+        return step_one(vogels_isp_numba, learning, st, weights, pre_spikes, post_spikes, t)
     syn = st.syn
     arrived = syn.begin(weights, pre_spikes, t)
     keep = int(learning["keep"])

@@ -13,6 +13,8 @@ import numpy as np
 from emulator.seed_rules.fixed import TRACE_MAX, XF
 from emulator.seed_rules.packing import arrive, cat, clip_store, offsets, scatter
 
+#: index of the stored weights (int32) in a group tuple
+WEIGHTS = 7
 #: per-projection integer parameters, columns of the group's ``prm`` matrix
 PARAMS = ("delay", "keep", "alpha", "multiplicative", "eta", "eta_m", "sign", "lo", "hi")
 
@@ -45,7 +47,7 @@ def pack(learnings, states, weights) -> tuple:
 
 def unpack(g: tuple, states, weights) -> None:
     """Copy a group's state (and stored weights) back into the projections' arrays."""
-    scatter(g[7], weights)
+    scatter(g[WEIGHTS], weights)
     scatter(g[8], [st.syn.w_fine for st in states])
     scatter(g[9], [st.x_pre for st in states])
     scatter(g[10], [st.x_post for st in states])
@@ -95,14 +97,3 @@ def step_group(t, g, pre_spk, post_spk):
         for m in range(m0, m1):
             if post_spk[m]:
                 x_post[m] = min(x_post[m] + one, TRACE_MAX)
-
-
-def step(learning: dict, st, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray, t: int) -> None:
-    """:func:`emulator.seed_rules.vogels_isp.step` through the kernel (one-projection group cached in
-    ``st.nb``, viewing the state's arrays)."""
-    if st.nb is None or st.nb[7] is not weights:
-        st.nb = pack([learning], [st], [weights])
-    step_group(int(t), st.nb, np.ascontiguousarray(pre_spikes, np.bool_), np.ascontiguousarray(post_spikes, np.bool_))
-    if st.nb[7] is not weights:              # weights not a flat int32 array: the group held a copy
-        weights[:] = st.nb[7]
-        st.nb = None
