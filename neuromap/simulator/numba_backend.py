@@ -190,6 +190,17 @@ if HAVE_NUMBA:
             if spiked[post0 + j]:
                 rpo[j] = am
 
+    @njit(cache=True, inline="always")
+    def _record_spike(i, t, slot, nh, n_spk, spiked, last, hist, spk_t, spk_i):
+        """Neuron/source ``i`` spiked at step ``t``: flag, last-spike step, history row ``slot`` and the
+        (t, i) output record; returns the advanced (history, output) counts."""
+        spiked[i] = True
+        last[i] = t
+        hist[slot, nh] = i
+        spk_t[n_spk] = t
+        spk_i[n_spk] = i
+        return nh + 1, n_spk + 1
+
     @njit(cache=True)
     def run_chunk(t0, t1, S, C, IN, refr, last, spiked, pop_start, pop_code, hist, hist_off,
                   proj_pre, proj_post, proj_chan, proj_sign, proj_nch, syn_off, post_g, pre_l, post_l, pre_g, W,
@@ -247,14 +258,7 @@ if HAVE_NUMBA:
                 hist_off[slot, q] = nh
                 if code == 0:
                     while e < ev_t.shape[0] and ev_t[e] == t and ev_i[e] < pop_start[q + 1]:
-                        i = ev_i[e]
-                        spiked[i] = True
-                        last[i] = t
-                        hist[slot, nh] = i
-                        nh += 1
-                        spk_t[n_spk] = t
-                        spk_i[n_spk] = i
-                        n_spk += 1
+                        nh, n_spk = _record_spike(ev_i[e], t, slot, nh, n_spk, spiked, last, hist, spk_t, spk_i)
                         e += 1
                     continue
                 for i in range(pop_start[q], pop_start[q + 1]):
@@ -272,12 +276,7 @@ if HAVE_NUMBA:
                         IN[c, i] = 0.0
                     spiked[i] = spk
                     if spk:
-                        last[i] = t
-                        hist[slot, nh] = i
-                        nh += 1
-                        spk_t[n_spk] = t
-                        spk_i[n_spk] = i
-                        n_spk += 1
+                        nh, n_spk = _record_spike(i, t, slot, nh, n_spk, spiked, last, hist, spk_t, spk_i)
             hist_off[slot, P] = nh
             for r in range(rec_rows.shape[0]):
                 rec_buf[t - t0, r] = S[rec_rows[r], rec_cols[r]]
