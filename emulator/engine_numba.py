@@ -30,6 +30,21 @@ def _decay(x, factor):
 
 
 @numba.njit(inline="always")
+def ring_rows(t, D, N, row_off):
+    """``row_off[d]`` <- ring offset of step ``t + d`` (d = 0 .. D-1): the ring is ``(D, N)``, row ``t % D``."""
+    for d in range(D):
+        row_off[d] = ((t + d) % D) * N
+
+
+@numba.njit(inline="always")
+def trace_probes(k, probe, u, v, trace_u, trace_v):
+    """Row ``k`` of the u/v traces: the probed neurons' state after the step."""
+    for j in range(probe.shape[0]):
+        trace_u[k, j] = u[probe[j]]
+        trace_v[k, j] = v[probe[j]]
+
+
+@numba.njit(inline="always")
 def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core,
                core_spikes, fired):
     """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` + refractory, :mod:`emulator.lif`), reading
@@ -126,13 +141,10 @@ def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, 
     n_spk = 0
     for k in range(n_steps):
         t = t0 + k
-        for d in range(D):
-            row_off[d] = ((t + d) % D) * N
+        ring_rows(t, D, N, row_off)
         nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until,
                         neuron_core, core_spikes, fired)
-        for j in range(probe.shape[0]):
-            trace_u[k, j] = u[probe[j]]
-            trace_v[k, j] = v[probe[j]]
+        trace_probes(k, probe, u, v, trace_u, trace_v)
         for j in range(in_ptr[k], in_ptr[k + 1]):
             fired[nf] = N + in_ids[j]
             nf += 1

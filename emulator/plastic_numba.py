@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from emulator.engine_numba import deliver, lif_update
+from emulator.engine_numba import deliver, lif_update, ring_rows, trace_probes
 from emulator.seed_rules import homeostatic_stdp, homeostatic_stdp_numba, vogels_isp, vogels_isp_numba
 from emulator.state import State
 
@@ -87,13 +87,10 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
     n_rec = 0
     for k in range(n_steps):
         t = t0 + k
-        for d in range(D):
-            row_off[d] = ((t + d) % D) * N
+        ring_rows(t, D, N, row_off)
         nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until,
                         neuron_core, core_spikes, fired)
-        for j in range(probe.shape[0]):
-            trace_u[k, j] = u[probe[j]]
-            trace_v[k, j] = v[probe[j]]
+        trace_probes(k, probe, u, v, trace_u, trace_v)
         first = nf                                           # inputs of step t, sorted by id
         for e in range(ex_ptr[k], ex_ptr[k + 1]):
             fired[nf] = N + ex_ids[e]
