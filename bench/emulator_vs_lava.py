@@ -66,7 +66,7 @@ def _rss_now_mb() -> float:
 
 def worker_emulator(n: int, steps: int) -> dict:
     from emulator import emulate
-    from emulator.program import pack, packable, prepare
+    from emulator.program import pack, prepare
     from neuromap.compiler import compile_network
     from neuromap.network import Network
 
@@ -80,8 +80,7 @@ def worker_emulator(n: int, steps: int) -> dict:
     img = compile_network(net, passes=["check_hw_units", "partition", "lower"])
     del net
     prog = prepare(img)
-    if packable(prog):
-        prog = pack(prog)                                   # what emulate() runs (packed synapses)
+    prog = pack(prog) or prog                               # what emulate() runs (packed synapses)
     n_syn = img.n_synapses
     fan = np.diff(img.axons["syn_ptr"])
     fan_of_src = np.zeros(img.n_neurons, np.int64)

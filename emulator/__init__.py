@@ -13,7 +13,7 @@ from neuromap.errors import ImageError
 from neuromap.image import Image
 
 from emulator.inputs import InputSchedule
-from emulator.program import Program, pack, packable, prepare, unpack
+from emulator.program import Program, pack, prepare, unpack
 from emulator.state import ChunkOut, State
 
 ENGINES = ("numba", "numpy")
@@ -77,8 +77,8 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
         return RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes,
                       weight_steps=pl.weight_steps, weights=pl.weights, final_u=st.u.copy(), final_v=st.v.copy())
     p = image if isinstance(image, Program) else prepare(image)
-    if engine == "numba" and p.syn_packed is None and packable(p):
-        p = pack(p)                       # 4 instead of 6 bytes read per synaptic event
+    if engine == "numba" and p.syn_packed is None:
+        p = pack(p) or p                  # 4 instead of 6 bytes read per synaptic event, when packable
     elif engine == "numpy":
         p = unpack(p)
     if probe is None:

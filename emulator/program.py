@@ -74,15 +74,25 @@ class Program:
     axon_post_base: np.ndarray = None  # A int64: smallest post of each axon
 
 
-def packable(p: Program) -> bool:
-    """Every axon's posts span < 2**16 neurons, so (add, post offset) fit one int32 (add is 16 bit)."""
+def _axon_post_base(p: Program) -> np.ndarray | None:
+    """Smallest post of each axon (0 for empty axons), or None when some axon's posts span 2**16 or
+    more neurons (then (add, post offset) cannot share one int32) or there are no synapses."""
     if p.syn_post.size == 0:
-        return False
+        return None
     n = np.diff(p.syn_ptr)
     has = np.flatnonzero(n > 0)
     lo = np.minimum.reduceat(p.syn_post, p.syn_ptr[has])
     hi = np.maximum.reduceat(p.syn_post, p.syn_ptr[has])
-    return bool(np.all(hi.astype(np.int64) - lo < (1 << 16)))
+    if np.any(hi.astype(np.int64) - lo >= (1 << 16)):
+        return None
+    base = np.zeros(n.size, np.int64)
+    base[has] = lo
+    return base
+
+
+def packable(p: Program) -> bool:
+    """Every axon's posts span < 2**16 neurons, so (add, post offset) fit one int32 (add is 16 bit)."""
+    return _axon_post_base(p) is not None
 
 
 def order_by_source(p: Program) -> Program:
@@ -108,21 +118,19 @@ def order_by_source(p: Program) -> Program:
         axon_post_base=None if p.axon_post_base is None else p.axon_post_base[order])
 
 
-def pack(p: Program) -> Program:
+def pack(p: Program) -> Program | None:
     """The same program, axons in routing order (:func:`order_by_source`), with each synapse's post
     offset and add packed into one int32 (4 bytes per synapse instead of 6 read per event;
-    ``syn_post``/``syn_add`` are dropped). Only for :func:`packable` programs; the numba engine runs
-    packed and unpacked programs identically."""
-    p = order_by_source(p)
-    n = np.diff(p.syn_ptr)
-    base = np.zeros(n.size, np.int64)
-    has = np.flatnonzero(n > 0)
-    base[has] = np.minimum.reduceat(p.syn_post, p.syn_ptr[has])
-    off = p.syn_post.astype(np.int64) - np.repeat(base, n)
-    packed = ((p.syn_add.astype(np.int64) << 16) | off).astype(np.int64)
-    packed = np.where(packed >= 1 << 31, packed - (1 << 32), packed).astype(np.int32)
-    return dataclasses.replace(p, syn_post=np.zeros(0, np.int32), syn_add=np.zeros(0, np.int16),
-                               syn_packed=packed, axon_post_base=base)
+    ``syn_post``/``syn_add`` are dropped); None when the program is not :func:`packable` (run it
+    unpacked). The numba engine runs packed and unpacked programs identically."""
+    base = _axon_post_base(p)
+    if base is None:
+        return None
+    p = order_by_source(dataclasses.replace(p, axon_post_base=base))
+    off = p.syn_post.astype(np.int64) - np.repeat(p.axon_post_base, np.diff(p.syn_ptr))
+    # add is int16 and off < 2**16, so add << 16 | off lies in int32's range
+    packed = ((p.syn_add.astype(np.int64) << 16) | off).astype(np.int32)
+    return dataclasses.replace(p, syn_post=np.zeros(0, np.int32), syn_add=np.zeros(0, np.int16), syn_packed=packed)
 
 
 def unpack(p: Program) -> Program:

@@ -171,7 +171,7 @@ def test_validate_and_export_lava_with_refractory(tmp_path):
 
 def test_packed_synapses_round_trip_and_run_like_unpacked(monkeypatch):
     """emulator.program.pack: 4-byte (add << 16 | post offset) synapses; same integers as the unpacked
-    numba path (forced by monkeypatching packable) and a lossless round trip."""
+    numba path (forced by monkeypatching pack) and a lossless round trip."""
     import emulator
     from emulator.program import order_by_source, pack, packable, prepare, unpack
     rng = np.random.default_rng(4)
@@ -196,8 +196,13 @@ def test_packed_synapses_round_trip_and_run_like_unpacked(monkeypatch):
         assert run(p, a) == run(o, b)
     assert np.array_equal(emulate(o, 200, engine="numpy").spikes, emulate(p, 200, engine="numpy").spikes)
     assert pack(p).syn_packed.dtype == np.int32 and pack(p).syn_post.size == 0
+    import dataclasses
+    g = np.flatnonzero(np.diff(p.syn_ptr) >= 2)[0]          # an axon whose posts span 2**16: not packable
+    wide = dataclasses.replace(p, syn_post=p.syn_post.copy())
+    wide.syn_post[p.syn_ptr[g]] = wide.syn_post[p.syn_ptr[g] + 1] + (1 << 16)
+    assert not packable(wide) and pack(wide) is None
     packed = emulate(img, 200)
-    monkeypatch.setattr(emulator, "packable", lambda prog: False)
+    monkeypatch.setattr(emulator, "pack", lambda prog: None)
     plain = emulate(img, 200)
     assert np.array_equal(packed.spikes, plain.spikes) and packed.spikes.shape[0] > 100
     assert np.array_equal(packed.final_v, plain.final_v)
