@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from neuromap.errors import TargetError
-from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights
+from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
 from neuromap.network import Network, network_hash
 
 _NEURON_ARRAYS = {"du": np.uint16, "dv": np.uint16, "vth": np.int32, "bias_mant": np.int16,
@@ -76,11 +76,11 @@ def weight_encoding_note(fld: str, raw: np.ndarray, stored: np.ndarray, hw: dict
     changed = raw != stored
     if not changed.any():
         return None
-    lo, hi = (-256, 255) if hw["sign_mode"] == "mixed" else (0, 255) if hw["sign_mode"] == "excitatory" else (-255, 0)
+    lo, hi = weight_range(hw["sign_mode"])
     clipped = int(np.count_nonzero((raw < lo) | (raw > hi)))
     trunc = int(np.count_nonzero(changed)) - clipped
     parts = ([f"{clipped} clipped to [{lo}, {hi}]"] if clipped else []) + \
-        ([f"{trunc} truncated to multiples of {1 << (8 - hw['num_weight_bits'] + (hw['sign_mode'] == 'mixed'))}"]
+        ([f"{trunc} truncated to multiples of {weight_step(hw['sign_mode'], hw['num_weight_bits'])}"]
          if trunc else [])
     return (f"{fld}: {' and '.join(parts)} of {raw.size} weights (sign_mode {hw['sign_mode']}, "
             f"num_weight_bits {hw['num_weight_bits']}), as Lava does; use weight_exp to keep larger weights")
