@@ -24,3 +24,28 @@ def test_frozen_seed_example_validates_against_lava(tmp_path, capsys):
     assert cli(["compile", RAMP, "--freeze", "-o", str(tmp_path / "b"), "--placer", "greedy"], capsys)[0] == 0
     code, out, err = cli(["validate", str(tmp_path / "b"), "--steps", "100"], capsys)
     assert code == 0 and out.startswith("identical: 100 steps"), err
+
+
+def test_each_approximation_is_reported_once(tmp_path, capsys):
+    """The check pass and the quantizer both see an over-long refractory period and a rule without an
+    integer engine; compile prints each once (the check's line, which carries the fix)."""
+    net = tmp_path / "net.yaml"
+    net.write_text("""
+format: neuromap/1
+seed: 3
+populations:
+  x: {size: 10, neuron: {model: poisson, rate: 50.0}}
+  y: {size: 4, neuron: {model: lif, tau_m: 10.0, tau_syn: 5.0, v_th: 1.0, v_reset: 0.0, refractory: 100}}
+projections:
+  - {pre: x, post: y, connect: all_to_all, weight: 0.2, plasticity: {rule: stdp}}
+""")
+    code, out, err = cli(["compile", str(net), "-o", str(tmp_path / "b"), "--placer", "greedy"], capsys)
+    assert code == 0, err
+    lines = (out + err).splitlines()
+    refr = [ln for ln in lines if "refractory" in ln]
+    frozen = [ln for ln in lines if "frozen" in ln]
+    assert len(refr) == 1 and "refractory: 63" in refr[0], lines
+    assert len(frozen) == 1 and "nn_stdp" in frozen[0], lines
+    q = load_image(tmp_path / "b").options["quantization"]["warnings"]   # the quantizer's own report keeps both
+    assert any(w.startswith("populations.y.refractory: shortened by up to 37") for w in q)
+    assert any(w.startswith("projections[0] (x_to_y).plasticity: stdp frozen") for w in q)

@@ -21,10 +21,15 @@ from neuromap.progress import bar
 def image_warnings(options: dict) -> list[str]:
     """Every lossy or surprising thing the compiler recorded in an image's options, one line each:
     compatibility approximations (``check``), quantization warnings, hardware-unit weights re-encoded
-    as Lava does (``weight_encoding``) and TrueNorth legalization warnings; duplicates removed."""
-    out = [f"{p['item']}: {p['reason']} (nearest supported: {p['alternative']})"
-           for p in options.get("compatibility") or [] if p.get("severity") == "approximation"]
-    out += list((options.get("quantization") or {}).get("warnings", []))
+    as Lava does (``weight_encoding``) and TrueNorth legalization warnings; duplicates removed.
+
+    A quantization warning about an item (``populations.X.refractory``, ``projections[k] (P).plasticity``)
+    that the check pass already reported as an approximation is not repeated: the check's line carries
+    the fix."""
+    approx = [p for p in options.get("compatibility") or [] if p.get("severity") == "approximation"]
+    out = [f"{p['item']}: {p['reason']} (nearest supported: {p['alternative']})" for p in approx]
+    covered = {p["item"] for p in approx}
+    out += [w for w in (options.get("quantization") or {}).get("warnings", []) if w.split(": ", 1)[0] not in covered]
     out += list(options.get("weight_encoding") or [])
     out += list((options.get("truenorth") or {}).get("warnings", []))
     return list(dict.fromkeys(out))

@@ -391,7 +391,7 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         refr_hw = np.minimum(refr_f, refractory_limit(target))
         refr = int(np.max(refr_f - refr_hw)) if pop.size else 0
         if refr:
-            rep.warnings.append(f"populations.{name}: refractory period shortened by up to {refr} steps "
+            rep.warnings.append(f"populations.{name}.refractory: shortened by up to {refr} steps "
                                 f"(the target allows {refractory_limit(target)})")
         hw.add_population(name, pop.size, "loihi_lif", du=du, dv=dv, vth=vth, bias_mant=mant.astype(np.int64),
                           bias_exp=bexp.astype(np.int64), u=0, v=v0, refractory=refr_hw)
@@ -427,7 +427,7 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         w_eff = q["value"] / (sign * pl.s * pl.p)
         rel = np.abs(w_eff[nz] - pr.weight[nz]) / np.abs(pr.weight[nz])
         if rule and not plastic:
-            rep.warnings.append(f"projections.{pr.name}: {rule} plasticity frozen at the initial weights "
+            rep.warnings.append(f"projections[{k}] ({pr.name}).plasticity: {rule} frozen at the initial weights "
                                 "(no integer learning engine for this rule)")
         hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
         if plastic:
