@@ -35,13 +35,18 @@ def _cases():
     return out
 
 
-def _drive(mod, learning, arrays, engine, seed, steps=300):
+def _drive(mod, learning, arrays, engine, seed, steps=300, order="any"):
+    """``order``: "any" (80 % of all-to-all, reversed pre order), "pre" / "post" (all-to-all, pre- / post-major)."""
     rng = np.random.default_rng(seed)
     n_pre, n_post = 7, 4
     pre_idx = np.repeat(np.arange(n_pre), n_post)[::-1].copy()        # all-to-all, shuffled order
     post_idx = np.tile(np.arange(n_post), n_pre)
     keep = rng.random(pre_idx.size) < 0.8
     pre_idx, post_idx = pre_idx[keep], post_idx[keep]
+    if order == "pre":
+        pre_idx, post_idx = np.repeat(np.arange(n_pre), n_post), np.tile(np.arange(n_post), n_pre)
+    elif order == "post":
+        pre_idx, post_idx = np.tile(np.arange(n_pre), n_post), np.repeat(np.arange(n_post), n_pre)
     w = rng.integers(int(learning["w_lo"]), int(learning["w_hi"]) + 1, pre_idx.size).astype(np.int32)
     w *= int(learning["sign"])
     st = mod.make_state(learning, arrays, n_pre, n_post, pre_idx, post_idx)
@@ -69,6 +74,21 @@ def test_kernel_equals_numpy_engine(case):
         mag = np.abs(a)
         assert (mag == lo).any() or (mag == hi).any(), name
     assert len({tuple(r) for r in a}) > 5                 # weights actually learn
+
+
+@pytest.mark.parametrize("order", ["pre", "post"])
+@pytest.mark.parametrize("case", [k for k, c in enumerate(_cases()) if c[1]["engine"] == "homeostatic_stdp"])
+def test_kernel_row_layouts_equal_numpy_engine(case, order):
+    """All-to-all projections run as contiguous rows (homeostatic_stdp_numba.PRE_MAJOR / POST_MAJOR)."""
+    from emulator.seed_rules import homeostatic_stdp_numba as hn
+    name, learning, big = _cases()[case]
+    arrays = _luts(np.random.default_rng(case), learning["window"], big) if learning.get("homeostasis") else {}
+    a, sa = _drive(homeostatic_stdp, learning, arrays, "numpy", case, order=order)
+    b, sb = _drive(homeostatic_stdp, learning, arrays, "numba", case, order=order)
+    assert sb.nb[6][0, hn.PARAMS.index("layout")] == (hn.PRE_MAJOR if order == "pre" else hn.POST_MAJOR)
+    assert np.array_equal(a, b), name
+    assert np.array_equal(sa.syn.w_fine, sb.syn.w_fine) and np.array_equal(sa.ltp, sb.ltp)
+    assert len({tuple(r) for r in a}) > 5
 
 
 # ------------------------------------------------------------------ fused loop == per-step numpy path

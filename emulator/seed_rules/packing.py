@@ -61,15 +61,19 @@ def step_one(kernel, learning: dict, st, weights: np.ndarray, pre_spikes: np.nda
 def arrive(t, d, p0, n_pre, dr_base, pre_spk, arr, dring):
     """Pre delay line of one projection (``fixed.PreDelay``): ``arr[p0:p0+n_pre]`` <- the spikes that reach
     the synapses at step ``t`` (emitted ``d`` steps earlier), ``dring`` (``d`` rows of ``n_pre`` from
-    ``dr_base``) <- this step's ``pre_spk``."""
+    ``dr_base``) <- this step's ``pre_spk``. (Loops index slices from 0: numba's negative-index wrap then
+    folds away and they vectorize.)"""
+    a_r, s_r = arr[p0:p0 + n_pre], pre_spk[p0:p0 + n_pre]
     if d == 0:
-        for i in range(p0, p0 + n_pre):
-            arr[i] = pre_spk[i]
+        for i in range(n_pre):
+            a_r[i] = s_r[i]
     else:
         base = dr_base + (t % d) * n_pre
+        d_r = dring[base:base + n_pre]
         for i in range(n_pre):
-            arr[p0 + i] = dring[base + i]
-            dring[base + i] = pre_spk[p0 + i]
+            a_r[i] = d_r[i]
+        for i in range(n_pre):
+            d_r[i] = s_r[i]
 
 
 @numba.njit(inline="always")
