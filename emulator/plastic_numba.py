@@ -50,8 +50,7 @@ def _link(projs) -> tuple:
 
 
 @numba.njit(inline="always")
-def _gather(link, spk):
-    pre_src, post_ids, _, _, pre_b, post_b = link
+def _gather(pre_src, post_ids, spk, pre_b, post_b):
     for i in range(pre_src.shape[0]):
         pre_b[i] = spk[pre_src[i]]
     for i in range(post_ids.shape[0]):
@@ -59,8 +58,7 @@ def _gather(link, spk):
 
 
 @numba.njit(inline="always")
-def _write_back(link, weights, syn_add):
-    syn, wexp = link[2], link[3]
+def _write_back(syn, wexp, weights, syn_add):
     for q in range(syn.shape[0]):
         w = np.int64(weights[q])
         syn_add[syn[q]] = w << wexp[q] if wexp[q] >= 0 else w
@@ -78,7 +76,13 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
          syn_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes,
          ex_ptr, ex_ids, poisson_ids, poisson_p, draw, probe, spk_step, spk_src, trace_u, trace_v, spk,
          hg, hlink, hrec, vg, vlink, vrec):
-    """``n_steps`` steps from ``t0``; returns (spikes written, weight records written)."""
+    """``n_steps`` steps from ``t0``; returns (spikes written, weight records written). The group and link
+    tuples are unpacked once here: numba reference-counts (atomically) every array taken out of a tuple."""
+    (h0, h1, h2, h3, h4, h5, h6, h7, h8, h_w, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22) = hg
+    (v0, v1, v2, v3, v4, v5, v6, v_w, v8, v9, v10, v11, v12) = vg
+    h_pre, h_post, h_syn, h_exp, h_preb, h_postb = hlink
+    v_pre, v_post, v_syn, v_exp, v_preb, v_postb = vlink
+    has_h, has_v = h6.shape[0] > 0, v4.shape[0] > 0                  # projections (rows of prm)
     fired = np.empty(N + ex_ids.shape[0] + poisson_ids.shape[0], np.int64)
     touched = np.empty(slot_post.shape[0], np.int64)
     marked = np.zeros(slot_post.shape[0], np.bool_)
@@ -114,17 +118,21 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
                         axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,  # up to t-1
                         slot_delay, slot_shift, False, _NO_PACK[0], _NO_PACK[1], slot_acc, touched, marked,
                         link_spikes, spk_step, spk_src, n_spk)
-        _gather(hlink, spk)                                  # learning, then weights into delivery
-        homeostatic_stdp_numba.step_group(t + 1, hg, hlink[4], hlink[5])
-        _write_back(hlink, hg[homeostatic_stdp_numba.WEIGHTS], syn_add)
-        _gather(vlink, spk)
-        vogels_isp_numba.step_group(t + 1, vg, vlink[4], vlink[5])
-        _write_back(vlink, vg[vogels_isp_numba.WEIGHTS], syn_add)
+        if has_h:                                            # learning, then weights into delivery
+            _gather(h_pre, h_post, spk, h_preb, h_postb)
+            homeostatic_stdp_numba.step_fields(t + 1, h0, h1, h2, h3, h4, h5, h6, h7, h8, h_w, h10, h11, h12, h13,
+                                               h14, h15, h16, h17, h18, h19, h20, h21, h22, h_preb, h_postb)
+            _write_back(h_syn, h_exp, h_w, syn_add)
+        if has_v:
+            _gather(v_pre, v_post, spk, v_preb, v_postb)
+            vogels_isp_numba.step_fields(t + 1, v0, v1, v2, v3, v4, v5, v6, v_w, v8, v9, v10, v11, v12, v_preb,
+                                         v_postb)
+            _write_back(v_syn, v_exp, v_w, syn_add)
         for f in range(nf):
             spk[fired[f]] = False
         if (rec_every > 0 and (t + 1) % rec_every == 0) or t == last_step:
-            _record(hrec, n_rec, hg[homeostatic_stdp_numba.WEIGHTS])
-            _record(vrec, n_rec, vg[vogels_isp_numba.WEIGHTS])
+            _record(hrec, n_rec, h_w)
+            _record(vrec, n_rec, v_w)
             n_rec += 1
     return n_spk, n_rec
 

@@ -139,11 +139,20 @@ def _pre_row(q0, n, m0, kp, a_plus, a, lpre, hh, kk, ltd, lo, hi, sign, ltp, las
 @numba.njit(cache=True, nogil=True)
 def step_group(t, g, pre_spk, post_spk):
     """One step (``t`` 1-based) of every projection of group ``g``; ``pre_spk``/``post_spk``: bool
-    spikes emitted this step, concatenated per projection like the group's pre/post arrays.
-    Synapses of a projection in :data:`POST_MAJOR` / :data:`PRE_MAJOR` layout run as contiguous rows
-    with the row's per-neuron values hoisted; any other layout gathers through ``pre_idx``/``post_idx``."""
+    spikes emitted this step, concatenated per projection like the group's pre/post arrays."""
     (syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre_idx, post_idx, weights, w_fine, ltp,
      last_pre, arr, ltd, last_post, count, dring, rring, k_lut, h_lut, hh, kk) = g
+    step_fields(t, syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre_idx, post_idx, weights, w_fine,
+                ltp, last_pre, arr, ltd, last_post, count, dring, rring, k_lut, h_lut, hh, kk, pre_spk, post_spk)
+
+
+@numba.njit(inline="always")
+def step_fields(t, syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre_idx, post_idx, weights, w_fine,
+                ltp, last_pre, arr, ltd, last_post, count, dring, rring, k_lut, h_lut, hh, kk, pre_spk, post_spk):
+    """:func:`step_group` with the group's fields as arguments (inlined into compiled time loops that unpack
+    the group once: numba reference-counts every array taken out of a tuple, twice per step otherwise).
+    Synapses of a projection in :data:`POST_MAJOR` / :data:`PRE_MAJOR` layout run as contiguous rows
+    with the row's per-neuron values hoisted; any other layout gathers through ``pre_idx``/``post_idx``."""
     for j in range(prm.shape[0]):
         d = prm[j, 0]
         homeo = prm[j, 1]

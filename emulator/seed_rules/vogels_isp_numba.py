@@ -59,6 +59,14 @@ def step_group(t, g, pre_spk, post_spk):
     """One step (``t`` 1-based) of every projection of group ``g``; ``pre_spk``/``post_spk``: bool
     spikes emitted this step, concatenated per projection like the group's pre/post arrays."""
     syn_off, pre_off, post_off, dr_off, prm, pre_idx, post_idx, weights, w_fine, x_pre, x_post, arr, dring = g
+    step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, post_idx, weights, w_fine, x_pre, x_post, arr,
+                dring, pre_spk, post_spk)
+
+
+@numba.njit(inline="always")
+def step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, post_idx, weights, w_fine, x_pre, x_post, arr,
+                dring, pre_spk, post_spk):
+    """:func:`step_group` with the group's fields as arguments (for compiled loops that unpack it once)."""
     one = 1 << XF
     for j in range(prm.shape[0]):
         d = prm[j, 0]
