@@ -18,8 +18,10 @@ from emulator.state import ChunkOut, State
 
 ENGINES = ("numba", "numpy")
 
-#: spike-buffer entries per chunk (the chunk length adapts to the network size)
+#: neuron-steps per chunk (the chunk length adapts to the network size; progress is reported per chunk)
 _CHUNK_BUDGET = 1_000_000
+#: spike rows (16 bytes each) reserved up front; a run that spikes more grows the array in place
+_RESERVE_ROWS = 1 << 25
 
 
 @dataclass
@@ -91,23 +93,24 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
     sched = InputSchedule(p)
     width = p.n_neurons + p.n_inputs
     chunk = max(1, min(steps, _CHUNK_BUDGET // max(1, width)))
-    spikes, us, vs = [], [], []
-    buf = ChunkOut.empty(0, chunk * width, 0) if steps else None   # spike buffer reused by every chunk
+    # one spike array for the whole run, written in place by the engine (no per-chunk copies); reserved
+    # for the worst case (every source every step) up to _RESERVE_ROWS: untouched pages cost no memory
+    out = ChunkOut(np.empty((min(steps * width, _RESERVE_ROWS), 2), np.int64),
+                   np.zeros((steps, probe.size), np.int64), np.zeros((steps, probe.size), np.int64))
+    us, vs = out.trace_u, out.trace_v
     for t0 in range(0, steps, chunk):
         n = min(chunk, steps - t0)
+        need = out.n_spikes + n * width
+        if need > out.spikes.shape[0]:   # grow in place (realloc: the kernel holds no view between chunks)
+            out.spikes.resize((max(need, 2 * out.spikes.shape[0]), 2), refcheck=False)
         in_ptr, in_ids = sched.chunk(t0, n)
-        out = ChunkOut(buf.spk_step, buf.spk_src, np.zeros((n, probe.size), np.int64),
-                       np.zeros((n, probe.size), np.int64))
+        out.trace_u, out.trace_v = us[t0:t0 + n], vs[t0:t0 + n]
         run_chunk(p, st, t0, n, in_ptr, in_ids, probe, out)
-        spikes.append(np.stack([out.spk_step[:out.n_spikes], out.spk_src[:out.n_spikes]], axis=1))
-        us.append(out.trace_u)
-        vs.append(out.trace_v)
         if progress is not None:
             progress(t0 + n, steps)
-    cat = (lambda xs, shape: xs[0] if len(xs) == 1 else np.concatenate(xs) if xs else np.zeros(shape, np.int64))
-    sp = cat(spikes, (0, 2))  # already sorted: per step, fired neurons ascending, then inputs ascending
-    return RawRun(steps, sp, probe, cat(us, (0, probe.size)), cat(vs, (0, probe.size)),
-                  st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy())
+    sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
+    sp.resize((out.n_spikes, 2), refcheck=False)   # trim the reservation (realloc, no copy)
+    return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy())
 
 
 def _image_probe(image: Image) -> np.ndarray:

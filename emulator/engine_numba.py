@@ -11,22 +11,47 @@ import numpy as np
 from emulator.program import Program
 from emulator.state import ChunkOut, State
 
-_TWO31 = np.int64(1 << 31)
-_MASK32 = np.int64(0xFFFFFFFF)
 _MAX_UV = np.int64(1 << 23)
 
 
 @numba.njit(inline="always")
 def _wrap32(x):
-    return ((x + _TWO31) & _MASK32) - _TWO31
+    """int64 -> int32 two's-complement wrap (truncate, sign-extend), as int64."""
+    return np.int64(np.int32(x))
 
 
 @numba.njit(inline="always")
 def _decay(x, factor):
+    """``sign(p) * (|p| >> 12)`` for ``p = x * factor``, branch-free (adds 4095 to negative p)."""
     p = x * factor
-    if p >= 0:
-        return p >> 12
-    return -((-p) >> 12)
+    return (p + ((p >> 63) & 4095)) >> 12
+
+
+@numba.njit(inline="always")
+def _ix(i):
+    """A non-negative index as uint64: numba then emits no negative-index wraparound."""
+    return np.uint64(i)
+
+
+@numba.njit(inline="always")
+def _add_packed(ring, off, syn_packed, lo, hi):
+    """``ring[off + (x & 0xFFFF)] += x >> 16`` for the packed synapses ``x`` of ``syn_packed[lo:hi]``
+    (int32 adds wrap like Lava's int32 ports), unrolled by 4."""
+    q = lo
+    while q + 4 <= hi:
+        x0 = syn_packed[_ix(q)]
+        x1 = syn_packed[_ix(q + 1)]
+        x2 = syn_packed[_ix(q + 2)]
+        x3 = syn_packed[_ix(q + 3)]
+        ring[_ix(off + (x0 & 0xFFFF))] += x0 >> 16
+        ring[_ix(off + (x1 & 0xFFFF))] += x1 >> 16
+        ring[_ix(off + (x2 & 0xFFFF))] += x2 >> 16
+        ring[_ix(off + (x3 & 0xFFFF))] += x3 >> 16
+        q += 4
+    while q < hi:
+        x0 = syn_packed[_ix(q)]
+        ring[_ix(off + (x0 & 0xFFFF))] += x0 >> 16
+        q += 1
 
 
 @numba.njit(inline="always")
@@ -48,31 +73,27 @@ def trace_probes(k, probe, u, v, trace_u, trace_v):
 def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core,
                core_spikes, fired):
     """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` + refractory, :mod:`emulator.lif`), reading
-    and clearing ring row ``base``; writes the spiking neurons to ``fired[0:nf]`` and returns ``nf``."""
+    and clearing ring row ``base``; writes the spiking neurons to ``fired[0:nf]`` and returns ``nf``.
+
+    Three passes over the neurons, the first two branch-free so LLVM vectorizes them (AVX-512: 8 neurons
+    per instruction): u; v of the non-refractory neurons (clipped, before the threshold test); then the
+    threshold test, reset and spike list."""
+    a_in = ring[base:base + N]
+    for n in range(N):
+        x = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(np.int64(a_in[n]) << 6))
+        u[n] = x - 2 * _MAX_UV if x > _MAX_UV else (x + 2 * _MAX_UV if x <= -_MAX_UV else x)
+    a_in[:] = 0
+    for n in range(N):
+        vv = min(max(_wrap32(_decay(v[n], decay_v[n]) + u[n] + bias[n]), 1 - _MAX_UV), _MAX_UV - 1)
+        v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
     nf = 0
     for n in range(N):
-        a = ring[base + n]
-        ring[base + n] = 0
-        x = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(_wrap32(a) << 6))
-        if x > _MAX_UV:
-            x -= 2 * _MAX_UV
-        elif x <= -_MAX_UV:
-            x += 2 * _MAX_UV
-        u[n] = x
-        if ref_until[n] >= t:                 # refractory: v held, no spike
-            continue
-        vv = _wrap32(_decay(v[n], decay_v[n]) + x + bias[n])
-        if vv > _MAX_UV - 1:
-            vv = _MAX_UV - 1
-        elif vv < 1 - _MAX_UV:
-            vv = 1 - _MAX_UV
-        if vv > vth[n]:
-            vv = 0
+        if v[n] > vth[n] and ref_until[n] < t:
+            v[n] = 0
             fired[nf] = n
             nf += 1
             core_spikes[neuron_core[n]] += 1
             ref_until[n] = t + ref_period[n]
-        v[n] = vv
     return nf
 
 
@@ -107,9 +128,7 @@ def deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_co
                 pb = axon_post_base[g]
                 if axon_delay[g] >= 0:        # one delay for the whole axon: the hot loop
                     off = row_off[axon_delay[g]] + pb
-                    for q in range(lo, hi):
-                        x = syn_packed[q]
-                        ring[off + (x & 0xFFFF)] += x >> 16
+                    _add_packed(ring, off, syn_packed, lo, hi)
                 else:
                     for q in range(lo, hi):
                         x = syn_packed[q]
@@ -133,12 +152,13 @@ def deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_co
 def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr, route_axon,
          route_core, src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,
          slot_delay, slot_shift, packed, syn_packed, axon_post_base, u, v, ring, slot_acc, core_spikes,
-         link_spikes, in_ptr, in_ids, probe, spk_step, spk_src, trace_u, trace_v):
+         link_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
+    spk_step = spikes[:, 0]
+    spk_src = spikes[:, 1]
     fired = np.empty(N + in_ids.shape[0], np.int64)
     touched = np.empty(slot_post.shape[0], np.int64)
     marked = np.zeros(slot_post.shape[0], np.bool_)
     row_off = np.empty(D, np.int64)          # ring offset of step t + d, for d = 0 .. D-1
-    n_spk = 0
     for k in range(n_steps):
         t = t0 + k
         ring_rows(t, D, N, row_off)
@@ -168,5 +188,5 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
                         p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
                         p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
                         p.slot_shift, packed, syn_packed, axon_post_base, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
-                        st.link_spikes, in_ptr, in_ids, probe, out.spk_step, out.spk_src,
+                        st.link_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes,
                         out.trace_u, out.trace_v)

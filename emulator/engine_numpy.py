@@ -21,9 +21,10 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, in_ids: np.ndarray,
               probe: np.ndarray, out: ChunkOut) -> None:
-    """Run steps ``t0 .. t0+n_steps-1``; input spikes of step ``t0+k`` are ``in_ids[in_ptr[k]:in_ptr[k+1]]``."""
+    """Run steps ``t0 .. t0+n_steps-1``; input spikes of step ``t0+k`` are ``in_ids[in_ptr[k]:in_ptr[k+1]]``;
+    spikes appended to ``out`` (:class:`emulator.state.ChunkOut`) from row ``out.n_spikes`` on."""
     N, D = p.n_neurons, p.ring_len
-    n_spk = 0
+    n_spk = out.n_spikes
     for k in range(n_steps):
         t = t0 + k
         row = t % D
@@ -35,8 +36,8 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         out.trace_u[k] = st.u[probe]
         out.trace_v[k] = st.v[probe]
         src = np.concatenate([fired, N + in_ids[in_ptr[k]:in_ptr[k + 1]]])
-        out.spk_step[n_spk:n_spk + src.size] = t
-        out.spk_src[n_spk:n_spk + src.size] = src
+        out.spikes[n_spk:n_spk + src.size, 0] = t
+        out.spikes[n_spk:n_spk + src.size, 1] = src
         n_spk += src.size
         np.add.at(st.core_spikes, p.neuron_core[fired], 1)
         routes, owner = _ranges(p.src_ptr[src], p.src_ptr[src + 1])

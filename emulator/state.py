@@ -33,15 +33,25 @@ class State:
 
 @dataclass
 class ChunkOut:
-    """Outputs of one chunk: spikes as (step, source id) pairs and u/v traces of the probed neurons."""
+    """Outputs of one chunk of steps. ``spikes``: (capacity, 2) int64 rows (step, source id); an engine
+    appends the chunk's spikes from row ``n_spikes`` on and advances ``n_spikes`` (the caller ensures
+    ``capacity - n_spikes >= steps * (neurons + inputs)``). ``trace_u``/``trace_v``: (n_steps, n_probe)
+    int64, row k = the probed neurons after step ``t0 + k``."""
 
-    spk_step: np.ndarray      # (capacity,) int64
-    spk_src: np.ndarray       # (capacity,) int64
-    trace_u: np.ndarray       # (n_steps, n_probe) int64
+    spikes: np.ndarray
+    trace_u: np.ndarray
     trace_v: np.ndarray
     n_spikes: int = 0
 
+    @property
+    def spk_step(self) -> np.ndarray:
+        return self.spikes[:, 0]
+
+    @property
+    def spk_src(self) -> np.ndarray:
+        return self.spikes[:, 1]
+
     @classmethod
     def empty(cls, n_steps: int, capacity: int, n_probe: int) -> "ChunkOut":
-        return cls(np.empty(capacity, np.int64), np.empty(capacity, np.int64),
-                   np.zeros((n_steps, n_probe), np.int64), np.zeros((n_steps, n_probe), np.int64))
+        return cls(np.empty((capacity, 2), np.int64), np.zeros((n_steps, n_probe), np.int64),
+                   np.zeros((n_steps, n_probe), np.int64))

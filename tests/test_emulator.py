@@ -138,6 +138,30 @@ def test_chunks_do_not_change_results(monkeypatch):
     assert np.array_equal(whole.spikes, part.spikes) and whole.spikes.shape[0] > 100
 
 
+def test_spike_array_grows_past_its_reservation(monkeypatch):
+    import emulator
+    net = Network(seed=3)
+    net.add_population("x", 6, neuron="poisson", rate=400.0)
+    net.add_population("n", 30, neuron="loihi_lif", du=50, dv=50, vth=20, bias_mant=100)
+    net.connect("x", "n", weight={"uniform_int": [0, 255]}, delay={"uniform_int": [1, 4]})
+    img = compile_network(net)
+    whole = {eng: emulate(img, 80, eng) for eng in ("numba", "numpy")}
+    monkeypatch.setattr(emulator, "_RESERVE_ROWS", 5)        # far fewer rows than the run spikes
+    monkeypatch.setattr(emulator, "_CHUNK_BUDGET", 3 * 36)   # 3 steps per chunk: many grows
+    for eng, ref in whole.items():
+        part = emulate(img, 80, eng)
+        assert part.spikes.shape == ref.spikes.shape and part.spikes.shape[0] > 500
+        assert np.array_equal(part.spikes, ref.spikes) and part.spikes.flags.owndata
+
+
+def test_branch_free_decay_rounds_toward_zero_like_lif():
+    from emulator.engine_numba import _decay
+    from emulator.lif import decay
+    xs = np.array([0, 1, -1, 4095, -4095, 4096, -4096, 4097, -4097, 2 ** 23 - 1, -(2 ** 23), 123457, -123457])
+    for f in (0, 1, 2048, 4095, 4096):
+        assert [_decay(int(x), f) for x in xs] == decay(xs, np.full(xs.size, f)).tolist()
+
+
 def test_results_file(tmp_path):
     net = Network(seed=1)
     net.add_population("src", 2, neuron="spike_source", times=[[0, 3], [1]])
