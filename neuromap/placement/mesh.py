@@ -8,8 +8,9 @@ the tile (``mesh.cores_per_tile`` cores share a router, 0 hops apart). Methods:
 - ``greedy``: in a compact near-square region, place the core with the most traffic to
   already-placed cores at the free slot that adds the least traffic x hops.
 - ``cpsat``: CP-SAT on the region, hinted from greedy. Up to ``exact_max_cores`` cores in
-  one model (proven bound and gap); above that, large-neighbourhood search: windows of
-  ``window`` cores re-assigned among their own slots.
+  one model, plus the distance relaxation of :mod:`~.mesh_bounds` for a bound valid on the
+  whole board; above that, large-neighbourhood search: windows of ``window`` cores
+  re-assigned among their own slots (bound: Gilmore-Lawler).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ortools.sat.python import cp_model
 
 from neuromap.errors import TargetError
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
+from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -30,8 +32,10 @@ METHODS = ("sequential", "greedy", "cpsat")
 class Placement:
     """Core -> tile position. ``tile_x``/``tile_y``: int64 board-wide tile coordinates,
     ``slot``: core index within its tile. ``objective``: sum of traffic x hops
-    (packets x hops per step); ``bound``: CP-SAT's proven lower bound (None if not
-    proven); ``gap`` = (objective - bound) / objective."""
+    (packets x hops per step); ``bound``: proven lower bound on the objective over *every*
+    placement of these cores on the board (None if not computed); ``gap`` = (objective -
+    bound) / objective; ``link_load_bound``: proven lower bound on the busiest directed
+    link's load (packets per step) over every placement."""
 
     tile_x: np.ndarray
     tile_y: np.ndarray
@@ -40,6 +44,7 @@ class Placement:
     objective: float
     bound: float | None = None
     gap: float | None = None
+    link_load_bound: float | None = None
     stats: dict = field(default_factory=dict)
 
 
@@ -66,11 +71,15 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 
     ``cpsat`` works on the compact region plus the sequential slots, starts from the better
-    of ``greedy`` and ``sequential`` (hint / LNS start) and never returns a worse placement;
-    its ``bound`` is the larger of CP-SAT's (valid for placements on those candidate slots) and
-    a Gilmore-Lawler-style bound valid on the whole board (:func:`lower_bound`). Then up to ``link_evals`` slot swaps/moves lower the maximum link
-    load without raising the hop-weighted traffic (:func:`balance_links`). Above
-    ``greedy_max_cores`` cores the greedy lays cores, in connection order, along a Hilbert curve.
+    of ``greedy`` and ``sequential`` (hint / LNS start) and never returns a worse placement.
+    Up to ``exact_max_cores`` cores: one CP-SAT model over those slots (60 % of ``time_limit``;
+    its bound, ``stats["slot_set_bound"]``, holds only for placements on those slots) and the
+    distance relaxation :func:`~.mesh_bounds.metric_bound` (40 %). ``bound`` holds for every
+    placement on the board: the largest of :func:`~.mesh_bounds.gilmore_lawler`, the
+    relaxation's bound, and the slot-set bound when the slots are the whole board.
+    Then up to ``link_evals`` slot swaps/moves lower the maximum link load without raising
+    the hop-weighted traffic (:func:`balance_links`). Above ``greedy_max_cores`` cores the
+    greedy lays cores, in connection order, along a Hilbert curve.
     """
     if method not in METHODS:
         raise TargetError(f"placer: unknown mesh method {method!r} (use one of {', '.join(METHODS)})")
@@ -82,12 +91,12 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     cpt = target.mesh.cores_per_tile
     bx, by = board_slots(target)
     if method == "sequential":
-        return _placement(traffic, bx[:n], by[:n], np.arange(n) % cpt, "sequential")
+        return _placement(traffic, cpt, bx[:n], by[:n], np.arange(n) % cpt, "sequential")
     rx, ry = _region(n, target)
     sym = (traffic + traffic.T).tocsr()
     pos = _greedy(sym, rx, ry) if n <= greedy_max_cores else _curve_greedy(sym, rx, ry)
     if method == "greedy" or n <= 1:  # one core: 0 hops, trivially optimal
-        return _placement(traffic, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method,
+        return _placement(traffic, cpt, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method,
                           bound=0.0 if method == "cpsat" else None)
     # slot set: region tiles + the sequential tiles, cpt slots each
     tiles = np.unique(np.stack([np.r_[rx, bx[:n]], np.r_[ry, by[:n]]], 1), axis=0)
@@ -98,52 +107,35 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     s_pos = np.array([tile_index[(int(bx[i]), int(by[i]))] * cpt + i % cpt for i in range(n)], np.int64)
     costs = [hop_cost(traffic, sx[p], sy[p]) for p in (g_pos, s_pos)]
     start, start_name = (g_pos, "greedy") if costs[0] <= costs[1] else (s_pos, "sequential")
-    glb = lower_bound(sym, cpt)
+    glb = gilmore_lawler(sym, cpt)
+    slot_bound = metric = None
     if n <= exact_max_cores:
-        pos, bound, stats = _exact(sym, sx, sy, start, glb, time_limit, seed, num_workers)
+        pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, 0.6 * time_limit, seed, num_workers)
+        metric, stats["metric_status"] = metric_bound(sym, cpt, target.mesh_shape, 0.4 * time_limit, seed,
+                                                      num_workers, sx[pos], sy[pos])
     else:
         pos, stats = _lns(traffic, sym, sx, sy, start, time_limit, seed, num_workers, window)
-        bound = None
     if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
         pos = start
     shape = (int(sx.max()) + 1, int(sy.max()) + 1)
     pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals)
-    bound = glb if bound is None else max(bound, glb)
+    whole_board = len(tiles) == int(np.prod(target.mesh_shape))
+    bound = max(b for b in (glb, metric, slot_bound if whole_board else None) if b is not None)
     stats.update(start=start_name, greedy_objective=costs[0], sequential_objective=costs[1],
-                 glb_bound=glb, link_moves=moves)
-    return _placement(traffic, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats)
+                 glb_bound=glb, metric_bound=metric, slot_set_bound=slot_bound,
+                 slot_set_is_board=whole_board, link_moves=moves)
+    return _placement(traffic, cpt, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats)
 
 
-def _placement(traffic, tx, ty, slot, method, bound=None, stats=None) -> Placement:
+def _placement(traffic, cpt, tx, ty, slot, method, bound=None, stats=None) -> Placement:
     obj = hop_cost(traffic, tx, ty)
     gap = None if bound is None else (0.0 if obj <= 0 else max(0.0, (obj - bound) / obj))
     return Placement(np.asarray(tx, np.int64), np.asarray(ty, np.int64), np.asarray(slot, np.int64),
-                     method, obj, bound, gap, stats or {})
+                     method, obj, bound, gap, link_load_bound(traffic, cpt), stats or {})
 
 
-def lower_bound(sym: sp.csr_matrix, cpt: int) -> float:
-    """Lower bound on sum(traffic x hops) for any placement on a mesh with ``cpt`` cores per tile.
-
-    Per core c (Gilmore-Lawler): the cheapest way to put its partners at the distances a slot
-    offers on an unbounded mesh (cpt - 1 slots at 0 hops, 4 d cpt at d hops), heaviest
-    partner nearest; each link counted from both ends, so the bound is half the sum.
-    """
-    sym = sp.csr_matrix(sym)
-    sym = sym - sp.diags(sym.diagonal())
-    sym.eliminate_zeros()
-    return 0.5 * sum(_core_cut(sym[c].data, cpt) for c in range(sym.shape[0]))
-
-
-def _core_cut(weights: np.ndarray, cpt: int) -> float:
-    """Least sum(weight x hops) of one core's partners (weights, no self) on an unbounded mesh."""
-    w = np.sort(np.asarray(weights, float))[::-1]
-    return float(w @ _slot_distances(len(w), cpt))
-
-
-def _slot_distances(k: int, cpt: int) -> np.ndarray:
-    """The k smallest hop distances from one slot to other slots: cpt - 1 zeros, then 4 d cpt at d."""
-    d = np.arange(1, int(np.sqrt(k / (2 * cpt))) + 3)  # 2 cpt D (D + 1) >= k slots within D hops
-    return np.r_[np.zeros(cpt - 1), np.repeat(d, 4 * d * cpt)][:k]
+#: Gilmore-Lawler bound (kept under its old name)
+lower_bound = gilmore_lawler
 
 
 def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarray, int]:
@@ -303,7 +295,7 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, 
     """Re-assign ``cores`` to the slot set ``slots`` (others fixed). Returns (pos, status, obj, bound, det, scale).
 
     ``glb`` (all cores free only): add each core's Gilmore-Lawler cut (its weighted distance sum
-    is at least its :func:`lower_bound` term), which tightens CP-SAT's LP bound. ``edges``:
+    is at least its :func:`~.mesh_bounds.gilmore_lawler` term), which tightens CP-SAT's LP bound. ``edges``:
     :func:`_int_traffic` of ``sym`` if already computed. Edges with one end fixed become a
     (core x slot) cost table, so a window's model size does not grow with the mesh."""
     rows, cols, w, scale = _int_traffic(sym) if edges is None else edges
@@ -345,7 +337,7 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, 
         full = sp.coo_matrix((w.astype(float), (rows, cols)), shape=sym.shape)
         full = (full + full.T).tocsr()
         for i, c in enumerate(cores):
-            need = _core_cut(full[int(c)].data, cpt)
+            need = core_cut(full[int(c)].data, cpt)
             if need > 0 and inc[i]:
                 m.Add(sum(inc[i]) >= int(np.ceil(need - 1e-9)))
     m.Minimize(sum(obj))
@@ -365,14 +357,17 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, 
 
 
 def _exact(sym, sx, sy, pos, glb, time_limit, seed, num_workers):
-    """All cores on the slot set in one model (hinted with ``pos``). Returns (pos, bound, stats)."""
+    """All cores on the slot set in one model (hinted with ``pos``). Returns (pos, bound, stats);
+    the bound is for placements on these slots, lowered by the worst case of rounding the
+    traffic to integers (0.5 / scale per link) so it holds for the unrounded traffic."""
     n = sym.shape[0]
     new, status, obj, bound, det, scale = _solve_slots(sym, sx, sy, np.arange(n), np.arange(len(sx)),
                                                        pos, time_limit, seed, num_workers, glb=True)
     stats = {"status": status_name(status), "deterministic_time": det}
     if new is None:
         return pos, None, stats
-    return new, bound / scale, stats
+    slack = 0.0 if scale == 1 else 0.5 * sp.triu(sym, k=1).nnz / scale
+    return new, max(0.0, bound / scale - slack), stats
 
 
 def _lns(traffic, sym, sx, sy, pos, time_limit, seed, num_workers, window):

@@ -22,10 +22,12 @@ class PlacementReport:
 
     ``hop_weighted_traffic``: sum over packets of XY hops (the objective);
     ``bound``/``gap``: proven lower bound on the mesh objective for this partition
-    (max of CP-SAT's, over the candidate slots, and the Gilmore-Lawler bound, over the
-    whole board; :func:`~.mesh.place`) and (objective - bound)/objective, None for
+    over every placement of these cores on the board (:func:`~.mesh.place`,
+    :mod:`~.mesh_bounds`) and (objective - bound)/objective, None for
     sequential/greedy;
-    ``partition_bound``: proven lower bound on inter-core packets (exact solves only).
+    ``partition_bound``: proven lower bound on inter-core packets (exact solves only);
+    ``max_link_load_bound``: proven lower bound on ``max_link_load`` over every placement of
+    this partition (:func:`~.mesh_bounds.link_load_bound`).
     """
 
     method: str
@@ -38,6 +40,7 @@ class PlacementReport:
     gap: float | None
     partition_bound: float | None
     max_link_load: float
+    max_link_load_bound: float | None
     mean_hops: float
     max_hops: int
     energy_pj_per_step: float
@@ -85,6 +88,6 @@ def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rate
     else:  # the method reuses the sequential partition (its start candidate) instead of repacking
         a, p, r, est, elapsed = _run(graph, target, method, rates, time_limit, seed, num_workers, sa)
     rep = PlacementReport(method, a.n_cores, a.objective, p.objective, seq_obj, seq_cores, p.bound, p.gap,
-                          a.bound, r.max_link_load, r.mean_hops, r.max_hops, est.energy_pj,
+                          a.bound, r.max_link_load, p.link_load_bound, r.mean_hops, r.max_hops, est.energy_pj,
                           est.latency_ns, elapsed, {"partition": a.stats, "mesh": p.stats})
     return PlacementResult(a, p, r, est, rep)

@@ -1,0 +1,152 @@
+"""Lower bounds for mesh placement, valid for *every* placement of the cores on the board.
+
+Objective: sum over core pairs of traffic (packets per step) x Manhattan hops between their
+tiles, ``cores_per_tile`` (cpt) cores per tile (0 hops apart). Bounds:
+
+- :func:`gilmore_lawler`: per core, its partners at the smallest distances one slot offers.
+- :func:`metric_bound`: CP-SAT lower bound of a relaxation over pairwise hop distances d_ij
+  that every placement satisfies: triangle inequalities; parity (d_ij is odd iff tiles i and j
+  have different colour (x + y) mod 2); at most ``cpt (2 r^2 + 2 r + 1) - 1`` other cores
+  within r hops of a core (r = 0, 1, 2; capped by the board's slots); d_ij <= the largest
+  distance of a *compacted* placement (see below). Any placement's distances are feasible, so
+  the relaxation's optimum -- and CP-SAT's proven bound on it -- is a lower bound.
+- :func:`link_load_bound`: busiest directed link (packets per step) of any placement.
+
+Compaction: deleting an empty tile column (shifting every column right of it one left) never
+lengthens a route, so some optimal placement occupies every column of its bounding box and
+every row: width <= min(n, tiles_x), height <= min(n, tiles_y).
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import scipy.sparse as sp
+from ortools.sat.python import cp_model
+
+from neuromap.placement.cpsat_util import make_solver, solved
+
+
+def gilmore_lawler(sym: sp.spmatrix, cpt: int) -> float:
+    """Lower bound on sum(traffic x hops) for any placement with ``cpt`` cores per tile.
+
+    ``sym``: symmetric core x core traffic (a -> b plus b -> a). Per core c: the cheapest way to
+    put its partners at the distances a slot offers on an unbounded mesh (cpt - 1 slots at 0
+    hops, 4 d cpt at d hops), heaviest partner nearest; each link counted from both ends, so
+    the bound is half the sum.
+    """
+    sym = sp.csr_matrix(sym)
+    sym = sym - sp.diags(sym.diagonal())
+    sym.eliminate_zeros()
+    return 0.5 * sum(core_cut(sym[c].data, cpt) for c in range(sym.shape[0]))
+
+
+def core_cut(weights: np.ndarray, cpt: int) -> float:
+    """Least sum(weight x hops) of one core's partners (weights, no self) on an unbounded mesh."""
+    w = np.sort(np.asarray(weights, float))[::-1]
+    return float(w @ slot_distances(len(w), cpt))
+
+
+def slot_distances(k: int, cpt: int) -> np.ndarray:
+    """The k smallest hop distances from one slot to other slots: cpt - 1 zeros, then 4 d cpt at d."""
+    d = np.arange(1, int(np.sqrt(k / (2 * cpt))) + 3)  # 2 cpt D (D + 1) >= k slots within D hops
+    return np.r_[np.zeros(cpt - 1), np.repeat(d, 4 * d * cpt)][:k]
+
+
+def metric_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], time_limit: float, seed: int = 0,
+                 num_workers: int = 1, hint_x: np.ndarray | None = None,
+                 hint_y: np.ndarray | None = None) -> tuple[float | None, str]:
+    """CP-SAT's proven lower bound (packets x hops per step) on the distance relaxation (module doc).
+
+    ``shape``: the board's tile grid (tiles_x, tiles_y); ``hint_*``: tile coordinates of a known
+    placement (solution hint). Traffic is scaled to integers like the placement model (x1, or
+    x1000 and rounded down, so the bound stays valid). Returns (bound or None, status name).
+    """
+    from neuromap.placement.cpsat_util import status_name
+    t = sp.triu(sp.csr_matrix(sym), k=1).tocoo()
+    keep = t.data > 0
+    rows, cols, w = t.row[keep], t.col[keep], t.data[keep]
+    n = sym.shape[0]
+    if n <= 1 or not len(w):
+        return 0.0, "OPTIMAL"
+    scale = 1 if np.all(w == np.round(w)) else 1000
+    wi = np.floor(w * scale + 1e-9).astype(np.int64)
+    nx, ny = int(shape[0]), int(shape[1])
+    dmax = min(n, nx) - 1 + min(n, ny) - 1
+    m = cp_model.CpModel()
+    colour = [m.NewBoolVar("") for _ in range(n)]
+    d = {}
+    for i, j in itertools.combinations(range(n), 2):
+        odd = m.NewBoolVar("")
+        m.AddBoolXOr([colour[i], colour[j], odd.Not()])
+        half = m.NewIntVar(0, dmax // 2, "")
+        d[i, j] = m.NewIntVar(0, dmax, "")
+        m.Add(d[i, j] == 2 * half + odd)
+    for i, j, k in itertools.combinations(range(n), 3):
+        m.Add(d[i, k] <= d[i, j] + d[j, k])
+        m.Add(d[i, j] <= d[i, k] + d[j, k])
+        m.Add(d[j, k] <= d[i, j] + d[i, k])
+    near = {}
+    for (i, j), dij in d.items():
+        for r in (0, 1, 2):
+            b = near[i, j, r] = m.NewBoolVar("")
+            m.Add(dij <= r).OnlyEnforceIf(b)
+            m.Add(dij >= r + 1).OnlyEnforceIf(b.Not())
+    for i in range(n):
+        for r in (0, 1, 2):
+            room = min(cpt * (2 * r * r + 2 * r + 1), cpt * nx * ny) - 1
+            if room < n - 1:
+                m.Add(sum(near[min(i, j), max(i, j), r] for j in range(n) if j != i) <= room)
+    m.Add(colour[0] == 0)  # swapping colours maps a solution to one
+    m.Minimize(sum(int(wt) * d[int(r), int(c)] for r, c, wt in zip(rows, cols, wi) if wt))
+    if hint_x is not None:
+        hx, hy = np.asarray(hint_x, np.int64), np.asarray(hint_y, np.int64)
+        flip = int((hx[0] + hy[0]) % 2)
+        for i in range(n):
+            m.AddHint(colour[i], int((hx[i] + hy[i]) % 2) ^ flip)
+        for (i, j), dij in d.items():
+            m.AddHint(dij, min(int(abs(hx[i] - hx[j]) + abs(hy[i] - hy[j])), dmax))
+    solver = make_solver(time_limit, seed, num_workers)
+    status = solver.Solve(m)
+    if not solved(status) and status != cp_model.UNKNOWN:
+        return None, status_name(status)
+    return max(0.0, solver.BestObjectiveBound() / scale), status_name(status)
+
+
+def link_load_bound(traffic: sp.spmatrix, cpt: int, max_groups: int = 20000) -> float:
+    """Lower bound on the busiest directed link's load (packets per step) under any placement.
+
+    The packets leaving a tile's cores for other tiles all use one of its at most 4 outgoing
+    links (arrivals: 4 incoming), so max link load >= max(out(G), in(G)) / 4 for the group G
+    of cores on any tile. For each core c: the least such value over every group of at most
+    ``cpt`` cores holding c (enumerated when there are at most ``max_groups`` per core; else
+    relaxed to c's own traffic minus its ``cpt - 1`` heaviest partners); the bound is the
+    largest over cores.
+    """
+    t = sp.csr_matrix(traffic, dtype=float)
+    t = t - sp.diags(t.diagonal())
+    t.eliminate_zeros()
+    n = t.shape[0]
+    out, inn = np.asarray(t.sum(1)).ravel(), np.asarray(t.sum(0)).ravel()
+    k = min(cpt, n) - 1
+    if _n_choose(n - 1, k) <= max_groups:
+        dense = t.toarray()
+        best = np.full(n, np.inf)
+        for size in range(1, k + 2):  # every group size 1..cpt
+            g = np.array(list(itertools.combinations(range(n), size)), np.int64)
+            inside = dense[g[:, :, None], g[:, None, :]].sum((1, 2))  # traffic within the group
+            worst = np.maximum(out[g].sum(1) - inside, inn[g].sum(1) - inside)
+            for col in range(size):
+                np.minimum.at(best, g[:, col], worst)
+        return float(best.max(initial=0.0)) / 4
+    bound = 0.0
+    for m in (t, t.T.tocsr()):
+        for c in range(n):
+            w = np.sort(m.data[m.indptr[c]:m.indptr[c + 1]])[::-1]
+            bound = max(bound, float(w[k:].sum()) / 4)
+    return bound
+
+
+def _n_choose(a: int, b: int) -> int:
+    from math import comb
+    return comb(a, b)

@@ -1,0 +1,103 @@
+"""Mesh-placement lower bounds (neuromap/placement/mesh_bounds.py) against brute-forced optima."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import scipy.sparse as sp
+from hypothesis import given, settings, strategies as st
+
+from neuromap.placement.mesh import place
+from neuromap.placement.mesh_bounds import gilmore_lawler, link_load_bound, metric_bound
+from neuromap.placement.routing import route
+from neuromap.targets import load_target
+
+
+def _target(cpt, tx, ty):
+    t = load_target("loihi")
+    return dataclasses.replace(t, mesh=dataclasses.replace(t.mesh, cores_per_tile=cpt, tiles_x=tx,
+                                                           tiles_y=ty, chips_x=1, chips_y=1))
+
+
+def _all_placements(n, cpt, tx, ty):
+    """Tile x, y of every core for every placement of n cores on the tx x ty board (cpt slots a tile)."""
+    sx = np.repeat(np.tile(np.arange(tx), ty), cpt)
+    sy = np.repeat(np.repeat(np.arange(ty), tx), cpt)
+    perms = np.array(list(itertools.permutations(range(len(sx)), n)), np.int64)
+    return sx[perms], sy[perms]
+
+
+def _brute_hops(traffic, n, cpt, tx, ty):
+    """Least sum(traffic x hops) over every placement on the board."""
+    t = sp.coo_matrix(traffic)
+    X, Y = _all_placements(n, cpt, tx, ty)
+    cost = (np.abs(X[:, t.row] - X[:, t.col]) + np.abs(Y[:, t.row] - Y[:, t.col])) @ t.data
+    return float(cost.min())
+
+
+def _random_traffic(rng, n, density=0.6, high=5):
+    dense = rng.integers(0, high, (n, n)) * (rng.random((n, n)) < density)
+    np.fill_diagonal(dense, 0)
+    return sp.csr_matrix(dense.astype(float))
+
+
+def test_bounds_below_brute_force_and_exact_finds_optimum():
+    # 7 cores on a 3x3 board (the candidate slots are the whole board, so the exact model's bound counts)
+    for seed in range(3):
+        traffic = _random_traffic(np.random.default_rng(seed), 7)
+        sym = traffic + traffic.T
+        opt = _brute_hops(traffic, 7, 1, 3, 3)
+        p = place(traffic, _target(1, 3, 3), "cpsat", time_limit=10.0, seed=0)
+        assert gilmore_lawler(sym, 1) <= opt + 1e-9
+        mb, status = metric_bound(sym, 1, (3, 3), 5.0)
+        assert mb <= opt + 1e-9 and status in ("OPTIMAL", "FEASIBLE")
+        assert p.bound <= opt + 1e-9 <= p.objective + 2e-9
+        assert p.objective == opt and p.gap == 0.0 and p.stats["slot_set_is_board"]
+
+
+def test_metric_bound_valid_on_a_bigger_board_with_shared_tiles():
+    # 6 cores, 2 per tile, 3x2 board: bounds against the optimum over every placement
+    for seed in range(3):
+        traffic = _random_traffic(np.random.default_rng(10 + seed), 6, high=9)
+        sym = traffic + traffic.T
+        opt = _brute_hops(traffic, 6, 2, 3, 2)
+        mb, _ = metric_bound(sym, 2, (3, 2), 5.0)
+        assert gilmore_lawler(sym, 2) <= opt + 1e-9
+        assert mb <= opt + 1e-9
+        p = place(traffic, _target(2, 3, 2), "cpsat", time_limit=5.0)
+        assert p.bound <= opt + 1e-9 <= p.objective + 2e-9
+
+
+def test_metric_bound_is_tight_on_a_triangle_where_gilmore_lawler_is_not():
+    # unit traffic 0-1, 1-2, 0-2, one core per tile: three tiles cannot be pairwise adjacent
+    # (parity), so the optimum is 1 + 1 + 2 = 4; Gilmore-Lawler puts every partner at 1 hop: 3.
+    tri = sp.csr_matrix(([1.0, 1.0, 1.0], ([0, 1, 0], [1, 2, 2])), shape=(3, 3))
+    sym = tri + tri.T
+    assert gilmore_lawler(sym, 1) == 3.0
+    assert metric_bound(sym, 1, (8, 8), 5.0) == (4.0, "OPTIMAL")
+    assert _brute_hops(tri, 3, 1, 3, 3) == 4.0
+
+
+def test_link_load_bound_hand_computed_star():
+    # core 0 sends 2 packets/step to each of 4 cores, one core per tile: its tile's traffic (8)
+    # leaves through at most 4 links, so some link carries >= 2; the plus shape achieves 2.
+    star = sp.csr_matrix(([2.0] * 4, ([0] * 4, [1, 2, 3, 4])), shape=(5, 5))
+    assert link_load_bound(star, 1) == 2.0
+    r = route(star, np.array([1, 0, 2, 1, 1]), np.array([1, 1, 1, 0, 2]), (3, 3))
+    assert r.max_link_load == 2.0
+    # with 4 cores a tile, core 0 can share its tile with 3 of them: 2 packets leave, 0.5 per link
+    assert link_load_bound(star, 4) == 0.5
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 2))
+def test_link_load_bound_below_brute_force(seed, cpt):
+    rng = np.random.default_rng(seed)
+    n, tx, ty = 5, 3, 2
+    traffic = _random_traffic(rng, n, 0.5)
+    X, Y = _all_placements(n, cpt, tx, ty)
+    step = 1 if cpt == 1 else 37  # cpt 2: every 37th of the 95040 placements
+    best = min(route(traffic, x, y, (tx, ty)).max_link_load for x, y in zip(X[::step], Y[::step]))
+    assert link_load_bound(traffic, cpt) <= best + 1e-9
+    assert link_load_bound(traffic, cpt, max_groups=0) <= link_load_bound(traffic, cpt) + 1e-9
