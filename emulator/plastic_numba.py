@@ -12,9 +12,8 @@ Supported: images whose plastic projections all use engines of :data:`KERNELS`
 flattened into one group (:mod:`emulator.seed_rules.packing`). Anything else (``loihi``, ``pool_stdp``,
 ``clopath``) runs on the per-step path of :mod:`emulator.plastic`.
 
-Inputs: explicit spikes as given, Poisson inputs drawn with ``numpy.random.default_rng(seed)``, one
-``rng.random(P)`` row per step (drawn per chunk into a buffer, compared inside the loop) — the stream
-and the per-step (id-sorted) order of :class:`emulator.inputs.InputSchedule`.
+Inputs: the per-chunk schedule of :class:`emulator.inputs.InputSchedule` (explicit spikes and the
+Poisson stream, ids sorted within a step).
 """
 from __future__ import annotations
 
@@ -22,6 +21,7 @@ import numba
 import numpy as np
 
 from emulator.engine_numba import deliver, lif_update, ring_rows, trace_probes
+from emulator.inputs import InputSchedule
 from emulator.seed_rules import homeostatic_stdp, homeostatic_stdp_numba, vogels_isp, vogels_isp_numba
 from emulator.state import State
 
@@ -74,7 +74,7 @@ def _record(rec, r, weights):
 def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core,
          src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add,
          syn_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes,
-         ex_ptr, ex_ids, poisson_ids, poisson_p, draw, probe, spk_step, spk_src, trace_u, trace_v, spk,
+         in_ptr, in_ids, probe, spk_step, spk_src, trace_u, trace_v, spk,
          hg, hlink, hrec, vg, vlink, vrec):
     """``n_steps`` steps from ``t0``; returns (spikes written, weight records written). The group and link
     tuples are unpacked once here: numba reference-counts (atomically) every array taken out of a tuple."""
@@ -83,7 +83,7 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
     h_pre, h_post, h_syn, h_exp, h_preb, h_postb = hlink
     v_pre, v_post, v_syn, v_exp, v_preb, v_postb = vlink
     has_h, has_v = h6.shape[0] > 0, v4.shape[0] > 0                  # projections (rows of prm)
-    fired = np.empty(N + ex_ids.shape[0] + poisson_ids.shape[0], np.int64)
+    fired = np.empty(N + in_ids.shape[0], np.int64)                 # a step's spikes: neurons, then inputs
     touched = np.empty(slot_post.shape[0], np.int64)
     marked = np.zeros(slot_post.shape[0], np.bool_)
     row_off = np.empty(D, np.int64)
@@ -95,23 +95,9 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
         nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until,
                         neuron_core, core_spikes, fired)
         trace_probes(k, probe, u, v, trace_u, trace_v)
-        first = nf                                           # inputs of step t, sorted by id
-        for e in range(ex_ptr[k], ex_ptr[k + 1]):
-            fired[nf] = N + ex_ids[e]
+        for e in range(in_ptr[k], in_ptr[k + 1]):            # inputs of step t, sorted by id
+            fired[nf] = N + in_ids[e]
             nf += 1
-        n_ex = nf - first
-        for jj in range(poisson_ids.shape[0]):
-            if draw[k, jj] < poisson_p[jj]:
-                fired[nf] = N + poisson_ids[jj]
-                nf += 1
-        if n_ex > 0 and nf - first > n_ex:
-            for a1 in range(first + 1, nf):                  # insertion sort (explicit + Poisson)
-                key = fired[a1]
-                b1 = a1 - 1
-                while b1 >= first and fired[b1] > key:
-                    fired[b1 + 1] = fired[b1]
-                    b1 -= 1
-                fired[b1 + 1] = key
         for f in range(nf):
             spk[fired[f]] = True
         n_spk = deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr,  # weights
@@ -153,9 +139,7 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
     st = State.initial(p)
     width = p.n_neurons + p.n_inputs
     chunk = max(1, min(steps, 4096, _BUF // max(width, 1)))
-    P = p.poisson_ids.size
-    rng = np.random.default_rng(p.seed)
-    draw_buf = np.zeros((chunk, P), np.float64)
+    sched = InputSchedule(p)
     spk = np.zeros(width, np.bool_)
     spk_step, spk_src = np.empty(0, np.int64), np.empty(0, np.int64)
     us, vs = np.zeros((steps, probe.size), np.int64), np.zeros((steps, probe.size), np.int64)
@@ -165,17 +149,10 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
     ring = st.ring.reshape(-1)
     for t0 in range(0, steps, chunk):
         n = min(chunk, steps - t0)
-        lo, hi = np.searchsorted(p.spike_step, [t0, t0 + n])
-        e_step, e_ids = p.spike_step[lo:hi] - t0, p.spike_index[lo:hi]
-        order = np.lexsort((e_ids, e_step))
-        ex_ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(e_step, minlength=n), out=ex_ptr[1:])
-        need = n * (p.n_neurons + P) + (hi - lo)
+        in_ptr, in_ids = sched.chunk(t0, n)
+        need = n * p.n_neurons + in_ids.size
         if need > spk_step.size:
             spk_step, spk_src = np.empty(need, np.int64), np.empty(need, np.int64)
-        draw = draw_buf[:n]
-        if P:
-            rng.random(out=draw)
         r_steps = [t for t in range(t0, t0 + n) if (every and (t + 1) % every == 0) or t == steps - 1]
         recs = [np.zeros((len(r_steps), grp[3][9 if grp[1] is homeostatic_stdp_numba else 7].size), np.int16)
                 for grp in groups]
@@ -184,9 +161,8 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
                             p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core,
                             p.src_core, p.syn_ptr, p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add,
                             p.syn_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc,
-                            st.core_spikes, st.link_spikes, ex_ptr, np.ascontiguousarray(e_ids[order], np.int64),
-                            p.poisson_ids, p.poisson_p, draw, probe, spk_step, spk_src, us[t0:t0 + n], vs[t0:t0 + n],
-                            spk, hg, hl, recs[0], vg, vl, recs[1])
+                            st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, spk_step, spk_src,
+                            us[t0:t0 + n], vs[t0:t0 + n], spk, hg, hl, recs[0], vg, vl, recs[1])
         assert n_rec == len(r_steps)
         ev.append(np.stack([spk_step[:n_spk], spk_src[:n_spk]], axis=1))
         rec_steps += r_steps

@@ -162,8 +162,8 @@ def test_input_raster_replays_the_image_schedule():
     img.inputs["poisson_p"] = np.array([np.nan] * (img.n_inputs - 1) + [0.5])
     plan = plan_image(img)
     r = input_raster(plan, 30)
-    draws = np.random.default_rng(img.seed).random((30, 1))[:, 0] < 0.5
-    assert np.array_equal(r[:, -1], draws)
+    from test_poisson_inputs import documented_stream
+    assert np.array_equal(r[:, -1], documented_stream([0.5], img.seed, 30)[:, 0])
     st_, ix = img.inputs["spike_step"], img.inputs["spike_index"]
     explicit = np.zeros((30, img.n_inputs), bool)
     explicit[st_[st_ < 30], ix[st_ < 30]] = True

@@ -37,6 +37,8 @@ probed neurons (``probe_u``, ``u``, ``probe_v``, ``v``); for plastic projections
 the learned weights after the last step in the image's synapse order. Step t here is Lava time step t + 1.
 """
 import argparse
+import heapq
+import math
 import os
 
 import numpy as np
@@ -63,14 +65,27 @@ N_NEURONS, N_INPUTS, SEED = {n_neurons}, {n_inputs}, {seed}
 
 
 def input_spikes(steps):
-    """(steps, inputs) 0/1: explicit spike times, then Poisson inputs (one random(P) draw per step)."""
+    """(steps, inputs) 0/1: explicit spike times, then Poisson inputs: geometric gaps between spikes from
+    default_rng(SEED), one draw per spike, in (step, input) order (neuromap docs/image-format.md, Inputs)."""
     r = np.zeros((steps, N_INPUTS), np.int32)
     t, i = A["input.spike_step"], A["input.spike_index"]
     r[t[t < steps], i[t < steps]] = 1
     p = A["input.poisson_p"]
     ids = np.flatnonzero(~np.isnan(p))
-    if ids.size:
-        r[:, ids] |= np.random.default_rng(SEED).random((steps, ids.size)) < p[ids]
+    rng, never = np.random.default_rng(SEED), 1 << 62
+    lq = [-math.inf if q >= 1.0 else math.log1p(-q) for q in p[ids].tolist()]
+
+    def gap(j):
+        u = rng.random()
+        x = math.log1p(-u) / lq[j] if lq[j] != 0.0 else math.inf
+        return never if x >= never else 1 + math.floor(x)
+
+    heap = [(gap(j) - 1, j) for j in range(ids.size)]
+    heapq.heapify(heap)
+    while heap and heap[0][0] < steps:
+        s, j = heapq.heappop(heap)
+        r[s, ids[j]] = 1
+        heapq.heappush(heap, (s + gap(j), j))
     return r
 
 

@@ -495,13 +495,14 @@ def plastic_positions(syn_proj: np.ndarray, c: Connection) -> np.ndarray:
 
 
 def input_raster(plan: LavaPlan, steps: int) -> np.ndarray:
-    """(steps, I) bool: the input spikes the emulator replays (explicit times; Poisson from
-    ``default_rng(seed)``, one ``random(P)`` per step in step order, docs/image-format.md)."""
+    """(steps, I) bool: the input spikes the emulator replays (explicit times; Poisson inputs from
+    :class:`emulator.inputs.PoissonStream`, geometric gaps from ``default_rng(seed)``, docs/image-format.md)."""
+    from emulator.inputs import PoissonStream
     r = np.zeros((steps, plan.n_inputs), bool)
     m = plan.spike_step < steps
     r[plan.spike_step[m], plan.spike_index[m]] = True
     pois = np.flatnonzero(~np.isnan(plan.poisson_p))
     if pois.size and steps:
-        draw = np.random.default_rng(plan.seed).random((steps, pois.size))
-        r[:, pois] |= draw < plan.poisson_p[pois]
+        ptr, j = PoissonStream(plan.poisson_p[pois], plan.seed).chunk(0, steps)
+        r[np.repeat(np.arange(steps), np.diff(ptr)), pois[j]] = True
     return r

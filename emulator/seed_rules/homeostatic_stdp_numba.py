@@ -108,32 +108,33 @@ def _update(x, s, w, h, k, lo, hi, sign):
 
 @numba.njit(inline="always")
 def _post_row(q0, n, p0, kp, a_plus, lp, nltd, h, k, lo, hi, sign, arr, ltp, last_pre, w_fine, weights):
-    """Synapses ``q0 .. q0+n-1`` of one post neuron from pre ``p0 .. p0+n-1`` (branch-free; indexed from 0
-    in slices so numba's negative-index wrap folds away and LLVM vectorizes the loop)."""
-    a_r, lpre_r = arr[p0:p0 + n], last_pre[p0:p0 + n]
-    ltp_r, wf_r, w_r = ltp[q0:q0 + n], w_fine[q0:q0 + n], weights[q0:q0 + n]
-    for u in range(n):                                     # two loops: one fused loop does not vectorize
-        ltp_r[u] = ((a_plus if a_r[u] else ltp_r[u]) * kp + 32768) >> 16
-    for u in range(n):
-        x = ltp_r[u]
-        w, m = _update(x, x if lp >= lpre_r[u] else nltd, wf_r[u], h, k, lo, hi, sign)
-        wf_r[u] = w
-        w_r[u] = m
+    """Synapses ``q0 .. q0+n-1`` of one post neuron from pre ``p0 .. p0+n-1``: two branch-free loops (one
+    fused loop does not vectorize) on uint64 indices (no negative-index wrap; no slices, which numba
+    reference-counts)."""
+    qb, pb = np.uint64(q0), np.uint64(p0)
+    for u in range(np.uint64(n)):
+        ltp[qb + u] = ((a_plus if arr[pb + u] else ltp[qb + u]) * kp + 32768) >> 16
+    for u in range(np.uint64(n)):
+        q = qb + u
+        x = ltp[q]
+        w, m = _update(x, x if lp >= last_pre[pb + u] else nltd, w_fine[q], h, k, lo, hi, sign)
+        w_fine[q] = w
+        weights[q] = m
 
 
 @numba.njit(inline="always")
 def _pre_row(q0, n, m0, kp, a_plus, a, lpre, hh, kk, ltd, lo, hi, sign, ltp, last_post, w_fine, weights):
     """Synapses ``q0 .. q0+n-1`` of one pre neuron to posts ``m0 .. m0+n-1`` (``a``: its spike arrives)."""
-    hh_r, kk_r, ltd_r, lpost_r = hh[m0:m0 + n], kk[m0:m0 + n], ltd[m0:m0 + n], last_post[m0:m0 + n]
-    ltp_r, wf_r, w_r = ltp[q0:q0 + n], w_fine[q0:q0 + n], weights[q0:q0 + n]
-    for u in range(n):
-        ltp_r[u] = ((a_plus if a else ltp_r[u]) * kp + 32768) >> 16
-    for u in range(n):
-        x = ltp_r[u]
-        nltd = -ltd_r[u]
-        w, wm = _update(x, x if lpost_r[u] >= lpre else nltd, wf_r[u], hh_r[u], kk_r[u], lo, hi, sign)
-        wf_r[u] = w
-        w_r[u] = wm
+    qb, mb = np.uint64(q0), np.uint64(m0)
+    for u in range(np.uint64(n)):
+        ltp[qb + u] = ((a_plus if a else ltp[qb + u]) * kp + 32768) >> 16
+    for u in range(np.uint64(n)):
+        q, m = qb + u, mb + u
+        x = ltp[q]
+        nltd = -ltd[m]
+        w, wm = _update(x, x if last_post[m] >= lpre else nltd, w_fine[q], hh[m], kk[m], lo, hi, sign)
+        w_fine[q] = w
+        weights[q] = wm
 
 
 @numba.njit(cache=True, nogil=True)
@@ -146,11 +147,12 @@ def step_group(t, g, pre_spk, post_spk):
                 ltp, last_pre, arr, ltd, last_post, count, dring, rring, k_lut, h_lut, hh, kk, pre_spk, post_spk)
 
 
-@numba.njit(inline="always")
+@numba.njit(cache=True, nogil=True)
 def step_fields(t, syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre_idx, post_idx, weights, w_fine,
                 ltp, last_pre, arr, ltd, last_post, count, dring, rring, k_lut, h_lut, hh, kk, pre_spk, post_spk):
-    """:func:`step_group` with the group's fields as arguments (inlined into compiled time loops that unpack
-    the group once: numba reference-counts every array taken out of a tuple, twice per step otherwise).
+    """:func:`step_group` with the group's fields as arguments, for compiled time loops that unpack the group
+    once (numba reference-counts, atomically, every array taken out of a tuple and every argument of an
+    inlined call whose body has loops; a plain call's arguments are not counted).
     Synapses of a projection in :data:`POST_MAJOR` / :data:`PRE_MAJOR` layout run as contiguous rows
     with the row's per-neuron values hoisted; any other layout gathers through ``pre_idx``/``post_idx``."""
     for j in range(prm.shape[0]):
@@ -168,9 +170,9 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre
         p0 = pre_off[j]
         n_pre = pre_off[j + 1] - p0
         arrive(t, d, p0, n_pre, dr_off[j], pre_spk, arr, dring)
-        s_r, lpre_r = pre_spk[p0:p0 + n_pre], last_pre[p0:p0 + n_pre]
-        for i in range(n_pre):
-            lpre_r[i] = t if s_r[i] else lpre_r[i]
+        pb = np.uint64(p0)
+        for i in range(np.uint64(n_pre)):
+            last_pre[pb + i] = t if pre_spk[pb + i] else last_pre[pb + i]
         m0 = post_off[j]
         n_post = post_off[j + 1] - m0
         rbase = rr_off[j] + ((t - 1) % window) * n_post if homeo else 0

@@ -61,19 +61,18 @@ def step_one(kernel, learning: dict, st, weights: np.ndarray, pre_spikes: np.nda
 def arrive(t, d, p0, n_pre, dr_base, pre_spk, arr, dring):
     """Pre delay line of one projection (``fixed.PreDelay``): ``arr[p0:p0+n_pre]`` <- the spikes that reach
     the synapses at step ``t`` (emitted ``d`` steps earlier), ``dring`` (``d`` rows of ``n_pre`` from
-    ``dr_base``) <- this step's ``pre_spk``. (Loops index slices from 0: numba's negative-index wrap then
-    folds away and they vectorize.)"""
-    a_r, s_r = arr[p0:p0 + n_pre], pre_spk[p0:p0 + n_pre]
+    ``dr_base``) <- this step's ``pre_spk``. (uint64 indices: numba then has no negative-index wrap to
+    emit, and the loops vectorize; slices would cost two atomic reference counts each.)"""
+    pb, n = np.uint64(p0), np.uint64(n_pre)
     if d == 0:
-        for i in range(n_pre):
-            a_r[i] = s_r[i]
+        for i in range(n):
+            arr[pb + i] = pre_spk[pb + i]
     else:
-        base = dr_base + (t % d) * n_pre
-        d_r = dring[base:base + n_pre]
-        for i in range(n_pre):
-            a_r[i] = d_r[i]
-        for i in range(n_pre):
-            d_r[i] = s_r[i]
+        base = np.uint64(dr_base + (t % d) * n_pre)
+        for i in range(n):
+            arr[pb + i] = dring[base + i]
+        for i in range(n):
+            dring[base + i] = pre_spk[pb + i]
 
 
 @numba.njit(inline="always")

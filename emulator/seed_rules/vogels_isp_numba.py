@@ -63,7 +63,7 @@ def step_group(t, g, pre_spk, post_spk):
                 dring, pre_spk, post_spk)
 
 
-@numba.njit(inline="always")
+@numba.njit(cache=True, nogil=True)
 def step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, post_idx, weights, w_fine, x_pre, x_post, arr,
                 dring, pre_spk, post_spk):
     """:func:`step_group` with the group's fields as arguments (for compiled loops that unpack it once)."""
