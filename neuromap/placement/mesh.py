@@ -67,14 +67,16 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
-          link_evals: int = 400, greedy_max_cores: int = 512) -> Placement:
+          link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10) -> Placement:
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 
     ``cpsat`` works on the compact region plus the sequential slots, starts from the better
     of ``greedy`` and ``sequential`` (hint / LNS start) and never returns a worse placement.
-    Up to ``exact_max_cores`` cores: one CP-SAT model over those slots (60 % of ``time_limit``;
-    its bound, ``stats["slot_set_bound"]``, holds only for placements on those slots) and the
-    distance relaxation :func:`~.mesh_bounds.metric_bound` (40 %). ``bound`` holds for every
+    Up to ``exact_max_cores`` cores the slots also cover the region grown by one tile column and
+    row, and: one CP-SAT model over all slots (30 % of ``time_limit``; its bound,
+    ``stats["slot_set_bound"]``, holds only for placements on those slots), if that is not
+    proven optimal LNS windows (``small_window`` slots; 40 %), and the distance relaxation
+    :func:`~.mesh_bounds.metric_bound` (30 %). ``bound`` holds for every
     placement on the board: the largest of :func:`~.mesh_bounds.gilmore_lawler`, the
     relaxation's bound, and the slot-set bound when the slots are the whole board.
     Then up to ``link_evals`` slot swaps/moves lower the maximum link load without raising
@@ -98,8 +100,14 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     if method == "greedy" or n <= 1:  # one core: 0 hops, trivially optimal
         return _placement(traffic, cpt, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method,
                           bound=0.0 if method == "cpsat" else None)
-    # slot set: region tiles + the sequential tiles, cpt slots each
-    tiles = np.unique(np.stack([np.r_[rx, bx[:n]], np.r_[ry, by[:n]]], 1), axis=0)
+    # slot set: region tiles + the sequential tiles, cpt slots each; up to exact_max_cores
+    # cores also the region grown by one tile column and row (room for the exact model / LNS)
+    gx, gy = rx, ry
+    if n <= exact_max_cores:
+        nx, ny = target.mesh_shape
+        w, h = min(int(rx.max()) + 2, nx), min(int(ry.max()) + 2, ny)
+        gx, gy = np.meshgrid(np.arange(w), np.arange(h))
+    tiles = np.unique(np.stack([np.r_[rx, np.ravel(gx), bx[:n]], np.r_[ry, np.ravel(gy), by[:n]]], 1), axis=0)
     sx, sy = np.repeat(tiles[:, 0], cpt), np.repeat(tiles[:, 1], cpt)
     tile_index = {(int(x), int(y)): i for i, (x, y) in enumerate(tiles)}
     g_pos = np.array([tile_index[(int(x), int(y))] * cpt + k for x, y, k in
@@ -110,8 +118,10 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     glb = gilmore_lawler(sym, cpt)
     slot_bound = metric = None
     if n <= exact_max_cores:
-        pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, 0.6 * time_limit, seed, num_workers)
-        metric, stats["metric_status"] = metric_bound(sym, cpt, target.mesh_shape, 0.4 * time_limit, seed,
+        pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, 0.3 * time_limit, seed, num_workers)
+        if stats["status"] != "OPTIMAL":  # LNS from the exact model's best
+            pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, 0.4 * time_limit, seed, num_workers, small_window)
+        metric, stats["metric_status"] = metric_bound(sym, cpt, target.mesh_shape, 0.3 * time_limit, seed,
                                                       num_workers, sx[pos], sy[pos])
     else:
         pos, stats = _lns(traffic, sym, sx, sy, start, time_limit, seed, num_workers, window)
