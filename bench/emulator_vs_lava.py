@@ -67,6 +67,7 @@ def _rss_now_mb() -> float:
 def worker_emulator(n: int, steps: int) -> dict:
     from emulator import emulate
     from emulator.program import pack, prepare
+    from emulator.state import State
     from neuromap.compiler import compile_network
     from neuromap.network import Network
 
@@ -90,7 +91,7 @@ def worker_emulator(n: int, steps: int) -> dict:
     del img
     emulate(prog, 5)                                        # JIT warm-up
     prog_bytes = sum(a.nbytes for a in vars(prog).values() if isinstance(a, np.ndarray))
-    ring_bytes = prog.ring_len * prog.n_neurons * 8
+    ring_bytes = State.initial(prog).ring.nbytes           # the int32 dendritic delay ring
     rss_run0 = _rss_now_mb()
     t, c = time.perf_counter(), time.process_time()
     run = emulate(prog, steps)
