@@ -12,8 +12,9 @@ Poisson inputs (different random streams), so rates are compared as statistics:
 
 Also times the integer Ramp (``ramp_seconds``, emulator ``numba`` engine: the fused compiled plastic
 loop of emulator/plastic_numba.py; compile excluded by a 10-step warm-up run) against the float
-reference run of the same length and ANNarchy's 1.26 s for 1000 s; records the 1-minute load average
-(the machine is shared).
+reference run of the same length and ANNarchy's 1.26 s for 1000 s: medians of ``REPEATS`` runs of each,
+alternating float and integer runs; records every run and the 1-minute load average (the machine is
+shared).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import numpy as np
 NAME = "learning_accuracy"
 DESCRIPTION = "seed experiments: float reference vs integer seed rules on the emulator (rates, weights, time)"
 ANNARCHY_S = 1.26
+REPEATS = 5
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -102,6 +104,7 @@ def ramp(seconds: float) -> dict:
     import neuromap
     net = ramp_lif.build()
     steps = int(seconds * 1000 / net.dt)
+    neuromap.simulate(net, 10)                    # numba: load/compile the simulator outside the timing
     t0 = time.perf_counter()
     res = neuromap.simulate(net, steps)
     t_float = time.perf_counter() - t0
@@ -109,9 +112,22 @@ def ramp(seconds: float) -> dict:
     run, t_int = emulate_network(net, steps)
     itg = _ramp_summary(run, net)
     w_f = np.asarray(res.weights["inp_pop2"], float)
+    t_floats, t_ints = [t_float], [t_int]
+    from emulator import emulate
+    from neuromap.compiler import compile_network
+    img = compile_network(net, "loihi")
+    for _ in range(REPEATS - 1):                  # alternate float / int runs (shared machine)
+        t0 = time.perf_counter()
+        neuromap.simulate(net, steps)
+        t_floats.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        emulate(img, steps)
+        t_ints.append(time.perf_counter() - t0)
     return {"seconds": seconds, "float": flt, "int": itg,
             "pop2_weight_rms_diff": round(float(np.sqrt(np.mean((run.weights["inp_pop2"] - w_f) ** 2))), 4),
-            "float_sim_s": round(t_float, 2), "int_emulator_s": round(t_int, 2),
+            "float_sim_s": round(float(np.median(t_floats)), 2), "int_emulator_s": round(float(np.median(t_ints)), 2),
+            "float_sim_runs_s": " ".join(f"{x:.2f}" for x in t_floats),
+            "int_emulator_runs_s": " ".join(f"{x:.2f}" for x in t_ints),
             "load_average_1min": round(os.getloadavg()[0], 2)}
 
 

@@ -153,7 +153,8 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
         need = n * p.n_neurons + in_ids.size
         if need > spk_step.size:
             spk_step, spk_src = np.empty(need, np.int64), np.empty(need, np.int64)
-        r_steps = [t for t in range(t0, t0 + n) if (every and (t + 1) % every == 0) or t == steps - 1]
+        ts = np.arange(t0, t0 + n)
+        r_steps = ts[((ts + 1) % every == 0 if every else False) | (ts == steps - 1)].tolist()
         recs = [np.zeros((len(r_steps), grp[3][9 if grp[1] is homeostatic_stdp_numba else 7].size), np.int16)
                 for grp in groups]
         (hm, _, _, hg, hl), (vm, _, _, vg, vl) = groups
