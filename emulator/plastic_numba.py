@@ -41,12 +41,17 @@ def supported(projs) -> bool:
 
 def _link(projs) -> tuple:
     """Where a group meets the network: per projection pre sources and post neurons (concatenated), image
-    synapse ids and weight exponents per synapse, and bool buffers for the gathered spikes."""
+    synapse ids and weight exponents per synapse, bool buffers for the gathered spikes, and the write-back
+    run ``[start, exp]`` when the synapse ids are one contiguous run ``start ..`` with one exponent >= 0
+    (``[-1, 0]`` otherwise)."""
     pre_src = np.concatenate([pp.pre_src for pp in projs]).astype(np.int64)
     post_ids = np.concatenate([pp.post_ids for pp in projs]).astype(np.int64)
     syn = np.concatenate([pp.syn for pp in projs]).astype(np.int64)
     wexp = np.concatenate([np.full(pp.syn.size, pp.weight_exp, np.int64) for pp in projs])
-    return (pre_src, post_ids, syn, wexp, np.zeros(pre_src.size, np.bool_), np.zeros(post_ids.size, np.bool_))
+    run = np.array([-1, 0], np.int64)
+    if syn.size and np.array_equal(syn, np.arange(syn[0], syn[0] + syn.size)) and wexp.min() == wexp.max() >= 0:
+        run[:] = syn[0], wexp[0]
+    return (pre_src, post_ids, syn, wexp, np.zeros(pre_src.size, np.bool_), np.zeros(post_ids.size, np.bool_), run)
 
 
 @numba.njit(inline="always")
@@ -58,7 +63,12 @@ def _gather(pre_src, post_ids, spk, pre_b, post_b):
 
 
 @numba.njit(inline="always")
-def _write_back(syn, wexp, weights, syn_add):
+def _write_back(syn, wexp, run, weights, syn_add):
+    if run[0] >= 0:                                      # one contiguous run: a loop that vectorizes
+        s0, e = np.uint64(run[0]), run[1]
+        for q in range(np.uint64(syn.shape[0])):
+            syn_add[s0 + q] = np.int64(weights[q]) << e
+        return
     for q in range(syn.shape[0]):
         w = np.int64(weights[q])
         syn_add[syn[q]] = w << wexp[q] if wexp[q] >= 0 else w
@@ -80,8 +90,8 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
     tuples are unpacked once here: numba reference-counts (atomically) every array taken out of a tuple."""
     (h0, h1, h2, h3, h4, h5, h6, h7, h8, h_w, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22) = hg
     (v0, v1, v2, v3, v4, v5, v6, v_w, v8, v9, v10, v11, v12) = vg
-    h_pre, h_post, h_syn, h_exp, h_preb, h_postb = hlink
-    v_pre, v_post, v_syn, v_exp, v_preb, v_postb = vlink
+    h_pre, h_post, h_syn, h_exp, h_preb, h_postb, h_run = hlink
+    v_pre, v_post, v_syn, v_exp, v_preb, v_postb, v_run = vlink
     has_h, has_v = h6.shape[0] > 0, v4.shape[0] > 0                  # projections (rows of prm)
     fired = np.empty(N + in_ids.shape[0], np.int64)                 # a step's spikes: neurons, then inputs
     touched = np.empty(slot_post.shape[0], np.int64)
@@ -108,12 +118,12 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
             _gather(h_pre, h_post, spk, h_preb, h_postb)
             homeostatic_stdp_numba.step_fields(t + 1, h0, h1, h2, h3, h4, h5, h6, h7, h8, h_w, h10, h11, h12, h13,
                                                h14, h15, h16, h17, h18, h19, h20, h21, h22, h_preb, h_postb)
-            _write_back(h_syn, h_exp, h_w, syn_add)
+            _write_back(h_syn, h_exp, h_run, h_w, syn_add)
         if has_v:
             _gather(v_pre, v_post, spk, v_preb, v_postb)
             vogels_isp_numba.step_fields(t + 1, v0, v1, v2, v3, v4, v5, v6, v_w, v8, v9, v10, v11, v12, v_preb,
                                          v_postb)
-            _write_back(v_syn, v_exp, v_w, syn_add)
+            _write_back(v_syn, v_exp, v_run, v_w, syn_add)
         for f in range(nf):
             spk[fired[f]] = False
         if (rec_every > 0 and (t + 1) % rec_every == 0) or t == last_step:
