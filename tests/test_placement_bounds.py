@@ -100,4 +100,17 @@ def test_link_load_bound_below_brute_force(seed, cpt):
     step = 1 if cpt == 1 else 37  # cpt 2: every 37th of the 95040 placements
     best = min(route(traffic, x, y, (tx, ty)).max_link_load for x, y in zip(X[::step], Y[::step]))
     assert link_load_bound(traffic, cpt) <= best + 1e-9
+    hops = gilmore_lawler(traffic + traffic.T, cpt)
+    assert link_load_bound(traffic, cpt, shape=(tx, ty), hop_bound=hops) <= best + 1e-9
     assert link_load_bound(traffic, cpt, max_groups=0) <= link_load_bound(traffic, cpt) + 1e-9
+
+
+def test_link_load_bound_spreads_the_hop_bound_over_the_board_links():
+    # 3 packets/step from core 0 to core 1 on a 2x1 board, one core per tile: at least 3 hops
+    # of traffic over 2 directed links -> 1.5 (the tile-exit bound alone gives 3 / 4)
+    pair = sp.csr_matrix(([3.0], ([0], [1])), shape=(2, 2))
+    assert link_load_bound(pair, 1) == 0.75
+    assert link_load_bound(pair, 1, shape=(2, 1), hop_bound=gilmore_lawler(pair + pair.T, 1)) == 1.5
+    p = place(pair, _target(1, 2, 1), "sequential")
+    assert p.link_load_bound == 1.5
+    assert route(pair, p.tile_x, p.tile_y, (2, 1)).max_link_load == 3.0

@@ -93,12 +93,12 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     cpt = target.mesh.cores_per_tile
     bx, by = board_slots(target)
     if method == "sequential":
-        return _placement(traffic, cpt, bx[:n], by[:n], np.arange(n) % cpt, "sequential")
+        return _placement(traffic, target, bx[:n], by[:n], np.arange(n) % cpt, "sequential")
     rx, ry = _region(n, target)
     sym = (traffic + traffic.T).tocsr()
     pos = _greedy(sym, rx, ry) if n <= greedy_max_cores else _curve_greedy(sym, rx, ry)
     if method == "greedy" or n <= 1:  # one core: 0 hops, trivially optimal
-        return _placement(traffic, cpt, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method,
+        return _placement(traffic, target, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method,
                           bound=0.0 if method == "cpsat" else None)
     # slot set: region tiles + the sequential tiles, cpt slots each; up to exact_max_cores
     # cores also the region grown by one tile column and row (room for the exact model / LNS)
@@ -134,14 +134,17 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     stats.update(start=start_name, greedy_objective=costs[0], sequential_objective=costs[1],
                  glb_bound=glb, metric_bound=metric, slot_set_bound=slot_bound,
                  slot_set_is_board=whole_board, link_moves=moves)
-    return _placement(traffic, cpt, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats)
+    return _placement(traffic, target, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats)
 
 
-def _placement(traffic, cpt, tx, ty, slot, method, bound=None, stats=None) -> Placement:
+def _placement(traffic, target, tx, ty, slot, method, bound=None, stats=None) -> Placement:
     obj = hop_cost(traffic, tx, ty)
     gap = None if bound is None else (0.0 if obj <= 0 else max(0.0, (obj - bound) / obj))
+    cpt = target.mesh.cores_per_tile
+    hop_bound = bound if bound is not None else gilmore_lawler(traffic + traffic.T, cpt)
+    links = link_load_bound(traffic, cpt, shape=target.mesh_shape, hop_bound=hop_bound)
     return Placement(np.asarray(tx, np.int64), np.asarray(ty, np.int64), np.asarray(slot, np.int64),
-                     method, obj, bound, gap, link_load_bound(traffic, cpt), stats or {})
+                     method, obj, bound, gap, links, stats or {})
 
 
 #: Gilmore-Lawler bound (kept under its old name)

@@ -113,16 +113,26 @@ def metric_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], time_limit:
     return max(0.0, solver.BestObjectiveBound() / scale), status_name(status)
 
 
-def link_load_bound(traffic: sp.spmatrix, cpt: int, max_groups: int = 20000) -> float:
+def link_load_bound(traffic: sp.spmatrix, cpt: int, max_groups: int = 20000,
+                    shape: tuple[int, int] | None = None, hop_bound: float = 0.0) -> float:
     """Lower bound on the busiest directed link's load (packets per step) under any placement.
 
-    The packets leaving a tile's cores for other tiles all use one of its at most 4 outgoing
+    Global: the link loads sum to the hop-weighted traffic, so with ``hop_bound`` (a lower bound
+    on it) on a board of ``shape`` tiles the busiest of its directed links carries at least
+    ``hop_bound`` / (number of directed links). Local: the packets leaving a tile's cores for other tiles all use one of its at most 4 outgoing
     links (arrivals: 4 incoming), so max link load >= max(out(G), in(G)) / 4 for the group G
     of cores on any tile. For each core c: the least such value over every group of at most
     ``cpt`` cores holding c (enumerated when there are at most ``max_groups`` per core; else
     relaxed to c's own traffic minus its ``cpt - 1`` heaviest partners); the bound is the
-    largest over cores.
+    largest over cores. The larger of the two.
     """
+    links = 0 if shape is None else 2 * ((shape[0] - 1) * shape[1] + shape[0] * (shape[1] - 1))
+    spread = hop_bound / links if links > 0 else 0.0
+    return max(spread, _tile_exit_bound(traffic, cpt, max_groups))
+
+
+def _tile_exit_bound(traffic: sp.spmatrix, cpt: int, max_groups: int) -> float:
+    """The local part of :func:`link_load_bound` (packets per step)."""
     t = sp.csr_matrix(traffic, dtype=float)
     t = t - sp.diags(t.diagonal())
     t.eliminate_zeros()
