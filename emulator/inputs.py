@@ -4,11 +4,12 @@
 Poisson input ``j`` (the ``j``-th Poisson input in input-id order, spike probability ``p_j`` per step)
 spikes at steps ``s_0 < s_1 < ...`` with ``s_0 = gap(u) - 1`` and ``s_{k+1} = s_k + gap(u)``, each for a
 fresh ``u = rng.random()``, where ``gap(u) = 1 + floor(x)``, ``x = log1p(-u) / log1p(-p_j)`` (float64,
-C ``log1p``; :data:`NEVER` when ``x >= NEVER``; ``log1p(-1) = -inf``): the gaps of a per-step Bernoulli(p_j) train (geometric
-on 1, 2, ...), one draw per spike instead of one per input and step. Draw order: first one ``u`` per
-Poisson input in id order (their first spikes; ``p_j = 0`` included); then, step by step, one ``u`` per Poisson input that
-spikes at that step, in id order. So the stream depends only on the seed and the probabilities, never
-on how a run is cut into chunks. ``p_j = 0`` never spikes; ``p_j = 1`` spikes every step.
+C ``log1p``; :data:`NEVER` when ``x >= NEVER``; ``log1p(-1) = -inf``): the gaps of a per-step
+Bernoulli(p_j) train (geometric on 1, 2, ...), one draw per spike instead of one per input and step.
+Draw order: first one ``u`` per Poisson input in id order (their first spikes; ``p_j = 0`` included);
+then, step by step, one ``u`` per Poisson input that spikes at that step, in id order. So the stream
+depends only on the seed and the probabilities, never on how a run is cut into chunks. ``p_j = 0``
+never spikes; ``p_j = 1`` spikes every step.
 """
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ seed-rule kernel with ``t + 1``, then the learned weights written into ``syn_add
 or the raw weight when ``weight_exp < 0``; stored into the int16 field like numpy's cast), then the
 weights recorded when ``(t + 1) % weight_every == 0`` or at the last step.
 
-Supported: images whose plastic projections all use engines of :data:`KERNELS`
-(``homeostatic_stdp`` incl. nn_stdp, ``vogels_isp``), any mix of them; each engine's projections are
-flattened into one group (:mod:`emulator.seed_rules.packing`). Anything else (``loihi``, ``pool_stdp``,
-``clopath``) runs on the per-step path of :mod:`emulator.plastic`.
+Supported: images whose plastic projections all use engines of :data:`KERNELS` (``homeostatic_stdp``
+incl. nn_stdp, ``vogels_isp``, ``pool_stdp``), any mix of them; each engine's projections are flattened
+into one group (:mod:`emulator.seed_rules.packing`). Anything else (``loihi``, ``clopath``) runs on the
+per-step path of :mod:`emulator.plastic`.
 
 Inputs: the per-chunk schedule of :class:`emulator.inputs.InputSchedule` (explicit spikes and the
 Poisson stream, ids sorted within a step).
@@ -22,12 +22,13 @@ import numpy as np
 
 from emulator.engine_numba import deliver, lif_update, ring_rows, trace_probes
 from emulator.inputs import InputSchedule
-from emulator.seed_rules import homeostatic_stdp, homeostatic_stdp_numba, vogels_isp, vogels_isp_numba
+from emulator.seed_rules import (homeostatic_stdp, homeostatic_stdp_numba, pool_stdp, pool_stdp_numba, vogels_isp,
+                                 vogels_isp_numba)
 from emulator.state import State
 
 #: engine module -> its numba kernel module (``pack``, ``unpack``, ``step_group``); group order of the loop
-KERNELS = {homeostatic_stdp: homeostatic_stdp_numba, vogels_isp: vogels_isp_numba}
-_ORDER = (homeostatic_stdp, vogels_isp)
+KERNELS = {homeostatic_stdp: homeostatic_stdp_numba, vogels_isp: vogels_isp_numba, pool_stdp: pool_stdp_numba}
+_ORDER = (homeostatic_stdp, vogels_isp, pool_stdp)
 #: spike-buffer entries per chunk (chunk length = this // (neurons + inputs), at most 4096 steps)
 _BUF = 1 << 21
 #: unpacked programs only (the loop writes learned weights into ``syn_add``)
@@ -85,14 +86,17 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
          src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add,
          syn_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes,
          in_ptr, in_ids, probe, spk_step, spk_src, trace_u, trace_v, spk,
-         hg, hlink, hrec, vg, vlink, vrec):
+         hg, hlink, hrec, vg, vlink, vrec, pg, plink, prec):
     """``n_steps`` steps from ``t0``; returns (spikes written, weight records written). The group and link
     tuples are unpacked once here: numba reference-counts (atomically) every array taken out of a tuple."""
     (h0, h1, h2, h3, h4, h5, h6, h7, h8, h_w, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22) = hg
     (v0, v1, v2, v3, v4, v5, v6, v_w, v8, v9, v10, v11, v12) = vg
+    (p0, p1, p2, p3, p4, p5, p6, p7, p8, p_w, p10, p11, p12, p13, p14, p15, p16, p17, p18, p19, p20, p21, p22, p23,
+     p24, p25) = pg
     h_pre, h_post, h_syn, h_exp, h_preb, h_postb, h_run = hlink
     v_pre, v_post, v_syn, v_exp, v_preb, v_postb, v_run = vlink
-    has_h, has_v = h6.shape[0] > 0, v4.shape[0] > 0                  # projections (rows of prm)
+    p_pre, p_post, p_syn, p_exp, p_preb, p_postb, p_run = plink
+    has_h, has_v, has_p = h6.shape[0] > 0, v4.shape[0] > 0, p7.shape[0] > 0   # projections (rows of prm)
     fired = np.empty(N + in_ids.shape[0], np.int64)                 # a step's spikes: neurons, then inputs
     touched = np.empty(slot_post.shape[0], np.int64)
     marked = np.zeros(slot_post.shape[0], np.bool_)
@@ -124,11 +128,17 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
             vogels_isp_numba.step_fields(t + 1, v0, v1, v2, v3, v4, v5, v6, v_w, v8, v9, v10, v11, v12, v_preb,
                                          v_postb)
             _write_back(v_syn, v_exp, v_run, v_w, syn_add)
+        if has_p:
+            _gather(p_pre, p_post, spk, p_preb, p_postb)
+            pool_stdp_numba.step_fields(t + 1, p0, p1, p2, p3, p4, p5, p6, p7, p8, p_w, p10, p11, p12, p13, p14, p15,
+                                        p16, p17, p18, p19, p20, p21, p22, p23, p24, p25, p_preb, p_postb)
+            _write_back(p_syn, p_exp, p_run, p_w, syn_add)
         for f in range(nf):
             spk[fired[f]] = False
         if (rec_every > 0 and (t + 1) % rec_every == 0) or t == last_step:
             _record(hrec, n_rec, h_w)
             _record(vrec, n_rec, v_w)
+            _record(prec, n_rec, p_w)
             n_rec += 1
     return n_spk, n_rec
 
@@ -165,15 +175,14 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
             spk_step, spk_src = np.empty(need, np.int64), np.empty(need, np.int64)
         ts = np.arange(t0, t0 + n)
         r_steps = ts[((ts + 1) % every == 0 if every else False) | (ts == steps - 1)].tolist()
-        recs = [np.zeros((len(r_steps), grp[3][9 if grp[1] is homeostatic_stdp_numba else 7].size), np.int16)
-                for grp in groups]
-        (hm, _, _, hg, hl), (vm, _, _, vg, vl) = groups
+        recs = [np.zeros((len(r_steps), grp[3][grp[1].WEIGHTS].size), np.int16) for grp in groups]
+        (_, _, _, hg, hl), (_, _, _, vg, vl), (_, _, _, pg, pl) = groups
         n_spk, n_rec = _run(t0, n, steps - 1, every, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
                             p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core,
                             p.src_core, p.syn_ptr, p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add,
                             p.syn_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc,
                             st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, spk_step, spk_src,
-                            us[t0:t0 + n], vs[t0:t0 + n], spk, hg, hl, recs[0], vg, vl, recs[1])
+                            us[t0:t0 + n], vs[t0:t0 + n], spk, hg, hl, recs[0], vg, vl, recs[1], pg, pl, recs[2])
         assert n_rec == len(r_steps)
         ev.append(np.stack([spk_step[:n_spk], spk_src[:n_spk]], axis=1))
         rec_steps += r_steps

@@ -108,7 +108,12 @@ def _net(seed, rules):
     plastic = {"nn": {"rule": "nn_stdp", **STDP},
                "homeo": {"rule": "homeostatic_stdp", **STDP, "alpha": 0.1, "beta": 1.0, "gamma": 50.0,
                          "Rtarget": 20.0, "T": 50.0},
-               "isp": {"rule": "vogels_isp", "eta": 5e-2, "rho0": 5.0, "tau_stdp": 20.0, "w_min": 0.0, "w_max": 3.0}}
+               "isp": {"rule": "vogels_isp", "eta": 5e-2, "rho0": 5.0, "tau_stdp": 20.0, "w_min": 0.0, "w_max": 3.0},
+               "pool": {"rule": "pool_stdp", "a_plus": 0.05, "a_minus": 0.05, "tau_plus": 5.0, "tau_minus": 5.0,
+                        "w_min": 0.0, "w_max": 3.0, "pw_init": 0.5, "pw_set": 0.3, "alpha_r": 0.5, "k_pw": 0.05,
+                        "alpha_s": 1.0, "beta_s": 0.5, "alpha_c": 0.2, "beta_c": 1.0, "gamma_c": 0.2, "k_cg": 0.5,
+                        "soma_mode": "functional", "g_soma": 0.01, "pw_soma_init": 0.1, "alpha_ss": 0.01,
+                        "w_goal_sum": 6.0}}
     net.connect("X", "E", {"rule": "fixed_probability", "p": 0.6}, weight={"uniform": [0.5, 2.5]}, delay=1,
                 target="exc", plasticity=plastic[rules[0]])
     net.connect("S", "E", "all_to_all", weight={"uniform": [0.5, 2.5]}, delay=2, target="exc",
@@ -143,7 +148,9 @@ def _compare(img, steps, every):
 
 
 @pytest.mark.parametrize("seed,rules,neg_exp", [(1, ("nn", "homeo", "isp"), False), (2, ("homeo", "nn"), False),
-                                                 (3, ("nn", "nn", "isp"), False), (4, ("homeo", "nn", "isp"), True)])
+                                                 (3, ("nn", "nn", "isp"), False), (4, ("homeo", "nn", "isp"), True),
+                                                 (5, ("pool", "homeo", "isp"), False),
+                                                 (6, ("nn", "pool", "isp"), False)])
 def test_fused_loop_equals_numpy_path(seed, rules, neg_exp):
     import dataclasses
     from neuromap.compiler import compile_network
@@ -166,3 +173,37 @@ def test_fused_loop_equals_numpy_path_on_the_ramp():
     img = compile_network(ramp_lif.build(), "loihi")
     a, _ = _compare(img, 3000, 500)
     assert a[4].weight_steps.tolist() == [499, 999, 1499, 1999, 2499, 2999]
+
+
+# ------------------------------------------------------------------ pool_stdp kernel == numpy engine
+POOL = dict(engine="pool_stdp", sign=1, delay=1, w_lo=0, w_hi=100, keep_plus=52000, keep_minus=56000,
+            a_plus=1 << 15, a_minus=1 << 14, alpha_r=1 << 15, k_pw=1 << 10, alpha_ss=3000,
+            pw_init=30 << 16, pw_soma_init=50 << 16, pw_set=20 << 16, w_goal=0, k_cg=600, c_per_w=1 << 14,
+            pool_update="conserve")
+
+
+def _pool_cases():
+    return [dict(POOL), dict(POOL, delay=0, pool_update="secretion"),
+            dict(POOL, delay=3, w_goal=100000 << 16, alpha_ss=300),                      # ratio clamps at 16
+            dict(POOL, sign=-1, w_lo=5, w_hi=90, pw_init=2 << 16, pw_soma_init=0),       # pool cap binds
+            dict(POOL, alpha_ss=60000, a_plus=1 << 17, pw_init=400 << 16)]               # scaling, saturation
+
+
+@pytest.mark.parametrize("order", ["any", "pre"])
+@pytest.mark.parametrize("case", range(5))
+def test_pool_kernel_equals_numpy_engine(case, order):
+    """emulator/seed_rules/pool_stdp_numba.py == pool_stdp.step: weights every step and the whole state."""
+    from emulator.seed_rules import pool_stdp
+    learning = _pool_cases()[case]
+    rng = np.random.default_rng(case)
+    n = 65                                                    # tables: calcium every 2**-8, c_max = 64 << 4
+    arrays = {"s_lut": rng.integers(0, 1 << 17, n), "decay_lut": np.sort(rng.integers(0, 40, n)),
+              "prod_lut": rng.integers(0, 1 << 14, n)}
+    a, sa = _drive(pool_stdp, learning, arrays, "numpy", case, order=order)
+    b, sb = _drive(pool_stdp, learning, arrays, "numba", case, order=order)
+    assert np.array_equal(a, b)
+    for f in ("x_pre", "y_post", "pw", "pw_soma", "c_dend", "c_soma", "goal"):
+        assert np.array_equal(getattr(sa, f), getattr(sb, f)), f
+    assert np.array_equal(sa.syn.w_fine, sb.syn.w_fine)
+    assert len({tuple(r) for r in a}) > 5                     # weights actually learn
+    assert sa.c_dend.any() and sa.pw.any()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from emulator.seed_rules.packing import arrive, cat, clip_store, offsets, scatter
+from emulator.seed_rules.packing import arrive, cat, offsets, scatter
 
 #: index of the stored weights (int32) in a group tuple
 WEIGHTS = 9

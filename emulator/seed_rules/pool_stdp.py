@@ -63,6 +63,12 @@ class State:
     prod_lut: np.ndarray
     c_max: int
     goal: np.ndarray | None = None
+    engine: str = "numpy"    # emulator engine (use_engine); "numba" runs pool_stdp_numba
+    nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
+
+
+def use_engine(st: State, engine: str) -> None:
+    st.engine = engine
 
 
 def make_state(learning: dict, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
@@ -77,6 +83,10 @@ def make_state(learning: dict, arrays: dict, n_pre: int, n_post: int, pre_idx: n
 
 def step(learning: dict, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
          t: int, post_v: np.ndarray | None = None) -> None:
+    if st.engine == "numba":
+        from emulator.seed_rules import pool_stdp_numba
+        from emulator.seed_rules.packing import step_one
+        return step_one(pool_stdp_numba, learning, st, weights, pre_spikes, post_spikes, t)
     p, syn, n = learning, st.syn, st.n_post
     post = syn.post_idx
     arrived = syn.begin(weights, pre_spikes, t)
