@@ -114,3 +114,17 @@ def test_link_load_bound_spreads_the_hop_bound_over_the_board_links():
     p = place(pair, _target(1, 2, 1), "sequential")
     assert p.link_load_bound == 1.5
     assert route(pair, p.tile_x, p.tile_y, (2, 1)).max_link_load == 3.0
+
+
+def test_small_instance_lns_path_is_deterministic_and_never_worse_than_greedy():
+    # 16 cores, 2 per tile, a tiny time limit: the exact model is not proven optimal, so the LNS
+    # windows run (stats["lns"]); two runs give the same positions; tiles hold <= 2 cores
+    rng = np.random.default_rng(5)
+    traffic = _random_traffic(rng, 16, 0.3, 9)
+    t = _target(2, 8, 8)
+    a, b = (place(traffic, t, "cpsat", time_limit=0.3, seed=3) for _ in range(2))
+    assert "lns" in a.stats and a.stats["status"] != "OPTIMAL"
+    assert np.array_equal(a.tile_x, b.tile_x) and np.array_equal(a.tile_y, b.tile_y)
+    assert a.objective <= place(traffic, t, "greedy").objective
+    _, counts = np.unique(np.stack([a.tile_x, a.tile_y], 1), axis=0, return_counts=True)
+    assert counts.max() <= 2 and a.bound <= a.objective
