@@ -137,6 +137,8 @@ def _tile_exit_bound(traffic: sp.spmatrix, cpt: int, max_groups: int) -> float:
     t = t - sp.diags(t.diagonal())
     t.eliminate_zeros()
     n = t.shape[0]
+    if n == 0:
+        return 0.0
     out, inn = np.asarray(t.sum(1)).ravel(), np.asarray(t.sum(0)).ravel()
     k = min(cpt, n) - 1
     if _n_choose(n - 1, k) <= max_groups:
