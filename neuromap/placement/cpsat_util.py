@@ -4,14 +4,17 @@ from __future__ import annotations
 from ortools.sat.python import cp_model
 
 
-def make_solver(time_limit: float, seed: int, num_workers: int) -> cp_model.CpSolver:
-    """A CP-SAT solver stopped by deterministic time only (reproducible across runs and machines)."""
+def make_solver(time_limit: float, seed: int, num_workers: int, interleave: bool = False) -> cp_model.CpSolver:
+    """A CP-SAT solver stopped by deterministic time only (reproducible across runs and machines).
+
+    ``interleave``: run CP-SAT's portfolio (incl. its LNS subsolvers) interleaved in deterministic
+    batches on ``num_workers`` threads (with 1: one thread); else one plain search per worker."""
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.max_deterministic_time = max(float(time_limit), 0.01)
     p.num_workers = int(num_workers)
     p.random_seed = int(seed)
-    p.interleave_search = False
+    p.interleave_search = bool(interleave)
     return solver
 
 

@@ -9,7 +9,8 @@ the tile (``mesh.cores_per_tile`` cores share a router, 0 hops apart). Methods:
   already-placed cores at the free slot that adds the least traffic x hops.
 - ``cpsat``: CP-SAT on the region, hinted from greedy. Up to ``exact_max_cores`` cores in
   one model, plus the distance relaxation of :mod:`~.mesh_bounds` for a bound valid on the
-  whole board; above that, large-neighbourhood search: windows of ``window`` cores
+  whole board, and a second phase minimizing the busiest link at that traffic
+  (:mod:`~.mesh_links`); above that, large-neighbourhood search: windows of ``window`` cores
   re-assigned among their own slots (bound: Gilmore-Lawler).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ortools.sat.python import cp_model
 from neuromap.errors import TargetError
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
+from neuromap.placement.mesh_links import min_max_link_load
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -35,7 +37,9 @@ class Placement:
     (packets x hops per step); ``bound``: proven lower bound on the objective over *every*
     placement of these cores on the board (None if not computed); ``gap`` = (objective -
     bound) / objective; ``link_load_bound``: proven lower bound on the busiest directed
-    link's load (packets per step) over every placement."""
+    link's load (packets per step) over every placement; ``link_load_bound_at_traffic`` (exact
+    path only): proven lower bound on it over placements on the candidate slots whose
+    hop-weighted traffic is at most ``objective`` (:func:`~.mesh_links.min_max_link_load`)."""
 
     tile_x: np.ndarray
     tile_y: np.ndarray
@@ -45,6 +49,7 @@ class Placement:
     bound: float | None = None
     gap: float | None = None
     link_load_bound: float | None = None
+    link_load_bound_at_traffic: float | None = None
     stats: dict = field(default_factory=dict)
 
 
@@ -75,8 +80,11 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     Up to ``exact_max_cores`` cores the slots also cover the region grown by one tile column and
     row, and: one CP-SAT model over all slots (30 % of ``time_limit``; its bound,
     ``stats["slot_set_bound"]``, holds only for placements on those slots), if that is not
-    proven optimal LNS windows (``small_window`` slots; 40 %), and the distance relaxation
-    :func:`~.mesh_bounds.metric_bound` (30 %). ``bound`` holds for every
+    proven optimal LNS windows (``small_window`` slots; 30 %), the swap pass below, then the
+    lexicographic link phase :func:`~.mesh_links.min_max_link_load` (least max directed link
+    load at hop-weighted traffic <= the best so far; 20 %, 50 % when the exact model was
+    optimal and LNS skipped), and the distance relaxation :func:`~.mesh_bounds.metric_bound`
+    (20 %). ``bound`` holds for every
     placement on the board: the largest of :func:`~.mesh_bounds.gilmore_lawler`, the
     relaxation's bound, and the slot-set bound when the slots are the whole board.
     Then up to ``link_evals`` slot swaps/moves lower the maximum link load without raising
@@ -117,34 +125,46 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     start, start_name = (g_pos, "greedy") if costs[0] <= costs[1] else (s_pos, "sequential")
     glb = gilmore_lawler(sym, cpt)
     slot_bound = metric = None
+    shape = (int(sx.max()) + 1, int(sy.max()) + 1)
+    at_traffic = None
     if n <= exact_max_cores:
         pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, 0.3 * time_limit, seed, num_workers)
-        if stats["status"] != "OPTIMAL":  # LNS from the exact model's best
-            pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, 0.4 * time_limit, seed, num_workers, small_window)
-        metric, stats["metric_status"] = metric_bound(sym, cpt, target.mesh_shape, 0.3 * time_limit, seed,
+        lns_share = 0.0 if stats["status"] == "OPTIMAL" else 0.3
+        if lns_share:  # LNS from the exact model's best
+            pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, lns_share * time_limit, seed, num_workers,
+                                     small_window)
+        if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
+            pos = start
+        pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals)
+        # lexicographic second phase: least max link load at (integer) hop-weighted traffic <= pos's
+        pos, at_traffic, stats["links"] = min_max_link_load(traffic, _int_traffic(sym), sx, sy, pos,
+                                                            (0.5 - lns_share) * time_limit, seed, num_workers)
+        metric, stats["metric_status"] = metric_bound(sym, cpt, target.mesh_shape, 0.2 * time_limit, seed,
                                                       num_workers, sx[pos], sy[pos])
     else:
         pos, stats = _lns(traffic, sym, sx, sy, start, time_limit, seed, num_workers, window)
-    if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
-        pos = start
-    shape = (int(sx.max()) + 1, int(sy.max()) + 1)
-    pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals)
+        if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
+            pos = start
+        moves = 0
+    pos, more = balance_links(traffic, sx, sy, pos, shape, link_evals)
+    moves += more
     whole_board = len(tiles) == int(np.prod(target.mesh_shape))
     bound = max(b for b in (glb, metric, slot_bound if whole_board else None) if b is not None)
     stats.update(start=start_name, greedy_objective=costs[0], sequential_objective=costs[1],
                  glb_bound=glb, metric_bound=metric, slot_set_bound=slot_bound,
                  slot_set_is_board=whole_board, link_moves=moves)
-    return _placement(traffic, target, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats)
+    return _placement(traffic, target, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats,
+                      at_traffic)
 
 
-def _placement(traffic, target, tx, ty, slot, method, bound=None, stats=None) -> Placement:
+def _placement(traffic, target, tx, ty, slot, method, bound=None, stats=None, at_traffic=None) -> Placement:
     obj = hop_cost(traffic, tx, ty)
     gap = None if bound is None else (0.0 if obj <= 0 else max(0.0, (obj - bound) / obj))
     cpt = target.mesh.cores_per_tile
     hop_bound = bound if bound is not None else gilmore_lawler(traffic + traffic.T, cpt)
     links = link_load_bound(traffic, cpt, shape=target.mesh_shape, hop_bound=hop_bound)
     return Placement(np.asarray(tx, np.int64), np.asarray(ty, np.int64), np.asarray(slot, np.int64),
-                     method, obj, bound, gap, links, stats or {})
+                     method, obj, bound, gap, links, at_traffic, stats or {})
 
 
 #: Gilmore-Lawler bound (kept under its old name)

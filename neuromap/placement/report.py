@@ -27,7 +27,12 @@ class PlacementReport:
     sequential/greedy;
     ``partition_bound``: proven lower bound on inter-core packets (exact solves only);
     ``max_link_load_bound``: proven lower bound on ``max_link_load`` over every placement of
-    this partition (:func:`~.mesh_bounds.link_load_bound`).
+    this partition (:func:`~.mesh_bounds.link_load_bound`);
+    ``max_link_load_bound_at_traffic`` (``cpsat`` up to ``exact_max_cores`` cores, else None): proven
+    lower bound on ``max_link_load`` over the placements on the exact model's candidate slots whose
+    hop-weighted traffic (integer-scaled as the model's) is at most the achieved one
+    (:func:`~.mesh_links.min_max_link_load`; the slots are the whole board when
+    ``stats["mesh"]["slot_set_is_board"]``).
     """
 
     method: str
@@ -41,6 +46,7 @@ class PlacementReport:
     partition_bound: float | None
     max_link_load: float
     max_link_load_bound: float | None
+    max_link_load_bound_at_traffic: float | None
     mean_hops: float
     max_hops: int
     energy_pj_per_step: float
@@ -88,6 +94,7 @@ def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rate
     else:  # the method reuses the sequential partition (its start candidate) instead of repacking
         a, p, r, est, elapsed = _run(graph, target, method, rates, time_limit, seed, num_workers, sa)
     rep = PlacementReport(method, a.n_cores, a.objective, p.objective, seq_obj, seq_cores, p.bound, p.gap,
-                          a.bound, r.max_link_load, p.link_load_bound, r.mean_hops, r.max_hops, est.energy_pj,
+                          a.bound, r.max_link_load, p.link_load_bound, p.link_load_bound_at_traffic, r.mean_hops,
+                          r.max_hops, est.energy_pj,
                           est.latency_ns, elapsed, {"partition": a.stats, "mesh": p.stats})
     return PlacementResult(a, p, r, est, rep)
