@@ -62,6 +62,16 @@ def test_cpsat_beats_sequential_on_a_shuffled_ring():
     assert rep["bound"] is None or rep["bound"] <= rep["hop_weighted_traffic"] + 1e-9
 
 
+def test_link_load_bounds_are_in_the_report_and_the_summary():
+    from neuromap.cli.compile_cmd import placement_lines
+    img = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0)
+    rep = img.options["placement"]
+    at, every = rep["max_link_load_bound_at_traffic"], rep["max_link_load_bound"]
+    assert every <= rep["max_link_load"] + 1e-9 and at <= rep["max_link_load"] + 1e-9
+    line = next(x for x in placement_lines(rep) if "max link load" in x)
+    assert f"bound {every:.4g}; {at:.4g} at this traffic" in line
+
+
 def test_same_inputs_give_the_same_image(tmp_path):
     a = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=TL, seed=5).save(tmp_path / "a")
     b = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=TL, seed=5).save(tmp_path / "b")

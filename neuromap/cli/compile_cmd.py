@@ -37,6 +37,11 @@ def image_warnings(options: dict) -> list[str]:
 
 def placement_lines(rep: dict) -> list[str]:
     """Human summary of an image's ``options["placement"]`` report (shared with ``inspect``)."""
+    def _link_bounds(r):
+        every, at = r.get("max_link_load_bound"), r.get("max_link_load_bound_at_traffic")
+        parts = ([] if every is None else [f"bound {every:.4g}"]) + \
+            ([] if at is None else [f"{at:.4g} at this traffic"])
+        return f" ({'; '.join(parts)})" if parts else ""
     gap = "n/a" if rep.get("gap") is None else f"{100 * rep['gap']:.1f}%"
     bound = "n/a" if rep.get("bound") is None else f"{rep['bound']:.4g}"
     seq = rep["sequential_hop_weighted_traffic"]
@@ -46,7 +51,7 @@ def placement_lines(rep: dict) -> list[str]:
             f"  hop-weighted traffic {rep['hop_weighted_traffic']:.4g} packet-hops/step{ratio}; "
             f"sequential {seq:.4g}; bound {bound}; gap {gap}",
             f"  inter-core packets {rep['inter_core_packets']:.4g}/step, mean hops {rep['mean_hops']:.3g}, "
-            f"max hops {rep['max_hops']}, max link load {rep['max_link_load']:.4g} packets/step",
+            f"max hops {rep['max_hops']}, max link load {rep['max_link_load']:.4g} packets/step{_link_bounds(rep)}",
             f"  energy {rep['energy_pj_per_step'] / 1e3:.4g} nJ/step, latency {rep['latency_ns_per_step'] / 1e3:.4g} "
             f"us/step, solve {rep['solve_time_s']:.2f} s"]
 
