@@ -1,7 +1,7 @@
 """Placement benchmark: cores, hop-weighted traffic, max link load, energy and solve time
 for sequential / greedy / cpsat on four networks (built directly as synapse arrays).
 
-    .venv/bin/python bench/placement.py [--time-limit 10] [--only ROW] [--no-scale]
+    .venv/bin/python bench/placement.py [--time-limit 10] [--only ROW] [--keep ROW] [--no-scale]
 
 Writes bench/results/placement.{json,md} (``--only``: placement_only.*) and the scale run to
 bench/results/placement_scale.{json,md}.
@@ -167,8 +167,9 @@ def peak_rss_mb() -> float:
 
 def table(results):
     lines = ["| network | neurons | synapses | method | cores | hop-weighted traffic (pkt·hop/step) | vs sequential "
-             "| max link load (pkt/step) | its bound | energy (nJ/step) | bound | gap | wall time (s) |",
-             "|" + "---|" * 13]
+             "| max link load (pkt/step) | its bound (every placement) | its bound (at this traffic) "
+             "| energy (nJ/step) | bound | gap | wall time (s) |",
+             "|" + "---|" * 14]
     for name, r in results.items():
         if name.startswith("_"):
             continue
@@ -178,8 +179,10 @@ def table(results):
             gap = "—" if rep["gap"] is None else f"{100 * rep['gap']:.1f}%"
             bound = "—" if rep["bound"] is None else f"{rep['bound']:.1f}"
             lbound = "—" if rep.get("max_link_load_bound") is None else f"{rep['max_link_load_bound']:.2f}"
+            at = rep.get("max_link_load_bound_at_traffic")
+            at = "—" if at is None else f"{at:.2f}"
             lines.append(f"| {name} | {r['n_neurons']} | {r['n_synapses']} | {m} | {rep['n_cores']} | "
-                         f"{rep['hop_weighted_traffic']:.1f} | {ratio} | {rep['max_link_load']:.2f} | {lbound} | "
+                         f"{rep['hop_weighted_traffic']:.1f} | {ratio} | {rep['max_link_load']:.2f} | {lbound} | {at} | "
                          f"{rep['energy_pj_per_step'] / 1e3:.1f} | {bound} | {gap} | {rep['wall_s']:.1f} |")
     return lines
 
@@ -189,6 +192,8 @@ def main():
     ap.add_argument("--time-limit", type=float, default=10.0, help="CP-SAT deterministic units per compile")
     ap.add_argument("--only", default=None, help="run one row (name as in the table)")
     ap.add_argument("--no-scale", action="store_true", help="skip the 100k/10M run")
+    ap.add_argument("--keep", action="append", default=[], metavar="ROW",
+                    help="reuse ROW from the existing placement.json instead of rerunning it (marked 'kept_from')")
     ap.add_argument("--scale-only", action="store_true", help="only the 100k/10M run")
     ap.add_argument("--scale-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--table-only", action="store_true", help="rewrite placement.md from placement.json")
@@ -207,8 +212,13 @@ def main():
     OUT.mkdir(exist_ok=True)
     if not args.scale_only:
         results, graphs = {}, {}
+        old = json.loads((OUT / "placement.json").read_text()) if args.keep else {}
         for name, net, make_target, tdesc in CASES:
             if args.only and name != args.only:
+                continue
+            if name in args.keep:
+                results[name] = {**old[name], "kept_from": old[name].get("kept_from", old["_meta"]["date"])}
+                log(f"{name}: kept from the earlier run ({results[name]['kept_from']})")
                 continue
             if net not in graphs:
                 log(f"building {net}")
