@@ -5,7 +5,7 @@ numba-compiled engine (same integers); semantics in ``docs/emulator.md``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -13,13 +13,16 @@ from neuromap.errors import ImageError
 from neuromap.image import Image
 
 from emulator.inputs import InputSchedule
-from emulator.program import Program, pack, prepare, unpack
+from emulator.program import Program, pack, prepare, split_posts, unpack
 from emulator.state import ChunkOut, State
 
 ENGINES = ("numba", "numpy")
 
 #: neuron-steps per chunk (the chunk length adapts to the network size; progress is reported per chunk)
 _CHUNK_BUDGET = 1_000_000
+#: synapses from which the numba engine delivers on several threads by default (``threads=None``): below,
+#: a step's work is too small for the ~10 us a parallel region costs per step (docs/emulator.md)
+THREADS_MIN_SYNAPSES = 2_000_000
 #: spike rows (16 bytes each) reserved up front; a run that spikes more grows the array in place
 _RESERVE_ROWS = 1 << 25
 
@@ -61,11 +64,12 @@ def _engine(name: str):
 
 
 def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
-            progress=None, weight_every: int | None = None) -> RawRun:
+            progress=None, weight_every: int | None = None, threads: int | None = None) -> RawRun:
     """Run ``steps`` steps from the initial state. ``probe``: global neuron ids to trace (default: the
     image's u/v probes). ``progress(done_steps, steps)`` is called after each chunk (neuromap.progress).
     Images with plastic projections learn (:mod:`emulator.plastic`); weights are recorded every
-    ``weight_every`` steps and after the last."""
+    ``weight_every`` steps and after the last. ``threads``: delivery/update threads of the numba engine on
+    static images (1 = the calling thread only; None = :func:`default_threads`); results do not depend on it."""
     if isinstance(image, Image) and "truenorth" in image.core_kinds:   # TrueNorth cores: emulator/tn_image.py
         from emulator.tn_image import emulate_truenorth
         return emulate_truenorth(image, steps, engine, probe)
@@ -83,6 +87,14 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
         p = pack(p) or p                  # 4 instead of 6 bytes read per synaptic event, when packable
     elif engine == "numpy":
         p = unpack(p)
+    if threads is not None and int(threads) < 1:
+        raise ImageError(f"threads must be >= 1, got {threads}")
+    if engine == "numba":
+        n_threads = default_threads(p) if threads is None else int(threads)
+        if n_threads == 1:
+            p = replace(p, post_bounds=None, syn_split=None)
+        elif p.post_bounds is None or p.post_bounds.shape[0] != n_threads + 1:   # else: split already
+            p = split_posts(p, n_threads)
     if probe is None:
         probe = _image_probe(image) if isinstance(image, Image) else np.zeros(0, np.int64)
     probe = np.ascontiguousarray(probe, dtype=np.int64)
@@ -111,6 +123,33 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
     sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
     sp.resize((out.n_spikes, 2), refcheck=False)   # trim the reservation (realloc, no copy)
     return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy())
+
+
+def default_threads(p: Program) -> int:
+    """Threads the numba engine uses when not told: numba's thread count (``NUMBA_NUM_THREADS``, default the
+    CPU count) for programs of at least :data:`THREADS_MIN_SYNAPSES` synapses when numba can use its OpenMP or
+    TBB threading layer, else 1 (its fallback ``workqueue`` layer costs ~100 us per parallel region)."""
+    import numba
+    if not _fast_threading_layer():
+        return 1
+    if p.post_bounds is not None:        # already split (:func:`emulator.program.split_posts`)
+        return p.post_bounds.shape[0] - 1
+    n_syn = p.syn_ptr[-1] if p.syn_ptr.size else 0
+    return int(numba.config.NUMBA_NUM_THREADS) if n_syn >= THREADS_MIN_SYNAPSES else 1
+
+
+def _fast_threading_layer() -> bool:
+    """numba's OpenMP (needs the system libgomp) or TBB layer loads and the user did not pick workqueue."""
+    import numba
+    if numba.config.THREADING_LAYER == "workqueue":
+        return False
+    for mod in ("omppool", "tbbpool"):
+        try:
+            __import__(f"numba.np.ufunc.{mod}")
+            return True
+        except ImportError:
+            continue
+    return False
 
 
 def _image_probe(image: Image) -> np.ndarray:

@@ -72,6 +72,9 @@ class Program:
     # packed synapses (static numba runs, :func:`pack`): syn_post/syn_add then have length 0
     syn_packed: np.ndarray = None      # S int32: add << 16 | (post - axon_post_base[axon]) (16 bit unsigned)
     axon_post_base: np.ndarray = None  # A int64: smallest post of each axon
+    # threaded delivery (:func:`split_posts`): thread k owns neurons post_bounds[k] .. post_bounds[k+1]-1
+    post_bounds: np.ndarray = None     # T+1 int64, ascending, 0 .. N
+    syn_split: np.ndarray = None       # (A, T+1) int64: first synapse of each axon whose post >= post_bounds[k]
 
 
 def _axon_post_base(p: Program) -> np.ndarray | None:
@@ -115,7 +118,7 @@ def order_by_source(p: Program) -> Program:
         p, syn_ptr=ptr, route_axon=new_id[p.route_axon], axon_delay=p.axon_delay[order],
         axon_slotted=p.axon_slotted[order], syn_post=take(p.syn_post), syn_delay=take(p.syn_delay),
         syn_add=take(p.syn_add), syn_slot=take(p.syn_slot), syn_packed=take(p.syn_packed),
-        axon_post_base=None if p.axon_post_base is None else p.axon_post_base[order])
+        axon_post_base=None if p.axon_post_base is None else p.axon_post_base[order], post_bounds=None, syn_split=None)
 
 
 def pack(p: Program) -> Program | None:
@@ -141,6 +144,50 @@ def unpack(p: Program) -> Program:
     post = np.repeat(p.axon_post_base, np.diff(p.syn_ptr)) + (x & 0xFFFF)
     return dataclasses.replace(p, syn_post=post.astype(np.int32), syn_add=(x >> 16).astype(np.int16),
                                syn_packed=None, axon_post_base=None)
+
+
+def _syn_posts(p: Program) -> np.ndarray:
+    """The post neuron of every synapse (int64), packed or not."""
+    if p.syn_packed is None:
+        return p.syn_post.astype(np.int64)
+    return np.repeat(p.axon_post_base, np.diff(p.syn_ptr)) + (p.syn_packed.astype(np.int64) & 0xFFFF)
+
+
+def sort_by_post(p: Program) -> Program:
+    """The same program with each axon's synapses ascending by post (stable; a no-op when they already
+    are, as :mod:`neuromap.passes.lower` writes them). Sums are integer and order-free: results are unchanged."""
+    post = _syn_posts(p)
+    axon = np.repeat(np.arange(p.syn_ptr.shape[0] - 1), np.diff(p.syn_ptr))
+    if post.size < 2 or not np.any((axon[1:] == axon[:-1]) & (post[1:] < post[:-1])):
+        return p
+    perm = np.lexsort((post, axon))
+    take = (lambda a: a[perm] if a is not None and a.size else a)  # noqa: E731
+    return dataclasses.replace(p, syn_post=take(p.syn_post), syn_delay=take(p.syn_delay), syn_add=take(p.syn_add),
+                               syn_slot=take(p.syn_slot), syn_packed=take(p.syn_packed))
+
+
+def split_posts(p: Program, threads: int) -> Program:
+    """The same program prepared for ``threads`` delivery threads: the neurons cut into ``threads`` contiguous
+    ranges of about equal weight (in-degree + 1 per neuron: synaptic events and the LIF update), each axon's
+    synapses sorted by post (:func:`sort_by_post`) and ``syn_split[g, k]`` = the first synapse of axon g whose
+    post lies in range k or above. Thread k then adds only into its own neurons' ring slots and slot
+    accumulators (disjoint writes: the same integers whatever the scheduling). Ranges may be empty."""
+    T = max(1, int(threads))
+    p = sort_by_post(p)
+    post = _syn_posts(p)
+    w = np.bincount(post, minlength=p.n_neurons)[:p.n_neurons] + 1
+    cum = np.cumsum(w)
+    bounds = np.zeros(T + 1, np.int64)
+    bounds[1:T] = np.searchsorted(cum, cum[-1] * np.arange(1, T) / T, side="left") + 1 if p.n_neurons else 0
+    bounds[T] = p.n_neurons
+    bounds = np.minimum(np.maximum.accumulate(bounds), p.n_neurons)
+    split = np.empty((p.syn_ptr.shape[0] - 1, T + 1), np.int64)
+    split[:, 0], split[:, T] = p.syn_ptr[:-1], p.syn_ptr[1:]
+    for k in range(1, T):
+        below = np.zeros(post.size + 1, np.int64)
+        np.cumsum(post < bounds[k], out=below[1:])
+        split[:, k] = p.syn_ptr[:-1] + below[p.syn_ptr[1:]] - below[p.syn_ptr[:-1]]
+    return dataclasses.replace(p, post_bounds=bounds, syn_split=split)
 
 
 def _i64(a) -> np.ndarray:

@@ -96,13 +96,14 @@ def weights_by_name(image: Image, weights: dict[int, np.ndarray]) -> dict[str, n
 
 
 def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba", progress=None,
-        weight_every: int | None = None) -> Results:
+        weight_every: int | None = None, threads: int | None = None) -> Results:
     """Run a compiled image (or an image directory) for ``steps`` steps on the emulator
     (``progress(done_steps, steps)`` after each chunk, see :mod:`neuromap.progress`); plastic
-    projections' weights are recorded every ``weight_every`` steps and after the last."""
+    projections' weights are recorded every ``weight_every`` steps and after the last; ``threads``: see
+    :func:`emulator.emulate` (same results for any value)."""
     from emulator import emulate
     img = image if isinstance(image, Image) else load_image(image)
-    raw = emulate(img, steps, engine, progress=progress, weight_every=weight_every)
+    raw = emulate(img, steps, engine, progress=progress, weight_every=weight_every, threads=threads)
     N = img.n_neurons
     res = Results(steps=raw.steps, spikes={}, core_spikes=raw.core_spikes, link_spikes=raw.link_spikes,
                   meta={"backend": "emulator", "engine": engine, "target": img.target,

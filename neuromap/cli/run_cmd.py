@@ -24,9 +24,13 @@ BACKENDS = {"emulator": "backends.emulator", "lava": "backends.lava.run"}
 @click.option("--steps", "-n", type=click.IntRange(min=1), required=True, help="Number of steps to run.")
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
               help="Emulator time loop (emulator backend only).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Emulator threads (numba engine, static images; default: all for >= 2M synapses, else 1). "
+                   "Results do not depend on it.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
 @quiet_option
-def command(build: str, backend: str, steps: int, engine: str, output: str | None, quiet: bool) -> None:
+def command(build: str, backend: str, steps: int, engine: str, threads: int | None, output: str | None,
+            quiet: bool) -> None:
     """Run the image directory BUILD for --steps steps.
 
     \b
@@ -44,7 +48,7 @@ def command(build: str, backend: str, steps: int, engine: str, output: str | Non
     mod = importlib.import_module(BACKENDS[backend])
     if backend == "emulator":
         with bar("emulating (steps)", enabled=not quiet) as progress:
-            res = mod.run(img, steps, engine=engine, progress=progress)
+            res = mod.run(img, steps, engine=engine, progress=progress, threads=threads)
         how = f"{backend} ({engine})"
     else:
         with bar("lava (steps)", enabled=not quiet) as progress:

@@ -1,0 +1,122 @@
+"""Threaded delivery (``emulate(..., threads=T)``): the same integers as one thread and as the numpy engine
+(spikes in the same order, u/v traces, final state, core and link counters), for any T, every run."""
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, HealthCheck, strategies as st
+
+import emulator
+from emulator import emulate
+from emulator.program import pack, prepare, sort_by_post, split_posts, unpack
+from neuromap.compiler import compile_network
+from neuromap.errors import ImageError
+from neuromap.network import Network
+from neuromap.targets import load_target
+
+FIELDS = ("spikes", "u", "v", "core_spikes", "link_spikes", "final_u", "final_v")
+
+
+def _same(a, b):
+    for f in FIELDS:
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+
+
+@st.composite
+def nets(draw):
+    """Several populations (odd sizes, refractory), Poisson inputs, delays up to 12, negative and positive
+    weight exponents (dendrite slots), several cores (max 16 neurons per core)."""
+    net = Network(seed=draw(st.integers(0, 1000)))
+    for k in range(draw(st.integers(1, 3))):
+        net.add_population(f"p{k}", draw(st.integers(1, 41)), neuron="loihi_lif", du=draw(st.integers(0, 4095)),
+                           dv=draw(st.integers(0, 4095)), vth=draw(st.integers(0, 300)),
+                           bias_mant=draw(st.integers(-100, 400)), bias_exp=draw(st.integers(0, 4)),
+                           refractory=draw(st.integers(0, 3)))
+    net.add_population("poi", draw(st.integers(1, 9)), neuron="poisson", rate=draw(st.floats(0, 500)))
+    names = [n for n in net.populations if n != "poi"]
+    for _ in range(draw(st.integers(1, 5))):
+        net.connect(draw(st.sampled_from(names + ["poi"])), draw(st.sampled_from(names)),
+                    connect={"rule": "fixed_probability", "p": draw(st.floats(0.1, 1))},
+                    weight={"uniform_int": [-255, 255]}, delay={"uniform_int": [1, draw(st.integers(1, 12))]},
+                    weight_exp=draw(st.integers(-4, 3)))
+    return net
+
+
+def _image(net):
+    """Compiled for Loihi cores of 16 neurons and 400 input axons (several cores per population)."""
+    t = load_target("loihi")
+    tgt = dataclasses.replace(t, core=dataclasses.replace(t.core, max_neurons=16, max_input_axons=400))
+    return compile_network(net, tgt, passes=["check_hw_units", "partition", "lower"])
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(nets(), st.integers(2, 5))
+def test_threads_equal_one_thread_and_numpy(net, T):
+    img = _image(net)
+    pr = np.arange(img.n_neurons)
+    ref = emulate(img, 50, "numpy", probe=pr)
+    one = emulate(img, 50, "numba", probe=pr, threads=1)
+    many = emulate(img, 50, "numba", probe=pr, threads=T)
+    _same(ref, one)
+    _same(ref, many)
+
+
+def _net(seed=4):
+    net = Network(seed=seed)
+    net.add_population("a", 23, neuron="loihi_lif", du=300, dv=200, vth=40, bias_mant=35, refractory=2)
+    net.add_population("b", 9, neuron="loihi_lif", du=100, dv=50, vth=30)
+    net.add_population("x", 5, neuron="poisson", rate=300.0)
+    net.connect("x", "a", weight={"uniform_int": [0, 255]}, delay={"uniform_int": [1, 6]})
+    net.connect("a", "b", connect={"rule": "fixed_probability", "p": 0.5}, weight={"uniform_int": [-100, 255]},
+                weight_exp=-2, delay={"uniform_int": [1, 3]})
+    net.connect("b", "a", connect={"rule": "fixed_probability", "p": 0.5}, weight={"uniform_int": [-255, 50]})
+    return _image(net)
+
+
+def test_more_threads_than_neurons_chunks_and_repeats(monkeypatch):
+    img = _net()
+    pr = np.arange(img.n_neurons)
+    ref = emulate(img, 120, "numpy", probe=pr)
+    assert ref.spikes.shape[0] > 200
+    p = split_posts(pack(prepare(img)), 50)                 # 32 neurons, 50 ranges: most are empty
+    assert p.post_bounds[0] == 0 and p.post_bounds[-1] == img.n_neurons and np.all(np.diff(p.post_bounds) >= 0)
+    for T in (2, 3, 50):
+        _same(ref, emulate(img, 120, probe=pr, threads=T))
+    monkeypatch.setattr(emulator, "_CHUNK_BUDGET", 5 * 37)  # 5 steps per chunk: spikes pending at chunk ends
+    runs = [emulate(img, 120, probe=pr, threads=2) for _ in range(3)]
+    for r in runs:
+        _same(ref, r)
+
+
+def test_split_is_per_post_range_and_sorting_is_harmless():
+    img = _net(seed=9)
+    p = unpack(pack(prepare(img)))
+    rng = np.random.default_rng(0)
+    perm = np.concatenate([lo + rng.permutation(hi - lo) for lo, hi in zip(p.syn_ptr[:-1], p.syn_ptr[1:])])
+    shuffled = type(p)(**{**vars(p), **{k: getattr(p, k)[perm] for k in ("syn_post", "syn_delay", "syn_add")},
+                          "syn_slot": p.syn_slot[perm] if p.syn_slot.size else p.syn_slot})
+    s = split_posts(shuffled, 3)
+    assert np.array_equal(sort_by_post(shuffled).syn_post, s.syn_post)
+    for g in range(s.syn_ptr.size - 1):
+        for k in range(3):
+            post = s.syn_post[s.syn_split[g, k]:s.syn_split[g, k + 1]]
+            assert np.all((post >= s.post_bounds[k]) & (post < s.post_bounds[k + 1]))
+    pr = np.arange(img.n_neurons)
+    ref = emulate(img, 80, "numpy", probe=pr)
+    _same(ref, emulate(shuffled, 80, probe=pr, threads=3))   # unpacked program, unsorted axons
+    _same(ref, emulate(shuffled, 80, probe=pr, threads=1))
+
+
+def test_threads_option_validated_and_defaults_small_networks_to_one():
+    img = _net()
+    with pytest.raises(ImageError, match="threads"):
+        emulate(img, 5, threads=0)
+    assert emulator.default_threads(prepare(img)) == 1
+
+
+def test_backend_run_passes_threads():
+    from backends.emulator import run
+    img = _net()
+    a, b = run(img, 60, threads=1), run(img, 60, threads=3)
+    assert all(np.array_equal(a.spikes[k], b.spikes[k]) for k in a.spikes) and a.spikes["a"].shape[0] > 10
+    assert np.array_equal(a.link_spikes, b.link_spikes)
