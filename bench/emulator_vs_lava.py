@@ -6,8 +6,12 @@ biases (mean rate ~5 % of neurons per step). Each measurement runs in its own
 subprocess so its peak RSS is its own (Lava: the runtime process plus its
 children). Lava is timed over steps 2..1000 (step 1 starts its processes); the
 emulator's numba engine over 1000 steps after a warm-up run (JIT compiled once).
-The final u and v of both populations must be identical (sha256) or the
-benchmark reports a mismatch. The machine is shared, so one measurement can be off by 2-3x:
+The emulator runs twice per repeat: on one thread (``threads=1``: ``*_1thread``, whose
+synaptic events per CPU second are the one-core figure) and with its default threads
+(``threads=None``: :func:`emulator.default_threads`, ``*_default``; 2 threads on this
+2-core machine for the 10 M-synapse case, 1 thread for the 100 k-synapse one; Lava too
+runs each process in its own OS process). The final u and v of every run must be identical
+(sha256) or the benchmark reports a mismatch. The machine is shared, so one measurement can be off by 2-3x:
 each side is measured ``REPEATS`` times, alternating emulator and Lava subprocesses (the
 same protocol for both), and the reported time of each side is its median run; every run's
 ms/step and the 1-min load average before it are listed too. Memory: ``program_mb`` is every array the emulator
@@ -69,8 +73,10 @@ def _rss_now_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
 
 
-def worker_emulator(n: int, steps: int) -> dict:
-    from emulator import emulate
+def worker_emulator(n: int, steps: int, threads: str = "1") -> dict:
+    """``threads``: "1" or "default" (:func:`emulator.default_threads`)."""
+    from emulator import default_threads, emulate
+    from emulator.program import split_posts
     from emulator.program import pack, prepare
     from emulator.state import State
     from neuromap.compiler import compile_network
@@ -94,15 +100,18 @@ def worker_emulator(n: int, steps: int) -> dict:
     gax = img.cores["axon_ptr"][img.routes["core"]] + img.routes["axon"]
     np.add.at(fan_of_src, ax_src, fan[gax])
     del img
-    emulate(prog, 5)                                        # JIT warm-up
+    n_threads = 1 if threads == "1" else default_threads(prog)
+    if n_threads > 1:
+        prog = split_posts(prog, n_threads)                 # what emulate() does first (not timed, like pack)
+    emulate(prog, 5, threads=n_threads)                     # JIT warm-up
     prog_bytes = sum(a.nbytes for a in vars(prog).values() if isinstance(a, np.ndarray))
     ring_bytes = State.initial(prog).ring.nbytes           # the int32 dendritic delay ring
     rss_run0 = _rss_now_mb()
     t, c = time.perf_counter(), time.process_time()
-    run = emulate(prog, steps)
+    run = emulate(prog, steps, threads=n_threads)
     sec, cpu = time.perf_counter() - t, time.process_time() - c
     src = run.spikes[:, 1]
-    return {"seconds": sec, "cpu_seconds": cpu, "steps": steps, "spikes": int(src.size), "pre_spikes": int((src < n).sum()),
+    return {"seconds": sec, "cpu_seconds": cpu, "steps": steps, "threads": n_threads, "spikes": int(src.size), "pre_spikes": int((src < n).sum()),
             "syn_events": int(fan_of_src[src].sum()), "synapses": n_syn,
             "final": _digest(run.final_u, run.final_v), "peak_rss_mb": _rss_mb(), "rss_before_build_mb": rss0,
             "program_mb": round((prog_bytes + ring_bytes) / 2 ** 20, 1),
@@ -144,6 +153,7 @@ def worker_lava(n: int, steps: int, kind: str) -> dict:
 def _sub(args: list[str]) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.emulator_vs_lava", "--worker", *args],
                          capture_output=True, text=True, check=True)
+    # (each worker is its own process: numba's threads and Lava's processes never share one)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -159,25 +169,28 @@ def run(quick: bool = False) -> dict:
     for name, (n, kind) in CASES.items():
         if quick:
             n = min(n, 2000)
-        emus, lavas, loads = [], [], []
-        for _ in range(1 if quick else REPEATS):        # alternate the two sides
+        emus, emts, lavas, loads = [], [], [], []
+        for _ in range(1 if quick else REPEATS):        # alternate the three measurements
             loads.append(round(os.getloadavg()[0], 1))
-            emus.append(_sub(["emulator", str(n), str(steps)]))
+            emus.append(_sub(["emulator", str(n), str(steps), "1"]))
+            emts.append(_sub(["emulator", str(n), str(steps), "default"]))
             lavas.append(_sub(["lava", str(n), str(steps), kind]))
-        emu, lava = _median_run(emus), _median_run(lavas)
-        emu_ms = 1e3 * emu["seconds"] / emu["steps"]
-        emu_cpu_ms = 1e3 * emu["cpu_seconds"] / emu["steps"]
+        emu, emt, lava = _median_run(emus), _median_run(emts), _median_run(lavas)
         lava_ms = 1e3 * lava["seconds"] / lava["steps"]
+        res.update({f"{name}_n": n, f"{name}_synapses": emu["synapses"], f"{name}_lava_ms_per_step": round(lava_ms, 4)})
+        for tag, e, runs in (("1thread", emu, emus), ("default", emt, emts)):
+            ms = 1e3 * e["seconds"] / e["steps"]
+            res.update({
+                f"{name}_emulator_{tag}_threads": e["threads"],
+                f"{name}_emulator_{tag}_ms_per_step": round(ms, 4),
+                f"{name}_emulator_{tag}_cpu_ms_per_step": round(1e3 * e["cpu_seconds"] / e["steps"], 4),
+                f"{name}_speedup_wall_{tag}": round(lava_ms / ms, 1),
+                f"{name}_emulator_{tag}_syn_events_per_cpu_s": round(e["syn_events"] / e["cpu_seconds"]),
+                f"{name}_emulator_{tag}_syn_events_per_s": round(e["syn_events"] / e["seconds"]),
+                f"{name}_emulator_{tag}_ms_per_step_runs": [round(1e3 * r["seconds"] / r["steps"], 4) for r in runs],
+            })
         res.update({
-            f"{name}_n": n,
-            f"{name}_synapses": emu["synapses"],
-            f"{name}_lava_ms_per_step": round(lava_ms, 4),
-            f"{name}_emulator_ms_per_step": round(emu_ms, 4),
-            f"{name}_emulator_cpu_ms_per_step": round(emu_cpu_ms, 4),
-            f"{name}_speedup_wall": round(lava_ms / emu_ms, 1),
-            f"{name}_emulator_syn_events_per_cpu_s": round(emu["syn_events"] / emu["cpu_seconds"]),
-            f"{name}_spikes_per_s": round(emu["spikes"] / emu["seconds"]),
-            f"{name}_syn_events_per_s": round(emu["syn_events"] / emu["seconds"]),
+            f"{name}_spikes_per_s_1thread": round(emu["spikes"] / emu["seconds"]),
             f"{name}_mean_pre_rate_per_step": round(emu["pre_spikes"] / (n * steps), 4),
             f"{name}_emulator_peak_rss_mb": emu["peak_rss_mb"],
             f"{name}_emulator_program_mb": emu["program_mb"],
@@ -187,9 +200,8 @@ def run(quick: bool = False) -> dict:
             f"{name}_emulator_rss_before_build_mb": emu["rss_before_build_mb"],
             f"{name}_lava_peak_rss_mb": lava["peak_rss_mb"],
             f"{name}_weight_mb_int32": round(lava["weight_bytes_int32"] / 2 ** 20, 1),
-            f"{name}_bit_identical": len({r["final"] for r in emus + lavas}) == 1,
+            f"{name}_bit_identical": len({r["final"] for r in emus + emts + lavas}) == 1,
             f"{name}_lava_ms_per_step_runs": [round(1e3 * r["seconds"] / r["steps"], 4) for r in lavas],
-            f"{name}_emulator_ms_per_step_runs": [round(1e3 * r["seconds"] / r["steps"], 4) for r in emus],
             f"{name}_loadavg_1min_before_runs": loads,
         })
     return res
@@ -198,7 +210,7 @@ def run(quick: bool = False) -> dict:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         kind, n, steps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-        out = worker_emulator(n, steps) if kind == "emulator" else worker_lava(n, steps, sys.argv[5])
+        out = worker_emulator(n, steps, sys.argv[5]) if kind == "emulator" else worker_lava(n, steps, sys.argv[5])
         print(json.dumps(out))
     else:
         print(json.dumps(run(quick="--quick" in sys.argv), indent=1))

@@ -178,12 +178,34 @@ def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, 
 
 
 @numba.njit(inline="always")
+def _direct_axon(g, lo, hi, row_off, ring, axon_delay, syn_post, syn_delay, syn_add, packed, syn_packed,
+                 axon_post_base):
+    """Synapses ``lo .. hi-1`` of the direct (not slotted) axon ``g`` into the ring, as in :func:`deliver`
+    (for the threaded loops; :func:`deliver` keeps the body written out: a shared inline per-axon helper
+    made the one-thread loop ~30 % slower)."""
+    if packed:
+        pb = axon_post_base[g]
+        if axon_delay[g] >= 0:
+            _add_packed(ring, row_off[axon_delay[g]] + pb, syn_packed, lo, hi)
+        else:
+            for q in range(lo, hi):
+                x = syn_packed[q]
+                ring[row_off[syn_delay[q]] + pb + (x & 0xFFFF)] += x >> 16
+    elif axon_delay[g] >= 0:
+        dst = ring[row_off[axon_delay[g]]:]
+        for q in range(lo, hi):
+            dst[_ix(syn_post[q])] += syn_add[q]
+    else:
+        for q in range(lo, hi):
+            ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
+
+
+@numba.njit(inline="always")
 def _deliver_range(th, fired, nf, row_off, ring, src_ptr, route_axon, syn_split, axon_delay, axon_slotted, syn_post,
                    syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed, syn_packed,
                    axon_post_base, slot_acc, touched, marked):
     """:func:`deliver` of ``fired[0:nf]`` restricted to thread ``th``'s neurons: of every reached axon g only its
-    synapses ``syn_split[g, th] .. syn_split[g, th+1]-1`` (no recording, no counters). The axon body is
-    written out as in :func:`deliver`: a shared inline helper made the single-threaded loop ~30 % slower."""
+    synapses ``syn_split[g, th] .. syn_split[g, th+1]-1`` (no recording, no counters)."""
     nt = 0
     for f in range(nf):
         s = fired[f]
@@ -199,26 +221,39 @@ def _deliver_range(th, fired, nf, row_off, ring, src_ptr, route_axon, syn_split,
                         touched[nt] = sl
                         nt += 1
                     slot_acc[sl] += (syn_packed[q] >> 16) if packed else syn_add[q]
-            elif packed:
-                pb = axon_post_base[g]
-                if axon_delay[g] >= 0:
-                    _add_packed(ring, row_off[axon_delay[g]] + pb, syn_packed, lo, hi)
-                else:
-                    for q in range(lo, hi):
-                        x = syn_packed[q]
-                        ring[row_off[syn_delay[q]] + pb + (x & 0xFFFF)] += x >> 16
-            elif axon_delay[g] >= 0:
-                dst = ring[row_off[axon_delay[g]]:]
-                for q in range(lo, hi):
-                    dst[_ix(syn_post[q])] += syn_add[q]
             else:
-                for q in range(lo, hi):
-                    ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
+                _direct_axon(g, lo, hi, row_off, ring, axon_delay, syn_post, syn_delay, syn_add, packed, syn_packed,
+                             axon_post_base)
     for i in range(nt):
         sl = touched[i]
         ring[row_off[slot_delay[sl]] + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
         slot_acc[sl] = 0
         marked[sl] = False
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
+                  src_ptr, src_core, route_core, link_spikes, spk_step, spk_src, n_spk):
+    """Serial part of a threaded step: the threads' spike lists in range order (= neurons ascending), then
+    the step's inputs, into ``fired``; probe traces (row k); spikes recorded from row ``n_spk`` on and link
+    messages counted, as :func:`deliver` does. Returns the number of spikes."""
+    nf = 0
+    for th in range(T):
+        lo = post_bounds[th]
+        for i in range(nf_t[th]):
+            fired[nf] = fired_t[th, i] + lo
+            nf += 1
+    trace_probes(k, probe, u, v, trace_u, trace_v)
+    for j in range(in_ptr[k], in_ptr[k + 1]):
+        fired[nf] = N + in_ids[j]
+        nf += 1
+    for f in range(nf):
+        s = fired[f]
+        spk_step[n_spk + f] = t
+        spk_src[n_spk + f] = s
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            link_spikes[src_core[s], route_core[r]] += 1
+    return nf
 
 
 @numba.njit(cache=True, nogil=True)
@@ -278,25 +313,96 @@ def _run_threaded(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, re
                                     slot_acc, touched[th], marked, cs_t[th], fired_t[th])
         if k == n_steps:                           # the last step's spikes are delivered: done
             break
-        nf = 0
-        for th in range(T):
-            lo = post_bounds[th]
-            for i in range(nf_t[th]):
-                fired[nf] = fired_t[th, i] + lo
-                nf += 1
-        trace_probes(k, probe, u, v, trace_u, trace_v)
-        for j in range(in_ptr[k], in_ptr[k + 1]):
-            fired[nf] = N + in_ids[j]
-            nf += 1
-        for f in range(nf):
-            s = fired[f]
-            spk_step[n_spk] = t
-            spk_src[n_spk] = s
-            n_spk += 1
-            for r in range(src_ptr[s], src_ptr[s + 1]):
-                link_spikes[src_core[s], route_core[r]] += 1
+        nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
+                           src_ptr, src_core, route_core, link_spikes, spk_step, spk_src, n_spk)
+        n_spk += nf
         for d in range(D):                         # a loop: an array assignment would be a parallel region
             prev_off[d] = row_off[d]
+    for th in range(T):
+        for c in range(C):
+            core_spikes[c] += cs_t[th, c]
+    return n_spk
+
+
+@numba.njit(cache=True, nogil=True)
+def _deliver_spikes(fired, f0, f1, row_off, ring, src_ptr, route_axon, syn_ptr, axon_delay, syn_post, syn_delay,
+                    syn_add, packed, syn_packed, axon_post_base):
+    """The whole synapse runs of the spikes ``fired[f0:f1]`` into ``ring`` (direct axons only: no slots)."""
+    for f in range(f0, f1):
+        s = fired[f]
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            g = route_axon[r]
+            _direct_axon(g, syn_ptr[g], syn_ptr[g + 1], row_off, ring, axon_delay, syn_post, syn_delay, syn_add,
+                         packed, syn_packed, axon_post_base)
+
+
+@numba.njit(cache=True, nogil=True)
+def _update_range(th, t, base, N, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, ref_period, ref_until,
+                  neuron_core, u, v, core_spikes, fired_local):
+    """Neurons of range ``th``: add the other threads' ring rows (offset ``base``) into the shared ring and
+    clear them (int32 sums wrap: order-free), then :func:`lif_update`; returns the range's spike count."""
+    lo = post_bounds[th]
+    hi = post_bounds[th + 1]
+    if hi == lo:
+        return 0
+    for j in range(T - 1):
+        for n in range(base + lo, base + hi):
+            ring[n] += rings[j, n]
+            rings[j, n] = 0
+    return lif_update(t, hi - lo, base + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi], bias[lo:hi],
+                      vth[lo:hi], ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes, fired_local)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr,
+                     route_axon, route_core, src_core, syn_ptr, post_bounds, axon_delay, syn_post, syn_delay, syn_add,
+                     packed, syn_packed, axon_post_base, u, v, ring, core_spikes, link_spikes, in_ptr, in_ids, probe,
+                     spikes, n_spk, trace_u, trace_v):
+    """:func:`_run` on ``T = len(post_bounds) - 1`` threads for programs without dendrite slots, two parallel
+    regions per step: thread k adds the whole synapse runs of its share of the step's spikes (cut so the
+    shares hold about equal synapse counts) into its own copy of the ring (thread 0: the shared ring); then
+    thread k sums the copies' rows of its neuron range into the shared ring and updates those neurons. int32
+    sums wrap, so the ring holds the one-thread integers; a serial pass merges spikes as :func:`_run_threaded`."""
+    T = post_bounds.shape[0] - 1
+    C = core_spikes.shape[0]
+    spk_step = spikes[:, 0]
+    spk_src = spikes[:, 1]
+    fired = np.empty(N + in_ids.shape[0], np.int64)
+    fired_t = np.empty((T, N + 1), np.int64)
+    nf_t = np.zeros(T, np.int64)
+    cs_t = np.zeros((T, C), np.int64)
+    rings = np.zeros((max(T - 1, 1), D * N), np.int32)    # threads 1 .. T-1: private ring copies
+    cut = np.zeros(T + 1, np.int64)                        # thread k delivers fired[cut[k]:cut[k+1]]
+    ev = np.zeros(N + in_ids.shape[0] + 1, np.int64)       # synapses of fired[0:f], cumulative
+    row_off = np.empty(D, np.int64)
+    for k in range(n_steps):
+        t = t0 + k
+        ring_rows(t, D, N, row_off)
+        for th in numba.prange(T):
+            nf_t[th] = _update_range(th, t, row_off[0], N, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth,
+                                     ref_period, ref_until, neuron_core, u, v, cs_t[th], fired_t[th])
+        nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
+                           src_ptr, src_core, route_core, link_spikes, spk_step, spk_src, n_spk)
+        n_spk += nf
+        for f in range(nf):
+            s = fired[f]
+            e = 0
+            for r in range(src_ptr[s], src_ptr[s + 1]):
+                e += syn_ptr[route_axon[r] + 1] - syn_ptr[route_axon[r]]
+            ev[f + 1] = ev[f] + e
+        f = 0
+        for th in range(T):                                # shares of about ev[nf] / T synapses
+            while f < nf and ev[f] * T < ev[nf] * th:
+                f += 1
+            cut[th] = f
+        cut[T] = nf
+        for th in numba.prange(T):
+            _deliver_spikes(fired, cut[th], cut[th + 1], row_off, ring if th == 0 else rings[th - 1], src_ptr,
+                            route_axon, syn_ptr, axon_delay, syn_post, syn_delay, syn_add, packed, syn_packed,
+                            axon_post_base)
+    for j in range(T - 1):                                 # pending deliveries into the shared ring
+        for n in range(D * N):
+            ring[n] += rings[j, n]
     for th in range(T):
         for c in range(C):
             core_spikes[c] += cs_t[th, c]
@@ -329,6 +435,14 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
     if p.post_bounds is not None and p.post_bounds.shape[0] > 2:
         _launch_threads()
         numba.set_num_threads(min(p.post_bounds.shape[0] - 1, numba.config.NUMBA_NUM_THREADS))
+        if p.slot_post.size == 0:
+            out.n_spikes = _run_spike_split(
+                t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.ref_period,
+                st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
+                p.post_bounds, p.axon_delay, p.syn_post, p.syn_delay, p.syn_add, packed, syn_packed, axon_post_base,
+                st.u, st.v, st.ring.reshape(-1), st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, out.spikes,
+                out.n_spikes, out.trace_u, out.trace_v)
+            return
         out.n_spikes = _run_threaded(
             t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.ref_period, st.ref_until,
             p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_split, p.post_bounds,

@@ -61,20 +61,24 @@ def test_threads_equal_one_thread_and_numpy(net, T):
     _same(ref, many)
 
 
-def _net(seed=4):
+def _net(seed=4, exp=-2):
+    """Poisson input, refractory, delays, recurrence; ``exp < 0`` gives dendrite slots (the post-range split),
+    else the program has none (the spike split with per-thread ring copies)."""
     net = Network(seed=seed)
     net.add_population("a", 23, neuron="loihi_lif", du=300, dv=200, vth=40, bias_mant=35, refractory=2)
     net.add_population("b", 9, neuron="loihi_lif", du=100, dv=50, vth=30)
     net.add_population("x", 5, neuron="poisson", rate=300.0)
     net.connect("x", "a", weight={"uniform_int": [0, 255]}, delay={"uniform_int": [1, 6]})
     net.connect("a", "b", connect={"rule": "fixed_probability", "p": 0.5}, weight={"uniform_int": [-100, 255]},
-                weight_exp=-2, delay={"uniform_int": [1, 3]})
+                weight_exp=exp, delay={"uniform_int": [1, 3]})
     net.connect("b", "a", connect={"rule": "fixed_probability", "p": 0.5}, weight={"uniform_int": [-255, 50]})
     return _image(net)
 
 
-def test_more_threads_than_neurons_chunks_and_repeats(monkeypatch):
-    img = _net()
+@pytest.mark.parametrize("exp", [-2, 1])
+def test_more_threads_than_neurons_chunks_and_repeats(monkeypatch, exp):
+    img = _net(exp=exp)
+    assert (prepare(img).slot_post.size > 0) == (exp < 0)
     pr = np.arange(img.n_neurons)
     ref = emulate(img, 120, "numpy", probe=pr)
     assert ref.spikes.shape[0] > 200
