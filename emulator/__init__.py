@@ -20,8 +20,8 @@ ENGINES = ("numba", "numpy")
 
 #: neuron-steps per chunk (the chunk length adapts to the network size; progress is reported per chunk)
 _CHUNK_BUDGET = 1_000_000
-#: synapses from which the numba engine delivers on several threads by default (``threads=None``): below,
-#: a step's work is too small for the ~10 us a parallel region costs per step (docs/emulator.md)
+#: synapses from which the numba engine runs on several threads by default (``threads=None``): below, a
+#: step's work is too small for the 1-3 us per parallel region and the serial merge (docs/emulator.md)
 THREADS_MIN_SYNAPSES = 2_000_000
 #: spike rows (16 bytes each) reserved up front; a run that spikes more grows the array in place
 _RESERVE_ROWS = 1 << 25
