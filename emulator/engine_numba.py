@@ -119,13 +119,7 @@ def deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_co
             lo = syn_ptr[g]
             hi = syn_ptr[g + 1]
             if axon_slotted[g]:
-                for q in range(lo, hi):
-                    sl = syn_slot[q]
-                    if not marked[sl]:
-                        marked[sl] = True
-                        touched[nt] = sl
-                        nt += 1
-                    slot_acc[sl] += (syn_packed[q] >> 16) if packed else syn_add[q]
+                nt = _slot_axon(lo, hi, syn_slot, packed, syn_packed, syn_add, slot_acc, touched, marked, nt)
             elif packed:                      # one int32 per synapse: add << 16 | post offset
                 pb = axon_post_base[g]
                 if axon_delay[g] >= 0:        # one delay for the whole axon: the hot loop
@@ -142,12 +136,32 @@ def deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_co
             else:
                 for q in range(lo, hi):
                     ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
-    for i in range(nt):                       # dendrite slots: shift the step's per-(post, delay) sums
+    _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, slot_acc, marked)
+    return n_spk
+
+
+@numba.njit(inline="always")
+def _slot_axon(lo, hi, syn_slot, packed, syn_packed, syn_add, slot_acc, touched, marked, nt):
+    """Synapses ``lo .. hi-1`` of a slotted axon (weight_exp < 0) into their dendrite slots' sums, marking
+    each slot the step touches first in ``touched[nt:]``; returns the new ``nt``."""
+    for q in range(lo, hi):
+        sl = syn_slot[q]
+        if not marked[sl]:
+            marked[sl] = True
+            touched[nt] = sl
+            nt += 1
+        slot_acc[sl] += (syn_packed[q] >> 16) if packed else syn_add[q]
+    return nt
+
+
+@numba.njit(inline="always")
+def _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, slot_acc, marked):
+    """Dendrite slots: the step's per-(post, delay) sums of ``touched[0:nt]``, shifted, into the ring; cleared."""
+    for i in range(nt):
         sl = touched[i]
         ring[row_off[slot_delay[sl]] + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
         slot_acc[sl] = 0
         marked[sl] = False
-    return n_spk
 
 
 @numba.njit(cache=True, nogil=True)
@@ -214,21 +228,11 @@ def _deliver_range(th, fired, nf, row_off, ring, src_ptr, route_axon, syn_split,
             lo = syn_split[g, th]
             hi = syn_split[g, th + 1]
             if axon_slotted[g]:
-                for q in range(lo, hi):
-                    sl = syn_slot[q]
-                    if not marked[sl]:
-                        marked[sl] = True
-                        touched[nt] = sl
-                        nt += 1
-                    slot_acc[sl] += (syn_packed[q] >> 16) if packed else syn_add[q]
+                nt = _slot_axon(lo, hi, syn_slot, packed, syn_packed, syn_add, slot_acc, touched, marked, nt)
             else:
                 _direct_axon(g, lo, hi, row_off, ring, axon_delay, syn_post, syn_delay, syn_add, packed, syn_packed,
                              axon_post_base)
-    for i in range(nt):
-        sl = touched[i]
-        ring[row_off[slot_delay[sl]] + slot_post[sl]] += slot_acc[sl] >> slot_shift[sl]
-        slot_acc[sl] = 0
-        marked[sl] = False
+    _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, slot_acc, marked)
 
 
 @numba.njit(cache=True, nogil=True)
