@@ -29,6 +29,9 @@ from emulator.state import State
 #: engine module -> its numba kernel module (``pack``, ``unpack``, ``step_group``); group order of the loop
 KERNELS = {homeostatic_stdp: homeostatic_stdp_numba, vogels_isp: vogels_isp_numba, pool_stdp: pool_stdp_numba}
 _ORDER = (homeostatic_stdp, vogels_isp, pool_stdp)
+# _run unpacks each group tuple into named fields once per chunk and passes the weights (h_w, v_w, p_w) at
+# these positions; a kernel whose group layout moves its weights must update _run too
+assert (homeostatic_stdp_numba.WEIGHTS, vogels_isp_numba.WEIGHTS, pool_stdp_numba.WEIGHTS) == (9, 7, 9)
 #: spike-buffer entries per chunk (chunk length = this // (neurons + inputs), at most 4096 steps)
 _BUF = 1 << 21
 #: unpacked programs only (the loop writes learned weights into ``syn_add``)
