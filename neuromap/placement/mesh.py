@@ -25,6 +25,7 @@ from neuromap.errors import TargetError
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
 from neuromap.placement.mesh_links import min_max_link_load
+from neuromap.placement.mesh_lp import dispersion_lp_bound
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -72,7 +73,8 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
-          link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10) -> Placement:
+          link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10,
+          lp_max_cores: int = 32) -> Placement:
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 
     ``cpsat`` works on the compact region plus the sequential slots, starts from the better
@@ -86,7 +88,9 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     optimal and LNS skipped), and the distance relaxation :func:`~.mesh_bounds.metric_bound`
     (20 %). ``bound`` holds for every
     placement on the board: the largest of :func:`~.mesh_bounds.gilmore_lawler`, the
-    relaxation's bound, and the slot-set bound when the slots are the whole board.
+    relaxation's bound, the LP bound with dispersion cuts :func:`~.mesh_lp.dispersion_lp_bound`
+    (up to ``lp_max_cores`` cores; not counted in ``time_limit``: at most 60 LP solves), and
+    the slot-set bound when the slots are the whole board.
     Then up to ``link_evals`` slot swaps/moves lower the maximum link load without raising
     the hop-weighted traffic (:func:`balance_links`). Above ``greedy_max_cores`` cores the
     greedy lays cores, in connection order, along a Hilbert curve.
@@ -148,10 +152,13 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         moves = 0
     pos, more = balance_links(traffic, sx, sy, pos, shape, link_evals)
     moves += more
+    lp = None
+    if n <= lp_max_cores:
+        lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape)
     whole_board = len(tiles) == int(np.prod(target.mesh_shape))
-    bound = max(b for b in (glb, metric, slot_bound if whole_board else None) if b is not None)
+    bound = max(b for b in (glb, metric, lp, slot_bound if whole_board else None) if b is not None)
     stats.update(start=start_name, greedy_objective=costs[0], sequential_objective=costs[1],
-                 glb_bound=glb, metric_bound=metric, slot_set_bound=slot_bound,
+                 glb_bound=glb, metric_bound=metric, lp_bound=lp, slot_set_bound=slot_bound,
                  slot_set_is_board=whole_board, link_moves=moves)
     return _placement(traffic, target, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats,
                       at_traffic)
