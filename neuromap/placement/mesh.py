@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
 from neuromap.errors import TargetError
+from neuromap.placement.anneal import anneal
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
 from neuromap.placement.mesh_links import min_max_link_load
@@ -74,7 +75,7 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
           link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10,
-          lp_max_cores: int = 32) -> Placement:
+          lp_max_cores: int = 32, anneal_moves: int = 40_000) -> Placement:
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 
     ``cpsat`` works on the compact region plus the sequential slots, starts from the better
@@ -82,7 +83,9 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     Up to ``exact_max_cores`` cores the slots also cover the region grown by one tile column and
     row, and: one CP-SAT model over all slots (30 % of ``time_limit``; its bound,
     ``stats["slot_set_bound"]``, holds only for placements on those slots), if that is not
-    proven optimal LNS windows (``small_window`` slots; 30 %), the swap pass below, then the
+    proven optimal LNS windows (``small_window`` slots; 30 %) and simulated annealing over the
+    slots (:func:`~.anneal.anneal`, 2 chains of ``anneal_moves`` x n moves, at most 2 M; not
+    counted in ``time_limit``), the swap pass below, then the
     lexicographic link phase :func:`~.mesh_links.min_max_link_load` (least max directed link
     load at hop-weighted traffic <= the best so far; 20 %, 50 % when the exact model was
     optimal and LNS skipped), and the distance relaxation :func:`~.mesh_bounds.metric_bound`
@@ -134,9 +137,13 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     if n <= exact_max_cores:
         pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, 0.3 * time_limit, seed, num_workers)
         lns_share = 0.0 if stats["status"] == "OPTIMAL" else 0.3
-        if lns_share:  # LNS from the exact model's best
+        if lns_share:  # LNS from the exact model's best, then annealing over the same slots
             pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, lns_share * time_limit, seed, num_workers,
                                      small_window)
+            before = hop_cost(traffic, sx[pos], sy[pos])
+            iters = int(min(2_000_000, anneal_moves * n))
+            pos, after = anneal(sym, sx, sy, pos, iters, seed)
+            stats["anneal"] = {"moves_per_chain": iters, "before": before, "after": after}
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
             pos = start
         pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals)

@@ -1,0 +1,37 @@
+"""Simulated-annealing polish of slot assignments (neuromap/placement/anneal.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from neuromap.placement.anneal import anneal
+from neuromap.placement.mesh import hop_cost
+from test_placement_bounds import _brute_hops, _random_traffic
+
+
+def _slots(tx, ty, cpt):
+    return np.repeat(np.tile(np.arange(tx), ty), cpt), np.repeat(np.repeat(np.arange(ty), tx), cpt)
+
+
+def test_anneal_reaches_the_brute_forced_optimum_and_is_deterministic():
+    sx, sy = _slots(3, 3, 1)
+    for seed in range(3):
+        traffic = _random_traffic(np.random.default_rng(seed), 7)
+        opt = _brute_hops(traffic, 7, 1, 3, 3)
+        start = np.arange(7)
+        pos, cost = anneal(traffic + traffic.T, sx, sy, start, 200_000, seed=seed)
+        assert len(set(pos.tolist())) == 7 and np.all((pos >= 0) & (pos < 9))
+        assert abs(cost - hop_cost(traffic, sx[pos], sy[pos])) < 1e-9
+        assert abs(cost - opt) < 1e-9
+        again, _ = anneal(traffic + traffic.T, sx, sy, start, 200_000, seed=seed)
+        assert np.array_equal(pos, again)
+
+
+def test_anneal_never_returns_worse_and_respects_tile_sharing():
+    sx, sy = _slots(3, 2, 2)
+    traffic = _random_traffic(np.random.default_rng(4), 6, high=9)
+    start = np.array([0, 2, 4, 6, 8, 10])
+    before = hop_cost(traffic, sx[start], sy[start])
+    pos, cost = anneal(traffic + traffic.T, sx, sy, start, 50, seed=1)  # too short to anneal well
+    assert cost <= before + 1e-9 and len(set(pos.tolist())) == 6
+    pos, cost = anneal(traffic + traffic.T, sx, sy, start, 100_000, seed=1)
+    assert abs(cost - _brute_hops(traffic, 6, 2, 3, 2)) < 1e-9
