@@ -8,9 +8,10 @@ the tile (``mesh.cores_per_tile`` cores share a router, 0 hops apart). Methods:
 - ``greedy``: in a compact near-square region, place the core with the most traffic to
   already-placed cores at the free slot that adds the least traffic x hops.
 - ``cpsat``: CP-SAT on the region, hinted from greedy. Up to ``exact_max_cores`` cores in
-  one model, plus the distance relaxation of :mod:`~.mesh_bounds` for a bound valid on the
-  whole board, and a second phase minimizing the busiest link at that traffic
-  (:mod:`~.mesh_links`); above that, large-neighbourhood search: windows of ``window`` cores
+  one model, then LNS and simulated annealing (:mod:`~.anneal`), a second phase minimizing
+  the busiest link at that traffic (:mod:`~.mesh_links`), and for a bound valid on the whole
+  board the distance relaxation of :mod:`~.mesh_bounds` and the LP with dispersion cuts of
+  :mod:`~.mesh_lp`; above that, large-neighbourhood search: windows of ``window`` cores
   re-assigned among their own slots (bound: Gilmore-Lawler).
 """
 from __future__ import annotations
