@@ -100,3 +100,30 @@ def test_place_reports_the_lp_bound_and_uses_it():
     assert p.bound <= p.objective + 1e-9
     again = place(traffic, _target(2, 4, 4), "cpsat", time_limit=2.0)
     assert again.stats["lp_bound"] == lp  # deterministic
+
+
+def test_lp_bound_with_few_seeds_and_few_triangles_per_round_stays_valid():
+    # the separation limits used on bigger instances change how fast the LP rises, never validity
+    for seed in range(2):
+        traffic = _random_traffic(np.random.default_rng(20 + seed), 7)
+        sym = traffic + traffic.T
+        opt = _brute_hops(traffic, 7, 1, 3, 3)
+        full, _ = dispersion_lp_bound(sym, 1, (3, 3))
+        lean, stats = dispersion_lp_bound(sym, 1, (3, 3), seeds_per_core=1, triangles_per_round=3,
+                                          cuts_per_round=2, stall=0.0)
+        assert lean <= opt + 1e-9 and full <= opt + 1e-9
+        assert stats["converged"] and abs(lean - full) < 1e-6  # converged: the same LP optimum
+
+
+def test_lp_bound_on_a_forty_core_instance_beats_gilmore_lawler_and_stays_below_a_placement():
+    rng = np.random.default_rng(3)
+    # a ring of 40 cores with local traffic plus a few long links: geometry matters
+    n = 40
+    rows = np.r_[np.arange(n), np.arange(n), rng.integers(0, n, 10)]
+    cols = np.r_[(np.arange(n) + 1) % n, (np.arange(n) + 2) % n, rng.integers(0, n, 10)]
+    keep = rows != cols
+    traffic = sp.csr_matrix((rng.uniform(0.5, 2.0, keep.sum()), (rows[keep], cols[keep])), shape=(n, n))
+    p = place(traffic, _target(4, 8, 8), "cpsat", time_limit=2.0)
+    assert "anneal" in p.stats and p.stats["lp_bound"] is not None
+    assert p.stats["glb_bound"] < p.stats["lp_bound"] <= p.objective + 1e-9
+    assert p.objective <= p.stats["greedy_objective"] + 1e-9

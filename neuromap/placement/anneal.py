@@ -1,8 +1,8 @@
 """Simulated annealing over slot assignments: a polish for mesh placements of up to a few dozen cores.
 
 Move: one core to a random slot of the candidate set, swapping with the core there if any; the
-change of sum(traffic x hops) is computed from that core's (and the swapped core's) row of the
-symmetric traffic matrix. Metropolis acceptance with a temperature falling linearly to ~0.
+change of sum(traffic x hops) is computed from that core's (and the swapped core's) CSR row of
+the symmetric traffic matrix. Metropolis acceptance with a temperature falling linearly to ~0.
 Deterministic for a given seed (numba's ``np.random`` is seeded inside the kernel).
 """
 from __future__ import annotations
@@ -17,42 +17,54 @@ def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, it
     """Best of ``chains`` annealing runs of ``iterations`` moves each, all started from ``pos``.
 
     ``sym``: symmetric core x core traffic (packets per step); ``sx``, ``sy``: tile coordinates of
-    every candidate slot; ``pos``: slot of each core. Returns (positions, their sum(traffic x
-    hops)); the result is never worse than ``pos``."""
-    dense = np.ascontiguousarray(sp.csr_matrix(sym).toarray(), dtype=np.float64)
-    np.fill_diagonal(dense, 0.0)
-    w = dense[dense > 0]
+    every candidate slot; ``pos``: slot of each core. A move costs O(partners of the moved cores)
+    (CSR rows). Returns (positions, their sum(traffic x hops)); never worse than ``pos``."""
+    csr = sp.csr_matrix(sym, dtype=np.float64)
+    csr = (csr - sp.diags(csr.diagonal())).tocsr()
+    csr.eliminate_zeros()
+    csr.sort_indices()
     sx, sy = np.asarray(sx, np.int64), np.asarray(sy, np.int64)
     best = np.asarray(pos, np.int64).copy()
-    best_cost = _cost(dense, sx, sy, best)
-    if not len(w) or len(sx) < 2:
+    best_cost = _cost(csr, sx, sy, best)
+    if not csr.nnz or len(sx) < 2:
         return best, best_cost
-    t0 = 3.0 * float(w.mean())
+    t0 = 3.0 * float(csr.data.mean())
+    ptr, idx, w = csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data
     for k in range(chains):
-        p, c = _anneal(dense, sx, sy, best.copy(), int(iterations), int(seed) * 7919 + k, t0)
-        c = _cost(dense, sx, sy, p)  # recomputed: the running sum drifts by rounding
+        p = _anneal(ptr, idx, w, sx, sy, best.copy(), int(iterations), int(seed) * 7919 + k, t0)
+        c = _cost(csr, sx, sy, p)  # recomputed exactly: the running sum drifts by rounding
         if c < best_cost - 1e-9:
             best, best_cost = p, c
     return best, best_cost
 
 
-def _cost(dense, sx, sy, pos) -> float:
-    d = np.abs(sx[pos][:, None] - sx[pos][None, :]) + np.abs(sy[pos][:, None] - sy[pos][None, :])
-    return float((dense * d).sum() / 2)
+def _cost(csr, sx, sy, pos) -> float:
+    t = sp.triu(csr, k=1).tocoo()
+    return float(t.data @ (np.abs(sx[pos[t.row]] - sx[pos[t.col]]) + np.abs(sy[pos[t.row]] - sy[pos[t.col]])))
 
 
 @numba.njit(cache=True)
-def _anneal(dense, sx, sy, pos, iterations, seed, t0):
+def _moved_delta(ptr, idx, w, sx, sy, pos, c, skip, a, s):
+    """Change of core c's traffic x hops when it moves from slot a to slot s (partner ``skip`` excluded)."""
+    delta = 0.0
+    for e in range(ptr[c], ptr[c + 1]):
+        k = idx[e]
+        if k == skip:
+            continue
+        pk = pos[k]
+        delta += w[e] * ((abs(sx[s] - sx[pk]) + abs(sy[s] - sy[pk])) - (abs(sx[a] - sx[pk]) + abs(sy[a] - sy[pk])))
+    return delta
+
+
+@numba.njit(cache=True)
+def _anneal(ptr, idx, w, sx, sy, pos, iterations, seed, t0):
     np.random.seed(seed)
-    n, m = dense.shape[0], len(sx)
+    n, m = len(ptr) - 1, len(sx)
     occ = -np.ones(m, np.int64)
     for i in range(n):
         occ[pos[i]] = i
     cur = 0.0
-    for i in range(n):
-        for j in range(i + 1, n):
-            cur += dense[i, j] * (abs(sx[pos[i]] - sx[pos[j]]) + abs(sy[pos[i]] - sy[pos[j]]))
-    best = cur
+    best = 0.0
     best_pos = pos.copy()
     for it in range(iterations):
         temp = t0 * (1.0 - it / iterations) + 1e-9
@@ -62,15 +74,9 @@ def _anneal(dense, sx, sy, pos, iterations, seed, t0):
         if s == a:
             continue
         j = occ[s]
-        delta = 0.0
-        for k in range(n):
-            if k == i or k == j:
-                continue
-            ka = abs(sx[a] - sx[pos[k]]) + abs(sy[a] - sy[pos[k]])
-            ks = abs(sx[s] - sx[pos[k]]) + abs(sy[s] - sy[pos[k]])
-            delta += dense[i, k] * (ks - ka)
-            if j >= 0:
-                delta += dense[j, k] * (ka - ks)
+        delta = _moved_delta(ptr, idx, w, sx, sy, pos, i, j, a, s)
+        if j >= 0:
+            delta += _moved_delta(ptr, idx, w, sx, sy, pos, j, i, s, a)
         if delta <= 0.0 or np.random.random() < np.exp(-delta / temp):
             if j >= 0:
                 pos[j] = a
@@ -83,4 +89,4 @@ def _anneal(dense, sx, sy, pos, iterations, seed, t0):
             if cur < best - 1e-9:
                 best = cur
                 best_pos[:] = pos
-    return best_pos, best
+    return best_pos

@@ -76,7 +76,7 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
           link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10,
-          lp_max_cores: int = 32, anneal_moves: int = 40_000) -> Placement:
+          lp_max_cores: int = 64, anneal_moves: int = 100_000, anneal_max_cores: int = 512) -> Placement:
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 
     ``cpsat`` works on the compact region plus the sequential slots, starts from the better
@@ -93,7 +93,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     (20 %). ``bound`` holds for every
     placement on the board: the largest of :func:`~.mesh_bounds.gilmore_lawler`, the
     relaxation's bound, the LP bound with dispersion cuts :func:`~.mesh_lp.dispersion_lp_bound`
-    (up to ``lp_max_cores`` cores; not counted in ``time_limit``: at most 60 LP solves), and
+    (up to ``lp_max_cores`` cores; not counted in ``time_limit``: at most 100 LP solves, fewer
+    when the LP value tails off), and
     the slot-set bound when the slots are the whole board.
     Then up to ``link_evals`` slot swaps/moves lower the maximum link load without raising
     the hop-weighted traffic (:func:`balance_links`). Above ``greedy_max_cores`` cores the
@@ -141,10 +142,7 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         if lns_share:  # LNS from the exact model's best, then annealing over the same slots
             pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, lns_share * time_limit, seed, num_workers,
                                      small_window)
-            before = hop_cost(traffic, sx[pos], sy[pos])
-            iters = int(min(2_000_000, anneal_moves * n))
-            pos, after = anneal(sym, sx, sy, pos, iters, seed)
-            stats["anneal"] = {"moves_per_chain": iters, "before": before, "after": after}
+            pos, stats["anneal"] = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed)
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
             pos = start
         pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals)
@@ -154,7 +152,12 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         metric, stats["metric_status"] = metric_bound(sym, cpt, target.mesh_shape, 0.2 * time_limit, seed,
                                                       num_workers, sx[pos], sy[pos])
     else:
-        pos, stats = _lns(traffic, sym, sx, sy, start, time_limit, seed, num_workers, window)
+        pos, info = start, None
+        if n <= anneal_max_cores:
+            pos, info = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed)
+        pos, stats = _lns(traffic, sym, sx, sy, pos, time_limit, seed, num_workers, window)
+        if info is not None:
+            stats["anneal"] = info
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
             pos = start
         moves = 0
@@ -170,6 +173,14 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
                  slot_set_is_board=whole_board, link_moves=moves)
     return _placement(traffic, target, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats,
                       at_traffic)
+
+
+def _anneal_step(traffic, sym, sx, sy, pos, n, moves_per_core, seed):
+    """:func:`~.anneal.anneal` with ``moves_per_core`` x n moves per chain (at most 10 M), 2 chains."""
+    before = hop_cost(traffic, sx[pos], sy[pos])
+    iters = int(min(10_000_000, moves_per_core * n))
+    pos, after = anneal(sym, sx, sy, pos, iters, seed)
+    return pos, {"moves_per_chain": iters, "before": before, "after": after}
 
 
 def _placement(traffic, target, tx, ty, slot, method, bound=None, stats=None, at_traffic=None) -> Placement:

@@ -21,7 +21,6 @@ bound for any non-negative multipliers, so solver tolerances cannot make it inva
 """
 from __future__ import annotations
 
-import itertools
 from functools import lru_cache
 
 import numpy as np
@@ -82,18 +81,25 @@ def dispersion_minimum(s: int, cpt: int) -> int:
     return cpt * (cpt - r) * wiener_minimum(q) + cpt * r * wiener_minimum(q + 1)
 
 
-def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_rounds: int = 60,
-                        cuts_per_round: int = 60) -> tuple[float, dict]:
+def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_rounds: int = 100,
+                        cuts_per_round: int = 60, triangles_per_round: int | None = None,
+                        seeds_per_core: int | None = None, stall: float = 3e-3,
+                        stall_rounds: int = 3) -> tuple[float, dict]:
     """Proven lower bound (packets x hops per step) on every placement's traffic x hops (module doc).
 
-    ``sym``: symmetric core x core traffic; ``shape``: the board's tile grid. Runs at most
-    ``max_rounds`` LP solves, adding at most ``cuts_per_round`` dispersion cuts (most violated
-    first) and every core's most violated star cut per round; deterministic. Returns (bound,
-    stats) with stats ``rounds``, ``cuts``, ``lp_value`` (last LP optimum)."""
+    ``sym``: symmetric core x core traffic; ``shape``: the board's tile grid. Cutting planes:
+    each round solves the LP (HiGHS) and adds violated cuts -- every core's most violated star
+    cut, at most ``cuts_per_round`` dispersion cuts and at most ``triangles_per_round``
+    (default 40 n) triangle inequalities, most violated first -- until none is violated or
+    ``max_rounds`` LPs were solved or the last ``stall_rounds`` rounds raised the LP value by at
+    most a fraction ``stall`` of it; deterministic. Dispersion sets grow from every pair of cores,
+    or with ``seeds_per_core`` (default: all up to 64 cores, else 4) from each core and its
+    nearest cores in the LP distances. Returns (bound, stats) with stats ``rounds``, ``cuts``,
+    ``lp_value`` (last LP optimum), ``converged`` (no violated cut left)."""
     sym = sp.csr_matrix(sym, dtype=float)
     n = sym.shape[0]
     if n <= 1 or sym.nnz == 0:
-        return 0.0, {"rounds": 0, "cuts": 0, "lp_value": 0.0}
+        return 0.0, {"rounds": 0, "cuts": 0, "lp_value": 0.0, "converged": True}
     dense = sym.toarray()
     iu, ju = np.triu_indices(n, 1)
     n_pairs = len(iu)
@@ -101,56 +107,95 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
     pid[iu, ju] = pid[ju, iu] = np.arange(n_pairs)
     cost = dense[iu, ju]
     dmax = float(min(n, shape[0]) - 1 + min(n, shape[1]) - 1)
-    tri = np.array(list(itertools.combinations(range(n), 3)), np.int64).reshape(-1, 3)
-    ij, ik, jk = pid[tri[:, 0], tri[:, 1]], pid[tri[:, 0], tri[:, 2]], pid[tri[:, 1], tri[:, 2]]
-    cols = np.concatenate([np.stack([ik, ij, jk], 1), np.stack([ij, ik, jk], 1), np.stack([jk, ij, ik], 1)])
-    m3 = len(cols)
-    a_tri = sp.csr_matrix((np.tile([1.0, -1.0, -1.0], m3), (np.repeat(np.arange(m3), 3), cols.ravel())),
-                          shape=(m3, n_pairs))
     stars = np.array([star_minimum(k, cpt) for k in range(n + 1)])
     disp = np.array([dispersion_minimum(s, cpt) for s in range(n + 1)], float)
-    cut_rows: list[np.ndarray] = []
-    cut_rhs: list[float] = []
-    seen: set[bytes] = set()
-
-    def add(pairs: np.ndarray, need: float) -> int:
-        key = np.sort(pairs).tobytes()
-        if key in seen:
-            return 0
-        seen.add(key)
-        cut_rows.append(np.sort(pairs))
-        cut_rhs.append(need)
-        return 1
-
-    best, value, rounds = 0.0, 0.0, 0
+    tri_cap = 40 * n if triangles_per_round is None else int(triangles_per_round)
+    seeds = None if (seeds_per_core is None and n <= 64) else (4 if seeds_per_core is None else int(seeds_per_core))
+    cuts = _Cuts(n_pairs)
+    best, value, rounds, converged = 0.0, 0.0, 0, False
+    history: list[float] = []
     for rounds in range(1, max_rounds + 1):
-        if cut_rows:
-            lens = np.array([len(r) for r in cut_rows])
-            a_cut = sp.csr_matrix((-np.ones(lens.sum()), (np.repeat(np.arange(len(cut_rows)), lens),
-                                                          np.concatenate(cut_rows))), shape=(len(cut_rows), n_pairs))
-            a_ub = sp.vstack([a_tri, a_cut]).tocsr()
-        else:
-            a_ub = a_tri
-        b_ub = np.r_[np.zeros(m3), -np.asarray(cut_rhs, float)]
+        if len(history) > stall_rounds and history[-1] - history[-1 - stall_rounds] <= stall * history[-1]:
+            break  # tailing off
+        a_ub, b_ub = cuts.matrix()
         res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, dmax), method="highs")
         if res.status != 0:
             break
         value = float(res.fun)
-        lam = np.maximum(0.0, -np.asarray(res.ineqlin.marginals, float))
-        reduced = cost + a_ub.T @ lam
-        best = max(best, float(-lam @ b_ub + np.minimum(reduced, 0.0).sum() * dmax))
+        history.append(value)
+        if a_ub is not None:
+            lam = np.maximum(0.0, -np.asarray(res.ineqlin.marginals, float))
+            reduced = cost + a_ub.T @ lam
+            best = max(best, float(-lam @ b_ub + np.minimum(reduced, 0.0).sum() * dmax))
         d = np.zeros((n, n))
         d[iu, ju] = d[ju, iu] = res.x
-        new = _separate(d, pid, stars, disp, cuts_per_round, add)
+        new = _separate_triangles(d, pid, tri_cap, cuts)
+        new += _separate(d, pid, stars, disp, cuts_per_round, seeds, cuts)
         if new == 0:
+            converged = True
             break
-    return max(best, 0.0), {"rounds": rounds, "cuts": len(cut_rows), "lp_value": value}
+    return max(best, 0.0), {"rounds": rounds, "cuts": len(cuts.rhs), "lp_value": value, "converged": converged}
+
+
+class _Cuts:
+    """Cut rows sum(coef x d[cols]) <= rhs over the pair variables, without duplicates."""
+
+    def __init__(self, n_pairs: int):
+        self.n_pairs = n_pairs
+        self.cols: list[np.ndarray] = []
+        self.coefs: list[np.ndarray] = []
+        self.rhs: list[float] = []
+        self.seen: set[bytes] = set()
+
+    def add(self, cols: np.ndarray, coefs: np.ndarray, rhs: float) -> int:
+        order = np.argsort(cols, kind="stable")
+        cols, coefs = np.asarray(cols, np.int64)[order], np.asarray(coefs, float)[order]
+        key = cols.tobytes() + coefs.tobytes()
+        if key in self.seen:
+            return 0
+        self.seen.add(key)
+        self.cols.append(cols)
+        self.coefs.append(coefs)
+        self.rhs.append(float(rhs))
+        return 1
+
+    def matrix(self):
+        if not self.rhs:
+            return None, None
+        lens = np.array([len(c) for c in self.cols])
+        a = sp.csr_matrix((np.concatenate(self.coefs), (np.repeat(np.arange(len(lens)), lens),
+                                                        np.concatenate(self.cols))), shape=(len(lens), self.n_pairs))
+        return a, np.asarray(self.rhs, float)
+
+
+def _separate_triangles(d: np.ndarray, pid: np.ndarray, cap: int, cuts: _Cuts) -> int:
+    """Add, for the pairs (i, k) whose LP distance most exceeds their shortest two-step path
+    d_ij + d_jk, the triangle inequality d_ik <= d_ij + d_jk (at most ``cap``)."""
+    n = len(d)
+    via = np.full((n, n), np.inf)
+    mid = np.zeros((n, n), np.int64)
+    for j in range(n):
+        path = d[:, j, None] + d[None, j, :]
+        path[j, :] = np.inf
+        path[:, j] = np.inf
+        better = path < via
+        via[better] = path[better]
+        mid[better] = j
+    iu, ku = np.triu_indices(n, 1)
+    excess = d[iu, ku] - via[iu, ku]
+    hit = np.flatnonzero(excess > 1e-6)
+    hit = hit[np.argsort(-excess[hit], kind="stable")][:cap]
+    new = 0
+    for h in hit:
+        i, k, j = iu[h], ku[h], mid[iu[h], ku[h]]
+        new += cuts.add(np.array([pid[i, k], pid[i, j], pid[j, k]]), np.array([1.0, -1.0, -1.0]), 0.0)
+    return new
 
 
 def _separate(d: np.ndarray, pid: np.ndarray, stars: np.ndarray, disp: np.ndarray, cuts_per_round: int,
-              add) -> int:
+              seeds_per_core: int | None, cuts: _Cuts) -> int:
     """Add violated star cuts (each core's worst prefix of its nearest cores) and dispersion cuts
-    (sets grown from every pair by repeatedly adding the core nearest to the set in total) for
+    (sets grown from seed pairs by repeatedly adding the core nearest to the set in total) for
     the LP distances ``d``; returns how many new cuts were added."""
     n = len(d)
     tol = 1e-6
@@ -161,20 +206,26 @@ def _separate(d: np.ndarray, pid: np.ndarray, stars: np.ndarray, disp: np.ndarra
         short = stars[1:n] - np.cumsum(d[i, order])
         k = int(np.argmax(short))
         if short[k] > tol:
-            new += add(pid[i, order[:k + 1]], stars[k + 1])
-    iu, ju = np.triu_indices(n, 1)
-    seeds = len(iu)
-    inside = np.zeros((seeds, n), bool)
-    inside[np.arange(seeds), iu] = inside[np.arange(seeds), ju] = True
-    members = np.empty((seeds, n), np.int64)
+            new += cuts.add(pid[i, order[:k + 1]], -np.ones(k + 1), -stars[k + 1])
+    if seeds_per_core is None:
+        iu, ju = np.triu_indices(n, 1)
+    else:
+        near = np.argsort(d + np.diag(np.full(n, np.inf)), axis=1, kind="stable")[:, :seeds_per_core]
+        pairs = np.unique(np.sort(np.stack([np.repeat(np.arange(n), near.shape[1]), near.ravel()], 1), axis=1), axis=0)
+        iu, ju = pairs[:, 0], pairs[:, 1]
+    n_seeds = len(iu)
+    rows = np.arange(n_seeds)
+    inside = np.zeros((n_seeds, n), bool)
+    inside[rows, iu] = inside[rows, ju] = True
+    members = np.empty((n_seeds, n), np.int64)
     members[:, 0], members[:, 1] = iu, ju
     to_set = d[iu] + d[ju]                     # each core's total distance to the growing set
     total = d[iu, ju].copy()                   # sum of pairwise distances within the set
-    found: list[tuple[float, int, int]] = []   # (violation, seed, size)
+    found: list[tuple[float, int, int]] = []   # (-violation, seed, size)
     for size in range(3, n + 1):
         nxt = np.argmin(np.where(inside, np.inf, to_set), axis=1)
-        total += to_set[np.arange(seeds), nxt]
-        inside[np.arange(seeds), nxt] = True
+        total += to_set[rows, nxt]
+        inside[rows, nxt] = True
         members[:, size - 1] = nxt
         to_set += d[nxt]
         short = disp[size] - total
@@ -184,5 +235,5 @@ def _separate(d: np.ndarray, pid: np.ndarray, stars: np.ndarray, disp: np.ndarra
     for _, s, size in found[:cuts_per_round]:
         m = members[s, :size]
         a, b = np.triu_indices(size, 1)
-        new += add(pid[m[a], m[b]], float(disp[size]))
+        new += cuts.add(pid[m[a], m[b]], -np.ones(len(a)), -float(disp[size]))
     return new
