@@ -2,6 +2,7 @@
 placement does not change the emulator's spikes, the report is in the image."""
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from neuromap.network import Network
 from neuromap.targets import load_target
 
 TL = 0.3  # CP-SAT deterministic units: tiny, tests stay fast
+RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "ramp_lif.yaml")
 
 
 def small_target(max_neurons=16, max_input_axons=40):
@@ -152,3 +154,18 @@ def test_topographic_sheet_example_compiles_and_runs():
     assert rep["bound"] is not None and rep["bound"] <= rep["hop_weighted_traffic"] + 1e-9
     r = run(img, 10)
     assert np.asarray(r.spikes["E"]).sum() > 0
+
+
+def test_link_slack_trades_bounded_traffic_for_a_lower_peak(tmp_path, capsys):
+    base = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0)
+    slack = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, link_slack=0.2)
+    r0, r1 = base.options["placement"], slack.options["placement"]
+    assert r0["link_slack"] == 0.0 and r1["link_slack"] == 0.2
+    assert r1["max_link_load"] <= r0["max_link_load"] + 1e-9
+    assert r1["hop_weighted_traffic"] <= 1.2 * r0["hop_weighted_traffic"] + 1e-9
+    assert r1["bound"] <= r1["hop_weighted_traffic"] + 1e-9
+    with pytest.raises(TargetError, match="link_slack"):
+        compile_network(ring_net(), small_target(), link_slack=1.5)
+    from test_cli_simulate import run as cli
+    code, out, err = cli(["compile", RAMP, "-o", str(tmp_path / "b"), "--link-slack", "2"], capsys)
+    assert code == 2 and "--link-slack" in err and "Traceback" not in err

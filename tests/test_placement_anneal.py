@@ -47,3 +47,23 @@ def test_place_anneals_above_the_exact_size_deterministically():
     assert a.stats["anneal"]["after"] <= a.stats["anneal"]["before"] + 1e-9
     assert a.objective <= a.stats["anneal"]["after"] + 1e-9  # LNS runs after it and never worsens
     assert np.array_equal(a.tile_x, b.tile_x) and np.array_equal(a.tile_y, b.tile_y)
+
+
+def test_anneal_links_finds_the_least_peak_under_the_traffic_cap():
+    import itertools
+    from neuromap.placement.anneal import anneal_links
+    from neuromap.placement.routing import route
+    sx, sy = _slots(3, 2, 1)
+    for seed in range(3):
+        traffic = _random_traffic(np.random.default_rng(30 + seed), 6, density=0.5, high=6)
+        perms = np.array(list(itertools.permutations(range(6))))
+        hops = np.array([hop_cost(traffic, sx[p], sy[p]) for p in perms])
+        peaks = np.array([route(traffic, sx[p], sy[p], (3, 2)).max_link_load for p in perms])
+        start = perms[int(np.argmin(hops))]
+        cap = 1.15 * hops.min()
+        pos, peak = anneal_links(traffic, sx, sy, start, cap, 30_000, seed=seed)
+        got = route(traffic, sx[pos], sy[pos], (3, 2))
+        assert got.hop_weighted_traffic <= cap + 1e-9
+        assert abs(got.max_link_load - peak) < 1e-9
+        assert abs(peak - peaks[hops <= cap + 1e-9].min()) < 1e-9  # the least peak under the cap
+        assert len(set(pos.tolist())) == 6

@@ -3,7 +3,8 @@
 The image directory (docs/image-format.md) is written atomically. Placement
 (docs/placement.md): ``--placer`` sequential | greedy | cpsat (default), ``--time-limit``
 in CP-SAT deterministic time units (about one second of one core each; split between
-partition and mesh placement), ``--seed``, ``--rates`` uniform | auto | FILE (auto: a
+partition and mesh placement), ``--seed``, ``--link-slack`` (extra hop-weighted traffic
+allowed, as a fraction, to lower the busiest link), ``--rates`` uniform | auto | FILE (auto: a
 200-step run of the core emulator estimates spikes per step of every neuron; FILE: user rates
 per population or neuron, format in docs/placement.md). Prints
 the image size and a placement summary; ``--json`` prints one JSON object instead.
@@ -46,8 +47,9 @@ def placement_lines(rep: dict) -> list[str]:
     bound = "n/a" if rep.get("bound") is None else f"{rep['bound']:.4g}"
     seq = rep["sequential_hop_weighted_traffic"]
     ratio = f" ({rep['hop_weighted_traffic'] / seq:.2f}x sequential)" if seq > 0 else ""
+    slack = f", link slack {rep['link_slack']:g}" if rep.get("link_slack") else ""
     return [f"placement ({rep['method']}, rates {rep['rates']}, seed {rep['seed']}, "
-            f"time limit {rep['time_limit']:g} det. units): {rep['cores_used']} cores",
+            f"time limit {rep['time_limit']:g} det. units{slack}): {rep['cores_used']} cores",
             f"  hop-weighted traffic {rep['hop_weighted_traffic']:.4g} packet-hops/step{ratio}; "
             f"sequential {seq:.4g}; bound {bound}; gap {gap}",
             f"  inter-core packets {rep['inter_core_packets']:.4g}/step, mean hops {rep['mean_hops']:.3g}, "
@@ -67,6 +69,10 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="CP-SAT deterministic time units (~1 s of one core each), not wall clock.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Solver seed.")
+@click.option("--link-slack", type=click.FloatRange(min=0, max=1), default=0.0, show_default=True,
+              metavar="FRACTION",
+              help="Allow the hop-weighted traffic to rise by up to this fraction of the best found to lower "
+                   "the busiest mesh link (cpsat; 0: traffic first).")
 @click.option("--rates", default="uniform", show_default=True, metavar="uniform|auto|FILE",
               help="Traffic weights: uniform (1 spike/step), auto (200-step emulator run) or a "
                    ".yaml/.json/.npy rates file, per population or per neuron (docs/placement.md).")
@@ -75,8 +81,8 @@ def placement_lines(rep: dict) -> list[str]:
                    "only static and stdp_loihi projections, so `validate` needs this for the seed rules).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
 @quiet_option
-def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, rates: str,
-            freeze: bool, as_json: bool, quiet: bool) -> None:
+def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, link_slack: float,
+            rates: str, freeze: bool, as_json: bool, quiet: bool) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -95,7 +101,7 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
         net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
     with bar("compile passes", enabled=not quiet) as progress:
         img = compile_network(net, target=target, placer=placer, time_limit=time_limit, seed=seed, rates=rates,
-                              progress=progress)
+                              link_slack=link_slack, progress=progress)
     img.save(output)
     rep = img.options.get("placement")
     if as_json:

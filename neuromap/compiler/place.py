@@ -15,7 +15,8 @@ Model used for the mapping:
 
 Options read (all recorded in the image): ``placer`` (sequential | greedy | cpsat, default cpsat),
 ``time_limit`` (CP-SAT deterministic time units, default 10, split between partition and mesh),
-``seed`` (default 0), ``rates`` (uniform | auto | rates file path, default uniform), ``rate_steps`` (default 200).
+``seed`` (default 0), ``rates`` (uniform | auto | rates file path, default uniform), ``rate_steps`` (default 200),
+``link_slack`` (fraction of extra hop-weighted traffic allowed to lower the busiest link, 0 to 1, default 0).
 The report lands in ``options["placement"]``.
 """
 from __future__ import annotations
@@ -120,12 +121,16 @@ def place_pass(st):
     if not time_limit > 0:
         raise TargetError(f"time_limit: {time_limit} must be > 0 (CP-SAT deterministic units)")
     seed = int(o.get("seed", 0))
+    link_slack = float(o.get("link_slack", 0.0))
+    if not 0.0 <= link_slack <= 1.0:
+        raise TargetError(f"link_slack: {link_slack} must be between 0 and 1 (a fraction of the hop-weighted traffic)")
     mode = o.get("rates", "uniform")
     rate_steps = int(o.get("rate_steps", DEFAULT_RATE_STEPS))
     net, tgt = st.network, st.target
     graph = SynapseGraph.from_network(net)
     rates = estimate_rates(net, tgt, mode, rate_steps)
-    res = place_graph(graph, tgt, method, rates, time_limit=time_limit, seed=seed, num_workers=1)
+    res = place_graph(graph, tgt, method, rates, time_limit=time_limit, seed=seed, num_workers=1,
+                      link_slack=link_slack)
     core_of = res.assignment.core_of
     is_neuron = _neuron_mask(net)
     # image cores: partition cores holding a neuron, in order of their first neuron
@@ -149,6 +154,7 @@ def place_pass(st):
     rep.pop("stats")
     rep.update(cores_used=int(used.size), partition_cores=rep.pop("n_cores"), rates=mode,
                rate_steps=rate_steps if mode == "auto" else None, time_limit=time_limit, seed=seed,
+               link_slack=link_slack,
                mesh_shape=list(tgt.mesh_shape), solve_status=_status(res.report.stats),
                utilization=core_utilization(graph, _with_host_inputs(n_core, is_neuron), used.size, tgt))
     cores = {"tile_x": tx.astype(np.int32), "tile_y": ty.astype(np.int32), "chip": chip.astype(np.int32)}

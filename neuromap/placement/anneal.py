@@ -57,6 +57,22 @@ def _moved_delta(ptr, idx, w, sx, sy, pos, c, skip, a, s):
 
 
 @numba.njit(cache=True)
+def _propose(ptr, idx, w, sx, sy, pos, occ):
+    """A random move: core i from its slot a to slot s (swapped with core j there, -1 if free), and
+    the change of sum(traffic x hops); i = -1 when s == a (no move)."""
+    i = np.random.randint(len(pos))
+    s = np.random.randint(len(sx))
+    a = pos[i]
+    if s == a:
+        return -1, s, a, -1, 0.0
+    j = occ[s]
+    delta = _moved_delta(ptr, idx, w, sx, sy, pos, i, j, a, s)
+    if j >= 0:
+        delta += _moved_delta(ptr, idx, w, sx, sy, pos, j, i, s, a)
+    return i, s, a, j, delta
+
+
+@numba.njit(cache=True)
 def _anneal(ptr, idx, w, sx, sy, pos, iterations, seed, t0):
     np.random.seed(seed)
     n, m = len(ptr) - 1, len(sx)
@@ -68,15 +84,9 @@ def _anneal(ptr, idx, w, sx, sy, pos, iterations, seed, t0):
     best_pos = pos.copy()
     for it in range(iterations):
         temp = t0 * (1.0 - it / iterations) + 1e-9
-        i = np.random.randint(n)
-        s = np.random.randint(m)
-        a = pos[i]
-        if s == a:
+        i, s, a, j, delta = _propose(ptr, idx, w, sx, sy, pos, occ)
+        if i < 0:
             continue
-        j = occ[s]
-        delta = _moved_delta(ptr, idx, w, sx, sy, pos, i, j, a, s)
-        if j >= 0:
-            delta += _moved_delta(ptr, idx, w, sx, sy, pos, j, i, s, a)
         if delta <= 0.0 or np.random.random() < np.exp(-delta / temp):
             if j >= 0:
                 pos[j] = a
@@ -90,3 +100,149 @@ def _anneal(ptr, idx, w, sx, sy, pos, iterations, seed, t0):
                 best = cur
                 best_pos[:] = pos
     return best_pos
+
+
+def anneal_links(traffic: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, hop_cap: float,
+                 iterations: int, seed: int = 0, temperature: float = 0.3) -> tuple[np.ndarray, float]:
+    """Lower the busiest directed link's load (XY routing, packets per step) by annealing, keeping
+    sum(traffic x hops) at most ``hop_cap``.
+
+    ``traffic``: core x core packets per step (a -> b); slots and ``pos`` as in :func:`anneal`.
+    Moves as in :func:`anneal`; a move that would push the hop-weighted traffic over ``hop_cap``
+    is rejected outright, the others are judged on sum(load^4) over all directed links (a smooth
+    stand-in for the peak; Metropolis on its relative change, ``temperature`` (a fraction) falling
+    linearly to ~0). Routes follow :func:`~.routing.link_loads` (x first in the source row, then y in the
+    destination column). Returns (positions with the lowest peak seen, that peak); never a
+    higher peak than ``pos``'s."""
+    t = sp.csr_matrix(traffic, dtype=np.float64)
+    t = (t - sp.diags(t.diagonal())).tocsr()
+    t.eliminate_zeros()
+    t.sort_indices()
+    tt = t.T.tocsr()
+    tt.sort_indices()
+    sym = (t + t.T).tocsr()
+    sym.sort_indices()
+    sx, sy = np.asarray(sx, np.int64), np.asarray(sy, np.int64)
+    pos = np.asarray(pos, np.int64).copy()
+    nx, ny = int(sx.max()) + 1, int(sy.max()) + 1
+    hop = _cost(sym, sx, sy, pos)
+    args = (t.indptr.astype(np.int64), t.indices.astype(np.int64), t.data,
+            tt.indptr.astype(np.int64), tt.indices.astype(np.int64), tt.data,
+            sym.indptr.astype(np.int64), sym.indices.astype(np.int64), sym.data)
+    if not t.nnz or len(sx) < 2:
+        return pos, 0.0
+    best, peak = _anneal_links(*args, sx, sy, nx, ny, pos, float(hop_cap) - hop, int(iterations), int(seed),
+                               float(temperature))
+    return best, peak
+
+
+@numba.njit(cache=True)
+def _route(loads, nx, ny, ax, ay, bx, by, w):
+    """Add ``w`` packets along the XY route (ax, ay) -> (bx, by) to ``loads`` (4, max(nx, ny) + 1, ...):
+    loads[0] east [y, x], [1] west [y, x], [2] north [x, y], [3] south [x, y]; returns the
+    change of sum(load^4)."""
+    d4 = 0.0
+    if bx != ax:  # along x in the source row: east (0) or west (1)
+        d4 += _add_run(loads, 0 if bx > ax else 1, ay, min(ax, bx), max(ax, bx), w)
+    if by != ay:  # along y in the destination column: north (2) or south (3)
+        d4 += _add_run(loads, 2 if by > ay else 3, bx, min(ay, by), max(ay, by), w)
+    return d4
+
+
+@numba.njit(cache=True)
+def _add_run(loads, direction, line, lo, hi, w):
+    """Add ``w`` to links lo .. hi - 1 of one row/column; the change of sum(load^4)."""
+    d4 = 0.0
+    for k in range(lo, hi):
+        old = loads[direction, line, k]
+        loads[direction, line, k] = old + w
+        d4 += (old + w) ** 4 - old ** 4
+    return d4
+
+
+@numba.njit(cache=True)
+def _route_core(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, c, skip, sign):
+    """Add (sign +1) or remove (-1) every flow into and out of core c, except those with ``skip``."""
+    d4 = 0.0
+    for e in range(optr[c], optr[c + 1]):
+        k = oidx[e]
+        if k != skip:
+            d4 += _route(loads, nx, ny, sx[pos[c]], sy[pos[c]], sx[pos[k]], sy[pos[k]], sign * ow[e])
+    for e in range(iptr[c], iptr[c + 1]):
+        k = iidx[e]
+        if k != skip:
+            d4 += _route(loads, nx, ny, sx[pos[k]], sy[pos[k]], sx[pos[c]], sy[pos[c]], sign * iw[e])
+    return d4
+
+
+@numba.njit(cache=True)
+def _pair_flows(loads, nx, ny, optr, oidx, ow, sx, sy, pos, i, j, sign):
+    """Add/remove the flows i -> j and j -> i."""
+    d4 = 0.0
+    for e in range(optr[i], optr[i + 1]):
+        if oidx[e] == j:
+            d4 += _route(loads, nx, ny, sx[pos[i]], sy[pos[i]], sx[pos[j]], sy[pos[j]], sign * ow[e])
+    for e in range(optr[j], optr[j + 1]):
+        if oidx[e] == i:
+            d4 += _route(loads, nx, ny, sx[pos[j]], sy[pos[j]], sx[pos[i]], sy[pos[i]], sign * ow[e])
+    return d4
+
+
+@numba.njit(cache=True)
+def _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, sign):
+    d4 = _route_core(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, sign)
+    if j >= 0:
+        d4 += _route_core(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, j, i, sign)
+        d4 += _pair_flows(loads, nx, ny, optr, oidx, ow, sx, sy, pos, i, j, sign)
+    return d4
+
+
+@numba.njit(cache=True)
+def _anneal_links(optr, oidx, ow, iptr, iidx, iw, sptr, sidx, sw, sx, sy, nx, ny, pos, slack, iterations, seed,
+                  t0):
+    np.random.seed(seed)
+    n, m = len(optr) - 1, len(sx)
+    side = max(nx, ny) + 1
+    loads = np.zeros((4, side, side))
+    for c in range(n):
+        for e in range(optr[c], optr[c + 1]):
+            k = oidx[e]
+            _route(loads, nx, ny, sx[pos[c]], sy[pos[c]], sx[pos[k]], sy[pos[k]], ow[e])
+    occ = -np.ones(m, np.int64)
+    for i in range(n):
+        occ[pos[i]] = i
+    f4 = 0.0
+    for v in loads.ravel():
+        f4 += v ** 4
+    best_peak = loads.max()
+    best_pos = pos.copy()
+    used = 0.0  # hop-weighted traffic added so far (<= slack)
+    for it in range(iterations):
+        temp = t0 * (1.0 - it / iterations) + 1e-12
+        i, s, a, j, dh = _propose(sptr, sidx, sw, sx, sy, pos, occ)
+        if i < 0:
+            continue
+        if used + dh > slack + 1e-9:
+            continue
+        d4 = _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, -1.0)
+        pos[i] = s
+        if j >= 0:
+            pos[j] = a
+        d4 += _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, 1.0)
+        rel = d4 / max(f4, 1e-300)
+        if rel <= 0.0 or np.random.random() < np.exp(-rel / temp):
+            occ[a] = j
+            occ[s] = i
+            f4 += d4
+            used += dh
+            peak = loads.max()
+            if peak < best_peak - 1e-9:
+                best_peak = peak
+                best_pos[:] = pos
+        else:  # undo
+            _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, -1.0)
+            pos[i] = a
+            if j >= 0:
+                pos[j] = s
+            _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, 1.0)
+    return best_pos, best_peak

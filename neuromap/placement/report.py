@@ -69,12 +69,13 @@ class PlacementResult:
     report: PlacementReport
 
 
-def _run(graph, target, method, rates, time_limit, seed, num_workers, baseline=None):
+def _run(graph, target, method, rates, time_limit, seed, num_workers, baseline=None, link_slack=0.0):
     t0 = time.perf_counter()
     a = partition(graph, target, method, rates, time_limit=time_limit / 2, seed=seed, num_workers=num_workers,
                   baseline=baseline)
     traffic = core_traffic(graph, a.core_of, rates, a.n_cores)
-    p = place(traffic, target, method, time_limit=time_limit / 2, seed=seed, num_workers=num_workers)
+    p = place(traffic, target, method, time_limit=time_limit / 2, seed=seed, num_workers=num_workers,
+              link_slack=link_slack)
     elapsed = time.perf_counter() - t0
     r = route(traffic, p.tile_x, p.tile_y, target.mesh_shape)
     est = estimate(graph, a.core_of, rates, r, target)
@@ -82,17 +83,20 @@ def _run(graph, target, method, rates, time_limit, seed, num_workers, baseline=N
 
 
 def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=None,
-                time_limit: float = 20.0, seed: int = 0, num_workers: int = 1) -> PlacementResult:
+                time_limit: float = 20.0, seed: int = 0, num_workers: int = 1,
+                link_slack: float = 0.0) -> PlacementResult:
     """Partition, place, route and estimate ``graph`` on ``target`` with ``method``
     (``sequential``/``greedy``/``cpsat``); the sequential baseline is computed too.
-    ``time_limit``: CP-SAT deterministic time, split between partition and placement."""
+    ``time_limit``: CP-SAT deterministic time, split between partition and placement;
+    ``link_slack``: see :func:`~.mesh.place` (cpsat only)."""
     rates = uniform_rates(graph.n_neurons) if rates is None else np.asarray(rates, float)
     sa, sp_, sr, se, s_elapsed = _run(graph, target, "sequential", rates, time_limit, seed, num_workers)
     seq_obj, seq_cores = sp_.objective, sa.n_cores
     if method == "sequential":
         a, p, r, est, elapsed = sa, sp_, sr, se, s_elapsed
     else:  # the method reuses the sequential partition (its start candidate) instead of repacking
-        a, p, r, est, elapsed = _run(graph, target, method, rates, time_limit, seed, num_workers, sa)
+        a, p, r, est, elapsed = _run(graph, target, method, rates, time_limit, seed, num_workers, sa,
+                                     link_slack if method == "cpsat" else 0.0)
     rep = PlacementReport(method, a.n_cores, a.objective, p.objective, seq_obj, seq_cores, p.bound, p.gap,
                           a.bound, r.max_link_load, p.link_load_bound, p.link_load_bound_at_traffic, r.mean_hops,
                           r.max_hops, est.energy_pj,
