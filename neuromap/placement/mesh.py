@@ -86,7 +86,7 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     row, and: one CP-SAT model over all slots (30 % of ``time_limit``; its bound,
     ``stats["slot_set_bound"]``, holds only for placements on those slots), if that is not
     proven optimal LNS windows (``small_window`` slots; 30 %) and simulated annealing over the
-    slots (:func:`~.anneal.anneal`, 2 chains of ``anneal_moves`` x n moves, at most 2 M; not
+    slots (:func:`~.anneal.anneal`, 2 chains of ``anneal_moves`` x n moves, at most 10 M; not
     counted in ``time_limit``), the swap pass below, then the
     lexicographic link phase :func:`~.mesh_links.min_max_link_load` (least max directed link
     load at hop-weighted traffic <= the best so far; 20 %, 50 % when the exact model was
@@ -96,7 +96,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     relaxation's bound, the LP bound with dispersion cuts :func:`~.mesh_lp.dispersion_lp_bound`
     (up to ``lp_max_cores`` cores; not counted in ``time_limit``: at most 100 LP solves, fewer
     when the LP value tails off), and
-    the slot-set bound when the slots are the whole board.
+    the slot-set bound when the slots are the whole board. Above ``exact_max_cores`` (up to
+    ``anneal_max_cores``) the same annealing runs from the start, then LNS windows.
     Then up to ``link_evals`` slot swaps/moves lower the maximum link load without raising
     the hop-weighted traffic (:func:`balance_links`). ``link_slack`` > 0 (up to
     ``anneal_max_cores`` cores): before that, :func:`~.anneal.anneal_links` trades up to that
