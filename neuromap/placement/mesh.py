@@ -76,7 +76,7 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
           link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10,
-          lp_max_cores: int = 64, anneal_moves: int = 100_000, anneal_max_cores: int = 512,
+          lp_max_cores: int = 512, anneal_moves: int = 100_000, anneal_max_cores: int = 512,
           link_slack: float = 0.0) -> Placement:
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 

@@ -30,6 +30,9 @@ from scipy.optimize import linprog
 from neuromap.placement.mesh_bounds import slot_distances
 
 
+LP_METHOD = "highs-ipm"  # interior point + crossover: 3-14x faster than dual simplex here
+
+
 def star_minimum(k: int, cpt: int) -> float:
     """Least sum of hops from one slot to ``k`` other slots (cpt cores per tile, unbounded mesh)."""
     return float(slot_distances(k, cpt).sum()) if k > 0 else 0.0
@@ -84,7 +87,7 @@ def dispersion_minimum(s: int, cpt: int) -> int:
 def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_rounds: int = 100,
                         cuts_per_round: int = 60, triangles_per_round: int | None = None,
                         seeds_per_core: int | None = None, stall: float = 3e-3,
-                        stall_rounds: int = 3) -> tuple[float, dict]:
+                        stall_rounds: int = 3, pairs: str | None = None) -> tuple[float, dict]:
     """Proven lower bound (packets x hops per step) on every placement's traffic x hops (module doc).
 
     ``sym``: symmetric core x core traffic; ``shape``: the board's tile grid. Cutting planes:
@@ -94,7 +97,11 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
     ``max_rounds`` LPs were solved or the last ``stall_rounds`` rounds raised the LP value by at
     most a fraction ``stall`` of it; deterministic. Dispersion sets grow from every pair of cores,
     or with ``seeds_per_core`` (default: all up to 64 cores, else 4) from each core and its
-    nearest cores in the LP distances. Returns (bound, stats) with stats ``rounds``, ``cuts``,
+    nearest cores in the LP distances (sets of at most 64 cores). ``pairs``: ``"all"`` (default up
+    to 64 cores) gives every core pair a distance variable; ``"traffic"`` (default above) only
+    the pairs that exchange traffic, and keeps the cuts that involve only those -- stars over a
+    core's partners, triangles and dispersion sets within the traffic graph -- a weaker but
+    still valid relaxation whose size grows with the traffic graph, not n^2. Returns (bound, stats) with stats ``rounds``, ``cuts``,
     ``lp_value`` (last LP optimum), ``converged`` (no violated cut left)."""
     sym = sp.csr_matrix(sym, dtype=float)
     n = sym.shape[0]
@@ -102,13 +109,16 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
         return 0.0, {"rounds": 0, "cuts": 0, "lp_value": 0.0, "converged": True}
     dense = sym.toarray()
     iu, ju = np.triu_indices(n, 1)
+    if (pairs or ("all" if n <= 64 else "traffic")) == "traffic":
+        keep = dense[iu, ju] > 0
+        iu, ju = iu[keep], ju[keep]
     n_pairs = len(iu)
     pid = np.full((n, n), -1, np.int64)
     pid[iu, ju] = pid[ju, iu] = np.arange(n_pairs)
     cost = dense[iu, ju]
     dmax = float(min(n, shape[0]) - 1 + min(n, shape[1]) - 1)
     stars = np.array([star_minimum(k, cpt) for k in range(n + 1)])
-    disp = np.array([dispersion_minimum(s, cpt) for s in range(n + 1)], float)
+    disp = np.array([dispersion_minimum(s, cpt) for s in range(min(n, 64) + 1)], float)
     tri_cap = 40 * n if triangles_per_round is None else int(triangles_per_round)
     seeds = None if (seeds_per_core is None and n <= 64) else (4 if seeds_per_core is None else int(seeds_per_core))
     cuts = _Cuts(n_pairs)
@@ -118,7 +128,7 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
         if len(history) > stall_rounds and history[-1] - history[-1 - stall_rounds] <= stall * history[-1]:
             break  # tailing off
         a_ub, b_ub = cuts.matrix()
-        res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, dmax), method="highs")
+        res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, dmax), method=LP_METHOD)
         if res.status != 0:
             break
         value = float(res.fun)
@@ -127,7 +137,8 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
             lam = np.maximum(0.0, -np.asarray(res.ineqlin.marginals, float))
             reduced = cost + a_ub.T @ lam
             best = max(best, float(-lam @ b_ub + np.minimum(reduced, 0.0).sum() * dmax))
-        d = np.zeros((n, n))
+        d = np.full((n, n), np.inf)  # pairs without a variable: no cut may use them
+        np.fill_diagonal(d, 0.0)
         d[iu, ju] = d[ju, iu] = res.x
         new = _separate_triangles(d, pid, tri_cap, cuts)
         new += _separate(d, pid, stars, disp, cuts_per_round, seeds, cuts)
@@ -181,7 +192,7 @@ def _separate_triangles(d: np.ndarray, pid: np.ndarray, cap: int, cuts: _Cuts) -
         better = path < via
         via[better] = path[better]
         mid[better] = j
-    iu, ku = np.triu_indices(n, 1)
+    iu, ku = np.nonzero(np.triu(pid >= 0, 1))
     excess = d[iu, ku] - via[iu, ku]
     hit = np.flatnonzero(excess > 1e-6)
     hit = hit[np.argsort(-excess[hit], kind="stable")][:cap]
@@ -222,13 +233,14 @@ def _separate(d: np.ndarray, pid: np.ndarray, stars: np.ndarray, disp: np.ndarra
     to_set = d[iu] + d[ju]                     # each core's total distance to the growing set
     total = d[iu, ju].copy()                   # sum of pairwise distances within the set
     found: list[tuple[float, int, int]] = []   # (-violation, seed, size)
-    for size in range(3, n + 1):
-        nxt = np.argmin(np.where(inside, np.inf, to_set), axis=1)
-        total += to_set[rows, nxt]
+    for size in range(3, min(n, 64) + 1):
+        cand = np.where(inside, np.inf, to_set)
+        nxt = np.argmin(cand, axis=1)
+        total += cand[rows, nxt]  # inf when no core outside the set has a variable to every member
         inside[rows, nxt] = True
         members[:, size - 1] = nxt
         to_set += d[nxt]
-        short = disp[size] - total
+        short = disp[size] - total  # -inf once a set needs a pair without a variable
         for s in np.flatnonzero(short > tol):
             found.append((-float(short[s]), int(s), size))
     found.sort()
