@@ -13,9 +13,11 @@ tile) satisfy, and so does the LP relaxation over real d_ij:
 - 0 <= d_ij <= the largest distance of a compacted placement (``mesh_bounds`` module doc: some
   optimal placement occupies every tile column and row of its bounding box).
 
-So the LP optimum is at most the optimal placement's traffic x hops. Star and dispersion cuts are
-exponentially many; they are separated from each LP solution (stars exactly, dispersion sets
-grown greedily from every pair of cores) for a bounded number of rounds. The returned bound is
+So the LP optimum is at most the optimal placement's traffic x hops. All three families are
+separated from each LP solution (triangles by shortest two-step paths, stars exactly,
+dispersion sets grown greedily from pairs of cores) for a bounded number of rounds; keeping
+only some pairs' variables and the cuts over them (``pairs="traffic"``) is still a relaxation.
+The returned bound is
 not the solver's floating-point optimum but the Lagrangian value of its duals, which is a lower
 bound for any non-negative multipliers, so solver tolerances cannot make it invalid.
 """
