@@ -5,11 +5,7 @@ import numpy as np
 
 from neuromap.placement.anneal import anneal
 from neuromap.placement.mesh import hop_cost
-from test_placement_bounds import _brute_hops, _random_traffic
-
-
-def _slots(tx, ty, cpt):
-    return np.repeat(np.tile(np.arange(tx), ty), cpt), np.repeat(np.repeat(np.arange(ty), tx), cpt)
+from test_placement_bounds import _brute_hops, _random_traffic, _slots
 
 
 def test_anneal_reaches_the_brute_forced_optimum_and_is_deterministic():

@@ -20,10 +20,14 @@ def _target(cpt, tx, ty):
                                                            tiles_y=ty, chips_x=1, chips_y=1))
 
 
+def _slots(tx, ty, cpt):
+    """Tile x, y of every slot of a tx x ty board, cpt slots a tile, tiles row-major."""
+    return np.repeat(np.tile(np.arange(tx), ty), cpt), np.repeat(np.repeat(np.arange(ty), tx), cpt)
+
+
 def _all_placements(n, cpt, tx, ty):
     """Tile x, y of every core for every placement of n cores on the tx x ty board (cpt slots a tile)."""
-    sx = np.repeat(np.tile(np.arange(tx), ty), cpt)
-    sy = np.repeat(np.repeat(np.arange(ty), tx), cpt)
+    sx, sy = _slots(tx, ty, cpt)
     perms = np.array(list(itertools.permutations(range(len(sx)), n)), np.int64)
     return sx[perms], sy[perms]
 

@@ -19,23 +19,34 @@ def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, it
     ``sym``: symmetric core x core traffic (packets per step); ``sx``, ``sy``: tile coordinates of
     every candidate slot; ``pos``: slot of each core. A move costs O(partners of the moved cores)
     (CSR rows). Returns (positions, their sum(traffic x hops)); never worse than ``pos``."""
-    csr = sp.csr_matrix(sym, dtype=np.float64)
-    csr = (csr - sp.diags(csr.diagonal())).tocsr()
-    csr.eliminate_zeros()
-    csr.sort_indices()
+    csr = _off_diagonal(sym)
     sx, sy = np.asarray(sx, np.int64), np.asarray(sy, np.int64)
     best = np.asarray(pos, np.int64).copy()
     best_cost = _cost(csr, sx, sy, best)
     if not csr.nnz or len(sx) < 2:
         return best, best_cost
     t0 = 3.0 * float(csr.data.mean())
-    ptr, idx, w = csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data
+    ptr, idx, w = _rows(csr)
     for k in range(chains):
         p = _anneal(ptr, idx, w, sx, sy, best.copy(), int(iterations), int(seed) * 7919 + k, t0)
         c = _cost(csr, sx, sy, p)  # recomputed exactly: the running sum drifts by rounding
         if c < best_cost - 1e-9:
             best, best_cost = p, c
     return best, best_cost
+
+
+def _off_diagonal(m: sp.spmatrix) -> sp.csr_matrix:
+    """``m`` as float64 CSR without its diagonal and explicit zeros, column indices sorted."""
+    m = sp.csr_matrix(m, dtype=np.float64)
+    m = (m - sp.diags(m.diagonal())).tocsr()
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m
+
+
+def _rows(csr: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, data) of ``csr`` with int64 indices, as the kernels take them."""
+    return csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data
 
 
 def _cost(csr, sx, sy, pos) -> float:
@@ -114,31 +125,21 @@ def anneal_links(traffic: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.n
     linearly to ~0). Routes follow :func:`~.routing.link_loads` (x first in the source row, then y in the
     destination column). Returns (positions with the lowest peak seen, that peak); never a
     higher peak than ``pos``'s."""
-    t = sp.csr_matrix(traffic, dtype=np.float64)
-    t = (t - sp.diags(t.diagonal())).tocsr()
-    t.eliminate_zeros()
-    t.sort_indices()
-    tt = t.T.tocsr()
-    tt.sort_indices()
-    sym = (t + t.T).tocsr()
-    sym.sort_indices()
+    t = _off_diagonal(traffic)
+    sym = _off_diagonal(t + t.T)
     sx, sy = np.asarray(sx, np.int64), np.asarray(sy, np.int64)
     pos = np.asarray(pos, np.int64).copy()
-    nx, ny = int(sx.max()) + 1, int(sy.max()) + 1
-    hop = _cost(sym, sx, sy, pos)
-    args = (t.indptr.astype(np.int64), t.indices.astype(np.int64), t.data,
-            tt.indptr.astype(np.int64), tt.indices.astype(np.int64), tt.data,
-            sym.indptr.astype(np.int64), sym.indices.astype(np.int64), sym.data)
     if not t.nnz or len(sx) < 2:
         return pos, 0.0
-    best, peak = _anneal_links(*args, sx, sy, nx, ny, pos, float(hop_cap) - hop, int(iterations), int(seed),
-                               float(temperature))
-    return best, peak
+    side = max(int(sx.max()), int(sy.max())) + 2  # link arrays: one row/column per tile line
+    slack = float(hop_cap) - _cost(sym, sx, sy, pos)
+    return _anneal_links(*_rows(t), *_rows(_off_diagonal(t.T)), *_rows(sym), sx, sy, side, pos, slack,
+                         int(iterations), int(seed), float(temperature))
 
 
 @numba.njit(cache=True)
-def _route(loads, nx, ny, ax, ay, bx, by, w):
-    """Add ``w`` packets along the XY route (ax, ay) -> (bx, by) to ``loads`` (4, max(nx, ny) + 1, ...):
+def _route(loads, ax, ay, bx, by, w):
+    """Add ``w`` packets along the XY route (ax, ay) -> (bx, by) to ``loads`` (4, side, side):
     loads[0] east [y, x], [1] west [y, x], [2] north [x, y], [3] south [x, y]; returns the
     change of sum(load^4)."""
     d4 = 0.0
@@ -161,53 +162,52 @@ def _add_run(loads, direction, line, lo, hi, w):
 
 
 @numba.njit(cache=True)
-def _route_core(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, c, skip, sign):
+def _route_core(loads, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, c, skip, sign):
     """Add (sign +1) or remove (-1) every flow into and out of core c, except those with ``skip``."""
     d4 = 0.0
     for e in range(optr[c], optr[c + 1]):
         k = oidx[e]
         if k != skip:
-            d4 += _route(loads, nx, ny, sx[pos[c]], sy[pos[c]], sx[pos[k]], sy[pos[k]], sign * ow[e])
+            d4 += _route(loads, sx[pos[c]], sy[pos[c]], sx[pos[k]], sy[pos[k]], sign * ow[e])
     for e in range(iptr[c], iptr[c + 1]):
         k = iidx[e]
         if k != skip:
-            d4 += _route(loads, nx, ny, sx[pos[k]], sy[pos[k]], sx[pos[c]], sy[pos[c]], sign * iw[e])
+            d4 += _route(loads, sx[pos[k]], sy[pos[k]], sx[pos[c]], sy[pos[c]], sign * iw[e])
     return d4
 
 
 @numba.njit(cache=True)
-def _pair_flows(loads, nx, ny, optr, oidx, ow, sx, sy, pos, i, j, sign):
+def _pair_flows(loads, optr, oidx, ow, sx, sy, pos, i, j, sign):
     """Add/remove the flows i -> j and j -> i."""
     d4 = 0.0
     for e in range(optr[i], optr[i + 1]):
         if oidx[e] == j:
-            d4 += _route(loads, nx, ny, sx[pos[i]], sy[pos[i]], sx[pos[j]], sy[pos[j]], sign * ow[e])
+            d4 += _route(loads, sx[pos[i]], sy[pos[i]], sx[pos[j]], sy[pos[j]], sign * ow[e])
     for e in range(optr[j], optr[j + 1]):
         if oidx[e] == i:
-            d4 += _route(loads, nx, ny, sx[pos[j]], sy[pos[j]], sx[pos[i]], sy[pos[i]], sign * ow[e])
+            d4 += _route(loads, sx[pos[j]], sy[pos[j]], sx[pos[i]], sy[pos[i]], sign * ow[e])
     return d4
 
 
 @numba.njit(cache=True)
-def _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, sign):
-    d4 = _route_core(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, sign)
+def _move_flows(loads, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, sign):
+    """Add/remove every flow of core i and (if j >= 0) core j at their current slots, each once."""
+    d4 = _route_core(loads, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, sign)
     if j >= 0:
-        d4 += _route_core(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, j, i, sign)
-        d4 += _pair_flows(loads, nx, ny, optr, oidx, ow, sx, sy, pos, i, j, sign)
+        d4 += _route_core(loads, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, j, i, sign)
+        d4 += _pair_flows(loads, optr, oidx, ow, sx, sy, pos, i, j, sign)
     return d4
 
 
 @numba.njit(cache=True)
-def _anneal_links(optr, oidx, ow, iptr, iidx, iw, sptr, sidx, sw, sx, sy, nx, ny, pos, slack, iterations, seed,
-                  t0):
+def _anneal_links(optr, oidx, ow, iptr, iidx, iw, sptr, sidx, sw, sx, sy, side, pos, slack, iterations, seed, t0):
     np.random.seed(seed)
     n, m = len(optr) - 1, len(sx)
-    side = max(nx, ny) + 1
     loads = np.zeros((4, side, side))
     for c in range(n):
         for e in range(optr[c], optr[c + 1]):
             k = oidx[e]
-            _route(loads, nx, ny, sx[pos[c]], sy[pos[c]], sx[pos[k]], sy[pos[k]], ow[e])
+            _route(loads, sx[pos[c]], sy[pos[c]], sx[pos[k]], sy[pos[k]], ow[e])
     occ = -np.ones(m, np.int64)
     for i in range(n):
         occ[pos[i]] = i
@@ -224,11 +224,11 @@ def _anneal_links(optr, oidx, ow, iptr, iidx, iw, sptr, sidx, sw, sx, sy, nx, ny
             continue
         if used + dh > slack + 1e-9:
             continue
-        d4 = _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, -1.0)
+        d4 = _move_flows(loads, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, -1.0)
         pos[i] = s
         if j >= 0:
             pos[j] = a
-        d4 += _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, 1.0)
+        d4 += _move_flows(loads, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, 1.0)
         rel = d4 / max(f4, 1e-300)
         if rel <= 0.0 or np.random.random() < np.exp(-rel / temp):
             occ[a] = j
@@ -240,9 +240,9 @@ def _anneal_links(optr, oidx, ow, iptr, iidx, iw, sptr, sidx, sw, sx, sy, nx, ny
                 best_peak = peak
                 best_pos[:] = pos
         else:  # undo
-            _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, -1.0)
+            _move_flows(loads, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, -1.0)
             pos[i] = a
             if j >= 0:
                 pos[j] = s
-            _move_flows(loads, nx, ny, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, 1.0)
+            _move_flows(loads, optr, oidx, ow, iptr, iidx, iw, sx, sy, pos, i, j, 1.0)
     return best_pos, best_peak

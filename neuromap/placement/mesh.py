@@ -28,6 +28,7 @@ from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
 from neuromap.placement.mesh_links import min_max_link_load
 from neuromap.placement.mesh_lp import dispersion_lp_bound
+from neuromap.placement.routing import link_loads, route
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -151,7 +152,7 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
             pos, stats["anneal"] = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed)
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
             pos = start
-        if link_slack > 0:
+        if link_slack > 0 and n <= anneal_max_cores:
             pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed)
         pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals)
         # lexicographic second phase: least max link load at (integer) hop-weighted traffic <= pos's
@@ -196,7 +197,6 @@ def _anneal_step(traffic, sym, sx, sy, pos, n, moves_per_core, seed):
 def _link_slack_step(traffic, sx, sy, pos, n, slack, moves_per_core, seed):
     """:func:`~.anneal.anneal_links` with the hop-weighted traffic capped at (1 + slack) x pos's,
     ``moves_per_core`` / 5 x n moves (at most 2 M)."""
-    from neuromap.placement.routing import route
     before = hop_cost(traffic, sx[pos], sy[pos])
     shape = (int(sx.max()) + 1, int(sy.max()) + 1)
     peak_before = route(traffic, sx[pos], sy[pos], shape).max_link_load
@@ -229,7 +229,6 @@ def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarr
     does not rise and the maximum link load falls. At most ``max_evals`` evaluations
     (deterministic). Returns (positions, accepted moves).
     """
-    from neuromap.placement.routing import link_loads
     t = sp.coo_matrix(traffic)
     keep = (t.data > 0) & (t.row != t.col)
     rows, cols, w = t.row[keep], t.col[keep], t.data[keep]

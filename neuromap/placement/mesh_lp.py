@@ -32,6 +32,10 @@ from scipy.optimize import linprog
 from neuromap.placement.mesh_bounds import slot_distances
 
 
+#: up to this many cores every pair gets a distance variable and dispersion sets grow from every pair
+ALL_PAIRS_MAX_CORES = 64
+#: largest dispersion set separated (cores)
+MAX_SET = 64
 LP_METHOD = "highs-ipm"  # interior point + crossover: 3-14x faster than dual simplex here
 
 
@@ -98,12 +102,13 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
     (default 40 n) triangle inequalities, most violated first -- until none is violated or
     ``max_rounds`` LPs were solved or the last ``stall_rounds`` rounds raised the LP value by at
     most a fraction ``stall`` of it; deterministic. Dispersion sets grow from every pair of cores,
-    or with ``seeds_per_core`` (default: all up to 64 cores, else 4) from each core and its
-    nearest cores in the LP distances (sets of at most 64 cores). ``pairs``: ``"all"`` (default up
-    to 64 cores) gives every core pair a distance variable; ``"traffic"`` (default above) only
-    the pairs that exchange traffic, and keeps the cuts that involve only those -- stars over a
-    core's partners, triangles and dispersion sets within the traffic graph -- a weaker but
-    still valid relaxation whose size grows with the traffic graph, not n^2. Returns (bound, stats) with stats ``rounds``, ``cuts``,
+    or with ``seeds_per_core`` (default: all up to ``ALL_PAIRS_MAX_CORES`` cores, else 4) from each
+    core and its nearest cores in the LP distances (sets of at most ``MAX_SET`` cores).
+    ``pairs``: ``"all"`` (default up to ``ALL_PAIRS_MAX_CORES``) gives every core pair a distance
+    variable; ``"traffic"`` (default above) only the pairs that exchange traffic, and keeps the
+    cuts that involve only those -- stars over a core's partners, triangles and dispersion sets
+    within the traffic graph -- a weaker but still valid relaxation whose size grows with the
+    traffic graph, not n^2. Returns (bound, stats) with stats ``rounds`` (LPs solved), ``cuts``,
     ``lp_value`` (last LP optimum), ``converged`` (no violated cut left)."""
     sym = sp.csr_matrix(sym, dtype=float)
     n = sym.shape[0]
@@ -111,7 +116,8 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
         return 0.0, {"rounds": 0, "cuts": 0, "lp_value": 0.0, "converged": True}
     dense = sym.toarray()
     iu, ju = np.triu_indices(n, 1)
-    if (pairs or ("all" if n <= 64 else "traffic")) == "traffic":
+    small = n <= ALL_PAIRS_MAX_CORES
+    if (pairs or ("all" if small else "traffic")) == "traffic":
         keep = dense[iu, ju] > 0
         iu, ju = iu[keep], ju[keep]
     n_pairs = len(iu)
@@ -120,25 +126,26 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
     cost = dense[iu, ju]
     dmax = float(min(n, shape[0]) - 1 + min(n, shape[1]) - 1)
     stars = np.array([star_minimum(k, cpt) for k in range(n + 1)])
-    disp = np.array([dispersion_minimum(s, cpt) for s in range(min(n, 64) + 1)], float)
+    disp = np.array([dispersion_minimum(s, cpt) for s in range(min(n, MAX_SET) + 1)], float)
     tri_cap = 40 * n if triangles_per_round is None else int(triangles_per_round)
-    seeds = None if (seeds_per_core is None and n <= 64) else (4 if seeds_per_core is None else int(seeds_per_core))
+    seeds = None if (seeds_per_core is None and small) else (4 if seeds_per_core is None else int(seeds_per_core))
     cuts = _Cuts(n_pairs)
     best, value, rounds, converged = 0.0, 0.0, 0, False
     history: list[float] = []
-    for rounds in range(1, max_rounds + 1):
-        if len(history) > stall_rounds and history[-1] - history[-1 - stall_rounds] <= stall * history[-1]:
-            break  # tailing off
+    while rounds < max_rounds:
         a_ub, b_ub = cuts.matrix()
         res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, dmax), method=LP_METHOD)
         if res.status != 0:
             break
+        rounds += 1
         value = float(res.fun)
         history.append(value)
         if a_ub is not None:
             lam = np.maximum(0.0, -np.asarray(res.ineqlin.marginals, float))
             reduced = cost + a_ub.T @ lam
             best = max(best, float(-lam @ b_ub + np.minimum(reduced, 0.0).sum() * dmax))
+        if len(history) > stall_rounds and history[-1] - history[-1 - stall_rounds] <= stall * history[-1]:
+            break  # tailing off
         d = np.full((n, n), np.inf)  # pairs without a variable: no cut may use them
         np.fill_diagonal(d, 0.0)
         d[iu, ju] = d[ju, iu] = res.x
@@ -235,7 +242,7 @@ def _separate(d: np.ndarray, pid: np.ndarray, stars: np.ndarray, disp: np.ndarra
     to_set = d[iu] + d[ju]                     # each core's total distance to the growing set
     total = d[iu, ju].copy()                   # sum of pairwise distances within the set
     found: list[tuple[float, int, int]] = []   # (-violation, seed, size)
-    for size in range(3, min(n, 64) + 1):
+    for size in range(3, len(disp)):  # disp covers the set sizes separated
         cand = np.where(inside, np.inf, to_set)
         nxt = np.argmin(cand, axis=1)
         total += cand[rows, nxt]  # inf when no core outside the set has a variable to every member

@@ -95,8 +95,7 @@ def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rate
     if method == "sequential":
         a, p, r, est, elapsed = sa, sp_, sr, se, s_elapsed
     else:  # the method reuses the sequential partition (its start candidate) instead of repacking
-        a, p, r, est, elapsed = _run(graph, target, method, rates, time_limit, seed, num_workers, sa,
-                                     link_slack if method == "cpsat" else 0.0)
+        a, p, r, est, elapsed = _run(graph, target, method, rates, time_limit, seed, num_workers, sa, link_slack)
     rep = PlacementReport(method, a.n_cores, a.objective, p.objective, seq_obj, seq_cores, p.bound, p.gap,
                           a.bound, r.max_link_load, p.link_load_bound, p.link_load_bound_at_traffic, r.mean_hops,
                           r.max_hops, est.energy_pj,
