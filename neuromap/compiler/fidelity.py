@@ -18,8 +18,9 @@ Every compile (Loihi-style and TrueNorth targets) records, from the passes' own 
   sample on the same input spikes (the float run's Poisson spikes are replayed into the image's inputs,
   as :func:`neuromap.compare.compare` does, without recompiling). It runs when the mapping is approximate
   or lost something (``rate_check: auto``), always (``always``, and for ``--max-rate-error``) or never.
-  Per population ``rel_error = |spikes_hw - spikes_ref| / max(spikes_ref, 1)`` over the sample; the
-  estimate is the largest. The sample is ``RATE_STEPS`` steps, fewer for large networks (a budget of
+  Per population (:class:`neuromap.compare.PopulationCompare`) rates, relative error and count correlation;
+  the estimate is the largest ``|spikes_hw - spikes_ref| / max(spikes_ref, 1)`` (a population silent in
+  float but firing on chip counts as if float had fired once). The sample is ``RATE_STEPS`` steps, fewer for large networks (a budget of
   ``RATE_BUDGET`` synapse-steps, at least ``RATE_MIN_STEPS``); networks above ``RATE_MAX_SYNAPSES``
   synapses are skipped with the reason (use ``neuromap compare``). Deterministic: both runs are seeded
   from the network seed.
@@ -35,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.compare import PopulationCompare, _corr
 from neuromap.errors import TargetError
 from neuromap.network import Network
 
@@ -52,17 +54,6 @@ class FidelityError(TargetError):
 
 
 @dataclass
-class PopulationRate:
-    name: str
-    size: int
-    spikes_ref: int
-    spikes_hw: int
-    rate_ref_hz: float
-    rate_hw_hz: float
-    rel_error: float         # |spikes_hw - spikes_ref| / max(spikes_ref, 1)
-
-
-@dataclass
 class RateEstimate:
     """Float vs chip on a short sample: ``steps`` run (0 when skipped, ``skipped`` says why) and the largest
     per-population relative rate error ``max_rel_error`` (None when skipped)."""
@@ -70,7 +61,7 @@ class RateEstimate:
     steps: int
     max_rel_error: float | None
     worst: str | None = None
-    populations: list[PopulationRate] = field(default_factory=list)
+    populations: list[PopulationCompare] = field(default_factory=list)   # as neuromap compare reports them
     skipped: str | None = None
 
 
@@ -96,7 +87,7 @@ class FidelityReport:
     def from_dict(cls, d: dict[str, Any]) -> "FidelityReport":
         d = dict(d)
         r = d.pop("rate", None)
-        rate = None if r is None else RateEstimate(**{**r, "populations": [PopulationRate(**p) for p in
+        rate = None if r is None else RateEstimate(**{**r, "populations": [PopulationCompare(**p) for p in
                                                                            r.get("populations", [])]})
         return cls(**d, rate=rate)
 
@@ -237,11 +228,13 @@ def estimate_rates(network: Network, image, steps: int | None = None) -> RateEst
     for pm in image.populations:
         if pm.kind != "neuron" or pm.name not in network.populations:
             continue
-        c_hw = int(np.count_nonzero((src >= pm.start) & (src < pm.start + pm.size)))
-        c_ref = int(ref.spike_counts(pm.name, pm.size).sum())
+        n_hw = np.bincount(src[(src >= pm.start) & (src < pm.start + pm.size)] - pm.start, minlength=pm.size)
+        n_ref = ref.spike_counts(pm.name, pm.size)
+        c_hw, c_ref = int(n_hw.sum()), int(n_ref.sum())
         err = abs(c_hw - c_ref) / max(c_ref, 1)
-        est.populations.append(PopulationRate(pm.name, pm.size, c_ref, c_hw, c_ref / (pm.size * secs),
-                                              c_hw / (pm.size * secs), float(err)))
+        est.populations.append(PopulationCompare(pm.name, pm.size, c_ref, c_hw, c_ref / (pm.size * secs),
+                                                 c_hw / (pm.size * secs), float(err) if c_ref else None,
+                                                 _corr(n_ref, n_hw)))
         if est.max_rel_error is None or err > est.max_rel_error:
             est.max_rel_error, est.worst = float(err), pm.name
     return est
