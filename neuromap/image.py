@@ -219,8 +219,9 @@ class Image:
       (int32), axon (int32 core-local), delay (uint8 extra axonal delay,
       0 on Loihi-style cores).
     * ``inputs``: spike_step (int64) / spike_index (int32 input id) sorted by
-      step (explicit spike times); poisson_p (I, float64: per-step spike
-      probability of Poisson inputs, NaN for explicit-time inputs).
+      step (explicit spike times); poisson_p (I, float64: expected events per
+      step of Poisson inputs (a Bernoulli probability up to 1, a Poisson count mean above: several
+      events per step), NaN for explicit-time inputs).
     * TrueNorth images (``core_kinds == ["truenorth"]``) add ``neurons.tn_*`` (``tn_s``/``tn_b`` (N, 4))
       and ``axons.tn_type`` (:data:`_TN_NEURON_FIELDS`, :func:`_verify_truenorth`, docs/image-format.md).
     """
@@ -373,8 +374,8 @@ class Image:
         if np.any(np.diff(inp["spike_step"]) < 0):
             raise ImageError("image inputs.spike_step must be sorted")
         p = inp["poisson_p"]
-        if np.any((p[~np.isnan(p)] < 0) | (p[~np.isnan(p)] > 1)):
-            raise ImageError("image inputs.poisson_p must be a probability in [0, 1] or NaN")
+        if np.any((p[~np.isnan(p)] < 0) | ~np.isfinite(p[~np.isnan(p)])):
+            raise ImageError("image inputs.poisson_p must be a finite count of events per step >= 0 or NaN")
         # synapses of an axon target neurons of the axon's core, with the projection's weight encoding
         if S:
             ax_of_syn = np.repeat(np.arange(A), np.diff(self.axons["syn_ptr"]))
