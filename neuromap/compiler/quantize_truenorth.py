@@ -64,6 +64,7 @@ class TNPopulationQuant:
     drift_float: float
     drift_realized: float
     bound_by: str
+    refractory_dropped: int = 0     # steps of refractory period dropped (TrueNorth has none)
 
 
 @dataclass
@@ -209,7 +210,7 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
             drift_real = 0.0
         v0 = np.clip(np.rint(s * pl["v0"]), -(2 ** 19), 2 ** 19 - 1).astype(np.int64)
         params["v_init"] = v0 if np.ptp(v0) else int(v0[0])
-        if int(pop.neuron.get("refractory", 0)):
+        if int(np.max(np.asarray(pop.neuron.get("refractory", 0)))):
             rep.warnings.append(f"{name}: refractory {pop.neuron['refractory']} steps dropped "
                                 "(TrueNorth neurons have no refractory period)")
         neuron = {k: params[k] for k in ("model", "lambda", "c_lambda", "epsilon", "alpha", "beta", "TM", "gamma",
@@ -217,7 +218,8 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
         hw.populations[name] = Population(name, pop.size, neuron)
         rep.populations.append(TNPopulationQuant(
             name, pop.size, pl["mode"], s, int(params["alpha"]), int(lam), abs(T / s - pl["theta"]) / pl["theta"],
-            float(pl["drift"]), float(drift_real), bound_by))
+            float(pl["drift"]), float(drift_real), bound_by,
+            int(np.max(np.asarray(pop.neuron.get("refractory", 0)))) if pop.size else 0))
     for k, pr in enumerate(network.projections):
         post = network.populations[pr.post]
         fld = f"{where}projections[{k}] ({pr.name})"
