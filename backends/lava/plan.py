@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuromap.errors import ImageError
-from neuromap.image import Image, encode_weights
+from neuromap.image import LOIHI_ARITHMETIC, Image, encode_weights
 
 #: the core kind Lava's LIF/Dense run; other kinds need their own process models
 LIF_KIND = "loihi_lif"
@@ -234,6 +234,17 @@ def _check_kinds(image: Image) -> None:
                          f"(only {LIF_KIND}; run that image on the emulator)")
 
 
+def _check_arithmetic(image: Image) -> None:
+    """Lava 0.10's ``PyLifModelBitAcc`` runs Loihi's neuron arithmetic only (decays over 4096, 24-bit u/v,
+    ``vth << 6``, input ``<< 6``): an image compiled for a target with other widths has no Lava twin."""
+    ar = image.arithmetic
+    if ar != LOIHI_ARITHMETIC:
+        diff = ", ".join(f"{k} {v} (Loihi {getattr(LOIHI_ARITHMETIC, k)})" for k, v in ar.to_dict().items()
+                         if v != getattr(LOIHI_ARITHMETIC, k))
+        raise ImageError(f"image arithmetic differs from Loihi's, the only one Lava runs: {diff} "
+                         f"(target {image.target!r}; run it on the emulator, or compile for loihi)")
+
+
 def _check_learning(image: Image) -> None:
     from emulator.rule_engines import rule_engine
     for k, pm in enumerate(image.projections):
@@ -286,6 +297,7 @@ def _check_inputs(image: Image) -> None:
 def plan_image(image: Image) -> LavaPlan:
     """Cut ``image`` into Lava process pieces; :class:`ImageError` for what Lava cannot run exactly."""
     _check_kinds(image)
+    _check_arithmetic(image)
     _check_learning(image)
     _check_inputs(image)
     N, I = image.n_neurons, image.n_inputs

@@ -72,6 +72,10 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
     for name, pop in network.populations.items():
         item = f"populations.{name}"
         m = pop.model
+        if m in runs and m in QUANTIZABLE and not hw_path and target.core.memory_model != "crossbar":
+            out.append(Problem(f"{item}", f"model {m!r} compiles onto loihi_lif cores (quantized), and {tn!r} does "
+                               "not list loihi_lif in neuron.models", f"add \"loihi_lif\" to neuron.models of {tn!r}"))
+            continue
         if m not in runs or (m not in INPUTS and m != "loihi_lif" and not (hw_path and m in QUANTIZABLE)):
             alt = NEAREST.get(m, "one of " + ", ".join(sorted(runs)))
             out.append(Problem(item, f"model {m!r} cannot run on {tn!r} (it runs {', '.join(target.neuron.models)})",

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from neuromap.errors import TargetError
+from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
 from neuromap.network import Network, network_hash
 
@@ -191,7 +192,7 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
         constants={"neuron": dataclasses.asdict(target.neuron), "synapse": dataclasses.asdict(target.synapse),
                    "core": dataclasses.asdict(target.core),
                    "synapse_memory": dataclasses.asdict(target.synapse_memory)},
-        core_kinds=["loihi_lif"], populations=pops, projections=projections, probes=probes,
+        core_kinds=["loihi_lif"], arithmetic=lif_arithmetic(target), populations=pops, projections=projections, probes=probes,
         neurons=neurons,
         cores={"kind": np.zeros(n_cores, np.int8), "axon_ptr": axon_ptr, **positions},
         axons={"proj": ax_proj.astype(np.int32), "syn_ptr": syn_ptr},
