@@ -513,6 +513,8 @@ class Image:
 
         if "truenorth" in self.core_kinds:
             _verify_truenorth(self)
+        else:
+            _verify_capacities(self)
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> Path:
@@ -703,6 +705,27 @@ def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
         if name not in ("tag_1", "tag_2") or a.shape != (n_syn,):
             raise ImageError(f"{where}: loihi learning array {name!r} {a.shape} is not a per-synapse tag "
                              f"(tag_1 or tag_2 of shape ({n_syn},))")
+
+
+def _verify_capacities(img: "Image") -> None:
+    """Every axon is named by exactly one route, and every core fits the capacities the image records
+    in ``constants`` (:mod:`neuromap.capacity`, the accounting packing and ``inspect`` use)."""
+    from neuromap.capacity import CoreLimits, image_usage, violations
+    A = img.n_axons
+    if A:
+        g = img.cores["axon_ptr"][img.routes["core"]] + img.routes["axon"]
+        n_routes = np.bincount(g, minlength=A)
+        if np.any(n_routes != 1):
+            a = int(np.flatnonzero(n_routes != 1)[0])
+            raise ImageError(f"image routes: axon {a} is named by {int(n_routes[a])} routes (each axon has exactly "
+                             "one source; recompile)")
+    limits = CoreLimits.from_constants(img.constants)
+    if limits is None:
+        return
+    bad = violations(image_usage(img, limits), limits)
+    if bad:
+        raise ImageError(f"image exceeds a core's capacity: {bad[0]} ({len(bad)} violation(s); "
+                         "recompile with a placer that respects the target)")
 
 
 def _verify_truenorth(img: "Image") -> None:

@@ -192,7 +192,8 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
     return Image(
         target=target.name,
         constants={"neuron": dataclasses.asdict(target.neuron), "synapse": dataclasses.asdict(target.synapse),
-                   "core": dataclasses.asdict(target.core)},
+                   "core": dataclasses.asdict(target.core),
+                   "synapse_memory": dataclasses.asdict(target.synapse_memory)},
         core_kinds=["loihi_lif"], arithmetic=lif_arithmetic(target), populations=pops, projections=projections, probes=probes,
         neurons=neurons,
         cores={"kind": np.zeros(n_cores, np.int8), "axon_ptr": axon_ptr, **positions},
