@@ -316,8 +316,9 @@ class Image:
       (int32), axon (int32 core-local), delay (uint8 extra axonal delay,
       0 on Loihi-style cores).
     * ``inputs``: spike_step (int64) / spike_index (int32 input id) sorted by
-      step (explicit spike times); poisson_p (I, float64: per-step spike
-      probability of Poisson inputs, NaN for explicit-time inputs).
+      step (explicit spike times); poisson_p (I, float64: expected events per
+      step of Poisson inputs (a Bernoulli probability up to 1, a Poisson count mean above: several
+      events per step), NaN for explicit-time inputs).
     * TrueNorth images (``core_kinds == ["truenorth"]``) add ``neurons.tn_*`` (``tn_s``/``tn_b`` (N, 4))
       and ``axons.tn_type`` (:data:`_TN_NEURON_FIELDS`, :func:`_verify_truenorth`, docs/image-format.md).
     """
@@ -476,8 +477,8 @@ class Image:
         if np.any(np.diff(inp["spike_step"]) < 0):
             raise ImageError("image inputs.spike_step must be sorted")
         p = inp["poisson_p"]
-        if np.any((p[~np.isnan(p)] < 0) | (p[~np.isnan(p)] > 1)):
-            raise ImageError("image inputs.poisson_p must be a probability in [0, 1] or NaN")
+        if np.any((p[~np.isnan(p)] < 0) | ~np.isfinite(p[~np.isnan(p)])):
+            raise ImageError("image inputs.poisson_p must be a finite count of events per step >= 0 or NaN")
         # synapses of an axon target neurons of the axon's core, with the projection's weight encoding
         if S:
             ax_of_syn = np.repeat(np.arange(A), np.diff(self.axons["syn_ptr"]))
@@ -512,6 +513,8 @@ class Image:
 
         if "truenorth" in self.core_kinds:
             _verify_truenorth(self)
+        else:
+            _verify_capacities(self)
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> Path:
@@ -702,6 +705,27 @@ def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
         if name not in ("tag_1", "tag_2") or a.shape != (n_syn,):
             raise ImageError(f"{where}: loihi learning array {name!r} {a.shape} is not a per-synapse tag "
                              f"(tag_1 or tag_2 of shape ({n_syn},))")
+
+
+def _verify_capacities(img: "Image") -> None:
+    """Every axon is named by exactly one route, and every core fits the capacities the image records
+    in ``constants`` (:mod:`neuromap.capacity`, the accounting packing and ``inspect`` use)."""
+    from neuromap.capacity import CoreLimits, image_usage, violations
+    A = img.n_axons
+    if A:
+        g = img.cores["axon_ptr"][img.routes["core"]] + img.routes["axon"]
+        n_routes = np.bincount(g, minlength=A)
+        if np.any(n_routes != 1):
+            a = int(np.flatnonzero(n_routes != 1)[0])
+            raise ImageError(f"image routes: axon {a} is named by {int(n_routes[a])} routes (each axon has exactly "
+                             "one source; recompile)")
+    limits = CoreLimits.from_constants(img.constants)
+    if limits is None:
+        return
+    bad = violations(image_usage(img, limits), limits)
+    if bad:
+        raise ImageError(f"image exceeds a core's capacity: {bad[0]} ({len(bad)} violation(s); "
+                         "recompile with a placer that respects the target)")
 
 
 def _verify_truenorth(img: "Image") -> None:
