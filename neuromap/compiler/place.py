@@ -97,7 +97,7 @@ def _summary(a: np.ndarray, limit: int | None) -> dict:
 
 def core_utilization(graph: SynapseGraph, core_of: np.ndarray, n_cores: int, target) -> dict:
     """Per resource: min/median/max use over cores ``0..n_cores-1`` and the limit (ids >= n_cores are
-    host-side inputs, left out); ``binding``: the resource with the highest max/limit (what limited
+    host-side inputs, left out); ``values``: resource -> use of each core (list of ints); ``binding``: the resource with the highest max/limit (what limited
     the mapping) and that fraction."""
     u = core_usage(graph, core_of, target)
     c, k = target.core, slice(0, n_cores)
@@ -108,7 +108,10 @@ def core_utilization(graph: SynapseGraph, core_of: np.ndarray, n_cores: int, tar
         res["synapse_memory_bits"] = _summary(u.memory_bits[k], c.synapse_memory_bits)
     frac = {k: v["max"] / v["limit"] for k, v in res.items() if v["limit"]}
     binding = max(frac, key=lambda k: (frac[k], k)) if frac else None
-    return {"per_core": res, "binding": binding, "binding_fraction": frac.get(binding)}
+    values = {"neurons": u.neurons[k], "input_axons": u.input_axons[k], "output_axons": u.output_axons[k],
+              "synapse_memory_bits": u.memory_bits[k]}
+    return {"per_core": res, "binding": binding, "binding_fraction": frac.get(binding),
+            "values": {name: np.asarray(values[name]).astype(int).tolist() for name in res}}
 
 
 def place_pass(st):
