@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from backends.lava.compat import import_lava
-from backends.lava.plan import Connection, LavaPlan, input_raster, learning_rule_kwargs, v_groups
+from backends.lava.plan import (Connection, LavaPlan, input_raster, learning_rule_kwargs, message_bits,
+                               v_groups)
 
 
 @dataclass
@@ -31,7 +32,7 @@ class LavaNetwork:
 
     plan: LavaPlan
     steps: int
-    raster: np.ndarray                    # (steps, I) bool input spikes replayed
+    raster: np.ndarray                    # (steps, I) int32 input events per step replayed
     lifs: list[Any]                       # per neuron group
     sources: list[Any]                    # per input group (None when it drives nothing)
     connections: list[Any]                # per plan connection
@@ -52,15 +53,17 @@ def lava_sign_mode(name: str):
     return SignMode[name.upper()]
 
 
-def make_connection(c: Connection):
-    """The Lava connection process of one plan connection (Dense/Sparse, with delays if any exceed 0)."""
+def make_connection(c: Connection, message_bits: int = 0):
+    """The Lava connection process of one plan connection (Dense/Sparse, with delays if any exceed 0).
+    ``message_bits > 0``: graded spikes (``num_message_bits``), the payload (an input's events in the step)
+    multiplies the weight: Lava 0.10 computes ``weights.dot(s_in)``, then the weight_exp shift."""
     import_lava()
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.sparse.process import DelaySparse, Sparse
     from scipy.sparse import csr_matrix
 
     kw = dict(weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, sign_mode=lava_sign_mode(c.sign_mode),
-              name=c.name)
+              name=c.name, **({"num_message_bits": message_bits} if message_bits else {}))
     if c.seed_rule:     # neuromap's integer rule engines: backends/lava/procs/plastic_connection.py
         from backends.lava.procs.plastic_connection import NeuromapPlasticSparse
         return NeuromapPlasticSparse(shape=c.shape, rows=c.rows, cols=c.cols, weights=c.weights, delays=c.delays,
@@ -129,8 +132,9 @@ def _lif_class(g, send_v: bool = False):
     return LIFRefractoryFixed
 
 
-def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
-    """Create every process of ``plan`` for a run of ``steps`` (>= 1) steps and connect them."""
+def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
+    """Create every process of ``plan`` for a run of ``steps`` (>= 1) steps and connect them.
+    ``stage`` (:class:`backends.lava.run.LavaStage`, optional): its ``now`` names the process being made."""
     import_lava()
     from lava.proc.io.sink import RingBuffer as SpikeSink
     from lava.proc.io.source import RingBuffer as SpikeSource
@@ -140,6 +144,11 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
 
     raster = input_raster(plan, steps)
     vpost = v_groups(plan)
+
+    def doing(what: str) -> None:
+        if stage is not None:
+            stage.now = what
+    doing(f"creating the LIF processes of {len(plan.groups)} neuron groups")
     lifs = [_lif_class(g, k in vpost)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
                           bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32),
                           v=g.v_init.astype(np.int32), name=g.name,
@@ -150,7 +159,8 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
                if k in used else None for k, g in enumerate(plan.inputs)]
     conns = []
     for c in plan.connections:
-        proc = make_connection(c)
+        doing(f"creating connection process {c.name!r}")
+        proc = make_connection(c, message_bits(plan, c))   # inputs of several events per step: graded
         pre = lifs[c.pre] if c.pre_kind == "neuron" else sources[c.pre]
         pre.s_out.connect(proc.s_in)
         proc.a_out.connect(lifs[c.post].a_in)
@@ -159,6 +169,7 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
         if c.reads_v:   # clopath reads the post membrane v
             lifs[c.post].v_out.connect(proc.v_in)
         conns.append(proc)
+    doing("creating spike recorders and monitors")
     sinks = []
     for g, lif in zip(plan.groups, lifs):
         sink = SpikeSink(shape=(g.size,), buffer=steps)
