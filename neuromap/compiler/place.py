@@ -131,11 +131,16 @@ def _neuron_mask(net: Network) -> np.ndarray:
 
 def core_utilization(graph: SynapseGraph, core_of: np.ndarray, n_cores: int, target) -> dict:
     """:func:`neuromap.capacity.utilization` of cores ``0..n_cores-1`` (ids >= n_cores are host-side
-    inputs, left out): per resource min/median/max use and limit, and the binding resource."""
+    inputs, left out): per resource min/median/max use and limit, and the binding resource; ``values``:
+    resource -> use of each core (list of ints, for per-core plots)."""
     core_of = np.where(np.asarray(core_of, np.int64) < n_cores, core_of, -1)
     limits = CoreLimits.from_target(target)
     axons = graph_input_axons(graph, core_of, target, n_cores)
-    return utilization(count(limits, n_cores, core_of, axons), limits)
+    usage = count(limits, n_cores, core_of, axons)
+    out = utilization(usage, limits)
+    out["values"] = {r: np.asarray(usage.synapses if r == "synapses" else usage.of(r)).astype(int).tolist()
+                     for r in out["per_core"]}
+    return out
 
 
 def place_pass(st):

@@ -27,6 +27,7 @@ class PlacementReport:
     :mod:`~.mesh_bounds`) and (objective - bound)/objective, None for
     sequential/greedy;
     ``partition_bound``: proven lower bound on inter-core packets (exact solves only);
+    ``sequential_max_link_load``/``sequential_energy_pj_per_step``: the baseline's busiest link and energy;
     ``max_link_load_bound``: proven lower bound on ``max_link_load`` over every placement of
     this partition (:func:`~.mesh_bounds.link_load_bound`);
     ``max_link_load_bound_at_traffic`` (``cpsat`` up to ``exact_max_cores`` cores, else None): proven
@@ -57,6 +58,8 @@ class PlacementReport:
     latency_ns_per_step: float
     solve_time_s: float
     stats: dict
+    sequential_max_link_load: float | None = None
+    sequential_energy_pj_per_step: float | None = None
     time_split_s: dict = dataclasses.field(default_factory=dict)
     time_limit: float | None = None
     deterministic: bool = True
@@ -115,6 +118,6 @@ def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rate
     rep = PlacementReport(method, a.n_cores, a.objective, p.objective, seq_obj, seq_cores, p.bound, p.gap,
                           a.bound, r.max_link_load, p.link_load_bound, p.link_load_bound_at_traffic, r.mean_hops,
                           r.max_hops, est.energy_pj,
-                          est.latency_ns, elapsed, {"partition": a.stats, "mesh": p.stats}, split,
-                          budget.limit, budget.deterministic)
+                          est.latency_ns, elapsed, {"partition": a.stats, "mesh": p.stats},
+                          sr.max_link_load, se.energy_pj, split, budget.limit, budget.deterministic)
     return PlacementResult(a, p, r, est, rep)
