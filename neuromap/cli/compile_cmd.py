@@ -63,7 +63,8 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--target", "-t", default="loihi", show_default=True,
               help="Target name (built-in) or path to a target .toml file.")
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True,
-              help="Image directory to write (replaced if it is an image).")
+              help="Image directory to write (replaced only if it is a neuromap image or empty; see --force).")
+@click.option("--force", is_flag=True, help="Replace -o even if it is a directory that is not a neuromap image.")
 @click.option("--placer", type=click.Choice(["sequential", "greedy", "cpsat"]), default="cpsat", show_default=True,
               help="Partition/placement method (docs/placement.md).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
@@ -82,7 +83,7 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
 @quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, link_slack: float,
-            rates: str, freeze: bool, as_json: bool, quiet: bool) -> None:
+            rates: str, freeze: bool, as_json: bool, quiet: bool, force: bool) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -96,13 +97,17 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     from neuromap.compiler import compile_network
     from neuromap.io import load_network
 
+    from pathlib import Path
+
+    from neuromap.image_files import check_replaceable
+    check_replaceable(Path(output), force)   # before the compile: a refused -o costs nothing
     net = load_network(network)
     if freeze:
         net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
     with bar("compile passes", enabled=not quiet) as progress:
         img = compile_network(net, target=target, placer=placer, time_limit=time_limit, seed=seed, rates=rates,
                               link_slack=link_slack, progress=progress)
-    img.save(output)
+    img.save(output, force=force)
     rep = img.options.get("placement")
     if as_json:
         click.echo(json.dumps({"network": net.name, "target": img.target, "output": str(output),
