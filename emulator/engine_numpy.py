@@ -44,12 +44,15 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         np.add.at(st.link_spikes, (p.src_core[src[owner]], p.route_core[routes]), 1)
         ax = p.route_axon[routes]
         syn, _ = _ranges(p.syn_ptr[ax], p.syn_ptr[ax + 1])
+        # the delay as int64 first: ``t + uint8 array`` keeps uint8 while t <= 255 (numpy 1.x value-based
+        # casting) and wraps t + delay >= 256 to t + delay - 256, the wrong ring row (issue 19)
+        dest = (t + p.syn_delay[syn].astype(np.int64)) % D
         if p.syn_slot.size == 0:             # no projection with weight_exp < 0
-            np.add.at(st.ring, ((t + p.syn_delay[syn]) % D, p.syn_post[syn]), p.syn_add[syn].astype(np.int64))
+            np.add.at(st.ring, (dest, p.syn_post[syn]), p.syn_add[syn].astype(np.int64))
             continue
         slot = p.syn_slot[syn]
-        direct = syn[slot < 0]
-        np.add.at(st.ring, ((t + p.syn_delay[direct]) % D, p.syn_post[direct]), p.syn_add[direct].astype(np.int64))
+        direct = slot < 0
+        np.add.at(st.ring, (dest[direct], p.syn_post[syn[direct]]), p.syn_add[syn[direct]].astype(np.int64))
         slotted = slot >= 0
         if slotted.any():
             acc = np.zeros(p.slot_post.size, np.int64)  # per (projection, post, delay) sum of this step
