@@ -45,5 +45,10 @@ class TargetError(NeuromapError):
     """A target description is invalid, or a network cannot be mapped onto the target."""
 
 
+class BackendError(NeuromapError):
+    """A backend (Lava) failed on an image it accepted: the message names the image, the process or
+    stage that failed and the underlying exception (``--debug`` shows the traceback)."""
+
+
 class ValidationMismatch(Exception):
     """Two backends disagreed (CLI exit code 1, not 2)."""

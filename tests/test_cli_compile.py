@@ -41,7 +41,9 @@ projections:
 """)
     code, out, err = cli(["compile", str(net), "-o", str(tmp_path / "b"), "--placer", "greedy"], capsys)
     assert code == 0, err
-    lines = (out + err).splitlines()
+    lines = [ln for ln in (out + err).splitlines() if not ln.startswith("fidelity:")]   # the loss summary
+    fid = [ln for ln in out.splitlines() if ln.startswith("fidelity:")]
+    assert len(fid) == 1 and "refractory dropped: y (37 steps)" in fid[0] and "frozen on 'x_to_y'" in fid[0], fid
     refr = [ln for ln in lines if "refractory" in ln]
     frozen = [ln for ln in lines if "frozen" in ln]
     assert len(refr) == 1 and "refractory: 63" in refr[0], lines

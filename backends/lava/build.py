@@ -129,8 +129,9 @@ def _lif_class(g, send_v: bool = False):
     return LIFRefractoryFixed
 
 
-def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
-    """Create every process of ``plan`` for a run of ``steps`` (>= 1) steps and connect them."""
+def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
+    """Create every process of ``plan`` for a run of ``steps`` (>= 1) steps and connect them.
+    ``stage`` (:class:`backends.lava.run.LavaStage`, optional): its ``now`` names the process being made."""
     import_lava()
     from lava.proc.io.sink import RingBuffer as SpikeSink
     from lava.proc.io.source import RingBuffer as SpikeSource
@@ -140,6 +141,11 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
 
     raster = input_raster(plan, steps)
     vpost = v_groups(plan)
+
+    def doing(what: str) -> None:
+        if stage is not None:
+            stage.now = what
+    doing(f"creating the LIF processes of {len(plan.groups)} neuron groups")
     lifs = [_lif_class(g, k in vpost)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
                           bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32),
                           v=g.v_init.astype(np.int32), name=g.name,
@@ -150,6 +156,7 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
                if k in used else None for k, g in enumerate(plan.inputs)]
     conns = []
     for c in plan.connections:
+        doing(f"creating connection process {c.name!r}")
         proc = make_connection(c)
         pre = lifs[c.pre] if c.pre_kind == "neuron" else sources[c.pre]
         pre.s_out.connect(proc.s_in)
@@ -159,6 +166,7 @@ def build_network(plan: LavaPlan, steps: int) -> LavaNetwork:
         if c.reads_v:   # clopath reads the post membrane v
             lifs[c.post].v_out.connect(proc.v_in)
         conns.append(proc)
+    doing("creating spike recorders and monitors")
     sinks = []
     for g, lif in zip(plan.groups, lifs):
         sink = SpikeSink(shape=(g.size,), buffer=steps)

@@ -6,6 +6,7 @@ joins disconnected parts, see :func:`backends.lava.build.tie_groups`).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,8 +15,34 @@ from backends.emulator import Results, weights_by_name
 from backends.lava.build import LavaNetwork, build_network
 from backends.lava.compat import import_lava
 from backends.lava.plan import LavaPlan, input_raster, plan_image, plastic_positions
-from neuromap.errors import ImageError
+from neuromap.errors import BackendError, ImageError, NeuromapError
 from neuromap.image import Image
+
+
+@dataclass
+class LavaStage:
+    """What a Lava run is doing now (``now``: e.g. ``"creating process 'p:inp->h'"``), for error messages."""
+
+    now: str = "planning the processes"
+
+
+@contextlib.contextmanager
+def lava_failures(image: Image):
+    """Turn any exception raised inside Lava (or by an image Lava cannot hold) into one
+    :class:`~neuromap.errors.BackendError` line naming the image, the stage (process) that failed and the
+    exception; neuromap's own errors pass through unchanged. Yields a :class:`LavaStage` to update."""
+    stage = LavaStage()
+    try:
+        yield stage
+    except NeuromapError:
+        raise
+    except Exception as e:   # noqa: BLE001 - every Lava-side failure becomes one line (exit 2)
+        what = " ".join(str(e).split()) or "no message"
+        if len(what) > 200:
+            what = what[:197] + "..."
+        raise BackendError(f"image {image.network_name!r} (target {image.target}): Lava failed while {stage.now}: "
+                           f"{type(e).__name__}: {what} (the emulator runs this image: `neuromap run BUILD "
+                           "--backend emulator`; rerun with --debug for the traceback and report it)") from e
 
 
 @dataclass
@@ -58,7 +85,7 @@ def read_weights(net: LavaNetwork, slots, sizes: dict[int, int]) -> dict[int, np
 
 
 def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.ndarray | None = None,
-                progress=None) -> LavaRaw:
+                progress=None, stage: LavaStage | None = None) -> LavaRaw:
     """Run every component of ``net`` for ``net.steps`` steps and read back spikes and probes.
 
     Plastic connections (``syn_proj``: projection of every image synapse): weights are read every
@@ -84,6 +111,8 @@ def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.
     rec_steps, rec = [], []
     done = 0
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    stage = stage or LavaStage()
+    stage.now = f"compiling and running {len(net.lifs)} LIF and {len(net.connections)} connection processes"
     try:
         for end in ends:
             net.root.run(condition=RunSteps(num_steps=end - done), run_cfg=cfg)
@@ -94,6 +123,7 @@ def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.
                 rec_steps.append(end - 1)
                 rec.append(read_weights(net, slots, sizes))
         for g, sink in zip(plan.groups, net.spike_sinks):
+            stage.now = f"reading the spikes of LIF process {g.name!r}"
             data = np.asarray(sink.data.get())          # (size, steps)
             spikes[:, g.neurons] = data.T != 0
         for k, var, mon in net.monitors:
@@ -111,7 +141,7 @@ def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.
 
 
 def run_plan(plan: LavaPlan, steps: int, weight_every: int | None = None,
-             syn_proj: np.ndarray | None = None, progress=None) -> LavaRaw:
+             syn_proj: np.ndarray | None = None, progress=None, stage: LavaStage | None = None) -> LavaRaw:
     """Build and run ``plan`` for ``steps`` steps (no Lava run when there is nothing to simulate)."""
     steps = int(steps)
     if steps < 0:
@@ -120,7 +150,8 @@ def run_plan(plan: LavaPlan, steps: int, weight_every: int | None = None,
         z = lambda n: np.zeros((steps, n), np.int64)  # noqa: E731
         return LavaRaw(steps, np.zeros((steps, plan.n_neurons), bool), input_raster(plan, steps),
                        plan.probe_u, z(plan.probe_u.size), plan.probe_v, z(plan.probe_v.size))
-    return run_network(build_network(plan, steps), weight_every, syn_proj, progress)
+    stage = stage or LavaStage()
+    return run_network(build_network(plan, steps, stage), weight_every, syn_proj, progress, stage)
 
 
 def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None,
@@ -128,12 +159,15 @@ def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None,
     """Run ``image`` in Lava for ``steps`` steps; raw arrays (see :class:`LavaRaw`).
 
     ``probe``: global neuron ids whose u and v are recorded (default: the image's probes).
-    ``weight_every``: read the weights of plastic projections every that many steps (and after the last)."""
-    plan = plan_image(image)
-    if probe is not None:
-        plan.probe_u = plan.probe_v = np.unique(np.asarray(probe, dtype=np.int64))
-    plastic = any(c.learning for c in plan.connections)
-    return run_plan(plan, steps, weight_every, image.synapse_projections() if plastic else None, progress)
+    ``weight_every``: read the weights of plastic projections every that many steps (and after the last).
+    A failure inside Lava is a one-line :class:`~neuromap.errors.BackendError` (:func:`lava_failures`)."""
+    with lava_failures(image) as stage:
+        plan = plan_image(image)
+        if probe is not None:
+            plan.probe_u = plan.probe_v = np.unique(np.asarray(probe, dtype=np.int64))
+        plastic = any(c.learning for c in plan.connections)
+        return run_plan(plan, steps, weight_every, image.synapse_projections() if plastic else None, progress,
+                        stage)
 
 
 def traffic(image: Image, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +215,9 @@ def run(image: Image, steps: int, weight_every: int | None = None, progress=None
     :func:`run_network`, Loihi-style images only)."""
     if "truenorth" in image.core_kinds:     # TrueNorth cores: backends/lava/truenorth_run.py
         from backends.lava.truenorth_run import run_truenorth_image
-        return run_truenorth_image(image, steps)
+        with lava_failures(image) as stage:
+            stage.now = f"running {image.n_cores} TrueNorthCore processes"
+            return run_truenorth_image(image, steps)
     raw = run_lava_raw(image, steps, weight_every=weight_every, progress=progress)
     res = to_results(image, raw)
     res.weights, res.weight_steps = weights_by_name(image, raw.weights), raw.weight_steps

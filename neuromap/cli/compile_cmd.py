@@ -80,10 +80,17 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--freeze", is_flag=True,
               help="Drop every projection's plasticity: weights stay at their initial values (Lava 0.10 runs "
                    "only static and stdp_loihi projections, so `validate` needs this for the seed rules).")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 2, no image written) if the compile loses anything: synapses zeroed or dropped, "
+                   "weights clipped, refractory dropped, plasticity frozen (the fidelity report).")
+@click.option("--max-rate-error", type=click.FloatRange(min=0), default=None, metavar="FRACTION",
+              help="Fail (exit 2, no image written) if the estimated float-vs-chip rate error of a short sample "
+                   "run exceeds this fraction (0.1 = 10%) in any population.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
 @quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, link_slack: float,
-            rates: str, freeze: bool, as_json: bool, quiet: bool, force: bool) -> None:
+            rates: str, freeze: bool, strict: bool, max_rate_error: float | None, as_json: bool, quiet: bool,
+            force: bool) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -91,6 +98,7 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
       neuromap compile net.yaml -t loihi -o build/
       neuromap compile net.yaml -o build/ --placer greedy --json
       neuromap compile examples/ramp_lif.yaml --freeze -o build/ramp_frozen
+      neuromap compile net.yaml -t truenorth -o build/ --strict --max-rate-error 0.1
     """
     import dataclasses
 
@@ -106,14 +114,18 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
         net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
     with bar("compile passes", enabled=not quiet) as progress:
         img = compile_network(net, target=target, placer=placer, time_limit=time_limit, seed=seed, rates=rates,
-                              link_slack=link_slack, progress=progress)
+                              link_slack=link_slack, progress=progress,
+                              **({"rate_check": "always"} if max_rate_error is not None else {}))
+    from neuromap.compiler.fidelity import FidelityReport, enforce
+    fidelity = FidelityReport.from_dict(img.options["fidelity"])
+    enforce(fidelity, strict, max_rate_error, where=f"{network}: ")
     img.save(output, force=force)
     rep = img.options.get("placement")
     if as_json:
         click.echo(json.dumps({"network": net.name, "target": img.target, "output": str(output),
                                "neurons": img.n_neurons, "inputs": img.n_inputs, "cores": img.n_cores,
                                "axons": img.n_axons, "synapses": img.n_synapses, "placement": rep,
-                               "warnings": image_warnings(img.options)}))
+                               "fidelity": img.options["fidelity"], "warnings": image_warnings(img.options)}))
         return
     click.echo(f"{net.name}: {img.n_neurons} neurons, {img.n_inputs} inputs, {img.n_cores} cores, "
                f"{img.n_axons} axons, {img.n_synapses} synapses -> {output} (target {img.target})")
@@ -123,7 +135,9 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     if tn:   # TrueNorth target: legalization summary and warnings (neuromap/compiler/lower_truenorth.py)
         t, fo = tn["crossbar"]["totals"], tn["fanout"]
         click.echo(f"truenorth: {tn['placement']}; crossbar weight error {100 * t['rel_error']:.2f}% L1 "
-                   f"({t['dropped']} synapses dropped, {t['optimal_cores']}/{t['cores']} cores proven optimal); "
+                   f"({t['dropped']} synapses dropped by the crossbar, "
+                   f"{t['optimal_cores']}/{t['cores']} cores proven optimal); "
                    f"{fo['splitters']} splitter neurons on {fo['splitter_cores']} cores")
+    click.echo(fidelity.summary())
     for w in image_warnings(img.options):
         click.echo(f"warning: {w}", err=True)

@@ -54,7 +54,8 @@ def summarize(img, build: str) -> dict:
             "has_mesh_positions": "tile_x" in img.cores,
             "utilization": util, "binding": binding, "binding_fraction": fraction,
             "placement": placement, "quantization": img.options.get("quantization"),
-            "truenorth": _truenorth_summary(img.options.get("truenorth")), "warnings": image_warnings(img.options)}
+            "truenorth": _truenorth_summary(img.options.get("truenorth")), "fidelity": img.options.get("fidelity"),
+            "warnings": image_warnings(img.options)}
 
 
 def _truenorth_summary(tn: dict | None) -> dict | None:
@@ -96,7 +97,7 @@ def text_lines(s: dict) -> list[str]:
         t, fo = tn["crossbar"] or {}, tn["fanout"] or {}
         lines.append(f"truenorth: {tn['placement']}; crossbar weight error {100 * t.get('rel_error', 0):.2f}% L1 "
                      f"(rms {t.get('rms_error', 0):.3g}, max {t.get('max_error', 0):g}; {t.get('dropped', 0)} "
-                     f"synapses dropped, {t.get('optimal_cores', 0)}/{t.get('cores', 0)} cores proven optimal); "
+                     f"synapses dropped by the crossbar, {t.get('optimal_cores', 0)}/{t.get('cores', 0)} cores proven optimal); "
                      f"{fo.get('splitters', 0)} splitter neurons")
     if q:
         lines.append(f"quantization (rounding {q['rounding']}):" if q.get("rounding") else "quantization:")
@@ -104,6 +105,11 @@ def text_lines(s: dict) -> list[str]:
         lines += ["projections:"] + _table(q.get("projections", [])) if q.get("projections") else []
     else:
         lines.append("quantization: none (network given in hardware units)")
+    if s.get("fidelity"):   # neuromap/compiler/fidelity.py: what the compile lost, with numbers
+        from neuromap.compiler.fidelity import FidelityReport
+        fid = FidelityReport.from_dict(s["fidelity"])
+        lines.append(fid.summary())
+        lines += [f"  approximation: {a}" for a in fid.approximations]
     lines += [f"warning: {w}" for w in s.get("warnings", [])]
     return lines
 

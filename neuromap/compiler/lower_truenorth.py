@@ -172,6 +172,8 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
     row_of = row_of.reshape(-1)
 
     report = CrossbarReport()
+    by_proj_dropped = np.zeros(len(net.projections), np.int64)   # target synapses the crossbar realized as 0
+    by_proj_flips = np.zeros(len(net.projections), np.int64)     # ... with the opposite sign
     s = nf["tn_s"]
     phys = []          # per core: list of (proj, src, delay) per physical axon, crossbar, types
     for cid in range(C):
@@ -192,6 +194,12 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
         else:
             sol = legalize_crossbar(W, **kw)
         report.add(cid, W, sol)
+        lost = (W != 0) & (np.asarray(sol.realized) == 0)       # per target synapse: dropped by the crossbar
+        flip = np.sign(W) * np.sign(sol.realized) < 0
+        row_proj = ukeys[rk][:, 1]
+        P_all = len(net.projections)
+        by_proj_dropped += np.bincount(np.repeat(row_proj, members.size)[lost.reshape(-1)], minlength=P_all)
+        by_proj_flips += np.bincount(np.repeat(row_proj, members.size)[flip.reshape(-1)], minlength=P_all)
         s[members] = sol.s
         phys.append((ukeys[rk][sol.axon_input][:, 1:], sol.crossbar, sol.axon_type, members))
 
@@ -295,7 +303,10 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
         projections.append(ProjectionMap(SPLITTER_PROJ, SPLITTER_POP, SPLITTER_POP, 0, 8, "excitatory", "dense"))
     probes = [ProbeMap(p.population, tuple(v for v in p.variables if v in ("spikes", "v")),
                        None if p.neurons is None else np.asarray(p.neurons, np.int64)) for p in net.probes]
-    tn.update(crossbar=report.to_dict(), warnings=warnings,
+    crossbar = report.to_dict()
+    crossbar["by_projection"] = [{"name": pr.name, "dropped": int(by_proj_dropped[k]), "sign_flips": int(by_proj_flips[k])}
+                                 for k, pr in enumerate(net.projections)]
+    tn.update(crossbar=crossbar, warnings=warnings,
               fanout={"splitters": NS, "splitter_cores": n_sc, "solver": plan.solver,
                       "uncompensated_routes": int(plan.uncompensated().size),
                       "max_phi": int(plan.phi[:N].max(initial=0))})

@@ -169,6 +169,8 @@ def compile_network(network: Network, target: Any = "loihi", **options) -> Image
     """Compile ``network`` for ``target`` (a name, a path to a target TOML, or a ``Target``) into an Image.
 
     ``options`` are recorded in the image; ``passes`` (list of pass names) selects/reorders passes;
+    ``rate_check`` (auto | always | never) when the fidelity report (``options["fidelity"]``) estimates
+    the rate error on a short float-vs-chip sample (:mod:`neuromap.compiler.fidelity`);
     ``progress`` (not recorded) is called as ``progress(passes_done, n_passes)`` (:mod:`neuromap.progress`).
     """
     progress = options.pop("progress", None)
@@ -189,4 +191,7 @@ def compile_network(network: Network, target: Any = "loihi", **options) -> Image
             progress(i + 1, len(names))
     if st.image is None:
         raise TargetError("the pass list did not end with lower (no image produced)")
+    # what the compile lost, with numbers (neuromap/compiler/fidelity.py); rate_check: auto | always | never
+    from neuromap.compiler.fidelity import fidelity_report
+    st.image.options["fidelity"] = fidelity_report(network, tgt, st.image, options.get("rate_check", "auto")).to_dict()
     return st.image

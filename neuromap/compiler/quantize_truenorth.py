@@ -20,8 +20,17 @@ voltage unit) maps ``v' = v - v_reset`` onto V (so the reset potential is R = 0)
 * other ``lif``: the exponential decay becomes TrueNorth's leak reversal (epsilon = 1, lambda < 0:
   V moves |lambda| toward 0 per tick) with ``|lambda| = round((1 - a) T LEAK_AT)`` (the decay rate at
   ``V = LEAK_AT`` x threshold; ``LEAK_AT = 0.75``, see docs/accuracy.md), and a synaptic current's whole charge ``p / (1 - b)`` arrives in the spike's tick:
-  weights ``round(s p w / (1 - b))``. A drift toward ``v_inf != v_reset`` cannot be combined with
-  leak reversal (one lambda per neuron): TargetError.
+  weights ``round(s p w / (1 - b))``. lambda is taken by the decay, so a drift ``c`` toward
+  ``v_inf = v_rest + bias != v_reset`` arrives through an *always-on axon*, as TrueNorth corelets drive
+  a bias: a neuron of population ``ALWAYS_ON`` (lambda = +1, alpha = 1: it fires every tick) per core of
+  the population, each feeding one axon of that core with weight ``B = round(s c)`` (|B| <= 255 bounds s;
+  one axon type) and delay 1; the initial V is raised by B because the first always-on spike arrives
+  at tick 1 (tick 0 then integrates exactly as if it had).
+
+Reset: the float models set v to v_reset after a spike, which is TrueNorth's reset mode gamma = 0 (set to
+R = 0), exact. Linear reset (gamma = 1, V - alpha: reset by subtraction) and no reset (gamma = 2) keep
+the overshoot, which no float model here does, so they are not used (memoryless neurons are 0 after
+every tick in any mode).
 
 ``s`` is the largest scale at which every weight fits 9 bits (|w_hw| <= 255), the leak fits
 (|lambda| <= 255) and the threshold fits (18 bits; 256 in memoryless mode). ``refractory`` is
@@ -38,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from neuromap.errors import TargetError
-from neuromap.network import Network, Population
+from neuromap.network import Network, Population, Projection
 
 W_MAX = 255                 # |s_j^G|, |lambda|: sign + 8 bit
 ALPHA_MAX = 2 ** 18 - 1     # alpha, beta: unsigned 18 bit
@@ -46,6 +55,11 @@ MEMORYLESS_A = 2.0 ** -9    # lif with a = exp(-dt/tau_m) at most this forgets w
 FLOAT_MODELS = ("if", "lif")
 LEAK_AT = 0.75              # leak reversal matches the exponential decay rate at V = LEAK_AT * threshold
 INPUT_MODELS = ("poisson", "spike_source")
+#: population of always-on neurons (fire every tick) whose axons carry the drift of leak-reversal lif neurons
+ALWAYS_ON = "_tn_always_on"
+BIAS_PREFIX = "_tn_bias:"     # + population name: the projection from its always-on neurons
+ALWAYS_ON_PARAMS = {"model": "truenorth", "lambda": 1, "c_lambda": False, "epsilon": False, "alpha": 1, "beta": 0,
+                    "TM": 0, "gamma": 0, "kappa": True, "R": 0, "b": False, "v_init": 0}
 
 
 @dataclass
@@ -64,6 +78,8 @@ class TNPopulationQuant:
     drift_float: float
     drift_realized: float
     bound_by: str
+    refractory_dropped: int = 0     # steps of refractory period dropped (TrueNorth has none)
+    bias_axon_weight: int = 0       # hw weight of the always-on axon carrying the drift (0: none)
 
 
 @dataclass
@@ -121,10 +137,9 @@ def _plan(pop: Population, dt: float, fld: str) -> dict[str, Any]:
     c = (_uniform(pop, "v_rest", fld) + _uniform(pop, "bias", fld) - v_reset) * (1.0 - a)
     if a <= MEMORYLESS_A:
         return {"mode": "lif-memoryless", "gain": p, "theta": theta, "drift": c, "a": a, "v0": v0 * 0}
-    if abs(c) > 1e-12 * theta:
-        raise TargetError(f"{fld}: a lif neuron drifting toward v_rest + bias != v_reset cannot use TrueNorth's "
-                          "leak reversal at the same time (set v_rest + bias = v_reset, or use model if with bias)")
-    return {"mode": "lif-leak-reversal", "gain": p / (1.0 - b), "theta": theta, "drift": 0.0, "a": a, "v0": v0}
+    # the drift c (bias, v_rest != v_reset) arrives through an always-on axon: lambda is taken by the decay
+    drift = c if abs(c) > 1e-12 * theta else 0.0
+    return {"mode": "lif-leak-reversal", "gain": p / (1.0 - b), "theta": theta, "drift": drift, "a": a, "v0": v0}
 
 
 def _memoryless_scale(w: np.ndarray, theta: float, s_max: float) -> float:
@@ -149,6 +164,31 @@ def _signed(pr, post_model: str) -> np.ndarray:
     return np.asarray(pr.weight, float) * sign
 
 
+def _add_always_on(hw: Network, bias_axons: dict[str, int], cap: int, where: str) -> None:
+    """Drive each biased population through always-on axons: population ``ALWAYS_ON`` holds one neuron per core
+    of each biased population (``lambda = +1``, ``alpha = 1``, reset to 0: it fires every tick from tick 0),
+    and projection ``BIAS_PREFIX + <pop>`` connects always-on neuron ``k`` with weight ``B`` (delay 1) to the
+    neurons ``tn_place`` puts on that population's ``k``-th core (``cap`` per core, in order), so every
+    always-on neuron drives a single axon (no splitter)."""
+    if not bias_axons:
+        return
+    if ALWAYS_ON in hw.populations:
+        raise TargetError(f"{where}populations.{ALWAYS_ON}: the name is reserved for TrueNorth's always-on bias "
+                          "neurons (rename the population)")
+    pre_start, projs = 0, []
+    for name, B in bias_axons.items():
+        size = hw.populations[name].size
+        post = np.arange(size, dtype=np.int64)
+        w = np.full(size, float(B))
+        projs.append(Projection(f"{BIAS_PREFIX}{name}", ALWAYS_ON, name, pre_start + post // cap, post, w,
+                                np.ones(size, np.int64), ("exc",), None,
+                                {"weight_exp": 0, "num_weight_bits": 8,
+                                 "sign_mode": "excitatory" if B > 0 else "inhibitory"}))
+        pre_start += -(-size // cap)
+    hw.populations[ALWAYS_ON] = Population(ALWAYS_ON, pre_start, dict(ALWAYS_ON_PARAMS))
+    hw.projections.extend(projs)
+
+
 def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantReport]:
     """Float ``if``/``lif`` (and ``truenorth``) network -> ``truenorth`` network in hardware units + report."""
     where = f"{network.source}: " if network.source else ""
@@ -156,6 +196,7 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
     hw = Network(name=network.name, dt=network.dt, seed=network.seed)
     hw.source = network.source
     plans: dict[str, dict] = {}
+    bias_axons: dict[str, int] = {}     # population -> hw weight of its always-on axon (leak-reversal lif drift)
     gain_in: dict[str, float] = {}
     w_eff: dict[str, np.ndarray] = {}
     for pr in network.projections:
@@ -181,8 +222,10 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
             bounds["weights"] = W_MAX / gain_in[name]
         if pl["drift"] != 0.0:
             bounds["leak"] = W_MAX / abs(pl["drift"])
-        if pl["mode"] == "lif-leak-reversal":   # |lambda| = (1 - a) T LEAK_AT <= 255
+        if pl["mode"] == "lif-leak-reversal":   # |lambda| = (1 - a) T LEAK_AT <= 255; bias weight s c <= 255
             bounds["leak"] = W_MAX / (LEAK_AT * (1.0 - pl["a"]) * pl["theta"])
+            if pl["drift"] != 0.0:
+                bounds["bias"] = W_MAX / abs(pl["drift"])
         bound_by = min(bounds, key=bounds.get)
         s = bounds[bound_by]
         if pl["mode"] == "lif-memoryless" and name in w_eff:
@@ -206,10 +249,14 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
                                     "threshold; the neuron forgets slower than in float)")
                 lam = -W_MAX
             params.update({"lambda": lam, "epsilon": True, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
-            drift_real = 0.0
+            bias_hw = int(round(s * pl["drift"]))
+            drift_real = bias_hw / s
+            if bias_hw:
+                bias_axons[name] = bias_hw
+                pl["v0"] = pl["v0"] + bias_hw / s      # tick 0: the always-on spike arrives from tick 1
         v0 = np.clip(np.rint(s * pl["v0"]), -(2 ** 19), 2 ** 19 - 1).astype(np.int64)
         params["v_init"] = v0 if np.ptp(v0) else int(v0[0])
-        if int(pop.neuron.get("refractory", 0)):
+        if int(np.max(np.asarray(pop.neuron.get("refractory", 0)))):
             rep.warnings.append(f"{name}: refractory {pop.neuron['refractory']} steps dropped "
                                 "(TrueNorth neurons have no refractory period)")
         neuron = {k: params[k] for k in ("model", "lambda", "c_lambda", "epsilon", "alpha", "beta", "TM", "gamma",
@@ -217,7 +264,8 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
         hw.populations[name] = Population(name, pop.size, neuron)
         rep.populations.append(TNPopulationQuant(
             name, pop.size, pl["mode"], s, int(params["alpha"]), int(lam), abs(T / s - pl["theta"]) / pl["theta"],
-            float(pl["drift"]), float(drift_real), bound_by))
+            float(pl["drift"]), float(drift_real), bound_by,
+            int(np.max(np.asarray(pop.neuron.get("refractory", 0)))) if pop.size else 0, bias_axons.get(name, 0)))
     for k, pr in enumerate(network.projections):
         post = network.populations[pr.post]
         fld = f"{where}projections[{k}] ({pr.name})"
@@ -247,6 +295,7 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
         hw.projections.append(dataclasses.replace(
             pr, weight=q.astype(np.float64), target=("exc",), plasticity=None,
             hw={"weight_exp": 0, "num_weight_bits": 8, "sign_mode": mode}))
+    _add_always_on(hw, bias_axons, int(target.core.max_neurons), where)
     for p in network.probes:
         keep = tuple(v for v in p.variables if v in ("spikes", "v"))
         if keep:

@@ -67,6 +67,17 @@ class PyTrueNorthCoreModelFixed(PyLoihiProcessModel):
         self.s_out.send(spikes)
 
 
+def with_one_axon(core: TNCore) -> TNCore:
+    """``core`` with one unconnected axon (crossbar row of zeros, type 0) when it has none: Lava cannot
+    allocate a zero-size port (its shared memory refuses size 0), and a row without crossbar bits adds
+    nothing, so the core computes exactly as before. Cores with axons are returned unchanged."""
+    if core.n_axons:
+        return core
+    import dataclasses
+    return dataclasses.replace(core, crossbar=np.zeros((1, core.n_neurons), bool),
+                               axon_type=np.zeros(1, core.axon_type.dtype))
+
+
 def run_truenorth(cores: list[TNCore], n_ticks: int, inputs: np.ndarray | None = None, seed: int = 0,
                   record_v: bool = False) -> TNResult:
     """Run ``cores`` for ``n_ticks`` ticks in Lava; same arguments and result as ``emulator.truenorth.run``."""
@@ -86,6 +97,7 @@ def run_truenorth(cores: list[TNCore], n_ticks: int, inputs: np.ndarray | None =
         check_core(c, C)
     if n_ticks < 1 or C == 0:
         raise ImageError("truenorth: need at least one core and one tick to run in Lava")
+    cores = [with_one_axon(c) for c in cores]
     procs = [TrueNorthCore(core=c, seed=seed, cid=k, name=f"tn{k}") for k, c in enumerate(cores)]
     inp = np.zeros((0, 3), np.int64) if inputs is None or not len(inputs) else \
         np.asarray(inputs, np.int64).reshape(-1, 3)

@@ -1,0 +1,286 @@
+"""What a compile lost, with numbers: the fidelity report of an image (``options["fidelity"]``).
+
+Every compile (Loihi-style and TrueNorth targets) records, from the passes' own reports:
+
+* ``synapses``: nonzero synapses of the source network;
+* ``synapses_zeroed``: nonzero synapses whose quantized weight is 0 (quantization);
+* ``synapses_dropped``: quantized synapses the TrueNorth crossbar legalization realized as 0 (each
+  target synapse is one crossbar cell; ``neuromap/truenorth/report.py``);
+* ``synapses_clipped``: weights clipped to the largest storable magnitude; ``sign_flips``: crossbar
+  weights realized with the opposite sign;
+* ``projections_zeroed``: projections that lost every nonzero synapse (zeroed + dropped);
+* ``refractory_dropped``: population -> steps of refractory period dropped or shortened;
+* ``plasticity_frozen``: plastic projections compiled with frozen weights; ``bias_dropped``: populations
+  whose TrueNorth always-on bias axon the crossbar could not realize;
+* ``approximations``: mappings that compute differently by design (TrueNorth's linear leak reversal for
+  an exponential decay, a memoryless lif's dropped current tail, spikes retimed around splitters);
+* ``rate``: an estimated firing-rate error (:class:`RateEstimate`): the float reference
+  (:func:`neuromap.simulator.simulate`) and the compiled image (:func:`emulator.emulate`) run a short
+  sample on the same input spikes (the float run's Poisson spikes are replayed into the image's inputs,
+  as :func:`neuromap.compare.compare` does, without recompiling). It runs when the mapping is approximate
+  or lost something (``rate_check: auto``), always (``always``, and for ``--max-rate-error``) or never.
+  Per population (:class:`neuromap.compare.PopulationCompare`) rates, relative error and count correlation;
+  the estimate is the largest ``|spikes_hw - spikes_ref| / max(spikes_ref, 1)`` (a population silent in
+  float but firing on chip counts as if float had fired once). The sample is ``RATE_STEPS`` steps, fewer for large networks (a budget of
+  ``RATE_BUDGET`` synapse-steps, at least ``RATE_MIN_STEPS``); networks above ``RATE_MAX_SYNAPSES``
+  synapses are skipped with the reason (use ``neuromap compare``). Deterministic: both runs are seeded
+  from the network seed.
+
+:func:`enforce` turns losses into a one-line :class:`FidelityError` (``compile --strict``) and a rate
+estimate above a bound into one (``--max-rate-error``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuromap.compare import PopulationCompare, _corr
+from neuromap.compiler.quantize_truenorth import BIAS_PREFIX
+from neuromap.errors import TargetError
+from neuromap.network import Network
+
+RATE_STEPS = 1000            # sample length (steps) of the rate estimate
+RATE_MIN_STEPS = 200         # never fewer steps (below this, skip instead)
+RATE_BUDGET = 50_000_000     # synapses x steps of one estimate
+RATE_MAX_SYNAPSES = 2_000_000
+RATE_CHECKS = ("auto", "always", "never")
+INPUT_MODELS = ("poisson", "spike_source")
+HW_MODELS = ("loihi_lif", "truenorth")   # hardware-unit models: no float reference to compare with
+
+
+class FidelityError(TargetError):
+    """A compile lost something the user asked to keep (``--strict``, ``--max-rate-error``)."""
+
+
+@dataclass
+class RateEstimate:
+    """Float vs chip on a short sample: ``steps`` run (0 when skipped, ``skipped`` says why) and the largest
+    per-population relative rate error ``max_rel_error`` (None when skipped)."""
+
+    steps: int
+    max_rel_error: float | None
+    worst: str | None = None
+    populations: list[PopulationCompare] = field(default_factory=list)   # as neuromap compare reports them
+    skipped: str | None = None
+
+
+@dataclass
+class FidelityReport:
+    target: str
+    synapses: int = 0
+    synapses_zeroed: int = 0
+    synapses_dropped: int = 0
+    synapses_clipped: int = 0
+    sign_flips: int = 0
+    projections_zeroed: list[str] = field(default_factory=list)
+    refractory_dropped: dict[str, int] = field(default_factory=dict)
+    plasticity_frozen: list[str] = field(default_factory=list)
+    bias_dropped: list[str] = field(default_factory=list)
+    approximations: list[str] = field(default_factory=list)
+    rate: RateEstimate | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        from neuromap.compiler.quantize import _plain
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "FidelityReport":
+        d = dict(d)
+        r = d.pop("rate", None)
+        rate = None if r is None else RateEstimate(**{**r, "populations": [PopulationCompare(**p) for p in
+                                                                           r.get("populations", [])]})
+        return cls(**d, rate=rate)
+
+    def losses(self) -> list[tuple[str, str]]:
+        """What was lost, one ``(what, fix)`` per kind (empty: nothing dropped, zeroed, clipped or frozen)."""
+        out = []
+        zp = f"; projection{'s' if len(self.projections_zeroed) > 1 else ''} " \
+             f"{', '.join(map(repr, self.projections_zeroed))} entirely" if self.projections_zeroed else ""
+        lost = self.synapses_zeroed + self.synapses_dropped
+        if lost:
+            parts = [f"{n} {k}" for n, k in ((self.synapses_zeroed, "zeroed by quantization"),
+                                             (self.synapses_dropped, "dropped by the crossbar")) if n]
+            out.append((f"{lost} of {self.synapses} synapses lost ({', '.join(parts)}{zp})",
+                        "raise the small weights relative to the largest onto the same population, or split "
+                        "projections with very different weights onto separate populations"))
+        if self.synapses_clipped:
+            out.append((f"{self.synapses_clipped} synapse weights clipped to the largest storable",
+                        "lower the largest weights or raise the threshold"))
+        if self.sign_flips:
+            out.append((f"{self.sign_flips} synapses realized with the opposite sign by the crossbar",
+                        "give excitatory and inhibitory inputs separate projections (target exc / inh)"))
+        if self.refractory_dropped:
+            out.append(("refractory dropped: " + ", ".join(f"{p} ({n} steps)" for p, n in
+                                                          self.refractory_dropped.items()),
+                        "set refractory within the target's limit (0 on truenorth)"))
+        if self.bias_dropped:
+            out.append((f"bias lost by the crossbar on {', '.join(map(repr, self.bias_dropped))}",
+                        "free an axon type on those cores (fewer distinct weights onto the population)"))
+        if self.plasticity_frozen:
+            out.append((f"plasticity frozen on {', '.join(map(repr, self.plasticity_frozen))}",
+                        "compile with --freeze to accept frozen weights, or choose a target/rule that learns "
+                        "on chip"))
+        return out
+
+    @property
+    def exact(self) -> bool:
+        return not self.losses() and not self.approximations
+
+    def summary(self) -> str:
+        """One line for ``compile`` and ``inspect``."""
+        parts = [w for w, _ in self.losses()] or ["nothing dropped, zeroed, clipped or frozen"]
+        if self.approximations:
+            parts.append(f"{len(self.approximations)} approximate mapping"
+                         f"{'s' if len(self.approximations) > 1 else ''}")
+        r = self.rate
+        if r is not None and r.max_rel_error is not None:
+            parts.append(f"estimated rate error {100 * r.max_rel_error:.1f}% ({r.worst}, {r.steps}-step sample)")
+        elif r is not None and r.skipped:
+            parts.append(f"rate error not estimated ({r.skipped})")
+        return "fidelity: " + "; ".join(parts)
+
+
+# ------------------------------------------------------------------ collection from the passes' reports
+def _nonzero_synapses(network: Network) -> dict[str, int]:
+    return {pr.name: int(np.count_nonzero(pr.weight)) for pr in network.projections}
+
+
+def collect(network: Network, target_name: str, options: dict) -> FidelityReport:
+    """The report's counts from the options the passes recorded (``quantization`` or ``truenorth``)."""
+    rep = FidelityReport(target_name)
+    nz = _nonzero_synapses(network)
+    rep.synapses = sum(nz.values())
+    tn = options.get("truenorth")
+    q = (tn or {}).get("quantization") if tn else options.get("quantization")
+    lost = dict.fromkeys(nz, 0)
+    for p in (q or {}).get("projections", []):
+        rep.synapses_zeroed += int(p.get("zeroed", 0))
+        rep.synapses_clipped += int(p.get("clipped", 0))
+        lost[p["name"]] = lost.get(p["name"], 0) + int(p.get("zeroed", 0))
+        if p.get("plasticity") and not p.get("learning"):
+            rep.plasticity_frozen.append(p["name"])
+    for p in (q or {}).get("populations", []):
+        if int(p.get("refractory_dropped", 0)):
+            rep.refractory_dropped[p["name"]] = int(p["refractory_dropped"])
+        if p.get("mode") == "lif-leak-reversal":
+            bias = f"; drift through an always-on axon of weight {p['bias_axon_weight']}" \
+                if p.get("bias_axon_weight") else ""
+            rep.approximations.append(f"{p['name']}: exponential decay as TrueNorth's linear leak reversal{bias}")
+        elif p.get("mode") == "lif-memoryless":
+            rep.approximations.append(f"{p['name']}: memoryless lif, the synaptic current's tail is dropped")
+    if tn:
+        cb = tn.get("crossbar") or {}
+        for row in cb.get("by_projection", []):
+            if row["name"].startswith(BIAS_PREFIX):      # an always-on axon: the population's bias
+                if row["dropped"] or row["sign_flips"]:
+                    rep.bias_dropped.append(row["name"][len(BIAS_PREFIX):])
+                continue
+            rep.synapses_dropped += row["dropped"]
+            rep.sign_flips += row["sign_flips"]
+            lost[row["name"]] = lost.get(row["name"], 0) + row["dropped"]
+        fo = tn.get("fanout") or {}
+        if fo.get("uncompensated_routes"):
+            rep.approximations.append(f"{fo['uncompensated_routes']} fan-out route(s) keep a timing error")
+        if fo.get("max_phi"):
+            rep.approximations.append(f"neurons spike up to {fo['max_phi']} tick(s) late (retimed around splitters)")
+    rep.projections_zeroed = [k for k, n in nz.items() if n and lost.get(k, 0) >= n]
+    return rep
+
+
+# ------------------------------------------------------------------ rate estimate
+def sample_steps(n_synapses: int) -> int:
+    """Steps of the rate estimate for a network of ``n_synapses`` synapses (0: skip)."""
+    if n_synapses > RATE_MAX_SYNAPSES:
+        return 0
+    return int(min(RATE_STEPS, max(RATE_MIN_STEPS, RATE_BUDGET // max(1, n_synapses))))
+
+
+def replay_into_image(image, network: Network, spikes: dict[str, tuple[np.ndarray, np.ndarray]]):
+    """A copy of ``image`` whose Poisson inputs emit the float run's ``spikes`` (population -> (steps,
+    indices)) as explicit input spikes; explicit ``spike_source`` inputs are the same on both sides already."""
+    inp = image.inputs
+    st, ix, pp = [inp["spike_step"].astype(np.int64)], [inp["spike_index"].astype(np.int64)], inp["poisson_p"].copy()
+    for pm in image.populations:
+        if pm.kind != "input" or pm.model != "poisson" or pm.name not in spikes:
+            continue
+        t, i = spikes[pm.name]
+        st.append(np.asarray(t, np.int64))
+        ix.append(np.asarray(i, np.int64) + pm.start)
+        pp[pm.start:pm.start + pm.size] = np.nan
+    st, ix = np.concatenate(st), np.concatenate(ix)
+    order = np.lexsort((ix, st))
+    new = {**inp, "spike_step": st[order].astype(inp["spike_step"].dtype),
+           "spike_index": ix[order].astype(inp["spike_index"].dtype), "poisson_p": pp}
+    return dataclasses.replace(image, inputs=new)
+
+
+def estimate_rates(network: Network, image, steps: int | None = None) -> RateEstimate:
+    """Float reference vs ``image`` on the emulator for a short sample on the same input spikes."""
+    n_syn = sum(pr.n_synapses for pr in network.projections)
+    steps = sample_steps(n_syn) if steps is None else int(steps)
+    if steps <= 0:
+        return RateEstimate(0, None, skipped=f"{n_syn} synapses, above the {RATE_MAX_SYNAPSES} of a quick estimate; "
+                                             "run `neuromap compare`")
+    if not any(p.model not in INPUT_MODELS for p in network.populations.values()):
+        return RateEstimate(0, None, skipped="no neuron populations")
+    hw = sorted({p.model for p in network.populations.values() if p.model in HW_MODELS})
+    if hw:
+        return RateEstimate(0, None, skipped=f"populations in hardware units ({', '.join(hw)}) have no float "
+                                             "reference; the image computes them as given")
+    from emulator import emulate
+    from neuromap.simulator import simulate
+    ref = simulate(network, steps)
+    run = emulate(replay_into_image(image, network, ref.spikes), steps, probe=np.zeros(0, np.int64))
+    src = run.spikes[:, 1] if run.spikes.size else np.zeros(0, np.int64)
+    secs = steps * network.dt / 1000.0
+    est = RateEstimate(steps, None)
+    for pm in image.populations:
+        if pm.kind != "neuron" or pm.name not in network.populations:
+            continue
+        n_hw = np.bincount(src[(src >= pm.start) & (src < pm.start + pm.size)] - pm.start, minlength=pm.size)
+        n_ref = ref.spike_counts(pm.name, pm.size)
+        c_hw, c_ref = int(n_hw.sum()), int(n_ref.sum())
+        err = abs(c_hw - c_ref) / max(c_ref, 1)
+        est.populations.append(PopulationCompare(pm.name, pm.size, c_ref, c_hw, c_ref / (pm.size * secs),
+                                                 c_hw / (pm.size * secs), float(err) if c_ref else None,
+                                                 _corr(n_ref, n_hw)))
+        if est.max_rel_error is None or err > est.max_rel_error:
+            est.max_rel_error, est.worst = float(err), pm.name
+    return est
+
+
+def fidelity_report(network: Network, target: Any, image, rate_check: str = "auto") -> FidelityReport:
+    """The fidelity report of ``image`` compiled from ``network`` (``rate_check``: auto | always | never)."""
+    if rate_check not in RATE_CHECKS:
+        raise TargetError(f"rate_check: {rate_check!r} is not one of {', '.join(RATE_CHECKS)}")
+    rep = collect(network, target.name, image.options)
+    float_net = any(p.model in ("lif", "if") for p in network.populations.values())
+    if rate_check == "always" or (rate_check == "auto" and float_net and not rep.exact):
+        rep.rate = estimate_rates(network, image)
+    return rep
+
+
+def enforce(rep: FidelityReport, strict: bool = False, max_rate_error: float | None = None, where: str = "") -> None:
+    """Raise one-line :class:`FidelityError` when ``strict`` and something was lost, or when the estimated rate
+    error exceeds ``max_rate_error`` (a fraction, 0.1 = 10 %)."""
+    if strict:
+        losses = rep.losses()
+        if losses:
+            what, fix = losses[0]
+            more = f" (and {len(losses) - 1} more loss{'es' if len(losses) > 2 else ''})" if len(losses) > 1 else ""
+            raise FidelityError(f"{where}--strict: {what}{more} on {rep.target!r} ({fix}; or drop --strict)")
+    if max_rate_error is not None:
+        r = rep.rate
+        if r is None or r.max_rel_error is None:
+            why = r.skipped if r is not None else "not run"
+            raise FidelityError(f"{where}--max-rate-error {max_rate_error:g}: the rate error could not be "
+                                f"estimated ({why}; drop --max-rate-error and run `neuromap compare`)")
+        if r.max_rel_error > max_rate_error:
+            p = next(x for x in r.populations if x.name == r.worst)
+            raise FidelityError(f"{where}--max-rate-error {max_rate_error:g}: estimated rate error "
+                                f"{r.max_rel_error:.3g} on population {r.worst!r} ({p.rate_ref_hz:.4g} Hz float vs "
+                                f"{p.rate_hw_hz:.4g} Hz on {rep.target}, {r.steps}-step sample) exceeds it "
+                                "(see `neuromap compare` for the details; raise the bound or change the mapping)")
