@@ -189,18 +189,21 @@ def _show(v: Any) -> str:
 
 # ------------------------------------------------------------------------------------ reading files
 
-def open_regular(path: Path, what: str, max_bytes: int | None = None):
+def open_regular(path: Path | str, what: str, max_bytes: int | None = None,
+                 error: Callable[[str], Exception] | None = None):
     """``path`` opened for binary reading if it is a regular file (symlinks followed) of at most
-    ``max_bytes``; never blocks on a FIFO or device. Raises ImageError otherwise (FileNotFoundError
-    passes through)."""
+    ``max_bytes``; never blocks on a FIFO or device. Otherwise raises ``error(problem)`` (default: an
+    ImageError naming ``path``); FileNotFoundError passes through."""
+    if error is None:
+        def error(problem: str) -> Exception:
+            return ImageError(f"{path}: {problem} (recompile the network)")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ImageError(f"{path}: {what} is not a regular file (recompile the network)")
+            raise error(f"{what} is not a regular file")
         if max_bytes is not None and st.st_size > max_bytes:
-            raise ImageError(f"{path}: {what} holds {st.st_size} bytes, more than the {max_bytes} allowed "
-                             "(recompile the network)")
+            raise error(f"{what} holds {st.st_size} bytes, more than the {max_bytes} allowed")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")

@@ -148,7 +148,8 @@ def hostile_network_files(d: Path) -> list[Path]:
                        "- {pre: a, post: a, connect: {rule: all_to_all}, weight: {file: ../../../../etc/hostname}}\n",
         "fifo_ref.yaml": head + "populations:\n  a: {size: 2, neuron: {model: lif}}\nprojections:\n"
                          "- {pre: a, post: a, connect: {rule: all_to_all}, weight: {file: fifo.npy}}\n",
-        "merge.yaml": head + "base: &b {model: lif, tau_m: 10.0}\npopulations:\n  a: {size: 2, neuron: {<<: *b, tau_m: 20.0}}\n",
+        "merge.yaml": head + "populations:\n  a: &a {size: 2, neuron: {model: lif, tau_m: 10.0}}\n"
+                      "  b: {<<: *a, size: 3}\n",
         "big_int_size.yaml": head + "populations:\n  a: {size: " + "1" * 400 + ", neuron: {model: lif}}\n",
     }
     out = []

@@ -15,7 +15,7 @@ import json
 
 import click
 
-from neuromap.cli import quiet_option
+from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.progress import bar
 
 
@@ -59,6 +59,7 @@ def placement_lines(rep: dict) -> list[str]:
 
 
 @click.command("compile")
+@allow_outside_option
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="loihi", show_default=True,
               help="Target name (built-in) or path to a target .toml file.")
