@@ -112,10 +112,10 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
     us, vs = out.trace_u, out.trace_v
     for t0 in range(0, steps, chunk):
         n = min(chunk, steps - t0)
-        need = out.n_spikes + n * width
+        in_ptr, in_ids = sched.chunk(t0, n)
+        need = out.n_spikes + n * p.n_neurons + in_ids.size   # an input with several events per step: each
         if need > out.spikes.shape[0]:   # grow in place (realloc: the kernel holds no view between chunks)
             out.spikes.resize((max(need, 2 * out.spikes.shape[0]), 2), refcheck=False)
-        in_ptr, in_ids = sched.chunk(t0, n)
         out.trace_u, out.trace_v = us[t0:t0 + n], vs[t0:t0 + n]
         run_chunk(p, st, t0, n, in_ptr, in_ids, probe, out)
         if progress is not None:

@@ -11,8 +11,6 @@ import numpy as np
 from emulator.program import Program
 from emulator.state import ChunkOut, State
 
-_MAX_UV = np.int64(1 << 23)
-
 
 @numba.njit(inline="always")
 def _wrap32(x):
@@ -21,10 +19,10 @@ def _wrap32(x):
 
 
 @numba.njit(inline="always")
-def _decay(x, factor):
-    """``sign(p) * (|p| >> 12)`` for ``p = x * factor``, branch-free (adds 4095 to negative p)."""
+def _decay(x, factor, shift):
+    """``sign(p) * (|p| >> shift)`` for ``p = x * factor``, branch-free (adds 2**shift - 1 to negative p)."""
     p = x * factor
-    return (p + ((p >> 63) & 4095)) >> 12
+    return (p + ((p >> 63) & ((np.int64(1) << shift) - 1))) >> shift
 
 
 @numba.njit(inline="always")
@@ -72,21 +70,26 @@ def trace_probes(k, probe, u, v, trace_u, trace_v):
 
 
 @numba.njit(inline="always")
-def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core,
+def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
                core_spikes, fired):
-    """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` + refractory, :mod:`emulator.lif`), reading
-    and clearing ring row ``base``; writes the spiking neurons to ``fired[0:nf]`` and returns ``nf``.
+    """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` with the widths of ``arith``
+    (:func:`emulator.lif.arith_vector`) + refractory, :mod:`emulator.lif`), reading and clearing ring row
+    ``base``; writes the spiking neurons to ``fired[0:nf]`` and returns ``nf``.
 
     Three passes over the neurons, the first two branch-free so LLVM vectorizes them (AVX-512: 8 neurons
     per instruction): u; v of the non-refractory neurons (clipped, before the threshold test); then the
     threshold test, reset and spike list."""
+    shift = arith[0]
+    act = arith[1]
+    half = arith[2]
+    lim = arith[3]
     a_in = ring[base:base + N]
     for n in range(N):
-        x = _wrap32(_decay(u[n], decay_u[n]) + _wrap32(np.int64(a_in[n]) << 6))
-        u[n] = x - 2 * _MAX_UV if x > _MAX_UV else (x + 2 * _MAX_UV if x <= -_MAX_UV else x)
+        x = _wrap32(_decay(u[n], decay_u[n], shift) + _wrap32(np.int64(a_in[n]) << act))
+        u[n] = x - 2 * half if x > half else (x + 2 * half if x <= -half else x)
     a_in[:] = 0
     for n in range(N):
-        vv = min(max(_wrap32(_decay(v[n], decay_v[n]) + u[n] + bias[n]), 1 - _MAX_UV), _MAX_UV - 1)
+        vv = min(max(_wrap32(_decay(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
         v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
     nf = 0
     for n in range(N):
@@ -165,7 +168,7 @@ def _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr, route_axon,
+def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, src_ptr, route_axon,
          route_core, src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,
          slot_delay, slot_shift, packed, syn_packed, axon_post_base, u, v, ring, slot_acc, core_spikes,
          link_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
@@ -178,7 +181,7 @@ def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, 
     for k in range(n_steps):
         t = t0 + k
         ring_rows(t, D, N, row_off)
-        nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until,
+        nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
                         neuron_core, core_spikes, fired)
         trace_probes(k, probe, u, v, trace_u, trace_v)
         for j in range(in_ptr[k], in_ptr[k + 1]):
@@ -261,7 +264,7 @@ def _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, tr
 
 
 @numba.njit(cache=True, nogil=True)
-def _thread_step(th, update, t, nf, N, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, ref_period,
+def _thread_step(th, update, t, nf, N, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, arith, ref_period,
                  ref_until, neuron_core, src_ptr, route_axon, syn_split, axon_delay, axon_slotted, syn_post, syn_delay,
                  syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed, syn_packed, axon_post_base, u, v, ring,
                  slot_acc, touched, marked, core_spikes, fired_local):
@@ -278,12 +281,12 @@ def _thread_step(th, update, t, nf, N, fired, prev_off, row_off, post_bounds, de
     if not update or hi == lo:
         return 0
     return lif_update(t, hi - lo, row_off[0] + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi],
-                      bias[lo:hi], vth[lo:hi], ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes,
+                      bias[lo:hi], vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes,
                       fired_local)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _run_threaded(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr,
+def _run_threaded(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, src_ptr,
                   route_axon, route_core, src_core, syn_split, post_bounds, axon_delay, axon_slotted, syn_post,
                   syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed, syn_packed, axon_post_base,
                   u, v, ring, slot_acc, core_spikes, link_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u,
@@ -311,7 +314,7 @@ def _run_threaded(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, re
         ring_rows(t, D, N, row_off)
         for th in numba.prange(T):
             nf_t[th] = _thread_step(th, k < n_steps, t, nf, N, fired, prev_off, row_off, post_bounds, decay_u,
-                                    decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr, route_axon,
+                                    decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, src_ptr, route_axon,
                                     syn_split, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot,
                                     slot_post, slot_delay, slot_shift, packed, syn_packed, axon_post_base, u, v, ring,
                                     slot_acc, touched[th], marked, cs_t[th], fired_t[th])
@@ -341,7 +344,7 @@ def _deliver_spikes(fired, f0, f1, row_off, ring, src_ptr, route_axon, syn_ptr, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _update_range(th, t, base, N, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, ref_period, ref_until,
+def _update_range(th, t, base, N, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
                   neuron_core, u, v, core_spikes, fired_local):
     """Neurons of range ``th``: add the other threads' ring rows (offset ``base``) into the shared ring and
     clear them (int32 sums wrap: order-free), then :func:`lif_update`; returns the range's spike count."""
@@ -354,11 +357,11 @@ def _update_range(th, t, base, N, T, post_bounds, ring, rings, decay_u, decay_v,
             ring[n] += rings[j, n]
             rings[j, n] = 0
     return lif_update(t, hi - lo, base + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi], bias[lo:hi],
-                      vth[lo:hi], ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes, fired_local)
+                      vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes, fired_local)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core, src_ptr,
+def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, src_ptr,
                      route_axon, route_core, src_core, syn_ptr, post_bounds, axon_delay, syn_post, syn_delay, syn_add,
                      packed, syn_packed, axon_post_base, u, v, ring, core_spikes, link_spikes, in_ptr, in_ids, probe,
                      spikes, n_spk, trace_u, trace_v):
@@ -383,7 +386,7 @@ def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, ref_period,
         t = t0 + k
         ring_rows(t, D, N, row_off)
         for th in numba.prange(T):
-            nf_t[th] = _update_range(th, t, row_off[0], N, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth,
+            nf_t[th] = _update_range(th, t, row_off[0], N, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith,
                                      ref_period, ref_until, neuron_core, u, v, cs_t[th], fired_t[th])
         nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
                            src_ptr, src_core, route_core, link_spikes, spk_step, spk_src, n_spk)
@@ -441,21 +444,21 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         numba.set_num_threads(min(p.post_bounds.shape[0] - 1, numba.config.NUMBA_NUM_THREADS))
         if p.slot_post.size == 0:
             out.n_spikes = _run_spike_split(
-                t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.ref_period,
+                t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
                 st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
                 p.post_bounds, p.axon_delay, p.syn_post, p.syn_delay, p.syn_add, packed, syn_packed, axon_post_base,
                 st.u, st.v, st.ring.reshape(-1), st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, out.spikes,
                 out.n_spikes, out.trace_u, out.trace_v)
             return
         out.n_spikes = _run_threaded(
-            t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.ref_period, st.ref_until,
+            t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period, st.ref_until,
             p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_split, p.post_bounds,
             p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
             p.slot_shift, packed, syn_packed, axon_post_base, st.u, st.v, st.ring.reshape(-1), st.slot_acc,
             st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u,
             out.trace_v)
         return
-    out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
+    out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
                         p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
                         p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
                         p.slot_shift, packed, syn_packed, axon_post_base, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,

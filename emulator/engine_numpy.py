@@ -31,7 +31,7 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         a_in = st.ring[row].astype(np.int64)
         st.ring[row] = 0
         held = st.ref_until >= t
-        fired = np.flatnonzero(lif_step(st.u, st.v, a_in, p.decay_u, p.decay_v, p.bias, p.vth, held))
+        fired = np.flatnonzero(lif_step(st.u, st.v, a_in, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, held))
         st.ref_until[fired] = t + p.ref_period[fired]
         out.trace_u[k] = st.u[probe]
         out.trace_v[k] = st.v[probe]

@@ -85,7 +85,7 @@ def _record(rec, r, weights):
 
 
 @numba.njit(cache=True, nogil=True)
-def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, ref_period, ref_until, neuron_core,
+def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
          src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add,
          syn_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes,
          in_ptr, in_ids, probe, spk_step, spk_src, trace_u, trace_v, spk,
@@ -109,7 +109,7 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, r
     for k in range(n_steps):
         t = t0 + k
         ring_rows(t, D, N, row_off)
-        nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, ref_period, ref_until,
+        nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
                         neuron_core, core_spikes, fired)
         trace_probes(k, probe, u, v, trace_u, trace_v)
         for e in range(in_ptr[k], in_ptr[k + 1]):            # inputs of step t, sorted by id
@@ -180,7 +180,7 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
         r_steps = ts[((ts + 1) % every == 0 if every else False) | (ts == steps - 1)].tolist()
         recs = [np.zeros((len(r_steps), grp[3][grp[1].WEIGHTS].size), np.int16) for grp in groups]
         (_, _, _, hg, hl), (_, _, _, vg, vl), (_, _, _, pg, pl) = groups
-        n_spk, n_rec = _run(t0, n, steps - 1, every, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
+        n_spk, n_rec = _run(t0, n, steps - 1, every, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
                             p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core,
                             p.src_core, p.syn_ptr, p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add,
                             p.syn_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc,

@@ -2,8 +2,8 @@
 
 :func:`prepare` turns a :class:`neuromap.image.Image` of ``loihi_lif`` cores into a
 :class:`Program`: per neuron the constants of Lava's ``PyLifModelBitAcc``
-(effective threshold ``vth << 6`` and bias ``bias_mant << bias_exp``, 24-bit
-range), per source the route entries resolved to global axons, per synapse the
+(effective threshold ``vth << threshold_shift`` and bias ``bias_mant << bias_exp``, widths of
+the image's ``arithmetic``), per source the route entries resolved to global axons, per synapse the
 post neuron, total delay and the weight the accumulator adds.
 
 Weight exponent (Lava ``PyDenseModelBitAcc.run_spk``): a projection's per-step
@@ -26,6 +26,8 @@ import numpy as np
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
+from emulator.lif import arith_vector
+
 #: the only core kind this emulator executes
 KIND = "loihi_lif"
 
@@ -38,10 +40,11 @@ class Program:
     n_inputs: int
     n_cores: int
     ring_len: int             # D = max total delay + 1 ring-buffer rows
-    # neurons (N): decay factors 4096-(du+1) and 4096-dv, effective threshold/bias, initial state
+    # neurons (N): decay factors 2**D-(du+1) and 2**D-dv, effective threshold/bias, initial state
+    # (D = decay_bits of the image's arithmetic, neuromap.image.LifArithmetic; Loihi: 4096 = 2**12)
     decay_u: np.ndarray
     decay_v: np.ndarray
-    vth: np.ndarray           # vth << 6
+    vth: np.ndarray           # vth << threshold_shift
     bias: np.ndarray          # bias_mant << bias_exp
     ref_period: np.ndarray    # refractory steps after a spike (0 = none; neuromap extension)
     u_init: np.ndarray
@@ -69,6 +72,8 @@ class Program:
     poisson_ids: np.ndarray   # input ids of Poisson inputs, in id order
     poisson_p: np.ndarray
     seed: int
+    #: the LIF update's arithmetic (:func:`emulator.lif.arith_vector`: decay shift, activation shift, u wrap, v limit)
+    arith: np.ndarray = None
     # packed synapses (static numba runs, :func:`pack`): syn_post/syn_add then have length 0
     syn_packed: np.ndarray = None      # S int32: add << 16 | (post - axon_post_base[axon]) (16 bit unsigned)
     axon_post_base: np.ndarray = None  # A int64: smallest post of each axon
@@ -225,11 +230,12 @@ def prepare(image: Image) -> Program:
         uniq, inv = np.unique(key, axis=0, return_inverse=True)
         syn_slot[~direct] = inv.reshape(-1)
     p = image.inputs["poisson_p"]
+    ar = image.arithmetic
     poisson_ids = np.flatnonzero(~np.isnan(p))
     return Program(
         n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
-        decay_u=4096 - (_i64(nu["du"]) + 1), decay_v=4096 - _i64(nu["dv"]),
-        vth=_i64(nu["vth"]) << 6, bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
+        decay_u=ar.decay_unity - (_i64(nu["du"]) + 1), decay_v=ar.decay_unity - _i64(nu["dv"]),
+        vth=_i64(nu["vth"]) << ar.threshold_shift, arith=arith_vector(ar), bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
         ref_period=_i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64),
         u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
         src_ptr=_i64(rt["src_ptr"]), route_axon=_i64(route_axon), route_core=_i64(rt["core"]),

@@ -69,6 +69,103 @@ WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 7
 MAX_DELAY = 64                # synaptic delay in steps; Lava delay = delay - 1 in 0..63
 UV_MIN, UV_MAX = -(2 ** 31), 2 ** 31 - 1      # u/v are stored in int32
 
+
+
+@dataclass(frozen=True)
+class LifArithmetic:
+    """Integer arithmetic of a ``loihi_lif`` core: Lava's ``PyLifModelBitAcc`` with the target's widths.
+
+    One step (int32 working registers, as Lava; ``docs/targets.md``, *Neuron arithmetic*):
+    ``u = wrap_u(wrap32(decay(u, 2**decay_bits - (du + 1)) + wrap32(wrap32(a_in) << activation_shift)))``,
+    ``v = clip(wrap32(decay(v, 2**decay_bits - dv) + u + (bias_mant << bias_exp)), +-(2**(voltage_bits-1) - 1))``,
+    spike where ``v > vth << threshold_shift``; ``decay(x, f) = sign(x f) (|x f| >> decay_bits)`` and
+    ``wrap_u`` Lava's single conditional wrap into ``current_bits`` signed bits. Widths in bits.
+    The defaults are Loihi's (Lava 0.10); images written before this field existed load as Loihi.
+    """
+
+    voltage_bits: int = 24       # signed v register; v saturates at +-(2**(voltage_bits-1) - 1)
+    current_bits: int = 24       # signed u register; u wraps (once) into current_bits
+    decay_bits: int = 12         # du, dv unsigned; decay = (du + 1) / 2**decay_bits, dv / 2**decay_bits
+    threshold_bits: int = 17     # vth unsigned mantissa
+    threshold_shift: int = 6     # threshold = vth << threshold_shift
+    activation_shift: int = 6    # summed synaptic input << activation_shift into u
+    bias_mantissa_bits: int = 13  # signed bias mantissa (0 = no bias)
+    bias_exponent_bits: int = 3  # unsigned; bias = bias_mant << bias_exp
+
+    #: inclusive range of each field the emulator implements (int32 registers; image field dtypes:
+    #: du/dv uint16, vth int32, bias_mant int16, bias_exp int8)
+    RANGES = {"voltage_bits": (2, 31), "current_bits": (2, 31), "decay_bits": (0, 16), "threshold_bits": (1, 31),
+              "threshold_shift": (0, 31), "activation_shift": (0, 31), "bias_mantissa_bits": (0, 16),
+              "bias_exponent_bits": (0, 4)}
+
+    def problem(self) -> tuple[str, str] | None:
+        """``(field, reason)`` of the first field outside what the emulator implements, else None."""
+        for name, (lo, hi) in self.RANGES.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                return name, f"{v!r} is not an integer"
+            if not lo <= v <= hi:
+                return name, f"{v} is outside [{lo}, {hi}]"
+        if self.bias_mantissa_bits and self.bias_mantissa_bits - 1 + self.bias_exp_max > 30:
+            return "bias_exponent_bits", (f"bias_mant << bias_exp reaches 2**{self.bias_mantissa_bits - 1 + self.bias_exp_max}"
+                                          ", beyond the 32-bit working register")
+        return None
+
+    @property
+    def decay_unity(self) -> int:
+        return 1 << self.decay_bits
+
+    @property
+    def decay_max(self) -> int:
+        """Largest du / dv."""
+        return (1 << self.decay_bits) - 1
+
+    @property
+    def vth_max(self) -> int:
+        return (1 << self.threshold_bits) - 1
+
+    @property
+    def bias_mant_max(self) -> int:
+        return (1 << (self.bias_mantissa_bits - 1)) - 1 if self.bias_mantissa_bits else 0
+
+    @property
+    def bias_mant_min(self) -> int:
+        return -(1 << (self.bias_mantissa_bits - 1)) if self.bias_mantissa_bits else 0
+
+    @property
+    def bias_exp_max(self) -> int:
+        return (1 << self.bias_exponent_bits) - 1
+
+    @property
+    def u_half(self) -> int:
+        """``2**(current_bits - 1)``: u wraps once when it leaves ``(-u_half, u_half]``."""
+        return 1 << (self.current_bits - 1)
+
+    @property
+    def v_limit(self) -> int:
+        """v saturates at ``+-v_limit = 2**(voltage_bits - 1) - 1``."""
+        return (1 << (self.voltage_bits - 1)) - 1
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.RANGES}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "LifArithmetic":
+        """Checked inverse of :meth:`to_dict` (manifest ``arithmetic``); ImageError naming the field."""
+        if not isinstance(d, dict) or set(d) != set(cls.RANGES):
+            got = sorted(d) if isinstance(d, dict) else type(d).__name__
+            raise ImageError(f"{where}: arithmetic must be an object with exactly {', '.join(cls.RANGES)} "
+                             f"(got {got}; recompile)")
+        a = cls(**d)
+        bad = a.problem()
+        if bad:
+            raise ImageError(f"{where}: arithmetic.{bad[0]}: {bad[1]} (recompile)")
+        return a
+
+
+#: Loihi (Lava 0.10 ``PyLifModelBitAcc``): the arithmetic of every image without an ``arithmetic`` field
+LOIHI_ARITHMETIC = LifArithmetic()
+
 _NEURON_FIELDS = {  # name -> dtype
     "core": np.int32, "slot": np.int32,
     "du": np.uint16, "dv": np.uint16, "vth": np.int32,
@@ -219,8 +316,9 @@ class Image:
       (int32), axon (int32 core-local), delay (uint8 extra axonal delay,
       0 on Loihi-style cores).
     * ``inputs``: spike_step (int64) / spike_index (int32 input id) sorted by
-      step (explicit spike times); poisson_p (I, float64: per-step spike
-      probability of Poisson inputs, NaN for explicit-time inputs).
+      step (explicit spike times); poisson_p (I, float64: expected events per
+      step of Poisson inputs (a Bernoulli probability up to 1, a Poisson count mean above: several
+      events per step), NaN for explicit-time inputs).
     * TrueNorth images (``core_kinds == ["truenorth"]``) add ``neurons.tn_*`` (``tn_s``/``tn_b`` (N, 4))
       and ``axons.tn_type`` (:data:`_TN_NEURON_FIELDS`, :func:`_verify_truenorth`, docs/image-format.md).
     """
@@ -242,6 +340,8 @@ class Image:
     options: dict[str, Any] = field(default_factory=dict)
     network_name: str = "network"
     format_version: int = FORMAT_VERSION
+    #: neuron arithmetic of the loihi_lif cores (manifest ``arithmetic``; absent = Loihi's)
+    arithmetic: LifArithmetic = LOIHI_ARITHMETIC
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -346,11 +446,15 @@ class Image:
         _rng(nu["slot"], 0, None, "neurons.slot")
         if N and np.unique(nu["core"].astype(np.int64) << 32 | nu["slot"].astype(np.int64)).shape[0] != N:
             raise ImageError("image neurons.slot: two neurons share a (core, slot)")
-        _rng(nu["du"], 0, DU_MAX, "neurons.du")
-        _rng(nu["dv"], 0, DV_MAX, "neurons.dv")
-        _rng(nu["vth"], 0, VTH_MAX, "neurons.vth")
-        _rng(nu["bias_mant"], BIAS_MANT_MIN, BIAS_MANT_MAX, "neurons.bias_mant")
-        _rng(nu["bias_exp"], BIAS_EXP_MIN, BIAS_EXP_MAX, "neurons.bias_exp")
+        ar = self.arithmetic
+        if not isinstance(ar, LifArithmetic) or ar.problem():
+            raise ImageError(f"image arithmetic: {ar.problem() if isinstance(ar, LifArithmetic) else type(ar).__name__}"
+                             " is not an arithmetic the emulator implements (recompile)")
+        _rng(nu["du"], 0, ar.decay_max, "neurons.du")
+        _rng(nu["dv"], 0, ar.decay_max, "neurons.dv")
+        _rng(nu["vth"], 0, ar.vth_max, "neurons.vth")
+        _rng(nu["bias_mant"], ar.bias_mant_min, ar.bias_mant_max, "neurons.bias_mant")
+        _rng(nu["bias_exp"], BIAS_EXP_MIN, ar.bias_exp_max, "neurons.bias_exp")
         for k, dt in _NEURON_OPTIONAL.items():
             if k in nu:
                 a = nu[k]
@@ -373,8 +477,8 @@ class Image:
         if np.any(np.diff(inp["spike_step"]) < 0):
             raise ImageError("image inputs.spike_step must be sorted")
         p = inp["poisson_p"]
-        if np.any((p[~np.isnan(p)] < 0) | (p[~np.isnan(p)] > 1)):
-            raise ImageError("image inputs.poisson_p must be a probability in [0, 1] or NaN")
+        if np.any((p[~np.isnan(p)] < 0) | ~np.isfinite(p[~np.isnan(p)])):
+            raise ImageError("image inputs.poisson_p must be a finite count of events per step >= 0 or NaN")
         # synapses of an axon target neurons of the axon's core, with the projection's weight encoding
         if S:
             ax_of_syn = np.repeat(np.arange(A), np.diff(self.axons["syn_ptr"]))
@@ -409,6 +513,8 @@ class Image:
 
         if "truenorth" in self.core_kinds:
             _verify_truenorth(self)
+        else:
+            _verify_capacities(self)
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
@@ -434,6 +540,7 @@ class Image:
             "options": self.options,
             "constants": self.constants,
             "core_kinds": list(self.core_kinds),
+            **({"arithmetic": self.arithmetic.to_dict()} if "loihi_lif" in self.core_kinds else {}),
             "populations": [vars(p) for p in self.populations],
             "projections": [{k: v for k, v in vars(p).items() if k != "learning_arrays"}
                             for p in self.projections],
@@ -487,7 +594,9 @@ def load_image(path: str | os.PathLike) -> Image:
         neurons=grp("neurons"), cores=grp("cores"), axons=grp("axons"), synapses=grp("synapses"),
         routes=grp("routes"), inputs=grp("inputs"),
         seed=m["seed"], source_hash=m["source_hash"], options=m["options"],
-        network_name=m["network_name"], format_version=m["format_version"])
+        network_name=m["network_name"], format_version=m["format_version"],
+        arithmetic=(LifArithmetic.from_dict(m["arithmetic"], str(path / "manifest.json")) if "arithmetic" in m
+                    else LOIHI_ARITHMETIC))
     img.verify()
     return img
 
@@ -574,6 +683,27 @@ def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
         if name not in ("tag_1", "tag_2") or a.shape != (n_syn,):
             raise ImageError(f"{where}: loihi learning array {name!r} {a.shape} is not a per-synapse tag "
                              f"(tag_1 or tag_2 of shape ({n_syn},))")
+
+
+def _verify_capacities(img: "Image") -> None:
+    """Every axon is named by exactly one route, and every core fits the capacities the image records
+    in ``constants`` (:mod:`neuromap.capacity`, the accounting packing and ``inspect`` use)."""
+    from neuromap.capacity import CoreLimits, image_usage, violations
+    A = img.n_axons
+    if A:
+        g = img.cores["axon_ptr"][img.routes["core"]] + img.routes["axon"]
+        n_routes = np.bincount(g, minlength=A)
+        if np.any(n_routes != 1):
+            a = int(np.flatnonzero(n_routes != 1)[0])
+            raise ImageError(f"image routes: axon {a} is named by {int(n_routes[a])} routes (each axon has exactly "
+                             "one source; recompile)")
+    limits = CoreLimits.from_constants(img.constants)
+    if limits is None:
+        return
+    bad = violations(image_usage(img, limits), limits)
+    if bad:
+        raise ImageError(f"image exceeds a core's capacity: {bad[0]} ({len(bad)} violation(s); "
+                         "recompile with a placer that respects the target)")
 
 
 def _verify_truenorth(img: "Image") -> None:

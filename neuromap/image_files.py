@@ -179,7 +179,10 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "probes": _list(_record(PROBE_FIELDS)),
     "arrays": _arrays_table,
     "manifest_sha256": _hex64,
+    "arithmetic": _json_object,     # checked field by field by neuromap.image.LifArithmetic.from_dict
 }
+#: fields an image may omit (older images: Loihi arithmetic)
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic",)
 
 
 def _show(v: Any) -> str:
@@ -290,7 +293,7 @@ def read_manifest(path: Path, version: int) -> dict:
     if m["manifest_sha256"] != manifest_digest(m):
         raise bad("fails its checksum manifest_sha256 (the manifest was edited or truncated)")
     try:
-        _record(MANIFEST_FIELDS)(m, "")
+        _record(MANIFEST_FIELDS, MANIFEST_OPTIONAL)(m, "")
     except ManifestFieldError as e:
         raise bad(f"{e.where}: {e.problem}") from None
     return m

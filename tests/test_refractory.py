@@ -3,12 +3,15 @@ fixed_pt model of it (backends/lava/procs/lif_refractory.py), and the quantizer 
 refractory periods over."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from emulator import emulate
 from neuromap.compiler import compile_network
 from neuromap.network import Network
+from neuromap.targets import load_target
 
 HW = ["check_hw_units", "partition", "lower"]
 
@@ -220,7 +223,9 @@ def test_dendritic_sum_wraps_like_lavas_int32_port(engine):
     net.connect("x", "a", connect={"rule": "all_to_all"}, weight=255, weight_exp=7, num_weight_bits=8,
                 sign_mode="excitatory")
     net.add_probe("a", ("spikes", "u", "v"))
-    run = emulate(compile_network(net, passes=HW), 2, engine=engine)
+    t = load_target("loihi")   # one neuron with 66 000 input axons: a core large enough to hold them
+    big = dataclasses.replace(t, core=dataclasses.replace(t.core, max_input_axons=1 << 17, synapse_memory_bits=1 << 24))
+    run = emulate(compile_network(net, big, passes=HW), 2, engine=engine)
 
     def wrap32(x):
         return ((x + 2 ** 31) % 2 ** 32) - 2 ** 31

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from backends.lava.build import tie_groups
-from backends.lava.plan import LavaPlan, learning_rule_kwargs, plan_image, plastic_positions, v_groups
+from backends.lava.plan import (LavaPlan, learning_rule_kwargs, message_bits, plan_image, plastic_positions,
+                                v_groups)
 from neuromap.errors import NeuromapError
 from neuromap.image import Image
 
@@ -68,27 +69,43 @@ N_NEURONS, N_INPUTS, SEED = {n_neurons}, {n_inputs}, {seed}
 
 
 def input_spikes(steps):
-    """(steps, inputs) 0/1: explicit spike times, then Poisson inputs: geometric gaps between spikes from
-    default_rng(SEED), one draw per spike, in (step, input) order (neuromap docs/image-format.md, Inputs)."""
+    """(steps, inputs) int32 events per step: explicit spike times (0/1), then Poisson inputs from
+    default_rng(SEED) (neuromap docs/image-format.md, Inputs): p <= 1 expected events per step: geometric
+    gaps, one draw per spike; p > 1: a Poisson process binned into steps, one draw per event; first one draw
+    per input in order, then step by step, in input order, each input's draws of that step."""
     r = np.zeros((steps, N_INPUTS), np.int32)
     t, i = A["input.spike_step"], A["input.spike_index"]
     r[t[t < steps], i[t < steps]] = 1
     p = A["input.poisson_p"]
     ids = np.flatnonzero(~np.isnan(p))
     rng, never = np.random.default_rng(SEED), 1 << 62
-    lq = [-math.inf if q >= 1.0 else math.log1p(-q) for q in p[ids].tolist()]
+    ps = p[ids].tolist()
+    lq = [-math.inf if q >= 1.0 else math.log1p(-q) for q in ps]
+    tau = [0.0] * len(ps)
 
     def gap(j):
         u = rng.random()
         x = math.log1p(-u) / lq[j] if lq[j] != 0.0 else math.inf
         return never if x >= never else 1 + math.floor(x)
 
-    heap = [(gap(j) - 1, j) for j in range(ids.size)]
+    def first(j):
+        if ps[j] > 1.0:
+            tau[j] = -math.log1p(-rng.random()) / ps[j]
+            return math.floor(tau[j])
+        return gap(j) - 1
+
+    heap = [(first(j), j) for j in range(ids.size)]
     heapq.heapify(heap)
     while heap and heap[0][0] < steps:
         s, j = heapq.heappop(heap)
-        r[s, ids[j]] = 1
-        heapq.heappush(heap, (s + gap(j), j))
+        if ps[j] > 1.0:                     # every event time in [s, s + 1)
+            while tau[j] < s + 1:
+                r[s, ids[j]] += 1
+                tau[j] = tau[j] + -math.log1p(-rng.random()) / ps[j]
+            heapq.heappush(heap, (math.floor(tau[j]), j))
+        else:
+            r[s, ids[j]] += 1
+            heapq.heappush(heap, (s + gap(j), j))
     return r
 
 
@@ -126,8 +143,8 @@ def main():
         w = w.toarray() if hasattr(w, "toarray") else np.asarray(w)
         w = w[A[key + ".rows"], A[key + ".cols"]] if w.ndim == 2 else w   # 1-D: NeuromapPlasticSparse
         weights.setdefault(proj, np.zeros(size, np.int16))[A[key + ".pos"]] = w
-    raster = np.zeros((args.steps, N_NEURONS + N_INPUTS), bool)
-    raster[:, N_NEURONS:] = inputs != 0
+    raster = np.zeros((args.steps, N_NEURONS + N_INPUTS), np.int64)   # events per step (inputs: a count)
+    raster[:, N_NEURONS:] = inputs
     traces = {{}}
     for name, lif in lifs.items():
         ids = A[name + ".neurons"]
@@ -139,6 +156,8 @@ def main():
         tr.append(np.rint(data).astype(np.int64))
     root.stop()
     t, s = np.nonzero(raster)
+    c = raster[t, s]
+    t, s = np.repeat(t, c), np.repeat(s, c)                          # an input once per event
     out = {{"spikes": np.stack([t, s], axis=1).astype(np.int64)}}
     out.update({{"weights/" + p: w for p, w in weights.items()}})
     for var in ("u", "v"):
@@ -276,8 +295,10 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
     for k, c in enumerate(plan.connections):
         pre = f"g{c.pre}" if c.pre_kind == "neuron" else f"i{c.pre}"
         shape = f"({c.shape[0]}, {c.shape[1]})"
+        bits = message_bits(plan, c)   # inputs of several events per step: graded spikes, payload x weight
         kw = (f"weight_exp={c.weight_exp}, num_weight_bits={c.num_weight_bits}, "
-              f"sign_mode=SignMode.{_sign_mode(c.sign_mode)}, name={literal(c.name)}")
+              f"sign_mode=SignMode.{_sign_mode(c.sign_mode)}, name={literal(c.name)}"
+              + (f", num_message_bits={int(bits)}" if bits else ""))
         get = "matrix" if c.dense else "sparse"
         cls = ("Dense" if c.dense else "Sparse")
         if c.seed_rule:

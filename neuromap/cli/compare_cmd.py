@@ -25,26 +25,27 @@ def print_problems(e: TargetError) -> None:
 @click.command("compare")
 @allow_outside_option
 @click.argument("network", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", default="loihi", show_default=True, help="Built-in target name.")
-@click.option("--target-file", type=click.Path(dir_okay=False), default=None, help="A target TOML file.")
+@click.option("--target", "-t", default="loihi", show_default=True,
+              help="Target name (built-in) or path to a target .toml file.")
 @click.option("--steps", "-n", type=click.IntRange(min=1), required=True, help="Steps of dt to run.")
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
               help="Emulator engine.")
 @click.option("--freeze", is_flag=True, help="Run the float reference without plasticity too (quantization only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def command(network: str, target: str, target_file: str | None, steps: int, engine: str, freeze: bool, as_json: bool) -> None:
+def command(network: str, target: str, steps: int, engine: str, freeze: bool, as_json: bool) -> None:
     """Compare the float reference and the compiled NETWORK on the emulator for --steps steps.
 
     \b
     Examples:
       neuromap compare examples/ramp_lif.yaml --target loihi --steps 5000
       neuromap compare examples/ramp_lif.yaml --steps 2000 --freeze --json
+      neuromap compare net.yaml --target mychip.toml --steps 2000
     """
     from neuromap.compare import compare, format_report
     from neuromap.io import load_network
     from neuromap.targets import load_target
 
-    tgt = load_target(target_file or target)
+    tgt = load_target(target)
     net = load_network(network)
     try:
         rep = compare(net, tgt, steps, engine=engine, freeze_plasticity=freeze)

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from neuromap.errors import TargetError
+from neuromap.compiler.arithmetic import is_loihi, lif_arithmetic
 from neuromap.image import MAX_DELAY, Image
 from neuromap.network import Network
 from neuromap.plasticity import hardware_rules as _hardware_rules
@@ -53,6 +54,7 @@ class Pass:
 def check_hw_units(st: CompileState) -> CompileState:
     net, tgt = st.network, st.target
     where = f"{net.source}: " if net.source else ""
+    quantized = {p["name"] for p in (st.options.get("quantization") or {}).get("populations", [])}
     for name, pop in net.populations.items():
         if pop.model not in HW_NEURON_MODELS + INPUT_MODELS:
             raise TargetError(f"{where}populations.{name}.neuron.model: {pop.model!r} is not in hardware units "
@@ -60,6 +62,10 @@ def check_hw_units(st: CompileState) -> CompileState:
         if pop.model not in tgt.neuron.models:
             raise TargetError(f"{where}populations.{name}.neuron.model: target {tgt.name!r} cannot run "
                               f"{pop.model!r} (it runs {', '.join(tgt.neuron.models)})")
+        if pop.model == "loihi_lif" and name not in quantized and not is_loihi(lif_arithmetic(tgt)):
+            raise TargetError(f"{where}populations.{name}.neuron.model: loihi_lif parameters are in Loihi's "
+                              f"arithmetic (du/4096, vth << 6 ...), but target {tgt.name!r} runs "
+                              f"{lif_arithmetic(tgt).to_dict()} (write the population in float units: lif or if)")
     dmin = max(1, tgt.synapse.delay_min)
     dmax = min(MAX_DELAY, tgt.synapse.delay_max)
     for i, pr in enumerate(net.projections):
@@ -177,6 +183,8 @@ def compile_network(network: Network, target: Any = "loihi", **options) -> Image
     from neuromap.targets import Target, load_target
     tgt = target if isinstance(target, Target) else load_target(target)
     default = TN_PASSES if _tn.is_truenorth(tgt) else PASSES
+    if default is PASSES:
+        lif_arithmetic(tgt)          # refuses, naming the field, a target whose arithmetic the emulator lacks
     by_name = {p.name: p for p in default + EXTRA_PASSES}
     names = options.get("passes") or [p.name for p in default]
     unknown = [n for n in names if n not in by_name]

@@ -31,8 +31,8 @@ from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.mesh import board_slots
 from neuromap.placement.report import place_graph
 from neuromap.placement.traffic import rates_from_spikes, uniform_rates
-from neuromap.placement.usage import core_usage
-from neuromap.placement.verify import verify_assignment
+from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
+from neuromap.placement.usage import graph_input_axons
 
 INPUT_MODELS = ("spike_source", "poisson")
 PLACERS = ("sequential", "greedy", "cpsat")
@@ -87,28 +87,13 @@ def _neuron_mask(net: Network) -> np.ndarray:
                           or [np.zeros(0, bool)])
 
 
-def _summary(a: np.ndarray, limit: int | None) -> dict:
-    a = np.asarray(a, float)
-    if not a.size:
-        a = np.zeros(1)
-    return {"min": float(a.min()), "median": float(np.median(a)), "max": float(a.max()),
-            "limit": None if not limit else int(limit)}
-
-
 def core_utilization(graph: SynapseGraph, core_of: np.ndarray, n_cores: int, target) -> dict:
-    """Per resource: min/median/max use over cores ``0..n_cores-1`` and the limit (ids >= n_cores are
-    host-side inputs, left out); ``binding``: the resource with the highest max/limit (what limited
-    the mapping) and that fraction."""
-    u = core_usage(graph, core_of, target)
-    c, k = target.core, slice(0, n_cores)
-    res = {"neurons": _summary(u.neurons[k], c.max_neurons),
-           "input_axons": _summary(u.input_axons[k], c.max_input_axons),
-           "output_axons": _summary(u.output_axons[k], c.max_output_axons)}
-    if c.memory_model == "nengo_loihi":
-        res["synapse_memory_bits"] = _summary(u.memory_bits[k], c.synapse_memory_bits)
-    frac = {k: v["max"] / v["limit"] for k, v in res.items() if v["limit"]}
-    binding = max(frac, key=lambda k: (frac[k], k)) if frac else None
-    return {"per_core": res, "binding": binding, "binding_fraction": frac.get(binding)}
+    """:func:`neuromap.capacity.utilization` of cores ``0..n_cores-1`` (ids >= n_cores are host-side
+    inputs, left out): per resource min/median/max use and limit, and the binding resource."""
+    core_of = np.where(np.asarray(core_of, np.int64) < n_cores, core_of, -1)
+    limits = CoreLimits.from_target(target)
+    axons = graph_input_axons(graph, core_of, target, n_cores)
+    return utilization(count(limits, n_cores, core_of, axons), limits)
 
 
 def place_pass(st):
@@ -138,10 +123,7 @@ def place_pass(st):
     remap = np.full(res.assignment.n_cores, -1, np.int64)
     remap[used] = np.arange(used.size)
     n_core = remap[core_of]
-    slot = np.zeros(graph.n_neurons, np.int64)
-    for c in used:  # slot = rank among the core's neurons in id order
-        members = np.flatnonzero((core_of == c) & is_neuron)
-        slot[members] = np.arange(members.size)
+    slot = core_slots(core_of, is_neuron)
     placement, off = {}, 0
     for name, pop in net.populations.items():
         if pop.model not in INPUT_MODELS:
@@ -160,6 +142,17 @@ def place_pass(st):
     cores = {"tile_x": tx.astype(np.int32), "tile_y": ty.astype(np.int32), "chip": chip.astype(np.int32)}
     return dataclasses.replace(st, placement=placement,
                                options={**o, "placement": _jsonable(rep), "_core_positions": cores})
+
+
+def core_slots(core_of: np.ndarray, is_neuron: np.ndarray) -> np.ndarray:
+    """Slot of every neuron: its rank among the neurons of its core in id order (0 for inputs)."""
+    ids = np.flatnonzero(is_neuron)
+    order = ids[np.argsort(core_of[ids], kind="stable")]
+    c = core_of[order]
+    first = np.searchsorted(c, c)            # position of the core's first neuron in ``order``
+    slot = np.zeros(core_of.shape[0], np.int64)
+    slot[order] = np.arange(order.size) - first
+    return slot
 
 
 def _with_host_inputs(core_of: np.ndarray, is_neuron: np.ndarray) -> np.ndarray:
@@ -187,12 +180,13 @@ def _jsonable(x):
 
 
 def verify_place(st) -> None:
-    """Independent check (:func:`neuromap.placement.verify.verify_assignment`): every neuron placed once,
-    each core within every capacity. Inputs sit on virtual cores beyond the image's (host side, not checked)."""
+    """Every neuron placed once in a distinct compartment, and each core within every capacity
+    (:func:`neuromap.capacity.count` over the input axons of the network's own synapse graph,
+    rebuilt here). Inputs are host-side (they occupy no core)."""
     net, tgt, pl = st.network, st.target, st.placement or {}
     graph = SynapseGraph.from_network(net)
     n_cores = 1 + max((int(c.max(initial=-1)) for c, _ in pl.values()), default=-1)
-    core_of = np.zeros(graph.n_neurons, np.int64)
+    core_of = np.full(graph.n_neurons, -1, np.int64)
     off = 0
     for name, pop in net.populations.items():
         if pop.model not in INPUT_MODELS:
@@ -200,41 +194,23 @@ def verify_place(st) -> None:
                 raise TargetError(f"place left population {name!r} unplaced")
             core_of[off:off + pop.size] = pl[name][0]
         off += pop.size
-    core_of = _with_host_inputs(core_of, _neuron_mask(net))
     cores = np.concatenate([c for c, _ in pl.values()] or [np.zeros(0, np.int64)])
     slots = np.concatenate([s for _, s in pl.values()] or [np.zeros(0, np.int64)])
+    if cores.size and cores.min() < 0:
+        raise TargetError("place put a neuron on a negative core")
     if slots.size and (slots.min() < 0 or slots.max() >= tgt.core.max_neurons):
         raise TargetError(f"place put a neuron outside the {tgt.core.max_neurons} compartments of a core")
     if np.unique(cores * tgt.core.max_neurons + slots).size != cores.size:
         raise TargetError("place put two neurons in one compartment")
-    bad = [v for v in verify_assignment(graph.n_neurons, graph.pre, graph.post, core_of, tgt, graph.delay,
-                                        graph.weight_bits, graph.plastic) if v.core < n_cores]
+    limits = CoreLimits.from_target(tgt)
+    axons = graph_input_axons(graph, core_of, tgt, n_cores)
+    bad = violations(count(limits, n_cores, core_of, axons), limits)
     if bad:
         raise TargetError(f"place violated a capacity ({bad[0]}; {len(bad)} violation(s))")
 
 
-def image_core_of(img) -> tuple[np.ndarray, np.ndarray]:
-    """(pre source id, post neuron) of every synapse of an image, read back from its routes and axons."""
-    src_ptr, rc, ra = img.routes["src_ptr"], img.routes["core"], img.routes["axon"]
-    src = np.repeat(np.arange(src_ptr.size - 1), np.diff(src_ptr))
-    g = img.cores["axon_ptr"][rc] + ra
-    syn_ptr = img.axons["syn_ptr"]
-    n = syn_ptr[g + 1] - syn_ptr[g]
-    pre = np.repeat(src, n)
-    idx = np.concatenate([np.arange(syn_ptr[a], syn_ptr[a + 1]) for a in g] or [np.zeros(0, np.int64)])
-    return pre, img.synapses["post"][idx].astype(np.int64), idx
-
-
 def verify_image_capacities(img, target) -> list:
-    """Capacity violations of a compiled image, recomputed from its arrays alone by the independent
-    verifier (inputs on virtual host cores, not checked). [] = every core fits ``target``."""
-    pre, post, idx = image_core_of(img)
-    N, C = img.n_neurons, img.n_cores
-    core_of = np.concatenate([img.neurons["core"].astype(np.int64), C + np.arange(img.n_inputs)])
-    ax_of_syn = np.repeat(np.arange(img.n_axons), np.diff(img.axons["syn_ptr"]))
-    proj = img.axons["proj"][ax_of_syn[idx]]
-    bits = np.array([p.num_weight_bits for p in img.projections], np.int64)[proj] if proj.size else proj
-    plastic = np.array([p.learning is not None for p in img.projections], bool)[proj] if proj.size else proj
-    found = verify_assignment(N + img.n_inputs, pre, post, core_of, target,
-                              img.synapses["delay"][idx], bits, plastic)
-    return [v for v in found if v.core < C]
+    """Capacity violations of a compiled image, recounted from its arrays alone
+    (:func:`neuromap.capacity.image_usage`; inputs are host-side). [] = every core fits ``target``."""
+    limits = CoreLimits.from_target(target)
+    return violations(image_usage(img, limits), limits)

@@ -7,18 +7,20 @@ float ``lif`` (neuromap/neurons/lif.py), with v' = v - v_reset::
     J_t  = b J_{t-1} + in_t                          b = exp(-dt/tau_syn)
     v'_t = a v'_{t-1} + (v_inf - v_reset)(1 - a) + p J_t     a = exp(-dt/tau_m), p = propagator
 
-``loihi_lif`` (Lava PyLifModelBitAcc)::
+``loihi_lif`` (Lava PyLifModelBitAcc with the target's widths; U = 2**decay_bits, shown for Loihi's
+decay_bits = 12, threshold_shift = activation_shift = 6)::
 
-    u_t = u_{t-1} (4096 - du - 1)/4096 + (sum_i w_i << weight_exp) << 6
-    v_t = v_{t-1} (4096 - dv)/4096 + u_t + bias_mant << bias_exp ;  spike if v_t > vth << 6, v <- 0
+    u_t = u_{t-1} (U - du - 1)/U + (sum_i w_i << weight_exp) << 6
+    v_t = v_{t-1} (U - dv)/U + u_t + bias_mant << bias_exp ;  spike if v_t > vth << 6, v <- 0
 
 so with a per-population voltage scale s (hardware units per float voltage unit)
-``u = s p J``, ``v = s v'``: ``du + 1 = round(4096 (1 - b))``, ``dv = round(4096 (1 - a))``,
+``u = s p J``, ``v = s v'``: ``du + 1 = round(U (1 - b))``, ``dv = round(U (1 - a))``,
 ``vth << 6 = s (v_th - v_reset)``, ``bias = s (v_inf - v_reset)(1 - a_hw)`` and every
-synapse's mantissa ``w_hw = s p w / 2**(6 + weight_exp)`` (``if``: p = 1, du = 4095, dv = 0).
+synapse's mantissa ``w_hw = s p w / 2**(6 + weight_exp)`` (``if``: p = 1, du = U - 1, dv = 0).
 All field widths (decay bits, threshold bits and shift, activation shift, bias
-mantissa/exponent bits, weight bits and exponent range, voltage bits) come from the
-:class:`~neuromap.targets.Target`.
+mantissa/exponent bits, weight bits and exponent range, voltage and current bits) come from
+:func:`neuromap.compiler.arithmetic.lif_arithmetic` of the :class:`~neuromap.targets.Target`, the same
+:class:`~neuromap.image.LifArithmetic` the image records and the emulator runs.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from neuromap.compiler import quantize_learning
+from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Probe, Projection
 
@@ -157,12 +160,13 @@ class _Fields:
 
     @classmethod
     def of(cls, t) -> "_Fields":
-        n, s = t.neuron, t.synapse
-        b = s.weight_bits_max
-        return cls(1 << n.decay_bits, (1 << n.decay_bits) - 1, (1 << n.threshold_bits) - 1, n.threshold_shift,
-                   n.activation_shift, (1 << (n.voltage_bits - 1)) - 1, (1 << (n.current_bits - 1)) - 1,
-                   (1 << (n.bias_mantissa_bits - 1)) - 1,
-                   (1 << n.bias_exponent_bits) - 1,
+        """The fields of target ``t``, through :func:`neuromap.compiler.arithmetic.lif_arithmetic` (which refuses
+        a target whose arithmetic the emulator does not implement): the emulator runs the same widths."""
+        a = lif_arithmetic(t)
+        b = t.synapse.weight_bits_max
+        s = t.synapse
+        return cls(a.decay_unity, a.decay_max, a.vth_max, a.threshold_shift, a.activation_shift, a.v_limit,
+                   a.u_half - 1, a.bias_mant_max, a.bias_exp_max,
                    {"mixed": -(1 << b), "excitatory": 0, "inhibitory": -((1 << b) - 1)},
                    {"mixed": (1 << b) - 1, "excitatory": (1 << b) - 1, "inhibitory": 0},
                    s.weight_bits_min, b, s.weight_exp_min, s.weight_exp_max)

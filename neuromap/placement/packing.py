@@ -1,7 +1,9 @@
 """Pack neurons into cores along an order: consecutive runs, each as long as the capacities allow.
 
 Incremental and compiled (numba): adding a neuron updates its core's input-axon slots and
-nengo-loihi synapse memory in O(its fan-in), so packing is linear in the synapse count
+nengo-loihi synapse memory in O(its fan-in), so packing is linear in the synapse count. It keeps the
+accounting of :mod:`neuromap.capacity` incrementally (one input axon per (projection, pre neuron)
+on a core); ``tests/test_capacity.py`` checks that every core it closes is full by that accounting
 (Brunel 12.5k with 3 M synapses: about a second). Output axons and per-neuron fan-out
 cores depend on where the targets land, so cores that exceed them are cut afterwards
 (:func:`repair_outputs`), each at the point where the cumulative output count passes the
@@ -14,7 +16,7 @@ import numpy as np
 
 from neuromap.errors import TargetError
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.usage import core_usage, synapse_field_bits
+from neuromap.placement.usage import core_usage, graph_input_axons, synapse_field_bits
 from neuromap.targets import Target
 
 
@@ -43,7 +45,8 @@ def pack_order(graph: SynapseGraph, target: Target, order: np.ndarray) -> np.nda
     wb, db, tb = synapse_field_bits(graph, target)
     cap, sm = target.core, target.synapse_memory
     nengo = cap.memory_model == "nengo_loihi"
-    starts, bad = _pack(n, ptr, graph.pre[perm], wb[perm], db[perm], tb[perm], graph.plastic[perm],
+    starts, bad = _pack(n, ptr, graph.axon_source[perm], int(graph.source_pre.shape[0]),
+                        wb[perm], db[perm], tb[perm], graph.plastic[perm],
                         int(cap.max_neurons), int(cap.max_input_axons), int(cap.plastic_axon_slots),
                         nengo, int(cap.synapse_memory_bits or 0), int(sm.synapses_per_group),
                         int(sm.group_header_bits), int(sm.word_bits), np.asarray(sm.index_bits, np.int64))
@@ -78,12 +81,10 @@ def _index_bits(m, opts):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _pack(n, ptr, pre, wb, db, tb, plastic, max_neurons, max_axons, pslots, nengo, mem_limit,
+def _pack(n, ptr, pre, n_pre, wb, db, tb, plastic, max_neurons, max_axons, pslots, nengo, mem_limit,
           g, h, w, index_opts):  # pragma: no cover - compiled
-    """Core start positions along the order; second value: position of a neuron too big alone, else -1."""
-    n_pre = 0
-    for k in range(pre.shape[0]):
-        n_pre = max(n_pre, pre[k] + 1)
+    """Core start positions along the order; second value: position of a neuron too big alone, else -1.
+    ``pre``: the axon source (projection, pre neuron) of every synapse, ids ``0..n_pre-1``."""
     mark = np.full(max(n_pre, 1), -1, np.int64)
     cnt = np.zeros(max(n_pre, 1), np.int64)
     mw = np.zeros(max(n_pre, 1), np.int64)
@@ -162,25 +163,30 @@ def _pack(n, ptr, pre, wb, db, tb, plastic, max_neurons, max_axons, pslots, neng
 
 def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Split cores whose output axons exceed the limit into ceil(outputs / limit) equal runs along
-    ``pos``, repeatedly; a neuron whose own target cores exceed ``max_output_axons`` or
-    ``max_fan_out_cores`` is an error."""
+    ``pos``, repeatedly; a neuron whose own output axons exceed ``max_output_axons`` or whose target
+    cores exceed ``max_fan_out_cores`` is an error."""
     cap, syn = target.core, target.synapse
     core_of = compact(core_of)
     while True:
         n_cores = int(core_of.max(initial=-1)) + 1
-        key = np.unique(graph.pre * max(n_cores, 1) + core_of[graph.post])
-        fan = np.bincount(key // max(n_cores, 1), minlength=graph.n_neurons)
-        limit_one = min(x for x in (cap.max_output_axons, syn.max_fan_out_cores) if x) \
-            if (cap.max_output_axons or syn.max_fan_out_cores) else 0
-        if limit_one and fan.max(initial=0) > limit_one:
+        axons = graph_input_axons(graph, core_of, target, n_cores)
+        fan = np.bincount(axons.source, minlength=graph.n_neurons)       # output axons of each neuron
+        if cap.max_output_axons and fan.max(initial=0) > cap.max_output_axons:
             v = int(np.argmax(fan))
             raise TargetError(
-                f"neuron {v} targets {int(fan[v])} cores; {target.name} allows {cap.max_output_axons} output "
-                f"axons per core and {syn.max_fan_out_cores or 'unlimited'} target cores per neuron "
-                "(reduce its fan-out or add relay neurons)")
+                f"neuron {v} needs {int(fan[v])} output axons (one per projection and target core); "
+                f"{target.name} allows {cap.max_output_axons} per core (reduce its fan-out or add relay neurons)")
+        if syn.max_fan_out_cores:
+            cores_of = np.bincount(np.unique(axons.source * n_cores + axons.core) // n_cores,
+                                   minlength=graph.n_neurons)
+            if cores_of.max(initial=0) > syn.max_fan_out_cores:
+                v = int(np.argmax(cores_of))
+                raise TargetError(f"neuron {v} targets {int(cores_of[v])} cores; {target.name} allows "
+                                  f"{syn.max_fan_out_cores} target cores per neuron (reduce its fan-out or add "
+                                  "relay neurons)")
         if not cap.max_output_axons:
             return core_of
-        out = np.bincount(core_of, weights=fan, minlength=n_cores)
+        out = np.bincount(core_of, weights=fan, minlength=n_cores).astype(np.int64)
         bad = out > cap.max_output_axons
         if not bad.any():
             return core_of

@@ -192,7 +192,7 @@ if HAVE_NUMBA:
 
     @njit(cache=True, inline="always")
     def _record_spike(i, t, slot, nh, n_spk, spiked, last, hist, spk_t, spk_i):
-        """Neuron/source ``i`` spiked at step ``t``: flag, last-spike step, history row ``slot`` and the
+        """Neuron ``i`` spiked at step ``t``: flag, last-spike step, history row ``slot`` and the
         (t, i) output record; returns the advanced (history, output) counts."""
         spiked[i] = True
         last[i] = t
@@ -206,9 +206,11 @@ if HAVE_NUMBA:
                   proj_pre, proj_post, proj_chan, proj_sign, proj_nch, syn_off, post_g, pre_l, post_l, pre_g, W,
                   row_off, rowptr, d_off, dvals, arrived, rule_code, rpar, rs, rpo_off, rpo, ring_off, ring,
                   cnt, tcount, ev_t, ev_i, e0, rec_rows, rec_cols, rec_buf, spk_t, spk_i, n_spk):
-        """Steps [t0, t1); returns (first step not done, spikes recorded, next event index).
+        """Steps [t0, t1); returns (first step not done, neuron spikes recorded, next event index).
 
-        Stops early (before a step) when the spike buffers could overflow.
+        Input events enter the history ring (``hist`` is wide enough for the neurons plus the chunk's
+        busiest step of input events) but not ``spk_t``/``spk_i``. Stops early (before a step) when the
+        spike buffers could overflow.
         """
         H = hist.shape[0]
         P = pop_start.shape[0] - 1
@@ -256,9 +258,13 @@ if HAVE_NUMBA:
             for q in range(P):
                 code = pop_code[q]
                 hist_off[slot, q] = nh
-                if code == 0:
+                if code == 0:   # input events (once per event): history only, not the spike output
                     while e < ev_t.shape[0] and ev_t[e] == t and ev_i[e] < pop_start[q + 1]:
-                        nh, n_spk = _record_spike(ev_i[e], t, slot, nh, n_spk, spiked, last, hist, spk_t, spk_i)
+                        i = ev_i[e]
+                        spiked[i] = True
+                        last[i] = t
+                        hist[slot, nh] = i
+                        nh += 1
                         e += 1
                     continue
                 for i in range(pop_start[q], pop_start[q + 1]):

@@ -3,7 +3,7 @@
 Every compiler pass, the image and the emulator read hardware constants from a
 :class:`Target`; no hardware constant lives in code. ``docs/targets.md`` documents
 every field with its unit. A lab describes its own chip with a TOML file of the
-same schema (``--target-file``).
+same schema, passed by path where a target name goes (``--target mychip.toml``).
 
 >>> t = load_target("loihi")
 >>> t.core.max_neurons, t.energy.synaptic_op_pj
