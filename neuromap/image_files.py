@@ -215,9 +215,11 @@ def open_regular(path: Path | str, what: str, max_bytes: int | None = None,
         raise
 
 
-def strict_json(text: str | bytes, where: str, error: Callable[[str], Exception]) -> Any:
+def strict_json(text: str | bytes, where: str, error: Callable[[str], Exception],
+                syntax_error: Callable[[json.JSONDecodeError], Exception] | None = None) -> Any:
     """``json.loads`` with duplicate keys, integers of more than :data:`MAX_INT_DIGITS` digits and nesting
-    deeper than :data:`MAX_JSON_DEPTH` refused through ``error(problem)``."""
+    deeper than :data:`MAX_JSON_DEPTH` refused through ``error(problem)`` (syntax errors through
+    ``syntax_error(e)`` when given)."""
     def pairs(kv):
         d = {}
         for k, v in kv:
@@ -237,6 +239,8 @@ def strict_json(text: str | bytes, where: str, error: Callable[[str], Exception]
     try:
         return json.loads(text, object_pairs_hook=pairs, parse_int=integer)
     except (ValueError, RecursionError) as e:
+        if isinstance(e, json.JSONDecodeError) and syntax_error is not None:
+            raise syntax_error(e) from None
         if isinstance(e, json.JSONDecodeError):
             raise error(f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
         raise error(f"invalid JSON ({type(e).__name__})") from None

@@ -114,7 +114,9 @@ def read_network_dict(path: str | os.PathLike) -> dict:
     except UnicodeDecodeError as e:
         raise bad(f"not UTF-8 text (byte {e.start})", "use a UTF-8 text file") from None
     if ext in JSON_SUFFIXES:
-        d = strict_json(text, path, lambda p: bad(p, "check commas, quotes and brackets; keys once per object"))
+        d = strict_json(text, path, lambda p: bad(p, "give each key once per object; keep numbers and nesting small"),
+                        lambda e: bad(f"invalid JSON: {e.msg}", "check commas, quotes and brackets there",
+                                      field=f"line {e.lineno}, column {e.colno}"))
     else:
         _check_yaml_events(text, bad)
         try:
@@ -194,9 +196,10 @@ def _short(v: Any) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def load_network(path: str | os.PathLike, seed: int | None = None) -> Network:
+def load_network(path: str | os.PathLike, seed: int | None = None, allow_outside_files: bool | None = None) -> Network:
     """Read a ``.yaml``/``.yml``/``.json`` network file, a ``.nir`` graph or ``module.py:function``
-    (a function returning a Network); ``seed`` overrides the file's seed."""
+    (a function returning a Network); ``seed`` overrides the file's seed. ``file:`` references must
+    resolve inside the file's directory unless ``allow_outside_files`` (None: :data:`ALLOW_OUTSIDE_FILES`)."""
     path = os.fspath(path)
     if path.lower().endswith(".nir") or ".py:" in path:  # NIR graph / Python function: neuromap.nir_io
         from neuromap.nir_io import load_other
@@ -205,7 +208,8 @@ def load_network(path: str | os.PathLike, seed: int | None = None) -> Network:
     if seed is not None and isinstance(d, dict):
         d = {**d, "seed": seed}
     base_dir = os.path.dirname(os.path.abspath(path))
-    token = FILE_ROOT.set(None if ALLOW_OUTSIDE_FILES.get() else base_dir)
+    allow = ALLOW_OUTSIDE_FILES.get() if allow_outside_files is None else allow_outside_files
+    token = FILE_ROOT.set(None if allow else base_dir)
     try:
         net = Network.from_dict(d, base_dir=base_dir)
     except NetworkFormatError as e:
@@ -225,7 +229,8 @@ def save_network(net: Network, path: str | os.PathLike, inline_limit: int = INLI
     Projections are written as their specs (rules and distributions, re-realized
     from the seed on load). In-memory projection arrays with more than
     ``inline_limit`` values go to ``<stem>.<projection>.<key>.npy`` next to the
-    file; file references are rewritten relative to the new location. Every
+    file; file references are rewritten relative to the new location (a reference that then leads out of
+    the new file's directory needs ``allow_outside_files`` to load). Every
     file is written atomically (temporary file + rename). Returns ``path``.
     """
     path = os.fspath(path)

@@ -348,6 +348,8 @@ def _worker(cases_file: str, start: int, timeout: float, mem_bytes: int) -> None
             lines = err.getvalue().strip().splitlines()
             if code == 0:
                 outcome = "ok"
+            elif "out of memory" in err.getvalue():   # the CLI's MemoryError line: counted as memory
+                outcome, detail = "memory", lines[0][:300] if lines else ""
             elif code in (1, 2) and len(lines) == 1:
                 outcome, detail = "clean", lines[0][:300]
             else:

@@ -133,3 +133,9 @@ def test_inside_files_still_load(tmp_path):
                                      "- {pre: a, post: a, connect: {rule: all_to_all}, weight: {file: sub/v.npy}}\n")
     net = load_network(tmp_path / "m.yaml")
     assert net.projections[0].n_synapses == 4 and np.all(net.projections[1].weight == 0.5)
+
+
+def test_nir_fifo_is_not_read(tmp_path):
+    os.mkfifo(tmp_path / "g.nir")
+    with pytest.raises(NetworkFormatError, match="not a regular file"):
+        load_network(tmp_path / "g.nir")

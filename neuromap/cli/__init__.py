@@ -102,6 +102,12 @@ def main(argv=None):
             raise
         click.echo(f"neuromap: error: {e}", err=True)
         sys.exit(2)
+    except MemoryError:   # past the input estimates (neuromap/input_limits.py): still one line, exit 2
+        if debug:
+            raise
+        click.echo("neuromap: error: out of memory (the input asks for more than this machine or its "
+                   "memory limit holds; use a smaller network or fewer steps)", err=True)
+        sys.exit(2)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
