@@ -43,7 +43,9 @@ def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, it
         if iterations <= 0 or (budget is not None and not budget.deterministic and budget.expired()):
             break
         share = None if budget is None or budget.deterministic else budget.left() / (chains - k)
-        p = _chain(ptr, idx, w, sx, sy, best.copy(), iterations, int(seed) * 7919 + k, t0, share)
+        report = None if budget is None else \
+            (lambda d, t, k=k: budget.report("mesh.anneal", k * t + d, chains * t))  # noqa: E731
+        p = _chain(ptr, idx, w, sx, sy, best.copy(), iterations, int(seed) * 7919 + k, t0, share, report)
         c = _cost(csr, sx, sy, p)  # recomputed exactly: the running sum drifts by rounding
         if c < best_cost - 1e-9:
             best, best_cost = p, c
@@ -58,9 +60,10 @@ def moves_per_unit(csr: sp.csr_matrix) -> float:
     return ANNEAL_VISITS_PER_UNIT / (2.0 * csr.nnz / n + 2.0)
 
 
-def _chain(ptr, idx, w, sx, sy, pos, iterations, seed, t0, seconds=None):
+def _chain(ptr, idx, w, sx, sy, pos, iterations, seed, t0, seconds=None, report=None):
     """One annealing chain: all ``iterations`` moves in one kernel call, or (``seconds`` given) in
-    chunks, the total cut to what the measured speed fits in ``seconds``. Returns the best positions."""
+    chunks, the total cut to what the measured speed fits in ``seconds`` (``report(done, total)``
+    after each chunk). Returns the best positions."""
     n = len(ptr) - 1
     occ = -np.ones(len(sx), np.int64)
     occ[pos] = np.arange(n)
@@ -75,6 +78,8 @@ def _chain(ptr, idx, w, sx, sy, pos, iterations, seed, t0, seconds=None):
         _anneal(ptr, idx, w, sx, sy, pos, occ, best_pos, acc, done, end, total,
                 seed if k == 0 else seed * 1_000_003 + k, t0)
         done, k = end, k + 1
+        if report is not None:
+            report(done, total)
         spent = time.monotonic() - start
         if spent >= seconds:
             break

@@ -206,7 +206,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
             if budget.deterministic:
                 lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape)
             elif not budget.expired():
-                lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape, time_limit=budget.left())
+                lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape, time_limit=budget.left(),
+                                                      progress=lambda d, t: budget.report("mesh.lp_bound", d, t))
             else:
                 stats["lp"] = {"status": "SKIPPED (budget spent)"}
     whole_board = len(tiles) == int(np.prod(target.mesh_shape))
