@@ -116,10 +116,18 @@ def side_nest(cfg: dict) -> dict:
                 rate_E=rate["E"], rate_I=rate["I"], version=nest.__version__)
 
 
+def _locked(cmd: list) -> list:
+    """``cmd`` under ``flock $NEUROMAP_HEAVY_LOCK`` when that variable names a lock file (a shared machine:
+    one heavy job at a time, taken per measurement so a long benchmark never holds it for long)."""
+    lock = os.environ.get("NEUROMAP_HEAVY_LOCK")
+    return ["flock", lock] + cmd if lock else cmd
+
+
 def _subprocess(side: str, cfg: dict) -> dict:
     env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."),
                OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-m", "bench.float_reference", "--side", side, json.dumps(cfg)],
+    cmd = [sys.executable, "-m", "bench.float_reference", "--side", side, json.dumps(cfg)]
+    out = subprocess.run(_locked(cmd),
                          capture_output=True, text=True, env=env, timeout=3600,
                          cwd=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     if out.returncode != 0:
