@@ -154,9 +154,8 @@ SIDES = {"float": side_float, "emulator": side_emulator, "nest": side_nest}
 
 def _subprocess(side: str, cfg: dict) -> dict:
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
-    from bench.float_reference import _locked
     cmd = [sys.executable, "-m", "bench.microcircuit", "--side", side, json.dumps(cfg)]
-    out = subprocess.run(_locked(cmd),
+    out = subprocess.run(cmd,
                          capture_output=True, text=True, env=env, timeout=7200, cwd=ROOT)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1]}
@@ -164,18 +163,19 @@ def _subprocess(side: str, cfg: dict) -> dict:
 
 
 def run(quick: bool = False, scale: float = 0.1) -> dict:
-    from bench.float_reference import nest_available
+    from bench.float_reference import heavy_lock, nest_available
     m = _example()
     cfg = dict(scale=scale, ms=400.0 if quick else 1200.0)
     out = {"scale": scale, "ms": cfg["ms"], "skip_ms": SKIP_MS, "populations": list(m.POPS),
            "published_hz": m.PUBLISHED_RATES.tolist(), "nest_full_scale_hz": m.FULL_MEAN_RATES.tolist()}
-    for side in ("float", "emulator") + (("nest",) if nest_available() else ()):
-        load = os.getloadavg()[0]
-        r = _subprocess(side, cfg)
-        r["load_before"] = round(load, 2)
-        if "rates" in r:
-            r["rates"] = [round(x, 3) for x in r["rates"]]
-        out[side] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if v is not None}
+    with heavy_lock():
+        for side in ("float", "emulator") + (("nest",) if nest_available() else ()):
+            load = os.getloadavg()[0]
+            r = _subprocess(side, cfg)
+            r["load_before"] = round(load, 2)
+            if "rates" in r:
+                r["rates"] = [round(x, 3) for x in r["rates"]]
+            out[side] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if v is not None}
     emu = out.get("emulator", {})
     if "run_s" in emu:
         out["emulator_steps_per_s"] = round(emu["steps"] / emu["run_s"], 1)
