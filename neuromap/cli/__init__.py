@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "export_nir_cmd": "export-nir",
     "plot_cmd": "plot",
     "inspect_cmd": "inspect",
+    "report_cmd": "report",
 }
 
 
