@@ -1,6 +1,7 @@
 """Placer budget benchmark (issue 16 item 2, issue 21 item 3): default compiles under a wall-clock budget.
 
-    PYTHONPATH=. .venv/bin/python bench/placer_budget.py [--old DIR] [--cap S] [--repeats N] [--only CASE ...]
+    PYTHONPATH=. .venv/bin/python bench/placer_budget.py [--old DIR] [--new DIR] [--cap S] [--repeats N]
+        [--only CASE ...] [--out NAME]
     python -m bench.run placer_budget        (new code only, one run per case)
 
 Each case is compiled in a fresh subprocess through :func:`neuromap.compiler.compile_network` (every pass
@@ -120,7 +121,7 @@ def _median(rows: list[dict], key: str):
     return None if not v else float(np.median(v))
 
 
-def compare(cases, old: str | None, cap: float, repeats: int) -> dict:
+def compare(cases, old: str | None, cap: float, repeats: int, new: str | None = None) -> dict:
     """Old (capped) and new, alternating per case and repeat; per case the runs and medians."""
     out = {}
     for case in cases:
@@ -128,7 +129,7 @@ def compare(cases, old: str | None, cap: float, repeats: int) -> dict:
         for r in range(repeats):
             order = ("old", "new") if (r % 2 == 0 and old) else ("new", "old") if old else ("new",)
             for side in order:
-                code = str(ROOT) if side == "new" else old
+                code = (new or str(ROOT)) if side == "new" else old
                 res = _spawn(code, case, {}, cap if side == "old" else 3600)
                 runs[side].append(res)
                 print(case, side, r, json.dumps(res), flush=True)
@@ -183,6 +184,7 @@ def main(argv=None) -> int:
     ap.add_argument("--worker")
     ap.add_argument("--opts", default="{}")
     ap.add_argument("--old")
+    ap.add_argument("--new", help="checkout of the new code (default: this one)")
     ap.add_argument("--cap", type=float, default=300.0)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--only", nargs="*")
@@ -191,7 +193,7 @@ def main(argv=None) -> int:
     if a.worker:
         print(json.dumps(worker(a.worker, json.loads(a.opts))))
         return 0
-    res = compare(a.only or CASES, a.old, a.cap, a.repeats)
+    res = compare(a.only or CASES, a.old, a.cap, a.repeats, a.new)
     OUT.mkdir(exist_ok=True)
     (OUT / f"{a.out}.json").write_text(json.dumps({"cap_s": a.cap, "old": a.old, "cases": res,
                                                    "date": time.strftime("%Y-%m-%d %H:%M")}, indent=1))

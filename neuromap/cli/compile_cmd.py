@@ -47,7 +47,7 @@ def placement_lines(rep: dict) -> list[str]:
     gap = "n/a" if rep.get("gap") is None else f"{100 * rep['gap']:.1f}%"
     det = rep.get("deterministic", True)  # images from before wall-clock budgets: deterministic units
     limit = "" if rep.get("time_limit") is None else \
-        f"time limit {rep['time_limit']:g} {'det. units' if det else 's wall'}"
+        f"time limit {rep['time_limit']:.3g} {'det. units' if det else 's wall'}"
     split = rep.get("time_split_s") or {}
     top = sorted(split.items(), key=lambda kv: -kv[1])[:6]
     split_line = [f"  time split: " + ", ".join(f"{k} {v:.2f} s" for k, v in top)] if top else []
