@@ -244,12 +244,23 @@ _FIDELITY_FIELDS = {
 }
 #: ``options.fidelity`` (``neuromap.compiler.fidelity.FidelityReport.to_dict``): every field typed, no others
 FIDELITY: Check = _record(_FIDELITY_FIELDS, optional=tuple(k for k in _FIDELITY_FIELDS if k != "target"))
+_QUANTIZATION = _report({"rounding": _nullable(_str(64)), "warnings": _NAMES,
+                         "populations": _list(_report({})), "projections": _list(_report({}))})
+_TRUENORTH = _report({
+    "placement": _str(), "warnings": _NAMES, "quantization": _nullable(_QUANTIZATION),
+    "crossbar": _nullable(_report({"totals": _nullable(_report({k: _NUM for k in (
+        "rel_error", "rms_error", "max_error", "dropped", "optimal_cores", "cores")}))})),
+    "fanout": _nullable(_report({k: _NUM for k in ("splitters", "splitter_cores")}))})
 #: ``options``: compiler options and reports; the fields commands read are typed
 OPTIONS_FIELDS: dict[str, Check] = {
     "placer": _str(64), "time_limit": _NUM_OR_NULL, "deterministic": _bool, "seed": _int(0, 2 ** 63 - 1),
     "rates": _str(MAX_NAME_CHARS), "link_slack": _NUM, "passes": _list(_str(64), max_len=64),
     "placement": _nullable(_report(PLACEMENT_FIELDS)),
     "fidelity": _nullable(FIDELITY),
+    "compatibility": _nullable(_list(_report({k: _str() for k in ("item", "reason", "alternative", "severity")}))),
+    "quantization": _nullable(_QUANTIZATION),
+    "weight_encoding": _nullable(_NAMES),
+    "truenorth": _nullable(_TRUENORTH),
 }
 POPULATION_FIELDS: dict[str, Check] = {
     "name": _str(), "kind": _enum("neuron", "input"), "model": _str(256), "start": _COUNT, "size": _COUNT}
