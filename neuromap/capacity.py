@@ -137,7 +137,7 @@ class CoreUsage:
     neurons: np.ndarray
     input_axons: np.ndarray        # slots (a plastic axon counts plastic_axon_slots)
     output_axons: np.ndarray
-    max_fan_out_cores: np.ndarray  # largest number of cores one source on the core reaches
+    max_fan_out_cores: np.ndarray  # largest number of cores one source on the core reaches (0 if unlimited)
     memory_bits: np.ndarray        # nengo-loihi synapse memory (0 when not counted)
     synapses: np.ndarray
 
@@ -215,7 +215,7 @@ def count(limits: CoreLimits, n_cores: int, source_core: np.ndarray, axons: Inpu
     mine = (src_core >= 0) & (src_core < n_cores)
     output_axons = np.bincount(src_core[mine], minlength=n_cores).astype(np.int64)
     max_fan = np.zeros(n_cores, np.int64)
-    if axons.size:
+    if axons.size and limits.max_fan_out_cores:    # counted only where limited (one sort of the axons)
         # distinct target cores per source: unique (source, core) pairs
         key = np.unique(np.asarray(axons.source, np.int64) * max(n_cores, 1) + ac)
         src = key // max(n_cores, 1)
