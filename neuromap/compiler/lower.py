@@ -24,6 +24,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from neuromap.counting_sort import index_dtype, stable_order
 from neuromap.errors import TargetError
 from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
@@ -191,36 +192,6 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
 
 
 # ---------------------------------------------------------------------- synapse layout (O(synapses))
-def _index_dtype(n: int):
-    return np.int32 if n < 2 ** 31 else np.int64
-
-
-@numba.njit(cache=True)
-def _counting_pass(keys, n_buckets, perm, out):  # pragma: no cover - compiled
-    """``out`` = ``perm`` stably sorted by ``keys[perm]`` (values 0..n_buckets-1)."""
-    cnt = np.zeros(n_buckets + 1, np.int64)
-    for i in range(perm.shape[0]):
-        cnt[keys[perm[i]] + 1] += 1
-    for b in range(n_buckets):
-        cnt[b + 1] += cnt[b]
-    for i in range(perm.shape[0]):
-        k = keys[perm[i]]
-        out[cnt[k]] = perm[i]
-        cnt[k] += 1
-
-
-def stable_order(keys_major_last: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
-    """The stable order of ``n`` items sorted by several integer keys (LSD radix: least significant
-    first), each given as (keys, number of distinct values): like ``np.lexsort`` of the same keys,
-    O(n + buckets) per key."""
-    perm = np.arange(n, dtype=_index_dtype(n))
-    out = np.empty_like(perm)
-    for keys, buckets in keys_major_last:
-        _counting_pass(keys, int(buckets), perm, out)
-        perm, out = out, perm
-    return perm
-
-
 @numba.njit(cache=True)
 def _gather(perm, core, proj, src, post, w, d, post_o, w_o, d_o):  # pragma: no cover - compiled
     """Synapses in ``perm`` order; returns the start of every axon (a new (core, projection, source))."""
@@ -254,7 +225,7 @@ def synapse_layout(merged: list, neuron_core: np.ndarray, n_cores: int, n_source
     P = len(merged)
     core = np.empty(S, np.int32)
     proj = np.empty(S, np.int16 if P < 2 ** 15 else np.int32)
-    src = np.empty(S, _index_dtype(n_sources))
+    src = np.empty(S, index_dtype(n_sources))
     post = np.empty(S, np.int32)
     w = np.empty(S, np.int16)
     d = np.empty(S, np.uint8)
