@@ -35,7 +35,9 @@ test-fast: install
 test-all: install
 	$(PY) -m pytest -q -m "" $(PYTEST_ARGS)
 
+# NEST (benchmark-only, never a dependency of neuromap) is installed here, not by `make install`.
 bench: install
+	$(PY) -m pip install -q -c constraints.txt -r bench/requirements.txt
 	$(PY) -m bench.run
 
 clean: clean-numba

@@ -14,7 +14,7 @@
   ``{"engine": "loihi", **LearningConfig.to_dict()}`` with the projection's sign mode and
   weight bits (docs/learning.md).
 * Inputs: ``spike_source`` times become (step, input id) pairs; ``poisson`` rates
-  become per-step probabilities ``min(rate * dt / 1000, 1)``.
+  become expected events per step ``rate * dt / 1000`` (above 1: several events per step).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from neuromap.counting_sort import index_dtype, stable_order
 from neuromap.errors import TargetError
 from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
+from neuromap.neurons.poisson import events_per_step
 from neuromap.network import Network, network_hash
 
 _NEURON_ARRAYS = {"du": np.uint16, "dv": np.uint16, "vth": np.int32, "bias_mant": np.int16,
@@ -97,7 +98,8 @@ def weight_encoding_note(fld: str, raw: np.ndarray, stored: np.ndarray, hw: dict
 
 def lower_inputs(net: Network, pops: list[PopulationMap], n_inp: int) -> dict[str, np.ndarray]:
     """The image's ``inputs`` arrays: ``spike_source`` times -> (step, input id) pairs sorted by step then
-    input; ``poisson`` rates -> per-step probabilities ``min(rate * dt / 1000, 1)`` (NaN otherwise)."""
+    input; ``poisson`` rates -> expected events per step ``rate * dt / 1000`` (NaN otherwise): a Bernoulli
+    probability up to 1, a Poisson count mean above (docs/image-format.md, *Inputs*)."""
     steps, ids, pp = [], [], np.full(n_inp, np.nan)
     for p in pops:
         if p.model == "spike_source":
@@ -106,7 +108,7 @@ def lower_inputs(net: Network, pops: list[PopulationMap], n_inp: int) -> dict[st
                 ids.append(np.full(tt.size, p.start + i, np.int64))
         elif p.model == "poisson":
             rate = np.broadcast_to(np.asarray(net.populations[p.name].neuron["rate"], float), (p.size,))
-            pp[p.start:p.start + p.size] = np.minimum(rate * net.dt / 1000.0, 1.0)
+            pp[p.start:p.start + p.size] = events_per_step(rate, net.dt)
     st = np.concatenate(steps) if steps else np.zeros(0, np.int64)
     ix = np.concatenate(ids) if ids else np.zeros(0, np.int64)
     io = np.lexsort((ix, st))
