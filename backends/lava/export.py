@@ -68,8 +68,8 @@ N_NEURONS, N_INPUTS, SEED = {n_neurons}, {n_inputs}, {seed}
 def input_spikes(steps):
     """(steps, inputs) int32 events per step: explicit spike times (0/1), then Poisson inputs from
     default_rng(SEED) (neuromap docs/image-format.md, Inputs): p <= 1 expected events per step: geometric
-    gaps, one draw per spike; p > 1: a Poisson process binned into steps, one draw per event; first one draw
-    per input in order, then step by step, in input order, each input's draws of that step."""
+    gaps, one draw per spike; p > 1: a Poisson(p) count every step by inversion, one draw per step; first one
+    draw per input in order, then step by step, in input order, each input's draw of that step."""
     r = np.zeros((steps, N_INPUTS), np.int32)
     t, i = A["input.spike_step"], A["input.spike_index"]
     r[t[t < steps], i[t < steps]] = 1
@@ -78,28 +78,37 @@ def input_spikes(steps):
     rng, never = np.random.default_rng(SEED), 1 << 62
     ps = p[ids].tolist()
     lq = [-math.inf if q >= 1.0 else math.log1p(-q) for q in ps]
-    tau = [0.0] * len(ps)
+    cnt = [0] * len(ps)
 
     def gap(j):
         u = rng.random()
         x = math.log1p(-u) / lq[j] if lq[j] != 0.0 else math.inf
         return never if x >= never else 1 + math.floor(x)
 
+    def count(j):
+        u, k = rng.random(), 0
+        pmf = math.exp(-ps[j])
+        cdf = pmf
+        while u >= cdf and pmf > 0.0:
+            k += 1
+            pmf = pmf * ps[j] / k
+            cdf = cdf + pmf
+        return k
+
     def first(j):
         if ps[j] > 1.0:
-            tau[j] = -math.log1p(-rng.random()) / ps[j]
-            return math.floor(tau[j])
+            cnt[j] = count(j)
+            return 0
         return gap(j) - 1
 
     heap = [(first(j), j) for j in range(ids.size)]
     heapq.heapify(heap)
     while heap and heap[0][0] < steps:
         s, j = heapq.heappop(heap)
-        if ps[j] > 1.0:                     # every event time in [s, s + 1)
-            while tau[j] < s + 1:
-                r[s, ids[j]] += 1
-                tau[j] = tau[j] + -math.log1p(-rng.random()) / ps[j]
-            heapq.heappush(heap, (math.floor(tau[j]), j))
+        if ps[j] > 1.0:                     # a count every step (0 included)
+            r[s, ids[j]] += cnt[j]
+            cnt[j] = count(j)
+            heapq.heappush(heap, (s + 1, j))
         else:
             r[s, ids[j]] += 1
             heapq.heappush(heap, (s + gap(j), j))

@@ -29,8 +29,8 @@ BACKENDS = {"emulator": "backends.emulator", "lava": "backends.lava.run"}
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
               help="Emulator time loop (emulator backend only).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Emulator threads (numba engine, static images; default: all for >= 2M synapses, else 1). "
-                   "Results do not depend on it.")
+              help="Emulator threads (numba engine, static images; default: 1, or all CPUs for >= 2M synapses "
+                   "when measured faster during the run). Results do not depend on it.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (spike counts per population; docs/json.md).")
 @quiet_option
