@@ -39,13 +39,13 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from neuromap import image_files as _files
 from neuromap.errors import ImageError
 
 #: bump on any incompatible change of the fields below
@@ -517,12 +517,16 @@ class Image:
             _verify_capacities(self)
 
     # ------------------------------------------------------------ save/load
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the image directory atomically (temp dir + rename); replaces an existing image at ``path``."""
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write the image directory atomically (temp dir + atomic exchange, :mod:`neuromap.image_files`).
+
+        ``path`` may be absent, an empty directory or a neuromap image (which is replaced); anything else
+        (a directory with other files, a file) is refused unless ``force``. ``manifest.json`` carries
+        ``manifest_sha256``, the checksum of all its other fields."""
         self.verify()
         path = Path(path)
-        if path.exists() and not (path / "manifest.json").exists() and any(path.iterdir()):
-            raise ImageError(f"{path}: exists and is not an image directory (choose another output path)")
+        _files.recover(path)
+        _files.check_replaceable(path, force)
         arrays = self.arrays()
         buf = io.BytesIO()
         np.savez(buf, **arrays)
@@ -546,18 +550,14 @@ class Image:
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
         }
+        manifest = json.loads(json.dumps(manifest, default=_json_default))   # what load_image will see
+        manifest["manifest_sha256"] = _files.manifest_digest(manifest)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             (tmp / "arrays.npz").write_bytes(buf.getvalue())
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n")
-            if path.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-                os.rename(path, old / "x")
-                os.rename(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, path)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+            _files.replace_dir(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -565,60 +565,38 @@ class Image:
 
 
 def load_image(path: str | os.PathLike) -> Image:
-    """Read an image directory; version, checksums and invariants are checked (:class:`ImageError` otherwise)."""
+    """Read an image directory as untrusted input (:mod:`neuromap.image_files`): regular files only, the
+    manifest's checksum and schema, array headers against the manifest before allocation, every array's
+    checksum, then every invariant (:meth:`Image.verify`). Any problem is one :class:`ImageError` line."""
     path = Path(path)
-    mf = path / "manifest.json"
-    if not mf.is_file():
-        raise ImageError(f"{path}: not a neuromap image (no manifest.json; run `neuromap compile` first)")
-    try:
-        m = json.loads(mf.read_text())
-    except (OSError, ValueError) as e:
-        raise ImageError(f"{mf}: unreadable manifest ({type(e).__name__}; recompile the network)") from None
-    if not isinstance(m, dict) or m.get("format") != "neuromap-image":
-        raise ImageError(f"{mf}: not a neuromap image manifest (recompile the network)")
-    if m.get("format_version") != FORMAT_VERSION:
-        raise ImageError(f"{mf}: image format version {m.get('format_version')} is not supported "
-                         f"(this neuromap reads version {FORMAT_VERSION}; recompile the network)")
-    try:
-        with np.load(path / "arrays.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise ImageError(f"{path}: arrays.npz is missing (recompile the network)") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ImageError(f"{path / 'arrays.npz'}: corrupted ({type(e).__name__}; recompile the network)") from None
-    try:
-        expected = m["arrays"]
-        if set(expected) != set(arrays):
-            missing = sorted(set(expected) ^ set(arrays))[0]
-            raise ImageError(f"{path}: array {missing!r} does not match the manifest (image edited or truncated)")
-        for k, meta in expected.items():
-            a = arrays[k]
-            if a.dtype.str != meta["dtype"] or list(a.shape) != meta["shape"] or _digest(a) != meta["sha256"]:
-                raise ImageError(f"{path}: array {k!r} fails its checksum (image edited or truncated; recompile)")
+    _files.recover(path)
+    m = _files.read_manifest(path, FORMAT_VERSION)
+    arrays = _files.read_arrays(path, m["arrays"])
+    for k, meta in m["arrays"].items():
+        if _digest(arrays[k]) != meta["sha256"]:
+            raise ImageError(f"{path}: array {k!r} fails its checksum (image edited or truncated; recompile)")
 
-        def grp(name):
-            return {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(name + ".")}
+    def grp(name):
+        return {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(name + ".")}
 
-        projections = []
-        for i, p in enumerate(m["projections"]):
-            la = {k.split(".", 3)[3]: v for k, v in arrays.items() if k.startswith(f"proj.{i}.learning.")}
-            projections.append(ProjectionMap(**p, learning_arrays=la))
-        img = Image(
-            target=m["target"], constants=m["constants"], core_kinds=list(m["core_kinds"]),
-            populations=[PopulationMap(**p) for p in m["populations"]],
-            projections=projections,
-            probes=[ProbeMap(p["population"], tuple(p["variables"]),
-                             None if p["neurons"] is None else np.asarray(p["neurons"], dtype=np.int64))
-                    for p in m["probes"]],
-            neurons=grp("neurons"), cores=grp("cores"), axons=grp("axons"), synapses=grp("synapses"),
-            routes=grp("routes"), inputs=grp("inputs"),
-            seed=int(m["seed"]), source_hash=m["source_hash"], options=m["options"],
-            network_name=m["network_name"], format_version=m["format_version"],
-            arithmetic=LifArithmetic.from_dict(m["arithmetic"], str(mf)) if "arithmetic" in m else LOIHI_ARITHMETIC)
-    except ImageError:
-        raise
-    except (KeyError, TypeError, ValueError) as e:
-        raise ImageError(f"{mf}: malformed manifest ({type(e).__name__}: {e}; recompile the network)") from None
+    projections = []
+    for i, p in enumerate(m["projections"]):
+        la = {k.split(".", 3)[3]: v for k, v in arrays.items()
+              if k.startswith(f"proj.{i}.learning.") and k.count(".") >= 3}
+        projections.append(ProjectionMap(**p, learning_arrays=la))
+    img = Image(
+        target=m["target"], constants=m["constants"], core_kinds=list(m["core_kinds"]),
+        populations=[PopulationMap(**p) for p in m["populations"]],
+        projections=projections,
+        probes=[ProbeMap(p["population"], tuple(p["variables"]),
+                         None if p["neurons"] is None else np.asarray(p["neurons"], dtype=np.int64))
+                for p in m["probes"]],
+        neurons=grp("neurons"), cores=grp("cores"), axons=grp("axons"), synapses=grp("synapses"),
+        routes=grp("routes"), inputs=grp("inputs"),
+        seed=m["seed"], source_hash=m["source_hash"], options=m["options"],
+        network_name=m["network_name"], format_version=m["format_version"],
+        arithmetic=(LifArithmetic.from_dict(m["arithmetic"], str(path / "manifest.json")) if "arithmetic" in m
+                    else LOIHI_ARITHMETIC))
     img.verify()
     return img
 

@@ -99,7 +99,7 @@ IMAGES = [([cmd, "{d}/%s" % img] + extra, expect)
                              ("export-lava", ["-o", "{d}/x.py"]), ("plot", ["-o", "{d}/p"]),
                              ("report", ["-o", "{d}/r.html"])]
           for img, expect in [("trunc", ["trunc/manifest.json", "unreadable manifest", "recompile"]),
-                              ("edited", ["edited", "'synapses.weight'", "checksum", "recompile"]),
+                              ("edited", ["edited", "'synapses.weight'", "edited or truncated", "recompile"]),
                               ("zip", ["zip/arrays.npz", "corrupted", "recompile"]),
                               ("empty_dir", ["empty_dir", "not a neuromap image", "neuromap compile"]),
                               ("missing_dir", ["missing_dir", "not a neuromap image", "neuromap compile"])]]
@@ -152,7 +152,7 @@ def test_debug_shows_the_traceback(files):
 
 SUBPROCESS = [
     ("", ["simulate", "{d}/missing.yaml", "-n", "5"], ["missing.yaml", "file not found"]),
-    ("", ["inspect", "{d}/edited"], ["'synapses.weight'", "checksum", "recompile"]),
+    ("", ["inspect", "{d}/edited"], ["'synapses.weight'", "edited or truncated", "recompile"]),
     ("import sys; sys.modules['lava'] = None; ", ["validate", "{d}/good", "--steps", "5"],
      ["lava-nc is not installed", "make install"]),
 ]
