@@ -12,8 +12,8 @@ from neuromap.compiler.place import verify_image_capacities
 from neuromap.errors import TargetError
 from neuromap.network import Network
 from neuromap.placement import SynapseGraph, place_graph
-from neuromap.placement.anneal import anneal
-from neuromap.placement.budget import ANNEAL_MOVES_PER_UNIT, Budget, default_time_limit
+from neuromap.placement.anneal import _off_diagonal, anneal, moves_per_unit
+from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.mesh import place
 from neuromap.targets import load_target
 from test_compile_placement import ring_net, small_target
@@ -85,9 +85,11 @@ def _slots_and_traffic(n, side, seed):
 
 def test_annealing_under_a_deterministic_budget_runs_the_moves_it_was_charged_for():
     sym, sx, sy, pos = _slots_and_traffic(12, 4, 3)
-    b = Budget(0.01, deterministic=True)   # 20 000 moves: 10 000 per chain
+    b = Budget(0.01, deterministic=True)   # 0.01 units: half the moves per chain
     got, cost = anneal(sym, sx, sy, pos, 1_000_000, seed=4, budget=b)
-    want, want_cost = anneal(sym, sx, sy, pos, int(0.01 * ANNEAL_MOVES_PER_UNIT / 2), seed=4)
+    moves = int(0.01 * moves_per_unit(_off_diagonal(sym)) / 2)
+    assert 1000 < moves < 1_000_000
+    want, want_cost = anneal(sym, sx, sy, pos, moves, seed=4)
     assert np.array_equal(got, want) and cost == want_cost and b.expired()
 
 

@@ -22,11 +22,10 @@ def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, it
 
     ``sym``: symmetric core x core traffic (packets per step); ``sx``, ``sy``: tile coordinates of
     every candidate slot; ``pos``: slot of each core. A move costs O(partners of the moved cores)
-    (CSR rows). ``budget`` (:mod:`.budget`): deterministic -- at most ``ANNEAL_MOVES_PER_UNIT`` moves
+    (CSR rows). ``budget`` (:mod:`.budget`): deterministic -- at most :func:`moves_per_unit` moves
     per unit left, charged; wall clock -- each chain gets an equal share of the seconds left and
     runs in chunks, its move count cut to what the first chunk's speed fits in that share.
     Returns (positions, their sum(traffic x hops)); never worse than ``pos``."""
-    from neuromap.placement.budget import ANNEAL_MOVES_PER_UNIT
     csr = _off_diagonal(sym)
     sx, sy = np.asarray(sx, np.int64), np.asarray(sy, np.int64)
     best = np.asarray(pos, np.int64).copy()
@@ -37,22 +36,34 @@ def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, it
     ptr, idx, w = _rows(csr)
     iterations = int(iterations)
     if budget is not None and budget.deterministic:
-        iterations = int(min(iterations, budget.left() * ANNEAL_MOVES_PER_UNIT / chains))
-        budget.charge(chains * iterations / ANNEAL_MOVES_PER_UNIT)
+        rate = moves_per_unit(csr)
+        iterations = int(min(iterations, budget.left() * rate / chains))
+        budget.charge(chains * iterations / rate)
     for k in range(chains):
         if iterations <= 0 or (budget is not None and not budget.deterministic and budget.expired()):
             break
         share = None if budget is None or budget.deterministic else budget.left() / (chains - k)
-        p = _chain(ptr, idx, w, sx, sy, best.copy(), iterations, int(seed) * 7919 + k, t0, share)
+        report = None if budget is None else \
+            (lambda d, t, k=k: budget.report("mesh.anneal", k * t + d, chains * t))  # noqa: E731
+        p = _chain(ptr, idx, w, sx, sy, best.copy(), iterations, int(seed) * 7919 + k, t0, share, report)
         c = _cost(csr, sx, sy, p)  # recomputed exactly: the running sum drifts by rounding
         if c < best_cost - 1e-9:
             best, best_cost = p, c
     return best, best_cost
 
 
-def _chain(ptr, idx, w, sx, sy, pos, iterations, seed, t0, seconds=None):
+def moves_per_unit(csr: sp.csr_matrix) -> float:
+    """Annealing moves per deterministic work unit: :data:`~.budget.ANNEAL_VISITS_PER_UNIT` over the mean
+    partner visits of a move (two CSR rows of mean length, plus 2)."""
+    from neuromap.placement.budget import ANNEAL_VISITS_PER_UNIT
+    n = max(csr.shape[0], 1)
+    return ANNEAL_VISITS_PER_UNIT / (2.0 * csr.nnz / n + 2.0)
+
+
+def _chain(ptr, idx, w, sx, sy, pos, iterations, seed, t0, seconds=None, report=None):
     """One annealing chain: all ``iterations`` moves in one kernel call, or (``seconds`` given) in
-    chunks, the total cut to what the measured speed fits in ``seconds``. Returns the best positions."""
+    chunks, the total cut to what the measured speed fits in ``seconds`` (``report(done, total)``
+    after each chunk). Returns the best positions."""
     n = len(ptr) - 1
     occ = -np.ones(len(sx), np.int64)
     occ[pos] = np.arange(n)
@@ -67,6 +78,8 @@ def _chain(ptr, idx, w, sx, sy, pos, iterations, seed, t0, seconds=None):
         _anneal(ptr, idx, w, sx, sy, pos, occ, best_pos, acc, done, end, total,
                 seed if k == 0 else seed * 1_000_003 + k, t0)
         done, k = end, k + 1
+        if report is not None:
+            report(done, total)
         spent = time.monotonic() - start
         if spent >= seconds:
             break

@@ -12,7 +12,8 @@ Two clocks:
   same time); every phase keeps the best solution so far, so a deadline never makes the result
   worse than the sequential/greedy start.
 - **deterministic** (``deterministic=True``): ``limit`` is work units -- CP-SAT deterministic time
-  (roughly seconds of one core) plus :data:`ANNEAL_MOVES_PER_UNIT` annealing moves per unit. Same
+  (roughly seconds of one core) plus :data:`ANNEAL_VISITS_PER_UNIT` annealing partner visits per unit
+  (a move visits the CSR rows of the one or two cores it moves). Same
   input and seed give the same result on every run and machine; wall time is not bounded.
 
 Phases that must run whatever the budget (the sequential and greedy starts, routing, the
@@ -27,8 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-#: annealing moves charged as one deterministic work unit (about one second of one core here)
-ANNEAL_MOVES_PER_UNIT = 2_000_000
+#: annealing work charged as one deterministic unit: partner visits (CSR row entries of moved cores), about
+#: one second of one core on this machine
+ANNEAL_VISITS_PER_UNIT = 20_000_000
 
 #: ``progress(phase, done, total)``: which placement phase runs and how far it is (``done`` of ``total``)
 PhaseProgress = Callable[[str, int, int], None]

@@ -24,7 +24,7 @@ from ortools.sat.python import cp_model
 
 from neuromap.errors import TargetError
 from neuromap.placement.anneal import anneal, anneal_links
-from neuromap.placement.budget import ANNEAL_MOVES_PER_UNIT, Budget, deterministic_budget
+from neuromap.placement.budget import ANNEAL_VISITS_PER_UNIT, Budget, deterministic_budget
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
 from neuromap.placement.mesh_links import min_max_link_load
@@ -78,7 +78,7 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
           link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10,
-          lp_max_cores: int | None = None, anneal_moves: int = 100_000, anneal_max_cores: int = 512,
+          lp_max_cores: int | None = None, anneal_moves: int = 100_000, anneal_max_cores: int = 8192,
           link_slack: float = 0.0, budget: Budget | None = None) -> Placement:
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 
@@ -100,7 +100,7 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     default 512 with a wall-clock budget, 64 with a deterministic one, where HiGHS is not stopped
     by the budget), and the slot-set bound when the slots are the whole board. Above
     ``exact_max_cores`` (up to ``anneal_max_cores``) the same annealing runs from the start, then
-    LNS windows. Then up to ``link_evals`` slot swaps/moves lower the maximum link load without
+    (up to ``LNS_MAX_CORES``) LNS windows. Then up to ``link_evals`` slot swaps/moves lower the maximum link load without
     raising the hop-weighted traffic (:func:`balance_links`). ``link_slack`` > 0 (up to
     ``anneal_max_cores`` cores): before that, :func:`~.anneal.anneal_links` trades up to that
     fraction of extra hop-weighted traffic for a lower busiest link (the traffic-optimal
@@ -149,29 +149,31 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     slot_bound = metric = None
     shape = (int(sx.max()) + 1, int(sy.max()) + 1)
     at_traffic = None
+    # the search phases leave BOUND_RESERVE of the budget to the bounds (distance relaxation, LP)
+    search = budget.sub(1.0 - BOUND_RESERVE) if n <= lp_max_cores else budget
     if n <= exact_max_cores:
         with budget.phase("mesh.exact"):
-            pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, budget.sub(SHARES["exact"]), seed, num_workers)
+            pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, search.sub(SHARES["exact"]), seed, num_workers)
         optimal = stats["status"] == "OPTIMAL"
         if not optimal:  # LNS from the exact model's best, then annealing over the same slots
             with budget.phase("mesh.lns"):
-                pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, budget.sub(SHARES["lns_small"]), seed,
+                pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, search.sub(SHARES["lns_small"]), seed,
                                          num_workers, small_window)
             with budget.phase("mesh.anneal"):
                 pos, stats["anneal"] = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed,
-                                                    budget.sub(SHARES["anneal_small"]))
+                                                    search.sub(SHARES["anneal_small"]))
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
             pos = start
         if link_slack > 0 and n <= anneal_max_cores:
             with budget.phase("mesh.link_slack"):
                 pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed,
-                                                             budget.sub(SHARES["link_slack"]))
+                                                             search.sub(SHARES["link_slack"]))
         with budget.phase("mesh.links"):
-            pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals, budget)
+            pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals, search)
             # lexicographic second phase: least max link load at (integer) hop-weighted traffic <= pos's
             pos, at_traffic, stats["links"] = _skip_if_spent(
-                budget, (pos, None, {"status": "SKIPPED (budget spent)"}), min_max_link_load, traffic,
-                _int_traffic(sym), sx, sy, pos, budget.limit_for(SHARES["links"]), seed, num_workers, budget=budget)
+                search, (pos, None, {"status": "SKIPPED (budget spent)"}), min_max_link_load, traffic,
+                _int_traffic(sym), sx, sy, pos, search.limit_for(SHARES["links"]), seed, num_workers, budget=search)
         with budget.phase("mesh.metric_bound"):
             metric, stats["metric_status"] = _skip_if_spent(
                 budget, (None, "SKIPPED (budget spent)"), metric_bound, sym, cpt, target.mesh_shape,
@@ -181,9 +183,13 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         if n <= anneal_max_cores:
             with budget.phase("mesh.anneal"):
                 pos, info = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed,
-                                         budget.sub(SHARES["anneal_large"]))
-        with budget.phase("mesh.lns"):
-            pos, stats = _lns(traffic, sym, sx, sy, pos, budget.sub(SHARES["lns_large"]), seed, num_workers, window)
+                                         search.sub(SHARES["anneal_large"]))
+        if n <= LNS_MAX_CORES:
+            with budget.phase("mesh.lns"):
+                pos, stats = _lns(traffic, sym, sx, sy, pos, search.sub(SHARES["lns_large"]), seed, num_workers,
+                                  window)
+        else:
+            stats = {"lns": f"SKIPPED (> {LNS_MAX_CORES} cores: does not pay)"}
         if info is not None:
             stats["anneal"] = info
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
@@ -191,10 +197,10 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         if link_slack > 0 and n <= anneal_max_cores:
             with budget.phase("mesh.link_slack"):
                 pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed,
-                                                             budget.sub(SHARES["link_slack"]))
+                                                             search.sub(SHARES["link_slack"]))
         moves = 0
     with budget.phase("mesh.links"):
-        pos, more = balance_links(traffic, sx, sy, pos, shape, link_evals, budget)
+        pos, more = balance_links(traffic, sx, sy, pos, shape, link_evals, search)
     moves += more
     lp = None
     if n <= lp_max_cores:
@@ -202,7 +208,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
             if budget.deterministic:
                 lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape)
             elif not budget.expired():
-                lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape, time_limit=budget.left())
+                lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape, time_limit=budget.left(),
+                                                      progress=lambda d, t: budget.report("mesh.lp_bound", d, t))
             else:
                 stats["lp"] = {"status": "SKIPPED (budget spent)"}
     whole_board = len(tiles) == int(np.prod(target.mesh_shape))
@@ -216,7 +223,12 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
 
 #: share of the budget left when a phase starts that the phase may use (:func:`place`)
 SHARES = {"exact": 0.3, "lns_small": 0.45, "anneal_small": 0.3, "link_slack": 0.3, "links": 0.5, "metric": 0.5,
-          "anneal_large": 0.5, "lns_large": 0.6}
+          "anneal_large": 0.7, "lns_large": 0.6}
+#: share of the mesh budget kept for the bounds when there is an LP bound to compute
+BOUND_RESERVE = 0.15
+#: above this many cores the mesh LNS is skipped: measured on 411 cores (1 M synapses, bench/placer_budget.py)
+#: 14 windows improved nothing after annealing, which lowered the hop-weighted traffic by 1-2 %
+LNS_MAX_CORES = 128
 #: largest core count whose LP bound runs under a deterministic budget (HiGHS has no deterministic stop)
 DET_LP_MAX_CORES = 64
 
@@ -239,13 +251,13 @@ def _anneal_step(traffic, sym, sx, sy, pos, n, moves_per_core, seed, budget):
 
 def _link_slack_step(traffic, sx, sy, pos, n, slack, moves_per_core, seed, budget):
     """:func:`~.anneal.anneal_links` with the hop-weighted traffic capped at (1 + slack) x pos's,
-    ``moves_per_core`` / 5 x n moves (at most 2 M, and at most ``ANNEAL_MOVES_PER_UNIT`` / 5 per
+    ``moves_per_core`` / 5 x n moves (at most 2 M, and at most ``ANNEAL_VISITS_PER_UNIT`` / 50 per
     unit or second of ``budget`` left: its moves route every flow of the moved cores)."""
     before = hop_cost(traffic, sx[pos], sy[pos])
     shape = (int(sx.max()) + 1, int(sy.max()) + 1)
     peak_before = route(traffic, sx[pos], sy[pos], shape).max_link_load
-    iters = int(min(2_000_000, moves_per_core // 5 * n, budget.left() * ANNEAL_MOVES_PER_UNIT / 5))
-    budget.charge(5 * iters / ANNEAL_MOVES_PER_UNIT)
+    iters = int(min(2_000_000, moves_per_core // 5 * n, budget.left() * ANNEAL_VISITS_PER_UNIT / 50))
+    budget.charge(50 * iters / ANNEAL_VISITS_PER_UNIT)
     pos, _ = anneal_links(traffic, sx, sy, pos, (1.0 + slack) * before, iters, seed)
     r = route(traffic, sx[pos], sy[pos], shape)
     return pos, {"slack": slack, "moves": iters, "traffic_before": before, "traffic_after": r.hop_weighted_traffic,

@@ -95,7 +95,7 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
                         cuts_per_round: int = 60, triangles_per_round: int | None = None,
                         seeds_per_core: int | None = None, stall: float = 3e-3,
                         stall_rounds: int = 3, pairs: str | None = None,
-                        time_limit: float | None = None) -> tuple[float, dict]:
+                        time_limit: float | None = None, progress=None) -> tuple[float, dict]:
     """Proven lower bound (packets x hops per step) on every placement's traffic x hops (module doc).
 
     ``sym``: symmetric core x core traffic; ``shape``: the board's tile grid. Cutting planes:
@@ -113,7 +113,8 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
     traffic graph, not n^2. ``time_limit``: wall seconds for the whole bound (HiGHS gets what is left
     for each LP; no new round starts after it; None: unbounded, deterministic); a bound from the
     rounds finished in time is still valid. Returns (bound, stats) with stats ``rounds`` (LPs solved),
-    ``cuts``, ``lp_value`` (last LP optimum), ``converged`` (no violated cut left), ``timed_out``."""
+    ``cuts``, ``lp_value`` (last LP optimum), ``converged`` (no violated cut left), ``timed_out``.
+    ``progress(rounds, max_rounds)`` is called after each LP solved."""
     deadline = None if time_limit is None else time.monotonic() + float(time_limit)
     sym = sp.csr_matrix(sym, dtype=float)
     n = sym.shape[0]
@@ -152,6 +153,8 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
             timed_out = timed_out or res.status == 1
             break
         rounds += 1
+        if progress is not None:
+            progress(rounds, max_rounds)
         value = float(res.fun)
         history.append(value)
         if a_ub is not None:
