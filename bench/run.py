@@ -20,6 +20,8 @@ BENCHMARKS: dict[str, str] = {
     "learning_accuracy": "bench.learning_accuracy",
     "clopath_accuracy": "bench.clopath_accuracy",
     "emulator_plastic": "bench.emulator_plastic",
+    "float_reference": "bench.float_reference",
+    "microcircuit": "bench.microcircuit",
 }
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

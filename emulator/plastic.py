@@ -163,6 +163,8 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
             t = t0 + k
             ids = in_ids[in_ptr[k]:in_ptr[k + 1]]
             one[1] = ids.size
+            if p.n_neurons + ids.size > out.spikes.shape[0]:     # inputs with several events in this step
+                out = ChunkOut.empty(1, p.n_neurons + ids.size, probe.size)
             out.n_spikes = 0
             run_chunk(p, st, t, 1, one, ids, probe, out)
             src = out.spk_src[:out.n_spikes]

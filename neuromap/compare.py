@@ -1,10 +1,9 @@
 """Float reference vs compiled network on the emulator, on the same input spikes.
 
-The simulator draws Poisson inputs with per-population geometric gaps
-(``neuromap/neurons/poisson.py``); the emulator draws ``rng.random`` per step
-(``emulator/inputs.py``). To compare like with like, :func:`compare` runs the float
-reference first and replays every Poisson population's spikes into the compiled
-network as a ``spike_source`` (times ``step * dt``), so both see identical inputs.
+The float reference and every image consumer draw Poisson inputs as one documented stream
+(:mod:`neuromap.neurons.poisson`: the network's Poisson populations in order, seeded with the network
+seed, as the image numbers its inputs), so both sides see identical input events, several per step
+included, without replaying anything.
 
 Per neuron population: Pearson correlation of per-neuron spike counts, mean rates (Hz)
 and the relative rate error; per plastic projection: the float net's final weights vs
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from neuromap.network import Network, Population
+from neuromap.network import Network
 
 
 @dataclass
@@ -62,24 +61,6 @@ class CompareReport:
         return _plain(dataclasses.asdict(self))
 
 
-def replay_inputs(network: Network, spikes: dict[str, tuple[np.ndarray, np.ndarray]]) -> Network:
-    """A copy of ``network`` whose Poisson populations are ``spike_source`` populations emitting ``spikes``
-    (population -> (steps, indices)); projections and other populations are shared, not copied."""
-    out = dataclasses.replace(network, populations=dict(network.populations), projections=list(network.projections),
-                              probes=list(network.probes))
-    out.source = network.source
-    for name, pop in network.populations.items():
-        if pop.model != "poisson":
-            continue
-        steps, idx = spikes[name]
-        order = np.lexsort((steps, idx))
-        cuts = np.searchsorted(idx[order], np.arange(pop.size + 1))
-        t = steps[order].astype(float) * network.dt
-        times = [t[cuts[i]:cuts[i + 1]].tolist() for i in range(pop.size)]
-        out.populations[name] = Population(name, pop.size, {"model": "spike_source", "times": times})
-    return out
-
-
 def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return None
@@ -113,9 +94,8 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
     from neuromap.targets import Target, load_target
     tgt = target if isinstance(target, Target) else load_target(target)
     ref = simulate(network, steps)
-    replayed = replay_inputs(network, ref.spikes)
     from neuromap.compiler.lower_truenorth import front_half as tn_front_half, is_truenorth
-    image, hw, qrep, frep = (tn_front_half if is_truenorth(tgt) else compile_front_half)(replayed, tgt,
+    image, hw, qrep, frep = (tn_front_half if is_truenorth(tgt) else compile_front_half)(network, tgt,
                                                                                             rate_check="never")
     run = emulate(image, steps, engine=engine)
     rep = CompareReport(network.name, tgt.name, steps, network.dt, quantization=qrep.to_dict(),

@@ -164,3 +164,15 @@ def test_enforce_without_an_estimate_is_an_error():
     f = FidelityReport("truenorth")
     with pytest.raises(FidelityError, match="could not be estimated"):
         enforce(f, max_rate_error=0.1)
+
+
+def test_hardware_unit_weights_the_encoding_changes_are_a_loss():
+    net = Network(seed=1)
+    net.add_population("a", 2, neuron="loihi_lif", vth=10, bias_mant=100)
+    net.add_population("b", 2, neuron="loihi_lif", vth=10)
+    net.connect("a", "b", connect={"rule": "list", "pre": [0, 0, 1, 1], "post": [0, 1, 0, 1]},
+                weight=[300, 5, -7, 2], weight_exp=0, num_weight_bits=7, sign_mode="mixed")
+    f = FidelityReport.from_dict(compile_network(net, placer="sequential").options["fidelity"])
+    assert len(f.weights_reencoded) == 1 and f.rate is None          # hardware units: no float reference
+    with pytest.raises(FidelityError, match=r"--strict: hardware-unit weights clipped or truncated .*1 clipped"):
+        enforce(f, strict=True)

@@ -66,7 +66,7 @@ def test_a_loihi_build_failure_names_the_process(capsys, monkeypatch, tmp_path):
     net.connect("inp", "h", "all_to_all", weight=0.5, name="inp_h")
     compile_network(net, "loihi", placer="sequential").save(tmp_path / "b")
 
-    def broken(c):
+    def broken(*args, **kwargs):
         raise RuntimeError("port shapes do not match")
     monkeypatch.setattr(build, "make_connection", broken)
     with pytest.raises(SystemExit) as info:

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from backends.lava.compat import import_lava
-from backends.lava.plan import Connection, LavaPlan, input_raster, learning_rule_kwargs, v_groups
+from backends.lava.plan import (Connection, LavaPlan, input_raster, learning_rule_kwargs, message_bits,
+                               v_groups)
 
 
 @dataclass
@@ -31,7 +32,7 @@ class LavaNetwork:
 
     plan: LavaPlan
     steps: int
-    raster: np.ndarray                    # (steps, I) bool input spikes replayed
+    raster: np.ndarray                    # (steps, I) int32 input events per step replayed
     lifs: list[Any]                       # per neuron group
     sources: list[Any]                    # per input group (None when it drives nothing)
     connections: list[Any]                # per plan connection
@@ -52,15 +53,17 @@ def lava_sign_mode(name: str):
     return SignMode[name.upper()]
 
 
-def make_connection(c: Connection):
-    """The Lava connection process of one plan connection (Dense/Sparse, with delays if any exceed 0)."""
+def make_connection(c: Connection, message_bits: int = 0):
+    """The Lava connection process of one plan connection (Dense/Sparse, with delays if any exceed 0).
+    ``message_bits > 0``: graded spikes (``num_message_bits``), the payload (an input's events in the step)
+    multiplies the weight: Lava 0.10 computes ``weights.dot(s_in)``, then the weight_exp shift."""
     import_lava()
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.sparse.process import DelaySparse, Sparse
     from scipy.sparse import csr_matrix
 
     kw = dict(weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, sign_mode=lava_sign_mode(c.sign_mode),
-              name=c.name)
+              name=c.name, **({"num_message_bits": message_bits} if message_bits else {}))
     if c.seed_rule:     # neuromap's integer rule engines: backends/lava/procs/plastic_connection.py
         from backends.lava.procs.plastic_connection import NeuromapPlasticSparse
         return NeuromapPlasticSparse(shape=c.shape, rows=c.rows, cols=c.cols, weights=c.weights, delays=c.delays,
@@ -157,7 +160,7 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
     conns = []
     for c in plan.connections:
         doing(f"creating connection process {c.name!r}")
-        proc = make_connection(c)
+        proc = make_connection(c, message_bits(plan, c))   # inputs of several events per step: graded
         pre = lifs[c.pre] if c.pre_kind == "neuron" else sources[c.pre]
         pre.s_out.connect(proc.s_in)
         proc.a_out.connect(lifs[c.post].a_in)

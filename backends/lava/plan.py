@@ -506,15 +506,30 @@ def plastic_positions(syn_proj: np.ndarray, c: Connection) -> np.ndarray:
     return np.searchsorted(np.flatnonzero(syn_proj == c.proj), c.synapses).astype(np.int64)
 
 
+#: graded-spike payload width of a connection from inputs with several events per step (Lava's
+#: ``num_message_bits``; Lava 0.10's Python models multiply the weight by the payload, whatever its width)
+MESSAGE_BITS = 8
+
+
+def message_bits(plan: LavaPlan, c: Connection) -> int:
+    """``num_message_bits`` of connection ``c``: :data:`MESSAGE_BITS` when its pre is an input group with a
+    Poisson input of more than one expected event per step (image ``poisson_p > 1``), else 0 (binary)."""
+    if c.pre_kind != "input":
+        return 0
+    p = plan.poisson_p[plan.inputs[c.pre].inputs]
+    return MESSAGE_BITS if np.any(p[~np.isnan(p)] > 1.0) else 0
+
+
 def input_raster(plan: LavaPlan, steps: int) -> np.ndarray:
-    """(steps, I) bool: the input spikes the emulator replays (explicit times; Poisson inputs from
-    :class:`emulator.inputs.PoissonStream`, geometric gaps from ``default_rng(seed)``, docs/image-format.md)."""
+    """(steps, I) int32 events per input and step, as the emulator replays them (explicit times: 0/1; Poisson
+    inputs from :class:`emulator.inputs.PoissonStream`, docs/image-format.md *Inputs*: at most 1 per step
+    for ``p <= 1``, a Poisson count for ``p > 1``, delivered as graded spikes)."""
     from emulator.inputs import PoissonStream
-    r = np.zeros((steps, plan.n_inputs), bool)
+    r = np.zeros((steps, plan.n_inputs), np.int32)
     m = plan.spike_step < steps
-    r[plan.spike_step[m], plan.spike_index[m]] = True
+    r[plan.spike_step[m], plan.spike_index[m]] = 1
     pois = np.flatnonzero(~np.isnan(plan.poisson_p))
     if pois.size and steps:
         ptr, j = PoissonStream(plan.poisson_p[pois], plan.seed).chunk(0, steps)
-        r[np.repeat(np.arange(steps), np.diff(ptr)), pois[j]] = True
+        np.add.at(r, (np.repeat(np.arange(steps), np.diff(ptr)), pois[j]), 1)
     return r

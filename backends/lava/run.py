@@ -63,9 +63,12 @@ class LavaRaw:
     weights: dict = field(default_factory=dict)   # projection index -> (len(weight_steps), S_k) int16
 
     def events(self) -> np.ndarray:
-        """(k, 2) int64 rows (step, source id), sorted by step then source (inputs are N + input id)."""
-        t, s = np.nonzero(np.concatenate([self.spikes, self.inputs], axis=1))
-        return np.stack([t, s], axis=1).astype(np.int64)
+        """(k, 2) int64 rows (step, source id), sorted by step then source (inputs are N + input id; an input
+        with several events in a step once per event)."""
+        counts = np.concatenate([self.spikes.astype(np.int64), self.inputs.astype(np.int64)], axis=1)
+        t, s = np.nonzero(counts)
+        c = counts[t, s]
+        return np.stack([np.repeat(t, c), np.repeat(s, c)], axis=1).astype(np.int64)
 
 
 def _weight_slots(plan: LavaPlan, image_syn_proj: np.ndarray) -> list[tuple[int, int, np.ndarray]]:

@@ -1,7 +1,8 @@
 """``neuromap inspect BUILD [--json]``: what a compiled image uses and what the compiler measured.
 
-Reads only the image directory: core utilization (neurons, input axons, synapses per
-core from the arrays; output axons and synapse memory from the placement report),
+Reads only the image directory: core utilization (neurons, input-axon slots, output axons,
+fan-out cores, synapse memory and synapses per core, recounted from the arrays by the one capacity
+accounting, :mod:`neuromap.capacity`, that packing, the placement checker and the image verifier use),
 the placement report (traffic, hops, max link load, energy and latency per step,
 objective vs sequential baseline, bound and gap), what limited the mapping (the
 capacity with the highest max-use/limit) and the quantization report when the
@@ -27,24 +28,20 @@ def _stats(a, limit=None) -> dict:
 def summarize(img, build: str) -> dict:
     """Everything ``inspect`` shows, as one JSON-serializable dict."""
     from neuromap.cli.compile_cmd import image_warnings
+    from neuromap.capacity import CoreLimits, image_usage, utilization
     C = img.n_cores
-    core = img.constants.get("core", {})
     rep = img.options.get("placement")
-    syn_core = np.bincount(img.neurons["core"][img.synapses["post"]], minlength=C) if img.n_synapses \
-        else np.zeros(C)
-    util = {"neurons": _stats(np.bincount(img.neurons["core"], minlength=C), core.get("max_neurons")),
-            "input_axons": _stats(np.diff(img.cores["axon_ptr"]), core.get("max_input_axons")),
-            "synapses": _stats(syn_core)}
-    binding = fraction = None
-    if rep and "utilization" in rep:
-        for k in ("output_axons", "synapse_memory_bits"):
-            if k in rep["utilization"]["per_core"]:
-                util[k] = rep["utilization"]["per_core"][k]
-        binding, fraction = rep["utilization"]["binding"], rep["utilization"]["binding_fraction"]
-    elif util["neurons"]["limit"]:
-        frac = {k: v["max"] / v["limit"] for k, v in util.items() if v["limit"]}
-        binding = max(frac, key=lambda k: (frac[k], k))
-        fraction = frac[binding]
+    limits = CoreLimits.from_constants(img.constants)
+    if limits is not None:     # the one capacity accounting (neuromap/capacity.py), recounted from the arrays
+        u = utilization(image_usage(img, limits), limits)
+        util, binding, fraction, over = u["per_core"], u["binding"], u["binding_fraction"], u["over"]
+    else:                      # an image that records no core limits: counts only
+        syn_core = np.bincount(img.neurons["core"][img.synapses["post"]], minlength=C) if img.n_synapses \
+            else np.zeros(C)
+        util = {"neurons": _stats(np.bincount(img.neurons["core"], minlength=C)),
+                "input_axons": _stats(np.diff(img.cores["axon_ptr"])), "synapses": _stats(syn_core)}
+        binding = fraction = None
+        over = []
     placement = None
     if rep:
         placement = {k: v for k, v in rep.items() if k != "utilization"}
@@ -53,7 +50,7 @@ def summarize(img, build: str) -> dict:
                      "synapses": img.n_synapses},
             "has_mesh_positions": "tile_x" in img.cores,
             "utilization": util, "binding": binding, "binding_fraction": fraction,
-            "placement": placement, "quantization": img.options.get("quantization"),
+            "over_capacity": over, "placement": placement, "quantization": img.options.get("quantization"),
             "truenorth": _truenorth_summary(img.options.get("truenorth")), "fidelity": img.options.get("fidelity"),
             "warnings": image_warnings(img.options)}
 
@@ -63,7 +60,8 @@ def _truenorth_summary(tn: dict | None) -> dict | None:
     if not tn:
         return None
     return {"quantization": tn.get("quantization"), "crossbar": (tn.get("crossbar") or {}).get("totals"),
-            "fanout": tn.get("fanout"), "placement": tn.get("placement")}
+            "fanout": tn.get("fanout"), "placement": tn.get("placement"), "time_split_s": tn.get("time_split_s"),
+            "time_limit": tn.get("time_limit"), "deterministic": tn.get("deterministic")}
 
 
 def _table(rows: list[dict], width: int = 9) -> list[str]:
@@ -88,6 +86,7 @@ def text_lines(s: dict) -> list[str]:
         lim = f"{v['limit']}" if v["limit"] else "-"
         pct = f" ({100 * v['max'] / v['limit']:.1f}% at most)" if v["limit"] else ""
         lines.append(f"  {k:<20s} {v['min']:.6g} / {v['median']:.6g} / {v['max']:.6g} of {lim}{pct}")
+    lines += [f"  over capacity: {v}" for v in s.get("over_capacity", [])]
     if s["binding"]:
         lines.append(f"limited by: {s['binding']} ({100 * s['binding_fraction']:.1f}% of a core at most)")
     lines += placement_lines(s["placement"]) if s["placement"] else ["placement: no report in this image"]

@@ -96,6 +96,11 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
                 out.append(Problem(f"{item}.refractory", f"{refr} steps exceeds the {tn} core's {rmax}, so it is "
                                    f"shortened to {rmax}", f"refractory: {rmax} (rates above "
                                    f"{1000.0 / (refr * network.dt):g} Hz will differ)", "approximation"))
+    multi = _multi_event_inputs(network)
+    if getattr(target.core, "memory_model", "") == "crossbar":
+        for name, per_step in multi.items():
+            out.append(Problem(f"populations.{name}.neuron.rate", f"{per_step:g} events per step at most; a "
+                               f"{tn} axon takes one spike per step", _split_hint(name, per_step)))
     dmin, dmax = _delay_bounds(target)
     for k, pr in enumerate(network.projections):
         item = f"projections[{k}] ({pr.name})"
@@ -113,6 +118,10 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
             if np.any((ks[1:] == ks[:-1]) & (ds[1:] != ds[:-1])):
                 out.append(Problem(f"{item}.delay", "two synapses between one neuron pair with different delays; "
                                    f"a {tn} projection holds one synapse per pair", "split the projection by delay"))
+        if pr.plasticity is not None and pr.pre in multi:
+            out.append(Problem(f"{item}.plasticity", f"pre population {pr.pre!r} emits up to {multi[pr.pre]:g} "
+                               "events per step; learning engines count one pre spike per step",
+                               _split_hint(pr.pre, multi[pr.pre])))
         if pr.plasticity is not None:
             rule = pr.plasticity["rule"]
             if rule in hardware_rules():
@@ -126,6 +135,23 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
                                    RULE_NEAREST.get(rule, "stdp_loihi (hardware units) on the learning engine, "
                                                           "or train offline"), "approximation"))
     return out
+
+
+def _multi_event_inputs(network: Network) -> dict[str, float]:
+    """Poisson populations with more than one expected event per step (rate * dt / 1000 > 1): name -> the
+    largest expected count per step."""
+    out = {}
+    for name, pop in network.populations.items():
+        if pop.model == "poisson":
+            per_step = float(np.max(np.asarray(pop.neuron.get("rate", 0.0), float), initial=0.0)) * network.dt / 1000
+            if per_step > 1.0:
+                out[name] = per_step
+    return out
+
+
+def _split_hint(name: str, per_step: float) -> str:
+    k = int(np.ceil(per_step))
+    return f"split {name} into {k} populations of 1/{k} of its rate each (one event per step at most)"
 
 
 def _hardware_rule_problems(item: str, pr, rule: str, target: Any) -> list[Problem]:

@@ -10,10 +10,13 @@ Every compile (Loihi-style and TrueNorth targets) records, from the passes' own 
   weights realized with the opposite sign;
 * ``projections_zeroed``: projections that lost every nonzero synapse (zeroed + dropped);
 * ``refractory_dropped``: population -> steps of refractory period dropped or shortened;
+* ``weights_reencoded``: hardware-unit weights the synapse memory cannot hold as given (clipped or
+  truncated as Lava does; ``neuromap/compiler/lower.py``);
 * ``plasticity_frozen``: plastic projections compiled with frozen weights; ``bias_dropped``: populations
   whose TrueNorth always-on bias axon the crossbar could not realize;
 * ``approximations``: mappings that compute differently by design (TrueNorth's linear leak reversal for
-  an exponential decay, a memoryless lif's dropped current tail, spikes retimed around splitters);
+  an exponential decay, a memoryless lif's dropped current tail, spikes retimed around splitters,
+  inexact or late fan-in relays);
 * ``rate``: an estimated firing-rate error (:class:`RateEstimate`): the float reference
   (:func:`neuromap.simulator.simulate`) and the compiled image (:func:`emulator.emulate`) run a short
   sample on the same input spikes (the float run's Poisson spikes are replayed into the image's inputs,
@@ -39,7 +42,7 @@ import numpy as np
 
 from neuromap.compare import PopulationCompare, _corr
 from neuromap.compiler.quantize_truenorth import BIAS_PREFIX
-from neuromap.errors import TargetError
+from neuromap.errors import NeuromapError, TargetError
 from neuromap.network import Network
 
 RATE_STEPS = 1000            # sample length (steps) of the rate estimate
@@ -79,6 +82,7 @@ class FidelityReport:
     refractory_dropped: dict[str, int] = field(default_factory=dict)
     plasticity_frozen: list[str] = field(default_factory=list)
     bias_dropped: list[str] = field(default_factory=list)
+    weights_reencoded: list[str] = field(default_factory=list)
     approximations: list[str] = field(default_factory=list)
     rate: RateEstimate | None = None
 
@@ -109,6 +113,9 @@ class FidelityReport:
         if self.synapses_clipped:
             out.append((f"{self.synapses_clipped} synapse weights clipped to the largest storable",
                         "lower the largest weights or raise the threshold"))
+        if self.weights_reencoded:
+            out.append((f"hardware-unit weights clipped or truncated by the synapse encoding: "
+                        f"{self.weights_reencoded[0]}", "fit the weights to num_weight_bits or use weight_exp"))
         if self.sign_flips:
             out.append((f"{self.sign_flips} synapses realized with the opposite sign by the crossbar",
                         "give excitatory and inhibitory inputs separate projections (target exc / inh)"))
@@ -166,11 +173,22 @@ def collect(network: Network, target_name: str, options: dict) -> FidelityReport
         if int(p.get("refractory_dropped", 0)):
             rep.refractory_dropped[p["name"]] = int(p["refractory_dropped"])
         if p.get("mode") == "lif-leak-reversal":
-            bias = f"; drift through an always-on axon of weight {p['bias_axon_weight']}" \
-                if p.get("bias_axon_weight") else ""
-            rep.approximations.append(f"{p['name']}: exponential decay as TrueNorth's linear leak reversal{bias}")
+            how = ""
+            if p.get("v_origin"):
+                how = f"; V = 0 at the bias equilibrium (reset to R = {p.get('R')})"
+            if p.get("bias_axon_weight"):
+                how += f"; an always-on axon of weight {p['bias_axon_weight']}"
+            rep.approximations.append(f"{p['name']}: exponential decay as TrueNorth's linear leak reversal{how}")
         elif p.get("mode") == "lif-memoryless":
             rep.approximations.append(f"{p['name']}: memoryless lif, the synaptic current's tail is dropped")
+    fi = options.get("fan_in") or {}
+    if fi.get("inexact_groups"):
+        rep.approximations.append(f"{fi['inexact_groups']} fan-in relay group(s) sum their inputs in steps "
+                                  "(partial sums not multiples of the relay quantum are floored)")
+    if fi.get("late_synapses"):
+        rep.approximations.append(f"{fi['late_synapses']} delay-1 synapse(s) arrive one step late through fan-in "
+                                  "relays")
+    rep.weights_reencoded = list(options.get("weight_encoding") or [])
     if tn:
         cb = tn.get("crossbar") or {}
         for row in cb.get("by_projection", []):
@@ -259,7 +277,10 @@ def fidelity_report(network: Network, target: Any, image, rate_check: str = "aut
     rep = collect(network, target.name, image.options)
     float_net = any(p.model in ("lif", "if") for p in network.populations.values())
     if rate_check == "always" or (rate_check == "auto" and float_net and not rep.exact):
-        rep.rate = estimate_rates(network, image)
+        try:
+            rep.rate = estimate_rates(network, image)
+        except NeuromapError as e:       # the compile stands; the estimate says why it is missing
+            rep.rate = RateEstimate(0, None, skipped=f"the sample run failed: {e}")
     return rep
 
 

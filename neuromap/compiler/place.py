@@ -14,7 +14,10 @@ Model used for the mapping:
   counts) or ``auto`` (a ``rate_steps``-step run of the core emulator, default 200 steps).
 
 Options read (all recorded in the image): ``placer`` (sequential | greedy | cpsat, default cpsat),
-``time_limit`` (CP-SAT deterministic time units, default 10, split between partition and mesh),
+``time_limit`` (the whole placement's budget: wall seconds, or with ``deterministic`` work units --
+CP-SAT deterministic time, about seconds of one core; default
+:func:`~neuromap.placement.budget.default_time_limit` of the synapse count), ``deterministic``
+(default False: wall clock, results may vary with machine load; True: same result every run),
 ``seed`` (default 0), ``rates`` (uniform | auto | rates file path, default uniform), ``rate_steps`` (default 200),
 ``link_slack`` (fraction of extra hop-weighted traffic allowed to lower the busiest link, 0 to 1, default 0).
 The report lands in ``options["placement"]``.
@@ -27,18 +30,57 @@ import numpy as np
 
 from neuromap.errors import TargetError
 from neuromap.network import Network
+from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.mesh import board_slots
 from neuromap.placement.report import place_graph
 from neuromap.placement.traffic import rates_from_spikes, uniform_rates
-from neuromap.placement.usage import core_usage
-from neuromap.placement.verify import verify_assignment
+from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
+from neuromap.placement.usage import graph_input_axons
 
 INPUT_MODELS = ("spike_source", "poisson")
 PLACERS = ("sequential", "greedy", "cpsat")
 RATE_MODES = ("uniform", "auto")
-DEFAULT_TIME_LIMIT = 10.0
 DEFAULT_RATE_STEPS = 200
+
+
+def placement_time_limit(options: dict, n_synapses: int) -> tuple[float, bool]:
+    """(budget, deterministic) of a compile's ``time_limit``/``deterministic`` options; the default
+    budget scales with ``n_synapses`` (:func:`~neuromap.placement.budget.default_time_limit`)."""
+    deterministic = options.get("deterministic", False)
+    if not isinstance(deterministic, (bool, np.bool_)):
+        raise TargetError(f"deterministic: {deterministic!r} must be true or false")
+    raw = options.get("time_limit")
+    if raw is None:
+        return default_time_limit(n_synapses), bool(deterministic)
+    try:
+        time_limit = float(raw)
+    except (TypeError, ValueError):
+        raise TargetError(f"time_limit: {raw!r} is not a number (seconds of wall time, or work units with "
+                          "deterministic)") from None
+    if not time_limit > 0 or not np.isfinite(time_limit):
+        raise TargetError(f"time_limit: {time_limit} must be a finite number > 0 (seconds of wall time, or work "
+                          "units with deterministic)")
+    return time_limit, bool(deterministic)
+
+
+def phase_progress(progress):
+    """A :data:`~neuromap.placement.budget.PhaseProgress` driving a pass progress callback: the position
+    is the share of the budget spent (monotone), the label the running phase and how far it is."""
+    if progress is None:
+        return None
+    from neuromap.progress import set_label
+    state = {"done": 0, "budget": None}
+
+    def report(phase: str, done: int, total: int) -> None:
+        b = state["budget"]
+        frac = 0.0 if b is None else 1.0 - b.left() / max(b.limit, 1e-9)
+        state["done"] = max(state["done"], int(999 * min(frac, 1.0)))
+        set_label(progress, phase if total <= 1 else f"{phase} {100 * done // total}%")
+        progress(state["done"], 1000)
+
+    report.state = state
+    return report
 
 
 def estimate_rates(net: Network, target, mode: str, steps: int = DEFAULT_RATE_STEPS) -> np.ndarray:
@@ -87,28 +129,18 @@ def _neuron_mask(net: Network) -> np.ndarray:
                           or [np.zeros(0, bool)])
 
 
-def _summary(a: np.ndarray, limit: int | None) -> dict:
-    a = np.asarray(a, float)
-    if not a.size:
-        a = np.zeros(1)
-    return {"min": float(a.min()), "median": float(np.median(a)), "max": float(a.max()),
-            "limit": None if not limit else int(limit)}
-
-
 def core_utilization(graph: SynapseGraph, core_of: np.ndarray, n_cores: int, target) -> dict:
-    """Per resource: min/median/max use over cores ``0..n_cores-1`` and the limit (ids >= n_cores are
-    host-side inputs, left out); ``binding``: the resource with the highest max/limit (what limited
-    the mapping) and that fraction."""
-    u = core_usage(graph, core_of, target)
-    c, k = target.core, slice(0, n_cores)
-    res = {"neurons": _summary(u.neurons[k], c.max_neurons),
-           "input_axons": _summary(u.input_axons[k], c.max_input_axons),
-           "output_axons": _summary(u.output_axons[k], c.max_output_axons)}
-    if c.memory_model == "nengo_loihi":
-        res["synapse_memory_bits"] = _summary(u.memory_bits[k], c.synapse_memory_bits)
-    frac = {k: v["max"] / v["limit"] for k, v in res.items() if v["limit"]}
-    binding = max(frac, key=lambda k: (frac[k], k)) if frac else None
-    return {"per_core": res, "binding": binding, "binding_fraction": frac.get(binding)}
+    """:func:`neuromap.capacity.utilization` of cores ``0..n_cores-1`` (ids >= n_cores are host-side
+    inputs, left out): per resource min/median/max use and limit, and the binding resource; ``values``:
+    resource -> use of each core (list of ints, for per-core plots)."""
+    core_of = np.where(np.asarray(core_of, np.int64) < n_cores, core_of, -1)
+    limits = CoreLimits.from_target(target)
+    axons = graph_input_axons(graph, core_of, target, n_cores)
+    usage = count(limits, n_cores, core_of, axons)
+    out = utilization(usage, limits)
+    out["values"] = {r: np.asarray(usage.synapses if r == "synapses" else usage.of(r)).astype(int).tolist()
+                     for r in out["per_core"]}
+    return out
 
 
 def place_pass(st):
@@ -117,9 +149,6 @@ def place_pass(st):
     method = o.get("placer", "cpsat")
     if method not in PLACERS:
         raise TargetError(f"placer: {method!r} is not one of {', '.join(PLACERS)}")
-    time_limit = float(o.get("time_limit", DEFAULT_TIME_LIMIT))
-    if not time_limit > 0:
-        raise TargetError(f"time_limit: {time_limit} must be > 0 (CP-SAT deterministic units)")
     seed = int(o.get("seed", 0))
     link_slack = float(o.get("link_slack", 0.0))
     if not 0.0 <= link_slack <= 1.0:
@@ -128,9 +157,13 @@ def place_pass(st):
     rate_steps = int(o.get("rate_steps", DEFAULT_RATE_STEPS))
     net, tgt = st.network, st.target
     graph = SynapseGraph.from_network(net)
+    time_limit, deterministic = placement_time_limit(o, graph.n_synapses)
     rates = estimate_rates(net, tgt, mode, rate_steps)
-    res = place_graph(graph, tgt, method, rates, time_limit=time_limit, seed=seed, num_workers=1,
-                      link_slack=link_slack)
+    report = phase_progress(getattr(st, "progress", None))
+    budget = Budget(time_limit, deterministic, progress=report)
+    if report is not None:
+        report.state["budget"] = budget
+    res = place_graph(graph, tgt, method, rates, seed=seed, num_workers=1, link_slack=link_slack, budget=budget)
     core_of = res.assignment.core_of
     is_neuron = _neuron_mask(net)
     # image cores: partition cores holding a neuron, in order of their first neuron
@@ -138,10 +171,7 @@ def place_pass(st):
     remap = np.full(res.assignment.n_cores, -1, np.int64)
     remap[used] = np.arange(used.size)
     n_core = remap[core_of]
-    slot = np.zeros(graph.n_neurons, np.int64)
-    for c in used:  # slot = rank among the core's neurons in id order
-        members = np.flatnonzero((core_of == c) & is_neuron)
-        slot[members] = np.arange(members.size)
+    slot = core_slots(core_of, is_neuron)
     placement, off = {}, 0
     for name, pop in net.populations.items():
         if pop.model not in INPUT_MODELS:
@@ -153,13 +183,24 @@ def place_pass(st):
     rep = res.report.to_dict()
     rep.pop("stats")
     rep.update(cores_used=int(used.size), partition_cores=rep.pop("n_cores"), rates=mode,
-               rate_steps=rate_steps if mode == "auto" else None, time_limit=time_limit, seed=seed,
+               rate_steps=rate_steps if mode == "auto" else None, seed=seed,
                link_slack=link_slack,
                mesh_shape=list(tgt.mesh_shape), solve_status=_status(res.report.stats),
                utilization=core_utilization(graph, _with_host_inputs(n_core, is_neuron), used.size, tgt))
     cores = {"tile_x": tx.astype(np.int32), "tile_y": ty.astype(np.int32), "chip": chip.astype(np.int32)}
     return dataclasses.replace(st, placement=placement,
                                options={**o, "placement": _jsonable(rep), "_core_positions": cores})
+
+
+def core_slots(core_of: np.ndarray, is_neuron: np.ndarray) -> np.ndarray:
+    """Slot of every neuron: its rank among the neurons of its core in id order (0 for inputs)."""
+    ids = np.flatnonzero(is_neuron)
+    order = ids[np.argsort(core_of[ids], kind="stable")]
+    c = core_of[order]
+    first = np.searchsorted(c, c)            # position of the core's first neuron in ``order``
+    slot = np.zeros(core_of.shape[0], np.int64)
+    slot[order] = np.arange(order.size) - first
+    return slot
 
 
 def _with_host_inputs(core_of: np.ndarray, is_neuron: np.ndarray) -> np.ndarray:
@@ -187,12 +228,13 @@ def _jsonable(x):
 
 
 def verify_place(st) -> None:
-    """Independent check (:func:`neuromap.placement.verify.verify_assignment`): every neuron placed once,
-    each core within every capacity. Inputs sit on virtual cores beyond the image's (host side, not checked)."""
+    """Every neuron placed once in a distinct compartment, and each core within every capacity
+    (:func:`neuromap.capacity.count` over the input axons of the network's own synapse graph,
+    rebuilt here). Inputs are host-side (they occupy no core)."""
     net, tgt, pl = st.network, st.target, st.placement or {}
     graph = SynapseGraph.from_network(net)
     n_cores = 1 + max((int(c.max(initial=-1)) for c, _ in pl.values()), default=-1)
-    core_of = np.zeros(graph.n_neurons, np.int64)
+    core_of = np.full(graph.n_neurons, -1, np.int64)
     off = 0
     for name, pop in net.populations.items():
         if pop.model not in INPUT_MODELS:
@@ -200,41 +242,23 @@ def verify_place(st) -> None:
                 raise TargetError(f"place left population {name!r} unplaced")
             core_of[off:off + pop.size] = pl[name][0]
         off += pop.size
-    core_of = _with_host_inputs(core_of, _neuron_mask(net))
     cores = np.concatenate([c for c, _ in pl.values()] or [np.zeros(0, np.int64)])
     slots = np.concatenate([s for _, s in pl.values()] or [np.zeros(0, np.int64)])
+    if cores.size and cores.min() < 0:
+        raise TargetError("place put a neuron on a negative core")
     if slots.size and (slots.min() < 0 or slots.max() >= tgt.core.max_neurons):
         raise TargetError(f"place put a neuron outside the {tgt.core.max_neurons} compartments of a core")
     if np.unique(cores * tgt.core.max_neurons + slots).size != cores.size:
         raise TargetError("place put two neurons in one compartment")
-    bad = [v for v in verify_assignment(graph.n_neurons, graph.pre, graph.post, core_of, tgt, graph.delay,
-                                        graph.weight_bits, graph.plastic) if v.core < n_cores]
+    limits = CoreLimits.from_target(tgt)
+    axons = graph_input_axons(graph, core_of, tgt, n_cores)
+    bad = violations(count(limits, n_cores, core_of, axons), limits)
     if bad:
         raise TargetError(f"place violated a capacity ({bad[0]}; {len(bad)} violation(s))")
 
 
-def image_core_of(img) -> tuple[np.ndarray, np.ndarray]:
-    """(pre source id, post neuron) of every synapse of an image, read back from its routes and axons."""
-    src_ptr, rc, ra = img.routes["src_ptr"], img.routes["core"], img.routes["axon"]
-    src = np.repeat(np.arange(src_ptr.size - 1), np.diff(src_ptr))
-    g = img.cores["axon_ptr"][rc] + ra
-    syn_ptr = img.axons["syn_ptr"]
-    n = syn_ptr[g + 1] - syn_ptr[g]
-    pre = np.repeat(src, n)
-    idx = np.concatenate([np.arange(syn_ptr[a], syn_ptr[a + 1]) for a in g] or [np.zeros(0, np.int64)])
-    return pre, img.synapses["post"][idx].astype(np.int64), idx
-
-
 def verify_image_capacities(img, target) -> list:
-    """Capacity violations of a compiled image, recomputed from its arrays alone by the independent
-    verifier (inputs on virtual host cores, not checked). [] = every core fits ``target``."""
-    pre, post, idx = image_core_of(img)
-    N, C = img.n_neurons, img.n_cores
-    core_of = np.concatenate([img.neurons["core"].astype(np.int64), C + np.arange(img.n_inputs)])
-    ax_of_syn = np.repeat(np.arange(img.n_axons), np.diff(img.axons["syn_ptr"]))
-    proj = img.axons["proj"][ax_of_syn[idx]]
-    bits = np.array([p.num_weight_bits for p in img.projections], np.int64)[proj] if proj.size else proj
-    plastic = np.array([p.learning is not None for p in img.projections], bool)[proj] if proj.size else proj
-    found = verify_assignment(N + img.n_inputs, pre, post, core_of, target,
-                              img.synapses["delay"][idx], bits, plastic)
-    return [v for v in found if v.core < C]
+    """Capacity violations of a compiled image, recounted from its arrays alone
+    (:func:`neuromap.capacity.image_usage`; inputs are host-side). [] = every core fits ``target``."""
+    limits = CoreLimits.from_target(target)
+    return violations(image_usage(img, limits), limits)

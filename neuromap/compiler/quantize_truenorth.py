@@ -20,12 +20,20 @@ voltage unit) maps ``v' = v - v_reset`` onto V (so the reset potential is R = 0)
 * other ``lif``: the exponential decay becomes TrueNorth's leak reversal (epsilon = 1, lambda < 0:
   V moves |lambda| toward 0 per tick) with ``|lambda| = round((1 - a) T LEAK_AT)`` (the decay rate at
   ``V = LEAK_AT`` x threshold; ``LEAK_AT = 0.75``, see docs/accuracy.md), and a synaptic current's whole charge ``p / (1 - b)`` arrives in the spike's tick:
-  weights ``round(s p w / (1 - b))``. lambda is taken by the decay, so a drift ``c`` toward
-  ``v_inf = v_rest + bias != v_reset`` arrives through an *always-on axon*, as TrueNorth corelets drive
-  a bias: a neuron of population ``ALWAYS_ON`` (lambda = +1, alpha = 1: it fires every tick) per core of
-  the population, each feeding one axon of that core with weight ``B = round(s c)`` (|B| <= 255 bounds s;
-  one axon type) and delay 1; the initial V is raised by B because the first always-on spike arrives
-  at tick 1 (tick 0 then integrates exactly as if it had).
+  weights ``round(s p w / (1 - b))``. A drift ``c = v_inf (1 - a)`` toward ``v_inf = v_rest + bias - v_reset
+  != 0`` uses an *always-on axon*, as TrueNorth corelets drive a bias: a neuron of population
+  ``ALWAYS_ON`` (lambda = +1, alpha = 1: it fires every tick) per core of the population, each feeding one
+  axon of that core with weight B (one axon type, delay 1; the initial V is raised by B because the
+  first always-on spike arrives at tick 1, so tick 0 integrates exactly as if it had):
+
+  - ``v_inf >= theta`` (the bias alone fires): ``B = round(s c)`` (|B| <= 255 bounds s) and |lambda| such
+    that ``k (B - |lambda|)`` first reaches T after exactly the float's period under the bias alone
+    (``v_inf (1 - a**k) >= theta``), so a bias-driven neuron fires at the float rate;
+  - ``v_inf < theta``: V = 0 stands for the equilibrium (leak reversal converges to it), so the
+    threshold is ``alpha = round(s (theta - v_inf))`` and the reset ``R = -round(s v_inf)`` (|R| < 2**17
+    bounds s). V then falls ``|lambda| - B`` per tick above 0 (the default decay, LEAK_AT x alpha) and rises
+    ``|lambda| + B`` below it (the float's mean speed of recovery from the reset to alpha under the
+    equilibrium): :func:`_split_leak`.
 
 Reset: the float models set v to v_reset after a spike, which is TrueNorth's reset mode gamma = 0 (set to
 R = 0), exact. Linear reset (gamma = 1, V - alpha: reset by subtraction) and no reset (gamma = 2) keep
@@ -51,6 +59,7 @@ from neuromap.network import Network, Population, Projection
 
 W_MAX = 255                 # |s_j^G|, |lambda|: sign + 8 bit
 ALPHA_MAX = 2 ** 18 - 1     # alpha, beta: unsigned 18 bit
+R_MAX = 2 ** 17 - 1         # |R|: signed 18 bit
 MEMORYLESS_A = 2.0 ** -9    # lif with a = exp(-dt/tau_m) at most this forgets within one tick
 FLOAT_MODELS = ("if", "lif")
 LEAK_AT = 0.75              # leak reversal matches the exponential decay rate at V = LEAK_AT * threshold
@@ -80,6 +89,8 @@ class TNPopulationQuant:
     bound_by: str
     refractory_dropped: int = 0     # steps of refractory period dropped (TrueNorth has none)
     bias_axon_weight: int = 0       # hw weight of the always-on axon carrying the drift (0: none)
+    v_origin: float = 0.0           # float v - v_reset that V = 0 stands for (a subthreshold lif's equilibrium)
+    R: int = 0                      # reset potential (hw units; -s v_origin)
 
 
 @dataclass
@@ -137,9 +148,55 @@ def _plan(pop: Population, dt: float, fld: str) -> dict[str, Any]:
     c = (_uniform(pop, "v_rest", fld) + _uniform(pop, "bias", fld) - v_reset) * (1.0 - a)
     if a <= MEMORYLESS_A:
         return {"mode": "lif-memoryless", "gain": p, "theta": theta, "drift": c, "a": a, "v0": v0 * 0}
-    # the drift c (bias, v_rest != v_reset) arrives through an always-on axon: lambda is taken by the decay
-    drift = c if abs(c) > 1e-12 * theta else 0.0
-    return {"mode": "lif-leak-reversal", "gain": p / (1.0 - b), "theta": theta, "drift": drift, "a": a, "v0": v0}
+    plan = {"mode": "lif-leak-reversal", "gain": p / (1.0 - b), "theta": theta, "drift": 0.0, "a": a, "v0": v0,
+            "origin": 0.0, "c": c}
+    if abs(c) <= 1e-12 * theta:
+        return plan
+    v_inf = c / (1.0 - a)             # the equilibrium, relative to v_reset
+    if v_inf < theta:                 # below threshold: V = 0 is the equilibrium, reset to R = -s v_inf
+        return {**plan, "origin": v_inf, "theta": theta - v_inf, "v0": v0 - v_inf}
+    # above threshold: the drift arrives through an always-on axon; lambda is matched to the float period
+    return {**plan, "drift": c, "period": _drift_period(a, v_inf, theta)}
+
+
+def _drift_period(a: float, v_inf: float, theta: float) -> int:
+    """Steps from v' = 0 to the first ``v'_k = v_inf (1 - a**k) >= theta`` (``v_inf >= theta``): the float
+    neuron's firing period under its drift alone."""
+    if v_inf <= theta:
+        return 2 ** 31
+    k = max(1, int(math.ceil(math.log1p(-theta / v_inf) / math.log(a))))
+    while k > 1 and v_inf * (1.0 - a ** (k - 1)) >= theta:    # guard the floating-point logarithms
+        k -= 1
+    while v_inf * (1.0 - a ** k) < theta:
+        k += 1
+    return k
+
+
+def _matched_leak(B: int, T: int, period: int) -> int | None:
+    """|lambda| in 1..255 such that a neuron gaining ``B - |lambda|`` per tick from 0 first reaches ``T`` after
+    exactly ``period`` ticks (``ceil(T / (B - |lambda|)) == period``); None if no such |lambda| exists."""
+    D = -(-T // period)
+    if D * (period - 1) >= T and period > 1:
+        return None
+    lam = B - D
+    return lam if 1 <= lam <= W_MAX else None
+
+
+def _split_leak(pl: dict, s: float, T: int, down: int) -> tuple[int, int]:
+    """(lambda, always-on weight B) of a subthreshold leak-reversal lif whose V = 0 is its equilibrium.
+
+    Leak reversal moves V toward 0 by |lambda| per tick and the always-on axon adds B, so V falls by
+    ``|lambda| - B`` above the equilibrium and rises by ``|lambda| + B`` below it. Above: the default decay
+    ``down`` (LEAK_AT x the threshold distance). Below: the float neuron's mean recovery speed from the reset
+    ``|R| = s v_inf`` to the threshold distance ``T`` under it, ``(|R| - T) / (tau_m/dt ln(|R| / T))``
+    (when |R| > T; else no always-on axon). Both within 9 bits."""
+    R = abs(s * pl["origin"])
+    if R <= T:
+        return -down, 0
+    up = (R - T) / (math.log(R / T) / -math.log(pl["a"]))
+    lam = min(W_MAX, int(round((up + down) / 2)))
+    B = max(0, min(W_MAX, lam - down))
+    return -lam, B
 
 
 def _memoryless_scale(w: np.ndarray, theta: float, s_max: float) -> float:
@@ -218,6 +275,8 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
                               "(use if, lif or truenorth)")
         pl = plans.setdefault(name, _plan(pop, network.dt, fld))
         bounds = {"threshold": (256.0 if pl["mode"] == "lif-memoryless" else ALPHA_MAX) / pl["theta"]}
+        if pl.get("origin"):
+            bounds["reset"] = R_MAX / abs(pl["origin"])      # R = -s v_inf: signed 18 bit
         if gain_in.get(name, 0.0) > 0:
             bounds["weights"] = W_MAX / gain_in[name]
         if pl["drift"] != 0.0:
@@ -232,7 +291,8 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
             s = _memoryless_scale(w_eff[name], pl["theta"], s)
         pl["s"] = s
         T = max(1, int(round(s * pl["theta"])))
-        params = {"model": "truenorth", "c_lambda": False, "TM": 0, "b": False, "R": 0, "gamma": 0}
+        params = {"model": "truenorth", "c_lambda": False, "TM": 0, "b": False, "gamma": 0,
+                  "R": -int(round(s * pl.get("origin", 0.0)))}
         if pl["mode"] == "if":
             lam = int(round(s * pl["drift"]))
             params.update({"lambda": lam, "epsilon": False, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
@@ -248,12 +308,21 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
                 rep.warnings.append(f"{name}: leak reversal {lam} clipped to -{W_MAX} (tau_m too short for the "
                                     "threshold; the neuron forgets slower than in float)")
                 lam = -W_MAX
-            params.update({"lambda": lam, "epsilon": True, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
             bias_hw = int(round(s * pl["drift"]))
-            drift_real = bias_hw / s
+            drift_real = bias_hw / s if bias_hw else pl["c"]    # below threshold: exact, as the origin
+            if bias_hw:
+                matched = _matched_leak(bias_hw, T, pl["period"])
+                if matched is not None:
+                    lam = -matched
+                else:
+                    rep.warnings.append(f"{name}: no leak reproduces the float firing period of "
+                                        f"{pl['period']} steps under the bias alone (kept the default leak)")
+            elif pl["origin"]:
+                lam, bias_hw = _split_leak(pl, s, T, -lam)
             if bias_hw:
                 bias_axons[name] = bias_hw
                 pl["v0"] = pl["v0"] + bias_hw / s      # tick 0: the always-on spike arrives from tick 1
+            params.update({"lambda": lam, "epsilon": True, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
         v0 = np.clip(np.rint(s * pl["v0"]), -(2 ** 19), 2 ** 19 - 1).astype(np.int64)
         params["v_init"] = v0 if np.ptp(v0) else int(v0[0])
         if int(np.max(np.asarray(pop.neuron.get("refractory", 0)))):
@@ -264,8 +333,9 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
         hw.populations[name] = Population(name, pop.size, neuron)
         rep.populations.append(TNPopulationQuant(
             name, pop.size, pl["mode"], s, int(params["alpha"]), int(lam), abs(T / s - pl["theta"]) / pl["theta"],
-            float(pl["drift"]), float(drift_real), bound_by,
-            int(np.max(np.asarray(pop.neuron.get("refractory", 0)))) if pop.size else 0, bias_axons.get(name, 0)))
+            float(pl.get("c", pl["drift"])), float(drift_real), bound_by,
+            int(np.max(np.asarray(pop.neuron.get("refractory", 0)))) if pop.size else 0, bias_axons.get(name, 0),
+            float(pl.get("origin", 0.0)), int(params["R"])))
     for k, pr in enumerate(network.projections):
         post = network.populations[pr.post]
         fld = f"{where}projections[{k}] ({pr.name})"

@@ -5,6 +5,7 @@ Neurons carry global ids ``0..n_neurons-1`` in population order (the order of
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,11 @@ class SynapseGraph:
     projection's ``num_weight_bits``; 0 = the target's maximum). ``plastic``: bool,
     synapse is learned on chip. ``population``: int32 population index per neuron;
     ``population_names`` names them.
+
+    Input axons (:mod:`neuromap.capacity`): synapses with the same ``axon_source`` (int64, one id per
+    (projection, pre neuron) pair, numbered ``0..len(source_pre)-1``) share one input axon on each core
+    they reach; ``source_pre`` (int64) is the pre neuron of every such id. Built without projections
+    (:meth:`from_arrays` with no ``projection``), every pre neuron is one axon source.
     """
 
     n_neurons: int
@@ -29,6 +35,13 @@ class SynapseGraph:
     plastic: np.ndarray
     population: np.ndarray
     population_names: tuple[str, ...] = ()
+    axon_source: np.ndarray | None = None
+    source_pre: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.axon_source is None:
+            object.__setattr__(self, "axon_source", self.pre)
+            object.__setattr__(self, "source_pre", np.arange(self.n_neurons, dtype=np.int64))
 
     @property
     def n_synapses(self) -> int:
@@ -36,9 +49,10 @@ class SynapseGraph:
 
     @staticmethod
     def from_arrays(n_neurons: int, pre, post, delay=None, weight_bits=None, plastic=None,
-                    population=None, population_names=()) -> "SynapseGraph":
+                    population=None, population_names=(), projection=None) -> "SynapseGraph":
         """Build from arrays; omitted ``delay`` = 1, ``weight_bits`` = 0 (target max),
-        ``plastic`` = False, ``population`` = all 0."""
+        ``plastic`` = False, ``population`` = all 0, ``projection`` (int per synapse) = all 0:
+        synapses of different projections from one pre neuron use different input axons."""
         pre = np.asarray(pre, dtype=np.int64)
         post = np.asarray(post, dtype=np.int64)
         s = pre.shape[0]
@@ -52,11 +66,22 @@ class SynapseGraph:
         population = (np.zeros(n_neurons, np.int32) if population is None
                       else np.asarray(population, np.int32))
         names = tuple(population_names) or tuple(f"p{i}" for i in range(int(population.max(initial=-1)) + 1))
-        return SynapseGraph(int(n_neurons), pre, post, delay, weight_bits, plastic, population, names)
+        src = sp = None
+        if projection is not None:
+            projection = np.asarray(projection, np.int64)
+            if projection.shape[0] != s:
+                raise ValueError("projection must have one entry per synapse")
+            key = projection * int(n_neurons) + pre
+            uniq, src = np.unique(key, return_inverse=True)
+            sp = uniq % int(n_neurons)
+        return SynapseGraph(int(n_neurons), pre, post, delay, weight_bits, plastic, population, names, src, sp)
 
     @staticmethod
     def from_network(network) -> "SynapseGraph":
-        """Concatenate a :class:`neuromap.network.Network`'s projections over global ids."""
+        """Concatenate a :class:`neuromap.network.Network`'s projections over global ids.
+
+        Repeated (pre, post) pairs of one projection are one synapse (the image merges them);
+        ``axon_source`` numbers each projection's pre neurons after the previous projection's."""
         offset, start = 0, {}
         names, sizes = [], []
         for name, pop in network.populations.items():
@@ -64,20 +89,47 @@ class SynapseGraph:
             names.append(name)
             sizes.append(pop.size)
             offset += pop.size
-        pre, post, delay, wbits, plastic = [], [], [], [], []
+        pre, post, delay, wbits, plastic, src, src_pre = [], [], [], [], [], [], []
+        base = 0
         for proj in network.projections:
-            pre.append(np.asarray(proj.pre_idx, np.int64) + start[proj.pre])
-            post.append(np.asarray(proj.post_idx, np.int64) + start[proj.post])
-            delay.append(np.asarray(proj.delay, np.int64))
+            p_loc, q_loc, d = distinct_pairs(proj, network.populations[proj.post].size)
+            n_pre = network.populations[proj.pre].size
+            pre.append(p_loc + start[proj.pre])
+            post.append(q_loc + start[proj.post])
+            delay.append(d)
             bits = int((proj.hw or {}).get("num_weight_bits", 0) or 0)
-            wbits.append(np.full(proj.n_synapses, bits, np.int8))
-            plastic.append(np.full(proj.n_synapses, proj.plasticity is not None, bool))
+            wbits.append(np.full(p_loc.size, bits, np.int8))
+            plastic.append(np.full(p_loc.size, is_plastic(proj), bool))
+            src.append(p_loc + base)
+            src_pre.append(np.arange(n_pre, dtype=np.int64) + start[proj.pre])
+            base += n_pre
         cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
         population = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-        return SynapseGraph.from_arrays(offset, cat(pre, np.int64), cat(post, np.int64),
-                                        cat(delay, np.int64), cat(wbits, np.int8),
-                                        cat(plastic, bool), population, names)
+        g = SynapseGraph.from_arrays(offset, cat(pre, np.int64), cat(post, np.int64),
+                                     cat(delay, np.int64), cat(wbits, np.int8),
+                                     cat(plastic, bool), population, names)
+        return dataclasses.replace(g, axon_source=cat(src, np.int64), source_pre=cat(src_pre, np.int64))
 
     def subgraph_order(self) -> np.ndarray:
         """Synapse indices sorted by (post, pre): synapses of a contiguous post range are contiguous."""
         return np.lexsort((self.pre, self.post))
+
+
+def distinct_pairs(proj, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pre, post, delay) of a projection with repeated (pre, post) pairs kept once (population-local
+    int64 ids). O(synapses) when the synapses are in the usual post-major order without repeats;
+    otherwise one sort. The delay of a repeated pair is its first synapse's."""
+    pre = np.asarray(proj.pre_idx, np.int64)
+    post = np.asarray(proj.post_idx, np.int64)
+    d = np.asarray(proj.delay, np.int64)
+    n_pre = int(pre.max(initial=-1)) + 1
+    key = post * max(n_pre, 1) + pre
+    if key.size < 2 or bool(np.all(key[1:] > key[:-1])):
+        return pre, post, d
+    uniq, first = np.unique(key, return_index=True)
+    return uniq % max(n_pre, 1), uniq // max(n_pre, 1), d[first]
+
+
+def is_plastic(proj) -> bool:
+    """A projection learns on chip: a plasticity rule, or an integer learning engine set by quantize."""
+    return proj.plasticity is not None or bool((proj.hw or {}).get("learning"))

@@ -1,58 +1,32 @@
-"""Per-core resource usage under a target's capacity model (vectorized; used by the partitioner).
+"""Per-core resource usage of a synapse graph under an assignment: the graph side of
+:mod:`neuromap.capacity` (which holds the capacity model and does all the counting).
 
-Capacity model (``docs/targets.md``): an *input axon* of core c is a distinct
-presynaptic neuron with at least one synapse onto a neuron of c; it takes
-``core.plastic_axon_slots`` slots if any of those synapses is plastic, else 1. An
-*output axon* of core c is a distinct (neuron on c, target core) pair. Synapse
-memory follows nengo-loihi's bit accounting per input axon (groups of
-``synapses_per_group`` synapses, each ``n*(w + d + t + i) + header`` bits rounded up
-to ``word_bits``). :mod:`neuromap.placement.verify` re-checks all of this
-independently.
+:func:`graph_input_axons` lists the input axons an assignment creates -- one per (core, projection,
+pre neuron), exactly the axons the lowered image will hold -- in O(synapses) (a compiled counting
+pass, no sort); :func:`core_usage` counts them with :func:`neuromap.capacity.count`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import numba
 import numpy as np
 
+from neuromap.capacity import (CoreLimits, CoreUsage, InputAxons, axon_memory_bits as _axon_memory_bits,
+                               count, index_bits as _index_bits, over, smallest_at_least)
 from neuromap.placement.graph import SynapseGraph
 from neuromap.targets import Target
 
-
-@dataclass(frozen=True)
-class CoreUsage:
-    """Resource use per core (arrays of length n_cores)."""
-
-    neurons: np.ndarray
-    input_axons: np.ndarray      # slots
-    output_axons: np.ndarray
-    memory_bits: np.ndarray
-    max_fan_out_cores: np.ndarray  # largest number of target cores of one neuron on the core
-
-
-def smallest_at_least(options: tuple[int, ...], need: np.ndarray) -> np.ndarray:
-    """The smallest entry of sorted ``options`` >= ``need`` (elementwise); -1 where none is."""
-    opts = np.asarray(options)
-    i = np.searchsorted(opts, need, side="left")
-    return np.where(i < len(opts), opts[np.minimum(i, len(opts) - 1)], -1)
+__all__ = ["CoreUsage", "core_usage", "graph_input_axons", "violations", "output_violations",
+           "smallest_at_least", "index_bits_for", "axon_memory_bits", "synapse_field_bits"]
 
 
 def index_bits_for(target: Target, n_neurons_on_core: np.ndarray) -> np.ndarray:
     """Index field width for cores holding ``n`` neurons: smallest allowed >= ceil(log2 n)."""
-    n = np.maximum(np.asarray(n_neurons_on_core), 1)
-    need = np.ceil(np.log2(n)).astype(np.int64)
-    return smallest_at_least(target.synapse_memory.index_bits, need)
+    return _index_bits(CoreLimits.from_target(target), n_neurons_on_core)
 
 
 def axon_memory_bits(target: Target, n_syn: np.ndarray, bits_per_synapse: np.ndarray) -> np.ndarray:
     """nengo-loihi memory bits of input axons with ``n_syn`` synapses of ``bits_per_synapse`` each."""
-    m = target.synapse_memory
-    g, h, w = m.synapses_per_group, m.group_header_bits, m.word_bits
-    n = np.asarray(n_syn, np.int64)
-    b = np.asarray(bits_per_synapse, np.int64)
-    full, rest = n // g, n % g
-    words = lambda k: -(-(k * b + h) // w) * w  # noqa: E731
-    return full * words(g) + np.where(rest > 0, words(rest), 0)
+    return _axon_memory_bits(CoreLimits.from_target(target), n_syn, bits_per_synapse)
 
 
 def synapse_field_bits(graph: SynapseGraph, target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,59 +39,91 @@ def synapse_field_bits(graph: SynapseGraph, target: Target) -> tuple[np.ndarray,
     return wb, db, tb
 
 
+@numba.njit(cache=True)
+def _axon_table(core_of, post, src, wbits, delay, plastic, n_cores, n_sources, delay_min, perm):  # pragma: no cover
+    """Input axons of an assignment: synapses grouped by core (counting sort into ``perm``), then one
+    axon per distinct source on each core (a mark array stamped with the core id); a first sweep
+    counts the axons so the outputs are allocated once. O(synapses + cores + sources)."""
+    S = post.shape[0]
+    cnt = np.zeros(n_cores + 1, np.int64)
+    for k in range(S):
+        cnt[core_of[post[k]] + 1] += 1
+    for c in range(n_cores):
+        cnt[c + 1] += cnt[c]
+    fill = cnt[:-1].copy()
+    for k in range(S):
+        c = core_of[post[k]]
+        perm[fill[c]] = k
+        fill[c] += 1
+    mark = np.full(n_sources, -1, np.int64)
+    A = 0
+    for c in range(n_cores):
+        for i in range(cnt[c], cnt[c + 1]):
+            s = src[perm[i]]
+            if mark[s] != c:
+                mark[s] = c
+                A += 1
+    mark[:] = -1
+    slot = np.zeros(n_sources, np.int64)
+    a_core = np.empty(A, np.int32)
+    a_src = np.empty(A, np.int64)
+    a_n = np.zeros(A, np.int32)
+    a_w = np.zeros(A, np.int8)
+    a_d = np.zeros(A, np.bool_)
+    a_p = np.zeros(A, np.bool_)
+    a = 0
+    A = 0
+    for c in range(n_cores):
+        for i in range(cnt[c], cnt[c + 1]):
+            k = perm[i]
+            s = src[k]
+            if mark[s] != c:
+                mark[s] = c
+                slot[s] = A
+                a_core[A] = c
+                a_src[A] = s
+                A += 1
+            a = slot[s]
+            a_n[a] += 1
+            if wbits[k] > a_w[a]:
+                a_w[a] = wbits[k]
+            if delay[k] > delay_min:
+                a_d[a] = True
+            if plastic[k]:
+                a_p[a] = True
+    return a_core, a_src, a_n, a_w, a_d, a_p
+
+
+def _index_array(n: int) -> np.ndarray:
+    """Scratch array for ``n`` synapse indices, int32 when they fit (half the memory)."""
+    return np.empty(n, np.int32 if n < 2 ** 31 else np.int64)
+
+
+def graph_input_axons(graph: SynapseGraph, core_of: np.ndarray, target: Target,
+                      n_cores: int | None = None) -> InputAxons:
+    """The input axons of assigning neuron i to core ``core_of[i]`` (sources are pre neuron ids)."""
+    core_of = np.asarray(core_of, np.int64)
+    n_cores = int(core_of.max(initial=-1)) + 1 if n_cores is None else int(n_cores)
+    c, s, n, w, d, p = _axon_table(core_of, graph.post, graph.axon_source, graph.weight_bits, graph.delay,
+                                   graph.plastic, n_cores, int(graph.source_pre.shape[0]),
+                                   int(target.synapse.delay_min), _index_array(graph.n_synapses))
+    return InputAxons(c, graph.source_pre[s], n, w, d, p)
+
+
 def core_usage(graph: SynapseGraph, core_of: np.ndarray, target: Target,
                n_cores: int | None = None) -> CoreUsage:
     """Usage of every core for the assignment ``core_of`` (neuron -> core id)."""
     core_of = np.asarray(core_of, np.int64)
-    n_cores = int(core_of.max(initial=-1)) + 1 if n_cores is None else n_cores
-    neurons = np.bincount(core_of, minlength=n_cores)
-    c_post = core_of[graph.post]
-    key = graph.pre * n_cores + c_post
-    uniq, inv = np.unique(key, return_inverse=True)
-    pair_core = uniq % n_cores
-    pair_pre = uniq // n_cores
-    plastic_pair = np.zeros(len(uniq), bool)
-    if graph.plastic.any():
-        np.logical_or.at(plastic_pair, inv, graph.plastic)
-    slots = np.where(plastic_pair, target.core.plastic_axon_slots, 1)
-    input_axons = np.bincount(pair_core, weights=slots, minlength=n_cores).astype(np.int64)
-    out_core = core_of[pair_pre]
-    output_axons = np.bincount(out_core, minlength=n_cores)
-    fan = np.bincount(pair_pre, minlength=graph.n_neurons)
-    max_fan = np.zeros(n_cores, np.int64)
-    np.maximum.at(max_fan, core_of, fan)
-    if target.core.memory_model == "nengo_loihi" and len(uniq):
-        wb, db, tb = synapse_field_bits(graph, target)
-        per_syn = np.zeros(len(uniq), np.int64)
-        np.maximum.at(per_syn, inv, wb)
-        d = np.zeros(len(uniq), np.int64)
-        np.maximum.at(d, inv, db)
-        t = np.zeros(len(uniq), np.int64)
-        np.maximum.at(t, inv, tb)
-        per_syn += d + t + index_bits_for(target, neurons)[pair_core]
-        n_syn = np.bincount(inv, minlength=len(uniq))
-        bits = axon_memory_bits(target, n_syn, per_syn)
-        memory = np.bincount(pair_core, weights=bits, minlength=n_cores).astype(np.int64)
-    else:
-        memory = np.zeros(n_cores, np.int64)
-    return CoreUsage(neurons, input_axons, output_axons, memory, max_fan)
+    n_cores = int(core_of.max(initial=-1)) + 1 if n_cores is None else int(n_cores)
+    axons = graph_input_axons(graph, core_of, target, n_cores)
+    return count(CoreLimits.from_target(target), n_cores, core_of, axons)
 
 
 def violations(usage: CoreUsage, target: Target) -> np.ndarray:
-    """Boolean per core: some capacity (other than output axons) exceeded."""
-    c = target.core
-    bad = (usage.neurons > c.max_neurons) | (usage.input_axons > c.max_input_axons)
-    if c.memory_model == "nengo_loihi":
-        bad |= usage.memory_bits > c.synapse_memory_bits
-    return bad
+    """Boolean per core: some capacity (other than output axons and fan-out) exceeded."""
+    return over(usage, CoreLimits.from_target(target), ("neurons", "input_axons", "synapse_memory_bits"))
 
 
 def output_violations(usage: CoreUsage, target: Target) -> np.ndarray:
     """Boolean per core: output axons or per-neuron fan-out exceeded."""
-    c, s = target.core, target.synapse
-    bad = np.zeros(len(usage.neurons), bool)
-    if c.max_output_axons:
-        bad |= usage.output_axons > c.max_output_axons
-    if s.max_fan_out_cores:
-        bad |= usage.max_fan_out_cores > s.max_fan_out_cores
-    return bad
+    return over(usage, CoreLimits.from_target(target), ("output_axons", "fan_out_cores"))

@@ -6,10 +6,11 @@ import numpy as np
 from neuromap.errors import NeuromapError, NetworkFormatError
 from neuromap.network import Network
 from neuromap.simulator import numba_backend, numpy_backend
+from neuromap.simulator.inputs import InputEvents
 from neuromap.simulator.layout import Layout, build
 from neuromap.simulator.result import SimResult
 
-CHUNK = 16384  # steps per chunk: input events and probe buffers are produced chunk by chunk
+CHUNK = 16384  # steps per chunk at most (fewer when inputs are dense: neuromap.simulator.inputs.EVENT_BUDGET)
 
 
 def _probes(net: Network, lay: Layout):
@@ -70,31 +71,31 @@ def simulate(network: Network, steps: int, seed: int | None = None, backend: str
     if int(steps) != steps or steps < 0:
         raise NeuromapError(f"steps: {steps!r} is not a step count >= 0")
     steps = int(steps)
-    lay = build(network, seed)
+    lay = build(network)
     backend = _choose_backend(lay, backend)
     rec_rows, rec_cols, parts = _probes(network, lay)
-    P = len(lay.pops)
-    hist = np.zeros((lay.hist_len, max(lay.n, 1)), dtype=np.int64)
-    hist_off = np.zeros((lay.hist_len, P + 1), dtype=np.int64)
-    inputs = [p for p in lay.pops if p.code == 0]
+    inputs = InputEvents(lay, network.seed if seed is None else seed)
+    is_input = np.zeros(lay.n, bool)
+    for p in lay.pops:
+        if p.code == 0:
+            is_input[p.start:p.start + p.size] = True
+    in_count = np.zeros(lay.n, np.int64)            # input events per input neuron (their rates)
+    hist = History(lay)
     traces = np.zeros((steps, rec_rows.size))
     runner = _NumbaRun(lay) if backend == "numba" else None
     spk: list = []
-    for t0 in range(0, steps, CHUNK):
-        t1 = min(t0 + CHUNK, steps)
-        evs = [p.source.events(t0, t1) for p in inputs]
-        if evs:
-            ev_t = np.concatenate([e[0] for e in evs])
-            ev_i = np.concatenate([e[1] + p.start for e, p in zip(evs, inputs)])
-            order = np.lexsort((ev_i, ev_t))
-            ev_t, ev_i = ev_t[order], ev_i[order]
-        else:
-            ev_t = ev_i = np.zeros(0, np.int64)
+    chunk = inputs.chunk_steps(CHUNK)
+    for t0 in range(0, steps, chunk):
+        t1 = min(t0 + chunk, steps)
+        ev_t, ev_i = inputs.events(t0, t1)
+        if ev_i.size:
+            in_count += np.bincount(ev_i, minlength=lay.n)
+            hist.fit(int(np.bincount(ev_t - t0).max()))
         rec = traces[t0:t1]
         if runner is None:
-            numpy_backend.run(lay, hist, hist_off, t0, t1, ev_t, ev_i, rec_rows, rec_cols, rec, spk)
+            numpy_backend.run(lay, hist.ids, hist.off, t0, t1, ev_t, ev_i, is_input, rec_rows, rec_cols, rec, spk)
         else:
-            runner.run(hist, hist_off, t0, t1, ev_t, ev_i, rec_rows, rec_cols, rec, spk)
+            runner.run(hist.ids, hist.off, t0, t1, ev_t, ev_i, rec_rows, rec_cols, rec, spk)
         if progress is not None:
             progress(t1, steps)
     if runner is not None:
@@ -102,18 +103,40 @@ def simulate(network: Network, steps: int, seed: int | None = None, backend: str
     for pl in lay.projs:  # event-driven rules (clopath, urbanczik_senn) apply their pending weight changes
         if hasattr(pl.rule, "finish"):
             pl.rule.finish(lay.W[pl.syn_off:pl.syn_off + pl.perm.size])
-    return _result(network, lay, steps, backend, spk, traces, parts)
+    return _result(network, lay, steps, backend, spk, traces, parts, inputs, in_count)
 
 
-def _result(net, lay, steps, backend, spk, traces, parts) -> SimResult:
+class History:
+    """The spike-history ring: row ``t % hist_len`` lists the sources that spiked at step t (int64, by
+    population, ascending; an input once per event), ``off[row, q]`` where population q starts."""
+
+    def __init__(self, lay: Layout):
+        self.neurons = sum(p.size for p in lay.pops if p.code != 0)
+        self.ids = np.zeros((lay.hist_len, max(lay.n, 1)), dtype=np.int64)
+        self.off = np.zeros((lay.hist_len, len(lay.pops) + 1), dtype=np.int64)
+
+    def fit(self, input_events: int) -> None:
+        """Make room for steps with up to ``input_events`` input events (kept rows are copied)."""
+        need = self.neurons + input_events
+        if need > self.ids.shape[1]:
+            grown = np.zeros((self.ids.shape[0], max(need, 2 * self.ids.shape[1])), np.int64)
+            grown[:, :self.ids.shape[1]] = self.ids
+            self.ids = grown
+
+
+def _result(net, lay, steps, backend, spk, traces, parts, inputs, in_count) -> SimResult:
     res = SimResult(steps=steps, dt=lay.dt, backend=backend)
     st = np.concatenate([s[0] for s in spk]) if spk else np.zeros(0, np.int64)
     si = np.concatenate([s[1] for s in spk]) if spk else np.zeros(0, np.int64)
     secs = steps * lay.dt / 1000.0
     for p in lay.pops:
-        m = (si >= p.start) & (si < p.start + p.size)
-        res.spikes[p.name] = (st[m], si[m] - p.start)
-        counts = np.bincount(si[m] - p.start, minlength=p.size).astype(float)
+        if p.code == 0:
+            res.spikes.later(p.name, lambda p=p: inputs.replay(lay, steps, p.start, p.size))
+            counts = in_count[p.start:p.start + p.size].astype(float)
+        else:
+            m = (si >= p.start) & (si < p.start + p.size)
+            res.spikes[p.name] = (st[m], si[m] - p.start)
+            counts = np.bincount(si[m] - p.start, minlength=p.size).astype(float)
         res.rates[p.name] = counts / secs if secs > 0 else np.zeros(p.size)
     col = 0
     for name, var, idx in parts:
@@ -148,13 +171,15 @@ class _NumbaRun:
                 self.proj_chan[p, c], self.proj_sign[p, c] = ch, sg
         self.syn_off = i64([pl.syn_off for pl in projs] + [lay.W.size])
         cat = lambda xs: i64(np.concatenate(xs)) if xs else np.zeros(0, np.int64)  # noqa: E731
-        self.post_g = cat([pl.post_g for pl in projs])
+        self.post_g = lay.post_g                  # every projection's, one array (int32 below 2**31)
         # per-synapse pre/post indices and rule state only matter for plastic networks (memory at Brunel scale)
+        # (aligned with the global synapse order; static projections keep no indices: zeros fill their range)
         plastic = any(pl.rule is not None for pl in projs)
+        pad = lambda pl, a: a if pl.rule is not None else np.zeros(pl.perm.size, np.int64)  # noqa: E731
         pick = (lambda xs: cat(xs)) if plastic else (lambda xs: np.zeros(0, np.int64))  # noqa: E731
-        self.pre_l = pick([pl.pre_idx for pl in projs])
-        self.post_l = pick([pl.post_idx for pl in projs])
-        self.pre_g = pick([pl.pre_idx + lay.pops[pl.pre].start for pl in projs])
+        self.pre_l = pick([pad(pl, pl.pre_idx) for pl in projs])
+        self.post_l = pick([pad(pl, pl.post_idx) for pl in projs])
+        self.pre_g = pick([pad(pl, pl.pre_idx + lay.pops[pl.pre].start) for pl in projs])
         self.row_off = i64(np.cumsum([0] + [pl.rowptr.size for pl in projs]))  # each block keeps its end entry
         # row r of projection p is row_off[p] + r; rowptr values are local to the projection's synapses
         self.rowptr = np.zeros(int(self.row_off[-1]), np.int64)

@@ -192,7 +192,7 @@ if HAVE_NUMBA:
 
     @njit(cache=True, inline="always")
     def _record_spike(i, t, slot, nh, n_spk, spiked, last, hist, spk_t, spk_i):
-        """Neuron/source ``i`` spiked at step ``t``: flag, last-spike step, history row ``slot`` and the
+        """Neuron ``i`` spiked at step ``t``: flag, last-spike step, history row ``slot`` and the
         (t, i) output record; returns the advanced (history, output) counts."""
         spiked[i] = True
         last[i] = t
@@ -206,9 +206,11 @@ if HAVE_NUMBA:
                   proj_pre, proj_post, proj_chan, proj_sign, proj_nch, syn_off, post_g, pre_l, post_l, pre_g, W,
                   row_off, rowptr, d_off, dvals, arrived, rule_code, rpar, rs, rpo_off, rpo, ring_off, ring,
                   cnt, tcount, ev_t, ev_i, e0, rec_rows, rec_cols, rec_buf, spk_t, spk_i, n_spk):
-        """Steps [t0, t1); returns (first step not done, spikes recorded, next event index).
+        """Steps [t0, t1); returns (first step not done, neuron spikes recorded, next event index).
 
-        Stops early (before a step) when the spike buffers could overflow.
+        Input events enter the history ring (``hist`` is wide enough for the neurons plus the chunk's
+        busiest step of input events) but not ``spk_t``/``spk_i``. Stops early (before a step) when the
+        spike buffers could overflow.
         """
         H = hist.shape[0]
         P = pop_start.shape[0] - 1
@@ -232,6 +234,10 @@ if HAVE_NUMBA:
                 p0 = pop_start[pre]
                 nd = d_off[p + 1] - d_off[p]
                 plastic = rule_code[p] > 0
+                nch = proj_nch[p]
+                off = syn_off[p]
+                ch0 = proj_chan[p, 0]
+                sg0 = proj_sign[p, 0]
                 for k in range(nd):
                     d = dvals[d_off[p] + k]
                     if t - d < 0:
@@ -239,12 +245,17 @@ if HAVE_NUMBA:
                     slot = (t - d) % H
                     for h in range(hist_off[slot, pre], hist_off[slot, pre + 1]):
                         row = row_off[p] + (hist[slot, h] - p0) * nd + k
-                        for s in range(rowptr[row], rowptr[row + 1]):
-                            gs = syn_off[p] + s
-                            for c in range(proj_nch[p]):
-                                ch = proj_chan[p, c]
-                                IN[ch, post_g[gs]] += proj_sign[p, c] * W[gs]
-                            if plastic:
+                        lo = rowptr[row] + off
+                        hi = rowptr[row + 1] + off
+                        if nch == 1:                # the common case: one channel, a tight loop
+                            for gs in range(lo, hi):
+                                IN[ch0, post_g[gs]] += sg0 * W[gs]
+                        else:
+                            for gs in range(lo, hi):
+                                for c in range(nch):
+                                    IN[proj_chan[p, c], post_g[gs]] += proj_sign[p, c] * W[gs]
+                        if plastic:
+                            for gs in range(lo, hi):
                                 arrived[gs] = True
             # 2. neurons (spiked is cleared for the previous step's spikers only)
             prev = (t - 1) % H
@@ -256,9 +267,13 @@ if HAVE_NUMBA:
             for q in range(P):
                 code = pop_code[q]
                 hist_off[slot, q] = nh
-                if code == 0:
+                if code == 0:   # input events (once per event): history only, not the spike output
                     while e < ev_t.shape[0] and ev_t[e] == t and ev_i[e] < pop_start[q + 1]:
-                        nh, n_spk = _record_spike(ev_i[e], t, slot, nh, n_spk, spiked, last, hist, spk_t, spk_i)
+                        i = ev_i[e]
+                        spiked[i] = True
+                        last[i] = t
+                        hist[slot, nh] = i
+                        nh += 1
                         e += 1
                     continue
                 for i in range(pop_start[q], pop_start[q + 1]):

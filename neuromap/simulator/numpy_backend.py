@@ -5,8 +5,8 @@ Step t (order of :mod:`neuromap.plasticity.base`):
      at t - d (spike-history ring) deliver their CSR rows: ``IN[channel, post] += sign*w``
      in synapse order (np.add.at, sequential, so sums round exactly as the
      compiled loop's); plastic projections flag the arrived synapses;
-  2. every population updates (inputs: this step's events), records spikes,
-     ``last_spike`` and the history ring; IN is cleared;
+  2. every population updates (inputs: this step's events, an input once per event), records
+     spikes, ``last_spike`` and the history ring; IN is cleared;
   3. every rule steps with this step's arrivals and post spikes.
 """
 from __future__ import annotations
@@ -27,9 +27,10 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def run(lay: Layout, hist: np.ndarray, hist_off: np.ndarray, t0: int, t1: int,
-        ev_t: np.ndarray, ev_i: np.ndarray, rec_rows: np.ndarray, rec_cols: np.ndarray,
+        ev_t: np.ndarray, ev_i: np.ndarray, is_input: np.ndarray, rec_rows: np.ndarray, rec_cols: np.ndarray,
         rec_buf: np.ndarray, spk: list) -> None:
-    """Advance ``lay`` from step t0 to t1 in place; spikes go to ``spk`` as (t, global idx) arrays."""
+    """Advance ``lay`` from step t0 to t1 in place; neuron spikes go to ``spk`` as (t, global idx) arrays.
+    Input events (``ev_t``, ``ev_i``, an input once per event) enter the history ring, not ``spk``."""
     H = lay.hist_len
     IN, W, spiked = lay.IN, lay.W, lay.spiked
     e0 = 0
@@ -63,19 +64,20 @@ def run(lay: Layout, hist: np.ndarray, hist_off: np.ndarray, t0: int, t1: int,
             e1 += 1
         spiked[:] = False
         spiked[ev_i[e0:e1]] = True
-        e0 = e1
+        e_step, e0 = e0, e1
         for p in lay.pops:
             if p.code == 0:
                 continue
             sl = slice(p.start, p.start + p.size)
             spiked[sl] = p.module.update(p.state, p.consts, IN[:, sl], lay.refr[sl])
         IN[:] = 0.0
-        idx = np.flatnonzero(spiked)
+        fired = np.flatnonzero(spiked & ~is_input)
+        idx = np.sort(np.concatenate([fired, ev_i[e_step:e0]]))    # by population, an input once per event
         lay.last_spike[idx] = t
         hist[slot, :idx.size] = idx
         hist_off[slot, 1:] = np.searchsorted(idx, [p.start + p.size for p in lay.pops])
-        if idx.size:
-            spk.append((np.full(idx.size, t, np.int64), idx))
+        if fired.size:
+            spk.append((np.full(fired.size, t, np.int64), fired))
         if rec_rows.size:
             rec_buf[t - t0] = lay.S[rec_rows, rec_cols]
         # 3. plasticity

@@ -132,8 +132,8 @@ def run_truenorth(cores: list[TNCore], n_ticks: int, inputs: np.ndarray | None =
             tie = Sparse(weights=csr_matrix((cores[0].n_axons, c.n_neurons), dtype=np.int32))
             p.s_out.connect(tie.s_in)
             tie.a_out.connect(procs[0].a_in)
-    procs[0].run(condition=RunSteps(num_steps=n_ticks), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-    try:
+    try:   # stop the runtime even when the run fails (Lava's worker processes would outlive the error)
+        procs[0].run(condition=RunSteps(num_steps=n_ticks), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         spikes = [np.asarray(s.data.get()).T != 0 for s in sinks]
         v = [np.rint(np.asarray(m.get_data()[p.name]["v"])).astype(np.int32).reshape(n_ticks, -1)
              for m, p in zip(mons, procs)] if record_v else None

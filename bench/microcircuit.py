@@ -1,0 +1,193 @@
+"""The Potjans & Diesmann (2014) cortical microcircuit (examples/microcircuit.py): per-population rates of
+the float reference, of the compiled image on the emulator and of NEST 3.10 on the same parameters,
+against the published full-scale rates; compile and run costs (issue 16, item 6).
+
+Sides, each in its own subprocess (peak RSS its own), run one after the other:
+
+* ``float``: ``neuromap.simulate`` of the network (numba backend);
+* ``emulator``: ``compile_network`` for the board target ``examples/targets/loihi_microcircuit.toml``
+  (placer ``sequential``) then ``emulator.emulate`` of the image;
+* ``nest``: NEST's own construction of the model (``iaf_psc_exp``, ``fixed_total_number`` with multapses,
+  redrawn normal weights and delays, one ``poisson_generator`` per population), the parameters of NEST's
+  ``Potjans_2014`` example with the same ``scale``, one thread.
+
+Rates are mean spikes/s per population over ``ms`` after the first ``SKIP_MS`` (initial transient).
+Emulator: ``prepare_s`` (image -> program, once), then steps/s, synaptic events per second (spikes x
+fan-out over the run) and the real-time factor (run wall time / network time) of the run alone. ``python -m bench.microcircuit [--quick] [--scale S]``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+NAME = "microcircuit"
+DESCRIPTION = ("Potjans & Diesmann (2014) microcircuit at scale 0.1: rates of float reference, emulator (compiled "
+               "for examples/targets/loihi_microcircuit.toml) and NEST 3.10 vs published; compile/run costs.")
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+TARGET = os.path.join(ROOT, "examples", "targets", "loihi_microcircuit.toml")
+SKIP_MS = 200.0
+
+
+def _peak_mb() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _example():
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "examples")]
+    import microcircuit
+    return microcircuit
+
+
+def side_float(cfg: dict) -> dict:
+    m = _example()
+    import neuromap
+    t0 = time.perf_counter()
+    net = m.build(cfg["scale"])
+    t1 = time.perf_counter()
+    steps = int(round(cfg["ms"] / net.dt))
+    res = neuromap.simulate(net, steps)
+    t2 = time.perf_counter()
+    sizes = [net.populations[p].size for p in m.POPS]
+    return dict(build_s=t1 - t0, run_s=t2 - t1, peak_mb=_peak_mb(),
+                synapses=sum(p.n_synapses for p in net.projections),
+                rates=m.rates(res.spikes, sizes, steps, net.dt, SKIP_MS).tolist())
+
+
+def side_emulator(cfg: dict) -> dict:
+    m = _example()
+    from emulator import emulate
+    from emulator.program import prepare
+    from neuromap.compiler import compile_network
+    from neuromap.targets import load_target
+    t0 = time.perf_counter()
+    net = m.build(cfg["scale"])
+    t1 = time.perf_counter()
+    img = compile_network(net, load_target(TARGET), placer="sequential", rate_check="never")
+    t2 = time.perf_counter()
+    peak_compile = _peak_mb()
+    steps = int(round(cfg["ms"] / net.dt))
+    prog = prepare(img)
+    t25 = time.perf_counter()
+    emulate(prog, 10)                                     # numba's cache -> memory (not timed)
+    t26 = time.perf_counter()
+    run = emulate(prog, steps)
+    t3 = time.perf_counter()
+    sizes = [net.populations[p].size for p in m.POPS]
+    src = run.spikes[:, 1]
+    n_events = _synaptic_events(img, src)
+    chips = int(img.cores["chip"].max()) + 1 if "chip" in img.cores else None
+    return dict(build_s=t1 - t0, compile_s=t2 - t1, prepare_s=t25 - t2, run_s=t3 - t26, peak_compile_mb=peak_compile,
+                peak_mb=_peak_mb(),
+                cores=int(img.n_cores), chips=chips, steps=steps, synaptic_events=int(n_events),
+                rates=m.rates(m.emulator_spikes(img, run), sizes, steps, net.dt, SKIP_MS).tolist())
+
+
+def _synaptic_events(img, src) -> int:
+    """Synapses reached by the spikes ``src`` (source ids): per source, the synapses of its routes' axons."""
+    import numpy as np
+    sp = img.routes["src_ptr"]
+    ax_syn = np.diff(img.axons["syn_ptr"])
+    axon_g = img.cores["axon_ptr"][img.routes["core"]] + img.routes["axon"]
+    per_route = ax_syn[axon_g]
+    per_src = np.add.reduceat(per_route, sp[:-1]) if per_route.size else np.zeros(len(sp) - 1, np.int64)
+    per_src[np.diff(sp) == 0] = 0
+    return int(per_src[src].sum())
+
+
+def side_nest(cfg: dict) -> dict:
+    m = _example()
+    import numpy as np
+    import nest
+    nest.set_verbosity("M_ERROR")
+    nest.ResetKernel()
+    dt = 0.1
+    nest.SetKernelStatus({"resolution": dt, "local_num_threads": 1, "rng_seed": 55, "print_time": False})
+    par = m.parameters(cfg["scale"])
+    sizes = par["sizes"]
+    t0 = time.perf_counter()
+    pops, recs = [], []
+    for i in range(8):
+        p = nest.Create("iaf_psc_exp", int(sizes[i]), params={
+            "C_m": m.C_M, "tau_m": m.TAU_M, "tau_syn_ex": m.TAU_SYN, "tau_syn_in": m.TAU_SYN, "t_ref": m.T_REF,
+            "E_L": -65.0, "V_reset": -65.0, "V_th": -50.0, "I_e": float(par["dc_pa"][i])})
+        p.V_m = nest.random.normal(mean=m.V0_MEAN[i] - 65.0, std=m.V0_SD[i])
+        r = nest.Create("spike_recorder")
+        nest.Connect(p, r)
+        pops.append(p)
+        recs.append(r)
+    total = np.round(m.full_synapses() * par["scale"] * par["k_scale"]).astype(int)
+    for i in range(8):
+        for j in range(8):
+            if total[i, j] <= 0:
+                continue
+            w = float(par["weight_pa"][i, j])
+            d = m.DELAY_E if j % 2 == 0 else m.DELAY_I
+            wd = nest.math.redraw(nest.random.normal(mean=w, std=abs(w) * m.PSP_SD),
+                                  min=0.0 if w > 0 else -np.inf, max=np.inf if w > 0 else 0.0)
+            dd = nest.math.redraw(nest.random.normal(mean=d, std=d * m.DELAY_REL_SD), min=dt, max=np.inf)
+            nest.Connect(pops[j], pops[i], {"rule": "fixed_total_number", "N": int(total[i, j])},
+                         {"synapse_model": "static_synapse", "weight": wd, "delay": dd})
+    for i in range(8):
+        pg = nest.Create("poisson_generator", params={"rate": float(par["ext_rate_hz"][i])})
+        nest.Connect(pg, pops[i], "all_to_all", {"weight": float(par["psc_ext_pa"]), "delay": m.POISSON_DELAY})
+    nest.Prepare()
+    nest.Cleanup()
+    t1 = time.perf_counter()
+    nest.Simulate(cfg["ms"])
+    t2 = time.perf_counter()
+    rates = []
+    secs = (cfg["ms"] - SKIP_MS) / 1000.0
+    for i in range(8):
+        times = np.asarray(recs[i].get("events")["times"])
+        rates.append(float(np.count_nonzero(times > SKIP_MS)) / (int(sizes[i]) * secs))
+    return dict(build_s=t1 - t0, run_s=t2 - t1, peak_mb=_peak_mb(), synapses=int(total.sum()), rates=rates,
+                version=nest.__version__)
+
+
+SIDES = {"float": side_float, "emulator": side_emulator, "nest": side_nest}
+
+
+def _subprocess(side: str, cfg: dict) -> dict:
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "bench.microcircuit", "--side", side, json.dumps(cfg)]
+    out = subprocess.run(cmd,
+                         capture_output=True, text=True, env=env, timeout=7200, cwd=ROOT)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False, scale: float = 0.1) -> dict:
+    from bench.float_reference import heavy_lock, nest_available
+    m = _example()
+    cfg = dict(scale=scale, ms=400.0 if quick else 1200.0)
+    out = {"scale": scale, "ms": cfg["ms"], "skip_ms": SKIP_MS, "populations": list(m.POPS),
+           "published_hz": m.PUBLISHED_RATES.tolist(), "nest_full_scale_hz": m.FULL_MEAN_RATES.tolist()}
+    with heavy_lock():
+        for side in ("float", "emulator") + (("nest",) if nest_available() else ()):
+            load = os.getloadavg()[0]
+            r = _subprocess(side, cfg)
+            r["load_before"] = round(load, 2)
+            if "rates" in r:
+                r["rates"] = [round(x, 3) for x in r["rates"]]
+            out[side] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if v is not None}
+    emu = out.get("emulator", {})
+    if "run_s" in emu:
+        out["emulator_steps_per_s"] = round(emu["steps"] / emu["run_s"], 1)
+        out["emulator_synaptic_events_per_s"] = round(emu["synaptic_events"] / emu["run_s"])
+        out["emulator_real_time_factor"] = round(emu["run_s"] / (cfg["ms"] / 1000.0), 2)
+    out["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--side":
+        print(json.dumps(SIDES[sys.argv[2]](json.loads(sys.argv[3]))))
+    else:
+        sc = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 0.1
+        print(json.dumps(run(quick="--quick" in sys.argv, scale=sc), indent=1))
