@@ -75,8 +75,35 @@ def build(case: str):
     return net, target
 
 
+def placement_worker(case: str) -> dict:
+    """Placement only (``place_graph`` on the compile's synapse graph, no verifier/lowering) with the
+    code's default budget: the old code's compile default (10 deterministic units) or the new default
+    wall-clock budget."""
+    from neuromap.placement import SynapseGraph, place_graph
+    from neuromap.targets import load_target
+    net, target = build(case)
+    g = SynapseGraph.from_network(net)
+    tgt = load_target(target)
+    t = time.perf_counter()
+    try:
+        from neuromap.placement.budget import Budget, default_time_limit
+        kw = {"budget": Budget(default_time_limit(g.n_synapses))}
+    except ImportError:  # the old code
+        kw = {"time_limit": 10.0}
+    r = place_graph(g, tgt, "cpsat", **kw).report
+    wall = time.perf_counter() - t
+    return {"placement_wall_s": round(wall, 2), "hop_weighted_traffic": r.hop_weighted_traffic,
+            "sequential_hop_weighted_traffic": r.sequential_hop_weighted_traffic, "cores": r.n_cores,
+            "inter_core_packets": r.inter_core_packets, "time_limit": kw.get("time_limit", getattr(kw.get("budget"),
+                                                                                                  "limit", None)),
+            "deterministic": "time_limit" in kw, "time_split_s": getattr(r, "time_split_s", {}),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
 def worker(case: str, opts: dict) -> dict:
     """Compile ``case`` with ``opts`` (compile options) in this process; the numbers as a dict."""
+    if opts.get("placement_only"):
+        return placement_worker(case)
     from neuromap.compiler import compile_network
     net, target = build(case)
     t = time.perf_counter()
@@ -121,7 +148,7 @@ def _median(rows: list[dict], key: str):
     return None if not v else float(np.median(v))
 
 
-def compare(cases, old: str | None, cap: float, repeats: int, new: str | None = None) -> dict:
+def compare(cases, old: str | None, cap: float, repeats: int, new: str | None = None, opts=None) -> dict:
     """Old (capped) and new, alternating per case and repeat; per case the runs and medians."""
     out = {}
     for case in cases:
@@ -130,10 +157,10 @@ def compare(cases, old: str | None, cap: float, repeats: int, new: str | None = 
             order = ("old", "new") if (r % 2 == 0 and old) else ("new", "old") if old else ("new",)
             for side in order:
                 code = (new or str(ROOT)) if side == "new" else old
-                res = _spawn(code, case, {}, cap if side == "old" else 3600)
+                res = _spawn(code, case, opts or {}, cap if side == "old" else 3600)
                 runs[side].append(res)
                 print(case, side, r, json.dumps(res), flush=True)
-        out[case] = {side: {"runs": rs, "wall_s_median": _median(rs, "wall_s"),
+        out[case] = {side: {"runs": rs, "wall_s_median": _median(rs, "wall_s") or _median(rs, "placement_wall_s"),
                             "hop_weighted_traffic": _median(rs, "hop_weighted_traffic")}
                      for side, rs in runs.items() if rs}
     return out
@@ -189,11 +216,14 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--out", default=NAME)
+    ap.add_argument("--placement-only", action="store_true",
+                    help="time place_graph on the compile's synapse graph instead of the whole compile")
     a = ap.parse_args(argv)
     if a.worker:
         print(json.dumps(worker(a.worker, json.loads(a.opts))))
         return 0
-    res = compare(a.only or CASES, a.old, a.cap, a.repeats, a.new)
+    res = compare(a.only or CASES, a.old, a.cap, a.repeats, a.new,
+                  {"placement_only": True} if a.placement_only else None)
     OUT.mkdir(exist_ok=True)
     (OUT / f"{a.out}.json").write_text(json.dumps({"cap_s": a.cap, "old": a.old, "cases": res,
                                                    "date": time.strftime("%Y-%m-%d %H:%M")}, indent=1))

@@ -25,11 +25,11 @@ from neuromap.simulator import simulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "ramp_izhikevich.yaml")
-RAMP_SECONDS = 20
+RAMP_SECONDS = 10
 NETWORK = os.path.join(ROOT, "examples", "spatial_balanced_ei.py") + ":build"
 OUT = "demo-out"
 #: placement budget (CP-SAT deterministic units, ~1 s of one core each) and run lengths
-TIME_LIMIT, STEPS, VALIDATE_STEPS = 1.0, 2000, 20
+TIME_LIMIT, STEPS, VALIDATE_STEPS = 1.0, 1000, 20
 
 
 def _neuromap(*args: str) -> None:

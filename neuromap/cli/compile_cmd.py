@@ -16,7 +16,7 @@ import json
 
 import click
 
-from neuromap.cli import quiet_option
+from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.progress import bar
 
 
@@ -66,11 +66,13 @@ def placement_lines(rep: dict) -> list[str]:
 
 
 @click.command("compile")
+@allow_outside_option
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="loihi", show_default=True,
               help="Target name (built-in) or path to a target .toml file.")
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True,
-              help="Image directory to write (replaced if it is an image).")
+              help="Image directory to write (replaced only if it is a neuromap image or empty; see --force).")
+@click.option("--force", is_flag=True, help="Replace -o even if it is a directory that is not a neuromap image.")
 @click.option("--placer", type=click.Choice(["sequential", "greedy", "cpsat"]), default="cpsat", show_default=True,
               help="Partition/placement method (docs/placement.md).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
@@ -101,7 +103,7 @@ def placement_lines(rep: dict) -> list[str]:
 @quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float | None, deterministic: bool,
             seed: int, link_slack: float, rates: str, freeze: bool, strict: bool, max_rate_error: float | None,
-            as_json: bool, quiet: bool) -> None:
+            as_json: bool, quiet: bool, force: bool) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -116,6 +118,10 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     from neuromap.compiler import compile_network
     from neuromap.io import load_network
 
+    from pathlib import Path
+
+    from neuromap.image_files import check_replaceable
+    check_replaceable(Path(output), force)   # before the compile: a refused -o costs nothing
     net = load_network(network)
     if freeze:
         net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
@@ -126,7 +132,7 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     from neuromap.compiler.fidelity import FidelityReport, enforce
     fidelity = FidelityReport.from_dict(img.options["fidelity"])
     enforce(fidelity, strict, max_rate_error, where=f"{network}: ")
-    img.save(output)
+    img.save(output, force=force)
     rep = img.options.get("placement")
     if as_json:
         click.echo(json.dumps({"network": net.name, "target": img.target, "output": str(output),

@@ -22,13 +22,14 @@ import os
 import click
 import numpy as np
 
-from neuromap.cli import quiet_option
+from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.errors import NeuromapError
 from neuromap.progress import bar
 
 
 @click.command("plot", epilog="Example: neuromap plot build/ --results results.npz --network examples/brunel.yaml "
                               "-o plots/")
+@allow_outside_option
 @click.argument("build", required=False, type=click.Path(file_okay=False))
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True, help="Directory for the plots.")
 @click.option("--results", "-r", type=click.Path(dir_okay=False), default=None,

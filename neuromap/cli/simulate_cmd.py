@@ -14,12 +14,13 @@ import os
 import click
 import numpy as np
 
-from neuromap.cli import quiet_option
+from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.errors import NeuromapError
 from neuromap.progress import bar
 
 
 @click.command("simulate")
+@allow_outside_option
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--steps", "-n", type=click.IntRange(min=1), required=True, help="Number of steps of dt to simulate.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,

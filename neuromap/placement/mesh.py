@@ -149,29 +149,31 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     slot_bound = metric = None
     shape = (int(sx.max()) + 1, int(sy.max()) + 1)
     at_traffic = None
+    # the search phases leave BOUND_RESERVE of the budget to the bounds (distance relaxation, LP)
+    search = budget.sub(1.0 - BOUND_RESERVE) if n <= lp_max_cores else budget
     if n <= exact_max_cores:
         with budget.phase("mesh.exact"):
-            pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, budget.sub(SHARES["exact"]), seed, num_workers)
+            pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, search.sub(SHARES["exact"]), seed, num_workers)
         optimal = stats["status"] == "OPTIMAL"
         if not optimal:  # LNS from the exact model's best, then annealing over the same slots
             with budget.phase("mesh.lns"):
-                pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, budget.sub(SHARES["lns_small"]), seed,
+                pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, search.sub(SHARES["lns_small"]), seed,
                                          num_workers, small_window)
             with budget.phase("mesh.anneal"):
                 pos, stats["anneal"] = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed,
-                                                    budget.sub(SHARES["anneal_small"]))
+                                                    search.sub(SHARES["anneal_small"]))
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
             pos = start
         if link_slack > 0 and n <= anneal_max_cores:
             with budget.phase("mesh.link_slack"):
                 pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed,
-                                                             budget.sub(SHARES["link_slack"]))
+                                                             search.sub(SHARES["link_slack"]))
         with budget.phase("mesh.links"):
-            pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals, budget)
+            pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals, search)
             # lexicographic second phase: least max link load at (integer) hop-weighted traffic <= pos's
             pos, at_traffic, stats["links"] = _skip_if_spent(
-                budget, (pos, None, {"status": "SKIPPED (budget spent)"}), min_max_link_load, traffic,
-                _int_traffic(sym), sx, sy, pos, budget.limit_for(SHARES["links"]), seed, num_workers, budget=budget)
+                search, (pos, None, {"status": "SKIPPED (budget spent)"}), min_max_link_load, traffic,
+                _int_traffic(sym), sx, sy, pos, search.limit_for(SHARES["links"]), seed, num_workers, budget=search)
         with budget.phase("mesh.metric_bound"):
             metric, stats["metric_status"] = _skip_if_spent(
                 budget, (None, "SKIPPED (budget spent)"), metric_bound, sym, cpt, target.mesh_shape,
@@ -181,10 +183,10 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         if n <= anneal_max_cores:
             with budget.phase("mesh.anneal"):
                 pos, info = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed,
-                                         budget.sub(SHARES["anneal_large"]))
+                                         search.sub(SHARES["anneal_large"]))
         if n <= LNS_MAX_CORES:
             with budget.phase("mesh.lns"):
-                pos, stats = _lns(traffic, sym, sx, sy, pos, budget.sub(SHARES["lns_large"]), seed, num_workers,
+                pos, stats = _lns(traffic, sym, sx, sy, pos, search.sub(SHARES["lns_large"]), seed, num_workers,
                                   window)
         else:
             stats = {"lns": f"SKIPPED (> {LNS_MAX_CORES} cores: does not pay)"}
@@ -195,10 +197,10 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         if link_slack > 0 and n <= anneal_max_cores:
             with budget.phase("mesh.link_slack"):
                 pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed,
-                                                             budget.sub(SHARES["link_slack"]))
+                                                             search.sub(SHARES["link_slack"]))
         moves = 0
     with budget.phase("mesh.links"):
-        pos, more = balance_links(traffic, sx, sy, pos, shape, link_evals, budget)
+        pos, more = balance_links(traffic, sx, sy, pos, shape, link_evals, search)
     moves += more
     lp = None
     if n <= lp_max_cores:
@@ -222,6 +224,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
 #: share of the budget left when a phase starts that the phase may use (:func:`place`)
 SHARES = {"exact": 0.3, "lns_small": 0.45, "anneal_small": 0.3, "link_slack": 0.3, "links": 0.5, "metric": 0.5,
           "anneal_large": 0.7, "lns_large": 0.6}
+#: share of the mesh budget kept for the bounds when there is an LP bound to compute
+BOUND_RESERVE = 0.15
 #: above this many cores the mesh LNS is skipped: measured on 411 cores (1 M synapses, bench/placer_budget.py)
 #: 14 windows improved nothing after annealing, which lowered the hop-weighted traffic by 1-2 %
 LNS_MAX_CORES = 128
