@@ -92,11 +92,21 @@ class FidelityReport:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FidelityReport":
-        d = dict(d)
-        r = d.pop("rate", None)
-        rate = None if r is None else RateEstimate(**{**r, "populations": [PopulationCompare(**p) for p in
-                                                                           r.get("populations", [])]})
-        return cls(**d, rate=rate)
+        """The report of an image's ``options["fidelity"]``; a malformed one is a one-line ImageError."""
+        from neuromap.errors import ImageError
+        try:
+            known = {f.name for f in dataclasses.fields(cls)} - {"rate"}
+            rep = cls(**{k: v for k, v in d.items() if k in known})
+            r = d.get("rate")
+            if r is not None:
+                rk = {f.name for f in dataclasses.fields(RateEstimate)} - {"populations"}
+                rep.rate = RateEstimate(**{k: v for k, v in r.items() if k in rk},
+                                        populations=[PopulationCompare(**p) for p in r.get("populations", [])])
+            rep.summary()
+            return rep
+        except (TypeError, ValueError, KeyError, AttributeError) as e:
+            raise ImageError(f"manifest options.fidelity: malformed report ({type(e).__name__}: {e}; recompile the "
+                             "image)") from None
 
     def losses(self) -> list[tuple[str, str]]:
         """What was lost, one ``(what, fix)`` per kind (empty: nothing dropped, zeroed, clipped or frozen)."""
