@@ -481,14 +481,16 @@ class Image:
             raise ImageError("image inputs.poisson_p must be a finite count of events per step >= 0 or NaN")
         # synapses of an axon target neurons of the axon's core, with the projection's weight encoding
         if S:
-            ax_of_syn = np.repeat(np.arange(A), np.diff(self.axons["syn_ptr"]))
-            core_of_ax = np.repeat(np.arange(C), n_ax_core)
-            if np.any(nu["core"][sy["post"]] != core_of_ax[ax_of_syn]):
+            n_syn_ax = np.diff(self.axons["syn_ptr"])
+            core_of_ax = np.repeat(np.arange(C, dtype=np.int32), n_ax_core)
+            if np.any(nu["core"][sy["post"]] != np.repeat(core_of_ax, n_syn_ax)):
                 raise ImageError("image synapses.post: a synapse targets a neuron on another core than its axon")
-            proj_of_syn = self.axons["proj"][ax_of_syn]
-            for k, pm in enumerate(self.projections):
-                w = sy["weight"][proj_of_syn == k].astype(np.int64)
-                _check_projection(k, pm, w[:0] if "truenorth" in self.core_kinds else w)  # TN: below
+            del core_of_ax
+            per_proj = np.bincount(self.axons["proj"], weights=n_syn_ax, minlength=len(self.projections))
+            for k, pm in enumerate(self.projections):   # settings first, then every weight at once
+                _check_projection(k, pm, np.zeros(0, np.int64), n_syn=int(per_proj[k]))
+            if "truenorth" not in self.core_kinds:     # TN weights: _verify_truenorth
+                _check_weights(self, np.repeat(self.axons["proj"], n_syn_ax))
         else:
             for k, pm in enumerate(self.projections):
                 _check_projection(k, pm, np.zeros(0, np.int64))
@@ -638,7 +640,20 @@ def _rng(a: np.ndarray, lo: int, hi: int | None, name: str) -> None:
         raise ImageError(f"image array {name} holds {bad}, outside {rng}")
 
 
-def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray) -> None:
+def _check_weights(img: "Image", proj_of_syn: np.ndarray) -> None:
+    """Every stored weight representable in its projection's encoding (O(synapses), one pass);
+    the first projection with a bad weight gets :func:`_check_projection`'s message."""
+    lo, hi, step = (np.array([f(pm) for pm in img.projections], np.int32) for f in
+                    (lambda pm: weight_range(pm.sign_mode)[0], lambda pm: weight_range(pm.sign_mode)[1],
+                     lambda pm: weight_step(pm.sign_mode, pm.num_weight_bits)))
+    w = img.synapses["weight"]
+    bad = (w < lo[proj_of_syn]) | (w > hi[proj_of_syn]) | ((w & (step[proj_of_syn] - 1)) != 0)
+    if bad.any():
+        k = int(proj_of_syn[int(np.argmax(bad))])
+        _check_projection(k, img.projections[k], w[proj_of_syn == k].astype(np.int64))
+
+
+def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray, n_syn: int | None = None) -> None:
     where = f"image projection {k} ({pm.name})"
     if pm.sign_mode not in SIGN_MODES:
         raise ImageError(f"{where}: sign_mode {pm.sign_mode!r} is not one of {', '.join(SIGN_MODES)}")
@@ -651,7 +666,7 @@ def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray) -> None:
     if w.size and (w.min() < lo or w.max() > hi or np.any(w % step)):
         raise ImageError(f"{where}: a stored weight is not representable with sign_mode={pm.sign_mode}, "
                          f"num_weight_bits={pm.num_weight_bits} (range [{lo}, {hi}], multiples of {step})")
-    _check_learning(where, pm, w.size)
+    _check_learning(where, pm, w.size if n_syn is None else n_syn)
 
 
 def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:

@@ -192,7 +192,7 @@ def core_utilization(per_core: Mapping[str, np.ndarray], summary: Mapping[str, t
     ax1.axvline(100, color="0.4", ls="--", lw=1)
     ax1.set_xlim(0, max(110.0, float(mx.max(initial=0)) * 1.15))
     ax1.set_xlabel("% of the core's limit")
-    ax1.legend(loc="lower right", fontsize=8)
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
     ax1.set_title("per resource")
     C = max((np.size(v) for v in per_core.values()), default=0)
     width = 0.8 / max(len(per_core), 1)
@@ -204,7 +204,8 @@ def core_utilization(per_core: Mapping[str, np.ndarray], summary: Mapping[str, t
     if C <= 40:
         ax2.set_xticks(np.arange(C))
         ax2.tick_params(axis="x", labelsize=7)
-    ax2.legend(loc="upper right", fontsize=8)
+    ax2.set_ylim(0, max(105.0, max((float(np.max(v, initial=0)) for v in per_core.values()), default=0) * 1.05))
+    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(per_core), fontsize=8, frameon=False)
     ax2.set_title(f"per core ({title})")
     fig.tight_layout()
     return _save(fig, path)

@@ -265,9 +265,10 @@ def _rates(img, res, net, steps_float: int | None, figs: _Figures, progress: Pro
                                                  "often as the float reference."))
     elif net is None:
         s.blocks.append('<p class="missing">Give --network for the float reference rates.</p>')
-    path = plots.spike_raster(res["spikes"], sizes, dt, figs.path(), max_neurons=100,
-                              title=f"chip run: first {res['steps']} steps, first 100 neurons per population",
-                              max_steps=min(res["steps"], 1000))
+    shown = min(res["steps"], 1000)
+    path = plots.spike_raster(res["spikes"], sizes, dt, figs.path(), max_neurons=100, max_steps=shown,
+                              title=f"chip run: {'all' if shown == res['steps'] else 'first'} {shown} steps, "
+                                    f"first 100 neurons per population")
     s.figures.append(Figure(figs.read(path), "Spike raster of the chip run (one row per neuron, one tick per "
                                              "spike).", wide=True))
     return s, table

@@ -91,11 +91,13 @@ USAGE = [
     (["export-nir", HW, "-o", "{d}/x.txt"], ["x.txt", ".nir", "-o NAME.nir"]),
     (["inspect"], ["Missing argument 'BUILD'", "neuromap inspect --help"]),
     (["plot", "-o", "{d}/p"], ["nothing to plot", "--network"]),
+    (["report", "{d}/good", "-o", "{d}/r.png"], ["r.png", ".html", "-o NAME.html"]),
     (["frobnicate"], ["No such command 'frobnicate'", "neuromap --help"]),
 ]
 IMAGES = [([cmd, "{d}/%s" % img] + extra, expect)
           for cmd, extra in [("run", ["-n", "5"]), ("validate", ["--steps", "5"]), ("inspect", []),
-                             ("export-lava", ["-o", "{d}/x.py"]), ("plot", ["-o", "{d}/p"])]
+                             ("export-lava", ["-o", "{d}/x.py"]), ("plot", ["-o", "{d}/p"]),
+                             ("report", ["-o", "{d}/r.html"])]
           for img, expect in [("trunc", ["trunc/manifest.json", "unreadable manifest", "recompile"]),
                               ("edited", ["edited", "'synapses.weight'", "edited or truncated", "recompile"]),
                               ("zip", ["zip/arrays.npz", "corrupted", "recompile"]),
