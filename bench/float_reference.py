@@ -116,10 +116,29 @@ def side_nest(cfg: dict) -> dict:
                 rate_E=rate["E"], rate_I=rate["I"], version=nest.__version__)
 
 
+class heavy_lock:
+    """Holds ``flock $NEUROMAP_HEAVY_LOCK`` (when that variable names a lock file) for one round of
+    measurements: on a shared machine one heavy job runs at a time, and the sides compared in a round
+    run back to back under the same load."""
+
+    def __enter__(self):
+        import fcntl
+        path = os.environ.get("NEUROMAP_HEAVY_LOCK")
+        self.f = open(path, "a") if path else None
+        if self.f:
+            fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.f:
+            self.f.close()                      # closing releases the lock
+
+
 def _subprocess(side: str, cfg: dict) -> dict:
     env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."),
                OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-m", "bench.float_reference", "--side", side, json.dumps(cfg)],
+    cmd = [sys.executable, "-m", "bench.float_reference", "--side", side, json.dumps(cfg)]
+    out = subprocess.run(cmd,
                          capture_output=True, text=True, env=env, timeout=3600,
                          cwd=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     if out.returncode != 0:
@@ -141,11 +160,12 @@ def run(quick: bool = False, repeats: int = REPEATS) -> dict:
     sides = ["neuromap"] + (["nest"] if nest_available() else [])
     runs: dict[str, list] = {s: [] for s in sides}
     for _ in range(repeats):
-        for s in sides:
-            load = os.getloadavg()[0]
-            r = _subprocess(s, cfg)
-            r["load_before"] = round(load, 2)
-            runs[s].append(r)
+        with heavy_lock():
+            for s in sides:
+                load = os.getloadavg()[0]
+                r = _subprocess(s, cfg)
+                r["load_before"] = round(load, 2)
+                runs[s].append(r)
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     sys.path[:0] = [root, os.path.join(root, "examples")]
     import brunel

@@ -5,6 +5,7 @@ numba-compiled engine (same integers); semantics in ``docs/emulator.md``.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -13,16 +14,14 @@ from neuromap.errors import ImageError
 from neuromap.image import Image
 
 from emulator.inputs import InputSchedule
-from emulator.program import Program, pack, prepare, split_posts, unpack
+from emulator.program import Program, flatten, prepare, split_runs
 from emulator.state import ChunkOut, State
+from emulator.threads import THREADS_MIN_SYNAPSES, ThreadChooser, candidate_threads
 
 ENGINES = ("numba", "numpy")
 
 #: neuron-steps per chunk (the chunk length adapts to the network size; progress is reported per chunk)
 _CHUNK_BUDGET = 1_000_000
-#: synapses from which the numba engine runs on several threads by default (``threads=None``): below, a
-#: step's work is too small for the 1-3 us per parallel region and the serial merge (docs/emulator.md)
-THREADS_MIN_SYNAPSES = 2_000_000
 #: spike rows (16 bytes each) reserved up front; a run that spikes more grows the array in place
 _RESERVE_ROWS = 1 << 25
 
@@ -38,6 +37,8 @@ class RawRun:
     final_u, final_v: (N,) int64 state of every neuron after the last step. Plastic images
     (``emulator.plastic``): weight_steps (steps after which weights were recorded) and weights
     (projection index -> (len(weight_steps), S_k) int16 stored weights, image synapse order).
+    thread_chunks: the thread count of every chunk of a default-threads numba run (:mod:`emulator.threads`;
+    empty when the caller fixed ``threads`` or for the other engines).
     """
 
     steps: int
@@ -51,6 +52,7 @@ class RawRun:
     final_v: np.ndarray | None = None
     weight_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     weights: dict = field(default_factory=dict)
+    thread_chunks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _engine(name: str):
@@ -69,7 +71,8 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
     image's u/v probes). ``progress(done_steps, steps)`` is called after each chunk (neuromap.progress).
     Images with plastic projections learn (:mod:`emulator.plastic`); weights are recorded every
     ``weight_every`` steps and after the last. ``threads``: delivery/update threads of the numba engine on
-    static images (1 = the calling thread only; None = :func:`default_threads`); results do not depend on it."""
+    static images (1 = the calling thread only; None = chosen per chunk by measurement, :mod:`emulator.threads`);
+    results do not depend on it."""
     if isinstance(image, Image) and "truenorth" in image.core_kinds:   # TrueNorth cores: emulator/tn_image.py
         from emulator.tn_image import emulate_truenorth
         return emulate_truenorth(image, steps, engine, probe)
@@ -82,19 +85,24 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
         sp, us, vs, st, pl = emulate_plastic(image, int(steps), engine, pr, weight_every)
         return RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes,
                       weight_steps=pl.weight_steps, weights=pl.weights, final_u=st.u.copy(), final_v=st.v.copy())
-    p = image if isinstance(image, Program) else prepare(image)
-    if engine == "numba" and p.syn_packed is None:
-        p = pack(p) or p                  # 4 instead of 6 bytes read per synaptic event, when packable
-    elif engine == "numpy":
-        p = unpack(p)
     if threads is not None and int(threads) < 1:
         raise ImageError(f"threads must be >= 1, got {threads}")
+    p = image if isinstance(image, Program) else prepare(image)
+    progs = {1: p}                        # thread count -> program prepared for it
+    chooser, fixed = None, 1
     if engine == "numba":
-        n_threads = default_threads(p) if threads is None else int(threads)
-        if n_threads == 1:
-            p = replace(p, post_bounds=None, syn_split=None)
-        elif p.post_bounds is None or p.post_bounds.shape[0] != n_threads + 1:   # else: split already
-            p = split_posts(p, n_threads)
+        if p.run_ptr is None:
+            p = flatten(p)
+            if isinstance(image, Image):  # ours: the image-order synapse arrays are not read on this path
+                p = replace(p, syn_post=p.syn_post[:0], syn_delay=p.syn_delay[:0], syn_add=p.syn_add[:0],
+                            syn_slot=p.syn_slot[:0])
+        progs = {1: replace(p, post_bounds=None, run_split=None)}
+        many = default_threads(p) if threads is None else int(threads)
+        if many > 1:
+            ready = p.post_bounds is not None and p.post_bounds.shape[0] == many + 1
+            progs[many] = p if ready else split_runs(p, many)
+        chooser = ThreadChooser(many) if threads is None else None
+        fixed = many
     if probe is None:
         probe = _image_probe(image) if isinstance(image, Image) else np.zeros(0, np.int64)
     probe = np.ascontiguousarray(probe, dtype=np.int64)
@@ -117,39 +125,32 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
         if need > out.spikes.shape[0]:   # grow in place (realloc: the kernel holds no view between chunks)
             out.spikes.resize((max(need, 2 * out.spikes.shape[0]), 2), refcheck=False)
         out.trace_u, out.trace_v = us[t0:t0 + n], vs[t0:t0 + n]
-        run_chunk(p, st, t0, n, in_ptr, in_ids, probe, out)
+        n_threads = chooser.next() if chooser is not None else fixed
+        t_start = time.perf_counter()
+        run_chunk(progs[n_threads], st, t0, n, in_ptr, in_ids, probe, out)
+        if chooser is not None:
+            chooser.record(n_threads, n, time.perf_counter() - t_start)
         if progress is not None:
             progress(t0 + n, steps)
+    if engine == "numba":
+        from emulator.engine_numba import fold_link_spikes
+        fold_link_spikes(p, st)
     sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
     sp.resize((out.n_spikes, 2), refcheck=False)   # trim the reservation (realloc, no copy)
-    return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy())
+    return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy(),
+                  thread_chunks=np.asarray(chooser.history if chooser is not None else [], np.int64))
 
 
 def default_threads(p: Program) -> int:
-    """Threads the numba engine uses when not told: numba's thread count (``NUMBA_NUM_THREADS``, default the
-    CPU count) for programs of at least :data:`THREADS_MIN_SYNAPSES` synapses when numba can use its OpenMP or
-    TBB threading layer, else 1 (its fallback ``workqueue`` layer costs ~100 us per parallel region)."""
-    import numba
-    if not _fast_threading_layer():
-        return 1
-    if p.post_bounds is not None:        # already split (:func:`emulator.program.split_posts`)
+    """The thread count a default run (``threads=None``) measures against one thread
+    (:func:`emulator.threads.candidate_threads`: numba's thread count for programs of at least
+    :data:`THREADS_MIN_SYNAPSES` synapses with numba's OpenMP or TBB layer, else 1); a program already split
+    (:func:`emulator.program.split_runs`) keeps its count. :class:`emulator.threads.ThreadChooser` then
+    picks per chunk by measurement."""
+    if p.post_bounds is not None:
         return p.post_bounds.shape[0] - 1
-    n_syn = p.syn_ptr[-1] if p.syn_ptr.size else 0
-    return int(numba.config.NUMBA_NUM_THREADS) if n_syn >= THREADS_MIN_SYNAPSES else 1
-
-
-def _fast_threading_layer() -> bool:
-    """numba's OpenMP (needs the system libgomp) or TBB layer loads and the user did not pick workqueue."""
-    import numba
-    if numba.config.THREADING_LAYER == "workqueue":
-        return False
-    for mod in ("omppool", "tbbpool"):
-        try:
-            __import__(f"numba.np.ufunc.{mod}")
-            return True
-        except ImportError:
-            continue
-    return False
+    n_syn = p.run_syn[-1] if p.run_syn is not None else (p.syn_ptr[-1] if p.syn_ptr.size else 0)
+    return candidate_threads(int(n_syn))
 
 
 def _image_probe(image: Image) -> np.ndarray:

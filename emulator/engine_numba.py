@@ -1,7 +1,12 @@
 """The time loop compiled with numba: the same integers as :mod:`emulator.engine_numpy`, one scalar
-loop per step (LIF update of every neuron, then the synapse rows of the spiking sources).
+loop per step (LIF update of every neuron, then the synapses of the spiking sources).
 
-The LIF arithmetic is that of :mod:`emulator.lif` (Lava ``PyLifModelBitAcc``), written per neuron.
+Static programs deliver through their *delivery runs* (:func:`emulator.program.flatten`: per source, runs of
+one delay, packed 4 bytes per synapse), so a spike costs the same whatever the number of cores and route
+entries the placement produced; the per-link counters are the route table times per-source spike counts
+(:func:`add_link_spikes`, once per run). The plastic loops walk the route entries (:func:`deliver`: they
+rewrite image-order weights). The LIF arithmetic is that of :mod:`emulator.lif` (Lava ``PyLifModelBitAcc``),
+written per neuron.
 """
 from __future__ import annotations
 
@@ -103,12 +108,29 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
 
 
 @numba.njit(inline="always")
+def step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
+                 core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired):
+    """The first half of step ``t`` (chunk row ``k``) on one thread: ring offsets, the LIF update of every
+    neuron (:func:`lif_update`), the probe traces, then the step's inputs appended; the step's spiking
+    sources are ``fired[0:nf]`` (neurons ascending, then inputs ascending); returns ``nf``."""
+    ring_rows(t, D, N, row_off)
+    nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
+                    neuron_core, core_spikes, fired)
+    trace_probes(k, probe, u, v, trace_u, trace_v)
+    for j in range(in_ptr[k], in_ptr[k + 1]):
+        fired[nf] = N + in_ids[j]
+        nf += 1
+    return nf
+
+
+@numba.njit(inline="always")
 def deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay,
-            axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed,
-            syn_packed, axon_post_base, slot_acc, touched, marked, link_spikes, spk_step, spk_src, n_spk):
-    """Record the spikes ``fired[0:nf]`` of step ``t`` (from ``n_spk`` on) and deliver them into the ring
-    (``row_off[d]``: ring offset of step t + d); returns the new ``n_spk``. Packed programs
-    (:func:`emulator.program.pack`) read one int32 per synapse."""
+            axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, slot_acc,
+            touched, marked, link_spikes, spk_step, spk_src, n_spk):
+    """Record the spikes ``fired[0:nf]`` of step ``t`` (from ``n_spk`` on), count their link messages and
+    deliver them into the ring by walking their route entries (image-order synapses, the weights the plastic
+    loops rewrite; ``row_off[d]``: ring offset of step t + d); returns the new ``n_spk``. Static runs use
+    the flattened runs instead (:func:`deliver_runs`)."""
     nt = 0
     for f in range(nf):
         s = fired[f]
@@ -122,16 +144,8 @@ def deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_co
             lo = syn_ptr[g]
             hi = syn_ptr[g + 1]
             if axon_slotted[g]:
-                nt = _slot_axon(lo, hi, syn_slot, packed, syn_packed, syn_add, slot_acc, touched, marked, nt)
-            elif packed:                      # one int32 per synapse: add << 16 | post offset
-                pb = axon_post_base[g]
-                if axon_delay[g] >= 0:        # one delay for the whole axon: the hot loop
-                    off = row_off[axon_delay[g]] + pb
-                    _add_packed(ring, off, syn_packed, lo, hi)
-                else:
-                    for q in range(lo, hi):
-                        x = syn_packed[q]
-                        ring[row_off[syn_delay[q]] + pb + (x & 0xFFFF)] += x >> 16
+                for q in range(lo, hi):
+                    nt = _slot_add(syn_slot[q], syn_add[q], slot_acc, touched, marked, nt)
             elif axon_delay[g] >= 0:
                 dst = ring[row_off[axon_delay[g]]:]
                 for q in range(lo, hi):
@@ -144,16 +158,14 @@ def deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_co
 
 
 @numba.njit(inline="always")
-def _slot_axon(lo, hi, syn_slot, packed, syn_packed, syn_add, slot_acc, touched, marked, nt):
-    """Synapses ``lo .. hi-1`` of a slotted axon (weight_exp < 0) into their dendrite slots' sums, marking
-    each slot the step touches first in ``touched[nt:]``; returns the new ``nt``."""
-    for q in range(lo, hi):
-        sl = syn_slot[q]
-        if not marked[sl]:
-            marked[sl] = True
-            touched[nt] = sl
-            nt += 1
-        slot_acc[sl] += (syn_packed[q] >> 16) if packed else syn_add[q]
+def _slot_add(sl, add, slot_acc, touched, marked, nt):
+    """``add`` into dendrite slot ``sl``'s sum, marking the slot in ``touched[nt:]`` when the step touches it
+    first; returns the new ``nt``."""
+    if not marked[sl]:
+        marked[sl] = True
+        touched[nt] = sl
+        nt += 1
+    slot_acc[sl] += add
     return nt
 
 
@@ -170,8 +182,9 @@ def _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, 
 @numba.njit(cache=True, nogil=True)
 def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, src_ptr, route_axon,
          route_core, src_core, syn_ptr, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,
-         slot_delay, slot_shift, packed, syn_packed, axon_post_base, u, v, ring, slot_acc, core_spikes,
-         link_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
+         slot_delay, slot_shift, u, v, ring, slot_acc, core_spikes, link_spikes, in_ptr, in_ids, probe, spikes, n_spk,
+         trace_u, trace_v):
+    """The route walk (:func:`deliver`) on programs without delivery runs (the plastic per-step path)."""
     spk_step = spikes[:, 0]
     spk_src = spikes[:, 1]
     fired = np.empty(N + in_ids.shape[0], np.int64)
@@ -180,70 +193,108 @@ def _run(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_
     row_off = np.empty(D, np.int64)          # ring offset of step t + d, for d = 0 .. D-1
     for k in range(n_steps):
         t = t0 + k
-        ring_rows(t, D, N, row_off)
-        nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                        neuron_core, core_spikes, fired)
-        trace_probes(k, probe, u, v, trace_u, trace_v)
-        for j in range(in_ptr[k], in_ptr[k + 1]):
-            fired[nf] = N + in_ids[j]
-            nf += 1
+        nf = step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
+                          neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired)
         n_spk = deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr,
                         axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay,
-                        slot_shift, packed, syn_packed, axon_post_base, slot_acc, touched, marked, link_spikes,
-                        spk_step, spk_src, n_spk)
+                        slot_shift, slot_acc, touched, marked, link_spikes, spk_step, spk_src, n_spk)
     return n_spk
 
 
 @numba.njit(inline="always")
-def _direct_axon(g, lo, hi, row_off, ring, axon_delay, syn_post, syn_delay, syn_add, packed, syn_packed,
-                 axon_post_base):
-    """Synapses ``lo .. hi-1`` of the direct (not slotted) axon ``g`` into the ring, as in :func:`deliver`
-    (for the threaded loops; :func:`deliver` keeps the body written out: a shared inline per-axon helper
-    made the one-thread loop ~30 % slower)."""
-    if packed:
-        pb = axon_post_base[g]
-        if axon_delay[g] >= 0:
-            _add_packed(ring, row_off[axon_delay[g]] + pb, syn_packed, lo, hi)
-        else:
-            for q in range(lo, hi):
-                x = syn_packed[q]
-                ring[row_off[syn_delay[q]] + pb + (x & 0xFFFF)] += x >> 16
-    elif axon_delay[g] >= 0:
-        dst = ring[row_off[axon_delay[g]]:]
-        for q in range(lo, hi):
-            dst[_ix(syn_post[q])] += syn_add[q]
-    else:
-        for q in range(lo, hi):
-            ring[row_off[syn_delay[q]] + syn_post[q]] += syn_add[q]
+def _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes):
+    """The spikes ``fired[0:nf]`` of step ``t`` into the spike rows from ``n_spk`` on and the per-source spike
+    counts (link messages are these counts times the route table: :func:`add_link_spikes`); the new ``n_spk``."""
+    for f in range(nf):
+        s = fired[f]
+        spk_step[n_spk + f] = t
+        spk_src[n_spk + f] = s
+        src_spikes[s] += 1
+    return n_spk + nf
 
 
 @numba.njit(inline="always")
-def _deliver_range(th, fired, nf, row_off, ring, src_ptr, route_axon, syn_split, axon_delay, axon_slotted, syn_post,
-                   syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed, syn_packed,
-                   axon_post_base, slot_acc, touched, marked):
-    """:func:`deliver` of ``fired[0:nf]`` restricted to thread ``th``'s neurons: of every reached axon g only its
-    synapses ``syn_split[g, th] .. syn_split[g, th+1]-1`` (no recording, no counters)."""
+def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed, run_slot,
+                 slot_acc, touched, marked):
+    """The delivery runs (:func:`emulator.program.flatten`) of the spikes ``fired[f0:f1]`` into the ring
+    (``row_off[d]``: ring offset of step t + d) and, for slotted runs, into their dendrite slots' sums
+    (returns the number of slots touched, ``touched[0:nt]``; flush with :func:`_flush_slots`)."""
+    nt = 0
+    for f in range(f0, f1):
+        s = fired[f]
+        for j in range(run_ptr[s], run_ptr[s + 1]):
+            d = run_delay[j]
+            if d >= 0:
+                _add_packed(ring, row_off[d] + run_post_base[j], run_packed, run_syn[j], run_syn[j + 1])
+            else:
+                for q in range(run_syn[j], run_syn[j + 1]):
+                    nt = _slot_add(run_slot[q], run_packed[q] >> 16, slot_acc, touched, marked, nt)
+    return nt
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr, run_syn,
+              run_delay, run_post_base, run_packed, run_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc,
+              core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
+    """One thread: per step the LIF update of every neuron, then the step's spikes (neurons ascending, then
+    inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`)."""
+    spk_step = spikes[:, 0]
+    spk_src = spikes[:, 1]
+    fired = np.empty(N + in_ids.shape[0], np.int64)
+    touched = np.empty(slot_post.shape[0], np.int64)
+    marked = np.zeros(slot_post.shape[0], np.bool_)
+    row_off = np.empty(D, np.int64)
+    for k in range(n_steps):
+        t = t0 + k
+        nf = step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
+                          neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired)
+        n_spk = _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes)
+        nt = deliver_runs(fired, 0, nf, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed,
+                          run_slot, slot_acc, touched, marked)
+        _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, slot_acc, marked)
+    return n_spk
+
+
+@numba.njit(cache=True, nogil=True)
+def add_link_spikes(src_ptr, route_core, src_core, src_spikes, link_spikes):
+    """``link_spikes[src_core[s], route_core[r]] += src_spikes[s]`` for every route entry r of every source s
+    (the per-route count the route walk makes per spike, once per run); clears ``src_spikes``."""
+    for s in range(src_spikes.shape[0]):
+        c = src_spikes[s]
+        if c == 0:
+            continue
+        cs = src_core[s]
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            link_spikes[cs, route_core[r]] += c
+        src_spikes[s] = 0
+
+
+@numba.njit(inline="always")
+def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_delay, run_post_base, run_packed,
+                        run_slot, slot_post, slot_delay, slot_shift, slot_acc, touched, marked):
+    """:func:`deliver_runs` of ``fired[0:nf]`` restricted to thread ``th``'s neurons: of every run j only its
+    synapses ``run_split[j, th] .. run_split[j, th+1]-1``; slots flushed."""
     nt = 0
     for f in range(nf):
         s = fired[f]
-        for r in range(src_ptr[s], src_ptr[s + 1]):
-            g = route_axon[r]
-            lo = syn_split[g, th]
-            hi = syn_split[g, th + 1]
-            if axon_slotted[g]:
-                nt = _slot_axon(lo, hi, syn_slot, packed, syn_packed, syn_add, slot_acc, touched, marked, nt)
+        for j in range(run_ptr[s], run_ptr[s + 1]):
+            lo = run_split[j, th]
+            hi = run_split[j, th + 1]
+            d = run_delay[j]
+            if d >= 0:
+                _add_packed(ring, row_off[d] + run_post_base[j], run_packed, lo, hi)
             else:
-                _direct_axon(g, lo, hi, row_off, ring, axon_delay, syn_post, syn_delay, syn_add, packed, syn_packed,
-                             axon_post_base)
+                for q in range(lo, hi):
+                    nt = _slot_add(run_slot[q], run_packed[q] >> 16, slot_acc, touched, marked, nt)
     _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, slot_acc, marked)
 
 
 @numba.njit(cache=True, nogil=True)
 def _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
-                  src_ptr, src_core, route_core, link_spikes, spk_step, spk_src, n_spk):
+                  spk_step, spk_src, n_spk, src_spikes):
     """Serial part of a threaded step: the threads' spike lists in range order (= neurons ascending), then
-    the step's inputs, into ``fired``; probe traces (row k); spikes recorded from row ``n_spk`` on and link
-    messages counted, as :func:`deliver` does. Returns the number of spikes."""
+    the step's inputs, into ``fired``; probe traces (row k); spikes recorded from row ``n_spk`` on
+    (:func:`_record`). Returns the number of spikes."""
     nf = 0
     for th in range(T):
         lo = post_bounds[th]
@@ -254,28 +305,21 @@ def _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, tr
     for j in range(in_ptr[k], in_ptr[k + 1]):
         fired[nf] = N + in_ids[j]
         nf += 1
-    for f in range(nf):
-        s = fired[f]
-        spk_step[n_spk + f] = t
-        spk_src[n_spk + f] = s
-        for r in range(src_ptr[s], src_ptr[s + 1]):
-            link_spikes[src_core[s], route_core[r]] += 1
+    _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes)
     return nf
 
 
 @numba.njit(cache=True, nogil=True)
-def _thread_step(th, update, t, nf, N, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, arith, ref_period,
-                 ref_until, neuron_core, src_ptr, route_axon, syn_split, axon_delay, axon_slotted, syn_post, syn_delay,
-                 syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed, syn_packed, axon_post_base, u, v, ring,
-                 slot_acc, touched, marked, core_spikes, fired_local):
+def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, arith, ref_period,
+                 ref_until, neuron_core, run_ptr, run_split, run_delay, run_post_base, run_packed, run_slot, slot_post,
+                 slot_delay, slot_shift, u, v, ring, slot_acc, touched, marked, core_spikes, fired_local):
     """Thread ``th``'s share of a step: deliver the previous step's spikes ``fired[0:nf]`` (ring offsets
     ``prev_off``) into its neurons, then (if ``update``) update its neurons for step ``t``; returns the number
     of its spiking neurons, written range-local to ``fired_local``. A separate (called, not inlined)
     function: compiled inside the parallel region the same loops ran ~65 % slower per event."""
     if nf > 0:
-        _deliver_range(th, fired, nf, prev_off, ring, src_ptr, route_axon, syn_split, axon_delay, axon_slotted,
-                       syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed, syn_packed,
-                       axon_post_base, slot_acc, touched, marked)
+        _deliver_runs_range(th, fired, nf, prev_off, ring, run_ptr, run_split, run_delay, run_post_base, run_packed,
+                            run_slot, slot_post, slot_delay, slot_shift, slot_acc, touched, marked)
     lo = post_bounds[th]
     hi = post_bounds[th + 1]
     if not update or hi == lo:
@@ -286,16 +330,15 @@ def _thread_step(th, update, t, nf, N, fired, prev_off, row_off, post_bounds, de
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _run_threaded(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, src_ptr,
-                  route_axon, route_core, src_core, syn_split, post_bounds, axon_delay, axon_slotted, syn_post,
-                  syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, packed, syn_packed, axon_post_base,
-                  u, v, ring, slot_acc, core_spikes, link_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u,
-                  trace_v):
-    """:func:`_run` on ``T = len(post_bounds) - 1`` threads, one parallel region per step: thread k delivers
-    the previous step's spikes into its own neurons' ring slots (:func:`_deliver_range`), then updates its
+def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
+                    run_split, post_bounds, run_delay, run_post_base, run_packed, run_slot, slot_post, slot_delay,
+                    slot_shift, u, v, ring, slot_acc, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk,
+                    trace_u, trace_v):
+    """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads, one parallel region per step: thread k delivers
+    the previous step's spikes into its own neurons' ring slots (:func:`_deliver_runs_range`), then updates its
     own neurons (:func:`lif_update`); a serial pass merges the per-thread spike lists in thread order
-    (= neurons ascending), appends the inputs and records spikes and link counters. Every write of a
-    thread lies in its own neuron range (or its own buffers), so the integers equal :func:`_run`'s."""
+    (= neurons ascending), appends the inputs and records spikes. Every write of a thread lies in its own
+    neuron range (or its own buffers), so the integers equal :func:`_run_runs`'s."""
     T = post_bounds.shape[0] - 1
     C = core_spikes.shape[0]
     spk_step = spikes[:, 0]
@@ -313,15 +356,14 @@ def _run_threaded(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_per
         t = t0 + k
         ring_rows(t, D, N, row_off)
         for th in numba.prange(T):
-            nf_t[th] = _thread_step(th, k < n_steps, t, nf, N, fired, prev_off, row_off, post_bounds, decay_u,
-                                    decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, src_ptr, route_axon,
-                                    syn_split, axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot,
-                                    slot_post, slot_delay, slot_shift, packed, syn_packed, axon_post_base, u, v, ring,
+            nf_t[th] = _thread_step(th, k < n_steps, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v,
+                                    bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay,
+                                    run_post_base, run_packed, run_slot, slot_post, slot_delay, slot_shift, u, v, ring,
                                     slot_acc, touched[th], marked, cs_t[th], fired_t[th])
         if k == n_steps:                           # the last step's spikes are delivered: done
             break
         nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
-                           src_ptr, src_core, route_core, link_spikes, spk_step, spk_src, n_spk)
+                           spk_step, spk_src, n_spk, src_spikes)
         n_spk += nf
         for d in range(D):                         # a loop: an array assignment would be a parallel region
             prev_off[d] = row_off[d]
@@ -332,19 +374,16 @@ def _run_threaded(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_per
 
 
 @numba.njit(cache=True, nogil=True)
-def _deliver_spikes(fired, f0, f1, row_off, ring, src_ptr, route_axon, syn_ptr, axon_delay, syn_post, syn_delay,
-                    syn_add, packed, syn_packed, axon_post_base):
-    """The whole synapse runs of the spikes ``fired[f0:f1]`` into ``ring`` (direct axons only: no slots)."""
+def _deliver_share(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed):
+    """The whole runs of the spikes ``fired[f0:f1]`` into ``ring`` (programs without slotted runs)."""
     for f in range(f0, f1):
         s = fired[f]
-        for r in range(src_ptr[s], src_ptr[s + 1]):
-            g = route_axon[r]
-            _direct_axon(g, syn_ptr[g], syn_ptr[g + 1], row_off, ring, axon_delay, syn_post, syn_delay, syn_add,
-                         packed, syn_packed, axon_post_base)
+        for j in range(run_ptr[s], run_ptr[s + 1]):
+            _add_packed(ring, row_off[run_delay[j]] + run_post_base[j], run_packed, run_syn[j], run_syn[j + 1])
 
 
 @numba.njit(cache=True, nogil=True)
-def _update_range(th, t, base, N, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
+def _update_range(th, t, base, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
                   neuron_core, u, v, core_spikes, fired_local):
     """Neurons of range ``th``: add the other threads' ring rows (offset ``base``) into the shared ring and
     clear them (int32 sums wrap: order-free), then :func:`lif_update`; returns the range's spike count."""
@@ -361,15 +400,15 @@ def _update_range(th, t, base, N, T, post_bounds, ring, rings, decay_u, decay_v,
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, src_ptr,
-                     route_axon, route_core, src_core, syn_ptr, post_bounds, axon_delay, syn_post, syn_delay, syn_add,
-                     packed, syn_packed, axon_post_base, u, v, ring, core_spikes, link_spikes, in_ptr, in_ids, probe,
-                     spikes, n_spk, trace_u, trace_v):
-    """:func:`_run` on ``T = len(post_bounds) - 1`` threads for programs without dendrite slots, two parallel
-    regions per step: thread k adds the whole synapse runs of its share of the step's spikes (cut so the
-    shares hold about equal synapse counts) into its own copy of the ring (thread 0: the shared ring); then
-    thread k sums the copies' rows of its neuron range into the shared ring and updates those neurons. int32
-    sums wrap, so the ring holds the one-thread integers; a serial pass merges spikes as :func:`_run_threaded`."""
+def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
+                     run_syn, post_bounds, run_delay, run_post_base, run_packed, u, v, ring, core_spikes, src_spikes,
+                     in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
+    """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads for programs without slotted runs, two parallel
+    regions per step: thread k adds the whole runs of its share of the step's spikes (cut so the shares hold
+    about equal synapse counts: a source's runs are contiguous) into its own copy of the ring (thread 0: the
+    shared ring); then thread k sums the copies' rows of its neuron range into the shared ring and updates
+    those neurons. int32 sums wrap, so the ring holds the one-thread integers; a serial pass merges spikes as
+    :func:`_run_post_split`."""
     T = post_bounds.shape[0] - 1
     C = core_spikes.shape[0]
     spk_step = spikes[:, 0]
@@ -386,17 +425,14 @@ def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_
         t = t0 + k
         ring_rows(t, D, N, row_off)
         for th in numba.prange(T):
-            nf_t[th] = _update_range(th, t, row_off[0], N, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith,
+            nf_t[th] = _update_range(th, t, row_off[0], T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith,
                                      ref_period, ref_until, neuron_core, u, v, cs_t[th], fired_t[th])
         nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
-                           src_ptr, src_core, route_core, link_spikes, spk_step, spk_src, n_spk)
+                           spk_step, spk_src, n_spk, src_spikes)
         n_spk += nf
         for f in range(nf):
             s = fired[f]
-            e = 0
-            for r in range(src_ptr[s], src_ptr[s + 1]):
-                e += syn_ptr[route_axon[r] + 1] - syn_ptr[route_axon[r]]
-            ev[f + 1] = ev[f] + e
+            ev[f + 1] = ev[f] + run_syn[run_ptr[s + 1]] - run_syn[run_ptr[s]]
         f = 0
         for th in range(T):                                # shares of about ev[nf] / T synapses
             while f < nf and ev[f] * T < ev[nf] * th:
@@ -404,9 +440,8 @@ def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_
             cut[th] = f
         cut[T] = nf
         for th in numba.prange(T):
-            _deliver_spikes(fired, cut[th], cut[th + 1], row_off, ring if th == 0 else rings[th - 1], src_ptr,
-                            route_axon, syn_ptr, axon_delay, syn_post, syn_delay, syn_add, packed, syn_packed,
-                            axon_post_base)
+            _deliver_share(fired, cut[th], cut[th + 1], row_off, ring if th == 0 else rings[th - 1], run_ptr,
+                           run_syn, run_delay, run_post_base, run_packed)
     for j in range(T - 1):                                 # pending deliveries into the shared ring
         for n in range(D * N):
             ring[n] += rings[j, n]
@@ -414,9 +449,6 @@ def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_
         for c in range(C):
             core_spikes[c] += cs_t[th, c]
     return n_spk
-
-
-_NO_PACK = (np.zeros(0, np.int32), np.zeros(0, np.int64))
 
 
 def _launch_threads() -> None:
@@ -432,35 +464,47 @@ def _launch_threads() -> None:
         ctx._actual_context = None
 
 
+
+
 def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, in_ids: np.ndarray,
               probe: np.ndarray, out: ChunkOut) -> None:
-    """Same contract as :func:`emulator.engine_numpy.run_chunk`; runs packed (:func:`emulator.program.pack`)
-    and unpacked programs, on ``len(p.post_bounds) - 1`` threads when :func:`emulator.program.split_posts`
-    prepared ``p`` for more than one (else on the calling thread)."""
-    packed = p.syn_packed is not None
-    syn_packed, axon_post_base = (p.syn_packed, p.axon_post_base) if packed else _NO_PACK
+    """Same contract as :func:`emulator.engine_numpy.run_chunk`. Programs with delivery runs
+    (:func:`emulator.program.flatten`) run on ``len(p.post_bounds) - 1`` threads when
+    :func:`emulator.program.split_runs` prepared them for more than one (else on the calling thread) and count
+    spikes per source in ``st.src_spikes`` (:func:`add_link_spikes` turns them into ``st.link_spikes``);
+    programs without runs walk the route entries (:func:`deliver`)."""
+    if p.run_ptr is None:
+        out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
+                            st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
+                            p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post,
+                            p.slot_delay, p.slot_shift, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
+                            st.link_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v)
+        return
+    ring = st.ring.reshape(-1)
     if p.post_bounds is not None and p.post_bounds.shape[0] > 2:
         _launch_threads()
         numba.set_num_threads(min(p.post_bounds.shape[0] - 1, numba.config.NUMBA_NUM_THREADS))
-        if p.slot_post.size == 0:
+        if p.run_slot.size == 0:
             out.n_spikes = _run_spike_split(
                 t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
-                st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
-                p.post_bounds, p.axon_delay, p.syn_post, p.syn_delay, p.syn_add, packed, syn_packed, axon_post_base,
-                st.u, st.v, st.ring.reshape(-1), st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, out.spikes,
+                st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.post_bounds, p.run_delay, p.run_post_base,
+                p.run_packed, st.u, st.v, ring, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes,
                 out.n_spikes, out.trace_u, out.trace_v)
             return
-        out.n_spikes = _run_threaded(
+        out.n_spikes = _run_post_split(
             t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period, st.ref_until,
-            p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_split, p.post_bounds,
-            p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
-            p.slot_shift, packed, syn_packed, axon_post_base, st.u, st.v, st.ring.reshape(-1), st.slot_acc,
-            st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u,
-            out.trace_v)
+            p.neuron_core, p.run_ptr, p.run_split, p.post_bounds, p.run_delay, p.run_post_base, p.run_packed,
+            p.run_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc, st.core_spikes,
+            st.src_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v)
         return
-    out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
-                        p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
-                        p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post, p.slot_delay,
-                        p.slot_shift, packed, syn_packed, axon_post_base, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
-                        st.link_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes,
-                        out.trace_u, out.trace_v)
+    out.n_spikes = _run_runs(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
+                             st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.run_delay, p.run_post_base,
+                             p.run_packed, p.run_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring,
+                             st.slot_acc, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes,
+                             out.n_spikes, out.trace_u, out.trace_v)
+
+
+def fold_link_spikes(p: Program, st: State) -> None:
+    """Add the per-source spike counts of a run over delivery runs into ``st.link_spikes`` (exact: the
+    route walk's per-spike, per-route counts) and clear them."""
+    add_link_spikes(p.src_ptr, p.route_core, p.src_core, st.src_spikes, st.link_spikes)

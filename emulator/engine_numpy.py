@@ -5,18 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from emulator.lif import lif_step
-from emulator.program import Program
+from emulator.program import Program, concat_ranges
 from emulator.state import ChunkOut, State
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenated ``arange(starts[i], ends[i])`` and, for each element, its range index ``i``."""
-    lens = ends - starts
-    owner = np.repeat(np.arange(starts.shape[0]), lens)
-    if owner.size == 0:
-        return owner, owner
-    first = np.cumsum(lens) - lens
-    return np.arange(owner.size) - first[owner] + starts[owner], owner
 
 
 def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, in_ids: np.ndarray,
@@ -40,10 +30,10 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         out.spikes[n_spk:n_spk + src.size, 1] = src
         n_spk += src.size
         np.add.at(st.core_spikes, p.neuron_core[fired], 1)
-        routes, owner = _ranges(p.src_ptr[src], p.src_ptr[src + 1])
+        routes, owner = concat_ranges(p.src_ptr[src], p.src_ptr[src + 1])
         np.add.at(st.link_spikes, (p.src_core[src[owner]], p.route_core[routes]), 1)
         ax = p.route_axon[routes]
-        syn, _ = _ranges(p.syn_ptr[ax], p.syn_ptr[ax + 1])
+        syn, _ = concat_ranges(p.syn_ptr[ax], p.syn_ptr[ax + 1])
         # the delay as int64 first: ``t + uint8 array`` keeps uint8 while t <= 255 (numpy 1.x value-based
         # casting) and wraps t + delay >= 256 to t + delay - 256, the wrong ring row (issue 19)
         dest = (t + p.syn_delay[syn].astype(np.int64)) % D

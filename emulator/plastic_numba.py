@@ -1,7 +1,7 @@
 """The plastic time loop compiled whole: many steps per numba call, learning inside the loop.
 
 Same integers and order as :func:`emulator.plastic.emulate_plastic` with per step t (0-based):
-the LIF update and delivery of :func:`emulator.engine_numba._run` (its inline helpers ``lif_update``
+the LIF update and delivery of :func:`emulator.engine_numba._run` (its inline helpers ``step_sources``
 and ``deliver``: refractory periods, per-axon delays and dendrite slots included), then every plastic projection's
 seed-rule kernel with ``t + 1``, then the learned weights written into ``syn_add`` (``w << weight_exp``,
 or the raw weight when ``weight_exp < 0``; stored into the int16 field like numpy's cast), then the
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from emulator.engine_numba import deliver, lif_update, ring_rows, trace_probes
+from emulator.engine_numba import deliver, step_sources
 from emulator.inputs import InputSchedule
 from emulator.seed_rules import (homeostatic_stdp, homeostatic_stdp_numba, pool_stdp, pool_stdp_numba, vogels_isp,
                                  vogels_isp_numba)
@@ -34,8 +34,6 @@ _ORDER = (homeostatic_stdp, vogels_isp, pool_stdp)
 assert (homeostatic_stdp_numba.WEIGHTS, vogels_isp_numba.WEIGHTS, pool_stdp_numba.WEIGHTS) == (9, 7, 9)
 #: spike-buffer entries per chunk (chunk length = this // (neurons + inputs), at most 4096 steps)
 _BUF = 1 << 21
-#: unpacked programs only (the loop writes learned weights into ``syn_add``)
-_NO_PACK = (np.zeros(0, np.int32), np.zeros(0, np.int64))
 
 
 def supported(projs) -> bool:
@@ -108,19 +106,13 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, a
     n_rec = 0
     for k in range(n_steps):
         t = t0 + k
-        ring_rows(t, D, N, row_off)
-        nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                        neuron_core, core_spikes, fired)
-        trace_probes(k, probe, u, v, trace_u, trace_v)
-        for e in range(in_ptr[k], in_ptr[k + 1]):            # inputs of step t, sorted by id
-            fired[nf] = N + in_ids[e]
-            nf += 1
+        nf = step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
+                          neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired)
         for f in range(nf):
             spk[fired[f]] = True
         n_spk = deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr,  # weights
                         axon_delay, axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post,  # up to t-1
-                        slot_delay, slot_shift, False, _NO_PACK[0], _NO_PACK[1], slot_acc, touched, marked,
-                        link_spikes, spk_step, spk_src, n_spk)
+                        slot_delay, slot_shift, slot_acc, touched, marked, link_spikes, spk_step, spk_src, n_spk)
         if has_h:                                            # learning, then weights into delivery
             _gather(h_pre, h_post, spk, h_preb, h_postb)
             homeostatic_stdp_numba.step_fields(t + 1, h0, h1, h2, h3, h4, h5, h6, h7, h8, h_w, h10, h11, h12, h13,
@@ -180,8 +172,8 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
         r_steps = ts[((ts + 1) % every == 0 if every else False) | (ts == steps - 1)].tolist()
         recs = [np.zeros((len(r_steps), grp[3][grp[1].WEIGHTS].size), np.int16) for grp in groups]
         (_, _, _, hg, hl), (_, _, _, vg, vl), (_, _, _, pg, pl) = groups
-        n_spk, n_rec = _run(t0, n, steps - 1, every, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
-                            p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core,
+        n_spk, n_rec = _run(t0, n, steps - 1, every, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
+                            p.arith, p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core,
                             p.src_core, p.syn_ptr, p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add,
                             p.syn_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc,
                             st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, spk_step, spk_src,

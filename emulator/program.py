@@ -4,7 +4,11 @@
 :class:`Program`: per neuron the constants of Lava's ``PyLifModelBitAcc``
 (effective threshold ``vth << threshold_shift`` and bias ``bias_mant << bias_exp``, widths of
 the image's ``arithmetic``), per source the route entries resolved to global axons, per synapse the
-post neuron, total delay and the weight the accumulator adds.
+post neuron, total delay and the weight the accumulator adds. :func:`flatten` adds the
+*delivery runs* the static numba loops read: per source its synapses over all its route
+entries, by delay and post, packed (the per-spike cost no longer grows with the route count;
+the per-core and per-link counters are then per-source spike counts times the route table,
+:func:`emulator.engine_numba.add_link_spikes`).
 
 Weight exponent (Lava ``PyDenseModelBitAcc.run_spk``): a projection's per-step
 sum onto one (post, delay) is shifted ``<< weight_exp`` or, when negative,
@@ -74,125 +78,103 @@ class Program:
     seed: int
     #: the LIF update's arithmetic (:func:`emulator.lif.arith_vector`: decay shift, activation shift, u wrap, v limit)
     arith: np.ndarray = None
-    # packed synapses (static numba runs, :func:`pack`): syn_post/syn_add then have length 0
-    syn_packed: np.ndarray = None      # S int32: add << 16 | (post - axon_post_base[axon]) (16 bit unsigned)
-    axon_post_base: np.ndarray = None  # A int64: smallest post of each axon
-    # threaded delivery (:func:`split_posts`): thread k owns neurons post_bounds[k] .. post_bounds[k+1]-1
+    # delivery runs (:func:`flatten`; the static numba loops): every source's synapses, over all its route
+    # entries, as runs of one delay sorted by post, packed; the image-order synapse arrays above stay for
+    # the numpy engine and the plastic loops. Lengths: G runs, S' run synapses (S' = S unless axons are shared)
+    run_ptr: np.ndarray = None         # N+I+1 int64: source s's runs run_ptr[s] .. run_ptr[s+1]-1
+    run_syn: np.ndarray = None         # G+1 int64: run j's synapses run_syn[j] .. run_syn[j+1]-1
+    run_delay: np.ndarray = None       # G int64: delay of run j's synapses; -1: a slotted run (slots hold delays)
+    run_post_base: np.ndarray = None   # G int64: smallest post of run j (its posts span < 2**16 neurons)
+    run_packed: np.ndarray = None      # S' int32: add << 16 | (post - run_post_base[run]) (16 bit unsigned)
+    run_slot: np.ndarray = None        # S' int32: dendrite slot (slotted runs; length 0 if no run is slotted)
+    # threaded delivery (:func:`split_runs`): thread k owns neurons post_bounds[k] .. post_bounds[k+1]-1
     post_bounds: np.ndarray = None     # T+1 int64, ascending, 0 .. N
-    syn_split: np.ndarray = None       # (A, T+1) int64: first synapse of each axon whose post >= post_bounds[k]
+    run_split: np.ndarray = None       # (G, T+1) int64: first synapse of run j whose post >= post_bounds[k]
 
 
-def _axon_post_base(p: Program) -> np.ndarray | None:
-    """Smallest post of each axon (0 for empty axons), or None when some axon's posts span 2**16 or
-    more neurons (then (add, post offset) cannot share one int32) or there are no synapses."""
-    if p.syn_post.size == 0:
-        return None
-    n = np.diff(p.syn_ptr)
-    has = np.flatnonzero(n > 0)
-    lo = np.minimum.reduceat(p.syn_post, p.syn_ptr[has])
-    hi = np.maximum.reduceat(p.syn_post, p.syn_ptr[has])
-    if np.any(hi.astype(np.int64) - lo >= (1 << 16)):
-        return None
-    base = np.zeros(n.size, np.int64)
-    base[has] = lo
-    return base
+def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated ``arange(starts[i], ends[i])`` and, for each element, its range index ``i``."""
+    lens = ends - starts
+    owner = np.repeat(np.arange(starts.shape[0]), lens)
+    if owner.size == 0:
+        return owner, owner
+    first = np.cumsum(lens) - lens
+    return np.arange(owner.size) - first[owner] + starts[owner], owner
 
 
-def packable(p: Program) -> bool:
-    """Every axon's posts span < 2**16 neurons, so (add, post offset) fit one int32 (add is 16 bit)."""
-    return _axon_post_base(p) is not None
-
-
-def order_by_source(p: Program) -> Program:
-    """The same program with its axons (and their synapse runs) stored in routing-table order, so the
-    axons one spike reaches are contiguous in memory (the image stores them core by core: a spike to
-    k cores would jump k times across the synapse arrays, defeating the hardware prefetcher).
-    Synaptic sums are integer and order-free, so results are unchanged (tested)."""
-    A = p.syn_ptr.shape[0] - 1
-    first = np.unique(p.route_axon, return_index=True)[1]
-    reached = p.route_axon[np.sort(first)]
-    order = np.concatenate([reached, np.setdiff1d(np.arange(A), reached)]).astype(np.int64)
-    new_id = np.empty(A, np.int64)
-    new_id[order] = np.arange(A)
-    lens = np.diff(p.syn_ptr)[order]
-    ptr = np.zeros(A + 1, np.int64)
-    np.cumsum(lens, out=ptr[1:])
-    perm = np.repeat(p.syn_ptr[order] - ptr[:-1], lens) + np.arange(ptr[-1], dtype=np.int64)
-    take = (lambda a: a[perm] if a is not None and a.size else a)  # noqa: E731
+def flatten(p: Program) -> Program:
+    """``p`` with its delivery runs (``run_*``): for every source, the synapses of all the axons its route
+    entries reach (an axon reached twice counts twice, as the route walk delivers it twice), grouped by delay
+    (slotted synapses, weight_exp < 0, in one group of their own), sorted by post, and cut into runs whose
+    posts span < 2**16 neurons, so (add, post offset) pack into one int32. A spike then costs one loop over
+    its runs (about one per delay and 65 536 posts) however many cores and route entries the placement
+    produced. Sums are integer and order-free (int32 ring adds wrap; slot sums are int64 and shifted per
+    slot), so every run gives the route walk's integers (tested)."""
+    n_src = p.n_neurons + p.n_inputs
+    route_src = np.repeat(np.arange(n_src, dtype=np.int64), np.diff(p.src_ptr))
+    g = p.route_axon
+    syn, owner = concat_ranges(p.syn_ptr[g], p.syn_ptr[g + 1])        # every delivered synapse, in route order
+    src = route_src[owner]
+    del owner
+    post = p.syn_post[syn].astype(np.int64)
+    slotted = p.syn_slot[syn] >= 0 if p.syn_slot.size else np.zeros(syn.size, bool)
+    delay = np.where(slotted, -1, p.syn_delay[syn].astype(np.int64))
+    # order: source, delay group (slotted first), post; one int64 key while it fits (delays <= 64)
+    if n_src * 66 * max(p.n_neurons, 1) < (1 << 62):
+        order = np.argsort((src * 66 + (delay + 1)) * max(p.n_neurons, 1) + post)
+    else:
+        order = np.lexsort((post, delay, src))
+    syn, src, post, delay = syn[order], src[order], post[order], delay[order]
+    del order, slotted
+    S = syn.size
+    group = np.ones(S, bool)                               # first synapse of each (source, delay) group
+    if S:
+        group[1:] = (src[1:] != src[:-1]) | (delay[1:] != delay[:-1])
+    gid = np.cumsum(group) - 1
+    win = (post - post[np.flatnonzero(group)][gid]) >> 16   # 2**16-wide post windows of the group
+    start = group
+    if S:
+        start[1:] |= win[1:] != win[:-1]
+    first = np.flatnonzero(start)
+    run_syn = np.append(first, S).astype(np.int64)
+    run_src = src[first]
+    run_ptr = np.zeros(n_src + 1, np.int64)
+    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
+    base = post[first]
+    off = post - np.repeat(base, np.diff(run_syn))
+    packed = ((p.syn_add[syn].astype(np.int64) << 16) | off).astype(np.int32)   # add int16, off < 2**16
     return dataclasses.replace(
-        p, syn_ptr=ptr, route_axon=new_id[p.route_axon], axon_delay=p.axon_delay[order],
-        axon_slotted=p.axon_slotted[order], syn_post=take(p.syn_post), syn_delay=take(p.syn_delay),
-        syn_add=take(p.syn_add), syn_slot=take(p.syn_slot), syn_packed=take(p.syn_packed),
-        axon_post_base=None if p.axon_post_base is None else p.axon_post_base[order], post_bounds=None, syn_split=None)
+        p, run_ptr=run_ptr, run_syn=run_syn, run_delay=delay[first].astype(np.int64), run_post_base=base,
+        run_packed=packed, run_slot=p.syn_slot[syn].astype(np.int32) if p.syn_slot.size else np.zeros(0, np.int32),
+        post_bounds=None, run_split=None)
 
 
-def pack(p: Program) -> Program | None:
-    """The same program, axons in routing order (:func:`order_by_source`), with each synapse's post
-    offset and add packed into one int32 (4 bytes per synapse instead of 6 read per event;
-    ``syn_post``/``syn_add`` are dropped); None when the program is not :func:`packable` (run it
-    unpacked). The numba engine runs packed and unpacked programs identically."""
-    base = _axon_post_base(p)
-    if base is None:
-        return None
-    p = order_by_source(dataclasses.replace(p, axon_post_base=base))
-    off = p.syn_post.astype(np.int64) - np.repeat(p.axon_post_base, np.diff(p.syn_ptr))
-    # add is int16 and off < 2**16, so add << 16 | off lies in int32's range
-    packed = ((p.syn_add.astype(np.int64) << 16) | off).astype(np.int32)
-    return dataclasses.replace(p, syn_post=np.zeros(0, np.int32), syn_add=np.zeros(0, np.int16), syn_packed=packed)
+def run_posts(p: Program) -> np.ndarray:
+    """The post neuron of every run synapse (int64, :func:`flatten` order)."""
+    return np.repeat(p.run_post_base, np.diff(p.run_syn)) + (p.run_packed.astype(np.int64) & 0xFFFF)
 
 
-def unpack(p: Program) -> Program:
-    """Inverse of :func:`pack` (the numpy engine and the plastic loop read ``syn_post``/``syn_add``)."""
-    if p.syn_packed is None:
-        return p
-    x = p.syn_packed.astype(np.int64)
-    post = np.repeat(p.axon_post_base, np.diff(p.syn_ptr)) + (x & 0xFFFF)
-    return dataclasses.replace(p, syn_post=post.astype(np.int32), syn_add=(x >> 16).astype(np.int16),
-                               syn_packed=None, axon_post_base=None)
-
-
-def _syn_posts(p: Program) -> np.ndarray:
-    """The post neuron of every synapse (int64), packed or not."""
-    if p.syn_packed is None:
-        return p.syn_post.astype(np.int64)
-    return np.repeat(p.axon_post_base, np.diff(p.syn_ptr)) + (p.syn_packed.astype(np.int64) & 0xFFFF)
-
-
-def sort_by_post(p: Program) -> Program:
-    """The same program with each axon's synapses ascending by post (stable; a no-op when they already
-    are, as :mod:`neuromap.passes.lower` writes them). Sums are integer and order-free: results are unchanged."""
-    post = _syn_posts(p)
-    axon = np.repeat(np.arange(p.syn_ptr.shape[0] - 1), np.diff(p.syn_ptr))
-    if post.size < 2 or not np.any((axon[1:] == axon[:-1]) & (post[1:] < post[:-1])):
-        return p
-    perm = np.lexsort((post, axon))
-    take = (lambda a: a[perm] if a is not None and a.size else a)  # noqa: E731
-    return dataclasses.replace(p, syn_post=take(p.syn_post), syn_delay=take(p.syn_delay), syn_add=take(p.syn_add),
-                               syn_slot=take(p.syn_slot), syn_packed=take(p.syn_packed))
-
-
-def split_posts(p: Program, threads: int) -> Program:
-    """The same program prepared for ``threads`` delivery threads: the neurons cut into ``threads`` contiguous
-    ranges of about equal weight (in-degree + 1 per neuron: synaptic events and the LIF update), each axon's
-    synapses sorted by post (:func:`sort_by_post`) and ``syn_split[g, k]`` = the first synapse of axon g whose
-    post lies in range k or above. Thread k then adds only into its own neurons' ring slots and slot
-    accumulators (disjoint writes: the same integers whatever the scheduling). Ranges may be empty."""
+def split_runs(p: Program, threads: int) -> Program:
+    """The flattened program (:func:`flatten`) prepared for ``threads`` delivery threads: the neurons cut into
+    ``threads`` contiguous ranges of about equal weight (in-degree + 1 per neuron: synaptic events and the LIF
+    update) and ``run_split[j, k]`` = the first synapse of run j whose post lies in range k or above (runs
+    are sorted by post). Thread k then adds only into its own neurons' ring slots and slot accumulators
+    (disjoint writes: the same integers whatever the scheduling). Ranges may be empty."""
     T = max(1, int(threads))
-    p = sort_by_post(p)
-    post = _syn_posts(p)
+    post = run_posts(p)
     w = np.bincount(post, minlength=p.n_neurons)[:p.n_neurons] + 1
     cum = np.cumsum(w)
     bounds = np.zeros(T + 1, np.int64)
     bounds[1:T] = np.searchsorted(cum, cum[-1] * np.arange(1, T) / T, side="left") + 1 if p.n_neurons else 0
     bounds[T] = p.n_neurons
     bounds = np.minimum(np.maximum.accumulate(bounds), p.n_neurons)
-    split = np.empty((p.syn_ptr.shape[0] - 1, T + 1), np.int64)
-    split[:, 0], split[:, T] = p.syn_ptr[:-1], p.syn_ptr[1:]
+    split = np.empty((p.run_syn.shape[0] - 1, T + 1), np.int64)
+    split[:, 0], split[:, T] = p.run_syn[:-1], p.run_syn[1:]
     for k in range(1, T):
         below = np.zeros(post.size + 1, np.int64)
         np.cumsum(post < bounds[k], out=below[1:])
-        split[:, k] = p.syn_ptr[:-1] + below[p.syn_ptr[1:]] - below[p.syn_ptr[:-1]]
-    return dataclasses.replace(p, post_bounds=bounds, syn_split=split)
+        split[:, k] = p.run_syn[:-1] + below[p.run_syn[1:]] - below[p.run_syn[:-1]]
+    return dataclasses.replace(p, post_bounds=bounds, run_split=split)
 
 
 def _i64(a) -> np.ndarray:

@@ -22,13 +22,16 @@ class State:
     slot_acc: np.ndarray      # (K,) int64, zero between steps
     core_spikes: np.ndarray   # (C,) spikes emitted by the neurons of each core
     link_spikes: np.ndarray   # (C+1, C) spike messages source core -> destination core; row C = host inputs
+    src_spikes: np.ndarray    # (N+I,) spikes per source not yet counted into link_spikes (delivery runs:
+    #                           emulator.engine_numba.fold_link_spikes adds them once per run, route table x count)
 
     @classmethod
     def initial(cls, p: Program) -> "State":
         return cls(u=p.u_init.copy(), v=p.v_init.copy(), ref_until=np.full(p.n_neurons, -1, np.int64), ring=np.zeros((p.ring_len, p.n_neurons), np.int32),
                    slot_acc=np.zeros(p.slot_post.size, np.int64),
                    core_spikes=np.zeros(p.n_cores, np.int64),
-                   link_spikes=np.zeros((p.n_cores + 1, p.n_cores), np.int64))
+                   link_spikes=np.zeros((p.n_cores + 1, p.n_cores), np.int64),
+                   src_spikes=np.zeros(p.n_neurons + p.n_inputs, np.int64))
 
 
 @dataclass

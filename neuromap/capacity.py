@@ -23,13 +23,14 @@ Capacity model (the image's structure, docs/image-format.md):
   ceil(log2(neurons on the core)).
 * **Neurons**: compartments on the core. Sources with a negative core (host-side inputs) occupy nothing.
 
-A leaf module (numpy and the standard library only), so the image can use it.
+A leaf module (numpy, numba and the standard library only), so the image can use it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 #: resources in the order they are reported
@@ -137,7 +138,7 @@ class CoreUsage:
     neurons: np.ndarray
     input_axons: np.ndarray        # slots (a plastic axon counts plastic_axon_slots)
     output_axons: np.ndarray
-    max_fan_out_cores: np.ndarray  # largest number of cores one source on the core reaches
+    max_fan_out_cores: np.ndarray  # largest number of cores one source on the core reaches (0 if unlimited)
     memory_bits: np.ndarray        # nengo-loihi synapse memory (0 when not counted)
     synapses: np.ndarray
 
@@ -194,40 +195,66 @@ def synapse_bits(limits: CoreLimits, axons: InputAxons, neurons_on_core: np.ndar
             + index_bits(limits, neurons_on_core)[axons.core])
 
 
+@numba.njit(cache=True)
+def _count_axons(core, source, n_syn, wbits, delayed, plastic, source_core, n_cores, pslots, counts_memory,
+                 wlut, wmax, delay_bits, tag_bits, ibits, g, h, w):  # pragma: no cover - compiled
+    """One pass over the input axons: input-axon slots, synapses, output axons and memory bits per core."""
+    slots = np.zeros(n_cores, np.int64)
+    syn = np.zeros(n_cores, np.int64)
+    out = np.zeros(n_cores, np.int64)
+    mem = np.zeros(n_cores, np.int64)
+    for a in range(core.shape[0]):
+        c = core[a]
+        slots[c] += pslots if plastic[a] else 1
+        syn[c] += n_syn[a]
+        sc = source_core[source[a]]
+        if sc >= 0 and sc < n_cores:
+            out[sc] += 1
+        if counts_memory:
+            b = wbits[a]
+            bits = wlut[b if b > 0 else wmax] + (delay_bits if delayed[a] else 0) \
+                + (tag_bits if plastic[a] else 0) + ibits[c]
+            n = n_syn[a]
+            full, rest = n // g, n % g
+            mem[c] += full * (-(-(g * bits + h) // w) * w)
+            if rest > 0:
+                mem[c] += -(-(rest * bits + h) // w) * w
+    return slots, syn, out, mem
+
+
 def count(limits: CoreLimits, n_cores: int, source_core: np.ndarray, axons: InputAxons,
           n_neurons: int | None = None) -> CoreUsage:
     """Usage of cores ``0..n_cores-1``.
 
     ``source_core``: core of every source id (neurons and inputs); a negative entry or one
     ``>= n_cores`` is a host-side source that occupies no core. ``n_neurons``: the first
-    ``n_neurons`` entries of ``source_core`` are compartments (default: all).
+    ``n_neurons`` entries of ``source_core`` are compartments (default: all). One compiled pass over
+    the axons (no per-axon temporaries).
     """
     sc = np.asarray(source_core, np.int64)
     nn = sc.shape[0] if n_neurons is None else int(n_neurons)
     on = sc[:nn]
     on = on[(on >= 0) & (on < n_cores)]
     neurons = np.bincount(on, minlength=n_cores).astype(np.int64)
-    ac = np.asarray(axons.core, np.int64)
-    slots = np.where(axons.plastic, limits.plastic_axon_slots, 1).astype(np.int64)
-    input_axons = np.bincount(ac, weights=slots, minlength=n_cores).astype(np.int64)[:n_cores]
-    synapses = np.bincount(ac, weights=axons.n_synapses, minlength=n_cores).astype(np.int64)[:n_cores]
-    src_core = sc[axons.source] if axons.size else np.zeros(0, np.int64)
-    mine = (src_core >= 0) & (src_core < n_cores)
-    output_axons = np.bincount(src_core[mine], minlength=n_cores).astype(np.int64)
+    counts_memory = limits.counts_memory
+    wlut = smallest_at_least(limits.weight_bits, np.arange(65)) if counts_memory else np.zeros(65, np.int64)
+    ibits = index_bits(limits, neurons) if counts_memory else np.zeros(n_cores, np.int64)
+    slots, syn, out, mem = _count_axons(
+        np.asarray(axons.core), np.asarray(axons.source), np.asarray(axons.n_synapses),
+        np.asarray(axons.weight_bits), np.asarray(axons.delayed, np.bool_),
+        np.asarray(axons.plastic, np.bool_), sc, int(n_cores), int(limits.plastic_axon_slots), counts_memory,
+        wlut.astype(np.int64), int(limits.weight_bits_max), int(limits.delay_bits), int(limits.tag_bits),
+        ibits.astype(np.int64), int(limits.synapses_per_group), int(limits.group_header_bits), int(limits.word_bits))
     max_fan = np.zeros(n_cores, np.int64)
-    if axons.size:
-        # distinct target cores per source: unique (source, core) pairs
+    if axons.size and limits.max_fan_out_cores:    # counted only where limited (one sort of the axons)
+        ac = np.asarray(axons.core, np.int64)
         key = np.unique(np.asarray(axons.source, np.int64) * max(n_cores, 1) + ac)
         src = key // max(n_cores, 1)
         fan_src, fan = np.unique(src, return_counts=True)
         c = sc[fan_src]
         ok = (c >= 0) & (c < n_cores)
         np.maximum.at(max_fan, c[ok], fan[ok])
-    memory = np.zeros(n_cores, np.int64)
-    if limits.counts_memory and axons.size:
-        bits = axon_memory_bits(limits, axons.n_synapses, synapse_bits(limits, axons, neurons))
-        memory = np.bincount(ac, weights=bits, minlength=n_cores).astype(np.int64)[:n_cores]
-    return CoreUsage(neurons, input_axons, output_axons, max_fan, memory, synapses)
+    return CoreUsage(neurons, slots, out, max_fan, mem, syn)
 
 
 def violations(usage: CoreUsage, limits: CoreLimits, resources: tuple[str, ...] = RESOURCES) -> list[Violation]:
@@ -254,32 +281,45 @@ def over(usage: CoreUsage, limits: CoreLimits, resources: tuple[str, ...] = RESO
     return bad
 
 
+@numba.njit(cache=True)
+def _image_axons(axon_ptr, syn_ptr, proj, r_core, r_axon, src_ptr, delay, proj_bits, proj_plastic,
+                 delay_min):  # pragma: no cover - compiled
+    C, A = axon_ptr.shape[0] - 1, syn_ptr.shape[0] - 1
+    core = np.empty(A, np.int32)
+    source = np.full(A, -1, np.int64)
+    n_syn = np.empty(A, np.int32)
+    wbits = np.empty(A, np.int8)
+    delayed = np.zeros(A, np.bool_)
+    plastic = np.empty(A, np.bool_)
+    for c in range(C):
+        for a in range(axon_ptr[c], axon_ptr[c + 1]):
+            core[a] = c
+    for s in range(src_ptr.shape[0] - 1):
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            source[axon_ptr[r_core[r]] + r_axon[r]] = s
+    for a in range(A):
+        n_syn[a] = syn_ptr[a + 1] - syn_ptr[a]
+        wbits[a] = proj_bits[proj[a]]
+        plastic[a] = proj_plastic[proj[a]]
+        for k in range(syn_ptr[a], syn_ptr[a + 1]):
+            if delay[k] > delay_min:
+                delayed[a] = True
+                break
+    return core, source, n_syn, wbits, delayed, plastic
+
+
 def image_input_axons(img: Any) -> tuple[InputAxons, np.ndarray]:
     """The input axons of a compiled image read back from its arrays, and the core of every source id
     (neurons, then inputs at -1: host side). Each axon's source is the one route that names it
-    (:meth:`Image.verify` checks that every axon has exactly one)."""
-    C, A = img.n_cores, img.n_axons
-    n_ax = np.diff(img.cores["axon_ptr"].astype(np.int64))
-    core = np.repeat(np.arange(C, dtype=np.int64), n_ax)
-    src_ptr = img.routes["src_ptr"].astype(np.int64)
-    r_src = np.repeat(np.arange(src_ptr.shape[0] - 1, dtype=np.int64), np.diff(src_ptr))
-    g = img.cores["axon_ptr"].astype(np.int64)[img.routes["core"].astype(np.int64)] + img.routes["axon"]
-    source = np.full(A, -1, np.int64)
-    source[g] = r_src
-    syn_ptr = img.axons["syn_ptr"].astype(np.int64)
-    n_syn = np.diff(syn_ptr)
-    proj = img.axons["proj"].astype(np.int64)
-    bits = np.array([p.num_weight_bits for p in img.projections] or [0], np.int64)[proj]
-    plastic = np.array([p.learning is not None for p in img.projections] or [False], bool)[proj]
-    delayed = np.zeros(A, bool)
-    if A and img.n_synapses:
-        lim = CoreLimits.from_constants(img.constants)
-        dmin = lim.delay_min if lim is not None else 1
-        nz = n_syn > 0
-        dmax = np.maximum.reduceat(img.synapses["delay"], syn_ptr[:-1][nz])
-        delayed[nz] = dmax > dmin
+    (:meth:`Image.verify` checks that every axon has exactly one). One compiled pass over the arrays."""
+    lim = CoreLimits.from_constants(img.constants)
+    bits = np.array([p.num_weight_bits for p in img.projections] or [0], np.int8)
+    plastic = np.array([p.learning is not None for p in img.projections] or [False], np.bool_)
+    arrays = _image_axons(img.cores["axon_ptr"], img.axons["syn_ptr"], img.axons["proj"], img.routes["core"],
+                          img.routes["axon"], img.routes["src_ptr"], img.synapses["delay"], bits, plastic,
+                          int(lim.delay_min if lim is not None else 1))
     source_core = np.concatenate([img.neurons["core"].astype(np.int64), np.full(img.n_inputs, -1, np.int64)])
-    return InputAxons(core, source, n_syn, bits, delayed, plastic), source_core
+    return InputAxons(*arrays), source_core
 
 
 def image_usage(img: Any, limits: CoreLimits | None = None) -> CoreUsage | None:

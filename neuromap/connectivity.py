@@ -19,6 +19,8 @@ candidates per post neuron and keeps the first ``k`` distinct ones (a uniform
 """
 from __future__ import annotations
 
+import contextvars
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -67,6 +69,21 @@ class Synapses:
 
 # --------------------------------------------------------------------------- arrays and files
 
+#: directory ``file:`` references must resolve inside (realpath), None = anywhere. Set by
+#: :func:`neuromap.io.load_network` to the network file's directory (SECURITY.md); the Python API is unrestricted.
+FILE_ROOT: contextvars.ContextVar[str | None] = contextvars.ContextVar("file_root", default=None)
+
+
+def _check_inside_root(path: str, source: Any, field: str) -> None:
+    root = FILE_ROOT.get()
+    if root is None:
+        return
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([real, top]) != top:
+        raise NetworkFormatError(f"file {os.fspath(source)!r} is outside the network file's directory", field=field,
+                                 fix="copy it next to the network file, or pass --allow-outside-files")
+
+
 def load_array(source: Any, field: str, base_dir: str = ".") -> np.ndarray:
     """An array from a ``.npy``/``.npz`` (single array)/``.csv``/``.txt`` path, ``{file: PATH}`` or an array.
 
@@ -80,26 +97,35 @@ def load_array(source: Any, field: str, base_dir: str = ".") -> np.ndarray:
         source, field = source["file"], f"{field}.file"
     if isinstance(source, (str, os.PathLike)):
         path = os.path.join(base_dir, os.fspath(source))
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise NetworkFormatError(f"file {os.fspath(source)!r} not found", field=field,
                                      fix=f"looked for {os.path.abspath(path)}; paths are relative to the network file")
+        _check_inside_root(path, source, field)
+        try:
+            from neuromap.image_files import open_regular
+            with open_regular(path, f"file {os.fspath(source)!r}", error=lambda p: NetworkFormatError(
+                    p, field=field, fix="give a numeric .npy, .npz, .csv or .txt file")) as fh:
+                data = fh.read()
+        except OSError as e:
+            raise NetworkFormatError(f"cannot read {os.fspath(source)!r} ({e.strerror or type(e).__name__})",
+                                     field=field, fix="check the file's permissions") from None
         try:
             if path.endswith(".npz"):
-                with np.load(path, allow_pickle=False) as z:
+                with np.load(io.BytesIO(data), allow_pickle=False) as z:
                     if len(z.files) != 1:
                         raise NetworkFormatError(f"{os.fspath(source)!r} holds {len(z.files)} arrays",
                                                  field=field, fix="store exactly one array")
                     arr = z[z.files[0]]
             elif path.endswith(".npy"):
-                arr = np.load(path, allow_pickle=False)
+                arr = np.load(io.BytesIO(data), allow_pickle=False)
             else:
-                arr = np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=1)
+                arr = np.loadtxt(io.StringIO(data.decode("utf-8")), delimiter="," if path.endswith(".csv") else None,
+                                 ndmin=1)
         except NetworkFormatError:
             raise
-        except Exception as e:  # corrupt file, pickled object array, bad text ...
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise NetworkFormatError(f"cannot read {os.fspath(source)!r}: {msg}", field=field,
-                                     fix="use a numeric .npy, .npz, .csv or .txt file") from None
+        except Exception as e:  # corrupt file, pickled object array, bad text ... (never quote its content)
+            raise NetworkFormatError(f"cannot read {os.fspath(source)!r} as numbers ({type(e).__name__})",
+                                     field=field, fix="use a numeric .npy, .npz, .csv or .txt file") from None
     else:
         try:
             arr = np.asarray(source)

@@ -1,12 +1,16 @@
-"""``make demo``: the main job on bundled examples.
+"""``make demo``: the main job, on a network big enough to show what mapping is for.
 
-1. Float reference: the seed-003 Ramp (Izhikevich, nn_stdp vs homeostatic_stdp)
-   for 100 s from ``examples/ramp_izhikevich.yaml``, compared with ANNarchy's numbers.
-2. The hardware path on ``examples/ramp_lif.yaml`` through the same commands a
-   user runs: ``compile`` (check, quantize, fan-in, CP-SAT placement) ->
-   ``run`` on the bit-accurate emulator (learning on chip) -> ``validate`` against Lava fixed_pt
-   (the plastic build: the seed rules run in Lava as ``NeuromapPlasticSparse``, weights compared too) ->
-   ``inspect`` summary -> ``plot`` into ``demo-out/``.
+1. **Seed 003, briefly**: the Ramp (Izhikevich neurons, nn_stdp vs homeostatic_stdp) in the float
+   reference for ``RAMP_SECONDS`` from ``examples/ramp_izhikevich.yaml``, next to ANNarchy's numbers.
+2. **Seed 004 on a chip**: ``examples/spatial_balanced_ei.py:build`` (3920 LIF neurons on a sheet,
+   1024 Poisson inputs, 0.9 M synapses, inhibitory plasticity ``vogels_isp`` on I -> E) through the
+   commands a user runs: ``compile`` (check, quantize, fan-in, partition and CP-SAT placement on a
+   32-chip Loihi board, traffic weighted by a short emulator run) -> ``run`` on the bit-accurate
+   emulator (learning on chip) -> ``validate`` against Lava fixed_pt (the plastic build, weights
+   compared too) -> ``report`` (one HTML page). Then it prints what the mapping gives next to filling
+   cores in id order: cores, hop traffic, busiest link, energy per step, float vs chip rates.
+
+Everything lands in ``demo-out/``; the report is ``demo-out/report.html``.
 """
 from __future__ import annotations
 
@@ -19,63 +23,100 @@ import numpy as np
 from neuromap.io import load_network
 from neuromap.simulator import simulate
 
-EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
-                       "ramp_izhikevich.yaml")
-SECONDS = 100
-HW_EXAMPLE = os.path.join(os.path.dirname(EXAMPLE), "ramp_lif.yaml")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "ramp_izhikevich.yaml")
+RAMP_SECONDS = 10
+NETWORK = os.path.join(ROOT, "examples", "spatial_balanced_ei.py") + ":build"
 OUT = "demo-out"
+#: placement budget (None: the compiler's default, wall seconds scaled with the synapse count) and run lengths
+TIME_LIMIT, STEPS, VALIDATE_STEPS = None, 1000, 20
 
 
 def _neuromap(*args: str) -> None:
     """Run one ``neuromap`` command in-process, as the console script would; stop on failure."""
     from neuromap.cli import main as cli_main
-    print(f"\n$ neuromap {' '.join(args)}", flush=True)
+    shown = [os.path.relpath(a) if os.path.isabs(a.split(":")[0]) else a for a in args]
+    print(f"\n$ neuromap {' '.join(shown)}", flush=True)
     try:
         cli_main(list(args))
     except SystemExit as e:
         if e.code not in (0, None):
-            raise SystemExit(f"demo: `neuromap {' '.join(args)}` exited {e.code}") from None
+            raise SystemExit(f"demo: `neuromap {' '.join(shown)}` exited {e.code}") from None
 
 
-def hardware_path(steps: int = 5000, validate_steps: int = 500) -> None:
-    """compile -> run -> validate -> inspect -> plot on the LIF Ramp (writes into ``demo-out/``)."""
-    build, results = os.path.join(OUT, "build"), os.path.join(OUT, "results.npz")
-    os.makedirs(OUT, exist_ok=True)
-    _neuromap("compile", HW_EXAMPLE, "--target", "loihi", "-o", build)
-    _neuromap("run", build, "--backend", "emulator", "--steps", str(steps), "-o", results)
-    from backends.lava.compat import lava_available
-    if lava_available():  # the plastic Ramp in Lava (seed rules: backends/lava/procs/plastic_connection.py)
-        _neuromap("validate", build, "--steps", str(validate_steps))
-    else:
-        print("lava-nc is not installed: skipping validation (install with `make install`)")
-    _neuromap("inspect", build)
-    _neuromap("plot", build, "--results", results, "--network", HW_EXAMPLE, "-o", os.path.join(OUT, "plots"))
-
-
-def main(seconds: float = SECONDS) -> int:
+def ramp(seconds: float = RAMP_SECONDS) -> None:
+    """Seed 003 in the float reference: rates and the weight/input-rate correlation of both rules."""
     net = load_network(EXAMPLE)
     steps = int(seconds * 1000 / net.dt)
-    print(f"neuromap demo: {os.path.relpath(EXAMPLE)} ({net.name}), {seconds:g} s simulated at dt = {net.dt} ms")
-    for pop in net.populations.values():
-        print(f"  population {pop.name}: {pop.size} x {pop.model}")
-    for pr in net.projections:
-        rule = pr.plasticity["rule"] if pr.plasticity else "static"
-        print(f"  projection {pr.name}: {pr.pre} -> {pr.post}, {pr.n_synapses} synapses, "
-              f"targets {'+'.join(pr.target)}, {rule}")
     t = time.perf_counter()
     res = simulate(net, steps)
-    print(f"simulated in {time.perf_counter() - t:.2f} s ({res.backend} backend)")
+    print(f"seed 003 Ramp ({os.path.relpath(EXAMPLE)}): {seconds:g} s simulated in {time.perf_counter() - t:.1f} s "
+          f"({res.backend} backend)")
     rate_in = np.asarray(net.populations["inp"].neuron["rate"])
     for pr in net.projections:
         w = res.weights[pr.name]
-        r = res.rates[pr.post][0]
         corr = np.corrcoef(rate_in[pr.pre_idx], w)[0, 1]
-        print(f"  {pr.post} ({pr.plasticity['rule']}): {r:6.2f} Hz, weights mean {w.mean():.4f} "
-              f"[{w.min():.4f}, {w.max():.4f}], corr(weight, input rate) {corr:+.2f}")
-    print("ANNarchy (1000 s): 55.75 Hz without homeostasis, 35.25 Hz with it (target 35 Hz); "
-          "see examples/ramp_izhikevich.py")
-    hardware_path()
-    print(f"\ndemo done: image, results and plots in {OUT}/")
+        print(f"  {pr.post} ({pr.plasticity['rule']}): {res.rates[pr.post][0]:6.2f} Hz, "
+              f"corr(weight, input rate) {corr:+.2f}")
+    print("  ANNarchy (1000 s): 55.75 Hz without homeostasis, 35.25 Hz with it (target 35 Hz)")
+
+
+def gain_lines(rep: dict, rates: dict) -> list[str]:
+    """What the placement gives next to sequential fill (``options["placement"]`` of the image) and the
+    float vs chip rates (``rates``: population -> {float_hz, chip_hz})."""
+    def vs(x, seq, unit, scale=1.0):
+        base = "" if not seq else f"   sequential fill {seq / scale:.4g}{unit} ({x / seq:.2f}x)"
+        return f"{x / scale:.4g}{unit}{base}"
+    lines = [f"  cores used            {rep['cores_used']}   sequential fill {rep['sequential_n_cores']}",
+             f"  hop traffic           {vs(rep['hop_weighted_traffic'], rep['sequential_hop_weighted_traffic'], ' packet-hops/step')}",
+             f"  busiest mesh link     {vs(rep['max_link_load'], rep.get('sequential_max_link_load'), ' packets/step')}",
+             f"  energy per step       {vs(rep['energy_pj_per_step'], rep.get('sequential_energy_pj_per_step'), ' nJ', 1e3)}",
+             f"  latency per step      {rep['latency_ns_per_step'] / 1e3:.4g} us (estimate)"]
+    for p, r in rates.items():
+        if r.get("float_hz") is not None:
+            lines.append(f"  rate {p:<4}             float {r['float_hz']:6.2f} Hz   chip {r['chip_hz']:6.2f} Hz")
+    return lines
+
+
+def main_job(out: str = OUT, network: str = NETWORK, steps: int = STEPS, validate_steps: int = VALIDATE_STEPS,
+             time_limit: float | None = TIME_LIMIT) -> str:
+    """compile -> run -> validate (``validate_steps`` > 0 and lava-nc installed) -> report on ``network``;
+    returns the report's path."""
+    from neuromap.image import load_image
+    from neuromap.report_html import write_report
+
+    build, results, report = os.path.join(out, "build"), os.path.join(out, "results.npz"), os.path.join(out, "report.html")
+    os.makedirs(out, exist_ok=True)
+    budget = [] if time_limit is None else ["--time-limit", f"{time_limit:g}"]
+    _neuromap("compile", network, "--target", "loihi", "--rates", "auto", *budget, "-o", build)
+    _neuromap("run", build, "--steps", str(steps), "-o", results)
+    from backends.lava.compat import lava_available
+    if not validate_steps:
+        pass
+    elif lava_available():  # the plastic network in Lava (seed rules: backends/lava/procs/plastic_connection.py)
+        _neuromap("validate", build, "--steps", str(validate_steps))
+    else:
+        print("lava-nc is not installed: skipping validation (pip install 'neuromap[lava]' or `make install`)")
+    shown = os.path.relpath(network.split(":")[0]) + (":" + network.split(":", 1)[1] if ":" in network else "")
+    print(f"\n$ neuromap report {build} --results {results} --network {shown} -o {report}", flush=True)
+    t = time.perf_counter()
+    summary = write_report(build, report, results=results, network=network)
+    print(f"wrote {report} ({summary['figures']} figures, {time.perf_counter() - t:.1f} s)")
+    rep = load_image(build).options["placement"]
+    print(f"\nwhat the mapping gives ({summary['network']} on {summary['target']}: {summary['size']['neurons']} neurons, "
+          f"{summary['size']['synapses']} synapses):")
+    for line in gain_lines(rep, summary["rates"]):
+        print(line)
+    return report
+
+
+def main() -> int:
+    t = time.perf_counter()
+    ramp()
+    print(f"\nseed 004 on a chip: {NETWORK.split(os.sep)[-1]}")
+    report = main_job()
+    print(f"\ndemo done in {time.perf_counter() - t:.0f} s: image, results and report in {OUT}/")
+    print(f"open the report: {os.path.abspath(report)}")
     return 0
 
 

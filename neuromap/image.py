@@ -39,13 +39,13 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from neuromap import image_files as _files
 from neuromap.errors import ImageError
 
 #: bump on any incompatible change of the fields below
@@ -481,14 +481,16 @@ class Image:
             raise ImageError("image inputs.poisson_p must be a finite count of events per step >= 0 or NaN")
         # synapses of an axon target neurons of the axon's core, with the projection's weight encoding
         if S:
-            ax_of_syn = np.repeat(np.arange(A), np.diff(self.axons["syn_ptr"]))
-            core_of_ax = np.repeat(np.arange(C), n_ax_core)
-            if np.any(nu["core"][sy["post"]] != core_of_ax[ax_of_syn]):
+            n_syn_ax = np.diff(self.axons["syn_ptr"])
+            core_of_ax = np.repeat(np.arange(C, dtype=np.int32), n_ax_core)
+            if np.any(nu["core"][sy["post"]] != np.repeat(core_of_ax, n_syn_ax)):
                 raise ImageError("image synapses.post: a synapse targets a neuron on another core than its axon")
-            proj_of_syn = self.axons["proj"][ax_of_syn]
-            for k, pm in enumerate(self.projections):
-                w = sy["weight"][proj_of_syn == k].astype(np.int64)
-                _check_projection(k, pm, w[:0] if "truenorth" in self.core_kinds else w)  # TN: below
+            del core_of_ax
+            per_proj = np.bincount(self.axons["proj"], weights=n_syn_ax, minlength=len(self.projections))
+            for k, pm in enumerate(self.projections):   # settings first, then every weight at once
+                _check_projection(k, pm, np.zeros(0, np.int64), n_syn=int(per_proj[k]))
+            if "truenorth" not in self.core_kinds:     # TN weights: _verify_truenorth
+                _check_weights(self, np.repeat(self.axons["proj"], n_syn_ax))
         else:
             for k, pm in enumerate(self.projections):
                 _check_projection(k, pm, np.zeros(0, np.int64))
@@ -517,12 +519,16 @@ class Image:
             _verify_capacities(self)
 
     # ------------------------------------------------------------ save/load
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the image directory atomically (temp dir + rename); replaces an existing image at ``path``."""
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write the image directory atomically (temp dir + atomic exchange, :mod:`neuromap.image_files`).
+
+        ``path`` may be absent, an empty directory or a neuromap image (which is replaced); anything else
+        (a directory with other files, a file) is refused unless ``force``. ``manifest.json`` carries
+        ``manifest_sha256``, the checksum of all its other fields."""
         self.verify()
         path = Path(path)
-        if path.exists() and not (path / "manifest.json").exists() and any(path.iterdir()):
-            raise ImageError(f"{path}: exists and is not an image directory (choose another output path)")
+        _files.recover(path)
+        _files.check_replaceable(path, force)
         arrays = self.arrays()
         buf = io.BytesIO()
         np.savez(buf, **arrays)
@@ -546,18 +552,14 @@ class Image:
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
         }
+        manifest = json.loads(json.dumps(manifest, default=_json_default))   # what load_image will see
+        manifest["manifest_sha256"] = _files.manifest_digest(manifest)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             (tmp / "arrays.npz").write_bytes(buf.getvalue())
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n")
-            if path.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-                os.rename(path, old / "x")
-                os.rename(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, path)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+            _files.replace_dir(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -565,60 +567,38 @@ class Image:
 
 
 def load_image(path: str | os.PathLike) -> Image:
-    """Read an image directory; version, checksums and invariants are checked (:class:`ImageError` otherwise)."""
+    """Read an image directory as untrusted input (:mod:`neuromap.image_files`): regular files only, the
+    manifest's checksum and schema, array headers against the manifest before allocation, every array's
+    checksum, then every invariant (:meth:`Image.verify`). Any problem is one :class:`ImageError` line."""
     path = Path(path)
-    mf = path / "manifest.json"
-    if not mf.is_file():
-        raise ImageError(f"{path}: not a neuromap image (no manifest.json; run `neuromap compile` first)")
-    try:
-        m = json.loads(mf.read_text())
-    except (OSError, ValueError) as e:
-        raise ImageError(f"{mf}: unreadable manifest ({type(e).__name__}; recompile the network)") from None
-    if not isinstance(m, dict) or m.get("format") != "neuromap-image":
-        raise ImageError(f"{mf}: not a neuromap image manifest (recompile the network)")
-    if m.get("format_version") != FORMAT_VERSION:
-        raise ImageError(f"{mf}: image format version {m.get('format_version')} is not supported "
-                         f"(this neuromap reads version {FORMAT_VERSION}; recompile the network)")
-    try:
-        with np.load(path / "arrays.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise ImageError(f"{path}: arrays.npz is missing (recompile the network)") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ImageError(f"{path / 'arrays.npz'}: corrupted ({type(e).__name__}; recompile the network)") from None
-    try:
-        expected = m["arrays"]
-        if set(expected) != set(arrays):
-            missing = sorted(set(expected) ^ set(arrays))[0]
-            raise ImageError(f"{path}: array {missing!r} does not match the manifest (image edited or truncated)")
-        for k, meta in expected.items():
-            a = arrays[k]
-            if a.dtype.str != meta["dtype"] or list(a.shape) != meta["shape"] or _digest(a) != meta["sha256"]:
-                raise ImageError(f"{path}: array {k!r} fails its checksum (image edited or truncated; recompile)")
+    _files.recover(path)
+    m = _files.read_manifest(path, FORMAT_VERSION)
+    arrays = _files.read_arrays(path, m["arrays"])
+    for k, meta in m["arrays"].items():
+        if _digest(arrays[k]) != meta["sha256"]:
+            raise ImageError(f"{path}: array {k!r} fails its checksum (image edited or truncated; recompile)")
 
-        def grp(name):
-            return {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(name + ".")}
+    def grp(name):
+        return {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(name + ".")}
 
-        projections = []
-        for i, p in enumerate(m["projections"]):
-            la = {k.split(".", 3)[3]: v for k, v in arrays.items() if k.startswith(f"proj.{i}.learning.")}
-            projections.append(ProjectionMap(**p, learning_arrays=la))
-        img = Image(
-            target=m["target"], constants=m["constants"], core_kinds=list(m["core_kinds"]),
-            populations=[PopulationMap(**p) for p in m["populations"]],
-            projections=projections,
-            probes=[ProbeMap(p["population"], tuple(p["variables"]),
-                             None if p["neurons"] is None else np.asarray(p["neurons"], dtype=np.int64))
-                    for p in m["probes"]],
-            neurons=grp("neurons"), cores=grp("cores"), axons=grp("axons"), synapses=grp("synapses"),
-            routes=grp("routes"), inputs=grp("inputs"),
-            seed=int(m["seed"]), source_hash=m["source_hash"], options=m["options"],
-            network_name=m["network_name"], format_version=m["format_version"],
-            arithmetic=LifArithmetic.from_dict(m["arithmetic"], str(mf)) if "arithmetic" in m else LOIHI_ARITHMETIC)
-    except ImageError:
-        raise
-    except (KeyError, TypeError, ValueError) as e:
-        raise ImageError(f"{mf}: malformed manifest ({type(e).__name__}: {e}; recompile the network)") from None
+    projections = []
+    for i, p in enumerate(m["projections"]):
+        la = {k.split(".", 3)[3]: v for k, v in arrays.items()
+              if k.startswith(f"proj.{i}.learning.") and k.count(".") >= 3}
+        projections.append(ProjectionMap(**p, learning_arrays=la))
+    img = Image(
+        target=m["target"], constants=m["constants"], core_kinds=list(m["core_kinds"]),
+        populations=[PopulationMap(**p) for p in m["populations"]],
+        projections=projections,
+        probes=[ProbeMap(p["population"], tuple(p["variables"]),
+                         None if p["neurons"] is None else np.asarray(p["neurons"], dtype=np.int64))
+                for p in m["probes"]],
+        neurons=grp("neurons"), cores=grp("cores"), axons=grp("axons"), synapses=grp("synapses"),
+        routes=grp("routes"), inputs=grp("inputs"),
+        seed=m["seed"], source_hash=m["source_hash"], options=m["options"],
+        network_name=m["network_name"], format_version=m["format_version"],
+        arithmetic=(LifArithmetic.from_dict(m["arithmetic"], str(path / "manifest.json")) if "arithmetic" in m
+                    else LOIHI_ARITHMETIC))
     img.verify()
     return img
 
@@ -660,7 +640,20 @@ def _rng(a: np.ndarray, lo: int, hi: int | None, name: str) -> None:
         raise ImageError(f"image array {name} holds {bad}, outside {rng}")
 
 
-def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray) -> None:
+def _check_weights(img: "Image", proj_of_syn: np.ndarray) -> None:
+    """Every stored weight representable in its projection's encoding (O(synapses), one pass);
+    the first projection with a bad weight gets :func:`_check_projection`'s message."""
+    lo, hi, step = (np.array([f(pm) for pm in img.projections], np.int32) for f in
+                    (lambda pm: weight_range(pm.sign_mode)[0], lambda pm: weight_range(pm.sign_mode)[1],
+                     lambda pm: weight_step(pm.sign_mode, pm.num_weight_bits)))
+    w = img.synapses["weight"]
+    bad = (w < lo[proj_of_syn]) | (w > hi[proj_of_syn]) | ((w & (step[proj_of_syn] - 1)) != 0)
+    if bad.any():
+        k = int(proj_of_syn[int(np.argmax(bad))])
+        _check_projection(k, img.projections[k], w[proj_of_syn == k].astype(np.int64))
+
+
+def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray, n_syn: int | None = None) -> None:
     where = f"image projection {k} ({pm.name})"
     if pm.sign_mode not in SIGN_MODES:
         raise ImageError(f"{where}: sign_mode {pm.sign_mode!r} is not one of {', '.join(SIGN_MODES)}")
@@ -673,7 +666,7 @@ def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray) -> None:
     if w.size and (w.min() < lo or w.max() > hi or np.any(w % step)):
         raise ImageError(f"{where}: a stored weight is not representable with sign_mode={pm.sign_mode}, "
                          f"num_weight_bits={pm.num_weight_bits} (range [{lo}, {hi}], multiples of {step})")
-    _check_learning(where, pm, w.size)
+    _check_learning(where, pm, w.size if n_syn is None else n_syn)
 
 
 def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:

@@ -37,6 +37,8 @@ import numpy as np
 from neuromap.connectivity import (CONNECT_RULES, _short, check_finite, connect_synapses, index_array,
                                    normalize_connect, realize_values)
 from neuromap.errors import NetworkFormatError
+from neuromap.input_limits import (BYTES_PER_DELAY_SLOT, BYTES_PER_NEURON, BYTES_PER_SYNAPSE, DT_MAX_MS, DT_MIN_MS,
+                                   check_fits, synapse_estimate)
 from neuromap.params import Param, validate_params
 
 FORMAT = "neuromap/1"
@@ -173,6 +175,9 @@ class Network:
     def __post_init__(self):
         self.name = _check_str(self.name, "name")
         self.dt = _check_number(self.dt, "dt", positive=True)
+        if not DT_MIN_MS <= self.dt <= DT_MAX_MS:
+            raise NetworkFormatError(f"dt {self.dt:g} ms is outside [{DT_MIN_MS:g}, {DT_MAX_MS:g}]", field="dt",
+                                     fix="dt is the step in ms, e.g. 1.0 or 0.1")
         if isinstance(self.seed, (bool, np.bool_)) or not isinstance(self.seed, (int, np.integer)) \
                 or self.seed < 0:
             raise NetworkFormatError(f"{self.seed!r} is not a valid seed", field="seed",
@@ -208,6 +213,8 @@ class Network:
             raise NetworkFormatError(f"population {name!r} already exists", field=fld,
                                      fix="population names must be unique")
         size = _check_size(size, f"{fld}.size")
+        total = size + sum(p.size for p in self.populations.values())
+        check_fits(total * BYTES_PER_NEURON, f"{total} neurons", f"{fld}.size", "use fewer neurons")
         neuron_dict, spec = _build_neuron(size, neuron, params, f"{fld}.neuron")
         pop = Population(name, size, neuron_dict, spec)
         self.populations[name] = pop
@@ -245,6 +252,9 @@ class Network:
         spec: dict[str, Any] = {}
         rng = np.random.default_rng([self.seed, PROJECTION_STREAM, index])
         cspec = normalize_connect(connect, f"{fld}.connect")
+        n_syn = synapse_estimate(cspec, pre_pop.size, post_pop.size) + sum(p.n_synapses for p in self.projections)
+        check_fits(n_syn * BYTES_PER_SYNAPSE, f"about {n_syn:.4g} synapses", f"{fld}.connect",
+                   "use fewer or sparser connections")
         syn = connect_synapses(cspec, pre_pop.size, post_pop.size, pre_pop is post_pop, rng,
                                f"{fld}.connect", base_dir)
         spec["connect"] = _absolute_files(cspec, base_dir)
@@ -262,6 +272,10 @@ class Network:
                                base_dir)
             spec["weight"] = _absolute_files(weight, base_dir)
         d = realize_values(delay, "delay", syn, pre_pop.size, post_pop.size, rng, f"{fld}.delay", base_dir)
+        if d.size:   # the simulator keeps (max delay + 1) slots of every post neuron
+            slots = (int(d.max()) + 1) * post_pop.size
+            check_fits(slots * BYTES_PER_DELAY_SLOT, f"a delay of {int(d.max())} steps onto {post_pop.size} neurons",
+                       f"{fld}.delay", "use shorter delays (in steps of dt)")
         spec["delay"] = _absolute_files(delay, base_dir)
         post_module = neuron_module(post_pop.model)
         # a model without receptor channels (truenorth: signs are in the weights) takes only the default exc

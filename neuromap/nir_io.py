@@ -50,6 +50,8 @@ EXPORT_MODELS = ("lif", "if", "poisson", "spike_source")
 INSTANT_SYN_FACTOR = 1000.0
 MIN_TAU = 1e-6
 NEVER = float(np.finfo(np.float64).max)  # threshold of LI / CubaLI stand-ins: never reached
+#: largest NIR file read (the graph is loaded into memory by h5py)
+MAX_NIR_BYTES = 2 * 2 ** 30
 
 
 def _nir():
@@ -351,8 +353,15 @@ def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: 
     file = None
     if isinstance(graph_or_path, (str, os.PathLike)):
         file = os.fspath(graph_or_path)
-        if not os.path.isfile(file):
+        if not os.path.exists(file):
             raise NetworkFormatError("file not found", file=file, fix="check the path")
+        from neuromap.image_files import open_regular
+        try:   # a regular file (a FIFO is refused without blocking), at most MAX_NIR_BYTES
+            open_regular(file, "the NIR file", MAX_NIR_BYTES,
+                         error=lambda p: NetworkFormatError(p, file=file, fix="give a NIR HDF5 file")).close()
+        except OSError as e:
+            raise NetworkFormatError(f"cannot read ({e.strerror or type(e).__name__})", file=file,
+                                     fix="check the file's permissions") from None
         try:
             graph = _read_graph(file)
         except Exception as e:  # h5py / nir raise many types for a bad file

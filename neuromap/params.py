@@ -79,6 +79,26 @@ def _check_scalar(name: str, p: Param, v: Any, field: str) -> Any:
     return v
 
 
+def _check_numeric_array(name: str, p: Param, arr: np.ndarray, field: str) -> np.ndarray:
+    """:func:`_check_scalar` over a numeric array at once (O(n) numpy); the first bad entry gets the
+    scalar check's error message."""
+    a = arr.astype(np.float64) if arr.dtype.kind == "f" else arr
+    bad = np.zeros(arr.shape, bool)
+    if a.dtype.kind == "f":
+        bad |= ~np.isfinite(a)
+        if p.kind == "int":
+            bad |= np.isfinite(a) & (a != np.trunc(np.where(np.isfinite(a), a, 0)))
+    ok = ~bad
+    if p.lo is not None:
+        bad |= ok & (a < p.lo)
+    if p.hi is not None:
+        bad |= ok & (a > p.hi)
+    if bad.any():
+        i = int(np.argmax(bad))
+        _check_scalar(name, p, arr[i].item(), f"{field}[{i}]")   # raises with the scalar message
+    return arr.astype(np.int64 if p.kind == "int" else np.float64)
+
+
 def check_value(name: str, p: Param, v: Any, field: str, size: int | None = None) -> Any:
     """Validate one value (scalar, or per-neuron list/array when ``p.per_neuron``)."""
     if p.per_neuron and isinstance(v, (list, tuple, np.ndarray)):
@@ -87,6 +107,8 @@ def check_value(name: str, p: Param, v: Any, field: str, size: int | None = None
             raise NetworkFormatError(
                 f"per-neuron list has shape {arr.shape}", field=field,
                 fix=f"give a scalar or a list of length {size}")
+        if p.kind in ("int", "float") and arr.dtype.kind in "iuf":
+            return _check_numeric_array(name, p, arr, field)
         out = [_check_scalar(name, p, x.item() if hasattr(x, "item") else x, f"{field}[{i}]")
                for i, x in enumerate(arr)]
         return np.asarray(out, dtype=np.int64 if p.kind == "int" else np.float64)

@@ -7,6 +7,8 @@ format), writes the file atomically (temporary file + rename) and returns the pa
 * :func:`spike_raster` -- spikes of several populations over time.
 * :func:`rate_comparison` -- float-reference vs emulator rates per population (identity line).
 * :func:`mesh_heatmap` -- cores on the tile mesh and the load of every directed link.
+* :func:`core_utilization` -- core resources as % of their limits, per resource and per core.
+* :func:`quantization_errors` -- per-synapse relative weight error, one histogram per projection.
 * :func:`weight_histograms` -- float vs quantized weights of one projection.
 * :func:`weight_evolution` -- weights of a plastic projection over time.
 """
@@ -56,18 +58,20 @@ def _save(fig, path: str | os.PathLike) -> str:
 
 
 def spike_raster(spikes: Mapping[str, tuple[np.ndarray, np.ndarray]], sizes: Mapping[str, int], dt: float,
-                 path: str | os.PathLike, title: str = "spikes", max_neurons: int = 200) -> str:
+                 path: str | os.PathLike, title: str = "spikes", max_neurons: int = 200,
+                 max_steps: int | None = None) -> str:
     """Raster of ``spikes``: population -> (step int[k], neuron int[k]); ``sizes``: neurons per
     population; ``dt`` in ms (x axis in ms). Populations are stacked bottom-up in the given
-    order; at most ``max_neurons`` (the first ones) are drawn per population."""
+    order; at most ``max_neurons`` (the first ones) are drawn per population, and only steps
+    below ``max_steps`` (all when None)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     base, ticks, labels = 0, [], []
     for k, (name, (step, idx)) in enumerate(spikes.items()):
         n = int(sizes[name])
         shown = min(n, max_neurons)
         step, idx = np.asarray(step), np.asarray(idx)
-        m = idx < shown
+        m = (idx < shown) & (step < (np.inf if max_steps is None else max_steps))
         ax.scatter(step[m] * dt, base + idx[m], s=2, marker="|", color=f"C{k % 10}", linewidths=0.8)
         ticks.append(base + shown / 2)
         labels.append(name if shown == n else f"{name} (first {shown})")
@@ -82,16 +86,17 @@ def spike_raster(spikes: Mapping[str, tuple[np.ndarray, np.ndarray]], sizes: Map
 
 def rate_comparison(float_rates: Mapping[str, float], hw_rates: Mapping[str, float], path: str | os.PathLike,
                     title: str = "float reference vs emulator", labels: tuple[str, str] = ("float (Hz)",
-                                                                                       "emulator (Hz)")) -> str:
+                                                                                       "emulator (Hz)"),
+                    size: float = 5.0) -> str:
     """Scatter of the mean rate (Hz) per population: float reference (x) vs emulator (y), with
-    the identity line. Populations present in both mappings are plotted and labelled."""
+    the identity line. Populations present in both mappings are plotted and labelled; ``size``: inches."""
     plt = _plt()
     names = [n for n in float_rates if n in hw_rates]
     if not names:
         raise NeuromapError("rate_comparison: no population appears in both rate tables")
     x = np.array([float(float_rates[n]) for n in names])
     y = np.array([float(hw_rates[n]) for n in names])
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = plt.subplots(figsize=(size, size))
     hi = float(max(x.max(), y.max(), 1e-9)) * 1.1
     ax.plot([0, hi], [0, hi], color="0.5", lw=1, ls="--", label="identity")
     ax.scatter(x, y, zorder=3)
@@ -167,6 +172,72 @@ def mesh_heatmap(tile_x: np.ndarray, tile_y: np.ndarray, east: np.ndarray, west:
     return _save(fig, path)
 
 
+def core_utilization(per_core: Mapping[str, np.ndarray], summary: Mapping[str, tuple[float, float]],
+                     path: str | os.PathLike, title: str = "core utilization") -> str:
+    """Core resources as % of their per-core limit. ``summary``: resource -> (median %, max %) over the
+    cores (left panel, horizontal bars); ``per_core``: resource -> float[C] % per core (right panel,
+    grouped bars per core)."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 2]})
+    names = list(summary)
+    y = np.arange(len(names))
+    med = np.array([summary[n][0] for n in names], float)
+    mx = np.array([summary[n][1] for n in names], float)
+    ax1.barh(y + 0.2, mx, height=0.4, color="C3", label="fullest core")
+    ax1.barh(y - 0.2, med, height=0.4, color="C0", label="median core")
+    for yy, v in zip(y, mx):
+        ax1.annotate(f"{v:.0f}%", (v, yy + 0.2), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    ax1.set_yticks(y, names)
+    ax1.invert_yaxis()
+    ax1.axvline(100, color="0.4", ls="--", lw=1)
+    ax1.set_xlim(0, max(110.0, float(mx.max(initial=0)) * 1.15))
+    ax1.set_xlabel("% of the core's limit")
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
+    ax1.set_title("per resource")
+    C = max((np.size(v) for v in per_core.values()), default=0)
+    width = 0.8 / max(len(per_core), 1)
+    for k, (name, v) in enumerate(per_core.items()):
+        ax2.bar(np.arange(C) + (k - (len(per_core) - 1) / 2) * width, v, width=width, label=name, color=f"C{k + 1}")
+    ax2.axhline(100, color="0.4", ls="--", lw=1)
+    ax2.set_xlabel("core")
+    ax2.set_ylabel("% of limit")
+    if C <= 40:
+        ax2.set_xticks(np.arange(C))
+        ax2.tick_params(axis="x", labelsize=7)
+    ax2.set_ylim(0, max(105.0, max((float(np.max(v, initial=0)) for v in per_core.values()), default=0) * 1.05))
+    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(per_core), fontsize=8, frameon=False)
+    ax2.set_title(f"per core ({title})")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def quantization_errors(errors: Mapping[str, np.ndarray], path: str | os.PathLike, bins: int = 40,
+                        columns: int = 3) -> str:
+    """Small multiples, one per projection: histogram of the per-synapse relative weight error
+    ``errors[name]`` (float[n], (quantized - float) / |float|, drawn in %), titled with its rms."""
+    plt = _plt()
+    names = list(errors)
+    if not names:
+        raise NeuromapError("quantization_errors: no projection to draw")
+    cols = min(columns, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        e = 100.0 * np.asarray(errors[name], float)
+        lim = max(float(np.max(np.abs(e), initial=0.0)) * 1.2, 1e-3)
+        ax.hist(e, bins=np.linspace(-lim, lim, bins + 1), color="C0")
+        ax.axvline(0, color="0.4", lw=0.8)
+        rms = float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
+        ax.set_title(f"{name}: rms {rms:.3g}%", fontsize=9)
+        ax.set_xlabel("relative error (%)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def weight_histograms(float_w: np.ndarray, quant_w: np.ndarray, path: str | os.PathLike, name: str = "projection",
                       bins: int = 60, aligned: bool = False) -> str:
     """Histograms of a projection's float weights and its quantized weights (in float units,
@@ -221,4 +292,6 @@ def weight_evolution(times_ms: Sequence[float], weights: np.ndarray, path: str |
     return _save(fig, path)
 
 
-__all__ = ["spike_raster", "rate_comparison", "mesh_heatmap", "weight_histograms", "weight_evolution"]
+__all__ = ["spike_raster", "rate_comparison", "mesh_heatmap", "core_utilization", "quantization_errors",
+           "weight_histograms",
+           "weight_evolution"]

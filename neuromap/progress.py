@@ -3,7 +3,9 @@
 The protocol is one callable, :data:`Progress`: ``progress(done, total)`` with
 ``0 <= done <= total`` in the loop's own unit (steps, chunks, passes); it may be
 called any number of times, ``done`` never decreases. Library functions take
-``progress=None`` and call it after each chunk of work (never per step).
+``progress=None`` and call it after each chunk of work (never per step). A callback may
+also carry a ``label(text)`` attribute naming the phase that runs (:func:`set_label`;
+bars from :func:`bar` show it, plain callbacks need not have it).
 
 :func:`bar` turns it into a click progress bar on stderr, drawn only when both
 stdout and stderr are terminals (scripts and pipes see no bar), never with
@@ -31,6 +33,13 @@ def interactive() -> bool:
     return all(getattr(s, "isatty", lambda: False)() for s in (sys.stdout, sys.stderr))
 
 
+def set_label(progress: Optional[Progress], text: str) -> None:
+    """Tell ``progress`` which phase runs now (no-op for callbacks without a ``label`` attribute)."""
+    f = getattr(progress, "label", None)
+    if callable(f):
+        f(text)
+
+
 def scaled(progress: Optional[Progress], offset: int, total: int) -> Optional[Progress]:
     """A callback for one stage of a longer job: stage ``(d, n)`` is reported as ``(offset + d, total)``."""
     if progress is None:
@@ -47,7 +56,7 @@ def bar(label: str, enabled: bool = True, delay: Optional[float] = None) -> Iter
     if not enabled or not interactive():
         yield None
         return
-    state: dict = {}
+    state: dict = {"label": label}
     start, delay = time.monotonic(), DELAY if delay is None else delay
 
     def progress(done: int, total: int) -> None:
@@ -57,8 +66,14 @@ def bar(label: str, enabled: bool = True, delay: Optional[float] = None) -> Iter
         if pb is None or pb.length != total:
             if pb is not None:
                 pb.render_finish()
-            pb = state["bar"] = click.progressbar(length=max(int(total), 1), label=label, file=sys.stderr)
+            pb = state["bar"] = click.progressbar(length=max(int(total), 1), label=state["label"], file=sys.stderr)
+        pb.label = state["label"]
         pb.update(max(0, int(done) - pb.pos))
+
+    def set_text(text: str) -> None:
+        state["label"] = f"{label}: {text}" if text else label
+
+    progress.label = set_text
 
     try:
         yield progress

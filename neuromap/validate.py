@@ -96,20 +96,39 @@ def first_divergence(a, b) -> Divergence | None:
 def check_identical(a, b, names: tuple[str, str] = ("emulator", "lava")) -> str:
     """The one-line success summary ``identical: N steps, K spikes`` (K = spikes of neurons and inputs),
     or :class:`ValidationMismatch` with the first divergence."""
+    return summary_line(check_identical_summary(a, b, names))
+
+
+def check_identical_summary(a, b, names: tuple[str, str] = ("emulator", "lava")) -> dict:
+    """:func:`identical_summary` of two identical runs, or :class:`ValidationMismatch` (its ``divergence``
+    attribute: the first :class:`Divergence` as a dict, None when the runs differ otherwise)."""
     if a.steps != b.steps:
         raise ValidationMismatch(f"runs differ in length: {names[0]} {a.steps} steps, {names[1]} {b.steps} steps")
     d = first_divergence(a, b)
     if d is not None:
-        raise ValidationMismatch(d.describe(names))
+        exc = ValidationMismatch(d.describe(names))
+        exc.divergence = dataclasses.asdict(d)
+        raise exc
     for key in ("core_spikes", "link_spikes"):
         if not np.array_equal(getattr(a, key), getattr(b, key)):
             raise ValidationMismatch(f"{key} differ although every spike matches: {names[0]} "
                                      f"{getattr(a, key).tolist()}, {names[1]} {getattr(b, key).tolist()}")
-    n = sum(int(s.shape[0]) for s in a.spikes.values())
+    return identical_summary(a)
+
+
+def identical_summary(a) -> dict:
+    """What two identical runs share: ``steps``, ``spikes`` (neurons and inputs), ``plastic_weights``
+    (synapses compared) and ``weight_steps`` (steps at which they were compared)."""
     w = getattr(a, "weights", {})
-    extra = (f", {sum(x.shape[1] for x in w.values())} plastic weights at {len(a.weight_steps)} steps"
-             if w else "")
-    return f"identical: {a.steps} steps, {n} spikes{extra}"
+    return {"steps": int(a.steps), "spikes": sum(int(s.shape[0]) for s in a.spikes.values()),
+            "plastic_weights": sum(int(x.shape[1]) for x in w.values()),
+            "weight_steps": len(a.weight_steps) if w else 0}
+
+
+def summary_line(s: dict) -> str:
+    """``identical: N steps, K spikes[, P plastic weights at S steps]`` from :func:`identical_summary`."""
+    extra = f", {s['plastic_weights']} plastic weights at {s['weight_steps']} steps" if s["plastic_weights"] else ""
+    return f"identical: {s['steps']} steps, {s['spikes']} spikes{extra}"
 
 
 def probe_everything(image: Image) -> Image:
@@ -121,11 +140,17 @@ def probe_everything(image: Image) -> Image:
 
 def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: bool = False,
                    progress=None, weight_every: int = 10) -> str:
+    """:func:`validate_image_summary` as the one-line success summary (``identical: N steps, ...``)."""
+    return summary_line(validate_image_summary(image, steps, engine, probe_all, progress, weight_every))
+
+
+def validate_image_summary(image: Image, steps: int, engine: str = "numba", probe_all: bool = False,
+                           progress=None, weight_every: int = 10) -> dict:
     """Run ``image`` for ``steps`` steps on the emulator and in Lava (fixed_pt) and compare them.
 
     u/v are compared for the image's probed neurons (every neuron with ``probe_all``); the stored
-    weights of plastic projections every ``weight_every`` steps and after the last. Returns the
-    success line; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
+    weights of plastic projections every ``weight_every`` steps and after the last. Returns
+    :func:`identical_summary`; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
     the Lava run's segments count up to ``steps``, then the emulator's chunks (:mod:`neuromap.progress`)."""
     from neuromap.progress import scaled
     from backends.emulator import run as run_emulator
@@ -141,4 +166,4 @@ def validate_image(image: Image, steps: int, engine: str = "numba", probe_all: b
     if progress is not None:
         progress(steps, 2 * steps)
     emu = run_emulator(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps), **kw)
-    return check_identical(emu, lava)
+    return check_identical_summary(emu, lava)

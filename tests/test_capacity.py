@@ -74,7 +74,9 @@ def test_hand_computed_axons_per_projection():
     g = SynapseGraph.from_arrays(3, [0, 0, 0], [1, 2, 1], plastic=[False, False, True], projection=[0, 0, 1])
     u = core_usage(g, np.array([0, 1, 1]), LOIHI)
     assert list(u.input_axons) == [0, 3] and list(u.output_axons) == [2, 0]
-    assert list(u.max_fan_out_cores) == [1, 0] and list(u.synapses) == [0, 3]
+    assert list(u.synapses) == [0, 3]
+    assert list(core_usage(g, np.array([0, 1, 1]), _target(synapse={"max_fan_out_cores": 4})).max_fan_out_cores) \
+        == [1, 0]
     # memory (loihi): axon 1: 2 synapses x (8 weight + 0 delay + 0 tag + 6 index bits (2 neurons -> 1 bit -> 6))
     # + 10 header = 38 bits -> 64; axon 2: 1 x (8 + 8 tag + 6) + 10 = 32 -> 64
     assert list(u.memory_bits) == [0, 128]

@@ -91,13 +91,15 @@ USAGE = [
     (["export-nir", HW, "-o", "{d}/x.txt"], ["x.txt", ".nir", "-o NAME.nir"]),
     (["inspect"], ["Missing argument 'BUILD'", "neuromap inspect --help"]),
     (["plot", "-o", "{d}/p"], ["nothing to plot", "--network"]),
+    (["report", "{d}/good", "-o", "{d}/r.png"], ["r.png", ".html", "-o NAME.html"]),
     (["frobnicate"], ["No such command 'frobnicate'", "neuromap --help"]),
 ]
 IMAGES = [([cmd, "{d}/%s" % img] + extra, expect)
           for cmd, extra in [("run", ["-n", "5"]), ("validate", ["--steps", "5"]), ("inspect", []),
-                             ("export-lava", ["-o", "{d}/x.py"]), ("plot", ["-o", "{d}/p"])]
+                             ("export-lava", ["-o", "{d}/x.py"]), ("plot", ["-o", "{d}/p"]),
+                             ("report", ["-o", "{d}/r.html"])]
           for img, expect in [("trunc", ["trunc/manifest.json", "unreadable manifest", "recompile"]),
-                              ("edited", ["edited", "'synapses.weight'", "checksum", "recompile"]),
+                              ("edited", ["edited", "'synapses.weight'", "edited or truncated", "recompile"]),
                               ("zip", ["zip/arrays.npz", "corrupted", "recompile"]),
                               ("empty_dir", ["empty_dir", "not a neuromap image", "neuromap compile"]),
                               ("missing_dir", ["missing_dir", "not a neuromap image", "neuromap compile"])]]
@@ -150,7 +152,7 @@ def test_debug_shows_the_traceback(files):
 
 SUBPROCESS = [
     ("", ["simulate", "{d}/missing.yaml", "-n", "5"], ["missing.yaml", "file not found"]),
-    ("", ["inspect", "{d}/edited"], ["'synapses.weight'", "checksum", "recompile"]),
+    ("", ["inspect", "{d}/edited"], ["'synapses.weight'", "edited or truncated", "recompile"]),
     ("import sys; sys.modules['lava'] = None; ", ["validate", "{d}/good", "--steps", "5"],
      ["lava-nc is not installed", "make install"]),
 ]

@@ -43,7 +43,7 @@ def ring_net(n=96, seed=3):
 @pytest.mark.parametrize("placer", ["sequential", "greedy", "cpsat"])
 def test_capacities_hold_on_the_image(placer):
     tgt = small_target()
-    img = compile_network(ring_net(), tgt, placer=placer, time_limit=TL)
+    img = compile_network(ring_net(), tgt, placer=placer, time_limit=TL, deterministic=True)
     assert img.n_cores >= 96 // 16
     assert verify_image_capacities(img, tgt) == []
     # the verifier does catch an overfull core: the same image judged against a smaller core
@@ -58,7 +58,7 @@ def test_capacities_hold_on_the_image(placer):
 
 
 def test_cpsat_beats_sequential_on_a_shuffled_ring():
-    img = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0)
+    img = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, deterministic=True)
     rep = img.options["placement"]
     assert rep["hop_weighted_traffic"] < rep["sequential_hop_weighted_traffic"]
     assert rep["bound"] is None or rep["bound"] <= rep["hop_weighted_traffic"] + 1e-9
@@ -66,7 +66,7 @@ def test_cpsat_beats_sequential_on_a_shuffled_ring():
 
 def test_link_load_bounds_are_in_the_report_and_the_summary():
     from neuromap.cli.compile_cmd import placement_lines
-    img = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0)
+    img = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, deterministic=True)
     rep = img.options["placement"]
     at, every = rep["max_link_load_bound_at_traffic"], rep["max_link_load_bound"]
     assert every <= rep["max_link_load"] + 1e-9 and at <= rep["max_link_load"] + 1e-9
@@ -75,8 +75,9 @@ def test_link_load_bounds_are_in_the_report_and_the_summary():
 
 
 def test_same_inputs_give_the_same_image(tmp_path):
-    a = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=TL, seed=5).save(tmp_path / "a")
-    b = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=TL, seed=5).save(tmp_path / "b")
+    kw = dict(placer="cpsat", time_limit=TL, deterministic=True, seed=5)
+    a = compile_network(ring_net(), small_target(), **kw).save(tmp_path / "a")
+    b = compile_network(ring_net(), small_target(), **kw).save(tmp_path / "b")
     ma, mb = (json.loads((p / "manifest.json").read_text()) for p in (a, b))
     assert ma["arrays"] == mb["arrays"]  # sha256 of every array
     ra, rb = ma["options"]["placement"], mb["options"]["placement"]
@@ -87,7 +88,7 @@ def test_same_inputs_give_the_same_image(tmp_path):
 def test_spikes_do_not_depend_on_placement():
     tgt = small_target()
     seq = compile_network(ring_net(), tgt, placer="sequential")
-    cps = compile_network(ring_net(), tgt, placer="cpsat", time_limit=TL)
+    cps = compile_network(ring_net(), tgt, placer="cpsat", time_limit=TL, deterministic=True)
     assert not np.array_equal(seq.neurons["core"], cps.neurons["core"])
     rs, rc = run(seq, 60), run(cps, 60)
     assert rs.core_spikes.sum() > 50  # the network is active
@@ -147,7 +148,7 @@ def test_topographic_sheet_example_compiles_and_runs():
     net = mod.small()
     assert sum(p.size for p in net.populations.values()) == 16 * 16 + 8 * 8 + 16
     tgt = small_target(max_neurons=64, max_input_axons=200)
-    img = compile_network(net, tgt, placer="cpsat", time_limit=TL)
+    img = compile_network(net, tgt, placer="cpsat", time_limit=TL, deterministic=True)
     rep = img.options["placement"]
     assert img.n_cores >= 5 and verify_image_capacities(img, tgt) == []
     assert rep["hop_weighted_traffic"] < rep["sequential_hop_weighted_traffic"]
@@ -157,8 +158,9 @@ def test_topographic_sheet_example_compiles_and_runs():
 
 
 def test_link_slack_trades_bounded_traffic_for_a_lower_peak(tmp_path, capsys):
-    base = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0)
-    slack = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, link_slack=0.2)
+    base = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, deterministic=True)
+    slack = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, deterministic=True,
+                            link_slack=0.2)
     r0, r1 = base.options["placement"], slack.options["placement"]
     assert r0["link_slack"] == 0.0 and r1["link_slack"] == 0.2
     assert r1["max_link_load"] <= r0["max_link_load"] + 1e-9

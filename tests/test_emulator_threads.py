@@ -8,7 +8,8 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 
 import emulator
 from emulator import emulate
-from emulator.program import pack, prepare, sort_by_post, split_posts, unpack
+from emulator.program import flatten, prepare, run_posts, split_runs
+from emulator.threads import ThreadChooser
 from neuromap.compiler import compile_network
 from neuromap.errors import ImageError
 from neuromap.network import Network
@@ -82,7 +83,7 @@ def test_more_threads_than_neurons_chunks_and_repeats(monkeypatch, exp):
     pr = np.arange(img.n_neurons)
     ref = emulate(img, 120, "numpy", probe=pr)
     assert ref.spikes.shape[0] > 200
-    p = split_posts(pack(prepare(img)), 50)                 # 32 neurons, 50 ranges: most are empty
+    p = split_runs(flatten(prepare(img)), 50)               # 32 neurons, 50 ranges: most are empty
     assert p.post_bounds[0] == 0 and p.post_bounds[-1] == img.n_neurons and np.all(np.diff(p.post_bounds) >= 0)
     for T in (2, 3, 50):
         _same(ref, emulate(img, 120, probe=pr, threads=T))
@@ -92,23 +93,94 @@ def test_more_threads_than_neurons_chunks_and_repeats(monkeypatch, exp):
         _same(ref, r)
 
 
-def test_split_is_per_post_range_and_sorting_is_harmless():
+def test_split_is_per_post_range_and_image_order_is_harmless():
     img = _net(seed=9)
-    p = unpack(pack(prepare(img)))
+    p = prepare(img)
     rng = np.random.default_rng(0)
     perm = np.concatenate([lo + rng.permutation(hi - lo) for lo, hi in zip(p.syn_ptr[:-1], p.syn_ptr[1:])])
     shuffled = type(p)(**{**vars(p), **{k: getattr(p, k)[perm] for k in ("syn_post", "syn_delay", "syn_add")},
                           "syn_slot": p.syn_slot[perm] if p.syn_slot.size else p.syn_slot})
-    s = split_posts(shuffled, 3)
-    assert np.array_equal(sort_by_post(shuffled).syn_post, s.syn_post)
-    for g in range(s.syn_ptr.size - 1):
+    s = split_runs(flatten(shuffled), 3)
+    assert np.array_equal(s.run_packed, flatten(p).run_packed)      # runs are sorted by post
+    post = run_posts(s)
+    for j in range(s.run_syn.size - 1):
         for k in range(3):
-            post = s.syn_post[s.syn_split[g, k]:s.syn_split[g, k + 1]]
-            assert np.all((post >= s.post_bounds[k]) & (post < s.post_bounds[k + 1]))
+            q = post[s.run_split[j, k]:s.run_split[j, k + 1]]
+            assert np.all((q >= s.post_bounds[k]) & (q < s.post_bounds[k + 1]))
     pr = np.arange(img.n_neurons)
     ref = emulate(img, 80, "numpy", probe=pr)
-    _same(ref, emulate(shuffled, 80, probe=pr, threads=3))   # unpacked program, unsorted axons
+    _same(ref, emulate(shuffled, 80, probe=pr, threads=3))   # unsorted image order
     _same(ref, emulate(shuffled, 80, probe=pr, threads=1))
+    _same(ref, emulate(shuffled, 80, "numpy", probe=pr))
+
+
+def test_chooser_probes_alternately_then_holds_the_faster_and_probes_again():
+    ch = ThreadChooser(2, probes=2, hold=3, margin=0.9)
+
+    def chunks(m, cost):                                    # cost: seconds per step by thread count
+        seen = []
+        for _ in range(m):
+            n = ch.next()
+            seen.append(n)
+            ch.record(n, 10, 10 * cost[n])
+        return seen
+
+    assert chunks(12, {1: 1.0, 2: 0.5}) == [1, 2, 1, 2, 2, 2, 2, 1, 2, 1, 2, 2]   # two threads faster
+    # the machine gets loaded: two threads now slower; the hold ends, the probe picks one thread
+    assert chunks(9, {1: 1.0, 2: 1.5}) == [2, 2, 1, 2, 1, 2, 1, 1, 1]
+    assert ch.choice == 1 and ch.history[-9:] == [2, 2, 1, 2, 1, 2, 1, 1, 1]
+
+
+def test_chooser_needs_the_margin_and_one_thread_never_probes():
+    ch = ThreadChooser(4, probes=1, hold=5, margin=0.9)
+    ch.record(ch.next(), 1, 1.0)
+    ch.record(ch.next(), 1, 0.95)                          # 5 % faster: not enough
+    assert ch.choice == 1 and not ch.probing
+    solo = ThreadChooser(1)
+    for _ in range(40):
+        assert solo.next() == 1
+        solo.record(1, 5, 1.0)
+
+
+@pytest.mark.parametrize("slow_many", [True, False])
+def test_default_threads_follow_the_measurement(monkeypatch, slow_many):
+    """threads=None on a program over the synapse threshold: chunks alternate 1 and T threads, then the
+    faster side (by a fake clock: no timing) runs; the integers equal one thread's either way."""
+    import emulator.threads as thr
+    img = _net(exp=1)
+    pr = np.arange(img.n_neurons)
+    ref = emulate(img, 200, probe=pr, threads=1)
+    monkeypatch.setattr(thr, "THREADS_MIN_SYNAPSES", 1)
+    monkeypatch.setattr(thr, "fast_threading_layer", lambda: True)
+    monkeypatch.setattr(emulator, "_CHUNK_BUDGET", 5 * (img.n_neurons + img.n_inputs))   # 40 chunks
+    import numba
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
+    clock = [0.0]
+    real = emulator._engine("numba")
+
+    def timed(p, st, t0, n, *a):
+        T = 1 if p.post_bounds is None else p.post_bounds.shape[0] - 1
+        clock[0] += n * (1.0 if T == 1 else (2.0 if slow_many else 0.5))
+        real(p, st, t0, n, *a)
+
+    monkeypatch.setattr(emulator, "_engine", lambda name: timed)
+    monkeypatch.setattr(emulator.time, "perf_counter", lambda: clock[0])
+    run = emulate(img, 200, probe=pr)
+    _same(ref, run)
+    h = run.thread_chunks.tolist()
+    assert h[:4] == [1, 2, 1, 2] and len(h) == 40
+    assert set(h[4:4 + thr.HOLD]) == ({1} if slow_many else {2})
+
+
+def test_idle_openmp_threads_wait_passively_unless_the_user_chose(monkeypatch):
+    import emulator.threads as thr
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    thr.passive_wait()
+    assert thr.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    thr.passive_wait()
+    assert thr.os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_threads_option_validated_and_defaults_small_networks_to_one():

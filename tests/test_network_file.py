@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from neuromap import Network
+from neuromap.errors import NetworkFormatError
 from neuromap.io import load_network, read_network_dict, save_network
 from neuromap.network import Projection, network_hash
 
@@ -73,7 +74,9 @@ def test_paths_are_relative_to_the_file(tmp_path, monkeypatch):
     out = save_network(net, tmp_path / "elsewhere" / "copy.yaml")
     text = open(out).read()
     assert "../nets/data/w.npy" in text and "../nets/data/d.csv" in text
-    assert load_network(out) == net
+    with pytest.raises(NetworkFormatError, match="outside the network file's directory"):
+        load_network(out)   # references out of the file's directory need consent (SECURITY.md)
+    assert load_network(out, allow_outside_files=True) == net
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])

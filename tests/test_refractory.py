@@ -172,11 +172,13 @@ def test_validate_and_export_lava_with_refractory(tmp_path):
         assert np.array_equal(z["spikes"], emu.spikes)
 
 
-def test_packed_synapses_round_trip_and_run_like_unpacked(monkeypatch):
-    """emulator.program.pack: 4-byte (add << 16 | post offset) synapses; same integers as the unpacked
-    numba path (forced by monkeypatching pack) and a lossless round trip."""
-    import emulator
-    from emulator.program import order_by_source, pack, packable, prepare, unpack
+def test_delivery_runs_hold_every_route_walk_synapse_and_run_like_it():
+    """emulator.program.flatten: per source, the (post, add, delay, slot) multiset of its runs equals the route
+    walk's (an axon reached by two sources counts for both; an unreached axon for none); a run has one delay
+    (or is slotted), sorted posts spanning < 2**16, packed add << 16 | offset; numba over runs == numpy's
+    route walk, counters included."""
+    import dataclasses
+    from emulator.program import flatten, prepare
     rng = np.random.default_rng(4)
     net = Network(seed=9)
     net.add_population("a", 50, neuron="loihi_lif", du=200, dv=100, vth=40, bias_mant=rng.integers(0, 300, 50).tolist())
@@ -184,32 +186,49 @@ def test_packed_synapses_round_trip_and_run_like_unpacked(monkeypatch):
     net.connect("a", "b", connect={"rule": "fixed_probability", "p": 0.4}, weight={"uniform_int": [-256, 255]},
                 weight_exp=7, num_weight_bits=8, sign_mode="mixed", delay={"uniform_int": [1, 4]})
     net.connect("b", "a", connect={"rule": "fixed_probability", "p": 0.3}, weight=-100, weight_exp=-2,
-                num_weight_bits=8, sign_mode="mixed")
+                num_weight_bits=8, sign_mode="mixed", delay={"uniform_int": [1, 3]})
     img = compile_network(net, passes=HW)
     p = prepare(img)
-    assert packable(p)
-    q, o = unpack(pack(p)), order_by_source(p)
-    assert np.array_equal(q.syn_post, o.syn_post) and np.array_equal(q.syn_add, o.syn_add)
-    # reordering keeps every axon's synapse run: same (post, add, delay) multiset per route entry
-    for r in range(0, p.route_axon.size, 7):
-        a, b = p.route_axon[r], o.route_axon[r]
-        run = lambda pr, g: sorted(zip(pr.syn_post[pr.syn_ptr[g]:pr.syn_ptr[g + 1]].tolist(),  # noqa: E731
-                                       pr.syn_add[pr.syn_ptr[g]:pr.syn_ptr[g + 1]].tolist(),
-                                       pr.syn_delay[pr.syn_ptr[g]:pr.syn_ptr[g + 1]].tolist()))
-        assert run(p, a) == run(o, b)
-    assert np.array_equal(emulate(o, 200, engine="numpy").spikes, emulate(p, 200, engine="numpy").spikes)
-    assert pack(p).syn_packed.dtype == np.int32 and pack(p).syn_post.size == 0
-    import dataclasses
-    g = np.flatnonzero(np.diff(p.syn_ptr) >= 2)[0]          # an axon whose posts span 2**16: not packable
-    wide = dataclasses.replace(p, syn_post=p.syn_post.copy())
-    wide.syn_post[p.syn_ptr[g]] = wide.syn_post[p.syn_ptr[g] + 1] + (1 << 16)
-    assert not packable(wide) and pack(wide) is None
-    packed = emulate(img, 200)
-    monkeypatch.setattr(emulator, "pack", lambda prog: None)
-    plain = emulate(img, 200)
-    assert np.array_equal(packed.spikes, plain.spikes) and packed.spikes.shape[0] > 100
-    assert np.array_equal(packed.final_v, plain.final_v)
-    assert np.array_equal(emulate(img, 200, engine="numpy").spikes, packed.spikes)
+    shared = p.route_axon.copy()
+    shared[3] = shared[p.src_ptr[60]]                       # source of route 3 also reaches source 60's axon
+    p = dataclasses.replace(p, route_axon=shared)
+    f = flatten(p)
+    _runs_hold_the_walk(p, f)
+    assert (f.run_delay < 0).any() and len(set(f.run_delay[f.run_delay >= 0].tolist())) == 4
+    pr = np.arange(img.n_neurons)
+    a, b = emulate(p, 200, engine="numpy", probe=pr), emulate(p, 200, probe=pr)
+    for k in ("spikes", "u", "v", "core_spikes", "link_spikes", "final_u", "final_v"):
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k
+    assert a.spikes.shape[0] > 100
+    assert p.n_inputs == 0                                   # 2**17 neurons, the extra ones without routes
+    pad = np.full((1 << 17) - p.n_neurons, p.src_ptr[-1])
+    wide = dataclasses.replace(p, n_neurons=1 << 17, src_ptr=np.concatenate([p.src_ptr, pad]),
+                               syn_post=p.syn_post.copy())
+    once = np.flatnonzero(np.bincount(shared, minlength=p.axon_delay.size) == 1)
+    q = next(q for g in once if not p.axon_slotted[g] for q in range(p.syn_ptr[g], p.syn_ptr[g + 1])
+             if np.sum(p.syn_delay[p.syn_ptr[g]:p.syn_ptr[g + 1]] == p.syn_delay[q]) >= 2)
+    wide.syn_post[q] += (1 << 16) + 90                       # one of two same-delay posts > 2**16 further
+    w = flatten(wide)
+    _runs_hold_the_walk(wide, w)
+    assert w.run_syn.size == f.run_syn.size + 1            # that source's run of that delay is cut in two
+
+
+def _runs_hold_the_walk(p, f):
+    """Per source: the (post, add, delay or -1 if slotted, slot) multiset of its runs == the route walk's;
+    each run's posts sorted from its base and spanning < 2**16."""
+    from emulator.program import run_posts
+    post, add = run_posts(f), f.run_packed.astype(np.int64) >> 16
+    for s in range(p.n_neurons + p.n_inputs):
+        walk = sorted((int(p.syn_post[q]), int(p.syn_add[q]), -1 if p.syn_slot[q] >= 0 else int(p.syn_delay[q]),
+                       int(p.syn_slot[q])) for r in range(p.src_ptr[s], p.src_ptr[s + 1])
+                      for q in range(p.syn_ptr[p.route_axon[r]], p.syn_ptr[p.route_axon[r] + 1]))
+        runs = range(f.run_ptr[s], f.run_ptr[s + 1])
+        got = sorted((int(post[q]), int(add[q]), int(f.run_delay[j]), int(f.run_slot[q]))
+                     for j in runs for q in range(f.run_syn[j], f.run_syn[j + 1]))
+        assert walk == got, s
+        for j in runs:
+            q = post[f.run_syn[j]:f.run_syn[j + 1]]
+            assert np.all(np.diff(q) >= 0) and q[0] == f.run_post_base[j] and q[-1] - q[0] < (1 << 16)
 
 
 @pytest.mark.parametrize("engine", ["numpy", "numba"])

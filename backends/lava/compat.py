@@ -21,7 +21,8 @@ from neuromap.errors import NeuromapError
 
 _TARGET = "lava.magma.compiler.var_model"
 _DEFAULT = re.compile(r"^(\s+\w+\s*:\s*ByteEncoder)\s*=\s*ByteEncoder\(\)\s*$", re.M)
-INSTALL_HINT = "install it with `make install` (pip install --no-deps --ignore-requires-python lava-nc==0.10.0)"
+INSTALL_HINT = ("install it with `make install`, or `pip install 'neuromap[lava]'` and then "
+                "`pip install --no-deps --ignore-requires-python lava-nc==0.10.0`")
 
 
 class LavaMissingError(NeuromapError):

@@ -11,9 +11,12 @@ Writing needs no Lava. The same :class:`~backends.lava.plan.LavaPlan` drives
 """
 from __future__ import annotations
 
+import ast
+import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,10 +27,10 @@ from neuromap.errors import NeuromapError
 from neuromap.image import Image
 
 _HEADER = '''#!/usr/bin/env python3
-"""Lava 0.10.0 network exported by neuromap from image {network!r} (source hash {hash}).
+"""Lava 0.10.0 network exported by neuromap from image {network} (source hash {hash}).
 
 {n_neurons} LIF neurons in {n_groups} LIF processes, {n_inputs} inputs, {n_syn} synapse entries in
-{n_conn} connection processes. Arrays are in {npz!r} next to this script.
+{n_conn} connection processes. Arrays are in {npz_doc} next to this script.
 Runs on Loihi2SimCfg(select_tag="fixed_pt"); needs lava-nc 0.10.0, numpy and scipy.
 
     python {script} [--steps N] [--out result.npz]
@@ -61,15 +64,15 @@ from lava.proc.monitor.process import Monitor
 from lava.proc.sparse.process import DelaySparse, LearningSparse, Sparse
 from lava.utils.weightutils import SignMode
 
-A = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), {npz!r}))
+A = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), {npz}))
 N_NEURONS, N_INPUTS, SEED = {n_neurons}, {n_inputs}, {seed}
 
 
 def input_spikes(steps):
     """(steps, inputs) int32 events per step: explicit spike times (0/1), then Poisson inputs from
     default_rng(SEED) (neuromap docs/image-format.md, Inputs): p <= 1 expected events per step: geometric
-    gaps, one draw per spike; p > 1: a Poisson process binned into steps, one draw per event; first one draw
-    per input in order, then step by step, in input order, each input's draws of that step."""
+    gaps, one draw per spike; p > 1: a Poisson(p) count every step by inversion, one draw per step; first one
+    draw per input in order, then step by step, in input order, each input's draw of that step."""
     r = np.zeros((steps, N_INPUTS), np.int32)
     t, i = A["input.spike_step"], A["input.spike_index"]
     r[t[t < steps], i[t < steps]] = 1
@@ -78,28 +81,37 @@ def input_spikes(steps):
     rng, never = np.random.default_rng(SEED), 1 << 62
     ps = p[ids].tolist()
     lq = [-math.inf if q >= 1.0 else math.log1p(-q) for q in ps]
-    tau = [0.0] * len(ps)
+    cnt = [0] * len(ps)
 
     def gap(j):
         u = rng.random()
         x = math.log1p(-u) / lq[j] if lq[j] != 0.0 else math.inf
         return never if x >= never else 1 + math.floor(x)
 
+    def count(j):
+        u, k = rng.random(), 0
+        pmf = math.exp(-ps[j])
+        cdf = pmf
+        while u >= cdf and pmf > 0.0:
+            k += 1
+            pmf = pmf * ps[j] / k
+            cdf = cdf + pmf
+        return k
+
     def first(j):
         if ps[j] > 1.0:
-            tau[j] = -math.log1p(-rng.random()) / ps[j]
-            return math.floor(tau[j])
+            cnt[j] = count(j)
+            return 0
         return gap(j) - 1
 
     heap = [(first(j), j) for j in range(ids.size)]
     heapq.heapify(heap)
     while heap and heap[0][0] < steps:
         s, j = heapq.heappop(heap)
-        if ps[j] > 1.0:                     # every event time in [s, s + 1)
-            while tau[j] < s + 1:
-                r[s, ids[j]] += 1
-                tau[j] = tau[j] + -math.log1p(-rng.random()) / ps[j]
-            heapq.heappush(heap, (math.floor(tau[j]), j))
+        if ps[j] > 1.0:                     # a count every step (0 included)
+            r[s, ids[j]] += cnt[j]
+            cnt[j] = count(j)
+            heapq.heappush(heap, (s + 1, j))
         else:
             r[s, ids[j]] += 1
             heapq.heappush(heap, (s + gap(j), j))
@@ -173,6 +185,74 @@ if __name__ == "__main__":
 '''
 
 
+# ------------------------------------------------------------------ input text -> Python source
+# Every piece of input text (names from the network file, manifest strings, the output path) reaches the
+# generated script only through these three encoders; nothing is pasted verbatim.
+
+def literal(v: Any) -> str:
+    """``v`` as a Python literal expression (str, int, float, bool, None, and lists/tuples/dicts of them).
+
+    The text is built by ``repr`` of the plain values and checked with :func:`ast.literal_eval` to
+    evaluate back to ``v``; anything else (an object, NaN, infinities) raises :class:`NeuromapError`, so
+    the generated code can never contain an expression that input text chose."""
+    def enc(x: Any) -> str:
+        if x is None or isinstance(x, bool):
+            return repr(x)
+        if isinstance(x, (int, np.integer)):
+            return repr(int(x))
+        if isinstance(x, (float, np.floating)):
+            if not math.isfinite(float(x)):
+                raise NeuromapError(f"cannot write {float(x)!r} into the Lava script (recompile the image)")
+            return repr(float(x))
+        if isinstance(x, str):
+            return repr(str(x))
+        if isinstance(x, (list, tuple)):
+            body = ", ".join(enc(e) for e in x)
+            return f"[{body}]" if isinstance(x, list) else f"({body}{',' if len(x) == 1 else ''})"
+        if isinstance(x, dict):
+            return "{" + ", ".join(f"{enc(k)}: {enc(e)}" for k, e in x.items()) + "}"
+        raise NeuromapError(f"cannot write a {type(x).__name__} into the Lava script (recompile the image)")
+
+    text = enc(v)
+    if ast.literal_eval(text) != _plain(v):
+        raise NeuromapError("a value of the image does not survive as a Python literal (recompile the image)")
+    return text
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (np.integer, np.floating)):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return type(v)(_plain(e) for e in v)
+    if isinstance(v, dict):
+        return {k: _plain(e) for k, e in v.items()}
+    return v
+
+
+def comment(v: Any) -> str:
+    """Text for a ``#`` comment: one line of printable ASCII (``ascii()`` escapes newlines and the rest)."""
+    s = v if isinstance(v, str) else str(v)
+    return ascii(s)[1:-1]
+
+
+def doc_text(v: str) -> str:
+    """Text for the script's (non-raw) docstring: printable ASCII with every backslash doubled and every
+    double quote written ``\\x22``, so no input can end the docstring or start an escape sequence."""
+    return ascii(str(v))[1:-1].replace('"', "\\x22")
+
+
+def _identifier(name: str) -> str:
+    if not (isinstance(name, str) and name.isidentifier() and name.isascii()):
+        raise NeuromapError(f"{name!r} is not a keyword argument name (recompile the image)")
+    return name
+
+
+def _sign_mode(mode: str) -> str:
+    if mode not in ("mixed", "excitatory", "inhibitory"):
+        raise NeuromapError(f"sign mode {mode!r} is not mixed, excitatory or inhibitory (recompile the image)")
+    return mode.upper()
+
+
 def _arrays(plan: LavaPlan, syn_proj: np.ndarray) -> dict[str, np.ndarray]:
     out = {"input.spike_step": plan.spike_step, "input.spike_index": plan.spike_index.astype(np.int32),
            "input.poisson_p": plan.poisson_p}
@@ -206,19 +286,19 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
                     "                                                        NeuromapPlasticSparse)")
     for k, g in enumerate(plan.groups):
         first, last = int(g.neurons.min()), int(g.neurons.max())
-        L.append(f"    # {g.name}: population {g.population!r}, {g.size} neurons (image ids {first}..{last})")
+        L.append(f"    # {comment(g.name)}: population {comment(g.population)}, {g.size} neurons (image ids {first}..{last})")
         cls, refr = ("LIF", "") if g.refractory is None else ("LIFRefractoryFixed", f", refractory=A['g{k}.refractory']")
         if k in vpost:
             cls = "LIFWithV" if g.refractory is None else "LIFRefractoryWithV"
         L.append(f"    g{k} = {cls}(shape=({g.size},), du={g.du}, dv={g.dv}, vth={g.vth}, bias_mant=A['g{k}.bias_mant'], "
-                 f"bias_exp=A['g{k}.bias_exp'],\n              u=A['g{k}.u'], v=A['g{k}.v'], name={g.name!r}{refr})")
+                 f"bias_exp=A['g{k}.bias_exp'],\n              u=A['g{k}.u'], v=A['g{k}.v'], name={literal(g.name)}{refr})")
     used = sorted({c.pre for c in plan.connections if c.pre_kind == "input"})
     if used:
         L.append("    # --- inputs: one spike source per input group, replaying input_spikes()")
     for k in used:
         g = plan.inputs[k]
         L.append(f"    i{k} = SpikeSource(data=np.ascontiguousarray(inputs[:, A['i{k}.inputs']].T))  "
-                 f"# {g.name}: {g.size} inputs")
+                 f"# {comment(g.name)}: {g.size} inputs")
     if plan.connections:
         L.append("    # --- synapses: one connection per (projection, source group, target group); delay = image delay - 1")
     for k, c in enumerate(plan.connections):
@@ -226,30 +306,32 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
         shape = f"({c.shape[0]}, {c.shape[1]})"
         bits = message_bits(plan, c)   # inputs of several events per step: graded spikes, payload x weight
         kw = (f"weight_exp={c.weight_exp}, num_weight_bits={c.num_weight_bits}, "
-              f"sign_mode=SignMode.{c.sign_mode.upper()}, name={c.name!r}"
-              + (f", num_message_bits={bits}" if bits else ""))
+              f"sign_mode=SignMode.{_sign_mode(c.sign_mode)}, name={literal(c.name)}"
+              + (f", num_message_bits={int(bits)}" if bits else ""))
         get = "matrix" if c.dense else "sparse"
         cls = ("Dense" if c.dense else "Sparse")
         if c.seed_rule:
-            arrays = "{" + ", ".join(f"{n!r}: A['c{k}.la.{n}']" for n in c.learning_arrays) + "}"
+            arrays = "{" + ", ".join(f"{literal(n)}: A[{literal(f'c{k}.la.{n}')}]" for n in c.learning_arrays) + "}"
             L.append(f"    c{k} = NeuromapPlasticSparse(shape={shape}, rows=A['c{k}.rows'], cols=A['c{k}.cols'], "
                      f"weights=A['c{k}.weights'],\n        delays=A['c{k}.delays'], weight_exp={c.weight_exp}, "
-                     f"name={c.name!r}, learning_arrays={arrays},\n        learning={c.learning!r})"
-                     f"  # {c.rows.size} plastic synapses, engine {c.learning['engine']}")
+                     f"name={literal(c.name)}, learning_arrays={arrays},\n        learning={literal(c.learning)})"
+                     f"  # {c.rows.size} plastic synapses, engine {comment(c.learning['engine'])}")
             L.append(f"    {pre}.s_out.connect(c{k}.s_in)\n    c{k}.a_out.connect(g{c.post}.a_in)")
             L.append(f"    g{c.post}.s_out.connect(c{k}.s_in_bap)  # post spikes of the step")
             if c.reads_v:
                 L.append(f"    g{c.post}.v_out.connect(c{k}.v_in)  # post membrane v of the step (read by the rule)")
-            L.append(f"    plastic['c{k}'] = (c{k}, {image.projections[c.proj].name!r}, {c.rows.size})")
+            L.append(f"    plastic['c{k}'] = (c{k}, {literal(image.projections[c.proj].name)}, {c.rows.size})")
             continue
         if c.learning:
-            rule = ", ".join(f"{a}={v!r}" for a, v in learning_rule_kwargs(c.learning, c.name).items())
-            L.append(f"    rule{k} = Loihi2FLearningRule({rule})  # {c.learning.get('rules', {})}")
+            rule = ", ".join(f"{_identifier(a)}={literal(v)}"
+                             for a, v in learning_rule_kwargs(c.learning, c.name).items())
+            L.append(f"    rule{k} = Loihi2FLearningRule({rule})  # {comment(c.learning.get('rules', {}))}")
             call = f"Learning{cls}(weights={get}('c{k}', {shape}, 'weights'), learning_rule=rule{k}, {kw})"
             L.append(f"    c{k} = {call}  # {c.rows.size} plastic synapses")
             L.append(f"    {pre}.s_out.connect(c{k}.s_in)\n    c{k}.a_out.connect(g{c.post}.a_in)")
             L.append(f"    g{c.post}.s_out.connect(c{k}.s_in_bap)  # post spikes = back-propagating action potentials")
-            L.append(f"    plastic['c{k}'] = (c{k}, {image.projections[c.proj].name!r}, {int(np.count_nonzero(syn_proj == c.proj))})")
+            L.append(f"    plastic['c{k}'] = (c{k}, {literal(image.projections[c.proj].name)}, "
+                     f"{int(np.count_nonzero(syn_proj == c.proj))})")
             continue
         if c.max_delay:
             call = (f"Delay{cls}(weights={get}('c{k}', {shape}, 'weights'), delays={get}('c{k}', {shape}, 'delays'), "
@@ -291,10 +373,11 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
     if not plan.groups:
         raise NeuromapError(f"{path}: the image has no neurons, so there is no Lava network to write")
     npz = path.with_suffix(".npz")
-    text = _HEADER.format(network=image.network_name, hash=image.source_hash[:12] or "-",
+    text = _HEADER.format(network=doc_text(image.network_name), hash=doc_text(image.source_hash[:12] or "-"),
                           n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,
                           n_syn=sum(c.rows.size for c in plan.connections), n_conn=len(plan.connections),
-                          npz=npz.name, script=path.name, last_neuron=plan.n_neurons - 1, seed=plan.seed)
+                          npz=literal(npz.name), npz_doc=doc_text(npz.name), script=doc_text(path.name),
+                          last_neuron=plan.n_neurons - 1, seed=int(plan.seed))
     syn_proj = image.synapse_projections()
     text += "\n".join(_body(plan, image, syn_proj)) + "\n" + _FOOTER.format(steps=int(steps))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,8 +27,21 @@ COMMANDS: dict[str, str] = {
     "export_nir_cmd": "export-nir",
     "plot_cmd": "plot",
     "inspect_cmd": "inspect",
+    "report_cmd": "report",
 }
 
+
+def _allow_outside(ctx, param, value):
+    from neuromap.io import ALLOW_OUTSIDE_FILES
+    ALLOW_OUTSIDE_FILES.set(bool(value))   # every invocation sets it (in-process callers run several)
+    return value
+
+
+#: ``--allow-outside-files`` of the commands that read network files (SECURITY.md)
+allow_outside_option = click.option(
+    "--allow-outside-files", is_flag=True, expose_value=False, callback=_allow_outside,
+    help="Let file: references in the network file point outside its directory (by default they must "
+         "resolve inside it).")
 
 #: ``--quiet/-q`` of the long-running commands (the bar is drawn only on a terminal anyway)
 quiet_option = click.option("--quiet", "-q", is_flag=True,
@@ -89,6 +102,12 @@ def main(argv=None):
         if debug:
             raise
         click.echo(f"neuromap: error: {e}", err=True)
+        sys.exit(2)
+    except MemoryError:   # past the input estimates (neuromap/input_limits.py): still one line, exit 2
+        if debug:
+            raise
+        click.echo("neuromap: error: out of memory (the input asks for more than this machine or its "
+                   "memory limit holds; use a smaller network or fewer steps)", err=True)
         sys.exit(2)
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -12,6 +12,7 @@ import json
 
 import click
 
+from neuromap.cli import allow_outside_option
 from neuromap.errors import TargetError
 
 
@@ -22,6 +23,7 @@ def print_problems(e: TargetError) -> None:
 
 
 @click.command("compare")
+@allow_outside_option
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="loihi", show_default=True,
               help="Target name (built-in) or path to a target .toml file.")

@@ -2,8 +2,9 @@
 
 The image directory (docs/image-format.md) is written atomically. Placement
 (docs/placement.md): ``--placer`` sequential | greedy | cpsat (default), ``--time-limit``
-in CP-SAT deterministic time units (about one second of one core each; split between
-partition and mesh placement), ``--seed``, ``--link-slack`` (extra hop-weighted traffic
+SECONDS of wall time for the whole placement (default: scaled with the synapse count),
+``--deterministic`` (the limit is in work units instead -- CP-SAT deterministic time, about one
+second of one core each -- and the result is the same on every run), ``--seed``, ``--link-slack`` (extra hop-weighted traffic
 allowed, as a fraction, to lower the busiest link), ``--rates`` uniform | auto | FILE (auto: a
 200-step run of the core emulator estimates spikes per step of every neuron; FILE: user rates
 per population or neuron, format in docs/placement.md). Prints
@@ -15,7 +16,7 @@ import json
 
 import click
 
-from neuromap.cli import quiet_option
+from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.progress import bar
 
 
@@ -44,30 +45,43 @@ def placement_lines(rep: dict) -> list[str]:
             ([] if at is None else [f"{at:.4g} at this traffic"])
         return f" ({'; '.join(parts)})" if parts else ""
     gap = "n/a" if rep.get("gap") is None else f"{100 * rep['gap']:.1f}%"
+    det = rep.get("deterministic", True)  # images from before wall-clock budgets: deterministic units
+    limit = "" if rep.get("time_limit") is None else \
+        f"time limit {rep['time_limit']:.3g} {'det. units' if det else 's wall'}"
+    split = rep.get("time_split_s") or {}
+    top = sorted(split.items(), key=lambda kv: -kv[1])[:6]
+    split_line = [f"  time split: " + ", ".join(f"{k} {v:.2f} s" for k, v in top)] if top else []
     bound = "n/a" if rep.get("bound") is None else f"{rep['bound']:.4g}"
     seq = rep["sequential_hop_weighted_traffic"]
     ratio = f" ({rep['hop_weighted_traffic'] / seq:.2f}x sequential)" if seq > 0 else ""
     slack = f", link slack {rep['link_slack']:g}" if rep.get("link_slack") else ""
     return [f"placement ({rep['method']}, rates {rep['rates']}, seed {rep['seed']}, "
-            f"time limit {rep['time_limit']:g} det. units{slack}): {rep['cores_used']} cores",
+            f"{limit}{slack}): {rep['cores_used']} cores",
             f"  hop-weighted traffic {rep['hop_weighted_traffic']:.4g} packet-hops/step{ratio}; "
             f"sequential {seq:.4g}; bound {bound}; gap {gap}",
             f"  inter-core packets {rep['inter_core_packets']:.4g}/step, mean hops {rep['mean_hops']:.3g}, "
             f"max hops {rep['max_hops']}, max link load {rep['max_link_load']:.4g} packets/step{_link_bounds(rep)}",
             f"  energy {rep['energy_pj_per_step'] / 1e3:.4g} nJ/step, latency {rep['latency_ns_per_step'] / 1e3:.4g} "
-            f"us/step, solve {rep['solve_time_s']:.2f} s"]
+            f"us/step, solve {rep['solve_time_s']:.2f} s"] + split_line
 
 
 @click.command("compile")
+@allow_outside_option
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="loihi", show_default=True,
               help="Target name (built-in) or path to a target .toml file.")
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True,
-              help="Image directory to write (replaced if it is an image).")
+              help="Image directory to write (replaced only if it is a neuromap image or empty; see --force).")
+@click.option("--force", is_flag=True, help="Replace -o even if it is a directory that is not a neuromap image.")
 @click.option("--placer", type=click.Choice(["sequential", "greedy", "cpsat"]), default="cpsat", show_default=True,
               help="Partition/placement method (docs/placement.md).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-              help="CP-SAT deterministic time units (~1 s of one core each), not wall clock.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Wall-clock budget of the whole placement (partition, mesh, bounds, link phase; TrueNorth "
+                   "crossbar/fan-out solves) [default: scaled with the synapse count, 2 s + 1 s per million, "
+                   "at most 20 s]. Results may vary with machine load; see --deterministic.")
+@click.option("--deterministic", is_flag=True,
+              help="Same result on every run: --time-limit counts deterministic work units (CP-SAT "
+                   "deterministic time, ~1 s of one core each) instead of wall time, which is then not bounded.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Solver seed.")
 @click.option("--link-slack", type=click.FloatRange(min=0, max=1), default=0.0, show_default=True,
               metavar="FRACTION",
@@ -87,8 +101,9 @@ def placement_lines(rep: dict) -> list[str]:
                    "run exceeds this fraction (0.1 = 10%) in any population.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
 @quiet_option
-def command(network: str, target: str, output: str, placer: str, time_limit: float, seed: int, link_slack: float,
-            rates: str, freeze: bool, strict: bool, max_rate_error: float | None, as_json: bool, quiet: bool) -> None:
+def command(network: str, target: str, output: str, placer: str, time_limit: float | None, deterministic: bool,
+            seed: int, link_slack: float, rates: str, freeze: bool, strict: bool, max_rate_error: float | None,
+            as_json: bool, quiet: bool, force: bool) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -103,17 +118,21 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     from neuromap.compiler import compile_network
     from neuromap.io import load_network
 
+    from pathlib import Path
+
+    from neuromap.image_files import check_replaceable
+    check_replaceable(Path(output), force)   # before the compile: a refused -o costs nothing
     net = load_network(network)
     if freeze:
         net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
     with bar("compile passes", enabled=not quiet) as progress:
-        img = compile_network(net, target=target, placer=placer, time_limit=time_limit, seed=seed, rates=rates,
-                              link_slack=link_slack, progress=progress,
+        img = compile_network(net, target=target, placer=placer, time_limit=time_limit, deterministic=deterministic,
+                              seed=seed, rates=rates, link_slack=link_slack, progress=progress,
                               **({"rate_check": "always"} if max_rate_error is not None else {}))
     from neuromap.compiler.fidelity import FidelityReport, enforce
     fidelity = FidelityReport.from_dict(img.options["fidelity"])
     enforce(fidelity, strict, max_rate_error, where=f"{network}: ")
-    img.save(output)
+    img.save(output, force=force)
     rep = img.options.get("placement")
     if as_json:
         click.echo(json.dumps({"network": net.name, "target": img.target, "output": str(output),

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import click
 
+from neuromap.cli import allow_outside_option
 from neuromap.errors import NeuromapError
 
 
 @click.command("export-nir", epilog="Example: neuromap export-nir examples/brunel.yaml -o brunel.nir")
+@allow_outside_option
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="NIR file to write (.nir).")
 @click.option("--time-unit-ms", type=click.FloatRange(min=0, min_open=True), default=1000.0, show_default=True,

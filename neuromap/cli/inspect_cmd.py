@@ -60,7 +60,8 @@ def _truenorth_summary(tn: dict | None) -> dict | None:
     if not tn:
         return None
     return {"quantization": tn.get("quantization"), "crossbar": (tn.get("crossbar") or {}).get("totals"),
-            "fanout": tn.get("fanout"), "placement": tn.get("placement")}
+            "fanout": tn.get("fanout"), "placement": tn.get("placement"), "time_split_s": tn.get("time_split_s"),
+            "time_limit": tn.get("time_limit"), "deterministic": tn.get("deterministic")}
 
 
 def _table(rows: list[dict], width: int = 9) -> list[str]:

@@ -16,16 +16,20 @@ Inputs and the plots they give (functions in :mod:`neuromap.plots`, ``docs/plots
 """
 from __future__ import annotations
 
+import json
 import os
 
 import click
 import numpy as np
 
+from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.errors import NeuromapError
+from neuromap.progress import bar
 
 
 @click.command("plot", epilog="Example: neuromap plot build/ --results results.npz --network examples/brunel.yaml "
                               "-o plots/")
+@allow_outside_option
 @click.argument("build", required=False, type=click.Path(file_okay=False))
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True, help="Directory for the plots.")
 @click.option("--results", "-r", type=click.Path(dir_okay=False), default=None,
@@ -36,21 +40,29 @@ from neuromap.errors import NeuromapError
 @click.option("--snapshots", type=click.IntRange(min=2, max=100), default=8, show_default=True,
               help="Weight snapshots for the weight-evolution plot.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True)
-def command(build, output, results, network, steps, snapshots, fmt) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the written files; docs/json.md).")
+@quiet_option
+def command(build, output, results, network, steps, snapshots, fmt, as_json, quiet) -> None:
     """Write the plots that BUILD, --results and --network allow into the directory -o DIR."""
     if build is None and results is None and network is None:
         raise NeuromapError("nothing to plot: give BUILD, --results or --network")
-    written = make_plots(output, build=build, results=results, network=network, steps=steps,
-                         snapshots=snapshots, fmt=fmt)
-    for path in written:
-        click.echo(f"wrote {path}")
+    with bar("plots", enabled=not quiet and not as_json) as progress:
+        written = make_plots(output, build=build, results=results, network=network, steps=steps,
+                             snapshots=snapshots, fmt=fmt, progress=progress)
     if not written:
         raise NeuromapError("no plot could be made from these inputs (see `neuromap plot --help`)")
+    if as_json:
+        click.echo(json.dumps({"output": str(output), "written": written}))
+        return
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 def make_plots(out_dir: str, build: str | None = None, results: str | None = None, network: str | None = None,
-               steps: int | None = None, snapshots: int = 8, fmt: str = "png") -> list[str]:
-    """Every plot the inputs allow, written into ``out_dir``; returns the written paths."""
+               steps: int | None = None, snapshots: int = 8, fmt: str = "png", progress=None) -> list[str]:
+    """Every plot the inputs allow, written into ``out_dir``; returns the written paths.
+
+    ``progress(done, total)`` counts float-reference steps simulated (the slow part) plus one per plot."""
     from neuromap import plots
 
     img = _image(build) if build else None
@@ -62,25 +74,46 @@ def make_plots(out_dir: str, build: str | None = None, results: str | None = Non
     os.makedirs(out_dir, exist_ok=True)
     out = lambda name: os.path.join(out_dir, f"{name}.{fmt}")  # noqa: E731
     written = []
-    sizes = _sizes(img, net, res)
+    sizes = population_sizes(img, net, res)
     dt = net.dt if net is not None else (res["dt"] if res and res["dt"] else 1.0)
+    rate_run = res is not None and res["kind"] == "emulator" and net is not None
+    plastic = net is not None and any(p.plasticity for p in net.projections)
+    n_evo = steps or (res["steps"] if res else 1000)
+    times = np.unique(np.linspace(0, n_evo, snapshots).astype(int)) if plastic else np.zeros(0, int)
+    total = 5 + (res["steps"] if rate_run else 0) + int(times.sum())
+    done = [0]
+
+    def advance(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(min(done[0], total), total)
+
+    def sim_progress(base: int):
+        return None if progress is None else (lambda d, _n: progress(min(base + d, total), total))
+
     if res is not None:
         title = f"spikes ({res['kind']}, {res['steps']} steps)"
         written.append(plots.spike_raster(res["spikes"], sizes, dt, out("raster"), title=title))
+    advance(1)
     if img is not None:
-        written.append(_mesh(img, res, out("mesh")))
-    if res is not None and res["kind"] == "emulator" and net is not None:
+        written.append(mesh_plot(img, res, out("mesh")))
+    advance(1)
+    runs: dict[int, object] = {}  # float reference runs by length (a shorter run is a prefix of a longer one)
+    if rate_run:
         from neuromap.simulator import simulate
-        ref = simulate(net, res["steps"])
+        ref = runs[res["steps"]] = simulate(net, res["steps"], progress=sim_progress(done[0]))
+        advance(res["steps"])
         secs = res["steps"] * net.dt / 1000.0
         fr = {p: ref.spikes[p][0].size / (net.populations[p].size * secs) for p in net.populations}
         hw = {p: s[0].size / (sizes[p] * secs) for p, s in res["spikes"].items() if p in sizes}
         written.append(plots.rate_comparison(fr, hw, out("rates")))
+    advance(1)
     if img is not None and net is not None:
         written += _quantization(img, net, out)
-    if net is not None and any(p.plasticity for p in net.projections):
-        n = steps or (res["steps"] if res else 1000)
-        written += _evolution(net, n, snapshots, out)
+    advance(1)
+    if plastic:
+        written += _evolution(net, times, out, runs, advance, sim_progress)
+    advance(1)
     return written
 
 
@@ -124,7 +157,7 @@ def load_any_results(path: str) -> dict:
             "link_spikes": d.get("link_spikes"), "core_spikes": d.get("core_spikes")}
 
 
-def _sizes(img, net, res) -> dict[str, int]:
+def population_sizes(img, net, res) -> dict[str, int]:
     sizes: dict[str, int] = {}
     if res is not None:
         sizes.update({p: int(idx.max(initial=-1)) + 1 for p, (_, idx) in res["spikes"].items()})
@@ -135,7 +168,7 @@ def _sizes(img, net, res) -> dict[str, int]:
     return sizes
 
 
-def _mesh(img, res, path: str) -> str:
+def mesh_plot(img, res, path: str) -> str:
     """Cores on the mesh; link loads from measured messages (emulator results) or route entries."""
     import scipy.sparse as sp
 
@@ -177,35 +210,45 @@ def _mesh(img, res, path: str) -> str:
                               unit=unit)
 
 
-def _quantization(img, net, out) -> list[str]:
-    """Float vs quantized weights per projection (needs the compiler's quantization report)."""
-    from neuromap import plots
+def quantized_weights(img, net) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(projection, float weights, quantized weights in float units)`` for every projection with a scale
+    in the image's quantization report. Image synapses are in axon order, not the network's: compare
+    distributions only."""
     report = (img.options or {}).get("quantization")
     if not report:
         return []
     scale = {p["name"]: p["scale"] for p in report.get("projections", [])}
     proj_of_syn = img.synapse_projections()
-    written = []
+    by_name = {p.name: p for p in net.projections}
+    out = []
     for k, pm in enumerate(img.projections):
-        if pm.name not in scale or not scale[pm.name] or pm.name not in {p.name for p in net.projections}:
+        if pm.name not in scale or not scale[pm.name] or pm.name not in by_name:
             continue
-        fw = next(p for p in net.projections if p.name == pm.name).weight
         q = img.synapses["weight"][proj_of_syn == k].astype(float) / float(scale[pm.name])
-        # image synapses are in axon order, not the network's: distributions only (aligned=False)
-        written.append(plots.weight_histograms(fw, q, out(f"weights_{pm.name}"), name=pm.name))
-    return written
+        out.append((pm.name, by_name[pm.name].weight, q))
+    return out
 
 
-def _evolution(net, steps: int, snapshots: int, out) -> list[str]:
-    """Weights of plastic projections at evenly spaced times: the float reference re-run to each time
-    (a longer run extends a shorter one: inputs are drawn block by block from the seed)."""
+def _quantization(img, net, out) -> list[str]:
+    """Float vs quantized weights per projection (needs the compiler's quantization report)."""
+    from neuromap import plots
+    return [plots.weight_histograms(fw, q, out(f"weights_{name}"), name=name)
+            for name, fw, q in quantized_weights(img, net)]
+
+
+def _evolution(net, times: np.ndarray, out, runs: dict, advance, sim_progress) -> list[str]:
+    """Weights of plastic projections at ``times`` (steps): the float reference re-run to each time
+    (a longer run extends a shorter one: inputs are drawn block by block from the seed); ``runs``:
+    float runs already made, by length."""
     from neuromap import plots
     from neuromap.simulator import simulate
-    times = np.unique(np.linspace(0, steps, snapshots).astype(int))
     plastic = [p for p in net.projections if p.plasticity]
     series = {p.name: [] for p in plastic}
     for t in times:
-        r = simulate(net, int(t))
+        r = runs.get(int(t))
+        if r is None:
+            r = simulate(net, int(t), progress=sim_progress(0))
+        advance(int(t))
         for p in plastic:
             series[p.name].append(np.asarray(r.weights.get(p.name, p.weight), float))
     return [plots.weight_evolution(times * net.dt, np.stack(series[p.name]), out(f"weight_evolution_{p.name}"),

@@ -4,9 +4,13 @@ The emulator backend is bit-accurate to Lava 0.10.0 fixed_pt (docs/emulator.md);
 ``--engine`` picks its numba (default) or numpy time loop (same integers). The lava
 backend runs the image as Lava processes (``Loihi2SimCfg(select_tag="fixed_pt")``,
 docs/lava-backend.md; needs lava-nc). Prints spike counts per population; ``-o`` writes
-the results file documented in :mod:`backends.emulator` (same layout for both backends).
+the results file documented in :mod:`backends.emulator` (same layout for both backends);
+``--json`` prints one JSON object instead (schema in docs/json.md).
 """
 from __future__ import annotations
+
+import json
+import time
 
 import click
 
@@ -25,18 +29,20 @@ BACKENDS = {"emulator": "backends.emulator", "lava": "backends.lava.run"}
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
               help="Emulator time loop (emulator backend only).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Emulator threads (numba engine, static images; default: all for >= 2M synapses, else 1). "
-                   "Results do not depend on it.")
+              help="Emulator threads (numba engine, static images; default: 1, or all CPUs for >= 2M synapses "
+                   "when measured faster during the run). Results do not depend on it.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (spike counts per population; docs/json.md).")
 @quiet_option
 def command(build: str, backend: str, steps: int, engine: str, threads: int | None, output: str | None,
-            quiet: bool) -> None:
+            as_json: bool, quiet: bool) -> None:
     """Run the image directory BUILD for --steps steps.
 
     \b
     Examples:
       neuromap run build/ramp --steps 5000 -o ramp.npz
       neuromap run build/port --backend lava --steps 200
+      neuromap run build/ramp --steps 1000 --json | jq .populations
     """
     import importlib
 
@@ -46,6 +52,7 @@ def command(build: str, backend: str, steps: int, engine: str, threads: int | No
         raise NeuromapError(f"{output}: output must be a .npz file (use -o NAME.npz)")
     img = load_image(build)
     mod = importlib.import_module(BACKENDS[backend])
+    t0 = time.perf_counter()
     if backend == "emulator":
         with bar("emulating (steps)", enabled=not quiet) as progress:
             res = mod.run(img, steps, engine=engine, progress=progress, threads=threads)
@@ -53,11 +60,25 @@ def command(build: str, backend: str, steps: int, engine: str, threads: int | No
     else:
         with bar("lava (steps)", enabled=not quiet) as progress:
             res, how = mod.run(img, steps, progress=progress), backend
-    width = max([len("population")] + [len(p.name) for p in img.populations])
-    click.echo(f"{img.network_name}: {steps} steps on {how}, {img.n_cores} cores")
-    click.echo(f"{'population':<{width}}  {'size':>7} {'spikes':>10}")
-    for p in img.populations:
-        click.echo(f"{p.name:<{width}}  {p.size:>7} {res.spikes[p.name].shape[0]:>10}")
+    elapsed = time.perf_counter() - t0
     if output is not None:
         res.save(output)
+    pops = [{"name": p.name, "size": p.size, "kind": p.kind, "spikes": int(res.spikes[p.name].shape[0]),
+             "spikes_per_neuron_step": res.spikes[p.name].shape[0] / (max(p.size, 1) * steps)}
+            for p in img.populations]
+    if as_json:
+        click.echo(json.dumps({"build": str(build), "network": img.network_name, "target": img.target,
+                               "backend": backend, "engine": engine if backend == "emulator" else None,
+                               "steps": steps, "cores": img.n_cores, "populations": pops,
+                               "inter_core_messages": int(res.link_spikes[:img.n_cores].sum()
+                                                          - res.link_spikes[:img.n_cores].trace())
+                               if res.link_spikes.size else 0,
+                               "elapsed_s": elapsed, "output": output}))
+        return
+    width = max([len("population")] + [len(p.name) for p in img.populations])
+    click.echo(f"{img.network_name}: {steps} steps on {how}, {img.n_cores} cores ({elapsed:.2f} s)")
+    click.echo(f"{'population':<{width}}  {'size':>7} {'spikes':>10}")
+    for p in pops:
+        click.echo(f"{p['name']:<{width}}  {p['size']:>7} {p['spikes']:>10}")
+    if output is not None:
         click.echo(f"wrote {output}")

@@ -8,24 +8,27 @@ spikes, probed variables and final weights as ``.npz`` (keys in :func:`save_resu
 """
 from __future__ import annotations
 
+import json
 import os
 
 import click
 import numpy as np
 
-from neuromap.cli import quiet_option
+from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.errors import NeuromapError
 from neuromap.progress import bar
 
 
 @click.command("simulate")
+@allow_outside_option
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--steps", "-n", type=click.IntRange(min=1), required=True, help="Number of steps of dt to simulate.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write spikes and probed variables to this .npz file.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Replace the network's seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (rates per population; docs/json.md).")
 @quiet_option
-def command(network: str, steps: int, output: str | None, seed: int | None, quiet: bool) -> None:
+def command(network: str, steps: int, output: str | None, seed: int | None, as_json: bool, quiet: bool) -> None:
     """Simulate NETWORK (a .yaml/.yml/.json network file) for --steps steps and print spike rates.
 
     \b
@@ -47,6 +50,14 @@ def command(network: str, steps: int, output: str | None, seed: int | None, quie
     for pop in net.populations.values():
         count = int(result.spikes[pop.name][0].shape[0])
         rows.append((pop.name, pop.model, pop.size, count, count / (pop.size * seconds)))
+    if output is not None:
+        save_result(result, output)
+    if as_json:
+        click.echo(json.dumps({"network": net.name, "steps": steps, "dt_ms": net.dt, "seed": net.seed,
+                               "synapses": sum(p.n_synapses for p in net.projections), "backend": result.backend,
+                               "populations": [{"name": n, "model": m, "size": z, "spikes": c, "rate_hz": r}
+                                               for n, m, z, c, r in rows], "output": output}))
+        return
     width = max([len("population")] + [len(r[0]) for r in rows])
     click.echo(f"{net.name}: {steps} steps of {net.dt:g} ms ({seconds:g} s simulated), seed {net.seed}, "
                f"{sum(p.n_synapses for p in net.projections)} synapses, {result.backend} backend")
@@ -54,7 +65,6 @@ def command(network: str, steps: int, output: str | None, seed: int | None, quie
     for name, model, size, count, rate in rows:
         click.echo(f"{name:<{width}}  {model:<12} {size:>7} {count:>10} {rate:>10.3f}")
     if output is not None:
-        save_result(result, output)
         click.echo(f"wrote {output}")
 
 

@@ -67,7 +67,9 @@ def fan_in(network: Network, population: str) -> np.ndarray:
     total = np.zeros(size, np.int64)
     for pr in network.projections:
         if pr.post == population and pr.n_synapses:
-            key = np.unique(pr.post_idx.astype(np.int64) * (network.populations[pr.pre].size + 1) + pr.pre_idx)
+            key = pr.post_idx.astype(np.int64) * (network.populations[pr.pre].size + 1) + pr.pre_idx
+            if key.size > 1 and not bool(np.all(key[1:] > key[:-1])):   # repeated pairs or unsorted: sort
+                key = np.unique(key)     # (the usual post-major order without repeats needs no sort)
             total += np.bincount(key // (network.populations[pr.pre].size + 1), minlength=size)
     return total
 
@@ -145,8 +147,10 @@ def legalize_fan_in(network: Network, target: Any, cover: int = 4,
         new_proj.append(keep)
         base = relay_count.get(pr.post, 0)
         outs = []
-        for n in np.unique(post[relay_mask]):
-            sel = np.flatnonzero(relay_mask & (post == n))
+        relayed = np.unique(post[relay_mask])
+        lo, hi = np.searchsorted(post, relayed), np.searchsorted(post, relayed, side="right")  # post is sorted
+        for n, a, b in zip(relayed, lo, hi):       # one bank per relayed neuron (neurons above the limit only)
+            sel = np.arange(a, b)
             for sign in (1, -1):
                 g_sel = sel[np.sign(w[sel]) == sign]
                 for chunk in range(0, g_sel.size, K):

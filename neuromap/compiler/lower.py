@@ -21,8 +21,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numba
 import numpy as np
 
+from neuromap.counting_sort import index_dtype, stable_order
 from neuromap.errors import TargetError
 from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
@@ -35,7 +37,13 @@ _DENSE_HINT = 0.5   # projections at least this dense are marked storage "dense"
 
 
 def _merge_pairs(pr, n_post: int, fld: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(pre, post, summed integer weight, delay) with one entry per distinct (pre, post)."""
+    """(pre, post, summed integer weight, delay) with one entry per distinct (pre, post); for each pre
+    its posts ascending. O(synapses) when the projection is in the usual post-major order without
+    repeated pairs (every key larger than the one before: nothing to merge); otherwise one sort."""
+    pre_i, post_i = np.asarray(pr.pre_idx), np.asarray(pr.post_idx)
+    n_pre = int(pre_i.max(initial=-1)) + 1
+    if pre_i.size < 2 or bool(np.all(np.diff(post_i * max(n_pre, 1) + pre_i) > 0)):
+        return pre_i, post_i, np.rint(pr.weight).astype(np.int64), np.asarray(pr.delay)
     key = pr.pre_idx.astype(np.int64) * n_post + pr.post_idx.astype(np.int64)
     uniq, inv = np.unique(key, return_inverse=True)
     w = np.zeros(uniq.size, np.int64)
@@ -134,8 +142,8 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
     n_cores = int(neurons["core"].max()) + 1 if n_neu else 0
     kind_of = {p.name: p.kind for p in pops}
 
-    # ---- synapses of every projection, tagged with (core, projection, source)
-    cols = {k: [] for k in ("core", "proj", "src", "post", "w", "d")}
+    # ---- synapses of every projection (merged pairs, encoded weights), in narrow dtypes
+    merged = []
     projections = []
     encoding_notes: list[str] = []
     for k, pr in enumerate(net.projections):
@@ -143,42 +151,23 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
         post_pop = net.populations[pr.post]
         pre, post, w, d = _merge_pairs(pr, post_pop.size, fld)
         hw = pr.hw
-        raw = w
-        w = encode_weights(w, hw["sign_mode"], hw["num_weight_bits"])
-        note = weight_encoding_note(fld, raw, w, hw)
+        enc = encode_weights(w, hw["sign_mode"], hw["num_weight_bits"])
+        note = weight_encoding_note(fld, w, enc, hw)
         if note:
             encoding_notes.append(note)
         src_base = start[pr.pre] + (0 if kind_of[pr.pre] == "neuron" else n_neu)
-        gpost = start[pr.post] + post
-        cols["core"].append(neurons["core"][gpost].astype(np.int64))
-        cols["proj"].append(np.full(pre.size, k, np.int64))
-        cols["src"].append(src_base + pre)
-        cols["post"].append(gpost)
-        cols["w"].append(w.astype(np.int64))
-        cols["d"].append(d)
+        merged.append((src_base, start[pr.post], pre, post, enc, d))
         density = pre.size / max(1, net.populations[pr.pre].size * post_pop.size)
         learning, arrays = _learning(pr, fld)
         projections.append(ProjectionMap(pr.name, pr.pre, pr.post, int(hw["weight_exp"]),
                                          int(hw["num_weight_bits"]), hw["sign_mode"],
                                          "dense" if density >= _DENSE_HINT else "sparse", learning, arrays))
-    c = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in cols.items()}
-    order = np.lexsort((c["post"], c["src"], c["proj"], c["core"]))
-    c = {k: v[order] for k, v in c.items()}
-    S = order.size
-    new_axon = np.ones(S, bool)
-    if S:
-        new_axon[1:] = (np.diff(c["core"]) != 0) | (np.diff(c["proj"]) != 0) | (np.diff(c["src"]) != 0)
-    first = np.flatnonzero(new_axon)
-    ax_core, ax_proj, ax_src = c["core"][first], c["proj"][first], c["src"][first]
-    A = first.size
-    syn_ptr = np.append(first, S).astype(np.int64)
-    axon_ptr = np.zeros(n_cores + 1, np.int64)
-    np.cumsum(np.bincount(ax_core, minlength=n_cores), out=axon_ptr[1:])
-    ax_local = np.arange(A) - axon_ptr[ax_core]
-    # ---- routing table: per source, its axons in (projection, core) order
-    r_order = np.lexsort((ax_core, ax_proj, ax_src))
-    src_ptr = np.zeros(n_neu + n_inp + 1, np.int64)
-    np.cumsum(np.bincount(ax_src, minlength=n_neu + n_inp), out=src_ptr[1:])
+        del pre, post, w, d, enc
+    lay = synapse_layout(merged, neurons["core"], n_cores, n_neu + n_inp)
+    del merged
+    syn_ptr, axon_ptr, ax_proj = lay["syn_ptr"], lay["axon_ptr"], lay["ax_proj"]
+    src_ptr, r_core, r_axon = lay["src_ptr"], lay["route_core"], lay["route_axon"]
+    A = ax_proj.shape[0]
 
     inputs = lower_inputs(net, pops, n_inp)
 
@@ -197,10 +186,79 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
         core_kinds=["loihi_lif"], arithmetic=lif_arithmetic(target), populations=pops, projections=projections, probes=probes,
         neurons=neurons,
         cores={"kind": np.zeros(n_cores, np.int8), "axon_ptr": axon_ptr, **positions},
-        axons={"proj": ax_proj.astype(np.int32), "syn_ptr": syn_ptr},
-        synapses={"post": c["post"].astype(np.int32), "weight": c["w"].astype(np.int16),
-                  "delay": c["d"].astype(np.uint8)},
-        routes={"src_ptr": src_ptr, "core": ax_core[r_order].astype(np.int32),
-                "axon": ax_local[r_order].astype(np.int32), "delay": np.zeros(A, np.uint8)},
+        axons={"proj": ax_proj, "syn_ptr": syn_ptr},
+        synapses={"post": lay["post"], "weight": lay["weight"], "delay": lay["delay"]},
+        routes={"src_ptr": src_ptr, "core": r_core, "axon": r_axon, "delay": np.zeros(A, np.uint8)},
         inputs=inputs,
         seed=net.seed, source_hash=network_hash(net), options=options, network_name=net.name)
+
+
+# ---------------------------------------------------------------------- synapse layout (O(synapses))
+@numba.njit(cache=True)
+def _gather(perm, core, proj, src, post, w, d, post_o, w_o, d_o):  # pragma: no cover - compiled
+    """Synapses in ``perm`` order; returns the start of every axon (a new (core, projection, source))."""
+    S = perm.shape[0]
+    A = 0
+    for i in range(S):
+        k = perm[i]
+        post_o[i] = post[k]
+        w_o[i] = w[k]
+        d_o[i] = d[k]
+        if i == 0 or core[k] != core[perm[i - 1]] or proj[k] != proj[perm[i - 1]] or src[k] != src[perm[i - 1]]:
+            A += 1
+    first = np.empty(A, np.int64)
+    a = 0
+    for i in range(S):
+        k = perm[i]
+        if i == 0 or core[k] != core[perm[i - 1]] or proj[k] != proj[perm[i - 1]] or src[k] != src[perm[i - 1]]:
+            first[a] = i
+            a += 1
+    return first
+
+
+def synapse_layout(merged: list, neuron_core: np.ndarray, n_cores: int, n_sources: int) -> dict[str, np.ndarray]:
+    """The image's synapse, axon and route arrays from per-projection merged synapses
+    ``(source base, post population start, pre, post, encoded weight, delay)``.
+
+    Order: synapses by (core of post, projection, source, post); one axon per (core, projection,
+    source); routes per source in (projection, core) order. Counting sorts (:func:`stable_order`):
+    O(synapses + neurons + cores), no comparison sort."""
+    S = sum(m[2].shape[0] for m in merged)
+    P = len(merged)
+    core = np.empty(S, np.int32)
+    proj = np.empty(S, np.int16 if P < 2 ** 15 else np.int32)
+    src = np.empty(S, index_dtype(n_sources))
+    post = np.empty(S, np.int32)
+    w = np.empty(S, np.int16)
+    d = np.empty(S, np.uint8)
+    off = 0
+    for k, (src_base, post_start, p, q, wk, dk) in enumerate(merged):
+        e = off + p.shape[0]
+        post[off:e] = q
+        post[off:e] += post_start
+        core[off:e] = neuron_core[post[off:e]]
+        proj[off:e] = k
+        src[off:e] = p
+        src[off:e] += src_base
+        w[off:e] = wk
+        d[off:e] = dk
+        off = e
+    # (core, projection, source, post): posts already ascend within each (projection, source)
+    perm = stable_order([(src, n_sources), (proj, P), (core, n_cores)], S)
+    post_o, w_o, d_o = np.empty(S, np.int32), np.empty(S, np.int16), np.empty(S, np.uint8)
+    first = _gather(perm, core, proj, src, post, w, d, post_o, w_o, d_o)
+    del post, w, d
+    sel = perm[first]
+    ax_core, ax_proj, ax_src = core[sel].astype(np.int64), proj[sel].astype(np.int32), src[sel].astype(np.int64)
+    del core, proj, src, perm, sel
+    A = first.shape[0]
+    axon_ptr = np.zeros(n_cores + 1, np.int64)
+    np.cumsum(np.bincount(ax_core, minlength=n_cores), out=axon_ptr[1:])
+    ax_local = np.arange(A, dtype=np.int64) - axon_ptr[ax_core]
+    # routes: per source, its axons in (projection, core) order
+    r = stable_order([(ax_proj, P), (ax_src, n_sources)], A)
+    src_ptr = np.zeros(n_sources + 1, np.int64)
+    np.cumsum(np.bincount(ax_src, minlength=n_sources), out=src_ptr[1:])
+    return {"post": post_o, "weight": w_o, "delay": d_o, "syn_ptr": np.append(first, S).astype(np.int64),
+            "axon_ptr": axon_ptr, "ax_proj": ax_proj, "src_ptr": src_ptr,
+            "route_core": ax_core[r].astype(np.int32), "route_axon": ax_local[r].astype(np.int32)}

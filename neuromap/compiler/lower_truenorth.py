@@ -15,8 +15,12 @@ Selected by :func:`is_truenorth` (a target whose ``core.memory_model`` is ``cros
    (:func:`neuromap.truenorth.fanout.legalize_fanout`, delays compensated where 1..15 allows); then the
    :class:`~neuromap.image.Image` with the TrueNorth fields (docs/image-format.md).
 
-Options: ``tn_time_limit`` (s per CP-SAT solve, default 2), ``tn_split`` (input copies, default True),
-``seed`` (clustering/CP-SAT seed). Reports land in ``options["truenorth"]``.
+Options: ``time_limit``/``deterministic`` (the budget of all crossbar and fan-out solves together:
+wall seconds, or work units; default :func:`~neuromap.placement.budget.default_time_limit`; each
+core gets an equal share of what is left, :mod:`neuromap.placement.budget`), ``tn_time_limit`` (cap
+per CP-SAT solve in the same unit, default 2), ``tn_split`` (input copies, default True),
+``seed`` (clustering/CP-SAT seed). Reports land in ``options["truenorth"]`` (``time_split_s``:
+wall seconds of ``tn.crossbar`` and ``tn.fanout``).
 """
 from __future__ import annotations
 
@@ -149,7 +153,10 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
     slot = np.concatenate([placement[p.name][1] for p in npops] or [np.zeros(0)]).astype(np.int64)
     C = int(core.max()) + 1 if N else 0
     nf = _neuron_fields(net, pops, N)
+    from neuromap.compiler.place import placement_time_limit
+    from neuromap.placement.budget import Budget
     time_limit = float(options.get("tn_time_limit", 2.0))
+    budget = Budget(*placement_time_limit(options, sum(int(pr.n_synapses) for pr in net.projections)))
     seed = int(options.get("seed", 0))
     tn = dict(options.get("truenorth", {}))
     warnings = list(tn.get("warnings", []))
@@ -184,15 +191,16 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
         W = np.zeros((rk.size, members.size))
         sel = np.isin(row_of, rk)
         np.add.at(W, (np.searchsorted(rk, row_of[sel]), np.searchsorted(mslot, slot[c["post"][sel]])), c["w"][sel])
-        kw = dict(time_limit=time_limit, seed=seed)
+        kw = dict(time_limit=time_limit, seed=seed, budget=budget.sub(1.0 / (C - cid + 1)))
         if rk.size > 256:
             raise TargetError(f"core {cid}: {rk.size} axons needed (one per source and delay), more than 256 "
                               "(reduce the fan-in of its neurons)")
         mixed = (W > 0).any(axis=1) & (W < 0).any(axis=1)
-        if options.get("tn_split", True) and mixed.any() and rk.size < 256:
-            sol = auto_split(W, **kw)
-        else:
-            sol = legalize_crossbar(W, **kw)
+        with budget.phase("tn.crossbar"):
+            if options.get("tn_split", True) and mixed.any() and rk.size < 256:
+                sol = auto_split(W, **kw)
+            else:
+                sol = legalize_crossbar(W, **kw)
         report.add(cid, W, sol)
         lost = (W != 0) & (np.asarray(sol.realized) == 0)       # per target synapse: dropped by the crossbar
         flip = np.sign(W) * np.sign(sol.realized) < 0
@@ -213,8 +221,9 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
             dl.append(keys[a, 2])
             axon_posts[(cid, a)] = mem[np.flatnonzero(xb[a])]
     is_input = np.arange(N + I) >= N
-    plan = legalize_fanout(N + I, np.array(src, np.int64), np.array(dcore, np.int64), np.array(dax, np.int64),
-                           np.array(dl, np.int64), axon_posts, is_input, time_limit=time_limit)
+    with budget.phase("tn.fanout"):
+        plan = legalize_fanout(N + I, np.array(src, np.int64), np.array(dcore, np.int64), np.array(dax, np.int64),
+                               np.array(dl, np.int64), axon_posts, is_input, time_limit=time_limit, budget=budget)
     if plan.uncompensated().size:
         lines = plan.describe(np.array(src), np.array(dcore), np.array(dax), np.array(dl))
         warnings.append(f"fan-out: {len(lines)} route(s) keep a timing error: {lines[0]}")
@@ -308,7 +317,9 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
     tn.update(crossbar=crossbar, warnings=warnings,
               fanout={"splitters": NS, "splitter_cores": n_sc, "solver": plan.solver,
                       "uncompensated_routes": int(plan.uncompensated().size),
-                      "max_phi": int(plan.phi[:N].max(initial=0))})
+                      "max_phi": int(plan.phi[:N].max(initial=0))},
+              time_split_s={k: round(v, 4) for k, v in budget.split.items()}, time_limit=budget.limit,
+              deterministic=budget.deterministic)
     opts = {k: v for k, v in options.items() if not k.startswith("_")}
     opts["truenorth"] = tn
     cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731

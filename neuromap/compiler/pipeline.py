@@ -41,6 +41,8 @@ class CompileState:
     options: dict[str, Any] = field(default_factory=dict)
     placement: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
     image: Image | None = None
+    #: progress within the running pass, ``progress(done, total)`` (+ ``label``; :mod:`neuromap.progress`), or None
+    progress: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -171,13 +173,34 @@ TN_PASSES: list[Pass] = [Pass("tn_quantize", _tn.quantize_pass, _tn.verify_quant
 EXTRA_PASSES: list[Pass] = [Pass("partition", partition, _verify_partition)]
 
 
+#: progress units per compiler pass
+PASS_UNITS = 1000
+
+
+def _pass_progress(progress, i: int, n: int, name: str):
+    """Progress of pass ``i`` of ``n``: ``(d, t)`` -> ``(i * PASS_UNITS + d * PASS_UNITS // t, n * PASS_UNITS)``,
+    its label prefixed with the pass name."""
+    if progress is None:
+        return None
+    from neuromap.progress import set_label
+    set_label(progress, name)
+
+    def inner(done: int, total: int) -> None:
+        progress(i * PASS_UNITS + min(PASS_UNITS - 1, int(done) * PASS_UNITS // max(int(total), 1)), n * PASS_UNITS)
+
+    inner.label = lambda text: set_label(progress, f"{name}: {text}" if text else name)
+    return inner
+
+
 def compile_network(network: Network, target: Any = "loihi", **options) -> Image:
     """Compile ``network`` for ``target`` (a name, a path to a target TOML, or a ``Target``) into an Image.
 
     ``options`` are recorded in the image; ``passes`` (list of pass names) selects/reorders passes;
     ``rate_check`` (auto | always | never) when the fidelity report (``options["fidelity"]``) estimates
     the rate error on a short float-vs-chip sample (:mod:`neuromap.compiler.fidelity`);
-    ``progress`` (not recorded) is called as ``progress(passes_done, n_passes)`` (:mod:`neuromap.progress`).
+    ``progress`` (not recorded) is called as ``progress(done, n_passes * PASS_UNITS)``: ``done`` is
+    ``(i + 1) * PASS_UNITS`` after pass i and moves in between when the pass reports (placement phases);
+    its ``label`` (if any, :func:`neuromap.progress.set_label`) names the running pass.
     """
     progress = options.pop("progress", None)
     from neuromap.targets import Target, load_target
@@ -193,10 +216,11 @@ def compile_network(network: Network, target: Any = "loihi", **options) -> Image
     st = CompileState(network, tgt, dict(options, passes=list(names)))
     for i, name in enumerate(names):
         p = by_name[name]
+        st = dataclasses.replace(st, progress=_pass_progress(progress, i, len(names), name))
         st = p.run(st)
         p.verify(st)
         if progress is not None:
-            progress(i + 1, len(names))
+            progress((i + 1) * PASS_UNITS, len(names) * PASS_UNITS)
     if st.image is None:
         raise TargetError("the pass list did not end with lower (no image produced)")
     # what the compile lost, with numbers (neuromap/compiler/fidelity.py); rate_check: auto | always | never

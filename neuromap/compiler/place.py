@@ -14,7 +14,10 @@ Model used for the mapping:
   counts) or ``auto`` (a ``rate_steps``-step run of the core emulator, default 200 steps).
 
 Options read (all recorded in the image): ``placer`` (sequential | greedy | cpsat, default cpsat),
-``time_limit`` (CP-SAT deterministic time units, default 10, split between partition and mesh),
+``time_limit`` (the whole placement's budget: wall seconds, or with ``deterministic`` work units --
+CP-SAT deterministic time, about seconds of one core; default
+:func:`~neuromap.placement.budget.default_time_limit` of the synapse count), ``deterministic``
+(default False: wall clock, results may vary with machine load; True: same result every run),
 ``seed`` (default 0), ``rates`` (uniform | auto | rates file path, default uniform), ``rate_steps`` (default 200),
 ``link_slack`` (fraction of extra hop-weighted traffic allowed to lower the busiest link, 0 to 1, default 0).
 The report lands in ``options["placement"]``.
@@ -27,6 +30,7 @@ import numpy as np
 
 from neuromap.errors import TargetError
 from neuromap.network import Network
+from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.mesh import board_slots
 from neuromap.placement.report import place_graph
@@ -37,8 +41,46 @@ from neuromap.placement.usage import graph_input_axons
 INPUT_MODELS = ("spike_source", "poisson")
 PLACERS = ("sequential", "greedy", "cpsat")
 RATE_MODES = ("uniform", "auto")
-DEFAULT_TIME_LIMIT = 10.0
 DEFAULT_RATE_STEPS = 200
+
+
+def placement_time_limit(options: dict, n_synapses: int) -> tuple[float, bool]:
+    """(budget, deterministic) of a compile's ``time_limit``/``deterministic`` options; the default
+    budget scales with ``n_synapses`` (:func:`~neuromap.placement.budget.default_time_limit`)."""
+    deterministic = options.get("deterministic", False)
+    if not isinstance(deterministic, (bool, np.bool_)):
+        raise TargetError(f"deterministic: {deterministic!r} must be true or false")
+    raw = options.get("time_limit")
+    if raw is None:
+        return default_time_limit(n_synapses), bool(deterministic)
+    try:
+        time_limit = float(raw)
+    except (TypeError, ValueError):
+        raise TargetError(f"time_limit: {raw!r} is not a number (seconds of wall time, or work units with "
+                          "deterministic)") from None
+    if not time_limit > 0 or not np.isfinite(time_limit):
+        raise TargetError(f"time_limit: {time_limit} must be a finite number > 0 (seconds of wall time, or work "
+                          "units with deterministic)")
+    return time_limit, bool(deterministic)
+
+
+def phase_progress(progress):
+    """A :data:`~neuromap.placement.budget.PhaseProgress` driving a pass progress callback: the position
+    is the share of the budget spent (monotone), the label the running phase and how far it is."""
+    if progress is None:
+        return None
+    from neuromap.progress import set_label
+    state = {"done": 0, "budget": None}
+
+    def report(phase: str, done: int, total: int) -> None:
+        b = state["budget"]
+        frac = 0.0 if b is None else 1.0 - b.left() / max(b.limit, 1e-9)
+        state["done"] = max(state["done"], int(999 * min(frac, 1.0)))
+        set_label(progress, phase if total <= 1 else f"{phase} {100 * done // total}%")
+        progress(state["done"], 1000)
+
+    report.state = state
+    return report
 
 
 def estimate_rates(net: Network, target, mode: str, steps: int = DEFAULT_RATE_STEPS) -> np.ndarray:
@@ -89,11 +131,16 @@ def _neuron_mask(net: Network) -> np.ndarray:
 
 def core_utilization(graph: SynapseGraph, core_of: np.ndarray, n_cores: int, target) -> dict:
     """:func:`neuromap.capacity.utilization` of cores ``0..n_cores-1`` (ids >= n_cores are host-side
-    inputs, left out): per resource min/median/max use and limit, and the binding resource."""
+    inputs, left out): per resource min/median/max use and limit, and the binding resource; ``values``:
+    resource -> use of each core (list of ints, for per-core plots)."""
     core_of = np.where(np.asarray(core_of, np.int64) < n_cores, core_of, -1)
     limits = CoreLimits.from_target(target)
     axons = graph_input_axons(graph, core_of, target, n_cores)
-    return utilization(count(limits, n_cores, core_of, axons), limits)
+    usage = count(limits, n_cores, core_of, axons)
+    out = utilization(usage, limits)
+    out["values"] = {r: np.asarray(usage.synapses if r == "synapses" else usage.of(r)).astype(int).tolist()
+                     for r in out["per_core"]}
+    return out
 
 
 def place_pass(st):
@@ -102,9 +149,6 @@ def place_pass(st):
     method = o.get("placer", "cpsat")
     if method not in PLACERS:
         raise TargetError(f"placer: {method!r} is not one of {', '.join(PLACERS)}")
-    time_limit = float(o.get("time_limit", DEFAULT_TIME_LIMIT))
-    if not time_limit > 0:
-        raise TargetError(f"time_limit: {time_limit} must be > 0 (CP-SAT deterministic units)")
     seed = int(o.get("seed", 0))
     link_slack = float(o.get("link_slack", 0.0))
     if not 0.0 <= link_slack <= 1.0:
@@ -113,9 +157,13 @@ def place_pass(st):
     rate_steps = int(o.get("rate_steps", DEFAULT_RATE_STEPS))
     net, tgt = st.network, st.target
     graph = SynapseGraph.from_network(net)
+    time_limit, deterministic = placement_time_limit(o, graph.n_synapses)
     rates = estimate_rates(net, tgt, mode, rate_steps)
-    res = place_graph(graph, tgt, method, rates, time_limit=time_limit, seed=seed, num_workers=1,
-                      link_slack=link_slack)
+    report = phase_progress(getattr(st, "progress", None))
+    budget = Budget(time_limit, deterministic, progress=report)
+    if report is not None:
+        report.state["budget"] = budget
+    res = place_graph(graph, tgt, method, rates, seed=seed, num_workers=1, link_slack=link_slack, budget=budget)
     core_of = res.assignment.core_of
     is_neuron = _neuron_mask(net)
     # image cores: partition cores holding a neuron, in order of their first neuron
@@ -135,7 +183,7 @@ def place_pass(st):
     rep = res.report.to_dict()
     rep.pop("stats")
     rep.update(cores_used=int(used.size), partition_cores=rep.pop("n_cores"), rates=mode,
-               rate_steps=rate_steps if mode == "auto" else None, time_limit=time_limit, seed=seed,
+               rate_steps=rate_steps if mode == "auto" else None, seed=seed,
                link_slack=link_slack,
                mesh_shape=list(tgt.mesh_shape), solve_status=_status(res.report.stats),
                utilization=core_utilization(graph, _with_host_inputs(n_core, is_neuron), used.size, tgt))

@@ -7,19 +7,20 @@ With ``p_j = rate_j * dt / 1000`` (expected events of input ``j`` per step):
   step. Gaps between spikes: ``gap(u) = 1 + floor(log1p(-u) / log1p(-p_j))`` for one fresh
   ``u = rng.random()`` per spike (geometric on 1, 2, ...; :data:`NEVER` when the quotient is ``>= NEVER``;
   ``log1p(-1) = -inf``, so ``p_j = 1`` spikes every step). First spike at ``gap(u) - 1``.
-* ``p_j > 1``: a Poisson process of ``p_j`` events per step, binned into steps (as NEST's
-  ``poisson_generator``: the count of a step is Poisson(p_j), several events per step, *multiplicity*).
-  Event times ``tau_0 = e(u)``, ``tau_{k+1} = tau_k + e(u)`` (float64, in steps) with
-  ``e(u) = -log1p(-u) / p_j`` for one fresh ``u`` per event; an event at ``tau`` lands in step
-  ``floor(tau)``. The step's count is the number of ``tau`` in ``[s, s + 1)``.
+* ``p_j > 1``: a Poisson(p_j) count of events every step (as NEST's ``poisson_generator``: several events
+  per step, *multiplicity*): the count of a step is ``count(u) = min{k : F(k) > u}`` for one fresh ``u``,
+  ``F(k) = pmf(0) + ... + pmf(k)``, ``pmf(0) = exp(-p_j)``, ``pmf(k) = pmf(k - 1) * p_j / k`` (float64, in
+  this order; the sum stops growing when ``pmf`` underflows to 0, which ends the search). ``p_j`` above
+  :data:`MAX_PER_STEP` is refused.
 
 Draw order (``rng = numpy.random.default_rng(seed)``, PCG64): first one ``u`` per input in input order
-(``p_j = 0`` included); then step by step, in input order, every input with events in that step draws one
-``u`` per event it emits (a ``p_j <= 1`` input one, a ``p_j > 1`` input as many as its count). So the
-stream depends only on the seed and the ``p_j``, never on how a run is cut into chunks, and a longer run
-extends a shorter one. Cost: one draw per event, plus one heap operation per (input, active step) for
-sparse inputs or a scan of the inputs per step for dense ones (the same stream either way); memory
-O(inputs).
+(``p_j = 0`` included; a ``p_j > 1`` input's first ``u`` is its count of step 0); then step by step, in input
+order, every input with events in that step emits them and draws one ``u``: a ``p_j <= 1`` input its next
+gap, a ``p_j > 1`` input (which takes part in every step, with a count of 0 too) its count of the next
+step. So the stream depends only on the seed and the ``p_j``, never on how a run is cut into chunks, and a
+longer run extends a shorter one. Cost: one draw per spike of a ``p_j <= 1`` input and one per step of a
+``p_j > 1`` input (whatever its count), plus one heap operation per (input, active step) for sparse inputs
+or a scan of the inputs per step for dense ones (the same stream either way); memory O(inputs).
 
 The float reference draws the Poisson populations of a network as one stream (populations in network
 order, members in order, ``seed`` = the network seed), exactly as the compiled image numbers them, so the
@@ -32,6 +33,7 @@ import math
 import numba
 import numpy as np
 
+from neuromap.errors import NeuromapError
 from neuromap.params import Param
 
 PARAMS = {
@@ -58,10 +60,19 @@ def log_stay(p: np.ndarray) -> np.ndarray:
                     np.float64)
 
 
+#: largest expected events per step of one input (exp(-p) must not underflow); split larger sources
+MAX_PER_STEP = 700.0
+
+
 def multi_rate(p: np.ndarray) -> np.ndarray:
     """float64 per input: ``p`` where ``p > 1`` (a Poisson-count input), else 0 (a Bernoulli input)."""
     p = np.asarray(p, np.float64)
     return np.where(p > 1.0, p, 0.0)
+
+
+def stay_poisson(lam: np.ndarray) -> np.ndarray:
+    """float64 ``exp(-lam)`` per input (Python's ``math.exp``), 0 where ``lam`` is 0 (unused)."""
+    return np.array([math.exp(-x) if x > 0.0 else 0.0 for x in np.asarray(lam, np.float64).tolist()], np.float64)
 
 
 @numba.njit(inline="always")
@@ -74,15 +85,29 @@ def gap(u, lq):
     return NEVER if x >= NEVER else 1 + np.int64(math.floor(x))
 
 
+@numba.njit(inline="always")
+def count(u, lam, elam):
+    """Events of one step of a ``p > 1`` input: the Poisson(``lam``) quantile of uniform ``u`` by
+    inversion (``elam = exp(-lam)``; module doc)."""
+    k = 0
+    pmf = elam
+    cdf = pmf
+    while u >= cdf and pmf > 0.0:
+        k += 1
+        pmf = pmf * lam / k
+        cdf = cdf + pmf
+    return k
+
+
 @numba.njit(cache=True, nogil=True)
-def first_spikes(rng, lq, lam, nxt, tau):
-    """``nxt[j]`` <- the first event step of every input (one draw each, in order); ``tau[j]`` <- the first
-    event time (steps, float64) of a ``p > 1`` input (``lam[j] = p > 0``)."""
+def first_spikes(rng, lq, lam, elam, nxt, cnt):
+    """``nxt[j]`` <- the first event step of every input (one draw each, in order); a ``p > 1`` input
+    (``lam[j] = p > 0``) gets ``nxt[j] = 0`` and ``cnt[j]`` <- its count of step 0."""
     for j in range(lq.shape[0]):
         u = rng.random()
         if lam[j] > 0.0:
-            tau[j] = -math.log1p(-u) / lam[j]
-            nxt[j] = np.int64(math.floor(tau[j]))
+            cnt[j] = count(u, lam[j], elam[j])
+            nxt[j] = 0
         else:
             nxt[j] = gap(u, lq[j]) - 1
 
@@ -105,18 +130,15 @@ def _push(out, c, j):
 
 
 @numba.njit(inline="always")
-def _emit(rng, lq, lam, nxt, tau, j, t, t0, out, c, ptr):
+def _emit(rng, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr):
     """Input ``j``'s events of step ``t`` (its next event step) into ``out[c:]`` (grown when full) and
-    ``ptr``; advances ``nxt[j]`` (and ``tau[j]``) past them. Returns (out, new c)."""
-    if lam[j] > 0.0:                                        # Poisson count: every event time in [t, t + 1)
-        tj = tau[j]
-        end = np.float64(t + 1)
-        while tj < end:
+    ``ptr``; draws its next gap (``p <= 1``) or next step's count (``p > 1``). Returns (out, new c)."""
+    if lam[j] > 0.0:                                        # Poisson count, every step
+        for _ in range(cnt[j]):
             out, c = _push(out, c, j)
-            ptr[t - t0 + 1] += 1
-            tj = tj + -math.log1p(-rng.random()) / lam[j]
-        tau[j] = tj
-        nxt[j] = np.int64(math.floor(tj))
+        ptr[t - t0 + 1] += cnt[j]
+        cnt[j] = count(rng.random(), lam[j], elam[j])
+        nxt[j] = t + 1
     else:
         out, c = _push(out, c, j)
         ptr[t - t0 + 1] += 1
@@ -125,11 +147,11 @@ def _emit(rng, lq, lam, nxt, tau, j, t, t0, out, c, ptr):
 
 
 @numba.njit(cache=True, nogil=True)
-def poisson_chunk(rng, lq, lam, nxt, tau, heap, t0, n, ptr, cap):
+def poisson_chunk(rng, lq, lam, elam, nxt, cnt, heap, t0, n, ptr, cap):
     """Events of steps ``t0 .. t0+n-1``: fills ``ptr`` (int64[n + 1], CSR over steps) and returns the
     inputs' indices (int64, input order within a step; an input with ``c`` events in a step appears ``c``
-    times in a row); advances ``nxt``, ``tau``, ``heap`` (the inputs as a binary min-heap on (next event step,
-    index)) and ``rng``. Cost per event, not per input and step. ``cap``: initial size of the output (it
+    times in a row); advances ``nxt``, ``cnt``, ``heap`` (the inputs as a binary min-heap on (next event step,
+    index)) and ``rng``. Cost per spike of ``p <= 1`` inputs, not per input and step. ``cap``: initial size of the output (it
     grows as needed)."""
     out = np.empty(max(16, cap), np.int64)
     c = 0
@@ -138,7 +160,7 @@ def poisson_chunk(rng, lq, lam, nxt, tau, heap, t0, n, ptr, cap):
         ptr[k] = 0
     while nxt[heap[0]] < t0 + n:
         j = heap[0]
-        out, c = _emit(rng, lq, lam, nxt, tau, j, nxt[j], t0, out, c, ptr)
+        out, c = _emit(rng, lq, lam, elam, nxt, cnt, j, nxt[j], t0, out, c, ptr)
         i = 0                                               # sift the root down
         while True:
             a = 2 * i + 1
@@ -157,7 +179,7 @@ def poisson_chunk(rng, lq, lam, nxt, tau, heap, t0, n, ptr, cap):
 
 
 @numba.njit(cache=True, nogil=True)
-def poisson_chunk_scan(rng, lq, lam, nxt, tau, t0, n, ptr, cap):
+def poisson_chunk_scan(rng, lq, lam, elam, nxt, cnt, t0, n, ptr, cap):
     """:func:`poisson_chunk` for inputs active in most steps: every step scans the inputs in order instead
     of keeping a heap (the same events, draws and order; cost per input and step plus per event)."""
     P = lq.shape[0]
@@ -169,7 +191,7 @@ def poisson_chunk_scan(rng, lq, lam, nxt, tau, t0, n, ptr, cap):
         t = t0 + k
         for j in range(P):
             if nxt[j] == t:
-                out, c = _emit(rng, lq, lam, nxt, tau, j, t, t0, out, c, ptr)
+                out, c = _emit(rng, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr)
     for k in range(n):
         ptr[k + 1] += ptr[k]
     return out[:c]
@@ -181,12 +203,16 @@ class PoissonStream:
     def __init__(self, p: np.ndarray, seed, scan: bool | None = None):
         """``scan``: force the per-step scan (True) or the heap (False); default: whichever is cheaper."""
         p = np.asarray(p, np.float64)
+        if p.size and not p.max() <= MAX_PER_STEP:
+            raise NeuromapError(f"a Poisson input of {p.max():g} events per step (rate * dt / 1000) exceeds "
+                                f"{MAX_PER_STEP:g}; split it into several inputs of a lower rate")
         self.rng = np.random.default_rng(seed)
         self.lq = log_stay(p)
         self.lam = multi_rate(p)
+        self.elam = stay_poisson(self.lam)
         self.nxt = np.zeros(self.lq.size, np.int64)
-        self.tau = np.zeros(self.lq.size, np.float64)
-        first_spikes(self.rng, self.lq, self.lam, self.nxt, self.tau)
+        self.cnt = np.zeros(self.lq.size, np.int64)
+        first_spikes(self.rng, self.lq, self.lam, self.elam, self.nxt, self.cnt)
         # inputs active in a step on average; a heap costs ~4 log2(P) per active input, a scan 1 per input
         active = float(np.minimum(p, 1.0).sum())
         self.per_step = float(p.sum())                          # expected events per step
@@ -200,7 +226,7 @@ class PoissonStream:
             return ptr, np.zeros(0, np.int64)
         cap = int(self.per_step * n_steps * 1.05) + 64          # expected events, grown if exceeded
         if self.scan:
-            return ptr, poisson_chunk_scan(self.rng, self.lq, self.lam, self.nxt, self.tau, int(t0), int(n_steps),
-                                           ptr, cap)
-        return ptr, poisson_chunk(self.rng, self.lq, self.lam, self.nxt, self.tau, self.heap, int(t0),
+            return ptr, poisson_chunk_scan(self.rng, self.lq, self.lam, self.elam, self.nxt, self.cnt, int(t0),
+                                           int(n_steps), ptr, cap)
+        return ptr, poisson_chunk(self.rng, self.lq, self.lam, self.elam, self.nxt, self.cnt, self.heap, int(t0),
                                   int(n_steps), ptr, cap)

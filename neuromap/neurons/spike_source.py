@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from neuromap.errors import NetworkFormatError
+from neuromap.input_limits import MAX_TIME_MS
 
 PARAMS: dict = {}  # ``times`` is checked by validate_times (a list of lists, not a Param kind)
 EXTRA = ("times",)
@@ -32,6 +33,9 @@ def validate_times(times, size: int, field: str) -> list[list[float]]:
             if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(float(t)) or t < 0:
                 raise NetworkFormatError(f"{t!r} is not a time >= 0", field=f"{field}[{n}][{k}]", fix="use ms >= 0")
+            if t > MAX_TIME_MS:
+                raise NetworkFormatError(f"time {float(t):g} ms is beyond {MAX_TIME_MS:g} ms", field=f"{field}[{n}][{k}]",
+                                         fix="spike times are in ms")
             vals.append(float(t))
         out.append(vals)
     return out

@@ -3,9 +3,13 @@
 Move: one core to a random slot of the candidate set, swapping with the core there if any; the
 change of sum(traffic x hops) is computed from that core's (and the swapped core's) CSR row of
 the symmetric traffic matrix. Metropolis acceptance with a temperature falling linearly to ~0.
-Deterministic for a given seed (numba's ``np.random`` is seeded inside the kernel).
+Deterministic for a given seed (numba's ``np.random`` is seeded inside the kernel) and move
+count; with a wall-clock :class:`~.budget.Budget` the move count is fitted to the time left
+(measured on a first chunk of moves), so the result can vary with machine load.
 """
 from __future__ import annotations
+
+import time
 
 import numba
 import numpy as np
@@ -13,12 +17,15 @@ import scipy.sparse as sp
 
 
 def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, iterations: int,
-           seed: int = 0, chains: int = 2) -> tuple[np.ndarray, float]:
+           seed: int = 0, chains: int = 2, budget=None) -> tuple[np.ndarray, float]:
     """Best of ``chains`` annealing runs of ``iterations`` moves each, all started from ``pos``.
 
     ``sym``: symmetric core x core traffic (packets per step); ``sx``, ``sy``: tile coordinates of
     every candidate slot; ``pos``: slot of each core. A move costs O(partners of the moved cores)
-    (CSR rows). Returns (positions, their sum(traffic x hops)); never worse than ``pos``."""
+    (CSR rows). ``budget`` (:mod:`.budget`): deterministic -- at most :func:`moves_per_unit` moves
+    per unit left, charged; wall clock -- each chain gets an equal share of the seconds left and
+    runs in chunks, its move count cut to what the first chunk's speed fits in that share.
+    Returns (positions, their sum(traffic x hops)); never worse than ``pos``."""
     csr = _off_diagonal(sym)
     sx, sy = np.asarray(sx, np.int64), np.asarray(sy, np.int64)
     best = np.asarray(pos, np.int64).copy()
@@ -27,12 +34,57 @@ def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, it
         return best, best_cost
     t0 = 3.0 * float(csr.data.mean())
     ptr, idx, w = _rows(csr)
+    iterations = int(iterations)
+    if budget is not None and budget.deterministic:
+        rate = moves_per_unit(csr)
+        iterations = int(min(iterations, budget.left() * rate / chains))
+        budget.charge(chains * iterations / rate)
     for k in range(chains):
-        p = _anneal(ptr, idx, w, sx, sy, best.copy(), int(iterations), int(seed) * 7919 + k, t0)
+        if iterations <= 0 or (budget is not None and not budget.deterministic and budget.expired()):
+            break
+        share = None if budget is None or budget.deterministic else budget.left() / (chains - k)
+        report = None if budget is None else \
+            (lambda d, t, k=k: budget.report("mesh.anneal", k * t + d, chains * t))  # noqa: E731
+        p = _chain(ptr, idx, w, sx, sy, best.copy(), iterations, int(seed) * 7919 + k, t0, share, report)
         c = _cost(csr, sx, sy, p)  # recomputed exactly: the running sum drifts by rounding
         if c < best_cost - 1e-9:
             best, best_cost = p, c
     return best, best_cost
+
+
+def moves_per_unit(csr: sp.csr_matrix) -> float:
+    """Annealing moves per deterministic work unit: :data:`~.budget.ANNEAL_VISITS_PER_UNIT` over the mean
+    partner visits of a move (two CSR rows of mean length, plus 2)."""
+    from neuromap.placement.budget import ANNEAL_VISITS_PER_UNIT
+    n = max(csr.shape[0], 1)
+    return ANNEAL_VISITS_PER_UNIT / (2.0 * csr.nnz / n + 2.0)
+
+
+def _chain(ptr, idx, w, sx, sy, pos, iterations, seed, t0, seconds=None, report=None):
+    """One annealing chain: all ``iterations`` moves in one kernel call, or (``seconds`` given) in
+    chunks, the total cut to what the measured speed fits in ``seconds`` (``report(done, total)``
+    after each chunk). Returns the best positions."""
+    n = len(ptr) - 1
+    occ = -np.ones(len(sx), np.int64)
+    occ[pos] = np.arange(n)
+    best_pos, acc = pos.copy(), np.zeros(2)
+    if seconds is None:
+        _anneal(ptr, idx, w, sx, sy, pos, occ, best_pos, acc, 0, iterations, iterations, seed, t0)
+        return best_pos
+    start, total, done, k = time.monotonic(), iterations, 0, 0
+    chunk = max(20_000, iterations // 64)
+    while done < total:
+        end = min(total, done + chunk)
+        _anneal(ptr, idx, w, sx, sy, pos, occ, best_pos, acc, done, end, total,
+                seed if k == 0 else seed * 1_000_003 + k, t0)
+        done, k = end, k + 1
+        if report is not None:
+            report(done, total)
+        spent = time.monotonic() - start
+        if spent >= seconds:
+            break
+        total = min(total, max(done, int(done * seconds / max(spent, 1e-9))))  # fit the rest in the share
+    return best_pos
 
 
 def _off_diagonal(m: sp.spmatrix) -> sp.csr_matrix:
@@ -84,16 +136,14 @@ def _propose(ptr, idx, w, sx, sy, pos, occ):
 
 
 @numba.njit(cache=True)
-def _anneal(ptr, idx, w, sx, sy, pos, iterations, seed, t0):
+def _anneal(ptr, idx, w, sx, sy, pos, occ, best_pos, acc, it0, it1, iterations, seed, t0):
+    """Moves ``it0 .. it1 - 1`` of a chain of ``iterations`` (temperature falls linearly over the
+    chain). ``pos``/``occ`` (slot -> core, -1 free) are updated in place, ``best_pos`` keeps the best
+    positions seen, ``acc`` = [cost change so far, best change so far] carries over between chunks."""
     np.random.seed(seed)
-    n, m = len(ptr) - 1, len(sx)
-    occ = -np.ones(m, np.int64)
-    for i in range(n):
-        occ[pos[i]] = i
-    cur = 0.0
-    best = 0.0
-    best_pos = pos.copy()
-    for it in range(iterations):
+    cur = acc[0]
+    best = acc[1]
+    for it in range(it0, it1):
         temp = t0 * (1.0 - it / iterations) + 1e-9
         i, s, a, j, delta = _propose(ptr, idx, w, sx, sy, pos, occ)
         if i < 0:
@@ -110,7 +160,8 @@ def _anneal(ptr, idx, w, sx, sy, pos, iterations, seed, t0):
             if cur < best - 1e-9:
                 best = cur
                 best_pos[:] = pos
-    return best_pos
+    acc[0] = cur
+    acc[1] = best
 
 
 def anneal_links(traffic: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, hop_cap: float,

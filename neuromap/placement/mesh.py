@@ -24,6 +24,7 @@ from ortools.sat.python import cp_model
 
 from neuromap.errors import TargetError
 from neuromap.placement.anneal import anneal, anneal_links
+from neuromap.placement.budget import ANNEAL_VISITS_PER_UNIT, Budget, deterministic_budget
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
 from neuromap.placement.mesh_links import min_max_link_load
@@ -77,38 +78,42 @@ def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
           link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10,
-          lp_max_cores: int = 512, anneal_moves: int = 100_000, anneal_max_cores: int = 512,
-          link_slack: float = 0.0) -> Placement:
+          lp_max_cores: int | None = None, anneal_moves: int = 100_000, anneal_max_cores: int = 8192,
+          link_slack: float = 0.0, budget: Budget | None = None) -> Placement:
     """Place ``n`` cores (traffic: n x n packets per step, a -> b) on ``target``'s board.
 
-    ``cpsat`` works on the compact region plus the sequential slots, starts from the better
-    of ``greedy`` and ``sequential`` (hint / LNS start) and never returns a worse placement.
+    Time: ``budget`` (:mod:`.budget`; wall seconds or deterministic units), else ``time_limit``
+    deterministic units. Each phase below gets a share of what is left when it starts (so what
+    one phase leaves unused goes to the next) and stops at it; the shares are in
+    ``SHARES``. ``cpsat`` works on the compact region plus the sequential slots, starts from the
+    better of ``greedy`` and ``sequential`` (hint / LNS start) and never returns a worse placement.
     Up to ``exact_max_cores`` cores the slots also cover the region grown by one tile column and
-    row, and: one CP-SAT model over all slots (30 % of ``time_limit``; its bound,
-    ``stats["slot_set_bound"]``, holds only for placements on those slots), if that is not
-    proven optimal LNS windows (``small_window`` slots; 30 %) and simulated annealing over the
-    slots (:func:`~.anneal.anneal`, 2 chains of ``anneal_moves`` x n moves, at most 10 M; not
-    counted in ``time_limit``), the swap pass below, then the
-    lexicographic link phase :func:`~.mesh_links.min_max_link_load` (least max directed link
-    load at hop-weighted traffic <= the best so far; 20 %, 50 % when the exact model was
-    optimal and LNS skipped), and the distance relaxation :func:`~.mesh_bounds.metric_bound`
-    (20 %). ``bound`` holds for every
-    placement on the board: the largest of :func:`~.mesh_bounds.gilmore_lawler`, the
-    relaxation's bound, the LP bound with dispersion cuts :func:`~.mesh_lp.dispersion_lp_bound`
-    (up to ``lp_max_cores`` cores; not counted in ``time_limit``: at most 100 LP solves, fewer
-    when the LP value tails off), and
-    the slot-set bound when the slots are the whole board. Above ``exact_max_cores`` (up to
-    ``anneal_max_cores``) the same annealing runs from the start, then LNS windows.
-    Then up to ``link_evals`` slot swaps/moves lower the maximum link load without raising
-    the hop-weighted traffic (:func:`balance_links`). ``link_slack`` > 0 (up to
+    row, and: one CP-SAT model over all slots (its bound, ``stats["slot_set_bound"]``, holds only
+    for placements on those slots), if that is not proven optimal LNS windows (``small_window``
+    slots) and simulated annealing over the slots (:func:`~.anneal.anneal`, 2 chains of up to
+    ``anneal_moves`` x n moves, at most 10 M), the swap pass below, then the lexicographic link
+    phase :func:`~.mesh_links.min_max_link_load` (least max directed link load at hop-weighted
+    traffic <= the best so far), and the distance relaxation :func:`~.mesh_bounds.metric_bound`.
+    ``bound`` holds for every placement on the board: the largest of
+    :func:`~.mesh_bounds.gilmore_lawler`, the relaxation's bound, the LP bound with dispersion cuts
+    :func:`~.mesh_lp.dispersion_lp_bound` (last, with what is left; up to ``lp_max_cores`` cores:
+    default 512 with a wall-clock budget, 64 with a deterministic one, where HiGHS is not stopped
+    by the budget), and the slot-set bound when the slots are the whole board. Above
+    ``exact_max_cores`` (up to ``anneal_max_cores``) the same annealing runs from the start, then
+    (up to ``LNS_MAX_CORES``) LNS windows. Then up to ``link_evals`` slot swaps/moves lower the maximum link load without
+    raising the hop-weighted traffic (:func:`balance_links`). ``link_slack`` > 0 (up to
     ``anneal_max_cores`` cores): before that, :func:`~.anneal.anneal_links` trades up to that
     fraction of extra hop-weighted traffic for a lower busiest link (the traffic-optimal
     placement is nearly rigid: at equal traffic there is little to gain); the result can then
     be that much above the best traffic found. Above ``greedy_max_cores`` cores the
-    greedy lays cores, in connection order, along a Hilbert curve.
+    greedy lays cores, in connection order, along a Hilbert curve. Phase wall times land in
+    ``budget.split`` (``mesh.*``).
     """
     if method not in METHODS:
         raise TargetError(f"placer: unknown mesh method {method!r} (use one of {', '.join(METHODS)})")
+    budget = deterministic_budget(time_limit) if budget is None else budget
+    if lp_max_cores is None:
+        lp_max_cores = DET_LP_MAX_CORES if budget.deterministic else 512
     n = traffic.shape[0]
     if n > target.n_cores:
         raise TargetError(f"{target.name}: needs {n} cores, the board has {target.n_cores} "
@@ -118,9 +123,10 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     bx, by = board_slots(target)
     if method == "sequential":
         return _placement(traffic, target, bx[:n], by[:n], np.arange(n) % cpt, "sequential")
-    rx, ry = _region(n, target)
-    sym = (traffic + traffic.T).tocsr()
-    pos = _greedy(sym, rx, ry) if n <= greedy_max_cores else _curve_greedy(sym, rx, ry)
+    with budget.phase("mesh.greedy"):
+        rx, ry = _region(n, target)
+        sym = (traffic + traffic.T).tocsr()
+        pos = _greedy(sym, rx, ry) if n <= greedy_max_cores else _curve_greedy(sym, rx, ry)
     if method == "greedy" or n <= 1:  # one core: 0 hops, trivially optimal
         return _placement(traffic, target, rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt), method,
                           bound=0.0 if method == "cpsat" else None)
@@ -133,50 +139,79 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
         gx, gy = np.meshgrid(np.arange(w), np.arange(h))
     tiles = np.unique(np.stack([np.r_[rx, np.ravel(gx), bx[:n]], np.r_[ry, np.ravel(gy), by[:n]]], 1), axis=0)
     sx, sy = np.repeat(tiles[:, 0], cpt), np.repeat(tiles[:, 1], cpt)
-    tile_index = {(int(x), int(y)): i for i, (x, y) in enumerate(tiles)}
-    g_pos = np.array([tile_index[(int(x), int(y))] * cpt + k for x, y, k in
-                      zip(rx[pos], ry[pos], _slot_index(rx[pos], ry[pos], cpt))], np.int64)
-    s_pos = np.array([tile_index[(int(bx[i]), int(by[i]))] * cpt + i % cpt for i in range(n)], np.int64)
+    key = tiles[:, 0] * (int(tiles[:, 1].max()) + 1) + tiles[:, 1]   # tiles are sorted by (x, y): so is key
+    t_of = lambda x, y: np.searchsorted(key, x * (int(tiles[:, 1].max()) + 1) + y)  # noqa: E731
+    g_pos = t_of(rx[pos], ry[pos]) * cpt + _slot_index(rx[pos], ry[pos], cpt)
+    s_pos = t_of(bx[:n], by[:n]) * cpt + np.arange(n) % cpt
     costs = [hop_cost(traffic, sx[p], sy[p]) for p in (g_pos, s_pos)]
     start, start_name = (g_pos, "greedy") if costs[0] <= costs[1] else (s_pos, "sequential")
     glb = gilmore_lawler(sym, cpt)
     slot_bound = metric = None
     shape = (int(sx.max()) + 1, int(sy.max()) + 1)
     at_traffic = None
+    # the search phases leave BOUND_RESERVE of the budget to the bounds (distance relaxation, LP)
+    search = budget.sub(1.0 - BOUND_RESERVE) if n <= lp_max_cores else budget
     if n <= exact_max_cores:
-        pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, 0.3 * time_limit, seed, num_workers)
-        lns_share = 0.0 if stats["status"] == "OPTIMAL" else 0.3
-        if lns_share:  # LNS from the exact model's best, then annealing over the same slots
-            pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, lns_share * time_limit, seed, num_workers,
-                                     small_window)
-            pos, stats["anneal"] = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed)
+        with budget.phase("mesh.exact"):
+            pos, slot_bound, stats = _exact(sym, sx, sy, start, glb, search.sub(SHARES["exact"]), seed, num_workers)
+        optimal = stats["status"] == "OPTIMAL"
+        if not optimal:  # LNS from the exact model's best, then annealing over the same slots
+            with budget.phase("mesh.lns"):
+                pos, stats["lns"] = _lns(traffic, sym, sx, sy, pos, search.sub(SHARES["lns_small"]), seed,
+                                         num_workers, small_window)
+            with budget.phase("mesh.anneal"):
+                pos, stats["anneal"] = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed,
+                                                    search.sub(SHARES["anneal_small"]))
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
             pos = start
         if link_slack > 0 and n <= anneal_max_cores:
-            pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed)
-        pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals)
-        # lexicographic second phase: least max link load at (integer) hop-weighted traffic <= pos's
-        pos, at_traffic, stats["links"] = min_max_link_load(traffic, _int_traffic(sym), sx, sy, pos,
-                                                            (0.5 - lns_share) * time_limit, seed, num_workers)
-        metric, stats["metric_status"] = metric_bound(sym, cpt, target.mesh_shape, 0.2 * time_limit, seed,
-                                                      num_workers, sx[pos], sy[pos])
+            with budget.phase("mesh.link_slack"):
+                pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed,
+                                                             search.sub(SHARES["link_slack"]))
+        with budget.phase("mesh.links"):
+            pos, moves = balance_links(traffic, sx, sy, pos, shape, link_evals, search)
+            # lexicographic second phase: least max link load at (integer) hop-weighted traffic <= pos's
+            pos, at_traffic, stats["links"] = _skip_if_spent(
+                search, (pos, None, {"status": "SKIPPED (budget spent)"}), min_max_link_load, traffic,
+                _int_traffic(sym), sx, sy, pos, search.limit_for(SHARES["links"]), seed, num_workers, budget=search)
+        with budget.phase("mesh.metric_bound"):
+            metric, stats["metric_status"] = _skip_if_spent(
+                budget, (None, "SKIPPED (budget spent)"), metric_bound, sym, cpt, target.mesh_shape,
+                budget.limit_for(SHARES["metric"]), seed, num_workers, sx[pos], sy[pos], budget=budget)
     else:
         pos, info = start, None
         if n <= anneal_max_cores:
-            pos, info = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed)
-        pos, stats = _lns(traffic, sym, sx, sy, pos, time_limit, seed, num_workers, window)
+            with budget.phase("mesh.anneal"):
+                pos, info = _anneal_step(traffic, sym, sx, sy, pos, n, anneal_moves, seed,
+                                         search.sub(SHARES["anneal_large"]))
+        if n <= LNS_MAX_CORES:
+            with budget.phase("mesh.lns"):
+                pos, stats = _lns(traffic, sym, sx, sy, pos, search.sub(SHARES["lns_large"]), seed, num_workers,
+                                  window)
+        else:
+            stats = {"lns": f"SKIPPED (> {LNS_MAX_CORES} cores: does not pay)"}
         if info is not None:
             stats["anneal"] = info
         if hop_cost(traffic, sx[pos], sy[pos]) > min(costs):
             pos = start
         if link_slack > 0 and n <= anneal_max_cores:
-            pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed)
+            with budget.phase("mesh.link_slack"):
+                pos, stats["link_anneal"] = _link_slack_step(traffic, sx, sy, pos, n, link_slack, anneal_moves, seed,
+                                                             search.sub(SHARES["link_slack"]))
         moves = 0
-    pos, more = balance_links(traffic, sx, sy, pos, shape, link_evals)
+    with budget.phase("mesh.links"):
+        pos, more = balance_links(traffic, sx, sy, pos, shape, link_evals, search)
     moves += more
     lp = None
     if n <= lp_max_cores:
-        lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape)
+        with budget.phase("mesh.lp_bound"):
+            if budget.deterministic:
+                lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape)
+            elif not budget.expired():
+                lp, stats["lp"] = dispersion_lp_bound(sym, cpt, target.mesh_shape, time_limit=budget.left(),
+                                                      progress=lambda d, t: budget.report("mesh.lp_bound", d, t))
+            else:
+                stats["lp"] = {"status": "SKIPPED (budget spent)"}
     whole_board = len(tiles) == int(np.prod(target.mesh_shape))
     bound = max(b for b in (glb, metric, lp, slot_bound if whole_board else None) if b is not None)
     stats.update(start=start_name, greedy_objective=costs[0], sequential_objective=costs[1],
@@ -186,21 +221,43 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
                       at_traffic)
 
 
-def _anneal_step(traffic, sym, sx, sy, pos, n, moves_per_core, seed):
-    """:func:`~.anneal.anneal` with ``moves_per_core`` x n moves per chain (at most 10 M), 2 chains."""
+#: share of the budget left when a phase starts that the phase may use (:func:`place`)
+SHARES = {"exact": 0.3, "lns_small": 0.45, "anneal_small": 0.3, "link_slack": 0.3, "links": 0.5, "metric": 0.5,
+          "anneal_large": 0.7, "lns_large": 0.6}
+#: share of the mesh budget kept for the bounds when there is an LP bound to compute
+BOUND_RESERVE = 0.15
+#: above this many cores the mesh LNS is skipped: measured on 411 cores (1 M synapses, bench/placer_budget.py)
+#: 14 windows improved nothing after annealing, which lowered the hop-weighted traffic by 1-2 %
+LNS_MAX_CORES = 128
+#: largest core count whose LP bound runs under a deterministic budget (HiGHS has no deterministic stop)
+DET_LP_MAX_CORES = 64
+
+
+def _skip_if_spent(spent_budget, skipped, fn, *args, **kw):
+    """``fn(*args, **kw)``, or ``skipped`` when ``spent_budget`` is spent."""
+    return skipped if spent_budget.expired() else fn(*args, **kw)
+
+
+def _anneal_step(traffic, sym, sx, sy, pos, n, moves_per_core, seed, budget):
+    """:func:`~.anneal.anneal` with up to ``moves_per_core`` x n moves per chain (at most 10 M), 2 chains,
+    within ``budget``."""
     before = hop_cost(traffic, sx[pos], sy[pos])
     iters = int(min(10_000_000, moves_per_core * n))
-    pos, after = anneal(sym, sx, sy, pos, iters, seed)
+    if budget.expired():
+        return pos, {"moves_per_chain": 0, "before": before, "after": before, "status": "SKIPPED (budget spent)"}
+    pos, after = anneal(sym, sx, sy, pos, iters, seed, budget=budget)
     return pos, {"moves_per_chain": iters, "before": before, "after": after}
 
 
-def _link_slack_step(traffic, sx, sy, pos, n, slack, moves_per_core, seed):
+def _link_slack_step(traffic, sx, sy, pos, n, slack, moves_per_core, seed, budget):
     """:func:`~.anneal.anneal_links` with the hop-weighted traffic capped at (1 + slack) x pos's,
-    ``moves_per_core`` / 5 x n moves (at most 2 M)."""
+    ``moves_per_core`` / 5 x n moves (at most 2 M, and at most ``ANNEAL_VISITS_PER_UNIT`` / 50 per
+    unit or second of ``budget`` left: its moves route every flow of the moved cores)."""
     before = hop_cost(traffic, sx[pos], sy[pos])
     shape = (int(sx.max()) + 1, int(sy.max()) + 1)
     peak_before = route(traffic, sx[pos], sy[pos], shape).max_link_load
-    iters = int(min(2_000_000, moves_per_core // 5 * n))
+    iters = int(min(2_000_000, moves_per_core // 5 * n, budget.left() * ANNEAL_VISITS_PER_UNIT / 50))
+    budget.charge(50 * iters / ANNEAL_VISITS_PER_UNIT)
     pos, _ = anneal_links(traffic, sx, sy, pos, (1.0 + slack) * before, iters, seed)
     r = route(traffic, sx[pos], sy[pos], shape)
     return pos, {"slack": slack, "moves": iters, "traffic_before": before, "traffic_after": r.hop_weighted_traffic,
@@ -221,13 +278,13 @@ def _placement(traffic, target, tx, ty, slot, method, bound=None, stats=None, at
 lower_bound = gilmore_lawler
 
 
-def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarray, int]:
+def balance_links(traffic, sx, sy, pos, shape, max_evals: int, budget: Budget | None = None) -> tuple[np.ndarray, int]:
     """Lower the busiest link's load by slot swaps/moves that keep the hop-weighted traffic.
 
     Candidates: each core with traffic on the busiest directed link, swapped with every other
     slot within 2 hops (free or not), nearest first; a move is kept if the hop-weighted traffic
     does not rise and the maximum link load falls. At most ``max_evals`` evaluations
-    (deterministic). Returns (positions, accepted moves).
+    (deterministic); with a wall-clock ``budget`` also stops when it is spent. Returns (positions, accepted moves).
     """
     t = sp.coo_matrix(traffic)
     keep = (t.data > 0) & (t.row != t.col)
@@ -241,7 +298,8 @@ def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarr
     cost, peak = score(pos)
     max_evals = min(int(max_evals), int(4e6 // max(len(w), 1)))  # each evaluation routes every flow
     evals = moves = 0
-    while evals < max_evals and peak > 0:
+    wall = budget is not None and not budget.deterministic
+    while evals < max_evals and peak > 0 and not (wall and budget.expired()):
         tx, ty = sx[pos], sy[pos]
         # cores whose flows cross a link carrying the peak load (XY: rows for x-links, columns for y-links)
         east, west, north, south = link_loads(sp.coo_matrix((w, (rows, cols)), shape=(n, n)), tx, ty, shape)
@@ -260,7 +318,7 @@ def balance_links(traffic, sx, sy, pos, shape, max_evals: int) -> tuple[np.ndarr
         for c in sorted(hot):
             d = np.abs(sx - sx[pos[c]]) + np.abs(sy - sy[pos[c]])
             for s in np.flatnonzero((d > 0) & (d <= 2))[np.argsort(d[(d > 0) & (d <= 2)], kind="stable")]:
-                if evals >= max_evals:
+                if evals >= max_evals or (wall and budget.expired()):
                     break
                 new = pos.copy()
                 other = slot_core[s]
@@ -373,13 +431,14 @@ def _int_traffic(sym):
     return t.row, t.col, np.maximum(np.round(t.data * scale), 0).astype(np.int64), scale
 
 
-def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, glb=False, edges=None):
+def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, glb=False, edges=None, budget=None):
     """Re-assign ``cores`` to the slot set ``slots`` (others fixed). Returns (pos, status, obj, bound, det, scale).
 
     ``glb`` (all cores free only): add each core's Gilmore-Lawler cut (its weighted distance sum
     is at least its :func:`~.mesh_bounds.gilmore_lawler` term), which tightens CP-SAT's LP bound. ``edges``:
     :func:`_int_traffic` of ``sym`` if already computed. Edges with one end fixed become a
-    (core x slot) cost table, so a window's model size does not grow with the mesh."""
+    (core x slot) cost table, so a window's model size does not grow with the mesh. ``time_limit``:
+    wall seconds with a wall-clock ``budget``, else deterministic units (charged to ``budget``)."""
     rows, cols, w, scale = _int_traffic(sym) if edges is None else edges
     m = cp_model.CpModel()
     k = len(cores)
@@ -427,9 +486,11 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, 
     for i, c in enumerate(cores):
         for j in range(len(slots)):
             m.AddHint(b[i][j], int(j == slot_j.get(int(pos[c]), -1)))
-    solver = make_solver(time_limit, seed, num_workers)
+    solver = make_solver(time_limit, seed, num_workers, budget=budget)
     status = solver.Solve(m)
     det = solver.response_proto.deterministic_time
+    if budget is not None:
+        budget.charge(det)
     if not solved(status):
         return None, status, None, None, det, scale
     new = pos.copy()
@@ -438,13 +499,15 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, 
     return new, status, solver.ObjectiveValue(), solver.BestObjectiveBound(), det, scale
 
 
-def _exact(sym, sx, sy, pos, glb, time_limit, seed, num_workers):
+def _exact(sym, sx, sy, pos, glb, budget, seed, num_workers):
     """All cores on the slot set in one model (hinted with ``pos``). Returns (pos, bound, stats);
     the bound is for placements on these slots, lowered by the worst case of rounding the
     traffic to integers (0.5 / scale per link) so it holds for the unrounded traffic."""
     n = sym.shape[0]
+    if budget.expired():
+        return pos, None, {"status": "SKIPPED (budget spent)"}
     new, status, obj, bound, det, scale = _solve_slots(sym, sx, sy, np.arange(n), np.arange(len(sx)),
-                                                       pos, time_limit, seed, num_workers, glb=True)
+                                                       pos, budget.left(), seed, num_workers, glb=True, budget=budget)
     stats = {"status": status_name(status), "deterministic_time": det}
     if new is None:
         return pos, None, stats
@@ -452,22 +515,24 @@ def _exact(sym, sx, sy, pos, glb, time_limit, seed, num_workers):
     return new, max(0.0, bound / scale - slack), stats
 
 
-def _lns(traffic, sym, sx, sy, pos, time_limit, seed, num_workers, window):
+def _lns(traffic, sym, sx, sy, pos, budget, seed, num_workers, window):
     """Windows: a core, its heaviest partners and the cores on nearby slots, permuted among their slots.
 
-    Bounded by ``time_limit`` deterministic units and ``20 * time_limit + 10`` windows (deterministic)."""
+    Stops when ``budget`` is spent; a deterministic budget of ``U`` units also caps it at ``20 U + 10``
+    windows."""
+    time_limit = budget.limit
     n = sym.shape[0]
     edges = _int_traffic(sym)
     t = sp.coo_matrix(traffic)
     er, ec, ew = t.row, t.col, t.data
     slot_core = np.full(len(sx), -1, np.int64)
     slot_core[pos] = np.arange(n)
-    left, tried, improved = float(time_limit), 0, 0
+    tried, improved = 0, 0
     rng = np.random.default_rng(seed)
     per = max(0.2, min(2.0, time_limit / 20))
-    max_windows = int(20 * time_limit) + 10
+    max_windows = int(20 * time_limit) + 10 if budget.deterministic else np.inf
     stall = 0
-    while left > 0.05 and stall < 2 * n and tried < max_windows:
+    while not budget.expired() and stall < 2 * n and tried < max_windows:
         c0 = int(rng.integers(n))
         d = np.abs(sx - sx[pos[c0]]) + np.abs(sy - sy[pos[c0]])
         near = [int(s) for s in np.argsort(d, kind="stable")[: window]]
@@ -477,10 +542,10 @@ def _lns(traffic, sym, sx, sy, pos, time_limit, seed, num_workers, window):
                        | set(partners.tolist()) | {c0})[: window + window // 2]
         slots = np.array(sorted(set(near) | {int(pos[c]) for c in cores}))
         new, status, obj, bound, det, scale = _solve_slots(sym, sx, sy, np.array(cores), slots, pos,
-                                                           min(per, left), seed + tried, num_workers,
-                                                           edges=edges)
-        left -= det
+                                                           min(per, budget.left()), seed + tried, num_workers,
+                                                           edges=edges, budget=budget)
         tried += 1
+        budget.report("mesh.lns", int(1000 * (1 - budget.left() / max(time_limit, 1e-9))), 1000)
         if new is not None:
             moved = np.zeros(n, bool)
             moved[cores] = True
@@ -495,4 +560,4 @@ def _lns(traffic, sym, sx, sy, pos, time_limit, seed, num_workers, window):
                 stall = 0
                 continue
         stall += 1
-    return pos, {"windows_tried": tried, "windows_improved": improved, "deterministic_time": time_limit - left}
+    return pos, {"windows_tried": tried, "windows_improved": improved, "budget_used": time_limit - budget.left()}

@@ -55,12 +55,14 @@ def slot_distances(k: int, cpt: int) -> np.ndarray:
 
 def metric_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], time_limit: float, seed: int = 0,
                  num_workers: int = 1, hint_x: np.ndarray | None = None,
-                 hint_y: np.ndarray | None = None) -> tuple[float | None, str]:
+                 hint_y: np.ndarray | None = None, budget=None) -> tuple[float | None, str]:
     """CP-SAT's proven lower bound (packets x hops per step) on the distance relaxation (module doc).
 
     ``shape``: the board's tile grid (tiles_x, tiles_y); ``hint_*``: tile coordinates of a known
     placement (solution hint). Traffic is scaled to integers like the placement model (x1, or
     x1000 and rounded down, so the bound stays valid). Returns (bound or None, status name).
+    ``time_limit``: wall seconds when ``budget`` (:mod:`.budget`) is a wall-clock budget, else
+    deterministic units (charged to ``budget`` if given).
     """
     from neuromap.placement.cpsat_util import status_name
     t = sp.triu(sp.csr_matrix(sym), k=1).tocoo()
@@ -106,8 +108,10 @@ def metric_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], time_limit:
             m.AddHint(colour[i], int((hx[i] + hy[i]) % 2) ^ flip)
         for (i, j), dij in d.items():
             m.AddHint(dij, min(int(abs(hx[i] - hx[j]) + abs(hy[i] - hy[j])), dmax))
-    solver = make_solver(time_limit, seed, num_workers)
+    solver = make_solver(time_limit, seed, num_workers, budget=budget)
     status = solver.Solve(m)
+    if budget is not None:
+        budget.after_cpsat(solver)
     if not solved(status) and status != cp_model.UNKNOWN:
         return None, status_name(status)
     return max(0.0, solver.BestObjectiveBound() / scale), status_name(status)

@@ -38,7 +38,8 @@ def max_link_load(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float
 
 
 def min_max_link_load(traffic: sp.spmatrix, edges: tuple, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray,
-                      time_limit: float, seed: int = 0, num_workers: int = 1) -> tuple[np.ndarray, float | None, dict]:
+                      time_limit: float, seed: int = 0, num_workers: int = 1,
+                      budget=None) -> tuple[np.ndarray, float | None, dict]:
     """Re-place every core on the slot set (tile x ``sx``, y ``sy`` per slot) to lower the busiest link.
 
     ``traffic``: n x n packets per step (a -> b); ``edges``: the first phase's integer traffic
@@ -48,7 +49,8 @@ def min_max_link_load(traffic: sp.spmatrix, edges: tuple, sx: np.ndarray, sy: np
     lower bound on the max link load of every placement on these slots whose integer hop-weighted
     traffic is at most ``pos``'s. Returns (slot per core, that bound or None, stats). The new
     placement is returned only if its hop-weighted traffic (floats) is not above ``pos``'s and its
-    max link load is lower; otherwise ``pos``.
+    max link load is lower; otherwise ``pos``. ``time_limit``: wall seconds when ``budget``
+    (:mod:`.budget`) is a wall-clock budget, else deterministic units (charged to ``budget`` if given).
     """
     rows_, cols_, w_, scale = edges
     n = traffic.shape[0]
@@ -164,8 +166,10 @@ def min_max_link_load(traffic: sp.spmatrix, edges: tuple, sx: np.ndarray, sy: np
     add_links(inn, C, nya, south, hci)
     m.AddHint(L, max(loads_hint, default=0))
     m.Minimize(L)
-    solver = make_solver(time_limit, seed, num_workers, interleave=True)
+    solver = make_solver(time_limit, seed, num_workers, interleave=True, budget=budget)
     status = solver.Solve(m)
+    if budget is not None:
+        budget.after_cpsat(solver)
     stats = {"status": status_name(status), "deterministic_time": solver.response_proto.deterministic_time,
              "hop_cap_int": cap_hops, "scale": scale}
     if not solved(status):

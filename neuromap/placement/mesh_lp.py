@@ -23,6 +23,7 @@ bound for any non-negative multipliers, so solver tolerances cannot make it inva
 """
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -93,7 +94,8 @@ def dispersion_minimum(s: int, cpt: int) -> int:
 def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_rounds: int = 100,
                         cuts_per_round: int = 60, triangles_per_round: int | None = None,
                         seeds_per_core: int | None = None, stall: float = 3e-3,
-                        stall_rounds: int = 3, pairs: str | None = None) -> tuple[float, dict]:
+                        stall_rounds: int = 3, pairs: str | None = None,
+                        time_limit: float | None = None, progress=None) -> tuple[float, dict]:
     """Proven lower bound (packets x hops per step) on every placement's traffic x hops (module doc).
 
     ``sym``: symmetric core x core traffic; ``shape``: the board's tile grid. Cutting planes:
@@ -108,8 +110,12 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
     variable; ``"traffic"`` (default above) only the pairs that exchange traffic, and keeps the
     cuts that involve only those -- stars over a core's partners, triangles and dispersion sets
     within the traffic graph -- a weaker but still valid relaxation whose size grows with the
-    traffic graph, not n^2. Returns (bound, stats) with stats ``rounds`` (LPs solved), ``cuts``,
-    ``lp_value`` (last LP optimum), ``converged`` (no violated cut left)."""
+    traffic graph, not n^2. ``time_limit``: wall seconds for the whole bound (HiGHS gets what is left
+    for each LP; no new round starts after it; None: unbounded, deterministic); a bound from the
+    rounds finished in time is still valid. Returns (bound, stats) with stats ``rounds`` (LPs solved),
+    ``cuts``, ``lp_value`` (last LP optimum), ``converged`` (no violated cut left), ``timed_out``.
+    ``progress(rounds, max_rounds)`` is called after each LP solved."""
+    deadline = None if time_limit is None else time.monotonic() + float(time_limit)
     sym = sp.csr_matrix(sym, dtype=float)
     n = sym.shape[0]
     if n <= 1 or sym.nnz == 0:
@@ -132,12 +138,23 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
     cuts = _Cuts(n_pairs)
     best, value, rounds, converged = 0.0, 0.0, 0, False
     history: list[float] = []
+    timed_out = False
     while rounds < max_rounds:
+        opts = {}
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left < 0.05:
+                timed_out = True
+                break
+            opts["time_limit"] = left
         a_ub, b_ub = cuts.matrix()
-        res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, dmax), method=LP_METHOD)
+        res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, dmax), method=LP_METHOD, options=opts)
         if res.status != 0:
+            timed_out = timed_out or res.status == 1
             break
         rounds += 1
+        if progress is not None:
+            progress(rounds, max_rounds)
         value = float(res.fun)
         history.append(value)
         if a_ub is not None:
@@ -154,7 +171,8 @@ def dispersion_lp_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], max_
         if new == 0:
             converged = True
             break
-    return max(best, 0.0), {"rounds": rounds, "cuts": len(cuts.rhs), "lp_value": value, "converged": converged}
+    return max(best, 0.0), {"rounds": rounds, "cuts": len(cuts.rhs), "lp_value": value, "converged": converged,
+                            "timed_out": timed_out}
 
 
 class _Cuts:

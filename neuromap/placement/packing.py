@@ -16,7 +16,8 @@ import numpy as np
 
 from neuromap.errors import TargetError
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.usage import core_usage, graph_input_axons, synapse_field_bits
+from neuromap.counting_sort import stable_order
+from neuromap.placement.usage import core_usage, graph_input_axons, smallest_at_least
 from neuromap.targets import Target
 
 
@@ -40,13 +41,16 @@ def pack_order(graph: SynapseGraph, target: Target, order: np.ndarray) -> np.nda
     pos = np.empty(n, np.int64)
     pos[order] = np.arange(n)
     key = pos[graph.post]
-    perm = np.argsort(key, kind="stable")
-    ptr = np.searchsorted(key[perm], np.arange(n + 1))
-    wb, db, tb = synapse_field_bits(graph, target)
-    cap, sm = target.core, target.synapse_memory
+    perm = stable_order([(key, n)], graph.n_synapses)        # synapses by their post's position
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(key, minlength=n), out=ptr[1:])
+    del key
+    cap, sm, s = target.core, target.synapse_memory, target.synapse
     nengo = cap.memory_model == "nengo_loihi"
-    starts, bad = _pack(n, ptr, graph.axon_source[perm], int(graph.source_pre.shape[0]),
-                        wb[perm], db[perm], tb[perm], graph.plastic[perm],
+    wlut = smallest_at_least(sm.weight_bits, np.arange(64)).astype(np.int64)   # stored width of b bits
+    starts, bad = _pack(n, ptr, perm, graph.axon_source, int(graph.source_pre.shape[0]), graph.weight_bits,
+                        graph.delay, graph.plastic, wlut, int(s.weight_bits_max), int(s.delay_min),
+                        int(sm.delay_bits), int(sm.tag_bits),
                         int(cap.max_neurons), int(cap.max_input_axons), int(cap.plastic_axon_slots),
                         nengo, int(cap.synapse_memory_bits or 0), int(sm.synapses_per_group),
                         int(sm.group_header_bits), int(sm.word_bits), np.asarray(sm.index_bits, np.int64))
@@ -57,7 +61,7 @@ def pack_order(graph: SynapseGraph, target: Target, order: np.ndarray) -> np.nda
     core_at[starts[1:]] = 1
     core_of = np.empty(n, np.int64)
     core_of[order] = np.cumsum(core_at)
-    return repair_outputs(graph, target, core_of, pos)
+    return repair_outputs(graph, target, core_of, pos, (ptr, perm))
 
 
 @numba.njit(cache=True)
@@ -81,10 +85,12 @@ def _index_bits(m, opts):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _pack(n, ptr, pre, n_pre, wb, db, tb, plastic, max_neurons, max_axons, pslots, nengo, mem_limit,
-          g, h, w, index_opts):  # pragma: no cover - compiled
+def _pack(n, ptr, perm, src, n_pre, wbits, delay, plastic_syn, wlut, wmax, delay_min, delay_bits, tag_bits,
+          max_neurons, max_axons, pslots, nengo, mem_limit, g, h, w, index_opts):  # pragma: no cover - compiled
     """Core start positions along the order; second value: position of a neuron too big alone, else -1.
-    ``pre``: the axon source (projection, pre neuron) of every synapse, ids ``0..n_pre-1``."""
+    Synapses of the neuron at position i: ``perm[ptr[i]:ptr[i+1]]``; ``src``: the axon source
+    (projection, pre neuron) of every synapse, ids ``0..n_pre-1``; field widths from ``wbits`` (0 = wmax,
+    stored as ``wlut[b]``), ``delay`` > delay_min (delay field) and ``plastic_syn`` (tag field)."""
     mark = np.full(max(n_pre, 1), -1, np.int64)
     cnt = np.zeros(max(n_pre, 1), np.int64)
     mw = np.zeros(max(n_pre, 1), np.int64)
@@ -112,7 +118,12 @@ def _pack(n, ptr, pre, n_pre, wb, db, tb, plastic, max_neurons, max_axons, pslot
                 mem += _axon_bits(cnt[p], mw[p] + md[p] + mt[p] + new_ib, g, h, w)
             ib = new_ib
         for k in range(ptr[i], ptr[i + 1]):
-            p = pre[k]
+            q = perm[k]
+            p = src[q]
+            b = wbits[q]
+            wbk = wlut[b if b > 0 else wmax]
+            dbk = delay_bits if delay[q] > delay_min else 0
+            tbk = tag_bits if plastic_syn[q] else 0
             new = mark[p] != core
             log_p.append(p)
             log_v.append((new, cnt[p], mw[p], md[p], mt[p], pl[p]))
@@ -128,13 +139,13 @@ def _pack(n, ptr, pre, n_pre, wb, db, tb, plastic, max_neurons, max_axons, pslot
                 old_bits = 0
             else:
                 old_bits = _axon_bits(cnt[p], mw[p] + md[p] + mt[p] + ib, g, h, w)
-            if plastic[k] and not pl[p]:
+            if plastic_syn[q] and not pl[p]:
                 pl[p] = True
                 slots += pslots - 1
             cnt[p] += 1
-            mw[p] = max(mw[p], wb[k])
-            md[p] = max(md[p], db[k])
-            mt[p] = max(mt[p], tb[k])
+            mw[p] = max(mw[p], wbk)
+            md[p] = max(md[p], dbk)
+            mt[p] = max(mt[p], tbk)
             if nengo:
                 mem += _axon_bits(cnt[p], mw[p] + md[p] + mt[p] + ib, g, h, w) - old_bits
         if m + 1 <= max_neurons and slots <= max_axons and (not nengo or mem <= mem_limit):
@@ -161,40 +172,69 @@ def _pack(n, ptr, pre, n_pre, wb, db, tb, plastic, max_neurons, max_axons, pslot
     return np.array(starts, np.int64), -1
 
 
-def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True)
+def _output_axons(members, mptr, pos, ptr, perm, src, source_pre, n_sources, sign, out):  # pragma: no cover
+    """``out[v] += sign *`` the input axons that neuron v's sources open on each group of neurons
+    (one group = one core: ``members[mptr[g]:mptr[g+1]]``): one per distinct axon source with a
+    synapse into the group. O(synapses into the groups + sources)."""
+    mark = np.full(n_sources, -1, np.int64)
+    for g in range(mptr.shape[0] - 1):
+        for j in range(mptr[g], mptr[g + 1]):
+            i = pos[members[j]]
+            for k in range(ptr[i], ptr[i + 1]):
+                a = src[perm[k]]
+                if mark[a] != g:
+                    mark[a] = g
+                    out[source_pre[a]] += sign
+
+
+def _grouped(core_of: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ids`` grouped by core (stable) and the group boundaries."""
+    ids = ids[np.argsort(core_of[ids], kind="stable")]
+    c = core_of[ids]
+    cuts = np.flatnonzero(np.diff(c)) + 1
+    return ids, np.concatenate([[0], cuts, [ids.size]]).astype(np.int64)
+
+
+def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos: np.ndarray,
+                   csr: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Split cores whose output axons exceed the limit into ceil(outputs / limit) equal runs along
     ``pos``, repeatedly; a neuron whose own output axons exceed ``max_output_axons`` or whose target
-    cores exceed ``max_fan_out_cores`` is an error."""
+    cores exceed ``max_fan_out_cores`` is an error. ``csr``: (ptr, perm) listing the synapses of the
+    neuron at position i as ``perm[ptr[i]:ptr[i+1]]`` (computed if not given). Output-axon counts are
+    updated only for the synapses into the cores a round splits (O(synapses) over all rounds)."""
     cap, syn = target.core, target.synapse
     core_of = compact(core_of)
+    n = graph.n_neurons
+    if csr is None:
+        key = pos[graph.post]
+        csr = (np.concatenate([[0], np.cumsum(np.bincount(key, minlength=n))]).astype(np.int64),
+               stable_order([(key, n)], graph.n_synapses))
+    ptr, perm = csr
+    n_src = int(graph.source_pre.shape[0])
+    fan = np.zeros(n, np.int64)                       # output axons of each neuron
+    if cap.max_output_axons:
+        members, mptr = _grouped(core_of, np.arange(n))
+        _output_axons(members, mptr, pos, ptr, perm, graph.axon_source, graph.source_pre, n_src, 1, fan)
     while True:
-        n_cores = int(core_of.max(initial=-1)) + 1
-        axons = graph_input_axons(graph, core_of, target, n_cores)
-        fan = np.bincount(axons.source, minlength=graph.n_neurons)       # output axons of each neuron
         if cap.max_output_axons and fan.max(initial=0) > cap.max_output_axons:
             v = int(np.argmax(fan))
             raise TargetError(
                 f"neuron {v} needs {int(fan[v])} output axons (one per projection and target core); "
                 f"{target.name} allows {cap.max_output_axons} per core (reduce its fan-out or add relay neurons)")
-        if syn.max_fan_out_cores:
-            cores_of = np.bincount(np.unique(axons.source * n_cores + axons.core) // n_cores,
-                                   minlength=graph.n_neurons)
-            if cores_of.max(initial=0) > syn.max_fan_out_cores:
-                v = int(np.argmax(cores_of))
-                raise TargetError(f"neuron {v} targets {int(cores_of[v])} cores; {target.name} allows "
-                                  f"{syn.max_fan_out_cores} target cores per neuron (reduce its fan-out or add "
-                                  "relay neurons)")
-        if not cap.max_output_axons:
-            return core_of
-        out = np.bincount(core_of, weights=fan, minlength=n_cores).astype(np.int64)
-        bad = out > cap.max_output_axons
+        n_cores = int(core_of.max(initial=-1)) + 1
+        out = np.bincount(core_of, weights=fan, minlength=n_cores).astype(np.int64) if cap.max_output_axons \
+            else np.zeros(n_cores, np.int64)
+        bad = out > cap.max_output_axons if cap.max_output_axons else np.zeros(n_cores, bool)
         if not bad.any():
-            return core_of
+            break
         # split each bad core into ceil(out / limit) equal runs along the packing order: equal
         # pieces keep cores large, so targets stay on few cores (cutting at the limit leaves small
         # remainders that spread every source's targets and cascade)
         idx = np.flatnonzero(bad[core_of])
         idx = idx[np.lexsort((pos[idx], core_of[idx]))]
+        members, mptr = _grouped(core_of, idx)
+        _output_axons(members, mptr, pos, ptr, perm, graph.axon_source, graph.source_pre, n_src, -1, fan)
         c = core_of[idx]
         first = np.searchsorted(c, c)                       # index of the core's first neuron in idx
         size = np.bincount(c, minlength=n_cores)[c]
@@ -202,7 +242,19 @@ def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos
         piece = ((np.arange(idx.size) - first) * parts) // size
         core_of = core_of.copy()
         core_of[idx] = n_cores + c * int(parts.max(initial=1)) + piece
+        members, mptr = _grouped(core_of, idx)
+        _output_axons(members, mptr, pos, ptr, perm, graph.axon_source, graph.source_pre, n_src, 1, fan)
         core_of = compact(core_of)
+    if syn.max_fan_out_cores:
+        axons = graph_input_axons(graph, core_of, target)
+        n_cores = int(core_of.max(initial=-1)) + 1
+        cores_of = np.bincount(np.unique(axons.source * n_cores + axons.core) // n_cores, minlength=n)
+        if cores_of.max(initial=0) > syn.max_fan_out_cores:
+            v = int(np.argmax(cores_of))
+            raise TargetError(f"neuron {v} targets {int(cores_of[v])} cores; {target.name} allows "
+                              f"{syn.max_fan_out_cores} target cores per neuron (reduce its fan-out or add "
+                              "relay neurons)")
+    return core_of
 
 
 def core_usage_ok(graph: SynapseGraph, target: Target, core_of: np.ndarray) -> bool:

@@ -10,16 +10,18 @@ Methods (``method=``):
 - ``cpsat``: OR-Tools CP-SAT, started from the better of ``sequential`` and ``greedy``
   (never worse than either). Small instances (``<= exact_max_neurons``) are solved
   exactly with at most as many cores as that start (hinted; proven bound reported);
-  larger ones are refined by large-neighbourhood search: windows of two cores
+  larger ones (up to ``LNS_MAX_SYNAPSES`` synapses) are refined by large-neighbourhood search: windows of two cores
   exchanging the most traffic are freed and re-solved exactly, the rest fixed.
 
 Objective: inter-core packets per step (a spike to k distinct other cores = k packets),
-then the number of cores. Capacities are hard constraints (:mod:`.usage`). Deterministic:
-CP-SAT uses ``num_workers`` fixed workers, ``random_seed`` and a deterministic time limit
-(``time_limit`` in CP-SAT deterministic units, roughly seconds of one core).
+then the number of cores. Capacities are hard constraints (:mod:`.usage`). Time: a
+:class:`~.budget.Budget` (wall seconds, or deterministic units: CP-SAT deterministic time,
+roughly seconds of one core); CP-SAT uses ``num_workers`` fixed workers and ``random_seed``, so a
+deterministic budget gives the same partition on every run.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -28,6 +30,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from neuromap.errors import TargetError
+from neuromap.placement.budget import Budget, deterministic_budget
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.traffic import inter_core_packets, uniform_rates
@@ -37,6 +40,13 @@ from neuromap.placement.usage import (core_usage, index_bits_for, output_violati
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
+#: above this many synapses the LNS is skipped: measured on 10 k -> 10 k neurons, 1 M synapses (411 cores,
+#: bench/placer_budget.py), 14 s of windows lowered the inter-core packets by 0.01 %, and one window
+#: costs seconds (full traffic and capacity recounts); the budget is worth more in the mesh annealing
+LNS_MAX_SYNAPSES = 500_000
+#: first estimate of a window's wall time (model building and solve) per synapse pair (s; then the last
+#: window's): under a wall-clock budget no window starts that would not finish in the time left
+BUILD_S_PER_PAIR = 2e-5
 
 
 @dataclass
@@ -58,7 +68,7 @@ class CoreAssignment:
 def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=None,
               time_limit: float = 10.0, seed: int = 0, num_workers: int = 1,
               exact_max_neurons: int = 48, window_max_pairs: int = 60000,
-              baseline: CoreAssignment | None = None) -> CoreAssignment:
+              baseline: CoreAssignment | None = None, budget: Budget | None = None) -> CoreAssignment:
     """Assign every neuron of ``graph`` to a core of ``target``.
 
     ``rates``: spikes per step per neuron (default 1: every fan-out edge counts).
@@ -67,23 +77,36 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
     greedy partitions (solution hint / LNS start) and never returns a worse one. Raises
     :class:`TargetError` if one neuron alone exceeds a core. ``baseline``: the ``sequential``
     result for the same graph, target and rates if already computed (saves one packing).
+    ``budget`` (:mod:`.budget`, wall or deterministic) replaces ``time_limit`` when given; the
+    sequential and greedy starts always run (timed as phases ``partition.sequential`` and
+    ``partition.greedy``), CP-SAT (``partition.exact`` / ``partition.lns``) gets what is left.
     """
+    budget = deterministic_budget(time_limit) if budget is None else budget
     if method not in METHODS:
         raise TargetError(f"placer: unknown partition method {method!r} (use one of {', '.join(METHODS)})")
     rates = uniform_rates(graph.n_neurons) if rates is None else np.asarray(rates, float)
-    seq = baseline if baseline is not None else \
-        _result(graph, pack_order(graph, target, np.arange(graph.n_neurons)), rates, "sequential")
+    if baseline is not None:
+        seq = baseline
+    else:
+        with budget.phase("partition.sequential"):
+            seq = _result(graph, pack_order(graph, target, np.arange(graph.n_neurons)), rates, "sequential")
     if method == "sequential":
         return seq
     size = max(1, int(np.ceil(graph.n_neurons / max(seq.n_cores, 1))))
-    greedy = _result(graph, pack_order(graph, target, growth_order(graph, rates, size)), rates, "greedy")
+    with budget.phase("partition.greedy"):
+        greedy = _result(graph, pack_order(graph, target, growth_order(graph, rates, size)), rates, "greedy")
     if method == "greedy":
         return greedy
     start = min((greedy, seq), key=lambda a: (a.objective, a.n_cores))
     if graph.n_neurons <= exact_max_neurons:
-        res = _exact(graph, target, rates, start, time_limit, seed, num_workers)
+        with budget.phase("partition.exact"):
+            res = _exact(graph, target, rates, start, budget, seed, num_workers)
+    elif graph.n_synapses > LNS_MAX_SYNAPSES:
+        res = CoreAssignment(start.core_of, start.n_cores, "cpsat", start.objective, None,
+                             {"status": f"LNS SKIPPED (> {LNS_MAX_SYNAPSES} synapses: does not pay)"})
     else:
-        res = _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_pairs)
+        with budget.phase("partition.lns"):
+            res = _lns(graph, target, rates, start, budget, seed, num_workers, window_max_pairs)
     res.stats.update(start=start.method, sequential_objective=seq.objective, greedy_objective=greedy.objective)
     return res
 
@@ -240,11 +263,12 @@ class _Index:
 
 
 def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, num_workers,
-                  index=None, usage=None):
+                  index=None, usage=None, budget=None):
     """Re-solve the neurons of cores ``window`` (all freed) with every other neuron fixed.
 
     ``index`` (:class:`_Index`) and ``usage`` (:func:`core_usage` of ``core_of``) are computed
     when not given; the LNS passes them so a window costs time in its own synapses only.
+    ``time_limit``: wall seconds when ``budget`` is a wall-clock budget, else deterministic units.
 
     Returns (new core_of or None, CP-SAT status, objective, bound, deterministic time).
     Memory uses a linear upper bound of the nengo-loihi accounting (per axon with n
@@ -355,9 +379,11 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
     for n, j in zip(freed, cur):
         for jj in range(k):
             m.AddHint(x[n][jj], int(jj == j))
-    solver = make_solver(time_limit, seed, num_workers)
+    solver = make_solver(time_limit, seed, num_workers, budget=budget)
     status = solver.Solve(m)
     det = solver.response_proto.deterministic_time
+    if budget is not None:
+        budget.charge(det)
     if not solved(status):
         return None, status, None, None, det
     new = core_of.copy()
@@ -367,12 +393,15 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
     return new, status, solver.ObjectiveValue(), solver.BestObjectiveBound(), det
 
 
-def _exact(graph, target, rates, start, time_limit, seed, num_workers) -> CoreAssignment:
+def _exact(graph, target, rates, start, budget, seed, num_workers) -> CoreAssignment:
     """The whole instance in one CP-SAT model, at most as many cores as ``start`` uses, hinted with it."""
     rates_int, scale = _int_rates(rates)
     k = start.n_cores
+    if budget.expired():
+        return CoreAssignment(start.core_of, start.n_cores, "cpsat", start.objective, None,
+                              {"status": "SKIPPED (budget spent)"})
     new, status, obj, bound, det = _solve_window(graph, target, rates_int, start.core_of.copy(),
-                                                 np.arange(k), time_limit, seed, num_workers)
+                                                 np.arange(k), budget.left(), seed, num_workers, budget=budget)
     stats = {"status": status_name(status), "deterministic_time": det}
     # objective = (k+1) * traffic + cores, with 1 <= cores <= k
     t_bound = None if bound is None else float(max(0.0, np.ceil((bound - k) / (k + 1))) / scale)
@@ -385,14 +414,16 @@ def _exact(graph, target, rates, start, time_limit, seed, num_workers) -> CoreAs
     return res
 
 
-def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_pairs) -> CoreAssignment:
+def _lns(graph, target, rates, start, budget, seed, num_workers, window_max_pairs) -> CoreAssignment:
     """Large-neighbourhood search from ``start``: re-solve pairs of cores exchanging the most traffic.
 
     Candidate pairs are taken in order of traffic between them; each window is solved with the rest
     fixed and kept if it lowers the inter-core packets and passes the full capacity check. The list is
-    rebuilt once exhausted. Bounded by ``time_limit`` deterministic units, ``20 * time_limit + 10``
-    windows and ``2e7 * time_limit`` estimated synapse visits (all deterministic). Each window costs time in its own synapses only (:class:`_Index`).
+    rebuilt once exhausted. Stops when ``budget`` is spent; a deterministic budget of ``U`` units
+    also caps it at ``20 U + 10`` windows and ``2e7 U`` estimated synapse visits (so its wall time
+    stays bounded on dense graphs). Each window costs time in its own synapses only (:class:`_Index`).
     """
+    time_limit = budget.limit
     from neuromap.placement.traffic import core_traffic
     rates_int, _ = _int_rates(rates)
     index = _Index.of(graph)
@@ -400,15 +431,15 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
     core_of = start.core_of.copy()
     usage = core_usage(graph, core_of, target)
     best = start.objective
-    left = float(time_limit)
-    max_windows = int(20 * time_limit) + 10
+    max_windows = int(20 * time_limit) + 10 if budget.deterministic else np.inf
     # synapses a window touches (its sources' fan-out): a deterministic cap on wall time for dense graphs
     mean_fan_out = graph.n_synapses / max(graph.n_neurons, 1)
-    work, max_work = 0.0, 2e7 * time_limit + 1e6
+    work, max_work = 0.0, (2e7 * time_limit + 1e6) if budget.deterministic else np.inf
     tried = improved = skipped = 0
+    per_pair_s = BUILD_S_PER_PAIR  # wall seconds of a window per synapse pair (measured as it runs)
     per_window = max(0.5, min(5.0, time_limit / 10))
     seen: set[tuple[int, int, int]] = set()
-    while left > 0.05 and tried < max_windows and work <= max_work:
+    while not budget.expired() and tried < max_windows and work <= max_work:
         t = core_traffic(graph, core_of, rates)
         t = (t + t.T).tocoo()
         off = t.row < t.col
@@ -417,7 +448,7 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
         cands = list(zip(r_[order].tolist(), c_[order].tolist()))
         progress = False
         for c1, c2 in cands:
-            if left <= 0.05 or tried >= max_windows:
+            if budget.expired() or tried >= max_windows:
                 break
             members = np.flatnonzero((core_of == c1) | (core_of == c2))
             key = (c1, c2, hash(members.tobytes()))
@@ -428,14 +459,19 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
             if pairs > window_max_pairs:
                 skipped += 1
                 continue
+            if not budget.deterministic and per_pair_s * pairs > budget.left():
+                skipped += 1  # its model alone would take longer than the time left
+                continue
             work += pairs * mean_fan_out
             if work > max_work:
                 break
+            t_win = time.perf_counter()
             new, status, obj, bound, det = _solve_window(
-                graph, target, rates_int, core_of, np.array([c1, c2]), min(per_window, left),
-                seed + tried, num_workers, index, usage)
-            left -= det
+                graph, target, rates_int, core_of, np.array([c1, c2]), min(per_window, budget.left()),
+                seed + tried, num_workers, index, usage, budget)
+            per_pair_s = (time.perf_counter() - t_win) / max(pairs, 1)  # build + solve: conservative
             tried += 1
+            budget.report("partition.lns", int(1000 * (1 - budget.left() / max(time_limit, 1e-9))), 1000)
             if new is None:
                 continue
             delta = _packets_delta(graph, index, core_of, new, members, rates)
@@ -449,7 +485,7 @@ def _lns(graph, target, rates, start, time_limit, seed, num_workers, window_max_
             break
     stats = {"windows_tried": tried, "windows_improved": improved, "windows_skipped": skipped,
              "synapse_visits": work,
-             "deterministic_time": float(time_limit) - left}
+             "budget_used": float(time_limit) - budget.left()}
     return _result(graph, core_of, rates, "cpsat", None, stats)
 
 

@@ -65,10 +65,10 @@ def _axon_table(core_of, post, src, wbits, delay, plastic, n_cores, n_sources, d
                 A += 1
     mark[:] = -1
     slot = np.zeros(n_sources, np.int64)
-    a_core = np.empty(A, np.int64)
+    a_core = np.empty(A, np.int32)
     a_src = np.empty(A, np.int64)
-    a_n = np.zeros(A, np.int64)
-    a_w = np.zeros(A, np.int64)
+    a_n = np.zeros(A, np.int32)
+    a_w = np.zeros(A, np.int8)
     a_d = np.zeros(A, np.bool_)
     a_p = np.zeros(A, np.bool_)
     a = 0

@@ -234,6 +234,10 @@ if HAVE_NUMBA:
                 p0 = pop_start[pre]
                 nd = d_off[p + 1] - d_off[p]
                 plastic = rule_code[p] > 0
+                nch = proj_nch[p]
+                off = syn_off[p]
+                ch0 = proj_chan[p, 0]
+                sg0 = proj_sign[p, 0]
                 for k in range(nd):
                     d = dvals[d_off[p] + k]
                     if t - d < 0:
@@ -241,12 +245,17 @@ if HAVE_NUMBA:
                     slot = (t - d) % H
                     for h in range(hist_off[slot, pre], hist_off[slot, pre + 1]):
                         row = row_off[p] + (hist[slot, h] - p0) * nd + k
-                        for s in range(rowptr[row], rowptr[row + 1]):
-                            gs = syn_off[p] + s
-                            for c in range(proj_nch[p]):
-                                ch = proj_chan[p, c]
-                                IN[ch, post_g[gs]] += proj_sign[p, c] * W[gs]
-                            if plastic:
+                        lo = rowptr[row] + off
+                        hi = rowptr[row + 1] + off
+                        if nch == 1:                # the common case: one channel, a tight loop
+                            for gs in range(lo, hi):
+                                IN[ch0, post_g[gs]] += sg0 * W[gs]
+                        else:
+                            for gs in range(lo, hi):
+                                for c in range(nch):
+                                    IN[proj_chan[p, c], post_g[gs]] += proj_sign[p, c] * W[gs]
+                        if plastic:
+                            for gs in range(lo, hi):
                                 arrived[gs] = True
             # 2. neurons (spiked is cleared for the previous step's spikers only)
             prev = (t - 1) % H

@@ -148,7 +148,7 @@ def _objective_scale(W: np.ndarray) -> int:
     return 1 if np.all(W == np.round(W)) else 1000
 
 
-def _solve_cpsat(W, cands_jk, hint_types, hint_s, symmetry, time_limit, workers, seed):
+def _solve_cpsat(W, cands_jk, hint_types, hint_s, symmetry, time_limit, workers, seed, budget=None):
     """CP-SAT over types and per-(j, k) levels; returns (types, s, optimal, lower_bound_in_units)."""
     P, N = W.shape
     scale = _objective_scale(W)
@@ -207,12 +207,19 @@ def _solve_cpsat(W, cands_jk, hint_types, hint_s, symmetry, time_limit, workers,
             for l, v in enumerate(ys):
                 m.AddHint(v, int(pos.size > 0 and l == pos[0]))
     solver = cp_model.CpSolver()
-    # deterministic time (reproducible with workers=1); wall clock only as a safety net under load
-    solver.parameters.max_deterministic_time = float(time_limit)
-    solver.parameters.max_time_in_seconds = 10.0 * float(time_limit)
+    if budget is None:
+        # deterministic time (reproducible with workers=1); wall clock only as a safety net under load
+        solver.parameters.max_deterministic_time = float(time_limit)
+        solver.parameters.max_time_in_seconds = 10.0 * float(time_limit)
+    elif budget.deterministic:  # deterministic units only: the same result on every run
+        solver.parameters.max_deterministic_time = max(0.01, min(float(time_limit), budget.left()))
+    else:
+        solver.parameters.max_time_in_seconds = max(0.01, min(float(time_limit), budget.left()))
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     status = solver.Solve(m)
+    if budget is not None:
+        budget.after_cpsat(solver)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     types = np.array([next(k for k in range(N_TYPES) if solver.Value(x[p][k])) for p in range(P)], dtype=np.uint8)
@@ -258,7 +265,7 @@ def split_rows(W: np.ndarray, split: np.ndarray | None) -> tuple[np.ndarray, np.
 
 def legalize_crossbar(W, split=None, exact_max_terms: int = 40_000, restricted_max_terms: int = 400_000,
                       near_levels: int = 3, time_limit: float = 10.0, restarts: int = 4, seed: int = 0,
-                      workers: int = 1) -> CrossbarSolution:
+                      workers: int = 1, budget=None) -> CrossbarSolution:
     """Legal crossbar, axon types and weights for target weights ``W`` (n_in, N) in hardware units.
 
     ``split``: bool per input, or None (no copies). The CP-SAT model is solved
@@ -266,8 +273,10 @@ def legalize_crossbar(W, split=None, exact_max_terms: int = 40_000, restricted_m
     ``near_levels`` levels nearest the clustering otherwise (up to
     ``restricted_max_terms``), and skipped beyond. ``time_limit`` CP-SAT deterministic time units
     (about seconds) per solve; ``seed`` drives the clustering and CP-SAT (deterministic with
-    ``workers=1``). Raises :class:`TargetError` if the core would exceed 256 axons
-    or 256 neurons.
+    ``workers=1``). ``budget`` (:class:`~neuromap.placement.budget.Budget`): each solve stops at
+    ``time_limit`` or what is left of it (wall seconds or deterministic units), none starts once it
+    is spent (the clustering result is kept). Raises :class:`TargetError` if the core would exceed
+    256 axons or 256 neurons.
     """
     import time
     t0 = time.perf_counter()
@@ -285,12 +294,13 @@ def legalize_crossbar(W, split=None, exact_max_terms: int = 40_000, restricted_m
     exact_terms = int(sum(nz[:, j].sum() * len(cands[j]) for j in range(N))) * N_TYPES
     method, optimal, bound = "clustering", False, 0.0
     sol = None
-    if P and exact_terms <= exact_max_terms:
-        sol = _solve_cpsat(rows, [[c] * N_TYPES for c in cands], types, s, True, time_limit, workers, seed)
+    spent = budget is not None and budget.expired()
+    if P and not spent and exact_terms <= exact_max_terms:
+        sol = _solve_cpsat(rows, [[c] * N_TYPES for c in cands], types, s, True, time_limit, workers, seed, budget)
         method = "cpsat-exact"
-    elif P and int(nz.sum()) * N_TYPES * (near_levels + 1) <= restricted_max_terms:
+    elif P and not spent and int(nz.sum()) * N_TYPES * (near_levels + 1) <= restricted_max_terms:
         sol = _solve_cpsat(rows, _restricted_levels(cands, s, near_levels), types, s, False, time_limit,
-                           workers, seed)
+                           workers, seed, budget)
         method = "cpsat-restricted"
     if sol is not None:
         t2, s2, optimal, bound = sol
@@ -316,11 +326,17 @@ def auto_split(W, max_axons: int = MAX_AXONS, rounds: int = 3, **kw) -> Crossbar
     Each round tries two candidates: split the mixed-sign inputs that carry error
     (largest first, up to half of them), and split every mixed-sign input (this
     frees types even when the error sits on other inputs); the better one is kept
-    if it lowers the error. Returns the best solution found.
+    if it lowers the error. Returns the best solution found. ``budget`` (in ``kw``): the first
+    legalization gets half of it, each later one half of what is left.
     """
     W = np.asarray(W, dtype=np.float64)
     split = np.zeros(W.shape[0], bool)
-    best = legalize_crossbar(W, split, **kw)
+    budget = kw.pop("budget", None)
+
+    def solve(split):  # legalize_crossbar with a share of the budget
+        return legalize_crossbar(W, split, budget=None if budget is None else budget.sub(0.5), **kw)
+
+    best = solve(split)
     mixed = (W > 0).any(axis=1) & (W < 0).any(axis=1)
     for _ in range(rounds):
         free = max_axons - (W.shape[0] + int(split.sum()))
@@ -336,7 +352,7 @@ def auto_split(W, max_axons: int = MAX_AXONS, rounds: int = 3, **kw) -> Crossbar
             pick = pick[:free]
             sp = split.copy()
             sp[pick] = True
-            trials.append((legalize_crossbar(W, sp, **kw), sp))
+            trials.append((solve(sp), sp))
         sol, sp = min(trials, key=lambda t: t[0].error_l1)
         if sol.error_l1 >= best.error_l1 - 1e-9:
             break

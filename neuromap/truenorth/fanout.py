@@ -104,12 +104,15 @@ def _timing_groups(n_sources: int, axon_posts: dict, is_input: np.ndarray) -> np
 
 
 def legalize_fanout(n_sources: int, src, dst_core, dst_axon, delay, axon_posts: dict | None = None,
-                    is_input=None, time_limit: float = 10.0, max_shift: int = 64) -> FanoutPlan:
+                    is_input=None, time_limit: float = 10.0, max_shift: int = 64, budget=None) -> FanoutPlan:
     """Plan splitters and delays for routes ``src[k] -> (dst_core[k], dst_axon[k])`` with desired ``delay[k]``.
 
     ``axon_posts``: (core, axon) -> source ids of the neurons that axon feeds (for the retiming
     groups; missing = each destination axon's posts are unknown and its route needs ``phi = 0``
     at the destination). ``is_input`` (S,) bool: host-driven sources (shift fixed at 0).
+    ``time_limit``: seconds for the delay-planning solve (deterministic units with a deterministic
+    ``budget``); with a ``budget`` (:class:`~neuromap.placement.budget.Budget`) at most what is left
+    of it, but at least :data:`MIN_RETIME_LIMIT` (the plan needs a feasible solution).
     """
     src, dst_core, dst_axon, delay = (np.asarray(a, dtype=np.int64) for a in (src, dst_core, dst_axon, delay))
     R = src.shape[0]
@@ -142,7 +145,7 @@ def legalize_fanout(n_sources: int, src, dst_core, dst_axon, delay, axon_posts: 
             d_src[u] = delay[src == u][0]
     else:
         realized, phi, d_src, status = _retime(n_sources, src, dst_core, dst_axon, delay, lo, hi, fan,
-                                               axon_posts or {}, is_input, time_limit, max_shift)
+                                               axon_posts or {}, is_input, time_limit, max_shift, budget)
     ideal = delay + _dst_phi(dst_core, dst_axon, axon_posts or {}, phi) - phi[src]
     error = realized - ideal
     return _build(n_sources, src, dst_core, dst_axon, realized, d_src, fan, is_input, error, phi, status)
@@ -157,7 +160,12 @@ def _dst_phi(dst_core, dst_axon, axon_posts, phi):
     return out
 
 
-def _retime(S, src, dst_core, dst_axon, delay, lo, hi, fan, axon_posts, is_input, time_limit, max_shift):
+#: least time (s or units) the delay-planning solve gets, whatever is left of the budget
+MIN_RETIME_LIMIT = 1.0
+
+
+def _retime(S, src, dst_core, dst_axon, delay, lo, hi, fan, axon_posts, is_input, time_limit, max_shift,
+            budget=None):
     groups = _timing_groups(S, axon_posts, is_input)
     m = cp_model.CpModel()
     gphi = {}
@@ -184,9 +192,15 @@ def _retime(S, src, dst_core, dst_axon, delay, lo, hi, fan, axon_posts, is_input
     big = 1 + max_shift * len(gphi)
     m.Minimize(big * sum(errs) + sum(v for v in gphi.values() if not isinstance(v, int)))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
+    limit = float(time_limit) if budget is None else max(MIN_RETIME_LIMIT, min(float(time_limit), budget.left()))
+    if budget is not None and budget.deterministic:
+        solver.parameters.max_deterministic_time = limit
+    else:
+        solver.parameters.max_time_in_seconds = limit
     solver.parameters.num_workers = 1
     st = solver.Solve(m)
+    if budget is not None:
+        budget.after_cpsat(solver)
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise TargetError(f"fan-out: delay planning found no solution ({solver.StatusName(st)}; "
                           f"raise the time limit)")

@@ -1,0 +1,36 @@
+"""Stable counting sort (LSD radix) of integer keys: the O(n + buckets) sort the compile passes use
+instead of comparison sorts (lowering's synapse layout, packing's fan-in order)."""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+def index_dtype(n: int):
+    """int32 for indices below 2**31 (half the memory), else int64."""
+    return np.int32 if n < 2 ** 31 else np.int64
+
+
+@numba.njit(cache=True)
+def _counting_pass(keys, n_buckets, perm, out):  # pragma: no cover - compiled
+    """``out`` = ``perm`` stably sorted by ``keys[perm]`` (values 0..n_buckets-1)."""
+    cnt = np.zeros(n_buckets + 1, np.int64)
+    for i in range(perm.shape[0]):
+        cnt[keys[perm[i]] + 1] += 1
+    for b in range(n_buckets):
+        cnt[b + 1] += cnt[b]
+    for i in range(perm.shape[0]):
+        k = keys[perm[i]]
+        out[cnt[k]] = perm[i]
+        cnt[k] += 1
+
+
+def stable_order(keys_least_significant_first: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
+    """The stable order of ``n`` items sorted by several non-negative integer keys, each given as
+    (keys, number of distinct values), least significant first (as ``np.lexsort``); O(n + buckets) per key."""
+    perm = np.arange(n, dtype=index_dtype(n))
+    out = np.empty_like(perm)
+    for keys, buckets in keys_least_significant_first:
+        _counting_pass(keys, int(buckets), perm, out)
+        perm, out = out, perm
+    return perm

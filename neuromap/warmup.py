@@ -1,0 +1,52 @@
+"""``python -m neuromap.warmup``: compile numba's kernels once into its on-disk cache (``cache=True``).
+
+A fresh install has no cache, so the first compile/run/simulate of each kind pays numba's compile time
+(tens of seconds in total). ``make install`` and ``make test`` run this once, in one process, so that
+``make demo`` and the test workers (``pytest -n 2``) find every kernel compiled instead of compiling
+the same kernels side by side. Each job below runs a few steps only; it prints one line per job.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: (label, network, target, compile options): together they reach the placer's kernels, the float
+#: simulator's numba backend and the emulator's static and plastic (seed rules) loops (TrueNorth's kernels
+#: are left to the tests that compile for it: its crossbar legalization alone takes tens of seconds)
+JOBS = (
+    ("spatial E/I sheet, vogels_isp (cpsat placement)", "examples/spatial_balanced_ei.py:small", "loihi",
+     {"placer": "cpsat", "time_limit": 0.2}),
+    ("spatial E/I sheet, static", "examples/spatial_balanced_ei.py:small", "loihi", {"placer": "greedy", "freeze": True}),
+    ("LIF Ramp, nn_stdp + homeostatic_stdp", "examples/ramp_lif.yaml", "loihi", {"placer": "sequential"}),
+)
+
+
+def warm(steps: int = 5, out=sys.stdout) -> float:
+    """Run every job of :data:`JOBS` for ``steps`` steps (compile, emulator, float reference); returns seconds."""
+    import dataclasses
+
+    from backends.emulator import run
+    from neuromap.compiler import compile_network
+    from neuromap.io import load_network
+    from neuromap.simulator import simulate
+
+    t_all = time.perf_counter()
+    for k, (label, network, target, opts) in enumerate(JOBS, 1):
+        t = time.perf_counter()
+        opts = dict(opts)
+        net = load_network(os.path.join(ROOT, network))
+        if opts.pop("freeze", False):
+            net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None)
+                                                        for p in net.projections])
+        img = compile_network(net, target=target, **opts)
+        run(img, steps)
+        simulate(net, steps)
+        print(f"  numba warm-up {k}/{len(JOBS)}: {label} ({time.perf_counter() - t:.1f} s)", file=out, flush=True)
+    return time.perf_counter() - t_all
+
+
+if __name__ == "__main__":
+    sys.exit(0 if warm() >= 0 else 1)
