@@ -153,7 +153,115 @@ def _hex64(v: Any, where: str) -> None:
         raise ManifestFieldError(where, f"{_show(v)} is not a sha256 hex digest")
 
 
+def _number(lo: float = -math.inf, hi: float = math.inf) -> Check:
+    def check(v: Any, where: str) -> None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ManifestFieldError(where, f"{_show(v)} is not a number")
+        if not lo <= v <= hi:
+            raise ManifestFieldError(where, f"{v} is outside [{lo}, {hi}]")
+    return check
+
+
+def _bool(v: Any, where: str) -> None:
+    if not isinstance(v, bool):
+        raise ManifestFieldError(where, f"{_show(v)} is not true or false")
+
+
+def _report(fields: dict[str, Check]) -> Check:
+    """A compiler report (JSON object): the listed fields, when present, have their types; other fields are
+    free (reports grow), as long as no command reads them."""
+    def check(v: Any, where: str) -> None:
+        if not isinstance(v, dict):
+            raise ManifestFieldError(where, f"{_show(v)} is not an object")
+        for k, c in fields.items():
+            if k in v:
+                c(v[k], f"{where}.{k}")
+    return check
+
+
+def _map(value: Check, max_len: int = 10 ** 6) -> Check:
+    """A JSON object of any keys whose values all pass ``value``."""
+    def check(v: Any, where: str) -> None:
+        if not isinstance(v, dict):
+            raise ManifestFieldError(where, f"{_show(v)} is not an object")
+        if len(v) > max_len:
+            raise ManifestFieldError(where, f"object of {len(v)} entries (at most {max_len})")
+        for k, x in v.items():
+            value(x, f"{where}.{k}")
+    return check
+
+
 _COUNT = _int(0, 2 ** 31 - 1)
+_BITS = _int(0, 64)
+_NUM = _number()
+_NUM_OR_NULL = _nullable(_NUM)
+#: ``constants``: the target's sections (``neuromap.targets``: NeuronSpec, SynapseSpec, CoreSpec,
+#: SynapseMemorySpec; a test keeps the field names and kinds in step). Ranges are the targets'.
+CONSTANTS_FIELDS: dict[str, Check] = {
+    "neuron": _record({
+        "models": _list(_str(64), max_len=64), "voltage_bits": _int(1, 64), "current_bits": _BITS,
+        "decay_bits": _int(0, 32), "leak_bits": _int(0, 32), "threshold_bits": _int(1, 64),
+        "threshold_shift": _int(0, 32), "activation_shift": _int(0, 32), "bias_mantissa_bits": _BITS,
+        "bias_exponent_bits": _int(0, 8), "refractory_max": _int(0, 1 << 16)}),
+    "synapse": _record({
+        "weight_bits_min": _int(1, 32), "weight_bits_max": _int(1, 32), "weight_exp_min": _int(-64, 64),
+        "weight_exp_max": _int(-64, 64),
+        "sign_modes": _list(_enum("mixed", "excitatory", "inhibitory", "signed"), max_len=4),
+        "delay_min": _int(0, 1 << 16), "delay_max": _int(0, 1 << 16), "axon_types": _int(0, 64),
+        "max_fan_out_cores": _int(0, 1 << 20)}),
+    "core": _record({
+        "max_neurons": _int(1, 1 << 24), "max_input_axons": _int(1, 1 << 24), "max_output_axons": _int(0, 1 << 24),
+        "plastic_axon_slots": _int(1, 8), "memory_model": _enum("nengo_loihi", "crossbar"),
+        "synapse_memory_bits": _int(0, 1 << 40)}),
+    "synapse_memory": _record({
+        "word_bits": _int(1, 4096), "synapses_per_group": _int(1, 1 << 16), "group_header_bits": _int(0, 4096),
+        "index_bits": _list(_int(0, 32), max_len=64), "weight_bits": _list(_int(0, 32), max_len=64),
+        "delay_bits": _int(0, 32), "tag_bits": _int(0, 32)}),
+}
+#: ``options.placement``: the fields ``inspect``, ``compile`` and ``plot`` print
+PLACEMENT_FIELDS: dict[str, Check] = {
+    **{k: _NUM for k in ("inter_core_packets", "hop_weighted_traffic", "sequential_hop_weighted_traffic",
+                         "max_link_load", "mean_hops", "max_hops", "energy_pj_per_step", "latency_ns_per_step",
+                         "solve_time_s", "cores_used", "seed")},
+    **{k: _NUM_OR_NULL for k in ("bound", "gap", "partition_bound", "max_link_load_bound",
+                                 "max_link_load_bound_at_traffic", "time_limit", "link_slack")},
+    "method": _str(64), "rates": _str(MAX_NAME_CHARS), "deterministic": _bool,
+    "time_split_s": _nullable(_map(_NUM)),
+}
+_NAMES = _list(_str(), max_len=10 ** 6)
+_POPULATION_COMPARE = _record({
+    "name": _str(), "size": _COUNT, "spikes_ref": _int(0, 2 ** 63 - 1), "spikes_hw": _int(0, 2 ** 63 - 1),
+    "rate_ref_hz": _NUM, "rate_hw_hz": _NUM, "rate_rel_error": _NUM_OR_NULL, "count_correlation": _NUM_OR_NULL})
+_FIDELITY_FIELDS = {
+    "target": _str(256), **{k: _int(0, 2 ** 63 - 1) for k in ("synapses", "synapses_zeroed", "synapses_dropped",
+                                                               "synapses_clipped", "sign_flips")},
+    **{k: _NAMES for k in ("projections_zeroed", "plasticity_frozen", "bias_dropped", "weights_reencoded",
+                           "approximations")},
+    "refractory_dropped": _map(_int(0, 2 ** 31 - 1)),
+    "rate": _nullable(_record({"steps": _int(0, 2 ** 63 - 1), "max_rel_error": _NUM_OR_NULL,
+                               "worst": _nullable(_str()), "populations": _list(_POPULATION_COMPARE),
+                               "skipped": _nullable(_str())}, optional=("worst", "populations", "skipped"))),
+}
+#: ``options.fidelity`` (``neuromap.compiler.fidelity.FidelityReport.to_dict``): every field typed, no others
+FIDELITY: Check = _record(_FIDELITY_FIELDS, optional=tuple(k for k in _FIDELITY_FIELDS if k != "target"))
+_QUANTIZATION = _report({"rounding": _nullable(_str(64)), "warnings": _NAMES,
+                         "populations": _list(_report({})), "projections": _list(_report({}))})
+_TRUENORTH = _report({
+    "placement": _str(), "warnings": _NAMES, "quantization": _nullable(_QUANTIZATION),
+    "crossbar": _nullable(_report({"totals": _nullable(_report({k: _NUM for k in (
+        "rel_error", "rms_error", "max_error", "dropped", "optimal_cores", "cores")}))})),
+    "fanout": _nullable(_report({k: _NUM for k in ("splitters", "splitter_cores")}))})
+#: ``options``: compiler options and reports; the fields commands read are typed
+OPTIONS_FIELDS: dict[str, Check] = {
+    "placer": _str(64), "time_limit": _NUM_OR_NULL, "deterministic": _bool, "seed": _int(0, 2 ** 63 - 1),
+    "rates": _str(MAX_NAME_CHARS), "link_slack": _NUM, "passes": _list(_str(64), max_len=64),
+    "placement": _nullable(_report(PLACEMENT_FIELDS)),
+    "fidelity": _nullable(FIDELITY),
+    "compatibility": _nullable(_list(_report({k: _str() for k in ("item", "reason", "alternative", "severity")}))),
+    "quantization": _nullable(_QUANTIZATION),
+    "weight_encoding": _nullable(_NAMES),
+    "truenorth": _nullable(_TRUENORTH),
+}
 POPULATION_FIELDS: dict[str, Check] = {
     "name": _str(), "kind": _enum("neuron", "input"), "model": _str(256), "start": _COUNT, "size": _COUNT}
 PROJECTION_FIELDS: dict[str, Check] = {
@@ -171,8 +279,8 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "network_name": _str(),
     "source_hash": _str(256),
     "seed": _int(0, 2 ** 63 - 1),
-    "options": _json_object,
-    "constants": _json_object,
+    "options": _report(OPTIONS_FIELDS),
+    "constants": _report(CONSTANTS_FIELDS),   # a section, when present, has every field of its kind
     "core_kinds": _list(_enum("loihi_lif", "truenorth"), max_len=8),
     "populations": _list(_record(POPULATION_FIELDS)),
     "projections": _list(_record(PROJECTION_FIELDS)),

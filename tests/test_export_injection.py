@@ -94,3 +94,16 @@ def test_running_the_exported_script_runs_no_injected_code(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert not (tmp_path / MARK).exists()
     assert "Lava 0.10.0 network exported by neuromap" in run.stdout
+
+
+@pytest.mark.lava
+def test_hostile_script_runs_on_lava_without_injected_code(tmp_path):
+    from backends.lava.compat import lava_available
+    if not lava_available():
+        pytest.skip("lava-nc not installed")
+    script, _ = export_script(_hostile_image("".join(HOSTILE[:3] + HOSTILE[6:8])), tmp_path / "net.py")
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    run = subprocess.run([sys.executable, str(script), "--steps", "5", "--out", "r.npz"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "r.npz").exists() and not (tmp_path / MARK).exists()

@@ -252,3 +252,69 @@ def test_kill_between_the_two_renames_is_recovered(tmp_path, monkeypatch):
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".b.old.")]
     img.save(tmp_path / "b")
     assert load_image(tmp_path / "b").seed == 9
+
+
+def test_constants_schema_matches_the_targets():
+    """image_files.CONSTANTS_FIELDS declares the sections the compiler writes (neuromap.targets specs)."""
+    import dataclasses
+
+    from neuromap.targets import CoreSpec, NeuronSpec, SynapseMemorySpec, SynapseSpec, load_target
+    specs = {"neuron": NeuronSpec, "synapse": SynapseSpec, "core": CoreSpec, "synapse_memory": SynapseMemorySpec}
+    assert set(specs) == set(image_files.CONSTANTS_FIELDS)
+    t = load_target("loihi")
+    for section, spec in specs.items():
+        values = dataclasses.asdict(getattr(t, section))
+        assert set(values) == {f.name for f in dataclasses.fields(spec)}
+        image_files.CONSTANTS_FIELDS[section](json.loads(json.dumps(values)), f"constants.{section}")
+
+
+RESIGNED_REPORT_EDITS = {  # fields commands read from options/constants, re-signed: schema errors, not tracebacks
+    "constants core max_neurons": (lambda m: m["constants"]["core"].update(max_neurons="x"), "constants.core.max_neurons"),
+    "constants index_bits": (lambda m: m["constants"]["synapse_memory"].update(index_bits=None),
+                             "constants.synapse_memory.index_bits"),
+    "constants section missing a field": (lambda m: m["constants"]["synapse"].pop("delay_min"),
+                                          "constants.synapse.delay_min"),
+    "placement number": (lambda m: m["options"]["placement"].update(hop_weighted_traffic=None),
+                         "options.placement.hop_weighted_traffic"),
+    "placement time split": (lambda m: m["options"]["placement"].update(time_split_s={"route": []}),
+                             "options.placement.time_split_s.route"),
+    "options passes": (lambda m: m["options"].update(passes="check"), "options.passes"),
+    "fidelity count": (lambda m: m["options"]["fidelity"].update(synapses_dropped=[1]), "options.fidelity.synapses_dropped"),
+    "fidelity map": (lambda m: m["options"]["fidelity"].update(refractory_dropped="x"), "options.fidelity.refractory_dropped"),
+    "fidelity extra": (lambda m: m["options"]["fidelity"].update(evil=1), "options.fidelity.evil"),
+}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    d = tmp_path_factory.mktemp("c") / "img"
+    with pytest.raises(SystemExit) as e:
+        main(["compile", HW, "-o", str(d), "--placer", "sequential", "-q"])
+    assert e.value.code == 0
+    return d
+
+
+@pytest.mark.parametrize("edit", RESIGNED_REPORT_EDITS)
+def test_report_fields_commands_read_are_typed(compiled, tmp_path, edit, capsys):
+    fn, field = RESIGNED_REPORT_EDITS[edit]
+    d = tmp_path / "img"
+    d.mkdir()
+    (d / "arrays.npz").write_bytes((compiled / "arrays.npz").read_bytes())
+    m = _manifest(compiled)
+    fn(m)
+    _write(d, m, resign=True)
+    for argv in (["inspect", str(d)], ["run", str(d), "--steps", "3", "-o", str(tmp_path / "r.npz")]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and field in err[0], err
+
+
+def test_fidelity_schema_matches_the_report():
+    import dataclasses
+
+    from neuromap.compiler.fidelity import FidelityReport, RateEstimate
+    assert set(image_files._FIDELITY_FIELDS) == {f.name for f in dataclasses.fields(FidelityReport)}
+    rate = image_files._FIDELITY_FIELDS["rate"]
+    rate({f.name: None if f.name != "steps" else 3 for f in dataclasses.fields(RateEstimate)
+          if f.name != "populations"}, "rate")
