@@ -4,6 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
+LOG    := $(VENV)/install.log
+# a step's output goes to $(LOG) and is shown only when the step fails
+QUIET   = >>$(LOG) 2>&1 || { cat $(LOG); echo "make install failed; full log: $(LOG)"; exit 1; }
 STAMP  := $(VENV)/.installed
 LAVA   := lava-nc==0.10.0
 # pytest workers (pytest-xdist): 2 fits this project's 2-core machines; PYTEST_WORKERS=0 runs in-process
@@ -19,14 +22,15 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@echo "[install 1/5] virtual environment $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PIP) install -q --upgrade pip
+	@: > $(LOG)
+	@$(PIP) install -q --upgrade pip $(QUIET)
 	@echo "[install 2/5] neuromap + pinned dependencies (constraints.txt; a few minutes on a fresh machine)"
-	@$(PIP) install -q -c constraints.txt -e '.[test,lava]'
+	@$(PIP) install -q -c constraints.txt -e '.[test,lava]' $(QUIET)
 	@echo "[install 3/5] lava-nc 0.10.0 (declares Python<3.11: installed with --no-deps; its pins came with [lava])"
-	@$(PIP) install -q --no-deps --ignore-requires-python $(LAVA)
+	@$(PIP) install -q --no-deps --ignore-requires-python $(LAVA) $(QUIET)
 	@$(PIP) check >/dev/null || $(PIP) check || true
 	@echo "[install 4/5] checking that lava-nc imports"
-	@$(PY) -c "import backends.lava.compat as c; c.import_lava()"
+	@$(PY) -c "import backends.lava.compat as c; c.import_lava()" $(QUIET)
 	@echo "[install 5/5] compiling numba kernels once (cached on disk)"
 	@$(PY) -m neuromap.warmup
 	@touch $(STAMP)
@@ -72,7 +76,8 @@ test-numpy2: $(NP2_VENV)/.installed
 $(NP2_VENV)/.installed: pyproject.toml constraints-numpy2.txt
 	@echo "[numpy 2] virtual environment $(NP2_VENV): neuromap core + test tools, no Lava"
 	@test -x $(NP2_PY) || $(PYTHON) -m venv $(NP2_VENV)
-	@PIP_DISABLE_PIP_VERSION_CHECK=1 $(NP2_PY) -m pip install -q -c constraints-numpy2.txt -e '.[test]'
+	@PIP_DISABLE_PIP_VERSION_CHECK=1 $(NP2_PY) -m pip install -q -c constraints-numpy2.txt -e '.[test]' \
+	  >$(NP2_VENV)/install.log 2>&1 || { cat $(NP2_VENV)/install.log; exit 1; }
 	@$(NP2_PY) -c "import numpy, numba; print(f'[numpy 2] numpy {numpy.__version__}, numba {numba.__version__}')"
 	@touch $@
 

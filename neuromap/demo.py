@@ -28,8 +28,8 @@ EXAMPLE = os.path.join(ROOT, "examples", "ramp_izhikevich.yaml")
 RAMP_SECONDS = 10
 NETWORK = os.path.join(ROOT, "examples", "spatial_balanced_ei.py") + ":build"
 OUT = "demo-out"
-#: placement budget (CP-SAT deterministic units, ~1 s of one core each) and run lengths
-TIME_LIMIT, STEPS, VALIDATE_STEPS = 1.0, 1000, 20
+#: placement budget (None: the compiler's default, wall seconds scaled with the synapse count) and run lengths
+TIME_LIMIT, STEPS, VALIDATE_STEPS = None, 1000, 20
 
 
 def _neuromap(*args: str) -> None:
@@ -79,7 +79,7 @@ def gain_lines(rep: dict, rates: dict) -> list[str]:
 
 
 def main_job(out: str = OUT, network: str = NETWORK, steps: int = STEPS, validate_steps: int = VALIDATE_STEPS,
-             time_limit: float = TIME_LIMIT) -> str:
+             time_limit: float | None = TIME_LIMIT) -> str:
     """compile -> run -> validate (``validate_steps`` > 0 and lava-nc installed) -> report on ``network``;
     returns the report's path."""
     from neuromap.image import load_image
@@ -87,8 +87,8 @@ def main_job(out: str = OUT, network: str = NETWORK, steps: int = STEPS, validat
 
     build, results, report = os.path.join(out, "build"), os.path.join(out, "results.npz"), os.path.join(out, "report.html")
     os.makedirs(out, exist_ok=True)
-    _neuromap("compile", network, "--target", "loihi", "--rates", "auto", "--time-limit", f"{time_limit:g}",
-              "-o", build)
+    budget = [] if time_limit is None else ["--time-limit", f"{time_limit:g}"]
+    _neuromap("compile", network, "--target", "loihi", "--rates", "auto", *budget, "-o", build)
     _neuromap("run", build, "--steps", str(steps), "-o", results)
     from backends.lava.compat import lava_available
     if not validate_steps:
