@@ -60,6 +60,7 @@ def test_single_pairs_follow_the_float_rule_at_every_lag(bound, sign):
     ws = 700.0
     cfg, learning, errors = compiled(params, ws, sign)
     assert learning["engine"] == "loihi" and max(errors["A_plus"], errors["A_minus"]) < 1e-3
+    assert errors["same_step"] < 0.3        # the same-step correction's 4-bit literal (tolerance below)
     w0f = 0.15
     for lag in range(-8, 9):
         t_pre = 20
