@@ -139,3 +139,18 @@ def test_nir_fifo_is_not_read(tmp_path):
     os.mkfifo(tmp_path / "g.nir")
     with pytest.raises(NetworkFormatError, match="not a regular file"):
         load_network(tmp_path / "g.nir")
+
+
+def test_nir_parameter_of_the_wrong_shape_is_a_clean_error(tmp_path):
+    """An exported graph whose neuron parameter is replaced by an empty array (fuzz input): one line."""
+    import nir
+
+    from neuromap.nir_io import _read_graph, write_nir
+    write_nir(load_network(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                        "examples", "ramp_lif.yaml")), tmp_path / "g.nir")
+    g = _read_graph(str(tmp_path / "g.nir"))
+    node = next(n for n in g.nodes.values() if type(n).__name__ == "CubaLIF")
+    node.w_in = np.zeros((0,))
+    nir.write(str(tmp_path / "bad.nir"), g)
+    with pytest.raises(NetworkFormatError, match="w_in: has 0 values"):
+        load_network(tmp_path / "bad.nir")
