@@ -455,8 +455,9 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
         if plastic:
             hw_opts.update(learning=plastic[1], learning_arrays=plastic[2])
-        hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx.copy(), pr.post_idx.copy(),
-                                         q["mantissa"].astype(np.float64), pr.delay.copy(), ("exc",), None,
+        # the connectivity is the float projection's (shared, read-only by convention): no copy per synapse
+        hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx, pr.post_idx,
+                                         q["mantissa"].astype(np.float64), pr.delay, ("exc",), None,
                                          hw_opts, {}))
         rep.projections.append(ProjectionQuant(
             name=pr.name, pre=pr.pre, post=pr.post, n_synapses=pr.n_synapses,
