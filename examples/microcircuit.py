@@ -139,9 +139,13 @@ def build(scale: float = 0.1, k_scale: float | None = None, drive: str = "poisso
                                    False, rng, f"{pre}_to_{post}")
             mean = abs(par["weight_pa"][i, j]) * to_mv
             delay = _delays(rng, syn.pre_idx.size, DELAY_E if j % 2 == 0 else DELAY_I, dt)
-            net.connect(pre, post, {"rule": "list", "pre": syn.pre_idx, "post": syn.post_idx},
-                        weight={"normal": [mean, PSP_SD * mean], "clip": [0.0, 1e9]}, delay=delay,
-                        target="exc" if j % 2 == 0 else "inh", name=f"{pre}_to_{post}")
+            pr = net.connect(pre, post, {"rule": "list", "pre": syn.pre_idx, "post": syn.post_idx},
+                             weight={"normal": [mean, PSP_SD * mean], "clip": [0.0, 1e9]}, delay=delay,
+                             target="exc" if j % 2 == 0 else "inh", name=f"{pre}_to_{post}")
+            # the spec keeps the index and delay arrays as given: let it share the projection's equal
+            # arrays instead of holding copies (24 of the network's 56 bytes per synapse)
+            pr.spec["connect"]["pre"], pr.spec["connect"]["post"], pr.spec["delay"] = pr.pre_idx, pr.post_idx, pr.delay
+            del syn, delay
     for name in POPS:
         net.add_probe(name, "spikes")
     return net

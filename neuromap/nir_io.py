@@ -614,8 +614,11 @@ def _population_matches(ext: dict, node: Any, n: int, dt_n: float, unit: float) 
     if type(node).__name__ == "Input":
         return int(np.prod(node.input_type["input"])) == n
     keys = [k for k, x in vars(ref).items() if isinstance(x, np.ndarray) and k not in ("input_type", "output_type")]
-    return all(np.array_equal(np.broadcast_to(np.asarray(getattr(node, k), np.float64), (n,)), getattr(ref, k))
-               for k in keys)
+    try:   # a parameter of the wrong shape or type is not the extension's population (checked later, by NIR)
+        return all(np.array_equal(np.broadcast_to(np.asarray(getattr(node, k), np.float64), (n,)), getattr(ref, k))
+                   for k in keys)
+    except (TypeError, ValueError):
+        return False
 
 
 def _delay_steps(c: _Conn, pre: np.ndarray, post: np.ndarray, dt_n: float, n_pre: int, n_post: int) -> np.ndarray:

@@ -144,8 +144,12 @@ def _result(net, lay, steps, backend, spk, traces, parts, inputs, in_count) -> S
         res.trace_neurons[name] = idx
         col += idx.size
     for pl, pr in zip(lay.projs, net.projections):
-        w = np.empty(pl.perm.size)
-        w[pl.perm] = lay.W[pl.syn_off:pl.syn_off + pl.perm.size]
+        if pl.rule is None and isinstance(pr.weight, np.ndarray) and pr.weight.dtype == np.float64:
+            w = pr.weight.view()          # static: the network's own weights, unchanged (read-only, no copy)
+            w.flags.writeable = False
+        else:
+            w = np.empty(pl.perm.size)
+            w[pl.perm] = lay.W[pl.syn_off:pl.syn_off + pl.perm.size]
         res.weights[pr.name or pl.name] = w
     return res
 

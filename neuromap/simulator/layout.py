@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from neuromap.counting_sort import index_dtype
 from neuromap.errors import NetworkFormatError
 from neuromap.network import Network
 from neuromap.neurons import INPUT_MODELS, neuron_module
@@ -129,7 +130,7 @@ def build(net: Network) -> Layout:
 
     index = {name: k for k, name in enumerate(names)}
     n_syn = sum(int(pr.n_synapses) for pr in net.projections)
-    idx_t = np.int32 if max(n_syn, n) < 2**31 else np.int64
+    idx_t = index_dtype(max(n_syn, n))
     W = np.zeros(n_syn)                       # float64 weights, projection after projection (sorted order)
     post_g_all = np.zeros(n_syn, idx_t)       # global post index per synapse (same order)
     projs, off, max_d = [], 0, 1

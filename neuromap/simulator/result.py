@@ -46,7 +46,8 @@ class SimResult:
         :class:`SpikeRecord`; an input with several events in a step appears once per event).
     traces: population -> variable -> float64[steps, n_recorded] (value after each step).
     trace_neurons: population -> recorded neuron indices.
-    weights: projection name -> final float64 weights, aligned with the Projection's arrays.
+    weights: projection name -> final float64 weights, aligned with the Projection's arrays (a static
+        projection's are a read-only view of its own weight array).
     rates: population -> mean rate per neuron over the run (Hz).
     """
 
