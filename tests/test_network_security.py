@@ -104,6 +104,8 @@ def test_allow_outside_files_and_no_content_in_errors(tmp_path, capsys):
         assert "topsecret" not in err and "root:x" not in err
         if code == 2:
             assert len(err.strip().splitlines()) == 1
+    from neuromap.io import ALLOW_OUTSIDE_FILES
+    assert ALLOW_OUTSIDE_FILES.get() is False      # the flag lasts one command, also in-process
     # inside the directory, an unreadable file is named, its content is not quoted
     (d / "s.csv").write_text(SECRET + "\n")
     (d / "s.yaml").write_text(HEAD + "populations:\n  a: {size: 2, neuron: {model: lif}}\nprojections:\n"
@@ -154,3 +156,15 @@ def test_nir_parameter_of_the_wrong_shape_is_a_clean_error(tmp_path):
     nir.write(str(tmp_path / "bad.nir"), g)
     with pytest.raises(NetworkFormatError, match="w_in: has 0 values"):
         load_network(tmp_path / "bad.nir")
+
+
+def test_rates_file_is_bounded_like_network_files(tmp_path):
+    from neuromap.placement.rates_file import load_rates
+    (tmp_path / "r.yaml").write_text(LAUGHS.replace(POPS, "rates: {a: 1}\n"))
+    t = time.monotonic()
+    with pytest.raises(NetworkFormatError, match="cannot parse: .*aliases expand"):
+        load_rates(tmp_path / "r.yaml", {"a": 4}, 1.0)
+    assert time.monotonic() - t < 10
+    (tmp_path / "d.json").write_text('{"rates": {"a": 1}, "rates": {"a": 2}}')
+    with pytest.raises(NetworkFormatError, match="appears twice"):
+        load_rates(tmp_path / "d.json", {"a": 4}, 1.0)

@@ -77,8 +77,8 @@ def placement_lines(rep: dict) -> list[str]:
               help="Partition/placement method (docs/placement.md).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Wall-clock budget of the whole placement (partition, mesh, bounds, link phase; TrueNorth "
-                   "crossbar/fan-out solves) [default: scaled with the synapse count, 2 s + 1 s per million, "
-                   "at most 20 s]. Results may vary with machine load; see --deterministic.")
+                   "crossbar/fan-out solves) [default: scaled with the synapse count, 3 s + 2 s per million, "
+                   "at most 30 s]. Results may vary with machine load; see --deterministic.")
 @click.option("--deterministic", is_flag=True,
               help="Same result on every run: --time-limit counts deterministic work units (CP-SAT "
                    "deterministic time, ~1 s of one core each) instead of wall time, which is then not bounded.")
