@@ -166,6 +166,7 @@ def run(quick: bool = False, repeats: int = REPEATS) -> dict:
                 r = _subprocess(s, cfg)
                 r["load_before"] = round(load, 2)
                 runs[s].append(r)
+                print(s, json.dumps(r), file=sys.stderr, flush=True)     # progress: each measurement
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     sys.path[:0] = [root, os.path.join(root, "examples")]
     import brunel
