@@ -23,7 +23,7 @@ ms/step and the 1-min load average before it are listed too. Memory: ``program_m
 holds while running (the flattened image plus the delay ring buffer), compared with
 the int32 weights Lava holds; ``peak_rss`` includes loading the image.
 
-``python -m bench.emulator_vs_lava [--quick]`` or ``python -m bench.run emulator_vs_lava``.
+``python -m bench.emulator_vs_lava [--quick] [--cases dense_1000,sparse_10000]`` or ``python -m bench.run emulator_vs_lava``.
 """
 from __future__ import annotations
 
@@ -160,12 +160,12 @@ def _median_run(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, cases: list[str] | None = None) -> dict:
     steps = 200 if quick else 1000
     import os
     res: dict = {"steps": steps, "loadavg_1min_at_start": round(os.getloadavg()[0], 1), "cores": os.cpu_count()}
     for name, (image, kind) in CASES.items():
-        if quick and image != "fanout100_1k":
+        if (quick and image != "fanout100_1k") or (cases and name not in cases):
             continue
         emus, emts, lavas, loads = [], [], [], []
         for _ in range(1 if quick else REPEATS):        # alternate the three measurements
@@ -214,4 +214,5 @@ if __name__ == "__main__":
         out = worker_emulator(image, steps, sys.argv[5]) if kind == "emulator" else worker_lava(image, steps, sys.argv[5])
         print(json.dumps(out))
     else:
-        print(json.dumps(run(quick="--quick" in sys.argv), indent=1))
+        sel = sys.argv[sys.argv.index("--cases") + 1].split(",") if "--cases" in sys.argv else None
+        print(json.dumps(run(quick="--quick" in sys.argv, cases=sel), indent=1))

@@ -8,7 +8,9 @@ Poisson inputs (different random streams), so rates are compared as statistics:
 - seed 000 (``examples/pool_neuron.py``, explicit input spikes): output rate per input window;
 - seed 003 (``examples/ramp_lif.py``): sliding-window rate of pop1/pop2, mean weight,
   weight-vs-input-rate correlation, weights of slow/fast inputs (``seconds`` of model time);
-- seed 004 (``examples/balanced_ei.py``): E/I rates per second, final E rate vs rho0, mean ISP weight.
+- seed 004 (``examples/balanced_ei.py``): E/I rates per second, final E rate vs rho0, mean ISP weight;
+- pair ``stdp`` (additive and soft bounds) on Loihi's learning engine (``neuromap.compare`` on the same
+  input spikes): rates, mean learned weight, rms per-synapse weight error, the rule's parameter errors.
 
 Also times the integer Ramp (``ramp_seconds``, emulator ``numba`` engine: the fused compiled plastic
 loop of emulator/plastic_numba.py; compile excluded by a 10-step warm-up run) against the float
@@ -150,10 +152,43 @@ def balanced(steps: int) -> dict:
             "w_isp_mean": {"float": round(float(w_f.mean()), 4), "int": round(float(run.weights["I_to_E"].mean()), 4)}}
 
 
+def pair_stdp_net(bound: str, sign: str, seed: int = 5):
+    """40 Poisson inputs -> 8 LIF, all-to-all pair ``stdp`` (tau 20 ms, A+ 0.01, A- 0.012, w in [0, 0.3]);
+    inhibitory plastic weights get a static 60 Hz excitatory drive."""
+    from neuromap.network import Network
+    net = Network(name=f"pair_stdp_{bound}_{sign}", dt=1.0, seed=seed)
+    net.add_population("inp", 40, "poisson", rate=40.0 if sign == "exc" else 15.0)
+    net.add_population("out", 8, "lif", tau_m=20.0, tau_syn=5.0, v_th=1.0, v_reset=0.0, refractory=2)
+    net.connect("inp", "out", "all_to_all", weight={"uniform": [0.05, 0.2]}, delay=1, target=sign,
+                plasticity={"rule": "stdp", "tau_plus": 20.0, "tau_minus": 20.0, "A_plus": 0.01, "A_minus": 0.012,
+                            "w_min": 0.0, "w_max": 0.3, "bound": bound})
+    if sign == "inh":
+        net.add_population("drive", 20, "poisson", rate=60.0)
+        net.connect("drive", "out", "all_to_all", weight=0.3, delay=1)
+    return net
+
+
+def pair_stdp(steps: int) -> dict:
+    """Float pair STDP vs the same rule compiled onto Loihi's learning engine (docs/learning.md)."""
+    from neuromap.compare import compare
+    out = {}
+    for bound in ("soft", "additive"):
+        for sign in ("exc", "inh"):
+            rep = compare(pair_stdp_net(bound, sign), "loihi", steps)
+            (pop,), (w,) = rep.populations, rep.weights
+            q = next(p for p in rep.quantization["projections"] if p["plasticity"] == "stdp")["learning"]
+            out[f"{bound}_{sign}"] = {
+                "rate_hz": {"float": round(pop.rate_ref_hz, 2), "loihi": round(pop.rate_hw_hz, 2)},
+                "w_mean": {"float": round(w.mean_ref, 4), "loihi": round(w.mean_hw, 4)},
+                "w_rms_rel_error": round(w.rms_rel_error, 3), "rule": q["rule"],
+                "param_rel_error": {k: float(f"{v:.2g}") for k, v in q["param_rel_error"].items()}}
+    return {"steps": steps, **out}
+
+
 def run(quick: bool = False) -> dict:
     ramp_s = 100 if quick else 1000
     out = {"pool_000": pool_windows(), "balanced_004": balanced(4000 if quick else 8000),
-           "ramp_003": ramp(ramp_s)}
+           "ramp_003": ramp(ramp_s), "pair_stdp": pair_stdp(5000 if quick else 10000)}
     r = out["ramp_003"]
     out["ramp_int_1000s_s_vs_annarchy"] = f"{r['int_emulator_s'] * 1000 / ramp_s:.2f} s vs {ANNARCHY_S} s"
     return out

@@ -42,13 +42,13 @@ def test_approximations_do_not_raise():
     net.add_population("x", 4, "poisson", rate=10.0)
     net.add_population("ok", 3, "lif", refractory=70)             # loihi holds at most 63 steps
     net.add_population("short", 3, "lif", refractory=63)          # fits: no problem
-    net.connect("x", "ok", weight=0.5, plasticity={"rule": "stdp"})
+    net.connect("x", "ok", weight=0.5, plasticity={"rule": "urbanczik_senn"})   # no engine on loihi
     net.connect("x", "short", weight=0.5)
     probs = check_compatibility(net, load_target("loihi"))
     assert sorted(p.item for p in probs) == ["populations.ok.refractory", "projections[0] (x_to_ok).plasticity"]
     assert all(p.severity == "approximation" for p in probs)
     (plast,) = [p for p in probs if p.item.endswith("plasticity")]
-    assert "frozen" in plast.reason and plast.alternative.startswith("nn_stdp")
+    assert "frozen" in plast.reason and plast.alternative.startswith("stdp_loihi")
 
 
 def test_per_neuron_time_constants_are_reported():

@@ -79,7 +79,7 @@ def test_unsupported_rule_is_frozen_and_mixed_delays_are_an_error(loihi):
     net = neuromap.Network(name="t", dt=1.0, seed=0)
     net.add_population("a", 4, "poisson", rate=10.0)
     net.add_population("b", 2, "lif", tau_m=20.0, tau_syn=5.0, v_th=1.0, v_reset=0.0)
-    net.connect("a", "b", "all_to_all", weight=0.2, plasticity={"rule": "stdp"}, name="p")
+    net.connect("a", "b", "all_to_all", weight=0.2, plasticity={"rule": "urbanczik_senn"}, name="p")
     hw, rep = quantize_network(net, loihi)
     assert "learning" not in hw.projections[0].hw and any("frozen" in w for w in rep.warnings)
     net.projections[0].plasticity = {"rule": "vogels_isp", "eta": 1e-3, "rho0": 5.0, "tau_stdp": 20.0,

@@ -290,6 +290,14 @@ def test_compiler_refuses_synapse_fields_the_emulator_lacks(tmp_path, old, new, 
         compile_network(small_net(), load_target(p))
 
 
+def test_models_the_core_cannot_run_are_refused_naming_the_field(tmp_path):
+    """Before: 'model 'izhikevich' cannot run on 'chip' (it runs lif, if, loihi_lif, izhikevich, ...)'."""
+    p = tmp_path / "chip.toml"
+    p.write_text(doc_target_text().replace('"lif", "if", "loihi_lif",', '"lif", "if", "loihi_lif", "izhikevich",'))
+    with pytest.raises(TargetError, match=re.escape(f"{p}: neuron.models: 'izhikevich' is not implemented")):
+        compile_network(small_net(), load_target(p))
+
+
 def test_hardware_unit_network_refused_on_other_arithmetic(tmp_path):
     """loihi_lif parameters are Loihi's arithmetic (du/4096, vth << 6): not silently reinterpreted."""
     net = Network(seed=1)
@@ -316,10 +324,19 @@ def test_image_records_arithmetic_and_old_images_load_as_loihi(tmp_path):
     lo.save(tmp_path / "old")
     m = json.loads((tmp_path / "old" / "manifest.json").read_text())
     assert m.pop("arithmetic") == LOIHI_ARITHMETIC.to_dict()
-    (tmp_path / "old" / "manifest.json").write_text(json.dumps(m))     # an image from before the field
+    write_manifest(tmp_path / "old", m)          # an image from before the field
     old = load_image(tmp_path / "old")
     assert old.arithmetic == LOIHI_ARITHMETIC
     assert np.array_equal(emulate(old, 60).spikes, emulate(lo, 60).spikes)
+
+
+def write_manifest(img_dir: Path, m: dict) -> None:
+    """Rewrite an image's manifest with a valid ``manifest_sha256`` (what an older neuromap, or a careful
+    editor, would write): the field checks themselves must then refuse a bad field."""
+    from neuromap.image_files import manifest_digest
+    m = dict(m)
+    m["manifest_sha256"] = manifest_digest(m)
+    (img_dir / "manifest.json").write_text(json.dumps(m))
 
 
 @pytest.mark.parametrize("edit", [{"decay_bits": 40}, {"decay_bits": "8"}, {"decay_bits": True}, {"x": 1}, []])
@@ -329,8 +346,8 @@ def test_manifest_arithmetic_is_validated(tmp_path, edit):
     mf = tmp_path / "img" / "manifest.json"
     m = json.loads(mf.read_text())
     m["arithmetic"] = {**m["arithmetic"], **edit} if isinstance(edit, dict) else edit
-    mf.write_text(json.dumps(m))
-    with pytest.raises(ImageError, match="arithmetic") as e:
+    write_manifest(tmp_path / "img", m)
+    with pytest.raises(ImageError, match=r"manifest.json: (arithmetic|manifest field arithmetic)") as e:
         load_image(tmp_path / "img")
     assert "\n" not in str(e.value)
 

@@ -33,7 +33,6 @@ NEAREST = {
 RULE_NEAREST = {
     "pool_esn": "pool_stdp (its functionally defined secretion runs on the integer engine; the ESN "
                 "controller is a per-neuron float recurrent network no core runs, docs/voltage-rules.md)",
-    "stdp": "nn_stdp (integer engine) or stdp_loihi (hardware units)",
 }
 #: lif/if parameters loihi_lif holds once per population (du, dv, vth; v resets to 0)
 SHARED = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset"), "if": ("v_th", "v_reset")}

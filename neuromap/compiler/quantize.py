@@ -275,6 +275,24 @@ class _PopPlan:
     v_reset: float
 
 
+def _saturating_scale(network: Network, post: str, s_max: float, p: float, f: _Fields) -> float:
+    """The voltage scale of ``post``: ``s_max``, or just below it the scale that puts ``w_max`` of the first
+    projection into ``post`` whose learned upper bound is the stored field's saturation
+    (:func:`~neuromap.compiler.quantize_learning.saturating_bound`: pair stdp with hard bounds on the Loihi
+    engine) exactly on the largest stored weight at some weight exponent (costs at most a factor 2 of s)."""
+    for pr in network.projections:
+        wm = quantize_learning.saturating_bound(pr) if pr.post == post else None
+        if wm is None:
+            continue
+        top = f.w_hi["excitatory"]
+        for e in range(f.exp_max, f.exp_min - 1, -1):
+            s = top * 2.0 ** (e + f.act_shift) / (p * wm)
+            if s <= s_max:
+                return s
+        return s_max
+    return s_max
+
+
 def _neuron_constants(pop: Population, dt: float, fld: str) -> dict[str, float]:
     """Per-population float constants: a, b, p, theta' (threshold above reset), v_reset."""
     n = pop.neuron
@@ -379,7 +397,8 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
             if u_worst > 0:
                 limits["current"] = f.u_max / u_worst
         bound = min(limits, key=lambda k: limits[k])
-        vth = int(math.floor(limits[bound] * c["theta"] / (1 << f.vth_shift)))
+        s_try = _saturating_scale(network, name, limits[bound], c["p"], f)
+        vth = int(math.floor(s_try * c["theta"] / (1 << f.vth_shift)))
         if vth < 1:
             raise TargetError(f"{fld}: the {bound} field leaves no room for the threshold "
                               f"(scale {limits[bound]:.3g} hw units per v unit gives vth < 1)")
@@ -436,8 +455,9 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
         if plastic:
             hw_opts.update(learning=plastic[1], learning_arrays=plastic[2])
-        hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx.copy(), pr.post_idx.copy(),
-                                         q["mantissa"].astype(np.float64), pr.delay.copy(), ("exc",), None,
+        # the connectivity is the float projection's (shared, read-only by convention): no copy per synapse
+        hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx, pr.post_idx,
+                                         q["mantissa"].astype(np.float64), pr.delay, ("exc",), None,
                                          hw_opts, {}))
         rep.projections.append(ProjectionQuant(
             name=pr.name, pre=pr.pre, post=pr.post, n_synapses=pr.n_synapses,
@@ -468,11 +488,16 @@ def to_float_voltage(report: QuantizationReport, population: str, v_hw: np.ndarr
 def quantize_pass(st):
     """Pass ``quantize``: float populations -> loihi_lif; the report goes to ``options["quantization"]``.
 
-    Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``. A network already in
+    Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``,
+    ``allow_reset_approximation`` (:mod:`neuromap.compiler.reset`). A network already in
     hardware units passes through unchanged (and keeps any report it was given)."""
     if not any(p.model in FLOAT_MODELS for p in st.network.populations.values()):
         return st
+    from neuromap.compiler.reset import check_reset
     o = st.options
+    approx = check_reset(st.network, st.target.name, bool(o.get("allow_reset_approximation")))
+    if approx:
+        o = {**o, "reset_approximated": approx}
     hw, rep = quantize_network(st.network, st.target, rounding=o.get("rounding", "nearest"),
                                seed=o.get("quant_seed"), v_headroom_bits=o.get("v_headroom_bits", 1))
     return dataclasses.replace(st, network=hw, options={**o, "quantization": rep.to_dict()})
