@@ -318,8 +318,48 @@ def _load_python(ref: str, seed: int | None) -> Network:
     return net
 
 
+def _survives_reading(path: str, timeout_s: float = 120.0) -> str | None:
+    """Read the HDF5 file once in a forked child: libhdf5 can crash the process (SIGSEGV) on a corrupted
+    file, which no Python ``except`` catches. Returns why the child died, or None when it finished
+    (reading it here is then safe; Python errors are left to the caller's own read). No fork: None."""
+    import signal
+    import time
+    if not hasattr(os, "fork"):
+        return None
+    pid = os.fork()
+    if pid == 0:   # child: read everything, report by exit status only
+        code = 0
+        try:
+            _read_graph_unchecked(path)
+        except BaseException:  # noqa: BLE001 - the parent repeats the read and reports the error
+            code = 3
+        os._exit(code)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return f"reading it took more than {timeout_s:g} s"
+        time.sleep(0.005)
+    if os.WIFSIGNALED(status):
+        return f"the HDF5 library crashed reading it (signal {os.WTERMSIG(status)})"
+    return None
+
+
 def _read_graph(path: str):
-    """``nir.read`` without NIR's type inference, which rejects recurrent graphs (cycles)."""
+    """``nir.read`` without NIR's type inference (which rejects recurrent graphs), after a child process
+    survived reading the same file (:func:`_survives_reading`)."""
+    why = _survives_reading(path)
+    if why:
+        raise NetworkFormatError(f"not a readable NIR file: {why}", file=path,
+                                 fix="the file is corrupted; write it again with nir.write")
+    return _read_graph_unchecked(path)
+
+
+def _read_graph_unchecked(path: str):
     import h5py
     from nir.serialization import hdf2dict
     nir = _nir()
@@ -364,6 +404,8 @@ def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: 
                                      fix="check the file's permissions") from None
         try:
             graph = _read_graph(file)
+        except NetworkFormatError:
+            raise
         except Exception as e:  # h5py / nir raise many types for a bad file
             raise NetworkFormatError(f"not a readable NIR file ({type(e).__name__}: {str(e)[:80]})", file=file,
                                      fix="write it with nir.write (NIR HDF5 format)") from None

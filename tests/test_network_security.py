@@ -168,3 +168,25 @@ def test_rates_file_is_bounded_like_network_files(tmp_path):
     (tmp_path / "d.json").write_text('{"rates": {"a": 1}, "rates": {"a": 2}}')
     with pytest.raises(NetworkFormatError, match="appears twice"):
         load_rates(tmp_path / "d.json", {"a": 4}, 1.0)
+
+
+def test_nir_reader_crash_is_a_clean_error(tmp_path, monkeypatch):
+    """libhdf5 segfaults on some corrupted files (fuzz find: a byte-flipped .nir killed the process); the
+    file is read first in a forked child, and a crash there is a one-line error."""
+    import signal
+
+    from neuromap import nir_io
+    nir_io.write_nir(load_network(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                               "examples", "ramp_lif.yaml")), tmp_path / "g.nir")
+    monkeypatch.setattr(nir_io, "_read_graph_unchecked", lambda path: os.kill(os.getpid(), signal.SIGSEGV))
+    with pytest.raises(NetworkFormatError, match="HDF5 library crashed reading it"):
+        load_network(tmp_path / "g.nir")
+
+
+def test_huge_probe_index_is_a_clean_error(tmp_path, capsys):
+    """A probe index of 1e300 was cast to int64 first (RuntimeWarning on stderr, then a wrapped index)."""
+    (tmp_path / "p.yaml").write_text(HEAD + POPS + "probes:\n- {population: a, variables: [v], neurons: [1.0e+300]}\n")
+    with pytest.raises(SystemExit) as e:
+        main(["simulate", str(tmp_path / "p.yaml"), "-n", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and "index 1e+300 is outside 0..3" in err[0], err

@@ -317,7 +317,7 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
                 else:
                     rep.warnings.append(f"{name}: no leak reproduces the float firing period of "
                                         f"{pl['period']} steps under the bias alone (kept the default leak)")
-            elif pl["origin"]:
+            elif pl["origin"] > 0:      # reset below the equilibrium: recovery upward
                 lam, bias_hw = _split_leak(pl, s, T, -lam)
             if bias_hw:
                 bias_axons[name] = bias_hw
