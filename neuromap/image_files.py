@@ -239,7 +239,7 @@ _FIDELITY_FIELDS = {
     "target": _str(256), **{k: _int(0, 2 ** 63 - 1) for k in ("synapses", "synapses_zeroed", "synapses_dropped",
                                                                "synapses_clipped", "sign_flips")},
     **{k: _NAMES for k in ("projections_zeroed", "plasticity_frozen", "bias_dropped", "weights_reencoded",
-                           "approximations")},
+                           "approximations", "reset_approximated")},
     "refractory_dropped": _map(_int(0, 2 ** 31 - 1)),
     "rate": _nullable(_record({"steps": _int(0, 2 ** 63 - 1), "max_rel_error": _NUM_OR_NULL,
                                "worst": _nullable(_str()), "populations": _list(_POPULATION_COMPARE),

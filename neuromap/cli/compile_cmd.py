@@ -99,11 +99,14 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--max-rate-error", type=click.FloatRange(min=0), default=None, metavar="FRACTION",
               help="Fail (exit 2, no image written) if the estimated float-vs-chip rate error of a short sample "
                    "run exceeds this fraction (0.1 = 10%) in any population.")
+@click.option("--allow-reset-approximation", is_flag=True,
+              help="Run populations with reset: subtract (snnTorch's default) as reset-to-v_reset on targets whose "
+                   "cores cannot subtract (loihi, truenorth); listed as a fidelity loss. Without it they are refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
 @quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float | None, deterministic: bool,
             seed: int, link_slack: float, rates: str, freeze: bool, strict: bool, max_rate_error: float | None,
-            as_json: bool, quiet: bool, force: bool) -> None:
+            allow_reset_approximation: bool, as_json: bool, quiet: bool, force: bool) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -128,6 +131,7 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     with bar("compile passes", enabled=not quiet) as progress:
         img = compile_network(net, target=target, placer=placer, time_limit=time_limit, deterministic=deterministic,
                               seed=seed, rates=rates, link_slack=link_slack, progress=progress,
+                              **({"allow_reset_approximation": True} if allow_reset_approximation else {}),
                               **({"rate_check": "always"} if max_rate_error is not None else {}))
     from neuromap.compiler.fidelity import FidelityReport, enforce
     fidelity = FidelityReport.from_dict(img.options["fidelity"])

@@ -82,6 +82,7 @@ class FidelityReport:
     refractory_dropped: dict[str, int] = field(default_factory=dict)
     plasticity_frozen: list[str] = field(default_factory=list)
     bias_dropped: list[str] = field(default_factory=list)
+    reset_approximated: list[str] = field(default_factory=list)
     weights_reencoded: list[str] = field(default_factory=list)
     approximations: list[str] = field(default_factory=list)
     rate: RateEstimate | None = None
@@ -136,6 +137,10 @@ class FidelityReport:
         if self.bias_dropped:
             out.append((f"bias lost by the crossbar on {', '.join(map(repr, self.bias_dropped))}",
                         "free an axon type on those cores (fewer distinct weights onto the population)"))
+        if self.reset_approximated:
+            out.append(("reset by subtraction run as reset to v_reset on "
+                        + ", ".join(map(repr, self.reset_approximated)),
+                        "set reset: zero in the float network, or use a target that resets by subtraction"))
         if self.plasticity_frozen:
             out.append((f"plasticity frozen on {', '.join(map(repr, self.plasticity_frozen))}",
                         "compile with --freeze to accept frozen weights, or choose a target/rule that learns "
@@ -198,6 +203,7 @@ def collect(network: Network, target_name: str, options: dict) -> FidelityReport
     if fi.get("late_synapses"):
         rep.approximations.append(f"{fi['late_synapses']} delay-1 synapse(s) arrive one step late through fan-in "
                                   "relays")
+    rep.reset_approximated = list(options.get("reset_approximated") or [])
     rep.weights_reencoded = list(options.get("weight_encoding") or [])
     if tn:
         cb = tn.get("crossbar") or {}

@@ -47,6 +47,8 @@ def is_truenorth(target: Any) -> bool:
 # ------------------------------------------------------------------ pass 1: quantize
 def quantize_pass(st):
     from neuromap.compiler.quantize_truenorth import quantize_truenorth
+    from neuromap.compiler.reset import check_reset
+    approx = check_reset(st.network, st.target.name, bool(st.options.get("allow_reset_approximation")))
     hw, rep = quantize_truenorth(st.network, st.target)
     dmax = min(15, st.target.synapse.delay_max)
     where = f"{st.network.source}: " if st.network.source else ""
@@ -55,7 +57,8 @@ def quantize_pass(st):
             raise TargetError(f"{where}projections[{i}] ({pr.name}).delay: {int(pr.delay.max())} is outside "
                               f"[1, {dmax}] ticks on {st.target.name!r} (4-bit axonal delays; shorten it)")
     tn = {"quantization": rep.to_dict(), "warnings": list(rep.warnings)}
-    return dataclasses.replace(st, network=hw, options={**st.options, "truenorth": tn})
+    extra = {"reset_approximated": approx} if approx else {}
+    return dataclasses.replace(st, network=hw, options={**st.options, "truenorth": tn, **extra})
 
 
 def verify_quantized(st) -> None:

@@ -488,11 +488,16 @@ def to_float_voltage(report: QuantizationReport, population: str, v_hw: np.ndarr
 def quantize_pass(st):
     """Pass ``quantize``: float populations -> loihi_lif; the report goes to ``options["quantization"]``.
 
-    Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``. A network already in
+    Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``,
+    ``allow_reset_approximation`` (:mod:`neuromap.compiler.reset`). A network already in
     hardware units passes through unchanged (and keeps any report it was given)."""
     if not any(p.model in FLOAT_MODELS for p in st.network.populations.values()):
         return st
+    from neuromap.compiler.reset import check_reset
     o = st.options
+    approx = check_reset(st.network, st.target.name, bool(o.get("allow_reset_approximation")))
+    if approx:
+        o = {**o, "reset_approximated": approx}
     hw, rep = quantize_network(st.network, st.target, rounding=o.get("rounding", "nearest"),
                                seed=o.get("quant_seed"), v_headroom_bits=o.get("v_headroom_bits", 1))
     return dataclasses.replace(st, network=hw, options={**o, "quantization": rep.to_dict()})
