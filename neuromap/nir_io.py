@@ -327,9 +327,13 @@ def _survives_reading(path: str, timeout_s: float = 120.0) -> str | None:
     if not hasattr(os, "fork"):
         return None
     pid = os.fork()
-    if pid == 0:   # child: read everything, report by exit status only
+    if pid == 0:   # child: read everything, report by exit status only (silently: the parent prints one line)
         code = 0
         try:
+            import faulthandler
+            faulthandler.disable()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
             _read_graph_unchecked(path)
         except BaseException:  # noqa: BLE001 - the parent repeats the read and reports the error
             code = 3
