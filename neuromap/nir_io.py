@@ -383,14 +383,15 @@ def _text(v: Any) -> str:
     return v.decode("utf8") if isinstance(v, bytes) else str(v)
 
 
-def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: float | None = None,
+def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: float | str | None = None,
                      inputs: dict[str, Any] | None = None, use_extension: bool = True,
                      name: str | None = None, convention: str | None = None) -> Network:
     """A Network from a ``nir.NIRGraph`` or a NIR file path (mapping in ``docs/nir.md``).
 
     dt: ms per step (default: the extension's dt, else 1.0). time_unit_ms: ms per NIR
-    time unit (default: the extension's, else 1000 = seconds). inputs: Input node name ->
-    neuron spec of its input population (default ``{"model": "poisson"}``: 10 Hz).
+    time unit (default: the extension's, else the convention's; ``"step"``: one step). inputs: Input
+    node name (``"*"``: every Input node) -> neuron spec of its input population (default
+    ``{"model": "poisson"}``: 10 Hz).
     use_extension: read the neuromap extension where it is consistent with the graph.
     convention: the producer's conventions (:mod:`neuromap.nir_conventions`: snntorch, norse, sinabs,
     rockpool, lava-dl, lava, nir); default: detected from the file (``nir`` when it does not say).
@@ -443,6 +444,8 @@ def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_
     else:
         conv = nc.detect(graph, g.nodes)[0]
     dt = float(dt if dt is not None else (gext or {}).get("dt", conv.dt_ms))
+    if isinstance(unit, str) and unit == "step":   # one NIR time unit = one step
+        unit = dt
     unit = float(unit if unit is not None else (gext or {}).get("time_unit_ms", conv.time_unit_ms(dt)))
     dt_n = dt / unit
     net = Network(name=name or (gext or {}).get("name", "nir"), dt=dt, seed=int((gext or {}).get("seed", 0)))
@@ -466,7 +469,7 @@ def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_
         if ext is not None and _population_matches(ext, node, n, dt_n, unit):
             pops[nname] = (ext["name"], n, ext["neuron"])
         elif kind == "Input":
-            pops[nname] = (_pop_name(nname), n, dict(inputs.get(nname, {"model": "poisson"})))
+            pops[nname] = (_pop_name(nname), n, dict(inputs.get(nname, inputs.get("*", {"model": "poisson"}))))
         else:
             pops[nname] = (_pop_name(nname), n, _neuron_params(node, n, dt, dt_n, unit, bias_in.get(nname), conv))
     order = {p: i for i, p in enumerate((gext or {}).get("populations", []))}
