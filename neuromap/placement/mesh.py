@@ -297,8 +297,10 @@ def balance_links(traffic, sx, sy, pos, shape, max_evals: int, budget: Budget | 
         east, west, north, south = link_loads(sp.coo_matrix((w, (rows, cols)), shape=(n, n)), sx[p], sy[p], shape)
         return hop_cost(traffic, sx[p], sy[p]), max(m.max(initial=0.0) for m in (east, west, north, south))
 
-    cost, peak = score(pos)
     max_evals = min(int(max_evals), int(4e6 // max(len(w), 1)))  # each evaluation routes every flow
+    if max_evals <= 0:
+        return pos, 0
+    cost, peak = score(pos)
     evals = moves = 0
     wall = budget is not None and not budget.deterministic
     while evals < max_evals and peak > 0 and not (wall and budget.expired()):
