@@ -126,3 +126,28 @@ def test_cli_refuses_then_approximates_and_inspect_reads_it(tmp_path, capsys):
     assert "reset by subtraction run as reset to v_reset on 'out'" in out
     code, out, err = cli(["inspect", str(tmp_path / "a")])
     assert code == 0 and "reset by subtraction" in out, err
+
+
+def test_truenorth_if_subtract_is_exact_linear_reset():
+    # TrueNorth's linear reset (gamma = 1: V <- V - alpha) is the if model's reset: subtract, exactly
+    from neuromap.compare import compare
+    from neuromap.compiler import compile_network
+    from neuromap.targets import load_target
+    net = Network(dt=1.0, seed=4)
+    net.add_population("src", 6, neuron="poisson", rate=150.0)
+    net.add_population("out", 3, neuron="if", v_th=1.0, v_reset=0.0, reset="subtract")
+    net.connect("src", "out", connect={"rule": "all_to_all"}, weight=0.375)
+    net.add_probe("out", ("spikes",))
+    img = compile_network(net, target="truenorth", placer="sequential", rate_check="never")
+    assert img.options.get("reset_approximated") is None
+    rep = compare(net, load_target("truenorth"), 400)
+    (p,) = [q for q in rep.populations if q.name == "out"]
+    zero = simulate(_retarget(net, "zero"), 400)
+    assert p.spikes_ref == p.spikes_hw > int(zero.spike_counts("out", 3).sum())   # subtract fires more
+
+
+def _retarget(net: Network, reset: str) -> Network:
+    import copy
+    out = copy.deepcopy(net)
+    out.populations["out"].neuron["reset"] = reset
+    return out

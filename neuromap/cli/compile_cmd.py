@@ -17,6 +17,7 @@ import json
 import click
 
 from neuromap.cli import allow_outside_option, quiet_option
+from neuromap.cli.nir_options import load_network_cli, nir_options
 from neuromap.progress import bar
 
 
@@ -103,10 +104,11 @@ def placement_lines(rep: dict) -> list[str]:
               help="Run populations with reset: subtract (snnTorch's default) as reset-to-v_reset on targets whose "
                    "cores cannot subtract (loihi, truenorth); listed as a fidelity loss. Without it they are refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
+@nir_options
 @quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float | None, deterministic: bool,
             seed: int, link_slack: float, rates: str, freeze: bool, strict: bool, max_rate_error: float | None,
-            allow_reset_approximation: bool, as_json: bool, quiet: bool, force: bool) -> None:
+            allow_reset_approximation: bool, as_json: bool, quiet: bool, force: bool, nir_kwargs: dict) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -119,13 +121,12 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     import dataclasses
 
     from neuromap.compiler import compile_network
-    from neuromap.io import load_network
 
     from pathlib import Path
 
     from neuromap.image_files import check_replaceable
     check_replaceable(Path(output), force)   # before the compile: a refused -o costs nothing
-    net = load_network(network)
+    net = load_network_cli(network, nir_kwargs=nir_kwargs)
     if freeze:
         net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
     with bar("compile passes", enabled=not quiet) as progress:

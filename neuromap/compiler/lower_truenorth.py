@@ -48,7 +48,8 @@ def is_truenorth(target: Any) -> bool:
 def quantize_pass(st):
     from neuromap.compiler.quantize_truenorth import quantize_truenorth
     from neuromap.compiler.reset import check_reset
-    approx = check_reset(st.network, st.target.name, bool(st.options.get("allow_reset_approximation")))
+    approx = check_reset(st.network, st.target.name, bool(st.options.get("allow_reset_approximation")),
+                         exact_models=("if",))     # linear reset mode gamma = 1
     hw, rep = quantize_truenorth(st.network, st.target)
     dmax = min(15, st.target.synapse.delay_max)
     where = f"{st.network.source}: " if st.network.source else ""

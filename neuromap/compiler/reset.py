@@ -1,8 +1,8 @@
 """Reset by subtraction (``reset: subtract`` of the float ``lif`` / ``if``) on targets whose cores reset to a
 fixed value: refused with a one-line error, or approximated as reset-to-``v_reset`` when the user opts in.
 
-``loihi_lif`` cores (Lava 0.10 ``LIF``) set v to 0 after a spike; the TrueNorth lowering uses reset mode
-gamma = 0 (set to R). Neither keeps the overshoot ``v - v_th`` that a subtracting neuron carries into
+``loihi_lif`` cores (Lava 0.10 ``LIF``) set v to 0 after a spike; the TrueNorth lowering of ``lif`` uses
+reset mode gamma = 0 (set to R) (its ``if`` neurons subtract exactly with gamma = 1). Neither keeps the overshoot ``v - v_th`` that a subtracting neuron carries into
 the next step, so such a population fires less often on chip (snnTorch nets measured: about -46 %
 output spikes). Compile option ``allow_reset_approximation`` (CLI ``--allow-reset-approximation``)
 accepts it; the populations are then listed as a loss in the fidelity report
@@ -23,12 +23,14 @@ def subtracting_populations(network: Network) -> list[str]:
             if pop.model in RESET_MODELS and pop.neuron.get("reset", "zero") == "subtract"]
 
 
-def check_reset(network: Network, target_name: str, allow_approximation: bool = False) -> list[str]:
-    """The subtracting populations that ``target_name`` will run as reset-to-v_reset.
+def check_reset(network: Network, target_name: str, allow_approximation: bool = False,
+                exact_models: tuple[str, ...] = ()) -> list[str]:
+    """The subtracting populations that ``target_name`` will run as reset-to-v_reset (models in
+    ``exact_models`` subtract exactly there: TrueNorth's linear reset for ``if``).
 
     Raises a one-line TargetError naming the first such population and the fix unless
     ``allow_approximation``."""
-    names = subtracting_populations(network)
+    names = [n for n in subtracting_populations(network) if network.populations[n].model not in exact_models]
     if names and not allow_approximation:
         where = f"{network.source}: " if network.source else ""
         more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""

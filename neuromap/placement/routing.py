@@ -69,21 +69,17 @@ def link_loads(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     a, b, w = t.row[keep], t.col[keep], t.data[keep].astype(float)
     ax, ay, bx, by = tile_x[a], tile_y[a], tile_x[b], tile_y[b]
     nx, ny = shape
-    # difference arrays over link index: x-link i joins x=i and x=i+1 (per row, per direction):
-    # +w at the first link of a run, -w after its last; bincount (one pass each) instead of np.add.at
-
-    def diff(rows, n_links, line, lo, hi, wt):
-        key = line * n_links
-        size = rows * n_links
-        return (np.bincount(key + lo, weights=wt, minlength=size)
-                - np.bincount(key + hi, weights=wt, minlength=size)).reshape(rows, n_links)
-
+    # difference arrays over link index: x-link i joins x=i and x=i+1 (per row, per direction)
+    east = np.zeros((ny, nx + 1)); west = np.zeros((ny, nx + 1))
+    north = np.zeros((nx, ny + 1)); south = np.zeros((nx, ny + 1))
     lo, hi = np.minimum(ax, bx), np.maximum(ax, bx)
-    e, wv = bx > ax, bx < ax
-    east = diff(ny, nx + 1, ay[e], lo[e], hi[e], w[e])
-    west = diff(ny, nx + 1, ay[wv], lo[wv], hi[wv], w[wv])
+    e = bx > ax
+    np.add.at(east, (ay[e], lo[e]), w[e]); np.add.at(east, (ay[e], hi[e]), -w[e])
+    wv = bx < ax
+    np.add.at(west, (ay[wv], lo[wv]), w[wv]); np.add.at(west, (ay[wv], hi[wv]), -w[wv])
     lo, hi = np.minimum(ay, by), np.maximum(ay, by)
-    n_, s_ = by > ay, by < ay
-    north = diff(nx, ny + 1, bx[n_], lo[n_], hi[n_], w[n_])
-    south = diff(nx, ny + 1, bx[s_], lo[s_], hi[s_], w[s_])
+    n_ = by > ay
+    np.add.at(north, (bx[n_], lo[n_]), w[n_]); np.add.at(north, (bx[n_], hi[n_]), -w[n_])
+    s_ = by < ay
+    np.add.at(south, (bx[s_], lo[s_]), w[s_]); np.add.at(south, (bx[s_], hi[s_]), -w[s_])
     return tuple(np.cumsum(m, axis=1) for m in (east, west, north, south))
