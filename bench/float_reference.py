@@ -16,7 +16,8 @@ includes flattening the network), ``bytes_per_synapse`` = peak RSS / recurrent s
 10-step run of a small network before the clock starts (NEST is compiled ahead of time).
 
 NEST is a benchmark-only dependency (``pip install -r bench/requirements.txt``); without it the NEST side
-is reported as missing. ``python -m bench.float_reference [--quick]`` or ``python -m bench.run float_reference``.
+is reported as missing. ``python -m bench.float_reference [--quick | --medium]`` or ``python -m bench.run
+float_reference``; ``--medium`` (NE = 4000, NI = 1000, 2.5 M synapses, 300 ms) runs without the heavy lock.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ DESCRIPTION = ("Float reference (numba backend) vs NEST 3.10 (1 thread) on Brune
 REPEATS = 3
 FULL = dict(ne=8000, ni=2000, eps=0.1, j=0.1, g=5.0, eta=2.0, dt=0.1, ms=1000.0)
 QUICK = dict(ne=2000, ni=500, eps=0.1, j=0.1, g=5.0, eta=2.0, dt=0.1, ms=200.0)
+#: 2.5 M synapses, 300 ms: light enough to run without the heavy lock on a shared machine
+MEDIUM = dict(ne=4000, ni=1000, eps=0.1, j=0.1, g=5.0, eta=2.0, dt=0.1, ms=300.0)
 SKIP_MS = 100.0          # rates are measured after the first 100 ms
 
 
@@ -154,9 +157,9 @@ def nest_available() -> bool:
         return False
 
 
-def run(quick: bool = False, repeats: int = REPEATS) -> dict:
+def run(quick: bool = False, repeats: int = REPEATS, cfg: dict | None = None) -> dict:
     import numpy as np
-    cfg = QUICK if quick else FULL
+    cfg = cfg or (QUICK if quick else FULL)
     sides = ["neuromap"] + (["nest"] if nest_available() else [])
     runs: dict[str, list] = {s: [] for s in sides}
     for _ in range(repeats):
@@ -166,6 +169,7 @@ def run(quick: bool = False, repeats: int = REPEATS) -> dict:
                 r = _subprocess(s, cfg)
                 r["load_before"] = round(load, 2)
                 runs[s].append(r)
+                print(s, json.dumps(r), file=sys.stderr, flush=True)     # progress: each measurement
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     sys.path[:0] = [root, os.path.join(root, "examples")]
     import brunel
@@ -202,6 +206,14 @@ if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--side":
         fn = side_neuromap if sys.argv[2] == "neuromap" else side_nest
         print(json.dumps(fn(json.loads(sys.argv[3]))))
+    elif "--medium" in sys.argv:            # -> bench/results/float_reference_medium.json
+        res = run(cfg=MEDIUM)
+        res["_description"] = DESCRIPTION.replace("10 k neurons, 10 M synapses, 1 s", "5 k neurons, 2.5 M synapses, 300 ms")
+        res["date"] = __import__("time").strftime("%Y-%m-%d %H:%M")
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                               "float_reference_medium.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        print(json.dumps(res, indent=1))
     else:
         res = run(quick="--quick" in sys.argv)
         print(json.dumps(res, indent=1))

@@ -10,7 +10,8 @@ and verifier), with the default options of the code under test (placer cpsat, de
 run alternately, case by case, in the same run; each old compile is killed after ``--cap`` seconds
 (default 300) and reported as ``> cap``. Records wall time, the placement's own time (``solve_time_s``
 plus the sequential baseline), hop-weighted traffic (uniform rates) next to the sequential placer's,
-cores, peak RSS and the load average, to bench/results/placer_budget.{json,md}.
+cores, peak RSS and the load average, to bench/results/placer_budget_compare.{json,md} (``--out NAME``);
+``python -m bench.run placer_budget`` writes the new side only to placer_budget.json.
 
 Cases:
 
@@ -215,7 +216,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cap", type=float, default=300.0)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--only", nargs="*")
-    ap.add_argument("--out", default=NAME)
+    ap.add_argument("--out", default=f"{NAME}_compare")
     ap.add_argument("--placement-only", action="store_true",
                     help="time place_graph on the compile's synapse graph instead of the whole compile")
     a = ap.parse_args(argv)

@@ -20,6 +20,8 @@ BENCHMARKS: dict[str, str] = {
     "learning_accuracy": "bench.learning_accuracy",
     "clopath_accuracy": "bench.clopath_accuracy",
     "emulator_plastic": "bench.emulator_plastic",
+    "placer_budget": "bench.placer_budget",
+    "compile_scale": "bench.compile_scale",
     "emulator_scale": "bench.emulator_scale",
     "float_reference": "bench.float_reference",
     "microcircuit": "bench.microcircuit",

@@ -162,12 +162,12 @@ def index_array(v: Any, size: int, fld: str) -> np.ndarray:
                                                        and np.all(arr == np.round(arr)))):
         raise NetworkFormatError(f"{_short(v)} is not a list of neuron indices", field=fld,
                                  fix="use a list of integers")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= size):
-        bad = int(arr[(arr < 0) | (arr >= size)][0])
-        raise NetworkFormatError(f"index {bad} is outside 0..{size - 1}", field=fld,
+    if arr.size and (arr.min() < 0 or arr.max() >= size):   # before the int64 cast (1e300 would wrap)
+        bad = arr[(arr < 0) | (arr >= size)][0]
+        raise NetworkFormatError(f"index {bad:g} is outside 0..{size - 1}" if arr.dtype.kind == "f" else
+                                 f"index {int(bad)} is outside 0..{size - 1}", field=fld,
                                  fix=f"indices are in [0, {size - 1}]")
-    return arr
+    return arr.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- connection rules

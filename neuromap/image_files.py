@@ -167,12 +167,15 @@ def _bool(v: Any, where: str) -> None:
         raise ManifestFieldError(where, f"{_show(v)} is not true or false")
 
 
-def _report(fields: dict[str, Check]) -> Check:
-    """A compiler report (JSON object): the listed fields, when present, have their types; other fields are
-    free (reports grow), as long as no command reads them."""
+def _report(fields: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
+    """A compiler report (JSON object): the listed fields, when present, have their types (those in
+    ``required`` must be present); other fields are free (reports grow), as long as no command reads them."""
     def check(v: Any, where: str) -> None:
         if not isinstance(v, dict):
             raise ManifestFieldError(where, f"{_show(v)} is not an object")
+        missing = [k for k in required if k not in v]
+        if missing:
+            raise ManifestFieldError(f"{where}.{missing[0]}", "is missing")
         for k, c in fields.items():
             if k in v:
                 c(v[k], f"{where}.{k}")
@@ -236,7 +239,7 @@ _FIDELITY_FIELDS = {
     "target": _str(256), **{k: _int(0, 2 ** 63 - 1) for k in ("synapses", "synapses_zeroed", "synapses_dropped",
                                                                "synapses_clipped", "sign_flips")},
     **{k: _NAMES for k in ("projections_zeroed", "plasticity_frozen", "bias_dropped", "weights_reencoded",
-                           "approximations")},
+                           "approximations", "reset_approximated")},
     "refractory_dropped": _map(_int(0, 2 ** 31 - 1)),
     "rate": _nullable(_record({"steps": _int(0, 2 ** 63 - 1), "max_rel_error": _NUM_OR_NULL,
                                "worst": _nullable(_str()), "populations": _list(_POPULATION_COMPARE),
@@ -251,11 +254,15 @@ _TRUENORTH = _report({
     "crossbar": _nullable(_report({"totals": _nullable(_report({k: _NUM for k in (
         "rel_error", "rms_error", "max_error", "dropped", "optimal_cores", "cores")}))})),
     "fanout": _nullable(_report({k: _NUM for k in ("splitters", "splitter_cores")}))})
+#: fields of ``options.placement`` that the summary reads unconditionally
+PLACEMENT_REQUIRED = ("method", "rates", "seed", "cores_used", "hop_weighted_traffic",
+                      "sequential_hop_weighted_traffic", "inter_core_packets", "mean_hops", "max_hops",
+                      "max_link_load", "energy_pj_per_step", "latency_ns_per_step", "solve_time_s")
 #: ``options``: compiler options and reports; the fields commands read are typed
 OPTIONS_FIELDS: dict[str, Check] = {
     "placer": _str(64), "time_limit": _NUM_OR_NULL, "deterministic": _bool, "seed": _int(0, 2 ** 63 - 1),
     "rates": _str(MAX_NAME_CHARS), "link_slack": _NUM, "passes": _list(_str(64), max_len=64),
-    "placement": _nullable(_report(PLACEMENT_FIELDS)),
+    "placement": _nullable(_report(PLACEMENT_FIELDS, PLACEMENT_REQUIRED)),
     "fidelity": _nullable(FIDELITY),
     "compatibility": _nullable(_list(_report({k: _str() for k in ("item", "reason", "alternative", "severity")}))),
     "quantization": _nullable(_QUANTIZATION),

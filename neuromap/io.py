@@ -96,13 +96,24 @@ def read_network_dict(path: str | os.PathLike) -> dict:
     """The parsed file as a dict (no network checks yet); syntax errors name the line. Bounded: see the
     module docstring (file size, nesting, integer digits, alias expansion)."""
     path = os.fspath(path)
-    ext = _suffix(path)
+    _suffix(path)
+    d = read_document(path, "the network file")
+    if d is None:
+        raise NetworkFormatError("file is empty", file=path, fix="start with format: neuromap/1")
+    return d
+
+
+def read_document(path: str | os.PathLike, what: str = "the file") -> Any:
+    """A YAML (``.yaml``/``.yml``) or JSON file of untrusted data, parsed with the bounds of the module
+    docstring (regular file, size, nesting, integer digits, aliases, duplicate keys); None when empty."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
 
     def bad(problem: str, fix: str = "check the file", field: str | None = None) -> NetworkFormatError:
         return NetworkFormatError(problem, file=path, field=field, fix=fix)
 
     try:
-        with open_regular(path, "the network file", MAX_FILE_BYTES,
+        with open_regular(path, what, MAX_FILE_BYTES,
                           error=lambda p: bad(p, "give a regular YAML/JSON file")) as f:
             raw = f.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -138,8 +149,6 @@ def read_network_dict(path: str | os.PathLike) -> dict:
                                      fix="check the file's syntax") from None
         except (ValueError, RecursionError, OverflowError) as e:   # a scalar the constructor cannot convert
             raise bad(f"invalid YAML value ({type(e).__name__})", "check the numbers in the file") from None
-    if d is None:
-        raise NetworkFormatError("file is empty", file=path, fix="start with format: neuromap/1")
     return d
 
 
@@ -299,4 +308,4 @@ def _repr_list(dumper, data):
 _Dumper.add_representer(dict, _repr_dict)
 _Dumper.add_representer(list, _repr_list)
 
-__all__ = ["load_network", "save_network", "read_network_dict"]
+__all__ = ["load_network", "save_network", "read_network_dict", "read_document"]

@@ -318,8 +318,52 @@ def _load_python(ref: str, seed: int | None) -> Network:
     return net
 
 
+def _survives_reading(path: str, timeout_s: float = 120.0) -> str | None:
+    """Read the HDF5 file once in a forked child: libhdf5 can crash the process (SIGSEGV) on a corrupted
+    file, which no Python ``except`` catches. Returns why the child died, or None when it finished
+    (reading it here is then safe; Python errors are left to the caller's own read). No fork: None."""
+    import signal
+    import time
+    if not hasattr(os, "fork"):
+        return None
+    pid = os.fork()
+    if pid == 0:   # child: read everything, report by exit status only (silently: the parent prints one line)
+        code = 0
+        try:
+            import faulthandler
+            faulthandler.disable()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            _read_graph_unchecked(path)
+        except BaseException:  # noqa: BLE001 - the parent repeats the read and reports the error
+            code = 3
+        os._exit(code)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return f"reading it took more than {timeout_s:g} s"
+        time.sleep(0.005)
+    if os.WIFSIGNALED(status):
+        return f"the HDF5 library crashed reading it (signal {os.WTERMSIG(status)})"
+    return None
+
+
 def _read_graph(path: str):
-    """``nir.read`` without NIR's type inference, which rejects recurrent graphs (cycles)."""
+    """``nir.read`` without NIR's type inference (which rejects recurrent graphs), after a child process
+    survived reading the same file (:func:`_survives_reading`)."""
+    why = _survives_reading(path)
+    if why:
+        raise NetworkFormatError(f"not a readable NIR file: {why}", file=path,
+                                 fix="the file is corrupted; write it again with nir.write")
+    return _read_graph_unchecked(path)
+
+
+def _read_graph_unchecked(path: str):
     import h5py
     from nir.serialization import hdf2dict
     nir = _nir()
@@ -339,15 +383,21 @@ def _text(v: Any) -> str:
     return v.decode("utf8") if isinstance(v, bytes) else str(v)
 
 
-def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: float | None = None,
+def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: float | str | None = None,
                      inputs: dict[str, Any] | None = None, use_extension: bool = True,
-                     name: str | None = None) -> Network:
+                     name: str | None = None, convention: str | None = None) -> Network:
     """A Network from a ``nir.NIRGraph`` or a NIR file path (mapping in ``docs/nir.md``).
 
     dt: ms per step (default: the extension's dt, else 1.0). time_unit_ms: ms per NIR
-    time unit (default: the extension's, else 1000 = seconds). inputs: Input node name ->
-    neuron spec of its input population (default ``{"model": "poisson"}``: 10 Hz).
+    time unit (default: the extension's, else the convention's; ``"step"``: one step). inputs: Input
+    node name (``"*"``: every Input node) -> neuron spec of its input population (default
+    ``{"model": "poisson"}``: 10 Hz).
     use_extension: read the neuromap extension where it is consistent with the graph.
+    convention: the producer's conventions (:mod:`neuromap.nir_conventions`: snntorch, norse, sinabs,
+    rockpool, lava-dl, lava, nir); default: detected from the file (``nir`` when it does not say).
+    It sets the default dt and time unit, the reset mechanism and the CubaLIF current convention.
+    Implausible layers (tau far below dt, weights that can never make a neuron spike) are reported as
+    :class:`neuromap.nir_conventions.NIRImportWarning` warnings with numbers.
     """
     nir = _nir()
     file = None
@@ -364,27 +414,39 @@ def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: 
                                      fix="check the file's permissions") from None
         try:
             graph = _read_graph(file)
+        except NetworkFormatError:
+            raise
         except Exception as e:  # h5py / nir raise many types for a bad file
             raise NetworkFormatError(f"not a readable NIR file ({type(e).__name__}: {str(e)[:80]})", file=file,
                                      fix="write it with nir.write (NIR HDF5 format)") from None
     else:
         graph = graph_or_path
     try:
-        return _import(graph, dt, time_unit_ms, inputs or {}, use_extension, name)
+        return _import(graph, dt, time_unit_ms, inputs or {}, use_extension, name, convention,
+                       f"{file}: " if file else "")
     except NetworkFormatError as e:
         raise e.located(file=file) from None
 
 
 def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_ext: bool,
-            name: str | None) -> Network:
+            name: str | None, convention: str | None = None, where: str = "") -> Network:
+    from neuromap import nir_conventions as nc
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
         raise NetworkFormatError(f"a {type(graph).__name__} is not a NIRGraph", fix="pass a nir.NIRGraph or a .nir file")
     gext = _unpack(graph.metadata) if use_ext else None
     gext = gext if isinstance(gext, dict) and gext.get("version") == EXT_VERSION else None
     g = _flatten(graph)
-    dt = float(dt if dt is not None else (gext or {}).get("dt", 1.0))
-    unit = float(unit if unit is not None else (gext or {}).get("time_unit_ms", TIME_UNIT_MS))
+    if convention is not None:
+        conv = nc.convention(convention)
+    elif gext is not None:
+        conv = nc.CONVENTIONS["nir"]     # written by neuromap: NIR's reference meaning
+    else:
+        conv = nc.detect(graph, g.nodes)[0]
+    dt = float(dt if dt is not None else (gext or {}).get("dt", conv.dt_ms))
+    if isinstance(unit, str) and unit == "step":   # one NIR time unit = one step
+        unit = dt
+    unit = float(unit if unit is not None else (gext or {}).get("time_unit_ms", conv.time_unit_ms(dt)))
     dt_n = dt / unit
     net = Network(name=name or (gext or {}).get("name", "nir"), dt=dt, seed=int((gext or {}).get("seed", 0)))
     conns, outputs = _trace(g)
@@ -407,16 +469,18 @@ def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_
         if ext is not None and _population_matches(ext, node, n, dt_n, unit):
             pops[nname] = (ext["name"], n, ext["neuron"])
         elif kind == "Input":
-            pops[nname] = (_pop_name(nname), n, dict(inputs.get(nname, {"model": "poisson"})))
+            pops[nname] = (_pop_name(nname), n, dict(inputs.get(nname, inputs.get("*", {"model": "poisson"}))))
         else:
-            pops[nname] = (_pop_name(nname), n, _neuron_params(node, n, dt, dt_n, unit, bias_in.get(nname)))
+            pops[nname] = (_pop_name(nname), n, _neuron_params(node, n, dt, dt_n, unit, bias_in.get(nname), conv))
     order = {p: i for i, p in enumerate((gext or {}).get("populations", []))}
     for nname in sorted(pops, key=lambda k: (order.get(pops[k][0], len(order)), list(pops).index(k))):
         pname, n, neuron = pops[nname]
         net.add_population(pname, n, neuron)
     pop_of = {k: v[0] for k, v in pops.items()}
-    _add_projections(net, g, conns, pop_of, sizes, node_ext, gext, dt_n)
+    nc.warn_all(nc.time_constant_warnings({k: v for k, v in g.nodes.items() if k in pop_of}, dt, unit, conv), where)
+    _add_projections(net, g, conns, pop_of, sizes, node_ext, gext, dt_n, conv)
     _add_probes(net, g, outputs, pop_of, gext)
+    nc.warn_all(nc.weight_warnings(net), where)
     return net
 
 
@@ -556,8 +620,9 @@ def _sizes(g: _Graph, conns: list[_Conn]) -> dict[str, int]:
     return out
 
 
-def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias: np.ndarray | None) -> dict:
-    """neuromap neuron dict for a NIR neuron node (mapping in docs/nir.md)."""
+def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias: np.ndarray | None,
+                   conv: Any = None) -> dict:
+    """neuromap neuron dict for a NIR neuron node (mapping and conventions in docs/nir.md)."""
     kind = type(node).__name__
     v = lambda name: _vec(getattr(node, name), n, f"{kind}.{name}")  # noqa: E731
     b = np.zeros(n) if bias is None else bias
@@ -570,6 +635,8 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
         if kind in ("CubaLIF", "CubaLI"):
             out["tau_syn"] = v("tau_syn") * unit
             out["bias"] = v("r") * v("w_in") * b
+            if conv is not None and conv.cuba_current == "jump":   # b added to I every step: I -> w_in b tau_syn/h
+                out["bias"] = out["bias"] * v("tau_syn") / dt_n
         else:
             out["tau_syn"] = np.full(n, max(dt / INSTANT_SYN_FACTOR, MIN_TAU))
             out["bias"] = v("r") * b
@@ -577,6 +644,8 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
             out["v_th"], out["v_reset"] = np.nextafter(v("v_threshold"), np.inf), v("v_reset")
         else:
             out["v_th"], out["v_reset"] = np.full(n, NEVER), v("v_leak")
+    if conv is not None and conv.reset == "subtract" and kind in SPIKING_NODES:
+        out["reset"] = "subtract"
     return {k: (x if isinstance(x, str) else _compact(x)) for k, x in out.items()}
 
 
@@ -585,18 +654,26 @@ def _compact(a: np.ndarray) -> Any:
     return float(a[0]) if a.size and np.all(a == a[0]) else a
 
 
-def _weight_gain(node: Any, neuron: dict, n: int, dt: float, dt_n: float) -> np.ndarray:
+def _weight_gain(node: Any, neuron: dict, n: int, dt: float, dt_n: float, conv: Any = None) -> np.ndarray:
     """neuromap weight per NIR weight unit for each post neuron (docs/nir.md, *Weights*)."""
     kind = type(node).__name__
     v = lambda name: _vec(getattr(node, name), n, f"{kind}.{name}")  # noqa: E731
     if kind == "IF":
         return v("r") * dt_n
     if kind in ("CubaLIF", "CubaLI"):
+        if conv is not None and conv.cuba_current == "jump":   # the framework adds w_in W to I directly
+            return v("r") * v("w_in")
         return v("r") * v("w_in") * dt_n / v("tau_syn")
     # LIF / LI: the spike moves v by r*W*dt/tau by the end of its arrival step; lif's first-step gain is p
     from neuromap.neurons import lif
     p = lif.constants({**neuron, "tau_m": _vec(neuron["tau_m"], n, "tau_m"),
                        "tau_syn": _vec(neuron["tau_syn"], n, "tau_syn")}, n, dt)["p"]
+    if np.any(p <= 0):
+        k = int(np.argmax(p <= 0))
+        raise NetworkFormatError(f"tau = {v('tau')[k]:.3g} NIR time units ({v('tau')[k] * dt / dt_n:.3g} ms) is "
+                                 f"{dt_n / v('tau')[k]:.3g}x below dt = {dt:g} ms: an input spike decays to exactly 0 "
+                                 "within its step", field=f"{kind}.tau",
+                                 fix="give the exporter's --nir-convention, or --time-unit / --dt")
     return v("r") * dt_n / v("tau") / p
 
 
@@ -614,8 +691,11 @@ def _population_matches(ext: dict, node: Any, n: int, dt_n: float, unit: float) 
     if type(node).__name__ == "Input":
         return int(np.prod(node.input_type["input"])) == n
     keys = [k for k, x in vars(ref).items() if isinstance(x, np.ndarray) and k not in ("input_type", "output_type")]
-    return all(np.array_equal(np.broadcast_to(np.asarray(getattr(node, k), np.float64), (n,)), getattr(ref, k))
-               for k in keys)
+    try:   # a parameter of the wrong shape or type is not the extension's population (checked later, by NIR)
+        return all(np.array_equal(np.broadcast_to(np.asarray(getattr(node, k), np.float64), (n,)), getattr(ref, k))
+                   for k in keys)
+    except (TypeError, ValueError):
+        return False
 
 
 def _delay_steps(c: _Conn, pre: np.ndarray, post: np.ndarray, dt_n: float, n_pre: int, n_post: int) -> np.ndarray:
@@ -632,7 +712,7 @@ def _delay_steps(c: _Conn, pre: np.ndarray, post: np.ndarray, dt_n: float, n_pre
 
 
 def _add_projections(net: Network, g: _Graph, conns: list[_Conn], pop_of: dict, sizes: dict, node_ext: dict,
-                     gext: dict | None, dt_n: float) -> None:
+                     gext: dict | None, dt_n: float, conv: Any = None) -> None:
     structural: list[tuple[str, dict]] = []  # (extension projection name or "", connect kwargs)
     groups: dict[str, list[tuple[int | None, np.ndarray, str, str]]] = {}
     for c in conns:
@@ -644,7 +724,7 @@ def _add_projections(net: Network, g: _Graph, conns: list[_Conn], pop_of: dict, 
         post, pre = np.nonzero(w)
         delay = _delay_steps(c, pre, post, dt_n, n_pre, n_post)
         post_pop = net.populations[pop_of[c.dst]]
-        gain = _weight_gain(g.nodes[c.dst], post_pop.neuron, n_post, net.dt, dt_n)
+        gain = _weight_gain(g.nodes[c.dst], post_pop.neuron, n_post, net.dt, dt_n, conv)
         kw = dict(pre=pop_of[c.src], post=pop_of[c.dst], connect={"rule": "list", "pre": pre, "post": post},
                   weight=w[post, pre] * gain[post], delay=delay, name=_pop_name(c.via or f"{c.src}_to_{c.dst}"))
         ext = node_ext.get(c.via) or {} if c.via else {}

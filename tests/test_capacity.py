@@ -180,3 +180,19 @@ def test_over_capacity_image_cannot_be_written(ei_image, tmp_path):
     with pytest.raises(ImageError, match="input_axons"):
         bad.save(tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10 ** 6))
+def test_target_cores_match_the_sorted_pairs(seed):
+    """traffic.neuron_target_cores (counting sort + marks, O(synapses)) = the distinct sorted
+    (source, core) pairs."""
+    from neuromap.placement.traffic import neuron_target_cores
+    rng = np.random.default_rng(seed)
+    n, s = int(rng.integers(1, 60)), int(rng.integers(0, 400))
+    g = SynapseGraph.from_arrays(n, rng.integers(0, n, s), rng.integers(0, n, s))
+    core_of = rng.integers(0, int(rng.integers(1, 9)), n)
+    a, b = neuron_target_cores(g, core_of)
+    nc = int(core_of.max()) + 1
+    key = np.unique(g.pre * nc + core_of[g.post])
+    assert a.tolist() == (key // nc).tolist() and b.tolist() == (key % nc).tolist()

@@ -176,3 +176,12 @@ def test_hardware_unit_weights_the_encoding_changes_are_a_loss():
     assert len(f.weights_reencoded) == 1 and f.rate is None          # hardware units: no float reference
     with pytest.raises(FidelityError, match=r"--strict: hardware-unit weights clipped or truncated .*1 clipped"):
         enforce(f, strict=True)
+
+
+def test_a_malformed_report_is_a_one_line_image_error():
+    from neuromap.errors import ImageError
+    good = FidelityReport("loihi", synapses=3).to_dict()
+    assert FidelityReport.from_dict({**good, "from_a_newer_version": 1}).synapses == 3
+    for bad in ({**good, "synapses_zeroed": "x"}, {**good, "rate": {"steps": 1}}, {**good, "rate": 5}):
+        with pytest.raises(ImageError, match="options.fidelity: malformed"):
+            FidelityReport.from_dict(bad)

@@ -23,9 +23,9 @@ def _fuzz(tmp_path, per_kind: int, seed: int) -> None:
 
 
 def test_fuzz_small(tmp_path):
-    _fuzz(tmp_path, per_kind=8, seed=1)
+    _fuzz(tmp_path, per_kind=40, seed=1)
 
 
 @pytest.mark.slow
 def test_fuzz_large(tmp_path):
-    _fuzz(tmp_path, per_kind=150, seed=2)
+    _fuzz(tmp_path, per_kind=400, seed=2)

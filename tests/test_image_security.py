@@ -279,6 +279,8 @@ RESIGNED_REPORT_EDITS = {  # fields commands read from options/constants, re-sig
     "placement time split": (lambda m: m["options"]["placement"].update(time_split_s={"route": []}),
                              "options.placement.time_split_s.route"),
     "options passes": (lambda m: m["options"].update(passes="check"), "options.passes"),
+    "placement field missing": (lambda m: m["options"]["placement"].pop("sequential_hop_weighted_traffic"),
+                                "options.placement.sequential_hop_weighted_traffic"),
     "fidelity count": (lambda m: m["options"]["fidelity"].update(synapses_dropped=[1]), "options.fidelity.synapses_dropped"),
     "fidelity map": (lambda m: m["options"]["fidelity"].update(refractory_dropped="x"), "options.fidelity.refractory_dropped"),
     "fidelity extra": (lambda m: m["options"]["fidelity"].update(evil=1), "options.fidelity.evil"),

@@ -104,6 +104,8 @@ def test_allow_outside_files_and_no_content_in_errors(tmp_path, capsys):
         assert "topsecret" not in err and "root:x" not in err
         if code == 2:
             assert len(err.strip().splitlines()) == 1
+    from neuromap.io import ALLOW_OUTSIDE_FILES
+    assert ALLOW_OUTSIDE_FILES.get() is False      # the flag lasts one command, also in-process
     # inside the directory, an unreadable file is named, its content is not quoted
     (d / "s.csv").write_text(SECRET + "\n")
     (d / "s.yaml").write_text(HEAD + "populations:\n  a: {size: 2, neuron: {model: lif}}\nprojections:\n"
@@ -139,3 +141,52 @@ def test_nir_fifo_is_not_read(tmp_path):
     os.mkfifo(tmp_path / "g.nir")
     with pytest.raises(NetworkFormatError, match="not a regular file"):
         load_network(tmp_path / "g.nir")
+
+
+def test_nir_parameter_of_the_wrong_shape_is_a_clean_error(tmp_path):
+    """An exported graph whose neuron parameter is replaced by an empty array (fuzz input): one line."""
+    import nir
+
+    from neuromap.nir_io import _read_graph, write_nir
+    write_nir(load_network(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                        "examples", "ramp_lif.yaml")), tmp_path / "g.nir")
+    g = _read_graph(str(tmp_path / "g.nir"))
+    node = next(n for n in g.nodes.values() if type(n).__name__ == "CubaLIF")
+    node.w_in = np.zeros((0,))
+    nir.write(str(tmp_path / "bad.nir"), g)
+    with pytest.raises(NetworkFormatError, match="w_in: has 0 values"):
+        load_network(tmp_path / "bad.nir")
+
+
+def test_rates_file_is_bounded_like_network_files(tmp_path):
+    from neuromap.placement.rates_file import load_rates
+    (tmp_path / "r.yaml").write_text(LAUGHS.replace(POPS, "rates: {a: 1}\n"))
+    t = time.monotonic()
+    with pytest.raises(NetworkFormatError, match="cannot parse: .*aliases expand"):
+        load_rates(tmp_path / "r.yaml", {"a": 4}, 1.0)
+    assert time.monotonic() - t < 10
+    (tmp_path / "d.json").write_text('{"rates": {"a": 1}, "rates": {"a": 2}}')
+    with pytest.raises(NetworkFormatError, match="appears twice"):
+        load_rates(tmp_path / "d.json", {"a": 4}, 1.0)
+
+
+def test_nir_reader_crash_is_a_clean_error(tmp_path, monkeypatch):
+    """libhdf5 segfaults on some corrupted files (fuzz find: a byte-flipped .nir killed the process); the
+    file is read first in a forked child, and a crash there is a one-line error."""
+    import signal
+
+    from neuromap import nir_io
+    nir_io.write_nir(load_network(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                               "examples", "ramp_lif.yaml")), tmp_path / "g.nir")
+    monkeypatch.setattr(nir_io, "_read_graph_unchecked", lambda path: os.kill(os.getpid(), signal.SIGSEGV))
+    with pytest.raises(NetworkFormatError, match="HDF5 library crashed reading it"):
+        load_network(tmp_path / "g.nir")
+
+
+def test_huge_probe_index_is_a_clean_error(tmp_path, capsys):
+    """A probe index of 1e300 was cast to int64 first (RuntimeWarning on stderr, then a wrapped index)."""
+    (tmp_path / "p.yaml").write_text(HEAD + POPS + "probes:\n- {population: a, variables: [v], neurons: [1.0e+300]}\n")
+    with pytest.raises(SystemExit) as e:
+        main(["simulate", str(tmp_path / "p.yaml"), "-n", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and "index 1e+300 is outside 0..3" in err[0], err

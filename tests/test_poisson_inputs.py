@@ -326,3 +326,18 @@ def test_exported_lava_script_replays_the_same_events(tmp_path):
     np.add.at(expect, (img.inputs["spike_step"], img.inputs["spike_index"]), 1)
     assert np.array_equal(env["input_spikes"](steps), expect)
     assert text.count("num_message_bits=8") == 2                       # x and y are multi-event; s is not
+
+
+def test_truenorth_refuses_multi_event_inputs_with_the_fix():
+    from neuromap import Network
+    from neuromap.compiler.check import find_problems
+    from neuromap.targets import load_target
+    net = Network(seed=1, dt=1.0)
+    net.add_population("x", 4, neuron="poisson", rate=[500.0, 1500.0, 2500.0, 100.0])
+    net.add_population("n", 4, neuron="if", v_th=1.0)
+    net.connect("x", "n", "one_to_one", weight=1.0)
+    probs = [p for p in find_problems(net, load_target("truenorth")) if "rate" in p.item]
+    assert len(probs) == 1 and probs[0].severity == "error"
+    assert "2.5 events per step" in probs[0].reason and "split x into 3 populations" in probs[0].alternative
+    net.populations["x"].neuron["rate"] = np.array([500.0, 900.0, 1000.0, 100.0])   # at most 1 per step: fine
+    assert not [p for p in find_problems(net, load_target("truenorth")) if "rate" in p.item]

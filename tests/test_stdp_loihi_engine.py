@@ -60,6 +60,7 @@ def test_single_pairs_follow_the_float_rule_at_every_lag(bound, sign):
     ws = 700.0
     cfg, learning, errors = compiled(params, ws, sign)
     assert learning["engine"] == "loihi" and max(errors["A_plus"], errors["A_minus"]) < 1e-3
+    assert errors["same_step"] < 0.3        # the same-step correction's 4-bit literal (tolerance below)
     w0f = 0.15
     for lag in range(-8, 9):
         t_pre = 20
@@ -124,3 +125,15 @@ def test_hard_bound_lands_on_the_weight_field():
     q = next(p for p in rep.projections if p.plasticity == "stdp")
     assert q.learning["w_range"][1] == 255 and q.learning["param_rel_error"]["w_max"] < 1e-3
     assert math.isclose(255 / q.learning["weight_scale"], 0.3, rel_tol=1e-3)
+
+
+def test_huge_w_max_compiles_with_the_bound_error_reported():
+    """A w_max far above the weights (1e9) saturates at RANGE_CAP x the largest initial weight instead of
+    leaving no room for the threshold; the report says how far the realized bound is from w_max."""
+    from neuromap.compiler.quantize import quantize_network
+    from neuromap.targets import load_target
+    n = net("additive")
+    n.projections[0].plasticity = {**n.projections[0].plasticity, "w_max": 1e9}
+    _, rep = quantize_network(n, load_target("loihi"))
+    q = next(p for p in rep.projections if p.plasticity == "stdp")
+    assert q.learning["engine"] == "loihi" and q.learning["param_rel_error"]["w_max"] > 0.99

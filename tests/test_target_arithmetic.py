@@ -290,6 +290,14 @@ def test_compiler_refuses_synapse_fields_the_emulator_lacks(tmp_path, old, new, 
         compile_network(small_net(), load_target(p))
 
 
+def test_models_the_core_cannot_run_are_refused_naming_the_field(tmp_path):
+    """Before: 'model 'izhikevich' cannot run on 'chip' (it runs lif, if, loihi_lif, izhikevich, ...)'."""
+    p = tmp_path / "chip.toml"
+    p.write_text(doc_target_text().replace('"lif", "if", "loihi_lif",', '"lif", "if", "loihi_lif", "izhikevich",'))
+    with pytest.raises(TargetError, match=re.escape(f"{p}: neuron.models: 'izhikevich' is not implemented")):
+        compile_network(small_net(), load_target(p))
+
+
 def test_hardware_unit_network_refused_on_other_arithmetic(tmp_path):
     """loihi_lif parameters are Loihi's arithmetic (du/4096, vth << 6): not silently reinterpreted."""
     net = Network(seed=1)

@@ -127,3 +127,12 @@ def test_biased_image_runs_identically_in_lava(bias):
     net.connect("inp", "out", "all_to_all", weight=0.3)
     img = compile_network(net, TN, tn_time_limit=0.5)
     assert validate_image(img, 40).startswith("identical: 40 steps")
+
+
+def test_equilibrium_below_the_reset_decays_without_an_always_on_axon():
+    """v_rest + bias below v_reset: V = 0 is the equilibrium, the reset R = s 0.5 lies above it, so the
+    neuron recovers downward with the default leak; no always-on axon."""
+    hw, rep = quantize_truenorth(_biased(bias=-0.5), TN)
+    (q,) = rep.populations
+    assert q.v_origin == pytest.approx(-0.5) and q.R == round(q.v_scale * 0.5) > 0 and q.bias_axon_weight == 0
+    assert q.alpha == round(q.v_scale * 1.5) and ALWAYS_ON not in hw.populations

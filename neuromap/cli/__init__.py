@@ -33,7 +33,8 @@ COMMANDS: dict[str, str] = {
 
 def _allow_outside(ctx, param, value):
     from neuromap.io import ALLOW_OUTSIDE_FILES
-    ALLOW_OUTSIDE_FILES.set(bool(value))   # every invocation sets it (in-process callers run several)
+    token = ALLOW_OUTSIDE_FILES.set(bool(value))
+    ctx.call_on_close(lambda: ALLOW_OUTSIDE_FILES.reset(token))   # only for this command (in-process callers)
     return value
 
 

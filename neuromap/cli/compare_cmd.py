@@ -13,6 +13,7 @@ import json
 import click
 
 from neuromap.cli import allow_outside_option
+from neuromap.cli.nir_options import load_network_cli, nir_options
 from neuromap.errors import TargetError
 
 
@@ -32,7 +33,8 @@ def print_problems(e: TargetError) -> None:
               help="Emulator engine.")
 @click.option("--freeze", is_flag=True, help="Run the float reference without plasticity too (quantization only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def command(network: str, target: str, steps: int, engine: str, freeze: bool, as_json: bool) -> None:
+@nir_options
+def command(network: str, target: str, steps: int, engine: str, freeze: bool, as_json: bool, nir_kwargs: dict) -> None:
     """Compare the float reference and the compiled NETWORK on the emulator for --steps steps.
 
     \b
@@ -42,11 +44,10 @@ def command(network: str, target: str, steps: int, engine: str, freeze: bool, as
       neuromap compare net.yaml --target mychip.toml --steps 2000
     """
     from neuromap.compare import compare, format_report
-    from neuromap.io import load_network
     from neuromap.targets import load_target
 
     tgt = load_target(target)
-    net = load_network(network)
+    net = load_network_cli(network, nir_kwargs=nir_kwargs)
     try:
         rep = compare(net, tgt, steps, engine=engine, freeze_plasticity=freeze)
     except TargetError as e:

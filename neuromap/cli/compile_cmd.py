@@ -17,6 +17,7 @@ import json
 import click
 
 from neuromap.cli import allow_outside_option, quiet_option
+from neuromap.cli.nir_options import load_network_cli, nir_options
 from neuromap.progress import bar
 
 
@@ -77,8 +78,8 @@ def placement_lines(rep: dict) -> list[str]:
               help="Partition/placement method (docs/placement.md).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Wall-clock budget of the whole placement (partition, mesh, bounds, link phase; TrueNorth "
-                   "crossbar/fan-out solves) [default: scaled with the synapse count, 2 s + 1 s per million, "
-                   "at most 20 s]. Results may vary with machine load; see --deterministic.")
+                   "crossbar/fan-out solves) [default: scaled with the synapse count, 3 s + 2 s per million, "
+                   "at most 30 s]. Results may vary with machine load; see --deterministic.")
 @click.option("--deterministic", is_flag=True,
               help="Same result on every run: --time-limit counts deterministic work units (CP-SAT "
                    "deterministic time, ~1 s of one core each) instead of wall time, which is then not bounded.")
@@ -99,11 +100,15 @@ def placement_lines(rep: dict) -> list[str]:
 @click.option("--max-rate-error", type=click.FloatRange(min=0), default=None, metavar="FRACTION",
               help="Fail (exit 2, no image written) if the estimated float-vs-chip rate error of a short sample "
                    "run exceeds this fraction (0.1 = 10%) in any population.")
+@click.option("--allow-reset-approximation", is_flag=True,
+              help="Run populations with reset: subtract (snnTorch's default) as reset-to-v_reset on targets whose "
+                   "cores cannot subtract (loihi, truenorth); listed as a fidelity loss. Without it they are refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (image size + placement report).")
+@nir_options
 @quiet_option
 def command(network: str, target: str, output: str, placer: str, time_limit: float | None, deterministic: bool,
             seed: int, link_slack: float, rates: str, freeze: bool, strict: bool, max_rate_error: float | None,
-            as_json: bool, quiet: bool, force: bool) -> None:
+            allow_reset_approximation: bool, as_json: bool, quiet: bool, force: bool, nir_kwargs: dict) -> None:
     """Compile NETWORK (.yaml/.yml/.json, .nir or module.py:function) for --target into -o BUILD.
 
     \b
@@ -116,18 +121,18 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
     import dataclasses
 
     from neuromap.compiler import compile_network
-    from neuromap.io import load_network
 
     from pathlib import Path
 
     from neuromap.image_files import check_replaceable
     check_replaceable(Path(output), force)   # before the compile: a refused -o costs nothing
-    net = load_network(network)
+    net = load_network_cli(network, nir_kwargs=nir_kwargs)
     if freeze:
         net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
     with bar("compile passes", enabled=not quiet) as progress:
         img = compile_network(net, target=target, placer=placer, time_limit=time_limit, deterministic=deterministic,
                               seed=seed, rates=rates, link_slack=link_slack, progress=progress,
+                              **({"allow_reset_approximation": True} if allow_reset_approximation else {}),
                               **({"rate_check": "always"} if max_rate_error is not None else {}))
     from neuromap.compiler.fidelity import FidelityReport, enforce
     fidelity = FidelityReport.from_dict(img.options["fidelity"])

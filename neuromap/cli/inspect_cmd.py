@@ -96,7 +96,8 @@ def text_lines(s: dict) -> list[str]:
         t, fo = tn["crossbar"] or {}, tn["fanout"] or {}
         lines.append(f"truenorth: {tn['placement']}; crossbar weight error {100 * t.get('rel_error', 0):.2f}% L1 "
                      f"(rms {t.get('rms_error', 0):.3g}, max {t.get('max_error', 0):g}; {t.get('dropped', 0)} "
-                     f"synapses dropped by the crossbar, {t.get('optimal_cores', 0)}/{t.get('cores', 0)} cores proven optimal); "
+                     f"synapses dropped by the crossbar, {t.get('optimal_cores', 0)}/{t.get('cores', 0)} cores proven "
+                     "optimal); "
                      f"{fo.get('splitters', 0)} splitter neurons")
     if q:
         lines.append(f"quantization (rounding {q['rounding']}):" if q.get("rounding") else "quantization:")

@@ -15,6 +15,7 @@ import click
 import numpy as np
 
 from neuromap.cli import allow_outside_option, quiet_option
+from neuromap.cli.nir_options import load_network_cli, nir_options
 from neuromap.errors import NeuromapError
 from neuromap.progress import bar
 
@@ -27,20 +28,21 @@ from neuromap.progress import bar
               help="Write spikes and probed variables to this .npz file.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Replace the network's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (rates per population; docs/json.md).")
+@nir_options
 @quiet_option
-def command(network: str, steps: int, output: str | None, seed: int | None, as_json: bool, quiet: bool) -> None:
+def command(network: str, steps: int, output: str | None, seed: int | None, as_json: bool, quiet: bool,
+            nir_kwargs: dict) -> None:
     """Simulate NETWORK (a .yaml/.yml/.json network file) for --steps steps and print spike rates.
 
     \b
     Examples:
       neuromap simulate examples/ramp_lif.yaml --steps 5000
       neuromap simulate examples/balanced_ei.yaml --steps 2000 --seed 2 -o balanced.npz
+      neuromap simulate snn.nir --steps 2000 --nir-convention snntorch --input-spikes in.npy
     """
-    from neuromap.io import load_network
-
     if output is not None and not output.endswith(".npz"):
         raise NeuromapError(f"{output}: output must be a .npz file (use -o NAME.npz)")
-    net = load_network(network, seed=seed)
+    net = load_network_cli(network, seed=seed, nir_kwargs=nir_kwargs)
     from neuromap.simulator import simulate  # lazy: the CLI starts fast, and errors above need no simulator
 
     with bar("simulating (steps)", enabled=not quiet) as progress:

@@ -20,6 +20,11 @@ LOIHI_LEARNING = {"weight_bits": 8, "tag_bits": 8, "trace_bits": 7, "trace_fract
                   "constant_bits": 8, "scale_mantissa_bits": 4, "accumulator_bits": 15, "epoch_time_bits": 6}
 
 
+#: models a target with loihi_lif cores may list: the core model, the float models the quantizer maps onto
+#: it, and the host-driven inputs
+LOIHI_CORE_MODELS = ("lif", "if", "loihi_lif", "poisson", "spike_source")
+
+
 def _refuse(target: Any, fld: str, problem: str, fix: str) -> TargetError:
     return TargetError(f"{target.source or target.name}: {fld}: {problem} ({fix})")
 
@@ -37,6 +42,11 @@ def lif_arithmetic(target: Any) -> LifArithmetic:
         raise _refuse(target, f"neuron.{bad[0]}", f"{bad[1]}; the loihi_lif emulator implements "
                       f"{bad[0]} in [{lo}, {hi}] with 32-bit working registers",
                       f"use a value the emulator implements, or a target without this core")
+    extra = [m for m in n.models if m not in LOIHI_CORE_MODELS]
+    if extra:
+        raise _refuse(target, "neuron.models", f"{extra[0]!r} is not implemented by loihi_lif cores (they run "
+                      f"{', '.join(LOIHI_CORE_MODELS)}; float lif/if are quantized onto loihi_lif)",
+                      f"remove {extra[0]!r}")
     if n.leak_bits:
         raise _refuse(target, "neuron.leak_bits", f"{n.leak_bits}: a linear leak is not part of the loihi_lif "
                       "arithmetic (exponential decays only)", "set it to 0")

@@ -24,9 +24,9 @@ Every compile (Loihi-style and TrueNorth targets) records, from the passes' own 
   or lost something (``rate_check: auto``), always (``always``, and for ``--max-rate-error``) or never.
   Per population (:class:`neuromap.compare.PopulationCompare`) rates, relative error and count correlation;
   the estimate is the largest ``|spikes_hw - spikes_ref| / max(spikes_ref, 1)`` (a population silent in
-  float but firing on chip counts as if float had fired once). The sample is ``RATE_STEPS`` steps, fewer for large networks (a budget of
-  ``RATE_BUDGET`` synapse-steps, at least ``RATE_MIN_STEPS``); networks above ``RATE_MAX_SYNAPSES``
-  synapses are skipped with the reason (use ``neuromap compare``). Deterministic: both runs are seeded
+  float but firing on chip counts as if float had fired once). The sample is ``RATE_STEPS`` steps, fewer
+  for large networks (a budget of ``RATE_BUDGET`` synapse-steps, at least ``RATE_MIN_STEPS``); networks
+  above ``RATE_MAX_SYNAPSES`` synapses are skipped with the reason (use ``neuromap compare``). Deterministic: both runs are seeded
   from the network seed.
 
 :func:`enforce` turns losses into a one-line :class:`FidelityError` (``compile --strict``) and a rate
@@ -82,6 +82,7 @@ class FidelityReport:
     refractory_dropped: dict[str, int] = field(default_factory=dict)
     plasticity_frozen: list[str] = field(default_factory=list)
     bias_dropped: list[str] = field(default_factory=list)
+    reset_approximated: list[str] = field(default_factory=list)
     weights_reencoded: list[str] = field(default_factory=list)
     approximations: list[str] = field(default_factory=list)
     rate: RateEstimate | None = None
@@ -92,11 +93,21 @@ class FidelityReport:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FidelityReport":
-        d = dict(d)
-        r = d.pop("rate", None)
-        rate = None if r is None else RateEstimate(**{**r, "populations": [PopulationCompare(**p) for p in
-                                                                           r.get("populations", [])]})
-        return cls(**d, rate=rate)
+        """The report of an image's ``options["fidelity"]``; a malformed one is a one-line ImageError."""
+        from neuromap.errors import ImageError
+        try:
+            known = {f.name for f in dataclasses.fields(cls)} - {"rate"}
+            rep = cls(**{k: v for k, v in d.items() if k in known})
+            r = d.get("rate")
+            if r is not None:
+                rk = {f.name for f in dataclasses.fields(RateEstimate)} - {"populations"}
+                rep.rate = RateEstimate(**{k: v for k, v in r.items() if k in rk},
+                                        populations=[PopulationCompare(**p) for p in r.get("populations", [])])
+            rep.summary()
+            return rep
+        except (TypeError, ValueError, KeyError, AttributeError) as e:
+            raise ImageError(f"manifest options.fidelity: malformed report ({type(e).__name__}: {e}; recompile the "
+                             "image)") from None
 
     def losses(self) -> list[tuple[str, str]]:
         """What was lost, one ``(what, fix)`` per kind (empty: nothing dropped, zeroed, clipped or frozen)."""
@@ -126,6 +137,10 @@ class FidelityReport:
         if self.bias_dropped:
             out.append((f"bias lost by the crossbar on {', '.join(map(repr, self.bias_dropped))}",
                         "free an axon type on those cores (fewer distinct weights onto the population)"))
+        if self.reset_approximated:
+            out.append(("reset by subtraction run as reset to v_reset on "
+                        + ", ".join(map(repr, self.reset_approximated)),
+                        "set reset: zero in the float network, or use a target that resets by subtraction"))
         if self.plasticity_frozen:
             out.append((f"plasticity frozen on {', '.join(map(repr, self.plasticity_frozen))}",
                         "compile with --freeze to accept frozen weights, or choose a target/rule that learns "
@@ -188,6 +203,7 @@ def collect(network: Network, target_name: str, options: dict) -> FidelityReport
     if fi.get("late_synapses"):
         rep.approximations.append(f"{fi['late_synapses']} delay-1 synapse(s) arrive one step late through fan-in "
                                   "relays")
+    rep.reset_approximated = list(options.get("reset_approximated") or [])
     rep.weights_reencoded = list(options.get("weight_encoding") or [])
     if tn:
         cb = tn.get("crossbar") or {}

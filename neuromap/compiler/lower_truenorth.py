@@ -47,6 +47,9 @@ def is_truenorth(target: Any) -> bool:
 # ------------------------------------------------------------------ pass 1: quantize
 def quantize_pass(st):
     from neuromap.compiler.quantize_truenorth import quantize_truenorth
+    from neuromap.compiler.reset import check_reset
+    approx = check_reset(st.network, st.target.name, bool(st.options.get("allow_reset_approximation")),
+                         exact_models=("if",))     # linear reset mode gamma = 1
     hw, rep = quantize_truenorth(st.network, st.target)
     dmax = min(15, st.target.synapse.delay_max)
     where = f"{st.network.source}: " if st.network.source else ""
@@ -55,7 +58,8 @@ def quantize_pass(st):
             raise TargetError(f"{where}projections[{i}] ({pr.name}).delay: {int(pr.delay.max())} is outside "
                               f"[1, {dmax}] ticks on {st.target.name!r} (4-bit axonal delays; shorten it)")
     tn = {"quantization": rep.to_dict(), "warnings": list(rep.warnings)}
-    return dataclasses.replace(st, network=hw, options={**st.options, "truenorth": tn})
+    extra = {"reset_approximated": approx} if approx else {}
+    return dataclasses.replace(st, network=hw, options={**st.options, "truenorth": tn, **extra})
 
 
 def verify_quantized(st) -> None:
@@ -204,10 +208,9 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
         report.add(cid, W, sol)
         lost = (W != 0) & (np.asarray(sol.realized) == 0)       # per target synapse: dropped by the crossbar
         flip = np.sign(W) * np.sign(sol.realized) < 0
-        row_proj = ukeys[rk][:, 1]
-        P_all = len(net.projections)
-        by_proj_dropped += np.bincount(np.repeat(row_proj, members.size)[lost.reshape(-1)], minlength=P_all)
-        by_proj_flips += np.bincount(np.repeat(row_proj, members.size)[flip.reshape(-1)], minlength=P_all)
+        cell_proj = np.repeat(ukeys[rk][:, 1], members.size)     # projection of each (row, neuron) cell
+        by_proj_dropped += np.bincount(cell_proj[lost.reshape(-1)], minlength=by_proj_dropped.size)
+        by_proj_flips += np.bincount(cell_proj[flip.reshape(-1)], minlength=by_proj_flips.size)
         s[members] = sol.s
         phys.append((ukeys[rk][sol.axon_input][:, 1:], sol.crossbar, sol.axon_type, members))
 
@@ -313,8 +316,8 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
     probes = [ProbeMap(p.population, tuple(v for v in p.variables if v in ("spikes", "v")),
                        None if p.neurons is None else np.asarray(p.neurons, np.int64)) for p in net.probes]
     crossbar = report.to_dict()
-    crossbar["by_projection"] = [{"name": pr.name, "dropped": int(by_proj_dropped[k]), "sign_flips": int(by_proj_flips[k])}
-                                 for k, pr in enumerate(net.projections)]
+    crossbar["by_projection"] = [{"name": pr.name, "dropped": int(by_proj_dropped[k]),
+                                  "sign_flips": int(by_proj_flips[k])} for k, pr in enumerate(net.projections)]
     tn.update(crossbar=crossbar, warnings=warnings,
               fanout={"splitters": NS, "splitter_cores": n_sc, "solver": plan.solver,
                       "uncompensated_routes": int(plan.uncompensated().size),

@@ -455,8 +455,9 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
         if plastic:
             hw_opts.update(learning=plastic[1], learning_arrays=plastic[2])
-        hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx.copy(), pr.post_idx.copy(),
-                                         q["mantissa"].astype(np.float64), pr.delay.copy(), ("exc",), None,
+        # the connectivity is the float projection's (shared, read-only by convention): no copy per synapse
+        hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx, pr.post_idx,
+                                         q["mantissa"].astype(np.float64), pr.delay, ("exc",), None,
                                          hw_opts, {}))
         rep.projections.append(ProjectionQuant(
             name=pr.name, pre=pr.pre, post=pr.post, n_synapses=pr.n_synapses,
@@ -487,11 +488,16 @@ def to_float_voltage(report: QuantizationReport, population: str, v_hw: np.ndarr
 def quantize_pass(st):
     """Pass ``quantize``: float populations -> loihi_lif; the report goes to ``options["quantization"]``.
 
-    Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``. A network already in
+    Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``,
+    ``allow_reset_approximation`` (:mod:`neuromap.compiler.reset`). A network already in
     hardware units passes through unchanged (and keeps any report it was given)."""
     if not any(p.model in FLOAT_MODELS for p in st.network.populations.values()):
         return st
+    from neuromap.compiler.reset import check_reset
     o = st.options
+    approx = check_reset(st.network, st.target.name, bool(o.get("allow_reset_approximation")))
+    if approx:
+        o = {**o, "reset_approximated": approx}
     hw, rep = quantize_network(st.network, st.target, rounding=o.get("rounding", "nearest"),
                                seed=o.get("quant_seed"), v_headroom_bits=o.get("v_headroom_bits", 1))
     return dataclasses.replace(st, network=hw, options={**o, "quantization": rep.to_dict()})

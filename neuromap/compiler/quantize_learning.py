@@ -43,12 +43,13 @@ def _w_max(pr) -> float:
 
 def saturating_bound(pr) -> float | None:
     """``w_max`` of a projection whose learned upper bound is the weight field's saturation (pair ``stdp``
-    with hard bounds on the Loihi engine: the quantizer scales w_max onto the largest stored weight), else None."""
+    with hard bounds on the Loihi engine, ``w_max`` at most :data:`RANGE_CAP` times the largest initial
+    weight: the quantizer scales w_max onto the largest stored weight), else None."""
     p = pr.plasticity
     if p and p["rule"] == "stdp" and p.get("bound", "additive") == "additive" and pr.n_synapses \
-            and math.isfinite(float(p["w_max"])) and float(p["w_max"]) > 0:
+            and 0 < float(p["w_max"]) <= RANGE_CAP * float(np.max(np.abs(pr.weight))):
         return float(p["w_max"])
-    return None
+    return None      # (a w_max beyond RANGE_CAP x the initial weights: saturation at the cap, reported)
 
 
 def reachable_weights(pr) -> np.ndarray:

@@ -35,10 +35,10 @@ voltage unit) maps ``v' = v - v_reset`` onto V (so the reset potential is R = 0)
     ``|lambda| + B`` below it (the float's mean speed of recovery from the reset to alpha under the
     equilibrium): :func:`_split_leak`.
 
-Reset: the float models set v to v_reset after a spike, which is TrueNorth's reset mode gamma = 0 (set to
-R = 0), exact. Linear reset (gamma = 1, V - alpha: reset by subtraction) and no reset (gamma = 2) keep
-the overshoot, which no float model here does, so they are not used (memoryless neurons are 0 after
-every tick in any mode).
+Reset: ``reset: zero`` (v <- v_reset) is TrueNorth's reset mode gamma = 0 (set to R = 0), exact. An ``if``
+population with ``reset: subtract`` (v <- v - (v_th - v_reset)) uses the linear reset gamma = 1
+(V <- V - alpha), exact; a ``lif`` with ``reset: subtract`` is refused unless the compile option
+``allow_reset_approximation`` (:mod:`neuromap.compiler.reset`). No reset (gamma = 2) is not used.
 
 ``s`` is the largest scale at which every weight fits 9 bits (|w_hw| <= 255), the leak fits
 (|lambda| <= 255) and the threshold fits (18 bits; 256 in memoryless mode). ``refractory`` is
@@ -296,6 +296,8 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
         if pl["mode"] == "if":
             lam = int(round(s * pl["drift"]))
             params.update({"lambda": lam, "epsilon": False, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
+            if pop.neuron.get("reset", "zero") == "subtract":   # linear reset V - alpha: exact
+                params["gamma"] = 1
             drift_real = lam / s
         elif pl["mode"] == "lif-memoryless":
             c_hw = int(round(s * pl["drift"]))
@@ -317,7 +319,7 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
                 else:
                     rep.warnings.append(f"{name}: no leak reproduces the float firing period of "
                                         f"{pl['period']} steps under the bias alone (kept the default leak)")
-            elif pl["origin"]:
+            elif pl["origin"] > 0:      # reset below the equilibrium: recovery upward
                 lam, bias_hw = _split_leak(pl, s, T, -lam)
             if bias_hw:
                 bias_axons[name] = bias_hw

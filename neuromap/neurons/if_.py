@@ -3,7 +3,8 @@
 One step of dt ms (inputs are instantaneous voltage jumps: ``exc`` adds w, ``inh`` subtracts w)::
 
     v <- v + input + (bias - leak)*dt     (not refractory) | v_reset (refractory)
-    v >= v_th  ->  spike, v <- v_reset, held for ``refractory`` steps
+    v >= v_th  ->  spike, v <- v_reset (``reset: zero``) or v <- v - (v_th - v_reset) (``reset: subtract``,
+                   TrueNorth's linear reset), held for ``refractory`` steps
 
 ``leak`` is TrueNorth's linear leak: a constant drift (v per ms), not a decay
 toward rest; with leak = bias = 0 this is a perfect integrator.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuromap.neurons.lif import fire
+from neuromap.neurons.lif import RESET_MODES, fire, reset_flag
 from neuromap.params import Param
 
 PARAMS = {
@@ -22,11 +23,13 @@ PARAMS = {
     "leak": Param(0.0, unit="v/ms", per_neuron=True, doc="constant linear leak subtracted every ms"),
     "bias": Param(0.0, unit="v/ms", per_neuron=True, doc="constant input added every ms"),
     "refractory": Param(0, kind="int", lo=0, unit="steps", doc="steps v is held at v_reset after a spike"),
+    "reset": Param("zero", kind="str", choices=RESET_MODES, doc="after a spike: zero = v <- v_reset; subtract = "
+                   "v <- v - (v_th - v_reset)"),
 }
 STATE = ("v",)
 TARGETS = {"exc": (0, 1.0), "inh": (0, -1.0)}
 N_CHANNELS = 1
-CONSTS = ("drift", "v_th", "v_reset", "refractory")
+CONSTS = ("drift", "v_th", "v_reset", "refractory", "subtract")
 
 
 def init_state(params: dict, size: int) -> dict[str, np.ndarray]:
@@ -37,7 +40,7 @@ def constants(params: dict, size: int, dt: float) -> dict[str, np.ndarray]:
     full = lambda x: np.broadcast_to(np.asarray(x, float), (size,)).astype(float)  # noqa: E731
     return {"drift": full((np.asarray(params["bias"], float) - np.asarray(params["leak"], float)) * dt),
             "v_th": full(params["v_th"]), "v_reset": full(params["v_reset"]),
-            "refractory": full(params["refractory"])}
+            "refractory": full(params["refractory"]), "subtract": reset_flag(params, size)}
 
 
 def update(s: dict, c: dict, inp: np.ndarray, refr: np.ndarray) -> np.ndarray:

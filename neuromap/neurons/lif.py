@@ -4,7 +4,8 @@ Equations (time in ms, v and I in the same arbitrary voltage units, R = 1)::
 
     tau_m   dv/dt = -(v - v_rest) + I + bias
     tau_syn dI/dt = -I,      I <- I + w  for each arriving spike (``exc``; ``inh`` subtracts)
-    v >= v_th  ->  spike, v <- v_reset, v held at v_reset for ``refractory`` steps
+    v >= v_th  ->  spike, v <- v_reset (``reset: zero``) or v <- v - (v_th - v_reset) (``reset: subtract``),
+                   v held at v_reset for ``refractory`` steps
 
 Discretization (exact for the linear system over one step of dt, as NEST's
 ``iaf_psc_exp``): with a = exp(-dt/tau_m), b = exp(-dt/tau_syn) and
@@ -26,6 +27,9 @@ import numpy as np
 
 from neuromap.params import Param
 
+#: reset mechanisms: ``zero`` sets v to v_reset, ``subtract`` removes the distance v_th - v_reset from v
+RESET_MODES = ("zero", "subtract")
+
 PARAMS = {
     "tau_m": Param(20.0, lo=1e-6, unit="ms", per_neuron=True, doc="membrane time constant"),
     "tau_syn": Param(5.0, lo=1e-6, unit="ms", per_neuron=True, doc="synaptic current time constant"),
@@ -35,12 +39,14 @@ PARAMS = {
     "v_init": Param(0.0, unit="v", per_neuron=True, doc="initial membrane potential"),
     "refractory": Param(0, kind="int", lo=0, unit="steps", doc="steps v is held at v_reset after a spike"),
     "bias": Param(0.0, unit="v", per_neuron=True, doc="constant input (steady state v_rest + bias)"),
+    "reset": Param("zero", kind="str", choices=RESET_MODES, doc="after a spike: zero = v <- v_reset; subtract = "
+                   "v <- v - (v_th - v_reset) (snnTorch's default, Loihi 2 / TrueNorth linear reset)"),
 }
 STATE = ("v", "I")
 #: target -> (input channel, sign)
 TARGETS = {"exc": (0, 1.0), "inh": (0, -1.0)}
 N_CHANNELS = 1
-CONSTS = ("a", "b", "p", "c0", "v_th", "v_reset", "refractory")
+CONSTS = ("a", "b", "p", "c0", "v_th", "v_reset", "refractory", "subtract")
 
 
 def init_state(params: dict, size: int) -> dict[str, np.ndarray]:
@@ -60,7 +66,12 @@ def constants(params: dict, size: int, dt: float) -> dict[str, np.ndarray]:
     c0 = np.broadcast_to(vinf * (1.0 - a), (size,)).astype(float)
     full = lambda x: np.broadcast_to(np.asarray(x, float), (size,)).astype(float)  # noqa: E731
     return {"a": a, "b": b, "p": p, "c0": c0, "v_th": full(params["v_th"]), "v_reset": full(params["v_reset"]),
-            "refractory": full(params["refractory"])}
+            "refractory": full(params["refractory"]), "subtract": reset_flag(params, size)}
+
+
+def reset_flag(params: dict, size: int) -> np.ndarray:
+    """float64[size]: 1.0 where the neuron resets by subtraction, 0.0 where it resets to v_reset."""
+    return np.full(size, 1.0 if params.get("reset", "zero") == "subtract" else 0.0)
 
 
 def update(s: dict, c: dict, inp: np.ndarray, refr: np.ndarray) -> np.ndarray:
@@ -74,9 +85,17 @@ def update(s: dict, c: dict, inp: np.ndarray, refr: np.ndarray) -> np.ndarray:
 
 
 def fire(v: np.ndarray, c: dict, refr: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Threshold, reset and refractory bookkeeping shared by lif, if and eif; returns spiked."""
+    """Threshold, reset and refractory bookkeeping shared by lif, if and eif; returns spiked.
+
+    Reset: v <- v_reset, or v <- v - (v_th - v_reset) where ``c["subtract"]`` is 1 (models without it: zero).
+    """
     refr -= held
     spiked = (v >= c["v_th"]) & ~held
-    v[spiked] = c["v_reset"][spiked]
+    sub = c.get("subtract")
+    if sub is None:
+        v[spiked] = c["v_reset"][spiked]
+    else:
+        v[spiked] = np.where(sub[spiked] != 0.0, v[spiked] - (c["v_th"][spiked] - c["v_reset"][spiked]),
+                             c["v_reset"][spiked])
     refr[spiked] = c["refractory"][spiked].astype(np.int64)
     return spiked

@@ -15,8 +15,8 @@ import numpy as np
 class SynapseGraph:
     """Synapses as aligned arrays over global neuron ids.
 
-    ``pre``/``post``: int64 global ids, length n_synapses. ``delay``: int64 steps
-    (>= 1). ``weight_bits``: int8 stored weight mantissa bits per synapse (the
+    ``pre``/``post``: int64 global ids, length n_synapses. ``delay``: integer steps
+    (>= 1; int16 when every delay fits, from :meth:`from_network`). ``weight_bits``: int8 stored weight mantissa bits per synapse (the
     projection's ``num_weight_bits``; 0 = the target's maximum). ``plastic``: bool,
     synapse is learned on chip. ``population``: int32 population index per neuron;
     ``population_names`` names them.
@@ -89,26 +89,34 @@ class SynapseGraph:
             names.append(name)
             sizes.append(pop.size)
             offset += pop.size
-        pre, post, delay, wbits, plastic, src, src_pre = [], [], [], [], [], [], []
-        base = 0
-        for proj in network.projections:
-            p_loc, q_loc, d = distinct_pairs(proj, network.populations[proj.post].size)
-            n_pre = network.populations[proj.pre].size
-            pre.append(p_loc + start[proj.pre])
-            post.append(q_loc + start[proj.post])
-            delay.append(d)
-            bits = int((proj.hw or {}).get("num_weight_bits", 0) or 0)
-            wbits.append(np.full(p_loc.size, bits, np.int8))
-            plastic.append(np.full(p_loc.size, is_plastic(proj), bool))
-            src.append(p_loc + base)
-            src_pre.append(np.arange(n_pre, dtype=np.int64) + start[proj.pre])
-            base += n_pre
-        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
+        parts = [distinct_pairs(pr, network.populations[pr.post].size) for pr in network.projections]
+        S = sum(p[0].size for p in parts)
+        n_src = sum(network.populations[pr.pre].size for pr in network.projections)
+        dmax = max((int(p[2].max()) for p in parts if p[2].size), default=1)
+        # filled in place, no concatenated copies; delays and axon sources in the narrowest dtype
+        pre, post = np.empty(S, np.int64), np.empty(S, np.int64)
+        delay = np.empty(S, np.int16 if dmax < 2 ** 15 else np.int64)
+        wbits, plastic = np.empty(S, np.int8), np.empty(S, bool)
+        src = np.empty(S, np.int32 if n_src < 2 ** 31 else np.int64)
+        src_pre = np.empty(n_src, np.int64)
+        off = base = 0
+        for pr, (p_loc, q_loc, d) in zip(network.projections, parts):
+            e = off + p_loc.size
+            n_pre = network.populations[pr.pre].size
+            np.add(p_loc, start[pr.pre], out=pre[off:e])
+            np.add(q_loc, start[pr.post], out=post[off:e])
+            delay[off:e] = d
+            wbits[off:e] = int((pr.hw or {}).get("num_weight_bits", 0) or 0)
+            plastic[off:e] = is_plastic(pr)
+            src[off:e] = p_loc
+            src[off:e] += base
+            src_pre[base:base + n_pre] = np.arange(start[pr.pre], start[pr.pre] + n_pre)
+            off, base = e, base + n_pre
+        del parts
         population = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-        g = SynapseGraph.from_arrays(offset, cat(pre, np.int64), cat(post, np.int64),
-                                     cat(delay, np.int64), cat(wbits, np.int8),
-                                     cat(plastic, bool), population, names)
-        return dataclasses.replace(g, axon_source=cat(src, np.int64), source_pre=cat(src_pre, np.int64))
+        if S and (min(pre.min(), post.min()) < 0 or max(pre.max(), post.max()) >= offset):
+            raise ValueError("neuron id out of range")
+        return SynapseGraph(offset, pre, post, delay, wbits, plastic, population, tuple(names), src, src_pre)
 
     def subgraph_order(self) -> np.ndarray:
         """Synapse indices sorted by (post, pre): synapses of a contiguous post range are contiguous."""

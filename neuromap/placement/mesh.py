@@ -145,7 +145,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     s_pos = t_of(bx[:n], by[:n]) * cpt + np.arange(n) % cpt
     costs = [hop_cost(traffic, sx[p], sy[p]) for p in (g_pos, s_pos)]
     start, start_name = (g_pos, "greedy") if costs[0] <= costs[1] else (s_pos, "sequential")
-    glb = gilmore_lawler(sym, cpt)
+    with budget.phase("mesh.glb_bound"):
+        glb = gilmore_lawler(sym, cpt)
     slot_bound = metric = None
     shape = (int(sx.max()) + 1, int(sy.max()) + 1)
     at_traffic = None
@@ -217,8 +218,9 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     stats.update(start=start_name, greedy_objective=costs[0], sequential_objective=costs[1],
                  glb_bound=glb, metric_bound=metric, lp_bound=lp, slot_set_bound=slot_bound,
                  slot_set_is_board=whole_board, link_moves=moves)
-    return _placement(traffic, target, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound, stats,
-                      at_traffic)
+    with budget.phase("mesh.link_bound"):
+        return _placement(traffic, target, sx[pos], sy[pos], _slot_index(sx[pos], sy[pos], cpt), "cpsat", bound,
+                          stats, at_traffic)
 
 
 #: share of the budget left when a phase starts that the phase may use (:func:`place`)
@@ -295,8 +297,10 @@ def balance_links(traffic, sx, sy, pos, shape, max_evals: int, budget: Budget | 
         east, west, north, south = link_loads(sp.coo_matrix((w, (rows, cols)), shape=(n, n)), sx[p], sy[p], shape)
         return hop_cost(traffic, sx[p], sy[p]), max(m.max(initial=0.0) for m in (east, west, north, south))
 
-    cost, peak = score(pos)
     max_evals = min(int(max_evals), int(4e6 // max(len(w), 1)))  # each evaluation routes every flow
+    if max_evals <= 0:
+        return pos, 0
+    cost, peak = score(pos)
     evals = moves = 0
     wall = budget is not None and not budget.deterministic
     while evals < max_evals and peak > 0 and not (wall and budget.expired()):

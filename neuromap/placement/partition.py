@@ -21,6 +21,7 @@ deterministic budget gives the same partition on every run.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -43,6 +44,9 @@ METHODS = ("sequential", "greedy", "cpsat")
 #: bench/placer_budget.py), 14 s of windows lowered the inter-core packets by 0.01 %, and one window
 #: costs seconds (full traffic and capacity recounts); the budget is worth more in the mesh annealing
 LNS_MAX_SYNAPSES = 500_000
+#: first estimate of a window's wall time (model building and solve) per synapse pair (s; then the last
+#: window's): under a wall-clock budget no window starts that would not finish in the time left
+BUILD_S_PER_PAIR = 1.5e-4  # measured: a 27 k-pair window took 4 s (load 6)
 
 
 @dataclass
@@ -432,6 +436,7 @@ def _lns(graph, target, rates, start, budget, seed, num_workers, window_max_pair
     mean_fan_out = graph.n_synapses / max(graph.n_neurons, 1)
     work, max_work = 0.0, (2e7 * time_limit + 1e6) if budget.deterministic else np.inf
     tried = improved = skipped = 0
+    per_pair_s = BUILD_S_PER_PAIR  # wall seconds of a window per synapse pair (measured as it runs)
     per_window = max(0.5, min(5.0, time_limit / 10))
     seen: set[tuple[int, int, int]] = set()
     while not budget.expired() and tried < max_windows and work <= max_work:
@@ -454,12 +459,17 @@ def _lns(graph, target, rates, start, budget, seed, num_workers, window_max_pair
             if pairs > window_max_pairs:
                 skipped += 1
                 continue
+            if not budget.deterministic and per_pair_s * pairs > budget.left():
+                skipped += 1  # its model alone would take longer than the time left
+                continue
             work += pairs * mean_fan_out
             if work > max_work:
                 break
+            t_win = time.perf_counter()
             new, status, obj, bound, det = _solve_window(
                 graph, target, rates_int, core_of, np.array([c1, c2]), min(per_window, budget.left()),
                 seed + tried, num_workers, index, usage, budget)
+            per_pair_s = (time.perf_counter() - t_win) / max(pairs, 1)  # build + solve: conservative
             tried += 1
             budget.report("partition.lns", int(1000 * (1 - budget.left() / max(time_limit, 1e-9))), 1000)
             if new is None:

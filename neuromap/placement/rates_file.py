@@ -15,11 +15,9 @@ or a ``.npy`` file holding one rate per neuron for all populations in network or
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from neuromap.errors import NetworkFormatError
 
@@ -37,11 +35,12 @@ def load_rates(path, populations: dict[str, int], dt_ms: float) -> np.ndarray:
         return _check(np.load(path, allow_pickle=False), n, f, "(array)")
     if path.suffix not in (".yaml", ".yml", ".json"):
         raise NetworkFormatError(f"unknown suffix {path.suffix!r}", file=f, fix="use .yaml, .yml, .json or .npy")
+    from neuromap.io import read_document   # bounded like network files (SECURITY.md)
     try:
-        text = path.read_text()
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise NetworkFormatError(f"cannot parse: {str(e).splitlines()[0]}", file=f, fix="fix the syntax") from None
+        doc = read_document(path, "the rates file")
+    except NetworkFormatError as e:
+        where = f"{e.field}: " if e.field else ""
+        raise NetworkFormatError(f"cannot parse: {where}{e.problem}", file=f, fix="fix the syntax") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rates"), dict):
         raise NetworkFormatError("missing mapping 'rates'", file=f, field="rates",
                                  fix="write rates: {POPULATION: RATE or [RATE per neuron]}")

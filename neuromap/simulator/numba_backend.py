@@ -31,17 +31,21 @@ N_RPAR = 16
 
 if HAVE_NUMBA:
     @njit(cache=True, inline="always")
-    def _fire(i, S, C, refr, held, th, reset, nref):
-        """Threshold test on S[0, i] (not when held), reset to C[reset], refractory C[nref] steps."""
+    def _fire(i, S, C, refr, held, th, reset, nref, sub):
+        """Threshold test on S[0, i] (not when held), reset to C[reset] (or by subtraction of
+        C[th] - C[reset] when sub >= 0 and C[sub] != 0), refractory C[nref] steps."""
         if (not held) and S[0, i] >= C[th, i]:
-            S[0, i] = C[reset, i]
+            if sub >= 0 and C[sub, i] != 0.0:
+                S[0, i] = S[0, i] - (C[th, i] - C[reset, i])
+            else:
+                S[0, i] = C[reset, i]
             refr[i] = np.int64(C[nref, i])
             return True
         return False
 
     @njit(cache=True, inline="always")
     def _lif(i, S, C, IN, refr):
-        # S: v, I   C: a, b, p, c0, v_th, v_reset, refractory
+        # S: v, I   C: a, b, p, c0, v_th, v_reset, refractory, subtract
         S[1, i] = S[1, i] + IN[0, i]
         held = refr[i] > 0
         if held:
@@ -50,18 +54,18 @@ if HAVE_NUMBA:
         else:
             S[0, i] = S[0, i] * C[0, i] + C[3, i] + C[2, i] * S[1, i]
         S[1, i] = S[1, i] * C[1, i]
-        return _fire(i, S, C, refr, held, 4, 5, 6)
+        return _fire(i, S, C, refr, held, 4, 5, 6, 7)
 
     @njit(cache=True, inline="always")
     def _if(i, S, C, IN, refr):
-        # S: v   C: drift, v_th, v_reset, refractory
+        # S: v   C: drift, v_th, v_reset, refractory, subtract
         held = refr[i] > 0
         if held:
             S[0, i] = C[2, i]
             refr[i] -= 1
         else:
             S[0, i] = S[0, i] + IN[0, i] + C[0, i]
-        return _fire(i, S, C, refr, held, 1, 2, 3)
+        return _fire(i, S, C, refr, held, 1, 2, 3, 4)
 
     @njit(cache=True, inline="always")
     def _izh(i, S, C, IN):
@@ -111,7 +115,7 @@ if HAVE_NUMBA:
             S[0, i] = vn if vn >= C[7, i] else C[7, i]
         S[1, i] = S[1, i] * C[13, i]
         S[2, i] = S[2, i] * C[14, i]
-        return _fire(i, S, C, refr, held, 8, 9, 10)
+        return _fire(i, S, C, refr, held, 8, 9, 10, -1)
 
     @njit(cache=True, inline="always")
     def _clip(x, lo, hi):

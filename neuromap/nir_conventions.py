@@ -1,0 +1,169 @@
+"""How each framework writes NIR, and how :mod:`neuromap.nir_io` reads it (table: ``docs/nir.md``).
+
+NIR nodes are unitless ODEs; exporters differ in what a time unit is, whether a spike's input is
+Euler-scaled (``h / tau``) or a direct jump, and how neurons reset (which NIR cannot say at all).
+A :class:`Convention` records those choices for one producer; :func:`detect` finds the producer
+from the graph's metadata (or, for snnTorch, from its fixed ``r = tau / 1e-4`` signature), and
+:func:`time_constant_warnings` and :func:`weight_warnings` report, with numbers, graphs that would import to something
+silent (time constants far below the step, weights that vanish, layers that can never spike).
+
+Sources read (public code, 2026-12): ``snntorch/export_nir.py``, ``norse/torch/utils/export_nir.py``,
+``sinabs/nir.py``, ``rockpool/nn/modules/torch/nir.py``, ``lava/lib/dl/netx/nir_lava.py``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neuromap.errors import NetworkFormatError
+
+
+class NIRImportWarning(UserWarning):
+    """Something in a NIR graph that imports, but very probably not as its author meant."""
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One producer's way of writing NIR.
+
+    time_unit: ``"s"`` (one NIR time unit = 1000 ms) or ``"step"`` (one unit = dt).
+    dt_ms: the step the producer simulates with by default (ms), used when no dt is given.
+    reset: ``"subtract"`` or ``"zero"``: the reset mechanism of its spiking neurons (NIR has no field).
+    cuba_current: ``"nir"``: a spike adds ``w_in W h / tau_syn`` to CubaLIF's I (NIR's forward-Euler
+    reference); ``"jump"``: it adds ``w_in W`` (the framework adds the weighted spike to its current
+    directly), and an Affine bias ``b`` added every step settles I at ``w_in b tau_syn / h``.
+    """
+
+    name: str
+    time_unit: str
+    dt_ms: float
+    reset: str
+    cuba_current: str
+    source: str
+
+    def time_unit_ms(self, dt: float) -> float:
+        return 1000.0 if self.time_unit == "s" else float(dt)
+
+
+CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
+    Convention("nir", "s", 1.0, "zero", "nir", "NIR reference (nir/ir/neuron.py): forward Euler, spike = 1 for one step"),
+    Convention("snntorch", "s", 0.1, "subtract", "nir", "snntorch/export_nir.py: dt = 1e-4 s hard-coded, "
+               "tau = dt/(1-beta), r = tau/dt, w_in = tau_syn/dt, reset not written (default subtract)"),
+    Convention("norse", "s", 1.0, "zero", "jump", "norse/torch/utils/export_nir.py: tau = time_scaling_factor/"
+               "tau_mem_inv (factor 1: seconds), r = 1, w_in = 1, v_reset written; Norse adds spikes to I"),
+    Convention("sinabs", "step", 1.0, "subtract", "nir", "sinabs/nir.py: tau_mem in steps, r = 1, v_leak = 0, "
+               "no v_reset; sinabs resets by MembraneSubtract"),
+    Convention("rockpool", "s", 1.0, "subtract", "jump", "rockpool/nn/modules/torch/nir.py: LIFTorch -> CubaLIF, "
+               "tau in s (dt 1e-3), r = tau exp(-dt/tau)/dt, w_in = 1; LIFTorch subtracts the threshold"),
+    Convention("lava-dl", "step", 1.0, "zero", "nir", "lava/lib/dl/netx/nir_lava.py: tau = 1/decay in steps, "
+               "r = 1, v_leak = 0, w_in = tau_syn (a spike adds W to u), v_threshold = vThMant"),
+    Convention("lava", "step", 1.0, "zero", "nir", "Lava 0.10 LIF (no exporter of its own): tau = 1/du, 1/dv "
+               "in steps, v reset to 0"),
+)}
+
+#: metadata keys that may name the producer (nirtorch's model_name, hand-written graphs)
+_PRODUCER_KEYS = ("producer", "framework", "exporter", "source", "library", "model_name", "generator")
+#: snnTorch's hard-coded export step in seconds (snntorch/export_nir.py)
+SNNTORCH_DT_S = 1e-4
+
+
+def convention(name: str) -> Convention:
+    """The named convention; an unknown name is a one-line error listing the known ones."""
+    key = str(name).strip().lower()
+    if key not in CONVENTIONS:
+        raise NetworkFormatError(f"unknown NIR convention {name!r}", field="nir_convention",
+                                 fix="use one of " + ", ".join(CONVENTIONS))
+    return CONVENTIONS[key]
+
+
+def _text(v: Any) -> str | None:
+    if isinstance(v, bytes):
+        v = v.decode("utf8", "replace")
+    if isinstance(v, np.ndarray) and v.shape == ():
+        return _text(v.item())
+    return v if isinstance(v, str) else None
+
+
+def detect(graph: Any, nodes: dict[str, Any]) -> tuple[Convention, str]:
+    """(convention, why) for a graph: named in its metadata, else snnTorch's parameter signature, else NIR's."""
+    meta = getattr(graph, "metadata", None) or {}
+    for key in _PRODUCER_KEYS:
+        s = _text(meta.get(key)) if isinstance(meta, dict) else None
+        if s:
+            low = s.lower().replace("_", "-")
+            for name in sorted(CONVENTIONS, key=len, reverse=True):   # lava-dl before lava
+                if name != "nir" and name in low:
+                    return CONVENTIONS[name], f"graph metadata {key} = {s!r}"
+    neurons = [n for n in nodes.values() if type(n).__name__ in ("LIF", "CubaLIF")]
+    if neurons and all(_snntorch_signature(n) for n in neurons):
+        return CONVENTIONS["snntorch"], f"every LIF/CubaLIF has r = tau / {SNNTORCH_DT_S:g} (snnTorch's export)"
+    return CONVENTIONS["nir"], "no producer named in the file"
+
+
+def _snntorch_signature(node: Any) -> bool:
+    kind = type(node).__name__
+    tau = np.asarray(node.tau if kind == "LIF" else node.tau_mem, np.float64)
+    r = np.asarray(node.r, np.float64)
+    ok = bool(np.allclose(r * SNNTORCH_DT_S, tau, rtol=1e-5, atol=0)) and bool(np.all(r > 1))
+    if ok and kind == "CubaLIF":
+        ok = bool(np.allclose(np.asarray(node.w_in, np.float64) * SNNTORCH_DT_S, np.asarray(node.tau_syn),
+                              rtol=1e-5, atol=0))
+    return ok
+
+
+def time_constant_warnings(nodes: dict[str, Any], dt: float, unit: float, conv: Convention) -> list[str]:
+    """One line per neuron node whose smallest time constant is more than 10x below dt."""
+    out: list[str] = []
+    for nname, node in nodes.items():
+        kind = type(node).__name__
+        for field in ("tau", "tau_mem", "tau_syn"):
+            if not hasattr(node, field) or kind not in ("LIF", "CubaLIF", "LI", "CubaLI"):
+                continue
+            tau_ms = float(np.min(np.asarray(getattr(node, field), np.float64))) * unit
+            if math.isfinite(tau_ms) and 0 < tau_ms < dt / 10:
+                out.append(f"{nname}.{field}: {tau_ms:.3g} ms is {dt / tau_ms:.3g}x below dt = {dt:g} ms (NIR time "
+                           f"unit {unit:g} ms, convention {conv.name!r}): the state decays to 0 within one step; "
+                           "give the exporter's --nir-convention, --time-unit or --dt")
+    return out
+
+
+def weight_warnings(net: Any) -> list[str]:
+    """One line per projection too weak to ever make its target spike, and per layer that can never spike."""
+    out: list[str] = []
+    for proj in net.projections:
+        w = np.asarray(proj.weight, np.float64)
+        post = net.populations[proj.post]
+        th = post.neuron.get("v_th")
+        if post.model not in ("lif", "if") or th is None or not w.size:
+            continue
+        dist = float(np.min(np.asarray(th, np.float64) - np.asarray(post.neuron.get("v_reset", 0.0), np.float64)))
+        biggest = float(np.max(np.abs(w)))
+        if dist > 0 and biggest < dist * 1e-6:
+            out.append(f"{proj.name}: the largest weight is {biggest:.3g}, {dist / biggest:.3g}x below the "
+                       f"threshold distance {dist:.3g} of {proj.post!r}: it can never make it spike (check the "
+                       "convention, time unit and dt)")
+    fed = {p.post for p in net.projections}
+    for pop in net.populations.values():
+        if pop.model not in ("lif", "if") or pop.neuron.get("v_th", 0.0) is None:
+            continue
+        if pop.name in fed or pop.model != "lif":
+            continue
+        vinf = np.asarray(pop.neuron.get("v_rest", 0.0), np.float64) + np.asarray(pop.neuron.get("bias", 0.0))
+        th = np.asarray(pop.neuron.get("v_th", 1.0), np.float64)
+        if np.all(th < np.finfo(np.float64).max) and np.all(vinf < th):
+            out.append(f"{pop.name}: no input and its resting level {float(np.max(vinf)):.3g} stays below its "
+                       f"threshold {float(np.min(th)):.3g}: this layer can never spike")
+    return out
+
+
+def warn_all(lines: list[str], where: str = "") -> None:
+    for line in lines:
+        warnings.warn(f"{where}{line}", NIRImportWarning, stacklevel=3)
+
+
+__all__ = ["Convention", "CONVENTIONS", "NIRImportWarning", "convention", "detect", "time_constant_warnings",
+           "weight_warnings"]
