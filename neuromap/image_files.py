@@ -494,6 +494,59 @@ def _read_npy(m, name: str, dt: np.dtype, shape: tuple, nbytes: int, bad) -> np.
     return a.reshape(shape, order="F" if fortran else "C")
 
 
+def load_numpy_file(path: Path | str, what: str, max_bytes: int,
+                    error: Callable[[str], Exception]) -> dict[str, np.ndarray]:
+    """The arrays of a user-given ``.npy`` (as ``{"*": array}``) or ``.npz`` file, read like an image's:
+    regular files only, every member's ``.npy`` header read first and its byte size (and the total)
+    checked against ``max_bytes`` before any data is allocated, so a header claiming 10**12 entries or a
+    zip bomb is refused at once. No pickles. Errors are ``error(problem)`` (problem never quotes content)."""
+    path = str(path)
+    try:
+        f = open_regular(path, what, error=error)
+    except FileNotFoundError:
+        raise error("file not found") from None
+    except OSError as e:
+        raise error(f"unreadable ({e.strerror or type(e).__name__})") from None
+    out: dict[str, np.ndarray] = {}
+    budget = [int(max_bytes)]
+
+    def member(m, name: str) -> np.ndarray:
+        try:
+            version = np.lib.format.read_magic(m)
+            if version not in ((1, 0), (2, 0)):
+                raise error(f"{name}: .npy version {version} is not supported")
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dt = read(m)
+        except ValueError:
+            raise error(f"{name}: not a .npy array") from None
+        if dt.hasobject or dt.itemsize == 0:
+            raise error(f"{name}: dtype {dt.str} is not a numeric array")
+        nbytes = math.prod(shape) * dt.itemsize
+        if nbytes > budget[0]:
+            raise error(f"{name}: shape {list(shape)} needs {nbytes} bytes, more than the {max_bytes} allowed")
+        budget[0] -= nbytes
+        buf = bytearray(nbytes)
+        if m.readinto(buf) != nbytes:
+            raise error(f"{name}: shorter than its header says")
+        return np.frombuffer(buf, dt).reshape(shape, order="F" if fortran else "C")
+
+    with f:
+        try:
+            if path.lower().endswith(".npz"):
+                with zipfile.ZipFile(f) as z:
+                    for info in z.infolist():
+                        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                        if info.file_size > budget[0] + 65536:
+                            raise error(f"member {name[:80]!r} holds {info.file_size} bytes, more than allowed")
+                        with z.open(info) as m:
+                            out[name] = member(m, repr(name[:80]))
+            else:
+                out["*"] = member(f, "array")
+        except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError) as e:
+            raise error(f"not a readable numpy file ({type(e).__name__})") from None
+    return out
+
+
 # ------------------------------------------------------------------------------------ replacing a directory
 
 def is_image_dir(path: Path) -> bool:

@@ -18,6 +18,7 @@ import click
 import numpy as np
 
 from neuromap.errors import NeuromapError
+from neuromap.image_files import load_numpy_file
 
 #: named time units -> ms per NIR time unit ("step": one step of dt)
 TIME_UNITS = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "step": "step"}
@@ -98,11 +99,9 @@ def load_rasters(path: str) -> dict[str, np.ndarray]:
     low = path.lower()
     if not (low.endswith(".npy") or low.endswith(".npz")):
         raise NeuromapError(f"{path}: --input-spikes: must be a .npy or .npz file")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        arrays = {"*": loaded} if isinstance(loaded, np.ndarray) else {k: loaded[k] for k in loaded.files}
-    except (OSError, ValueError) as e:
-        raise NeuromapError(f"{path}: --input-spikes: not a readable numpy file ({str(e)[:80]})") from None
+    # headers checked before any allocation, regular files only (SECURITY.md)
+    arrays = load_numpy_file(path, "--input-spikes", 8 * MAX_RASTER_CELLS,
+                             lambda problem: NeuromapError(f"{path}: --input-spikes: {problem}"))
     out = {}
     for k, a in arrays.items():
         where = f"{path}{'' if k == '*' else '[' + k + ']'}"

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from neuromap.errors import NetworkFormatError
+from neuromap.image_files import load_numpy_file
 
 UNITS = ("per_step", "hz")
 
@@ -32,7 +33,9 @@ def load_rates(path, populations: dict[str, int], dt_ms: float) -> np.ndarray:
     if not path.is_file():
         raise NetworkFormatError("file not found", file=f, fix="give uniform, auto or an existing rates file")
     if path.suffix == ".npy":
-        return _check(np.load(path, allow_pickle=False), n, f, "(array)")
+        arrays = load_numpy_file(path, "the rates file", 8 * n + 4096,   # headers checked before allocation
+                                 lambda problem: NetworkFormatError(problem, file=f, fix="give an .npy array of one rate per neuron"))
+        return _check(arrays["*"], n, f, "(array)")
     if path.suffix not in (".yaml", ".yml", ".json"):
         raise NetworkFormatError(f"unknown suffix {path.suffix!r}", file=f, fix="use .yaml, .yml, .json or .npy")
     from neuromap.io import read_document   # bounded like network files (SECURITY.md)
