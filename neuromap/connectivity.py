@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from neuromap.errors import NetworkFormatError
+from neuromap.image_files import load_numpy_file, memory_limit, open_regular
 from neuromap.params import Param, validate_params
 
 #: connect rule -> schema of its parameters (``matrix`` is checked by hand: file | matrix)
@@ -101,31 +102,27 @@ def load_array(source: Any, field: str, base_dir: str = ".") -> np.ndarray:
             raise NetworkFormatError(f"file {os.fspath(source)!r} not found", field=field,
                                      fix=f"looked for {os.path.abspath(path)}; paths are relative to the network file")
         _check_inside_root(path, source, field)
-        try:
-            from neuromap.image_files import open_regular
-            with open_regular(path, f"file {os.fspath(source)!r}", error=lambda p: NetworkFormatError(
-                    p, field=field, fix="give a numeric .npy, .npz, .csv or .txt file")) as fh:
-                data = fh.read()
-        except OSError as e:
-            raise NetworkFormatError(f"cannot read {os.fspath(source)!r} ({e.strerror or type(e).__name__})",
-                                     field=field, fix="check the file's permissions") from None
-        try:
-            if path.endswith(".npz"):
-                with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                    if len(z.files) != 1:
-                        raise NetworkFormatError(f"{os.fspath(source)!r} holds {len(z.files)} arrays",
-                                                 field=field, fix="store exactly one array")
-                    arr = z[z.files[0]]
-            elif path.endswith(".npy"):
-                arr = np.load(io.BytesIO(data), allow_pickle=False)
-            else:
+        def error(p):
+            return NetworkFormatError(p, field=field, fix="give a numeric .npy, .npz, .csv or .txt file")
+        if path.endswith((".npy", ".npz")):   # headers checked before allocation: no zip bomb (SECURITY.md)
+            arrays = load_numpy_file(path, f"file {os.fspath(source)!r}", memory_limit() // 4, error)
+            if len(arrays) != 1:
+                raise NetworkFormatError(f"{os.fspath(source)!r} holds {len(arrays)} arrays",
+                                         field=field, fix="store exactly one array")
+            arr = next(iter(arrays.values()))
+        else:
+            try:
+                with open_regular(path, f"file {os.fspath(source)!r}", error=error) as fh:
+                    data = fh.read()
+            except OSError as e:
+                raise NetworkFormatError(f"cannot read {os.fspath(source)!r} ({e.strerror or type(e).__name__})",
+                                         field=field, fix="check the file's permissions") from None
+            try:
                 arr = np.loadtxt(io.StringIO(data.decode("utf-8")), delimiter="," if path.endswith(".csv") else None,
                                  ndmin=1)
-        except NetworkFormatError:
-            raise
-        except Exception as e:  # corrupt file, pickled object array, bad text ... (never quote its content)
-            raise NetworkFormatError(f"cannot read {os.fspath(source)!r} as numbers ({type(e).__name__})",
-                                     field=field, fix="use a numeric .npy, .npz, .csv or .txt file") from None
+            except Exception as e:  # bad text ... (never quote its content)
+                raise NetworkFormatError(f"cannot read {os.fspath(source)!r} as numbers ({type(e).__name__})",
+                                         field=field, fix="use a numeric .npy, .npz, .csv or .txt file") from None
     else:
         try:
             arr = np.asarray(source)

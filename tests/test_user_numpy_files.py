@@ -73,3 +73,12 @@ def test_rates_npy_is_bounded_by_the_network_size(tmp_path):
     _huge_header_npy(tmp_path / "big.npy")
     with pytest.raises(NetworkFormatError, match="big.npy: array: shape"):
         load_rates(tmp_path / "big.npy", {"a": 2, "b": 3}, 1.0)
+
+
+def test_a_network_files_npz_reference_is_bounded_too(tmp_path):
+    from neuromap.connectivity import load_array
+    np.savez(tmp_path / "w.npz", w=np.full((2, 3), 0.5))
+    assert load_array({"file": "w.npz"}, "weight", str(tmp_path)).shape == (2, 3)
+    _huge_header_npy(tmp_path / "big.npy")
+    with pytest.raises(NetworkFormatError, match="weight.file: array: shape .* needs 8000000000000 bytes"):
+        load_array({"file": "big.npy"}, "weight", str(tmp_path))
