@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from backends.lava.compat import lava_available
 from backends.lava.export import comment, doc_text, export_script, literal
 from test_lava_backend import random_image
 
@@ -85,6 +86,7 @@ def test_encoders(v):
         literal(float("nan"))
 
 
+@pytest.mark.skipif(not lava_available(), reason="the exported script imports lava-nc (not installed: core-only venv)")
 def test_running_the_exported_script_runs_no_injected_code(tmp_path):
     """The script is imported and run as far as --help (module level and docstring executed): no marker."""
     script, _ = export_script(_hostile_image(HOSTILE[0] + HOSTILE[2] + HOSTILE[3]), tmp_path / "net.py")
