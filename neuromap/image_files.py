@@ -477,21 +477,32 @@ def read_arrays(path: Path, table: dict[str, dict]) -> dict[str, np.ndarray]:
     return out
 
 
-def _read_npy(m, name: str, dt: np.dtype, shape: tuple, nbytes: int, bad) -> np.ndarray:
+def _npy_header(m, name: str, bad) -> tuple[tuple, bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of the ``.npy`` stream ``m`` (versions 1.0 and 2.0), read without
+    touching its data; ``bad(problem)`` for another version (numpy's ValueError for a broken header)."""
     version = np.lib.format.read_magic(m)
     if version == (1, 0):
-        hshape, fortran, hdt = np.lib.format.read_array_header_1_0(m)
+        shape, fortran, dt = np.lib.format.read_array_header_1_0(m)
     elif version == (2, 0):
-        hshape, fortran, hdt = np.lib.format.read_array_header_2_0(m)
+        shape, fortran, dt = np.lib.format.read_array_header_2_0(m)
     else:
-        raise bad(f"array {name!r} has .npy version {version}")
-    if hdt != dt or tuple(hshape) != shape:
-        raise bad(f"array {name!r} header says {hdt.str} {list(hshape)}, the manifest {dt.str} {list(shape)}")
+        raise bad(f"{name} has .npy version {version}")
+    return tuple(shape), fortran, dt
+
+
+def _npy_data(m, name: str, dt: np.dtype, shape: tuple, fortran: bool, nbytes: int, bad) -> np.ndarray:
+    """The ``nbytes`` of data that follow a ``.npy`` header, as an array (one allocation, exact size)."""
     buf = bytearray(nbytes)
     if m.readinto(buf) != nbytes:
-        raise bad(f"array {name!r} is shorter than its header says")
-    a = np.frombuffer(buf, dt)
-    return a.reshape(shape, order="F" if fortran else "C")
+        raise bad(f"{name} is shorter than its header says")
+    return np.frombuffer(buf, dt).reshape(shape, order="F" if fortran else "C")
+
+
+def _read_npy(m, name: str, dt: np.dtype, shape: tuple, nbytes: int, bad) -> np.ndarray:
+    hshape, fortran, hdt = _npy_header(m, f"array {name!r}", bad)
+    if hdt != dt or hshape != shape:
+        raise bad(f"array {name!r} header says {hdt.str} {list(hshape)}, the manifest {dt.str} {list(shape)}")
+    return _npy_data(m, f"array {name!r}", dt, shape, fortran, nbytes, bad)
 
 
 def load_numpy_file(path: Path | str, what: str, max_bytes: int,
@@ -511,24 +522,14 @@ def load_numpy_file(path: Path | str, what: str, max_bytes: int,
     budget = [int(max_bytes)]
 
     def member(m, name: str) -> np.ndarray:
-        try:
-            version = np.lib.format.read_magic(m)
-            if version not in ((1, 0), (2, 0)):
-                raise error(f"{name}: .npy version {version} is not supported")
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, dt = read(m)
-        except ValueError:
-            raise error(f"{name}: not a .npy array") from None
+        shape, fortran, dt = _npy_header(m, name, error)
         if dt.hasobject or dt.itemsize == 0:
             raise error(f"{name}: dtype {dt.str} is not a numeric array")
         nbytes = math.prod(shape) * dt.itemsize
         if nbytes > budget[0]:
             raise error(f"{name}: shape {list(shape)} needs {nbytes} bytes, more than the {max_bytes} allowed")
         budget[0] -= nbytes
-        buf = bytearray(nbytes)
-        if m.readinto(buf) != nbytes:
-            raise error(f"{name}: shorter than its header says")
-        return np.frombuffer(buf, dt).reshape(shape, order="F" if fortran else "C")
+        return _npy_data(m, name, dt, shape, fortran, nbytes, error)
 
     with f:
         try:
@@ -539,7 +540,7 @@ def load_numpy_file(path: Path | str, what: str, max_bytes: int,
                         if info.file_size > budget[0] + 65536:
                             raise error(f"member {name[:80]!r} holds {info.file_size} bytes, more than allowed")
                         with z.open(info) as m:
-                            out[name] = member(m, repr(name[:80]))
+                            out[name] = member(m, f"array {name[:80]!r}")
             else:
                 out["*"] = member(f, "array")
         except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError) as e:
