@@ -7,12 +7,11 @@ v saturation, large biases). A non-Loihi target's widths: tests/test_target_arit
 tests/backends/test_lava_core_oracle.py."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracles import loihi_core
+from oracles.cases import core_net, stress
 
 from emulator import emulate
 from neuromap.compiler import compile_network
@@ -57,50 +56,10 @@ def test_oracle_by_hand():
     assert one(2, v=-(2 ** 23 - 1), bias_mant=-4096, bias_exp=7, vth=131071)[1] == [-(2 ** 23 - 1)] * 2
 
 
-@st.composite
-def core_nets(draw):
-    """Random hardware-unit networks: 1-3 loihi_lif populations, explicit-time inputs, 1-5 projections with
-    delays 1..8, weight exponents -8..7 (negative ones go through dendrite sums), refractory 0..4."""
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31 - 1)))
-    net = Network(seed=1)
-    pops = []
-    for k in range(draw(st.integers(1, 3))):
-        net.add_population(f"p{k}", int(rng.integers(1, 12)), neuron="loihi_lif", du=int(rng.integers(0, 4096)),
-                           dv=int(rng.integers(0, 4096)), vth=int(rng.integers(0, 3000)),
-                           bias_mant=int(rng.integers(-300, 300)), bias_exp=int(rng.integers(0, 8)),
-                           refractory=int(rng.integers(0, 5)))
-        pops.append(f"p{k}")
-    n_in = int(rng.integers(1, 8))
-    net.add_population("inp", n_in, "spike_source",
-                       times=[[float(t) for t in sorted(set(rng.integers(0, 50, rng.integers(1, 30)).tolist()))]
-                              for _ in range(n_in)])
-    for _ in range(draw(st.integers(1, 5))):
-        net.connect(str(rng.choice(pops + ["inp"])), str(rng.choice(pops)),
-                    connect={"rule": "fixed_probability", "p": float(rng.uniform(0.2, 1.0))},
-                    weight={"uniform_int": [-255, 255]}, delay={"uniform_int": [1, int(rng.integers(1, 9))]},
-                    weight_exp=int(rng.integers(-8, 8)))
-    return net
-
-
-def stress(img, seed: int):
-    """The image with neuron constants over their full ranges (u/v initial values near the limits, large
-    biases, thresholds from 0), so the u wrap and the v saturation are reached."""
-    rng = np.random.default_rng(seed)
-    N = img.n_neurons
-    nu = dict(img.neurons)
-    nu["u_init"] = rng.integers(-(2 ** 23), 2 ** 23, N).astype(nu["u_init"].dtype)
-    nu["v_init"] = rng.integers(-(2 ** 23) + 1, 2 ** 23, N).astype(nu["v_init"].dtype)
-    nu["bias_mant"] = rng.integers(-4096, 4096, N).astype(nu["bias_mant"].dtype)
-    nu["vth"] = rng.integers(0, 131072, N).astype(nu["vth"].dtype)
-    out = dataclasses.replace(img, neurons=nu)
-    out.verify()
-    return out
-
-
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(core_nets(), st.one_of(st.none(), st.integers(0, 1000)))
-def test_engines_equal_core_oracle_every_step(net, stress_seed):
-    img = compile_network(net, passes=HW_PASSES)
+@given(st.integers(0, 2 ** 31 - 1), st.one_of(st.none(), st.integers(0, 1000)))
+def test_engines_equal_core_oracle_every_step(net_seed, stress_seed):
+    img = compile_network(core_net(net_seed), passes=HW_PASSES)
     if stress_seed is not None:
         img = stress(img, stress_seed)
     steps = 50
