@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: modules that are Lava process definitions and import lava on purpose
 LAVA_MODULES = ("backends.lava.procs", "backends.lava.export")
 BLOCK = "import sys; sys.modules['lava'] = None\n"   # `import lava` now raises ImportError

@@ -13,9 +13,9 @@ import pytest
 
 from backends.lava.compat import lava_available
 from backends.lava.export import comment, doc_text, export_script, literal
-from test_lava_backend import random_image
+from tests.backends.test_lava_backend import random_image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MARK = "PWNED_MARKER"
 #: each would run code (create the marker file) if pasted into a docstring, a string literal or a comment
 HOSTILE = [

@@ -162,7 +162,7 @@ def test_input_raster_replays_the_image_schedule():
     img.inputs["poisson_p"] = np.array([np.nan] * (img.n_inputs - 1) + [0.5])
     plan = plan_image(img)
     r = input_raster(plan, 30)
-    from test_poisson_inputs import documented_stream
+    from tests.model.test_poisson_inputs import documented_stream
     assert np.array_equal(r[:, -1], documented_stream([0.5], img.seed, 30)[:, 0])
     st_, ix = img.inputs["spike_step"], img.inputs["spike_index"]
     explicit = np.zeros((30, img.n_inputs), bool)

@@ -9,7 +9,7 @@ import pytest
 
 from neuromap.cli import COMMANDS, main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HW = os.path.join(ROOT, "examples", "lava_port_hw.yaml")
 PY_NET = os.path.join(ROOT, "examples", "ramp_lif.py")
 

@@ -5,9 +5,9 @@ import pytest
 
 from backends.lava.compat import lava_available
 from neuromap.image import load_image
-from test_cli_simulate import run as cli  # main(argv) -> (exit code, stdout, stderr)
+from tests.cli.test_cli_simulate import run as cli  # main(argv) -> (exit code, stdout, stderr)
 
-RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "ramp_lif.yaml")
+RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "ramp_lif.yaml")
 
 
 def test_freeze_compiles_static_weights(tmp_path, capsys):

@@ -11,7 +11,7 @@ import pytest
 
 from neuromap.cli import main
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "json.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "json.md"
 SMALL = "examples/spatial_balanced_ei.py:small"
 
 

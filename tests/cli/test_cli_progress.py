@@ -11,7 +11,7 @@ import neuromap.progress as progress_mod
 from neuromap.cli import main
 from neuromap.io import load_network
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 HW = os.path.join(EXAMPLES, "lava_port_hw.yaml")
 RAMP = os.path.join(EXAMPLES, "ramp_lif.yaml")
 BAR_JUNK = ("\r", "[#", "%", "\x1b[")

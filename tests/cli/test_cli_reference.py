@@ -10,7 +10,7 @@ import pytest
 from neuromap.cli import COMMANDS, cli
 from neuromap.cli.reference import COMMAND_LINE, render
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, "docs", "cli.md")
 
 

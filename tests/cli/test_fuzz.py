@@ -1,11 +1,11 @@
-"""Fuzz every command with hostile and mutated inputs (tests/fuzz_inputs.py): no tracebacks, hangs, memory
+"""Fuzz every command with hostile and mutated inputs (tests/helpers/fuzz_inputs.py): no tracebacks, hangs, memory
 exhaustion or crashes. The default run is small (the hand-written hostile files plus a few mutations of
 each kind); ``-m slow`` runs a larger corpus."""
 from __future__ import annotations
 
 import pytest
 
-from fuzz_inputs import build_corpus, format_table, run_cases, summarize
+from tests.helpers.fuzz_inputs import build_corpus, format_table, run_cases, summarize
 
 BAD = ("traceback", "hang", "memory", "crash")
 

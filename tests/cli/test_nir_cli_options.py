@@ -11,7 +11,7 @@ import pytest
 
 from neuromap.cli import main
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 from nir_snntorch_style import snntorch_style_graph  # noqa: E402
 
 

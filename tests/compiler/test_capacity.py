@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -21,8 +19,7 @@ from neuromap.placement.usage import core_usage, graph_input_axons
 from neuromap.placement.verify import verify_graph
 from neuromap.targets import load_target
 
-sys.path.insert(0, os.path.dirname(__file__))
-from capacity_oracle import recount  # noqa: E402
+from tests.helpers.capacity_oracle import recount
 
 LOIHI = load_target("loihi")
 

@@ -14,7 +14,7 @@ import pytest
 from neuromap.compiler import compile_network
 
 _spec = importlib.util.spec_from_file_location(
-    "compile_scale", os.path.join(os.path.dirname(__file__), "..", "bench", "compile_scale.py"))
+    "compile_scale", os.path.join(os.path.dirname(__file__), "..", "..", "bench", "compile_scale.py"))
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 

@@ -12,7 +12,7 @@ from neuromap.errors import TargetError
 from neuromap.io import load_network
 from neuromap.targets import load_target
 
-EX = os.path.join(os.path.dirname(__file__), "..", "examples")
+EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
 
 @pytest.fixture(scope="module")

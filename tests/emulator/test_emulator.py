@@ -118,7 +118,7 @@ def test_poisson_inputs_follow_the_documented_generator():
     net.connect("x", "n", weight=1)
     img = compile_network(net)
     res = run(img, 200)
-    from test_poisson_inputs import documented_stream
+    from tests.model.test_poisson_inputs import documented_stream
     expected = np.argwhere(documented_stream([0.0, 0.1, 0.25, 0.5, 1.0], 11, 200))
     assert np.array_equal(res.spikes["x"], expected)
     assert np.array_equal(run(img, 200, engine="numpy").spikes["x"], expected)
@@ -186,7 +186,7 @@ def test_run_with_spikes_only_probes_records_spikes(tmp_path):
     from backends.emulator import run
     from neuromap.compiler.pipeline import compile_network
     from neuromap.io import load_network
-    net = load_network(os.path.join(os.path.dirname(__file__), "..", "examples", "ramp_lif.yaml"))
+    net = load_network(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "ramp_lif.yaml"))
     assert all(set(p.variables) == {"spikes"} for p in net.probes)
     res = run(compile_network(net, "loihi", placer="sequential"), 300)
     assert set(res.spikes) >= set(net.populations)

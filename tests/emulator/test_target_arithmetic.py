@@ -23,7 +23,7 @@ from neuromap.image import LOIHI_ARITHMETIC, load_image
 from neuromap.network import Network, Probe
 from neuromap.targets import load_target
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def doc_target_text() -> str:

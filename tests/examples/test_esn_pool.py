@@ -10,7 +10,7 @@ import pytest
 import neuromap
 from neuromap.controllers.esn_pool import EsnQController
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 from pool_esn import SECRETION, build, compare  # noqa: E402
 
 

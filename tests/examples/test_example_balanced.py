@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-EX = os.path.join(os.path.dirname(__file__), "..", "examples")
+EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 sys.path.insert(0, EX)
 import balanced_ei  # noqa: E402
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-EX = os.path.join(os.path.dirname(__file__), "..", "examples")
+EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 sys.path.insert(0, EX)
 import brunel  # noqa: E402
 

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 import microcircuit as mc  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def _emulated_and_float(scale: float, steps: int):
     from neuromap.compiler import compile_network
     from neuromap.targets import load_target
     net = mc.build(scale)
-    target = load_target(os.path.join(os.path.dirname(__file__), "..", "examples", "targets",
+    target = load_target(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "targets",
                                        "loihi_microcircuit.toml"))
     img = compile_network(net, target, placer="sequential", rate_check="never")
     sizes = [net.populations[p].size for p in mc.POPS]

@@ -18,7 +18,7 @@ import pytest
 import neuromap
 from neuromap.io import load_network
 
-EX = os.path.join(os.path.dirname(__file__), "..", "examples")
+EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 sys.path.insert(0, EX)
 import ramp_izhikevich  # noqa: E402
 import ramp_lif  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 
 from backends.lava.compat import lava_available
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 import tn_digits  # noqa: E402
 

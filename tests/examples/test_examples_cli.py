@@ -14,7 +14,7 @@ import pytest
 from neuromap.cli import main
 from neuromap.io import read_network_dict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.yaml")))
 #: float-only examples: file name -> why it has no compiled counterpart
 FLOAT_ONLY = {"ramp_izhikevich.yaml": "float-only seed experiment (izhikevich has no Loihi model); "

@@ -1,6 +1,6 @@
 """Fuzz every command with hostile and mutated inputs; count how each ended (issue 19, item 4).
 
-    python tests/fuzz_inputs.py [--per-kind N] [--seed S] [--timeout SEC] [--mem-gb GB]
+    python tests/helpers/fuzz_inputs.py [--per-kind N] [--seed S] [--timeout SEC] [--mem-gb GB]
 
 Inputs (deterministic from the seed), each run through the CLI entry point ``neuromap.cli.main``:
 
@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ["lava_port_hw.yaml", "ramp_lif.yaml", "tn_feedforward.yaml", "ramp_izhikevich.yaml", "balanced_ei.yaml"]
 KINDS = ("network files", "NIR files", "tampered images", "manifests")
 OUTCOMES = ("ok", "clean", "traceback", "hang", "memory", "crash")

@@ -116,7 +116,7 @@ def test_mant_shift():
 
 
 # ------------------------------------------------------------------ compiler + emulator
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 

@@ -167,7 +167,7 @@ def test_fused_loop_equals_numpy_path(seed, rules, neg_exp):
 def test_fused_loop_equals_numpy_path_on_the_ramp():
     import os
     import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
     import ramp_lif
     from neuromap.compiler import compile_network
     img = compile_network(ramp_lif.build(), "loihi")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from backends.lava.compat import lava_available
-from test_learning_vs_lava import SETTINGS, compare
-from test_stdp_loihi_engine import compiled, net, stdp_params
+from tests.learning.test_learning_vs_lava import SETTINGS, compare
+from tests.learning.test_stdp_loihi_engine import compiled, net, stdp_params
 
 pytestmark = pytest.mark.lava
 if not lava_available():

@@ -13,7 +13,7 @@ from neuromap.neurons import adex
 from neuromap.params import validate_params
 from neuromap.plasticity import rule_class
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 from clopath_pairing import pairing_curve  # noqa: E402
 
 

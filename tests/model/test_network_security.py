@@ -148,7 +148,7 @@ def test_nir_parameter_of_the_wrong_shape_is_a_clean_error(tmp_path):
     import nir
 
     from neuromap.nir_io import _read_graph, write_nir
-    write_nir(load_network(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    write_nir(load_network(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                         "examples", "ramp_lif.yaml")), tmp_path / "g.nir")
     g = _read_graph(str(tmp_path / "g.nir"))
     node = next(n for n in g.nodes.values() if type(n).__name__ == "CubaLIF")
@@ -176,7 +176,7 @@ def test_nir_reader_crash_is_a_clean_error(tmp_path, monkeypatch):
     import signal
 
     from neuromap import nir_io
-    nir_io.write_nir(load_network(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    nir_io.write_nir(load_network(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                                "examples", "ramp_lif.yaml")), tmp_path / "g.nir")
     monkeypatch.setattr(nir_io, "_read_graph_unchecked", lambda path: os.kill(os.getpid(), signal.SIGSEGV))
     with pytest.raises(NetworkFormatError, match="HDF5 library crashed reading it"):

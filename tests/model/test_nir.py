@@ -181,7 +181,7 @@ def snntorch_style_graph():
     """The graph of examples/nir_snntorch_style.py (snnTorch's export conventions, see there)."""
     import importlib.util
     import pathlib
-    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "nir_snntorch_style.py"
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "nir_snntorch_style.py"
     spec = importlib.util.spec_from_file_location("nir_snntorch_style", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -277,7 +277,7 @@ def test_brunel_above_one_event_per_step_matches_mean_field():
     """Brunel model A with J = 0.1 mV: the external drive is 20 kHz per neuron, 2 events per 0.1 ms step.
     Capped at one event per step (before) the network fired a regular 2.5 Hz; with Poisson counts it fires
     at the diffusion-approximation rate (74.3 Hz) within 5 % (measured 73.9 Hz (E), 74.3 Hz (I) over 200 ms)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
     import brunel
     cfg = dict(ne=2000, ni=500, eps=0.1, j=0.1, g=5.0, eta=2.0, dt=0.1)
     theory = brunel.mean_field_rate(**cfg)

@@ -11,7 +11,7 @@ from neuromap.errors import TargetError
 from neuromap.targets import (Target, list_targets, load_target, target_from_dict,
                               target_to_dict)
 
-LOIHI_TOML = Path(__file__).resolve().parents[1] / "neuromap" / "targets" / "loihi.toml"
+LOIHI_TOML = Path(__file__).resolve().parents[2] / "neuromap" / "targets" / "loihi.toml"
 
 
 def test_builtin_targets_listed():
@@ -113,7 +113,7 @@ def _field_paths(cls, prefix=""):
 
 
 def test_docs_document_every_field_and_example_loads(tmp_path):
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "targets.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "targets.md").read_text()
     missing = [p for p in _field_paths(Target) if f"`{p}`" not in doc]
     assert not missing
     example = doc.split("```toml\n")[1].split("```")[0]
@@ -129,7 +129,7 @@ def test_bundled_64_chip_board_is_the_loihi_target_with_more_chips():
     import dataclasses
     import os
     from neuromap.targets import load_target
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "targets",
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "targets",
                         "loihi_64chips.toml")
     big, std = load_target(path), load_target("loihi")
     assert big.n_cores == 2 * std.n_cores == 8192

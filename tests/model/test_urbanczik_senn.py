@@ -12,7 +12,7 @@ import neuromap
 from neuromap.params import validate_params
 from neuromap.plasticity import rule_class
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 from urbanczik_senn import learning_curve  # noqa: E402
 
 

@@ -15,7 +15,7 @@ from neuromap.network import Network
 from neuromap.targets import load_target
 
 TL = 0.3  # CP-SAT deterministic units: tiny, tests stay fast
-RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "ramp_lif.yaml")
+RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "ramp_lif.yaml")
 
 
 def small_target(max_neurons=16, max_input_axons=40):
@@ -141,7 +141,7 @@ def test_compile_with_a_rates_file(tmp_path):
 def test_topographic_sheet_example_compiles_and_runs():
     import importlib.util
     import pathlib
-    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "topographic_sheet.py"
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "topographic_sheet.py"
     spec = importlib.util.spec_from_file_location("topographic_sheet", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -168,6 +168,6 @@ def test_link_slack_trades_bounded_traffic_for_a_lower_peak(tmp_path, capsys):
     assert r1["bound"] <= r1["hop_weighted_traffic"] + 1e-9
     with pytest.raises(TargetError, match="link_slack"):
         compile_network(ring_net(), small_target(), link_slack=1.5)
-    from test_cli_simulate import run as cli
+    from tests.cli.test_cli_simulate import run as cli
     code, out, err = cli(["compile", RAMP, "-o", str(tmp_path / "b"), "--link-slack", "2"], capsys)
     assert code == 2 and "--link-slack" in err and "Traceback" not in err

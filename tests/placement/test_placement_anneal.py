@@ -5,7 +5,7 @@ import numpy as np
 
 from neuromap.placement.anneal import anneal
 from neuromap.placement.mesh import hop_cost
-from test_placement_bounds import _brute_hops, _random_traffic, _slots
+from tests.placement.test_placement_bounds import _brute_hops, _random_traffic, _slots
 
 
 def test_anneal_reaches_the_brute_forced_optimum_and_is_deterministic():
@@ -35,7 +35,7 @@ def test_anneal_never_returns_worse_and_respects_tile_sharing():
 
 def test_place_anneals_above_the_exact_size_deterministically():
     from neuromap.placement.mesh import place
-    from test_placement_bounds import _target
+    from tests.placement.test_placement_bounds import _target
     traffic = _random_traffic(np.random.default_rng(8), 14, density=0.3)
     t = _target(2, 4, 4)
     a = place(traffic, t, "cpsat", time_limit=1.0, exact_max_cores=6)

@@ -16,9 +16,9 @@ from neuromap.placement.anneal import _off_diagonal, anneal, moves_per_unit
 from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.mesh import place
 from neuromap.targets import load_target
-from test_compile_placement import ring_net, small_target
+from tests.placement.test_compile_placement import ring_net, small_target
 
-HW_NET = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "lava_port_hw.yaml")
+HW_NET = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "lava_port_hw.yaml")
 
 
 def _clustered_graph(n_groups=6, size=12, seed=1):

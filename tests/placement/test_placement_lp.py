@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from neuromap.placement.mesh import place
 from neuromap.placement.mesh_bounds import gilmore_lawler
 from neuromap.placement.mesh_lp import dispersion_lp_bound, dispersion_minimum, star_minimum, wiener_minimum
-from test_placement_bounds import _brute_hops, _random_traffic, _target
+from tests.placement.test_placement_bounds import _brute_hops, _random_traffic, _target
 
 
 def _box(b):
