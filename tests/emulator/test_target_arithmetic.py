@@ -22,6 +22,7 @@ from neuromap.errors import ImageError, TargetError
 from neuromap.image import LOIHI_ARITHMETIC, load_image
 from neuromap.network import Network, Probe
 from neuromap.targets import load_target
+from oracles import loihi_core
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,63 +66,11 @@ def small_net(seed: int = 3, steps: int = 120) -> Network:
 
 
 # ---------------------------------------------------------------------- scalar reference (docs)
-def _wrap32(x: int) -> int:
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def _decay(x: int, f: int, d: int) -> int:
-    p = x * f
-    return (1 if p > 0 else -1 if p < 0 else 0) * (abs(p) >> d)
-
-
 def reference_run(img, steps: int):
-    """Spikes (step, source) and per-step u, v of every neuron, from the documented semantics."""
-    a = img.arithmetic
-    U, D = 1 << a.decay_bits, a.decay_bits
-    H, L = 1 << (a.current_bits - 1), (1 << (a.voltage_bits - 1)) - 1
-    nu, sy, ax, rt = img.neurons, img.synapses, img.axons, img.routes
-    N, I = img.n_neurons, img.n_inputs
-    u = [int(x) for x in nu["u_init"]]
-    v = [int(x) for x in nu["v_init"]]
-    refr = [int(x) for x in nu.get("refractory", np.zeros(N, np.uint8))]
-    held_until = [-1] * N
-    exps = [p.weight_exp for p in img.projections]
-    inputs: dict[int, list[int]] = {}
-    for t, i in zip(img.inputs["spike_step"].tolist(), img.inputs["spike_index"].tolist()):
-        inputs.setdefault(t, []).append(i)
-    assert np.all(np.isnan(img.inputs["poisson_p"]))
-    pending: dict[int, list[int]] = {}          # step -> per-neuron input
-    spikes, us, vs = [], [], []
-    for t in range(steps):
-        s_in = pending.pop(t, [0] * N)
-        fired = []
-        for n in range(N):
-            act = _wrap32(_wrap32(s_in[n]) << a.activation_shift)
-            d = _wrap32(_decay(u[n], U - (int(nu["du"][n]) + 1), D) + act)
-            u[n] = d - 2 * H if d > H else d + 2 * H if d <= -H else d
-            if held_until[n] >= t:
-                continue
-            bias = int(nu["bias_mant"][n]) << int(nu["bias_exp"][n])
-            v[n] = min(max(_wrap32(_decay(v[n], U - int(nu["dv"][n]), D) + u[n] + bias), -L), L)
-            if v[n] > int(nu["vth"][n]) << a.threshold_shift:
-                v[n] = 0
-                fired.append(n)
-                held_until[n] = t + refr[n]
-        us.append(list(u))
-        vs.append(list(v))
-        srcs = fired + [N + i for i in sorted(inputs.get(t, []))]
-        sums: dict[tuple[int, int, int], int] = {}   # (projection, post, delay) -> summed weight
-        for s in srcs:
-            spikes.append((t, s))
-            for r in range(int(rt["src_ptr"][s]), int(rt["src_ptr"][s + 1])):
-                g = int(img.cores["axon_ptr"][rt["core"][r]]) + int(rt["axon"][r])
-                for q in range(int(ax["syn_ptr"][g]), int(ax["syn_ptr"][g + 1])):
-                    key = (int(ax["proj"][g]), int(sy["post"][q]), int(sy["delay"][q]) + int(rt["delay"][r]))
-                    sums[key] = sums.get(key, 0) + int(sy["weight"][q])
-        for (k, post, delay), x in sums.items():
-            row = pending.setdefault(t + delay, [0] * N)
-            row[post] += x << exps[k] if exps[k] >= 0 else x >> -exps[k]
-    return np.array(spikes, np.int64).reshape(-1, 2), np.array(us, np.int64), np.array(vs, np.int64)
+    """Spikes (step, source) and per-step u, v of every neuron: the core oracle written from the documented
+    semantics (tests/oracles/loihi_core.py)."""
+    ref = loihi_core.run(img, steps)
+    return ref.spikes, ref.u, ref.v
 
 
 def _stress(img, seed: int):
