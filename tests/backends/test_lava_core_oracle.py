@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from oracles import loihi_core
-from oracles.cases import core_net, stress
+from tests.oracles import loihi_core
+from tests.oracles.cases import core_net, stress
 
 from backends.lava.compat import lava_available
 from neuromap.compiler import compile_network

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracles import loihi_core
-from oracles.cases import core_net, stress
+from tests.oracles import loihi_core
+from tests.oracles.cases import core_net, stress
 
 from emulator import emulate
 from neuromap.compiler import compile_network

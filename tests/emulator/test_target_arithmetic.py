@@ -22,7 +22,7 @@ from neuromap.errors import ImageError, TargetError
 from neuromap.image import LOIHI_ARITHMETIC, load_image
 from neuromap.network import Network, Probe
 from neuromap.targets import load_target
-from oracles import loihi_core
+from tests.oracles import loihi_core
 
 ROOT = Path(__file__).resolve().parents[2]
 

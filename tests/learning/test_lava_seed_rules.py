@@ -10,8 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-from oracles import loihi_core
-from oracles.cases import RULES, plastic_net, with_learning
+from tests.oracles import loihi_core
+from tests.oracles.cases import RULES, plastic_net, with_learning
 
 from backends.lava.compat import lava_available
 from neuromap.compiler import compile_network
