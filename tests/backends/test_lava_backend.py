@@ -199,7 +199,7 @@ def test_floor_split_and_duplicate_inputs_are_refused():
 
 def test_plastic_projections_without_a_lava_engine_are_refused_not_run_static():
     img = random_image(6)
-    img.projections[0].learning = {"engine": "nope"}   # loihi and the seed rules run (tests/test_lava_seed_rules.py)
+    img.projections[0].learning = {"engine": "nope"}   # loihi and the seed rules run (tests/learning/test_lava_seed_rules.py)
     with pytest.raises(ImageError, match="learning engine 'nope' is unknown"):
         plan_image(img)
 

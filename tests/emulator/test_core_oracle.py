@@ -3,7 +3,7 @@ document them: 12-bit decays toward zero with Lava's ``du + 1``, bias mantissa/e
 ``vth << 6``, reset, refractory, delays, weight exponents and dendrite sums) against its scalar oracle
 (tests/oracles/loihi_core.py): hand-computed steps of the oracle, then the numpy and numba engines every
 step (spikes, u, v of every neuron) on random images whose neuron constants cover the full ranges (u wrap,
-v saturation, large biases). A non-Loihi target's widths: tests/test_target_arithmetic.py; Lava:
+v saturation, large biases). A non-Loihi target's widths: tests/emulator/test_target_arithmetic.py; Lava:
 tests/backends/test_lava_core_oracle.py."""
 from __future__ import annotations
 

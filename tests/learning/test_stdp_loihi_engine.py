@@ -1,6 +1,6 @@
 """Pair STDP (the float ``stdp`` rule, additive and soft bounds) compiled onto Loihi's learning engine
 (issue 19, item 8): the compiled rule against the float rule pair by pair, and in a network against the
-float reference (``compare``). Lava identity: tests/test_stdp_loihi_lava.py."""
+float reference (``compare``). Lava identity: tests/learning/test_stdp_loihi_lava.py."""
 from __future__ import annotations
 
 import math
