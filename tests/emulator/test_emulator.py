@@ -1,17 +1,20 @@
-"""Hand-computed emulator cases (each pins one arithmetic detail of Lava's fixed_pt models), numpy == numba,
+"""Hand-computed cases of the loihi_lif core (each pins one arithmetic detail of Lava's fixed_pt models) on
+every engine (the ``engine`` fixture: numpy, numba and the Lava backend), numpy == numba on random networks,
 Poisson replay, and the backend's results file."""
 import numpy as np
-import pytest
 from hypothesis import given, settings, HealthCheck, strategies as st
 
 from backends.emulator import load_results, run
 from emulator import emulate
 from neuromap.compiler import compile_network
 from neuromap.network import Network
+from tests.oracles import loihi_core
 
 
-def one(steps=6, inp_times=(), weights=(), exp=0, nwb=8, mode=None, delay=1, **lif):
-    """One loihi_lif neuron fed by len(weights) spike-source inputs (all spiking at inp_times); (u, v, spikes)."""
+def one(engine, steps=6, inp_times=(), weights=(), exp=0, nwb=8, mode=None, delay=1, **lif):
+    """One loihi_lif neuron fed by len(weights) spike-source inputs (all spiking at inp_times), run on
+    ``engine``: (u, v, spikes) of the neuron per step. Every step (spikes of neuron and inputs, u, v) must
+    also equal the scalar core oracle's (tests/oracles/loihi_core.py)."""
     net = Network()
     net.add_population("n", 1, neuron="loihi_lif", **lif)
     if weights:
@@ -19,68 +22,68 @@ def one(steps=6, inp_times=(), weights=(), exp=0, nwb=8, mode=None, delay=1, **l
         net.connect("i", "n", connect={"rule": "matrix", "matrix": np.array([list(weights)])}, weight_exp=exp,
                     num_weight_bits=nwb, sign_mode=mode, delay=delay)
     img = compile_network(net)
-    out = [emulate(img, steps, eng, probe=np.array([0])) for eng in ("numpy", "numba")]
-    assert np.array_equal(out[0].u, out[1].u) and np.array_equal(out[0].v, out[1].v)
+    out, ref = engine.run(img, steps), loihi_core.run(img, steps)
+    assert np.array_equal(out.spikes, ref.spikes) and np.array_equal(out.u, ref.u) and np.array_equal(out.v, ref.v)
     spk = np.zeros(steps, int)
-    spk[out[0].spikes[out[0].spikes[:, 1] == 0, 0]] = 1
-    return out[0].u[:, 0].tolist(), out[0].v[:, 0].tolist(), spk.tolist()
+    spk[out.spike_steps(0)] = 1
+    return out.u[:, 0].tolist(), out.v[:, 0].tolist(), spk.tolist()
 
 
-def test_current_decay_rounds_toward_zero():
+def test_current_decay_rounds_toward_zero(engine):
     # du = 0 still decays: factor 4096 - (0 + 1) = 4095 (Lava ds_offset = 1)
-    u, _, _ = one(steps=2, u=1000, vth=131071)
+    u, _, _ = one(engine, steps=2, u=1000, vth=131071)
     assert u == [1000 * 4095 >> 12, (999 * 4095) >> 12] == [999, 998]
-    u, _, _ = one(steps=1, u=-1000, vth=131071)
+    u, _, _ = one(engine, steps=1, u=-1000, vth=131071)
     assert u == [-999]  # toward zero, not floor (-1000)
-    u, _, _ = one(steps=1, u=5000, du=4095, vth=131071)
+    u, _, _ = one(engine, steps=1, u=5000, du=4095, vth=131071)
     assert u == [0]     # du = 4095: factor 0
 
 
-def test_voltage_decay_bias_and_threshold():
+def test_voltage_decay_bias_and_threshold(engine):
     # dv = 2048 halves v (dm_offset = 0); bias 3 << 2 = 12 per step; vth 1 -> effective 64, strict '>'
-    _, v, s = one(steps=4, v=100, dv=2048, bias_mant=3, bias_exp=2, vth=131071)
+    _, v, s = one(engine, steps=4, v=100, dv=2048, bias_mant=3, bias_exp=2, vth=131071)
     assert v == [50 + 12, 31 + 12, 21 + 12, 16 + 12]
-    _, v, s = one(steps=7, bias_mant=16, bias_exp=0, vth=1)
+    _, v, s = one(engine, steps=7, bias_mant=16, bias_exp=0, vth=1)
     assert v == [16, 32, 48, 64, 0, 16, 32] and s == [0, 0, 0, 0, 1, 0, 0]  # 64 is not > 64; 80 spikes
 
 
-def test_input_arrives_next_step_shifted_by_6():
-    u, v, _ = one(steps=4, inp_times=[0], weights=[5], du=4095, vth=131071)
+def test_input_arrives_next_step_shifted_by_6(engine):
+    u, v, _ = one(engine, steps=4, inp_times=[0], weights=[5], du=4095, vth=131071)
     assert u == [0, 5 << 6, 0, 0] and v == [0, 320, 320, 320]
 
 
-def test_delay_and_reset_keep_u():
-    u, v, s = one(steps=5, inp_times=[0], weights=[255], delay=3, du=4095, vth=100)
+def test_delay_and_reset_keep_u(engine):
+    u, v, s = one(engine, steps=5, inp_times=[0], weights=[255], delay=3, du=4095, vth=100)
     assert u == [0, 0, 0, 255 << 6, 0] and s == [0, 0, 0, 1, 0] and v[3] == 0  # v = 16320 > 6400 -> reset
-    u, v, s = one(steps=3, inp_times=[0], weights=[255], du=0, vth=100)
+    u, v, s = one(engine, steps=3, inp_times=[0], weights=[255], du=0, vth=100)
     # u is not reset: step 2 has v = 0 + u = 16316 > 6400 and spikes again
     assert s == [0, 1, 1] and u[1] == 16320 and u[2] == (16320 * 4095) >> 12 == 16316 and v == [0, 0, 0]
 
 
-def test_weight_exp_shifts_the_sum_with_floor():
+def test_weight_exp_shifts_the_sum_with_floor(engine):
     # excitatory 8 bits, exp -1: the two weights sum first: (1 + 1) >> 1 = 1 (per synapse it would be 0)
-    u, _, _ = one(steps=2, inp_times=[0], weights=[1, 1], exp=-1, du=4095, vth=131071)
+    u, _, _ = one(engine, steps=2, inp_times=[0], weights=[1, 1], exp=-1, du=4095, vth=131071)
     assert u[1] == 1 << 6
     # mixed: -3 is stored as -4 (7 bits of magnitude, floor), -4 >> 1 = -2; -2 << 6 = -128
-    u, _, _ = one(steps=2, inp_times=[0], weights=[-3, 7], exp=-1, du=4095, vth=131071)
+    u, _, _ = one(engine, steps=2, inp_times=[0], weights=[-3, 7], exp=-1, du=4095, vth=131071)
     assert u[1] == ((-4 + 6) >> 1) << 6
-    u, _, _ = one(steps=2, inp_times=[0], weights=[-3], exp=-1, mode="mixed", du=4095, vth=131071)
+    u, _, _ = one(engine, steps=2, inp_times=[0], weights=[-3], exp=-1, mode="mixed", du=4095, vth=131071)
     assert u[1] == -2 << 6
     # exp 7 shifts left, num_weight_bits 3 keeps multiples of 32 (excitatory): 100 -> 96
-    u, _, _ = one(steps=2, inp_times=[0], weights=[100], exp=7, nwb=3, du=4095, vth=131071)
+    u, _, _ = one(engine, steps=2, inp_times=[0], weights=[100], exp=7, nwb=3, du=4095, vth=131071)
     assert u[1] == (96 << 7) << 6
 
 
-def test_u_wraps_once_at_24_bits_and_v_saturates():
+def test_u_wraps_once_at_24_bits_and_v_saturates(engine):
     u0 = 2 ** 23 - 8
-    u, v, _ = one(steps=2, inp_times=[0], weights=[255], exp=0, u=u0, vth=131071, dv=4095)
+    u, v, _ = one(engine, steps=2, inp_times=[0], weights=[255], exp=0, u=u0, vth=131071, dv=4095)
     assert u[0] == u0 * 4095 >> 12 == 8386552
     d = (8386552 * 4095 >> 12) + (255 << 6)       # 8384504 + 16320 = 8400824 > 2**23
     assert d > 2 ** 23 and u[1] == d - 2 ** 24 == -8376392
     # v clips at +-(2**23 - 1)
-    _, v, _ = one(steps=2, v=-(2 ** 23 - 1), bias_mant=-4096, bias_exp=7, vth=131071)
+    _, v, _ = one(engine, steps=2, v=-(2 ** 23 - 1), bias_mant=-4096, bias_exp=7, vth=131071)
     assert v == [-(2 ** 23 - 1)] * 2
-    _, v, s = one(steps=1, v=2 ** 23 - 1, bias_mant=4095, bias_exp=7, vth=131071)
+    _, v, s = one(engine, steps=1, v=2 ** 23 - 1, bias_mant=4095, bias_exp=7, vth=131071)
     assert s == [1] and v == [0]  # saturated 8388607 > 131071 << 6 = 8388544
 
 

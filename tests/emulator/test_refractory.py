@@ -1,6 +1,6 @@
-"""Refractory period on loihi_lif (neuromap extension): hand-computed steps, numpy == numba, Lava's
-fixed_pt model of it (backends/lava/procs/lif_refractory.py), and the quantizer carrying float
-refractory periods over."""
+"""Refractory period on loihi_lif (neuromap extension): hand-computed steps on every engine (the ``engine``
+fixture: numpy, numba, the Lava backend), numpy == numba, Lava's fixed_pt model of it
+(backends/lava/procs/lif_refractory.py), and the quantizer carrying float refractory periods over."""
 from __future__ import annotations
 
 import dataclasses
@@ -28,12 +28,11 @@ def _driven(refractory, n=1, bias=100, **kw) -> Network:
     return net
 
 
-@pytest.mark.parametrize("engine", ["numpy", "numba"])
 def test_hand_computed_refractory_spike_train(engine):
     # bias 100 > vth<<6 = 64: spikes every step; R steps of hold after each spike
-    assert _spike_steps(emulate(compile_network(_driven(0), passes=HW), 10, engine=engine)) == list(range(10))
+    assert _spike_steps(engine.run(compile_network(_driven(0), passes=HW), 10)) == list(range(10))
     img = compile_network(_driven(2), passes=HW)
-    run = emulate(img, 10, engine=engine)
+    run = engine.run(img, 10)
     assert _spike_steps(run) == [0, 3, 6, 9]
     assert run.v[:, 0].tolist() == [0] * 10                      # reset, then held at 0
 
@@ -46,7 +45,6 @@ def test_image_field_is_optional_and_round_trips(tmp_path):
     assert load_image(img.save(tmp_path / "b")).neurons["refractory"].tolist() == [1, 0, 4]
 
 
-@pytest.mark.parametrize("engine", ["numpy", "numba"])
 def test_u_integrates_while_v_is_held(engine):
     # input spike at step 1 arrives at step 2 (delay 1) while the neuron (spiked at 0, R = 3) is held
     net = Network(seed=1)
@@ -55,7 +53,7 @@ def test_u_integrates_while_v_is_held(engine):
     net.connect("x", "a", connect={"rule": "all_to_all"}, weight=100, weight_exp=0, num_weight_bits=8,
                 sign_mode="mixed")
     net.add_probe("a", ("spikes", "u", "v"))
-    run = emulate(compile_network(net, passes=HW), 7, engine=engine)
+    run = engine.run(compile_network(net, passes=HW), 7)
     # step 0: v = 64001 > 64000 -> spike, v = 0, held for steps 1..3
     assert _spike_steps(run) == [0]
     u2 = 100 << 6                                                    # input at step 2
@@ -231,8 +229,7 @@ def _runs_hold_the_walk(p, f):
             assert np.all(np.diff(q) >= 0) and q[0] == f.run_post_base[j] and q[-1] - q[0] < (1 << 16)
 
 
-@pytest.mark.parametrize("engine", ["numpy", "numba"])
-def test_dendritic_sum_wraps_like_lavas_int32_port(engine):
+def test_dendritic_sum_wraps_like_lavas_int32_port(emulator_engine):
     """66 000 synapses of 255 << 7 arriving together sum past 2**31: the ring (int32) wraps exactly as
     Lava's int32 a_out/a_in does; hand-computed with Python integers."""
     n_in, w = 66000, 255 << 7
@@ -244,7 +241,7 @@ def test_dendritic_sum_wraps_like_lavas_int32_port(engine):
     net.add_probe("a", ("spikes", "u", "v"))
     t = load_target("loihi")   # one neuron with 66 000 input axons: a core large enough to hold them
     big = dataclasses.replace(t, core=dataclasses.replace(t.core, max_input_axons=1 << 17, synapse_memory_bits=1 << 24))
-    run = emulate(compile_network(net, big, passes=HW), 2, engine=engine)
+    run = emulator_engine.run(compile_network(net, big, passes=HW), 2)
 
     def wrap32(x):
         return ((x + 2 ** 31) % 2 ** 32) - 2 ** 31

@@ -92,8 +92,8 @@ def _stress(img, seed: int):
 
 
 @pytest.mark.parametrize("stress", [None, 1, 2])
-def test_emulator_engines_equal_scalar_reference_on_non_loihi_target(tmp_path, stress):
-    """Both engines produce the documented integers of the target's arithmetic (before: they ran Loihi's
+def test_emulator_engines_equal_scalar_reference_on_non_loihi_target(tmp_path, stress, emulator_engine):
+    """Both engines (``emulator_engine``; Lava runs Loihi's arithmetic only) produce the documented integers of the target's arithmetic (before: they ran Loihi's
     decays over 4096, ``<< 6`` and 24-bit u/v whatever the target said)."""
     img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy")
     assert img.arithmetic.to_dict() == {k: v for k, v in ODD.items()}
@@ -102,13 +102,12 @@ def test_emulator_engines_equal_scalar_reference_on_non_loihi_target(tmp_path, s
     steps = 120
     ref_spk, ref_u, ref_v = reference_run(img, steps)
     assert ref_spk.shape[0] > 100 and np.any(ref_spk[:, 1] < img.n_neurons)
-    for engine in ("numpy", "numba"):
-        run = emulate(img, steps, engine=engine, probe=np.arange(img.n_neurons))
-        assert np.array_equal(run.spikes, ref_spk), engine
-        assert np.array_equal(run.u, ref_u) and np.array_equal(run.v, ref_v), engine
+    run = emulator_engine.run(img, steps)
+    assert np.array_equal(run.spikes, ref_spk)
+    assert np.array_equal(run.u, ref_u) and np.array_equal(run.v, ref_v)
 
 
-def test_plastic_loop_runs_the_target_arithmetic(tmp_path):
+def test_plastic_loop_runs_the_target_arithmetic(tmp_path, emulator_engine):
     """The plastic time loop (numba fused kernels inline the LIF update) uses the image's widths: its spikes
     on a frozen-equivalent run equal the static engine's (the plastic rule never changes a weight here)."""
     net = small_net()
@@ -125,9 +124,8 @@ def test_plastic_loop_runs_the_target_arithmetic(tmp_path):
     img = compile_network(net, load_target(p), placer="greedy")
     assert any(pm.learning for pm in img.projections)
     ref_spk, _, ref_v = reference_run(img, 120)
-    for engine in ("numpy", "numba"):
-        run = emulate(img, 120, engine=engine, probe=np.arange(img.n_neurons))
-        assert np.array_equal(run.spikes, ref_spk) and np.array_equal(run.v, ref_v), engine
+    run = emulator_engine.run(img, 120)
+    assert np.array_equal(run.spikes, ref_spk) and np.array_equal(run.v, ref_v)
 
 
 def test_float_vs_chip_voltage_within_the_reports_error_bound(tmp_path):
