@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracles import loihi_core
-from oracles.cases import RULES, plastic_net, with_learning
-from oracles.seed_rules import Clopath, HomeostaticStdp, PoolStdp, VogelsIsp
+from tests.oracles import loihi_core
+from tests.oracles.cases import RULES, plastic_net, with_learning
+from tests.oracles.seed_rules import Clopath, HomeostaticStdp, PoolStdp, VogelsIsp
 
 from emulator import emulate
 from neuromap.compiler import compile_network

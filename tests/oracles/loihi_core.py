@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from oracles.fixed_point import clip, decay_toward_zero, wrap32
-from oracles.seed_rules import ENGINES
+from tests.oracles.fixed_point import clip, decay_toward_zero, wrap32
+from tests.oracles.seed_rules import ENGINES
 
 
 @dataclass

@@ -18,7 +18,7 @@ post_v)`` once per step, updating the list ``weights`` in place; ``ENGINES`` map
 """
 from __future__ import annotations
 
-from oracles.fixed_point import clip, lut_read, round_half_up
+from tests.oracles.fixed_point import clip, lut_read, round_half_up
 
 WF = 16                      # fraction bits of the fine weight
 ONE_SPIKE = 2 ** 12          # a spike-counting trace's 1.0 (XF = 12 fraction bits)
