@@ -172,9 +172,11 @@ def test_all_rules_in_one_image_equal_oracle():
 
 @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(rules=st.lists(st.sampled_from(sorted(RULES)), min_size=1, max_size=3), seed=st.integers(0, 2 ** 31 - 1),
-       random_constants=st.booleans())
-def test_random_plastic_images_equal_oracle(rules, seed, random_constants):
+       constants=st.sampled_from(["compiled", "random", "edges"]))
+def test_random_plastic_images_equal_oracle(rules, seed, constants):
+    """Compiled constants, random ones, and ones that put fine weights on the stored weights' rounding
+    boundary (so one fine unit of rounding inside an engine shows in the stored weights)."""
     img = compile_network(plastic_net(rules, seed, steps=40), "loihi", placer="greedy")
-    if random_constants:
-        img = with_learning(img, np.random.default_rng(seed))
+    if constants != "compiled":
+        img = with_learning(img, np.random.default_rng(seed), edges=constants == "edges")
     compare(img, 40)

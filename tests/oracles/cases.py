@@ -62,42 +62,67 @@ def plastic_net(rules, seed: int, steps: int = 60) -> Network:
     return n
 
 
-def _keep(r):
+def _keep(r, edges: bool):
+    if edges:
+        return int(r.choice([65536, 65535, 49152, 32768, 32769, 16384]))
     return int(r.choice([0, 1, 32768, 65535, 65536, int(r.integers(40000, 65537))]))
 
 
-def randomize(learning: dict, arrays: dict, r) -> tuple[dict, dict]:
+def _half(r, k: int = 8, unit: int = 1 << 16) -> int:
+    """An odd multiple of half a ``unit`` (of a stored weight mantissa in fine units), off by -1, 0 or +1:
+    sums of these sit on the stored weight's rounding boundary, so a rounding of one fine unit inside an
+    engine changes a stored weight."""
+    return (2 * int(r.integers(0, k)) + 1) * unit // 2 + int(r.choice([-1, 0, 0, 1]))
+
+
+def randomize(learning: dict, arrays: dict, r, edges: bool = False) -> tuple[dict, dict]:
     """Other integer constants for one plastic projection, inside the ranges the engines document (so the
-    engines' int64 never overflows): rounding edges (keep 0 / 1/2 / 1, odd amplitudes), saturation."""
+    engines' int64 never overflows): rounding edges (keep 0 / 1/2 / 1, odd amplitudes), saturation.
+    ``edges``: amplitudes and coefficients that put fine weights on the half-mantissa boundary (see
+    :func:`_half`), so every internal round-half-up is observable in the stored weights."""
     p, a = dict(learning), dict(arrays)
     lo = int(r.integers(0, 20))
     p["w_lo"], p["w_hi"] = lo, int(r.integers(lo, 256))
     e = p["engine"]
     if e == "homeostatic_stdp":
-        p.update(keep_plus=_keep(r), keep_minus=_keep(r), a_plus=int(r.integers(0, 1 << 21)),
-                 a_minus=int(r.integers(0, 1 << 21)))
+        p.update(keep_plus=_keep(r, edges), keep_minus=_keep(r, edges))
+        if edges:
+            p.update(a_plus=_half(r), a_minus=_half(r))
+        else:
+            p.update(a_plus=int(r.integers(0, 1 << 21)), a_minus=int(r.integers(0, 1 << 21)))
         if p["homeostasis"]:
-            p["window"] = int(r.integers(1, 30))
-            a = {"k_lut": r.integers(0, 1 << 31, p["window"] + 1), "h_lut": r.integers(-(1 << 31), 1 << 31,
-                                                                                          p["window"] + 1)}
+            p["window"] = n = int(r.integers(1, 30))
+            if edges:
+                a = {"k_lut": np.array([int(r.choice([0, 1 << 29, 1 << 30])) + int(r.integers(-1, 2))
+                                        for _ in range(n + 1)]),
+                     "h_lut": np.array([int(r.choice([-1, 1])) * _half(r, 2, 1 << 14) for _ in range(n + 1)])}
+            else:
+                a = {"k_lut": r.integers(0, 1 << 31, n + 1), "h_lut": r.integers(-(1 << 31), 1 << 31, n + 1)}
     elif e == "vogels_isp":
-        p.update(keep=_keep(r), alpha=int(r.integers(0, 8192)), multiplicative=bool(r.integers(0, 2)))
-        p["eta"] = int(r.integers(-(1 << 19), 1 << 20))
-        p["eta_m"] = int(r.integers(0, 1 << 17))
+        p.update(keep=_keep(r, edges), multiplicative=bool(r.integers(0, 2)))
+        if edges:
+            p.update(alpha=int(r.choice([0, 1, 2048, 4095])), eta=int(r.choice([-1, 1])) * _half(r, 4, 1 << 13),
+                     eta_m=int(r.choice([1 << 14, 1 << 15, (1 << 15) + 1, (1 << 15) - 1])))
+        else:
+            p.update(alpha=int(r.integers(0, 8192)), eta=int(r.integers(-(1 << 19), 1 << 20)),
+                     eta_m=int(r.integers(0, 1 << 17)))
     elif e == "pool_stdp":
-        p.update(keep_plus=_keep(r), keep_minus=_keep(r), a_plus=int(r.integers(0, 1 << 17)),
+        p.update(keep_plus=_keep(r, edges), keep_minus=_keep(r, edges), a_plus=int(r.integers(0, 1 << 17)),
                  a_minus=int(r.integers(0, 1 << 17)), alpha_r=int(r.integers(0, 1 << 17)),
                  k_pw=int(r.integers(0, 1 << 14)), alpha_ss=int(r.integers(0, 1 << 14)),
                  pw_init=int(r.integers(0, 1 << 26)), pw_soma_init=int(r.integers(0, 1 << 24)),
                  pw_set=int(r.integers(0, 1 << 25)), w_goal=int(r.choice([0, int(r.integers(1, 1 << 26))])),
                  k_cg=int(r.integers(0, 1 << 13)), c_per_w=int(r.integers(0, 1 << 23)),
                  pool_update=str(r.choice(["conserve", "demand"])))
+        if edges:
+            p.update(a_plus=_half(r, 2), a_minus=_half(r, 2), k_pw=_half(r, 1, 1 << 14),
+                     alpha_ss=_half(r, 1, 1 << 12), pw_init=int(r.choice([0, 1 << 30])))
         m = int(r.integers(2, 40))
         a = {"s_lut": r.integers(-(1 << 16), 1 << 16, m), "decay_lut": np.sort(r.integers(0, 64, m)),
              "prod_lut": r.integers(0, 1 << 14, m)}
     elif e == "clopath":
-        p.update(v_shift=int(r.integers(0, 9)), delay_u=int(r.integers(0, 4)), keep_minus=_keep(r),
-                 keep_plus=_keep(r), keep_x=_keep(r), theta_plus=int(r.integers(-2000, 8000)),
+        p.update(v_shift=int(r.integers(0, 9)), delay_u=int(r.integers(0, 4)), keep_minus=_keep(r, edges),
+                 keep_plus=_keep(r, edges), keep_x=_keep(r, edges), theta_plus=int(r.integers(-2000, 8000)),
                  theta_minus=int(r.integers(-(1 << 19), 1 << 20)), u_init=int(r.integers(-(1 << 20), 1 << 20)),
                  ltd_m=int(r.integers(0, 1 << 16)), ltd_sh=int(r.integers(0, 28)), ltp_m=int(r.integers(0, 1 << 16)),
                  ltp_sh=int(r.integers(11, 30)))
@@ -105,11 +130,12 @@ def randomize(learning: dict, arrays: dict, r) -> tuple[dict, dict]:
     return p, a
 
 
-def with_learning(img, r):
+def with_learning(img, r, edges: bool = False):
+    """``img`` with :func:`randomize`'d constants on every plastic projection."""
     projs = []
     for pm in img.projections:
         if pm.learning:
-            learning, arrays = randomize(pm.learning, pm.learning_arrays, r)
+            learning, arrays = randomize(pm.learning, pm.learning_arrays, r, edges)
             pm = dataclasses.replace(pm, learning=learning, learning_arrays=arrays)
         projs.append(pm)
     return dataclasses.replace(img, projections=projs)
