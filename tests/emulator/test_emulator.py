@@ -121,7 +121,7 @@ def test_poisson_inputs_follow_the_documented_generator():
     net.connect("x", "n", weight=1)
     img = compile_network(net)
     res = run(img, 200)
-    from tests.model.test_poisson_inputs import documented_stream
+    from tests.oracles.poisson import documented_stream
     expected = np.argwhere(documented_stream([0.0, 0.1, 0.25, 0.5, 1.0], 11, 200))
     assert np.array_equal(res.spikes["x"], expected)
     assert np.array_equal(run(img, 200, engine="numpy").spikes["x"], expected)
