@@ -20,7 +20,11 @@ import time
 
 import numpy as np
 
+from backends.lava.compat import lava_available
+from neuromap.cli import main as cli_main
+from neuromap.image import load_image
 from neuromap.io import load_network
+from neuromap.report_html import write_report
 from neuromap.simulator import simulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,7 +38,6 @@ TIME_LIMIT, STEPS, VALIDATE_STEPS = None, 1000, 20
 
 def _neuromap(*args: str) -> None:
     """Run one ``neuromap`` command in-process, as the console script would; stop on failure."""
-    from neuromap.cli import main as cli_main
     shown = [os.path.relpath(a) if os.path.isabs(a.split(":")[0]) else a for a in args]
     print(f"\n$ neuromap {' '.join(shown)}", flush=True)
     try:
@@ -82,15 +85,11 @@ def main_job(out: str = OUT, network: str = NETWORK, steps: int = STEPS, validat
              time_limit: float | None = TIME_LIMIT) -> str:
     """compile -> run -> validate (``validate_steps`` > 0 and lava-nc installed) -> report on ``network``;
     returns the report's path."""
-    from neuromap.image import load_image
-    from neuromap.report_html import write_report
-
     build, results, report = os.path.join(out, "build"), os.path.join(out, "results.npz"), os.path.join(out, "report.html")
     os.makedirs(out, exist_ok=True)
     budget = [] if time_limit is None else ["--time-limit", f"{time_limit:g}"]
     _neuromap("compile", network, "--target", "loihi", "--rates", "auto", *budget, "-o", build)
     _neuromap("run", build, "--steps", str(steps), "-o", results)
-    from backends.lava.compat import lava_available
     if not validate_steps:
         pass
     elif lava_available():  # the plastic network in Lava (seed rules: backends/lava/procs/plastic_connection.py)

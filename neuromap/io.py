@@ -35,6 +35,7 @@ from neuromap.connectivity import FILE_ROOT
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import open_regular, strict_json
 from neuromap.network import Network
+from neuromap.nir_io import load_other
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -211,7 +212,6 @@ def load_network(path: str | os.PathLike, seed: int | None = None, allow_outside
     resolve inside the file's directory unless ``allow_outside_files`` (None: :data:`ALLOW_OUTSIDE_FILES`)."""
     path = os.fspath(path)
     if path.lower().endswith(".nir") or ".py:" in path:  # NIR graph / Python function: neuromap.nir_io
-        from neuromap.nir_io import load_other
         return load_other(path, seed)
     d = read_network_dict(path)
     if seed is not None and isinstance(d, dict):

@@ -32,8 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from neuromap import nir_conventions as nc
 from neuromap.errors import NetworkFormatError
+from neuromap.image_files import open_regular
 from neuromap.network import Network, Population, Projection
+from neuromap.neurons import lif
 
 #: metadata key of the neuromap extension, and its version
 EXT = "neuromap"
@@ -405,7 +408,6 @@ def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: 
         file = os.fspath(graph_or_path)
         if not os.path.exists(file):
             raise NetworkFormatError("file not found", file=file, fix="check the path")
-        from neuromap.image_files import open_regular
         try:   # a regular file (a FIFO is refused without blocking), at most MAX_NIR_BYTES
             open_regular(file, "the NIR file", MAX_NIR_BYTES,
                          error=lambda p: NetworkFormatError(p, file=file, fix="give a NIR HDF5 file")).close()
@@ -430,7 +432,6 @@ def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: 
 
 def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_ext: bool,
             name: str | None, convention: str | None = None, where: str = "") -> Network:
-    from neuromap import nir_conventions as nc
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
         raise NetworkFormatError(f"a {type(graph).__name__} is not a NIRGraph", fix="pass a nir.NIRGraph or a .nir file")
@@ -665,7 +666,6 @@ def _weight_gain(node: Any, neuron: dict, n: int, dt: float, dt_n: float, conv: 
             return v("r") * v("w_in")
         return v("r") * v("w_in") * dt_n / v("tau_syn")
     # LIF / LI: the spike moves v by r*W*dt/tau by the end of its arrival step; lif's first-step gain is p
-    from neuromap.neurons import lif
     p = lif.constants({**neuron, "tau_m": _vec(neuron["tau_m"], n, "tau_m"),
                        "tau_syn": _vec(neuron["tau_syn"], n, "tau_syn")}, n, dt)["p"]
     if np.any(p <= 0):

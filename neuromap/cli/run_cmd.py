@@ -16,6 +16,7 @@ import click
 
 from neuromap.cli import quiet_option
 from neuromap.errors import NeuromapError
+from neuromap.image import load_image
 from neuromap.progress import bar
 
 #: backend name -> module with ``run(image, steps, **options) -> Results``
@@ -45,8 +46,6 @@ def command(build: str, backend: str, steps: int, engine: str, threads: int | No
       neuromap run build/ramp --steps 1000 --json | jq .populations
     """
     import importlib
-
-    from neuromap.image import load_image
 
     if output is not None and not output.endswith(".npz"):
         raise NeuromapError(f"{output}: output must be a .npz file (use -o NAME.npz)")

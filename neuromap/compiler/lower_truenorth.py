@@ -29,10 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from neuromap.errors import TargetError
 from neuromap.compiler.lower import lower_inputs
+from neuromap.compiler.place import placement_time_limit
+from neuromap.compiler.quantize_truenorth import quantize_truenorth
+from neuromap.compiler.reset import check_reset
+from neuromap.errors import TargetError
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap
 from neuromap.network import Network, network_hash
+from neuromap.neurons.truenorth import core_fields
+from neuromap.placement.budget import Budget
+from neuromap.truenorth.crossbar import auto_split, legalize_crossbar
+from neuromap.truenorth.fanout import SPLITTER_PARAMS, legalize_fanout
+from neuromap.truenorth.report import CrossbarReport
 
 INPUT_MODELS = ("spike_source", "poisson")
 SPLITTER_POP = "_tn_splitters"
@@ -46,8 +54,6 @@ def is_truenorth(target: Any) -> bool:
 
 # ------------------------------------------------------------------ pass 1: quantize
 def quantize_pass(st):
-    from neuromap.compiler.quantize_truenorth import quantize_truenorth
-    from neuromap.compiler.reset import check_reset
     approx = check_reset(st.network, st.target.name, bool(st.options.get("allow_reset_approximation")),
                          exact_models=("if",))     # linear reset mode gamma = 1
     hw, rep = quantize_truenorth(st.network, st.target)
@@ -132,7 +138,6 @@ def _populations(net: Network) -> tuple[list[PopulationMap], int, int]:
 
 def _neuron_fields(net: Network, pops: list[PopulationMap], n_neu: int) -> dict[str, np.ndarray]:
     """Per-neuron TrueNorth parameters of the network's neurons (image names)."""
-    from neuromap.neurons.truenorth import core_fields
     parts = [core_fields(net.populations[p.name].neuron, p.size) for p in pops if p.kind == "neuron"]
     cat = lambda k, shape: np.concatenate([f[k] for f in parts]) if parts else np.zeros(shape)  # noqa: E731
     return {"tn_lambda": cat("lam", 0).astype(np.int16), "tn_c_lambda": cat("c_lambda", 0).astype(np.uint8),
@@ -145,10 +150,6 @@ def _neuron_fields(net: Network, pops: list[PopulationMap], n_neu: int) -> dict[
 
 def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -> Image:
     """Legalize crossbars and fan-out of a placed ``truenorth`` network and build its Image."""
-    from neuromap.truenorth.crossbar import auto_split, legalize_crossbar
-    from neuromap.truenorth.fanout import SPLITTER_PARAMS, legalize_fanout
-    from neuromap.truenorth.report import CrossbarReport
-
     pops, N, I = _populations(net)
     start = {p.name: p.start for p in pops}
     kind = {p.name: p.kind for p in pops}
@@ -157,8 +158,6 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
     slot = np.concatenate([placement[p.name][1] for p in npops] or [np.zeros(0)]).astype(np.int64)
     C = int(core.max()) + 1 if N else 0
     nf = _neuron_fields(net, pops, N)
-    from neuromap.compiler.place import placement_time_limit
-    from neuromap.placement.budget import Budget
     time_limit = float(options.get("tn_time_limit", 2.0))
     budget = Budget(*placement_time_limit(options, sum(int(pr.n_synapses) for pr in net.projections)))
     seed = int(options.get("seed", 0))

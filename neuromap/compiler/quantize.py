@@ -33,6 +33,7 @@ import numpy as np
 
 from neuromap.compiler import quantize_learning
 from neuromap.compiler.arithmetic import lif_arithmetic
+from neuromap.compiler.reset import check_reset
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Probe, Projection
 
@@ -327,7 +328,6 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
     ``hw["learning"]`` / ``hw["learning_arrays"]``; other plastic projections are frozen at their
     initial weights (a warning says so).
     """
-    from neuromap.neurons import neuron_module  # noqa: F401  (registry import keeps model names honest)
     if rounding not in ROUNDING:
         raise TargetError(f"rounding: {rounding!r} is not a rounding mode (use nearest or stochastic)")
     f = _Fields.of(target)
@@ -493,7 +493,6 @@ def quantize_pass(st):
     hardware units passes through unchanged (and keeps any report it was given)."""
     if not any(p.model in FLOAT_MODELS for p in st.network.populations.values()):
         return st
-    from neuromap.compiler.reset import check_reset
     o = st.options
     approx = check_reset(st.network, st.target.name, bool(o.get("allow_reset_approximation")))
     if approx:

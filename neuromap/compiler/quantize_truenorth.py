@@ -54,8 +54,10 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.compiler.quantize import _plain
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Projection
+from neuromap.neurons import neuron_module
 
 W_MAX = 255                 # |s_j^G|, |lambda|: sign + 8 bit
 ALPHA_MAX = 2 ** 18 - 1     # alpha, beta: unsigned 18 bit
@@ -118,7 +120,6 @@ class TNQuantReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        from neuromap.compiler.quantize import _plain
         return _plain(dataclasses.asdict(self))
 
 
@@ -215,7 +216,6 @@ def _memoryless_scale(w: np.ndarray, theta: float, s_max: float) -> float:
 
 
 def _signed(pr, post_model: str) -> np.ndarray:
-    from neuromap.neurons import neuron_module
     targets = getattr(neuron_module(post_model), "TARGETS", None) or {"exc": (0, 1.0)}
     sign = sum(targets[t][1] for t in pr.target)
     return np.asarray(pr.weight, float) * sign

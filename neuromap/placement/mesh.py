@@ -29,7 +29,7 @@ from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
 from neuromap.placement.mesh_links import min_max_link_load
 from neuromap.placement.mesh_lp import dispersion_lp_bound
-from neuromap.placement.routing import link_loads, route
+from neuromap.placement.routing import hop_cost, link_loads, route
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -67,12 +67,6 @@ def board_slots(target: Target) -> tuple[np.ndarray, np.ndarray]:
     chip, t_in = tile // per_chip, tile % per_chip
     cx, cy = chip % m.chips_x, chip // m.chips_x
     return cx * m.tiles_x + t_in % m.tiles_x, cy * m.tiles_y + t_in // m.tiles_x
-
-
-def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
-    """Sum over core pairs of packets per step x Manhattan hops between their tiles."""
-    t = sp.coo_matrix(traffic)
-    return float(t.data @ (np.abs(tx[t.row] - tx[t.col]) + np.abs(ty[t.row] - ty[t.col])))
 
 
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
-from neuromap.placement.cpsat_util import make_solver, solved
+from neuromap.placement.cpsat_util import make_solver, solved, status_name
 
 
 def gilmore_lawler(sym: sp.spmatrix, cpt: int) -> float:
@@ -65,7 +65,6 @@ def metric_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], time_limit:
     ``time_limit``: wall seconds when ``budget`` (:mod:`.budget`) is a wall-clock budget, else
     deterministic units (charged to ``budget`` if given).
     """
-    from neuromap.placement.cpsat_util import status_name
     t = sp.triu(sp.csr_matrix(sym), k=1).tocoo()
     keep = t.data > 0
     rows, cols, w = t.row[keep], t.col[keep], t.data[keep]

@@ -21,6 +21,7 @@ import numpy as np
 
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import load_numpy_file
+from neuromap.io import read_document
 
 UNITS = ("per_step", "hz")
 
@@ -38,7 +39,6 @@ def load_rates(path, populations: dict[str, int], dt_ms: float) -> np.ndarray:
         return _check(arrays["*"], n, f, "(array)")
     if path.suffix not in (".yaml", ".yml", ".json"):
         raise NetworkFormatError(f"unknown suffix {path.suffix!r}", file=f, fix="use .yaml, .yml, .json or .npy")
-    from neuromap.io import read_document   # bounded like network files (SECURITY.md)
     try:
         doc = read_document(path, "the rates file")
     except NetworkFormatError as e:

@@ -83,3 +83,9 @@ def link_loads(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     s_ = by < ay
     np.add.at(south, (bx[s_], lo[s_]), w[s_]); np.add.at(south, (bx[s_], hi[s_]), -w[s_])
     return tuple(np.cumsum(m, axis=1) for m in (east, west, north, south))
+
+
+def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
+    """Sum over core pairs of packets per step x Manhattan hops between their tiles."""
+    t = sp.coo_matrix(traffic)
+    return float(t.data @ (np.abs(tx[t.row] - tx[t.col]) + np.abs(ty[t.row] - ty[t.col])))

@@ -33,6 +33,7 @@ from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
 from emulator.truenorth import TNCore, TNResult, check_core, step_core_np  # noqa: E402
+from neuromap.errors import ImageError
 
 
 class TrueNorthCore(AbstractProcess):
@@ -89,8 +90,6 @@ def run_truenorth(cores: list[TNCore], n_ticks: int, inputs: np.ndarray | None =
     from lava.proc.sparse.process import DelaySparse, Sparse
     from lava.utils.weightutils import SignMode
     from scipy.sparse import csr_matrix
-
-    from neuromap.errors import ImageError
 
     C = len(cores)
     for c in cores:
