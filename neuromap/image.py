@@ -256,7 +256,8 @@ class Image:
         _len(self.cores["axon_ptr"], C + 1, "cores.axon_ptr")
         have = [k for k in _CORE_OPTIONAL if k in self.cores]
         if have and len(have) != len(_CORE_OPTIONAL):
-            raise ImageError(f"image cores.{have[0]} needs cores.{', cores.'.join(sorted(set(_CORE_OPTIONAL) - set(have)))}")
+            need = ", cores.".join(sorted(set(_CORE_OPTIONAL) - set(have)))
+            raise ImageError(f"image cores.{have[0]} needs cores.{need}")
         for k in have:
             a = self.cores[k]
             if not isinstance(a, np.ndarray) or a.dtype != _CORE_OPTIONAL[k] or a.ndim != 1:

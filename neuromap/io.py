@@ -180,7 +180,8 @@ def _check_yaml_events(text: str, bad) -> None:
             elif isinstance(ev, yaml.ScalarEvent):
                 real += 1
                 v = ev.value
-                if ev.implicit[0] and len(v) > MAX_INT_DIGITS and _YAML_INT.fullmatch(v) and any(c.isdigit() for c in v):
+                if (ev.implicit[0] and len(v) > MAX_INT_DIGITS and _YAML_INT.fullmatch(v)
+                        and any(c.isdigit() for c in v)):
                     line = ev.start_mark.line + 1 if ev.start_mark else "?"
                     raise bad(f"an integer literal of {len(v)} characters (at most {MAX_INT_DIGITS} digits)",
                               "write a smaller number", field=f"line {line}")

@@ -77,7 +77,7 @@ def network_to_nir(net: Network, time_unit_ms: float = TIME_UNIT_MS):
     dt_n = net.dt / time_unit_ms
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
-    for i, pop in enumerate(net.populations.values()):
+    for pop in net.populations.values():
         if pop.model not in EXPORT_MODELS:
             raise NetworkFormatError(f"model {pop.model!r} has no NIR equivalent", field=f"populations.{pop.name}",
                                      fix="NIR export supports " + ", ".join(EXPORT_MODELS))
@@ -85,7 +85,7 @@ def network_to_nir(net: Network, time_unit_ms: float = TIME_UNIT_MS):
         node.metadata = {EXT: _pack({"population": {"name": pop.name, "size": pop.size, "neuron": pop.neuron}})}
         nodes[pop.name] = node
     drift = {p.name: _if_drift(p, net.dt) for p in net.populations.values() if p.model == "if"}
-    for k, proj in enumerate(net.projections):
+    for proj in net.projections:
         pre, post = net.populations[proj.pre], net.populations[proj.post]
         groups = _projection_groups(proj, pre.size, post.size)
         bias = drift.pop(post.name, None)
@@ -402,7 +402,7 @@ def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: 
     Implausible layers (tau far below dt, weights that can never make a neuron spike) are reported as
     :class:`neuromap.nir_conventions.NIRImportWarning` warnings with numbers.
     """
-    nir = _nir()
+    _nir()   # a one-line error when the nir package is missing
     file = None
     if isinstance(graph_or_path, (str, os.PathLike)):
         file = os.fspath(graph_or_path)
@@ -434,7 +434,8 @@ def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_
             name: str | None, convention: str | None = None, where: str = "") -> Network:
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
-        raise NetworkFormatError(f"a {type(graph).__name__} is not a NIRGraph", fix="pass a nir.NIRGraph or a .nir file")
+        raise NetworkFormatError(f"a {type(graph).__name__} is not a NIRGraph",
+                                 fix="pass a nir.NIRGraph or a .nir file")
     gext = _unpack(graph.metadata) if use_ext else None
     gext = gext if isinstance(gext, dict) and gext.get("version") == EXT_VERSION else None
     g = _flatten(graph)

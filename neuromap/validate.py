@@ -155,7 +155,8 @@ def validate_image_summary(image: Image, steps: int, engine: str = "numba", prob
 
     u/v are compared for the image's probed neurons (every neuron with ``probe_all``); the stored
     weights of plastic projections every ``weight_every`` steps and after the last. Returns
-    :func:`identical_summary`; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
+    :func:`identical_summary`; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 *
+    steps)``:
     the Lava run's segments count up to ``steps``, then the emulator's chunks (:mod:`neuromap.progress`)."""
     if probe_all:
         image = probe_everything(image)
@@ -163,7 +164,8 @@ def validate_image_summary(image: Image, steps: int, engine: str = "numba", prob
         image = dataclasses.replace(image, probes=[p for p in image.probes if {"u", "v"} & set(p.variables)])
     kw = {"weight_every": weight_every} if any(pm.learning for pm in image.projections) else {}
     # Lava first: image errors Lava cannot run surface before the emulator runs
-    lava = lava_run.run(image, steps, **kw, **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
+    lava = lava_run.run(image, steps, **kw,
+                        **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
     if progress is not None:
         progress(steps, 2 * steps)
     emu = emulator_backend.run(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps), **kw)

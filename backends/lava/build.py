@@ -156,7 +156,8 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
         if stage is not None:
             stage.now = what
     doing(f"creating the LIF processes of {len(plan.groups)} neuron groups")
-    lifs = [_lif_class(g, k in vpost)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
+    lifs = [_lif_class(g, k in vpost)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth,
+                                      bias_mant=g.bias_mant.astype(np.int32),
                           bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32),
                           v=g.v_init.astype(np.int32), name=g.name,
                           **({} if g.refractory is None else {"refractory": g.refractory}))

@@ -33,7 +33,8 @@ BACKENDS = {"emulator": "backends.emulator", "lava": "backends.lava.run"}
               help="Emulator threads (numba engine, static images; default: 1, or all CPUs for >= 2M synapses "
                    "when measured faster during the run). Results do not depend on it.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (spike counts per population; docs/json.md).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (spike counts per population; docs/json.md).")
 @quiet_option
 def command(build: str, backend: str, steps: int, engine: str, threads: int | None, output: str | None,
             as_json: bool, quiet: bool) -> None:

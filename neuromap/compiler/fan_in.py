@@ -196,7 +196,7 @@ def legalize_fan_in(network: Network, target: Any, cover: int = 4,
         for pre_pop, pidx, ridx, units, dd in relay_in[post]:
             by_pre.setdefault(pre_pop, []).append((pidx, ridx, units, dd))
         for pre_pop, parts in by_pre.items():
-            cat = lambda i: np.concatenate([p[i] for p in parts]).astype(np.int64)  # noqa: E731
+            cat = lambda i, parts=parts: np.concatenate([p[i] for p in parts]).astype(np.int64)  # noqa: E731
             order = np.lexsort((cat(0), cat(1)))
             new_proj.append(Projection(f"{pre_pop}_to_{rname}", pre_pop, rname, cat(0)[order], cat(1)[order],
                                        cat(2)[order].astype(float), cat(3)[order], ("exc",), None,

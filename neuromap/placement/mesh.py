@@ -94,7 +94,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     default 512 with a wall-clock budget, 64 with a deterministic one, where HiGHS is not stopped
     by the budget), and the slot-set bound when the slots are the whole board. Above
     ``exact_max_cores`` (up to ``anneal_max_cores``) the same annealing runs from the start, then
-    (up to ``LNS_MAX_CORES``) LNS windows. Then up to ``link_evals`` slot swaps/moves lower the maximum link load without
+    (up to ``LNS_MAX_CORES``) LNS windows. Then up to ``link_evals`` slot swaps/moves lower the maximum link load
+    without
     raising the hop-weighted traffic (:func:`balance_links`). ``link_slack`` > 0 (up to
     ``anneal_max_cores`` cores): before that, :func:`~.anneal.anneal_links` trades up to that
     fraction of extra hop-weighted traffic for a lower busiest link (the traffic-optimal
@@ -440,7 +441,6 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, 
     rows, cols, w, scale = _int_traffic(sym) if edges is None else edges
     m = cp_model.CpModel()
     k = len(cores)
-    idx = {int(c): i for i, c in enumerate(cores)}
     b = [[m.NewBoolVar("") for _ in slots] for _ in cores]
     for i in range(k):
         m.AddExactlyOne(b[i])
