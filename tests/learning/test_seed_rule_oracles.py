@@ -4,7 +4,7 @@ documented equations): hand-computed steps of each oracle, then whole plastic im
 numpy engine, numba engine (the fused plastic loop, and the per-projection numba kernels when a clopath
 projection shares the image) compared with the oracle every step: spikes, u and v of every neuron and the
 stored weights of every plastic projection. Random networks, spike trains and image learning constants
-(hypothesis, derandomized). The Lava side: tests/backends/test_lava_seed_rules.py."""
+(hypothesis, derandomized). The Lava side: tests/learning/test_lava_seed_rules.py."""
 from __future__ import annotations
 
 import numpy as np
