@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuromap.compiler.result import CompileReports
 from neuromap.progress import Progress
 
 #: report sections in page order (id, title)
@@ -151,13 +152,13 @@ def _gain(rep: dict | None, measured: dict | None) -> Section:
     return s
 
 
-def _utilization(img, summary: dict, figs: _Figures) -> Section:
+def _utilization(img, reports: CompileReports, summary: dict, figs: _Figures) -> Section:
     from neuromap import plots
     s = Section("utilization", "Core utilization",
                 "How full each core is, per resource (100% = the target's limit); the fullest resource is what "
                 "decides how many cores the network needs.")
     util = dict(summary["utilization"])
-    placed = ((img.options or {}).get("placement") or {}).get("utilization") or {}
+    placed = (reports.placement.utilization if reports.placement is not None else None) or {}
     util.update({k: v for k, v in (placed.get("per_core") or {}).items() if k in util})  # capacity model's counts
     rows = [{"resource": k, "min": v["min"], "median": v["median"], "max": v["max"], "limit": v["limit"],
              "max %": None if not v["limit"] else round(100 * v["max"] / v["limit"], 1)} for k, v in util.items()]
@@ -191,10 +192,10 @@ def _mesh(img, res, figs: _Figures) -> Section:
     return s
 
 
-def _quantization(img, net, figs: _Figures) -> Section:
+def _quantization(img, reports: CompileReports, net, figs: _Figures) -> Section:
     from neuromap import plots
     from neuromap.cli.plot_cmd import quantized_weights
-    q = (img.options or {}).get("quantization")
+    q = reports.quantization.to_dict() if reports.quantization is not None else None
     s = Section("quantization", "Quantization",
                 "Float parameters become the target's integers: each projection gets one weight scale and "
                 "exponent; the relative error is what the rounding costs.")
@@ -289,6 +290,7 @@ def build_sections(build: str, results: str | None = None, network: str | None =
         from neuromap.io import load_network
         net = load_network(network)
     summary = summarize(img, build)
+    reports = CompileReports.from_options(img.options)
     measured = None
     if res is not None and res["kind"] == "emulator" and res["link_spikes"] is not None:
         ls = np.asarray(res["link_spikes"], float)
@@ -301,11 +303,11 @@ def build_sections(build: str, results: str | None = None, network: str | None =
         figs = _Figures(tmp)
         sections = [_gain(summary["placement"], measured)]
         tick(1)
-        sections.append(_utilization(img, summary, figs))
+        sections.append(_utilization(img, reports, summary, figs))
         tick(2)
         sections.append(_mesh(img, res, figs))
         tick(3)
-        sections.append(_quantization(img, net, figs))
+        sections.append(_quantization(img, reports, net, figs))
         tick(4)
         rates, table = _rates(img, res, net, None, figs, scaled(progress, 4, total))
         sections.append(rates)

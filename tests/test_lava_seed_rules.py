@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backends.lava.compat import lava_available
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError
 from neuromap.network import Network
 
@@ -91,7 +91,7 @@ def test_seed_rule_image_identical_in_lava(engine):
     from backends.emulator import run
     from backends.lava.plan import plan_image
     from neuromap.validate import validate_image
-    img = compile_network(NETS[engine](), "loihi")
+    img = compile_network(NETS[engine](), "loihi").image
     plastic = [k for k, pm in enumerate(img.projections) if pm.learning]
     assert {img.projections[k].learning["engine"] for k in plastic} == {engine}
     plan = plan_image(img)
@@ -120,7 +120,7 @@ def combined_net():
 def test_exported_script_runs_seed_rules(tmp_path):
     from backends.emulator import run
     from backends.lava.export import export_script
-    img = compile_network(combined_net(), "loihi")
+    img = compile_network(combined_net(), "loihi").image
     script, npz = export_script(img, tmp_path / "net_lava.py", steps=80)
     text = script.read_text()
     assert "NeuromapPlasticSparse(" in text and "LIFWithV(" in text and ".v_out.connect(" in text
@@ -144,7 +144,7 @@ def test_exported_script_runs_seed_rules(tmp_path):
 
 def test_seed_rule_projection_split_over_lif_processes_is_refused():
     from backends.lava.plan import plan_image
-    img = compile_network(pool_net(), "loihi")
+    img = compile_network(pool_net(), "loihi").image
     out = img.population("out")
     plan_image(img)                                  # one LIF per population: fine
     img.neurons["du"][out.start] += 1                # out's two neurons differ in du -> two LIF processes
@@ -157,7 +157,7 @@ def test_seed_rule_projection_split_over_lif_processes_is_refused():
 def test_unknown_engine_is_refused_in_one_line():
     import dataclasses
     from backends.lava.plan import plan_image
-    img = compile_network(pool_net(), "loihi")
+    img = compile_network(pool_net(), "loihi").image
     pm = dataclasses.replace(img.projections[0], learning={**img.projections[0].learning, "engine": "nope"})
     img = dataclasses.replace(img, projections=[pm])
     with pytest.raises(ImageError, match=r"^image projection 0 \(inp_to_out\): learning engine 'nope' is unknown"):
