@@ -232,7 +232,7 @@ def _quantization(img, reports: CompileReports, net, figs: _Figures) -> Section:
     return s
 
 
-def _rates(img, res, net, steps_float: int | None, figs: _Figures, progress: Progress | None) -> tuple[Section, dict]:
+def _rates(img, res, net, figs: _Figures, progress: Progress | None) -> tuple[Section, dict]:
     from neuromap import plots
     from neuromap.cli.plot_cmd import population_sizes
     s = Section("rates", "Float reference vs chip",
@@ -309,7 +309,7 @@ def build_sections(build: str, results: str | None = None, network: str | None =
         tick(3)
         sections.append(_quantization(img, reports, net, figs))
         tick(4)
-        rates, table = _rates(img, res, net, None, figs, scaled(progress, 4, total))
+        rates, table = _rates(img, res, net, figs, scaled(progress, 4, total))
         sections.append(rates)
         tick(total)
     summary["rates"] = table

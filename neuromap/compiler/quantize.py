@@ -480,12 +480,6 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
     return hw, rep
 
 
-def to_float_voltage(report: QuantizationReport, population: str, v_hw: np.ndarray, v_reset: float) -> np.ndarray:
-    """Hardware v of ``population`` back to float voltage units: ``v / s + v_reset``."""
-    s = next(p.v_scale for p in report.populations if p.name == population)
-    return np.asarray(v_hw, float) / s + v_reset
-
-
 # ---------------------------------------------------------------------- compiler pass (neuromap.compiler.pipeline)
 def quantize_pass(st):
     """Pass ``quantize`` (Loihi-style targets): float populations -> loihi_lif; the report goes to
