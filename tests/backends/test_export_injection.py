@@ -13,7 +13,7 @@ import pytest
 
 from backends.lava.compat import lava_available
 from backends.lava.export import comment, doc_text, export_script, literal
-from tests.backends.test_lava_backend import random_image
+from tests.helpers.images import random_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MARK = "PWNED_MARKER"

@@ -10,7 +10,7 @@ import pytest
 
 from backends.lava.compat import lava_available
 from neuromap.cli import main
-from tests.backends.test_lava_backend import random_image
+from tests.helpers.images import random_image
 
 
 def test_cli_writes_a_valid_script_and_arrays(tmp_path, capsys):

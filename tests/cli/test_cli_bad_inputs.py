@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from neuromap.cli import COMMANDS, main
+from tests.helpers.cli import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HW = os.path.join(ROOT, "examples", "lava_port_hw.yaml")
@@ -104,13 +105,6 @@ IMAGES = [([cmd, "{d}/%s" % img] + extra, expect)
                               ("empty_dir", ["empty_dir", "not a neuromap image", "neuromap compile"]),
                               ("missing_dir", ["missing_dir", "not a neuromap image", "neuromap compile"])]]
 TABLE = MISSING + BAD_FILES + TARGETS + USAGE + IMAGES
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def check_one_line(code, err, expect):

@@ -5,7 +5,7 @@ import pytest
 
 from backends.lava.compat import lava_available
 from neuromap.image import load_image
-from tests.cli.test_cli_simulate import run as cli  # main(argv) -> (exit code, stdout, stderr)
+from tests.helpers.cli import run_cli as cli  # main(argv) -> (exit code, stdout, stderr)
 
 RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "ramp_lif.yaml")
 

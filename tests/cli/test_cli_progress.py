@@ -10,18 +10,12 @@ import pytest
 import neuromap.progress as progress_mod
 from neuromap.cli import main
 from neuromap.io import load_network
+from tests.helpers.cli import run_cli as cli
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 HW = os.path.join(EXAMPLES, "lava_port_hw.yaml")
 RAMP = os.path.join(EXAMPLES, "ramp_lif.yaml")
 BAR_JUNK = ("\r", "[#", "%", "\x1b[")
-
-
-def cli(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 class Recorder:

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from neuromap.cli import main
+from tests.helpers.cli import run_cli as run
 
 NET = """\
 format: neuromap/1
@@ -19,13 +19,6 @@ projections:
   - {pre: src, post: out, connect: {rule: fixed_probability, p: 0.5}, weight: 0.01}
 probes: [{population: out, variables: [v]}]
 """
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def test_summary_and_output_file(tmp_path, capsys):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neuromap.nir_io import read_nir
-from tests.cli.test_cli_simulate import run  # main(argv) -> (exit code, stdout, stderr)
+from tests.helpers.cli import run_cli as run  # main(argv) -> (exit code, stdout, stderr)
 
 NET = """\
 format: neuromap/1

@@ -9,17 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from neuromap.cli import main
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 from nir_snntorch_style import snntorch_style_graph  # noqa: E402
-
-
-def cli(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out = capsys.readouterr()
-    return info.value.code, out.out, out.err
+from tests.helpers.cli import run_cli as cli
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from backends.lava.compat import lava_available
 from neuromap.cli import main
 from neuromap.errors import ValidationMismatch
 from neuromap.validate import check_identical, first_divergence, probe_everything
-from tests.backends.test_lava_backend import random_image
+from tests.helpers.images import random_image
 
 
 def results(spikes=None, u=None, v=None) -> Results:

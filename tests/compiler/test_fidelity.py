@@ -8,21 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from neuromap.cli import main
 from neuromap.toolchain import compile_network, emulator_runner
 from neuromap.compiler.fidelity import FidelityError, FidelityReport, enforce, estimate_rates, sample_steps
 from neuromap.image import load_image
 from neuromap.network import Network
 from neuromap.simulator import simulate
+from tests.helpers.cli import run_cli as cli
 
 FAST = {"tn_time_limit": 0.5}
-
-
-def cli(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out = capsys.readouterr()
-    return info.value.code, out.out, out.err
 
 
 def _zeroed_net() -> Network:

@@ -22,6 +22,7 @@ from neuromap.errors import ImageError, TargetError
 from neuromap.image import LOIHI_ARITHMETIC, load_image
 from neuromap.network import Network, Probe
 from neuromap.targets import load_target
+from tests.helpers.cli import run_cli
 from tests.oracles import loihi_core
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,15 +164,6 @@ def test_float_vs_chip_voltage_within_the_reports_error_bound(tmp_path):
 
 
 # ---------------------------------------------------------------------- the docs example, as written
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    """``neuromap ARGV`` through the console entry point (its exit-code mapping): (code, stdout, stderr)."""
-    from neuromap.cli import main
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
-
-
 def test_docs_custom_target_compiles_runs_and_compares_as_written(tmp_path, capsys):
     """docs/targets.md's example chip compiles a LIF network with the documented option, runs, and compares
     (before: "model 'lif' cannot run on 'mychip' (it runs lif, if, ...)", and --target-file did not exist)."""

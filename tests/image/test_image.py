@@ -5,30 +5,8 @@ import numpy as np
 import pytest
 
 from neuromap.errors import ImageError
-from neuromap.image import (Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, load_image,
-                            weight_step)
-
-
-def tiny_image() -> Image:
-    """2 neurons on core 0, 1 input; input 0 -> axon 0 of core 0 -> neuron 0 (w=8), neuron 1 (w=-4, delay 3)."""
-    return Image(
-        target="loihi", constants={"neurons_per_core": 1024}, core_kinds=["loihi_lif"],
-        populations=[PopulationMap("a", "neuron", "loihi_lif", 0, 2), PopulationMap("in", "input", "spike_source", 0, 1)],
-        projections=[ProjectionMap("in->a", "in", "a", weight_exp=1, num_weight_bits=7, sign_mode="mixed")],
-        probes=[ProbeMap("a", ("spikes", "v"), np.array([1]))],
-        neurons={"core": np.zeros(2, np.int32), "slot": np.arange(2, dtype=np.int32),
-                 "du": np.array([0, 4095], np.uint16), "dv": np.array([10, 10], np.uint16),
-                 "vth": np.array([100, 131071], np.int32), "bias_mant": np.array([-4096, 4095], np.int16),
-                 "bias_exp": np.array([0, 7], np.int8), "u_init": np.zeros(2, np.int32), "v_init": np.zeros(2, np.int32)},
-        cores={"kind": np.zeros(1, np.int8), "axon_ptr": np.array([0, 1], np.int64)},
-        axons={"proj": np.zeros(1, np.int32), "syn_ptr": np.array([0, 2], np.int64)},
-        synapses={"post": np.array([0, 1], np.int32), "weight": np.array([8, -4], np.int16),
-                  "delay": np.array([1, 3], np.uint8)},
-        routes={"src_ptr": np.array([0, 0, 0, 1], np.int64), "core": np.zeros(1, np.int32),
-                "axon": np.zeros(1, np.int32), "delay": np.zeros(1, np.uint8)},
-        inputs={"spike_step": np.array([0, 5], np.int64), "spike_index": np.zeros(2, np.int32),
-                "poisson_p": np.array([np.nan])},
-        seed=3, source_hash="abc", options={"passes": ["x"]})
+from neuromap.image import ProjectionMap, encode_weights, load_image, weight_step
+from tests.helpers.images import tiny_image
 
 
 def test_round_trip(tmp_path):

@@ -16,7 +16,7 @@ from neuromap import image_files
 from neuromap.cli import main
 from neuromap.errors import ImageError
 from neuromap.image import load_image
-from tests.image.test_image import tiny_image
+from tests.helpers.images import tiny_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HW = os.path.join(ROOT, "examples", "lava_port_hw.yaml")

@@ -1,6 +1,5 @@
 """The ``place`` compiler pass: capacities hold on the image (independent verifier), determinism,
 placement does not change the emulator's spikes, the report is in the image."""
-import dataclasses
 import json
 import os
 
@@ -11,33 +10,10 @@ from backends.emulator import run
 from neuromap.toolchain import compile_network
 from neuromap.compiler.place import verify_image_capacities
 from neuromap.errors import TargetError
-from neuromap.network import Network
-from neuromap.targets import load_target
+from tests.helpers.placement import ring_net, small_target
 
 TL = 0.3  # CP-SAT deterministic units: tiny, tests stay fast
 RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "ramp_lif.yaml")
-
-
-def small_target(max_neurons=16, max_input_axons=40):
-    t = load_target("loihi")
-    return dataclasses.replace(t, core=dataclasses.replace(t.core, max_neurons=max_neurons,
-                                                           max_input_axons=max_input_axons))
-
-
-def ring_net(n=96, seed=3):
-    """Poisson inputs into a ring with local excitation (neighbours +-1, +-2) plus a shuffled id order,
-    so sequential ids are a poor partition; spikes are driven (vth low)."""
-    net = Network(seed=seed)
-    net.add_population("inp", 6, neuron="poisson", rate=200.0)
-    net.add_population("n", n, neuron="loihi_lif", vth=60, du=4095, dv=1024)
-    perm = np.random.default_rng(seed).permutation(n)
-    m = np.zeros((n, n))
-    for k in range(n):
-        for d in (-2, -1, 1, 2):
-            m[perm[(k + d) % n], perm[k]] = 40
-    net.connect("n", "n", connect={"rule": "matrix", "matrix": m})
-    net.connect("inp", "n", connect={"rule": "fixed_probability", "p": 0.3}, weight=120)
-    return net
 
 
 @pytest.mark.parametrize("placer", ["sequential", "greedy", "cpsat"])
@@ -66,7 +42,7 @@ def test_cpsat_beats_sequential_on_a_shuffled_ring():
 
 def test_link_load_bounds_are_in_the_report_and_the_summary():
     from neuromap.cli.compile_cmd import placement_lines
-    result = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, deterministic=True)
+    result = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, deterministic=True).image
     rep = result.image.options["placement"]
     at, every = rep["max_link_load_bound_at_traffic"], rep["max_link_load_bound"]
     assert every <= rep["max_link_load"] + 1e-9 and at <= rep["max_link_load"] + 1e-9
@@ -169,6 +145,6 @@ def test_link_slack_trades_bounded_traffic_for_a_lower_peak(tmp_path, capsys):
     assert r1["bound"] <= r1["hop_weighted_traffic"] + 1e-9
     with pytest.raises(TargetError, match="link_slack"):
         compile_network(ring_net(), small_target(), link_slack=1.5).image
-    from tests.cli.test_cli_simulate import run as cli
+    from tests.helpers.cli import run_cli as cli
     code, out, err = cli(["compile", RAMP, "-o", str(tmp_path / "b"), "--link-slack", "2"], capsys)
     assert code == 2 and "--link-slack" in err and "Traceback" not in err

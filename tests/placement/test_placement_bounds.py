@@ -1,8 +1,6 @@
 """Mesh-placement lower bounds (neuromap/placement/mesh_bounds.py) against brute-forced optima."""
 from __future__ import annotations
 
-import dataclasses
-import itertools
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,48 +9,16 @@ from hypothesis import given, settings, strategies as st
 from neuromap.placement.mesh import place
 from neuromap.placement.mesh_bounds import gilmore_lawler, link_load_bound, metric_bound
 from neuromap.placement.routing import route
-from neuromap.targets import load_target
-
-
-def _target(cpt, tx, ty):
-    t = load_target("loihi")
-    return dataclasses.replace(t, mesh=dataclasses.replace(t.mesh, cores_per_tile=cpt, tiles_x=tx,
-                                                           tiles_y=ty, chips_x=1, chips_y=1))
-
-
-def _slots(tx, ty, cpt):
-    """Tile x, y of every slot of a tx x ty board, cpt slots a tile, tiles row-major."""
-    return np.repeat(np.tile(np.arange(tx), ty), cpt), np.repeat(np.repeat(np.arange(ty), tx), cpt)
-
-
-def _all_placements(n, cpt, tx, ty):
-    """Tile x, y of every core for every placement of n cores on the tx x ty board (cpt slots a tile)."""
-    sx, sy = _slots(tx, ty, cpt)
-    perms = np.array(list(itertools.permutations(range(len(sx)), n)), np.int64)
-    return sx[perms], sy[perms]
-
-
-def _brute_hops(traffic, n, cpt, tx, ty):
-    """Least sum(traffic x hops) over every placement on the board."""
-    t = sp.coo_matrix(traffic)
-    X, Y = _all_placements(n, cpt, tx, ty)
-    cost = (np.abs(X[:, t.row] - X[:, t.col]) + np.abs(Y[:, t.row] - Y[:, t.col])) @ t.data
-    return float(cost.min())
-
-
-def _random_traffic(rng, n, density=0.6, high=5):
-    dense = rng.integers(0, high, (n, n)) * (rng.random((n, n)) < density)
-    np.fill_diagonal(dense, 0)
-    return sp.csr_matrix(dense.astype(float))
+from tests.helpers.placement import all_placements, brute_force_hops, mesh_target, random_traffic
 
 
 def test_bounds_below_brute_force_and_exact_finds_optimum():
     # 7 cores on a 3x3 board (the candidate slots are the whole board, so the exact model's bound counts)
     for seed in range(3):
-        traffic = _random_traffic(np.random.default_rng(seed), 7)
+        traffic = random_traffic(np.random.default_rng(seed), 7)
         sym = traffic + traffic.T
-        opt = _brute_hops(traffic, 7, 1, 3, 3)
-        p = place(traffic, _target(1, 3, 3), "cpsat", time_limit=10.0, seed=0)
+        opt = brute_force_hops(traffic, 7, 1, 3, 3)
+        p = place(traffic, mesh_target(1, 3, 3), "cpsat", time_limit=10.0, seed=0)
         assert gilmore_lawler(sym, 1) <= opt + 1e-9
         mb, status = metric_bound(sym, 1, (3, 3), 5.0)
         assert mb <= opt + 1e-9 and status in ("OPTIMAL", "FEASIBLE")
@@ -63,13 +29,13 @@ def test_bounds_below_brute_force_and_exact_finds_optimum():
 def test_metric_bound_valid_on_a_bigger_board_with_shared_tiles():
     # 6 cores, 2 per tile, 3x2 board: bounds against the optimum over every placement
     for seed in range(3):
-        traffic = _random_traffic(np.random.default_rng(10 + seed), 6, high=9)
+        traffic = random_traffic(np.random.default_rng(10 + seed), 6, high=9)
         sym = traffic + traffic.T
-        opt = _brute_hops(traffic, 6, 2, 3, 2)
+        opt = brute_force_hops(traffic, 6, 2, 3, 2)
         mb, _ = metric_bound(sym, 2, (3, 2), 5.0)
         assert gilmore_lawler(sym, 2) <= opt + 1e-9
         assert mb <= opt + 1e-9
-        p = place(traffic, _target(2, 3, 2), "cpsat", time_limit=5.0)
+        p = place(traffic, mesh_target(2, 3, 2), "cpsat", time_limit=5.0)
         assert p.bound <= opt + 1e-9 <= p.objective + 2e-9
 
 
@@ -80,7 +46,7 @@ def test_metric_bound_is_tight_on_a_triangle_where_gilmore_lawler_is_not():
     sym = tri + tri.T
     assert gilmore_lawler(sym, 1) == 3.0
     assert metric_bound(sym, 1, (8, 8), 5.0) == (4.0, "OPTIMAL")
-    assert _brute_hops(tri, 3, 1, 3, 3) == 4.0
+    assert brute_force_hops(tri, 3, 1, 3, 3) == 4.0
 
 
 def test_link_load_bound_hand_computed_star():
@@ -99,8 +65,8 @@ def test_link_load_bound_hand_computed_star():
 def test_link_load_bound_below_brute_force(seed, cpt):
     rng = np.random.default_rng(seed)
     n, tx, ty = 5, 3, 2
-    traffic = _random_traffic(rng, n, 0.5)
-    X, Y = _all_placements(n, cpt, tx, ty)
+    traffic = random_traffic(rng, n, 0.5)
+    X, Y = all_placements(n, cpt, tx, ty)
     step = 1 if cpt == 1 else 37  # cpt 2: every 37th of the 95040 placements
     best = min(route(traffic, x, y, (tx, ty)).max_link_load for x, y in zip(X[::step], Y[::step]))
     assert link_load_bound(traffic, cpt) <= best + 1e-9
@@ -115,7 +81,7 @@ def test_link_load_bound_spreads_the_hop_bound_over_the_board_links():
     pair = sp.csr_matrix(([3.0], ([0], [1])), shape=(2, 2))
     assert link_load_bound(pair, 1) == 0.75
     assert link_load_bound(pair, 1, shape=(2, 1), hop_bound=gilmore_lawler(pair + pair.T, 1)) == 1.5
-    p = place(pair, _target(1, 2, 1), "sequential")
+    p = place(pair, mesh_target(1, 2, 1), "sequential")
     assert p.link_load_bound == 1.5
     assert route(pair, p.tile_x, p.tile_y, (2, 1)).max_link_load == 3.0
 
@@ -124,8 +90,8 @@ def test_small_instance_lns_path_is_deterministic_and_never_worse_than_greedy():
     # 16 cores, 2 per tile, a tiny time limit: the exact model is not proven optimal, so the LNS
     # windows run (stats["lns"]); two runs give the same positions; tiles hold <= 2 cores
     rng = np.random.default_rng(5)
-    traffic = _random_traffic(rng, 16, 0.3, 9)
-    t = _target(2, 8, 8)
+    traffic = random_traffic(rng, 16, 0.3, 9)
+    t = mesh_target(2, 8, 8)
     a, b = (place(traffic, t, "cpsat", time_limit=0.3, seed=3) for _ in range(2))
     assert "lns" in a.stats and a.stats["status"] != "OPTIMAL"
     assert np.array_equal(a.tile_x, b.tile_x) and np.array_equal(a.tile_y, b.tile_y)

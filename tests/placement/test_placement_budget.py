@@ -16,7 +16,7 @@ from neuromap.placement.anneal import _off_diagonal, anneal, moves_per_unit
 from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.mesh import place
 from neuromap.targets import load_target
-from tests.placement.test_compile_placement import ring_net, small_target
+from tests.helpers.placement import random_traffic, ring_net, small_target
 
 HW_NET = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "lava_port_hw.yaml")
 
@@ -117,11 +117,7 @@ def test_a_spent_budget_still_gives_a_valid_placement_no_worse_than_sequential(d
 
 
 def test_mesh_phases_under_a_tiny_wall_budget_skip_but_never_fail():
-    rng = np.random.default_rng(9)
-    n = 40
-    dense = rng.integers(0, 4, (n, n)) * (rng.random((n, n)) < 0.3)
-    np.fill_diagonal(dense, 0)
-    traffic = sp.csr_matrix(dense.astype(float))
+    traffic = random_traffic(np.random.default_rng(9), 40, density=0.3, high=4)
     t = load_target("loihi")
     b = Budget(1e-3)
     p = place(traffic, t, "cpsat", budget=b)

@@ -12,6 +12,7 @@ from neuromap.placement.mesh import _int_traffic, balance_links, place
 from neuromap.placement.mesh_links import max_link_load, min_max_link_load
 from neuromap.placement.routing import route
 from neuromap.targets import load_target
+from tests.helpers.placement import random_traffic
 
 
 def _target(tx, ty, cpt=1):
@@ -46,10 +47,7 @@ def _brute(traffic, n, tx, ty):
 
 
 def _traffic(seed, n, density=0.5, high=4, scale=1.0):
-    rng = np.random.default_rng(seed)
-    dense = rng.integers(0, high, (n, n)) * (rng.random((n, n)) < density)
-    np.fill_diagonal(dense, 0)
-    return sp.csr_matrix(dense * scale)
+    return random_traffic(np.random.default_rng(seed), n, density, high) * scale
 
 
 def test_brute_force_routing_matches_link_loads():

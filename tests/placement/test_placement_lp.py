@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from neuromap.placement.mesh import place
 from neuromap.placement.mesh_bounds import gilmore_lawler
 from neuromap.placement.mesh_lp import dispersion_lp_bound, dispersion_minimum, star_minimum, wiener_minimum
-from tests.placement.test_placement_bounds import _brute_hops, _random_traffic, _target
+from tests.helpers.placement import brute_force_hops, mesh_target, random_traffic
 
 
 def _box(b):
@@ -62,15 +62,15 @@ def test_lp_bound_is_tight_on_a_triangle_where_gilmore_lawler_is_not():
 
 def test_lp_bound_below_brute_force_on_whole_boards():
     for seed in range(3):
-        traffic = _random_traffic(np.random.default_rng(seed), 7)
+        traffic = random_traffic(np.random.default_rng(seed), 7)
         sym = traffic + traffic.T
-        opt = _brute_hops(traffic, 7, 1, 3, 3)
+        opt = brute_force_hops(traffic, 7, 1, 3, 3)
         bound, _ = dispersion_lp_bound(sym, 1, (3, 3))
         assert gilmore_lawler(sym, 1) - 1e-7 <= bound <= opt + 1e-9
     for seed in range(3):
-        traffic = _random_traffic(np.random.default_rng(10 + seed), 6, high=9)
+        traffic = random_traffic(np.random.default_rng(10 + seed), 6, high=9)
         sym = traffic + traffic.T
-        opt = _brute_hops(traffic, 6, 2, 3, 2)
+        opt = brute_force_hops(traffic, 6, 2, 3, 2)
         bound, _ = dispersion_lp_bound(sym, 2, (3, 2))
         assert gilmore_lawler(sym, 2) - 1e-7 <= bound <= opt + 1e-9
 
@@ -80,34 +80,34 @@ def test_lp_bound_below_brute_force_on_whole_boards():
        density=st.floats(0.2, 1.0), heavy=st.booleans(), pairs=st.sampled_from(["all", "traffic"]))
 def test_lp_bound_never_exceeds_the_optimum(n, cpt, seed, density, heavy, pairs):
     rng = np.random.default_rng(seed)
-    traffic = _random_traffic(rng, n, density=density, high=50 if heavy else 4)
+    traffic = random_traffic(rng, n, density=density, high=50 if heavy else 4)
     traffic = traffic * rng.uniform(0.1, 1.0)  # fractional packets per step
     tx, ty = (3, 3) if cpt == 1 else (3, 2) if n > 2 * cpt else (2, 2)
     if n > cpt * tx * ty:
         return
-    opt = _brute_hops(traffic, n, cpt, tx, ty)
+    opt = brute_force_hops(traffic, n, cpt, tx, ty)
     bound, _ = dispersion_lp_bound(traffic + traffic.T, cpt, (tx, ty), pairs=pairs)
     assert bound <= opt + 1e-7
 
 
 def test_place_reports_the_lp_bound_and_uses_it():
     rng = np.random.default_rng(5)
-    traffic = _random_traffic(rng, 12, density=0.5)
-    p = place(traffic, _target(2, 4, 4), "cpsat", time_limit=2.0)
+    traffic = random_traffic(rng, 12, density=0.5)
+    p = place(traffic, mesh_target(2, 4, 4), "cpsat", time_limit=2.0)
     lp = p.stats["lp_bound"]
     assert lp is not None and p.stats["lp"]["rounds"] >= 1
     assert p.bound >= lp - 1e-12 and p.bound >= p.stats["glb_bound"]
     assert p.bound <= p.objective + 1e-9
-    again = place(traffic, _target(2, 4, 4), "cpsat", time_limit=2.0)
+    again = place(traffic, mesh_target(2, 4, 4), "cpsat", time_limit=2.0)
     assert again.stats["lp_bound"] == lp  # deterministic
 
 
 def test_lp_bound_with_few_seeds_and_few_triangles_per_round_stays_valid():
     # the separation limits used on bigger instances change how fast the LP rises, never validity
     for seed in range(2):
-        traffic = _random_traffic(np.random.default_rng(20 + seed), 7)
+        traffic = random_traffic(np.random.default_rng(20 + seed), 7)
         sym = traffic + traffic.T
-        opt = _brute_hops(traffic, 7, 1, 3, 3)
+        opt = brute_force_hops(traffic, 7, 1, 3, 3)
         full, _ = dispersion_lp_bound(sym, 1, (3, 3))
         lean, stats = dispersion_lp_bound(sym, 1, (3, 3), seeds_per_core=1, triangles_per_round=3,
                                           cuts_per_round=2, stall=0.0)
@@ -123,7 +123,7 @@ def test_lp_bound_on_a_forty_core_instance_beats_gilmore_lawler_and_stays_below_
     cols = np.r_[(np.arange(n) + 1) % n, (np.arange(n) + 2) % n, rng.integers(0, n, 10)]
     keep = rows != cols
     traffic = sp.csr_matrix((rng.uniform(0.5, 2.0, keep.sum()), (rows[keep], cols[keep])), shape=(n, n))
-    p = place(traffic, _target(4, 8, 8), "cpsat", time_limit=2.0)
+    p = place(traffic, mesh_target(4, 8, 8), "cpsat", time_limit=2.0)
     assert "anneal" in p.stats and p.stats["lp_bound"] is not None
     assert p.stats["glb_bound"] < p.stats["lp_bound"] <= p.objective + 1e-9
     assert p.objective <= p.stats["greedy_objective"] + 1e-9

@@ -15,6 +15,7 @@ from neuromap.placement.report import place_graph
 from neuromap.placement.routing import link_loads, route
 from neuromap.placement.verify import verify_graph
 from neuromap.targets import load_target
+from tests.helpers.placement import random_traffic
 
 
 def _grid_target(cpt=1, tx=3, ty=2):
@@ -42,11 +43,8 @@ def test_board_order_is_chip_by_chip_row_major():
 
 
 def test_cpsat_placement_matches_brute_force():
-    rng = np.random.default_rng(2)
     n = 5
-    dense = rng.integers(0, 5, (n, n)) * (rng.random((n, n)) < 0.6)
-    np.fill_diagonal(dense, 0)
-    traffic = sp.csr_matrix(dense.astype(float))
+    traffic = random_traffic(np.random.default_rng(2), n, density=0.6, high=5)
     t = _grid_target()
     p = place(traffic, t, "cpsat", time_limit=5.0)
     sx, sy = _region(n, t)
@@ -116,9 +114,7 @@ def test_cpsat_never_worse_than_sequential_or_greedy():
     rng = np.random.default_rng(7)
     t = load_target("loihi")
     for n in (6, 14, 40):
-        dense = rng.integers(0, 4, (n, n)) * (rng.random((n, n)) < 0.3)
-        np.fill_diagonal(dense, 0)
-        traffic = sp.csr_matrix(dense.astype(float))
+        traffic = random_traffic(rng, n, density=0.3, high=4)
         c = place(traffic, t, "cpsat", time_limit=0.05)
         for m in ("sequential", "greedy"):
             assert c.objective <= place(traffic, t, m).objective
