@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuromap import plots
+from neuromap.cli.inspect_cmd import summarize
+from neuromap.cli.plot_cmd import load_any_results, mesh_plot, population_sizes, quantized_weights
 from neuromap.compiler.result import CompileReports
-from neuromap.progress import Progress
+from neuromap.image import load_image
+from neuromap.io import load_network
+from neuromap.progress import Progress, scaled
+from neuromap.simulator import simulate
 
 #: report sections in page order (id, title)
 SECTIONS = (("gain", "What the mapping gives"), ("utilization", "Core utilization"), ("mesh", "Mesh and link load"),
@@ -153,7 +159,6 @@ def _gain(rep: dict | None, measured: dict | None) -> Section:
 
 
 def _utilization(img, reports: CompileReports, summary: dict, figs: _Figures) -> Section:
-    from neuromap import plots
     s = Section("utilization", "Core utilization",
                 "How full each core is, per resource (100% = the target's limit); the fullest resource is what "
                 "decides how many cores the network needs.")
@@ -179,7 +184,6 @@ def _utilization(img, reports: CompileReports, summary: dict, figs: _Figures) ->
 
 
 def _mesh(img, res, figs: _Figures) -> Section:
-    from neuromap.cli.plot_cmd import mesh_plot
     measured = res is not None and res["kind"] == "emulator" and res["link_spikes"] is not None
     s = Section("mesh", "Mesh and link load",
                 "Where each core sits on the chip's tile mesh and how busy every mesh link is: spikes between "
@@ -193,8 +197,6 @@ def _mesh(img, res, figs: _Figures) -> Section:
 
 
 def _quantization(img, reports: CompileReports, net, figs: _Figures) -> Section:
-    from neuromap import plots
-    from neuromap.cli.plot_cmd import quantized_weights
     q = reports.quantization.to_dict() if reports.quantization is not None else None
     s = Section("quantization", "Quantization",
                 "Float parameters become the target's integers: each projection gets one weight scale and "
@@ -233,8 +235,6 @@ def _quantization(img, reports: CompileReports, net, figs: _Figures) -> Section:
 
 
 def _rates(img, res, net, figs: _Figures, progress: Progress | None) -> tuple[Section, dict]:
-    from neuromap import plots
-    from neuromap.cli.plot_cmd import population_sizes
     s = Section("rates", "Float reference vs chip",
                 "The same network simulated in float64 (the reference) and run on the chip's integers: "
                 "mean rates should agree within the quantization error.")
@@ -248,7 +248,6 @@ def _rates(img, res, net, figs: _Figures, progress: Progress | None) -> tuple[Se
     hw = {p: st.size / (sizes[p] * secs) for p, (st, _) in res["spikes"].items() if sizes.get(p)}
     fr: dict = {}
     if net is not None and res["kind"] == "emulator":
-        from neuromap.simulator import simulate
         ref = simulate(net, res["steps"], progress=progress)
         fr = {p: ref.spikes[p][0].size / (net.populations[p].size * secs) for p in net.populations}
     rows = []
@@ -278,16 +277,11 @@ def _rates(img, res, net, figs: _Figures, progress: Progress | None) -> tuple[Se
 def build_sections(build: str, results: str | None = None, network: str | None = None,
                    progress: Progress | None = None) -> tuple[dict, list[Section]]:
     """Load the inputs and make every section; returns (summary dict, sections)."""
-    from neuromap.cli.inspect_cmd import summarize
-    from neuromap.cli.plot_cmd import load_any_results
-    from neuromap.image import load_image
-    from neuromap.progress import scaled
 
     img = load_image(build)
     res = load_any_results(results) if results else None
     net = None
     if network:
-        from neuromap.io import load_network
         net = load_network(network)
     summary = summarize(img, build)
     reports = CompileReports.from_options(img.options)

@@ -37,7 +37,7 @@ def _float_net(weight_small: float = 0.001) -> Network:
 
 def test_result_holds_the_image_typed_reports_and_a_record_per_pass(tmp_path):
     net = _float_net()
-    res = compile_network(net, "loihi", placer="greedy", seed=3).image
+    res = compile_network(net, "loihi", placer="greedy", seed=3)
     img, rep = res.image, res.reports
     assert [r.name for r in res.passes] == pipeline.default_passes("loihi_lif") + ["fidelity"]
     assert [r.kind for r in res.passes][-1] == "analysis"
@@ -70,7 +70,7 @@ def test_result_holds_the_image_typed_reports_and_a_record_per_pass(tmp_path):
 def test_quantized_network_is_the_quantize_pass_output():
     """``compare`` reads it instead of quantizing again: the same integer weights as quantizing anew."""
     net = _float_net(weight_small=0.5)
-    res = compile_network(net, "loihi", placer="sequential", rate_check="never").image
+    res = compile_network(net, "loihi", placer="sequential", rate_check="never")
     hw, _ = quantize_network(net, load_target("loihi"))
     got = {pr.name: pr.weight for pr in res.quantized_network.projections}
     for pr in hw.projections:
@@ -83,7 +83,7 @@ def test_one_pass_list_lowering_chosen_by_core_kind():
     net.add_population("inp", 8, {"model": "poisson", "rate": 20.0})
     net.add_population("h", 4, "if", v_th=1.0)
     net.connect("inp", "h", "all_to_all", weight=0.5, name="p")
-    res = compile_network(net, "truenorth", tn_time_limit=0.5).image
+    res = compile_network(net, "truenorth", tn_time_limit=0.5)
     assert [r.name for r in res.passes] == ["quantize", "place", "lower", "fidelity"]
     assert res.image.core_kinds == ["truenorth"] and res.reports.truenorth is not None
     assert res.reports.quantization is None and res.reports.placement is None
@@ -91,12 +91,12 @@ def test_one_pass_list_lowering_chosen_by_core_kind():
     assert res.record("lower").options["tn_time_limit"] == 0.5
     assert not hasattr(pipeline, "TN_PASSES")
     with pytest.raises(TargetError, match="unknown compiler pass 'check'"):   # not a truenorth pass
-        compile_network(net, "truenorth", passes=["check", "lower"]).image
+        compile_network(net, "truenorth", passes=["check", "lower"])
 
 
 def test_unknown_option_is_one_line_error():
     with pytest.raises(TargetError, match=r"unknown compile option 'placr' \(options: .*placer"):
-        compile_network(_float_net(), "loihi", placr="greedy").image
+        compile_network(_float_net(), "loihi", placr="greedy")
     assert CompileOptions.from_kwargs({"passes": ["lower"]}).passes == ("lower",)
 
 

@@ -42,7 +42,7 @@ def test_cpsat_beats_sequential_on_a_shuffled_ring():
 
 def test_link_load_bounds_are_in_the_report_and_the_summary():
     from neuromap.cli.compile_cmd import placement_lines
-    result = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, deterministic=True).image
+    result = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=1.0, deterministic=True)
     rep = result.image.options["placement"]
     at, every = rep["max_link_load_bound_at_traffic"], rep["max_link_load_bound"]
     assert every <= rep["max_link_load"] + 1e-9 and at <= rep["max_link_load"] + 1e-9
