@@ -19,8 +19,7 @@ voltage unit) maps ``v' = v - v_reset`` onto V (so the reset potential is R = 0)
   ``sum w_hw + round(s c) >= T``. Weights ``round(s p w)`` (the current's tail ``b J`` is dropped).
 * other ``lif``: the exponential decay becomes TrueNorth's leak reversal (epsilon = 1, lambda < 0:
   V moves |lambda| toward 0 per tick) with ``|lambda| = round((1 - a) T LEAK_AT)`` (the decay rate at
-  ``V = LEAK_AT`` x threshold; ``LEAK_AT = 0.75``, see docs/accuracy.md), and a synaptic current's whole charge ``p /
-  (1 - b)`` arrives in the spike's tick:
+  ``V = LEAK_AT`` x threshold; ``LEAK_AT = 0.75``, see docs/accuracy.md), and a synaptic current's whole charge ``p / (1 - b)`` arrives in the spike's tick:
   weights ``round(s p w / (1 - b))``. A drift ``c = v_inf (1 - a)`` toward ``v_inf = v_rest + bias - v_reset
   != 0`` uses an *always-on axon*, as TrueNorth corelets drive a bias: a neuron of population
   ``ALWAYS_ON`` (lambda = +1, alpha = 1: it fires every tick) per core of the population, each feeding one
@@ -55,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from neuromap.compiler.quantize import _plain
+from neuromap.compiler.quantize import to_plain
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Projection
 from neuromap.neurons import neuron_module
@@ -121,7 +120,12 @@ class TNQuantReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TNQuantReport":
+        return cls(d["target"], [TNPopulationQuant(**p) for p in d["populations"]],
+                   [TNProjectionQuant(**p) for p in d["projections"]], list(d["warnings"]))
 
 
 def _uniform(pop: Population, key: str, fld: str) -> float:
