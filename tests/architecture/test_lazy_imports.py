@@ -17,10 +17,6 @@ PENDING = (
     "emulator/learning.py", "emulator/plastic.py", "emulator/plastic_numba.py", "emulator/rule_engines.py",
     "emulator/seed_rules/", "neuromap/compiler/quantize_learning.py", "neuromap/learning_rules.py",
     "backends/lava/plan.py",
-    # compile-result: compile_network returns a result; compare and the passes stop re-running the pipeline
-    "neuromap/compare.py", "neuromap/compiler/check.py", "neuromap/compiler/fidelity.py",
-    "neuromap/compiler/pipeline.py", "neuromap/compiler/place.py", "neuromap/compiler/lower_truenorth.py",
-    "neuromap/cli/compile_cmd.py", "neuromap/cli/inspect_cmd.py", "neuromap/cli/compare_cmd.py",
     # fast-default: warm-up rework
     "neuromap/warmup.py",
 )
