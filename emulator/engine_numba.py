@@ -458,6 +458,7 @@ def _launch_threads() -> None:
     calls ``multiprocessing.get_start_method()``, which fixes it, and Lava's import then calls
     ``set_start_method('fork')`` and fails ("context has already been set") in the same process."""
     import multiprocessing
+
     from numba.np.ufunc import parallel
     unset = multiprocessing.get_start_method(allow_none=True) is None
     parallel._launch_threads()

@@ -27,11 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emulator.lif import arith_vector
 from neuromap.core_kinds import loihi_lif
 from neuromap.errors import ImageError
 from neuromap.image import Image
-
-from emulator.lif import arith_vector
 
 #: the only core kind this emulator executes
 KIND = loihi_lif.NAME

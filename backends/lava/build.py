@@ -22,14 +22,7 @@ from typing import Any
 import numpy as np
 
 from backends.lava.compat import import_lava
-from backends.lava.plan import (
-    Connection,
-    LavaPlan,
-    input_raster,
-    learning_rule_kwargs,
-    message_bits,
-    v_groups,
-)
+from backends.lava.plan import Connection, LavaPlan, input_raster, learning_rule_kwargs, message_bits, v_groups
 
 
 @dataclass

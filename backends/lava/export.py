@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from backends.lava.build import tie_groups
-from backends.lava.plan import (LavaPlan, learning_rule_kwargs, message_bits, plan_image, plastic_positions,
-                                v_groups)
+from backends.lava.plan import LavaPlan, learning_rule_kwargs, message_bits, plan_image, plastic_positions, v_groups
 from neuromap.errors import NeuromapError
 from neuromap.image import Image
 

@@ -17,13 +17,7 @@ import numpy as np
 from neuromap.counting_sort import stable_order
 from neuromap.errors import TargetError
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.usage import (
-    core_usage,
-    graph_input_axons,
-    output_violations,
-    smallest_at_least,
-    violations,
-)
+from neuromap.placement.usage import core_usage, graph_input_axons, output_violations, smallest_at_least, violations
 from neuromap.targets import Target
 
 

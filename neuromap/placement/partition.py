@@ -35,13 +35,7 @@ from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.packing import compact, core_usage_ok, pack_order
 from neuromap.placement.traffic import core_traffic, inter_core_packets, uniform_rates
-from neuromap.placement.usage import (
-    core_usage,
-    index_bits_for,
-    output_violations,
-    synapse_field_bits,
-    violations,
-)
+from neuromap.placement.usage import core_usage, index_bits_for, output_violations, synapse_field_bits, violations
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
