@@ -49,10 +49,16 @@ def set_label(progress: Optional[Progress], text: str) -> None:
 
 
 def scaled(progress: Optional[Progress], offset: int, total: int) -> Optional[Progress]:
-    """A callback for one stage of a longer job: stage ``(d, n)`` is reported as ``(offset + d, total)``."""
+    """A callback for one stage of a longer job: stage ``(d, n)`` is reported as ``(offset + d, total)``;
+    phase names (:func:`set_label`) pass through."""
     if progress is None:
         return None
-    return lambda done, _n: progress(offset + done, total)
+
+    def stage(done: int, _n: int) -> None:
+        progress(offset + done, total)
+    if callable(getattr(progress, "label", None)):
+        stage.label = progress.label
+    return stage
 
 
 class PhaseTimes:
