@@ -6,7 +6,10 @@ fixed share of the run, also on a loaded machine. It holds by construction, not 
 1. One thread for programs under :data:`THREADS_MIN_SYNAPSES` synapses (a step's work is too small for the
    1-3 us per parallel region), when numba has no OpenMP/TBB threading layer (``workqueue`` costs ~100 us per
    region), or when numba may use only one thread.
-2. Otherwise the run starts on one thread and *measures* (:class:`ThreadChooser`). Results do not depend on
+2. Otherwise the run starts on one thread and *measures* (:class:`ThreadChooser`). A try of ``T`` threads
+   starts only when ``T`` cores are free at that moment (:func:`free_cores`: usable CPUs minus the other
+   runnable tasks): on a machine whose cores are all busy, a thread that loses its core stalls every step's
+   barrier for whole scheduler time slices, measured up to tens of times one thread's step. Results do not depend on
    the thread count or the chunk lengths, so any chunk may run on any count. The chooser keeps an account of
    the run's **excess** over one thread: for every chunk run on ``T`` threads, its wall seconds minus the same
    steps at one thread's current seconds per step (the median of the last one-thread chunks), plus the time
@@ -28,8 +31,8 @@ fixed share of the run, also on a loaded machine. It holds by construction, not 
 
 So the default's wall time is at most one thread's times ``1 + LOSS_BUDGET``, give or take the measuring
 noise of one-thread chunks, as long as no single ``T`` chunk runs more than ``WORST_RATIO`` times slower
-than one thread (a thread that loses its core on a loaded machine stalls every step's barrier: measured
-1.2-1.8x on 2 cores with 2 busy processes, bench/results/emulator_threads_load.md).
+than one thread; the free-core gate keeps tries away from the loaded machines where it would
+(bench/results/emulator_threads_load.md).
 """
 from __future__ import annotations
 
@@ -53,6 +56,21 @@ WORST_RATIO = 3.0
 #: predicted seconds per synapse of preparing the T-thread program before its first try (measured
 #: 1.6-4.5 ns with :func:`emulator.program.split_runs` on 10 M-synapse images; the real time is what counts)
 PREPARE_SECONDS_PER_SYNAPSE = 5e-9
+
+
+def free_cores() -> int:
+    """CPUs this process may use minus the other runnable tasks right now (``/proc/loadavg``'s running count,
+    the calling thread excluded); the usable CPUs where that count is unavailable."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return usable
+    return usable - max(0, running - 1)
 
 
 def passive_wait() -> None:
@@ -93,16 +111,18 @@ class ThreadChooser:
     after building the ``many``-thread program (only when ``needs_program`` and ``next`` asked for ``many``).
 
     ``steps``: the run's length (the budget is :data:`LOSS_BUDGET` of its predicted one-thread time);
-    ``chunk``: the longest chunk; ``synapses``: predicts the preparation's cost. ``many == 1`` always answers
-    one thread in full chunks. Pure bookkeeping: the caller times the chunks (tests feed it a fake clock)."""
+    ``chunk``: the longest chunk; ``synapses``: predicts the preparation's cost; ``cores``: a function giving
+    the free cores now (default :func:`free_cores`). ``many == 1`` always answers one thread in full chunks. Pure bookkeeping: the caller times the chunks (tests feed it a fake clock)."""
 
     def __init__(self, many: int, steps: int, chunk: int, synapses: int = 0, *, budget: float = LOSS_BUDGET,
                  enter: float = ENTER, leave: float = LEAVE, probes: int = PROBES, hold: int = HOLD,
-                 worst: float = WORST_RATIO, prepare_per_synapse: float = PREPARE_SECONDS_PER_SYNAPSE):
+                 worst: float = WORST_RATIO, prepare_per_synapse: float = PREPARE_SECONDS_PER_SYNAPSE,
+                 cores=None):
         self.many, self.steps, self.chunk = int(many), max(0, int(steps)), max(1, int(chunk))
         self.budget_share, self.enter, self.leave = float(budget), float(enter), float(leave)
         self.probes, self.hold, self.worst = int(probes), int(hold), float(worst)
         self.prepare_guess = float(synapses) * float(prepare_per_synapse)
+        self.cores = free_cores if cores is None else cores     # () -> free cores now (tests: a stub)
         self.needs_program = self.many > 1       # the many-thread program is built on the first try
         self.one: list[float] = []               # seconds per step of the one-thread chunks, in order
         self.ratios: list[float] = []            # T / one-thread ratio of every pair, in order
@@ -152,6 +172,9 @@ class ThreadChooser:
             return 1, full
         if self.mode == "one":
             if self.wait > 0:
+                return 1, full
+            if self.cores() < self.many:         # fewer than T free cores now: look again later
+                self.wait = self.hold
                 return 1, full
             self.mode, self.pairs = "probe", 0
         if self.mode == "probe":

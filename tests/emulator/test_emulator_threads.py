@@ -1,6 +1,7 @@
 """Threaded delivery (``emulate(..., threads=T)``): the same integers as one thread and as the numpy engine
 (spikes in the same order, u/v traces, final state, core and link counters), for any T, every run."""
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 import emulator
 from emulator import emulate
 from emulator.program import flatten, prepare, run_posts, split_runs
+import emulator.threads as thr_module
 from emulator.threads import LOSS_BUDGET, PROBES, WORST_RATIO, ThreadChooser
 from neuromap.compiler import compile_network
 from neuromap.errors import ImageError
@@ -102,6 +104,11 @@ def test_split_is_per_post_range_and_image_order_is_harmless():
     _same(ref, emulate(shuffled, 80, "numpy", probe=pr))
 
 
+def FREE():
+    """A quiet machine: every core free (the chooser's gate, emulator.threads.free_cores)."""
+    return 64
+
+
 def _drive(ch, steps, one_rate, ratio, prepare=0.0):
     """Run a :class:`ThreadChooser` over ``steps`` steps on a fake clock: a step at time ``t`` costs
     ``one_rate(t)`` seconds on one thread and ``ratio(t)`` times that on T threads; preparing the T program
@@ -122,7 +129,7 @@ def _drive(ch, steps, one_rate, ratio, prepare=0.0):
 
 
 def test_chooser_holds_threads_that_win_and_gains():
-    ch = ThreadChooser(2, 4000, 50, synapses=10_000_000)
+    ch = ThreadChooser(2, 4000, 50, synapses=10_000_000, cores=FREE)
     total, one, on_many = _drive(ch, 4000, lambda t: 1e-3, lambda t: 0.5, prepare=0.02)
     assert ch.history[0] == 1 and on_many > 3000 and total < 0.6 * one
 
@@ -130,7 +137,7 @@ def test_chooser_holds_threads_that_win_and_gains():
 def test_chooser_losing_threads_cost_at_most_the_budget():
     """T threads 2.5x slower (a loaded machine): the try is sized within the budget and lost, later tries
     back off; the run loses at most LOSS_BUDGET of one thread's time (here: with the preparation)."""
-    ch = ThreadChooser(2, 4000, 50, synapses=10_000_000)
+    ch = ThreadChooser(2, 4000, 50, synapses=10_000_000, cores=FREE)
     total, one, on_many = _drive(ch, 4000, lambda t: 1e-3, lambda t: 2.5, prepare=0.05)
     assert on_many > 0 and ch.mode == "one"
     assert total - one <= LOSS_BUDGET * one + 1e-9
@@ -138,28 +145,39 @@ def test_chooser_losing_threads_cost_at_most_the_budget():
 
 
 def test_chooser_leaves_threads_when_the_load_comes_and_has_hysteresis():
-    ch = ThreadChooser(2, 6000, 50)
+    ch = ThreadChooser(2, 6000, 50, cores=FREE)
     total, one, _ = _drive(ch, 6000, lambda t: 1e-3, lambda t: 0.5 if t < 3000 else 2.0)
     assert ch.history[-1] == 1 and total < one             # the gain of the first half pays for the rest
     after = [th for th, end in zip(ch.history, np.cumsum(ch.lengths)) if end > 3000]
     assert after[:6].count(2) <= 4 and after[6:14] == [1] * 8    # two checks (median of 3 pairs), then one
     assert after.count(2) <= 4 + 2 * PROBES                  # two more tries in 3000 steps (backoff)
     # a ratio between ENTER and LEAVE: not entered from one thread, not left once on T threads
-    ch = ThreadChooser(2, 4000, 50)
+    ch = ThreadChooser(2, 4000, 50, cores=FREE)
     _drive(ch, 4000, lambda t: 1e-3, lambda t: 0.9)
     assert ch.mode == "one" and "2,2" not in ",".join(map(str, ch.history))    # probe halves only
-    ch = ThreadChooser(2, 4000, 50)
+    ch = ThreadChooser(2, 4000, 50, cores=FREE)
     _drive(ch, 4000, lambda t: 1e-3, lambda t: 0.5 if t < 1000 else 0.9)
     assert ch.mode == "many" and ch.history[-1] == 2
 
 
 def test_chooser_short_runs_and_one_thread_never_try():
-    ch = ThreadChooser(2, 40, 50, synapses=10_000_000)      # the preparation alone would pass the budget
+    ch = ThreadChooser(2, 40, 50, synapses=10_000_000, cores=FREE)      # the preparation alone would pass the budget
     _drive(ch, 40, lambda t: 1e-3, lambda t: 0.5)
     assert set(ch.history) == {1}
-    solo = ThreadChooser(1, 1000, 50)
+    solo = ThreadChooser(1, 1000, 50, cores=FREE)
     _drive(solo, 1000, lambda t: 1e-3, lambda t: 0.1)
     assert set(solo.history) == {1} and solo.lengths == [50] * 20
+
+
+def test_chooser_tries_threads_only_with_free_cores():
+    free = [1]
+    ch = ThreadChooser(2, 4000, 50, cores=lambda: free[0])
+    _drive(ch, 2000, lambda t: 1e-3, lambda t: 0.5)
+    assert set(ch.history) == {1}                            # one core free: T = 2 never tried
+    free[0] = 2
+    _drive(ch, 2000, lambda t: 1e-3, lambda t: 0.5)
+    assert ch.mode == "many"
+    assert thr_module.free_cores() <= len(os.sched_getaffinity(0))
 
 
 @settings(max_examples=60, deadline=None)
@@ -172,7 +190,7 @@ def test_chooser_never_loses_more_than_the_budget(phases, rate, steps, chunk, pr
 
     def ratio(t):
         return phases[min(int(np.searchsorted(bounds, t, side="right")), len(phases) - 1)][0]
-    ch = ThreadChooser(2, steps, chunk, synapses=1_000_000)
+    ch = ThreadChooser(2, steps, chunk, synapses=1_000_000, cores=FREE)
     total, one, _ = _drive(ch, steps, lambda t: rate, ratio, prepare=prep_share * ch.prepare_guess)
     assert total - one <= LOSS_BUDGET * one * (1 + 1e-9)
 
@@ -187,6 +205,7 @@ def test_default_threads_follow_the_measurement(monkeypatch, slow_many):
     ref = emulate(img, 200, probe=pr, threads=1)
     monkeypatch.setattr(thr, "THREADS_MIN_SYNAPSES", 1)
     monkeypatch.setattr(thr, "fast_threading_layer", lambda: True)
+    monkeypatch.setattr(thr, "free_cores", FREE)
     monkeypatch.setattr(emulator, "_CHUNK_BUDGET", 5 * (img.n_neurons + img.n_inputs))   # 40 chunks
     import numba
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
