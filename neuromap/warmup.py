@@ -51,7 +51,7 @@ def warm(steps: int = 5, out=sys.stdout) -> float:
     import dataclasses
 
     from backends.emulator import run
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
     from neuromap.simulator import simulate
 
@@ -63,7 +63,7 @@ def warm(steps: int = 5, out=sys.stdout) -> float:
         if opts.pop("freeze", False):
             net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None)
                                                         for p in net.projections])
-        img = compile_network(net, target=target, **opts)
+        img = compile_network(net, target=target, **opts).image
         run(img, steps)
         simulate(net, steps)
         print(f"  numba warm-up {k}/{len(JOBS)}: {label} ({time.perf_counter() - t:.1f} s)", file=out, flush=True)

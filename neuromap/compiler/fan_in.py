@@ -240,11 +240,10 @@ def _du_offset() -> int:
 
 # ---------------------------------------------------------------------- compiler pass (neuromap.compiler.pipeline)
 def fan_in_pass(st):
-    """Pass ``legalize_fan_in``: relay trees for neurons above the fan-in limit; report in ``options["fan_in"]``.
+    """Pass ``legalize_fan_in``: relay trees for neurons above the fan-in limit; report in ``reports.fan_in``.
     Options ``fan_in_cover`` (default 4), ``fan_in_levels`` (default: the most the target allows)."""
-    net, rep = legalize_fan_in(st.network, st.target, cover=st.options.get("fan_in_cover", 4),
-                               levels=st.options.get("fan_in_levels"))
-    return dataclasses.replace(st, network=net, options={**st.options, "fan_in": rep.to_dict()})
+    net, rep = legalize_fan_in(st.network, st.target, cover=st.options.fan_in_cover, levels=st.options.fan_in_levels)
+    return dataclasses.replace(st, network=net, reports=dataclasses.replace(st.reports, fan_in=rep))
 
 
 def verify_fan_in(st) -> None:

@@ -38,8 +38,8 @@ class LabelRecorder(Recorder):
 
 @pytest.fixture(scope="module")
 def hw_image():
-    from neuromap.compiler import compile_network
-    return compile_network(load_network(HW), target="loihi", placer="sequential")
+    from neuromap.toolchain import compile_network
+    return compile_network(load_network(HW), target="loihi", placer="sequential").image
 
 
 def test_emulator_reports_each_chunk(hw_image, monkeypatch):
@@ -63,9 +63,9 @@ def test_float_simulator_reports_each_chunk(monkeypatch):
 
 
 def test_compiler_reports_each_pass():
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     rec = Recorder()
-    img = compile_network(load_network(HW), target="loihi", placer="sequential", progress=rec)
+    img = compile_network(load_network(HW), target="loihi", placer="sequential", progress=rec).image
     from neuromap.compiler.pipeline import PASS_UNITS
     n = rec.calls[-1][1]
     done = [d for d, _ in rec.calls]

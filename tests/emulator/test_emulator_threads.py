@@ -12,7 +12,7 @@ from emulator import emulate
 from emulator.program import flatten, prepare, run_posts, split_runs
 import emulator.threads as thr_module
 from emulator.threads import LOSS_BUDGET, PROBES, WORST_RATIO, ThreadChooser
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError
 from neuromap.network import Network
 from neuromap.targets import load_target
@@ -37,7 +37,7 @@ def _image(net):
     """Compiled for Loihi cores of 16 neurons and 400 input axons (several cores per population)."""
     t = load_target("loihi")
     tgt = dataclasses.replace(t, core=dataclasses.replace(t.core, max_neurons=16, max_input_axons=400))
-    return compile_network(net, tgt, passes=["check_hw_units", "partition", "lower"])
+    return compile_network(net, tgt, passes=["check_hw_units", "partition", "lower"]).image
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
