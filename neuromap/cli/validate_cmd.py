@@ -14,7 +14,7 @@ import click
 from neuromap.cli import quiet_option
 from neuromap.errors import ValidationMismatch
 from neuromap.image import load_image
-from neuromap.progress import bar
+from neuromap.progress import PhaseTimes, bar
 
 
 @click.command("validate")
@@ -57,3 +57,4 @@ def command(build, steps, engine, probe_all, weight_every, as_json, quiet):
         click.echo(json.dumps({**head, "identical": True, **s, "elapsed_s": time.perf_counter() - t0}))
         return
     click.echo(summary_line(s))
+    click.echo("  " + PhaseTimes.from_dict(s["time_split_s"]).line())
