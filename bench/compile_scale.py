@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -105,6 +104,7 @@ def target_for(n: int, k: int = K_IN):
     """``loihi`` when the network fits its 4096 cores (about 40 of these neurons per core: their random
     presynaptic sets fill the 4096 input axons), else a copy with enough 128-core chips."""
     import dataclasses
+
     from neuromap.targets import load_target
     t = load_target("loihi")
     need = int(n * k / 4096 * 1.3) + 64          # cores, with margin (k distinct sources per neuron)
@@ -177,7 +177,8 @@ def markdown(res: dict) -> str:
                      f"{r['compile_plus_save_s_median']:.1f} (x{r['runs']}) | {r['compile_s_per_M_synapses']:.2f} | "
                      f"{r['peak_rss_gb_max']:.2f} | {r['bytes_per_synapse']:.0f} | "
                      + ", ".join(f"{k} {v:.1f}" for k, v in ph) +
-                     f" | {r['python_calls'] if r['python_calls'] is not None else '-'} | {', '.join(map(str, r['loads']))} |")
+                     f" | {r['python_calls'] if r['python_calls'] is not None else '-'} | "
+                     f"{', '.join(map(str, r['loads']))} |")
     b = res["issue_before"]
     lines += ["", f"Issue 16's before (fresh main, load 2-4): {b['synapses'] / 1e6:.1f} M synapses, "
               f"{b['wall_s']:.0f} s, {b['peak_rss_gb']} GB peak ({b['split']}).", ""]

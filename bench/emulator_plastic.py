@@ -32,8 +32,8 @@ STDP = {"rule": "stdp_loihi", "learning_rate": 2 ** -4, "A_plus": 1, "A_minus": 
 
 
 def image(n: int):
-    from neuromap.toolchain import compile_network
     from neuromap.network import Network
+    from neuromap.toolchain import compile_network
 
     bias, pre, post, w = network_arrays(n)
     w = np.where(w == 0, 2, w)

@@ -85,8 +85,8 @@ def network(n: int, fan_out: int, seed: int = 5):
 
 def build(name: str) -> str:
     """Compile image ``name`` (default passes, sequential placer: the verifiers run) unless cached; its path."""
-    from neuromap.toolchain import compile_network
     from neuromap.network import network_hash
+    from neuromap.toolchain import compile_network
     n, fan, target, _ = IMAGES[name]
     path = os.path.join(cache_dir(), name)
     net = network(n, fan)

@@ -23,7 +23,8 @@ ms/step and the 1-min load average before it are listed too. Memory: ``program_m
 holds while running (the flattened image plus the delay ring buffer), compared with
 the int32 weights Lava holds; ``peak_rss`` includes loading the image.
 
-``python -m bench.emulator_vs_lava [--quick] [--cases dense_1000,sparse_10000]`` or ``python -m bench.run emulator_vs_lava``.
+``python -m bench.emulator_vs_lava [--quick] [--cases dense_1000,sparse_10000]`` or ``python -m bench.run
+emulator_vs_lava``.
 """
 from __future__ import annotations
 
@@ -211,7 +212,8 @@ def run(quick: bool = False, cases: list[str] | None = None) -> dict:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         kind, image, steps = sys.argv[2], sys.argv[3], int(sys.argv[4])
-        out = worker_emulator(image, steps, sys.argv[5]) if kind == "emulator" else worker_lava(image, steps, sys.argv[5])
+        out = worker_emulator(image, steps, sys.argv[5]) if kind == "emulator" else worker_lava(image, steps,
+                                                                                                sys.argv[5])
         print(json.dumps(out))
     else:
         sel = sys.argv[sys.argv.index("--cases") + 1].split(",") if "--cases" in sys.argv else None

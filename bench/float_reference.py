@@ -57,8 +57,9 @@ def side_neuromap(cfg: dict) -> dict:
     import time
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     sys.path[:0] = [root, os.path.join(root, "examples")]
-    import numpy as np
     import brunel
+    import numpy as np
+
     import neuromap
     warm = brunel.build(ne=40, ni=10, eps=0.1, j=0.1, g=5.0, eta=2.0, dt=0.1)
     neuromap.simulate(warm, 10)                                     # numba cache -> memory, not timed
@@ -80,6 +81,7 @@ def side_neuromap(cfg: dict) -> dict:
 
 def side_nest(cfg: dict) -> dict:
     import time
+
     import nest
     nest.set_verbosity("M_ERROR")
     nest.ResetKernel()
@@ -182,7 +184,7 @@ def run(quick: bool = False, repeats: int = REPEATS, cfg: dict | None = None) ->
         if not ok:
             out[f"{s}_error"] = runs[s][0]["error"]
             continue
-        med = lambda k: statistics.median(r[k] for r in ok)  # noqa: E731
+        med = lambda k, ok=ok: statistics.median(r[k] for r in ok)  # noqa: E731
         syn = ok[0]["synapses"]
         out.update({f"{s}_build_s": round(med("build_s"), 2), f"{s}_sim_s": round(med("sim_s"), 2),
                     f"{s}_total_s": round(statistics.median(r["build_s"] + r["sim_s"] for r in ok), 2),
@@ -208,7 +210,8 @@ if __name__ == "__main__":
         print(json.dumps(fn(json.loads(sys.argv[3]))))
     elif "--medium" in sys.argv:            # -> bench/results/float_reference_medium.json
         res = run(cfg=MEDIUM)
-        res["_description"] = DESCRIPTION.replace("10 k neurons, 10 M synapses, 1 s", "5 k neurons, 2.5 M synapses, 300 ms")
+        res["_description"] = DESCRIPTION.replace("10 k neurons, 10 M synapses, 1 s",
+                                                  "5 k neurons, 2.5 M synapses, 300 ms")
         res["date"] = __import__("time").strftime("%Y-%m-%d %H:%M")
         with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                "float_reference_medium.json"), "w") as f:

@@ -53,8 +53,8 @@ def run(quick: bool = False) -> dict:
     from backends.lava.export import export_script
     from backends.lava.plan import plan_image
     from backends.lava.run import run as run_lava
-    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
+    from neuromap.toolchain import compile_network
 
     img = compile_network(big_network()).image
     out = {"export_neurons": img.n_neurons, "export_synapses": img.n_synapses}

@@ -13,7 +13,8 @@ Sides, each in its own subprocess (peak RSS its own), run one after the other:
 
 Rates are mean spikes/s per population over ``ms`` after the first ``SKIP_MS`` (initial transient).
 Emulator: ``prepare_s`` (image -> program, once), then steps/s, synaptic events per second (spikes x
-fan-out over the run) and the real-time factor (run wall time / network time) of the run alone. ``python -m bench.microcircuit [--quick] [--scale S]``.
+fan-out over the run) and the real-time factor (run wall time / network time) of the run alone. ``python -m
+bench.microcircuit [--quick] [--scale S]``.
 """
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ def side_emulator(cfg: dict) -> dict:
     m = _example()
     from emulator import emulate
     from emulator.program import prepare
-    from neuromap.toolchain import compile_network
     from neuromap.targets import load_target
+    from neuromap.toolchain import compile_network
     t0 = time.perf_counter()
     net = m.build(cfg["scale"])
     t1 = time.perf_counter()
@@ -101,8 +102,8 @@ def _synaptic_events(img, src) -> int:
 
 def side_nest(cfg: dict) -> dict:
     m = _example()
-    import numpy as np
     import nest
+    import numpy as np
     nest.set_verbosity("M_ERROR")
     nest.ResetKernel()
     dt = 0.1

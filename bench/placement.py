@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+import resource
 import subprocess
 import sys
-import json
-import resource
 import time
 from pathlib import Path
 
@@ -75,14 +75,17 @@ def layered(seed=0):
     dx, dy = np.meshgrid(np.arange(-3, 4), np.arange(-3, 4))
     for h in range(1000):
         px, py = c1[h, 0] + dx.ravel(), c1[h, 1] + dy.ravel()
-        pres.append(off[0] + px * 28 + py); posts.append(np.full(49, off[1] + h))
+        pres.append(off[0] + px * 28 + py)
+        posts.append(np.full(49, off[1] + h))
     for h in range(1000):
         centre = rng.uniform(3, 25, 2)
         d = np.abs(c1 - centre).sum(1) + rng.uniform(0, 1e-3, 1000)
         src = np.argsort(d)[:60]
-        pres.append(off[1] + src); posts.append(np.full(60, off[2] + h))
+        pres.append(off[1] + src)
+        posts.append(np.full(60, off[2] + h))
     for o in range(10):
-        pres.append(off[2] + rng.choice(1000, 200, replace=False)); posts.append(np.full(200, off[3] + o))
+        pres.append(off[2] + rng.choice(1000, 200, replace=False))
+        posts.append(np.full(200, off[3] + o))
     pop = np.repeat(np.arange(4), sizes)
     return SynapseGraph.from_arrays(int(off[-1]), np.concatenate(pres), np.concatenate(posts),
                                     population=pop, population_names=("in", "h1", "h2", "out"))
@@ -93,7 +96,8 @@ def synfire(groups=50, width=100, seed=0):
     pre, post = [], []
     for g in range(groups - 1):
         a = np.arange(width) + g * width
-        pre.append(np.repeat(a, width)); post.append(np.tile(a + width, width))
+        pre.append(np.repeat(a, width))
+        post.append(np.tile(a + width, width))
     n = groups * width
     return SynapseGraph.from_arrays(n, np.concatenate(pre), np.concatenate(post))
 
@@ -182,7 +186,8 @@ def table(results):
             at = rep.get("max_link_load_bound_at_traffic")
             at = "—" if at is None else f"{at:.2f}"
             lines.append(f"| {name} | {r['n_neurons']} | {r['n_synapses']} | {m} | {rep['n_cores']} | "
-                         f"{rep['hop_weighted_traffic']:.1f} | {ratio} | {rep['max_link_load']:.2f} | {lbound} | {at} | "
+                         f"{rep['hop_weighted_traffic']:.1f} | {ratio} | {rep['max_link_load']:.2f} | {lbound} | "
+                         f"{at} | "
                          f"{rep['energy_pj_per_step'] / 1e3:.1f} | {bound} | {gap} | {rep['wall_s']:.1f} |")
     return lines
 

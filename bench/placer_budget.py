@@ -56,7 +56,8 @@ def build(case: str):
         n_in, n_out = 24, 30
         net = Network(name="tn_30", seed=3)
         net.add_population("inp", n_in, {"model": "spike_source",
-                                         "times": [sorted(rng.choice(50, 5, replace=False).tolist()) for _ in range(n_in)]})
+                                         "times": [sorted(rng.choice(50, 5,
+                                                                     replace=False).tolist()) for _ in range(n_in)]})
         net.add_population("h", n_out, "if", v_th=1.0)
         w = np.round(rng.uniform(-0.5, 0.5, (n_out, n_in)), 3)
         net.connect("inp", "h", {"rule": "matrix", "matrix": w.tolist()}, delay=1)
@@ -172,8 +173,8 @@ def _markdown(res: dict, cap: float) -> str:
              f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, 2 cores shared with other jobs; old = 8569f5d "
              f"(default cpsat, time limit 10 deterministic units, LP bound unbounded), killed after {cap:g} s; "
              "new = default wall-clock budget. Old and new alternate in one run; medians.", "",
-             "| case | side | wall s (compile) | placement s | time limit | hop-weighted traffic | sequential | cores | "
-             "peak RSS MB | load |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| case | side | wall s (compile) | placement s | time limit | hop-weighted traffic | sequential | "
+             "cores | peak RSS MB | load |", "|---|---|---|---|---|---|---|---|---|---|"]
     for case, sides in res.items():
         for side, s in sides.items():
             r = s["runs"][-1]

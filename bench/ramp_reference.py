@@ -5,7 +5,8 @@ Each timed run is a fresh ``python examples/ramp_izhikevich.py 1000`` subprocess
 summary), after one untimed warm-up run that fills numba's on-disk cache. The
 reference is ANNarchy 5.0.4: 1.26 s for the same 1000 s on this machine (goal:
 within 2x). CPU time (user + sys) of each child is reported too, because the
-wall time depends on what else runs on the machine (the load average is recorded). The rates are compared with ANNarchy's published 55.75 / 35.25 Hz.
+wall time depends on what else runs on the machine (the load average is recorded). The rates are compared with
+ANNarchy's published 55.75 / 35.25 Hz.
 """
 from __future__ import annotations
 

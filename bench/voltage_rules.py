@@ -27,8 +27,9 @@ STDP = dict(rule="stdp", A_plus=1e-6, A_minus=1.2e-6, w_min=0.0, w_max=1e9)
 
 
 def _run(ne: int, steps: int, plasticity):
-    import neuromap
     from brunel import build
+
+    import neuromap
     net = build(ne, ne // 4, 0.1, 0.5, 5.0, 2.0, 0.1)
     ee = next(p for p in net.projections if p.pre == "E" and p.post == "E")
     ee.plasticity = plasticity

@@ -112,7 +112,8 @@ class ThreadChooser:
 
     ``steps``: the run's length (the budget is :data:`LOSS_BUDGET` of its predicted one-thread time);
     ``chunk``: the longest chunk; ``synapses``: predicts the preparation's cost; ``cores``: a function giving
-    the free cores now (default :func:`free_cores`). ``many == 1`` always answers one thread in full chunks. Pure bookkeeping: the caller times the chunks (tests feed it a fake clock)."""
+    the free cores now (default :func:`free_cores`). ``many == 1`` always answers one thread in full chunks.
+    Pure bookkeeping: the caller times the chunks (tests feed it a fake clock)."""
 
     def __init__(self, many: int, steps: int, chunk: int, synapses: int = 0, *, budget: float = LOSS_BUDGET,
                  enter: float = ENTER, leave: float = LEAVE, probes: int = PROBES, hold: int = HOLD,

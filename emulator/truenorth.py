@@ -67,10 +67,27 @@ import numpy as np
 
 from emulator.tn_random import LEAK, SYNAPSE, THRESHOLD, draw_np, draw_py, rho8, rho32
 from emulator.truenorth_numba import step_core_nb
+
 # the core record and its widths are the core kind's (neuromap/core_kinds/truenorth.py); importable from here too
 from neuromap.core_kinds.truenorth import (  # noqa: F401
-    CORE_AXONS, CORE_NEURONS, GAMMA_MAX, MAX_DELAY, MIN_DELAY, N_TYPES, R_MAX, R_MIN, S_MAX, THRESH_MAX, TM_MAX, V_BITS,
-    V_MAX, V_MIN, TNCore, check_core, make_core)
+    CORE_AXONS,
+    CORE_NEURONS,
+    GAMMA_MAX,
+    MAX_DELAY,
+    MIN_DELAY,
+    N_TYPES,
+    R_MAX,
+    R_MIN,
+    S_MAX,
+    THRESH_MAX,
+    TM_MAX,
+    V_BITS,
+    V_MAX,
+    V_MIN,
+    TNCore,
+    check_core,
+    make_core,
+)
 from neuromap.errors import ImageError
 
 _RING = 16                                                 # delay ring slots (> MAX_DELAY)

@@ -22,13 +22,15 @@ import os
 import sys
 
 import numpy as np
+from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.special import erfcx
-from scipy.integrate import quad
 
-sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."), os.path.dirname(os.path.abspath(__file__))]
-import neuromap  # noqa: E402
+sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."),
+                os.path.dirname(os.path.abspath(__file__))]
 from balanced_ei import spike_matrix  # noqa: E402
+
+import neuromap  # noqa: E402
 
 TAU_M, THETA, V_R, TAU_RP, DELAY_MS, TAU_SYN = 20.0, 20.0, 10.0, 2.0, 1.5, 0.1
 FULL = dict(ne=10000, ni=2500, eps=0.1, j=0.1, g=5.0, eta=2.0, dt=0.1)

@@ -193,8 +193,8 @@ def main(argv=None) -> None:
     cols = {"published": PUBLISHED_RATES, "float": r_ref}
     if a.emulator:
         from emulator import emulate
-        from neuromap.toolchain import compile_network
         from neuromap.targets import load_target
+        from neuromap.toolchain import compile_network
         t = time.time()
         img = compile_network(net, load_target(a.target_file)).image
         print(f"compiled: {img.n_cores} cores, {time.time() - t:.1f} s")

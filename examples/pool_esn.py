@@ -20,8 +20,9 @@ import numpy as np
 
 sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."),
                 os.path.dirname(os.path.abspath(__file__))]
-import neuromap  # noqa: E402
 from pool_neuron import N_IN, POOL, STEPS, W0, WINDOWS, input_spikes, neuron_params  # noqa: E402
+
+import neuromap  # noqa: E402
 
 C_OPT = 0.3
 SECRETION = dict(POOL, soma_mode="secretion", alpha_secr=0.1, k_secr=0.0)

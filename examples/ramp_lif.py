@@ -17,8 +17,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import neuromap  # noqa: E402
 from ramp_izhikevich import summarize  # noqa: E402
+
+import neuromap  # noqa: E402
 
 N_IN = 100
 SECONDS = 1000

@@ -166,7 +166,8 @@ def validate_image_summary(image: Image, steps: int, engine: str = "numba", prob
     # Lava first: image errors Lava cannot run surface before the emulator runs
     times = PhaseTimes()
     with times.phase("lava", progress):
-        lava = lava_run.run(image, steps, **kw, **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
+        lava = lava_run.run(image, steps, **kw,
+                            **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
     if progress is not None:
         progress(steps, 2 * steps)
     with times.phase("emulator", progress):

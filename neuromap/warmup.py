@@ -40,7 +40,8 @@ def truenorth_small():
 JOBS = (
     ("spatial E/I sheet, vogels_isp (cpsat placement)", "examples/spatial_balanced_ei.py:small", "loihi",
      {"placer": "cpsat", "time_limit": 0.2}),
-    ("spatial E/I sheet, static", "examples/spatial_balanced_ei.py:small", "loihi", {"placer": "greedy", "freeze": True}),
+    ("spatial E/I sheet, static", "examples/spatial_balanced_ei.py:small", "loihi",
+     {"placer": "greedy", "freeze": True}),
     ("LIF Ramp, nn_stdp + homeostatic_stdp", "examples/ramp_lif.yaml", "loihi", {"placer": "sequential"}),
     ("TrueNorth, 24 -> 30 if + Poisson -> lif", truenorth_small, "truenorth", {}),
 )
@@ -51,9 +52,9 @@ def warm(steps: int = 5, out=sys.stdout) -> float:
     import dataclasses
 
     from backends.emulator import run
-    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
     from neuromap.simulator import simulate
+    from neuromap.toolchain import compile_network
 
     t_all = time.perf_counter()
     for k, (label, network, target, opts) in enumerate(JOBS, 1):

@@ -2,4 +2,4 @@
 
 Import :mod:`backends.lava.compat` first; it makes lava-nc 0.10.0 importable on Python 3.11.
 """
-from backends.lava.compat import import_lava, lava_available, LavaMissingError  # noqa: F401
+from backends.lava.compat import LavaMissingError, import_lava, lava_available  # noqa: F401

@@ -4,7 +4,8 @@ The image directory (docs/image-format.md) is written atomically. Placement
 (docs/placement.md): ``--placer`` sequential | greedy | cpsat (default), ``--time-limit``
 SECONDS of wall time for the whole placement (default: scaled with the synapse count),
 ``--deterministic`` (the limit is in work units instead -- CP-SAT deterministic time, about one
-second of one core each -- and the result is the same on every run), ``--seed``, ``--link-slack`` (extra hop-weighted traffic
+second of one core each -- and the result is the same on every run), ``--seed``, ``--link-slack`` (extra hop-weighted
+traffic
 allowed, as a fraction, to lower the busiest link), ``--rates`` uniform | auto | FILE (auto: a
 200-step run of the core emulator estimates spikes per step of every neuron; FILE: user rates
 per population or neuron, format in docs/placement.md). Prints
@@ -38,7 +39,7 @@ def placement_lines(rep: PlacementSummary) -> list[str]:
     limit = "" if rep.time_limit is None else \
         f"time limit {rep.time_limit:.3g} {'det. units' if rep.deterministic else 's wall'}"
     top = sorted((rep.time_split_s or {}).items(), key=lambda kv: -kv[1])[:6]
-    split_line = [f"  time split: " + ", ".join(f"{k} {v:.2f} s" for k, v in top)] if top else []
+    split_line = ["  time split: " + ", ".join(f"{k} {v:.2f} s" for k, v in top)] if top else []
     bound = "n/a" if rep.bound is None else f"{rep.bound:.4g}"
     seq = rep.sequential_hop_weighted_traffic
     ratio = f" ({rep.hop_weighted_traffic / seq:.2f}x sequential)" if seq > 0 else ""

@@ -63,7 +63,8 @@ def summarize(img, build: str) -> dict:
 
 
 def _truenorth_summary(tn: TrueNorthReport | None) -> dict | None:
-    """TrueNorth legalization (neuromap/compiler/lower_truenorth.py): quantization tables, crossbar and fan-out totals."""
+    """TrueNorth legalization (neuromap/compiler/lower_truenorth.py): quantization tables, crossbar and fan-out
+    totals."""
     if tn is None:
         return None
     return {"quantization": tn.quantization.to_dict(), "crossbar": (tn.crossbar or {}).get("totals"),

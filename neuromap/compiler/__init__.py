@@ -7,8 +7,7 @@ take the ``runner`` the application layer gives (:func:`neuromap.toolchain.compi
 emulator).
 """
 from neuromap.compiler.pipeline import PASSES, CompileState, Pass, compile_network, core_kind
-from neuromap.compiler.result import (CompileOptions, CompileReports, CompileResult, ImageRunner, PassRecord,
-                                      Statistic)
+from neuromap.compiler.result import CompileOptions, CompileReports, CompileResult, ImageRunner, PassRecord, Statistic
 
 __all__ = ["compile_network", "core_kind", "CompileState", "Pass", "PASSES", "CompileOptions", "CompileReports",
            "CompileResult", "ImageRunner", "PassRecord", "Statistic"]

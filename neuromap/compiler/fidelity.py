@@ -30,7 +30,8 @@ Every compile (Loihi-style and TrueNorth targets) records, from the passes' own 
   the estimate is the largest ``|spikes_hw - spikes_ref| / max(spikes_ref, 1)`` (a population silent in
   float but firing on chip counts as if float had fired once). The sample is ``RATE_STEPS`` steps, fewer
   for large networks (a budget of ``RATE_BUDGET`` synapse-steps, at least ``RATE_MIN_STEPS``); networks
-  above ``RATE_MAX_SYNAPSES`` synapses are skipped with the reason (use ``neuromap compare``). Deterministic: both runs are seeded
+  above ``RATE_MAX_SYNAPSES`` synapses are skipped with the reason (use ``neuromap compare``). Deterministic: both runs
+  are seeded
   from the network seed.
 
 :func:`enforce` turns losses into a one-line :class:`FidelityError` (``compile --strict``) and a rate

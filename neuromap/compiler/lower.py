@@ -24,12 +24,12 @@ from typing import Any
 import numba
 import numpy as np
 
+from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.counting_sort import index_dtype, stable_order
 from neuromap.errors import TargetError
-from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
-from neuromap.neurons.poisson import events_per_step
 from neuromap.network import Network, network_hash
+from neuromap.neurons.poisson import events_per_step
 from neuromap.plasticity import hardware_rules, rule_class
 
 _NEURON_ARRAYS = {"du": np.uint16, "dv": np.uint16, "vth": np.int32, "bias_mant": np.int16,
@@ -184,8 +184,8 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         constants={"neuron": dataclasses.asdict(target.neuron), "synapse": dataclasses.asdict(target.synapse),
                    "core": dataclasses.asdict(target.core),
                    "synapse_memory": dataclasses.asdict(target.synapse_memory)},
-        core_kinds=["loihi_lif"], arithmetic=lif_arithmetic(target), populations=pops, projections=projections, probes=probes,
-        neurons=neurons,
+        core_kinds=["loihi_lif"], arithmetic=lif_arithmetic(target), populations=pops, projections=projections,
+        probes=probes, neurons=neurons,
         cores={"kind": np.zeros(n_cores, np.int8), "axon_ptr": axon_ptr, **positions},
         axons={"proj": ax_proj, "syn_ptr": syn_ptr},
         synapses={"post": lay["post"], "weight": lay["weight"], "delay": lay["delay"]},

@@ -306,7 +306,7 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options,
     gid = np.full((C + n_sc, 256), -1, np.int64)        # (core, slot) -> global neuron
     gid[neurons["core"], neurons["slot"]] = np.arange(NT)
     ax_proj, ax_type, syn_ptr, posts, weights, n_ax = [], [], [0], [], [], []
-    for cid, (keys, xb, types, mem) in enumerate(phys):
+    for keys, xb, types, mem in phys:
         for a in range(keys.shape[0]):
             j = np.flatnonzero(xb[a])
             g = mem[j]

@@ -15,7 +15,8 @@ Model used for the mapping:
   network by the compile's image runner -- the emulator, supplied by the application layer,
   :func:`neuromap.toolchain.emulator_runner`; the compiler imports no runtime).
 
-Options read (:class:`~neuromap.compiler.result.CompileOptions`, recorded in the image as given): ``placer`` (sequential | greedy | cpsat, default cpsat),
+Options read (:class:`~neuromap.compiler.result.CompileOptions`, recorded in the image as given): ``placer``
+(sequential | greedy | cpsat, default cpsat),
 ``time_limit`` (the whole placement's budget: wall seconds, or with ``deterministic`` work units --
 CP-SAT deterministic time, about seconds of one core; default
 :func:`~neuromap.placement.budget.default_time_limit` of the synapse count), ``deterministic``
@@ -32,16 +33,15 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
 from neuromap.compiler.lower import lower_to_image
 from neuromap.errors import TargetError
 from neuromap.network import Network
 from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.mesh import board_slots
+from neuromap.placement.rates_file import load_rates
 from neuromap.placement.report import place_graph
 from neuromap.placement.traffic import rates_from_spikes, uniform_rates
-from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
-from neuromap.placement.rates_file import load_rates
 from neuromap.placement.usage import graph_input_axons
 from neuromap.progress import set_label
 

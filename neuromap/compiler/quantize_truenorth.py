@@ -19,7 +19,8 @@ voltage unit) maps ``v' = v - v_reset`` onto V (so the reset potential is R = 0)
   ``sum w_hw + round(s c) >= T``. Weights ``round(s p w)`` (the current's tail ``b J`` is dropped).
 * other ``lif``: the exponential decay becomes TrueNorth's leak reversal (epsilon = 1, lambda < 0:
   V moves |lambda| toward 0 per tick) with ``|lambda| = round((1 - a) T LEAK_AT)`` (the decay rate at
-  ``V = LEAK_AT`` x threshold; ``LEAK_AT = 0.75``, see docs/accuracy.md), and a synaptic current's whole charge ``p / (1 - b)`` arrives in the spike's tick:
+  ``V = LEAK_AT`` x threshold; ``LEAK_AT = 0.75``, see docs/accuracy.md), and a synaptic current's whole charge ``p /
+  (1 - b)`` arrives in the spike's tick:
   weights ``round(s p w / (1 - b))``. A drift ``c = v_inf (1 - a)`` toward ``v_inf = v_rest + bias - v_reset
   != 0`` uses an *always-on axon*, as TrueNorth corelets drive a bias: a neuron of population
   ``ALWAYS_ON`` (lambda = +1, alpha = 1: it fires every tick) per core of the population, each feeding one

@@ -12,9 +12,21 @@ from __future__ import annotations
 import numpy as np
 
 from neuromap.params import Param
+
 # the stream itself, importable from here as before
-from neuromap.poisson_stream import (MAX_PER_STEP, NEVER, PoissonStream, count, first_spikes, gap,  # noqa: F401
-                                     log_stay, multi_rate, poisson_chunk, poisson_chunk_scan, stay_poisson)
+from neuromap.poisson_stream import (  # noqa: F401
+    MAX_PER_STEP,
+    NEVER,
+    PoissonStream,
+    count,
+    first_spikes,
+    gap,
+    log_stay,
+    multi_rate,
+    poisson_chunk,
+    poisson_chunk_scan,
+    stay_poisson,
+)
 
 PARAMS = {
     "rate": Param(10.0, lo=0.0, unit="Hz", per_neuron=True, doc="firing rate per neuron"),

@@ -32,7 +32,6 @@ from scipy.optimize import linprog
 
 from neuromap.placement.mesh_bounds import slot_distances
 
-
 #: up to this many cores every pair gets a distance variable and dispersion sets grow from every pair
 ALL_PAIRS_MAX_CORES = 64
 #: largest dispersion set separated (cores)

@@ -14,7 +14,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from neuromap.counting_sort import stable_order
-
 from neuromap.placement.graph import SynapseGraph
 
 

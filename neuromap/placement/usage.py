@@ -10,8 +10,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from neuromap.capacity import (CoreLimits, CoreUsage, InputAxons, axon_memory_bits as _axon_memory_bits,
-                               count, index_bits as _index_bits, over, smallest_at_least)
+from neuromap.capacity import (
+    CoreLimits,
+    CoreUsage,
+    InputAxons,
+    axon_memory_bits as _axon_memory_bits,
+    count,
+    index_bits as _index_bits,
+    over,
+    smallest_at_least,
+)
 from neuromap.placement.graph import SynapseGraph
 from neuromap.targets import Target
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuromap.errors import NeuromapError, NetworkFormatError
+from neuromap.errors import NetworkFormatError, NeuromapError
 from neuromap.network import Network
 from neuromap.simulator import numba_backend, numpy_backend
 from neuromap.simulator.inputs import InputEvents

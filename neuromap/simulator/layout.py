@@ -22,8 +22,8 @@ from neuromap.errors import NetworkFormatError
 from neuromap.network import Network
 from neuromap.neurons import INPUT_MODELS, neuron_module
 from neuromap.neurons.poisson import events_per_step
-from neuromap.plasticity import rule_class
 from neuromap.params import validate_params
+from neuromap.plasticity import rule_class
 
 NEVER = -10**9  # last_spike of a neuron that has not spiked
 MODEL_CODES = {"input": 0, "lif": 1, "if": 2, "izhikevich": 3, "eif": 4, "adex": 5, "two_compartment": 6}

@@ -13,6 +13,7 @@ import pytest
 
 from backends.lava.compat import lava_available
 from backends.lava.export import comment, doc_text, export_script, literal
+from neuromap.errors import NeuromapError
 from tests.helpers.images import random_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -80,9 +81,9 @@ def test_encoders(v):
     for enc in (comment, doc_text):
         t = enc(v if isinstance(v, str) else str(v))
         assert t.isascii() and t.isprintable() and "\n" not in t and '"' not in doc_text(str(v))
-    with pytest.raises(Exception):
+    with pytest.raises(NeuromapError):
         literal(object())
-    with pytest.raises(Exception):
+    with pytest.raises(NeuromapError):
         literal(float("nan"))
 
 

@@ -42,8 +42,8 @@ def test_cli_bad_output_name_exit_2(tmp_path, capsys):
 @pytest.mark.lava
 @pytest.mark.skipif(not lava_available(), reason="lava-nc not installed")
 def test_exported_script_spikes_like_the_emulator(tmp_path):
-    from emulator import emulate
     from backends.lava.export import export_script
+    from emulator import emulate
 
     img = random_image(32, n_pops=4, n_proj=7)
     script, _ = export_script(img, tmp_path / "net_lava.py", steps=10)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from backends.lava.compat import lava_available
 from backends.lava.plan import input_raster, plan_image
@@ -98,7 +97,8 @@ def test_floor_split_and_duplicate_inputs_are_refused():
 
 def test_plastic_projections_without_a_lava_engine_are_refused_not_run_static():
     img = random_image(6)
-    img.projections[0].learning = {"engine": "nope"}   # loihi and the seed rules run (tests/learning/test_lava_seed_rules.py)
+    # loihi and the seed rules run (tests/learning/test_lava_seed_rules.py)
+    img.projections[0].learning = {"engine": "nope"}
     with pytest.raises(ImageError, match="learning engine 'nope' is unknown"):
         plan_image(img)
 

@@ -22,8 +22,8 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
     pytest.param("balanced_ei", 200, True, marks=pytest.mark.slow),
 ])
 def test_example_is_identical_in_lava(name, steps, probe_all):
-    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
+    from neuromap.toolchain import compile_network
     from neuromap.validate import validate_image
 
     img = compile_network(load_network(os.path.join(EXAMPLES, f"{name}.yaml"))).image

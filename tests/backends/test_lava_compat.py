@@ -22,10 +22,10 @@ def test_var_model_encoders_are_independent(lava):
 
 
 def test_lif_runs_fixed_pt(lava):
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.lif.process import LIF
     from lava.proc.monitor.process import Monitor
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.magma.core.run_conditions import RunSteps
 
     lif = LIF(shape=(2,), du=4095, dv=0, vth=10000, bias_mant=np.array([100, 0]), bias_exp=6)
     mon = Monitor()

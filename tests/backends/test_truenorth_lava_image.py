@@ -3,9 +3,9 @@ import dataclasses
 
 import pytest
 
-from neuromap.toolchain import compile_network
 from neuromap.io import load_network
 from neuromap.network import Network
+from neuromap.toolchain import compile_network
 from neuromap.validate import validate_image
 
 pytestmark = pytest.mark.lava

@@ -7,7 +7,8 @@ from backends.lava.compat import lava_available
 from neuromap.image import load_image
 from tests.helpers.cli import run_cli as cli  # main(argv) -> (exit code, stdout, stderr)
 
-RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "ramp_lif.yaml")
+RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples",
+                    "ramp_lif.yaml")
 
 
 def test_freeze_compiles_static_weights(tmp_path, capsys):
@@ -31,7 +32,8 @@ def test_frozen_seed_example_validates_against_lava(tmp_path, capsys):
     assert abs(sum(parts) - float(split.split("(total ")[1].split()[0])) <= 0.15
 
 
-@pytest.mark.skipif(not lava_available(), reason="pair stdp compiles through lava-nc's learning-rule parser (not installed: core-only venv)")
+@pytest.mark.skipif(not lava_available(),
+                    reason="pair stdp compiles through lava-nc's learning-rule parser (not installed: core-only venv)")
 def test_each_approximation_is_reported_once(tmp_path, capsys):
     """The check pass and the quantizer both see an over-long refractory period and a rule without an
     integer engine; compile prints each once (the check's line, which carries the fix)."""

@@ -95,7 +95,8 @@ def test_inspect_and_compile_json_keys(capsys, small_sheet_build, tmp_path):
     p = d["placement"]
     assert p["sequential_max_link_load"] == p["max_link_load"]  # the sequential placer is its own baseline
     assert p["sequential_energy_pj_per_step"] == pytest.approx(p["energy_pj_per_step"])
-    assert len(p["utilization"]["values"]["neurons"]) == d["cores"] == sum(1 for _ in p["utilization"]["values"]["neurons"])
+    per_core = p["utilization"]["values"]["neurons"]
+    assert len(per_core) == d["cores"] == sum(1 for _ in per_core)
     assert sum(p["utilization"]["values"]["neurons"]) == d["neurons"]
 
 

@@ -4,7 +4,6 @@ import io
 import os
 
 import numpy as np
-
 import pytest
 
 import neuromap.progress as progress_mod

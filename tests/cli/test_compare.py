@@ -1,7 +1,6 @@
 """neuromap compare: same inputs on both sides, per-population statistics, CLI."""
 import json
 
-import numpy as np
 import pytest
 import yaml
 

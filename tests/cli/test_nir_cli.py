@@ -63,9 +63,9 @@ def test_help_has_examples(capsys):
 
 def test_plot_all_plots_from_build_results_network(tmp_path, capsys):
     from backends.emulator import Results
-    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
     from neuromap.simulator import simulate
+    from neuromap.toolchain import compile_network
 
     (tmp_path / "n.yaml").write_text(NET)
     net = load_network(tmp_path / "n.yaml")

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 from nir_snntorch_style import snntorch_style_graph  # noqa: E402
+
 from tests.helpers.cli import run_cli as cli
 
 

@@ -11,14 +11,13 @@ from hypothesis import given, settings, strategies as st
 
 import neuromap
 from neuromap.capacity import CoreLimits, count, image_usage, violations
-from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.packing import pack_order
 from neuromap.placement.usage import core_usage, graph_input_axons
 from neuromap.placement.verify import verify_graph
 from neuromap.targets import load_target
-
+from neuromap.toolchain import compile_network
 from tests.helpers.capacity_oracle import recount
 
 LOIHI = load_target("loihi")
@@ -171,7 +170,7 @@ def test_over_capacity_image_cannot_be_written(ei_image, tmp_path):
     with pytest.raises(ImageError, match="capacity"):
         lower(st_).image.verify()
     with pytest.raises(ImageError, match="capacity"):
-        compile_network(st_.network, LOIHI, passes=["check_hw_units", "partition", "lower"]).image
+        compile_network(st_.network, LOIHI, passes=["check_hw_units", "partition", "lower"])
     # a valid image whose recorded core limits are lowered is refused by save (nothing written)
     bad = dataclasses.replace(ei_image, constants={**ei_image.constants,
                                                    "core": {**ei_image.constants["core"], "max_input_axons": 100}})

@@ -35,7 +35,7 @@ def _calls(n: int, k: int) -> tuple[dict, int, int]:
     prof.disable()
     st = pstats.Stats(prof).stats
     mine = {}
-    for (fn, line, name), v in st.items():
+    for (fn, _line, name), v in st.items():
         f = fn.replace(os.sep, "/")
         if any(f.endswith(m) for m in MODULES):
             mine[(f.rsplit("neuromap/", 1)[-1], name)] = v[1]     # primitive + recursive calls
@@ -44,7 +44,7 @@ def _calls(n: int, k: int) -> tuple[dict, int, int]:
 
 @pytest.mark.parametrize("k", [30])
 def test_python_calls_do_not_grow_with_the_network(k):
-    compile_network(bench.brunel(200, k), "loihi", placer="sequential").image      # compile numba kernels once
+    compile_network(bench.brunel(200, k), "loihi", placer="sequential")      # compile numba kernels once
     small, s_syn, s_cores = _calls(400, k)
     large, l_syn, l_cores = _calls(1600, k)
     assert l_syn >= 4 * s_syn * 0.9 and l_cores > s_cores

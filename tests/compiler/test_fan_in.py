@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import neuromap
-from neuromap.toolchain import compile_network
 from neuromap.compiler.fan_in import fan_in, legalize_fan_in
 from neuromap.errors import TargetError
 from neuromap.targets import load_target
+from neuromap.toolchain import compile_network
 
 LOIHI = load_target("loihi")
 SMALL = dataclasses.replace(LOIHI, core=dataclasses.replace(LOIHI.core, max_input_axons=16))

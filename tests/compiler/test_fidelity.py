@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from neuromap.toolchain import compile_network, emulator_runner
 from neuromap.compiler.fidelity import FidelityError, FidelityReport, enforce, estimate_rates, sample_steps
 from neuromap.image import load_image
 from neuromap.network import Network
 from neuromap.simulator import simulate
+from neuromap.toolchain import compile_network, emulator_runner
 from tests.helpers.cli import run_cli as cli
 
 FAST = {"tn_time_limit": 0.5}

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 import neuromap
-from neuromap.compiler.quantize import (DU_OFFSET, _Fields, decay_constant, encode_bias, quantize_network,
-                                        quantize_weights)
+from neuromap.compiler.quantize import (
+    DU_OFFSET,
+    _Fields,
+    decay_constant,
+    encode_bias,
+    quantize_network,
+    quantize_weights,
+)
 from neuromap.errors import TargetError
 from neuromap.targets import load_target
 

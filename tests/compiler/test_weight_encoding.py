@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuromap.toolchain import compile_network
 from neuromap.image import encode_weights
 from neuromap.network import Network
+from neuromap.toolchain import compile_network
 
 
 def _net(weights, bits=7, sign_mode="mixed"):

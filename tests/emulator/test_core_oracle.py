@@ -8,11 +8,10 @@ A non-Loihi target's widths: tests/emulator/test_target_arithmetic.py."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from neuromap.toolchain import compile_network
 from neuromap.network import Network
+from neuromap.toolchain import compile_network
 from tests.oracles import loihi_core
 from tests.oracles.cases import core_net, stress
 

@@ -2,12 +2,12 @@
 every engine (the ``engine`` fixture: numpy, numba and the Lava backend), numpy == numba on random networks,
 Poisson replay, and the backend's results file."""
 import numpy as np
-from hypothesis import given, settings, HealthCheck
+from hypothesis import HealthCheck, given, settings
 
 from backends.emulator import load_results, run
 from emulator import emulate
-from neuromap.toolchain import compile_network
 from neuromap.network import Network
+from neuromap.toolchain import compile_network
 from tests.helpers.strategies import loihi_networks
 from tests.oracles import loihi_core
 
@@ -175,9 +175,10 @@ def test_results_file(tmp_path):
 def test_run_with_spikes_only_probes_records_spikes(tmp_path):
     """A float example whose probes ask for spikes only runs (no u/v columns are looked up)."""
     import os
+
     from backends.emulator import run
-    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
+    from neuromap.toolchain import compile_network
     net = load_network(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "ramp_lif.yaml"))
     assert all(set(p.variables) == {"spikes"} for p in net.probes)
     res = run(compile_network(net, "loihi", placer="sequential").image, 300)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from backends.lava.compat import lava_available
 from emulator import emulate
-from neuromap.toolchain import compile_network
 from neuromap.network import Network
+from neuromap.toolchain import compile_network
 
 pytestmark = pytest.mark.lava
 if not lava_available():
@@ -28,7 +27,7 @@ def run_lava(nets: list[Network], steps: int, sparse: bool = False) -> list[dict
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import Dense, DelayDense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
     from lava.proc.monitor.process import Monitor
@@ -43,7 +42,7 @@ def run_lava(nets: list[Network], steps: int, sparse: bool = False) -> list[dict
         for name, pop in net.populations.items():
             nu = pop.neuron
             if pop.model == "loihi_lif":
-                full = lambda x: np.broadcast_to(np.asarray(x), (pop.size,)).copy()  # noqa: E731
+                full = lambda x, n=pop.size: np.broadcast_to(np.asarray(x), (n,)).copy()  # noqa: E731
                 procs[name] = LIF(shape=(pop.size,), du=nu["du"], dv=nu["dv"], vth=nu["vth"],
                                   bias_mant=full(nu["bias_mant"]), bias_exp=full(nu["bias_exp"]),
                                   u=full(nu["u"]), v=full(nu["v"]))

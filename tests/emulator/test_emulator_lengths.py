@@ -4,13 +4,13 @@ engines and through the Lava backend (the ``engine`` fixture), against a hand-co
 the emulator's two engines against each other."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, HealthCheck, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import emulator
 from emulator import emulate
-from neuromap.toolchain import compile_network
 from neuromap.network import Network
 from neuromap.targets import load_target
+from neuromap.toolchain import compile_network
 from tests.helpers.strategies import loihi_networks
 
 #: every delay the Loihi target accepts (1 .. 62)

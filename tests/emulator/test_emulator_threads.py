@@ -5,17 +5,17 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, HealthCheck, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import emulator
+import emulator.threads as thr_module
 from emulator import emulate
 from emulator.program import flatten, prepare, run_posts, split_runs
-import emulator.threads as thr_module
 from emulator.threads import LOSS_BUDGET, PROBES, WORST_RATIO, ThreadChooser
-from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError
 from neuromap.network import Network
 from neuromap.targets import load_target
+from neuromap.toolchain import compile_network
 from tests.helpers.strategies import loihi_networks
 
 FIELDS = ("spikes", "u", "v", "core_spikes", "link_spikes", "final_u", "final_v")

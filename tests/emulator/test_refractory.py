@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from emulator import emulate
-from neuromap.toolchain import compile_network
 from neuromap.network import Network
 from neuromap.targets import load_target
+from neuromap.toolchain import compile_network
 
 HW = ["check_hw_units", "partition", "lower"]
 
@@ -176,6 +176,7 @@ def test_delivery_runs_hold_every_route_walk_synapse_and_run_like_it():
     (or is slotted), sorted posts spanning < 2**16, packed add << 16 | offset; numba over runs == numpy's
     route walk, counters included."""
     import dataclasses
+
     from emulator.program import flatten, prepare
     rng = np.random.default_rng(4)
     net = Network(seed=9)

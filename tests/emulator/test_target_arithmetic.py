@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from emulator import emulate
-from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError, TargetError
 from neuromap.image import LOIHI_ARITHMETIC, load_image
 from neuromap.network import Network, Probe
 from neuromap.targets import load_target
+from neuromap.toolchain import compile_network
 from tests.helpers.cli import run_cli
 from tests.oracles import loihi_core
 
@@ -94,8 +94,9 @@ def _stress(img, seed: int):
 
 @pytest.mark.parametrize("stress", [None, 1, 2])
 def test_emulator_engines_equal_scalar_reference_on_non_loihi_target(tmp_path, stress, emulator_engine):
-    """Both engines (``emulator_engine``; Lava runs Loihi's arithmetic only) produce the documented integers of the target's arithmetic (before: they ran Loihi's
-    decays over 4096, ``<< 6`` and 24-bit u/v whatever the target said)."""
+    """Both engines (``emulator_engine``; Lava runs Loihi's arithmetic only) produce the documented integers of
+    the target's arithmetic (before: they ran Loihi's decays over 4096, ``<< 6`` and 24-bit u/v whatever the
+    target said)."""
     img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy").image
     assert img.arithmetic.to_dict() == {k: v for k, v in ODD.items()}
     if stress is not None:
@@ -208,7 +209,7 @@ def test_decay_bits_8_compare_matches_float(tmp_path):
 def test_compiler_refuses_arithmetic_the_emulator_lacks_naming_the_field(tmp_path, field, value, names):
     p = custom_target(tmp_path, **{field: value})
     with pytest.raises(TargetError, match=re.escape(f"{p}: {names}: ")) as e:
-        compile_network(small_net(), load_target(p)).image
+        compile_network(small_net(), load_target(p))
     assert "\n" not in str(e.value)
 
 
@@ -226,7 +227,7 @@ def test_compiler_refuses_synapse_fields_the_emulator_lacks(tmp_path, old, new, 
     if names == "synapse.weight_bits_max":
         p.write_text(p.read_text().replace("weight_bits = [4, 8]", "weight_bits = [4, 8, 12]"))
     with pytest.raises(TargetError, match=re.escape(f"{names}: ")):
-        compile_network(small_net(), load_target(p)).image
+        compile_network(small_net(), load_target(p))
 
 
 def test_models_the_core_cannot_run_are_refused_naming_the_field(tmp_path):
@@ -234,7 +235,7 @@ def test_models_the_core_cannot_run_are_refused_naming_the_field(tmp_path):
     p = tmp_path / "chip.toml"
     p.write_text(doc_target_text().replace('"lif", "if", "loihi_lif",', '"lif", "if", "loihi_lif", "izhikevich",'))
     with pytest.raises(TargetError, match=re.escape(f"{p}: neuron.models: 'izhikevich' is not implemented")):
-        compile_network(small_net(), load_target(p)).image
+        compile_network(small_net(), load_target(p))
 
 
 def test_hardware_unit_network_refused_on_other_arithmetic(tmp_path):
@@ -242,14 +243,14 @@ def test_hardware_unit_network_refused_on_other_arithmetic(tmp_path):
     net = Network(seed=1)
     net.add_population("x", 2, "loihi_lif", du=100, dv=100, vth=10)
     with pytest.raises(TargetError, match="loihi_lif parameters are in Loihi's arithmetic"):
-        compile_network(net, load_target(custom_target(tmp_path, **ODD))).image
+        compile_network(net, load_target(custom_target(tmp_path, **ODD)))
 
 
 def test_missing_loihi_lif_in_models_is_named(tmp_path):
     p = tmp_path / "chip.toml"
     p.write_text(doc_target_text().replace('"lif", "if", "loihi_lif",', '"lif", "if",'))
     with pytest.raises(TargetError, match="does not list loihi_lif in neuron.models"):
-        compile_network(small_net(), load_target(p)).image
+        compile_network(small_net(), load_target(p))
 
 
 # ---------------------------------------------------------------------- image: record, load, Lava

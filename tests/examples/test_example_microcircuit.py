@@ -71,8 +71,8 @@ def test_rates_at_scale_01_near_the_published_ones():
 def _emulated_and_float(scale: float, steps: int):
     import neuromap
     from emulator import emulate
-    from neuromap.toolchain import compile_network
     from neuromap.targets import load_target
+    from neuromap.toolchain import compile_network
     net = mc.build(scale)
     target = load_target(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "targets",
                                        "loihi_microcircuit.toml"))

@@ -132,11 +132,12 @@ def hostile_network_files(d: Path) -> list[Path]:
         "dt_tiny.yaml": head + "dt: 1.0e-300\n" + pops,
         "dt_huge.yaml": head + "dt: 1.0e+300\n" + pops,
         "times.yaml": head + "populations:\n  s: {size: 1, neuron: {model: spike_source, times: [[1.0e+300]]}}\n"
-                      "  a: {size: 1, neuron: {model: lif}}\nprojections:\n- {pre: s, post: a, connect: {rule: all_to_all}, "
-                      "weight: 1.0}\n",
+                      "  a: {size: 1, neuron: {model: lif}}\nprojections:\n"
+                      "- {pre: s, post: a, connect: {rule: all_to_all}, weight: 1.0}\n",
         "size_max.yaml": head + "populations:\n  a: {size: 2147483647, neuron: {model: lif}}\n",
         "size_pair.yaml": head + "populations:\n  a: {size: 100000, neuron: {model: lif}}\n  b: {size: 100000, "
-                          "neuron: {model: lif}}\nprojections:\n- {pre: a, post: b, connect: {rule: all_to_all}, weight: 1.0}\n",
+                          "neuron: {model: lif}}\nprojections:\n"
+                          "- {pre: a, post: b, connect: {rule: all_to_all}, weight: 1.0}\n",
         "delay_1e9.yaml": head + "populations:\n  a: {size: 10, neuron: {model: lif}}\nprojections:\n"
                           "- {pre: a, post: a, connect: {rule: all_to_all}, weight: 1.0, delay: 1000000000}\n",
         "no_pops.yaml": head + "populations: {}\n",
@@ -170,8 +171,8 @@ def build_corpus(d: Path, per_kind: int, seed: int) -> list[dict]:
     import yaml
 
     sys.path.insert(0, str(ROOT))
-    from neuromap.cli import main as cli_main
     from neuromap import image_files
+    from neuromap.cli import main as cli_main
 
     rng = random.Random(seed)
     d.mkdir(parents=True, exist_ok=True)
@@ -215,6 +216,7 @@ def build_corpus(d: Path, per_kind: int, seed: int) -> list[dict]:
     _quiet(cli_main, ["export-nir", str(ROOT / "examples" / "ramp_lif.yaml"), "-o", str(good_nir)])
     import nir
     import numpy as np
+
     from neuromap.nir_io import _read_graph
     graph = _read_graph(str(good_nir))
     hostile_arrays = [np.array([np.nan]), np.array([1e300]), np.array([-1.0]), np.zeros((0,)), np.zeros((3, 3, 3)),

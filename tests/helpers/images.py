@@ -15,13 +15,15 @@ def tiny_image() -> Image:
     """2 neurons on core 0, 1 input; input 0 -> axon 0 of core 0 -> neuron 0 (w=8), neuron 1 (w=-4, delay 3)."""
     return Image(
         target="loihi", constants={"neurons_per_core": 1024}, core_kinds=["loihi_lif"],
-        populations=[PopulationMap("a", "neuron", "loihi_lif", 0, 2), PopulationMap("in", "input", "spike_source", 0, 1)],
+        populations=[PopulationMap("a", "neuron", "loihi_lif", 0, 2),
+                     PopulationMap("in", "input", "spike_source", 0, 1)],
         projections=[ProjectionMap("in->a", "in", "a", weight_exp=1, num_weight_bits=7, sign_mode="mixed")],
         probes=[ProbeMap("a", ("spikes", "v"), np.array([1]))],
         neurons={"core": np.zeros(2, np.int32), "slot": np.arange(2, dtype=np.int32),
                  "du": np.array([0, 4095], np.uint16), "dv": np.array([10, 10], np.uint16),
                  "vth": np.array([100, 131071], np.int32), "bias_mant": np.array([-4096, 4095], np.int16),
-                 "bias_exp": np.array([0, 7], np.int8), "u_init": np.zeros(2, np.int32), "v_init": np.zeros(2, np.int32)},
+                 "bias_exp": np.array([0, 7], np.int8), "u_init": np.zeros(2, np.int32),
+                 "v_init": np.zeros(2, np.int32)},
         cores={"kind": np.zeros(1, np.int8), "axon_ptr": np.array([0, 1], np.int64)},
         axons={"proj": np.zeros(1, np.int32), "syn_ptr": np.array([0, 2], np.int64)},
         synapses={"post": np.array([0, 1], np.int32), "weight": np.array([8, -4], np.int16),
@@ -128,7 +130,7 @@ def random_image(seed: int, n_pops: int = 3, n_proj: int = 5, max_size: int = 10
                   "delay": np.array([x[2] for x in flat], np.uint8)},
         routes={"src_ptr": src_ptr.astype(np.int64), "core": np.array([r[1] for r in routes], np.int32),
                 "axon": np.array([r[2] for r in routes], np.int32), "delay": np.zeros(len(routes), np.uint8)},
-        inputs={"spike_step": np.array([e[0] for e in ev], np.int64), "spike_index": np.array([e[1] for e in ev], np.int32),
-                "poisson_p": poisson_p},
+        inputs={"spike_step": np.array([e[0] for e in ev], np.int64),
+                "spike_index": np.array([e[1] for e in ev], np.int32), "poisson_p": poisson_p},
         seed=int(rng.integers(0, 2 ** 31)), network_name=f"random{seed}")
 

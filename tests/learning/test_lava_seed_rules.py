@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from backends.lava.compat import lava_available
-from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError
 from neuromap.network import Network
+from neuromap.toolchain import compile_network
 from tests.oracles import loihi_core
 from tests.oracles.cases import RULES, plastic_net, with_learning
 

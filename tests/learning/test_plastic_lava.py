@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from backends.lava.compat import lava_available
-from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError, ValidationMismatch
 from neuromap.network import Network
+from neuromap.toolchain import compile_network
 
 STDP = {"rule": "stdp_loihi", "learning_rate": 1, "A_plus": 2, "A_minus": -2, "tau_plus": 10, "tau_minus": 10,
         "t_epoch": 2, "rng_seed": 4}
@@ -124,6 +124,7 @@ def test_random_plastic_networks_identical_to_lava():
     """Random closed-loop networks, rules, epochs, weight exponents, Dense/Sparse learning: spikes, v and
     weights (every 5 steps) identical in Lava and on the emulator (numpy and numba)."""
     from hypothesis import given, settings, strategies as st
+
     from backends.emulator import run
     from backends.lava.run import run as run_lava
     from neuromap.validate import check_identical, probe_everything

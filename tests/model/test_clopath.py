@@ -50,7 +50,7 @@ def test_delay_u_and_clip(update):
     r = _rule(update, delay_u=2, A_LTD=1.0, A_LTP=0.0)
     w = np.array([0.5])
     d = math.exp(-1.0)
-    for k in range(2):
+    for _ in range(2):
         r.step(w, np.array([True]), np.array([False]), {"v": np.array([5.0])})
         assert w[0] == 0.5
     r.step(w, np.array([True]), np.array([False]), {"v": np.array([5.0])})
@@ -62,7 +62,8 @@ def test_adex_clamp_reset_and_jumps():
     c, s = adex.constants(p, 1, 0.1), adex.init_state(p, 1)
     refr = np.zeros(1, np.int64)
     assert adex.update(s, c, np.array([[200.0]]), refr)[0]        # a 200 mV jump fires at once
-    assert s["v"][0] == 33.0 and s["z"][0] == 400.0 and s["V_T"][0] == -30.4 and s["w"][0] == pytest.approx(0.1 / 144.0 * 4.0 * 200.0 + 80.5)
+    assert s["v"][0] == 33.0 and s["z"][0] == 400.0 and s["V_T"][0] == -30.4
+    assert s["w"][0] == pytest.approx(0.1 / 144.0 * 4.0 * 200.0 + 80.5)
     vs = []
     for _ in range(3):
         assert not adex.update(s, c, np.zeros((1, 1)), refr)[0]

@@ -90,8 +90,8 @@ CASES = [
     ("weight file shape", setter(P1 + ("weight",), {"file": "wf.npy"}), {"wf.npy": np.ones((4, 3))},
      "projections[1].weight.file", "array has shape (4, 3), expected (post, pre) = (3, 4)"),
     ("inf weight", setter(P0 + ("weight",), INF), {}, "projections[0].weight", "inf is not finite"),
-    ("NaN distribution bound", setter(P1 + ("weight",), {"uniform": [0.0, NAN]}), {}, "projections[1].weight.uniform[1]",
-     "nan is not finite"),
+    ("NaN distribution bound", setter(P1 + ("weight",), {"uniform": [0.0, NAN]}), {},
+     "projections[1].weight.uniform[1]", "nan is not finite"),
     ("NaN neuron parameter", setter(OUT + ("neuron", "tau_m"), NAN), {}, "populations.out.neuron.tau_m",
      "nan is not finite"),
     ("NaN in rate list", setter(("populations", "inp", "neuron", "rate"), [1.0, NAN, 2.0, 3.0]), {},
@@ -101,7 +101,8 @@ CASES = [
      "out of range"),
     ("rate list length", setter(("populations", "inp", "neuron", "rate"), [1.0, 2.0]), {},
      "populations.inp.neuron.rate", "give a scalar or a list of length 4"),
-    ("delay zero", setter(P1 + ("delay",), 0), {}, "projections[1].delay", "delay 0 < 1 (delays are in steps, >= 1; 1 = the next step)"),
+    ("delay zero", setter(P1 + ("delay",), 0), {}, "projections[1].delay",
+     "delay 0 < 1 (delays are in steps, >= 1; 1 = the next step)"),
     ("fractional delay", setter(P1 + ("delay",), 1.5), {}, "projections[1].delay", "not a whole number of steps"),
     ("delay distribution below 1", setter(P1 + ("delay",), {"uniform_int": [0, 3]}), {},
      "projections[1].delay.uniform_int[0]", "lowest delay 0 < 1"),
@@ -119,14 +120,17 @@ CASES = [
     ("hardware option on float model", setter(P0 + ("weight_exp",), 2), {}, "projections[0].weight_exp",
      "weight_exp applies only to hardware-unit models"),
     ("unknown top-level key", setter(("populatons",), {}), {}, "populatons", "unknown key 'populatons' (allowed:"),
-    ("wrong format", setter(("format",), "neuromap/2"), {}, "format", "unsupported format 'neuromap/2' (use format: neuromap/1)"),
+    ("wrong format", setter(("format",), "neuromap/2"), {}, "format",
+     "unsupported format 'neuromap/2' (use format: neuromap/1)"),
     ("missing format", setter(("format",), DELETE), {}, "format", "missing 'format'"),
     ("negative seed", setter(("seed",), -1), {}, "seed", "-1 is not a valid seed"),
     ("bad YAML syntax", "format: neuromap/1\npopulations:\n  a: {size: 3, neuron: lif\nprojections: []\n", {},
      "line 4, column 12", "'}' (while parsing a flow mapping that starts at line 3, column 6;"),
-    ("YAML tab indentation", "format: neuromap/1\npopulations:\n\ta: {size: 3}\n", {}, "line 3, column 1", "invalid YAML"),
-    ("duplicate YAML key", "format: neuromap/1\npopulations:\n  a: {size: 1, neuron: lif}\n  a: {size: 2, neuron: lif}\n",
-     {}, "line 4, column 3", "key 'a' appears twice"),
+    ("YAML tab indentation", "format: neuromap/1\npopulations:\n\ta: {size: 3}\n", {}, "line 3, column 1",
+     "invalid YAML"),
+    ("duplicate YAML key",
+     "format: neuromap/1\npopulations:\n  a: {size: 1, neuron: lif}\n  a: {size: 2, neuron: lif}\n", {},
+     "line 4, column 3", "key 'a' appears twice"),
 ]
 
 
@@ -221,8 +225,7 @@ ODD_VALUES = [None, True, 0, -1, 1.5, -0.0, float("nan"), "x", "", [], [1], [[1,
 
 def test_any_odd_value_anywhere_is_a_one_line_error_never_a_crash(tmp_path):
     """Replace each value of a valid file by odd values: loading succeeds or raises NetworkFormatError."""
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
+    from hypothesis import HealthCheck, given, settings, strategies as st
     np.save(tmp_path / "w.npy", np.eye(3))
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -135,7 +135,8 @@ def test_docs_cover_every_model_and_rule_parameter():
     from neuromap.connectivity import CONNECT_RULES
     from neuromap.neurons import NEURON_MODULES, neuron_module
     from neuromap.plasticity import RULE_MODULES, rule_class
-    docs = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "network-format.md"), encoding="utf-8").read()
+    docs = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "network-format.md"),
+                encoding="utf-8").read()
     missing = []
     for model in NEURON_MODULES:
         section = docs.split(f"#### `{model}`")[1].split("####")[0] if f"#### `{model}`" in docs else ""

@@ -84,18 +84,18 @@ def _driven_lif(reset: str) -> Network:
 
 @pytest.mark.parametrize("target", ["loihi", "truenorth"])
 def test_compile_refuses_subtract_on_fixed_reset_cores(target):
-    from neuromap.toolchain import compile_network
     from neuromap.errors import TargetError
+    from neuromap.toolchain import compile_network
     with pytest.raises(TargetError) as e:
-        compile_network(_driven_lif("subtract"), target=target, placer="sequential").image
+        compile_network(_driven_lif("subtract"), target=target, placer="sequential")
     msg = str(e.value)
     assert "\n" not in msg and "populations.out.neuron.reset" in msg and "--allow-reset-approximation" in msg
 
 
 @pytest.mark.parametrize("target", ["loihi", "truenorth"])
 def test_compile_approximation_is_a_fidelity_loss(target):
-    from neuromap.toolchain import compile_network
     from neuromap.compiler.fidelity import FidelityError, FidelityReport, enforce
+    from neuromap.toolchain import compile_network
     img = compile_network(_driven_lif("subtract"), target=target, placer="sequential", rate_check="never",
                           allow_reset_approximation=True).image
     rep = FidelityReport.from_dict(img.options["fidelity"])
@@ -128,8 +128,8 @@ def test_cli_refuses_then_approximates_and_inspect_reads_it(tmp_path, capsys):
 def test_truenorth_if_subtract_is_exact_linear_reset():
     # TrueNorth's linear reset (gamma = 1: V <- V - alpha) is the if model's reset: subtract, exactly
     from neuromap.compare import compare
-    from neuromap.toolchain import compile_network
     from neuromap.targets import load_target
+    from neuromap.toolchain import compile_network
     net = Network(dt=1.0, seed=4)
     net.add_population("src", 6, neuron="poisson", rate=150.0)
     net.add_population("out", 3, neuron="if", v_th=1.0, v_reset=0.0, reset="subtract")

@@ -45,10 +45,12 @@ def test_stdp_additive_anticausal_pair():
 
 
 def test_stdp_soft_bounds_scale_with_distance_to_bound():
-    r = make("stdp", n_pre=2, tau_plus=10.0, tau_minus=10.0, A_plus=0.1, A_minus=0.1, w_min=0.0, w_max=1.0, bound="soft")
+    r = make("stdp", n_pre=2, tau_plus=10.0, tau_minus=10.0, A_plus=0.1, A_minus=0.1, w_min=0.0, w_max=1.0,
+             bound="soft")
     w = drive(r, np.array([0.8, 0.2]), {0}, {1}, 3)
     assert w == pytest.approx([0.8 + (1 - 0.8) * 0.1 * math.exp(-0.1), 0.2 + 0.8 * 0.1 * math.exp(-0.1)])
-    r = make("stdp", n_pre=2, tau_plus=10.0, tau_minus=10.0, A_plus=0.1, A_minus=0.1, w_min=0.0, w_max=1.0, bound="soft")
+    r = make("stdp", n_pre=2, tau_plus=10.0, tau_minus=10.0, A_plus=0.1, A_minus=0.1, w_min=0.0, w_max=1.0,
+             bound="soft")
     w = drive(r, np.array([0.8, 0.2]), {1}, {0}, 3)
     assert w == pytest.approx([0.8 - 0.8 * 0.1 * math.exp(-0.1), 0.2 - 0.2 * 0.1 * math.exp(-0.1)])
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from neuromap.errors import TargetError
-from neuromap.targets import (Target, list_targets, load_target, target_from_dict,
-                              target_to_dict)
+from neuromap.targets import Target, list_targets, load_target, target_from_dict, target_to_dict
 
 LOIHI_TOML = Path(__file__).resolve().parents[2] / "neuromap" / "targets" / "loihi.toml"
 
@@ -128,9 +127,10 @@ def test_bundled_64_chip_board_is_the_loihi_target_with_more_chips():
     differs from the built-in loihi target only in its name, description and chip count."""
     import dataclasses
     import os
+
     from neuromap.targets import load_target
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "targets",
-                        "loihi_64chips.toml")
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples",
+                        "targets", "loihi_64chips.toml")
     big, std = load_target(path), load_target("loihi")
     assert big.n_cores == 2 * std.n_cores == 8192
     assert big.mesh.chips_y == 8 and big.mesh.chips_x == std.mesh.chips_x

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from neuromap.errors import NeuromapError, NetworkFormatError
+from neuromap.errors import NetworkFormatError, NeuromapError
 from neuromap.image_files import load_numpy_file
 from neuromap.placement.rates_file import load_rates
 

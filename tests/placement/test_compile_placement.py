@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from backends.emulator import run
-from neuromap.toolchain import compile_network
 from neuromap.compiler.place import verify_image_capacities
 from neuromap.errors import TargetError
+from neuromap.toolchain import compile_network
 from tests.helpers.placement import ring_net, small_target
 
 TL = 0.3  # CP-SAT deterministic units: tiny, tests stay fast
-RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "ramp_lif.yaml")
+RAMP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples",
+                    "ramp_lif.yaml")
 
 
 @pytest.mark.parametrize("placer", ["sequential", "greedy", "cpsat"])
@@ -79,9 +80,9 @@ def test_auto_rates_and_bad_options():
     img = compile_network(ring_net(), small_target(), placer="greedy", rates="auto", rate_steps=30).image
     assert img.options["placement"]["rates"] == "auto" and img.options["placement"]["rate_steps"] == 30
     with pytest.raises(TargetError, match="placer"):
-        compile_network(ring_net(), small_target(), placer="annealing").image
+        compile_network(ring_net(), small_target(), placer="annealing")
     with pytest.raises(TargetError, match="rates"):
-        compile_network(ring_net(), small_target(), rates="measured").image
+        compile_network(ring_net(), small_target(), rates="measured")
 
 
 def test_rates_file_per_population_per_neuron_and_hz(tmp_path):
@@ -144,7 +145,7 @@ def test_link_slack_trades_bounded_traffic_for_a_lower_peak(tmp_path, capsys):
     assert r1["hop_weighted_traffic"] <= 1.2 * r0["hop_weighted_traffic"] + 1e-9
     assert r1["bound"] <= r1["hop_weighted_traffic"] + 1e-9
     with pytest.raises(TargetError, match="link_slack"):
-        compile_network(ring_net(), small_target(), link_slack=1.5).image
+        compile_network(ring_net(), small_target(), link_slack=1.5)
     from tests.helpers.cli import run_cli as cli
     code, out, err = cli(["compile", RAMP, "-o", str(tmp_path / "b"), "--link-slack", "2"], capsys)
     assert code == 2 and "--link-slack" in err and "Traceback" not in err

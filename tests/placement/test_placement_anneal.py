@@ -46,6 +46,7 @@ def test_place_anneals_above_the_exact_size_deterministically():
 
 def test_anneal_links_finds_the_least_peak_under_the_traffic_cap():
     import itertools
+
     from neuromap.placement.anneal import anneal_links
     from neuromap.placement.routing import route
     sx, sy = tile_slots(3, 2, 1)

@@ -1,7 +1,6 @@
 """Mesh-placement lower bounds (neuromap/placement/mesh_bounds.py) against brute-forced optima."""
 from __future__ import annotations
 
-
 import numpy as np
 import scipy.sparse as sp
 from hypothesis import given, settings, strategies as st

@@ -7,7 +7,6 @@ import pytest
 import scipy.sparse as sp
 
 from neuromap.cli import main
-from neuromap.toolchain import compile_network
 from neuromap.compiler.place import verify_image_capacities
 from neuromap.errors import TargetError
 from neuromap.network import Network
@@ -16,6 +15,7 @@ from neuromap.placement.anneal import _off_diagonal, anneal, moves_per_unit
 from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.mesh import place
 from neuromap.targets import load_target
+from neuromap.toolchain import compile_network
 from tests.helpers.placement import random_traffic, ring_net, small_target
 
 HW_NET = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "lava_port_hw.yaml")
@@ -169,7 +169,7 @@ def test_tiny_wall_budget_compile_is_valid_and_no_worse_than_sequential():
 ])
 def test_bad_budget_options_are_one_line_errors(opts, words):
     with pytest.raises(TargetError) as e:
-        compile_network(ring_net(), small_target(), placer="greedy", **opts).image
+        compile_network(ring_net(), small_target(), placer="greedy", **opts)
     msg = str(e.value)
     assert "\n" not in msg and all(w in msg for w in words), msg
 
@@ -216,7 +216,7 @@ class _Rec:
 
 def test_compile_progress_moves_through_the_placement_phases():
     rec = _Rec()
-    compile_network(ring_net(), small_target(), placer="cpsat", time_limit=0.5, deterministic=True, progress=rec).image
+    compile_network(ring_net(), small_target(), placer="cpsat", time_limit=0.5, deterministic=True, progress=rec)
     done = [d for d, _ in rec.calls]
     assert done == sorted(done) and rec.calls[-1][0] == rec.calls[-1][1]
     assert any(lb.startswith("place: partition.") for lb in rec.labels)

@@ -9,8 +9,7 @@ import scipy.sparse as sp
 
 from neuromap.placement.energy import estimate
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.mesh import (_hilbert, _region, balance_links, board_slots, hop_cost, lower_bound,
-                                     place)
+from neuromap.placement.mesh import _hilbert, _region, balance_links, board_slots, hop_cost, lower_bound, place
 from neuromap.placement.report import place_graph
 from neuromap.placement.routing import link_loads, route
 from neuromap.placement.verify import verify_graph

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from backends.emulator import run
-from neuromap.toolchain import compile_network
 from neuromap.compiler.quantize_truenorth import ALWAYS_ON, BIAS_PREFIX, LEAK_AT, quantize_truenorth
 from neuromap.network import Network
 from neuromap.targets import load_target
+from neuromap.toolchain import compile_network
 
 TN = load_target("truenorth")
 

@@ -8,7 +8,6 @@ from click.testing import CliRunner
 
 from backends.emulator import run
 from emulator.tn_image import cores_from_image, host_inputs
-from neuromap.toolchain import compile_network
 from neuromap.compiler.quantize_truenorth import quantize_truenorth
 from neuromap.errors import ImageError
 from neuromap.image import load_image
@@ -16,6 +15,7 @@ from neuromap.io import load_network
 from neuromap.network import Network
 from neuromap.simulator import simulate
 from neuromap.targets import load_target
+from neuromap.toolchain import compile_network
 from neuromap.validate import check_identical
 
 TN = load_target("truenorth")

@@ -3,13 +3,19 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from emulator.truenorth import make_core, run
 from neuromap.errors import TargetError
-from neuromap.truenorth.crossbar import (_best_levels, auto_split, candidate_levels, cluster_solution,
-                                        core_cost, legalize_crossbar, pair_cost)
+from neuromap.truenorth.crossbar import (
+    _best_levels,
+    auto_split,
+    candidate_levels,
+    cluster_solution,
+    core_cost,
+    legalize_crossbar,
+    pair_cost,
+)
 from neuromap.truenorth.report import CrossbarReport
 
 

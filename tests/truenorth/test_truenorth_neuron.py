@@ -2,11 +2,10 @@
 generator, and numpy == numba == scalar reference on random parameters."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from emulator import tn_random as R
-from emulator.truenorth import (S_MAX, THRESH_MAX, V_MAX, V_MIN, make_core, run)
+from emulator.truenorth import S_MAX, THRESH_MAX, V_MAX, V_MIN, make_core, run
 from neuromap.errors import ImageError, NetworkFormatError
 from neuromap.neurons import truenorth as tnmod
 from neuromap.params import validate_params
