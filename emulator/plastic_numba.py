@@ -9,7 +9,7 @@ weights recorded when ``(t + 1) % weight_every == 0`` or at the last step.
 
 Supported: images whose plastic projections all use engines of :data:`KERNELS` (``homeostatic_stdp``
 incl. nn_stdp, ``vogels_isp``, ``pool_stdp``), any mix of them; each engine's projections are flattened
-into one group (:mod:`emulator.seed_rules.packing`). Anything else (``loihi``, ``clopath``) runs on the
+into one group (:mod:`neuromap.learning_engines.packing`). Anything else (``loihi``, ``clopath``) runs on the
 per-step path of :mod:`emulator.plastic`.
 
 Inputs: the per-chunk schedule of :class:`emulator.inputs.InputSchedule` (explicit spikes and the
@@ -22,16 +22,11 @@ import numpy as np
 
 from emulator.engine_numba import deliver, step_sources
 from emulator.inputs import InputSchedule
-from emulator.seed_rules import (homeostatic_stdp, homeostatic_stdp_numba, pool_stdp, pool_stdp_numba, vogels_isp,
-                                 vogels_isp_numba)
 from emulator.state import State
+from neuromap.learning_engines import homeostatic_stdp, pool_stdp, vogels_isp
 
-#: engine module -> its numba kernel module (``pack``, ``unpack``, ``step_group``); group order of the loop
-KERNELS = {homeostatic_stdp: homeostatic_stdp_numba, vogels_isp: vogels_isp_numba, pool_stdp: pool_stdp_numba}
+KERNELS = {homeostatic_stdp: homeostatic_stdp.KERNEL, vogels_isp: vogels_isp.KERNEL, pool_stdp: pool_stdp.KERNEL}
 _ORDER = (homeostatic_stdp, vogels_isp, pool_stdp)
-# _run unpacks each group tuple into named fields once per chunk and passes the weights (h_w, v_w, p_w) at
-# these positions; a kernel whose group layout moves its weights must update _run too
-assert (homeostatic_stdp_numba.WEIGHTS, vogels_isp_numba.WEIGHTS, pool_stdp_numba.WEIGHTS) == (9, 7, 9)
 #: spike-buffer entries per chunk (chunk length = this // (neurons + inputs), at most 4096 steps)
 _BUF = 1 << 21
 
@@ -115,17 +110,17 @@ def _run(t0, n_steps, last_step, rec_every, N, D, decay_u, decay_v, bias, vth, a
                         slot_delay, slot_shift, slot_acc, touched, marked, link_spikes, spk_step, spk_src, n_spk)
         if has_h:                                            # learning, then weights into delivery
             _gather(h_pre, h_post, spk, h_preb, h_postb)
-            homeostatic_stdp_numba.step_fields(t + 1, h0, h1, h2, h3, h4, h5, h6, h7, h8, h_w, h10, h11, h12, h13,
+            homeostatic_stdp.step_fields(t + 1, h0, h1, h2, h3, h4, h5, h6, h7, h8, h_w, h10, h11, h12, h13,
                                                h14, h15, h16, h17, h18, h19, h20, h21, h22, h_preb, h_postb)
             _write_back(h_syn, h_exp, h_run, h_w, syn_add)
         if has_v:
             _gather(v_pre, v_post, spk, v_preb, v_postb)
-            vogels_isp_numba.step_fields(t + 1, v0, v1, v2, v3, v4, v5, v6, v_w, v8, v9, v10, v11, v12, v_preb,
+            vogels_isp.step_fields(t + 1, v0, v1, v2, v3, v4, v5, v6, v_w, v8, v9, v10, v11, v12, v_preb,
                                          v_postb)
             _write_back(v_syn, v_exp, v_run, v_w, syn_add)
         if has_p:
             _gather(p_pre, p_post, spk, p_preb, p_postb)
-            pool_stdp_numba.step_fields(t + 1, p0, p1, p2, p3, p4, p5, p6, p7, p8, p_w, p10, p11, p12, p13, p14, p15,
+            pool_stdp.step_fields(t + 1, p0, p1, p2, p3, p4, p5, p6, p7, p8, p_w, p10, p11, p12, p13, p14, p15,
                                         p16, p17, p18, p19, p20, p21, p22, p23, p24, p25, p_preb, p_postb)
             _write_back(p_syn, p_exp, p_run, p_w, syn_add)
         for f in range(nf):
@@ -146,9 +141,8 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
     for mod in _ORDER:
         mine = [pp for pp in projs if pp.engine is mod]
         kern = KERNELS[mod]
-        learn = [image.projections[pp.index].learning for pp in mine]
         states = [pp.state for pp in mine]
-        g = kern.pack(learn, states, [pp.weights for pp in mine])
+        g = kern.pack(states, [pp.weights for pp in mine])
         empty = [_empty_pp()] if not mine else mine
         groups.append((mine, kern, states, g, _link(empty)))
     st = State.initial(p)
@@ -170,7 +164,7 @@ def emulate_fused(image, p, projs, steps: int, probe: np.ndarray, weight_every: 
             spk_step, spk_src = np.empty(need, np.int64), np.empty(need, np.int64)
         ts = np.arange(t0, t0 + n)
         r_steps = ts[((ts + 1) % every == 0 if every else False) | (ts == steps - 1)].tolist()
-        recs = [np.zeros((len(r_steps), grp[3][grp[1].WEIGHTS].size), np.int16) for grp in groups]
+        recs = [np.zeros((len(r_steps), grp[3][grp[1].weights].size), np.int16) for grp in groups]
         (_, _, _, hg, hl), (_, _, _, vg, vl), (_, _, _, pg, pl) = groups
         n_spk, n_rec = _run(t0, n, steps - 1, every, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth,
                             p.arith, p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core,
