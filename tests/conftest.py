@@ -1,8 +1,33 @@
-"""Shared fixtures: images that several test files compile from the same example are compiled once per
-test session (once per xdist worker) and treated as read-only by the tests that use them."""
+"""Shared fixtures (every test under tests/ sees them).
+
+- ``engine``: one :class:`tests.helpers.engines.Engine` per engine that runs Loihi-style images (numpy, numba,
+  lava): a test that takes it is a conformance test and runs once per engine; the Lava variant is marked
+  ``lava`` and skipped with the reason when lava-nc is not installed. ``emulator_engine``: numpy and numba
+  only (tests of emulator internals such as chunking, or of arithmetic Lava does not run).
+- images that several test files compile from the same example are compiled once per test session (once
+  per xdist worker) and treated as read-only by the tests that use them.
+"""
 from __future__ import annotations
 
 import pytest
+
+from backends.lava.compat import lava_available
+from tests.helpers.engines import EMULATOR_ENGINES, ENGINE_NAMES, Engine
+
+_LAVA = pytest.param("lava", marks=[pytest.mark.lava, pytest.mark.skipif(
+    not lava_available(), reason="needs lava-nc (not installed: core-only venv)")])
+
+
+@pytest.fixture(scope="session", params=[_LAVA if n == "lava" else n for n in ENGINE_NAMES])
+def engine(request) -> Engine:
+    """numpy, numba and lava (see the module docstring)."""
+    return Engine(request.param)
+
+
+@pytest.fixture(scope="session", params=EMULATOR_ENGINES)
+def emulator_engine(request) -> Engine:
+    """The emulator's numpy and numba engines."""
+    return Engine(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 Incremental and compiled (numba): adding a neuron updates its core's input-axon slots and
 nengo-loihi synapse memory in O(its fan-in), so packing is linear in the synapse count. It keeps the
 accounting of :mod:`neuromap.capacity` incrementally (one input axon per (projection, pre neuron)
-on a core); ``tests/test_capacity.py`` checks that every core it closes is full by that accounting
+on a core); ``tests/compiler/test_capacity.py`` checks that every core it closes is full by that accounting
 (Brunel 12.5k with 3 M synapses: about a second). Output axons and per-neuron fan-out
 cores depend on where the targets land, so cores that exceed them are cut afterwards
 (:func:`repair_outputs`), each at the point where the cumulative output count passes the

@@ -4,7 +4,7 @@ It shares the one capacity accounting with packing, ``inspect`` and the image ve
 cannot disagree) and lists the input axons in O(synapses) (:func:`neuromap.placement.usage.graph_input_axons`).
 The image verifier (:meth:`neuromap.image.Image.verify`) recounts the same resources from the
 lowered image's own arrays, so a placement that the lowering turns into a different set of axons is
-caught there. ``tests/capacity_oracle.py`` holds an independent plain-Python recount that the tests
+caught there. ``tests/helpers/capacity_oracle.py`` holds an independent plain-Python recount that the tests
 compare with this one on random graphs.
 """
 from __future__ import annotations

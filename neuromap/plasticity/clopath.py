@@ -30,7 +30,7 @@ delays), so every delivered weight equals the time-driven one; and for every
 synapse every ``history`` steps and at the end of a run (:meth:`Rule.finish`).
 LTP increments are >= 0 and LTD only happens at arrivals, so clipping once per
 update equals clipping every step: both schemes give the same weights up to
-floating-point rounding (tests/test_clopath.py).
+floating-point rounding (tests/model/test_clopath.py).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every model update and rule below is the scalar twin of the vectorized numpy
 code in ``neuromap/neurons/*.py`` and ``neuromap/plasticity/*.py``; each
 expression is written in the same order so both backends give bit-identical
-spikes and weights (tests/test_simulator_backends.py checks it). Changing an
+spikes and weights (tests/model/test_simulator_backends.py checks it). Changing an
 equation means changing it in both places.
 
 All helpers are inlined into ``run_chunk`` (the only function with machine code in
