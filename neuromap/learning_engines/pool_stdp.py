@@ -91,7 +91,7 @@ class Schema(SeedRuleSchema):
     w_goal: int = int_field(0, 1 << 62, "scaling goal per post neuron, fine-weight units (0: the initial sum)")
     k_cg: int = int_field(0, 1 << 40, "calcium per post spike (P13), CF = 12 fraction bits")
     c_per_w: int = int_field(0, 1 << 62, "calcium per fine-weight unit (P12), CS + CF = 44 fraction bits")
-    pool_update: str = enum_field(("conserve", "secretion"), "pool update (P10)")
+    pool_update: str = enum_field(("conserve", "literal"), "pool update (P10): supply and use always both apply, or the seed's case split")
 
     def check_arrays(self, arrays: dict, n_syn: int, where: str) -> None:
         super().check_arrays(arrays, n_syn, where)

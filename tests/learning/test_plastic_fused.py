@@ -183,7 +183,7 @@ POOL = dict(engine="pool_stdp", sign=1, delay=1, w_lo=0, w_hi=100, keep_plus=520
 
 
 def _pool_cases():
-    return [dict(POOL), dict(POOL, delay=0, pool_update="secretion"),
+    return [dict(POOL), dict(POOL, delay=0, pool_update="literal"),
             dict(POOL, delay=3, w_goal=100000 << 16, alpha_ss=300),                      # ratio clamps at 16
             dict(POOL, sign=-1, w_lo=5, w_hi=90, pw_init=2 << 16, pw_soma_init=0),       # pool cap binds
             dict(POOL, alpha_ss=60000, a_plus=1 << 17, pw_init=400 << 16)]               # scaling, saturation
