@@ -29,6 +29,7 @@ from neuromap import learning_engines
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
+from emulator import plastic_numba
 from emulator.inputs import InputSchedule
 from emulator.program import prepare
 from emulator.state import ChunkOut, State
@@ -141,10 +142,9 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
         raise ImageError(f"weight_every must be >= 1 steps, got {weight_every}")
     p = prepare(image)
     projs = plastic_projections(image, p.syn_add)
-    if engine == "numba":                 # seed-rule engines with numba kernels: one compiled loop
-        from emulator import plastic_numba
-        if plastic_numba.supported(projs):
-            return plastic_numba.emulate_fused(image, p, projs, steps, probe, weight_every)
+    if engine == "numba" and plastic_numba.supported(projs):   # engines with numba kernels: one compiled loop
+        *run, rec_steps, weights = plastic_numba.emulate_fused(image, p, projs, steps, probe, weight_every)
+        return (*run, PlasticRun(rec_steps, weights))
     for pp in projs:
         hook = getattr(pp.engine, "use_engine", None)
         if hook is not None:
