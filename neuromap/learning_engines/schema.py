@@ -25,10 +25,6 @@ import numpy as np
 
 from neuromap.errors import ImageError
 
-#: a bound that stands for "any int64 value" in a field declaration
-I64 = 1 << 63
-
-
 def int_field(lo: int, hi: int, doc: str, *, optional: bool = False):
     """An integer field in ``[lo, hi]`` (``optional``: may be absent, then ``None``)."""
     return dataclasses.field(default=None if optional else dataclasses.MISSING,
@@ -51,12 +47,19 @@ def const_field(value: int, doc: str):
                                                       "optional": False})
 
 
+def _int_text(v: int) -> str:
+    """``v`` as written in the docs: powers of two (and one less) from 2^20 on as ``2^k``, ``2^k-1``."""
+    m = abs(v)
+    for k, text in ((m.bit_length() - 1, "2^{}"), (m.bit_length(), "2^{}-1")):
+        if m >= 1 << 20 and (m == 1 << k if text == "2^{}" else m == (1 << k) - 1):
+            return ("-" if v < 0 else "") + text.format(k)
+    return str(v)
+
+
 def _range_text(meta: dict) -> str:
     kind = meta["kind"]
     if kind == "int":
-        lo = "-2^63" if meta["lo"] <= -I64 else str(meta["lo"])
-        hi = "2^63-1" if meta["hi"] >= I64 - 1 else str(meta["hi"])
-        return f"int {lo}..{hi}"
+        return f"int {_int_text(meta['lo'])}..{_int_text(meta['hi'])}"
     if kind == "bool":
         return "bool"
     if kind == "const":
