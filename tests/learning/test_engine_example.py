@@ -102,11 +102,11 @@ def test_numpy_numba_fused_identical_and_round_trip(registered, tmp_path):
     pre_idx, post_idx = np.repeat(np.arange(4), 3), np.tile(np.arange(3), 4)
     cfg = hebb.Schema(sign=-1, delay=2, w_lo=0, w_hi=200, keep=60000, eta=3 << 15)
     ws = []
+    w0 = -rng.integers(10, 50, 12).astype(np.int32)
     for engine in ("numpy", "numba"):
         st = hebb.make_state(cfg, {}, 4, 3, pre_idx, post_idx)
         hebb.use_engine(st, engine)
-        w = -rng.integers(10, 50, 12).astype(np.int32) if engine == "numpy" else w0.copy()
-        w0 = w.copy() if engine == "numpy" else w0
+        w = w0.copy()
         r = np.random.default_rng(2)
         for t in range(1, 80):
             hebb.step(cfg, st, w, r.random(4) < 0.3, r.random(3) < 0.2, t)
