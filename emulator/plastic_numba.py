@@ -211,9 +211,13 @@ def fused_loop(engines):
         with os.fdopen(fd, "w") as f:
             f.write(src)
         os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(f"emulator._fused_loops.{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    modname = f"neuromap_fused_loop_{name}"
+    module = sys.modules.get(modname)
+    if module is None:           # in sys.modules before numba sees it: its cache finds the module by name
+        spec = importlib.util.spec_from_file_location(modname, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        spec.loader.exec_module(module)
     _LOOPS[key] = module.run
     return module.run
 
