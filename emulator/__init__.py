@@ -1,22 +1,29 @@
-"""Bit-accurate emulator of Loihi-style (``loihi_lif``) cores; imports :mod:`neuromap.image` only.
+"""Bit-accurate emulator of the image's cores; imports the contract layer (:mod:`neuromap.image`,
+:mod:`neuromap.core_kinds`) and foundation modules only.
 
-:func:`emulate` runs an image for a number of steps with the numpy engine or the
-numba-compiled engine (same integers); semantics in ``docs/emulator.md``.
+:func:`emulate` runs an image for a number of steps on the emulator of its core kind (:data:`EMULATORS`):
+``loihi_lif`` cores with the numpy engine or the numba-compiled engine (same integers; semantics in
+``docs/emulator.md``), ``truenorth`` cores with :mod:`emulator.tn_image` (``docs/truenorth.md``).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
+from emulator import engine_numba, engine_numpy
+from emulator.inputs import InputSchedule
+from emulator.plastic import emulate_plastic
+from emulator.program import Program, flatten, prepare, split_runs
+from emulator.raw_run import RawRun
+from emulator.state import ChunkOut, State
+from emulator.threads import THREADS_MIN_SYNAPSES, ThreadChooser, candidate_threads  # noqa: F401
+from emulator.tn_image import emulate_truenorth
+from neuromap.core_kinds import image_core_kind, loihi_lif, truenorth
 from neuromap.errors import ImageError
 from neuromap.image import Image
-
-from emulator.inputs import InputSchedule
-from emulator.program import Program, flatten, prepare, split_runs
-from emulator.state import ChunkOut, State
-from emulator.threads import THREADS_MIN_SYNAPSES, ThreadChooser, candidate_threads
 
 ENGINES = ("numba", "numpy")
 
@@ -26,59 +33,38 @@ _CHUNK_BUDGET = 1_000_000
 _RESERVE_ROWS = 1 << 25
 
 
-@dataclass
-class RawRun:
-    """Everything one emulation produced, in global indices.
-
-    spikes: (k, 2) int64 rows (step, source id), sorted by step then source
-    (source ids: neurons 0..N-1, then inputs N..N+I-1). probe: global neuron ids
-    whose u/v are traced; u, v: (steps, len(probe)) int64 after each step (v after reset).
-    core_spikes (C,), link_spikes (C+1, C): traffic counters (row C = host).
-    final_u, final_v: (N,) int64 state of every neuron after the last step. Plastic images
-    (``emulator.plastic``): weight_steps (steps after which weights were recorded) and weights
-    (projection index -> (len(weight_steps), S_k) int16 stored weights, image synapse order).
-    thread_chunks: the thread count of every chunk of a default-threads numba run (:mod:`emulator.threads`;
-    empty when the caller fixed ``threads`` or for the other engines).
-    """
-
-    steps: int
-    spikes: np.ndarray
-    probe: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    core_spikes: np.ndarray
-    link_spikes: np.ndarray
-    final_u: np.ndarray | None = None
-    final_v: np.ndarray | None = None
-    weight_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    weights: dict = field(default_factory=dict)
-    thread_chunks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-
-
 def _engine(name: str):
     if name == "numba":
-        from emulator import engine_numba
         return engine_numba.run_chunk
     if name == "numpy":
-        from emulator import engine_numpy
         return engine_numpy.run_chunk
     raise ImageError(f"unknown emulator engine {name!r} (use one of {', '.join(ENGINES)})")
 
 
 def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
             progress=None, weight_every: int | None = None, threads: int | None = None) -> RawRun:
-    """Run ``steps`` steps from the initial state. ``probe``: global neuron ids to trace (default: the
-    image's u/v probes). ``progress(done_steps, steps)`` is called after each chunk (neuromap.progress).
-    Images with plastic projections learn (:mod:`emulator.plastic`); weights are recorded every
-    ``weight_every`` steps and after the last. ``threads``: delivery/update threads of the numba engine on
-    static images (1 = the calling thread only; None = chosen per chunk by measurement, :mod:`emulator.threads`);
-    results do not depend on it."""
-    if isinstance(image, Image) and "truenorth" in image.core_kinds:   # TrueNorth cores: emulator/tn_image.py
-        from emulator.tn_image import emulate_truenorth
-        return emulate_truenorth(image, steps, engine, probe)
+    """Run ``steps`` steps from the initial state on the emulator of the image's core kind (:data:`EMULATORS`).
+    ``probe``: global neuron ids to trace (default: the image's u/v probes). ``progress(done_steps, steps)`` is
+    called after each chunk (neuromap.progress; ``loihi_lif`` cores). Images with plastic projections learn
+    (:mod:`emulator.plastic`); weights are recorded every ``weight_every`` steps and after the last. ``threads``:
+    delivery/update threads of the numba engine on static images (1 = the calling thread only; None = chosen per
+    chunk by measurement, :mod:`emulator.threads`); results do not depend on it. A :class:`Program` (a prepared
+    ``loihi_lif`` image) runs on the ``loihi_lif`` emulator."""
+    if isinstance(image, Program):
+        return emulate_loihi_lif(image, steps, engine, probe, progress, weight_every, threads)
+    kind = image_core_kind(image).name
+    run = EMULATORS.get(kind)
+    if run is None:
+        raise ImageError(f"the emulator cannot run core kind {kind!r} (it runs {', '.join(EMULATORS)})")
+    return run(image, steps, engine, probe, progress, weight_every, threads)
+
+
+def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
+                      progress=None, weight_every: int | None = None, threads: int | None = None) -> RawRun:
+    """:func:`emulate` for ``loihi_lif`` cores (static images on the chunked engines, plastic ones on
+    :mod:`emulator.plastic`)."""
     run_chunk = _engine(engine)
     if isinstance(image, Image) and any(pm.learning for pm in image.projections):
-        from emulator.plastic import emulate_plastic
         pr = np.ascontiguousarray(_image_probe(image) if probe is None else probe, dtype=np.int64)
         if int(steps) < 0:
             raise ImageError(f"steps must be >= 0, got {steps}")
@@ -133,12 +119,23 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
         if progress is not None:
             progress(t0 + n, steps)
     if engine == "numba":
-        from emulator.engine_numba import fold_link_spikes
-        fold_link_spikes(p, st)
+        engine_numba.fold_link_spikes(p, st)
     sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
     sp.resize((out.n_spikes, 2), refcheck=False)   # trim the reservation (realloc, no copy)
     return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy(),
                   thread_chunks=np.asarray(chooser.history if chooser is not None else [], np.int64))
+
+
+def _emulate_truenorth(image: Image, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
+                       progress=None, weight_every: int | None = None, threads: int | None = None) -> RawRun:
+    """:func:`emulate` for ``truenorth`` cores (:func:`emulator.tn_image.emulate_truenorth`; no learning, one
+    thread, no progress callback)."""
+    return emulate_truenorth(image, steps, engine, probe)
+
+
+#: core kind name (:data:`neuromap.core_kinds.CORE_KINDS`) -> its emulator
+#: ``(image, steps, engine, probe, progress, weight_every, threads) -> RawRun``
+EMULATORS: dict[str, Callable[..., RawRun]] = {loihi_lif.NAME: emulate_loihi_lif, truenorth.NAME: _emulate_truenorth}
 
 
 def default_threads(p: Program) -> int:

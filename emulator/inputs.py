@@ -1,5 +1,5 @@
 """Input spikes of a range of steps: explicit spike times replayed as given, Poisson inputs drawn from
-``numpy.random.default_rng(seed)`` as the one documented stream of :mod:`neuromap.neurons.poisson`
+``numpy.random.default_rng(seed)`` as the one documented stream of :mod:`neuromap.poisson_stream`
 (docs/image-format.md, *Inputs*): geometric gaps between spikes for inputs of ``p_j <= 1`` expected events
 per step, Poisson counts (several events per step, *multiplicity*) for ``p_j > 1``.
 
@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from emulator.program import Program
-from neuromap.neurons.poisson import (NEVER, PoissonStream, first_spikes, gap, log_stay,  # noqa: F401
-                                      poisson_chunk)
+from neuromap.poisson_stream import NEVER, PoissonStream  # noqa: F401  (NEVER: importable from here as before)
 
 
 class InputSchedule:

@@ -1,4 +1,4 @@
-"""Run images of ``truenorth`` cores: image -> :class:`emulator.truenorth.TNCore` list, host inputs, RawRun.
+"""Run images of ``truenorth`` cores: image -> :class:`~neuromap.core_kinds.truenorth.TNCore` list, host inputs, RawRun.
 
 :func:`cores_from_image` rebuilds every core's crossbar, axon types and neuron fields from the
 image arrays (docs/image-format.md, *TrueNorth cores*): core ``c``'s neuron at slot ``j`` is column
@@ -7,7 +7,7 @@ gives ``dest_core``/``dest_axon``/``delay`` (no route: ``dest_core = -1``). Slot
 stay idle (alpha = 1, no inputs, never reached). :func:`host_inputs` turns the image's input spikes
 (explicit times, and Poisson inputs drawn exactly as :mod:`emulator.inputs` draws them) into
 ``(tick, core, axon)`` activations at ``step + route delay``. :func:`emulate_truenorth` runs them with
-:func:`emulator.truenorth.run` and returns the same :class:`emulator.RawRun` as the Loihi-core engine
+:func:`emulator.truenorth.run` and returns the same :class:`emulator.raw_run.RawRun` as the Loihi-core engine
 (``u`` traces are zeros: TrueNorth neurons have only V).
 """
 from __future__ import annotations
@@ -17,7 +17,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from emulator.truenorth import TNCore, TNResult, make_core, run
+from emulator.inputs import InputSchedule
+from emulator.raw_run import RawRun
+from emulator.truenorth import TNResult, run
+from neuromap.core_kinds.truenorth import NAME, TNCore, make_core
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
@@ -32,9 +35,9 @@ class TNLayout:
 
 def cores_from_image(image: Image) -> tuple[list[TNCore], TNLayout]:
     """The :class:`TNCore` of every core of a TrueNorth image, and the neuron layout."""
-    if image.core_kinds != ["truenorth"]:
+    if image.core_kinds != [NAME]:
         raise ImageError(f"image core kinds {image.core_kinds} are not truenorth (run it with the Loihi-core engine)")
-    nu, N, C = image.neurons, image.n_neurons, image.n_cores
+    nu, C = image.neurons, image.n_cores
     core, slot = nu["core"].astype(np.int64), nu["slot"].astype(np.int64)
     n_nr = np.zeros(C, np.int64)
     np.maximum.at(n_nr, core, slot + 1)
@@ -70,7 +73,6 @@ def cores_from_image(image: Image) -> tuple[list[TNCore], TNLayout]:
 def input_spikes(image: Image, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(step, input id) of every host input spike in ``0..steps-1``: explicit times, then Poisson inputs drawn
     with ``default_rng(image.seed)`` as :class:`emulator.inputs.InputSchedule` draws them (one run-long chunk)."""
-    from emulator.inputs import InputSchedule
     p = image.inputs["poisson_p"]
     ids = np.flatnonzero(~np.isnan(p))
     prog = SimpleNamespace(seed=image.seed, spike_step=image.inputs["spike_step"],
@@ -112,7 +114,6 @@ def dense_from_result(image: Image, res: TNResult, layout: TNLayout, steps: int,
 
 def raw_from_result(image: Image, res: TNResult, layout: TNLayout, steps: int, probe: np.ndarray):
     """A :class:`emulator.RawRun` (global source ids, sorted by step then source) from a :class:`TNResult`."""
-    from emulator import RawRun
     fired, inp, v = dense_from_result(image, res, layout, steps, probe)
     tt, ss = np.nonzero(np.concatenate([fired, inp], axis=1))
     events = np.stack([tt, ss], axis=1).astype(np.int64)

@@ -2,8 +2,9 @@
 
 A. S. Cassidy et al., "Cognitive computing building block: A versatile and
 efficient digital neuron model for neurosynaptic cores", IJCNN 2013. Every
-quantity is an integer; the bit widths (constants below) follow the paper and
-Akopyan et al. 2015 ("TrueNorth: Design and Tool Flow"). ``docs/truenorth.md``
+quantity is an integer; the bit widths follow the paper and Akopyan et al. 2015
+("TrueNorth: Design and Tool Flow"); they, the per-core record :class:`TNCore` and its
+checks are the core kind's (:mod:`neuromap.core_kinds.truenorth`). ``docs/truenorth.md``
 gives the equations with every mode.
 
 One core: ``A <= 256`` axons, ``N <= 256`` neurons, a binary crossbar
@@ -60,121 +61,19 @@ the equations). All three are bit-identical (tests).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from emulator.tn_random import LEAK, SYNAPSE, THRESHOLD, draw_np, draw_py, rho8, rho32
+from emulator.truenorth_numba import step_core_nb
+# the core record and its widths are the core kind's (neuromap/core_kinds/truenorth.py); importable from here too
+from neuromap.core_kinds.truenorth import (  # noqa: F401
+    CORE_AXONS, CORE_NEURONS, GAMMA_MAX, MAX_DELAY, MIN_DELAY, N_TYPES, R_MAX, R_MIN, S_MAX, THRESH_MAX, TM_MAX, V_BITS,
+    V_MAX, V_MIN, TNCore, check_core, make_core)
 from neuromap.errors import ImageError
 
-N_TYPES = 4
-CORE_AXONS = CORE_NEURONS = 256
-V_BITS = 20
-V_MIN, V_MAX = -(2 ** (V_BITS - 1)), 2 ** (V_BITS - 1) - 1   # signed 20 bit
-S_MAX = 255                                                # |s|, |lambda| <= 255 (sign + 8 bit)
-THRESH_MAX = 2 ** 18 - 1                                   # alpha, beta: unsigned 18 bit
-R_MIN, R_MAX = -(2 ** 17), 2 ** 17 - 1                     # R: signed 18 bit
-TM_MAX = 17                                                # eta <= 2**17 - 1
-GAMMA_MAX = 2
-MIN_DELAY, MAX_DELAY = 1, 15                               # 4-bit axonal delay
 _RING = 16                                                 # delay ring slots (> MAX_DELAY)
-
-
-@dataclass
-class TNCore:
-    """Configuration of one core (plain numpy arrays; ``A`` axons, ``N`` neurons).
-
-    crossbar (A, N) bool; axon_type (A,) uint8 0..3; s (N, 4) int16; b (N, 4)
-    bool; lam, c_lambda, epsilon, alpha, beta, TM, gamma, kappa, R, V0 (N,)
-    (ranges in the module docstring; V0 = V at tick 0, signed 20 bit);
-    dest_core (N,) int32 (-1 = none), dest_axon (N,) int32, delay (N,) uint8 1..15.
-    """
-
-    crossbar: np.ndarray
-    axon_type: np.ndarray
-    s: np.ndarray
-    b: np.ndarray
-    lam: np.ndarray
-    c_lambda: np.ndarray
-    epsilon: np.ndarray
-    alpha: np.ndarray
-    beta: np.ndarray
-    TM: np.ndarray
-    gamma: np.ndarray
-    kappa: np.ndarray
-    R: np.ndarray
-    V0: np.ndarray
-    dest_core: np.ndarray
-    dest_axon: np.ndarray
-    delay: np.ndarray
-
-    @property
-    def n_axons(self) -> int:
-        return int(self.crossbar.shape[0])
-
-    @property
-    def n_neurons(self) -> int:
-        return int(self.crossbar.shape[1])
-
-
-_DTYPES = {"crossbar": np.bool_, "axon_type": np.uint8, "s": np.int16, "b": np.bool_, "lam": np.int16,
-           "c_lambda": np.bool_, "epsilon": np.bool_, "alpha": np.int32, "beta": np.int32, "TM": np.uint8,
-           "gamma": np.uint8, "kappa": np.bool_, "R": np.int32, "V0": np.int32, "dest_core": np.int32,
-           "dest_axon": np.int32, "delay": np.uint8}
-_DEFAULTS = {"s": 0, "b": False, "lam": 0, "c_lambda": False, "epsilon": False, "alpha": 1, "beta": 0,
-             "TM": 0, "gamma": 0, "kappa": False, "R": 0, "V0": 0, "dest_core": -1, "dest_axon": 0, "delay": 1}
-_RANGES = {"axon_type": (0, N_TYPES - 1), "s": (-S_MAX, S_MAX), "lam": (-S_MAX, S_MAX),
-           "alpha": (0, THRESH_MAX), "beta": (0, THRESH_MAX), "TM": (0, TM_MAX), "gamma": (0, GAMMA_MAX),
-           "R": (R_MIN, R_MAX), "V0": (V_MIN, V_MAX), "dest_core": (-1, None), "dest_axon": (0, CORE_AXONS - 1),
-           "delay": (MIN_DELAY, MAX_DELAY)}
-
-
-def make_core(crossbar, axon_type=0, **params) -> TNCore:
-    """A :class:`TNCore` from a crossbar and per-neuron values (scalars broadcast; defaults: s=0,
-    alpha=1, every other field 0/False, dest_core=-1, delay=1). Checked with :func:`check_core`."""
-    xb = np.asarray(crossbar, dtype=bool)
-    if xb.ndim != 2:
-        raise ImageError(f"truenorth core: crossbar must be 2-d (axons, neurons), got shape {xb.shape}")
-    A, N = xb.shape
-    unknown = set(params) - set(_DEFAULTS)
-    if unknown:
-        raise ImageError(f"truenorth core: unknown field {sorted(unknown)[0]!r} (allowed: {', '.join(_DEFAULTS)})")
-    vals = {"crossbar": xb, "axon_type": np.broadcast_to(np.asarray(axon_type), (A,))}
-    for k, d in _DEFAULTS.items():
-        shape = (N, N_TYPES) if k in ("s", "b") else (N,)
-        vals[k] = np.broadcast_to(np.asarray(params.get(k, d)), shape)
-    for k, v in vals.items():
-        if not _fits(k, v):
-            raise ImageError(f"truenorth core: field {k} is outside {_RANGES[k]}")
-    core = TNCore(**{k: np.array(v, dtype=_DTYPES[k]) for k, v in vals.items()})
-    check_core(core)
-    return core
-
-
-def _fits(k: str, v) -> bool:
-    if k not in _RANGES:
-        return True
-    lo, hi = _RANGES[k]
-    a = np.asarray(v).astype(np.int64)
-    return a.size == 0 or (a.min() >= lo and (hi is None or a.max() <= hi))
-
-
-def check_core(core: TNCore, n_cores: int | None = None) -> None:
-    """Raise a one-line :class:`ImageError` if a field has the wrong dtype/shape or leaves its bit width."""
-    A, N = core.crossbar.shape
-    if A > CORE_AXONS or N > CORE_NEURONS:
-        raise ImageError(f"truenorth core: {A} axons x {N} neurons exceeds {CORE_AXONS} x {CORE_NEURONS}")
-    for f in fields(TNCore):
-        a = getattr(core, f.name)
-        shape = (A, N) if f.name == "crossbar" else (A,) if f.name == "axon_type" else \
-            (N, N_TYPES) if f.name in ("s", "b") else (N,)
-        if not isinstance(a, np.ndarray) or a.dtype != _DTYPES[f.name] or a.shape != shape:
-            raise ImageError(f"truenorth core: field {f.name} must be {np.dtype(_DTYPES[f.name]).name} "
-                             f"{shape}, got {getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}")
-        if not _fits(f.name, a):
-            raise ImageError(f"truenorth core: field {f.name} is outside {_RANGES[f.name]}")
-    if n_cores is not None and core.dest_core.size and core.dest_core.max() >= n_cores:
-        raise ImageError(f"truenorth core: dest_core {core.dest_core.max()} does not exist ({n_cores} cores)")
 
 
 # --------------------------------------------------------------- numpy step
@@ -338,7 +237,6 @@ def _stepper(engine: str):
     if engine == "numpy":
         return step_core_np
     if engine == "numba":
-        from emulator.truenorth_numba import step_core_nb
         return step_core_nb
 
     def ref(c, V, active, seed, cid, t):

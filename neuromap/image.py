@@ -2,9 +2,11 @@
 
 An :class:`Image` is the single contract between the compiler and everything
 that runs a compiled network (the emulator, the Lava backend, reports). It is
-plain data: dataclasses of numpy struct-of-arrays in hardware integers. This
-module is a leaf: it imports only numpy, the standard library and
-:mod:`neuromap.errors`. ``docs/image-format.md`` documents every field.
+plain data: dataclasses of numpy struct-of-arrays in hardware integers. Contract
+layer: it imports only numpy, the standard library, :mod:`neuromap.errors`,
+:mod:`neuromap.image_files` and :mod:`neuromap.core_kinds` (what each kind of core
+adds to the format and checks: :meth:`Image.verify` dispatches to it).
+``docs/image-format.md`` documents every field.
 
 Index spaces
 ------------
@@ -45,136 +47,32 @@ from typing import Any
 
 import numpy as np
 
+from neuromap import core_kinds as _core_kinds
 from neuromap import image_files as _files
 from neuromap import learning_engines
+from neuromap.core_kinds import loihi_lif as _loihi_lif
+from neuromap.core_kinds.fields import check_length as _len
+from neuromap.core_kinds.fields import check_range as _rng
+# the loihi_lif core's arithmetic and weight encoding, importable from here as before
+from neuromap.core_kinds.loihi_lif import (  # noqa: F401
+    BIAS_EXP_MAX, BIAS_EXP_MIN, BIAS_MANT_MAX, BIAS_MANT_MIN, DU_MAX, DV_MAX, LAVA_SIGN_MODE, LOIHI_ARITHMETIC,
+    SIGN_MODES, UV_MAX, UV_MIN, VTH_MAX, LifArithmetic, encode_weights, lava_sign_mode, weight_problem, weight_range,
+    weight_step)
 from neuromap.errors import ImageError
 
 #: bump on any incompatible change of the fields below
 FORMAT_VERSION = 1
 
-#: core kinds an image may contain; ``loihi_lif`` is the Lava-LIF compartment
-#: core (this issue); ``truenorth`` is reserved for TrueNorth-style cores.
-CORE_KINDS = ("loihi_lif", "truenorth")
+#: core kinds an image may contain (:mod:`neuromap.core_kinds`: one module each)
+CORE_KINDS = tuple(_core_kinds.CORE_KINDS)
 
-SIGN_MODES = ("mixed", "excitatory", "inhibitory")
-
-#: Lava ``SignMode`` enum values (lava/utils/weightutils.py) of each sign mode
-LAVA_SIGN_MODE = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
-
-#: widths of hardware fields (Lava 0.10.0 ``PyLifModelBitAcc`` / ``PyDenseModelBitAcc``)
-DU_MAX = DV_MAX = 4095        # unsigned 12 bit
-VTH_MAX = 131071              # unsigned 17 bit
-BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # signed 13 bit
-BIAS_EXP_MIN, BIAS_EXP_MAX = 0, 7            # 3 bit
-WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 7
 MAX_DELAY = 64                # synaptic delay in steps; Lava delay = delay - 1 in 0..63
-UV_MIN, UV_MAX = -(2 ** 31), 2 ** 31 - 1      # u/v are stored in int32
+WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 7
 
-
-
-@dataclass(frozen=True)
-class LifArithmetic:
-    """Integer arithmetic of a ``loihi_lif`` core: Lava's ``PyLifModelBitAcc`` with the target's widths.
-
-    One step (int32 working registers, as Lava; ``docs/targets.md``, *Neuron arithmetic*):
-    ``u = wrap_u(wrap32(decay(u, 2**decay_bits - (du + 1)) + wrap32(wrap32(a_in) << activation_shift)))``,
-    ``v = clip(wrap32(decay(v, 2**decay_bits - dv) + u + (bias_mant << bias_exp)), +-(2**(voltage_bits-1) - 1))``,
-    spike where ``v > vth << threshold_shift``; ``decay(x, f) = sign(x f) (|x f| >> decay_bits)`` and
-    ``wrap_u`` Lava's single conditional wrap into ``current_bits`` signed bits. Widths in bits.
-    The defaults are Loihi's (Lava 0.10); images written before this field existed load as Loihi.
-    """
-
-    voltage_bits: int = 24       # signed v register; v saturates at +-(2**(voltage_bits-1) - 1)
-    current_bits: int = 24       # signed u register; u wraps (once) into current_bits
-    decay_bits: int = 12         # du, dv unsigned; decay = (du + 1) / 2**decay_bits, dv / 2**decay_bits
-    threshold_bits: int = 17     # vth unsigned mantissa
-    threshold_shift: int = 6     # threshold = vth << threshold_shift
-    activation_shift: int = 6    # summed synaptic input << activation_shift into u
-    bias_mantissa_bits: int = 13  # signed bias mantissa (0 = no bias)
-    bias_exponent_bits: int = 3  # unsigned; bias = bias_mant << bias_exp
-
-    #: inclusive range of each field the emulator implements (int32 registers; image field dtypes:
-    #: du/dv uint16, vth int32, bias_mant int16, bias_exp int8)
-    RANGES = {"voltage_bits": (2, 31), "current_bits": (2, 31), "decay_bits": (0, 16), "threshold_bits": (1, 31),
-              "threshold_shift": (0, 31), "activation_shift": (0, 31), "bias_mantissa_bits": (0, 16),
-              "bias_exponent_bits": (0, 4)}
-
-    def problem(self) -> tuple[str, str] | None:
-        """``(field, reason)`` of the first field outside what the emulator implements, else None."""
-        for name, (lo, hi) in self.RANGES.items():
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int):
-                return name, f"{v!r} is not an integer"
-            if not lo <= v <= hi:
-                return name, f"{v} is outside [{lo}, {hi}]"
-        if self.bias_mantissa_bits and self.bias_mantissa_bits - 1 + self.bias_exp_max > 30:
-            return "bias_exponent_bits", (f"bias_mant << bias_exp reaches 2**{self.bias_mantissa_bits - 1 + self.bias_exp_max}"
-                                          ", beyond the 32-bit working register")
-        return None
-
-    @property
-    def decay_unity(self) -> int:
-        return 1 << self.decay_bits
-
-    @property
-    def decay_max(self) -> int:
-        """Largest du / dv."""
-        return (1 << self.decay_bits) - 1
-
-    @property
-    def vth_max(self) -> int:
-        return (1 << self.threshold_bits) - 1
-
-    @property
-    def bias_mant_max(self) -> int:
-        return (1 << (self.bias_mantissa_bits - 1)) - 1 if self.bias_mantissa_bits else 0
-
-    @property
-    def bias_mant_min(self) -> int:
-        return -(1 << (self.bias_mantissa_bits - 1)) if self.bias_mantissa_bits else 0
-
-    @property
-    def bias_exp_max(self) -> int:
-        return (1 << self.bias_exponent_bits) - 1
-
-    @property
-    def u_half(self) -> int:
-        """``2**(current_bits - 1)``: u wraps once when it leaves ``(-u_half, u_half]``."""
-        return 1 << (self.current_bits - 1)
-
-    @property
-    def v_limit(self) -> int:
-        """v saturates at ``+-v_limit = 2**(voltage_bits - 1) - 1``."""
-        return (1 << (self.voltage_bits - 1)) - 1
-
-    def to_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.RANGES}
-
-    @classmethod
-    def from_dict(cls, d: Any, where: str) -> "LifArithmetic":
-        """Checked inverse of :meth:`to_dict` (manifest ``arithmetic``); ImageError naming the field."""
-        if not isinstance(d, dict) or set(d) != set(cls.RANGES):
-            got = sorted(d) if isinstance(d, dict) else type(d).__name__
-            raise ImageError(f"{where}: arithmetic must be an object with exactly {', '.join(cls.RANGES)} "
-                             f"(got {got}; recompile)")
-        a = cls(**d)
-        bad = a.problem()
-        if bad:
-            raise ImageError(f"{where}: arithmetic.{bad[0]}: {bad[1]} (recompile)")
-        return a
-
-
-#: Loihi (Lava 0.10 ``PyLifModelBitAcc``): the arithmetic of every image without an ``arithmetic`` field
-LOIHI_ARITHMETIC = LifArithmetic()
-
-_NEURON_FIELDS = {  # name -> dtype
-    "core": np.int32, "slot": np.int32,
-    "du": np.uint16, "dv": np.uint16, "vth": np.int32,
-    "bias_mant": np.int16, "bias_exp": np.int8,
-    "u_init": np.int32, "v_init": np.int32,
-}
-#: optional per-neuron fields (absent = all zero): refractory period in steps (neuromap extension)
-_NEURON_OPTIONAL = {"refractory": np.uint8}
+#: per-neuron fields of every image (name -> dtype): core and slot, then the Loihi compartment fields format
+#: version 1 stores in every image (:data:`neuromap.core_kinds.loihi_lif.FIELDS`; TrueNorth images hold zeros)
+_NEURON_FIELDS = {"core": np.int32, "slot": np.int32,
+                  **{f.name: f.dtype for f in _loihi_lif.FIELDS if not f.optional}}
 _SYN_FIELDS = {"post": np.int32, "weight": np.int16, "delay": np.uint8}
 _AXON_FIELDS = {"proj": np.int32, "syn_ptr": np.int64}
 _CORE_FIELDS = {"kind": np.int8, "axon_ptr": np.int64}
@@ -182,70 +80,6 @@ _CORE_FIELDS = {"kind": np.int8, "axon_ptr": np.int64}
 _CORE_OPTIONAL = {"tile_x": np.int32, "tile_y": np.int32, "chip": np.int32}
 _ROUTE_FIELDS = {"src_ptr": np.int64, "core": np.int32, "axon": np.int32, "delay": np.uint8}
 _INPUT_FIELDS = {"spike_step": np.int64, "spike_index": np.int32, "poisson_p": np.float64}
-
-# ---- TrueNorth-style cores (core kind ``truenorth``; docs/image-format.md, docs/truenorth.md).
-# Present only in images whose ``core_kinds`` is ``["truenorth"]``; checked by :func:`_verify_truenorth`.
-#: per-neuron Cassidy et al. (2013) parameters, 1-d (N,); V at tick 0 is ``neurons.v_init``
-_TN_NEURON_FIELDS = {"tn_lambda": np.int16, "tn_c_lambda": np.uint8, "tn_epsilon": np.uint8,
-                     "tn_alpha": np.int32, "tn_beta": np.int32, "tn_TM": np.uint8, "tn_gamma": np.uint8,
-                     "tn_kappa": np.uint8, "tn_R": np.int32}
-#: per-neuron, per-axon-type fields, 2-d (N, 4): weight s_j^G and stochastic-synapse bit b_j^G
-_TN_NEURON_TYPE_FIELDS = {"tn_s": np.int16, "tn_b": np.uint8}
-#: per-axon type G_i (0..3)
-_TN_AXON_FIELDS = {"tn_type": np.uint8}
-#: field -> inclusive range (signed 9-bit weights/leak, 18-bit thresholds and reset, 1-bit flags)
-_TN_RANGES = {"tn_lambda": (-255, 255), "tn_c_lambda": (0, 1), "tn_epsilon": (0, 1),
-              "tn_alpha": (0, 2 ** 18 - 1), "tn_beta": (0, 2 ** 18 - 1), "tn_TM": (0, 17), "tn_gamma": (0, 2),
-              "tn_kappa": (0, 1), "tn_R": (-(2 ** 17), 2 ** 17 - 1), "tn_s": (-255, 255), "tn_b": (0, 1),
-              "tn_type": (0, 3)}
-TN_V_MIN, TN_V_MAX = -(2 ** 19), 2 ** 19 - 1     # V: signed 20 bit
-TN_MIN_DELAY, TN_MAX_DELAY = 1, 15               # axonal delay of a neuron's route (4 bit)
-TN_CORE_AXONS = TN_CORE_NEURONS = 256
-
-
-def weight_step(sign_mode: str, num_weight_bits: int) -> int:
-    """Granularity of a stored weight: ``2 ** (8 - num_weight_bits + mixed)``.
-
-    (``truncate_weights`` in lava/utils/weightutils.py drops that many LSBs.)
-    """
-    return 1 << (8 - int(num_weight_bits) + (sign_mode == "mixed"))
-
-
-def weight_range(sign_mode: str) -> tuple[int, int]:
-    """Inclusive range of a stored weight (``clip_weights(num_bits=8)`` in lava/utils/weightutils.py)."""
-    return {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[sign_mode]
-
-
-def encode_weights(w: np.ndarray, sign_mode: str, num_weight_bits: int) -> np.ndarray:
-    """Integer weights -> the values the synapse memory holds, exactly as Lava 0.10.0 does on its first step.
-
-    ``clip_weights(w, sign_mode, num_bits=8)`` then ``truncate_weights(w, sign_mode,
-    num_weight_bits)`` (lava/utils/weightutils.py): clip to :func:`weight_range`,
-    then clear the low ``log2(weight_step)`` bits of ``w`` (``-w`` for inhibitory),
-    i.e. round toward -inf for excitatory/mixed and toward +inf for inhibitory.
-    Input must be integers representable in int32 (Lava casts with ``astype(np.int32)``).
-    Returns int16.
-    """
-    w = np.asarray(w).astype(np.int32)  # Lava: weights.copy().astype(np.int32)
-    lo, hi = weight_range(sign_mode)
-    w = np.clip(w, lo, hi)
-    k = 8 - int(num_weight_bits) + (sign_mode == "mixed")
-    if sign_mode == "inhibitory":
-        w = -((-w >> k) << k)
-    else:
-        w = (w >> k) << k
-    return w.astype(np.int16)
-
-
-def lava_sign_mode(w: np.ndarray) -> str:
-    """Lava's ``determine_sign_mode`` (used when a projection gives no sign mode)."""
-    w = np.asarray(w)
-    if w.size == 0 or np.min(w) >= 0:
-        return "excitatory"
-    if np.max(w) <= 0:
-        return "inhibitory"
-    return "mixed"
-
 
 @dataclass
 class PopulationMap:
@@ -320,8 +154,9 @@ class Image:
       step (explicit spike times); poisson_p (I, float64: expected events per
       step of Poisson inputs (a Bernoulli probability up to 1, a Poisson count mean above: several
       events per step), NaN for explicit-time inputs).
-    * TrueNorth images (``core_kinds == ["truenorth"]``) add ``neurons.tn_*`` (``tn_s``/``tn_b`` (N, 4))
-      and ``axons.tn_type`` (:data:`_TN_NEURON_FIELDS`, :func:`_verify_truenorth`, docs/image-format.md).
+    * Each core kind declares the fields it adds and checks them (:mod:`neuromap.core_kinds`): TrueNorth images
+      (``core_kinds == ["truenorth"]``) add ``neurons.tn_*`` (``tn_s``/``tn_b`` (N, 4)) and ``axons.tn_type``
+      (:data:`neuromap.core_kinds.truenorth.FIELDS`, docs/image-format.md).
     """
 
     target: str
@@ -438,30 +273,13 @@ class Image:
         _ptr(self.cores["axon_ptr"], A, "cores.axon_ptr")
         _ptr(self.axons["syn_ptr"], S, "axons.syn_ptr")
         _ptr(self.routes["src_ptr"], R, "routes.src_ptr")
-        for name in self.core_kinds:
-            if name not in CORE_KINDS:
-                raise ImageError(f"image core kind {name!r} is unknown (known: {', '.join(CORE_KINDS)})")
+        kind = _core_kinds.image_core_kind(self)     # known, and one kind per image
         _rng(self.cores["kind"], 0, len(self.core_kinds) - 1, "cores.kind")
         nu = self.neurons
         _rng(nu["core"], 0, C - 1, "neurons.core")
         _rng(nu["slot"], 0, None, "neurons.slot")
         if N and np.unique(nu["core"].astype(np.int64) << 32 | nu["slot"].astype(np.int64)).shape[0] != N:
             raise ImageError("image neurons.slot: two neurons share a (core, slot)")
-        ar = self.arithmetic
-        if not isinstance(ar, LifArithmetic) or ar.problem():
-            raise ImageError(f"image arithmetic: {ar.problem() if isinstance(ar, LifArithmetic) else type(ar).__name__}"
-                             " is not an arithmetic the emulator implements (recompile)")
-        _rng(nu["du"], 0, ar.decay_max, "neurons.du")
-        _rng(nu["dv"], 0, ar.decay_max, "neurons.dv")
-        _rng(nu["vth"], 0, ar.vth_max, "neurons.vth")
-        _rng(nu["bias_mant"], ar.bias_mant_min, ar.bias_mant_max, "neurons.bias_mant")
-        _rng(nu["bias_exp"], BIAS_EXP_MIN, ar.bias_exp_max, "neurons.bias_exp")
-        for k, dt in _NEURON_OPTIONAL.items():
-            if k in nu:
-                a = nu[k]
-                if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != 1:
-                    raise ImageError(f"image array neurons.{k} must be 1-d {np.dtype(dt).name}")
-                _len(a, N, f"neurons.{k}")
         _rng(self.axons["proj"], 0, len(self.projections) - 1, "axons.proj")
         sy = self.synapses
         _rng(sy["post"], 0, N - 1, "synapses.post")
@@ -488,10 +306,8 @@ class Image:
                 raise ImageError("image synapses.post: a synapse targets a neuron on another core than its axon")
             del core_of_ax
             per_proj = np.bincount(self.axons["proj"], weights=n_syn_ax, minlength=len(self.projections))
-            for k, pm in enumerate(self.projections):   # settings first, then every weight at once
+            for k, pm in enumerate(self.projections):   # settings here, stored weights by the core kind
                 _check_projection(k, pm, np.zeros(0, np.int64), n_syn=int(per_proj[k]))
-            if "truenorth" not in self.core_kinds:     # TN weights: _verify_truenorth
-                _check_weights(self, np.repeat(self.axons["proj"], n_syn_ax))
         else:
             for k, pm in enumerate(self.projections):
                 _check_projection(k, pm, np.zeros(0, np.int64))
@@ -514,10 +330,7 @@ class Image:
             if bad or (pop.kind == "input" and set(pr.variables) - {"spikes"}):
                 raise ImageError(f"image probe of {pr.population!r}: cannot record {bad or list(pr.variables)}")
 
-        if "truenorth" in self.core_kinds:
-            _verify_truenorth(self)
-        else:
-            _verify_capacities(self)
+        kind.verify(self)     # what the core kind adds (neuromap.core_kinds: its fields, weights, capacities)
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
@@ -543,7 +356,8 @@ class Image:
             "options": self.options,
             "constants": self.constants,
             "core_kinds": list(self.core_kinds),
-            **({"arithmetic": self.arithmetic.to_dict()} if "loihi_lif" in self.core_kinds else {}),
+            **{k: v for name in dict.fromkeys(self.core_kinds)
+               for k, v in _core_kinds.core_kind(name).manifest_fields(self).items()},
             "populations": [vars(p) for p in self.populations],
             "projections": [{k: v for k, v in vars(p).items() if k != "learning_arrays"}
                             for p in self.projections],
@@ -624,34 +438,9 @@ def _json_default(o):
     raise TypeError(f"cannot store {type(o).__name__} in an image manifest")
 
 
-def _len(a: np.ndarray, n: int, name: str) -> None:
-    if a.shape[0] != n:
-        raise ImageError(f"image array {name} has length {a.shape[0]}, expected {n}")
-
-
 def _ptr(a: np.ndarray, end: int, name: str) -> None:
     if a[0] != 0 or a[-1] != end or np.any(np.diff(a) < 0):
         raise ImageError(f"image array {name} is not a valid offset array (0 .. {end}, non-decreasing)")
-
-
-def _rng(a: np.ndarray, lo: int, hi: int | None, name: str) -> None:
-    if a.size and (a.min() < lo or (hi is not None and a.max() > hi)):
-        bad = a[(a < lo) | (a > hi)][0] if hi is not None else a[a < lo][0]
-        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ImageError(f"image array {name} holds {bad}, outside {rng}")
-
-
-def _check_weights(img: "Image", proj_of_syn: np.ndarray) -> None:
-    """Every stored weight representable in its projection's encoding (O(synapses), one pass);
-    the first projection with a bad weight gets :func:`_check_projection`'s message."""
-    lo, hi, step = (np.array([f(pm) for pm in img.projections], np.int32) for f in
-                    (lambda pm: weight_range(pm.sign_mode)[0], lambda pm: weight_range(pm.sign_mode)[1],
-                     lambda pm: weight_step(pm.sign_mode, pm.num_weight_bits)))
-    w = img.synapses["weight"]
-    bad = (w < lo[proj_of_syn]) | (w > hi[proj_of_syn]) | ((w & (step[proj_of_syn] - 1)) != 0)
-    if bad.any():
-        k = int(proj_of_syn[int(np.argmax(bad))])
-        _check_projection(k, img.projections[k], w[proj_of_syn == k].astype(np.int64))
 
 
 def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray, n_syn: int | None = None) -> None:
@@ -662,11 +451,9 @@ def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray, n_syn: int | Non
         raise ImageError(f"{where}: num_weight_bits {pm.num_weight_bits} is outside [1, 8]")
     if not (WEIGHT_EXP_MIN <= pm.weight_exp <= WEIGHT_EXP_MAX):
         raise ImageError(f"{where}: weight_exp {pm.weight_exp} is outside [{WEIGHT_EXP_MIN}, {WEIGHT_EXP_MAX}]")
-    lo, hi = weight_range(pm.sign_mode)
-    step = weight_step(pm.sign_mode, pm.num_weight_bits)
-    if w.size and (w.min() < lo or w.max() > hi or np.any(w % step)):
-        raise ImageError(f"{where}: a stored weight is not representable with sign_mode={pm.sign_mode}, "
-                         f"num_weight_bits={pm.num_weight_bits} (range [{lo}, {hi}], multiples of {step})")
+    bad = weight_problem(pm.sign_mode, pm.num_weight_bits, w)
+    if bad:
+        raise ImageError(f"{where}: {bad}")
     _check_learning(where, pm, w.size if n_syn is None else n_syn)
 
 
@@ -685,77 +472,3 @@ def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
         if not isinstance(a, np.ndarray) or a.ndim < 1 or a.dtype.kind not in "iuf":
             raise ImageError(f"{where}: learning array {name!r} must be a numeric numpy array")
     learning_engines.verify(lr, arrs, n_syn, pm.sign_mode, pm.num_weight_bits, where)
-
-
-def _verify_capacities(img: "Image") -> None:
-    """Every axon is named by exactly one route, and every core fits the capacities the image records
-    in ``constants`` (:mod:`neuromap.capacity`, the accounting packing and ``inspect`` use)."""
-    from neuromap.capacity import CoreLimits, image_usage, violations
-    A = img.n_axons
-    if A:
-        g = img.cores["axon_ptr"][img.routes["core"]] + img.routes["axon"]
-        n_routes = np.bincount(g, minlength=A)
-        if np.any(n_routes != 1):
-            a = int(np.flatnonzero(n_routes != 1)[0])
-            raise ImageError(f"image routes: axon {a} is named by {int(n_routes[a])} routes (each axon has exactly "
-                             "one source; recompile)")
-    limits = CoreLimits.from_constants(img.constants)
-    if limits is None:
-        return
-    bad = violations(image_usage(img, limits), limits)
-    if bad:
-        raise ImageError(f"image exceeds a core's capacity: {bad[0]} ({len(bad)} violation(s); "
-                         "recompile with a placer that respects the target)")
-
-
-def _verify_truenorth(img: "Image") -> None:
-    """Invariants of a TrueNorth image (docs/image-format.md, *TrueNorth cores*): every core is
-    ``truenorth`` with <= 256 axons and neurons, every TN field has its dtype, shape and bit width, a
-    synapse's stored weight is ``tn_s[post, tn_type[axon]]`` (crossbar bit set), one synapse per
-    (axon, neuron), synaptic delay 1, a neuron has at most one route (fan-out 1) with delay 1..15."""
-    if img.core_kinds != ["truenorth"]:
-        raise ImageError(f"image core_kinds {img.core_kinds}: a TrueNorth image has core_kinds ['truenorth'] "
-                         "only (mixing core kinds is not supported; recompile)")
-    N, C, A = img.n_neurons, img.n_cores, img.n_axons
-    nu, ax, sy, rt = img.neurons, img.axons, img.synapses, img.routes
-    for group, spec, shape in (("neurons", _TN_NEURON_FIELDS, (N,)), ("neurons", _TN_NEURON_TYPE_FIELDS, (N, 4)),
-                               ("axons", _TN_AXON_FIELDS, (A,))):
-        for k, dt in spec.items():
-            a = getattr(img, group).get(k)
-            if a is None:
-                raise ImageError(f"image array {group}.{k} is missing (TrueNorth images need it; recompile)")
-            if not isinstance(a, np.ndarray) or a.dtype != dt or a.shape != shape:
-                raise ImageError(f"image array {group}.{k} must be {np.dtype(dt).name} of shape {shape}, "
-                                 f"got {getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}")
-            _rng(a.reshape(-1), *_TN_RANGES[k], f"{group}.{k}")
-    _rng(nu["v_init"], TN_V_MIN, TN_V_MAX, "neurons.v_init")
-    for k in ("du", "dv", "vth", "bias_mant", "bias_exp", "u_init"):
-        if np.any(nu[k] != 0):
-            raise ImageError(f"image array neurons.{k} must be 0 on truenorth cores (unused field)")
-    _rng(nu["slot"], 0, TN_CORE_NEURONS - 1, "neurons.slot")
-    n_ax = np.diff(img.cores["axon_ptr"])
-    if C and n_ax.max() > TN_CORE_AXONS:
-        raise ImageError(f"image cores.axon_ptr: core {int(np.argmax(n_ax))} has {int(n_ax.max())} axons, "
-                         f"more than {TN_CORE_AXONS} (recompile)")
-    if np.any(sy["delay"] != 1):
-        raise ImageError("image array synapses.delay must be 1 on truenorth cores (delays are axonal: routes.delay)")
-    ax_of_syn = np.repeat(np.arange(A), np.diff(ax["syn_ptr"]))
-    if sy["post"].size:
-        if np.unique(ax_of_syn.astype(np.int64) * max(N, 1) + sy["post"]).size != sy["post"].size:
-            raise ImageError("image synapses.post: two synapses join the same axon and neuron (one crossbar bit each)")
-        implied = nu["tn_s"][sy["post"], ax["tn_type"][ax_of_syn]]
-        bad = np.flatnonzero(sy["weight"] != implied)
-        if bad.size:
-            raise ImageError(f"image synapses.weight[{bad[0]}] = {sy['weight'][bad[0]]} differs from the crossbar's "
-                             f"implied weight tn_s[post, tn_type[axon]] = {implied[bad[0]]} (recompile)")
-    fan = np.diff(rt["src_ptr"])
-    if N and fan[:N].max(initial=0) > 1:
-        raise ImageError(f"image routes.src_ptr: neuron {int(np.argmax(fan[:N]))} has {int(fan[:N].max())} routes; "
-                         "a TrueNorth neuron drives one axon (fan-out legalization adds splitters; recompile)")
-    d = rt["delay"]
-    if d.size and d.min() < TN_MIN_DELAY:
-        raise ImageError(f"image array routes.delay holds {int(d.min())}; truenorth routes take >= 1 tick")
-    nd = d[:rt["src_ptr"][N]]
-    if nd.size and nd.max() > TN_MAX_DELAY:
-        raise ImageError(f"image array routes.delay holds {int(nd.max())} on a neuron's route, outside "
-                         f"[{TN_MIN_DELAY}, {TN_MAX_DELAY}] (4-bit axonal delay)")

@@ -39,6 +39,7 @@ from typing import Any, Callable
 import numpy as np
 
 from neuromap import learning_engines
+from neuromap.core_kinds import CORE_KINDS
 from neuromap.errors import ImageError
 
 #: bounds on what a manifest may hold (far above any real image)
@@ -287,13 +288,13 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "seed": _int(0, 2 ** 63 - 1),
     "options": _report(OPTIONS_FIELDS),
     "constants": _report(CONSTANTS_FIELDS),   # a section, when present, has every field of its kind
-    "core_kinds": _list(_enum("loihi_lif", "truenorth"), max_len=8),
+    "core_kinds": _list(_enum(*CORE_KINDS), max_len=8),
     "populations": _list(_record(POPULATION_FIELDS)),
     "projections": _list(_record(PROJECTION_FIELDS)),
     "probes": _list(_record(PROBE_FIELDS)),
     "arrays": _arrays_table,
     "manifest_sha256": _hex64,
-    "arithmetic": _json_object,     # checked field by field by neuromap.image.LifArithmetic.from_dict
+    "arithmetic": _json_object,     # checked field by field by neuromap.core_kinds.loihi_lif.LifArithmetic.from_dict
 }
 #: fields an image may omit (older images: Loihi arithmetic)
 MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic",)

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import backends.emulator as emulator_backend
+import backends.lava.run as lava_run
+from neuromap.core_kinds import image_core_kind
 from neuromap.errors import ValidationMismatch
 from neuromap.image import Image, ProbeMap
+from neuromap.progress import scaled
 
 _ORDER = {"u": 0, "v": 1, "spike": 2, "weight": 3}
 
@@ -132,8 +136,9 @@ def summary_line(s: dict) -> str:
 
 
 def probe_everything(image: Image) -> Image:
-    """A copy of ``image`` that probes spikes, u and v of every neuron (arrays shared, not copied)."""
-    var = ("spikes", "v") if "truenorth" in image.core_kinds else ("spikes", "u", "v")  # TrueNorth: V only
+    """A copy of ``image`` that probes spikes and every state variable of its core kind (u and v; TrueNorth:
+    V only) of every neuron (arrays shared, not copied)."""
+    var = ("spikes",) + image_core_kind(image).state_variables
     probes = [ProbeMap(p.name, var, None) for p in image.populations if p.kind == "neuron"]
     return dataclasses.replace(image, probes=probes)
 
@@ -152,18 +157,14 @@ def validate_image_summary(image: Image, steps: int, engine: str = "numba", prob
     weights of plastic projections every ``weight_every`` steps and after the last. Returns
     :func:`identical_summary`; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
     the Lava run's segments count up to ``steps``, then the emulator's chunks (:mod:`neuromap.progress`)."""
-    from neuromap.progress import scaled
-    from backends.emulator import run as run_emulator
-    from backends.lava.run import run as run_lava
-
     if probe_all:
         image = probe_everything(image)
     else:  # spikes are recorded for every neuron anyway; keep the probes that trace u or v
         image = dataclasses.replace(image, probes=[p for p in image.probes if {"u", "v"} & set(p.variables)])
     kw = {"weight_every": weight_every} if any(pm.learning for pm in image.projections) else {}
     # Lava first: image errors Lava cannot run surface before the emulator runs
-    lava = run_lava(image, steps, **kw, **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
+    lava = lava_run.run(image, steps, **kw, **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
     if progress is not None:
         progress(steps, 2 * steps)
-    emu = run_emulator(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps), **kw)
+    emu = emulator_backend.run(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps), **kw)
     return check_identical_summary(emu, lava)

@@ -6,6 +6,10 @@
   only (tests of emulator internals such as chunking, or of arithmetic Lava does not run).
 - images that several test files compile from the same example are compiled once per test session (once
   per xdist worker) and treated as read-only by the tests that use them.
+
+Shared helpers that are not fixtures are modules of tests/helpers/ (hypothesis strategies:
+``tests.helpers.strategies``, since fixtures cannot feed ``@given``); scalar oracles are in tests/oracles/.
+Where a test goes: DEVELOPERS.md, *Tests*.
 """
 from __future__ import annotations
 

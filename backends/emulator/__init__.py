@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emulator import emulate
 from neuromap.errors import NeuromapError
 from neuromap.image import Image, load_image
 
@@ -101,7 +102,6 @@ def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba", pro
     (``progress(done_steps, steps)`` after each chunk, see :mod:`neuromap.progress`); plastic
     projections' weights are recorded every ``weight_every`` steps and after the last; ``threads``: see
     :func:`emulator.emulate` (same results for any value)."""
-    from emulator import emulate
     img = image if isinstance(image, Image) else load_image(image)
     raw = emulate(img, steps, engine, progress=progress, weight_every=weight_every, threads=threads)
     N = img.n_neurons

@@ -42,6 +42,7 @@ from neuromap import learning_engines
 from neuromap.errors import ImageError
 from neuromap.image import LOIHI_ARITHMETIC, Image, encode_weights
 from neuromap.learning_engines import loihi
+from neuromap.poisson_stream import PoissonStream
 
 #: the core kind Lava's LIF/Dense run; other kinds need their own process models
 LIF_KIND = "loihi_lif"
@@ -522,9 +523,8 @@ def message_bits(plan: LavaPlan, c: Connection) -> int:
 
 def input_raster(plan: LavaPlan, steps: int) -> np.ndarray:
     """(steps, I) int32 events per input and step, as the emulator replays them (explicit times: 0/1; Poisson
-    inputs from :class:`emulator.inputs.PoissonStream`, docs/image-format.md *Inputs*: at most 1 per step
+    inputs from :class:`neuromap.poisson_stream.PoissonStream`, docs/image-format.md *Inputs*: at most 1 per step
     for ``p <= 1``, a Poisson count for ``p > 1``, delivered as graded spikes)."""
-    from emulator.inputs import PoissonStream
     r = np.zeros((steps, plan.n_inputs), np.int32)
     m = plan.spike_step < steps
     r[plan.spike_step[m], plan.spike_index[m]] = 1

@@ -7,7 +7,7 @@ joins disconnected parts, see :func:`backends.lava.build.tie_groups`).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from backends.emulator import Results, weights_by_name
 from backends.lava.build import LavaNetwork, build_network
 from backends.lava.compat import import_lava
 from backends.lava.plan import LavaPlan, input_raster, plan_image, plastic_positions
+from backends.lava.results import LavaRaw, to_results, traffic  # noqa: F401  (importable from here as before)
+from backends.lava.truenorth_run import run_truenorth_image
+from neuromap.core_kinds import image_core_kind, loihi_lif, truenorth
 from neuromap.errors import BackendError, ImageError, NeuromapError
 from neuromap.image import Image
 
@@ -43,32 +46,6 @@ def lava_failures(image: Image):
         raise BackendError(f"image {image.network_name!r} (target {image.target}): Lava failed while {stage.now}: "
                            f"{type(e).__name__}: {what} (the emulator runs this image: `neuromap run BUILD "
                            "--backend emulator`; rerun with --debug for the traceback and report it)") from e
-
-
-@dataclass
-class LavaRaw:
-    """Raw outputs in global indices: ``spikes`` (steps, N) bool of neurons, ``inputs`` (steps, I) bool,
-    ``u``/``v`` (steps, len(probe)) int64 traces of the global neuron ids ``probe_u``/``probe_v``; plastic
-    projections: ``weights`` (projection index -> stored weights in image synapse order after each step of
-    ``weight_steps``), as :class:`emulator.RawRun`."""
-
-    steps: int
-    spikes: np.ndarray
-    inputs: np.ndarray
-    probe_u: np.ndarray
-    u: np.ndarray
-    probe_v: np.ndarray
-    v: np.ndarray
-    weight_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    weights: dict = field(default_factory=dict)   # projection index -> (len(weight_steps), S_k) int16
-
-    def events(self) -> np.ndarray:
-        """(k, 2) int64 rows (step, source id), sorted by step then source (inputs are N + input id; an input
-        with several events in a step once per event)."""
-        counts = np.concatenate([self.spikes.astype(np.int64), self.inputs.astype(np.int64)], axis=1)
-        t, s = np.nonzero(counts)
-        c = counts[t, s]
-        return np.stack([np.repeat(t, c), np.repeat(s, c)], axis=1).astype(np.int64)
 
 
 def _weight_slots(plan: LavaPlan, image_syn_proj: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
@@ -173,55 +150,32 @@ def run_lava_raw(image: Image, steps: int, probe: np.ndarray | None = None,
                         stage)
 
 
-def traffic(image: Image, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-core spike counts (C,) and per-link message counts (C+1, C) of spike ``events`` (step, source
-    id): every spike of a source sends one message per routing-table entry (row C = host inputs)."""
-    N, C = image.n_neurons, image.n_cores
-    src = events[:, 1] if events.size else np.zeros(0, np.int64)
-    core = np.concatenate([image.neurons["core"].astype(np.int64), np.full(image.n_inputs, C, np.int64)])
-    core_spikes = np.bincount(core[src[src < N]], minlength=C + 1)[:C].astype(np.int64)
-    ptr = image.routes["src_ptr"].astype(np.int64)
-    n = ptr[src + 1] - ptr[src]
-    owner = np.repeat(np.arange(src.size), n)
-    first = np.cumsum(n) - n
-    entry = np.arange(owner.size) - first[owner] + ptr[src][owner] if owner.size else owner
-    link = np.zeros((C + 1, C), np.int64)
-    np.add.at(link, (core[src[owner]], image.routes["core"].astype(np.int64)[entry]), 1)
-    return core_spikes, link
-
-
-def to_results(image: Image, raw: LavaRaw) -> Results:
-    """The emulator's :class:`~backends.emulator.Results` layout (per-population spikes, probed u/v)."""
-    events = raw.events()
-    core_spikes, link = traffic(image, events)
-    res = Results(steps=raw.steps, spikes={}, core_spikes=core_spikes, link_spikes=link,
-                  meta={"backend": "lava", "run_cfg": "Loihi2SimCfg(select_tag='fixed_pt')", "target": image.target,
-                        "network": image.network_name, "source_hash": image.source_hash})
-    N = image.n_neurons
-    for pop in image.populations:
-        base = pop.start + (0 if pop.kind == "neuron" else N)
-        m = (events[:, 1] >= base) & (events[:, 1] < base + pop.size)
-        res.spikes[pop.name] = np.stack([events[m, 0], events[m, 1] - base], axis=1).astype(np.int64)
-    for pr in image.probes:
-        pop = image.population(pr.population)
-        local = np.arange(pop.size) if pr.neurons is None else np.asarray(pr.neurons, np.int64)
-        for var, ids, tr in (("u", raw.probe_u, raw.u), ("v", raw.probe_v, raw.v)):
-            if var in pr.variables:
-                getattr(res, var)[pop.name] = tr[:, np.searchsorted(ids, pop.start + local)]
-                res.neurons[pop.name] = local
-    return res
-
-
 def run(image: Image, steps: int, weight_every: int | None = None, progress=None) -> Results:
-    """Run ``image`` in Lava (fixed_pt) for ``steps`` steps; same :class:`Results` as the emulator's ``run``
-    (plastic projections' weights every ``weight_every`` steps and after the last; ``progress`` as in
-    :func:`run_network`, Loihi-style images only)."""
-    if "truenorth" in image.core_kinds:     # TrueNorth cores: backends/lava/truenorth_run.py
-        from backends.lava.truenorth_run import run_truenorth_image
-        with lava_failures(image) as stage:
-            stage.now = f"running {image.n_cores} TrueNorthCore processes"
-            return run_truenorth_image(image, steps)
+    """Run ``image`` in Lava (fixed_pt) for ``steps`` steps on the runner of its core kind (:data:`RUNNERS`);
+    same :class:`Results` as the emulator's ``run`` (plastic projections' weights every ``weight_every`` steps
+    and after the last; ``progress`` as in :func:`run_network`, ``loihi_lif`` images only)."""
+    kind = image_core_kind(image).name
+    runner = RUNNERS.get(kind)
+    if runner is None:
+        raise ImageError(f"the Lava backend cannot run core kind {kind!r} (it runs {', '.join(RUNNERS)})")
+    return runner(image, steps, weight_every, progress)
+
+
+def run_loihi_lif(image: Image, steps: int, weight_every: int | None = None, progress=None) -> Results:
+    """:func:`run` for ``loihi_lif`` cores: Lava's LIF and Dense/Sparse (or learning) processes."""
     raw = run_lava_raw(image, steps, weight_every=weight_every, progress=progress)
     res = to_results(image, raw)
     res.weights, res.weight_steps = weights_by_name(image, raw.weights), raw.weight_steps
     return res
+
+
+def _run_truenorth(image: Image, steps: int, weight_every: int | None = None, progress=None) -> Results:
+    """:func:`run` for ``truenorth`` cores (:mod:`backends.lava.truenorth_run`; no learning, no progress)."""
+    with lava_failures(image) as stage:
+        stage.now = f"running {image.n_cores} TrueNorthCore processes"
+        return run_truenorth_image(image, steps)
+
+
+#: core kind name (:data:`neuromap.core_kinds.CORE_KINDS`) -> its Lava runner
+#: ``(image, steps, weight_every, progress) -> Results`` (builds the processes and runs them)
+RUNNERS = {loihi_lif.NAME: run_loihi_lif, truenorth.NAME: _run_truenorth}

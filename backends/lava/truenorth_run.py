@@ -4,7 +4,7 @@ The image's cores become :class:`backends.lava.procs.truenorth.TrueNorthCore` pr
 custom process with a ``fixed_pt`` model; routes are Lava ``DelaySparse`` connections), through
 :func:`emulator.tn_image.cores_from_image`; host inputs are the same ``(tick, core, axon)``
 activations the emulator injects (:func:`emulator.tn_image.host_inputs`). Output: the
-:class:`~backends.emulator.Results` of :func:`backends.lava.run.to_results` (V of probed neurons in
+:class:`~backends.emulator.Results` of :func:`backends.lava.results.to_results` (V of probed neurons in
 the ``v`` traces, ``u`` all zeros as on the emulator).
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from backends.emulator import Results
+from backends.lava.results import LavaRaw, to_results
 from emulator.tn_image import cores_from_image, dense_from_result, host_inputs, v_probe
 from emulator.truenorth import TNResult
 from neuromap.errors import ImageError
@@ -20,7 +21,6 @@ from neuromap.image import Image
 
 def run_truenorth_image(image: Image, steps: int) -> Results:
     """Run ``image`` (TrueNorth cores) in Lava for ``steps`` ticks; same Results layout as the emulator."""
-    from backends.lava.run import LavaRaw, to_results
     steps = int(steps)
     if steps < 0:
         raise ImageError(f"steps must be >= 0, got {steps}")
@@ -30,7 +30,7 @@ def run_truenorth_image(image: Image, steps: int) -> Results:
         res = TNResult([np.zeros((steps, c.n_neurons), bool) for c in cores],
                        [np.zeros((steps, c.n_neurons), np.int32) for c in cores])
     else:
-        from backends.lava.procs.truenorth import run_truenorth
+        from backends.lava.procs.truenorth import run_truenorth  # lazy: imports lava (optional dependency)
         res = run_truenorth(cores, steps, host_inputs(image, steps), seed=image.seed, record_v=probe.size > 0)
     fired, inp, v = dense_from_result(image, res, layout, steps, probe)
     return to_results(image, LavaRaw(steps, fired, inp, probe, np.zeros_like(v), probe, v))

@@ -1,40 +1,20 @@
-"""``poisson``: independent Poisson spike trains, one rate per neuron (Hz), and their one documented
-event stream (docs/image-format.md, *Inputs*), shared by the float reference and every image consumer.
+"""``poisson``: independent Poisson spike trains, one rate per neuron (Hz).
 
-With ``p_j = rate_j * dt / 1000`` (expected events of input ``j`` per step):
-
-* ``p_j <= 1``: a per-step Bernoulli(p_j) train (as ANNarchy's PoissonPopulation), at most one event per
-  step. Gaps between spikes: ``gap(u) = 1 + floor(log1p(-u) / log1p(-p_j))`` for one fresh
-  ``u = rng.random()`` per spike (geometric on 1, 2, ...; :data:`NEVER` when the quotient is ``>= NEVER``;
-  ``log1p(-1) = -inf``, so ``p_j = 1`` spikes every step). First spike at ``gap(u) - 1``.
-* ``p_j > 1``: a Poisson(p_j) count of events every step (as NEST's ``poisson_generator``: several events
-  per step, *multiplicity*): the count of a step is ``count(u) = min{k : F(k) > u}`` for one fresh ``u``,
-  ``F(k) = pmf(0) + ... + pmf(k)``, ``pmf(0) = exp(-p_j)``, ``pmf(k) = pmf(k - 1) * p_j / k`` (float64, in
-  this order; the sum stops growing when ``pmf`` underflows to 0, which ends the search). ``p_j`` above
-  :data:`MAX_PER_STEP` is refused.
-
-Draw order (``rng = numpy.random.default_rng(seed)``, PCG64): first one ``u`` per input in input order
-(``p_j = 0`` included; a ``p_j > 1`` input's first ``u`` is its count of step 0); then step by step, in input
-order, every input with events in that step emits them and draws one ``u``: a ``p_j <= 1`` input its next
-gap, a ``p_j > 1`` input (which takes part in every step, with a count of 0 too) its count of the next
-step. So the stream depends only on the seed and the ``p_j``, never on how a run is cut into chunks, and a
-longer run extends a shorter one. Cost: one draw per spike of a ``p_j <= 1`` input and one per step of a
-``p_j > 1`` input (whatever its count), plus one heap operation per (input, active step) for sparse inputs
-or a scan of the inputs per step for dense ones (the same stream either way); memory O(inputs).
-
-The float reference draws the Poisson populations of a network as one stream (populations in network
-order, members in order, ``seed`` = the network seed), exactly as the compiled image numbers them, so the
-float run and the emulator see the same input events.
+``p_j = rate_j * dt / 1000`` (:func:`events_per_step`) expected events of input ``j`` per step: a per-step
+Bernoulli(p_j) train for ``p_j <= 1``, a Poisson(p_j) count of events per step above (multiplicity). The
+events are the one documented stream of :mod:`neuromap.poisson_stream` (docs/image-format.md, *Inputs*),
+shared by the float reference and every image consumer: the float reference draws the Poisson populations
+of a network as one stream (populations in network order, members in order, ``seed`` = the network seed),
+exactly as the compiled image numbers them, so the float run and the emulator see the same input events.
 """
 from __future__ import annotations
 
-import math
-
-import numba
 import numpy as np
 
-from neuromap.errors import NeuromapError
 from neuromap.params import Param
+# the stream itself, importable from here as before
+from neuromap.poisson_stream import (MAX_PER_STEP, NEVER, PoissonStream, count, first_spikes, gap,  # noqa: F401
+                                     log_stay, multi_rate, poisson_chunk, poisson_chunk_scan, stay_poisson)
 
 PARAMS = {
     "rate": Param(10.0, lo=0.0, unit="Hz", per_neuron=True, doc="firing rate per neuron"),
@@ -43,190 +23,8 @@ STATE = ()
 TARGETS: dict = {}
 N_CHANNELS = 0
 
-#: gap of an input that never spikes again (steps; ``2**62``)
-NEVER = 1 << 62
-
 
 def events_per_step(rate, dt: float) -> np.ndarray:
     """float64 ``rate * dt / 1000``: expected events per step of each input (Hz, ms); > 1 means several
     events per step (multiplicity)."""
     return np.asarray(rate, np.float64) * dt / 1000.0
-
-
-def log_stay(p: np.ndarray) -> np.ndarray:
-    """float64 ``log1p(-p)`` per input, ``-inf`` for ``p >= 1`` (C ``log1p``, as the compiled kernels
-    call it; numpy's own vectorized ``log1p`` may differ in the last bit)."""
-    return np.array([-math.inf if x >= 1.0 else math.log1p(-x) for x in np.asarray(p, np.float64).tolist()],
-                    np.float64)
-
-
-#: largest expected events per step of one input (exp(-p) must not underflow); split larger sources
-MAX_PER_STEP = 700.0
-
-
-def multi_rate(p: np.ndarray) -> np.ndarray:
-    """float64 per input: ``p`` where ``p > 1`` (a Poisson-count input), else 0 (a Bernoulli input)."""
-    p = np.asarray(p, np.float64)
-    return np.where(p > 1.0, p, 0.0)
-
-
-def stay_poisson(lam: np.ndarray) -> np.ndarray:
-    """float64 ``exp(-lam)`` per input (Python's ``math.exp``), 0 where ``lam`` is 0 (unused)."""
-    return np.array([math.exp(-x) if x > 0.0 else 0.0 for x in np.asarray(lam, np.float64).tolist()], np.float64)
-
-
-@numba.njit(inline="always")
-def gap(u, lq):
-    """Steps to the next spike (>= 1) of a ``p <= 1`` input for uniform ``u`` in [0, 1) and
-    ``lq = log1p(-p)``."""
-    if lq == 0.0:
-        return NEVER
-    x = math.log1p(-u) / lq
-    return NEVER if x >= NEVER else 1 + np.int64(math.floor(x))
-
-
-@numba.njit(inline="always")
-def count(u, lam, elam):
-    """Events of one step of a ``p > 1`` input: the Poisson(``lam``) quantile of uniform ``u`` by
-    inversion (``elam = exp(-lam)``; module doc)."""
-    k = 0
-    pmf = elam
-    cdf = pmf
-    while u >= cdf and pmf > 0.0:
-        k += 1
-        pmf = pmf * lam / k
-        cdf = cdf + pmf
-    return k
-
-
-@numba.njit(cache=True, nogil=True)
-def first_spikes(rng, lq, lam, elam, nxt, cnt):
-    """``nxt[j]`` <- the first event step of every input (one draw each, in order); a ``p > 1`` input
-    (``lam[j] = p > 0``) gets ``nxt[j] = 0`` and ``cnt[j]`` <- its count of step 0."""
-    for j in range(lq.shape[0]):
-        u = rng.random()
-        if lam[j] > 0.0:
-            cnt[j] = count(u, lam[j], elam[j])
-            nxt[j] = 0
-        else:
-            nxt[j] = gap(u, lq[j]) - 1
-
-
-@numba.njit(inline="always")
-def _before(nxt, a, b):
-    """Heap order: input ``a`` spikes before ``b`` (earlier step, then lower index)."""
-    return nxt[a] < nxt[b] or (nxt[a] == nxt[b] and a < b)
-
-
-@numba.njit(inline="always")
-def _push(out, c, j):
-    """Append ``j`` at ``out[c]`` (doubling ``out`` when full); returns (out, c + 1)."""
-    if c == out.shape[0]:
-        grown = np.empty(2 * c, np.int64)
-        grown[:c] = out
-        out = grown
-    out[c] = j
-    return out, c + 1
-
-
-@numba.njit(inline="always")
-def _emit(rng, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr):
-    """Input ``j``'s events of step ``t`` (its next event step) into ``out[c:]`` (grown when full) and
-    ``ptr``; draws its next gap (``p <= 1``) or next step's count (``p > 1``). Returns (out, new c)."""
-    if lam[j] > 0.0:                                        # Poisson count, every step
-        for _ in range(cnt[j]):
-            out, c = _push(out, c, j)
-        ptr[t - t0 + 1] += cnt[j]
-        cnt[j] = count(rng.random(), lam[j], elam[j])
-        nxt[j] = t + 1
-    else:
-        out, c = _push(out, c, j)
-        ptr[t - t0 + 1] += 1
-        nxt[j] = t + gap(rng.random(), lq[j])
-    return out, c
-
-
-@numba.njit(cache=True, nogil=True)
-def poisson_chunk(rng, lq, lam, elam, nxt, cnt, heap, t0, n, ptr, cap):
-    """Events of steps ``t0 .. t0+n-1``: fills ``ptr`` (int64[n + 1], CSR over steps) and returns the
-    inputs' indices (int64, input order within a step; an input with ``c`` events in a step appears ``c``
-    times in a row); advances ``nxt``, ``cnt``, ``heap`` (the inputs as a binary min-heap on (next event step,
-    index)) and ``rng``. Cost per spike of ``p <= 1`` inputs, not per input and step. ``cap``: initial size of the output (it
-    grows as needed)."""
-    out = np.empty(max(16, cap), np.int64)
-    c = 0
-    P = heap.shape[0]
-    for k in range(n + 1):
-        ptr[k] = 0
-    while nxt[heap[0]] < t0 + n:
-        j = heap[0]
-        out, c = _emit(rng, lq, lam, elam, nxt, cnt, j, nxt[j], t0, out, c, ptr)
-        i = 0                                               # sift the root down
-        while True:
-            a = 2 * i + 1
-            if a >= P:
-                break
-            if a + 1 < P and _before(nxt, heap[a + 1], heap[a]):
-                a += 1
-            if not _before(nxt, heap[a], j):
-                break
-            heap[i] = heap[a]
-            i = a
-        heap[i] = j
-    for k in range(n):
-        ptr[k + 1] += ptr[k]
-    return out[:c]
-
-
-@numba.njit(cache=True, nogil=True)
-def poisson_chunk_scan(rng, lq, lam, elam, nxt, cnt, t0, n, ptr, cap):
-    """:func:`poisson_chunk` for inputs active in most steps: every step scans the inputs in order instead
-    of keeping a heap (the same events, draws and order; cost per input and step plus per event)."""
-    P = lq.shape[0]
-    out = np.empty(max(16, cap), np.int64)
-    c = 0
-    for k in range(n + 1):
-        ptr[k] = 0
-    for k in range(n):
-        t = t0 + k
-        for j in range(P):
-            if nxt[j] == t:
-                out, c = _emit(rng, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr)
-    for k in range(n):
-        ptr[k + 1] += ptr[k]
-    return out[:c]
-
-
-class PoissonStream:
-    """The events of inputs with ``p`` expected events per step under ``seed``, chunk by chunk (module doc)."""
-
-    def __init__(self, p: np.ndarray, seed, scan: bool | None = None):
-        """``scan``: force the per-step scan (True) or the heap (False); default: whichever is cheaper."""
-        p = np.asarray(p, np.float64)
-        if p.size and not p.max() <= MAX_PER_STEP:
-            raise NeuromapError(f"a Poisson input of {p.max():g} events per step (rate * dt / 1000) exceeds "
-                                f"{MAX_PER_STEP:g}; split it into several inputs of a lower rate")
-        self.rng = np.random.default_rng(seed)
-        self.lq = log_stay(p)
-        self.lam = multi_rate(p)
-        self.elam = stay_poisson(self.lam)
-        self.nxt = np.zeros(self.lq.size, np.int64)
-        self.cnt = np.zeros(self.lq.size, np.int64)
-        first_spikes(self.rng, self.lq, self.lam, self.elam, self.nxt, self.cnt)
-        # inputs active in a step on average; a heap costs ~4 log2(P) per active input, a scan 1 per input
-        active = float(np.minimum(p, 1.0).sum())
-        self.per_step = float(p.sum())                          # expected events per step
-        self.scan = active * 4.0 * (math.log2(self.lq.size + 1) + 1.0) > self.lq.size if scan is None else scan
-        self.heap = None if self.scan else np.lexsort((np.arange(self.lq.size), self.nxt)).astype(np.int64)
-
-    def chunk(self, t0: int, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ptr int64[n_steps + 1], input indices) of steps ``t0 .. t0+n_steps-1`` (requested in order)."""
-        ptr = np.zeros(n_steps + 1, np.int64)
-        if not self.lq.size:
-            return ptr, np.zeros(0, np.int64)
-        cap = int(self.per_step * n_steps * 1.05) + 64          # expected events, grown if exceeded
-        if self.scan:
-            return ptr, poisson_chunk_scan(self.rng, self.lq, self.lam, self.elam, self.nxt, self.cnt, int(t0),
-                                           int(n_steps), ptr, cap)
-        return ptr, poisson_chunk(self.rng, self.lq, self.lam, self.elam, self.nxt, self.cnt, self.heap, int(t0),
-                                  int(n_steps), ptr, cap)

@@ -7,13 +7,13 @@ width, M_j = 2**TM - 1, ``gamma`` = γ_j, ``kappa`` = κ_j, ``R`` = R_j,
 tick 0. Synaptic weights s_j^G are not neuron parameters: they come from the
 projections (integer hardware units, -255..255) and the crossbar legalization
 (:mod:`neuromap.truenorth.crossbar`) assigns them to the four axon types.
-Equations, modes and widths: ``emulator/truenorth.py`` and ``docs/truenorth.md``.
+Widths: :mod:`neuromap.core_kinds.truenorth`; equations and modes: ``emulator/truenorth.py``, ``docs/truenorth.md``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from emulator.truenorth import GAMMA_MAX, R_MAX, R_MIN, S_MAX, THRESH_MAX, TM_MAX, N_TYPES, V_MAX, V_MIN
+from neuromap.core_kinds.truenorth import GAMMA_MAX, N_TYPES, R_MAX, R_MIN, S_MAX, THRESH_MAX, TM_MAX, V_MAX, V_MIN
 from neuromap.params import Param
 
 PARAMS = {
@@ -41,7 +41,7 @@ STATE = ("v",)
 
 
 def core_fields(params: dict, size: int) -> dict[str, np.ndarray]:
-    """Validated ``params`` -> the per-neuron fields of :func:`emulator.truenorth.make_core` (``size`` neurons)."""
+    """Validated ``params`` -> the per-neuron fields of :func:`neuromap.core_kinds.truenorth.make_core` (``size`` neurons)."""
     def vec(name, dtype):
         return np.broadcast_to(np.asarray(params[name]), (size,)).astype(dtype)
     return {

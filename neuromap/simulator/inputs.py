@@ -1,5 +1,5 @@
 """Input events of the float reference, chunk by chunk: explicit ``spike_source`` times and the Poisson
-populations' one stream (:mod:`neuromap.neurons.poisson`), merged into (step, neuron) pairs sorted by step,
+populations' one stream (:mod:`neuromap.poisson_stream`), merged into (step, neuron) pairs sorted by step,
 then neuron. A Poisson input with several events in a step (``rate * dt / 1000 > 1``) appears once per
 event; each occurrence is delivered (the weight times the count).
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuromap.neurons.poisson import PoissonStream
+from neuromap.poisson_stream import PoissonStream
 
 #: input events produced per chunk at most (bounds the chunk's event arrays: 16 bytes per event)
 EVENT_BUDGET = 1 << 21

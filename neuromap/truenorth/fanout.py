@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from emulator.truenorth import CORE_AXONS, CORE_NEURONS, MAX_DELAY, MIN_DELAY, TNCore, make_core
+from neuromap.core_kinds.truenorth import CORE_AXONS, CORE_NEURONS, MAX_DELAY, MIN_DELAY, TNCore, make_core
 from neuromap.errors import TargetError
 
 #: TrueNorth parameters of a splitter neuron (relay): type-0 weight 1, fires on any input, reset to 0

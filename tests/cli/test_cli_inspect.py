@@ -5,16 +5,13 @@ import sys
 
 import pytest
 
-from neuromap.cli import main
+from tests.helpers.cli import run_cli
 
 EX = "examples/lava_port_hw.yaml"
 
 
 def cli(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
+    return run_cli(args, capsys)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tests.oracles import loihi_core
-from tests.oracles.cases import core_net, stress
 
 from neuromap.compiler import compile_network
 from neuromap.network import Network
+from tests.oracles import loihi_core
+from tests.oracles.cases import core_net, stress
 
 HW_PASSES = ["check_hw_units", "partition", "lower"]      # hardware-unit networks: no quantization
 

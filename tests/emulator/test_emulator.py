@@ -2,12 +2,13 @@
 every engine (the ``engine`` fixture: numpy, numba and the Lava backend), numpy == numba on random networks,
 Poisson replay, and the backend's results file."""
 import numpy as np
-from hypothesis import given, settings, HealthCheck, strategies as st
+from hypothesis import given, settings, HealthCheck
 
 from backends.emulator import load_results, run
 from emulator import emulate
 from neuromap.compiler import compile_network
 from neuromap.network import Network
+from tests.helpers.strategies import loihi_networks
 from tests.oracles import loihi_core
 
 
@@ -87,21 +88,9 @@ def test_u_wraps_once_at_24_bits_and_v_saturates(engine):
     assert s == [1] and v == [0]  # saturated 8388607 > 131071 << 6 = 8388544
 
 
-@st.composite
-def nets(draw):
-    net = Network(seed=draw(st.integers(0, 1000)))
-    for k in range(draw(st.integers(1, 3))):
-        net.add_population(f"p{k}", draw(st.integers(1, 30)), neuron="loihi_lif", du=draw(st.integers(0, 4095)),
-                           dv=draw(st.integers(0, 4095)), vth=draw(st.integers(0, 2000)),
-                           bias_mant=draw(st.integers(-4096, 4095)), bias_exp=draw(st.integers(0, 7)))
-    net.add_population("poi", draw(st.integers(1, 20)), neuron="poisson", rate=draw(st.floats(0, 500)))
-    names = [n for n in net.populations if n != "poi"]
-    for _ in range(draw(st.integers(1, 5))):
-        net.connect(draw(st.sampled_from(names + ["poi"])), draw(st.sampled_from(names)),
-                    connect={"rule": "fixed_probability", "p": draw(st.floats(0.1, 1))},
-                    weight={"uniform_int": [-300, 300]}, delay={"uniform_int": [1, draw(st.integers(1, 20))]},
-                    weight_exp=draw(st.integers(-8, 7)), num_weight_bits=draw(st.integers(1, 8)))
-    return net
+def nets():
+    """Random networks with Poisson inputs, every num_weight_bits 1..8, weight exponents -8..7."""
+    return loihi_networks(num_weight_bits=(1, 8))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))

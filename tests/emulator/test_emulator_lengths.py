@@ -11,6 +11,7 @@ from emulator import emulate
 from neuromap.compiler import compile_network
 from neuromap.network import Network
 from neuromap.targets import load_target
+from tests.helpers.strategies import loihi_networks
 
 #: every delay the Loihi target accepts (1 .. 62)
 MAX_DELAY = load_target("loihi").synapse.delay_max
@@ -63,23 +64,12 @@ def test_lava_port_example_engines_agree_at_300_steps():
     _same(a, b)
 
 
-@st.composite
-def nets(draw):
+def nets():
     """Recurrent nets with Poisson drive, refractory, every delay 1..62 drawn per synapse, positive and negative
     weight exponents, several cores."""
-    net = Network(seed=draw(st.integers(0, 1000)))
-    for k in range(draw(st.integers(1, 2))):
-        net.add_population(f"p{k}", draw(st.integers(2, 24)), neuron="loihi_lif", du=draw(st.integers(0, 4095)),
-                           dv=draw(st.integers(0, 4095)), vth=draw(st.integers(0, 200)),
-                           bias_mant=draw(st.integers(-50, 300)), refractory=draw(st.integers(0, 3)))
-    net.add_population("poi", draw(st.integers(1, 6)), neuron="poisson", rate=draw(st.floats(50, 400)))
-    names = [n for n in net.populations if n != "poi"]
-    for _ in range(draw(st.integers(1, 4))):
-        net.connect(draw(st.sampled_from(names + ["poi"])), draw(st.sampled_from(names)),
-                    connect={"rule": "fixed_probability", "p": draw(st.floats(0.2, 1))},
-                    weight={"uniform_int": [-255, 255]}, delay={"uniform_int": [1, MAX_DELAY]},
-                    weight_exp=draw(st.integers(-3, 2)))
-    return net
+    return loihi_networks(pops=(1, 2), size=(2, 24), vth=(0, 200), bias_mant=(-50, 300), bias_exp=None,
+                          refractory=(0, 3), poisson=(1, 6), rate=(50.0, 400.0), projections=(1, 4), p_min=0.2,
+                          weight=(-255, 255), max_delay=(MAX_DELAY, MAX_DELAY), weight_exp=(-3, 2))
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))

@@ -14,6 +14,7 @@ from neuromap.compiler import compile_network
 from neuromap.errors import ImageError
 from neuromap.network import Network
 from neuromap.targets import load_target
+from tests.helpers.strategies import loihi_networks
 
 FIELDS = ("spikes", "u", "v", "core_spikes", "link_spikes", "final_u", "final_v")
 
@@ -23,24 +24,11 @@ def _same(a, b):
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
 
 
-@st.composite
-def nets(draw):
+def nets():
     """Several populations (odd sizes, refractory), Poisson inputs, delays up to 12, negative and positive
     weight exponents (dendrite slots), several cores (max 16 neurons per core)."""
-    net = Network(seed=draw(st.integers(0, 1000)))
-    for k in range(draw(st.integers(1, 3))):
-        net.add_population(f"p{k}", draw(st.integers(1, 41)), neuron="loihi_lif", du=draw(st.integers(0, 4095)),
-                           dv=draw(st.integers(0, 4095)), vth=draw(st.integers(0, 300)),
-                           bias_mant=draw(st.integers(-100, 400)), bias_exp=draw(st.integers(0, 4)),
-                           refractory=draw(st.integers(0, 3)))
-    net.add_population("poi", draw(st.integers(1, 9)), neuron="poisson", rate=draw(st.floats(0, 500)))
-    names = [n for n in net.populations if n != "poi"]
-    for _ in range(draw(st.integers(1, 5))):
-        net.connect(draw(st.sampled_from(names + ["poi"])), draw(st.sampled_from(names)),
-                    connect={"rule": "fixed_probability", "p": draw(st.floats(0.1, 1))},
-                    weight={"uniform_int": [-255, 255]}, delay={"uniform_int": [1, draw(st.integers(1, 12))]},
-                    weight_exp=draw(st.integers(-4, 3)))
-    return net
+    return loihi_networks(size=(1, 41), vth=(0, 300), bias_mant=(-100, 400), bias_exp=(0, 4), refractory=(0, 3),
+                          poisson=(1, 9), weight=(-255, 255), max_delay=(1, 12), weight_exp=(-4, 3))
 
 
 def _image(net):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backends.lava.run import run_lava_raw
 from emulator import emulate
 
 #: every engine the ``engine`` fixture runs, in its order
@@ -69,7 +70,6 @@ class Engine:
         if probe.size and not np.all(np.diff(probe) > 0):
             raise ValueError("probe: ascending unique neuron ids (Lava records them in that order)")
         if self.is_lava:
-            from backends.lava.run import run_lava_raw   # lazy: lava-nc is optional
             raw = run_lava_raw(image, steps, probe=probe)
             return EngineRun(raw.events(), raw.u.astype(np.int64), raw.v.astype(np.int64), probe)
         raw = emulate(image, steps, engine=self.name, probe=probe)

@@ -10,13 +10,13 @@ import sys
 
 import numpy as np
 import pytest
-from tests.oracles import loihi_core
-from tests.oracles.cases import RULES, plastic_net, with_learning
 
 from backends.lava.compat import lava_available
 from neuromap.compiler import compile_network
 from neuromap.errors import ImageError
 from neuromap.network import Network
+from tests.oracles import loihi_core
+from tests.oracles.cases import RULES, plastic_net, with_learning
 
 LIF = dict(tau_m=20.0, tau_syn=5.0, v_th=1.0, v_reset=0.0, refractory=2)
 STEPS = 150

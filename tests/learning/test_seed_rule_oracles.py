@@ -4,19 +4,19 @@ documented equations): hand-computed steps of each oracle, then whole plastic im
 numpy engine, numba engine (the fused plastic loop, and the per-projection numba kernels when a clopath
 projection shares the image) compared with the oracle every step: spikes, u and v of every neuron and the
 stored weights of every plastic projection. Random networks, spike trains and image learning constants
-(hypothesis, derandomized). The Lava side: tests/backends/test_lava_seed_rules.py."""
+(hypothesis, derandomized). The Lava side: tests/learning/test_lava_seed_rules.py."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.oracles import loihi_core
-from tests.oracles.cases import RULES, plastic_net, with_learning
-from tests.oracles.seed_rules import Clopath, HomeostaticStdp, PoolStdp, VogelsIsp
 
 from emulator import emulate
 from neuromap.compiler import compile_network
+from tests.oracles import loihi_core
+from tests.oracles.cases import RULES, plastic_net, with_learning
+from tests.oracles.seed_rules import Clopath, HomeostaticStdp, PoolStdp, VogelsIsp
 
 T, F = True, False
 
@@ -170,13 +170,41 @@ def test_all_rules_in_one_image_equal_oracle():
     assert sum(learned(img, ref, k) > 0 for k, pm in enumerate(img.projections) if pm.learning) >= 4
 
 
+def random_image_equals_oracle(rules, seed, constants, steps):
+    img = compile_network(plastic_net(rules, seed, steps=steps, inputs=(8, 16)), "loihi", placer="greedy")
+    if constants != "compiled":
+        img = with_learning(img, np.random.default_rng(seed), edges=constants == "edges")
+    compare(img, steps)
+
+
+RANDOM_IMAGES = {"rules": st.lists(st.sampled_from(sorted(RULES)), min_size=1, max_size=3),
+                 "seed": st.integers(0, 2 ** 31 - 1), "constants": st.sampled_from(["compiled", "random", "edges"])}
+
+
 @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(rules=st.lists(st.sampled_from(sorted(RULES)), min_size=1, max_size=3), seed=st.integers(0, 2 ** 31 - 1),
-       constants=st.sampled_from(["compiled", "random", "edges"]))
+@given(**RANDOM_IMAGES)
 def test_random_plastic_images_equal_oracle(rules, seed, constants):
     """Compiled constants, random ones, and ones that put fine weights on the stored weights' rounding
     boundary (so one fine unit of rounding inside an engine shows in the stored weights)."""
-    img = compile_network(plastic_net(rules, seed, steps=40), "loihi", placer="greedy")
+    random_image_equals_oracle(rules, seed, constants, 120)
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(0, 2 ** 31 - 1), constants=st.sampled_from(["compiled", "random", "edges"]))
+def test_each_rule_on_larger_random_images_equals_oracle(rule, seed, constants):
+    """One rule, 12-16 inputs onto 3-5 post neurons, 150 steps: enough synapse-steps for one fine unit of
+    rounding inside an engine to reach a stored weight."""
+    img = compile_network(plastic_net([rule], seed, steps=150, inputs=(12, 16), posts=(3, 5)), "loihi",
+                          placer="greedy")
     if constants != "compiled":
         img = with_learning(img, np.random.default_rng(seed), edges=constants == "edges")
-    compare(img, 40)
+    compare(img, 150)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(**RANDOM_IMAGES)
+def test_random_plastic_images_equal_oracle_long(rules, seed, constants):
+    """As above, 300 steps and more examples (rounding differences of one fine unit accumulate)."""
+    random_image_equals_oracle(rules, seed, constants, 300)

@@ -8,6 +8,7 @@ import pytest
 from neuromap.errors import NetworkFormatError
 from neuromap.network import Network
 from neuromap.simulator.core import simulate
+from tests.helpers.cli import run_cli
 
 
 def _if_net(reset: str, **kw) -> Network:
@@ -107,16 +108,12 @@ def test_compile_approximation_is_a_fidelity_loss(target):
 
 
 def test_cli_refuses_then_approximates_and_inspect_reads_it(tmp_path, capsys):
-    from neuromap.cli import main
     from neuromap.io import save_network
     f = tmp_path / "sub.yaml"
     save_network(_driven_lif("subtract"), f)
 
     def cli(argv):
-        with pytest.raises(SystemExit) as info:
-            main(argv)
-        out = capsys.readouterr()
-        return info.value.code, out.out, out.err
+        return run_cli(argv, capsys)
 
     code, _, err = cli(["compile", str(f), "-o", str(tmp_path / "a"), "--quiet", "--placer", "sequential"])
     assert code == 2 and "populations.out.neuron.reset" in err and len(err.strip().splitlines()) == 1

@@ -11,10 +11,11 @@ Lava backend with them every step.
   route walk, delays, weight exponents, dendrite sums) plus its plastic projections.
 - :mod:`oracles.seed_rules`: one class per integer seed learning engine (``homeostatic_stdp`` incl.
   ``nn_stdp``, ``vogels_isp``, ``pool_stdp``, ``clopath``).
+- :mod:`oracles.poisson`: the documented Poisson input stream.
 - :mod:`oracles.cases`: small networks and random engine constants the oracle tests share.
 
 The TrueNorth neuron (Cassidy et al. 2013) already has its scalar oracle, written from the paper's equations
 term by term: ``emulator.truenorth.reference_step`` (the ``reference`` engine of ``emulator.truenorth.run``
-and of TrueNorth images); tests/test_truenorth_neuron.py pins it with hand-computed vectors of every mode and
-compares the numpy and numba engines with it, tests/test_lava_backend_truenorth.py the Lava process.
+and of TrueNorth images); tests/truenorth/test_truenorth_neuron.py pins it with hand-computed vectors of every mode and
+compares the numpy and numba engines with it, tests/backends/test_lava_backend_truenorth.py the Lava process.
 """

@@ -31,16 +31,18 @@ def spike_times(rng, n, steps, lo, hi):
             for _ in range(n)]
 
 
-def plastic_net(rules, seed: int, steps: int = 60) -> Network:
-    """Explicit-time inputs -> one post population per rule (refractory 0..3 steps, delays 1..3), the
-    vogels_isp projection inhibitory from a driven population, clopath on a LIF in mV with a strong drive."""
+def plastic_net(rules, seed: int, steps: int = 60, inputs: tuple[int, int] = (3, 8),
+                posts: tuple[int, int] = (1, 3)) -> Network:
+    """Explicit-time inputs (``inputs``: size range) -> one post population per rule (``posts``: size range,
+    refractory 0..3 steps, delays 1..3), the vogels_isp projection inhibitory from a driven population of
+    2..8, clopath on a LIF in mV with a strong drive."""
     rng = np.random.default_rng(seed)
     n = Network(seed=seed)
-    n_in = int(rng.integers(3, 9))
+    n_in = int(rng.integers(inputs[0], inputs[1] + 1))
     n.add_population("inp", n_in, "spike_source", times=spike_times(rng, n_in, steps, 4, steps // 2))
     for k, name in enumerate(rules):
         post = f"p{k}"
-        size = int(rng.integers(1, 4))
+        size = int(rng.integers(posts[0], posts[1] + 1))
         d = int(rng.integers(1, 4))
         refr = int(rng.integers(0, 4))
         rule = RULES[name]
@@ -52,8 +54,8 @@ def plastic_net(rules, seed: int, steps: int = 60) -> Network:
             continue
         n.add_population(post, size, "lif", refractory=refr, **LIF)
         if name == "vogels_isp":
-            n.add_population(f"i{k}", 2, "lif", **LIF)
-            n.connect("inp", f"i{k}", "all_to_all", weight=0.8, delay=1)
+            n.add_population(f"i{k}", int(rng.integers(2, 9)), "lif", **LIF)
+            n.connect("inp", f"i{k}", "all_to_all", weight={"uniform": [0.3, 1.0]}, delay=1)
             n.connect("inp", post, "all_to_all", weight=0.7, delay=1)
             n.connect(f"i{k}", post, "all_to_all", weight={"uniform": [0.1, 0.5]}, delay=d, target="inh",
                       plasticity=rule)
@@ -121,7 +123,8 @@ def randomize(learning: dict, arrays: dict, r, edges: bool = False) -> tuple[dic
         a = {"s_lut": r.integers(-(1 << 16), 1 << 16, m), "decay_lut": np.sort(r.integers(0, 64, m)),
              "prod_lut": r.integers(0, 1 << 14, m)}
     elif e == "clopath":
-        p.update(v_shift=int(r.integers(0, 9)), delay_u=int(r.integers(0, 4)), keep_minus=_keep(r, edges),
+        # v_shift stays the compiler's voltage_bits - 16 (vq is 16 bit: the engine's int64 bound needs it)
+        p.update(delay_u=int(r.integers(0, 4)), keep_minus=_keep(r, edges),
                  keep_plus=_keep(r, edges), keep_x=_keep(r, edges), theta_plus=int(r.integers(-2000, 8000)),
                  theta_minus=int(r.integers(-(1 << 19), 1 << 20)), u_init=int(r.integers(-(1 << 20), 1 << 20)),
                  ltd_m=int(r.integers(0, 1 << 16)), ltd_sh=int(r.integers(0, 28)), ltp_m=int(r.integers(0, 1 << 16)),

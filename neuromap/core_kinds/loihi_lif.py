@@ -1,0 +1,276 @@
+"""Core kind ``loihi_lif``: a Loihi-style compartment core running Lava 0.10's ``PyLifModelBitAcc``.
+
+Declares what an image's ``loihi_lif`` cores mean: the neuron fields and their widths (``docs/image-format.md``,
+*neurons*), the target's neuron arithmetic (:class:`LifArithmetic`, the manifest's ``arithmetic``), how the
+synapse memory stores a weight (Lava's ``clip_weights`` / ``truncate_weights``: :func:`encode_weights`) and
+:func:`verify`, the invariants of an image of these cores (every stored weight representable, every axon named
+by one route, every core within the capacities the image records, :mod:`neuromap.capacity`).
+Contract layer: imports numpy, :mod:`neuromap.errors`, :mod:`neuromap.capacity` and
+:mod:`neuromap.core_kinds.fields` only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neuromap.capacity import CoreLimits, image_usage, violations
+from neuromap.core_kinds.fields import Field, check_length, check_range
+from neuromap.errors import ImageError
+
+NAME = "loihi_lif"
+
+#: widths of hardware fields (Lava 0.10.0 ``PyLifModelBitAcc`` / ``PyDenseModelBitAcc``)
+DU_MAX = DV_MAX = 4095        # unsigned 12 bit
+VTH_MAX = 131071              # unsigned 17 bit
+BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # signed 13 bit
+BIAS_EXP_MIN, BIAS_EXP_MAX = 0, 7            # 3 bit
+UV_MIN, UV_MAX = -(2 ** 31), 2 ** 31 - 1      # u/v are stored in int32
+
+SIGN_MODES = ("mixed", "excitatory", "inhibitory")
+
+#: Lava ``SignMode`` enum values (lava/utils/weightutils.py) of each sign mode
+LAVA_SIGN_MODE = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
+
+
+@dataclass(frozen=True)
+class LifArithmetic:
+    """Integer arithmetic of a ``loihi_lif`` core: Lava's ``PyLifModelBitAcc`` with the target's widths.
+
+    One step (int32 working registers, as Lava; ``docs/targets.md``, *Neuron arithmetic*):
+    ``u = wrap_u(wrap32(decay(u, 2**decay_bits - (du + 1)) + wrap32(wrap32(a_in) << activation_shift)))``,
+    ``v = clip(wrap32(decay(v, 2**decay_bits - dv) + u + (bias_mant << bias_exp)), +-(2**(voltage_bits-1) - 1))``,
+    spike where ``v > vth << threshold_shift``; ``decay(x, f) = sign(x f) (|x f| >> decay_bits)`` and
+    ``wrap_u`` Lava's single conditional wrap into ``current_bits`` signed bits. Widths in bits.
+    The defaults are Loihi's (Lava 0.10); images written before this field existed load as Loihi.
+    """
+
+    voltage_bits: int = 24       # signed v register; v saturates at +-(2**(voltage_bits-1) - 1)
+    current_bits: int = 24       # signed u register; u wraps (once) into current_bits
+    decay_bits: int = 12         # du, dv unsigned; decay = (du + 1) / 2**decay_bits, dv / 2**decay_bits
+    threshold_bits: int = 17     # vth unsigned mantissa
+    threshold_shift: int = 6     # threshold = vth << threshold_shift
+    activation_shift: int = 6    # summed synaptic input << activation_shift into u
+    bias_mantissa_bits: int = 13  # signed bias mantissa (0 = no bias)
+    bias_exponent_bits: int = 3  # unsigned; bias = bias_mant << bias_exp
+
+    #: inclusive range of each field the emulator implements (int32 registers; image field dtypes:
+    #: du/dv uint16, vth int32, bias_mant int16, bias_exp int8)
+    RANGES = {"voltage_bits": (2, 31), "current_bits": (2, 31), "decay_bits": (0, 16), "threshold_bits": (1, 31),
+              "threshold_shift": (0, 31), "activation_shift": (0, 31), "bias_mantissa_bits": (0, 16),
+              "bias_exponent_bits": (0, 4)}
+
+    def problem(self) -> tuple[str, str] | None:
+        """``(field, reason)`` of the first field outside what the emulator implements, else None."""
+        for name, (lo, hi) in self.RANGES.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                return name, f"{v!r} is not an integer"
+            if not lo <= v <= hi:
+                return name, f"{v} is outside [{lo}, {hi}]"
+        if self.bias_mantissa_bits and self.bias_mantissa_bits - 1 + self.bias_exp_max > 30:
+            return "bias_exponent_bits", (f"bias_mant << bias_exp reaches 2**{self.bias_mantissa_bits - 1 + self.bias_exp_max}"
+                                          ", beyond the 32-bit working register")
+        return None
+
+    @property
+    def decay_unity(self) -> int:
+        return 1 << self.decay_bits
+
+    @property
+    def decay_max(self) -> int:
+        """Largest du / dv."""
+        return (1 << self.decay_bits) - 1
+
+    @property
+    def vth_max(self) -> int:
+        return (1 << self.threshold_bits) - 1
+
+    @property
+    def bias_mant_max(self) -> int:
+        return (1 << (self.bias_mantissa_bits - 1)) - 1 if self.bias_mantissa_bits else 0
+
+    @property
+    def bias_mant_min(self) -> int:
+        return -(1 << (self.bias_mantissa_bits - 1)) if self.bias_mantissa_bits else 0
+
+    @property
+    def bias_exp_max(self) -> int:
+        return (1 << self.bias_exponent_bits) - 1
+
+    @property
+    def u_half(self) -> int:
+        """``2**(current_bits - 1)``: u wraps once when it leaves ``(-u_half, u_half]``."""
+        return 1 << (self.current_bits - 1)
+
+    @property
+    def v_limit(self) -> int:
+        """v saturates at ``+-v_limit = 2**(voltage_bits - 1) - 1``."""
+        return (1 << (self.voltage_bits - 1)) - 1
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.RANGES}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "LifArithmetic":
+        """Checked inverse of :meth:`to_dict` (manifest ``arithmetic``); ImageError naming the field."""
+        if not isinstance(d, dict) or set(d) != set(cls.RANGES):
+            got = sorted(d) if isinstance(d, dict) else type(d).__name__
+            raise ImageError(f"{where}: arithmetic must be an object with exactly {', '.join(cls.RANGES)} "
+                             f"(got {got}; recompile)")
+        a = cls(**d)
+        bad = a.problem()
+        if bad:
+            raise ImageError(f"{where}: arithmetic.{bad[0]}: {bad[1]} (recompile)")
+        return a
+
+
+#: Loihi (Lava 0.10 ``PyLifModelBitAcc``): the arithmetic of every image without an ``arithmetic`` field
+LOIHI_ARITHMETIC = LifArithmetic()
+
+
+def neuron_ranges(ar: LifArithmetic) -> dict[str, tuple[int, int]]:
+    """Inclusive range of each ranged neuron field under arithmetic ``ar`` (the fields' widths follow it)."""
+    return {"du": (0, ar.decay_max), "dv": (0, ar.decay_max), "vth": (0, ar.vth_max),
+            "bias_mant": (ar.bias_mant_min, ar.bias_mant_max), "bias_exp": (BIAS_EXP_MIN, ar.bias_exp_max)}
+
+
+_LOIHI_RANGES = neuron_ranges(LOIHI_ARITHMETIC)
+
+#: per-neuron fields of a compartment (1-d, length N). Ranges shown are Loihi's; an image's ``arithmetic``
+#: sets the widths it is checked against (:func:`neuron_ranges`). Format version 1 stores the required ones in
+#: every image (TrueNorth images hold zeros).
+FIELDS = (
+    Field("neurons", "du", np.uint16, *_LOIHI_RANGES["du"], doc="current decay; u decays by (4096 - (du+1)) / 4096"),
+    Field("neurons", "dv", np.uint16, *_LOIHI_RANGES["dv"], doc="voltage decay; v decays by (4096 - dv) / 4096"),
+    Field("neurons", "vth", np.int32, *_LOIHI_RANGES["vth"], doc="threshold mantissa; threshold vth << 6"),
+    Field("neurons", "bias_mant", np.int16, *_LOIHI_RANGES["bias_mant"], doc="bias mantissa"),
+    Field("neurons", "bias_exp", np.int8, *_LOIHI_RANGES["bias_exp"], doc="bias exponent: bias_mant << bias_exp"),
+    Field("neurons", "u_init", np.int32, doc="u at step 0"),
+    Field("neurons", "v_init", np.int32, doc="v at step 0"),
+    Field("neurons", "refractory", np.uint8, 0, 255, optional=True,
+          doc="refractory period in steps (neuromap extension); absent = 0"),
+)
+
+#: state variables a probe may record on these cores
+STATE_VARIABLES = ("u", "v")
+
+
+# ------------------------------------------------------------------ synapse memory: weight encoding
+def weight_step(sign_mode: str, num_weight_bits: int) -> int:
+    """Granularity of a stored weight: ``2 ** (8 - num_weight_bits + mixed)``.
+
+    (``truncate_weights`` in lava/utils/weightutils.py drops that many LSBs.)
+    """
+    return 1 << (8 - int(num_weight_bits) + (sign_mode == "mixed"))
+
+
+def weight_range(sign_mode: str) -> tuple[int, int]:
+    """Inclusive range of a stored weight (``clip_weights(num_bits=8)`` in lava/utils/weightutils.py)."""
+    return {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[sign_mode]
+
+
+def encode_weights(w: np.ndarray, sign_mode: str, num_weight_bits: int) -> np.ndarray:
+    """Integer weights -> the values the synapse memory holds, exactly as Lava 0.10.0 does on its first step.
+
+    ``clip_weights(w, sign_mode, num_bits=8)`` then ``truncate_weights(w, sign_mode,
+    num_weight_bits)`` (lava/utils/weightutils.py): clip to :func:`weight_range`,
+    then clear the low ``log2(weight_step)`` bits of ``w`` (``-w`` for inhibitory),
+    i.e. round toward -inf for excitatory/mixed and toward +inf for inhibitory.
+    Input must be integers representable in int32 (Lava casts with ``astype(np.int32)``).
+    Returns int16.
+    """
+    w = np.asarray(w).astype(np.int32)  # Lava: weights.copy().astype(np.int32)
+    lo, hi = weight_range(sign_mode)
+    w = np.clip(w, lo, hi)
+    k = 8 - int(num_weight_bits) + (sign_mode == "mixed")
+    if sign_mode == "inhibitory":
+        w = -((-w >> k) << k)
+    else:
+        w = (w >> k) << k
+    return w.astype(np.int16)
+
+
+def lava_sign_mode(w: np.ndarray) -> str:
+    """Lava's ``determine_sign_mode`` (used when a projection gives no sign mode)."""
+    w = np.asarray(w)
+    if w.size == 0 or np.min(w) >= 0:
+        return "excitatory"
+    if np.max(w) <= 0:
+        return "inhibitory"
+    return "mixed"
+
+
+def weight_problem(sign_mode: str, num_weight_bits: int, w: np.ndarray) -> str | None:
+    """Why a projection's stored weights ``w`` are not what its synapse memory can hold, else None."""
+    lo, hi = weight_range(sign_mode)
+    step = weight_step(sign_mode, num_weight_bits)
+    if w.size and (w.min() < lo or w.max() > hi or np.any(w % step)):
+        return (f"a stored weight is not representable with sign_mode={sign_mode}, "
+                f"num_weight_bits={num_weight_bits} (range [{lo}, {hi}], multiples of {step})")
+    return None
+
+
+# ------------------------------------------------------------------------------------- verify
+def verify(image: Any) -> None:
+    """Invariants of an image of ``loihi_lif`` cores, after the format's own (:meth:`neuromap.image.Image.verify`):
+    the arithmetic is one the emulator implements and every neuron field fits its width, every stored weight is
+    representable in its projection's encoding, every axon is named by exactly one route, every core fits the
+    capacities the image records in ``constants``. One-line :class:`ImageError` on the first violation."""
+    ar = image.arithmetic
+    if not isinstance(ar, LifArithmetic) or ar.problem():
+        raise ImageError(f"image arithmetic: {ar.problem() if isinstance(ar, LifArithmetic) else type(ar).__name__}"
+                         " is not an arithmetic the emulator implements (recompile)")
+    nu = image.neurons
+    for k, (lo, hi) in neuron_ranges(ar).items():
+        check_range(nu[k], lo, hi, f"neurons.{k}")
+    for f in FIELDS:
+        if f.optional and f.name in nu:
+            a = nu[f.name]
+            if not isinstance(a, np.ndarray) or a.dtype != f.dtype or a.ndim != 1:
+                raise ImageError(f"image array {f.key} must be 1-d {np.dtype(f.dtype).name}")
+            check_length(a, image.n_neurons, f.key)
+    if image.n_synapses:
+        _check_weights(image, np.repeat(image.axons["proj"], np.diff(image.axons["syn_ptr"])))
+    _check_capacities(image)
+
+
+def manifest_fields(image: Any) -> dict[str, Any]:
+    """Manifest fields of these cores: the neuron ``arithmetic``."""
+    return {"arithmetic": image.arithmetic.to_dict()}
+
+
+def _check_weights(image: Any, proj_of_syn: np.ndarray) -> None:
+    """Every stored weight representable in its projection's encoding (O(synapses), one pass); the message
+    names the first projection with a bad weight."""
+    lo, hi, step = (np.array([f(pm) for pm in image.projections], np.int32) for f in
+                    (lambda pm: weight_range(pm.sign_mode)[0], lambda pm: weight_range(pm.sign_mode)[1],
+                     lambda pm: weight_step(pm.sign_mode, pm.num_weight_bits)))
+    w = image.synapses["weight"]
+    bad = (w < lo[proj_of_syn]) | (w > hi[proj_of_syn]) | ((w & (step[proj_of_syn] - 1)) != 0)
+    if bad.any():
+        k = int(proj_of_syn[int(np.argmax(bad))])
+        pm = image.projections[k]
+        raise ImageError(f"image projection {k} ({pm.name}): "
+                         + weight_problem(pm.sign_mode, pm.num_weight_bits, w[proj_of_syn == k].astype(np.int64)))
+
+
+def _check_capacities(image: Any) -> None:
+    """Every axon is named by exactly one route, and every core fits the capacities the image records
+    in ``constants`` (:mod:`neuromap.capacity`, the accounting packing and ``inspect`` use)."""
+    A = image.n_axons
+    if A:
+        g = image.cores["axon_ptr"][image.routes["core"]] + image.routes["axon"]
+        n_routes = np.bincount(g, minlength=A)
+        if np.any(n_routes != 1):
+            a = int(np.flatnonzero(n_routes != 1)[0])
+            raise ImageError(f"image routes: axon {a} is named by {int(n_routes[a])} routes (each axon has exactly "
+                             "one source; recompile)")
+    limits = CoreLimits.from_constants(image.constants)
+    if limits is None:
+        return
+    bad = violations(image_usage(image, limits), limits)
+    if bad:
+        raise ImageError(f"image exceeds a core's capacity: {bad[0]} ({len(bad)} violation(s); "
+                         "recompile with a placer that respects the target)")
