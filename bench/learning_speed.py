@@ -1,8 +1,8 @@
 """Plastic emulator speed of two source trees, alternating runs: the fused numba loop and the per-step numpy
 path on plastic examples (vogels_isp on the spatial E/I sheet, nn_stdp + homeostatic_stdp on the LIF Ramp,
-pool_stdp on the pool neuron; clopath on the pairing network runs the per-step path under numba too).
+pool_stdp on the pool neuron; clopath on the pairing network runs the per-step path under numba).
 
-    python bench/learning_speed.py OLD_TREE [NEW_TREE] [--reps 5]
+    python bench/learning_speed.py OLD_TREE [NEW_TREE] [--reps 3]
 
 Each measurement is a subprocess with that tree on PYTHONPATH: compile, warm up (10 steps, compile time
 excluded), then time ``steps`` steps. Medians of ``reps`` alternating runs, the load average before each,
@@ -24,7 +24,6 @@ CASES = [("spatial E/I sheet vogels_isp, fused numba", "py:examples.spatial_bala
          ("LIF Ramp nn+homeostatic, fused numba", "examples/ramp_lif.yaml", "numba", 20000),
          ("pool neuron pool_stdp, fused numba", "examples/pool_neuron.yaml", "numba", 20000),
          ("clopath pairing, per-step numba", "py:bench.clopath_accuracy:pairing_network:20.0:10.0", "numba", 2000),
-         ("spatial E/I sheet vogels_isp, per-step numpy", "py:examples.spatial_balanced_ei:small", "numpy", 300),
          ("LIF Ramp nn+homeostatic, per-step numpy", "examples/ramp_lif.yaml", "numpy", 2000)]
 
 _CHILD = r'''
@@ -60,7 +59,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("old")
     ap.add_argument("new", nargs="?", default=str(ROOT))
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=3)
     a = ap.parse_args(argv)
     rows = []
     for label, spec, engine, steps in CASES:
