@@ -41,6 +41,7 @@ from emulator import engine_numba
 from emulator.inputs import InputSchedule
 from emulator.state import State
 from neuromap import learning_engines
+from neuromap.learning_engines import packing
 
 #: spike-buffer entries per chunk (chunk length = this // (neurons + inputs), at most 4096 steps)
 _BUF = 1 << 21
@@ -200,7 +201,7 @@ def fused_loop(engines):
         return _LOOPS[key]
     src = loop_source(engines)
     h = hashlib.sha256(src.encode())
-    for mod in (*engines, engine_numba, sys.modules[__name__]):    # an edited kernel or helper: a new file
+    for mod in (*engines, packing, engine_numba, sys.modules[__name__]):   # an edited kernel or helper: a new file
         h.update(Path(inspect.getfile(mod)).read_bytes())
     name = f"fused_{h.hexdigest()[:16]}"
     d = loop_dir()
