@@ -81,8 +81,8 @@ def run_int(net, steps: int, v_float: np.ndarray | None = None, engine: str = "n
     emulator's mantissa), post spike steps, and, given the float run's post v, ``rule_only``: the engine
     on that v rounded to hardware units (the integer rule's own error, without the neuron's)."""
     from emulator import emulate
-    from neuromap.compiler import compile_network
-    img = compile_network(net, "loihi")
+    from neuromap.toolchain import compile_network
+    img = compile_network(net, "loihi").image
     k = next(i for i, pm in enumerate(img.projections) if pm.name == "syn")
     pm = img.projections[k]
     post = img.population("post")

@@ -32,7 +32,7 @@ STDP = {"rule": "stdp_loihi", "learning_rate": 2 ** -4, "A_plus": 1, "A_minus": 
 
 
 def image(n: int):
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.network import Network
 
     bias, pre, post, w = network_arrays(n)
@@ -42,7 +42,7 @@ def image(n: int):
     net.add_population("post", n, neuron="loihi_lif", **LIF_POST)
     net.connect("pre", "post", connect={"rule": "list", "pre": pre, "post": post}, weight=w, plasticity=STDP,
                 **PROJ)
-    return compile_network(net, passes=["check_hw_units", "partition", "lower"])
+    return compile_network(net, passes=["check_hw_units", "partition", "lower"]).image
 
 
 def worker_emulator(n: int, steps: int, engine: str) -> dict:

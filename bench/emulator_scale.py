@@ -85,7 +85,7 @@ def network(n: int, fan_out: int, seed: int = 5):
 
 def build(name: str) -> str:
     """Compile image ``name`` (default passes, sequential placer: the verifiers run) unless cached; its path."""
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.network import network_hash
     n, fan, target, _ = IMAGES[name]
     path = os.path.join(cache_dir(), name)
@@ -98,7 +98,7 @@ def build(name: str) -> str:
                 return path
     t = time.perf_counter()
     tgt = target if not target.endswith(".toml") else os.path.join(ROOT, target)
-    img = compile_network(net, tgt, placer="sequential")
+    img = compile_network(net, tgt, placer="sequential").image
     seconds = time.perf_counter() - t
     img.save(path)
     with open(stamp, "w") as f:

@@ -27,7 +27,7 @@ TARGET_OF = {"examples/tn_feedforward.yaml": "truenorth"}
 _CHILD = r'''
 import sys, numpy as np
 from neuromap.io import load_network
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 net = load_network(sys.argv[1])
 img = compile_network(net, target=sys.argv[2], placer=sys.argv[3])
 arrs = img.arrays()

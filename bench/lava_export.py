@@ -53,10 +53,10 @@ def run(quick: bool = False) -> dict:
     from backends.lava.export import export_script
     from backends.lava.plan import plan_image
     from backends.lava.run import run as run_lava
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
 
-    img = compile_network(big_network())
+    img = compile_network(big_network()).image
     out = {"export_neurons": img.n_neurons, "export_synapses": img.n_synapses}
     with tempfile.TemporaryDirectory() as d:
         out["export_s"] = round(_best(lambda: export_script(img, os.path.join(d, "net_lava.py"))), 3)
@@ -64,7 +64,7 @@ def run(quick: bool = False) -> dict:
     out["plan_s"] = round(_best(lambda: plan_image(img)), 3)
 
     steps = 200 if quick else 1000
-    small = compile_network(load_network(os.path.join(ROOT, "examples", "lava_port_hw.yaml")))
+    small = compile_network(load_network(os.path.join(ROOT, "examples", "lava_port_hw.yaml"))).image
     run_emulator(small, 10)                                   # numba warm-up
     out["run_steps"] = steps
     out["emulator_run_s"] = round(_best(lambda: run_emulator(small, steps), 3), 4)

@@ -45,8 +45,8 @@ def emulate_network(net, steps: int, engine: str = "numba") -> tuple[_Run, float
     Learned weights come back in the network's synapse order, divided by the weight scale."""
     from emulator import emulate
     from neuromap.compare import align_weights, learned_weights
-    from neuromap.compiler import compile_network
-    img = compile_network(net, "loihi")
+    from neuromap.toolchain import compile_network
+    img = compile_network(net, "loihi").image
     emulate(img, min(steps, 10), engine)      # numba: load/compile the kernels outside the timing
     t0 = time.perf_counter()
     raw = emulate(img, steps, engine)
@@ -116,8 +116,8 @@ def ramp(seconds: float) -> dict:
     w_f = np.asarray(res.weights["inp_pop2"], float)
     t_floats, t_ints = [t_float], [t_int]
     from emulator import emulate
-    from neuromap.compiler import compile_network
-    img = compile_network(net, "loihi")
+    from neuromap.toolchain import compile_network
+    img = compile_network(net, "loihi").image
     for _ in range(REPEATS - 1):                  # alternate float / int runs (shared machine)
         t0 = time.perf_counter()
         neuromap.simulate(net, steps)

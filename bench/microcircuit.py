@@ -62,12 +62,12 @@ def side_emulator(cfg: dict) -> dict:
     m = _example()
     from emulator import emulate
     from emulator.program import prepare
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.targets import load_target
     t0 = time.perf_counter()
     net = m.build(cfg["scale"])
     t1 = time.perf_counter()
-    img = compile_network(net, load_target(TARGET), placer="sequential", rate_check="never")
+    img = compile_network(net, load_target(TARGET), placer="sequential", rate_check="never").image
     t2 = time.perf_counter()
     peak_compile = _peak_mb()
     steps = int(round(cfg["ms"] / net.dt))

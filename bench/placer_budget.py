@@ -105,10 +105,10 @@ def worker(case: str, opts: dict) -> dict:
     """Compile ``case`` with ``opts`` (compile options) in this process; the numbers as a dict."""
     if opts.get("placement_only"):
         return placement_worker(case)
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net, target = build(case)
     t = time.perf_counter()
-    img = compile_network(net, target=target, **opts)
+    img = compile_network(net, target=target, **opts).image
     wall = time.perf_counter() - t
     rep = img.options.get("placement") or {}
     tn = img.options.get("truenorth") or {}

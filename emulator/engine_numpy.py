@@ -35,7 +35,7 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         ax = p.route_axon[routes]
         syn, _ = concat_ranges(p.syn_ptr[ax], p.syn_ptr[ax + 1])
         # the delay as int64 first: ``t + uint8 array`` keeps uint8 while t <= 255 (numpy 1.x value-based
-        # casting) and wraps t + delay >= 256 to t + delay - 256, the wrong ring row (issue 19)
+        # casting) and wraps t + delay >= 256 to t + delay - 256, the wrong ring row
         dest = (t + p.syn_delay[syn].astype(np.int64)) % D
         if p.syn_slot.size == 0:             # no projection with weight_exp < 0
             np.add.at(st.ring, (dest, p.syn_post[syn]), p.syn_add[syn].astype(np.int64))

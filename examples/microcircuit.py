@@ -193,10 +193,10 @@ def main(argv=None) -> None:
     cols = {"published": PUBLISHED_RATES, "float": r_ref}
     if a.emulator:
         from emulator import emulate
-        from neuromap.compiler import compile_network
+        from neuromap.toolchain import compile_network
         from neuromap.targets import load_target
         t = time.time()
-        img = compile_network(net, load_target(a.target_file))
+        img = compile_network(net, load_target(a.target_file)).image
         print(f"compiled: {img.n_cores} cores, {time.time() - t:.1f} s")
         t = time.time()
         run = emulate(img, steps)

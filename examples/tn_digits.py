@@ -198,8 +198,8 @@ def run_float(net: neuromap.Network, n_test: int) -> np.ndarray:
 
 
 def compile_image(net: neuromap.Network, target: str):
-    from neuromap.compiler.pipeline import compile_network
-    return compile_network(net, target)
+    from neuromap.toolchain import compile_network
+    return compile_network(net, target).image
 
 
 def run_image(image, n_test: int, engine: str = "numba") -> np.ndarray:

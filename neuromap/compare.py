@@ -19,19 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from emulator import emulate
+from emulator.plastic import synapse_sources
+from neuromap.compiler.fidelity import PopulationCompare, count_correlation
+from neuromap.compiler.quantize import to_plain
 from neuromap.network import Network
+from neuromap.simulator import simulate
+from neuromap.targets import Target, load_target
+from neuromap.toolchain import compile_network
 
-
-@dataclass
-class PopulationCompare:
-    name: str
-    size: int
-    spikes_ref: int
-    spikes_hw: int
-    rate_ref_hz: float
-    rate_hw_hz: float
-    rate_rel_error: float | None     # |hw - ref| / ref (None when ref has no spikes)
-    count_correlation: float | None  # Pearson r of per-neuron counts (None when either is constant)
+__all__ = ["CompareReport", "PopulationCompare", "WeightCompare", "compare", "format_report", "learned_weights",
+           "align_weights"]
 
 
 @dataclass
@@ -57,26 +55,20 @@ class CompareReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        from neuromap.compiler.quantize import _plain
-        return _plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
-    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return None
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def compile_front_half(network: Network, target: Any, **options):
-    """``compile_network`` (check -> quantize -> legalize fan-in -> ... -> lower) plus the quantized network.
-
-    Returns (image, quantized network before fan-in legalization, quantization report, fan-in report)."""
-    from neuromap.compiler import compile_network
-    from neuromap.compiler.quantize import QuantizationReport, quantize_network
-    image = compile_network(network, target, **options)
-    hw, _ = quantize_network(network, target, rounding=options.get("rounding", "nearest"),
-                             seed=options.get("quant_seed"), v_headroom_bits=options.get("v_headroom_bits", 1))
-    return image, hw, QuantizationReport.from_dict(image.options["quantization"]), image.options["fan_in"]
+def _compile_reports(result) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(quantization report, fan-in report, warnings) of a compile as ``compare`` reports them: on TrueNorth
+    the quantization report carries the legalization's warnings and ``fan_in`` holds the crossbar totals
+    and the fan-out summary."""
+    r = result.reports
+    if r.truenorth is not None:
+        q = dataclasses.replace(r.truenorth.quantization, warnings=list(r.truenorth.warnings))
+        return q.to_dict(), {"crossbar": r.truenorth.crossbar["totals"], "fanout": r.truenorth.fanout}, q.warnings
+    q = r.quantization
+    return ((q.to_dict() if q is not None else {}), (r.fan_in.to_dict() if r.fan_in is not None else {}),
+            list(q.warnings) if q is not None else [])
 
 
 def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: str = "numba",
@@ -89,17 +81,15 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
     if freeze_plasticity:
         network = dataclasses.replace(network, projections=[dataclasses.replace(p, plasticity=None)
                                                             for p in network.projections])
-    from emulator import emulate
-    from neuromap.simulator import simulate
-    from neuromap.targets import Target, load_target
     tgt = target if isinstance(target, Target) else load_target(target)
     ref = simulate(network, steps)
-    from neuromap.compiler.lower_truenorth import front_half as tn_front_half, is_truenorth
-    image, hw, qrep, frep = (tn_front_half if is_truenorth(tgt) else compile_front_half)(network, tgt,
-                                                                                            rate_check="never")
+    result = compile_network(network, tgt, rate_check="never")
+    image = result.image
+    hw = result.quantized_network or network         # the network in hardware units, before fan-in legalization
+    quantization, fan_in, warnings = _compile_reports(result)
     run = emulate(image, steps, engine=engine)
-    rep = CompareReport(network.name, tgt.name, steps, network.dt, quantization=qrep.to_dict(),
-                        fan_in=frep, warnings=list(qrep.warnings))
+    rep = CompareReport(network.name, tgt.name, steps, network.dt, quantization=quantization,
+                        fan_in=fan_in, warnings=warnings)
     secs = steps * network.dt / 1000.0
     src = run.spikes[:, 1] if run.spikes.size else np.zeros(0, np.int64)
     for pm in image.populations:
@@ -110,8 +100,8 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
         r_ref, r_hw = c_ref.sum() / (pm.size * secs), c_hw.sum() / (pm.size * secs)
         rep.populations.append(PopulationCompare(
             pm.name, pm.size, int(c_ref.sum()), int(c_hw.sum()), float(r_ref), float(r_hw),
-            float(abs(r_hw - r_ref) / r_ref) if r_ref > 0 else None, _corr(c_ref, c_hw)))
-    scales = {p["name"]: p["scale"] for p in rep.quantization["projections"]}
+            float(abs(r_hw - r_ref) / r_ref) if r_ref > 0 else None, count_correlation(c_ref, c_hw)))
+    scales = {p["name"]: p["scale"] for p in rep.quantization.get("projections", [])}
     hw_w = {pr.name: pr.weight for pr in hw.projections}
     learned = learned_weights(image, run)
     for pr in network.projections:
@@ -135,7 +125,6 @@ def learned_weights(image, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.nd
     image, population-local indices (from the emulator's recorded weights)."""
     if not getattr(run, "weights", None):
         return {}
-    from emulator.plastic import synapse_sources
     src = synapse_sources(image)
     syn_proj = image.synapse_projections()
     out = {}

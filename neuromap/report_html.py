@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuromap.progress import Progress
+from neuromap import plots
+from neuromap.cli.inspect_cmd import summarize
+from neuromap.cli.plot_cmd import load_any_results, mesh_plot, population_sizes, quantized_weights
+from neuromap.compiler.result import CompileReports
+from neuromap.image import load_image
+from neuromap.io import load_network
+from neuromap.progress import Progress, scaled
+from neuromap.simulator import simulate
 
 #: report sections in page order (id, title)
 SECTIONS = (("gain", "What the mapping gives"), ("utilization", "Core utilization"), ("mesh", "Mesh and link load"),
@@ -151,13 +158,12 @@ def _gain(rep: dict | None, measured: dict | None) -> Section:
     return s
 
 
-def _utilization(img, summary: dict, figs: _Figures) -> Section:
-    from neuromap import plots
+def _utilization(img, reports: CompileReports, summary: dict, figs: _Figures) -> Section:
     s = Section("utilization", "Core utilization",
                 "How full each core is, per resource (100% = the target's limit); the fullest resource is what "
                 "decides how many cores the network needs.")
     util = dict(summary["utilization"])
-    placed = ((img.options or {}).get("placement") or {}).get("utilization") or {}
+    placed = (reports.placement.utilization if reports.placement is not None else None) or {}
     util.update({k: v for k, v in (placed.get("per_core") or {}).items() if k in util})  # capacity model's counts
     rows = [{"resource": k, "min": v["min"], "median": v["median"], "max": v["max"], "limit": v["limit"],
              "max %": None if not v["limit"] else round(100 * v["max"] / v["limit"], 1)} for k, v in util.items()]
@@ -178,7 +184,6 @@ def _utilization(img, summary: dict, figs: _Figures) -> Section:
 
 
 def _mesh(img, res, figs: _Figures) -> Section:
-    from neuromap.cli.plot_cmd import mesh_plot
     measured = res is not None and res["kind"] == "emulator" and res["link_spikes"] is not None
     s = Section("mesh", "Mesh and link load",
                 "Where each core sits on the chip's tile mesh and how busy every mesh link is: spikes between "
@@ -191,10 +196,8 @@ def _mesh(img, res, figs: _Figures) -> Section:
     return s
 
 
-def _quantization(img, net, figs: _Figures) -> Section:
-    from neuromap import plots
-    from neuromap.cli.plot_cmd import quantized_weights
-    q = (img.options or {}).get("quantization")
+def _quantization(img, reports: CompileReports, net, figs: _Figures) -> Section:
+    q = reports.quantization.to_dict() if reports.quantization is not None else None
     s = Section("quantization", "Quantization",
                 "Float parameters become the target's integers: each projection gets one weight scale and "
                 "exponent; the relative error is what the rounding costs.")
@@ -231,9 +234,7 @@ def _quantization(img, net, figs: _Figures) -> Section:
     return s
 
 
-def _rates(img, res, net, steps_float: int | None, figs: _Figures, progress: Progress | None) -> tuple[Section, dict]:
-    from neuromap import plots
-    from neuromap.cli.plot_cmd import population_sizes
+def _rates(img, res, net, figs: _Figures, progress: Progress | None) -> tuple[Section, dict]:
     s = Section("rates", "Float reference vs chip",
                 "The same network simulated in float64 (the reference) and run on the chip's integers: "
                 "mean rates should agree within the quantization error.")
@@ -247,7 +248,6 @@ def _rates(img, res, net, steps_float: int | None, figs: _Figures, progress: Pro
     hw = {p: st.size / (sizes[p] * secs) for p, (st, _) in res["spikes"].items() if sizes.get(p)}
     fr: dict = {}
     if net is not None and res["kind"] == "emulator":
-        from neuromap.simulator import simulate
         ref = simulate(net, res["steps"], progress=progress)
         fr = {p: ref.spikes[p][0].size / (net.populations[p].size * secs) for p in net.populations}
     rows = []
@@ -277,18 +277,14 @@ def _rates(img, res, net, steps_float: int | None, figs: _Figures, progress: Pro
 def build_sections(build: str, results: str | None = None, network: str | None = None,
                    progress: Progress | None = None) -> tuple[dict, list[Section]]:
     """Load the inputs and make every section; returns (summary dict, sections)."""
-    from neuromap.cli.inspect_cmd import summarize
-    from neuromap.cli.plot_cmd import load_any_results
-    from neuromap.image import load_image
-    from neuromap.progress import scaled
 
     img = load_image(build)
     res = load_any_results(results) if results else None
     net = None
     if network:
-        from neuromap.io import load_network
         net = load_network(network)
     summary = summarize(img, build)
+    reports = CompileReports.from_options(img.options)
     measured = None
     if res is not None and res["kind"] == "emulator" and res["link_spikes"] is not None:
         ls = np.asarray(res["link_spikes"], float)
@@ -301,13 +297,13 @@ def build_sections(build: str, results: str | None = None, network: str | None =
         figs = _Figures(tmp)
         sections = [_gain(summary["placement"], measured)]
         tick(1)
-        sections.append(_utilization(img, summary, figs))
+        sections.append(_utilization(img, reports, summary, figs))
         tick(2)
         sections.append(_mesh(img, res, figs))
         tick(3)
-        sections.append(_quantization(img, net, figs))
+        sections.append(_quantization(img, reports, net, figs))
         tick(4)
-        rates, table = _rates(img, res, net, None, figs, scaled(progress, 4, total))
+        rates, table = _rates(img, res, net, figs, scaled(progress, 4, total))
         sections.append(rates)
         tick(total)
     summary["rates"] = table

@@ -1,7 +1,8 @@
 """``neuromap compare NETWORK --target T --steps N [--json]``: float reference vs compiled network (emulator).
 
-Both runs see the same input spikes (Poisson inputs of the float run are replayed
-into the compiled network, see :mod:`neuromap.compare`). Prints per population the
+Both runs see the same input spikes (both draw the one documented Poisson stream, see
+:mod:`neuromap.compare`); the compile's own reports (quantization, fan-in) are reported as the
+compiler returned them, nothing is quantized again. Prints per population the
 mean rates, the relative rate error and the correlation of per-neuron spike counts,
 and for plastic projections the final weight error; ``--json`` prints the whole
 report (including the quantization and fan-in reports) as JSON.
@@ -14,7 +15,9 @@ import click
 
 from neuromap.cli import allow_outside_option
 from neuromap.cli.nir_options import load_network_cli, nir_options
+from neuromap.compare import compare, format_report
 from neuromap.errors import TargetError
+from neuromap.targets import load_target
 
 
 def print_problems(e: TargetError) -> None:
@@ -43,9 +46,6 @@ def command(network: str, target: str, steps: int, engine: str, freeze: bool, as
       neuromap compare examples/ramp_lif.yaml --steps 2000 --freeze --json
       neuromap compare net.yaml --target mychip.toml --steps 2000
     """
-    from neuromap.compare import compare, format_report
-    from neuromap.targets import load_target
-
     tgt = load_target(target)
     net = load_network_cli(network, nir_kwargs=nir_kwargs)
     try:

@@ -12,58 +12,45 @@ the image size and a placement summary; ``--json`` prints one JSON object instea
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import click
 
 from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.cli.nir_options import load_network_cli, nir_options
+from neuromap.compiler.fidelity import enforce
+from neuromap.compiler.place import PlacementSummary
+from neuromap.image_files import check_replaceable
 from neuromap.progress import bar
+from neuromap.toolchain import compile_network
 
 
-def image_warnings(options: dict) -> list[str]:
-    """Every lossy or surprising thing the compiler recorded in an image's options, one line each:
-    compatibility approximations (``check``), quantization warnings, hardware-unit weights re-encoded
-    as Lava does (``weight_encoding``) and TrueNorth legalization warnings; duplicates removed.
-
-    A quantization warning about an item (``populations.X.refractory``, ``projections[k] (P).plasticity``)
-    that the check pass already reported as an approximation is not repeated: the check's line carries
-    the fix."""
-    approx = [p for p in options.get("compatibility") or [] if p.get("severity") == "approximation"]
-    out = [f"{p['item']}: {p['reason']} (nearest supported: {p['alternative']})" for p in approx]
-    covered = {p["item"] for p in approx}
-    out += [w for w in (options.get("quantization") or {}).get("warnings", []) if w.split(": ", 1)[0] not in covered]
-    out += list(options.get("weight_encoding") or [])
-    out += list((options.get("truenorth") or {}).get("warnings", []))
-    return list(dict.fromkeys(out))
-
-
-def placement_lines(rep: dict) -> list[str]:
-    """Human summary of an image's ``options["placement"]`` report (shared with ``inspect``)."""
+def placement_lines(rep: PlacementSummary) -> list[str]:
+    """Human summary of a compile's placement report (shared with ``inspect``)."""
     def _link_bounds(r):
-        every, at = r.get("max_link_load_bound"), r.get("max_link_load_bound_at_traffic")
+        every, at = r.max_link_load_bound, r.max_link_load_bound_at_traffic
         parts = ([] if every is None else [f"bound {every:.4g}"]) + \
             ([] if at is None else [f"{at:.4g} at this traffic"])
         return f" ({'; '.join(parts)})" if parts else ""
-    gap = "n/a" if rep.get("gap") is None else f"{100 * rep['gap']:.1f}%"
-    det = rep.get("deterministic", True)  # images from before wall-clock budgets: deterministic units
-    limit = "" if rep.get("time_limit") is None else \
-        f"time limit {rep['time_limit']:.3g} {'det. units' if det else 's wall'}"
-    split = rep.get("time_split_s") or {}
-    top = sorted(split.items(), key=lambda kv: -kv[1])[:6]
+    gap = "n/a" if rep.gap is None else f"{100 * rep.gap:.1f}%"
+    limit = "" if rep.time_limit is None else \
+        f"time limit {rep.time_limit:.3g} {'det. units' if rep.deterministic else 's wall'}"
+    top = sorted((rep.time_split_s or {}).items(), key=lambda kv: -kv[1])[:6]
     split_line = [f"  time split: " + ", ".join(f"{k} {v:.2f} s" for k, v in top)] if top else []
-    bound = "n/a" if rep.get("bound") is None else f"{rep['bound']:.4g}"
-    seq = rep["sequential_hop_weighted_traffic"]
-    ratio = f" ({rep['hop_weighted_traffic'] / seq:.2f}x sequential)" if seq > 0 else ""
-    slack = f", link slack {rep['link_slack']:g}" if rep.get("link_slack") else ""
-    return [f"placement ({rep['method']}, rates {rep['rates']}, seed {rep['seed']}, "
-            f"{limit}{slack}): {rep['cores_used']} cores",
-            f"  hop-weighted traffic {rep['hop_weighted_traffic']:.4g} packet-hops/step{ratio}; "
+    bound = "n/a" if rep.bound is None else f"{rep.bound:.4g}"
+    seq = rep.sequential_hop_weighted_traffic
+    ratio = f" ({rep.hop_weighted_traffic / seq:.2f}x sequential)" if seq > 0 else ""
+    slack = f", link slack {rep.link_slack:g}" if rep.link_slack else ""
+    return [f"placement ({rep.method}, rates {rep.rates}, seed {rep.seed}, "
+            f"{limit}{slack}): {rep.cores_used} cores",
+            f"  hop-weighted traffic {rep.hop_weighted_traffic:.4g} packet-hops/step{ratio}; "
             f"sequential {seq:.4g}; bound {bound}; gap {gap}",
-            f"  inter-core packets {rep['inter_core_packets']:.4g}/step, mean hops {rep['mean_hops']:.3g}, "
-            f"max hops {rep['max_hops']}, max link load {rep['max_link_load']:.4g} packets/step{_link_bounds(rep)}",
-            f"  energy {rep['energy_pj_per_step'] / 1e3:.4g} nJ/step, latency {rep['latency_ns_per_step'] / 1e3:.4g} "
-            f"us/step, solve {rep['solve_time_s']:.2f} s"] + split_line
+            f"  inter-core packets {rep.inter_core_packets:.4g}/step, mean hops {rep.mean_hops:.3g}, "
+            f"max hops {rep.max_hops}, max link load {rep.max_link_load:.4g} packets/step{_link_bounds(rep)}",
+            f"  energy {rep.energy_pj_per_step / 1e3:.4g} nJ/step, latency {rep.latency_ns_per_step / 1e3:.4g} "
+            f"us/step, solve {rep.solve_time_s:.2f} s"] + split_line
 
 
 @click.command("compile")
@@ -118,44 +105,33 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
       neuromap compile examples/ramp_lif.yaml --freeze -o build/ramp_frozen
       neuromap compile net.yaml -t truenorth -o build/ --strict --max-rate-error 0.1
     """
-    import dataclasses
-
-    from neuromap.compiler import compile_network
-
-    from pathlib import Path
-
-    from neuromap.image_files import check_replaceable
     check_replaceable(Path(output), force)   # before the compile: a refused -o costs nothing
     net = load_network_cli(network, nir_kwargs=nir_kwargs)
     if freeze:
         net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None) for p in net.projections])
     with bar("compile passes", enabled=not quiet) as progress:
-        img = compile_network(net, target=target, placer=placer, time_limit=time_limit, deterministic=deterministic,
-                              seed=seed, rates=rates, link_slack=link_slack, progress=progress,
-                              **({"allow_reset_approximation": True} if allow_reset_approximation else {}),
-                              **({"rate_check": "always"} if max_rate_error is not None else {}))
-    from neuromap.compiler.fidelity import FidelityReport, enforce
-    fidelity = FidelityReport.from_dict(img.options["fidelity"])
-    enforce(fidelity, strict, max_rate_error, where=f"{network}: ")
+        result = compile_network(net, target=target, placer=placer, time_limit=time_limit,
+                                 deterministic=deterministic, seed=seed, rates=rates, link_slack=link_slack,
+                                 progress=progress,
+                                 **({"allow_reset_approximation": True} if allow_reset_approximation else {}),
+                                 **({"rate_check": "always"} if max_rate_error is not None else {}))
+    img, reports = result.image, result.reports
+    enforce(reports.fidelity, strict, max_rate_error, where=f"{network}: ")
     img.save(output, force=force)
-    rep = img.options.get("placement")
     if as_json:
         click.echo(json.dumps({"network": net.name, "target": img.target, "output": str(output),
                                "neurons": img.n_neurons, "inputs": img.n_inputs, "cores": img.n_cores,
-                               "axons": img.n_axons, "synapses": img.n_synapses, "placement": rep,
-                               "fidelity": img.options["fidelity"], "warnings": image_warnings(img.options)}))
+                               "axons": img.n_axons, "synapses": img.n_synapses,
+                               "placement": reports.placement.to_dict() if reports.placement else None,
+                               "fidelity": reports.fidelity.to_dict(), "warnings": result.warnings(),
+                               "passes": [r.to_dict() for r in result.passes]}))
         return
     click.echo(f"{net.name}: {img.n_neurons} neurons, {img.n_inputs} inputs, {img.n_cores} cores, "
                f"{img.n_axons} axons, {img.n_synapses} synapses -> {output} (target {img.target})")
-    for line in placement_lines(rep) if rep else []:
+    for line in placement_lines(reports.placement) if reports.placement else []:
         click.echo(line)
-    tn = img.options.get("truenorth")
-    if tn:   # TrueNorth target: legalization summary and warnings (neuromap/compiler/lower_truenorth.py)
-        t, fo = tn["crossbar"]["totals"], tn["fanout"]
-        click.echo(f"truenorth: {tn['placement']}; crossbar weight error {100 * t['rel_error']:.2f}% L1 "
-                   f"({t['dropped']} synapses dropped by the crossbar, "
-                   f"{t['optimal_cores']}/{t['cores']} cores proven optimal); "
-                   f"{fo['splitters']} splitter neurons on {fo['splitter_cores']} cores")
-    click.echo(fidelity.summary())
-    for w in image_warnings(img.options):
+    if reports.truenorth:   # TrueNorth target: legalization summary (neuromap/compiler/lower_truenorth.py)
+        click.echo(reports.truenorth.crossbar_line())
+    click.echo(reports.fidelity.summary())
+    for w in result.warnings():
         click.echo(f"warning: {w}", err=True)

@@ -6,8 +6,9 @@ accounting, :mod:`neuromap.capacity`, that packing, the placement checker and th
 the placement report (traffic, hops, max link load, energy and latency per step,
 objective vs sequential baseline, bound and gap), what limited the mapping (the
 capacity with the highest max-use/limit) and the quantization report when the
-image has one. ``--json`` prints one JSON object. Bad or corrupt BUILD: one-line
-error, exit 2.
+image has one. The compiler's reports are read back from the manifest as the typed reports a compile
+returns (:meth:`neuromap.compiler.CompileReports.from_options`), so ``inspect`` formats the same objects
+as ``compile``. ``--json`` prints one JSON object. Bad or corrupt BUILD: one-line error, exit 2.
 """
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ import json
 
 import click
 import numpy as np
+
+from neuromap.capacity import CoreLimits, image_usage, utilization
+from neuromap.cli.compile_cmd import placement_lines
+from neuromap.compiler.lower_truenorth import TrueNorthReport
+from neuromap.compiler.result import CompileReports
+from neuromap.image import load_image
 
 
 def _stats(a, limit=None) -> dict:
@@ -26,11 +33,9 @@ def _stats(a, limit=None) -> dict:
 
 
 def summarize(img, build: str) -> dict:
-    """Everything ``inspect`` shows, as one JSON-serializable dict."""
-    from neuromap.cli.compile_cmd import image_warnings
-    from neuromap.capacity import CoreLimits, image_usage, utilization
+    """Everything ``inspect`` shows, as one JSON-serializable dict (docs/json.md)."""
     C = img.n_cores
-    rep = img.options.get("placement")
+    reports = CompileReports.from_options(img.options)
     limits = CoreLimits.from_constants(img.constants)
     if limits is not None:     # the one capacity accounting (neuromap/capacity.py), recounted from the arrays
         u = utilization(image_usage(img, limits), limits)
@@ -43,25 +48,27 @@ def summarize(img, build: str) -> dict:
         binding = fraction = None
         over = []
     placement = None
-    if rep:
-        placement = {k: v for k, v in rep.items() if k != "utilization"}
+    if reports.placement is not None:
+        placement = {k: v for k, v in reports.placement.to_dict().items() if k != "utilization"}
     return {"build": str(build), "network": img.network_name, "target": img.target,
             "size": {"neurons": img.n_neurons, "inputs": img.n_inputs, "cores": C, "axons": img.n_axons,
                      "synapses": img.n_synapses},
             "has_mesh_positions": "tile_x" in img.cores,
             "utilization": util, "binding": binding, "binding_fraction": fraction,
-            "over_capacity": over, "placement": placement, "quantization": img.options.get("quantization"),
-            "truenorth": _truenorth_summary(img.options.get("truenorth")), "fidelity": img.options.get("fidelity"),
-            "warnings": image_warnings(img.options)}
+            "over_capacity": over, "placement": placement,
+            "quantization": reports.quantization.to_dict() if reports.quantization is not None else None,
+            "truenorth": _truenorth_summary(reports.truenorth),
+            "fidelity": reports.fidelity.to_dict() if reports.fidelity is not None else None,
+            "warnings": reports.warnings()}
 
 
-def _truenorth_summary(tn: dict | None) -> dict | None:
+def _truenorth_summary(tn: TrueNorthReport | None) -> dict | None:
     """TrueNorth legalization (neuromap/compiler/lower_truenorth.py): quantization tables, crossbar and fan-out totals."""
-    if not tn:
+    if tn is None:
         return None
-    return {"quantization": tn.get("quantization"), "crossbar": (tn.get("crossbar") or {}).get("totals"),
-            "fanout": tn.get("fanout"), "placement": tn.get("placement"), "time_split_s": tn.get("time_split_s"),
-            "time_limit": tn.get("time_limit"), "deterministic": tn.get("deterministic")}
+    return {"quantization": tn.quantization.to_dict(), "crossbar": (tn.crossbar or {}).get("totals"),
+            "fanout": tn.fanout, "placement": tn.placement, "time_split_s": tn.time_split_s,
+            "time_limit": tn.time_limit, "deterministic": tn.deterministic}
 
 
 def _table(rows: list[dict], width: int = 9) -> list[str]:
@@ -76,8 +83,8 @@ def _table(rows: list[dict], width: int = 9) -> list[str]:
     return out
 
 
-def text_lines(s: dict) -> list[str]:
-    from neuromap.cli.compile_cmd import placement_lines
+def text_lines(s: dict, reports: CompileReports) -> list[str]:
+    """``inspect``'s text: ``s`` from :func:`summarize`, ``reports`` the image's typed reports."""
     z = s["size"]
     lines = [f"{s['build']}: {s['network']} on {s['target']}: {z['neurons']} neurons, {z['inputs']} inputs, "
              f"{z['cores']} cores, {z['axons']} axons, {z['synapses']} synapses",
@@ -89,7 +96,7 @@ def text_lines(s: dict) -> list[str]:
     lines += [f"  over capacity: {v}" for v in s.get("over_capacity", [])]
     if s["binding"]:
         lines.append(f"limited by: {s['binding']} ({100 * s['binding_fraction']:.1f}% of a core at most)")
-    lines += placement_lines(s["placement"]) if s["placement"] else ["placement: no report in this image"]
+    lines += placement_lines(reports.placement) if reports.placement else ["placement: no report in this image"]
     tn = s.get("truenorth")
     q = s["quantization"] or (tn or {}).get("quantization")
     if tn:
@@ -105,9 +112,8 @@ def text_lines(s: dict) -> list[str]:
         lines += ["projections:"] + _table(q.get("projections", [])) if q.get("projections") else []
     else:
         lines.append("quantization: none (network given in hardware units)")
-    if s.get("fidelity"):   # neuromap/compiler/fidelity.py: what the compile lost, with numbers
-        from neuromap.compiler.fidelity import FidelityReport
-        fid = FidelityReport.from_dict(s["fidelity"])
+    fid = reports.fidelity
+    if fid is not None:   # neuromap/compiler/fidelity.py: what the compile lost, with numbers
         lines.append(fid.summary())
         lines += [f"  approximation: {a}" for a in fid.approximations]
     lines += [f"warning: {w}" for w in s.get("warnings", [])]
@@ -125,11 +131,10 @@ def command(build: str, as_json: bool) -> None:
       neuromap inspect build/
       neuromap inspect build/ --json | jq .placement.gap
     """
-    from neuromap.image import load_image
-
-    s = summarize(load_image(build), build)
+    img = load_image(build)
+    s = summarize(img, build)
     if as_json:
         click.echo(json.dumps(s))
         return
-    for line in text_lines(s):
+    for line in text_lines(s, CompileReports.from_options(img.options)):
         click.echo(line)

@@ -12,7 +12,9 @@ import json
 import click
 
 from neuromap.cli import quiet_option
+from neuromap.errors import NeuromapError
 from neuromap.progress import bar
+from neuromap.report_html import write_report
 
 
 @click.command("report")
@@ -33,9 +35,6 @@ def command(build: str, output: str, results: str | None, network: str | None, a
       neuromap report build/ -o report.html
       neuromap report build/ --results run.npz --network net.yaml -o report.html
     """
-    from neuromap.errors import NeuromapError
-    from neuromap.report_html import write_report
-
     if not output.endswith((".html", ".htm")):
         raise NeuromapError(f"{output}: output must be an .html file (use -o NAME.html)")
     with bar("report (float reference steps)", enabled=not quiet and not as_json) as progress:

@@ -8,14 +8,15 @@ non-fatal ``approximation`` problems (what compiles but computes differently).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from neuromap.errors import TargetError
+from neuromap.errors import NetworkFormatError, TargetError
 from neuromap.network import Network
-from neuromap.plasticity import hardware_rules
+from neuromap.plasticity import hardware_rules, rule_class
 
 #: float models the quantize pass maps onto ``loihi_lif``; inputs pass through
 QUANTIZABLE = ("lif", "if")
@@ -157,8 +158,6 @@ def _split_hint(name: str, per_step: float) -> str:
 def _hardware_rule_problems(item: str, pr, rule: str, target: Any) -> list[Problem]:
     """A hardware-unit rule (``loihi``, ``stdp_loihi``) runs only on a learning engine, on a projection whose
     post population is in hardware units, and must parse (Lava rule syntax)."""
-    from neuromap.errors import NetworkFormatError
-    from neuromap.plasticity import rule_class
     where = (f"{rule} runs only on the Loihi learning engine (target loihi; the emulator and the Lava backend "
              "run it bit-identically, the float simulator does not)")
     if not target.learning.enabled:
@@ -189,13 +188,13 @@ def check_compatibility(network: Network, target: Any, learning_rules: tuple[str
 
 
 # ---------------------------------------------------------------------- compiler pass (neuromap.compiler.pipeline)
-def check_pass(st):
-    """Pass ``check``: raise on every error; record the approximations in ``options["compatibility"]``."""
-    import dataclasses
-    problems = check_compatibility(st.network, st.target, hardware_rules())
-    return dataclasses.replace(st, options={**st.options, "compatibility": [p.to_dict() for p in problems]})
+def check_pass(st, learning_rules: tuple[str, ...]):
+    """Pass ``check``: raise on every error; record the approximations in ``reports.compatibility``
+    (``learning_rules``: the float rules the quantize pass maps onto integer engines)."""
+    problems = check_compatibility(st.network, st.target, learning_rules)
+    return dataclasses.replace(st, reports=dataclasses.replace(st.reports, compatibility=problems))
 
 
 def verify_check_pass(st) -> None:
-    if any(p["severity"] == "error" for p in st.options.get("compatibility", [])):
+    if any(p.severity == "error" for p in st.reports.compatibility or []):
         raise TargetError("check pass let an error through")

@@ -18,11 +18,15 @@ Every compile (Loihi-style and TrueNorth targets) records, from the passes' own 
   an exponential decay, a memoryless lif's dropped current tail, spikes retimed around splitters,
   inexact or late fan-in relays);
 * ``rate``: an estimated firing-rate error (:class:`RateEstimate`): the float reference
-  (:func:`neuromap.simulator.simulate`) and the compiled image (:func:`emulator.emulate`) run a short
-  sample on the same input spikes (the float run's Poisson spikes are replayed into the image's inputs,
-  as :func:`neuromap.compare.compare` does, without recompiling). It runs when the mapping is approximate
-  or lost something (``rate_check: auto``), always (``always``, and for ``--max-rate-error``) or never.
-  Per population (:class:`neuromap.compare.PopulationCompare`) rates, relative error and count correlation;
+  (:func:`neuromap.simulator.simulate`) and the compiled image run a short sample on the same input
+  spikes (both draw the one documented Poisson stream, :mod:`neuromap.neurons.poisson`). The image runs
+  on the compile's image runner (:data:`~neuromap.compiler.result.ImageRunner`, the emulator, supplied
+  by the application layer: :func:`neuromap.toolchain.emulator_runner`; the compiler imports no
+  runtime). It runs when the mapping is approximate or lost something (``rate_check: auto``; skipped,
+  saying so, when the compile has no runner), always (``always``, and for ``--max-rate-error``; without
+  a runner a one-line error) or never.
+  Per population (:class:`PopulationCompare`, as ``neuromap compare`` reports them) rates, relative error
+  and count correlation;
   the estimate is the largest ``|spikes_hw - spikes_ref| / max(spikes_ref, 1)`` (a population silent in
   float but firing on chip counts as if float had fired once). The sample is ``RATE_STEPS`` steps, fewer
   for large networks (a budget of ``RATE_BUDGET`` synapse-steps, at least ``RATE_MIN_STEPS``); networks
@@ -40,10 +44,11 @@ from typing import Any
 
 import numpy as np
 
-from neuromap.compare import PopulationCompare, _corr
+from neuromap.compiler.quantize import to_plain
 from neuromap.compiler.quantize_truenorth import BIAS_PREFIX
-from neuromap.errors import NeuromapError, TargetError
+from neuromap.errors import ImageError, NeuromapError, TargetError
 from neuromap.network import Network
+from neuromap.simulator import simulate
 
 RATE_STEPS = 1000            # sample length (steps) of the rate estimate
 RATE_MIN_STEPS = 200         # never fewer steps (below this, skip instead)
@@ -52,6 +57,29 @@ RATE_MAX_SYNAPSES = 2_000_000
 RATE_CHECKS = ("auto", "always", "never")
 INPUT_MODELS = ("poisson", "spike_source")
 HW_MODELS = ("loihi_lif", "truenorth")   # hardware-unit models: no float reference to compare with
+
+
+@dataclass
+class PopulationCompare:
+    """Float reference vs chip for one neuron population: spike counts, mean rates (Hz), the relative rate
+    error ``|hw - ref| / ref`` (None when ref has no spikes) and the Pearson correlation of per-neuron
+    spike counts (None when either is constant)."""
+
+    name: str
+    size: int
+    spikes_ref: int
+    spikes_hw: int
+    rate_ref_hz: float
+    rate_hw_hz: float
+    rate_rel_error: float | None
+    count_correlation: float | None
+
+
+def count_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson r of two per-neuron count vectors (None for fewer than two neurons or a constant side)."""
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 class FidelityError(TargetError):
@@ -88,13 +116,11 @@ class FidelityReport:
     rate: RateEstimate | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        from neuromap.compiler.quantize import _plain
-        return _plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FidelityReport":
         """The report of an image's ``options["fidelity"]``; a malformed one is a one-line ImageError."""
-        from neuromap.errors import ImageError
         try:
             known = {f.name for f in dataclasses.fields(cls)} - {"rate"}
             rep = cls(**{k: v for k, v in d.items() if k in known})
@@ -170,43 +196,45 @@ def _nonzero_synapses(network: Network) -> dict[str, int]:
     return {pr.name: int(np.count_nonzero(pr.weight)) for pr in network.projections}
 
 
-def collect(network: Network, target_name: str, options: dict) -> FidelityReport:
-    """The report's counts from the options the passes recorded (``quantization`` or ``truenorth``)."""
+def collect(network: Network, target_name: str, reports) -> FidelityReport:
+    """The report's counts from the passes' reports (:class:`~neuromap.compiler.result.CompileReports`:
+    ``quantization`` or ``truenorth``, ``fan_in``, ``reset_approximated``, ``weight_encoding``)."""
     rep = FidelityReport(target_name)
     nz = _nonzero_synapses(network)
     rep.synapses = sum(nz.values())
-    tn = options.get("truenorth")
-    q = (tn or {}).get("quantization") if tn else options.get("quantization")
+    tn = reports.truenorth
+    q = tn.quantization if tn is not None else reports.quantization
     lost = dict.fromkeys(nz, 0)
-    for p in (q or {}).get("projections", []):
-        rep.synapses_zeroed += int(p.get("zeroed", 0))
-        rep.synapses_clipped += int(p.get("clipped", 0))
-        lost[p["name"]] = lost.get(p["name"], 0) + int(p.get("zeroed", 0))
-        if p.get("plasticity") and not p.get("learning"):
-            rep.plasticity_frozen.append(p["name"])
-    for p in (q or {}).get("populations", []):
-        if int(p.get("refractory_dropped", 0)):
-            rep.refractory_dropped[p["name"]] = int(p["refractory_dropped"])
-        if p.get("mode") == "lif-leak-reversal":
+    for p in q.projections if q is not None else []:
+        rep.synapses_zeroed += int(p.zeroed)
+        rep.synapses_clipped += int(p.clipped)
+        lost[p.name] = lost.get(p.name, 0) + int(p.zeroed)
+        if p.plasticity and not getattr(p, "learning", None):      # TrueNorth projections never learn
+            rep.plasticity_frozen.append(p.name)
+    for p in q.populations if q is not None else []:
+        if int(p.refractory_dropped):
+            rep.refractory_dropped[p.name] = int(p.refractory_dropped)
+        mode = getattr(p, "mode", None)                             # TrueNorth neuron mapping
+        if mode == "lif-leak-reversal":
             how = ""
-            if p.get("v_origin"):
-                how = f"; V = 0 at the bias equilibrium (reset to R = {p.get('R')})"
-            if p.get("bias_axon_weight"):
-                how += f"; an always-on axon of weight {p['bias_axon_weight']}"
-            rep.approximations.append(f"{p['name']}: exponential decay as TrueNorth's linear leak reversal{how}")
-        elif p.get("mode") == "lif-memoryless":
-            rep.approximations.append(f"{p['name']}: memoryless lif, the synaptic current's tail is dropped")
-    fi = options.get("fan_in") or {}
-    if fi.get("inexact_groups"):
-        rep.approximations.append(f"{fi['inexact_groups']} fan-in relay group(s) sum their inputs in steps "
+            if p.v_origin:
+                how = f"; V = 0 at the bias equilibrium (reset to R = {p.R})"
+            if p.bias_axon_weight:
+                how += f"; an always-on axon of weight {p.bias_axon_weight}"
+            rep.approximations.append(f"{p.name}: exponential decay as TrueNorth's linear leak reversal{how}")
+        elif mode == "lif-memoryless":
+            rep.approximations.append(f"{p.name}: memoryless lif, the synaptic current's tail is dropped")
+    fi = reports.fan_in
+    if fi is not None and fi.inexact_groups:
+        rep.approximations.append(f"{fi.inexact_groups} fan-in relay group(s) sum their inputs in steps "
                                   "(partial sums not multiples of the relay quantum are floored)")
-    if fi.get("late_synapses"):
-        rep.approximations.append(f"{fi['late_synapses']} delay-1 synapse(s) arrive one step late through fan-in "
+    if fi is not None and fi.late_synapses:
+        rep.approximations.append(f"{fi.late_synapses} delay-1 synapse(s) arrive one step late through fan-in "
                                   "relays")
-    rep.reset_approximated = list(options.get("reset_approximated") or [])
-    rep.weights_reencoded = list(options.get("weight_encoding") or [])
-    if tn:
-        cb = tn.get("crossbar") or {}
+    rep.reset_approximated = list(reports.reset_approximated or [])
+    rep.weights_reencoded = list(reports.weight_encoding or [])
+    if tn is not None:
+        cb = tn.crossbar or {}
         for row in cb.get("by_projection", []):
             if row["name"].startswith(BIAS_PREFIX):      # an always-on axon: the population's bias
                 if row["dropped"] or row["sign_flips"]:
@@ -215,7 +243,7 @@ def collect(network: Network, target_name: str, options: dict) -> FidelityReport
             rep.synapses_dropped += row["dropped"]
             rep.sign_flips += row["sign_flips"]
             lost[row["name"]] = lost.get(row["name"], 0) + row["dropped"]
-        fo = tn.get("fanout") or {}
+        fo = tn.fanout or {}
         if fo.get("uncompensated_routes"):
             rep.approximations.append(f"{fo['uncompensated_routes']} fan-out route(s) keep a timing error")
         if fo.get("max_phi"):
@@ -232,27 +260,9 @@ def sample_steps(n_synapses: int) -> int:
     return int(min(RATE_STEPS, max(RATE_MIN_STEPS, RATE_BUDGET // max(1, n_synapses))))
 
 
-def replay_into_image(image, network: Network, spikes: dict[str, tuple[np.ndarray, np.ndarray]]):
-    """A copy of ``image`` whose Poisson inputs emit the float run's ``spikes`` (population -> (steps,
-    indices)) as explicit input spikes; explicit ``spike_source`` inputs are the same on both sides already."""
-    inp = image.inputs
-    st, ix, pp = [inp["spike_step"].astype(np.int64)], [inp["spike_index"].astype(np.int64)], inp["poisson_p"].copy()
-    for pm in image.populations:
-        if pm.kind != "input" or pm.model != "poisson" or pm.name not in spikes:
-            continue
-        t, i = spikes[pm.name]
-        st.append(np.asarray(t, np.int64))
-        ix.append(np.asarray(i, np.int64) + pm.start)
-        pp[pm.start:pm.start + pm.size] = np.nan
-    st, ix = np.concatenate(st), np.concatenate(ix)
-    order = np.lexsort((ix, st))
-    new = {**inp, "spike_step": st[order].astype(inp["spike_step"].dtype),
-           "spike_index": ix[order].astype(inp["spike_index"].dtype), "poisson_p": pp}
-    return dataclasses.replace(image, inputs=new)
-
-
-def estimate_rates(network: Network, image, steps: int | None = None) -> RateEstimate:
-    """Float reference vs ``image`` on the emulator for a short sample on the same input spikes."""
+def estimate_rates(network: Network, image, steps: int | None = None, runner=None) -> RateEstimate:
+    """Float reference vs ``image`` run by ``runner`` (:data:`~neuromap.compiler.result.ImageRunner`) for a
+    short sample on the same input spikes; without a runner a one-line TargetError."""
     n_syn = sum(pr.n_synapses for pr in network.projections)
     steps = sample_steps(n_syn) if steps is None else int(steps)
     if steps <= 0:
@@ -264,11 +274,13 @@ def estimate_rates(network: Network, image, steps: int | None = None) -> RateEst
     if hw:
         return RateEstimate(0, None, skipped=f"populations in hardware units ({', '.join(hw)}) have no float "
                                              "reference; the image computes them as given")
-    from emulator import emulate
-    from neuromap.simulator import simulate
+    if runner is None:
+        raise TargetError("the rate estimate runs the image, and this compile has no image runner (use "
+                          "neuromap.toolchain.compile_network, or pass runner=neuromap.toolchain.emulator_runner; "
+                          "or rate_check: never)")
     ref = simulate(network, steps)
-    run = emulate(replay_into_image(image, network, ref.spikes), steps, probe=np.zeros(0, np.int64))
-    src = run.spikes[:, 1] if run.spikes.size else np.zeros(0, np.int64)
+    spikes = runner(image, steps)
+    src = spikes[:, 1] if spikes.size else np.zeros(0, np.int64)
     secs = steps * network.dt / 1000.0
     est = RateEstimate(steps, None)
     for pm in image.populations:
@@ -280,22 +292,31 @@ def estimate_rates(network: Network, image, steps: int | None = None) -> RateEst
         err = abs(c_hw - c_ref) / max(c_ref, 1)
         est.populations.append(PopulationCompare(pm.name, pm.size, c_ref, c_hw, c_ref / (pm.size * secs),
                                                  c_hw / (pm.size * secs), float(err) if c_ref else None,
-                                                 _corr(n_ref, n_hw)))
+                                                 count_correlation(n_ref, n_hw)))
         if est.max_rel_error is None or err > est.max_rel_error:
             est.max_rel_error, est.worst = float(err), pm.name
     return est
 
 
-def fidelity_report(network: Network, target: Any, image, rate_check: str = "auto") -> FidelityReport:
-    """The fidelity report of ``image`` compiled from ``network`` (``rate_check``: auto | always | never)."""
+def fidelity_report(network: Network, target: Any, reports, image, rate_check: str = "auto",
+                    runner=None) -> FidelityReport:
+    """The fidelity report of ``image`` compiled from ``network`` (``reports``: the passes' reports,
+    :class:`~neuromap.compiler.result.CompileReports`; ``rate_check``: auto | always | never; ``runner``
+    runs the rate sample: without one ``auto`` records the estimate as skipped and ``always`` raises)."""
     if rate_check not in RATE_CHECKS:
         raise TargetError(f"rate_check: {rate_check!r} is not one of {', '.join(RATE_CHECKS)}")
-    rep = collect(network, target.name, image.options)
+    rep = collect(network, target.name, reports)
     float_net = any(p.model in ("lif", "if") for p in network.populations.values())
     if rate_check == "always" or (rate_check == "auto" and float_net and not rep.exact):
+        if runner is None and rate_check == "auto":
+            rep.rate = RateEstimate(0, None, skipped="no image runner in this compile (neuromap.toolchain."
+                                                     "compile_network runs the emulator)")
+            return rep
         try:
-            rep.rate = estimate_rates(network, image)
+            rep.rate = estimate_rates(network, image, runner=runner)
         except NeuromapError as e:       # the compile stands; the estimate says why it is missing
+            if runner is None:
+                raise
             rep.rate = RateEstimate(0, None, skipped=f"the sample run failed: {e}")
     return rep
 

@@ -30,6 +30,7 @@ from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
 from neuromap.neurons.poisson import events_per_step
 from neuromap.network import Network, network_hash
+from neuromap.plasticity import hardware_rules, rule_class
 
 _NEURON_ARRAYS = {"du": np.uint16, "dv": np.uint16, "vth": np.int32, "bias_mant": np.int16,
                   "bias_exp": np.int8, "u": np.int32, "v": np.int32}
@@ -71,7 +72,6 @@ def _learning(pr, fld: str) -> tuple[dict | None, dict]:
         return dict(pr.hw["learning"]), dict(pr.hw.get("learning_arrays", {}))
     if pr.plasticity is None:
         return None, {}
-    from neuromap.plasticity import hardware_rules, rule_class
     rule = pr.plasticity["rule"]
     if rule not in hardware_rules():
         raise TargetError(f"{fld}.plasticity: {rule} is not a learning-engine rule (use stdp_loihi or loihi)")
@@ -115,7 +115,12 @@ def lower_inputs(net: Network, pops: list[PopulationMap], n_inp: int) -> dict[st
     return {"spike_step": st[io], "spike_index": ix[io].astype(np.int32), "poisson_p": pp}
 
 
-def lower_to_image(net: Network, target: Any, placement: dict, options: dict) -> Image:
+def lower_to_image(net: Network, target: Any, placement: dict,
+                   core_positions: dict[str, np.ndarray] | None = None) -> tuple[Image, list[str]]:
+    """The image of a placed hardware-unit network (``placement``: population -> (core, slot) arrays;
+    ``core_positions``: ``tile_x``/``tile_y``/``chip`` of every core, when the place pass computed them)
+    and one line per projection whose weights the synapse memory cannot hold as given
+    (:func:`weight_encoding_note`). The image's ``options`` are left empty for the pipeline to fill."""
     pops, n_neu, n_inp = [], 0, 0
     start: dict[str, int] = {}
     for name, pop in net.populations.items():
@@ -171,11 +176,7 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
 
     inputs = lower_inputs(net, pops, n_inp)
 
-    # mesh position of every core (tile_x, tile_y, chip), when the place pass computed them
-    options = dict(options)
-    if encoding_notes:
-        options["weight_encoding"] = encoding_notes
-    positions = options.pop("_core_positions", None) or {}
+    positions = core_positions or {}
     probes = [ProbeMap(pr.population, tuple(pr.variables), None if pr.neurons is None else
                        np.asarray(pr.neurons, np.int64)) for pr in net.probes]
     return Image(
@@ -190,7 +191,7 @@ def lower_to_image(net: Network, target: Any, placement: dict, options: dict) ->
         synapses={"post": lay["post"], "weight": lay["weight"], "delay": lay["delay"]},
         routes={"src_ptr": src_ptr, "core": r_core, "axon": r_axon, "delay": np.zeros(A, np.uint8)},
         inputs=inputs,
-        seed=net.seed, source_hash=network_hash(net), options=options, network_name=net.name)
+        seed=net.seed, source_hash=network_hash(net), options={}, network_name=net.name), encoding_notes
 
 
 # ---------------------------------------------------------------------- synapse layout (O(synapses))

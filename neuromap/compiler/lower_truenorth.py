@@ -1,14 +1,14 @@
 """TrueNorth compile passes: quantize to ``truenorth`` units, fill cores in order, legalize, lower to an Image.
 
-Selected by :func:`is_truenorth` (a target whose ``core.memory_model`` is ``crossbar``) in
-:func:`neuromap.compiler.pipeline.compile_network`. Passes (each with a verifier):
+The ``truenorth`` core kind's passes (a target whose ``core.memory_model`` is ``crossbar``,
+:func:`is_truenorth`) in the one pass list of :mod:`neuromap.compiler.pipeline` (each with a verifier):
 
-1. ``tn_quantize``: float ``if``/``lif`` -> ``truenorth`` neurons, 9-bit integer weights
+1. ``quantize``: float ``if``/``lif`` -> ``truenorth`` neurons, 9-bit integer weights
    (:mod:`neuromap.compiler.quantize_truenorth`); plastic projections frozen (warning).
-2. ``tn_place``: fill cores in population order, ``core.max_neurons`` (256) per core, a new core per
+2. ``place``: fill cores in population order, ``core.max_neurons`` (256) per core, a new core per
    population (the graph placer of ``neuromap/placement`` counts Loihi synapse memory and one axon per
    source, not crossbar rows per (source, delay) and splitters, so it is not used here).
-3. ``tn_lower``: per core one crossbar row (axon) per (projection, source, delay) feeding it; the
+3. ``lower``: per core one crossbar row (axon) per (projection, source, delay) feeding it; the
    target weights of each core are legalized into axon types, a binary crossbar and per-neuron 9-bit
    weights (:func:`neuromap.truenorth.crossbar.auto_split`, CP-SAT; mixed-sign rows may get Eedn-style
    input copies); every source with several target axons gets splitter neurons on extra cores
@@ -19,24 +19,72 @@ Options: ``time_limit``/``deterministic`` (the budget of all crossbar and fan-ou
 wall seconds, or work units; default :func:`~neuromap.placement.budget.default_time_limit`; each
 core gets an equal share of what is left, :mod:`neuromap.placement.budget`), ``tn_time_limit`` (cap
 per CP-SAT solve in the same unit, default 2), ``tn_split`` (input copies, default True),
-``seed`` (clustering/CP-SAT seed). Reports land in ``options["truenorth"]`` (``time_split_s``:
-wall seconds of ``tn.crossbar`` and ``tn.fanout``).
+``seed`` (clustering/CP-SAT seed). The report (:class:`TrueNorthReport`) lands in ``reports.truenorth``
+(the image's ``options["truenorth"]``; ``time_split_s``: wall seconds of ``tn.crossbar`` and ``tn.fanout``).
 """
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from neuromap.errors import TargetError
 from neuromap.compiler.lower import lower_inputs
+from neuromap.compiler.place import placement_time_limit
+from neuromap.compiler.quantize_truenorth import TNQuantReport, quantize_truenorth
+from neuromap.compiler.reset import check_reset
+from neuromap.errors import TargetError
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap
 from neuromap.network import Network, network_hash
+from neuromap.neurons.truenorth import core_fields
+from neuromap.placement.budget import Budget
+from neuromap.truenorth.crossbar import auto_split, legalize_crossbar
+from neuromap.truenorth.fanout import SPLITTER_PARAMS, legalize_fanout
+from neuromap.truenorth.report import CrossbarReport
 
 INPUT_MODELS = ("spike_source", "poisson")
 SPLITTER_POP = "_tn_splitters"
 SPLITTER_PROJ = "_tn_fanout"
+
+
+@dataclass
+class TrueNorthReport:
+    """What the TrueNorth passes did (the image's ``options["truenorth"]``, docs/json.md): the quantization
+    report, every warning (quantization and legalization), the ``place`` pass's summary line, the
+    crossbar legalization (:meth:`~neuromap.truenorth.report.CrossbarReport.to_dict` plus
+    ``by_projection``: synapses dropped and sign flips per projection), the fan-out legalization
+    (splitters, splitter cores, solver, uncompensated routes, ``max_phi``: ticks of retiming), wall
+    seconds per phase and the budget (seconds, or work units when ``deterministic``)."""
+
+    quantization: TNQuantReport
+    warnings: list[str] = field(default_factory=list)
+    placement: str | None = None
+    crossbar: dict[str, Any] | None = None
+    fanout: dict[str, Any] | None = None
+    time_split_s: dict[str, float] | None = None
+    time_limit: float | None = None
+    deterministic: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"quantization": self.quantization.to_dict(), "warnings": list(self.warnings)}
+        for k in ("placement", "crossbar", "fanout", "time_split_s", "time_limit", "deterministic"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrueNorthReport":
+        known = {f.name for f in dataclasses.fields(cls)} - {"quantization"}
+        return cls(TNQuantReport.from_dict(d["quantization"]), **{k: v for k, v in d.items() if k in known})
+
+    def crossbar_line(self) -> str:
+        """One line: crossbar weight error, synapses dropped, cores proven optimal, splitters."""
+        t, fo = (self.crossbar or {}).get("totals") or {}, self.fanout or {}
+        return (f"truenorth: {self.placement}; crossbar weight error {100 * t.get('rel_error', 0):.2f}% L1 "
+                f"({t.get('dropped', 0)} synapses dropped by the crossbar, "
+                f"{t.get('optimal_cores', 0)}/{t.get('cores', 0)} cores proven optimal); "
+                f"{fo.get('splitters', 0)} splitter neurons on {fo.get('splitter_cores', 0)} cores")
 
 
 def is_truenorth(target: Any) -> bool:
@@ -46,9 +94,8 @@ def is_truenorth(target: Any) -> bool:
 
 # ------------------------------------------------------------------ pass 1: quantize
 def quantize_pass(st):
-    from neuromap.compiler.quantize_truenorth import quantize_truenorth
-    from neuromap.compiler.reset import check_reset
-    approx = check_reset(st.network, st.target.name, bool(st.options.get("allow_reset_approximation")),
+    """Pass ``quantize`` on TrueNorth targets: float neurons -> ``truenorth`` units (``reports.truenorth``)."""
+    approx = check_reset(st.network, st.target.name, bool(st.options.allow_reset_approximation),
                          exact_models=("if",))     # linear reset mode gamma = 1
     hw, rep = quantize_truenorth(st.network, st.target)
     dmax = min(15, st.target.synapse.delay_max)
@@ -57,9 +104,9 @@ def quantize_pass(st):
         if pr.n_synapses and (pr.delay.min() < 1 or pr.delay.max() > dmax):
             raise TargetError(f"{where}projections[{i}] ({pr.name}).delay: {int(pr.delay.max())} is outside "
                               f"[1, {dmax}] ticks on {st.target.name!r} (4-bit axonal delays; shorten it)")
-    tn = {"quantization": rep.to_dict(), "warnings": list(rep.warnings)}
-    extra = {"reset_approximated": approx} if approx else {}
-    return dataclasses.replace(st, network=hw, options={**st.options, "truenorth": tn, **extra})
+    reports = dataclasses.replace(st.reports, truenorth=TrueNorthReport(rep, list(rep.warnings)),
+                                  reset_approximated=approx or None)
+    return dataclasses.replace(st, network=hw, quantized_network=hw, reports=reports)
 
 
 def verify_quantized(st) -> None:
@@ -82,9 +129,9 @@ def place_pass(st):
         g = np.arange(pop.size, dtype=np.int64)
         placement[name] = (core + g // cap, g % cap)
         core += -(-pop.size // cap)
-    tn = dict(st.options.get("truenorth", {}))
-    tn["placement"] = f"fill in order: {core} cores of up to {cap} neurons, one population per core"
-    return dataclasses.replace(st, placement=placement, options={**st.options, "truenorth": tn})
+    tn = dataclasses.replace(st.reports.truenorth,
+                             placement=f"fill in order: {core} cores of up to {cap} neurons, one population per core")
+    return dataclasses.replace(st, placement=placement, reports=dataclasses.replace(st.reports, truenorth=tn))
 
 
 def verify_place(st) -> None:
@@ -107,7 +154,9 @@ def verify_place(st) -> None:
 
 # ------------------------------------------------------------------ pass 3: lower
 def lower_pass(st):
-    return dataclasses.replace(st, image=lower_truenorth(st.network, st.target, st.placement, st.options))
+    """Pass ``lower`` on TrueNorth targets: crossbar and fan-out legalization, the image."""
+    image, tn = lower_truenorth(st.network, st.target, st.placement, st.options, st.reports.truenorth)
+    return dataclasses.replace(st, image=image, reports=dataclasses.replace(st.reports, truenorth=tn))
 
 
 def verify_lowered(st) -> None:
@@ -132,7 +181,6 @@ def _populations(net: Network) -> tuple[list[PopulationMap], int, int]:
 
 def _neuron_fields(net: Network, pops: list[PopulationMap], n_neu: int) -> dict[str, np.ndarray]:
     """Per-neuron TrueNorth parameters of the network's neurons (image names)."""
-    from neuromap.neurons.truenorth import core_fields
     parts = [core_fields(net.populations[p.name].neuron, p.size) for p in pops if p.kind == "neuron"]
     cat = lambda k, shape: np.concatenate([f[k] for f in parts]) if parts else np.zeros(shape)  # noqa: E731
     return {"tn_lambda": cat("lam", 0).astype(np.int16), "tn_c_lambda": cat("c_lambda", 0).astype(np.uint8),
@@ -143,12 +191,11 @@ def _neuron_fields(net: Network, pops: list[PopulationMap], n_neu: int) -> dict[
             "v_init": cat("V0", 0).astype(np.int32), "tn_s": np.zeros((n_neu, 4), np.int16)}
 
 
-def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -> Image:
-    """Legalize crossbars and fan-out of a placed ``truenorth`` network and build its Image."""
-    from neuromap.truenorth.crossbar import auto_split, legalize_crossbar
-    from neuromap.truenorth.fanout import SPLITTER_PARAMS, legalize_fanout
-    from neuromap.truenorth.report import CrossbarReport
-
+def lower_truenorth(net: Network, target: Any, placement: dict, options,
+                    tn_report: TrueNorthReport) -> tuple[Image, TrueNorthReport]:
+    """Legalize crossbars and fan-out of a placed ``truenorth`` network and build its Image; ``options``:
+    :class:`~neuromap.compiler.result.CompileOptions`; returns the image and ``tn_report`` completed with the
+    crossbar and fan-out legalization (warnings appended)."""
     pops, N, I = _populations(net)
     start = {p.name: p.start for p in pops}
     kind = {p.name: p.kind for p in pops}
@@ -157,13 +204,10 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
     slot = np.concatenate([placement[p.name][1] for p in npops] or [np.zeros(0)]).astype(np.int64)
     C = int(core.max()) + 1 if N else 0
     nf = _neuron_fields(net, pops, N)
-    from neuromap.compiler.place import placement_time_limit
-    from neuromap.placement.budget import Budget
-    time_limit = float(options.get("tn_time_limit", 2.0))
+    time_limit = float(options.tn_time_limit)
     budget = Budget(*placement_time_limit(options, sum(int(pr.n_synapses) for pr in net.projections)))
-    seed = int(options.get("seed", 0))
-    tn = dict(options.get("truenorth", {}))
-    warnings = list(tn.get("warnings", []))
+    seed = int(options.seed)
+    warnings = list(tn_report.warnings)
 
     # ---- target weights per (core, projection, source, delay) row
     cols = {k: [] for k in ("core", "proj", "src", "d", "post", "w")}
@@ -201,7 +245,7 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
                               "(reduce the fan-in of its neurons)")
         mixed = (W > 0).any(axis=1) & (W < 0).any(axis=1)
         with budget.phase("tn.crossbar"):
-            if options.get("tn_split", True) and mixed.any() and rk.size < 256:
+            if options.tn_split and mixed.any() and rk.size < 256:
                 sol = auto_split(W, **kw)
             else:
                 sol = legalize_crossbar(W, **kw)
@@ -318,14 +362,12 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
     crossbar = report.to_dict()
     crossbar["by_projection"] = [{"name": pr.name, "dropped": int(by_proj_dropped[k]),
                                   "sign_flips": int(by_proj_flips[k])} for k, pr in enumerate(net.projections)]
-    tn.update(crossbar=crossbar, warnings=warnings,
-              fanout={"splitters": NS, "splitter_cores": n_sc, "solver": plan.solver,
-                      "uncompensated_routes": int(plan.uncompensated().size),
-                      "max_phi": int(plan.phi[:N].max(initial=0))},
-              time_split_s={k: round(v, 4) for k, v in budget.split.items()}, time_limit=budget.limit,
-              deterministic=budget.deterministic)
-    opts = {k: v for k, v in options.items() if not k.startswith("_")}
-    opts["truenorth"] = tn
+    tn = dataclasses.replace(tn_report, crossbar=crossbar, warnings=warnings,
+                             fanout={"splitters": NS, "splitter_cores": n_sc, "solver": plan.solver,
+                                     "uncompensated_routes": int(plan.uncompensated().size),
+                                     "max_phi": int(plan.phi[:N].max(initial=0))},
+                             time_split_s={k: round(v, 4) for k, v in budget.split.items()}, time_limit=budget.limit,
+                             deterministic=budget.deterministic)
     cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
     return Image(
         target=target.name,
@@ -339,17 +381,5 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options: dict) -
                   "delay": np.ones(sum(p.size for p in posts), np.uint8)},
         routes={"src_ptr": src_ptr, "core": rt[:, 0].astype(np.int32), "axon": rt[:, 1].astype(np.int32),
                 "delay": rt[:, 2].astype(np.uint8)},
-        inputs=lower_inputs(net, pops, I), seed=net.seed, source_hash=network_hash(net), options=opts,
-        network_name=net.name)
-
-
-def front_half(network: Network, target: Any, **options):
-    """For :func:`neuromap.compare.compare`: (image, TrueNorth-unit network, quantization report whose
-    ``warnings`` include the legalization's, legalization summary: crossbar totals and fan-out)."""
-    from neuromap.compiler import compile_network
-    from neuromap.compiler.quantize_truenorth import quantize_truenorth
-    image = compile_network(network, target, **options)
-    hw, rep = quantize_truenorth(network, target)
-    tn = image.options["truenorth"]
-    rep.warnings = list(tn["warnings"])
-    return image, hw, rep, {"crossbar": tn["crossbar"]["totals"], "fanout": tn["fanout"]}
+        inputs=lower_inputs(net, pops, I), seed=net.seed, source_hash=network_hash(net), options={},
+        network_name=net.name), tn

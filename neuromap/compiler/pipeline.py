@@ -1,66 +1,129 @@
-"""The compile pipeline: a list of small pure passes over a :class:`CompileState`, a verifier after each.
+"""The compile pipeline: one list of small pure passes over a :class:`CompileState`, a verifier after each.
 
-A pass takes the state and returns a new one (``dataclasses.replace``); its
-verifier checks what the pass promised and raises a one-line
-:class:`~neuromap.errors.TargetError` otherwise. Add a pass by inserting a
-:class:`Pass` into :data:`PASSES`; ``options["passes"]`` may name a subset/order.
+A pass takes the state and returns a new one (``dataclasses.replace``); its verifier checks what the
+pass promised and raises a one-line :class:`~neuromap.errors.TargetError` otherwise. A :class:`Pass`
+declares the options it reads (fields of :class:`~neuromap.compiler.result.CompileOptions`), the
+statistics it reports (named numbers with units, from its typed report) and, per core kind of the
+target (:func:`core_kind`: ``loihi_lif`` cores, or ``truenorth`` crossbar cores), the function that
+runs it and its verifier; a pass without an implementation for a core kind is not in that kind's
+default list. ``options["passes"]`` may name a subset/order.
 
-Current passes (hardware-unit networks):
+Passes (docs/concepts.md):
 
-1. ``check_hw_units``: every neuron population is ``loihi_lif``, inputs are
+1. ``check`` (loihi_lif): every population, projection and rule against the target, all problems at
+   once (:mod:`neuromap.compiler.check`).
+2. ``quantize``: float ``lif``/``if`` -> ``loihi_lif`` (:mod:`neuromap.compiler.quantize`) or
+   ``truenorth`` units (:mod:`neuromap.compiler.quantize_truenorth`).
+3. ``legalize_fan_in`` (loihi_lif): relay trees above the fan-in limit (:mod:`neuromap.compiler.fan_in`).
+4. ``check_hw_units`` (loihi_lif): every neuron population is ``loihi_lif``, inputs are
    ``spike_source``/``poisson``, the target runs these models, delays fit.
-2. ``place``: partition neurons into cores under every capacity of the target, place
-   cores on the mesh, route (``placer`` sequential | greedy | cpsat; docs/placement.md).
-3. ``lower``: build the :class:`~neuromap.image.Image` (:mod:`neuromap.compiler.lower`).
+5. ``place``: partition neurons into cores under every capacity, place cores on the mesh, route
+   (:mod:`neuromap.compiler.place`, docs/placement.md); on truenorth fill cores in order.
+6. ``lower``: build the :class:`~neuromap.image.Image` (:mod:`neuromap.compiler.lower`; on truenorth
+   crossbar and fan-out legalization first, :mod:`neuromap.compiler.lower_truenorth`).
+
+Then the ``fidelity`` analysis (what the compile lost, :mod:`neuromap.compiler.fidelity`). Passes
+and the analysis that run the image (``rates: auto``, the fidelity rate sample) call the state's
+``runner`` (:data:`~neuromap.compiler.result.ImageRunner`), which the application layer supplies
+(:mod:`neuromap.toolchain`): the compiler imports no runtime.
 """
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from neuromap.errors import TargetError
+from neuromap.compiler import check as _check, fan_in as _fan_in, lower_truenorth as _tn, place as _place
+from neuromap.compiler import quantize as _quantize
 from neuromap.compiler.arithmetic import is_loihi, lif_arithmetic
+from neuromap.compiler.fidelity import fidelity_report
+from neuromap.compiler.lower import lower_to_image
+from neuromap.compiler.quantize_learning import SUPPORTED_RULES as _LEARNING_RULES
+from neuromap.compiler.result import (CompileOptions, CompileReports, CompileResult, ImageRunner, PassRecord,
+                                      Statistic, peak_rss_bytes)
+from neuromap.errors import TargetError
 from neuromap.image import MAX_DELAY, Image
 from neuromap.network import Network
 from neuromap.plasticity import hardware_rules as _hardware_rules
+from neuromap.progress import set_label
+from neuromap.targets import Target, load_target
 
 #: models of neuron populations the hardware-unit path compiles, and of input populations
 HW_NEURON_MODELS = ("loihi_lif",)
 INPUT_MODELS = ("spike_source", "poisson")
+#: core kinds the compiler lowers to (the image's ``core_kinds``)
+CORE_KINDS = ("loihi_lif", "truenorth")
+
+
+def core_kind(target: Any) -> str:
+    """The core kind ``target`` compiles to: ``truenorth`` for binary-crossbar cores
+    (``core.memory_model = "crossbar"``), else ``loihi_lif``."""
+    return "truenorth" if _tn.is_truenorth(target) else "loihi_lif"
 
 
 @dataclass(frozen=True)
 class CompileState:
-    """What the passes share. ``placement``: population name -> (core, slot) int arrays."""
+    """What the passes share. ``placement``: population name -> (core, slot) int arrays;
+    ``core_positions``: ``tile_x``/``tile_y``/``chip`` of every image core (the place pass);
+    ``quantized_network``: the network as the quantize pass left it; ``runner``: runs an image
+    (passes that need one raise a one-line error without it)."""
 
     network: Network
     target: Any                      # neuromap.targets.Target
-    options: dict[str, Any] = field(default_factory=dict)
+    options: CompileOptions = field(default_factory=CompileOptions)
     placement: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    core_positions: dict[str, np.ndarray] | None = None
     image: Image | None = None
+    reports: CompileReports = field(default_factory=CompileReports)
+    quantized_network: Network | None = None
+    runner: ImageRunner | None = None
     #: progress within the running pass, ``progress(done, total)`` (+ ``label``; :mod:`neuromap.progress`), or None
     progress: Callable | None = None
 
 
 @dataclass(frozen=True)
 class Pass:
+    """A pass: ``name``; per core kind, ``(run, verify)``; the :class:`CompileOptions` fields it reads;
+    ``statistics(state) -> list[Statistic]`` after it ran."""
+
     name: str
-    run: Callable[[CompileState], CompileState]
-    verify: Callable[[CompileState], None]
+    kinds: dict[str, tuple[Callable[[CompileState], CompileState], Callable[[CompileState], None]]]
+    options: tuple[str, ...] = ()
+    statistics: Callable[[CompileState], list[Statistic]] = lambda st: []
+
+    def run(self, st: CompileState) -> CompileState:
+        """Run this pass's implementation for the core kind of ``st.target``."""
+        return self.kinds[core_kind(st.target)][0](st)
+
+    def verify(self, st: CompileState) -> None:
+        """Run this pass's verifier for the core kind of ``st.target``."""
+        self.kinds[core_kind(st.target)][1](st)
 
 
-# ------------------------------------------------------------------ pass 1: check hardware units
+# ------------------------------------------------------------------ check
+def check_pass(st: CompileState) -> CompileState:
+    """Pass ``check`` with the plasticity rules the quantize pass maps onto integer engines."""
+    return _check.check_pass(st, _LEARNING_RULES)
+
+
+def _check_stats(st: CompileState) -> list[Statistic]:
+    return [Statistic("approximations", len(st.reports.compatibility or []))]
+
+
+# ------------------------------------------------------------------ check hardware units
 def check_hw_units(st: CompileState) -> CompileState:
     net, tgt = st.network, st.target
     where = f"{net.source}: " if net.source else ""
-    quantized = {p["name"] for p in (st.options.get("quantization") or {}).get("populations", [])}
+    q = st.reports.quantization
+    quantized = {p.name for p in q.populations} if q is not None else set()
     for name, pop in net.populations.items():
         if pop.model not in HW_NEURON_MODELS + INPUT_MODELS:
             raise TargetError(f"{where}populations.{name}.neuron.model: {pop.model!r} is not in hardware units "
-                              f"(the quantize pass is not available yet; use loihi_lif with du, dv, vth, bias_mant, bias_exp)")
+                              f"(the pass list has no quantize pass before check_hw_units; add it, or use "
+                              "loihi_lif with du, dv, vth, bias_mant, bias_exp)")
         if pop.model not in tgt.neuron.models:
             raise TargetError(f"{where}populations.{name}.neuron.model: target {tgt.name!r} cannot run "
                               f"{pop.model!r} (it runs {', '.join(tgt.neuron.models)})")
@@ -91,22 +154,9 @@ def _verify_checked(st: CompileState) -> None:
         raise TargetError("check_hw_units must run before place and lower")
 
 
-# ------------------------------------------------------------------ pass 2: place
-# neuromap/compiler/place.py (``place_pass`` / ``verify_place``): partition under every capacity,
-# mesh placement, routes, PlacementReport in options["placement"] (docs/placement.md)
-
-
-# ------------------------------------------------------------------ legacy pass: partition (fill in order; only by name)
+# ------------------------------------------------------------------ partition (fill in order; only by name)
 def partition(st: CompileState) -> CompileState:
-    cap = int(st.target.core.max_neurons)
-    placement, n = {}, 0
-    for name, pop in st.network.populations.items():
-        if pop.model in INPUT_MODELS:
-            continue
-        g = np.arange(n, n + pop.size, dtype=np.int64)
-        placement[name] = (g // cap, g % cap)
-        n += pop.size
-    return dataclasses.replace(st, placement=placement)
+    return dataclasses.replace(st, placement=_place.fill_in_order(st.network, int(st.target.core.max_neurons)))
 
 
 def _verify_partition(st: CompileState) -> None:
@@ -123,10 +173,11 @@ def _verify_partition(st: CompileState) -> None:
         raise TargetError("partition put two neurons in one compartment")
 
 
-# ------------------------------------------------------------------ pass 3: lower
+# ------------------------------------------------------------------ lower
 def lower(st: CompileState) -> CompileState:
-    from neuromap.compiler.lower import lower_to_image
-    return dataclasses.replace(st, image=lower_to_image(st.network, st.target, st.placement, st.options))
+    image, notes = lower_to_image(st.network, st.target, st.placement, st.core_positions)
+    return dataclasses.replace(st, image=image,
+                               reports=dataclasses.replace(st.reports, weight_encoding=notes or None))
 
 
 def _verify_image(st: CompileState) -> None:
@@ -137,40 +188,73 @@ def _verify_image(st: CompileState) -> None:
         raise TargetError(f"the network needs {st.image.n_cores} cores, more than target {st.target.name!r} has")
 
 
-# -- front half (issue 6, neuromap/compiler/{check,quantize,fan_in}.py): float network -> hardware units
-from neuromap.compiler import check as _check, fan_in as _fan_in, quantize as _quantize  # noqa: E402
-from neuromap.compiler import place as _place  # noqa: E402
-from neuromap.compiler.quantize_learning import SUPPORTED_RULES as _LEARNING_RULES  # noqa: E402
+# ------------------------------------------------------------------ statistics of the passes' reports
+def _quantize_stats(st: CompileState) -> list[Statistic]:
+    q = st.reports.truenorth.quantization if st.reports.truenorth is not None else st.reports.quantization
+    if q is None:
+        return [Statistic("populations_quantized", 0)]
+    return [Statistic("populations_quantized", len(q.populations)),
+            Statistic("projections_quantized", len(q.projections)),
+            Statistic("synapses_zeroed", sum(int(p.zeroed) for p in q.projections)),
+            Statistic("synapses_clipped", sum(int(p.clipped) for p in q.projections)),
+            Statistic("warnings", len(q.warnings))]
 
 
-def _check_with_learning(st: CompileState) -> CompileState:
-    """Pass ``check`` with the plasticity rules the quantize pass maps onto integer engines."""
-    problems = _check.check_compatibility(st.network, st.target, _LEARNING_RULES)
-    return dataclasses.replace(st, options={**st.options, "compatibility": [p.to_dict() for p in problems]})
+def _fan_in_stats(st: CompileState) -> list[Statistic]:
+    f = st.reports.fan_in
+    return [Statistic("relay_neurons", f.relay_neurons), Statistic("relay_synapses", f.relay_synapses),
+            Statistic("relay_groups", f.groups)] if f is not None else []
 
 
+def _place_stats(st: CompileState) -> list[Statistic]:
+    p = st.reports.placement
+    if p is None:      # truenorth: fill in order
+        cores = 1 + max((int(c.max(initial=-1)) for c, _ in (st.placement or {}).values()), default=-1)
+        return [Statistic("cores_used", cores)]
+    return [Statistic("cores_used", p.cores_used), Statistic("hop_weighted_traffic", p.hop_weighted_traffic,
+                                                             "packet-hops/step"),
+            Statistic("max_link_load", p.max_link_load, "packets/step"),
+            Statistic("energy", p.energy_pj_per_step, "pJ/step"), Statistic("solve_time", p.solve_time_s, "s")]
+
+
+def _lower_stats(st: CompileState) -> list[Statistic]:
+    img = st.image
+    out = [Statistic("cores", img.n_cores), Statistic("neurons", img.n_neurons), Statistic("inputs", img.n_inputs),
+           Statistic("axons", img.n_axons), Statistic("synapses", img.n_synapses)]
+    tn = st.reports.truenorth
+    if tn is not None and tn.crossbar is not None:
+        t = tn.crossbar["totals"]
+        out += [Statistic("crossbar_rel_error", float(t["rel_error"]), "L1 fraction"),
+                Statistic("synapses_dropped", int(t["dropped"])),
+                Statistic("splitters", int(tn.fanout["splitters"]))]
+    return out
+
+
+_PLACE_OPTIONS = ("placer", "time_limit", "deterministic", "seed", "rates", "rate_steps", "link_slack")
+_TN_LOWER_OPTIONS = ("time_limit", "deterministic", "tn_time_limit", "tn_split", "seed")
+
+#: the one pass list; each pass runs on the core kinds it has an implementation for
 PASSES: list[Pass] = [
-    Pass("check", _check_with_learning, _check.verify_check_pass),
-    Pass("quantize", _quantize.quantize_pass, _quantize.verify_quantized),
-    Pass("legalize_fan_in", _fan_in.fan_in_pass, _fan_in.verify_fan_in),
-    # -- end front half
-    Pass("check_hw_units", check_hw_units, _verify_checked),
-    # -- placement (issue 8, neuromap/compiler/place.py)
-    Pass("place", _place.place_pass, _place.verify_place),
-    # -- end placement
-    Pass("lower", lower, _verify_image),
+    Pass("check", {"loihi_lif": (check_pass, _check.verify_check_pass)}, (), _check_stats),
+    Pass("quantize", {"loihi_lif": (_quantize.quantize_pass, _quantize.verify_quantized),
+                      "truenorth": (_tn.quantize_pass, _tn.verify_quantized)},
+         ("rounding", "quant_seed", "v_headroom_bits", "allow_reset_approximation"), _quantize_stats),
+    Pass("legalize_fan_in", {"loihi_lif": (_fan_in.fan_in_pass, _fan_in.verify_fan_in)},
+         ("fan_in_cover", "fan_in_levels"), _fan_in_stats),
+    Pass("check_hw_units", {"loihi_lif": (check_hw_units, _verify_checked)}),
+    Pass("place", {"loihi_lif": (_place.place_pass, _place.verify_place),
+                   "truenorth": (_tn.place_pass, _tn.verify_place)}, _PLACE_OPTIONS, _place_stats),
+    Pass("lower", {"loihi_lif": (lower, _verify_image), "truenorth": (_tn.lower_pass, _tn.verify_lowered)},
+         _TN_LOWER_OPTIONS, _lower_stats),
 ]
 
-# -- TrueNorth (issue 7, neuromap/compiler/lower_truenorth.py): the default passes of crossbar targets
-from neuromap.compiler import lower_truenorth as _tn  # noqa: E402
-
-TN_PASSES: list[Pass] = [Pass("tn_quantize", _tn.quantize_pass, _tn.verify_quantized),
-                         Pass("tn_place", _tn.place_pass, _tn.verify_place),
-                         Pass("tn_lower", _tn.lower_pass, _tn.verify_lowered)]
-# -- end TrueNorth
-
 #: passes that run only when named in ``options["passes"]`` (e.g. ``["check_hw_units", "partition", "lower"]``)
-EXTRA_PASSES: list[Pass] = [Pass("partition", partition, _verify_partition)]
+EXTRA_PASSES: list[Pass] = [Pass("partition", {"loihi_lif": (partition, _verify_partition)})]
+
+
+def default_passes(kind: str) -> list[str]:
+    """Names of the default passes of core kind ``kind``, in order."""
+    return [p.name for p in PASSES if kind in p.kinds]
 
 
 #: progress units per compiler pass
@@ -182,7 +266,6 @@ def _pass_progress(progress, i: int, n: int, name: str):
     its label prefixed with the pass name."""
     if progress is None:
         return None
-    from neuromap.progress import set_label
     set_label(progress, name)
 
     def inner(done: int, total: int) -> None:
@@ -192,38 +275,63 @@ def _pass_progress(progress, i: int, n: int, name: str):
     return inner
 
 
-def compile_network(network: Network, target: Any = "loihi", **options) -> Image:
-    """Compile ``network`` for ``target`` (a name, a path to a target TOML, or a ``Target``) into an Image.
+def _declared(opts: CompileOptions, names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: getattr(opts, k) for k in names}
 
-    ``options`` are recorded in the image; ``passes`` (list of pass names) selects/reorders passes;
-    ``rate_check`` (auto | always | never) when the fidelity report (``options["fidelity"]``) estimates
-    the rate error on a short float-vs-chip sample (:mod:`neuromap.compiler.fidelity`);
-    ``progress`` (not recorded) is called as ``progress(done, n_passes * PASS_UNITS)``: ``done`` is
-    ``(i + 1) * PASS_UNITS`` after pass i and moves in between when the pass reports (placement phases);
-    its ``label`` (if any, :func:`neuromap.progress.set_label`) names the running pass.
+
+def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRunner | None = None,
+                    progress: Callable | None = None, **options) -> CompileResult:
+    """Compile ``network`` for ``target`` (a name, a path to a target TOML, or a ``Target``).
+
+    Returns a :class:`~neuromap.compiler.result.CompileResult`: ``.image`` (the hardware image),
+    ``.reports`` (typed, per pass), ``.passes`` (per pass its options, statistics, wall time, peak memory).
+    ``options`` (:class:`~neuromap.compiler.result.CompileOptions`; an unknown name is a one-line
+    TargetError) are recorded in the image as given; ``passes`` (list of pass names) selects/reorders
+    passes; ``rate_check`` (auto | always | never) when the fidelity report estimates the rate error on a
+    short float-vs-chip sample (:mod:`neuromap.compiler.fidelity`). ``runner`` runs an image
+    (:data:`~neuromap.compiler.result.ImageRunner`) for ``rates: auto`` and the rate sample; the compiler
+    imports no runtime, so without one ``rates: auto`` and ``rate_check: always`` raise and ``auto``
+    records the estimate as skipped (:func:`neuromap.toolchain.compile_network` passes the emulator).
+    ``progress`` is called as ``progress(done, n_passes * PASS_UNITS)``: ``done`` is ``(i + 1) * PASS_UNITS``
+    after pass i and moves in between when the pass reports (placement phases); its ``label`` (if any,
+    :func:`neuromap.progress.set_label`) names the running pass.
     """
-    progress = options.pop("progress", None)
-    from neuromap.targets import Target, load_target
+    opts = CompileOptions.from_kwargs(options)
     tgt = target if isinstance(target, Target) else load_target(target)
-    default = TN_PASSES if _tn.is_truenorth(tgt) else PASSES
-    if default is PASSES:
+    kind = core_kind(tgt)
+    if kind == "loihi_lif":
         lif_arithmetic(tgt)          # refuses, naming the field, a target whose arithmetic the emulator lacks
-    by_name = {p.name: p for p in default + EXTRA_PASSES}
-    names = options.get("passes") or [p.name for p in default]
+    by_name = {p.name: p for p in PASSES + EXTRA_PASSES if kind in p.kinds}
+    names = list(opts.passes or default_passes(kind))
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise TargetError(f"unknown compiler pass {unknown[0]!r} (passes: {', '.join(by_name)})")
-    st = CompileState(network, tgt, dict(options, passes=list(names)))
+    opts = dataclasses.replace(opts, passes=tuple(names))
+    st = CompileState(network, tgt, opts, runner=runner)
+    records = []
     for i, name in enumerate(names):
         p = by_name[name]
+        run, verify = p.kinds[kind]
         st = dataclasses.replace(st, progress=_pass_progress(progress, i, len(names), name))
-        st = p.run(st)
-        p.verify(st)
+        t0 = time.perf_counter()
+        st = run(st)
+        t1 = time.perf_counter()
+        verify(st)
+        records.append(PassRecord(name, "pass", _declared(opts, p.options), p.statistics(st), t1 - t0,
+                                  peak_rss_bytes(), time.perf_counter() - t1))
         if progress is not None:
             progress((i + 1) * PASS_UNITS, len(names) * PASS_UNITS)
     if st.image is None:
         raise TargetError("the pass list did not end with lower (no image produced)")
-    # what the compile lost, with numbers (neuromap/compiler/fidelity.py); rate_check: auto | always | never
-    from neuromap.compiler.fidelity import fidelity_report
-    st.image.options["fidelity"] = fidelity_report(network, tgt, st.image, options.get("rate_check", "auto")).to_dict()
-    return st.image
+    # analysis: what the compile lost, with numbers (neuromap/compiler/fidelity.py)
+    t0 = time.perf_counter()
+    fidelity = fidelity_report(network, tgt, st.reports, st.image, opts.rate_check, runner)
+    reports = dataclasses.replace(st.reports, fidelity=fidelity)
+    rate = fidelity.rate
+    records.append(PassRecord("fidelity", "analysis", _declared(opts, ("rate_check",)),
+                              [Statistic("synapses_lost", fidelity.synapses_zeroed + fidelity.synapses_dropped),
+                               Statistic("approximations", len(fidelity.approximations)),
+                               Statistic("rate_sample_steps", rate.steps if rate is not None else 0, "steps")],
+                              time.perf_counter() - t0, peak_rss_bytes(), 0.0))
+    st.image.options = {**opts.recorded(), **reports.to_options()}
+    return CompileResult(st.image, opts, reports, records, st.quantized_network)

@@ -11,23 +11,28 @@ Model used for the mapping:
 * Image cores are the partition's cores that hold at least one neuron, renumbered in order; the image
   stores each core's tile (x, y) on the board mesh and its chip (``cores.tile_x``, ``tile_y``, ``chip``).
 * Rates (spikes per step per neuron) weigh the traffic: ``uniform`` (1 per step: every fan-out edge
-  counts) or ``auto`` (a ``rate_steps``-step run of the core emulator, default 200 steps).
+  counts) or ``auto`` (a ``rate_steps``-step run, default 200 steps, of a fill-in-order image of the same
+  network by the compile's image runner -- the emulator, supplied by the application layer,
+  :func:`neuromap.toolchain.emulator_runner`; the compiler imports no runtime).
 
-Options read (all recorded in the image): ``placer`` (sequential | greedy | cpsat, default cpsat),
+Options read (:class:`~neuromap.compiler.result.CompileOptions`, recorded in the image as given): ``placer`` (sequential | greedy | cpsat, default cpsat),
 ``time_limit`` (the whole placement's budget: wall seconds, or with ``deterministic`` work units --
 CP-SAT deterministic time, about seconds of one core; default
 :func:`~neuromap.placement.budget.default_time_limit` of the synapse count), ``deterministic``
 (default False: wall clock, results may vary with machine load; True: same result every run),
 ``seed`` (default 0), ``rates`` (uniform | auto | rates file path, default uniform), ``rate_steps`` (default 200),
 ``link_slack`` (fraction of extra hop-weighted traffic allowed to lower the busiest link, 0 to 1, default 0).
-The report lands in ``options["placement"]``.
+The report (:class:`PlacementSummary`) lands in ``reports.placement`` (the image's ``options["placement"]``).
 """
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from neuromap.compiler.lower import lower_to_image
 from neuromap.errors import TargetError
 from neuromap.network import Network
 from neuromap.placement.budget import Budget, default_time_limit
@@ -36,7 +41,9 @@ from neuromap.placement.mesh import board_slots
 from neuromap.placement.report import place_graph
 from neuromap.placement.traffic import rates_from_spikes, uniform_rates
 from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
+from neuromap.placement.rates_file import load_rates
 from neuromap.placement.usage import graph_input_axons
+from neuromap.progress import set_label
 
 INPUT_MODELS = ("spike_source", "poisson")
 PLACERS = ("sequential", "greedy", "cpsat")
@@ -44,13 +51,64 @@ RATE_MODES = ("uniform", "auto")
 DEFAULT_RATE_STEPS = 200
 
 
-def placement_time_limit(options: dict, n_synapses: int) -> tuple[float, bool]:
-    """(budget, deterministic) of a compile's ``time_limit``/``deterministic`` options; the default
-    budget scales with ``n_synapses`` (:func:`~neuromap.placement.budget.default_time_limit`)."""
-    deterministic = options.get("deterministic", False)
+@dataclass
+class PlacementSummary:
+    """What the ``place`` pass did (the image's ``options["placement"]``, docs/json.md): the fields of
+    :class:`~neuromap.placement.report.PlacementReport` but its solver ``stats`` (``n_cores`` is
+    ``partition_cores``: cores of the partition, host-side input cores included), then ``cores_used``
+    (image cores: those holding a neuron), the rate mode and steps, seed, link slack, mesh shape,
+    ``solve_status`` (phase -> CP-SAT status) and ``utilization`` (:func:`core_utilization`). Traffic
+    in packets (or packet-hops) per step, energy in pJ per step, latency in ns per step, times in
+    seconds. Fields an older image lacks are None."""
+
+    method: str
+    inter_core_packets: float | None = None
+    hop_weighted_traffic: float | None = None
+    sequential_hop_weighted_traffic: float | None = None
+    sequential_n_cores: int | None = None
+    bound: float | None = None
+    gap: float | None = None
+    partition_bound: float | None = None
+    max_link_load: float | None = None
+    max_link_load_bound: float | None = None
+    max_link_load_bound_at_traffic: float | None = None
+    mean_hops: float | None = None
+    max_hops: int | None = None
+    energy_pj_per_step: float | None = None
+    latency_ns_per_step: float | None = None
+    solve_time_s: float | None = None
+    sequential_max_link_load: float | None = None
+    sequential_energy_pj_per_step: float | None = None
+    time_split_s: dict[str, float] = field(default_factory=dict)
+    time_limit: float | None = None
+    deterministic: bool = True       # images from before wall-clock budgets: deterministic units
+    cores_used: int | None = None
+    partition_cores: int | None = None
+    rates: str | None = None
+    rate_steps: int | None = None
+    seed: int | None = None
+    link_slack: float | None = None
+    mesh_shape: list[int] | None = None
+    solve_status: dict[str, str] = field(default_factory=dict)
+    utilization: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PlacementSummary":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def placement_time_limit(options, n_synapses: int) -> tuple[float, bool]:
+    """(budget, deterministic) of a compile's ``time_limit``/``deterministic`` options
+    (:class:`~neuromap.compiler.result.CompileOptions`); the default budget scales with ``n_synapses``
+    (:func:`~neuromap.placement.budget.default_time_limit`)."""
+    deterministic = options.deterministic
     if not isinstance(deterministic, (bool, np.bool_)):
         raise TargetError(f"deterministic: {deterministic!r} must be true or false")
-    raw = options.get("time_limit")
+    raw = options.time_limit
     if raw is None:
         return default_time_limit(n_synapses), bool(deterministic)
     try:
@@ -69,7 +127,6 @@ def phase_progress(progress):
     is the share of the budget spent (monotone), the label the running phase and how far it is."""
     if progress is None:
         return None
-    from neuromap.progress import set_label
     state = {"done": 0, "budget": None}
 
     def report(phase: str, done: int, total: int) -> None:
@@ -83,13 +140,27 @@ def phase_progress(progress):
     return report
 
 
-def estimate_rates(net: Network, target, mode: str, steps: int = DEFAULT_RATE_STEPS) -> np.ndarray:
+def fill_in_order(net: Network, cap: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Population name -> (core, slot) of every neuron population, neurons filling cores of ``cap``
+    compartments in population order (inputs are host-side: not placed)."""
+    placement, n = {}, 0
+    for name, pop in net.populations.items():
+        if pop.model in INPUT_MODELS:
+            continue
+        g = np.arange(n, n + pop.size, dtype=np.int64)
+        placement[name] = (g // cap, g % cap)
+        n += pop.size
+    return placement
+
+
+def estimate_rates(net: Network, target, mode: str, steps: int = DEFAULT_RATE_STEPS, runner=None) -> np.ndarray:
     """Spikes per step of every graph node (population order, inputs included).
 
-    ``uniform``: 1.0 each. ``auto``: spike counts of a ``steps``-step run of the bit-exact core
-    emulator (:func:`emulator.emulate`, numpy engine) on a fill-in-order image of the same
-    hardware-unit network (placement does not change spikes), divided by ``steps``. Anything
-    else is a rates file (:mod:`neuromap.placement.rates_file`: per population or per neuron).
+    ``uniform``: 1.0 each. ``auto``: spike counts of a ``steps``-step run by ``runner``
+    (:data:`~neuromap.compiler.result.ImageRunner`: the bit-exact core emulator, numpy engine) of a
+    fill-in-order image of the same hardware-unit network (placement does not change spikes), divided
+    by ``steps``; without a runner a one-line TargetError. Anything else is a rates file
+    (:mod:`neuromap.placement.rates_file`: per population or per neuron).
     """
     n = sum(p.size for p in net.populations.values())
     if mode == "uniform":
@@ -98,15 +169,14 @@ def estimate_rates(net: Network, target, mode: str, steps: int = DEFAULT_RATE_ST
         if not str(mode).endswith((".yaml", ".yml", ".json", ".npy")):
             raise TargetError(f"rates: {mode!r} is not one of {', '.join(RATE_MODES)} or a "
                               ".yaml/.json/.npy rates file (docs/placement.md)")
-        from neuromap.placement.rates_file import load_rates
         return load_rates(mode, {k: p.size for k, p in net.populations.items()}, float(net.dt))
-    from emulator import emulate
-    from neuromap.compiler.lower import lower_to_image
-    from neuromap.compiler.pipeline import CompileState, partition
-    st = partition(CompileState(net, target))
-    img = lower_to_image(net, target, st.placement, {})
-    raw = emulate(img, int(steps), "numpy", probe=np.zeros(0, np.int64))
-    counts = np.bincount(raw.spikes[:, 1], minlength=img.n_neurons + img.n_inputs) if raw.spikes.size \
+    if runner is None:
+        raise TargetError("rates: auto runs the network on the emulator, and this compile has no image runner "
+                          "(use neuromap.toolchain.compile_network, or pass runner=neuromap.toolchain."
+                          "emulator_runner to neuromap.compiler.compile_network)")
+    img, _ = lower_to_image(net, target, fill_in_order(net, int(target.core.max_neurons)))
+    spikes = runner(img, int(steps), engine="numpy")
+    counts = np.bincount(spikes[:, 1], minlength=img.n_neurons + img.n_inputs) if spikes.size \
         else np.zeros(img.n_neurons + img.n_inputs)
     return rates_from_spikes(counts[_graph_to_source(net, img.n_neurons)], int(steps))
 
@@ -144,22 +214,23 @@ def core_utilization(graph: SynapseGraph, core_of: np.ndarray, n_cores: int, tar
 
 
 def place_pass(st):
-    """Pass ``place``: fills ``placement`` (population -> (core, slot)) and ``options["placement"]``."""
+    """Pass ``place``: fills ``placement`` (population -> (core, slot)), ``core_positions`` (tile and chip of
+    every image core) and ``reports.placement``."""
     o = st.options
-    method = o.get("placer", "cpsat")
+    method = o.placer
     if method not in PLACERS:
         raise TargetError(f"placer: {method!r} is not one of {', '.join(PLACERS)}")
-    seed = int(o.get("seed", 0))
-    link_slack = float(o.get("link_slack", 0.0))
+    seed = int(o.seed)
+    link_slack = float(o.link_slack)
     if not 0.0 <= link_slack <= 1.0:
         raise TargetError(f"link_slack: {link_slack} must be between 0 and 1 (a fraction of the hop-weighted traffic)")
-    mode = o.get("rates", "uniform")
-    rate_steps = int(o.get("rate_steps", DEFAULT_RATE_STEPS))
+    mode = o.rates
+    rate_steps = int(o.rate_steps)
     net, tgt = st.network, st.target
     graph = SynapseGraph.from_network(net)
     time_limit, deterministic = placement_time_limit(o, graph.n_synapses)
-    rates = estimate_rates(net, tgt, mode, rate_steps)
-    report = phase_progress(getattr(st, "progress", None))
+    rates = estimate_rates(net, tgt, mode, rate_steps, st.runner)
+    report = phase_progress(st.progress)
     budget = Budget(time_limit, deterministic, progress=report)
     if report is not None:
         report.state["budget"] = budget
@@ -188,8 +259,9 @@ def place_pass(st):
                mesh_shape=list(tgt.mesh_shape), solve_status=_status(res.report.stats),
                utilization=core_utilization(graph, _with_host_inputs(n_core, is_neuron), used.size, tgt))
     cores = {"tile_x": tx.astype(np.int32), "tile_y": ty.astype(np.int32), "chip": chip.astype(np.int32)}
-    return dataclasses.replace(st, placement=placement,
-                               options={**o, "placement": _jsonable(rep), "_core_positions": cores})
+    return dataclasses.replace(st, placement=placement, core_positions=cores,
+                               reports=dataclasses.replace(st.reports,
+                                                           placement=PlacementSummary.from_dict(_jsonable(rep))))
 
 
 def core_slots(core_of: np.ndarray, is_neuron: np.ndarray) -> np.ndarray:

@@ -33,8 +33,10 @@ import numpy as np
 
 from neuromap.compiler import quantize_learning
 from neuromap.compiler.arithmetic import lif_arithmetic
+from neuromap.compiler.reset import check_reset
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Probe, Projection
+from neuromap.neurons import neuron_module  # noqa: F401  (registry import keeps model names honest)
 
 #: Lava's ``ds_offset``: the current decays by (du + 1) / 4096 (lava/proc/lif/models.py,
 #: AbstractPyLifModelFixed). Part of the ``loihi_lif`` model's arithmetic, not of the target.
@@ -118,7 +120,7 @@ class QuantizationReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "QuantizationReport":
@@ -127,11 +129,12 @@ class QuantizationReport:
                    [ProjectionQuant(**p) for p in d["projections"]], list(d["warnings"]))
 
 
-def _plain(v: Any) -> Any:
+def to_plain(v: Any) -> Any:
+    """``v`` as plain JSON data: numpy scalars as Python numbers, tuples as lists, inf/NaN as None."""
     if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: to_plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [to_plain(x) for x in v]
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, float) and not math.isfinite(v):
@@ -327,7 +330,6 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
     ``hw["learning"]`` / ``hw["learning_arrays"]``; other plastic projections are frozen at their
     initial weights (a warning says so).
     """
-    from neuromap.neurons import neuron_module  # noqa: F401  (registry import keeps model names honest)
     if rounding not in ROUNDING:
         raise TargetError(f"rounding: {rounding!r} is not a rounding mode (use nearest or stochastic)")
     f = _Fields.of(target)
@@ -478,29 +480,23 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
     return hw, rep
 
 
-def to_float_voltage(report: QuantizationReport, population: str, v_hw: np.ndarray, v_reset: float) -> np.ndarray:
-    """Hardware v of ``population`` back to float voltage units: ``v / s + v_reset``."""
-    s = next(p.v_scale for p in report.populations if p.name == population)
-    return np.asarray(v_hw, float) / s + v_reset
-
-
 # ---------------------------------------------------------------------- compiler pass (neuromap.compiler.pipeline)
 def quantize_pass(st):
-    """Pass ``quantize``: float populations -> loihi_lif; the report goes to ``options["quantization"]``.
+    """Pass ``quantize`` (Loihi-style targets): float populations -> loihi_lif; the report goes to
+    ``reports.quantization`` and the hardware-unit network to ``quantized_network`` too.
 
     Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``,
-    ``allow_reset_approximation`` (:mod:`neuromap.compiler.reset`). A network already in
-    hardware units passes through unchanged (and keeps any report it was given)."""
+    ``allow_reset_approximation`` (:mod:`neuromap.compiler.reset`). A network already in hardware
+    units passes through unchanged."""
     if not any(p.model in FLOAT_MODELS for p in st.network.populations.values()):
         return st
-    from neuromap.compiler.reset import check_reset
     o = st.options
-    approx = check_reset(st.network, st.target.name, bool(o.get("allow_reset_approximation")))
-    if approx:
-        o = {**o, "reset_approximated": approx}
-    hw, rep = quantize_network(st.network, st.target, rounding=o.get("rounding", "nearest"),
-                               seed=o.get("quant_seed"), v_headroom_bits=o.get("v_headroom_bits", 1))
-    return dataclasses.replace(st, network=hw, options={**o, "quantization": rep.to_dict()})
+    approx = check_reset(st.network, st.target.name, bool(o.allow_reset_approximation))
+    hw, rep = quantize_network(st.network, st.target, rounding=o.rounding, seed=o.quant_seed,
+                               v_headroom_bits=o.v_headroom_bits)
+    return dataclasses.replace(st, network=hw, quantized_network=hw,
+                               reports=dataclasses.replace(st.reports, quantization=rep,
+                                                           reset_approximated=approx or None))
 
 
 def verify_quantized(st) -> None:
@@ -511,7 +507,8 @@ def verify_quantized(st) -> None:
     for name, pop in st.network.populations.items():
         if pop.model not in INPUT_MODELS + ("loihi_lif",):
             raise TargetError(f"quantize left population {name!r} as {pop.model!r}")
-    made = {p["name"] for p in st.options.get("quantization", {}).get("projections", [])}
+    q = st.reports.quantization
+    made = {p.name for p in q.projections} if q is not None else set()
     for pr in st.network.projections:
         if pr.hw is None or (pr.name in made and pr.n_synapses and (np.any(pr.weight != np.rint(pr.weight))
                                                 or pr.weight.min() < f.w_lo[pr.hw["sign_mode"]]

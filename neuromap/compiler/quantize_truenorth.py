@@ -54,8 +54,10 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.compiler.quantize import to_plain
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Projection
+from neuromap.neurons import neuron_module
 
 W_MAX = 255                 # |s_j^G|, |lambda|: sign + 8 bit
 ALPHA_MAX = 2 ** 18 - 1     # alpha, beta: unsigned 18 bit
@@ -118,8 +120,12 @@ class TNQuantReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        from neuromap.compiler.quantize import _plain
-        return _plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TNQuantReport":
+        return cls(d["target"], [TNPopulationQuant(**p) for p in d["populations"]],
+                   [TNProjectionQuant(**p) for p in d["projections"]], list(d["warnings"]))
 
 
 def _uniform(pop: Population, key: str, fld: str) -> float:
@@ -215,7 +221,6 @@ def _memoryless_scale(w: np.ndarray, theta: float, s_max: float) -> float:
 
 
 def _signed(pr, post_model: str) -> np.ndarray:
-    from neuromap.neurons import neuron_module
     targets = getattr(neuron_module(post_model), "TARGETS", None) or {"exc": (0, 1.0)}
     sign = sum(targets[t][1] for t in pr.target)
     return np.asarray(pr.weight, float) * sign

@@ -22,11 +22,11 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
     pytest.param("balanced_ei", 200, True, marks=pytest.mark.slow),
 ])
 def test_example_is_identical_in_lava(name, steps, probe_all):
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
     from neuromap.validate import validate_image
 
-    img = compile_network(load_network(os.path.join(EXAMPLES, f"{name}.yaml")))
+    img = compile_network(load_network(os.path.join(EXAMPLES, f"{name}.yaml"))).image
     line = validate_image(img, steps, probe_all=probe_all)
     assert line.startswith(f"identical: {steps} steps, ")
     assert int(line.split(", ")[1].split()[0]) > 0      # the comparison saw spikes

@@ -25,8 +25,8 @@ def _net_with_an_axonless_core() -> Network:
 
 @pytest.fixture(scope="module")
 def axonless_build(tmp_path_factory):
-    from neuromap.compiler import compile_network
-    img = compile_network(_net_with_an_axonless_core(), "truenorth", tn_time_limit=0.5)
+    from neuromap.toolchain import compile_network
+    img = compile_network(_net_with_an_axonless_core(), "truenorth", tn_time_limit=0.5).image
     assert np.diff(img.cores["axon_ptr"])[0] == 0        # the case: core 0 has no axon, no synapse
     out = tmp_path_factory.mktemp("lava") / "axonless"
     img.save(out)
@@ -59,12 +59,12 @@ def test_an_exception_inside_lava_is_one_line_exit_2(axonless_build, capsys, mon
 
 def test_a_loihi_build_failure_names_the_process(capsys, monkeypatch, tmp_path):
     import backends.lava.build as build
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net = Network(name="tiny", seed=0)
     net.add_population("inp", 2, {"model": "spike_source", "times": [[0], [1]]})
     net.add_population("h", 2, "lif", v_th=1.0)
     net.connect("inp", "h", "all_to_all", weight=0.5, name="inp_h")
-    compile_network(net, "loihi", placer="sequential").save(tmp_path / "b")
+    compile_network(net, "loihi", placer="sequential").image.save(tmp_path / "b")
 
     def broken(*args, **kwargs):
         raise RuntimeError("port shapes do not match")

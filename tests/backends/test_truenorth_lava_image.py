@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.io import load_network
 from neuromap.network import Network
 from neuromap.validate import validate_image
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.lava
 
 
 def test_validate_pool_neuron_on_truenorth():
-    img = compile_network(load_network("examples/pool_neuron.yaml"), "truenorth", tn_time_limit=0.5)
+    img = compile_network(load_network("examples/pool_neuron.yaml"), "truenorth", tn_time_limit=0.5).image
     msg = validate_image(img, 700, engine="numba", probe_all=True)
     assert msg.startswith("identical: 700 steps") and int(msg.split()[-2]) > 100
 
@@ -24,7 +24,7 @@ def test_validate_splitters_poisson_and_stochastic_leak():
     net.add_population("big", 260, "if", v_th=2.0, leak=0.02)
     net.connect("inp", "relay", "all_to_all", weight={"uniform": [-0.3, 0.9]})
     net.connect("relay", "big", "all_to_all", weight=0.7, delay=2)
-    img = compile_network(net, "truenorth", tn_time_limit=0.5)
+    img = compile_network(net, "truenorth", tn_time_limit=0.5).image
     assert img.options["truenorth"]["fanout"]["splitters"] == 6
     # stochastic leak and threshold mask on some neurons: Lava must draw the same random numbers
     nu = dict(img.neurons)

@@ -63,13 +63,13 @@ def test_help_has_examples(capsys):
 
 def test_plot_all_plots_from_build_results_network(tmp_path, capsys):
     from backends.emulator import Results
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
     from neuromap.simulator import simulate
 
     (tmp_path / "n.yaml").write_text(NET)
     net = load_network(tmp_path / "n.yaml")
-    img = compile_network(net, target="loihi")
+    img = compile_network(net, target="loihi").image
     img.save(tmp_path / "build")
     # an emulator-format results file (the emulator itself is tested elsewhere): the float spikes,
     # and messages core -> core as the emulator counts them

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import neuromap
 from neuromap.capacity import CoreLimits, count, image_usage, violations
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.packing import pack_order
@@ -121,7 +121,7 @@ def ei_network(seed: int = 1) -> neuromap.Network:
 
 @pytest.fixture(scope="module")
 def ei_image():
-    return compile_network(ei_network(), "loihi", placer="sequential")
+    return compile_network(ei_network(), "loihi", placer="sequential").image
 
 
 def test_ei_network_fits_and_every_counter_agrees(ei_image, tmp_path):
@@ -139,7 +139,8 @@ def test_ei_network_fits_and_every_counter_agrees(ei_image, tmp_path):
                                                           minlength=img.n_cores))
     # the graph the placement checker uses gives the same per-core numbers
     from neuromap.compiler.pipeline import PASSES, CompileState
-    st_ = CompileState(ei_network(), LOIHI, {"placer": "sequential"})
+    from neuromap.compiler.result import CompileOptions
+    st_ = CompileState(ei_network(), LOIHI, CompileOptions(placer="sequential"))
     for p in PASSES[:-1]:
         st_ = p.run(st_)
     g = SynapseGraph.from_network(st_.network)
@@ -163,14 +164,14 @@ def test_over_capacity_image_cannot_be_written(ei_image, tmp_path):
     core beyond its input-axon slots and synapse memory: the image verifier refuses it, and save too."""
     net = ei_network()
     from neuromap.compiler.pipeline import PASSES, CompileState, lower, partition
-    st_ = CompileState(net, LOIHI, {})
+    st_ = CompileState(net, LOIHI)
     for p in PASSES[:3]:
         st_ = p.run(st_)
     st_ = partition(st_)
     with pytest.raises(ImageError, match="capacity"):
         lower(st_).image.verify()
     with pytest.raises(ImageError, match="capacity"):
-        compile_network(st_.network, LOIHI, passes=["check_hw_units", "partition", "lower"])
+        compile_network(st_.network, LOIHI, passes=["check_hw_units", "partition", "lower"]).image
     # a valid image whose recorded core limits are lowered is refused by save (nothing written)
     bad = dataclasses.replace(ei_image, constants={**ei_image.constants,
                                                    "core": {**ei_image.constants["core"], "max_input_axons": 100}})

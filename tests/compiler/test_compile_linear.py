@@ -11,7 +11,7 @@ import pstats
 
 import pytest
 
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 
 _spec = importlib.util.spec_from_file_location(
     "compile_scale", os.path.join(os.path.dirname(__file__), "..", "..", "bench", "compile_scale.py"))
@@ -30,7 +30,7 @@ def _calls(n: int, k: int) -> tuple[dict, int, int]:
     prof = cProfile.Profile()
     prof.enable()
     net = bench.brunel(n, k)
-    img = compile_network(net, "loihi", placer="sequential")
+    img = compile_network(net, "loihi", placer="sequential").image
     img.verify()
     prof.disable()
     st = pstats.Stats(prof).stats
@@ -44,7 +44,7 @@ def _calls(n: int, k: int) -> tuple[dict, int, int]:
 
 @pytest.mark.parametrize("k", [30])
 def test_python_calls_do_not_grow_with_the_network(k):
-    compile_network(bench.brunel(200, k), "loihi", placer="sequential")      # compile numba kernels once
+    compile_network(bench.brunel(200, k), "loihi", placer="sequential").image      # compile numba kernels once
     small, s_syn, s_cores = _calls(400, k)
     large, l_syn, l_cores = _calls(1600, k)
     assert l_syn >= 4 * s_syn * 0.9 and l_cores > s_cores

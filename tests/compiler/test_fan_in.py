@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import neuromap
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.compiler.fan_in import fan_in, legalize_fan_in
 from neuromap.errors import TargetError
 from neuromap.targets import load_target
@@ -28,7 +28,7 @@ def _hw_net(delay: int, weights, n_in: int = 40, plastic: bool = False):
 
 def _out_spikes(net, steps=110):
     from emulator import emulate
-    image = compile_network(net, LOIHI, passes=["check_hw_units", "partition", "lower"])
+    image = compile_network(net, LOIHI, passes=["check_hw_units", "partition", "lower"]).image
     run = emulate(image, steps, engine="numpy")
     pm = image.population("out")
     sel = (run.spikes[:, 1] >= pm.start) & (run.spikes[:, 1] < pm.start + pm.size)

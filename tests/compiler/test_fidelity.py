@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network, emulator_runner
 from neuromap.compiler.fidelity import FidelityError, FidelityReport, enforce, estimate_rates, sample_steps
 from neuromap.image import load_image
 from neuromap.network import Network
@@ -52,7 +52,7 @@ def _leaky_net() -> Network:
 
 
 def test_truenorth_counts_the_synapses_quantization_zeroes():
-    img = compile_network(_zeroed_net(), "truenorth", **FAST)
+    img = compile_network(_zeroed_net(), "truenorth", **FAST).image
     f = FidelityReport.from_dict(img.options["fidelity"])
     assert (f.synapses, f.synapses_zeroed, f.synapses_dropped) == (320, 160, 0)
     assert f.projections_zeroed == ["tiny"]
@@ -60,7 +60,7 @@ def test_truenorth_counts_the_synapses_quantization_zeroes():
 
 
 def test_truenorth_counts_the_synapses_the_crossbar_drops():
-    img = compile_network(_levels_net(), "truenorth", **FAST)
+    img = compile_network(_levels_net(), "truenorth", **FAST).image
     f = FidelityReport.from_dict(img.options["fidelity"])
     cb = img.options["truenorth"]["crossbar"]
     assert cb["totals"]["dropped"] == 3 and cb["by_projection"] == [{"name": "many", "dropped": 3, "sign_flips": 0}]
@@ -73,7 +73,7 @@ def test_loihi_counts_zeroed_synapses_and_nothing_else():
     net.add_population("inp", 4, {"model": "spike_source", "times": [[0], [1], [2], [3]]})
     net.add_population("h", 2, "lif", v_th=1.0)
     net.connect("inp", "h", {"rule": "matrix", "matrix": [[1.0, 1e-6, 0.5, 1e-6], [1.0, 0.5, 0.5, 0.5]]}, name="p")
-    img = compile_network(net, "loihi", placer="sequential")
+    img = compile_network(net, "loihi", placer="sequential").image
     f = FidelityReport.from_dict(img.options["fidelity"])
     q = img.options["quantization"]["projections"][0]
     assert q["zeroed"] == 2 and (f.synapses, f.synapses_zeroed, f.projections_zeroed) == (8, 2, [])
@@ -85,16 +85,16 @@ def test_an_exact_mapping_reports_nothing_lost_and_runs_no_estimate():
     net.add_population("inp", 2, {"model": "spike_source", "times": [[0, 1, 4], [1, 4, 6]]})
     net.add_population("h", 3, "if", v_th=1.0)
     net.connect("inp", "h", "all_to_all", weight=0.5)
-    f = FidelityReport.from_dict(compile_network(net, "truenorth", **FAST).options["fidelity"])
+    f = FidelityReport.from_dict(compile_network(net, "truenorth", **FAST).image.options["fidelity"])
     assert f.exact and f.rate is None
     assert f.summary() == "fidelity: nothing dropped, zeroed, clipped or frozen"
     enforce(f, strict=True)          # nothing to refuse
 
 
-def test_rate_estimate_replays_the_float_inputs_and_is_deterministic():
+def test_rate_estimate_runs_the_same_inputs_and_is_deterministic():
     net = _leaky_net()
-    img = compile_network(net, "truenorth", **FAST)
-    a, b = estimate_rates(net, img, steps=300), estimate_rates(net, img, steps=300)
+    img = compile_network(net, "truenorth", **FAST).image
+    a, b = (estimate_rates(net, img, steps=300, runner=emulator_runner) for _ in range(2))
     assert a == b and a.steps == 300
     ref = simulate(net, 300)
     (p,) = a.populations
@@ -165,7 +165,7 @@ def test_hardware_unit_weights_the_encoding_changes_are_a_loss():
     net.add_population("b", 2, neuron="loihi_lif", vth=10)
     net.connect("a", "b", connect={"rule": "list", "pre": [0, 0, 1, 1], "post": [0, 1, 0, 1]},
                 weight=[300, 5, -7, 2], weight_exp=0, num_weight_bits=7, sign_mode="mixed")
-    f = FidelityReport.from_dict(compile_network(net, placer="sequential").options["fidelity"])
+    f = FidelityReport.from_dict(compile_network(net, placer="sequential").image.options["fidelity"])
     assert len(f.weights_reencoded) == 1 and f.rate is None          # hardware units: no float reference
     with pytest.raises(FidelityError, match=r"--strict: hardware-unit weights clipped or truncated .*1 clipped"):
         enforce(f, strict=True)

@@ -94,11 +94,11 @@ def test_compiled_network_tracks_float(model, params):
     threshold gap until the first spike that moves (a step earlier/later near threshold), and per-neuron
     spike counts within 2 over 200 steps."""
     from emulator import emulate
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net = _drive_net(model, **params)
     net.add_probe("out", ["v"])
     ref = neuromap.simulate(net, 200)
-    image = compile_network(net, LOIHI)
+    image = compile_network(net, LOIHI).image
     run = emulate(image, 200, engine="numpy", probe=np.arange(5))
     pm = image.population("out")
     sel = (run.spikes[:, 1] >= pm.start) & (run.spikes[:, 1] < pm.start + pm.size)
@@ -127,12 +127,12 @@ def test_current_register_does_not_wrap_under_strong_synchronous_input():
 
     With the threshold at 2**22 u would wrap at 2**23 = 2 theta; the scale is bounded by the current instead."""
     from emulator import emulate
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net = neuromap.Network(dt=1.0)
     net.add_population("i", 40, "spike_source", times=[[3.0, 10.0, 11.0, 30.0]] * 40)
     net.add_population("o", 1, "lif", tau_m=0.01, tau_syn=0.5, v_th=1.0)
     net.connect("i", "o", weight=0.5 / (0.5 / (0.5 - 0.01) * (math.exp(-2) - math.exp(-100))))
-    image = compile_network(net, LOIHI)
+    image = compile_network(net, LOIHI).image
     assert image.options["quantization"]["populations"][0]["bound_by"] == "current"
     run = emulate(image, 40, engine="numpy")
     hw = run.spikes[run.spikes[:, 1] == 0, 0].tolist()

@@ -100,14 +100,14 @@ def test_check_pass_no_longer_calls_seed_rules_frozen(loihi):
 def test_compiled_plastic_projection_learns_on_the_emulator():
     """End to end: compile -> image learning dict -> emulator plastic loop -> the integer engine."""
     from emulator import emulate
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net = neuromap.Network(name="t", dt=1.0, seed=3)
     net.add_population("a", 8, "poisson", rate=200.0)
     net.add_population("b", 2, "lif", tau_m=20.0, tau_syn=5.0, v_th=1.0, v_reset=0.0)
     net.connect("a", "b", "all_to_all", weight=0.3, target="exc", name="p",
                 plasticity={"rule": "nn_stdp", "tau_plus": 20.0, "tau_minus": 60.0, "A_plus": 0.01,
                             "A_minus": 0.003, "w_min": 0.0, "w_max": 0.6})
-    img = compile_network(net, "loihi")
+    img = compile_network(net, "loihi").image
     pm = img.projections[0]
     assert pm.learning["engine"] == "homeostatic_stdp" and pm.num_weight_bits == 8
     raw = emulate(img, 300, "numpy")

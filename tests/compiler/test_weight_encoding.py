@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.image import encode_weights
 from neuromap.network import Network
 
@@ -21,7 +21,7 @@ def _net(weights, bits=7, sign_mode="mixed"):
 def test_out_of_format_weights_compile_like_lava_with_a_warning():
     for passes in (None, ["check_hw_units", "partition", "lower"]):   # default pipeline and hw-only passes
         kw = {} if passes is None else {"passes": passes}
-        img = compile_network(_net([300, 5, -7, 2]), **kw)
+        img = compile_network(_net([300, 5, -7, 2]), **kw).image
         assert img.synapses["weight"].tolist() == [252, 4, -8, 0]     # clip to 255, drop 2 LSBs (floor)
         assert img.synapses["weight"].tolist() == encode_weights(np.array([300, 5, -7, 2]), "mixed", 7).tolist()
         (note,) = img.options["weight_encoding"]
@@ -30,9 +30,9 @@ def test_out_of_format_weights_compile_like_lava_with_a_warning():
 
 
 def test_representable_weights_give_no_warning():
-    img = compile_network(_net([252, 4, -8, 0]))
+    img = compile_network(_net([252, 4, -8, 0])).image
     assert "weight_encoding" not in img.options
-    img = compile_network(_net([-3, -255, 0, -1], bits=8, sign_mode="inhibitory"))
+    img = compile_network(_net([-3, -255, 0, -1], bits=8, sign_mode="inhibitory")).image
     assert "weight_encoding" not in img.options
 
 

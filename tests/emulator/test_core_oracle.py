@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.network import Network
 from tests.oracles import loihi_core
 from tests.oracles.cases import core_net, stress
@@ -27,7 +27,7 @@ def one(steps, inp_times=(), weights=(), exp=0, delay=1, **lif):
         net.add_population("i", len(weights), neuron="spike_source", times=[list(inp_times)] * len(weights))
         net.connect("i", "n", connect={"rule": "matrix", "matrix": np.array([list(weights)])}, weight_exp=exp,
                     delay=delay)
-    ref = loihi_core.run(compile_network(net, passes=HW_PASSES), steps)
+    ref = loihi_core.run(compile_network(net, passes=HW_PASSES).image, steps)
     return ref.u[:, 0].tolist(), ref.v[:, 0].tolist(), ref.spikes[ref.spikes[:, 1] == 0, 0].tolist()
 
 
@@ -64,7 +64,7 @@ def test_engines_equal_core_oracle_every_step(engine):
     @example(4, None)
     @example(10, 2)
     def check(net_seed, stress_seed):
-        img = compile_network(core_net(net_seed), passes=HW_PASSES)
+        img = compile_network(core_net(net_seed), passes=HW_PASSES).image
         if stress_seed is not None:
             img = stress(img, stress_seed, per_neuron_vth=engine.per_neuron_vth)
         steps = 50

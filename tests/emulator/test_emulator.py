@@ -6,7 +6,7 @@ from hypothesis import given, settings, HealthCheck
 
 from backends.emulator import load_results, run
 from emulator import emulate
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.network import Network
 from tests.helpers.strategies import loihi_networks
 from tests.oracles import loihi_core
@@ -22,7 +22,7 @@ def one(engine, steps=6, inp_times=(), weights=(), exp=0, nwb=8, mode=None, dela
         net.add_population("i", len(weights), neuron="spike_source", times=[list(inp_times)] * len(weights))
         net.connect("i", "n", connect={"rule": "matrix", "matrix": np.array([list(weights)])}, weight_exp=exp,
                     num_weight_bits=nwb, sign_mode=mode, delay=delay)
-    img = compile_network(net)
+    img = compile_network(net).image
     out, ref = engine.run(img, steps), loihi_core.run(img, steps)
     assert np.array_equal(out.spikes, ref.spikes) and np.array_equal(out.u, ref.u) and np.array_equal(out.v, ref.v)
     spk = np.zeros(steps, int)
@@ -96,7 +96,7 @@ def nets():
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(nets())
 def test_numpy_and_numba_engines_agree(net):
-    img = compile_network(net, passes=["check_hw_units", "partition", "lower"])  # keep >8-bit weights: clipped
+    img = compile_network(net, passes=["check_hw_units", "partition", "lower"]).image  # keep >8-bit weights: clipped
     a = emulate(img, 60, "numpy", probe=np.arange(img.n_neurons))
     b = emulate(img, 60, "numba", probe=np.arange(img.n_neurons))
     for f in ("spikes", "u", "v", "core_spikes", "link_spikes"):
@@ -108,7 +108,7 @@ def test_poisson_inputs_follow_the_documented_generator():
     net.add_population("x", 5, neuron="poisson", rate=[0.0, 100.0, 250.0, 500.0, 1000.0])
     net.add_population("n", 1, neuron="loihi_lif")
     net.connect("x", "n", weight=1)
-    img = compile_network(net)
+    img = compile_network(net).image
     res = run(img, 200)
     from tests.oracles.poisson import documented_stream
     expected = np.argwhere(documented_stream([0.0, 0.1, 0.25, 0.5, 1.0], 11, 200))
@@ -123,7 +123,7 @@ def test_chunks_do_not_change_results(monkeypatch):
     net.add_population("n", 20, neuron="loihi_lif", du=100, dv=100, vth=30)
     net.connect("x", "n", weight={"uniform_int": [0, 255]}, delay={"uniform_int": [1, 9]})
     net.connect("n", "n", connect={"rule": "fixed_probability", "p": 0.3}, weight={"uniform_int": [-255, 100]})
-    img = compile_network(net)
+    img = compile_network(net).image
     whole = emulate(img, 100)
     monkeypatch.setattr(emulator, "_CHUNK_BUDGET", 7 * 24)  # 7 steps per chunk
     part = emulate(img, 100)
@@ -136,7 +136,7 @@ def test_spike_array_grows_past_its_reservation(monkeypatch):
     net.add_population("x", 6, neuron="poisson", rate=400.0)
     net.add_population("n", 30, neuron="loihi_lif", du=50, dv=50, vth=20, bias_mant=100)
     net.connect("x", "n", weight={"uniform_int": [0, 255]}, delay={"uniform_int": [1, 4]})
-    img = compile_network(net)
+    img = compile_network(net).image
     whole = {eng: emulate(img, 80, eng) for eng in ("numba", "numpy")}
     monkeypatch.setattr(emulator, "_RESERVE_ROWS", 5)        # far fewer rows than the run spikes
     monkeypatch.setattr(emulator, "_CHUNK_BUDGET", 3 * 36)   # 3 steps per chunk: many grows
@@ -161,7 +161,7 @@ def test_results_file(tmp_path):
     net.add_population("a", 3, neuron="loihi_lif", du=4095, vth=1)
     net.connect("src", "a", weight=255)
     net.add_probe("a", ["spikes", "v"], neurons=[2])
-    res = run(compile_network(net), 5)
+    res = run(compile_network(net).image, 5)
     assert res.spikes["src"].tolist() == [[0, 0], [1, 1], [3, 0]]
     # every input spike reaches all 3 neurons one step later: 255 << 6 > 64 -> spike
     assert res.spikes["a"].tolist() == [[s, i] for s in (1, 2, 4) for i in range(3)]
@@ -176,11 +176,11 @@ def test_run_with_spikes_only_probes_records_spikes(tmp_path):
     """A float example whose probes ask for spikes only runs (no u/v columns are looked up)."""
     import os
     from backends.emulator import run
-    from neuromap.compiler.pipeline import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.io import load_network
     net = load_network(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "ramp_lif.yaml"))
     assert all(set(p.variables) == {"spikes"} for p in net.probes)
-    res = run(compile_network(net, "loihi", placer="sequential"), 300)
+    res = run(compile_network(net, "loihi", placer="sequential").image, 300)
     assert set(res.spikes) >= set(net.populations)
     assert res.u == {} and res.v == {}
     assert sum(len(s) for s in res.spikes.values()) > 0

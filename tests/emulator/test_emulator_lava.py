@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from backends.lava.compat import lava_available
 from emulator import emulate
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.network import Network
 
 pytestmark = pytest.mark.lava
@@ -99,7 +99,7 @@ HW_PASSES = ["check_hw_units", "partition", "lower"]
 
 
 def emulator_arrays(net: Network, steps: int, engine: str) -> dict:
-    img = compile_network(net, passes=HW_PASSES)
+    img = compile_network(net, passes=HW_PASSES).image
     run = emulate(img, steps, engine, probe=np.arange(img.n_neurons))
     out = {}
     for pop in img.populations:

@@ -8,7 +8,7 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 
 import emulator
 from emulator import emulate
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.network import Network
 from neuromap.targets import load_target
 from tests.helpers.strategies import loihi_networks
@@ -33,7 +33,7 @@ def _every_delay(exp: int):
     net.add_population("n", MAX_DELAY, neuron="loihi_lif", du=4095, dv=0, vth=131071)
     net.connect("x", "n", connect="one_to_one", weight=12, weight_exp=exp,
                 delay=np.arange(1, MAX_DELAY + 1))
-    return compile_network(net)
+    return compile_network(net).image
 
 
 @pytest.mark.parametrize("exp", [0, -2])
@@ -57,7 +57,7 @@ def test_every_delay_arrives_at_send_plus_delay_past_step_256(engine, exp, monke
 def test_lava_port_example_engines_agree_at_300_steps():
     """The issue's case: ``validate --steps 300 --engine numpy`` diverged at step 255 (delay-2 recurrence)."""
     from neuromap.io import load_network
-    img = compile_network(load_network("examples/lava_port_hw.yaml"))
+    img = compile_network(load_network("examples/lava_port_hw.yaml")).image
     pr = np.arange(img.n_neurons)
     a, b = emulate(img, 300, "numba", probe=pr), emulate(img, 300, "numpy", probe=pr)
     assert a.spikes[:, 0].max() > 256
@@ -78,7 +78,7 @@ def test_engines_agree_over_several_chunks(net, chunk_steps):
     import dataclasses
     t = load_target("loihi")
     tgt = dataclasses.replace(t, core=dataclasses.replace(t.core, max_neurons=16, max_input_axons=400))
-    img = compile_network(net, tgt, passes=["check_hw_units", "partition", "lower"])
+    img = compile_network(net, tgt, passes=["check_hw_units", "partition", "lower"]).image
     pr = np.arange(img.n_neurons)
     steps = 560
     whole = emulate(img, steps, "numba", probe=pr)

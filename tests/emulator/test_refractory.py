@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from emulator import emulate
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.network import Network
 from neuromap.targets import load_target
 
@@ -30,8 +30,8 @@ def _driven(refractory, n=1, bias=100, **kw) -> Network:
 
 def test_hand_computed_refractory_spike_train(engine):
     # bias 100 > vth<<6 = 64: spikes every step; R steps of hold after each spike
-    assert _spike_steps(engine.run(compile_network(_driven(0), passes=HW), 10)) == list(range(10))
-    img = compile_network(_driven(2), passes=HW)
+    assert _spike_steps(engine.run(compile_network(_driven(0), passes=HW).image, 10)) == list(range(10))
+    img = compile_network(_driven(2), passes=HW).image
     run = engine.run(img, 10)
     assert _spike_steps(run) == [0, 3, 6, 9]
     assert run.v[:, 0].tolist() == [0] * 10                      # reset, then held at 0
@@ -39,8 +39,8 @@ def test_hand_computed_refractory_spike_train(engine):
 
 def test_image_field_is_optional_and_round_trips(tmp_path):
     from neuromap.image import load_image
-    assert "refractory" not in compile_network(_driven(0), passes=HW).neurons
-    img = compile_network(_driven([1, 0, 4], n=3), passes=HW)
+    assert "refractory" not in compile_network(_driven(0), passes=HW).image.neurons
+    img = compile_network(_driven([1, 0, 4], n=3), passes=HW).image
     assert img.neurons["refractory"].tolist() == [1, 0, 4]
     assert load_image(img.save(tmp_path / "b")).neurons["refractory"].tolist() == [1, 0, 4]
 
@@ -53,7 +53,7 @@ def test_u_integrates_while_v_is_held(engine):
     net.connect("x", "a", connect={"rule": "all_to_all"}, weight=100, weight_exp=0, num_weight_bits=8,
                 sign_mode="mixed")
     net.add_probe("a", ("spikes", "u", "v"))
-    run = engine.run(compile_network(net, passes=HW), 7)
+    run = engine.run(compile_network(net, passes=HW).image, 7)
     # step 0: v = 64001 > 64000 -> spike, v = 0, held for steps 1..3
     assert _spike_steps(run) == [0]
     u2 = 100 << 6                                                    # input at step 2
@@ -74,7 +74,7 @@ def test_numpy_equals_numba_on_random_refractory_network():
                 weight_exp=1, num_weight_bits=7, sign_mode="mixed", delay=2)
     net.connect("b", "a", connect={"rule": "fixed_probability", "p": 0.2}, weight=-40, weight_exp=-1,
                 num_weight_bits=8, sign_mode="mixed")
-    img = compile_network(net, passes=HW)
+    img = compile_network(net, passes=HW).image
     a, b = emulate(img, 300, engine="numpy"), emulate(img, 300, engine="numba")
     assert np.array_equal(a.spikes, b.spikes) and a.spikes.shape[0] > 100
     assert np.array_equal(a.final_v, b.final_v) and np.array_equal(a.final_u, b.final_u)
@@ -87,7 +87,7 @@ def test_quantizer_carries_float_refractory():
         n.add_population("y", 5, neuron="lif", tau_m=10.0, tau_syn=5.0, v_th=1.0, v_reset=0.0, refractory=refr)
         n.connect("x", "y", connect={"rule": "all_to_all"}, weight=0.6)
         return n
-    img = compile_network(net(5))
+    img = compile_network(net(5)).image
     assert img.neurons["refractory"].tolist() == [5] * 5
     assert not any("refractory" in w for w in img.options["quantization"]["warnings"])
     from neuromap.simulator import simulate
@@ -120,7 +120,7 @@ def test_lava_fixed_pt_model_matches_emulator():
     net.add_population("a", n, neuron="loihi_lif", du=700, dv=300, vth=20, bias_mant=bias.tolist(),
                        bias_exp=1, refractory=refr.tolist())
     net.add_probe("a", ("spikes", "u", "v"))
-    run = emulate(compile_network(net, passes=HW), steps)
+    run = emulate(compile_network(net, passes=HW).image, steps)
     lif = LIFRefractoryFixed(shape=(n,), du=700, dv=300, vth=20, bias_mant=bias.astype(np.int32), bias_exp=1,
                              refractory=refr)
     mons = {k: Monitor() for k in ("s_out", "v", "u")}
@@ -156,7 +156,7 @@ def test_validate_and_export_lava_with_refractory(tmp_path):
     net.connect("x", "a", connect={"rule": "fixed_probability", "p": 0.5}, weight=120, weight_exp=0,
                 num_weight_bits=8, sign_mode="mixed")
     net.add_probe("a", ("spikes", "u", "v"))
-    img = compile_network(net, passes=HW)
+    img = compile_network(net, passes=HW).image
     line = validate_image(img, 60, probe_all=True)
     assert line.startswith("identical: 60 steps")
     emu = emulate(img, 60)
@@ -185,7 +185,7 @@ def test_delivery_runs_hold_every_route_walk_synapse_and_run_like_it():
                 weight_exp=7, num_weight_bits=8, sign_mode="mixed", delay={"uniform_int": [1, 4]})
     net.connect("b", "a", connect={"rule": "fixed_probability", "p": 0.3}, weight=-100, weight_exp=-2,
                 num_weight_bits=8, sign_mode="mixed", delay={"uniform_int": [1, 3]})
-    img = compile_network(net, passes=HW)
+    img = compile_network(net, passes=HW).image
     p = prepare(img)
     shared = p.route_axon.copy()
     shared[3] = shared[p.src_ptr[60]]                       # source of route 3 also reaches source 60's axon
@@ -241,7 +241,7 @@ def test_dendritic_sum_wraps_like_lavas_int32_port(emulator_engine):
     net.add_probe("a", ("spikes", "u", "v"))
     t = load_target("loihi")   # one neuron with 66 000 input axons: a core large enough to hold them
     big = dataclasses.replace(t, core=dataclasses.replace(t.core, max_input_axons=1 << 17, synapse_memory_bits=1 << 24))
-    run = emulator_engine.run(compile_network(net, big, passes=HW), 2)
+    run = emulator_engine.run(compile_network(net, big, passes=HW).image, 2)
 
     def wrap32(x):
         return ((x + 2 ** 31) % 2 ** 32) - 2 ** 31

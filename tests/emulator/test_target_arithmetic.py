@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from emulator import emulate
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError, TargetError
 from neuromap.image import LOIHI_ARITHMETIC, load_image
 from neuromap.network import Network, Probe
@@ -96,7 +96,7 @@ def _stress(img, seed: int):
 def test_emulator_engines_equal_scalar_reference_on_non_loihi_target(tmp_path, stress, emulator_engine):
     """Both engines (``emulator_engine``; Lava runs Loihi's arithmetic only) produce the documented integers of the target's arithmetic (before: they ran Loihi's
     decays over 4096, ``<< 6`` and 24-bit u/v whatever the target said)."""
-    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy")
+    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy").image
     assert img.arithmetic.to_dict() == {k: v for k, v in ODD.items()}
     if stress is not None:
         img = _stress(img, stress)
@@ -122,7 +122,7 @@ def test_plastic_loop_runs_the_target_arithmetic(tmp_path, emulator_engine):
                                       accumulator_bits=15, epoch_time_bits=6).items()) + "\n\n", text, flags=re.S)
     text = text.replace("tag_bits = 0\n\n[learning]", "tag_bits = 8\n\n[learning]")
     p.write_text(text)
-    img = compile_network(net, load_target(p), placer="greedy")
+    img = compile_network(net, load_target(p), placer="greedy").image
     assert any(pm.learning for pm in img.projections)
     ref_spk, _, ref_v = reference_run(img, 120)
     run = emulator_engine.run(img, 120)
@@ -144,7 +144,7 @@ def test_float_vs_chip_voltage_within_the_reports_error_bound(tmp_path):
     net.probes.append(Probe("P", ("v",)))
     for fields in ({}, {"decay_bits": 8}, ODD):
         tgt = load_target(custom_target(tmp_path, **fields))
-        img = compile_network(net, tgt, placer="greedy")
+        img = compile_network(net, tgt, placer="greedy").image
         rep = QuantizationReport.from_dict(img.options["quantization"])
         pq = next(p for p in rep.populations if p.name == "P")
         e_w = max(p.max_rel_error for p in rep.projections)
@@ -208,7 +208,7 @@ def test_decay_bits_8_compare_matches_float(tmp_path):
 def test_compiler_refuses_arithmetic_the_emulator_lacks_naming_the_field(tmp_path, field, value, names):
     p = custom_target(tmp_path, **{field: value})
     with pytest.raises(TargetError, match=re.escape(f"{p}: {names}: ")) as e:
-        compile_network(small_net(), load_target(p))
+        compile_network(small_net(), load_target(p)).image
     assert "\n" not in str(e.value)
 
 
@@ -226,7 +226,7 @@ def test_compiler_refuses_synapse_fields_the_emulator_lacks(tmp_path, old, new, 
     if names == "synapse.weight_bits_max":
         p.write_text(p.read_text().replace("weight_bits = [4, 8]", "weight_bits = [4, 8, 12]"))
     with pytest.raises(TargetError, match=re.escape(f"{names}: ")):
-        compile_network(small_net(), load_target(p))
+        compile_network(small_net(), load_target(p)).image
 
 
 def test_models_the_core_cannot_run_are_refused_naming_the_field(tmp_path):
@@ -234,7 +234,7 @@ def test_models_the_core_cannot_run_are_refused_naming_the_field(tmp_path):
     p = tmp_path / "chip.toml"
     p.write_text(doc_target_text().replace('"lif", "if", "loihi_lif",', '"lif", "if", "loihi_lif", "izhikevich",'))
     with pytest.raises(TargetError, match=re.escape(f"{p}: neuron.models: 'izhikevich' is not implemented")):
-        compile_network(small_net(), load_target(p))
+        compile_network(small_net(), load_target(p)).image
 
 
 def test_hardware_unit_network_refused_on_other_arithmetic(tmp_path):
@@ -242,24 +242,24 @@ def test_hardware_unit_network_refused_on_other_arithmetic(tmp_path):
     net = Network(seed=1)
     net.add_population("x", 2, "loihi_lif", du=100, dv=100, vth=10)
     with pytest.raises(TargetError, match="loihi_lif parameters are in Loihi's arithmetic"):
-        compile_network(net, load_target(custom_target(tmp_path, **ODD)))
+        compile_network(net, load_target(custom_target(tmp_path, **ODD))).image
 
 
 def test_missing_loihi_lif_in_models_is_named(tmp_path):
     p = tmp_path / "chip.toml"
     p.write_text(doc_target_text().replace('"lif", "if", "loihi_lif",', '"lif", "if",'))
     with pytest.raises(TargetError, match="does not list loihi_lif in neuron.models"):
-        compile_network(small_net(), load_target(p))
+        compile_network(small_net(), load_target(p)).image
 
 
 # ---------------------------------------------------------------------- image: record, load, Lava
 def test_image_records_arithmetic_and_old_images_load_as_loihi(tmp_path):
-    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy")
+    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy").image
     img.save(tmp_path / "img")
     m = json.loads((tmp_path / "img" / "manifest.json").read_text())
     assert m["arithmetic"] == ODD
     assert load_image(tmp_path / "img").arithmetic == img.arithmetic
-    lo = compile_network(small_net(), "loihi", placer="greedy")
+    lo = compile_network(small_net(), "loihi", placer="greedy").image
     lo.save(tmp_path / "old")
     m = json.loads((tmp_path / "old" / "manifest.json").read_text())
     assert m.pop("arithmetic") == LOIHI_ARITHMETIC.to_dict()
@@ -280,7 +280,7 @@ def write_manifest(img_dir: Path, m: dict) -> None:
 
 @pytest.mark.parametrize("edit", [{"decay_bits": 40}, {"decay_bits": "8"}, {"decay_bits": True}, {"x": 1}, []])
 def test_manifest_arithmetic_is_validated(tmp_path, edit):
-    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy")
+    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy").image
     img.save(tmp_path / "img")
     mf = tmp_path / "img" / "manifest.json"
     m = json.loads(mf.read_text())
@@ -293,7 +293,7 @@ def test_manifest_arithmetic_is_validated(tmp_path, edit):
 
 def test_image_fields_checked_against_their_arithmetic(tmp_path):
     """du beyond 2**decay_bits - 1 is not an image of that arithmetic."""
-    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy")
+    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy").image
     nu = dict(img.neurons)
     nu["du"] = np.full(img.n_neurons, 256, np.uint16)
     with pytest.raises(ImageError, match=r"neurons.du holds 256, outside \[0, 255\]"):
@@ -303,7 +303,7 @@ def test_image_fields_checked_against_their_arithmetic(tmp_path):
 def test_lava_refuses_other_arithmetic_in_one_line(tmp_path, capsys):
     """validate / run --backend lava / export-lava: exit 2 with one line (before: Lava ran Loihi's arithmetic
     on the image and validate could call the two 'identical')."""
-    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy")
+    img = compile_network(small_net(), load_target(custom_target(tmp_path, **ODD)), placer="greedy").image
     img.save(tmp_path / "img")
     for argv in (["validate", tmp_path / "img", "--steps", "10"],
                  ["run", tmp_path / "img", "--backend", "lava", "--steps", "10", "-o", tmp_path / "r.npz"],

@@ -71,12 +71,12 @@ def test_rates_at_scale_01_near_the_published_ones():
 def _emulated_and_float(scale: float, steps: int):
     import neuromap
     from emulator import emulate
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.targets import load_target
     net = mc.build(scale)
     target = load_target(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "targets",
                                        "loihi_microcircuit.toml"))
-    img = compile_network(net, target, placer="sequential", rate_check="never")
+    img = compile_network(net, target, placer="sequential", rate_check="never").image
     sizes = [net.populations[p].size for p in mc.POPS]
     emu = mc.rates(mc.emulator_spikes(img, emulate(img, steps)), sizes, steps, net.dt, 100.0)
     ref = mc.rates(neuromap.simulate(net, steps).spikes, sizes, steps, net.dt, 100.0)

@@ -123,9 +123,9 @@ if ROOT not in sys.path:
 
 def test_quantizer_units():
     from bench.clopath_accuracy import RULE, pairing_network
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net, _ = pairing_network(20.0, 10.0, n_pairs=1)
-    img = compile_network(net, "loihi")
+    img = compile_network(net, "loihi").image
     lrn = next(pm.learning for pm in img.projections if pm.name == "syn")
     q = img.options["quantization"]
     s = next(p["v_scale"] for p in q["populations"] if p["name"] == "post")
@@ -158,13 +158,13 @@ def test_pairing_float_vs_integer(lag):
 
 def test_adex_post_is_rejected_with_lif_alternative():
     import neuromap
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net = neuromap.Network(name="c", dt=0.1, seed=1)
     net.add_population("pre", 1, "spike_source", times=[[1.0]])
     net.add_population("post", 1, "adex")
     net.connect("pre", "post", "all_to_all", weight=0.5, delay=1, name="syn",
                 plasticity={"rule": "clopath"})
     with pytest.raises(TargetError) as e:
-        compile_network(net, "loihi")
+        compile_network(net, "loihi").image
     msg = str(e.value)
     assert "'adex' cannot run on 'loihi'" in msg and "nearest supported: lif" in msg

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backends.lava.compat import lava_available
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError
 from neuromap.network import Network
 from tests.oracles import loihi_core
@@ -117,7 +117,7 @@ def test_seed_rule_image_in_lava_equals_oracle(engine):
     """Each seed rule's image in Lava against the independent oracle (tests/oracles), not against the
     emulator (the Lava process advances the emulator's own engine: emulator == Lava would check plumbing only)."""
     from backends.lava.plan import plan_image
-    img = compile_network(NETS[engine](), "loihi")
+    img = compile_network(NETS[engine](), "loihi").image
     plastic = [k for k, pm in enumerate(img.projections) if pm.learning]
     assert {img.projections[k].learning["engine"] for k in plastic} == {engine}
     plan = plan_image(img)
@@ -137,7 +137,7 @@ def test_seed_rule_image_in_lava_equals_oracle(engine):
 @pytest.mark.skipif(not lava_available(), reason="lava-nc not installed")
 def test_random_engine_constants_in_lava_equal_oracle():
     """Every seed rule in one image with random integer constants (rounding edges, saturation, delays)."""
-    img = compile_network(plastic_net(sorted(RULES), seed=8, steps=40), "loihi", placer="greedy")
+    img = compile_network(plastic_net(sorted(RULES), seed=8, steps=40), "loihi", placer="greedy").image
     img = with_learning(img, np.random.default_rng(8))
     lava_vs_oracle(img, 40, every=5)
 
@@ -153,7 +153,7 @@ def combined_net():
 def test_exported_script_runs_seed_rules(tmp_path):
     from backends.emulator import run
     from backends.lava.export import export_script
-    img = compile_network(combined_net(), "loihi")
+    img = compile_network(combined_net(), "loihi").image
     script, npz = export_script(img, tmp_path / "net_lava.py", steps=80)
     text = script.read_text()
     assert "NeuromapPlasticSparse(" in text and "LIFWithV(" in text and ".v_out.connect(" in text
@@ -177,7 +177,7 @@ def test_exported_script_runs_seed_rules(tmp_path):
 
 def test_seed_rule_projection_split_over_lif_processes_is_refused():
     from backends.lava.plan import plan_image
-    img = compile_network(pool_net(), "loihi")
+    img = compile_network(pool_net(), "loihi").image
     out = img.population("out")
     plan_image(img)                                  # one LIF per population: fine
     img.neurons["du"][out.start] += 1                # out's two neurons differ in du -> two LIF processes
@@ -191,7 +191,7 @@ def test_unknown_engine_is_refused_in_one_line():
     import dataclasses
 
     from backends.lava.plan import plan_image
-    img = compile_network(pool_net(), "loihi")
+    img = compile_network(pool_net(), "loihi").image
     pm = dataclasses.replace(img.projections[0], learning={**img.projections[0].learning, "engine": "nope"})
     img = dataclasses.replace(img, projections=[pm])
     with pytest.raises(ImageError, match=r"^image projection 0 \(inp_to_out\): learning engine 'nope' is unknown"):

@@ -153,8 +153,8 @@ def _compare(img, steps, every):
                                                  (6, ("nn", "pool", "isp"), False)])
 def test_fused_loop_equals_numpy_path(seed, rules, neg_exp):
     import dataclasses
-    from neuromap.compiler import compile_network
-    img = compile_network(_net(seed, rules), "loihi")
+    from neuromap.toolchain import compile_network
+    img = compile_network(_net(seed, rules), "loihi").image
     if neg_exp:        # plastic X->E and static E->I deliver raw weights through dendrite slots (weight_exp < 0)
         img.projections = [dataclasses.replace(pm, weight_exp=-1) if k in (0, 2) else pm
                            for k, pm in enumerate(img.projections)]
@@ -169,8 +169,8 @@ def test_fused_loop_equals_numpy_path_on_the_ramp():
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
     import ramp_lif
-    from neuromap.compiler import compile_network
-    img = compile_network(ramp_lif.build(), "loihi")
+    from neuromap.toolchain import compile_network
+    img = compile_network(ramp_lif.build(), "loihi").image
     a, _ = _compare(img, 3000, 500)
     assert a[4].weight_steps.tolist() == [499, 999, 1499, 1999, 2499, 2999]
 

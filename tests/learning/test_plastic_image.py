@@ -8,7 +8,7 @@ import pytest
 
 from backends.lava.compat import lava_available
 from emulator import emulate
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError, NeuromapError, TargetError
 from neuromap.image import load_image
 from neuromap.network import Network
@@ -30,7 +30,7 @@ def test_learned_weight_reaches_delivery_next_step(exp, expected):
     # dw = x0: +1 (accumulator +128 = exactly one weight unit, no rounding) at the end of every step with
     # a pre spike; delivery of step t uses the weight learned up to t - 1, shifted by weight_exp
     # (floor of the per-post sum for exp < 0: 11 >> 1 = 5)
-    img = compile_network(one_synapse({"rule": "loihi", "dw": "2^0 * x0"}, w=10, exp=exp))
+    img = compile_network(one_synapse({"rule": "loihi", "dw": "2^0 * x0"}, w=10, exp=exp)).image
     assert img.projections[0].learning["engine"] == "loihi"
     for eng in ("numpy", "numba"):
         r = emulate(img, 7, eng, weight_every=1)
@@ -43,13 +43,13 @@ def test_post_dependency_and_saturation():
     # dw = -4 * y0 (-4 * 128 per post spike; 8 * 2^-1 normalised by Lava's parser is exact): the neuron
     # fires on every input (w 100 << 6 > vth 50 << 6), so the weight drops 4 per input spike ...
     net = one_synapse({"rule": "loihi", "dw": "-4 * y0"}, w=100, times=(0, 2, 4, 6, 8), vth=50)
-    r = emulate(compile_network(net), 10, "numba")
+    r = emulate(compile_network(net).image, 10, "numba")
     assert r.spikes[r.spikes[:, 1] == 0, 0].tolist() == [1, 3, 5, 7, 9]
     assert r.weights[0][-1, 0] == 100 - 4 * 5
     # ... and an excitatory projection saturates at 0 (8 b + sign range per sign mode)
     net = one_synapse({"rule": "loihi", "dw": "-4 * y0"}, w=6, times=(0, 2, 4), vth=1)
     net.projections[0].hw["sign_mode"] = "excitatory"
-    img = compile_network(net)
+    img = compile_network(net).image
     assert emulate(img, 6, "numpy").weights[0][-1, 0] == 0
 
 
@@ -65,7 +65,7 @@ def small_stdp_net(seed=5, n_in=12, n_out=6, steps_rate=80.0, rule=None):
 
 
 def test_numpy_equals_numba_and_image_round_trip(tmp_path):
-    img = compile_network(small_stdp_net())
+    img = compile_network(small_stdp_net()).image
     a = emulate(img, 150, "numpy", weight_every=10)
     img2 = load_image(img.save(tmp_path / "img"))
     assert img2.projections[0].learning == img.projections[0].learning
@@ -89,7 +89,7 @@ def test_numpy_equals_numba_and_image_round_trip(tmp_path):
 ])
 def test_bad_learning_parameters_give_one_line_errors(rule, match):
     with pytest.raises(NeuromapError, match=match) as e:
-        compile_network(small_stdp_net(rule=rule))
+        compile_network(small_stdp_net(rule=rule)).image
     assert "\n" not in str(e.value)
 
 
@@ -105,13 +105,13 @@ def test_hardware_rules_say_where_they_run():
     flt.connect("i", "n", weight=1.0, plasticity={"rule": "stdp_loihi", "learning_rate": 1, "A_plus": 1,
                                                  "A_minus": -1, "tau_plus": 2, "tau_minus": 3})
     with pytest.raises(TargetError, match="post population 'n' is not"):
-        compile_network(flt)
+        compile_network(flt).image
     with pytest.raises(TargetError, match="runs only on the learning engine"):
         simulate(flt, 5)
 
 
 def test_image_verify_checks_learning():
-    img = compile_network(small_stdp_net())
+    img = compile_network(small_stdp_net()).image
     pm = img.projections[0]
     for bad, match in [({**pm.learning, "sign_mode": "inhibitory"}, "learning sign_mode"),
                        ({**pm.learning, "t_epoch": 0}, "t_epoch 0"),
@@ -146,7 +146,7 @@ projections:
 def test_network_file_with_learning(tmp_path):
     from neuromap.io import load_network
     (tmp_path / "ok.yaml").write_text(YAML % "10")
-    img = compile_network(load_network(tmp_path / "ok.yaml"))
+    img = compile_network(load_network(tmp_path / "ok.yaml")).image
     lr = img.projections[0].learning
     assert lr["rules"]["dw"] == "(1) * 2 ^ -4 * (-1) * x0 * y1 +(1) * 2 ^ -4 * (1) * y0 * x1"
     assert (lr["x1_tau"], lr["y1_tau"], lr["x1_impulse"], lr["sign_mode"]) == (10.0, 10.0, 16.0, "mixed")

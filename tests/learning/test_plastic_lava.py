@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backends.lava.compat import lava_available
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError, ValidationMismatch
 from neuromap.network import Network
 
@@ -45,7 +45,7 @@ def plastic_net(seed=1, conn=None, exp=-1, delay=1, sign_mode="mixed", weight=No
 def test_cli_validate_plastic_build_identical(tmp_path, capsys, seed):
     from backends.lava.plan import plan_image
     from neuromap.cli import main
-    img = compile_network(plastic_net(seed))
+    img = compile_network(plastic_net(seed)).image
     kinds = [c.dense for c in plan_image(img).connections if c.learning]
     assert kinds == [False, True]          # LearningSparse (10 % of pairs missing) and LearningDense
     img.save(tmp_path / "b")
@@ -60,7 +60,7 @@ def test_cli_validate_plastic_build_identical(tmp_path, capsys, seed):
 def test_weight_divergence_is_reported_with_step_projection_synapse():
     from backends.emulator import run
     from neuromap.validate import check_identical
-    img = compile_network(plastic_net(3))
+    img = compile_network(plastic_net(3)).image
     a = run(img, 30, "numpy", weight_every=10)
     b = dataclasses.replace(a, weights={k: w.copy() for k, w in a.weights.items()})
     b.weights["a_to_b"][1, 5] += 1
@@ -73,7 +73,7 @@ def test_weight_divergence_is_reported_with_step_projection_synapse():
 
 def test_results_file_keeps_weights(tmp_path):
     from backends.emulator import load_results, run
-    img = compile_network(plastic_net(4))
+    img = compile_network(plastic_net(4)).image
     r = run(img, 12, "numba", weight_every=5)
     back = load_results(r.save(tmp_path / "r.npz"))
     assert back.weight_steps.tolist() == [4, 9, 11]
@@ -88,13 +88,13 @@ def test_results_file_keeps_weights(tmp_path):
 ])
 def test_lava_refuses_plastic_connections_it_cannot_run_exactly(kw, match):
     from backends.lava.plan import plan_image
-    img = compile_network(plastic_net(5, **kw))
+    img = compile_network(plastic_net(5, **kw)).image
     with pytest.raises(ImageError, match=match) as e:
         plan_image(img)
     assert "\n" not in str(e.value) and "i_to_a" in str(e.value)
     # every pair connected: LearningDense has none of these limits except delays
     if "delay" not in kw:
-        plan_image(compile_network(plastic_net(5, conn={"rule": "all_to_all"}, **kw)))
+        plan_image(compile_network(plastic_net(5, conn={"rule": "all_to_all"}, **kw)).image)
 
 
 @pytest.mark.lava
@@ -102,7 +102,7 @@ def test_lava_refuses_plastic_connections_it_cannot_run_exactly(kw, match):
 def test_exported_script_learns_like_the_emulator(tmp_path):
     from backends.lava.export import export_script
     from emulator import emulate
-    img = compile_network(plastic_net(6))
+    img = compile_network(plastic_net(6)).image
     script, _ = export_script(img, tmp_path / "net_lava.py", steps=40)
     text = script.read_text()
     assert "LearningSparse(" in text and "LearningDense(" in text and ".s_in_bap)" in text
@@ -141,7 +141,7 @@ def test_random_plastic_networks_identical_to_lava():
                 "y2_impulse": 3.7, "y2_tau": 3, "y3_impulse": 60, "y3_tau": 25, "t_epoch": t_epoch,
                 "rng_seed": seed % 97}
         net = plastic_net(seed, conn={"rule": "all_to_all"} if complete else None, exp=exp, rule=rule)
-        img = probe_everything(compile_network(net))
+        img = probe_everything(compile_network(net).image)
         lava = run_lava(img, 40, weight_every=5)
         for eng in ("numpy", "numba"):
             check_identical(run(img, 40, eng, weight_every=5), lava)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator import emulate
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from tests.oracles import loihi_core
 from tests.oracles.cases import RULES, plastic_net, with_learning
 from tests.oracles.seed_rules import Clopath, HomeostaticStdp, PoolStdp, VogelsIsp
@@ -155,7 +155,7 @@ def learned(img, ref, k) -> int:
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_compiled_rule_equals_oracle_every_step(rule):
     """The compiler's own constants, numpy and numba (fused loop; clopath: numpy learning in both)."""
-    img = compile_network(plastic_net([rule], seed=11), "loihi", placer="greedy")
+    img = compile_network(plastic_net([rule], seed=11), "loihi", placer="greedy").image
     ref = compare(img, STEPS)
     (k,) = [k for k, pm in enumerate(img.projections) if pm.learning]
     assert img.projections[k].learning["engine"] == (rule if rule != "nn_stdp" else "homeostatic_stdp")
@@ -165,13 +165,13 @@ def test_compiled_rule_equals_oracle_every_step(rule):
 def test_all_rules_in_one_image_equal_oracle():
     """Every engine in one image; with clopath present the numba run steps each projection with its own
     numba kernel (not the fused loop)."""
-    img = compile_network(plastic_net(sorted(RULES), seed=5), "loihi", placer="greedy")
+    img = compile_network(plastic_net(sorted(RULES), seed=5), "loihi", placer="greedy").image
     ref = compare(img, STEPS)
     assert sum(learned(img, ref, k) > 0 for k, pm in enumerate(img.projections) if pm.learning) >= 4
 
 
 def random_image_equals_oracle(rules, seed, constants, steps):
-    img = compile_network(plastic_net(rules, seed, steps=steps, inputs=(8, 16)), "loihi", placer="greedy")
+    img = compile_network(plastic_net(rules, seed, steps=steps, inputs=(8, 16)), "loihi", placer="greedy").image
     if constants != "compiled":
         img = with_learning(img, np.random.default_rng(seed), edges=constants == "edges")
     compare(img, steps)
@@ -196,7 +196,7 @@ def test_each_rule_on_larger_random_images_equals_oracle(rule, seed, constants):
     """One rule, 12-16 inputs onto 3-5 post neurons, 150 steps: enough synapse-steps for one fine unit of
     rounding inside an engine to reach a stored weight."""
     img = compile_network(plastic_net([rule], seed, steps=150, inputs=(12, 16), posts=(3, 5)), "loihi",
-                          placer="greedy")
+                          placer="greedy").image
     if constants != "compiled":
         img = with_learning(img, np.random.default_rng(seed), edges=constants == "edges")
     compare(img, 150)

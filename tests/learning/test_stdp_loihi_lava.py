@@ -60,11 +60,11 @@ def test_compiled_pair_stdp_identical_to_lava_sweep(case):
 def test_compiled_network_validates_identical(bound):
     """The whole compiled network (LIF + Poisson + pair STDP on an all-to-all inhibitory projection):
     spikes and learned weights identical in the emulator and Lava."""
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.validate import validate_image
     n = net(bound)
     n.populations["inp"].neuron["rate"] = np.full(40, 40.0)
-    img = compile_network(n, "loihi", placer="greedy")
+    img = compile_network(n, "loihi", placer="greedy").image
     assert any(pm.learning and pm.learning["engine"] == "loihi" for pm in img.projections)
     from emulator import emulate
     run = emulate(img, 60, weight_every=60)

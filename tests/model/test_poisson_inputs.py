@@ -69,12 +69,12 @@ def test_emulator_runs_replay_the_stream_in_every_engine():
     """Static engines, the per-step plastic path and the fused plastic loop see the same inputs."""
     from emulator import emulate
     from neuromap import Network
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net = Network(seed=4)
     net.add_population("x", 6, neuron="poisson", rate=[5.0, 50.0, 100.0, 200.0, 400.0, 0.0])
     net.add_population("n", 2, neuron="lif", tau_m=20.0, v_th=1.0)
     net.connect("x", "n", "all_to_all", weight=0.2, plasticity={"rule": "nn_stdp", "w_max": 0.5})
-    img = compile_network(net, "loihi")
+    img = compile_network(net, "loihi").image
     ref = documented_stream(img.inputs["poisson_p"], img.seed, 700)
     N = img.n_neurons
     for eng in ("numba", "numpy"):
@@ -152,8 +152,8 @@ def test_emulator_engines_deliver_every_event_of_a_step():
     of an input's events in a step adds its weight once (numba and numpy engines), and the spike output lists
     it once per event."""
     from emulator import emulate
-    from neuromap.compiler import compile_network
-    img = compile_network(_multi_event_net(), "loihi")
+    from neuromap.toolchain import compile_network
+    img = compile_network(_multi_event_net(), "loihi").image
     steps, N = 250, img.n_neurons    # within the numpy engine's first 256-step chunk (issue 19: its boundary)
     pois = np.flatnonzero(~np.isnan(img.inputs["poisson_p"]))
     assert img.inputs["poisson_p"][pois].max() == pytest.approx(8.0)    # 80 kHz at 0.1 ms, not capped
@@ -184,9 +184,9 @@ def test_float_reference_replays_the_image_stream_event_for_event():
     emulator see the same input events (several per step included); its input rates count every event."""
     from emulator import emulate
     from neuromap import simulate
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     net = _multi_event_net(9)
-    img = compile_network(net, "loihi")
+    img = compile_network(net, "loihi").image
     steps = 300
     emu = _input_counts(emulate(img, steps).spikes, img.n_neurons, img.n_inputs, steps)
     net_f = _multi_event_net(9)
@@ -216,14 +216,14 @@ def test_simulator_backends_agree_with_multi_event_inputs():
 
 def test_compile_refuses_multi_event_inputs_where_a_consumer_cannot_take_them():
     from neuromap import Network
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.errors import TargetError
     net = Network(seed=1, dt=0.1)
     net.add_population("x", 4, neuron="poisson", rate=25000.0)
     net.add_population("n", 4, neuron="lif", tau_m=10.0)
     net.connect("x", "n", "one_to_one", weight=0.5, plasticity={"rule": "nn_stdp", "w_max": 1.0})
     with pytest.raises(TargetError, match="2.5 events per step.*split x into 3 populations"):
-        compile_network(net, "loihi")
+        compile_network(net, "loihi").image
 
 
 def test_brunel_above_one_event_per_step_matches_mean_field():
@@ -247,14 +247,14 @@ def test_lava_takes_multi_event_inputs_as_graded_spikes():
     if not lava_available():
         pytest.skip("lava-nc not installed")
     from neuromap import Network
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.validate import validate_image
     net = Network(seed=3, dt=0.1)
     net.add_population("x", 6, neuron="poisson", rate=[5000.0, 25000.0, 40000.0, 12000.0, 800.0, 60000.0])
     net.add_population("n", 5, neuron="lif", tau_m=5.0, tau_syn=1.0, v_th=4.0)
     net.connect("x", "n", {"rule": "fixed_indegree", "k": 3}, weight=0.4, delay={"uniform_int": [1, 3]})
     net.connect("n", "n", {"rule": "fixed_indegree", "k": 2}, weight=-0.5, delay=2)
-    img = compile_network(net, "loihi")
+    img = compile_network(net, "loihi").image
     assert "identical" in validate_image(img, 120, probe_all=True)
 
 
@@ -264,8 +264,8 @@ def test_exported_lava_script_replays_the_same_events(tmp_path):
     import ast
     import heapq as hq
     from backends.lava.export import export_script
-    from neuromap.compiler import compile_network
-    img = compile_network(_multi_event_net(4), "loihi")
+    from neuromap.toolchain import compile_network
+    img = compile_network(_multi_event_net(4), "loihi").image
     script, npz = export_script(img, tmp_path / "net_lava.py", steps=10)
     text = script.read_text()
     fn = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "input_spikes")

@@ -84,26 +84,26 @@ def _driven_lif(reset: str) -> Network:
 
 @pytest.mark.parametrize("target", ["loihi", "truenorth"])
 def test_compile_refuses_subtract_on_fixed_reset_cores(target):
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.errors import TargetError
     with pytest.raises(TargetError) as e:
-        compile_network(_driven_lif("subtract"), target=target, placer="sequential")
+        compile_network(_driven_lif("subtract"), target=target, placer="sequential").image
     msg = str(e.value)
     assert "\n" not in msg and "populations.out.neuron.reset" in msg and "--allow-reset-approximation" in msg
 
 
 @pytest.mark.parametrize("target", ["loihi", "truenorth"])
 def test_compile_approximation_is_a_fidelity_loss(target):
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.compiler.fidelity import FidelityError, FidelityReport, enforce
     img = compile_network(_driven_lif("subtract"), target=target, placer="sequential", rate_check="never",
-                          allow_reset_approximation=True)
+                          allow_reset_approximation=True).image
     rep = FidelityReport.from_dict(img.options["fidelity"])
     assert rep.reset_approximated == ["out"]
     assert any("reset by subtraction" in what for what, _ in rep.losses())
     with pytest.raises(FidelityError, match="reset by subtraction"):
         enforce(rep, strict=True)
-    zero = compile_network(_driven_lif("zero"), target=target, placer="sequential", rate_check="never")
+    zero = compile_network(_driven_lif("zero"), target=target, placer="sequential", rate_check="never").image
     assert FidelityReport.from_dict(zero.options["fidelity"]).reset_approximated == []
 
 
@@ -128,14 +128,14 @@ def test_cli_refuses_then_approximates_and_inspect_reads_it(tmp_path, capsys):
 def test_truenorth_if_subtract_is_exact_linear_reset():
     # TrueNorth's linear reset (gamma = 1: V <- V - alpha) is the if model's reset: subtract, exactly
     from neuromap.compare import compare
-    from neuromap.compiler import compile_network
+    from neuromap.toolchain import compile_network
     from neuromap.targets import load_target
     net = Network(dt=1.0, seed=4)
     net.add_population("src", 6, neuron="poisson", rate=150.0)
     net.add_population("out", 3, neuron="if", v_th=1.0, v_reset=0.0, reset="subtract")
     net.connect("src", "out", connect={"rule": "all_to_all"}, weight=0.375)
     net.add_probe("out", ("spikes",))
-    img = compile_network(net, target="truenorth", placer="sequential", rate_check="never")
+    img = compile_network(net, target="truenorth", placer="sequential", rate_check="never").image
     assert img.options.get("reset_approximated") is None
     rep = compare(net, load_target("truenorth"), 400)
     (p,) = [q for q in rep.populations if q.name == "out"]

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from neuromap.cli import main
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.compiler.place import verify_image_capacities
 from neuromap.errors import TargetError
 from neuromap.network import Network
@@ -132,8 +132,8 @@ def test_mesh_phases_under_a_tiny_wall_budget_skip_but_never_fail():
 # ------------------------------------------------------------------ compile: options, determinism
 def test_deterministic_compile_gives_the_same_image_every_time(tmp_path):
     kw = dict(placer="cpsat", time_limit=0.3, deterministic=True, seed=2)
-    a = compile_network(ring_net(), small_target(), **kw)
-    b = compile_network(ring_net(), small_target(), **kw)
+    a = compile_network(ring_net(), small_target(), **kw).image
+    b = compile_network(ring_net(), small_target(), **kw).image
     for k in ("tile_x", "tile_y", "chip"):
         assert np.array_equal(a.cores[k], b.cores[k])
     assert np.array_equal(a.neurons["core"], b.neurons["core"])
@@ -145,7 +145,7 @@ def test_deterministic_compile_gives_the_same_image_every_time(tmp_path):
 
 def test_default_compile_is_wall_clock_with_the_scaled_budget_and_reports_the_split():
     net = ring_net()
-    img = compile_network(net, small_target(), placer="cpsat")
+    img = compile_network(net, small_target(), placer="cpsat").image
     rep = img.options["placement"]
     assert rep["deterministic"] is False
     assert rep["time_limit"] == default_time_limit(SynapseGraph.from_network(net).n_synapses)
@@ -155,7 +155,7 @@ def test_default_compile_is_wall_clock_with_the_scaled_budget_and_reports_the_sp
 
 
 def test_tiny_wall_budget_compile_is_valid_and_no_worse_than_sequential():
-    img = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=0.001)
+    img = compile_network(ring_net(), small_target(), placer="cpsat", time_limit=0.001).image
     rep = img.options["placement"]
     assert rep["hop_weighted_traffic"] <= rep["sequential_hop_weighted_traffic"] + 1e-9
     assert verify_image_capacities(img, small_target()) == []
@@ -169,7 +169,7 @@ def test_tiny_wall_budget_compile_is_valid_and_no_worse_than_sequential():
 ])
 def test_bad_budget_options_are_one_line_errors(opts, words):
     with pytest.raises(TargetError) as e:
-        compile_network(ring_net(), small_target(), placer="greedy", **opts)
+        compile_network(ring_net(), small_target(), placer="greedy", **opts).image
     msg = str(e.value)
     assert "\n" not in msg and all(w in msg for w in words), msg
 
@@ -216,7 +216,7 @@ class _Rec:
 
 def test_compile_progress_moves_through_the_placement_phases():
     rec = _Rec()
-    compile_network(ring_net(), small_target(), placer="cpsat", time_limit=0.5, deterministic=True, progress=rec)
+    compile_network(ring_net(), small_target(), placer="cpsat", time_limit=0.5, deterministic=True, progress=rec).image
     done = [d for d, _ in rec.calls]
     assert done == sorted(done) and rec.calls[-1][0] == rec.calls[-1][1]
     assert any(lb.startswith("place: partition.") for lb in rec.labels)
@@ -232,11 +232,11 @@ def test_truenorth_compile_under_a_tiny_budget_is_valid():
     net.add_population("inp", 8, {"model": "spike_source", "times": [[1, 4]] * 8})
     net.add_population("h", 10, "if", v_th=1.0)
     net.connect("inp", "h", {"rule": "matrix", "matrix": np.round(rng.uniform(-0.5, 0.5, (10, 8)), 3).tolist()})
-    tiny = compile_network(net, "truenorth", time_limit=1e-4)
+    tiny = compile_network(net, "truenorth", time_limit=1e-4).image
     tn = tiny.options["truenorth"]
     assert tn["time_limit"] == 1e-4 and not tn["deterministic"] and "tn.crossbar" in tn["time_split_s"]
-    a = compile_network(net, "truenorth", time_limit=0.5, deterministic=True)
-    b = compile_network(net, "truenorth", time_limit=0.5, deterministic=True)
+    a = compile_network(net, "truenorth", time_limit=0.5, deterministic=True).image
+    b = compile_network(net, "truenorth", time_limit=0.5, deterministic=True).image
     ca, cb = a.options["truenorth"]["crossbar"], b.options["truenorth"]["crossbar"]
     for c in (ca, cb):
         for row in c["rows"]:

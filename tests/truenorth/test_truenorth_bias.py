@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from backends.emulator import run
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.compiler.quantize_truenorth import ALWAYS_ON, BIAS_PREFIX, LEAK_AT, quantize_truenorth
 from neuromap.network import Network
 from neuromap.targets import load_target
@@ -44,7 +44,7 @@ def test_bias_becomes_an_always_on_axon_by_hand():
 
 @pytest.mark.parametrize("engine", ["numpy", "numba"])
 def test_biased_neuron_ticks_by_hand(engine):
-    img = compile_network(_biased(), TN, tn_time_limit=0.5)
+    img = compile_network(_biased(), TN, tn_time_limit=0.5).image
     q = img.options["truenorth"]["quantization"]["populations"][0]
     alpha, lam, B = q["alpha"], -q["lam"], q["bias_axon_weight"]
     assert (alpha, lam, B) == (2614, 68, 255)
@@ -93,7 +93,7 @@ def test_subthreshold_bias_puts_v0_at_the_equilibrium_by_hand():
     lam = round((up + down) / 2)
     assert q.v_origin == pytest.approx(0.9) and (q.alpha, q.R) == (T, -R)
     assert (q.lam, q.bias_axon_weight) == (-lam, lam - down) and lam - down > 0
-    img = compile_network(net, TN, tn_time_limit=0.5)
+    img = compile_network(net, TN, tn_time_limit=0.5).image
     res = run(img, 120, engine="numpy")
     p = img.options["truenorth"]["quantization"]["populations"][0]
     assert p["v_origin"] == pytest.approx(0.9)
@@ -104,7 +104,7 @@ def test_subthreshold_bias_puts_v0_at_the_equilibrium_by_hand():
 
 
 def test_one_always_on_neuron_per_core_and_no_splitters():
-    img = compile_network(_biased(size=300, bias=1.5), TN, tn_time_limit=0.5)
+    img = compile_network(_biased(size=300, bias=1.5), TN, tn_time_limit=0.5).image
     on = img.population(ALWAYS_ON)
     assert on.size == 2                                             # 300 neurons on 2 cores of 256
     assert img.options["truenorth"]["fanout"]["splitters"] == 0
@@ -125,7 +125,7 @@ def test_biased_image_runs_identically_in_lava(bias):
     net = _biased(size=3, bias=bias)
     net.add_population("inp", 2, {"model": "spike_source", "times": [[0, 3, 4], [2, 9]]})
     net.connect("inp", "out", "all_to_all", weight=0.3)
-    img = compile_network(net, TN, tn_time_limit=0.5)
+    img = compile_network(net, TN, tn_time_limit=0.5).image
     assert validate_image(img, 40).startswith("identical: 40 steps")
 
 

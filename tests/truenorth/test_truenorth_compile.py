@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from backends.emulator import run
 from emulator.tn_image import cores_from_image, host_inputs
-from neuromap.compiler import compile_network
+from neuromap.toolchain import compile_network
 from neuromap.compiler.quantize_truenorth import quantize_truenorth
 from neuromap.errors import ImageError
 from neuromap.image import load_image
@@ -70,7 +70,7 @@ def test_leak_reversal_lif_quantization_by_hand():
 def test_compiled_if_network_spikes_like_the_float_network():
     # weights 0.5 / 0.25 are exact at s = 510 (255, 127.5 -> 128 is not!): use 0.5 / 0.5 for an exact case
     net = _if_net(w=(0.5, 0.5), times=((0, 1, 4), (1, 4, 6)))
-    img = compile_network(net, TN, **FAST)
+    img = compile_network(net, TN, **FAST).image
     assert img.core_kinds == ["truenorth"] and img.n_cores == 1
     ref = simulate(net, 12)
     res = run(img, 12, engine="numpy")
@@ -83,7 +83,7 @@ def test_compiled_if_network_spikes_like_the_float_network():
 
 def test_image_fields_roundtrip_and_engines_agree(tmp_path):
     net = _if_net(n_post=5)
-    img = compile_network(net, TN, **FAST)
+    img = compile_network(net, TN, **FAST).image
     img.save(tmp_path / "b")
     back = load_image(tmp_path / "b")
     for k in ("tn_s", "tn_alpha", "tn_lambda", "tn_kappa"):
@@ -103,7 +103,7 @@ def _break(img, group, key, fn):
 
 
 def test_verify_rejects_broken_truenorth_images():
-    img = compile_network(_if_net(), TN, **FAST)
+    img = compile_network(_if_net(), TN, **FAST).image
     img.verify()
 
     def bump(a):
@@ -117,7 +117,7 @@ def test_verify_rejects_broken_truenorth_images():
         _break(img, "axons", "tn_type", lambda a: a.astype(np.int32)).verify()
     with pytest.raises(ImageError, match="synapses.delay"):
         _break(img, "synapses", "delay", lambda a: a + 1).verify()
-    fan = compile_network(_if_net(), TN, **FAST)      # h neurons have no route: give neuron 0 a route of delay 16
+    fan = compile_network(_if_net(), TN, **FAST).image      # h neurons have no route: give neuron 0 a route of delay 16
     rt = {"src_ptr": fan.routes["src_ptr"].copy(), "core": np.insert(fan.routes["core"], 0, 0),
           "axon": np.insert(fan.routes["axon"], 0, 0), "delay": np.insert(fan.routes["delay"], 0, 16)}
     rt["src_ptr"][1:] += 1
@@ -139,7 +139,7 @@ def test_loihi_images_carry_no_truenorth_fields():
     net.add_population("inp", 2, {"model": "spike_source", "times": [[1.0], [2.0]]})
     net.add_population("n", 2, {"model": "loihi_lif", "vth": 10})
     net.connect("inp", "n", "all_to_all", weight=5)
-    img = compile_network(net, "loihi", placer="sequential")
+    img = compile_network(net, "loihi", placer="sequential").image
     assert not any(k.startswith("tn_") for k in list(img.neurons) + list(img.axons))
 
 
@@ -151,7 +151,7 @@ def test_fanout_to_two_cores_uses_splitters_and_keeps_timing():
     net.add_population("big", 300, "if", v_th=1.0)
     net.connect("inp", "relay", "one_to_one", weight=1.0)
     net.connect("relay", "big", "all_to_all", weight=0.5, delay=3)
-    img = compile_network(net, TN, **FAST)
+    img = compile_network(net, TN, **FAST).image
     fo = img.options["truenorth"]["fanout"]
     assert fo["splitters"] == 4 and fo["splitter_cores"] == 1 and fo["max_phi"] == 0
     fan = np.diff(img.routes["src_ptr"])[:img.n_neurons]
@@ -165,7 +165,7 @@ def test_fanout_to_two_cores_uses_splitters_and_keeps_timing():
 
 
 def test_host_inputs_follow_route_delays():
-    img = compile_network(_if_net(delay=4), TN, **FAST)
+    img = compile_network(_if_net(delay=4), TN, **FAST).image
     cores, _ = cores_from_image(img)
     hi = host_inputs(img, 20)
     # input 0 spikes at steps 0, 1, 4 -> axon active at 4, 5, 8 on core 0
@@ -200,7 +200,7 @@ def test_fanout_with_delay_one_is_retimed_one_tick_late():
     net.add_population("big", 300, "if", v_th=1.0)
     net.connect("inp", "relay", "one_to_one", weight=1.0)
     net.connect("relay", "big", "all_to_all", weight=0.5, delay=1)     # 1 tick cannot pass a splitter
-    img = compile_network(net, TN, **FAST)
+    img = compile_network(net, TN, **FAST).image
     tn = img.options["truenorth"]
     assert tn["fanout"]["max_phi"] == 1 and tn["fanout"]["uncompensated_routes"] == 0
     assert any("1 tick(s) later" in w for w in tn["warnings"])
