@@ -50,6 +50,7 @@ if spec.startswith("py:"):
 else:
     net = load_network(spec)
 img = net if type(net).__name__ == "Image" else compile_network(net)
+img = getattr(img, "image", img)          # CompileResult (newer trees) or Image
 img.save(out)
 img = load_image(out)
 man = json.loads((__import__("pathlib").Path(out) / "manifest.json").read_text())

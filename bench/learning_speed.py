@@ -39,6 +39,7 @@ if spec.startswith("py:"):
 else:
     net = load_network(spec)
 img = compile_network(net, placer="sequential")
+img = getattr(img, "image", img)          # CompileResult (newer trees) or Image
 emulate(img, 10, engine)
 t = time.perf_counter()
 r = emulate(img, steps, engine)

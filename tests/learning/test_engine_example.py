@@ -40,7 +40,7 @@ def hebb_image(registered_engine, sign_w=1.0):
     n.connect("inp", "out", connect={"rule": "all_to_all"}, weight={"uniform": [0.1, 0.4]}, delay=1, target="exc",
               plasticity=dict(rule="nn_stdp", tau_plus=20.0, tau_minus=20.0, A_plus=0.0, A_minus=0.0, w_min=0.0,
                               w_max=1.0))
-    img = compile_network(n)
+    img = compile_network(n).image
     k = next(i for i, p in enumerate(img.projections) if p.learning)
     old = img.projections[k].learning
     q = Quantized({"engine": hebb.ENGINE, "rule": hebb.ENGINE,
