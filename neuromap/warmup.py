@@ -7,19 +7,26 @@ the same kernels side by side. Each job below runs a few steps only; it prints o
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
 
+import numpy as np
+
+from backends.emulator import run
+from neuromap.io import load_network
+from neuromap.network import Network
+from neuromap.simulator import simulate
+from neuromap.toolchain import compile_network
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def truenorth_small():
     """24 spike sources -> 30 ``if`` neurons, dense mixed-sign weights, and a Poisson-driven ``lif`` pair:
     the TrueNorth compile (crossbar legalization, fidelity estimate) and TrueNorth emulator kernels on a
     network small enough to cost only their JIT (bench/placer_budget.py's ``tn_30`` plus a leak)."""
-    import numpy as np
-
-    from neuromap.network import Network
     rng = np.random.default_rng(3)
     net = Network(name="warmup_truenorth", seed=3)
     net.add_population("inp", 24, {"model": "spike_source",
@@ -49,13 +56,6 @@ JOBS = (
 
 def warm(steps: int = 5, out=sys.stdout) -> float:
     """Run every job of :data:`JOBS` for ``steps`` steps (compile, emulator, float reference); returns seconds."""
-    import dataclasses
-
-    from backends.emulator import run
-    from neuromap.io import load_network
-    from neuromap.simulator import simulate
-    from neuromap.toolchain import compile_network
-
     t_all = time.perf_counter()
     for k, (label, network, target, opts) in enumerate(JOBS, 1):
         t = time.perf_counter()

@@ -10,16 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("neuromap", "emulator", "backends")
 
-#: files other developers of this session are rewriting (owner in the comment); their function-level imports go
-#: with that work. Emptied once they have landed (issue 20).
-PENDING = (
-    # engines: learning engines move to neuromap/learning_engines/
-    "emulator/learning.py", "emulator/plastic.py", "emulator/plastic_numba.py", "emulator/rule_engines.py",
-    "emulator/seed_rules/", "neuromap/compiler/quantize_learning.py", "neuromap/learning_rules.py",
-    "backends/lava/plan.py",
-    # fast-default: warm-up rework
-    "neuromap/warmup.py",
-)
 
 
 def _targets(node: ast.Import | ast.ImportFrom) -> list[str]:
@@ -54,8 +44,7 @@ def function_level_imports(root: Path = ROOT) -> list[tuple[str, int, str, str]]
 
 def test_function_level_imports_state_their_reason():
     bad = [f"{f}:{line}: import of {mod} inside a function without '# lazy: <reason>' (move it to module top)"
-           for f, line, mod, comment in function_level_imports()
-           if not comment.removeprefix("lazy:").strip() and not f.startswith(PENDING)]
+           for f, line, mod, comment in function_level_imports() if not comment.removeprefix("lazy:").strip()]
     assert not bad, "\n".join(bad)
 
 
