@@ -142,7 +142,8 @@ def run(quick: bool = False) -> dict:
         res[f"{tag}_max_abs_err_fine"] = round(float(np.max(np.abs(q - f))), 5)
         res[f"{tag}_max_abs_err_rule_only"] = round(float(np.max(np.abs(r - f))), 6)
         dw = f - 1.0
-        res[f"{tag}_max_rel_err_dw_fine"] = round(float(np.max(np.abs((q - 1.0) - dw) / np.maximum(np.abs(dw), 1e-9))), 4)
+        res[f"{tag}_max_rel_err_dw_fine"] = round(float(np.max(np.abs((q - 1.0) - dw) / np.maximum(np.abs(dw), 1e-9))),
+                                                  4)
         res[f"{tag}_post_spike_shift_steps"] = row["spike_shift"]
     res["wall_s"] = round(time.perf_counter() - t0, 2)
     return res

@@ -54,7 +54,8 @@ img = getattr(img, "image", img)          # CompileResult (newer trees) or Image
 img.save(out)
 img = load_image(out)
 man = json.loads((__import__("pathlib").Path(out) / "manifest.json").read_text())
-res = {"learning": hashlib.sha256(json.dumps([p.get("learning") for p in man["projections"]]).encode()).hexdigest()[:16],
+res = {"learning": hashlib.sha256(json.dumps([p.get("learning") for p in
+man["projections"]]).encode()).hexdigest()[:16],
        "arrays": h(*[v for _, v in sorted(img.arrays().items())])}
 for engine in ("numpy", "numba"):
     r = emulate(img, steps, engine, weight_every=max(steps // 4, 1))

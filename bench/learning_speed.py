@@ -73,8 +73,9 @@ def main(argv=None) -> int:
                 m = measure(getattr(a, side), spec, engine, steps)
                 t[side].append(m["seconds"])
                 spikes[side] = m["spikes"]
-        row = {"case": label, "steps": steps, "old_s": statistics.median(t["old"]), "new_s": statistics.median(t["new"]),
-               "runs": t, "loadavg_1min": load, "same_spikes": spikes["old"] == spikes["new"]}
+        row = {"case": label, "steps": steps, "old_s": statistics.median(t["old"]),
+               "new_s": statistics.median(t["new"]), "runs": t, "loadavg_1min": load,
+               "same_spikes": spikes["old"] == spikes["new"]}
         row["new_over_old"] = row["new_s"] / row["old_s"]
         rows.append(row)
         print(f"{label}: old {row['old_s'] * 1e3:.1f} ms, new {row['new_s'] * 1e3:.1f} ms, ratio "

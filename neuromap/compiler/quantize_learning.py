@@ -2,7 +2,8 @@
 
 For a projection whose float rule has an integer engine (:data:`ENGINE_OF`), the weights are
 quantized at the widest weight format with the finest exponent that holds the range the rule
-can reach (up to its ``w_max``, at most :data:`RANGE_CAP` times the largest initial weight), and the rule's parameters are
+can reach (up to its ``w_max``, at most :data:`RANGE_CAP` times the largest initial weight), and the rule's parameters
+are
 converted into the units of those weights and the time step by the engine's own ``quantize``
 (:mod:`neuromap.learning_engines`, one module per engine; this module extracts the plain float parameters
 from the network model and writes the result through the engine's typed schema):
@@ -96,7 +97,8 @@ def loihi_product(coef: float, w_factor: bool, fld: str, name: str) -> tuple[str
     if best is None:
         lo, hi = 2.0 ** (-_ACC_FRAC - shift), 8 * 2.0 ** (15 - _ACC_FRAC - shift) * 127
         raise TargetError(f"{fld}.plasticity.{name}: {mag:.3g} stored-weight units per spike is outside what the "
-                          f"Loihi learning engine expresses ({lo:.3g} .. {hi:.3g}; change {name} or the weights' scale)")
+                          f"Loihi learning engine expresses ({lo:.3g} .. {hi:.3g}; change {name} or the weights' "
+                          "scale)")
     _, m, s_exp, imp, per_trace = best
     return f"{sgn * m} * 2^{s_exp - _ACC_FRAC}", imp, sgn * per_trace * imp
 
@@ -126,7 +128,7 @@ def _stdp_loihi(pr, ws: float, sign: int, w_lo: int, w_hi: int, field_max: int, 
     a_plus = float(p["A_plus"]) * math.exp(d * dt / float(p["tau_plus"]))
     a_minus = float(p["A_minus"]) * math.exp(-d * dt / float(p["tau_minus"]))
     terms, kw, errors = [], {}, {}
-    for name, amp, trace, dep, tau, bound, target in (
+    for name, amp, trace, dep, tau, bound, _target in (
             ("A_plus", a_plus, "x1", "y0", p["tau_plus"], w_hi, float(p["A_plus"])),
             ("A_minus", a_minus, "y1", "x0", p["tau_minus"], w_lo, float(p["A_minus"]))):
         if amp == 0.0:

@@ -83,7 +83,8 @@ class Schema(SeedRuleSchema):
     keep_minus: int = int_field(0, KEEP_ONE, "per-step retention of u-, 16 fraction bits")
     keep_plus: int = int_field(0, KEEP_ONE, "per-step retention of u+, 16 fraction bits")
     keep_x: int = int_field(0, KEEP_ONE, "per-step retention of xbar, 16 fraction bits")
-    ltd_m: int = int_field(0, (1 << 16) - 1, "LTD coefficient mantissa (16 bit): ltd_m * 2**-ltd_sh fine units per u unit")
+    ltd_m: int = int_field(0, (1 << 16) - 1,
+                           "LTD coefficient mantissa (16 bit): ltd_m * 2**-ltd_sh fine units per u unit")
     ltd_sh: int = int_field(0, 62, "LTD coefficient shift")
     ltp_m: int = int_field(0, (1 << 16) - 1, "LTP coefficient mantissa (16 bit), FF = 8 extra fraction bits")
     ltp_sh: int = int_field(0, 62, "LTP coefficient shift")

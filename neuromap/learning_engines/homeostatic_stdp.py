@@ -48,10 +48,21 @@ import numpy as np
 from neuromap.errors import TargetError
 from neuromap.learning_engines import packing
 from neuromap.learning_engines.fixed import WF, Synapses, decay_trace, rshift_round
-from neuromap.learning_engines.packing import use_engine  # noqa: F401  (the engine interface's hook)
-from neuromap.learning_engines.packing import arrive, cat, offsets, scatter
-from neuromap.learning_engines.schema import (QuantizeContext, Quantized, SeedRuleSchema, bool_field, enum_field,
-                                              int_field)
+from neuromap.learning_engines.packing import (
+    arrive,
+    cat,
+    offsets,
+    scatter,
+    use_engine,  # noqa: F401  (the engine interface's hook)
+)
+from neuromap.learning_engines.schema import (
+    QuantizeContext,
+    Quantized,
+    SeedRuleSchema,
+    bool_field,
+    enum_field,
+    int_field,
+)
 
 ENGINE = "homeostatic_stdp"
 #: the post membrane v is not read

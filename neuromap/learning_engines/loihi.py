@@ -20,9 +20,8 @@ from typing import ClassVar
 import numpy as np
 
 from neuromap.errors import ImageError, NetworkFormatError
-from neuromap.learning_engines.loihi_step import learning_step
+from neuromap.learning_engines.loihi_step import learning_step, make_state as make_learning_state
 from neuromap.learning_engines.packing import use_engine  # noqa: F401  (the engine interface's hook)
-from neuromap.learning_engines.loihi_step import make_state as make_learning_state
 from neuromap.learning_rules import LearningConfig
 
 ENGINE = "loihi"

@@ -49,8 +49,14 @@ import numpy as np
 
 from neuromap.learning_engines import packing
 from neuromap.learning_engines.fixed import AF, LUT_F, WF, XF, Synapses, decay_trace, lut_interp, rshift_round, seg_sum
-from neuromap.learning_engines.packing import use_engine  # noqa: F401  (the engine interface's hook)
-from neuromap.learning_engines.packing import arrive, cat, clip_store, offsets, scatter
+from neuromap.learning_engines.packing import (
+    arrive,
+    cat,
+    clip_store,
+    offsets,
+    scatter,
+    use_engine,  # noqa: F401  (the engine interface's hook)
+)
 from neuromap.learning_engines.schema import QuantizeContext, Quantized, SeedRuleSchema, enum_field, int_field
 
 ENGINE = "pool_stdp"
@@ -91,7 +97,8 @@ class Schema(SeedRuleSchema):
     w_goal: int = int_field(0, 1 << 62, "scaling goal per post neuron, fine-weight units (0: the initial sum)")
     k_cg: int = int_field(0, 1 << 40, "calcium per post spike (P13), CF = 12 fraction bits")
     c_per_w: int = int_field(0, 1 << 62, "calcium per fine-weight unit (P12), CS + CF = 44 fraction bits")
-    pool_update: str = enum_field(("conserve", "literal"), "pool update (P10): supply and use always both apply, or the seed's case split")
+    pool_update: str = enum_field(("conserve", "literal"),
+                                  "pool update (P10): supply and use always both apply, or the seed's case split")
 
     def check_arrays(self, arrays: dict, n_syn: int, where: str) -> None:
         super().check_arrays(arrays, n_syn, where)

@@ -25,6 +25,7 @@ import numpy as np
 
 from neuromap.errors import ImageError
 
+
 def int_field(lo: int, hi: int, doc: str, *, optional: bool = False):
     """An integer field in ``[lo, hi]`` (``optional``: may be absent, then ``None``)."""
     return dataclasses.field(default=None if optional else dataclasses.MISSING,
@@ -38,7 +39,8 @@ def bool_field(doc: str):
 
 def enum_field(choices: tuple[str, ...], doc: str):
     """A string field, one of ``choices`` (default: the first)."""
-    return dataclasses.field(default=choices[0], metadata={"kind": "enum", "choices": tuple(choices), "doc": doc, "optional": False})
+    return dataclasses.field(default=choices[0],
+                             metadata={"kind": "enum", "choices": tuple(choices), "doc": doc, "optional": False})
 
 
 def const_field(value: int, doc: str):

@@ -32,10 +32,22 @@ import numpy as np
 
 from neuromap.learning_engines import packing
 from neuromap.learning_engines.fixed import AF, TRACE_MAX, WF, XF, Synapses, decay_trace, rshift_round
-from neuromap.learning_engines.packing import use_engine  # noqa: F401  (the engine interface's hook)
-from neuromap.learning_engines.packing import arrive, cat, clip_store, offsets, scatter
-from neuromap.learning_engines.schema import (QuantizeContext, Quantized, SeedRuleSchema, bool_field, enum_field,
-                                              int_field)
+from neuromap.learning_engines.packing import (
+    arrive,
+    cat,
+    clip_store,
+    offsets,
+    scatter,
+    use_engine,  # noqa: F401  (the engine interface's hook)
+)
+from neuromap.learning_engines.schema import (
+    QuantizeContext,
+    Quantized,
+    SeedRuleSchema,
+    bool_field,
+    enum_field,
+    int_field,
+)
 
 ENGINE = "vogels_isp"
 #: the post membrane v is not read

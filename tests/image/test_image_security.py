@@ -76,7 +76,8 @@ def test_meaning_changing_manifest_edits_fail_the_checksum(tmp_path, edit):
 
 
 TYPE_EDITS = {  # (edit, substrings of the error): re-signed, so the schema is what catches them
-    "weight_exp string": (lambda m: m["projections"][0].update(weight_exp="6"), ["projections[0].weight_exp", "not an integer"]),
+    "weight_exp string": (lambda m: m["projections"][0].update(weight_exp="6"),
+                          ["projections[0].weight_exp", "not an integer"]),
     "num_weight_bits null": (lambda m: m["projections"][0].update(num_weight_bits=None), ["num_weight_bits"]),
     "weight_exp out of range": (lambda m: m["projections"][0].update(weight_exp=9), ["outside [-8, 7]"]),
     "probe index 1e20": (lambda m: m["probes"][0].update(neurons=[1e20]), ["probes[0].neurons[0]"]),
@@ -266,7 +267,8 @@ def test_constants_schema_matches_the_targets():
 
 
 RESIGNED_REPORT_EDITS = {  # fields commands read from options/constants, re-signed: schema errors, not tracebacks
-    "constants core max_neurons": (lambda m: m["constants"]["core"].update(max_neurons="x"), "constants.core.max_neurons"),
+    "constants core max_neurons": (lambda m: m["constants"]["core"].update(max_neurons="x"),
+                                   "constants.core.max_neurons"),
     "constants index_bits": (lambda m: m["constants"]["synapse_memory"].update(index_bits=None),
                              "constants.synapse_memory.index_bits"),
     "constants section missing a field": (lambda m: m["constants"]["synapse"].pop("delay_min"),
@@ -278,8 +280,10 @@ RESIGNED_REPORT_EDITS = {  # fields commands read from options/constants, re-sig
     "options passes": (lambda m: m["options"].update(passes="check"), "options.passes"),
     "placement field missing": (lambda m: m["options"]["placement"].pop("sequential_hop_weighted_traffic"),
                                 "options.placement.sequential_hop_weighted_traffic"),
-    "fidelity count": (lambda m: m["options"]["fidelity"].update(synapses_dropped=[1]), "options.fidelity.synapses_dropped"),
-    "fidelity map": (lambda m: m["options"]["fidelity"].update(refractory_dropped="x"), "options.fidelity.refractory_dropped"),
+    "fidelity count": (lambda m: m["options"]["fidelity"].update(synapses_dropped=[1]),
+                       "options.fidelity.synapses_dropped"),
+    "fidelity map": (lambda m: m["options"]["fidelity"].update(refractory_dropped="x"),
+                     "options.fidelity.refractory_dropped"),
     "fidelity extra": (lambda m: m["options"]["fidelity"].update(evil=1), "options.fidelity.evil"),
 }
 

@@ -9,12 +9,17 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from neuromap.learning_engines.loihi_step import (decompose_impulses, learning_step, make_state, truncate_csr,
-                               truncate_weights)
-from neuromap.learning_engines.loihi_numba import _wrap32
 from neuromap.errors import NetworkFormatError
+from neuromap.learning_engines.loihi_numba import _wrap32
+from neuromap.learning_engines.loihi_step import (
+    decompose_impulses,
+    learning_step,
+    make_state,
+    truncate_csr,
+    truncate_weights,
+)
 from neuromap.learning_rules import FACTOR_VARS, Factor, LearningConfig, Product
 
 ALWAYS = (Product("x0", 0, 0),)  # a do-nothing dw (mantissa 0)
@@ -254,7 +259,7 @@ def test_from_dict_errors_are_located():
         try:
             LearningConfig.from_dict(d)
         except NetworkFormatError as e:
-            raise e.located(file="net.yaml", prefix="projections[1]")
+            raise e.located(file="net.yaml", prefix="projections[1]") from e
     with pytest.raises(NetworkFormatError, match="learning: unknown key 'tau'"):
         LearningConfig.from_dict({**cfg_of().to_dict(), "tau": 3})
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from backends.lava.compat import lava_available
-from neuromap.learning_engines.loihi_step import truncate_weights
 from neuromap.errors import NetworkFormatError
+from neuromap.learning_engines.loihi_step import truncate_weights
 from neuromap.learning_rules import config_from_rules, stdp_loihi
 from tests.helpers.loihi_learning import SETTINGS, compare
 
@@ -64,7 +64,8 @@ def lava_case(draw, sparse):
     rule = {t: draw(rule_st(not sparse, k)) for t in targets}
     for n in TRACE_NAMES:
         rule[f"{n}_impulse"] = draw(st.one_of(st.integers(0, 60), st.floats(0, 60).map(lambda v: round(v, 3))))
-        rule[f"{n}_tau"] = draw(st.one_of(st.just(0), st.integers(1, 40), st.floats(0.5, 40).map(lambda v: round(v, 3))))
+        rule[f"{n}_tau"] = draw(st.one_of(st.just(0), st.integers(1, 40),
+                                          st.floats(0.5, 40).map(lambda v: round(v, 3))))
     rule["t_epoch"] = draw(st.integers(1, 4))
     rule["rng_seed"] = draw(st.integers(0, 1000))
     # LearningSparse crashes (scipy: np.maximum(0, csr)) for excitatory/inhibitory sign modes
@@ -159,7 +160,8 @@ def stdp_case(draw):
              x1_impulse=draw(st.sampled_from([16, 20.5, 33.3, 8])),
              y1_impulse=draw(st.sampled_from([16, 20.5, 33.3, 8])),
              t_epoch=draw(st.integers(1, 3)), rng_seed=draw(st.integers(0, 1000)))
-    return p, draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(10, 30)), draw(st.integers(0, 2 ** 32 - 1))
+    return (p, draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(10, 30)),
+            draw(st.integers(0, 2 ** 32 - 1)))
 
 
 def check_stdp(case, sparse):

@@ -1,6 +1,5 @@
 """Compiled seed-rule learning: numba kernels == numpy engines, and the fused numba time loop
 (emulator/plastic_numba.py) == the per-step numpy path, bit for bit."""
-import copy
 
 import numpy as np
 import pytest
@@ -153,6 +152,7 @@ def _compare(img, steps, every):
                                                  (6, ("nn", "pool", "isp"), False)])
 def test_fused_loop_equals_numpy_path(seed, rules, neg_exp):
     import dataclasses
+
     from neuromap.toolchain import compile_network
     img = compile_network(_net(seed, rules), "loihi").image
     if neg_exp:        # plastic X->E and static E->I deliver raw weights through dendrite slots (weight_exp < 0)
@@ -169,6 +169,7 @@ def test_fused_loop_equals_numpy_path_on_the_ramp():
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
     import ramp_lif
+
     from neuromap.toolchain import compile_network
     img = compile_network(ramp_lif.build(), "loihi").image
     a, _ = _compare(img, 3000, 500)

@@ -8,10 +8,10 @@ import pytest
 
 from backends.lava.compat import lava_available
 from emulator import emulate
-from neuromap.toolchain import compile_network
 from neuromap.errors import ImageError, NeuromapError, TargetError
 from neuromap.image import load_image
 from neuromap.network import Network
+from neuromap.toolchain import compile_network
 
 
 def one_synapse(rule, steps=7, times=(0, 2, 4), w=10, exp=0, **lif):
@@ -58,7 +58,8 @@ def small_stdp_net(seed=5, n_in=12, n_out=6, steps_rate=80.0, rule=None):
     net.add_population("i", n_in, neuron="poisson", rate=steps_rate)
     net.add_population("n", n_out, neuron="loihi_lif", du=1000, dv=400, vth=200)
     net.connect("i", "n", connect={"rule": "fixed_probability", "p": 0.6}, weight={"uniform_int": [20, 90]},
-                sign_mode="mixed", plasticity=rule or {"rule": "stdp_loihi", "learning_rate": 1, "A_plus": 1, "A_minus": -1,
+                sign_mode="mixed",
+                plasticity=rule or {"rule": "stdp_loihi", "learning_rate": 1, "A_plus": 1, "A_minus": -1,
                                     "tau_plus": 8, "tau_minus": 8, "t_epoch": 2, "rng_seed": 3})
     net.add_probe("n", ("u", "v"))
     return net
@@ -78,8 +79,10 @@ def test_numpy_equals_numba_and_image_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("rule, match", [
-    pytest.param({"rule": "loihi", "dw": "2^-2 * x1 * (y0"}, r"projections\[0\] \(i_to_n\)\.plasticity\.dw: cannot parse",
-                 marks=pytest.mark.skipif(not lava_available(), reason="rule strings are parsed by lava-nc (core-only venv)")),
+    pytest.param({"rule": "loihi", "dw": "2^-2 * x1 * (y0"},
+                 r"projections\[0\] \(i_to_n\)\.plasticity\.dw: cannot parse",
+                 marks=pytest.mark.skipif(not lava_available(),
+                                          reason="rule strings are parsed by lava-nc (core-only venv)")),
     ({"rule": "loihi"}, r"plasticity\.dw: no learning rule given"),
     ({"rule": "loihi", "dw": "x0", "t_epoch": 64}, r"plasticity\.t_epoch: 64 is out of range"),
     ({"rule": "stdp_loihi", "learning_rate": 1, "A_plus": 1, "A_minus": -1, "tau_plus": -2, "tau_minus": 3},
@@ -89,7 +92,7 @@ def test_numpy_equals_numba_and_image_round_trip(tmp_path):
 ])
 def test_bad_learning_parameters_give_one_line_errors(rule, match):
     with pytest.raises(NeuromapError, match=match) as e:
-        compile_network(small_stdp_net(rule=rule)).image
+        compile_network(small_stdp_net(rule=rule))
     assert "\n" not in str(e.value)
 
 
@@ -105,7 +108,7 @@ def test_hardware_rules_say_where_they_run():
     flt.connect("i", "n", weight=1.0, plasticity={"rule": "stdp_loihi", "learning_rate": 1, "A_plus": 1,
                                                  "A_minus": -1, "tau_plus": 2, "tau_minus": 3})
     with pytest.raises(TargetError, match="post population 'n' is not"):
-        compile_network(flt).image
+        compile_network(flt)
     with pytest.raises(TargetError, match="runs only on the learning engine"):
         simulate(flt, 5)
 

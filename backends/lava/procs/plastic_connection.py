@@ -19,7 +19,8 @@ Per Lava time step t (emulator step t - 1), in ``run_spk``:
 3. delivery: per (post, delay) the sum of this step's weights, shifted by ``weight_exp`` (left for
    >= 0, floor right otherwise), added to the delay buffer after rolling it by one step (Lava's
    ``PyDelaySparseModelBitAcc``; delay 0 = next step);
-4. learning: ``engine.step(cfg, state, weights, pre, post, t, v)`` (``cfg``: the engine's typed schema) updates ``weights`` in place;
+4. learning: ``engine.step(cfg, state, weights, pre, post, t, v)`` (``cfg``: the engine's typed schema) updates
+``weights`` in place;
    they deliver from step t + 1 on. This is the emulator's order (``emulator/plastic.py``).
 
 ``weights`` (Var, int32[S], 8 b + sign mantissas) holds the entries in the order given (the plan gives
@@ -47,6 +48,7 @@ from lava.proc.lif.process import LIF  # noqa: E402
 from backends.lava.procs.lif_refractory import LIFRefractoryFixed, PyLifRefractoryModelFixed  # noqa: E402
 from neuromap import learning_engines  # noqa: E402
 from neuromap.errors import ImageError  # noqa: E402
+
 
 class NeuromapPlasticSparse(AbstractProcess):
     """A plastic projection run by a neuromap rule engine (see the module docstring).
