@@ -58,9 +58,11 @@ test: install chromium lint
 	@$(PY) -m neuromap.warmup
 	$(PY) -m pytest -q $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
-# the layer contracts ([tool.importlinter] in pyproject.toml, docs/concepts.md *Layers*): a few seconds
+# the layer contracts ([tool.importlinter] in pyproject.toml, docs/concepts.md *Layers*) and ruff ([tool.ruff]):
+# a few seconds
 lint: install
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
 
 test-fast: install
 	$(PY) -m pytest -q $(XDIST) -m "not slow and not lava" $(PYTEST_ARGS)
