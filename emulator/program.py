@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from emulator.lif import arith_vector
+from neuromap.core_kinds import loihi_lif
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
-from emulator.lif import arith_vector
-
 #: the only core kind this emulator executes
-KIND = "loihi_lif"
+KIND = loihi_lif.NAME
 
 
 @dataclass
@@ -250,7 +250,8 @@ def prepare(image: Image) -> Program:
     return Program(
         n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
         decay_u=ar.decay_unity - (_i64(nu["du"]) + 1), decay_v=ar.decay_unity - _i64(nu["dv"]),
-        vth=_i64(nu["vth"]) << ar.threshold_shift, arith=arith_vector(ar), bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
+        vth=_i64(nu["vth"]) << ar.threshold_shift, arith=arith_vector(ar),
+        bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
         ref_period=_i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64),
         u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
         src_ptr=_i64(rt["src_ptr"]), route_axon=_i64(route_axon), route_core=_i64(rt["core"]),

@@ -47,16 +47,31 @@ from typing import Any
 
 import numpy as np
 
-from neuromap import core_kinds as _core_kinds
-from neuromap import image_files as _files
+from neuromap import core_kinds as _core_kinds, image_files as _files
 from neuromap.core_kinds import loihi_lif as _loihi_lif
-from neuromap.core_kinds.fields import check_length as _len
-from neuromap.core_kinds.fields import check_range as _rng
+from neuromap.core_kinds.fields import check_length as _len, check_range as _rng
+
 # the loihi_lif core's arithmetic and weight encoding, importable from here as before
 from neuromap.core_kinds.loihi_lif import (  # noqa: F401
-    BIAS_EXP_MAX, BIAS_EXP_MIN, BIAS_MANT_MAX, BIAS_MANT_MIN, DU_MAX, DV_MAX, LAVA_SIGN_MODE, LOIHI_ARITHMETIC,
-    SIGN_MODES, UV_MAX, UV_MIN, VTH_MAX, LifArithmetic, encode_weights, lava_sign_mode, weight_problem, weight_range,
-    weight_step)
+    BIAS_EXP_MAX,
+    BIAS_EXP_MIN,
+    BIAS_MANT_MAX,
+    BIAS_MANT_MIN,
+    DU_MAX,
+    DV_MAX,
+    LAVA_SIGN_MODE,
+    LOIHI_ARITHMETIC,
+    SIGN_MODES,
+    UV_MAX,
+    UV_MIN,
+    VTH_MAX,
+    LifArithmetic,
+    encode_weights,
+    lava_sign_mode,
+    weight_problem,
+    weight_range,
+    weight_step,
+)
 from neuromap.errors import ImageError
 
 #: bump on any incompatible change of the fields below
@@ -256,7 +271,8 @@ class Image:
         _len(self.cores["axon_ptr"], C + 1, "cores.axon_ptr")
         have = [k for k in _CORE_OPTIONAL if k in self.cores]
         if have and len(have) != len(_CORE_OPTIONAL):
-            raise ImageError(f"image cores.{have[0]} needs cores.{', cores.'.join(sorted(set(_CORE_OPTIONAL) - set(have)))}")
+            need = ", cores.".join(sorted(set(_CORE_OPTIONAL) - set(have)))
+            raise ImageError(f"image cores.{have[0]} needs cores.{need}")
         for k in have:
             a = self.cores[k]
             if not isinstance(a, np.ndarray) or a.dtype != _CORE_OPTIONAL[k] or a.ndim != 1:

@@ -573,7 +573,8 @@ def check_replaceable(path: Path, force: bool) -> None:
     if not any(path.iterdir()) or is_image_dir(path):
         return
     others = sorted(e for e in os.listdir(path) if e not in ("manifest.json", "arrays.npz"))
-    what = f"it holds {len(others)} other entries ({others[0]!r} ...)" if others else "its manifest.json is not an image's"
+    what = (f"it holds {len(others)} other entries ({others[0]!r} ...)" if others
+            else "its manifest.json is not an image's")
     raise ImageError(f"{path}: exists and is not a neuromap image ({what}); choose another output path, "
                      "or pass --force to replace it")
 

@@ -22,9 +22,14 @@ import os
 import click
 import numpy as np
 
+from neuromap import plots
 from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.errors import NeuromapError
+from neuromap.image import load_image
+from neuromap.io import load_network
 from neuromap.progress import PhaseTimes, bar
+from neuromap.simulator import simulate
+from neuromap.targets import load_target
 
 
 @click.command("plot", epilog="Example: neuromap plot build/ --results results.npz --network examples/brunel.yaml "
@@ -68,15 +73,12 @@ def make_plots(out_dir: str, build: str | None = None, results: str | None = Non
     ``progress(done, total)`` counts float-reference steps simulated (the slow part) plus one per plot;
     ``phases`` (:class:`neuromap.progress.PhaseTimes`) gets the wall seconds of each phase and names it on
     the bar."""
-    from neuromap import plots
-
     phases = phases if phases is not None else PhaseTimes()
 
     img = _image(build) if build else None
     res = load_any_results(results) if results else None
     net = None
     if network:
-        from neuromap.io import load_network
         net = load_network(network)
     os.makedirs(out_dir, exist_ok=True)
     out = lambda name: os.path.join(out_dir, f"{name}.{fmt}")  # noqa: E731
@@ -109,7 +111,6 @@ def make_plots(out_dir: str, build: str | None = None, results: str | None = Non
     advance(1)
     runs: dict[int, object] = {}  # float reference runs by length (a shorter run is a prefix of a longer one)
     if rate_run:
-        from neuromap.simulator import simulate
         with phases.phase("float reference", progress):
             ref = runs[res["steps"]] = simulate(net, res["steps"], progress=sim_progress(done[0]))
         advance(res["steps"])
@@ -131,7 +132,6 @@ def make_plots(out_dir: str, build: str | None = None, results: str | None = Non
 
 
 def _image(build: str):
-    from neuromap.image import load_image
     return load_image(build)
 
 
@@ -185,10 +185,9 @@ def mesh_plot(img, res, path: str) -> str:
     """Cores on the mesh; link loads from measured messages (emulator results) or route entries."""
     import scipy.sparse as sp
 
-    from neuromap import plots
+    # lazy: CLI start-up (`neuromap --help` imports every command module; the placer brings ortools, ~1.4 s)
     from neuromap.placement.mesh import board_slots
-    from neuromap.placement.routing import link_loads
-    from neuromap.targets import load_target
+    from neuromap.placement.routing import link_loads  # lazy: as above
 
     C = img.n_cores
     target = load_target(img.target)
@@ -244,7 +243,6 @@ def quantized_weights(img, net) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 def _quantization(img, net, out) -> list[str]:
     """Float vs quantized weights per projection (needs the compiler's quantization report)."""
-    from neuromap import plots
     return [plots.weight_histograms(fw, q, out(f"weights_{name}"), name=name)
             for name, fw, q in quantized_weights(img, net)]
 
@@ -253,8 +251,6 @@ def _evolution(net, times: np.ndarray, out, runs: dict, advance, sim_progress) -
     """Weights of plastic projections at ``times`` (steps): the float reference re-run to each time
     (a longer run extends a shorter one: inputs are drawn block by block from the seed); ``runs``:
     float runs already made, by length."""
-    from neuromap import plots
-    from neuromap.simulator import simulate
     plastic = [p for p in net.projections if p.plasticity]
     series = {p.name: [] for p in plastic}
     for t in times:

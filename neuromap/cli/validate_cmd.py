@@ -12,6 +12,7 @@ import time
 import click
 
 from neuromap.cli import quiet_option
+from neuromap.errors import ValidationMismatch
 from neuromap.image import load_image
 from neuromap.progress import PhaseTimes, bar
 
@@ -35,7 +36,7 @@ def command(build, steps, engine, probe_all, weight_every, as_json, quiet):
       neuromap validate build/port --steps 200 --probe-all --engine numpy
       neuromap validate build/port --steps 200 --json | jq .identical
     """
-    from neuromap.errors import ValidationMismatch
+    # lazy: CLI start-up (`neuromap --help` imports every command module; the emulator and Lava runner ~0.2 s)
     from neuromap.validate import summary_line, validate_image_summary
 
     img = load_image(build)

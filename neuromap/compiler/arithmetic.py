@@ -41,7 +41,7 @@ def lif_arithmetic(target: Any) -> LifArithmetic:
         lo, hi = LifArithmetic.RANGES[bad[0]]
         raise _refuse(target, f"neuron.{bad[0]}", f"{bad[1]}; the loihi_lif emulator implements "
                       f"{bad[0]} in [{lo}, {hi}] with 32-bit working registers",
-                      f"use a value the emulator implements, or a target without this core")
+                      "use a value the emulator implements, or a target without this core")
     extra = [m for m in n.models if m not in LOIHI_CORE_MODELS]
     if extra:
         raise _refuse(target, "neuron.models", f"{extra[0]!r} is not implemented by loihi_lif cores (they run "
