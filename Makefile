@@ -97,3 +97,4 @@ clean: clean-numba
 # module (e.g. emulator.engine_numba.deliver inlined into emulator.plastic_numba._run): clear it after such edits.
 clean-numba:
 	find emulator neuromap backends -name '*.nbi' -delete -o -name '*.nbc' -delete
+	rm -rf emulator/_fused

@@ -1,4 +1,4 @@
-"""Differential tests: emulator.learning (numpy and numba) against Lava 0.10.0 LearningDense /
+"""Differential tests: neuromap.learning_engines.loihi_step (numpy and numba) against Lava 0.10.0 LearningDense /
 LearningSparse fixed_pt, fed the same pre and post spike trains (RingBuffer -> s_in, RingBuffer ->
 s_in_bap). Weights, tags (tag_1, tag_2), traces (x1, x2, y1, y2, y3) and within-epoch spike times (tx, ty)
 are compared after every step (Lava run one step at a time, Vars read with ``get``).
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from backends.lava.compat import lava_available
-from emulator.learning import learning_step, make_state, truncate_csr, truncate_weights
+from neuromap.learning_engines.loihi_step import learning_step, make_state, truncate_csr, truncate_weights
 from neuromap.errors import NetworkFormatError
 from neuromap.learning_rules import config_from_rules, stdp_loihi
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from emulator.learning import learning_step, make_state, truncate_weights
+from neuromap.learning_engines.loihi_step import learning_step, make_state, truncate_weights
 from neuromap.compiler.quantize_learning import _stdp_loihi
 from neuromap.learning_rules import LearningConfig
 from neuromap.network import Network
