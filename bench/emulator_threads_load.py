@@ -11,7 +11,8 @@ Protocol: per image, load level and tree, one worker process loads the image, fl
 :data:`REPEATS` times alternately ``emulate(prog, steps, threads=1)`` and ``emulate(prog, steps)`` (the
 default: the T-thread program's preparation is inside the timed run), the order within a pair alternating
 (ABBA: a second run of a pair is often slower on this shared machine, whatever it runs); the 1-min load
-average is recorded before every run. Reported per setting: the median wall ms/step and every run's, the chunks run on each
+average is recorded before every run. Reported per setting: the median wall ms/step and every run's, the chunks run on
+each
 thread count, and ``default / one thread`` = the ratio of the medians. Every run's final u/v are digested:
 all must agree. ``--before DIR`` measures another checkout the same way (its tree alternating with this
 one's per load level), e.g. the chooser before its loss budget (``git archive db1b808 | tar -x -C DIR``).
