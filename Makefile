@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 XDIST  := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 
-.PHONY: install demo test test-fast test-all test-numpy2 warmup chromium bench clean clean-numba
+.PHONY: install demo test lint test-fast test-all test-numpy2 warmup chromium bench clean clean-numba
 
 install: $(STAMP)
 
@@ -54,9 +54,13 @@ chromium:
 
 # `make test`: the default suite on $(PYTEST_WORKERS) workers (minutes on 2 cores); tests marked `slow`
 # (big randomized Lava sweeps, full-length seed experiments) run with `make test-all`.
-test: install chromium
+test: install chromium lint
 	@$(PY) -m neuromap.warmup
 	$(PY) -m pytest -q $(XDIST) -m "not slow" $(PYTEST_ARGS)
+
+# the layer contracts ([tool.importlinter] in pyproject.toml, docs/concepts.md *Layers*): a few seconds
+lint: install
+	$(VENV)/bin/lint-imports
 
 test-fast: install
 	$(PY) -m pytest -q $(XDIST) -m "not slow and not lava" $(PYTEST_ARGS)
@@ -93,3 +97,4 @@ clean: clean-numba
 # module (e.g. emulator.engine_numba.deliver inlined into emulator.plastic_numba._run): clear it after such edits.
 clean-numba:
 	find emulator neuromap backends -name '*.nbi' -delete -o -name '*.nbc' -delete
+	rm -rf emulator/_fused

@@ -9,7 +9,7 @@ amplitudes are larger than Clopath's AdEx values, see ``RULE``).
 
 Per (lag, frequency): the float run (``neuromap.simulate``, numpy backend, event-driven rule) and
 the same network compiled for ``loihi`` and run on the emulator (integer rule,
-``emulator/seed_rules/clopath.py``). Reported: w_end / w_init of both, the integer one from the
+``neuromap/learning_engines/clopath.py``). Reported: w_end / w_init of both, the integer one from the
 stored 8-bit mantissa (what the core uses) and from the engine's fine weight (the mantissa plus
 16 fraction bits; obtained by replaying the engine on the emulator's recorded post v and spikes,
 checked to give the emulator's mantissa), and their errors vs float; ``rule_only``: the engine replayed
@@ -66,7 +66,7 @@ def run_float(net, steps: int) -> tuple[float, np.ndarray, np.ndarray]:
 def replay(learning: dict, w0: int, pre_steps, v_hw: np.ndarray):
     """Run the integer engine alone (one synapse) on given pre spike steps and post v (hardware units);
     returns (stored mantissa, fine weight)."""
-    from emulator.seed_rules import clopath
+    from neuromap.learning_engines import clopath
     w = np.array([w0], np.int32)
     st = clopath.make_state(learning, {}, 1, 1, np.zeros(1, np.int64), np.zeros(1, np.int64))
     pre = set(int(x) for x in pre_steps)

@@ -2,7 +2,7 @@
 
 Each seed experiment runs twice: the float network on the reference simulator
 (``neuromap.simulate``) and the same network compiled for ``loihi`` (quantize maps the
-rule onto its integer engine, emulator/seed_rules) on the emulator. Both draw their own
+rule onto its integer engine, neuromap/learning_engines) on the emulator. Both draw their own
 Poisson inputs (different random streams), so rates are compared as statistics:
 
 - seed 000 (``examples/pool_neuron.py``, explicit input spikes): output rate per input window;

@@ -84,10 +84,10 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
                             syn_slot=p.syn_slot[:0])
         progs = {1: replace(p, post_bounds=None, run_split=None)}
         many = default_threads(p) if threads is None else int(threads)
-        if many > 1:
-            ready = p.post_bounds is not None and p.post_bounds.shape[0] == many + 1
-            progs[many] = p if ready else split_runs(p, many)
-        chooser = ThreadChooser(many) if threads is None else None
+        if many > 1 and p.post_bounds is not None and p.post_bounds.shape[0] == many + 1:
+            progs[many] = p
+        elif many > 1 and threads is not None:
+            progs[many] = split_runs(p, many)
         fixed = many
     if probe is None:
         probe = _image_probe(image) if isinstance(image, Image) else np.zeros(0, np.int64)
@@ -99,25 +99,32 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
     sched = InputSchedule(p)
     width = p.n_neurons + p.n_inputs
     chunk = max(1, min(steps, _CHUNK_BUDGET // max(1, width)))
+    if engine == "numba" and threads is None:     # default: chosen per chunk within a loss budget
+        chooser = ThreadChooser(fixed, steps, chunk, synapses=_n_synapses(p))
     # one spike array for the whole run, written in place by the engine (no per-chunk copies); reserved
     # for the worst case (every source every step) up to _RESERVE_ROWS: untouched pages cost no memory
     out = ChunkOut(np.empty((min(steps * width, _RESERVE_ROWS), 2), np.int64),
                    np.zeros((steps, probe.size), np.int64), np.zeros((steps, probe.size), np.int64))
     us, vs = out.trace_u, out.trace_v
-    for t0 in range(0, steps, chunk):
-        n = min(chunk, steps - t0)
+    t0 = 0
+    while t0 < steps:
+        n_threads, n = chooser.next(steps - t0) if chooser is not None else (fixed, min(chunk, steps - t0))
+        if n_threads not in progs:        # the default's first try of T threads: counted against its budget
+            t_prep = time.perf_counter()
+            progs[n_threads] = split_runs(p, n_threads)
+            chooser.prepared(time.perf_counter() - t_prep)
         in_ptr, in_ids = sched.chunk(t0, n)
         need = out.n_spikes + n * p.n_neurons + in_ids.size   # an input with several events per step: each
         if need > out.spikes.shape[0]:   # grow in place (realloc: the kernel holds no view between chunks)
             out.spikes.resize((max(need, 2 * out.spikes.shape[0]), 2), refcheck=False)
         out.trace_u, out.trace_v = us[t0:t0 + n], vs[t0:t0 + n]
-        n_threads = chooser.next() if chooser is not None else fixed
         t_start = time.perf_counter()
         run_chunk(progs[n_threads], st, t0, n, in_ptr, in_ids, probe, out)
         if chooser is not None:
             chooser.record(n_threads, n, time.perf_counter() - t_start)
         if progress is not None:
             progress(t0 + n, steps)
+        t0 += n
     if engine == "numba":
         engine_numba.fold_link_spikes(p, st)
     sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
@@ -146,8 +153,11 @@ def default_threads(p: Program) -> int:
     picks per chunk by measurement."""
     if p.post_bounds is not None:
         return p.post_bounds.shape[0] - 1
-    n_syn = p.run_syn[-1] if p.run_syn is not None else (p.syn_ptr[-1] if p.syn_ptr.size else 0)
-    return candidate_threads(int(n_syn))
+    return candidate_threads(_n_synapses(p))
+
+
+def _n_synapses(p: Program) -> int:
+    return int(p.run_syn[-1] if p.run_syn is not None else (p.syn_ptr[-1] if p.syn_ptr.size else 0))
 
 
 def _image_probe(image: Image) -> np.ndarray:

@@ -108,8 +108,8 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
 
 
 @numba.njit(inline="always")
-def step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
-                 core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired):
+def step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
+                 neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired):
     """The first half of step ``t`` (chunk row ``k``) on one thread: ring offsets, the LIF update of every
     neuron (:func:`lif_update`), the probe traces, then the step's inputs appended; the step's spiking
     sources are ``fired[0:nf]`` (neurons ascending, then inputs ascending); returns ``nf``."""
@@ -233,9 +233,9 @@ def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr, run_syn,
-              run_delay, run_post_base, run_packed, run_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc,
-              core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
+def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
+              run_syn, run_delay, run_post_base, run_packed, run_slot, slot_post, slot_delay, slot_shift, u, v, ring,
+              slot_acc, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
     """One thread: per step the LIF update of every neuron, then the step's spikes (neurons ascending, then
     inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`)."""
     spk_step = spikes[:, 0]
@@ -310,9 +310,10 @@ def _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, tr
 
 
 @numba.njit(cache=True, nogil=True)
-def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, arith, ref_period,
-                 ref_until, neuron_core, run_ptr, run_split, run_delay, run_post_base, run_packed, run_slot, slot_post,
-                 slot_delay, slot_shift, u, v, ring, slot_acc, touched, marked, core_spikes, fired_local):
+def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, arith,
+                 ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay, run_post_base, run_packed,
+                 run_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc, touched, marked, core_spikes,
+                 fired_local):
     """Thread ``th``'s share of a step: deliver the previous step's spikes ``fired[0:nf]`` (ring offsets
     ``prev_off``) into its neurons, then (if ``update``) update its neurons for step ``t``; returns the number
     of its spiking neurons, written range-local to ``fired_local``. A separate (called, not inlined)
@@ -325,8 +326,8 @@ def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay
     if not update or hi == lo:
         return 0
     return lif_update(t, hi - lo, row_off[0] + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi],
-                      bias[lo:hi], vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes,
-                      fired_local)
+                      bias[lo:hi], vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi],
+                      core_spikes, fired_local)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -396,7 +397,8 @@ def _update_range(th, t, base, T, post_bounds, ring, rings, decay_u, decay_v, bi
             ring[n] += rings[j, n]
             rings[j, n] = 0
     return lif_update(t, hi - lo, base + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi], bias[lo:hi],
-                      vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes, fired_local)
+                      vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes,
+                      fired_local)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -456,6 +458,7 @@ def _launch_threads() -> None:
     calls ``multiprocessing.get_start_method()``, which fixes it, and Lava's import then calls
     ``set_start_method('fork')`` and fails ("context has already been set") in the same process."""
     import multiprocessing
+
     from numba.np.ufunc import parallel
     unset = multiprocessing.get_start_method(allow_none=True) is None
     parallel._launch_threads()
@@ -474,11 +477,12 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
     spikes per source in ``st.src_spikes`` (:func:`add_link_spikes` turns them into ``st.link_spikes``);
     programs without runs walk the route entries (:func:`deliver`)."""
     if p.run_ptr is None:
-        out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
-                            st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core, p.src_core, p.syn_ptr,
-                            p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_post,
-                            p.slot_delay, p.slot_shift, st.u, st.v, st.ring.reshape(-1), st.slot_acc, st.core_spikes,
-                            st.link_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v)
+        out.n_spikes = _run(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
+                            p.ref_period, st.ref_until, p.neuron_core, p.src_ptr, p.route_axon, p.route_core,
+                            p.src_core, p.syn_ptr, p.axon_delay, p.axon_slotted, p.syn_post, p.syn_delay, p.syn_add,
+                            p.syn_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, st.ring.reshape(-1),
+                            st.slot_acc, st.core_spikes, st.link_spikes, in_ptr, in_ids, probe, out.spikes,
+                            out.n_spikes, out.trace_u, out.trace_v)
         return
     ring = st.ring.reshape(-1)
     if p.post_bounds is not None and p.post_bounds.shape[0] > 2:
@@ -492,15 +496,15 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
                 out.n_spikes, out.trace_u, out.trace_v)
             return
         out.n_spikes = _run_post_split(
-            t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period, st.ref_until,
-            p.neuron_core, p.run_ptr, p.run_split, p.post_bounds, p.run_delay, p.run_post_base, p.run_packed,
-            p.run_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc, st.core_spikes,
-            st.src_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v)
+            t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
+            st.ref_until, p.neuron_core, p.run_ptr, p.run_split, p.post_bounds, p.run_delay, p.run_post_base,
+            p.run_packed, p.run_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc,
+            st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v)
         return
-    out.n_spikes = _run_runs(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
-                             st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.run_delay, p.run_post_base,
-                             p.run_packed, p.run_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring,
-                             st.slot_acc, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes,
+    out.n_spikes = _run_runs(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
+                             p.ref_period, st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.run_delay,
+                             p.run_post_base, p.run_packed, p.run_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u,
+                             st.v, ring, st.slot_acc, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes,
                              out.n_spikes, out.trace_u, out.trace_v)
 
 

@@ -5,7 +5,7 @@ Per emulator step t (0-based):
 1. the static engine (numpy or numba, :mod:`emulator.engine_numpy` / :mod:`emulator.engine_numba`)
    runs one step: LIF update of every neuron, then delivery of this step's spikes through the
    current weights (``Program.syn_add``) into the delay ring buffer;
-2. every plastic projection's learning engine (:data:`emulator.rule_engines.RULE_ENGINES`) gets
+2. every plastic projection's learning engine (:data:`neuromap.learning_engines.ENGINES`) gets
    the step's pre and post spikes, the post neurons' v and ``t + 1`` (1-based, Lava's time step)
    and updates its stored weights (int32, 8 b + sign) in place;
 3. the learned weights are written back into delivery for step t + 1 exactly as
@@ -25,12 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuromap import learning_engines
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
+from emulator import plastic_numba
 from emulator.inputs import InputSchedule
 from emulator.program import prepare
-from emulator.rule_engines import rule_engine
 from emulator.state import ChunkOut, State
 
 
@@ -46,6 +47,7 @@ class PlasticProjection:
     post_ids: np.ndarray
     weight_exp: int
     engine: object
+    cfg: object
     state: object
     weights: np.ndarray
 
@@ -90,7 +92,8 @@ def plastic_projections(image: Image, syn_add: np.ndarray) -> list[PlasticProjec
         if not pm.learning:
             continue
         where = f"image projection {k} ({pm.name})"
-        eng = rule_engine(pm.learning, where)
+        eng = learning_engines.engine(pm.learning, where)
+        cfg = eng.Schema.from_dict(pm.learning, where)
         syn = np.flatnonzero(syn_proj == k)
         pre, post = image.population(pm.pre), image.population(pm.post)
         if post.kind != "neuron":
@@ -106,9 +109,9 @@ def plastic_projections(image: Image, syn_add: np.ndarray) -> list[PlasticProjec
         post_local = image.synapses["post"][syn].astype(np.int64) - post.start
         if syn.size and (post_local.min() < 0 or post_local.max() >= post.size):
             raise ImageError(f"{where}: a plastic synapse targets a neuron outside population {pm.post!r}")
-        state = eng.make_state(pm.learning, pm.learning_arrays, pre.size, post.size, pre_local, post_local)
+        state = eng.make_state(cfg, pm.learning_arrays, pre.size, post.size, pre_local, post_local)
         pp = PlasticProjection(k, syn, pre_src, np.arange(post.start, post.start + post.size, dtype=np.int64),
-                               int(pm.weight_exp), eng, state, image.synapses["weight"][syn].astype(np.int32))
+                               int(pm.weight_exp), eng, cfg, state, image.synapses["weight"][syn].astype(np.int32))
         if not np.array_equal(syn_add[syn], pp.delivery()):
             raise ImageError(f"{where}: the emulator program encodes this projection's weights differently "
                              "from emulator.plastic (update PlasticProjection.delivery)")
@@ -139,10 +142,9 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
         raise ImageError(f"weight_every must be >= 1 steps, got {weight_every}")
     p = prepare(image)
     projs = plastic_projections(image, p.syn_add)
-    if engine == "numba":                 # seed-rule engines with numba kernels: one compiled loop
-        from emulator import plastic_numba
-        if plastic_numba.supported(projs):
-            return plastic_numba.emulate_fused(image, p, projs, steps, probe, weight_every)
+    if engine == "numba" and plastic_numba.supported(projs):   # engines with numba kernels: one compiled loop
+        *run, rec_steps, weights = plastic_numba.emulate_fused(image, p, projs, steps, probe, weight_every)
+        return (*run, PlasticRun(rec_steps, weights))
     for pp in projs:
         hook = getattr(pp.engine, "use_engine", None)
         if hook is not None:
@@ -172,7 +174,7 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
             us[t], vs[t] = out.trace_u[0], out.trace_v[0]
             spk[src] = True
             for pp in projs:
-                pp.engine.step(image.projections[pp.index].learning, pp.state, pp.weights, spk[pp.pre_src],
+                pp.engine.step(pp.cfg, pp.state, pp.weights, spk[pp.pre_src],
                                spk[pp.post_ids], t + 1, st.v[pp.post_ids])
                 pp.write_back(p.syn_add)
             spk[src] = False

@@ -27,7 +27,8 @@ class State:
 
     @classmethod
     def initial(cls, p: Program) -> "State":
-        return cls(u=p.u_init.copy(), v=p.v_init.copy(), ref_until=np.full(p.n_neurons, -1, np.int64), ring=np.zeros((p.ring_len, p.n_neurons), np.int32),
+        return cls(u=p.u_init.copy(), v=p.v_init.copy(), ref_until=np.full(p.n_neurons, -1, np.int64),
+                   ring=np.zeros((p.ring_len, p.n_neurons), np.int32),
                    slot_acc=np.zeros(p.slot_post.size, np.int64),
                    core_spikes=np.zeros(p.n_cores, np.int64),
                    link_spikes=np.zeros((p.n_cores + 1, p.n_cores), np.int64),

@@ -1,20 +1,38 @@
 """How many threads the numba engine runs a static image on when the caller does not say (``threads=None``).
 
-The rule (docs/emulator.md, *Threads*):
+The rule (docs/emulator.md, *Threads*): the default is never slower than one thread by more than a small,
+fixed share of the run, also on a loaded machine. It holds by construction, not by a good guess:
 
 1. One thread for programs under :data:`THREADS_MIN_SYNAPSES` synapses (a step's work is too small for the
    1-3 us per parallel region), when numba has no OpenMP/TBB threading layer (``workqueue`` costs ~100 us per
    region), or when numba may use only one thread.
-2. Otherwise the run *measures*: it is cut into chunks anyway (results do not depend on the thread count, so
-   any chunk may run on any count), and :class:`ThreadChooser` runs the first chunks alternately on one
-   thread and on ``T`` threads (``T`` = numba's thread count), then holds whichever ran faster in wall time per
-   step (``T`` only when at least :data:`MARGIN` faster), and measures again every :data:`HOLD` chunks,
-   because the machine's load changes. A run too short to measure (fewer than two probe chunks) runs on one
-   thread. So the default costs at most the probe chunks' difference over one thread, also on a loaded
-   machine where a thread that loses its core stalls every step's barrier.
-3. Idle OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless the user set it or
+2. Otherwise the run starts on one thread and *measures* (:class:`ThreadChooser`). A try of ``T`` threads
+   starts only when ``T`` cores are free at that moment (:func:`free_cores`: usable CPUs minus the other
+   runnable tasks): on a machine whose cores are all busy, a thread that loses its core stalls every step's
+   barrier for whole scheduler time slices, measured up to tens of times one thread's step. Results do not depend on
+   the thread count or the chunk lengths, so any chunk may run on any count. The chooser keeps an account of
+   the run's **excess** over one thread: for every chunk run on ``T`` threads, its wall seconds minus the same
+   steps at one thread's current seconds per step (the median of the last one-thread chunks), plus the time
+   spent preparing the ``T``-thread program (:func:`emulator.program.split_runs`). The excess may never pass
+   the **budget**, :data:`LOSS_BUDGET` of the run's predicted one-thread time (steps x one thread's seconds
+   per step): a ``T``-thread chunk is run only when its worst case (:data:`WORST_RATIO` x one thread's time)
+   still fits, and is cut shorter when only a shorter one fits; one-thread chunks cost nothing against the
+   budget. When ``T`` threads win, the excess goes negative and the budget grows with the gain.
+3. Trying ``T``: :data:`PROBES` pairs of adjacent chunks of equal length, one thread then ``T`` (the pair's
+   ratio cancels the network's activity changing over the run). ``T`` is chosen only when the median ratio
+   is at most :data:`ENTER` (a clear gain); otherwise the run stays on one thread and tries again after
+   :data:`HOLD` chunks, twice as long after each further loss. On ``T``, a one-thread check chunk runs
+   every :data:`HOLD` chunks (and at once after a ``T`` chunk slower than one thread), and the run returns to one
+   thread when the median of the last :data:`PROBES` pair ratios passes :data:`LEAVE` (hysteresis: a
+   ratio between ENTER and LEAVE keeps what runs), or when the budget is spent.
+4. Idle OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless the user set it or
    ``GOMP_SPINCOUNT``), set before numba loads its OpenMP layer: spinning workers would take the CPU from the
    serial part of the step and from other processes.
+
+So the default's wall time is at most one thread's times ``1 + LOSS_BUDGET``, give or take the measuring
+noise of one-thread chunks, as long as no single ``T`` chunk runs more than ``WORST_RATIO`` times slower
+than one thread; the free-core gate keeps tries away from the loaded machines where it would
+(bench/results/emulator_threads_load.md).
 """
 from __future__ import annotations
 
@@ -23,12 +41,36 @@ import statistics
 
 #: synapses from which threads are considered at all
 THREADS_MIN_SYNAPSES = 2_000_000
-#: probe chunks per side (one thread, T threads), alternated
-PROBES = 2
-#: chunks run on the chosen count before measuring again
-HOLD = 16
-#: T threads are chosen only when their median wall time per step is at most this fraction of one thread's
-MARGIN = 0.9
+#: the most the default may lose against one thread, as a fraction of the run's predicted one-thread time
+LOSS_BUDGET = 0.03
+#: T threads are chosen when the median T / one-thread ratio of the probe pairs is at most this
+ENTER = 0.85
+#: ... and left when the median ratio of the last PROBES pairs is above this (between the two: no change)
+LEAVE = 0.95
+#: probe pairs (one thread, then T threads, equal lengths) before deciding
+PROBES = 3
+#: chunks between tries of T threads (doubled after each loss) and between one-thread checks while on T
+HOLD = 8
+#: the slowest a T-thread chunk is assumed to run against one thread when sizing it within the budget
+WORST_RATIO = 3.0
+#: predicted seconds per synapse of preparing the T-thread program before its first try (measured
+#: 1.6-4.5 ns with :func:`emulator.program.split_runs` on 10 M-synapse images; the real time is what counts)
+PREPARE_SECONDS_PER_SYNAPSE = 5e-9
+
+
+def free_cores() -> int:
+    """CPUs this process may use minus the other runnable tasks right now (``/proc/loadavg``'s running count,
+    the calling thread excluded); the usable CPUs where that count is unavailable."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return usable
+    return usable - max(0, running - 1)
 
 
 def passive_wait() -> None:
@@ -64,37 +106,134 @@ def candidate_threads(n_synapses: int) -> int:
 
 
 class ThreadChooser:
-    """Thread count per chunk for a default run (rule 2): ``next()`` before a chunk, ``record()`` after it.
+    """Thread count and length of every chunk of a default run (rules 2-3): ``next(remaining)`` before a
+    chunk gives ``(threads, steps)``; ``record(threads, steps, seconds)`` after it; ``prepared(seconds)``
+    after building the ``many``-thread program (only when ``needs_program`` and ``next`` asked for ``many``).
 
-    Probe phase: ``PROBES`` chunks on each side, alternating (one thread first); then ``HOLD`` chunks on the
-    side whose median wall seconds per step is lower (``many`` only when at most ``MARGIN`` x one thread's),
-    then probe again. ``many == 1`` always answers 1. Pure bookkeeping: the caller times the chunks."""
+    ``steps``: the run's length (the budget is :data:`LOSS_BUDGET` of its predicted one-thread time);
+    ``chunk``: the longest chunk; ``synapses``: predicts the preparation's cost; ``cores``: a function giving
+    the free cores now (default :func:`free_cores`). ``many == 1`` always answers one thread in full chunks. Pure bookkeeping: the caller times the chunks (tests feed it a fake clock)."""
 
-    def __init__(self, many: int, probes: int = PROBES, hold: int = HOLD, margin: float = MARGIN):
-        self.many, self.probes, self.hold, self.margin = int(many), int(probes), int(hold), float(margin)
-        self.times: dict[int, list[float]] = {1: [], self.many: []}
-        self.choice = 1
-        self.held = 0                     # chunks run on ``choice`` since the last decision
-        self.probing = self.many > 1
-        self.history: list[int] = []      # thread count of every chunk (for tests and reports)
+    def __init__(self, many: int, steps: int, chunk: int, synapses: int = 0, *, budget: float = LOSS_BUDGET,
+                 enter: float = ENTER, leave: float = LEAVE, probes: int = PROBES, hold: int = HOLD,
+                 worst: float = WORST_RATIO, prepare_per_synapse: float = PREPARE_SECONDS_PER_SYNAPSE,
+                 cores=None):
+        self.many, self.steps, self.chunk = int(many), max(0, int(steps)), max(1, int(chunk))
+        self.budget_share, self.enter, self.leave = float(budget), float(enter), float(leave)
+        self.probes, self.hold, self.worst = int(probes), int(hold), float(worst)
+        self.prepare_guess = float(synapses) * float(prepare_per_synapse)
+        self.cores = free_cores if cores is None else cores     # () -> free cores now (tests: a stub)
+        self.needs_program = self.many > 1       # the many-thread program is built on the first try
+        self.one: list[float] = []               # seconds per step of the one-thread chunks, in order
+        self.ratios: list[float] = []            # T / one-thread ratio of every pair, in order
+        self.excess = 0.0                        # seconds this run lost (> 0) or gained (< 0) against one thread
+        self.mode = "one"                        # "one", "probe" (a try of T) or "many"
+        self.pair_steps = 0                      # > 0: the one-thread half of a pair just ran this long
+        self.pairs = 0                           # pairs done in the current try
+        self.wait = 0                            # one-thread chunks before the next try
+        self.losses = 0                          # tries lost in a row (backoff)
+        self.since_check = 0                     # T chunks since the last one-thread check
+        self.history: list[int] = []             # thread count of every chunk (for tests and reports)
+        self.lengths: list[int] = []             # steps of every chunk
 
-    def next(self) -> int:
-        if self.probing:
-            n = len(self.times[1]) + len(self.times[self.many])
-            return 1 if n % 2 == 0 else self.many
-        return self.choice
+    # -- the account ------------------------------------------------------------------------------
+    def one_rate(self) -> float | None:
+        """One thread's current seconds per step (median of the last 3 one-thread chunks)."""
+        return statistics.median(self.one[-3:]) if self.one else None
+
+    def budget(self) -> float:
+        """:data:`LOSS_BUDGET` x the run's predicted one-thread seconds."""
+        s1 = self.one_rate()
+        return 0.0 if s1 is None else self.budget_share * self.steps * s1
+
+    def _fits(self, remaining: int, extra: float = 0.0) -> int:
+        """The longest T chunk (<= chunk, <= remaining) whose worst case fits the budget after ``extra``
+        seconds of other cost; 0 when not even one step fits."""
+        s1 = self.one_rate()
+        if s1 is None or s1 <= 0:
+            return 0
+        room = self.budget() - self.excess - extra
+        if room <= 0:
+            return 0
+        return int(min(self.chunk, remaining, room // (s1 * (self.worst - 1.0))))
+
+    # -- the protocol -----------------------------------------------------------------------------
+    def next(self, remaining: int) -> tuple[int, int]:
+        remaining = max(1, int(remaining))
+        full = min(self.chunk, remaining)
+        if self.many <= 1 or not self.one:      # the first chunk always runs on one thread
+            return 1, full
+        prep = self.prepare_guess if self.needs_program else 0.0
+        if self.pair_steps:                      # second half of a pair: T threads, the same length
+            n = min(self.pair_steps, self._fits(remaining, prep))
+            if n >= 1:
+                return self.many, n
+            self._lose()                         # the budget no longer allows it
+            return 1, full
+        if self.mode == "one":
+            if self.wait > 0:
+                return 1, full
+            if self.cores() < self.many:         # fewer than T free cores now: look again later
+                self.wait = self.hold
+                return 1, full
+            self.mode, self.pairs = "probe", 0
+        if self.mode == "probe":
+            n = min(self._fits(remaining, prep), full // 2)
+            if n < 1:                            # no room for a pair now: try again later
+                self._lose()
+                return 1, full
+            self.pair_steps = n                  # one thread now, T threads next
+            return 1, n
+        if self.since_check >= self.hold and remaining >= 2:    # mode "many": a one-thread check
+            self.since_check = 0
+            self.pair_steps = full // 2
+            return 1, self.pair_steps
+        n = self._fits(remaining)
+        if n < 1:                                # the budget is spent
+            self._lose()
+            return 1, full
+        return self.many, n
+
+    def prepared(self, seconds: float) -> None:
+        """The many-thread program took ``seconds`` to build: counted as excess."""
+        self.needs_program = False
+        self.excess += float(seconds)
 
     def record(self, threads: int, steps: int, seconds: float) -> None:
-        self.history.append(threads)
-        if not self.probing:
-            self.held += 1
-            if self.held >= self.hold and self.many > 1:
-                self.probing, self.held = True, 0
-                self.times = {1: [], self.many: []}
+        self.history.append(int(threads))
+        self.lengths.append(int(steps))
+        if steps <= 0:
             return
-        if steps > 0:
-            self.times[threads].append(seconds / steps)
-        if len(self.times[1]) >= self.probes and len(self.times[self.many]) >= self.probes:
-            one, many = statistics.median(self.times[1]), statistics.median(self.times[self.many])
-            self.choice = self.many if many <= self.margin * one else 1
-            self.probing = False
+        rate = float(seconds) / steps
+        if threads == 1:
+            self.one.append(rate)
+            if self.mode == "one" and self.wait > 0:
+                self.wait -= 1
+            return
+        s1 = self.one_rate()
+        self.excess += float(seconds) - steps * s1
+        if self.pair_steps:                      # a pair's T half, against the one-thread half just before
+            self.ratios.append(rate / self.one[-1] if self.one[-1] > 0 else float("inf"))
+            self.pair_steps = 0
+            recent = statistics.median(self.ratios[-self.probes:])
+            if self.mode == "probe":
+                self.pairs += 1
+                if self.pairs >= self.probes:
+                    if recent <= self.enter:
+                        self.mode, self.losses, self.since_check = "many", 0, 0
+                    else:
+                        self._lose()
+            elif recent > self.leave:
+                self._lose()
+            return
+        self.since_check += 1
+        if rate > s1:                            # slower than one thread: check at once
+            self.since_check = self.hold
+
+    def _lose(self) -> None:
+        """Back to one thread; the next try after HOLD x 2**(tries lost in a row) one-thread chunks."""
+        self.mode = "one"
+        self.wait = self.hold << min(self.losses, 20)
+        self.losses += 1
+        self.pair_steps = 0
+        self.ratios.clear()

@@ -20,7 +20,11 @@ import time
 
 import numpy as np
 
+from backends.lava.compat import lava_available
+from neuromap.cli import main as cli_main
+from neuromap.image import load_image
 from neuromap.io import load_network
+from neuromap.report_html import write_report
 from neuromap.simulator import simulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,7 +38,6 @@ TIME_LIMIT, STEPS, VALIDATE_STEPS = None, 1000, 20
 
 def _neuromap(*args: str) -> None:
     """Run one ``neuromap`` command in-process, as the console script would; stop on failure."""
-    from neuromap.cli import main as cli_main
     shown = [os.path.relpath(a) if os.path.isabs(a.split(":")[0]) else a for a in args]
     print(f"\n$ neuromap {' '.join(shown)}", flush=True)
     try:
@@ -68,9 +71,12 @@ def gain_lines(rep: dict, rates: dict) -> list[str]:
         base = "" if not seq else f"   sequential fill {seq / scale:.4g}{unit} ({x / seq:.2f}x)"
         return f"{x / scale:.4g}{unit}{base}"
     lines = [f"  cores used            {rep['cores_used']}   sequential fill {rep['sequential_n_cores']}",
-             f"  hop traffic           {vs(rep['hop_weighted_traffic'], rep['sequential_hop_weighted_traffic'], ' packet-hops/step')}",
-             f"  busiest mesh link     {vs(rep['max_link_load'], rep.get('sequential_max_link_load'), ' packets/step')}",
-             f"  energy per step       {vs(rep['energy_pj_per_step'], rep.get('sequential_energy_pj_per_step'), ' nJ', 1e3)}",
+             "  hop traffic           "
+             f"{vs(rep['hop_weighted_traffic'], rep['sequential_hop_weighted_traffic'], ' packet-hops/step')}",
+             "  busiest mesh link     "
+             f"{vs(rep['max_link_load'], rep.get('sequential_max_link_load'), ' packets/step')}",
+             "  energy per step       "
+             f"{vs(rep['energy_pj_per_step'], rep.get('sequential_energy_pj_per_step'), ' nJ', 1e3)}",
              f"  latency per step      {rep['latency_ns_per_step'] / 1e3:.4g} us (estimate)"]
     for p, r in rates.items():
         if r.get("float_hz") is not None:
@@ -82,15 +88,12 @@ def main_job(out: str = OUT, network: str = NETWORK, steps: int = STEPS, validat
              time_limit: float | None = TIME_LIMIT) -> str:
     """compile -> run -> validate (``validate_steps`` > 0 and lava-nc installed) -> report on ``network``;
     returns the report's path."""
-    from neuromap.image import load_image
-    from neuromap.report_html import write_report
-
-    build, results, report = os.path.join(out, "build"), os.path.join(out, "results.npz"), os.path.join(out, "report.html")
+    build, results = os.path.join(out, "build"), os.path.join(out, "results.npz")
+    report = os.path.join(out, "report.html")
     os.makedirs(out, exist_ok=True)
     budget = [] if time_limit is None else ["--time-limit", f"{time_limit:g}"]
     _neuromap("compile", network, "--target", "loihi", "--rates", "auto", *budget, "-o", build)
     _neuromap("run", build, "--steps", str(steps), "-o", results)
-    from backends.lava.compat import lava_available
     if not validate_steps:
         pass
     elif lava_available():  # the plastic network in Lava (seed rules: backends/lava/procs/plastic_connection.py)
@@ -103,7 +106,8 @@ def main_job(out: str = OUT, network: str = NETWORK, steps: int = STEPS, validat
     summary = write_report(build, report, results=results, network=network)
     print(f"wrote {report} ({summary['figures']} figures, {time.perf_counter() - t:.1f} s)")
     rep = load_image(build).options["placement"]
-    print(f"\nwhat the mapping gives ({summary['network']} on {summary['target']}: {summary['size']['neurons']} neurons, "
+    print(f"\nwhat the mapping gives ({summary['network']} on {summary['target']}: "
+          f"{summary['size']['neurons']} neurons, "
           f"{summary['size']['synapses']} synapses):")
     for line in gain_lines(rep, summary["rates"]):
         print(line)

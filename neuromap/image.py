@@ -47,16 +47,31 @@ from typing import Any
 
 import numpy as np
 
-from neuromap import core_kinds as _core_kinds
-from neuromap import image_files as _files
+from neuromap import core_kinds as _core_kinds, image_files as _files, learning_engines
 from neuromap.core_kinds import loihi_lif as _loihi_lif
-from neuromap.core_kinds.fields import check_length as _len
-from neuromap.core_kinds.fields import check_range as _rng
+from neuromap.core_kinds.fields import check_length as _len, check_range as _rng
+
 # the loihi_lif core's arithmetic and weight encoding, importable from here as before
 from neuromap.core_kinds.loihi_lif import (  # noqa: F401
-    BIAS_EXP_MAX, BIAS_EXP_MIN, BIAS_MANT_MAX, BIAS_MANT_MIN, DU_MAX, DV_MAX, LAVA_SIGN_MODE, LOIHI_ARITHMETIC,
-    SIGN_MODES, UV_MAX, UV_MIN, VTH_MAX, LifArithmetic, encode_weights, lava_sign_mode, weight_problem, weight_range,
-    weight_step)
+    BIAS_EXP_MAX,
+    BIAS_EXP_MIN,
+    BIAS_MANT_MAX,
+    BIAS_MANT_MIN,
+    DU_MAX,
+    DV_MAX,
+    LAVA_SIGN_MODE,
+    LOIHI_ARITHMETIC,
+    SIGN_MODES,
+    UV_MAX,
+    UV_MIN,
+    VTH_MAX,
+    LifArithmetic,
+    encode_weights,
+    lava_sign_mode,
+    weight_problem,
+    weight_range,
+    weight_step,
+)
 from neuromap.errors import ImageError
 
 #: bump on any incompatible change of the fields below
@@ -256,7 +271,8 @@ class Image:
         _len(self.cores["axon_ptr"], C + 1, "cores.axon_ptr")
         have = [k for k in _CORE_OPTIONAL if k in self.cores]
         if have and len(have) != len(_CORE_OPTIONAL):
-            raise ImageError(f"image cores.{have[0]} needs cores.{', cores.'.join(sorted(set(_CORE_OPTIONAL) - set(have)))}")
+            need = ", cores.".join(sorted(set(_CORE_OPTIONAL) - set(have)))
+            raise ImageError(f"image cores.{have[0]} needs cores.{need}")
         for k in have:
             a = self.cores[k]
             if not isinstance(a, np.ndarray) or a.dtype != _CORE_OPTIONAL[k] or a.ndim != 1:
@@ -457,9 +473,9 @@ def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray, n_syn: int | Non
 
 
 def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
-    """Structural check of ``learning`` / ``learning_arrays`` (the engine validates the rule when it runs):
-    a dict naming its ``engine``; for ``loihi`` the projection's sign_mode and num_weight_bits, t_epoch
-    1..63, a dw/dd/dt product list and per-synapse tags only; arrays are numeric numpy arrays."""
+    """``learning`` / ``learning_arrays`` against the engine's typed schema
+    (:func:`neuromap.learning_engines.verify`: every field's type and range, the engine's tables; for
+    ``loihi`` also the projection's sign_mode and num_weight_bits); arrays are numeric numpy arrays."""
     lr, arrs = pm.learning, pm.learning_arrays
     if lr is None:
         if arrs:
@@ -470,18 +486,4 @@ def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
     for name, a in arrs.items():
         if not isinstance(a, np.ndarray) or a.ndim < 1 or a.dtype.kind not in "iuf":
             raise ImageError(f"{where}: learning array {name!r} must be a numeric numpy array")
-    if lr["engine"] != "loihi":
-        return
-    for key in ("sign_mode", "num_weight_bits"):
-        if lr.get(key) != getattr(pm, key):
-            raise ImageError(f"{where}: learning {key} {lr.get(key)!r} differs from the projection's "
-                             f"{getattr(pm, key)!r} (recompile)")
-    te = lr.get("t_epoch")
-    if isinstance(te, bool) or not isinstance(te, int) or not 1 <= te <= 63:
-        raise ImageError(f"{where}: learning t_epoch {te!r} is outside [1, 63] (6-bit epoch time)")
-    if not any(isinstance(lr.get(k), list) and lr[k] for k in ("dw", "dd", "dt")):
-        raise ImageError(f"{where}: loihi learning has no dw, dd or dt product list")
-    for name, a in arrs.items():
-        if name not in ("tag_1", "tag_2") or a.shape != (n_syn,):
-            raise ImageError(f"{where}: loihi learning array {name!r} {a.shape} is not a per-synapse tag "
-                             f"(tag_1 or tag_2 of shape ({n_syn},))")
+    learning_engines.verify(lr, arrs, n_syn, pm.sign_mode, pm.num_weight_bits, where)

@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from neuromap import learning_engines
 from neuromap.core_kinds import CORE_KINDS
 from neuromap.errors import ImageError
 
@@ -48,8 +49,6 @@ MAX_INT_DIGITS = 30
 MAX_NAME_CHARS = 4096
 #: array dtypes an image may store (numpy ``dtype.str``): little/big-endian ints, uints, floats, bool
 _DTYPE_RE = re.compile(r"^[<>|](?:[iu][1248]|f[48]|b1)$")
-#: learning engines an image may name (``emulator.rule_engines.RULE_ENGINES``; a test keeps them in step)
-LEARNING_ENGINES = ("loihi", "pool_stdp", "homeostatic_stdp", "vogels_isp", "clopath")
 
 Check = Callable[[Any, str], None]
 
@@ -132,7 +131,7 @@ def _json_object(v: Any, where: str) -> None:
 
 def _learning(v: Any, where: str) -> None:
     _json_object(v, where)
-    _enum(*LEARNING_ENGINES)(v.get("engine"), f"{where}.engine")
+    _enum(*learning_engines.ENGINES)(v.get("engine"), f"{where}.engine")   # the registered engines
 
 
 def _arrays_table(v: Any, where: str) -> None:
@@ -573,7 +572,8 @@ def check_replaceable(path: Path, force: bool) -> None:
     if not any(path.iterdir()) or is_image_dir(path):
         return
     others = sorted(e for e in os.listdir(path) if e not in ("manifest.json", "arrays.npz"))
-    what = f"it holds {len(others)} other entries ({others[0]!r} ...)" if others else "its manifest.json is not an image's"
+    what = (f"it holds {len(others)} other entries ({others[0]!r} ...)" if others
+            else "its manifest.json is not an image's")
     raise ImageError(f"{path}: exists and is not a neuromap image ({what}); choose another output path, "
                      "or pass --force to replace it")
 

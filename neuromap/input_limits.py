@@ -9,6 +9,7 @@ are lower bounds of what the simulator and the compiler allocate, so a refused r
 from __future__ import annotations
 
 from neuromap.errors import NetworkFormatError
+from neuromap.image_files import memory_limit
 
 #: ms per step: a step of less than a nanosecond or more than 1000 s is a unit mistake
 DT_MIN_MS, DT_MAX_MS = 1e-6, 1e6
@@ -24,7 +25,6 @@ BYTES_PER_DELAY_SLOT = 8
 
 def budget() -> int:
     """Bytes one request may need at most: half of :func:`~neuromap.image_files.memory_limit`."""
-    from neuromap.image_files import memory_limit
     return memory_limit() // 2
 
 

@@ -35,6 +35,7 @@ from neuromap.connectivity import FILE_ROOT
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import open_regular, strict_json
 from neuromap.network import Network
+from neuromap.nir_io import load_other
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -179,7 +180,8 @@ def _check_yaml_events(text: str, bad) -> None:
             elif isinstance(ev, yaml.ScalarEvent):
                 real += 1
                 v = ev.value
-                if ev.implicit[0] and len(v) > MAX_INT_DIGITS and _YAML_INT.fullmatch(v) and any(c.isdigit() for c in v):
+                if (ev.implicit[0] and len(v) > MAX_INT_DIGITS and _YAML_INT.fullmatch(v)
+                        and any(c.isdigit() for c in v)):
                     line = ev.start_mark.line + 1 if ev.start_mark else "?"
                     raise bad(f"an integer literal of {len(v)} characters (at most {MAX_INT_DIGITS} digits)",
                               "write a smaller number", field=f"line {line}")
@@ -211,7 +213,6 @@ def load_network(path: str | os.PathLike, seed: int | None = None, allow_outside
     resolve inside the file's directory unless ``allow_outside_files`` (None: :data:`ALLOW_OUTSIDE_FILES`)."""
     path = os.fspath(path)
     if path.lower().endswith(".nir") or ".py:" in path:  # NIR graph / Python function: neuromap.nir_io
-        from neuromap.nir_io import load_other
         return load_other(path, seed)
     d = read_network_dict(path)
     if seed is not None and isinstance(d, dict):

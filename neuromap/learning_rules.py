@@ -1,7 +1,7 @@
 """Loihi learning rules as plain data: Lava-syntax rule strings and ``STDPLoihi`` parameters.
 
 A :class:`LearningConfig` is what the image stores for one plastic projection and what
-``emulator.learning`` executes, bit-identically to Lava 0.10.0's ``LearningDense`` /
+``neuromap.learning_engines.loihi_step`` executes, bit-identically to Lava 0.10.0's ``LearningDense`` /
 ``LearningSparse`` fixed_pt (``bit_approximate``) models. It holds only ints, floats,
 strings and tuples (:meth:`LearningConfig.to_dict` / :meth:`LearningConfig.from_dict`
 round-trip through JSON exactly).
@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from neuromap.errors import NetworkFormatError
+from neuromap.lava_import import import_lava
 
 TARGETS = ("dw", "dd", "dt")              # learning-rule targets -> weights, tag_2 (delay), tag_1 (tag)
 DEPENDENCIES = ("x0", "y0", "u")
@@ -204,8 +205,8 @@ def _validate(c: LearningConfig) -> None:
 
 def _product_series(target: str, rule: str) -> tuple[tuple[Product, ...], int | None]:
     """Parse one Lava rule string with Lava's parser; returns (products, decimate exponent)."""
-    from backends.lava.compat import import_lava
     import_lava()
+    # lazy: lava-nc is an optional heavy dependency, imported only when a rule string is parsed
     from lava.magma.core.learning.product_series import ProductSeries
     from lava.magma.core.learning.symbolic_equation import SymbolicEquation
     if not isinstance(rule, str) or not rule.strip():

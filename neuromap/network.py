@@ -34,12 +34,28 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neuromap.connectivity import (CONNECT_RULES, _short, check_finite, connect_synapses, index_array,
-                                   normalize_connect, realize_values)
+from neuromap.connectivity import (
+    CONNECT_RULES,
+    _short,
+    check_finite,
+    connect_synapses,
+    index_array,
+    normalize_connect,
+    realize_values,
+)
 from neuromap.errors import NetworkFormatError
-from neuromap.input_limits import (BYTES_PER_DELAY_SLOT, BYTES_PER_NEURON, BYTES_PER_SYNAPSE, DT_MAX_MS, DT_MIN_MS,
-                                   check_fits, synapse_estimate)
+from neuromap.input_limits import (
+    BYTES_PER_DELAY_SLOT,
+    BYTES_PER_NEURON,
+    BYTES_PER_SYNAPSE,
+    DT_MAX_MS,
+    DT_MIN_MS,
+    check_fits,
+    synapse_estimate,
+)
+from neuromap.neurons import INPUT_MODELS, neuron_module
 from neuromap.params import Param, validate_params
+from neuromap.plasticity import rule_class
 
 FORMAT = "neuromap/1"
 #: middle word of every projection's seed: ``default_rng([seed, PROJECTION_STREAM, index])``
@@ -243,7 +259,6 @@ class Network:
         base_dir = os.path.abspath(base_dir or ".")
         pre_pop = self._population(pre, f"{fld}.pre")
         post_pop = self._population(post, f"{fld}.post")
-        from neuromap.neurons import INPUT_MODELS, neuron_module
         if post_pop.model in INPUT_MODELS:
             raise NetworkFormatError(f"population {post_pop.name!r} is an input ({post_pop.model}) and "
                                      "cannot receive synapses", field=f"{fld}.post",
@@ -304,7 +319,6 @@ class Network:
         if not isinstance(variables, (list, tuple)) or not variables:
             raise NetworkFormatError(f"{variables!r} is not a list of variables", field=f"{fld}.variables",
                                      fix="e.g. [spikes, v]")
-        from neuromap.neurons import neuron_module
         state = getattr(neuron_module(pop.model), "STATE", None)
         allowed = ("spikes",) + tuple(v for v in (state or ()) if v != "spikes")
         for i, v in enumerate(variables):
@@ -599,7 +613,6 @@ def _linspace(v: dict, size: int, fld: str) -> np.ndarray:
 
 def _build_neuron(size: int, neuron: Any, params: dict, fld: str) -> tuple[dict, dict]:
     """(validated neuron dict, spec as given) for ``size`` neurons."""
-    from neuromap.neurons import neuron_module
     if isinstance(neuron, str):
         spec = {"model": neuron}
     elif isinstance(neuron, dict):
@@ -657,7 +670,6 @@ def _check_targets(target: Any, allowed: tuple[str, ...], fld: str) -> tuple[str
 def _check_plasticity(plasticity: Any, fld: str) -> tuple[dict | None, Any]:
     if plasticity is None:
         return None, None
-    from neuromap.plasticity import rule_class
     spec = {"rule": plasticity} if isinstance(plasticity, str) else plasticity
     if not isinstance(spec, dict):
         raise NetworkFormatError(f"{_short(plasticity)} is not a plasticity rule", field=fld,

@@ -50,7 +50,8 @@ class Convention:
 
 
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
-    Convention("nir", "s", 1.0, "zero", "nir", "NIR reference (nir/ir/neuron.py): forward Euler, spike = 1 for one step"),
+    Convention("nir", "s", 1.0, "zero", "nir",
+               "NIR reference (nir/ir/neuron.py): forward Euler, spike = 1 for one step"),
     Convention("snntorch", "s", 0.1, "subtract", "nir", "snntorch/export_nir.py: dt = 1e-4 s hard-coded, "
                "tau = dt/(1-beta), r = tau/dt, w_in = tau_syn/dt, reset not written (default subtract)"),
     Convention("norse", "s", 1.0, "zero", "jump", "norse/torch/utils/export_nir.py: tau = time_scaling_factor/"

@@ -32,8 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from neuromap import nir_conventions as nc
 from neuromap.errors import NetworkFormatError
+from neuromap.image_files import open_regular
 from neuromap.network import Network, Population, Projection
+from neuromap.neurons import lif
 
 #: metadata key of the neuromap extension, and its version
 EXT = "neuromap"
@@ -74,7 +77,7 @@ def network_to_nir(net: Network, time_unit_ms: float = TIME_UNIT_MS):
     dt_n = net.dt / time_unit_ms
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
-    for i, pop in enumerate(net.populations.values()):
+    for pop in net.populations.values():
         if pop.model not in EXPORT_MODELS:
             raise NetworkFormatError(f"model {pop.model!r} has no NIR equivalent", field=f"populations.{pop.name}",
                                      fix="NIR export supports " + ", ".join(EXPORT_MODELS))
@@ -82,7 +85,7 @@ def network_to_nir(net: Network, time_unit_ms: float = TIME_UNIT_MS):
         node.metadata = {EXT: _pack({"population": {"name": pop.name, "size": pop.size, "neuron": pop.neuron}})}
         nodes[pop.name] = node
     drift = {p.name: _if_drift(p, net.dt) for p in net.populations.values() if p.model == "if"}
-    for k, proj in enumerate(net.projections):
+    for proj in net.projections:
         pre, post = net.populations[proj.pre], net.populations[proj.post]
         groups = _projection_groups(proj, pre.size, post.size)
         bias = drift.pop(post.name, None)
@@ -399,13 +402,12 @@ def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: 
     Implausible layers (tau far below dt, weights that can never make a neuron spike) are reported as
     :class:`neuromap.nir_conventions.NIRImportWarning` warnings with numbers.
     """
-    nir = _nir()
+    _nir()   # a one-line error when the nir package is missing
     file = None
     if isinstance(graph_or_path, (str, os.PathLike)):
         file = os.fspath(graph_or_path)
         if not os.path.exists(file):
             raise NetworkFormatError("file not found", file=file, fix="check the path")
-        from neuromap.image_files import open_regular
         try:   # a regular file (a FIFO is refused without blocking), at most MAX_NIR_BYTES
             open_regular(file, "the NIR file", MAX_NIR_BYTES,
                          error=lambda p: NetworkFormatError(p, file=file, fix="give a NIR HDF5 file")).close()
@@ -430,10 +432,10 @@ def network_from_nir(graph_or_path: Any, dt: float | None = None, time_unit_ms: 
 
 def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_ext: bool,
             name: str | None, convention: str | None = None, where: str = "") -> Network:
-    from neuromap import nir_conventions as nc
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
-        raise NetworkFormatError(f"a {type(graph).__name__} is not a NIRGraph", fix="pass a nir.NIRGraph or a .nir file")
+        raise NetworkFormatError(f"a {type(graph).__name__} is not a NIRGraph",
+                                 fix="pass a nir.NIRGraph or a .nir file")
     gext = _unpack(graph.metadata) if use_ext else None
     gext = gext if isinstance(gext, dict) and gext.get("version") == EXT_VERSION else None
     g = _flatten(graph)
@@ -665,7 +667,6 @@ def _weight_gain(node: Any, neuron: dict, n: int, dt: float, dt_n: float, conv: 
             return v("r") * v("w_in")
         return v("r") * v("w_in") * dt_n / v("tau_syn")
     # LIF / LI: the spike moves v by r*W*dt/tau by the end of its arrival step; lif's first-step gain is p
-    from neuromap.neurons import lif
     p = lif.constants({**neuron, "tau_m": _vec(neuron["tau_m"], n, "tau_m"),
                        "tau_syn": _vec(neuron["tau_syn"], n, "tau_syn")}, n, dt)["p"]
     if np.any(p <= 0):

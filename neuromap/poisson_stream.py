@@ -135,7 +135,8 @@ def poisson_chunk(rng, lq, lam, elam, nxt, cnt, heap, t0, n, ptr, cap):
     """Events of steps ``t0 .. t0+n-1``: fills ``ptr`` (int64[n + 1], CSR over steps) and returns the
     inputs' indices (int64, input order within a step; an input with ``c`` events in a step appears ``c``
     times in a row); advances ``nxt``, ``cnt``, ``heap`` (the inputs as a binary min-heap on (next event step,
-    index)) and ``rng``. Cost per spike of ``p <= 1`` inputs, not per input and step. ``cap``: initial size of the output (it
+    index)) and ``rng``. Cost per spike of ``p <= 1`` inputs, not per input and step. ``cap``: initial size of the
+    output (it
     grows as needed)."""
     out = np.empty(max(16, cap), np.int64)
     c = 0

@@ -17,7 +17,7 @@ import backends.lava.run as lava_run
 from neuromap.core_kinds import image_core_kind
 from neuromap.errors import ValidationMismatch
 from neuromap.image import Image, ProbeMap
-from neuromap.progress import scaled
+from neuromap.progress import PhaseTimes, scaled
 
 _ORDER = {"u": 0, "v": 1, "spike": 2, "weight": 3}
 
@@ -155,7 +155,8 @@ def validate_image_summary(image: Image, steps: int, engine: str = "numba", prob
 
     u/v are compared for the image's probed neurons (every neuron with ``probe_all``); the stored
     weights of plastic projections every ``weight_every`` steps and after the last. Returns
-    :func:`identical_summary`; raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
+    :func:`identical_summary` plus ``time_split_s`` (wall seconds of the phases ``lava``, ``emulator`` and
+    ``compare``); raises :class:`ValidationMismatch` with the first divergence. ``progress(done, 2 * steps)``:
     the Lava run's segments count up to ``steps``, then the emulator's chunks (:mod:`neuromap.progress`)."""
     if probe_all:
         image = probe_everything(image)
@@ -163,8 +164,13 @@ def validate_image_summary(image: Image, steps: int, engine: str = "numba", prob
         image = dataclasses.replace(image, probes=[p for p in image.probes if {"u", "v"} & set(p.variables)])
     kw = {"weight_every": weight_every} if any(pm.learning for pm in image.projections) else {}
     # Lava first: image errors Lava cannot run surface before the emulator runs
-    lava = lava_run.run(image, steps, **kw, **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
+    times = PhaseTimes()
+    with times.phase("lava", progress):
+        lava = lava_run.run(image, steps, **kw, **({} if progress is None else {"progress": scaled(progress, 0, 2 * steps)}))
     if progress is not None:
         progress(steps, 2 * steps)
-    emu = emulator_backend.run(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps), **kw)
-    return check_identical_summary(emu, lava)
+    with times.phase("emulator", progress):
+        emu = emulator_backend.run(image, steps, engine=engine, progress=scaled(progress, steps, 2 * steps), **kw)
+    with times.phase("compare", progress):
+        summary = check_identical_summary(emu, lava)
+    return {**summary, "time_split_s": times.as_dict()}

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from backends.lava.compat import import_lava
-from backends.lava.plan import (Connection, LavaPlan, input_raster, learning_rule_kwargs, message_bits,
-                               v_groups)
+from backends.lava.plan import Connection, LavaPlan, input_raster, learning_rule_kwargs, message_bits, v_groups
 
 
 @dataclass
@@ -65,6 +64,7 @@ def make_connection(c: Connection, message_bits: int = 0):
     kw = dict(weight_exp=c.weight_exp, num_weight_bits=c.num_weight_bits, sign_mode=lava_sign_mode(c.sign_mode),
               name=c.name, **({"num_message_bits": message_bits} if message_bits else {}))
     if c.seed_rule:     # neuromap's integer rule engines: backends/lava/procs/plastic_connection.py
+        # lazy: the procs modules import lava (an optional dependency)
         from backends.lava.procs.plastic_connection import NeuromapPlasticSparse
         return NeuromapPlasticSparse(shape=c.shape, rows=c.rows, cols=c.cols, weights=c.weights, delays=c.delays,
                                      weight_exp=c.weight_exp, learning=c.learning,
@@ -123,12 +123,12 @@ def _lif_class(g, send_v: bool = False):
     """Lava ``LIF``, or neuromap's fixed_pt ``LIFRefractoryFixed`` for a group with refractory neurons;
     ``send_v``: the variant with a ``v_out`` port (post of a rule engine that reads v)."""
     if send_v:
-        from backends.lava.procs import plastic_connection as pc
+        from backends.lava.procs import plastic_connection as pc  # lazy: imports lava (optional)
         return pc.LIFWithV if g.refractory is None else pc.LIFRefractoryWithV
     if g.refractory is None:
         from lava.proc.lif.process import LIF
         return LIF
-    from backends.lava.procs.lif_refractory import LIFRefractoryFixed
+    from backends.lava.procs.lif_refractory import LIFRefractoryFixed  # lazy: imports lava (optional)
     return LIFRefractoryFixed
 
 
@@ -149,7 +149,8 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
         if stage is not None:
             stage.now = what
     doing(f"creating the LIF processes of {len(plan.groups)} neuron groups")
-    lifs = [_lif_class(g, k in vpost)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
+    lifs = [_lif_class(g, k in vpost)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth,
+                                      bias_mant=g.bias_mant.astype(np.int32),
                           bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32),
                           v=g.v_init.astype(np.int32), name=g.name,
                           **({} if g.refractory is None else {"refractory": g.refractory}))

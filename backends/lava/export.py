@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from backends.lava.build import tie_groups
-from backends.lava.plan import (LavaPlan, learning_rule_kwargs, message_bits, plan_image, plastic_positions,
-                                v_groups)
+from backends.lava.plan import LavaPlan, learning_rule_kwargs, message_bits, plan_image, plastic_positions, v_groups
 from neuromap.errors import NeuromapError
 from neuromap.image import Image
 
@@ -286,12 +285,15 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
                     "                                                        NeuromapPlasticSparse)")
     for k, g in enumerate(plan.groups):
         first, last = int(g.neurons.min()), int(g.neurons.max())
-        L.append(f"    # {comment(g.name)}: population {comment(g.population)}, {g.size} neurons (image ids {first}..{last})")
-        cls, refr = ("LIF", "") if g.refractory is None else ("LIFRefractoryFixed", f", refractory=A['g{k}.refractory']")
+        L.append(f"    # {comment(g.name)}: population {comment(g.population)}, {g.size} neurons "
+                 f"(image ids {first}..{last})")
+        cls, refr = (("LIF", "") if g.refractory is None
+                     else ("LIFRefractoryFixed", f", refractory=A['g{k}.refractory']"))
         if k in vpost:
             cls = "LIFWithV" if g.refractory is None else "LIFRefractoryWithV"
-        L.append(f"    g{k} = {cls}(shape=({g.size},), du={g.du}, dv={g.dv}, vth={g.vth}, bias_mant=A['g{k}.bias_mant'], "
-                 f"bias_exp=A['g{k}.bias_exp'],\n              u=A['g{k}.u'], v=A['g{k}.v'], name={literal(g.name)}{refr})")
+        L.append(f"    g{k} = {cls}(shape=({g.size},), du={g.du}, dv={g.dv}, vth={g.vth}, "
+                 f"bias_mant=A['g{k}.bias_mant'], bias_exp=A['g{k}.bias_exp'],\n"
+                 f"              u=A['g{k}.u'], v=A['g{k}.v'], name={literal(g.name)}{refr})")
     used = sorted({c.pre for c in plan.connections if c.pre_kind == "input"})
     if used:
         L.append("    # --- inputs: one spike source per input group, replaying input_spikes()")
@@ -300,7 +302,8 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
         L.append(f"    i{k} = SpikeSource(data=np.ascontiguousarray(inputs[:, A['i{k}.inputs']].T))  "
                  f"# {comment(g.name)}: {g.size} inputs")
     if plan.connections:
-        L.append("    # --- synapses: one connection per (projection, source group, target group); delay = image delay - 1")
+        L.append("    # --- synapses: one connection per (projection, source group, target group); "
+                 "delay = image delay - 1")
     for k, c in enumerate(plan.connections):
         pre = f"g{c.pre}" if c.pre_kind == "neuron" else f"i{c.pre}"
         shape = f"({c.shape[0]}, {c.shape[1]})"
@@ -344,7 +347,8 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
     if ties:
         L.append("    # --- empty Sparse (adds 0) joining disconnected parts, so one run covers every process")
     for g in ties:
-        L.append(f"    tie{g} = Sparse(weights=csr_matrix(({plan.groups[0].size}, {plan.groups[g].size}), dtype=np.int32))")
+        L.append(f"    tie{g} = Sparse(weights=csr_matrix(({plan.groups[0].size}, {plan.groups[g].size}), "
+                 "dtype=np.int32))")
         L.append(f"    g{g}.s_out.connect(tie{g}.s_in)\n    tie{g}.a_out.connect(g0.a_in)")
     L.append("    # --- recorders: spikes of every LIF, u/v of the probed groups")
     L.append("    lifs = {" + ", ".join(f"'g{k}': g{k}" for k in range(len(plan.groups))) + "}")

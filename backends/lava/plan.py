@@ -38,14 +38,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuromap import learning_engines
 from neuromap.errors import ImageError
 from neuromap.image import LOIHI_ARITHMETIC, Image, encode_weights
+from neuromap.learning_engines import loihi
 from neuromap.poisson_stream import PoissonStream
 
 #: the core kind Lava's LIF/Dense run; other kinds need their own process models
 LIF_KIND = "loihi_lif"
-#: rule engines whose ``step`` reads the post membrane v (their post LIF sends v to the connection)
-V_ENGINES = frozenset({"clopath"})
 #: a projection marked ``storage: dense`` becomes a Lava Dense only up to this many matrix entries
 DENSE_MAX_ENTRIES = 1 << 22
 
@@ -124,7 +124,7 @@ class Connection:
     @property
     def reads_v(self) -> bool:
         """A seed-rule engine that reads the post neurons' v (its post LIF must send v)."""
-        return self.seed_rule and self.learning.get("engine") in V_ENGINES
+        return self.seed_rule and learning_engines.engine(self.learning, "plastic connection").READS_V
 
     @property
     def complete(self) -> bool:
@@ -247,11 +247,10 @@ def _check_arithmetic(image: Image) -> None:
 
 
 def _check_learning(image: Image) -> None:
-    from emulator.rule_engines import rule_engine
     for k, pm in enumerate(image.projections):
         if not pm.learning:
             continue
-        rule_engine(pm.learning, f"image projection {k} ({pm.name})")   # unknown engine: one-line ImageError
+        learning_engines.engine(pm.learning, f"image projection {k} ({pm.name})")   # unknown: one-line ImageError
         if pm.learning.get("engine") == "loihi" and any(np.any(a) for a in pm.learning_arrays.values()):
             raise ImageError(f"image projection {k} ({pm.name}): nonzero initial tags are not mapped to Lava "
                              "(LearningDense starts its tags at 0; run this image on the emulator)")
@@ -485,13 +484,14 @@ RULE_SCALARS = ("x1_impulse", "x1_tau", "x2_impulse", "x2_tau", "y1_impulse", "y
 def learning_rule_kwargs(learning: dict, where: str = "image projection") -> dict:
     """``Loihi2FLearningRule`` keyword arguments of an image learning dict (engine ``loihi``): the Lava rule
     strings the compiler parsed (``learning["rules"]``; Lava re-parses them identically) and the scalars."""
-    rules = learning.get("rules") or {}
-    targets = [k for k in ("dw", "dd", "dt") if learning.get(k)]
+    cfg = loihi.Schema.from_dict(learning, where).config
+    rules = cfg.rules or {}
+    targets = [k for k in ("dw", "dd", "dt") if getattr(cfg, k)]
     if any(not isinstance(rules.get(k), str) for k in targets):
         raise ImageError(f"{where}: learning has no Lava rule string for {targets} (learning.rules; recompile)")
-    if learning.get("conn_rng_seed", 2) != 2:
-        raise ImageError(f"{where}: learning conn_rng_seed {learning['conn_rng_seed']} differs from Lava's fixed 2")
-    return {**{k: rules[k] for k in targets}, **{k: learning[k] for k in RULE_SCALARS}}
+    if cfg.conn_rng_seed != 2:
+        raise ImageError(f"{where}: learning conn_rng_seed {cfg.conn_rng_seed} differs from Lava's fixed 2")
+    return {**{k: rules[k] for k in targets}, **{k: getattr(cfg, k) for k in RULE_SCALARS}}
 
 
 def v_groups(plan: LavaPlan) -> set[int]:

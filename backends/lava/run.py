@@ -20,6 +20,7 @@ from backends.lava.truenorth_run import run_truenorth_image
 from neuromap.core_kinds import image_core_kind, loihi_lif, truenorth
 from neuromap.errors import BackendError, ImageError, NeuromapError
 from neuromap.image import Image
+from neuromap.progress import set_label
 
 
 @dataclass
@@ -93,9 +94,14 @@ def run_network(net: LavaNetwork, weight_every: int | None = None, syn_proj: np.
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
     stage = stage or LavaStage()
     stage.now = f"compiling and running {len(net.lifs)} LIF and {len(net.connections)} connection processes"
+    if progress is not None:              # the first segment compiles and starts Lava's processes: seconds
+        set_label(progress, f"starting Lava ({len(net.lifs) + len(net.connections)} processes)")
+        progress(0, steps)
     try:
         for end in ends:
             net.root.run(condition=RunSteps(num_steps=end - done), run_cfg=cfg)
+            if done == 0:
+                set_label(progress, "Lava")
             done = end
             if progress is not None:
                 progress(end, steps)
@@ -131,6 +137,7 @@ def run_plan(plan: LavaPlan, steps: int, weight_every: int | None = None,
         return LavaRaw(steps, np.zeros((steps, plan.n_neurons), bool), input_raster(plan, steps),
                        plan.probe_u, z(plan.probe_u.size), plan.probe_v, z(plan.probe_v.size))
     stage = stage or LavaStage()
+    set_label(progress, f"building Lava processes ({len(plan.groups)} LIF groups)")
     return run_network(build_network(plan, steps, stage), weight_every, syn_proj, progress, stage)
 
 

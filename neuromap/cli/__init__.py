@@ -14,6 +14,7 @@ import sys
 import click
 
 from neuromap.errors import NeuromapError, ValidationMismatch
+from neuromap.io import ALLOW_OUTSIDE_FILES
 
 # module name in neuromap.cli -> command name (order = order in --help)
 COMMANDS: dict[str, str] = {
@@ -32,7 +33,6 @@ COMMANDS: dict[str, str] = {
 
 
 def _allow_outside(ctx, param, value):
-    from neuromap.io import ALLOW_OUTSIDE_FILES
     token = ALLOW_OUTSIDE_FILES.set(bool(value))
     ctx.call_on_close(lambda: ALLOW_OUTSIDE_FILES.reset(token))   # only for this command (in-process callers)
     return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from backends.lava.export import export_script
 from neuromap.image import load_image
 
 
@@ -23,7 +24,5 @@ def command(build, output, steps):
       neuromap export-lava build/port -o port_lava.py
       python port_lava.py --steps 500
     """
-    from backends.lava.export import export_script
-
     script, npz = export_script(load_image(build), output, steps=steps)
     click.echo(f"wrote {script} and {npz}")

@@ -10,6 +10,8 @@ import click
 
 from neuromap.cli import allow_outside_option
 from neuromap.errors import NeuromapError
+from neuromap.io import load_network
+from neuromap.nir_io import write_nir
 
 
 @click.command("export-nir", epilog="Example: neuromap export-nir examples/brunel.yaml -o brunel.nir")
@@ -20,9 +22,6 @@ from neuromap.errors import NeuromapError
               help="Milliseconds per NIR time unit (1000: seconds, as snnTorch and Norse).")
 def command(network: str, output: str, time_unit_ms: float) -> None:
     """Export NETWORK (.yaml/.yml/.json, .nir or module.py:function) to the NIR file -o F.nir."""
-    from neuromap.io import load_network
-    from neuromap.nir_io import write_nir
-
     if not output.endswith(".nir"):
         raise NeuromapError(f"{output}: output must be a .nir file (use -o NAME.nir)")
     net = load_network(network)

@@ -19,6 +19,10 @@ import numpy as np
 
 from neuromap.errors import NeuromapError
 from neuromap.image_files import load_numpy_file
+from neuromap.io import load_network
+from neuromap.network import Network, Population
+from neuromap.nir_conventions import CONVENTIONS, NIRImportWarning
+from neuromap.nir_io import read_nir
 
 #: named time units -> ms per NIR time unit ("step": one step of dt)
 TIME_UNITS = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "step": "step"}
@@ -28,8 +32,6 @@ MAX_RASTER_CELLS = 10 ** 9
 
 def nir_options(f):
     """Add the ``.nir`` options to a command; they reach it as ``nir_kwargs`` (read_nir keywords or {})."""
-    from neuromap.nir_conventions import CONVENTIONS
-
     @click.option("--dt", "nir_dt", type=click.FloatRange(min=0, min_open=True), default=None, metavar="MS",
                   help=".nir only: the step in ms (default: the file's neuromap extension, else the convention's: "
                        "snntorch 0.1, others 1).")
@@ -129,7 +131,6 @@ def load_network_cli(network: str, seed: int | None = None, nir_kwargs: dict | N
     NIR import warnings are printed on stderr, one line each (``warning: ...``)."""
     import warnings
 
-    from neuromap.nir_conventions import NIRImportWarning
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NIRImportWarning)
         net = _load(network, seed, nir_kwargs)
@@ -142,11 +143,8 @@ def load_network_cli(network: str, seed: int | None = None, nir_kwargs: dict | N
 
 
 def _load(network: str, seed: int | None, nir_kwargs: dict | None):
-    from neuromap.io import load_network
     if not nir_kwargs:
         return load_network(network, seed=seed)
-    from neuromap.network import Network, Population
-    from neuromap.nir_io import read_nir
     kw = dict(nir_kwargs)
     rasters = kw.pop("raster", None)
     net = read_nir(network, **kw)

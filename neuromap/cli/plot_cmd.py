@@ -22,9 +22,14 @@ import os
 import click
 import numpy as np
 
+from neuromap import plots
 from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.errors import NeuromapError
-from neuromap.progress import bar
+from neuromap.image import load_image
+from neuromap.io import load_network
+from neuromap.progress import PhaseTimes, bar
+from neuromap.simulator import simulate
+from neuromap.targets import load_target
 
 
 @click.command("plot", epilog="Example: neuromap plot build/ --results results.npz --network examples/brunel.yaml "
@@ -46,30 +51,34 @@ def command(build, output, results, network, steps, snapshots, fmt, as_json, qui
     """Write the plots that BUILD, --results and --network allow into the directory -o DIR."""
     if build is None and results is None and network is None:
         raise NeuromapError("nothing to plot: give BUILD, --results or --network")
+    phases = PhaseTimes()
     with bar("plots", enabled=not quiet and not as_json) as progress:
         written = make_plots(output, build=build, results=results, network=network, steps=steps,
-                             snapshots=snapshots, fmt=fmt, progress=progress)
+                             snapshots=snapshots, fmt=fmt, progress=progress, phases=phases)
     if not written:
         raise NeuromapError("no plot could be made from these inputs (see `neuromap plot --help`)")
     if as_json:
-        click.echo(json.dumps({"output": str(output), "written": written}))
+        click.echo(json.dumps({"output": str(output), "written": written, "time_split_s": phases.as_dict()}))
         return
     for path in written:
         click.echo(f"wrote {path}")
+    click.echo(phases.line())
 
 
 def make_plots(out_dir: str, build: str | None = None, results: str | None = None, network: str | None = None,
-               steps: int | None = None, snapshots: int = 8, fmt: str = "png", progress=None) -> list[str]:
+               steps: int | None = None, snapshots: int = 8, fmt: str = "png", progress=None,
+               phases: PhaseTimes | None = None) -> list[str]:
     """Every plot the inputs allow, written into ``out_dir``; returns the written paths.
 
-    ``progress(done, total)`` counts float-reference steps simulated (the slow part) plus one per plot."""
-    from neuromap import plots
+    ``progress(done, total)`` counts float-reference steps simulated (the slow part) plus one per plot;
+    ``phases`` (:class:`neuromap.progress.PhaseTimes`) gets the wall seconds of each phase and names it on
+    the bar."""
+    phases = phases if phases is not None else PhaseTimes()
 
     img = _image(build) if build else None
     res = load_any_results(results) if results else None
     net = None
     if network:
-        from neuromap.io import load_network
         net = load_network(network)
     os.makedirs(out_dir, exist_ok=True)
     out = lambda name: os.path.join(out_dir, f"{name}.{fmt}")  # noqa: E731
@@ -92,33 +101,37 @@ def make_plots(out_dir: str, build: str | None = None, results: str | None = Non
         return None if progress is None else (lambda d, _n: progress(min(base + d, total), total))
 
     if res is not None:
-        title = f"spikes ({res['kind']}, {res['steps']} steps)"
-        written.append(plots.spike_raster(res["spikes"], sizes, dt, out("raster"), title=title))
+        with phases.phase("raster", progress):
+            title = f"spikes ({res['kind']}, {res['steps']} steps)"
+            written.append(plots.spike_raster(res["spikes"], sizes, dt, out("raster"), title=title))
     advance(1)
     if img is not None:
-        written.append(mesh_plot(img, res, out("mesh")))
+        with phases.phase("mesh", progress):
+            written.append(mesh_plot(img, res, out("mesh")))
     advance(1)
     runs: dict[int, object] = {}  # float reference runs by length (a shorter run is a prefix of a longer one)
     if rate_run:
-        from neuromap.simulator import simulate
-        ref = runs[res["steps"]] = simulate(net, res["steps"], progress=sim_progress(done[0]))
+        with phases.phase("float reference", progress):
+            ref = runs[res["steps"]] = simulate(net, res["steps"], progress=sim_progress(done[0]))
         advance(res["steps"])
         secs = res["steps"] * net.dt / 1000.0
         fr = {p: ref.spikes[p][0].size / (net.populations[p].size * secs) for p in net.populations}
         hw = {p: s[0].size / (sizes[p] * secs) for p, s in res["spikes"].items() if p in sizes}
-        written.append(plots.rate_comparison(fr, hw, out("rates")))
+        with phases.phase("rates", progress):
+            written.append(plots.rate_comparison(fr, hw, out("rates")))
     advance(1)
     if img is not None and net is not None:
-        written += _quantization(img, net, out)
+        with phases.phase("quantization", progress):
+            written += _quantization(img, net, out)
     advance(1)
     if plastic:
-        written += _evolution(net, times, out, runs, advance, sim_progress)
+        with phases.phase("weight evolution (float reference)", progress):
+            written += _evolution(net, times, out, runs, advance, sim_progress)
     advance(1)
     return written
 
 
 def _image(build: str):
-    from neuromap.image import load_image
     return load_image(build)
 
 
@@ -172,10 +185,9 @@ def mesh_plot(img, res, path: str) -> str:
     """Cores on the mesh; link loads from measured messages (emulator results) or route entries."""
     import scipy.sparse as sp
 
-    from neuromap import plots
+    # lazy: CLI start-up (`neuromap --help` imports every command module; the placer brings ortools, ~1.4 s)
     from neuromap.placement.mesh import board_slots
-    from neuromap.placement.routing import link_loads
-    from neuromap.targets import load_target
+    from neuromap.placement.routing import link_loads  # lazy: as above
 
     C = img.n_cores
     target = load_target(img.target)
@@ -231,7 +243,6 @@ def quantized_weights(img, net) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 def _quantization(img, net, out) -> list[str]:
     """Float vs quantized weights per projection (needs the compiler's quantization report)."""
-    from neuromap import plots
     return [plots.weight_histograms(fw, q, out(f"weights_{name}"), name=name)
             for name, fw, q in quantized_weights(img, net)]
 
@@ -240,8 +251,6 @@ def _evolution(net, times: np.ndarray, out, runs: dict, advance, sim_progress) -
     """Weights of plastic projections at ``times`` (steps): the float reference re-run to each time
     (a longer run extends a shorter one: inputs are drawn block by block from the seed); ``runs``:
     float runs already made, by length."""
-    from neuromap import plots
-    from neuromap.simulator import simulate
     plastic = [p for p in net.projections if p.plasticity]
     series = {p.name: [] for p in plastic}
     for t in times:

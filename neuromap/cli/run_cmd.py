@@ -16,6 +16,7 @@ import click
 
 from neuromap.cli import quiet_option
 from neuromap.errors import NeuromapError
+from neuromap.image import load_image
 from neuromap.progress import bar
 
 #: backend name -> module with ``run(image, steps, **options) -> Results``
@@ -32,7 +33,8 @@ BACKENDS = {"emulator": "backends.emulator", "lava": "backends.lava.run"}
               help="Emulator threads (numba engine, static images; default: 1, or all CPUs for >= 2M synapses "
                    "when measured faster during the run). Results do not depend on it.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (spike counts per population; docs/json.md).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (spike counts per population; docs/json.md).")
 @quiet_option
 def command(build: str, backend: str, steps: int, engine: str, threads: int | None, output: str | None,
             as_json: bool, quiet: bool) -> None:
@@ -45,8 +47,6 @@ def command(build: str, backend: str, steps: int, engine: str, threads: int | No
       neuromap run build/ramp --steps 1000 --json | jq .populations
     """
     import importlib
-
-    from neuromap.image import load_image
 
     if output is not None and not output.endswith(".npz"):
         raise NeuromapError(f"{output}: output must be a .npz file (use -o NAME.npz)")

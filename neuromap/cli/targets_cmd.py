@@ -5,6 +5,8 @@ import json
 
 import click
 
+from neuromap.targets import list_targets, load_target, target_to_dict
+
 
 def _flatten(d: dict, prefix: str = "") -> list[tuple[str, object]]:
     rows: list[tuple[str, object]] = []
@@ -29,8 +31,6 @@ def command(target: str | None, as_json: bool) -> None:
       neuromap targets loihi
       neuromap targets my_chip.toml --json
     """
-    from neuromap.targets import list_targets, load_target, target_to_dict
-
     if target is None:
         names = list_targets()
         if as_json:

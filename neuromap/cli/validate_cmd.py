@@ -12,8 +12,9 @@ import time
 import click
 
 from neuromap.cli import quiet_option
+from neuromap.errors import ValidationMismatch
 from neuromap.image import load_image
-from neuromap.progress import bar
+from neuromap.progress import PhaseTimes, bar
 
 
 @click.command("validate")
@@ -35,7 +36,7 @@ def command(build, steps, engine, probe_all, weight_every, as_json, quiet):
       neuromap validate build/port --steps 200 --probe-all --engine numpy
       neuromap validate build/port --steps 200 --json | jq .identical
     """
-    from neuromap.errors import ValidationMismatch
+    # lazy: CLI start-up (`neuromap --help` imports every command module; the emulator and Lava runner ~0.2 s)
     from neuromap.validate import summary_line, validate_image_summary
 
     img = load_image(build)
@@ -56,3 +57,4 @@ def command(build, steps, engine, probe_all, weight_every, as_json, quiet):
         click.echo(json.dumps({**head, "identical": True, **s, "elapsed_s": time.perf_counter() - t0}))
         return
     click.echo(summary_line(s))
+    click.echo("  " + PhaseTimes.from_dict(s["time_split_s"]).line())

@@ -15,7 +15,7 @@ from neuromap.errors import TargetError
 from neuromap.image import LOIHI_ARITHMETIC, MAX_DELAY, SIGN_MODES, WEIGHT_EXP_MAX, WEIGHT_EXP_MIN, LifArithmetic
 
 #: learning-engine widths of Lava 0.10 (lava/magma/core/learning/constants.py), the only ones
-#: the emulator's learning engine (emulator/learning.py) and Lava's ``LearningDense`` implement
+#: the emulator's learning engine (neuromap/learning_engines/loihi_step.py) and Lava's ``LearningDense`` implement
 LOIHI_LEARNING = {"weight_bits": 8, "tag_bits": 8, "trace_bits": 7, "trace_fraction_bits": 8,
                   "constant_bits": 8, "scale_mantissa_bits": 4, "accumulator_bits": 15, "epoch_time_bits": 6}
 
@@ -41,7 +41,7 @@ def lif_arithmetic(target: Any) -> LifArithmetic:
         lo, hi = LifArithmetic.RANGES[bad[0]]
         raise _refuse(target, f"neuron.{bad[0]}", f"{bad[1]}; the loihi_lif emulator implements "
                       f"{bad[0]} in [{lo}, {hi}] with 32-bit working registers",
-                      f"use a value the emulator implements, or a target without this core")
+                      "use a value the emulator implements, or a target without this core")
     extra = [m for m in n.models if m not in LOIHI_CORE_MODELS]
     if extra:
         raise _refuse(target, "neuron.models", f"{extra[0]!r} is not implemented by loihi_lif cores (they run "

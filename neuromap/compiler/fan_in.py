@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.compiler.quantize import DU_OFFSET
 from neuromap.errors import TargetError
 from neuromap.network import Network, Projection
 
@@ -188,14 +189,14 @@ def legalize_fan_in(network: Network, target: Any, cover: int = 4,
         bias = np.asarray(relay_bias[post], np.int64)
         if np.any(np.abs(bias) > (1 << (target.neuron.bias_mantissa_bits - 1))):
             raise TargetError(f"{where}relay bias {bias.min()} does not fit the bias mantissa")
-        out.add_population(rname, count, "loihi_lif", du=unity - 1 - _du_offset(), dv=unity - 1, vth=0,
+        out.add_population(rname, count, "loihi_lif", du=unity - 1 - DU_OFFSET, dv=unity - 1, vth=0,
                            bias_mant=bias, bias_exp=0, u=0, v=0)
         rep.relay_neurons += count
         by_pre: dict[str, list] = {}
         for pre_pop, pidx, ridx, units, dd in relay_in[post]:
             by_pre.setdefault(pre_pop, []).append((pidx, ridx, units, dd))
         for pre_pop, parts in by_pre.items():
-            cat = lambda i: np.concatenate([p[i] for p in parts]).astype(np.int64)  # noqa: E731
+            cat = lambda i, parts=parts: np.concatenate([p[i] for p in parts]).astype(np.int64)  # noqa: E731
             order = np.lexsort((cat(0), cat(1)))
             new_proj.append(Projection(f"{pre_pop}_to_{rname}", pre_pop, rname, cat(0)[order], cat(1)[order],
                                        cat(2)[order].astype(float), cat(3)[order], ("exc",), None,
@@ -231,11 +232,6 @@ def _mantissa_max(target: Any, sign_mode: str, sign: int) -> int:
     """Largest |mantissa| of a stored weight (Lava clip_weights: [-2**b, 2**b - 1] mixed, 2**b - 1 one-signed)."""
     b = target.synapse.weight_bits_max
     return (1 << b) - 1 if sign > 0 or sign_mode == "inhibitory" else 1 << b
-
-
-def _du_offset() -> int:
-    from neuromap.compiler.quantize import DU_OFFSET
-    return DU_OFFSET
 
 
 # ---------------------------------------------------------------------- compiler pass (neuromap.compiler.pipeline)

@@ -3,7 +3,9 @@
 For a projection whose float rule has an integer engine (:data:`ENGINE_OF`), the weights are
 quantized at the widest weight format with the finest exponent that holds the range the rule
 can reach (up to its ``w_max``, at most :data:`RANGE_CAP` times the largest initial weight), and the rule's parameters are
-converted into the units of those weights and the time step (``emulator/seed_rules``):
+converted into the units of those weights and the time step by the engine's own ``quantize``
+(:mod:`neuromap.learning_engines`, one module per engine; this module extracts the plain float parameters
+from the network model and writes the result through the engine's typed schema):
 
 - weight-like parameters (amplitudes, pools, eta): ``round(p * ws * 2**WF)`` fine-weight units,
   ``ws`` = weight mantissa per float weight unit (the projection's ``weight_scale``);
@@ -20,12 +22,14 @@ Rounding: nearest (Python ``round``, half to even, compile time only).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
-from emulator.seed_rules.fixed import AF, LUT_F, WF, XF, keep_factor
-from neuromap.errors import TargetError
+from neuromap import learning_engines
+from neuromap.errors import ImageError, TargetError
+from neuromap.learning_engines.clopath import mant_shift  # noqa: F401  (re-exported: tests, bench)
+from neuromap.learning_engines.schema import QuantizeContext, Quantized
+from neuromap.learning_rules import config_from_rules
 
 #: float rule -> integer engine (``learning["engine"]``; ``loihi`` = Lava's 2-factor learning engine)
 ENGINE_OF = {"pool_stdp": "pool_stdp", "homeostatic_stdp": "homeostatic_stdp", "nn_stdp": "homeostatic_stdp",
@@ -33,8 +37,6 @@ ENGINE_OF = {"pool_stdp": "pool_stdp", "homeostatic_stdp": "homeostatic_stdp", "
 SUPPORTED_RULES = tuple(ENGINE_OF)
 #: the learned weight range is fitted up to min(w_max, RANGE_CAP * max |w0|)
 RANGE_CAP = 64.0
-#: calcium tables of pool_stdp end at most here (calcium units)
-C_CAP = 32.0
 
 
 def _w_max(pr) -> float:
@@ -63,146 +65,6 @@ def reachable_weights(pr) -> np.ndarray:
     top = min(_w_max(pr), RANGE_CAP * w0) if w0 > 0 else _w_max(pr)
     return np.maximum(np.abs(pr.weight), top if math.isfinite(top) else w0)
 
-
-class _Params:
-    """Collects integer parameters and their rounding errors."""
-
-    def __init__(self):
-        self.learning: dict[str, Any] = {}
-        self.errors: dict[str, float] = {}
-
-    def put(self, name: str, value: float, unit: float, lo: int | None = None) -> int:
-        q = int(round(value * unit))
-        if lo is not None:
-            q = max(q, lo)
-        self.learning[name] = q
-        self.errors[name] = abs(q / unit - value) / abs(value) if value else float(q != 0)
-        return q
-
-
-def _table(name: str, exact: np.ndarray, unit: float, tables: dict, errors: dict) -> np.ndarray:
-    q = np.rint(exact * unit).astype(np.int64)
-    tables[name] = q
-    top = float(np.max(np.abs(exact))) or 1.0
-    errors[name] = float(np.max(np.abs(q / unit - exact)) / top)
-    return q
-
-
-def _homeostatic(pr, P: _Params, ws: float, dt: float, tables: dict, terr: dict, fld: str) -> None:
-    from emulator.seed_rules.homeostatic_stdp import KF
-    p = pr.plasticity
-    P.put("keep_plus", math.exp(-dt / p["tau_plus"]), 1 << 16)
-    P.put("keep_minus", math.exp(-dt / p["tau_minus"]), 1 << 16)
-    P.put("a_plus", p["A_plus"], ws * (1 << WF))
-    P.put("a_minus", p["A_minus"], ws * (1 << WF))
-    homeo = p["rule"] == "homeostatic_stdp"
-    P.learning["homeostasis"] = homeo
-    if homeo:
-        T, rt = float(p["T"]), float(p["Rtarget"])
-        window = max(int(T / dt), 1)
-        P.learning["window"] = window
-        r = (1000.0 / T) * np.arange(window + 1)
-        k = r / (T * (1.0 + np.abs(1.0 - r / rt) * float(p["gamma"])))
-        h = float(p["alpha"]) * (1.0 - r / rt) * k
-        if np.max(np.abs(h)) >= 64 or np.max(np.abs(float(p["beta"]) * k)) >= 64:
-            raise TargetError(f"{fld}.plasticity: alpha/beta too large for the integer homeostatic_stdp engine "
-                              "(|alpha (1 - R/Rtarget) K| and |beta K| must stay below 64 per step)")
-        _table("k_lut", float(p["beta"]) * k, 2.0 ** KF, tables, terr)
-        _table("h_lut", h, 2.0 ** KF, tables, terr)
-
-
-def _vogels(pr, P: _Params, ws: float, dt: float, tables: dict, terr: dict, fld: str) -> None:
-    p = pr.plasticity
-    P.put("keep", math.exp(-dt / p["tau_stdp"]), 1 << 16)
-    P.put("alpha", 2.0 * p["rho0"] * p["tau_stdp"] / 1000.0, 1 << XF)
-    P.learning["multiplicative"] = p["weight_dependence"] == "multiplicative"
-    if P.learning["multiplicative"]:
-        P.put("eta_m", p["eta"], 1 << AF)
-    else:
-        P.put("eta", p["eta"], ws * (1 << WF))
-
-
-def _pool(pr, P: _Params, ws: float, dt: float, tables: dict, terr: dict, fld: str) -> None:
-    from emulator.seed_rules.pool_stdp import CF, CS, SF
-    p = pr.plasticity
-    fine = ws * (1 << WF)
-    P.put("keep_plus", math.exp(-dt / p["tau_plus"]), 1 << 16)
-    P.put("keep_minus", math.exp(-dt / p["tau_minus"]), 1 << 16)
-    for k in ("a_plus", "a_minus", "alpha_r", "k_pw", "alpha_ss"):
-        P.put(k, p[k], 1 << AF)
-    for k in ("pw_init", "pw_soma_init", "pw_set"):
-        P.put(k, p[k], fine)
-    P.put("w_goal", p["w_goal_sum"], fine)
-    P.put("k_cg", p["k_cg"], 1 << CF)
-    P.put("c_per_w", 1.0 / fine, 2.0 ** (CS + CF))
-    P.learning["pool_update"] = p["pool_update"]
-    # calcium never exceeds C* + the largest one-step input, C*: decay(C*) = that input
-    n_post = int(pr.post_idx.max()) + 1 if pr.n_synapses else 1
-    in_max = max(float(np.max(np.bincount(pr.post_idx, minlength=n_post))) * p["w_max"], p["k_cg"])
-    ac, bc, gc = p["alpha_c"], p["beta_c"], p["gamma_c"]
-    top = C_CAP
-    if ac > 0 and bc > 0:
-        top = min(C_CAP, math.log((in_max + gc) / ac) / bc + in_max + 1.0)
-    c = np.arange(int(math.ceil(max(top, 1.0) * (1 << LUT_F))) + 1) / float(1 << LUT_F)
-    sig = 1.0 / (1.0 + np.exp(-c))
-    _table("s_lut", p["alpha_s"] * (sig - p["beta_s"]), 1 << SF, tables, terr)
-    _table("decay_lut", ac * np.exp(bc * c) - gc, 1 << CF, tables, terr)
-    if p["soma_mode"] == "functional":
-        prod = p["g_soma"] * (1.0 - np.tanh(c))
-    else:
-        prod = p["alpha_secr"] * (1.0 - sig) * (1.0 / (1.0 + math.exp(-p["k_secr"])) - 0.5)
-    _table("prod_lut", prod, fine, tables, terr)
-
-
-def mant_shift(c: float, fld: str, name: str, min_shift: int = 0) -> tuple[int, int]:
-    """``c ~= m * 2**-sh`` with a 16-bit mantissa ``m`` in [2**15, 2**16) (nearest) and ``0 <= sh <= 62``;
-    ``c = 0`` -> (0, 0). ``sh < min_shift`` (the coefficient is too large for the engine) -> TargetError."""
-    if c == 0.0:
-        return 0, 0
-    sh = 15 - math.floor(math.log2(c))
-    if round(c * 2.0 ** min(sh, 62)) >= 1 << 16:
-        sh -= 1
-    sh = min(sh, 62)
-    if sh < min_shift:
-        raise TargetError(f"{fld}.plasticity: {name} is too large for the integer clopath engine "
-                          f"(coefficient {c:.3g} fine-weight units; lower it or the weights' w_max)")
-    return int(round(c * 2.0 ** sh)), int(sh)
-
-
-def _clopath(pr, P: _Params, ws: float, dt: float, fld: str, post, f) -> None:
-    """Clopath (C1)-(C4) on a lif/if post: voltages in the post's hardware v units (emulator/seed_rules/clopath.py).
-
-    ``post``: the post population's plan (``s`` hardware v units per float voltage unit, ``v_reset``)."""
-    from emulator.seed_rules.clopath import FF, UF, VQ_BITS
-    if post is None:
-        raise TargetError(f"{fld}.plasticity: clopath needs the post population's voltage scale "
-                          "(the post must be a lif or if population)")
-    p = pr.plasticity
-    v_bits = int(round(math.log2(f.v_max + 1))) + 1
-    v_shift = max(v_bits - VQ_BITS, 0)
-    q = 2.0 ** v_shift / post.s                        # float voltage units per vq unit
-    P.learning.update(v_shift=v_shift, delay_u=int(p["delay_u"]))
-    th_p = P.put("theta_plus", p["theta_plus"] - post.v_reset, 1.0 / q)
-    th_m = P.put("theta_minus", p["theta_minus"] - post.v_reset, 2.0 ** UF / q)
-    u0 = P.put("u_init", p["u_init"] - post.v_reset, 2.0 ** UF / q)
-    lim = 1 << (VQ_BITS - 1)
-    for name, val, top in (("theta_plus", th_p, lim), ("theta_minus", th_m, lim << UF), ("u_init", u0, lim << UF)):
-        if abs(val) >= top:
-            raise TargetError(f"{fld}.plasticity.{name}: outside the post neurons' voltage range "
-                              "(keep the clopath thresholds between about v_reset - 2 (v_th - v_reset) "
-                              "and v_reset + 2 (v_th - v_reset))")
-    P.put("keep_minus", math.exp(-dt / p["tau_minus"]), 1 << 16)
-    P.put("keep_plus", math.exp(-dt / p["tau_plus"]), 1 << 16)
-    P.put("keep_x", math.exp(-dt / p["tau_x"]), 1 << 16)
-    fine = ws * (1 << WF)
-    for name, c, lo in (("ltd", p["A_LTD"] * fine * q / 2.0 ** UF, 0),
-                        ("ltp", dt * p["A_LTP"] / p["tau_x"] * fine * q * q / 2.0 ** UF * 2.0 ** FF, 11)):
-        m, sh = mant_shift(c, fld, "A_LTD" if name == "ltd" else "A_LTP", lo)
-        P.learning[f"{name}_m"], P.learning[f"{name}_sh"] = m, sh
-        P.errors[name] = abs(m * 2.0 ** -sh - c) / c if c else 0.0
-
-
-_CONVERT = {"pool_stdp": _pool, "homeostatic_stdp": _homeostatic, "vogels_isp": _vogels}
 
 #: Lava's learning-engine widths (lava/magma/core/learning/constants.py): trace 7 b, w factor 9 b, scaling
 #: mantissa 4 b, accumulator 15 b; a product's MAC is shifted right by max(0, widths + 4 - 15) before
@@ -258,7 +120,6 @@ def _stdp_loihi(pr, ws: float, sign: int, w_lo: int, w_hi: int, field_max: int, 
     pre neuron emits sees the pre's new impulse in x1 (the float rule depresses that pair only): a product
     ``x0 * y0`` (times the soft bound's w factor) takes that potentiation back, to a 4-bit mantissa.
     Traces: impulse per spike chosen by :func:`loihi_product`, time constants ``tau / dt`` steps, ``t_epoch`` 1."""
-    from neuromap.learning_rules import config_from_rules
     p = pr.plasticity
     soft = p.get("bound", "additive") == "soft"
     d = int(pr.delay[0]) if pr.n_synapses else 1
@@ -325,30 +186,33 @@ def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: st
     q = {"mantissa": m, "exp": e, "bits": f.bits_max, "sign_mode": mode, "clipped": int(np.sum(m != r)),
          "zeroed": int(np.sum((m == 0) & (x != 0))), "value": m * unit}
     ws = s_p / unit                                   # mantissa (magnitude) per float weight unit
-    P = _Params()
     engine = ENGINE_OF[rule]
-    P.learning.update(engine=engine, rule=rule, sign=int(-1 if sign < 0 else 1),
-                      delay=int(pr.delay[0]) if pr.n_synapses else 1)
+    delay = int(pr.delay[0]) if pr.n_synapses else 1
     if pr.n_synapses and np.any(pr.delay != pr.delay[0]):
         raise TargetError(f"{fld}.delay: a plastic projection needs one delay for all its synapses "
                           f"(found {int(pr.delay.min())}..{int(pr.delay.max())}; split the projection by delay)")
     p = pr.plasticity
     if engine == "loihi":
         return _loihi_plastic(pr, q, ws, sign, field_max, dt, fld)
-    P.learning["w_lo"] = min(max(int(round(p["w_min"] * ws)), 0), field_max)
+    P = Quantized({"engine": engine, "rule": rule, "sign": int(-1 if sign < 0 else 1), "delay": delay})
+    P.fields["w_lo"] = min(max(int(round(p["w_min"] * ws)), 0), field_max)
     w_max = p["w_max"] if math.isfinite(p["w_max"]) else top
-    P.learning["w_hi"] = min(int(round(w_max * ws)), field_max)
-    P.errors["w_hi"] = abs(P.learning["w_hi"] / ws - w_max) / w_max if w_max else 0.0
-    tables: dict[str, np.ndarray] = {}
-    terr: dict[str, float] = {}
-    if engine == "clopath":
-        _clopath(pr, P, ws, dt, fld, post, f)
-    else:
-        _CONVERT[engine](pr, P, ws, dt, tables, terr, fld)
-    P.learning.update(wf=WF, af=AF, xf=XF)
-    report = {"engine": engine, "weight_scale": ws, "w_range": [P.learning["w_lo"], P.learning["w_hi"]],
-              "param_rel_error": P.errors, "table_rel_error": terr}
-    return q, P.learning, tables, report
+    P.fields["w_hi"] = min(int(round(w_max * ws)), field_max)
+    P.errors["w_hi"] = abs(P.fields["w_hi"] / ws - w_max) / w_max if w_max else 0.0
+    n_post = int(pr.post_idx.max()) + 1 if pr.n_synapses else 1
+    ctx = QuantizeContext(ws=ws, dt=dt, where=fld,
+                          max_fan_in=int(np.max(np.bincount(pr.post_idx, minlength=n_post))) if pr.n_synapses else 0,
+                          v_scale=None if post is None else float(post.s),
+                          v_reset=None if post is None else float(post.v_reset), v_max=int(f.v_max))
+    eng = learning_engines.ENGINES[engine]
+    eng.quantize(P, p, ctx)
+    try:
+        learning = eng.Schema.from_dict(P.fields, f"{fld}.plasticity", fill_defaults=True).to_dict()
+    except ImageError as e:        # a parameter outside the engine's integer range
+        raise TargetError(str(e).replace(" (recompile)", " (change the rule's parameters)")) from None
+    report = {"engine": engine, "weight_scale": ws, "w_range": [learning["w_lo"], learning["w_hi"]],
+              "param_rel_error": P.errors, "table_rel_error": P.table_errors}
+    return q, learning, P.tables, report
 
 
 def _loihi_plastic(pr, q: dict, ws: float, sign: float, field_max: int, dt: float, fld: str):

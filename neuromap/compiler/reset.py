@@ -2,7 +2,8 @@
 fixed value: refused with a one-line error, or approximated as reset-to-``v_reset`` when the user opts in.
 
 ``loihi_lif`` cores (Lava 0.10 ``LIF``) set v to 0 after a spike; the TrueNorth lowering of ``lif`` uses
-reset mode gamma = 0 (set to R) (its ``if`` neurons subtract exactly with gamma = 1). Neither keeps the overshoot ``v - v_th`` that a subtracting neuron carries into
+reset mode gamma = 0 (set to R) (its ``if`` neurons subtract exactly with gamma = 1). Neither keeps the overshoot ``v -
+v_th`` that a subtracting neuron carries into
 the next step, so such a population fires less often on chip (snnTorch nets measured: about -46 %
 output spikes). Compile option ``allow_reset_approximation`` (CLI ``--allow-reset-approximation``)
 accepts it; the populations are then listed as a loss in the fidelity report

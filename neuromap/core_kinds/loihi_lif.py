@@ -70,8 +70,8 @@ class LifArithmetic:
             if not lo <= v <= hi:
                 return name, f"{v} is outside [{lo}, {hi}]"
         if self.bias_mantissa_bits and self.bias_mantissa_bits - 1 + self.bias_exp_max > 30:
-            return "bias_exponent_bits", (f"bias_mant << bias_exp reaches 2**{self.bias_mantissa_bits - 1 + self.bias_exp_max}"
-                                          ", beyond the 32-bit working register")
+            top = self.bias_mantissa_bits - 1 + self.bias_exp_max
+            return "bias_exponent_bits", f"bias_mant << bias_exp reaches 2**{top}, beyond the 32-bit working register"
         return None
 
     @property

@@ -20,8 +20,6 @@ spike-pairing example of the Clopath rule (Clopath et al. 2010, Table 1b).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from neuromap.params import Param

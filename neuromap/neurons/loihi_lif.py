@@ -28,7 +28,8 @@ PARAMS = {
                        doc="bias mantissa, signed 13 bit"),
     "bias_exp": Param(0, kind="int", lo=0, hi=7, per_neuron=True, unit="hw", doc="bias exponent, 3 bit"),
     "refractory": Param(0, kind="int", lo=0, hi=255, per_neuron=True, unit="steps",
-                        doc="steps after a spike during which v is held at 0 (8 bit; the target's refractory_max caps it)"),
+                        doc="steps after a spike during which v is held at 0 (8 bit; the target's refractory_max "
+                            "caps it)"),
     "u": Param(0, kind="int", lo=-_UV, hi=_UV, per_neuron=True, unit="hw", doc="initial current u (24 bit)"),
     "v": Param(0, kind="int", lo=-_UV, hi=_UV, per_neuron=True, unit="hw", doc="initial voltage v (24 bit)"),
 }

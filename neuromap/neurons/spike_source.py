@@ -34,8 +34,8 @@ def validate_times(times, size: int, field: str) -> list[list[float]]:
                     or not math.isfinite(float(t)) or t < 0:
                 raise NetworkFormatError(f"{t!r} is not a time >= 0", field=f"{field}[{n}][{k}]", fix="use ms >= 0")
             if t > MAX_TIME_MS:
-                raise NetworkFormatError(f"time {float(t):g} ms is beyond {MAX_TIME_MS:g} ms", field=f"{field}[{n}][{k}]",
-                                         fix="spike times are in ms")
+                raise NetworkFormatError(f"time {float(t):g} ms is beyond {MAX_TIME_MS:g} ms",
+                                         field=f"{field}[{n}][{k}]", fix="spike times are in ms")
             vals.append(float(t))
         out.append(vals)
     return out

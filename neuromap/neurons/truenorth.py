@@ -41,7 +41,8 @@ STATE = ("v",)
 
 
 def core_fields(params: dict, size: int) -> dict[str, np.ndarray]:
-    """Validated ``params`` -> the per-neuron fields of :func:`neuromap.core_kinds.truenorth.make_core` (``size`` neurons)."""
+    """Validated ``params`` -> the per-neuron fields of :func:`neuromap.core_kinds.truenorth.make_core`
+    (``size`` neurons)."""
     def vec(name, dtype):
         return np.broadcast_to(np.asarray(params[name]), (size,)).astype(dtype)
     return {

@@ -15,6 +15,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from neuromap.placement.budget import ANNEAL_VISITS_PER_UNIT
+
 
 def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, iterations: int,
            seed: int = 0, chains: int = 2, budget=None) -> tuple[np.ndarray, float]:
@@ -55,7 +57,6 @@ def anneal(sym: sp.spmatrix, sx: np.ndarray, sy: np.ndarray, pos: np.ndarray, it
 def moves_per_unit(csr: sp.csr_matrix) -> float:
     """Annealing moves per deterministic work unit: :data:`~.budget.ANNEAL_VISITS_PER_UNIT` over the mean
     partner visits of a move (two CSR rows of mean length, plus 2)."""
-    from neuromap.placement.budget import ANNEAL_VISITS_PER_UNIT
     n = max(csr.shape[0], 1)
     return ANNEAL_VISITS_PER_UNIT / (2.0 * csr.nnz / n + 2.0)
 

@@ -5,7 +5,6 @@ Neurons carry global ids ``0..n_neurons-1`` in population order (the order of
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +15,8 @@ class SynapseGraph:
     """Synapses as aligned arrays over global neuron ids.
 
     ``pre``/``post``: int64 global ids, length n_synapses. ``delay``: integer steps
-    (>= 1; int16 when every delay fits, from :meth:`from_network`). ``weight_bits``: int8 stored weight mantissa bits per synapse (the
+    (>= 1; int16 when every delay fits, from :meth:`from_network`). ``weight_bits``: int8 stored weight mantissa bits
+    per synapse (the
     projection's ``num_weight_bits``; 0 = the target's maximum). ``plastic``: bool,
     synapse is learned on chip. ``population``: int32 population index per neuron;
     ``population_names`` names them.

@@ -29,7 +29,7 @@ from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
 from neuromap.placement.mesh_links import min_max_link_load
 from neuromap.placement.mesh_lp import dispersion_lp_bound
-from neuromap.placement.routing import link_loads, route
+from neuromap.placement.routing import hop_cost, link_loads, route
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -69,12 +69,6 @@ def board_slots(target: Target) -> tuple[np.ndarray, np.ndarray]:
     return cx * m.tiles_x + t_in % m.tiles_x, cy * m.tiles_y + t_in // m.tiles_x
 
 
-def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
-    """Sum over core pairs of packets per step x Manhattan hops between their tiles."""
-    t = sp.coo_matrix(traffic)
-    return float(t.data @ (np.abs(tx[t.row] - tx[t.col]) + np.abs(ty[t.row] - ty[t.col])))
-
-
 def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limit: float = 10.0,
           seed: int = 0, num_workers: int = 1, exact_max_cores: int = 32, window: int = 8,
           link_evals: int = 400, greedy_max_cores: int = 512, small_window: int = 10,
@@ -100,7 +94,8 @@ def place(traffic: sp.spmatrix, target: Target, method: str = "cpsat", time_limi
     default 512 with a wall-clock budget, 64 with a deterministic one, where HiGHS is not stopped
     by the budget), and the slot-set bound when the slots are the whole board. Above
     ``exact_max_cores`` (up to ``anneal_max_cores``) the same annealing runs from the start, then
-    (up to ``LNS_MAX_CORES``) LNS windows. Then up to ``link_evals`` slot swaps/moves lower the maximum link load without
+    (up to ``LNS_MAX_CORES``) LNS windows. Then up to ``link_evals`` slot swaps/moves lower the maximum link load
+    without
     raising the hop-weighted traffic (:func:`balance_links`). ``link_slack`` > 0 (up to
     ``anneal_max_cores`` cores): before that, :func:`~.anneal.anneal_links` trades up to that
     fraction of extra hop-weighted traffic for a lower busiest link (the traffic-optimal
@@ -446,7 +441,6 @@ def _solve_slots(sym, sx, sy, cores, slots, pos, time_limit, seed, num_workers, 
     rows, cols, w, scale = _int_traffic(sym) if edges is None else edges
     m = cp_model.CpModel()
     k = len(cores)
-    idx = {int(c): i for i, c in enumerate(cores)}
     b = [[m.NewBoolVar("") for _ in slots] for _ in cores]
     for i in range(k):
         m.AddExactlyOne(b[i])

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
-from neuromap.placement.cpsat_util import make_solver, solved
+from neuromap.placement.cpsat_util import make_solver, solved, status_name
 
 
 def gilmore_lawler(sym: sp.spmatrix, cpt: int) -> float:
@@ -65,7 +65,6 @@ def metric_bound(sym: sp.spmatrix, cpt: int, shape: tuple[int, int], time_limit:
     ``time_limit``: wall seconds when ``budget`` (:mod:`.budget`) is a wall-clock budget, else
     deterministic units (charged to ``budget`` if given).
     """
-    from neuromap.placement.cpsat_util import status_name
     t = sp.triu(sp.csr_matrix(sym), k=1).tocoo()
     keep = t.data > 0
     rows, cols, w = t.row[keep], t.col[keep], t.data[keep]
@@ -124,7 +123,8 @@ def link_load_bound(traffic: sp.spmatrix, cpt: int, max_groups: int = 20000,
 
     Global: the link loads sum to the hop-weighted traffic, so with ``hop_bound`` (a lower bound
     on it) on a board of ``shape`` tiles the busiest of its directed links carries at least
-    ``hop_bound`` / (number of directed links). Local: the packets leaving a tile's cores for other tiles all use one of its at most 4 outgoing
+    ``hop_bound`` / (number of directed links). Local: the packets leaving a tile's cores for other tiles all use one
+    of its at most 4 outgoing
     links (arrivals: 4 incoming), so max link load >= max(out(G), in(G)) / 4 for the group G
     of cores on any tile. For each core c: the least such value over every group of at most
     ``cpt`` cores holding c (enumerated when there are at most ``max_groups`` per core; else

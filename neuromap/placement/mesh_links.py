@@ -28,7 +28,7 @@ from ortools.sat.python import cp_model
 
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.mesh_bounds import link_load_bound
-from neuromap.placement.routing import link_loads
+from neuromap.placement.routing import hop_cost, link_loads
 
 
 def max_link_load(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
@@ -180,7 +180,6 @@ def min_max_link_load(traffic: sp.spmatrix, edges: tuple, sx: np.ndarray, sy: np
     for i in range(n):
         k = next(k for k in range(len(tiles)) if solver.BooleanValue(T[i][k]))
         new[i] = free[k].pop(0)
-    from neuromap.placement.mesh import hop_cost
     old_hops, new_hops = hop_cost(traffic, sx[pos], sy[pos]), hop_cost(traffic, sx[new], sy[new])
     old_peak, new_peak = max_link_load(traffic, sx[pos], sy[pos]), max_link_load(traffic, sx[new], sy[new])
     stats.update(objective_int=solver.ObjectiveValue(), bound_int=solver.BestObjectiveBound(),

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neuromap.counting_sort import stable_order
 from neuromap.errors import TargetError
 from neuromap.placement.graph import SynapseGraph
-from neuromap.counting_sort import stable_order
-from neuromap.placement.usage import core_usage, graph_input_axons, smallest_at_least
+from neuromap.placement.usage import core_usage, graph_input_axons, output_violations, smallest_at_least, violations
 from neuromap.targets import Target
 
 
@@ -259,6 +259,5 @@ def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos
 
 def core_usage_ok(graph: SynapseGraph, target: Target, core_of: np.ndarray) -> bool:
     """True when ``core_of`` meets every capacity (fast vectorized accounting)."""
-    from neuromap.placement.usage import output_violations, violations
     u = core_usage(graph, core_of, target)
     return not (violations(u, target).any() or output_violations(u, target).any())

@@ -33,10 +33,9 @@ from neuromap.errors import TargetError
 from neuromap.placement.budget import Budget, deterministic_budget
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.traffic import inter_core_packets, uniform_rates
 from neuromap.placement.packing import compact, core_usage_ok, pack_order
-from neuromap.placement.usage import (core_usage, index_bits_for, output_violations, synapse_field_bits,
-                                      violations)
+from neuromap.placement.traffic import core_traffic, inter_core_packets, uniform_rates
+from neuromap.placement.usage import core_usage, index_bits_for, output_violations, synapse_field_bits, violations
 from neuromap.targets import Target
 
 METHODS = ("sequential", "greedy", "cpsat")
@@ -424,7 +423,6 @@ def _lns(graph, target, rates, start, budget, seed, num_workers, window_max_pair
     stays bounded on dense graphs). Each window costs time in its own synapses only (:class:`_Index`).
     """
     time_limit = budget.limit
-    from neuromap.placement.traffic import core_traffic
     rates_int, _ = _int_rates(rates)
     index = _Index.of(graph)
     indeg = np.diff(index.post_ptr)

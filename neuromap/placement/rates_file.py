@@ -21,6 +21,7 @@ import numpy as np
 
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import load_numpy_file
+from neuromap.io import read_document
 
 UNITS = ("per_step", "hz")
 
@@ -34,11 +35,11 @@ def load_rates(path, populations: dict[str, int], dt_ms: float) -> np.ndarray:
         raise NetworkFormatError("file not found", file=f, fix="give uniform, auto or an existing rates file")
     if path.suffix == ".npy":
         arrays = load_numpy_file(path, "the rates file", 8 * n + 4096,   # headers checked before allocation
-                                 lambda problem: NetworkFormatError(problem, file=f, fix="give an .npy array of one rate per neuron"))
+                                 lambda problem: NetworkFormatError(problem, file=f,
+                                                                    fix="give an .npy array of one rate per neuron"))
         return _check(arrays["*"], n, f, "(array)")
     if path.suffix not in (".yaml", ".yml", ".json"):
         raise NetworkFormatError(f"unknown suffix {path.suffix!r}", file=f, fix="use .yaml, .yml, .json or .npy")
-    from neuromap.io import read_document   # bounded like network files (SECURITY.md)
     try:
         doc = read_document(path, "the rates file")
     except NetworkFormatError as e:

@@ -36,7 +36,8 @@ class PlacementReport:
     (:func:`~.mesh_links.min_max_link_load`; the slots are the whole board when
     ``stats["mesh"]["slot_set_is_board"]``).
     ``time_split_s``: wall seconds per placement phase (``partition.*``, ``traffic``, ``mesh.*``,
-    ``route``, the sequential baseline's included; :mod:`~.budget`); ``time_limit``/``deterministic``: the budget it ran under (wall
+    ``route``, the sequential baseline's included; :mod:`~.budget`); ``time_limit``/``deterministic``: the budget it
+    ran under (wall
     seconds, or deterministic units).
     """
 

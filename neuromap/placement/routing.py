@@ -70,16 +70,28 @@ def link_loads(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     ax, ay, bx, by = tile_x[a], tile_y[a], tile_x[b], tile_y[b]
     nx, ny = shape
     # difference arrays over link index: x-link i joins x=i and x=i+1 (per row, per direction)
-    east = np.zeros((ny, nx + 1)); west = np.zeros((ny, nx + 1))
-    north = np.zeros((nx, ny + 1)); south = np.zeros((nx, ny + 1))
+    east = np.zeros((ny, nx + 1))
+    west = np.zeros((ny, nx + 1))
+    north = np.zeros((nx, ny + 1))
+    south = np.zeros((nx, ny + 1))
     lo, hi = np.minimum(ax, bx), np.maximum(ax, bx)
     e = bx > ax
-    np.add.at(east, (ay[e], lo[e]), w[e]); np.add.at(east, (ay[e], hi[e]), -w[e])
+    np.add.at(east, (ay[e], lo[e]), w[e])
+    np.add.at(east, (ay[e], hi[e]), -w[e])
     wv = bx < ax
-    np.add.at(west, (ay[wv], lo[wv]), w[wv]); np.add.at(west, (ay[wv], hi[wv]), -w[wv])
+    np.add.at(west, (ay[wv], lo[wv]), w[wv])
+    np.add.at(west, (ay[wv], hi[wv]), -w[wv])
     lo, hi = np.minimum(ay, by), np.maximum(ay, by)
     n_ = by > ay
-    np.add.at(north, (bx[n_], lo[n_]), w[n_]); np.add.at(north, (bx[n_], hi[n_]), -w[n_])
+    np.add.at(north, (bx[n_], lo[n_]), w[n_])
+    np.add.at(north, (bx[n_], hi[n_]), -w[n_])
     s_ = by < ay
-    np.add.at(south, (bx[s_], lo[s_]), w[s_]); np.add.at(south, (bx[s_], hi[s_]), -w[s_])
+    np.add.at(south, (bx[s_], lo[s_]), w[s_])
+    np.add.at(south, (bx[s_], hi[s_]), -w[s_])
     return tuple(np.cumsum(m, axis=1) for m in (east, west, north, south))
+
+
+def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
+    """Sum over core pairs of packets per step x Manhattan hops between their tiles."""
+    t = sp.coo_matrix(traffic)
+    return float(t.data @ (np.abs(tx[t.row] - tx[t.col]) + np.abs(ty[t.row] - ty[t.col])))

@@ -69,7 +69,8 @@ class Rule(HardwareRule):
         "dt": Param(None, kind="str", doc="tag (tag_1) rule, Lava syntax"),
         **{f"{tr}_{kind}": Param(0.0, lo=0.0, hi=127.0 if kind == "impulse" else None,
                                  unit="trace" if kind == "impulse" else "steps",
-                                 doc=f"{tr} trace {'increment per spike' if kind == 'impulse' else 'decay time constant'}")
+                                 doc=f"{tr} trace "
+                                     f"{'increment per spike' if kind == 'impulse' else 'decay time constant'}")
            for tr in _TRACES for kind in ("impulse", "tau")},
         **COMMON,
     }
@@ -79,7 +80,8 @@ class Rule(HardwareRule):
         rules = {k: params[k] for k in ("dw", "dd", "dt") if params.get(k) is not None}
         if not rules:
             raise NetworkFormatError("no learning rule given", field=f"{field}.dw",
-                                     fix='give dw (and/or dd, dt) in Lava syntax, e.g. "2^-2 * x1 * y0 - 2^-2 * y1 * x0"')
+                                     fix='give dw (and/or dd, dt) in Lava syntax, '
+                                         'e.g. "2^-2 * x1 * y0 - 2^-2 * y1 * x0"')
         scal = {f"{tr}_{kind}": float(params[f"{tr}_{kind}"]) for tr in _TRACES for kind in ("impulse", "tau")}
         return _located(lambda: config_from_rules(**rules, rng_seed=int(params["rng_seed"]),
                                                   t_epoch=int(params["t_epoch"]), sign_mode=hw["sign_mode"],

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 try:
-    import numba
+    import numba  # noqa: F401  (availability check: HAVE_NUMBA)
     from numba import njit
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover

@@ -41,7 +41,8 @@ class NeuronSpec:
     models: tuple[str, ...] = _f(doc="neuron models (neuromap names) a core can run")
     voltage_bits: int = _f(1, 64, "bit", doc="signed membrane-voltage register width")
     current_bits: int = _f(0, 64, "bit", doc="signed synaptic-current register width (0 = no current state)")
-    decay_bits: int = _f(0, 32, "bit", doc="unsigned exponential-decay constant width; decay = d / 2**decay_bits (0 = no exponential decay)")
+    decay_bits: int = _f(0, 32, "bit", doc="unsigned exponential-decay constant width; decay = d / 2**decay_bits (0 = "
+                                           "no exponential decay)")
     leak_bits: int = _f(0, 32, "bit", doc="signed linear-leak width (0 = no linear leak)")
     threshold_bits: int = _f(1, 64, "bit", doc="unsigned threshold mantissa width")
     threshold_shift: int = _f(0, 32, "bit", doc="left shift applied to the threshold mantissa")
@@ -63,7 +64,8 @@ class SynapseSpec:
                                      doc="weight sign modes; 'signed' = two's complement in weight_bits_max")
     delay_min: int = _f(0, 1 << 16, "step", doc="smallest synaptic delay (1 = next step)")
     delay_max: int = _f(0, 1 << 16, "step", doc="largest synaptic delay")
-    axon_types: int = _f(0, 64, "", doc="input-axon types per core; a neuron has one weight per type (0 = per-synapse weights)")
+    axon_types: int = _f(0, 64, "", doc="input-axon types per core; a neuron has one weight per type (0 = per-synapse "
+                                        "weights)")
     max_fan_out_cores: int = _f(0, 1 << 20, "core", doc="target cores one neuron may reach (0 = unlimited)")
 
 
@@ -73,11 +75,13 @@ class CoreSpec:
 
     max_neurons: int = _f(1, 1 << 24, "neuron", doc="neurons (compartments) per core")
     max_input_axons: int = _f(1, 1 << 24, "axon", doc="input-axon slots per core")
-    max_output_axons: int = _f(0, 1 << 24, "axon", doc="output-axon entries per core (one per neuron x target core; 0 = unlimited)")
+    max_output_axons: int = _f(0, 1 << 24, "axon", doc="output-axon entries per core (one per neuron x target core; 0 "
+                                                       "= unlimited)")
     plastic_axon_slots: int = _f(1, 8, "axon", doc="input-axon slots a plastic input axon occupies")
     memory_model: str = _f(choices=("nengo_loihi", "crossbar"),
                            doc="synapse-memory accounting: 'nengo_loihi' bit accounting or a dense 'crossbar'")
-    synapse_memory_bits: int = _f(0, 1 << 40, "bit", doc="synapse memory per core (crossbar: max_input_axons x max_neurons)")
+    synapse_memory_bits: int = _f(0, 1 << 40, "bit", doc="synapse memory per core (crossbar: max_input_axons x "
+                                                         "max_neurons)")
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,10 @@ class SynapseMemorySpec:
     word_bits: int = _f(1, 4096, "bit", doc="memory word width; each group is rounded up to whole words")
     synapses_per_group: int = _f(1, 1 << 16, "synapse", doc="synapses per group (one header each)")
     group_header_bits: int = _f(0, 4096, "bit", doc="header bits per group")
-    index_bits: tuple[int, ...] = _f(0, 32, "bit", doc="allowed target-index widths; the smallest >= ceil(log2(neurons on core)) is used")
-    weight_bits: tuple[int, ...] = _f(0, 32, "bit", doc="allowed stored weight widths; the smallest >= the projection's bits is used")
+    index_bits: tuple[int, ...] = _f(0, 32, "bit", doc="allowed target-index widths; the smallest >= ceil(log2(neurons "
+                                                       "on core)) is used")
+    weight_bits: tuple[int, ...] = _f(0, 32, "bit", doc="allowed stored weight widths; the smallest >= the "
+                                                        "projection's bits is used")
     delay_bits: int = _f(0, 32, "bit", doc="delay field bits per synapse when any delay on the axon exceeds delay_min")
     tag_bits: int = _f(0, 32, "bit", doc="tag bits per synapse of a plastic projection")
 
@@ -255,7 +261,7 @@ def _build(cls: type, data: Any, file: str, prefix: str):
     for f in fields:
         fld = prefix + f.name
         if f.name not in data:
-            raise _err(file, fld, "missing field", f"add it; see docs/targets.md")
+            raise _err(file, fld, "missing field", "add it; see docs/targets.md")
         values[f.name] = _value(hints[f.name], f.metadata, data[f.name], file, fld)
     return cls(**values)
 

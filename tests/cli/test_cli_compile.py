@@ -25,6 +25,10 @@ def test_frozen_seed_example_validates_against_lava(tmp_path, capsys):
     assert cli(["compile", RAMP, "--freeze", "-o", str(tmp_path / "b"), "--placer", "greedy"], capsys)[0] == 0
     code, out, err = cli(["validate", str(tmp_path / "b"), "--steps", "100"], capsys)
     assert code == 0 and out.startswith("identical: 100 steps"), err
+    split = out.splitlines()[1]                 # the time split: every phase named, the parts add up
+    assert split.startswith("  time split: lava ") and ", emulator " in split and ", compare " in split
+    parts = [float(p.split()[-2]) for p in split.split(": ", 1)[1].split(" (total")[0].split(", ")]
+    assert abs(sum(parts) - float(split.split("(total ")[1].split()[0])) <= 0.15
 
 
 @pytest.mark.skipif(not lava_available(), reason="pair stdp compiles through lava-nc's learning-rule parser (not installed: core-only venv)")

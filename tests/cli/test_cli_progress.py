@@ -26,6 +26,16 @@ class Recorder:
         self.calls.append((done, total))
 
 
+class LabelRecorder(Recorder):
+    """Also records the phase names (``progress.label(text)``), in order, with the call count at each."""
+    def __init__(self):
+        super().__init__()
+        self.labels = []
+
+    def label(self, text):
+        self.labels.append((text, len(self.calls)))
+
+
 @pytest.fixture(scope="module")
 def hw_image():
     from neuromap.toolchain import compile_network
@@ -68,10 +78,14 @@ def test_compiler_reports_each_pass():
 @pytest.mark.lava
 def test_validate_reports_lava_then_emulator(hw_image):
     from neuromap.validate import validate_image
-    rec = Recorder()
+    rec = LabelRecorder()
     assert validate_image(hw_image, 40, progress=rec) == validate_image(hw_image, 40)
-    assert rec.calls[:20] == [(2 * k, 80) for k in range(1, 21)]          # 20 Lava segments of 2 steps
+    assert rec.calls[:21] == [(2 * k, 80) for k in range(0, 21)]         # start-up, 20 Lava segments of 2 steps
     assert (40, 80) in rec.calls and rec.calls[-1] == (80, 80)
+    names = [t.split(" (")[0] for t, _ in rec.labels]
+    assert names == ["lava", "building Lava processes", "starting Lava", "Lava", "emulator", "compare"]
+    (text, at), = [(t, k) for t, k in rec.labels if t.startswith("starting Lava")]   # named before Lava blocks
+    assert text.endswith(" processes)") and rec.calls[at] == (0, 80) and dict(rec.labels)["Lava"] == at + 1
 
 
 @pytest.mark.lava
@@ -79,7 +93,7 @@ def test_lava_run_in_segments_is_identical(hw_image):
     from backends.lava.run import run
     rec = Recorder()
     whole, segmented = run(hw_image, 45), run(hw_image, 45, progress=rec)
-    assert [d for d, _ in rec.calls] == list(range(3, 45, 3)) + [45]      # ceil(45 / 20) = 3 steps each
+    assert [d for d, _ in rec.calls] == list(range(0, 45, 3)) + [45]      # start-up, ceil(45 / 20) = 3 steps each
     for pop, s in whole.spikes.items():
         assert np.array_equal(s, segmented.spikes[pop]), pop
     for pop, u in whole.u.items():
@@ -132,6 +146,36 @@ def test_bar_is_quiet_off_a_terminal_and_with_enabled_false(terminal, monkeypatc
     with progress_mod.bar("work") as p:
         assert p is None
     assert terminal[1].getvalue() == ""
+
+
+def test_heartbeat_moves_a_bar_whose_job_blocks(terminal, monkeypatch):
+    """A phase that reports nothing for seconds (Lava starting its processes) still redraws, with its
+    elapsed seconds."""
+    terminal = terminal()
+    monkeypatch.setattr(progress_mod, "HEARTBEAT", 0.05)
+    import time
+    with progress_mod.bar("work") as p:
+        p(0, 10)
+        p.label("starting Lava")
+        time.sleep(1.3)                                       # no report meanwhile
+        assert "work: starting Lava (1 s)" in terminal[1].getvalue()
+        p(10, 10)
+    assert "100%" in terminal[1].getvalue()
+
+
+def test_phase_times_add_up_and_name_the_phase():
+    rec = LabelRecorder()
+    times = progress_mod.PhaseTimes()
+    for name in ("a", "b", "a"):
+        with times.phase(name, rec):
+            pass
+    assert [t for t, _ in rec.labels] == ["a", "b", "a"] and list(times.seconds) == ["a", "b"]
+    times.seconds = {"lava": 6.14, "emulator": 0.42}
+    assert times.line() == "time split: lava 6.1 s, emulator 0.4 s (total 6.6 s)"
+    assert times.as_dict() == {"lava": 6.14, "emulator": 0.42}
+    assert progress_mod.PhaseTimes.from_dict(times.as_dict()).line() == times.line()
+    with times.phase("none"):                    # no progress: timing only
+        pass
 
 
 def test_bar_waits_for_the_delay(terminal):

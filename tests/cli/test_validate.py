@@ -103,7 +103,8 @@ def test_cli_identical_then_mismatch(tmp_path, capsys, monkeypatch):
     assert e.value.code == 0, cap.err
     from backends.emulator import run as run_emulator
     want = sum(len(s) for s in run_emulator(img, 30).spikes.values())
-    assert out == f"identical: 30 steps, {want} spikes" and want > 0
+    assert out.splitlines()[0] == f"identical: 30 steps, {want} spikes" and want > 0
+    assert out.splitlines()[1].startswith("  time split: lava ") and len(out.splitlines()) == 2
 
     # a Lava result with one flipped spike -> exit 1 naming it
     import backends.lava.run as lava_run

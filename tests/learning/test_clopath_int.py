@@ -1,4 +1,4 @@
-"""Integer Clopath engine (emulator/seed_rules/clopath.py): hand-computed steps, rounding, thresholds,
+"""Integer Clopath engine (neuromap/learning_engines/clopath.py): hand-computed steps, rounding, thresholds,
 saturation; its quantizer mapping (neuromap/compiler/quantize_learning.py); float vs integer pairing."""
 import os
 import sys
@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from emulator.rule_engines import RULE_ENGINES
-from emulator.seed_rules import clopath
+from neuromap.learning_engines import ENGINES as RULE_ENGINES
+from neuromap.learning_engines import clopath
 from neuromap.compiler.quantize_learning import mant_shift
 from neuromap.errors import TargetError
 

@@ -1,4 +1,4 @@
-"""Loihi learning engine (emulator.learning): hand-computed cases pinning each arithmetic detail,
+"""Loihi learning engine (neuromap.learning_engines.loihi_step): hand-computed cases pinning each arithmetic detail,
 config validation / JSON, and numpy == numba on random rules (no Lava needed).
 
 Random numbers in the hand cases are drawn here from fresh numpy generators with Lava's seeds
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from emulator.learning import (decompose_impulses, learning_step, make_state, truncate_csr,
+from neuromap.learning_engines.loihi_step import (decompose_impulses, learning_step, make_state, truncate_csr,
                                truncate_weights)
-from emulator.learning_numba import _wrap32
+from neuromap.learning_engines.loihi_numba import _wrap32
 from neuromap.errors import NetworkFormatError
 from neuromap.learning_rules import FACTOR_VARS, Factor, LearningConfig, Product
 

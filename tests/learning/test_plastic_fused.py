@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 
-from emulator.seed_rules import homeostatic_stdp, vogels_isp
+from neuromap.learning_engines import homeostatic_stdp, vogels_isp
 
 HOMEO = dict(engine="homeostatic_stdp", sign=1, delay=1, w_lo=0, w_hi=200, keep_plus=62340, keep_minus=64453,
              a_plus=103732, a_minus=34232, homeostasis=False)
@@ -80,7 +80,7 @@ def test_kernel_equals_numpy_engine(case):
 @pytest.mark.parametrize("case", [k for k, c in enumerate(_cases()) if c[1]["engine"] == "homeostatic_stdp"])
 def test_kernel_row_layouts_equal_numpy_engine(case, order):
     """All-to-all projections run as contiguous rows (homeostatic_stdp_numba.PRE_MAJOR / POST_MAJOR)."""
-    from emulator.seed_rules import homeostatic_stdp_numba as hn
+    from neuromap.learning_engines import homeostatic_stdp as hn
     name, learning, big = _cases()[case]
     arrays = _luts(np.random.default_rng(case), learning["window"], big) if learning.get("homeostasis") else {}
     a, sa = _drive(homeostatic_stdp, learning, arrays, "numpy", case, order=order)
@@ -183,7 +183,7 @@ POOL = dict(engine="pool_stdp", sign=1, delay=1, w_lo=0, w_hi=100, keep_plus=520
 
 
 def _pool_cases():
-    return [dict(POOL), dict(POOL, delay=0, pool_update="secretion"),
+    return [dict(POOL), dict(POOL, delay=0, pool_update="literal"),
             dict(POOL, delay=3, w_goal=100000 << 16, alpha_ss=300),                      # ratio clamps at 16
             dict(POOL, sign=-1, w_lo=5, w_hi=90, pw_init=2 << 16, pw_soma_init=0),       # pool cap binds
             dict(POOL, alpha_ss=60000, a_plus=1 << 17, pw_init=400 << 16)]               # scaling, saturation
@@ -192,8 +192,8 @@ def _pool_cases():
 @pytest.mark.parametrize("order", ["any", "pre"])
 @pytest.mark.parametrize("case", range(5))
 def test_pool_kernel_equals_numpy_engine(case, order):
-    """emulator/seed_rules/pool_stdp_numba.py == pool_stdp.step: weights every step and the whole state."""
-    from emulator.seed_rules import pool_stdp
+    """pool_stdp.step_fields (numba kernel) == pool_stdp.step (numpy): weights every step and the whole state."""
+    from neuromap.learning_engines import pool_stdp
     learning = _pool_cases()[case]
     rng = np.random.default_rng(case)
     n = 65                                                    # tables: calcium every 2**-8, c_max = 64 << 4

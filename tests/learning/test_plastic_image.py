@@ -122,7 +122,7 @@ def test_image_verify_checks_learning():
     with pytest.raises(ImageError, match="tag_1"):
         dataclasses.replace(img, projections=[dataclasses.replace(
             pm, learning_arrays={"tag_1": np.zeros(3, np.int16)})]).verify()
-    with pytest.raises(ImageError, match="unknown to this emulator"):
+    with pytest.raises(ImageError, match="learning engine .nope. is unknown"):
         emulate(dataclasses.replace(img, projections=[dataclasses.replace(
             pm, learning={"engine": "nope"})]), 3, "numpy")
 

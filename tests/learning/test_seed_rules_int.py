@@ -1,9 +1,9 @@
-"""Integer seed-rule engines (emulator/seed_rules): hand-computed steps, rounding and saturation edges."""
+"""Integer seed-rule engines (neuromap/learning_engines): hand-computed steps, rounding and saturation edges."""
 import numpy as np
 import pytest
 
-from emulator.seed_rules import SEED_ENGINES, homeostatic_stdp, pool_stdp, vogels_isp
-from emulator.seed_rules.fixed import lut_interp, rshift_round
+from neuromap.learning_engines import ENGINES, homeostatic_stdp, pool_stdp, vogels_isp
+from neuromap.learning_engines.fixed import lut_interp, rshift_round
 
 T, F = True, False
 ONE = np.ones(1, np.int64)
@@ -26,7 +26,7 @@ def test_rounding_is_half_up_and_lut_interpolates():
     tab = np.array([0, 10, 20, 40], np.int64)
     # 4 fraction bits above the 8 table bits: x = 40 -> entry 2 + 8/16 -> 20 + 10 * 0.5
     assert lut_interp(tab, np.array([0, 16, 40, 41, 48, 1000]), 12).tolist() == [0, 10, 30, 31, 40, 40]
-    assert set(SEED_ENGINES) == {"pool_stdp", "homeostatic_stdp", "vogels_isp"}
+    assert {"pool_stdp", "homeostatic_stdp", "vogels_isp"} <= set(ENGINES)
 
 
 # ------------------------------------------------------------------ nearest-neighbour / homeostatic STDP

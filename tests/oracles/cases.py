@@ -115,7 +115,7 @@ def randomize(learning: dict, arrays: dict, r, edges: bool = False) -> tuple[dic
                  pw_init=int(r.integers(0, 1 << 26)), pw_soma_init=int(r.integers(0, 1 << 24)),
                  pw_set=int(r.integers(0, 1 << 25)), w_goal=int(r.choice([0, int(r.integers(1, 1 << 26))])),
                  k_cg=int(r.integers(0, 1 << 13)), c_per_w=int(r.integers(0, 1 << 23)),
-                 pool_update=str(r.choice(["conserve", "demand"])))
+                 pool_update=str(r.choice(["conserve", "literal"])))
         if edges:
             p.update(a_plus=_half(r, 2), a_minus=_half(r, 2), k_pw=_half(r, 1, 1 << 14),
                      alpha_ss=_half(r, 1, 1 << 12), pw_init=int(r.choice([0, 1 << 30])))

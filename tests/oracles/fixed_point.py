@@ -30,7 +30,7 @@ def decay_toward_zero(x: int, factor: int, bits: int) -> int:
 def lut_read(table: list[int], x: int, frac_bits: int, lut_frac_bits: int = 8) -> int:
     """A compiler table sampled every ``2**-lut_frac_bits`` of x's unit, read at fixed-point ``x``
     (``frac_bits`` fraction bits, x >= 0): linear interpolation between the two neighbouring entries,
-    rounded half up; at or past the last entry the last entry (docs: emulator/seed_rules/fixed.py ``LUT_F``)."""
+    rounded half up; at or past the last entry the last entry (docs: neuromap/learning_engines/fixed.py ``LUT_F``)."""
     step = 2 ** (frac_bits - lut_frac_bits)          # x units per table entry
     i, f = divmod(x, step)
     if i >= len(table) - 1:

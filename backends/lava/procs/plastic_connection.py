@@ -1,9 +1,9 @@
 """neuromap's integer seed-rule learning engines as a Lava 0.10.0 connection process (``fixed_pt`` model).
 
 Lava's ``Loihi2FLearningRule`` cannot express the seed rules (``pool_stdp``, ``homeostatic_stdp``,
-``vogels_isp``, ``clopath``; :mod:`emulator.seed_rules`), so :class:`NeuromapPlasticSparse` is a custom
-connection whose model delivers exactly like Lava's ``Sparse``/``DelaySparse`` fixed_pt models and then
-advances the emulator's own engine (:func:`emulator.rule_engines.rule_engine`, numpy path): the
+``vogels_isp``, ``clopath``, any engine registered in :mod:`neuromap.learning_engines`), so
+:class:`NeuromapPlasticSparse` is a custom connection whose model delivers exactly like Lava's
+``Sparse``/``DelaySparse`` fixed_pt models and then advances the registered engine (numpy path): the
 learning arithmetic is shared, not re-derived (as :mod:`backends.lava.procs.truenorth` shares
 ``emulator.truenorth``).
 
@@ -19,7 +19,7 @@ Per Lava time step t (emulator step t - 1), in ``run_spk``:
 3. delivery: per (post, delay) the sum of this step's weights, shifted by ``weight_exp`` (left for
    >= 0, floor right otherwise), added to the delay buffer after rolling it by one step (Lava's
    ``PyDelaySparseModelBitAcc``; delay 0 = next step);
-4. learning: ``engine.step(learning, state, weights, pre, post, t, v)`` updates ``weights`` in place;
+4. learning: ``engine.step(cfg, state, weights, pre, post, t, v)`` (``cfg``: the engine's typed schema) updates ``weights`` in place;
    they deliver from step t + 1 on. This is the emulator's order (``emulator/plastic.py``).
 
 ``weights`` (Var, int32[S], 8 b + sign mantissas) holds the entries in the order given (the plan gives
@@ -44,9 +44,8 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa:
 from lava.proc.lif.models import PyLifModelBitAcc  # noqa: E402
 from lava.proc.lif.process import LIF  # noqa: E402
 
-from backends.lava.plan import V_ENGINES  # noqa: E402
 from backends.lava.procs.lif_refractory import LIFRefractoryFixed, PyLifRefractoryModelFixed  # noqa: E402
-from emulator.rule_engines import rule_engine  # noqa: E402
+from neuromap import learning_engines  # noqa: E402
 from neuromap.errors import ImageError  # noqa: E402
 
 class NeuromapPlasticSparse(AbstractProcess):
@@ -63,7 +62,7 @@ class NeuromapPlasticSparse(AbstractProcess):
         weights, delays = np.asarray(weights, np.int32), np.asarray(delays, np.int64)
         n_post, n_pre = int(shape[0]), int(shape[1])
         where = f"plastic connection {name!r}"
-        rule_engine(learning, where)
+        learning_engines.schema(learning, where)        # unknown engine or bad field: one-line ImageError
         if not rows.shape == cols.shape == weights.shape == delays.shape or rows.ndim != 1:
             raise ImageError(f"{where}: rows, cols, weights and delays need one entry per synapse")
         if rows.size == 0:
@@ -100,8 +99,10 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.rows, self.cols, self.delays = p["rows"], p["cols"], p["delays"]
         n_post, n_pre = p["shape"]
         self.n_post = n_post
-        self.engine = rule_engine(self.learning, f"plastic connection {p.get('name')!r}")
-        self.state = self.engine.make_state(self.learning, p["learning_arrays"], n_pre, n_post, self.cols, self.rows)
+        where = f"plastic connection {p.get('name')!r}"
+        self.engine = learning_engines.engine(self.learning, where)
+        self.cfg = self.engine.Schema.from_dict(self.learning, where)
+        self.state = self.engine.make_state(self.cfg, p["learning_arrays"], n_pre, n_post, self.cols, self.rows)
         hook = getattr(self.engine, "use_engine", None)
         if hook is not None:
             hook(self.state, "numpy")
@@ -109,7 +110,7 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.a_buf = np.zeros((n_post, D), np.int64)
         self.slot = self.delays * n_post + self.rows           # flat (delay, post) slot of each synapse
         self.weight_exp = int(p["weight_exp"])
-        self.read_v = self.learning.get("engine") in V_ENGINES
+        self.read_v = bool(self.engine.READS_V)
 
     def run_spk(self):
         self.a_out.send(self.a_buf[:, 0].astype(np.int32))
@@ -128,7 +129,7 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.a_buf[:, 0] = 0
         self.a_buf = np.roll(self.a_buf, -1, axis=1)
         self.a_buf += acc
-        self.engine.step(self.learning, self.state, w, pre, post, self.time_step, v)
+        self.engine.step(self.cfg, self.state, w, pre, post, self.time_step, v)
 
 
 class _SendsV:

@@ -1,4 +1,5 @@
-"""TrueNorth-style cores (``emulator.truenorth``) as Lava 0.10.0 processes, run on ``Loihi2SimCfg(select_tag="fixed_pt")``.
+"""TrueNorth-style cores (``emulator.truenorth``) as Lava 0.10.0 processes, run on
+``Loihi2SimCfg(select_tag="fixed_pt")``.
 
 Lava has no process for the Cassidy et al. (2013) neuron, so :class:`TrueNorthCore` is a custom
 process whose ``fixed_pt`` Python model advances its core each time step with the emulator's
@@ -33,6 +34,7 @@ from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
 from emulator.truenorth import TNCore, TNResult, check_core, step_core_np  # noqa: E402
+from neuromap.errors import ImageError  # noqa: E402
 
 
 class TrueNorthCore(AbstractProcess):
@@ -89,8 +91,6 @@ def run_truenorth(cores: list[TNCore], n_ticks: int, inputs: np.ndarray | None =
     from lava.proc.sparse.process import DelaySparse, Sparse
     from lava.utils.weightutils import SignMode
     from scipy.sparse import csr_matrix
-
-    from neuromap.errors import ImageError
 
     C = len(cores)
     for c in cores:

@@ -4,7 +4,8 @@ fixed_pt models (``LearningConnectionModelBitApproximate``, lava/magma/core/mode
 Plain functions over numpy arrays. One projection = one :class:`neuromap.learning_rules.LearningConfig`
 (the parsed rule) + one :class:`LearningState` (traces, spike times, tags, random streams) + the
 caller's weight array, updated in place by :func:`learning_step` once per time step t = 1, 2, ...
-``engine="numba"`` runs :mod:`emulator.learning_numba` (same integers).
+``engine="numba"`` runs :mod:`neuromap.learning_engines.loihi_numba` (same integers). The image engine
+``loihi`` (:mod:`neuromap.learning_engines.loihi`) runs a projection through these functions.
 
 Weights are Dense ``(n_post, n_pre)`` or the ``data`` of a CSR matrix over posts (``indptr``,
 ``indices`` given to :func:`make_state`). Semantics, bit widths and Lava line citations:
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuromap.learning_engines.loihi_numba import step as numba_step
 from neuromap.learning_rules import FACTOR_WIDTH, LearningConfig
 
 W_TRACE = 7                       # constants.py:48
@@ -223,7 +225,6 @@ def learning_step(cfg: LearningConfig, state: LearningState, weights: np.ndarray
     draws = _draws(cfg, state, t, learn)
     u = int((t // T) % (2 ** cfg.decimate_exponent) == 0) if cfg.decimate_exponent is not None else 0
     if engine == "numba":
-        from emulator.learning_numba import step as numba_step
         numba_step(cfg, state, weights, pre, post, t, learn, u, draws, _consts(cfg, state))
     elif engine == "numpy":
         _spike_phase(cfg, state, pre, post, t, draws[0])

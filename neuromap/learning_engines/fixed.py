@@ -1,10 +1,13 @@
 """Integer arithmetic shared by the seed-rule learning engines (neuromap extensions of the Loihi engine).
 
+Contract layer (:mod:`neuromap.learning_engines`): the compiler quantizes with these widths and the
+engines compute with them; imports only numpy.
+
 Every quantity is an int64 fixed-point number ``value = q / 2**F`` with a fraction width ``F``
 stated where it is used. One rounding mode everywhere: **round half up** (towards +inf),
 ``rshift_round(x, n) = (x + 2**(n-1)) >> n`` with an arithmetic shift. Nothing here is random.
 
-Widths (module constants, also recorded by the compiler in each ``learning`` dict):
+Widths (module constants, also recorded by the compiler in each ``learning`` dict as wf, af, xf):
 
 - ``WF = 16``: fraction bits of the fine weight ``w_fine = weight_mantissa * 2**16`` that the
   engines learn on (the core sees ``round(w_fine / 2**16)`` saturated to the weight field);
@@ -72,15 +75,16 @@ def keep_factor(dt: float, tau: float) -> int:
 class WeightCodec:
     """Fine weights <-> the core's weight mantissas for one projection.
 
+    ``cfg``: the engine's schema (:class:`neuromap.learning_engines.schema.SeedRuleSchema`).
     ``sign`` (+1 excitatory / -1 inhibitory): the engines learn the magnitude ``sign * weight``.
     ``w_lo``/``w_hi``: the magnitude's clip range in mantissa units (from the rule's w_min/w_max
     and the weight field). The core's weight is ``sign * rshift_round(w_fine, WF)``.
     """
 
-    def __init__(self, learning: dict):
-        self.sign = int(learning.get("sign", 1))
-        self.lo = int(learning["w_lo"]) << WF
-        self.hi = int(learning["w_hi"]) << WF
+    def __init__(self, cfg):
+        self.sign = cfg.sign
+        self.lo = cfg.w_lo << WF
+        self.hi = cfg.w_hi << WF
 
     def fine(self, weights: np.ndarray) -> np.ndarray:
         return (self.sign * weights.astype(np.int64)) << WF
@@ -112,9 +116,9 @@ class Synapses:
     """What every seed-rule engine keeps about its projection: the weight codec, the pre delay line,
     the synapses' pre/post indices and the fine weights (set from the stored weights at the first step)."""
 
-    def __init__(self, learning: dict, n_pre: int, pre_idx: np.ndarray, post_idx: np.ndarray):
-        self.codec = WeightCodec(learning)
-        self.delay = PreDelay(learning["delay"], n_pre)
+    def __init__(self, cfg, n_pre: int, pre_idx: np.ndarray, post_idx: np.ndarray):
+        self.codec = WeightCodec(cfg)
+        self.delay = PreDelay(cfg.delay, n_pre)
         self.pre_idx = np.asarray(pre_idx, np.int64)
         self.post_idx = np.asarray(post_idx, np.int64)
         self.w_fine: np.ndarray | None = None

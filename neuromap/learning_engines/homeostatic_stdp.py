@@ -1,10 +1,34 @@
-"""Numba kernel of the integer homeostatic / nearest-neighbour STDP engine: the same integers as
-:func:`emulator.seed_rules.homeostatic_stdp.step` (int64 fixed point, round half up, fine weights
+"""Learning engine ``homeostatic_stdp``: integer homeostatic STDP (seed 003, Carlson et al. 2013), and plain
+nearest-neighbour STDP (rule ``nn_stdp``). One module: image schema, quantizer, state, numpy step, numba kernel.
+
+Float rule: :mod:`neuromap.plasticity.homeostatic_stdp` (and ``nn_stdp`` when
+``learning["homeostasis"]`` is false). Integer state, per step t (1-based):
+
+- ``ltp`` per synapse, ``ltd`` per post neuron: fine-weight units (weight mantissa * 2**WF);
+  an arriving pre spike sets ``ltp = a_plus``; both decay every step,
+  ``x <- round(x * keep / 2**16)`` (round half up); a post spike sets ``ltd = a_minus``
+  *after* the weight update (ANNarchy's order).
+- ``last_pre`` / ``last_post``: step of the neurons' last emitted spike (this step's included);
+  ``stdp = ltp`` if ``last_post >= last_pre`` else ``-ltd``.
+- rate estimate: ``count`` = the post neuron's spikes in the last ``window`` steps (int32,
+  a 1-bit ring of ``window`` entries per neuron; ANNarchy's ``compute_firing_rate(T)``
+  times T/1000 exactly).
+- the rate-dependent factor and the homeostatic term come from compiler tables indexed by
+  ``count`` (``KF = 30`` fraction bits): ``k_lut[c] = round(2**30 beta K(c))``,
+  ``h_lut[c] = round(2**30 alpha (1 - R(c)/Rtarget) K(c))`` with ``R(c) = 1000 c / T`` Hz and
+  ``K = R / (T (1 + |1 - R/Rtarget| gamma))``;
+  ``w_fine += round((h_lut[c] * w_fine + k_lut[c] * stdp) / 2**30)`` (round half up);
+  without homeostasis ``w_fine += stdp``.
+- weights clip to ``[w_lo, w_hi]`` mantissas (``WeightCodec``); the core sees ``round(w_fine / 2**WF)``.
+
+Overflow: ``|h_lut| * 2**25 < 2**62`` needs ``|alpha (1 - R/Rtarget) K| < 64`` (checked by the compiler).
+
+The numba kernel gives the same integers as :func:`step` (int64 fixed point, round half up, fine weights
 ``mantissa * 2**16`` clipped to ``[w_lo, w_hi] * 2**16``, stored mantissas int32).
 
 :func:`pack` flattens P projections (nn_stdp and homeostatic ones may mix) into one group tuple
-(layout: :mod:`emulator.seed_rules.packing`); :func:`step_group` runs one step of all of them;
-the numpy engine's ``step`` calls it through :func:`emulator.seed_rules.packing.step_one` under the
+(layout: :mod:`neuromap.learning_engines.packing`); :func:`step_group` runs one step of all of them;
+the numpy engine's ``step`` calls it through :func:`neuromap.learning_engines.packing.step_one` under the
 ``numba`` engine. The group ends with two per-post scratch arrays: this step's ``h_lut``/``k_lut`` entries.
 
 Speed: an all-to-all projection (:func:`layout`) runs as rows of contiguous synapses with the row's
@@ -14,10 +38,143 @@ entries are ``h = 0``, ``k = 2**30``, which gives exactly ``w += stdp``, so both
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numba
 import numpy as np
 
-from emulator.seed_rules.packing import arrive, cat, offsets, scatter
+from neuromap.errors import TargetError
+from neuromap.learning_engines import packing
+from neuromap.learning_engines.fixed import WF, Synapses, decay_trace, rshift_round
+from neuromap.learning_engines.packing import use_engine  # noqa: F401  (the engine interface's hook)
+from neuromap.learning_engines.packing import arrive, cat, offsets, scatter
+from neuromap.learning_engines.schema import (QuantizeContext, Quantized, SeedRuleSchema, bool_field, enum_field,
+                                              int_field)
+
+ENGINE = "homeostatic_stdp"
+#: the post membrane v is not read
+READS_V = False
+KF = 30
+NEVER = -(10 ** 9)
+#: fine-weight amounts (a_plus, a_minus) stay below 2**40 so products with 2**30 tables fit int64
+AMOUNT = 1 << 40
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schema(SeedRuleSchema):
+    """Image fields of ``homeostatic_stdp`` (``nn_stdp`` when ``homeostasis`` is false)."""
+
+    ENGINE: ClassVar[str] = ENGINE
+    ARRAYS: ClassVar[dict[str, str]] = {
+        "k_lut": "int64[window + 1]: round(2**30 beta K(c)) per spike count c (homeostasis only)",
+        "h_lut": "int64[window + 1]: round(2**30 alpha (1 - R(c)/Rtarget) K(c)) per spike count c (homeostasis only)"}
+    engine: str = enum_field((ENGINE,), "engine name")
+    rule: str = enum_field(("homeostatic_stdp", "nn_stdp"), "float rule the compiler converted")
+    keep_plus: int = int_field(0, 1 << 16, "per-step retention of ltp, 16 fraction bits")
+    keep_minus: int = int_field(0, 1 << 16, "per-step retention of ltd, 16 fraction bits")
+    a_plus: int = int_field(-AMOUNT, AMOUNT, "ltp set by an arriving pre spike, fine-weight units")
+    a_minus: int = int_field(-AMOUNT, AMOUNT, "ltd set by a post spike, fine-weight units")
+    homeostasis: bool = bool_field("true: homeostatic_stdp (tables k_lut, h_lut); false: nn_stdp")
+    window: int | None = int_field(1, 1 << 20, "rate window T, steps (homeostasis only)", optional=True)
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        if self.homeostasis != (self.window is not None):
+            self.fail(where, "has window exactly when homeostasis is true: "
+                      f"homeostasis={self.homeostasis}, window={self.window}")
+
+    def array_names(self) -> tuple[str, ...]:
+        return tuple(self.ARRAYS) if self.homeostasis else ()
+
+    def check_arrays(self, arrays: dict, n_syn: int, where: str) -> None:
+        super().check_arrays(arrays, n_syn, where)
+        for name in self.array_names():
+            if arrays[name].shape != (self.window + 1,):
+                self.fail(where, f"array {name} has shape {arrays[name].shape}, expected ({self.window + 1},)")
+
+
+def quantize(q: Quantized, p, ctx: QuantizeContext) -> None:
+    """Integer fields and tables from the float rule parameters ``p`` (tau_plus, tau_minus, A_plus, A_minus
+    in float weight units; homeostatic_stdp also T (ms), Rtarget (Hz), alpha, beta, gamma)."""
+    dt, ws = ctx.dt, ctx.ws
+    q.put("keep_plus", math.exp(-dt / p["tau_plus"]), 1 << 16)
+    q.put("keep_minus", math.exp(-dt / p["tau_minus"]), 1 << 16)
+    q.put("a_plus", p["A_plus"], ws * (1 << WF))
+    q.put("a_minus", p["A_minus"], ws * (1 << WF))
+    homeo = p["rule"] == "homeostatic_stdp"
+    q.fields["homeostasis"] = homeo
+    if homeo:
+        T, rt = float(p["T"]), float(p["Rtarget"])
+        window = max(int(T / dt), 1)
+        q.fields["window"] = window
+        r = (1000.0 / T) * np.arange(window + 1)
+        k = r / (T * (1.0 + np.abs(1.0 - r / rt) * float(p["gamma"])))
+        h = float(p["alpha"]) * (1.0 - r / rt) * k
+        if np.max(np.abs(h)) >= 64 or np.max(np.abs(float(p["beta"]) * k)) >= 64:
+            raise TargetError(f"{ctx.where}.plasticity: alpha/beta too large for the integer homeostatic_stdp engine "
+                              "(|alpha (1 - R/Rtarget) K| and |beta K| must stay below 64 per step)")
+        q.table("k_lut", float(p["beta"]) * k, 2.0 ** KF)
+        q.table("h_lut", h, 2.0 ** KF)
+
+
+@dataclass
+class State:
+    syn: Synapses
+    ltp: np.ndarray          # int64 per synapse, fine weight units
+    ltd: np.ndarray          # int64 per post neuron
+    last_pre: np.ndarray     # int64 per pre neuron
+    last_post: np.ndarray    # int64 per post neuron
+    ring: np.ndarray | None  # bool (window, n_post)
+    count: np.ndarray        # int64 per post neuron
+    k_lut: np.ndarray | None
+    h_lut: np.ndarray | None
+    cfg: Schema
+    engine: str = "numpy"    # emulator engine (use_engine); "numba" runs the numba kernel below
+    nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
+
+
+
+def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
+               post_idx: np.ndarray) -> State:
+    """State of one projection; ``learning``: its :class:`Schema` (or image dict)."""
+    cfg = Schema.from_dict(learning, f"{ENGINE} learning", fill_defaults=True)
+    homeo = cfg.homeostasis
+    window = cfg.window if homeo else 0
+    return State(Synapses(cfg, n_pre, pre_idx, post_idx), np.zeros(len(pre_idx), np.int64), np.zeros(n_post, np.int64),
+                 np.full(n_pre, NEVER, np.int64), np.full(n_post, NEVER, np.int64),
+                 np.zeros((window, n_post), bool) if homeo else None, np.zeros(n_post, np.int64),
+                 np.asarray(arrays["k_lut"], np.int64) if homeo else None,
+                 np.asarray(arrays["h_lut"], np.int64) if homeo else None, cfg)
+
+
+def step(learning, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
+         t: int, post_v: np.ndarray | None = None) -> None:
+    """One step t (1-based) of one projection; ``learning`` is ignored (the state holds its schema)."""
+    if st.engine == "numba":
+        return packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
+    cfg = st.cfg
+    syn = st.syn
+    arrived = syn.begin(weights, pre_spikes, t)
+    st.last_pre[pre_spikes] = t
+    st.last_post[post_spikes] = t
+    st.ltp[arrived] = cfg.a_plus
+    decay_trace(st.ltp, cfg.keep_plus)
+    decay_trace(st.ltd, cfg.keep_minus)
+    causal = st.last_post[syn.post_idx] >= st.last_pre[syn.pre_idx]
+    stdp = np.where(causal, st.ltp, -st.ltd[syn.post_idx])
+    if st.ring is not None:
+        slot = (t - 1) % st.ring.shape[0]
+        st.count += post_spikes.astype(np.int64) - st.ring[slot]
+        st.ring[slot] = post_spikes
+        c = st.count[syn.post_idx]
+        syn.w_fine += rshift_round(st.h_lut[c] * syn.w_fine + st.k_lut[c] * stdp, KF)
+    else:
+        syn.w_fine += stdp
+    syn.codec.store(syn.w_fine, weights)
+    st.ltd[post_spikes] = cfg.a_minus
+
 
 #: index of the stored weights (int32) in a group tuple
 WEIGHTS = 9
@@ -42,12 +199,10 @@ def layout(pre_idx: np.ndarray, post_idx: np.ndarray, n_pre: int, n_post: int) -
     return ANY
 
 
-def _params(learning: dict, st) -> list[int]:
-    homeo = bool(learning["homeostasis"])
-    return [int(learning["delay"]), int(homeo), int(learning["window"]) if homeo else 0,
-            int(learning["a_plus"]), int(learning["a_minus"]), int(learning["keep_plus"]),
-            int(learning["keep_minus"]), int(learning.get("sign", 1)), int(learning["w_lo"]) << 16,
-            int(learning["w_hi"]) << 16,
+def _params(st) -> list[int]:
+    c = st.cfg
+    return [c.delay, int(c.homeostasis), c.window if c.homeostasis else 0, c.a_plus, c.a_minus, c.keep_plus,
+            c.keep_minus, c.sign, c.w_lo << 16, c.w_hi << 16,
             layout(st.syn.pre_idx, st.syn.post_idx, st.last_pre.size, st.last_post.size)]
 
 
@@ -61,8 +216,8 @@ def _parts(st) -> dict:
             "h_lut": st.h_lut if st.h_lut is not None else empty_i}
 
 
-def pack(learnings, states, weights) -> tuple:
-    """Group tuple of projections (``learning`` dicts, engine states, int32 stored weights).
+def pack(states, weights) -> tuple:
+    """Group tuple of projections (engine states, int32 stored weights).
     Sets each state's fine weights from its stored weights if no step ran yet."""
     for st, w in zip(states, weights):
         if st.syn.w_fine is None:
@@ -77,7 +232,7 @@ def pack(learnings, states, weights) -> tuple:
     lut_off = offsets([p["k_lut"].size for p in parts])
     pre_idx = cat([st.syn.pre_idx + pre_off[j] for j, st in enumerate(states)], np.uint64)
     post_idx = cat([st.syn.post_idx + post_off[j] for j, st in enumerate(states)], np.uint64)
-    prm = np.array([_params(lr, st) for lr, st in zip(learnings, states)], np.int64).reshape(len(states), len(PARAMS))
+    prm = np.array([_params(st) for st in states], np.int64).reshape(len(states), len(PARAMS))
     f = {k: cat([p[k] for p in parts], np.bool_ if k in ("dring", "rring") else np.int64)
          for k in ("w_fine", "ltp", "last_pre", "ltd", "last_post", "count", "dring", "rring", "k_lut", "h_lut")}
     return (syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre_idx, post_idx,
@@ -219,3 +374,8 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre
         for m in range(m0, m0 + n_post):
             if post_spk[m]:
                 ltd[m] = a_minus
+
+
+#: the fused plastic loop's view of this engine (:mod:`neuromap.learning_engines.packing`)
+KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, step_group=step_group, n_fields=23,
+                        weights=WEIGHTS, projections=6)

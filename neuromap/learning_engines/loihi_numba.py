@@ -1,4 +1,4 @@
-"""numba kernels of :mod:`emulator.learning`: the same integers, one scalar loop per synapse.
+"""numba kernels of :mod:`neuromap.learning_engines.loihi_step`: the same integers, one scalar loop per synapse.
 
 Products are encoded as int64 tables (see :func:`encode`); int32 wrap-around of Lava's
 multiply-accumulate (``current_result`` is int32, learning_rule_applier.py:285) is reproduced
@@ -173,7 +173,7 @@ def _learn_kernel(dense, n_pre, indptr, indices, tx, ty, xh, yh, u, prods, facs,
 
 
 def step(cfg, state, weights, pre, post, t, learn, u, draws, c) -> None:
-    """One step of :func:`emulator.learning.learning_step` with the numba kernels."""
+    """One step of :func:`neuromap.learning_engines.loihi_step.learning_step` with the numba kernels."""
     r_spk, r_xd, r_xi, r_yd, r_yi, r_conn = draws
     T = cfg.t_epoch
     within = t % T or T

@@ -1,4 +1,5 @@
-"""Flat layouts of several projections' seed-rule states for the numba kernels (``*_numba.py``).
+"""Flat layouts of several projections' seed-rule states for the engines' numba kernels, and the
+:class:`Kernel` record through which the fused plastic loop (:mod:`emulator.plastic_numba`) runs them.
 
 A *group* concatenates the arrays of P projections that use one engine: per-synapse, per-pre and
 per-post arrays end to end, with int64 offset arrays (length P + 1) marking each projection's
@@ -9,8 +10,33 @@ concatenated values back into each projection's arrays.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numba
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """How the fused plastic loop runs an engine's numba kernel on a *group* (all its projections of an image).
+
+    ``pack(states, weights) -> tuple``: the group tuple of the projections' states and int32 stored weights
+    (``n_fields`` arrays); ``unpack(group, states, weights)``: copies the group back into the states;
+    ``step_fields(t, *group, pre_spk, post_spk)``: one step (``t`` 1-based) of every projection, the group's
+    arrays as separate arguments (an @njit function); ``step_group(t, group, pre_spk, post_spk)``: the same
+    taking the tuple (per-step path). Positions in the group: ``weights`` (int32 stored weights of all
+    projections, concatenated), ``syn_off`` (int64[P + 1] synapse offsets) and ``projections`` (an array
+    with one row per projection, e.g. the parameter matrix)."""
+
+    pack: Callable
+    unpack: Callable
+    step_fields: Callable
+    step_group: Callable
+    n_fields: int
+    weights: int
+    projections: int
+    syn_off: int = 0
 
 
 def cat(arrays, dtype) -> np.ndarray:
@@ -42,18 +68,22 @@ def scatter(flat: np.ndarray, parts) -> None:
         o += n
 
 
-def step_one(kernel, learning: dict, st, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
+def use_engine(st, engine: str) -> None:
+    """The engine interface's ``use_engine`` hook: ``st.engine`` <- the emulator engine (``numpy``/``numba``)."""
+    st.engine = engine
+
+
+def step_one(kernel: Kernel, st, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
              t: int) -> None:
-    """One step of one projection through a group kernel module (``pack``, ``step_group`` and ``WEIGHTS``,
-    the index of the stored weights in its group tuple). The one-projection group is cached in
+    """One step of one projection through its engine's :class:`Kernel`. The one-projection group is cached in
     ``st.nb``; it views the state's arrays, so the state stays current. If ``weights`` is not a flat
     int32 array the group held a copy: it is written back and the cache dropped."""
-    if st.nb is None or st.nb[kernel.WEIGHTS] is not weights:
-        st.nb = kernel.pack([learning], [st], [weights])
+    if st.nb is None or st.nb[kernel.weights] is not weights:
+        st.nb = kernel.pack([st], [weights])
     kernel.step_group(int(t), st.nb, np.ascontiguousarray(pre_spikes, np.bool_),
                       np.ascontiguousarray(post_spikes, np.bool_))
-    if st.nb[kernel.WEIGHTS] is not weights:
-        weights[:] = st.nb[kernel.WEIGHTS]
+    if st.nb[kernel.weights] is not weights:
+        weights[:] = st.nb[kernel.weights]
         st.nb = None
 
 

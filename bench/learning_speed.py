@@ -1,0 +1,88 @@
+"""Plastic emulator speed of two source trees, alternating runs: the fused numba loop and the per-step numpy
+path on plastic examples (vogels_isp on the spatial E/I sheet, nn_stdp + homeostatic_stdp on the LIF Ramp,
+pool_stdp on the pool neuron; clopath on the pairing network runs the per-step path under numba).
+
+    python bench/learning_speed.py OLD_TREE [NEW_TREE] [--reps 3]
+
+Each measurement is a subprocess with that tree on PYTHONPATH: compile, warm up (10 steps, compile time
+excluded), then time ``steps`` steps. Medians of ``reps`` alternating runs, the load average before each,
+written to bench/results/learning_speed.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: (label, network spec, engine, steps)
+CASES = [("spatial E/I sheet vogels_isp, fused numba", "py:examples.spatial_balanced_ei:small", "numba", 3000),
+         ("LIF Ramp nn+homeostatic, fused numba", "examples/ramp_lif.yaml", "numba", 20000),
+         ("pool neuron pool_stdp, fused numba", "examples/pool_neuron.yaml", "numba", 20000),
+         ("clopath pairing, per-step numba", "py:bench.clopath_accuracy:pairing_network:20.0:10.0", "numba", 2000),
+         ("LIF Ramp nn+homeostatic, per-step numpy", "examples/ramp_lif.yaml", "numpy", 2000)]
+
+_CHILD = r'''
+import importlib, json, sys, time
+from neuromap.io import load_network
+from neuromap.compiler import compile_network
+from emulator import emulate
+spec, engine, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if spec.startswith("py:"):
+    mod, fn, *args = spec[3:].split(":")
+    net = getattr(importlib.import_module(mod), fn)(*[float(a) for a in args])
+    net = net[0] if isinstance(net, tuple) else net
+else:
+    net = load_network(spec)
+img = compile_network(net, placer="sequential")
+img = getattr(img, "image", img)          # CompileResult (newer trees) or Image
+emulate(img, 10, engine)
+t = time.perf_counter()
+r = emulate(img, steps, engine)
+print(json.dumps({"seconds": time.perf_counter() - t, "spikes": int(r.spikes.shape[0])}))
+'''
+
+
+def measure(tree: str, spec: str, engine: str, steps: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=tree)
+    p = subprocess.run([sys.executable, "-c", _CHILD, spec, engine, str(steps)], cwd=tree, env=env,
+                       capture_output=True, text=True, check=False)
+    if p.returncode:
+        raise RuntimeError(p.stderr.strip().splitlines()[-1])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("old")
+    ap.add_argument("new", nargs="?", default=str(ROOT))
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args(argv)
+    rows = []
+    for label, spec, engine, steps in CASES:
+        t = {"old": [], "new": []}
+        load = []
+        spikes = {}
+        for _ in range(a.reps):
+            for side in ("old", "new"):
+                load.append(os.getloadavg()[0])
+                m = measure(getattr(a, side), spec, engine, steps)
+                t[side].append(m["seconds"])
+                spikes[side] = m["spikes"]
+        row = {"case": label, "steps": steps, "old_s": statistics.median(t["old"]), "new_s": statistics.median(t["new"]),
+               "runs": t, "loadavg_1min": load, "same_spikes": spikes["old"] == spikes["new"]}
+        row["new_over_old"] = row["new_s"] / row["old_s"]
+        rows.append(row)
+        print(f"{label}: old {row['old_s'] * 1e3:.1f} ms, new {row['new_s'] * 1e3:.1f} ms, ratio "
+              f"{row['new_over_old']:.3f} (load {min(load):.1f}-{max(load):.1f})", flush=True)
+    out = ROOT / "bench" / "results" / "learning_speed.json"
+    out.write_text(json.dumps({"reps": a.reps, "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
