@@ -38,7 +38,7 @@ def placement_lines(rep: PlacementSummary) -> list[str]:
     limit = "" if rep.time_limit is None else \
         f"time limit {rep.time_limit:.3g} {'det. units' if rep.deterministic else 's wall'}"
     top = sorted((rep.time_split_s or {}).items(), key=lambda kv: -kv[1])[:6]
-    split_line = [f"  time split: " + ", ".join(f"{k} {v:.2f} s" for k, v in top)] if top else []
+    split_line = ["  time split: " + ", ".join(f"{k} {v:.2f} s" for k, v in top)] if top else []
     bound = "n/a" if rep.bound is None else f"{rep.bound:.4g}"
     seq = rep.sequential_hop_weighted_traffic
     ratio = f" ({rep.hop_weighted_traffic / seq:.2f}x sequential)" if seq > 0 else ""

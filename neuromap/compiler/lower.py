@@ -24,12 +24,12 @@ from typing import Any
 import numba
 import numpy as np
 
+from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.counting_sort import index_dtype, stable_order
 from neuromap.errors import TargetError
-from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
-from neuromap.neurons.poisson import events_per_step
 from neuromap.network import Network, network_hash
+from neuromap.neurons.poisson import events_per_step
 from neuromap.plasticity import hardware_rules, rule_class
 
 _NEURON_ARRAYS = {"du": np.uint16, "dv": np.uint16, "vth": np.int32, "bias_mant": np.int16,

@@ -36,14 +36,26 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neuromap.compiler import check as _check, fan_in as _fan_in, lower_truenorth as _tn, place as _place
-from neuromap.compiler import quantize as _quantize
+from neuromap.compiler import (
+    check as _check,
+    fan_in as _fan_in,
+    lower_truenorth as _tn,
+    place as _place,
+    quantize as _quantize,
+)
 from neuromap.compiler.arithmetic import is_loihi, lif_arithmetic
 from neuromap.compiler.fidelity import fidelity_report
 from neuromap.compiler.lower import lower_to_image
 from neuromap.compiler.quantize_learning import SUPPORTED_RULES as _LEARNING_RULES
-from neuromap.compiler.result import (CompileOptions, CompileReports, CompileResult, ImageRunner, PassRecord,
-                                      Statistic, peak_rss_bytes)
+from neuromap.compiler.result import (
+    CompileOptions,
+    CompileReports,
+    CompileResult,
+    ImageRunner,
+    PassRecord,
+    Statistic,
+    peak_rss_bytes,
+)
 from neuromap.errors import TargetError
 from neuromap.image import MAX_DELAY, Image
 from neuromap.network import Network

@@ -32,16 +32,15 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
 from neuromap.compiler.lower import lower_to_image
 from neuromap.errors import TargetError
 from neuromap.network import Network
 from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.graph import SynapseGraph
-from neuromap.placement.mesh import board_slots
+from neuromap.placement.rates_file import load_rates
 from neuromap.placement.report import place_graph
 from neuromap.placement.traffic import rates_from_spikes, uniform_rates
-from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
-from neuromap.placement.rates_file import load_rates
 from neuromap.placement.usage import graph_input_axons
 from neuromap.progress import set_label
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuromap.compiler import CompileOptions, CompileReports, compile_network as compile_without_runtime
-from neuromap.compiler import pipeline
+from neuromap.compiler import CompileOptions, CompileReports, compile_network as compile_without_runtime, pipeline
 from neuromap.compiler.quantize import quantize_network
 from neuromap.errors import TargetError
 from neuromap.image import load_image
