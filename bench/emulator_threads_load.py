@@ -9,8 +9,9 @@ measurement of a load level, K in :data:`LOADS` (0 = whatever else runs). Images
 Protocol: per image, load level and tree, one worker process loads the image, flattens it (not timed, as in
 ``bench/emulator_vs_lava.py``), runs both settings once untimed (JIT, thread pool), then
 :data:`REPEATS` times alternately ``emulate(prog, steps, threads=1)`` and ``emulate(prog, steps)`` (the
-default: the T-thread program's preparation is inside the timed run); the 1-min load average is recorded
-before every run. Reported per setting: the median wall ms/step and every run's, the chunks run on each
+default: the T-thread program's preparation is inside the timed run), the order within a pair alternating
+(ABBA: a second run of a pair is often slower on this shared machine, whatever it runs); the 1-min load
+average is recorded before every run. Reported per setting: the median wall ms/step and every run's, the chunks run on each
 thread count, and ``default / one thread`` = the ratio of the medians. Every run's final u/v are digested:
 all must agree. ``--before DIR`` measures another checkout the same way (its tree alternating with this
 one's per load level), e.g. the chooser before its loss budget (``git archive db1b808 | tar -x -C DIR``).
@@ -36,7 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: busy-loop processes per load level
 LOADS = (0, 2, 4)
 #: alternated (one thread, default) pairs per image, load level and tree
-REPEATS = 5
+REPEATS = 6
 #: image -> steps per run
 IMAGES = {"fanout100_100k": 300, "fanout1000_10k": 1000}
 
@@ -53,14 +54,15 @@ def worker(path: str, steps: int, repeats: int) -> dict:
     for th in (1, 2, None):                     # JIT (also of the threaded loops, for either tree) and threads
         emulate(prog, 20, threads=th)
     runs = []
-    for _ in range(repeats):
-        for th in (1, None):
+    for k in range(repeats):          # ABBA: the order within a pair alternates (no place in a pair is favoured)
+        for th in ((1, None) if k % 2 == 0 else (None, 1)):
             load = round(os.getloadavg()[0], 2)
             t = time.perf_counter()
             r = emulate(prog, steps, threads=th)
             sec = time.perf_counter() - t
             h = hashlib.sha256(np.asarray(r.final_u, np.int64).tobytes() + np.asarray(r.final_v, np.int64).tobytes())
             runs.append({"threads": "1" if th == 1 else "default", "ms_per_step": round(1e3 * sec / steps, 4),
+                         "first_in_pair": (th == 1) == (k % 2 == 0),
                          "loadavg_1min": load, "digest": h.hexdigest()[:16],
                          "chunks": {str(k): int(v) for k, v in
                                     zip(*np.unique(r.thread_chunks, return_counts=True))}})

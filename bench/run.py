@@ -14,6 +14,7 @@ import time
 #: benchmark name -> module (see bench/__init__.py for the contract)
 BENCHMARKS: dict[str, str] = {
     "emulator_vs_lava": "bench.emulator_vs_lava",
+    "emulator_threads_load": "bench.emulator_threads_load",
     "ramp_reference": "bench.ramp_reference",
     "voltage_rules": "bench.voltage_rules",
     "lava_export": "bench.lava_export",

@@ -146,7 +146,8 @@ def _gain(rep: dict | None, measured: dict | None) -> Section:
                        f"sequential: {seq_e / 1e3:.4g} nJ ({e / seq_e:.2f}x)" if seq_e else
                        f"latency {rep['latency_ns_per_step'] / 1e3:.4g} us/step", None if not seq_e else e <= seq_e))
     s.blocks.append('<div class="cards">' + "".join(cards) + "</div>")
-    notes = [f"placer {rep['method']} (rates {rep['rates']}, time limit {rep['time_limit']:g} det. units, "
+    unit = "det. units" if rep.get("deterministic") else "s wall"   # the budget's unit (docs/placement.md)
+    notes = [f"placer {rep['method']} (rates {rep['rates']}, time limit {rep['time_limit']:.3g} {unit}, "
              f"solve {rep['solve_time_s']:.1f} s)"]
     if rep.get("bound") is not None:
         notes.append(f"proven lower bound on the traffic {rep['bound']:.4g} (gap {100 * (rep.get('gap') or 0):.1f}%)")

@@ -4,31 +4,13 @@ float reference (``compare``). Lava identity: tests/learning/test_stdp_loihi_lav
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from neuromap.learning_engines.loihi_step import learning_step, make_state, truncate_weights
-from neuromap.compiler.quantize_learning import _stdp_loihi
-from neuromap.learning_rules import LearningConfig
-from neuromap.network import Network
 from neuromap.plasticity.stdp import Rule as FloatStdp
-
-
-def stdp_params(bound, A_plus=0.05, A_minus=0.06, tau_plus=12.0, tau_minus=18.0, w_min=0.0, w_max=0.3):
-    return {"rule": "stdp", "tau_plus": tau_plus, "tau_minus": tau_minus, "A_plus": A_plus, "A_minus": A_minus,
-            "w_min": w_min, "w_max": w_max, "bound": bound}
-
-
-def compiled(params, ws, sign, dt=1.0, delay=1):
-    """(LearningConfig, learning dict, rel. errors) of the mapping for weight scale ``ws`` (stored units per
-    float weight unit) and ``sign`` (+1 excitatory, -1 inhibitory)."""
-    pr = SimpleNamespace(plasticity=params, delay=np.full(1, delay), n_synapses=1)
-    w_hi = 255 if params["bound"] == "additive" else min(round(params["w_max"] * ws), 255)
-    w_lo = min(max(round(params["w_min"] * ws), 0), 255)
-    learning, errors = _stdp_loihi(pr, ws, sign, w_lo, w_hi, 255, dt, "projections[0] (p)")
-    return LearningConfig.from_dict({k: v for k, v in learning.items() if k != "engine"}), learning, errors
+from tests.helpers.loihi_learning import compiled, net, stdp_params
 
 
 def chip_pair(cfg, w0: int, t_pre: int, t_post: int, steps: int = 30) -> int:
@@ -90,17 +72,6 @@ def test_soft_bound_holds_weights_inside_the_bounds():
             learning_step(cfg, st, w, np.array([t % 5 == 1]), np.array([t % 5 == 3]), t, engine="numba")
             assert 40 <= w[0, 0] <= 200
         assert lo <= w[0, 0] <= hi, (A_plus, int(w[0, 0]))
-
-
-def net(bound, seed=5):
-    n = Network(name="pair", dt=1.0, seed=seed)
-    n.add_population("inp", 40, "poisson", rate=15.0)
-    n.add_population("out", 8, "lif", tau_m=20.0, tau_syn=5.0, v_th=1.0, v_reset=0.0, refractory=2)
-    n.connect("inp", "out", "all_to_all", weight={"uniform": [0.05, 0.2]}, delay=1, target="inh",
-              plasticity=stdp_params(bound, A_plus=0.01, A_minus=0.012, tau_plus=20.0, tau_minus=20.0))
-    n.add_population("drive", 20, "poisson", rate=60.0)
-    n.connect("drive", "out", "all_to_all", weight=0.3, delay=1)
-    return n
 
 
 @pytest.mark.parametrize("bound, rms_max", [("soft", 0.15), ("additive", 0.9)])

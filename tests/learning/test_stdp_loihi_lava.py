@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from backends.lava.compat import lava_available
-from tests.learning.test_learning_vs_lava import SETTINGS, compare
-from tests.learning.test_stdp_loihi_engine import compiled, net, stdp_params
+from tests.helpers.loihi_learning import SETTINGS, compare, compiled, net, stdp_params
 
 pytestmark = pytest.mark.lava
 if not lava_available():
