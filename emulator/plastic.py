@@ -29,7 +29,7 @@ from neuromap import learning_engines
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
-from emulator import plastic_numba
+from emulator import engine_numba, engine_numpy, plastic_numba
 from emulator.inputs import InputSchedule
 from emulator.program import prepare
 from emulator.state import ChunkOut, State
@@ -133,9 +133,9 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
     """Run ``steps`` steps with learning. Returns (spikes (k, 2), u, v, State, PlasticRun); the
     arrays have the layout of :class:`emulator.RawRun`."""
     if engine == "numba":
-        from emulator.engine_numba import run_chunk
+        run_chunk = engine_numba.run_chunk
     elif engine == "numpy":
-        from emulator.engine_numpy import run_chunk
+        run_chunk = engine_numpy.run_chunk
     else:
         raise ImageError(f"unknown emulator engine {engine!r} (use numba or numpy)")
     if weight_every is not None and int(weight_every) < 1:

@@ -13,10 +13,6 @@ PACKAGES = ("neuromap", "emulator", "backends")
 #: files other developers of this session are rewriting (owner in the comment); their function-level imports go
 #: with that work. Emptied once they have landed (issue 20).
 PENDING = (
-    # engines: learning engines move to neuromap/learning_engines/
-    "emulator/learning.py", "emulator/plastic.py", "emulator/plastic_numba.py", "emulator/rule_engines.py",
-    "emulator/seed_rules/", "neuromap/compiler/quantize_learning.py", "neuromap/learning_rules.py",
-    "backends/lava/plan.py",
     # fast-default: warm-up rework
     "neuromap/warmup.py",
 )
