@@ -61,9 +61,10 @@ def main(argv=None) -> int:
     ap.add_argument("old")
     ap.add_argument("new", nargs="?", default=str(ROOT))
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--only", default="", help="run the cases whose label contains this")
     a = ap.parse_args(argv)
     rows = []
-    for label, spec, engine, steps in CASES:
+    for label, spec, engine, steps in [c for c in CASES if a.only in c[0]]:
         t = {"old": [], "new": []}
         load = []
         spikes = {}

@@ -54,7 +54,8 @@ def test_cli_validate_plastic_build_identical(tmp_path, capsys, seed):
     out = capsys.readouterr().out.strip()
     assert e.value.code == 0, out
     n_syn = img.n_synapses - 4 * 5          # the static b -> a synapses are not plastic
-    assert out.startswith("identical: 60 steps, ") and out.endswith(f", {n_syn} plastic weights at 9 steps")
+    first = out.splitlines()[0]                 # then the time split line
+    assert first.startswith("identical: 60 steps, ") and first.endswith(f", {n_syn} plastic weights at 9 steps")
 
 
 def test_weight_divergence_is_reported_with_step_projection_synapse():
