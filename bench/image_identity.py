@@ -27,9 +27,13 @@ TARGET_OF = {"examples/tn_feedforward.yaml": "truenorth"}
 _CHILD = r'''
 import sys, numpy as np
 from neuromap.io import load_network
-from neuromap.toolchain import compile_network
+try:                      # trees from before the compile result (compile_network returned the image)
+    from neuromap.toolchain import compile_network
+except ImportError:
+    from neuromap.compiler import compile_network
 net = load_network(sys.argv[1])
 img = compile_network(net, target=sys.argv[2], placer=sys.argv[3])
+img = getattr(img, "image", img)
 arrs = img.arrays()
 meta = dict(n_cores=img.n_cores, projections=[(p.name, p.weight_exp, p.num_weight_bits, p.sign_mode, p.storage)
                                               for p in img.projections],
