@@ -322,10 +322,11 @@ class Image:
             del core_of_ax
             per_proj = np.bincount(self.axons["proj"], weights=n_syn_ax, minlength=len(self.projections))
             for k, pm in enumerate(self.projections):   # settings here, stored weights by the core kind
-                _check_projection(k, pm, np.zeros(0, np.int64), n_syn=int(per_proj[k]))
+                _check_projection(k, pm, np.zeros(0, np.int64), n_syn=int(per_proj[k]),
+                                  voltage_bits=self.arithmetic.voltage_bits)
         else:
             for k, pm in enumerate(self.projections):
-                _check_projection(k, pm, np.zeros(0, np.int64))
+                _check_projection(k, pm, np.zeros(0, np.int64), voltage_bits=self.arithmetic.voltage_bits)
         names = set()
         for pop in self.populations:
             if pop.name in names:
@@ -458,7 +459,8 @@ def _ptr(a: np.ndarray, end: int, name: str) -> None:
         raise ImageError(f"image array {name} is not a valid offset array (0 .. {end}, non-decreasing)")
 
 
-def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray, n_syn: int | None = None) -> None:
+def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray, n_syn: int | None = None,
+                      voltage_bits: int | None = None) -> None:
     where = f"image projection {k} ({pm.name})"
     if pm.sign_mode not in SIGN_MODES:
         raise ImageError(f"{where}: sign_mode {pm.sign_mode!r} is not one of {', '.join(SIGN_MODES)}")
@@ -469,10 +471,10 @@ def _check_projection(k: int, pm: ProjectionMap, w: np.ndarray, n_syn: int | Non
     bad = weight_problem(pm.sign_mode, pm.num_weight_bits, w)
     if bad:
         raise ImageError(f"{where}: {bad}")
-    _check_learning(where, pm, w.size if n_syn is None else n_syn)
+    _check_learning(where, pm, w.size if n_syn is None else n_syn, voltage_bits)
 
 
-def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
+def _check_learning(where: str, pm: ProjectionMap, n_syn: int, voltage_bits: int | None = None) -> None:
     """``learning`` / ``learning_arrays`` against the engine's typed schema
     (:func:`neuromap.learning_engines.verify`: every field's type and range, the engine's tables; for
     ``loihi`` also the projection's sign_mode and num_weight_bits); arrays are numeric numpy arrays."""
@@ -486,4 +488,4 @@ def _check_learning(where: str, pm: ProjectionMap, n_syn: int) -> None:
     for name, a in arrs.items():
         if not isinstance(a, np.ndarray) or a.ndim < 1 or a.dtype.kind not in "iuf":
             raise ImageError(f"{where}: learning array {name!r} must be a numeric numpy array")
-    learning_engines.verify(lr, arrs, n_syn, pm.sign_mode, pm.num_weight_bits, where)
+    learning_engines.verify(lr, arrs, n_syn, pm.sign_mode, pm.num_weight_bits, where, voltage_bits=voltage_bits)

@@ -75,13 +75,18 @@ def schema(learning: dict, where: str):
     return engine(learning, where).Schema.from_dict(learning, where)
 
 
-def verify(learning: dict, arrays: dict, n_syn: int, sign_mode: str, num_weight_bits: int, where: str):
+def verify(learning: dict, arrays: dict, n_syn: int, sign_mode: str, num_weight_bits: int, where: str,
+           voltage_bits: int | None = None):
     """Check a projection's ``learning`` and ``learning_arrays`` against its engine's schema; returns the
-    schema. ``n_syn``: the projection's synapses; ``sign_mode``/``num_weight_bits``: the projection's."""
+    schema. ``n_syn``: the projection's synapses; ``sign_mode``/``num_weight_bits``: the projection's;
+    ``voltage_bits``: width of the post cores' signed v register (for engines that read v; None: not checked)."""
     cfg = schema(learning, where)
     check = getattr(cfg, "check_projection", None)
     if check is not None:
         check(sign_mode, num_weight_bits, where)
+    check_v = getattr(cfg, "check_post_voltage", None)
+    if check_v is not None and voltage_bits is not None:
+        check_v(int(voltage_bits), where)
     cfg.check_arrays(arrays, n_syn, where)
     return cfg
 

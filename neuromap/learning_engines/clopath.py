@@ -66,6 +66,8 @@ VQ_BITS = 16
 KEEP_ONE = 1 << 16
 #: |u| and thresholds in u units stay below this (vq << UF, 24 bit signed)
 U_LIM = 1 << (VQ_BITS - 1 + UF)
+#: smallest LTP coefficient shift the ranges allow (with a 16-bit mantissa)
+LTP_MIN_SHIFT = 11
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +90,19 @@ class Schema(SeedRuleSchema):
     ltd_sh: int = int_field(0, 62, "LTD coefficient shift")
     ltp_m: int = int_field(0, (1 << 16) - 1, "LTP coefficient mantissa (16 bit), FF = 8 extra fraction bits")
     ltp_sh: int = int_field(0, 62, "LTP coefficient shift")
+
+    def check(self, where: str) -> None:
+        """Besides the seed-rule checks: ``ltp_sh >= 11`` when ``ltp_m > 0`` (keeps ``f < 2**47`` and
+        ``xb * f < 2**63``, the module docstring's ranges)."""
+        super().check(where)
+        if self.ltp_m and self.ltp_sh < LTP_MIN_SHIFT:
+            self.fail(where, f"ltp_sh {self.ltp_sh} is below {LTP_MIN_SHIFT} (the LTP product would overflow int64)")
+
+    def check_post_voltage(self, voltage_bits: int, where: str) -> None:
+        """``v_shift >= voltage_bits - 16``: vq must fit 16 bits signed for the products to stay in int64."""
+        if self.v_shift < voltage_bits - VQ_BITS:
+            self.fail(where, f"v_shift {self.v_shift} is below voltage_bits - {VQ_BITS} = {voltage_bits - VQ_BITS} "
+                      "(vq would not fit 16 bits; the LTP product would overflow int64)")
 
 
 def mant_shift(c: float, fld: str, name: str, min_shift: int = 0) -> tuple[int, int]:
@@ -131,8 +146,8 @@ def quantize(q: Quantized, p, ctx: QuantizeContext) -> None:
     q.put("keep_plus", math.exp(-ctx.dt / p["tau_plus"]), 1 << 16)
     q.put("keep_x", math.exp(-ctx.dt / p["tau_x"]), 1 << 16)
     fine = ctx.ws * (1 << WF)
-    for name, c, lo in (("ltd", p["A_LTD"] * fine * qv / 2.0 ** UF, 0),
-                        ("ltp", ctx.dt * p["A_LTP"] / p["tau_x"] * fine * qv * qv / 2.0 ** UF * 2.0 ** FF, 11)):
+    ltp = ctx.dt * p["A_LTP"] / p["tau_x"] * fine * qv * qv / 2.0 ** UF * 2.0 ** FF
+    for name, c, lo in (("ltd", p["A_LTD"] * fine * qv / 2.0 ** UF, 0), ("ltp", ltp, LTP_MIN_SHIFT)):
         m, sh = mant_shift(c, fld, "A_LTD" if name == "ltd" else "A_LTP", lo)
         q.fields[f"{name}_m"], q.fields[f"{name}_sh"] = m, sh
         q.errors[name] = abs(m * 2.0 ** -sh - c) / c if c else 0.0

@@ -14,7 +14,10 @@ Float rule and equation labels (P1)-(P17): :mod:`neuromap.plasticity.pool_stdp`.
   (calcium units), soma production (P11, functional or secretion) from ``prod_lut`` (fine-weight
   units per step); all indexed by calcium every 2**-8 with linear interpolation.
 
-Per step (every right-hand side from the values at the start of the step; round half up unless stated):
+Per step (right-hand sides read the values at the start of the step, except the traces: ``x_pre`` is
+decayed and set by this step's arrivals before P2 reads it, ``y_post`` is decayed (not yet set by this
+step's post spike) before the depression reads it; the exact order is docs/quantization.md, *One step of
+an engine, precisely*; round half up unless stated):
 
   x      = [arrived] w;  x_sum = sum x                                          (P1)
   pot    = [post spiked] round((w_hi - w) a_plus x_pre / 2**28)                 (P2, P3)
