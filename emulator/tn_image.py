@@ -19,6 +19,7 @@ import numpy as np
 
 from emulator.inputs import InputSchedule
 from emulator.raw_run import RawRun
+from emulator.traffic import traffic
 from emulator.truenorth import TNResult, run
 from neuromap.core_kinds.truenorth import NAME, TNCore, make_core
 from neuromap.errors import ImageError
@@ -119,21 +120,6 @@ def raw_from_result(image: Image, res: TNResult, layout: TNLayout, steps: int, p
     events = np.stack([tt, ss], axis=1).astype(np.int64)
     core_spikes, link = traffic(image, events)
     return RawRun(steps, events, probe, np.zeros_like(v), v, core_spikes, link)
-
-
-def traffic(image: Image, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spikes per core (C,) and messages per link (C+1, C; row C = host) of ``events`` (step, source id):
-    one message per route entry of each spiking source."""
-    N, C = image.n_neurons, image.n_cores
-    src = events[:, 1] if events.size else np.zeros(0, np.int64)
-    home = np.concatenate([image.neurons["core"].astype(np.int64), np.full(image.n_inputs, C, np.int64)])
-    core_spikes = np.bincount(home[src[src < N]], minlength=C + 1)[:C].astype(np.int64)
-    sp = image.routes["src_ptr"]
-    n = sp[src + 1] - sp[src]
-    e = np.repeat(sp[src], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-    link = np.zeros((C + 1, C), np.int64)
-    np.add.at(link, (np.repeat(home[src], n), image.routes["core"][e].astype(np.int64)), 1)
-    return core_spikes, link
 
 
 def emulate_truenorth(image: Image, steps: int, engine: str = "numba", probe: np.ndarray | None = None):

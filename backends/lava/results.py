@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backends.emulator import Results
+from emulator.traffic import traffic
 from neuromap.image import Image
 
 
@@ -34,23 +35,6 @@ class LavaRaw:
         t, s = np.nonzero(counts)
         c = counts[t, s]
         return np.stack([np.repeat(t, c), np.repeat(s, c)], axis=1).astype(np.int64)
-
-
-def traffic(image: Image, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-core spike counts (C,) and per-link message counts (C+1, C) of spike ``events`` (step, source
-    id): every spike of a source sends one message per routing-table entry (row C = host inputs)."""
-    N, C = image.n_neurons, image.n_cores
-    src = events[:, 1] if events.size else np.zeros(0, np.int64)
-    core = np.concatenate([image.neurons["core"].astype(np.int64), np.full(image.n_inputs, C, np.int64)])
-    core_spikes = np.bincount(core[src[src < N]], minlength=C + 1)[:C].astype(np.int64)
-    ptr = image.routes["src_ptr"].astype(np.int64)
-    n = ptr[src + 1] - ptr[src]
-    owner = np.repeat(np.arange(src.size), n)
-    first = np.cumsum(n) - n
-    entry = np.arange(owner.size) - first[owner] + ptr[src][owner] if owner.size else owner
-    link = np.zeros((C + 1, C), np.int64)
-    np.add.at(link, (core[src[owner]], image.routes["core"].astype(np.int64)[entry]), 1)
-    return core_spikes, link
 
 
 def to_results(image: Image, raw: LavaRaw) -> Results:
