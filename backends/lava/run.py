@@ -15,7 +15,7 @@ from backends.emulator import Results, weights_by_name
 from backends.lava.build import LavaNetwork, build_network
 from backends.lava.compat import import_lava
 from backends.lava.plan import LavaPlan, input_raster, plan_image, plastic_positions
-from backends.lava.results import LavaRaw, to_results, traffic  # noqa: F401  (importable from here as before)
+from backends.lava.results import LavaRaw, to_results
 from backends.lava.truenorth_run import run_truenorth_image
 from neuromap.core_kinds import image_core_kind, loihi_lif, truenorth
 from neuromap.errors import BackendError, ImageError, NeuromapError
