@@ -3,8 +3,8 @@
 Image dict: ``{"engine": "loihi", **LearningConfig.to_dict()}`` (:class:`neuromap.learning_rules.LearningConfig`:
 product series dw/dd/dt, trace impulses and time constants, t_epoch, seeds, sign_mode, num_weight_bits;
 docs/learning.md); arrays: optional ``tag_1``, ``tag_2`` (int, one per synapse, image order; default 0).
-The arithmetic lives in :mod:`neuromap.learning_engines.loihi_step` (numpy) and
-:mod:`neuromap.learning_engines.loihi_numba` (numba), bit-identical to each other and to Lava; every stored
+The state and Lava's random streams live in :mod:`neuromap.learning_engines.loihi_step`, the arithmetic in
+:mod:`neuromap.learning_engines.loihi_numba` (its one implementation, bit-identical to Lava); every stored
 synapse of the projection learns (CSR semantics). The compiler writes this dict for pair ``stdp``
 (:func:`neuromap.compiler.quantize_learning._stdp_loihi`: Lava rule strings, not plain coefficients), so
 this engine has no ``quantize``.
@@ -21,7 +21,6 @@ import numpy as np
 
 from neuromap.errors import ImageError, NetworkFormatError
 from neuromap.learning_engines.loihi_step import learning_step, make_state as make_learning_state
-from neuromap.learning_engines.packing import use_engine  # noqa: F401  (the engine interface's hook)
 from neuromap.learning_rules import LearningConfig
 
 ENGINE = "loihi"
@@ -78,14 +77,12 @@ class Schema:
 class State:
     """One projection: the parsed config, the :class:`~neuromap.learning_engines.loihi_step.LearningState`
     over a CSR-by-post view of the synapses, the permutation image order -> CSR order, the CSR weight copy
-    (int32; the engine owns the weights, so they are gathered once and scattered after every epoch) and the
-    emulator engine."""
+    (int32; the engine owns the weights, so they are gathered once and scattered after every epoch)."""
 
     cfg: LearningConfig
     ls: object
     order: np.ndarray
     w_csr: np.ndarray
-    engine: str = "numba"
     started: bool = False      # w_csr holds the weights (gathered at the first epoch end, then kept)
 
 
@@ -122,6 +119,6 @@ def step(learning, state: State, weights, pre_spikes, post_spikes, t, post_v=Non
     if learn and not state.started:     # only this engine changes the weights: gather once
         state.w_csr[:] = weights[state.order]
         state.started = True
-    learning_step(state.cfg, state.ls, state.w_csr, pre_spikes, post_spikes, t, engine=state.engine)
+    learning_step(state.cfg, state.ls, state.w_csr, pre_spikes, post_spikes, t)
     if learn:
         weights[state.order] = state.w_csr

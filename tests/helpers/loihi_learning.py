@@ -57,7 +57,7 @@ def lava_run(rule_kw, w, pre, post, *, sparse=False, stdp=None, sign_mode="mixed
     return {v: np.array(a) for v, a in steps.items()}
 
 
-def engine_run(cfg, w, pre, post, engine, sparse=False):
+def engine_run(cfg, w, pre, post, sparse=False):
     n_post, n_pre = w.shape
     if sparse:
         m = np.asarray(w)
@@ -70,7 +70,7 @@ def engine_run(cfg, w, pre, post, engine, sparse=False):
         wv = truncate_weights(cfg, w)
     out = []
     for t in range(1, len(pre) + 1):
-        learning_step(cfg, s, wv, pre[t - 1], post[t - 1], t, engine=engine)
+        learning_step(cfg, s, wv, pre[t - 1], post[t - 1], t)
         if sparse:
             dense_w = np.zeros((n_post, n_pre), np.int64)
             rows = np.repeat(np.arange(n_post), np.diff(s.indptr))
@@ -86,11 +86,10 @@ def engine_run(cfg, w, pre, post, engine, sparse=False):
 def compare(cfg, w, pre, post, lava_kw, sparse=False):
     steps = lava_run(lava_kw.get("rule"), w, pre, post, sparse=sparse, stdp=lava_kw.get("stdp"),
                      sign_mode=cfg.sign_mode, num_weight_bits=cfg.num_weight_bits)
-    for engine in ("numpy", "numba"):
-        mine = engine_run(cfg, w, pre, post, engine, sparse)
-        for t in range(len(pre)):
-            for v, arr in steps.items():
-                assert np.array_equal(mine[t][v], arr[t]), (engine, "step", t + 1, v, mine[t][v], arr[t])
+    mine = engine_run(cfg, w, pre, post, sparse)
+    for t in range(len(pre)):
+        for v, arr in steps.items():
+            assert np.array_equal(mine[t][v], arr[t]), ("step", t + 1, v, mine[t][v], arr[t])
     return steps
 
 
