@@ -11,10 +11,11 @@ Each engine module declares, in one place:
     :class:`~neuromap.errors.ImageError` on a bad field), ``to_dict()`` (the on-disk dict) and
     ``check_arrays(arrays, n_syn, where)``; seed rules subclass
     :class:`~neuromap.learning_engines.schema.SeedRuleSchema` (fields, ranges, fixed-point widths).
-``quantize(q, params, ctx)`` (seed rules)
+``quantize(q, params, ctx)``
     fills a :class:`~neuromap.learning_engines.schema.Quantized` from the float rule parameters ``params``
     (a mapping) and plain numbers ``ctx`` (:class:`~neuromap.learning_engines.schema.QuantizeContext`);
-    the compiler (:mod:`neuromap.compiler.quantize_learning`) calls it.
+    the compiler (:mod:`neuromap.compiler.quantize_learning`) calls it for every engine (``loihi``: the
+    pair ``stdp`` rule as a Lava rule; an engine that finds nothing to learn leaves ``q.fields`` empty).
 ``make_state(learning, arrays, n_pre, n_post, pre_idx, post_idx) -> state``
     ``learning``: the schema (or image dict); ``pre_idx``/``post_idx``: int64[S] population-local indices
     of each synapse, image synapse order.
@@ -41,7 +42,7 @@ from neuromap.errors import ImageError
 from neuromap.learning_engines import clopath, homeostatic_stdp, loihi, pool_stdp, vogels_isp
 
 #: what every engine module has (see the module docstring)
-REQUIRED = ("ENGINE", "READS_V", "Schema", "make_state", "step")
+REQUIRED = ("ENGINE", "READS_V", "Schema", "quantize", "make_state", "step")
 
 #: image engine name -> engine module, in registration order (the fused loop's group order)
 ENGINES: dict[str, types.ModuleType] = {}

@@ -4,12 +4,10 @@ step-by-step comparison on numpy and numba (``compare``), and the float ``stdp``
 (``stdp_params``, ``compiled``, a small network ``net``)."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 from hypothesis import HealthCheck
 
-from neuromap.compiler.quantize_learning import _stdp_loihi
+from neuromap.learning_engines.loihi import stdp_rule
 from neuromap.learning_engines.loihi_step import learning_step, make_state, truncate_csr, truncate_weights
 from neuromap.learning_rules import LearningConfig
 from neuromap.network import Network
@@ -102,10 +100,9 @@ def stdp_params(bound, A_plus=0.05, A_minus=0.06, tau_plus=12.0, tau_minus=18.0,
 def compiled(params, ws, sign, dt=1.0, delay=1):
     """(LearningConfig, learning dict, rel. errors) of the mapping for weight scale ``ws`` (stored units per
     float weight unit) and ``sign`` (+1 excitatory, -1 inhibitory)."""
-    pr = SimpleNamespace(plasticity=params, delay=np.full(1, delay), n_synapses=1)
     w_hi = 255 if params["bound"] == "additive" else min(round(params["w_max"] * ws), 255)
     w_lo = min(max(round(params["w_min"] * ws), 0), 255)
-    learning, errors = _stdp_loihi(pr, ws, sign, w_lo, w_hi, 255, dt, "projections[0] (p)")
+    learning, errors = stdp_rule(params, delay, ws, sign, w_lo, w_hi, 255, dt, "projections[0] (p)")
     return LearningConfig.from_dict({k: v for k, v in learning.items() if k != "engine"}), learning, errors
 
 
