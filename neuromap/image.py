@@ -192,6 +192,9 @@ class Image:
     format_version: int = FORMAT_VERSION
     #: neuron arithmetic of the loihi_lif cores (manifest ``arithmetic``; absent = Loihi's)
     arithmetic: LifArithmetic = LOIHI_ARITHMETIC
+    #: the compile's per-pass records (manifest ``pass_records``, optional: options, statistics, timings,
+    #: peak memory of each pass and analysis; ``neuromap.compiler.result.PassRecord.to_dict``); [] = none
+    pass_records: list[dict[str, Any]] = field(default_factory=list)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -382,6 +385,7 @@ class Image:
                        for p in self.probes],
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
+            **({"pass_records": self.pass_records} if self.pass_records else {}),
         }
         manifest = json.loads(json.dumps(manifest, default=_json_default))   # what load_image will see
         manifest["manifest_sha256"] = _files.manifest_digest(manifest)
@@ -429,7 +433,8 @@ def load_image(path: str | os.PathLike) -> Image:
         seed=m["seed"], source_hash=m["source_hash"], options=m["options"],
         network_name=m["network_name"], format_version=m["format_version"],
         arithmetic=(LifArithmetic.from_dict(m["arithmetic"], str(path / "manifest.json")) if "arithmetic" in m
-                    else LOIHI_ARITHMETIC))
+                    else LOIHI_ARITHMETIC),
+        pass_records=list(m.get("pass_records", [])))
     img.verify()
     return img
 

@@ -278,6 +278,11 @@ PROJECTION_FIELDS: dict[str, Check] = {
 PROBE_FIELDS: dict[str, Check] = {
     "population": _str(), "variables": _list(_enum("spikes", "u", "v"), max_len=3),
     "neurons": _nullable(_list(_COUNT))}
+#: ``pass_records[i]``: one compile pass or analysis (``neuromap.compiler.result.PassRecord.to_dict``)
+PASS_RECORD_FIELDS: dict[str, Check] = {
+    "name": _str(64), "kind": _enum("pass", "analysis"), "options": _json_object,
+    "statistics": _list(_record({"name": _str(128), "value": _NUM, "unit": _str(64)}), max_len=1024),
+    "wall_s": _NUM, "verify_s": _NUM, "peak_rss_bytes": _int(0, 2 ** 63 - 1)}
 #: every top-level manifest field -> its check (``manifest_sha256`` is checked first, by value)
 MANIFEST_FIELDS: dict[str, Check] = {
     "format": _enum("neuromap-image"),
@@ -295,9 +300,10 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "arrays": _arrays_table,
     "manifest_sha256": _hex64,
     "arithmetic": _json_object,     # checked field by field by neuromap.core_kinds.loihi_lif.LifArithmetic.from_dict
+    "pass_records": _list(_record(PASS_RECORD_FIELDS), max_len=256),
 }
-#: fields an image may omit (older images: Loihi arithmetic)
-MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic",)
+#: fields an image may omit (older images: Loihi arithmetic; no pass records)
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "pass_records")
 
 
 def _show(v: Any) -> str:

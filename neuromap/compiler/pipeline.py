@@ -346,4 +346,5 @@ def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRun
                                Statistic("rate_sample_steps", rate.steps if rate is not None else 0, "steps")],
                               time.perf_counter() - t0, peak_rss_bytes(), 0.0))
     st.image.options = {**opts.recorded(), **reports.to_options()}
+    st.image.pass_records = [r.to_dict() for r in records]
     return CompileResult(st.image, opts, reports, records, st.quantized_network)
