@@ -9,7 +9,8 @@ capacity with the highest max-use/limit) and the quantization report when the
 image has one, and the compiler's per-pass records (options, statistics, timings) as the compile saved them in
 the manifest (``pass_records``; older images have none). The compiler's reports are read back from the
 manifest as the typed reports a compile returns (:meth:`neuromap.compiler.CompileReports.from_options`), so
-``inspect`` formats the same objects as ``compile``. ``--json`` prints one JSON object. Bad or corrupt BUILD: one-line error, exit 2.
+``inspect`` formats the same objects as ``compile``. ``--json`` prints one JSON object. Bad or corrupt BUILD:
+one-line error, exit 2.
 """
 from __future__ import annotations
 
