@@ -43,6 +43,7 @@ from neuromap.compiler import (
     place as _place,
     quantize as _quantize,
 )
+from neuromap.compiler.analysis import AnalysisManager
 from neuromap.compiler.arithmetic import is_loihi, lif_arithmetic
 from neuromap.compiler.fidelity import fidelity_report
 from neuromap.compiler.lower import lower_to_image
@@ -94,6 +95,8 @@ class CompileState:
     runner: ImageRunner | None = None
     #: progress within the running pass, ``progress(done, total)`` (+ ``label``; :mod:`neuromap.progress`), or None
     progress: Callable | None = None
+    #: the compile's cached analyses, shared by every state of one compile (:mod:`neuromap.compiler.analysis`)
+    analyses: AnalysisManager = field(default_factory=AnalysisManager, compare=False)
 
 
 @dataclass(frozen=True)
@@ -326,7 +329,8 @@ def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRun
         run, verify = p.kinds[kind]
         st = dataclasses.replace(st, progress=_pass_progress(progress, i, len(names), name))
         t0 = time.perf_counter()
-        st = run(st)
+        before, st = st, run(st)
+        st.analyses.after_pass(before, st)          # drop the analyses whose inputs the pass replaced
         t1 = time.perf_counter()
         verify(st)
         records.append(PassRecord(name, "pass", _declared(opts, p.options), p.statistics(st), t1 - t0,
