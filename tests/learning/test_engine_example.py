@@ -147,3 +147,18 @@ def test_lava_runs_the_registered_engine(registered):
     assert got.weight_steps.tolist() == want.weight_steps.tolist()
     assert np.array_equal(got.weights[k], want.weights[k])
     assert not np.array_equal(want.weights[k][0], want.weights[k][-1])
+
+
+def test_docs_show_the_example_engine_as_it_is():
+    """docs/learning.md, *Adding a learning engine*, excerpts the example module: every line of its python block
+    is a line of examples/learning_engine_example.py (so the excerpt cannot drift from the engine it shows)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "learning.md").read_text()
+    section = doc[doc.index("## Adding a learning engine"):]
+    block = section[section.index("```python\n") + 10:section.index("\n```", section.index("```python"))]
+    module = {ln.rstrip() for ln in (root / "examples" / "learning_engine_example.py").read_text().splitlines()}
+    lines = [ln.rstrip() for ln in block.splitlines() if ln.strip()]
+    assert len(lines) > 20
+    missing = [ln for ln in lines if ln not in module]
+    assert not missing, missing
