@@ -3,14 +3,16 @@
 Each mutant changes one site of one engine's numba kernel (its one implementation) the way a slip would:
 round half up -> floor, ``>> n`` -> ``>> (n - 1)``, a saturation or clip bound off by one, a strict comparison
 made non-strict. For each, a copy of the tree (``git archive`` of ``--tree``, default HEAD of this checkout) gets
-the one edit, numba's caches of the learning engines and the fused loop are cleared (an inlined helper's edit is
-not noticed by numba's cache), and the engine's default-suite tests run (``-m "not slow and not lava"``, stop at
+the one edit (one copy reused, the file restored after each mutant), numba's caches of the learning engines and
+the fused loop are cleared (an inlined helper's edit is not noticed by numba's cache), and the engine's
+default-suite tests run (``-m "not slow and not lava"``, stop at
 the first failure): first its fast selection; a mutant that survives it runs every default learning test (all of
 ``tests/learning``) before it counts as surviving. Results: ``bench/results/kernel_mutations.json`` and ``.md``.
 
-    python bench/kernel_mutations.py [--only ID_PREFIX] [--tree REV] [--list]
+    python bench/kernel_mutations.py [--only ID_PREFIXES] [--tree REV] [--budget SECONDS] [--list]
 
-Run under the heavy lock (each mutant recompiles the engine kernels; ~1-3 min each on 2 cores).
+Run under the heavy lock (each mutant recompiles the engine kernels); ``--budget`` stops starting mutants after
+that many seconds, results accumulate in the JSON over runs.
 """
 from __future__ import annotations
 
@@ -140,15 +142,16 @@ _DEFAULT = ["-m", "not slow and not lava"]
 L = "tests/learning/"
 #: per engine: the fast selection of default-suite tests run first (pytest arguments)
 FAST = {
-    "homeostatic": [L + "test_seed_rules_int.py", L + "test_plastic_fused.py", L + "test_seed_rule_oracles.py"],
-    "vogels": [L + "test_seed_rules_int.py", L + "test_plastic_fused.py", L + "test_seed_rule_oracles.py"],
-    "pool": [L + "test_seed_rules_int.py", L + "test_plastic_fused.py", L + "test_seed_rule_oracles.py"],
-    "clopath": [L + "test_clopath_int.py", L + "test_plastic_fused.py", L + "test_seed_rule_oracles.py"],
-    "shared": [L + "test_seed_rules_int.py", L + "test_clopath_int.py", L + "test_plastic_fused.py",
+    "homeostatic": [L + "test_plastic_fused.py", L + "test_seed_rules_int.py", L + "test_seed_rule_oracles.py"],
+    "vogels": [L + "test_plastic_fused.py", L + "test_seed_rules_int.py", L + "test_seed_rule_oracles.py"],
+    "pool": [L + "test_plastic_fused.py", L + "test_seed_rules_int.py", L + "test_seed_rule_oracles.py"],
+    "clopath": [L + "test_plastic_fused.py", L + "test_clopath_int.py", L + "test_seed_rule_oracles.py"],
+    "shared": [L + "test_plastic_fused.py", L + "test_seed_rules_int.py", L + "test_clopath_int.py",
                L + "test_seed_rule_oracles.py"],
     "loihi": [L + "test_learning_engine.py", L + "test_stdp_loihi_engine.py"],
 }
-#: every default learning test (what a surviving mutant must also survive)
+#: every default learning test (what a surviving mutant must also survive; Lava's are not in the default-fast
+#: selection here: they compare with the same oracles the emulator tests use)
 FULL = ["tests/learning"]
 
 
@@ -164,12 +167,24 @@ def apply(tree: Path, m) -> None:
     p.write_text(text[:at] + new + text[at + len(old):])
 
 
+def clear_kernel_caches(tree: Path) -> None:
+    """Drop numba's caches of everything a learning kernel may be compiled into (the engines, their inlined
+    helpers in packing/fixed, the plastic loops and the generated fused loops); the rest stays cached."""
+    shutil.rmtree(tree / "neuromap" / "learning_engines" / "__pycache__", ignore_errors=True)
+    shutil.rmtree(tree / ".fused", ignore_errors=True)
+    shutil.rmtree(tree / "examples" / "__pycache__", ignore_errors=True)
+    for f in (tree / "emulator" / "__pycache__").glob("plastic*"):
+        f.unlink()
+
+
 def run_tests(tree: Path, args: list[str], timeout: int) -> tuple[str, float, str]:
-    env = dict(os.environ, PYTHONPATH=str(tree), NUMBA_CACHE_DIR=str(tree / ".numba_cache"),
-               NEUROMAP_FUSED_DIR=str(tree / ".fused"))
+    """pytest ``args`` in ``tree`` (one process: each worker would compile the kernels again), stop at the first
+    failure: (killed | survived | error | timeout, seconds, the first failing test or the summary line)."""
+    env = dict(os.environ, PYTHONPATH=str(tree), NEUROMAP_FUSED_DIR=str(tree / ".fused"))
+    env.pop("NUMBA_CACHE_DIR", None)
     t = time.perf_counter()
     try:
-        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-n", "2",
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist",
                             *_DEFAULT, *args], cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "timeout", time.perf_counter() - t, ""
@@ -187,6 +202,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", help="mutant ids starting with this (comma-separated prefixes)")
     ap.add_argument("--tree", default="HEAD", help="git revision of this checkout to mutate")
     ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--budget", type=float, default=540.0, help="stop starting mutants after this many seconds")
     ap.add_argument("--list", action="store_true", help="list the mutants and check each applies")
     ap.add_argument("--out", default="kernel_mutations")
     a = ap.parse_args(argv)
@@ -195,39 +211,44 @@ def main(argv=None) -> int:
     if a.list:
         with tempfile.TemporaryDirectory() as d:
             for m in todo:
-                shutil.copy(ROOT / m[2], Path(d) / "f.py")
                 (Path(d) / m[2]).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(ROOT / m[2], Path(d) / m[2])
                 apply(Path(d), m)
                 print(f"{m[0]:4s} {m[1]:12s} {m[2]}: {m[6]}")
         return 0
-    base = Path(tempfile.mkdtemp(prefix="neuromap-mutants-"))
-    pristine = base / "tree"
-    pristine.mkdir()
-    arch = subprocess.run(["git", "archive", a.tree], cwd=ROOT, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(pristine)], input=arch, check=True)
+    tree = Path(tempfile.gettempdir()) / f"neuromap-mutants-{a.tree}"      # kept: numba's caches of the rest
+    if not tree.exists():
+        tree.mkdir()
+        arch = subprocess.run(["git", "archive", a.tree], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=arch, check=True)
     out_json = ROOT / "bench" / "results" / f"{a.out}.json"
     results = json.loads(out_json.read_text())["mutants"] if out_json.exists() else {}
-    rev = subprocess.run(["git", "rev-parse", "--short", a.tree], cwd=ROOT, capture_output=True, text=True).stdout.strip()  # noqa: E501
-    try:
-        for m in todo:
-            tree = base / m[0]
-            shutil.copytree(pristine, tree)
+    rev = subprocess.run(["git", "rev-parse", "--short", a.tree], cwd=ROOT, capture_output=True,
+                         text=True).stdout.strip()
+    start = time.perf_counter()
+    for m in todo:
+        if time.perf_counter() - start > a.budget:
+            print(f"budget spent: stopped before {m[0]}", flush=True)
+            break
+        src = tree / m[2]
+        original = src.read_text()
+        try:
             apply(tree, m)
+            clear_kernel_caches(tree)
             status, sec, detail = run_tests(tree, FAST[m[1]], a.timeout)
             stage = "fast"
             if status == "survived":
                 status, sec2, detail = run_tests(tree, FULL, a.timeout)
                 sec += sec2
                 stage = "full"
-            results[m[0]] = {"engine": m[1], "file": m[2], "slip": m[6], "status": status, "stage": stage,
-                             "seconds": round(sec, 1), "detail": detail, "tree": rev,
-                             "loadavg_1min": round(os.getloadavg()[0], 2)}
-            print(f"{m[0]}: {status} ({stage}, {sec:.0f} s) {detail}", flush=True)
-            shutil.rmtree(tree, ignore_errors=True)
-            out_json.write_text(json.dumps({"mutants": results}, indent=1) + "\n")
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+        finally:
+            src.write_text(original)
+        results[m[0]] = {"engine": m[1], "file": m[2], "slip": m[6], "status": status, "stage": stage,
+                         "seconds": round(sec, 1), "detail": detail, "tree": rev,
+                         "loadavg_1min": round(os.getloadavg()[0], 2)}
+        print(f"{m[0]}: {status} ({stage}, {sec:.0f} s) {detail}", flush=True)
+        out_json.write_text(json.dumps({"mutants": results}, indent=1) + "\n")
+    clear_kernel_caches(tree)
     write_table(results, ROOT / "bench" / "results" / f"{a.out}.md")
     return 0
 
