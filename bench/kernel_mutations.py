@@ -46,8 +46,8 @@ MUTANTS = [
      "x = ((a_plus if arr[i] else old) * kp) >> 16", 0, "ltp decay floors (any layout)"),
     ("H7", "homeostatic", LE + "homeostatic_stdp.py", "ltd[m] = (ltd[m] * km + 32768) >> 16",
      "ltd[m] = (ltd[m] * km + 32768) >> 15", 0, "ltd decay shift one short"),
-    ("H8", "homeostatic", LE + "homeostatic_stdp.py", "rbase = rr_off[j] + ((t - 1) % window) * n_post",
-     "rbase = rr_off[j] + (t % window) * n_post", 0, "rate window ring slot off by one"),
+    ("H8", "homeostatic", LE + "homeostatic_stdp.py", "rring[r] = post_spk[m]", "rring[r] = False", 0,
+     "rate window forgets to record a spike (count never drops)"),
     ("H9", "homeostatic", LE + "homeostatic_stdp.py", "x if lp >= last_pre[pb + u] else nltd",
      "x if lp > last_pre[pb + u] else nltd", 0, "causal test strict (post-major rows)"),
     # vogels_isp
@@ -121,8 +121,12 @@ MUTANTS = [
      "rshift_round floors"),
     ("S4", "shared", LE + "fixed.py", "    if i >= last:\n        return table[base + last]",
      "    if i > last:\n        return table[base + last]", 0, "lut_interp: last entry test off by one"),
-    ("S5", "shared", LE + "packing.py", "base = np.uint64(dr_base + (t % d) * n_pre)",
-     "base = np.uint64(dr_base + ((t + 1) % d) * n_pre)", 0, "pre delay ring slot off by one"),
+    ("S5", "shared", LE + "packing.py", "        base = np.uint64(dr_base + (t % d) * n_pre)\n"
+     "        for i in range(n):\n            arr[pb + i] = dring[base + i]\n",
+     "        base = np.uint64(dr_base + (t % d) * n_pre)\n"
+     "        for i in range(n):\n            dring[base + i] = pre_spk[pb + i]\n"
+     "        for i in range(n):\n            arr[pb + i] = dring[base + i]\n", 0,
+     "pre delay ring written before it is read (delays vanish)"),
     # loihi (Lava's learning engine)
     ("L1", "loihi", LE + "loihi_numba.py", "if r_conn < rem / 128.0:", "if r_conn <= rem / 128.0:", 0,
      "stochastic weight rounding compares <= instead of <"),

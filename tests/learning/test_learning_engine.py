@@ -192,6 +192,33 @@ def test_tags_and_sgn_factor(loihi_learning):
     assert tag_1.tolist() == [[-4, 4]] and tag_2.tolist() == [[0, 0]] and w.tolist() == [[50, 150]]
 
 
+def test_second_spike_in_an_epoch_saturates_the_trace_at_127(loihi_learning):
+    # t_epoch 2, impulse 100, pre spikes at t1 and t2: the second spike adds its impulse at once (200 -> 127)
+    # (tau huge: the epoch's decay keeps 127); an impulse of 100 plus a second one of 100 would be 200
+    cfg = cfg_of(x1_impulse=100, x1_tau=1e9, t_epoch=2)
+    s = make_state(cfg, 1, 1)
+    w = np.zeros((1, 1), np.int32)
+    loihi_learning(cfg, s, w, [1], [0], 1)
+    loihi_learning(cfg, s, w, [1], [0], 2)
+    assert s.x[0, 0] == 127
+
+
+def test_saturated_accumulator_and_tag_1_floor_agree_with_the_reference():
+    """dt = -8 * 2^8 * y0 drives tag_1 to its floor every epoch: the accumulator saturates at -32769, which
+    rounds to -257 only when the synaptic draw is >= 127/128 (else -256); over 2000 epochs the reference
+    reaches -257 and the engine gives the same tag every step."""
+    cfg = cfg_of(dw=None, dt=(Product("y0", -8, 15),))
+    a, b = make_state(cfg, 2, 1), make_state(cfg, 2, 1)
+    wa, wb = np.zeros((1, 2), np.int32), np.zeros((1, 2), np.int32)
+    lows = 0
+    for t in range(1, 2001):
+        learning_step(cfg, a, wa, [0, 0], [1], t)
+        reference_step(cfg, b, wb, [0, 0], [1], t)
+        assert a.tag_1.tolist() == b.tag_1.tolist(), t
+        lows += int(b.tag_1[0, 0] == -257)
+    assert lows >= 1 and b.tag_1.min() >= -257
+
+
 def test_initial_truncation_like_lava():
     cfg = cfg_of(num_weight_bits=6)                           # mixed: drop 8 - 6 + 1 = 3 LSBs
     assert truncate_weights(cfg, np.array([13, -13, 7])).tolist() == [8, -16, 0]

@@ -105,6 +105,15 @@ def test_vogels_multiplicative_and_trace_saturation():
     assert st.syn.w_fine.tolist() == [w1] and w.tolist() == [-rshift_round(w1, 16)]
 
 
+def test_vogels_pre_trace_saturates_at_65535():
+    # no decay, a pre spike arriving every step: 16 spikes would be 65536, the 16-bit trace holds 65535
+    learning = dict(ISP, keep=65536, eta=0)
+    st, _ = run(vogels_isp, learning, {}, [-40], [[T]] * 20, [[F]] * 20)
+    assert st.x_pre.tolist() == [65535]
+    st, _ = run(vogels_isp, learning, {}, [-40], [[T]] * 15, [[F]] * 15)
+    assert st.x_pre.tolist() == [14 * 4096]                      # 14 arrivals (the first spike arrives at t2)
+
+
 # ------------------------------------------------------------------ receptor-pool STDP
 def pool_learning(**kw):
     base = dict(engine="pool_stdp", sign=1, delay=1, w_lo=0, w_hi=100, keep_plus=32768, keep_minus=32768,
@@ -177,3 +186,18 @@ def test_pre_spikes_reach_the_synapse_after_the_delay(mod):
     _, w_none = run(mod, learning, tables, [40], [[F], [F], [F], [F]], post, n_pre=1)
     _, w_short = run(mod, dict(learning, delay=4), tables, [40], [[T], [F], [F], [F]], post, n_pre=1)
     assert w_late[0] > 40 and w_none[0] == 40 and w_short[0] <= 40
+
+
+def test_pool_calcium_saturates_at_the_end_of_the_tables():
+    """c_dend and c_soma stop at c_max = (len(decay_lut) - 1) << 4, and the table read at c_max is its last entry
+    (the decay there is decay_lut[-1])."""
+    tables = flat_tables()
+    tables["decay_lut"] = 2 * np.arange(4097, dtype=np.int64)
+    c_max = 4096 << 4
+    learning = pool_learning(c_per_w=1 << 40, k_cg=c_max, k_pw=0, pw_init=0)
+    st, _ = run(pool_stdp, learning, tables, [40], [[T], [F], [F]], [[T], [T], [F]], n_pre=1)
+    # t2: c_in = 40 * 2**16 * 2**40 / 2**32 >> c_max: saturated (c_soma: k_cg = c_max at t1, t2); t3 (no input):
+    # c_max - decay_lut[4096] (the last entry)
+    assert st.c_dend.tolist() == [c_max - 2 * 4096] and st.c_soma.tolist() == [c_max - 2 * 4096]
+    st, _ = run(pool_stdp, learning, tables, [40], [[T], [F]], [[T], [T]], n_pre=1)
+    assert st.c_dend.tolist() == [c_max] and st.c_soma.tolist() == [c_max]
