@@ -30,9 +30,9 @@ CASES = [("spatial E/I sheet vogels_isp, fused numba", "py:examples.spatial_bala
          ("spatial E/I sheet vogels_isp, per-step numpy", "py:examples.spatial_balanced_ei:small", "numpy", 300),
          ("pool neuron pool_stdp, per-step numpy", "examples/pool_neuron.yaml", "numpy", 2000),
          ("clopath pairing, per-step numpy", "py:bench.clopath_accuracy:pairing_network:20.0:10.0", "numpy", 2000),
-         ("STDPLoihi LIF(1000)->10%->LIF(1000), loihi engine, numba", "img:bench.emulator_plastic:image:1000", "numba",
+         ("STDPLoihi LIF(1000)->10%->LIF(1000), loihi engine, numba", "stdp_loihi:1000", "numba",
           300),
-         ("STDPLoihi LIF(1000)->10%->LIF(1000), loihi engine, per-step numpy", "img:bench.emulator_plastic:image:1000",
+         ("STDPLoihi LIF(1000)->10%->LIF(1000), loihi engine, per-step numpy", "stdp_loihi:1000",
           "numpy", 100)]
 
 _CHILD = r'''
@@ -42,9 +42,21 @@ from neuromap.compiler import compile_network
 from emulator import emulate
 spec, engine, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 img = None
-if spec.startswith("img:"):
-    mod, fn, arg = spec[4:].split(":")
-    img = getattr(importlib.import_module(mod), fn)(int(arg))
+if spec.startswith("stdp_loihi:"):          # bench/emulator_plastic.py's image, built here (both trees)
+    import numpy as np
+    from bench.emulator_scale import LIF_POST, LIF_PRE, network_arrays
+    from neuromap.network import Network
+    n = int(spec.split(":")[1])
+    bias, pre, post, w = network_arrays(n, n // 10)
+    net = Network(seed=1)
+    net.add_population("pre", n, neuron="loihi_lif", bias_mant=bias.tolist(), **LIF_PRE)
+    net.add_population("post", n, neuron="loihi_lif", **LIF_POST)
+    net.connect("pre", "post", connect={"rule": "list", "pre": pre, "post": post}, weight=np.where(w == 0, 2, w),
+                plasticity={"rule": "stdp_loihi", "learning_rate": 2 ** -4, "A_plus": 1, "A_minus": -1,
+                            "tau_plus": 10, "tau_minus": 10, "rng_seed": 1},
+                weight_exp=0, num_weight_bits=8, sign_mode="mixed")
+    img = compile_network(net, passes=["check_hw_units", "partition", "lower"])
+    img = getattr(img, "image", img)
 elif spec.startswith("py:"):
     mod, fn, *args = spec[3:].split(":")
     net = getattr(importlib.import_module(mod), fn)(*[float(a) for a in args])
