@@ -348,3 +348,12 @@ def memory_report(image: Any) -> dict[str, Any] | None:
             "explicit_max_core_bits": int(explicit.max(initial=0)),
             "discrete_axon_synapse_memory_bits": tot_d, "discrete_axon_ratio": tot_e / tot_d if tot_d else None,
             "conv": rows}
+
+
+def memory_line(rep: dict[str, Any]) -> str:
+    """One line of a :func:`memory_report` (``compile`` and ``inspect`` print it)."""
+    n_syn = sum(r["synapses"] for r in rep["conv"])
+    n_k = sum(r["kernel_weights"] for r in rep["conv"])
+    return (f"shared weights: {len(rep['conv'])} conv projection(s), {n_syn} synapses from {n_k} kernel weights; "
+            f"synapse memory {rep['synapse_memory_bits']} bits vs {rep['explicit_synapse_memory_bits']} explicit "
+            f"({rep['ratio']:.1f}x less; {rep['discrete_axon_ratio']:.1f}x with one word per discrete axon)")
