@@ -50,7 +50,7 @@ def build(seed: int = 3, units: str = "float", side: int = SIDE) -> neuromap.Net
     net = neuromap.Network(name=f"conv_snn_{units}", dt=1.0, seed=seed)
     net.add_population("input", side * side, "poisson", rate=ring_rates(side))
     if units == "hw":
-        neuron = {"model": "loihi_lif", "du": 2048, "dv": 410, "vth": 60}
+        neuron = {"model": "loihi_lif", "du": 2048, "dv": 410, "vth": 400}
         pool_w, hw = 64, {"weight_exp": 0}
     else:
         neuron = {"model": "lif", "tau_m": 10.0, "tau_syn": 2.0, "v_th": 1.0, "v_reset": 0.0}
