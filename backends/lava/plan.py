@@ -387,18 +387,21 @@ _CONV_OUT_LIMIT = 1 << 23
 def lava_convs(image: Image, groups: list[NeuronGroup], igroups: list[InputGroup]) -> list[ConvConnection]:
     """The image's shared-weight projections that Lava 0.10's ``lava.proc.conv`` (``PyConvModelFixed``) runs with
     neuromap's integers: Conv sends ``clamp24(conv(s_in, weight))`` one step later and ignores ``weight_exp``, so a
-    projection qualifies when its ``weight_exp`` is 0, its delay 1, no per-step sum can reach 2**23 (sum of |weights|
-    into one output times the largest spike payload) and its pre and post populations are each one whole group in
-    population order (the Conv process sees them as (W, H, C) tensors). The others are expanded into Sparse/Dense."""
+    projection qualifies when its ``weight_exp`` is >= 0 (folded into the weights: ``(sum w) << e = sum (w << e)``),
+    its delay 1, no per-step sum can reach 2**23 (sum of |weights| into one output times the largest spike payload)
+    and its pre and post populations are each one whole group in population order (the Conv process sees them as
+    (W, H, C) tensors). The others are expanded into Sparse/Dense."""
     out = []
     for cm in getattr(image, "convs", []):
         pm = image.projections[cm.projection]
         g = cm.geometry
         pre, post = image.population(pm.pre), image.population(pm.post)
-        k = cm.kernel.astype(np.int64).reshape(g.kernel_shape)
-        payload = 255 if pre.kind == "input" else 1
-        if pm.weight_exp != 0 or cm.delay != 1 or int(np.abs(k).reshape(k.shape[0], -1).sum(1).max(initial=0)
-                                                       ) * payload >= _CONV_OUT_LIMIT:
+        if pm.weight_exp < 0 or cm.delay != 1:
+            continue
+        k = cm.kernel.astype(np.int64).reshape(g.kernel_shape) << pm.weight_exp   # a left shift distributes
+        pp = image.inputs["poisson_p"][pre.start:pre.start + pre.size] if pre.kind == "input" else np.zeros(0)
+        payload = 255 if np.any(pp[~np.isnan(pp)] > 1.0) else 1     # graded spikes: several events per step
+        if int(np.abs(k).reshape(k.shape[0], -1).sum(1).max(initial=0)) * payload >= _CONV_OUT_LIMIT:
             continue
         pool = groups if pre.kind == "neuron" else igroups
         ids = [grp.neurons if pre.kind == "neuron" else grp.inputs for grp in pool]

@@ -1,7 +1,7 @@
 """Shared-weight convolutions in Lava: ``lava.proc.conv`` processes (Lava 0.10 fixed_pt ``Conv``, fed (W, H, C) views
 of the groups' spikes, kernel flipped: Lava's conv is a true convolution) run the emulator's integers every step, on
-geometries with stride, padding, dilation, groups and Conv1d; what Lava's Conv cannot run exactly (a delay, a
-weight exponent) is expanded into Sparse/Dense."""
+geometries with stride, padding, dilation, groups and Conv1d; a positive weight exponent is folded into the Conv weights;
+what Lava's Conv cannot run exactly (a delay, a negative weight exponent) is expanded into Sparse/Dense."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,13 +30,13 @@ def test_plan_uses_lava_conv_only_where_it_is_exact():
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("k", range(len(GEOS)))
-def test_lava_conv_equals_the_emulator(k):
+@pytest.mark.parametrize("k, weight_exp", [(0, 0), (1, 0), (2, 0), (0, 3)])
+def test_lava_conv_equals_the_emulator(k, weight_exp):
     pytest.importorskip("lava", reason="needs lava-nc")
     from backends.lava.run import run_lava_raw
     from emulator import emulate
-    img = compile_network(hw_conv_net(GEOS[k], k, steps=25, vth=20)[0], "loihi", placer="greedy",
-                          rate_check="never").image
+    net = hw_conv_net(GEOS[k], k, steps=25, vth=20 << weight_exp, weight_exp=weight_exp)[0]
+    img = compile_network(net, "loihi", placer="greedy", rate_check="never").image
     assert plan_image(img).conv_connections
     probe = np.arange(img.n_neurons)
     lava = run_lava_raw(img, 25, probe=probe)
