@@ -1,7 +1,7 @@
 """Shared-weight convolutions in Lava: ``lava.proc.conv`` processes (Lava 0.10 fixed_pt ``Conv``, fed (W, H, C) views
 of the groups' spikes, kernel flipped: Lava's conv is a true convolution) run the emulator's integers every step, on
-geometries with stride, padding, dilation, groups and Conv1d; a positive weight exponent is folded into the Conv weights;
-what Lava's Conv cannot run exactly (a delay, a negative weight exponent) is expanded into Sparse/Dense."""
+geometries with stride, padding, dilation, groups and Conv1d; a positive weight exponent is folded into the Conv
+weights; what Lava's Conv cannot run exactly (a delay, a negative weight exponent) is expanded into Sparse/Dense."""
 from __future__ import annotations
 
 import numpy as np
