@@ -278,6 +278,13 @@ PROJECTION_FIELDS: dict[str, Check] = {
 PROBE_FIELDS: dict[str, Check] = {
     "population": _str(), "variables": _list(_enum("spikes", "u", "v"), max_len=3),
     "neurons": _nullable(_list(_COUNT))}
+_DIM = _int(0, 2 ** 31 - 1)
+_PAIR = _list(_int(0, 2 ** 31 - 1), max_len=2)
+#: one entry of the optional ``conv`` section (neuromap.conv_geometry.ConvMap; docs/image-format.md, *Convolutions*)
+CONV_FIELDS: dict[str, Check] = {
+    "projection": _DIM, "in_shape": _list(_DIM, max_len=3), "out_shape": _list(_DIM, max_len=3),
+    "kernel_size": _PAIR, "stride": _PAIR, "padding": _PAIR, "dilation": _PAIR, "groups": _DIM,
+    "delay": _int(1, 64)}
 #: ``pass_records[i]``: one compile pass or analysis (``neuromap.compiler.result.PassRecord.to_dict``)
 PASS_RECORD_FIELDS: dict[str, Check] = {
     "name": _str(64), "kind": _enum("pass", "analysis"), "options": _json_object,
@@ -300,10 +307,12 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "arrays": _arrays_table,
     "manifest_sha256": _hex64,
     "arithmetic": _json_object,     # checked field by field by neuromap.core_kinds.loihi_lif.LifArithmetic.from_dict
+    "conv": _list(_record(CONV_FIELDS)),   # shared-weight projections (neuromap.conv_geometry)
     "pass_records": _list(_record(PASS_RECORD_FIELDS), max_len=256),
 }
-#: fields an image may omit (older images: Loihi arithmetic; no pass records)
-MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "pass_records")
+#: fields an image may omit (older images: Loihi arithmetic; images without convolutions: conv; images compiled
+#: before pass records were saved: pass_records)
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "pass_records")
 
 
 def _show(v: Any) -> str:
