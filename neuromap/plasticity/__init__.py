@@ -20,6 +20,7 @@ RULE_MODULES: dict[str, str] = {
     "loihi": "neuromap.plasticity.loihi",
     "stdp_loihi": "neuromap.plasticity.stdp_loihi",
     "rstdp_loihi": "neuromap.plasticity.rstdp_loihi",
+    "rstdp": "neuromap.plasticity.rstdp",
 }
 
 

@@ -16,6 +16,7 @@ from neuromap.errors import NetworkFormatError
 from neuromap.learning_engines.loihi3f import ENGINE, VALUE_MAX, VALUE_MIN, rstdp_config
 from neuromap.params import Param
 from neuromap.plasticity.loihi import COMMON, HardwareRule, _located
+from neuromap.plasticity.rstdp import reward_steps
 
 #: longest reward schedule written into an image (events = steps x post neurons)
 MAX_REWARD_STEPS = 1 << 20
@@ -55,26 +56,6 @@ class Rule(HardwareRule):
                         field)
 
     @classmethod
-    def reward_steps(cls, params, field) -> np.ndarray:
-        """Emulator steps (0-based) carrying the reward."""
-        a, b, per = int(params["reward_start"]), int(params["reward_stop"]), int(params["reward_period"])
-        if b < a:
-            raise NetworkFormatError(f"{b} is before reward_start {a}", field=f"{field}.reward_stop")
-        if per == 0:
-            return np.arange(a, b, dtype=np.int64)
-        until = int(params["reward_until"])
-        if per < b - a or until <= 0:
-            raise NetworkFormatError("a periodic reward needs reward_period >= the window and reward_until > 0",
-                                     field=f"{field}.reward_period")
-        starts = np.arange(a, until, per, dtype=np.int64)
-        steps = (starts[:, None] + np.arange(b - a)[None, :]).reshape(-1)
-        steps = steps[steps < until]
-        if steps.size > MAX_REWARD_STEPS:
-            raise NetworkFormatError(f"{steps.size} reward steps", field=f"{field}.reward_until",
-                                     fix=f"keep at most {MAX_REWARD_STEPS}")
-        return steps
-
-    @classmethod
     def to_image(cls, params, hw, field):
         cfg = cls.learning_config(params, hw, field)
         learning = {"engine": ENGINE, **cfg.to_dict(), "post_impulse": float(params["y1_impulse"]),
@@ -82,7 +63,10 @@ class Rule(HardwareRule):
         if float(params["tau_minus"]) <= 0:
             raise NetworkFormatError("must be > 0 (the post neuron's y1 decays by exp(-1/tau_minus))",
                                      field=f"{field}.tau_minus")
-        steps = cls.reward_steps(params, field)
+        steps = reward_steps(params)
+        if steps.size > MAX_REWARD_STEPS:
+            raise NetworkFormatError(f"{steps.size} reward steps", field=f"{field}.reward_until",
+                                     fix=f"keep at most {MAX_REWARD_STEPS}")
         value = int(params["reward_value"])
         if value == 0 or steps.size == 0:
             return learning, {}
