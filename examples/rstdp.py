@@ -42,7 +42,7 @@ def build_float(seed: int = 5, reward: float = 1.0) -> Network:
     net.add_population("out", 8, "lif", tau_m=20.0, tau_syn=5.0, v_th=1.0, v_reset=0.0, refractory=2)
     net.connect("inp", "out", "all_to_all", weight={"uniform": [0.05, 0.2]}, delay=1,
                 plasticity={"rule": "rstdp", "tau_plus": 20.0, "tau_minus": 20.0, "A_plus": 1.0, "A_minus": -1.2,
-                            "tau_e": 0.05, "eta": 0.002, "w_min": 0.0, "w_max": 0.3, "reward_value": reward,
+                            "tau_e": 0.0625, "eta": 0.01, "w_min": 0.0, "w_max": 0.3, "reward_value": reward,
                             "reward_start": 200, "reward_stop": 300, "reward_period": 400, "reward_until": 100000})
     return net
 

@@ -244,33 +244,43 @@ RSTDP_TAG_TARGET = 128.0
 
 
 def _rstdp_loihi3f(pr, q: dict, ws: float, sign: int, field_max: int, dt: float, fld: str):
-    """Float ``rstdp`` (:mod:`neuromap.plasticity.rstdp`) as Lava's R-STDP on engine ``loihi3f`` (docs/learning.md,
-    *R-STDP from the float rule*). With eligibility ``tag = c_e e`` and third factor ``y2 = c_R R``, the engine adds
-    ``floor(tag y2 / 32)`` stored units per rewarded step, so ``c_e c_R = 32 sign eta ws``. ``y2`` is the power of
-    two <= 64 that puts the largest expected eligibility (``max(|A+|, |A-|) / max(tau_e, 1/64)``) nearest
-    :data:`RSTDP_TAG_TARGET` tag units; the pairing terms get literals and trace impulses from
-    :func:`loihi_product` (pre impulse with its 8-bit fraction; the post neuron's impulse is a float), ``tau_e``
-    the nearest literal. Delays: ``A+`` scaled by ``exp(d dt / tau_plus)``, ``A-`` by ``exp(-d dt / tau_minus)``
-    as for pair STDP. Weights saturate at the stored field (``w_max`` placed there by the quantizer)."""
+    """Float ``rstdp`` (:mod:`neuromap.plasticity.rstdp`) as a three-factor rule on engine ``loihi3f``
+    (docs/learning.md, *R-STDP from the float rule*): Lava's R-STDP, ``dt = A+' y0 x1 + A-' x0 y1 - tau_e' u0 t``,
+    ``dw = L u0 t y2`` with the eligibility ``tag = c_e e`` (``c_e`` puts the largest expected eligibility
+    ``max(|A+|, |A-|) / max(tau_e, 1/64)`` at :data:`RSTDP_TAG_TARGET`) and the third factor ``y2 = 64 sign(R)``
+    in the reward windows; the literal ``L`` (rather than Lava's 1) makes ``L tag y2 / 32 = eta R e ws``: the
+    product is floored only at ``>> 5`` and the rest stochastically rounded, so the floor's bias is ``L`` stored
+    units per step, not 1. ``A+'``: literal and pre impulse by :func:`loihi_product`; ``A-'``: literal and the post
+    neuron's impulse so that the floored y1's summed effect per post spike equals the float trace's
+    (:func:`_post_trace_product`); a pre spike emitted in a post spike's step is potentiated by the engine but
+    depressed by the float rule (it arrives a step later): ``x0 * y0`` swaps the two; ``tau_e'`` the nearest literal. Delays: ``A+`` scaled by
+    ``exp(d dt / tau_plus)``, ``A-`` by ``exp(-d dt / tau_minus)`` as for pair STDP. Weights saturate at the
+    stored field (``w_max`` placed there by the quantizer)."""
     p = pr.plasticity
     d = int(pr.delay[0]) if pr.n_synapses else 1
     a_plus = float(p["A_plus"]) * math.exp(d * dt / float(p["tau_plus"]))
     a_minus = float(p["A_minus"]) * math.exp(-d * dt / float(p["tau_minus"]))
     R, eta = float(p["reward_value"]), float(p["eta"])
     e_max = max(abs(a_plus), abs(a_minus)) / max(float(p["tau_e"]), 1 / 64)
-    y2 = 64
-    if R != 0 and eta != 0 and e_max > 0:
-        # tag(e_max) = e_max c_e = e_max 32 eta ws |R| / y2: choose y2 so that it is nearest the target
-        ideal = e_max * 32 * eta * ws * abs(R) / RSTDP_TAG_TARGET
-        y2 = int(min(64, max(1, 2 ** round(math.log2(max(ideal, 1e-12))))))
-    c_R = (y2 / abs(R)) if R != 0 else 0.0            # y2 = c_R R (sign of R)
-    c_e = sign * 32 * eta * ws / c_R if c_R else 0.0
-    errors, kw, terms = {}, {}, []
+    c_e = RSTDP_TAG_TARGET / e_max if e_max > 0 else 1.0     # tag units per unit eligibility
+    y2 = 64 if R != 0 else 0                                   # third factor = 64 sign(R) in the windows
+    # per rewarded step the engine adds lit * tag * y2 / 32 stored units (>> 5, then the literal's shift with
+    # stochastic rounding): lit = sign eta |R| ws 32 / (64 c_e)
+    want = sign * eta * abs(R) * ws * 32 / (64 * c_e) if y2 else 0.0
+    dw_lit, dw_real = nearest_literal(want) if want else ("0", 0.0)
+    errors = {"eta": abs(dw_real - want) / abs(want) if want else 0.0}
+    kw, terms = {}, []
     if a_plus != 0.0 and c_e != 0.0:
         lit, imp, real = loihi_product(a_plus * c_e, False, fld, "A_plus")
         terms.append(f"{lit} * y0 * x1")
         kw["x1_impulse"] = imp
         errors["A_plus"] = abs(real / c_e - a_plus) / abs(a_plus)
+        # a pre spike emitted in the step of a post spike: the engine potentiates it (x1 holds the new impulse),
+        # the float rule sees it arrive a step later and depresses it with y = 1: x0 * y0 swaps the two
+        want_same = -real + float(p["A_minus"]) * c_e
+        back, back_real = nearest_literal(want_same)
+        terms.append(f"{back} * x0 * y0")
+        errors["same_step"] = abs(back_real - want_same) / abs(want_same) if want_same else 0.0
     else:
         kw["x1_impulse"] = 0.0
     if a_minus != 0.0 and c_e != 0.0:
@@ -285,7 +295,7 @@ def _rstdp_loihi3f(pr, q: dict, ws: float, sign: int, field_max: int, dt: float,
     errors["tau_e"] = abs(tau_real - float(p["tau_e"])) / float(p["tau_e"]) if float(p["tau_e"]) else abs(tau_real)
     terms.append(f"-{tau_lit} * u0 * t" if not tau_lit.startswith("-") else f"{tau_lit[1:]} * u0 * t")
     rule = " + ".join(terms).replace("+ -", "- ")
-    cfg = config_from_rules(dw="u0 * t * y2", dt=rule, rng_seed=0, t_epoch=1, x1_impulse=kw["x1_impulse"],
+    cfg = config_from_rules(dw=f"{dw_lit} * u0 * t * y2", dt=rule, rng_seed=0, t_epoch=1, x1_impulse=kw["x1_impulse"],
                             x1_tau=float(p["tau_plus"]) / dt, y1_tau=loihi3f.Y_TAU, y2_tau=loihi3f.Y_TAU,
                             y3_tau=loihi3f.Y_TAU, sign_mode="excitatory" if sign > 0 else "inhibitory",
                             num_weight_bits=8)
@@ -296,6 +306,8 @@ def _rstdp_loihi3f(pr, q: dict, ws: float, sign: int, field_max: int, dt: float,
     if R != 0 and steps.size:
         arrays = {"third_factor_step": steps + 1, "third_factor_post": np.full(steps.size, -1, np.int64),
                   "third_factor_value": np.full(steps.size, int(np.sign(R)) * y2, np.int64)}
+    if want == 0.0:
+        arrays = {}
     w_max = float(p["w_max"])
     errors["w_max"] = abs(field_max / ws - w_max) / w_max if w_max else 0.0
     errors["w_min"] = abs(float(p["w_min"])) / w_max if w_max else 0.0
@@ -306,7 +318,7 @@ def _rstdp_loihi3f(pr, q: dict, ws: float, sign: int, field_max: int, dt: float,
 
 #: post-trace impulse the R-STDP mapping aims for (the neuron's y1 is floored every step: a large impulse keeps
 #: its decay exponential for longer; two close spikes still fit the 7-bit factor)
-POST_IMPULSE = 64.0
+POST_IMPULSE = 100.0
 
 
 def post_trace_mass(impulse: float, decay: float) -> int:
