@@ -253,8 +253,9 @@ def _rstdp_loihi3f(pr, q: dict, ws: float, sign: int, field_max: int, dt: float,
     units per step, not 1. ``A+'``: literal and pre impulse by :func:`loihi_product`; ``A-'``: literal and the post
     neuron's impulse so that the floored y1's summed effect per post spike equals the float trace's
     (:func:`_post_trace_product`); a pre spike emitted in a post spike's step is potentiated by the engine but
-    depressed by the float rule (it arrives a step later): ``x0 * y0`` swaps the two; ``tau_e'`` the nearest literal. Delays: ``A+`` scaled by
-    ``exp(d dt / tau_plus)``, ``A-`` by ``exp(-d dt / tau_minus)`` as for pair STDP. Weights saturate at the
+    depressed by the float rule (it arrives a step later): ``x0 * y0`` swaps the two; ``tau_e'`` the nearest
+    literal. Delays: ``A+`` scaled by ``exp(d dt / tau_plus)``, ``A-`` by ``exp(-d dt / tau_minus)`` as for pair
+    STDP. Weights saturate at the
     stored field (``w_max`` placed there by the quantizer)."""
     p = pr.plasticity
     d = int(pr.delay[0]) if pr.n_synapses else 1
