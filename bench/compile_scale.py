@@ -201,10 +201,10 @@ def run(quick: bool = False) -> dict:
     return out
 
 
-def _write(res: dict) -> None:
+def _write(res: dict, name: str = NAME) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "compile_scale.json").write_text(json.dumps(res, indent=1) + "\n")
-    (OUT / "compile_scale.md").write_text(markdown(res))
+    (OUT / f"{name}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (OUT / f"{name}.md").write_text(markdown(res))
 
 
 def main(argv=None) -> int:
@@ -215,10 +215,11 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per tree at sizes <= 10 000 neurons (medians)")
     ap.add_argument("--repeat-large", type=int, default=1, help="runs per tree above 10 000 neurons")
     ap.add_argument("--profile", action="store_true", help="count Python calls (cProfile) in the new tree")
+    ap.add_argument("--out", default=NAME, help="results file name in bench/results (.json and .md)")
     a = ap.parse_args(argv)
     res = measure([int(x) for x in a.sizes.split(",")], a.old, a.repeat,
                   [int(x) for x in a.old_sizes.split(",")], a.profile, a.repeat_large)
-    _write(res)
+    _write(res, a.out)
     print(markdown(res))
     return 0
 
