@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuromap import learning_engines
+from neuromap.conv_geometry import expand as expand_convs
 from neuromap.errors import ImageError
 from neuromap.image import LOIHI_ARITHMETIC, Image, encode_weights
 from neuromap.learning_engines import loihi
@@ -295,7 +296,9 @@ def _check_inputs(image: Image) -> None:
 
 
 def plan_image(image: Image) -> LavaPlan:
-    """Cut ``image`` into Lava process pieces; :class:`ImageError` for what Lava cannot run exactly."""
+    """Cut ``image`` into Lava process pieces; :class:`ImageError` for what Lava cannot run exactly. Convolutions
+    stored as kernel + geometry become explicit synapses first (:func:`neuromap.conv_geometry.expand`)."""
+    image = expand_convs(image)
     _check_kinds(image)
     _check_arithmetic(image)
     _check_learning(image)
