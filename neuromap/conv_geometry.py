@@ -338,8 +338,17 @@ def memory_report(image: Any) -> dict[str, Any] | None:
         ax = np.flatnonzero(image.axons["proj"] == cm.projection)
         pix = (axon_src[ax] - _source_base(image, pm.pre)) % (g.in_shape[1] * g.in_shape[2])
         n_syn = int(conv_synapses(image, cm, axon_src)[0].size)
+        post = image.population(pm.post)
+        oc = image.neurons["core"][post.start:post.start + post.size].astype(np.int64)
+        plane = g.out_shape[1] * g.out_shape[2]
+        j = np.arange(post.size, dtype=np.int64)
+        cores = np.unique(oc)
+        ch = np.array([np.unique(j[oc == c] // plane).size for c in cores])
+        px = np.array([np.unique(j[oc == c] % plane).size for c in cores])
         rows.append({"projection": pm.name, **g.to_dict(), "kernel_weights": int(cm.kernel.size),
-                     "synapses": n_syn, "input_axons": int(ax.size),
+                     "synapses": n_syn, "input_axons": int(ax.size), "cores": int(cores.size),
+                     "channels_per_core": [int(ch.min()), int(ch.max())],
+                     "pixels_per_core": [int(px.min()), int(px.max())],
                      "population_axons": int(np.unique(axon_core[ax] * g.in_shape[1] * g.in_shape[2] + pix).size)})
     tot_s, tot_e = int(shared.sum()), int(explicit.sum())
     tot_d = int(discrete.sum())

@@ -51,6 +51,8 @@ def test_hardware_units_run_bit_identically_in_lava():
     from emulator import emulate
     img = compile_network(conv_snn.build(units="hw", side=12), "loihi", placer="greedy", rate_check="never").image
     assert len(img.convs) == 3
+    from backends.lava.plan import plan_image
+    assert len(plan_image(img).conv_connections) == 3     # all three run as lava.proc.conv Conv processes
     steps = 20
     probe = np.arange(0, img.n_neurons, 7)
     lava = run_lava_raw(img, steps, probe=probe)

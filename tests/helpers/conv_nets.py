@@ -13,9 +13,11 @@ def even_kernel(geo: dict, rng: np.random.Generator, lo: int = -60, hi: int = 60
     return (rng.integers(lo // 2, hi // 2 + 1, shape) * 2).astype(float)
 
 
-def hw_conv_net(geo: dict, seed: int = 0, steps: int = 30, vth: int = 40) -> tuple[Network, np.ndarray]:
+def hw_conv_net(geo: dict, seed: int = 0, steps: int = 30, vth: int = 40, weight_exp: int = 0
+                ) -> tuple[Network, np.ndarray]:
     """``inp`` (spike_source, a few random spikes per input in ``steps`` steps) -conv ``geo``-> ``c1``
-    (loihi_lif) -pointwise conv (1x1 kernel, 2 channels)-> ``c2``; returns the network and c1's kernel."""
+    (loihi_lif) -pointwise conv (1x1 kernel, 2 channels, delay 2)-> ``c2``; returns the network and c1's kernel
+    (``weight_exp``: of the first convolution)."""
     rng = np.random.default_rng(seed)
     n_in = int(np.prod(geo["in_shape"]))
     n1 = conv_out_size(geo)
@@ -28,7 +30,7 @@ def hw_conv_net(geo: dict, seed: int = 0, steps: int = 30, vth: int = 40) -> tup
     net.add_population("c1", n1, dict(cell))
     net.add_population("c2", 2 * plane, dict(cell))
     kernel = even_kernel(geo, rng)
-    net.connect("inp", "c1", conv_spec(geo, kernel), name="conv1", weight_exp=0)
+    net.connect("inp", "c1", conv_spec(geo, kernel), name="conv1", weight_exp=weight_exp)
     k2 = (rng.integers(-30, 31, (2, geo["out_channels"], 1, 1)) * 2).astype(float)
     shape1 = [geo["out_channels"], plane] if geo["one_d"] else [geo["out_channels"], n1 // geo["out_channels"]
                                                                  // _width(geo), _width(geo)]
