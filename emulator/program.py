@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from emulator.lif import arith_vector
+from neuromap.conv_geometry import expand as expand_convs
 from neuromap.core_kinds import loihi_lif
 from neuromap.errors import ImageError
 from neuromap.image import Image
@@ -258,7 +259,9 @@ def _i64(a) -> np.ndarray:
 
 
 def prepare(image: Image) -> Program:
-    """Flatten ``image`` for execution; refuses core kinds other than ``loihi_lif``."""
+    """Flatten ``image`` for execution; refuses core kinds other than ``loihi_lif``. Convolutions stored as kernel +
+    geometry get their explicit synapses here (:func:`neuromap.conv_geometry.expand`)."""
+    image = expand_convs(image)
     kinds = {image.core_kinds[k] for k in np.unique(image.cores["kind"])}
     if kinds - {KIND}:
         raise ImageError(f"the Loihi emulator cannot run core kind(s) {sorted(kinds - {KIND})} "
