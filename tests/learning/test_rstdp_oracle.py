@@ -1,6 +1,7 @@
 """The ``loihi3f`` engine (its numba kernels, the one implementation) against the scalar oracle of
-tests/oracles/loihi3f.py (written from docs/learning.md), every step, on random R-STDP parameters, spike trains and third factors; and hand-checked
-steps of the rule (no reward: no weight change; the eligibility decays by tau_e per epoch)."""
+tests/oracles/loihi3f.py (written from docs/learning.md), every step, on random R-STDP parameters, spike trains and
+third factors; and hand-checked steps of the rule (no reward: no weight change; the eligibility decays by tau_e
+per epoch)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
