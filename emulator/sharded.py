@@ -35,6 +35,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -50,7 +51,8 @@ from emulator.state import ChunkOut, State
 from neuromap import learning_engines
 from neuromap.core_kinds import loihi_lif
 from neuromap.errors import ImageError
-from neuromap.image import Image, load_image
+from neuromap.image import READABLE_VERSIONS, Image, image_from_manifest, load_image, read_shards
+from neuromap.image_files import read_manifest, recover
 
 #: neuron-steps per interval when no deferred synapse bounds it (progress and exchange granularity)
 _CHUNK_BUDGET = 1_000_000
@@ -121,6 +123,14 @@ def mpi_comm() -> MpiComm:
 
 
 # ------------------------------------------------------------------------------------------------ sharding
+def split_units(weights: np.ndarray, ranks: int) -> np.ndarray:
+    """The rank of each unit (contiguous runs, in order) for ``ranks`` ranks balanced by ``weights``: a unit goes
+    to the rank in whose share its weight's middle falls."""
+    w = np.asarray(weights, np.float64)
+    mid = np.cumsum(w) - w / 2
+    return np.minimum((mid * ranks / max(float(w.sum()), 1e-300)).astype(np.int64), max(1, int(ranks)) - 1)
+
+
 def partition(image: Image, ranks: int) -> np.ndarray:
     """The rank of every core (int64[C]): ranks own contiguous runs of chips (``cores.chip``; of cores when the
     image has fewer chips than ranks or no chip array), balanced by synapses (+1 per neuron: the LIF update).
@@ -135,10 +145,7 @@ def partition(image: Image, ranks: int) -> np.ndarray:
     w = (np.bincount(axon_core, weights=syn_per_axon, minlength=C)
          + np.bincount(image.neurons["core"], minlength=C)).astype(np.float64)
     units, inv = np.unique(unit, return_inverse=True)
-    uw = np.bincount(inv, weights=w, minlength=units.size)
-    mid = np.cumsum(uw) - uw / 2                     # a unit goes to the rank its weight's middle falls in
-    owner_unit = np.minimum((mid * ranks / max(float(uw.sum()), 1e-300)).astype(np.int64), ranks - 1)
-    return owner_unit[inv]
+    return split_units(np.bincount(inv, weights=w, minlength=units.size), ranks)[inv]
 
 
 @dataclass
@@ -538,10 +545,115 @@ def launched_by_mpi() -> bool:
 
 
 def load_shard(path, rank: int, size: int) -> Shard:
-    """Rank ``rank``'s :class:`Shard` of the image directory ``path`` (of ``size`` ranks), checked as
-    :func:`neuromap.image.load_image` checks a whole image."""
-    img = load_image(path)
-    return shard_of(img, partition(img, size) == rank)
+    """Rank ``rank``'s :class:`Shard` of the image directory ``path`` (of ``size`` ranks). A format version 2
+    image with at least ``size`` shards: ranks own contiguous runs of its shards (chips) balanced by the
+    manifest's synapse and neuron counts, and a rank reads (memory-maps) only ``common.bin`` and its shards,
+    each checked against its sha256 in the manifest, then their rows for structure (:func:`_check_shard`).
+    Otherwise (version 1, or fewer shards than ranks) the whole image is loaded and checked
+    (:func:`neuromap.image.load_image`) and cut by :func:`partition`."""
+    path = Path(path)
+    recover(path)
+    m = read_manifest(path, READABLE_VERSIONS)
+    if m["format_version"] < 2 or len(m["shards"]) < size:
+        img = load_image(path)
+        return shard_of(img, partition(img, size) == rank)
+    count = [e["arrays"].get("synapses.post", {"shape": [0]})["shape"][0]
+             + e["arrays"].get("neurons.id", {"shape": [0]})["shape"][0] for e in m["shards"]]
+    which = [int(i) for i in np.flatnonzero(split_units(np.array(count, np.float64), size) == rank)]
+    common, shards = read_shards(path, m, which)
+    missing = [k for k in ("cores.kind", "cores.axon_ptr", "neurons.core", "routes.src_ptr", "inputs.spike_step",
+                           "inputs.spike_index", "inputs.poisson_p") if k not in common]
+    if missing:
+        raise ImageError(f"{path}: common.bin has no array {missing[0]!r} (image edited; recompile)")
+    meta = image_from_manifest(m, {**{k: np.asarray(v) for k, v in common.items()},
+                                   "synapses.post": np.zeros(0, np.int32), "axons.proj": np.zeros(0, np.int32),
+                                   "axons.syn_ptr": np.zeros(1, np.int64)}, path)
+    cores = np.zeros(meta.n_cores, bool)
+    for i in which:
+        c = np.asarray(m["shards"][i]["cores"], np.int64)
+        if c.size and (c.min() < 0 or c.max() >= meta.n_cores):
+            raise ImageError(f"{path}: manifest shards[{i}].cores names a core the image does not have (recompile)")
+        cores[c] = True
+    return _check_shard(path, _shard_from_bundles(meta, cores, shards, m["arrays"]))
+
+
+def _check_shard(path: Path, sh: Shard) -> Shard:
+    """The structure of a shard read from bundles (each passed its checksum): its neurons are exactly those on
+    its cores, every axon of its cores is named by exactly one of its route entries (delay 0), every synapse
+    targets a neuron of its axon's core with a delay of 1..64, projections and synapse ranges exist. Neuron
+    constants and stored weights were checked when the image was written (``Image.verify``) and are checked by
+    :func:`neuromap.image.load_image`; their checksums here."""
+    def bad(what: str) -> ImageError:
+        return ImageError(f"{path}: shard of cores {np.flatnonzero(sh.cores)[:3].tolist()}...: {what} "
+                          "(image edited; recompile)")
+
+    N, nc, n_proj = sh.neuron_core.size, sh.neuron_core, len(sh.image.projections)
+    if nc.size and (nc.min() < 0 or nc.max() >= sh.image.n_cores):
+        raise bad("neurons.core names a core the image does not have")
+    if np.any(np.diff(sh.nid) <= 0) or (sh.nid.size and (sh.nid[0] < 0 or sh.nid[-1] >= N)) \
+            or not np.all(sh.cores[nc[sh.nid]]) or sh.nid.size != int(np.count_nonzero(sh.cores[nc])):
+        raise bad("neurons.id are not the neurons of its cores")
+    gax, rg = sh.extra["axon_global"], sh.extra["route_axon_global"]
+    if not np.array_equal(gax, rg) or np.any(sh.extra["route_delay"] != 0) or not np.all(sh.cores[sh.axon_core]):
+        raise bad("its route entries do not name each axon of its cores once (with delay 0)")
+    proj = sh.axon_proj
+    if proj.size != gax.size or (proj.size and (proj.min() < 0 or proj.max() >= n_proj)):
+        raise bad("axons.proj")
+    if np.any(sh.axon_src < 0) or np.any(sh.axon_src >= N + sh.image.n_inputs):
+        raise bad("routes.index")
+    post = sh.synapses["post"].astype(np.int64)
+    if post.size != sh.syn_id.size or any(a.size != post.size for a in sh.synapses.values()):
+        raise bad("synapse arrays of different lengths")
+    if post.size:
+        axon_of = np.repeat(np.arange(gax.size), np.diff(sh.syn_ptr))
+        if post.min() < 0 or post.max() >= N or np.any(nc[post] != sh.axon_core[axon_of]):
+            raise bad("synapses.post: a synapse targets a neuron on another core than its axon")
+        d = sh.synapses["delay"]
+        if d.min() < 1 or d.max() > 64:
+            raise bad("synapses.delay outside 1..64")
+        sh.max_delay = int(d.max())
+    return sh
+
+
+def _shard_from_bundles(meta: Image, cores: np.ndarray, shards: list[dict], table: dict) -> Shard:
+    """A :class:`Shard` of the rows of the bundles ``shards`` (format version 2, memory-mapped)."""
+    cat = lambda k: np.concatenate([np.asarray(sh[k]) for sh in shards]) if shards else np.zeros(0)  # noqa: E731
+    for k in list(table):
+        g = k.split(".")[0]
+        if g in ("neurons", "axons", "synapses", "routes") and k not in ("neurons.core", "routes.src_ptr",
+                                                                         "axons.syn_ptr"):
+            for sh in shards:
+                if k not in sh or sh[k].dtype.str != table[k]["dtype"]:
+                    raise ImageError(f"a shard's array {k!r} is missing or not {table[k]['dtype']} (image edited; "
+                                     "recompile)")
+    nid = cat("neurons.id").astype(np.int64)
+    order = np.argsort(nid, kind="stable")
+    neurons = {k.split(".", 1)[1]: cat(k)[order] for k in table
+               if k.startswith("neurons.") and k != "neurons.core"}
+    N = int(table["neurons.core"]["shape"][0])
+    nc = meta.neurons["core"].astype(np.int64)
+    nid = nid[order]
+    neurons["core"] = nc[np.clip(nid, 0, max(N - 1, 0))].astype(np.int32)
+    ap = meta.cores["axon_ptr"].astype(np.int64)
+    gax = np.concatenate([np.arange(ap[c], ap[c + 1]) for c in np.flatnonzero(cores)] or [np.zeros(0, np.int64)])
+    rid = cat("routes.index").astype(np.int64)
+    rcore = cat("routes.core").astype(np.int64)
+    raxon = cat("routes.axon").astype(np.int64)
+    rdelay = cat("routes.delay")
+    route_src = np.searchsorted(meta.routes["src_ptr"].astype(np.int64), rid, side="right") - 1
+    rg = ap[np.clip(rcore, 0, meta.n_cores - 1)] + raxon
+    o = np.argsort(rg, kind="stable")
+    first = cat("axons.syn_first").astype(np.int64)
+    count = cat("axons.syn_count").astype(np.int64)
+    syn_ptr = np.zeros(count.size + 1, np.int64)
+    np.cumsum(count, out=syn_ptr[1:])
+    sh = Shard(image=meta, cores=cores, nid=nid, neurons=neurons, neuron_core=nc,
+               axon_core=rcore[o], axon_proj=cat("axons.proj").astype(np.int64), axon_src=route_src[o],
+               syn_ptr=syn_ptr, syn_id=concat_ranges(first, first + count)[0].astype(np.int64),
+               synapses={k.split(".", 1)[1]: cat(k) for k in ("synapses.post", "synapses.weight", "synapses.delay")},
+               max_delay=1)
+    sh.extra = {"axon_global": gax, "route_axon_global": rg[o], "route_delay": rdelay[o]}
+    return sh
 
 
 def run_rank(image, steps: int, engine: str = "numba", progress=None, weight_every: int | None = None,

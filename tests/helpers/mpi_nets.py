@@ -1,6 +1,8 @@
 """Networks for the sharded-emulator tests (tests/emulator/mpi/): plastic, Poisson-driven, with delays."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from neuromap.network import Network
@@ -23,3 +25,9 @@ def plastic_net(seed: int, rule: str) -> Network:
     n.connect("I", "E", "all_to_all", weight=0.2, target="inh", delay=1)
     n.add_probe("E", ["spikes", "v"], [0, 5, 13])
     return n
+
+
+def with_chips(img, per_chip: int = 1):
+    """``img`` with ``per_chip`` cores a chip (``cores.chip``, tile positions along x): one shard file a chip."""
+    chips = (np.arange(img.n_cores) // per_chip).astype(np.int32)
+    return dataclasses.replace(img, cores={**img.cores, "chip": chips, "tile_x": chips, "tile_y": 0 * chips})

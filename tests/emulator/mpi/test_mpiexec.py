@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from backends.emulator import run
+from emulator.sharded import partition
 from neuromap.toolchain import compile_network
 from tests.helpers.images import random_image
-from tests.helpers.mpi_nets import plastic_net
+from tests.helpers.mpi_nets import plastic_net, with_chips
 from tests.helpers.placement import small_target
 
 pytest.importorskip("mpi4py", reason="MPI tests need mpi4py + MPICH (pip install 'neuromap[mpi]'; make install)")
@@ -70,18 +71,22 @@ def test_mpiexec_n_k_writes_the_one_process_results_file(plastic_build, tmp_path
     _same_files(tmp_path / "one.npz", tmp_path / "k.npz")
 
 
-def test_a_corrupt_image_stops_every_rank_with_one_error(tmp_path):
+def test_a_shard_failing_its_checksum_stops_every_rank_with_one_error(tmp_path):
+    """Only rank 1 reads the shard of its chips: its checksum error reaches every rank, rank 0 prints it."""
     d = tmp_path / "img"
-    random_image(3).save(d)
-    z = d / "arrays.npz"
+    img = with_chips(random_image(8, n_pops=4, max_size=12))
+    img.save(d)
+    mine = int(np.flatnonzero(partition(img, 2) == 1)[-1])
+    z = d / "shards" / f"{mine:05d}.bin"
     raw = bytearray(z.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     z.write_bytes(bytes(raw))
     r = _neuromap("run", d, "--steps", 10, "--quiet", mpiexec_ranks=2)
     assert r.returncode == 2
     lines = [s for s in r.stderr.splitlines() if s.strip()]
-    assert len(lines) == 1 and lines[0].startswith("neuromap: error:"), r.stderr
-    assert "Traceback" not in r.stderr
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert lines[0].startswith("neuromap: error: rank 1: ") and f"{mine:05d}.bin" in lines[0]
+    assert "fails its checksum" in lines[0]
 
 
 DIE = """
@@ -89,7 +94,7 @@ import os, sys
 import numpy as np
 from emulator import sharded
 from tests.helpers.images import random_image
-from tests.helpers.mpi_nets import plastic_net
+from tests.helpers.mpi_nets import plastic_net, with_chips
 
 class Dying(sharded.MpiComm):
     calls = 0
