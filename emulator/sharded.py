@@ -50,6 +50,7 @@ from emulator.raw_run import RawRun
 from emulator.state import ChunkOut, State
 from neuromap import learning_engines
 from neuromap.core_kinds import loihi_lif
+from neuromap.counting_sort import stable_order
 from neuromap.errors import ImageError
 from neuromap.image import READABLE_VERSIONS, Image, image_from_manifest, load_image, read_shards
 from neuromap.image_files import read_manifest, recover
@@ -182,7 +183,7 @@ def shard_of(image: Image, cores: np.ndarray) -> Shard:
     if np.any(rt["delay"][keep] != 0):
         raise ImageError("routes.delay must be 0 on loihi_lif cores (their delays are synaptic; recompile)")
     gax = ax_ptr[rc[keep]] + rt["axon"].astype(np.int64)[keep]
-    order = np.argsort(gax, kind="stable")
+    order = stable_order([(gax, image.n_axons)], gax.size)
     gax, src = gax[order], route_src[keep][order]
     sp = image.axons["syn_ptr"].astype(np.int64)
     syn_id, owner = concat_ranges(sp[gax], sp[gax + 1])
@@ -196,10 +197,11 @@ def shard_of(image: Image, cores: np.ndarray) -> Shard:
 
 
 def _sub_program(sh: Shard, keep: np.ndarray, sub_src: np.ndarray, n_inputs: int, inputs: dict,
-                 ring_len: int) -> tuple[Program, np.ndarray]:
+                 ring_len: int, local_of: np.ndarray) -> tuple[Program, np.ndarray]:
     """:func:`emulator.program.prepare` of the image made of the shard's neurons, ``n_inputs`` inputs
     (``inputs``) and the shard's axons ``keep`` (bool over its axons), each reached from source ``sub_src``
-    (sub-image source ids: local neurons ``0..n-1``, then inputs). Returns the program and the shard-local
+    (sub-image source ids: local neurons ``0..n-1``, then inputs; ``local_of``: global neuron id -> local).
+    Returns the program and the shard-local
     index of every synapse it holds (its synapse order)."""
     img, C, n = sh.image, sh.image.n_cores, sh.nid.size
     ax = np.flatnonzero(keep)
@@ -211,9 +213,9 @@ def _sub_program(sh: Shard, keep: np.ndarray, sub_src: np.ndarray, n_inputs: int
     syn, _ = concat_ranges(sh.syn_ptr[ax], sh.syn_ptr[ax + 1])
     syn_ptr = np.zeros(ax.size + 1, np.int64)
     np.cumsum(np.diff(sh.syn_ptr)[ax], out=syn_ptr[1:])
-    post = np.searchsorted(sh.nid, sh.synapses["post"][syn].astype(np.int64))
+    post = local_of[sh.synapses["post"][syn]]
     s = sub_src[ax]
-    order = np.argsort(s, kind="stable")
+    order = stable_order([(s, n + n_inputs)], s.size)
     src_ptr = np.zeros(n + n_inputs + 1, np.int64)
     np.cumsum(np.bincount(s, minlength=n + n_inputs), out=src_ptr[1:])
     sub = dataclasses.replace(
@@ -253,11 +255,13 @@ def rank_programs(sh: Shard) -> RankPrograms:
     is_neuron = src < N
     now = local_src & (exps[sh.axon_proj] >= 0) & ~plastic[sh.axon_proj]
     D = sh.max_delay + 1
-    sub_src = np.where(is_neuron, np.searchsorted(sh.nid, src), n + src - N)
-    local, _ = _sub_program(sh, now, sub_src, I, img.inputs, D)
+    local_of = np.full(N, -1, np.int64)
+    local_of[sh.nid] = np.arange(n, dtype=np.int64)
+    sub_src = np.where(is_neuron, local_of[np.minimum(src, N - 1)], n + src - N)
+    local, _ = _sub_program(sh, now, sub_src, I, img.inputs, D, local_of)
     none = {"spike_step": np.zeros(0, np.int64), "spike_index": np.zeros(0, np.int32),
             "poisson_p": np.full(N + I, np.nan)}
-    deferred, dsyn = _sub_program(sh, ~now, n + src, N + I, none, D)
+    deferred, dsyn = _sub_program(sh, ~now, n + src, N + I, none, D, local_of)
     md = int(deferred.syn_delay.min()) if deferred.syn_delay.size else 1 << 40
     src_core = np.concatenate([sh.neuron_core, np.full(I, C, np.int64)])
     return RankPrograms(local, deferred, sh.nid, sh.syn_id[dsyn], md, src_core)
@@ -294,6 +298,67 @@ def _deliver_deferred_walk(t, fired, D, N, ring, src_ptr, route_axon, route_core
     deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay, axon_slotted,
             syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, slot_acc, touched, marked,
             scratch_links, rec, rec, 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _split_local(spikes, n_rows, n, width, N, nid, t0):
+    """A chunk's engine spike rows (step, local source) -> the exchange payload of its neuron spikes
+    (``(step - t0) * width + global id``, sorted: per step neurons ascend) and its input events (step offset,
+    global source id ``N + input``)."""
+    n_in = 0
+    for i in range(n_rows):
+        if spikes[i, 1] >= n:
+            n_in += 1
+    payload = np.empty(n_rows - n_in, np.int64)
+    in_step = np.empty(n_in, np.int64)
+    in_src = np.empty(n_in, np.int64)
+    a = 0
+    b = 0
+    for i in range(n_rows):
+        s = spikes[i, 1]
+        if s < n:
+            payload[a] = (spikes[i, 0] - t0) * width + nid[s]
+            a += 1
+        else:
+            in_step[b] = spikes[i, 0] - t0
+            in_src[b] = N + s - n
+            b += 1
+    return payload, in_step, in_src
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_interval(allsp, counts, width, n_steps, in_step, in_src, n, src, ptr, src_spikes):
+    """Every rank's payload (``counts[r]`` entries each, each sorted) and this rank's input events -> ``src``:
+    per step the neuron spikes ascending, then the inputs in order (the one-process order), ``ptr`` over steps;
+    counts every spike into ``src_spikes[n + source]``."""
+    R = counts.shape[0]
+    cur = np.zeros(R, np.int64)
+    end = np.zeros(R, np.int64)
+    acc = 0
+    for r in range(R):
+        cur[r] = acc
+        acc += counts[r]
+        end[r] = acc
+    w = 0
+    j = 0
+    for k in range(n_steps):
+        ptr[k] = w
+        lim = (k + 1) * width
+        start = w
+        for r in range(R):
+            while cur[r] < end[r] and allsp[cur[r]] < lim:
+                src[w] = allsp[cur[r]] - k * width
+                w += 1
+                cur[r] += 1
+        if R > 1 and w - start > 1:
+            src[start:w] = np.sort(src[start:w])
+        while j < in_step.shape[0] and in_step[j] == k:
+            src[w] = in_src[j]
+            w += 1
+            j += 1
+        for q in range(start, w):
+            src_spikes[n + src[q]] += 1
+    ptr[n_steps] = w
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -415,12 +480,13 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     us = np.zeros((steps, lprobe.size), np.int64)
     vs = np.zeros((steps, lprobe.size), np.int64)
     out = ChunkOut(np.empty((max(1, interval * (n + 1)), 2), np.int64), us[:0], vs[:0])
-    dsrc_spikes = np.zeros(pd.n_neurons + pd.n_inputs, np.int64)
+    dsrc_spikes = np.zeros(pd.n_neurons + pd.n_inputs, np.int64)   # spikes per deferred source (n + global id)
     slot_acc = np.zeros(pd.slot_post.size, np.int64)
     scratch_links = np.zeros((img.n_cores + 1, img.n_cores), np.int64) if projs else None
     ring = st.ring.reshape(-1)
     record = comm.rank == 0
-    rec_spikes = []
+    rec = np.empty((1 << 16 if record else 0, 2), np.int64)     # rank 0: every spike, in the one-process order
+    n_rec = 0
     spk = np.zeros(N + I, bool)
     v_all = np.zeros(N, np.int64)
     rec_steps, rec_w = [], {pp.index: [] for pp in projs}
@@ -436,26 +502,21 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         out.n_spikes = 0
         out.trace_u, out.trace_v = us[t0:t0 + k_n], vs[t0:t0 + k_n]
         run_chunk(pl, st, t0, k_n, in_ptr, in_ids, lprobe, out)
-        rows = out.spikes[:out.n_spikes]
-        is_n = rows[:, 1] < n
-        payload = (rows[is_n, 0] - t0) * max(N, 1) + rp.nid[rows[is_n, 1]]
+        payload, in_step, in_src = _split_local(out.spikes, out.n_spikes, n, max(N, 1), N, rp.nid, t0)
         c1 = time.perf_counter()
         allsp, counts = comm.allgather_array(payload)
         c2 = time.perf_counter()
         stats.bytes_sent += payload.nbytes * (comm.size - 1)
         stats.bytes_received += (allsp.size - payload.size) * 8
-        step = allsp // max(N, 1)
-        src = allsp - step * max(N, 1)
-        inp = rows[~is_n]
-        step = np.concatenate([step, inp[:, 0] - t0])
-        src = np.concatenate([src, inp[:, 1] - n + N])
-        order = np.lexsort((src, step))
-        step, src = step[order], src[order]
+        src = np.empty(allsp.size + in_src.size, np.int64)
         ptr = np.zeros(k_n + 1, np.int64)
-        np.cumsum(np.bincount(step, minlength=k_n), out=ptr[1:])
+        _merge_interval(allsp, counts, max(N, 1), k_n, in_step, in_src, n, src, ptr, dsrc_spikes)
         if record:
-            rec_spikes.append(np.stack([step + t0, src], axis=1))
-        dsrc_spikes[n:] += np.bincount(src, minlength=N + I)
+            if rec.shape[0] < n_rec + src.size:
+                rec.resize((max(n_rec + src.size, 2 * rec.shape[0]), 2), refcheck=False)
+            rec[n_rec:n_rec + src.size, 0] = np.repeat(np.arange(t0, t0 + k_n, dtype=np.int64), np.diff(ptr))
+            rec[n_rec:n_rec + src.size, 1] = src
+            n_rec += src.size
         fired = src + n
         if not projs:
             _deliver_deferred_runs(t0, k_n, ptr, fired, pd.ring_len, n, ring, pd.run_ptr, pd.run_syn, pd.run_delay,
@@ -496,13 +557,13 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     parts = comm.gather(part)
     if not record:
         return None, stats
-    return _assemble(img, N, steps, probe, parts, rec_spikes, projs), stats
+    rec.resize((n_rec, 2), refcheck=False)
+    return _assemble(img, N, steps, probe, parts, rec, projs), stats
 
 
-def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, rec_spikes: list,
+def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, spikes: np.ndarray,
               projs: list) -> RawRun:
     """Rank 0: the ranks' parts as one :class:`RawRun` in global indices."""
-    spikes = np.concatenate(rec_spikes) if rec_spikes else np.zeros((0, 2), np.int64)
     u = np.zeros((steps, probe.size), np.int64)
     v = np.zeros((steps, probe.size), np.int64)
     fu, fv = np.zeros(N, np.int64), np.zeros(N, np.int64)

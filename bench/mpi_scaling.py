@@ -1,0 +1,241 @@
+"""Strong scaling of the emulator over MPI ranks (issue 17 item 5): the Brunel network of the compile-at-scale
+work (``bench.compile_scale.brunel``: N = 100 000 LIF neurons, in-degree 100 + one private Poisson input each,
+10.1 M synapses, delay 1.5 ms = 15 steps; compiled with every pass and verifier, ``--placer sequential``,
+saved in image format version 2) run for ``STEPS`` steps by
+
+* one process (``emulator.emulate``, one thread, and with its default threads), and
+* ``mpiexec -n K`` ranks (``emulator.sharded``: each rank memory-maps its chips' shards), K = 1, 2 on this
+  machine's 2 cores; K = 3, 4 oversubscribed (reported separately).
+
+Every measurement is its own process (``--worker``); one-process and K-rank runs alternate, ``REPEATS``
+times; medians; the 1-min load average before each run is recorded. Times cover the time loop only (the image
+is loaded first; ranks meet at a barrier before and after). Per rank: compute (engine chunks: LIF update and
+local delivery, inputs), deferred delivery (exchanged spikes), exchange (``MPI_Allgatherv``, waiting for the
+slowest rank included), bytes sent/received per step, peak RSS and the bytes of its programs. Every run's
+spikes, final u/v and counters are digested: the K-rank runs must equal the one-process run bit for bit.
+
+``python -m bench.mpi_scaling [--steps 2000] [--repeats 3] [--ks 1,2] [--over 3,4]``
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+NAME = "mpi_scaling"
+DESCRIPTION = ("Strong scaling of the emulator on MPI ranks (Brunel 100 k, 10.1 M synapses): wall time per step "
+               "for one process and K ranks, compute vs communication, bytes per step, per-rank memory.")
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results"
+N_NEURONS = 100_000
+STEPS = 2000
+REPEATS = 3
+
+
+def image_path() -> Path:
+    return Path(os.environ.get("NEUROMAP_BENCH_IMAGES", "/tmp/neuromap-bench-images")) / f"brunel_{N_NEURONS}_v2"
+
+
+def build() -> Path:
+    """Compile (every pass and verifier) and save the benchmark image unless cached."""
+    from bench.compile_scale import brunel, target_for
+    from neuromap.image import FORMAT_VERSION
+    from neuromap.network import network_hash
+    from neuromap.toolchain import compile_network
+    path = image_path()
+    net = brunel(N_NEURONS)
+    digest = f"{network_hash(net)} v{FORMAT_VERSION}"
+    stamp = path.parent / (path.name + ".json")
+    if stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest and path.exists():
+        return path
+    t = time.perf_counter()
+    img = compile_network(net, target_for(N_NEURONS), placer="sequential").image
+    seconds = time.perf_counter() - t
+    img.save(path, force=True)
+    stamp.write_text(json.dumps({"digest": digest, "compile_s": round(seconds, 1), "cores": int(img.n_cores),
+                                 "chips": int(np.unique(img.cores["chip"]).size), "synapses": int(img.n_synapses),
+                                 "neurons": int(img.n_neurons), "inputs": int(img.n_inputs)}))
+    return path
+
+
+def _digest(raw) -> str:
+    h = hashlib.sha256()
+    for a in (raw.spikes, raw.final_u, raw.final_v, raw.core_spikes, raw.link_spikes):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_one(path: str, steps: int, threads: str) -> dict:
+    from emulator import emulate
+    from neuromap.image import load_image
+    img = load_image(path)
+    rss_load = _rss_mb()
+    t = time.perf_counter()
+    raw = emulate(img, steps, threads=None if threads == "default" else int(threads))
+    wall = time.perf_counter() - t
+    return {"wall_s": wall, "ms_per_step": 1e3 * wall / steps, "digest": _digest(raw),
+            "spikes": int(raw.spikes.shape[0]), "peak_rss_mb": round(_rss_mb(), 1),
+            "rss_after_load_mb": round(rss_load, 1)}
+
+
+def worker_mpi(path: str, steps: int) -> dict | None:
+    from mpi4py import MPI
+
+    from emulator import sharded
+    comm = sharded.mpi_comm()
+    sh = sharded.load_shard(path, comm.rank, comm.size)
+    rss_load = _rss_mb()
+    MPI.COMM_WORLD.Barrier()
+    t = time.perf_counter()
+    raw, stats = sharded.emulate_shard(sh, steps, comm)
+    MPI.COMM_WORLD.Barrier()
+    wall = time.perf_counter() - t
+    mine = {**{k: v for k, v in vars(stats).items()}, "peak_rss_mb": round(_rss_mb(), 1),
+            "rss_after_load_mb": round(rss_load, 1)}
+    ranks = comm.gather(mine)
+    if comm.rank != 0:
+        return None
+    return {"wall_s": wall, "ms_per_step": 1e3 * wall / steps, "digest": _digest(raw),
+            "spikes": int(raw.spikes.shape[0]), "ranks": ranks}
+
+
+def _run(cmd: list[str]) -> dict:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS", str(os.cpu_count()))}
+    load = os.getloadavg()[0]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:6])}...: exit {r.returncode}\n{r.stderr[-2000:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["load_1min_before"] = round(load, 2)
+    return out
+
+
+def _mpiexec() -> str:
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else "mpiexec"
+
+
+def run(steps: int = STEPS, repeats: int = REPEATS, ks=(1, 2), over=(3, 4), quick: bool = False) -> dict:
+    if quick:
+        steps, repeats, over = 300, 1, ()
+    path = build()
+    meta = json.loads((path.parent / (path.name + ".json")).read_text())
+    py = [sys.executable, "-m", "bench.mpi_scaling"]
+    configs = [("one_1thread", py + ["--worker", "one", "--threads", "1"]),
+               ("one_default_threads", py + ["--worker", "one", "--threads", "default"])]
+    configs += [(f"mpi_{k}", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi"]) for k in ks]
+    configs += [(f"mpi_{k}_oversubscribed", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi"]) for k in over]
+    runs: dict[str, list] = {name: [] for name, _ in configs}
+    for rep in range(repeats):
+        order = configs if rep % 2 == 0 else configs[::-1]          # alternate the order per repeat
+        for name, cmd in order:
+            runs[name].append(_run(cmd + ["--path", str(path), "--steps", str(steps)]))
+            print(f"  {name} rep {rep}: {runs[name][-1]['ms_per_step']:.3f} ms/step "
+                  f"(load {runs[name][-1]['load_1min_before']})", file=sys.stderr, flush=True)
+    ref = runs["one_1thread"][0]["digest"]
+    res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+           "image": meta, "steps": steps, "repeats": repeats,
+           "bit_identical": all(r["digest"] == ref for rs in runs.values() for r in rs)}
+    base = statistics.median(r["ms_per_step"] for r in runs["one_1thread"])
+    for name, rs in runs.items():
+        ms = statistics.median(r["ms_per_step"] for r in rs)
+        row = {"ms_per_step": round(ms, 3), "ms_per_step_runs": [round(r["ms_per_step"], 3) for r in rs],
+               "speedup_vs_one_process_1thread": round(base / ms, 3),
+               "load_1min_before_runs": [r["load_1min_before"] for r in rs]}
+        if "ranks" in rs[0]:
+            per = []
+            for k in range(len(rs[0]["ranks"])):
+                rk = [r["ranks"][k] for r in rs]
+                med = lambda key, rk=rk: statistics.median(x[key] for x in rk)  # noqa: E731
+                per.append({"neurons": rk[0]["neurons"], "synapses": rk[0]["synapses"],
+                            "deferred_synapses": rk[0]["deferred_synapses"], "exchange_every_steps": rk[0]["interval"],
+                            "compute_ms_per_step": round(1e3 * med("compute_s") / steps, 3),
+                            "deferred_ms_per_step": round(1e3 * med("deferred_s") / steps, 3),
+                            "exchange_ms_per_step": round(1e3 * med("exchange_s") / steps, 3),
+                            "bytes_sent_per_step": round(med("bytes_sent") / steps, 1),
+                            "bytes_received_per_step": round(med("bytes_received") / steps, 1),
+                            "exchanges_per_step": round(med("intervals") / steps, 4),
+                            "program_mb": round(rk[0]["program_bytes"] / 2 ** 20, 1),
+                            "rss_after_load_mb": med("rss_after_load_mb"), "peak_rss_mb": med("peak_rss_mb")})
+            row["ranks"] = per
+        else:
+            row["rss_after_load_mb"] = statistics.median(r["rss_after_load_mb"] for r in rs)
+            row["peak_rss_mb"] = statistics.median(r["peak_rss_mb"] for r in rs)
+        row["spikes"] = rs[0]["spikes"]
+        res[name] = row
+    return res
+
+
+def markdown(res: dict) -> str:
+    im = res["image"]
+    lines = [f"# MPI strong scaling ({res['date']}, {res['cpus']} CPUs)", "",
+             f"Brunel {im['neurons']} neurons, {im['synapses']} synapses, {im['cores']} cores on {im['chips']} chips "
+             f"(compiled in {im['compile_s']} s, image format version 2); {res['steps']} steps; medians of "
+             f"{res['repeats']}; bit-identical to one process: {res['bit_identical']}.", "",
+             "| run | ms/step | speed-up vs 1 process (1 thread) | load (1 min) |", "|---|---|---|---|"]
+    for name, row in res.items():
+        if isinstance(row, dict) and "ms_per_step" in row:
+            lines.append(f"| {name} | {row['ms_per_step']} | {row['speedup_vs_one_process_1thread']} | "
+                         f"{row['load_1min_before_runs']} |")
+    lines += ["", "| run | rank | neurons | synapses | deferred syn | compute ms/step | deferred ms/step | "
+              "exchange ms/step | bytes sent/step | exchanges/step | programs MB | peak RSS MB |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, row in res.items():
+        for k, r in enumerate(row.get("ranks", []) if isinstance(row, dict) else []):
+            lines.append(f"| {name} | {k} | {r['neurons']} | {r['synapses']} | {r['deferred_synapses']} | "
+                         f"{r['compute_ms_per_step']} | {r['deferred_ms_per_step']} | {r['exchange_ms_per_step']} | "
+                         f"{r['bytes_sent_per_step']} | {r['exchanges_per_step']} | {r['program_mb']} | "
+                         f"{r['peak_rss_mb']} |")
+    for name in ("one_1thread", "one_default_threads"):
+        if name in res:
+            lines.append(f"\n{name}: peak RSS {res[name]['peak_rss_mb']} MB "
+                         f"(after loading the image {res[name]['rss_after_load_mb']} MB)")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", choices=["one", "mpi"])
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--path")
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--repeats", type=int, default=REPEATS)
+    ap.add_argument("--ks", default="1,2")
+    ap.add_argument("--over", default="3,4")
+    ap.add_argument("--build-only", action="store_true")
+    a = ap.parse_args(argv)
+    if a.worker == "one":
+        print(json.dumps(worker_one(a.path, a.steps, a.threads)))
+        return
+    if a.worker == "mpi":
+        out = worker_mpi(a.path, a.steps)
+        if out is not None:
+            print(json.dumps(out))
+        return
+    if a.build_only:
+        print(build())
+        return
+    ints = lambda s: tuple(int(x) for x in s.split(",") if x)  # noqa: E731
+    res = run(a.steps, a.repeats, ints(a.ks), ints(a.over))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{NAME}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (OUT / f"{NAME}.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
