@@ -14,6 +14,7 @@ from emulator import emulate
 from emulator.sharded import partition, run_rank, shard_of
 from neuromap.errors import ImageError
 from neuromap.toolchain import compile_network
+from tests.helpers.cli import run_cli
 from tests.helpers.images import random_image
 from tests.helpers.mpi_nets import plastic_net
 from tests.helpers.placement import small_target
@@ -107,3 +108,10 @@ def test_one_rank_without_mpi_and_its_errors():
         run_rank(img, -1)
     with pytest.raises(ImageError, match="unknown emulator engine"):
         run_rank(img, 5, engine="fast")
+
+
+def test_run_ranks_refuses_other_backends(tmp_path, capsys):
+    random_image(1).save(tmp_path / "img")
+    code, out, err = run_cli(["run", tmp_path / "img", "--steps", 5, "--ranks", 2, "--backend", "lava"], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert "MPI runs use the emulator backend" in err
