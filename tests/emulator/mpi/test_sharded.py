@@ -16,6 +16,7 @@ from neuromap.errors import ImageError
 from neuromap.toolchain import compile_network
 from tests.helpers.cli import run_cli
 from tests.helpers.images import random_image
+from tests.helpers.loihi_learning import net as loihi_stdp_net
 from tests.helpers.mpi_nets import plastic_net
 from tests.helpers.placement import small_target
 from tests.helpers.ranks import run_ranks
@@ -115,3 +116,12 @@ def test_run_ranks_refuses_other_backends(tmp_path, capsys):
     code, out, err = run_cli(["run", tmp_path / "img", "--steps", 5, "--ranks", 2, "--backend", "lava"], capsys)
     assert code == 2 and out == "" and len(err.splitlines()) == 1
     assert "MPI runs use the emulator backend" in err
+
+
+def test_the_loihi_learning_engine_on_ranks_equals_one_process():
+    """Lava's Loihi 2-factor engine (stochastic rounding draws per step) on 2 ranks of a 100+ core image."""
+    img = compile_network(loihi_stdp_net("additive"), small_target(max_neurons=2), placer="greedy").image
+    ref = emulate(img, 120, weight_every=20)
+    assert any(not np.array_equal(w[0], w[-1]) for w in ref.weights.values())
+    got, _ = run_ranks(img, 2, 120, weight_every=20)
+    assert_same_run(ref, got)
