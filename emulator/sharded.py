@@ -460,8 +460,10 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         pl = dataclasses.replace(pl, syn_post=pl.syn_post[:0], syn_delay=pl.syn_delay[:0], syn_add=pl.syn_add[:0],
                                  syn_slot=pl.syn_slot[:0])
     run_chunk = engine_numba.run_chunk if engine == "numba" else engine_numpy.run_chunk
-    if not projs:
+    if not projs:                 # static: delivery runs; the image-order synapse arrays are not read
         pd = flatten(pd)
+        pd = dataclasses.replace(pd, syn_post=pd.syn_post[:0], syn_delay=pd.syn_delay[:0], syn_add=pd.syn_add[:0],
+                                 syn_slot=pd.syn_slot[:0])
     M = comm.allreduce_min(rp.min_delay)
     interval = max(1, min(M, max(1, _CHUNK_BUDGET // max(1, N + I)), max(steps, 1)))
     if probe is None:
