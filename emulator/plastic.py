@@ -30,6 +30,7 @@ from emulator.inputs import InputSchedule
 from emulator.program import prepare
 from emulator.state import ChunkOut, State
 from neuromap import learning_engines
+from neuromap.conv_geometry import expand as expand_convs
 from neuromap.errors import ImageError
 from neuromap.image import Image
 
@@ -157,6 +158,7 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
         raise ImageError(f"unknown emulator engine {engine!r} (use numba or numpy)")
     if weight_every is not None and int(weight_every) < 1:
         raise ImageError(f"weight_every must be >= 1 steps, got {weight_every}")
+    image = expand_convs(image)      # shared-weight convolutions as explicit synapses (image and program agree)
     p = prepare(image)
     projs = plastic_projections(image, p.syn_add)
     if engine == "numba" and plastic_numba.supported(projs):   # engines with numba kernels: one compiled loop

@@ -42,7 +42,7 @@ import numpy as np
 
 import emulator
 from emulator import engine_numba, engine_numpy
-from emulator.engine_numba import _flush_slots, deliver, deliver_runs, ring_rows
+from emulator.engine_numba import _carry, _notes_due, _room, deliver, deliver_runs, ring_rows
 from emulator.inputs import InputSchedule
 from emulator.plastic import PlasticProjection, learn_step, record_weights
 from emulator.program import Program, concat_ranges, flatten, prepare
@@ -225,7 +225,7 @@ def _sub_program(sh: Shard, keep: np.ndarray, sub_src: np.ndarray, n_inputs: int
                   "delay": sh.synapses["delay"][syn]},
         routes={"src_ptr": src_ptr, "core": core[order].astype(np.int32),
                 "axon": local_axon[order].astype(np.int32), "delay": np.zeros(ax.size, np.uint8)},
-        inputs=inputs)
+        inputs=inputs, convs=[])
     return dataclasses.replace(prepare(sub), ring_len=ring_len), syn
 
 
@@ -269,18 +269,20 @@ def rank_programs(sh: Shard) -> RankPrograms:
 
 # ------------------------------------------------------------------------------------------------ delivery
 @numba.njit(cache=True, nogil=True)
-def _deliver_deferred_runs(t0, n_steps, ptr, fired, D, N, ring, run_ptr, run_syn, run_delay, run_post_base,
-                           run_packed, run_slot, slot_post, slot_delay, slot_shift, slot_acc):
+def _deliver_deferred_runs(t0, n_steps, ptr, fired, D, N, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base,
+                           run_packed, run_slot, src_notes, slot_acc, slot_mark):
     """The exchanged spikes of steps ``t0 .. t0+n_steps-1`` (step k: ``fired[ptr[k]:ptr[k+1]]``, deferred
-    source ids) through the deferred program's delivery runs into the ring, dendrite slots flushed per step."""
-    touched = np.empty(slot_post.shape[0], np.int64)
-    marked = np.zeros(slot_post.shape[0], np.bool_)
+    source ids) through the deferred program's delivery runs into the ring (:func:`emulator.engine_numba.deliver_runs`),
+    the dendrite slots' carries settled per step (:func:`emulator.engine_numba._carry`)."""
+    notes = np.empty((256, 2), np.int64)
     row_off = np.empty(D, np.int64)
     for k in range(n_steps):
         ring_rows(t0 + k, D, N, row_off)
-        nt = deliver_runs(fired, ptr[k], ptr[k + 1], row_off, ring, run_ptr, run_syn, run_delay, run_post_base,
-                          run_packed, run_slot, slot_acc, touched, marked)
-        _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, slot_acc, marked)
+        if run_slot.shape[0]:
+            notes = _room(notes, _notes_due(fired, ptr[k], ptr[k + 1], src_notes))
+        nn, ncol = deliver_runs(fired, ptr[k], ptr[k + 1], row_off, ring, run_ptr, run_syn, run_delay, run_shift,
+                                run_post_base, run_packed, run_slot, slot_mark, notes)
+        _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -440,6 +442,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         raise ImageError(f"sharded runs emulate loihi_lif cores only (image has {img.core_kinds})")
     if engine not in ("numba", "numpy"):
         raise ImageError(f"unknown emulator engine {engine!r} (use numba or numpy)")
+    if img.convs:
+        raise ImageError("sharded runs do not expand shared-weight convolution sections (image conv) yet: "
+                         "run this image on one process")
     if weight_every is not None and int(weight_every) < 1:
         raise ImageError(f"weight_every must be >= 1 steps, got {weight_every}")
     steps = int(steps)
@@ -484,6 +489,7 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     out = ChunkOut(np.empty((max(1, interval * (n + 1)), 2), np.int64), us[:0], vs[:0])
     dsrc_spikes = np.zeros(pd.n_neurons + pd.n_inputs, np.int64)   # spikes per deferred source (n + global id)
     slot_acc = np.zeros(pd.slot_post.size, np.int64)
+    slot_mark = np.zeros(pd.slot_post.size, np.uint8)
     scratch_links = np.zeros((img.n_cores + 1, img.n_cores), np.int64) if projs else None
     ring = st.ring.reshape(-1)
     record = comm.rank == 0
@@ -522,8 +528,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         fired = src + n
         if not projs:
             _deliver_deferred_runs(t0, k_n, ptr, fired, pd.ring_len, n, ring, pd.run_ptr, pd.run_syn, pd.run_delay,
-                                   pd.run_post_base, pd.run_packed, pd.run_slot, pd.slot_post, pd.slot_delay,
-                                   pd.slot_shift, slot_acc)
+                                   pd.run_shift, pd.run_post_base, pd.run_packed, pd.run_slot, pd.src_notes, slot_acc,
+                                   slot_mark)
         else:
             for k in range(k_n):
                 t = t0 + k

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from neuromap import core_kinds as _core_kinds, image_files as _files, learning_engines
+from neuromap import conv_geometry, core_kinds as _core_kinds, image_files as _files, learning_engines
 from neuromap.core_kinds import loihi_lif as _loihi_lif
 from neuromap.core_kinds.fields import check_length as _len, check_range as _rng
 
@@ -197,6 +197,8 @@ class Image:
     format_version: int = FORMAT_VERSION
     #: neuron arithmetic of the loihi_lif cores (manifest ``arithmetic``; absent = Loihi's)
     arithmetic: LifArithmetic = LOIHI_ARITHMETIC
+    #: convolutional projections stored as kernel + geometry (optional section ``conv``, :mod:`neuromap.conv_geometry`)
+    convs: list[conv_geometry.ConvMap] = field(default_factory=list)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -250,7 +252,14 @@ class Image:
         for i, p in enumerate(self.projections):
             for k, v in p.learning_arrays.items():
                 out[f"proj.{i}.learning.{k}"] = v
+        for i, cm in enumerate(self.convs):
+            out[f"conv.{i}.kernel"] = cm.kernel
         return out
+
+    def shared_synapse_memory(self, limits) -> np.ndarray:
+        """Per-core synapse-memory bits of the shared-weight (conv) projections (:mod:`neuromap.conv_geometry`),
+        which :func:`neuromap.capacity.image_usage` adds to the explicit synapses' bits."""
+        return conv_geometry.shared_memory_bits(self, limits)
 
     def verify(self) -> None:
         """Check every invariant of the format; raise a one-line :class:`ImageError` on the first violation."""
@@ -352,6 +361,8 @@ class Image:
             if bad or (pop.kind == "input" and set(pr.variables) - {"spikes"}):
                 raise ImageError(f"image probe of {pr.population!r}: cannot record {bad or list(pr.variables)}")
 
+        if self.convs:
+            conv_geometry.verify(self)
         kind.verify(self)     # what the core kind adds (neuromap.core_kinds: its fields, weights, capacities)
 
     # ------------------------------------------------------------ save/load
@@ -388,6 +399,7 @@ class Image:
             "probes": [{"population": p.population, "variables": list(p.variables),
                         "neurons": None if p.neurons is None else [int(i) for i in p.neurons]}
                        for p in self.probes],
+            **({"conv": [cm.manifest() for cm in self.convs]} if self.convs else {}),
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
         }
@@ -452,7 +464,9 @@ def image_from_manifest(m: dict, arrays: dict[str, np.ndarray], path: Path) -> I
         seed=m["seed"], source_hash=m["source_hash"], options=m["options"],
         network_name=m["network_name"], format_version=m["format_version"],
         arithmetic=(LifArithmetic.from_dict(m["arithmetic"], str(path / "manifest.json")) if "arithmetic" in m
-                    else LOIHI_ARITHMETIC))
+                    else LOIHI_ARITHMETIC),
+        convs=[conv_geometry.ConvMap.from_manifest(c, arrays.get(f"conv.{i}.kernel"))
+               for i, c in enumerate(m.get("conv", []))])
     return img
 
 

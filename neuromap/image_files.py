@@ -278,6 +278,13 @@ PROJECTION_FIELDS: dict[str, Check] = {
 PROBE_FIELDS: dict[str, Check] = {
     "population": _str(), "variables": _list(_enum("spikes", "u", "v"), max_len=3),
     "neurons": _nullable(_list(_COUNT))}
+_DIM = _int(0, 2 ** 31 - 1)
+_PAIR = _list(_int(0, 2 ** 31 - 1), max_len=2)
+#: one entry of the optional ``conv`` section (neuromap.conv_geometry.ConvMap; docs/image-format.md, *Convolutions*)
+CONV_FIELDS: dict[str, Check] = {
+    "projection": _DIM, "in_shape": _list(_DIM, max_len=3), "out_shape": _list(_DIM, max_len=3),
+    "kernel_size": _PAIR, "stride": _PAIR, "padding": _PAIR, "dilation": _PAIR, "groups": _DIM,
+    "delay": _int(1, 64)}
 #: every top-level manifest field -> its check (``manifest_sha256`` is checked first, by value)
 MANIFEST_FIELDS: dict[str, Check] = {
     "format": _enum("neuromap-image"),
@@ -295,9 +302,11 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "arrays": _arrays_table,
     "manifest_sha256": _hex64,
     "arithmetic": _json_object,     # checked field by field by neuromap.core_kinds.loihi_lif.LifArithmetic.from_dict
+    "conv": _list(_record(CONV_FIELDS)),   # shared-weight projections (neuromap.conv_geometry)
 }
-#: fields an image may omit (older images: Loihi arithmetic; version 1 images: no shards)
-MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "common", "shards")
+#: fields an image may omit (older images: Loihi arithmetic; images without convolutions: conv; version 1
+#: images: no shards)
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards")
 
 
 def _bundle_table(v: Any, where: str) -> None:

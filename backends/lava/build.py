@@ -136,6 +136,7 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
     """Create every process of ``plan`` for a run of ``steps`` (>= 1) steps and connect them.
     ``stage`` (:class:`backends.lava.run.LavaStage`, optional): its ``now`` names the process being made."""
     import_lava()
+    from lava.proc.conv.process import Conv
     from lava.proc.io.sink import RingBuffer as SpikeSink
     from lava.proc.io.source import RingBuffer as SpikeSource
     from lava.proc.monitor.process import Monitor
@@ -155,7 +156,7 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
                           v=g.v_init.astype(np.int32), name=g.name,
                           **({} if g.refractory is None else {"refractory": g.refractory}))
             for k, g in enumerate(plan.groups)]
-    used = {c.pre for c in plan.connections if c.pre_kind == "input"}
+    used = {c.pre for c in plan.connections + plan.conv_connections if c.pre_kind == "input"}
     sources = [SpikeSource(data=np.ascontiguousarray(raster[:, g.inputs].T, dtype=np.int32))
                if k in used else None for k, g in enumerate(plan.inputs)]
     conns = []
@@ -169,6 +170,14 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
             lifs[c.post].s_out.connect(proc.s_in_bap)
         if c.reads_v:   # clopath reads the post membrane v
             lifs[c.post].v_out.connect(proc.v_in)
+        conns.append(proc)
+    for c in plan.conv_connections:   # shared weights: lava.proc.conv on (W, H, C) views of the groups' spikes
+        doing(f"creating conv process {c.name!r}")
+        proc = Conv(weight=c.weight, input_shape=c.in_shape, padding=c.padding, stride=c.stride,
+                    dilation=c.dilation, groups=c.groups, num_message_bits=message_bits(plan, c), name=c.name)
+        pre = lifs[c.pre] if c.pre_kind == "neuron" else sources[c.pre]
+        pre.s_out.reshape(c.chw).transpose([2, 1, 0]).connect(proc.s_in)
+        proc.a_out.transpose([2, 1, 0]).reshape((c.n_post,)).connect(lifs[c.post].a_in)
         conns.append(proc)
     doing("creating spike recorders and monitors")
     sinks = []

@@ -373,7 +373,7 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
     path = Path(path)
     if path.suffix != ".py":
         raise NeuromapError(f"{path}: the Lava script must end in .py (e.g. -o net_lava.py)")
-    plan = plan_image(image)
+    plan = plan_image(image, lava_conv=False)   # the script writes Sparse/Dense only: convolutions expanded
     if not plan.groups:
         raise NeuromapError(f"{path}: the image has no neurons, so there is no Lava network to write")
     npz = path.with_suffix(".npz")
