@@ -141,6 +141,8 @@ def weight_warnings(net: Any) -> list[str]:
         th = post.neuron.get("v_th")
         if post.model not in ("lif", "if") or th is None or not w.size:
             continue
+        if float(np.min(np.asarray(th, np.float64))) >= np.finfo(np.float64).max:   # a readout (LI): never fires
+            continue
         dist = float(np.min(np.asarray(th, np.float64) - np.asarray(post.neuron.get("v_reset", 0.0), np.float64)))
         biggest = float(np.max(np.abs(w)))
         if dist > 0 and biggest < dist * 1e-6:

@@ -52,7 +52,7 @@ EXPORT_MODELS = ("lif", "if", "poisson", "spike_source")
 #: factor, so exp(-dt/tau_syn) = exp(-1000) is exactly 0.0 in float64 (never below the model's 1e-6 ms)
 INSTANT_SYN_FACTOR = 1000.0
 MIN_TAU = 1e-6
-NEVER = float(np.finfo(np.float64).max)  # threshold of LI / CubaLI stand-ins: never reached
+NEVER = lif.NEVER_FIRES  # threshold of LI / CubaLI stand-ins: never reached (a readout)
 #: largest NIR file read (the graph is loaded into memory by h5py)
 MAX_NIR_BYTES = 2 * 2 ** 30
 
