@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@: > $(LOG)
 	@$(PIP) install -q --upgrade pip $(QUIET)
-	@echo "[install 2/5] neuromap + pinned dependencies (constraints.txt; a few minutes on a fresh machine)"
-	@$(PIP) install -q -c constraints.txt -e '.[test,lava]' $(QUIET)
+	@echo "[install 2/5] neuromap + pinned dependencies, MPI included (constraints.txt; a few minutes on a fresh machine)"
+	@$(PIP) install -q -c constraints.txt -e '.[test,lava,mpi]' $(QUIET)
 	@echo "[install 3/5] lava-nc 0.10.0 (declares Python<3.11: installed with --no-deps; its pins came with [lava])"
 	@$(PIP) install -q --no-deps --ignore-requires-python $(LAVA) $(QUIET)
 	@$(PIP) check >/dev/null || $(PIP) check || true
@@ -82,7 +82,7 @@ test-numpy2: $(NP2_VENV)/.installed
 $(NP2_VENV)/.installed: pyproject.toml constraints-numpy2.txt
 	@echo "[numpy 2] virtual environment $(NP2_VENV): neuromap core + test tools, no Lava"
 	@test -x $(NP2_PY) || $(PYTHON) -m venv $(NP2_VENV)
-	@PIP_DISABLE_PIP_VERSION_CHECK=1 $(NP2_PY) -m pip install -q -c constraints-numpy2.txt -e '.[test]' \
+	@PIP_DISABLE_PIP_VERSION_CHECK=1 $(NP2_PY) -m pip install -q -c constraints-numpy2.txt -e '.[test,mpi]' \
 	  >$(NP2_VENV)/install.log 2>&1 || { cat $(NP2_VENV)/install.log; exit 1; }
 	@$(NP2_PY) -c "import numpy, numba; print(f'[numpy 2] numpy {numpy.__version__}, numba {numba.__version__}')"
 	@touch $@
