@@ -36,6 +36,7 @@ from neuromap import nir_conventions as nc
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import open_regular
 from neuromap.network import Network, Population, Projection
+from neuromap.netx_io import read_netx
 from neuromap.neurons import lif
 
 #: metadata key of the neuromap extension, and its version
@@ -281,14 +282,14 @@ def read_nir(path: str | os.PathLike, **kwargs) -> Network:
 def load_other(ref: str, seed: int | None = None) -> Network:
     """The :func:`neuromap.io.load_network` hook for inputs that are not YAML/JSON files.
 
-    ``*.nir``: :func:`read_nir` (``seed`` replaces the seed: only inputs are drawn
-    again, synapses are explicit). ``path/to/module.py:function``: imports the file
-    and returns ``function()`` (``function(seed=seed)`` when a seed is given), which
+    ``*.nir``: :func:`read_nir`, ``*.net``: :func:`neuromap.netx_io.read_netx` (lava-dl netx HDF5) (``seed``
+    replaces the seed: only inputs are drawn again, synapses are explicit). ``path/to/module.py:function``:
+    imports the file and returns ``function()`` (``function(seed=seed)`` when a seed is given), which
     must be a Network.
     """
-    if ".py:" in ref and not ref.lower().endswith(".nir"):
+    if ".py:" in ref and not ref.lower().endswith((".nir", ".net")):
         return _load_python(ref, seed)
-    net = read_nir(ref)
+    net = read_netx(ref) if ref.lower().endswith(".net") else read_nir(ref)
     if seed is not None:
         net.seed = Network(seed=seed).seed  # validated like any seed
     return net
