@@ -240,10 +240,8 @@ def prepare(image: Image) -> Program:
         uniq = np.zeros((0, 3), np.int64)
     else:
         syn_slot = np.full(w.shape[0], -1, np.int64)
-        key = np.stack([syn_proj[~direct], sy["post"][~direct].astype(np.int64),
-                        sy["delay"][~direct].astype(np.int64)], axis=1)
-        uniq, inv = np.unique(key, axis=0, return_inverse=True)
-        syn_slot[~direct] = inv.reshape(-1)
+        uniq, inv = _slots(syn_proj[~direct], sy["post"][~direct], sy["delay"][~direct], N)
+        syn_slot[~direct] = inv
     p = image.inputs["poisson_p"]
     ar = image.arithmetic
     poisson_ids = np.flatnonzero(~np.isnan(p))
@@ -265,6 +263,21 @@ def prepare(image: Image) -> Program:
         spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
         poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
         seed=int(image.seed))
+
+
+def _slots(proj: np.ndarray, post: np.ndarray, delay: np.ndarray, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (projection, post, delay) triples in lexicographic order ((K, 3) int64) and the index of
+    each synapse's triple: ``np.unique(axis=0)``'s result, from one int64 key (a sort of integers instead of
+    rows: ~40x faster on the 3 M-synapse microcircuit)."""
+    proj, post, delay = (np.asarray(a).astype(np.int64) for a in (proj, post, delay))
+    nd = int(delay.max()) + 1 if delay.size else 1
+    npost = max(int(n_neurons), int(post.max()) + 1 if post.size else 1)
+    nproj = int(proj.max()) + 1 if proj.size else 1
+    if nproj * npost * nd >= 1 << 62:                   # no int64 key: rows (never for a real image)
+        uniq, inv = np.unique(np.stack([proj, post, delay], axis=1), axis=0, return_inverse=True)
+        return uniq, inv.reshape(-1)
+    keys, inv = np.unique((proj * npost + post) * nd + delay, return_inverse=True)   # key order = row order
+    return np.stack([keys // (npost * nd), keys // nd % npost, keys % nd], axis=1), inv.reshape(-1)
 
 
 def _axon_delay(syn_ptr: np.ndarray, delay: np.ndarray) -> np.ndarray:
