@@ -14,12 +14,12 @@ from typing import Callable
 import numpy as np
 
 from emulator import engine_numba, engine_numpy
-from emulator.inputs import InputSchedule
+from emulator.inputs import InputSchedule, PrefetchedInputs
 from emulator.plastic import emulate_plastic
 from emulator.program import Program, flatten, prepare, split_runs
 from emulator.raw_run import RawRun
 from emulator.state import ChunkOut, State
-from emulator.threads import THREADS_MIN_SYNAPSES, ThreadChooser, candidate_threads  # noqa: F401
+from emulator.threads import THREADS_MIN_SYNAPSES, ThreadChooser, candidate_threads, free_cores  # noqa: F401
 from emulator.tn_image import emulate_truenorth
 from neuromap.core_kinds import image_core_kind, loihi_lif, truenorth
 from neuromap.errors import ImageError
@@ -31,6 +31,8 @@ ENGINES = ("numba", "numpy")
 _CHUNK_BUDGET = 1_000_000
 #: spike rows (16 bytes each) reserved up front; a run that spikes more grows the array in place
 _RESERVE_ROWS = 1 << 25
+#: draw Poisson inputs a chunk ahead on a second thread (numba engine, static runs; :class:`PrefetchedInputs`)
+PREFETCH = True
 
 
 def _engine(name: str):
@@ -101,11 +103,31 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
     chunk = max(1, min(steps, _CHUNK_BUDGET // max(1, width)))
     if engine == "numba" and threads is None:     # default: chosen per chunk within a loss budget
         chooser = ThreadChooser(fixed, steps, chunk, synapses=_n_synapses(p))
+    now = [1]                                     # thread count of the chunk about to run
+    if engine == "numba" and p.poisson_ids.size and steps > chunk and PREFETCH:
+        # Poisson inputs drawn a chunk ahead on a second thread while the time loop runs, only while that loop
+        # runs on one thread and a core is free (never competing with the loop's own threads)
+        sched = PrefetchedInputs(sched, chunk, steps, background=lambda t0: now[0] == 1 and free_cores() >= 2)
     # one spike array for the whole run, written in place by the engine (no per-chunk copies); reserved
     # for the worst case (every source every step) up to _RESERVE_ROWS: untouched pages cost no memory
     out = ChunkOut(np.empty((min(steps * width, _RESERVE_ROWS), 2), np.int64),
                    np.zeros((steps, probe.size), np.int64), np.zeros((steps, probe.size), np.int64))
     us, vs = out.trace_u, out.trace_v
+    try:
+        _loop(p, progs, st, sched, chooser, fixed, chunk, steps, probe, out, us, vs, run_chunk, progress, now)
+    finally:
+        if isinstance(sched, PrefetchedInputs):
+            sched.close()
+    if engine == "numba":
+        engine_numba.fold_link_spikes(p, st)
+    sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
+    sp.resize((out.n_spikes, 2), refcheck=False)   # trim the reservation (realloc, no copy)
+    return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy(),
+                  thread_chunks=np.asarray(chooser.history if chooser is not None else [], np.int64))
+
+
+def _loop(p, progs, st, sched, chooser, fixed, chunk, steps, probe, out, us, vs, run_chunk, progress, now) -> None:
+    """The chunks of :func:`emulate_loihi_lif`'s static run."""
     t0 = 0
     while t0 < steps:
         n_threads, n = chooser.next(steps - t0) if chooser is not None else (fixed, min(chunk, steps - t0))
@@ -113,6 +135,7 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
             t_prep = time.perf_counter()
             progs[n_threads] = split_runs(p, n_threads)
             chooser.prepared(time.perf_counter() - t_prep)
+        now[0] = n_threads
         in_ptr, in_ids = sched.chunk(t0, n)
         need = out.n_spikes + n * p.n_neurons + in_ids.size   # an input with several events per step: each
         if need > out.spikes.shape[0]:   # grow in place (realloc: the kernel holds no view between chunks)
@@ -125,12 +148,6 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
         if progress is not None:
             progress(t0 + n, steps)
         t0 += n
-    if engine == "numba":
-        engine_numba.fold_link_spikes(p, st)
-    sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
-    sp.resize((out.n_spikes, 2), refcheck=False)   # trim the reservation (realloc, no copy)
-    return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy(),
-                  thread_chunks=np.asarray(chooser.history if chooser is not None else [], np.int64))
 
 
 def _emulate_truenorth(image: Image, steps: int, engine: str = "numba", probe: np.ndarray | None = None,

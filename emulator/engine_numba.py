@@ -5,8 +5,9 @@ Static programs deliver through their *delivery runs* (:func:`emulator.program.f
 one delay, packed 4 bytes per synapse), so a spike costs the same whatever the number of cores and route
 entries the placement produced; the per-link counters are the route table times per-source spike counts
 (:func:`add_link_spikes`, once per run). The plastic loops walk the route entries (:func:`deliver`: they
-rewrite image-order weights). The LIF arithmetic is that of :mod:`emulator.lif` (Lava ``PyLifModelBitAcc``),
-written per neuron.
+rewrite image-order weights). :func:`lif_update` is the one implementation of the LIF equations of
+:mod:`emulator.lif` (Lava ``PyLifModelBitAcc``) in the emulator: the numpy engine calls it (:func:`lif_step`) and
+the plastic loops inline it.
 """
 from __future__ import annotations
 
@@ -105,6 +106,16 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
             core_spikes[neuron_core[n]] += 1
             ref_until[n] = t + ref_period[n]
     return nf
+
+
+@numba.njit(cache=True, nogil=True)
+def lif_step(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
+             core_spikes, fired):
+    """:func:`lif_update` as a compiled function of its own: the numpy engine's LIF update, so both engines (and
+    the plastic loops) run the one implementation of the neuron equations; the scalar oracle of the tests
+    (tests/oracles/loihi_core.py) is written apart from it."""
+    return lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
+                      core_spikes, fired)
 
 
 @numba.njit(inline="always")
@@ -214,44 +225,113 @@ def _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes):
 
 
 @numba.njit(inline="always")
-def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed, run_slot,
-                 slot_acc, touched, marked):
+def _notes_due(fired, f0, f1, src_notes):
+    """Most notes the spikes ``fired[f0:f1]`` can make (:func:`_add_shifted`): their slotted run synapses."""
+    n = 0
+    for f in range(f0, f1):
+        n += src_notes[fired[f]]
+    return n
+
+
+@numba.njit(nogil=True)
+def _room(notes, need):
+    """``notes`` if it holds ``need`` rows, else a new (2 x need, 2) array (called once per step, never per
+    event: an array that may be replaced inside the event loop costs reference counting per event)."""
+    if need <= notes.shape[0]:
+        return notes
+    return np.empty((2 * need, 2), np.int64)
+
+
+@numba.njit(inline="always")
+def _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, nn, ncol):
+    """The slotted synapses ``run_packed[lo:hi]`` (raw weight w, shift ``sh``) into the ring view ``ring[off:]``:
+    each adds ``w >> sh``; a nonzero remainder ``w mod 2**sh`` is noted ``(slot << 8 | remainder,
+    ring index << 4 | sh)`` in ``notes[nn:]`` (the caller made room: :func:`_notes_due`) and its slot marked
+    (``slot_mark``: 1 = one note this step, 2 = more: a carry may be due, counted in ``ncol``). Returns (nn, ncol);
+    :func:`_carry` settles the notes after the step."""
+    dst = ring[off:]
+    m = (np.int64(1) << sh) - 1
+    for q in range(lo, hi):
+        x = np.int64(run_packed[_ix(q)])
+        i = x & 0xFFFF
+        w = x >> 16
+        dst[i] += w >> sh
+        r = w & m
+        if r != 0:
+            sl = run_slot[_ix(q)]
+            mk = slot_mark[sl]
+            if mk == 1:
+                ncol += 1
+            if mk < 2:
+                slot_mark[sl] = mk + 1
+            notes[nn, 0] = (np.int64(sl) << 8) | r
+            notes[nn, 1] = ((off + i) << 4) | sh
+            nn += 1
+    return nn, ncol
+
+
+@numba.njit(inline="always")
+def _carry(notes, nn, ncol, ring, slot_acc, slot_mark):
+    """After a step's deliveries: every slot with two or more noted remainders adds its carry
+    ``floor(sum of remainders / 2**shift)`` into its ring entry (``slot_acc`` sums them); marks cleared."""
+    if ncol > 0:
+        for i in range(nn):
+            sl = notes[i, 0] >> 8
+            if slot_mark[sl] == 2:
+                slot_acc[sl] += notes[i, 0] & 0xFF
+        for i in range(nn):
+            sl = notes[i, 0] >> 8
+            if slot_mark[sl] == 2:
+                ring[notes[i, 1] >> 4] += slot_acc[sl] >> (notes[i, 1] & 0xF)
+                slot_acc[sl] = 0
+                slot_mark[sl] = 3                     # its carry is in: the slot's other notes skip it
+    for i in range(nn):
+        slot_mark[notes[i, 0] >> 8] = 0
+
+
+@numba.njit(inline="always")
+def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base, run_packed,
+                 run_slot, slot_mark, notes):
     """The delivery runs (:func:`emulator.program.flatten`) of the spikes ``fired[f0:f1]`` into the ring
-    (``row_off[d]``: ring offset of step t + d) and, for slotted runs, into their dendrite slots' sums
-    (returns the number of slots touched, ``touched[0:nt]``; flush with :func:`_flush_slots`)."""
-    nt = 0
+    (``row_off[d]``: ring offset of step t + d): direct runs add their weights, slotted runs their shifted
+    weights and notes (:func:`_add_shifted`; ``notes`` has room, :func:`_notes_due`). Returns (nn, ncol) for
+    :func:`_carry`."""
+    nn = 0
+    ncol = 0
     for f in range(f0, f1):
         s = fired[f]
         for j in range(run_ptr[s], run_ptr[s + 1]):
-            d = run_delay[j]
-            if d >= 0:
-                _add_packed(ring, row_off[d] + run_post_base[j], run_packed, run_syn[j], run_syn[j + 1])
+            off = row_off[run_delay[j]] + run_post_base[j]
+            sh = run_shift[j]
+            if sh == 0:
+                _add_packed(ring, off, run_packed, run_syn[j], run_syn[j + 1])
             else:
-                for q in range(run_syn[j], run_syn[j + 1]):
-                    nt = _slot_add(run_slot[q], run_packed[q] >> 16, slot_acc, touched, marked, nt)
-    return nt
+                nn, ncol = _add_shifted(ring, off, run_packed, run_slot, run_syn[j], run_syn[j + 1], sh, slot_mark,
+                                        notes, nn, ncol)
+    return nn, ncol
 
 
 @numba.njit(cache=True, nogil=True)
 def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
-              run_syn, run_delay, run_post_base, run_packed, run_slot, slot_post, slot_delay, slot_shift, u, v, ring,
-              slot_acc, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
+              run_syn, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v, ring, slot_acc,
+              slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
     """One thread: per step the LIF update of every neuron, then the step's spikes (neurons ascending, then
-    inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`)."""
+    inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`, :func:`_carry`)."""
     spk_step = spikes[:, 0]
     spk_src = spikes[:, 1]
     fired = np.empty(N + in_ids.shape[0], np.int64)
-    touched = np.empty(slot_post.shape[0], np.int64)
-    marked = np.zeros(slot_post.shape[0], np.bool_)
+    notes = np.empty((256, 2), np.int64)
     row_off = np.empty(D, np.int64)
     for k in range(n_steps):
         t = t0 + k
         nf = step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
                           neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired)
         n_spk = _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes)
-        nt = deliver_runs(fired, 0, nf, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed,
-                          run_slot, slot_acc, touched, marked)
-        _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, slot_acc, marked)
+        if run_slot.shape[0]:
+            notes = _room(notes, _notes_due(fired, 0, nf, src_notes))
+        nn, ncol = deliver_runs(fired, 0, nf, row_off, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base,
+                                run_packed, run_slot, slot_mark, notes)
+        _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
     return n_spk
 
 
@@ -270,23 +350,25 @@ def add_link_spikes(src_ptr, route_core, src_core, src_spikes, link_spikes):
 
 
 @numba.njit(inline="always")
-def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_delay, run_post_base, run_packed,
-                        run_slot, slot_post, slot_delay, slot_shift, slot_acc, touched, marked):
+def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_delay, run_shift, run_post_base,
+                        run_packed, run_slot, slot_acc, slot_mark, notes):
     """:func:`deliver_runs` of ``fired[0:nf]`` restricted to thread ``th``'s neurons: of every run j only its
-    synapses ``run_split[j, th] .. run_split[j, th+1]-1``; slots flushed."""
-    nt = 0
+    synapses ``run_split[j, th] .. run_split[j, th+1]-1``; carries settled (a slot belongs to one post, so to one
+    thread; ``notes``: the thread's, with room for the step, :func:`_notes_due`)."""
+    nn = 0
+    ncol = 0
     for f in range(nf):
         s = fired[f]
         for j in range(run_ptr[s], run_ptr[s + 1]):
             lo = run_split[j, th]
             hi = run_split[j, th + 1]
-            d = run_delay[j]
-            if d >= 0:
-                _add_packed(ring, row_off[d] + run_post_base[j], run_packed, lo, hi)
+            off = row_off[run_delay[j]] + run_post_base[j]
+            sh = run_shift[j]
+            if sh == 0:
+                _add_packed(ring, off, run_packed, lo, hi)
             else:
-                for q in range(lo, hi):
-                    nt = _slot_add(run_slot[q], run_packed[q] >> 16, slot_acc, touched, marked, nt)
-    _flush_slots(nt, touched, row_off, ring, slot_post, slot_delay, slot_shift, slot_acc, marked)
+                nn, ncol = _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, nn, ncol)
+    _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -311,16 +393,15 @@ def _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, tr
 
 @numba.njit(cache=True, nogil=True)
 def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, arith,
-                 ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay, run_post_base, run_packed,
-                 run_slot, slot_post, slot_delay, slot_shift, u, v, ring, slot_acc, touched, marked, core_spikes,
-                 fired_local):
+                 ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay, run_shift, run_post_base,
+                 run_packed, run_slot, u, v, ring, slot_acc, slot_mark, notes, core_spikes, fired_local):
     """Thread ``th``'s share of a step: deliver the previous step's spikes ``fired[0:nf]`` (ring offsets
     ``prev_off``) into its neurons, then (if ``update``) update its neurons for step ``t``; returns the number
     of its spiking neurons, written range-local to ``fired_local``. A separate (called, not inlined)
     function: compiled inside the parallel region the same loops ran ~65 % slower per event."""
     if nf > 0:
-        _deliver_runs_range(th, fired, nf, prev_off, ring, run_ptr, run_split, run_delay, run_post_base, run_packed,
-                            run_slot, slot_post, slot_delay, slot_shift, slot_acc, touched, marked)
+        _deliver_runs_range(th, fired, nf, prev_off, ring, run_ptr, run_split, run_delay, run_shift, run_post_base,
+                            run_packed, run_slot, slot_acc, slot_mark, notes)
     lo = post_bounds[th]
     hi = post_bounds[th + 1]
     if not update or hi == lo:
@@ -332,9 +413,9 @@ def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
-                    run_split, post_bounds, run_delay, run_post_base, run_packed, run_slot, slot_post, slot_delay,
-                    slot_shift, u, v, ring, slot_acc, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk,
-                    trace_u, trace_v):
+                    run_split, post_bounds, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v,
+                    ring, slot_acc, slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u,
+                    trace_v):
     """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads, one parallel region per step: thread k delivers
     the previous step's spikes into its own neurons' ring slots (:func:`_deliver_runs_range`), then updates its
     own neurons (:func:`lif_update`); a serial pass merges the per-thread spike lists in thread order
@@ -348,19 +429,21 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
     fired_t = np.empty((T, N + 1), np.int64)       # per thread: its spiking neurons (range-local ids)
     nf_t = np.zeros(T, np.int64)
     cs_t = np.zeros((T, C), np.int64)              # per thread: core spike counts
-    touched = np.empty((T, slot_post.shape[0]), np.int64)
-    marked = np.zeros(slot_post.shape[0], np.bool_)  # slots are per post: threads mark disjoint entries
     row_off = np.empty(D, np.int64)
     prev_off = np.empty(D, np.int64)
     nf = 0                                         # spikes of the previous step, not yet delivered
+    notes = np.empty((T, 64, 2), np.int64)         # per thread: remainders of slotted synapses (_add_shifted)
     for k in range(n_steps + 1):
         t = t0 + k
         ring_rows(t, D, N, row_off)
+        need = _notes_due(fired, 0, nf, src_notes)
+        if need > notes.shape[1]:
+            notes = np.empty((T, 2 * need, 2), np.int64)
         for th in numba.prange(T):
             nf_t[th] = _thread_step(th, k < n_steps, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v,
                                     bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay,
-                                    run_post_base, run_packed, run_slot, slot_post, slot_delay, slot_shift, u, v, ring,
-                                    slot_acc, touched[th], marked, cs_t[th], fired_t[th])
+                                    run_shift, run_post_base, run_packed, run_slot, u, v, ring, slot_acc, slot_mark,
+                                    notes[th], cs_t[th], fired_t[th])
         if k == n_steps:                           # the last step's spikes are delivered: done
             break
         nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
@@ -497,15 +580,15 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
             return
         out.n_spikes = _run_post_split(
             t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
-            st.ref_until, p.neuron_core, p.run_ptr, p.run_split, p.post_bounds, p.run_delay, p.run_post_base,
-            p.run_packed, p.run_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u, st.v, ring, st.slot_acc,
+            st.ref_until, p.neuron_core, p.run_ptr, p.run_split, p.post_bounds, p.run_delay, p.run_shift,
+            p.run_post_base, p.run_packed, p.run_slot, p.src_notes, st.u, st.v, ring, st.slot_acc, st.slot_mark,
             st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v)
         return
     out.n_spikes = _run_runs(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
                              p.ref_period, st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.run_delay,
-                             p.run_post_base, p.run_packed, p.run_slot, p.slot_post, p.slot_delay, p.slot_shift, st.u,
-                             st.v, ring, st.slot_acc, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes,
-                             out.n_spikes, out.trace_u, out.trace_v)
+                             p.run_shift, p.run_post_base, p.run_packed, p.run_slot, p.src_notes, st.u, st.v, ring,
+                             st.slot_acc, st.slot_mark, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe,
+                             out.spikes, out.n_spikes, out.trace_u, out.trace_v)
 
 
 def fold_link_spikes(p: Program, st: State) -> None:

@@ -1,10 +1,12 @@
-"""The time loop in vectorized numpy: per step one LIF update over all neurons of all cores, then
-event-driven delivery of the spiking sources' synapse rows into the delay ring buffer."""
+"""The time loop with numpy delivery: per step the LIF update of every neuron (the numba engine's kernel,
+:func:`emulator.engine_numba.lif_step`: one implementation of the neuron equations), then the spiking sources'
+route entries walked in vectorized numpy (the image-order synapses, dendrite slots summed per step) into the
+delay ring buffer: delivery written apart from the numba engine's delivery runs."""
 from __future__ import annotations
 
 import numpy as np
 
-from emulator.lif import lif_step
+from emulator.engine_numba import lif_step
 from emulator.program import Program, concat_ranges
 from emulator.state import ChunkOut, State
 
@@ -15,21 +17,19 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
     spikes appended to ``out`` (:class:`emulator.state.ChunkOut`) from row ``out.n_spikes`` on."""
     N, D = p.n_neurons, p.ring_len
     n_spk = out.n_spikes
+    ring = st.ring.reshape(-1)
+    buf = np.empty(N, np.int64)
     for k in range(n_steps):
         t = t0 + k
-        row = t % D
-        a_in = st.ring[row].astype(np.int64)
-        st.ring[row] = 0
-        held = st.ref_until >= t
-        fired = np.flatnonzero(lif_step(st.u, st.v, a_in, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, held))
-        st.ref_until[fired] = t + p.ref_period[fired]
+        nf = lif_step(t, N, (t % D) * N, ring, st.u, st.v, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
+                      p.ref_period, st.ref_until, p.neuron_core, st.core_spikes, buf)   # core_spikes counted
+        fired = buf[:nf].copy()
         out.trace_u[k] = st.u[probe]
         out.trace_v[k] = st.v[probe]
         src = np.concatenate([fired, N + in_ids[in_ptr[k]:in_ptr[k + 1]]])
         out.spikes[n_spk:n_spk + src.size, 0] = t
         out.spikes[n_spk:n_spk + src.size, 1] = src
         n_spk += src.size
-        np.add.at(st.core_spikes, p.neuron_core[fired], 1)
         routes, owner = concat_ranges(p.src_ptr[src], p.src_ptr[src + 1])
         np.add.at(st.link_spikes, (p.src_core[src[owner]], p.route_core[routes]), 1)
         ax = p.route_axon[routes]

@@ -41,3 +41,60 @@ class InputSchedule:
         ptr = np.zeros(n_steps + 1, np.int64)
         np.cumsum(np.bincount(step, minlength=n_steps), out=ptr[1:])
         return ptr, np.ascontiguousarray(idx[order], dtype=np.int64)
+
+
+class PrefetchedInputs:
+    """:class:`InputSchedule` read in blocks of ``block`` steps, the next block drawn on a background thread
+    while the caller runs the current chunk (the Poisson kernels release the GIL, as do the engines' compiled
+    loops): input generation overlaps the time loop instead of adding to it. The same ids in the same order as
+    :meth:`InputSchedule.chunk` for any sequence of in-order chunks (a chunk may cut or span blocks).
+    ``background(t0)``: whether the block starting at ``t0`` may be drawn on the thread now (e.g. only while a
+    core is free); otherwise it is drawn on the calling thread when needed."""
+
+    def __init__(self, sched: InputSchedule, block: int, steps: int, background=lambda t0: True):
+        import concurrent.futures  # lazy: a thread pool only for runs that prefetch
+        self.sched, self.block, self.steps, self.background = sched, max(1, int(block)), int(steps), background
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="neuromap-inputs")
+        self.blocks: list[tuple[int, np.ndarray, np.ndarray]] = []   # (first step, ptr, ids), in order
+        self.pending = None                                          # future of the next block
+        self.next_block = 0                                          # first step of the next block to draw
+
+    def _draw(self) -> tuple[int, np.ndarray, np.ndarray]:
+        t0 = self.next_block
+        n = min(self.block, self.steps - t0)
+        self.next_block = t0 + n
+        return (t0, *self.sched.chunk(t0, n))
+
+    def _more(self) -> None:
+        if self.pending is not None:
+            self.blocks.append(self.pending.result())
+            self.pending = None
+        else:
+            self.blocks.append(self._draw())
+
+    def chunk(self, t0: int, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Input spikes of steps ``t0 .. t0+n_steps-1`` (as :meth:`InputSchedule.chunk`; in order)."""
+        end = t0 + n_steps
+        while not self.blocks or self.blocks[-1][0] + self.blocks[-1][1].size - 1 < end:
+            self._more()
+        while self.blocks and self.blocks[0][0] + self.blocks[0][1].size - 1 <= t0:
+            self.blocks.pop(0)                                       # blocks wholly before t0
+        ptrs, ids, base = [np.zeros(1, np.int64)], [], 0
+        for b0, ptr, bid in self.blocks:
+            lo, hi = max(t0, b0) - b0, min(end, b0 + ptr.size - 1) - b0
+            if hi <= lo:
+                continue
+            ids.append(bid[ptr[lo]:ptr[hi]])
+            ptrs.append(ptr[lo + 1:hi + 1] - ptr[lo] + base)
+            base += int(ptr[hi] - ptr[lo])
+        if (self.pending is None and self.next_block < self.steps and self.next_block - end < self.block
+                and self.background(self.next_block)):
+            self.pending = self.pool.submit(self._draw)               # the next block, while the caller runs
+        if not ids:
+            return np.concatenate(ptrs), np.zeros(0, np.int64)
+        return np.concatenate(ptrs), (np.concatenate(ids) if len(ids) > 1 else ids[0])
+
+    def close(self) -> None:
+        if self.pending is not None:
+            self.pending.result()
+        self.pool.shutdown(wait=True)

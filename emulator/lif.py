@@ -1,12 +1,13 @@
-"""Lava 0.10.0 ``PyLifModelBitAcc`` arithmetic with the image's widths (:class:`neuromap.image.LifArithmetic`),
-vectorized over neurons (numpy, int64 working precision).
+"""Lava 0.10.0 ``PyLifModelBitAcc`` arithmetic with the image's widths (:class:`neuromap.image.LifArithmetic`):
+the equations the emulator's one LIF kernel computes (:func:`emulator.engine_numba.lif_update`, int64 working
+precision; both engines and the plastic loops run it) and the ``arith`` vector it reads.
 
 Source: lava/proc/lif/models.py, ``AbstractPyLifModelFixed.subthr_dynamics`` and
 ``PyLifModelBitAcc.spiking_activation``; widths from the image (Loihi: decay_bits D = 12,
 activation_shift A = threshold_shift = 6, current_bits = voltage_bits = 24; docs/targets.md,
 *Neuron arithmetic*). Lava stores u, v in int32 and the synaptic input arrives as int32 (the
 Dense ``a_out`` port is int32), so every int32 operation of Lava that may overflow is
-reproduced with :func:`wrap32`:
+reproduced (``wrap32``: two's-complement wrap to int32):
 
 1. ``u' = sign(u*(2**D-(du+1))) * (|u*(2**D-(du+1))| >> D)``  (int64, rounds toward 0)
 2. ``a = wrap32(wrap32(A_in) << A)``  (activation, MSB-aligned by A bits in int32)
@@ -39,31 +40,3 @@ def arith_vector(a: LifArithmetic) -> np.ndarray:
 
 #: Loihi's vector (images without an ``arithmetic`` field)
 LOIHI = arith_vector(LOIHI_ARITHMETIC)
-
-
-def wrap32(x: np.ndarray) -> np.ndarray:
-    """Two's-complement wrap of int64 values to int32 range (what an int32 store/add does)."""
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def decay(x: np.ndarray, factor: np.ndarray, shift: int = 12) -> np.ndarray:
-    """``sign(x*factor) * (|x*factor| >> shift)``: multiply by factor / 2**shift, rounding toward zero."""
-    p = x * factor
-    return np.sign(p) * (np.abs(p) >> shift)
-
-
-def lif_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, decay_u: np.ndarray, decay_v: np.ndarray,
-             bias: np.ndarray, vth: np.ndarray, arith: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
-    """Advance ``u``, ``v`` (int64 arrays, updated in place) by one step with dendritic input ``a_in``
-    (int64 sum, any range); ``held``: bool mask of refractory neurons (v not updated, no spike);
-    ``arith``: :func:`arith_vector` of the image's arithmetic. Return the boolean spike vector."""
-    shift, act, half, lim = (int(x) for x in arith)
-    d = wrap32(decay(u, decay_u, shift) + wrap32(wrap32(a_in) << act))
-    u[:] = np.where(d > half, d - 2 * half, np.where(d <= -half, d + 2 * half, d))
-    new_v = np.clip(wrap32(decay(v, decay_v, shift) + u + bias), -lim, lim)
-    v[:] = new_v if held is None else np.where(held, v, new_v)
-    spikes = v > vth
-    if held is not None:
-        spikes &= ~held
-    v[spikes] = 0
-    return spikes

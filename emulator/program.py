@@ -84,10 +84,12 @@ class Program:
     # the numpy engine and the plastic loops. Lengths: G runs, S' run synapses (S' = S unless axons are shared)
     run_ptr: np.ndarray = None         # N+I+1 int64: source s's runs run_ptr[s] .. run_ptr[s+1]-1
     run_syn: np.ndarray = None         # G+1 int64: run j's synapses run_syn[j] .. run_syn[j+1]-1
-    run_delay: np.ndarray = None       # G int64: delay of run j's synapses; -1: a slotted run (slots hold delays)
+    run_delay: np.ndarray = None       # G int64: delay of run j's synapses
+    run_shift: np.ndarray = None       # G int64: 0 (direct synapses) or the right shift s of a slotted run's weights
     run_post_base: np.ndarray = None   # G int64: smallest post of run j (its posts span < 2**16 neurons)
     run_packed: np.ndarray = None      # S' int32: add << 16 | (post - run_post_base[run]) (16 bit unsigned)
-    run_slot: np.ndarray = None        # S' int32: dendrite slot (slotted runs; length 0 if no run is slotted)
+    run_slot: np.ndarray = None        # S' int32: dendrite slot (-1 on direct synapses; length 0 if none slotted)
+    src_notes: np.ndarray = None       # N+I int64: slotted run synapses per source (most notes one spike makes)
     # threaded delivery (:func:`split_runs`): thread k owns neurons post_bounds[k] .. post_bounds[k+1]-1
     post_bounds: np.ndarray = None     # T+1 int64, ascending, 0 .. N
     run_split: np.ndarray = None       # (G, T+1) int64: first synapse of run j whose post >= post_bounds[k]
@@ -105,12 +107,16 @@ def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.
 
 def flatten(p: Program) -> Program:
     """``p`` with its delivery runs (``run_*``): for every source, the synapses of all the axons its route
-    entries reach (an axon reached twice counts twice, as the route walk delivers it twice), grouped by delay
-    (slotted synapses, weight_exp < 0, in one group of their own), sorted by post, and cut into runs whose
-    posts span < 2**16 neurons, so (add, post offset) pack into one int32. A spike then costs one loop over
-    its runs (about one per delay and 65 536 posts) however many cores and route entries the placement
-    produced. Sums are integer and order-free (int32 ring adds wrap; slot sums are int64 and shifted per
-    slot), so every run gives the route walk's integers (tested)."""
+    entries reach (an axon reached twice counts twice, as the route walk delivers it twice), grouped by
+    (delay, shift), sorted by post, and cut into runs whose posts span < 2**16 neurons, so (weight, post offset)
+    pack into one int32. A spike then costs one loop over its runs (about one per delay and 65 536 posts) however
+    many cores and route entries the placement produced. Direct synapses (``weight_exp >= 0``) have shift 0 and
+    their pre-shifted weight; a slotted synapse (``weight_exp < 0``) keeps its raw weight w and its projection's
+    shift s: it adds ``w >> s`` straight into the ring and, when ``w mod 2**s`` is not 0, notes the remainder for
+    its dendrite slot (``run_slot``), whose step sum then adds only the carry ``floor(sum of remainders / 2**s)``
+    (exact: ``floor(sum w / 2**s) = sum (w >> s) + floor(sum (w mod 2**s) / 2**s)``; the carry is 0 unless two
+    remainders meet in one slot in one step). Sums are integer and order-free (int32 ring adds wrap), so every
+    run gives the route walk's integers (tested)."""
     n_src = p.n_neurons + p.n_inputs
     route_src = np.repeat(np.arange(n_src, dtype=np.int64), np.diff(p.src_ptr))
     g = p.route_axon
@@ -118,19 +124,26 @@ def flatten(p: Program) -> Program:
     src = route_src[owner]
     del owner
     post = p.syn_post[syn].astype(np.int64)
-    slotted = p.syn_slot[syn] >= 0 if p.syn_slot.size else np.zeros(syn.size, bool)
-    delay = np.where(slotted, -1, p.syn_delay[syn].astype(np.int64))
-    # order: source, delay group (slotted first), post; one int64 key while it fits (delays <= 64)
-    if n_src * 66 * max(p.n_neurons, 1) < (1 << 62):
-        order = np.argsort((src * 66 + (delay + 1)) * max(p.n_neurons, 1) + post)
+    delay = p.syn_delay[syn].astype(np.int64)
+    if p.syn_slot.size:
+        slot = p.syn_slot[syn]
+        shift = np.where(slot >= 0, p.slot_shift[np.maximum(slot, 0)], 0).astype(np.int64)
     else:
-        order = np.lexsort((post, delay, src))
-    syn, src, post, delay = syn[order], src[order], post[order], delay[order]
-    del order, slotted
+        slot, shift = np.zeros(0, np.int32), np.zeros(syn.size, np.int64)
+    # order: source, delay, shift, post; one int64 key while it fits (delays <= 255, shifts <= 15)
+    nd, ns, npost = max(p.ring_len, 1), 16, max(p.n_neurons, 1)
+    if n_src * nd * ns * npost < (1 << 62):
+        order = np.argsort(((src * nd + delay) * ns + shift) * npost + post)
+    else:
+        order = np.lexsort((post, shift, delay, src))
+    syn, src, post, delay, shift = syn[order], src[order], post[order], delay[order], shift[order]
+    if slot.size:
+        slot = slot[order]
+    del order
     S = syn.size
-    group = np.ones(S, bool)                               # first synapse of each (source, delay) group
+    group = np.ones(S, bool)                               # first synapse of each (source, delay, shift) group
     if S:
-        group[1:] = (src[1:] != src[:-1]) | (delay[1:] != delay[:-1])
+        group[1:] = (src[1:] != src[:-1]) | (delay[1:] != delay[:-1]) | (shift[1:] != shift[:-1])
     gid = np.cumsum(group) - 1
     win = (post - post[np.flatnonzero(group)][gid]) >> 16   # 2**16-wide post windows of the group
     start = group
@@ -145,8 +158,9 @@ def flatten(p: Program) -> Program:
     off = post - np.repeat(base, np.diff(run_syn))
     packed = ((p.syn_add[syn].astype(np.int64) << 16) | off).astype(np.int32)   # add int16, off < 2**16
     return dataclasses.replace(
-        p, run_ptr=run_ptr, run_syn=run_syn, run_delay=delay[first].astype(np.int64), run_post_base=base,
-        run_packed=packed, run_slot=p.syn_slot[syn].astype(np.int32) if p.syn_slot.size else np.zeros(0, np.int32),
+        p, run_ptr=run_ptr, run_syn=run_syn, run_delay=delay[first].astype(np.int64),
+        run_shift=shift[first].astype(np.int64), run_post_base=base, run_packed=packed,
+        run_slot=slot.astype(np.int32), src_notes=np.bincount(src[shift > 0], minlength=n_src).astype(np.int64),
         post_bounds=None, run_split=None)
 
 

@@ -20,6 +20,7 @@ class State:
     ref_until: np.ndarray     # (N,) last step (0-based) of each neuron's refractory period; -1 initially
     ring: np.ndarray          # (D, N) int32 (wrapping sums)
     slot_acc: np.ndarray      # (K,) int64, zero between steps
+    slot_mark: np.ndarray     # (K,) uint8, zero between steps: remainders noted this step (delivery runs: 0, 1, 2+)
     core_spikes: np.ndarray   # (C,) spikes emitted by the neurons of each core
     link_spikes: np.ndarray   # (C+1, C) spike messages source core -> destination core; row C = host inputs
     src_spikes: np.ndarray    # (N+I,) spikes per source not yet counted into link_spikes (delivery runs:
@@ -30,6 +31,7 @@ class State:
         return cls(u=p.u_init.copy(), v=p.v_init.copy(), ref_until=np.full(p.n_neurons, -1, np.int64),
                    ring=np.zeros((p.ring_len, p.n_neurons), np.int32),
                    slot_acc=np.zeros(p.slot_post.size, np.int64),
+                   slot_mark=np.zeros(p.slot_post.size, np.uint8),
                    core_spikes=np.zeros(p.n_cores, np.int64),
                    link_spikes=np.zeros((p.n_cores + 1, p.n_cores), np.int64),
                    src_spikes=np.zeros(p.n_neurons + p.n_inputs, np.int64))

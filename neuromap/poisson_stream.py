@@ -102,32 +102,38 @@ def _before(nxt, a, b):
     return nxt[a] < nxt[b] or (nxt[a] == nxt[b] and a < b)
 
 
+@numba.njit(nogil=True)
+def _grown(out, c, need):
+    """``out[:c]`` in a new array of at least ``need`` entries (twice the old size or more)."""
+    grown = np.empty(max(need, 2 * out.shape[0]), np.int64)
+    grown[:c] = out[:c]
+    return grown
+
+
 @numba.njit(inline="always")
-def _push(out, c, j):
-    """Append ``j`` at ``out[c]`` (doubling ``out`` when full); returns (out, c + 1)."""
-    if c == out.shape[0]:
-        grown = np.empty(2 * c, np.int64)
-        grown[:c] = out
-        out = grown
-    out[c] = j
-    return out, c + 1
+def _events(lam, cnt, j):
+    """Events input ``j`` emits at its next event step (its count for a ``p > 1`` input, else 1)."""
+    return cnt[j] if lam[j] > 0.0 else 1
 
 
 @numba.njit(inline="always")
 def _emit(rng, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr):
-    """Input ``j``'s events of step ``t`` (its next event step) into ``out[c:]`` (grown when full) and
-    ``ptr``; draws its next gap (``p <= 1``) or next step's count (``p > 1``). Returns (out, new c)."""
+    """Input ``j``'s events of step ``t`` (its next event step) into ``out[c:]`` (the caller made room:
+    :func:`_events`; growing here would cost a reference count per event) and ``ptr``; draws its next gap
+    (``p <= 1``) or next step's count (``p > 1``). Returns the new c."""
     if lam[j] > 0.0:                                        # Poisson count, every step
         for _ in range(cnt[j]):
-            out, c = _push(out, c, j)
+            out[c] = j
+            c += 1
         ptr[t - t0 + 1] += cnt[j]
         cnt[j] = count(rng.random(), lam[j], elam[j])
         nxt[j] = t + 1
     else:
-        out, c = _push(out, c, j)
+        out[c] = j
+        c += 1
         ptr[t - t0 + 1] += 1
         nxt[j] = t + gap(rng.random(), lq[j])
-    return out, c
+    return c
 
 
 @numba.njit(cache=True, nogil=True)
@@ -145,7 +151,9 @@ def poisson_chunk(rng, lq, lam, elam, nxt, cnt, heap, t0, n, ptr, cap):
         ptr[k] = 0
     while nxt[heap[0]] < t0 + n:
         j = heap[0]
-        out, c = _emit(rng, lq, lam, elam, nxt, cnt, j, nxt[j], t0, out, c, ptr)
+        if c + _events(lam, cnt, j) > out.shape[0]:
+            out = _grown(out, c, c + _events(lam, cnt, j))
+        c = _emit(rng, lq, lam, elam, nxt, cnt, j, nxt[j], t0, out, c, ptr)
         i = 0                                               # sift the root down
         while True:
             a = 2 * i + 1
@@ -172,11 +180,19 @@ def poisson_chunk_scan(rng, lq, lam, elam, nxt, cnt, t0, n, ptr, cap):
     c = 0
     for k in range(n + 1):
         ptr[k] = 0
+    mc = 0                                                  # events due from the p > 1 inputs' counts
+    for j in range(P):
+        if lam[j] > 0.0:
+            mc += cnt[j]
     for k in range(n):
         t = t0 + k
+        if c + P + mc > out.shape[0]:                       # room for the step, checked once per step: a
+            out = _grown(out, c, c + P + mc)                # check per event slows the loop ~2x (references)
         for j in range(P):
             if nxt[j] == t:
-                out, c = _emit(rng, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr)
+                before = cnt[j]
+                c = _emit(rng, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr)
+                mc += cnt[j] - before
     for k in range(n):
         ptr[k + 1] += ptr[k]
     return out[:c]

@@ -16,6 +16,7 @@ import numpy as np
 
 from neuromap.errors import NetworkFormatError, TargetError
 from neuromap.network import Network
+from neuromap.placement.graph import pairs_increasing
 from neuromap.plasticity import hardware_rules, rule_class
 
 #: float models the quantize pass maps onto ``loihi_lif``; inputs pass through
@@ -58,6 +59,22 @@ class Problem:
 
 def _delay_bounds(target: Any) -> tuple[int, int]:
     return max(1, target.synapse.delay_min), target.synapse.delay_max
+
+
+def _repeated_pair_delays(pr, n_post: int) -> bool:
+    """Two synapses of projection ``pr`` between one (pre, post) pair with different delays. O(synapses)
+    when the synapses are in the connect rules' post-major order without repeated pairs (every
+    (post, pre) key above the one before: no pair repeats); otherwise one stable sort."""
+    pre, post = np.asarray(pr.pre_idx), np.asarray(pr.post_idx)
+    if pre.size < 2:
+        return False
+    n_pre = int(pre.max()) + 1
+    if pairs_increasing(post, pre, n_pre):
+        return False
+    key = pre.astype(np.int64) * (n_post + 1) + post
+    order = np.argsort(key, kind="stable")
+    ks, ds = key[order], pr.delay[order]
+    return bool(np.any((ks[1:] == ks[:-1]) & (ds[1:] != ds[:-1])))
 
 
 def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...] = ()) -> list[Problem]:
@@ -108,10 +125,7 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
                 out.append(Problem(f"{item}.delay", f"delay {bad} steps outside [{dmin}, {dmax}] on {tn!r} "
                                    f"({n_bad} of {pr.n_synapses} synapses)",
                                    f"delays <= {dmax}, or a relay neuron chain adding {dmax} steps per hop"))
-            key = pr.pre_idx.astype(np.int64) * (network.populations[pr.post].size + 1) + pr.post_idx
-            order = np.argsort(key, kind="stable")
-            ks, ds = key[order], pr.delay[order]
-            if np.any((ks[1:] == ks[:-1]) & (ds[1:] != ds[:-1])):
+            if _repeated_pair_delays(pr, network.populations[pr.post].size):
                 out.append(Problem(f"{item}.delay", "two synapses between one neuron pair with different delays; "
                                    f"a {tn} projection holds one synapse per pair", "split the projection by delay"))
         if pr.plasticity is not None and pr.pre in multi:

@@ -33,6 +33,7 @@ import numpy as np
 from neuromap.compiler.quantize import DU_OFFSET
 from neuromap.errors import TargetError
 from neuromap.network import Network, Projection
+from neuromap.placement.graph import pairs_increasing, sorted_groups
 
 
 @dataclass
@@ -68,10 +69,13 @@ def fan_in(network: Network, population: str) -> np.ndarray:
     total = np.zeros(size, np.int64)
     for pr in network.projections:
         if pr.post == population and pr.n_synapses:
-            key = pr.post_idx.astype(np.int64) * (network.populations[pr.pre].size + 1) + pr.pre_idx
-            if key.size > 1 and not bool(np.all(key[1:] > key[:-1])):   # repeated pairs or unsorted: sort
-                key = np.unique(key)     # (the usual post-major order without repeats needs no sort)
-            total += np.bincount(key // (network.populations[pr.pre].size + 1), minlength=size)
+            post, pre = np.asarray(pr.post_idx), np.asarray(pr.pre_idx)
+            n_pre = network.populations[pr.pre].size + 1
+            if post.size > 1 and not pairs_increasing(post, pre, n_pre):   # repeated pairs or unsorted: the
+                perm, starts = sorted_groups(post, size, pre, n_pre)        # distinct pairs (counting sorts)
+                post = post[perm[starts]]   # (the usual post-major order without repeats needs neither)
+                del perm, starts
+            total += np.bincount(post, minlength=size)
     return total
 
 

@@ -30,6 +30,7 @@ from neuromap.errors import TargetError
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
 from neuromap.network import Network, network_hash
 from neuromap.neurons.poisson import events_per_step
+from neuromap.placement.graph import pairs_increasing, sorted_groups
 from neuromap.plasticity import hardware_rules, rule_class
 
 _NEURON_ARRAYS = {"du": np.uint16, "dv": np.uint16, "vth": np.int32, "bias_mant": np.int16,
@@ -43,18 +44,17 @@ def _merge_pairs(pr, n_post: int, fld: str) -> tuple[np.ndarray, np.ndarray, np.
     repeated pairs (every key larger than the one before: nothing to merge); otherwise one sort."""
     pre_i, post_i = np.asarray(pr.pre_idx), np.asarray(pr.post_idx)
     n_pre = int(pre_i.max(initial=-1)) + 1
-    if pre_i.size < 2 or bool(np.all(np.diff(post_i * max(n_pre, 1) + pre_i) > 0)):
+    if pre_i.size < 2 or pairs_increasing(post_i, pre_i, max(n_pre, 1)):
         return pre_i, post_i, np.rint(pr.weight).astype(np.int64), np.asarray(pr.delay)
-    key = pr.pre_idx.astype(np.int64) * n_post + pr.post_idx.astype(np.int64)
-    uniq, inv = np.unique(key, return_inverse=True)
-    w = np.zeros(uniq.size, np.int64)
-    np.add.at(w, inv, np.rint(pr.weight).astype(np.int64))
-    d = np.zeros(uniq.size, np.int64)
-    d[inv] = pr.delay
-    if np.any(d[inv] != pr.delay):
+    # pairs in (pre, post) order by two counting sorts; each pair's integer weights summed, delays equal
+    perm, starts = sorted_groups(pre_i, max(n_pre, 1), post_i, n_post)
+    w = np.add.reduceat(np.rint(np.asarray(pr.weight)[perm]).astype(np.int64), starts)
+    d_sorted = np.asarray(pr.delay)[perm]
+    if np.any(np.maximum.reduceat(d_sorted, starts) != np.minimum.reduceat(d_sorted, starts)):
         raise TargetError(f"{fld}: two synapses between the same neuron pair have different delays "
                           "(a Loihi projection holds one synapse per pair; split the projection)")
-    return uniq // n_post, uniq % n_post, w, d
+    first = perm[starts]
+    return pre_i[first].astype(np.int64), post_i[first].astype(np.int64), w, d_sorted[starts].astype(np.int64)
 
 
 def _spike_steps(neuron: dict, dt: float) -> list[np.ndarray]:

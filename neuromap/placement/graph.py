@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+
+from neuromap.counting_sort import stable_order
 
 
 @dataclass(frozen=True)
@@ -131,11 +134,50 @@ def distinct_pairs(proj, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     post = np.asarray(proj.post_idx, np.int64)
     d = np.asarray(proj.delay, np.int64)
     n_pre = int(pre.max(initial=-1)) + 1
-    key = post * max(n_pre, 1) + pre
-    if key.size < 2 or bool(np.all(key[1:] > key[:-1])):
+    if pre.size < 2 or pairs_increasing(post, pre, max(n_pre, 1)):
         return pre, post, d
-    uniq, first = np.unique(key, return_index=True)
-    return uniq % max(n_pre, 1), uniq // max(n_pre, 1), d[first]
+    perm, starts = sorted_groups(post, int(n_post), pre, max(n_pre, 1))
+    first = perm[starts]
+    del perm, starts
+    return pre[first], post[first], d[first]
+
+
+def sorted_groups(major: np.ndarray, n_major: int, minor: np.ndarray, n_minor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Items sorted by (``major``, ``minor``), stably (two counting sorts, O(n + n_major + n_minor)), and the
+    positions in that order where a new (major, minor) pair starts: ``perm[starts]`` are the first
+    occurrences of the distinct pairs in pair order -- what ``np.unique(major * n_minor + minor,
+    return_index=True)`` gives, without a comparison sort."""
+    n = int(major.shape[0])
+    perm = stable_order([(minor, int(n_minor)), (major, int(n_major))], n)
+    return perm, _starts(perm, major, minor)
+
+
+@numba.njit(cache=True)
+def pairs_increasing(post, pre, n_pre):  # pragma: no cover - compiled
+    """Every key ``post * n_pre + pre`` larger than the one before."""
+    last = post[0] * n_pre + pre[0]
+    for i in range(1, post.shape[0]):
+        k = post[i] * n_pre + pre[i]
+        if k <= last:
+            return False
+        last = k
+    return True
+
+
+@numba.njit(cache=True)
+def _starts(perm, major, minor):  # pragma: no cover - compiled
+    n = perm.shape[0]
+    m = 0
+    for i in range(n):
+        if i == 0 or major[perm[i]] != major[perm[i - 1]] or minor[perm[i]] != minor[perm[i - 1]]:
+            m += 1
+    out = np.empty(m, np.int64)
+    m = 0
+    for i in range(n):
+        if i == 0 or major[perm[i]] != major[perm[i - 1]] or minor[perm[i]] != minor[perm[i - 1]]:
+            out[m] = i
+            m += 1
+    return out
 
 
 def is_plastic(proj) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -29,13 +30,31 @@ class RouteStats:
     max_route_y: int
 
 
+def _entries(traffic: sp.spmatrix, positive: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, col, packets) of the stored entries of ``traffic`` (only the positive ones when ``positive``) in
+    the order ``coo_matrix(traffic)`` lists them, without a COO copy of a CSR matrix."""
+    if sp.isspmatrix_csr(traffic):
+        t = traffic
+        row = np.repeat(np.arange(t.shape[0], dtype=np.int64), np.diff(t.indptr))
+        col, w = t.indices, t.data
+    else:
+        t = sp.coo_matrix(traffic)
+        row, col, w = t.row, t.col, t.data
+    if positive:
+        keep = w > 0
+        if not keep.all():
+            row, col, w = row[keep], col[keep], w[keep]
+        w = np.asarray(w, float)
+    return row, col, w
+
+
 def route(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
           shape: tuple[int, int] | None = None) -> RouteStats:
     """Route every nonzero traffic[a, b] from core a's tile to core b's tile with XY routing."""
-    t = sp.coo_matrix(traffic)
-    keep = t.data > 0
-    a, b, w = t.row[keep], t.col[keep], t.data[keep].astype(float)
+    a, b, w = _entries(traffic)
+    tile_x, tile_y = np.asarray(tile_x, np.int64), np.asarray(tile_y, np.int64)
     ax, ay, bx, by = tile_x[a], tile_y[a], tile_x[b], tile_y[b]
+    del a, b
     dx, dy = np.abs(bx - ax), np.abs(by - ay)
     hops = dx + dy
     w_x, h_y = float(w @ dx), float(w @ dy)
@@ -43,17 +62,23 @@ def route(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     remote = float(w[hops > 0].sum())
     if shape is None:
         shape = (int(max(tile_x.max(initial=0), 0)) + 1, int(max(tile_y.max(initial=0), 0)) + 1)
-    east, west, north, south = link_loads(traffic, tile_x, tile_y, shape)
-    loads = np.concatenate([m.ravel() for m in (east, west, north, south)])
-    used = loads[loads > 1e-12]
+    east, west, north, south = _link_loads(ax, ay, bx, by, w, shape)
+    del ax, ay, bx, by
+    peak, mean = _load_stats((east, west, north, south))
     i = int(np.argmax(hops)) if len(hops) else 0
     return RouteStats(
         hop_weighted_traffic=w_x + h_y, x_hop_traffic=w_x, y_hop_traffic=h_y,
         local_packets=local, remote_packets=remote,
         mean_hops=(w_x + h_y) / remote if remote else 0.0,
         max_hops=int(hops.max(initial=0)),
-        max_link_load=float(used.max(initial=0.0)), mean_link_load=float(used.mean()) if len(used) else 0.0,
+        max_link_load=peak, mean_link_load=mean,
         max_route_x=int(dx[i]) if len(hops) else 0, max_route_y=int(dy[i]) if len(hops) else 0)
+
+
+def _load_stats(loads) -> tuple[float, float]:
+    """Busiest directed link and the mean over links with traffic (load > 1e-12)."""
+    used = np.concatenate([m[m > 1e-12] for m in loads])
+    return float(used.max(initial=0.0)), float(used.mean()) if len(used) else 0.0
 
 
 def link_loads(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
@@ -64,34 +89,54 @@ def link_loads(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     (column nx is always 0); ``north[x, j]``/``south[x, j]``: link between (x, j) and (x, j+1),
     shape (nx, ny+1).
     """
-    t = sp.coo_matrix(traffic)
-    keep = t.data > 0
-    a, b, w = t.row[keep], t.col[keep], t.data[keep].astype(float)
-    ax, ay, bx, by = tile_x[a], tile_y[a], tile_x[b], tile_y[b]
+    a, b, w = _entries(traffic)
+    tile_x, tile_y = np.asarray(tile_x, np.int64), np.asarray(tile_y, np.int64)
+    return _link_loads(tile_x[a], tile_y[a], tile_x[b], tile_y[b], w, shape)
+
+
+def _link_loads(ax, ay, bx, by, w, shape):
     nx, ny = shape
     # difference arrays over link index: x-link i joins x=i and x=i+1 (per row, per direction)
     east = np.zeros((ny, nx + 1))
     west = np.zeros((ny, nx + 1))
     north = np.zeros((nx, ny + 1))
     south = np.zeros((nx, ny + 1))
-    lo, hi = np.minimum(ax, bx), np.maximum(ax, bx)
-    e = bx > ax
-    np.add.at(east, (ay[e], lo[e]), w[e])
-    np.add.at(east, (ay[e], hi[e]), -w[e])
-    wv = bx < ax
-    np.add.at(west, (ay[wv], lo[wv]), w[wv])
-    np.add.at(west, (ay[wv], hi[wv]), -w[wv])
-    lo, hi = np.minimum(ay, by), np.maximum(ay, by)
-    n_ = by > ay
-    np.add.at(north, (bx[n_], lo[n_]), w[n_])
-    np.add.at(north, (bx[n_], hi[n_]), -w[n_])
-    s_ = by < ay
-    np.add.at(south, (bx[s_], lo[s_]), w[s_])
-    np.add.at(south, (bx[s_], hi[s_]), -w[s_])
+    _differences(ax, ay, bx, by, w, east, west, north, south)
     return tuple(np.cumsum(m, axis=1) for m in (east, west, north, south))
+
+
+@numba.njit(cache=True)
+def _differences(ax, ay, bx, by, w, east, west, north, south):  # pragma: no cover - compiled
+    """The difference arrays of :func:`link_loads`, added in the order ``np.add.at`` would (every
+    +w of a direction in entry order, then every -w), so the loads are bit-identical to it."""
+    n = w.shape[0]
+    for k in range(n):
+        if bx[k] > ax[k]:
+            east[ay[k], ax[k]] += w[k]
+    for k in range(n):
+        if bx[k] > ax[k]:
+            east[ay[k], bx[k]] -= w[k]
+    for k in range(n):
+        if bx[k] < ax[k]:
+            west[ay[k], bx[k]] += w[k]
+    for k in range(n):
+        if bx[k] < ax[k]:
+            west[ay[k], ax[k]] -= w[k]
+    for k in range(n):
+        if by[k] > ay[k]:
+            north[bx[k], ay[k]] += w[k]
+    for k in range(n):
+        if by[k] > ay[k]:
+            north[bx[k], by[k]] -= w[k]
+    for k in range(n):
+        if by[k] < ay[k]:
+            south[bx[k], by[k]] += w[k]
+    for k in range(n):
+        if by[k] < ay[k]:
+            south[bx[k], ay[k]] -= w[k]
 
 
 def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
     """Sum over core pairs of packets per step x Manhattan hops between their tiles."""
-    t = sp.coo_matrix(traffic)
-    return float(t.data @ (np.abs(tx[t.row] - tx[t.col]) + np.abs(ty[t.row] - ty[t.col])))
+    a, b, w = _entries(traffic, positive=False)
+    return float(w @ (np.abs(tx[a] - tx[b]) + np.abs(ty[a] - ty[b])))

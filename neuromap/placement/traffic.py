@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from neuromap.counting_sort import stable_order
+from neuromap.counting_sort import index_dtype, stable_order
 from neuromap.placement.graph import SynapseGraph
 
 
@@ -42,9 +42,8 @@ def neuron_target_cores(graph: SynapseGraph, core_of: np.ndarray) -> tuple[np.nd
     if hit is not None and hit[0]() is graph and np.array_equal(hit[1], core_of):
         return _last["pairs"]            # the partition's objective and the report ask for the same pairs
     n_cores = int(core_of.max(initial=-1)) + 1
-    by_pre = stable_order([(graph.pre, graph.n_neurons)], graph.n_synapses)   # counting sort, O(synapses)
-    pairs = _target_cores(by_pre, graph.pre, graph.post, core_of, max(n_cores, 1))
-    del by_pre
+    ptr, post_by_pre = _by_pre(graph)
+    pairs = _target_cores(ptr, post_by_pre, core_of, max(n_cores, 1))
     _last.clear()
     _last.update(key=(weakref.ref(graph), core_of.copy()), pairs=pairs)
     weakref.finalize(graph, _last.clear)      # the pairs never outlive their graph
@@ -53,37 +52,57 @@ def neuron_target_cores(graph: SynapseGraph, core_of: np.ndarray) -> tuple[np.nd
 
 #: the last call of :func:`neuron_target_cores` (graph weakly referenced; cleared with the graph)
 _last: dict = {}
+#: :func:`_by_pre` of the last graph asked (weakly referenced; cleared with the graph)
+_csr: dict = {}
+
+
+def _by_pre(graph: SynapseGraph) -> tuple[np.ndarray, np.ndarray]:
+    """The graph's posts listed by pre neuron (CSR: ``post_by_pre[ptr[v]:ptr[v+1]]``, synapse order within a
+    pre), one counting sort per graph (kept for the graph's next calls: the partition's objective, the
+    traffic matrix and the report ask for the same graph under several assignments)."""
+    hit = _csr.get("key")
+    if hit is not None and hit() is graph:
+        return _csr["value"]
+    by_pre = stable_order([(graph.pre, graph.n_neurons)], graph.n_synapses)   # counting sort, O(synapses)
+    post_by_pre = graph.post[by_pre].astype(index_dtype(graph.n_neurons))
+    del by_pre
+    ptr = np.zeros(graph.n_neurons + 1, np.int64)
+    np.cumsum(np.bincount(graph.pre, minlength=graph.n_neurons), out=ptr[1:])
+    _csr.clear()
+    _csr.update(key=weakref.ref(graph), value=(ptr, post_by_pre))
+    weakref.finalize(graph, _csr.clear)
+    return ptr, post_by_pre
 
 
 @numba.njit(cache=True)
-def _target_cores(by_pre, pre, post, core_of, n_cores):  # pragma: no cover - compiled
-    """Distinct target cores of each source (synapses listed by source in ``by_pre``), each source's
+def _target_cores(ptr, post_by_pre, core_of, n_cores):  # pragma: no cover - compiled
+    """Distinct target cores of each source (its posts ``post_by_pre[ptr[v]:ptr[v+1]]``), each source's
     cores ascending; a first sweep counts the pairs so the outputs are allocated once."""
-    S = by_pre.shape[0]
+    n = ptr.shape[0] - 1
     mark = np.full(n_cores, -1, np.int64)
     n_pairs = 0
-    for i in range(S):
-        k = by_pre[i]
-        c = core_of[post[k]]
-        if mark[c] != pre[k]:
-            mark[c] = pre[k]
-            n_pairs += 1
+    for v in range(n):
+        for k in range(ptr[v], ptr[v + 1]):
+            c = core_of[post_by_pre[k]]
+            if mark[c] != v:
+                mark[c] = v
+                n_pairs += 1
     src = np.empty(n_pairs, np.int64)
     dst = np.empty(n_pairs, np.int64)
     mark[:] = -1
     j = 0
-    i = 0
-    while i < S:
-        v = pre[by_pre[i]]
+    for v in range(n):
         j0 = j
-        while i < S and pre[by_pre[i]] == v:
-            c = core_of[post[by_pre[i]]]
+        for k in range(ptr[v], ptr[v + 1]):
+            c = core_of[post_by_pre[k]]
             if mark[c] != v:
                 mark[c] = v
                 src[j] = v
                 dst[j] = c
                 j += 1
-            i += 1
+        if j - j0 > 32:                     # many cores: a library sort of the run
+            dst[j0:j] = np.sort(dst[j0:j])
+            continue
         for a in range(j0 + 1, j):          # insertion sort of this source's few cores, in place
             x = dst[a]
             b = a - 1

@@ -130,6 +130,43 @@ def test_chunks_do_not_change_results(monkeypatch):
     assert np.array_equal(whole.spikes, part.spikes) and whole.spikes.shape[0] > 100
 
 
+def test_inputs_drawn_ahead_on_a_thread_are_the_same_stream(monkeypatch):
+    """emulator.inputs.PrefetchedInputs: Poisson inputs (p <= 1 and p > 1: several events per step) and explicit
+    spikes drawn a block ahead on a second thread, read back by chunks that cut and span blocks (the thread
+    chooser's pairs), give the same run as drawing each chunk in place."""
+    import emulator
+    from emulator.inputs import InputSchedule, PrefetchedInputs
+    from emulator.program import prepare
+    net = Network(seed=4)
+    net.add_population("x", 5, neuron="poisson", rate=300.0)
+    net.add_population("y", 3, neuron="poisson", rate=25000.0)              # 2.5 events per step
+    net.add_population("z", 2, neuron="spike_source", times=[[0, 3, 50, 51], [7, 90]])
+    net.add_population("n", 20, neuron="loihi_lif", du=100, dv=100, vth=30)
+    for src in ("x", "y", "z"):
+        net.connect(src, "n", weight={"uniform_int": [0, 255]}, delay={"uniform_int": [1, 9]})
+    img = compile_network(net).image
+    p = prepare(img)
+    flat = InputSchedule(p).chunk(0, 100)
+    pre = PrefetchedInputs(InputSchedule(p), 9, 100)
+    ptrs, ids, t0 = [np.zeros(1, np.int64)], [], 0
+    for n in (4, 13, 1, 9, 9, 30, 34):                                       # cuts and spans blocks of 9
+        ptr, i = pre.chunk(t0, n)
+        ptrs.append(ptr[1:] + sum(x.size for x in ids))
+        ids.append(i)
+        t0 += n
+    pre.close()
+    assert np.array_equal(np.concatenate(ptrs), flat[0]) and np.array_equal(np.concatenate(ids), flat[1])
+    assert flat[1].size > 300
+    monkeypatch.setattr(emulator, "PREFETCH", False)
+    ref = emulate(img, 100, threads=1)
+    monkeypatch.setattr(emulator, "PREFETCH", True)
+    monkeypatch.setattr(emulator, "_CHUNK_BUDGET", 7 * 30)                # 7 steps per chunk
+    monkeypatch.setattr(emulator, "free_cores", lambda: 2)
+    for th in (1, None):
+        run = emulate(img, 100, threads=th)
+        assert np.array_equal(run.spikes, ref.spikes) and np.array_equal(run.final_v, ref.final_v)
+
+
 def test_spike_array_grows_past_its_reservation(monkeypatch):
     import emulator
     net = Network(seed=3)
@@ -148,11 +185,11 @@ def test_spike_array_grows_past_its_reservation(monkeypatch):
 
 def test_branch_free_decay_rounds_toward_zero_like_lif():
     from emulator.engine_numba import _decay
-    from emulator.lif import decay
-    xs = np.array([0, 1, -1, 4095, -4095, 4096, -4096, 4097, -4097, 2 ** 23 - 1, -(2 ** 23), 123457, -123457])
+    from tests.oracles.fixed_point import decay_toward_zero
+    xs = [0, 1, -1, 4095, -4095, 4096, -4096, 4097, -4097, 2 ** 23 - 1, -(2 ** 23), 123457, -123457]
     for shift in (0, 1, 8, 12, 16):
         for f in (0, 1, 2048, 4095, 4096, (1 << shift) - 1):
-            assert [_decay(int(x), f, shift) for x in xs] == decay(xs, np.full(xs.size, f), shift).tolist()
+            assert [_decay(x, f, shift) for x in xs] == [decay_toward_zero(x, f, shift) for x in xs]
 
 
 def test_results_file(tmp_path):

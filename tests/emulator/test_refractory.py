@@ -193,7 +193,7 @@ def test_delivery_runs_hold_every_route_walk_synapse_and_run_like_it():
     p = dataclasses.replace(p, route_axon=shared)
     f = flatten(p)
     _runs_hold_the_walk(p, f)
-    assert (f.run_delay < 0).any() and len(set(f.run_delay[f.run_delay >= 0].tolist())) == 4
+    assert (f.run_shift > 0).any() and len(set(f.run_delay[f.run_shift == 0].tolist())) == 4
     pr = np.arange(img.n_neurons)
     a, b = emulate(p, 200, engine="numpy", probe=pr), emulate(p, 200, probe=pr)
     for k in ("spikes", "u", "v", "core_spikes", "link_spikes", "final_u", "final_v"):
@@ -213,16 +213,17 @@ def test_delivery_runs_hold_every_route_walk_synapse_and_run_like_it():
 
 
 def _runs_hold_the_walk(p, f):
-    """Per source: the (post, add, delay or -1 if slotted, slot) multiset of its runs == the route walk's;
-    each run's posts sorted from its base and spanning < 2**16."""
+    """Per source: the (post, add, delay, shift, slot) multiset of its runs == the route walk's (shift: the slot's,
+    0 on direct synapses); each run's posts sorted from its base and spanning < 2**16."""
     from emulator.program import run_posts
     post, add = run_posts(f), f.run_packed.astype(np.int64) >> 16
     for s in range(p.n_neurons + p.n_inputs):
-        walk = sorted((int(p.syn_post[q]), int(p.syn_add[q]), -1 if p.syn_slot[q] >= 0 else int(p.syn_delay[q]),
-                       int(p.syn_slot[q])) for r in range(p.src_ptr[s], p.src_ptr[s + 1])
+        walk = sorted((int(p.syn_post[q]), int(p.syn_add[q]), int(p.syn_delay[q]),
+                       int(p.slot_shift[p.syn_slot[q]]) if p.syn_slot[q] >= 0 else 0, int(p.syn_slot[q]))
+                      for r in range(p.src_ptr[s], p.src_ptr[s + 1])
                       for q in range(p.syn_ptr[p.route_axon[r]], p.syn_ptr[p.route_axon[r] + 1]))
         runs = range(f.run_ptr[s], f.run_ptr[s + 1])
-        got = sorted((int(post[q]), int(add[q]), int(f.run_delay[j]), int(f.run_slot[q]))
+        got = sorted((int(post[q]), int(add[q]), int(f.run_delay[j]), int(f.run_shift[j]), int(f.run_slot[q]))
                      for j in runs for q in range(f.run_syn[j], f.run_syn[j + 1]))
         assert walk == got, s
         for j in runs:
