@@ -89,18 +89,21 @@ def _compile_reports(result) -> tuple[dict[str, Any], dict[str, Any], list[str]]
 
 
 def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: str = "numba",
-            freeze_plasticity: bool = False) -> CompareReport:
+            freeze_plasticity: bool = False, allow_reset_approximation: bool = False) -> CompareReport:
     """Run the float reference and the compiled network (emulator) for ``steps`` steps on the same inputs.
 
     ``freeze_plasticity``: run the float reference and the compiled network without plasticity,
     so the comparison measures quantization alone. Otherwise plastic projections with an integer
-    engine learn on the emulated chip and their final weights are compared with the float run's."""
+    engine learn on the emulated chip and their final weights are compared with the float run's.
+    ``allow_reset_approximation``: compile reset-by-subtraction populations as reset-to-v_reset (the loss is in
+    the report's rates)."""
     if freeze_plasticity:
         network = dataclasses.replace(network, projections=[dataclasses.replace(p, plasticity=None)
                                                             for p in network.projections])
     tgt = target if isinstance(target, Target) else load_target(target)
     ref = simulate(network, steps)
-    result = compile_network(network, tgt, rate_check="never")
+    result = compile_network(network, tgt, rate_check="never",
+                             **({"allow_reset_approximation": True} if allow_reset_approximation else {}))
     image = result.image
     hw = result.quantized_network or network         # the network in hardware units, before fan-in legalization
     quantization, fan_in, warnings = _compile_reports(result)
