@@ -141,11 +141,12 @@ def _median(xs):
     return xs[len(xs) // 2] if xs else None
 
 
-def measure(sizes: list[int], old: str | None, repeat: int, old_sizes: list[int], profile: bool) -> dict:
+def measure(sizes: list[int], old: str | None, repeat: int, old_sizes: list[int], profile: bool,
+            repeat_large: int = 1) -> dict:
     rows = []
     for n in sizes:
         sides = [("new", ROOT)] + ([("old", Path(old))] if old and n in old_sizes else [])
-        reps = repeat if n <= 10_000 else 1
+        reps = repeat if n <= 10_000 else repeat_large
         runs = {s: [] for s, _ in sides}
         for _ in range(reps):                 # alternate new / old
             for side, tree in sides:
@@ -200,10 +201,10 @@ def run(quick: bool = False) -> dict:
     return out
 
 
-def _write(res: dict) -> None:
+def _write(res: dict, name: str = NAME) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "compile_scale.json").write_text(json.dumps(res, indent=1) + "\n")
-    (OUT / "compile_scale.md").write_text(markdown(res))
+    (OUT / f"{name}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (OUT / f"{name}.md").write_text(markdown(res))
 
 
 def main(argv=None) -> int:
@@ -212,11 +213,13 @@ def main(argv=None) -> int:
     ap.add_argument("--old", help="an older source tree to measure in the same run")
     ap.add_argument("--old-sizes", default="10000", help="sizes the old tree runs")
     ap.add_argument("--repeat", type=int, default=3, help="runs per tree at sizes <= 10 000 neurons (medians)")
+    ap.add_argument("--repeat-large", type=int, default=1, help="runs per tree above 10 000 neurons")
     ap.add_argument("--profile", action="store_true", help="count Python calls (cProfile) in the new tree")
+    ap.add_argument("--out", default=NAME, help="results file name in bench/results (.json and .md)")
     a = ap.parse_args(argv)
     res = measure([int(x) for x in a.sizes.split(",")], a.old, a.repeat,
-                  [int(x) for x in a.old_sizes.split(",")], a.profile)
-    _write(res)
+                  [int(x) for x in a.old_sizes.split(",")], a.profile, a.repeat_large)
+    _write(res, a.out)
     print(markdown(res))
     return 0
 

@@ -150,7 +150,61 @@ def side_nest(cfg: dict) -> dict:
                 version=nest.__version__)
 
 
-SIDES = {"float": side_float, "emulator": side_emulator, "nest": side_nest}
+def side_compile(cfg: dict) -> dict:
+    """Compile only (issue 16 item 6, the compile goal): build the network at ``cfg["scale"]``, compile it
+    for the board target through every pass and verifier (placer ``sequential``) and save the image; wall
+    time per pass and verifier, peak RSS of the process (imports included), bytes per synapse."""
+    import resource
+    import shutil
+    import tempfile
+    m = _example()
+    from neuromap.targets import load_target
+    from neuromap.toolchain import compile_network
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    net = m.build(cfg["scale"])
+    t1 = time.perf_counter()
+    rss_net = _peak_mb()
+    res = compile_network(net, load_target(TARGET), placer="sequential", rate_check="never")
+    t2 = time.perf_counter()
+    img = res.image
+    out = tempfile.mkdtemp(prefix="nm_mc.")
+    try:
+        img.save(os.path.join(out, "img"))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    t3 = time.perf_counter()
+    phases = {}
+    for r in res.passes:
+        phases[r.name] = round(r.wall_s, 2)
+        if r.kind == "pass":
+            phases["verify " + r.name] = round(r.verify_s, 2)
+    synapses = sum(p.n_synapses for p in net.projections)
+    peak = _peak_mb()
+    return dict(neurons=int(img.n_neurons), synapses=int(synapses), image_synapses=int(img.n_synapses),
+                cores=int(img.n_cores), chips=int(img.cores["chip"].max()) + 1, build_s=t1 - t0, compile_s=t2 - t1,
+                save_s=t3 - t2, phases_s=phases, rss_after_import_mb=rss0 / 1024.0, peak_after_build_mb=rss_net,
+                peak_mb=peak, bytes_per_synapse=peak * 2 ** 20 / synapses,
+                s_per_M_synapses=(t3 - t1) / (synapses / 1e6))
+
+
+SIDES = {"float": side_float, "emulator": side_emulator, "nest": side_nest, "compile": side_compile}
+
+
+def run_compile(scales: list[float]) -> dict:
+    """``--compile-only``: :func:`side_compile` at each scale, one subprocess each under the heavy lock
+    (bench/results/microcircuit_compile.json)."""
+    from bench.float_reference import heavy_lock
+    rows = []
+    for sc in scales:
+        with heavy_lock():
+            load = os.getloadavg()[0]
+            r = _subprocess("compile", dict(scale=sc, ms=0.0))
+        r.update(scale=sc, load_before=round(load, 2))
+        rows.append({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
+        print(json.dumps(rows[-1]), flush=True)
+    return {"rows": rows, "target": os.path.relpath(TARGET, ROOT), "placer": "sequential",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def _subprocess(side: str, cfg: dict) -> dict:
@@ -189,6 +243,13 @@ def run(quick: bool = False, scale: float = 0.1) -> dict:
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--side":
         print(json.dumps(SIDES[sys.argv[2]](json.loads(sys.argv[3]))))
+    elif "--compile-only" in sys.argv:     # python -m bench.microcircuit --compile-only --scale 0.1,0.5,1
+        arg = sys.argv[sys.argv.index("--scale") + 1] if "--scale" in sys.argv else "0.1"
+        res = run_compile([float(x) for x in arg.split(",")])
+        path = os.path.join(ROOT, "bench", "results", "microcircuit_compile.json")
+        with open(path, "w") as fh:
+            fh.write(json.dumps(res, indent=1) + "\n")
+        print(json.dumps(res, indent=1))
     else:
         sc = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 0.1
         print(json.dumps(run(quick="--quick" in sys.argv, scale=sc), indent=1))

@@ -168,10 +168,11 @@ def compare(cases, old: str | None, cap: float, repeats: int, new: str | None = 
     return out
 
 
-def _markdown(res: dict, cap: float) -> str:
+def _markdown(res: dict, cap: float, old_label: str = "8569f5d (default cpsat, time limit 10 deterministic units, "
+              "LP bound unbounded)") -> str:
     lines = ["# Placer budget benchmark (bench/placer_budget.py)", "",
-             f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, 2 cores shared with other jobs; old = 8569f5d "
-             f"(default cpsat, time limit 10 deterministic units, LP bound unbounded), killed after {cap:g} s; "
+             f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, 2 cores shared with other jobs; old = {old_label}, "
+             f"killed after {cap:g} s; "
              "new = default wall-clock budget. Old and new alternate in one run; medians.", "",
              "| case | side | wall s (compile) | placement s | time limit | hop-weighted traffic | sequential | "
              "cores | peak RSS MB | load |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -218,6 +219,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--out", default=f"{NAME}_compare")
+    ap.add_argument("--old-label", default="8569f5d (default cpsat, time limit 10 deterministic units, LP bound "
+                    "unbounded)", help="what the old tree is, for the results table")
     ap.add_argument("--placement-only", action="store_true",
                     help="time place_graph on the compile's synapse graph instead of the whole compile")
     a = ap.parse_args(argv)
@@ -229,7 +232,7 @@ def main(argv=None) -> int:
     OUT.mkdir(exist_ok=True)
     (OUT / f"{a.out}.json").write_text(json.dumps({"cap_s": a.cap, "old": a.old, "cases": res,
                                                    "date": time.strftime("%Y-%m-%d %H:%M")}, indent=1))
-    (OUT / f"{a.out}.md").write_text(_markdown(res, a.cap))
+    (OUT / f"{a.out}.md").write_text(_markdown(res, a.cap, a.old_label))
     return 0
 
 

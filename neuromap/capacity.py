@@ -27,7 +27,7 @@ A leaf module (numpy, numba and the standard library only), so the image can use
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numba
@@ -328,7 +328,11 @@ def image_usage(img: Any, limits: CoreLimits | None = None) -> CoreUsage | None:
     if limits is None:
         return None
     axons, source_core = image_input_axons(img)
-    return count(limits, img.n_cores, source_core, axons, img.n_neurons)
+    usage = count(limits, img.n_cores, source_core, axons, img.n_neurons)
+    shared = getattr(img, "shared_synapse_memory", None)    # kernels of shared-weight (conv) projections
+    if shared is not None and limits.counts_memory and getattr(img, "convs", None):
+        usage = replace(usage, memory_bits=usage.memory_bits + shared(limits))
+    return usage
 
 
 def utilization(usage: CoreUsage, limits: CoreLimits) -> dict:

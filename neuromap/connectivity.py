@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.conv_geometry import ConvGeometry, pairs as conv_pairs
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import load_numpy_file, memory_limit, open_regular
 from neuromap.params import Param, validate_params
@@ -48,7 +49,11 @@ CONNECT_RULES: dict[str, dict[str, Param]] = {
     },
     "matrix": {},
     "list": {},
+    "conv": {},   # checked by hand (conv_geometry_of): in_shape, kernel, stride, padding, dilation, groups
+    "pool": {},   # checked by hand: in_shape, kernel_size, stride, padding
 }
+#: rules whose synapses are a convolution with shared weights (neuromap.conv_geometry; docs/network-format.md)
+CONV_RULES = ("conv", "pool")
 
 #: value distributions accepted for ``weight`` (all) and ``delay`` (integer ones)
 WEIGHT_FORMS = ("number", "uniform", "uniform_int", "normal", "file", "array")
@@ -66,6 +71,8 @@ class Synapses:
     pre_idx: np.ndarray
     post_idx: np.ndarray
     matrix_weight: np.ndarray | None = None
+    #: conv/pool rules: the convolution (neuromap.conv_geometry.ConvGeometry) the synapses realize
+    geometry: ConvGeometry | None = None
 
 
 # --------------------------------------------------------------------------- arrays and files
@@ -194,6 +201,10 @@ def connect_synapses(spec: dict[str, Any], n_pre: int, n_post: int, same_populat
         return _matrix(spec, n_pre, n_post, field, base_dir)
     if rule == "list":
         return _list(spec, n_pre, n_post, field, base_dir)
+    if rule in CONV_RULES:
+        g, kernel = conv_geometry_of(spec, n_pre, n_post, field, base_dir)
+        pre, post, tap = conv_pairs(g)
+        return Synapses(pre, post, None if kernel is None else kernel.reshape(-1)[tap].astype(np.float64), g)
     params = validate_params(CONNECT_RULES[rule], spec, field, ignore=("rule",))
     no_self = same_population and not params.get("allow_self", True)
     if rule == "all_to_all":
@@ -212,6 +223,84 @@ def connect_synapses(spec: dict[str, Any], n_pre: int, n_post: int, same_populat
                                      field=f"{field}.k", fix=f"use k <= {avail}")
         post, pre = _fixed_indegree(rng, n_pre, n_post, k, no_self)
     return Synapses(pre.astype(np.int64, copy=False), post.astype(np.int64, copy=False))
+
+
+def _conv_pair(v: Any, field: str, default: int | None, lo: int, one_d: bool) -> tuple[int, int]:
+    """An int or a list of 1 (Conv1d) or 2 ints -> a (y, x) pair; 1-d convolutions have y = (1 or 0)."""
+    if v is None:
+        if default is None:
+            raise NetworkFormatError("is missing", field=field, fix="give an integer or [y, x]")
+        v = default
+    vals = list(v) if isinstance(v, (list, tuple)) else [v]
+    want = 1 if one_d else 2
+    if len(vals) == 1 and not one_d:
+        vals = vals * 2
+    if len(vals) != want or any(isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer))
+                                or x < lo for x in vals):
+        raise NetworkFormatError(f"{_short(v)} is not {'an integer' if one_d else 'an integer or [y, x]'} >= {lo}",
+                                 field=field, fix=f"use {'k' if one_d else '[y, x]'} with values >= {lo}")
+    return (1 if lo else 0, int(vals[0])) if one_d else (int(vals[0]), int(vals[1]))
+
+
+def conv_geometry_of(spec: dict, n_pre: int, n_post: int, field: str = "connect",
+                     base_dir: str = ".") -> tuple[ConvGeometry, np.ndarray | None]:
+    """The geometry of a ``conv`` or ``pool`` connect spec and, for ``conv``, its float kernel
+    (``(C_out, C_in/groups, kh, kw)``; a Conv1d kernel ``(C_out, C_in/groups, k)`` gets kh = 1).
+    ``in_shape``: ``[C, H, W]`` (Conv2d) or ``[C, L]`` (Conv1d); ``stride``/``padding``/``dilation``: an int or
+    ``[y, x]`` (Conv1d: an int); ``pool`` takes ``kernel_size`` and is depthwise (groups = C, every weight the
+    projection's ``weight``); its stride defaults to the kernel size. The pre population must have ``C*H*W``
+    neurons and the post one ``C_out*H_out*W_out`` (channel-major flattening, as NIR's Flatten)."""
+    rule = spec["rule"]
+    allowed = ("rule", "in_shape", "kernel", "stride", "padding", "dilation", "groups") if rule == "conv" else \
+        ("rule", "in_shape", "kernel_size", "stride", "padding")
+    extra = [k for k in spec if k not in allowed]
+    if extra:
+        raise NetworkFormatError(f"unknown parameter {extra[0]!r}", field=f"{field}.{extra[0]}",
+                                 fix=f"{rule} takes " + ", ".join(allowed[1:]))
+    shp = spec.get("in_shape")
+    if not isinstance(shp, (list, tuple)) or len(shp) not in (2, 3) or any(
+            isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)) or x < 1 for x in shp):
+        raise NetworkFormatError(f"{_short(shp)} is not an input shape", field=f"{field}.in_shape",
+                                 fix="give [channels, height, width] (Conv2d) or [channels, length] (Conv1d)")
+    one_d = len(shp) == 2
+    in_shape = (int(shp[0]), 1, int(shp[1])) if one_d else tuple(int(x) for x in shp)
+    kernel = None
+    if rule == "conv":
+        if "kernel" not in spec:
+            raise NetworkFormatError("missing 'kernel'", field=f"{field}.kernel",
+                                     fix="give the weights, shape (out_channels, in_channels/groups, kh, kw)")
+        kernel = load_array(spec["kernel"], f"{field}.kernel", base_dir).astype(np.float64)
+        if kernel.ndim != (3 if one_d else 4):
+            raise NetworkFormatError(f"kernel has {kernel.ndim} dimensions, expected {3 if one_d else 4}",
+                                     field=f"{field}.kernel", fix="shape (out_channels, in_channels/groups, "
+                                     + ("k)" if one_d else "kh, kw)"))
+        if one_d:
+            kernel = kernel[:, :, None, :]
+        groups = spec.get("groups", 1)
+        if isinstance(groups, (bool, np.bool_)) or not isinstance(groups, (int, np.integer)) or groups < 1:
+            raise NetworkFormatError(f"{_short(groups)} is not a group count", field=f"{field}.groups",
+                                     fix="use an integer >= 1 dividing both channel counts")
+        if in_shape[0] % groups or kernel.shape[0] % groups or kernel.shape[1] * groups != in_shape[0]:
+            raise NetworkFormatError(f"kernel shape {list(kernel.shape)} does not fit {in_shape[0]} input channels "
+                                     f"in {groups} group(s)", field=f"{field}.kernel",
+                                     fix="kernel.shape[1] * groups must equal in_shape[0]")
+        g = ConvGeometry(in_shape, int(kernel.shape[0]), (int(kernel.shape[2]), int(kernel.shape[3])),
+                         _conv_pair(spec.get("stride"), f"{field}.stride", 1, 1, one_d),
+                         _conv_pair(spec.get("padding"), f"{field}.padding", 0, 0, one_d),
+                         _conv_pair(spec.get("dilation"), f"{field}.dilation", 1, 1, one_d), int(groups))
+    else:
+        ks = _conv_pair(spec.get("kernel_size"), f"{field}.kernel_size", None, 1, one_d)
+        stride = ks if spec.get("stride") is None else _conv_pair(spec["stride"], f"{field}.stride", None, 1, one_d)
+        pad = _conv_pair(spec.get("padding"), f"{field}.padding", 0, 0, one_d)
+        g = ConvGeometry(in_shape, in_shape[0], ks, stride, pad, (1, 1), in_shape[0])
+    bad = g.problem()
+    if bad:
+        raise NetworkFormatError(bad, field=field, fix="check in_shape, the kernel size, stride, padding and dilation")
+    if g.n_pre != n_pre or g.n_post != n_post:
+        raise NetworkFormatError(f"the convolution maps {g.n_pre} neurons {list(g.in_shape)} to {g.n_post} "
+                                 f"{list(g.out_shape)}, the populations have {n_pre} and {n_post}", field=field,
+                                 fix=f"size the post population {g.n_post} (channels x height x width)")
+    return g, kernel
 
 
 def _matrix(spec: dict, n_pre: int, n_post: int, field: str, base_dir: str) -> Synapses:

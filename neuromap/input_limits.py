@@ -8,6 +8,8 @@ are lower bounds of what the simulator and the compiler allocate, so a refused r
 """
 from __future__ import annotations
 
+import numpy as np
+
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import memory_limit
 
@@ -48,6 +50,9 @@ def synapse_estimate(cspec: dict, n_pre: int, n_post: int) -> float:
             return float(cspec.get("k", 0)) * n_post
         if rule == "list":
             return 0.0   # explicit pairs: already in memory, as long as the file that holds them
+        if rule in ("conv", "pool"):   # at most one synapse per post neuron and kernel tap
+            k = cspec.get("kernel_size", 1) if rule == "pool" else np.shape(cspec.get("kernel", 0))[1:]
+            return float(n_post) * float(np.prod(k if isinstance(k, (list, tuple)) else [k, k]))
     except (TypeError, ValueError):
         return 0.0     # the rule's own check reports a bad parameter
     return float(n_pre) * n_post

@@ -273,9 +273,11 @@ class Network:
         syn = connect_synapses(cspec, pre_pop.size, post_pop.size, pre_pop is post_pop, rng,
                                f"{fld}.connect", base_dir)
         spec["connect"] = _absolute_files(cspec, base_dir)
-        if cspec["rule"] == "matrix":
+        if syn.geometry is not None:         # conv/pool: the compiler stores kernel + geometry (neuromap.conv_geometry)
+            spec["geometry"] = syn.geometry
+        if syn.matrix_weight is not None:     # matrix, conv: the rule gives the weights
             if weight is not None:
-                raise NetworkFormatError("weights come from the matrix", field=f"{fld}.weight",
+                raise NetworkFormatError(f"weights come from the {cspec['rule']}", field=f"{fld}.weight",
                                          fix="remove weight, or use another connect rule")
             w = syn.matrix_weight
         else:

@@ -28,11 +28,12 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from neuromap import nir_conventions as nc
+from neuromap import nir_conv, nir_conventions as nc
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import open_regular
 from neuromap.network import Network, Population, Projection
@@ -47,7 +48,7 @@ TIME_UNIT_MS = 1000.0
 NEURON_NODES = ("IF", "LIF", "CubaLIF", "LI", "CubaLI")
 SPIKING_NODES = ("IF", "LIF", "CubaLIF")
 SUPPORTED_NODES = ("Input", "Output", "IF", "LIF", "CubaLIF", "LI", "CubaLI", "Affine", "Linear", "Delay",
-                   "Flatten", "NIRGraph")
+                   "Flatten", "NIRGraph") + nir_conv.NODES
 EXPORT_MODELS = ("lif", "if", "poisson", "spike_source")
 #: ``lif`` synaptic time constant standing in for NIR ``LIF``/``LI`` (no synaptic current): dt / this
 #: factor, so exp(-dt/tau_syn) = exp(-1000) is exactly 0.0 in float64 (never below the model's 1e-6 ms)
@@ -573,7 +574,10 @@ def _trace(g: _Graph) -> tuple[list[_Conn], list[tuple[str, str]]]:
                 raise NetworkFormatError(f"edge into Input node {at!r}", field=f"nodes.{at}",
                                          fix="Input nodes only send")
             c2 = _Conn(c.src, "", c.weight, c.bias, c.via, c.d_pre, c.d_post)
-            if k in ("Affine", "Linear"):
+            if k in nir_conv.NODES or (k in ("Affine", "Linear") and isinstance(c.weight, nir_conv.Chain)):
+                c2.weight = nir_conv.extend(c.weight, n, at, g.nodes[c.src])     # convolutions: neuromap/nir_conv.py
+                c2.via, c2.bias = c.via or at, c2.weight.bias
+            elif k in ("Affine", "Linear"):
                 if c.weight is not None:
                     raise NetworkFormatError(f"{at!r} follows another weight node ({c.via!r})", field=f"nodes.{at}",
                                              fix="a path from one neuron node to the next may hold one Affine/Linear")
@@ -743,6 +747,16 @@ def _add_projections(net: Network, g: _Graph, conns: list[_Conn], pop_of: dict, 
     groups: dict[str, list[tuple[int | None, np.ndarray, str, str]]] = {}
     for c in conns:
         n_pre, n_post = sizes[c.src], sizes[c.dst]
+        if isinstance(c.weight, nir_conv.Chain):       # convolutions: neuromap/nir_conv.py
+            if c.weight.shape != (n_post, n_pre):
+                raise NetworkFormatError(f"the layers {c.weight.names} map {c.weight.n_in} neurons to "
+                                         f"{c.weight.n_out}, not {c.src!r} ({n_pre}) -> {c.dst!r} ({n_post})",
+                                         field=f"nodes.{c.via}", fix="check the layer shapes")
+            gain = _weight_gain(g.nodes[c.dst], net.populations[pop_of[c.dst]].neuron, n_post, net.dt, dt_n, conv)
+            kw = nir_conv.connect_kwargs(c.weight, gain, partial(_delay_steps, c, dt_n=dt_n, n_pre=n_pre,
+                                                                 n_post=n_post))
+            structural.append(("", dict(pre=pop_of[c.src], post=pop_of[c.dst], name=_pop_name(c.via), **kw)))
+            continue
         w = np.eye(n_post, n_pre) if c.weight is None else c.weight
         if w.shape != (n_post, n_pre):
             raise NetworkFormatError(f"weight shape {w.shape} does not fit {c.src!r} ({n_pre}) -> {c.dst!r} "

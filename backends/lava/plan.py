@@ -34,14 +34,16 @@ non-mixed sign modes in LearningSparse, ...) is refused (:func:`_check_plastic_c
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from neuromap import learning_engines
+from neuromap.conv_geometry import expand as expand_convs
 from neuromap.errors import ImageError
 from neuromap.image import LOIHI_ARITHMETIC, Image, encode_weights
-from neuromap.learning_engines import loihi
+from neuromap.learning_engines import loihi, loihi3f
 from neuromap.poisson_stream import PoissonStream
 
 #: the core kind Lava's LIF/Dense run; other kinds need their own process models
@@ -119,7 +121,12 @@ class Connection:
     @property
     def seed_rule(self) -> bool:
         """Plastic with a neuromap rule engine (``backends.lava.procs.plastic_connection``), not Lava's own."""
-        return bool(self.learning) and self.learning.get("engine") != "loihi"
+        return bool(self.learning) and self.learning.get("engine") not in LAVA_ENGINES
+
+    @property
+    def third_factor(self) -> bool:
+        """Lava's three-factor learning (engine ``loihi3f``): the post LIF is a ``ThirdFactorLIF``."""
+        return bool(self.learning) and self.learning.get("engine") == loihi3f.ENGINE
 
     @property
     def reads_v(self) -> bool:
@@ -147,6 +154,39 @@ class Connection:
 
 
 @dataclass
+class ConvConnection:
+    """One Lava ``lava.proc.conv`` ``Conv`` process: a shared-weight projection of the image (its ``conv`` section)
+    between two whole groups in population order. Lava's layout: ``in_shape`` (W, H, C) of the pre group's spikes,
+    ``weight`` (C_out, kw, kh, C_in/groups) int32 with both spatial axes flipped (Lava 0.10's ``conv_scipy`` is a
+    true convolution, neuromap's a cross-correlation as PyTorch's); ``stride``, ``padding``, ``dilation`` in (x, y)."""
+
+    name: str
+    proj: int
+    pre_kind: str
+    pre: int
+    post: int
+    in_shape: tuple[int, int, int]
+    weight: np.ndarray
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+    @property
+    def chw(self) -> tuple[int, int, int]:
+        """The pre group's (C, H, W), neuromap's flattening order."""
+        return tuple(self.in_shape[::-1])
+
+    @property
+    def n_post(self) -> int:
+        c_out, kw, kh, _ = self.weight.shape
+        w, h, _ = self.in_shape
+        oh = (h + 2 * self.padding[1] - self.dilation[1] * (kh - 1) - 1) // self.stride[1] + 1
+        ow = (w + 2 * self.padding[0] - self.dilation[0] * (kw - 1) - 1) // self.stride[0] + 1
+        return int(c_out * oh * ow)
+
+
+@dataclass
 class LavaPlan:
     """Everything needed to rebuild an image as Lava processes (see module docstring)."""
 
@@ -161,6 +201,8 @@ class LavaPlan:
     spike_step: np.ndarray    # explicit input spikes (step, input id), sorted by step
     spike_index: np.ndarray
     poisson_p: np.ndarray     # (I,) float64, NaN = explicit-time input
+    #: shared-weight projections run by Lava ``Conv`` processes (:func:`lava_convs`); the others are expanded
+    conv_connections: list[ConvConnection] = field(default_factory=list)
 
 
 def _i64(a) -> np.ndarray:
@@ -294,8 +336,16 @@ def _check_inputs(image: Image) -> None:
                              "(Lava replays one spike per input and step; recompile)")
 
 
-def plan_image(image: Image) -> LavaPlan:
-    """Cut ``image`` into Lava process pieces; :class:`ImageError` for what Lava cannot run exactly."""
+def plan_image(image: Image, lava_conv: bool = True) -> LavaPlan:
+    """Cut ``image`` into Lava process pieces; :class:`ImageError` for what Lava cannot run exactly. Convolutions
+    stored as kernel + geometry become Lava ``Conv`` processes where Lava's fixed_pt Conv computes the same integers
+    (:func:`lava_convs`; ``lava_conv=False``: never), the others explicit synapses
+    (:func:`neuromap.conv_geometry.expand`)."""
+    convs = lava_convs(image, _neuron_groups(image), _input_groups(image)) if lava_conv else []
+    if convs:
+        keep = {c.proj for c in convs}
+        image = dataclasses.replace(image, convs=[cm for cm in image.convs if cm.projection not in keep])
+    image = expand_convs(image)
     _check_kinds(image)
     _check_arithmetic(image)
     _check_learning(image)
@@ -332,7 +382,45 @@ def plan_image(image: Image) -> LavaPlan:
     pu, pv = _probes(image)
     return LavaPlan(N, I, int(image.seed), groups, igroups, connections, pu, pv,
                     _i64(image.inputs["spike_step"]), _i64(image.inputs["spike_index"]),
-                    np.asarray(image.inputs["poisson_p"], np.float64))
+                    np.asarray(image.inputs["poisson_p"], np.float64), convs)
+
+
+#: Lava 0.10's fixed_pt Conv wraps its output to signed 24 bits (``utils.signed_clamp``); Dense does not
+_CONV_OUT_LIMIT = 1 << 23
+
+
+def lava_convs(image: Image, groups: list[NeuronGroup], igroups: list[InputGroup]) -> list[ConvConnection]:
+    """The image's shared-weight projections that Lava 0.10's ``lava.proc.conv`` (``PyConvModelFixed``) runs with
+    neuromap's integers: Conv sends ``clamp24(conv(s_in, weight))`` one step later and ignores ``weight_exp``, so a
+    projection qualifies when its ``weight_exp`` is >= 0 (folded into the weights: ``(sum w) << e = sum (w << e)``),
+    its delay 1, no per-step sum can reach 2**23 (sum of |weights| into one output times the largest spike payload)
+    and its pre and post populations are each one whole group in population order (the Conv process sees them as
+    (W, H, C) tensors). The others are expanded into Sparse/Dense."""
+    out = []
+    for cm in getattr(image, "convs", []):
+        pm = image.projections[cm.projection]
+        g = cm.geometry
+        pre, post = image.population(pm.pre), image.population(pm.post)
+        if pm.weight_exp < 0 or cm.delay != 1:
+            continue
+        k = cm.kernel.astype(np.int64).reshape(g.kernel_shape) << pm.weight_exp   # a left shift distributes
+        pp = image.inputs["poisson_p"][pre.start:pre.start + pre.size] if pre.kind == "input" else np.zeros(0)
+        payload = 255 if np.any(pp[~np.isnan(pp)] > 1.0) else 1     # graded spikes: several events per step
+        if int(np.abs(k).reshape(k.shape[0], -1).sum(1).max(initial=0)) * payload >= _CONV_OUT_LIMIT:
+            continue
+        pool = groups if pre.kind == "neuron" else igroups
+        ids = [grp.neurons if pre.kind == "neuron" else grp.inputs for grp in pool]
+        pre_k = [j for j, a in enumerate(ids) if a.size == pre.size and a[0] == pre.start
+                 and np.array_equal(a, np.arange(pre.start, pre.start + pre.size))]
+        post_k = [j for j, grp in enumerate(groups) if grp.size == post.size
+                  and np.array_equal(grp.neurons, np.arange(post.start, post.start + post.size))]
+        if not pre_k or not post_k:
+            continue
+        c, h, w = g.in_shape
+        weight = np.ascontiguousarray(np.transpose(k[:, :, ::-1, ::-1], (0, 3, 2, 1)), dtype=np.int32)
+        out.append(ConvConnection(f"conv:{pm.name}", cm.projection, pre.kind, pre_k[0], post_k[0], (w, h, c), weight,
+                                  g.stride[::-1], g.padding[::-1], g.dilation[::-1], g.groups))
+    return out
 
 
 def _bits(n: int) -> int:
@@ -433,6 +521,8 @@ def _connections(image, groups, igroups, proj, pre_proc, pre_loc, post_grp, post
                 continue
             c.dense = c.complete
             _check_plastic_connection(image, c)
+            if c.third_factor:
+                _third_factor_connection(image, groups, c)
     _check_floor_splits(image, groups, conns)
     return conns
 
@@ -458,6 +548,33 @@ def _seed_connection(image: Image, groups, igroups, c: Connection) -> None:
     c.learning_arrays = dict(pm.learning_arrays)
 
 
+def _third_factor_connection(image: Image, groups, c: Connection) -> None:
+    """A ``loihi3f`` projection: its post population is one Lava LIF group (the post neuron computes y1 and
+    receives the third factor, neuron by neuron) without refractory periods (``ThirdFactorLIF`` is the
+    ``PyLifModelBitAcc`` LIF); its third-factor events go with the connection."""
+    pm = image.projections[c.proj]
+    g = groups[c.post]
+    where = f"image projection {c.proj} ({pm.name})"
+    if g.population != pm.post or g.size != image.population(pm.post).size:
+        raise ImageError(f"{where}: three-factor learning needs post population {pm.post!r} in one Lava process "
+                         "(give it one du/dv/vth, or run on the emulator)")
+    if g.refractory is not None:
+        raise ImageError(f"{where}: the three-factor post neuron has no refractory period in Lava "
+                         "(use refractory 0, or run on the emulator)")
+    c.learning_arrays = dict(pm.learning_arrays)
+
+
+def third_factor_raster(c: Connection, steps: int) -> np.ndarray:
+    """(n_post, steps) int32: the third factor of each post neuron in Lava time steps 1..steps."""
+    tf = loihi3f.ThirdFactor.from_arrays(c.learning_arrays)
+    out = np.zeros((c.shape[0], steps), np.int32)
+    row = np.zeros(c.shape[0], np.int64)
+    for t in range(1, steps + 1):
+        tf.write(t, row)
+        out[:, t - 1] = row
+    return out
+
+
 def _check_floor_splits(image, groups, conns) -> None:
     """A negative ``weight_exp`` floors the projection's per-(post, delay) sum: refuse splits that share posts."""
     by_target: dict[tuple[int, int], list[Connection]] = {}
@@ -476,6 +593,10 @@ def _check_floor_splits(image, groups, conns) -> None:
                 "one du/dv/vth and one synapse per pair, or use weight_exp >= 0)")
 
 
+#: image engines Lava runs with its own learning processes (LearningDense/LearningSparse)
+LAVA_ENGINES = ("loihi", "loihi3f")
+#: LearningConfig scalars that are ``Loihi3FLearningRule`` keyword arguments (its y traces come from the neuron)
+RULE_SCALARS_3F = ("x1_impulse", "x1_tau", "x2_impulse", "x2_tau", "t_epoch", "rng_seed")
 #: LearningConfig scalars that are ``Loihi2FLearningRule`` keyword arguments
 RULE_SCALARS = ("x1_impulse", "x1_tau", "x2_impulse", "x2_tau", "y1_impulse", "y1_tau", "y2_impulse", "y2_tau",
                 "y3_impulse", "y3_tau", "t_epoch", "rng_seed")
@@ -484,14 +605,16 @@ RULE_SCALARS = ("x1_impulse", "x1_tau", "x2_impulse", "x2_tau", "y1_impulse", "y
 def learning_rule_kwargs(learning: dict, where: str = "image projection") -> dict:
     """``Loihi2FLearningRule`` keyword arguments of an image learning dict (engine ``loihi``): the Lava rule
     strings the compiler parsed (``learning["rules"]``; Lava re-parses them identically) and the scalars."""
-    cfg = loihi.Schema.from_dict(learning, where).config
+    three = learning.get("engine") == loihi3f.ENGINE
+    cfg = (loihi3f if three else loihi).Schema.from_dict(learning, where).config
     rules = cfg.rules or {}
     targets = [k for k in ("dw", "dd", "dt") if getattr(cfg, k)]
     if any(not isinstance(rules.get(k), str) for k in targets):
         raise ImageError(f"{where}: learning has no Lava rule string for {targets} (learning.rules; recompile)")
     if cfg.conn_rng_seed != 2:
         raise ImageError(f"{where}: learning conn_rng_seed {cfg.conn_rng_seed} differs from Lava's fixed 2")
-    return {**{k: rules[k] for k in targets}, **{k: getattr(cfg, k) for k in RULE_SCALARS}}
+    scalars = RULE_SCALARS_3F if three else RULE_SCALARS
+    return {**{k: rules[k] for k in targets}, **{k: getattr(cfg, k) for k in scalars}}
 
 
 def v_groups(plan: LavaPlan) -> set[int]:

@@ -23,6 +23,7 @@ from neuromap.cli import allow_outside_option, quiet_option
 from neuromap.cli.nir_options import load_network_cli, nir_options
 from neuromap.compiler.fidelity import enforce
 from neuromap.compiler.place import PlacementSummary
+from neuromap.conv_geometry import memory_line, memory_report
 from neuromap.image_files import check_replaceable
 from neuromap.progress import bar
 from neuromap.toolchain import compile_network
@@ -129,6 +130,9 @@ def command(network: str, target: str, output: str, placer: str, time_limit: flo
         return
     click.echo(f"{net.name}: {img.n_neurons} neurons, {img.n_inputs} inputs, {img.n_cores} cores, "
                f"{img.n_axons} axons, {img.n_synapses} synapses -> {output} (target {img.target})")
+    mem = memory_report(img)          # shared-weight convolutions: their memory vs explicit synapses
+    if mem is not None:
+        click.echo(memory_line(mem))
     for line in placement_lines(reports.placement) if reports.placement else []:
         click.echo(line)
     if reports.truenorth:   # TrueNorth target: legalization summary (neuromap/compiler/lower_truenorth.py)

@@ -21,6 +21,7 @@ from neuromap.capacity import CoreLimits, image_usage, utilization
 from neuromap.cli.compile_cmd import placement_lines
 from neuromap.compiler.lower_truenorth import TrueNorthReport
 from neuromap.compiler.result import CompileReports
+from neuromap.conv_geometry import memory_line, memory_report
 from neuromap.image import load_image
 
 
@@ -59,7 +60,7 @@ def summarize(img, build: str) -> dict:
             "quantization": reports.quantization.to_dict() if reports.quantization is not None else None,
             "truenorth": _truenorth_summary(reports.truenorth),
             "fidelity": reports.fidelity.to_dict() if reports.fidelity is not None else None,
-            "warnings": reports.warnings()}
+            "warnings": reports.warnings(), "shared_weights": memory_report(img)}
 
 
 def _truenorth_summary(tn: TrueNorthReport | None) -> dict | None:
@@ -97,6 +98,8 @@ def text_lines(s: dict, reports: CompileReports) -> list[str]:
     lines += [f"  over capacity: {v}" for v in s.get("over_capacity", [])]
     if s["binding"]:
         lines.append(f"limited by: {s['binding']} ({100 * s['binding_fraction']:.1f}% of a core at most)")
+    if s.get("shared_weights"):
+        lines.append(memory_line(s["shared_weights"]))
     lines += placement_lines(reports.placement) if reports.placement else ["placement: no report in this image"]
     tn = s.get("truenorth")
     q = s["quantization"] or (tn or {}).get("quantization")

@@ -24,6 +24,7 @@ import numpy as np
 
 from neuromap import plots
 from neuromap.cli import allow_outside_option, quiet_option
+from neuromap.conv_geometry import expand as expand_convs
 from neuromap.errors import NeuromapError
 from neuromap.image import load_image
 from neuromap.io import load_network
@@ -230,6 +231,7 @@ def quantized_weights(img, net) -> list[tuple[str, np.ndarray, np.ndarray]]:
     if not report:
         return []
     scale = {p["name"]: p["scale"] for p in report.get("projections", [])}
+    img = expand_convs(img)          # shared-weight convolutions: every synapse, as for the other projections
     proj_of_syn = img.synapse_projections()
     by_name = {p.name: p for p in net.projections}
     out = []

@@ -44,6 +44,7 @@ from neuromap.compiler import (
     quantize as _quantize,
 )
 from neuromap.compiler.arithmetic import is_loihi, lif_arithmetic
+from neuromap.compiler.conv_share import share_convs
 from neuromap.compiler.fidelity import fidelity_report
 from neuromap.compiler.lower import lower_to_image
 from neuromap.compiler.quantize_learning import SUPPORTED_RULES as _LEARNING_RULES
@@ -56,6 +57,7 @@ from neuromap.compiler.result import (
     Statistic,
     peak_rss_bytes,
 )
+from neuromap.conv_geometry import memory_report as conv_memory_report
 from neuromap.errors import TargetError
 from neuromap.image import MAX_DELAY, Image
 from neuromap.network import Network
@@ -188,6 +190,8 @@ def _verify_partition(st: CompileState) -> None:
 # ------------------------------------------------------------------ lower
 def lower(st: CompileState) -> CompileState:
     image, notes = lower_to_image(st.network, st.target, st.placement, st.core_positions)
+    image, conv_notes = share_convs(image, st.network)     # conv projections: kernel + geometry
+    notes = notes + conv_notes
     return dataclasses.replace(st, image=image,
                                reports=dataclasses.replace(st.reports, weight_encoding=notes or None))
 
@@ -233,6 +237,11 @@ def _lower_stats(st: CompileState) -> list[Statistic]:
     img = st.image
     out = [Statistic("cores", img.n_cores), Statistic("neurons", img.n_neurons), Statistic("inputs", img.n_inputs),
            Statistic("axons", img.n_axons), Statistic("synapses", img.n_synapses)]
+    mem = conv_memory_report(img)      # shared-weight convolutions: their memory vs explicit synapses
+    if mem is not None:
+        out += [Statistic("shared_conv_projections", len(img.convs)),
+                Statistic("shared_synapse_memory_bits", mem["synapse_memory_bits"], "bits"),
+                Statistic("explicit_synapse_memory_bits", mem["explicit_synapse_memory_bits"], "bits")]
     tn = st.reports.truenorth
     if tn is not None and tn.crossbar is not None:
         t = tn.crossbar["totals"]

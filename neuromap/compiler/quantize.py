@@ -587,6 +587,8 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
         if plastic:
             hw_opts.update(learning=plastic[1], learning_arrays=plastic[2])
+        if pr.spec.get("geometry") is not None:     # a convolution: lower stores kernel + geometry
+            hw_opts["conv"] = pr.spec["geometry"].to_dict()
         # the connectivity is the float projection's (shared, read-only by convention): no copy per synapse
         hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx, pr.post_idx,
                                          q["mantissa"].astype(np.float64), pr.delay, ("exc",), None,

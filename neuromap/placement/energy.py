@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from neuromap.placement.graph import SynapseGraph
@@ -39,13 +40,11 @@ def estimate(graph: SynapseGraph, core_of: np.ndarray, rates: np.ndarray, routes
              target: Target) -> StepEstimate:
     """Energy and latency of one step for neurons on cores ``core_of`` routed as ``routes``."""
     e, lat = target.energy, target.latency
-    syn_rate = rates[graph.pre]
     n_cores = int(core_of.max(initial=-1)) + 1
-    syn_ops_core = np.bincount(core_of[graph.post], weights=syn_rate, minlength=n_cores)
-    expected_in = np.bincount(graph.post, weights=syn_rate, minlength=graph.n_neurons)
+    syn_ops_core, expected_in, upd_core = _synapse_sums(graph.pre, graph.post, graph.plastic,
+                                                        np.asarray(rates, np.float64),
+                                                        np.asarray(core_of, np.int64), n_cores, graph.n_neurons)
     p_active = 1.0 - np.exp(-expected_in)
-    plastic_upd = np.where(graph.plastic, syn_rate + rates[graph.post], 0.0)
-    upd_core = np.bincount(core_of[graph.post], weights=plastic_upd, minlength=n_cores)
     act_core = np.bincount(core_of, weights=p_active, minlength=n_cores)
     n_core = np.bincount(core_of, minlength=n_cores)
     syn_e = float(syn_ops_core.sum()) * e.synaptic_op_pj
@@ -61,3 +60,19 @@ def estimate(graph: SynapseGraph, core_of: np.ndarray, rates: np.ndarray, routes
     latency = max(float(core_ns.max(initial=0.0)) + route_ns + lat.barrier_sync_ns, lat.step_min_ns)
     return StepEstimate(syn_e + route_e + neuron_e + plast_e, syn_e, route_e, neuron_e, plast_e,
                         latency, float(syn_ops_core.sum()), float(upd_core.sum()), active)
+
+
+@numba.njit(cache=True)
+def _synapse_sums(pre, post, plastic, rates, core_of, n_cores, n):  # pragma: no cover - compiled
+    """Per core: synaptic ops and plastic updates; per neuron: expected input spikes. One pass over the
+    synapses, adding in synapse order as ``np.bincount`` does (identical sums), no per-synapse temporaries."""
+    ops = np.zeros(n_cores)
+    inp = np.zeros(n)
+    upd = np.zeros(n_cores)
+    for k in range(pre.shape[0]):
+        r = rates[pre[k]]
+        c = core_of[post[k]]
+        ops[c] += r
+        inp[post[k]] += r
+        upd[c] += (r + rates[post[k]]) if plastic[k] else 0.0
+    return ops, inp, upd

@@ -32,7 +32,7 @@ from ortools.sat.python import cp_model
 from neuromap.errors import TargetError
 from neuromap.placement.budget import Budget, deterministic_budget
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
-from neuromap.placement.graph import SynapseGraph
+from neuromap.placement.graph import SynapseGraph, sorted_groups
 from neuromap.placement.packing import compact, core_usage_ok, pack_order
 from neuromap.placement.traffic import core_traffic, inter_core_packets, uniform_rates
 from neuromap.placement.usage import core_usage, index_bits_for, output_violations, synapse_field_bits, violations
@@ -129,8 +129,10 @@ def growth_order(graph: SynapseGraph, rates: np.ndarray, cluster_size: int) -> n
     a, b = np.concatenate([graph.pre, graph.post]), np.concatenate([graph.post, graph.pre])
     keep = a != b
     a, b = a[keep], b[keep]
-    key = np.unique(a * n + b)
-    a, b = key // n, key % n
+    perm, starts = sorted_groups(a, n, b, n)          # distinct (a, b) pairs in order: two counting sorts
+    first = perm[starts]
+    del perm, starts
+    a, b = a[first], b[first]
     w = rates[a] + rates[b] + 1e-9
     ptr = np.searchsorted(a, np.arange(n + 1))
     return _grow(n, ptr, b, w, int(cluster_size))

@@ -12,6 +12,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from neuromap.counting_sort import index_dtype
+
 
 @dataclass(frozen=True)
 class RouteStats:
@@ -32,10 +34,10 @@ class RouteStats:
 
 def _entries(traffic: sp.spmatrix, positive: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, col, packets) of the stored entries of ``traffic`` (only the positive ones when ``positive``) in
-    the order ``coo_matrix(traffic)`` lists them, without a COO copy of a CSR matrix."""
+    the order ``coo_matrix(traffic)`` lists them, without a COO copy of a CSR matrix (int32 rows there)."""
     if sp.isspmatrix_csr(traffic):
         t = traffic
-        row = np.repeat(np.arange(t.shape[0], dtype=np.int64), np.diff(t.indptr))
+        row = np.repeat(np.arange(t.shape[0], dtype=index_dtype(t.shape[0])), np.diff(t.indptr))
         col, w = t.indices, t.data
     else:
         t = sp.coo_matrix(traffic)
@@ -53,18 +55,17 @@ def route(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     """Route every nonzero traffic[a, b] from core a's tile to core b's tile with XY routing."""
     a, b, w = _entries(traffic)
     tile_x, tile_y = np.asarray(tile_x, np.int64), np.asarray(tile_y, np.int64)
-    ax, ay, bx, by = tile_x[a], tile_y[a], tile_x[b], tile_y[b]
-    del a, b
-    dx, dy = np.abs(bx - ax), np.abs(by - ay)
-    hops = dx + dy
-    w_x, h_y = float(w @ dx), float(w @ dy)
-    local = float(w[hops == 0].sum())
-    remote = float(w[hops > 0].sum())
     if shape is None:
         shape = (int(max(tile_x.max(initial=0), 0)) + 1, int(max(tile_y.max(initial=0), 0)) + 1)
-    east, west, north, south = _link_loads(ax, ay, bx, by, w, shape)
-    del ax, ay, bx, by
-    peak, mean = _load_stats((east, west, north, south))
+    loads = _empty_loads(shape)
+    dx, dy = np.empty(w.shape[0], np.int32), np.empty(w.shape[0], np.int32)
+    _route_flows(a, b, w, tile_x, tile_y, *loads, dx, dy)      # one pass: hops and link differences
+    del a, b
+    w_x, h_y = float(w @ dx), float(w @ dy)
+    hops = dx + dy
+    local = float(w[hops == 0].sum())
+    remote = float(w[hops > 0].sum())
+    peak, mean = _load_stats(tuple(np.cumsum(m, axis=1) for m in loads))
     i = int(np.argmax(hops)) if len(hops) else 0
     return RouteStats(
         hop_weighted_traffic=w_x + h_y, x_hop_traffic=w_x, y_hop_traffic=h_y,
@@ -90,50 +91,53 @@ def link_loads(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
     shape (nx, ny+1).
     """
     a, b, w = _entries(traffic)
-    tile_x, tile_y = np.asarray(tile_x, np.int64), np.asarray(tile_y, np.int64)
-    return _link_loads(tile_x[a], tile_y[a], tile_x[b], tile_y[b], w, shape)
+    loads = _empty_loads(shape)
+    _route_flows(a, b, w, np.asarray(tile_x, np.int64), np.asarray(tile_y, np.int64), *loads,
+                 np.empty(0, np.int32), np.empty(0, np.int32))
+    return tuple(np.cumsum(m, axis=1) for m in loads)
 
 
-def _link_loads(ax, ay, bx, by, w, shape):
+def _empty_loads(shape):
+    """Difference arrays over link index (x-link i joins x=i and x=i+1, per row and direction)."""
     nx, ny = shape
-    # difference arrays over link index: x-link i joins x=i and x=i+1 (per row, per direction)
-    east = np.zeros((ny, nx + 1))
-    west = np.zeros((ny, nx + 1))
-    north = np.zeros((nx, ny + 1))
-    south = np.zeros((nx, ny + 1))
-    _differences(ax, ay, bx, by, w, east, west, north, south)
-    return tuple(np.cumsum(m, axis=1) for m in (east, west, north, south))
+    return np.zeros((ny, nx + 1)), np.zeros((ny, nx + 1)), np.zeros((nx, ny + 1)), np.zeros((nx, ny + 1))
 
 
 @numba.njit(cache=True)
-def _differences(ax, ay, bx, by, w, east, west, north, south):  # pragma: no cover - compiled
-    """The difference arrays of :func:`link_loads`, added in the order ``np.add.at`` would (every
-    +w of a direction in entry order, then every -w), so the loads are bit-identical to it."""
+def _route_flows(a, b, w, tx, ty, east, west, north, south, dx, dy):  # pragma: no cover - compiled
+    """The difference arrays of :func:`link_loads` for flows core ``a[k]`` -> ``b[k]`` of ``w[k]`` packets,
+    added in the order ``np.add.at`` would (every +w of a direction in flow order, then every -w), so
+    the loads are bit-identical to it; and each flow's x and y hops into ``dx``/``dy`` (when they have
+    room)."""
     n = w.shape[0]
+    if dx.shape[0] == n:
+        for k in range(n):
+            dx[k] = abs(tx[b[k]] - tx[a[k]])
+            dy[k] = abs(ty[b[k]] - ty[a[k]])
     for k in range(n):
-        if bx[k] > ax[k]:
-            east[ay[k], ax[k]] += w[k]
+        if tx[b[k]] > tx[a[k]]:
+            east[ty[a[k]], tx[a[k]]] += w[k]
     for k in range(n):
-        if bx[k] > ax[k]:
-            east[ay[k], bx[k]] -= w[k]
+        if tx[b[k]] > tx[a[k]]:
+            east[ty[a[k]], tx[b[k]]] -= w[k]
     for k in range(n):
-        if bx[k] < ax[k]:
-            west[ay[k], bx[k]] += w[k]
+        if tx[b[k]] < tx[a[k]]:
+            west[ty[a[k]], tx[b[k]]] += w[k]
     for k in range(n):
-        if bx[k] < ax[k]:
-            west[ay[k], ax[k]] -= w[k]
+        if tx[b[k]] < tx[a[k]]:
+            west[ty[a[k]], tx[a[k]]] -= w[k]
     for k in range(n):
-        if by[k] > ay[k]:
-            north[bx[k], ay[k]] += w[k]
+        if ty[b[k]] > ty[a[k]]:
+            north[tx[b[k]], ty[a[k]]] += w[k]
     for k in range(n):
-        if by[k] > ay[k]:
-            north[bx[k], by[k]] -= w[k]
+        if ty[b[k]] > ty[a[k]]:
+            north[tx[b[k]], ty[b[k]]] -= w[k]
     for k in range(n):
-        if by[k] < ay[k]:
-            south[bx[k], by[k]] += w[k]
+        if ty[b[k]] < ty[a[k]]:
+            south[tx[b[k]], ty[b[k]]] += w[k]
     for k in range(n):
-        if by[k] < ay[k]:
-            south[bx[k], ay[k]] -= w[k]
+        if ty[b[k]] < ty[a[k]]:
+            south[tx[b[k]], ty[a[k]]] -= w[k]
 
 
 def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:

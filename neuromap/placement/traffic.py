@@ -33,7 +33,8 @@ def rates_from_hz(rates_hz: np.ndarray, dt_ms: float) -> np.ndarray:
 
 
 def neuron_target_cores(graph: SynapseGraph, core_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (source neuron, target core) pairs: two int64 arrays, sorted by neuron then core.
+    """Distinct (source neuron, target core) pairs: two index arrays (int32 below 2**31 ids), sorted by
+    neuron then core.
 
     One pair = one output-axon entry on the source core = one packet per spike.
     """
@@ -43,7 +44,8 @@ def neuron_target_cores(graph: SynapseGraph, core_of: np.ndarray) -> tuple[np.nd
         return _last["pairs"]            # the partition's objective and the report ask for the same pairs
     n_cores = int(core_of.max(initial=-1)) + 1
     ptr, post_by_pre = _by_pre(graph)
-    pairs = _target_cores(ptr, post_by_pre, core_of, max(n_cores, 1))
+    like = np.zeros(0, index_dtype(max(graph.n_neurons, n_cores)))     # int32 pairs below 2**31 ids
+    pairs = _target_cores(ptr, post_by_pre, core_of, max(n_cores, 1), like)
     _last.clear()
     _last.update(key=(weakref.ref(graph), core_of.copy()), pairs=pairs)
     weakref.finalize(graph, _last.clear)      # the pairs never outlive their graph
@@ -75,7 +77,7 @@ def _by_pre(graph: SynapseGraph) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True)
-def _target_cores(ptr, post_by_pre, core_of, n_cores):  # pragma: no cover - compiled
+def _target_cores(ptr, post_by_pre, core_of, n_cores, like):  # pragma: no cover - compiled
     """Distinct target cores of each source (its posts ``post_by_pre[ptr[v]:ptr[v+1]]``), each source's
     cores ascending; a first sweep counts the pairs so the outputs are allocated once."""
     n = ptr.shape[0] - 1
@@ -87,8 +89,8 @@ def _target_cores(ptr, post_by_pre, core_of, n_cores):  # pragma: no cover - com
             if mark[c] != v:
                 mark[c] = v
                 n_pairs += 1
-    src = np.empty(n_pairs, np.int64)
-    dst = np.empty(n_pairs, np.int64)
+    src = np.empty(n_pairs, like.dtype)
+    dst = np.empty(n_pairs, like.dtype)
     mark[:] = -1
     j = 0
     for v in range(n):

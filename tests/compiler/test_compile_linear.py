@@ -23,7 +23,9 @@ MODULES = ("neuromap/connectivity.py", "neuromap/capacity.py", "neuromap/placeme
            "neuromap/placement/verify.py", "neuromap/placement/packing.py", "neuromap/placement/graph.py",
            "neuromap/compiler/lower.py", "neuromap/compiler/fan_in.py", "neuromap/image.py", "neuromap/params.py",
            "neuromap/compiler/place.py", "neuromap/compiler/quantize.py", "neuromap/compiler/pipeline.py",
-           "neuromap/network.py")
+           "neuromap/network.py", "neuromap/compiler/check.py", "neuromap/placement/traffic.py",
+           "neuromap/placement/routing.py", "neuromap/placement/energy.py", "neuromap/placement/partition.py",
+           "neuromap/placement/report.py", "neuromap/placement/mesh.py", "neuromap/counting_sort.py")
 
 
 def _calls(n: int, k: int) -> tuple[dict, int, int]:
