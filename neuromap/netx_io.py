@@ -21,7 +21,8 @@ what netx would run:
   population (``inputs``: Poisson or spike times, the spikes the input layer would emit), neuron i = position
   i of the C-order flattened ``shape``, the order of the next dense block's weight columns (netx's flatten).
 
-Blocks netx has but neuromap cannot import yet (``conv``, ``pool``, ``convT``, ``unpool``, ``average``,
+Blocks netx has but this reader cannot import yet (``conv``: NIR ``Conv2d`` graphs do import,
+``neuromap.nir_conv``; ``pool``, ``convT``, ``unpool``, ``average``,
 ``concat``, complex dense, sigma-delta and resonate-and-fire neurons, graded spikes) are refused in one line
 naming the block.
 """
@@ -233,8 +234,8 @@ def _network(f: Any, inputs: dict | None, dt: float, name: str, seed: int) -> Ne
         layer, where = layers[key], f"layer/{key}"
         kind = _text(layer["type"]) if "type" in layer else ""
         if kind not in SUPPORTED_BLOCKS:
-            what = {"conv": "a convolution (its shared-kernel connectivity is not in neuromap yet)"}.get(
-                kind, f"a {kind!r} block")
+            what = {"conv": "a convolution block (netx's conv layout is not read yet; NIR Conv2d graphs import "
+                            "through neuromap.nir_conv)"}.get(kind, f"a {kind!r} block")
             raise NetworkFormatError(f"{what}, which neuromap cannot import", field=f"{where}/type",
                                      fix="supported netx blocks: " + ", ".join(SUPPORTED_BLOCKS))
         if kind == "flatten":

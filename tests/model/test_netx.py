@@ -100,7 +100,7 @@ def test_committed_fixture_compiles_and_runs_from_the_cli(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("block, match", [
-    ({"type": "conv", "shape": np.array([2, 4, 4])}, r"layer/1/type: a convolution .* cannot import"),
+    ({"type": "conv", "shape": np.array([2, 4, 4])}, r"layer/1/type: a convolution block .* cannot import"),
     ({"type": "pool", "shape": np.array([2, 2, 2])}, r"layer/1/type: a 'pool' block, which neuromap cannot"),
     (dense(np.ones((2, 3)) * 4, cuba(0, 128, 80)), r"layer/1/neuron/iDecay: iDecay 0 gives Lava du = -1"),
     (dense(np.ones((2, 3)) * 4, {**cuba(), "type": "SDNN"}), r"neuron type 'SDNN'"),
