@@ -21,7 +21,7 @@ one thread and with its default threads; medians of ``REPEATS``; the 1-min load 
 recorded. Synaptic events = per spike, the synapses its routes reach. Every run's spikes, final u/v and
 core/link counters are digested: the two trees must agree bit for bit or the result says so.
 
-``python -m bench.emulator_scale [--quick] [--before DIR] [--images a,b]``
+``python -m bench.emulator_scale [--quick] [--before DIR] [--images a,b] [--repeats N]``
 """
 from __future__ import annotations
 
@@ -48,9 +48,10 @@ IMAGES = {
     # the Potjans-Diesmann microcircuit (examples/microcircuit.py) at scale 0.1: 7 717 neurons, 7 717 Poisson
     # inputs, 3.0 M synapses, delays up to 56 steps, weight_exp < 0 (dendrite slots); dt = 0.1 ms
     "microcircuit_0.1": (0.1, None, "examples/targets/loihi_microcircuit.toml", 4000),
+    "microcircuit_0.2": (0.2, None, "examples/targets/loihi_microcircuit.toml", 2000),   # 12 M synapses
 }
 #: network time per step (ms) of the images whose real-time factor is reported
-DT_MS = {"microcircuit_0.1": 0.1}
+DT_MS = {"microcircuit_0.1": 0.1, "microcircuit_0.2": 0.1}
 LIF_PRE = dict(du=0, dv=0, vth=100)
 LIF_POST = dict(du=410, dv=205, vth=2000)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -220,4 +221,6 @@ if __name__ == "__main__":
     else:
         before = argv[argv.index("--before") + 1] if "--before" in argv else None
         names = argv[argv.index("--images") + 1].split(",") if "--images" in argv else None
+        if "--repeats" in argv:
+            REPEATS = int(argv[argv.index("--repeats") + 1])
         print(json.dumps(run(quick="--quick" in argv, before=before, names=names), indent=1))

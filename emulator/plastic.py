@@ -119,6 +119,24 @@ def plastic_projections(image: Image, syn_add: np.ndarray) -> list[PlasticProjec
     return out
 
 
+def learn_step(projs: list[PlasticProjection], spk: np.ndarray, t: int, v: np.ndarray, syn_add: np.ndarray) -> None:
+    """Step ``t``'s learning of every projection of ``projs`` (``spk``: bool per source id, the step's spikes;
+    ``v``: v after the step, indexed by neuron id) and the learned weights written into ``syn_add``."""
+    for pp in projs:
+        pp.engine.step(pp.cfg, pp.state, pp.weights, spk[pp.pre_src], spk[pp.post_ids], t + 1, v[pp.post_ids])
+        pp.write_back(syn_add)
+
+
+def record_weights(projs: list[PlasticProjection], t: int, steps: int, weight_every: int | None, rec_steps: list,
+                   rec: dict) -> None:
+    """After step ``t``: the stored weights appended to ``rec`` when ``(t + 1) % weight_every == 0`` or ``t``
+    is the last step."""
+    if (weight_every is not None and (t + 1) % int(weight_every) == 0) or t == steps - 1:
+        rec_steps.append(t)
+        for pp in projs:
+            rec[pp.index].append(pp.weights.astype(np.int16))
+
+
 @dataclass
 class PlasticRun:
     """What :func:`emulate_plastic` adds to a run: ``weight_steps`` (int64, emulator steps after which
@@ -174,15 +192,9 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
             spikes.append(src.copy())
             us[t], vs[t] = out.trace_u[0], out.trace_v[0]
             spk[src] = True
-            for pp in projs:
-                pp.engine.step(pp.cfg, pp.state, pp.weights, spk[pp.pre_src],
-                               spk[pp.post_ids], t + 1, st.v[pp.post_ids])
-                pp.write_back(p.syn_add)
+            learn_step(projs, spk, t, st.v, p.syn_add)
             spk[src] = False
-            if (weight_every is not None and (t + 1) % int(weight_every) == 0) or t == steps - 1:
-                rec_steps.append(t)
-                for pp in projs:
-                    rec[pp.index].append(pp.weights.astype(np.int16))
+            record_weights(projs, t, steps, weight_every, rec_steps, rec)
     counts = np.array([s.size for s in spikes], np.int64)
     ev = np.stack([np.repeat(np.arange(steps, dtype=np.int64), counts),
                    np.concatenate(spikes) if spikes else np.zeros(0, np.int64)], axis=1)

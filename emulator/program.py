@@ -106,7 +106,7 @@ def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.
     return np.arange(owner.size) - first[owner] + starts[owner], owner
 
 
-def flatten(p: Program) -> Program:
+def flatten(p: Program, block_synapses: int = 1 << 23) -> Program:
     """``p`` with its delivery runs (``run_*``): for every source, the synapses of all the axons its route
     entries reach (an axon reached twice counts twice, as the route walk delivers it twice), grouped by
     (delay, shift), sorted by post, and cut into runs whose posts span < 2**16 neurons, so (weight, post offset)
@@ -117,11 +117,45 @@ def flatten(p: Program) -> Program:
     its dendrite slot (``run_slot``), whose step sum then adds only the carry ``floor(sum of remainders / 2**s)``
     (exact: ``floor(sum w / 2**s) = sum (w >> s) + floor(sum (w mod 2**s) / 2**s)``; the carry is 0 unless two
     remainders meet in one slot in one step). Sums are integer and order-free (int32 ring adds wrap), so every
-    run gives the route walk's integers (tested)."""
+    run gives the route walk's integers (tested). Built in blocks of sources of about ``block_synapses``
+    delivered synapses (the sort's temporaries are per block: ~60 bytes per block synapse; the result, 8 bytes
+    per synapse with slots, 4 without, is written in place), so the image's size bounds only the result."""
     n_src = p.n_neurons + p.n_inputs
-    route_src = np.repeat(np.arange(n_src, dtype=np.int64), np.diff(p.src_ptr))
     g = p.route_axon
-    syn, owner = concat_ranges(p.syn_ptr[g], p.syn_ptr[g + 1])        # every delivered synapse, in route order
+    per_route = p.syn_ptr[g + 1] - p.syn_ptr[g]               # synapses each route entry delivers
+    cum = np.zeros(g.size + 1, np.int64)
+    np.cumsum(per_route, out=cum[1:])
+    end = cum[p.src_ptr]                                       # delivered synapses of sources 0 .. s-1
+    S = int(end[-1])
+    packed = np.empty(S, np.int32)
+    slot_out = np.empty(S if p.syn_slot.size else 0, np.int32)
+    parts, notes = [], np.zeros(n_src, np.int64)
+    s0 = 0
+    while s0 < n_src:                   # blocks of sources of about block_synapses delivered synapses
+        s1 = int(np.searchsorted(end, end[s0] + block_synapses, side="right")) - 1
+        s1 = min(n_src, max(s1, s0 + 1))
+        parts.append(_flatten_block(p, s0, s1, int(end[s0]), packed, slot_out, notes))
+        s0 = s1
+    cat = (lambda k: np.concatenate([x[k] for x in parts])) if parts else (lambda k: np.zeros(0, np.int64))
+    run_src = cat(0)
+    run_ptr = np.zeros(n_src + 1, np.int64)
+    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
+    return dataclasses.replace(
+        p, run_ptr=run_ptr, run_syn=np.append(cat(1), S).astype(np.int64), run_delay=cat(2), run_shift=cat(3),
+        run_post_base=cat(4), run_packed=packed, run_slot=slot_out, src_notes=notes, post_bounds=None,
+        run_split=None)
+
+
+def _flatten_block(p: Program, s0: int, s1: int, first_syn: int, packed: np.ndarray, slot_out: np.ndarray,
+                   notes: np.ndarray) -> tuple:
+    """:func:`flatten` for the sources ``s0 .. s1-1``, whose delivered synapses are run synapses
+    ``first_syn ..`` (written into ``packed``, ``slot_out``; ``notes`` counted); returns the block's runs as
+    (source, first synapse, delay, shift, post base) int64 arrays. Working memory ~60 bytes per synapse of the
+    block, not of the image."""
+    r0, r1 = p.src_ptr[s0], p.src_ptr[s1]
+    route_src = np.repeat(np.arange(s0, s1, dtype=np.int64), np.diff(p.src_ptr[s0:s1 + 1]))
+    g = p.route_axon[r0:r1]
+    syn, owner = concat_ranges(p.syn_ptr[g], p.syn_ptr[g + 1])        # the block's delivered synapses
     src = route_src[owner]
     del owner
     post = p.syn_post[syn].astype(np.int64)
@@ -133,8 +167,8 @@ def flatten(p: Program) -> Program:
         slot, shift = np.zeros(0, np.int32), np.zeros(syn.size, np.int64)
     # order: source, delay, shift, post; one int64 key while it fits (delays <= 255, shifts <= 15)
     nd, ns, npost = max(p.ring_len, 1), 16, max(p.n_neurons, 1)
-    if n_src * nd * ns * npost < (1 << 62):
-        order = np.argsort(((src * nd + delay) * ns + shift) * npost + post)
+    if (s1 - s0) * nd * ns * npost < (1 << 62):
+        order = np.argsort((((src - s0) * nd + delay) * ns + shift) * npost + post)
     else:
         order = np.lexsort((post, shift, delay, src))
     syn, src, post, delay, shift = syn[order], src[order], post[order], delay[order], shift[order]
@@ -151,18 +185,13 @@ def flatten(p: Program) -> Program:
     if S:
         start[1:] |= win[1:] != win[:-1]
     first = np.flatnonzero(start)
-    run_syn = np.append(first, S).astype(np.int64)
-    run_src = src[first]
-    run_ptr = np.zeros(n_src + 1, np.int64)
-    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
     base = post[first]
-    off = post - np.repeat(base, np.diff(run_syn))
-    packed = ((p.syn_add[syn].astype(np.int64) << 16) | off).astype(np.int32)   # add int16, off < 2**16
-    return dataclasses.replace(
-        p, run_ptr=run_ptr, run_syn=run_syn, run_delay=delay[first].astype(np.int64),
-        run_shift=shift[first].astype(np.int64), run_post_base=base, run_packed=packed,
-        run_slot=slot.astype(np.int32), src_notes=np.bincount(src[shift > 0], minlength=n_src).astype(np.int64),
-        post_bounds=None, run_split=None)
+    off = post - np.repeat(base, np.diff(np.append(first, S)))
+    packed[first_syn:first_syn + S] = ((p.syn_add[syn].astype(np.int64) << 16) | off).astype(np.int32)
+    if slot.size:
+        slot_out[first_syn:first_syn + S] = slot
+    notes[s0:s1] = np.bincount(src[shift > 0] - s0, minlength=s1 - s0)
+    return src[first], first + first_syn, delay[first], shift[first], base
 
 
 def run_posts(p: Program) -> np.ndarray:
@@ -244,21 +273,24 @@ def prepare(image: Image) -> Program:
     # global axon of each route: core's first axon + core-local axon
     route_axon = image.cores["axon_ptr"][rt["core"]] + rt["axon"]
     src_core = np.concatenate([nu["core"].astype(np.int64), np.full(I, C, np.int64)])
-    # per synapse: projection, exponent
-    syn_proj = image.synapse_projections()
+    # per synapse: projection (int32), exponent (int8); narrow temporaries: a few bytes per synapse
     exps = np.array([p.weight_exp for p in image.projections] or [0], dtype=np.int64)
-    syn_exp = exps[syn_proj] if syn_proj.size else np.zeros(0, np.int64)
-    w = sy["weight"].astype(np.int64)
-    direct = syn_exp >= 0
-    syn_add = np.where(direct, w << np.maximum(syn_exp, 0), w)
+    syn_proj = np.repeat(ax["proj"].astype(np.int32), np.diff(ax["syn_ptr"].astype(np.int64)))
+    syn_exp = exps.astype(np.int8)[syn_proj]
+    syn_add = sy["weight"].astype(np.int32)
+    syn_add <<= np.maximum(syn_exp, 0)                     # weight << weight_exp, or the raw weight (slotted)
+    syn_add = syn_add.astype(np.int16)                     # in [-2**15, 2**15) (image.verify)
     # dendrite slots for negative exponents: one per distinct (projection, post, delay)
-    if np.all(direct):
-        syn_slot = np.zeros(0, np.int64)
+    slotted = np.flatnonzero(syn_exp < 0)
+    del syn_exp
+    if not slotted.size:
+        syn_slot = np.zeros(0, np.int32)
         uniq = np.zeros((0, 3), np.int64)
     else:
-        syn_slot = np.full(w.shape[0], -1, np.int64)
-        uniq, inv = _slots(syn_proj[~direct], sy["post"][~direct], sy["delay"][~direct], N)
-        syn_slot[~direct] = inv
+        syn_slot = np.full(syn_add.shape[0], -1, np.int32)
+        uniq, inv = _slots(syn_proj[slotted], sy["post"][slotted], sy["delay"][slotted], N)
+        syn_slot[slotted] = inv
+    del syn_proj, slotted
     p = image.inputs["poisson_p"]
     ar = image.arithmetic
     poisson_ids = np.flatnonzero(~np.isnan(p))
@@ -275,7 +307,7 @@ def prepare(image: Image) -> Program:
         axon_slotted=np.ascontiguousarray(exps[ax["proj"]] < 0) if ax["proj"].size else np.zeros(0, bool),
         syn_post=np.ascontiguousarray(sy["post"], np.int32),
         syn_delay=np.ascontiguousarray(sy["delay"], np.uint8),
-        syn_add=syn_add.astype(np.int16), syn_slot=syn_slot.astype(np.int32),
+        syn_add=syn_add, syn_slot=syn_slot,
         slot_post=_i64(uniq[:, 1]), slot_delay=_i64(uniq[:, 2]), slot_shift=-exps[uniq[:, 0]],
         spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
         poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
@@ -286,14 +318,17 @@ def _slots(proj: np.ndarray, post: np.ndarray, delay: np.ndarray, n_neurons: int
     """The distinct (projection, post, delay) triples in lexicographic order ((K, 3) int64) and the index of
     each synapse's triple: ``np.unique(axis=0)``'s result, from one int64 key (a sort of integers instead of
     rows: ~40x faster on the 3 M-synapse microcircuit)."""
-    proj, post, delay = (np.asarray(a).astype(np.int64) for a in (proj, post, delay))
     nd = int(delay.max()) + 1 if delay.size else 1
     npost = max(int(n_neurons), int(post.max()) + 1 if post.size else 1)
     nproj = int(proj.max()) + 1 if proj.size else 1
     if nproj * npost * nd >= 1 << 62:                   # no int64 key: rows (never for a real image)
-        uniq, inv = np.unique(np.stack([proj, post, delay], axis=1), axis=0, return_inverse=True)
+        uniq, inv = np.unique(np.stack([proj, post, delay], axis=1).astype(np.int64), axis=0, return_inverse=True)
         return uniq, inv.reshape(-1)
-    keys, inv = np.unique((proj * npost + post) * nd + delay, return_inverse=True)   # key order = row order
+    key = proj.astype(np.int64) * npost                 # built in place: one int64 array at a time
+    key += post
+    key *= nd
+    key += delay
+    keys, inv = np.unique(key, return_inverse=True)    # key order = row order
     return np.stack([keys // (npost * nd), keys // nd % npost, keys % nd], axis=1), inv.reshape(-1)
 
 

@@ -74,8 +74,13 @@ from neuromap.core_kinds.loihi_lif import (  # noqa: F401
 )
 from neuromap.errors import ImageError
 
-#: bump on any incompatible change of the fields below
-FORMAT_VERSION = 1
+#: bump on any incompatible change of the fields below; version 2: the arrays in bundle files, one per chip
+#: (``shards/NNNNN.bin``) plus ``common.bin``, so a rank of a sharded run reads only its chips'
+FORMAT_VERSION = 2
+#: versions :func:`load_image` reads (1: one ``arrays.npz``)
+READABLE_VERSIONS = _files.READABLE_VERSIONS
+#: cores per shard of images without ``cores.chip`` (format version 2)
+SHARD_CORES = 128
 
 #: core kinds an image may contain (:mod:`neuromap.core_kinds`: one module each)
 CORE_KINDS = tuple(_core_kinds.CORE_KINDS)
@@ -258,9 +263,10 @@ class Image:
 
     def verify(self) -> None:
         """Check every invariant of the format; raise a one-line :class:`ImageError` on the first violation."""
-        if self.format_version != FORMAT_VERSION:
+        if self.format_version not in READABLE_VERSIONS:
             raise ImageError(f"image format version {self.format_version} is not supported "
-                             f"(this neuromap reads version {FORMAT_VERSION}; recompile the network)")
+                             f"(this neuromap reads versions {', '.join(map(str, READABLE_VERSIONS))}; "
+                             "recompile the network)")
         for group, spec in (("neurons", _NEURON_FIELDS), ("synapses", _SYN_FIELDS), ("axons", _AXON_FIELDS),
                             ("cores", _CORE_FIELDS), ("routes", _ROUTE_FIELDS), ("inputs", _INPUT_FIELDS)):
             arrs = getattr(self, group)
@@ -360,22 +366,24 @@ class Image:
         kind.verify(self)     # what the core kind adds (neuromap.core_kinds: its fields, weights, capacities)
 
     # ------------------------------------------------------------ save/load
-    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+    def save(self, path: str | os.PathLike, force: bool = False, format_version: int = FORMAT_VERSION) -> Path:
         """Write the image directory atomically (temp dir + atomic exchange, :mod:`neuromap.image_files`).
 
         ``path`` may be absent, an empty directory or a neuromap image (which is replaced); anything else
         (a directory with other files, a file) is refused unless ``force``. ``manifest.json`` carries
-        ``manifest_sha256``, the checksum of all its other fields."""
+        ``manifest_sha256``, the checksum of all its other fields. ``format_version`` 2 (default) writes the
+        arrays as bundles per shard (:func:`shard_arrays`); 1 writes one ``arrays.npz``."""
         self.verify()
+        if format_version not in READABLE_VERSIONS:
+            raise ImageError(f"cannot write image format version {format_version} "
+                             f"(use one of {', '.join(map(str, READABLE_VERSIONS))})")
         path = Path(path)
         _files.recover(path)
         _files.check_replaceable(path, force)
         arrays = self.arrays()
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
         manifest = {
             "format": "neuromap-image",
-            "format_version": self.format_version,
+            "format_version": int(format_version),
             "target": self.target,
             "network_name": self.network_name,
             "source_hash": self.source_hash,
@@ -395,12 +403,21 @@ class Image:
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
         }
-        manifest = json.loads(json.dumps(manifest, default=_json_default))   # what load_image will see
-        manifest["manifest_sha256"] = _files.manifest_digest(manifest)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
-            (tmp / "arrays.npz").write_bytes(buf.getvalue())
+            if format_version == 1:
+                buf = io.BytesIO()
+                np.savez(buf, **arrays)
+                (tmp / "arrays.npz").write_bytes(buf.getvalue())
+            else:
+                common, shards = shard_arrays(self)
+                manifest["common"] = _files.write_bundle(tmp / _files.bundle_name(None), common)
+                manifest["shards"] = [{"cores": [int(c) for c in cores],
+                                       **_files.write_bundle(tmp / _files.bundle_name(i), arrs)}
+                                      for i, (cores, arrs) in enumerate(shards)]
+            manifest = json.loads(json.dumps(manifest, default=_json_default))   # what load_image will see
+            manifest["manifest_sha256"] = _files.manifest_digest(manifest)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
             _files.replace_dir(tmp, path)
         except BaseException:
@@ -415,12 +432,18 @@ def load_image(path: str | os.PathLike) -> Image:
     checksum, then every invariant (:meth:`Image.verify`). Any problem is one :class:`ImageError` line."""
     path = Path(path)
     _files.recover(path)
-    m = _files.read_manifest(path, FORMAT_VERSION)
-    arrays = _files.read_arrays(path, m["arrays"])
+    m = _files.read_manifest(path, READABLE_VERSIONS)
+    arrays = _files.read_arrays(path, m["arrays"]) if m["format_version"] == 1 else _read_shards(path, m)
     for k, meta in m["arrays"].items():
         if _digest(arrays[k]) != meta["sha256"]:
             raise ImageError(f"{path}: array {k!r} fails its checksum (image edited or truncated; recompile)")
+    img = image_from_manifest(m, arrays, path)
+    img.verify()
+    return img
 
+
+def image_from_manifest(m: dict, arrays: dict[str, np.ndarray], path: Path) -> Image:
+    """The :class:`Image` of a checked manifest and its arrays (by archive name), not verified."""
     def grp(name):
         return {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(name + ".")}
 
@@ -444,8 +467,124 @@ def load_image(path: str | os.PathLike) -> Image:
                     else LOIHI_ARITHMETIC),
         convs=[conv_geometry.ConvMap.from_manifest(c, arrays.get(f"conv.{i}.kernel"))
                for i, c in enumerate(m.get("conv", []))])
-    img.verify()
     return img
+
+
+# ------------------------------------------------------------ format version 2: shards
+#: array groups split by row over the shards (format version 2); every other array is in ``common.bin``.
+#: ``neurons.core`` and ``routes.src_ptr`` stay common (every rank reads them), ``axons.syn_ptr`` is replaced
+#: by each shard's ``axons.syn_first`` (global first synapse of each axon) and ``axons.syn_count``
+_COMMON = {"neurons.core", "routes.src_ptr", "axons.syn_ptr"}
+
+
+def shard_units(image: Image) -> np.ndarray:
+    """The shard of every core (int64[C]): its chip (``cores.chip``), else ``core // SHARD_CORES``."""
+    if "chip" in image.cores:
+        return image.cores["chip"].astype(np.int64)
+    return np.arange(image.n_cores, dtype=np.int64) // SHARD_CORES
+
+
+def _concat_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    n = hi - lo
+    if n.sum() == 0:
+        return np.zeros(0, np.int64)
+    first = np.cumsum(n) - n
+    owner = np.repeat(np.arange(lo.size), n)
+    return np.arange(owner.size, dtype=np.int64) - first[owner] + lo[owner]
+
+
+def _shard_rows(image: Image, cores: np.ndarray) -> dict[str, np.ndarray]:
+    """Row indices of the shard of ``cores`` (ascending core ids): ``neurons`` (on its cores), ``axons`` (of
+    its cores, global order), ``synapses`` (of those axons), ``routes`` (entries into its cores)."""
+    on = np.zeros(image.n_cores, bool)
+    on[cores] = True
+    ap = image.cores["axon_ptr"].astype(np.int64)
+    ax = _concat_ranges(ap[cores], ap[cores + 1])
+    sp = image.axons["syn_ptr"].astype(np.int64)
+    return {"neurons": np.flatnonzero(on[image.neurons["core"]]), "axons": ax,
+            "synapses": _concat_ranges(sp[ax], sp[ax + 1]), "routes": np.flatnonzero(on[image.routes["core"]])}
+
+
+def shard_arrays(image: Image) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, dict[str, np.ndarray]]]]:
+    """The arrays of a format version 2 image: the common ones, and per shard (:func:`shard_units`, ascending)
+    its cores and rows: ``neurons.id``, ``axons.syn_first``, ``axons.syn_count``, ``routes.index`` and the rows
+    of every other neurons/axons/synapses/routes array."""
+    arrays = image.arrays()
+    common = {k: v for k, v in arrays.items()
+              if k != "axons.syn_ptr" and (k in _COMMON or k.split(".")[0] not in _SHARDED)}
+    unit = shard_units(image)
+    sp = image.axons["syn_ptr"].astype(np.int64)
+    shards = []
+    for u in np.unique(unit):
+        cores = np.flatnonzero(unit == u)
+        rows = _shard_rows(image, cores)
+        out = {"neurons.id": rows["neurons"], "axons.syn_first": sp[rows["axons"]],
+               "axons.syn_count": sp[rows["axons"] + 1] - sp[rows["axons"]], "routes.index": rows["routes"]}
+        for k, v in arrays.items():
+            g = k.split(".")[0]
+            if g in _SHARDED and k not in _COMMON:
+                out[k] = v[rows[g]]
+        shards.append((cores, out))
+    return common, shards
+
+
+_SHARDED = ("neurons", "axons", "synapses", "routes")
+#: the arrays a shard adds: where its rows go in the whole image
+SHARD_INDEX = ("neurons.id", "axons.syn_first", "axons.syn_count", "routes.index")
+
+
+def read_shards(path: Path, m: dict, which: list[int] | None = None) -> tuple[dict, list[dict]]:
+    """The common arrays and the arrays of shards ``which`` (default: all) of a version 2 image, memory-mapped
+    after each bundle passes its checksum (:func:`neuromap.image_files.read_bundle`)."""
+    budget = [_files.memory_limit() // 2]
+    common = _files.read_bundle(path, None, m["common"], budget)
+    idx = range(len(m["shards"])) if which is None else which
+    return common, [_files.read_bundle(path, i, m["shards"][i], budget) for i in idx]
+
+
+def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
+    """Every array of a version 2 image, assembled whole from its bundles (then checked against the manifest's
+    ``arrays`` table like a version 1 image's)."""
+    common, shards = read_shards(path, m)
+    table = m["arrays"]
+    bad = ImageError(f"{path}: the shards do not match the manifest's arrays (image edited; recompile)")
+    extra = sorted(set(common) - set(table)) + sorted({k for sh in shards for k in sh} - set(table) - set(SHARD_INDEX))
+    if extra:
+        raise ImageError(f"{path}: array {extra[0]!r} of a bundle is not in the manifest's arrays (image edited; "
+                         "recompile)")
+    out = {}
+    for k, meta in table.items():
+        if k in common:
+            out[k] = np.array(common[k])
+            continue
+        if k.split(".")[0] not in _SHARDED:
+            raise ImageError(f"{path}: array {k!r} is in no bundle (image edited; recompile)")
+        out[k] = np.zeros(tuple(meta["shape"]), np.dtype(meta["dtype"]))
+    for k in ("cores.axon_ptr", "axons.syn_ptr"):
+        if k not in table:
+            raise ImageError(f"{path}: array {k!r} is missing (recompile the network)")
+    ap = out["cores.axon_ptr"].astype(np.int64)
+    if ap.shape[0] < 1 or np.any(np.diff(ap) < 0) or ap[0] != 0 or ap[-1] != table["axons.syn_ptr"]["shape"][0] - 1:
+        raise bad
+    sp = out["axons.syn_ptr"]
+    for entry, sh in zip(m["shards"], shards):
+        cores = np.asarray(entry["cores"], np.int64)
+        if cores.size and cores.max() >= ap.shape[0] - 1:
+            raise bad
+        ax = _concat_ranges(ap[cores], ap[cores + 1])
+        try:
+            first, count = np.asarray(sh["axons.syn_first"], np.int64), np.asarray(sh["axons.syn_count"], np.int64)
+            sp[ax + 1] = first + count
+            rows = {"neurons": np.asarray(sh["neurons.id"], np.int64), "axons": ax,
+                    "synapses": _concat_ranges(first, first + count),
+                    "routes": np.asarray(sh["routes.index"], np.int64)}
+            for k, v in sh.items():
+                g = k.split(".")[0]
+                if k in out and g in _SHARDED and k not in _COMMON:
+                    out[k][rows[g]] = v
+        except (KeyError, IndexError, ValueError):
+            raise bad from None
+    return out
 
 
 # ---------------------------------------------------------------- helpers

@@ -304,8 +304,93 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "arithmetic": _json_object,     # checked field by field by neuromap.core_kinds.loihi_lif.LifArithmetic.from_dict
     "conv": _list(_record(CONV_FIELDS)),   # shared-weight projections (neuromap.conv_geometry)
 }
-#: fields an image may omit (older images: Loihi arithmetic; images without convolutions: conv)
-MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv")
+#: fields an image may omit (older images: Loihi arithmetic; images without convolutions: conv; version 1
+#: images: no shards)
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards")
+
+
+def _bundle_table(v: Any, where: str) -> None:
+    if not isinstance(v, dict):
+        raise ManifestFieldError(where, f"{_show(v)} is not an object")
+    entry = _record({"dtype": _dtype, "shape": _list(_int(0, 2 ** 48), max_len=4), "offset": _int(0, 2 ** 62)})
+    for k, x in v.items():
+        _str(256)(k, f"{where} name")
+        entry(x, f"{where}.{k}")
+
+
+#: a bundle file of format version 2 (``common.bin``, ``shards/NNNNN.bin``): its size, sha256 and arrays
+BUNDLE_FIELDS: dict[str, Check] = {"bytes": _int(0, 2 ** 62), "sha256": _hex64, "arrays": _bundle_table}
+MANIFEST_FIELDS["common"] = _record(BUNDLE_FIELDS)
+MANIFEST_FIELDS["shards"] = _list(_record({**BUNDLE_FIELDS, "cores": _list(_int(0, 2 ** 31 - 1), max_len=2 ** 31)}),
+                                  max_len=2 ** 20)
+#: format versions :func:`read_manifest` accepts by default: 1 (one ``arrays.npz``) and 2 (sharded)
+READABLE_VERSIONS = (1, 2)
+#: alignment of every array in a bundle file (cache line; numpy memory-maps any offset)
+BUNDLE_ALIGN = 64
+
+
+def bundle_name(i: int | None) -> str:
+    """The file of bundle ``i`` inside an image directory (``None``: the common bundle); never from the manifest."""
+    return "common.bin" if i is None else f"shards/{i:05d}.bin"
+
+
+def write_bundle(path: Path, arrays: dict[str, np.ndarray]) -> dict:
+    """Write ``arrays`` (C order, each at a multiple of :data:`BUNDLE_ALIGN`) into one file; returns its
+    manifest entry (:data:`BUNDLE_FIELDS`)."""
+    h = hashlib.sha256()
+    table, off = {}, 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        for k, a in arrays.items():
+            a = np.ascontiguousarray(a)
+            pad = -off % BUNDLE_ALIGN
+            f.write(b"\0" * pad)
+            h.update(b"\0" * pad)
+            off += pad
+            table[k] = {"dtype": a.dtype.str, "shape": list(a.shape), "offset": off}
+            b = memoryview(a.reshape(-1).view(np.uint8))
+            f.write(b)
+            h.update(b)
+            off += a.nbytes
+    return {"bytes": off, "sha256": h.hexdigest(), "arrays": table}
+
+
+def read_bundle(image: Path, i: int | None, entry: dict, budget: list[int]) -> dict[str, np.ndarray]:
+    """The arrays of bundle ``i`` of image directory ``image`` (:func:`bundle_name`), memory-mapped read-only,
+    after the file (a regular file of exactly ``entry["bytes"]``) passes its sha256 and every array lies inside
+    it; ``budget[0]``: bytes still allowed (the image's arrays may use half of :func:`memory_limit`)."""
+    f_path = image / bundle_name(i)
+
+    def bad(problem: str) -> ImageError:
+        return ImageError(f"{f_path}: {problem} (image edited or truncated; recompile the network)")
+
+    size = int(entry["bytes"])
+    if size > budget[0]:
+        raise ImageError(f"{f_path}: the manifest says {size / 2 ** 30:.3g} GiB, more than the "
+                         f"{budget[0] / 2 ** 30:.3g} GiB this process may still use (image edited, or too big)")
+    budget[0] -= size
+    try:
+        f = open_regular(f_path, bundle_name(i))
+    except FileNotFoundError:
+        raise ImageError(f"{image}: {bundle_name(i)} is missing (recompile the network)") from None
+    except OSError as e:
+        raise bad(f"unreadable ({e.strerror or type(e).__name__})") from None
+    with f:
+        if os.fstat(f.fileno()).st_size != size:
+            raise bad(f"holds {os.fstat(f.fileno()).st_size} bytes, the manifest says {size}")
+        h = hashlib.sha256()
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+        if h.hexdigest() != entry["sha256"]:
+            raise bad("fails its checksum")
+    out = {}
+    for k, m in entry["arrays"].items():
+        dt, shape, off = np.dtype(m["dtype"]), tuple(m["shape"]), int(m["offset"])
+        n = math.prod(shape) * dt.itemsize
+        if off + n > size:
+            raise bad(f"array {k!r} ({dt.str} {list(shape)} at byte {off}) lies outside the file")
+        out[k] = (np.memmap(f_path, dt, "r", off, shape) if n else np.zeros(shape, dt))
+    return out
 
 
 def _show(v: Any) -> str:
@@ -390,7 +475,7 @@ def manifest_digest(m: dict) -> str:
     return hashlib.sha256(canonical_json({k: v for k, v in m.items() if k != "manifest_sha256"})).hexdigest()
 
 
-def read_manifest(path: Path, version: int) -> dict:
+def read_manifest(path: Path, version: int | tuple[int, ...]) -> dict:
     """The manifest of image directory ``path``, fully checked: regular file, strict JSON, format and
     version, ``manifest_sha256``, then every field against :data:`MANIFEST_FIELDS`."""
     mf = path / "manifest.json"
@@ -412,9 +497,10 @@ def read_manifest(path: Path, version: int) -> dict:
     m = strict_json(text, str(mf), lambda problem: bad(f"unreadable manifest: {problem}"))
     if not isinstance(m, dict) or m.get("format") != "neuromap-image":
         raise ImageError(f"{mf}: not a neuromap image manifest (recompile the network)")
-    if m.get("format_version") != version:
+    versions = (version,) if isinstance(version, int) else tuple(version)
+    if m.get("format_version") not in versions:
         raise ImageError(f"{mf}: image format version {_show(m.get('format_version'))} is not supported "
-                         f"(this neuromap reads version {version}; recompile the network)")
+                         f"(this neuromap reads version {' and '.join(map(str, versions))}; recompile the network)")
     if "manifest_sha256" not in m:
         raise bad("has no manifest_sha256 (written by an older neuromap, or edited)")
     if m["manifest_sha256"] != manifest_digest(m):
@@ -423,6 +509,11 @@ def read_manifest(path: Path, version: int) -> dict:
         _record(MANIFEST_FIELDS, MANIFEST_OPTIONAL)(m, "")
     except ManifestFieldError as e:
         raise bad(f"{e.where}: {e.problem}") from None
+    has = ("common" in m, "shards" in m)
+    if m["format_version"] >= 2 and not all(has):
+        raise bad(f"{'shards' if has[0] else 'common'}: is missing (a version 2 image lists its array files)")
+    if m["format_version"] < 2 and any(has):
+        raise bad(f"{'common' if has[0] else 'shards'}: is not a field of a version 1 image")
     return m
 
 
@@ -558,11 +649,16 @@ def load_numpy_file(path: Path | str, what: str, max_bytes: int,
 
 # ------------------------------------------------------------------------------------ replacing a directory
 
+#: what an image directory holds: ``manifest.json`` and ``arrays.npz`` (version 1) or ``common.bin`` and ``shards/``
+IMAGE_ENTRIES = {"manifest.json", "arrays.npz", "common.bin", "shards"}
+
+
 def is_image_dir(path: Path) -> bool:
-    """True if ``path`` is a directory holding only ``manifest.json`` (a neuromap image's) and ``arrays.npz``."""
+    """True if ``path`` is a directory holding only ``manifest.json`` (a neuromap image's) and the image's
+    array files (:data:`IMAGE_ENTRIES`)."""
     try:
         entries = set(os.listdir(path))
-        if not entries <= {"manifest.json", "arrays.npz"} or "manifest.json" not in entries:
+        if not entries <= IMAGE_ENTRIES or "manifest.json" not in entries:
             return False
         with open_regular(path / "manifest.json", "manifest.json", MAX_MANIFEST_BYTES) as f:
             head = json.loads(f.read().decode("utf-8"))
@@ -579,7 +675,7 @@ def check_replaceable(path: Path, force: bool) -> None:
         raise ImageError(f"{path}: exists and is not a directory (choose another output path, or pass --force)")
     if not any(path.iterdir()) or is_image_dir(path):
         return
-    others = sorted(e for e in os.listdir(path) if e not in ("manifest.json", "arrays.npz"))
+    others = sorted(e for e in os.listdir(path) if e not in IMAGE_ENTRIES)
     what = (f"it holds {len(others)} other entries ({others[0]!r} ...)" if others
             else "its manifest.json is not an image's")
     raise ImageError(f"{path}: exists and is not a neuromap image ({what}); choose another output path, "

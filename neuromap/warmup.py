@@ -13,6 +13,7 @@ import sys
 import time
 
 from backends.emulator import run
+from emulator.sharded import run_rank
 from neuromap.io import load_network
 from neuromap.simulator import simulate
 from neuromap.toolchain import compile_network
@@ -44,6 +45,7 @@ def warm(steps: int = 5, out=sys.stdout) -> float:
                                                         for p in net.projections])
         img = compile_network(net, target=target, **opts).image
         run(img, steps)
+        run_rank(img, steps)      # the sharded run's delivery kernels (emulator/sharded.py), one rank
         simulate(net, steps)
         print(f"  numba warm-up {k}/{len(JOBS)}: {label} ({time.perf_counter() - t:.1f} s)", file=out, flush=True)
     return time.perf_counter() - t_all

@@ -104,7 +104,14 @@ def run(image: Image | str | os.PathLike, steps: int, engine: str = "numba", pro
     :func:`emulator.emulate` (same results for any value)."""
     img = image if isinstance(image, Image) else load_image(image)
     raw = emulate(img, steps, engine, progress=progress, weight_every=weight_every, threads=threads)
-    N = img.n_neurons
+    return results_from_raw(img, raw, engine)
+
+
+def results_from_raw(img: Image, raw, engine: str, n_neurons: int | None = None) -> Results:
+    """The :class:`Results` of an emulator run (:class:`emulator.RawRun`, global indices) of ``img``; reads only
+    the image's populations, probes and metadata (``n_neurons``: N when ``img`` holds one shard's neurons,
+    :mod:`emulator.sharded`)."""
+    N = img.n_neurons if n_neurons is None else int(n_neurons)
     res = Results(steps=raw.steps, spikes={}, core_spikes=raw.core_spikes, link_spikes=raw.link_spikes,
                   meta={"backend": "emulator", "engine": engine, "target": img.target,
                         "network": img.network_name, "source_hash": img.source_hash})

@@ -6,10 +6,18 @@ backend runs the image as Lava processes (``Loihi2SimCfg(select_tag="fixed_pt")`
 docs/lava-backend.md; needs lava-nc). Prints spike counts per population; ``-o`` writes
 the results file documented in :mod:`backends.emulator` (same layout for both backends);
 ``--json`` prints one JSON object instead (schema in docs/json.md).
+
+Under an MPI launcher (``mpiexec -n K neuromap run BUILD ...``) every rank emulates its chips
+(:mod:`emulator.sharded`, docs/scale-out.md) and rank 0 prints and writes the results: the same integers,
+and the same results file, as one process. ``--ranks K`` starts ``mpiexec -n K`` itself.
 """
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 
 import click
@@ -32,12 +40,15 @@ BACKENDS = {"emulator": "backends.emulator", "lava": "backends.lava.run"}
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Emulator threads (numba engine, static images; default: 1, or all CPUs for >= 2M synapses "
                    "when measured faster during the run). Results do not depend on it.")
+@click.option("--ranks", type=click.IntRange(min=1), default=None,
+              help="Run on K MPI ranks (starts mpiexec -n K; emulator backend): each rank emulates a contiguous "
+                   "set of chips. Same results as one process (docs/scale-out.md).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object (spike counts per population; docs/json.md).")
 @quiet_option
-def command(build: str, backend: str, steps: int, engine: str, threads: int | None, output: str | None,
-            as_json: bool, quiet: bool) -> None:
+def command(build: str, backend: str, steps: int, engine: str, threads: int | None, ranks: int | None,
+            output: str | None, as_json: bool, quiet: bool) -> None:
     """Run the image directory BUILD for --steps steps.
 
     \b
@@ -45,11 +56,41 @@ def command(build: str, backend: str, steps: int, engine: str, threads: int | No
       neuromap run build/ramp --steps 5000 -o ramp.npz
       neuromap run build/port --backend lava --steps 200
       neuromap run build/ramp --steps 1000 --json | jq .populations
+      neuromap run build/brunel --steps 1000 --ranks 2 -o brunel.npz
+      mpiexec -n 4 neuromap run build/brunel --steps 1000 -o brunel.npz
     """
     import importlib
 
     if output is not None and not output.endswith(".npz"):
         raise NeuromapError(f"{output}: output must be a .npz file (use -o NAME.npz)")
+    if (ranks is not None or _sharded()) and backend != "emulator":
+        raise NeuromapError(f"--backend {backend}: MPI runs use the emulator backend (drop --ranks / mpiexec)")
+    if ranks is not None and not _sharded():
+        _launch(ranks, [build, "--steps", str(steps), "--engine", engine]
+                + (["-o", output] if output else []) + (["--json"] if as_json else [])
+                + (["--quiet"] if quiet else []))
+        return
+    if _sharded():
+        from backends.emulator import results_from_raw  # lazy: the MPI path only
+        from emulator import sharded  # lazy: the MPI path only
+
+        comm = sharded.mpi_comm()
+        t0 = time.perf_counter()
+        try:
+            show = not quiet and comm.rank == 0
+            with bar(f"emulating on {comm.size} ranks (steps)", enabled=show) as progress:
+                raw, img, _ = sharded.run_rank(build, steps, engine, progress=progress, comm=comm,
+                                               load=sharded.load_shard)
+        except NeuromapError:
+            if comm.rank != 0:      # every rank raised the same error: rank 0 prints it
+                sys.exit(2)
+            raise
+        if comm.rank != 0:
+            return
+        res = results_from_raw(img, raw, engine, n_neurons=img.n_neurons)
+        _report(build, img, res, steps, backend, engine, f"emulator ({engine}, {comm.size} MPI ranks)",
+                time.perf_counter() - t0, output, as_json)
+        return
     img = load_image(build)
     mod = importlib.import_module(BACKENDS[backend])
     t0 = time.perf_counter()
@@ -60,7 +101,32 @@ def command(build: str, backend: str, steps: int, engine: str, threads: int | No
     else:
         with bar("lava (steps)", enabled=not quiet) as progress:
             res, how = mod.run(img, steps, progress=progress), backend
-    elapsed = time.perf_counter() - t0
+    _report(build, img, res, steps, backend, engine, how, time.perf_counter() - t0, output, as_json)
+
+
+def _sharded() -> bool:
+    from emulator.sharded import launched_by_mpi  # lazy: keeps `neuromap --help` fast
+
+    return launched_by_mpi()
+
+
+def _launch(ranks: int, args: list[str]) -> None:
+    """``mpiexec -n RANKS python -m neuromap run ARGS`` (the mpiexec beside this Python first: the venv's MPICH);
+    exits with its code, with one line when a rank died."""
+    here = os.path.dirname(sys.executable)
+    mpiexec = shutil.which("mpiexec", path=here + os.pathsep + os.environ.get("PATH", ""))
+    if mpiexec is None:
+        raise NeuromapError("--ranks: mpiexec not found (install MPI: pip install 'neuromap[mpi]'; make install does)")
+    rc = subprocess.call([mpiexec, "-n", str(ranks), sys.executable, "-m", "neuromap", "run", *args])
+    if rc not in (0, 2):
+        raise NeuromapError(f"the MPI run on {ranks} ranks stopped (mpiexec exit code {rc}: a rank died or was "
+                            "killed; every rank was stopped)")
+    if rc:
+        sys.exit(rc)
+
+
+def _report(build, img, res, steps, backend, engine, how, elapsed, output, as_json) -> None:
+    """Print (and with ``output`` write) the results of a run."""
     if output is not None:
         res.save(output)
     pops = [{"name": p.name, "size": p.size, "kind": p.kind, "spikes": int(res.spikes[p.name].shape[0]),

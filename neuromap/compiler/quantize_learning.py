@@ -28,13 +28,15 @@ import numpy as np
 
 from neuromap import learning_engines
 from neuromap.errors import ImageError, TargetError
+from neuromap.learning_engines import loihi3f
 from neuromap.learning_engines.clopath import mant_shift  # noqa: F401  (re-exported: tests, bench)
 from neuromap.learning_engines.schema import QuantizeContext, Quantized
 from neuromap.learning_rules import config_from_rules
+from neuromap.plasticity.rstdp import reward_steps
 
 #: float rule -> integer engine (``learning["engine"]``; ``loihi`` = Lava's 2-factor learning engine)
 ENGINE_OF = {"pool_stdp": "pool_stdp", "homeostatic_stdp": "homeostatic_stdp", "nn_stdp": "homeostatic_stdp",
-             "vogels_isp": "vogels_isp", "clopath": "clopath", "stdp": "loihi"}
+             "vogels_isp": "vogels_isp", "clopath": "clopath", "stdp": "loihi", "rstdp": "loihi3f"}
 SUPPORTED_RULES = tuple(ENGINE_OF)
 #: the learned weight range is fitted up to min(w_max, RANGE_CAP * max |w0|)
 RANGE_CAP = 64.0
@@ -49,7 +51,8 @@ def saturating_bound(pr) -> float | None:
     with hard bounds on the Loihi engine, ``w_max`` at most :data:`RANGE_CAP` times the largest initial
     weight: the quantizer scales w_max onto the largest stored weight), else None."""
     p = pr.plasticity
-    if p and p["rule"] == "stdp" and p.get("bound", "additive") == "additive" and pr.n_synapses \
+    if p and (p["rule"] == "rstdp" or p["rule"] == "stdp" and p.get("bound", "additive") == "additive") \
+            and pr.n_synapses \
             and 0 < float(p["w_max"]) <= RANGE_CAP * float(np.max(np.abs(pr.weight))):
         return float(p["w_max"])
     return None      # (a w_max beyond RANGE_CAP x the initial weights: saturation at the cap, reported)
@@ -196,6 +199,8 @@ def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: st
     p = pr.plasticity
     if engine == "loihi":
         return _loihi_plastic(pr, q, ws, sign, field_max, dt, fld)
+    if engine == "loihi3f":
+        return _rstdp_loihi3f(pr, q, ws, int(sign), field_max, dt, fld)
     P = Quantized({"engine": engine, "rule": rule, "sign": int(-1 if sign < 0 else 1), "delay": delay})
     P.fields["w_lo"] = min(max(int(round(p["w_min"] * ws)), 0), field_max)
     w_max = p["w_max"] if math.isfinite(p["w_max"]) else top
@@ -232,3 +237,124 @@ def _loihi_plastic(pr, q: dict, ws: float, sign: float, field_max: int, dt: floa
     report = {"engine": "loihi", "weight_scale": ws, "w_range": [w_lo, w_hi], "param_rel_error": errors,
               "table_rel_error": {}, "rule": learning["rules"]["dw"]}
     return q, learning, {}, report
+
+
+#: largest eligibility (tag_1) the R-STDP mapping aims for (9-bit tag, saturating at 255)
+RSTDP_TAG_TARGET = 128.0
+
+
+def _rstdp_loihi3f(pr, q: dict, ws: float, sign: int, field_max: int, dt: float, fld: str):
+    """Float ``rstdp`` (:mod:`neuromap.plasticity.rstdp`) as a three-factor rule on engine ``loihi3f``
+    (docs/learning.md, *R-STDP from the float rule*): Lava's R-STDP, ``dt = A+' y0 x1 + A-' x0 y1 - tau_e' u0 t``,
+    ``dw = L u0 t y2`` with the eligibility ``tag = c_e e`` (``c_e`` puts the largest expected eligibility
+    ``max(|A+|, |A-|) / max(tau_e, 1/64)`` at :data:`RSTDP_TAG_TARGET`) and the third factor ``y2 = 64 sign(R)``
+    in the reward windows; the literal ``L`` (rather than Lava's 1) makes ``L tag y2 / 32 = eta R e ws``: the
+    product is floored only at ``>> 5`` and the rest stochastically rounded, so the floor's bias is ``L`` stored
+    units per step, not 1. ``A+'``: literal and pre impulse by :func:`loihi_product`; ``A-'``: literal and the post
+    neuron's impulse so that the floored y1's summed effect per post spike equals the float trace's
+    (:func:`_post_trace_product`); a pre spike emitted in a post spike's step is potentiated by the engine but
+    depressed by the float rule (it arrives a step later): ``x0 * y0`` swaps the two; ``tau_e'`` the nearest
+    literal. Delays: ``A+`` scaled by ``exp(d dt / tau_plus)``, ``A-`` by ``exp(-d dt / tau_minus)`` as for pair
+    STDP. Weights saturate at the
+    stored field (``w_max`` placed there by the quantizer)."""
+    p = pr.plasticity
+    d = int(pr.delay[0]) if pr.n_synapses else 1
+    a_plus = float(p["A_plus"]) * math.exp(d * dt / float(p["tau_plus"]))
+    a_minus = float(p["A_minus"]) * math.exp(-d * dt / float(p["tau_minus"]))
+    R, eta = float(p["reward_value"]), float(p["eta"])
+    e_max = max(abs(a_plus), abs(a_minus)) / max(float(p["tau_e"]), 1 / 64)
+    c_e = RSTDP_TAG_TARGET / e_max if e_max > 0 else 1.0     # tag units per unit eligibility
+    y2 = 64 if R != 0 else 0                                   # third factor = 64 sign(R) in the windows
+    # per rewarded step the engine adds lit * tag * y2 / 32 stored units (>> 5, then the literal's shift with
+    # stochastic rounding): lit = sign eta |R| ws 32 / (64 c_e)
+    want = sign * eta * abs(R) * ws * 32 / (64 * c_e) if y2 else 0.0
+    dw_lit, dw_real = nearest_literal(want) if want else ("0", 0.0)
+    errors = {"eta": abs(dw_real - want) / abs(want) if want else 0.0}
+    kw, terms = {}, []
+    if a_plus != 0.0 and c_e != 0.0:
+        lit, imp, real = loihi_product(a_plus * c_e, False, fld, "A_plus")
+        terms.append(f"{lit} * y0 * x1")
+        kw["x1_impulse"] = imp
+        errors["A_plus"] = abs(real / c_e - a_plus) / abs(a_plus)
+        # a pre spike emitted in the step of a post spike: the engine potentiates it (x1 holds the new impulse),
+        # the float rule sees it arrive a step later and depresses it with y = 1: x0 * y0 swaps the two
+        want_same = -real + float(p["A_minus"]) * c_e
+        back, back_real = nearest_literal(want_same)
+        terms.append(f"{back} * x0 * y0")
+        errors["same_step"] = abs(back_real - want_same) / abs(want_same) if want_same else 0.0
+    else:
+        kw["x1_impulse"] = 0.0
+    if a_minus != 0.0 and c_e != 0.0:
+        decay = math.exp(-dt / float(p["tau_minus"]))
+        lit, imp, real = _post_trace_product(a_minus * c_e / (1.0 - decay), decay, fld)
+        terms.append(f"{lit} * x0 * y1")
+        kw["y1_impulse"] = imp
+        errors["A_minus"] = abs(real * (1.0 - decay) / c_e - a_minus) / abs(a_minus)
+    else:
+        kw["y1_impulse"] = 0.0
+    tau_lit, tau_real = nearest_literal(float(p["tau_e"]))
+    errors["tau_e"] = abs(tau_real - float(p["tau_e"])) / float(p["tau_e"]) if float(p["tau_e"]) else abs(tau_real)
+    terms.append(f"-{tau_lit} * u0 * t" if not tau_lit.startswith("-") else f"{tau_lit[1:]} * u0 * t")
+    rule = " + ".join(terms).replace("+ -", "- ")
+    cfg = config_from_rules(dw=f"{dw_lit} * u0 * t * y2", dt=rule, rng_seed=0, t_epoch=1, x1_impulse=kw["x1_impulse"],
+                            x1_tau=float(p["tau_plus"]) / dt, y1_tau=loihi3f.Y_TAU, y2_tau=loihi3f.Y_TAU,
+                            y3_tau=loihi3f.Y_TAU, sign_mode="excitatory" if sign > 0 else "inhibitory",
+                            num_weight_bits=8)
+    learning = {"engine": "loihi3f", **cfg.to_dict(), "post_impulse": float(kw["y1_impulse"]),
+                "post_tau": float(p["tau_minus"]) / dt}
+    steps = reward_steps(p)
+    arrays = {}
+    if R != 0 and steps.size:
+        arrays = {"third_factor_step": steps + 1, "third_factor_post": np.full(steps.size, -1, np.int64),
+                  "third_factor_value": np.full(steps.size, int(np.sign(R)) * y2, np.int64)}
+    if want == 0.0:
+        arrays = {}
+    w_max = float(p["w_max"])
+    errors["w_max"] = abs(field_max / ws - w_max) / w_max if w_max else 0.0
+    errors["w_min"] = abs(float(p["w_min"])) / w_max if w_max else 0.0
+    report = {"engine": "loihi3f", "weight_scale": ws, "w_range": [0, field_max], "param_rel_error": errors,
+              "table_rel_error": {}, "rule": rule, "third_factor": y2, "tag_per_eligibility": c_e}
+    return q, learning, arrays, report
+
+
+#: post-trace impulse the R-STDP mapping aims for (the neuron's y1 is floored every step: a large impulse keeps
+#: its decay exponential for longer; two close spikes still fit the 7-bit factor)
+POST_IMPULSE = 100.0
+
+
+def post_trace_mass(impulse: float, decay: float) -> int:
+    """Sum over the following steps of the R-STDP neuron's y1 after one spike (``y1 = floor(y1 decay + K s)``,
+    docs/learning.md *Three-factor learning*): the floor makes it fall by at least 1 per step once
+    ``y1 (1 - decay) < 1``, so it is below the float mass ``K / (1 - decay)``."""
+    y, total = math.floor(impulse), 0
+    while y > 0:
+        total += y
+        y = math.floor(y * decay)
+    return total
+
+
+def _post_trace_product(mass_coef: float, decay: float, fld: str) -> tuple[str, float, float]:
+    """Literal and post impulse K for a depression term whose summed effect per post spike is ``mass_coef``
+    (tag units per spike, float): ``lit * post_trace_mass(K) == mass_coef`` as nearly as the integer mass allows,
+    with K in [1, 127] nearest :data:`POST_IMPULSE`. Returns (literal, K, realized mass coefficient)."""
+    mag, sgn = abs(mass_coef), (-1 if mass_coef < 0 else 1)
+    best = None
+    for s_exp in range(16):
+        for m in range(1, 8 + (sgn < 0)):
+            lit = m * 2.0 ** (s_exp - _ACC_FRAC)
+            need = mag / lit
+            lo, hi = 1.0, 127.0
+            if not post_trace_mass(lo, decay) <= need <= post_trace_mass(hi, decay):
+                continue
+            for _ in range(40):                 # the mass grows with K: bisection
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if post_trace_mass(mid, decay) < need else (lo, mid)
+            k = min((lo, hi), key=lambda v: abs(post_trace_mass(v, decay) - need))
+            score = abs(math.log2(k / POST_IMPULSE))
+            if best is None or score < best[0] - 1e-12:
+                best = (score, m, s_exp, k, lit * post_trace_mass(k, decay))
+    if best is None:
+        raise TargetError(f"{fld}.plasticity.A_minus: {mag:.3g} tag units per post spike is outside what the "
+                          "Loihi learning engine expresses (change A_minus, eta or the weights' scale)")
+    _, m, s_exp, k, real = best
+    return f"{sgn * m} * 2^{s_exp - _ACC_FRAC}", k, sgn * real

@@ -19,6 +19,8 @@ RULE_MODULES: dict[str, str] = {
     "urbanczik_senn": "neuromap.plasticity.urbanczik_senn",
     "loihi": "neuromap.plasticity.loihi",
     "stdp_loihi": "neuromap.plasticity.stdp_loihi",
+    "rstdp_loihi": "neuromap.plasticity.rstdp_loihi",
+    "rstdp": "neuromap.plasticity.rstdp",
 }
 
 

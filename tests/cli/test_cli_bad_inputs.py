@@ -1,6 +1,7 @@
 """Bad inputs across every command: exit code 2, exactly one line on stderr naming the file or field and
 the fix, no traceback; a few of them also as real subprocesses (the console entry point)."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from neuromap.cli import COMMANDS, main
+from neuromap.image import load_image
 from tests.helpers.cli import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,17 +24,25 @@ def files(tmp_path_factory):
     with pytest.raises(SystemExit) as info:
         main(["compile", HW, "-o", str(d / "good"), "--placer", "sequential"])
     assert info.value.code == 0
+    load_image(d / "good").save(d / "good_v1", format_version=1)    # format version 1: one arrays.npz
     for name in ("trunc", "edited", "zip"):
         os.makedirs(d / name)
         for f in ("manifest.json", "arrays.npz"):
-            (d / name / f).write_bytes((d / "good" / f).read_bytes())
+            (d / name / f).write_bytes((d / "good_v1" / f).read_bytes())
+    for name in ("shardcut", "commonflip"):                          # format version 2: bundles
+        shutil.copytree(d / "good", d / name)
+    shard = d / "shardcut" / "shards" / "00000.bin"
+    shard.write_bytes(shard.read_bytes()[:-8])
+    common = bytearray((d / "commonflip" / "common.bin").read_bytes())
+    common[len(common) // 2] ^= 1
+    (d / "commonflip" / "common.bin").write_bytes(bytes(common))
     manifest = (d / "good" / "manifest.json").read_bytes()
     (d / "trunc" / "manifest.json").write_bytes(manifest[: len(manifest) // 2])   # truncated manifest
-    with np.load(d / "good" / "arrays.npz") as z:
+    with np.load(d / "good_v1" / "arrays.npz") as z:
         arrays = {k: z[k] for k in z.files}
     arrays["synapses.weight"] = arrays["synapses.weight"][:-1]                   # one weight cut off
     np.savez(d / "edited" / "arrays.npz", **arrays)
-    (d / "zip" / "arrays.npz").write_bytes((d / "good" / "arrays.npz").read_bytes()[:500])  # cut file
+    (d / "zip" / "arrays.npz").write_bytes((d / "good_v1" / "arrays.npz").read_bytes()[:500])  # cut file
     os.makedirs(d / "empty_dir")
     (d / "bad.yaml").write_text("format: neuromap/1\nname: x\npopulations: [a: b\n")
     (d / "empty.yaml").write_text("")
@@ -102,6 +112,8 @@ IMAGES = [([cmd, "{d}/%s" % img] + extra, expect)
           for img, expect in [("trunc", ["trunc/manifest.json", "unreadable manifest", "recompile"]),
                               ("edited", ["edited", "'synapses.weight'", "edited or truncated", "recompile"]),
                               ("zip", ["zip/arrays.npz", "corrupted", "recompile"]),
+                              ("shardcut", ["shardcut/shards/00000.bin", "holds", "recompile"]),
+                              ("commonflip", ["commonflip/common.bin", "fails its checksum", "recompile"]),
                               ("empty_dir", ["empty_dir", "not a neuromap image", "neuromap compile"]),
                               ("missing_dir", ["missing_dir", "not a neuromap image", "neuromap compile"])]]
 TABLE = MISSING + BAD_FILES + TARGETS + USAGE + IMAGES

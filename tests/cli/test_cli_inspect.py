@@ -68,6 +68,6 @@ def test_inspect_bad_build_exit_2(capsys, tmp_path, build):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "manifest.json").write_text((build / "manifest.json").read_text())
-    (bad / "arrays.npz").write_bytes(b"not a zip")
+    (bad / "common.bin").write_bytes(b"not a bundle")
     code, _, err = cli(capsys, "inspect", str(bad))
-    assert code == 2 and "corrupted" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "common.bin" in err and len(err.strip().splitlines()) == 1

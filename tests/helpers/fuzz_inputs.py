@@ -173,6 +173,7 @@ def build_corpus(d: Path, per_kind: int, seed: int) -> list[dict]:
     sys.path.insert(0, str(ROOT))
     from neuromap import image_files
     from neuromap.cli import main as cli_main
+    from neuromap.image import load_image
 
     rng = random.Random(seed)
     d.mkdir(parents=True, exist_ok=True)
@@ -248,6 +249,7 @@ def build_corpus(d: Path, per_kind: int, seed: int) -> list[dict]:
     good = imgd / "good"
     _quiet(cli_main, ["compile", str(ROOT / "examples" / "lava_port_hw.yaml"), "-o", str(good), "--placer",
                       "sequential", "-q"])
+    load_image(good).save(good, format_version=1)    # the cases below edit a version 1 image's arrays.npz
     manifest = json.loads((good / "manifest.json").read_text())
     arrays = dict(np.load(good / "arrays.npz"))
 

@@ -4,8 +4,10 @@ Lava backend: ``tiny_image`` (2 neurons, 1 input, every field hand-set) and ``ra
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights
+from neuromap.errors import ImageError
+from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, load_image
 
 #: decay constants at the edges of their 12-bit range (du = 4095 empties u at once)
 EDGE_DECAY = [0, 1, 2048, 4094, 4095]
@@ -134,3 +136,14 @@ def random_image(seed: int, n_pops: int = 3, n_proj: int = 5, max_size: int = 10
                 "spike_index": np.array([e[1] for e in ev], np.int32), "poisson_p": poisson_p},
         seed=int(rng.integers(0, 2 ** 31)), network_name=f"random{seed}")
 
+
+
+def load_refused(d, *match) -> str:
+    """``load_image(d)`` raises one line of :class:`ImageError` containing every string of ``match``; returns it."""
+    with pytest.raises(ImageError) as e:
+        load_image(d)
+    msg = str(e.value)
+    assert "\n" not in msg
+    for s in match:
+        assert s in msg, msg
+    return msg

@@ -24,7 +24,7 @@ def test_round_trip(tmp_path):
 
 
 def test_edited_array_is_refused(tmp_path):
-    tiny_image().save(tmp_path / "b")
+    tiny_image().save(tmp_path / "b", format_version=1)
     z = dict(np.load(tmp_path / "b" / "arrays.npz"))
     z["synapses.weight"] = np.array([12, -4], np.int16)
     np.savez(tmp_path / "b" / "arrays.npz", **z)
@@ -33,7 +33,7 @@ def test_edited_array_is_refused(tmp_path):
 
 
 def test_truncated_and_missing(tmp_path):
-    tiny_image().save(tmp_path / "b")
+    tiny_image().save(tmp_path / "b", format_version=1)
     data = (tmp_path / "b" / "arrays.npz").read_bytes()
     (tmp_path / "b" / "arrays.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageError, match="corrupted"):

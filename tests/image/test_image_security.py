@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import time
 import zipfile
@@ -14,9 +15,8 @@ import pytest
 
 from neuromap import image_files
 from neuromap.cli import main
-from neuromap.errors import ImageError
 from neuromap.image import load_image
-from tests.helpers.images import tiny_image
+from tests.helpers.images import load_refused, tiny_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HW = os.path.join(ROOT, "examples", "lava_port_hw.yaml")
@@ -24,9 +24,10 @@ HW = os.path.join(ROOT, "examples", "lava_port_hw.yaml")
 
 @pytest.fixture
 def img_dir(tmp_path):
+    """A format version 1 image (one arrays.npz; version 2 bundles: tests/image/test_image_shards.py)."""
     img = tiny_image()
     img.projections[0].learning = None
-    img.save(tmp_path / "b")
+    img.save(tmp_path / "b", format_version=1)
     return tmp_path / "b"
 
 
@@ -41,13 +42,7 @@ def _write(d, m, resign: bool):
 
 
 def _one_line_error(d, *match):
-    with pytest.raises(ImageError) as e:
-        load_image(d)
-    msg = str(e.value)
-    assert "\n" not in msg
-    for s in match:
-        assert s in msg, msg
-    return msg
+    return load_refused(d, *match)
 
 
 EDITS = {  # meaning-changing edits that every command accepted before (validate then said "identical")
@@ -202,7 +197,7 @@ def test_compile_refuses_a_project_directory_with_a_manifest(tmp_path, capsys):
     (tmp_path / "img" / "notes.txt").write_text("mine")
     assert _compile(tmp_path / "img") == 2 and (tmp_path / "img" / "notes.txt").exists()
     assert _compile(proj, "--force") == 0
-    assert sorted(os.listdir(proj)) == ["arrays.npz", "manifest.json"] and load_image(proj).n_neurons == 48
+    assert sorted(os.listdir(proj)) == ["common.bin", "manifest.json", "shards"] and load_image(proj).n_neurons == 48
 
 
 def test_compile_replaces_an_image_or_an_empty_directory(tmp_path):
@@ -302,7 +297,8 @@ def test_report_fields_commands_read_are_typed(compiled, tmp_path, edit, capsys)
     fn, field = RESIGNED_REPORT_EDITS[edit]
     d = tmp_path / "img"
     d.mkdir()
-    (d / "arrays.npz").write_bytes((compiled / "arrays.npz").read_bytes())
+    (d / "common.bin").write_bytes((compiled / "common.bin").read_bytes())
+    shutil.copytree(compiled / "shards", d / "shards")
     m = _manifest(compiled)
     fn(m)
     _write(d, m, resign=True)

@@ -1,0 +1,289 @@
+"""Strong scaling of the emulator over MPI ranks (issue 17 item 5) on two >= 10 M-synapse images, each compiled
+with every pass and verifier (``--placer sequential``) and saved in image format version 2:
+
+* ``brunel_100k``: the Brunel network of the compile-at-scale work (``bench.compile_scale.brunel``: 100 000
+  LIF neurons, in-degree 100 + one private 2 kHz Poisson input each, 10.1 M synapses, delay 1.5 ms = 15 steps);
+* ``fanout100_100k``: ``bench.emulator_scale``'s 100 000 bias-driven neurons -> 100 000, fan-out 100 (10 M
+  synapses, delay 1) on the 64-chip target.
+
+Each runs ``STEPS`` steps in
+
+* one process (``emulator.emulate``, one thread, and with its default threads), and
+* ``mpiexec -n K`` ranks (``emulator.sharded``: each rank memory-maps its chips' shards), K = 1, 2 on this
+  machine's 2 cores; K = 3, 4 oversubscribed (reported separately).
+
+Every measurement is its own process (``--worker``); one process (1 thread) and 2 ranks alternate ``REPEATS``
+times (medians), the other configurations run once; the 1-min load average before each run is recorded.
+Times cover the time loop and its setup (the one process's prepare/flatten, the ranks' programs), not the
+image load nor loading numba's cached kernels (a 2-step run first); ranks meet at a barrier before and after.
+Per rank: compute (engine chunks: LIF update, local
+delivery, inputs), deferred delivery (exchanged spikes), exchange (``MPI_Allgatherv``, waiting for the slowest
+rank included), bytes sent/received per step, peak RSS and the bytes of its programs. Every run's spikes,
+final u/v and counters are digested: the K-rank runs must equal the one-process run bit for bit.
+
+``python -m bench.mpi_scaling [--steps 1000] [--repeats 3] [--ks 1,2] [--over 3,4] [--images a,b]``
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+NAME = "mpi_scaling"
+DESCRIPTION = ("Strong scaling of the emulator on MPI ranks (Brunel 100 k, 10.1 M synapses): wall time per step "
+               "for one process and K ranks, compute vs communication, bytes per step, per-rank memory.")
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results"
+N_NEURONS = 100_000
+STEPS = 1000
+REPEATS = 3
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NEUROMAP_BENCH_IMAGES", "/tmp/neuromap-bench-images"))
+
+
+def _brunel():
+    from bench.compile_scale import brunel, target_for
+    return brunel(N_NEURONS), target_for(N_NEURONS)
+
+
+def _fanout():
+    from bench.emulator_scale import IMAGES, ROOT as EROOT, network
+    n, fan, target, _ = IMAGES["fanout100_100k"]
+    return network(n, fan), os.path.join(EROOT, target)
+
+
+#: image name -> network and target builder (both >= 10 M synapses, compiled with every pass and verifier)
+IMAGES = {"brunel_100k": _brunel, "fanout100_100k": _fanout}
+
+
+def build(name: str) -> Path:
+    """Compile (every pass and verifier, sequential placer) and save image ``name`` (format version 2) unless
+    cached."""
+    from neuromap.image import FORMAT_VERSION
+    from neuromap.network import network_hash
+    from neuromap.toolchain import compile_network
+    path = cache_dir() / f"{name}_v{FORMAT_VERSION}"
+    net, target = IMAGES[name]()
+    digest = f"{network_hash(net)} {target if isinstance(target, str) else target.name} v{FORMAT_VERSION}"
+    stamp = path.parent / (path.name + ".json")
+    if stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest and path.exists():
+        return path
+    t = time.perf_counter()
+    img = compile_network(net, target, placer="sequential").image
+    seconds = time.perf_counter() - t
+    img.save(path, force=True)
+    stamp.write_text(json.dumps({"digest": digest, "compile_s": round(seconds, 1), "cores": int(img.n_cores),
+                                 "chips": int(np.unique(img.cores["chip"]).size), "synapses": int(img.n_synapses),
+                                 "neurons": int(img.n_neurons), "inputs": int(img.n_inputs)}))
+    return path
+
+
+def _digest(raw) -> str:
+    h = hashlib.sha256()
+    for a in (raw.spikes, raw.final_u, raw.final_v, raw.core_spikes, raw.link_spikes):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_one(path: str, steps: int, threads: str) -> dict:
+    from emulator import emulate
+    from neuromap.image import load_image
+    img = load_image(path)
+    rss_load = _rss_mb()
+    emulate(img, 2, threads=None if threads == "default" else int(threads))    # numba's cached kernels loaded
+    t = time.perf_counter()
+    raw = emulate(img, steps, threads=None if threads == "default" else int(threads))
+    wall = time.perf_counter() - t
+    return {"wall_s": wall, "ms_per_step": 1e3 * wall / steps, "digest": _digest(raw),
+            "spikes": int(raw.spikes.shape[0]), "peak_rss_mb": round(_rss_mb(), 1),
+            "rss_after_load_mb": round(rss_load, 1)}
+
+
+def worker_mpi(path: str, steps: int) -> dict | None:
+    from mpi4py import MPI
+
+    from emulator import sharded
+    comm = sharded.mpi_comm()
+    sh = sharded.load_shard(path, comm.rank, comm.size)
+    rss_load = _rss_mb()
+    sharded.emulate_shard(sh, 2, comm)             # numba's cached kernels loaded
+    MPI.COMM_WORLD.Barrier()
+    t = time.perf_counter()
+    raw, stats = sharded.emulate_shard(sh, steps, comm)
+    MPI.COMM_WORLD.Barrier()
+    wall = time.perf_counter() - t
+    mine = {**{k: v for k, v in vars(stats).items()}, "peak_rss_mb": round(_rss_mb(), 1),
+            "rss_after_load_mb": round(rss_load, 1)}
+    ranks = comm.gather(mine)
+    if comm.rank != 0:
+        return None
+    return {"wall_s": wall, "ms_per_step": 1e3 * wall / steps, "digest": _digest(raw),
+            "spikes": int(raw.spikes.shape[0]), "ranks": ranks}
+
+
+def _run(cmd: list[str]) -> dict:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS", str(os.cpu_count()))}
+    load = os.getloadavg()[0]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:6])}...: exit {r.returncode}\n{r.stderr[-2000:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["load_1min_before"] = round(load, 2)
+    return out
+
+
+def _mpiexec() -> str:
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else "mpiexec"
+
+
+def run_image(name: str, steps: int, repeats: int, ks, over) -> dict:
+    """One image: the one-process and K-rank runs of :data:`CONFIGS` (medians, speed-ups, per-rank costs)."""
+    path = build(name)
+    meta = json.loads((path.parent / (path.name + ".json")).read_text())
+    py = [sys.executable, "-m", "bench.mpi_scaling"]
+    main_cfg = [("one_1thread", py + ["--worker", "one", "--threads", "1"])]
+    main_cfg += [(f"mpi_{k}", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi"]) for k in ks if k > 1]
+    once = [("one_default_threads", py + ["--worker", "one", "--threads", "default"])]
+    once += [(f"mpi_{k}", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi"]) for k in ks if k == 1]
+    once += [(f"mpi_{k}_oversubscribed", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi"]) for k in over]
+    runs: dict[str, list] = {c: [] for c, _ in main_cfg + once}
+    todo = []
+    for rep in range(repeats):                       # the main configurations alternate, each repeat reversed
+        todo += main_cfg if rep % 2 == 0 else main_cfg[::-1]
+    todo += once
+    for cname, cmd in todo:
+        runs[cname].append(_run(cmd + ["--path", str(path), "--steps", str(steps)]))
+        print(f"  {name} {cname}: {runs[cname][-1]['ms_per_step']:.3f} ms/step "
+              f"(load {runs[cname][-1]['load_1min_before']})", file=sys.stderr, flush=True)
+    ref = runs["one_1thread"][0]["digest"]
+    res = {"image": meta, "steps": steps,
+           "bit_identical": all(r["digest"] == ref for rs in runs.values() for r in rs)}
+    base = statistics.median(r["ms_per_step"] for r in runs["one_1thread"])
+    for cname, rs in runs.items():
+        ms = statistics.median(r["ms_per_step"] for r in rs)
+        row = {"ms_per_step": round(ms, 3), "ms_per_step_runs": [round(r["ms_per_step"], 3) for r in rs],
+               "speedup_vs_one_process_1thread": round(base / ms, 3),
+               "load_1min_before_runs": [r["load_1min_before"] for r in rs]}
+        if "ranks" in rs[0]:
+            per = []
+            for k in range(len(rs[0]["ranks"])):
+                rk = [r["ranks"][k] for r in rs]
+                med = lambda key, rk=rk: statistics.median(x[key] for x in rk)  # noqa: E731
+                per.append({"neurons": rk[0]["neurons"], "synapses": rk[0]["synapses"],
+                            "deferred_synapses": rk[0]["deferred_synapses"], "exchange_every_steps": rk[0]["interval"],
+                            "setup_s": round(med("setup_s"), 2),
+                            "compute_ms_per_step": round(1e3 * med("compute_s") / steps, 3),
+                            "deferred_ms_per_step": round(1e3 * med("deferred_s") / steps, 3),
+                            "exchange_ms_per_step": round(1e3 * med("exchange_s") / steps, 3),
+                            "bytes_sent_per_step": round(med("bytes_sent") / steps, 1),
+                            "bytes_received_per_step": round(med("bytes_received") / steps, 1),
+                            "exchanges_per_step": round(med("intervals") / steps, 4),
+                            "program_mb": round(rk[0]["program_bytes"] / 2 ** 20, 1),
+                            "rss_after_load_mb": med("rss_after_load_mb"), "peak_rss_mb": med("peak_rss_mb")})
+            row["ranks"] = per
+        else:
+            row["rss_after_load_mb"] = statistics.median(r["rss_after_load_mb"] for r in rs)
+            row["peak_rss_mb"] = statistics.median(r["peak_rss_mb"] for r in rs)
+        row["spikes"] = rs[0]["spikes"]
+        res[cname] = row
+    return res
+
+
+def run(steps: int = STEPS, repeats: int = REPEATS, ks=(1, 2), over=(3, 4), quick: bool = False,
+        names=tuple(IMAGES)) -> dict:
+    if quick:
+        steps, repeats, over = 300, 1, ()
+    out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+           "repeats": repeats}
+    for name in names:
+        out[name] = run_image(name, steps, repeats, ks, over)
+    return out
+
+
+def markdown(res: dict) -> str:
+    lines = [f"# MPI strong scaling ({res['date']}, {res['cpus']} CPUs, medians of {res['repeats']} for "
+             "one_1thread and mpi_2, alternating; the other rows one run)", ""]
+    for name, r in res.items():
+        if not isinstance(r, dict) or "image" not in r:
+            continue
+        im = r["image"]
+        lines += [f"## {name}", "",
+                  f"{im['neurons']} neurons, {im['inputs']} inputs, {im['synapses']} synapses, {im['cores']} cores on "
+                  f"{im['chips']} chips (compiled in {im['compile_s']} s, image format version 2); {r['steps']} "
+                  f"steps; every run bit-identical to one process: {r['bit_identical']}.", "",
+                  "| run | ms/step | speed-up vs 1 process, 1 thread | runs (ms/step) | load (1 min) |",
+                  "|---|---|---|---|---|"]
+        for cname, row in r.items():
+            if isinstance(row, dict) and "ms_per_step" in row:
+                lines.append(f"| {cname} | {row['ms_per_step']} | {row['speedup_vs_one_process_1thread']} | "
+                             f"{row['ms_per_step_runs']} | {row['load_1min_before_runs']} |")
+        lines += ["", "| run | rank | neurons | synapses | deferred syn | exchange every | setup s | compute ms/step | "
+                  "deferred ms/step | exchange ms/step | bytes sent/step | programs MB | RSS after load MB | "
+                  "peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for cname, row in r.items():
+            for k, x in enumerate(row.get("ranks", []) if isinstance(row, dict) else []):
+                lines.append(f"| {cname} | {k} | {x['neurons']} | {x['synapses']} | {x['deferred_synapses']} | "
+                             f"{x['exchange_every_steps']} | {x['setup_s']} | {x['compute_ms_per_step']} | "
+                             f"{x['deferred_ms_per_step']} | {x['exchange_ms_per_step']} | "
+                             f"{x['bytes_sent_per_step']} | {x['program_mb']} | {x['rss_after_load_mb']} | "
+                             f"{x['peak_rss_mb']} |")
+        for cname in ("one_1thread", "one_default_threads"):
+            if cname in r:
+                lines.append(f"\n{cname}: RSS after loading the image {r[cname]['rss_after_load_mb']} MB, "
+                             f"peak {r[cname]['peak_rss_mb']} MB")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", choices=["one", "mpi"])
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--path")
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--repeats", type=int, default=REPEATS)
+    ap.add_argument("--ks", default="1,2")
+    ap.add_argument("--over", default="3,4")
+    ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--images", default=",".join(IMAGES))
+    a = ap.parse_args(argv)
+    if a.worker == "one":
+        print(json.dumps(worker_one(a.path, a.steps, a.threads)))
+        return
+    if a.worker == "mpi":
+        out = worker_mpi(a.path, a.steps)
+        if out is not None:
+            print(json.dumps(out))
+        return
+    names = [x for x in a.images.split(",") if x]
+    if a.build_only:
+        for name in names:
+            print(build(name))
+        return
+    ints = lambda s: tuple(int(x) for x in s.split(",") if x)  # noqa: E731
+    res = run(a.steps, a.repeats, ints(a.ks), ints(a.over), names=names)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{NAME}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (OUT / f"{NAME}.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()

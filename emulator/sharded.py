@@ -1,0 +1,757 @@
+"""The ``loihi_lif`` emulator sharded over ranks (MPI): each rank owns a contiguous set of chips, emulates their
+cores and exchanges spikes with the other ranks; results are the same integers as one process
+(docs/scale-out.md).
+
+A rank runs the ordinary engine (:func:`emulator.engine_numba.run_chunk` or the numpy one) on the *local
+program* of its shard: its neurons (renumbered ``0..n-1`` in global id order), every input, and the axons of
+its cores that the engine may deliver at once: static, ``weight_exp >= 0`` projections reached from its own
+neurons or from an input. Every other synapse of its cores (reached from another rank's neuron, slotted
+``weight_exp < 0`` ones whose per-step sums must see every source of the step, plastic ones, whose weights
+learn between deliveries) is in its *deferred program*, whose sources are every global source: after each
+exchange the rank delivers the exchanged spikes through it, step by step, into the same ring buffer, and its
+plastic projections learn there (a synapse lives on its post neuron's core, so learning needs nothing from
+another rank but the spikes every rank receives anyway). Delivery into ``ring[(t + d) % D]`` is only read
+at step ``t + d``, so spikes may be exchanged once every ``M`` steps, ``M`` = the smallest delay of any
+deferred synapse of any rank (NEST's ``min_delay``): a spike of step ``t`` in the interval ``t0 .. t0+M-1``
+is delivered before step ``t0 + M``, which is no later than ``t + d``. Integer ring sums wrap (int32) and do
+not depend on the order, and every dendrite slot sees all its spikes of a step at once, so the ring holds the
+one-process integers.
+
+Inputs (explicit times and the one documented Poisson stream, docs/image-format.md *Inputs*) are replayed by
+every rank from the image's seed: the stream is one sequential generator over all Poisson inputs, and a rank
+needs the events of every input that reaches its cores; rank 0 records them. Spikes are exchanged as one
+``int64`` per spike (``step offset * N + neuron``) with an ``Allgatherv``: every rank gets every neuron spike
+(rank 0 records them in the one-process order: per step neurons ascending, then inputs ascending), core
+counters are summed, per-link counters are summed (each rank counts the route entries into its own cores),
+u/v traces, final state and learned weights are gathered to rank 0.
+
+The transport is an object with ``rank``, ``size`` and the few collectives below (:class:`SerialComm` for one
+process, :func:`mpi_comm` for mpi4py's ``COMM_WORLD``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+
+import emulator
+from emulator import engine_numba, engine_numpy
+from emulator.engine_numba import _carry, _notes_due, _room, deliver, deliver_runs, ring_rows
+from emulator.inputs import InputSchedule
+from emulator.plastic import PlasticProjection, learn_step, record_weights
+from emulator.program import Program, concat_ranges, flatten, prepare
+from emulator.raw_run import RawRun
+from emulator.state import ChunkOut, State
+from neuromap import learning_engines
+from neuromap.core_kinds import loihi_lif
+from neuromap.counting_sort import stable_order
+from neuromap.errors import ImageError
+from neuromap.image import READABLE_VERSIONS, Image, image_from_manifest, load_image, read_shards
+from neuromap.image_files import read_manifest, recover
+
+#: neuron-steps per interval when no deferred synapse bounds it (progress and exchange granularity)
+_CHUNK_BUDGET = 1_000_000
+
+
+# ------------------------------------------------------------------------------------------------ transport
+class SerialComm:
+    """The transport of one process (rank 0 of 1): every collective returns its own contribution."""
+
+    rank, size = 0, 1
+
+    def allgather(self, obj):
+        return [obj]
+
+    def allgather_array(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every rank's int64 array concatenated in rank order, and the per-rank counts."""
+        return np.ascontiguousarray(a, np.int64), np.array([a.size], np.int64)
+
+    def gather(self, obj):
+        return [obj]
+
+    def allreduce_min(self, x: int) -> int:
+        return x
+
+    def abort(self, code: int) -> None:
+        raise SystemExit(code)
+
+
+class MpiComm:
+    """mpi4py's communicator behind the :class:`SerialComm` interface."""
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+
+    def allgather(self, obj):
+        return self.comm.allgather(obj)
+
+    def allgather_array(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a = np.ascontiguousarray(a, np.int64)
+        counts = np.array(self.comm.allgather(a.size), np.int64)
+        out = np.empty(int(counts.sum()), np.int64)
+        from mpi4py import MPI  # lazy: optional dependency
+
+        self.comm.Allgatherv([a, MPI.INT64_T], [out, counts, MPI.INT64_T])
+        return out, counts
+
+    def gather(self, obj):
+        return self.comm.gather(obj, root=0)
+
+    def allreduce_min(self, x: int) -> int:
+        from mpi4py import MPI  # lazy: optional dependency
+
+        return self.comm.allreduce(x, op=MPI.MIN)
+
+    def abort(self, code: int) -> None:
+        self.comm.Abort(code)
+
+
+def mpi_comm() -> MpiComm:
+    """``MPI.COMM_WORLD`` (mpi4py, the ``mpi`` extra: ``pip install 'neuromap[mpi]'``)."""
+    try:
+        from mpi4py import MPI  # lazy: optional dependency
+    except ImportError:
+        raise ImageError("MPI runs need mpi4py and an MPI library: pip install 'neuromap[mpi]' "
+                         "(make install does)") from None
+    return MpiComm(MPI.COMM_WORLD)
+
+
+# ------------------------------------------------------------------------------------------------ sharding
+def split_units(weights: np.ndarray, ranks: int) -> np.ndarray:
+    """The rank of each unit (contiguous runs, in order) for ``ranks`` ranks balanced by ``weights``: a unit goes
+    to the rank in whose share its weight's middle falls."""
+    w = np.asarray(weights, np.float64)
+    mid = np.cumsum(w) - w / 2
+    return np.minimum((mid * ranks / max(float(w.sum()), 1e-300)).astype(np.int64), max(1, int(ranks)) - 1)
+
+
+def partition(image: Image, ranks: int) -> np.ndarray:
+    """The rank of every core (int64[C]): ranks own contiguous runs of chips (``cores.chip``; of cores when the
+    image has fewer chips than ranks or no chip array), balanced by synapses (+1 per neuron: the LIF update).
+    Some ranks own nothing when there are fewer units than ranks."""
+    C = image.n_cores
+    ranks = max(1, int(ranks))
+    unit = image.cores["chip"].astype(np.int64) if "chip" in image.cores else np.arange(C, dtype=np.int64)
+    if np.unique(unit).size < ranks:
+        unit = np.arange(C, dtype=np.int64)
+    axon_core = np.repeat(np.arange(C), np.diff(image.cores["axon_ptr"].astype(np.int64)))
+    syn_per_axon = np.diff(image.axons["syn_ptr"].astype(np.int64))
+    w = (np.bincount(axon_core, weights=syn_per_axon, minlength=C)
+         + np.bincount(image.neurons["core"], minlength=C)).astype(np.float64)
+    units, inv = np.unique(unit, return_inverse=True)
+    return split_units(np.bincount(inv, weights=w, minlength=units.size), ranks)[inv]
+
+
+@dataclass
+class Shard:
+    """What one rank reads of an image: its neurons, the axons (and their synapses) of its cores with the
+    source of each axon (every axon is named by exactly one route entry), and what every rank reads (inputs,
+    the cores' kinds, every neuron's core: a link counter's row is the source's core)."""
+
+    image: Image                  # metadata (projections, populations, probes, seed, arithmetic ...) + inputs
+    cores: np.ndarray             # bool[C]: cores of this rank
+    nid: np.ndarray               # int64: global ids of its neurons, ascending
+    neurons: dict                 # the neuron fields of nid
+    neuron_core: np.ndarray       # int64[N]: core of every neuron of the image
+    axon_core: np.ndarray         # per axon of its cores (global axon order): its core
+    axon_proj: np.ndarray
+    axon_src: np.ndarray          # global source id reaching the axon
+    syn_ptr: np.ndarray           # over the axons above
+    syn_id: np.ndarray            # global synapse id of each synapse below
+    synapses: dict                # post (global), weight, delay
+    max_delay: int = 1            # largest synaptic delay of the whole image
+    extra: dict = field(default_factory=dict)
+
+
+def shard_of(image: Image, cores: np.ndarray) -> Shard:
+    """The :class:`Shard` of the cores ``cores`` (bool[C]) cut out of a whole image in memory."""
+    cores = np.asarray(cores, bool)
+    nc = image.neurons["core"].astype(np.int64)
+    nid = np.flatnonzero(cores[nc]).astype(np.int64)
+    rt, ax_ptr = image.routes, image.cores["axon_ptr"].astype(np.int64)
+    n_src = image.n_neurons + image.n_inputs
+    route_src = np.repeat(np.arange(n_src, dtype=np.int64), np.diff(rt["src_ptr"].astype(np.int64)))
+    rc = rt["core"].astype(np.int64)
+    keep = cores[rc]
+    if np.any(rt["delay"][keep] != 0):
+        raise ImageError("routes.delay must be 0 on loihi_lif cores (their delays are synaptic; recompile)")
+    gax = ax_ptr[rc[keep]] + rt["axon"].astype(np.int64)[keep]
+    order = stable_order([(gax, image.n_axons)], gax.size)
+    gax, src = gax[order], route_src[keep][order]
+    sp = image.axons["syn_ptr"].astype(np.int64)
+    syn_id, owner = concat_ranges(sp[gax], sp[gax + 1])
+    syn_ptr = np.zeros(gax.size + 1, np.int64)
+    np.cumsum(np.diff(sp)[gax], out=syn_ptr[1:])
+    del owner
+    return Shard(image=image, cores=cores, nid=nid, neurons={k: v[nid] for k, v in image.neurons.items()},
+                 neuron_core=nc, axon_core=rc[keep][order], axon_proj=image.axons["proj"][gax].astype(np.int64),
+                 axon_src=src, syn_ptr=syn_ptr, syn_id=syn_id.astype(np.int64),
+                 synapses={k: v[syn_id] for k, v in image.synapses.items()}, max_delay=image.max_delay())
+
+
+def _sub_program(sh: Shard, keep: np.ndarray, sub_src: np.ndarray, n_inputs: int, inputs: dict,
+                 ring_len: int, local_of: np.ndarray) -> tuple[Program, np.ndarray]:
+    """:func:`emulator.program.prepare` of the image made of the shard's neurons, ``n_inputs`` inputs
+    (``inputs``) and the shard's axons ``keep`` (bool over its axons), each reached from source ``sub_src``
+    (sub-image source ids: local neurons ``0..n-1``, then inputs; ``local_of``: global neuron id -> local).
+    Returns the program and the shard-local
+    index of every synapse it holds (its synapse order)."""
+    img, C, n = sh.image, sh.image.n_cores, sh.nid.size
+    ax = np.flatnonzero(keep)
+    core = sh.axon_core[ax]
+    per_core = np.bincount(core, minlength=C)
+    axon_ptr = np.zeros(C + 1, np.int64)
+    np.cumsum(per_core, out=axon_ptr[1:])
+    local_axon = np.arange(ax.size, dtype=np.int64) - axon_ptr[core]      # axons are sorted by core
+    syn, _ = concat_ranges(sh.syn_ptr[ax], sh.syn_ptr[ax + 1])
+    syn_ptr = np.zeros(ax.size + 1, np.int64)
+    np.cumsum(np.diff(sh.syn_ptr)[ax], out=syn_ptr[1:])
+    post = local_of[sh.synapses["post"][syn]]
+    s = sub_src[ax]
+    order = stable_order([(s, n + n_inputs)], s.size)
+    src_ptr = np.zeros(n + n_inputs + 1, np.int64)
+    np.cumsum(np.bincount(s, minlength=n + n_inputs), out=src_ptr[1:])
+    sub = dataclasses.replace(
+        img, neurons=sh.neurons, cores={"kind": img.cores["kind"], "axon_ptr": axon_ptr},
+        axons={"proj": sh.axon_proj[ax].astype(np.int32), "syn_ptr": syn_ptr},
+        synapses={"post": post.astype(np.int32), "weight": sh.synapses["weight"][syn],
+                  "delay": sh.synapses["delay"][syn]},
+        routes={"src_ptr": src_ptr, "core": core[order].astype(np.int32),
+                "axon": local_axon[order].astype(np.int32), "delay": np.zeros(ax.size, np.uint8)},
+        inputs=inputs, convs=[])
+    return dataclasses.replace(prepare(sub), ring_len=ring_len), syn
+
+
+@dataclass
+class RankPrograms:
+    """A rank's two programs (module docstring) and how their indices map to the image's."""
+
+    local: Program                # engine program: local neurons, every input, axons delivered at once
+    deferred: Program             # sources n + (global source id): the synapses delivered after each exchange
+    nid: np.ndarray               # global id of each local neuron
+    deferred_syn: np.ndarray      # global synapse id of each deferred synapse (deferred synapse order)
+    min_delay: int                # smallest delay of a deferred synapse (large if none)
+    src_core: np.ndarray          # int64[N+I]: core of every global source (C = host)
+
+
+def rank_programs(sh: Shard) -> RankPrograms:
+    """The local and deferred programs of a shard (module docstring)."""
+    img = sh.image
+    N, I, C, n = int(sh.neuron_core.size), img.n_inputs, img.n_cores, sh.nid.size
+    exps = np.array([p.weight_exp for p in img.projections] or [0], np.int64)
+    plastic = np.array([bool(p.learning) for p in img.projections] or [False])
+    src = sh.axon_src
+    owned = np.zeros(N + I, bool)
+    owned[sh.nid] = True
+    owned[N:] = True                                 # inputs: every rank replays them
+    local_src = owned[src]
+    is_neuron = src < N
+    now = local_src & (exps[sh.axon_proj] >= 0) & ~plastic[sh.axon_proj]
+    D = sh.max_delay + 1
+    local_of = np.full(N, -1, np.int64)
+    local_of[sh.nid] = np.arange(n, dtype=np.int64)
+    sub_src = np.where(is_neuron, local_of[np.minimum(src, N - 1)], n + src - N)
+    local, _ = _sub_program(sh, now, sub_src, I, img.inputs, D, local_of)
+    none = {"spike_step": np.zeros(0, np.int64), "spike_index": np.zeros(0, np.int32),
+            "poisson_p": np.full(N + I, np.nan)}
+    deferred, dsyn = _sub_program(sh, ~now, n + src, N + I, none, D, local_of)
+    md = int(deferred.syn_delay.min()) if deferred.syn_delay.size else 1 << 40
+    src_core = np.concatenate([sh.neuron_core, np.full(I, C, np.int64)])
+    return RankPrograms(local, deferred, sh.nid, sh.syn_id[dsyn], md, src_core)
+
+
+# ------------------------------------------------------------------------------------------------ delivery
+@numba.njit(cache=True, nogil=True)
+def _deliver_deferred_runs(t0, n_steps, ptr, fired, D, N, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base,
+                           run_packed, run_slot, src_notes, slot_acc, slot_mark):
+    """The exchanged spikes of steps ``t0 .. t0+n_steps-1`` (step k: ``fired[ptr[k]:ptr[k+1]]``, deferred
+    source ids) through the deferred program's delivery runs into the ring (:func:`emulator.engine_numba.deliver_runs`),
+    the dendrite slots' carries settled per step (:func:`emulator.engine_numba._carry`)."""
+    notes = np.empty((256, 2), np.int64)
+    row_off = np.empty(D, np.int64)
+    for k in range(n_steps):
+        ring_rows(t0 + k, D, N, row_off)
+        if run_slot.shape[0]:
+            notes = _room(notes, _notes_due(fired, ptr[k], ptr[k + 1], src_notes))
+        nn, ncol = deliver_runs(fired, ptr[k], ptr[k + 1], row_off, ring, run_ptr, run_syn, run_delay, run_shift,
+                                run_post_base, run_packed, run_slot, slot_mark, notes)
+        _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
+
+
+@numba.njit(cache=True, nogil=True)
+def _deliver_deferred_walk(t, fired, D, N, ring, src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay,
+                           axon_slotted, syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift,
+                           slot_acc, scratch_links):
+    """The exchanged spikes ``fired`` of step ``t`` through the deferred program's route entries (image-order
+    weights, which learning rewrites; :func:`emulator.engine_numba.deliver`)."""
+    touched = np.empty(slot_post.shape[0], np.int64)
+    marked = np.zeros(slot_post.shape[0], np.bool_)
+    row_off = np.empty(D, np.int64)
+    ring_rows(t, D, N, row_off)
+    nf = fired.shape[0]
+    rec = np.empty(nf, np.int64)
+    deliver(t, fired, nf, row_off, ring, src_ptr, route_axon, route_core, src_core, syn_ptr, axon_delay, axon_slotted,
+            syn_post, syn_delay, syn_add, syn_slot, slot_post, slot_delay, slot_shift, slot_acc, touched, marked,
+            scratch_links, rec, rec, 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _split_local(spikes, n_rows, n, width, N, nid, t0):
+    """A chunk's engine spike rows (step, local source) -> the exchange payload of its neuron spikes
+    (``(step - t0) * width + global id``, sorted: per step neurons ascend) and its input events (step offset,
+    global source id ``N + input``)."""
+    n_in = 0
+    for i in range(n_rows):
+        if spikes[i, 1] >= n:
+            n_in += 1
+    payload = np.empty(n_rows - n_in, np.int64)
+    in_step = np.empty(n_in, np.int64)
+    in_src = np.empty(n_in, np.int64)
+    a = 0
+    b = 0
+    for i in range(n_rows):
+        s = spikes[i, 1]
+        if s < n:
+            payload[a] = (spikes[i, 0] - t0) * width + nid[s]
+            a += 1
+        else:
+            in_step[b] = spikes[i, 0] - t0
+            in_src[b] = N + s - n
+            b += 1
+    return payload, in_step, in_src
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_interval(allsp, counts, width, n_steps, in_step, in_src, n, src, ptr, src_spikes):
+    """Every rank's payload (``counts[r]`` entries each, each sorted) and this rank's input events -> ``src``:
+    per step the neuron spikes ascending, then the inputs in order (the one-process order), ``ptr`` over steps;
+    counts every spike into ``src_spikes[n + source]``."""
+    R = counts.shape[0]
+    cur = np.zeros(R, np.int64)
+    end = np.zeros(R, np.int64)
+    acc = 0
+    for r in range(R):
+        cur[r] = acc
+        acc += counts[r]
+        end[r] = acc
+    w = 0
+    j = 0
+    for k in range(n_steps):
+        ptr[k] = w
+        lim = (k + 1) * width
+        start = w
+        for r in range(R):
+            while cur[r] < end[r] and allsp[cur[r]] < lim:
+                src[w] = allsp[cur[r]] - k * width
+                w += 1
+                cur[r] += 1
+        if R > 1 and w - start > 1:
+            src[start:w] = np.sort(src[start:w])
+        while j < in_step.shape[0] and in_step[j] == k:
+            src[w] = in_src[j]
+            w += 1
+            j += 1
+        for q in range(start, w):
+            src_spikes[n + src[q]] += 1
+    ptr[n_steps] = w
+
+
+# ------------------------------------------------------------------------------------------------ the run
+@dataclass
+class ShardStats:
+    """Per-rank costs of a sharded run (seconds, bytes): what bench/mpi_scaling.py reports."""
+
+    rank: int
+    neurons: int
+    synapses: int
+    deferred_synapses: int
+    interval: int
+    intervals: int = 0
+    compute_s: float = 0.0        # engine chunks (LIF update + local delivery)
+    deferred_s: float = 0.0       # delivery of exchanged spikes (+ learning)
+    exchange_s: float = 0.0       # the Allgatherv (waiting for the slowest rank included)
+    setup_s: float = 0.0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    program_bytes: int = 0
+
+
+def _nbytes(p: Program) -> int:
+    return sum(v.nbytes for v in vars(p).values() if isinstance(v, np.ndarray))
+
+
+def _plastic(sh: Shard, rp: RankPrograms) -> list[PlasticProjection]:
+    """The plastic projections' synapses of this rank (deferred program order), each with its engine state
+    (every projection, also those without a synapse here: every rank records weights at the same steps)."""
+    img, pd = sh.image, rp.deferred
+    plastic = [k for k, pm in enumerate(img.projections) if pm.learning]
+    if not plastic:
+        return []
+    route_src = np.repeat(np.arange(pd.src_ptr.size - 1, dtype=np.int64), np.diff(pd.src_ptr))
+    axon_src = np.empty(pd.syn_ptr.size - 1, np.int64)
+    axon_src[pd.route_axon] = route_src - rp.nid.size         # global source of each deferred axon
+    syn_src = np.repeat(axon_src, np.diff(pd.syn_ptr))
+    shard_syn = np.searchsorted(sh.syn_id, rp.deferred_syn)   # shard synapse index (syn_id ascends)
+    dproj = sh.axon_proj[np.searchsorted(sh.syn_ptr, shard_syn, side="right") - 1]
+    return [_plastic_projection(sh, rp, k, np.flatnonzero(dproj == k), syn_src, shard_syn) for k in plastic]
+
+
+def _plastic_projection(sh: Shard, rp: RankPrograms, k: int, syn: np.ndarray, syn_src: np.ndarray,
+                        shard_syn: np.ndarray) -> PlasticProjection:
+    """Projection ``k``'s deferred synapses ``syn`` as one :class:`emulator.plastic.PlasticProjection`."""
+    img = sh.image
+    pm = img.projections[k]
+    where = f"image projection {k} ({pm.name})"
+    eng = learning_engines.engine(pm.learning, where)
+    cfg = eng.Schema.from_dict(pm.learning, where)
+    pre, post = img.population(pm.pre), img.population(pm.post)
+    first_src = pre.start if pre.kind == "neuron" else sh.neuron_core.size + pre.start
+    gid = rp.deferred_syn[syn]
+    arrays = dict(pm.learning_arrays)
+    if arrays and getattr(eng, "TAGS", None):                 # per-synapse arrays (loihi tags): this rank's
+        if img.n_synapses == 0:
+            raise ImageError(f"{where}: per-synapse learning arrays need the whole image in sharded runs "
+                             "(recompile without tags, or run on one process)")
+        arrays = {a: np.asarray(v)[np.searchsorted(np.flatnonzero(img.synapse_projections() == k), gid)]
+                  for a, v in arrays.items()}
+    state = eng.make_state(cfg, arrays, pre.size, post.size, syn_src[syn] - first_src,
+                           sh.synapses["post"][shard_syn[syn]].astype(np.int64) - post.start)
+    pp = PlasticProjection(k, syn, img.source_ids(pre), np.arange(post.start, post.start + post.size, dtype=np.int64),
+                           int(pm.weight_exp), eng, cfg, state, sh.synapses["weight"][shard_syn[syn]].astype(np.int32))
+    if not np.array_equal(rp.deferred.syn_add[syn], pp.delivery()):
+        raise ImageError(f"{where}: the deferred program encodes this projection's weights differently "
+                         "from emulator.plastic (update PlasticProjection.delivery)")
+    return pp
+
+
+def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.ndarray | None = None,
+                  progress=None, weight_every: int | None = None) -> tuple[RawRun | None, ShardStats]:
+    """This rank's part of a sharded run of ``steps`` steps (module docstring). ``probe``: global neuron ids to
+    trace (default: the image's u/v probes). Returns the :class:`RawRun` of the whole network on rank 0 (the
+    one-process integers; None on the other ranks) and this rank's :class:`ShardStats`."""
+    t_setup = time.perf_counter()
+    img = sh.image
+    if any(k != loihi_lif.NAME for k in img.core_kinds):
+        raise ImageError(f"sharded runs emulate loihi_lif cores only (image has {img.core_kinds})")
+    if engine not in ("numba", "numpy"):
+        raise ImageError(f"unknown emulator engine {engine!r} (use numba or numpy)")
+    if img.convs:
+        raise ImageError("sharded runs do not expand shared-weight convolution sections (image conv) yet: "
+                         "run this image on one process")
+    if weight_every is not None and int(weight_every) < 1:
+        raise ImageError(f"weight_every must be >= 1 steps, got {weight_every}")
+    steps = int(steps)
+    if steps < 0:
+        raise ImageError(f"steps must be >= 0, got {steps}")
+    N, I = sh.neuron_core.size, img.n_inputs
+    rp = rank_programs(sh)
+    projs = _plastic(sh, rp)
+    for pp in projs:
+        hook = getattr(pp.engine, "use_engine", None)
+        if hook is not None:
+            hook(pp.state, engine)
+    n = rp.nid.size
+    pl = rp.local
+    pd = rp.deferred
+    if engine == "numba":
+        pl = flatten(pl)
+        pl = dataclasses.replace(pl, syn_post=pl.syn_post[:0], syn_delay=pl.syn_delay[:0], syn_add=pl.syn_add[:0],
+                                 syn_slot=pl.syn_slot[:0])
+    run_chunk = engine_numba.run_chunk if engine == "numba" else engine_numpy.run_chunk
+    if not projs:                 # static: delivery runs; the image-order synapse arrays are not read
+        pd = flatten(pd)
+        pd = dataclasses.replace(pd, syn_post=pd.syn_post[:0], syn_delay=pd.syn_delay[:0], syn_add=pd.syn_add[:0],
+                                 syn_slot=pd.syn_slot[:0])
+    M = comm.allreduce_min(rp.min_delay)
+    interval = max(1, min(M, max(1, _CHUNK_BUDGET // max(1, N + I)), max(steps, 1)))
+    if probe is None:
+        probe = emulator._image_probe(img)
+    probe = np.ascontiguousarray(probe, np.int64)
+    mine = np.isin(probe, rp.nid)
+    post_local = np.unique(np.concatenate([np.searchsorted(rp.nid, pp.post_ids[np.isin(pp.post_ids, rp.nid)])
+                                           for pp in projs])) if projs else np.zeros(0, np.int64)
+    lprobe = np.unique(np.concatenate([np.searchsorted(rp.nid, probe[mine]), post_local])).astype(np.int64)
+    col_user = np.searchsorted(lprobe, np.searchsorted(rp.nid, probe[mine]))
+    col_post = np.searchsorted(lprobe, post_local)
+    st = State.initial(pl)
+    sched = InputSchedule(pl)
+    stats = ShardStats(comm.rank, n, int(sh.syn_id.size), int(pd.syn_ptr[-1]) if pd.syn_ptr.size else 0, interval,
+                       program_bytes=_nbytes(pl) + _nbytes(pd))
+    us = np.zeros((steps, lprobe.size), np.int64)
+    vs = np.zeros((steps, lprobe.size), np.int64)
+    out = ChunkOut(np.empty((max(1, interval * (n + 1)), 2), np.int64), us[:0], vs[:0])
+    dsrc_spikes = np.zeros(pd.n_neurons + pd.n_inputs, np.int64)   # spikes per deferred source (n + global id)
+    slot_acc = np.zeros(pd.slot_post.size, np.int64)
+    slot_mark = np.zeros(pd.slot_post.size, np.uint8)
+    scratch_links = np.zeros((img.n_cores + 1, img.n_cores), np.int64) if projs else None
+    ring = st.ring.reshape(-1)
+    record = comm.rank == 0
+    rec = np.empty((1 << 16 if record else 0, 2), np.int64)     # rank 0: every spike, in the one-process order
+    n_rec = 0
+    spk = np.zeros(N + I, bool)
+    v_all = np.zeros(N, np.int64)
+    rec_steps, rec_w = [], {pp.index: [] for pp in projs}
+    stats.setup_s = time.perf_counter() - t_setup
+    t0 = 0
+    while t0 < steps:
+        k_n = min(interval, steps - t0)
+        c0 = time.perf_counter()
+        in_ptr, in_ids = sched.chunk(t0, k_n)
+        need = k_n * n + in_ids.size
+        if need > out.spikes.shape[0]:
+            out.spikes = np.empty((max(need, 2 * out.spikes.shape[0]), 2), np.int64)
+        out.n_spikes = 0
+        out.trace_u, out.trace_v = us[t0:t0 + k_n], vs[t0:t0 + k_n]
+        run_chunk(pl, st, t0, k_n, in_ptr, in_ids, lprobe, out)
+        payload, in_step, in_src = _split_local(out.spikes, out.n_spikes, n, max(N, 1), N, rp.nid, t0)
+        c1 = time.perf_counter()
+        allsp, counts = comm.allgather_array(payload)
+        c2 = time.perf_counter()
+        stats.bytes_sent += payload.nbytes * (comm.size - 1)
+        stats.bytes_received += (allsp.size - payload.size) * 8
+        src = np.empty(allsp.size + in_src.size, np.int64)
+        ptr = np.zeros(k_n + 1, np.int64)
+        _merge_interval(allsp, counts, max(N, 1), k_n, in_step, in_src, n, src, ptr, dsrc_spikes)
+        if record:
+            if rec.shape[0] < n_rec + src.size:
+                rec.resize((max(n_rec + src.size, 2 * rec.shape[0]), 2), refcheck=False)
+            rec[n_rec:n_rec + src.size, 0] = np.repeat(np.arange(t0, t0 + k_n, dtype=np.int64), np.diff(ptr))
+            rec[n_rec:n_rec + src.size, 1] = src
+            n_rec += src.size
+        fired = src + n
+        if not projs:
+            _deliver_deferred_runs(t0, k_n, ptr, fired, pd.ring_len, n, ring, pd.run_ptr, pd.run_syn, pd.run_delay,
+                                   pd.run_shift, pd.run_post_base, pd.run_packed, pd.run_slot, pd.src_notes, slot_acc,
+                                   slot_mark)
+        else:
+            for k in range(k_n):
+                t = t0 + k
+                f = fired[ptr[k]:ptr[k + 1]]
+                _deliver_deferred_walk(t, f, pd.ring_len, n, ring, pd.src_ptr, pd.route_axon, pd.route_core,
+                                       pd.src_core, pd.syn_ptr, pd.axon_delay, pd.axon_slotted, pd.syn_post,
+                                       pd.syn_delay, pd.syn_add, pd.syn_slot, pd.slot_post, pd.slot_delay,
+                                       pd.slot_shift, slot_acc, scratch_links)
+                s = src[ptr[k]:ptr[k + 1]]
+                spk[s] = True
+                v_all[rp.nid[post_local]] = vs[t, col_post]
+                learn_step(projs, spk, t, v_all, pd.syn_add)
+                spk[s] = False
+                record_weights(projs, t, steps, weight_every, rec_steps, rec_w)
+        c3 = time.perf_counter()
+        stats.compute_s += c1 - c0
+        stats.exchange_s += c2 - c1
+        stats.deferred_s += c3 - c2
+        stats.intervals += 1
+        t0 += k_n
+        if progress is not None and record:
+            progress(t0, steps)
+    if engine == "numba":
+        engine_numba.fold_link_spikes(pl, st)
+    link = st.link_spikes
+    engine_numba.add_link_spikes(pd.src_ptr, pd.route_core, np.concatenate([np.zeros(n, np.int64), rp.src_core]),
+                                 dsrc_spikes, link)
+    part = {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": us[:, col_user], "v": vs[:, col_user],
+            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes, "link_spikes": link,
+            "weights": {pp.index: (rp.deferred_syn[pp.syn], np.stack(rec_w[pp.index]) if rec_w[pp.index]
+                                   else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
+            "rec_steps": np.asarray(rec_steps, np.int64)}
+    parts = comm.gather(part)
+    if not record:
+        return None, stats
+    rec.resize((n_rec, 2), refcheck=False)
+    return _assemble(img, N, steps, probe, parts, rec, projs), stats
+
+
+def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, spikes: np.ndarray,
+              projs: list) -> RawRun:
+    """Rank 0: the ranks' parts as one :class:`RawRun` in global indices."""
+    u = np.zeros((steps, probe.size), np.int64)
+    v = np.zeros((steps, probe.size), np.int64)
+    fu, fv = np.zeros(N, np.int64), np.zeros(N, np.int64)
+    core = np.zeros(img.n_cores, np.int64)
+    link = np.zeros((img.n_cores + 1, img.n_cores), np.int64)
+    pieces: dict[int, list] = {}
+    rec_steps = np.zeros(0, np.int64)
+    for p in parts:
+        u[:, p["probe_cols"]] = p["u"]
+        v[:, p["probe_cols"]] = p["v"]
+        fu[p["nid"]], fv[p["nid"]] = p["final_u"], p["final_v"]
+        core += p["core_spikes"]
+        link += p["link_spikes"]
+        for k, (gid, w) in p["weights"].items():
+            pieces.setdefault(k, []).append((gid, w))
+        if p["rec_steps"].size:
+            rec_steps = p["rec_steps"]
+    weights = {}
+    plastic = [k for k, pm in enumerate(img.projections) if pm.learning]
+    for k in plastic:
+        got = pieces.get(k, [])
+        gid = np.concatenate([g for g, _ in got]) if got else np.zeros(0, np.int64)
+        order = np.argsort(gid, kind="stable")
+        n_rec = rec_steps.size
+        ws = [w if w.shape[0] == n_rec else np.zeros((n_rec, w.shape[1]), np.int16) for _, w in got]
+        weights[k] = (np.concatenate(ws, axis=1)[:, order] if ws else np.zeros((n_rec, 0), np.int16))
+    return RawRun(steps, spikes, probe, u, v, core, link, fu, fv,
+                  weight_steps=rec_steps if plastic else np.zeros(0, np.int64),
+                  weights=weights if plastic else {})
+
+
+# ------------------------------------------------------------------------------------------------ one rank
+#: environment variables an MPI launcher sets in every rank: MPICH's Hydra (PMI_SIZE), Open MPI, PMIx
+_WORLD_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
+
+
+def launched_by_mpi() -> bool:
+    """True in a process that an MPI launcher (``mpiexec``) started: ``neuromap run`` then runs sharded."""
+    return any(v in os.environ for v in _WORLD_SIZE_VARS)
+
+
+def load_shard(path, rank: int, size: int) -> Shard:
+    """Rank ``rank``'s :class:`Shard` of the image directory ``path`` (of ``size`` ranks). A format version 2
+    image with at least ``size`` shards: ranks own contiguous runs of its shards (chips) balanced by the
+    manifest's synapse and neuron counts, and a rank reads (memory-maps) only ``common.bin`` and its shards,
+    each checked against its sha256 in the manifest, then their rows for structure (:func:`_check_shard`).
+    Otherwise (version 1, or fewer shards than ranks) the whole image is loaded and checked
+    (:func:`neuromap.image.load_image`) and cut by :func:`partition`."""
+    path = Path(path)
+    recover(path)
+    m = read_manifest(path, READABLE_VERSIONS)
+    if m["format_version"] < 2 or len(m["shards"]) < size:
+        img = load_image(path)
+        return shard_of(img, partition(img, size) == rank)
+    count = [e["arrays"].get("synapses.post", {"shape": [0]})["shape"][0]
+             + e["arrays"].get("neurons.id", {"shape": [0]})["shape"][0] for e in m["shards"]]
+    which = [int(i) for i in np.flatnonzero(split_units(np.array(count, np.float64), size) == rank)]
+    common, shards = read_shards(path, m, which)
+    missing = [k for k in ("cores.kind", "cores.axon_ptr", "neurons.core", "routes.src_ptr", "inputs.spike_step",
+                           "inputs.spike_index", "inputs.poisson_p") if k not in common]
+    if missing:
+        raise ImageError(f"{path}: common.bin has no array {missing[0]!r} (image edited; recompile)")
+    meta = image_from_manifest(m, {**{k: np.asarray(v) for k, v in common.items()},
+                                   "synapses.post": np.zeros(0, np.int32), "axons.proj": np.zeros(0, np.int32),
+                                   "axons.syn_ptr": np.zeros(1, np.int64)}, path)
+    cores = np.zeros(meta.n_cores, bool)
+    for i in which:
+        c = np.asarray(m["shards"][i]["cores"], np.int64)
+        if c.size and (c.min() < 0 or c.max() >= meta.n_cores):
+            raise ImageError(f"{path}: manifest shards[{i}].cores names a core the image does not have (recompile)")
+        cores[c] = True
+    return _check_shard(path, _shard_from_bundles(meta, cores, shards, m["arrays"]))
+
+
+def _check_shard(path: Path, sh: Shard) -> Shard:
+    """The structure of a shard read from bundles (each passed its checksum): its neurons are exactly those on
+    its cores, every axon of its cores is named by exactly one of its route entries (delay 0), every synapse
+    targets a neuron of its axon's core with a delay of 1..64, projections and synapse ranges exist. Neuron
+    constants and stored weights were checked when the image was written (``Image.verify``) and are checked by
+    :func:`neuromap.image.load_image`; their checksums here."""
+    def bad(what: str) -> ImageError:
+        return ImageError(f"{path}: shard of cores {np.flatnonzero(sh.cores)[:3].tolist()}...: {what} "
+                          "(image edited; recompile)")
+
+    N, nc, n_proj = sh.neuron_core.size, sh.neuron_core, len(sh.image.projections)
+    if nc.size and (nc.min() < 0 or nc.max() >= sh.image.n_cores):
+        raise bad("neurons.core names a core the image does not have")
+    if np.any(np.diff(sh.nid) <= 0) or (sh.nid.size and (sh.nid[0] < 0 or sh.nid[-1] >= N)) \
+            or not np.all(sh.cores[nc[sh.nid]]) or sh.nid.size != int(np.count_nonzero(sh.cores[nc])):
+        raise bad("neurons.id are not the neurons of its cores")
+    gax, rg = sh.extra["axon_global"], sh.extra["route_axon_global"]
+    if not np.array_equal(gax, rg) or np.any(sh.extra["route_delay"] != 0) or not np.all(sh.cores[sh.axon_core]):
+        raise bad("its route entries do not name each axon of its cores once (with delay 0)")
+    proj = sh.axon_proj
+    if proj.size != gax.size or (proj.size and (proj.min() < 0 or proj.max() >= n_proj)):
+        raise bad("axons.proj")
+    if np.any(sh.axon_src < 0) or np.any(sh.axon_src >= N + sh.image.n_inputs):
+        raise bad("routes.index")
+    post = sh.synapses["post"].astype(np.int64)
+    if post.size != sh.syn_id.size or any(a.size != post.size for a in sh.synapses.values()):
+        raise bad("synapse arrays of different lengths")
+    if post.size:
+        axon_of = np.repeat(np.arange(gax.size), np.diff(sh.syn_ptr))
+        if post.min() < 0 or post.max() >= N or np.any(nc[post] != sh.axon_core[axon_of]):
+            raise bad("synapses.post: a synapse targets a neuron on another core than its axon")
+        d = sh.synapses["delay"]
+        if d.min() < 1 or d.max() > 64:
+            raise bad("synapses.delay outside 1..64")
+        sh.max_delay = int(d.max())
+    return sh
+
+
+def _shard_from_bundles(meta: Image, cores: np.ndarray, shards: list[dict], table: dict) -> Shard:
+    """A :class:`Shard` of the rows of the bundles ``shards`` (format version 2, memory-mapped)."""
+    cat = lambda k: np.concatenate([np.asarray(sh[k]) for sh in shards]) if shards else np.zeros(0)  # noqa: E731
+    for k in list(table):
+        g = k.split(".")[0]
+        if g in ("neurons", "axons", "synapses", "routes") and k not in ("neurons.core", "routes.src_ptr",
+                                                                         "axons.syn_ptr"):
+            for sh in shards:
+                if k not in sh or sh[k].dtype.str != table[k]["dtype"]:
+                    raise ImageError(f"a shard's array {k!r} is missing or not {table[k]['dtype']} (image edited; "
+                                     "recompile)")
+    nid = cat("neurons.id").astype(np.int64)
+    order = np.argsort(nid, kind="stable")
+    neurons = {k.split(".", 1)[1]: cat(k)[order] for k in table
+               if k.startswith("neurons.") and k != "neurons.core"}
+    N = int(table["neurons.core"]["shape"][0])
+    nc = meta.neurons["core"].astype(np.int64)
+    nid = nid[order]
+    neurons["core"] = nc[np.clip(nid, 0, max(N - 1, 0))].astype(np.int32)
+    ap = meta.cores["axon_ptr"].astype(np.int64)
+    gax = np.concatenate([np.arange(ap[c], ap[c + 1]) for c in np.flatnonzero(cores)] or [np.zeros(0, np.int64)])
+    rid = cat("routes.index").astype(np.int64)
+    rcore = cat("routes.core").astype(np.int64)
+    raxon = cat("routes.axon").astype(np.int64)
+    rdelay = cat("routes.delay")
+    route_src = np.searchsorted(meta.routes["src_ptr"].astype(np.int64), rid, side="right") - 1
+    rg = ap[np.clip(rcore, 0, meta.n_cores - 1)] + raxon
+    o = np.argsort(rg, kind="stable")
+    first = cat("axons.syn_first").astype(np.int64)
+    count = cat("axons.syn_count").astype(np.int64)
+    syn_ptr = np.zeros(count.size + 1, np.int64)
+    np.cumsum(count, out=syn_ptr[1:])
+    sh = Shard(image=meta, cores=cores, nid=nid, neurons=neurons, neuron_core=nc,
+               axon_core=rcore[o], axon_proj=cat("axons.proj").astype(np.int64), axon_src=route_src[o],
+               syn_ptr=syn_ptr, syn_id=concat_ranges(first, first + count)[0].astype(np.int64),
+               synapses={k.split(".", 1)[1]: cat(k) for k in ("synapses.post", "synapses.weight", "synapses.delay")},
+               max_delay=1)
+    sh.extra = {"axon_global": gax, "route_axon_global": rg[o], "route_delay": rdelay[o]}
+    return sh
+
+
+def run_rank(image, steps: int, engine: str = "numba", progress=None, weight_every: int | None = None,
+             comm=None, load=None) -> tuple[RawRun | None, Image | None, ShardStats]:
+    """This rank's part of a sharded run of ``image`` (an :class:`Image`, or a path ``load(path, rank, size)``
+    reads this rank's :class:`Shard` from). Every rank reads its shard; if any rank fails (a missing file, a
+    shard failing its checksum) every rank raises that rank's one-line error (collectively: no rank waits for
+    one that stopped). An error after that (a rank dying, out of memory) aborts every rank (``MPI_Abort``):
+    no hang. Returns (the whole run on rank 0, else None; the image metadata; this rank's stats)."""
+    comm = comm or SerialComm()
+    sh, err = None, None
+    try:
+        if isinstance(image, Image):
+            sh = shard_of(image, partition(image, comm.size) == comm.rank)
+        else:
+            sh = load(image, comm.rank, comm.size)
+    except ImageError as e:
+        err = str(e) if comm.size == 1 else f"rank {comm.rank}: {e}"
+    errs = [e for e in comm.allgather(err) if e]
+    if errs:
+        raise ImageError(errs[0])
+    try:
+        raw, stats = emulate_shard(sh, steps, comm, engine, progress=progress, weight_every=weight_every)
+    except BaseException as e:
+        if comm.size == 1:
+            raise
+        sys.stderr.write(f"neuromap: error: rank {comm.rank} of {comm.size} stopped "
+                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); stopping every rank\n")
+        sys.stderr.flush()
+        comm.abort(2)
+        raise
+    return raw, sh.image, stats

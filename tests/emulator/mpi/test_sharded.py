@@ -1,0 +1,127 @@
+"""The sharded emulator (emulator/sharded.py) on K = 1..4 ranks run as threads of this process
+(tests/helpers/ranks.py): spikes in the same order, u/v traces, final state, per-core and per-link counters
+and learned weights equal to the one-process run, on random multi-core images (delays, dendrite slots,
+refractory neurons, explicit and Poisson inputs) and compiled plastic networks with Poisson inputs; the
+partition and the exchange interval. Real MPI (mpiexec, the CLI): test_mpiexec.py."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from emulator import emulate
+from emulator.sharded import partition, run_rank, shard_of
+from neuromap.errors import ImageError
+from neuromap.toolchain import compile_network
+from tests.helpers.cli import run_cli
+from tests.helpers.images import random_image
+from tests.helpers.loihi_learning import net as loihi_stdp_net
+from tests.helpers.mpi_nets import plastic_net
+from tests.helpers.placement import small_target
+from tests.helpers.ranks import run_ranks
+
+
+def assert_same_run(a, b):
+    assert np.array_equal(a.spikes, b.spikes)                 # same spikes in the same order
+    assert np.array_equal(a.probe, b.probe)
+    assert np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v)
+    assert np.array_equal(a.final_u, b.final_u) and np.array_equal(a.final_v, b.final_v)
+    assert np.array_equal(a.core_spikes, b.core_spikes)
+    assert np.array_equal(a.link_spikes, b.link_spikes)
+    assert np.array_equal(a.weight_steps, b.weight_steps)
+    assert sorted(a.weights) == sorted(b.weights)
+    for k in a.weights:
+        assert np.array_equal(a.weights[k], b.weights[k])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_images_on_1_to_4_ranks_equal_one_process(seed):
+    img = random_image(seed, max_delay=9, multapses=seed % 2 == 1)
+    engine = "numpy" if seed % 4 == 3 else "numba"
+    ref = emulate(img, 90, engine)
+    assert ref.spikes.shape[0] > 0
+    for K in (1, 2, 3, 4):
+        got, stats = run_ranks(img, K, 90, engine)
+        assert_same_run(ref, got)
+        assert sum(s.neurons for s in stats) == img.n_neurons
+        assert sum(s.synapses for s in stats) == img.n_synapses
+
+
+@pytest.mark.parametrize("rule", ["homeostatic_stdp", "pool_stdp", "vogels_isp", "clopath"])
+def test_plastic_networks_learn_on_the_post_rank_like_one_process(rule):
+    img = compile_network(plastic_net(3, rule), small_target(max_neurons=4), placer="greedy").image
+    assert img.n_cores >= 8
+    ref = emulate(img, 150, weight_every=10)
+    assert any(not np.array_equal(w[0], w[-1]) for w in ref.weights.values())   # weights learn
+    for K in (1, 2, 3, 4):
+        got, _ = run_ranks(img, K, 150, weight_every=10)
+        assert_same_run(ref, got)
+
+
+def test_exchange_every_min_delay_steps():
+    """Deferred synapses (from another rank, or slotted) all of delay >= 4: spikes are exchanged once every
+    4 steps and the run still equals one process."""
+    img = random_image(7, max_delay=9)
+    d = img.synapses["delay"]
+    img = dataclasses.replace(img, synapses={**img.synapses, "delay": np.maximum(d, 4).astype(np.uint8)})
+    ref = emulate(img, 100)
+    for K in (2, 3):
+        got, stats = run_ranks(img, K, 100)
+        assert_same_run(ref, got)
+        assert {s.interval for s in stats} == {4}
+        assert stats[0].intervals == 25
+
+
+def test_partition_gives_ranks_contiguous_chips_balanced_by_synapses():
+    img = compile_network(plastic_net(1, "homeostatic_stdp"), small_target(max_neurons=2), placer="greedy").image
+    C = img.n_cores
+    chips = (np.arange(C) // 2).astype(np.int32)[::-1].copy()          # two cores a chip, chips in reverse
+    img = dataclasses.replace(img, cores={**img.cores, "chip": chips, "tile_x": chips, "tile_y": 0 * chips})
+    per_core = (np.bincount(np.repeat(np.arange(C), np.diff(img.cores["axon_ptr"])),
+                            weights=np.diff(img.axons["syn_ptr"]), minlength=C)
+                + np.bincount(img.neurons["core"], minlength=C))
+    per_chip = np.bincount(chips, weights=per_core)
+    for K in (1, 2, 3, 5):
+        owner = partition(img, K)
+        assert owner.shape == (C,) and owner.min() >= 0 and owner.max() < K
+        for c in range(chips.max() + 1):                                   # a chip is never split
+            assert np.unique(owner[chips == c]).size == 1
+        by_chip = np.array([owner[chips == c][0] for c in range(chips.max() + 1)])
+        assert np.all(np.diff(by_chip) >= 0) and np.unique(by_chip).size == K   # contiguous runs, all used
+        load = np.bincount(by_chip, weights=per_chip, minlength=K)
+        assert load.max() - load.min() <= 2 * per_chip.max()                # balanced up to a chip or two
+
+
+def test_a_shard_of_every_core_holds_the_whole_image():
+    img = random_image(4)
+    sh = shard_of(img, np.ones(img.n_cores, bool))
+    assert np.array_equal(sh.nid, np.arange(img.n_neurons))
+    assert np.array_equal(sh.syn_id, np.arange(img.n_synapses))
+
+
+def test_one_rank_without_mpi_and_its_errors():
+    img = random_image(1)
+    raw, meta, stats = run_rank(img, 40)
+    assert_same_run(emulate(img, 40), raw)
+    assert stats.exchange_s >= 0 and stats.bytes_sent == 0
+    with pytest.raises(ImageError, match="steps must be >= 0"):
+        run_rank(img, -1)
+    with pytest.raises(ImageError, match="unknown emulator engine"):
+        run_rank(img, 5, engine="fast")
+
+
+def test_run_ranks_refuses_other_backends(tmp_path, capsys):
+    random_image(1).save(tmp_path / "img")
+    code, out, err = run_cli(["run", tmp_path / "img", "--steps", 5, "--ranks", 2, "--backend", "lava"], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert "MPI runs use the emulator backend" in err
+
+
+def test_the_loihi_learning_engine_on_ranks_equals_one_process():
+    """Lava's Loihi 2-factor engine (stochastic rounding draws per step) on 2 ranks of a 100+ core image."""
+    img = compile_network(loihi_stdp_net("additive"), small_target(max_neurons=2), placer="greedy").image
+    ref = emulate(img, 120, weight_every=20)
+    assert any(not np.array_equal(w[0], w[-1]) for w in ref.weights.values())
+    got, _ = run_ranks(img, 2, 120, weight_every=20)
+    assert_same_run(ref, got)

@@ -1,0 +1,73 @@
+"""Ranks in one process for tests of the sharded emulator (:mod:`emulator.sharded`): ``run_ranks(image, K, ...)``
+runs K ranks as threads (the numba kernels release the GIL) over :class:`ThreadComm`, an in-memory transport
+with the collectives of :class:`emulator.sharded.SerialComm`; the real MPI runs are in
+tests/emulator/mpi/test_mpiexec.py."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from emulator.sharded import emulate_shard, partition, shard_of
+
+
+class _Hub:
+    def __init__(self, size: int):
+        self.size = size
+        self.barrier = threading.Barrier(size, timeout=120)
+        self.slots: list = [None] * size
+
+
+class ThreadComm:
+    """Rank ``rank`` of ``hub.size`` threads; every collective is a barrier-separated exchange of Python objects."""
+
+    def __init__(self, hub: _Hub, rank: int):
+        self.hub, self.rank, self.size = hub, rank, hub.size
+
+    def allgather(self, obj):
+        self.hub.barrier.wait()
+        self.hub.slots[self.rank] = obj
+        self.hub.barrier.wait()
+        out = list(self.hub.slots)
+        self.hub.barrier.wait()
+        return out
+
+    def allgather_array(self, a):
+        parts = self.allgather(np.ascontiguousarray(a, np.int64).copy())
+        return np.concatenate(parts), np.array([p.size for p in parts], np.int64)
+
+    def gather(self, obj):
+        parts = self.allgather(obj)
+        return parts if self.rank == 0 else None
+
+    def allreduce_min(self, x):
+        return min(self.allgather(x))
+
+    def abort(self, code):
+        self.hub.barrier.abort()
+        raise SystemExit(code)
+
+
+def run_ranks(image, K: int, steps: int, engine: str = "numba", probe=None, weight_every=None):
+    """The sharded run of ``image`` on K in-process ranks: (rank 0's RawRun, every rank's ShardStats)."""
+    owner = partition(image, K)
+    hub = _Hub(K)
+    results: list = [None] * K
+    errors: list = []
+
+    def one(r):
+        try:
+            results[r] = emulate_shard(shard_of(image, owner == r), steps, ThreadComm(hub, r), engine, probe,
+                                       weight_every=weight_every)
+        except BaseException as e:      # noqa: BLE001 - re-raised below in the calling thread
+            errors.append(e)
+            hub.barrier.abort()
+
+    threads = [threading.Thread(target=one, args=(r,)) for r in range(K)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results[0][0], [s for _, s in results]
