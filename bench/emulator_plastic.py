@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from bench.emulator_vs_lava import LIF_POST, LIF_PRE, PROJ, _digest, _rss_mb, network_arrays
+from bench.emulator_scale import LIF_POST, LIF_PRE, network_arrays as scale_arrays
+from bench.emulator_vs_lava import PROJ, _digest, _rss_mb
 
 NAME = "emulator_plastic"
 DESCRIPTION = ("Plastic emulator (STDPLoihi on LIF(1000) -> 10% -> LIF(1000), numba engine; numpy engine over "
@@ -35,7 +36,7 @@ def image(n: int):
     from neuromap.network import Network
     from neuromap.toolchain import compile_network
 
-    bias, pre, post, w = network_arrays(n)
+    bias, pre, post, w = scale_arrays(n, n // 10)          # emulator_vs_lava's dense_1000 network (10 %)
     w = np.where(w == 0, 2, w)
     net = Network(seed=1)
     net.add_population("pre", n, neuron="loihi_lif", bias_mant=bias.tolist(), **LIF_PRE)

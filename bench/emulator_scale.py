@@ -21,7 +21,7 @@ one thread and with its default threads; medians of ``REPEATS``; the 1-min load 
 recorded. Synaptic events = per spike, the synapses its routes reach. Every run's spikes, final u/v and
 core/link counters are digested: the two trees must agree bit for bit or the result says so.
 
-``python -m bench.emulator_scale [--quick] [--before DIR] [--images a,b]``
+``python -m bench.emulator_scale [--quick] [--before DIR] [--images a,b] [--repeats N]``
 """
 from __future__ import annotations
 
@@ -221,4 +221,6 @@ if __name__ == "__main__":
     else:
         before = argv[argv.index("--before") + 1] if "--before" in argv else None
         names = argv[argv.index("--images") + 1].split(",") if "--images" in argv else None
+        if "--repeats" in argv:
+            REPEATS = int(argv[argv.index("--repeats") + 1])
         print(json.dumps(run(quick="--quick" in argv, before=before, names=names), indent=1))

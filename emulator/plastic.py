@@ -15,9 +15,11 @@ Per emulator step t (0-based):
    initial weights, which the image already holds truncated).
 
 This is Lava's order: a ``LearningDense`` at time step t delivers the pre spikes of t with the
-weights learned up to t - 1, then learns. Both engines give the same integers (the numba engine
-also runs the numba learning kernel). Weights are recorded every ``weight_every`` steps and after
-the last step, per plastic projection in image synapse order.
+weights learned up to t - 1, then learns. Each learning engine has one implementation, its numba kernel
+(``step`` runs it on one projection); the numpy and numba emulator engines differ only in step 1. With the
+numba engine, images whose engines all have a ``KERNEL`` run the fused loop (:mod:`emulator.plastic_numba`).
+Weights are recorded every ``weight_every`` steps and after the last step, per plastic projection in image
+synapse order.
 """
 from __future__ import annotations
 
@@ -164,10 +166,6 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
     if engine == "numba" and plastic_numba.supported(projs):   # engines with numba kernels: one compiled loop
         *run, rec_steps, weights = plastic_numba.emulate_fused(image, p, projs, steps, probe, weight_every)
         return (*run, PlasticRun(rec_steps, weights))
-    for pp in projs:
-        hook = getattr(pp.engine, "use_engine", None)
-        if hook is not None:
-            hook(pp.state, engine)
     st = State.initial(p)
     sched = InputSchedule(p)
     width = p.n_neurons + p.n_inputs

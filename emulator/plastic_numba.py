@@ -9,8 +9,9 @@ weights recorded when ``(t + 1) % weight_every == 0`` or at the last step.
 
 Supported: images whose plastic projections all use registered engines with a numba kernel
 (``KERNEL``, a :class:`neuromap.learning_engines.packing.Kernel`: built in ``homeostatic_stdp`` incl. nn_stdp,
-``vogels_isp``, ``pool_stdp``), any mix of them; each engine's projections are flattened into one group.
-Anything else (``loihi``, ``clopath``) runs on the per-step path of :mod:`emulator.plastic`.
+``vogels_isp``, ``pool_stdp``, ``clopath``), any mix of them; each engine's projections are flattened into one
+group. A kernel that reads v (``Kernel.reads_v``) gets the post neurons' v after the step's LIF update, gathered
+like the spikes. Anything else (``loihi``) runs on the per-step path of :mod:`emulator.plastic`.
 
 The loop is assembled from the registry: :func:`loop_source` writes the source of a ``run`` function with
 one block per kernel engine (its group's arrays unpacked once per call into locals, then one call of its
@@ -66,9 +67,9 @@ def supported(projs) -> bool:
 
 def _link(projs) -> tuple:
     """Where a group meets the network: per projection pre sources and post neurons (concatenated), image
-    synapse ids and weight exponents per synapse, bool buffers for the gathered spikes, and the write-back
+    synapse ids and weight exponents per synapse, bool buffers for the gathered spikes, the write-back
     run ``[start, exp]`` when the synapse ids are one contiguous run ``start ..`` with one exponent >= 0
-    (``[-1, 0]`` otherwise)."""
+    (``[-1, 0]`` otherwise), and an int64 buffer for the gathered post v."""
     pre_src = np.concatenate([pp.pre_src for pp in projs]).astype(np.int64)
     post_ids = np.concatenate([pp.post_ids for pp in projs]).astype(np.int64)
     syn = np.concatenate([pp.syn for pp in projs]).astype(np.int64)
@@ -76,7 +77,8 @@ def _link(projs) -> tuple:
     run = np.array([-1, 0], np.int64)
     if syn.size and np.array_equal(syn, np.arange(syn[0], syn[0] + syn.size)) and wexp.min() == wexp.max() >= 0:
         run[:] = syn[0], wexp[0]
-    return (pre_src, post_ids, syn, wexp, np.zeros(pre_src.size, np.bool_), np.zeros(post_ids.size, np.bool_), run)
+    return (pre_src, post_ids, syn, wexp, np.zeros(pre_src.size, np.bool_), np.zeros(post_ids.size, np.bool_), run,
+            np.zeros(post_ids.size, np.int64))
 
 
 @numba.njit(inline="always")
@@ -85,6 +87,12 @@ def _gather(pre_src, post_ids, spk, pre_b, post_b):
         pre_b[i] = spk[pre_src[i]]
     for i in range(post_ids.shape[0]):
         post_b[i] = spk[post_ids[i]]
+
+
+@numba.njit(inline="always")
+def _gather_v(post_ids, v, post_v):
+    for i in range(post_ids.shape[0]):
+        post_v[i] = v[post_ids[i]]
 
 
 @numba.njit(inline="always")
@@ -111,7 +119,7 @@ import numba
 import numpy as np
 
 from emulator.engine_numba import deliver, step_sources
-from emulator.plastic_numba import _gather, _record, _write_back
+from emulator.plastic_numba import _gather, _gather_v, _record, _write_back
 {imports}
 
 
@@ -159,13 +167,17 @@ def loop_source(engines) -> str:
         imports.append(f"from {m.__name__} import KERNEL as _K{i}")
         imports.append(f"kernel_{i} = _K{i}.step_fields")
         unpack.append(f"    ({', '.join(g)},) = g{i}")
-        unpack.append(f"    l{i}_pre, l{i}_post, l{i}_syn, l{i}_exp, l{i}_preb, l{i}_postb, l{i}_run = l{i}")
+        unpack.append(f"    l{i}_pre, l{i}_post, l{i}_syn, l{i}_exp, l{i}_preb, l{i}_postb, l{i}_run, l{i}_v = l{i}")
         unpack.append(f"    has_{i} = g{i}_{kern.projections}.shape[0] > 0        # {m.ENGINE}: projections")
         w = g[kern.weights]
         learn += [f"        if has_{i}:                                            # {m.ENGINE}",
-                  f"            _gather(l{i}_pre, l{i}_post, spk, l{i}_preb, l{i}_postb)",
-                  f"            kernel_{i}(t + 1, {', '.join(g)}, l{i}_preb, l{i}_postb)",
-                  f"            _write_back(l{i}_syn, l{i}_exp, l{i}_run, {w}, syn_add)"]
+                  f"            _gather(l{i}_pre, l{i}_post, spk, l{i}_preb, l{i}_postb)"]
+        if kern.reads_v:
+            learn += [f"            _gather_v(l{i}_post, v, l{i}_v)",
+                      f"            kernel_{i}(t + 1, {', '.join(g)}, l{i}_preb, l{i}_postb, l{i}_v)"]
+        else:
+            learn += [f"            kernel_{i}(t + 1, {', '.join(g)}, l{i}_preb, l{i}_postb)"]
+        learn += [f"            _write_back(l{i}_syn, l{i}_exp, l{i}_run, {w}, syn_add)"]
         record.append(f"            _record(r{i}, n_rec, {w})")
     n = len(engines)
     return _TEMPLATE.format(names=", ".join(m.ENGINE for m in engines), imports="\n".join(imports),

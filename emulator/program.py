@@ -168,7 +168,7 @@ def _flatten_block(p: Program, s0: int, s1: int, first_syn: int, packed: np.ndar
     # order: source, delay, shift, post; one int64 key while it fits (delays <= 255, shifts <= 15)
     nd, ns, npost = max(p.ring_len, 1), 16, max(p.n_neurons, 1)
     if (s1 - s0) * nd * ns * npost < (1 << 62):
-        order = np.argsort((((src - s0) * nd + delay) * ns + shift) * npost + post, kind="stable")
+        order = np.argsort((((src - s0) * nd + delay) * ns + shift) * npost + post)
     else:
         order = np.lexsort((post, shift, delay, src))
     syn, src, post, delay, shift = syn[order], src[order], post[order], delay[order], shift[order]

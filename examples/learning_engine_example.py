@@ -1,7 +1,8 @@
 """Example learning engine ``pre_trace_hebb``: a complete engine in one module (docs/learning.md, "Adding a
 learning engine"). Registering it (:func:`neuromap.learning_engines.register`) is all it takes for images
-naming it to verify, emulate (numpy, numba per step, the fused numba loop) and run in Lava
-(``NeuromapPlasticSparse``); tests/learning/test_engine_example.py does exactly that.
+naming it to verify, emulate (the per-step loop of either emulator engine and the fused numba loop both run its
+one numba kernel) and run in Lava (``NeuromapPlasticSparse``); tests/learning/test_engine_example.py does exactly
+that, against hand-computed steps and a scalar reference written from the rule below.
 
 The rule (integer, per step t, 1-based; ``rhu(x, n) = (x + 2**(n-1)) >> n``, round half up):
 
@@ -25,8 +26,8 @@ import numba
 import numpy as np
 
 from neuromap.learning_engines import packing
-from neuromap.learning_engines.fixed import TRACE_MAX, WF, XF, Synapses, decay_trace, rshift_round
-from neuromap.learning_engines.packing import arrive, cat, clip_store, offsets, scatter, use_engine  # noqa: F401
+from neuromap.learning_engines.fixed import TRACE_MAX, WF, XF, Synapses, rshift_round
+from neuromap.learning_engines.packing import arrive, cat, clip_store, offsets, scatter
 from neuromap.learning_engines.schema import QuantizeContext, Quantized, SeedRuleSchema, enum_field, int_field
 
 ENGINE = "pre_trace_hebb"
@@ -56,7 +57,6 @@ class State:
     x: np.ndarray            # int64 per synapse, XF fixed point
     n_post: int
     cfg: Schema
-    engine: str = "numpy"
     nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
 
 
@@ -66,18 +66,11 @@ def make_state(learning, arrays, n_pre, n_post, pre_idx, post_idx) -> State:
 
 
 def step(learning, st: State, weights, pre_spikes, post_spikes, t, post_v=None) -> None:
-    """One step (numpy); under the numba emulator engine the kernel below runs instead."""
-    if st.engine == "numba":
-        return packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
-    syn = st.syn
-    arrived = syn.begin(weights, pre_spikes, t)
-    decay_trace(st.x, st.cfg.keep)
-    st.x[arrived] = np.minimum(st.x[arrived] + (1 << XF), TRACE_MAX)
-    syn.w_fine += np.where(post_spikes[syn.post_idx], rshift_round(st.cfg.eta * st.x, XF), 0)
-    syn.codec.store(syn.w_fine, weights)
+    """One step t (1-based) of one projection: the numba kernel below, the engine's one implementation."""
+    packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
 
 
-# ------------------------------------------------------------------ numba kernel (same integers)
+# ------------------------------------------------------------------ the numba kernel
 WEIGHTS = 6
 
 
@@ -115,13 +108,13 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, weights, w_
         p0 = pre_off[j]
         arrive(t, d, p0, pre_off[j + 1] - p0, dr_off[j], pre_spk, arr, dring)
         for q in range(syn_off[j], syn_off[j + 1]):
-            xq = (x[q] * keep + 32768) >> 16
+            xq = rshift_round(x[q] * keep, 16)
             if arr[pre_idx[q]]:
                 xq = min(xq + (1 << XF), TRACE_MAX)
             x[q] = xq
             w = w_fine[q]
             if post_spk[post_idx[q]]:
-                w += (eta * xq + (1 << (XF - 1))) >> XF
+                w += rshift_round(eta * xq, XF)
             clip_store(q, w, lo, hi, sign, w_fine, weights)
 
 

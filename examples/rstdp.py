@@ -19,7 +19,7 @@ from neuromap.network import Network
 from neuromap.toolchain import compile_network
 
 
-def build(seed: int = 7, reward: int = 64) -> Network:
+def build(seed: int = 7, reward: int = 64, start: int = 200) -> Network:
     net = Network(name="rstdp", dt=1.0, seed=seed)
     net.add_population("inp", 40, neuron="poisson", rate=40.0)
     net.add_population("out", 4, neuron="loihi_lif", du=1024, dv=256, vth=120)
@@ -27,7 +27,7 @@ def build(seed: int = 7, reward: int = 64) -> Network:
                 sign_mode="mixed",
                 plasticity={"rule": "rstdp_loihi", "learning_rate": 1, "A_plus": 2, "A_minus": -2,
                             "tau_plus": 10, "tau_minus": 10, "x1_impulse": 16, "y1_impulse": 16, "tau_e": 0.125,
-                            "reward_value": reward, "reward_start": 200, "reward_stop": 300,
+                            "reward_value": reward, "reward_start": start, "reward_stop": start + 100,
                             "reward_period": 400, "reward_until": 2000, "t_epoch": 1, "rng_seed": 1})
     net.add_probe("out", ("v",))
     return net

@@ -9,7 +9,8 @@ Per neuron population: Pearson correlation of per-neuron spike counts, mean rate
 and the relative rate error; per plastic projection: the float net's final weights vs
 the weights the compiled net learned on the emulated chip (integer learning engines;
 frozen initial weights for rules without one), aligned synapse by synapse, as a
-relative RMS error.
+relative RMS error; per non-spiking readout population (NIR ``LI``/``CubaLI``, compiled as a probed-voltage
+readout core): the float reference's membrane voltage vs the chip's ``v / v_scale + v_reset``, step by step.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from backends.emulator import readout_scales
 from emulator import emulate
 from emulator.plastic import synapse_sources
 from neuromap.compiler.fidelity import PopulationCompare, count_correlation
@@ -28,8 +30,8 @@ from neuromap.simulator import simulate
 from neuromap.targets import Target, load_target
 from neuromap.toolchain import compile_network
 
-__all__ = ["CompareReport", "PopulationCompare", "WeightCompare", "compare", "format_report", "learned_weights",
-           "align_weights"]
+__all__ = ["CompareReport", "PopulationCompare", "ReadoutCompare", "WeightCompare", "compare", "format_report",
+           "learned_weights", "align_weights"]
 
 
 @dataclass
@@ -43,6 +45,20 @@ class WeightCompare:
 
 
 @dataclass
+class ReadoutCompare:
+    """Float reference vs chip readout voltage (float units) over every step and probed neuron."""
+
+    name: str
+    neurons: int
+    rms_ref: float                   # rms of the reference voltage
+    rms_error: float                 # rms(v_chip - v_ref)
+    rel_rms_error: float | None      # rms_error / rms_ref (None when the reference is 0 throughout)
+    max_abs_error: float
+    chip_spikes: int                 # 0: the readout core never fired
+    argmax_agreement: float | None   # fraction of steps whose largest-voltage neuron agrees (None: 1 neuron)
+
+
+@dataclass
 class CompareReport:
     network: str
     target: str
@@ -50,6 +66,7 @@ class CompareReport:
     dt: float
     populations: list[PopulationCompare] = field(default_factory=list)
     weights: list[WeightCompare] = field(default_factory=list)
+    readouts: list[ReadoutCompare] = field(default_factory=list)
     quantization: dict[str, Any] = field(default_factory=dict)
     fan_in: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -72,18 +89,21 @@ def _compile_reports(result) -> tuple[dict[str, Any], dict[str, Any], list[str]]
 
 
 def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: str = "numba",
-            freeze_plasticity: bool = False) -> CompareReport:
+            freeze_plasticity: bool = False, allow_reset_approximation: bool = False) -> CompareReport:
     """Run the float reference and the compiled network (emulator) for ``steps`` steps on the same inputs.
 
     ``freeze_plasticity``: run the float reference and the compiled network without plasticity,
     so the comparison measures quantization alone. Otherwise plastic projections with an integer
-    engine learn on the emulated chip and their final weights are compared with the float run's."""
+    engine learn on the emulated chip and their final weights are compared with the float run's.
+    ``allow_reset_approximation``: compile reset-by-subtraction populations as reset-to-v_reset (the loss is in
+    the report's rates)."""
     if freeze_plasticity:
         network = dataclasses.replace(network, projections=[dataclasses.replace(p, plasticity=None)
                                                             for p in network.projections])
     tgt = target if isinstance(target, Target) else load_target(target)
     ref = simulate(network, steps)
-    result = compile_network(network, tgt, rate_check="never")
+    result = compile_network(network, tgt, rate_check="never",
+                             **({"allow_reset_approximation": True} if allow_reset_approximation else {}))
     image = result.image
     hw = result.quantized_network or network         # the network in hardware units, before fan-in legalization
     quantization, fan_in, warnings = _compile_reports(result)
@@ -101,6 +121,7 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
         rep.populations.append(PopulationCompare(
             pm.name, pm.size, int(c_ref.sum()), int(c_hw.sum()), float(r_ref), float(r_hw),
             float(abs(r_hw - r_ref) / r_ref) if r_ref > 0 else None, count_correlation(c_ref, c_hw)))
+    rep.readouts = _readouts(image, run, ref, src)
     scales = {p["name"]: p["scale"] for p in rep.quantization.get("projections", [])}
     hw_w = {pr.name: pr.weight for pr in hw.projections}
     learned = learned_weights(image, run)
@@ -118,6 +139,30 @@ def compare(network: Network, target: Any = "loihi", steps: int = 1000, engine: 
                                          float(np.sqrt(np.mean((w_hw - w_ref) ** 2)) / rms) if rms > 0 else 0.0,
                                          on_chip))
     return rep
+
+
+def _readouts(image, run, ref, src: np.ndarray) -> list[ReadoutCompare]:
+    """One :class:`ReadoutCompare` per readout population that both sides probed (its v)."""
+    out = []
+    col = {int(g): j for j, g in enumerate(run.probe)}
+    for name, (scale, v_reset) in readout_scales(image).items():
+        if name not in ref.traces or "v" not in ref.traces[name]:
+            continue
+        pm = image.population(name)
+        n_ref = np.asarray(ref.trace_neurons[name], np.int64)
+        keep = [i for i, k in enumerate(n_ref) if pm.start + int(k) in col and np.isfinite(scale[k])]
+        if not keep:
+            continue
+        nn = n_ref[keep]
+        v_ref = ref.traces[name]["v"][:, keep]
+        v_hw = run.v[:, [col[pm.start + int(k)] for k in nn]] / scale[nn] + v_reset[nn]
+        rms_ref = float(np.sqrt(np.mean(v_ref ** 2)))
+        err = float(np.sqrt(np.mean((v_hw - v_ref) ** 2)))
+        agree = float(np.mean(np.argmax(v_hw, 1) == np.argmax(v_ref, 1))) if nn.size > 1 else None
+        fired = int(np.count_nonzero((src >= pm.start) & (src < pm.start + pm.size)))
+        out.append(ReadoutCompare(name, int(nn.size), rms_ref, err, err / rms_ref if rms_ref > 0 else None,
+                                  float(np.max(np.abs(v_hw - v_ref), initial=0.0)), fired, agree))
+    return out
 
 
 def learned_weights(image, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -157,6 +202,11 @@ def format_report(rep: CompareReport) -> str:
     for w in rep.weights:
         lines.append(f"weights {w.name}: mean ref {w.mean_ref:.4g}, hw {w.mean_hw:.4g} "
                      f"({'learned' if w.learned_on_chip else 'frozen'}), rms rel error {w.rms_rel_error:.3f}")
+    for r in rep.readouts:
+        rel = "-" if r.rel_rms_error is None else f"{100 * r.rel_rms_error:.2f}%"
+        arg = "" if r.argmax_agreement is None else f", argmax agrees {100 * r.argmax_agreement:.1f}% of steps"
+        lines.append(f"readout {r.name} ({r.neurons} neurons, v): rms ref {r.rms_ref:.4g}, rms error "
+                     f"{r.rms_error:.3g} ({rel}), max error {r.max_abs_error:.3g}{arg}, chip spikes {r.chip_spikes}")
     for msg in rep.warnings:
         lines.append(f"warning: {msg}")
     return "\n".join(lines)

@@ -197,6 +197,9 @@ class Image:
     format_version: int = FORMAT_VERSION
     #: neuron arithmetic of the loihi_lif cores (manifest ``arithmetic``; absent = Loihi's)
     arithmetic: LifArithmetic = LOIHI_ARITHMETIC
+    #: the compile's per-pass records (manifest ``pass_records``, optional: options, statistics, timings,
+    #: peak memory of each pass and analysis; ``neuromap.compiler.result.PassRecord.to_dict``); [] = none
+    pass_records: list[dict[str, Any]] = field(default_factory=list)
     #: convolutional projections stored as kernel + geometry (optional section ``conv``, :mod:`neuromap.conv_geometry`)
     convs: list[conv_geometry.ConvMap] = field(default_factory=list)
 
@@ -402,6 +405,7 @@ class Image:
             **({"conv": [cm.manifest() for cm in self.convs]} if self.convs else {}),
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
+            **({"pass_records": self.pass_records} if self.pass_records else {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -466,7 +470,8 @@ def image_from_manifest(m: dict, arrays: dict[str, np.ndarray], path: Path) -> I
         arithmetic=(LifArithmetic.from_dict(m["arithmetic"], str(path / "manifest.json")) if "arithmetic" in m
                     else LOIHI_ARITHMETIC),
         convs=[conv_geometry.ConvMap.from_manifest(c, arrays.get(f"conv.{i}.kernel"))
-               for i, c in enumerate(m.get("conv", []))])
+               for i, c in enumerate(m.get("conv", []))],
+        pass_records=list(m.get("pass_records", [])))
     return img
 
 

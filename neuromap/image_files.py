@@ -285,6 +285,11 @@ CONV_FIELDS: dict[str, Check] = {
     "projection": _DIM, "in_shape": _list(_DIM, max_len=3), "out_shape": _list(_DIM, max_len=3),
     "kernel_size": _PAIR, "stride": _PAIR, "padding": _PAIR, "dilation": _PAIR, "groups": _DIM,
     "delay": _int(1, 64)}
+#: ``pass_records[i]``: one compile pass or analysis (``neuromap.compiler.result.PassRecord.to_dict``)
+PASS_RECORD_FIELDS: dict[str, Check] = {
+    "name": _str(64), "kind": _enum("pass", "analysis"), "options": _json_object,
+    "statistics": _list(_record({"name": _str(128), "value": _NUM, "unit": _str(64)}), max_len=1024),
+    "wall_s": _NUM, "verify_s": _NUM, "peak_rss_bytes": _int(0, 2 ** 63 - 1)}
 #: every top-level manifest field -> its check (``manifest_sha256`` is checked first, by value)
 MANIFEST_FIELDS: dict[str, Check] = {
     "format": _enum("neuromap-image"),
@@ -303,10 +308,11 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "manifest_sha256": _hex64,
     "arithmetic": _json_object,     # checked field by field by neuromap.core_kinds.loihi_lif.LifArithmetic.from_dict
     "conv": _list(_record(CONV_FIELDS)),   # shared-weight projections (neuromap.conv_geometry)
+    "pass_records": _list(_record(PASS_RECORD_FIELDS), max_len=256),
 }
 #: fields an image may omit (older images: Loihi arithmetic; images without convolutions: conv; version 1
-#: images: no shards)
-MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards")
+#: images: no shards; images compiled before pass records were saved: pass_records)
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards", "pass_records")
 
 
 def _bundle_table(v: Any, where: str) -> None:

@@ -89,7 +89,8 @@ def _suffix(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in YAML_SUFFIXES + JSON_SUFFIXES:
         raise NetworkFormatError(f"unknown file type {ext or '(none)'!r}", file=path,
-                                 fix="name network files *.yaml, *.yml, *.json or *.nir, or give module.py:function")
+                                 fix="name network files *.yaml, *.yml, *.json, *.nir or *.net (lava-dl netx), or give "
+                                     "module.py:function")
     return ext
 
 
@@ -212,7 +213,7 @@ def load_network(path: str | os.PathLike, seed: int | None = None, allow_outside
     (a function returning a Network); ``seed`` overrides the file's seed. ``file:`` references must
     resolve inside the file's directory unless ``allow_outside_files`` (None: :data:`ALLOW_OUTSIDE_FILES`)."""
     path = os.fspath(path)
-    if path.lower().endswith(".nir") or ".py:" in path:  # NIR graph / Python function: neuromap.nir_io
+    if path.lower().endswith((".nir", ".net")) or ".py:" in path:  # NIR / netx / Python function: nir_io
         return load_other(path, seed)
     d = read_network_dict(path)
     if seed is not None and isinstance(d, dict):

@@ -30,7 +30,8 @@ class NIRImportWarning(UserWarning):
 class Convention:
     """One producer's way of writing NIR.
 
-    time_unit: ``"s"`` (one NIR time unit = 1000 ms) or ``"step"`` (one unit = dt).
+    time_unit: ``"s"`` (one NIR time unit = 1000 ms), ``"step"`` (one unit = dt) or ``"s/step"`` (Norse 1.1
+    writes ``tau = dt / tau_inv`` = dt * tau with dt in s: one unit = 1000 / dt_s ms = 1e6 / dt ms).
     dt_ms: the step the producer simulates with by default (ms), used when no dt is given.
     reset: ``"subtract"`` or ``"zero"``: the reset mechanism of its spiking neurons (NIR has no field).
     cuba_current: ``"nir"``: a spike adds ``w_in W h / tau_syn`` to CubaLIF's I (NIR's forward-Euler
@@ -44,8 +45,20 @@ class Convention:
     reset: str
     cuba_current: str
     source: str
+    #: ``exact``: the framework decays by exp(-h/tau) per step (NIR's ODE integrated exactly); ``euler``: by
+    #: 1 - h/tau (forward Euler: snnTorch's beta, Norse's dt * tau_inv), read as tau' = -h / ln(1 - h/tau)
+    #: and, for CubaLIF, the current reaching v as r (h/tau_mem) I per step
+    decay: str = "exact"
+    #: a spike into a LIF node: ``nir`` moves v by r W h/tau (NIR's Euler reading); ``jump`` by r W (Sinabs adds
+    #: the weighted spike to v_mem directly, as its own NIR import builds it: norm_input=False)
+    lif_input: str = "nir"
+    #: ``subtract`` neurons: ``now`` subtracts the threshold at the spike (then it decays with v); ``next`` one step
+    #: later without decaying it (snnTorch's reset_delay): read as a subtracted distance (v_th - v_reset)/a
+    subtract_timing: str = "now"
 
     def time_unit_ms(self, dt: float) -> float:
+        if self.time_unit == "s/step":    # tau written as dt * tau (s^2 per step): one unit = 1000 / dt_s ms
+            return 1e6 / float(dt)
         return 1000.0 if self.time_unit == "s" else float(dt)
 
 
@@ -53,11 +66,14 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
     Convention("nir", "s", 1.0, "zero", "nir",
                "NIR reference (nir/ir/neuron.py): forward Euler, spike = 1 for one step"),
     Convention("snntorch", "s", 0.1, "subtract", "nir", "snntorch/export_nir.py: dt = 1e-4 s hard-coded, "
-               "tau = dt/(1-beta), r = tau/dt, w_in = tau_syn/dt, reset not written (default subtract)"),
-    Convention("norse", "s", 1.0, "zero", "jump", "norse/torch/utils/export_nir.py: tau = time_scaling_factor/"
-               "tau_mem_inv (factor 1: seconds), r = 1, w_in = 1, v_reset written; Norse adds spikes to I"),
+               "tau = dt/(1-beta), r = tau/dt, w_in = tau_syn/dt, reset not written (default subtract)",
+               decay="euler", subtract_timing="next"),
+    Convention("norse", "s/step", 1.0, "zero", "jump", "norse/torch/utils/export_nir.py (Norse 1.1): tau = dt/"
+               "tau_mem_inv with dt = 1e-3 s (dt * tau), r = 1, w_in = 1; Norse adds spikes to I and integrates "
+               "with forward Euler", decay="euler"),
     Convention("sinabs", "step", 1.0, "subtract", "nir", "sinabs/nir.py: tau_mem in steps, r = 1, v_leak = 0, "
-               "no v_reset; sinabs resets by MembraneSubtract"),
+               "no v_reset; sinabs resets by MembraneSubtract; LIF adds W to v_mem (its NIR import: norm_input "
+               "False)", lif_input="jump"),
     Convention("rockpool", "s", 1.0, "subtract", "jump", "rockpool/nn/modules/torch/nir.py: LIFTorch -> CubaLIF, "
                "tau in s (dt 1e-3), r = tau exp(-dt/tau)/dt, w_in = 1; LIFTorch subtracts the threshold"),
     Convention("lava-dl", "step", 1.0, "zero", "nir", "lava/lib/dl/netx/nir_lava.py: tau = 1/decay in steps, "
@@ -70,6 +86,14 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
 _PRODUCER_KEYS = ("producer", "framework", "exporter", "source", "library", "model_name", "generator")
 #: snnTorch's hard-coded export step in seconds (snntorch/export_nir.py)
 SNNTORCH_DT_S = 1e-4
+#: Norse 1.1 writes tau = dt * tau_true (dt = 1e-3 s): a 100 ms time constant is 1e-4; seconds that small are
+#: implausible for any other producer
+NORSE_TAU_MAX = 1e-4
+#: time constants of at least this many NIR units with r = 1 and no synaptic current: steps (sinabs), since a
+#: membrane time constant of seconds is implausible
+STEP_TAU_MIN = 1.0
+#: a time constant more than this many steps long (read in the file's unit) is reported: probably the wrong unit
+TAU_STEPS_MAX = 1e4
 
 
 def convention(name: str) -> Convention:
@@ -102,7 +126,35 @@ def detect(graph: Any, nodes: dict[str, Any]) -> tuple[Convention, str]:
     neurons = [n for n in nodes.values() if type(n).__name__ in ("LIF", "CubaLIF")]
     if neurons and all(_snntorch_signature(n) for n in neurons):
         return CONVENTIONS["snntorch"], f"every LIF/CubaLIF has r = tau / {SNNTORCH_DT_S:g} (snnTorch's export)"
+    spiking = [n for n in nodes.values() if type(n).__name__ in ("LIF", "IF", "CubaLIF", "LI")]
+    if neurons and all(_sinabs_signature(n) for n in spiking):
+        return CONVENTIONS["sinabs"], (f"only LIF/IF/LI nodes with r = 1, v_leak = 0 and every tau >= "
+                                       f"{STEP_TAU_MIN:g} (sinabs's export writes tau in steps)")
+    if neurons and all(_norse_signature(n) for n in neurons):
+        return CONVENTIONS["norse"], (f"every LIF/CubaLIF has r = 1, w_in = 1 and tau below {NORSE_TAU_MAX:g} "
+                                      "(Norse 1.1's export writes dt * tau)")
     return CONVENTIONS["nir"], "no producer named in the file"
+
+
+def _sinabs_signature(node: Any) -> bool:
+    kind = type(node).__name__
+    if kind not in ("LIF", "IF", "LI") or not np.all(np.asarray(node.r, np.float64) == 1):
+        return False
+    if kind == "IF":
+        return True
+    return bool(np.all(np.asarray(node.v_leak, np.float64) == 0)) and bool(
+        np.all(np.asarray(node.tau, np.float64) >= STEP_TAU_MIN))
+
+
+def _norse_signature(node: Any) -> bool:
+    kind = type(node).__name__
+    tau = [np.asarray(node.tau if kind == "LIF" else node.tau_mem, np.float64)]
+    if kind == "CubaLIF":
+        tau.append(np.asarray(node.tau_syn, np.float64))
+        if not np.all(np.asarray(node.w_in, np.float64) == 1):
+            return False
+    return bool(np.all(np.asarray(node.r, np.float64) == 1)) and all(bool(np.all((t > 0) & (t < NORSE_TAU_MAX)))
+                                                                     for t in tau)
 
 
 def _snntorch_signature(node: Any) -> bool:
@@ -125,6 +177,12 @@ def time_constant_warnings(nodes: dict[str, Any], dt: float, unit: float, conv: 
             if not hasattr(node, field) or kind not in ("LIF", "CubaLIF", "LI", "CubaLI"):
                 continue
             tau_ms = float(np.min(np.asarray(getattr(node, field), np.float64))) * unit
+            top_ms = float(np.max(np.asarray(getattr(node, field), np.float64))) * unit
+            if math.isfinite(top_ms) and top_ms > dt * TAU_STEPS_MAX:
+                out.append(f"{nname}.{field}: {top_ms:.3g} ms is {top_ms / dt:.3g} steps of dt = {dt:g} ms (NIR time "
+                           f"unit {unit:g} ms, convention {conv.name!r}): inputs barely move this layer; if the "
+                           "exporter counts time in steps (sinabs, lava-dl) give its --nir-convention or "
+                           "--time-unit step")
             if math.isfinite(tau_ms) and 0 < tau_ms < dt / 10:
                 out.append(f"{nname}.{field}: {tau_ms:.3g} ms is {dt / tau_ms:.3g}x below dt = {dt:g} ms (NIR time "
                            f"unit {unit:g} ms, convention {conv.name!r}): the state decays to 0 within one step; "
@@ -140,6 +198,8 @@ def weight_warnings(net: Any) -> list[str]:
         post = net.populations[proj.post]
         th = post.neuron.get("v_th")
         if post.model not in ("lif", "if") or th is None or not w.size:
+            continue
+        if float(np.min(np.asarray(th, np.float64))) >= np.finfo(np.float64).max:   # a readout (LI): never fires
             continue
         dist = float(np.min(np.asarray(th, np.float64) - np.asarray(post.neuron.get("v_reset", 0.0), np.float64)))
         biggest = float(np.max(np.abs(w)))

@@ -37,6 +37,7 @@ from neuromap import nir_conv, nir_conventions as nc
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import open_regular
 from neuromap.network import Network, Population, Projection
+from neuromap.netx_io import read_netx
 from neuromap.neurons import lif
 
 #: metadata key of the neuromap extension, and its version
@@ -53,7 +54,7 @@ EXPORT_MODELS = ("lif", "if", "poisson", "spike_source")
 #: factor, so exp(-dt/tau_syn) = exp(-1000) is exactly 0.0 in float64 (never below the model's 1e-6 ms)
 INSTANT_SYN_FACTOR = 1000.0
 MIN_TAU = 1e-6
-NEVER = float(np.finfo(np.float64).max)  # threshold of LI / CubaLI stand-ins: never reached
+NEVER = lif.NEVER_FIRES  # threshold of LI / CubaLI stand-ins: never reached (a readout)
 #: largest NIR file read (the graph is loaded into memory by h5py)
 MAX_NIR_BYTES = 2 * 2 ** 30
 
@@ -282,14 +283,14 @@ def read_nir(path: str | os.PathLike, **kwargs) -> Network:
 def load_other(ref: str, seed: int | None = None) -> Network:
     """The :func:`neuromap.io.load_network` hook for inputs that are not YAML/JSON files.
 
-    ``*.nir``: :func:`read_nir` (``seed`` replaces the seed: only inputs are drawn
-    again, synapses are explicit). ``path/to/module.py:function``: imports the file
-    and returns ``function()`` (``function(seed=seed)`` when a seed is given), which
+    ``*.nir``: :func:`read_nir`, ``*.net``: :func:`neuromap.netx_io.read_netx` (lava-dl netx HDF5) (``seed``
+    replaces the seed: only inputs are drawn again, synapses are explicit). ``path/to/module.py:function``:
+    imports the file and returns ``function()`` (``function(seed=seed)`` when a seed is given), which
     must be a Network.
     """
-    if ".py:" in ref and not ref.lower().endswith(".nir"):
+    if ".py:" in ref and not ref.lower().endswith((".nir", ".net")):
         return _load_python(ref, seed)
-    net = read_nir(ref)
+    net = read_netx(ref) if ref.lower().endswith(".net") else read_nir(ref)
     if seed is not None:
         net.seed = Network(seed=seed).seed  # validated like any seed
     return net
@@ -637,9 +638,12 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
                "bias": v("r") * b / unit}
     else:
         leaky = {"LIF": "tau", "LI": "tau"}.get(kind, "tau_mem")
-        out = {"model": "lif", "tau_m": v(leaky) * unit, "v_rest": v("v_leak"), "v_init": v("v_leak")}
+        euler = conv is not None and conv.decay == "euler"
+        tau = (lambda name: _euler_tau(v(name), dt, dt_n, f"{kind}.{name}")) if euler else \
+            (lambda name: v(name) * unit)
+        out = {"model": "lif", "tau_m": tau(leaky), "v_rest": v("v_leak"), "v_init": v("v_leak")}
         if kind in ("CubaLIF", "CubaLI"):
-            out["tau_syn"] = v("tau_syn") * unit
+            out["tau_syn"] = tau("tau_syn")
             out["bias"] = v("r") * v("w_in") * b
             if conv is not None and conv.cuba_current == "jump":   # b added to I every step: I -> w_in b tau_syn/h
                 out["bias"] = out["bias"] * v("tau_syn") / dt_n
@@ -652,7 +656,21 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
             out["v_th"], out["v_reset"] = np.full(n, NEVER), v("v_leak")
     if conv is not None and conv.reset == "subtract" and kind in SPIKING_NODES:
         out["reset"] = "subtract"
+        if conv.subtract_timing == "next" and kind != "IF":   # subtracted a step later, undecayed: distance D/a
+            a = np.exp(-dt / out["tau_m"])
+            out["v_reset"] = out["v_th"] - (out["v_th"] - out["v_reset"]) / a
     return {k: (x if isinstance(x, str) else _compact(x)) for k, x in out.items()}
+
+
+def _euler_tau(tau: np.ndarray, dt: float, dt_n: float, where: str) -> np.ndarray:
+    """tau' (ms) whose exact decay exp(-dt/tau') is the forward-Euler decay 1 - h/tau of a NIR time constant."""
+    x = dt_n / tau
+    if np.any(x >= 1) or np.any(x <= 0):
+        k = int(np.argmax((x >= 1) | (x <= 0)))
+        raise NetworkFormatError(f"tau = {tau[k]:.3g} NIR time units is not above the step h = {dt_n:.3g}: the "
+                                 f"framework's forward-Euler decay 1 - h/tau = {1 - x[k]:.3g} is not in (0, 1)",
+                                 field=where, fix="give the exporter's --nir-convention, or --time-unit / --dt")
+    return -dt / np.log1p(-x)
 
 
 def _compact(a: np.ndarray) -> Any:
@@ -666,19 +684,26 @@ def _weight_gain(node: Any, neuron: dict, n: int, dt: float, dt_n: float, conv: 
     v = lambda name: _vec(getattr(node, name), n, f"{kind}.{name}")  # noqa: E731
     if kind == "IF":
         return v("r") * dt_n
-    if kind in ("CubaLIF", "CubaLI"):
-        if conv is not None and conv.cuba_current == "jump":   # the framework adds w_in W to I directly
-            return v("r") * v("w_in")
-        return v("r") * v("w_in") * dt_n / v("tau_syn")
-    # LIF / LI: the spike moves v by r*W*dt/tau by the end of its arrival step; lif's first-step gain is p
     p = lif.constants({**neuron, "tau_m": _vec(neuron["tau_m"], n, "tau_m"),
                        "tau_syn": _vec(neuron["tau_syn"], n, "tau_syn")}, n, dt)["p"]
+    if kind in ("CubaLIF", "CubaLI"):
+        if conv is not None and conv.cuba_current == "jump":   # the framework adds w_in W to I directly
+            g = v("r") * v("w_in")
+        else:
+            g = v("r") * v("w_in") * dt_n / v("tau_syn")
+        if conv is not None and conv.decay == "euler":   # v_t = (1 - h/tau_mem) v + r (h/tau_mem) I_t: p J = that
+            g = g * (dt_n / v("tau_mem")) / p
+        return g
+    # LIF / LI: the spike moves v by r*W*dt/tau (``jump``: r*W) by the end of its arrival step; lif's first-step
+    # gain is p
     if np.any(p <= 0):
         k = int(np.argmax(p <= 0))
         raise NetworkFormatError(f"tau = {v('tau')[k]:.3g} NIR time units ({v('tau')[k] * dt / dt_n:.3g} ms) is "
                                  f"{dt_n / v('tau')[k]:.3g}x below dt = {dt:g} ms: an input spike decays to exactly 0 "
                                  "within its step", field=f"{kind}.tau",
                                  fix="give the exporter's --nir-convention, or --time-unit / --dt")
+    if conv is not None and conv.lif_input == "jump":
+        return v("r") / p
     return v("r") * dt_n / v("tau") / p
 
 

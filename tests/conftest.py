@@ -3,7 +3,9 @@
 - ``engine``: one :class:`tests.helpers.engines.Engine` per engine that runs Loihi-style images (numpy, numba,
   lava): a test that takes it is a conformance test and runs once per engine; the Lava variant is marked
   ``lava`` and skipped with the reason when lava-nc is not installed. ``emulator_engine``: numpy and numba
-  only (tests of emulator internals such as chunking, or of arithmetic Lava does not run).
+  only (tests of emulator internals such as chunking, or of arithmetic Lava does not run). ``tn_engine``: the
+  TrueNorth core emulator's numpy, numba and scalar reference engines. ``loihi_learning``: one Loihi learning
+  step, the engine's kernel and the array reference of Lava's model (tests/oracles/loihi_learning.py).
 - images that several test files compile from the same example are compiled once per test session (once
   per xdist worker) and treated as read-only by the tests that use them.
 
@@ -16,7 +18,14 @@ from __future__ import annotations
 import pytest
 
 from backends.lava.compat import lava_available
-from tests.helpers.engines import EMULATOR_ENGINES, ENGINE_NAMES, Engine
+from tests.helpers.engines import (
+    EMULATOR_ENGINES,
+    ENGINE_NAMES,
+    LOIHI_LEARNING,
+    TN_ENGINES,
+    Engine,
+    loihi_learning_step,
+)
 
 _LAVA = pytest.param("lava", marks=[pytest.mark.lava, pytest.mark.skipif(
     not lava_available(), reason="needs lava-nc (not installed: core-only venv)")])
@@ -32,6 +41,19 @@ def engine(request) -> Engine:
 def emulator_engine(request) -> Engine:
     """The emulator's numpy and numba engines."""
     return Engine(request.param)
+
+
+@pytest.fixture(scope="session", params=TN_ENGINES)
+def tn_engine(request) -> str:
+    """The TrueNorth core emulator's engines (``emulator.truenorth.run(engine=...)``): numpy, numba, reference."""
+    return request.param
+
+
+@pytest.fixture(scope="session", params=LOIHI_LEARNING)
+def loihi_learning(request):
+    """One Loihi learning step per implementation: the engine's kernel and the array reference of Lava's
+    model (``tests.helpers.engines.loihi_learning_step``)."""
+    return loihi_learning_step(request.param)
 
 
 @pytest.fixture(scope="session")

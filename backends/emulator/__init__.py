@@ -9,6 +9,9 @@ rename) with these keys:
 * ``u/<population>``, ``v/<population>``: (steps, m) int64 traces of the probed
   neurons, value after each step (v after reset); ``neurons/<population>``: the m
   population-local indices. Only for populations with a u/v probe.
+* ``readout/<population>``: (steps, m) float64 membrane voltage of a non-spiking readout population (NIR
+  ``LI`` / ``CubaLI``, ``v_th`` never reached) in the network's float units, ``v / v_scale + v_reset`` of the
+  compile's quantization report (:func:`readout_scales`); same neurons as ``v/<population>``.
 * ``core_spikes``: (C,) int64 spikes emitted by the neurons of each core.
 * ``link_spikes``: (C+1, C) int64 spike messages from core i (row C = host inputs)
   to core j (one per route entry of a spiking source).
@@ -46,6 +49,7 @@ class Results:
     meta: dict = field(default_factory=dict)
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     weight_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    readout: dict[str, np.ndarray] = field(default_factory=dict)
 
     def spike_raster(self, population: str, size: int) -> np.ndarray:
         """(steps, size) 0/1 int8 raster of a population."""
@@ -61,7 +65,7 @@ class Results:
                   "core_spikes": self.core_spikes, "link_spikes": self.link_spikes}
         for name, s in self.spikes.items():
             arrays[f"spikes/{name}"] = s
-        for var in ("u", "v", "neurons", "weights"):
+        for var in ("u", "v", "neurons", "weights", "readout"):
             for name, a in getattr(self, var).items():
                 arrays[f"{var}/{name}"] = a
         if self.weights:
@@ -88,7 +92,32 @@ def load_results(path: str | os.PathLike) -> Results:
     grp = lambda pre: {k[len(pre) + 1:]: v for k, v in d.items() if k.startswith(pre + "/")}  # noqa: E731
     return Results(int(d["steps"]), grp("spikes"), grp("u"), grp("v"), grp("neurons"),
                    d["core_spikes"], d["link_spikes"], json.loads(str(d["meta"])), grp("weights"),
-                   d.get("weight_steps", np.zeros(0, np.int64)))
+                   d.get("weight_steps", np.zeros(0, np.int64)), grp("readout"))
+
+
+def readout_scales(image: Image) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Population -> per-neuron ``(v_scale, v_reset)`` of every non-spiking readout population, from the compile's
+    quantization report (``options.quantization.populations`` entries with ``readout``; NaN scale for neurons of
+    the population that are not readouts)."""
+    q = (image.options or {}).get("quantization") or {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for p in q.get("populations") or []:
+        if not p.get("readout"):
+            continue
+        size = image.population(p["name"]).size
+        s, r = out.setdefault(p["name"], (np.full(size, np.nan), np.zeros(size)))
+        idx = slice(None) if p.get("neurons") is None else np.asarray(p["neurons"], np.int64)
+        s[idx], r[idx] = float(p["v_scale"]), float(p.get("v_reset") or 0.0)
+    return out
+
+
+def add_readouts(image: Image, res: Results) -> Results:
+    """Fill ``res.readout`` (float voltages of the probed neurons of readout populations) from ``res.v``."""
+    for name, (s, r) in readout_scales(image).items():
+        if name in res.v:
+            n = res.neurons[name]
+            res.readout[name] = res.v[name] / s[n] + r[n]
+    return res
 
 
 def weights_by_name(image: Image, weights: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
@@ -132,4 +161,4 @@ def results_from_raw(img: Image, raw, engine: str, n_neurons: int | None = None)
             if var in pr.variables:
                 getattr(res, var)[pop.name] = (raw.u if var == "u" else raw.v)[:, cols]
                 res.neurons[pop.name] = local
-    return res
+    return add_readouts(img, res)

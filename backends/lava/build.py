@@ -22,7 +22,16 @@ from typing import Any
 import numpy as np
 
 from backends.lava.compat import import_lava
-from backends.lava.plan import Connection, LavaPlan, input_raster, learning_rule_kwargs, message_bits, v_groups
+from backends.lava.plan import (
+    Connection,
+    LavaPlan,
+    input_raster,
+    learning_rule_kwargs,
+    message_bits,
+    third_factor_raster,
+    v_groups,
+)
+from neuromap.errors import ImageError
 
 
 @dataclass
@@ -38,6 +47,7 @@ class LavaNetwork:
     spike_sinks: list[Any]                # per neuron group
     monitors: list[tuple[int, str, Any]] = field(default_factory=list)   # (group, "u"/"v", Monitor)
     ties: list[Any] = field(default_factory=list)          # empty Sparse joining components (see tie_groups)
+    rewards: list[Any] = field(default_factory=list)       # third-factor sources of ThirdFactorLIF groups
 
     @property
     def root(self):
@@ -86,16 +96,23 @@ def make_connection(c: Connection, message_bits: int = 0):
 def make_learning_connection(c: Connection, kw: dict):
     """``LearningDense`` (every pair connected) or ``LearningSparse`` with the image's rule as a
     ``Loihi2FLearningRule`` (STDPLoihi builds exactly this rule from its parameters)."""
-    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
     from lava.proc.dense.process import LearningDense
     from lava.proc.sparse.process import LearningSparse
     from scipy.sparse import csr_matrix
 
-    rule = Loihi2FLearningRule(**learning_rule_kwargs(c.learning, c.name))
+    rule = learning_rule(c)
     if c.dense:
         return LearningDense(weights=c.dense_weights(), learning_rule=rule, **kw)
     w = csr_matrix((c.weights, (c.rows, c.cols)), shape=c.shape, dtype=np.int32)
     return LearningSparse(weights=w, learning_rule=rule, **kw)
+
+
+def learning_rule(c: Connection):
+    """The Lava learning rule of plastic connection ``c``: ``Loihi2FLearningRule`` (engine ``loihi``) or
+    ``Loihi3FLearningRule`` (engine ``loihi3f``: y traces from the post neuron)."""
+    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
+    cls = Loihi3FLearningRule if c.third_factor else Loihi2FLearningRule
+    return cls(**learning_rule_kwargs(c.learning, c.name))
 
 
 def tie_groups(plan: LavaPlan) -> list[int]:
@@ -150,12 +167,31 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
         if stage is not None:
             stage.now = what
     doing(f"creating the LIF processes of {len(plan.groups)} neuron groups")
-    lifs = [_lif_class(g, k in vpost)(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth,
-                                      bias_mant=g.bias_mant.astype(np.int32),
-                          bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32),
-                          v=g.v_init.astype(np.int32), name=g.name,
-                          **({} if g.refractory is None else {"refractory": g.refractory}))
-            for k, g in enumerate(plan.groups)]
+    third = {}                   # post group -> its three-factor connection (the neuron serves one)
+    for c in plan.connections:
+        if c.third_factor:
+            if c.post in third:
+                raise ImageError(f"plastic connection {c.name!r}: post group {plan.groups[c.post].name!r} already "
+                                 f"receives a third factor ({third[c.post].name!r}); run on the emulator")
+            third[c.post] = c
+    rules = {k: learning_rule(c) for k, c in third.items()}
+
+    def lif(k, g):
+        kw = dict(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
+                  bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32), v=g.v_init.astype(np.int32),
+                  name=g.name)
+        if k in third:           # the R-STDP post neuron (its y1 filter, the third factor)
+            from backends.lava.procs.third_factor_lif import ThirdFactorLIF  # lazy: imports lava (optional)
+            lr = third[k].learning
+            return ThirdFactorLIF(**kw, learning_rule=rules[k], post_impulse=lr["post_impulse"],
+                                  post_tau=lr["post_tau"])
+        return _lif_class(g, k in vpost)(**kw, **({} if g.refractory is None else {"refractory": g.refractory}))
+    lifs = [lif(k, g) for k, g in enumerate(plan.groups)]
+    rewards = []
+    for k, c in third.items():   # the host-written third factor, one value per neuron and step
+        rew = SpikeSource(data=third_factor_raster(c, steps))
+        rew.s_out.connect(lifs[k].a_third_factor_in)
+        rewards.append(rew)
     used = {c.pre for c in plan.connections + plan.conv_connections if c.pre_kind == "input"}
     sources = [SpikeSource(data=np.ascontiguousarray(raster[:, g.inputs].T, dtype=np.int32))
                if k in used else None for k, g in enumerate(plan.inputs)]
@@ -166,7 +202,12 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
         pre = lifs[c.pre] if c.pre_kind == "neuron" else sources[c.pre]
         pre.s_out.connect(proc.s_in)
         proc.a_out.connect(lifs[c.post].a_in)
-        if c.learning:   # the post neurons' spikes of the step are the back-propagating action potentials
+        if c.third_factor:   # back-propagating spikes and the y traces from the ThirdFactorLIF
+            post = lifs[c.post]
+            post.s_out_bap.connect(proc.s_in_bap)
+            for y in (1, 2, 3):
+                getattr(post, f"s_out_y{y}").connect(getattr(proc, f"s_in_y{y}"))
+        elif c.learning:   # the post neurons' spikes of the step are the back-propagating action potentials
             lifs[c.post].s_out.connect(proc.s_in_bap)
         if c.reads_v:   # clopath reads the post membrane v
             lifs[c.post].v_out.connect(proc.v_in)
@@ -199,4 +240,4 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
         lifs[g].s_out.connect(tie.s_in)
         tie.a_out.connect(lifs[0].a_in)
         ties.append(tie)
-    return LavaNetwork(plan, steps, raster, lifs, sources, conns, sinks, monitors, ties)
+    return LavaNetwork(plan, steps, raster, lifs, sources, conns, sinks, monitors, ties, rewards)

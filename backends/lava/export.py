@@ -376,6 +376,10 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
     plan = plan_image(image, lava_conv=False)   # the script writes Sparse/Dense only: convolutions expanded
     if not plan.groups:
         raise NeuromapError(f"{path}: the image has no neurons, so there is no Lava network to write")
+    third = [c.name for c in plan.connections if c.third_factor]
+    if third:
+        raise NeuromapError(f"{path}: connection {third[0]!r} uses three-factor learning (engine loihi3f), which "
+                            "export-lava does not write; run it in Lava with `neuromap run -b lava` or `validate`")
     npz = path.with_suffix(".npz")
     text = _HEADER.format(network=doc_text(image.network_name), hash=doc_text(image.source_hash[:12] or "-"),
                           n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,

@@ -43,7 +43,7 @@ from neuromap import learning_engines
 from neuromap.conv_geometry import expand as expand_convs
 from neuromap.errors import ImageError
 from neuromap.image import LOIHI_ARITHMETIC, Image, encode_weights
-from neuromap.learning_engines import loihi
+from neuromap.learning_engines import loihi, loihi3f
 from neuromap.poisson_stream import PoissonStream
 
 #: the core kind Lava's LIF/Dense run; other kinds need their own process models
@@ -121,7 +121,12 @@ class Connection:
     @property
     def seed_rule(self) -> bool:
         """Plastic with a neuromap rule engine (``backends.lava.procs.plastic_connection``), not Lava's own."""
-        return bool(self.learning) and self.learning.get("engine") != "loihi"
+        return bool(self.learning) and self.learning.get("engine") not in LAVA_ENGINES
+
+    @property
+    def third_factor(self) -> bool:
+        """Lava's three-factor learning (engine ``loihi3f``): the post LIF is a ``ThirdFactorLIF``."""
+        return bool(self.learning) and self.learning.get("engine") == loihi3f.ENGINE
 
     @property
     def reads_v(self) -> bool:
@@ -516,6 +521,8 @@ def _connections(image, groups, igroups, proj, pre_proc, pre_loc, post_grp, post
                 continue
             c.dense = c.complete
             _check_plastic_connection(image, c)
+            if c.third_factor:
+                _third_factor_connection(image, groups, c)
     _check_floor_splits(image, groups, conns)
     return conns
 
@@ -541,6 +548,33 @@ def _seed_connection(image: Image, groups, igroups, c: Connection) -> None:
     c.learning_arrays = dict(pm.learning_arrays)
 
 
+def _third_factor_connection(image: Image, groups, c: Connection) -> None:
+    """A ``loihi3f`` projection: its post population is one Lava LIF group (the post neuron computes y1 and
+    receives the third factor, neuron by neuron) without refractory periods (``ThirdFactorLIF`` is the
+    ``PyLifModelBitAcc`` LIF); its third-factor events go with the connection."""
+    pm = image.projections[c.proj]
+    g = groups[c.post]
+    where = f"image projection {c.proj} ({pm.name})"
+    if g.population != pm.post or g.size != image.population(pm.post).size:
+        raise ImageError(f"{where}: three-factor learning needs post population {pm.post!r} in one Lava process "
+                         "(give it one du/dv/vth, or run on the emulator)")
+    if g.refractory is not None:
+        raise ImageError(f"{where}: the three-factor post neuron has no refractory period in Lava "
+                         "(use refractory 0, or run on the emulator)")
+    c.learning_arrays = dict(pm.learning_arrays)
+
+
+def third_factor_raster(c: Connection, steps: int) -> np.ndarray:
+    """(n_post, steps) int32: the third factor of each post neuron in Lava time steps 1..steps."""
+    tf = loihi3f.ThirdFactor.from_arrays(c.learning_arrays)
+    out = np.zeros((c.shape[0], steps), np.int32)
+    row = np.zeros(c.shape[0], np.int64)
+    for t in range(1, steps + 1):
+        tf.write(t, row)
+        out[:, t - 1] = row
+    return out
+
+
 def _check_floor_splits(image, groups, conns) -> None:
     """A negative ``weight_exp`` floors the projection's per-(post, delay) sum: refuse splits that share posts."""
     by_target: dict[tuple[int, int], list[Connection]] = {}
@@ -559,6 +593,10 @@ def _check_floor_splits(image, groups, conns) -> None:
                 "one du/dv/vth and one synapse per pair, or use weight_exp >= 0)")
 
 
+#: image engines Lava runs with its own learning processes (LearningDense/LearningSparse)
+LAVA_ENGINES = ("loihi", "loihi3f")
+#: LearningConfig scalars that are ``Loihi3FLearningRule`` keyword arguments (its y traces come from the neuron)
+RULE_SCALARS_3F = ("x1_impulse", "x1_tau", "x2_impulse", "x2_tau", "t_epoch", "rng_seed")
 #: LearningConfig scalars that are ``Loihi2FLearningRule`` keyword arguments
 RULE_SCALARS = ("x1_impulse", "x1_tau", "x2_impulse", "x2_tau", "y1_impulse", "y1_tau", "y2_impulse", "y2_tau",
                 "y3_impulse", "y3_tau", "t_epoch", "rng_seed")
@@ -567,14 +605,16 @@ RULE_SCALARS = ("x1_impulse", "x1_tau", "x2_impulse", "x2_tau", "y1_impulse", "y
 def learning_rule_kwargs(learning: dict, where: str = "image projection") -> dict:
     """``Loihi2FLearningRule`` keyword arguments of an image learning dict (engine ``loihi``): the Lava rule
     strings the compiler parsed (``learning["rules"]``; Lava re-parses them identically) and the scalars."""
-    cfg = loihi.Schema.from_dict(learning, where).config
+    three = learning.get("engine") == loihi3f.ENGINE
+    cfg = (loihi3f if three else loihi).Schema.from_dict(learning, where).config
     rules = cfg.rules or {}
     targets = [k for k in ("dw", "dd", "dt") if getattr(cfg, k)]
     if any(not isinstance(rules.get(k), str) for k in targets):
         raise ImageError(f"{where}: learning has no Lava rule string for {targets} (learning.rules; recompile)")
     if cfg.conn_rng_seed != 2:
         raise ImageError(f"{where}: learning conn_rng_seed {cfg.conn_rng_seed} differs from Lava's fixed 2")
-    return {**{k: rules[k] for k in targets}, **{k: getattr(cfg, k) for k in RULE_SCALARS}}
+    scalars = RULE_SCALARS_3F if three else RULE_SCALARS
+    return {**{k: rules[k] for k in targets}, **{k: getattr(cfg, k) for k in scalars}}
 
 
 def v_groups(plan: LavaPlan) -> set[int]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backends.emulator import Results
+from backends.emulator import Results, add_readouts
 from emulator.traffic import traffic
 from neuromap.image import Image
 
@@ -56,4 +56,4 @@ def to_results(image: Image, raw: LavaRaw) -> Results:
             if var in pr.variables:
                 getattr(res, var)[pop.name] = tr[:, np.searchsorted(ids, pop.start + local)]
                 res.neurons[pop.name] = local
-    return res
+    return add_readouts(image, res)

@@ -35,9 +35,13 @@ def print_problems(e: TargetError) -> None:
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default="numba", show_default=True,
               help="Emulator engine.")
 @click.option("--freeze", is_flag=True, help="Run the float reference without plasticity too (quantization only).")
+@click.option("--allow-reset-approximation", is_flag=True,
+              help="Compile populations with reset: subtract as reset-to-v_reset (as compile does); the report "
+                   "then measures that loss too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @nir_options
-def command(network: str, target: str, steps: int, engine: str, freeze: bool, as_json: bool, nir_kwargs: dict) -> None:
+def command(network: str, target: str, steps: int, engine: str, freeze: bool, allow_reset_approximation: bool,
+            as_json: bool, nir_kwargs: dict) -> None:
     """Compare the float reference and the compiled NETWORK on the emulator for --steps steps.
 
     \b
@@ -49,7 +53,8 @@ def command(network: str, target: str, steps: int, engine: str, freeze: bool, as
     tgt = load_target(target)
     net = load_network_cli(network, nir_kwargs=nir_kwargs)
     try:
-        rep = compare(net, tgt, steps, engine=engine, freeze_plasticity=freeze)
+        rep = compare(net, tgt, steps, engine=engine, freeze_plasticity=freeze,
+                      allow_reset_approximation=allow_reset_approximation)
     except TargetError as e:
         print_problems(e)
         raise

@@ -6,9 +6,11 @@ accounting, :mod:`neuromap.capacity`, that packing, the placement checker and th
 the placement report (traffic, hops, max link load, energy and latency per step,
 objective vs sequential baseline, bound and gap), what limited the mapping (the
 capacity with the highest max-use/limit) and the quantization report when the
-image has one. The compiler's reports are read back from the manifest as the typed reports a compile
-returns (:meth:`neuromap.compiler.CompileReports.from_options`), so ``inspect`` formats the same objects
-as ``compile``. ``--json`` prints one JSON object. Bad or corrupt BUILD: one-line error, exit 2.
+image has one, and the compiler's per-pass records (options, statistics, timings) as the compile saved them in
+the manifest (``pass_records``; older images have none). The compiler's reports are read back from the
+manifest as the typed reports a compile returns (:meth:`neuromap.compiler.CompileReports.from_options`), so
+``inspect`` formats the same objects as ``compile``. ``--json`` prints one JSON object. Bad or corrupt BUILD:
+one-line error, exit 2.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import numpy as np
 from neuromap.capacity import CoreLimits, image_usage, utilization
 from neuromap.cli.compile_cmd import placement_lines
 from neuromap.compiler.lower_truenorth import TrueNorthReport
-from neuromap.compiler.result import CompileReports
+from neuromap.compiler.result import CompileReports, PassRecord, image_pass_records
 from neuromap.conv_geometry import memory_line, memory_report
 from neuromap.image import load_image
 
@@ -60,7 +62,8 @@ def summarize(img, build: str) -> dict:
             "quantization": reports.quantization.to_dict() if reports.quantization is not None else None,
             "truenorth": _truenorth_summary(reports.truenorth),
             "fidelity": reports.fidelity.to_dict() if reports.fidelity is not None else None,
-            "warnings": reports.warnings(), "shared_weights": memory_report(img)}
+            "warnings": reports.warnings(), "shared_weights": memory_report(img),
+            "passes": [r.to_dict() for r in image_pass_records(img)] if img.pass_records else None}
 
 
 def _truenorth_summary(tn: TrueNorthReport | None) -> dict | None:
@@ -120,6 +123,9 @@ def text_lines(s: dict, reports: CompileReports) -> list[str]:
     if fid is not None:   # neuromap/compiler/fidelity.py: what the compile lost, with numbers
         lines.append(fid.summary())
         lines += [f"  approximation: {a}" for a in fid.approximations]
+    if s.get("passes"):       # saved by the compile (manifest pass_records): nothing recomputed
+        lines.append("compiler passes (as recorded when compiled):")
+        lines += ["  " + PassRecord.from_dict(r).line() for r in s["passes"]]
     lines += [f"warning: {w}" for w in s.get("warnings", [])]
     return lines
 

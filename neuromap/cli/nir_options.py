@@ -1,5 +1,6 @@
 """Options of ``simulate`` / ``compile`` / ``compare`` for ``.nir`` networks: step, time unit, exporter
-convention and inputs (:func:`neuromap.nir_io.read_nir`; conventions in docs/nir.md).
+convention and inputs (:func:`neuromap.nir_io.read_nir`; conventions in docs/nir.md); ``.net`` (lava-dl netx,
+:func:`neuromap.netx_io.read_netx`) takes the step and the inputs.
 
 ``--dt MS`` (step), ``--time-unit s|ms|us|step|MS`` (what one NIR time unit is), ``--nir-convention NAME``
 (snntorch, norse, sinabs, rockpool, lava-dl, lava, nir), ``--input-rate HZ`` (every Input node is a
@@ -21,6 +22,7 @@ from neuromap.errors import NeuromapError
 from neuromap.image_files import load_numpy_file
 from neuromap.io import load_network
 from neuromap.network import Network, Population
+from neuromap.netx_io import read_netx
 from neuromap.nir_conventions import CONVENTIONS, NIRImportWarning
 from neuromap.nir_io import read_nir
 
@@ -33,17 +35,18 @@ MAX_RASTER_CELLS = 10 ** 9
 def nir_options(f):
     """Add the ``.nir`` options to a command; they reach it as ``nir_kwargs`` (read_nir keywords or {})."""
     @click.option("--dt", "nir_dt", type=click.FloatRange(min=0, min_open=True), default=None, metavar="MS",
-                  help=".nir only: the step in ms (default: the file's neuromap extension, else the convention's: "
-                       "snntorch 0.1, others 1).")
+                  help=".nir/.net only: the step in ms (default: the file's neuromap extension, else the convention's: "
+                       "snntorch 0.1, others 1; .net: 1).")
     @click.option("--time-unit", "nir_time_unit", default=None, metavar="s|ms|us|step|MS",
                   help=".nir only: what one NIR time unit is (default: the convention's; s for snntorch/norse/"
                        "rockpool, step for sinabs/lava-dl/lava).")
     @click.option("--nir-convention", type=click.Choice(list(CONVENTIONS), case_sensitive=False), default=None,
                   help=".nir only: how the exporter wrote the file (docs/nir.md); default: detected.")
     @click.option("--input-rate", type=click.FloatRange(min=0), default=None, metavar="HZ",
-                  help=".nir only: every Input node is a Poisson source at HZ (default 10).")
+                  help=".nir/.net only: every Input node (.net: the input layer) is a Poisson source at HZ "
+                       "(default 10).")
     @click.option("--input-spikes", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                  help=".nir only: a .npy (steps, neurons) spike raster for the Input node, or a .npz with one "
+                  help=".nir/.net only: a .npy (steps, neurons) spike raster for the Input node, or a .npz with one "
                        "raster per Input node name.")
     @functools.wraps(f)
     def wrapper(*args, nir_dt=None, nir_time_unit=None, nir_convention=None, input_rate=None, input_spikes=None,
@@ -75,9 +78,14 @@ def read_kwargs(network: str, given: dict[str, Any]) -> dict:
     used = [k for k, v in given.items() if v is not None]
     if not used:
         return {}
-    if not network.lower().endswith(".nir"):
-        raise NeuromapError(f"{network}: {', '.join(used)} appl{'ies' if len(used) == 1 else 'y'} to .nir networks "
-                            "only (a network file states its own dt and inputs)")
+    if network.lower().endswith(".net"):      # lava-dl netx: step-based, one input population
+        bad = [k for k in ("--time-unit", "--nir-convention") if given.get(k) is not None]
+        if bad:
+            raise NeuromapError(f"{network}: {', '.join(bad)} appl{'ies' if len(bad) == 1 else 'y'} to .nir networks "
+                                "only (a lava-dl netx file counts time in steps)")
+    elif not network.lower().endswith(".nir"):
+        raise NeuromapError(f"{network}: {', '.join(used)} appl{'ies' if len(used) == 1 else 'y'} to .nir and .net "
+                            "networks only (a network file states its own dt and inputs)")
     if given["--input-rate"] is not None and given["--input-spikes"] is not None:
         raise NeuromapError("--input-rate and --input-spikes: give one of them")
     out: dict[str, Any] = {}
@@ -147,7 +155,10 @@ def _load(network: str, seed: int | None, nir_kwargs: dict | None):
         return load_network(network, seed=seed)
     kw = dict(nir_kwargs)
     rasters = kw.pop("raster", None)
-    net = read_nir(network, **kw)
+    if network.lower().endswith(".net"):
+        net = read_netx(network, dt=kw.get("dt", 1.0), inputs=(kw.get("inputs") or {}).get("*"))
+    else:
+        net = read_nir(network, **kw)
     if seed is not None:
         net.seed = Network(seed=seed).seed
     if rasters is not None:

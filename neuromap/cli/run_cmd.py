@@ -3,7 +3,8 @@
 The emulator backend is bit-accurate to Lava 0.10.0 fixed_pt (docs/emulator.md);
 ``--engine`` picks its numba (default) or numpy time loop (same integers). The lava
 backend runs the image as Lava processes (``Loihi2SimCfg(select_tag="fixed_pt")``,
-docs/lava-backend.md; needs lava-nc). Prints spike counts per population; ``-o`` writes
+docs/lava-backend.md; needs lava-nc). Prints spike counts per population and the final voltage of each
+non-spiking readout population (NIR ``LI``/``CubaLI``, in float units); ``-o`` writes
 the results file documented in :mod:`backends.emulator` (same layout for both backends);
 ``--json`` prints one JSON object instead (schema in docs/json.md).
 
@@ -21,6 +22,7 @@ import sys
 import time
 
 import click
+import numpy as np
 
 from neuromap.cli import quiet_option
 from neuromap.errors import NeuromapError
@@ -132,6 +134,9 @@ def _report(build, img, res, steps, backend, engine, how, elapsed, output, as_js
     pops = [{"name": p.name, "size": p.size, "kind": p.kind, "spikes": int(res.spikes[p.name].shape[0]),
              "spikes_per_neuron_step": res.spikes[p.name].shape[0] / (max(p.size, 1) * steps)}
             for p in img.populations]
+    readouts = {name: {"neurons": [int(i) for i in res.neurons[name]], "final_v": [float(x) for x in tr[-1]],
+                       "argmax_final": int(np.argmax(tr[-1])) if tr.shape[1] else None}
+                for name, tr in res.readout.items()}
     if as_json:
         click.echo(json.dumps({"build": str(build), "network": img.network_name, "target": img.target,
                                "backend": backend, "engine": engine if backend == "emulator" else None,
@@ -139,12 +144,16 @@ def _report(build, img, res, steps, backend, engine, how, elapsed, output, as_js
                                "inter_core_messages": int(res.link_spikes[:img.n_cores].sum()
                                                           - res.link_spikes[:img.n_cores].trace())
                                if res.link_spikes.size else 0,
-                               "elapsed_s": elapsed, "output": output}))
+                               "elapsed_s": elapsed, "output": output, "readouts": readouts}))
         return
     width = max([len("population")] + [len(p.name) for p in img.populations])
     click.echo(f"{img.network_name}: {steps} steps on {how}, {img.n_cores} cores ({elapsed:.2f} s)")
     click.echo(f"{'population':<{width}}  {'size':>7} {'spikes':>10}")
     for p in pops:
         click.echo(f"{p['name']:<{width}}  {p['size']:>7} {p['spikes']:>10}")
+    for name, r in readouts.items():   # non-spiking readout cores: their voltage is the output
+        vals = ", ".join(f"{x:.4g}" for x in r["final_v"][:8]) + (", ..." if len(r["final_v"]) > 8 else "")
+        click.echo(f"readout {name}: v after step {steps} (float units) [{vals}], largest: neuron "
+                   f"{r['argmax_final']}")
     if output is not None:
         click.echo(f"wrote {output}")

@@ -36,7 +36,8 @@ RULE_NEAREST = {
     "pool_esn": "pool_stdp (its functionally defined secretion runs on the integer engine; the ESN "
                 "controller is a per-neuron float recurrent network no core runs, docs/voltage-rules.md)",
 }
-#: lif/if parameters loihi_lif holds once per population (du, dv, vth; v resets to 0)
+#: lif/if parameters loihi_lif holds once per neuron group (du, dv, vth; v resets to 0): per-neuron values
+#: compile as groups of one population (:func:`neuromap.compiler.quantize.uniform_groups`)
 SHARED = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset"), "if": ("v_th", "v_reset")}
 
 
@@ -98,13 +99,7 @@ def find_problems(network: Network, target: Any, learning_rules: tuple[str, ...]
             out.append(Problem(item, f"model {m!r} cannot run on {tn!r} (it runs {', '.join(target.neuron.models)})",
                                alt))
             continue
-        if m in SHARED:
-            for key in SHARED[m]:
-                x = np.asarray(pop.neuron[key], float)
-                if x.ndim and x.size and np.ptp(x) != 0.0:
-                    out.append(Problem(f"{item}.{key}", f"varies across neurons ({x.min():g}..{x.max():g}); "
-                                       f"{tn} cores hold one value per population",
-                                       f"split {name} into populations with equal {key}"))
+        if m in SHARED:   # per-neuron values: the quantize pass splits the population into groups (uniform_groups)
             if not float(np.min(pop.neuron["v_th"])) > float(np.max(pop.neuron["v_reset"])):
                 out.append(Problem(f"{item}.v_th", "threshold not above reset; hardware neurons reset to 0 and "
                                    "fire above a positive threshold", "v_th > v_reset"))

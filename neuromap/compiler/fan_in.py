@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.compiler.analysis import Analysis
 from neuromap.compiler.quantize import DU_OFFSET
 from neuromap.errors import TargetError
 from neuromap.network import Network, Projection
@@ -89,14 +90,26 @@ def _merged(pr: Projection, n_pre: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return uniq % n_pre, uniq // n_pre, w, d
 
 
+def population_fan_ins(network: Network) -> dict[str, np.ndarray]:
+    """:func:`fan_in` of every ``loihi_lif`` population of ``network``."""
+    return {name: fan_in(network, name) for name, pop in network.populations.items() if pop.model == "loihi_lif"}
+
+
+#: inputs per neuron of every loihi_lif population, shared by the legalize_fan_in pass and its verifier (an
+#: analysis: computed once while the network is the same object, :mod:`neuromap.compiler.analysis`)
+FAN_IN = Analysis("fan_in", ("network",), lambda st: population_fan_ins(st.network))
+
+
 def legalize_fan_in(network: Network, target: Any, cover: int = 4,
-                    levels: int | None = None) -> tuple[Network, FanInReport]:
+                    levels: int | None = None, fan_ins: dict[str, np.ndarray] | None = None
+                    ) -> tuple[Network, FanInReport]:
     """Return a network where no ``loihi_lif`` neuron has more than ``fan_in_limit(target)`` inputs.
 
     ``cover``: for a group of unequal weights, the relay quantum q is chosen so that ``cover``
     simultaneous spikes of the group's largest weight fit in the relay levels. ``levels``: at most this
     many relays per group (default and maximum ``2**decay_bits >> activation_shift``); fewer relays
     keep the relayed neuron's own fan-in small, at the price of clipping larger partial sums.
+    ``fan_ins``: :func:`population_fan_ins` of ``network`` when the caller has it (the :data:`FAN_IN` analysis).
     """
     K = fan_in_limit(target)
     rep = FanInReport(limit=K)
@@ -110,7 +123,7 @@ def legalize_fan_in(network: Network, target: Any, cover: int = 4,
     for name, pop in network.populations.items():
         if pop.model != "loihi_lif":
             continue
-        fi = fan_in(network, name)
+        fi = fan_ins[name] if fan_ins is not None else fan_in(network, name)
         plastic = np.zeros(pop.size, np.int64)
         for pr in network.projections:
             if pr.post == name and pr.plasticity is not None and pr.n_synapses:
@@ -242,15 +255,14 @@ def _mantissa_max(target: Any, sign_mode: str, sign: int) -> int:
 def fan_in_pass(st):
     """Pass ``legalize_fan_in``: relay trees for neurons above the fan-in limit; report in ``reports.fan_in``.
     Options ``fan_in_cover`` (default 4), ``fan_in_levels`` (default: the most the target allows)."""
-    net, rep = legalize_fan_in(st.network, st.target, cover=st.options.fan_in_cover, levels=st.options.fan_in_levels)
+    net, rep = legalize_fan_in(st.network, st.target, cover=st.options.fan_in_cover, levels=st.options.fan_in_levels,
+                               fan_ins=st.analyses.get(FAN_IN, st))
     return dataclasses.replace(st, network=net, reports=dataclasses.replace(st.reports, fan_in=rep))
 
 
 def verify_fan_in(st) -> None:
     K = fan_in_limit(st.target)
-    for name, pop in st.network.populations.items():
-        if pop.model == "loihi_lif":
-            fi = fan_in(st.network, name)
-            if fi.size and fi.max() > K:
-                raise TargetError(f"legalize_fan_in left neuron {name}[{int(fi.argmax())}] with fan-in "
-                                  f"{int(fi.max())} > {K}")
+    for name, fi in st.analyses.get(FAN_IN, st).items():   # cached: the pass kept the network when nothing was over
+        if fi.size and fi.max() > K:
+            raise TargetError(f"legalize_fan_in left neuron {name}[{int(fi.argmax())}] with fan-in "
+                              f"{int(fi.max())} > {K}")

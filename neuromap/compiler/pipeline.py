@@ -43,6 +43,7 @@ from neuromap.compiler import (
     place as _place,
     quantize as _quantize,
 )
+from neuromap.compiler.analysis import AnalysisManager
 from neuromap.compiler.arithmetic import is_loihi, lif_arithmetic
 from neuromap.compiler.conv_share import share_convs
 from neuromap.compiler.fidelity import fidelity_report
@@ -96,6 +97,8 @@ class CompileState:
     runner: ImageRunner | None = None
     #: progress within the running pass, ``progress(done, total)`` (+ ``label``; :mod:`neuromap.progress`), or None
     progress: Callable | None = None
+    #: the compile's cached analyses, shared by every state of one compile (:mod:`neuromap.compiler.analysis`)
+    analyses: AnalysisManager = field(default_factory=AnalysisManager, compare=False)
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,8 @@ def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRun
         run, verify = p.kinds[kind]
         st = dataclasses.replace(st, progress=_pass_progress(progress, i, len(names), name))
         t0 = time.perf_counter()
-        st = run(st)
+        before, st = st, run(st)
+        st.analyses.after_pass(before, st)          # drop the analyses whose inputs the pass replaced
         t1 = time.perf_counter()
         verify(st)
         records.append(PassRecord(name, "pass", _declared(opts, p.options), p.statistics(st), t1 - t0,
@@ -355,4 +359,5 @@ def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRun
                                Statistic("rate_sample_steps", rate.steps if rate is not None else 0, "steps")],
                               time.perf_counter() - t0, peak_rss_bytes(), 0.0))
     st.image.options = {**opts.recorded(), **reports.to_options()}
+    st.image.pass_records = [r.to_dict() for r in records]
     return CompileResult(st.image, opts, reports, records, st.quantized_network)

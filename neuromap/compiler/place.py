@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
+from neuromap.compiler.analysis import Analysis
 from neuromap.compiler.lower import lower_to_image
 from neuromap.errors import TargetError
 from neuromap.network import Network
@@ -213,6 +214,11 @@ def core_utilization(graph: SynapseGraph, core_of: np.ndarray, n_cores: int, tar
     return out
 
 
+#: the network's synapse graph (inputs included), shared by the place pass and its verifier (an analysis:
+#: computed once while the network is the same object, :mod:`neuromap.compiler.analysis`)
+SYNAPSE_GRAPH = Analysis("synapse_graph", ("network",), lambda st: SynapseGraph.from_network(st.network))
+
+
 def place_pass(st):
     """Pass ``place``: fills ``placement`` (population -> (core, slot)), ``core_positions`` (tile and chip of
     every image core) and ``reports.placement``."""
@@ -227,7 +233,7 @@ def place_pass(st):
     mode = o.rates
     rate_steps = int(o.rate_steps)
     net, tgt = st.network, st.target
-    graph = SynapseGraph.from_network(net)
+    graph = st.analyses.get(SYNAPSE_GRAPH, st)
     time_limit, deterministic = placement_time_limit(o, graph.n_synapses)
     rates = estimate_rates(net, tgt, mode, rate_steps, st.runner)
     report = phase_progress(st.progress)
@@ -304,7 +310,7 @@ def verify_place(st) -> None:
     (:func:`neuromap.capacity.count` over the input axons of the network's own synapse graph,
     rebuilt here). Inputs are host-side (they occupy no core)."""
     net, tgt, pl = st.network, st.target, st.placement or {}
-    graph = SynapseGraph.from_network(net)
+    graph = st.analyses.get(SYNAPSE_GRAPH, st)
     n_cores = 1 + max((int(c.max(initial=-1)) for c, _ in pl.values()), default=-1)
     core_of = np.full(graph.n_neurons, -1, np.int64)
     off = 0

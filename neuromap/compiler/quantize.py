@@ -38,6 +38,7 @@ from neuromap.compiler.reset import check_reset
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Probe, Projection
 from neuromap.neurons import neuron_module  # noqa: F401  (registry import keeps model names honest)
+from neuromap.neurons.lif import NEVER_FIRES
 
 #: Lava's ``ds_offset``: the current decays by (du + 1) / 4096 (lava/proc/lif/models.py,
 #: AbstractPyLifModelFixed). Part of the ``loihi_lif`` model's arithmetic, not of the target.
@@ -107,6 +108,13 @@ class PopulationQuant:
     decay_v_rel_error: float
     bias_max_rel_error: float
     refractory_dropped: int = 0
+    #: population-local neurons of this entry when the population was quantized in groups (per-neuron tau_m,
+    #: tau_syn, v_th or v_reset: one entry per group of equal values, :func:`uniform_groups`); None: all
+    neurons: list[int] | None = None
+    #: a non-spiking readout (v_th = :data:`~neuromap.neurons.lif.NEVER_FIRES`): vth is the largest mantissa and
+    #: the scale keeps every reachable v below it; float v = v_hw / v_scale + v_reset
+    readout: bool = False
+    v_reset: float | None = None
 
 
 @dataclass
@@ -231,12 +239,15 @@ def encode_bias(b: np.ndarray, f: _Fields) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------------- weights
 def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
-                     rng: np.random.Generator | None = None, sign_mode: str | None = None) -> dict[str, Any]:
+                     rng: np.random.Generator | None = None, sign_mode: str | None = None,
+                     exp_floor: int | None = None) -> dict[str, Any]:
     """Choose the shared exponent and mantissas for target values ``x`` (input to u, hardware units).
 
     Contribution of mantissa m with exponent e: ``m * 2**(e + act_shift)``. Every exponent in
     [exp_min, exp_max] is tried with nearest rounding at the widest weight format; the one with
     the smallest sum of squared errors wins (ties: the larger exponent, i.e. smaller mantissas).
+    ``exp_floor``: smallest exponent tried (a projection from a population quantized in groups: Lava runs one
+    connection per group and would floor each partial sum under a negative exponent, ``backends/lava/plan.py``).
     Returns dict(mantissa int64, exp, bits, sign_mode, clipped, zeroed, value float64).
     """
     x = np.asarray(x, float)
@@ -254,7 +265,8 @@ def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
         raw = q * step
         return np.clip(raw, lo, hi).astype(np.int64), (raw < lo) | (raw > hi)
 
-    exps = np.arange(f.exp_max, f.exp_min - 1, -1, dtype=np.int64)
+    lowest = f.exp_min if exp_floor is None else min(max(f.exp_min, exp_floor), f.exp_max)
+    exps = np.arange(f.exp_max, lowest - 1, -1, dtype=np.int64)
     approx = _squared_errors(x, 2.0 ** (exps + f.act_shift), float(step), float(lo), float(hi))
     exact: dict[int, float] = {}
 
@@ -275,9 +287,12 @@ def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
             best = i
     e = int(exps[best])
     m, clipped = mant(e, rounding)
+    # the fewest bits whose step (a power of two) divides every mantissa: the step may be as large as the
+    # lowest set bit of all mantissas together (one OR over the array instead of a modulo per width)
+    low = int(np.bitwise_or.reduce(np.abs(m))) if m.size else 0
     bits = f.bits_max
     for b in range(f.bits_min, f.bits_max + 1):
-        if np.all(m % f.step(sign_mode, b) == 0):
+        if low % f.step(sign_mode, b) == 0:
             bits = b
             break
     return {"mantissa": m, "exp": e, "bits": bits, "sign_mode": sign_mode, "clipped": int(clipped.sum()),
@@ -312,9 +327,10 @@ def _squared_errors(x, scales, step, lo, hi):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------- the pass
 @dataclass
 class _PopPlan:
-    s: float
-    p: float            # float propagator from synaptic current to v (lif), 1 for if
-    v_reset: float
+    s: Any              # voltage scale (per neuron when ``split``)
+    p: Any              # float propagator from synaptic current to v (lif), 1 for if
+    v_reset: Any
+    split: bool = False  # neurons quantized in groups of equal du/dv/vth (:func:`uniform_groups`)
 
 
 def _saturating_scale(network: Network, post: str, s_max: float, p: float, f: _Fields) -> float:
@@ -355,6 +371,121 @@ def _neuron_constants(pop: Population, dt: float, fld: str) -> dict[str, float]:
     return {"a": a, "b": b, "p": p, "theta": theta, "v_reset": v_reset, "tau_m": tm, "tau_syn": ts,
             "drift": drift}
 
+#: float parameters a ``loihi_lif`` core holds once per neuron group (du, dv, vth; v resets to 0)
+GROUP_KEYS = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset"), "if": ("v_th", "v_reset")}
+
+
+def uniform_groups(pop: Population) -> list[np.ndarray]:
+    """Population-local neuron indices of each group of equal :data:`GROUP_KEYS` values (first-appearance
+    order; one group when they are uniform). The quantize pass gives each group its own du/dv/vth and voltage
+    scale: the population stays one population (results and probes keyed by it), the Lava backend runs one
+    ``LIF`` process per group (``backends/lava/plan.py``)."""
+    cols = [np.broadcast_to(np.asarray(pop.neuron[k], float), (pop.size,)) for k in GROUP_KEYS[pop.model]]
+    if pop.size == 0 or all(np.all(c == c[0]) for c in cols):
+        return [np.arange(pop.size)]
+    _, first, inv = np.unique(np.stack(cols, axis=1), axis=0, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    return [np.flatnonzero(inv == k) for k in np.argsort(first, kind="stable")]
+
+
+def _part(pop: Population, idx: np.ndarray) -> Any:
+    """The neurons ``idx`` of ``pop`` as a population-like view (per-neuron arrays sliced)."""
+    import types
+    cut = {k: (v[idx] if isinstance(v, np.ndarray) and v.ndim and v.size == pop.size else v)
+           for k, v in pop.neuron.items()}
+    return types.SimpleNamespace(name=pop.name, model=pop.model, size=int(idx.size), neuron=cut)
+
+
+def _readout_bound(pop: Any, c: dict, keep_u: float, keep_v: float, in_max: np.ndarray | None,
+                   f: "_Fields") -> float:
+    """Largest |v - v_reset| (float units) a readout neuron can reach: its initial value, or the steady state of
+    every source firing every step (u <= p in / (1 - keep_u)) plus the bias drift, over (1 - keep_v)."""
+    if keep_v >= 1.0:
+        raise TargetError(f"populations.{pop.name}: a non-spiking readout needs a leak (tau_m), or its voltage has "
+                          "no bound a 24-bit register can hold")
+    n = pop.neuron
+    v0 = float(np.max(np.abs(np.asarray(n["v_init"], float) - c["v_reset"]), initial=0.0))
+    drive = c["p"] * float(np.max(in_max, initial=0.0)) / max(1.0 - keep_u, 1.0 / f.decay_unity) \
+        if in_max is not None else 0.0
+    vinf = np.asarray(n["v_rest"], float) + np.asarray(n["bias"], float)
+    drift = float(np.max(np.abs(vinf - c["v_reset"]), initial=0.0)) * (1.0 - keep_v)
+    return v0 + (drive + drift) / (1.0 - keep_v) + drift
+
+
+def _quantize_group(pop: Any, name: str, idx: np.ndarray | None, network: Network, target: Any, f: "_Fields",
+                    dt: float, w_need: float, in_max: np.ndarray | None, v_headroom_bits: int,
+                    fld: str) -> tuple[dict[str, Any], PopulationQuant]:
+    """One group of neurons with equal du/dv/vth: (per-neuron integer fields and ``_p``, its report entry)."""
+    c = _neuron_constants(pop, dt, fld)
+    readout = pop.model == "lif" and float(np.min(np.asarray(pop.neuron["v_th"], float))) >= NEVER_FIRES
+    # decays: u decays by (du + DU_OFFSET)/unity, v by dv/unity
+    if pop.model == "lif":
+        du = min(max(decay_constant(dt, c["tau_syn"], f.decay_unity) - DU_OFFSET, 0), f.decay_max)
+        dv = min(decay_constant(dt, c["tau_m"], f.decay_unity), f.decay_max)
+    else:
+        du, dv = f.decay_max, 0        # u = this step's input only; v does not leak
+    keep_u = (f.decay_unity - du - DU_OFFSET) / f.decay_unity
+    keep_v = (f.decay_unity - dv) / f.decay_unity
+    a_hw = keep_v
+    # float bias per step in v' units (drift toward v_inf, or the if drift)
+    n = pop.neuron
+    if pop.model == "lif":
+        vinf = np.asarray(n["v_rest"], float) + np.asarray(n["bias"], float)
+        bias_f = np.broadcast_to((vinf - c["v_reset"]) * (1.0 - a_hw), (pop.size,)).astype(float)
+        bias_exact = np.broadcast_to((vinf - c["v_reset"]) * (1.0 - c["a"]), (pop.size,))
+    else:
+        bias_f = np.broadcast_to(c["drift"], (pop.size,)).astype(float)
+        bias_exact = bias_f
+    # the voltage scale s: threshold as large as the fields allow, then limited by bias and weights
+    t_cap = min(f.vth_max << f.vth_shift, 1 << (int(math.log2(f.v_max + 1)) - v_headroom_bits))
+    if readout:   # no threshold: every reachable v stays below the largest one (the core never spikes)
+        top = min(f.vth_max << f.vth_shift, f.v_max) - 1
+        limits = {"voltage": top / max(1.05 * _readout_bound(pop, c, keep_u, keep_v, in_max, f), 1e-300)}
+    else:
+        limits = {"threshold": t_cap / c["theta"]}
+    bmax = float(np.max(np.abs(bias_f))) if pop.size else 0.0
+    if bmax > 0:
+        limits["bias"] = f.bias_max / bmax
+    if w_need > 0:
+        limits["weight"] = f.w_hi["excitatory"] * 2.0 ** (f.exp_max + f.act_shift) / (c["p"] * w_need)
+        # u accumulates to in / (1 - keep_u) when every source fires every step: keep that inside the
+        # current register (it wraps, unlike v which saturates)
+        u_worst = c["p"] * float(in_max.max()) / max(1.0 - keep_u, 1.0 / f.decay_unity)
+        if u_worst > 0:
+            limits["current"] = f.u_max / u_worst
+    bound = min(limits, key=lambda k: limits[k])
+    if readout:
+        s, vth = min(limits[bound], float(f.v_max)), f.vth_max
+    else:
+        s_try = _saturating_scale(network, name, limits[bound], c["p"], f)
+        vth = int(math.floor(s_try * c["theta"] / (1 << f.vth_shift)))
+        if vth < 1:
+            raise TargetError(f"{fld}: the {bound} field leaves no room for the threshold "
+                              f"(scale {limits[bound]:.3g} hw units per v unit gives vth < 1)")
+        s = vth * (1 << f.vth_shift) / c["theta"]
+    mant, bexp = encode_bias(s * bias_f, f)
+    b_real = mant.astype(float) * (1 << bexp.astype(np.int64))
+    nz = bias_exact != 0
+    bias_err = float(np.max(np.abs(b_real[nz] / s - bias_exact[nz]) / np.abs(bias_exact[nz]))) if nz.any() else 0.0
+    v0 = np.rint(s * (np.broadcast_to(np.asarray(n["v_init"], float), (pop.size,)) - c["v_reset"]))
+    v0 = np.clip(v0, -f.v_max, f.v_max).astype(np.int64)
+    # refractory steps carry over exactly (v held at v_reset = 0), capped at the target's maximum
+    refr_f = np.broadcast_to(np.asarray(n.get("refractory", 0), np.int64), (pop.size,))
+    refr_hw = np.minimum(refr_f, refractory_limit(target))
+    refr = int(np.max(refr_f - refr_hw)) if pop.size else 0
+    lif = pop.model == "lif"
+    q = PopulationQuant(
+        name=name, model=pop.model, size=pop.size, v_scale=s, vth=vth, bound_by=bound,
+        threshold_rel_error=0.0 if readout else 1.0 / (vth * (1 << f.vth_shift)), du=du, dv=dv,
+        tau_syn=c["tau_syn"], tau_syn_hw=_realized_tau(dt, keep_u) if lif else None,
+        decay_u_rel_error=abs((1 - keep_u) - (1 - c["b"])) / (1 - c["b"]) if lif else 0.0,
+        tau_m=c["tau_m"], tau_m_hw=_realized_tau(dt, keep_v) if lif else None,
+        decay_v_rel_error=abs((1 - keep_v) - (1 - c["a"])) / (1 - c["a"]) if lif else 0.0,
+        bias_max_rel_error=bias_err, refractory_dropped=refr,
+        neurons=None if idx is None else [int(i) for i in idx], readout=readout, v_reset=c["v_reset"])
+    return {"du": du, "dv": dv, "vth": vth, "bias_mant": mant.astype(np.int64), "bias_exp": bexp.astype(np.int64),
+            "v": v0, "refractory": refr_hw, "_p": c["p"]}, q
+
 
 def quantize_network(network: Network, target: Any, rounding: str = "nearest", seed: int | None = None,
                      v_headroom_bits: int = 1) -> tuple[Network, QuantizationReport]:
@@ -379,18 +510,17 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
     hw = Network(name=network.name, dt=network.dt, seed=network.seed)
     hw.source = network.source
     dt = network.dt
-    consts: dict[str, dict] = {}
     plans: dict[str, _PopPlan] = {}
 
-    # largest |input to u| per unit scale s, per post population (weights must fit at exp_max), and the
+    # largest |input to u| per unit scale s, per post neuron (weights must fit at exp_max), and the
     # largest input one neuron can get in one step if every source fires (per sign; u must not wrap)
-    w_need: dict[str, float] = {}
+    w_need: dict[str, np.ndarray] = {}
     in_max: dict[str, np.ndarray] = {}
     for pr in network.projections:
         post = network.populations[pr.post]
         if post.model in FLOAT_MODELS and pr.n_synapses:
             w_reach = quantize_learning.reachable_weights(pr)      # plastic: as large as the rule lets them grow
-            w_need[pr.post] = max(w_need.get(pr.post, 0.0), float(np.max(np.abs(w_reach))))
+            np.maximum.at(w_need.setdefault(pr.post, np.zeros(post.size)), pr.post_idx, np.abs(w_reach))
             signed = (-1.0 if pr.target == ("inh",) else 1.0) * w_reach
             acc = in_max.setdefault(pr.post, np.zeros((2, post.size)))
             np.add.at(acc[0], pr.post_idx, np.maximum(signed, 0.0))
@@ -404,71 +534,29 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
                                   "(run the compatibility check first)")
             hw.populations[name] = pop
             continue
-        c = _neuron_constants(pop, dt, fld)
-        consts[name] = c
-        # decays: u decays by (du + DU_OFFSET)/unity, v by dv/unity
-        if pop.model == "lif":
-            du = min(max(decay_constant(dt, c["tau_syn"], f.decay_unity) - DU_OFFSET, 0), f.decay_max)
-            dv = min(decay_constant(dt, c["tau_m"], f.decay_unity), f.decay_max)
-        else:
-            du, dv = f.decay_max, 0        # u = this step's input only; v does not leak
-        keep_u = (f.decay_unity - du - DU_OFFSET) / f.decay_unity
-        keep_v = (f.decay_unity - dv) / f.decay_unity
-        a_hw = keep_v
-        # float bias per step in v' units (drift toward v_inf, or the if drift)
-        n = pop.neuron
-        if pop.model == "lif":
-            vinf = np.asarray(n["v_rest"], float) + np.asarray(n["bias"], float)
-            bias_f = np.broadcast_to((vinf - c["v_reset"]) * (1.0 - a_hw), (pop.size,)).astype(float)
-            bias_exact = np.broadcast_to((vinf - c["v_reset"]) * (1.0 - c["a"]), (pop.size,))
-        else:
-            bias_f = np.broadcast_to(c["drift"], (pop.size,)).astype(float)
-            bias_exact = bias_f
-        # the voltage scale s: threshold as large as the fields allow, then limited by bias and weights
-        t_cap = min(f.vth_max << f.vth_shift, 1 << (int(math.log2(f.v_max + 1)) - v_headroom_bits))
-        limits = {"threshold": t_cap / c["theta"]}
-        bmax = float(np.max(np.abs(bias_f))) if pop.size else 0.0
-        if bmax > 0:
-            limits["bias"] = f.bias_max / bmax
-        if w_need.get(name, 0.0) > 0:
-            limits["weight"] = f.w_hi["excitatory"] * 2.0 ** (f.exp_max + f.act_shift) / (c["p"] * w_need[name])
-            # u accumulates to in / (1 - keep_u) when every source fires every step: keep that inside the
-            # current register (it wraps, unlike v which saturates)
-            u_worst = c["p"] * float(in_max[name].max()) / max(1.0 - keep_u, 1.0 / f.decay_unity)
-            if u_worst > 0:
-                limits["current"] = f.u_max / u_worst
-        bound = min(limits, key=lambda k: limits[k])
-        s_try = _saturating_scale(network, name, limits[bound], c["p"], f)
-        vth = int(math.floor(s_try * c["theta"] / (1 << f.vth_shift)))
-        if vth < 1:
-            raise TargetError(f"{fld}: the {bound} field leaves no room for the threshold "
-                              f"(scale {limits[bound]:.3g} hw units per v unit gives vth < 1)")
-        s = vth * (1 << f.vth_shift) / c["theta"]
-        mant, bexp = encode_bias(s * bias_f, f)
-        b_real = mant.astype(float) * (1 << bexp.astype(np.int64))
-        nz = bias_exact != 0
-        bias_err = float(np.max(np.abs(b_real[nz] / s - bias_exact[nz]) / np.abs(bias_exact[nz]))) if nz.any() else 0.0
-        v0 = np.rint(s * (np.broadcast_to(np.asarray(n["v_init"], float), (pop.size,)) - c["v_reset"]))
-        v0 = np.clip(v0, -f.v_max, f.v_max).astype(np.int64)
-        # refractory steps carry over exactly (v held at v_reset = 0), capped at the target's maximum
-        refr_f = np.broadcast_to(np.asarray(n.get("refractory", 0), np.int64), (pop.size,))
-        refr_hw = np.minimum(refr_f, refractory_limit(target))
-        refr = int(np.max(refr_f - refr_hw)) if pop.size else 0
-        if refr:
-            rep.warnings.append(f"populations.{name}.refractory: shortened by up to {refr} steps "
-                                f"(the target allows {refractory_limit(target)})")
-        hw.add_population(name, pop.size, "loihi_lif", du=du, dv=dv, vth=vth, bias_mant=mant.astype(np.int64),
-                          bias_exp=bexp.astype(np.int64), u=0, v=v0, refractory=refr_hw)
-        plans[name] = _PopPlan(s, c["p"], c["v_reset"])
-        lif = pop.model == "lif"
-        rep.populations.append(PopulationQuant(
-            name=name, model=pop.model, size=pop.size, v_scale=s, vth=vth, bound_by=bound,
-            threshold_rel_error=1.0 / (vth * (1 << f.vth_shift)), du=du, dv=dv,
-            tau_syn=c["tau_syn"], tau_syn_hw=_realized_tau(dt, keep_u) if lif else None,
-            decay_u_rel_error=abs((1 - keep_u) - (1 - c["b"])) / (1 - c["b"]) if lif else 0.0,
-            tau_m=c["tau_m"], tau_m_hw=_realized_tau(dt, keep_v) if lif else None,
-            decay_v_rel_error=abs((1 - keep_v) - (1 - c["a"])) / (1 - c["a"]) if lif else 0.0,
-            bias_max_rel_error=bias_err, refractory_dropped=refr))
+        groups = uniform_groups(pop)
+        cols: dict[str, np.ndarray] = {}
+        s_n, p_n, vr_n = np.zeros(pop.size), np.zeros(pop.size), np.zeros(pop.size)
+        for idx in groups:
+            part = pop if len(groups) == 1 else _part(pop, idx)
+            g_need = float(np.max(w_need[name][idx], initial=0.0)) if name in w_need else 0.0
+            g_in = in_max[name][:, idx] if name in in_max else None
+            fields, q = _quantize_group(part, name, idx if len(groups) > 1 else None, network, target, f, dt,
+                                        g_need, g_in, v_headroom_bits, fld)
+            for k, v in fields.items():
+                if k != "_p":
+                        cols.setdefault(k, np.zeros(pop.size, np.int64))[idx] = v
+            s_n[idx], p_n[idx], vr_n[idx] = q.v_scale, fields["_p"], q.v_reset
+            if q.refractory_dropped:
+                rep.warnings.append(f"populations.{name}.refractory: shortened by up to {q.refractory_dropped} "
+                                    f"steps (the target allows {refractory_limit(target)})")
+            rep.populations.append(q)
+        one = lambda a: a[0] if a.size and np.all(a == a[0]) else a  # noqa: E731  (one value per population)
+        hw.add_population(name, pop.size, "loihi_lif", du=one(cols["du"]), dv=one(cols["dv"]), vth=one(cols["vth"]),
+                          bias_mant=cols["bias_mant"], bias_exp=cols["bias_exp"], u=0, v=cols["v"],
+                          refractory=cols["refractory"])
+        plans[name] = _PopPlan(float(s_n[0]), float(p_n[0]), float(vr_n[0])) if len(groups) == 1 else \
+            _PopPlan(s_n, p_n, vr_n, split=True)
 
     for k, pr in enumerate(network.projections):
         fld = f"{where}projections[{k}] ({pr.name})"
@@ -477,18 +565,24 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
             continue
         pl = plans[pr.post]
         sign = -1.0 if pr.target == ("inh",) else 1.0
-        x = sign * pl.s * pl.p * pr.weight
         rule = pr.plasticity["rule"] if pr.plasticity else None
+        if pl.split and rule:
+            raise TargetError(f"{fld}.plasticity: {rule} onto {pr.post!r}, whose neurons need different "
+                              "du/dv/vth (per-neuron tau_m, tau_syn, v_th or v_reset): a plastic projection needs "
+                              "one voltage scale (give its post population uniform values, or freeze it)")
+        gain = pl.s * pl.p if not pl.split else (pl.s * pl.p)[pr.post_idx]
+        x = sign * gain * pr.weight
         plastic = rule and quantize_learning.quantize_plastic(pr, x, pl.s * pl.p, sign, f, rounding, rng, dt, fld,
                                                                        post=pl)
-        q = plastic[0] if plastic else quantize_weights(x, f, rounding, rng)
+        pre_split = pr.pre in plans and plans[pr.pre].split
+        q = plastic[0] if plastic else quantize_weights(x, f, rounding, rng, exp_floor=0 if pre_split else None)
         nz = pr.weight != 0
         if nz.any() and not np.any(q["mantissa"][nz]):
             raise TargetError(f"{fld}.weight: all {int(nz.sum())} nonzero weights round to 0 "
                               f"(largest |w| {np.abs(pr.weight).max():g} -> {np.abs(x).max():.3g} hw units; "
                               f"smallest representable {2.0 ** (f.exp_min + f.act_shift):g}); "
                               "raise the weights or lower v_th - v_reset")
-        w_eff = q["value"] / (sign * pl.s * pl.p)
+        w_eff = q["value"] / (sign * gain)
         rel = np.abs(w_eff[nz] - pr.weight[nz]) / np.abs(pr.weight[nz])
         if rule and not plastic:
             rep.warnings.append(f"projections[{k}] ({pr.name}).plasticity: {rule} frozen at the initial weights "
@@ -504,12 +598,18 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
                                          hw_opts, {}))
         rep.projections.append(ProjectionQuant(
             name=pr.name, pre=pr.pre, post=pr.post, n_synapses=pr.n_synapses,
-            scale=sign * pl.s * pl.p / 2.0 ** (q["exp"] + f.act_shift), weight_exp=q["exp"],
+            scale=sign * pl.s * pl.p / 2.0 ** (q["exp"] + f.act_shift) if not pl.split else math.nan,
+            weight_exp=q["exp"],
             effective_bits=q["bits"], sign_mode=q["sign_mode"],
             rms_rel_error=float(np.sqrt(np.mean(rel ** 2))) if rel.size else 0.0,
             max_rel_error=float(rel.max()) if rel.size else 0.0, clipped=q["clipped"], zeroed=q["zeroed"],
             plasticity=rule, learning=plastic[3] if plastic else None))
 
+    probed_v = {pb.population for pb in network.probes if "v" in pb.variables}
+    for q in rep.populations:   # a readout is read through its voltage: probe it when the network did not
+        if q.readout and q.name not in probed_v:
+            hw.probes.append(Probe(q.name, ("v",), None))
+            probed_v.add(q.name)
     for pb in network.probes:
         pop = network.populations[pb.population]
         if pop.model in FLOAT_MODELS:

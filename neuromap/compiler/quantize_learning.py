@@ -14,8 +14,10 @@ from the network model and writes the result through the engine's typed schema):
 - nonlinear functions (Carlson's K and homeostatic factor per spike count; S, decay(C) and the
   soma production per calcium value) as tables rounded to nearest.
 
-Pair ``stdp`` compiles onto Lava's 2-factor learning engine instead (engine ``loihi``,
-:func:`_stdp_loihi`; docs/learning.md, *Pair STDP from the float rule*).
+Pair ``stdp`` compiles onto Lava's 2-factor learning engine instead (engine ``loihi``, its ``quantize``:
+:func:`neuromap.learning_engines.loihi.quantize`; docs/learning.md, *Pair STDP from the float rule*). Every
+engine goes through the same interface: this module computes the weights and the plain numbers
+(:class:`~neuromap.learning_engines.schema.QuantizeContext`), the engine's ``quantize`` its fields.
 
 Each parameter's relative rounding error and each table's largest error go to the report.
 Rounding: nearest (Python ``round``, half to even, compile time only).
@@ -30,7 +32,8 @@ from neuromap import learning_engines
 from neuromap.errors import ImageError, TargetError
 from neuromap.learning_engines import loihi3f
 from neuromap.learning_engines.clopath import mant_shift  # noqa: F401  (re-exported: tests, bench)
-from neuromap.learning_engines.schema import QuantizeContext, Quantized
+from neuromap.learning_engines.loihi import _ACC_FRAC, loihi_product, nearest_literal
+from neuromap.learning_engines.schema import QuantizeContext, Quantized, SeedRuleSchema
 from neuromap.learning_rules import config_from_rules
 from neuromap.plasticity.rstdp import reward_steps
 
@@ -70,98 +73,6 @@ def reachable_weights(pr) -> np.ndarray:
     return np.maximum(np.abs(pr.weight), top if math.isfinite(top) else w0)
 
 
-#: Lava's learning-engine widths (lava/magma/core/learning/constants.py): trace 7 b, w factor 9 b, scaling
-#: mantissa 4 b, accumulator 15 b; a product's MAC is shifted right by max(0, widths + 4 - 15) before
-#: ``<< s_exp``, and the accumulator holds the weight << 7
-_W_TRACE, _W_SYN, _W_MANT, _W_ACC, _ACC_FRAC = 7, 9, 4, 15, 7
-#: trace impulse the pair-STDP mapping aims for (x1, y1 saturate at 127: room for ~6 close spikes)
-STDP_IMPULSE = 20.0
-
-
-def loihi_product(coef: float, w_factor: bool, fld: str, name: str) -> tuple[str, float, float]:
-    """A Lava rule literal and a trace impulse for ``coef`` (stored-weight units per spike of the float trace,
-    per stored-weight unit when the product has a w factor): ``(literal, impulse, realized coef)``.
-
-    The product adds ``m 2**(s_exp - 7) x1 / 2**shift`` weight units (``shift`` 5 with a 9-bit w factor, else
-    0), so per float trace unit ``m 2**(s_exp - 7) I / 2**shift``; the 4-bit mantissa ``m`` and exponent are
-    chosen so the impulse ``I`` (8-bit fraction) lands nearest :data:`STDP_IMPULSE`, then ``I`` absorbs the
-    rest of ``coef``. Raises TargetError when no impulse in [1, 127] reaches it."""
-    shift = max(0, _W_TRACE + (_W_SYN if w_factor else 0) + _W_MANT - _W_ACC)
-    mag, sgn = abs(coef), (-1 if coef < 0 else 1)
-    best = None
-    for s_exp in range(16):
-        for m in range(1, 8 + (sgn < 0)):
-            per_trace = m * 2.0 ** (s_exp - _ACC_FRAC - shift)
-            imp = round(mag / per_trace * 256) / 256
-            if 1.0 <= imp <= 127.0:
-                score = abs(math.log2(imp / STDP_IMPULSE))
-                if best is None or score < best[0] - 1e-12:
-                    best = (score, m, s_exp, imp, per_trace)
-    if best is None:
-        lo, hi = 2.0 ** (-_ACC_FRAC - shift), 8 * 2.0 ** (15 - _ACC_FRAC - shift) * 127
-        raise TargetError(f"{fld}.plasticity.{name}: {mag:.3g} stored-weight units per spike is outside what the "
-                          f"Loihi learning engine expresses ({lo:.3g} .. {hi:.3g}; change {name} or the weights' "
-                          "scale)")
-    _, m, s_exp, imp, per_trace = best
-    return f"{sgn * m} * 2^{s_exp - _ACC_FRAC}", imp, sgn * per_trace * imp
-
-
-def nearest_literal(value: float) -> tuple[str, float]:
-    """The Lava literal ``m * 2^e`` (4-bit mantissa, ``e`` in -7..8) nearest ``value``, and its value."""
-    best = min(((m * 2.0 ** e, m, e) for m in range(-8, 8) if m for e in range(-_ACC_FRAC, 16 - _ACC_FRAC)),
-               key=lambda c: (abs(c[0] - value), abs(c[1])))
-    return f"{best[1]} * 2^{best[2]}", best[0]
-
-
-def _stdp_loihi(pr, ws: float, sign: int, w_lo: int, w_hi: int, field_max: int, dt: float, fld: str):
-    """Pair STDP (:mod:`neuromap.plasticity.stdp`) as a Loihi 2-factor rule; returns (learning, errors).
-
-    Soft bound: ``dw = -a+ * x1 * y0 * (w - C+) - a- * y1 * x0 * (w - C-)`` with ``C+ = sign W_hi``,
-    ``C- = sign W_lo`` (stored weights are ``sign`` times the magnitudes); additive: ``dw = sign (a+ x1 y0 -
-    a- y1 x0)``, bounded by the stored field's saturation (0 and 255: the quantizer put ``w_max`` there).
-    The engine sees a pre spike when it is emitted, the float rule when it arrives ``delay`` steps later:
-    ``A+`` is scaled by ``exp(delay dt / tau_plus)``, ``A-`` by ``exp(-delay dt / tau_minus)`` so every pair
-    at a float lag outside -delay+1 .. -1 steps gets the float rule's change. A post spike in the step its
-    pre neuron emits sees the pre's new impulse in x1 (the float rule depresses that pair only): a product
-    ``x0 * y0`` (times the soft bound's w factor) takes that potentiation back, to a 4-bit mantissa.
-    Traces: impulse per spike chosen by :func:`loihi_product`, time constants ``tau / dt`` steps, ``t_epoch`` 1."""
-    p = pr.plasticity
-    soft = p.get("bound", "additive") == "soft"
-    d = int(pr.delay[0]) if pr.n_synapses else 1
-    a_plus = float(p["A_plus"]) * math.exp(d * dt / float(p["tau_plus"]))
-    a_minus = float(p["A_minus"]) * math.exp(-d * dt / float(p["tau_minus"]))
-    terms, kw, errors = [], {}, {}
-    for name, amp, trace, dep, tau, bound, _target in (
-            ("A_plus", a_plus, "x1", "y0", p["tau_plus"], w_hi, float(p["A_plus"])),
-            ("A_minus", a_minus, "y1", "x0", p["tau_minus"], w_lo, float(p["A_minus"]))):
-        if amp == 0.0:
-            continue
-        wf = f" * (w {'-' if sign > 0 else '+'} {bound})" if soft else ""
-        if soft:     # magnitude change A (bound - |w|) per float trace unit, in stored units
-            lit, imp, real = loihi_product(-amp, True, fld, name)
-        else:
-            lit, imp, real = loihi_product((sign if name == "A_plus" else -sign) * amp * ws, False, fld, name)
-        terms.append(f"{lit} * {trace} * {dep}{wf}")
-        if name == "A_plus":     # the same-step pre impulse's potentiation, taken back
-            back, back_real = nearest_literal(-real)
-            terms.append(f"{back} * x0 * y0{wf}")
-            errors["same_step"] = abs(back_real + real) / abs(real)
-        if not soft:
-            real /= ws
-        kw[f"{trace}_impulse"], kw[f"{trace}_tau"] = imp, float(tau) / dt
-        errors[name] = abs(abs(real) - amp) / amp
-    if not terms:
-        return None, errors
-    rule = " + ".join(terms).replace("+ -", "- ")
-    cfg = config_from_rules(dw=rule, rng_seed=0, t_epoch=1, sign_mode="excitatory" if sign > 0 else "inhibitory",
-                            num_weight_bits=8, **kw)
-    w_min = float(p["w_min"])
-    if not soft:     # hard bounds at the field's saturation: [0, field_max] stored units
-        errors["w_max"] = abs(field_max / ws - float(p["w_max"])) / float(p["w_max"])
-        errors["w_min"] = abs(w_min) / float(p["w_max"])
-    return {"engine": "loihi", **cfg.to_dict()}, errors
-
-
 def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: str, rng, dt: float, fld: str,
                      post=None):
     """Weights and integer learning engine of plastic projection ``pr``, or None (no engine: frozen).
@@ -197,46 +108,35 @@ def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: st
         raise TargetError(f"{fld}.delay: a plastic projection needs one delay for all its synapses "
                           f"(found {int(pr.delay.min())}..{int(pr.delay.max())}; split the projection by delay)")
     p = pr.plasticity
-    if engine == "loihi":
-        return _loihi_plastic(pr, q, ws, sign, field_max, dt, fld)
-    if engine == "loihi3f":
+    if engine == "loihi3f":        # R-STDP reads the model's reward schedule: mapped here, not in the engine
         return _rstdp_loihi3f(pr, q, ws, int(sign), field_max, dt, fld)
-    P = Quantized({"engine": engine, "rule": rule, "sign": int(-1 if sign < 0 else 1), "delay": delay})
-    P.fields["w_lo"] = min(max(int(round(p["w_min"] * ws)), 0), field_max)
-    w_max = p["w_max"] if math.isfinite(p["w_max"]) else top
-    P.fields["w_hi"] = min(int(round(w_max * ws)), field_max)
-    P.errors["w_hi"] = abs(P.fields["w_hi"] / ws - w_max) / w_max if w_max else 0.0
+    eng = learning_engines.ENGINES[engine]
     n_post = int(pr.post_idx.max()) + 1 if pr.n_synapses else 1
     ctx = QuantizeContext(ws=ws, dt=dt, where=fld,
                           max_fan_in=int(np.max(np.bincount(pr.post_idx, minlength=n_post))) if pr.n_synapses else 0,
                           v_scale=None if post is None else float(post.s),
-                          v_reset=None if post is None else float(post.v_reset), v_max=int(f.v_max))
-    eng = learning_engines.ENGINES[engine]
+                          v_reset=None if post is None else float(post.v_reset), v_max=int(f.v_max),
+                          sign=int(-1 if sign < 0 else 1), delay=delay, field_max=int(field_max))
+    if issubclass(eng.Schema, SeedRuleSchema):   # the fields every seed rule has, then the engine's own
+        P = Quantized({"engine": engine, "rule": rule, "sign": ctx.sign, "delay": delay})
+        P.fields["w_lo"] = min(max(int(round(p["w_min"] * ws)), 0), field_max)
+        w_max = p["w_max"] if math.isfinite(p["w_max"]) else top
+        P.fields["w_hi"] = min(int(round(w_max * ws)), field_max)
+        P.errors["w_hi"] = abs(P.fields["w_hi"] / ws - w_max) / w_max if w_max else 0.0
+    else:
+        P = Quantized()
     eng.quantize(P, p, ctx)
+    if not P.fields:               # the engine found nothing to learn (e.g. loihi with A_plus = A_minus = 0)
+        return None
     try:
         learning = eng.Schema.from_dict(P.fields, f"{fld}.plasticity", fill_defaults=True).to_dict()
     except ImageError as e:        # a parameter outside the engine's integer range
         raise TargetError(str(e).replace(" (recompile)", " (change the rule's parameters)")) from None
-    report = {"engine": engine, "weight_scale": ws, "w_range": [learning["w_lo"], learning["w_hi"]],
-              "param_rel_error": P.errors, "table_rel_error": P.table_errors}
+    extra = dict(P.report)
+    w_range = extra.pop("w_range", None) or [learning["w_lo"], learning["w_hi"]]
+    report = {"engine": engine, "weight_scale": ws, "w_range": w_range, "param_rel_error": P.errors,
+              "table_rel_error": P.table_errors, **extra}
     return q, learning, P.tables, report
-
-
-def _loihi_plastic(pr, q: dict, ws: float, sign: float, field_max: int, dt: float, fld: str):
-    """:func:`quantize_plastic` for rules on Lava's learning engine (pair ``stdp``): the image learning dict is
-    ``{"engine": "loihi", **LearningConfig.to_dict()}``; the initial weights are those of ``q``."""
-    p = pr.plasticity
-    w_lo = min(max(int(round(float(p["w_min"]) * ws)), 0), field_max)
-    w_max = float(p["w_max"]) if math.isfinite(float(p["w_max"])) else field_max / ws
-    w_hi = min(int(round(w_max * ws)), field_max)
-    learning, errors = _stdp_loihi(pr, ws, int(sign), w_lo, w_hi, field_max, dt, fld)
-    if learning is None:
-        return None
-    if p.get("bound", "additive") == "soft":
-        errors["w_max"] = abs(w_hi / ws - w_max) / w_max if w_max else 0.0
-    report = {"engine": "loihi", "weight_scale": ws, "w_range": [w_lo, w_hi], "param_rel_error": errors,
-              "table_rel_error": {}, "rule": learning["rules"]["dw"]}
-    return q, learning, {}, report
 
 
 #: largest eligibility (tag_1) the R-STDP mapping aims for (9-bit tag, saturating at 255)

@@ -126,9 +126,31 @@ class PassRecord:
         raise KeyError(f"pass {self.name!r} has no statistic {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data: ``compile --json``'s ``passes`` entries and the image's manifest ``pass_records``."""
         return {"name": self.name, "kind": self.kind, "options": dict(self.options),
                 "statistics": [dataclasses.asdict(s) for s in self.statistics], "wall_s": self.wall_s,
                 "verify_s": self.verify_s, "peak_rss_bytes": self.peak_rss_bytes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PassRecord":
+        """The record :meth:`to_dict` wrote (an image's manifest ``pass_records`` entry, already schema-checked
+        by :func:`neuromap.image.load_image`)."""
+        return cls(d["name"], d["kind"], dict(d["options"]),
+                   [Statistic(s["name"], s["value"], s["unit"]) for s in d["statistics"]], d["wall_s"],
+                   int(d["peak_rss_bytes"]), d["verify_s"])
+
+    def line(self) -> str:
+        """One text line: name, kind, wall and verifier seconds, peak memory, statistics."""
+        stats = ", ".join(str(s) for s in self.statistics)
+        verify = f" + verify {self.verify_s:.3g} s" if self.kind == "pass" else ""
+        return (f"{self.name} ({self.kind}): {self.wall_s:.3g} s{verify}, peak "
+                f"{self.peak_rss_bytes / 2 ** 20:.0f} MiB" + (f"; {stats}" if stats else ""))
+
+
+def image_pass_records(image: Image) -> list[PassRecord]:
+    """The pass records an image saved (manifest ``pass_records``; [] for images compiled before they were
+    recorded)."""
+    return [PassRecord.from_dict(d) for d in image.pass_records]
 
 
 def peak_rss_bytes() -> int:

@@ -8,8 +8,9 @@ them. Runtimes keep their own registries keyed by the same names (:data:`emulato
 :data:`backends.lava.run.RUNNERS`); ``tests/architecture/test_core_kinds.py`` checks that every kind has one.
 
 Adding a core kind: a module here with ``NAME``, ``FIELDS``, ``STATE_VARIABLES``, ``verify`` and
-``manifest_fields``, one line in :data:`CORE_KINDS`, its rows in ``docs/image-format.md`` (a test compares
-them with ``FIELDS``) and its entries in the runtime registries.
+``manifest_fields``, one line in :data:`CORE_KINDS`, its field tables in ``docs/image-format.md`` (generated
+from ``FIELDS`` by ``python -m neuromap.core_kinds.doc`` between marker lines; a test fails when they are stale)
+and its entries in the runtime registries.
 
 Contract layer: imports numpy, :mod:`neuromap.errors` and :mod:`neuromap.capacity` only.
 """

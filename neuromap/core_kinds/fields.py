@@ -2,8 +2,9 @@
 
 A :class:`Field` names one array of an image group (``neurons.tn_alpha``), its dtype, its extra
 dimensions and its inclusive integer range; core-kind modules (:mod:`neuromap.core_kinds.loihi_lif`,
-:mod:`neuromap.core_kinds.truenorth`) declare theirs with it, ``docs/image-format.md`` lists them
-(``tests/image/test_core_kind_docs.py`` fails when the two disagree) and the verifiers check them.
+:mod:`neuromap.core_kinds.truenorth`) declare theirs with it, ``docs/image-format.md``'s tables are generated
+from them (:mod:`neuromap.core_kinds.doc`; ``tests/image/test_core_kinds.py`` fails when the two disagree) and
+the verifiers check them.
 Imports numpy and :mod:`neuromap.errors` only.
 """
 from __future__ import annotations

@@ -142,15 +142,20 @@ _LOIHI_RANGES = neuron_ranges(LOIHI_ARITHMETIC)
 #: sets the widths it is checked against (:func:`neuron_ranges`). Format version 1 stores the required ones in
 #: every image (TrueNorth images hold zeros).
 FIELDS = (
-    Field("neurons", "du", np.uint16, *_LOIHI_RANGES["du"], doc="current decay; u decays by (4096 - (du+1)) / 4096"),
-    Field("neurons", "dv", np.uint16, *_LOIHI_RANGES["dv"], doc="voltage decay; v decays by (4096 - dv) / 4096"),
-    Field("neurons", "vth", np.int32, *_LOIHI_RANGES["vth"], doc="threshold mantissa; threshold vth << 6"),
+    Field("neurons", "du", np.uint16, *_LOIHI_RANGES["du"],
+          doc="current decay; u decays by `(4096 - (du+1)) / 4096` per step"),
+    Field("neurons", "dv", np.uint16, *_LOIHI_RANGES["dv"],
+          doc="voltage decay; v decays by `(4096 - dv) / 4096` per step"),
+    Field("neurons", "vth", np.int32, *_LOIHI_RANGES["vth"], doc="threshold mantissa; effective threshold `vth << 6`"),
     Field("neurons", "bias_mant", np.int16, *_LOIHI_RANGES["bias_mant"], doc="bias mantissa"),
-    Field("neurons", "bias_exp", np.int8, *_LOIHI_RANGES["bias_exp"], doc="bias exponent: bias_mant << bias_exp"),
-    Field("neurons", "u_init", np.int32, doc="u at step 0"),
+    Field("neurons", "bias_exp", np.int8, *_LOIHI_RANGES["bias_exp"],
+          doc="bias exponent: bias = `bias_mant << bias_exp`"),
+    Field("neurons", "u_init", np.int32, doc="u at step 0 (before the first update)"),
     Field("neurons", "v_init", np.int32, doc="v at step 0"),
     Field("neurons", "refractory", np.uint8, 0, 255, optional=True,
-          doc="refractory period in steps (neuromap extension); absent = 0"),
+          doc="refractory period in steps (neuromap extension, see `docs/emulator.md`); absent = 0 for every "
+              "neuron. The compiler writes it only when a population uses it, so images without refractory neurons "
+              "are unchanged"),
 )
 
 #: state variables a probe may record on these cores

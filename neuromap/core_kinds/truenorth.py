@@ -46,7 +46,7 @@ FIELDS = (
     Field("neurons", "tn_R", np.int32, R_MIN, R_MAX, doc="reset potential R"),
     Field("neurons", "tn_s", np.int16, -S_MAX, S_MAX, extra=(N_TYPES,), doc="synaptic weight s_j^G of axon type G"),
     Field("neurons", "tn_b", np.uint8, 0, 1, extra=(N_TYPES,), doc="stochastic synapse b_j^G of axon type G"),
-    Field("neurons", "v_init", np.int32, V_MIN, V_MAX, doc="V at tick 0 (signed 20 bit)"),
+    Field("neurons", "v_init", np.int32, V_MIN, V_MAX, doc="V at tick 0"),
     Field("axons", "tn_type", np.uint8, 0, N_TYPES - 1, doc="axon type G_i"),
 )
 #: Loihi compartment fields every version-1 image carries; 0 on TrueNorth cores

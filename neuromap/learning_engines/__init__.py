@@ -11,21 +11,26 @@ Each engine module declares, in one place:
     :class:`~neuromap.errors.ImageError` on a bad field), ``to_dict()`` (the on-disk dict) and
     ``check_arrays(arrays, n_syn, where)``; seed rules subclass
     :class:`~neuromap.learning_engines.schema.SeedRuleSchema` (fields, ranges, fixed-point widths).
-``quantize(q, params, ctx)`` (seed rules)
+``quantize(q, params, ctx)`` (every built-in engine but ``loihi3f``)
     fills a :class:`~neuromap.learning_engines.schema.Quantized` from the float rule parameters ``params``
     (a mapping) and plain numbers ``ctx`` (:class:`~neuromap.learning_engines.schema.QuantizeContext`);
-    the compiler (:mod:`neuromap.compiler.quantize_learning`) calls it.
+    the compiler (:mod:`neuromap.compiler.quantize_learning`) calls it through the registry (``loihi``: the
+    pair ``stdp`` rule as a Lava rule; an engine that finds nothing to learn leaves ``q.fields`` empty).
+    ``loihi3f`` has none: its float rule (R-STDP) needs the model's reward schedule, which the contract layer
+    cannot import, so the compiler maps it (``quantize_learning._rstdp_loihi3f``).
 ``make_state(learning, arrays, n_pre, n_post, pre_idx, post_idx) -> state``
     ``learning``: the schema (or image dict); ``pre_idx``/``post_idx``: int64[S] population-local indices
     of each synapse, image synapse order.
 ``step(learning, state, weights, pre_spikes, post_spikes, t, post_v)``
     one emulator step (``t`` 1-based = Lava's time step) after the step's neuron update and delivery;
     ``weights`` int32[S] stored weights updated in place; ``post_v`` int64[n_post] v after the step.
-``use_engine(state, engine)`` (optional)
-    the emulator engine (``numpy``/``numba``) that runs: an engine with a numba kernel follows it.
-``KERNEL`` (optional)
-    a :class:`~neuromap.learning_engines.packing.Kernel`: the engine's numba group kernel, run inside the
-    fused plastic loop (:mod:`emulator.plastic_numba`) for images whose engines all have one.
+    Seed rules: :func:`~neuromap.learning_engines.packing.step_one` on the engine's ``KERNEL`` (the per-step
+    loop of both emulator engines and the Lava process run the same kernel as the fused loop).
+``KERNEL`` (seed rules)
+    a :class:`~neuromap.learning_engines.packing.Kernel`: the engine's numba group kernel, **its one
+    implementation of the equations** (there is no second numpy version to keep in step; the independent
+    check is a scalar oracle written from the documented equations, tests/oracles/seed_rules.py); run inside
+    the fused plastic loop (:mod:`emulator.plastic_numba`) for images whose engines all have one.
 
 :data:`ENGINES` maps engine name -> module; :func:`register` adds one (a new engine is one module plus its
 tests: docs/learning.md, "Adding a learning engine"); :func:`engine` looks one up for an image dict;

@@ -1,5 +1,7 @@
 """Learning engine ``clopath``: integer Clopath rule (seed 001; Clopath et al. 2010), a Loihi-2-style voltage-trace
-extension. One module: image schema, quantizer, state, numpy step (no numba kernel: the per-step path runs it).
+extension. One module: image schema, quantizer, state, numba kernel (the one implementation of the equations
+below, run by the per-step loop, the fused plastic loop and Lava; the independent scalar oracle is
+``tests/oracles/seed_rules.py``).
 
 Float rule and equation labels (C1)-(C5): :mod:`neuromap.plasticity.clopath`. Here the post neuron's
 membrane v (``loihi_lif``, 24-bit signed hardware units, 0 = the float v_reset) drives two extra
@@ -43,10 +45,13 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numba
 import numpy as np
 
 from neuromap.errors import ImageError, TargetError
-from neuromap.learning_engines.fixed import WF, XF, Synapses, decay_trace, rshift_round
+from neuromap.learning_engines import packing
+from neuromap.learning_engines.fixed import WF, XF, Synapses, rshift_round
+from neuromap.learning_engines.packing import arrive, cat, clip_store, offsets, scatter
 from neuromap.learning_engines.schema import QuantizeContext, Quantized, SeedRuleSchema, enum_field, int_field
 
 ENGINE = "clopath"
@@ -156,23 +161,14 @@ def quantize(q: Quantized, p, ctx: QuantizeContext) -> None:
 @dataclass
 class State:
     """``u``: int64[D+1, 2, n_post] ring of (u-, u+) of the last D+1 steps (row t % (D+1));
-    ``xbar``: int64[S] pre trace per synapse; ``t``: last step seen (1-based)."""
+    ``xbar``: int64[S] pre trace per synapse; ``t``: int64[1], the last step seen (1-based)."""
 
     syn: Synapses
     u: np.ndarray
     xbar: np.ndarray
     cfg: Schema
-    t: int = 0
-
-
-def scale(x: np.ndarray, m: int, sh: int) -> np.ndarray:
-    """``x * m / 2**sh`` rounded half up (``sh`` may be 0)."""
-    return rshift_round(x * int(m), int(sh))
-
-
-def filter_v(u: np.ndarray, vq: np.ndarray, keep: int) -> np.ndarray:
-    """One step of the voltage low-pass filter (C2'), u in vq << UF units."""
-    return rshift_round(u * keep + (vq << UF) * (KEEP_ONE - keep), 16)
+    t: np.ndarray
+    nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
 
 
 def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
@@ -180,38 +176,121 @@ def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndar
     """State of one projection; ``learning``: its :class:`Schema` (or image dict)."""
     cfg = Schema.from_dict(learning, f"{ENGINE} learning", fill_defaults=True)
     u = np.full((cfg.delay_u + 1, 2, n_post), cfg.u_init, np.int64)
-    return State(Synapses(cfg, n_pre, pre_idx, post_idx), u, np.zeros(len(pre_idx), np.int64), cfg)
-
-
-def post_factors(st: State, post_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Advance u-, u+ by one step from ``post_v`` (hardware v); return (ltd, f) per post neuron."""
-    p = st.cfg
-    vq = rshift_round(np.asarray(post_v, np.int64), p.v_shift)
-    D1 = st.u.shape[0]
-    cur, new = st.u[(st.t - 1) % D1], st.u[st.t % D1]
-    new[0] = filter_v(cur[0], vq, p.keep_minus)
-    new[1] = filter_v(cur[1], vq, p.keep_plus)
-    late = st.u[(st.t + 1) % D1]              # u(t - D); rows not yet written hold u_init
-    th_m = p.theta_minus
-    ltd = scale(np.maximum(late[0] - th_m, 0), p.ltd_m, p.ltd_sh)
-    prod = np.maximum(vq - p.theta_plus, 0) * np.maximum(late[1] - th_m, 0)
-    f = scale(prod, p.ltp_m, p.ltp_sh)
-    return ltd, f
+    return State(Synapses(cfg, n_pre, pre_idx, post_idx), u, np.zeros(len(pre_idx), np.int64), cfg,
+                 np.zeros(1, np.int64))
 
 
 def step(learning, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
          t: int, post_v: np.ndarray | None = None) -> None:
-    """One step t (1-based) of one projection; ``learning`` is ignored (the state holds its schema)."""
+    """One step t (1-based) of one projection: the numba kernel (:func:`step_fields`, this engine's one
+    implementation); ``learning`` is ignored (the state holds its schema)."""
     if post_v is None:
         raise ImageError("clopath learning engine: the emulator gave no post membrane v (it needs post_v)")
-    syn = st.syn
-    arrived = syn.begin(weights, pre_spikes, t)
-    st.t += 1
-    ltd, f = post_factors(st, post_v)
-    w, lo, hi = syn.w_fine, syn.codec.lo, syn.codec.hi
-    post = syn.post_idx
-    decay_trace(st.xbar, st.cfg.keep_x)
-    w[arrived] = np.clip(w[arrived] - ltd[post[arrived]], lo, hi)
-    st.xbar[arrived] = np.minimum(st.xbar[arrived] + (1 << XB), XBAR_MAX)
-    w += rshift_round(rshift_round(st.xbar, XB - XF) * f[post], XF + FF)
-    syn.codec.store(w, weights)
+    packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t, post_v)
+
+
+#: index of the stored weights (int32) in a group tuple
+WEIGHTS = 8
+#: per-projection integer parameters, columns of the group's ``prm`` matrix
+PARAMS = ("delay", "v_shift", "delay_u", "theta_plus", "theta_minus", "keep_minus", "keep_plus", "keep_x", "ltd_m",
+          "ltd_sh", "ltp_m", "ltp_sh", "sign", "lo", "hi")
+
+
+def _params(c: Schema) -> list[int]:
+    return [c.delay, c.v_shift, c.delay_u, c.theta_plus, c.theta_minus, c.keep_minus, c.keep_plus, c.keep_x,
+            c.ltd_m, c.ltd_sh, c.ltp_m, c.ltp_sh, c.sign, c.w_lo << WF, c.w_hi << WF]
+
+
+def pack(states, weights) -> tuple:
+    """Group tuple of projections (engine states, int32 stored weights): offsets (synapses, pre, post, delay
+    rings, u rings), parameter rows, pre/post indices, stored and fine weights, xbar, the u rings, the step
+    counters, the arrival buffer, the delay rings and two per-post scratch rows (ltd, f)."""
+    for st, w in zip(states, weights):
+        if st.syn.w_fine is None:
+            st.syn.w_fine = st.syn.codec.fine(w)
+    pre_off = offsets([st.syn.delay.ring.shape[1] for st in states])
+    post_off = offsets([st.u.shape[2] for st in states])
+    prm = np.array([_params(st.cfg) for st in states], np.int64).reshape(len(states), len(PARAMS))
+    return (offsets([st.syn.pre_idx.size for st in states]), pre_off, post_off,
+            offsets([st.syn.delay.ring.size for st in states]), offsets([st.u.size for st in states]), prm,
+            cat([st.syn.pre_idx + pre_off[j] for j, st in enumerate(states)], np.uint64),
+            cat([st.syn.post_idx + post_off[j] for j, st in enumerate(states)], np.uint64),
+            cat(list(weights), np.int32), cat([st.syn.w_fine for st in states], np.int64),
+            cat([st.xbar for st in states], np.int64), cat([st.u for st in states], np.int64),
+            cat([st.t for st in states], np.int64), np.zeros(pre_off[-1], np.bool_),
+            cat([st.syn.delay.ring for st in states], np.bool_), np.zeros((2, post_off[-1]), np.int64))
+
+
+def unpack(g: tuple, states, weights) -> None:
+    """Copy a group's state (and stored weights) back into the projections' arrays."""
+    scatter(g[WEIGHTS], weights)
+    for k, name in ((9, "w_fine"), (10, "xbar"), (11, "u"), (12, "t"), (14, "ring")):
+        scatter(g[k], [st.syn.w_fine if name == "w_fine" else st.syn.delay.ring if name == "ring"
+                       else getattr(st, name) for st in states])
+
+
+@numba.njit(inline="always")
+def _filter(u, vq, keep):
+    """One step of the voltage low-pass filter (C2'), u in vq << UF units."""
+    return rshift_round(u * keep + (vq << UF) * (KEEP_ONE - keep), 16)
+
+
+@numba.njit(cache=True, nogil=True)
+def step_group(t, g, pre_spk, post_spk, post_v):
+    """One step (``t`` 1-based) of every projection of group ``g``; ``pre_spk``/``post_spk``: bool spikes
+    emitted this step, ``post_v``: int64 v of the post neurons after the step, concatenated per projection."""
+    (syn_off, pre_off, post_off, dr_off, u_off, prm, pre_idx, post_idx, weights, w_fine, xbar, u, tc, arr, dring,
+     post_tmp) = g
+    step_fields(t, syn_off, pre_off, post_off, dr_off, u_off, prm, pre_idx, post_idx, weights, w_fine, xbar, u, tc,
+                arr, dring, post_tmp, pre_spk, post_spk, post_v)
+
+
+@numba.njit(cache=True, nogil=True)
+def step_fields(t, syn_off, pre_off, post_off, dr_off, u_off, prm, pre_idx, post_idx, weights, w_fine, xbar, u, tc,
+                arr, dring, post_tmp, pre_spk, post_spk, post_v):
+    """:func:`step_group` with the group's fields as arguments (for compiled loops that unpack it once). Per
+    projection: the u-, u+ filters and the per-post LTD amount and LTP factor (``post_tmp`` rows), then every
+    synapse (module docstring)."""
+    ltd, fac = post_tmp[0], post_tmp[1]
+    for j in range(prm.shape[0]):
+        d, v_shift, d1 = prm[j, 0], prm[j, 1], prm[j, 2] + 1
+        th_p, th_m, keep_m, keep_p, keep_x = prm[j, 3], prm[j, 4], prm[j, 5], prm[j, 6], prm[j, 7]
+        ltd_m, ltd_sh, ltp_m, ltp_sh = prm[j, 8], prm[j, 9], prm[j, 10], prm[j, 11]
+        sign, lo, hi = prm[j, 12], prm[j, 13], prm[j, 14]
+        p0 = pre_off[j]
+        arrive(t, d, p0, pre_off[j + 1] - p0, dr_off[j], pre_spk, arr, dring)
+        tc[j] += 1
+        tt = tc[j]
+        m0, m1 = post_off[j], post_off[j + 1]
+        n_post = m1 - m0
+        ub = u_off[j]
+        cur = ub + ((tt - 1) % d1) * 2 * n_post           # row (t-1) % (D+1): u of the last step
+        new = ub + (tt % d1) * 2 * n_post                 # row t % (D+1)
+        late = ub + ((tt + 1) % d1) * 2 * n_post          # u(t - D); rows not yet written hold u_init
+        for mm in range(n_post):
+            m = m0 + mm
+            vq = rshift_round(post_v[m], v_shift)
+            um, up = u[cur + mm], u[cur + n_post + mm]
+            u[new + mm] = _filter(um, vq, keep_m)
+            u[new + n_post + mm] = _filter(up, vq, keep_p)
+            lm = u[late + mm] - th_m
+            lp = u[late + n_post + mm] - th_m
+            ltd[m] = rshift_round((lm if lm > 0 else 0) * ltd_m, ltd_sh)
+            dv = vq - th_p
+            fac[m] = rshift_round((dv if dv > 0 else 0) * (lp if lp > 0 else 0) * ltp_m, ltp_sh)
+        for q in range(syn_off[j], syn_off[j + 1]):
+            m = post_idx[q]
+            x = rshift_round(xbar[q] * keep_x, 16)
+            w = w_fine[q]
+            if arr[pre_idx[q]]:
+                w -= ltd[m]
+                w = lo if w < lo else (hi if w > hi else w)
+                x = min(x + (1 << XB), XBAR_MAX)
+            xbar[q] = x
+            w += rshift_round(rshift_round(x, XB - XF) * fac[m], XF + FF)
+            clip_store(q, w, lo, hi, sign, w_fine, weights)
+
+
+#: the fused plastic loop's view of this engine (:mod:`neuromap.learning_engines.packing`)
+KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, step_group=step_group, n_fields=16,
+                        weights=WEIGHTS, projections=5, reads_v=True)

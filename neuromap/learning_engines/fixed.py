@@ -1,7 +1,7 @@
 """Integer arithmetic shared by the seed-rule learning engines (neuromap extensions of the Loihi engine).
 
 Contract layer (:mod:`neuromap.learning_engines`): the compiler quantizes with these widths and the
-engines compute with them; imports only numpy.
+engines' numba kernels compute with them (:func:`rshift_round`, :func:`lut_interp`); imports numpy and numba.
 
 Every quantity is an int64 fixed-point number ``value = q / 2**F`` with a fraction width ``F``
 stated where it is used. One rounding mode everywhere: **round half up** (towards +inf),
@@ -22,6 +22,7 @@ Widths (module constants, also recorded by the compiler in each ``learning`` dic
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 WF = 16
@@ -33,38 +34,34 @@ TRACE_MAX = (1 << TRACE_BITS) - 1
 LUT_F = 8
 
 
-def rshift_round(x, n: int):
-    """``x / 2**n`` rounded half up (arithmetic shift); ``n = 0`` returns ``x``."""
+@numba.njit(inline="always")
+def rshift_round(x, n):
+    """``x / 2**n`` rounded half up (arithmetic shift, ``n >= 0``; ``n = 0`` returns ``x``). Scalar, for the
+    engines' kernels (callable from Python on ints too)."""
     if n <= 0:
-        return x << (-n) if n < 0 else x
-    return (x + (1 << (n - 1))) >> n
-
-
-def decay_trace(x: np.ndarray, keep: int) -> None:
-    """In place: ``x <- rshift_round(x * keep, KEEP_F)`` (one step of exponential decay)."""
-    x[:] = rshift_round(x * keep, KEEP_F)
+        return x
+    return (x + (np.int64(1) << (n - 1))) >> n
 
 
 def seg_sum(values: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
-    """Exact int64 sum of ``values`` per segment ``idx`` (0..n-1)."""
+    """Exact int64 sum of ``values`` per segment ``idx`` (0..n-1) (set-up, not a step)."""
     out = np.zeros(n, np.int64)
     np.add.at(out, idx, values)
     return out
 
 
-def lut_interp(table: np.ndarray, x: np.ndarray, frac_bits: int) -> np.ndarray:
-    """Read ``table`` (int64, sampled at ``i * 2**-LUT_F`` of x's unit) at fixed-point ``x`` (``frac_bits``
-    fraction bits, x >= 0): linear interpolation between neighbours, rounded half up; x past the end
-    returns the last entry. Needs ``frac_bits >= LUT_F``."""
+@numba.njit(inline="always")
+def lut_interp(table, base, size, x, frac_bits):
+    """Read ``table[base:base+size]`` (int64, sampled at ``i * 2**-LUT_F`` of x's unit) at fixed-point ``x``
+    (``frac_bits`` fraction bits, x >= 0): linear interpolation between neighbours, rounded half up; x at or
+    past the last entry returns the last entry. Needs ``frac_bits > LUT_F``. Scalar (kernels)."""
     sh = frac_bits - LUT_F
     i = x >> sh
-    last = table.shape[0] - 1
-    f = x - (i << sh)
-    past = i >= last
-    i = np.minimum(i, last - 1)
-    lo, hi = table[i], table[i + 1]
-    out = lo + rshift_round((hi - lo) * f, sh)
-    return np.where(past, table[last], out)
+    last = size - 1
+    if i >= last:
+        return table[base + last]
+    lo = table[base + i]
+    return lo + rshift_round((table[base + i + 1] - lo) * (x - (i << sh)), sh)
 
 
 def keep_factor(dt: float, tau: float) -> int:
@@ -73,7 +70,8 @@ def keep_factor(dt: float, tau: float) -> int:
 
 
 class WeightCodec:
-    """Fine weights <-> the core's weight mantissas for one projection.
+    """Fine weights <-> the core's weight mantissas for one projection (set-up; the kernels clip and store with
+    :func:`neuromap.learning_engines.packing.clip_store`).
 
     ``cfg``: the engine's schema (:class:`neuromap.learning_engines.schema.SeedRuleSchema`).
     ``sign`` (+1 excitatory / -1 inhibitory): the engines learn the magnitude ``sign * weight``.
@@ -89,32 +87,20 @@ class WeightCodec:
     def fine(self, weights: np.ndarray) -> np.ndarray:
         return (self.sign * weights.astype(np.int64)) << WF
 
-    def store(self, w_fine: np.ndarray, weights: np.ndarray) -> None:
-        """Clip ``w_fine`` (in place) to [lo, hi] and write the rounded mantissas into ``weights``."""
-        np.clip(w_fine, self.lo, self.hi, out=w_fine)
-        weights[:] = self.sign * rshift_round(w_fine, WF)
-
 
 class PreDelay:
-    """Delays the pre neurons' spikes by ``d`` steps (>= 0) to when they reach the synapses."""
+    """The ring of a projection's pre spikes on their way (``d`` rows of ``n_pre``; the kernels' ``arrive``
+    reads and writes it): a spike emitted at step t reaches the synapses at t + d."""
 
     def __init__(self, d: int, n_pre: int):
         self.d = int(d)
         self.ring = np.zeros((max(self.d, 1), n_pre), bool)
 
-    def push(self, pre_spikes: np.ndarray, t: int) -> np.ndarray:
-        """Spikes arriving at step ``t`` given this step's emitted ``pre_spikes``."""
-        if self.d == 0:
-            return pre_spikes
-        slot = t % self.d
-        out = self.ring[slot].copy()
-        self.ring[slot] = pre_spikes
-        return out
-
 
 class Synapses:
     """What every seed-rule engine keeps about its projection: the weight codec, the pre delay line,
-    the synapses' pre/post indices and the fine weights (set from the stored weights at the first step)."""
+    the synapses' pre/post indices and the fine weights (set from the stored weights when the kernel's
+    group is first packed)."""
 
     def __init__(self, cfg, n_pre: int, pre_idx: np.ndarray, post_idx: np.ndarray):
         self.codec = WeightCodec(cfg)
@@ -122,9 +108,3 @@ class Synapses:
         self.pre_idx = np.asarray(pre_idx, np.int64)
         self.post_idx = np.asarray(post_idx, np.int64)
         self.w_fine: np.ndarray | None = None
-
-    def begin(self, weights: np.ndarray, pre_spikes: np.ndarray, t: int) -> np.ndarray:
-        """Start step ``t``: returns bool per synapse, a pre spike reaches it now."""
-        if self.w_fine is None:
-            self.w_fine = self.codec.fine(weights)
-        return self.delay.push(pre_spikes, t)[self.pre_idx]

@@ -1,5 +1,6 @@
 """Learning engine ``homeostatic_stdp``: integer homeostatic STDP (seed 003, Carlson et al. 2013), and plain
-nearest-neighbour STDP (rule ``nn_stdp``). One module: image schema, quantizer, state, numpy step, numba kernel.
+nearest-neighbour STDP (rule ``nn_stdp``). One module: image schema, quantizer, state, numba kernel (the one
+implementation of the equations below; the independent scalar oracle is ``tests/oracles/seed_rules.py``).
 
 Float rule: :mod:`neuromap.plasticity.homeostatic_stdp` (and ``nn_stdp`` when
 ``learning["homeostasis"]`` is false). Integer state, per step t (1-based):
@@ -19,17 +20,18 @@ Float rule: :mod:`neuromap.plasticity.homeostatic_stdp` (and ``nn_stdp`` when
   ``K = R / (T (1 + |1 - R/Rtarget| gamma))``;
   ``w_fine += round((h_lut[c] * w_fine + k_lut[c] * stdp) / 2**30)`` (round half up);
   without homeostasis ``w_fine += stdp``.
-- weights clip to ``[w_lo, w_hi]`` mantissas (``WeightCodec``); the core sees ``round(w_fine / 2**WF)``.
+- weights clip to ``[w_lo, w_hi]`` mantissas (``packing.clip_store``); the core sees ``round(w_fine / 2**WF)``.
 
 Overflow: ``|h_lut| * 2**25 < 2**62`` needs ``|alpha (1 - R/Rtarget) K| < 64`` (checked by the compiler).
 
-The numba kernel gives the same integers as :func:`step` (int64 fixed point, round half up, fine weights
-``mantissa * 2**16`` clipped to ``[w_lo, w_hi] * 2**16``, stored mantissas int32).
+The numba kernel computes in int64 fixed point, round half up, fine weights ``mantissa * 2**16`` clipped to
+``[w_lo, w_hi] * 2**16``, stored mantissas int32.
 
 :func:`pack` flattens P projections (nn_stdp and homeostatic ones may mix) into one group tuple
 (layout: :mod:`neuromap.learning_engines.packing`); :func:`step_group` runs one step of all of them;
-the numpy engine's ``step`` calls it through :func:`neuromap.learning_engines.packing.step_one` under the
-``numba`` engine. The group ends with two per-post scratch arrays: this step's ``h_lut``/``k_lut`` entries.
+:func:`step` (the per-step loop of either emulator engine, Lava) runs it on a one-projection group through
+:func:`neuromap.learning_engines.packing.step_one`; the fused plastic loop calls :func:`step_fields`. The
+group ends with two per-post scratch arrays: this step's ``h_lut``/``k_lut`` entries.
 
 Speed: an all-to-all projection (:func:`layout`) runs as rows of contiguous synapses with the row's
 pre or post values hoisted; each row is two branch-free loops over slices (trace decay, then weight
@@ -47,14 +49,8 @@ import numpy as np
 
 from neuromap.errors import TargetError
 from neuromap.learning_engines import packing
-from neuromap.learning_engines.fixed import WF, Synapses, decay_trace, rshift_round
-from neuromap.learning_engines.packing import (
-    arrive,
-    cat,
-    offsets,
-    scatter,
-    use_engine,  # noqa: F401  (the engine interface's hook)
-)
+from neuromap.learning_engines.fixed import WF, Synapses
+from neuromap.learning_engines.packing import arrive, cat, offsets, scatter
 from neuromap.learning_engines.schema import (
     QuantizeContext,
     Quantized,
@@ -142,9 +138,7 @@ class State:
     k_lut: np.ndarray | None
     h_lut: np.ndarray | None
     cfg: Schema
-    engine: str = "numpy"    # emulator engine (use_engine); "numba" runs the numba kernel below
     nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
-
 
 
 def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
@@ -162,29 +156,9 @@ def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndar
 
 def step(learning, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
          t: int, post_v: np.ndarray | None = None) -> None:
-    """One step t (1-based) of one projection; ``learning`` is ignored (the state holds its schema)."""
-    if st.engine == "numba":
-        return packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
-    cfg = st.cfg
-    syn = st.syn
-    arrived = syn.begin(weights, pre_spikes, t)
-    st.last_pre[pre_spikes] = t
-    st.last_post[post_spikes] = t
-    st.ltp[arrived] = cfg.a_plus
-    decay_trace(st.ltp, cfg.keep_plus)
-    decay_trace(st.ltd, cfg.keep_minus)
-    causal = st.last_post[syn.post_idx] >= st.last_pre[syn.pre_idx]
-    stdp = np.where(causal, st.ltp, -st.ltd[syn.post_idx])
-    if st.ring is not None:
-        slot = (t - 1) % st.ring.shape[0]
-        st.count += post_spikes.astype(np.int64) - st.ring[slot]
-        st.ring[slot] = post_spikes
-        c = st.count[syn.post_idx]
-        syn.w_fine += rshift_round(st.h_lut[c] * syn.w_fine + st.k_lut[c] * stdp, KF)
-    else:
-        syn.w_fine += stdp
-    syn.codec.store(syn.w_fine, weights)
-    st.ltd[post_spikes] = cfg.a_minus
+    """One step t (1-based) of one projection: the numba kernel (:func:`step_fields`, this engine's one
+    implementation); ``learning`` is ignored (the state holds its schema)."""
+    packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
 
 
 #: index of the stored weights (int32) in a group tuple

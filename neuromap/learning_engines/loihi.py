@@ -3,8 +3,8 @@
 Image dict: ``{"engine": "loihi", **LearningConfig.to_dict()}`` (:class:`neuromap.learning_rules.LearningConfig`:
 product series dw/dd/dt, trace impulses and time constants, t_epoch, seeds, sign_mode, num_weight_bits;
 docs/learning.md); arrays: optional ``tag_1``, ``tag_2`` (int, one per synapse, image order; default 0).
-The arithmetic lives in :mod:`neuromap.learning_engines.loihi_step` (numpy) and
-:mod:`neuromap.learning_engines.loihi_numba` (numba), bit-identical to each other and to Lava; every stored
+The state and Lava's random streams live in :mod:`neuromap.learning_engines.loihi_step`, the arithmetic in
+:mod:`neuromap.learning_engines.loihi_numba` (its one implementation, bit-identical to Lava); every stored
 synapse of the projection learns (CSR semantics). The compiler writes this dict for pair ``stdp``
 (:func:`neuromap.compiler.quantize_learning._stdp_loihi`: Lava rule strings, not plain coefficients), so
 this engine has no ``quantize``.
@@ -14,15 +14,16 @@ sent at t as back-propagating action potentials, learning epochs) is handled in 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from neuromap.errors import ImageError, NetworkFormatError
+from neuromap.errors import ImageError, NetworkFormatError, TargetError
 from neuromap.learning_engines.loihi_step import learning_step, make_state as make_learning_state
-from neuromap.learning_engines.packing import use_engine  # noqa: F401  (the engine interface's hook)
-from neuromap.learning_rules import LearningConfig
+from neuromap.learning_engines.schema import QuantizeContext, Quantized
+from neuromap.learning_rules import LearningConfig, config_from_rules
 
 ENGINE = "loihi"
 #: the post membrane v is not read
@@ -74,18 +75,127 @@ class Schema:
                                  f"(tag_1 or tag_2 of shape ({n_syn},))")
 
 
+#: Lava's learning-engine widths (lava/magma/core/learning/constants.py): trace 7 b, w factor 9 b, scaling
+#: mantissa 4 b, accumulator 15 b; a product's MAC is shifted right by max(0, widths + 4 - 15) before
+#: ``<< s_exp``, and the accumulator holds the weight << 7
+_W_TRACE, _W_SYN, _W_MANT, _W_ACC, _ACC_FRAC = 7, 9, 4, 15, 7
+#: trace impulse the pair-STDP mapping aims for (x1, y1 saturate at 127: room for ~6 close spikes)
+STDP_IMPULSE = 20.0
+
+
+def loihi_product(coef: float, w_factor: bool, fld: str, name: str) -> tuple[str, float, float]:
+    """A Lava rule literal and a trace impulse for ``coef`` (stored-weight units per spike of the float trace,
+    per stored-weight unit when the product has a w factor): ``(literal, impulse, realized coef)``.
+
+    The product adds ``m 2**(s_exp - 7) x1 / 2**shift`` weight units (``shift`` 5 with a 9-bit w factor, else
+    0), so per float trace unit ``m 2**(s_exp - 7) I / 2**shift``; the 4-bit mantissa ``m`` and exponent are
+    chosen so the impulse ``I`` (8-bit fraction) lands nearest :data:`STDP_IMPULSE`, then ``I`` absorbs the
+    rest of ``coef``. Raises TargetError when no impulse in [1, 127] reaches it."""
+    shift = max(0, _W_TRACE + (_W_SYN if w_factor else 0) + _W_MANT - _W_ACC)
+    mag, sgn = abs(coef), (-1 if coef < 0 else 1)
+    best = None
+    for s_exp in range(16):
+        for m in range(1, 8 + (sgn < 0)):
+            per_trace = m * 2.0 ** (s_exp - _ACC_FRAC - shift)
+            imp = round(mag / per_trace * 256) / 256
+            if 1.0 <= imp <= 127.0:
+                score = abs(math.log2(imp / STDP_IMPULSE))
+                if best is None or score < best[0] - 1e-12:
+                    best = (score, m, s_exp, imp, per_trace)
+    if best is None:
+        lo, hi = 2.0 ** (-_ACC_FRAC - shift), 8 * 2.0 ** (15 - _ACC_FRAC - shift) * 127
+        raise TargetError(f"{fld}.plasticity.{name}: {mag:.3g} stored-weight units per spike is outside what the "
+                          f"Loihi learning engine expresses ({lo:.3g} .. {hi:.3g}; change {name} or the weights' "
+                          "scale)")
+    _, m, s_exp, imp, per_trace = best
+    return f"{sgn * m} * 2^{s_exp - _ACC_FRAC}", imp, sgn * per_trace * imp
+
+
+def nearest_literal(value: float) -> tuple[str, float]:
+    """The Lava literal ``m * 2^e`` (4-bit mantissa, ``e`` in -7..8) nearest ``value``, and its value."""
+    best = min(((m * 2.0 ** e, m, e) for m in range(-8, 8) if m for e in range(-_ACC_FRAC, 16 - _ACC_FRAC)),
+               key=lambda c: (abs(c[0] - value), abs(c[1])))
+    return f"{best[1]} * 2^{best[2]}", best[0]
+
+
+def stdp_rule(p, d: int, ws: float, sign: int, w_lo: int, w_hi: int, field_max: int, dt: float, fld: str):
+    """Pair STDP (:mod:`neuromap.plasticity.stdp`, float parameters ``p``, synaptic delay ``d`` steps) as a Loihi
+    2-factor rule; returns (learning dict or None when nothing learns, errors).
+
+    Soft bound: ``dw = -a+ * x1 * y0 * (w - C+) - a- * y1 * x0 * (w - C-)`` with ``C+ = sign W_hi``,
+    ``C- = sign W_lo`` (stored weights are ``sign`` times the magnitudes); additive: ``dw = sign (a+ x1 y0 -
+    a- y1 x0)``, bounded by the stored field's saturation (0 and 255: the quantizer put ``w_max`` there).
+    The engine sees a pre spike when it is emitted, the float rule when it arrives ``delay`` steps later:
+    ``A+`` is scaled by ``exp(delay dt / tau_plus)``, ``A-`` by ``exp(-delay dt / tau_minus)`` so every pair
+    at a float lag outside -delay+1 .. -1 steps gets the float rule's change. A post spike in the step its
+    pre neuron emits sees the pre's new impulse in x1 (the float rule depresses that pair only): a product
+    ``x0 * y0`` (times the soft bound's w factor) takes that potentiation back, to a 4-bit mantissa.
+    Traces: impulse per spike chosen by :func:`loihi_product`, time constants ``tau / dt`` steps, ``t_epoch`` 1."""
+    soft = p.get("bound", "additive") == "soft"
+    a_plus = float(p["A_plus"]) * math.exp(d * dt / float(p["tau_plus"]))
+    a_minus = float(p["A_minus"]) * math.exp(-d * dt / float(p["tau_minus"]))
+    terms, kw, errors = [], {}, {}
+    for name, amp, trace, dep, tau, bound, _target in (
+            ("A_plus", a_plus, "x1", "y0", p["tau_plus"], w_hi, float(p["A_plus"])),
+            ("A_minus", a_minus, "y1", "x0", p["tau_minus"], w_lo, float(p["A_minus"]))):
+        if amp == 0.0:
+            continue
+        wf = f" * (w {'-' if sign > 0 else '+'} {bound})" if soft else ""
+        if soft:     # magnitude change A (bound - |w|) per float trace unit, in stored units
+            lit, imp, real = loihi_product(-amp, True, fld, name)
+        else:
+            lit, imp, real = loihi_product((sign if name == "A_plus" else -sign) * amp * ws, False, fld, name)
+        terms.append(f"{lit} * {trace} * {dep}{wf}")
+        if name == "A_plus":     # the same-step pre impulse's potentiation, taken back
+            back, back_real = nearest_literal(-real)
+            terms.append(f"{back} * x0 * y0{wf}")
+            errors["same_step"] = abs(back_real + real) / abs(real)
+        if not soft:
+            real /= ws
+        kw[f"{trace}_impulse"], kw[f"{trace}_tau"] = imp, float(tau) / dt
+        errors[name] = abs(abs(real) - amp) / amp
+    if not terms:
+        return None, errors
+    rule = " + ".join(terms).replace("+ -", "- ")
+    cfg = config_from_rules(dw=rule, rng_seed=0, t_epoch=1, sign_mode="excitatory" if sign > 0 else "inhibitory",
+                            num_weight_bits=8, **kw)
+    w_min = float(p["w_min"])
+    if not soft:     # hard bounds at the field's saturation: [0, field_max] stored units
+        errors["w_max"] = abs(field_max / ws - float(p["w_max"])) / float(p["w_max"])
+        errors["w_min"] = abs(w_min) / float(p["w_max"])
+    return {"engine": "loihi", **cfg.to_dict()}, errors
+
+
+def quantize(q: Quantized, p, ctx: QuantizeContext) -> None:
+    """Pair ``stdp`` (float parameters ``p``: A_plus, A_minus, tau_plus, tau_minus, w_min, w_max, bound) as the
+    image dict ``{"engine": "loihi", **LearningConfig.to_dict()}`` in ``q.fields`` (left empty when both
+    amplitudes are 0: nothing learns), its errors in ``q.errors`` and ``w_range``/``rule`` in ``q.report``.
+    ``ctx``: ``ws`` (stored-weight units per float weight unit), ``sign``, ``delay``, ``field_max``, ``dt``."""
+    ws, field_max = ctx.ws, ctx.field_max
+    w_lo = min(max(int(round(float(p["w_min"]) * ws)), 0), field_max)
+    w_max = float(p["w_max"]) if math.isfinite(float(p["w_max"])) else field_max / ws
+    w_hi = min(int(round(w_max * ws)), field_max)
+    learning, errors = stdp_rule(p, ctx.delay, ws, ctx.sign, w_lo, w_hi, field_max, ctx.dt, ctx.where)
+    q.fields.clear()
+    if learning is None:
+        return
+    if p.get("bound", "additive") == "soft":
+        errors["w_max"] = abs(w_hi / ws - w_max) / w_max if w_max else 0.0
+    q.fields.update(learning)
+    q.errors.update(errors)
+    q.report.update(w_range=[w_lo, w_hi], rule=learning["rules"]["dw"])
+
+
 @dataclass
 class State:
     """One projection: the parsed config, the :class:`~neuromap.learning_engines.loihi_step.LearningState`
     over a CSR-by-post view of the synapses, the permutation image order -> CSR order, the CSR weight copy
-    (int32; the engine owns the weights, so they are gathered once and scattered after every epoch) and the
-    emulator engine."""
+    (int32; the engine owns the weights, so they are gathered once and scattered after every epoch)."""
 
     cfg: LearningConfig
     ls: object
     order: np.ndarray
     w_csr: np.ndarray
-    engine: str = "numba"
     started: bool = False      # w_csr holds the weights (gathered at the first epoch end, then kept)
 
 
@@ -122,6 +232,6 @@ def step(learning, state: State, weights, pre_spikes, post_spikes, t, post_v=Non
     if learn and not state.started:     # only this engine changes the weights: gather once
         state.w_csr[:] = weights[state.order]
         state.started = True
-    learning_step(state.cfg, state.ls, state.w_csr, pre_spikes, post_spikes, t, engine=state.engine)
+    learning_step(state.cfg, state.ls, state.w_csr, pre_spikes, post_spikes, t)
     if learn:
         weights[state.order] = state.w_csr

@@ -40,7 +40,6 @@ import numpy as np
 from neuromap.errors import ImageError, NetworkFormatError
 from neuromap.learning_engines import loihi, loihi_step
 from neuromap.learning_engines.loihi_numba import step as numba_step
-from neuromap.learning_engines.packing import use_engine  # noqa: F401  (the engine interface's hook)
 from neuromap.learning_rules import LearningConfig, config_from_rules, float_to_literal
 
 ENGINE = "loihi3f"
@@ -193,7 +192,6 @@ class State:
     prev_post: np.ndarray
     y2: np.ndarray
     third: ThirdFactor
-    engine: str = "numba"
     started: bool = False
 
 
@@ -223,7 +221,7 @@ def post_traces(state: State, post_spikes, t: int) -> np.ndarray:
 
 
 def learning_step_3f(cfg: LearningConfig, ls, weights: np.ndarray, pre_spikes, post_spikes, t: int,
-                     y_in: np.ndarray, engine: str = "numpy") -> None:
+                     y_in: np.ndarray) -> None:
     """:func:`neuromap.learning_engines.loihi_step.learning_step` of a three-factor connection: the spike phase,
     then the y traces overwritten with ``y_in`` (3, n_post) (Lava ``recv_traces``), then, when
     ``t % t_epoch == 0``, the learning phase, after which the y traces are the received ones again (Lava sets only
@@ -237,18 +235,10 @@ def learning_step_3f(cfg: LearningConfig, ls, weights: np.ndarray, pre_spikes, p
     draws = loihi_step._draws(cfg, ls, t, learn)
     u = int((t // T) % (2 ** cfg.decimate_exponent) == 0) if cfg.decimate_exponent is not None else 0
     c = loihi_step._consts(cfg, ls)
-    if engine == "numba":
-        numba_step(cfg, ls, weights, pre, post, t, False, u, draws, c)
-    elif engine == "numpy":
-        loihi_step._spike_phase(cfg, ls, pre, post, t, draws[0])
-    else:
-        raise ValueError(f"unknown engine {engine!r}")
+    numba_step(cfg, ls, weights, pre, post, t, False, u, draws, c)      # the loihi engine's kernels (one source)
     ls.y[:] = y_in
-    if learn:
-        if engine == "numba":     # the spike kernel has nothing left to do: no spikes
-            numba_step(cfg, ls, weights, np.zeros_like(pre), np.zeros_like(post), t, True, u, draws, c)
-        else:
-            loihi_step._learning_phase(cfg, ls, weights, u, draws)
+    if learn:                 # the spike kernel has nothing left to do: no spikes
+        numba_step(cfg, ls, weights, np.zeros_like(pre), np.zeros_like(post), t, True, u, draws, c)
         ls.y[:] = y_in            # a 3F connection keeps the received y, not the epoch's history (connection.py:465)
         ls.epochs += 1
     ls.t = t
@@ -262,6 +252,6 @@ def step(learning, state: State, weights, pre_spikes, post_spikes, t, post_v=Non
         state.w_csr[:] = weights[state.order]
         state.started = True
     y_in = post_traces(state, post_spikes, t)
-    learning_step_3f(state.cfg, state.ls, state.w_csr, pre_spikes, post_spikes, t, y_in, engine=state.engine)
+    learning_step_3f(state.cfg, state.ls, state.w_csr, pre_spikes, post_spikes, t, y_in)
     if learn:
         weights[state.order] = state.w_csr

@@ -27,7 +27,8 @@ class Kernel:
     arrays as separate arguments (an @njit function); ``step_group(t, group, pre_spk, post_spk)``: the same
     taking the tuple (per-step path). Positions in the group: ``weights`` (int32 stored weights of all
     projections, concatenated), ``syn_off`` (int64[P + 1] synapse offsets) and ``projections`` (an array
-    with one row per projection, e.g. the parameter matrix)."""
+    with one row per projection, e.g. the parameter matrix). ``reads_v``: the kernel takes a third spike-side
+    argument, ``post_v`` (int64, the post neurons' v after the step, concatenated like ``post_spk``)."""
 
     pack: Callable
     unpack: Callable
@@ -37,6 +38,7 @@ class Kernel:
     weights: int
     projections: int
     syn_off: int = 0
+    reads_v: bool = False
 
 
 def cat(arrays, dtype) -> np.ndarray:
@@ -68,20 +70,20 @@ def scatter(flat: np.ndarray, parts) -> None:
         o += n
 
 
-def use_engine(st, engine: str) -> None:
-    """The engine interface's ``use_engine`` hook: ``st.engine`` <- the emulator engine (``numpy``/``numba``)."""
-    st.engine = engine
-
-
 def step_one(kernel: Kernel, st, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
-             t: int) -> None:
-    """One step of one projection through its engine's :class:`Kernel`. The one-projection group is cached in
-    ``st.nb``; it views the state's arrays, so the state stays current. If ``weights`` is not a flat
-    int32 array the group held a copy: it is written back and the cache dropped."""
+             t: int, post_v: np.ndarray | None = None) -> None:
+    """One step of one projection through its engine's :class:`Kernel` (an engine's ``step``: the kernel is
+    the engine's one implementation, run by the per-step loop, the fused loop and Lava alike). The
+    one-projection group is cached in ``st.nb``; it views the state's arrays, so the state stays current. If
+    ``weights`` is not a flat int32 array the group held a copy: it is written back and the cache dropped."""
     if st.nb is None or st.nb[kernel.weights] is not weights:
         st.nb = kernel.pack([st], [weights])
-    kernel.step_group(int(t), st.nb, np.ascontiguousarray(pre_spikes, np.bool_),
-                      np.ascontiguousarray(post_spikes, np.bool_))
+    pre = np.ascontiguousarray(pre_spikes, np.bool_)
+    post = np.ascontiguousarray(post_spikes, np.bool_)
+    if kernel.reads_v:
+        kernel.step_group(int(t), st.nb, pre, post, np.ascontiguousarray(post_v, np.int64))
+    else:
+        kernel.step_group(int(t), st.nb, pre, post)
     if st.nb[kernel.weights] is not weights:
         weights[:] = st.nb[kernel.weights]
         st.nb = None

@@ -1,5 +1,6 @@
 """Learning engine ``pool_stdp``: integer receptor-pool-bounded STDP (seed 000, Nikitin et al. 2019).
-One module: image schema, quantizer, state, numpy step, numba kernel.
+One module: image schema, quantizer, state, numba kernel (the one implementation of the equations below; the
+independent scalar oracle is ``tests/oracles/seed_rules.py``).
 
 Float rule and equation labels (P1)-(P17): :mod:`neuromap.plasticity.pool_stdp`. Units:
 
@@ -37,8 +38,8 @@ an engine, precisely*; round half up unless stated):
 
 ``goal`` is ``learning["w_goal"]`` (fine units) or, when 0, each post neuron's initial sum.
 
-The numba kernel (:func:`step_fields`) gives the same integers as :func:`step` (floor for the pool cap and
-the scaling ratio as there); :func:`pack` flattens P projections into one group tuple (layout:
+:func:`step` runs the numba kernel (:func:`step_fields`) on a one-projection group (floor for the pool cap and
+the scaling ratio); :func:`pack` flattens P projections into one group tuple (layout:
 :mod:`neuromap.learning_engines.packing`; per-post scratch sums and per-synapse pot/dep buffers at the end).
 """
 from __future__ import annotations
@@ -51,15 +52,8 @@ import numba
 import numpy as np
 
 from neuromap.learning_engines import packing
-from neuromap.learning_engines.fixed import AF, LUT_F, WF, XF, Synapses, decay_trace, lut_interp, rshift_round, seg_sum
-from neuromap.learning_engines.packing import (
-    arrive,
-    cat,
-    clip_store,
-    offsets,
-    scatter,
-    use_engine,  # noqa: F401  (the engine interface's hook)
-)
+from neuromap.learning_engines.fixed import AF, LUT_F, WF, XF, Synapses, lut_interp, rshift_round, seg_sum
+from neuromap.learning_engines.packing import arrive, cat, clip_store, offsets, scatter
 from neuromap.learning_engines.schema import QuantizeContext, Quantized, SeedRuleSchema, enum_field, int_field
 
 ENGINE = "pool_stdp"
@@ -156,9 +150,7 @@ class State:
     c_max: int
     goal: np.ndarray | None = None
     cfg: Schema | None = None
-    engine: str = "numpy"    # emulator engine (use_engine); "numba" runs the numba kernel below
     nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
-
 
 
 def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
@@ -181,57 +173,9 @@ def initial_goal(st: State) -> np.ndarray:
 
 def step(learning, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
          t: int, post_v: np.ndarray | None = None) -> None:
-    """One step t (1-based) of one projection; ``learning`` is ignored (the state holds its schema)."""
-    if st.engine == "numba":
-        return packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
-    p, syn, n = st.cfg, st.syn, st.n_post
-    post = syn.post_idx
-    arrived = syn.begin(weights, pre_spikes, t)
-    w, lo, hi = syn.w_fine, syn.codec.lo, syn.codec.hi
-    if st.goal is None:
-        st.goal = initial_goal(st)
-    x = np.where(arrived, w, 0)                                                   # (P1)
-    x_sum = seg_sum(x, post, n)
-
-    decay_trace(st.x_pre, p.keep_plus)                                    # (P2, P3)
-    decay_trace(st.y_post, p.keep_minus)
-    st.x_pre[arrived] = 1 << XF
-    pot = np.where(post_spikes[post], rshift_round((hi - w) * p.a_plus * st.x_pre, AF + XF), 0)
-    dep = np.where(arrived, rshift_round((w - lo) * p.a_minus * st.y_post[post], AF + XF), 0)
-    st.y_post[post_spikes] = 1 << XF
-
-    pot_sum = seg_sum(pot, post, n)                                               # (P4)
-    avail = np.maximum(st.pw, 0)
-    over = pot_sum > avail
-    if over.any():
-        pot = np.where(over[post], pot * avail[post] // np.maximum(pot_sum[post], 1), pot)
-        pot_sum = seg_sum(pot, post, n)
-    use = pot_sum - rshift_round(p.alpha_r * seg_sum(dep, post, n), AF)  # (P5)
-    degr = rshift_round(p.k_pw * x_sum, AF)                              # (P6)
-
-    s = lut_interp(st.s_lut, st.c_dend, CF)                                      # (P7, P8)
-    demand = np.maximum(-rshift_round(s * (st.pw - use - degr - p.pw_set), SF), 0)
-    supply = np.minimum(demand, np.maximum(st.pw_soma, 0))                       # (P9)
-    if p.pool_update == "conserve":                                           # (P10)
-        pw_new = st.pw + supply - use - degr
-    else:
-        pw_new = st.pw + np.where(demand > 0, supply, -use - degr)
-    prod = lut_interp(st.prod_lut, st.c_soma, CF)                                # (P11)
-
-    w_sum = seg_sum(w, post, n)                                                  # (P16)
-    one = 1 << RF
-    ratio = np.where(w_sum > 0, (st.goal << RF) // np.maximum(w_sum, 1), one)
-    one_minus = np.maximum(one - ratio, -15 * one)
-    ss = rshift_round(p.alpha_ss * w * one_minus[post], AF + RF)
-    w += pot - dep - rshift_round(p.k_pw * x, AF) - ss                  # (P15, P17)
-    syn.codec.store(w, weights)
-
-    st.pw = np.clip(pw_new, 0, POOL_MAX)
-    st.pw_soma = np.clip(st.pw_soma - supply + prod, 0, POOL_MAX)
-    c_in = rshift_round(x_sum * p.c_per_w, CS)                           # (P12, P13)
-    st.c_dend = np.clip(st.c_dend + c_in - lut_interp(st.decay_lut, st.c_dend, CF), 0, st.c_max)
-    st.c_soma = np.clip(st.c_soma + p.k_cg * post_spikes - lut_interp(st.decay_lut, st.c_soma, CF),
-                        0, st.c_max)
+    """One step t (1-based) of one projection: the numba kernel (:func:`step_fields`, this engine's one
+    implementation); ``learning`` is ignored (the state holds its schema)."""
+    packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
 
 
 #: index of the stored weights (int32) in a group tuple
@@ -291,20 +235,15 @@ def unpack(g: tuple, states, weights) -> None:
 
 @numba.njit(inline="always")
 def _rr(x, n):
-    """``rshift_round``: x / 2**n rounded half up (n >= 1)."""
-    return (x + (1 << (n - 1))) >> n
+    """:func:`~neuromap.learning_engines.fixed.rshift_round`: x / 2**n rounded half up."""
+    return rshift_round(x, n)
 
 
 @numba.njit(inline="always")
 def _lut(table, base, size, x):
-    """``fixed.lut_interp`` of ``table[base:base+size]`` at calcium ``x`` (CF fraction bits, x >= 0)."""
-    sh = CF - 8
-    i = x >> sh
-    last = size - 1
-    if i >= last:
-        return table[base + last]
-    lo = table[base + i]
-    return lo + _rr((table[base + i + 1] - lo) * (x - (i << sh)), sh)
+    """:func:`~neuromap.learning_engines.fixed.lut_interp` of ``table[base:base+size]`` at calcium ``x``
+    (CF fraction bits, x >= 0)."""
+    return lut_interp(table, base, size, x, CF)
 
 
 @numba.njit(cache=True, nogil=True)

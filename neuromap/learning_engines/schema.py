@@ -164,6 +164,9 @@ class Quantized:
         self.errors: dict[str, float] = dict(errors or {})
         self.tables: dict[str, Any] = {}
         self.table_errors: dict[str, float] = {}
+        #: entries the engine adds to its projection's quantization report (``w_range`` replaces the default
+        #: ``[w_lo, w_hi]``)
+        self.report: dict[str, Any] = {}
 
     def put(self, name: str, value: float, unit: float, lo: int | None = None) -> int:
         """``round(value * unit)`` (at least ``lo``) as field ``name``; records its relative error."""
@@ -189,7 +192,8 @@ class QuantizeContext:
 
     ``ws``: weight mantissas per float weight unit (the projection's weight scale); ``dt``: time step (ms);
     ``where``: the network field for error messages (``projections[k]``); ``max_fan_in``: most synapses
-    onto one post neuron; voltage rules: ``v_scale`` (hardware v units
+    onto one post neuron; ``sign`` (+1 excitatory, -1 inhibitory), ``delay`` (steps, one per plastic
+    projection) and ``field_max`` (largest stored weight magnitude); voltage rules: ``v_scale`` (hardware v units
     per float voltage unit), ``v_reset`` (float) and ``v_max`` (largest hardware v) of the post
     population, ``None`` when the post has no voltage scale."""
 
@@ -197,6 +201,9 @@ class QuantizeContext:
     dt: float
     where: str
     max_fan_in: int = 0
+    sign: int = 1
+    delay: int = 1
+    field_max: int = 255
     v_scale: float | None = None
     v_reset: float | None = None
     v_max: int | None = None

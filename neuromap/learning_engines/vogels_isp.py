@@ -1,5 +1,6 @@
 """Learning engine ``vogels_isp``: integer inhibitory STDP with a target rate (seed 004, Vogels et al. 2011).
-One module: image schema, quantizer, state, numpy step, numba kernel.
+One module: image schema, quantizer, state, numba kernel (the one implementation of the equations below; the
+independent scalar oracle is ``tests/oracles/seed_rules.py``).
 
 Float rule: :mod:`neuromap.plasticity.vogels_isp`. The engine learns the inhibitory
 *magnitude* J = ``sign * weight`` (``learning["sign"] = -1`` for an inhibitory projection).
@@ -18,7 +19,7 @@ Integer state, per step t (1-based):
   ``eta_m = round(2**16 eta_float)``;
 - clip to ``[w_lo, w_hi]`` mantissas; the core sees ``round(w_fine / 2**WF)``.
 
-The numba kernel (:func:`step_fields`) gives the same integers as :func:`step`; :func:`pack` flattens P
+:func:`step` runs the numba kernel (:func:`step_fields`) on a one-projection group; :func:`pack` flattens P
 projections into one group tuple (layout: :mod:`neuromap.learning_engines.packing`).
 """
 from __future__ import annotations
@@ -31,15 +32,8 @@ import numba
 import numpy as np
 
 from neuromap.learning_engines import packing
-from neuromap.learning_engines.fixed import AF, TRACE_MAX, WF, XF, Synapses, decay_trace, rshift_round
-from neuromap.learning_engines.packing import (
-    arrive,
-    cat,
-    clip_store,
-    offsets,
-    scatter,
-    use_engine,  # noqa: F401  (the engine interface's hook)
-)
+from neuromap.learning_engines.fixed import AF, TRACE_MAX, WF, XF, Synapses
+from neuromap.learning_engines.packing import arrive, cat, clip_store, offsets, scatter
 from neuromap.learning_engines.schema import (
     QuantizeContext,
     Quantized,
@@ -94,9 +88,7 @@ class State:
     x_pre: np.ndarray        # int64 per synapse, XF fixed point
     x_post: np.ndarray       # int64 per post neuron
     cfg: Schema
-    engine: str = "numpy"    # emulator engine (use_engine); "numba" runs the numba kernel below
     nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
-
 
 
 def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
@@ -109,26 +101,9 @@ def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndar
 
 def step(learning, st: State, weights: np.ndarray, pre_spikes: np.ndarray, post_spikes: np.ndarray,
          t: int, post_v: np.ndarray | None = None) -> None:
-    """One step t (1-based) of one projection; ``learning`` is ignored (the state holds its schema)."""
-    if st.engine == "numba":
-        return packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
-    cfg = st.cfg
-    syn = st.syn
-    arrived = syn.begin(weights, pre_spikes, t)
-    keep = cfg.keep
-    decay_trace(st.x_pre, keep)
-    decay_trace(st.x_post, keep)
-    post_before = st.x_post[syn.post_idx]
-    one = 1 << XF
-    st.x_pre[arrived] = np.minimum(st.x_pre[arrived] + one, TRACE_MAX)
-    st.x_post[post_spikes] = np.minimum(st.x_post[post_spikes] + one, TRACE_MAX)
-    d = np.where(arrived, post_before - cfg.alpha, 0)
-    d += np.where(post_spikes[syn.post_idx], st.x_pre, 0)
-    if cfg.multiplicative:
-        syn.w_fine += rshift_round(cfg.eta_m * d * syn.w_fine, XF + AF)
-    else:
-        syn.w_fine += rshift_round(cfg.eta * d, XF)
-    syn.codec.store(syn.w_fine, weights)
+    """One step t (1-based) of one projection: the numba kernel (:func:`step_fields`, this engine's one
+    implementation); ``learning`` is ignored (the state holds its schema)."""
+    packing.step_one(KERNEL, st, weights, pre_spikes, post_spikes, t)
 
 
 #: index of the stored weights (int32) in a group tuple

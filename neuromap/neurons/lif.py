@@ -27,6 +27,9 @@ import numpy as np
 
 from neuromap.params import Param
 
+#: ``v_th`` of a non-spiking readout (NIR ``LI`` / ``CubaLI``): the largest float, never reached; compiled as a
+#: probed-voltage readout (``docs/nir.md``, *Readouts*)
+NEVER_FIRES = float(np.finfo(np.float64).max)
 #: reset mechanisms: ``zero`` sets v to v_reset, ``subtract`` removes the distance v_th - v_reset from v
 RESET_MODES = ("zero", "subtract")
 

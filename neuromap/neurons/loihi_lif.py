@@ -21,9 +21,12 @@ from neuromap.params import Param
 _UV = 2 ** 23 - 1
 
 PARAMS = {
-    "du": Param(0, kind="int", lo=0, hi=4095, unit="hw", doc="current decay, 12 bit: u *= (4096-(du+1))/4096"),
-    "dv": Param(0, kind="int", lo=0, hi=4095, unit="hw", doc="voltage decay, 12 bit: v *= (4096-dv)/4096"),
-    "vth": Param(10, kind="int", lo=0, hi=131071, unit="hw", doc="threshold mantissa, 17 bit; spike when v > vth << 6"),
+    "du": Param(0, kind="int", lo=0, hi=4095, per_neuron=True, unit="hw",
+                doc="current decay, 12 bit: u *= (4096-(du+1))/4096 (per neuron: one Lava LIF per distinct du/dv/vth)"),
+    "dv": Param(0, kind="int", lo=0, hi=4095, per_neuron=True, unit="hw",
+                doc="voltage decay, 12 bit: v *= (4096-dv)/4096"),
+    "vth": Param(10, kind="int", lo=0, hi=131071, per_neuron=True, unit="hw",
+                 doc="threshold mantissa, 17 bit; spike when v > vth << 6"),
     "bias_mant": Param(0, kind="int", lo=-4096, hi=4095, per_neuron=True, unit="hw",
                        doc="bias mantissa, signed 13 bit"),
     "bias_exp": Param(0, kind="int", lo=0, hi=7, per_neuron=True, unit="hw", doc="bias exponent, 3 bit"),

@@ -71,3 +71,49 @@ def test_inspect_bad_build_exit_2(capsys, tmp_path, build):
     (bad / "common.bin").write_bytes(b"not a bundle")
     code, _, err = cli(capsys, "inspect", str(bad))
     assert code == 2 and "common.bin" in err and len(err.strip().splitlines()) == 1
+
+
+def _strip_pass_records(build):
+    """Rewrite ``build`` as an image from before pass records were saved (no manifest ``pass_records``)."""
+    from neuromap import image_files
+    mf = build / "manifest.json"
+    m = json.loads(mf.read_text())
+    m.pop("pass_records")
+    m.pop("manifest_sha256")
+    m["manifest_sha256"] = image_files.manifest_digest(m)
+    mf.write_text(json.dumps(m, indent=1) + "\n")
+
+
+def test_inspect_shows_the_saved_pass_records_and_old_images_load(capsys, tmp_path):
+    """The compile saves its per-pass records in the image (manifest ``pass_records``); ``inspect`` prints them
+    as saved (text and --json: the same objects as ``compile --json``'s ``passes``, timings included, so nothing
+    was recomputed); an image without them loads and shows none."""
+    out_dir = tmp_path / "p"
+    code, out, _ = cli(capsys, "compile", EX, "-o", str(out_dir), "--placer", "greedy", "--json")
+    compiled = json.loads(out)["passes"]
+    assert code == 0 and [r["name"] for r in compiled][-1] == "fidelity"
+    code, out, _ = cli(capsys, "inspect", str(out_dir), "--json")
+    assert code == 0 and json.loads(out)["passes"] == compiled          # same wall_s: read, not re-measured
+    code, out, _ = cli(capsys, "inspect", str(out_dir))
+    place = next(r for r in compiled if r["name"] == "place")
+    assert "compiler passes (as recorded when compiled):" in out
+    assert f"place (pass): {place['wall_s']:.3g} s" in out and "cores_used" in out
+    _strip_pass_records(out_dir)
+    code, out, _ = cli(capsys, "inspect", str(out_dir), "--json")
+    assert code == 0 and json.loads(out)["passes"] is None
+    code, out, _ = cli(capsys, "inspect", str(out_dir))
+    assert code == 0 and "compiler passes" not in out
+
+
+def test_malformed_pass_records_are_refused_in_one_line(capsys, tmp_path):
+    from neuromap import image_files
+    out_dir = tmp_path / "q"
+    assert cli(capsys, "compile", EX, "-o", str(out_dir), "--placer", "greedy")[0] == 0
+    mf = out_dir / "manifest.json"
+    m = json.loads(mf.read_text())
+    m["pass_records"][0]["kind"] = "magic"
+    m.pop("manifest_sha256")
+    m["manifest_sha256"] = image_files.manifest_digest(m)
+    mf.write_text(json.dumps(m))
+    code, out, err = cli(capsys, "inspect", str(out_dir))
+    assert code == 2 and "pass_records[0].kind" in err and len(err.strip().splitlines()) == 1

@@ -68,7 +68,7 @@ def test_bad_values_are_one_line(snn, tmp_path, capsys, args, msg):
 
 def test_nir_options_on_a_yaml_network_are_refused(tmp_path, capsys):
     code, _, err = cli(["simulate", "examples/ramp_lif.yaml", "--steps", "5", "--dt", "0.1"], capsys)
-    assert code == 2 and "--dt applies to .nir networks only" in err
+    assert code == 2 and "--dt applies to .nir and .net networks only" in err
 
 
 def test_compile_snntorch_graph_refuses_subtract_then_approximates(snn, tmp_path, capsys):

@@ -51,9 +51,9 @@ def test_approximations_do_not_raise():
     assert "frozen" in plast.reason and plast.alternative.startswith("stdp_loihi")
 
 
-def test_per_neuron_time_constants_are_reported():
+def test_per_neuron_time_constants_are_not_a_problem():
+    # the quantize pass gives each group of equal tau_m/tau_syn/v_th/v_reset its own du/dv/vth
+    # (tests/compiler/test_quantize_groups.py); the check no longer asks the user to split the population
     net = neuromap.Network(dt=1.0)
     net.add_population("p", 3, "lif", tau_m=[10.0, 20.0, 20.0], v_th=[1.0, 1.0, 1.0])
-    with pytest.raises(TargetError) as e:
-        check_compatibility(net, load_target("loihi"))
-    assert [p.item for p in e.value.problems] == ["populations.p.tau_m"]
+    assert check_compatibility(net, load_target("loihi")) == []

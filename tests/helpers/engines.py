@@ -1,7 +1,8 @@
 """The engines that run a Loihi-style (``loihi_lif``) hardware image, behind one interface: the ``engine`` and
 ``emulator_engine`` fixtures of tests/conftest.py hand a test one :class:`Engine` per engine, so the same
 conformance test (hand-computed cases, delays, refractory, random images against the scalar oracle of
-tests/oracles) runs on each of them.
+tests/oracles) runs on each of them. Also the lists behind the ``tn_engine`` (TrueNorth cores) and
+``loihi_learning`` (one Loihi learning step) fixtures.
 
 - ``numpy``, ``numba``: the emulator's two engines (:func:`emulator.emulate`).
 - ``lava``: the Lava backend (:func:`backends.lava.run.run_lava_raw`: the image planned into Lava 0.10
@@ -16,11 +17,29 @@ import numpy as np
 
 from backends.lava.run import run_lava_raw
 from emulator import emulate
+from neuromap.learning_engines import loihi_step
+from tests.oracles import loihi_learning as loihi_reference
 
 #: every engine the ``engine`` fixture runs, in its order
 ENGINE_NAMES = ("numpy", "numba", "lava")
 #: the emulator's engines (the ``emulator_engine`` fixture)
 EMULATOR_ENGINES = ("numpy", "numba")
+#: the TrueNorth core emulator's engines (``emulator.truenorth.run``; the ``tn_engine`` fixture): numpy, numba
+#: and ``reference``, the scalar oracle written from Cassidy et al. 2013
+TN_ENGINES = ("numpy", "numba", "reference")
+#: implementations of one Loihi learning step (the ``loihi_learning`` fixture): ``engine``, the image engine's
+#: numba kernel (``loihi_step.learning_step``), and ``reference``, the array reference written from Lava's
+#: source (tests/oracles/loihi_learning.py)
+LOIHI_LEARNING = ("engine", "reference")
+
+
+def loihi_learning_step(name: str):
+    """``learning_step(cfg, state, weights, pre, post, t)`` of implementation ``name`` (:data:`LOIHI_LEARNING`)."""
+    if name == "engine":
+        return loihi_step.learning_step
+    if name == "reference":
+        return loihi_reference.learning_step
+    raise ValueError(f"unknown Loihi learning implementation {name!r} (one of {', '.join(LOIHI_LEARNING)})")
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,10 @@ step-by-step comparison on numpy and numba (``compare``), and the float ``stdp``
 (``stdp_params``, ``compiled``, a small network ``net``)."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 from hypothesis import HealthCheck
 
-from neuromap.compiler.quantize_learning import _stdp_loihi
+from neuromap.learning_engines.loihi import stdp_rule
 from neuromap.learning_engines.loihi_step import learning_step, make_state, truncate_csr, truncate_weights
 from neuromap.learning_rules import LearningConfig
 from neuromap.network import Network
@@ -57,7 +55,7 @@ def lava_run(rule_kw, w, pre, post, *, sparse=False, stdp=None, sign_mode="mixed
     return {v: np.array(a) for v, a in steps.items()}
 
 
-def engine_run(cfg, w, pre, post, engine, sparse=False):
+def engine_run(cfg, w, pre, post, sparse=False):
     n_post, n_pre = w.shape
     if sparse:
         m = np.asarray(w)
@@ -70,7 +68,7 @@ def engine_run(cfg, w, pre, post, engine, sparse=False):
         wv = truncate_weights(cfg, w)
     out = []
     for t in range(1, len(pre) + 1):
-        learning_step(cfg, s, wv, pre[t - 1], post[t - 1], t, engine=engine)
+        learning_step(cfg, s, wv, pre[t - 1], post[t - 1], t)
         if sparse:
             dense_w = np.zeros((n_post, n_pre), np.int64)
             rows = np.repeat(np.arange(n_post), np.diff(s.indptr))
@@ -86,11 +84,10 @@ def engine_run(cfg, w, pre, post, engine, sparse=False):
 def compare(cfg, w, pre, post, lava_kw, sparse=False):
     steps = lava_run(lava_kw.get("rule"), w, pre, post, sparse=sparse, stdp=lava_kw.get("stdp"),
                      sign_mode=cfg.sign_mode, num_weight_bits=cfg.num_weight_bits)
-    for engine in ("numpy", "numba"):
-        mine = engine_run(cfg, w, pre, post, engine, sparse)
-        for t in range(len(pre)):
-            for v, arr in steps.items():
-                assert np.array_equal(mine[t][v], arr[t]), (engine, "step", t + 1, v, mine[t][v], arr[t])
+    mine = engine_run(cfg, w, pre, post, sparse)
+    for t in range(len(pre)):
+        for v, arr in steps.items():
+            assert np.array_equal(mine[t][v], arr[t]), ("step", t + 1, v, mine[t][v], arr[t])
     return steps
 
 
@@ -103,10 +100,9 @@ def stdp_params(bound, A_plus=0.05, A_minus=0.06, tau_plus=12.0, tau_minus=18.0,
 def compiled(params, ws, sign, dt=1.0, delay=1):
     """(LearningConfig, learning dict, rel. errors) of the mapping for weight scale ``ws`` (stored units per
     float weight unit) and ``sign`` (+1 excitatory, -1 inhibitory)."""
-    pr = SimpleNamespace(plasticity=params, delay=np.full(1, delay), n_synapses=1)
     w_hi = 255 if params["bound"] == "additive" else min(round(params["w_max"] * ws), 255)
     w_lo = min(max(round(params["w_min"] * ws), 0), 255)
-    learning, errors = _stdp_loihi(pr, ws, sign, w_lo, w_hi, 255, dt, "projections[0] (p)")
+    learning, errors = stdp_rule(params, delay, ws, sign, w_lo, w_hi, 255, dt, "projections[0] (p)")
     return LearningConfig.from_dict({k: v for k, v in learning.items() if k != "engine"}), learning, errors
 
 

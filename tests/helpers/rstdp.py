@@ -73,7 +73,7 @@ def lava_run(p: dict, w0, pre, reward, lif: dict):
     return {v: np.array(a) for v, a in out.items()}, spikes
 
 
-def engine_run(p: dict, w0, pre, post, reward, engine: str):
+def engine_run(p: dict, w0, pre, post, reward):
     """The ``loihi3f`` engine (its ``step``, CSR over all pairs) on the same spikes and third factor; per step the
     same variables as :func:`lava_run` (Dense layout)."""
     cfg, imp, tau = config(p)
@@ -86,7 +86,6 @@ def engine_run(p: dict, w0, pre, post, reward, engine: str):
     learning = {"engine": "loihi3f", **cfg.to_dict(), "post_impulse": imp, "post_tau": tau}
     sch = loihi3f.Schema.from_dict(learning)
     s = loihi3f.make_state(sch, arrays, n_pre, n_post, pre_idx, post_idx)
-    loihi3f.use_engine(s, engine)
     w = truncate_weights(cfg, np.asarray(w0)).reshape(-1).astype(np.int32)
     out = {v: [] for v in VARS}
     for t in range(1, T + 1):

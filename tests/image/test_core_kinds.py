@@ -1,5 +1,6 @@
-"""Core kinds (neuromap/core_kinds/): docs/image-format.md's field tables agree with the declarations, every
-runtime has an entry for every kind, Image.verify dispatches to the image's kind."""
+"""Core kinds (neuromap/core_kinds/): docs/image-format.md's field tables are the ones generated from the
+declarations (neuromap/core_kinds/doc.py) and, read back by an independent parser, state the declared dtypes,
+shapes and ranges; every runtime has an entry for every kind, Image.verify dispatches to the image's kind."""
 import dataclasses
 import re
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 
 import emulator
 from backends.lava import run as lava_run
-from neuromap.core_kinds import CORE_KINDS, DEFAULT_KIND, core_kind, image_core_kind
+from neuromap.core_kinds import CORE_KINDS, DEFAULT_KIND, core_kind, doc as kind_doc, image_core_kind
 from neuromap.core_kinds.fields import Field, check_range
 from neuromap.errors import ImageError
 from neuromap.image import Image, PopulationMap, ProbeMap
@@ -60,6 +61,21 @@ def _documented(cells: list[str]) -> tuple[str, tuple[int, ...], tuple[int, int]
 
 def test_every_kind_has_a_docs_section():
     assert set(SECTIONS) == set(CORE_KINDS)
+
+
+def test_docs_tables_are_generated_from_the_declarations():
+    text = DOC.read_text()
+    for (kind, group), block in kind_doc.blocks().items():
+        assert block in text, f"docs/image-format.md is stale ({kind} {group}): run python -m neuromap.core_kinds.doc"
+        assert block in _section(text, SECTIONS[kind])
+    assert {k for k, _ in kind_doc.blocks()} == set(CORE_KINDS)
+    # the generator follows the declarations: a field one off gives another table
+    f = next(f for f in CORE_KINDS["truenorth"].fields if f.name == "tn_alpha")
+    moved = [dataclasses.replace(x, hi=x.hi + 1) if x is f else x for x in CORE_KINDS["truenorth"].fields]
+    assert kind_doc.table("truenorth", "neurons", moved) != kind_doc.table("truenorth", "neurons")
+    assert kind_doc.width_text(-4096, 4095) == " (13 bit signed)"
+    assert kind_doc.width_text(-255, 255) == " (sign + 8 bit)"
+    assert kind_doc.int_text(2 ** 18 - 1) == "2^18-1" and kind_doc.int_text(-(2 ** 19)) == "-2^19"
 
 
 @pytest.mark.parametrize("name", sorted(CORE_KINDS))

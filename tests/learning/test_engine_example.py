@@ -1,7 +1,8 @@
 """A new learning engine is one module: examples/learning_engine_example.py (``pre_trace_hebb``), registered
-here and nothing else edited, verifies in images, round-trips through save/load, runs on the emulator's
-numpy engine, its numba per-step kernel, the fused plastic loop (assembled from the registry) and in Lava
-(``NeuromapPlasticSparse``), all with the same integers; a hand-computed step pins the arithmetic."""
+here and nothing else edited, verifies in images, round-trips through save/load, runs its one numba kernel on
+the emulator's per-step loop (numpy engine), in the fused plastic loop (numba engine, assembled from the registry)
+and in Lava (``NeuromapPlasticSparse``), all with the same integers; a hand-computed step and a scalar reference
+written from the module docstring's rule pin the arithmetic."""
 from __future__ import annotations
 
 import dataclasses
@@ -71,47 +72,68 @@ def test_schema_verifies_every_field(registered):
             dataclasses.replace(img, projections=[*img.projections[:k], p, *img.projections[k + 1:]]).verify()
 
 
+def rhu(x: int, n: int) -> int:
+    return (x + (1 << (n - 1))) >> n
+
+
+def scalar_hebb(cfg, w0, pre_idx, post_idx, pre, post):
+    """The rule of examples/learning_engine_example.py's docstring, one synapse at a time in Python ints."""
+    w = [cfg.sign * int(v) << 16 for v in w0]
+    x = [0] * len(w)
+    sent = {}
+    out = []
+    for t, (a, b) in enumerate(zip(pre, post), start=1):
+        sent[t] = a
+        arrived = sent.get(t - cfg.delay, np.zeros_like(a)) if cfg.delay else a
+        for q, (i, m) in enumerate(zip(pre_idx, post_idx)):
+            x[q] = rhu(x[q] * cfg.keep, 16)
+            if arrived[i]:
+                x[q] = min(x[q] + 4096, 65535)
+            if b[m]:
+                w[q] += rhu(cfg.eta * x[q], 12)
+            w[q] = min(max(w[q], cfg.w_lo << 16), cfg.w_hi << 16)
+        out.append([cfg.sign * rhu(v, 16) for v in w])
+    return out
+
+
 def test_hand_computed_step(registered):
     # keep 1/2, eta 2**16 (one weight unit per spike of trace), delay 1: t1 pre emits; t2 arrival x = 4096;
     # t3 x = 2048, post spike -> w += rhu(2**16 * 2048, 12) = 32768 = 0.5 weight unit -> stored rhu(10.5) = 11
     cfg = hebb.Schema(sign=1, delay=1, w_lo=0, w_hi=100, keep=32768, eta=1 << 16)
-    for engine in ("numpy", "numba"):
-        st = hebb.make_state(cfg, {}, 1, 1, np.array([0]), np.array([0]))
-        hebb.use_engine(st, engine)
-        w = np.array([10], np.int32)
-        for t, (pre, post) in enumerate([(True, False), (False, False), (False, True)], start=1):
-            hebb.step(cfg, st, w, np.array([pre]), np.array([post]), t)
-        assert w.tolist() == [11] and st.x.tolist() == [2048] and st.syn.w_fine.tolist() == [(10 << 16) + 32768]
+    st = hebb.make_state(cfg, {}, 1, 1, np.array([0]), np.array([0]))
+    w = np.array([10], np.int32)
+    for t, (pre, post) in enumerate([(True, False), (False, False), (False, True)], start=1):
+        hebb.step(cfg, st, w, np.array([pre]), np.array([post]), t)
+    assert w.tolist() == [11] and st.x.tolist() == [2048] and st.syn.w_fine.tolist() == [(10 << 16) + 32768]
 
 
-def test_numpy_numba_fused_identical_and_round_trip(registered, tmp_path):
+def test_kernel_equals_scalar_reference_per_step_and_fused(registered, tmp_path):
     img, k = hebb_image(registered)
     img.save(tmp_path / "img")
     img2 = load_image(tmp_path / "img")
     assert img2.projections[k].learning == img.projections[k].learning
     assert plastic_numba.supported([type("P", (), {"engine": hebb})()])
     assert hebb in plastic_numba.kernel_engines()
-    a = emulate(img2, STEPS, "numpy", weight_every=10)
-    b = emulate(img2, STEPS, "numba", weight_every=10)           # the fused loop with this engine's kernel
+    a = emulate(img2, STEPS, "numpy", weight_every=10)            # per-step loop: step() -> the kernel
+    b = emulate(img2, STEPS, "numba", weight_every=10)            # the fused loop with this engine's kernel
     assert np.array_equal(a.spikes, b.spikes) and np.array_equal(a.v, b.v)
     assert np.array_equal(a.weights[k], b.weights[k])
     assert not np.array_equal(a.weights[k][0], a.weights[k][-1])  # it learns
     assert np.all(np.diff(a.weights[k].astype(int), axis=0) >= 0)  # potentiation only
-    # the per-step numba kernel (packing.step_one) on random spikes == numpy
+    # the kernel on random spikes == the scalar reference, every step
     rng = np.random.default_rng(0)
     pre_idx, post_idx = np.repeat(np.arange(4), 3), np.tile(np.arange(3), 4)
     cfg = hebb.Schema(sign=-1, delay=2, w_lo=0, w_hi=200, keep=60000, eta=3 << 15)
-    ws = []
     w0 = -rng.integers(10, 50, 12).astype(np.int32)
-    for engine in ("numpy", "numba"):
-        st = hebb.make_state(cfg, {}, 4, 3, pre_idx, post_idx)
-        hebb.use_engine(st, engine)
-        w = w0.copy()
-        r = np.random.default_rng(2)
-        for t in range(1, 80):
-            hebb.step(cfg, st, w, r.random(4) < 0.3, r.random(3) < 0.2, t)
-        ws.append(w)
-    assert np.array_equal(ws[0], ws[1]) and not np.array_equal(ws[0], w0)
+    r = np.random.default_rng(2)
+    pre, post = r.random((80, 4)) < 0.3, r.random((80, 3)) < 0.2
+    want = scalar_hebb(cfg, w0, pre_idx, post_idx, pre, post)
+    st = hebb.make_state(cfg, {}, 4, 3, pre_idx, post_idx)
+    w = w0.copy()
+    for t in range(1, 81):
+        hebb.step(cfg, st, w, pre[t - 1], post[t - 1], t)
+        assert w.tolist() == want[t - 1], t
+    assert not np.array_equal(w, w0)
 
 
 @pytest.mark.lava
@@ -125,3 +147,18 @@ def test_lava_runs_the_registered_engine(registered):
     assert got.weight_steps.tolist() == want.weight_steps.tolist()
     assert np.array_equal(got.weights[k], want.weights[k])
     assert not np.array_equal(want.weights[k][0], want.weights[k][-1])
+
+
+def test_docs_show_the_example_engine_as_it_is():
+    """docs/learning.md, *Adding a learning engine*, excerpts the example module: every line of its python block
+    is a line of examples/learning_engine_example.py (so the excerpt cannot drift from the engine it shows)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "learning.md").read_text()
+    section = doc[doc.index("## Adding a learning engine"):]
+    block = section[section.index("```python\n") + 10:section.index("\n```", section.index("```python"))]
+    module = {ln.rstrip() for ln in (root / "examples" / "learning_engine_example.py").read_text().splitlines()}
+    lines = [ln.rstrip() for ln in block.splitlines() if ln.strip()]
+    assert len(lines) > 20
+    missing = [ln for ln in lines if ln not in module]
+    assert not missing, missing

@@ -93,3 +93,24 @@ def test_registry_refuses_incomplete_or_duplicate_engines():
     dup = types.SimpleNamespace(ENGINE="vogels_isp", READS_V=False, Schema=None, make_state=None, step=None)
     with pytest.raises(ValueError, match="registered already"):
         learning_engines.register(dup)
+
+
+def test_every_engine_quantizes_through_the_registry():
+    """Every registered engine has ``quantize(q, params, ctx)``, the loihi engine included: pair stdp through
+    the same interface as the seed rules (fields, errors and its report entries)."""
+    from neuromap.learning_engines.schema import QuantizeContext, Quantized
+    for mod in learning_engines.ENGINES.values():     # loihi3f: the compiler maps R-STDP (reward schedule)
+        assert mod.ENGINE == "loihi3f" or callable(mod.quantize), mod.ENGINE
+    p = {"rule": "stdp", "tau_plus": 20.0, "tau_minus": 20.0, "A_plus": 0.01, "A_minus": 0.012, "w_min": 0.0,
+         "w_max": 0.3, "bound": "soft"}
+    q = Quantized()
+    learning_engines.ENGINES["loihi"].quantize(q, p, QuantizeContext(ws=600.0, dt=1.0, where="projections[0]",
+                                                                      sign=1, delay=1, field_max=255))
+    cfg = learning_engines.schema(q.fields, "p")
+    assert q.fields["engine"] == "loihi" and cfg.to_dict() == q.fields
+    assert q.report["w_range"] == [0, 180] and q.report["rule"] == q.fields["rules"]["dw"]
+    assert {"A_plus", "A_minus", "w_max", "same_step"} <= set(q.errors) and q.errors["A_plus"] < 1e-3
+    q0 = Quantized()
+    learning_engines.ENGINES["loihi"].quantize(q0, {**p, "A_plus": 0.0, "A_minus": 0.0},
+                                                QuantizeContext(ws=600.0, dt=1.0, where="p", field_max=255))
+    assert q0.fields == {}                      # nothing learns: the compiler freezes the projection

@@ -4,6 +4,7 @@ reward is written; bad configurations are one-line errors."""
 import numpy as np
 import pytest
 
+from backends.lava.compat import lava_available
 from emulator import emulate
 from examples.rstdp import build
 from neuromap.errors import ImageError
@@ -64,3 +65,23 @@ def test_third_factor_schedule():
         tf.write(t, out)
         got.append(out.tolist())
     assert got == [[0, 0, 0], [0, 7, 0], [-9, 5, 5], [0, 0, 0]]
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_available(), reason="lava-nc not installed")
+def test_validate_runs_lavas_learning_dense_and_third_factor_lif(tmp_path, capsys):
+    """``neuromap validate``: Lava's LearningDense with the Loihi3FLearningRule, the ThirdFactorLIF post neuron and
+    the third factor from a RingBuffer; spikes every step and weights identical to the emulator's."""
+    from backends.lava.plan import plan_image
+    from neuromap.cli import main
+    img = compile_network(build(start=20), "loihi").image
+    (c,) = [c for c in plan_image(img).connections if c.learning]
+    assert c.third_factor and not c.seed_rule and c.dense
+    img.save(tmp_path / "b")
+    with pytest.raises(SystemExit) as e:
+        main(["validate", str(tmp_path / "b"), "--steps", "70", "--weight-every", "5", "--quiet"])
+    out = capsys.readouterr().out.strip()
+    assert e.value.code == 0, out
+    assert out.splitlines()[0].startswith("identical: 70 steps, ")
+    run = emulate(img, 70, "numba", weight_every=70)
+    assert not np.array_equal(run.weights[0][-1], img.synapses["weight"].astype(np.int16))   # it learned

@@ -45,11 +45,10 @@ def cases(draw):
 def _check(case):
     p, w0, pre, reward, lif = case
     lava, post = lava_run(p, w0, pre, reward, lif)
-    for engine in ("numpy", "numba"):
-        mine = engine_run(p, w0, pre, post, reward, engine)
-        for t in range(len(pre)):
-            for v in VARS:
-                assert np.array_equal(mine[v][t], lava[v][t]), (engine, "step", t + 1, v, mine[v][t], lava[v][t])
+    mine = engine_run(p, w0, pre, post, reward)
+    for t in range(len(pre)):
+        for v in VARS:
+            assert np.array_equal(mine[v][t], lava[v][t]), ("step", t + 1, v, mine[v][t], lava[v][t])
 
 
 @settings(max_examples=2, **SETTINGS)

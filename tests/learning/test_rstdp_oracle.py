@@ -1,6 +1,7 @@
-"""The ``loihi3f`` engine (numpy and numba) against the scalar oracle of tests/oracles/loihi3f.py (written from
-docs/learning.md), every step, on random R-STDP parameters, spike trains and third factors; and hand-checked
-steps of the rule (no reward: no weight change; the eligibility decays by tau_e per epoch)."""
+"""The ``loihi3f`` engine (its numba kernels, the one implementation) against the scalar oracle of
+tests/oracles/loihi3f.py (written from docs/learning.md), every step, on random R-STDP parameters, spike trains and
+third factors; and hand-checked steps of the rule (no reward: no weight change; the eligibility decays by tau_e
+per epoch)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -51,11 +52,10 @@ def _oracle_run(p, w0, pre, post, reward):
 def test_engine_matches_oracle(case):
     p, w0, pre, post, reward = case
     ref = _oracle_run(*case)
-    for engine in ("numpy", "numba"):
-        mine = engine_run(p, w0, pre, post, reward, engine)
-        for t, r in enumerate(ref):
-            for v, a in r.items():
-                assert np.array_equal(mine[v][t], a), (engine, "step", t + 1, v, mine[v][t], a)
+    mine = engine_run(p, w0, pre, post, reward)
+    for t, r in enumerate(ref):
+        for v, a in r.items():
+            assert np.array_equal(mine[v][t], a), ("step", t + 1, v, mine[v][t], a)
 
 
 def test_no_reward_no_weight_change_and_eligibility_decays():
@@ -67,7 +67,7 @@ def test_no_reward_no_weight_change_and_eligibility_decays():
     post = np.zeros((T, 1), bool)
     pre[1, 0] = True                        # pre at step 2, post at step 3: y0 * x1 potentiates the tag
     post[2, 0] = True
-    run = engine_run(p, np.array([[10]]), pre, post, np.zeros((T, 1), np.int64), "numpy")
+    run = engine_run(p, np.array([[10]]), pre, post, np.zeros((T, 1), np.int64))
     assert (run["weights"][:, 0, 0] == 10).all()
     tag = run["tag_1"][:, 0, 0]
     assert tag[1] == 0 and tag[2] > 0
@@ -76,5 +76,5 @@ def test_no_reward_no_weight_change_and_eligibility_decays():
         assert abs(b - a / 2) <= 1
     reward = np.zeros((T, 1), np.int64)
     reward[3, 0] = 100                      # reward at step 4: dw = tag * y2 (scaled) > 0
-    run = engine_run(p, np.array([[10]]), pre, post, reward, "numpy")
+    run = engine_run(p, np.array([[10]]), pre, post, reward)
     assert run["weights"][2, 0, 0] == 10 and run["weights"][3, 0, 0] > 10

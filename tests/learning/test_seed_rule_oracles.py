@@ -1,8 +1,8 @@
 """The integer seed learning engines (``homeostatic_stdp`` incl. ``nn_stdp``, ``vogels_isp``, ``pool_stdp``,
 ``clopath``) against their independent scalar oracles (tests/oracles/seed_rules.py, written from the
 documented equations): hand-computed steps of each oracle, then whole plastic images on the emulator's
-numpy engine, numba engine (the fused plastic loop, and the per-projection numba kernels when a clopath
-projection shares the image) compared with the oracle every step: spikes, u and v of every neuron and the
+numpy engine (the per-step loop: each engine's kernel, one projection per call) and numba engine (the fused
+plastic loop, clopath included) compared with the oracle every step: spikes, u and v of every neuron and the
 stored weights of every plastic projection. Random networks, spike trains and image learning constants
 (hypothesis, derandomized). The Lava side: tests/learning/test_lava_seed_rules.py."""
 from __future__ import annotations
@@ -153,7 +153,7 @@ def learned(img, ref, k) -> int:
 
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_compiled_rule_equals_oracle_every_step(rule):
-    """The compiler's own constants, numpy and numba (fused loop; clopath: numpy learning in both)."""
+    """The compiler's own constants, numpy (per-step loop) and numba (fused loop) engines."""
     img = compile_network(plastic_net([rule], seed=11), "loihi", placer="greedy").image
     ref = compare(img, STEPS)
     (k,) = [k for k, pm in enumerate(img.projections) if pm.learning]
@@ -162,8 +162,7 @@ def test_compiled_rule_equals_oracle_every_step(rule):
 
 
 def test_all_rules_in_one_image_equal_oracle():
-    """Every engine in one image; with clopath present the numba run steps each projection with its own
-    numba kernel (not the fused loop)."""
+    """Every engine in one image (the fused loop runs all four kernels, clopath's reading v)."""
     img = compile_network(plastic_net(sorted(RULES), seed=5), "loihi", placer="greedy").image
     ref = compare(img, STEPS)
     assert sum(learned(img, ref, k) > 0 for k, pm in enumerate(img.projections) if pm.learning) >= 4

@@ -1,4 +1,5 @@
-"""Integer seed-rule engines (neuromap/learning_engines): hand-computed steps, rounding and saturation edges."""
+"""Integer seed-rule engines (neuromap/learning_engines): hand-computed steps, rounding and saturation edges,
+through each engine's ``step`` (its numba kernel on one projection)."""
 import numpy as np
 import pytest
 
@@ -22,10 +23,11 @@ def run(mod, learning, arrays, weights, pre, post, n_pre=None, n_post=1, pre_idx
 
 
 def test_rounding_is_half_up_and_lut_interpolates():
-    assert rshift_round(np.array([3, -3, 5, -5, 4]), 1).tolist() == [2, -1, 3, -2, 2]
+    assert [rshift_round(x, 1) for x in (3, -3, 5, -5, 4)] == [2, -1, 3, -2, 2]
+    assert rshift_round(7, 0) == 7
     tab = np.array([0, 10, 20, 40], np.int64)
     # 4 fraction bits above the 8 table bits: x = 40 -> entry 2 + 8/16 -> 20 + 10 * 0.5
-    assert lut_interp(tab, np.array([0, 16, 40, 41, 48, 1000]), 12).tolist() == [0, 10, 30, 31, 40, 40]
+    assert [lut_interp(tab, 0, 4, x, 12) for x in (0, 16, 40, 41, 48, 1000)] == [0, 10, 30, 31, 40, 40]
     assert {"pool_stdp", "homeostatic_stdp", "vogels_isp"} <= set(ENGINES)
 
 
@@ -103,6 +105,15 @@ def test_vogels_multiplicative_and_trace_saturation():
     assert st.syn.w_fine.tolist() == [w1] and w.tolist() == [-rshift_round(w1, 16)]
 
 
+def test_vogels_pre_trace_saturates_at_65535():
+    # no decay, a pre spike arriving every step: 16 spikes would be 65536, the 16-bit trace holds 65535
+    learning = dict(ISP, keep=65536, eta=0)
+    st, _ = run(vogels_isp, learning, {}, [-40], [[T]] * 20, [[F]] * 20)
+    assert st.x_pre.tolist() == [65535]
+    st, _ = run(vogels_isp, learning, {}, [-40], [[T]] * 15, [[F]] * 15)
+    assert st.x_pre.tolist() == [14 * 4096]                      # 14 arrivals (the first spike arrives at t2)
+
+
 # ------------------------------------------------------------------ receptor-pool STDP
 def pool_learning(**kw):
     base = dict(engine="pool_stdp", sign=1, delay=1, w_lo=0, w_hi=100, keep_plus=32768, keep_minus=32768,
@@ -175,3 +186,18 @@ def test_pre_spikes_reach_the_synapse_after_the_delay(mod):
     _, w_none = run(mod, learning, tables, [40], [[F], [F], [F], [F]], post, n_pre=1)
     _, w_short = run(mod, dict(learning, delay=4), tables, [40], [[T], [F], [F], [F]], post, n_pre=1)
     assert w_late[0] > 40 and w_none[0] == 40 and w_short[0] <= 40
+
+
+def test_pool_calcium_saturates_at_the_end_of_the_tables():
+    """c_dend and c_soma stop at c_max = (len(decay_lut) - 1) << 4, and the table read at c_max is its last entry
+    (the decay there is decay_lut[-1])."""
+    tables = flat_tables()
+    tables["decay_lut"] = 2 * np.arange(4097, dtype=np.int64)
+    c_max = 4096 << 4
+    learning = pool_learning(c_per_w=1 << 40, k_cg=c_max, k_pw=0, pw_init=0)
+    st, _ = run(pool_stdp, learning, tables, [40], [[T], [F], [F]], [[T], [T], [F]], n_pre=1)
+    # t2: c_in = 40 * 2**16 * 2**40 / 2**32 >> c_max: saturated (c_soma: k_cg = c_max at t1, t2); t3 (no input):
+    # c_max - decay_lut[4096] (the last entry)
+    assert st.c_dend.tolist() == [c_max - 2 * 4096] and st.c_soma.tolist() == [c_max - 2 * 4096]
+    st, _ = run(pool_stdp, learning, tables, [40], [[T], [F]], [[T], [T]], n_pre=1)
+    assert st.c_dend.tolist() == [c_max] and st.c_soma.tolist() == [c_max]

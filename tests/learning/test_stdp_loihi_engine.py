@@ -18,7 +18,7 @@ def chip_pair(cfg, w0: int, t_pre: int, t_post: int, steps: int = 30) -> int:
     w = truncate_weights(cfg, np.array([[w0]]))
     st = make_state(cfg, 1, 1)
     for t in range(1, steps + 1):
-        learning_step(cfg, st, w, np.array([t == t_pre]), np.array([t == t_post]), t, engine="numpy")
+        learning_step(cfg, st, w, np.array([t == t_pre]), np.array([t == t_post]), t)
     return int(w[0, 0])
 
 
@@ -69,7 +69,7 @@ def test_soft_bound_holds_weights_inside_the_bounds():
         cfg, _, _ = compiled(stdp_params("soft", A_plus=A_plus, A_minus=A_minus, w_min=0.05, w_max=0.25), ws, 1)
         st = make_state(cfg, 1, 1)
         for t in range(1, 600):
-            learning_step(cfg, st, w, np.array([t % 5 == 1]), np.array([t % 5 == 3]), t, engine="numba")
+            learning_step(cfg, st, w, np.array([t % 5 == 1]), np.array([t % 5 == 3]), t)
             assert 40 <= w[0, 0] <= 200
         assert lo <= w[0, 0] <= hi, (A_plus, int(w[0, 0]))
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from neuromap.errors import NetworkFormatError
+from neuromap.neurons import lif
 from neuromap.nir_conventions import NIRImportWarning, detect
 from neuromap.nir_io import network_from_nir
 
@@ -35,14 +36,19 @@ def _lif_graph(tau, r, metadata=None):
 
 
 def test_norse_current_convention_is_a_direct_jump():
-    # Norse (export_nir.py): w_in = 1, r = 1, and a spike adds W to its current: neuromap weight = r w_in W
-    g = _cuba_graph(w_in=1.0, r=1.0)
+    # Norse 1.1 (export_nir.py): tau = dt / tau_inv (dt = 1e-3 s: 5 ms -> 5e-6), w_in = 1, r = 1; a spike adds W to
+    # its current i, and forward Euler moves v by (h/tau_mem) i: neuromap's p J must be 0.1 * 0.5 = 0.05
+    g = _cuba_graph(w_in=1.0, r=1.0, tau_syn=5e-6, tau_mem=1e-5)
     norse = network_from_nir(g, convention="norse")
-    ref = network_from_nir(g, convention="nir")
     assert norse.dt == 1.0
-    assert np.allclose(norse.projections[0].weight, 0.5)
-    # NIR's Euler reading: w_in W h / tau_syn = 0.5 * 1e-3 / 5e-3 = 0.1
-    assert np.allclose(ref.projections[0].weight, 0.1)
+    n = norse.populations["lif"].neuron
+    assert n["tau_m"] == pytest.approx(-1 / np.log(0.9)) and n["tau_syn"] == pytest.approx(-1 / np.log(0.8))
+    p = lif.constants(n, 2, 1.0)["p"]
+    assert np.allclose(norse.projections[0].weight * p, 0.05)
+    assert detect(g, g.nodes)[0].name == "norse"             # r = w_in = 1 and tau = dt * tau (signature)
+    # NIR's own reading (seconds): 5e-6 s is far below the step, and says so
+    with pytest.warns(NIRImportWarning, match="below dt"):
+        network_from_nir(g, convention="nir")
     assert norse.populations["lif"].neuron.get("reset", "zero") == "zero"   # Norse resets to v_reset
 
 

@@ -11,6 +11,8 @@ Lava backend with them every step.
   route walk, delays, weight exponents, dendrite sums) plus its plastic projections.
 - :mod:`oracles.seed_rules`: one class per integer seed learning engine (``homeostatic_stdp`` incl.
   ``nn_stdp``, ``vogels_isp``, ``pool_stdp``, ``clopath``).
+- :mod:`oracles.loihi_learning`: the ``loihi`` learning engine as an array reference written from Lava's source
+  (vectorized like Lava's own model; not scalar, but independent of the engine's numba kernel).
 - :mod:`oracles.poisson`: the documented Poisson input stream.
 - :mod:`oracles.cases`: small networks and random engine constants the oracle tests share.
 

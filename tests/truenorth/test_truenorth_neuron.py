@@ -9,6 +9,7 @@ from emulator.truenorth import S_MAX, THRESH_MAX, V_MAX, V_MIN, make_core, run
 from neuromap.errors import ImageError, NetworkFormatError
 from neuromap.neurons import truenorth as tnmod
 from neuromap.params import validate_params
+from tests.helpers.engines import TN_ENGINES
 
 BIG = THRESH_MAX  # a threshold that is never reached in these vectors
 
@@ -24,9 +25,6 @@ def drive(core, ticks, axons_per_tick, seed=0, engine="numpy"):
     inp = [(t, 0, a) for t, axs in enumerate(axons_per_tick) for a in axs]
     return run([core], ticks, np.array(inp, dtype=np.int64).reshape(-1, 3), seed=seed, engine=engine,
                record_v=True)
-
-
-ENGINES = ("numpy", "numba", "reference")
 
 
 # ------------------------------------------------------------------ generator
@@ -63,105 +61,95 @@ def test_generator_vectorized_equals_elementwise_and_is_uniform():
 
 
 # -------------------------------------------------------- hand-computed modes
-@pytest.mark.parametrize("engine", ENGINES)
-def test_synaptic_integration_by_axon_type(engine):
+def test_synaptic_integration_by_axon_type(tn_engine):
     core = one(s=(5, -3, 7, 0), n_axons=4)
-    r = drive(core, 4, [[0, 2], [1], [0, 1, 2, 3], []], engine=engine)
+    r = drive(core, 4, [[0, 2], [1], [0, 1, 2, 3], []], engine=tn_engine)
     assert r.v[0][:, 0].tolist() == [12, 9, 18, 18]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_only_connected_synapses_count(engine):
+def test_only_connected_synapses_count(tn_engine):
     xb = np.array([[1, 0], [1, 1]], bool)
     core = make_core(xb, np.array([0, 1]), s=[[10, 1, 0, 0], [10, 1, 0, 0]], alpha=BIG, beta=BIG)
-    r = drive(core, 1, [[0, 1]], engine=engine)
+    r = drive(core, 1, [[0, 1]], engine=tn_engine)
     assert r.v[0][0].tolist() == [11, 1]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_v_saturates_at_20_bits(engine):
+def test_v_saturates_at_20_bits(tn_engine):
     # V_MAX is above every threshold: gamma=2 (no reset) keeps V on the 20-bit ceiling, spiking
     up = one(s=(S_MAX, 0, 0, 0), n_axons=1, V0=V_MAX - 2, gamma=2)
-    r = drive(up, 2, [[0], [0]], engine=engine)
+    r = drive(up, 2, [[0], [0]], engine=tn_engine)
     assert r.v[0][:, 0].tolist() == [V_MAX, V_MAX] and r.spikes[0].all()
     # below -(beta+eta) with gamma=2 nothing resets, so V runs into the 20-bit floor
     down = one(s=(-S_MAX, 0, 0, 0), n_axons=1, V0=V_MIN + 3, gamma=2)
-    assert drive(down, 2, [[0], [0]], engine=engine).v[0][:, 0].tolist() == [V_MIN, V_MIN]
+    assert drive(down, 2, [[0], [0]], engine=tn_engine).v[0][:, 0].tolist() == [V_MIN, V_MIN]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_leak_linear_and_reversal(engine):
+def test_leak_linear_and_reversal(tn_engine):
     lin = one(lam=-3, V0=10)
-    assert drive(lin, 5, [[]] * 5, engine=engine).v[0][:, 0].tolist() == [7, 4, 1, -2, -5]
+    assert drive(lin, 5, [[]] * 5, engine=tn_engine).v[0][:, 0].tolist() == [7, 4, 1, -2, -5]
     rev = make_core(np.ones((1, 3), bool), 0, s=0, lam=-3, epsilon=True, V0=[7, -7, 0], alpha=BIG, beta=BIG)
-    v = drive(rev, 5, [[]] * 5, engine=engine).v[0]
+    v = drive(rev, 5, [[]] * 5, engine=tn_engine).v[0]
     # Omega = sgn(V): the leak pulls towards 0 and then oscillates around it; V = 0 does not leak
     assert v[:, 0].tolist() == [4, 1, -2, 1, -2]
     assert v[:, 1].tolist() == [-4, -1, 2, -1, 2]
     assert v[:, 2].tolist() == [0, 0, 0, 0, 0]
     # positive leak with reversal pushes away from 0
     div = one(lam=2, epsilon=True, V0=-1)
-    assert drive(div, 3, [[]] * 3, engine=engine).v[0][:, 0].tolist() == [-3, -5, -7]
+    assert drive(div, 3, [[]] * 3, engine=tn_engine).v[0][:, 0].tolist() == [-3, -5, -7]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_leak_is_applied_after_synaptic_input(engine):
+def test_leak_is_applied_after_synaptic_input(tn_engine):
     # sgn(V) for reversal is taken after integration: V0=0, input +5, leak -2 reversed -> 3
     core = one(s=(5, 0, 0, 0), n_axons=1, lam=-2, epsilon=True)
-    assert drive(core, 1, [[0]], engine=engine).v[0][0, 0] == 3
+    assert drive(core, 1, [[0]], engine=tn_engine).v[0][0, 0] == 3
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_stochastic_leak_matches_draws(engine):
+def test_stochastic_leak_matches_draws(tn_engine):
     seed, T = 11, 300
     core = one(lam=-100, c_lambda=True, V0=0)
-    v = drive(core, T, [[]] * T, seed=seed, engine=engine).v[0][:, 0]
+    v = drive(core, T, [[]] * T, seed=seed, engine=tn_engine).v[0][:, 0]
     rho = [R.draw_py(seed, 0, 0, t, R.LEAK, 0) >> 56 for t in range(T)]
     expected = -np.cumsum([1 if 100 >= r else 0 for r in rho])
     assert v.tolist() == expected.tolist()
     assert abs(-v[-1] / T - 101 / 256) < 0.1
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_stochastic_synapse_matches_draws(engine):
+def test_stochastic_synapse_matches_draws(tn_engine):
     seed, T = 3, 300
     core = make_core(np.ones((2, 1), bool), np.array([0, 1]), s=[[-64, 7, 0, 0]], b=[[True, False, 0, 0]],
                      alpha=BIG, beta=BIG)
-    v = drive(core, T, [[0, 1]] * T, seed=seed, engine=engine).v[0][:, 0]
+    v = drive(core, T, [[0, 1]] * T, seed=seed, engine=tn_engine).v[0][:, 0]
     step = [7 - (1 if 64 >= (R.draw_py(seed, 0, 0, t, R.SYNAPSE, 0) >> 56) else 0) for t in range(T)]
     assert v.tolist() == np.cumsum(step).tolist()
     assert abs((7 * T - v[-1]) / T - 65 / 256) < 0.1
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_reset_modes_on_positive_threshold(engine):
+def test_reset_modes_on_positive_threshold(tn_engine):
     xb = np.ones((1, 3), bool)
     core = make_core(xb, 0, s=25, alpha=10, gamma=[0, 1, 2], R=3, beta=BIG)
-    r = drive(core, 3, [[0]] * 3, engine=engine)
+    r = drive(core, 3, [[0]] * 3, engine=tn_engine)
     assert r.spikes[0].all()
     assert r.v[0][:, 0].tolist() == [3, 3, 3]        # gamma 0: V <- R
     assert r.v[0][:, 1].tolist() == [15, 30, 45]     # gamma 1: V <- V - alpha
     assert r.v[0][:, 2].tolist() == [25, 50, 75]     # gamma 2: no reset
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_negative_threshold_modes(engine):
+def test_negative_threshold_modes(tn_engine):
     xb = np.ones((1, 4), bool)
     core = make_core(xb, 0, s=-8, alpha=BIG, beta=5, R=2, gamma=[0, 1, 2, 0], kappa=[0, 0, 0, 1])
-    r = drive(core, 2, [[0], [0]], engine=engine)
+    r = drive(core, 2, [[0], [0]], engine=tn_engine)
     assert not r.spikes[0].any()
     assert r.v[0][0].tolist() == [-2, -3, -8, -5]     # -R, V + beta, V, saturate at -beta
     assert r.v[0][1].tolist() == [-2, -6, -16, -5]
     # exactly at -beta nothing happens (strict inequality)
     edge = one(s=(-5, 0, 0, 0), n_axons=1, alpha=BIG, beta=5, R=2)
-    assert drive(edge, 1, [[0]], engine=engine).v[0][0, 0] == -5
+    assert drive(edge, 1, [[0]], engine=tn_engine).v[0][0, 0] == -5
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_masked_random_threshold(engine):
+def test_masked_random_threshold(tn_engine):
     seed, T = 9, 200
     core = one(s=(12, 0, 0, 0), n_axons=1, alpha=10, TM=3, gamma=1, beta=BIG)
-    r = drive(core, T, [[0]] * T, seed=seed, engine=engine)
+    r = drive(core, T, [[0]] * T, seed=seed, engine=tn_engine)
     V, spikes, vs = 0, [], []
     for t in range(T):
         eta = (R.draw_py(seed, 0, 0, t, R.THRESHOLD, 0) >> 32) & 7
@@ -174,23 +162,21 @@ def test_masked_random_threshold(engine):
     assert r.v[0][:, 0].tolist() == vs
     # the mask widens the negative threshold too when kappa is off: V < -(beta + eta)
     neg = one(s=(-7, 0, 0, 0), n_axons=1, alpha=BIG, beta=4, TM=2, gamma=2, R=0)
-    vn = drive(neg, 1, [[0]], seed=seed, engine=engine).v[0][0, 0]
+    vn = drive(neg, 1, [[0]], seed=seed, engine=tn_engine).v[0][0, 0]
     assert vn == -7  # gamma 2 keeps V whichever eta was drawn
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_zero_threshold_fires_every_tick(engine):
+def test_zero_threshold_fires_every_tick(tn_engine):
     core = one(alpha=0, beta=0)
-    assert drive(core, 4, [[]] * 4, engine=engine).spikes[0][:, 0].all()
+    assert drive(core, 4, [[]] * 4, engine=tn_engine).spikes[0][:, 0].all()
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_routing_delay_and_fan_out_one(engine):
+def test_routing_delay_and_fan_out_one(tn_engine):
     # core 0 neuron fires at tick 0 (alpha=0, gamma=0 R=-1 -> fires only when V>=0) and drives core 1 axon 2
     src = make_core(np.zeros((1, 1), bool), 0, alpha=0, R=-1, gamma=0, beta=BIG, lam=1,
                     dest_core=1, dest_axon=2, delay=3)
     dst = make_core(np.eye(3, dtype=bool), 0, s=1, alpha=1, beta=BIG)
-    r = run([src, dst], 8, None, engine=engine)
+    r = run([src, dst], 8, None, engine=tn_engine)
     # src: V0=0 -> +1 leak -> 1 >= 0 spike, V<- -1; -1+1=0 spike ... fires every tick
     assert r.spikes[0][:, 0].all()
     assert r.spikes[1][:, 2].tolist() == [False] * 3 + [True] * 5
@@ -233,7 +219,7 @@ def cores(draw):
 @given(cores())
 def test_numpy_numba_reference_identical(case):
     core, T, inp, seed = case
-    out = [run([core], T, inp, seed=seed, engine=e, record_v=True) for e in ENGINES]
+    out = [run([core], T, inp, seed=seed, engine=e, record_v=True) for e in TN_ENGINES]
     for o in out[1:]:
         assert np.array_equal(o.spikes[0], out[0].spikes[0])
         assert np.array_equal(o.v[0], out[0].v[0])

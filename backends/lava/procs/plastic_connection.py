@@ -3,9 +3,12 @@
 Lava's ``Loihi2FLearningRule`` cannot express the seed rules (``pool_stdp``, ``homeostatic_stdp``,
 ``vogels_isp``, ``clopath``, any engine registered in :mod:`neuromap.learning_engines`), so
 :class:`NeuromapPlasticSparse` is a custom connection whose model delivers exactly like Lava's
-``Sparse``/``DelaySparse`` fixed_pt models and then advances the registered engine (numpy path): the
-learning arithmetic is shared, not re-derived (as :mod:`backends.lava.procs.truenorth` shares
-``emulator.truenorth``).
+``Sparse``/``DelaySparse`` fixed_pt models and then advances the registered engine (its ``step``: the
+engine's numba kernel, its one implementation): the learning arithmetic is shared, not re-derived (as
+:mod:`backends.lava.procs.truenorth` shares ``emulator.truenorth``). So a Lava run of a seed rule checks the
+plumbing (ports, delivery, the order of delivery and learning, v sent to the engine); the arithmetic is checked
+against the independent scalar oracles (tests/oracles/seed_rules.py), by tests/learning/test_lava_seed_rules.py
+in Lava and tests/learning/test_seed_rule_oracles.py on the emulator.
 
 Ports: ``s_in`` (pre spikes, bool), ``a_out`` (int32 to the post LIF's ``a_in``), ``s_in_bap`` (the post
 LIF's ``s_out``: post spikes of the step) and ``v_in`` (the post neurons' v after the step, int32 24 bit,
@@ -105,9 +108,6 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.engine = learning_engines.engine(self.learning, where)
         self.cfg = self.engine.Schema.from_dict(self.learning, where)
         self.state = self.engine.make_state(self.cfg, p["learning_arrays"], n_pre, n_post, self.cols, self.rows)
-        hook = getattr(self.engine, "use_engine", None)
-        if hook is not None:
-            hook(self.state, "numpy")
         D = int(self.delays.max()) + 1 if self.delays.size else 1
         self.a_buf = np.zeros((n_post, D), np.int64)
         self.slot = self.delays * n_post + self.rows           # flat (delay, post) slot of each synapse
