@@ -287,9 +287,12 @@ def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
             best = i
     e = int(exps[best])
     m, clipped = mant(e, rounding)
+    # the fewest bits whose step (a power of two) divides every mantissa: the step may be as large as the
+    # lowest set bit of all mantissas together (one OR over the array instead of a modulo per width)
+    low = int(np.bitwise_or.reduce(np.abs(m))) if m.size else 0
     bits = f.bits_max
     for b in range(f.bits_min, f.bits_max + 1):
-        if np.all(m % f.step(sign_mode, b) == 0):
+        if low % f.step(sign_mode, b) == 0:
             bits = b
             break
     return {"mantissa": m, "exp": e, "bits": bits, "sign_mode": sign_mode, "clipped": int(clipped.sum()),
