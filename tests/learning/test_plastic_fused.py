@@ -32,6 +32,9 @@ def _cases():
         for delay in (0, 2):
             out.append(("vogels", dict(engine="vogels_isp", sign=-1, delay=delay, w_lo=0, w_hi=255, keep=60000,
                                        alpha=700, multiplicative=mult, eta=3 << 16, eta_m=9000), {}))
+    # multiplicative, away from both clip edges (a saturated weight hides the step's rounding)
+    out.append(("vogels-mid", dict(engine="vogels_isp", sign=-1, delay=1, w_lo=1, w_hi=255, keep=60000,
+                                   alpha=2500, multiplicative=True, eta=0, eta_m=60), {}))
     out.append(("vogels-sat", dict(engine="vogels_isp", sign=1, delay=1, w_lo=10, w_hi=60, keep=65535,
                                    alpha=100, multiplicative=False, eta=40 << 16, eta_m=0), {}))
     return out
@@ -65,6 +68,8 @@ def _drive(mod, learning, arrays, seed, steps=300, order="any", v_range=None):
         mod.step(learning, st, w, pre, post, t, v)
         oracle.step(w_oracle, pre.tolist(), post.tolist(), t, v.tolist())
         assert w.tolist() == w_oracle, (learning["engine"], t)
+        # the fine weights too, every step: a weight at a clip edge hides the rounding of its update
+        assert st.syn.w_fine.tolist() == oracle.w, (learning["engine"], t)
         hist.append(w.copy())
     assert st.syn.w_fine.tolist() == oracle.w
     return np.array(hist), st, oracle
