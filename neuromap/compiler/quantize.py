@@ -591,6 +591,9 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
         if plastic:
             hw_opts.update(learning=plastic[1], learning_arrays=plastic[2])
+            if rule in quantize_learning.CONTROLLED:    # an embedded-core controller sets the rule's parameters
+                hw_opts["controller"], plastic[3]["controller"] = quantize_learning.esn_controller(
+                    pr, network.populations[pr.post].size, plastic[3]["weight_scale"], fld)
         if pr.spec.get("geometry") is not None:     # a convolution: lower stores kernel + geometry
             hw_opts["conv"] = pr.spec["geometry"].to_dict()
         # the connectivity is the float projection's (shared, read-only by convention): no copy per synapse
