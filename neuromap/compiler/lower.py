@@ -26,6 +26,7 @@ import numpy as np
 
 from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.counting_sort import index_dtype
+from neuromap.embedded import ControllerMap
 from neuromap.errors import TargetError
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
 from neuromap.network import Network, network_hash
@@ -165,6 +166,7 @@ def lower_to_image(net: Network, target: Any, placement: dict,
     ak_src_base = np.zeros(len(net.projections), np.int64)   # per projection: first source id of its pre
     ak_size = np.zeros(len(net.projections), np.int64)       # and the pre population's size
     projections = []
+    controllers: list[ControllerMap] = []
     encoding_notes: list[str] = []
     off = abase = 0
     for k, pr in enumerate(net.projections):
@@ -188,6 +190,9 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         projections.append(ProjectionMap(pr.name, pr.pre, pr.post, int(hw["weight_exp"]),
                                          int(hw["num_weight_bits"]), hw["sign_mode"],
                                          "dense" if density >= _DENSE_HINT else "sparse", learning, arrays))
+        if hw.get("controller"):
+            c = hw["controller"]
+            controllers.append(ControllerMap(c["kind"], k, c["period"], dict(c["fields"]), dict(c["arrays"])))
         off, abase = e, abase + int(ak_size[k])
         del pre, post, w, d, enc
     lay = synapse_layout(post_c[:off], akey_c[:off], w_c[:off], d_c[:off], ak_src_base, ak_size,
@@ -214,7 +219,8 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         synapses={"post": lay["post"], "weight": lay["weight"], "delay": lay["delay"]},
         routes={"src_ptr": src_ptr, "core": r_core, "axon": r_axon, "delay": np.zeros(A, np.uint8)},
         inputs=inputs,
-        seed=net.seed, source_hash=network_hash(net), options={}, network_name=net.name), encoding_notes
+        seed=net.seed, source_hash=network_hash(net), options={}, network_name=net.name,
+        controllers=controllers), encoding_notes
 
 
 # ---------------------------------------------------------------------- synapse layout (O(synapses))
