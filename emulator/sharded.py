@@ -46,7 +46,7 @@ import numpy as np
 
 import emulator
 from emulator import engine_numba, engine_numpy
-from emulator.engine_numba import _carry, _notes_due, _room, deliver, deliver_runs, ring_rows
+from emulator.engine_numba import carry, deliver, deliver_runs, notes_due, ring_rows, room
 from emulator.inputs import InputSchedule
 from emulator.plastic import PlasticProjection, learn_step, record_weights
 from emulator.program import Program, concat_ranges, flatten, prepare
@@ -330,16 +330,16 @@ def _deliver_deferred_runs(t0, n_steps, ptr, fired, D, N, ring, run_ptr, run_syn
                            run_packed, run_slot, src_notes, slot_acc, slot_mark):
     """The exchanged spikes of steps ``t0 .. t0+n_steps-1`` (step k: ``fired[ptr[k]:ptr[k+1]]``, deferred
     source ids) through the deferred program's delivery runs into the ring (:func:`emulator.engine_numba.deliver_runs`),
-    the dendrite slots' carries settled per step (:func:`emulator.engine_numba._carry`)."""
+    the dendrite slots' carries settled per step (:func:`emulator.engine_numba.carry`)."""
     notes = np.empty((256, 2), np.int64)
     row_off = np.empty(D, np.int64)
     for k in range(n_steps):
         ring_rows(t0 + k, D, N, row_off)
         if run_slot.shape[0]:
-            notes = _room(notes, _notes_due(fired, ptr[k], ptr[k + 1], src_notes))
+            notes = room(notes, notes_due(fired, ptr[k], ptr[k + 1], src_notes))
         nn, ncol = deliver_runs(fired, ptr[k], ptr[k + 1], row_off, ring, run_ptr, run_syn, run_delay, run_shift,
                                 run_post_base, run_packed, run_slot, slot_mark, notes)
-        _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
+        carry(notes, nn, ncol, ring, slot_acc, slot_mark)
 
 
 @numba.njit(cache=True, nogil=True)
