@@ -683,6 +683,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     if img.convs:
         raise ImageError("sharded runs do not expand shared-weight convolution sections (image conv) yet: "
                          "run this image on one process")
+    if img.controllers:
+        raise ImageError("sharded runs do not run embedded-core controllers (image controllers) yet: run this image "
+                         "on one process")
     if weight_every is not None and int(weight_every) < 1:
         raise ImageError(f"weight_every must be >= 1 steps, got {weight_every}")
     steps = int(steps)

@@ -26,6 +26,7 @@ import numpy as np
 
 from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.counting_sort import index_dtype, stable_order
+from neuromap.embedded import ControllerMap
 from neuromap.errors import TargetError
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
 from neuromap.network import Network, network_hash
@@ -150,6 +151,7 @@ def lower_to_image(net: Network, target: Any, placement: dict,
     # ---- synapses of every projection (merged pairs, encoded weights), in narrow dtypes
     merged = []
     projections = []
+    controllers: list[ControllerMap] = []
     encoding_notes: list[str] = []
     for k, pr in enumerate(net.projections):
         fld = f"projections[{k}] ({pr.name})"
@@ -167,6 +169,9 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         projections.append(ProjectionMap(pr.name, pr.pre, pr.post, int(hw["weight_exp"]),
                                          int(hw["num_weight_bits"]), hw["sign_mode"],
                                          "dense" if density >= _DENSE_HINT else "sparse", learning, arrays))
+        if hw.get("controller"):
+            c = hw["controller"]
+            controllers.append(ControllerMap(c["kind"], k, c["period"], dict(c["fields"]), dict(c["arrays"])))
         del pre, post, w, d, enc
     lay = synapse_layout(merged, neurons["core"], n_cores, n_neu + n_inp)
     del merged
@@ -191,7 +196,8 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         synapses={"post": lay["post"], "weight": lay["weight"], "delay": lay["delay"]},
         routes={"src_ptr": src_ptr, "core": r_core, "axon": r_axon, "delay": np.zeros(A, np.uint8)},
         inputs=inputs,
-        seed=net.seed, source_hash=network_hash(net), options={}, network_name=net.name), encoding_notes
+        seed=net.seed, source_hash=network_hash(net), options={}, network_name=net.name,
+        controllers=controllers), encoding_notes
 
 
 # ---------------------------------------------------------------------- synapse layout (O(synapses))
