@@ -380,6 +380,11 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
     if third:
         raise NeuromapError(f"{path}: connection {third[0]!r} uses three-factor learning (engine loihi3f), which "
                             "export-lava does not write; run it in Lava with `neuromap run -b lava` or `validate`")
+    joined = [g.name for g in plan.groups if g.join_to is not None]
+    if joined:
+        raise NeuromapError(f"{path}: neuron group {joined[0]!r} holds dendrite compartments (neurons.join_parent), "
+                            "which export-lava does not write; run it in Lava with `neuromap run -b lava` or "
+                            "`validate`")
     npz = path.with_suffix(".npz")
     text = _HEADER.format(network=doc_text(image.network_name), hash=doc_text(image.source_hash[:12] or "-"),
                           n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,

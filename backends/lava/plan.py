@@ -69,6 +69,9 @@ class NeuronGroup:
     #: int32 refractory steps per neuron (``neurons.refractory``), None when all 0: then the group is a
     #: plain Lava ``LIF``, otherwise ``backends.lava.procs.lif_refractory.LIFRefractoryFixed``
     refractory: np.ndarray | None = None
+    #: dendrite compartments (``neurons.join_parent``): the index of the group whose neuron i this group's neuron i
+    #: joins (``backends.lava.procs.compartments.DendriteLIF`` -> ``SomaLIF``); None: not dendrites
+    join_to: int | None = None
 
     @property
     def size(self) -> int:
@@ -243,7 +246,27 @@ def _neuron_groups(image: Image) -> list[NeuronGroup]:
                                       nu["bias_mant"][sel].astype(np.int16), nu["bias_exp"][sel].astype(np.int8),
                                       nu["u_init"][sel].astype(np.int32), nu["v_init"][sel].astype(np.int32),
                                       refr if refr is not None and refr.any() else None))
+    if "join_parent" in nu and np.any(nu["join_parent"] >= 0):
+        _join_groups(groups, _i64(nu["join_parent"]))
     return groups
+
+
+def _join_groups(groups: list[NeuronGroup], parent: np.ndarray) -> None:
+    """Set ``join_to`` of every dendrite group: its neurons must join, in order, all neurons of one group (Lava
+    connects the dendrites' ``v_out`` to the soma's ``v_join_in`` port to port)."""
+    owner = {}
+    for k, g in enumerate(groups):
+        owner.update(dict.fromkeys(g.neurons.tolist(), k))
+    for g in groups:
+        par = parent[g.neurons]
+        if not np.any(par >= 0):
+            continue
+        k = owner.get(int(par[0]))
+        if np.any(par < 0) or k is None or not np.array_equal(groups[k].neurons, par):
+            raise ImageError(f"image neurons.join_parent: the dendrites of group {g.name!r} do not join, in order, "
+                             "all neurons of one group (Lava runs joins between whole populations; run on the "
+                             "emulator)")
+        g.join_to = k
 
 
 def _input_groups(image: Image) -> list[InputGroup]:
