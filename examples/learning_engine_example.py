@@ -118,12 +118,5 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, weights, w_
             clip_store(q, w, lo, hi, sign, w_fine, weights)
 
 
-@numba.njit(cache=True, nogil=True)
-def step_group(t, g, pre_spk, post_spk):
-    (syn_off, pre_off, post_off, dr_off, prm, pre_idx, weights, w_fine, x, post_idx, arr, dring) = g
-    step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, weights, w_fine, x, post_idx, arr, dring,
-                pre_spk, post_spk)
-
-
-KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, step_group=step_group, n_fields=12,
+KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, n_fields=12,
                         weights=WEIGHTS, projections=4)

@@ -19,12 +19,18 @@ what netx would run:
 * ``delay`` (netx ``DelayDense``: Lava delay d) is image delay d + 1, clamped to 62 as netx does;
 * an ``input`` block encodes data through its neurons' bias in netx; here it is the network's input
   population (``inputs``: Poisson or spike times, the spikes the input layer would emit), neuron i = position
-  i of the C-order flattened ``shape``, the order of the next dense block's weight columns (netx's flatten).
+  i of the C-order flattened ``shape``, the order of the next dense block's weight columns (netx's flatten);
+* ``conv`` blocks (netx ``create_conv``: Lava's ``Conv`` process, which takes the kernel as stored, without
+  ``optimize_weight_bits``, and sums it exactly) become a ``conv`` projection (shared weights): HDF5 ``shape`` is
+  (C, H, W), ``weight`` (C_out, C_in/groups, kh, kw[, 1]) is PyTorch's cross-correlation kernel (netx flips both
+  spatial axes for Lava's true convolution and transposes to (C_out, W, H, C_in)), ``stride``/``padding``/
+  ``dilation`` are (y, x) pairs or scalars, ``groups`` a scalar; ``bias`` is per output channel (or per neuron);
+  :func:`conv_weight_format` picks the synapse format that holds the kernel exactly. netx ignores a conv block's
+  ``delay`` (so does this reader, with a warning).
 
-Blocks netx has but this reader cannot import yet (``conv``: NIR ``Conv2d`` graphs do import,
-``neuromap.nir_conv``; ``pool``, ``convT``, ``unpool``, ``average``,
-``concat``, complex dense, sigma-delta and resonate-and-fire neurons, graded spikes) are refused in one line
-naming the block.
+Blocks netx itself cannot run (``pool``, ``convT``, ``unpool``, ``average``, ``concat``: ``NotImplementedError`` in
+lava-dl's ``hdf5.Network``) and those neuromap cannot (complex dense, sigma-delta and resonate-and-fire neurons,
+graded spikes) are refused in one line naming the block.
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromap.conv_geometry import ConvGeometry
 from neuromap.errors import NetworkFormatError
 from neuromap.image_files import open_regular
 from neuromap.network import Network
@@ -46,7 +53,11 @@ LIF_TYPES = ("CUBA", "LOIHI")
 MAX_LAVA_DELAY = 62
 #: netx's bias exponent for CUBA/LOIHI neurons (``get_neuron_params``)
 BIAS_EXP = 6
-SUPPORTED_BLOCKS = ("input", "flatten", "dense", "dense_rec")
+SUPPORTED_BLOCKS = ("input", "flatten", "dense", "dense_rec", "conv")
+#: blocks lava-dl's netx (``hdf5.Network._create``) raises NotImplementedError for
+NETX_UNIMPLEMENTED = ("pool", "convT", "unpool", "average", "concat")
+#: Lava 0.10's fixed_pt Conv clamps its output to signed 24 bits (``utils.signed_clamp``)
+CONV_OUT_LIMIT = 1 << 23
 
 
 class NetxImportWarning(UserWarning):
@@ -99,6 +110,43 @@ def lava_dl_weight_bits(w: np.ndarray, where: str = "weight") -> tuple[np.ndarra
         raise NetworkFormatError(f"the weights need {bits} weight bits, outside Loihi's 1..8", field=where,
                                  fix="export 8-bit weights")
     return w << k, bits, -k, mode, notes
+
+
+def conv_weight_format(k: np.ndarray, where: str = "weight") -> tuple[np.ndarray, int, int, str]:
+    """(stored kernel, num_weight_bits, weight_exp, sign_mode) holding an integer conv kernel exactly.
+
+    netx hands a conv block's kernel to Lava's ``Conv`` as read (no ``optimize_weight_bits``), whose fixed-point
+    model sums the integers as they are; a Loihi synapse holds them exactly in the first format that fits:
+    excitatory (0..255), inhibitory (-255..0), mixed with 8 bits (even values in -256..254: SLAYER's step-2
+    quantization), else mixed with ``weight_exp = -1`` and doubled weights (any value in -128..127; every partial
+    sum is even, so halving it is exact). Anything else (odd weights beyond -128..127 of mixed sign, or beyond
+    the 8-bit range) has no exact Loihi synapse: one line naming the block.
+    """
+    k = np.asarray(k, np.int64)
+    lo, hi = (int(k.min()), int(k.max())) if k.size else (0, 0)
+    if lo >= 0 and hi <= 255:
+        return k, 8, 0, "excitatory"
+    if hi <= 0 and lo >= -255:
+        return k, 8, 0, "inhibitory"
+    if lo >= -256 and hi <= 254 and not np.any(k % 2):
+        return k, 8, 0, "mixed"
+    if lo >= -128 and hi <= 127:
+        return 2 * k, 8, -1, "mixed"
+    raise NetworkFormatError(f"kernel weights {lo}..{hi} (odd, mixed signs) have no exact 8-bit Loihi synapse",
+                             field=where, fix="export 8-bit weights (SLAYER quantizes them to even values in "
+                                              "-256..254) or keep odd weights within -128..127")
+
+
+def _pair(g: Any, key: str, where: str, default: int) -> tuple[int, int]:
+    """A netx (y, x) pair: two values, or one scalar for both (netx ``expand``)."""
+    if key not in g:
+        return (default, default)
+    a = _int_array(g, key, where).reshape(-1)
+    if a.size == 1:
+        return (int(a[0]), int(a[0]))
+    if a.size != 2:
+        raise NetworkFormatError(f"has {a.size} values", field=f"{where}/{key}", fix="one value or a (y, x) pair")
+    return (int(a[0]), int(a[1]))
 
 
 def _text(ds: Any) -> str:
@@ -228,15 +276,15 @@ def _network(f: Any, inputs: dict | None, dt: float, name: str, seed: int) -> Ne
     layers = f["layer"]
     keys = sorted(layers.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
     net = Network(name=name, dt=dt, seed=seed)
-    prev: tuple[str, int] | None = None       # (population, size) feeding the next block
+    prev: tuple[str, int, tuple[int, ...]] | None = None       # (population, size, (C, H, W) or (n,)) feeding on
     in_spec = dict(inputs or {"model": "poisson"})
     for key in keys:
         layer, where = layers[key], f"layer/{key}"
         kind = _text(layer["type"]) if "type" in layer else ""
         if kind not in SUPPORTED_BLOCKS:
-            what = {"conv": "a convolution block (netx's conv layout is not read yet; NIR Conv2d graphs import "
-                            "through neuromap.nir_conv)"}.get(kind, f"a {kind!r} block")
-            raise NetworkFormatError(f"{what}, which neuromap cannot import", field=f"{where}/type",
+            what = (f"a {kind!r} block, which lava-dl's netx itself does not implement (NotImplementedError)"
+                    if kind in NETX_UNIMPLEMENTED else f"a {kind!r} block, which neuromap cannot import")
+            raise NetworkFormatError(what, field=f"{where}/type",
                                      fix="supported netx blocks: " + ", ".join(SUPPORTED_BLOCKS))
         if kind == "flatten":
             continue
@@ -244,33 +292,43 @@ def _network(f: Any, inputs: dict | None, dt: float, name: str, seed: int) -> Ne
             if prev is not None:
                 raise NetworkFormatError("an input block after other blocks", field=f"{where}/type",
                                          fix="the input block comes first")
-            size = int(np.prod(_int_array(layer, "shape", where)))
+            shape = tuple(int(x) for x in _int_array(layer, "shape", where).reshape(-1))
+            size = int(np.prod(shape))
             net.add_population("input", size, dict(in_spec))
-            prev = ("input", size)
+            prev = ("input", size, shape)
             continue
-        w = _int_array(layer, "weight", where)
-        out = int(np.prod(_int_array(layer, "shape", where)))
-        if w.ndim == 1:
-            w = w.reshape(out, -1)
-        if w.ndim != 2 or w.shape[0] != out:
-            raise NetworkFormatError(f"weight shape {w.shape} does not fit {out} neurons", field=f"{where}/weight",
-                                     fix="dense weights are (out, in)")
-        if prev is None:     # no input block: the network's input is the first block's synapses
-            net.add_population("input", w.shape[1], dict(in_spec))
-            prev = ("input", w.shape[1])
-        if w.shape[1] != prev[1]:
-            raise NetworkFormatError(f"weight has {w.shape[1]} inputs, the block before has {prev[1]} neurons",
-                                     field=f"{where}/weight", fix="blocks must chain")
+        out_shape = tuple(int(x) for x in _int_array(layer, "shape", where).reshape(-1))
+        out = int(np.prod(out_shape))
+        if kind == "conv":
+            if prev is None:
+                raise NetworkFormatError("a conv block without an input block before it", field=f"{where}/type",
+                                         fix="give the input block (its shape is the conv's (C, H, W) input)")
+            conv = _conv(layer, where, prev, out_shape)
+        else:
+            conv = None
+            w = _int_array(layer, "weight", where)
+            if w.ndim == 1:
+                w = w.reshape(out, -1)
+            if w.ndim != 2 or w.shape[0] != out:
+                raise NetworkFormatError(f"weight shape {w.shape} does not fit {out} neurons",
+                                         field=f"{where}/weight", fix="dense weights are (out, in)")
+            if prev is None:     # no input block: the network's input is the first block's synapses
+                net.add_population("input", w.shape[1], dict(in_spec))
+                prev = ("input", w.shape[1], (w.shape[1],))
+            if w.shape[1] != prev[1]:
+                raise NetworkFormatError(f"weight has {w.shape[1]} inputs, the block before has {prev[1]} neurons",
+                                         field=f"{where}/weight", fix="blocks must chain")
         pop = f"layer{key}"
-        bias = _int_array(layer, "bias", where).reshape(-1) if "bias" in layer else np.zeros(1, np.int64)
-        if bias.size not in (1, out):
-            raise NetworkFormatError(f"has {bias.size} values for {out} neurons", field=f"{where}/bias",
-                                     fix="one bias per neuron or one for the block")
-        if np.any((bias < -4096) | (bias > 4095)):
-            raise NetworkFormatError(f"bias {int(np.abs(bias).max())} is outside a loihi_lif core's 13-bit bias "
-                                     "mantissa (-4096..4095)", field=f"{where}/bias", fix="a bias in -4096..4095")
-        net.add_population(pop, out, "loihi_lif", **_neuron(layer, where), bias_mant=np.broadcast_to(bias, (out,)),
-                           bias_exp=BIAS_EXP)
+        net.add_population(pop, out, "loihi_lif", **_neuron(layer, where),
+                           bias_mant=_bias(layer, where, out_shape if conv else (out,)), bias_exp=BIAS_EXP)
+        if conv is not None:
+            spec, kernel = conv
+            stored, bits, exp, mode = conv_weight_format(kernel, f"{where}/weight")
+            net.connect(prev[0], pop, connect={**spec, "kernel": stored}, weight_exp=exp, num_weight_bits=bits,
+                        sign_mode=mode, name=f"{pop}_w")
+            net.add_probe(pop, ("spikes",))
+            prev = (pop, out, out_shape)
+            continue
         mats = [("", w, prev[0])]
         if kind == "dense_rec":
             wr = _int_array(layer, "weight_rec", where)
@@ -294,10 +352,80 @@ def _network(f: Any, inputs: dict | None, dt: float, name: str, seed: int) -> Ne
             net.connect(src, pop, connect={"rule": "list", "pre": pre, "post": post}, weight=part[post, pre],
                         delay=d, weight_exp=exp, num_weight_bits=bits, sign_mode=mode, name=f"{pop}{suffix}_w")
         net.add_probe(pop, ("spikes",))
-        prev = (pop, out)
+        prev = (pop, out, (out,))
     if prev is None or prev[0] == "input":
-        raise NetworkFormatError("has no dense block", field="layer", fix="a netx network needs a neuron block")
+        raise NetworkFormatError("has no dense or conv block", field="layer",
+                                 fix="a netx network needs a neuron block")
     return net
 
 
-__all__ = ["read_netx", "lava_dl_weight_bits", "NetxImportWarning", "SUPPORTED_BLOCKS"]
+def _bias(layer: Any, where: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Per-neuron ``bias_mant`` (population order) as netx's ``AbstractBlock._neuron`` broadcasts ``bias``: a dense
+    block's as Lava broadcasts it (one value or one per neuron), a conv block's one per output channel (or one
+    per neuron, stored (W, H, C) as netx's shape)."""
+    out = int(np.prod(shape))
+    if "bias" not in layer:
+        return np.zeros(out, np.int64)
+    b = _int_array(layer, "bias", where)
+    if len(shape) == 3:
+        c, h, w = shape
+        if b.reshape(-1).size == c and b.ndim <= 1:
+            b = np.repeat(b.reshape(-1), h * w)
+        elif b.shape == (w, h, c):
+            b = b.transpose(2, 1, 0).reshape(-1)
+        else:
+            raise NetworkFormatError(f"shape {b.shape} is neither one value per output channel ({c}) nor "
+                                     f"(W, H, C) = {(w, h, c)}", field=f"{where}/bias",
+                                     fix="one bias per output channel, as SLAYER exports it")
+    else:
+        b = b.reshape(-1)
+        if b.size not in (1, out):
+            raise NetworkFormatError(f"has {b.size} values for {out} neurons", field=f"{where}/bias",
+                                     fix="one bias per neuron or one for the block")
+        b = np.broadcast_to(b, (out,))
+    if np.any((b < -4096) | (b > 4095)):
+        raise NetworkFormatError(f"bias {int(np.abs(b).max())} is outside a loihi_lif core's 13-bit bias "
+                                 "mantissa (-4096..4095)", field=f"{where}/bias", fix="a bias in -4096..4095")
+    return np.ascontiguousarray(b)
+
+
+def _conv(layer: Any, where: str, prev: tuple[str, int, tuple[int, ...]], out_shape: tuple[int, ...]
+          ) -> tuple[dict[str, Any], np.ndarray]:
+    """(connect spec without the kernel, integer kernel (C_out, C_in/groups, kh, kw)) of a netx conv block, as
+    netx's ``create_conv`` hands them to Lava's ``Conv`` (shapes checked as its ``Conv`` block does)."""
+    in_shape = prev[2]
+    if len(in_shape) != 3:
+        raise NetworkFormatError(f"follows a block of shape {list(in_shape)}, not (C, H, W)", field=f"{where}/type",
+                                 fix="a conv block follows the input block or a conv block (3-D shapes)")
+    if len(out_shape) != 3:
+        raise NetworkFormatError(f"has {len(out_shape)} values", field=f"{where}/shape",
+                                 fix="a conv block's shape is (C, H, W)")
+    k = _int_array(layer, "weight", where)
+    if k.ndim == 5 and k.shape[4] == 1:          # SLAYER's (out, in, kh, kw, 1): netx reshape(weight.shape[:4])
+        k = k[..., 0]
+    if k.ndim != 4:
+        raise NetworkFormatError(f"shape {k.shape} is not a conv kernel", field=f"{where}/weight",
+                                 fix="conv weights are (C_out, C_in/groups, kh, kw)")
+    groups = _scalar(layer, "groups", where, default=1)
+    stride, padding = _pair(layer, "stride", where, 1), _pair(layer, "padding", where, 0)
+    dilation = _pair(layer, "dilation", where, 1)
+    g = ConvGeometry(in_shape, int(k.shape[0]), (int(k.shape[2]), int(k.shape[3])), stride, padding, dilation,
+                     int(groups))
+    bad = g.problem()
+    if bad is None and k.shape[1] != in_shape[0] // groups:
+        bad = f"the kernel takes {k.shape[1]} input channels, the block before has {in_shape[0]} in {groups} groups"
+    if bad is None and g.out_shape != out_shape:
+        bad = f"the convolution gives {list(g.out_shape)}, the block's shape is {list(out_shape)}"
+    if bad:
+        raise NetworkFormatError(bad, field=f"{where}/weight", fix="write the block as netx's create_conv reads it")
+    if "delay" in layer:
+        warnings.warn(f"{where}/delay: ignored (netx's create_conv ignores a conv block's delay)",
+                      NetxImportWarning, stacklevel=4)
+    if int(np.abs(k).reshape(k.shape[0], -1).sum(1).max(initial=0)) >= CONV_OUT_LIMIT:
+        warnings.warn(f"{where}/weight: a step's input can reach 2**23, where Lava's Conv (netx) clamps its output "
+                      "to 24 bits and neuromap does not", NetxImportWarning, stacklevel=4)
+    return ({"rule": "conv", "in_shape": list(in_shape), "stride": list(stride), "padding": list(padding),
+             "dilation": list(dilation), "groups": int(groups)}, k)
+
+
+__all__ = ["read_netx", "lava_dl_weight_bits", "conv_weight_format", "NetxImportWarning", "SUPPORTED_BLOCKS"]

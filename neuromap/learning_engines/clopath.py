@@ -236,19 +236,10 @@ def _filter(u, vq, keep):
 
 
 @numba.njit(cache=True, nogil=True)
-def step_group(t, g, pre_spk, post_spk, post_v):
-    """One step (``t`` 1-based) of every projection of group ``g``; ``pre_spk``/``post_spk``: bool spikes
-    emitted this step, ``post_v``: int64 v of the post neurons after the step, concatenated per projection."""
-    (syn_off, pre_off, post_off, dr_off, u_off, prm, pre_idx, post_idx, weights, w_fine, xbar, u, tc, arr, dring,
-     post_tmp) = g
-    step_fields(t, syn_off, pre_off, post_off, dr_off, u_off, prm, pre_idx, post_idx, weights, w_fine, xbar, u, tc,
-                arr, dring, post_tmp, pre_spk, post_spk, post_v)
-
-
-@numba.njit(cache=True, nogil=True)
 def step_fields(t, syn_off, pre_off, post_off, dr_off, u_off, prm, pre_idx, post_idx, weights, w_fine, xbar, u, tc,
                 arr, dring, post_tmp, pre_spk, post_spk, post_v):
-    """:func:`step_group` with the group's fields as arguments (for compiled loops that unpack it once). Per
+    """One step (``t`` 1-based) of every projection of a group, its fields as separate arguments (in :func:`pack`'s
+    order), then this step's pre/post spikes and the post neurons' v. Per
     projection: the u-, u+ filters and the per-post LTD amount and LTP factor (``post_tmp`` rows), then every
     synapse (module docstring)."""
     ltd, fac = post_tmp[0], post_tmp[1]
@@ -292,5 +283,5 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, u_off, prm, pre_idx, post
 
 
 #: the fused plastic loop's view of this engine (:mod:`neuromap.learning_engines.packing`)
-KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, step_group=step_group, n_fields=16,
+KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, n_fields=16,
                         weights=WEIGHTS, projections=5, reads_v=True)

@@ -28,9 +28,9 @@ The numba kernel computes in int64 fixed point, round half up, fine weights ``ma
 ``[w_lo, w_hi] * 2**16``, stored mantissas int32.
 
 :func:`pack` flattens P projections (nn_stdp and homeostatic ones may mix) into one group tuple
-(layout: :mod:`neuromap.learning_engines.packing`); :func:`step_group` runs one step of all of them;
-:func:`step` (the per-step loop of either emulator engine, Lava) runs it on a one-projection group through
-:func:`neuromap.learning_engines.packing.step_one`; the fused plastic loop calls :func:`step_fields`. The
+(layout: :mod:`neuromap.learning_engines.packing`); :func:`step_fields` runs one step of all of them (the fused
+plastic loop); :func:`step` (the per-step loop of either emulator engine, Lava) runs it on a one-projection group
+through :func:`neuromap.learning_engines.packing.step_one`. The
 group ends with two per-post scratch arrays: this step's ``h_lut``/``k_lut`` entries.
 
 Speed: an all-to-all projection (:func:`layout`) runs as rows of contiguous synapses with the row's
@@ -278,20 +278,11 @@ def _pre_row(q0, n, m0, kp, a_plus, a, lpre, hh, kk, ltd, lo, hi, sign, ltp, las
 
 
 @numba.njit(cache=True, nogil=True)
-def step_group(t, g, pre_spk, post_spk):
-    """One step (``t`` 1-based) of every projection of group ``g``; ``pre_spk``/``post_spk``: bool
-    spikes emitted this step, concatenated per projection like the group's pre/post arrays."""
-    (syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre_idx, post_idx, weights, w_fine, ltp,
-     last_pre, arr, ltd, last_post, count, dring, rring, k_lut, h_lut, hh, kk) = g
-    step_fields(t, syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre_idx, post_idx, weights, w_fine,
-                ltp, last_pre, arr, ltd, last_post, count, dring, rring, k_lut, h_lut, hh, kk, pre_spk, post_spk)
-
-
-@numba.njit(cache=True, nogil=True)
 def step_fields(t, syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre_idx, post_idx, weights, w_fine,
                 ltp, last_pre, arr, ltd, last_post, count, dring, rring, k_lut, h_lut, hh, kk, pre_spk, post_spk):
-    """:func:`step_group` with the group's fields as arguments, for compiled time loops that unpack the group
-    once (numba reference-counts, atomically, every array taken out of a tuple and every argument of an
+    """One step (``t`` 1-based) of every projection of a group, its fields as separate arguments (in :func:`pack`'s
+    order), then this step's pre/post spikes. Separate arguments, for the compiled time loops and the per-step
+    path alike (numba reference-counts, atomically, every array taken out of a tuple and every argument of an
     inlined call whose body has loops; a plain call's arguments are not counted).
     Synapses of a projection in :data:`POST_MAJOR` / :data:`PRE_MAJOR` layout run as contiguous rows
     with the row's per-neuron values hoisted; any other layout gathers through ``pre_idx``/``post_idx``."""
@@ -362,5 +353,5 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, rr_off, lut_off, prm, pre
 
 
 #: the fused plastic loop's view of this engine (:mod:`neuromap.learning_engines.packing`)
-KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, step_group=step_group, n_fields=23,
+KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, n_fields=23,
                         weights=WEIGHTS, projections=6)

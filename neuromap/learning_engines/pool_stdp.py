@@ -247,21 +247,11 @@ def _lut(table, base, size, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def step_group(t, g, pre_spk, post_spk):
-    """One step (``t`` 1-based) of every projection of group ``g``; ``pre_spk``/``post_spk``: bool
-    spikes emitted this step, concatenated per projection like the group's pre/post arrays."""
-    (syn_off, pre_off, post_off, dr_off, s_off, d_off, p_off, prm, pre_idx, weights, w_fine, x_pre, y_post, pw,
-     pw_soma, c_dend, c_soma, goal, dring, post_idx, s_lut, decay_lut, prod_lut, arr, sums, syn_tmp) = g
-    step_fields(t, syn_off, pre_off, post_off, dr_off, s_off, d_off, p_off, prm, pre_idx, weights, w_fine, x_pre,
-                y_post, pw, pw_soma, c_dend, c_soma, goal, dring, post_idx, s_lut, decay_lut, prod_lut, arr, sums,
-                syn_tmp, pre_spk, post_spk)
-
-
-@numba.njit(cache=True, nogil=True)
 def step_fields(t, syn_off, pre_off, post_off, dr_off, s_off, d_off, p_off, prm, pre_idx, weights, w_fine, x_pre,
                 y_post, pw, pw_soma, c_dend, c_soma, goal, dring, post_idx, s_lut, decay_lut, prod_lut, arr, sums,
                 syn_tmp, pre_spk, post_spk):
-    """:func:`step_group` with the group's fields as arguments. ``sums`` rows: x_sum, pot_sum, dep_sum,
+    """One step (``t`` 1-based) of every projection of a group, its fields as separate arguments (in :func:`pack`'s
+    order), then this step's pre/post spikes. ``sums`` rows: x_sum, pot_sum, dep_sum,
     w_sum, then ``one - ratio``; ``syn_tmp`` rows: pot, dep per synapse."""
     one = np.int64(1) << 16
     x_sum, pot_sum, dep_sum, w_sum, one_minus = sums[0], sums[1], sums[2], sums[3], sums[4]
@@ -336,5 +326,5 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, s_off, d_off, p_off, prm,
 
 
 #: the fused plastic loop's view of this engine (:mod:`neuromap.learning_engines.packing`)
-KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, step_group=step_group, n_fields=26,
+KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, n_fields=26,
                         weights=WEIGHTS, projections=7)

@@ -147,18 +147,11 @@ def unpack(g: tuple, states, weights) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def step_group(t, g, pre_spk, post_spk):
-    """One step (``t`` 1-based) of every projection of group ``g``; ``pre_spk``/``post_spk``: bool
-    spikes emitted this step, concatenated per projection like the group's pre/post arrays."""
-    syn_off, pre_off, post_off, dr_off, prm, pre_idx, post_idx, weights, w_fine, x_pre, x_post, arr, dring = g
-    step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, post_idx, weights, w_fine, x_pre, x_post, arr,
-                dring, pre_spk, post_spk)
-
-
-@numba.njit(cache=True, nogil=True)
 def step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, post_idx, weights, w_fine, x_pre, x_post, arr,
                 dring, pre_spk, post_spk):
-    """:func:`step_group` with the group's fields as arguments (for compiled loops that unpack it once)."""
+    """One step (``t`` 1-based) of every projection of a group, its fields as separate arguments (in :func:`pack`'s
+    order); ``pre_spk``/``post_spk``: bool spikes emitted this step, concatenated per projection like the group's
+    pre/post arrays."""
     one = 1 << XF
     for j in range(prm.shape[0]):
         d = prm[j, 0]
@@ -200,5 +193,5 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, prm, pre_idx, post_idx, w
 
 
 #: the fused plastic loop's view of this engine (:mod:`neuromap.learning_engines.packing`)
-KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, step_group=step_group, n_fields=13,
+KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, n_fields=13,
                         weights=WEIGHTS, projections=4)

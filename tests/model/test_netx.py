@@ -1,7 +1,9 @@
 """lava-dl netx HDF5 import (neuromap/netx_io.py, docs/nir.md *lava-dl netx HDF5*): netx's fixed-point
 conventions by hand (du = iDecay - 1, dv = vDecay, vth = vThMant, bias << 6, the weight-bit placement of
 ``optimize_weight_bits``, delays + 1), a SLAYER-shaped recurrent network on every engine (Lava included)
-against the scalar oracle, the committed fixture through the CLI, and one-line refusals naming the block."""
+against the scalar oracle, the committed fixture through the CLI, one-line refusals naming the block, and conv
+blocks (the exact weight format, netx's (y, x) geometry against the direct-loop oracle, the committed SLAYER-shaped
+conv fixture on every engine and through `validate`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,14 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from neuromap.conv_geometry import expand
+from neuromap.core_kinds.loihi_lif import encode_weights
 from neuromap.errors import NetworkFormatError
-from neuromap.netx_io import lava_dl_weight_bits, read_netx
+from neuromap.netx_io import conv_weight_format, lava_dl_weight_bits, read_netx
 from neuromap.toolchain import compile_network
 from tests.helpers.cli import run_cli
-from tests.helpers.netx import cuba, dense, slayer_like, write_netx
-from tests.oracles import loihi_core
+from tests.helpers.netx import conv, cuba, dense, slayer_like, write_netx
+from tests.oracles import conv as conv_oracle, loihi_core
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "netx" / "slayer_dense_rec.net"
+CONV_FIXTURE = FIXTURE.with_name("slayer_conv.net")
 
 
 @pytest.mark.parametrize("w, stored, bits, exp, mode", [
@@ -100,8 +105,10 @@ def test_committed_fixture_compiles_and_runs_from_the_cli(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("block, match", [
-    ({"type": "conv", "shape": np.array([2, 4, 4])}, r"layer/1/type: a convolution block .* cannot import"),
-    ({"type": "pool", "shape": np.array([2, 2, 2])}, r"layer/1/type: a 'pool' block, which neuromap cannot"),
+    ({"type": "pool", "shape": np.array([2, 2, 2])}, r"layer/1/type: a 'pool' block, which lava-dl's netx itself "),
+    ({"type": "concat", "shape": np.array([2, 2, 2])}, r"layer/1/type: a 'concat' block, which lava-dl's netx "),
+    ({"type": "dense_comp", "shape": np.array([2])}, r"layer/1/type: a 'dense_comp' block, which neuromap cannot"),
+    (conv(np.ones((2, 3, 2, 2)) * 2, (3, 1, 1), cuba()), r"layer/1/type: follows a block of shape \[3\], not"),
     (dense(np.ones((2, 3)) * 4, cuba(0, 128, 80)), r"layer/1/neuron/iDecay: iDecay 0 gives Lava du = -1"),
     (dense(np.ones((2, 3)) * 4, {**cuba(), "type": "SDNN"}), r"neuron type 'SDNN'"),
     (dense(np.ones((2, 3)) * 4, cuba(graded=True)), r"layer/1/neuron/gradedSpike: graded spikes"),
@@ -120,3 +127,73 @@ def test_the_clipped_lone_inhibitory_weight_on_every_engine(engine, tmp_path):
     img = compile_network(read_netx(path, inputs={"model": "spike_source", "times": [[0.0], [2.0]]}), "loihi").image
     got = engine.run(img, 4)
     assert got.u[:, 0].tolist() == [0, -128 << 6, 0, -128 << 6]
+
+
+# ------------------------------------------------------------------ conv blocks
+@pytest.mark.parametrize("k, stored, exp, mode", [
+    ([3, 255, 0], [3, 255, 0], 0, "excitatory"),
+    ([-3, -255], [-3, -255], 0, "inhibitory"),
+    ([-256, 254, 2], [-256, 254, 2], 0, "mixed"),        # SLAYER's even 8-bit weights: as they are
+    ([-3, 127, 5], [-6, 254, 10], -1, "mixed"),          # odd, mixed: doubled, halved again by weight_exp -1
+])
+def test_conv_weight_format_holds_the_kernel_exactly(k, stored, exp, mode):
+    got, bits, e, m = conv_weight_format(np.array(k))
+    assert got.tolist() == stored and (bits, e, m) == (8, exp, mode)
+    assert (encode_weights(got, m, bits).astype(np.int64) * 2.0 ** e).tolist() == k   # what Lava's synapse holds
+    with pytest.raises(NetworkFormatError, match="no exact 8-bit Loihi synapse"):
+        conv_weight_format(np.array([-3, 129]))
+
+
+def _conv_net(tmp_path, blocks, times):
+    return read_netx(write_netx(tmp_path / "c.net", blocks), inputs={"model": "spike_source", "times": times})
+
+
+def test_conv_block_reads_as_netx_hands_it_to_lava(tmp_path):
+    # (y, x) order of stride/padding, groups, SLAYER's 5-D kernel, per-channel bias broadcast over (y, x)
+    rng = np.random.default_rng(3)
+    k = 2 * rng.integers(-20, 20, (4, 1, 3, 2))
+    blocks = [{"type": "input", "shape": np.array([2, 7, 6])},
+              conv(k, (2, 7, 6), cuba(4096, 0, 1000), bias=[1, -2, 3, 0], stride=(2, 1), padding=(1, 0),
+                   dilation=(1, 2), groups=2)]
+    net = _conv_net(tmp_path, blocks, [[] for _ in range(84)])
+    pr = net.projections[0]
+    assert net.populations["layer1"].size == 4 * 4 * 4 and pr.hw == {"weight_exp": 0, "num_weight_bits": 8,
+                                                                      "sign_mode": "mixed"}
+    assert np.array_equal(net.populations["layer1"].neuron["bias_mant"], np.repeat([1, -2, 3, 0], 16))
+    # every synapse: the direct-loop oracle's linear map of the (y, x)-ordered geometry
+    x = rng.integers(0, 4, (2, 7, 6))
+    want = np.array(conv_oracle.conv2d(x.tolist(), k.tolist(), (2, 1), (1, 0), (1, 2), 2)).reshape(-1)
+    got = np.zeros(want.size, np.int64)
+    np.add.at(got, pr.post_idx, pr.weight.astype(np.int64) * x.reshape(-1)[pr.pre_idx])
+    assert np.array_equal(got, want)
+    bad = blocks[:1] + [{**blocks[1], "shape": np.array([4, 4, 5])}]
+    with pytest.raises(NetworkFormatError, match=r"layer/1/weight: the convolution gives \[4, 4, 4\], the block's "):
+        _conv_net(tmp_path, bad, [[] for _ in range(84)])
+
+
+def _conv_fixture_times(seed=0, steps=80):
+    rng = np.random.default_rng(seed)
+    return [sorted(float(t) for t in np.flatnonzero(rng.random(steps) < 0.15)) for _ in range(2 * 12 * 12)]
+
+
+def test_committed_conv_fixture_on_every_engine(engine, tmp_path):
+    # the image keeps both convolutions as kernel + geometry (compact); numpy, numba and Lava (Lava Conv processes
+    # where the plan can: backends/lava/plan.lava_convs) run the oracle's integers
+    img = compile_network(read_netx(CONV_FIXTURE, inputs={"model": "spike_source", "times": _conv_fixture_times()}),
+                          "loihi").image
+    assert sorted(img.projections[cm.projection].name for cm in img.convs) == ["layer1_w", "layer2_w"]
+    ref = loihi_core.run(expand(img), 80)
+    got = engine.run(img, 80)
+    assert np.array_equal(got.spikes, ref.spikes) and np.array_equal(got.u, ref.u) and np.array_equal(got.v, ref.v)
+    for pop, least in (("layer1", 500), ("layer2", 500), ("layer4", 20)):
+        p = img.population(pop)
+        assert np.count_nonzero((ref.spikes[:, 1] >= p.start) & (ref.spikes[:, 1] < p.start + p.size)) > least
+
+
+@pytest.mark.lava
+def test_conv_fixture_compiles_and_validates_against_lava_from_the_cli(tmp_path, capsys):
+    code, out, err = run_cli(["compile", str(CONV_FIXTURE), "-o", str(tmp_path / "b"), "--input-rate", "150", "-q"],
+                             capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["validate", str(tmp_path / "b"), "--steps", "40"], capsys)
+    assert code == 0 and out.startswith("identical: 40 steps"), (out, err)
