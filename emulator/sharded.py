@@ -7,23 +7,27 @@ program* of its shard: its neurons (renumbered ``0..n-1`` in global id order), e
 its cores that the engine may deliver at once: static, ``weight_exp >= 0`` projections reached from its own
 neurons or from an input. Every other synapse of its cores (reached from another rank's neuron, slotted
 ``weight_exp < 0`` ones whose per-step sums must see every source of the step, plastic ones, whose weights
-learn between deliveries) is in its *deferred program*, whose sources are every global source: after each
-exchange the rank delivers the exchanged spikes through it, step by step, into the same ring buffer, and its
+learn between deliveries) is in its *deferred program*, whose sources are the global sources the rank needs
+(``dsrc``: those reaching its deferred axons, plus the populations of plastic projections): after each
+exchange the rank delivers the received spikes through it, step by step, into the same ring buffer, and its
 plastic projections learn there (a synapse lives on its post neuron's core, so learning needs nothing from
-another rank but the spikes every rank receives anyway). Delivery into ``ring[(t + d) % D]`` is only read
+another rank but its sources' spikes). Delivery into ``ring[(t + d) % D]`` is only read
 at step ``t + d``, so spikes may be exchanged once every ``M`` steps, ``M`` = the smallest delay of any
 deferred synapse of any rank (NEST's ``min_delay``): a spike of step ``t`` in the interval ``t0 .. t0+M-1``
 is delivered before step ``t0 + M``, which is no later than ``t + d``. Integer ring sums wrap (int32) and do
 not depend on the order, and every dendrite slot sees all its spikes of a step at once, so the ring holds the
 one-process integers.
 
-Inputs (explicit times and the one documented Poisson stream, docs/image-format.md *Inputs*) are replayed by
-every rank from the image's seed: the stream is one sequential generator over all Poisson inputs, and a rank
-needs the events of every input that reaches its cores; rank 0 records them. Spikes are exchanged as one
-``int64`` per spike (``step offset * N + neuron``) with an ``Allgatherv``: every rank gets every neuron spike
-(rank 0 records them in the one-process order: per step neurons ascending, then inputs ascending), core
-counters are summed, per-link counters are summed (each rank counts the route entries into its own cores),
-u/v traces, final state and learned weights are gathered to rank 0.
+The exchange is targeted (:func:`exchange_plan`): at set-up every rank asks each other rank for the neurons
+of its deferred sources that rank owns; per interval a rank sends each rank only the spikes it asked for
+(one ``Alltoallv`` of int32 positions in the asker's list, with per-step counts). Inputs (explicit times and
+the one documented Poisson stream, docs/image-format.md *Inputs*) are replayed by every rank from the image's
+seed (the stream is one sequential generator over all Poisson inputs). Every rank records its own neurons'
+spikes (int32 global ids, counts per step) and rank 0 the input events; at the end rank 0 gathers the records
+once (``Gatherv``) and merges them into the one-process order (per step neurons ascending, then inputs in
+order): no rank sorts or sees every spike during the run. Core counters are summed, per-link counters are
+summed (each rank counts the route entries into its own cores), u/v traces, final state and learned weights
+are gathered to rank 0.
 
 The transport is an object with ``rank``, ``size`` and the few collectives below (:class:`SerialComm` for one
 process, :func:`mpi_comm` for mpi4py's ``COMM_WORLD``).
@@ -68,9 +72,18 @@ class SerialComm:
     def allgather(self, obj):
         return [obj]
 
-    def allgather_array(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every rank's int64 array concatenated in rank order, and the per-rank counts."""
-        return np.ascontiguousarray(a, np.int64), np.array([a.size], np.int64)
+    def alltoall(self, objs: list) -> list:
+        """``objs[r]`` goes to rank r; returns what every rank sent this one (pickled; setup only)."""
+        return list(objs)
+
+    def alltoallv(self, send: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``send`` (int32) cut into per-destination runs of ``counts[r]`` entries, run r to rank r; returns
+        what every rank sent this one (concatenated in rank order) and the per-rank counts."""
+        return np.ascontiguousarray(send, np.int32), np.asarray(counts, np.int64).copy()
+
+    def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Rank 0: every rank's int32 array concatenated in rank order and the per-rank counts; others None."""
+        return np.ascontiguousarray(a, np.int32), np.array([a.size], np.int64)
 
     def gather(self, obj):
         return [obj]
@@ -83,7 +96,7 @@ class SerialComm:
 
 
 class MpiComm:
-    """mpi4py's communicator behind the :class:`SerialComm` interface."""
+    """mpi4py's communicator behind the :class:`SerialComm` interface (buffers, not pickles, for arrays)."""
 
     def __init__(self, comm):
         self.comm = comm
@@ -92,13 +105,32 @@ class MpiComm:
     def allgather(self, obj):
         return self.comm.allgather(obj)
 
-    def allgather_array(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = np.ascontiguousarray(a, np.int64)
-        counts = np.array(self.comm.allgather(a.size), np.int64)
-        out = np.empty(int(counts.sum()), np.int64)
+    def alltoall(self, objs: list) -> list:
+        return self.comm.alltoall(objs)
+
+    def alltoallv(self, send: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from mpi4py import MPI  # lazy: optional dependency
 
-        self.comm.Allgatherv([a, MPI.INT64_T], [out, counts, MPI.INT64_T])
+        send = np.ascontiguousarray(send, np.int32)
+        counts = np.ascontiguousarray(counts, np.int64)
+        rcounts = np.empty(self.size, np.int64)
+        self.comm.Alltoall([counts, MPI.INT64_T], [rcounts, MPI.INT64_T])
+        recv = np.empty(int(rcounts.sum()), np.int32)
+        self.comm.Alltoallv([send, (counts, _offsets(counts)), MPI.INT32_T],
+                            [recv, (rcounts, _offsets(rcounts)), MPI.INT32_T])
+        return recv, rcounts
+
+    def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        from mpi4py import MPI  # lazy: optional dependency
+
+        a = np.ascontiguousarray(a, np.int32)
+        counts = self.comm.gather(a.size, root=0)
+        if self.rank != 0:
+            self.comm.Gatherv([a, MPI.INT32_T], None, root=0)
+            return None, None
+        counts = np.array(counts, np.int64)
+        out = np.empty(int(counts.sum()), np.int32)
+        self.comm.Gatherv([a, MPI.INT32_T], [out, (counts, _offsets(counts)), MPI.INT32_T], root=0)
         return out, counts
 
     def gather(self, obj):
@@ -111,6 +143,13 @@ class MpiComm:
 
     def abort(self, code: int) -> None:
         self.comm.Abort(code)
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """Exclusive prefix sums (displacements) of ``counts``."""
+    d = np.zeros(len(counts), np.int64)
+    np.cumsum(counts[:-1], out=d[1:])
+    return d
 
 
 def mpi_comm() -> MpiComm:
@@ -234,15 +273,31 @@ class RankPrograms:
     """A rank's two programs (module docstring) and how their indices map to the image's."""
 
     local: Program                # engine program: local neurons, every input, axons delivered at once
-    deferred: Program             # sources n + (global source id): the synapses delivered after each exchange
+    deferred: Program             # sources n + j for deferred source j (dsrc[j]): the synapses delivered after
+                                  # each exchange
     nid: np.ndarray               # global id of each local neuron
     deferred_syn: np.ndarray      # global synapse id of each deferred synapse (deferred synapse order)
     min_delay: int                # smallest delay of a deferred synapse (large if none)
-    src_core: np.ndarray          # int64[N+I]: core of every global source (C = host)
+    dsrc: np.ndarray              # int64, ascending: global source ids the rank needs each step (deferred sources)
+    dsrc_core: np.ndarray         # int64: core of each deferred source (C = host)
+
+
+def plastic_sources(img: Image) -> np.ndarray:
+    """Global source ids of every plastic projection's pre and post populations (their learning engines see
+    the spikes of whole populations, so a rank with plastic projections receives all of them)."""
+    ids = [np.zeros(0, np.int64)]
+    for pm in img.projections:
+        if pm.learning:
+            post = img.population(pm.post)
+            ids += [np.asarray(img.source_ids(img.population(pm.pre)), np.int64),
+                    np.arange(post.start, post.start + post.size, dtype=np.int64)]
+    return np.unique(np.concatenate(ids))
 
 
 def rank_programs(sh: Shard) -> RankPrograms:
-    """The local and deferred programs of a shard (module docstring)."""
+    """The local and deferred programs of a shard (module docstring). The deferred program's sources are only
+    the global sources the rank needs (``dsrc``: those reaching its deferred axons, and the plastic
+    projections' populations), so its per-source arrays scale with what the rank receives, not with N."""
     img = sh.image
     N, I, C, n = int(sh.neuron_core.size), img.n_inputs, img.n_cores, sh.nid.size
     exps = np.array([p.weight_exp for p in img.projections] or [0], np.int64)
@@ -259,12 +314,14 @@ def rank_programs(sh: Shard) -> RankPrograms:
     local_of[sh.nid] = np.arange(n, dtype=np.int64)
     sub_src = np.where(is_neuron, local_of[np.minimum(src, N - 1)], n + src - N)
     local, _ = _sub_program(sh, now, sub_src, I, img.inputs, D, local_of)
+    dsrc = np.unique(np.concatenate([src[~now], plastic_sources(img) if plastic.any() else np.zeros(0, np.int64)]))
     none = {"spike_step": np.zeros(0, np.int64), "spike_index": np.zeros(0, np.int32),
-            "poisson_p": np.full(N + I, np.nan)}
-    deferred, dsyn = _sub_program(sh, ~now, n + src, N + I, none, D, local_of)
+            "poisson_p": np.full(dsrc.size, np.nan)}
+    didx = np.minimum(np.searchsorted(dsrc, src), max(dsrc.size - 1, 0))
+    deferred, dsyn = _sub_program(sh, ~now, n + didx, dsrc.size, none, D, local_of)
     md = int(deferred.syn_delay.min()) if deferred.syn_delay.size else 1 << 40
-    src_core = np.concatenate([sh.neuron_core, np.full(I, C, np.int64)])
-    return RankPrograms(local, deferred, sh.nid, sh.syn_id[dsyn], md, src_core)
+    dsrc_core = np.where(dsrc < N, sh.neuron_core[np.minimum(dsrc, max(N - 1, 0))] if N else C, C).astype(np.int64)
+    return RankPrograms(local, deferred, sh.nid, sh.syn_id[dsyn], md, dsrc, dsrc_core)
 
 
 # ------------------------------------------------------------------------------------------------ delivery
@@ -303,64 +360,133 @@ def _deliver_deferred_walk(t, fired, D, N, ring, src_ptr, route_axon, route_core
 
 
 @numba.njit(cache=True, nogil=True)
-def _split_local(spikes, n_rows, n, width, N, nid, t0):
-    """A chunk's engine spike rows (step, local source) -> the exchange payload of its neuron spikes
-    (``(step - t0) * width + global id``, sorted: per step neurons ascend) and its input events (step offset,
-    global source id ``N + input``)."""
-    n_in = 0
+def _record_own(spikes, n_rows, n, nid, N, rec_gid, n_rec, rec_cnt, with_inputs, in_gid, n_in, in_cnt):
+    """A chunk's engine spike rows (step, local source) into this rank's record: its neurons' spikes as global
+    ids (``rec_gid`` from ``n_rec`` on, ``rec_cnt[step]`` counted; per step ascending, as the engine emits
+    them) and, when ``with_inputs``, the input events as global ids ``N + input`` (``in_gid``, ``in_cnt``).
+    The caller made room. Returns the new (n_rec, n_in)."""
     for i in range(n_rows):
-        if spikes[i, 1] >= n:
-            n_in += 1
-    payload = np.empty(n_rows - n_in, np.int64)
-    in_step = np.empty(n_in, np.int64)
-    in_src = np.empty(n_in, np.int64)
-    a = 0
-    b = 0
-    for i in range(n_rows):
+        t = spikes[i, 0]
         s = spikes[i, 1]
         if s < n:
-            payload[a] = (spikes[i, 0] - t0) * width + nid[s]
-            a += 1
-        else:
-            in_step[b] = spikes[i, 0] - t0
-            in_src[b] = N + s - n
-            b += 1
-    return payload, in_step, in_src
+            rec_gid[n_rec] = nid[s]
+            n_rec += 1
+            rec_cnt[t] += 1
+        elif with_inputs:
+            in_gid[n_in] = N + s - n
+            n_in += 1
+            in_cnt[t] += 1
+    return n_rec, n_in
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge_interval(allsp, counts, width, n_steps, in_step, in_src, n, src, ptr, src_spikes):
-    """Every rank's payload (``counts[r]`` entries each, each sorted) and this rank's input events -> ``src``:
-    per step the neuron spikes ascending, then the inputs in order (the one-process order), ``ptr`` over steps;
-    counts every spike into ``src_spikes[n + source]``."""
-    R = counts.shape[0]
-    cur = np.zeros(R, np.int64)
-    end = np.zeros(R, np.int64)
-    acc = 0
-    for r in range(R):
-        cur[r] = acc
-        acc += counts[r]
-        end[r] = acc
+def _pack(spikes, n_rows, n, t0, k_n, send_ptr, send_dest, send_pos, active):
+    """The send buffer of an interval of ``k_n`` steps from ``t0``: for every destination rank d with
+    ``active[d]`` (it needs some of this rank's neurons) one int32 run: ``k_n`` per-step counts, then the
+    spikes' positions in d's list of needed neurons (local neuron s goes to ``send_dest[e]`` at position
+    ``send_pos[e]`` for e in ``send_ptr[s]:send_ptr[s+1]``). Returns (buffer, per-destination counts)."""
+    K = active.shape[0]
+    counts = np.zeros(K, np.int64)
+    for d in range(K):
+        if active[d]:
+            counts[d] = k_n
+    for i in range(n_rows):
+        s = spikes[i, 1]
+        if s < n:
+            for e in range(send_ptr[s], send_ptr[s + 1]):
+                counts[send_dest[e]] += 1
+    displ = np.zeros(K, np.int64)
+    for d in range(1, K):
+        displ[d] = displ[d - 1] + counts[d - 1]
+    buf = np.zeros(displ[K - 1] + counts[K - 1], np.int32)
+    cur = displ + k_n
+    for i in range(n_rows):
+        s = spikes[i, 1]
+        if s < n:
+            k = spikes[i, 0] - t0
+            for e in range(send_ptr[s], send_ptr[s + 1]):
+                d = send_dest[e]
+                buf[displ[d] + k] += 1
+                buf[cur[d]] = send_pos[e]
+                cur[d] += 1
+    return buf, counts
+
+
+@numba.njit(cache=True, nogil=True)
+def _fired_of_interval(recv, rcounts, k_n, me, recv_map, map_off, spikes, n_rows, n, t0, own_map, dsrc_spikes):
+    """The deferred sources that fired in each step of the interval: from every other rank r its run of
+    ``recv`` (:func:`_pack`'s layout; position q -> deferred source ``recv_map[map_off[r] + q]``), and this
+    rank's own engine rows (local source s -> ``own_map[s]``, -1 if not a deferred source). Returns
+    (fired: deferred program source ids ``n + j``, ptr over steps); counts each into ``dsrc_spikes[j]``. The
+    order within a step is not the one-process order: ring sums and dendrite slots do not depend on it."""
+    K = rcounts.shape[0]
+    displ = np.zeros(K, np.int64)
+    for r in range(1, K):
+        displ[r] = displ[r - 1] + rcounts[r - 1]
+    total = n_rows
+    for r in range(K):
+        if r != me and rcounts[r] > 0:
+            total += rcounts[r] - k_n
+    fired = np.empty(total, np.int64)
+    ptr = np.zeros(k_n + 1, np.int64)
+    cur = displ + k_n
+    w = 0
+    i = 0
+    for k in range(k_n):
+        ptr[k] = w
+        for r in range(K):
+            if r == me or rcounts[r] == 0:
+                continue
+            base = map_off[r]
+            for _ in range(recv[displ[r] + k]):
+                x = recv_map[base + recv[cur[r]]]
+                cur[r] += 1
+                fired[w] = n + x
+                dsrc_spikes[x] += 1
+                w += 1
+        while i < n_rows and spikes[i, 0] - t0 == k:
+            x = own_map[spikes[i, 1]]
+            if x >= 0:
+                fired[w] = n + x
+                dsrc_spikes[x] += 1
+                w += 1
+            i += 1
+    ptr[k_n] = w
+    return fired[:w], ptr
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_records(steps, cnt, gids, starts, in_cnt, in_gid, out):
+    """Rank 0, once at the end: every rank's record (rank r: ``cnt[r, t]`` spikes of step t, ascending global
+    ids, from ``gids[starts[r]]`` on) and the input events (``in_cnt``, ``in_gid``) merged into ``out``
+    (step, source) rows in the one-process order: per step neurons ascending, then the inputs in order."""
+    K = cnt.shape[0]
+    cur = starts.copy()
+    end = starts.copy()
     w = 0
     j = 0
-    for k in range(n_steps):
-        ptr[k] = w
-        lim = (k + 1) * width
-        start = w
-        for r in range(R):
-            while cur[r] < end[r] and allsp[cur[r]] < lim:
-                src[w] = allsp[cur[r]] - k * width
-                w += 1
-                cur[r] += 1
-        if R > 1 and w - start > 1:
-            src[start:w] = np.sort(src[start:w])
-        while j < in_step.shape[0] and in_step[j] == k:
-            src[w] = in_src[j]
+    for t in range(steps):
+        for r in range(K):
+            end[r] = cur[r] + cnt[r, t]
+        while True:
+            best = -1
+            bv = 0
+            for r in range(K):
+                if cur[r] < end[r] and (best < 0 or gids[cur[r]] < bv):
+                    best = r
+                    bv = gids[cur[r]]
+            if best < 0:
+                break
+            out[w, 0] = t
+            out[w, 1] = bv
+            w += 1
+            cur[best] += 1
+        for _ in range(in_cnt[t]):
+            out[w, 0] = t
+            out[w, 1] = in_gid[j]
             w += 1
             j += 1
-        for q in range(start, w):
-            src_spikes[n + src[q]] += 1
-    ptr[n_steps] = w
+    return w
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -396,7 +522,7 @@ def _plastic(sh: Shard, rp: RankPrograms) -> list[PlasticProjection]:
         return []
     route_src = np.repeat(np.arange(pd.src_ptr.size - 1, dtype=np.int64), np.diff(pd.src_ptr))
     axon_src = np.empty(pd.syn_ptr.size - 1, np.int64)
-    axon_src[pd.route_axon] = route_src - rp.nid.size         # global source of each deferred axon
+    axon_src[pd.route_axon] = rp.dsrc[route_src - rp.nid.size]   # global source of each deferred axon
     syn_src = np.repeat(axon_src, np.diff(pd.syn_ptr))
     shard_syn = np.searchsorted(sh.syn_id, rp.deferred_syn)   # shard synapse index (syn_id ascends)
     dproj = sh.axon_proj[np.searchsorted(sh.syn_ptr, shard_syn, side="right") - 1]
@@ -431,6 +557,60 @@ def _plastic_projection(sh: Shard, rp: RankPrograms, k: int, syn: np.ndarray, sy
     return pp
 
 
+@dataclass
+class ExchangePlan:
+    """Who sends which neuron spikes to whom (set up once, :func:`exchange_plan`)."""
+
+    send_ptr: np.ndarray          # over local neurons: their entries in send_dest/send_pos
+    send_dest: np.ndarray         # rank that needs the neuron
+    send_pos: np.ndarray          # its position in that rank's list of the neurons it needs from this one
+    active: np.ndarray            # bool[K]: ranks that need some of this rank's neurons
+    recv_map: np.ndarray          # from rank r, position q -> deferred source recv_map[map_off[r] + q]
+    map_off: np.ndarray
+    own_map: np.ndarray           # local source (neuron 0..n-1, then inputs) -> deferred source, -1 if none
+
+
+def exchange_plan(sh: Shard, rp: RankPrograms, comm) -> ExchangePlan:
+    """Every rank asks each other rank for the neurons among its deferred sources that rank owns (one
+    ``alltoall`` of sorted id lists); a rank then sends a neuron's spikes only to the ranks that asked."""
+    N, C, n, K, me = sh.neuron_core.size, sh.image.n_cores, rp.nid.size, comm.size, comm.rank
+    core_rank = np.full(C, -1, np.int64)
+    for r, cs in enumerate(comm.allgather(np.flatnonzero(sh.cores))):
+        core_rank[cs] = r
+    nd = rp.dsrc[rp.dsrc < N]
+    owner = core_rank[sh.neuron_core[nd]]
+    need_from = [nd[owner == r] if r != me else np.zeros(0, np.int64) for r in range(K)]
+    wanted = comm.alltoall(need_from)
+    loc = [np.searchsorted(rp.nid, np.asarray(w, np.int64)) for w in wanted]
+    for w, lo in zip(wanted, loc):
+        if w.size and (lo.max() >= n or not np.array_equal(rp.nid[lo], w)):
+            raise ImageError("sharded run: a rank asked for spikes of a neuron this rank does not own "
+                             "(ranks disagree on the partition; the same image on every rank?)")
+    lo = np.concatenate(loc + [np.zeros(0, np.int64)])
+    dest = np.concatenate([np.full(x.size, d, np.int64) for d, x in enumerate(loc)] + [np.zeros(0, np.int64)])
+    pos = np.concatenate([np.arange(x.size, dtype=np.int64) for x in loc] + [np.zeros(0, np.int64)])
+    order = np.argsort(lo, kind="stable")
+    send_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(lo, minlength=n), out=send_ptr[1:])
+    active = np.array([x.size > 0 and d != me for d, x in enumerate(loc)], bool)
+    recv_map = np.concatenate([np.searchsorted(rp.dsrc, x) for x in need_from] + [np.zeros(0, np.int64)])
+    map_off = _offsets(np.array([x.size for x in need_from], np.int64))
+    own = np.concatenate([rp.nid, N + np.arange(sh.image.n_inputs, dtype=np.int64)])
+    j = np.minimum(np.searchsorted(rp.dsrc, own), max(rp.dsrc.size - 1, 0))
+    own_map = np.where(rp.dsrc.size > 0, np.where(rp.dsrc[j] == own, j, -1), -1) if rp.dsrc.size \
+        else np.full(own.size, -1, np.int64)
+    return ExchangePlan(send_ptr, dest[order], pos[order], active, recv_map.astype(np.int64), map_off,
+                        own_map.astype(np.int64))
+
+
+def _grow(a: np.ndarray, need: int) -> np.ndarray:
+    if a.shape[0] >= need:
+        return a
+    b = np.empty((max(need, 2 * a.shape[0]),) + a.shape[1:], a.dtype)
+    b[:a.shape[0]] = a
+    return b
+
+
 def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.ndarray | None = None,
                   progress=None, weight_every: int | None = None) -> tuple[RawRun | None, ShardStats]:
     """This rank's part of a sharded run of ``steps`` steps (module docstring). ``probe``: global neuron ids to
@@ -454,6 +634,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     if steps < 0:
         raise ImageError(f"steps must be >= 0, got {steps}")
     N, I = sh.neuron_core.size, img.n_inputs
+    if N + I >= 2 ** 31:
+        raise ImageError(f"sharded runs record source ids as int32: the image has {N + I} sources (>= 2**31)")
     rp = rank_programs(sh)
     projs = _plastic(sh, rp)
     for pp in projs:
@@ -473,6 +655,7 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         pd = dataclasses.replace(pd, syn_post=pd.syn_post[:0], syn_delay=pd.syn_delay[:0], syn_add=pd.syn_add[:0],
                                  syn_slot=pd.syn_slot[:0])
     M = comm.allreduce_min(rp.min_delay)
+    plan = exchange_plan(sh, rp, comm)
     interval = max(1, min(M, max(1, _CHUNK_BUDGET // max(1, N + I)), max(steps, 1)))
     if probe is None:
         probe = emulator._image_probe(img)
@@ -490,16 +673,19 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     us = np.zeros((steps, lprobe.size), np.int64)
     vs = np.zeros((steps, lprobe.size), np.int64)
     out = ChunkOut(np.empty((max(1, interval * (n + 1)), 2), np.int64), us[:0], vs[:0])
-    dsrc_spikes = np.zeros(pd.n_neurons + pd.n_inputs, np.int64)   # spikes per deferred source (n + global id)
+    dsrc_spikes = np.zeros(rp.dsrc.size, np.int64)      # spikes per deferred source (link counters)
     slot_acc = np.zeros(pd.slot_post.size, np.int64)
     slot_mark = np.zeros(pd.slot_post.size, np.uint8)
     scratch_links = np.zeros((img.n_cores + 1, img.n_cores), np.int64) if projs else None
     ring = st.ring.reshape(-1)
-    record = comm.rank == 0
-    rec = np.empty((1 << 16 if record else 0, 2), np.int64)     # rank 0: every spike, in the one-process order
-    n_rec = 0
-    spk = np.zeros(N + I, bool)
-    v_all = np.zeros(N, np.int64)
+    record_inputs = comm.rank == 0
+    rec_gid = np.empty(1 << 16, np.int32)               # this rank's neuron spikes (global ids), per step ascending
+    rec_cnt = np.zeros(steps, np.int64)
+    in_gid = np.empty(1 << 12 if record_inputs else 0, np.int32)   # rank 0: the input events
+    in_cnt = np.zeros(steps, np.int64)
+    n_rec = n_in = 0
+    spk = np.zeros(N + I, bool) if projs else None
+    v_all = np.zeros(N, np.int64) if projs else None
     rec_steps, rec_w = [], {pp.index: [] for pp in projs}
     stats.setup_s = time.perf_counter() - t_setup
     t0 = 0
@@ -513,22 +699,24 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         out.n_spikes = 0
         out.trace_u, out.trace_v = us[t0:t0 + k_n], vs[t0:t0 + k_n]
         run_chunk(pl, st, t0, k_n, in_ptr, in_ids, lprobe, out)
-        payload, in_step, in_src = _split_local(out.spikes, out.n_spikes, n, max(N, 1), N, rp.nid, t0)
+        rows = out.n_spikes
+        rec_gid = _grow(rec_gid, n_rec + rows)
+        if record_inputs:
+            in_gid = _grow(in_gid, n_in + in_ids.size)
+        n_rec, n_in = _record_own(out.spikes, rows, n, rp.nid, N, rec_gid, n_rec, rec_cnt, record_inputs, in_gid,
+                                  n_in, in_cnt)
         c1 = time.perf_counter()
-        allsp, counts = comm.allgather_array(payload)
+        if comm.size > 1:
+            buf, counts = _pack(out.spikes, rows, n, t0, k_n, plan.send_ptr, plan.send_dest, plan.send_pos,
+                                plan.active)
+            recv, rcounts = comm.alltoallv(buf, counts)
+            stats.bytes_sent += int(counts.sum()) * 4
+            stats.bytes_received += int(rcounts.sum()) * 4
+        else:
+            recv, rcounts = np.zeros(0, np.int32), np.zeros(1, np.int64)
         c2 = time.perf_counter()
-        stats.bytes_sent += payload.nbytes * (comm.size - 1)
-        stats.bytes_received += (allsp.size - payload.size) * 8
-        src = np.empty(allsp.size + in_src.size, np.int64)
-        ptr = np.zeros(k_n + 1, np.int64)
-        _merge_interval(allsp, counts, max(N, 1), k_n, in_step, in_src, n, src, ptr, dsrc_spikes)
-        if record:
-            if rec.shape[0] < n_rec + src.size:
-                rec.resize((max(n_rec + src.size, 2 * rec.shape[0]), 2), refcheck=False)
-            rec[n_rec:n_rec + src.size, 0] = np.repeat(np.arange(t0, t0 + k_n, dtype=np.int64), np.diff(ptr))
-            rec[n_rec:n_rec + src.size, 1] = src
-            n_rec += src.size
-        fired = src + n
+        fired, ptr = _fired_of_interval(recv, rcounts, k_n, comm.rank, plan.recv_map, plan.map_off, out.spikes, rows,
+                                        n, t0, plan.own_map, dsrc_spikes)
         if not projs:
             _deliver_deferred_runs(t0, k_n, ptr, fired, pd.ring_len, n, ring, pd.run_ptr, pd.run_syn, pd.run_delay,
                                    pd.run_shift, pd.run_post_base, pd.run_packed, pd.run_slot, pd.src_notes, slot_acc,
@@ -541,7 +729,7 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
                                        pd.src_core, pd.syn_ptr, pd.axon_delay, pd.axon_slotted, pd.syn_post,
                                        pd.syn_delay, pd.syn_add, pd.syn_slot, pd.slot_post, pd.slot_delay,
                                        pd.slot_shift, slot_acc, scratch_links)
-                s = src[ptr[k]:ptr[k + 1]]
+                s = rp.dsrc[f - n]
                 spk[s] = True
                 v_all[rp.nid[post_local]] = vs[t, col_post]
                 learn_step(projs, spk, t, v_all, pd.syn_add)
@@ -553,23 +741,31 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         stats.deferred_s += c3 - c2
         stats.intervals += 1
         t0 += k_n
-        if progress is not None and record:
+        if progress is not None and comm.rank == 0:
             progress(t0, steps)
     if engine == "numba":
         engine_numba.fold_link_spikes(pl, st)
     link = st.link_spikes
-    engine_numba.add_link_spikes(pd.src_ptr, pd.route_core, np.concatenate([np.zeros(n, np.int64), rp.src_core]),
-                                 dsrc_spikes, link)
+    engine_numba.add_link_spikes(pd.src_ptr, pd.route_core, np.concatenate([np.zeros(n, np.int64), rp.dsrc_core]),
+                                 np.concatenate([np.zeros(n, np.int64), dsrc_spikes]), link)
+    del out, ring
+    st.ring = None                                     # the state's largest array, not needed any more
     part = {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": us[:, col_user], "v": vs[:, col_user],
             "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes, "link_spikes": link,
             "weights": {pp.index: (rp.deferred_syn[pp.syn], np.stack(rec_w[pp.index]) if rec_w[pp.index]
                                    else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
-            "rec_steps": np.asarray(rec_steps, np.int64)}
+            "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
+    del us, vs
     parts = comm.gather(part)
-    if not record:
+    gids, gcounts = comm.gather_array(rec_gid[:n_rec])
+    if comm.rank != 0:
         return None, stats
-    rec.resize((n_rec, 2), refcheck=False)
-    return _assemble(img, N, steps, probe, parts, rec, projs), stats
+    del rec_gid
+    cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
+    spikes = np.empty((gids.size + n_in, 2), np.int64)
+    _merge_records(steps, cnt, gids, _offsets(gcounts), in_cnt, in_gid[:n_in], spikes)
+    del gids
+    return _assemble(img, N, steps, probe, parts, spikes, projs), stats
 
 
 def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, spikes: np.ndarray,

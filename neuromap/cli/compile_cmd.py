@@ -1,7 +1,7 @@
 """``neuromap compile NETWORK --target loihi -o BUILD``: compile a network file into a hardware image.
 
 The image directory (docs/image-format.md) is written atomically. Placement
-(docs/placement.md): ``--placer`` sequential | greedy | cpsat (default), ``--time-limit``
+(docs/placement.md): ``--placer`` sequential | greedy | tiles | cpsat (default), ``--time-limit``
 SECONDS of wall time for the whole placement (default: scaled with the synapse count),
 ``--deterministic`` (the limit is in work units instead -- CP-SAT deterministic time, about one
 second of one core each -- and the result is the same on every run), ``--seed``, ``--link-slack`` (extra hop-weighted
@@ -63,7 +63,8 @@ def placement_lines(rep: PlacementSummary) -> list[str]:
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True,
               help="Image directory to write (replaced only if it is a neuromap image or empty; see --force).")
 @click.option("--force", is_flag=True, help="Replace -o even if it is a directory that is not a neuromap image.")
-@click.option("--placer", type=click.Choice(["sequential", "greedy", "cpsat"]), default="cpsat", show_default=True,
+@click.option("--placer", type=click.Choice(["sequential", "greedy", "tiles", "cpsat"]), default="cpsat",
+              show_default=True,
               help="Partition/placement method (docs/placement.md).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Wall-clock budget of the whole placement (partition, mesh, bounds, link phase; TrueNorth "

@@ -36,9 +36,11 @@ import numpy as np
 from neuromap.capacity import CoreLimits, count, image_usage, utilization, violations
 from neuromap.compiler.analysis import Analysis
 from neuromap.compiler.lower import lower_to_image
+from neuromap.conv_geometry import ConvGeometry
 from neuromap.errors import TargetError
 from neuromap.network import Network
 from neuromap.placement.budget import Budget, default_time_limit
+from neuromap.placement.conv_tiles import ConvLayer
 from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.rates_file import load_rates
 from neuromap.placement.report import place_graph
@@ -47,7 +49,7 @@ from neuromap.placement.usage import graph_input_axons
 from neuromap.progress import set_label
 
 INPUT_MODELS = ("spike_source", "poisson")
-PLACERS = ("sequential", "greedy", "cpsat")
+PLACERS = ("sequential", "greedy", "tiles", "cpsat")
 RATE_MODES = ("uniform", "auto")
 DEFAULT_RATE_STEPS = 200
 
@@ -182,6 +184,26 @@ def estimate_rates(net: Network, target, mode: str, steps: int = DEFAULT_RATE_ST
     return rates_from_spikes(counts[_graph_to_source(net, img.n_neurons)], int(steps))
 
 
+def conv_layers(net: Network) -> list[ConvLayer]:
+    """The spatial populations: the pre (geometry ``in_shape``) and post (``out_shape``) of every ``conv``/``pool``
+    projection, for the partition's stacked spatial tiling (:mod:`neuromap.placement.conv_tiles`)."""
+    start, off = {}, 0
+    for name, pop in net.populations.items():
+        start[name] = off
+        off += pop.size
+    seen: dict[str, ConvLayer] = {}
+    for pr in net.projections:
+        g = pr.spec.get("geometry")
+        if g is None and (pr.hw or {}).get("conv") is not None:     # quantized: the geometry rides in hw
+            g = ConvGeometry.from_dict(pr.hw["conv"])
+        if g is None:
+            continue
+        for pop, shape in ((pr.pre, g.in_shape), (pr.post, g.out_shape)):
+            if pop not in seen and net.populations[pop].size == int(np.prod(shape)):
+                seen[pop] = ConvLayer(start[pop], tuple(int(x) for x in shape))
+    return list(seen.values())
+
+
 def _graph_to_source(net: Network, n_neurons: int) -> np.ndarray:
     """Image source id (neurons, then inputs) of every graph node (populations in order)."""
     out, nn, ni = [], 0, n_neurons
@@ -240,7 +262,8 @@ def place_pass(st):
     budget = Budget(time_limit, deterministic, progress=report)
     if report is not None:
         report.state["budget"] = budget
-    res = place_graph(graph, tgt, method, rates, seed=seed, num_workers=1, link_slack=link_slack, budget=budget)
+    res = place_graph(graph, tgt, method, rates, seed=seed, num_workers=1, link_slack=link_slack, budget=budget,
+                      conv_layers=conv_layers(net))
     core_of = res.assignment.core_of
     is_neuron = _neuron_mask(net)
     # image cores: partition cores holding a neuron, in order of their first neuron

@@ -48,7 +48,7 @@ class CompileOptions:
     #: pass names to run, in order (None: the default list of the target's core kind)
     passes: tuple[str, ...] | None = None
     # ---- place (docs/placement.md)
-    placer: str = "cpsat"                 #: sequential | greedy | cpsat
+    placer: str = "cpsat"                 #: sequential | greedy | tiles | cpsat
     time_limit: float | None = None       #: seconds of wall time (work units with ``deterministic``); None: scaled
     deterministic: bool = False           #: budget in CP-SAT work units: the same result every run
     seed: int = 0                         #: solver seed (placement, TrueNorth crossbar)

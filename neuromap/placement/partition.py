@@ -7,8 +7,10 @@ Methods (``method=``):
 - ``greedy``: grow clusters of strongly connected neurons (traffic-weighted, a
   priority queue on the connection weight to the growing cluster), then fill cores
   along that order.
-- ``cpsat``: OR-Tools CP-SAT, started from the better of ``sequential`` and ``greedy``
-  (never worse than either). Small instances (``<= exact_max_neurons``) are solved
+- ``tiles``: convolutional layers cut into spatial tiles through the layer stack, and channel groups where a tile
+  exceeds a core (:mod:`.conv_tiles`; needs ``conv_layers``, else ``sequential``).
+- ``cpsat``: OR-Tools CP-SAT, started from the best of ``sequential``, ``greedy`` and (with ``conv_layers``)
+  ``tiles`` (never worse than any). Small instances (``<= exact_max_neurons``) are solved
   exactly with at most as many cores as that start (hinted; proven bound reported);
   larger ones (up to ``LNS_MAX_SYNAPSES`` synapses) are refined by large-neighbourhood search: windows of two cores
   exchanging the most traffic are freed and re-solved exactly, the rest fixed.
@@ -31,6 +33,7 @@ from ortools.sat.python import cp_model
 
 from neuromap.errors import TargetError
 from neuromap.placement.budget import Budget, deterministic_budget
+from neuromap.placement.conv_tiles import ConvLayer, conv_tiling
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.graph import SynapseGraph, sorted_groups
 from neuromap.placement.packing import compact, core_usage_ok, pack_order
@@ -38,7 +41,7 @@ from neuromap.placement.traffic import core_traffic, inter_core_packets, uniform
 from neuromap.placement.usage import core_usage, index_bits_for, output_violations, synapse_field_bits, violations
 from neuromap.targets import Target
 
-METHODS = ("sequential", "greedy", "cpsat")
+METHODS = ("sequential", "greedy", "tiles", "cpsat")
 #: above this many synapses the LNS is skipped: measured on 10 k -> 10 k neurons, 1 M synapses (411 cores,
 #: bench/placer_budget.py), 14 s of windows lowered the inter-core packets by 0.01 %, and one window
 #: costs seconds (full traffic and capacity recounts); the budget is worth more in the mesh annealing
@@ -67,7 +70,8 @@ class CoreAssignment:
 def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=None,
               time_limit: float = 10.0, seed: int = 0, num_workers: int = 1,
               exact_max_neurons: int = 48, window_max_pairs: int = 60000,
-              baseline: CoreAssignment | None = None, budget: Budget | None = None) -> CoreAssignment:
+              baseline: CoreAssignment | None = None, budget: Budget | None = None,
+              conv_layers: list[ConvLayer] | None = None) -> CoreAssignment:
     """Assign every neuron of ``graph`` to a core of ``target``.
 
     ``rates``: spikes per step per neuron (default 1: every fan-out edge counts).
@@ -79,6 +83,8 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
     ``budget`` (:mod:`.budget`, wall or deterministic) replaces ``time_limit`` when given; the
     sequential and greedy starts always run (timed as phases ``partition.sequential`` and
     ``partition.greedy``), CP-SAT (``partition.exact`` / ``partition.lns``) gets what is left.
+    ``conv_layers``: the convolutional post populations (:class:`~.conv_tiles.ConvLayer`), for ``tiles`` and as
+    ``cpsat``'s third start candidate (phase ``partition.tiles``).
     """
     budget = deterministic_budget(time_limit) if budget is None else budget
     if method not in METHODS:
@@ -91,12 +97,21 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
             seq = _result(graph, pack_order(graph, target, np.arange(graph.n_neurons)), rates, "sequential")
     if method == "sequential":
         return seq
+    tiles = None
+    if conv_layers:
+        with budget.phase("partition.tiles"):
+            core_of = conv_tiling(graph, target, conv_layers, rates,
+                                  lambda c: inter_core_packets(graph, c, rates))
+            tiles = _result(graph, core_of, rates, "tiles") if core_of is not None else None
+    if method == "tiles":
+        return tiles if tiles is not None else CoreAssignment(seq.core_of, seq.n_cores, "tiles", seq.objective,
+                                                              None, {"status": "no conv layer: sequential"})
     size = max(1, int(np.ceil(graph.n_neurons / max(seq.n_cores, 1))))
     with budget.phase("partition.greedy"):
         greedy = _result(graph, pack_order(graph, target, growth_order(graph, rates, size)), rates, "greedy")
     if method == "greedy":
         return greedy
-    start = min((greedy, seq), key=lambda a: (a.objective, a.n_cores))
+    start = min([a for a in (greedy, seq, tiles) if a is not None], key=lambda a: (a.objective, a.n_cores))
     if graph.n_neurons <= exact_max_neurons:
         with budget.phase("partition.exact"):
             res = _exact(graph, target, rates, start, budget, seed, num_workers)
@@ -107,6 +122,8 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
         with budget.phase("partition.lns"):
             res = _lns(graph, target, rates, start, budget, seed, num_workers, window_max_pairs)
     res.stats.update(start=start.method, sequential_objective=seq.objective, greedy_objective=greedy.objective)
+    if tiles is not None:
+        res.stats.update(tiles_objective=tiles.objective, tiles_cores=tiles.n_cores)
     return res
 
 

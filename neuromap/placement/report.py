@@ -84,13 +84,14 @@ class PlacementResult:
 PARTITION_SHARE = 0.5
 
 
-def _run(graph, target, method, rates, budget, seed, num_workers, baseline=None, link_slack=0.0):
+def _run(graph, target, method, rates, budget, seed, num_workers, baseline=None, link_slack=0.0, conv_layers=None):
     t0 = time.perf_counter()
     a = partition(graph, target, method, rates, seed=seed, num_workers=num_workers, baseline=baseline,
-                  budget=budget.sub(PARTITION_SHARE))
+                  budget=budget.sub(PARTITION_SHARE), conv_layers=conv_layers)
     with budget.phase("traffic"):
         traffic = core_traffic(graph, a.core_of, rates, a.n_cores)
-    p = place(traffic, target, method, seed=seed, num_workers=num_workers, link_slack=link_slack, budget=budget)
+    p = place(traffic, target, "cpsat" if method == "tiles" else method, seed=seed, num_workers=num_workers,
+              link_slack=link_slack, budget=budget)
     elapsed = time.perf_counter() - t0
     with budget.phase("route"):
         r = route(traffic, p.tile_x, p.tile_y, target.mesh_shape)
@@ -100,13 +101,14 @@ def _run(graph, target, method, rates, budget, seed, num_workers, baseline=None,
 
 def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=None,
                 time_limit: float = 20.0, seed: int = 0, num_workers: int = 1,
-                link_slack: float = 0.0, budget: Budget | None = None) -> PlacementResult:
+                link_slack: float = 0.0, budget: Budget | None = None,
+                conv_layers: list | None = None) -> PlacementResult:
     """Partition, place, route and estimate ``graph`` on ``target`` with ``method``
     (``sequential``/``greedy``/``cpsat``); the sequential baseline is computed too.
     ``budget`` (:mod:`.budget`): wall seconds or deterministic units for the whole placement (the
     sequential baseline, then the partition gets ``PARTITION_SHARE`` of what is left, the mesh the
     rest); without it ``time_limit`` deterministic units. ``link_slack``: see :func:`~.mesh.place`
-    (cpsat only)."""
+    (cpsat only). ``conv_layers``: :func:`~.partition.partition`'s."""
     budget = deterministic_budget(time_limit) if budget is None else budget
     rates = uniform_rates(graph.n_neurons) if rates is None else np.asarray(rates, float)
     sa, sp_, sr, se, s_elapsed = _run(graph, target, "sequential", rates, budget, seed, num_workers)
@@ -114,7 +116,8 @@ def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rate
     if method == "sequential":
         a, p, r, est, elapsed = sa, sp_, sr, se, s_elapsed
     else:  # the method reuses the sequential partition (its start candidate) instead of repacking
-        a, p, r, est, elapsed = _run(graph, target, method, rates, budget, seed, num_workers, sa, link_slack)
+        a, p, r, est, elapsed = _run(graph, target, method, rates, budget, seed, num_workers, sa, link_slack,
+                                     conv_layers)
     split = {k: round(v, 4) for k, v in budget.split.items()}
     rep = PlacementReport(method, a.n_cores, a.objective, p.objective, seq_obj, seq_cores, p.bound, p.gap,
                           a.bound, r.max_link_load, p.link_load_bound, p.link_load_bound_at_traffic, r.mean_hops,

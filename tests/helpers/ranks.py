@@ -32,8 +32,20 @@ class ThreadComm:
         self.hub.barrier.wait()
         return out
 
-    def allgather_array(self, a):
-        parts = self.allgather(np.ascontiguousarray(a, np.int64).copy())
+    def alltoall(self, objs):
+        return [row[self.rank] for row in self.allgather(list(objs))]
+
+    def alltoallv(self, send, counts):
+        send = np.ascontiguousarray(send, np.int32).copy()
+        off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        parts = self.alltoall([send[off[r]:off[r + 1]] for r in range(self.size)])
+        return (np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32),
+                np.array([p.size for p in parts], np.int64))
+
+    def gather_array(self, a):
+        parts = self.allgather(np.ascontiguousarray(a, np.int32).copy())
+        if self.rank != 0:
+            return None, None
         return np.concatenate(parts), np.array([p.size for p in parts], np.int64)
 
     def gather(self, obj):

@@ -125,3 +125,25 @@ def test_the_loihi_learning_engine_on_ranks_equals_one_process():
     assert any(not np.array_equal(w[0], w[-1]) for w in ref.weights.values())
     got, _ = run_ranks(img, 2, 120, weight_every=20)
     assert_same_run(ref, got)
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_a_rank_receives_only_the_spikes_of_neurons_reaching_its_cores(seed):
+    """The targeted exchange: rank r receives, from every other rank that owns a neuron with a route into r's
+    cores, one count per step and one entry per spike of those neurons, nothing else (4 bytes each)."""
+    img = random_image(seed, max_delay=9)
+    steps, K = 60, 3
+    ref = emulate(img, steps)
+    N = img.n_neurons
+    per_src = np.bincount(ref.spikes[:, 1], minlength=N + img.n_inputs)
+    owner = partition(img, K)
+    route_src = np.repeat(np.arange(N + img.n_inputs), np.diff(img.routes["src_ptr"]))
+    route_rank = owner[img.routes["core"]]
+    src_rank = owner[img.neurons["core"]]
+    _, stats = run_ranks(img, K, steps)
+    for r in range(K):
+        need = np.unique(route_src[(route_rank == r) & (route_src < N)])
+        need = need[src_rank[need] != r]
+        senders = np.unique(src_rank[need]).size
+        assert stats[r].bytes_received == 4 * (senders * steps + int(per_src[need].sum()))
+    assert sum(s.bytes_sent for s in stats) == sum(s.bytes_received for s in stats)
