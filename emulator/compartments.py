@@ -23,7 +23,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from emulator.engine_numba import _decay, _wrap32, fire, update_u
+from emulator.engine_numba import _decay_any, _wrap32, fire, update_u
 
 
 @numba.njit(cache=True, nogil=True)
@@ -38,11 +38,11 @@ def joined_lif_step(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, 
     for n in range(N):
         p = join_parent[n]
         if p >= 0:
-            v[n] = min(max(_wrap32(_decay(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
+            v[n] = min(max(_wrap32(_decay_any(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
             join[p] = v[n]
     for n in range(N):
         if join_parent[n] < 0 and ref_until[n] < t:
-            v[n] = min(max(_wrap32(_decay(v[n], decay_v[n], shift) + u[n] + join[n] + bias[n]), -lim), lim)
+            v[n] = min(max(_wrap32(_decay_any(v[n], decay_v[n], shift) + u[n] + join[n] + bias[n]), -lim), lim)
     return fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired)   # dendrites: vth = L
 
 

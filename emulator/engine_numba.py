@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic, overload
 
 from emulator.program import Program
 from emulator.state import ChunkOut, State
@@ -31,10 +34,95 @@ def _decay(x, factor, shift):
     return (p + ((p >> 63) & ((np.int64(1) << shift) - 1))) >> shift
 
 
+def _decay_any(x, factor, shift):
+    """:func:`_decay` of ``x`` by a factor as :func:`emulator.program.prepare` stores it: an int64 factor, or a
+    float64 ``factor / 2**shift`` (programs whose factors all lie in [0, 2**shift]); numba picks the code by
+    the array's dtype (:func:`_decay_any_impl`)."""
+    raise NotImplementedError("called from numba-compiled code only")
+
+
+@overload(_decay_any, inline="always")
+def _decay_any_impl(x, factor, shift):
+    """The float64 factor: ``trunc(x * (f / 2**D))`` is ``sign(x f) (|x f| >> D)`` exactly (|x| < 2**31 and
+    0 <= f <= 2**D: the product has at most 47 significant bits and scaling by 2**-D is exact in float64), and
+    its value lies in [-|x|, |x|], so it converts through int32; on AVX2 (no 64-bit integer multiply) this loop
+    vectorizes where the int64 multiply does not."""
+    if isinstance(factor, types.Float):
+        return lambda x, factor, shift: np.int64(np.int32(np.float64(np.int32(x)) * factor))
+    return lambda x, factor, shift: _decay(x, factor, shift)
+
+
 @numba.njit(inline="always")
 def _ix(i):
     """A non-negative index as uint64: numba then emits no negative-index wraparound."""
     return np.uint64(i)
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """``prefetch(arr, i)`` (``i`` an integer or, for a 2-d array, a pair): a hint to load the cache line of
+    ``arr[i]`` for reading (LLVM ``llvm.prefetch``, locality 3). No effect on any value: the address need not
+    even lie inside the array (a prefetch never faults). Used a few runs ahead of the delivery, whose run tables
+    and synapses are otherwise fetched from memory one spike at a time (on large images the latency, not the
+    adds, bounded the delivery)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = cgutils.unpack_tuple(builder, args[1]) if isinstance(signature.args[1], types.BaseTuple) else [args[1]]
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False,
+                                       boundscheck=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+#: runs ahead whose table entries (first synapse, delay, post base) are prefetched
+AHEAD_TABLES = 8
+#: runs ahead whose first 256 bytes of packed synapses are prefetched (their tables are cached by then)
+AHEAD_SYNAPSES = 3
+
+
+@numba.njit(inline="always")
+def _step_runs(fired, f0, f1, run_ptr):
+    """The delivery runs of the spikes ``fired[f0:f1]``, in delivery order (spike by spike, each spike's runs
+    ascending), as one int64 array: the list the prefetching delivery looks ahead in."""
+    n = 0
+    for f in range(f0, f1):
+        s = fired[f]
+        n += run_ptr[s + 1] - run_ptr[s]
+    js = np.empty(n, np.int64)
+    n = 0
+    for f in range(f0, f1):
+        s = fired[f]
+        for j in range(run_ptr[s], run_ptr[s + 1]):
+            js[n] = j
+            n += 1
+    return js
+
+
+@numba.njit(inline="always")
+def _prefetch_run(js, i, run_syn, run_delay, run_shift, run_post_base, run_packed):
+    """Before delivering run ``js[i]``: prefetch the tables of run ``js[i + AHEAD_TABLES]`` and the first
+    synapses of run ``js[i + AHEAD_SYNAPSES]``."""
+    nj = js.shape[0]
+    if i + AHEAD_TABLES < nj:
+        jt = js[i + AHEAD_TABLES]
+        prefetch(run_syn, jt)
+        prefetch(run_delay, jt)
+        prefetch(run_shift, jt)
+        prefetch(run_post_base, jt)
+    if i + AHEAD_SYNAPSES < nj:
+        lo = run_syn[js[i + AHEAD_SYNAPSES]]
+        prefetch(run_packed, lo)
+        prefetch(run_packed, lo + 16)
+        prefetch(run_packed, lo + 32)
+        prefetch(run_packed, lo + 48)
 
 
 @numba.njit(inline="always")
@@ -80,7 +168,7 @@ def update_u(N, a_in, u, decay_u, shift, act, half):
     """Step 1-3 of :mod:`emulator.lif` for every neuron: u decays, takes ``a_in << act`` and wraps once; ``a_in``
     (the ring row) is cleared. Branch-free: LLVM vectorizes it."""
     for n in range(N):
-        x = _wrap32(_decay(u[n], decay_u[n], shift) + _wrap32(np.int64(a_in[n]) << act))
+        x = _wrap32(_decay_any(u[n], decay_u[n], shift) + _wrap32(np.int64(a_in[n]) << act))
         u[n] = x - 2 * half if x > half else (x + 2 * half if x <= -half else x)
     a_in[:] = 0
 
@@ -92,16 +180,18 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
     (:func:`emulator.lif.arith_vector`) + refractory, :mod:`emulator.lif`), reading and clearing ring row
     ``base``; writes the spiking neurons to ``fired[0:nf]`` and returns ``nf``.
 
-    Three passes over the neurons, the first two branch-free so LLVM vectorizes them (AVX-512: 8 neurons
-    per instruction): u; v of the non-refractory neurons (clipped, before the threshold test); then the
-    threshold test, reset and spike list."""
+    Three passes over the neurons, the first two branch-free so LLVM vectorizes them (each writes one array:
+    more written arrays exceed LLVM's runtime alias checks and the loop stays scalar; the decay multiply in
+    float64 when the program allows it, :func:`_decay_any`): u; v of the non-refractory neurons (clipped,
+    before the threshold test); then the threshold test (branch-free into the spike list), and the reset of
+    the spiking neurons."""
     shift = arith[0]
     act = arith[1]
     half = arith[2]
     lim = arith[3]
     update_u(N, ring[base:base + N], u, decay_u, shift, act, half)
     for n in range(N):
-        vv = min(max(_wrap32(_decay(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
+        vv = min(max(_wrap32(_decay_any(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
         v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
     return fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired)
 
@@ -111,13 +201,14 @@ def fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired):
     """Step 6 of :mod:`emulator.lif` and the refractory start: threshold test, reset, spike list and per-core
     counts; returns the number of spikes."""
     nf = 0
-    for n in range(N):
-        if v[n] > vth[n] and ref_until[n] < t:
-            v[n] = 0
-            fired[nf] = n
-            nf += 1
-            core_spikes[neuron_core[n]] += 1
-            ref_until[n] = t + ref_period[n]
+    for n in range(N):                                    # branch-free: spikes are often unpredictable
+        fired[nf] = n
+        nf += (v[n] > vth[n]) & (ref_until[n] < t)
+    for i in range(nf):
+        n = fired[i]
+        v[n] = 0
+        core_spikes[neuron_core[n]] += 1
+        ref_until[n] = t + ref_period[n]
     return nf
 
 
@@ -238,8 +329,11 @@ def _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes):
 
 
 @numba.njit(inline="always")
-def _notes_due(fired, f0, f1, src_notes):
-    """Most notes the spikes ``fired[f0:f1]`` can make (:func:`_add_shifted`): their slotted run synapses."""
+def notes_due(fired, f0, f1, src_notes):
+    """Most notes the spikes ``fired[f0:f1]`` can make (:func:`_add_shifted`): their slotted run synapses
+    (``src_notes[s]``: source s's slotted run synapses, :func:`emulator.program.flatten`). Public for callers that
+    deliver through :func:`deliver_runs` themselves (:mod:`emulator.sharded`): size ``notes`` with :func:`room`
+    before each step's delivery."""
     n = 0
     for f in range(f0, f1):
         n += src_notes[fired[f]]
@@ -247,9 +341,10 @@ def _notes_due(fired, f0, f1, src_notes):
 
 
 @numba.njit(nogil=True)
-def _room(notes, need):
-    """``notes`` if it holds ``need`` rows, else a new (2 x need, 2) array (called once per step, never per
-    event: an array that may be replaced inside the event loop costs reference counting per event)."""
+def room(notes, need):
+    """``notes`` if it holds ``need`` rows (:func:`notes_due`), else a new (2 x need, 2) int64 array (called once
+    per step, never per event: an array that may be replaced inside the event loop costs reference counting per
+    event). Public with :func:`notes_due` and :func:`carry`."""
     if need <= notes.shape[0]:
         return notes
     return np.empty((2 * need, 2), np.int64)
@@ -284,9 +379,12 @@ def _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, 
 
 
 @numba.njit(inline="always")
-def _carry(notes, nn, ncol, ring, slot_acc, slot_mark):
-    """After a step's deliveries: every slot with two or more noted remainders adds its carry
-    ``floor(sum of remainders / 2**shift)`` into its ring entry (``slot_acc`` sums them); marks cleared."""
+def carry(notes, nn, ncol, ring, slot_acc, slot_mark):
+    """After a step's deliveries (:func:`deliver_runs` returned ``(nn, ncol)``): every dendrite slot with two or
+    more noted remainders adds its carry ``floor(sum of remainders / 2**shift)`` into its ring entry
+    (``slot_acc`` sums them); marks cleared. Call it once per step, after every spike of the step was
+    delivered (a slot must see all its spikes of the step: :mod:`emulator.sharded` delivers all received spikes
+    of a step with one :func:`deliver_runs` call and then one ``carry``)."""
     if ncol > 0:
         for i in range(nn):
             sl = notes[i, 0] >> 8
@@ -302,25 +400,30 @@ def _carry(notes, nn, ncol, ring, slot_acc, slot_mark):
         slot_mark[notes[i, 0] >> 8] = 0
 
 
+_notes_due, _room, _carry = notes_due, room, carry     # the engine's own (older) names
+
+
 @numba.njit(inline="always")
 def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base, run_packed,
                  run_slot, slot_mark, notes):
     """The delivery runs (:func:`emulator.program.flatten`) of the spikes ``fired[f0:f1]`` into the ring
     (``row_off[d]``: ring offset of step t + d): direct runs add their weights, slotted runs their shifted
     weights and notes (:func:`_add_shifted`; ``notes`` has room, :func:`_notes_due`). Returns (nn, ncol) for
-    :func:`_carry`."""
+    :func:`_carry`. The step's runs are listed first (:func:`_step_runs`) so that each run's tables and
+    synapses are prefetched a few runs ahead (:func:`_prefetch_run`); the adds are the same, in the same order."""
     nn = 0
     ncol = 0
-    for f in range(f0, f1):
-        s = fired[f]
-        for j in range(run_ptr[s], run_ptr[s + 1]):
-            off = row_off[run_delay[j]] + run_post_base[j]
-            sh = run_shift[j]
-            if sh == 0:
-                _add_packed(ring, off, run_packed, run_syn[j], run_syn[j + 1])
-            else:
-                nn, ncol = _add_shifted(ring, off, run_packed, run_slot, run_syn[j], run_syn[j + 1], sh, slot_mark,
-                                        notes, nn, ncol)
+    js = _step_runs(fired, f0, f1, run_ptr)
+    for i in range(js.shape[0]):
+        _prefetch_run(js, i, run_syn, run_delay, run_shift, run_post_base, run_packed)
+        j = js[i]
+        off = row_off[run_delay[j]] + run_post_base[j]
+        sh = run_shift[j]
+        if sh == 0:
+            _add_packed(ring, off, run_packed, run_syn[j], run_syn[j + 1])
+        else:
+            nn, ncol = _add_shifted(ring, off, run_packed, run_slot, run_syn[j], run_syn[j + 1], sh, slot_mark,
+                                    notes, nn, ncol)
     return nn, ncol
 
 
@@ -370,17 +473,30 @@ def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_de
     thread; ``notes``: the thread's, with room for the step, :func:`_notes_due`)."""
     nn = 0
     ncol = 0
-    for f in range(nf):
-        s = fired[f]
-        for j in range(run_ptr[s], run_ptr[s + 1]):
-            lo = run_split[j, th]
-            hi = run_split[j, th + 1]
-            off = row_off[run_delay[j]] + run_post_base[j]
-            sh = run_shift[j]
-            if sh == 0:
-                _add_packed(ring, off, run_packed, lo, hi)
-            else:
-                nn, ncol = _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, nn, ncol)
+    js = _step_runs(fired, 0, nf, run_ptr)
+    nj = js.shape[0]
+    for i in range(nj):
+        if i + AHEAD_TABLES < nj:                   # prefetches as _prefetch_run, in this thread's share of runs
+            jt = js[i + AHEAD_TABLES]
+            prefetch(run_split, (jt, th))
+            prefetch(run_delay, jt)
+            prefetch(run_shift, jt)
+            prefetch(run_post_base, jt)
+        if i + AHEAD_SYNAPSES < nj:
+            lo = run_split[js[i + AHEAD_SYNAPSES], th]
+            prefetch(run_packed, lo)
+            prefetch(run_packed, lo + 16)
+            prefetch(run_packed, lo + 32)
+            prefetch(run_packed, lo + 48)
+        j = js[i]
+        lo = run_split[j, th]
+        hi = run_split[j, th + 1]
+        off = row_off[run_delay[j]] + run_post_base[j]
+        sh = run_shift[j]
+        if sh == 0:
+            _add_packed(ring, off, run_packed, lo, hi)
+        else:
+            nn, ncol = _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, nn, ncol)
     _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
 
 
@@ -473,10 +589,11 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
 @numba.njit(cache=True, nogil=True)
 def _deliver_share(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed):
     """The whole runs of the spikes ``fired[f0:f1]`` into ``ring`` (programs without slotted runs)."""
-    for f in range(f0, f1):
-        s = fired[f]
-        for j in range(run_ptr[s], run_ptr[s + 1]):
-            _add_packed(ring, row_off[run_delay[j]] + run_post_base[j], run_packed, run_syn[j], run_syn[j + 1])
+    js = _step_runs(fired, f0, f1, run_ptr)
+    for i in range(js.shape[0]):
+        _prefetch_run(js, i, run_syn, run_delay, run_delay, run_post_base, run_packed)   # (no shift table here)
+        j = js[i]
+        _add_packed(ring, row_off[run_delay[j]] + run_post_base[j], run_packed, run_syn[j], run_syn[j + 1])
 
 
 @numba.njit(cache=True, nogil=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emulator import engine_numba, engine_numpy, plastic_numba
+from emulator import controllers, engine_numba, engine_numpy, plastic_numba
 from emulator.inputs import InputSchedule
 from emulator.program import prepare
 from emulator.state import ChunkOut, State
@@ -163,7 +163,8 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
     image = expand_convs(image)      # shared-weight convolutions as explicit synapses (image and program agree)
     p = prepare(image)
     projs = plastic_projections(image, p.syn_add)
-    if engine == "numba" and plastic_numba.supported(projs):   # engines with numba kernels: one compiled loop
+    ctls = controllers.bind(image, projs)       # embedded-core controllers: between steps, on the per-step path
+    if engine == "numba" and plastic_numba.supported(projs) and not ctls:   # numba kernels: one compiled loop
         *run, rec_steps, weights = plastic_numba.emulate_fused(image, p, projs, steps, probe, weight_every)
         return (*run, PlasticRun(rec_steps, weights))
     st = State.initial(p)
@@ -190,6 +191,8 @@ def emulate_plastic(image: Image, steps: int, engine: str, probe: np.ndarray, we
             spikes.append(src.copy())
             us[t], vs[t] = out.trace_u[0], out.trace_v[0]
             spk[src] = True
+            if ctls:
+                controllers.run_due(ctls, t)
             learn_step(projs, spk, t, st.v, p.syn_add)
             spk[src] = False
             record_weights(projs, t, steps, weight_every, rec_steps, rec)

@@ -46,8 +46,10 @@ class Program:
     n_inputs: int
     n_cores: int
     ring_len: int             # D = max total delay + 1 ring-buffer rows
-    # neurons (N): decay factors 2**D-(du+1) and 2**D-dv, effective threshold/bias, initial state
-    # (D = decay_bits of the image's arithmetic, neuromap.image.LifArithmetic; Loihi: 4096 = 2**12)
+    # neurons (N): decay factors f = 2**D-(du+1) and 2**D-dv, effective threshold/bias, initial state
+    # (D = decay_bits of the image's arithmetic, neuromap.image.LifArithmetic; Loihi: 4096 = 2**12). The
+    # factors as the LIF kernel reads them (:func:`decay_factors`): float64 f / 2**D when every factor of the
+    # program lies in [0, 2**D] (exact, and vectorizable without a 64-bit multiply), else int64 f
     decay_u: np.ndarray
     decay_v: np.ndarray
     vth: np.ndarray           # vth << threshold_shift
@@ -302,7 +304,7 @@ def prepare(image: Image) -> Program:
         vth[join_parent >= 0] = ar.v_limit
     return Program(
         n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
-        decay_u=ar.decay_unity - (_i64(nu["du"]) + 1), decay_v=ar.decay_unity - _i64(nu["dv"]),
+        **decay_factors(ar.decay_unity - (_i64(nu["du"]) + 1), ar.decay_unity - _i64(nu["dv"]), ar.decay_bits),
         vth=vth, arith=arith_vector(ar),
         bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
         ref_period=_i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64),
@@ -318,6 +320,22 @@ def prepare(image: Image) -> Program:
         spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
         poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
         seed=int(image.seed), join_parent=join_parent)
+
+
+def decay_factors(fu: np.ndarray, fv: np.ndarray, decay_bits: int) -> dict[str, np.ndarray]:
+    """``decay_u``, ``decay_v`` of a :class:`Program` from the int64 decay factors ``fu``, ``fv``: float64
+    ``f / 2**decay_bits`` when every factor lies in [0, 2**decay_bits], else the int64 factors.
+
+    Why that is exact (:func:`emulator.engine_numba._decay_any`): u and v are int32 values (image fields and
+    every update), so ``|x f| < 2**31 * 2**16 < 2**53`` is exact in float64, scaling by ``2**-D`` is exact, and
+    truncation toward zero is ``sign(x f) (|x f| >> D)``; with ``0 <= f <= 2**D`` the result lies in
+    [-|x|, |x|] (an int32). A factor outside (``du`` or ``dv`` above ``2**D``, which only a hand-made image
+    holds) keeps the int64 multiply."""
+    unity = 1 << int(decay_bits)
+    if all(f.size == 0 or (f.min() >= 0 and f.max() <= unity) for f in (fu, fv)):
+        scale = 2.0 ** -int(decay_bits)
+        return {"decay_u": fu.astype(np.float64) * scale, "decay_v": fv.astype(np.float64) * scale}
+    return {"decay_u": _i64(fu), "decay_v": _i64(fv)}
 
 
 def _slots(proj: np.ndarray, post: np.ndarray, delay: np.ndarray, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
@@ -340,13 +358,25 @@ def _slots(proj: np.ndarray, post: np.ndarray, delay: np.ndarray, n_neurons: int
 
 def _axon_delay(syn_ptr: np.ndarray, delay: np.ndarray) -> np.ndarray:
     """Per axon: the delay all its synapses share, or -1 when they differ (or the axon has none)."""
+    return _axon_delay_kernel(np.ascontiguousarray(syn_ptr, np.int64), np.ascontiguousarray(delay))
+
+
+@numba.njit(cache=True, nogil=True)
+def _axon_delay_kernel(syn_ptr, delay):
+    """:func:`_axon_delay` in one pass (``np.minimum.reduceat`` per axon cost seconds on images of about one
+    synapse per axon)."""
     A = syn_ptr.shape[0] - 1
     out = np.full(A, -1, np.int64)
-    n = np.diff(syn_ptr)
-    has = np.flatnonzero(n > 0)
-    if has.size:
-        d = delay.astype(np.int64)
-        lo = np.minimum.reduceat(d, syn_ptr[has])
-        hi = np.maximum.reduceat(d, syn_ptr[has])
-        out[has] = np.where(lo == hi, lo, -1)
+    for a in range(A):
+        lo = syn_ptr[a]
+        hi = syn_ptr[a + 1]
+        if hi > lo:
+            d = delay[lo]
+            same = True
+            for q in range(lo + 1, hi):
+                if delay[q] != d:
+                    same = False
+                    break
+            if same:
+                out[a] = d
     return out

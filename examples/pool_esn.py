@@ -9,7 +9,11 @@ an echo-state-network Q-learner rewarded by -|C_soma - c_opt|). Reported for the
 repetition: mean |C_soma - c_opt| and the output rate per window. C_soma is
 recomputed from the output spikes with (P13, P14), which is exactly the rule's state.
 
-``python examples/pool_esn.py``
+``--chip``: the same three laws compiled for loihi and run on the emulator (``pool_stdp``'s integer engine; the ESN
+as the ``esn_q`` embedded-core controller, neuromap/embedded/esn_q.py). ``--seeds 0 1 2 3``: one row per law and
+seed (the network's and the ESN's seed).
+
+``python examples/pool_esn.py [--chip] [--seeds 0 1 2 3]``
 """
 from __future__ import annotations
 
@@ -31,14 +35,30 @@ ESN = dict(SECRETION, rule="pool_esn", c_opt=C_OPT, period=10, dk=0.5, k_max=4.0
 LAWS = {"functional": dict(POOL, rule="pool_stdp"), "fixed": dict(SECRETION, rule="pool_stdp"), "esn": ESN}
 
 
-def build(law: str, reps: int = 5, seed: int = 0) -> neuromap.Network:
+def build(law: str, reps: int = 5, seed: int = 0, esn_seed: int | None = None) -> neuromap.Network:
+    """The pool neuron under ``law``; ``esn_seed``: the ESN's seed (default: the example's, 1)."""
     one = input_spikes(seed)
     times = [[t + r * STEPS for r in range(reps) for t in row] for row in one]
     net = neuromap.Network(name=f"pool_esn_{law}", dt=1.0, seed=seed)
     net.add_population("inp", N_IN, "spike_source", times=times)
     net.add_population("out", 1, "lif", **neuron_params())
-    net.connect("inp", "out", "all_to_all", weight=W0, delay=1, plasticity=LAWS[law])
+    plasticity = dict(LAWS[law], **({"seed": esn_seed} if law == "esn" and esn_seed is not None else {}))
+    net.connect("inp", "out", "all_to_all", weight=W0, delay=1, plasticity=plasticity)
     return net
+
+
+def output_spikes(net: neuromap.Network, steps: int, chip: bool) -> np.ndarray:
+    """bool per step: the output neuron spiked (float reference, or compiled for loihi and emulated)."""
+    s = np.zeros(steps, bool)
+    if chip:
+        from emulator import emulate
+        from neuromap.toolchain import compile_network
+        img = compile_network(net, "loihi").image
+        run = emulate(img, steps, "numba")
+        s[run.spikes[run.spikes[:, 1] == img.population("out").start, 0]] = True
+    else:
+        s[neuromap.simulate(net, steps, backend="numpy").spikes["out"][0]] = True
+    return s
 
 
 def soma_calcium(out: np.ndarray, p: dict) -> np.ndarray:
@@ -50,14 +70,12 @@ def soma_calcium(out: np.ndarray, p: dict) -> np.ndarray:
     return cs
 
 
-def compare(reps: int = 5) -> dict[str, dict[str, float]]:
+def compare(reps: int = 5, seed: int = 0, chip: bool = False,
+            esn_seed: int | None = None) -> dict[str, dict[str, float]]:
     """law -> {'dev': mean |C_soma - c_opt| over the last repetition, window rates ...}."""
     out = {}
     for law in LAWS:
-        net = build(law, reps)
-        res = neuromap.simulate(net, reps * STEPS, backend="numpy")
-        s = np.zeros(reps * STEPS, bool)
-        s[res.spikes["out"][0]] = True
+        s = output_spikes(build(law, reps, seed, esn_seed), reps * STEPS, chip)
         cs = soma_calcium(s, LAWS[law])
         last = slice((reps - 1) * STEPS, reps * STEPS)
         row = {"dev": float(np.abs(cs[last] - C_OPT).mean()), "c_soma": float(cs[last].mean())}
@@ -66,12 +84,20 @@ def compare(reps: int = 5) -> dict[str, dict[str, float]]:
     return out
 
 
-def main() -> None:
-    rows = compare()
-    keys = list(next(iter(rows.values())))
-    print("law         " + " ".join(f"{k:>8}" for k in keys))
-    for law, r in rows.items():
-        print(f"{law:<11} " + " ".join(f"{r[k]:8.3f}" for k in keys))
+def main(argv=None) -> None:
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chip", action="store_true", help="compile for loihi and run on the emulator")
+    ap.add_argument("--seeds", type=int, nargs="*", default=None, help="network and ESN seeds (default: 0, ESN 1)")
+    a = ap.parse_args(argv)
+    runs = [(s, s) for s in a.seeds] if a.seeds else [(0, None)]
+    for seed, esn_seed in runs:
+        rows = compare(seed=seed, chip=a.chip, esn_seed=esn_seed)
+        keys = list(next(iter(rows.values())))
+        print(f"{'chip' if a.chip else 'float'}, seed {seed}:")
+        print("law         " + " ".join(f"{k:>8}" for k in keys))
+        for law, r in rows.items():
+            print(f"{law:<11} " + " ".join(f"{r[k]:8.3f}" for k in keys))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from neuromap import conv_geometry, core_kinds as _core_kinds, image_files as _files, learning_engines
+from neuromap import conv_geometry, core_kinds as _core_kinds, embedded, image_files as _files, learning_engines
 from neuromap.core_kinds import loihi_lif as _loihi_lif
 from neuromap.core_kinds.fields import check_length as _len, check_range as _rng
 
@@ -202,6 +202,8 @@ class Image:
     pass_records: list[dict[str, Any]] = field(default_factory=list)
     #: convolutional projections stored as kernel + geometry (optional section ``conv``, :mod:`neuromap.conv_geometry`)
     convs: list[conv_geometry.ConvMap] = field(default_factory=list)
+    #: embedded-core controllers (optional section ``controllers``, :mod:`neuromap.embedded`)
+    controllers: list[embedded.ControllerMap] = field(default_factory=list)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -257,6 +259,9 @@ class Image:
                 out[f"proj.{i}.learning.{k}"] = v
         for i, cm in enumerate(self.convs):
             out[f"conv.{i}.kernel"] = cm.kernel
+        for i, c in enumerate(self.controllers):
+            for k, v in c.arrays.items():
+                out[f"ctl.{i}.{k}"] = v
         return out
 
     def shared_synapse_memory(self, limits) -> np.ndarray:
@@ -366,6 +371,8 @@ class Image:
 
         if self.convs:
             conv_geometry.verify(self)
+        if self.controllers:
+            embedded.verify(self)
         kind.verify(self)     # what the core kind adds (neuromap.core_kinds: its fields, weights, capacities)
 
     # ------------------------------------------------------------ save/load
@@ -403,6 +410,7 @@ class Image:
                         "neurons": None if p.neurons is None else [int(i) for i in p.neurons]}
                        for p in self.probes],
             **({"conv": [cm.manifest() for cm in self.convs]} if self.convs else {}),
+            **({"controllers": [c.manifest() for c in self.controllers]} if self.controllers else {}),
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
             **({"pass_records": self.pass_records} if self.pass_records else {}),
@@ -471,6 +479,9 @@ def image_from_manifest(m: dict, arrays: dict[str, np.ndarray], path: Path) -> I
                     else LOIHI_ARITHMETIC),
         convs=[conv_geometry.ConvMap.from_manifest(c, arrays.get(f"conv.{i}.kernel"))
                for i, c in enumerate(m.get("conv", []))],
+        controllers=[embedded.ControllerMap.from_manifest(
+            c, {k.split(".", 2)[2]: v for k, v in arrays.items() if k.startswith(f"ctl.{i}.") and k.count(".") == 2})
+            for i, c in enumerate(m.get("controllers", []))],
         pass_records=list(m.get("pass_records", [])))
     return img
 

@@ -285,6 +285,10 @@ CONV_FIELDS: dict[str, Check] = {
     "projection": _DIM, "in_shape": _list(_DIM, max_len=3), "out_shape": _list(_DIM, max_len=3),
     "kernel_size": _PAIR, "stride": _PAIR, "padding": _PAIR, "dilation": _PAIR, "groups": _DIM,
     "delay": _int(1, 64)}
+#: one entry of the optional ``controllers`` section (neuromap.embedded.ControllerMap; docs/image-format.md,
+#: *Controllers*); its fields are checked against the kind's declarations by neuromap.embedded.verify
+CONTROLLER_FIELDS: dict[str, Check] = {"kind": _str(64), "projection": _int(0, 2 ** 31 - 1),
+                                       "period": _int(1, 2 ** 31 - 1), "fields": _json_object}
 #: ``pass_records[i]``: one compile pass or analysis (``neuromap.compiler.result.PassRecord.to_dict``)
 PASS_RECORD_FIELDS: dict[str, Check] = {
     "name": _str(64), "kind": _enum("pass", "analysis"), "options": _json_object,
@@ -309,10 +313,11 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "arithmetic": _json_object,     # checked field by field by neuromap.core_kinds.loihi_lif.LifArithmetic.from_dict
     "conv": _list(_record(CONV_FIELDS)),   # shared-weight projections (neuromap.conv_geometry)
     "pass_records": _list(_record(PASS_RECORD_FIELDS), max_len=256),
+    "controllers": _list(_record(CONTROLLER_FIELDS), max_len=4096),   # embedded-core controllers
 }
 #: fields an image may omit (older images: Loihi arithmetic; images without convolutions: conv; version 1
 #: images: no shards; images compiled before pass records were saved: pass_records)
-MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards", "pass_records")
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards", "pass_records", "controllers")
 
 
 def _bundle_table(v: Any, where: str) -> None:

@@ -312,6 +312,10 @@ def _check_arithmetic(image: Image) -> None:
 
 
 def _check_learning(image: Image) -> None:
+    if image.controllers:
+        raise ImageError(f"image controller 0 ({image.controllers[0].kind} on projection "
+                         f"{image.controllers[0].projection}): Lava 0.10's CPU backend has no embedded cores to run "
+                         "it (without it the learning would silently differ); run this image on the emulator")
     for k, pm in enumerate(image.projections):
         if not pm.learning:
             continue

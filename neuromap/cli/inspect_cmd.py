@@ -19,6 +19,7 @@ import json
 import click
 import numpy as np
 
+from neuromap import embedded
 from neuromap.capacity import CoreLimits, image_usage, utilization
 from neuromap.cli.compile_cmd import placement_lines
 from neuromap.compiler.lower_truenorth import TrueNorthReport
@@ -63,6 +64,7 @@ def summarize(img, build: str) -> dict:
             "truenorth": _truenorth_summary(reports.truenorth),
             "fidelity": reports.fidelity.to_dict() if reports.fidelity is not None else None,
             "warnings": reports.warnings(), "shared_weights": memory_report(img),
+            "controllers": embedded.summary(img) or None,
             "passes": [r.to_dict() for r in image_pass_records(img)] if img.pass_records else None}
 
 
@@ -103,6 +105,9 @@ def text_lines(s: dict, reports: CompileReports) -> list[str]:
         lines.append(f"limited by: {s['binding']} ({100 * s['binding_fraction']:.1f}% of a core at most)")
     if s.get("shared_weights"):
         lines.append(memory_line(s["shared_weights"]))
+    if s.get("controllers"):
+        lines.append("embedded-core controllers (run between steps):")
+        lines += [embedded.summary_line(d) for d in s["controllers"]]
     lines += placement_lines(reports.placement) if reports.placement else ["placement: no report in this image"]
     tn = s.get("truenorth")
     q = s["quantization"] or (tn or {}).get("quantization")

@@ -32,10 +32,7 @@ NEAREST = {
     "adex": "lif (v_th at AdEx's V_T; adaptation, the exponential upswing and the spike shape are lost)",
 }
 #: nearest learning-engine rule for float rules without an integer engine
-RULE_NEAREST = {
-    "pool_esn": "pool_stdp (its functionally defined secretion runs on the integer engine; the ESN "
-                "controller is a per-neuron float recurrent network no core runs, docs/voltage-rules.md)",
-}
+RULE_NEAREST: dict[str, str] = {}      # (pool_esn compiles now: pool_stdp + an embedded-core controller)
 #: lif/if parameters loihi_lif holds once per neuron group (du, dv, vth; v resets to 0): per-neuron values
 #: compile as groups of one population (:func:`neuromap.compiler.quantize.uniform_groups`)
 SHARED = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset"), "if": ("v_th", "v_reset")}

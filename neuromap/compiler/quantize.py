@@ -238,6 +238,16 @@ def encode_bias(b: np.ndarray, f: _Fields) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- weights
+def narrow_integers(a: np.ndarray) -> np.ndarray:
+    """Integer array ``a`` in the narrowest of int16, int32 and int64 that holds its values."""
+    a = np.asarray(a)
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    for dt in (np.int16, np.int32):
+        if np.iinfo(dt).min <= lo and hi <= np.iinfo(dt).max:
+            return a.astype(dt)
+    return a.astype(np.int64)
+
+
 def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
                      rng: np.random.Generator | None = None, sign_mode: str | None = None,
                      exp_floor: int | None = None) -> dict[str, Any]:
@@ -375,12 +385,13 @@ def _neuron_constants(pop: Population, dt: float, fld: str) -> dict[str, float]:
 GROUP_KEYS = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset"), "if": ("v_th", "v_reset")}
 
 
-def uniform_groups(pop: Population) -> list[np.ndarray]:
-    """Population-local neuron indices of each group of equal :data:`GROUP_KEYS` values (first-appearance
-    order; one group when they are uniform). The quantize pass gives each group its own du/dv/vth and voltage
-    scale: the population stays one population (results and probes keyed by it), the Lava backend runs one
-    ``LIF`` process per group (``backends/lava/plan.py``)."""
-    cols = [np.broadcast_to(np.asarray(pop.neuron[k], float), (pop.size,)) for k in GROUP_KEYS[pop.model]]
+def uniform_groups(pop: Population, keys: tuple[str, ...] | None = None) -> list[np.ndarray]:
+    """Population-local neuron indices of each group of equal :data:`GROUP_KEYS` values (or ``keys``;
+    first-appearance order; one group when they are uniform). The quantize pass gives each group its own
+    du/dv/vth and voltage scale: the population stays one population (results and probes keyed by it), the Lava
+    backend runs one ``LIF`` process per group (``backends/lava/plan.py``)."""
+    keys = GROUP_KEYS[pop.model] if keys is None else keys
+    cols = [np.broadcast_to(np.asarray(pop.neuron[k], float), (pop.size,)) for k in keys]
     if pop.size == 0 or all(np.all(c == c[0]) for c in cols):
         return [np.arange(pop.size)]
     _, first, inv = np.unique(np.stack(cols, axis=1), axis=0, return_index=True, return_inverse=True)
@@ -601,11 +612,16 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         hw_opts = {"weight_exp": q["exp"], "num_weight_bits": q["bits"], "sign_mode": q["sign_mode"]}
         if plastic:
             hw_opts.update(learning=plastic[1], learning_arrays=plastic[2])
+            if rule in quantize_learning.CONTROLLED:    # an embedded-core controller sets the rule's parameters
+                hw_opts["controller"], plastic[3]["controller"] = quantize_learning.esn_controller(
+                    pr, network.populations[pr.post].size, plastic[3]["weight_scale"], fld)
         if pr.spec.get("geometry") is not None:     # a convolution: lower stores kernel + geometry
             hw_opts["conv"] = pr.spec["geometry"].to_dict()
         # the connectivity is the float projection's (shared, read-only by convention): no copy per synapse
+        # the mantissas as integers in the narrowest dtype that holds them (int16 for every Loihi weight format:
+        # 2 bytes per synapse, not a float64 copy of integers)
         hw.projections.append(Projection(pr.name, pr.pre, post_hw, pr.pre_idx, pr.post_idx,
-                                         q["mantissa"].astype(np.float64), pr.delay, ("exc",), None,
+                                         narrow_integers(q["mantissa"]), pr.delay, ("exc",), None,
                                          hw_opts, {}))
         rep.projections.append(ProjectionQuant(
             name=pr.name, pre=pr.pre, post=post_hw, n_synapses=pr.n_synapses,

@@ -29,9 +29,12 @@ import math
 import numpy as np
 
 from neuromap import learning_engines
+from neuromap.controllers.esn_pool import EsnQController
+from neuromap.embedded import esn_q
 from neuromap.errors import ImageError, TargetError
-from neuromap.learning_engines import loihi3f
+from neuromap.learning_engines import loihi3f, pool_stdp
 from neuromap.learning_engines.clopath import mant_shift  # noqa: F401  (re-exported: tests, bench)
+from neuromap.learning_engines.fixed import WF
 from neuromap.learning_engines.loihi import _ACC_FRAC, loihi_product, nearest_literal
 from neuromap.learning_engines.schema import QuantizeContext, Quantized, SeedRuleSchema
 from neuromap.learning_rules import config_from_rules
@@ -39,7 +42,10 @@ from neuromap.plasticity.rstdp import reward_steps
 
 #: float rule -> integer engine (``learning["engine"]``; ``loihi`` = Lava's 2-factor learning engine)
 ENGINE_OF = {"pool_stdp": "pool_stdp", "homeostatic_stdp": "homeostatic_stdp", "nn_stdp": "homeostatic_stdp",
-             "vogels_isp": "vogels_isp", "clopath": "clopath", "stdp": "loihi", "rstdp": "loihi3f"}
+             "vogels_isp": "vogels_isp", "clopath": "clopath", "stdp": "loihi", "rstdp": "loihi3f",
+             "pool_esn": "pool_stdp"}
+#: float rules whose parameters an embedded-core controller sets (:mod:`neuromap.embedded`): rule -> its kind
+CONTROLLED = {"pool_esn": "esn_q"}
 SUPPORTED_RULES = tuple(ENGINE_OF)
 #: the learned weight range is fitted up to min(w_max, RANGE_CAP * max |w0|)
 RANGE_CAP = 64.0
@@ -258,3 +264,17 @@ def _post_trace_product(mass_coef: float, decay: float, fld: str) -> tuple[str, 
                           "Loihi learning engine expresses (change A_minus, eta or the weights' scale)")
     _, m, s_exp, k, real = best
     return f"{sgn * m} * 2^{s_exp - _ACC_FRAC}", k, sgn * real
+
+
+def esn_controller(pr, n_post: int, ws: float, fld: str) -> tuple[dict, dict]:
+    """The embedded-core controller of a ``pool_esn`` projection (:mod:`neuromap.embedded.esn_q`): the float
+    controller's reservoir (same seed, so the chip starts from the reservoir the float rule draws) in fixed
+    point. Returns (``hw["controller"]``: kind, period, fields, arrays; its quantization report)."""
+    p = pr.plasticity
+    ctl = EsnQController(n_post, int(p["n_res"]), float(p["rho"]), float(p["leak"]), float(p["in_scale"]),
+                         float(p["lr"]), float(p["gamma"]), float(p["epsilon"]), int(p["seed"]))
+    try:
+        fields, arrays, report = esn_q.quantize(p, ctl.W_in, ctl.W, ws * 2 ** WF, float(1 << pool_stdp.CF))
+    except ValueError as e:
+        raise TargetError(f"{fld}.plasticity.{e}") from None
+    return {"kind": esn_q.KIND, "period": int(p["period"]), "fields": fields, "arrays": arrays}, report

@@ -41,6 +41,15 @@ population with ``reset: subtract`` (v <- v - (v_th - v_reset)) uses the linear 
 (V <- V - alpha), exact; a ``lif`` with ``reset: subtract`` is refused unless the compile option
 ``allow_reset_approximation`` (:mod:`neuromap.compiler.reset`). No reset (gamma = 2) is not used.
 
+Per-neuron parameters: TrueNorth holds every neuron parameter per neuron, so a population whose ``v_th``,
+``v_reset``, ``tau_m``, ``tau_syn``, ``v_rest``, ``bias`` or ``leak`` vary is quantized group by group
+(:func:`tn_groups`: neurons of equal values), each group with its own voltage scale, alpha, lambda, R and
+always-on weight, invisibly: the population, its probes and results stay one (the report has one entry per group,
+``neurons`` its indices); weights into it are scaled per post neuron. The groups must agree on the mode's
+population-wide flags (leak reversal ``epsilon``, ``kappa``): a population mixing memoryless and leak-reversal
+``tau_m`` is refused in one line. A non-spiking readout (``v_th`` never reached: NIR ``LI``/``CubaLI``) is
+refused in one line: a TrueNorth core sends spikes only and has no membrane voltage to read out.
+
 ``s`` is the largest scale at which every weight fits 9 bits (|w_hw| <= 255), the leak fits
 (|lambda| <= 255) and the threshold fits (18 bits; 256 in memoryless mode). ``refractory`` is
 dropped (TrueNorth has none; warning). Plastic projections are frozen at their current weights
@@ -55,10 +64,11 @@ from typing import Any
 
 import numpy as np
 
-from neuromap.compiler.quantize import to_plain
+from neuromap.compiler.quantize import to_plain, uniform_groups
 from neuromap.errors import TargetError
 from neuromap.network import Network, Population, Projection
 from neuromap.neurons import neuron_module
+from neuromap.neurons.lif import NEVER_FIRES
 
 W_MAX = 255                 # |s_j^G|, |lambda|: sign + 8 bit
 ALPHA_MAX = 2 ** 18 - 1     # alpha, beta: unsigned 18 bit
@@ -94,6 +104,7 @@ class TNPopulationQuant:
     bias_axon_weight: int = 0       # hw weight of the always-on axon carrying the drift (0: none)
     v_origin: float = 0.0           # float v - v_reset that V = 0 stands for (a subthreshold lif's equilibrium)
     R: int = 0                      # reset potential (hw units; -s v_origin)
+    neurons: list | None = None     # population-local neuron indices of this group (None: the whole population)
 
 
 @dataclass
@@ -227,12 +238,12 @@ def _signed(pr, post_model: str) -> np.ndarray:
     return np.asarray(pr.weight, float) * sign
 
 
-def _add_always_on(hw: Network, bias_axons: dict[str, int], cap: int, where: str) -> None:
+def _add_always_on(hw: Network, bias_axons: dict[str, np.ndarray], cap: int, where: str) -> None:
     """Drive each biased population through always-on axons: population ``ALWAYS_ON`` holds one neuron per core
     of each biased population (``lambda = +1``, ``alpha = 1``, reset to 0: it fires every tick from tick 0),
-    and projection ``BIAS_PREFIX + <pop>`` connects always-on neuron ``k`` with weight ``B`` (delay 1) to the
-    neurons ``tn_place`` puts on that population's ``k``-th core (``cap`` per core, in order), so every
-    always-on neuron drives a single axon (no splitter)."""
+    and projection ``BIAS_PREFIX + <pop>`` connects always-on neuron ``k`` with weight ``B`` (per neuron, delay 1;
+    none where it is 0) to the neurons ``tn_place`` puts on that population's ``k``-th core (``cap`` per core, in
+    order), so every always-on neuron drives a single axon (no splitter)."""
     if not bias_axons:
         return
     if ALWAYS_ON in hw.populations:
@@ -241,15 +252,137 @@ def _add_always_on(hw: Network, bias_axons: dict[str, int], cap: int, where: str
     pre_start, projs = 0, []
     for name, B in bias_axons.items():
         size = hw.populations[name].size
-        post = np.arange(size, dtype=np.int64)
-        w = np.full(size, float(B))
+        post = np.flatnonzero(B).astype(np.int64)
+        w = B[post].astype(float)
+        mode = "excitatory" if w.min() > 0 else "inhibitory" if w.max() < 0 else "mixed"
         projs.append(Projection(f"{BIAS_PREFIX}{name}", ALWAYS_ON, name, pre_start + post // cap, post, w,
-                                np.ones(size, np.int64), ("exc",), None,
-                                {"weight_exp": 0, "num_weight_bits": 8,
-                                 "sign_mode": "excitatory" if B > 0 else "inhibitory"}))
+                                np.ones(post.size, np.int64), ("exc",), None,
+                                {"weight_exp": 0, "num_weight_bits": 8, "sign_mode": mode}))
         pre_start += -(-size // cap)
     hw.populations[ALWAYS_ON] = Population(ALWAYS_ON, pre_start, dict(ALWAYS_ON_PARAMS))
     hw.projections.extend(projs)
+
+
+#: float parameters that give a neuron its own TrueNorth parameters (one group per distinct combination)
+TN_GROUP_KEYS = {"lif": ("tau_m", "tau_syn", "v_th", "v_reset", "v_rest", "bias"),
+                 "if": ("v_th", "v_reset", "bias", "leak")}
+#: truenorth parameters neuromap's model holds once per population
+POPULATION_FLAGS = ("c_lambda", "epsilon", "TM", "b", "kappa")
+
+
+def tn_groups(pop: Population) -> list[np.ndarray]:
+    """Population-local indices of each group of neurons with equal :data:`TN_GROUP_KEYS` values
+    (first-appearance order; one group when they are uniform)."""
+    return uniform_groups(pop, TN_GROUP_KEYS[pop.model])
+
+
+def _group_view(pop: Population, idx: np.ndarray) -> Population:
+    """The neurons ``idx`` of ``pop`` as a population of their own (per-neuron arrays sliced)."""
+    cut = {k: (v[idx] if isinstance(v, np.ndarray) and v.ndim and v.size == pop.size else v)
+           for k, v in pop.neuron.items()}
+    return Population(pop.name, int(idx.size), cut)
+
+
+def _check_readout(pop: Population, fld: str) -> None:
+    if pop.model == "lif" and float(np.min(np.asarray(pop.neuron["v_th"], float))) >= NEVER_FIRES:
+        raise TargetError(f"{fld}.neuron.v_th: {pop.name!r} is a non-spiking readout (threshold never reached, "
+                          "e.g. a NIR LI/CubaLI layer); a TrueNorth core sends spikes only and has no membrane "
+                          "voltage to read out: compile for loihi (probed-voltage readout cores) or make the layer "
+                          "spiking (a threshold; NIR LIF/CubaLIF) and read its spike counts")
+
+
+def _group_params(pop: Population, pl: dict, gain_in: float, w_eff: np.ndarray | None, rep: TNQuantReport,
+                  name: str, idx: np.ndarray | None) -> tuple[dict[str, Any], int]:
+    """TrueNorth parameters of one group of ``pop`` (its plan ``pl``; ``idx`` its neurons, None: all) and the
+    weight of its always-on axon (0: none); appends the group's report entry and sets ``pl["s"]``."""
+    bounds = {"threshold": (256.0 if pl["mode"] == "lif-memoryless" else ALPHA_MAX) / pl["theta"]}
+    if pl.get("origin"):
+        bounds["reset"] = R_MAX / abs(pl["origin"])      # R = -s v_inf: signed 18 bit
+    if gain_in > 0:
+        bounds["weights"] = W_MAX / gain_in
+    if pl["drift"] != 0.0:
+        bounds["leak"] = W_MAX / abs(pl["drift"])
+    if pl["mode"] == "lif-leak-reversal":   # |lambda| = (1 - a) T LEAK_AT <= 255; bias weight s c <= 255
+        bounds["leak"] = W_MAX / (LEAK_AT * (1.0 - pl["a"]) * pl["theta"])
+        if pl["drift"] != 0.0:
+            bounds["bias"] = W_MAX / abs(pl["drift"])
+    bound_by = min(bounds, key=bounds.get)
+    s = bounds[bound_by]
+    if pl["mode"] == "lif-memoryless" and w_eff is not None:
+        s = _memoryless_scale(w_eff, pl["theta"], s)
+    pl["s"] = s
+    T = max(1, int(round(s * pl["theta"])))
+    params = {"model": "truenorth", "c_lambda": False, "TM": 0, "b": False, "gamma": 0,
+              "R": -int(round(s * pl.get("origin", 0.0)))}
+    bias_hw = 0
+    if pl["mode"] == "if":
+        lam = int(round(s * pl["drift"]))
+        params.update({"lambda": lam, "epsilon": False, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
+        if pop.neuron.get("reset", "zero") == "subtract":   # linear reset V - alpha: exact
+            params["gamma"] = 1
+        drift_real = lam / s
+    elif pl["mode"] == "lif-memoryless":
+        c_hw = int(round(s * pl["drift"]))
+        lam = max(-W_MAX, min(W_MAX, c_hw - (T - 1)))
+        params.update({"lambda": lam, "epsilon": False, "alpha": 1, "beta": 0, "kappa": True})
+        drift_real = c_hw / s
+    else:
+        lam = -max(1, int(round((1.0 - pl["a"]) * T * LEAK_AT)))
+        if lam < -W_MAX:
+            rep.warnings.append(f"{name}: leak reversal {lam} clipped to -{W_MAX} (tau_m too short for the "
+                                "threshold; the neuron forgets slower than in float)")
+            lam = -W_MAX
+        bias_hw = int(round(s * pl["drift"]))
+        drift_real = bias_hw / s if bias_hw else pl["c"]    # below threshold: exact, as the origin
+        if bias_hw:
+            matched = _matched_leak(bias_hw, T, pl["period"])
+            if matched is not None:
+                lam = -matched
+            else:
+                rep.warnings.append(f"{name}: no leak reproduces the float firing period of "
+                                    f"{pl['period']} steps under the bias alone (kept the default leak)")
+        elif pl["origin"] > 0:      # reset below the equilibrium: recovery upward
+            lam, bias_hw = _split_leak(pl, s, T, -lam)
+        if bias_hw:
+            pl["v0"] = pl["v0"] + bias_hw / s      # tick 0: the always-on spike arrives from tick 1
+        params.update({"lambda": lam, "epsilon": True, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
+    v0 = np.clip(np.rint(s * pl["v0"]), -(2 ** 19), 2 ** 19 - 1).astype(np.int64)
+    params["v_init"] = v0 if np.ptp(v0) else int(v0[0])
+    size = pop.size if idx is None else int(idx.size)
+    rep.populations.append(TNPopulationQuant(
+        name, size, pl["mode"], s, int(params["alpha"]), int(lam), abs(T / s - pl["theta"]) / pl["theta"],
+        float(pl.get("c", pl["drift"])), float(drift_real), bound_by,
+        int(np.max(np.asarray(pop.neuron.get("refractory", 0)))) if pop.size else 0, bias_hw,
+        float(pl.get("origin", 0.0)), int(params["R"]), None if idx is None else idx.tolist()))
+    return params, bias_hw
+
+
+def _assemble(pop: Population, parts: list, fld: str) -> tuple[dict[str, Any], np.ndarray]:
+    """One truenorth neuron dict (per-neuron arrays where groups differ) and the per-neuron always-on weight."""
+    keys = ("model", "lambda", "c_lambda", "epsilon", "alpha", "beta", "TM", "gamma", "kappa", "R", "b", "v_init")
+    B = np.zeros(pop.size, np.int64)
+    if len(parts) == 1:
+        _, params, b = parts[0]
+        B[:] = b
+        return {k: params[k] for k in keys}, B
+    neuron: dict[str, Any] = {"model": "truenorth"}
+    first = parts[0][1]
+    for k in POPULATION_FLAGS:
+        for idx, params, _ in parts[1:]:
+            if params[k] != first[k]:
+                raise TargetError(f"{fld}.neuron: neurons {int(parts[0][0][0])} and {int(idx[0])} need different "
+                                  f"TrueNorth {k} ({first[k]} vs {params[k]}: a memoryless tau_m next to a longer "
+                                  "one), which neuromap's truenorth model holds once per population; split the "
+                                  "population by tau_m")
+        neuron[k] = first[k]
+    for k in ("lambda", "alpha", "beta", "gamma", "R", "v_init"):
+        a = np.zeros(pop.size, np.int64)
+        for idx, params, _ in parts:
+            a[idx] = params[k]
+        neuron[k] = a
+    for idx, _, b in parts:
+        B[idx] = b
+    return {k: neuron[k] for k in keys}, B
 
 
 def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantReport]:
@@ -258,19 +391,37 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
     rep = TNQuantReport(target.name)
     hw = Network(name=network.name, dt=network.dt, seed=network.seed)
     hw.source = network.source
-    plans: dict[str, dict] = {}
-    bias_axons: dict[str, int] = {}     # population -> hw weight of its always-on axon (leak-reversal lif drift)
-    gain_in: dict[str, float] = {}
-    w_eff: dict[str, np.ndarray] = {}
+    groups: dict[str, list[np.ndarray]] = {}
+    group_of: dict[str, np.ndarray] = {}
+    for name, pop in network.populations.items():
+        if pop.model in FLOAT_MODELS:
+            _check_readout(pop, f"{where}populations.{name}")
+            groups[name] = tn_groups(pop)
+            group_of[name] = np.zeros(pop.size, np.int64)
+            for g, idx in enumerate(groups[name]):
+                group_of[name][idx] = g
+    plans: dict[tuple[str, int], dict] = {}
+    bias_axons: dict[str, np.ndarray] = {}     # population -> per-neuron hw weight of its always-on axon
+    gain_in: dict[tuple[str, int], float] = {}
+    w_eff: dict[tuple[str, int], np.ndarray] = {}
+
+    def plan(name: str, g: int, fld: str) -> dict:
+        pop = network.populations[name]
+        view = pop if len(groups[name]) == 1 else _group_view(pop, groups[name][g])
+        return plans.setdefault((name, g), _plan(view, network.dt, fld))
+
     for pr in network.projections:
         post = network.populations[pr.post]
         if post.model in FLOAT_MODELS and pr.n_synapses:
             fld = f"{where}populations.{pr.post}"
-            plans.setdefault(pr.post, _plan(post, network.dt, fld))
-            gain_in[pr.post] = max(gain_in.get(pr.post, 0.0),
-                                   float(np.max(np.abs(pr.weight))) * plans[pr.post]["gain"])
-            w_eff[pr.post] = np.concatenate([w_eff.get(pr.post, np.zeros(0)),
-                                             np.unique(np.abs(pr.weight[pr.weight != 0])) * plans[pr.post]["gain"]])
+            gi = group_of[pr.post][pr.post_idx]
+            for g in range(len(groups[pr.post])):
+                w = pr.weight if len(groups[pr.post]) == 1 else pr.weight[gi == g]
+                if not w.size:
+                    continue
+                key, gain = (pr.post, g), plan(pr.post, g, fld)["gain"]
+                gain_in[key] = max(gain_in.get(key, 0.0), float(np.max(np.abs(w))) * gain)
+                w_eff[key] = np.concatenate([w_eff.get(key, np.zeros(0)), np.unique(np.abs(w[w != 0])) * gain])
     for name, pop in network.populations.items():
         fld = f"{where}populations.{name}"
         if pop.model in INPUT_MODELS or pop.model == "truenorth":
@@ -279,71 +430,22 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
         if pop.model not in FLOAT_MODELS:
             raise TargetError(f"{fld}.neuron.model: {pop.model!r} cannot be compiled for truenorth "
                               "(use if, lif or truenorth)")
-        pl = plans.setdefault(name, _plan(pop, network.dt, fld))
-        bounds = {"threshold": (256.0 if pl["mode"] == "lif-memoryless" else ALPHA_MAX) / pl["theta"]}
-        if pl.get("origin"):
-            bounds["reset"] = R_MAX / abs(pl["origin"])      # R = -s v_inf: signed 18 bit
-        if gain_in.get(name, 0.0) > 0:
-            bounds["weights"] = W_MAX / gain_in[name]
-        if pl["drift"] != 0.0:
-            bounds["leak"] = W_MAX / abs(pl["drift"])
-        if pl["mode"] == "lif-leak-reversal":   # |lambda| = (1 - a) T LEAK_AT <= 255; bias weight s c <= 255
-            bounds["leak"] = W_MAX / (LEAK_AT * (1.0 - pl["a"]) * pl["theta"])
-            if pl["drift"] != 0.0:
-                bounds["bias"] = W_MAX / abs(pl["drift"])
-        bound_by = min(bounds, key=bounds.get)
-        s = bounds[bound_by]
-        if pl["mode"] == "lif-memoryless" and name in w_eff:
-            s = _memoryless_scale(w_eff[name], pl["theta"], s)
-        pl["s"] = s
-        T = max(1, int(round(s * pl["theta"])))
-        params = {"model": "truenorth", "c_lambda": False, "TM": 0, "b": False, "gamma": 0,
-                  "R": -int(round(s * pl.get("origin", 0.0)))}
-        if pl["mode"] == "if":
-            lam = int(round(s * pl["drift"]))
-            params.update({"lambda": lam, "epsilon": False, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
-            if pop.neuron.get("reset", "zero") == "subtract":   # linear reset V - alpha: exact
-                params["gamma"] = 1
-            drift_real = lam / s
-        elif pl["mode"] == "lif-memoryless":
-            c_hw = int(round(s * pl["drift"]))
-            lam = max(-W_MAX, min(W_MAX, c_hw - (T - 1)))
-            params.update({"lambda": lam, "epsilon": False, "alpha": 1, "beta": 0, "kappa": True})
-            drift_real = c_hw / s
-        else:
-            lam = -max(1, int(round((1.0 - pl["a"]) * T * LEAK_AT)))
-            if lam < -W_MAX:
-                rep.warnings.append(f"{name}: leak reversal {lam} clipped to -{W_MAX} (tau_m too short for the "
-                                    "threshold; the neuron forgets slower than in float)")
-                lam = -W_MAX
-            bias_hw = int(round(s * pl["drift"]))
-            drift_real = bias_hw / s if bias_hw else pl["c"]    # below threshold: exact, as the origin
-            if bias_hw:
-                matched = _matched_leak(bias_hw, T, pl["period"])
-                if matched is not None:
-                    lam = -matched
-                else:
-                    rep.warnings.append(f"{name}: no leak reproduces the float firing period of "
-                                        f"{pl['period']} steps under the bias alone (kept the default leak)")
-            elif pl["origin"] > 0:      # reset below the equilibrium: recovery upward
-                lam, bias_hw = _split_leak(pl, s, T, -lam)
-            if bias_hw:
-                bias_axons[name] = bias_hw
-                pl["v0"] = pl["v0"] + bias_hw / s      # tick 0: the always-on spike arrives from tick 1
-            params.update({"lambda": lam, "epsilon": True, "alpha": T, "beta": ALPHA_MAX, "kappa": True})
-        v0 = np.clip(np.rint(s * pl["v0"]), -(2 ** 19), 2 ** 19 - 1).astype(np.int64)
-        params["v_init"] = v0 if np.ptp(v0) else int(v0[0])
+        parts = []
+        for g, idx in enumerate(groups[name]):
+            pl = plan(name, g, fld)
+            params, B = _group_params(pop, pl, gain_in.get((name, g), 0.0), w_eff.get((name, g)), rep, name,
+                                      None if len(groups[name]) == 1 else idx)
+            parts.append((idx, params, B))
+        neuron, B = _assemble(pop, parts, fld)
+        if np.any(B):
+            bias_axons[name] = B
         if int(np.max(np.asarray(pop.neuron.get("refractory", 0)))):
             rep.warnings.append(f"{name}: refractory {pop.neuron['refractory']} steps dropped "
                                 "(TrueNorth neurons have no refractory period)")
-        neuron = {k: params[k] for k in ("model", "lambda", "c_lambda", "epsilon", "alpha", "beta", "TM", "gamma",
-                                        "kappa", "R", "b", "v_init")}
         hw.populations[name] = Population(name, pop.size, neuron)
-        rep.populations.append(TNPopulationQuant(
-            name, pop.size, pl["mode"], s, int(params["alpha"]), int(lam), abs(T / s - pl["theta"]) / pl["theta"],
-            float(pl.get("c", pl["drift"])), float(drift_real), bound_by,
-            int(np.max(np.asarray(pop.neuron.get("refractory", 0)))) if pop.size else 0, bias_axons.get(name, 0),
-            float(pl.get("origin", 0.0)), int(params["R"])))
+    s_post = {name: np.zeros(network.populations[name].size) for name in groups}   # hw weight per float weight
+    for (name, g), pl in plans.items():
+        s_post[name][groups[name][g]] = pl["s"] * pl["gain"]
     for k, pr in enumerate(network.projections):
         post = network.populations[pr.post]
         fld = f"{where}projections[{k}] ({pr.name})"
@@ -357,7 +459,7 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
                                   f"(|w| <= {W_MAX}; rescale the weights and thresholds)")
             scale, q, clipped = 1.0, np.rint(w), 0
         else:
-            scale = plans[pr.post]["s"] * plans[pr.post]["gain"]
+            scale = s_post[pr.post][pr.post_idx]
             x = _signed(pr, post.model) * scale
             q = np.rint(x)
             clipped = int((np.abs(q) > W_MAX).sum())
@@ -365,8 +467,9 @@ def quantize_truenorth(network: Network, target: Any) -> tuple[Network, TNQuantR
             w = _signed(pr, post.model)
         nz = w != 0
         rel = np.abs(q / scale - w)[nz] / np.abs(w[nz]) if nz.any() else np.zeros(0)
+        scales = np.unique(s_post[pr.post]) if post.model in FLOAT_MODELS else np.ones(1)
         rep.projections.append(TNProjectionQuant(
-            pr.name, pr.pre, pr.post, pr.n_synapses, float(scale),
+            pr.name, pr.pre, pr.post, pr.n_synapses, float(scales[0]) if scales.size == 1 else math.nan,
             float(np.sqrt(np.mean(rel ** 2))) if rel.size else 0.0, float(rel.max()) if rel.size else 0.0,
             clipped, int(((q == 0) & nz).sum()), pr.plasticity["rule"] if pr.plasticity else None))
         mode = "excitatory" if not q.size or q.min() >= 0 else "inhibitory" if q.max() <= 0 else "mixed"

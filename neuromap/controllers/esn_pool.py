@@ -4,9 +4,10 @@ Nikitin, Lukyanova & Kunin (2019): each neuron's "complex cellular network" is a
 echo state network (ESN) that observes (Pw_dendrite, Pw_soma, C_soma, C_dendrite)
 and chooses to decrease, keep or increase the secretion of receptors (k_secr of
 ``pool_stdp``'s secr() law, P11), rewarded by closeness of C_soma to an optimal level.
-Reference simulator only: it needs float matrix-vector products, tanh and a
-learned readout per neuron every ``period`` steps, which no target's neuron or
-learning engine provides (see docs/voltage-rules.md).
+The float reference. No target's neuron or learning engine computes it (float
+matrix-vector products, tanh, a learned readout per neuron every ``period``
+steps); on ``loihi`` it runs beside the cores as an embedded-core controller in
+fixed point (:mod:`neuromap.embedded.esn_q`, docs/learning.md).
 
 Per neuron n, every ``period`` steps (E1-E6)::
 

@@ -29,14 +29,17 @@ an engine, precisely*; round half up unless stated):
   want   = -round(S(c_dend) (pw - use - degr - pw_set) / 2**16); demand = max(want, 0)   (P7, P8)
   supply = min(demand, pw_soma)                                                 (P9)
   pw     <- pw + supply - use - degr  (conserve) | pw + (supply if demand > 0 else -use - degr) (P10)
-  pw_soma<- pw_soma - supply + prod(c_soma)                                     (P11)
+  pw_soma<- pw_soma - supply + round(prod(c_soma) secr_scale / 2**16)           (P11)
   ratio  = floor(goal * 2**16 / sum w)  (2**16 if sum w = 0); 1 - ratio saturated at -15
   ss     = round(alpha_ss w (2**16 - ratio) / 2**32)                            (P16)
   w      <- clip(w + pot - dep - round(k_pw x / 2**16) - ss, w_lo, w_hi)          (P15, P17)
   c_dend <- c_dend + round(x_sum c_per_w / 2**32) - decay(c_dend)               (P12)
   c_soma <- c_soma + k_cg [post spiked] - decay(c_soma)                         (P13)
 
-``goal`` is ``learning["w_goal"]`` (fine units) or, when 0, each post neuron's initial sum.
+``goal`` is ``learning["w_goal"]`` (fine units) or, when 0, each post neuron's initial sum. ``secr_scale``
+(per post neuron, 16 fraction bits) is ``2**16`` (the identity: the table holds the whole production) unless an
+embedded-core controller writes it (:mod:`neuromap.embedded`: ``pool_esn``'s ESN sets the secretion factor
+sigmoid(k_secr) - 0.5 per neuron; the table then holds alpha_secr (1 - sigmoid(c))).
 
 :func:`step` runs the numba kernel (:func:`step_fields`) on a one-projection group (floor for the pool cap and
 the scaling ratio); :func:`pack` flattens P projections into one group tuple (layout:
@@ -68,6 +71,10 @@ POOL_MAX = (1 << 36) - 1
 C_CAP = 32.0
 #: coefficients (AF fraction bits) and pool amounts (fine-weight units) stay below this
 AMOUNT = 1 << 40
+#: ``secr_scale`` of an uncontrolled neuron (16 fraction bits): production = the table's value, exactly
+SECR_ONE = 1 << 16
+#: |prod_lut| stays below this, so that prod_lut * secr_scale (|secr_scale| <= 2**16) fits int64
+PROD_MAX = 1 << 46
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +87,8 @@ class Schema(SeedRuleSchema):
         "decay_lut": "int64: decay(c) (P14) every 2**-8 calcium unit, calcium units (CF = 12 fraction bits)",
         "prod_lut": "int64: soma production (P11) every 2**-8 calcium unit, fine-weight units per step"}
     engine: str = enum_field((ENGINE,), "engine name")
-    rule: str = enum_field((ENGINE,), "float rule the compiler converted")
+    rule: str = enum_field((ENGINE, "pool_esn"), "float rule the compiler converted (pool_esn: an embedded-core "
+                           "controller sets secr_scale, neuromap.embedded.esn_q)")
     keep_plus: int = int_field(0, 1 << 16, "per-step retention of x_pre, 16 fraction bits")
     keep_minus: int = int_field(0, 1 << 16, "per-step retention of y_post, 16 fraction bits")
     a_plus: int = int_field(-AMOUNT, AMOUNT, "potentiation coefficient (P2), AF = 16 fraction bits")
@@ -101,6 +109,9 @@ class Schema(SeedRuleSchema):
         super().check_arrays(arrays, n_syn, where)
         if len({arrays[k].shape for k in self.ARRAYS}) != 1:
             self.fail(where, "tables s_lut, decay_lut, prod_lut have different lengths")
+        if arrays["prod_lut"].size and int(np.abs(arrays["prod_lut"]).max()) >= PROD_MAX:
+            self.fail(where, f"prod_lut entries reach 2**{PROD_MAX.bit_length() - 1} (times secr_scale they would "
+                      "overflow int64)")
 
 
 def quantize(q: Quantized, p, ctx: QuantizeContext) -> None:
@@ -129,6 +140,8 @@ def quantize(q: Quantized, p, ctx: QuantizeContext) -> None:
     q.table("decay_lut", ac * np.exp(bc * c) - gc, 1 << CF)
     if p["soma_mode"] == "functional":
         prod = p["g_soma"] * (1.0 - np.tanh(c))
+    elif q.fields.get("rule") == "pool_esn":   # the controller writes the factor sigmoid(k_secr) - 0.5 (secr_scale)
+        prod = p["alpha_secr"] * (1.0 - sig)
     else:
         prod = p["alpha_secr"] * (1.0 - sig) * (1.0 / (1.0 + math.exp(-p["k_secr"])) - 0.5)
     q.table("prod_lut", prod, fine)
@@ -151,6 +164,8 @@ class State:
     goal: np.ndarray | None = None
     cfg: Schema | None = None
     nb: tuple | None = None  # the numba kernel's one-projection group (views of these arrays)
+    #: per post neuron: production multiplier (P11), 16 fraction bits; 2**16 = the table as is
+    secr_scale: np.ndarray | None = None
 
 
 def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndarray,
@@ -162,7 +177,8 @@ def make_state(learning, arrays: dict, n_pre: int, n_post: int, pre_idx: np.ndar
     return State(Synapses(cfg, n_pre, pre_idx, post_idx), n_post, np.zeros(len(pre_idx), np.int64),
                  np.zeros(n_post, np.int64), np.full(n_post, cfg.pw_init, np.int64),
                  np.full(n_post, cfg.pw_soma_init, np.int64), np.zeros(n_post, np.int64),
-                 np.zeros(n_post, np.int64), luts["s_lut"], luts["decay_lut"], luts["prod_lut"], c_max, cfg=cfg)
+                 np.zeros(n_post, np.int64), luts["s_lut"], luts["decay_lut"], luts["prod_lut"], c_max, cfg=cfg,
+                 secr_scale=np.full(n_post, SECR_ONE, np.int64))
 
 
 def initial_goal(st: State) -> np.ndarray:
@@ -184,7 +200,7 @@ WEIGHTS = 9
 PARAMS = ("delay", "keep_plus", "keep_minus", "a_plus", "a_minus", "alpha_r", "k_pw", "pw_set", "conserve",
           "alpha_ss", "c_per_w", "k_cg", "sign", "lo", "hi", "c_max")
 #: the state arrays a group concatenates (after the stored weights), in group order
-FIELDS = ("w_fine", "x_pre", "y_post", "pw", "pw_soma", "c_dend", "c_soma", "goal", "dring")
+FIELDS = ("w_fine", "x_pre", "y_post", "pw", "pw_soma", "c_dend", "c_soma", "goal", "secr_scale", "dring")
 
 
 def _params(st) -> list[int]:
@@ -196,7 +212,8 @@ def _params(st) -> list[int]:
 
 def _parts(st) -> dict:
     return {"w_fine": st.syn.w_fine, "x_pre": st.x_pre, "y_post": st.y_post, "pw": st.pw, "pw_soma": st.pw_soma,
-            "c_dend": st.c_dend, "c_soma": st.c_soma, "goal": st.goal, "dring": st.syn.delay.ring}
+            "c_dend": st.c_dend, "c_soma": st.c_soma, "goal": st.goal, "secr_scale": st.secr_scale,
+            "dring": st.syn.delay.ring}
 
 
 def pack(states, weights) -> tuple:
@@ -248,8 +265,8 @@ def _lut(table, base, size, x):
 
 @numba.njit(cache=True, nogil=True)
 def step_fields(t, syn_off, pre_off, post_off, dr_off, s_off, d_off, p_off, prm, pre_idx, weights, w_fine, x_pre,
-                y_post, pw, pw_soma, c_dend, c_soma, goal, dring, post_idx, s_lut, decay_lut, prod_lut, arr, sums,
-                syn_tmp, pre_spk, post_spk):
+                y_post, pw, pw_soma, c_dend, c_soma, goal, secr_scale, dring, post_idx, s_lut, decay_lut, prod_lut,
+                arr, sums, syn_tmp, pre_spk, post_spk):
     """One step (``t`` 1-based) of every projection of a group, its fields as separate arguments (in :func:`pack`'s
     order), then this step's pre/post spikes. ``sums`` rows: x_sum, pot_sum, dep_sum,
     w_sum, then ``one - ratio``; ``syn_tmp`` rows: pot, dep per synapse."""
@@ -305,7 +322,7 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, s_off, d_off, p_off, prm,
                 pw_new = pw[m] + supply - use - degr
             else:
                 pw_new = pw[m] + (supply if demand > 0 else -use - degr)
-            prod = _lut(prod_lut, p_off[j], p_off[j + 1] - p_off[j], c_soma[m])
+            prod = _rr(_lut(prod_lut, p_off[j], p_off[j + 1] - p_off[j], c_soma[m]) * secr_scale[m], 16)
             ratio = (goal[m] << 16) // max(w_sum[m], 1) if w_sum[m] > 0 else one
             one_minus[m] = max(one - ratio, -15 * one)
             pw[m] = min(max(pw_new, 0), POOL_MAX)
@@ -326,5 +343,5 @@ def step_fields(t, syn_off, pre_off, post_off, dr_off, s_off, d_off, p_off, prm,
 
 
 #: the fused plastic loop's view of this engine (:mod:`neuromap.learning_engines.packing`)
-KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, n_fields=26,
+KERNEL = packing.Kernel(pack=pack, unpack=unpack, step_fields=step_fields, n_fields=27,
                         weights=WEIGHTS, projections=7)

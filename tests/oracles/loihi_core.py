@@ -18,7 +18,9 @@ Per step t = 0, 1, ... (``D = decay_bits``, ``U = 2**D``, ``A``/``T`` activation
    weights are summed, shifted by the projection's ``weight_exp`` (left, or floor right when negative) and
    added to the input of step ``t + delay`` (delay = synapse delay + route delay);
 4. every plastic projection's engine oracle gets the step's pre and post spikes, ``t + 1`` and the post
-   v, and updates the projection's stored weights, which deliver from step t + 1 on.
+   v, and updates the projection's stored weights, which deliver from step t + 1 on; before that, when
+   ``t % period == 0``, each embedded-core controller of the image (:mod:`oracles.esn_q`) reads its
+   projection oracle's per-post state and writes its parameters (docs/learning.md, *Embedded-core controllers*).
 """
 from __future__ import annotations
 
@@ -26,8 +28,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tests.oracles.esn_q import EsnQ
 from tests.oracles.fixed_point import clip, decay_toward_zero, wrap32
 from tests.oracles.seed_rules import ENGINES
+
+#: controller kind -> oracle
+CONTROLLERS = {"esn_q": EsnQ}
 
 
 @dataclass
@@ -97,6 +103,9 @@ def run(img, steps: int) -> CoreRun:
     for t, i in zip(img.inputs["spike_step"].tolist(), img.inputs["spike_index"].tolist()):
         inputs.setdefault(t, []).append(i)
     plastic = _plastic(img, weight)
+    engine_of = {k: eng for k, _, _, _, eng in plastic}
+    controllers = [(c, CONTROLLERS[c.kind](c, img.population(img.projections[c.projection].post).size),
+                    engine_of[c.projection]) for c in img.controllers]
     arriving: dict[int, list[int]] = {}           # step -> input S per neuron
     spikes, us, vs = [], [], []
     rec = {k: [] for k, *_ in plastic}
@@ -137,6 +146,9 @@ def run(img, steps: int) -> CoreRun:
             row = arriving.setdefault(t + delay, [0] * N)
             row[post] += x << exps[k] if exps[k] >= 0 else x >> -exps[k]
         spiked = set(sources)
+        for c, ctl, eng in controllers:
+            if t % c.period == 0:
+                eng.secr_scale = ctl.decide({name: list(getattr(eng, name)) for name in ctl.READS})
         for k, syn, pre_ids, post_ids, eng in plastic:
             w = [weight[q] for q in syn]
             eng.step(w, [s in spiked for s in pre_ids], [n in spiked for n in post_ids], t + 1,

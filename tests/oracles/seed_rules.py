@@ -173,6 +173,7 @@ class PoolStdp(_Synapses):
                                                       for k in ("s_lut", "decay_lut", "prod_lut"))
         self.c_max = (len(self.decay_lut) - 1) * 2 ** (CALCIUM_F - 8)    # the end of the tables
         self.goal: list[int] | None = None
+        self.secr_scale = [2 ** 16] * n_post       # production multiplier (P11): 2**16 unless a controller writes it
 
     def _per_post(self, values) -> list[int]:
         out = [0] * self.n_post
@@ -226,7 +227,7 @@ class PoolStdp(_Synapses):
             else:
                 pw = self.pw[j] + (supply if demand > 0 else -use - degr)
             new_pw[j] = clip(pw, 0, POOL_MAX)
-            prod = lut_read(self.prod_lut, self.c_soma[j], CALCIUM_F)                 # (P11)
+            prod = round_half_up(lut_read(self.prod_lut, self.c_soma[j], CALCIUM_F) * self.secr_scale[j], 16)  # (P11)
             new_soma[j] = clip(self.pw_soma[j] - supply + prod, 0, POOL_MAX)
             ratio = self.goal[j] * 2 ** 16 // w_sum[j] if w_sum[j] > 0 else 2 ** 16   # (P16)
             one_minus[j] = max(2 ** 16 - ratio, -15 * 2 ** 16)
