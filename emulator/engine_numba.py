@@ -316,8 +316,11 @@ def _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes):
 
 
 @numba.njit(inline="always")
-def _notes_due(fired, f0, f1, src_notes):
-    """Most notes the spikes ``fired[f0:f1]`` can make (:func:`_add_shifted`): their slotted run synapses."""
+def notes_due(fired, f0, f1, src_notes):
+    """Most notes the spikes ``fired[f0:f1]`` can make (:func:`_add_shifted`): their slotted run synapses
+    (``src_notes[s]``: source s's slotted run synapses, :func:`emulator.program.flatten`). Public for callers that
+    deliver through :func:`deliver_runs` themselves (:mod:`emulator.sharded`): size ``notes`` with :func:`room`
+    before each step's delivery."""
     n = 0
     for f in range(f0, f1):
         n += src_notes[fired[f]]
@@ -325,9 +328,10 @@ def _notes_due(fired, f0, f1, src_notes):
 
 
 @numba.njit(nogil=True)
-def _room(notes, need):
-    """``notes`` if it holds ``need`` rows, else a new (2 x need, 2) array (called once per step, never per
-    event: an array that may be replaced inside the event loop costs reference counting per event)."""
+def room(notes, need):
+    """``notes`` if it holds ``need`` rows (:func:`notes_due`), else a new (2 x need, 2) int64 array (called once
+    per step, never per event: an array that may be replaced inside the event loop costs reference counting per
+    event). Public with :func:`notes_due` and :func:`carry`."""
     if need <= notes.shape[0]:
         return notes
     return np.empty((2 * need, 2), np.int64)
@@ -362,9 +366,12 @@ def _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, 
 
 
 @numba.njit(inline="always")
-def _carry(notes, nn, ncol, ring, slot_acc, slot_mark):
-    """After a step's deliveries: every slot with two or more noted remainders adds its carry
-    ``floor(sum of remainders / 2**shift)`` into its ring entry (``slot_acc`` sums them); marks cleared."""
+def carry(notes, nn, ncol, ring, slot_acc, slot_mark):
+    """After a step's deliveries (:func:`deliver_runs` returned ``(nn, ncol)``): every dendrite slot with two or
+    more noted remainders adds its carry ``floor(sum of remainders / 2**shift)`` into its ring entry
+    (``slot_acc`` sums them); marks cleared. Call it once per step, after every spike of the step was
+    delivered (a slot must see all its spikes of the step: :mod:`emulator.sharded` delivers all received spikes
+    of a step with one :func:`deliver_runs` call and then one ``carry``)."""
     if ncol > 0:
         for i in range(nn):
             sl = notes[i, 0] >> 8
@@ -378,6 +385,9 @@ def _carry(notes, nn, ncol, ring, slot_acc, slot_mark):
                 slot_mark[sl] = 3                     # its carry is in: the slot's other notes skip it
     for i in range(nn):
         slot_mark[notes[i, 0] >> 8] = 0
+
+
+_notes_due, _room, _carry = notes_due, room, carry     # the engine's own (older) names
 
 
 @numba.njit(inline="always")

@@ -238,6 +238,16 @@ def encode_bias(b: np.ndarray, f: _Fields) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- weights
+def narrow_integers(a: np.ndarray) -> np.ndarray:
+    """Integer array ``a`` in the narrowest of int16, int32 and int64 that holds its values."""
+    a = np.asarray(a)
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    for dt in (np.int16, np.int32):
+        if np.iinfo(dt).min <= lo and hi <= np.iinfo(dt).max:
+            return a.astype(dt)
+    return a.astype(np.int64)
+
+
 def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
                      rng: np.random.Generator | None = None, sign_mode: str | None = None,
                      exp_floor: int | None = None) -> dict[str, Any]:
@@ -597,8 +607,10 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         if pr.spec.get("geometry") is not None:     # a convolution: lower stores kernel + geometry
             hw_opts["conv"] = pr.spec["geometry"].to_dict()
         # the connectivity is the float projection's (shared, read-only by convention): no copy per synapse
+        # the mantissas as integers in the narrowest dtype that holds them (int16 for every Loihi weight format:
+        # 2 bytes per synapse, not a float64 copy of integers)
         hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx, pr.post_idx,
-                                         q["mantissa"].astype(np.float64), pr.delay, ("exc",), None,
+                                         narrow_integers(q["mantissa"]), pr.delay, ("exc",), None,
                                          hw_opts, {}))
         rep.projections.append(ProjectionQuant(
             name=pr.name, pre=pr.pre, post=pr.post, n_synapses=pr.n_synapses,
