@@ -78,7 +78,7 @@ def make_connection(c: Connection, message_bits: int = 0):
         from backends.lava.procs.plastic_connection import NeuromapPlasticSparse
         return NeuromapPlasticSparse(shape=c.shape, rows=c.rows, cols=c.cols, weights=c.weights, delays=c.delays,
                                      weight_exp=c.weight_exp, learning=c.learning,
-                                     learning_arrays=c.learning_arrays, name=c.name)
+                                     learning_arrays=c.learning_arrays, name=c.name, controller=c.controller)
     if c.learning:
         return make_learning_connection(c, kw)
     if c.dense:
