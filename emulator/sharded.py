@@ -680,6 +680,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         raise ImageError(f"sharded runs emulate loihi_lif cores only (image has {img.core_kinds})")
     if engine not in ("numba", "numpy"):
         raise ImageError(f"unknown emulator engine {engine!r} (use numba or numpy)")
+    if "join_parent" in img.neurons and loihi_lif.join_parents(img) is not None:
+        raise ImageError("image neurons.join_parent: sharded runs do not emulate dendrite compartments yet: "
+                         "run this image on one process")
     if img.convs:
         raise ImageError("sharded runs do not expand shared-weight convolution sections (image conv) yet: "
                          "run this image on one process")
