@@ -164,6 +164,16 @@ def trace_probes(k, probe, u, v, trace_u, trace_v):
 
 
 @numba.njit(inline="always")
+def update_u(N, a_in, u, decay_u, shift, act, half):
+    """Step 1-3 of :mod:`emulator.lif` for every neuron: u decays, takes ``a_in << act`` and wraps once; ``a_in``
+    (the ring row) is cleared. Branch-free: LLVM vectorizes it."""
+    for n in range(N):
+        x = _wrap32(_decay_any(u[n], decay_u[n], shift) + _wrap32(np.int64(a_in[n]) << act))
+        u[n] = x - 2 * half if x > half else (x + 2 * half if x <= -half else x)
+    a_in[:] = 0
+
+
+@numba.njit(inline="always")
 def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
                core_spikes, fired):
     """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` with the widths of ``arith``
@@ -179,14 +189,17 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
     act = arith[1]
     half = arith[2]
     lim = arith[3]
-    a_in = ring[base:base + N]
-    for n in range(N):
-        x = _wrap32(_decay_any(u[n], decay_u[n], shift) + _wrap32(np.int64(a_in[n]) << act))
-        u[n] = x - 2 * half if x > half else (x + 2 * half if x <= -half else x)
-    a_in[:] = 0
+    update_u(N, ring[base:base + N], u, decay_u, shift, act, half)
     for n in range(N):
         vv = min(max(_wrap32(_decay_any(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
         v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
+    return fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired)
+
+
+@numba.njit(inline="always")
+def fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired):
+    """Step 6 of :mod:`emulator.lif` and the refractory start: threshold test, reset, spike list and per-core
+    counts; returns the number of spikes."""
     nf = 0
     for n in range(N):                                    # branch-free: spikes are often unpredictable
         fired[nf] = n

@@ -96,6 +96,8 @@ class Program:
     # threaded delivery (:func:`split_runs`): thread k owns neurons post_bounds[k] .. post_bounds[k+1]-1
     post_bounds: np.ndarray = None     # T+1 int64, ascending, 0 .. N
     run_split: np.ndarray = None       # (G, T+1) int64: first synapse of run j whose post >= post_bounds[k]
+    #: N int64 ``neurons.join_parent`` (dendrite compartments, :mod:`emulator.compartments`); None: no joins
+    join_parent: np.ndarray = None
 
 
 def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -296,10 +298,14 @@ def prepare(image: Image) -> Program:
     p = image.inputs["poisson_p"]
     ar = image.arithmetic
     poisson_ids = np.flatnonzero(~np.isnan(p))
+    join_parent = loihi_lif.join_parents(image)
+    vth = _i64(nu["vth"]) << ar.threshold_shift
+    if join_parent is not None:           # a dendrite never spikes: threshold at the v limit (v > L never holds)
+        vth[join_parent >= 0] = ar.v_limit
     return Program(
         n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
         **decay_factors(ar.decay_unity - (_i64(nu["du"]) + 1), ar.decay_unity - _i64(nu["dv"]), ar.decay_bits),
-        vth=_i64(nu["vth"]) << ar.threshold_shift, arith=arith_vector(ar),
+        vth=vth, arith=arith_vector(ar),
         bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
         ref_period=_i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64),
         u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
@@ -313,7 +319,7 @@ def prepare(image: Image) -> Program:
         slot_post=_i64(uniq[:, 1]), slot_delay=_i64(uniq[:, 2]), slot_shift=-exps[uniq[:, 0]],
         spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
         poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
-        seed=int(image.seed))
+        seed=int(image.seed), join_parent=join_parent)
 
 
 def decay_factors(fu: np.ndarray, fv: np.ndarray, decay_bits: int) -> dict[str, np.ndarray]:

@@ -148,6 +148,9 @@ def lower_to_image(net: Network, target: Any, placement: dict,
                            for p in neuron_pops] or [np.zeros(0, np.int64)])
     if np.any(refr):            # optional field (neuromap extension): written only when used
         neurons["refractory"] = refr.astype(np.uint8)
+    joins = {p.name: net.populations[p.name].neuron.get("join", "") for p in neuron_pops}
+    if any(joins.values()):     # dendrite compartments (optional field, neuromap extension): written only when used
+        neurons["join_parent"] = np.concatenate([_join_parents(net, p, joins[p.name], start) for p in neuron_pops])
     neurons["u_init"] = neurons.pop("u")
     neurons["v_init"] = neurons.pop("v")
     neurons["core"] = np.concatenate([placement[p.name][0] for p in neuron_pops] or [np.zeros(0)]).astype(np.int32)
@@ -221,6 +224,21 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         inputs=inputs,
         seed=net.seed, source_hash=network_hash(net), options={}, network_name=net.name,
         controllers=controllers), encoding_notes
+
+
+def _join_parents(net: Network, p: PopulationMap, soma: str, start: dict[str, int]) -> np.ndarray:
+    """``neurons.join_parent`` of population ``p``: -1, or the global ids of population ``soma``'s neurons (neuron
+    i joins neuron i) when ``p`` is its dendrite compartments."""
+    if not soma:
+        return np.full(p.size, -1, np.int32)
+    fld = f"populations.{p.name}.neuron.join"
+    target = net.populations.get(soma)
+    if target is None or target.model != "loihi_lif" or soma == p.name:
+        raise TargetError(f"{fld}: {soma!r} is not another loihi_lif population (name the soma population)")
+    if target.size != p.size or target.neuron.get("join", ""):
+        raise TargetError(f"{fld}: {soma!r} must be a root population of the same size ({p.size} neurons, no join "
+                          "of its own)")
+    return (start[soma] + np.arange(p.size)).astype(np.int32)
 
 
 # ---------------------------------------------------------------------- synapse layout (O(synapses))

@@ -157,6 +157,10 @@ FIELDS = (
           doc="refractory period in steps (neuromap extension, see `docs/emulator.md`); absent = 0 for every "
               "neuron. The compiler writes it only when a population uses it, so images without refractory neurons "
               "are unchanged"),
+    Field("neurons", "join_parent", np.int32, -1, None, optional=True,
+          doc="multi-compartment join (neuromap extension, `docs/image-format.md` *Compartments*): -1 = a root "
+              "compartment; otherwise the global id of the compartment this dendrite joins with ADD (its v of the "
+              "step is added to the parent's v update); a dendrite never spikes. Absent = -1 for every neuron"),
 )
 
 #: state variables a probe may record on these cores
@@ -237,9 +241,40 @@ def verify(image: Any) -> None:
             if not isinstance(a, np.ndarray) or a.dtype != f.dtype or a.ndim != 1:
                 raise ImageError(f"image array {f.key} must be 1-d {np.dtype(f.dtype).name}")
             check_length(a, image.n_neurons, f.key)
+    if "join_parent" in nu:
+        check_joins(nu["join_parent"], nu.get("refractory"))
     if image.n_synapses:
         _check_weights(image)
     _check_capacities(image)
+
+
+def check_joins(parent: np.ndarray, refractory: np.ndarray | None = None) -> None:
+    """The compartment tree of ``neurons.join_parent`` is one level deep: every parent is a root compartment
+    (-1) other than the dendrite itself, has at most one dendrite and no refractory period. One-line
+    :class:`ImageError` otherwise."""
+    n = parent.shape[0]
+    check_range(parent, -1, n - 1, "neurons.join_parent")
+    kids = np.flatnonzero(parent >= 0)
+    if not kids.size:
+        return
+    par = parent[kids].astype(np.int64)
+    if np.any(par == kids) or np.any(parent[par] >= 0):
+        k = int(kids[np.flatnonzero((par == kids) | (parent[par] >= 0))[0]])
+        raise ImageError(f"image array neurons.join_parent: compartment {k} joins {int(parent[k])}, which is itself "
+                         "a dendrite (one level: a dendrite joins a root compartment; recompile)")
+    if np.unique(par).size != par.size:
+        raise ImageError("image array neurons.join_parent: a compartment has more than one dendrite (recompile)")
+    if refractory is not None and np.any(refractory[par] > 0):
+        raise ImageError("image array neurons.refractory: a compartment with a dendrite has a refractory period "
+                         "(not supported with joins; recompile)")
+
+
+def join_parents(image: Any) -> np.ndarray | None:
+    """``neurons.join_parent`` as int64 when the image has at least one dendrite compartment, else None."""
+    par = image.neurons.get("join_parent")
+    if par is None or not np.any(par >= 0):
+        return None
+    return np.asarray(par, np.int64)
 
 
 def manifest_fields(image: Any) -> dict[str, Any]:

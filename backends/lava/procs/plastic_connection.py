@@ -22,7 +22,11 @@ Per Lava time step t (emulator step t - 1), in ``run_spk``:
 3. delivery: per (post, delay) the sum of this step's weights, shifted by ``weight_exp`` (left for
    >= 0, floor right otherwise), added to the delay buffer after rolling it by one step (Lava's
    ``PyDelaySparseModelBitAcc``; delay 0 = next step);
-4. learning: ``engine.step(cfg, state, weights, pre, post, t, v)`` (``cfg``: the engine's typed schema) updates
+4. an embedded-core controller of the projection (``controller``, :mod:`neuromap.embedded`; Lava 0.10's CPU
+   backend has no embedded cores, so this model runs the controller's program, the one implementation, at the
+   point of the step where the emulator runs it): when ``(t - 1) % period == 0`` it reads the engine state and
+   writes the parameters it declares;
+5. learning: ``engine.step(cfg, state, weights, pre, post, t, v)`` (``cfg``: the engine's typed schema) updates
 ``weights`` in place;
    they deliver from step t + 1 on. This is the emulator's order (``emulator/plastic.py``).
 
@@ -62,7 +66,7 @@ class NeuromapPlasticSparse(AbstractProcess):
     the order of the entries)."""
 
     def __init__(self, *, shape, rows, cols, weights, delays, weight_exp: int, learning: dict,
-                 learning_arrays: dict | None = None, name: str | None = None):
+                 learning_arrays: dict | None = None, name: str | None = None, controller=None):
         rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
         weights, delays = np.asarray(weights, np.int32), np.asarray(delays, np.int64)
         n_post, n_pre = int(shape[0]), int(shape[1])
@@ -77,7 +81,8 @@ class NeuromapPlasticSparse(AbstractProcess):
         if delays.size and (delays.min() < 0 or delays.max() > 63):
             raise ImageError(f"{where}: Lava delays must be 0..63 (image delay 1..64), got {int(delays.max())}")
         super().__init__(shape=(n_post, n_pre), rows=rows, cols=cols, delays=delays, weight_exp=int(weight_exp),
-                         learning=dict(learning), learning_arrays=dict(learning_arrays or {}), name=name)
+                         learning=dict(learning), learning_arrays=dict(learning_arrays or {}), name=name,
+                         controller=controller)
         self.s_in = InPort(shape=(n_pre,))
         self.s_in_bap = InPort(shape=(n_post,))
         self.v_in = InPort(shape=(n_post,))
@@ -113,6 +118,9 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.slot = self.delays * n_post + self.rows           # flat (delay, post) slot of each synapse
         self.weight_exp = int(p["weight_exp"])
         self.read_v = bool(self.engine.READS_V)
+        self.controller = p.get("controller")        # neuromap.embedded.ControllerMap or None
+        if self.controller is not None:
+            self.ctl_state = self.controller.module.make_state(self.controller, n_post)
 
     def run_spk(self):
         self.a_out.send(self.a_buf[:, 0].astype(np.int32))
@@ -131,6 +139,11 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.a_buf[:, 0] = 0
         self.a_buf = np.roll(self.a_buf, -1, axis=1)
         self.a_buf += acc
+        c = self.controller
+        if c is not None and (self.time_step - 1) % c.period == 0:     # the embedded core, before the learning
+            reads = {k: getattr(self.state, k) for k in c.module.READS}
+            for k, val in c.module.decide(c, self.ctl_state, reads).items():
+                getattr(self.state, k)[:] = val
         self.engine.step(self.cfg, self.state, w, pre, post, self.time_step, v)
 
 
