@@ -19,9 +19,9 @@ class SynapseGraph:
 
     ``pre``/``post``: global ids, length n_synapses (int64; int32 from :meth:`from_network` when every id
     fits: cast to int64 before arithmetic that can pass 2**31, e.g. ``pre * n_neurons + post``).
-    ``delay``: integer steps (>= 1; int16 when every delay fits, from :meth:`from_network`). ``weight_bits``: int8 stored weight mantissa bits
-    per synapse (the
-    projection's ``num_weight_bits``; 0 = the target's maximum). ``plastic``: bool,
+    ``delay``: integer steps (>= 1; int16 when every delay fits, from :meth:`from_network`). ``weight_bits``:
+    int8 stored weight mantissa bits per synapse (the projection's ``num_weight_bits``; 0 = the target's
+    maximum). ``plastic``: bool,
     synapse is learned on chip. ``population``: int32 population index per neuron;
     ``population_names`` names them.
 
