@@ -41,7 +41,7 @@ from __future__ import annotations
 import types
 
 from neuromap.errors import ImageError
-from neuromap.learning_engines import clopath, homeostatic_stdp, loihi, loihi3f, pool_stdp, vogels_isp
+from neuromap.learning_engines import clopath, homeostatic_stdp, loihi, loihi3f, loihi3f_us, pool_stdp, vogels_isp
 
 #: what every engine module has (see the module docstring)
 REQUIRED = ("ENGINE", "READS_V", "Schema", "make_state", "step")
@@ -96,6 +96,6 @@ def verify(learning: dict, arrays: dict, n_syn: int, sign_mode: str, num_weight_
     return cfg
 
 
-for _m in (loihi, pool_stdp, homeostatic_stdp, vogels_isp, clopath, loihi3f):
+for _m in (loihi, pool_stdp, homeostatic_stdp, vogels_isp, clopath, loihi3f, loihi3f_us):
     register(_m)
 del _m
