@@ -2,7 +2,7 @@
 dendritic error as third factor*): the engine against the scalar oracles (the neuron's third factor,
 tests/oracles/loihi3f_us.py, feeding the ``loihi3f`` connection oracle) every step on random compartment
 voltages and spike trains; the compiled example network learns on the emulator (weights rise towards the float
-rule's); an image whose post neurons are not dendrites is refused."""
+rule's); an image whose post neurons are not dendrites is refused; ``neuromap validate`` finds Lava identical."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,6 +19,7 @@ from emulator import emulate
 from neuromap.errors import ImageError
 from neuromap.learning_engines import loihi3f_us
 from neuromap.toolchain import compile_network
+from tests.helpers.cli import run_cli
 from tests.helpers.loihi_learning import SETTINGS
 from tests.oracles import loihi3f_us as us_oracle
 from tests.oracles.loihi3f import Oracle
@@ -112,3 +113,18 @@ def test_post_must_be_dendrites():
     nu = {k: v for k, v in img.neurons.items() if k != "join_parent"}
     with pytest.raises(ImageError, match="dendrite compartments"):
         emulate(dataclasses.replace(img, neurons=nu), 5, "numpy")
+
+
+@pytest.mark.lava
+def test_validate_in_lava(tmp_path, capsys):
+    """``neuromap validate``: the compartments (DendriteLIF -> SomaLIF) and the engine in Lava's
+    NeuromapPlasticSparse, reading v of the dendrites (``v_in``) and of their somas (``v_soma_in``): v every step
+    and weights every 10 steps identical to the emulator's, while the weights learn (eta 500, 8 inputs)."""
+    img = _compiled(500.0)[1].image
+    img.save(tmp_path / "us")
+    code, out, err = run_cli(["validate", tmp_path / "us", "--steps", 1000, "--weight-every", 10, "--quiet"], capsys)
+    assert code == 0, out + err
+    assert out.strip().splitlines()[0].startswith("identical: 1000 steps, ")
+    run = emulate(img, 1000, "numpy", weight_every=1000)
+    k = next(k for k, p in enumerate(img.projections) if p.learning)
+    assert not np.array_equal(run.weights[k][-1], img.synapses["weight"][img.synapse_projections() == k])
