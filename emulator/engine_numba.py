@@ -85,6 +85,16 @@ def prefetch(typingctx, arr, idx):
 #: programs of at least this many run synapses (4 MB packed: beyond L2) prefetch their deliveries; smaller ones
 #: stay in cache, where listing the step's runs first only costs (the 0.1 M-synapse image: 4.8 -> 7.8 us/step)
 PREFETCH_MIN_SYNAPSES = 1 << 20
+#: ... and only when their runs hold this many synapses on average: short runs (the microcircuit's ~8, its
+#: inputs' 1) pay the list and the prefetches per run for little (its delivery 25 -> 85 us/step with them)
+PREFETCH_MIN_RUN = 16
+
+
+@numba.njit(inline="always")
+def _prefetching(n_runs, n_synapses):
+    """Whether the delivery of a program of ``n_runs`` runs and ``n_synapses`` run synapses lists its runs and
+    prefetches (:data:`PREFETCH_MIN_SYNAPSES`, :data:`PREFETCH_MIN_RUN`)."""
+    return n_synapses >= PREFETCH_MIN_SYNAPSES and n_synapses >= PREFETCH_MIN_RUN * n_runs
 #: runs ahead whose table entries (first synapse, delay, post base) are prefetched
 AHEAD_TABLES = 8
 #: runs ahead whose first 256 bytes of packed synapses are prefetched (their tables are cached by then)
@@ -408,7 +418,7 @@ def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_
     synapses are prefetched a few runs ahead (:func:`_prefetch_run`); the adds are the same, in the same order."""
     nn = 0
     ncol = 0
-    if run_packed.shape[0] < PREFETCH_MIN_SYNAPSES:      # cached anyway: no list, no prefetches
+    if not _prefetching(run_syn.shape[0] - 1, run_packed.shape[0]):      # cached anyway: no list, no prefetches
         for f in range(f0, f1):
             s = fired[f]
             for j in range(run_ptr[s], run_ptr[s + 1]):
@@ -482,7 +492,7 @@ def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_de
     ncol = 0
     js = _step_runs(fired, 0, nf, run_ptr)
     nj = js.shape[0]
-    far = run_packed.shape[0] >= PREFETCH_MIN_SYNAPSES
+    far = _prefetching(run_split.shape[0], run_packed.shape[0])
     for i in range(nj):
         if far and i + AHEAD_TABLES < nj:           # prefetches as _prefetch_run, in this thread's share of runs
             jt = js[i + AHEAD_TABLES]
@@ -597,7 +607,7 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
 @numba.njit(cache=True, nogil=True)
 def _deliver_share(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed):
     """The whole runs of the spikes ``fired[f0:f1]`` into ``ring`` (programs without slotted runs)."""
-    if run_packed.shape[0] < PREFETCH_MIN_SYNAPSES:
+    if not _prefetching(run_syn.shape[0] - 1, run_packed.shape[0]):
         for f in range(f0, f1):
             s = fired[f]
             for j in range(run_ptr[s], run_ptr[s + 1]):
