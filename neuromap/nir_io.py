@@ -515,8 +515,15 @@ def _flatten(graph: Any, prefix: str = "") -> _Graph:
         kind = type(node).__name__
         full = prefix + n
         if kind not in SUPPORTED_NODES:
-            raise NetworkFormatError(f"node {full!r} is a {kind}, which neuromap cannot import",
-                                     field=f"nodes.{full}", fix="supported NIR nodes: " + ", ".join(SUPPORTED_NODES))
+            why = ("" if kind != "Threshold" else
+                   " (a stateless Heaviside: it spikes iff this step's input exceeds the threshold, keeping no state; "
+                   "neuromap's lif and if carry v from step to step, and a lif that forgets within one step, "
+                   "exp(-dt/tau_m) = 0, has a propagator of 0: no input reaches v, so no neuron computes it exactly)")
+            raise NetworkFormatError(f"node {full!r} is a {kind}, which neuromap cannot import{why}",
+                                     field=f"nodes.{full}",
+                                     fix=("export the layer as a spiking neuron node (IF, LIF or CubaLIF); "
+                                          if kind == "Threshold" else "") + "supported NIR nodes: "
+                                     + ", ".join(SUPPORTED_NODES))
         if isinstance(node, nir.NIRGraph):
             sub = _flatten(node, full + ".")
             inner_in = [k for k, v in node.nodes.items() if isinstance(v, nir.Input)]

@@ -269,6 +269,7 @@ def test_bad_graphs_one_line_errors(make, needle):
     assert needle in msg and "\n" not in msg
     if "Threshold" in needle:
         assert "supported NIR nodes: Input, Output, IF, LIF, CubaLIF" in msg
+        assert "stateless Heaviside" in msg and "export the layer as a spiking neuron node" in msg
 
 
 def test_bad_files_and_models(tmp_path):
