@@ -2,10 +2,14 @@
 each tree (a subprocess with that tree on PYTHONPATH) and compares every image array by value (dtypes
 may differ: narrowing is allowed) and the image's scalar metadata.
 
-    python bench/image_identity.py OLD_TREE [NEW_TREE] [--placer sequential] [--random 4]
+    python bench/image_identity.py OLD_TREE [NEW_TREE] [--placer sequential] [--random 4] [--bytes]
+                                   [--extra brunel:10000,microcircuit:0.02] [--out image_identity]
 
-OLD_TREE e.g. from ``git worktree add /tmp/old 8569f5d``. Prints one line per network and writes
-bench/results/image_identity.json. Exit 1 if any image differs.
+OLD_TREE e.g. from ``git worktree add /tmp/old 8569f5d``. ``--bytes``: arrays must also have the same dtype
+and bytes (byte-identical images, not only equal values). ``--extra``: more networks, ``brunel:N``
+(bench/compile_scale.py's network of N neurons, 101 N synapses) and ``microcircuit:SCALE``
+(examples/microcircuit.py for examples/targets/loihi_microcircuit.toml). Prints one line per network and writes
+bench/results/<out>.json. Exit 1 if any image differs.
 """
 from __future__ import annotations
 
@@ -31,8 +35,25 @@ try:                      # trees from before the compile result (compile_networ
     from neuromap.toolchain import compile_network
 except ImportError:
     from neuromap.compiler import compile_network
-net = load_network(sys.argv[1])
-img = compile_network(net, target=sys.argv[2], placer=sys.argv[3])
+kw = {}
+if sys.argv[1].startswith("brunel:"):        # bench/compile_scale.py's network (builder of the NEW tree's bench)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("compile_scale_builder", sys.argv[5] + "/bench/compile_scale.py")
+    b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+    n = int(sys.argv[1].split(":")[1])
+    net, target = b.brunel(n), b.target_for(n)
+elif sys.argv[1].startswith("microcircuit:"):
+    sys.path.insert(0, sys.argv[5] + "/examples")
+    import microcircuit
+    from neuromap.targets import load_target
+    net = microcircuit.build(float(sys.argv[1].split(":")[1]))
+    target = load_target(sys.argv[5] + "/examples/targets/loihi_microcircuit.toml")
+    kw = {"rate_check": "never"}
+else:
+    net, target = load_network(sys.argv[1]), sys.argv[2]
+if sys.argv[3] == "cpsat":                   # the deterministic default placer (same result every run)
+    kw.update(deterministic=True, time_limit=5)
+img = compile_network(net, target=target, placer=sys.argv[3], **kw)
 img = getattr(img, "image", img)
 arrs = img.arrays()
 meta = dict(n_cores=img.n_cores, projections=[(p.name, p.weight_exp, p.num_weight_bits, p.sign_mode, p.storage)
@@ -96,12 +117,13 @@ def random_network(seed: int, path: Path) -> None:
 
 def compile_with(tree: Path, network: str, target: str, placer: str, out: Path) -> str | None:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    r = subprocess.run([sys.executable, "-c", _CHILD, network, target, placer, str(out)], env=env, cwd=str(tree),
+    r = subprocess.run([sys.executable, "-c", _CHILD, network, target, placer, str(out), str(ROOT)], env=env,
+                       cwd=str(tree),
                        capture_output=True, text=True)
     return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
-def compare(a: Path, b: Path) -> list[str]:
+def compare(a: Path, b: Path, same_bytes: bool = False) -> list[str]:
     diffs = []
     with np.load(a) as za, np.load(b) as zb:
         if str(za["__meta__"]) != str(zb["__meta__"]):
@@ -115,6 +137,8 @@ def compare(a: Path, b: Path) -> list[str]:
             x, y = za[k], zb[k]
             if x.shape != y.shape or not np.array_equal(x, y, equal_nan=x.dtype.kind == "f" and y.dtype.kind == "f"):
                 diffs.append(k)
+            elif same_bytes and (x.dtype != y.dtype or x.tobytes() != y.tobytes()):
+                diffs.append(f"{k} (bytes: {x.dtype} vs {y.dtype})")
     return diffs
 
 
@@ -124,9 +148,14 @@ def main(argv=None) -> int:
     ap.add_argument("new", nargs="?", default=str(ROOT))
     ap.add_argument("--placer", default="sequential")
     ap.add_argument("--random", type=int, default=4)
+    ap.add_argument("--bytes", action="store_true", help="also require the same dtypes and bytes")
+    ap.add_argument("--extra", default="", help="more networks: brunel:N,microcircuit:SCALE")
+    ap.add_argument("--no-examples", action="store_true", help="only the --extra and --random networks")
+    ap.add_argument("--out", default="image_identity", help="results file name in bench/results (.json)")
     a = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="identity."))
-    nets = [(str(ROOT / e), TARGET_OF.get(e, "loihi"), e) for e in EXAMPLES]
+    nets = [] if a.no_examples else [(str(ROOT / e), TARGET_OF.get(e, "loihi"), e) for e in EXAMPLES]
+    nets += [(x, "-", x.replace(":", "_").replace(".", "p")) for x in a.extra.split(",") if x]
     for s in range(a.random):
         p = work / f"random{s}.yaml"
         random_network(s, p)
@@ -141,7 +170,7 @@ def main(argv=None) -> int:
             row = {"network": name, "status": f"both refused ({res['old']})" if status == "identical"
                    else "different", "old_error": res["old"], "new_error": res["new"]}
         else:
-            d = compare(work / f"old.{Path(name).stem}.npz", work / f"new.{Path(name).stem}.npz")
+            d = compare(work / f"old.{Path(name).stem}.npz", work / f"new.{Path(name).stem}.npz", a.bytes)
             row = {"network": name, "status": "identical" if not d else "different", "differs": d}
             if d:   # is the old image valid under the new tree's verifier (one capacity accounting)?
                 r = subprocess.run([sys.executable, "-c", _CHECK, str(work / f"old.{Path(name).stem}.img")],
@@ -152,8 +181,9 @@ def main(argv=None) -> int:
                     row["status"] = "different: the old image is refused by the new verifier"
         rows.append(row)
         print(json.dumps(row))
-    out = ROOT / "bench" / "results" / "image_identity.json"
-    out.write_text(json.dumps({"old": a.old, "new": a.new, "placer": a.placer, "rows": rows}, indent=1) + "\n")
+    out = ROOT / "bench" / "results" / f"{a.out}.json"
+    out.write_text(json.dumps({"old": a.old, "new": a.new, "placer": a.placer, "bytes": a.bytes, "rows": rows},
+                              indent=1) + "\n")
     return 0 if all(r["status"] != "different" for r in rows) else 1
 
 

@@ -17,8 +17,9 @@ times (medians), the other configurations run once; the 1-min load average befor
 Times cover the time loop and its setup (the one process's prepare/flatten, the ranks' programs), not the
 image load nor loading numba's cached kernels (a 2-step run first); ranks meet at a barrier before and after.
 Per rank: compute (engine chunks: LIF update, local
-delivery, inputs), deferred delivery (exchanged spikes), exchange (``MPI_Allgatherv``, waiting for the slowest
-rank included), bytes sent/received per step, peak RSS and the bytes of its programs. Every run's spikes,
+delivery, inputs), deferred delivery (exchanged spikes), exchange (``MPI_Alltoallv``, waiting for the slowest
+rank included), bytes sent/received per step, the finish (gathers to rank 0, the merge of the spike records),
+peak RSS at the end of the loop and overall, and the bytes of its programs. Every run's spikes,
 final u/v and counters are digested: the K-rank runs must equal the one-process run bit for bit.
 
 ``python -m bench.mpi_scaling [--steps 1000] [--repeats 3] [--ks 1,2] [--over 3,4] [--images a,b]``
@@ -195,6 +196,7 @@ def run_image(name: str, steps: int, repeats: int, ks, over) -> dict:
                             "bytes_sent_per_step": round(med("bytes_sent") / steps, 1),
                             "bytes_received_per_step": round(med("bytes_received") / steps, 1),
                             "exchanges_per_step": round(med("intervals") / steps, 4),
+                            "finish_s": round(med("finish_s"), 2), "peak_rss_loop_mb": med("peak_rss_loop_mb"),
                             "program_mb": round(rk[0]["program_bytes"] / 2 ** 20, 1),
                             "rss_after_load_mb": med("rss_after_load_mb"), "peak_rss_mb": med("peak_rss_mb")})
             row["ranks"] = per
@@ -235,15 +237,16 @@ def markdown(res: dict) -> str:
                 lines.append(f"| {cname} | {row['ms_per_step']} | {row['speedup_vs_one_process_1thread']} | "
                              f"{row['ms_per_step_runs']} | {row['load_1min_before_runs']} |")
         lines += ["", "| run | rank | neurons | synapses | deferred syn | exchange every | setup s | compute ms/step | "
-                  "deferred ms/step | exchange ms/step | bytes sent/step | programs MB | RSS after load MB | "
-                  "peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "deferred ms/step | exchange ms/step | bytes sent/step | finish s | programs MB | "
+                  "RSS after load MB | peak RSS in the loop MB | peak RSS MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for cname, row in r.items():
             for k, x in enumerate(row.get("ranks", []) if isinstance(row, dict) else []):
                 lines.append(f"| {cname} | {k} | {x['neurons']} | {x['synapses']} | {x['deferred_synapses']} | "
                              f"{x['exchange_every_steps']} | {x['setup_s']} | {x['compute_ms_per_step']} | "
                              f"{x['deferred_ms_per_step']} | {x['exchange_ms_per_step']} | "
-                             f"{x['bytes_sent_per_step']} | {x['program_mb']} | {x['rss_after_load_mb']} | "
-                             f"{x['peak_rss_mb']} |")
+                             f"{x['bytes_sent_per_step']} | {x['finish_s']} | {x['program_mb']} | "
+                             f"{x['rss_after_load_mb']} | {x['peak_rss_loop_mb']} | {x['peak_rss_mb']} |")
         for cname in ("one_1thread", "one_default_threads"):
             if cname in r:
                 lines.append(f"\n{cname}: RSS after loading the image {r[cname]['rss_after_load_mb']} MB, "

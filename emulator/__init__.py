@@ -64,7 +64,12 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
 def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
                       progress=None, weight_every: int | None = None, threads: int | None = None) -> RawRun:
     """:func:`emulate` for ``loihi_lif`` cores (static images on the chunked engines, plastic ones on
-    :mod:`emulator.plastic`)."""
+    :mod:`emulator.plastic`). Images with dendrite compartments (``neurons.join_parent``,
+    :mod:`emulator.compartments`) run on the numpy engine's loop under either engine name, on one thread."""
+    _engine(engine)
+    joined = (image.join_parent if isinstance(image, Program) else loihi_lif.join_parents(image)) is not None
+    if joined:
+        engine, threads = "numpy", None
     run_chunk = _engine(engine)
     if isinstance(image, Image) and any(pm.learning for pm in image.projections):
         pr = np.ascontiguousarray(_image_probe(image) if probe is None else probe, dtype=np.int64)

@@ -164,6 +164,16 @@ def trace_probes(k, probe, u, v, trace_u, trace_v):
 
 
 @numba.njit(inline="always")
+def update_u(N, a_in, u, decay_u, shift, act, half):
+    """Step 1-3 of :mod:`emulator.lif` for every neuron: u decays, takes ``a_in << act`` and wraps once; ``a_in``
+    (the ring row) is cleared. Branch-free: LLVM vectorizes it."""
+    for n in range(N):
+        x = _wrap32(_decay_any(u[n], decay_u[n], shift) + _wrap32(np.int64(a_in[n]) << act))
+        u[n] = x - 2 * half if x > half else (x + 2 * half if x <= -half else x)
+    a_in[:] = 0
+
+
+@numba.njit(inline="always")
 def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
                core_spikes, fired):
     """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` with the widths of ``arith``
@@ -179,14 +189,17 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
     act = arith[1]
     half = arith[2]
     lim = arith[3]
-    a_in = ring[base:base + N]
-    for n in range(N):
-        x = _wrap32(_decay_any(u[n], decay_u[n], shift) + _wrap32(np.int64(a_in[n]) << act))
-        u[n] = x - 2 * half if x > half else (x + 2 * half if x <= -half else x)
-    a_in[:] = 0
+    update_u(N, ring[base:base + N], u, decay_u, shift, act, half)
     for n in range(N):
         vv = min(max(_wrap32(_decay_any(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
         v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
+    return fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired)
+
+
+@numba.njit(inline="always")
+def fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired):
+    """Step 6 of :mod:`emulator.lif` and the refractory start: threshold test, reset, spike list and per-core
+    counts; returns the number of spikes."""
     nf = 0
     for n in range(N):                                    # branch-free: spikes are often unpredictable
         fired[nf] = n
@@ -316,8 +329,11 @@ def _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes):
 
 
 @numba.njit(inline="always")
-def _notes_due(fired, f0, f1, src_notes):
-    """Most notes the spikes ``fired[f0:f1]`` can make (:func:`_add_shifted`): their slotted run synapses."""
+def notes_due(fired, f0, f1, src_notes):
+    """Most notes the spikes ``fired[f0:f1]`` can make (:func:`_add_shifted`): their slotted run synapses
+    (``src_notes[s]``: source s's slotted run synapses, :func:`emulator.program.flatten`). Public for callers that
+    deliver through :func:`deliver_runs` themselves (:mod:`emulator.sharded`): size ``notes`` with :func:`room`
+    before each step's delivery."""
     n = 0
     for f in range(f0, f1):
         n += src_notes[fired[f]]
@@ -325,9 +341,10 @@ def _notes_due(fired, f0, f1, src_notes):
 
 
 @numba.njit(nogil=True)
-def _room(notes, need):
-    """``notes`` if it holds ``need`` rows, else a new (2 x need, 2) array (called once per step, never per
-    event: an array that may be replaced inside the event loop costs reference counting per event)."""
+def room(notes, need):
+    """``notes`` if it holds ``need`` rows (:func:`notes_due`), else a new (2 x need, 2) int64 array (called once
+    per step, never per event: an array that may be replaced inside the event loop costs reference counting per
+    event). Public with :func:`notes_due` and :func:`carry`."""
     if need <= notes.shape[0]:
         return notes
     return np.empty((2 * need, 2), np.int64)
@@ -362,9 +379,12 @@ def _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, 
 
 
 @numba.njit(inline="always")
-def _carry(notes, nn, ncol, ring, slot_acc, slot_mark):
-    """After a step's deliveries: every slot with two or more noted remainders adds its carry
-    ``floor(sum of remainders / 2**shift)`` into its ring entry (``slot_acc`` sums them); marks cleared."""
+def carry(notes, nn, ncol, ring, slot_acc, slot_mark):
+    """After a step's deliveries (:func:`deliver_runs` returned ``(nn, ncol)``): every dendrite slot with two or
+    more noted remainders adds its carry ``floor(sum of remainders / 2**shift)`` into its ring entry
+    (``slot_acc`` sums them); marks cleared. Call it once per step, after every spike of the step was
+    delivered (a slot must see all its spikes of the step: :mod:`emulator.sharded` delivers all received spikes
+    of a step with one :func:`deliver_runs` call and then one ``carry``)."""
     if ncol > 0:
         for i in range(nn):
             sl = notes[i, 0] >> 8
@@ -378,6 +398,9 @@ def _carry(notes, nn, ncol, ring, slot_acc, slot_mark):
                 slot_mark[sl] = 3                     # its carry is in: the slot's other notes skip it
     for i in range(nn):
         slot_mark[notes[i, 0] >> 8] = 0
+
+
+_notes_due, _room, _carry = notes_due, room, carry     # the engine's own (older) names
 
 
 @numba.njit(inline="always")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from emulator.compartments import joined_lif
 from emulator.engine_numba import lif_step
 from emulator.program import Program, concat_ranges
 from emulator.state import ChunkOut, State
@@ -14,14 +15,20 @@ from emulator.state import ChunkOut, State
 def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, in_ids: np.ndarray,
               probe: np.ndarray, out: ChunkOut) -> None:
     """Run steps ``t0 .. t0+n_steps-1``; input spikes of step ``t0+k`` are ``in_ids[in_ptr[k]:in_ptr[k+1]]``;
-    spikes appended to ``out`` (:class:`emulator.state.ChunkOut`) from row ``out.n_spikes`` on."""
+    spikes appended to ``out`` (:class:`emulator.state.ChunkOut`) from row ``out.n_spikes`` on. Programs with
+    dendrite compartments (``p.join_parent``) update their neurons with
+    :func:`emulator.compartments.joined_lif_step`."""
+    if p.join_parent is not None:
+        lif = joined_lif(p.join_parent)
+    else:
+        lif = lif_step
     N, D = p.n_neurons, p.ring_len
     n_spk = out.n_spikes
     ring = st.ring.reshape(-1)
     buf = np.empty(N, np.int64)
     for k in range(n_steps):
         t = t0 + k
-        nf = lif_step(t, N, (t % D) * N, ring, st.u, st.v, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
+        nf = lif(t, N, (t % D) * N, ring, st.u, st.v, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
                       p.ref_period, st.ref_until, p.neuron_core, st.core_spikes, buf)   # core_spikes counted
         fired = buf[:nf].copy()
         out.trace_u[k] = st.u[probe]

@@ -96,6 +96,8 @@ class Program:
     # threaded delivery (:func:`split_runs`): thread k owns neurons post_bounds[k] .. post_bounds[k+1]-1
     post_bounds: np.ndarray = None     # T+1 int64, ascending, 0 .. N
     run_split: np.ndarray = None       # (G, T+1) int64: first synapse of run j whose post >= post_bounds[k]
+    #: N int64 ``neurons.join_parent`` (dendrite compartments, :mod:`emulator.compartments`); None: no joins
+    join_parent: np.ndarray = None
 
 
 def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -296,10 +298,14 @@ def prepare(image: Image) -> Program:
     p = image.inputs["poisson_p"]
     ar = image.arithmetic
     poisson_ids = np.flatnonzero(~np.isnan(p))
+    join_parent = loihi_lif.join_parents(image)
+    vth = _i64(nu["vth"]) << ar.threshold_shift
+    if join_parent is not None:           # a dendrite never spikes: threshold at the v limit (v > L never holds)
+        vth[join_parent >= 0] = ar.v_limit
     return Program(
         n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
         **decay_factors(ar.decay_unity - (_i64(nu["du"]) + 1), ar.decay_unity - _i64(nu["dv"]), ar.decay_bits),
-        vth=_i64(nu["vth"]) << ar.threshold_shift, arith=arith_vector(ar),
+        vth=vth, arith=arith_vector(ar),
         bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
         ref_period=_i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64),
         u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
@@ -313,7 +319,7 @@ def prepare(image: Image) -> Program:
         slot_post=_i64(uniq[:, 1]), slot_delay=_i64(uniq[:, 2]), slot_shift=-exps[uniq[:, 0]],
         spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
         poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
-        seed=int(image.seed))
+        seed=int(image.seed), join_parent=join_parent)
 
 
 def decay_factors(fu: np.ndarray, fv: np.ndarray, decay_bits: int) -> dict[str, np.ndarray]:
@@ -352,13 +358,25 @@ def _slots(proj: np.ndarray, post: np.ndarray, delay: np.ndarray, n_neurons: int
 
 def _axon_delay(syn_ptr: np.ndarray, delay: np.ndarray) -> np.ndarray:
     """Per axon: the delay all its synapses share, or -1 when they differ (or the axon has none)."""
+    return _axon_delay_kernel(np.ascontiguousarray(syn_ptr, np.int64), np.ascontiguousarray(delay))
+
+
+@numba.njit(cache=True, nogil=True)
+def _axon_delay_kernel(syn_ptr, delay):
+    """:func:`_axon_delay` in one pass (``np.minimum.reduceat`` per axon cost seconds on images of about one
+    synapse per axon)."""
     A = syn_ptr.shape[0] - 1
     out = np.full(A, -1, np.int64)
-    n = np.diff(syn_ptr)
-    has = np.flatnonzero(n > 0)
-    if has.size:
-        d = delay.astype(np.int64)
-        lo = np.minimum.reduceat(d, syn_ptr[has])
-        hi = np.maximum.reduceat(d, syn_ptr[has])
-        out[has] = np.where(lo == hi, lo, -1)
+    for a in range(A):
+        lo = syn_ptr[a]
+        hi = syn_ptr[a + 1]
+        if hi > lo:
+            d = delay[lo]
+            same = True
+            for q in range(lo + 1, hi):
+                if delay[q] != d:
+                    same = False
+                    break
+            if same:
+                out[a] = d
     return out

@@ -46,7 +46,7 @@ import numpy as np
 
 import emulator
 from emulator import engine_numba, engine_numpy
-from emulator.engine_numba import _carry, _notes_due, _room, deliver, deliver_runs, ring_rows
+from emulator.engine_numba import carry, deliver, deliver_runs, notes_due, ring_rows, room
 from emulator.inputs import InputSchedule
 from emulator.plastic import PlasticProjection, learn_step, record_weights
 from emulator.program import Program, concat_ranges, flatten, prepare
@@ -330,16 +330,16 @@ def _deliver_deferred_runs(t0, n_steps, ptr, fired, D, N, ring, run_ptr, run_syn
                            run_packed, run_slot, src_notes, slot_acc, slot_mark):
     """The exchanged spikes of steps ``t0 .. t0+n_steps-1`` (step k: ``fired[ptr[k]:ptr[k+1]]``, deferred
     source ids) through the deferred program's delivery runs into the ring (:func:`emulator.engine_numba.deliver_runs`),
-    the dendrite slots' carries settled per step (:func:`emulator.engine_numba._carry`)."""
+    the dendrite slots' carries settled per step (:func:`emulator.engine_numba.carry`)."""
     notes = np.empty((256, 2), np.int64)
     row_off = np.empty(D, np.int64)
     for k in range(n_steps):
         ring_rows(t0 + k, D, N, row_off)
         if run_slot.shape[0]:
-            notes = _room(notes, _notes_due(fired, ptr[k], ptr[k + 1], src_notes))
+            notes = room(notes, notes_due(fired, ptr[k], ptr[k + 1], src_notes))
         nn, ncol = deliver_runs(fired, ptr[k], ptr[k + 1], row_off, ring, run_ptr, run_syn, run_delay, run_shift,
                                 run_post_base, run_packed, run_slot, slot_mark, notes)
-        _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
+        carry(notes, nn, ncol, ring, slot_acc, slot_mark)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -507,6 +507,17 @@ class ShardStats:
     bytes_sent: int = 0
     bytes_received: int = 0
     program_bytes: int = 0
+    finish_s: float = 0.0         # after the loop: counters, gathers to rank 0, the merge of the spike records
+    peak_rss_loop_mb: float = 0.0  # the process's peak RSS at the end of the loop (before the gathers)
+
+
+def _peak_rss_mb() -> float:
+    """The process's peak resident set so far (MB; 0 where the ``resource`` module is missing)."""
+    try:
+        import resource  # lazy: Unix only
+    except ImportError:
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _nbytes(p: Program) -> int:
@@ -603,6 +614,53 @@ def exchange_plan(sh: Shard, rp: RankPrograms, comm) -> ExchangePlan:
                         own_map.astype(np.int64))
 
 
+@numba.njit(cache=True, nogil=True)
+def _link_keys(src_ptr, route_core, src_core, src_spikes, C, keys, vals, w):
+    """Per route entry r of a source s that spiked: key ``src_core[s] * C + route_core[r]`` and count
+    ``src_spikes[s]`` into ``keys``/``vals`` from ``w`` on; returns the new ``w``."""
+    for s in range(src_spikes.shape[0]):
+        c = src_spikes[s]
+        if c == 0:
+            continue
+        base = src_core[s] * C
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            keys[w] = base + route_core[r]
+            vals[w] = c
+            w += 1
+    return w
+
+
+@numba.njit(cache=True, nogil=True)
+def _sum_sorted(keys, vals):
+    """Sorted ``keys`` with repeats -> (distinct keys, summed vals)."""
+    n = keys.shape[0]
+    ok = np.empty(n, np.int64)
+    ov = np.empty(n, np.int64)
+    m = -1
+    for i in range(n):
+        if m >= 0 and ok[m] == keys[i]:
+            ov[m] += vals[i]
+        else:
+            m += 1
+            ok[m] = keys[i]
+            ov[m] = vals[i]
+    return ok[:m + 1], ov[:m + 1]
+
+
+def _link_entries(C: int, *programs) -> tuple[np.ndarray, np.ndarray]:
+    """The per-link counters of a rank (``link_spikes[src core, route core]``: spikes per source times its route
+    entries, :func:`emulator.engine_numba.add_link_spikes`) as sparse (flat index into the (C+1, C) counters,
+    count) pairs: a rank's are only the columns of its own cores, and rank 0 adds them into the one array."""
+    cap = sum(int(sp[-1]) if sp.size else 0 for sp, _, _, _ in programs)
+    keys = np.empty(cap, np.int64)
+    vals = np.empty(cap, np.int64)
+    w = 0
+    for src_ptr, route_core, src_core, spikes in programs:
+        w = _link_keys(src_ptr, route_core, src_core, spikes, C, keys, vals, w)
+    order = np.argsort(keys[:w], kind="stable")
+    return _sum_sorted(keys[order], vals[order])
+
+
 def _grow(a: np.ndarray, need: int) -> np.ndarray:
     if a.shape[0] >= need:
         return a
@@ -622,6 +680,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         raise ImageError(f"sharded runs emulate loihi_lif cores only (image has {img.core_kinds})")
     if engine not in ("numba", "numpy"):
         raise ImageError(f"unknown emulator engine {engine!r} (use numba or numpy)")
+    if "join_parent" in img.neurons and loihi_lif.join_parents(img) is not None:
+        raise ImageError("image neurons.join_parent: sharded runs do not emulate dendrite compartments yet: "
+                         "run this image on one process")
     if img.convs:
         raise ImageError("sharded runs do not expand shared-weight convolution sections (image conv) yet: "
                          "run this image on one process")
@@ -687,7 +748,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     spk = np.zeros(N + I, bool) if projs else None
     v_all = np.zeros(N, np.int64) if projs else None
     rec_steps, rec_w = [], {pp.index: [] for pp in projs}
-    stats.setup_s = time.perf_counter() - t_setup
+    _pack(out.spikes, 0, n, 0, 1, plan.send_ptr, plan.send_dest, plan.send_pos, plan.active)  # compiled/loaded
+    stats.setup_s = time.perf_counter() - t_setup                # in set-up, also by one rank (neuromap.warmup)
     t0 = 0
     while t0 < steps:
         k_n = min(interval, steps - t0)
@@ -743,11 +805,18 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         t0 += k_n
         if progress is not None and comm.rank == 0:
             progress(t0, steps)
-    if engine == "numba":
-        engine_numba.fold_link_spikes(pl, st)
-    link = st.link_spikes
-    engine_numba.add_link_spikes(pd.src_ptr, pd.route_core, np.concatenate([np.zeros(n, np.int64), rp.dsrc_core]),
-                                 np.concatenate([np.zeros(n, np.int64), dsrc_spikes]), link)
+    t_finish = time.perf_counter()
+    stats.peak_rss_loop_mb = _peak_rss_mb()
+    dsrc_core = np.concatenate([np.zeros(n, np.int64), rp.dsrc_core])
+    dsrc_spikes = np.concatenate([np.zeros(n, np.int64), dsrc_spikes])
+    if pl.run_ptr is not None:     # delivery runs: link counters from the per-source counts, sparse
+        link = _link_entries(img.n_cores, (pl.src_ptr, pl.route_core, pl.src_core, st.src_spikes),
+                             (pd.src_ptr, pd.route_core, dsrc_core, dsrc_spikes))
+    else:                          # the route walk counted into the state's (C+1, C) counters
+        engine_numba.add_link_spikes(pd.src_ptr, pd.route_core, dsrc_core, dsrc_spikes, st.link_spikes)
+        keys = np.flatnonzero(st.link_spikes)
+        link = (keys, st.link_spikes.reshape(-1)[keys])
+    st.link_spikes = None
     del out, ring
     st.ring = None                                     # the state's largest array, not needed any more
     part = {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": us[:, col_user], "v": vs[:, col_user],
@@ -759,13 +828,16 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     parts = comm.gather(part)
     gids, gcounts = comm.gather_array(rec_gid[:n_rec])
     if comm.rank != 0:
+        stats.finish_s = time.perf_counter() - t_finish
         return None, stats
     del rec_gid
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
     spikes = np.empty((gids.size + n_in, 2), np.int64)
     _merge_records(steps, cnt, gids, _offsets(gcounts), in_cnt, in_gid[:n_in], spikes)
     del gids
-    return _assemble(img, N, steps, probe, parts, spikes, projs), stats
+    raw = _assemble(img, N, steps, probe, parts, spikes, projs)
+    stats.finish_s = time.perf_counter() - t_finish
+    return raw, stats
 
 
 def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, spikes: np.ndarray,
@@ -783,7 +855,8 @@ def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, sp
         v[:, p["probe_cols"]] = p["v"]
         fu[p["nid"]], fv[p["nid"]] = p["final_u"], p["final_v"]
         core += p["core_spikes"]
-        link += p["link_spikes"]
+        keys, counts = p["link_spikes"]
+        link.reshape(-1)[keys] += counts          # a rank counts only the route entries into its own cores
         for k, (gid, w) in p["weights"].items():
             pieces.setdefault(k, []).append((gid, w))
         if p["rec_steps"].size:

@@ -111,7 +111,8 @@ class Projection:
     """Synapses from population ``pre`` to population ``post``, one entry per synapse.
 
     Arrays are aligned, length ``n_synapses``: ``pre_idx``/``post_idx`` (int64
-    neuron indices), ``weight`` (float64; integer-valued for hardware units),
+    neuron indices), ``weight`` (float64; integer-valued for hardware units; the quantize pass's networks
+    hold their integer mantissas as an integer array, int16: read weights with ``np.asarray(w, float)``),
     ``delay`` (int64 steps >= 1). ``target`` names the receptor channels each
     spike drives (keys of the post model's ``TARGETS``, e.g. ``exc``, ``inh``,
     ``ampa``, ``nmda``; ``exc`` only for a model without ``TARGETS``; several =

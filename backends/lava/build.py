@@ -78,7 +78,7 @@ def make_connection(c: Connection, message_bits: int = 0):
         from backends.lava.procs.plastic_connection import NeuromapPlasticSparse
         return NeuromapPlasticSparse(shape=c.shape, rows=c.rows, cols=c.cols, weights=c.weights, delays=c.delays,
                                      weight_exp=c.weight_exp, learning=c.learning,
-                                     learning_arrays=c.learning_arrays, name=c.name)
+                                     learning_arrays=c.learning_arrays, name=c.name, controller=c.controller)
     if c.learning:
         return make_learning_connection(c, kw)
     if c.dense:
@@ -176,10 +176,18 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
             third[c.post] = c
     rules = {k: learning_rule(c) for k, c in third.items()}
 
+    somas = {g.join_to for g in plan.groups if g.join_to is not None}
+
     def lif(k, g):
         kw = dict(shape=(g.size,), du=g.du, dv=g.dv, vth=g.vth, bias_mant=g.bias_mant.astype(np.int32),
                   bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32), v=g.v_init.astype(np.int32),
                   name=g.name)
+        if g.join_to is not None or k in somas:    # dendrite compartments and their soma
+            if k in third:
+                raise ImageError(f"neuron group {g.name!r}: a compartment of a joined neuron cannot also be the post "
+                                 "of a host-written three-factor rule in Lava; run on the emulator")
+            from backends.lava.procs import compartments  # lazy: imports lava (optional)
+            return (compartments.DendriteLIF if g.join_to is not None else compartments.SomaLIF)(**kw)
         if k in third:           # the R-STDP post neuron (its y1 filter, the third factor)
             from backends.lava.procs.third_factor_lif import ThirdFactorLIF  # lazy: imports lava (optional)
             lr = third[k].learning
@@ -187,6 +195,9 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
                                   post_tau=lr["post_tau"])
         return _lif_class(g, k in vpost)(**kw, **({} if g.refractory is None else {"refractory": g.refractory}))
     lifs = [lif(k, g) for k, g in enumerate(plan.groups)]
+    for g, proc in zip(plan.groups, lifs):   # a dendrite's v of the step into its soma's v update (join ADD)
+        if g.join_to is not None:
+            proc.v_out.connect(lifs[g.join_to].v_join_in)
     rewards = []
     for k, c in third.items():   # the host-written third factor, one value per neuron and step
         rew = SpikeSource(data=third_factor_raster(c, steps))
@@ -211,6 +222,12 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
             lifs[c.post].s_out.connect(proc.s_in_bap)
         if c.reads_v:   # clopath reads the post membrane v
             lifs[c.post].v_out.connect(proc.v_in)
+        if c.reads_soma_v:   # loihi3f_us also reads the v of the dendrite posts' somas
+            soma = plan.groups[c.post].join_to
+            if soma is None:
+                raise ImageError(f"plastic connection {c.name!r}: its rule reads the somas of dendrite compartments, "
+                                 f"but group {plan.groups[c.post].name!r} holds no dendrites (recompile)")
+            lifs[soma].v_out.connect(proc.v_soma_in)
         conns.append(proc)
     for c in plan.conv_connections:   # shared weights: lava.proc.conv on (W, H, C) views of the groups' spikes
         doing(f"creating conv process {c.name!r}")

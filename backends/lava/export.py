@@ -270,6 +270,9 @@ def _arrays(plan: LavaPlan, syn_proj: np.ndarray) -> dict[str, np.ndarray]:
             out[f"c{k}.pos"] = plastic_positions(syn_proj, c)
         for name, a in c.learning_arrays.items():       # seed-rule tables (image synapse / neuron order)
             out[f"c{k}.la.{name}"] = np.asarray(a)
+        if c.controller is not None:                    # embedded-core controller (neuromap.embedded)
+            for name, a in c.controller.arrays.items():
+                out[f"c{k}.ctl.{name}"] = np.asarray(a)
     return out
 
 
@@ -283,6 +286,9 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
         L.insert(0, "    # neuromap's integer rule engines as a Lava process (fixed_pt), LIFs that also send v\n"
                     "    from backends.lava.procs.plastic_connection import (LIFRefractoryWithV, LIFWithV,\n"
                     "                                                        NeuromapPlasticSparse)")
+    if any(c.controller is not None for c in plan.connections):
+        L.insert(0, "    # embedded-core controllers, run by the plastic connection between steps (neuromap.embedded)\n"
+                    "    from neuromap.embedded import ControllerMap")
     for k, g in enumerate(plan.groups):
         first, last = int(g.neurons.min()), int(g.neurons.max())
         L.append(f"    # {comment(g.name)}: population {comment(g.population)}, {g.size} neurons "
@@ -315,9 +321,16 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
         cls = ("Dense" if c.dense else "Sparse")
         if c.seed_rule:
             arrays = "{" + ", ".join(f"{literal(n)}: A[{literal(f'c{k}.la.{n}')}]" for n in c.learning_arrays) + "}"
+            ctl = ""
+            if c.controller is not None:                # kind, ints and arrays only: literals and npz keys
+                cm = c.controller
+                carr = "{" + ", ".join(f"{literal(n)}: A[{literal(f'c{k}.ctl.{n}')}]" for n in cm.arrays) + "}"
+                fields = literal({str(n): int(v) for n, v in cm.fields.items()})
+                ctl = (f",\n        controller=ControllerMap({literal(cm.kind)}, {int(cm.projection)}, "
+                       f"{int(cm.period)}, {fields}, {carr})")
             L.append(f"    c{k} = NeuromapPlasticSparse(shape={shape}, rows=A['c{k}.rows'], cols=A['c{k}.cols'], "
                      f"weights=A['c{k}.weights'],\n        delays=A['c{k}.delays'], weight_exp={c.weight_exp}, "
-                     f"name={literal(c.name)}, learning_arrays={arrays},\n        learning={literal(c.learning)})"
+                     f"name={literal(c.name)}, learning_arrays={arrays},\n        learning={literal(c.learning)}{ctl})"
                      f"  # {c.rows.size} plastic synapses, engine {comment(c.learning['engine'])}")
             L.append(f"    {pre}.s_out.connect(c{k}.s_in)\n    c{k}.a_out.connect(g{c.post}.a_in)")
             L.append(f"    g{c.post}.s_out.connect(c{k}.s_in_bap)  # post spikes of the step")
@@ -380,6 +393,11 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
     if third:
         raise NeuromapError(f"{path}: connection {third[0]!r} uses three-factor learning (engine loihi3f), which "
                             "export-lava does not write; run it in Lava with `neuromap run -b lava` or `validate`")
+    joined = [g.name for g in plan.groups if g.join_to is not None]
+    if joined:
+        raise NeuromapError(f"{path}: neuron group {joined[0]!r} holds dendrite compartments (neurons.join_parent), "
+                            "which export-lava does not write; run it in Lava with `neuromap run -b lava` or "
+                            "`validate`")
     npz = path.with_suffix(".npz")
     text = _HEADER.format(network=doc_text(image.network_name), hash=doc_text(image.source_hash[:12] or "-"),
                           n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,9 @@ class NeuronGroup:
     #: int32 refractory steps per neuron (``neurons.refractory``), None when all 0: then the group is a
     #: plain Lava ``LIF``, otherwise ``backends.lava.procs.lif_refractory.LIFRefractoryFixed``
     refractory: np.ndarray | None = None
+    #: dendrite compartments (``neurons.join_parent``): the index of the group whose neuron i this group's neuron i
+    #: joins (``backends.lava.procs.compartments.DendriteLIF`` -> ``SomaLIF``); None: not dendrites
+    join_to: int | None = None
 
     @property
     def size(self) -> int:
@@ -117,6 +121,9 @@ class Connection:
     learning: dict | None = None      # the projection's image learning dict or None
     #: seed-rule engines (not ``loihi``): the projection's ``learning_arrays``; entries are in image synapse order
     learning_arrays: dict = field(default_factory=dict)
+    #: the projection's embedded-core controller (``neuromap.embedded.ControllerMap``), run by the seed-rule
+    #: connection's model between steps (Lava 0.10's CPU backend has no embedded cores); None without one
+    controller: Any = None
 
     @property
     def seed_rule(self) -> bool:
@@ -132,6 +139,12 @@ class Connection:
     def reads_v(self) -> bool:
         """A seed-rule engine that reads the post neurons' v (its post LIF must send v)."""
         return self.seed_rule and learning_engines.engine(self.learning, "plastic connection").READS_V
+
+    @property
+    def reads_soma_v(self) -> bool:
+        """A seed-rule engine that also reads the v of its dendrite posts' somas (``loihi3f_us``)."""
+        return self.reads_v and bool(getattr(learning_engines.engine(self.learning, "plastic connection"),
+                                             "READS_SOMA_V", False))
 
     @property
     def complete(self) -> bool:
@@ -243,7 +256,27 @@ def _neuron_groups(image: Image) -> list[NeuronGroup]:
                                       nu["bias_mant"][sel].astype(np.int16), nu["bias_exp"][sel].astype(np.int8),
                                       nu["u_init"][sel].astype(np.int32), nu["v_init"][sel].astype(np.int32),
                                       refr if refr is not None and refr.any() else None))
+    if "join_parent" in nu and np.any(nu["join_parent"] >= 0):
+        _join_groups(groups, _i64(nu["join_parent"]))
     return groups
+
+
+def _join_groups(groups: list[NeuronGroup], parent: np.ndarray) -> None:
+    """Set ``join_to`` of every dendrite group: its neurons must join, in order, all neurons of one group (Lava
+    connects the dendrites' ``v_out`` to the soma's ``v_join_in`` port to port)."""
+    owner = {}
+    for k, g in enumerate(groups):
+        owner.update(dict.fromkeys(g.neurons.tolist(), k))
+    for g in groups:
+        par = parent[g.neurons]
+        if not np.any(par >= 0):
+            continue
+        k = owner.get(int(par[0]))
+        if np.any(par < 0) or k is None or not np.array_equal(groups[k].neurons, par):
+            raise ImageError(f"image neurons.join_parent: the dendrites of group {g.name!r} do not join, in order, "
+                             "all neurons of one group (Lava runs joins between whole populations; run on the "
+                             "emulator)")
+        g.join_to = k
 
 
 def _input_groups(image: Image) -> list[InputGroup]:
@@ -288,11 +321,23 @@ def _check_arithmetic(image: Image) -> None:
                          f"(target {image.target!r}; run it on the emulator, or compile for loihi)")
 
 
+def _attach_controllers(image: Image, groups: list, conns: list) -> None:
+    """Each embedded-core controller onto its projection's seed-rule connection, which runs it between steps. One
+    connection per controlled projection, over the whole post population in order (the controller's readout and
+    exploration stream are shared by the projection's neurons: split, they would differ from the emulator)."""
+    for i, ctl in enumerate(image.controllers):
+        mine = [c for c in conns if c.proj == ctl.projection]
+        post = image.population(image.projections[ctl.projection].post)
+        g = groups[mine[0].post] if len(mine) == 1 else None
+        if g is None or not mine[0].seed_rule or g.neurons.size != post.size or \
+                not np.array_equal(g.neurons, np.arange(post.start, post.start + post.size)):
+            raise ImageError(f"image controller {i} ({ctl.kind} on projection {ctl.projection}): its projection is "
+                             f"split over {len(mine)} Lava connections or neuron groups; Lava runs a controller only "
+                             "on one connection into its whole post population (run this image on the emulator)")
+        mine[0].controller = ctl
+
+
 def _check_learning(image: Image) -> None:
-    if image.controllers:
-        raise ImageError(f"image controller 0 ({image.controllers[0].kind} on projection "
-                         f"{image.controllers[0].projection}): Lava 0.10's CPU backend has no embedded cores to run "
-                         "it (without it the learning would silently differ); run this image on the emulator")
     for k, pm in enumerate(image.projections):
         if not pm.learning:
             continue
@@ -528,6 +573,7 @@ def _connections(image, groups, igroups, proj, pre_proc, pre_loc, post_grp, post
             if c.third_factor:
                 _third_factor_connection(image, groups, c)
     _check_floor_splits(image, groups, conns)
+    _attach_controllers(image, groups, conns)
     return conns
 
 

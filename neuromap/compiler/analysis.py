@@ -21,11 +21,15 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class Analysis:
-    """``name``; ``depends``: the compile-state fields it reads; ``compute(state) -> value``."""
+    """``name``; ``depends``: the compile-state fields it reads; ``compute(state) -> value``; ``users``: the
+    passes that read it (with their verifiers; empty = unknown, kept for the whole compile): once none of them
+    is left to run, the pipeline releases the value (:meth:`AnalysisManager.release_unused`), so e.g. the
+    synapse graph does not stay in memory while ``lower`` builds the image."""
 
     name: str
     depends: tuple[str, ...]
     compute: Callable[[Any], Any]
+    users: tuple[str, ...] = ()
 
 
 class AnalysisManager:
@@ -54,6 +58,15 @@ class AnalysisManager:
         replaced; returns their names."""
         dropped = [name for name, (an, _, _) in self._cache.items()
                    if any(getattr(after, f) is not getattr(before, f) for f in an.depends)]
+        for name in dropped:
+            del self._cache[name]
+        return dropped
+
+    def release_unused(self, remaining: list[str] | tuple[str, ...]) -> list[str]:
+        """Drop the analyses that declare their ``users`` and none of which is in ``remaining`` (the passes
+        still to run); returns their names."""
+        left = set(remaining)
+        dropped = [name for name, (an, _, _) in self._cache.items() if an.users and not left & set(an.users)]
         for name in dropped:
             del self._cache[name]
         return dropped

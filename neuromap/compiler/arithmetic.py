@@ -22,7 +22,8 @@ LOIHI_LEARNING = {"weight_bits": 8, "tag_bits": 8, "trace_bits": 7, "trace_fract
 
 #: models a target with loihi_lif cores may list: the core model, the float models the quantizer maps onto
 #: it, and the host-driven inputs
-LOIHI_CORE_MODELS = ("lif", "if", "loihi_lif", "poisson", "spike_source")
+LOIHI_CORE_MODELS = ("lif", "if", "loihi_lif", "poisson", "spike_source",
+                     "two_compartment")   # soma + dendrite: two joined loihi_lif compartments
 
 
 def _refuse(target: Any, fld: str, problem: str, fix: str) -> TargetError:
@@ -45,7 +46,7 @@ def lif_arithmetic(target: Any) -> LifArithmetic:
     extra = [m for m in n.models if m not in LOIHI_CORE_MODELS]
     if extra:
         raise _refuse(target, "neuron.models", f"{extra[0]!r} is not implemented by loihi_lif cores (they run "
-                      f"{', '.join(LOIHI_CORE_MODELS)}; float lif/if are quantized onto loihi_lif)",
+                      f"{', '.join(LOIHI_CORE_MODELS)}; float lif/if/two_compartment are quantized onto loihi_lif)",
                       f"remove {extra[0]!r}")
     if n.leak_bits:
         raise _refuse(target, "neuron.leak_bits", f"{n.leak_bits}: a linear leak is not part of the loihi_lif "

@@ -20,7 +20,7 @@ from neuromap.placement.graph import pairs_increasing
 from neuromap.plasticity import hardware_rules, rule_class
 
 #: float models the quantize pass maps onto ``loihi_lif``; inputs pass through
-QUANTIZABLE = ("lif", "if")
+QUANTIZABLE = ("lif", "if", "two_compartment")
 INPUTS = ("poisson", "spike_source")
 #: nearest supported alternative per unsupported neuron model
 NEAREST = {

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from neuromap.compiler.analysis import Analysis
+from neuromap.compiler.lower import integer_weights
 from neuromap.compiler.quantize import DU_OFFSET
 from neuromap.errors import TargetError
 from neuromap.network import Network, Projection
@@ -84,7 +85,7 @@ def _merged(pr: Projection, n_pre: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     key = pr.post_idx.astype(np.int64) * n_pre + pr.pre_idx
     uniq, inv = np.unique(key, return_inverse=True)
     w = np.zeros(uniq.size, np.int64)
-    np.add.at(w, inv, np.rint(pr.weight).astype(np.int64))
+    np.add.at(w, inv, integer_weights(pr.weight))
     d = np.zeros(uniq.size, np.int64)
     d[inv] = pr.delay
     return uniq % n_pre, uniq // n_pre, w, d
@@ -97,7 +98,7 @@ def population_fan_ins(network: Network) -> dict[str, np.ndarray]:
 
 #: inputs per neuron of every loihi_lif population, shared by the legalize_fan_in pass and its verifier (an
 #: analysis: computed once while the network is the same object, :mod:`neuromap.compiler.analysis`)
-FAN_IN = Analysis("fan_in", ("network",), lambda st: population_fan_ins(st.network))
+FAN_IN = Analysis("fan_in", ("network",), lambda st: population_fan_ins(st.network), ("legalize_fan_in",))
 
 
 def legalize_fan_in(network: Network, target: Any, cover: int = 4,

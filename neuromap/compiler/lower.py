@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from neuromap.compiler.arithmetic import lif_arithmetic
-from neuromap.counting_sort import index_dtype, stable_order
+from neuromap.counting_sort import index_dtype
 from neuromap.embedded import ControllerMap
 from neuromap.errors import TargetError
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
@@ -46,16 +46,23 @@ def _merge_pairs(pr, n_post: int, fld: str) -> tuple[np.ndarray, np.ndarray, np.
     pre_i, post_i = np.asarray(pr.pre_idx), np.asarray(pr.post_idx)
     n_pre = int(pre_i.max(initial=-1)) + 1
     if pre_i.size < 2 or pairs_increasing(post_i, pre_i, max(n_pre, 1)):
-        return pre_i, post_i, np.rint(pr.weight).astype(np.int64), np.asarray(pr.delay)
+        return pre_i, post_i, integer_weights(pr.weight), np.asarray(pr.delay)
     # pairs in (pre, post) order by two counting sorts; each pair's integer weights summed, delays equal
     perm, starts = sorted_groups(pre_i, max(n_pre, 1), post_i, n_post)
-    w = np.add.reduceat(np.rint(np.asarray(pr.weight)[perm]).astype(np.int64), starts)
+    w = np.add.reduceat(integer_weights(np.asarray(pr.weight)[perm]), starts)
     d_sorted = np.asarray(pr.delay)[perm]
     if np.any(np.maximum.reduceat(d_sorted, starts) != np.minimum.reduceat(d_sorted, starts)):
         raise TargetError(f"{fld}: two synapses between the same neuron pair have different delays "
                           "(a Loihi projection holds one synapse per pair; split the projection)")
     first = perm[starts]
     return pre_i[first].astype(np.int64), post_i[first].astype(np.int64), w, d_sorted[starts].astype(np.int64)
+
+
+def integer_weights(w: np.ndarray) -> np.ndarray:
+    """A hardware-unit projection's weights as int64: float weights rounded to the nearest integer (the
+    network format's floats), integer arrays (the quantize pass's mantissas) as they are."""
+    w = np.asarray(w)
+    return w.astype(np.int64) if w.dtype.kind in "iu" else np.rint(w).astype(np.int64)
 
 
 def _spike_steps(neuron: dict, dt: float) -> list[np.ndarray]:
@@ -141,6 +148,9 @@ def lower_to_image(net: Network, target: Any, placement: dict,
                            for p in neuron_pops] or [np.zeros(0, np.int64)])
     if np.any(refr):            # optional field (neuromap extension): written only when used
         neurons["refractory"] = refr.astype(np.uint8)
+    joins = {p.name: net.populations[p.name].neuron.get("join", "") for p in neuron_pops}
+    if any(joins.values()):     # dendrite compartments (optional field, neuromap extension): written only when used
+        neurons["join_parent"] = np.concatenate([_join_parents(net, p, joins[p.name], start) for p in neuron_pops])
     neurons["u_init"] = neurons.pop("u")
     neurons["v_init"] = neurons.pop("v")
     neurons["core"] = np.concatenate([placement[p.name][0] for p in neuron_pops] or [np.zeros(0)]).astype(np.int32)
@@ -148,11 +158,20 @@ def lower_to_image(net: Network, target: Any, placement: dict,
     n_cores = int(neurons["core"].max()) + 1 if n_neu else 0
     kind_of = {p.name: p.kind for p in pops}
 
-    # ---- synapses of every projection (merged pairs, encoded weights), in narrow dtypes
-    merged = []
+    # ---- synapses of every projection (merged pairs, encoded weights), written at once into narrow
+    # concatenated columns (no per-projection copies kept): global post id, axon key, weight, delay
+    bound = sum(pr.n_synapses for pr in net.projections)        # merging only removes synapses
+    n_akeys = sum(net.populations[pr.pre].size for pr in net.projections)
+    post_c = np.empty(bound, np.int32)
+    akey_c = np.empty(bound, index_dtype(max(n_akeys, 1)))
+    w_c = np.empty(bound, np.int16)
+    d_c = np.empty(bound, np.uint8)
+    ak_src_base = np.zeros(len(net.projections), np.int64)   # per projection: first source id of its pre
+    ak_size = np.zeros(len(net.projections), np.int64)       # and the pre population's size
     projections = []
     controllers: list[ControllerMap] = []
     encoding_notes: list[str] = []
+    off = abase = 0
     for k, pr in enumerate(net.projections):
         fld = f"projections[{k}] ({pr.name})"
         post_pop = net.populations[pr.post]
@@ -162,8 +181,13 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         note = weight_encoding_note(fld, w, enc, hw)
         if note:
             encoding_notes.append(note)
-        src_base = start[pr.pre] + (0 if kind_of[pr.pre] == "neuron" else n_neu)
-        merged.append((src_base, start[pr.post], pre, post, enc, d))
+        e = off + pre.shape[0]
+        np.add(post, start[pr.post], out=post_c[off:e], casting="unsafe")
+        np.add(pre, abase, out=akey_c[off:e], casting="unsafe")
+        w_c[off:e] = enc
+        d_c[off:e] = d
+        ak_src_base[k] = start[pr.pre] + (0 if kind_of[pr.pre] == "neuron" else n_neu)
+        ak_size[k] = net.populations[pr.pre].size
         density = pre.size / max(1, net.populations[pr.pre].size * post_pop.size)
         learning, arrays = _learning(pr, fld)
         projections.append(ProjectionMap(pr.name, pr.pre, pr.post, int(hw["weight_exp"]),
@@ -172,9 +196,11 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         if hw.get("controller"):
             c = hw["controller"]
             controllers.append(ControllerMap(c["kind"], k, c["period"], dict(c["fields"]), dict(c["arrays"])))
+        off, abase = e, abase + int(ak_size[k])
         del pre, post, w, d, enc
-    lay = synapse_layout(merged, neurons["core"], n_cores, n_neu + n_inp)
-    del merged
+    lay = synapse_layout(post_c[:off], akey_c[:off], w_c[:off], d_c[:off], ak_src_base, ak_size,
+                         neurons["core"], n_cores, n_neu + n_inp)
+    del post_c, akey_c, w_c, d_c
     syn_ptr, axon_ptr, ax_proj = lay["syn_ptr"], lay["axon_ptr"], lay["ax_proj"]
     src_ptr, r_core, r_axon = lay["src_ptr"], lay["route_core"], lay["route_axon"]
     A = ax_proj.shape[0]
@@ -200,72 +226,155 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         controllers=controllers), encoding_notes
 
 
+def _join_parents(net: Network, p: PopulationMap, soma: str, start: dict[str, int]) -> np.ndarray:
+    """``neurons.join_parent`` of population ``p``: -1, or the global ids of population ``soma``'s neurons (neuron
+    i joins neuron i) when ``p`` is its dendrite compartments."""
+    if not soma:
+        return np.full(p.size, -1, np.int32)
+    fld = f"populations.{p.name}.neuron.join"
+    target = net.populations.get(soma)
+    if target is None or target.model != "loihi_lif" or soma == p.name:
+        raise TargetError(f"{fld}: {soma!r} is not another loihi_lif population (name the soma population)")
+    if target.size != p.size or target.neuron.get("join", ""):
+        raise TargetError(f"{fld}: {soma!r} must be a root population of the same size ({p.size} neurons, no join "
+                          "of its own)")
+    return (start[soma] + np.arange(p.size)).astype(np.int32)
+
+
 # ---------------------------------------------------------------------- synapse layout (O(synapses))
 @numba.njit(cache=True)
-def _gather(perm, core, proj, src, post, w, d, post_o, w_o, d_o):  # pragma: no cover - compiled
-    """Synapses in ``perm`` order; returns the start of every axon (a new (core, projection, source))."""
+def _synapse_order(post, akey, neuron_core, n_cores, perm):  # pragma: no cover - compiled
+    """``perm`` = the synapses stably sorted by (core of post, axon key): a counting sort by core, then a
+    stable merge sort of each core's synapses by axon key (a core holds few: cache-local). Returns the start
+    of every core's run (n_cores + 1)."""
+    S = post.shape[0]
+    cnt = np.zeros(n_cores + 1, np.int64)
+    for i in range(S):
+        cnt[neuron_core[post[i]] + 1] += 1
+    for c in range(n_cores):
+        cnt[c + 1] += cnt[c]
+    fill = cnt[:-1].copy()
+    for i in range(S):
+        c = neuron_core[post[i]]
+        perm[fill[c]] = i
+        fill[c] += 1
+    for c in range(n_cores):
+        a, b = cnt[c], cnt[c + 1]
+        if b - a < 2:
+            continue
+        seg = perm[a:b].copy()
+        keys = np.empty(b - a, akey.dtype)
+        ordered = True
+        for j in range(b - a):
+            keys[j] = akey[seg[j]]
+            if j and keys[j] < keys[j - 1]:
+                ordered = False
+        if ordered:
+            continue
+        o = np.argsort(keys, kind="mergesort")
+        for j in range(b - a):
+            perm[a + j] = seg[o[j]]
+    return cnt
+
+
+@numba.njit(cache=True)
+def _gather_axons(perm, core_start, post, akey, w, d, post_o, w_o, d_o):  # pragma: no cover - compiled
+    """Synapses in ``perm`` order into ``post_o``/``w_o``/``d_o``; the axons: one per (core, axon key) run,
+    as (first synapse, core, axon key)."""
     S = perm.shape[0]
+    n_cores = core_start.shape[0] - 1
     A = 0
-    for i in range(S):
-        k = perm[i]
-        post_o[i] = post[k]
-        w_o[i] = w[k]
-        d_o[i] = d[k]
-        if i == 0 or core[k] != core[perm[i - 1]] or proj[k] != proj[perm[i - 1]] or src[k] != src[perm[i - 1]]:
-            A += 1
-    first = np.empty(A, np.int64)
+    for c in range(n_cores):
+        for i in range(core_start[c], core_start[c + 1]):
+            if i == core_start[c] or akey[perm[i]] != akey[perm[i - 1]]:
+                A += 1
+    first = np.empty(A + 1, np.int64)
+    ax_core = np.empty(A, np.int32)
+    ax_key = np.empty(A, akey.dtype)
     a = 0
-    for i in range(S):
-        k = perm[i]
-        if i == 0 or core[k] != core[perm[i - 1]] or proj[k] != proj[perm[i - 1]] or src[k] != src[perm[i - 1]]:
-            first[a] = i
-            a += 1
-    return first
+    for c in range(n_cores):
+        for i in range(core_start[c], core_start[c + 1]):
+            k = perm[i]
+            post_o[i] = post[k]
+            w_o[i] = w[k]
+            d_o[i] = d[k]
+            if i == core_start[c] or akey[k] != akey[perm[i - 1]]:
+                first[a] = i
+                ax_core[a] = c
+                ax_key[a] = akey[k]
+                a += 1
+    first[A] = S
+    return first, ax_core, ax_key
 
 
-def synapse_layout(merged: list, neuron_core: np.ndarray, n_cores: int, n_sources: int) -> dict[str, np.ndarray]:
-    """The image's synapse, axon and route arrays from per-projection merged synapses
-    ``(source base, post population start, pre, post, encoded weight, delay)``.
+@numba.njit(cache=True)
+def _routes(ax_core, ax_key, axon_ptr, ak_src_base, ak_size, n_sources):  # pragma: no cover - compiled
+    """Routes: per source (ascending), its axons in (projection, core) order; an axon key is (projection,
+    pre neuron): key ``base[p] + j`` is source ``ak_src_base[p] + j``. Counting sorts over the axons (by key)
+    and over the keys (by source)."""
+    A = ax_core.shape[0]
+    P = ak_size.shape[0]
+    n_keys = 0
+    for p in range(P):
+        n_keys += ak_size[p]
+    kptr = np.zeros(n_keys + 1, np.int64)
+    for a in range(A):
+        kptr[ax_key[a] + 1] += 1
+    for k in range(n_keys):
+        kptr[k + 1] += kptr[k]
+    by_key = np.empty(A, np.int64)
+    fill = kptr[:-1].copy()
+    for a in range(A):
+        k = ax_key[a]
+        by_key[fill[k]] = a
+        fill[k] += 1
+    src_of_key = np.empty(n_keys, np.int64)
+    k = 0
+    for p in range(P):
+        for j in range(ak_size[p]):
+            src_of_key[k] = ak_src_base[p] + j
+            k += 1
+    src_ptr = np.zeros(n_sources + 1, np.int64)
+    for k in range(n_keys):
+        src_ptr[src_of_key[k] + 1] += kptr[k + 1] - kptr[k]
+    for s in range(n_sources):
+        src_ptr[s + 1] += src_ptr[s]
+    r_core = np.empty(A, np.int32)
+    r_axon = np.empty(A, np.int32)
+    pos = src_ptr[:-1].copy()
+    for k in range(n_keys):                 # keys in (projection, pre) order: stable by source
+        s = src_of_key[k]
+        for i in range(kptr[k], kptr[k + 1]):
+            a = by_key[i]
+            c = ax_core[a]
+            r_core[pos[s]] = c
+            r_axon[pos[s]] = a - axon_ptr[c]
+            pos[s] += 1
+    return src_ptr, r_core, r_axon
 
-    Order: synapses by (core of post, projection, source, post); one axon per (core, projection,
-    source); routes per source in (projection, core) order. Counting sorts (:func:`stable_order`):
-    O(synapses + neurons + cores), no comparison sort."""
-    S = sum(m[2].shape[0] for m in merged)
-    P = len(merged)
-    core = np.empty(S, np.int32)
-    proj = np.empty(S, np.int16 if P < 2 ** 15 else np.int32)
-    src = np.empty(S, index_dtype(n_sources))
-    post = np.empty(S, np.int32)
-    w = np.empty(S, np.int16)
-    d = np.empty(S, np.uint8)
-    off = 0
-    for k, (src_base, post_start, p, q, wk, dk) in enumerate(merged):
-        e = off + p.shape[0]
-        post[off:e] = q
-        post[off:e] += post_start
-        core[off:e] = neuron_core[post[off:e]]
-        proj[off:e] = k
-        src[off:e] = p
-        src[off:e] += src_base
-        w[off:e] = wk
-        d[off:e] = dk
-        off = e
-    # (core, projection, source, post): posts already ascend within each (projection, source)
-    perm = stable_order([(src, n_sources), (proj, P), (core, n_cores)], S)
+
+def synapse_layout(post: np.ndarray, akey: np.ndarray, w: np.ndarray, d: np.ndarray, ak_src_base: np.ndarray,
+                   ak_size: np.ndarray, neuron_core: np.ndarray, n_cores: int, n_sources: int) -> dict[str, np.ndarray]:
+    """The image's synapse, axon and route arrays from the merged synapses of every projection, concatenated
+    in projection order (within one projection and pre neuron, posts ascending): global ``post`` id, axon
+    key ``akey`` (projection ``p``'s pre neuron ``j`` is key ``sum(ak_size[:p]) + j``, source
+    ``ak_src_base[p] + j``), encoded weight ``w`` and delay ``d``.
+
+    Order: synapses by (core of post, projection, source, post); one axon per (core, projection, source);
+    routes per source in (projection, core) order. O(synapses + neurons + cores) but for the per-core
+    merge sort (a core's synapses: a few thousand), no comparison sort over the whole network."""
+    S = post.shape[0]
+    perm = np.empty(S, index_dtype(max(S, 1)))
+    core_start = _synapse_order(post, akey, np.asarray(neuron_core, np.int32), int(n_cores), perm)
     post_o, w_o, d_o = np.empty(S, np.int32), np.empty(S, np.int16), np.empty(S, np.uint8)
-    first = _gather(perm, core, proj, src, post, w, d, post_o, w_o, d_o)
-    del post, w, d
-    sel = perm[first]
-    ax_core, ax_proj, ax_src = core[sel].astype(np.int64), proj[sel].astype(np.int32), src[sel].astype(np.int64)
-    del core, proj, src, perm, sel
-    A = first.shape[0]
+    first, ax_core, ax_key = _gather_axons(perm, core_start, post, akey, w, d, post_o, w_o, d_o)
+    del perm
     axon_ptr = np.zeros(n_cores + 1, np.int64)
     np.cumsum(np.bincount(ax_core, minlength=n_cores), out=axon_ptr[1:])
-    ax_local = np.arange(A, dtype=np.int64) - axon_ptr[ax_core]
-    # routes: per source, its axons in (projection, core) order
-    r = stable_order([(ax_proj, P), (ax_src, n_sources)], A)
-    src_ptr = np.zeros(n_sources + 1, np.int64)
-    np.cumsum(np.bincount(ax_src, minlength=n_sources), out=src_ptr[1:])
-    return {"post": post_o, "weight": w_o, "delay": d_o, "syn_ptr": np.append(first, S).astype(np.int64),
-            "axon_ptr": axon_ptr, "ax_proj": ax_proj, "src_ptr": src_ptr,
-            "route_core": ax_core[r].astype(np.int32), "route_axon": ax_local[r].astype(np.int32)}
+    ak_proj = np.repeat(np.arange(ak_size.shape[0], dtype=np.int32), ak_size)
+    ax_proj = ak_proj[ax_key]
+    del ak_proj
+    src_ptr, r_core, r_axon = _routes(ax_core, ax_key, axon_ptr, np.asarray(ak_src_base, np.int64),
+                                      np.asarray(ak_size, np.int64), int(n_sources))
+    return {"post": post_o, "weight": w_o, "delay": d_o, "syn_ptr": first, "axon_ptr": axon_ptr,
+            "ax_proj": ax_proj, "src_ptr": src_ptr, "route_core": r_core, "route_axon": r_axon}

@@ -342,6 +342,7 @@ def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRun
         st.analyses.after_pass(before, st)          # drop the analyses whose inputs the pass replaced
         t1 = time.perf_counter()
         verify(st)
+        st.analyses.release_unused(names[i + 1:])     # analyses no later pass reads (the synapse graph)
         records.append(PassRecord(name, "pass", _declared(opts, p.options), p.statistics(st), t1 - t0,
                                   peak_rss_bytes(), time.perf_counter() - t1))
         if progress is not None:

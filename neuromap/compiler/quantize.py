@@ -32,7 +32,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from neuromap.compiler import quantize_learning
+from neuromap.compiler import quantize_compartments, quantize_learning
 from neuromap.compiler.arithmetic import lif_arithmetic
 from neuromap.compiler.reset import check_reset
 from neuromap.errors import TargetError
@@ -238,6 +238,16 @@ def encode_bias(b: np.ndarray, f: _Fields) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- weights
+def narrow_integers(a: np.ndarray) -> np.ndarray:
+    """Integer array ``a`` in the narrowest of int16, int32 and int64 that holds its values."""
+    a = np.asarray(a)
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    for dt in (np.int16, np.int32):
+        if np.iinfo(dt).min <= lo and hi <= np.iinfo(dt).max:
+            return a.astype(dt)
+    return a.astype(np.int64)
+
+
 def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
                      rng: np.random.Generator | None = None, sign_mode: str | None = None,
                      exp_floor: int | None = None) -> dict[str, Any]:
@@ -529,6 +539,12 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
 
     for name, pop in network.populations.items():
         fld = f"{where}populations.{name}"
+        if pop.model == quantize_compartments.MODEL:     # soma + dendrite: two joined compartments
+            plans[name], entries, warn = quantize_compartments.quantize_population(network, hw, name, pop, f, fld,
+                                                                                 PopulationQuant)
+            rep.populations.extend(entries)
+            rep.warnings.extend(warn)
+            continue
         if pop.model not in FLOAT_MODELS:
             if pop.model not in INPUT_MODELS + ("loihi_lif",):
                 raise TargetError(f"{fld}.neuron.model: {pop.model!r} cannot be quantized for {target.name!r} "
@@ -566,6 +582,11 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
             continue
         pl = plans[pr.post]
         sign = -1.0 if pr.target == ("inh",) else 1.0
+        post_hw = pr.post
+        if isinstance(pl, quantize_compartments.CompartmentPlan):   # the target names the compartment and its gain
+            post_hw, gain_c, sign = quantize_compartments.target_of(pl, pr.target, fld)
+            pl = _PopPlan(pl.s if post_hw == pl.soma else pl.s_d, gain_c / (pl.s if post_hw == pl.soma else pl.s_d),
+                          0.0)
         rule = pr.plasticity["rule"] if pr.plasticity else None
         if pl.split and rule:
             raise TargetError(f"{fld}.plasticity: {rule} onto {pr.post!r}, whose neurons need different "
@@ -573,8 +594,12 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
                               "one voltage scale (give its post population uniform values, or freeze it)")
         gain = pl.s * pl.p if not pl.split else (pl.s * pl.p)[pr.post_idx]
         x = sign * gain * pr.weight
-        plastic = rule and quantize_learning.quantize_plastic(pr, x, pl.s * pl.p, sign, f, rounding, rng, dt, fld,
-                                                                       post=pl)
+        if rule == "urbanczik_senn" and isinstance(plans[pr.post], quantize_compartments.CompartmentPlan):
+            plastic = quantize_compartments.quantize_urbanczik(pr, x, plans[pr.post], network.populations[pr.post], f,
+                                                               seed, fld)
+        else:
+            plastic = rule and quantize_learning.quantize_plastic(pr, x, pl.s * pl.p, sign, f, rounding, rng, dt,
+                                                                  fld, post=pl)
         pre_split = pr.pre in plans and plans[pr.pre].split
         q = plastic[0] if plastic else quantize_weights(x, f, rounding, rng, exp_floor=0 if pre_split else None)
         nz = pr.weight != 0
@@ -597,11 +622,13 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         if pr.spec.get("geometry") is not None:     # a convolution: lower stores kernel + geometry
             hw_opts["conv"] = pr.spec["geometry"].to_dict()
         # the connectivity is the float projection's (shared, read-only by convention): no copy per synapse
-        hw.projections.append(Projection(pr.name, pr.pre, pr.post, pr.pre_idx, pr.post_idx,
-                                         q["mantissa"].astype(np.float64), pr.delay, ("exc",), None,
+        # the mantissas as integers in the narrowest dtype that holds them (int16 for every Loihi weight format:
+        # 2 bytes per synapse, not a float64 copy of integers)
+        hw.projections.append(Projection(pr.name, pr.pre, post_hw, pr.pre_idx, pr.post_idx,
+                                         narrow_integers(q["mantissa"]), pr.delay, ("exc",), None,
                                          hw_opts, {}))
         rep.projections.append(ProjectionQuant(
-            name=pr.name, pre=pr.pre, post=pr.post, n_synapses=pr.n_synapses,
+            name=pr.name, pre=pr.pre, post=post_hw, n_synapses=pr.n_synapses,
             scale=sign * pl.s * pl.p / 2.0 ** (q["exp"] + f.act_shift) if not pl.split else math.nan,
             weight_exp=q["exp"],
             effective_bits=q["bits"], sign_mode=q["sign_mode"],
@@ -616,7 +643,11 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
             probed_v.add(q.name)
     for pb in network.probes:
         pop = network.populations[pb.population]
-        if pop.model in FLOAT_MODELS:
+        if isinstance(plans.get(pb.population), quantize_compartments.CompartmentPlan):
+            chip, dropped = quantize_compartments.probes(pb, plans[pb.population])
+            hw.probes.extend(chip)
+            rep.warnings.extend(dropped)
+        elif pop.model in FLOAT_MODELS:
             names = {"v": "v", "I": "u"}
             var = tuple(dict.fromkeys(names.get(v, v) for v in pb.variables))
             hw.probes.append(Probe(pb.population, var, pb.neurons))
@@ -633,7 +664,7 @@ def quantize_pass(st):
     Options: ``rounding`` (nearest | stochastic), ``quant_seed``, ``v_headroom_bits``,
     ``allow_reset_approximation`` (:mod:`neuromap.compiler.reset`). A network already in hardware
     units passes through unchanged."""
-    if not any(p.model in FLOAT_MODELS for p in st.network.populations.values()):
+    if not any(p.model in FLOAT_MODELS + (quantize_compartments.MODEL,) for p in st.network.populations.values()):
         return st
     o = st.options
     approx = check_reset(st.network, st.target.name, bool(o.allow_reset_approximation))

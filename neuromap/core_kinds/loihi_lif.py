@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from neuromap.capacity import CoreLimits, image_usage, violations
@@ -156,6 +157,10 @@ FIELDS = (
           doc="refractory period in steps (neuromap extension, see `docs/emulator.md`); absent = 0 for every "
               "neuron. The compiler writes it only when a population uses it, so images without refractory neurons "
               "are unchanged"),
+    Field("neurons", "join_parent", np.int32, -1, None, optional=True,
+          doc="multi-compartment join (neuromap extension, `docs/image-format.md` *Compartments*): -1 = a root "
+              "compartment; otherwise the global id of the compartment this dendrite joins with ADD (its v of the "
+              "step is added to the parent's v update); a dendrite never spikes. Absent = -1 for every neuron"),
 )
 
 #: state variables a probe may record on these cores
@@ -236,9 +241,40 @@ def verify(image: Any) -> None:
             if not isinstance(a, np.ndarray) or a.dtype != f.dtype or a.ndim != 1:
                 raise ImageError(f"image array {f.key} must be 1-d {np.dtype(f.dtype).name}")
             check_length(a, image.n_neurons, f.key)
+    if "join_parent" in nu:
+        check_joins(nu["join_parent"], nu.get("refractory"))
     if image.n_synapses:
-        _check_weights(image, np.repeat(image.axons["proj"], np.diff(image.axons["syn_ptr"])))
+        _check_weights(image)
     _check_capacities(image)
+
+
+def check_joins(parent: np.ndarray, refractory: np.ndarray | None = None) -> None:
+    """The compartment tree of ``neurons.join_parent`` is one level deep: every parent is a root compartment
+    (-1) other than the dendrite itself, has at most one dendrite and no refractory period. One-line
+    :class:`ImageError` otherwise."""
+    n = parent.shape[0]
+    check_range(parent, -1, n - 1, "neurons.join_parent")
+    kids = np.flatnonzero(parent >= 0)
+    if not kids.size:
+        return
+    par = parent[kids].astype(np.int64)
+    if np.any(par == kids) or np.any(parent[par] >= 0):
+        k = int(kids[np.flatnonzero((par == kids) | (parent[par] >= 0))[0]])
+        raise ImageError(f"image array neurons.join_parent: compartment {k} joins {int(parent[k])}, which is itself "
+                         "a dendrite (one level: a dendrite joins a root compartment; recompile)")
+    if np.unique(par).size != par.size:
+        raise ImageError("image array neurons.join_parent: a compartment has more than one dendrite (recompile)")
+    if refractory is not None and np.any(refractory[par] > 0):
+        raise ImageError("image array neurons.refractory: a compartment with a dendrite has a refractory period "
+                         "(not supported with joins; recompile)")
+
+
+def join_parents(image: Any) -> np.ndarray | None:
+    """``neurons.join_parent`` as int64 when the image has at least one dendrite compartment, else None."""
+    par = image.neurons.get("join_parent")
+    if par is None or not np.any(par >= 0):
+        return None
+    return np.asarray(par, np.int64)
 
 
 def manifest_fields(image: Any) -> dict[str, Any]:
@@ -246,19 +282,33 @@ def manifest_fields(image: Any) -> dict[str, Any]:
     return {"arithmetic": image.arithmetic.to_dict()}
 
 
-def _check_weights(image: Any, proj_of_syn: np.ndarray) -> None:
-    """Every stored weight representable in its projection's encoding (O(synapses), one pass); the message
-    names the first projection with a bad weight."""
+@numba.njit(cache=True)
+def _first_bad_weight(syn_ptr, proj, w, lo, hi, step):  # pragma: no cover - compiled
+    """Projection of the first axon holding a weight outside [lo, hi] of its projection or not a multiple of
+    its step (a power of two), else -1: one pass over the synapses, no per-synapse temporaries."""
+    for a in range(proj.shape[0]):
+        p = proj[a]
+        lo_p, hi_p, mask = lo[p], hi[p], step[p] - 1
+        for k in range(syn_ptr[a], syn_ptr[a + 1]):
+            x = np.int32(w[k])
+            if x < lo_p or x > hi_p or (x & mask) != 0:
+                return p
+    return -1
+
+
+def _check_weights(image: Any) -> None:
+    """Every stored weight representable in its projection's encoding (O(synapses), one compiled pass); the
+    message names the first projection with a bad weight."""
     lo, hi, step = (np.array([f(pm) for pm in image.projections], np.int32) for f in
                     (lambda pm: weight_range(pm.sign_mode)[0], lambda pm: weight_range(pm.sign_mode)[1],
                      lambda pm: weight_step(pm.sign_mode, pm.num_weight_bits)))
     w = image.synapses["weight"]
-    bad = (w < lo[proj_of_syn]) | (w > hi[proj_of_syn]) | ((w & (step[proj_of_syn] - 1)) != 0)
-    if bad.any():
-        k = int(proj_of_syn[int(np.argmax(bad))])
+    k = int(_first_bad_weight(image.axons["syn_ptr"], image.axons["proj"], w, lo, hi, step))
+    if k >= 0:
         pm = image.projections[k]
+        of_k = np.repeat(image.axons["proj"] == k, np.diff(image.axons["syn_ptr"]))
         raise ImageError(f"image projection {k} ({pm.name}): "
-                         + weight_problem(pm.sign_mode, pm.num_weight_bits, w[proj_of_syn == k].astype(np.int64)))
+                         + weight_problem(pm.sign_mode, pm.num_weight_bits, w[of_k].astype(np.int64)))
 
 
 def _check_capacities(image: Any) -> None:

@@ -8,6 +8,8 @@ u and v initial values inside the 24-bit state range. Per step (docs/emulator.md
     u <- u * (4096 - (du + 1)) / 4096 (toward 0) + (input << 6)     24-bit wrap
     v <- v * (4096 - dv) / 4096 (toward 0) + u + bias                 clipped to +-(2**23 - 1)
     v > vth << 6  ->  spike, v <- 0
+    join = "soma" (neuromap extension, Loihi's multi-compartment join ADD): these are dendrite compartments;
+    neuron i never spikes and its v of the step is added to the v update of neuron i of population "soma".
     refractory R > 0 (neuromap extension, Lava ``LIFRefractory`` semantics in fixed point):
     for the R steps after a spike v is not updated (stays 0) and cannot spike; u integrates.
 
@@ -35,6 +37,10 @@ PARAMS = {
                             "caps it)"),
     "u": Param(0, kind="int", lo=-_UV, hi=_UV, per_neuron=True, unit="hw", doc="initial current u (24 bit)"),
     "v": Param(0, kind="int", lo=-_UV, hi=_UV, per_neuron=True, unit="hw", doc="initial voltage v (24 bit)"),
+    "join": Param("", kind="str",
+                  doc="dendrite compartments: the name of a loihi_lif population of the same size whose neuron i this "
+                      "population's neuron i joins (ADD: its v of the step is added to the soma's v update; a "
+                      "dendrite never spikes; docs/image-format.md, *Compartments*); empty = ordinary neurons"),
 }
 STATE = ("u", "v")
 TARGETS = {"exc": (0, 1.0)}

@@ -38,6 +38,18 @@ def test_cached_while_the_dependencies_are_the_same_objects():
     assert am.computed == {"size": 3} and am.reused == {"size": 2}
 
 
+def test_released_when_no_remaining_pass_uses_it():
+    calls = []
+    used = Analysis("used", ("network",), lambda st: calls.append(1) or 1, ("place",))
+    kept = Analysis("kept", ("network",), lambda st: 2)           # users unknown: kept for the whole compile
+    st = State([1], "t")
+    am = st.analyses
+    am.get(used, st), am.get(kept, st)
+    assert am.release_unused(["place", "lower"]) == [] and sorted(am.cached()) == ["kept", "used"]
+    assert am.release_unused(["lower"]) == ["used"] and am.cached() == ["kept"]
+    assert am.get(used, st) == 1 and len(calls) == 2                # asked again: computed again
+
+
 def test_compile_state_carries_one_manager_through_replace():
     st = CompileState(network=None, target=None)
     assert dataclasses.replace(st, image=None).analyses is st.analyses
@@ -56,6 +68,7 @@ def test_compile_computes_graph_and_fan_in_once(monkeypatch):
     (am,) = managers
     assert am.computed == {"fan_in": 1, "synapse_graph": 1}
     assert am.reused == {"fan_in": 1, "synapse_graph": 1}         # the verifiers read the passes' values
+    assert am.cached() == []          # released once no later pass reads them (lower runs without the graph)
     # the same image as computing them at every use (no cache)
     monkeypatch.setattr(AnalysisManager, "get", lambda self, an, st: an.compute(st))
     ref = compile_network(net, "loihi", placer="greedy").image

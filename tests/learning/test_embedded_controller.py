@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from backends.lava.compat import lava_available
 from emulator import emulate
 from neuromap import embedded
 from neuromap.embedded import ControllerMap, esn_q
@@ -134,11 +135,35 @@ def test_controller_section_round_trips_and_is_checked(tmp_path):
         ControllerMap.from_manifest({**ctl.manifest(), "fields": {**ctl.fields, "leak": "0.5"}}, ctl.arrays)
 
 
-def test_lava_refuses_an_image_with_a_controller():
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_available(), reason="lava-nc not installed")
+def test_controller_image_in_lava_equals_oracle():
+    """In Lava the plastic connection's model runs the controller (no embedded cores in Lava 0.10's CPU backend):
+    spikes, u, v and weights every step equal the core oracle with the controller oracle."""
+    from backends.lava.run import run_lava_raw
+    steps = 60
+    img = compile_network(esn_net(2, steps), "loihi").image
+    ref = loihi_core.run(img, steps)
+    got = run_lava_raw(img, steps, probe=np.arange(img.n_neurons), weight_every=1)
+    assert np.array_equal(got.events(), ref.spikes)
+    assert np.array_equal(got.u, ref.u) and np.array_equal(got.v, ref.v)
+    assert np.array_equal(got.weights[0], ref.weights[0])
+
+
+def test_lava_plan_and_script_carry_the_controller(tmp_path):
+    """The plan puts the controller on its projection's connection; the exported script builds it from literals
+    and npz arrays only."""
+    from backends.lava.export import export_script
     from backends.lava.plan import plan_image
     img = compile_network(esn_net(1, 30), "loihi").image
-    with pytest.raises(ImageError, match="no embedded cores"):
-        plan_image(img)
+    (c,) = [c for c in plan_image(img).connections if c.controller is not None]
+    assert c.proj == img.controllers[0].projection and c.seed_rule
+    script = tmp_path / "net_lava.py"
+    export_script(img, script)
+    text = script.read_text()
+    assert "controller=ControllerMap('esn_q', 0, 3, {" in text and "A['c0.ctl.w_res']" in text
+    arrays = np.load(tmp_path / "net_lava.npz")
+    assert np.array_equal(arrays["c0.ctl.w_res"], img.controllers[0].arrays["w_res"])
 
 
 def test_image_format_doc_lists_every_field_and_array():

@@ -10,6 +10,9 @@ Per step t = 0, 1, ... (``D = decay_bits``, ``U = 2**D``, ``A``/``T`` activation
    ``d = wrap32(decay(u, U - du - 1) + a)``, ``u = d - 2H if d > H, d + 2H if d <= -H, else d``;
    unless n is refractory (it spiked in one of the last R steps): ``v = clip(wrap32(decay(v, U - dv) + u +
    (bias_mant << bias_exp)), -L, L)``, and a spike where ``v > vth << T``, which sets ``v = 0``;
+   with dendrite compartments (``neurons.join_parent``, docs/image-format.md *Compartments*): first every
+   neuron's u, then every dendrite's v (the formula above, never a spike), then every other neuron's v with its
+   dendrite's new v added inside the wrap32 (join ADD);
 2. the inputs emit their spikes of step t (explicit spike times only);
 3. every spike walks its source's route entries to the axon's synapses; per (projection, post, delay) the
    weights are summed, shifted by the projection's ``weight_exp`` (left, or floor right when negative) and
@@ -89,6 +92,7 @@ def run(img, steps: int) -> CoreRun:
     du, dv, vth = (nu[f].tolist() for f in ("du", "dv", "vth"))
     bias = [int(m) << int(e) for m, e in zip(nu["bias_mant"].tolist(), nu["bias_exp"].tolist())]
     refractory = nu["refractory"].tolist() if "refractory" in nu else [0] * N
+    parent = nu["join_parent"].tolist() if "join_parent" in nu else [-1] * N
     u, v = nu["u_init"].tolist(), nu["v_init"].tolist()
     last_spike = [None] * N
     weight = sy["weight"].tolist()
@@ -112,9 +116,17 @@ def run(img, steps: int) -> CoreRun:
             act = wrap32(wrap32(S[n]) << a.activation_shift)
             d = wrap32(decay_toward_zero(u[n], U - du[n] - 1, D) + act)
             u[n] = d - 2 * H if d > H else d + 2 * H if d <= -H else d
+        join = [0] * N                            # dendrites first: their v joins the parent's update (ADD)
+        for n in range(N):
+            if parent[n] >= 0:
+                v[n] = clip(wrap32(decay_toward_zero(v[n], U - dv[n], D) + u[n] + bias[n]), -L, L)
+                join[parent[n]] = v[n]
+        for n in range(N):
+            if parent[n] >= 0:
+                continue                          # a dendrite never spikes
             if last_spike[n] is not None and t - last_spike[n] <= refractory[n]:
                 continue                          # refractory: v held (at 0), no spike
-            v[n] = clip(wrap32(decay_toward_zero(v[n], U - dv[n], D) + u[n] + bias[n]), -L, L)
+            v[n] = clip(wrap32(decay_toward_zero(v[n], U - dv[n], D) + u[n] + join[n] + bias[n]), -L, L)
             if v[n] > vth[n] << a.threshold_shift:
                 v[n] = 0
                 fired.append(n)

@@ -11,8 +11,10 @@ against the independent scalar oracles (tests/oracles/seed_rules.py), by tests/l
 in Lava and tests/learning/test_seed_rule_oracles.py on the emulator.
 
 Ports: ``s_in`` (pre spikes, bool), ``a_out`` (int32 to the post LIF's ``a_in``), ``s_in_bap`` (the post
-LIF's ``s_out``: post spikes of the step) and ``v_in`` (the post neurons' v after the step, int32 24 bit,
-from :class:`LIFWithV`/:class:`LIFRefractoryWithV`; received only by engines that read v, i.e. clopath).
+LIF's ``s_out``: post spikes of the step), ``v_in`` (the post neurons' v after the step, int32 24 bit,
+from :class:`LIFWithV`/:class:`LIFRefractoryWithV`; received only by engines that read v, i.e. clopath) and
+``v_soma_in`` (engines with ``READS_SOMA_V``, i.e. ``loihi3f_us``: the v of the dendrite posts' somas, from
+``backends.lava.procs.compartments.SomaLIF``).
 
 Per Lava time step t (emulator step t - 1), in ``run_spk``:
 
@@ -22,7 +24,11 @@ Per Lava time step t (emulator step t - 1), in ``run_spk``:
 3. delivery: per (post, delay) the sum of this step's weights, shifted by ``weight_exp`` (left for
    >= 0, floor right otherwise), added to the delay buffer after rolling it by one step (Lava's
    ``PyDelaySparseModelBitAcc``; delay 0 = next step);
-4. learning: ``engine.step(cfg, state, weights, pre, post, t, v)`` (``cfg``: the engine's typed schema) updates
+4. an embedded-core controller of the projection (``controller``, :mod:`neuromap.embedded`; Lava 0.10's CPU
+   backend has no embedded cores, so this model runs the controller's program, the one implementation, at the
+   point of the step where the emulator runs it): when ``(t - 1) % period == 0`` it reads the engine state and
+   writes the parameters it declares;
+5. learning: ``engine.step(cfg, state, weights, pre, post, t, v)`` (``cfg``: the engine's typed schema) updates
 ``weights`` in place;
    they deliver from step t + 1 on. This is the emulator's order (``emulator/plastic.py``).
 
@@ -62,7 +68,7 @@ class NeuromapPlasticSparse(AbstractProcess):
     the order of the entries)."""
 
     def __init__(self, *, shape, rows, cols, weights, delays, weight_exp: int, learning: dict,
-                 learning_arrays: dict | None = None, name: str | None = None):
+                 learning_arrays: dict | None = None, name: str | None = None, controller=None):
         rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
         weights, delays = np.asarray(weights, np.int32), np.asarray(delays, np.int64)
         n_post, n_pre = int(shape[0]), int(shape[1])
@@ -77,10 +83,12 @@ class NeuromapPlasticSparse(AbstractProcess):
         if delays.size and (delays.min() < 0 or delays.max() > 63):
             raise ImageError(f"{where}: Lava delays must be 0..63 (image delay 1..64), got {int(delays.max())}")
         super().__init__(shape=(n_post, n_pre), rows=rows, cols=cols, delays=delays, weight_exp=int(weight_exp),
-                         learning=dict(learning), learning_arrays=dict(learning_arrays or {}), name=name)
+                         learning=dict(learning), learning_arrays=dict(learning_arrays or {}), name=name,
+                         controller=controller)
         self.s_in = InPort(shape=(n_pre,))
         self.s_in_bap = InPort(shape=(n_post,))
         self.v_in = InPort(shape=(n_post,))
+        self.v_soma_in = InPort(shape=(n_post,))      # engines with READS_SOMA_V: the somas of the dendrite posts
         self.a_out = OutPort(shape=(n_post,))
         self.weights = Var(shape=(weights.size,), init=weights)
 
@@ -94,6 +102,7 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
     s_in_bap: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
     v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    v_soma_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=16)
     weights: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=9)
 
@@ -113,12 +122,18 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.slot = self.delays * n_post + self.rows           # flat (delay, post) slot of each synapse
         self.weight_exp = int(p["weight_exp"])
         self.read_v = bool(self.engine.READS_V)
+        self.read_soma_v = bool(getattr(self.engine, "READS_SOMA_V", False))
+        self.controller = p.get("controller")        # neuromap.embedded.ControllerMap or None
+        if self.controller is not None:
+            self.ctl_state = self.controller.module.make_state(self.controller, n_post)
 
     def run_spk(self):
         self.a_out.send(self.a_buf[:, 0].astype(np.int32))
         pre = self.s_in.recv().astype(bool)
         post = self.s_in_bap.recv().astype(bool)
         v = self.v_in.recv().astype(np.int64) if self.read_v else None
+        if self.read_soma_v:      # [v of the dendrite posts, v of their somas] (emulator.plastic's order)
+            v = np.concatenate([v, self.v_soma_in.recv().astype(np.int64)])
         w = self.weights                                        # the engine updates it in place
         n_post, D = self.a_buf.shape
         hit = pre[self.cols]
@@ -131,6 +146,11 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.a_buf[:, 0] = 0
         self.a_buf = np.roll(self.a_buf, -1, axis=1)
         self.a_buf += acc
+        c = self.controller
+        if c is not None and (self.time_step - 1) % c.period == 0:     # the embedded core, before the learning
+            reads = {k: getattr(self.state, k) for k in c.module.READS}
+            for k, val in c.module.decide(c, self.ctl_state, reads).items():
+                getattr(self.state, k)[:] = val
         self.engine.step(self.cfg, self.state, w, pre, post, self.time_step, v)
 
 
