@@ -52,6 +52,9 @@ class PlasticProjection:
     cfg: object
     state: object
     weights: np.ndarray
+    #: neuron ids whose v the engine reads (``post_ids``; engines with ``READS_SOMA_V``: the post neurons, then their
+    #: ``neurons.join_parent``)
+    v_ids: np.ndarray | None = None
 
     def delivery(self) -> np.ndarray:
         """The per-synapse value delivery adds (``Program.syn_add`` encoding, int32)."""
@@ -114,6 +117,12 @@ def plastic_projections(image: Image, syn_add: np.ndarray) -> list[PlasticProjec
         state = eng.make_state(cfg, pm.learning_arrays, pre.size, post.size, pre_local, post_local)
         pp = PlasticProjection(k, syn, pre_src, np.arange(post.start, post.start + post.size, dtype=np.int64),
                                int(pm.weight_exp), eng, cfg, state, image.synapses["weight"][syn].astype(np.int32))
+        if getattr(eng, "READS_SOMA_V", False):
+            par = image.neurons.get("join_parent")
+            if par is None or np.any(par[pp.post_ids] < 0):
+                raise ImageError(f"{where}: engine {eng.ENGINE} needs post neurons that are dendrite compartments "
+                                 "(neurons.join_parent; recompile)")
+            pp.v_ids = np.concatenate([pp.post_ids, par[pp.post_ids].astype(np.int64)])
         if not np.array_equal(syn_add[syn], pp.delivery()):
             raise ImageError(f"{where}: the emulator program encodes this projection's weights differently "
                              "from emulator.plastic (update PlasticProjection.delivery)")
@@ -125,7 +134,8 @@ def learn_step(projs: list[PlasticProjection], spk: np.ndarray, t: int, v: np.nd
     """Step ``t``'s learning of every projection of ``projs`` (``spk``: bool per source id, the step's spikes;
     ``v``: v after the step, indexed by neuron id) and the learned weights written into ``syn_add``."""
     for pp in projs:
-        pp.engine.step(pp.cfg, pp.state, pp.weights, spk[pp.pre_src], spk[pp.post_ids], t + 1, v[pp.post_ids])
+        pp.engine.step(pp.cfg, pp.state, pp.weights, spk[pp.pre_src], spk[pp.post_ids], t + 1,
+                       v[pp.post_ids if pp.v_ids is None else pp.v_ids])
         pp.write_back(syn_add)
 
 

@@ -183,9 +183,9 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
                   bias_exp=g.bias_exp.astype(np.int32), u=g.u_init.astype(np.int32), v=g.v_init.astype(np.int32),
                   name=g.name)
         if g.join_to is not None or k in somas:    # dendrite compartments and their soma
-            if k in third or k in vpost:
+            if k in third:
                 raise ImageError(f"neuron group {g.name!r}: a compartment of a joined neuron cannot also be the post "
-                                 "of a three-factor or v-reading rule in Lava; run on the emulator")
+                                 "of a host-written three-factor rule in Lava; run on the emulator")
             from backends.lava.procs import compartments  # lazy: imports lava (optional)
             return (compartments.DendriteLIF if g.join_to is not None else compartments.SomaLIF)(**kw)
         if k in third:           # the R-STDP post neuron (its y1 filter, the third factor)
@@ -222,6 +222,12 @@ def build_network(plan: LavaPlan, steps: int, stage=None) -> LavaNetwork:
             lifs[c.post].s_out.connect(proc.s_in_bap)
         if c.reads_v:   # clopath reads the post membrane v
             lifs[c.post].v_out.connect(proc.v_in)
+        if c.reads_soma_v:   # loihi3f_us also reads the v of the dendrite posts' somas
+            soma = plan.groups[c.post].join_to
+            if soma is None:
+                raise ImageError(f"plastic connection {c.name!r}: its rule reads the somas of dendrite compartments, "
+                                 f"but group {plan.groups[c.post].name!r} holds no dendrites (recompile)")
+            lifs[soma].v_out.connect(proc.v_soma_in)
         conns.append(proc)
     for c in plan.conv_connections:   # shared weights: lava.proc.conv on (W, H, C) views of the groups' spikes
         doing(f"creating conv process {c.name!r}")

@@ -141,6 +141,12 @@ class Connection:
         return self.seed_rule and learning_engines.engine(self.learning, "plastic connection").READS_V
 
     @property
+    def reads_soma_v(self) -> bool:
+        """A seed-rule engine that also reads the v of its dendrite posts' somas (``loihi3f_us``)."""
+        return self.reads_v and bool(getattr(learning_engines.engine(self.learning, "plastic connection"),
+                                             "READS_SOMA_V", False))
+
+    @property
     def complete(self) -> bool:
         """Every (post, pre) pair of the matrix holds an entry (a Dense matrix has no absent synapses)."""
         return self.rows.size == self.shape[0] * self.shape[1]

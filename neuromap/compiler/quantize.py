@@ -594,8 +594,12 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
                               "one voltage scale (give its post population uniform values, or freeze it)")
         gain = pl.s * pl.p if not pl.split else (pl.s * pl.p)[pr.post_idx]
         x = sign * gain * pr.weight
-        plastic = rule and quantize_learning.quantize_plastic(pr, x, pl.s * pl.p, sign, f, rounding, rng, dt, fld,
-                                                                       post=pl)
+        if rule == "urbanczik_senn" and isinstance(plans[pr.post], quantize_compartments.CompartmentPlan):
+            plastic = quantize_compartments.quantize_urbanczik(pr, x, plans[pr.post], network.populations[pr.post], f,
+                                                               seed, fld)
+        else:
+            plastic = rule and quantize_learning.quantize_plastic(pr, x, pl.s * pl.p, sign, f, rounding, rng, dt,
+                                                                  fld, post=pl)
         pre_split = pr.pre in plans and plans[pr.pre].split
         q = plastic[0] if plastic else quantize_weights(x, f, rounding, rng, exp_floor=0 if pre_split else None)
         nz = pr.weight != 0

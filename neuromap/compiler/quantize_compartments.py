@@ -148,3 +148,69 @@ def probes(pb: Probe, plan: CompartmentPlan) -> tuple[list[Probe], list[str]]:
     dropped = [v for v in pb.variables if v not in ("v", "spikes", "v_dend")]
     return out, ([f"probes.{pb.population}: {', '.join(dropped)} are not chip state (dropped; the chip has v of "
                   f"{plan.soma} and {plan.dend})"] if dropped else [])
+
+
+#: pre trace impulse of the Urbanczik-Senn rule on the chip (x1: the dendritic PSP of a unit weight, 7-bit trace)
+US_IMPULSE = 64.0
+#: table index shift: 2^(24 - US_LUT_SHIFT) entries over the 24-bit v range
+US_LUT_SHIFT = 12
+
+
+def quantize_urbanczik(pr: Any, x: np.ndarray, plan: CompartmentPlan, pop: Population, f: Any, rng_seed: int,
+                       fld: str) -> tuple[dict, dict, dict, dict]:
+    """Float ``urbanczik_senn`` onto engine ``loihi3f_us`` (docs/voltage-rules.md, *On chip: Urbanczik-Senn with
+    the dendritic error as third factor*): weights at exponent 0 (mixed, 8 bit), the connection
+    ``dw = (+-2^-7) u0 x1 y2`` with x1 the chip's dendritic PSP trace (impulse :data:`US_IMPULSE`, tau_L) and y2
+    the neuron's dithered error, scaled so that E[dw] = ws eta (phi(U) - phi(V_w*)) dt h(V_w*) s*(k) per step.
+    Returns (q, learning, arrays, report) as :func:`neuromap.compiler.quantize_learning.quantize_plastic`."""
+    from neuromap.learning_engines import loihi3f, loihi3f_us  # lazy: only this mapping needs the engine modules
+    from neuromap.learning_rules import config_from_rules  # lazy: as above
+    p = pr.plasticity
+    if pr.target[0] not in ("exc", "inh"):
+        raise TargetError(f"{fld}.target: urbanczik_senn learns dendritic synapses (exc/inh), not {pr.target[0]!r}")
+    if pr.n_synapses and np.any(pr.delay != 1):
+        raise TargetError(f"{fld}.delay: urbanczik_senn on the chip needs delay 1 (one step)")
+    g = {k: _scalar(pop, k, f"populations.{pr.post}") for k in ("phi_max", "k", "beta", "theta", "E_L")}
+    sign = -1.0 if pr.target[0] == "inh" else 1.0
+    gain = plan.gains[pr.target[0]][1]                    # hw input per float weight unit
+    ws = gain / 2.0 ** f.act_shift                        # stored weight per float weight unit (exponent 0)
+    lo, hi = f.w_lo["mixed"], f.w_hi["mixed"]
+    step = 1 << (8 - f.bits_max + 1)
+    raw = x / 2.0 ** f.act_shift
+    m = np.clip(np.rint(raw / step) * step, lo, hi).astype(np.int64)
+    q = {"mantissa": m, "exp": 0, "bits": f.bits_max, "sign_mode": "mixed", "clipped": int(np.sum(np.abs(raw) > hi)),
+         "zeroed": int(np.sum((m == 0) & (x != 0))), "value": m * 2.0 ** f.act_shift}
+    dt = plan.dt
+    kernel = gain / plan.s_d                              # V_w' jump (mV) per unit weight on the chip
+    # E[dw] per step = ws eta err s*, err = phi_max dt beta e / 2^27, s* = kernel x1 / K; engine: 2^-7 x1 q
+    want = 128.0 * ws * float(p["eta"]) * g["phi_max"] * dt * g["beta"] * kernel / (2.0 ** 27 * US_IMPULSE)
+    if want <= 0:
+        raise TargetError(f"{fld}.plasticity.eta: {p['eta']!r} must be > 0 on the chip (a frozen projection needs no "
+                          "rule)")
+    err_mult, err_shift = loihi3f_us.dither_fraction(want)
+    if want * 2 ** 27 > loihi3f_us.Q_MAX / 2:
+        raise TargetError(f"{fld}.plasticity.eta: {p['eta']!r} is too large for the chip's third factor (expected "
+                          f"error step {want * 2 ** 27:.3g} > {loihi3f_us.Q_MAX / 2})")
+    pred = plan.C / (dt * (plan.g_L + plan.g_D))          # V_w* in soma units per v_d unit
+    pred_mult, pred_shift = loihi3f_us.dither_fraction(pred)
+    lit = "2^-7" if sign > 0 else "-1 * 2^-7"
+    cfg = config_from_rules(dw=f"{lit} * u0 * x1 * y2", rng_seed=int(rng_seed) % (2 ** 31), t_epoch=1,
+                            x1_impulse=US_IMPULSE, x1_tau=float(p["tau_L"]) / dt, y1_tau=loihi3f.Y_TAU,
+                            y2_tau=loihi3f.Y_TAU, y3_tau=loihi3f.Y_TAU, sign_mode="mixed", num_weight_bits=8)
+    seed = int(np.asarray(pop.neuron.get("seed", 0)).reshape(-1)[0])
+    learning = {"engine": loihi3f_us.ENGINE, **cfg.to_dict(), "lut_shift": US_LUT_SHIFT, "pred_mult": pred_mult,
+                "pred_shift": pred_shift, "err_mult": err_mult, "err_shift": err_shift, "seed": seed}
+    phi_lut, h_lut = loihi3f_us.tables(g["phi_max"], g["k"], g["beta"], g["theta"] - g["E_L"], plan.s, US_LUT_SHIFT)
+    real = err_mult / 2.0 ** err_shift
+    w_max, w_min = float(p["w_max"]), float(p["w_min"])
+    report = {"engine": loihi3f_us.ENGINE, "weight_scale": ws, "w_range": [lo, hi],
+              "param_rel_error": {"eta": abs(real - want) / want,
+                                  "pred": abs(pred_mult / 2.0 ** pred_shift - pred) / pred,
+                                  "w_max": max(0.0, w_max - hi / ws) / abs(w_max) if w_max else 0.0,
+                                  "w_min": max(0.0, lo / ws - w_min) / abs(w_min) if w_min else 0.0},
+              "table_rel_error": {}, "rule": f"dw = {lit} * u0 * x1 * y2",
+              "dropped": "tau_Delta (weights follow eta * PI, not its tau_Delta low-pass); PSP kernel of one "
+                         "exponential (the chip dendrite's); post spikes n(k) replaced by phi(U) dt (the soma does "
+                         "not spike)",
+              "lut_mV": 2.0 ** US_LUT_SHIFT / plan.s}
+    return q, learning, {"phi_lut": phi_lut, "h_lut": h_lut}, report

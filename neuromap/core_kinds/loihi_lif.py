@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from neuromap.capacity import CoreLimits, image_usage, violations
@@ -243,7 +244,7 @@ def verify(image: Any) -> None:
     if "join_parent" in nu:
         check_joins(nu["join_parent"], nu.get("refractory"))
     if image.n_synapses:
-        _check_weights(image, np.repeat(image.axons["proj"], np.diff(image.axons["syn_ptr"])))
+        _check_weights(image)
     _check_capacities(image)
 
 
@@ -281,19 +282,33 @@ def manifest_fields(image: Any) -> dict[str, Any]:
     return {"arithmetic": image.arithmetic.to_dict()}
 
 
-def _check_weights(image: Any, proj_of_syn: np.ndarray) -> None:
-    """Every stored weight representable in its projection's encoding (O(synapses), one pass); the message
-    names the first projection with a bad weight."""
+@numba.njit(cache=True)
+def _first_bad_weight(syn_ptr, proj, w, lo, hi, step):  # pragma: no cover - compiled
+    """Projection of the first axon holding a weight outside [lo, hi] of its projection or not a multiple of
+    its step (a power of two), else -1: one pass over the synapses, no per-synapse temporaries."""
+    for a in range(proj.shape[0]):
+        p = proj[a]
+        lo_p, hi_p, mask = lo[p], hi[p], step[p] - 1
+        for k in range(syn_ptr[a], syn_ptr[a + 1]):
+            x = np.int32(w[k])
+            if x < lo_p or x > hi_p or (x & mask) != 0:
+                return p
+    return -1
+
+
+def _check_weights(image: Any) -> None:
+    """Every stored weight representable in its projection's encoding (O(synapses), one compiled pass); the
+    message names the first projection with a bad weight."""
     lo, hi, step = (np.array([f(pm) for pm in image.projections], np.int32) for f in
                     (lambda pm: weight_range(pm.sign_mode)[0], lambda pm: weight_range(pm.sign_mode)[1],
                      lambda pm: weight_step(pm.sign_mode, pm.num_weight_bits)))
     w = image.synapses["weight"]
-    bad = (w < lo[proj_of_syn]) | (w > hi[proj_of_syn]) | ((w & (step[proj_of_syn] - 1)) != 0)
-    if bad.any():
-        k = int(proj_of_syn[int(np.argmax(bad))])
+    k = int(_first_bad_weight(image.axons["syn_ptr"], image.axons["proj"], w, lo, hi, step))
+    if k >= 0:
         pm = image.projections[k]
+        of_k = np.repeat(image.axons["proj"] == k, np.diff(image.axons["syn_ptr"]))
         raise ImageError(f"image projection {k} ({pm.name}): "
-                         + weight_problem(pm.sign_mode, pm.num_weight_bits, w[proj_of_syn == k].astype(np.int64)))
+                         + weight_problem(pm.sign_mode, pm.num_weight_bits, w[of_k].astype(np.int64)))
 
 
 def _check_capacities(image: Any) -> None:

@@ -11,13 +11,14 @@ Each engine module declares, in one place:
     :class:`~neuromap.errors.ImageError` on a bad field), ``to_dict()`` (the on-disk dict) and
     ``check_arrays(arrays, n_syn, where)``; seed rules subclass
     :class:`~neuromap.learning_engines.schema.SeedRuleSchema` (fields, ranges, fixed-point widths).
-``quantize(q, params, ctx)`` (every built-in engine but ``loihi3f``)
+``quantize(q, params, ctx)`` (every built-in engine but ``loihi3f`` and ``loihi3f_us``)
     fills a :class:`~neuromap.learning_engines.schema.Quantized` from the float rule parameters ``params``
     (a mapping) and plain numbers ``ctx`` (:class:`~neuromap.learning_engines.schema.QuantizeContext`);
     the compiler (:mod:`neuromap.compiler.quantize_learning`) calls it through the registry (``loihi``: the
     pair ``stdp`` rule as a Lava rule; an engine that finds nothing to learn leaves ``q.fields`` empty).
     ``loihi3f`` has none: its float rule (R-STDP) needs the model's reward schedule, which the contract layer
-    cannot import, so the compiler maps it (``quantize_learning._rstdp_loihi3f``).
+    cannot import, so the compiler maps it (``quantize_learning._rstdp_loihi3f``); nor has ``loihi3f_us``
+    (Urbanczik-Senn needs the post population's compartment scales: ``quantize_compartments.quantize_urbanczik``).
 ``make_state(learning, arrays, n_pre, n_post, pre_idx, post_idx) -> state``
     ``learning``: the schema (or image dict); ``pre_idx``/``post_idx``: int64[S] population-local indices
     of each synapse, image synapse order.
@@ -41,7 +42,7 @@ from __future__ import annotations
 import types
 
 from neuromap.errors import ImageError
-from neuromap.learning_engines import clopath, homeostatic_stdp, loihi, loihi3f, pool_stdp, vogels_isp
+from neuromap.learning_engines import clopath, homeostatic_stdp, loihi, loihi3f, loihi3f_us, pool_stdp, vogels_isp
 
 #: what every engine module has (see the module docstring)
 REQUIRED = ("ENGINE", "READS_V", "Schema", "make_state", "step")
@@ -96,6 +97,6 @@ def verify(learning: dict, arrays: dict, n_syn: int, sign_mode: str, num_weight_
     return cfg
 
 
-for _m in (loihi, pool_stdp, homeostatic_stdp, vogels_isp, clopath, loihi3f):
+for _m in (loihi, pool_stdp, homeostatic_stdp, vogels_isp, clopath, loihi3f, loihi3f_us):
     register(_m)
 del _m

@@ -244,14 +244,16 @@ def learning_step_3f(cfg: LearningConfig, ls, weights: np.ndarray, pre_spikes, p
     ls.t = t
 
 
-def step(learning, state: State, weights, pre_spikes, post_spikes, t, post_v=None) -> None:
+def step(learning, state: State, weights, pre_spikes, post_spikes, t, post_v=None, y_in=None) -> None:
     """One Lava time step t: the post neuron's traces, then the connection (weights change at epoch ends).
-    ``learning`` is ignored (the state holds it)."""
+    ``learning`` is ignored (the state holds it). ``y_in`` ((3, n_post) int): traces another neuron model computed
+    (engine ``loihi3f_us``) instead of the R-STDP neuron's y1 and the host-written third factor."""
     learn = t % state.cfg.t_epoch == 0
     if learn and not state.started:     # only this engine changes the weights: gather once
         state.w_csr[:] = weights[state.order]
         state.started = True
-    y_in = post_traces(state, post_spikes, t)
+    if y_in is None:
+        y_in = post_traces(state, post_spikes, t)
     learning_step_3f(state.cfg, state.ls, state.w_csr, pre_spikes, post_spikes, t, y_in)
     if learn:
         weights[state.order] = state.w_csr

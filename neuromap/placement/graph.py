@@ -17,10 +17,11 @@ from neuromap.counting_sort import stable_order
 class SynapseGraph:
     """Synapses as aligned arrays over global neuron ids.
 
-    ``pre``/``post``: int64 global ids, length n_synapses. ``delay``: integer steps
-    (>= 1; int16 when every delay fits, from :meth:`from_network`). ``weight_bits``: int8 stored weight mantissa bits
-    per synapse (the
-    projection's ``num_weight_bits``; 0 = the target's maximum). ``plastic``: bool,
+    ``pre``/``post``: global ids, length n_synapses (int64; int32 from :meth:`from_network` when every id
+    fits: cast to int64 before arithmetic that can pass 2**31, e.g. ``pre * n_neurons + post``).
+    ``delay``: integer steps (>= 1; int16 when every delay fits, from :meth:`from_network`). ``weight_bits``:
+    int8 stored weight mantissa bits per synapse (the projection's ``num_weight_bits``; 0 = the target's
+    maximum). ``plastic``: bool,
     synapse is learned on chip. ``population``: int32 population index per neuron;
     ``population_names`` names them.
 
@@ -96,8 +97,9 @@ class SynapseGraph:
         S = sum(p[0].size for p in parts)
         n_src = sum(network.populations[pr.pre].size for pr in network.projections)
         dmax = max((int(p[2].max()) for p in parts if p[2].size), default=1)
-        # filled in place, no concatenated copies; delays and axon sources in the narrowest dtype
-        pre, post = np.empty(S, np.int64), np.empty(S, np.int64)
+        # filled in place, no concatenated copies; ids, delays and axon sources in the narrowest dtype
+        ids = np.int32 if offset < 2 ** 31 else np.int64
+        pre, post = np.empty(S, ids), np.empty(S, ids)
         delay = np.empty(S, np.int16 if dmax < 2 ** 15 else np.int64)
         wbits, plastic = np.empty(S, np.int8), np.empty(S, bool)
         src = np.empty(S, np.int32 if n_src < 2 ** 31 else np.int64)
@@ -106,8 +108,8 @@ class SynapseGraph:
         for pr, (p_loc, q_loc, d) in zip(network.projections, parts):
             e = off + p_loc.size
             n_pre = network.populations[pr.pre].size
-            np.add(p_loc, start[pr.pre], out=pre[off:e])
-            np.add(q_loc, start[pr.post], out=post[off:e])
+            np.add(p_loc, start[pr.pre], out=pre[off:e], casting="unsafe")      # ids < 2**31 when int32
+            np.add(q_loc, start[pr.post], out=post[off:e], casting="unsafe")
             delay[off:e] = d
             wbits[off:e] = int((pr.hw or {}).get("num_weight_bits", 0) or 0)
             plastic[off:e] = is_plastic(pr)

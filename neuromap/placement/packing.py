@@ -38,7 +38,7 @@ def pack_order(graph: SynapseGraph, target: Target, order: np.ndarray) -> np.nda
     """
     n = graph.n_neurons
     order = np.asarray(order, np.int64)
-    pos = np.empty(n, np.int64)
+    pos = np.empty(n, np.int32 if n < 2 ** 31 else np.int64)     # int32: the synapses' sort keys are half the size
     pos[order] = np.arange(n)
     key = pos[graph.post]
     perm = stable_order([(key, n)], graph.n_synapses)        # synapses by their post's position

@@ -308,7 +308,7 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
     # synapses into freed neurons define a[p, j] = "p has a target on window core j"
     index = _Index.of(graph) if index is None else index
     s_in = _Index.gather(index.by_post, index.post_ptr, freed)
-    pairs, cnt = np.unique(graph.pre[s_in] * graph.n_neurons + graph.post[s_in], return_counts=True)
+    pairs, cnt = np.unique(graph.pre[s_in].astype(np.int64) * graph.n_neurons + graph.post[s_in], return_counts=True)
     pp, pn = pairs // graph.n_neurons, pairs % graph.n_neurons
     srcs = np.unique(pp)
     a = {p: [m.NewBoolVar("") for _ in range(k)] for p in srcs}
@@ -318,7 +318,7 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
     # targets of each source outside the window (constant distinct cores)
     s_src = _Index.gather(index.by_pre, index.pre_ptr, srcs)
     s_src = s_src[~is_freed[graph.post[s_src]]]
-    ext_keys = np.unique(graph.pre[s_src] * len(in_w) + core_of[graph.post[s_src]])
+    ext_keys = np.unique(graph.pre[s_src].astype(np.int64) * len(in_w) + core_of[graph.post[s_src]])
     ext = dict(zip(*np.unique(ext_keys // len(in_w), return_counts=True)))
     # capacities of window cores
     for j in range(k):
@@ -367,7 +367,7 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
             for p in outside:
                 by_core.setdefault(int(core_of[p]), []).append(p)
             n_c = len(in_w)
-            now_keys = np.unique(graph.pre[s_in] * n_c + core_of[graph.post[s_in]])
+            now_keys = np.unique(graph.pre[s_in].astype(np.int64) * n_c + core_of[graph.post[s_in]])
             now = dict(zip(*np.unique(now_keys // n_c, return_counts=True)))  # window cores p targets now
             for c, ps in by_core.items():
                 now_w = sum(int(now.get(p, 0)) for p in ps)
@@ -513,7 +513,7 @@ def _packets_delta(graph, index, old, new, moved, rates) -> float:
     s_in = _Index.gather(index.by_post, index.post_ptr, moved)
     srcs = np.union1d(graph.pre[s_in], moved)
     syn = _Index.gather(index.by_pre, index.pre_ptr, srcs)
-    pre = graph.pre[syn]
+    pre = graph.pre[syn].astype(np.int64)
 
     def packets(core_of):
         n_c = int(core_of.max()) + 1

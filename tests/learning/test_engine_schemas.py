@@ -99,8 +99,9 @@ def test_every_engine_quantizes_through_the_registry():
     """Every registered engine has ``quantize(q, params, ctx)``, the loihi engine included: pair stdp through
     the same interface as the seed rules (fields, errors and its report entries)."""
     from neuromap.learning_engines.schema import QuantizeContext, Quantized
-    for mod in learning_engines.ENGINES.values():     # loihi3f: the compiler maps R-STDP (reward schedule)
-        assert mod.ENGINE == "loihi3f" or callable(mod.quantize), mod.ENGINE
+    for mod in learning_engines.ENGINES.values():     # loihi3f: the compiler maps R-STDP (reward schedule);
+        # loihi3f_us: the compiler maps Urbanczik-Senn (the post population's compartment scales and tables)
+        assert mod.ENGINE in ("loihi3f", "loihi3f_us") or callable(mod.quantize), mod.ENGINE
     p = {"rule": "stdp", "tau_plus": 20.0, "tau_minus": 20.0, "A_plus": 0.01, "A_minus": 0.012, "w_min": 0.0,
          "w_max": 0.3, "bound": "soft"}
     q = Quantized()

@@ -10,7 +10,8 @@ joinOp=ADD)``; Lava's public processes are single compartments). The image's joi
   after each step on ``v_out`` (int32, 24 bit);
 * :class:`SomaLIF`: Lava's ``LIF`` whose model receives its dendrites' v of the same step on ``v_join_in`` and
   adds it inside the v update: ``v = clip(decay(v) + u + v_join + bias)`` (int32 adds, as Lava's own sum: the
-  join is folded into ``effective_bias``, which Lava recomputes every step before ``subthr_dynamics``).
+  join is folded into ``effective_bias``, which Lava recomputes every step before ``subthr_dynamics``); it sends
+  its v after the step on ``v_out`` (read by the Urbanczik-Senn connection, engine ``loihi3f_us``).
 
 Neuron i of a ``DendriteLIF`` joins neuron i of its ``SomaLIF`` (``v_out`` -> ``v_join_in``, same shape). A port
 carries its data within the step (the dendrite sends before the soma receives; nothing flows back), so the soma
@@ -47,6 +48,7 @@ class SomaLIF(LIF):
     def __init__(self, *, shape, **kwargs):
         super().__init__(shape=shape, **kwargs)
         self.v_join_in = InPort(shape=shape)
+        self.v_out = OutPort(shape=shape)         # its v after the step (a rule reading the soma, loihi3f_us)
 
 
 @implements(proc=DendriteLIF, protocol=LoihiProtocol)
@@ -74,6 +76,7 @@ class PySomaLifModelFixed(PyLifModelBitAcc):
 
     implements_process = None
     v_join_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -86,3 +89,4 @@ class PySomaLifModelFixed(PyLifModelBitAcc):
     def run_spk(self):
         self.v_join = self.v_join_in.recv().astype(np.int32)
         super().run_spk()
+        self.v_out.send(self.v)

@@ -11,8 +11,10 @@ against the independent scalar oracles (tests/oracles/seed_rules.py), by tests/l
 in Lava and tests/learning/test_seed_rule_oracles.py on the emulator.
 
 Ports: ``s_in`` (pre spikes, bool), ``a_out`` (int32 to the post LIF's ``a_in``), ``s_in_bap`` (the post
-LIF's ``s_out``: post spikes of the step) and ``v_in`` (the post neurons' v after the step, int32 24 bit,
-from :class:`LIFWithV`/:class:`LIFRefractoryWithV`; received only by engines that read v, i.e. clopath).
+LIF's ``s_out``: post spikes of the step), ``v_in`` (the post neurons' v after the step, int32 24 bit,
+from :class:`LIFWithV`/:class:`LIFRefractoryWithV`; received only by engines that read v, i.e. clopath) and
+``v_soma_in`` (engines with ``READS_SOMA_V``, i.e. ``loihi3f_us``: the v of the dendrite posts' somas, from
+``backends.lava.procs.compartments.SomaLIF``).
 
 Per Lava time step t (emulator step t - 1), in ``run_spk``:
 
@@ -86,6 +88,7 @@ class NeuromapPlasticSparse(AbstractProcess):
         self.s_in = InPort(shape=(n_pre,))
         self.s_in_bap = InPort(shape=(n_post,))
         self.v_in = InPort(shape=(n_post,))
+        self.v_soma_in = InPort(shape=(n_post,))      # engines with READS_SOMA_V: the somas of the dendrite posts
         self.a_out = OutPort(shape=(n_post,))
         self.weights = Var(shape=(weights.size,), init=weights)
 
@@ -99,6 +102,7 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
     s_in_bap: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
     v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    v_soma_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=16)
     weights: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=9)
 
@@ -118,6 +122,7 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.slot = self.delays * n_post + self.rows           # flat (delay, post) slot of each synapse
         self.weight_exp = int(p["weight_exp"])
         self.read_v = bool(self.engine.READS_V)
+        self.read_soma_v = bool(getattr(self.engine, "READS_SOMA_V", False))
         self.controller = p.get("controller")        # neuromap.embedded.ControllerMap or None
         if self.controller is not None:
             self.ctl_state = self.controller.module.make_state(self.controller, n_post)
@@ -127,6 +132,8 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         pre = self.s_in.recv().astype(bool)
         post = self.s_in_bap.recv().astype(bool)
         v = self.v_in.recv().astype(np.int64) if self.read_v else None
+        if self.read_soma_v:      # [v of the dendrite posts, v of their somas] (emulator.plastic's order)
+            v = np.concatenate([v, self.v_soma_in.recv().astype(np.int64)])
         w = self.weights                                        # the engine updates it in place
         n_post, D = self.a_buf.shape
         hit = pre[self.cols]
