@@ -82,6 +82,19 @@ def prefetch(typingctx, arr, idx):
     return sig, codegen
 
 
+#: programs of at least this many run synapses (4 MB packed: beyond L2) prefetch their deliveries; smaller ones
+#: stay in cache, where listing the step's runs first only costs (the 0.1 M-synapse image: 4.8 -> 7.8 us/step)
+PREFETCH_MIN_SYNAPSES = 1 << 20
+#: ... and only when their runs hold this many synapses on average: short runs (the microcircuit's ~8, its
+#: inputs' 1) pay the list and the prefetches per run for little (its delivery 25 -> 85 us/step with them)
+PREFETCH_MIN_RUN = 16
+
+
+@numba.njit(inline="always")
+def _prefetching(n_runs, n_synapses):
+    """Whether the delivery of a program of ``n_runs`` runs and ``n_synapses`` run synapses lists its runs and
+    prefetches (:data:`PREFETCH_MIN_SYNAPSES`, :data:`PREFETCH_MIN_RUN`)."""
+    return n_synapses >= PREFETCH_MIN_SYNAPSES and n_synapses >= PREFETCH_MIN_RUN * n_runs
 #: runs ahead whose table entries (first synapse, delay, post base) are prefetched
 AHEAD_TABLES = 8
 #: runs ahead whose first 256 bytes of packed synapses are prefetched (their tables are cached by then)
@@ -163,6 +176,11 @@ def trace_probes(k, probe, u, v, trace_u, trace_v):
         trace_v[k, j] = v[probe[j]]
 
 
+#: the spike list is built with a branch per neuron when fewer than 1 in SPARSE_SPIKES neurons spike, else
+#: branch-free (a mispredicted branch costs more than the branch-free store when spikes are frequent)
+SPARSE_SPIKES = 16
+
+
 @numba.njit(inline="always")
 def update_u(N, a_in, u, decay_u, shift, act, half):
     """Step 1-3 of :mod:`emulator.lif` for every neuron: u decays, takes ``a_in << act`` and wraps once; ``a_in``
@@ -183,8 +201,8 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
     Three passes over the neurons, the first two branch-free so LLVM vectorizes them (each writes one array:
     more written arrays exceed LLVM's runtime alias checks and the loop stays scalar; the decay multiply in
     float64 when the program allows it, :func:`_decay_any`): u; v of the non-refractory neurons (clipped,
-    before the threshold test); then the threshold test (branch-free into the spike list), and the reset of
-    the spiking neurons."""
+    before the threshold test); then the threshold test (counted first, vectorized; then the spike list with a
+    branch per neuron when spikes are sparse, else branch-free), and the reset of the spiking neurons."""
     shift = arith[0]
     act = arith[1]
     half = arith[2]
@@ -201,9 +219,19 @@ def fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired):
     """Step 6 of :mod:`emulator.lif` and the refractory start: threshold test, reset, spike list and per-core
     counts; returns the number of spikes."""
     nf = 0
-    for n in range(N):                                    # branch-free: spikes are often unpredictable
-        fired[nf] = n
+    for n in range(N):                                    # how many spike (a vectorized count)
         nf += (v[n] > vth[n]) & (ref_until[n] < t)
+    if nf * SPARSE_SPIKES < N:                            # few: a branch per neuron, rarely mispredicted
+        nf = 0
+        for n in range(N):
+            if v[n] > vth[n] and ref_until[n] < t:
+                fired[nf] = n
+                nf += 1
+    else:                                                 # many (unpredictable branches): branch-free
+        nf = 0
+        for n in range(N):
+            fired[nf] = n
+            nf += (v[n] > vth[n]) & (ref_until[n] < t)
     for i in range(nf):
         n = fired[i]
         v[n] = 0
@@ -413,6 +441,18 @@ def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_
     synapses are prefetched a few runs ahead (:func:`_prefetch_run`); the adds are the same, in the same order."""
     nn = 0
     ncol = 0
+    if not _prefetching(run_syn.shape[0] - 1, run_packed.shape[0]):      # cached anyway: no list, no prefetches
+        for f in range(f0, f1):
+            s = fired[f]
+            for j in range(run_ptr[s], run_ptr[s + 1]):
+                off = row_off[run_delay[j]] + run_post_base[j]
+                sh = run_shift[j]
+                if sh == 0:
+                    _add_packed(ring, off, run_packed, run_syn[j], run_syn[j + 1])
+                else:
+                    nn, ncol = _add_shifted(ring, off, run_packed, run_slot, run_syn[j], run_syn[j + 1], sh, slot_mark,
+                                            notes, nn, ncol)
+        return nn, ncol
     js = _step_runs(fired, f0, f1, run_ptr)
     for i in range(js.shape[0]):
         _prefetch_run(js, i, run_syn, run_delay, run_shift, run_post_base, run_packed)
@@ -475,14 +515,15 @@ def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_de
     ncol = 0
     js = _step_runs(fired, 0, nf, run_ptr)
     nj = js.shape[0]
+    far = _prefetching(run_split.shape[0], run_packed.shape[0])
     for i in range(nj):
-        if i + AHEAD_TABLES < nj:                   # prefetches as _prefetch_run, in this thread's share of runs
+        if far and i + AHEAD_TABLES < nj:           # prefetches as _prefetch_run, in this thread's share of runs
             jt = js[i + AHEAD_TABLES]
             prefetch(run_split, (jt, th))
             prefetch(run_delay, jt)
             prefetch(run_shift, jt)
             prefetch(run_post_base, jt)
-        if i + AHEAD_SYNAPSES < nj:
+        if far and i + AHEAD_SYNAPSES < nj:
             lo = run_split[js[i + AHEAD_SYNAPSES], th]
             prefetch(run_packed, lo)
             prefetch(run_packed, lo + 16)
@@ -589,6 +630,12 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
 @numba.njit(cache=True, nogil=True)
 def _deliver_share(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed):
     """The whole runs of the spikes ``fired[f0:f1]`` into ``ring`` (programs without slotted runs)."""
+    if not _prefetching(run_syn.shape[0] - 1, run_packed.shape[0]):
+        for f in range(f0, f1):
+            s = fired[f]
+            for j in range(run_ptr[s], run_ptr[s + 1]):
+                _add_packed(ring, row_off[run_delay[j]] + run_post_base[j], run_packed, run_syn[j], run_syn[j + 1])
+        return
     js = _step_runs(fired, f0, f1, run_ptr)
     for i in range(js.shape[0]):
         _prefetch_run(js, i, run_syn, run_delay, run_delay, run_post_base, run_packed)   # (no shift table here)

@@ -9,7 +9,8 @@ Printed: the prediction error mean (phi(U) - phi(V_w*))^2 (kHz^2) per window of
 ``window_ms``, and the correlation of learned and teacher weights. With eta = 0 (no
 learning) the error stays where it starts.
 
-``python examples/urbanczik_senn.py [--time]``
+``python examples/urbanczik_senn.py [--time]``; ``--chip``: the same task compiled for ``loihi`` and emulated
+(:func:`chip_learning_curve`, docs/voltage-rules.md).
 """
 from __future__ import annotations
 
@@ -55,7 +56,41 @@ def learning_curve(update: str = "event", eta: float = 20.0, t_ms: float = 20000
     return {"error": windows, "corr": corr, "weights": w, "rate_hz": float(res.rates["post"][0])}
 
 
+def chip_learning_curve(eta: float = 20.0, t_ms: float = 20000.0, window_ms: float = 2000.0, seed: int = 7,
+                        engine: str = "numba") -> dict:
+    """The same task compiled for ``loihi`` and emulated (two joined compartments, engine ``loihi3f_us``; eta = 0:
+    the dendritic projection static). The error is measured from the chip's own v: U = v_soma / s + E_L,
+    V_w* = E_L + g_D/(g_L + g_D) v_dend / s_d (docs/voltage-rules.md, *On chip: Urbanczik-Senn ...*)."""
+    from emulator import emulate  # lazy: the float example needs no emulator
+    from neuromap.neurons import two_compartment  # lazy: as above
+    from neuromap.toolchain import compile_network  # lazy: as above
+    net = build("time", eta if eta else 20.0, seed=seed)
+    if not eta:
+        net.projections[0].plasticity = None
+    res = compile_network(net, "loihi")
+    soma, dend = res.reports.quantization.populations[:2]
+    img = res.image
+    steps = int(round(t_ms / DT))
+    ids = np.array([img.population("post").start, img.population("post_dend").start])
+    run = emulate(img, steps, engine, probe=ids, weight_every=steps)
+    n = net.populations["post"].neuron
+    c = {k: float(np.asarray(n[k]).reshape(-1)[0]) for k in ("phi_max", "k", "beta", "theta", "E_L", "g_L", "g_D")}
+    U = run.v[:, 0] / soma.v_scale + c["E_L"]
+    v_pred = c["E_L"] + c["g_D"] / (c["g_L"] + c["g_D"]) * run.v[:, 1] / dend.v_scale
+    err = (two_compartment.phi(U, c) - two_compartment.phi(v_pred, c)) ** 2
+    nw = int(round(window_ms / DT))
+    k = next((k for k, pm in enumerate(img.projections) if pm.learning), None)
+    w = run.weights[k][-1] / res.reports.quantization.projections[0].learning["weight_scale"] if k is not None \
+        else np.zeros(0)
+    return {"error": err[: steps // nw * nw].reshape(-1, nw).mean(axis=1), "weights": w}
+
+
 def main() -> None:
+    if "--chip" in sys.argv:
+        for eta in (20.0, 0.0):
+            c = chip_learning_curve(eta)
+            print(f"chip eta={eta:g}: error per 2 s window (kHz^2): " + " ".join(f"{e:.2e}" for e in c["error"]))
+        return
     upd = "time" if "--time" in sys.argv else "event"
     for eta in (20.0, 0.0):
         c = learning_curve(upd, eta)

@@ -190,6 +190,20 @@ def time_constant_warnings(nodes: dict[str, Any], dt: float, unit: float, conv: 
     return out
 
 
+def if_only_warnings(nodes: dict[str, Any], dt: float, unit: float, conv: Convention) -> list[str]:
+    """One line when every spiking node is an ``IF`` with ``r = 1`` and a spike would add ``W h`` with ``h`` not 1:
+    Sinabs's IAF and Norse's IAFCell export exactly that, meaning a spike adds ``W`` (they count in steps), and the
+    file has nothing else to tell them from NIR's reference reading (seconds), which makes the layers nearly deaf."""
+    kinds = {type(n).__name__ for n in nodes.values()} - {"Input", "Output"}
+    h = dt / unit
+    if kinds != {"IF"} or h == 1.0 or not all(np.all(np.asarray(n.r, np.float64) == 1)
+                                              for n in nodes.values() if type(n).__name__ == "IF"):
+        return []
+    return [f"every spiking node is an IF with r = 1 (what Sinabs's IAF and Norse's IAFCell export: a spike adds W), "
+            f"read with convention {conv.name!r} (NIR time unit {unit:g} ms, dt {dt:g} ms) a spike adds "
+            f"W h = {h:.3g} W; give --nir-convention sinabs (reset by subtraction) or norse (reset to zero)"]
+
+
 def weight_warnings(net: Any) -> list[str]:
     """One line per projection too weak to ever make its target spike, and per layer that can never spike."""
     out: list[str] = []
@@ -226,5 +240,6 @@ def warn_all(lines: list[str], where: str = "") -> None:
         warnings.warn(f"{where}{line}", NIRImportWarning, stacklevel=3)
 
 
-__all__ = ["Convention", "CONVENTIONS", "NIRImportWarning", "convention", "detect", "time_constant_warnings",
+__all__ = ["Convention", "CONVENTIONS", "NIRImportWarning", "convention", "detect", "if_only_warnings",
+           "time_constant_warnings",
            "weight_warnings"]

@@ -481,7 +481,9 @@ def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_
         pname, n, neuron = pops[nname]
         net.add_population(pname, n, neuron)
     pop_of = {k: v[0] for k, v in pops.items()}
-    nc.warn_all(nc.time_constant_warnings({k: v for k, v in g.nodes.items() if k in pop_of}, dt, unit, conv), where)
+    pop_nodes = {k: v for k, v in g.nodes.items() if k in pop_of}
+    nc.warn_all(nc.time_constant_warnings(pop_nodes, dt, unit, conv) + nc.if_only_warnings(pop_nodes, dt, unit, conv),
+                where)
     _add_projections(net, g, conns, pop_of, sizes, node_ext, gext, dt_n, conv)
     _add_probes(net, g, outputs, pop_of, gext)
     nc.warn_all(nc.weight_warnings(net), where)

@@ -128,3 +128,12 @@ def test_validate_in_lava(tmp_path, capsys):
     run = emulate(img, 1000, "numpy", weight_every=1000)
     k = next(k for k, p in enumerate(img.projections) if p.learning)
     assert not np.array_equal(run.weights[k][-1], img.synapses["weight"][img.synapse_projections() == k])
+
+
+def test_example_chip_learning_curve():
+    """``examples/urbanczik_senn.py --chip``'s function on a short run: error windows from the chip's own v, and the
+    learned weights in float units (0 without learning)."""
+    c = example.chip_learning_curve(20.0, t_ms=300.0, window_ms=100.0, engine="numpy")
+    assert c["error"].shape == (3,) and np.all(c["error"] > 0) and c["weights"].shape == (40,)
+    c0 = example.chip_learning_curve(0.0, t_ms=100.0, window_ms=100.0, engine="numpy")
+    assert c0["error"].shape == (1,) and c0["weights"].size == 0

@@ -14,8 +14,11 @@ from neuromap.nir_conventions import NIRImportWarning, detect
 from neuromap.nir_io import _flatten, _read_graph
 from tests.helpers.framework_fixtures import NAMES, compare, load
 
-#: no fixture needs --nir-convention: the exporters write no metadata, their parameter signatures name them
-EXPLICIT: dict[str, str] = {}
+#: the exporters write no metadata; their parameter signatures name them, except an all-IF graph (Sinabs's IAF and
+#: Norse's IAFCell both export IF with r = 1 and nothing else: the import warns and the user names the convention)
+EXPLICIT: dict[str, str] = {"sinabs_conv": "sinabs"}
+#: fixtures whose counts are within the issue's 2 % per neuron but not identical (docs/nir.md: cause not isolated)
+NOT_EXACT = {"sinabs_conv"}
 
 
 def test_every_framework_has_fixtures():
@@ -32,7 +35,8 @@ def test_float_reference_reproduces_the_frameworks_spike_counts_per_neuron(name)
     assert layers and all(int(lc.framework.sum()) > 50 for lc in layers), name   # not vacuous
     for lc in layers:
         assert lc.neuron_rel_error <= 0.02, (name, lc.layer, lc.framework.tolist(), lc.neuromap.tolist())
-        assert np.array_equal(lc.neuromap, lc.framework), (name, lc.layer)      # measured: identical
+        if name not in NOT_EXACT:
+            assert np.array_equal(lc.neuromap, lc.framework), (name, lc.layer)  # measured: identical
 
 
 @pytest.mark.parametrize("name, producer", [("snntorch_dense", "snntorch"), ("snntorch_recurrent", "snntorch"),
@@ -40,6 +44,14 @@ def test_float_reference_reproduces_the_frameworks_spike_counts_per_neuron(name)
 def test_producer_detected_from_the_exporters_signature(name, producer):
     g = _read_graph(str(load(name)[0]))
     assert detect(g, _flatten(g).nodes)[0].name == producer
+
+
+def test_an_all_if_graph_read_the_nir_way_warns_with_the_fix():
+    with pytest.warns(NIRImportWarning, match=r"every spiking node is an IF with r = 1 .* a spike adds W h = 0.001 W; "
+                                              r"give --nir-convention sinabs .* or norse"):
+        layers = compare("sinabs_conv")
+    assert sum(int(lc.neuromap.sum()) for lc in layers) == 0          # the silent result the warning explains
+    assert compare("sinabs_conv", convention="sinabs")[0].neuron_rel_error == 0.0   # the first conv layer: exact
 
 
 def test_the_wrong_reading_is_not_silent():
