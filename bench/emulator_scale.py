@@ -113,7 +113,9 @@ def build(name: str) -> str:
     tgt = target if not target.endswith(".toml") else os.path.join(ROOT, target)
     img = compile_network(net, tgt, placer="sequential", rate_check="never").image
     seconds = time.perf_counter() - t
-    img.save(path)
+    if os.path.exists(stamp):         # a stale cached image: its stamp first, so that save may replace it
+        os.remove(stamp)
+    img.save(path, force=True)
     with open(stamp, "w") as f:
         json.dump({"digest": digest, "compile_seconds": round(seconds, 1), "cores": int(img.n_cores),
                    "routes": int(img.routes["axon"].size), "synapses": int(img.n_synapses)}, f)
