@@ -48,10 +48,6 @@ def bind(image, projs) -> list[RunningController]:
 def run_due(ctls: list[RunningController], t: int) -> None:
     """The decisions due at the start of step ``t`` (0-based), in image order."""
     for rc in ctls:
-        if t % rc.ctl.period:
-            continue
-        mod = rc.ctl.module
-        reads = {k: getattr(rc.engine_state, k) for k in mod.READS}
-        for k, v in mod.decide(rc.ctl, rc.state, reads).items():
-            getattr(rc.engine_state, k)[:] = v
-        rc.decisions += 1
+        if rc.ctl.due(t):
+            rc.ctl.decide_into(rc.state, rc.engine_state)
+            rc.decisions += 1

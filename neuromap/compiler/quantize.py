@@ -617,7 +617,7 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         if plastic:
             hw_opts.update(learning=plastic[1], learning_arrays=plastic[2])
             if rule in quantize_learning.CONTROLLED:    # an embedded-core controller sets the rule's parameters
-                hw_opts["controller"], plastic[3]["controller"] = quantize_learning.esn_controller(
+                hw_opts["controller"], plastic[3]["controller"] = quantize_learning.CONTROLLED[rule](
                     pr, network.populations[pr.post].size, plastic[3]["weight_scale"], fld)
         if pr.spec.get("geometry") is not None:     # a convolution: lower stores kernel + geometry
             hw_opts["conv"] = pr.spec["geometry"].to_dict()

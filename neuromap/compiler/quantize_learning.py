@@ -44,8 +44,6 @@ from neuromap.plasticity.rstdp import reward_steps
 ENGINE_OF = {"pool_stdp": "pool_stdp", "homeostatic_stdp": "homeostatic_stdp", "nn_stdp": "homeostatic_stdp",
              "vogels_isp": "vogels_isp", "clopath": "clopath", "stdp": "loihi", "rstdp": "loihi3f",
              "pool_esn": "pool_stdp"}
-#: float rules whose parameters an embedded-core controller sets (:mod:`neuromap.embedded`): rule -> its kind
-CONTROLLED = {"pool_esn": "esn_q"}
 SUPPORTED_RULES = tuple(ENGINE_OF)
 #: the learned weight range is fitted up to min(w_max, RANGE_CAP * max |w0|)
 RANGE_CAP = 64.0
@@ -278,3 +276,8 @@ def esn_controller(pr, n_post: int, ws: float, fld: str) -> tuple[dict, dict]:
     except ValueError as e:
         raise TargetError(f"{fld}.plasticity.{e}") from None
     return {"kind": esn_q.KIND, "period": int(p["period"]), "fields": fields, "arrays": arrays}, report
+
+
+#: float rules whose parameters an embedded-core controller sets (:mod:`neuromap.embedded`): rule -> the function
+#: building its controller, ``(pr, n_post, ws, fld) -> (hw["controller"], report)``
+CONTROLLED = {"pool_esn": esn_controller}

@@ -62,6 +62,19 @@ class ControllerMap:
     def module(self):
         return KINDS[self.kind]
 
+    def due(self, t: int) -> bool:
+        """Whether it decides at the start of step ``t`` (0-based): ``t % period == 0``."""
+        return t % self.period == 0
+
+    def decide_into(self, state, engine_state) -> None:
+        """One decision: read the kind's ``READS`` from ``engine_state`` (the projection's learning-engine
+        state), run ``decide`` with the controller's run-time ``state``, write the ``WRITES`` into
+        ``engine_state`` in place (every runtime calls this, so they read and write alike)."""
+        mod = self.module
+        reads = {k: getattr(engine_state, k) for k in mod.READS}
+        for k, v in mod.decide(self, state, reads).items():
+            getattr(engine_state, k)[:] = v
+
 
 def verify(image: Any) -> None:
     """The ``controllers`` section against the rest of the image: a known kind, a plastic projection of the kind's

@@ -174,10 +174,13 @@ def cost(n_res: int) -> int:
 class State:
     """Run-time state of one controller over ``n_post`` neurons: reservoir ``x`` (int64 (n_post, n_res), Q12),
     readout ``w_out`` (int64 (3, n_res + 1), Q16), last decision's features ``f_prev`` and actions ``a_prev``,
-    ``decided`` (a decision happened), the xorshift32 state ``rng`` and the secretion ``level`` per neuron."""
+    ``decided`` (a decision happened), the xorshift32 state ``rng`` and the secretion ``level`` per neuron; and
+    the image's constant arrays as int64, converted once (``w_in``, ``w_res``, ``tanh_lut``, ``secr_lut``)."""
 
     def __init__(self, ctl, n_post: int):
-        f = ctl.fields
+        f, a = ctl.fields, ctl.arrays
+        self.w_in, self.w_res = a["w_in"].astype(np.int64), a["w_res"].astype(np.int64)
+        self.tanh_lut, self.secr_lut = a["tanh_lut"].astype(np.int64), a["secr_lut"].astype(np.int64)
         self.x = np.zeros((n_post, f["n_res"]), np.int64)
         self.w_out = ctl.arrays["w_out"].astype(np.int64)
         self.f_prev = np.zeros((n_post, f["n_res"] + 1), np.int64)
@@ -218,11 +221,10 @@ def decide(ctl, st: State, reads: dict[str, np.ndarray]) -> dict[str, np.ndarray
     """One decision for every post neuron (module docstring): ``reads`` maps each name of :data:`READS` to the
     engine's int64 per-post values; returns {"secr_scale": int64 per post}. Updates ``st``."""
     f, arr = ctl.fields, ctl.arrays
-    lut = arr["tanh_lut"].astype(np.int64)
     obs = np.stack([np.clip(_rr(np.asarray(reads[k], np.int64) * int(arr["obs_mul"][i]), int(arr["obs_shift"][i])),
                             -OBS_MAX, OBS_MAX) for i, k in enumerate(READS)], axis=1)               # (E1)
-    a = obs @ arr["w_in"].astype(np.int64).T + st.x @ arr["w_res"].astype(np.int64).T             # (E2)
-    h = tanh_q12(_rr(a, QF), lut)
+    a = obs @ st.w_in.T + st.x @ st.w_res.T                                                        # (E2)
+    h = tanh_q12(_rr(a, QF), st.tanh_lut)
     st.x = st.x + _rr(f["leak"] * (h - st.x), QF)
     feat = np.hstack([st.x, np.full((st.x.shape[0], 1), 1 << QF, np.int64)])
     q = np.clip(feat @ st.w_out.T, -Q_MAX, Q_MAX)                                                  # (E3)
@@ -244,4 +246,4 @@ def decide(ctl, st: State, reads: dict[str, np.ndarray]) -> dict[str, np.ndarray
     st.rng = s
     st.f_prev, st.a_prev, st.decided = feat, act, True
     st.level = np.clip(st.level + np.array([0, -1, 1], np.int64)[act], -f["levels"], f["levels"])   # (E5)
-    return {"secr_scale": arr["secr_lut"].astype(np.int64)[st.level + f["levels"]]}
+    return {"secr_scale": st.secr_lut[st.level + f["levels"]]}

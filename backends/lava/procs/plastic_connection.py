@@ -146,11 +146,8 @@ class PyNeuromapPlasticSparseModelFixed(PyLoihiProcessModel):
         self.a_buf[:, 0] = 0
         self.a_buf = np.roll(self.a_buf, -1, axis=1)
         self.a_buf += acc
-        c = self.controller
-        if c is not None and (self.time_step - 1) % c.period == 0:     # the embedded core, before the learning
-            reads = {k: getattr(self.state, k) for k in c.module.READS}
-            for k, val in c.module.decide(c, self.ctl_state, reads).items():
-                getattr(self.state, k)[:] = val
+        if self.controller is not None and self.controller.due(self.time_step - 1):   # before the learning
+            self.controller.decide_into(self.ctl_state, self.state)
         self.engine.step(self.cfg, self.state, w, pre, post, self.time_step, v)
 
 
