@@ -25,6 +25,24 @@ def _counting_pass(keys, n_buckets, perm, out):  # pragma: no cover - compiled
         cnt[k] += 1
 
 
+@numba.njit(cache=True)
+def group_by_lookup(items, bucket_of, n_buckets, perm):  # pragma: no cover - compiled
+    """``perm`` <- the indices ``0 .. len(items) - 1`` stably grouped by ``bucket_of[items[i]]`` (values
+    0..n_buckets-1; e.g. synapses by the core of their post neuron, with no key array materialized); returns
+    the start of every bucket's run (int64, n_buckets + 1)."""
+    cnt = np.zeros(n_buckets + 1, np.int64)
+    for i in range(items.shape[0]):
+        cnt[bucket_of[items[i]] + 1] += 1
+    for b in range(n_buckets):
+        cnt[b + 1] += cnt[b]
+    fill = cnt[:-1].copy()
+    for i in range(items.shape[0]):
+        b = bucket_of[items[i]]
+        perm[fill[b]] = i
+        fill[b] += 1
+    return cnt
+
+
 def stable_order(keys_least_significant_first: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
     """The stable order of ``n`` items sorted by several non-negative integer keys, each given as
     (keys, number of distinct values), least significant first (as ``np.lexsort``); O(n + buckets) per key."""

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from neuromap.compiler.arithmetic import lif_arithmetic
-from neuromap.counting_sort import index_dtype
+from neuromap.counting_sort import group_by_lookup, index_dtype
 from neuromap.embedded import ControllerMap
 from neuromap.errors import TargetError
 from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap, encode_weights, weight_range, weight_step
@@ -247,17 +247,7 @@ def _synapse_order(post, akey, neuron_core, n_cores, perm):  # pragma: no cover 
     """``perm`` = the synapses stably sorted by (core of post, axon key): a counting sort by core, then a
     stable merge sort of each core's synapses by axon key (a core holds few: cache-local). Returns the start
     of every core's run (n_cores + 1)."""
-    S = post.shape[0]
-    cnt = np.zeros(n_cores + 1, np.int64)
-    for i in range(S):
-        cnt[neuron_core[post[i]] + 1] += 1
-    for c in range(n_cores):
-        cnt[c + 1] += cnt[c]
-    fill = cnt[:-1].copy()
-    for i in range(S):
-        c = neuron_core[post[i]]
-        perm[fill[c]] = i
-        fill[c] += 1
+    cnt = group_by_lookup(post, neuron_core, n_cores, perm)
     for c in range(n_cores):
         a, b = cnt[c], cnt[c + 1]
         if b - a < 2:

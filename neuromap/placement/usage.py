@@ -20,6 +20,7 @@ from neuromap.capacity import (
     over,
     smallest_at_least,
 )
+from neuromap.counting_sort import group_by_lookup
 from neuromap.placement.graph import SynapseGraph
 from neuromap.targets import Target
 
@@ -52,17 +53,7 @@ def _axon_table(core_of, post, src, wbits, delay, plastic, n_cores, n_sources, d
     """Input axons of an assignment: synapses grouped by core (counting sort into ``perm``), then one
     axon per distinct source on each core (a mark array stamped with the core id); a first sweep
     counts the axons so the outputs are allocated once. O(synapses + cores + sources)."""
-    S = post.shape[0]
-    cnt = np.zeros(n_cores + 1, np.int64)
-    for k in range(S):
-        cnt[core_of[post[k]] + 1] += 1
-    for c in range(n_cores):
-        cnt[c + 1] += cnt[c]
-    fill = cnt[:-1].copy()
-    for k in range(S):
-        c = core_of[post[k]]
-        perm[fill[c]] = k
-        fill[c] += 1
+    cnt = group_by_lookup(post, core_of, n_cores, perm)
     mark = np.full(n_sources, -1, np.int64)
     A = 0
     for c in range(n_cores):
