@@ -382,9 +382,9 @@ def room(notes, need):
 def _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, nn, ncol):
     """The slotted synapses ``run_packed[lo:hi]`` (raw weight w, shift ``sh``) into the ring view ``ring[off:]``:
     each adds ``w >> sh``; a nonzero remainder ``w mod 2**sh`` is noted ``(slot << 8 | remainder,
-    ring index << 4 | sh)`` in ``notes[nn:]`` (the caller made room: :func:`_notes_due`) and its slot marked
+    ring index << 4 | sh)`` in ``notes[nn:]`` (the caller made room: :func:`notes_due`) and its slot marked
     (``slot_mark``: 1 = one note this step, 2 = more: a carry may be due, counted in ``ncol``). Returns (nn, ncol);
-    :func:`_carry` settles the notes after the step."""
+    :func:`carry` settles the notes after the step."""
     dst = ring[off:]
     m = (np.int64(1) << sh) - 1
     for q in range(lo, hi):
@@ -428,16 +428,13 @@ def carry(notes, nn, ncol, ring, slot_acc, slot_mark):
         slot_mark[notes[i, 0] >> 8] = 0
 
 
-_notes_due, _room, _carry = notes_due, room, carry     # the engine's own (older) names
-
-
 @numba.njit(inline="always")
 def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base, run_packed,
                  run_slot, slot_mark, notes):
     """The delivery runs (:func:`emulator.program.flatten`) of the spikes ``fired[f0:f1]`` into the ring
     (``row_off[d]``: ring offset of step t + d): direct runs add their weights, slotted runs their shifted
-    weights and notes (:func:`_add_shifted`; ``notes`` has room, :func:`_notes_due`). Returns (nn, ncol) for
-    :func:`_carry`. The step's runs are listed first (:func:`_step_runs`) so that each run's tables and
+    weights and notes (:func:`_add_shifted`; ``notes`` has room, :func:`notes_due`). Returns (nn, ncol) for
+    :func:`carry`. The step's runs are listed first (:func:`_step_runs`) so that each run's tables and
     synapses are prefetched a few runs ahead (:func:`_prefetch_run`); the adds are the same, in the same order."""
     nn = 0
     ncol = 0
@@ -472,7 +469,7 @@ def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period,
               run_syn, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v, ring, slot_acc,
               slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
     """One thread: per step the LIF update of every neuron, then the step's spikes (neurons ascending, then
-    inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`, :func:`_carry`)."""
+    inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`, :func:`carry`)."""
     spk_step = spikes[:, 0]
     spk_src = spikes[:, 1]
     fired = np.empty(N + in_ids.shape[0], np.int64)
@@ -484,10 +481,10 @@ def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period,
                           neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired)
         n_spk = _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes)
         if run_slot.shape[0]:
-            notes = _room(notes, _notes_due(fired, 0, nf, src_notes))
+            notes = room(notes, notes_due(fired, 0, nf, src_notes))
         nn, ncol = deliver_runs(fired, 0, nf, row_off, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base,
                                 run_packed, run_slot, slot_mark, notes)
-        _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
+        carry(notes, nn, ncol, ring, slot_acc, slot_mark)
     return n_spk
 
 
@@ -510,7 +507,7 @@ def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_de
                         run_packed, run_slot, slot_acc, slot_mark, notes):
     """:func:`deliver_runs` of ``fired[0:nf]`` restricted to thread ``th``'s neurons: of every run j only its
     synapses ``run_split[j, th] .. run_split[j, th+1]-1``; carries settled (a slot belongs to one post, so to one
-    thread; ``notes``: the thread's, with room for the step, :func:`_notes_due`)."""
+    thread; ``notes``: the thread's, with room for the step, :func:`notes_due`)."""
     nn = 0
     ncol = 0
     js = _step_runs(fired, 0, nf, run_ptr)
@@ -538,7 +535,7 @@ def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_de
             _add_packed(ring, off, run_packed, lo, hi)
         else:
             nn, ncol = _add_shifted(ring, off, run_packed, run_slot, lo, hi, sh, slot_mark, notes, nn, ncol)
-    _carry(notes, nn, ncol, ring, slot_acc, slot_mark)
+    carry(notes, nn, ncol, ring, slot_acc, slot_mark)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -606,7 +603,7 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
     for k in range(n_steps + 1):
         t = t0 + k
         ring_rows(t, D, N, row_off)
-        need = _notes_due(fired, 0, nf, src_notes)
+        need = notes_due(fired, 0, nf, src_notes)
         if need > notes.shape[1]:
             notes = np.empty((T, 2 * need, 2), np.int64)
         for th in numba.prange(T):
