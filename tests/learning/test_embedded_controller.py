@@ -172,3 +172,23 @@ def test_image_format_doc_lists_every_field_and_array():
     sec = doc[doc.index("#### Kind `esn_q`"):doc.index("### TrueNorth cores")]
     for name in (*esn_q.FIELDS, *esn_q.ARRAYS):
         assert f"| `{name}` |" in sec, name
+
+
+def test_sharded_runs_refuse_a_controller_image():
+    from tests.helpers.ranks import run_ranks
+    img = compile_network(esn_net(1, 30), "loihi").image
+    with pytest.raises(ImageError, match=r"^sharded runs do not run embedded-core controllers .*one process$"):
+        run_ranks(img, 1, 10)
+
+
+def test_lava_refuses_a_controller_whose_projection_is_split():
+    """A controller shares its readout and exploration stream over the projection's neurons: Lava runs it only on
+    one connection into the whole post population, else one ImageError line (not a silently different run)."""
+    from backends.lava.plan import _attach_controllers, plan_image
+    img = compile_network(esn_net(1, 30), "loihi").image
+    plan = plan_image(img)
+    (c,) = [c for c in plan.connections if c.controller is not None]
+    half = dataclasses.replace(c, controller=None)
+    with pytest.raises(ImageError, match=r"^image controller 0 \(esn_q on projection 0\): its projection is split "
+                                         r"over 2 Lava connections .*run this image on the emulator\)$"):
+        _attach_controllers(img, plan.groups, [*plan.connections, half])
