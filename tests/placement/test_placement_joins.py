@@ -17,32 +17,11 @@ from neuromap.placement.joins import first_split, unit_order
 from neuromap.placement.partition import check_joins_kept, partition
 from neuromap.placement.verify import verify_graph
 from neuromap.toolchain import compile_network
+from tests.helpers.joined_nets import joined_net
 from tests.helpers.placement import small_target
 from tests.oracles import loihi_core
 
 PLACERS = ("sequential", "greedy", "tiles", "cpsat")
-
-
-def _joined_net(seed: int) -> Network:
-    """Dendrites declared before and after their somas, plain neurons in between, recurrent soma -> dendrite."""
-    rng = np.random.default_rng(seed)
-    n, m = int(rng.integers(2, 9)), int(rng.integers(1, 6))
-    net = Network(seed=seed)
-    net.add_population("dend_b", m, neuron="loihi_lif", join="soma_b", du=4095, dv=int(rng.integers(100, 3000)))
-    net.add_population("soma_a", n, neuron="loihi_lif", du=int(rng.integers(0, 4096)), dv=int(rng.integers(0, 4096)),
-                       vth=int(rng.integers(5, 200)))
-    net.add_population("plain", int(rng.integers(1, 7)), neuron="loihi_lif", du=100, dv=100, vth=50)
-    net.add_population("dend_a", n, neuron="loihi_lif", join="soma_a", du=int(rng.integers(0, 4096)),
-                       dv=int(rng.integers(0, 4096)))
-    net.add_population("soma_b", m, neuron="loihi_lif", du=2000, dv=1000, vth=int(rng.integers(5, 200)))
-    n_in = int(rng.integers(2, 6))
-    net.add_population("inp", n_in, "spike_source",
-                       times=[sorted(set(rng.integers(0, 30, rng.integers(1, 15)).tolist())) for _ in range(n_in)])
-    for pre, post in (("inp", "dend_a"), ("inp", "soma_a"), ("soma_a", "dend_b"), ("inp", "dend_b"),
-                      ("soma_b", "plain"), ("soma_a", "dend_a"), ("inp", "plain")):
-        net.connect(pre, post, connect={"rule": "fixed_probability", "p": float(rng.uniform(0.3, 1.0))},
-                    weight={"uniform_int": [-100, 255]}, delay={"uniform_int": [1, 3]}, weight_exp=4)
-    return net
 
 
 def _cores_of_joins(img):
@@ -53,7 +32,7 @@ def _cores_of_joins(img):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_every_placer_keeps_joins_on_one_core_and_runs_as_the_oracle(seed):
-    net = _joined_net(seed)
+    net = joined_net(seed)
     tgt = small_target(max_neurons=[3, 5, 7, 5][seed], max_input_axons=40)
     ref = None
     for placer in PLACERS:
@@ -77,7 +56,7 @@ def test_every_placer_keeps_joins_on_one_core_and_runs_as_the_oracle(seed):
 
 def test_plain_id_order_would_split_a_join():
     """The networks above are not trivially safe: filling cores of 3 in image id order splits a join."""
-    net = _joined_net(0)
+    net = joined_net(0)
     img = compile_network(net, small_target(max_neurons=3, max_input_axons=40), placer="sequential").image
     jp = img.neurons["join_parent"].astype(np.int64)
     assert first_split(jp, np.arange(img.n_neurons) // 3) >= 0
