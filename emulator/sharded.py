@@ -354,6 +354,7 @@ def rank_programs(sh: Shard) -> RankPrograms:
     D = sh.max_delay + 1
     local_of = np.full(N, -1, np.int64)
     local_of[sh.nid] = np.arange(n, dtype=np.int64)
+    sh = _local_joins(sh, local_of)
     sub_src = np.where(is_neuron, local_of[np.minimum(src, N - 1)], n + src - N)
     local, _ = _sub_program(sh, now, sub_src, I, img.inputs, D, local_of)
     dsrc = np.unique(np.concatenate([src[~now], plastic_sources(img) if plastic.any() else np.zeros(0, np.int64)]))
@@ -364,6 +365,21 @@ def rank_programs(sh: Shard) -> RankPrograms:
     md = int(deferred.syn_delay.min()) if deferred.syn_delay.size else 1 << 40
     dsrc_core = np.where(dsrc < N, sh.neuron_core[np.minimum(dsrc, max(N - 1, 0))] if N else C, C).astype(np.int64)
     return RankPrograms(local, deferred, sh.nid, sh.syn_id[dsyn], md, dsrc, dsrc_core)
+
+
+def _local_joins(sh: Shard, local_of: np.ndarray) -> Shard:
+    """The shard with ``neurons.join_parent`` in local ids: a join is core-local (the image verifier checks it)
+    and a rank owns whole cores, so a dendrite's soma is on its rank."""
+    jp = sh.neurons.get("join_parent")
+    if jp is None or not np.any(jp >= 0):
+        return sh
+    d = np.flatnonzero(jp >= 0)
+    loc = np.full(jp.shape[0], -1, np.int64)
+    loc[d] = local_of[jp[d].astype(np.int64)]
+    if np.any(loc[d] < 0):
+        raise ImageError(f"image neurons.join_parent: compartment {int(sh.nid[d[loc[d] < 0][0]])} joins a neuron of "
+                         "another core (a join needs one core; recompile)")
+    return dataclasses.replace(sh, neurons={**sh.neurons, "join_parent": loc.astype(np.int32)})
 
 
 # ------------------------------------------------------------------------------------------------ delivery
@@ -609,6 +625,9 @@ def _plastic_projection(sh: Shard, rp: RankPrograms, k: int, syn: np.ndarray, sy
     pm = img.projections[k]
     where = f"image projection {k} ({pm.name})"
     eng = learning_engines.engine(pm.learning, where)
+    if getattr(eng, "READS_SOMA_V", False):
+        raise ImageError(f"{where}: sharded runs do not pass engine {eng.ENGINE} its somas' v yet: run this image on "
+                         "one process")
     cfg = eng.Schema.from_dict(pm.learning, where)
     pre, post = img.population(pm.pre), img.population(pm.post)
     first_src = pre.start if pre.kind == "neuron" else sh.neuron_core.size + pre.start
@@ -757,9 +776,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         raise ImageError(f"sharded runs emulate loihi_lif cores only (image has {img.core_kinds})")
     if engine not in ("numba", "numpy"):
         raise ImageError(f"unknown emulator engine {engine!r} (use numba or numpy)")
-    if "join_parent" in img.neurons and loihi_lif.join_parents(img) is not None:
-        raise ImageError("image neurons.join_parent: sharded runs do not emulate dendrite compartments yet: "
-                         "run this image on one process")
+    if "join_parent" in sh.neurons and np.any(sh.neurons["join_parent"] >= 0):
+        engine = "numpy"          # dendrite compartments: the numpy loop's joined update, as one process does
     if img.convs:
         raise ImageError("sharded runs do not expand shared-weight convolution sections (image conv) yet: "
                          "run this image on one process")
