@@ -55,6 +55,9 @@ class Convention:
     #: ``subtract`` neurons: ``now`` subtracts the threshold at the spike (then it decays with v); ``next`` one step
     #: later without decaying it (snnTorch's reset_delay): read as a subtracted distance (v_th - v_reset)/a
     subtract_timing: str = "now"
+    #: the spike condition: ``gt`` v > v_threshold (NIR, snnTorch's and Norse's Heaviside ``> 0``), ``ge``
+    #: v >= v_threshold (Sinabs's SingleSpike/MultiSpike: ``v_mem - spike_threshold >= 0``)
+    fires: str = "gt"
 
     def time_unit_ms(self, dt: float) -> float:
         if self.time_unit == "s/step":    # tau written as dt * tau (s^2 per step): one unit = 1000 / dt_s ms
@@ -73,7 +76,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
                "with forward Euler", decay="euler"),
     Convention("sinabs", "step", 1.0, "subtract", "nir", "sinabs/nir.py: tau_mem in steps, r = 1, v_leak = 0, "
                "no v_reset; sinabs resets by MembraneSubtract; LIF adds W to v_mem (its NIR import: norm_input "
-               "False)", lif_input="jump"),
+               "False); spikes at v_mem >= threshold", lif_input="jump", fires="ge"),
     Convention("rockpool", "s", 1.0, "subtract", "jump", "rockpool/nn/modules/torch/nir.py: LIFTorch -> CubaLIF, "
                "tau in s (dt 1e-3), r = tau exp(-dt/tau)/dt, w_in = 1; LIFTorch subtracts the threshold"),
     Convention("lava-dl", "step", 1.0, "zero", "nir", "lava/lib/dl/netx/nir_lava.py: tau = 1/decay in steps, "

@@ -643,7 +643,7 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
     v = lambda name: _vec(getattr(node, name), n, f"{kind}.{name}")  # noqa: E731
     b = np.zeros(n) if bias is None else bias
     if kind == "IF":
-        out = {"model": "if", "v_th": np.nextafter(v("v_threshold"), np.inf), "v_reset": v("v_reset"),
+        out = {"model": "if", "v_th": _threshold(v("v_threshold"), conv), "v_reset": v("v_reset"),
                "bias": v("r") * b / unit}
     else:
         leaky = {"LIF": "tau", "LI": "tau"}.get(kind, "tau_mem")
@@ -660,7 +660,7 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
             out["tau_syn"] = np.full(n, max(dt / INSTANT_SYN_FACTOR, MIN_TAU))
             out["bias"] = v("r") * b
         if kind in ("LIF", "CubaLIF"):
-            out["v_th"], out["v_reset"] = np.nextafter(v("v_threshold"), np.inf), v("v_reset")
+            out["v_th"], out["v_reset"] = _threshold(v("v_threshold"), conv), v("v_reset")
         else:
             out["v_th"], out["v_reset"] = np.full(n, NEVER), v("v_leak")
     if conv is not None and conv.reset == "subtract" and kind in SPIKING_NODES:
@@ -669,6 +669,12 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
             a = np.exp(-dt / out["tau_m"])
             out["v_reset"] = out["v_th"] - (out["v_th"] - out["v_reset"]) / a
     return {k: (x if isinstance(x, str) else _compact(x)) for k, x in out.items()}
+
+
+def _threshold(v_threshold: np.ndarray, conv: Any) -> np.ndarray:
+    """neuromap's v_th (fires at v >= v_th) for a NIR threshold: NIR fires at v > v_threshold (the next float up);
+    a producer firing at v >= v_threshold (Sinabs) keeps it."""
+    return v_threshold if conv is not None and conv.fires == "ge" else np.nextafter(v_threshold, np.inf)
 
 
 def _euler_tau(tau: np.ndarray, dt: float, dt_n: float, where: str) -> np.ndarray:
