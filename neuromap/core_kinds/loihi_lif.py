@@ -242,16 +242,16 @@ def verify(image: Any) -> None:
                 raise ImageError(f"image array {f.key} must be 1-d {np.dtype(f.dtype).name}")
             check_length(a, image.n_neurons, f.key)
     if "join_parent" in nu:
-        check_joins(nu["join_parent"], nu.get("refractory"))
+        check_joins(nu["join_parent"], nu.get("refractory"), nu.get("core"))
     if image.n_synapses:
         _check_weights(image)
     _check_capacities(image)
 
 
-def check_joins(parent: np.ndarray, refractory: np.ndarray | None = None) -> None:
+def check_joins(parent: np.ndarray, refractory: np.ndarray | None = None, core: np.ndarray | None = None) -> None:
     """The compartment tree of ``neurons.join_parent`` is one level deep: every parent is a root compartment
-    (-1) other than the dendrite itself, has at most one dendrite and no refractory period. One-line
-    :class:`ImageError` otherwise."""
+    (-1) other than the dendrite itself, has at most one dendrite and no refractory period, and (given ``core``)
+    lies on its dendrite's core (Loihi joins compartments of one core). One-line :class:`ImageError` otherwise."""
     n = parent.shape[0]
     check_range(parent, -1, n - 1, "neurons.join_parent")
     kids = np.flatnonzero(parent >= 0)
@@ -267,6 +267,10 @@ def check_joins(parent: np.ndarray, refractory: np.ndarray | None = None) -> Non
     if refractory is not None and np.any(refractory[par] > 0):
         raise ImageError("image array neurons.refractory: a compartment with a dendrite has a refractory period "
                          "(not supported with joins; recompile)")
+    if core is not None and np.any(core[kids] != core[par]):
+        k = int(kids[np.flatnonzero(core[kids] != core[par])[0]])
+        raise ImageError(f"image array neurons.join_parent: compartment {k} (core {int(core[k])}) joins "
+                         f"{int(parent[k])} on core {int(core[parent[k]])}; a join needs both on one core (recompile)")
 
 
 def join_parents(image: Any) -> np.ndarray | None:
