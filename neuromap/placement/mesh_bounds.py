@@ -69,12 +69,10 @@ def _scratch(n: int):
 
 
 @numba.njit(cache=True)
-def _row_values(c, ptr, ind, data, cptr, cind, cdata, both, acc, seen, touched, out):  # pragma: no cover - compiled
-    """Into ``out``: the nonzero off-diagonal values of row ``c`` (CSR ``ptr``/``ind``/``data``), plus (``both``)
-    column ``c`` (CSC ``cptr``/``cind``/``cdata``) added entry by entry -- row ``c`` of ``t + t.T`` -- in the
-    order of first appearance; returns how many. ``acc``/``seen``: zeroed scratch of length n, left zeroed."""
-    m = 0
-    for k in range(ptr[c], ptr[c + 1]):
+def _add_entries(c, lo, hi, ind, data, acc, seen, touched, m):  # pragma: no cover - compiled
+    """Entries ``lo:hi`` of a compressed row/column (``ind``, ``data``) but index ``c`` added into ``acc``;
+    new indices appended to ``touched[m:]``; returns the new count."""
+    for k in range(lo, hi):
         j = ind[k]
         if j == c:
             continue
@@ -83,16 +81,17 @@ def _row_values(c, ptr, ind, data, cptr, cind, cdata, both, acc, seen, touched, 
             touched[m] = j
             m += 1
         acc[j] += data[k]
+    return m
+
+
+@numba.njit(cache=True)
+def _row_values(c, ptr, ind, data, cptr, cind, cdata, both, acc, seen, touched, out):  # pragma: no cover - compiled
+    """Into ``out``: the nonzero off-diagonal values of row ``c`` (CSR ``ptr``/``ind``/``data``), plus (``both``)
+    column ``c`` (CSC ``cptr``/``cind``/``cdata``) added entry by entry -- row ``c`` of ``t + t.T`` -- in the
+    order of first appearance; returns how many. ``acc``/``seen``: zeroed scratch of length n, left zeroed."""
+    m = _add_entries(c, ptr[c], ptr[c + 1], ind, data, acc, seen, touched, 0)
     if both:
-        for k in range(cptr[c], cptr[c + 1]):
-            j = cind[k]
-            if j == c:
-                continue
-            if not seen[j]:
-                seen[j] = True
-                touched[m] = j
-                m += 1
-            acc[j] += cdata[k]
+        m = _add_entries(c, cptr[c], cptr[c + 1], cind, cdata, acc, seen, touched, m)
     n = 0
     for i in range(m):
         j = touched[i]
