@@ -20,6 +20,8 @@ steps, for each post neuron m (all integers; ``rr(x, n)`` = x / 2**n rounded hal
                                                                                            (lr: Q16)
     a     = the first a with the largest q_a (ties: keep before down before up)                             (E4)
             exploration, neuron by neuron in order: d = next(); if d < eps: a = (next() * 3) >> 32
+            (only while the decision's number k, 0-based, is below the optional field greedy_after: after it the
+            controller is greedy and draws nothing; an image without the field explores throughout)
             (next(): Marsaglia's xorshift32, s ^= s << 13; s ^= s >> 17; s ^= s << 5 (mod 2**32), returns s)
     level <- clip(level + (0, -1, +1)[a], -levels, levels)                                                 (E5)
     write secr_scale[m] = secr_lut[level + levels] = round((sigmoid(level dk) - 0.5) 2**16)
@@ -74,6 +76,11 @@ FIELDS = {
     "levels": (0, 64, "secretion levels -levels .. levels (k_secr = level dk)"),
     "level_init": (-64, 64, "initial level (round(k_secr / dk))"),
     "seed": (1, U32, "xorshift32 state before the first draw (nonzero)"),
+}
+#: optional fields (absent: the behaviour before them) -> (lo, hi, doc)
+OPTIONAL_FIELDS = {
+    "greedy_after": (0, 2 ** 31 - 1, "decisions that explore; from decision greedy_after on (0-based) no exploration "
+                                     "(the float rule's greedy_from: ceil(greedy_from / period))"),
 }
 #: array -> (dtype, doc)
 ARRAYS = {
@@ -140,6 +147,8 @@ def quantize(p: dict, w_in: np.ndarray, w_res: np.ndarray, fine: float, c_unit: 
     fields = {"n_res": n, "leak": _q(p["leak"], QF), "gamma": _q(p["gamma"], QF), "lr": _q(p["lr"], OF),
               "eps": int(round(float(p["epsilon"]) * 2 ** 32)), "c_opt": int(round(float(p["c_opt"]) * c_unit)),
               "levels": levels, "level_init": level_init, "seed": seed}
+    if int(p.get("greedy_from", -1)) >= 0:           # written only when used: other images stay as they were
+        fields["greedy_after"] = -(-int(p["greedy_from"]) // int(p["period"]))
     arrays = {"w_in": np.rint(w_in * (1 << QF)).astype(np.int16),
               "w_res": np.rint(w_res * (1 << QF)).astype(np.int16),
               "w_out": np.zeros((N_ACT, n + 1), np.int32),
@@ -161,8 +170,11 @@ def _q(x: float, bits: int) -> int:
 def describe(ctl) -> dict:
     """What ``inspect`` shows of a controller of this kind."""
     f = ctl.fields
-    return {"n_res": f["n_res"], "secretion_levels": 2 * f["levels"] + 1, "exploration": f["eps"] / 2 ** 32,
-            "multiply_adds_per_decision_and_neuron": cost(f["n_res"])}
+    out = {"n_res": f["n_res"], "secretion_levels": 2 * f["levels"] + 1, "exploration": f["eps"] / 2 ** 32,
+           "multiply_adds_per_decision_and_neuron": cost(f["n_res"])}
+    if "greedy_after" in f:
+        out["greedy_after_decisions"] = f["greedy_after"]
+    return out
 
 
 def cost(n_res: int) -> int:
@@ -188,6 +200,8 @@ class State:
         self.decided = False
         self.rng = int(f["seed"])
         self.level = np.full(n_post, f["level_init"], np.int64)
+        self.n_decided = 0                              # decisions so far (greedy_after)
+        self.greedy_after = int(f.get("greedy_after", -1))
 
 
 def make_state(ctl, n_post: int) -> State:
@@ -238,12 +252,14 @@ def decide(ctl, st: State, reads: dict[str, np.ndarray]) -> dict[str, np.ndarray
             row[:] = np.clip(row + _rr(step[m] * st.f_prev[m], QF), -2 ** 31, 2 ** 31 - 1)
     act = np.argmax(q, axis=1).astype(np.int64)                                                     # (E4)
     s = st.rng
-    for m in range(act.size):
-        s = xorshift32(s)
-        if s < f["eps"]:
+    if st.greedy_after < 0 or st.n_decided < st.greedy_after:
+        for m in range(act.size):
             s = xorshift32(s)
-            act[m] = (s * N_ACT) >> 32
+            if s < f["eps"]:
+                s = xorshift32(s)
+                act[m] = (s * N_ACT) >> 32
     st.rng = s
+    st.n_decided += 1
     st.f_prev, st.a_prev, st.decided = feat, act, True
     st.level = np.clip(st.level + np.array([0, -1, 1], np.int64)[act], -f["levels"], f["levels"])   # (E5)
     return {"secr_scale": st.secr_lut[st.level + f["levels"]]}
