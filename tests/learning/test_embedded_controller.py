@@ -34,6 +34,8 @@ def random_controller(r, n_post: int) -> ControllerMap:
               "level_init": int(r.integers(-levels, levels + 1)), "seed": int(r.integers(1, 1 << 32))}
     if r.random() < 0.5:
         fields["greedy_after"] = int(r.integers(0, 5))       # optional: exploration stops after that decision
+        if r.random() < 0.5:
+            fields["anneal"] = 1                               # optional: ... falling linearly until then
     p = {"n_res": n, "leak": 0.5, "gamma": 0.9, "lr": 0.1, "epsilon": 0.1, "c_opt": 0.3, "dk": 0.5,
          "k_max": 0.5 * levels, "k_secr": 0.0, "seed": 0}
     _, arrays, _ = esn_q.quantize(p, r.uniform(-2, 2, (n, 4)), r.uniform(-1, 1, (n, n)), 65536.0 * 40, 4096.0)
@@ -139,6 +141,16 @@ def test_greedy_evaluation_field_runs_as_the_oracle():
         esn_q.decide(ctl, state, reads)
         draws.append(state.rng)
     assert len(set(draws[:11])) == 11 and set(draws[10:]) == {draws[10]}     # no draw from decision 11 on
+    net.projections[0].plasticity = dict(net.projections[0].plasticity, epsilon_schedule="linear")
+    annealed = compile_network(net, "loihi").image
+    assert annealed.controllers[0].fields["anneal"] == 1
+    ref_a = loihi_core.run(annealed, steps)
+    got_a = emulate(annealed, steps, engine="numpy", probe=np.arange(img.n_neurons), weight_every=1)
+    assert np.array_equal(got_a.spikes, ref_a.spikes) and np.array_equal(got_a.weights[0], ref_a.weights[0])
+    assert not np.array_equal(got_a.weights[0], got.weights[0])
+    lone = {**{k: v for k, v in ctl.fields.items() if k != "greedy_after"}, "anneal": 1}
+    with pytest.raises(ImageError, match="field anneal needs the field greedy_after"):
+        dataclasses.replace(img, controllers=[dataclasses.replace(ctl, fields=lone)]).verify()
     explore = dataclasses.replace(img, controllers=[dataclasses.replace(ctl, fields={
         k: v for k, v in ctl.fields.items() if k != "greedy_after"})])
     assert not np.array_equal(emulate(explore, steps, engine="numba", weight_every=1).weights[0], ref.weights[0])

@@ -84,9 +84,12 @@ class EsnQ:
         for m in range(n_post):
             q = qs[m]
             act = 0 if q[0] >= max(q[1], q[2]) else (1 if q[1] >= q[2] else 2)
-            if self.k < f.get("greedy_after", self.k + 1):
+            g = f.get("greedy_after", self.k + 1)
+            eps = f["eps"] * (g - self.k) // g if f.get("anneal", 0) == 1 and "greedy_after" in f and g > 0 \
+                else f["eps"]
+            if self.k < g:
                 self.s = xorshift32(self.s)
-                if self.s < f["eps"]:
+                if self.s < eps:
                     self.s = xorshift32(self.s)
                     act = (self.s * 3) >> 32
             acts.append(act)
