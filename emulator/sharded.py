@@ -35,9 +35,11 @@ process, :func:`mpi_comm` for mpi4py's ``COMM_WORLD``).
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +63,8 @@ from neuromap.image_files import read_manifest, recover
 
 #: neuron-steps per interval when no deferred synapse bounds it (progress and exchange granularity)
 _CHUNK_BUDGET = 1_000_000
+#: spike records (int32 global ids, 4 bytes each) a rank reserves up front (virtual memory until written)
+_RESERVE_RECORDS = 1 << 28
 
 
 # ------------------------------------------------------------------------------------------------ transport
@@ -76,10 +80,16 @@ class SerialComm:
         """``objs[r]`` goes to rank r; returns what every rank sent this one (pickled; setup only)."""
         return list(objs)
 
-    def alltoallv(self, send: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``send`` (int32) cut into per-destination runs of ``counts[r]`` entries, run r to rank r; returns
-        what every rank sent this one (concatenated in rank order) and the per-rank counts."""
-        return np.ascontiguousarray(send, np.int32), np.asarray(counts, np.int64).copy()
+    def exchange(self, sends: dict, sources) -> list:
+        """Point to point: send ``sends[d]`` (int32) to rank d without waiting for it (messages to one rank arrive
+        in order), then receive one message from each rank of ``sources``, in that order. One rank has no
+        peers."""
+        if sends or len(sources):
+            raise ValueError("one rank has no peers")
+        return []
+
+    def flush(self) -> None:
+        """Wait until every message this rank sent was received (before the gathers of the finish)."""
 
     def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Rank 0: every rank's int32 array concatenated in rank order and the per-rank counts; others None."""
@@ -98,27 +108,42 @@ class SerialComm:
 class MpiComm:
     """mpi4py's communicator behind the :class:`SerialComm` interface (buffers, not pickles, for arrays)."""
 
+    #: sends a rank may have in flight before it waits for the oldest (how far it may run ahead of a receiver)
+    WINDOW = 256
+
     def __init__(self, comm):
         self.comm = comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self._pending: deque = deque()          # (request, buffer) of sends not known to be complete
+
+    def exchange(self, sends: dict, sources) -> list:
+        from mpi4py import MPI  # lazy: optional dependency
+
+        for d, a in sends.items():
+            a = np.ascontiguousarray(a, np.int32)
+            self._pending.append((self.comm.Isend([a, MPI.INT32_T], dest=int(d), tag=_SPIKES), a))
+        while self._pending and (len(self._pending) > self.WINDOW or self._pending[0][0].Test()):
+            self._pending.popleft()[0].Wait()
+        out = []
+        st = MPI.Status()
+        for r in sources:
+            self.comm.Probe(source=int(r), tag=_SPIKES, status=st)
+            buf = np.empty(st.Get_count(MPI.INT32_T), np.int32)
+            self.comm.Recv([buf, MPI.INT32_T], source=int(r), tag=_SPIKES)
+            out.append(buf)
+        return out
+
+    def flush(self) -> None:
+        from mpi4py import MPI  # lazy: optional dependency
+
+        MPI.Request.Waitall([r for r, _ in self._pending])
+        self._pending.clear()
 
     def allgather(self, obj):
         return self.comm.allgather(obj)
 
     def alltoall(self, objs: list) -> list:
         return self.comm.alltoall(objs)
-
-    def alltoallv(self, send: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from mpi4py import MPI  # lazy: optional dependency
-
-        send = np.ascontiguousarray(send, np.int32)
-        counts = np.ascontiguousarray(counts, np.int64)
-        rcounts = np.empty(self.size, np.int64)
-        self.comm.Alltoall([counts, MPI.INT64_T], [rcounts, MPI.INT64_T])
-        recv = np.empty(int(rcounts.sum()), np.int32)
-        self.comm.Alltoallv([send, (counts, _offsets(counts)), MPI.INT32_T],
-                            [recv, (rcounts, _offsets(rcounts)), MPI.INT32_T])
-        return recv, rcounts
 
     def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         from mpi4py import MPI  # lazy: optional dependency
@@ -143,6 +168,10 @@ class MpiComm:
 
     def abort(self, code: int) -> None:
         self.comm.Abort(code)
+
+
+#: the MPI tag of the spike messages between ranks (:meth:`MpiComm.exchange`)
+_SPIKES = 17
 
 
 def _offsets(counts: np.ndarray) -> np.ndarray:
@@ -171,10 +200,23 @@ def split_units(weights: np.ndarray, ranks: int) -> np.ndarray:
     return np.minimum((mid * ranks / max(float(w.sum()), 1e-300)).astype(np.int64), max(1, int(ranks)) - 1)
 
 
+#: per-step cost model of a rank (ns per neuron, ns per synapse), fitted to the per-rank loop costs (compute +
+#: deferred) of ``bench.mpi_scaling`` on ``fanout100_100k`` (docs/scale-out.md, *Balancing*): a neuron costs its
+#: LIF update and the recording of its spikes, a synapse its share of the deliveries
+COST_NEURON_NS = 8.3
+COST_SYNAPSE_NS = 0.23
+
+
+def unit_cost(neurons, synapses) -> np.ndarray:
+    """The modelled per-step cost (ns) of units (chips, cores) with these neuron and synapse counts."""
+    return COST_NEURON_NS * np.asarray(neurons, np.float64) + COST_SYNAPSE_NS * np.asarray(synapses, np.float64)
+
+
 def partition(image: Image, ranks: int) -> np.ndarray:
     """The rank of every core (int64[C]): ranks own contiguous runs of chips (``cores.chip``; of cores when the
-    image has fewer chips than ranks or no chip array), balanced by synapses (+1 per neuron: the LIF update).
-    Some ranks own nothing when there are fewer units than ranks."""
+    image has fewer chips than ranks or no chip array), balanced by the modelled per-step cost
+    (:func:`unit_cost`: per neuron and per synapse). Some ranks own nothing when there are fewer units than
+    ranks."""
     C = image.n_cores
     ranks = max(1, int(ranks))
     unit = image.cores["chip"].astype(np.int64) if "chip" in image.cores else np.arange(C, dtype=np.int64)
@@ -182,8 +224,8 @@ def partition(image: Image, ranks: int) -> np.ndarray:
         unit = np.arange(C, dtype=np.int64)
     axon_core = np.repeat(np.arange(C), np.diff(image.cores["axon_ptr"].astype(np.int64)))
     syn_per_axon = np.diff(image.axons["syn_ptr"].astype(np.int64))
-    w = (np.bincount(axon_core, weights=syn_per_axon, minlength=C)
-         + np.bincount(image.neurons["core"], minlength=C)).astype(np.float64)
+    w = unit_cost(np.bincount(image.neurons["core"], minlength=C),
+                  np.bincount(axon_core, weights=syn_per_axon, minlength=C))
     units, inv = np.unique(unit, return_inverse=True)
     return split_units(np.bincount(inv, weights=w, minlength=units.size), ranks)[inv]
 
@@ -475,7 +517,9 @@ def _fired_of_interval(recv, rcounts, k_n, me, recv_map, map_off, spikes, n_rows
 def _merge_records(steps, cnt, gids, starts, in_cnt, in_gid, out):
     """Rank 0, once at the end: every rank's record (rank r: ``cnt[r, t]`` spikes of step t, ascending global
     ids, from ``gids[starts[r]]`` on) and the input events (``in_cnt``, ``in_gid``) merged into ``out``
-    (step, source) rows in the one-process order: per step neurons ascending, then the inputs in order."""
+    (step, source) rows in the one-process order: per step neurons ascending, then the inputs in order. The
+    rank with the smallest head copies its run of ids below the next rank's head at once (ranks own contiguous
+    chips, so their ids mostly come in long runs: about one comparison per spike)."""
     K = cnt.shape[0]
     cur = starts.copy()
     end = starts.copy()
@@ -487,16 +531,34 @@ def _merge_records(steps, cnt, gids, starts, in_cnt, in_gid, out):
         while True:
             best = -1
             bv = 0
+            nxt = -1                      # the second smallest head (-1: none)
             for r in range(K):
-                if cur[r] < end[r] and (best < 0 or gids[cur[r]] < bv):
-                    best = r
-                    bv = gids[cur[r]]
+                if cur[r] < end[r]:
+                    v = gids[cur[r]]
+                    if best < 0 or v < bv:
+                        if best >= 0:
+                            nxt = bv
+                        best = r
+                        bv = v
+                    elif nxt < 0 or v < nxt:
+                        nxt = v
             if best < 0:
                 break
-            out[w, 0] = t
-            out[w, 1] = bv
-            w += 1
-            cur[best] += 1
+            i = cur[best]
+            e = end[best]
+            if nxt < 0:
+                while i < e:
+                    out[w, 0] = t
+                    out[w, 1] = gids[i]
+                    w += 1
+                    i += 1
+            else:
+                while i < e and gids[i] < nxt:
+                    out[w, 0] = t
+                    out[w, 1] = gids[i]
+                    w += 1
+                    i += 1
+            cur[best] = i
         for _ in range(in_cnt[t]):
             out[w, 0] = t
             out[w, 1] = in_gid[j]
@@ -595,6 +657,8 @@ class ExchangePlan:
     send_dest: np.ndarray         # rank that needs the neuron
     send_pos: np.ndarray          # its position in that rank's list of the neurons it needs from this one
     active: np.ndarray            # bool[K]: ranks that need some of this rank's neurons
+    send_to: np.ndarray           # those ranks (ascending): they get one message per interval
+    recv_from: np.ndarray         # ranks this one needs neurons of (ascending): one message per interval each
     recv_map: np.ndarray          # from rank r, position q -> deferred source recv_map[map_off[r] + q]
     map_off: np.ndarray
     own_map: np.ndarray           # local source (neuron 0..n-1, then inputs) -> deferred source, -1 if none
@@ -629,8 +693,9 @@ def exchange_plan(sh: Shard, rp: RankPrograms, comm) -> ExchangePlan:
     j = np.minimum(np.searchsorted(rp.dsrc, own), max(rp.dsrc.size - 1, 0))
     own_map = np.where(rp.dsrc.size > 0, np.where(rp.dsrc[j] == own, j, -1), -1) if rp.dsrc.size \
         else np.full(own.size, -1, np.int64)
-    return ExchangePlan(send_ptr, dest[order], pos[order], active, recv_map.astype(np.int64), map_off,
-                        own_map.astype(np.int64))
+    recv_from = np.array([r for r in range(K) if r != me and need_from[r].size], np.int64)
+    return ExchangePlan(send_ptr, dest[order], pos[order], active, np.flatnonzero(active).astype(np.int64), recv_from,
+                        recv_map.astype(np.int64), map_off, own_map.astype(np.int64))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -678,6 +743,18 @@ def _link_entries(C: int, *programs) -> tuple[np.ndarray, np.ndarray]:
         w = _link_keys(src_ptr, route_core, src_core, spikes, C, keys, vals, w)
     order = np.argsort(keys[:w], kind="stable")
     return _sum_sorted(keys[order], vals[order])
+
+
+def _prefaulted_rows(rows: int) -> np.ndarray:
+    """An uninitialised (rows, 2) int64 array (the merged spike rows, every byte of which the finish writes) whose
+    pages the kernel maps at once (``MAP_POPULATE``, Linux): faulting in a 1.6 GB array page by page on first
+    write cost 6-10 s on this machine's VM, populating it 1 s (docs/scale-out.md). Small arrays, and systems
+    without ``MAP_POPULATE``: ``np.empty``."""
+    flag = getattr(mmap, "MAP_POPULATE", 0)
+    if rows * 16 < (64 << 20) or not flag:
+        return np.empty((rows, 2), np.int64)
+    buf = mmap.mmap(-1, rows * 16, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | flag)
+    return np.frombuffer(buf, np.int64).reshape(rows, 2)       # the array keeps the mapping alive
 
 
 def _grow(a: np.ndarray, need: int) -> np.ndarray:
@@ -758,7 +835,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     scratch_links = np.zeros((img.n_cores + 1, img.n_cores), np.int64) if projs else None
     ring = st.ring.reshape(-1)
     record_inputs = comm.rank == 0
-    rec_gid = np.empty(1 << 16, np.int32)               # this rank's neuron spikes (global ids), per step ascending
+    # this rank's neuron spikes (global ids, per step ascending): reserved for every neuron every step up to
+    # _RESERVE_RECORDS (untouched pages cost no memory), grown by copying beyond
+    rec_gid = np.empty(max(1 << 16, min(steps * n, _RESERVE_RECORDS)), np.int32)
     rec_cnt = np.zeros(steps, np.int64)
     in_gid = np.empty(1 << 12 if record_inputs else 0, np.int32)   # rank 0: the input events
     in_cnt = np.zeros(steps, np.int64)
@@ -789,7 +868,11 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         if comm.size > 1:
             buf, counts = _pack(out.spikes, rows, n, t0, k_n, plan.send_ptr, plan.send_dest, plan.send_pos,
                                 plan.active)
-            recv, rcounts = comm.alltoallv(buf, counts)
+            off = _offsets(counts)
+            got = comm.exchange({int(d): buf[off[d]:off[d] + counts[d]] for d in plan.send_to}, plan.recv_from)
+            recv = np.concatenate(got) if got else np.zeros(0, np.int32)
+            rcounts = np.zeros(comm.size, np.int64)
+            rcounts[plan.recv_from] = [g.size for g in got]
             stats.bytes_sent += int(counts.sum()) * 4
             stats.bytes_received += int(rcounts.sum()) * 4
         else:
@@ -843,6 +926,7 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
                                    else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
             "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
     del us, vs
+    comm.flush()
     parts = comm.gather(part)
     gids, gcounts = comm.gather_array(rec_gid[:n_rec])
     if comm.rank != 0:
@@ -850,7 +934,7 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         return None, stats
     del rec_gid
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
-    spikes = np.empty((gids.size + n_in, 2), np.int64)
+    spikes = _prefaulted_rows(gids.size + n_in)
     _merge_records(steps, cnt, gids, _offsets(gcounts), in_cnt, in_gid[:n_in], spikes)
     del gids
     raw = _assemble(img, N, steps, probe, parts, spikes, projs)
@@ -916,9 +1000,9 @@ def load_shard(path, rank: int, size: int) -> Shard:
     if m["format_version"] < 2 or len(m["shards"]) < size:
         img = load_image(path)
         return shard_of(img, partition(img, size) == rank)
-    count = [e["arrays"].get("synapses.post", {"shape": [0]})["shape"][0]
-             + e["arrays"].get("neurons.id", {"shape": [0]})["shape"][0] for e in m["shards"]]
-    which = [int(i) for i in np.flatnonzero(split_units(np.array(count, np.float64), size) == rank)]
+    cost = unit_cost([e["arrays"].get("neurons.id", {"shape": [0]})["shape"][0] for e in m["shards"]],
+                     [e["arrays"].get("synapses.post", {"shape": [0]})["shape"][0] for e in m["shards"]])
+    which = [int(i) for i in np.flatnonzero(split_units(cost, size) == rank)]
     common, shards = read_shards(path, m, which)
     missing = [k for k in ("cores.kind", "cores.axon_ptr", "neurons.core", "routes.src_ptr", "inputs.spike_step",
                            "inputs.spike_index", "inputs.poisson_p") if k not in common]

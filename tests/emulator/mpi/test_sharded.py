@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from emulator import emulate
-from emulator.sharded import partition, run_rank, shard_of
+from emulator.sharded import COST_NEURON_NS, COST_SYNAPSE_NS, partition, run_rank, shard_of
 from neuromap.errors import ImageError
 from neuromap.toolchain import compile_network
 from tests.helpers.cli import run_cli
@@ -73,14 +73,14 @@ def test_exchange_every_min_delay_steps():
         assert stats[0].intervals == 25
 
 
-def test_partition_gives_ranks_contiguous_chips_balanced_by_synapses():
+def test_partition_gives_ranks_contiguous_chips_balanced_by_the_cost_model():
     img = compile_network(plastic_net(1, "homeostatic_stdp"), small_target(max_neurons=2), placer="greedy").image
     C = img.n_cores
     chips = (np.arange(C) // 2).astype(np.int32)[::-1].copy()          # two cores a chip, chips in reverse
     img = dataclasses.replace(img, cores={**img.cores, "chip": chips, "tile_x": chips, "tile_y": 0 * chips})
-    per_core = (np.bincount(np.repeat(np.arange(C), np.diff(img.cores["axon_ptr"])),
-                            weights=np.diff(img.axons["syn_ptr"]), minlength=C)
-                + np.bincount(img.neurons["core"], minlength=C))
+    per_core = (COST_SYNAPSE_NS * np.bincount(np.repeat(np.arange(C), np.diff(img.cores["axon_ptr"])),
+                                              weights=np.diff(img.axons["syn_ptr"]), minlength=C)
+                + COST_NEURON_NS * np.bincount(img.neurons["core"], minlength=C))
     per_chip = np.bincount(chips, weights=per_core)
     for K in (1, 2, 3, 5):
         owner = partition(img, K)
