@@ -482,8 +482,9 @@ def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_
         net.add_population(pname, n, neuron)
     pop_of = {k: v[0] for k, v in pops.items()}
     pop_nodes = {k: v for k, v in g.nodes.items() if k in pop_of}
-    nc.warn_all(nc.time_constant_warnings(pop_nodes, dt, unit, conv) + nc.if_only_warnings(pop_nodes, dt, unit, conv),
-                where)
+    foreign = {k: v for k, v in pop_nodes.items() if not (node_ext[k] or {}).get("population")}
+    nc.warn_all(nc.time_constant_warnings(pop_nodes, dt, unit, conv) + nc.if_only_warnings(pop_nodes, dt, unit, conv)
+                + nc.cuba_bias_warnings(foreign, bias_in, dt, unit), where)
     _add_projections(net, g, conns, pop_of, sizes, node_ext, gext, dt_n, conv)
     _add_probes(net, g, outputs, pop_of, gext)
     nc.warn_all(nc.weight_warnings(net), where)
@@ -556,7 +557,9 @@ def _trace(g: _Graph) -> tuple[list[_Conn], list[tuple[str, str]]]:
     """Every path from a spike source to a neuron node; (source, Output node) pairs."""
     conns: list[_Conn] = []
     outputs: list[tuple[str, str]] = []
-    for src, node in g.nodes.items():
+    reached: dict[str, tuple] = {}      # neuron node -> the (C, H, W) the first convolution path into it gave
+    for src in _from_inputs(g):
+        node = g.nodes[src]
         kind = type(node).__name__
         if kind not in SPIKING_NODES and kind not in ("Input", "LI", "CubaLI"):
             continue
@@ -578,13 +581,16 @@ def _trace(g: _Graph) -> tuple[list[_Conn], list[tuple[str, str]]]:
                                          "Output", field=f"nodes.{src}", fix="connect it to an Output node only")
             if k in NEURON_NODES:
                 conns.append(_Conn(c.src, at, c.weight, c.bias, c.via, c.d_pre, c.d_post))
+                if isinstance(c.weight, nir_conv.Chain) and c.weight.cur is not None:
+                    reached.setdefault(at, c.weight.cur)
                 continue
             if k == "Input":
                 raise NetworkFormatError(f"edge into Input node {at!r}", field=f"nodes.{at}",
                                          fix="Input nodes only send")
             c2 = _Conn(c.src, "", c.weight, c.bias, c.via, c.d_pre, c.d_post)
             if k in nir_conv.NODES or (k in ("Affine", "Linear") and isinstance(c.weight, nir_conv.Chain)):
-                c2.weight = nir_conv.extend(c.weight, n, at, g.nodes[c.src])     # convolutions: neuromap/nir_conv.py
+                c2.weight = nir_conv.extend(c.weight, n, at, g.nodes[c.src],     # convolutions: neuromap/nir_conv.py
+                                            reached.get(c.src))
                 c2.via, c2.bias = c.via or at, c2.weight.bias
             elif k in ("Affine", "Linear"):
                 if c.weight is not None:
@@ -604,6 +610,19 @@ def _trace(g: _Graph) -> tuple[list[_Conn], list[tuple[str, str]]]:
                     c2.d_post = c.d_post + d
             stack += [(b, c2) for b in g.succ.get(at, [])]
     return conns, outputs
+
+
+def _from_inputs(g: _Graph) -> list[str]:
+    """Node names in breadth-first order from the Input nodes (then the unreached ones): a layer's sources are
+    traced before it, so a convolution path out of it can start from the shape the path into it reached."""
+    order = [n for n, node in g.nodes.items() if type(node).__name__ == "Input"]
+    seen = set(order)
+    for n in order:
+        for b in g.succ.get(n, []):
+            if b not in seen:
+                seen.add(b)
+                order.append(b)
+    return order + [n for n in g.nodes if n not in seen]
 
 
 def _sizes(g: _Graph, conns: list[_Conn]) -> dict[str, int]:

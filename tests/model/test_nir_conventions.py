@@ -116,6 +116,19 @@ def test_tau_far_below_dt_warns_with_numbers():
         network_from_nir(_lif_graph(tau=1e-2, r=1.0), convention="nir")      # 10 ms: plausible, silent
 
 
+def test_a_bias_into_a_cubalif_current_warns_about_its_start_up():
+    # NIR's CubaLIF adds the Affine bias to I (tau_syn dI/dt = -I + w_in (W S + b)), which starts at 0; neuromap's
+    # lif drives v with the settled value from step 0: said in one line, with tau_syn in steps (5 ms / 1 ms = 5)
+    g = _cuba_graph(w_in=1.0, r=1.0)
+    g.nodes["w"] = nir.Affine(weight=np.full((2, 1), 0.5), bias=np.array([0.2, 0.0]))
+    with pytest.warns(NIRImportWarning, match=r"lif: its bias enters the synaptic current, which NIR starts at 0 "
+                                              r"\(tau_syn ~ 5 steps"):
+        network_from_nir(g, convention="nir")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NIRImportWarning)
+        network_from_nir(_cuba_graph(w_in=1.0, r=1.0), convention="nir")      # no bias: silent
+
+
 def test_vanishing_weights_warn():
     g = _cuba_graph(w_in=1.0, r=1e-12)
     with pytest.warns(NIRImportWarning, match="can never make it spike"):
