@@ -245,8 +245,8 @@ class Shard:
     nid: np.ndarray               # int64: global ids of its neurons, ascending
     neurons: dict                 # the neuron fields of nid
     neuron_core: np.ndarray       # int64[N]: core of every neuron of the image
-    axon_core: np.ndarray         # per axon of its cores (global axon order): its core
-    axon_proj: np.ndarray
+    axon_core: np.ndarray         # int32, per axon of its cores (global axon order): its core
+    axon_proj: np.ndarray         # int32
     axon_src: np.ndarray          # global source id reaching the axon
     syn_ptr: np.ndarray           # over the axons above
     syn_id: np.ndarray            # global synapse id of each synapse below
@@ -276,7 +276,8 @@ def shard_of(image: Image, cores: np.ndarray) -> Shard:
     np.cumsum(np.diff(sp)[gax], out=syn_ptr[1:])
     del owner
     return Shard(image=image, cores=cores, nid=nid, neurons={k: v[nid] for k, v in image.neurons.items()},
-                 neuron_core=nc, axon_core=rc[keep][order], axon_proj=image.axons["proj"][gax].astype(np.int64),
+                 neuron_core=nc, axon_core=rc[keep][order].astype(np.int32),
+                 axon_proj=image.axons["proj"][gax].astype(np.int32),
                  axon_src=src, syn_ptr=syn_ptr, syn_id=syn_id.astype(np.int64),
                  synapses={k: v[syn_id] for k, v in image.synapses.items()}, max_delay=image.max_delay())
 
@@ -1179,6 +1180,7 @@ def _check_shard(path: Path, sh: Shard) -> Shard:
         if d.min() < 1 or d.max() > 64:
             raise bad("synapses.delay outside 1..64")
         sh.max_delay = int(d.max())
+    sh.extra = {}                                 # the global axon ids were for this check only (16 bytes an axon)
     return sh
 
 
@@ -1215,7 +1217,8 @@ def _shard_from_bundles(meta: Image, cores: np.ndarray, shards: list[dict], tabl
     syn_ptr = np.zeros(count.size + 1, np.int64)
     np.cumsum(count, out=syn_ptr[1:])
     sh = Shard(image=meta, cores=cores, nid=nid, neurons=neurons, neuron_core=nc,
-               axon_core=rcore[o], axon_proj=cat("axons.proj").astype(np.int64), axon_src=route_src[o],
+               axon_core=rcore[o].astype(np.int32), axon_proj=cat("axons.proj").astype(np.int32),
+               axon_src=route_src[o],
                syn_ptr=syn_ptr, syn_id=concat_ranges(first, first + count)[0].astype(np.int64),
                synapses={k.split(".", 1)[1]: cat(k) for k in ("synapses.post", "synapses.weight", "synapses.delay")},
                max_delay=1)
