@@ -35,9 +35,11 @@ process, :func:`mpi_comm` for mpi4py's ``COMM_WORLD``).
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +51,7 @@ from emulator import engine_numba, engine_numpy
 from emulator.engine_numba import carry, deliver, deliver_runs, notes_due, ring_rows, room
 from emulator.inputs import InputSchedule
 from emulator.plastic import PlasticProjection, learn_step, record_weights
-from emulator.program import Program, concat_ranges, flatten, prepare
+from emulator.program import Program, concat_ranges, prepare
 from emulator.raw_run import RawRun
 from emulator.state import ChunkOut, State
 from neuromap import learning_engines
@@ -61,6 +63,8 @@ from neuromap.image_files import read_manifest, recover
 
 #: neuron-steps per interval when no deferred synapse bounds it (progress and exchange granularity)
 _CHUNK_BUDGET = 1_000_000
+#: spike records (int32 global ids, 4 bytes each) a rank reserves up front (virtual memory until written)
+_RESERVE_RECORDS = 1 << 28
 
 
 # ------------------------------------------------------------------------------------------------ transport
@@ -76,14 +80,21 @@ class SerialComm:
         """``objs[r]`` goes to rank r; returns what every rank sent this one (pickled; setup only)."""
         return list(objs)
 
-    def alltoallv(self, send: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``send`` (int32) cut into per-destination runs of ``counts[r]`` entries, run r to rank r; returns
-        what every rank sent this one (concatenated in rank order) and the per-rank counts."""
-        return np.ascontiguousarray(send, np.int32), np.asarray(counts, np.int64).copy()
+    def exchange(self, sends: dict, sources) -> list:
+        """Point to point: send ``sends[d]`` (int32) to rank d without waiting for it (messages to one rank arrive
+        in order), then receive one message from each rank of ``sources``, in that order. One rank has no
+        peers."""
+        if sends or len(sources):
+            raise ValueError("one rank has no peers")
+        return []
+
+    def flush(self) -> None:
+        """Wait until every message this rank sent was received (before the gathers of the finish)."""
 
     def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Rank 0: every rank's int32 array concatenated in rank order and the per-rank counts; others None."""
-        return np.ascontiguousarray(a, np.int32), np.array([a.size], np.int64)
+        """Rank 0: the other ranks' int32 arrays concatenated in rank order (its own is not copied) and every
+        rank's count; others None."""
+        return np.zeros(0, np.int32), np.array([a.size], np.int64)
 
     def gather(self, obj):
         return [obj]
@@ -98,27 +109,42 @@ class SerialComm:
 class MpiComm:
     """mpi4py's communicator behind the :class:`SerialComm` interface (buffers, not pickles, for arrays)."""
 
+    #: sends a rank may have in flight before it waits for the oldest (how far it may run ahead of a receiver)
+    WINDOW = 256
+
     def __init__(self, comm):
         self.comm = comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self._pending: deque = deque()          # (request, buffer) of sends not known to be complete
+
+    def exchange(self, sends: dict, sources) -> list:
+        from mpi4py import MPI  # lazy: optional dependency
+
+        for d, a in sends.items():
+            a = np.ascontiguousarray(a, np.int32)
+            self._pending.append((self.comm.Isend([a, MPI.INT32_T], dest=int(d), tag=_SPIKES), a))
+        while self._pending and (len(self._pending) > self.WINDOW or self._pending[0][0].Test()):
+            self._pending.popleft()[0].Wait()
+        out = []
+        st = MPI.Status()
+        for r in sources:
+            self.comm.Probe(source=int(r), tag=_SPIKES, status=st)
+            buf = np.empty(st.Get_count(MPI.INT32_T), np.int32)
+            self.comm.Recv([buf, MPI.INT32_T], source=int(r), tag=_SPIKES)
+            out.append(buf)
+        return out
+
+    def flush(self) -> None:
+        from mpi4py import MPI  # lazy: optional dependency
+
+        MPI.Request.Waitall([r for r, _ in self._pending])
+        self._pending.clear()
 
     def allgather(self, obj):
         return self.comm.allgather(obj)
 
     def alltoall(self, objs: list) -> list:
         return self.comm.alltoall(objs)
-
-    def alltoallv(self, send: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from mpi4py import MPI  # lazy: optional dependency
-
-        send = np.ascontiguousarray(send, np.int32)
-        counts = np.ascontiguousarray(counts, np.int64)
-        rcounts = np.empty(self.size, np.int64)
-        self.comm.Alltoall([counts, MPI.INT64_T], [rcounts, MPI.INT64_T])
-        recv = np.empty(int(rcounts.sum()), np.int32)
-        self.comm.Alltoallv([send, (counts, _offsets(counts)), MPI.INT32_T],
-                            [recv, (rcounts, _offsets(rcounts)), MPI.INT32_T])
-        return recv, rcounts
 
     def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         from mpi4py import MPI  # lazy: optional dependency
@@ -129,8 +155,10 @@ class MpiComm:
             self.comm.Gatherv([a, MPI.INT32_T], None, root=0)
             return None, None
         counts = np.array(counts, np.int64)
-        out = np.empty(int(counts.sum()), np.int32)
-        self.comm.Gatherv([a, MPI.INT32_T], [out, (counts, _offsets(counts)), MPI.INT32_T], root=0)
+        recv = counts.copy()
+        recv[0] = 0                                    # rank 0 keeps its own
+        out = np.empty(int(recv.sum()), np.int32)
+        self.comm.Gatherv([a[:0], MPI.INT32_T], [out, (recv, _offsets(recv)), MPI.INT32_T], root=0)
         return out, counts
 
     def gather(self, obj):
@@ -143,6 +171,10 @@ class MpiComm:
 
     def abort(self, code: int) -> None:
         self.comm.Abort(code)
+
+
+#: the MPI tag of the spike messages between ranks (:meth:`MpiComm.exchange`)
+_SPIKES = 17
 
 
 def _offsets(counts: np.ndarray) -> np.ndarray:
@@ -171,10 +203,23 @@ def split_units(weights: np.ndarray, ranks: int) -> np.ndarray:
     return np.minimum((mid * ranks / max(float(w.sum()), 1e-300)).astype(np.int64), max(1, int(ranks)) - 1)
 
 
+#: per-step cost model of a rank (ns per neuron, ns per synapse), fitted to the per-rank loop costs (compute +
+#: deferred) of ``bench.mpi_scaling`` on ``fanout100_100k`` (docs/scale-out.md, *Balancing*): a neuron costs its
+#: LIF update and the recording of its spikes, a synapse its share of the deliveries
+COST_NEURON_NS = 8.3
+COST_SYNAPSE_NS = 0.23
+
+
+def unit_cost(neurons, synapses) -> np.ndarray:
+    """The modelled per-step cost (ns) of units (chips, cores) with these neuron and synapse counts."""
+    return COST_NEURON_NS * np.asarray(neurons, np.float64) + COST_SYNAPSE_NS * np.asarray(synapses, np.float64)
+
+
 def partition(image: Image, ranks: int) -> np.ndarray:
     """The rank of every core (int64[C]): ranks own contiguous runs of chips (``cores.chip``; of cores when the
-    image has fewer chips than ranks or no chip array), balanced by synapses (+1 per neuron: the LIF update).
-    Some ranks own nothing when there are fewer units than ranks."""
+    image has fewer chips than ranks or no chip array), balanced by the modelled per-step cost
+    (:func:`unit_cost`: per neuron and per synapse). Some ranks own nothing when there are fewer units than
+    ranks."""
     C = image.n_cores
     ranks = max(1, int(ranks))
     unit = image.cores["chip"].astype(np.int64) if "chip" in image.cores else np.arange(C, dtype=np.int64)
@@ -182,8 +227,8 @@ def partition(image: Image, ranks: int) -> np.ndarray:
         unit = np.arange(C, dtype=np.int64)
     axon_core = np.repeat(np.arange(C), np.diff(image.cores["axon_ptr"].astype(np.int64)))
     syn_per_axon = np.diff(image.axons["syn_ptr"].astype(np.int64))
-    w = (np.bincount(axon_core, weights=syn_per_axon, minlength=C)
-         + np.bincount(image.neurons["core"], minlength=C)).astype(np.float64)
+    w = unit_cost(np.bincount(image.neurons["core"], minlength=C),
+                  np.bincount(axon_core, weights=syn_per_axon, minlength=C))
     units, inv = np.unique(unit, return_inverse=True)
     return split_units(np.bincount(inv, weights=w, minlength=units.size), ranks)[inv]
 
@@ -312,16 +357,133 @@ def rank_programs(sh: Shard) -> RankPrograms:
     D = sh.max_delay + 1
     local_of = np.full(N, -1, np.int64)
     local_of[sh.nid] = np.arange(n, dtype=np.int64)
+    sh = _local_joins(sh, local_of)
     sub_src = np.where(is_neuron, local_of[np.minimum(src, N - 1)], n + src - N)
     local, _ = _sub_program(sh, now, sub_src, I, img.inputs, D, local_of)
-    dsrc = np.unique(np.concatenate([src[~now], plastic_sources(img) if plastic.any() else np.zeros(0, np.int64)]))
+    need = np.zeros(N + I, bool)                    # the deferred sources (a set-up temporary, 1 byte a source)
+    need[src[~now]] = True
+    if plastic.any():
+        need[plastic_sources(img)] = True
+    dsrc = np.flatnonzero(need)
     none = {"spike_step": np.zeros(0, np.int64), "spike_index": np.zeros(0, np.int32),
             "poisson_p": np.full(dsrc.size, np.nan)}
-    didx = np.minimum(np.searchsorted(dsrc, src), max(dsrc.size - 1, 0))
+    didx = (np.cumsum(need, dtype=np.int64) - 1)[src]   # deferred source index of each axon's source
+    del need
     deferred, dsyn = _sub_program(sh, ~now, n + didx, dsrc.size, none, D, local_of)
     md = int(deferred.syn_delay.min()) if deferred.syn_delay.size else 1 << 40
     dsrc_core = np.where(dsrc < N, sh.neuron_core[np.minimum(dsrc, max(N - 1, 0))] if N else C, C).astype(np.int64)
     return RankPrograms(local, deferred, sh.nid, sh.syn_id[dsyn], md, dsrc, dsrc_core)
+
+
+def _local_joins(sh: Shard, local_of: np.ndarray) -> Shard:
+    """The shard with ``neurons.join_parent`` in local ids: a join is core-local (the image verifier checks it)
+    and a rank owns whole cores, so a dendrite's soma is on its rank."""
+    jp = sh.neurons.get("join_parent")
+    if jp is None or not np.any(jp >= 0):
+        return sh
+    d = np.flatnonzero(jp >= 0)
+    loc = np.full(jp.shape[0], -1, np.int64)
+    loc[d] = local_of[jp[d].astype(np.int64)]
+    if np.any(loc[d] < 0):
+        raise ImageError(f"image neurons.join_parent: compartment {int(sh.nid[d[loc[d] < 0][0]])} joins a neuron of "
+                         "another core (a join needs one core; recompile)")
+    return dataclasses.replace(sh, neurons={**sh.neurons, "join_parent": loc.astype(np.int32)})
+
+
+def delivery_runs(p: Program) -> Program:
+    """``p`` with its delivery runs (the arrays of :func:`emulator.program.flatten`, read by the same kernels)
+    built directly, one source at a time (:func:`_runs_of_sources`): a source's synapses over its route entries,
+    sorted by (delay, shift, post) and cut into runs whose posts span < 2**16 neurons. No per-synapse temporary
+    beyond the packed result (``flatten`` sorts the whole program at once: ~60 bytes a synapse of temporaries,
+    0.9 s for a rank's 5 M synapses, most of it fresh memory); a run may be cut at other posts than ``flatten``
+    cuts it, which changes no sum (ring adds and dendrite-slot remainders are order-free integers)."""
+    g = p.route_axon
+    cum = np.zeros(g.size + 1, np.int64)
+    np.cumsum(p.syn_ptr[g + 1] - p.syn_ptr[g], out=cum[1:])
+    start = np.ascontiguousarray(cum[p.src_ptr])                 # first run synapse of every source
+    run_src, run_first, run_delay, run_shift, run_base, packed, slot, notes = _runs_of_sources(
+        p.src_ptr, g, p.syn_ptr, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_shift, start)
+    n_src = p.src_ptr.size - 1
+    run_ptr = np.zeros(n_src + 1, np.int64)
+    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
+    return dataclasses.replace(p, run_ptr=run_ptr, run_syn=np.append(run_first, start[-1]).astype(np.int64),
+                               run_delay=run_delay, run_shift=run_shift, run_post_base=run_base, run_packed=packed,
+                               run_slot=slot, src_notes=notes, post_bounds=None, run_split=None)
+
+
+@numba.njit(cache=True, nogil=True)
+def _runs_of_sources(src_ptr, route_axon, syn_ptr, syn_post, syn_delay, syn_add, syn_slot, slot_shift, start):
+    """:func:`delivery_runs`' kernel: per source s its synapses (written from ``start[s]`` on), keyed
+    ``(delay * 16 + shift) << 32 | post`` and sorted; a run starts at a new (delay, shift) or where the post
+    lies 2**16 or more above the run's first. Returns the runs (source, first synapse, delay, shift, post base),
+    the packed synapses (``add << 16 | post offset``), their slots and the slotted synapses per source."""
+    n_src = src_ptr.shape[0] - 1
+    S = start[n_src]
+    slotted = syn_slot.shape[0] > 0
+    packed = np.empty(S, np.int32)
+    slot_out = np.empty(S if slotted else 0, np.int32)
+    notes = np.zeros(n_src, np.int64)
+    widest = 0
+    for s in range(n_src):
+        widest = max(widest, start[s + 1] - start[s])
+    idx = np.empty(widest, np.int64)
+    key = np.empty(widest, np.int64)
+    cap = 1024 + 2 * n_src
+    r_src = np.empty(cap, np.int64)
+    r_first = np.empty(cap, np.int64)
+    r_ds = np.empty(cap, np.int64)
+    r_base = np.empty(cap, np.int64)
+    G = 0
+    for s in range(n_src):
+        w = 0
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            a = route_axon[r]
+            for k in range(syn_ptr[a], syn_ptr[a + 1]):
+                sh = 0
+                if slotted and syn_slot[k] >= 0:
+                    sh = slot_shift[syn_slot[k]]
+                idx[w] = k
+                key[w] = ((np.int64(syn_delay[k]) * 16 + sh) << 32) | np.int64(syn_post[k])
+                w += 1
+        if w == 0:
+            continue
+        order = np.argsort(key[:w])
+        out = start[s]
+        prev = -1
+        base = 0
+        for j in range(w):
+            kk = key[order[j]]
+            k = idx[order[j]]
+            ds = kk >> 32
+            post = kk & 0xFFFFFFFF
+            if ds != prev or post - base >= 65536:
+                if G == cap:
+                    cap *= 2
+                    r_src = _grown(r_src, cap)
+                    r_first = _grown(r_first, cap)
+                    r_ds = _grown(r_ds, cap)
+                    r_base = _grown(r_base, cap)
+                r_src[G] = s
+                r_first[G] = out + j
+                r_ds[G] = ds
+                r_base[G] = post
+                G += 1
+                prev = ds
+                base = post
+            packed[out + j] = np.int32((np.int64(syn_add[k]) << 16) | (post - base))
+            if slotted:
+                slot_out[out + j] = syn_slot[k]
+            if ds & 15:
+                notes[s] += 1
+    return (r_src[:G].copy(), r_first[:G].copy(), r_ds[:G] >> 4, r_ds[:G] & 15, r_base[:G].copy(), packed, slot_out,
+            notes)
+
+
+@numba.njit(cache=True, nogil=True)
+def _grown(a, n):
+    b = np.empty(n, a.dtype)
+    b[:a.shape[0]] = a
+    return b
 
 
 # ------------------------------------------------------------------------------------------------ delivery
@@ -456,12 +618,16 @@ def _fired_of_interval(recv, rcounts, k_n, me, recv_map, map_off, spikes, n_rows
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge_records(steps, cnt, gids, starts, in_cnt, in_gid, out):
+def _merge_records(steps, cnt, own, rest, starts, in_cnt, in_gid, out):
     """Rank 0, once at the end: every rank's record (rank r: ``cnt[r, t]`` spikes of step t, ascending global
-    ids, from ``gids[starts[r]]`` on) and the input events (``in_cnt``, ``in_gid``) merged into ``out``
-    (step, source) rows in the one-process order: per step neurons ascending, then the inputs in order."""
+    ids; rank 0's in ``own`` from 0 on, rank r's in ``rest`` from ``starts[r]`` on) and the input events
+    (``in_cnt``, ``in_gid``) merged into ``out`` (step, source) rows in the one-process order: per step neurons
+    ascending, then the inputs in order. The
+    rank with the smallest head copies its run of ids below the next rank's head at once (ranks own contiguous
+    chips, so their ids mostly come in long runs: about one comparison per spike)."""
     K = cnt.shape[0]
     cur = starts.copy()
+    cur[0] = 0
     end = starts.copy()
     w = 0
     j = 0
@@ -471,16 +637,30 @@ def _merge_records(steps, cnt, gids, starts, in_cnt, in_gid, out):
         while True:
             best = -1
             bv = 0
+            nxt = -1                      # the second smallest head (-1: none)
             for r in range(K):
-                if cur[r] < end[r] and (best < 0 or gids[cur[r]] < bv):
-                    best = r
-                    bv = gids[cur[r]]
+                if cur[r] < end[r]:
+                    v = own[cur[r]] if r == 0 else rest[cur[r]]
+                    if best < 0 or v < bv:
+                        if best >= 0:
+                            nxt = bv
+                        best = r
+                        bv = v
+                    elif nxt < 0 or v < nxt:
+                        nxt = v
             if best < 0:
                 break
-            out[w, 0] = t
-            out[w, 1] = bv
-            w += 1
-            cur[best] += 1
+            src = own if best == 0 else rest
+            i = cur[best]
+            e = end[best]
+            if nxt < 0:
+                nxt = 1 << 62
+            while i < e and src[i] < nxt:
+                out[w, 0] = t
+                out[w, 1] = src[i]
+                w += 1
+                i += 1
+            cur[best] = i
         for _ in range(in_cnt[t]):
             out[w, 0] = t
             out[w, 1] = in_gid[j]
@@ -547,6 +727,9 @@ def _plastic_projection(sh: Shard, rp: RankPrograms, k: int, syn: np.ndarray, sy
     pm = img.projections[k]
     where = f"image projection {k} ({pm.name})"
     eng = learning_engines.engine(pm.learning, where)
+    if getattr(eng, "READS_SOMA_V", False):
+        raise ImageError(f"{where}: sharded runs do not pass engine {eng.ENGINE} its somas' v yet: run this image on "
+                         "one process")
     cfg = eng.Schema.from_dict(pm.learning, where)
     pre, post = img.population(pm.pre), img.population(pm.post)
     first_src = pre.start if pre.kind == "neuron" else sh.neuron_core.size + pre.start
@@ -576,6 +759,8 @@ class ExchangePlan:
     send_dest: np.ndarray         # rank that needs the neuron
     send_pos: np.ndarray          # its position in that rank's list of the neurons it needs from this one
     active: np.ndarray            # bool[K]: ranks that need some of this rank's neurons
+    send_to: np.ndarray           # those ranks (ascending): they get one message per interval
+    recv_from: np.ndarray         # ranks this one needs neurons of (ascending): one message per interval each
     recv_map: np.ndarray          # from rank r, position q -> deferred source recv_map[map_off[r] + q]
     map_off: np.ndarray
     own_map: np.ndarray           # local source (neuron 0..n-1, then inputs) -> deferred source, -1 if none
@@ -610,8 +795,9 @@ def exchange_plan(sh: Shard, rp: RankPrograms, comm) -> ExchangePlan:
     j = np.minimum(np.searchsorted(rp.dsrc, own), max(rp.dsrc.size - 1, 0))
     own_map = np.where(rp.dsrc.size > 0, np.where(rp.dsrc[j] == own, j, -1), -1) if rp.dsrc.size \
         else np.full(own.size, -1, np.int64)
-    return ExchangePlan(send_ptr, dest[order], pos[order], active, recv_map.astype(np.int64), map_off,
-                        own_map.astype(np.int64))
+    recv_from = np.array([r for r in range(K) if r != me and need_from[r].size], np.int64)
+    return ExchangePlan(send_ptr, dest[order], pos[order], active, np.flatnonzero(active).astype(np.int64), recv_from,
+                        recv_map.astype(np.int64), map_off, own_map.astype(np.int64))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -661,6 +847,18 @@ def _link_entries(C: int, *programs) -> tuple[np.ndarray, np.ndarray]:
     return _sum_sorted(keys[order], vals[order])
 
 
+def _prefaulted_rows(rows: int) -> np.ndarray:
+    """An uninitialised (rows, 2) int64 array (the merged spike rows, every byte of which the finish writes) whose
+    pages the kernel maps at once (``MAP_POPULATE``, Linux): faulting in a 1.6 GB array page by page on first
+    write cost 6-10 s on this machine's VM, populating it 1 s (docs/scale-out.md). Small arrays, and systems
+    without ``MAP_POPULATE``: ``np.empty``."""
+    flag = getattr(mmap, "MAP_POPULATE", 0)
+    if rows * 16 < (64 << 20) or not flag:
+        return np.empty((rows, 2), np.int64)
+    buf = mmap.mmap(-1, rows * 16, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | flag)
+    return np.frombuffer(buf, np.int64).reshape(rows, 2)       # the array keeps the mapping alive
+
+
 def _grow(a: np.ndarray, need: int) -> np.ndarray:
     if a.shape[0] >= need:
         return a
@@ -680,9 +878,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         raise ImageError(f"sharded runs emulate loihi_lif cores only (image has {img.core_kinds})")
     if engine not in ("numba", "numpy"):
         raise ImageError(f"unknown emulator engine {engine!r} (use numba or numpy)")
-    if "join_parent" in img.neurons and loihi_lif.join_parents(img) is not None:
-        raise ImageError("image neurons.join_parent: sharded runs do not emulate dendrite compartments yet: "
-                         "run this image on one process")
+    if "join_parent" in sh.neurons and np.any(sh.neurons["join_parent"] >= 0):
+        engine = "numpy"          # dendrite compartments: the numpy loop's joined update, as one process does
     if img.convs:
         raise ImageError("sharded runs do not expand shared-weight convolution sections (image conv) yet: "
                          "run this image on one process")
@@ -707,12 +904,12 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     pl = rp.local
     pd = rp.deferred
     if engine == "numba":
-        pl = flatten(pl)
+        pl = delivery_runs(pl)
         pl = dataclasses.replace(pl, syn_post=pl.syn_post[:0], syn_delay=pl.syn_delay[:0], syn_add=pl.syn_add[:0],
                                  syn_slot=pl.syn_slot[:0])
     run_chunk = engine_numba.run_chunk if engine == "numba" else engine_numpy.run_chunk
     if not projs:                 # static: delivery runs; the image-order synapse arrays are not read
-        pd = flatten(pd)
+        pd = delivery_runs(pd)
         pd = dataclasses.replace(pd, syn_post=pd.syn_post[:0], syn_delay=pd.syn_delay[:0], syn_add=pd.syn_add[:0],
                                  syn_slot=pd.syn_slot[:0])
     M = comm.allreduce_min(rp.min_delay)
@@ -740,7 +937,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     scratch_links = np.zeros((img.n_cores + 1, img.n_cores), np.int64) if projs else None
     ring = st.ring.reshape(-1)
     record_inputs = comm.rank == 0
-    rec_gid = np.empty(1 << 16, np.int32)               # this rank's neuron spikes (global ids), per step ascending
+    # this rank's neuron spikes (global ids, per step ascending): reserved for every neuron every step up to
+    # _RESERVE_RECORDS (untouched pages cost no memory), grown by copying beyond
+    rec_gid = np.empty(max(1 << 16, min(steps * n, _RESERVE_RECORDS)), np.int32)
     rec_cnt = np.zeros(steps, np.int64)
     in_gid = np.empty(1 << 12 if record_inputs else 0, np.int32)   # rank 0: the input events
     in_cnt = np.zeros(steps, np.int64)
@@ -771,7 +970,11 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         if comm.size > 1:
             buf, counts = _pack(out.spikes, rows, n, t0, k_n, plan.send_ptr, plan.send_dest, plan.send_pos,
                                 plan.active)
-            recv, rcounts = comm.alltoallv(buf, counts)
+            off = _offsets(counts)
+            got = comm.exchange({int(d): buf[off[d]:off[d] + counts[d]] for d in plan.send_to}, plan.recv_from)
+            recv = np.concatenate(got) if got else np.zeros(0, np.int32)
+            rcounts = np.zeros(comm.size, np.int64)
+            rcounts[plan.recv_from] = [g.size for g in got]
             stats.bytes_sent += int(counts.sum()) * 4
             stats.bytes_received += int(rcounts.sum()) * 4
         else:
@@ -825,16 +1028,17 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
                                    else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
             "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
     del us, vs
+    comm.flush()
     parts = comm.gather(part)
-    gids, gcounts = comm.gather_array(rec_gid[:n_rec])
+    rest, gcounts = comm.gather_array(rec_gid[:n_rec])
     if comm.rank != 0:
         stats.finish_s = time.perf_counter() - t_finish
         return None, stats
-    del rec_gid
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
-    spikes = np.empty((gids.size + n_in, 2), np.int64)
-    _merge_records(steps, cnt, gids, _offsets(gcounts), in_cnt, in_gid[:n_in], spikes)
-    del gids
+    spikes = _prefaulted_rows(int(gcounts.sum()) + n_in)
+    _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], gcounts[1:]])), in_cnt,
+                   in_gid[:n_in], spikes)
+    del rec_gid, rest
     raw = _assemble(img, N, steps, probe, parts, spikes, projs)
     stats.finish_s = time.perf_counter() - t_finish
     return raw, stats
@@ -898,9 +1102,9 @@ def load_shard(path, rank: int, size: int) -> Shard:
     if m["format_version"] < 2 or len(m["shards"]) < size:
         img = load_image(path)
         return shard_of(img, partition(img, size) == rank)
-    count = [e["arrays"].get("synapses.post", {"shape": [0]})["shape"][0]
-             + e["arrays"].get("neurons.id", {"shape": [0]})["shape"][0] for e in m["shards"]]
-    which = [int(i) for i in np.flatnonzero(split_units(np.array(count, np.float64), size) == rank)]
+    cost = unit_cost([e["arrays"].get("neurons.id", {"shape": [0]})["shape"][0] for e in m["shards"]],
+                     [e["arrays"].get("synapses.post", {"shape": [0]})["shape"][0] for e in m["shards"]])
+    which = [int(i) for i in np.flatnonzero(split_units(cost, size) == rank)]
     common, shards = read_shards(path, m, which)
     missing = [k for k in ("cores.kind", "cores.axon_ptr", "neurons.core", "routes.src_ptr", "inputs.spike_step",
                            "inputs.spike_index", "inputs.poisson_p") if k not in common]

@@ -172,11 +172,14 @@ def _padding(node: Any, kernel: tuple[int, int], dilation: tuple[int, int], stri
     return _pair(p, f"{where}.padding")
 
 
-def extend(chain: Any, node: Any, name: str, src: Any) -> Chain:
+def extend(chain: Any, node: Any, name: str, src: Any, reached: tuple[int, int, int] | None = None) -> Chain:
     """``chain`` (None at the start of a path, then a :class:`Chain`) followed by NIR node ``node``; ``src`` is the
-    path's source node."""
+    path's source node; ``reached``: the (C, H, W) a convolution path into ``src`` gave it (for a neuron node whose
+    parameters are scalars, as Norse writes them, and whose NIR types are missing)."""
     kind = type(node).__name__
     src_shape, n_src = source_shape(src) if chain is None else (None, None)
+    if chain is None and src_shape is None and reached is not None:
+        src_shape = reached
     where = f"nodes.{name}"
     if chain is not None and not isinstance(chain, Chain):
         raise NetworkFormatError(f"{name!r} follows an Affine/Linear node", field=where,
@@ -185,10 +188,10 @@ def extend(chain: Any, node: Any, name: str, src: Any) -> Chain:
         chain = Chain(chain.in_shape, list(chain.ops), chain.cur, chain.n_out, chain.bias, list(chain.names))
     if chain is None:
         start = src_shape
-        if start is None and kind == "Conv2d" and node.input_shape is not None:
+        if start is None and kind == "Conv2d" and np.size(node.input_shape) == 2:
             hw = tuple(int(x) for x in np.asarray(node.input_shape).ravel())
             start = (int(node.weight.shape[1]) * int(node.groups),) + hw
-        if start is None and kind == "Conv1d" and node.input_shape is not None:
+        if start is None and kind == "Conv1d" and np.size(node.input_shape) == 1:
             start = (int(node.weight.shape[1]) * int(node.groups), 1, int(np.asarray(node.input_shape).ravel()[0]))
         if start is None and kind == "Scale" and n_src:
             start = (n_src, 1, 1)

@@ -55,6 +55,9 @@ class Convention:
     #: ``subtract`` neurons: ``now`` subtracts the threshold at the spike (then it decays with v); ``next`` one step
     #: later without decaying it (snnTorch's reset_delay): read as a subtracted distance (v_th - v_reset)/a
     subtract_timing: str = "now"
+    #: the spike condition: ``gt`` v > v_threshold (NIR, snnTorch's and Norse's Heaviside ``> 0``), ``ge``
+    #: v >= v_threshold (Sinabs's SingleSpike/MultiSpike: ``v_mem - spike_threshold >= 0``)
+    fires: str = "gt"
 
     def time_unit_ms(self, dt: float) -> float:
         if self.time_unit == "s/step":    # tau written as dt * tau (s^2 per step): one unit = 1000 / dt_s ms
@@ -73,7 +76,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
                "with forward Euler", decay="euler"),
     Convention("sinabs", "step", 1.0, "subtract", "nir", "sinabs/nir.py: tau_mem in steps, r = 1, v_leak = 0, "
                "no v_reset; sinabs resets by MembraneSubtract; LIF adds W to v_mem (its NIR import: norm_input "
-               "False)", lif_input="jump"),
+               "False); spikes at v_mem >= threshold", lif_input="jump", fires="ge"),
     Convention("rockpool", "s", 1.0, "subtract", "jump", "rockpool/nn/modules/torch/nir.py: LIFTorch -> CubaLIF, "
                "tau in s (dt 1e-3), r = tau exp(-dt/tau)/dt, w_in = 1; LIFTorch subtracts the threshold"),
     Convention("lava-dl", "step", 1.0, "zero", "nir", "lava/lib/dl/netx/nir_lava.py: tau = 1/decay in steps, "
@@ -204,6 +207,24 @@ def if_only_warnings(nodes: dict[str, Any], dt: float, unit: float, conv: Conven
             f"W h = {h:.3g} W; give --nir-convention sinabs (reset by subtraction) or norse (reset to zero)"]
 
 
+def cuba_bias_warnings(nodes: dict[str, Any], bias_in: dict[str, Any], dt: float, unit: float) -> list[str]:
+    """One line per CubaLIF node fed a nonzero Affine/conv bias: NIR's CubaLIF (and snnTorch's Synaptic, Norse's
+    LIFCell) add the bias to the synaptic current, which starts at 0 and reaches its steady state over ~tau_syn;
+    neuromap's ``lif`` drives v with the steady-state bias from step 0 (it has no initial current), so the first
+    few tau_syn differ (measured on Norse: tests/fixtures/make_framework_fixtures.py, docs/nir.md)."""
+    out = []
+    for name, node in nodes.items():
+        b = bias_in.get(name)
+        if type(node).__name__ not in ("CubaLIF", "CubaLI") or b is None or not np.any(np.asarray(b) != 0):
+            continue
+        steps = float(np.max(np.asarray(node.tau_syn, np.float64))) * unit / dt
+        out.append(f"{name}: its bias enters the synaptic current, which NIR starts at 0 (tau_syn ~ {steps:.3g} "
+                   "steps to settle); neuromap applies the settled drive to v from step 0: spikes in the first few "
+                   "tau_syn may differ from the framework's (move the bias after the current, or ignore the "
+                   "start-up)")
+    return out
+
+
 def weight_warnings(net: Any) -> list[str]:
     """One line per projection too weak to ever make its target spike, and per layer that can never spike."""
     out: list[str] = []
@@ -240,6 +261,7 @@ def warn_all(lines: list[str], where: str = "") -> None:
         warnings.warn(f"{where}{line}", NIRImportWarning, stacklevel=3)
 
 
-__all__ = ["Convention", "CONVENTIONS", "NIRImportWarning", "convention", "detect", "if_only_warnings",
+__all__ = ["Convention", "CONVENTIONS", "NIRImportWarning", "convention", "cuba_bias_warnings", "detect",
+           "if_only_warnings",
            "time_constant_warnings",
            "weight_warnings"]

@@ -482,8 +482,9 @@ def _import(graph: Any, dt: float | None, unit: float | None, inputs: dict, use_
         net.add_population(pname, n, neuron)
     pop_of = {k: v[0] for k, v in pops.items()}
     pop_nodes = {k: v for k, v in g.nodes.items() if k in pop_of}
-    nc.warn_all(nc.time_constant_warnings(pop_nodes, dt, unit, conv) + nc.if_only_warnings(pop_nodes, dt, unit, conv),
-                where)
+    foreign = {k: v for k, v in pop_nodes.items() if not (node_ext[k] or {}).get("population")}
+    nc.warn_all(nc.time_constant_warnings(pop_nodes, dt, unit, conv) + nc.if_only_warnings(pop_nodes, dt, unit, conv)
+                + nc.cuba_bias_warnings(foreign, bias_in, dt, unit), where)
     _add_projections(net, g, conns, pop_of, sizes, node_ext, gext, dt_n, conv)
     _add_probes(net, g, outputs, pop_of, gext)
     nc.warn_all(nc.weight_warnings(net), where)
@@ -556,7 +557,9 @@ def _trace(g: _Graph) -> tuple[list[_Conn], list[tuple[str, str]]]:
     """Every path from a spike source to a neuron node; (source, Output node) pairs."""
     conns: list[_Conn] = []
     outputs: list[tuple[str, str]] = []
-    for src, node in g.nodes.items():
+    reached: dict[str, tuple] = {}      # neuron node -> the (C, H, W) the first convolution path into it gave
+    for src in _from_inputs(g):
+        node = g.nodes[src]
         kind = type(node).__name__
         if kind not in SPIKING_NODES and kind not in ("Input", "LI", "CubaLI"):
             continue
@@ -578,13 +581,16 @@ def _trace(g: _Graph) -> tuple[list[_Conn], list[tuple[str, str]]]:
                                          "Output", field=f"nodes.{src}", fix="connect it to an Output node only")
             if k in NEURON_NODES:
                 conns.append(_Conn(c.src, at, c.weight, c.bias, c.via, c.d_pre, c.d_post))
+                if isinstance(c.weight, nir_conv.Chain) and c.weight.cur is not None:
+                    reached.setdefault(at, c.weight.cur)
                 continue
             if k == "Input":
                 raise NetworkFormatError(f"edge into Input node {at!r}", field=f"nodes.{at}",
                                          fix="Input nodes only send")
             c2 = _Conn(c.src, "", c.weight, c.bias, c.via, c.d_pre, c.d_post)
             if k in nir_conv.NODES or (k in ("Affine", "Linear") and isinstance(c.weight, nir_conv.Chain)):
-                c2.weight = nir_conv.extend(c.weight, n, at, g.nodes[c.src])     # convolutions: neuromap/nir_conv.py
+                c2.weight = nir_conv.extend(c.weight, n, at, g.nodes[c.src],     # convolutions: neuromap/nir_conv.py
+                                            reached.get(c.src))
                 c2.via, c2.bias = c.via or at, c2.weight.bias
             elif k in ("Affine", "Linear"):
                 if c.weight is not None:
@@ -604,6 +610,19 @@ def _trace(g: _Graph) -> tuple[list[_Conn], list[tuple[str, str]]]:
                     c2.d_post = c.d_post + d
             stack += [(b, c2) for b in g.succ.get(at, [])]
     return conns, outputs
+
+
+def _from_inputs(g: _Graph) -> list[str]:
+    """Node names in breadth-first order from the Input nodes (then the unreached ones): a layer's sources are
+    traced before it, so a convolution path out of it can start from the shape the path into it reached."""
+    order = [n for n, node in g.nodes.items() if type(node).__name__ == "Input"]
+    seen = set(order)
+    for n in order:
+        for b in g.succ.get(n, []):
+            if b not in seen:
+                seen.add(b)
+                order.append(b)
+    return order + [n for n in g.nodes if n not in seen]
 
 
 def _sizes(g: _Graph, conns: list[_Conn]) -> dict[str, int]:
@@ -643,7 +662,7 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
     v = lambda name: _vec(getattr(node, name), n, f"{kind}.{name}")  # noqa: E731
     b = np.zeros(n) if bias is None else bias
     if kind == "IF":
-        out = {"model": "if", "v_th": np.nextafter(v("v_threshold"), np.inf), "v_reset": v("v_reset"),
+        out = {"model": "if", "v_th": _threshold(v("v_threshold"), conv), "v_reset": v("v_reset"),
                "bias": v("r") * b / unit}
     else:
         leaky = {"LIF": "tau", "LI": "tau"}.get(kind, "tau_mem")
@@ -660,7 +679,7 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
             out["tau_syn"] = np.full(n, max(dt / INSTANT_SYN_FACTOR, MIN_TAU))
             out["bias"] = v("r") * b
         if kind in ("LIF", "CubaLIF"):
-            out["v_th"], out["v_reset"] = np.nextafter(v("v_threshold"), np.inf), v("v_reset")
+            out["v_th"], out["v_reset"] = _threshold(v("v_threshold"), conv), v("v_reset")
         else:
             out["v_th"], out["v_reset"] = np.full(n, NEVER), v("v_leak")
     if conv is not None and conv.reset == "subtract" and kind in SPIKING_NODES:
@@ -669,6 +688,12 @@ def _neuron_params(node: Any, n: int, dt: float, dt_n: float, unit: float, bias:
             a = np.exp(-dt / out["tau_m"])
             out["v_reset"] = out["v_th"] - (out["v_th"] - out["v_reset"]) / a
     return {k: (x if isinstance(x, str) else _compact(x)) for k, x in out.items()}
+
+
+def _threshold(v_threshold: np.ndarray, conv: Any) -> np.ndarray:
+    """neuromap's v_th (fires at v >= v_th) for a NIR threshold: NIR fires at v > v_threshold (the next float up);
+    a producer firing at v >= v_threshold (Sinabs) keeps it."""
+    return v_threshold if conv is not None and conv.fires == "ge" else np.nextafter(v_threshold, np.inf)
 
 
 def _euler_tau(tau: np.ndarray, dt: float, dt_n: float, where: str) -> np.ndarray:

@@ -62,6 +62,7 @@ from neuromap.conv_geometry import memory_report as conv_memory_report
 from neuromap.errors import TargetError
 from neuromap.image import MAX_DELAY, Image
 from neuromap.network import Network
+from neuromap.placement.joins import first_split, network_join_parent
 from neuromap.plasticity import hardware_rules as _hardware_rules
 from neuromap.progress import set_label
 from neuromap.targets import Target, load_target
@@ -188,6 +189,12 @@ def _verify_partition(st: CompileState) -> None:
         raise TargetError(f"partition put a neuron outside the {cap} compartments of a core")
     if np.unique(cores * cap + slots).size != cores.size:
         raise TargetError("partition put two neurons in one compartment")
+    jp = network_join_parent(st.network, inputs=False)
+    if jp is not None:
+        order = [pl[n][0] for n, p in st.network.populations.items() if p.model not in INPUT_MODELS]
+        d = first_split(jp, np.concatenate(order))
+        if d >= 0:
+            raise TargetError(f"partition put dendrite compartment {d} on another core than the soma it joins")
 
 
 # ------------------------------------------------------------------ lower

@@ -42,9 +42,11 @@ from neuromap.network import Network
 from neuromap.placement.budget import Budget, default_time_limit
 from neuromap.placement.conv_tiles import ConvLayer
 from neuromap.placement.graph import SynapseGraph
+from neuromap.placement.joins import network_join_parent, unit_order
+from neuromap.placement.partition import check_joins_kept
 from neuromap.placement.rates_file import load_rates
 from neuromap.placement.report import place_graph
-from neuromap.placement.traffic import rates_from_spikes, uniform_rates
+from neuromap.placement.traffic import rates_from_spikes, release_caches, uniform_rates
 from neuromap.placement.usage import graph_input_axons
 from neuromap.progress import set_label
 
@@ -145,14 +147,30 @@ def phase_progress(progress):
 
 def fill_in_order(net: Network, cap: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Population name -> (core, slot) of every neuron population, neurons filling cores of ``cap``
-    compartments in population order (inputs are host-side: not placed)."""
-    placement, n = {}, 0
+    compartments in population order (inputs are host-side: not placed). A join group (a dendrite population's
+    neuron i and its soma's neuron i) fills consecutive compartments of one core, at its soma's place."""
+    jp = network_join_parent(net, inputs=False)
+    n = sum(p.size for p in net.populations.values() if p.model not in INPUT_MODELS)
+    if jp is None:
+        core, slot = np.arange(n, dtype=np.int64) // cap, np.arange(n, dtype=np.int64) % cap
+    else:
+        order, unit_end = unit_order(np.arange(n, dtype=np.int64), jp)
+        core, slot = np.empty(n, np.int64), np.empty(n, np.int64)
+        c = s = 0
+        i = 0
+        while i < n:                  # units of 1 or 2 compartments (cap >= 2 for a join to fit at all)
+            e = int(unit_end[i])
+            if s + e - i > cap:
+                c, s = c + 1, 0
+            core[order[i:e]], slot[order[i:e]] = c, s + np.arange(e - i)
+            s += e - i
+            i = e
+    placement, off = {}, 0
     for name, pop in net.populations.items():
         if pop.model in INPUT_MODELS:
             continue
-        g = np.arange(n, n + pop.size, dtype=np.int64)
-        placement[name] = (g // cap, g % cap)
-        n += pop.size
+        placement[name] = (core[off:off + pop.size].copy(), slot[off:off + pop.size].copy())
+        off += pop.size
     return placement
 
 
@@ -265,6 +283,7 @@ def place_pass(st):
         report.state["budget"] = budget
     res = place_graph(graph, tgt, method, rates, seed=seed, num_workers=1, link_slack=link_slack, budget=budget,
                       conv_layers=conv_layers(net))
+    release_caches()                 # the placement's cached pairs (~9 bytes per synapse): not needed below
     core_of = res.assignment.core_of
     is_neuron = _neuron_mask(net)
     # image cores: partition cores holding a neuron, in order of their first neuron
@@ -330,8 +349,8 @@ def _jsonable(x):
 
 
 def verify_place(st) -> None:
-    """Every neuron placed once in a distinct compartment, and each core within every capacity
-    (:func:`neuromap.capacity.count` over the input axons of the network's own synapse graph,
+    """Every neuron placed once in a distinct compartment, every join group on one core, and each core within
+    every capacity (:func:`neuromap.capacity.count` over the input axons of the network's own synapse graph,
     rebuilt here). Inputs are host-side (they occupy no core)."""
     net, tgt, pl = st.network, st.target, st.placement or {}
     graph = st.analyses.get(SYNAPSE_GRAPH, st)
@@ -352,6 +371,7 @@ def verify_place(st) -> None:
         raise TargetError(f"place put a neuron outside the {tgt.core.max_neurons} compartments of a core")
     if np.unique(cores * tgt.core.max_neurons + slots).size != cores.size:
         raise TargetError("place put two neurons in one compartment")
+    check_joins_kept(graph, core_of)
     limits = CoreLimits.from_target(tgt)
     axons = graph_input_axons(graph, core_of, tgt, n_cores)
     bad = violations(count(limits, n_cores, core_of, axons), limits)

@@ -242,16 +242,16 @@ def verify(image: Any) -> None:
                 raise ImageError(f"image array {f.key} must be 1-d {np.dtype(f.dtype).name}")
             check_length(a, image.n_neurons, f.key)
     if "join_parent" in nu:
-        check_joins(nu["join_parent"], nu.get("refractory"))
+        check_joins(nu["join_parent"], nu.get("refractory"), nu.get("core"))
     if image.n_synapses:
         _check_weights(image)
     _check_capacities(image)
 
 
-def check_joins(parent: np.ndarray, refractory: np.ndarray | None = None) -> None:
+def check_joins(parent: np.ndarray, refractory: np.ndarray | None = None, core: np.ndarray | None = None) -> None:
     """The compartment tree of ``neurons.join_parent`` is one level deep: every parent is a root compartment
-    (-1) other than the dendrite itself, has at most one dendrite and no refractory period. One-line
-    :class:`ImageError` otherwise."""
+    (-1) other than the dendrite itself, has at most one dendrite and no refractory period, and (given ``core``)
+    lies on its dendrite's core (Loihi joins compartments of one core). One-line :class:`ImageError` otherwise."""
     n = parent.shape[0]
     check_range(parent, -1, n - 1, "neurons.join_parent")
     kids = np.flatnonzero(parent >= 0)
@@ -267,6 +267,10 @@ def check_joins(parent: np.ndarray, refractory: np.ndarray | None = None) -> Non
     if refractory is not None and np.any(refractory[par] > 0):
         raise ImageError("image array neurons.refractory: a compartment with a dendrite has a refractory period "
                          "(not supported with joins; recompile)")
+    if core is not None and np.any(core[kids] != core[par]):
+        k = int(kids[np.flatnonzero(core[kids] != core[par])[0]])
+        raise ImageError(f"image array neurons.join_parent: compartment {k} (core {int(core[k])}) joins "
+                         f"{int(parent[k])} on core {int(core[parent[k]])}; a join needs both on one core (recompile)")
 
 
 def join_parents(image: Any) -> np.ndarray | None:
@@ -311,16 +315,29 @@ def _check_weights(image: Any) -> None:
                          + weight_problem(pm.sign_mode, pm.num_weight_bits, w[of_k].astype(np.int64)))
 
 
+@numba.njit(cache=True)
+def _axon_not_routed_once(axon_ptr, r_core, r_axon, n_axons):  # pragma: no cover - compiled
+    """(first axon named by no route or by several, how many (counted up to 255)), else (-1, 1): a one-byte
+    counter per axon, no per-route temporaries."""
+    cnt = np.zeros(n_axons, np.uint8)
+    for r in range(r_core.shape[0]):
+        g = axon_ptr[r_core[r]] + r_axon[r]
+        if cnt[g] < 255:
+            cnt[g] += 1
+    for a in range(n_axons):
+        if cnt[a] != 1:
+            return a, int(cnt[a])
+    return -1, 1
+
+
 def _check_capacities(image: Any) -> None:
     """Every axon is named by exactly one route, and every core fits the capacities the image records
     in ``constants`` (:mod:`neuromap.capacity`, the accounting packing and ``inspect`` use)."""
     A = image.n_axons
     if A:
-        g = image.cores["axon_ptr"][image.routes["core"]] + image.routes["axon"]
-        n_routes = np.bincount(g, minlength=A)
-        if np.any(n_routes != 1):
-            a = int(np.flatnonzero(n_routes != 1)[0])
-            raise ImageError(f"image routes: axon {a} is named by {int(n_routes[a])} routes (each axon has exactly "
+        a, n = _axon_not_routed_once(image.cores["axon_ptr"], image.routes["core"], image.routes["axon"], A)
+        if a >= 0:
+            raise ImageError(f"image routes: axon {a} is named by {n} routes (each axon has exactly "
                              "one source; recompile)")
     limits = CoreLimits.from_constants(image.constants)
     if limits is None:

@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from neuromap.counting_sort import stable_order
+from neuromap.placement.joins import network_join_parent
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class SynapseGraph:
     (projection, pre neuron) pair, numbered ``0..len(source_pre)-1``) share one input axon on each core
     they reach; ``source_pre`` (int64) is the pre neuron of every such id. Built without projections
     (:meth:`from_arrays` with no ``projection``), every pre neuron is one axon source.
+
+    ``join_parent`` (int64 per neuron, or None without joins): -1, or the root compartment neuron i joins; a join
+    group stays on one core (:mod:`.joins`).
     """
 
     n_neurons: int
@@ -41,6 +45,7 @@ class SynapseGraph:
     population_names: tuple[str, ...] = ()
     axon_source: np.ndarray | None = None
     source_pre: np.ndarray | None = None
+    join_parent: np.ndarray | None = None
 
     def __post_init__(self):
         if self.axon_source is None:
@@ -53,10 +58,11 @@ class SynapseGraph:
 
     @staticmethod
     def from_arrays(n_neurons: int, pre, post, delay=None, weight_bits=None, plastic=None,
-                    population=None, population_names=(), projection=None) -> "SynapseGraph":
+                    population=None, population_names=(), projection=None, join_parent=None) -> "SynapseGraph":
         """Build from arrays; omitted ``delay`` = 1, ``weight_bits`` = 0 (target max),
         ``plastic`` = False, ``population`` = all 0, ``projection`` (int per synapse) = all 0:
-        synapses of different projections from one pre neuron use different input axons."""
+        synapses of different projections from one pre neuron use different input axons;
+        ``join_parent`` (per neuron, -1 = root): join groups (:mod:`.joins`)."""
         pre = np.asarray(pre, dtype=np.int64)
         post = np.asarray(post, dtype=np.int64)
         s = pre.shape[0]
@@ -78,7 +84,9 @@ class SynapseGraph:
             key = projection * int(n_neurons) + pre
             uniq, src = np.unique(key, return_inverse=True)
             sp = uniq % int(n_neurons)
-        return SynapseGraph(int(n_neurons), pre, post, delay, weight_bits, plastic, population, names, src, sp)
+        jp = None if join_parent is None or not np.any(np.asarray(join_parent) >= 0) \
+            else np.asarray(join_parent, np.int64)
+        return SynapseGraph(int(n_neurons), pre, post, delay, weight_bits, plastic, population, names, src, sp, jp)
 
     @staticmethod
     def from_network(network) -> "SynapseGraph":
@@ -108,8 +116,8 @@ class SynapseGraph:
         for pr, (p_loc, q_loc, d) in zip(network.projections, parts):
             e = off + p_loc.size
             n_pre = network.populations[pr.pre].size
-            np.add(p_loc, start[pr.pre], out=pre[off:e], casting="unsafe")      # ids < 2**31 when int32
-            np.add(q_loc, start[pr.post], out=post[off:e], casting="unsafe")
+            np.add(p_loc, np.int64(start[pr.pre]), out=pre[off:e], casting="unsafe")   # ids < 2**31 when int32
+            np.add(q_loc, np.int64(start[pr.post]), out=post[off:e], casting="unsafe")
             delay[off:e] = d
             wbits[off:e] = int((pr.hw or {}).get("num_weight_bits", 0) or 0)
             plastic[off:e] = is_plastic(pr)
@@ -121,7 +129,8 @@ class SynapseGraph:
         population = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         if S and (min(pre.min(), post.min()) < 0 or max(pre.max(), post.max()) >= offset):
             raise ValueError("neuron id out of range")
-        return SynapseGraph(offset, pre, post, delay, wbits, plastic, population, tuple(names), src, src_pre)
+        return SynapseGraph(offset, pre, post, delay, wbits, plastic, population, tuple(names), src, src_pre,
+                            network_join_parent(network))
 
     def subgraph_order(self) -> np.ndarray:
         """Synapse indices sorted by (post, pre): synapses of a contiguous post range are contiguous."""
@@ -130,11 +139,11 @@ class SynapseGraph:
 
 def distinct_pairs(proj, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pre, post, delay) of a projection with repeated (pre, post) pairs kept once (population-local
-    int64 ids). O(synapses) when the synapses are in the usual post-major order without repeats;
+    ids, in the projection's dtypes). O(synapses) when the synapses are in the usual post-major order without repeats;
     otherwise one sort. The delay of a repeated pair is its first synapse's."""
-    pre = np.asarray(proj.pre_idx, np.int64)
-    post = np.asarray(proj.post_idx, np.int64)
-    d = np.asarray(proj.delay, np.int64)
+    pre = np.asarray(proj.pre_idx)           # as stored (int32 from Network.connect): no int64 copies
+    post = np.asarray(proj.post_idx)
+    d = np.asarray(proj.delay)
     n_pre = int(pre.max(initial=-1)) + 1
     if pre.size < 2 or pairs_increasing(post, pre, max(n_pre, 1)):
         return pre, post, d

@@ -17,6 +17,7 @@ import numpy as np
 from neuromap.counting_sort import stable_order
 from neuromap.errors import TargetError
 from neuromap.placement.graph import SynapseGraph
+from neuromap.placement.joins import roots, unit_order
 from neuromap.placement.usage import core_usage, graph_input_axons, output_violations, smallest_at_least, violations
 from neuromap.targets import Target
 
@@ -34,10 +35,12 @@ def compact(core_of: np.ndarray) -> np.ndarray:
 def pack_order(graph: SynapseGraph, target: Target, order: np.ndarray) -> np.ndarray:
     """Neuron -> core (int64): fill cores with consecutive runs of ``order`` under every capacity.
 
-    Raises :class:`TargetError` naming the neuron if one neuron alone exceeds a core.
+    Raises :class:`TargetError` naming the neuron if one neuron alone exceeds a core. Join groups
+    (``graph.join_parent``) are packed as units: their members moved together in ``order``
+    (:func:`~.joins.unit_order`), never cut by a core boundary.
     """
     n = graph.n_neurons
-    order = np.asarray(order, np.int64)
+    order, unit_end = unit_order(order, graph.join_parent)
     pos = np.empty(n, np.int32 if n < 2 ** 31 else np.int64)     # int32: the synapses' sort keys are half the size
     pos[order] = np.arange(n)
     key = pos[graph.post]
@@ -48,14 +51,15 @@ def pack_order(graph: SynapseGraph, target: Target, order: np.ndarray) -> np.nda
     cap, sm, s = target.core, target.synapse_memory, target.synapse
     nengo = cap.memory_model == "nengo_loihi"
     wlut = smallest_at_least(sm.weight_bits, np.arange(64)).astype(np.int64)   # stored width of b bits
-    starts, bad = _pack(n, ptr, perm, graph.axon_source, int(graph.source_pre.shape[0]), graph.weight_bits,
+    starts, bad = _pack(n, ptr, perm, unit_end, graph.axon_source, int(graph.source_pre.shape[0]), graph.weight_bits,
                         graph.delay, graph.plastic, wlut, int(s.weight_bits_max), int(s.delay_min),
                         int(sm.delay_bits), int(sm.tag_bits),
                         int(cap.max_neurons), int(cap.max_input_axons), int(cap.plastic_axon_slots),
                         nengo, int(cap.synapse_memory_bits or 0), int(sm.synapses_per_group),
                         int(sm.group_header_bits), int(sm.word_bits), np.asarray(sm.index_bits, np.int64))
     if bad >= 0:
-        raise TargetError(f"neuron {int(order[bad])} alone exceeds one {target.name} core "
+        joined = " with its joined compartments" if unit_end[bad] > bad + 1 else ""
+        raise TargetError(f"neuron {int(order[bad])}{joined} alone exceeds one {target.name} core "
                           "(too many inputs or too much synapse memory; split its fan-in)")
     core_at = np.zeros(n, np.int64)
     core_at[starts[1:]] = 1
@@ -85,10 +89,11 @@ def _index_bits(m, opts):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _pack(n, ptr, perm, src, n_pre, wbits, delay, plastic_syn, wlut, wmax, delay_min, delay_bits, tag_bits,
+def _pack(n, ptr, perm, unit_end, src, n_pre, wbits, delay, plastic_syn, wlut, wmax, delay_min, delay_bits, tag_bits,
           max_neurons, max_axons, pslots, nengo, mem_limit, g, h, w, index_opts):  # pragma: no cover - compiled
     """Core start positions along the order; second value: position of a neuron too big alone, else -1.
-    Synapses of the neuron at position i: ``perm[ptr[i]:ptr[i+1]]``; ``src``: the axon source
+    Synapses of the neuron at position i: ``perm[ptr[i]:ptr[i+1]]``; ``unit_end[i]``: the end of the unit (a
+    join group, else one neuron) starting at position i, added or refused whole; ``src``: the axon source
     (projection, pre neuron) of every synapse, ids ``0..n_pre-1``; field widths from ``wbits`` (0 = wmax,
     stored as ``wlut[b]``), ``delay`` > delay_min (delay field) and ``plastic_syn`` (tag field)."""
     mark = np.full(max(n_pre, 1), -1, np.int64)
@@ -105,19 +110,20 @@ def _pack(n, ptr, perm, src, n_pre, wbits, delay, plastic_syn, wlut, wmax, delay
     ib = _index_bits(1, index_opts)
     touched = [0]
     touched.pop()
-    # undo log for the neuron being added: (pre, was_new, cnt, mw, md, mt, pl)
+    # undo log for the unit being added: (pre, was_new, cnt, mw, md, mt, pl)
     i = 0
     while i < n:
+        e = unit_end[i]
         log_p = []
         log_v = []
         old_slots, old_mem, old_ib = slots, mem, ib
-        new_ib = _index_bits(m + 1, index_opts)
+        new_ib = _index_bits(m + e - i, index_opts)
         if nengo and new_ib != ib:  # index width grows: every axon's synapses get wider
             mem = 0
             for p in touched:
                 mem += _axon_bits(cnt[p], mw[p] + md[p] + mt[p] + new_ib, g, h, w)
             ib = new_ib
-        for k in range(ptr[i], ptr[i + 1]):
+        for k in range(ptr[i], ptr[e]):
             q = perm[k]
             p = src[q]
             b = wbits[q]
@@ -148,11 +154,11 @@ def _pack(n, ptr, perm, src, n_pre, wbits, delay, plastic_syn, wlut, wmax, delay
             mt[p] = max(mt[p], tbk)
             if nengo:
                 mem += _axon_bits(cnt[p], mw[p] + md[p] + mt[p] + ib, g, h, w) - old_bits
-        if m + 1 <= max_neurons and slots <= max_axons and (not nengo or mem <= mem_limit):
-            m += 1
-            i += 1
+        if m + e - i <= max_neurons and slots <= max_axons and (not nengo or mem <= mem_limit):
+            m += e - i
+            i = e
             continue
-        # undo this neuron, close the core, retry it on a fresh core
+        # undo this unit, close the core, retry it on a fresh core
         for j in range(len(log_p) - 1, -1, -1):
             p = log_p[j]
             new, c0, w0, d0, t0, p0 = log_v[j]
@@ -200,7 +206,8 @@ def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos
                    csr: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Split cores whose output axons exceed the limit into ceil(outputs / limit) equal runs along
     ``pos``, repeatedly; a neuron whose own output axons exceed ``max_output_axons`` or whose target
-    cores exceed ``max_fan_out_cores`` is an error. ``csr``: (ptr, perm) listing the synapses of the
+    cores exceed ``max_fan_out_cores`` is an error. A join group (``graph.join_parent``, consecutive along ``pos``)
+    is never cut. ``csr``: (ptr, perm) listing the synapses of the
     neuron at position i as ``perm[ptr[i]:ptr[i+1]]`` (computed if not given). Output-axon counts are
     updated only for the synapses into the cores a round splits (O(synapses) over all rounds)."""
     cap, syn = target.core, target.synapse
@@ -240,8 +247,17 @@ def repair_outputs(graph: SynapseGraph, target: Target, core_of: np.ndarray, pos
         size = np.bincount(c, minlength=n_cores)[c]
         parts = np.ceil(out[c] / cap.max_output_axons).astype(np.int64)
         piece = ((np.arange(idx.size) - first) * parts) // size
+        if graph.join_parent is not None:   # a join group (consecutive in idx) takes its first member's piece
+            r = roots(graph.join_parent, n)[idx]
+            lead = np.concatenate([[True], r[1:] != r[:-1]])
+            piece = piece[np.maximum.accumulate(np.where(lead, np.arange(idx.size), 0))]
         core_of = core_of.copy()
         core_of[idx] = n_cores + c * int(parts.max(initial=1)) + piece
+        if np.unique(core_of).size == n_cores:      # no bad core could be cut: each is one join group
+            v = int(idx[0])
+            raise TargetError(f"neuron {v} and its joined compartments need {int(out[c[0]])} output "
+                              f"axons on one core; {target.name} allows {cap.max_output_axons} per core (reduce "
+                              "their fan-out or add relay neurons)")
         members, mptr = _grouped(core_of, idx)
         _output_axons(members, mptr, pos, ptr, perm, graph.axon_source, graph.source_pre, n_src, 1, fan)
         core_of = compact(core_of)

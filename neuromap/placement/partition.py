@@ -15,6 +15,10 @@ Methods (``method=``):
   larger ones (up to ``LNS_MAX_SYNAPSES`` synapses) are refined by large-neighbourhood search: windows of two cores
   exchanging the most traffic are freed and re-solved exactly, the rest fixed.
 
+Every method keeps a join group (a dendrite compartment and its soma, ``graph.join_parent``) on one core
+(:mod:`.joins`): packing moves its members together and never cuts inside it, CP-SAT ties their core variables,
+and a result where a join crosses cores is a one-line :class:`TargetError` (:func:`check_joins_kept`).
+
 Objective: inter-core packets per step (a spike to k distinct other cores = k packets),
 then the number of cores. Capacities are hard constraints (:mod:`.usage`). Time: a
 :class:`~.budget.Budget` (wall seconds, or deterministic units: CP-SAT deterministic time,
@@ -36,6 +40,7 @@ from neuromap.placement.budget import Budget, deterministic_budget
 from neuromap.placement.conv_tiles import ConvLayer, conv_tiling
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
 from neuromap.placement.graph import SynapseGraph, sorted_groups
+from neuromap.placement.joins import first_split
 from neuromap.placement.packing import compact, core_usage_ok, pack_order
 from neuromap.placement.traffic import core_traffic, inter_core_packets, uniform_rates
 from neuromap.placement.usage import core_usage, index_bits_for, output_violations, synapse_field_bits, violations
@@ -72,7 +77,7 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
               exact_max_neurons: int = 48, window_max_pairs: int = 60000,
               baseline: CoreAssignment | None = None, budget: Budget | None = None,
               conv_layers: list[ConvLayer] | None = None) -> CoreAssignment:
-    """Assign every neuron of ``graph`` to a core of ``target``.
+    """Assign every neuron of ``graph`` to a core of ``target``; a join group (``graph.join_parent``) on one core.
 
     ``rates``: spikes per step per neuron (default 1: every fan-out edge counts).
     ``time_limit``: total CP-SAT deterministic time (units as CP-SAT's
@@ -96,7 +101,7 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
         with budget.phase("partition.sequential"):
             seq = _result(graph, pack_order(graph, target, np.arange(graph.n_neurons)), rates, "sequential")
     if method == "sequential":
-        return seq
+        return _kept(graph, seq)
     tiles = None
     if conv_layers:
         with budget.phase("partition.tiles"):
@@ -104,13 +109,13 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
                                   lambda c: inter_core_packets(graph, c, rates))
             tiles = _result(graph, core_of, rates, "tiles") if core_of is not None else None
     if method == "tiles":
-        return tiles if tiles is not None else CoreAssignment(seq.core_of, seq.n_cores, "tiles", seq.objective,
-                                                              None, {"status": "no conv layer: sequential"})
+        return _kept(graph, tiles) if tiles is not None else CoreAssignment(
+            seq.core_of, seq.n_cores, "tiles", seq.objective, None, {"status": "no conv layer: sequential"})
     size = max(1, int(np.ceil(graph.n_neurons / max(seq.n_cores, 1))))
     with budget.phase("partition.greedy"):
         greedy = _result(graph, pack_order(graph, target, growth_order(graph, rates, size)), rates, "greedy")
     if method == "greedy":
-        return greedy
+        return _kept(graph, greedy)
     start = min([a for a in (greedy, seq, tiles) if a is not None], key=lambda a: (a.objective, a.n_cores))
     if graph.n_neurons <= exact_max_neurons:
         with budget.phase("partition.exact"):
@@ -124,7 +129,22 @@ def partition(graph: SynapseGraph, target: Target, method: str = "cpsat", rates=
     res.stats.update(start=start.method, sequential_objective=seq.objective, greedy_objective=greedy.objective)
     if tiles is not None:
         res.stats.update(tiles_objective=tiles.objective, tiles_cores=tiles.n_cores)
-    return res
+    return _kept(graph, res)
+
+
+def _kept(graph: SynapseGraph, a: CoreAssignment) -> CoreAssignment:
+    check_joins_kept(graph, a.core_of)
+    return a
+
+
+def check_joins_kept(graph: SynapseGraph, core_of: np.ndarray) -> None:
+    """One-line :class:`TargetError` when a join group (``graph.join_parent``) crosses cores in ``core_of``."""
+    d = first_split(graph.join_parent, core_of)
+    if d >= 0:
+        p = int(graph.join_parent[d])
+        raise TargetError(f"placer: dendrite compartment {d} is on core {int(core_of[d])} and the soma it joins ({p}) "
+                          f"on core {int(core_of[p])}; a join needs one core (a placer bug: report it, or use "
+                          "placer: sequential)")
 
 
 def _result(graph, core_of, rates, method, bound=None, stats=None) -> CoreAssignment:
@@ -305,6 +325,14 @@ def _solve_window(graph, target, rates_int, core_of, window, time_limit, seed, n
     x = {n: [m.NewBoolVar("") for _ in range(k)] for n in freed}
     for n in freed:
         m.AddExactlyOne(x[n])
+    if graph.join_parent is not None:        # a join group shares one core (:mod:`.joins`)
+        kids = freed[graph.join_parent[freed] >= 0]
+        for d in kids:
+            s = int(graph.join_parent[d])
+            if not is_freed[s]:              # the group crosses the window: keep the current partition
+                return None, cp_model.INFEASIBLE, None, None, 0.0
+            for j in range(k):
+                m.Add(x[d][j] == x[s][j])
     # synapses into freed neurons define a[p, j] = "p has a target on window core j"
     index = _Index.of(graph) if index is None else index
     s_in = _Index.gather(index.by_post, index.post_ptr, freed)
@@ -424,7 +452,7 @@ def _exact(graph, target, rates, start, budget, seed, num_workers) -> CoreAssign
     # objective = (k+1) * traffic + cores, with 1 <= cores <= k
     t_bound = None if bound is None else float(max(0.0, np.ceil((bound - k) / (k + 1))) / scale)
     fallback = CoreAssignment(start.core_of, start.n_cores, "cpsat", start.objective, None, stats)
-    if new is None or not core_usage_ok(graph, target, new):
+    if new is None or not core_usage_ok(graph, target, new) or first_split(graph.join_parent, new) >= 0:
         return fallback
     res = _result(graph, new, rates, "cpsat", bound=t_bound, stats=stats)
     if (res.objective, res.n_cores) > (start.objective, start.n_cores):
@@ -489,7 +517,7 @@ def _lns(graph, target, rates, start, budget, seed, num_workers, window_max_pair
             per_pair_s = (time.perf_counter() - t_win) / max(pairs, 1)  # build + solve: conservative
             tried += 1
             budget.report("partition.lns", int(1000 * (1 - budget.left() / max(time_limit, 1e-9))), 1000)
-            if new is None:
+            if new is None or first_split(graph.join_parent, new) >= 0:
                 continue
             delta = _packets_delta(graph, index, core_of, new, members, rates)
             if delta < -1e-9:

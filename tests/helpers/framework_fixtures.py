@@ -1,6 +1,12 @@
 """The differential fixtures of tests/fixtures/frameworks (written by tests/fixtures/make_framework_fixtures.py
 with the frameworks themselves): load one, run neuromap's float reference on the recorded input spikes, and
-compare spike counts per neuron with the framework's."""
+compare spike counts per neuron with the framework's.
+
+A framework's layer sends its spikes to the next layer within the same step; neuromap delivers a spike one step
+(its minimum delay) after it was sent, so a layer at depth d (d projections from the input, the shortest path in
+steps) spikes d steps later than the framework's. The framework's T steps are therefore compared with neuromap's
+steps d .. d + T - 1 of a run of T + max(d) steps: spikes the framework emitted in its last steps (e.g. an IAF
+draining a large voltage one spike per step after the input stopped) are inside both windows."""
 from __future__ import annotations
 
 import json
@@ -21,7 +27,9 @@ class LayerCounts:
     layer: str                 # NIR node name
     population: str            # neuromap population
     framework: np.ndarray      # spikes per neuron, the framework's
-    neuromap: np.ndarray       # spikes per neuron, neuromap's float reference
+    neuromap: np.ndarray       # spikes per neuron, neuromap's float reference (its steps depth .. depth + T - 1)
+    depth: int                 # neuromap's latency of this layer behind the framework's, in steps
+    cells: int                 # (step, neuron) cells where the two rasters differ, after the shift by depth
 
     @property
     def total_rel_error(self) -> float:
@@ -39,6 +47,18 @@ def load(name: str) -> tuple[Path, np.ndarray, dict[str, np.ndarray], dict]:
         return DIR / f"{name}.nir", z["input"], spikes, json.loads(str(z["meta"]))
 
 
+def latency(net) -> dict[str, int]:
+    """population -> its shortest path from an input population in steps (the sum of the projections' smallest
+    delays; inputs 0)."""
+    inf = 1 << 30
+    d = {name: (0 if p.model in ("poisson", "spike_source") else inf) for name, p in net.populations.items()}
+    for _ in range(len(d)):
+        for pr in net.projections:
+            if d[pr.pre] < inf and pr.n_synapses:
+                d[pr.post] = min(d[pr.post], d[pr.pre] + int(np.min(pr.delay)))
+    return d
+
+
 def compare(name: str, **read_kwargs) -> list[LayerCounts]:
     """neuromap's float reference on the fixture's input raster vs the framework's spikes, per spiking layer."""
     path, raster, spikes, _ = load(name)
@@ -49,10 +69,17 @@ def compare(name: str, **read_kwargs) -> list[LayerCounts]:
     for t, i in zip(t_idx.tolist(), n_idx.tolist()):
         times[i].append(t * probe.dt)
     net = read_nir(path, inputs={"*": {"model": "spike_source", "times": times}}, **read_kwargs)
-    res = simulate(net, raster.shape[0])
+    steps = raster.shape[0]
+    depth = latency(net)
+    layers = {layer: _pop_name(layer) for layer in spikes}
+    res = simulate(net, steps + max(depth[p] for p in layers.values()))
     out = []
     for layer, s in spikes.items():
-        pop = _pop_name(layer)
-        size = net.populations[pop].size
-        out.append(LayerCounts(layer, pop, s.sum(0).astype(np.int64), res.spike_counts(pop, size)))
+        pop, d = layers[layer], depth[layers[layer]]
+        st, ix = res.spikes[pop]
+        mine = np.zeros((steps, net.populations[pop].size), np.int64)
+        keep = (st >= d) & (st < d + steps)
+        np.add.at(mine, (st[keep] - d, ix[keep]), 1)
+        out.append(LayerCounts(layer, pop, s.sum(0).astype(np.int64), mine.sum(0), d,
+                               int(np.abs(mine - s.astype(np.int64)).sum())))
     return out

@@ -4,6 +4,7 @@ with the collectives of :class:`emulator.sharded.SerialComm`; the real MPI runs 
 tests/emulator/mpi/test_mpiexec.py."""
 from __future__ import annotations
 
+import queue
 import threading
 
 import numpy as np
@@ -16,6 +17,7 @@ class _Hub:
         self.size = size
         self.barrier = threading.Barrier(size, timeout=120)
         self.slots: list = [None] * size
+        self.boxes = {(a, b): queue.Queue() for a in range(size) for b in range(size)}   # (from, to) messages
 
 
 class ThreadComm:
@@ -35,18 +37,19 @@ class ThreadComm:
     def alltoall(self, objs):
         return [row[self.rank] for row in self.allgather(list(objs))]
 
-    def alltoallv(self, send, counts):
-        send = np.ascontiguousarray(send, np.int32).copy()
-        off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        parts = self.alltoall([send[off[r]:off[r + 1]] for r in range(self.size)])
-        return (np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32),
-                np.array([p.size for p in parts], np.int64))
+    def exchange(self, sends, sources):
+        for d, a in sends.items():
+            self.hub.boxes[(self.rank, int(d))].put(np.ascontiguousarray(a, np.int32).copy())
+        return [self.hub.boxes[(int(r), self.rank)].get(timeout=120) for r in sources]
+
+    def flush(self):
+        pass
 
     def gather_array(self, a):
         parts = self.allgather(np.ascontiguousarray(a, np.int32).copy())
         if self.rank != 0:
             return None, None
-        return np.concatenate(parts), np.array([p.size for p in parts], np.int64)
+        return np.concatenate(parts[1:] + [np.zeros(0, np.int32)]), np.array([p.size for p in parts], np.int64)
 
     def gather(self, obj):
         parts = self.allgather(obj)

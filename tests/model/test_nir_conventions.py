@@ -12,6 +12,7 @@ from neuromap.errors import NetworkFormatError
 from neuromap.neurons import lif
 from neuromap.nir_conventions import NIRImportWarning, detect
 from neuromap.nir_io import network_from_nir
+from neuromap.simulator import simulate
 
 
 def _cuba_graph(w_in, r, tau_syn=5e-3, tau_mem=1e-2, metadata=None, n=2):
@@ -78,6 +79,31 @@ def test_sinabs_time_is_in_steps():
     assert net.populations["lif"].neuron["reset"] == "subtract"
 
 
+def _if_graph(w):
+    nodes = {"input": nir.Input(input_type=np.array([1])), "w": nir.Linear(weight=np.array([[w]])),
+             "if": nir.IF(r=np.ones(1), v_threshold=np.ones(1), v_reset=np.zeros(1)),
+             "output": nir.Output(output_type=np.array([1]))}
+    return nir.NIRGraph(nodes=nodes, edges=[("input", "w"), ("w", "if"), ("if", "output")], type_check=False)
+
+
+def test_sinabs_fires_at_the_threshold_itself():
+    # Sinabs's SingleSpike spikes at v_mem - threshold >= 0 (sinabs/activation/spike_generation.py); NIR's IF at
+    # v > v_threshold. Two spikes of W = 0.5 bring an IAF exactly to its threshold 1: Sinabs fires (and subtracts
+    # 1, back to 0), NIR's reading does not (v stays 1.0). By hand, input spikes at steps 0 and 1, delivered one
+    # step later: v = 0.5 after step 1, 1.0 after step 2 -> spike at step 2 (Sinabs reading) only.
+    times = [[0.0, 1.0]]
+    sinabs = network_from_nir(_if_graph(0.5), convention="sinabs",
+                              inputs={"*": {"model": "spike_source", "times": times}})
+    assert sinabs.populations["if"].neuron["v_th"] == 1.0
+    res = simulate(sinabs, 6)
+    assert res.spikes["if"][0].tolist() == [2]
+    # the same graph read with another step-unit convention (a spike adds W h = W) that fires at v > threshold
+    lava = network_from_nir(_if_graph(0.5), convention="lava", inputs={"*": {"model": "spike_source",
+                                                                              "times": times}})
+    assert lava.populations["if"].neuron["v_th"] == np.nextafter(1.0, 2.0)
+    assert simulate(lava, 6).spikes["if"][0].tolist() == []          # v = 1.0 is not above 1
+
+
 def test_tau_far_below_dt_warns_with_numbers():
     # tau = 1e-5 s = 0.01 ms, dt = 1 ms: 100 x below
     with pytest.warns(NIRImportWarning, match=r"lif.tau: 0.01 ms is 100x below dt = 1 ms"):
@@ -88,6 +114,19 @@ def test_tau_far_below_dt_warns_with_numbers():
     with warnings.catch_warnings():
         warnings.simplefilter("error", NIRImportWarning)
         network_from_nir(_lif_graph(tau=1e-2, r=1.0), convention="nir")      # 10 ms: plausible, silent
+
+
+def test_a_bias_into_a_cubalif_current_warns_about_its_start_up():
+    # NIR's CubaLIF adds the Affine bias to I (tau_syn dI/dt = -I + w_in (W S + b)), which starts at 0; neuromap's
+    # lif drives v with the settled value from step 0: said in one line, with tau_syn in steps (5 ms / 1 ms = 5)
+    g = _cuba_graph(w_in=1.0, r=1.0)
+    g.nodes["w"] = nir.Affine(weight=np.full((2, 1), 0.5), bias=np.array([0.2, 0.0]))
+    with pytest.warns(NIRImportWarning, match=r"lif: its bias enters the synaptic current, which NIR starts at 0 "
+                                              r"\(tau_syn ~ 5 steps"):
+        network_from_nir(g, convention="nir")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NIRImportWarning)
+        network_from_nir(_cuba_graph(w_in=1.0, r=1.0), convention="nir")      # no bias: silent
 
 
 def test_vanishing_weights_warn():
