@@ -20,7 +20,8 @@ one-process integers.
 
 The exchange is targeted (:func:`exchange_plan`): at set-up every rank asks each other rank for the neurons
 of its deferred sources that rank owns; per interval a rank sends each rank only the spikes it asked for
-(one ``Alltoallv`` of int32 positions in the asker's list, with per-step counts). Inputs (explicit times and
+(one point-to-point message per interval of int32 positions in the asker's list, with per-step counts; no
+collective in the loop, so a rank waits only for the ranks whose neurons it needs). Inputs (explicit times and
 the one documented Poisson stream, docs/image-format.md *Inputs*) are replayed by every rank from the image's
 seed (the stream is one sequential generator over all Poisson inputs). Every rank records its own neurons'
 spikes (int32 global ids, counts per step) and rank 0 the input events; at the end rank 0 gathers the records
@@ -244,8 +245,8 @@ class Shard:
     nid: np.ndarray               # int64: global ids of its neurons, ascending
     neurons: dict                 # the neuron fields of nid
     neuron_core: np.ndarray       # int64[N]: core of every neuron of the image
-    axon_core: np.ndarray         # per axon of its cores (global axon order): its core
-    axon_proj: np.ndarray
+    axon_core: np.ndarray         # int32, per axon of its cores (global axon order): its core
+    axon_proj: np.ndarray         # int32
     axon_src: np.ndarray          # global source id reaching the axon
     syn_ptr: np.ndarray           # over the axons above
     syn_id: np.ndarray            # global synapse id of each synapse below
@@ -275,7 +276,8 @@ def shard_of(image: Image, cores: np.ndarray) -> Shard:
     np.cumsum(np.diff(sp)[gax], out=syn_ptr[1:])
     del owner
     return Shard(image=image, cores=cores, nid=nid, neurons={k: v[nid] for k, v in image.neurons.items()},
-                 neuron_core=nc, axon_core=rc[keep][order], axon_proj=image.axons["proj"][gax].astype(np.int64),
+                 neuron_core=nc, axon_core=rc[keep][order].astype(np.int32),
+                 axon_proj=image.axons["proj"][gax].astype(np.int32),
                  axon_src=src, syn_ptr=syn_ptr, syn_id=syn_id.astype(np.int64),
                  synapses={k: v[syn_id] for k, v in image.synapses.items()}, max_delay=image.max_delay())
 
@@ -412,20 +414,29 @@ def delivery_runs(p: Program) -> Program:
 
 
 @numba.njit(cache=True, nogil=True)
-def _runs_of_sources(src_ptr, route_axon, syn_ptr, syn_post, syn_delay, syn_add, syn_slot, slot_shift, start):
+def _runs_of_sources(src_ptr, route_axon, syn_ptr, syn_post, syn_delay, syn_add, syn_slot, slot_shift, start,
+                     pack_keys=True):
     """:func:`delivery_runs`' kernel: per source s its synapses (written from ``start[s]`` on), keyed
-    ``(delay * 16 + shift) << 32 | post`` and sorted; a run starts at a new (delay, shift) or where the post
-    lies 2**16 or more above the run's first. Returns the runs (source, first synapse, delay, shift, post base),
+    (delay * 16 + shift, post) and sorted (with their index in one int64 when it fits and ``pack_keys``, else
+    by argsort); a run starts at a new (delay, shift) or where the post lies 2**16 or more above the run's
+    first. Returns the runs (source, first synapse, delay, shift, post base),
     the packed synapses (``add << 16 | post offset``), their slots and the slotted synapses per source."""
     n_src = src_ptr.shape[0] - 1
     S = start[n_src]
     slotted = syn_slot.shape[0] > 0
+    pb = 1                                       # bits of a post id, of a synapse's index within its source
+    while (1 << pb) <= max(syn_post.max() if syn_post.shape[0] else 0, 1):
+        pb += 1
     packed = np.empty(S, np.int32)
     slot_out = np.empty(S if slotted else 0, np.int32)
     notes = np.zeros(n_src, np.int64)
     widest = 0
     for s in range(n_src):
         widest = max(widest, start[s + 1] - start[s])
+    jb = 1
+    while (1 << jb) < widest:
+        jb += 1
+    one_key = pack_keys and 12 + pb + jb <= 62   # (delay, shift, post, index) in one int64: sort, not argsort
     idx = np.empty(widest, np.int64)
     key = np.empty(widest, np.int64)
     cap = 1024 + 2 * n_src
@@ -443,19 +454,31 @@ def _runs_of_sources(src_ptr, route_axon, syn_ptr, syn_post, syn_delay, syn_add,
                 if slotted and syn_slot[k] >= 0:
                     sh = slot_shift[syn_slot[k]]
                 idx[w] = k
-                key[w] = ((np.int64(syn_delay[k]) * 16 + sh) << 32) | np.int64(syn_post[k])
+                if one_key:
+                    key[w] = ((((np.int64(syn_delay[k]) * 16 + sh) << pb) | np.int64(syn_post[k])) << jb) | w
+                else:
+                    key[w] = ((np.int64(syn_delay[k]) * 16 + sh) << 32) | np.int64(syn_post[k])
                 w += 1
         if w == 0:
             continue
-        order = np.argsort(key[:w])
+        if one_key:
+            key[:w].sort()
+        else:
+            order = np.argsort(key[:w])
         out = start[s]
         prev = -1
         base = 0
         for j in range(w):
-            kk = key[order[j]]
-            k = idx[order[j]]
-            ds = kk >> 32
-            post = kk & 0xFFFFFFFF
+            if one_key:
+                kk = key[j]
+                k = idx[kk & ((1 << jb) - 1)]
+                ds = kk >> (jb + pb)
+                post = (kk >> jb) & ((1 << pb) - 1)
+            else:
+                kk = key[order[j]]
+                k = idx[order[j]]
+                ds = kk >> 32
+                post = kk & 0xFFFFFFFF
             if ds != prev or post - base >= 65536:
                 if G == cap:
                     cap *= 2
@@ -682,7 +705,7 @@ class ShardStats:
     intervals: int = 0
     compute_s: float = 0.0        # engine chunks (LIF update + local delivery)
     deferred_s: float = 0.0       # delivery of exchanged spikes (+ learning)
-    exchange_s: float = 0.0       # the Allgatherv (waiting for the slowest rank included)
+    exchange_s: float = 0.0       # packing, sending, receiving (waiting for the ranks this one needs included)
     setup_s: float = 0.0
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -1157,6 +1180,7 @@ def _check_shard(path: Path, sh: Shard) -> Shard:
         if d.min() < 1 or d.max() > 64:
             raise bad("synapses.delay outside 1..64")
         sh.max_delay = int(d.max())
+    sh.extra = {}                                 # the global axon ids were for this check only (16 bytes an axon)
     return sh
 
 
@@ -1193,7 +1217,8 @@ def _shard_from_bundles(meta: Image, cores: np.ndarray, shards: list[dict], tabl
     syn_ptr = np.zeros(count.size + 1, np.int64)
     np.cumsum(count, out=syn_ptr[1:])
     sh = Shard(image=meta, cores=cores, nid=nid, neurons=neurons, neuron_core=nc,
-               axon_core=rcore[o], axon_proj=cat("axons.proj").astype(np.int64), axon_src=route_src[o],
+               axon_core=rcore[o].astype(np.int32), axon_proj=cat("axons.proj").astype(np.int32),
+               axon_src=route_src[o],
                syn_ptr=syn_ptr, syn_id=concat_ranges(first, first + count)[0].astype(np.int64),
                synapses={k.split(".", 1)[1]: cat(k) for k in ("synapses.post", "synapses.weight", "synapses.delay")},
                max_delay=1)

@@ -178,7 +178,8 @@ def test_delivery_runs_hold_the_synapses_flatten_holds(seed):
         assert o.size and o[0] == 0 and np.all(np.diff(o) >= 0)
 
 
-def test_delivery_runs_cut_where_posts_leave_16_bits():
+@pytest.mark.parametrize("pack_keys", [True, False])
+def test_delivery_runs_cut_where_posts_leave_16_bits(pack_keys):
     from emulator.sharded import _runs_of_sources
 
     i64 = lambda *x: np.array(x, np.int64)  # noqa: E731
@@ -186,7 +187,7 @@ def test_delivery_runs_cut_where_posts_leave_16_bits():
     delay = np.array([1, 1, 1, 1, 2], np.uint8)
     add = np.array([1, -2, 3, 4, 5], np.int16)
     src, first, d, sh, base, packed, slot, notes = _runs_of_sources(
-        i64(0, 1), i64(0), i64(0, 5), post, delay, add, np.zeros(0, np.int32), i64(), i64(0, 5))
+        i64(0, 1), i64(0), i64(0, 5), post, delay, add, np.zeros(0, np.int32), i64(), i64(0, 5), pack_keys)
     assert src.tolist() == [0, 0, 0, 0] and first.tolist() == [0, 2, 3, 4]
     assert d.tolist() == [1, 1, 1, 2] and sh.tolist() == [0, 0, 0, 0] and base.tolist() == [0, 65536, 140000, 7]
     p = packed.astype(np.int64)
