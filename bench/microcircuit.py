@@ -157,6 +157,8 @@ def side_compile(cfg: dict) -> dict:
     import resource
     import shutil
     import tempfile
+    if cfg.get("rss_limit_gb"):
+        _rss_watchdog(float(cfg["rss_limit_gb"]))
     m = _example()
     from neuromap.targets import load_target
     from neuromap.toolchain import compile_network
@@ -188,18 +190,38 @@ def side_compile(cfg: dict) -> dict:
                 s_per_M_synapses=(t3 - t1) / (synapses / 1e6))
 
 
+def _rss_watchdog(limit_gb: float) -> None:
+    """Exit this process (code 3, one line on stderr) as soon as its resident set passes ``limit_gb``: a
+    compile too big for the machine stops before the kernel's OOM killer picks a process (the machine is
+    shared)."""
+    import threading
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def watch():
+        while True:
+            with open("/proc/self/statm") as fh:
+                rss = int(fh.read().split()[1]) * page
+            if rss > limit_gb * 2 ** 30:
+                sys.stderr.write(f"resident set passed {limit_gb:g} GiB: stopped (--rss-limit-gb)\n")
+                sys.stderr.flush()
+                os._exit(3)
+            time.sleep(0.05)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 SIDES = {"float": side_float, "emulator": side_emulator, "nest": side_nest, "compile": side_compile}
 
 
-def run_compile(scales: list[float]) -> dict:
+def run_compile(scales: list[float], rss_limit_gb: float | None = None) -> dict:
     """``--compile-only``: :func:`side_compile` at each scale, one subprocess each under the heavy lock
-    (bench/results/microcircuit_compile.json)."""
+    (bench/results/microcircuit_compile.json); ``rss_limit_gb``: stop a compile whose resident set passes it."""
     from bench.float_reference import heavy_lock
     rows = []
     for sc in scales:
         with heavy_lock():
             load = os.getloadavg()[0]
-            r = _subprocess("compile", dict(scale=sc, ms=0.0))
+            r = _subprocess("compile", dict(scale=sc, ms=0.0, rss_limit_gb=rss_limit_gb))
         r.update(scale=sc, load_before=round(load, 2))
         rows.append({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
         print(json.dumps(rows[-1]), flush=True)
@@ -244,9 +266,12 @@ if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--side":
         print(json.dumps(SIDES[sys.argv[2]](json.loads(sys.argv[3]))))
     elif "--compile-only" in sys.argv:     # python -m bench.microcircuit --compile-only --scale 0.1,0.5,1
+        #                                    [--rss-limit-gb 20] [--out NAME]
         arg = sys.argv[sys.argv.index("--scale") + 1] if "--scale" in sys.argv else "0.1"
-        res = run_compile([float(x) for x in arg.split(",")])
-        path = os.path.join(ROOT, "bench", "results", "microcircuit_compile.json")
+        lim = float(sys.argv[sys.argv.index("--rss-limit-gb") + 1]) if "--rss-limit-gb" in sys.argv else None
+        out_name = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else "microcircuit_compile"
+        res = run_compile([float(x) for x in arg.split(",")], lim)
+        path = os.path.join(ROOT, "bench", "results", out_name + ".json")
         with open(path, "w") as fh:
             fh.write(json.dumps(res, indent=1) + "\n")
         print(json.dumps(res, indent=1))

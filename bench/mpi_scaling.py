@@ -16,11 +16,11 @@ Every measurement is its own process (``--worker``); one process (1 thread) and 
 times (medians), the other configurations run once; the 1-min load average before each run is recorded.
 Times cover the time loop and its setup (the one process's prepare/flatten, the ranks' programs), not the
 image load nor loading numba's cached kernels (a 2-step run first); ranks meet at a barrier before and after.
-Per rank: compute (engine chunks: LIF update, local
-delivery, inputs), deferred delivery (exchanged spikes), exchange (``MPI_Alltoallv``, waiting for the slowest
-rank included), bytes sent/received per step, the finish (gathers to rank 0, the merge of the spike records),
-peak RSS at the end of the loop and overall, and the bytes of its programs. Every run's spikes,
-final u/v and counters are digested: the K-rank runs must equal the one-process run bit for bit.
+Per rank: compute (engine chunks: LIF update, local delivery, inputs), deferred delivery (exchanged spikes),
+exchange (point-to-point messages, waiting for the ranks a rank needs included), bytes sent/received per step,
+the finish (gathers to rank 0, the merge of the spike records), peak RSS at the end of the loop and overall,
+and the bytes of its programs. Every run's spikes, final u/v and counters are digested: the K-rank runs must
+equal the one-process run bit for bit.
 
 ``python -m bench.mpi_scaling [--steps 1000] [--repeats 3] [--ks 1,2] [--over 3,4] [--images a,b]``
 """

@@ -20,7 +20,8 @@ one-process integers.
 
 The exchange is targeted (:func:`exchange_plan`): at set-up every rank asks each other rank for the neurons
 of its deferred sources that rank owns; per interval a rank sends each rank only the spikes it asked for
-(one ``Alltoallv`` of int32 positions in the asker's list, with per-step counts). Inputs (explicit times and
+(one point-to-point message per interval of int32 positions in the asker's list, with per-step counts; no
+collective in the loop, so a rank waits only for the ranks whose neurons it needs). Inputs (explicit times and
 the one documented Poisson stream, docs/image-format.md *Inputs*) are replayed by every rank from the image's
 seed (the stream is one sequential generator over all Poisson inputs). Every rank records its own neurons'
 spikes (int32 global ids, counts per step) and rank 0 the input events; at the end rank 0 gathers the records
@@ -51,7 +52,7 @@ from emulator import engine_numba, engine_numpy
 from emulator.engine_numba import carry, deliver, deliver_runs, notes_due, ring_rows, room
 from emulator.inputs import InputSchedule
 from emulator.plastic import PlasticProjection, learn_step, record_weights
-from emulator.program import Program, concat_ranges, flatten, prepare
+from emulator.program import Program, concat_ranges, prepare
 from emulator.raw_run import RawRun
 from emulator.state import ChunkOut, State
 from neuromap import learning_engines
@@ -92,8 +93,9 @@ class SerialComm:
         """Wait until every message this rank sent was received (before the gathers of the finish)."""
 
     def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Rank 0: every rank's int32 array concatenated in rank order and the per-rank counts; others None."""
-        return np.ascontiguousarray(a, np.int32), np.array([a.size], np.int64)
+        """Rank 0: the other ranks' int32 arrays concatenated in rank order (its own is not copied) and every
+        rank's count; others None."""
+        return np.zeros(0, np.int32), np.array([a.size], np.int64)
 
     def gather(self, obj):
         return [obj]
@@ -154,8 +156,10 @@ class MpiComm:
             self.comm.Gatherv([a, MPI.INT32_T], None, root=0)
             return None, None
         counts = np.array(counts, np.int64)
-        out = np.empty(int(counts.sum()), np.int32)
-        self.comm.Gatherv([a, MPI.INT32_T], [out, (counts, _offsets(counts)), MPI.INT32_T], root=0)
+        recv = counts.copy()
+        recv[0] = 0                                    # rank 0 keeps its own
+        out = np.empty(int(recv.sum()), np.int32)
+        self.comm.Gatherv([a[:0], MPI.INT32_T], [out, (recv, _offsets(recv)), MPI.INT32_T], root=0)
         return out, counts
 
     def gather(self, obj):
@@ -241,8 +245,8 @@ class Shard:
     nid: np.ndarray               # int64: global ids of its neurons, ascending
     neurons: dict                 # the neuron fields of nid
     neuron_core: np.ndarray       # int64[N]: core of every neuron of the image
-    axon_core: np.ndarray         # per axon of its cores (global axon order): its core
-    axon_proj: np.ndarray
+    axon_core: np.ndarray         # int32, per axon of its cores (global axon order): its core
+    axon_proj: np.ndarray         # int32
     axon_src: np.ndarray          # global source id reaching the axon
     syn_ptr: np.ndarray           # over the axons above
     syn_id: np.ndarray            # global synapse id of each synapse below
@@ -272,7 +276,8 @@ def shard_of(image: Image, cores: np.ndarray) -> Shard:
     np.cumsum(np.diff(sp)[gax], out=syn_ptr[1:])
     del owner
     return Shard(image=image, cores=cores, nid=nid, neurons={k: v[nid] for k, v in image.neurons.items()},
-                 neuron_core=nc, axon_core=rc[keep][order], axon_proj=image.axons["proj"][gax].astype(np.int64),
+                 neuron_core=nc, axon_core=rc[keep][order].astype(np.int32),
+                 axon_proj=image.axons["proj"][gax].astype(np.int32),
                  axon_src=src, syn_ptr=syn_ptr, syn_id=syn_id.astype(np.int64),
                  synapses={k: v[syn_id] for k, v in image.synapses.items()}, max_delay=image.max_delay())
 
@@ -357,10 +362,15 @@ def rank_programs(sh: Shard) -> RankPrograms:
     sh = _local_joins(sh, local_of)
     sub_src = np.where(is_neuron, local_of[np.minimum(src, N - 1)], n + src - N)
     local, _ = _sub_program(sh, now, sub_src, I, img.inputs, D, local_of)
-    dsrc = np.unique(np.concatenate([src[~now], plastic_sources(img) if plastic.any() else np.zeros(0, np.int64)]))
+    need = np.zeros(N + I, bool)                    # the deferred sources (a set-up temporary, 1 byte a source)
+    need[src[~now]] = True
+    if plastic.any():
+        need[plastic_sources(img)] = True
+    dsrc = np.flatnonzero(need)
     none = {"spike_step": np.zeros(0, np.int64), "spike_index": np.zeros(0, np.int32),
             "poisson_p": np.full(dsrc.size, np.nan)}
-    didx = np.minimum(np.searchsorted(dsrc, src), max(dsrc.size - 1, 0))
+    didx = (np.cumsum(need, dtype=np.int64) - 1)[src]   # deferred source index of each axon's source
+    del need
     deferred, dsyn = _sub_program(sh, ~now, n + didx, dsrc.size, none, D, local_of)
     md = int(deferred.syn_delay.min()) if deferred.syn_delay.size else 1 << 40
     dsrc_core = np.where(dsrc < N, sh.neuron_core[np.minimum(dsrc, max(N - 1, 0))] if N else C, C).astype(np.int64)
@@ -380,6 +390,123 @@ def _local_joins(sh: Shard, local_of: np.ndarray) -> Shard:
         raise ImageError(f"image neurons.join_parent: compartment {int(sh.nid[d[loc[d] < 0][0]])} joins a neuron of "
                          "another core (a join needs one core; recompile)")
     return dataclasses.replace(sh, neurons={**sh.neurons, "join_parent": loc.astype(np.int32)})
+
+
+def delivery_runs(p: Program) -> Program:
+    """``p`` with its delivery runs (the arrays of :func:`emulator.program.flatten`, read by the same kernels)
+    built directly, one source at a time (:func:`_runs_of_sources`): a source's synapses over its route entries,
+    sorted by (delay, shift, post) and cut into runs whose posts span < 2**16 neurons. No per-synapse temporary
+    beyond the packed result (``flatten`` sorts the whole program at once: ~60 bytes a synapse of temporaries,
+    0.9 s for a rank's 5 M synapses, most of it fresh memory); a run may be cut at other posts than ``flatten``
+    cuts it, which changes no sum (ring adds and dendrite-slot remainders are order-free integers)."""
+    g = p.route_axon
+    cum = np.zeros(g.size + 1, np.int64)
+    np.cumsum(p.syn_ptr[g + 1] - p.syn_ptr[g], out=cum[1:])
+    start = np.ascontiguousarray(cum[p.src_ptr])                 # first run synapse of every source
+    run_src, run_first, run_delay, run_shift, run_base, packed, slot, notes = _runs_of_sources(
+        p.src_ptr, g, p.syn_ptr, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_shift, start)
+    n_src = p.src_ptr.size - 1
+    run_ptr = np.zeros(n_src + 1, np.int64)
+    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
+    return dataclasses.replace(p, run_ptr=run_ptr, run_syn=np.append(run_first, start[-1]).astype(np.int64),
+                               run_delay=run_delay, run_shift=run_shift, run_post_base=run_base, run_packed=packed,
+                               run_slot=slot, src_notes=notes, post_bounds=None, run_split=None)
+
+
+@numba.njit(cache=True, nogil=True)
+def _runs_of_sources(src_ptr, route_axon, syn_ptr, syn_post, syn_delay, syn_add, syn_slot, slot_shift, start,
+                     pack_keys=True):
+    """:func:`delivery_runs`' kernel: per source s its synapses (written from ``start[s]`` on), keyed
+    (delay * 16 + shift, post) and sorted (with their index in one int64 when it fits and ``pack_keys``, else
+    by argsort); a run starts at a new (delay, shift) or where the post lies 2**16 or more above the run's
+    first. Returns the runs (source, first synapse, delay, shift, post base),
+    the packed synapses (``add << 16 | post offset``), their slots and the slotted synapses per source."""
+    n_src = src_ptr.shape[0] - 1
+    S = start[n_src]
+    slotted = syn_slot.shape[0] > 0
+    pb = 1                                       # bits of a post id, of a synapse's index within its source
+    while (1 << pb) <= max(syn_post.max() if syn_post.shape[0] else 0, 1):
+        pb += 1
+    packed = np.empty(S, np.int32)
+    slot_out = np.empty(S if slotted else 0, np.int32)
+    notes = np.zeros(n_src, np.int64)
+    widest = 0
+    for s in range(n_src):
+        widest = max(widest, start[s + 1] - start[s])
+    jb = 1
+    while (1 << jb) < widest:
+        jb += 1
+    one_key = pack_keys and 12 + pb + jb <= 62   # (delay, shift, post, index) in one int64: sort, not argsort
+    idx = np.empty(widest, np.int64)
+    key = np.empty(widest, np.int64)
+    cap = 1024 + 2 * n_src
+    r_src = np.empty(cap, np.int64)
+    r_first = np.empty(cap, np.int64)
+    r_ds = np.empty(cap, np.int64)
+    r_base = np.empty(cap, np.int64)
+    G = 0
+    for s in range(n_src):
+        w = 0
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            a = route_axon[r]
+            for k in range(syn_ptr[a], syn_ptr[a + 1]):
+                sh = 0
+                if slotted and syn_slot[k] >= 0:
+                    sh = slot_shift[syn_slot[k]]
+                idx[w] = k
+                if one_key:
+                    key[w] = ((((np.int64(syn_delay[k]) * 16 + sh) << pb) | np.int64(syn_post[k])) << jb) | w
+                else:
+                    key[w] = ((np.int64(syn_delay[k]) * 16 + sh) << 32) | np.int64(syn_post[k])
+                w += 1
+        if w == 0:
+            continue
+        if one_key:
+            key[:w].sort()
+        else:
+            order = np.argsort(key[:w])
+        out = start[s]
+        prev = -1
+        base = 0
+        for j in range(w):
+            if one_key:
+                kk = key[j]
+                k = idx[kk & ((1 << jb) - 1)]
+                ds = kk >> (jb + pb)
+                post = (kk >> jb) & ((1 << pb) - 1)
+            else:
+                kk = key[order[j]]
+                k = idx[order[j]]
+                ds = kk >> 32
+                post = kk & 0xFFFFFFFF
+            if ds != prev or post - base >= 65536:
+                if G == cap:
+                    cap *= 2
+                    r_src = _grown(r_src, cap)
+                    r_first = _grown(r_first, cap)
+                    r_ds = _grown(r_ds, cap)
+                    r_base = _grown(r_base, cap)
+                r_src[G] = s
+                r_first[G] = out + j
+                r_ds[G] = ds
+                r_base[G] = post
+                G += 1
+                prev = ds
+                base = post
+            packed[out + j] = np.int32((np.int64(syn_add[k]) << 16) | (post - base))
+            if slotted:
+                slot_out[out + j] = syn_slot[k]
+            if ds & 15:
+                notes[s] += 1
+    return (r_src[:G].copy(), r_first[:G].copy(), r_ds[:G] >> 4, r_ds[:G] & 15, r_base[:G].copy(), packed, slot_out,
+            notes)
+
+
+@numba.njit(cache=True, nogil=True)
+def _grown(a, n):
+    b = np.empty(n, a.dtype)
+    b[:a.shape[0]] = a
+    return b
 
 
 # ------------------------------------------------------------------------------------------------ delivery
@@ -514,14 +641,16 @@ def _fired_of_interval(recv, rcounts, k_n, me, recv_map, map_off, spikes, n_rows
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge_records(steps, cnt, gids, starts, in_cnt, in_gid, out):
+def _merge_records(steps, cnt, own, rest, starts, in_cnt, in_gid, out):
     """Rank 0, once at the end: every rank's record (rank r: ``cnt[r, t]`` spikes of step t, ascending global
-    ids, from ``gids[starts[r]]`` on) and the input events (``in_cnt``, ``in_gid``) merged into ``out``
-    (step, source) rows in the one-process order: per step neurons ascending, then the inputs in order. The
+    ids; rank 0's in ``own`` from 0 on, rank r's in ``rest`` from ``starts[r]`` on) and the input events
+    (``in_cnt``, ``in_gid``) merged into ``out`` (step, source) rows in the one-process order: per step neurons
+    ascending, then the inputs in order. The
     rank with the smallest head copies its run of ids below the next rank's head at once (ranks own contiguous
     chips, so their ids mostly come in long runs: about one comparison per spike)."""
     K = cnt.shape[0]
     cur = starts.copy()
+    cur[0] = 0
     end = starts.copy()
     w = 0
     j = 0
@@ -534,7 +663,7 @@ def _merge_records(steps, cnt, gids, starts, in_cnt, in_gid, out):
             nxt = -1                      # the second smallest head (-1: none)
             for r in range(K):
                 if cur[r] < end[r]:
-                    v = gids[cur[r]]
+                    v = own[cur[r]] if r == 0 else rest[cur[r]]
                     if best < 0 or v < bv:
                         if best >= 0:
                             nxt = bv
@@ -544,20 +673,16 @@ def _merge_records(steps, cnt, gids, starts, in_cnt, in_gid, out):
                         nxt = v
             if best < 0:
                 break
+            src = own if best == 0 else rest
             i = cur[best]
             e = end[best]
             if nxt < 0:
-                while i < e:
-                    out[w, 0] = t
-                    out[w, 1] = gids[i]
-                    w += 1
-                    i += 1
-            else:
-                while i < e and gids[i] < nxt:
-                    out[w, 0] = t
-                    out[w, 1] = gids[i]
-                    w += 1
-                    i += 1
+                nxt = 1 << 62
+            while i < e and src[i] < nxt:
+                out[w, 0] = t
+                out[w, 1] = src[i]
+                w += 1
+                i += 1
             cur[best] = i
         for _ in range(in_cnt[t]):
             out[w, 0] = t
@@ -580,7 +705,7 @@ class ShardStats:
     intervals: int = 0
     compute_s: float = 0.0        # engine chunks (LIF update + local delivery)
     deferred_s: float = 0.0       # delivery of exchanged spikes (+ learning)
-    exchange_s: float = 0.0       # the Allgatherv (waiting for the slowest rank included)
+    exchange_s: float = 0.0       # packing, sending, receiving (waiting for the ranks this one needs included)
     setup_s: float = 0.0
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -802,12 +927,12 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     pl = rp.local
     pd = rp.deferred
     if engine == "numba":
-        pl = flatten(pl)
+        pl = delivery_runs(pl)
         pl = dataclasses.replace(pl, syn_post=pl.syn_post[:0], syn_delay=pl.syn_delay[:0], syn_add=pl.syn_add[:0],
                                  syn_slot=pl.syn_slot[:0])
     run_chunk = engine_numba.run_chunk if engine == "numba" else engine_numpy.run_chunk
     if not projs:                 # static: delivery runs; the image-order synapse arrays are not read
-        pd = flatten(pd)
+        pd = delivery_runs(pd)
         pd = dataclasses.replace(pd, syn_post=pd.syn_post[:0], syn_delay=pd.syn_delay[:0], syn_add=pd.syn_add[:0],
                                  syn_slot=pd.syn_slot[:0])
     M = comm.allreduce_min(rp.min_delay)
@@ -928,15 +1053,15 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     del us, vs
     comm.flush()
     parts = comm.gather(part)
-    gids, gcounts = comm.gather_array(rec_gid[:n_rec])
+    rest, gcounts = comm.gather_array(rec_gid[:n_rec])
     if comm.rank != 0:
         stats.finish_s = time.perf_counter() - t_finish
         return None, stats
-    del rec_gid
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
-    spikes = _prefaulted_rows(gids.size + n_in)
-    _merge_records(steps, cnt, gids, _offsets(gcounts), in_cnt, in_gid[:n_in], spikes)
-    del gids
+    spikes = _prefaulted_rows(int(gcounts.sum()) + n_in)
+    _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], gcounts[1:]])), in_cnt,
+                   in_gid[:n_in], spikes)
+    del rec_gid, rest
     raw = _assemble(img, N, steps, probe, parts, spikes, projs)
     stats.finish_s = time.perf_counter() - t_finish
     return raw, stats
@@ -1055,6 +1180,7 @@ def _check_shard(path: Path, sh: Shard) -> Shard:
         if d.min() < 1 or d.max() > 64:
             raise bad("synapses.delay outside 1..64")
         sh.max_delay = int(d.max())
+    sh.extra = {}                                 # the global axon ids were for this check only (16 bytes an axon)
     return sh
 
 
@@ -1091,7 +1217,8 @@ def _shard_from_bundles(meta: Image, cores: np.ndarray, shards: list[dict], tabl
     syn_ptr = np.zeros(count.size + 1, np.int64)
     np.cumsum(count, out=syn_ptr[1:])
     sh = Shard(image=meta, cores=cores, nid=nid, neurons=neurons, neuron_core=nc,
-               axon_core=rcore[o], axon_proj=cat("axons.proj").astype(np.int64), axon_src=route_src[o],
+               axon_core=rcore[o].astype(np.int32), axon_proj=cat("axons.proj").astype(np.int32),
+               axon_src=route_src[o],
                syn_ptr=syn_ptr, syn_id=concat_ranges(first, first + count)[0].astype(np.int64),
                synapses={k.split(".", 1)[1]: cat(k) for k in ("synapses.post", "synapses.weight", "synapses.delay")},
                max_delay=1)

@@ -33,6 +33,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from neuromap.counting_sort import index_dtype
+
 #: resources in the order they are reported
 RESOURCES = ("neurons", "input_axons", "output_axons", "fan_out_cores", "synapse_memory_bits")
 
@@ -283,10 +285,10 @@ def over(usage: CoreUsage, limits: CoreLimits, resources: tuple[str, ...] = RESO
 
 @numba.njit(cache=True)
 def _image_axons(axon_ptr, syn_ptr, proj, r_core, r_axon, src_ptr, delay, proj_bits, proj_plastic,
-                 delay_min):  # pragma: no cover - compiled
+                 delay_min, source):  # pragma: no cover - compiled
     C, A = axon_ptr.shape[0] - 1, syn_ptr.shape[0] - 1
     core = np.empty(A, np.int32)
-    source = np.full(A, -1, np.int64)
+    source[:] = -1
     n_syn = np.empty(A, np.int32)
     wbits = np.empty(A, np.int8)
     delayed = np.zeros(A, np.bool_)
@@ -317,7 +319,8 @@ def image_input_axons(img: Any) -> tuple[InputAxons, np.ndarray]:
     plastic = np.array([p.learning is not None for p in img.projections] or [False], np.bool_)
     arrays = _image_axons(img.cores["axon_ptr"], img.axons["syn_ptr"], img.axons["proj"], img.routes["core"],
                           img.routes["axon"], img.routes["src_ptr"], img.synapses["delay"], bits, plastic,
-                          int(lim.delay_min if lim is not None else 1))
+                          int(lim.delay_min if lim is not None else 1),
+                          np.empty(img.n_axons, index_dtype(img.routes["src_ptr"].shape[0])))   # int32 source ids
     source_core = np.concatenate([img.neurons["core"].astype(np.int64), np.full(img.n_inputs, -1, np.int64)])
     return InputAxons(*arrays), source_core
 

@@ -4,7 +4,7 @@ An :class:`Image` is the single contract between the compiler and everything
 that runs a compiled network (the emulator, the Lava backend, reports). It is
 plain data: dataclasses of numpy struct-of-arrays in hardware integers. Contract
 layer: it imports only numpy, the standard library, :mod:`neuromap.errors`,
-:mod:`neuromap.image_files` and :mod:`neuromap.core_kinds` (what each kind of core
+:mod:`neuromap.image_files`, :mod:`neuromap.counting_sort` and :mod:`neuromap.core_kinds` (what each kind of core
 adds to the format and checks: :meth:`Image.verify` dispatches to it).
 ``docs/image-format.md`` documents every field.
 
@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from neuromap import conv_geometry, core_kinds as _core_kinds, embedded, image_files as _files, learning_engines
@@ -72,6 +73,7 @@ from neuromap.core_kinds.loihi_lif import (  # noqa: F401
     weight_range,
     weight_step,
 )
+from neuromap.counting_sort import group_by_lookup, index_dtype
 from neuromap.errors import ImageError
 
 #: bump on any incompatible change of the fields below; version 2: the arrays in bundle files, one per chip
@@ -324,8 +326,7 @@ class Image:
         _rng(sy["delay"], 1, MAX_DELAY, "synapses.delay")
         rt = self.routes
         _rng(rt["core"], 0, C - 1, "routes.core")
-        n_ax_core = np.diff(self.cores["axon_ptr"])
-        if R and (np.any(rt["axon"] < 0) or np.any(rt["axon"] >= n_ax_core[rt["core"]])):
+        if R and _first_bad_route(rt["core"], rt["axon"], self.cores["axon_ptr"]) >= 0:
             raise ImageError("image routes.axon: a route names an axon its core does not have")
         _rng(rt["delay"], 0, MAX_DELAY, "routes.delay")
         inp = self.inputs
@@ -338,12 +339,10 @@ class Image:
             raise ImageError("image inputs.poisson_p must be a finite count of events per step >= 0 or NaN")
         # synapses of an axon target neurons of the axon's core, with the projection's weight encoding
         if S:
-            n_syn_ax = np.diff(self.axons["syn_ptr"])
-            core_of_ax = np.repeat(np.arange(C, dtype=np.int32), n_ax_core)
-            if np.any(nu["core"][sy["post"]] != np.repeat(core_of_ax, n_syn_ax)):
+            per_proj = np.zeros(max(len(self.projections), 1), np.int64)
+            if _first_foreign_synapse(self.cores["axon_ptr"], self.axons["syn_ptr"], self.axons["proj"], sy["post"],
+                                      nu["core"], per_proj) >= 0:
                 raise ImageError("image synapses.post: a synapse targets a neuron on another core than its axon")
-            del core_of_ax
-            per_proj = np.bincount(self.axons["proj"], weights=n_syn_ax, minlength=len(self.projections))
             for k, pm in enumerate(self.projections):   # settings here, stored weights by the core kind
                 _check_projection(k, pm, np.zeros(0, np.int64), n_syn=int(per_proj[k]),
                                   voltage_bits=self.arithmetic.voltage_bits)
@@ -423,11 +422,10 @@ class Image:
                 np.savez(buf, **arrays)
                 (tmp / "arrays.npz").write_bytes(buf.getvalue())
             else:
-                common, shards = shard_arrays(self)
-                manifest["common"] = _files.write_bundle(tmp / _files.bundle_name(None), common)
-                manifest["shards"] = [{"cores": [int(c) for c in cores],
+                manifest["common"] = _files.write_bundle(tmp / _files.bundle_name(None), common_arrays(self))
+                manifest["shards"] = [{"cores": [int(c) for c in cores],      # one shard in memory at a time
                                        **_files.write_bundle(tmp / _files.bundle_name(i), arrs)}
-                                      for i, (cores, arrs) in enumerate(shards)]
+                                      for i, (cores, arrs) in enumerate(iter_shards(self))]
             manifest = json.loads(json.dumps(manifest, default=_json_default))   # what load_image will see
             manifest["manifest_sha256"] = _files.manifest_digest(manifest)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -509,39 +507,57 @@ def _concat_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.arange(owner.size, dtype=np.int64) - first[owner] + lo[owner]
 
 
-def _shard_rows(image: Image, cores: np.ndarray) -> dict[str, np.ndarray]:
-    """Row indices of the shard of ``cores`` (ascending core ids): ``neurons`` (on its cores), ``axons`` (of
-    its cores, global order), ``synapses`` (of those axons), ``routes`` (entries into its cores)."""
-    on = np.zeros(image.n_cores, bool)
-    on[cores] = True
-    ap = image.cores["axon_ptr"].astype(np.int64)
-    ax = _concat_ranges(ap[cores], ap[cores + 1])
-    sp = image.axons["syn_ptr"].astype(np.int64)
-    return {"neurons": np.flatnonzero(on[image.neurons["core"]]), "axons": ax,
-            "synapses": _concat_ranges(sp[ax], sp[ax + 1]), "routes": np.flatnonzero(on[image.routes["core"]])}
+def _grouped(items: np.ndarray, bucket_of: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``0..len(items)-1`` grouped by ``bucket_of[items]`` (ascending within a bucket) and the start
+    of every bucket's run: one counting sort, so each shard takes a slice (no pass over all rows per shard)."""
+    perm = np.empty(items.shape[0], index_dtype(items.shape[0]))
+    ptr = group_by_lookup(items, bucket_of, int(n_buckets), perm)
+    return perm, ptr
 
 
-def shard_arrays(image: Image) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, dict[str, np.ndarray]]]]:
-    """The arrays of a format version 2 image: the common ones, and per shard (:func:`shard_units`, ascending)
-    its cores and rows: ``neurons.id``, ``axons.syn_first``, ``axons.syn_count``, ``routes.index`` and the rows
-    of every other neurons/axons/synapses/routes array."""
+def iter_shards(image: Image):
+    """The shards of a format version 2 image, one at a time (:func:`shard_units`, ascending): per shard its cores
+    and arrays (``neurons.id``, ``axons.syn_first``, ``axons.syn_count``, ``routes.index`` and the rows of every
+    other neurons/axons/synapses/routes array). Only one shard's rows are in memory at a time; neurons and
+    routes are grouped by shard once (a counting sort), so the whole is O(rows + cores)."""
     arrays = image.arrays()
-    common = {k: v for k, v in arrays.items()
-              if k != "axons.syn_ptr" and (k in _COMMON or k.split(".")[0] not in _SHARDED)}
     unit = shard_units(image)
-    sp = image.axons["syn_ptr"].astype(np.int64)
-    shards = []
-    for u in np.unique(unit):
-        cores = np.flatnonzero(unit == u)
-        rows = _shard_rows(image, cores)
-        out = {"neurons.id": rows["neurons"], "axons.syn_first": sp[rows["axons"]],
-               "axons.syn_count": sp[rows["axons"] + 1] - sp[rows["axons"]], "routes.index": rows["routes"]}
+    units, shard_of_core = np.unique(unit, return_inverse=True)
+    shard_of_core = shard_of_core.astype(np.int64)
+    n_sh = int(units.size)
+    core_perm, core_ptr = _grouped(np.arange(image.n_cores), shard_of_core, n_sh)
+    neuron_perm, neuron_ptr = _grouped(image.neurons["core"], shard_of_core, n_sh)
+    route_perm, route_ptr = _grouped(image.routes["core"], shard_of_core, n_sh)
+    ap = image.cores["axon_ptr"]
+    sp = image.axons["syn_ptr"]
+    for i in range(n_sh):
+        cores = core_perm[core_ptr[i]:core_ptr[i + 1]].astype(np.int64)
+        ax = _concat_ranges(ap[cores].astype(np.int64), ap[cores + 1].astype(np.int64))
+        first = sp[ax].astype(np.int64)
+        count = sp[ax + 1].astype(np.int64) - first
+        rows = {"neurons": neuron_perm[neuron_ptr[i]:neuron_ptr[i + 1]].astype(np.int64), "axons": ax,
+                "synapses": _concat_ranges(first, first + count),
+                "routes": route_perm[route_ptr[i]:route_ptr[i + 1]].astype(np.int64)}
+        out = {"neurons.id": rows["neurons"], "axons.syn_first": first, "axons.syn_count": count,
+               "routes.index": rows["routes"]}
         for k, v in arrays.items():
             g = k.split(".")[0]
             if g in _SHARDED and k not in _COMMON:
                 out[k] = v[rows[g]]
-        shards.append((cores, out))
-    return common, shards
+        del rows
+        yield cores, out
+
+
+def common_arrays(image: Image) -> dict[str, np.ndarray]:
+    """The arrays of a format version 2 image that are not split over shards (``common.bin``)."""
+    return {k: v for k, v in image.arrays().items()
+            if k != "axons.syn_ptr" and (k in _COMMON or k.split(".")[0] not in _SHARDED)}
+
+
+def shard_arrays(image: Image) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, dict[str, np.ndarray]]]]:
+    """The arrays of a format version 2 image: the common ones (:func:`common_arrays`), and per shard its cores
+    and arrays (:func:`iter_shards`, all in memory at once; :meth:`Image.save` writes them one by one)."""
+    return common_arrays(image), list(iter_shards(image))
 
 
 _SHARDED = ("neurons", "axons", "synapses", "routes")
@@ -604,10 +620,34 @@ def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------- helpers
+@numba.njit(cache=True)
+def _first_bad_route(r_core, r_axon, axon_ptr):  # pragma: no cover - compiled
+    """The first route naming an axon its core does not have (``r_core`` already in range), else -1: one
+    pass, no per-route temporaries."""
+    for r in range(r_core.shape[0]):
+        c = r_core[r]
+        if r_axon[r] < 0 or r_axon[r] >= axon_ptr[c + 1] - axon_ptr[c]:
+            return r
+    return -1
+
+
+@numba.njit(cache=True)
+def _first_foreign_synapse(axon_ptr, syn_ptr, proj, post, neuron_core, per_proj):  # pragma: no cover - compiled
+    """The first synapse whose post neuron is on another core than its axon, else -1; ``per_proj`` += the
+    synapses of each projection's axons. One pass over the synapses (``post`` already in range)."""
+    for c in range(axon_ptr.shape[0] - 1):
+        for a in range(axon_ptr[c], axon_ptr[c + 1]):
+            per_proj[proj[a]] += syn_ptr[a + 1] - syn_ptr[a]
+            for k in range(syn_ptr[a], syn_ptr[a + 1]):
+                if neuron_core[post[k]] != c:
+                    return k
+    return -1
+
+
 def _digest(a: np.ndarray) -> str:
     h = hashlib.sha256()
     h.update(f"{a.dtype.str}{a.shape}".encode())
-    h.update(np.ascontiguousarray(a).tobytes())
+    h.update(memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8)))      # no bytes copy of the array
     return h.hexdigest()
 
 

@@ -110,10 +110,14 @@ class Population:
 class Projection:
     """Synapses from population ``pre`` to population ``post``, one entry per synapse.
 
-    Arrays are aligned, length ``n_synapses``: ``pre_idx``/``post_idx`` (int64
-    neuron indices), ``weight`` (float64; integer-valued for hardware units; the quantize pass's networks
-    hold their integer mantissas as an integer array, int16: read weights with ``np.asarray(w, float)``),
-    ``delay`` (int64 steps >= 1). ``target`` names the receptor channels each
+    Arrays are aligned, length ``n_synapses``: ``pre_idx``/``post_idx`` (neuron indices: int32 from
+    :meth:`Network.connect`, every index of a population below :data:`MAX_SIZE` fits; cast to int64 before
+    arithmetic that can pass 2**31, e.g. ``pre * n_post + post``), ``weight`` (float64; integer-valued for
+    hardware units; the quantize pass's networks hold their integer mantissas as an integer array, int16:
+    read weights with ``np.asarray(w, float)``), ``delay`` (steps >= 1: int16 from :meth:`Network.connect`
+    when every delay is below :data:`NARROW_DELAY`, else int32; other code may build projections with int64
+    arrays). 18 bytes per synapse, not 32 (the full-scale cortical microcircuit has 0.3 billion).
+    ``target`` names the receptor channels each
     spike drives (keys of the post model's ``TARGETS``, e.g. ``exc``, ``inh``,
     ``ampa``, ``nmda``; ``exc`` only for a model without ``TARGETS``; several =
     the same weight drives each). ``plasticity`` is ``None`` or ``{"rule": ..., **params}``
@@ -153,6 +157,23 @@ class Projection:
         return all(same(getattr(self, f), getattr(other, f)) for f in
                    ("name", "pre", "post", "pre_idx", "post_idx", "weight", "delay", "target",
                     "plasticity", "hw"))
+
+
+#: delays below this are stored as int16 (:func:`narrow_synapse_arrays`; headroom for ``delay + small`` sums)
+NARROW_DELAY = 2 ** 14
+
+
+def narrow_synapse_arrays(pre_idx: np.ndarray, post_idx: np.ndarray, delay: np.ndarray) \
+        -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A projection's index and delay arrays in the dtypes :class:`Projection` keeps: int32 indices (a
+    population has at most :data:`MAX_SIZE` neurons) and int16 delays when all are below :data:`NARROW_DELAY`
+    (else int32: delays are at most ``connectivity.MAX_DELAY``). Values unchanged; arrays already narrow are
+    returned as they are."""
+    pre_idx = np.asarray(pre_idx).astype(np.int32, copy=False)
+    post_idx = np.asarray(post_idx).astype(np.int32, copy=False)
+    delay = np.asarray(delay)
+    dt = np.int16 if not delay.size or int(delay.max()) < NARROW_DELAY else np.int32
+    return pre_idx, post_idx, delay.astype(dt, copy=False)
 
 
 @dataclass
@@ -304,7 +325,9 @@ class Network:
                                       ("sign_mode", sign_mode)) if v is not None}
         spec.update(hw_given)
         hw = _check_hw(hw_given, post_pop, w, fld)
-        proj = Projection(name, pre_pop.name, post_pop.name, syn.pre_idx, syn.post_idx, w, d, targets,
+        pre_idx, post_idx, d = narrow_synapse_arrays(syn.pre_idx, syn.post_idx, d)
+        del syn
+        proj = Projection(name, pre_pop.name, post_pop.name, pre_idx, post_idx, w, d, targets,
                           plast, hw, spec)
         self.projections.append(proj)
         return proj

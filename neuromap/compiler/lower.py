@@ -198,9 +198,9 @@ def lower_to_image(net: Network, target: Any, placement: dict,
             controllers.append(ControllerMap(c["kind"], k, c["period"], dict(c["fields"]), dict(c["arrays"])))
         off, abase = e, abase + int(ak_size[k])
         del pre, post, w, d, enc
-    lay = synapse_layout(post_c[:off], akey_c[:off], w_c[:off], d_c[:off], ak_src_base, ak_size,
-                         neurons["core"], n_cores, n_neu + n_inp)
-    del post_c, akey_c, w_c, d_c
+    lay = layout_synapses(post_c[:off], akey_c[:off], w_c[:off], d_c[:off], neurons["core"], n_cores)
+    del post_c, akey_c, w_c, d_c               # 11 bytes per synapse, released before the axons and routes
+    lay = layout_axons(lay, ak_src_base, ak_size, n_cores, n_neu + n_inp)
     syn_ptr, axon_ptr, ax_proj = lay["syn_ptr"], lay["axon_ptr"], lay["ax_proj"]
     src_ptr, r_core, r_axon = lay["src_ptr"], lay["route_core"], lay["route_axon"]
     A = ax_proj.shape[0]
@@ -300,24 +300,17 @@ def _gather_axons(perm, core_start, post, akey, w, d, post_o, w_o, d_o):  # prag
 @numba.njit(cache=True)
 def _routes(ax_core, ax_key, axon_ptr, ak_src_base, ak_size, n_sources):  # pragma: no cover - compiled
     """Routes: per source (ascending), its axons in (projection, core) order; an axon key is (projection,
-    pre neuron): key ``base[p] + j`` is source ``ak_src_base[p] + j``. Counting sorts over the axons (by key)
-    and over the keys (by source)."""
+    pre neuron): key ``base[p] + j`` is source ``ak_src_base[p] + j``. Per key its first route (the source's
+    keys in key order), then one pass over the axons in ascending order (so within a key by core): no
+    per-axon sort index."""
     A = ax_core.shape[0]
     P = ak_size.shape[0]
     n_keys = 0
     for p in range(P):
         n_keys += ak_size[p]
-    kptr = np.zeros(n_keys + 1, np.int64)
+    kcount = np.zeros(n_keys, np.int64)
     for a in range(A):
-        kptr[ax_key[a] + 1] += 1
-    for k in range(n_keys):
-        kptr[k + 1] += kptr[k]
-    by_key = np.empty(A, np.int64)
-    fill = kptr[:-1].copy()
-    for a in range(A):
-        k = ax_key[a]
-        by_key[fill[k]] = a
-        fill[k] += 1
+        kcount[ax_key[a]] += 1
     src_of_key = np.empty(n_keys, np.int64)
     k = 0
     for p in range(P):
@@ -326,20 +319,24 @@ def _routes(ax_core, ax_key, axon_ptr, ak_src_base, ak_size, n_sources):  # prag
             k += 1
     src_ptr = np.zeros(n_sources + 1, np.int64)
     for k in range(n_keys):
-        src_ptr[src_of_key[k] + 1] += kptr[k + 1] - kptr[k]
+        src_ptr[src_of_key[k] + 1] += kcount[k]
     for s in range(n_sources):
         src_ptr[s + 1] += src_ptr[s]
+    fill = src_ptr[:-1].copy()
+    for k in range(n_keys):                 # keys in (projection, pre) order: a source's keys in that order
+        s = src_of_key[k]
+        c = kcount[k]
+        kcount[k] = fill[s]                 # the key's first route
+        fill[s] += c
     r_core = np.empty(A, np.int32)
     r_axon = np.empty(A, np.int32)
-    pos = src_ptr[:-1].copy()
-    for k in range(n_keys):                 # keys in (projection, pre) order: stable by source
-        s = src_of_key[k]
-        for i in range(kptr[k], kptr[k + 1]):
-            a = by_key[i]
-            c = ax_core[a]
-            r_core[pos[s]] = c
-            r_axon[pos[s]] = a - axon_ptr[c]
-            pos[s] += 1
+    for a in range(A):                      # axons ascending: within a key by core, as the stable sort by key
+        k = ax_key[a]
+        r = kcount[k]
+        kcount[k] = r + 1
+        c = ax_core[a]
+        r_core[r] = c
+        r_axon[r] = a - axon_ptr[c]
     return src_ptr, r_core, r_axon
 
 
@@ -353,18 +350,35 @@ def synapse_layout(post: np.ndarray, akey: np.ndarray, w: np.ndarray, d: np.ndar
     Order: synapses by (core of post, projection, source, post); one axon per (core, projection, source);
     routes per source in (projection, core) order. O(synapses + neurons + cores) but for the per-core
     merge sort (a core's synapses: a few thousand), no comparison sort over the whole network."""
+    lay = layout_synapses(post, akey, w, d, neuron_core, n_cores)
+    return layout_axons(lay, ak_src_base, ak_size, n_cores, n_sources)
+
+
+def layout_synapses(post: np.ndarray, akey: np.ndarray, w: np.ndarray, d: np.ndarray, neuron_core: np.ndarray,
+                    n_cores: int) -> dict[str, np.ndarray]:
+    """First half of :func:`synapse_layout`: the synapses in image order (``post``, ``weight``, ``delay``), each
+    axon's first synapse (``syn_ptr``), core (``ax_core``) and key (``ax_key``). The caller may drop its input
+    columns before the second half (:func:`layout_axons`): they are not needed any more."""
     S = post.shape[0]
     perm = np.empty(S, index_dtype(max(S, 1)))
     core_start = _synapse_order(post, akey, np.asarray(neuron_core, np.int32), int(n_cores), perm)
     post_o, w_o, d_o = np.empty(S, np.int32), np.empty(S, np.int16), np.empty(S, np.uint8)
     first, ax_core, ax_key = _gather_axons(perm, core_start, post, akey, w, d, post_o, w_o, d_o)
-    del perm
+    return {"post": post_o, "weight": w_o, "delay": d_o, "syn_ptr": first, "ax_core": ax_core, "ax_key": ax_key}
+
+
+def layout_axons(lay: dict[str, np.ndarray], ak_src_base: np.ndarray, ak_size: np.ndarray, n_cores: int,
+                 n_sources: int) -> dict[str, np.ndarray]:
+    """Second half of :func:`synapse_layout`: from :func:`layout_synapses`'s dict (its ``ax_core`` and
+    ``ax_key`` are taken out and released), the axons' ``axon_ptr`` and ``ax_proj`` and the routes."""
+    ax_core, ax_key = lay.pop("ax_core"), lay.pop("ax_key")
     axon_ptr = np.zeros(n_cores + 1, np.int64)
     np.cumsum(np.bincount(ax_core, minlength=n_cores), out=axon_ptr[1:])
-    ak_proj = np.repeat(np.arange(ak_size.shape[0], dtype=np.int32), ak_size)
-    ax_proj = ak_proj[ax_key]
-    del ak_proj
     src_ptr, r_core, r_axon = _routes(ax_core, ax_key, axon_ptr, np.asarray(ak_src_base, np.int64),
                                       np.asarray(ak_size, np.int64), int(n_sources))
-    return {"post": post_o, "weight": w_o, "delay": d_o, "syn_ptr": first, "axon_ptr": axon_ptr,
-            "ax_proj": ax_proj, "src_ptr": src_ptr, "route_core": r_core, "route_axon": r_axon}
+    del ax_core
+    ak_proj = np.repeat(np.arange(ak_size.shape[0], dtype=np.int32), ak_size)
+    ax_proj = ak_proj[ax_key]
+    del ak_proj, ax_key
+    return {**lay, "axon_ptr": axon_ptr, "ax_proj": ax_proj, "src_ptr": src_ptr, "route_core": r_core,
+            "route_axon": r_axon}

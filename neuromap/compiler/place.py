@@ -46,7 +46,7 @@ from neuromap.placement.joins import network_join_parent, unit_order
 from neuromap.placement.partition import check_joins_kept
 from neuromap.placement.rates_file import load_rates
 from neuromap.placement.report import place_graph
-from neuromap.placement.traffic import rates_from_spikes, uniform_rates
+from neuromap.placement.traffic import rates_from_spikes, release_caches, uniform_rates
 from neuromap.placement.usage import graph_input_axons
 from neuromap.progress import set_label
 
@@ -283,6 +283,7 @@ def place_pass(st):
         report.state["budget"] = budget
     res = place_graph(graph, tgt, method, rates, seed=seed, num_workers=1, link_slack=link_slack, budget=budget,
                       conv_layers=conv_layers(net))
+    release_caches()                 # the placement's cached pairs (~9 bytes per synapse): not needed below
     core_of = res.assignment.core_of
     is_neuron = _neuron_mask(net)
     # image cores: partition cores holding a neuron, in order of their first neuron

@@ -315,16 +315,29 @@ def _check_weights(image: Any) -> None:
                          + weight_problem(pm.sign_mode, pm.num_weight_bits, w[of_k].astype(np.int64)))
 
 
+@numba.njit(cache=True)
+def _axon_not_routed_once(axon_ptr, r_core, r_axon, n_axons):  # pragma: no cover - compiled
+    """(first axon named by no route or by several, how many (counted up to 255)), else (-1, 1): a one-byte
+    counter per axon, no per-route temporaries."""
+    cnt = np.zeros(n_axons, np.uint8)
+    for r in range(r_core.shape[0]):
+        g = axon_ptr[r_core[r]] + r_axon[r]
+        if cnt[g] < 255:
+            cnt[g] += 1
+    for a in range(n_axons):
+        if cnt[a] != 1:
+            return a, int(cnt[a])
+    return -1, 1
+
+
 def _check_capacities(image: Any) -> None:
     """Every axon is named by exactly one route, and every core fits the capacities the image records
     in ``constants`` (:mod:`neuromap.capacity`, the accounting packing and ``inspect`` use)."""
     A = image.n_axons
     if A:
-        g = image.cores["axon_ptr"][image.routes["core"]] + image.routes["axon"]
-        n_routes = np.bincount(g, minlength=A)
-        if np.any(n_routes != 1):
-            a = int(np.flatnonzero(n_routes != 1)[0])
-            raise ImageError(f"image routes: axon {a} is named by {int(n_routes[a])} routes (each axon has exactly "
+        a, n = _axon_not_routed_once(image.cores["axon_ptr"], image.routes["core"], image.routes["axon"], A)
+        if a >= 0:
+            raise ImageError(f"image routes: axon {a} is named by {n} routes (each axon has exactly "
                              "one source; recompile)")
     limits = CoreLimits.from_constants(image.constants)
     if limits is None:

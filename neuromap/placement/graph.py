@@ -116,8 +116,8 @@ class SynapseGraph:
         for pr, (p_loc, q_loc, d) in zip(network.projections, parts):
             e = off + p_loc.size
             n_pre = network.populations[pr.pre].size
-            np.add(p_loc, start[pr.pre], out=pre[off:e], casting="unsafe")      # ids < 2**31 when int32
-            np.add(q_loc, start[pr.post], out=post[off:e], casting="unsafe")
+            np.add(p_loc, np.int64(start[pr.pre]), out=pre[off:e], casting="unsafe")   # ids < 2**31 when int32
+            np.add(q_loc, np.int64(start[pr.post]), out=post[off:e], casting="unsafe")
             delay[off:e] = d
             wbits[off:e] = int((pr.hw or {}).get("num_weight_bits", 0) or 0)
             plastic[off:e] = is_plastic(pr)
@@ -139,11 +139,11 @@ class SynapseGraph:
 
 def distinct_pairs(proj, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pre, post, delay) of a projection with repeated (pre, post) pairs kept once (population-local
-    int64 ids). O(synapses) when the synapses are in the usual post-major order without repeats;
+    ids, in the projection's dtypes). O(synapses) when the synapses are in the usual post-major order without repeats;
     otherwise one sort. The delay of a repeated pair is its first synapse's."""
-    pre = np.asarray(proj.pre_idx, np.int64)
-    post = np.asarray(proj.post_idx, np.int64)
-    d = np.asarray(proj.delay, np.int64)
+    pre = np.asarray(proj.pre_idx)           # as stored (int32 from Network.connect): no int64 copies
+    post = np.asarray(proj.post_idx)
+    d = np.asarray(proj.delay)
     n_pre = int(pre.max(initial=-1)) + 1
     if pre.size < 2 or pairs_increasing(post, pre, max(n_pre, 1)):
         return pre, post, d

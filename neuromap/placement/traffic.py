@@ -52,6 +52,13 @@ def neuron_target_cores(graph: SynapseGraph, core_of: np.ndarray) -> tuple[np.nd
     return pairs
 
 
+def release_caches() -> None:
+    """Drop the cached pairs and posts-by-pre of the last graph (:func:`neuron_target_cores`, :func:`_by_pre`;
+    ~9 bytes per synapse) once the placement no longer asks for them (the place pass, before its report)."""
+    _last.clear()
+    _csr.clear()
+
+
 #: the last call of :func:`neuron_target_cores` (graph weakly referenced; cleared with the graph)
 _last: dict = {}
 #: :func:`_by_pre` of the last graph asked (weakly referenced; cleared with the graph)

@@ -20,7 +20,7 @@ from neuromap.capacity import (
     over,
     smallest_at_least,
 )
-from neuromap.counting_sort import group_by_lookup
+from neuromap.counting_sort import group_by_lookup, index_dtype
 from neuromap.placement.graph import SynapseGraph
 from neuromap.targets import Target
 
@@ -49,11 +49,13 @@ def synapse_field_bits(graph: SynapseGraph, target: Target) -> tuple[np.ndarray,
 
 
 @numba.njit(cache=True)
-def _axon_table(core_of, post, src, wbits, delay, plastic, n_cores, n_sources, delay_min, perm):  # pragma: no cover
+def _axon_table(core_of, post, src, wbits, delay, plastic, n_cores, source_pre, delay_min, perm,
+                like):  # pragma: no cover
     """Input axons of an assignment: synapses grouped by core (counting sort into ``perm``), then one
     axon per distinct source on each core (a mark array stamped with the core id); a first sweep
     counts the axons so the outputs are allocated once. O(synapses + cores + sources)."""
     cnt = group_by_lookup(post, core_of, n_cores, perm)
+    n_sources = source_pre.shape[0]
     mark = np.full(n_sources, -1, np.int64)
     A = 0
     for c in range(n_cores):
@@ -65,7 +67,7 @@ def _axon_table(core_of, post, src, wbits, delay, plastic, n_cores, n_sources, d
     mark[:] = -1
     slot = np.zeros(n_sources, np.int64)
     a_core = np.empty(A, np.int32)
-    a_src = np.empty(A, np.int64)
+    a_src = np.empty(A, like.dtype)     # the pre neuron of each axon's source (int32 below 2**31 ids)
     a_n = np.zeros(A, np.int32)
     a_w = np.zeros(A, np.int8)
     a_d = np.zeros(A, np.bool_)
@@ -80,7 +82,7 @@ def _axon_table(core_of, post, src, wbits, delay, plastic, n_cores, n_sources, d
                 mark[s] = c
                 slot[s] = A
                 a_core[A] = c
-                a_src[A] = s
+                a_src[A] = source_pre[s]
                 A += 1
             a = slot[s]
             a_n[a] += 1
@@ -104,9 +106,9 @@ def graph_input_axons(graph: SynapseGraph, core_of: np.ndarray, target: Target,
     core_of = np.asarray(core_of, np.int64)
     n_cores = int(core_of.max(initial=-1)) + 1 if n_cores is None else int(n_cores)
     c, s, n, w, d, p = _axon_table(core_of, graph.post, graph.axon_source, graph.weight_bits, graph.delay,
-                                   graph.plastic, n_cores, int(graph.source_pre.shape[0]),
-                                   int(target.synapse.delay_min), _index_array(graph.n_synapses))
-    return InputAxons(c, graph.source_pre[s], n, w, d, p)
+                                   graph.plastic, n_cores, graph.source_pre, int(target.synapse.delay_min),
+                                   _index_array(graph.n_synapses), np.zeros(0, index_dtype(graph.n_neurons)))
+    return InputAxons(c, s, n, w, d, p)
 
 
 def core_usage(graph: SynapseGraph, core_of: np.ndarray, target: Target,

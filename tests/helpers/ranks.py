@@ -49,7 +49,7 @@ class ThreadComm:
         parts = self.allgather(np.ascontiguousarray(a, np.int32).copy())
         if self.rank != 0:
             return None, None
-        return np.concatenate(parts), np.array([p.size for p in parts], np.int64)
+        return np.concatenate(parts[1:] + [np.zeros(0, np.int32)]), np.array([p.size for p in parts], np.int64)
 
     def gather(self, obj):
         parts = self.allgather(obj)

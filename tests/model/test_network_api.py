@@ -84,7 +84,8 @@ def test_all_to_all_order_and_autapses():
     net = two_pops(n_pre=3, n_post=2)
     p = net.connect("a", "b", weight=0.5)
     assert p.post_idx.tolist() == [0, 0, 0, 1, 1, 1] and p.pre_idx.tolist() == [0, 1, 2, 0, 1, 2]
-    assert p.pre_idx.dtype == np.int64 and p.delay.dtype == np.int64 and p.weight.dtype == np.float64
+    assert p.pre_idx.dtype == np.int32 and p.post_idx.dtype == np.int32 and p.delay.dtype == np.int16 \
+        and p.weight.dtype == np.float64                                 # 18 bytes per synapse
     assert (p.weight == 0.5).all() and (p.delay == 1).all() and p.target == ("exc",)
     q = net.connect("a", "a", {"rule": "all_to_all", "allow_self": False}, weight=1.0)
     assert q.n_synapses == 6 and not (q.pre_idx == q.post_idx).any()
@@ -181,7 +182,7 @@ def test_weight_and_delay_files_index_post_pre(tmp_path):
 def test_delay_uniform_int():
     net = two_pops(n_pre=50, n_post=50)
     d = net.connect("a", "b", weight=1.0, delay={"uniform_int": [1, 4]}).delay
-    assert set(np.unique(d)) == {1, 2, 3, 4} and d.dtype == np.int64
+    assert set(np.unique(d)) == {1, 2, 3, 4} and d.dtype == np.int16      # narrow: delays < 2**14
 
 
 def test_documented_generator_contract():
@@ -311,3 +312,10 @@ def test_brunel_scale_is_sparse_and_exact():
     ie = net.connect("I", "E", {"rule": "fixed_probability", "p": 0.1}, weight=0.5, target="inh")
     assert ee.n_synapses == 4000 * 400 and not (ee.pre_idx == ee.post_idx).any()
     assert abs(ie.n_synapses - 400_000) < 5 * np.sqrt(400_000)
+
+
+def test_long_delays_stay_exact():
+    """Delays from 2**14 on are kept as int32 (int16 only below NARROW_DELAY), values unchanged."""
+    net = two_pops(n_pre=3, n_post=2)
+    p = net.connect("a", "b", weight=1.0, delay=[5, 2 ** 14, 7, 1, 40000, 3])
+    assert p.delay.dtype == np.int32 and p.delay.tolist() == [5, 2 ** 14, 7, 1, 40000, 3]

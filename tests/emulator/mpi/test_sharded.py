@@ -147,3 +147,49 @@ def test_a_rank_receives_only_the_spikes_of_neurons_reaching_its_cores(seed):
         senders = np.unique(src_rank[need]).size
         assert stats[r].bytes_received == 4 * (senders * steps + int(per_src[need].sum()))
     assert sum(s.bytes_sent for s in stats) == sum(s.bytes_received for s in stats)
+
+
+def _run_synapses(p):
+    """Every delivery-run synapse as a row (source, delay, shift, post, add, slot), sorted."""
+    run_src = np.repeat(np.arange(p.run_ptr.size - 1), np.diff(p.run_ptr))
+    per_run = np.diff(p.run_syn)
+    packed = p.run_packed.astype(np.int64)
+    rows = np.stack([np.repeat(run_src, per_run), np.repeat(p.run_delay, per_run), np.repeat(p.run_shift, per_run),
+                     np.repeat(p.run_post_base, per_run) + (packed & 0xFFFF), packed >> 16,
+                     p.run_slot.astype(np.int64) if p.run_slot.size else np.full(packed.size, -1)], axis=1)
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_delivery_runs_hold_the_synapses_flatten_holds(seed):
+    """sharded.delivery_runs (built per source) against emulator.program.flatten: the same synapses (delay,
+    shift, post, weight, slot) under every source, runs of one (delay, shift) with posts ascending within 2**16
+    of their base, the same slotted counts per source."""
+    from emulator.program import flatten, prepare
+    from emulator.sharded import delivery_runs
+
+    p = prepare(random_image(seed, max_delay=9, multapses=seed % 2 == 1))
+    a, b = flatten(p), delivery_runs(p)
+    assert np.array_equal(_run_synapses(a), _run_synapses(b))
+    assert np.array_equal(a.src_notes, b.src_notes)
+    off = b.run_packed.astype(np.int64) & 0xFFFF
+    for j in range(b.run_syn.size - 1):
+        o = off[b.run_syn[j]:b.run_syn[j + 1]]
+        assert o.size and o[0] == 0 and np.all(np.diff(o) >= 0)
+
+
+@pytest.mark.parametrize("pack_keys", [True, False])
+def test_delivery_runs_cut_where_posts_leave_16_bits(pack_keys):
+    from emulator.sharded import _runs_of_sources
+
+    i64 = lambda *x: np.array(x, np.int64)  # noqa: E731
+    post = np.array([140000, 0, 65536, 65535, 7], np.int32)
+    delay = np.array([1, 1, 1, 1, 2], np.uint8)
+    add = np.array([1, -2, 3, 4, 5], np.int16)
+    src, first, d, sh, base, packed, slot, notes = _runs_of_sources(
+        i64(0, 1), i64(0), i64(0, 5), post, delay, add, np.zeros(0, np.int32), i64(), i64(0, 5), pack_keys)
+    assert src.tolist() == [0, 0, 0, 0] and first.tolist() == [0, 2, 3, 4]
+    assert d.tolist() == [1, 1, 1, 2] and sh.tolist() == [0, 0, 0, 0] and base.tolist() == [0, 65536, 140000, 7]
+    p = packed.astype(np.int64)
+    assert (p & 0xFFFF).tolist() == [0, 65535, 0, 0, 0] and (p >> 16).tolist() == [-2, 4, 3, 1, 5]
+    assert slot.size == 0 and notes.tolist() == [0]
