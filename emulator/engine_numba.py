@@ -19,6 +19,7 @@ from numba.extending import intrinsic, overload
 
 from emulator.program import Program
 from emulator.state import ChunkOut, State
+from emulator.threads import passive_wait
 
 
 @numba.njit(inline="always")
@@ -467,12 +468,12 @@ def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_
 @numba.njit(cache=True, nogil=True)
 def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
               run_syn, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v, ring, slot_acc,
-              slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
+              slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired):
     """One thread: per step the LIF update of every neuron, then the step's spikes (neurons ascending, then
-    inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`, :func:`carry`)."""
+    inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`, :func:`carry`).
+    ``fired``: work array of at least N + the chunk's input events (:func:`scratch`)."""
     spk_step = spikes[:, 0]
     spk_src = spikes[:, 1]
-    fired = np.empty(N + in_ids.shape[0], np.int64)
     notes = np.empty((256, 2), np.int64)
     row_off = np.empty(D, np.int64)
     for k in range(n_steps):
@@ -582,20 +583,19 @@ def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay
 def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
                     run_split, post_bounds, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v,
                     ring, slot_acc, slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u,
-                    trace_v):
+                    trace_v, fired, fired_t, cs_t):
     """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads, one parallel region per step: thread k delivers
     the previous step's spikes into its own neurons' ring slots (:func:`_deliver_runs_range`), then updates its
     own neurons (:func:`lif_update`); a serial pass merges the per-thread spike lists in thread order
     (= neurons ascending), appends the inputs and records spikes. Every write of a thread lies in its own
-    neuron range (or its own buffers), so the integers equal :func:`_run_runs`'s."""
+    neuron range (or its own buffers), so the integers equal :func:`_run_runs`'s. Work arrays (:func:`scratch`):
+    ``fired`` (>= N + the chunk's input events), ``fired_t`` (T, N + 1) per thread its spiking neurons
+    (range-local ids), ``cs_t`` (T, C) per thread core spike counts, zero (and left zero)."""
     T = post_bounds.shape[0] - 1
     C = core_spikes.shape[0]
     spk_step = spikes[:, 0]
     spk_src = spikes[:, 1]
-    fired = np.empty(N + in_ids.shape[0], np.int64)
-    fired_t = np.empty((T, N + 1), np.int64)       # per thread: its spiking neurons (range-local ids)
     nf_t = np.zeros(T, np.int64)
-    cs_t = np.zeros((T, C), np.int64)              # per thread: core spike counts
     row_off = np.empty(D, np.int64)
     prev_off = np.empty(D, np.int64)
     nf = 0                                         # spikes of the previous step, not yet delivered
@@ -621,6 +621,7 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
     for th in range(T):
         for c in range(C):
             core_spikes[c] += cs_t[th, c]
+            cs_t[th, c] = 0
     return n_spk
 
 
@@ -661,24 +662,21 @@ def _update_range(th, t, base, T, post_bounds, ring, rings, decay_u, decay_v, bi
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
                      run_syn, post_bounds, run_delay, run_post_base, run_packed, u, v, ring, core_spikes, src_spikes,
-                     in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v):
+                     in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired, fired_t, cs_t, rings, ev):
     """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads for programs without slotted runs, two parallel
     regions per step: thread k adds the whole runs of its share of the step's spikes (cut so the shares hold
     about equal synapse counts: a source's runs are contiguous) into its own copy of the ring (thread 0: the
     shared ring); then thread k sums the copies' rows of its neuron range into the shared ring and updates
     those neurons. int32 sums wrap, so the ring holds the one-thread integers; a serial pass merges spikes as
-    :func:`_run_post_split`."""
+    :func:`_run_post_split`. Work arrays (:func:`scratch`) as :func:`_run_post_split`'s, and ``rings``
+    (max(T - 1, 1), D N) int32, zero (and left zero): threads 1 .. T-1's private ring copies; ``ev`` (len(fired)
+    + 1) int64 with ``ev[0] = 0``: synapses of fired[0:f], cumulative."""
     T = post_bounds.shape[0] - 1
     C = core_spikes.shape[0]
     spk_step = spikes[:, 0]
     spk_src = spikes[:, 1]
-    fired = np.empty(N + in_ids.shape[0], np.int64)
-    fired_t = np.empty((T, N + 1), np.int64)
     nf_t = np.zeros(T, np.int64)
-    cs_t = np.zeros((T, C), np.int64)
-    rings = np.zeros((max(T - 1, 1), D * N), np.int32)    # threads 1 .. T-1: private ring copies
     cut = np.zeros(T + 1, np.int64)                        # thread k delivers fired[cut[k]:cut[k+1]]
-    ev = np.zeros(N + in_ids.shape[0] + 1, np.int64)       # synapses of fired[0:f], cumulative
     row_off = np.empty(D, np.int64)
     for k in range(n_steps):
         t = t0 + k
@@ -704,19 +702,24 @@ def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_
     for j in range(T - 1):                                 # pending deliveries into the shared ring
         for n in range(D * N):
             ring[n] += rings[j, n]
+            rings[j, n] = 0
     for th in range(T):
         for c in range(C):
             core_spikes[c] += cs_t[th, c]
+            cs_t[th, c] = 0
     return n_spk
 
 
 def _launch_threads() -> None:
     """Start numba's thread pool without fixing the process's multiprocessing start method: numba's start-up
     calls ``multiprocessing.get_start_method()``, which fixes it, and Lava's import then calls
-    ``set_start_method('fork')`` and fails ("context has already been set") in the same process."""
+    ``set_start_method('fork')`` and fails ("context has already been set") in the same process. Idle workers
+    wait passively (:func:`emulator.threads.passive_wait`; an explicit ``threads=T`` run reaches here without the
+    default's check of the threading layer, which sets it)."""
     import multiprocessing
 
     from numba.np.ufunc import parallel
+    passive_wait()
     unset = multiprocessing.get_start_method(allow_none=True) is None
     parallel._launch_threads()
     ctx = getattr(multiprocessing.context, "_default_context", None)
@@ -742,27 +745,52 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
                             out.n_spikes, out.trace_u, out.trace_v)
         return
     ring = st.ring.reshape(-1)
+    N = p.n_neurons
+    fired = scratch(st, "fired", N + in_ids.size, np.int64)
     if p.post_bounds is not None and p.post_bounds.shape[0] > 2:
         _launch_threads()
-        numba.set_num_threads(min(p.post_bounds.shape[0] - 1, numba.config.NUMBA_NUM_THREADS))
+        T = p.post_bounds.shape[0] - 1
+        numba.set_num_threads(min(T, numba.config.NUMBA_NUM_THREADS))
+        fired_t = scratch(st, "fired_t", (T, N + 1), np.int64)
+        cs_t = scratch(st, "cs_t", (T, p.n_cores), np.int64, zero=True)
         if p.run_slot.size == 0:
             out.n_spikes = _run_spike_split(
-                t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
+                t0, n_steps, N, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
                 st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.post_bounds, p.run_delay, p.run_post_base,
                 p.run_packed, st.u, st.v, ring, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes,
-                out.n_spikes, out.trace_u, out.trace_v)
+                out.n_spikes, out.trace_u, out.trace_v, fired, fired_t, cs_t,
+                scratch(st, "rings", (max(T - 1, 1), ring.size), np.int32, zero=True),
+                scratch(st, "ev", fired.size + 1, np.int64, zero=True))
             return
         out.n_spikes = _run_post_split(
-            t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
+            t0, n_steps, N, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
             st.ref_until, p.neuron_core, p.run_ptr, p.run_split, p.post_bounds, p.run_delay, p.run_shift,
             p.run_post_base, p.run_packed, p.run_slot, p.src_notes, st.u, st.v, ring, st.slot_acc, st.slot_mark,
-            st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v)
+            st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v,
+            fired, fired_t, cs_t)
         return
-    out.n_spikes = _run_runs(t0, n_steps, p.n_neurons, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
+    out.n_spikes = _run_runs(t0, n_steps, N, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
                              p.ref_period, st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.run_delay,
                              p.run_shift, p.run_post_base, p.run_packed, p.run_slot, p.src_notes, st.u, st.v, ring,
                              st.slot_acc, st.slot_mark, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe,
-                             out.spikes, out.n_spikes, out.trace_u, out.trace_v)
+                             out.spikes, out.n_spikes, out.trace_u, out.trace_v, fired)
+
+
+def scratch(st: State, name: str, shape, dtype, zero: bool = False) -> np.ndarray:
+    """``st.scratch[name]``, a work array kept across chunks: one of at least ``shape`` (an int: length, grown
+    to twice the need when short) or exactly ``shape`` (a tuple), new (zeros when ``zero``: the kernels
+    leave such arrays zero) when the kept one does not fit."""
+    a = st.scratch.get(name)
+    if isinstance(shape, tuple):
+        ok = a is not None and a.shape == shape
+        size = shape
+    else:
+        ok = a is not None and a.shape[0] >= shape
+        size = 2 * shape
+    if not ok or a.dtype != dtype:
+        a = np.zeros(size, dtype) if zero else np.empty(size, dtype)
+        st.scratch[name] = a
+    return a
 
 
 def fold_link_spikes(p: Program, st: State) -> None:

@@ -1,7 +1,7 @@
 """Mutable emulator state (carried across chunks of steps) and the per-chunk output buffers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,10 @@ class State:
     link_spikes: np.ndarray   # (C+1, C) spike messages source core -> destination core; row C = host inputs
     src_spikes: np.ndarray    # (N+I,) spikes per source not yet counted into link_spikes (delivery runs:
     #                           emulator.engine_numba.fold_link_spikes adds them once per run, route table x count)
+    #: the numba engine's work arrays by name (spike lists, per-thread ring copies), kept from chunk to chunk: a
+    #: new array per chunk is fresh memory, whose first writes (page faults) cost more than the chunk's own work
+    #: on short chunks of large networks (:func:`emulator.engine_numba.scratch`)
+    scratch: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def initial(cls, p: Program) -> "State":

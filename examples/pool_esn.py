@@ -11,9 +11,11 @@ recomputed from the output spikes with (P13, P14), which is exactly the rule's s
 
 ``--chip``: the same three laws compiled for loihi and run on the emulator (``pool_stdp``'s integer engine; the ESN
 as the ``esn_q`` embedded-core controller, neuromap/embedded/esn_q.py). ``--seeds 0 1 2 3``: one row per law and
-seed (the network's and the ESN's seed).
+seed (the network's and the ESN's seed). ``--greedy-last``: the ESN explores (epsilon) in the first ``reps - 1``
+repetitions and is evaluated greedily (epsilon 0, ``greedy_from``; still learning) in the last one, as RL is evaluated;
+with ``--anneal`` epsilon falls linearly from 0.1 to 0 over those repetitions (``epsilon_schedule: linear``).
 
-``python examples/pool_esn.py [--chip] [--seeds 0 1 2 3]``
+``python examples/pool_esn.py [--chip] [--seeds 0 1 2 3] [--greedy-last [--anneal]]``
 """
 from __future__ import annotations
 
@@ -35,14 +37,19 @@ ESN = dict(SECRETION, rule="pool_esn", c_opt=C_OPT, period=10, dk=0.5, k_max=4.0
 LAWS = {"functional": dict(POOL, rule="pool_stdp"), "fixed": dict(SECRETION, rule="pool_stdp"), "esn": ESN}
 
 
-def build(law: str, reps: int = 5, seed: int = 0, esn_seed: int | None = None) -> neuromap.Network:
-    """The pool neuron under ``law``; ``esn_seed``: the ESN's seed (default: the example's, 1)."""
+def build(law: str, reps: int = 5, seed: int = 0, esn_seed: int | None = None,
+          greedy_last: bool = False, anneal: bool = False) -> neuromap.Network:
+    """The pool neuron under ``law``; ``esn_seed``: the ESN's seed (default: the example's, 1); ``greedy_last``: the
+    ESN's exploration off in the last repetition (``anneal``: falling linearly to 0 until then)."""
     one = input_spikes(seed)
     times = [[t + r * STEPS for r in range(reps) for t in row] for row in one]
     net = neuromap.Network(name=f"pool_esn_{law}", dt=1.0, seed=seed)
     net.add_population("inp", N_IN, "spike_source", times=times)
     net.add_population("out", 1, "lif", **neuron_params())
     plasticity = dict(LAWS[law], **({"seed": esn_seed} if law == "esn" and esn_seed is not None else {}))
+    if law == "esn" and greedy_last:
+        plasticity["greedy_from"] = (reps - 1) * STEPS
+        plasticity["epsilon_schedule"] = "linear" if anneal else "constant"
     net.connect("inp", "out", "all_to_all", weight=W0, delay=1, plasticity=plasticity)
     return net
 
@@ -70,12 +77,12 @@ def soma_calcium(out: np.ndarray, p: dict) -> np.ndarray:
     return cs
 
 
-def compare(reps: int = 5, seed: int = 0, chip: bool = False,
-            esn_seed: int | None = None) -> dict[str, dict[str, float]]:
+def compare(reps: int = 5, seed: int = 0, chip: bool = False, esn_seed: int | None = None,
+            greedy_last: bool = False, anneal: bool = False) -> dict[str, dict[str, float]]:
     """law -> {'dev': mean |C_soma - c_opt| over the last repetition, window rates ...}."""
     out = {}
     for law in LAWS:
-        s = output_spikes(build(law, reps, seed, esn_seed), reps * STEPS, chip)
+        s = output_spikes(build(law, reps, seed, esn_seed, greedy_last, anneal), reps * STEPS, chip)
         cs = soma_calcium(s, LAWS[law])
         last = slice((reps - 1) * STEPS, reps * STEPS)
         row = {"dev": float(np.abs(cs[last] - C_OPT).mean()), "c_soma": float(cs[last].mean())}
@@ -89,10 +96,12 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chip", action="store_true", help="compile for loihi and run on the emulator")
     ap.add_argument("--seeds", type=int, nargs="*", default=None, help="network and ESN seeds (default: 0, ESN 1)")
+    ap.add_argument("--greedy-last", action="store_true", help="ESN: no exploration in the last repetition")
+    ap.add_argument("--anneal", action="store_true", help="with --greedy-last: epsilon falls linearly to 0 until then")
     a = ap.parse_args(argv)
     runs = [(s, s) for s in a.seeds] if a.seeds else [(0, None)]
     for seed, esn_seed in runs:
-        rows = compare(seed=seed, chip=a.chip, esn_seed=esn_seed)
+        rows = compare(seed=seed, chip=a.chip, esn_seed=esn_seed, greedy_last=a.greedy_last, anneal=a.anneal)
         keys = list(next(iter(rows.values())))
         print(f"{'chip' if a.chip else 'float'}, seed {seed}:")
         print("law         " + " ".join(f"{k:>8}" for k in keys))

@@ -21,7 +21,10 @@ from neuromap.toolchain import compile_network
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: (label, network, target, compile options): together they reach the placer's kernels, the float
-#: simulator's numba backend and the emulator's static and plastic (seed rules) loops. TrueNorth has no job:
+#: simulator's numba backend and the emulator's static and plastic (seed rules) loops; the static ones also run on
+#: two threads, which compiles both parallel kernels (the spatial sheet has dendrite slots: the post split; the
+#: static Ramp has none: the spike split), so a default-threads run never pays their compile time (~16 s in the
+#: first default run of the 10 M-synapse bench image, bench/results/mpi_scaling_quiet.md). TrueNorth has no job:
 #: after these, the first TrueNorth compile of 24 -> 30 neurons (bench/placer_budget.py ``tn_30``) on a
 #: fresh cache took 3.1 s (1.7 s warm; 2026-12-07, load 1.7), its remaining JIT too small to pay for here
 JOBS = (
@@ -30,6 +33,7 @@ JOBS = (
     ("spatial E/I sheet, static", "examples/spatial_balanced_ei.py:small", "loihi",
      {"placer": "greedy", "freeze": True}),
     ("LIF Ramp, nn_stdp + homeostatic_stdp", "examples/ramp_lif.yaml", "loihi", {"placer": "sequential"}),
+    ("LIF Ramp, static", "examples/ramp_lif.yaml", "loihi", {"placer": "sequential", "freeze": True}),
 )
 
 
@@ -40,11 +44,14 @@ def warm(steps: int = 5, out=sys.stdout) -> float:
         t = time.perf_counter()
         opts = dict(opts)
         net = load_network(os.path.join(ROOT, network))
-        if opts.pop("freeze", False):
+        frozen = opts.pop("freeze", False)
+        if frozen:
             net = dataclasses.replace(net, projections=[dataclasses.replace(p, plasticity=None)
                                                         for p in net.projections])
         img = compile_network(net, target=target, **opts).image
         run(img, steps)
+        if frozen:
+            run(img, steps, threads=2)    # the parallel kernels (emulator/engine_numba.py)
         run_rank(img, steps)      # the sharded run's delivery kernels (emulator/sharded.py), one rank
         simulate(net, steps)
         print(f"  numba warm-up {k}/{len(JOBS)}: {label} ({time.perf_counter() - t:.1f} s)", file=out, flush=True)

@@ -289,6 +289,10 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
     if any(c.controller is not None for c in plan.connections):
         L.insert(0, "    # embedded-core controllers, run by the plastic connection between steps (neuromap.embedded)\n"
                     "    from neuromap.embedded import ControllerMap")
+    somas = {g.join_to for g in plan.groups if g.join_to is not None}
+    if somas:
+        L.insert(0, "    # dendrite compartments joined into their soma (join ADD): neuromap's fixed_pt LIFs\n"
+                    "    from backends.lava.procs.compartments import DendriteLIF, SomaLIF")
     for k, g in enumerate(plan.groups):
         first, last = int(g.neurons.min()), int(g.neurons.max())
         L.append(f"    # {comment(g.name)}: population {comment(g.population)}, {g.size} neurons "
@@ -297,9 +301,14 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
                      else ("LIFRefractoryFixed", f", refractory=A['g{k}.refractory']"))
         if k in vpost:
             cls = "LIFWithV" if g.refractory is None else "LIFRefractoryWithV"
+        if g.join_to is not None or k in somas:     # both send v on v_out; the dendrite never spikes (no refractory)
+            cls, refr = ("DendriteLIF" if g.join_to is not None else "SomaLIF"), ""
         L.append(f"    g{k} = {cls}(shape=({g.size},), du={g.du}, dv={g.dv}, vth={g.vth}, "
                  f"bias_mant=A['g{k}.bias_mant'], bias_exp=A['g{k}.bias_exp'],\n"
                  f"              u=A['g{k}.u'], v=A['g{k}.v'], name={literal(g.name)}{refr})")
+    for k, g in enumerate(plan.groups):
+        if g.join_to is not None:
+            L.append(f"    g{k}.v_out.connect(g{g.join_to}.v_join_in)  # dendrite i's v of the step into soma i's v")
     used = sorted({c.pre for c in plan.connections if c.pre_kind == "input"})
     if used:
         L.append("    # --- inputs: one spike source per input group, replaying input_spikes()")
@@ -336,6 +345,12 @@ def _body(plan: LavaPlan, image: Image, syn_proj: np.ndarray) -> list[str]:
             L.append(f"    g{c.post}.s_out.connect(c{k}.s_in_bap)  # post spikes of the step")
             if c.reads_v:
                 L.append(f"    g{c.post}.v_out.connect(c{k}.v_in)  # post membrane v of the step (read by the rule)")
+            if c.reads_soma_v:
+                soma = plan.groups[c.post].join_to
+                if soma is None:
+                    raise NeuromapError(f"connection {c.name!r}: its rule reads the somas of dendrite compartments, "
+                                        f"but group {plan.groups[c.post].name!r} holds no dendrites (recompile)")
+                L.append(f"    g{soma}.v_out.connect(c{k}.v_soma_in)  # the dendrite posts' somas' v (the rule)")
             L.append(f"    plastic['c{k}'] = (c{k}, {literal(image.projections[c.proj].name)}, {c.rows.size})")
             continue
         if c.learning:
@@ -393,11 +408,6 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
     if third:
         raise NeuromapError(f"{path}: connection {third[0]!r} uses three-factor learning (engine loihi3f), which "
                             "export-lava does not write; run it in Lava with `neuromap run -b lava` or `validate`")
-    joined = [g.name for g in plan.groups if g.join_to is not None]
-    if joined:
-        raise NeuromapError(f"{path}: neuron group {joined[0]!r} holds dendrite compartments (neurons.join_parent), "
-                            "which export-lava does not write; run it in Lava with `neuromap run -b lava` or "
-                            "`validate`")
     npz = path.with_suffix(".npz")
     text = _HEADER.format(network=doc_text(image.network_name), hash=doc_text(image.source_hash[:12] or "-"),
                           n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,

@@ -16,6 +16,8 @@ Per neuron n, every ``period`` steps (E1-E6)::
              W: n_res x n_res, density 10%, scaled to spectral radius ``rho``; W_in ~ U(-in_scale, in_scale)
     Q(a)   = W_out[a] . [x; 1],  a in {0: keep, 1: down, 2: up}       readout        (E3)
     a      = argmax_a Q(a), or uniform with probability ``epsilon``  (seeded)        (E4)
+             (``greedy_from`` >= 0: epsilon = 0 from that step on, the greedy evaluation of RL; -1: never;
+             ``epsilon_schedule: linear``: epsilon (1 - t / greedy_from) at a decision of step t < greedy_from)
     k_secr <- clip(k_secr + (0, -dk, +dk)[a], -k_max, k_max)  (ties of E4 -> keep)    (E5)
     r      = -|C_soma - c_opt| (after the step);  TD(0):                             (E6)
              W_out[a_prev] += lr (r + gamma max_a Q(x, a) - Q(x_prev, a_prev)) [x_prev; 1]
@@ -89,6 +91,11 @@ class Rule(PoolRule):
               "gamma": Param(0.9, lo=0.0, hi=1.0, doc="discount"),
               "epsilon": Param(0.1, lo=0.0, hi=1.0, doc="exploration probability"),
               "seed": Param(0, kind="int", lo=0, doc="seed of the reservoir and exploration"),
+              "greedy_from": Param(-1, kind="int", lo=-1, unit="steps",
+                                   doc="step from which exploration stops (epsilon 0: greedy evaluation); -1: never"),
+              "epsilon_schedule": Param("constant", kind="str", choices=("constant", "linear"),
+                                        doc="epsilon until greedy_from: constant, or linear from epsilon at step 0 "
+                                            "to 0 at greedy_from (needs greedy_from > 0)"),
               }
 
     def __init__(self, params, pre_idx, post_idx, n_pre, n_post, dt):
@@ -103,6 +110,11 @@ class Rule(PoolRule):
 
     def step(self, w, pre_arrived, post_spiked, post_state):
         if self.t % int(self.p["period"]) == 0:
+            g = int(self.p["greedy_from"])
+            if 0 <= g <= self.t:
+                self.controller.epsilon = 0.0
+            elif g > 0 and self.p["epsilon_schedule"] == "linear":
+                self.controller.epsilon = float(self.p["epsilon"]) * (1.0 - self.t / g)
             obs = np.stack([self.pw, self.pw_soma, self.c_soma, self.c_dend], axis=1)       # (E1)
             reward = -np.abs(self.c_soma - self.p["c_opt"])                                 # (E6)
             a = self.controller.act(obs, reward)

@@ -11,8 +11,8 @@ The image's optional ``controllers`` section (docs/image-format.md, *Controllers
 period, the integer ``fields`` and the ``arrays`` (saved as ``ctl.<i>.<name>``). A kind module declares:
 
 - ``KIND`` (str), ``ENGINE`` (the learning engine it reads and writes), ``READS`` / ``WRITES`` (names of the
-  engine's per-post state it reads / writes), ``FIELDS`` (field name -> (lo, hi, doc)), ``ARRAYS`` (array name ->
-  (dtype, doc));
+  engine's per-post state it reads / writes), ``FIELDS`` (field name -> (lo, hi, doc)), optionally
+  ``OPTIONAL_FIELDS`` (the same, fields an image may omit), ``ARRAYS`` (array name -> (dtype, doc));
 - ``check(ctl, n_post, where)``: array shapes against the fields (one-line :class:`ImageError`);
 - ``make_state(ctl, n_post)`` and ``decide(ctl, state, reads) -> writes``: the program (one implementation; the
   scalar oracle of the tests is written apart from it);
@@ -98,12 +98,13 @@ def verify(image: Any) -> None:
                              "(recompile)")
         if not 1 <= c.period <= 2 ** 31 - 1:
             raise ImageError(f"{where}: period {c.period} is not in [1, 2**31 - 1] (recompile)")
+        optional = getattr(mod, "OPTIONAL_FIELDS", {})
         missing = sorted(set(mod.FIELDS) - set(c.fields))
-        extra = sorted(set(c.fields) - set(mod.FIELDS))
+        extra = sorted(set(c.fields) - set(mod.FIELDS) - set(optional))
         if missing or extra:
             raise ImageError(f"{where}: fields {missing or extra} {'missing' if missing else 'unknown'} (recompile)")
-        for k, (lo, hi, _) in mod.FIELDS.items():
-            if not lo <= c.fields[k] <= hi:
+        for k, (lo, hi, _) in {**mod.FIELDS, **optional}.items():
+            if k in c.fields and not lo <= c.fields[k] <= hi:
                 raise ImageError(f"{where}: field {k} = {c.fields[k]} outside [{lo}, {hi}] (recompile)")
         missing = sorted(set(mod.ARRAYS) - set(c.arrays))
         extra = sorted(set(c.arrays) - set(mod.ARRAYS))

@@ -20,6 +20,10 @@ steps, for each post neuron m (all integers; ``rr(x, n)`` = x / 2**n rounded hal
                                                                                            (lr: Q16)
     a     = the first a with the largest q_a (ties: keep before down before up)                             (E4)
             exploration, neuron by neuron in order: d = next(); if d < eps: a = (next() * 3) >> 32
+            (only while the decision's number k, 0-based, is below the optional field greedy_after: after it the
+            controller is greedy and draws nothing; an image without the field explores throughout; with the
+            optional field anneal = 1 the threshold of decision k < greedy_after is eps (greedy_after - k) //
+            greedy_after instead of eps: linear annealing, the float rule's epsilon_schedule linear)
             (next(): Marsaglia's xorshift32, s ^= s << 13; s ^= s >> 17; s ^= s << 5 (mod 2**32), returns s)
     level <- clip(level + (0, -1, +1)[a], -levels, levels)                                                 (E5)
     write secr_scale[m] = secr_lut[level + levels] = round((sigmoid(level dk) - 0.5) 2**16)
@@ -75,6 +79,13 @@ FIELDS = {
     "level_init": (-64, 64, "initial level (round(k_secr / dk))"),
     "seed": (1, U32, "xorshift32 state before the first draw (nonzero)"),
 }
+#: optional fields (absent: the behaviour before them) -> (lo, hi, doc)
+OPTIONAL_FIELDS = {
+    "greedy_after": (0, 2 ** 31 - 1, "decisions that explore; from decision greedy_after on (0-based) no exploration "
+                                     "(the float rule's greedy_from: ceil(greedy_from / period))"),
+    "anneal": (0, 1, "1: the exploration threshold falls linearly to 0 at decision greedy_after: eps (greedy_after - "
+                     "k) // greedy_after at decision k (the float rule's epsilon_schedule linear)"),
+}
 #: array -> (dtype, doc)
 ARRAYS = {
     "w_in": ("int16", "(n_res, 4) input weights, Q12"),
@@ -98,6 +109,9 @@ def check(ctl, n_post: int, where: str) -> None:
     for k, shape in shapes.items():
         if a[k].shape != shape:
             raise ImageError(f"{where}: array {k} has shape {list(a[k].shape)}, not {list(shape)} (recompile)")
+    if "anneal" in f and "greedy_after" not in f:
+        raise ImageError(f"{where}: field anneal needs the field greedy_after (the decision where exploration ends; "
+                         "recompile)")
     if abs(f["level_init"]) > f["levels"]:
         raise ImageError(f"{where}: level_init {f['level_init']} outside [-levels, levels] (recompile)")
     if np.any(a["obs_shift"] < 0) or np.any(a["obs_shift"] > 62) or np.any(np.abs(a["obs_mul"]) >= OBS_MUL_MAX):
@@ -140,6 +154,10 @@ def quantize(p: dict, w_in: np.ndarray, w_res: np.ndarray, fine: float, c_unit: 
     fields = {"n_res": n, "leak": _q(p["leak"], QF), "gamma": _q(p["gamma"], QF), "lr": _q(p["lr"], OF),
               "eps": int(round(float(p["epsilon"]) * 2 ** 32)), "c_opt": int(round(float(p["c_opt"]) * c_unit)),
               "levels": levels, "level_init": level_init, "seed": seed}
+    if int(p.get("greedy_from", -1)) >= 0:           # written only when used: other images stay as they were
+        fields["greedy_after"] = -(-int(p["greedy_from"]) // int(p["period"]))
+        if p.get("epsilon_schedule", "constant") == "linear" and fields["greedy_after"] > 0:
+            fields["anneal"] = 1
     arrays = {"w_in": np.rint(w_in * (1 << QF)).astype(np.int16),
               "w_res": np.rint(w_res * (1 << QF)).astype(np.int16),
               "w_out": np.zeros((N_ACT, n + 1), np.int32),
@@ -161,8 +179,12 @@ def _q(x: float, bits: int) -> int:
 def describe(ctl) -> dict:
     """What ``inspect`` shows of a controller of this kind."""
     f = ctl.fields
-    return {"n_res": f["n_res"], "secretion_levels": 2 * f["levels"] + 1, "exploration": f["eps"] / 2 ** 32,
-            "multiply_adds_per_decision_and_neuron": cost(f["n_res"])}
+    out = {"n_res": f["n_res"], "secretion_levels": 2 * f["levels"] + 1, "exploration": f["eps"] / 2 ** 32,
+           "multiply_adds_per_decision_and_neuron": cost(f["n_res"])}
+    if "greedy_after" in f:
+        out["greedy_after_decisions"] = f["greedy_after"]
+        out["exploration_annealed"] = bool(f.get("anneal", 0))
+    return out
 
 
 def cost(n_res: int) -> int:
@@ -188,6 +210,9 @@ class State:
         self.decided = False
         self.rng = int(f["seed"])
         self.level = np.full(n_post, f["level_init"], np.int64)
+        self.n_decided = 0                              # decisions so far (greedy_after)
+        self.greedy_after = int(f.get("greedy_after", -1))
+        self.anneal = int(f.get("anneal", 0)) == 1 and self.greedy_after > 0
 
 
 def make_state(ctl, n_post: int) -> State:
@@ -238,12 +263,17 @@ def decide(ctl, st: State, reads: dict[str, np.ndarray]) -> dict[str, np.ndarray
             row[:] = np.clip(row + _rr(step[m] * st.f_prev[m], QF), -2 ** 31, 2 ** 31 - 1)
     act = np.argmax(q, axis=1).astype(np.int64)                                                     # (E4)
     s = st.rng
-    for m in range(act.size):
-        s = xorshift32(s)
-        if s < f["eps"]:
+    eps = int(f["eps"])
+    if st.anneal and st.n_decided < st.greedy_after:       # Python ints: eps * greedy_after exceeds int64
+        eps = eps * (st.greedy_after - st.n_decided) // st.greedy_after
+    if st.greedy_after < 0 or st.n_decided < st.greedy_after:
+        for m in range(act.size):
             s = xorshift32(s)
-            act[m] = (s * N_ACT) >> 32
+            if s < eps:
+                s = xorshift32(s)
+                act[m] = (s * N_ACT) >> 32
     st.rng = s
+    st.n_decided += 1
     st.f_prev, st.a_prev, st.decided = feat, act, True
     st.level = np.clip(st.level + np.array([0, -1, 1], np.int64)[act], -f["levels"], f["levels"])   # (E5)
     return {"secr_scale": st.secr_lut[st.level + f["levels"]]}

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from backends.lava.compat import lava_available
 from neuromap.cli import main
+from tests.helpers.exported import assert_like_emulator, run_script
 from tests.helpers.images import random_image
 
 
@@ -43,21 +42,11 @@ def test_cli_bad_output_name_exit_2(tmp_path, capsys):
 @pytest.mark.skipif(not lava_available(), reason="lava-nc not installed")
 def test_exported_script_spikes_like_the_emulator(tmp_path):
     from backends.lava.export import export_script
-    from emulator import emulate
 
     img = random_image(32, n_pops=4, n_proj=7)
     script, _ = export_script(img, tmp_path / "net_lava.py", steps=10)
     steps = 35
-    run = subprocess.run([sys.executable, str(script), "--steps", str(steps), "--out", "res.npz"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    got = np.load(tmp_path / "res.npz")
-    probe = np.union1d(got["probe_u"], got["probe_v"])
-    emu = emulate(img, steps, "numba", probe=probe)
-    assert np.array_equal(got["spikes"], emu.spikes)
-    assert len(emu.spikes) > 0
-    for var in ("u", "v"):
-        cols = np.searchsorted(probe, got["probe_" + var])
-        assert np.array_equal(got[var], (emu.u if var == "u" else emu.v)[:, cols])
+    got, run = run_script(script, steps, tmp_path)
+    emu, _ = assert_like_emulator(img, got, steps)
     n = int(np.count_nonzero(emu.spikes[:, 1] < img.n_neurons))
     assert f"{steps} steps, {n} neuron spikes" in run.stdout

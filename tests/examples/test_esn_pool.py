@@ -68,3 +68,39 @@ def test_seed_comparison_runs():
     rows = compare(reps=2)
     assert set(rows) == {"functional", "fixed", "esn"}
     assert all(0.0 <= r["dev"] < 1.0 for r in rows.values())
+
+
+def _k_history(**kw):
+    from neuromap.params import validate_params
+    from neuromap.plasticity import rule_class
+    rc = rule_class("pool_esn")
+    p = validate_params(rc.PARAMS, dict(dict(dk=0.5, k_max=2.0, period=2, k_secr=0.0, lr=0.5, seed=3), **kw), "t")
+    r = rc(p, np.array([0, 1]), np.array([0, 1]), 2, 2, 1.0)
+    w = np.array([0.5, 0.5])
+    for t in range(60):
+        r.step(w, np.array([t % 3 == 0, t % 4 == 0]), np.array([t % 7 == 0, t % 5 == 0]), {})
+    return np.array(r.k_history)
+
+
+def test_greedy_from_stops_exploration():
+    """greedy_from = 0 with epsilon = 1 is the greedy run (epsilon 0); greedy_from = 20 explores in the first 10
+    decisions (period 2) like epsilon = 1 throughout, then not."""
+    always = _k_history(epsilon=1.0)
+    assert np.array_equal(_k_history(epsilon=1.0, greedy_from=0), _k_history(epsilon=0.0))
+    late = _k_history(epsilon=1.0, greedy_from=20)
+    assert np.array_equal(late[:10], always[:10]) and not np.array_equal(late, always)
+
+
+def test_linear_schedule_anneals_epsilon_to_zero_at_greedy_from():
+    from neuromap.params import validate_params
+    from neuromap.plasticity import rule_class
+    rc = rule_class("pool_esn")
+    p = validate_params(rc.PARAMS, dict(epsilon=0.4, period=5, greedy_from=20, epsilon_schedule="linear"), "t")
+    r = rc(p, np.array([0]), np.array([0]), 1, 1, 1.0)
+    seen = []
+    for t in range(30):
+        r.step(np.array([0.5]), np.array([t % 3 == 0]), np.array([t % 7 == 0]), {})
+        if t % 5 == 0:
+            seen.append(r.controller.epsilon)
+    np.testing.assert_allclose(seen, [0.4, 0.3, 0.2, 0.1, 0.0, 0.0], atol=1e-15)   # decisions at t = 0, 5, .. 25
+    assert _k_history(epsilon=1.0, greedy_from=20, epsilon_schedule="linear").shape == (30, 2)

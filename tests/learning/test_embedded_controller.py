@@ -32,6 +32,10 @@ def random_controller(r, n_post: int) -> ControllerMap:
                                                                                       int(r.integers(0, 1 << 32))])),
               "c_opt": int(r.integers(0, 1 << 14)), "levels": levels,
               "level_init": int(r.integers(-levels, levels + 1)), "seed": int(r.integers(1, 1 << 32))}
+    if r.random() < 0.5:
+        fields["greedy_after"] = int(r.integers(0, 5))       # optional: exploration stops after that decision
+        if r.random() < 0.5:
+            fields["anneal"] = 1                               # optional: ... falling linearly until then
     p = {"n_res": n, "leak": 0.5, "gamma": 0.9, "lr": 0.1, "epsilon": 0.1, "c_opt": 0.3, "dk": 0.5,
          "k_max": 0.5 * levels, "k_secr": 0.0, "seed": 0}
     _, arrays, _ = esn_q.quantize(p, r.uniform(-2, 2, (n, 4)), r.uniform(-1, 1, (n, n)), 65536.0 * 40, 4096.0)
@@ -115,6 +119,43 @@ def test_pool_esn_image_equals_oracle_every_step(seed):
     assert not np.array_equal(emulate(bare, steps, engine="numba", weight_every=1).weights[0], ref.weights[0])
 
 
+def test_greedy_evaluation_field_runs_as_the_oracle():
+    """pool_esn's greedy_from (epsilon 0 from that step) compiles to the optional field greedy_after =
+    ceil(greedy_from / period); both engines equal the oracle every step, exploration (epsilon 1) stops after it;
+    images without greedy_from carry no such field."""
+    steps = 60
+    assert "greedy_after" not in compile_network(esn_net(1, steps), "loihi").image.controllers[0].fields
+    net = esn_net(1, steps)
+    net.projections[0].plasticity = dict(net.projections[0].plasticity, epsilon=1.0, greedy_from=31)
+    img = compile_network(net, "loihi").image
+    ctl = img.controllers[0]
+    assert ctl.fields["greedy_after"] == 11 and ctl.fields["eps"] == 1 << 32          # ceil(31 / 3)
+    ref = loihi_core.run(img, steps)
+    got = emulate(img, steps, engine="numba", probe=np.arange(img.n_neurons), weight_every=1)
+    assert np.array_equal(got.spikes, ref.spikes) and np.array_equal(got.v, ref.v)
+    assert np.array_equal(got.weights[0], ref.weights[0])
+    state = esn_q.make_state(ctl, 2)
+    reads = {k: np.full(2, 1000, np.int64) for k in esn_q.READS}
+    draws = []
+    for _ in range(14):
+        esn_q.decide(ctl, state, reads)
+        draws.append(state.rng)
+    assert len(set(draws[:11])) == 11 and set(draws[10:]) == {draws[10]}     # no draw from decision 11 on
+    net.projections[0].plasticity = dict(net.projections[0].plasticity, epsilon_schedule="linear")
+    annealed = compile_network(net, "loihi").image
+    assert annealed.controllers[0].fields["anneal"] == 1
+    ref_a = loihi_core.run(annealed, steps)
+    got_a = emulate(annealed, steps, engine="numpy", probe=np.arange(img.n_neurons), weight_every=1)
+    assert np.array_equal(got_a.spikes, ref_a.spikes) and np.array_equal(got_a.weights[0], ref_a.weights[0])
+    assert not np.array_equal(got_a.weights[0], got.weights[0])
+    lone = {**{k: v for k, v in ctl.fields.items() if k != "greedy_after"}, "anneal": 1}
+    with pytest.raises(ImageError, match="field anneal needs the field greedy_after"):
+        dataclasses.replace(img, controllers=[dataclasses.replace(ctl, fields=lone)]).verify()
+    explore = dataclasses.replace(img, controllers=[dataclasses.replace(ctl, fields={
+        k: v for k, v in ctl.fields.items() if k != "greedy_after"})])
+    assert not np.array_equal(emulate(explore, steps, engine="numba", weight_every=1).weights[0], ref.weights[0])
+
+
 def test_controller_section_round_trips_and_is_checked(tmp_path):
     img = compile_network(esn_net(1, 30), "loihi").image
     back = load_image(img.save(tmp_path / "img"))
@@ -172,6 +213,8 @@ def test_image_format_doc_lists_every_field_and_array():
     sec = doc[doc.index("#### Kind `esn_q`"):doc.index("### TrueNorth cores")]
     for name in (*esn_q.FIELDS, *esn_q.ARRAYS):
         assert f"| `{name}` |" in sec, name
+    for name in esn_q.OPTIONAL_FIELDS:
+        assert f"| `{name}` (optional) |" in sec, name
 
 
 def test_sharded_runs_refuse_a_controller_image():

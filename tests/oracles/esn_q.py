@@ -43,6 +43,7 @@ class EsnQ:
         self.prev = None                       # (features per neuron, action per neuron)
         self.s = f["seed"]
         self.level = [f["level_init"]] * n_post
+        self.k = 0                             # decisions so far: explores while k < greedy_after (if given)
 
     def tanh(self, a12: int) -> int:
         pos = min(max(a12, -4 * 4096), 4 * 4096) + 4 * 4096
@@ -83,11 +84,16 @@ class EsnQ:
         for m in range(n_post):
             q = qs[m]
             act = 0 if q[0] >= max(q[1], q[2]) else (1 if q[1] >= q[2] else 2)
-            self.s = xorshift32(self.s)
-            if self.s < f["eps"]:
+            g = f.get("greedy_after", self.k + 1)
+            eps = f["eps"] * (g - self.k) // g if f.get("anneal", 0) == 1 and "greedy_after" in f and g > 0 \
+                else f["eps"]
+            if self.k < g:
                 self.s = xorshift32(self.s)
-                act = (self.s * 3) >> 32
+                if self.s < eps:
+                    self.s = xorshift32(self.s)
+                    act = (self.s * 3) >> 32
             acts.append(act)
             self.level[m] = min(max(self.level[m] + (0, -1, 1)[act], -f["levels"]), f["levels"])
         self.prev = (feats, acts)
+        self.k += 1
         return [self.secr[lv + f["levels"]] for lv in self.level]
