@@ -176,16 +176,18 @@ def side_compile(cfg: dict) -> dict:
     finally:
         shutil.rmtree(out, ignore_errors=True)
     t3 = time.perf_counter()
-    phases = {}
+    phases, peaks = {}, {}
     for r in res.passes:
         phases[r.name] = round(r.wall_s, 2)
+        peaks[r.name] = round(r.peak_rss_bytes / 2 ** 20)     # ru_maxrss after the pass and its verifier
         if r.kind == "pass":
             phases["verify " + r.name] = round(r.verify_s, 2)
     synapses = sum(p.n_synapses for p in net.projections)
     peak = _peak_mb()
     return dict(neurons=int(img.n_neurons), synapses=int(synapses), image_synapses=int(img.n_synapses),
                 cores=int(img.n_cores), chips=int(img.cores["chip"].max()) + 1, build_s=t1 - t0, compile_s=t2 - t1,
-                save_s=t3 - t2, phases_s=phases, rss_after_import_mb=rss0 / 1024.0, peak_after_build_mb=rss_net,
+                save_s=t3 - t2, phases_s=phases, peak_mb_after_pass=peaks, rss_after_import_mb=rss0 / 1024.0,
+                peak_after_build_mb=rss_net,
                 peak_mb=peak, bytes_per_synapse=peak * 2 ** 20 / synapses,
                 s_per_M_synapses=(t3 - t1) / (synapses / 1e6))
 

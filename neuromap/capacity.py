@@ -216,12 +216,30 @@ def _count_axons(core, source, n_syn, wbits, delayed, plastic, source_core, n_co
             b = wbits[a]
             bits = wlut[b if b > 0 else wmax] + (delay_bits if delayed[a] else 0) \
                 + (tag_bits if plastic[a] else 0) + ibits[c]
-            n = n_syn[a]
-            full, rest = n // g, n % g
-            mem[c] += full * (-(-(g * bits + h) // w) * w)
-            if rest > 0:
-                mem[c] += -(-(rest * bits + h) // w) * w
+            mem[c] += _axon_memory(n_syn[a], bits, g, h, w)
     return slots, syn, out, mem
+
+
+@numba.njit(cache=True)
+def _axon_memory(n, bits, g, h, w):  # pragma: no cover - compiled
+    """Synapse-memory bits of one axon of ``n`` synapses of ``bits`` each: groups of ``g`` with an ``h``-bit
+    header, each rounded up to ``w``-bit words."""
+    full, rest = n // g, n % g
+    m = full * (-(-(g * bits + h) // w) * w)
+    if rest > 0:
+        m += -(-(rest * bits + h) // w) * w
+    return m
+
+
+def _per_core_setup(limits: CoreLimits, neuron_core: np.ndarray, n_cores: int):
+    """Neurons per core (of ``neuron_core``, entries outside ``0..n_cores-1`` left out), whether memory is
+    counted, the weight-width lookup and the index bits per core."""
+    on = neuron_core[(neuron_core >= 0) & (neuron_core < n_cores)]
+    neurons = np.bincount(on, minlength=n_cores).astype(np.int64)
+    counts_memory = limits.counts_memory
+    wlut = smallest_at_least(limits.weight_bits, np.arange(65)) if counts_memory else np.zeros(65, np.int64)
+    ibits = index_bits(limits, neurons) if counts_memory else np.zeros(n_cores, np.int64)
+    return neurons, counts_memory, wlut, ibits
 
 
 def count(limits: CoreLimits, n_cores: int, source_core: np.ndarray, axons: InputAxons,
@@ -235,12 +253,7 @@ def count(limits: CoreLimits, n_cores: int, source_core: np.ndarray, axons: Inpu
     """
     sc = np.asarray(source_core, np.int64)
     nn = sc.shape[0] if n_neurons is None else int(n_neurons)
-    on = sc[:nn]
-    on = on[(on >= 0) & (on < n_cores)]
-    neurons = np.bincount(on, minlength=n_cores).astype(np.int64)
-    counts_memory = limits.counts_memory
-    wlut = smallest_at_least(limits.weight_bits, np.arange(65)) if counts_memory else np.zeros(65, np.int64)
-    ibits = index_bits(limits, neurons) if counts_memory else np.zeros(n_cores, np.int64)
+    neurons, counts_memory, wlut, ibits = _per_core_setup(limits, sc[:nn], n_cores)
     slots, syn, out, mem = _count_axons(
         np.asarray(axons.core), np.asarray(axons.source), np.asarray(axons.n_synapses),
         np.asarray(axons.weight_bits), np.asarray(axons.delayed, np.bool_),
@@ -325,17 +338,76 @@ def image_input_axons(img: Any) -> tuple[InputAxons, np.ndarray]:
     return InputAxons(*arrays), source_core
 
 
+@numba.njit(cache=True)
+def _count_image(axon_ptr, syn_ptr, proj, r_core, r_axon, src_ptr, delay, proj_bits, proj_plastic, delay_min,
+                 source_core, n_cores, pslots, counts_memory, wlut, wmax, delay_bits, tag_bits, ibits, g, h,
+                 w):  # pragma: no cover - compiled
+    """:func:`_count_axons` of :func:`image_input_axons`'s table, read straight from the image arrays (no
+    per-axon arrays: an image with one neuron per core has about one axon per synapse): per axon its core
+    (``axon_ptr``), synapses (``syn_ptr``), projection's bits and plasticity, delayed synapses; output axons
+    counted over the routes (each names one axon of its source)."""
+    slots = np.zeros(n_cores, np.int64)
+    syn = np.zeros(n_cores, np.int64)
+    out = np.zeros(n_cores, np.int64)
+    mem = np.zeros(n_cores, np.int64)
+    for c in range(n_cores):
+        for a in range(axon_ptr[c], axon_ptr[c + 1]):
+            p = proj[a]
+            plastic = proj_plastic[p]
+            slots[c] += pslots if plastic else 1
+            n = syn_ptr[a + 1] - syn_ptr[a]
+            syn[c] += n
+            if counts_memory:
+                delayed = False
+                for k in range(syn_ptr[a], syn_ptr[a + 1]):
+                    if delay[k] > delay_min:
+                        delayed = True
+                        break
+                b = proj_bits[p]
+                bits = wlut[b if b > 0 else wmax] + (delay_bits if delayed else 0) \
+                    + (tag_bits if plastic else 0) + ibits[c]
+                mem[c] += _axon_memory(n, bits, g, h, w)
+    for s in range(src_ptr.shape[0] - 1):
+        sc = source_core[s]
+        if sc >= 0 and sc < n_cores:
+            out[sc] += src_ptr[s + 1] - src_ptr[s]
+    return slots, syn, out, mem
+
+
 def image_usage(img: Any, limits: CoreLimits | None = None) -> CoreUsage | None:
-    """Per-core usage of a compiled image (None if it records no core limits)."""
+    """Per-core usage of a compiled image (None if it records no core limits): :func:`count` of
+    :func:`image_input_axons`, in one compiled pass over the image's arrays unless fan-out is limited
+    (which needs the per-axon sources)."""
     limits = limits or CoreLimits.from_constants(img.constants)
     if limits is None:
         return None
-    axons, source_core = image_input_axons(img)
-    usage = count(limits, img.n_cores, source_core, axons, img.n_neurons)
+    if limits.max_fan_out_cores:
+        axons, source_core = image_input_axons(img)
+        usage = count(limits, img.n_cores, source_core, axons, img.n_neurons)
+    else:
+        usage = _image_count(img, limits)
     shared = getattr(img, "shared_synapse_memory", None)    # kernels of shared-weight (conv) projections
     if shared is not None and limits.counts_memory and getattr(img, "convs", None):
         usage = replace(usage, memory_bits=usage.memory_bits + shared(limits))
     return usage
+
+
+def _image_count(img: Any, limits: CoreLimits) -> CoreUsage:
+    """:func:`count` of an image without its input-axon table (:func:`_count_image`); the same numbers."""
+    n_cores = int(img.n_cores)
+    neurons, counts_memory, wlut, ibits = _per_core_setup(limits, img.neurons["core"].astype(np.int64), n_cores)
+    bits = np.array([p.num_weight_bits for p in img.projections] or [0], np.int8)
+    plastic = np.array([p.learning is not None for p in img.projections] or [False], np.bool_)
+    source_core = np.concatenate([img.neurons["core"].astype(np.int64), np.full(img.n_inputs, -1, np.int64)])
+    own = CoreLimits.from_constants(img.constants)         # "delayed" as image_input_axons reads it
+    slots, syn, out, mem = _count_image(
+        img.cores["axon_ptr"], img.axons["syn_ptr"], img.axons["proj"], img.routes["core"], img.routes["axon"],
+        img.routes["src_ptr"], img.synapses["delay"], bits, plastic, int(own.delay_min if own is not None else 1),
+        source_core, n_cores,
+        int(limits.plastic_axon_slots), counts_memory, wlut.astype(np.int64), int(limits.weight_bits_max),
+        int(limits.delay_bits), int(limits.tag_bits), ibits.astype(np.int64), int(limits.synapses_per_group),
+        int(limits.group_header_bits), int(limits.word_bits))
+    return CoreUsage(neurons, slots, out, np.zeros(n_cores, np.int64), mem, syn)
 
 
 def utilization(usage: CoreUsage, limits: CoreLimits) -> dict:

@@ -58,6 +58,10 @@ class Convention:
     #: the spike condition: ``gt`` v > v_threshold (NIR, snnTorch's and Norse's Heaviside ``> 0``), ``ge``
     #: v >= v_threshold (Sinabs's SingleSpike/MultiSpike: ``v_mem - spike_threshold >= 0``)
     fires: str = "gt"
+    #: how a CubaLIF's current reaches v: ``ode`` (NIR's equation, or the Euler form of ``decay``); ``decayed``:
+    #: v += I after I has decayed by exp(-h/tau_syn) in the step (Rockpool's LIFTorch, whose exported
+    #: r = tau_mem exp(-h/tau_mem)/h makes r (h/tau_mem)/exp(-h/tau_mem) = 1)
+    current_to_v: str = "ode"
 
     def time_unit_ms(self, dt: float) -> float:
         if self.time_unit == "s/step":    # tau written as dt * tau (s^2 per step): one unit = 1000 / dt_s ms
@@ -78,7 +82,8 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
                "no v_reset; sinabs resets by MembraneSubtract; LIF adds W to v_mem (its NIR import: norm_input "
                "False); spikes at v_mem >= threshold", lif_input="jump", fires="ge"),
     Convention("rockpool", "s", 1.0, "subtract", "jump", "rockpool/nn/modules/torch/nir.py: LIFTorch -> CubaLIF, "
-               "tau in s (dt 1e-3), r = tau exp(-dt/tau)/dt, w_in = 1; LIFTorch subtracts the threshold"),
+               "tau in s (dt 1e-3), r = tau exp(-dt/tau)/dt, w_in = 1; LIFTorch subtracts the threshold, spikes at "
+               "v >= threshold (StepPWL), adds the decayed current to v", fires="ge", current_to_v="decayed"),
     Convention("lava-dl", "step", 1.0, "zero", "nir", "lava/lib/dl/netx/nir_lava.py: tau = 1/decay in steps, "
                "r = 1, v_leak = 0, w_in = tau_syn (a spike adds W to u), v_threshold = vThMant"),
     Convention("lava", "step", 1.0, "zero", "nir", "Lava 0.10 LIF (no exporter of its own): tau = 1/du, 1/dv "
@@ -136,7 +141,23 @@ def detect(graph: Any, nodes: dict[str, Any]) -> tuple[Convention, str]:
     if neurons and all(_norse_signature(n) for n in neurons):
         return CONVENTIONS["norse"], (f"every LIF/CubaLIF has r = 1, w_in = 1 and tau below {NORSE_TAU_MAX:g} "
                                       "(Norse 1.1's export writes dt * tau)")
+    if neurons and all(_rockpool_signature(n) for n in neurons):
+        return CONVENTIONS["rockpool"], (f"every CubaLIF has r = tau_mem exp(-dt/tau_mem)/dt with dt = "
+                                         f"{ROCKPOOL_DT_S:g} s and w_in = 1 (Rockpool's export)")
     return CONVENTIONS["nir"], "no producer named in the file"
+
+
+#: Rockpool's default step in seconds (LIFTorch dt), which its exported r = tau_mem exp(-dt/tau_mem)/dt contains
+ROCKPOOL_DT_S = 1e-3
+
+
+def _rockpool_signature(node: Any) -> bool:
+    if type(node).__name__ != "CubaLIF":
+        return False
+    tm = np.asarray(node.tau_mem, np.float64)
+    r = tm * np.exp(-ROCKPOOL_DT_S / tm) / ROCKPOOL_DT_S
+    return bool(np.all(np.asarray(node.w_in, np.float64) == 1)) and bool(
+        np.allclose(np.asarray(node.r, np.float64), r, rtol=1e-5, atol=0))
 
 
 def _sinabs_signature(node: Any) -> bool:

@@ -727,6 +727,8 @@ def _weight_gain(node: Any, neuron: dict, n: int, dt: float, dt_n: float, conv: 
             g = v("r") * v("w_in") * dt_n / v("tau_syn")
         if conv is not None and conv.decay == "euler":   # v_t = (1 - h/tau_mem) v + r (h/tau_mem) I_t: p J = that
             g = g * (dt_n / v("tau_mem")) / p
+        elif conv is not None and conv.current_to_v == "decayed":   # v_t = a v + I_t exp(-h/tau_syn): p J = that
+            g = g * (dt_n / v("tau_mem")) * np.exp(-dt_n / v("tau_syn")) / np.exp(-dt_n / v("tau_mem")) / p
         return g
     # LIF / LI: the spike moves v by r*W*dt/tau (``jump``: r*W) by the end of its arrival step; lif's first-step
     # gain is p

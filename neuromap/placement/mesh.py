@@ -26,7 +26,7 @@ from neuromap.errors import TargetError
 from neuromap.placement.anneal import anneal, anneal_links
 from neuromap.placement.budget import ANNEAL_VISITS_PER_UNIT, Budget, deterministic_budget
 from neuromap.placement.cpsat_util import make_solver, solved, status_name
-from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, link_load_bound, metric_bound
+from neuromap.placement.mesh_bounds import core_cut, gilmore_lawler, gilmore_lawler_of, link_load_bound, metric_bound
 from neuromap.placement.mesh_links import min_max_link_load
 from neuromap.placement.mesh_lp import dispersion_lp_bound
 from neuromap.placement.routing import hop_cost, link_loads, route
@@ -265,7 +265,7 @@ def _placement(traffic, target, tx, ty, slot, method, bound=None, stats=None, at
     obj = hop_cost(traffic, tx, ty)
     gap = None if bound is None else (0.0 if obj <= 0 else max(0.0, (obj - bound) / obj))
     cpt = target.mesh.cores_per_tile
-    hop_bound = bound if bound is not None else gilmore_lawler(traffic + traffic.T, cpt)
+    hop_bound = bound if bound is not None else gilmore_lawler_of(traffic, cpt)
     links = link_load_bound(traffic, cpt, shape=target.mesh_shape, hop_bound=hop_bound)
     return Placement(np.asarray(tx, np.int64), np.asarray(ty, np.int64), np.asarray(slot, np.int64),
                      method, obj, bound, gap, links, at_traffic, stats or {})

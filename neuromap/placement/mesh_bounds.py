@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from ortools.sat.python import cp_model
@@ -40,6 +41,66 @@ def gilmore_lawler(sym: sp.spmatrix, cpt: int) -> float:
     sym.eliminate_zeros()
     ptr, data = sym.indptr, sym.data  # row slices of the CSR arrays: no sparse row objects (6000 cores: 3 s -> 0.3 s)
     return 0.5 * sum(core_cut(data[ptr[c]:ptr[c + 1]], cpt) for c in range(sym.shape[0]))
+
+
+def gilmore_lawler_of(traffic: sp.spmatrix, cpt: int) -> float:
+    """:func:`gilmore_lawler` of ``traffic + traffic.T`` (the same number, bit for bit) without building the
+    symmetric matrix and its copies: per core, its row and its column (one CSC copy of ``traffic``) merged in a
+    compiled pass (a core x core matrix of a network with one neuron per core has about one entry per
+    synapse: each copy 12 bytes per synapse)."""
+    t, tc = _csr_csc(traffic)
+    n = t.shape[0]
+    acc, seen, touched, buf = _scratch(n)
+    total = 0.0
+    for c in range(n):
+        m = _row_values(c, t.indptr, t.indices, t.data, tc.indptr, tc.indices, tc.data, True, acc, seen, touched,
+                        buf)
+        total += core_cut(buf[:m], cpt)
+    return 0.5 * total
+
+
+def _csr_csc(traffic: sp.spmatrix) -> tuple[sp.csr_matrix, sp.csc_matrix]:
+    t = sp.csr_matrix(traffic, dtype=float)
+    return t, t.tocsc()
+
+
+def _scratch(n: int):
+    return np.zeros(n, np.float64), np.zeros(n, np.bool_), np.empty(n, np.int64), np.empty(n, np.float64)
+
+
+@numba.njit(cache=True)
+def _add_entries(c, lo, hi, ind, data, acc, seen, touched, m):  # pragma: no cover - compiled
+    """Entries ``lo:hi`` of a compressed row/column (``ind``, ``data``) but index ``c`` added into ``acc``;
+    new indices appended to ``touched[m:]``; returns the new count."""
+    for k in range(lo, hi):
+        j = ind[k]
+        if j == c:
+            continue
+        if not seen[j]:
+            seen[j] = True
+            touched[m] = j
+            m += 1
+        acc[j] += data[k]
+    return m
+
+
+@numba.njit(cache=True)
+def _row_values(c, ptr, ind, data, cptr, cind, cdata, both, acc, seen, touched, out):  # pragma: no cover - compiled
+    """Into ``out``: the nonzero off-diagonal values of row ``c`` (CSR ``ptr``/``ind``/``data``), plus (``both``)
+    column ``c`` (CSC ``cptr``/``cind``/``cdata``) added entry by entry -- row ``c`` of ``t + t.T`` -- in the
+    order of first appearance; returns how many. ``acc``/``seen``: zeroed scratch of length n, left zeroed."""
+    m = _add_entries(c, ptr[c], ptr[c + 1], ind, data, acc, seen, touched, 0)
+    if both:
+        m = _add_entries(c, cptr[c], cptr[c + 1], cind, cdata, acc, seen, touched, m)
+    n = 0
+    for i in range(m):
+        j = touched[i]
+        if acc[j] != 0.0:
+            out[n] = acc[j]
+            n += 1
+        acc[j] = 0.0
+        seen[j] = False
+    return n
 
 
 def core_cut(weights: np.ndarray, cpt: int) -> float:
@@ -138,15 +199,15 @@ def link_load_bound(traffic: sp.spmatrix, cpt: int, max_groups: int = 20000,
 
 def _tile_exit_bound(traffic: sp.spmatrix, cpt: int, max_groups: int) -> float:
     """The local part of :func:`link_load_bound` (packets per step)."""
-    t = sp.csr_matrix(traffic, dtype=float)
-    t = t - sp.diags(t.diagonal())
-    t.eliminate_zeros()
-    n = t.shape[0]
+    n = traffic.shape[0]
     if n == 0:
         return 0.0
-    out, inn = np.asarray(t.sum(1)).ravel(), np.asarray(t.sum(0)).ravel()
     k = min(cpt, n) - 1
     if _n_choose(n - 1, k) <= max_groups:
+        t = sp.csr_matrix(traffic, dtype=float)
+        t = t - sp.diags(t.diagonal())
+        t.eliminate_zeros()
+        out, inn = np.asarray(t.sum(1)).ravel(), np.asarray(t.sum(0)).ravel()
         dense = t.toarray()
         best = np.full(n, np.inf)
         for size in range(1, k + 2):  # every group size 1..cpt
@@ -156,10 +217,14 @@ def _tile_exit_bound(traffic: sp.spmatrix, cpt: int, max_groups: int) -> float:
             for col in range(size):
                 np.minimum.at(best, g[:, col], worst)
         return float(best.max(initial=0.0)) / 4
+    t, tc = _csr_csc(traffic)               # rows and columns of traffic: one CSC copy, no other
+    acc, seen, touched, buf = _scratch(n)
     bound = 0.0
-    for m in (t, t.T.tocsr()):
+    for m in (t, tc):                       # out of each core, then into it
         for c in range(n):
-            w = np.sort(m.data[m.indptr[c]:m.indptr[c + 1]])[::-1]
+            cnt = _row_values(c, m.indptr, m.indices, m.data, m.indptr, m.indices, m.data, False, acc, seen,
+                              touched, buf)
+            w = np.sort(buf[:cnt])[::-1]
             bound = max(bound, float(w[k:].sum()) / 4)
     return bound
 

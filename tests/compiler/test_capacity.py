@@ -193,3 +193,19 @@ def test_target_cores_match_the_sorted_pairs(seed):
     nc = int(core_of.max()) + 1
     key = np.unique(g.pre * nc + core_of[g.post])
     assert a.tolist() == (key // nc).tolist() and b.tolist() == (key % nc).tolist()
+
+
+def test_image_usage_without_the_axon_table_counts_the_same(ei_image):
+    """image_usage's compiled pass over the image arrays (no per-axon table) = count() of image_input_axons,
+    on a compiled image with plastic axons and on random images, with their own limits and another target's."""
+    from neuromap.capacity import _image_count, image_input_axons
+    from tests.helpers.images import random_image
+    images = [ei_image] + [random_image(s) for s in range(12)]
+    for img in images:
+        for limits in (CoreLimits.from_constants(img.constants) or CoreLimits.from_target(LOIHI),
+                       CoreLimits.from_target(LOIHI)):
+            axons, source_core = image_input_axons(img)
+            want = count(limits, img.n_cores, source_core, axons, img.n_neurons)
+            got = _image_count(img, limits)
+            for r in ("neurons", "input_axons", "output_axons", "synapse_memory_bits", "synapses"):
+                assert list(got.of(r)) == list(want.of(r)), r

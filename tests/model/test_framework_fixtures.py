@@ -31,7 +31,7 @@ HEAD_START: dict[str, set[str]] = {"norse_conv": {"3", "5"}}
 
 def test_every_framework_has_fixtures():
     frameworks = {load(n)[3]["framework"] for n in NAMES}
-    assert frameworks == {"snntorch", "norse", "sinabs"} and "snntorch_recurrent" in NAMES
+    assert frameworks == {"snntorch", "norse", "sinabs", "rockpool"} and "snntorch_recurrent" in NAMES
     assert {"snntorch_conv", "norse_conv", "sinabs_conv"} <= set(NAMES)
 
 
@@ -53,7 +53,8 @@ def test_float_reference_reproduces_the_frameworks_spike_counts_per_neuron(name)
 
 @pytest.mark.parametrize("name, producer", [("snntorch_dense", "snntorch"), ("snntorch_recurrent", "snntorch"),
                                             ("norse_dense", "norse"), ("sinabs_dense", "sinabs"),
-                                            ("snntorch_conv", "snntorch"), ("norse_conv", "norse")])
+                                            ("snntorch_conv", "snntorch"), ("norse_conv", "norse"),
+                                            ("rockpool_dense", "rockpool")])
 def test_producer_detected_from_the_exporters_signature(name, producer):
     g = _read_graph(str(load(name)[0]))
     assert detect(g, _flatten(g).nodes)[0].name == producer

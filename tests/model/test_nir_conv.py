@@ -95,3 +95,28 @@ def test_conv1d_and_unknown_shapes():
         network_from_nir(nir.NIRGraph(nodes=nodes, edges=[("input", "p"), ("p", "l"), ("l", "output")],
                                       type_check=False))
     assert "\n" not in str(e.value)
+
+
+def test_layers_with_scalar_parameters_take_the_shape_their_input_path_reached():
+    # Norse 1.1 writes scalar neuron parameters and no Conv2d.input_shape after the first layer (nir 1.0.4's type
+    # inference types such nodes []): the path out of 'l1' starts at the (4, 6, 6) the path into it reached;
+    # nodes listed out of order (the trace goes breadth-first from the Input)
+    rng = np.random.default_rng(7)
+    k1 = rng.integers(-3, 4, (4, 2, 3, 3)).astype(float)
+    k2 = rng.integers(-3, 4, (3, 4, 3, 3)).astype(float)
+    scalar_if = nir.IF(r=np.array(1.0), v_threshold=np.array(1.0), v_reset=np.array(0.0))
+    nodes = {"l2": scalar_if,
+             "c2": nir.Conv2d(input_shape=np.array([]), weight=k2, stride=2, padding=0, dilation=1, groups=1,
+                              bias=np.zeros(3)),
+             "l1": nir.IF(r=np.array(1.0), v_threshold=np.array(1.0), v_reset=np.array(0.0)),
+             "c1": nir.Conv2d(input_shape=None, weight=k1, stride=1, padding=0, dilation=1, groups=1,
+                              bias=np.zeros(4)),
+             "input": nir.Input(input_type={"input": np.array([2, 8, 8])}),
+             "output": nir.Output(output_type={"output": np.array([3, 2, 2])})}
+    edges = [("input", "c1"), ("c1", "l1"), ("l1", "c2"), ("c2", "l2"), ("l2", "output")]
+    net = network_from_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), dt=1.0, time_unit_ms="step")
+    assert net.populations["l1"].size == 4 * 6 * 6 and net.populations["l2"].size == 3 * 2 * 2
+    y = rng.integers(0, 3, (4, 6, 6))
+    got, pr = _apply(net, "c2", y)
+    assert got.tolist() == oracle.flatten(oracle.conv2d(y.tolist(), k2.tolist(), stride=(2, 2)))
+    assert pr.spec["connect"]["rule"] == "conv"
