@@ -74,7 +74,11 @@ def side_emulator(cfg: dict) -> dict:
     steps = int(round(cfg["ms"] / net.dt))
     prog = flatten(prepare(img))                          # what emulate(img) does first, timed apart
     t25 = time.perf_counter()
-    emulate(prog, 10)                                     # numba's cache -> memory (not timed)
+    import numba
+    emulate(prog, 10)                                     # numba's cache -> memory (not timed), and the
+    # T-thread kernel the default may switch to mid-run (compiled inside the timed run after a cache clear,
+    # it made the run 29 s instead of 1.3 s)
+    emulate(prog, 10, threads=max(1, int(numba.config.NUMBA_NUM_THREADS)))
     t26 = time.perf_counter()
     run = emulate(prog, steps)
     t3 = time.perf_counter()

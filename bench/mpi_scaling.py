@@ -107,6 +107,9 @@ def worker_one(path: str, steps: int, threads: str) -> dict:
     img = load_image(path)
     rss_load = _rss_mb()
     emulate(img, 2, threads=None if threads == "default" else int(threads))    # numba's cached kernels loaded
+    if threads == "default":      # the default may switch to T threads mid-run: load (or compile) that kernel too
+        import numba
+        emulate(img, 2, threads=max(1, int(numba.config.NUMBA_NUM_THREADS)))
     t = time.perf_counter()
     raw = emulate(img, steps, threads=None if threads == "default" else int(threads))
     wall = time.perf_counter() - t
