@@ -213,11 +213,27 @@ def _count_axons(core, source, n_syn, wbits, delayed, plastic, source_core, n_co
         if sc >= 0 and sc < n_cores:
             out[sc] += 1
         if counts_memory:
-            b = wbits[a]
-            bits = wlut[b if b > 0 else wmax] + (delay_bits if delayed[a] else 0) \
-                + (tag_bits if plastic[a] else 0) + ibits[c]
+            bits = _synapse_bits(wbits[a], delayed[a], plastic[a], wlut, wmax, delay_bits, tag_bits, ibits[c])
             mem[c] += _axon_memory(n_syn[a], bits, g, h, w)
     return slots, syn, out, mem
+
+
+@numba.njit(inline="always")
+def _synapse_bits(wbits, delayed, plastic, wlut, wmax, delay_bits, tag_bits, ibits):  # pragma: no cover - compiled
+    """Bits of one synapse of an axon: the stored weight width (``wlut`` of the projection's ``wbits``, the
+    widest ``wmax`` when 0), delay bits if any synapse of the axon is delayed, tag bits if plastic, and the
+    core's post-index bits ``ibits``."""
+    return wlut[wbits if wbits > 0 else wmax] + (delay_bits if delayed else 0) + (tag_bits if plastic else 0) \
+        + ibits
+
+
+@numba.njit(inline="always")
+def _axon_delayed(syn_ptr, delay, a, delay_min):  # pragma: no cover - compiled
+    """Whether a synapse of axon ``a`` has a delay above ``delay_min`` (the axon stores delay bits)."""
+    for k in range(syn_ptr[a], syn_ptr[a + 1]):
+        if delay[k] > delay_min:
+            return True
+    return False
 
 
 @numba.njit(cache=True)
@@ -304,7 +320,7 @@ def _image_axons(axon_ptr, syn_ptr, proj, r_core, r_axon, src_ptr, delay, proj_b
     source[:] = -1
     n_syn = np.empty(A, np.int32)
     wbits = np.empty(A, np.int8)
-    delayed = np.zeros(A, np.bool_)
+    delayed = np.empty(A, np.bool_)
     plastic = np.empty(A, np.bool_)
     for c in range(C):
         for a in range(axon_ptr[c], axon_ptr[c + 1]):
@@ -316,10 +332,7 @@ def _image_axons(axon_ptr, syn_ptr, proj, r_core, r_axon, src_ptr, delay, proj_b
         n_syn[a] = syn_ptr[a + 1] - syn_ptr[a]
         wbits[a] = proj_bits[proj[a]]
         plastic[a] = proj_plastic[proj[a]]
-        for k in range(syn_ptr[a], syn_ptr[a + 1]):
-            if delay[k] > delay_min:
-                delayed[a] = True
-                break
+        delayed[a] = _axon_delayed(syn_ptr, delay, a, delay_min)
     return core, source, n_syn, wbits, delayed, plastic
 
 
@@ -327,19 +340,26 @@ def image_input_axons(img: Any) -> tuple[InputAxons, np.ndarray]:
     """The input axons of a compiled image read back from its arrays, and the core of every source id
     (neurons, then inputs at -1: host side). Each axon's source is the one route that names it
     (:meth:`Image.verify` checks that every axon has exactly one). One compiled pass over the arrays."""
-    lim = CoreLimits.from_constants(img.constants)
-    bits = np.array([p.num_weight_bits for p in img.projections] or [0], np.int8)
-    plastic = np.array([p.learning is not None for p in img.projections] or [False], np.bool_)
+    bits, plastic, delay_min, source_core = _image_tables(img)
     arrays = _image_axons(img.cores["axon_ptr"], img.axons["syn_ptr"], img.axons["proj"], img.routes["core"],
-                          img.routes["axon"], img.routes["src_ptr"], img.synapses["delay"], bits, plastic,
-                          int(lim.delay_min if lim is not None else 1),
+                          img.routes["axon"], img.routes["src_ptr"], img.synapses["delay"], bits, plastic, delay_min,
                           np.empty(img.n_axons, index_dtype(img.routes["src_ptr"].shape[0])))   # int32 source ids
-    source_core = np.concatenate([img.neurons["core"].astype(np.int64), np.full(img.n_inputs, -1, np.int64)])
     return InputAxons(*arrays), source_core
 
 
+def _image_tables(img: Any) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """What both image readers take per projection and source: weight bits (int8), plasticity (bool), the
+    delay above which an axon stores delay bits (the image's own ``delay_min``, 1 without limits) and the core
+    of every source id (neurons, then inputs at -1)."""
+    lim = CoreLimits.from_constants(img.constants)
+    bits = np.array([p.num_weight_bits for p in img.projections] or [0], np.int8)
+    plastic = np.array([p.learning is not None for p in img.projections] or [False], np.bool_)
+    source_core = np.concatenate([img.neurons["core"].astype(np.int64), np.full(img.n_inputs, -1, np.int64)])
+    return bits, plastic, int(lim.delay_min if lim is not None else 1), source_core
+
+
 @numba.njit(cache=True)
-def _count_image(axon_ptr, syn_ptr, proj, r_core, r_axon, src_ptr, delay, proj_bits, proj_plastic, delay_min,
+def _count_image(axon_ptr, syn_ptr, proj, src_ptr, delay, proj_bits, proj_plastic, delay_min,
                  source_core, n_cores, pslots, counts_memory, wlut, wmax, delay_bits, tag_bits, ibits, g, h,
                  w):  # pragma: no cover - compiled
     """:func:`_count_axons` of :func:`image_input_axons`'s table, read straight from the image arrays (no
@@ -358,14 +378,8 @@ def _count_image(axon_ptr, syn_ptr, proj, r_core, r_axon, src_ptr, delay, proj_b
             n = syn_ptr[a + 1] - syn_ptr[a]
             syn[c] += n
             if counts_memory:
-                delayed = False
-                for k in range(syn_ptr[a], syn_ptr[a + 1]):
-                    if delay[k] > delay_min:
-                        delayed = True
-                        break
-                b = proj_bits[p]
-                bits = wlut[b if b > 0 else wmax] + (delay_bits if delayed else 0) \
-                    + (tag_bits if plastic else 0) + ibits[c]
+                bits = _synapse_bits(proj_bits[p], _axon_delayed(syn_ptr, delay, a, delay_min), plastic, wlut, wmax,
+                                     delay_bits, tag_bits, ibits[c])
                 mem[c] += _axon_memory(n, bits, g, h, w)
     for s in range(src_ptr.shape[0] - 1):
         sc = source_core[s]
@@ -396,13 +410,10 @@ def _image_count(img: Any, limits: CoreLimits) -> CoreUsage:
     """:func:`count` of an image without its input-axon table (:func:`_count_image`); the same numbers."""
     n_cores = int(img.n_cores)
     neurons, counts_memory, wlut, ibits = _per_core_setup(limits, img.neurons["core"].astype(np.int64), n_cores)
-    bits = np.array([p.num_weight_bits for p in img.projections] or [0], np.int8)
-    plastic = np.array([p.learning is not None for p in img.projections] or [False], np.bool_)
-    source_core = np.concatenate([img.neurons["core"].astype(np.int64), np.full(img.n_inputs, -1, np.int64)])
-    own = CoreLimits.from_constants(img.constants)         # "delayed" as image_input_axons reads it
+    bits, plastic, delay_min, source_core = _image_tables(img)    # "delayed" as image_input_axons reads it
     slots, syn, out, mem = _count_image(
-        img.cores["axon_ptr"], img.axons["syn_ptr"], img.axons["proj"], img.routes["core"], img.routes["axon"],
-        img.routes["src_ptr"], img.synapses["delay"], bits, plastic, int(own.delay_min if own is not None else 1),
+        img.cores["axon_ptr"], img.axons["syn_ptr"], img.axons["proj"], img.routes["src_ptr"], img.synapses["delay"],
+        bits, plastic, delay_min,
         source_core, n_cores,
         int(limits.plastic_axon_slots), counts_memory, wlut.astype(np.int64), int(limits.weight_bits_max),
         int(limits.delay_bits), int(limits.tag_bits), ibits.astype(np.int64), int(limits.synapses_per_group),
