@@ -44,12 +44,13 @@ def _decay_any(x, factor, shift):
 
 @overload(_decay_any, inline="always")
 def _decay_any_impl(x, factor, shift):
-    """The float64 factor: ``trunc(x * (f / 2**D))`` is ``sign(x f) (|x f| >> D)`` exactly (|x| < 2**31 and
+    """The float factor (float32 ``f / 2**D``, exact: D <= 24, widened to float64 here): ``trunc(x * (f / 2**D))``
+    is ``sign(x f) (|x f| >> D)`` exactly (|x| < 2**31 and
     0 <= f <= 2**D: the product has at most 47 significant bits and scaling by 2**-D is exact in float64), and
     its value lies in [-|x|, |x|], so it converts through int32; on AVX2 (no 64-bit integer multiply) this loop
     vectorizes where the int64 multiply does not."""
     if isinstance(factor, types.Float):
-        return lambda x, factor, shift: np.int64(np.int32(np.float64(np.int32(x)) * factor))
+        return lambda x, factor, shift: np.int64(np.int32(np.float64(np.int32(x)) * np.float64(factor)))
     return lambda x, factor, shift: _decay(x, factor, shift)
 
 
@@ -190,8 +191,14 @@ def update_u(N, a_in, u, decay_u, shift, act, half):
 
 
 @numba.njit(inline="always")
+def _v_next(v, decay_v, u, bias, shift, lim):
+    """Step 4-5 of :mod:`emulator.lif` for one neuron: v decays, takes u and the bias, wraps and is clipped."""
+    return min(max(_wrap32(_decay_any(v, decay_v, shift) + u + bias), -lim), lim)
+
+
+@numba.njit(inline="always")
 def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
-               core_spikes, fired):
+               core_spikes, fired, refr=True):
     """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` with the widths of ``arith``
     (:func:`emulator.lif.arith_vector`) + refractory, :mod:`emulator.lif`), reading and clearing ring row
     ``base``; writes the spiking neurons to ``fired[0:nf]`` and returns ``nf``.
@@ -199,32 +206,49 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
     Three passes over the neurons, the first two branch-free so LLVM vectorizes them (each writes one array:
     more written arrays exceed LLVM's runtime alias checks and the loop stays scalar; the decay multiply in
     float64 when the program allows it, :func:`_decay_any`): u; v of the non-refractory neurons (clipped,
-    before the threshold test); then the threshold test, reset and spike list (:func:`fire`)."""
+    before the threshold test); then the threshold test, reset and spike list (:func:`fire`). ``refr=False``
+    (the program's ``refractory`` flag: no neuron has a refractory period, :func:`emulator.program.prepare`)
+    skips every read and write of ``ref_until``: with all periods 0 a neuron is never refractory (``ref_until``
+    of a neuron that spiked at step t is t, and the test at t + 1 is ``t >= t + 1``), the same integers with
+    one stream fewer (u, v may be int32 arrays: :meth:`emulator.state.State.initial`)."""
     shift = arith[0]
     act = arith[1]
     half = arith[2]
     lim = arith[3]
     update_u(N, ring[base:base + N], u, decay_u, shift, act, half)
-    for n in range(N):
-        vv = min(max(_wrap32(_decay_any(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
-        v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
-    return fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired)
+    if refr:
+        for n in range(N):
+            vv = _v_next(v[n], decay_v[n], u[n], bias[n], shift, lim)
+            v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
+    else:
+        for n in range(N):
+            v[n] = _v_next(v[n], decay_v[n], u[n], bias[n], shift, lim)
+    return fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired, refr)
 
 
 @numba.njit(inline="always")
-def fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired):
+def fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired, refr=True):
     """Step 6 of :mod:`emulator.lif` and the refractory start: threshold test, reset, spike list and per-core
-    counts in one pass with a branch per neuron; returns the number of spikes. (A count-first variant with a
+    counts in one pass with a branch per neuron; returns the number of spikes; ``refr=False``: no refractory
+    bookkeeping (:func:`lif_update`). (A count-first variant with a
     branch-free list for dense spiking was slower on both the 1 k image (0.89x) and the 100 k image, where
     47 % of the neurons spike a step (0.90x): bench.emulator_ab, 2026-12-07 19:34 UTC, load 0.4.)"""
     nf = 0
+    if refr:
+        for n in range(N):
+            if v[n] > vth[n] and ref_until[n] < t:
+                v[n] = 0
+                fired[nf] = n
+                nf += 1
+                core_spikes[neuron_core[n]] += 1
+                ref_until[n] = t + ref_period[n]
+        return nf
     for n in range(N):
-        if v[n] > vth[n] and ref_until[n] < t:
+        if v[n] > vth[n]:
             v[n] = 0
             fired[nf] = n
             nf += 1
             core_spikes[neuron_core[n]] += 1
-            ref_until[n] = t + ref_period[n]
     return nf
 
 
@@ -240,13 +264,13 @@ def lif_step(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_per
 
 @numba.njit(inline="always")
 def step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                 neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired):
+                 neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired, refr=True):
     """The first half of step ``t`` (chunk row ``k``) on one thread: ring offsets, the LIF update of every
     neuron (:func:`lif_update`), the probe traces, then the step's inputs appended; the step's spiking
     sources are ``fired[0:nf]`` (neurons ascending, then inputs ascending); returns ``nf``."""
     ring_rows(t, D, N, row_off)
     nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                    neuron_core, core_spikes, fired)
+                    neuron_core, core_spikes, fired, refr)
     trace_probes(k, probe, u, v, trace_u, trace_v)
     for j in range(in_ptr[k], in_ptr[k + 1]):
         fired[nf] = N + in_ids[j]
@@ -455,10 +479,11 @@ def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_
 @numba.njit(cache=True, nogil=True)
 def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
               run_syn, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v, ring, slot_acc,
-              slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired):
+              slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired, refr):
     """One thread: per step the LIF update of every neuron, then the step's spikes (neurons ascending, then
     inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`, :func:`carry`).
-    ``fired``: work array of at least N + the chunk's input events (:func:`scratch`)."""
+    ``fired``: work array of at least N + the chunk's input events (:func:`scratch`); ``refr``: the
+    program's ``refractory`` flag (:func:`lif_update`)."""
     spk_step = spikes[:, 0]
     spk_src = spikes[:, 1]
     notes = np.empty((256, 2), np.int64)
@@ -466,7 +491,7 @@ def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period,
     for k in range(n_steps):
         t = t0 + k
         nf = step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                          neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired)
+                          neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired, refr)
         n_spk = _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes)
         if run_slot.shape[0]:
             notes = room(notes, notes_due(fired, 0, nf, src_notes))
@@ -549,7 +574,7 @@ def _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, tr
 @numba.njit(cache=True, nogil=True)
 def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, arith,
                  ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay, run_shift, run_post_base,
-                 run_packed, run_slot, u, v, ring, slot_acc, slot_mark, notes, core_spikes, fired_local):
+                 run_packed, run_slot, u, v, ring, slot_acc, slot_mark, notes, core_spikes, fired_local, refr):
     """Thread ``th``'s share of a step: deliver the previous step's spikes ``fired[0:nf]`` (ring offsets
     ``prev_off``) into its neurons, then (if ``update``) update its neurons for step ``t``; returns the number
     of its spiking neurons, written range-local to ``fired_local``. A separate (called, not inlined)
@@ -563,14 +588,14 @@ def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay
         return 0
     return lif_update(t, hi - lo, row_off[0] + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi],
                       bias[lo:hi], vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi],
-                      core_spikes, fired_local)
+                      core_spikes, fired_local, refr)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
                     run_split, post_bounds, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v,
                     ring, slot_acc, slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u,
-                    trace_v, fired, fired_t, cs_t):
+                    trace_v, fired, fired_t, cs_t, refr):
     """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads, one parallel region per step: thread k delivers
     the previous step's spikes into its own neurons' ring slots (:func:`_deliver_runs_range`), then updates its
     own neurons (:func:`lif_update`); a serial pass merges the per-thread spike lists in thread order
@@ -597,7 +622,7 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
             nf_t[th] = _thread_step(th, k < n_steps, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v,
                                     bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay,
                                     run_shift, run_post_base, run_packed, run_slot, u, v, ring, slot_acc, slot_mark,
-                                    notes[th], cs_t[th], fired_t[th])
+                                    notes[th], cs_t[th], fired_t[th], refr)
         if k == n_steps:                           # the last step's spikes are delivered: done
             break
         nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
@@ -630,7 +655,7 @@ def _deliver_share(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, ru
 
 @numba.njit(cache=True, nogil=True)
 def _update_range(th, t, base, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                  neuron_core, u, v, core_spikes, fired_local):
+                  neuron_core, u, v, core_spikes, fired_local, refr):
     """Neurons of range ``th``: add the other threads' ring rows (offset ``base``) into the shared ring and
     clear them (int32 sums wrap: order-free), then :func:`lif_update`; returns the range's spike count."""
     lo = post_bounds[th]
@@ -643,13 +668,13 @@ def _update_range(th, t, base, T, post_bounds, ring, rings, decay_u, decay_v, bi
             rings[j, n] = 0
     return lif_update(t, hi - lo, base + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi], bias[lo:hi],
                       vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes,
-                      fired_local)
+                      fired_local, refr)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
                      run_syn, post_bounds, run_delay, run_post_base, run_packed, u, v, ring, core_spikes, src_spikes,
-                     in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired, fired_t, cs_t, rings, ev):
+                     in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired, fired_t, cs_t, rings, ev, refr):
     """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads for programs without slotted runs, two parallel
     regions per step: thread k adds the whole runs of its share of the step's spikes (cut so the shares hold
     about equal synapse counts: a source's runs are contiguous) into its own copy of the ring (thread 0: the
@@ -670,7 +695,7 @@ def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_
         ring_rows(t, D, N, row_off)
         for th in numba.prange(T):
             nf_t[th] = _update_range(th, t, row_off[0], T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith,
-                                     ref_period, ref_until, neuron_core, u, v, cs_t[th], fired_t[th])
+                                     ref_period, ref_until, neuron_core, u, v, cs_t[th], fired_t[th], refr)
         nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
                            spk_step, spk_src, n_spk, src_spikes)
         n_spk += nf
@@ -747,20 +772,20 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
                 p.run_packed, st.u, st.v, ring, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes,
                 out.n_spikes, out.trace_u, out.trace_v, fired, fired_t, cs_t,
                 scratch(st, "rings", (max(T - 1, 1), ring.size), np.int32, zero=True),
-                scratch(st, "ev", fired.size + 1, np.int64, zero=True))
+                scratch(st, "ev", fired.size + 1, np.int64, zero=True), p.refractory)
             return
         out.n_spikes = _run_post_split(
             t0, n_steps, N, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
             st.ref_until, p.neuron_core, p.run_ptr, p.run_split, p.post_bounds, p.run_delay, p.run_shift,
             p.run_post_base, p.run_packed, p.run_slot, p.src_notes, st.u, st.v, ring, st.slot_acc, st.slot_mark,
             st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v,
-            fired, fired_t, cs_t)
+            fired, fired_t, cs_t, p.refractory)
         return
     out.n_spikes = _run_runs(t0, n_steps, N, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
                              p.ref_period, st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.run_delay,
                              p.run_shift, p.run_post_base, p.run_packed, p.run_slot, p.src_notes, st.u, st.v, ring,
                              st.slot_acc, st.slot_mark, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe,
-                             out.spikes, out.n_spikes, out.trace_u, out.trace_v, fired)
+                             out.spikes, out.n_spikes, out.trace_u, out.trace_v, fired, p.refractory)
 
 
 def scratch(st: State, name: str, shape, dtype, zero: bool = False) -> np.ndarray:
