@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "emulator_scale": "bench.emulator_scale",
     "float_reference": "bench.float_reference",
     "microcircuit": "bench.microcircuit",
+    "esn_controller": "bench.esn_controller",
 }
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

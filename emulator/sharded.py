@@ -856,9 +856,6 @@ def _plastic_projection(sh: Shard, rp: RankPrograms, k: int, syn: np.ndarray, sy
     pm = img.projections[k]
     where = f"image projection {k} ({pm.name})"
     eng = learning_engines.engine(pm.learning, where)
-    if getattr(eng, "READS_SOMA_V", False):
-        raise ImageError(f"{where}: sharded runs do not pass engine {eng.ENGINE} its somas' v yet: run this image on "
-                         "one process")
     cfg = eng.Schema.from_dict(pm.learning, where)
     pre, post = img.population(pm.pre), img.population(pm.post)
     first_src = pre.start if pre.kind == "neuron" else sh.neuron_core.size + pre.start
@@ -874,10 +871,29 @@ def _plastic_projection(sh: Shard, rp: RankPrograms, k: int, syn: np.ndarray, sy
                            sh.synapses["post"][shard_syn[syn]].astype(np.int64) - post.start)
     pp = PlasticProjection(k, syn, img.source_ids(pre), np.arange(post.start, post.start + post.size, dtype=np.int64),
                            int(pm.weight_exp), eng, cfg, state, sh.synapses["weight"][shard_syn[syn]].astype(np.int32))
+    if getattr(eng, "READS_SOMA_V", False):
+        pp.v_ids = _soma_v_ids(sh, pp.post_ids, f"{where}: engine {eng.ENGINE}")
     if not np.array_equal(rp.deferred.syn_add[syn], pp.delivery()):
         raise ImageError(f"{where}: the deferred program encodes this projection's weights differently "
                          "from emulator.plastic (update PlasticProjection.delivery)")
     return pp
+
+
+def _soma_v_ids(sh: Shard, post_ids: np.ndarray, what: str) -> np.ndarray:
+    """``PlasticProjection.v_ids`` of an engine reading its posts' somas' v (``READS_SOMA_V``): the posts, then
+    their ``neurons.join_parent``, as one process passes them. A join is core-local, so the soma of a post of this
+    rank is on this rank; the posts of other ranks have no synapse here and stand for themselves (their v is not
+    written on this rank, and the engine's per-post values of them reach no weight)."""
+    jp = sh.neurons.get("join_parent")
+    pos = np.minimum(np.searchsorted(sh.nid, post_ids), max(sh.nid.size - 1, 0))
+    mine = sh.nid[pos] == post_ids if sh.nid.size else np.zeros(post_ids.size, bool)
+    par = post_ids.copy()
+    if jp is not None:
+        par[mine] = jp[pos[mine]]
+    if jp is None or np.any(par[mine] < 0):
+        raise ImageError(f"{what} needs post neurons that are dendrite compartments "
+                         "(neurons.join_parent; recompile)")
+    return np.concatenate([post_ids, par.astype(np.int64)])
 
 
 @dataclass
@@ -1072,8 +1088,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         probe = emulator._image_probe(img)
     probe = np.ascontiguousarray(probe, np.int64)
     mine = np.isin(probe, rp.nid)
-    post_local = np.unique(np.concatenate([np.searchsorted(rp.nid, pp.post_ids[np.isin(pp.post_ids, rp.nid)])
-                                           for pp in projs])) if projs else np.zeros(0, np.int64)
+    v_read = [pp.post_ids if pp.v_ids is None else pp.v_ids for pp in projs]     # neurons whose v learning reads
+    post_local = np.unique(np.concatenate([np.searchsorted(rp.nid, ids[np.isin(ids, rp.nid)]) for ids in v_read])
+                           ) if projs else np.zeros(0, np.int64)
     lprobe = np.unique(np.concatenate([np.searchsorted(rp.nid, probe[mine]), post_local])).astype(np.int64)
     col_user = np.searchsorted(lprobe, np.searchsorted(rp.nid, probe[mine]))
     col_post = np.searchsorted(lprobe, post_local)

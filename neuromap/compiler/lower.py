@@ -198,8 +198,9 @@ def lower_to_image(net: Network, target: Any, placement: dict,
             controllers.append(ControllerMap(c["kind"], k, c["period"], dict(c["fields"]), dict(c["arrays"])))
         off, abase = e, abase + int(ak_size[k])
         del pre, post, w, d, enc
-    lay = layout_synapses(post_c[:off], akey_c[:off], w_c[:off], d_c[:off], neurons["core"], n_cores)
-    del post_c, akey_c, w_c, d_c               # 11 bytes per synapse, released before the axons and routes
+    # the columns are laid out where they are (no second copy) and become the image's synapse arrays
+    lay = layout_synapses(post_c[:off], akey_c[:off], w_c[:off], d_c[:off], neurons["core"], n_cores, in_place=True)
+    del post_c, akey_c, w_c, d_c               # the axon keys (4 bytes per synapse): released before the routes
     lay = layout_axons(lay, ak_src_base, ak_size, n_cores, n_neu + n_inp)
     syn_ptr, axon_ptr, ax_proj = lay["syn_ptr"], lay["axon_ptr"], lay["ax_proj"]
     src_ptr, r_core, r_axon = lay["src_ptr"], lay["route_core"], lay["route_axon"]
@@ -268,15 +269,33 @@ def _synapse_order(post, akey, neuron_core, n_cores, perm):  # pragma: no cover 
 
 
 @numba.njit(cache=True)
-def _gather_axons(perm, core_start, post, akey, w, d, post_o, w_o, d_o):  # pragma: no cover - compiled
-    """Synapses in ``perm`` order into ``post_o``/``w_o``/``d_o``; the axons: one per (core, axon key) run,
-    as (first synapse, core, axon key)."""
-    S = perm.shape[0]
+def _permute_in_place(perm, post, akey, w, d):  # pragma: no cover - compiled
+    """``x[i] = x_before[perm[i]]`` for the four columns, in place by following the permutation's cycles (each
+    entry of ``perm`` is marked as visited by storing ``-1 - perm[i]``: ``perm`` is spent)."""
+    for i in range(perm.shape[0]):
+        if perm[i] < 0:
+            continue
+        tp, tk, tw, td = post[i], akey[i], w[i], d[i]
+        j = i
+        while True:
+            k = perm[j]
+            perm[j] = -1 - k
+            if k == i:
+                post[j], akey[j], w[j], d[j] = tp, tk, tw, td
+                break
+            post[j], akey[j], w[j], d[j] = post[k], akey[k], w[k], d[k]
+            j = k
+
+
+@numba.njit(cache=True)
+def _axon_runs(core_start, akey):  # pragma: no cover - compiled
+    """The axons of synapses in image order: one per (core, axon key) run, as (first synapse, core, axon key)."""
+    S = akey.shape[0]
     n_cores = core_start.shape[0] - 1
     A = 0
     for c in range(n_cores):
         for i in range(core_start[c], core_start[c + 1]):
-            if i == core_start[c] or akey[perm[i]] != akey[perm[i - 1]]:
+            if i == core_start[c] or akey[i] != akey[i - 1]:
                 A += 1
     first = np.empty(A + 1, np.int64)
     ax_core = np.empty(A, np.int32)
@@ -284,14 +303,10 @@ def _gather_axons(perm, core_start, post, akey, w, d, post_o, w_o, d_o):  # prag
     a = 0
     for c in range(n_cores):
         for i in range(core_start[c], core_start[c + 1]):
-            k = perm[i]
-            post_o[i] = post[k]
-            w_o[i] = w[k]
-            d_o[i] = d[k]
-            if i == core_start[c] or akey[k] != akey[perm[i - 1]]:
+            if i == core_start[c] or akey[i] != akey[i - 1]:
                 first[a] = i
                 ax_core[a] = c
-                ax_key[a] = akey[k]
+                ax_key[a] = akey[i]
                 a += 1
     first[A] = S
     return first, ax_core, ax_key
@@ -355,16 +370,26 @@ def synapse_layout(post: np.ndarray, akey: np.ndarray, w: np.ndarray, d: np.ndar
 
 
 def layout_synapses(post: np.ndarray, akey: np.ndarray, w: np.ndarray, d: np.ndarray, neuron_core: np.ndarray,
-                    n_cores: int) -> dict[str, np.ndarray]:
+                    n_cores: int, in_place: bool = False) -> dict[str, np.ndarray]:
     """First half of :func:`synapse_layout`: the synapses in image order (``post``, ``weight``, ``delay``), each
-    axon's first synapse (``syn_ptr``), core (``ax_core``) and key (``ax_key``). The caller may drop its input
-    columns before the second half (:func:`layout_axons`): they are not needed any more."""
+    axon's first synapse (``syn_ptr``), core (``ax_core``) and key (``ax_key``). ``in_place``: the four columns
+    (int32 ``post``, ``akey`` int32/int64, int16 ``w``, uint8 ``d``) are permuted where they are and ``post``,
+    ``w``, ``d`` become the image's arrays (no second copy of the synapses: 11 bytes per synapse less at the
+    peak; ``akey`` is left in image order, for the caller to drop); else they are copied first."""
+    if in_place:
+        for a, dt in ((post, np.int32), (w, np.int16), (d, np.uint8)):
+            if a.dtype != dt or not a.flags.c_contiguous:
+                raise ValueError(f"layout_synapses(in_place=True): a column is {a.dtype}, not a contiguous {dt}")
+    else:
+        post, akey, w, d = (np.array(post, np.int32), np.array(akey), np.array(w, np.int16),
+                            np.array(d, np.uint8))
     S = post.shape[0]
     perm = np.empty(S, index_dtype(max(S, 1)))
     core_start = _synapse_order(post, akey, np.asarray(neuron_core, np.int32), int(n_cores), perm)
-    post_o, w_o, d_o = np.empty(S, np.int32), np.empty(S, np.int16), np.empty(S, np.uint8)
-    first, ax_core, ax_key = _gather_axons(perm, core_start, post, akey, w, d, post_o, w_o, d_o)
-    return {"post": post_o, "weight": w_o, "delay": d_o, "syn_ptr": first, "ax_core": ax_core, "ax_key": ax_key}
+    _permute_in_place(perm, post, akey, w, d)
+    del perm
+    first, ax_core, ax_key = _axon_runs(core_start, akey)
+    return {"post": post, "weight": w, "delay": d, "syn_ptr": first, "ax_core": ax_core, "ax_key": ax_key}
 
 
 def layout_axons(lay: dict[str, np.ndarray], ak_src_base: np.ndarray, ak_size: np.ndarray, n_cores: int,

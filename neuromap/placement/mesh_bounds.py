@@ -48,20 +48,69 @@ def gilmore_lawler_of(traffic: sp.spmatrix, cpt: int) -> float:
     symmetric matrix and its copies: per core, its row and its column (one CSC copy of ``traffic``) merged in a
     compiled pass (a core x core matrix of a network with one neuron per core has about one entry per
     synapse: each copy 12 bytes per synapse)."""
-    t, tc = _csr_csc(traffic)
+    t = sp.csr_matrix(traffic, dtype=float)
     n = t.shape[0]
     acc, seen, touched, buf = _scratch(n)
     total = 0.0
-    for c in range(n):
-        m = _row_values(c, t.indptr, t.indices, t.data, tc.indptr, tc.indices, tc.data, True, acc, seen, touched,
-                        buf)
-        total += core_cut(buf[:m], cpt)
+    for c0, c1, cptr, cind, cdata in column_blocks(t):
+        for c in range(c0, c1):
+            m = _row_values(c, t.indptr, t.indices, t.data, cptr, cind, cdata, True, acc, seen, touched, buf)
+            total += core_cut(buf[:m], cpt)
     return 0.5 * total
 
 
-def _csr_csc(traffic: sp.spmatrix) -> tuple[sp.csr_matrix, sp.csc_matrix]:
-    t = sp.csr_matrix(traffic, dtype=float)
-    return t, t.tocsc()
+#: most entries of one block of :func:`column_blocks` (at least; else an eighth of the matrix)
+BLOCK_ENTRIES = 1 << 22
+
+
+def column_blocks(t: sp.csr_matrix, max_entries: int | None = None):
+    """The columns of CSR ``t`` as CSC in blocks of consecutive columns (``(c0, c1, cptr, cind, cdata)``: column
+    c of ``c0 <= c < c1`` is ``cind/cdata[cptr[c]:cptr[c + 1]]``, rows ascending, as ``t.tocsc()`` lists them),
+    each of at most ``max_entries`` entries (default: an eighth of ``t``, at least :data:`BLOCK_ENTRIES`) or one
+    column: the whole CSC copy of a core x core matrix with one entry per synapse (12 bytes per synapse) is never
+    held at once; each block costs one pass over ``t``'s column indices."""
+    n = t.shape[1]
+    if max_entries is None:
+        max_entries = max(BLOCK_ENTRIES, t.nnz // 8 + 1)
+    per_col = _column_counts(t.indices, n)
+    c0 = 0
+    while c0 < n:
+        c1, size = c0, 0
+        while c1 < n and (c1 == c0 or size + per_col[c1] <= max_entries):
+            size += per_col[c1]
+            c1 += 1
+        cptr, cind, cdata = _column_block(t.indptr, t.indices, t.data, per_col, c0, c1, int(size))
+        yield c0, c1, cptr, cind, cdata
+        del cptr, cind, cdata
+        c0 = c1
+
+
+@numba.njit(cache=True)
+def _column_counts(indices, n):  # pragma: no cover - compiled
+    out = np.zeros(n, np.int64)
+    for k in range(indices.shape[0]):
+        out[indices[k]] += 1
+    return out
+
+
+@numba.njit(cache=True)
+def _column_block(indptr, indices, data, per_col, c0, c1, size):  # pragma: no cover - compiled
+    """Columns ``c0..c1-1`` of a CSR matrix as CSC arrays (``cptr`` indexed by global column, n + 1 long)."""
+    n = per_col.shape[0]
+    cptr = np.zeros(n + 1, np.int64)
+    for c in range(c0, c1):
+        cptr[c + 1] = cptr[c] + per_col[c]
+    fill = cptr.copy()
+    cind = np.empty(size, indices.dtype)
+    cdata = np.empty(size, np.float64)
+    for r in range(indptr.shape[0] - 1):
+        for k in range(indptr[r], indptr[r + 1]):
+            c = indices[k]
+            if c0 <= c < c1:
+                cind[fill[c]] = r
+                cdata[fill[c]] = data[k]
+                fill[c] += 1
+    return cptr, cind, cdata
 
 
 def _scratch(n: int):
@@ -217,13 +266,13 @@ def _tile_exit_bound(traffic: sp.spmatrix, cpt: int, max_groups: int) -> float:
             for col in range(size):
                 np.minimum.at(best, g[:, col], worst)
         return float(best.max(initial=0.0)) / 4
-    t, tc = _csr_csc(traffic)               # rows and columns of traffic: one CSC copy, no other
+    t = sp.csr_matrix(traffic, dtype=float)   # rows, then columns in blocks (no whole CSC copy)
     acc, seen, touched, buf = _scratch(n)
     bound = 0.0
-    for m in (t, tc):                       # out of each core, then into it
-        for c in range(n):
-            cnt = _row_values(c, m.indptr, m.indices, m.data, m.indptr, m.indices, m.data, False, acc, seen,
-                              touched, buf)
+    blocks = [(0, n, t.indptr, t.indices, t.data)]   # out of each core, then into it
+    for c0, c1, ptr, ind, data in itertools.chain(blocks, column_blocks(t)):
+        for c in range(c0, c1):
+            cnt = _row_values(c, ptr, ind, data, ptr, ind, data, False, acc, seen, touched, buf)
             w = np.sort(buf[:cnt])[::-1]
             bound = max(bound, float(w[k:].sum()) / 4)
     return bound

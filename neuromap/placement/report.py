@@ -13,7 +13,7 @@ from neuromap.placement.graph import SynapseGraph
 from neuromap.placement.mesh import Placement, place
 from neuromap.placement.partition import CoreAssignment, partition
 from neuromap.placement.routing import RouteStats, route
-from neuromap.placement.traffic import core_traffic, uniform_rates
+from neuromap.placement.traffic import core_traffic, release_caches, uniform_rates
 from neuromap.targets import Target
 
 
@@ -84,12 +84,15 @@ class PlacementResult:
 PARTITION_SHARE = 0.5
 
 
-def _run(graph, target, method, rates, budget, seed, num_workers, baseline=None, link_slack=0.0, conv_layers=None):
+def _run(graph, target, method, rates, budget, seed, num_workers, baseline=None, link_slack=0.0, conv_layers=None,
+         last=True):
     t0 = time.perf_counter()
     a = partition(graph, target, method, rates, seed=seed, num_workers=num_workers, baseline=baseline,
                   budget=budget.sub(PARTITION_SHARE), conv_layers=conv_layers)
     with budget.phase("traffic"):
         traffic = core_traffic(graph, a.core_of, rates, a.n_cores)
+    if last:            # the graph's posts by pre and pairs (4-12 bytes per synapse): no later partition asks
+        release_caches()
     p = place(traffic, target, "cpsat" if method == "tiles" else method, seed=seed, num_workers=num_workers,
               link_slack=link_slack, budget=budget)
     elapsed = time.perf_counter() - t0
@@ -111,7 +114,8 @@ def place_graph(graph: SynapseGraph, target: Target, method: str = "cpsat", rate
     (cpsat only). ``conv_layers``: :func:`~.partition.partition`'s."""
     budget = deterministic_budget(time_limit) if budget is None else budget
     rates = uniform_rates(graph.n_neurons) if rates is None else np.asarray(rates, float)
-    sa, sp_, sr, se, s_elapsed = _run(graph, target, "sequential", rates, budget, seed, num_workers)
+    sa, sp_, sr, se, s_elapsed = _run(graph, target, "sequential", rates, budget, seed, num_workers,
+                                      last=method == "sequential")
     seq_obj, seq_cores = sp_.objective, sa.n_cores
     if method == "sequential":
         a, p, r, est, elapsed = sa, sp_, sr, se, s_elapsed

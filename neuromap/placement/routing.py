@@ -53,11 +53,20 @@ def _entries(traffic: sp.spmatrix, positive: bool = True) -> tuple[np.ndarray, n
 def route(traffic: sp.spmatrix, tile_x: np.ndarray, tile_y: np.ndarray,
           shape: tuple[int, int] | None = None) -> RouteStats:
     """Route every nonzero traffic[a, b] from core a's tile to core b's tile with XY routing."""
-    a, b, w = _entries(traffic)
     tile_x, tile_y = np.asarray(tile_x, np.int64), np.asarray(tile_y, np.int64)
     if shape is None:
         shape = (int(max(tile_x.max(initial=0), 0)) + 1, int(max(tile_y.max(initial=0), 0)) + 1)
     loads = _empty_loads(shape)
+    if _whole_csr(traffic):      # one compiled pass, no per-entry arrays (every sum exact in any order)
+        t = traffic
+        w_x, h_y, local, remote, max_hops, rx, ry = _route_csr(t.indptr, t.indices, t.data, tile_x, tile_y, *loads)
+        peak, mean = _load_stats(tuple(np.cumsum(m, axis=1) for m in loads))
+        return RouteStats(
+            hop_weighted_traffic=w_x + h_y, x_hop_traffic=w_x, y_hop_traffic=h_y,
+            local_packets=local, remote_packets=remote,
+            mean_hops=(w_x + h_y) / remote if remote else 0.0, max_hops=int(max_hops),
+            max_link_load=peak, mean_link_load=mean, max_route_x=int(rx), max_route_y=int(ry))
+    a, b, w = _entries(traffic)
     dx, dy = np.empty(w.shape[0], np.int32), np.empty(w.shape[0], np.int32)
     _route_flows(a, b, w, tile_x, tile_y, *loads, dx, dy)      # one pass: hops and link differences
     del a, b
@@ -142,5 +151,76 @@ def _route_flows(a, b, w, tx, ty, east, west, north, south, dx, dy):  # pragma: 
 
 def hop_cost(traffic: sp.spmatrix, tx: np.ndarray, ty: np.ndarray) -> float:
     """Sum over core pairs of packets per step x Manhattan hops between their tiles."""
+    if _whole_csr(traffic):       # exact in any order: one compiled pass, no per-entry arrays
+        t = traffic
+        return float(_hop_sum(t.indptr, t.indices, t.data, np.asarray(tx, np.int64), np.asarray(ty, np.int64)))
     a, b, w = _entries(traffic, positive=False)
     return float(w @ (np.abs(tx[a] - tx[b]) + np.abs(ty[a] - ty[b])))
+
+
+def _whole_csr(traffic) -> bool:
+    """A CSR matrix of whole numbers >= 0 whose sums (with hop factors up to 2**20) stay below 2**53: its sums
+    are exact in any order, so a compiled pass gives numpy's floats bit for bit (uniform-rate traffic)."""
+    if not sp.isspmatrix_csr(traffic) or traffic.data.dtype != np.float64:
+        return False
+    d = traffic.data
+    if d.size == 0:
+        return True
+    return bool(d.min() >= 0 and float(d.sum()) < 2.0 ** 33 and all_whole(d))
+
+
+@numba.njit(cache=True)
+def all_whole(x):  # pragma: no cover - compiled
+    """Every entry of float array ``x`` a whole number (no temporaries)."""
+    for i in range(x.shape[0]):
+        if x[i] != np.floor(x[i]):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _hop_sum(indptr, indices, data, tx, ty):  # pragma: no cover - compiled
+    total = 0.0
+    for a in range(indptr.shape[0] - 1):
+        for k in range(indptr[a], indptr[a + 1]):
+            b = indices[k]
+            total += data[k] * (abs(tx[a] - tx[b]) + abs(ty[a] - ty[b]))
+    return total
+
+
+@numba.njit(cache=True)
+def _route_csr(indptr, indices, data, tx, ty, east, west, north, south):  # pragma: no cover - compiled
+    """:func:`route` of a whole-number CSR matrix in one pass over its positive entries: the link difference
+    arrays, x and y hop traffic, local and remote packets, and the first longest route's hops (x, y)."""
+    w_x = h_y = local = remote = 0.0
+    max_hops = rx = ry = 0
+    for a in range(indptr.shape[0] - 1):
+        xa, ya = tx[a], ty[a]
+        for k in range(indptr[a], indptr[a + 1]):
+            w = data[k]
+            if not w > 0:
+                continue
+            b = indices[k]
+            xb, yb = tx[b], ty[b]
+            dx, dy = abs(xb - xa), abs(yb - ya)
+            w_x += w * dx
+            h_y += w * dy
+            if dx + dy == 0:
+                local += w
+            else:
+                remote += w
+            if dx + dy > max_hops:
+                max_hops, rx, ry = dx + dy, dx, dy
+            if xb > xa:
+                east[ya, xa] += w
+                east[ya, xb] -= w
+            elif xb < xa:
+                west[ya, xb] += w
+                west[ya, xa] -= w
+            if yb > ya:
+                north[xb, ya] += w
+                north[xb, yb] -= w
+            elif yb < ya:
+                south[xb, yb] += w
+                south[xb, ya] -= w
+    return w_x, h_y, local, remote, max_hops, rx, ry

@@ -31,3 +31,20 @@ def joined_net(seed: int, poisson: bool = False) -> Network:
         net.connect(pre, post, connect={"rule": "fixed_probability", "p": float(rng.uniform(0.3, 1.0))},
                     weight={"uniform_int": [-100, 255]}, delay={"uniform_int": [1, 3]}, weight_exp=4)
     return net
+
+
+def urbanczik_net(seed: int, n_post: int = 3, n_in: int = 8) -> Network:
+    """``n_post`` ``two_compartment`` neurons learning with ``urbanczik_senn`` (compiled: dendrites joined into somas,
+    engine ``loihi3f_us``) from ``n_in`` Poisson inputs, taught by hidden weights through the soma conductances
+    (examples/urbanczik_senn.py with several posts and fast learning)."""
+    rng = np.random.default_rng(seed)
+    w_star = rng.uniform(-1.0, 1.0, (n_post, n_in))
+    net = Network(name="urbanczik_posts", dt=0.1, seed=seed)
+    net.add_population("inp", n_in, "poisson", rate=200.0)
+    net.add_population("post", n_post, "two_compartment", seed=seed)
+    net.connect("inp", "post", "all_to_all", weight=0.0, name="dend",
+                plasticity=dict(rule="urbanczik_senn", eta=500.0, tau_Delta=100.0, update="time"))
+    for name, target, w in (("t_exc", "soma_exc", np.maximum(w_star, 0.0)),
+                            ("t_inh", "soma_inh", np.maximum(-w_star, 0.0))):
+        net.connect("inp", "post", "all_to_all", weight=15.0 * w.T.ravel(), target=target, name=name)
+    return net
