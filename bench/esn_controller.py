@@ -20,11 +20,13 @@ bench/results/esn_controller_seeds.json, the table into bench/results/esn_contro
   does not prove that no lower schedule exists).
 - ``oracle_fine`` (float): no production in repetitions 1-4, the measured last repetition as 24 segments of 100
   steps, coordinate descent from level 0.
+- ``drain`` (float and chip): "always down" without a learner, secr() at k_secr = -k_max (the soma store drained),
+  against k_secr = 0, per seed.
 - ``noise`` (float): the sd of the per-step distance under no production and the standard error of the mean of
   the controller's reward samples in the measured repetition.
 
-``python bench/esn_controller.py --part float|chip|oracle|oracle_fine|noise [--seeds 0 1 ...]`` (heavy: run under the
-heavy-job lock); registered as ``esn_controller`` (``run(quick)``: float and chip on seeds 0, 1).
+``python bench/esn_controller.py --part float|chip|oracle|oracle_fine|noise|drain [--seeds 0 1 ...]`` (heavy: run
+under the heavy-job lock); registered as ``esn_controller`` (``run(quick)``: float and chip on seeds 0, 1).
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ FLOAT_LAWS = {
     "functional": ("functional", {}, False),
     "functional_g1": ("functional", {"g_soma": 1.0}, False),
     "fixed": ("fixed", {}, False),
+    "fixed_drain": ("fixed", {"k_secr": -pool_esn.ESN["k_max"]}, False),
     "esn": ("esn", {}, False),
     "esn_greedy": ("esn", {}, True),
     "functional_pw_set0": ("functional", {"pw_set": 0.0}, False),
@@ -225,6 +228,19 @@ def part_rows(part: str, seeds, log=print) -> dict:
     return out
 
 
+def drain_rows(seeds, log=print) -> dict:
+    """"Always down" without a learner: secr() at k_secr = -k_max (the soma store drained, the best constant level
+    of the oracle) against k_secr = 0 (no production), float and chip, per seed."""
+    out: dict = {"seeds": list(seeds)}
+    for side in ("float", "chip"):
+        rows = {law: [round(run_law(law, s, side == "chip")[0], 5) for s in seeds] for law in ("fixed", "fixed_drain")}
+        gap = np.asarray(rows["fixed"]) - np.asarray(rows["fixed_drain"])
+        out[side] = {"per_seed": rows, "below_seeds": int(np.sum(gap > 0)), "equal_seeds": int(np.sum(gap == 0)),
+                     "margin": _stats(list(gap)), **{law: _stats(v) for law, v in rows.items()}}
+        log(f"  drain {side}: {out[side]['below_seeds']} below, margin {out[side]['margin']}")
+    return out
+
+
 def run(quick: bool = False) -> dict:
     seeds = (0, 1) if quick else SEEDS
     res = {}
@@ -259,7 +275,12 @@ def _md(res: dict) -> str:
             lines.append(f"| {law} | {', '.join(f'{x:.3f}' for x in v)} | {r[law]['mean']:.3f} ± {r[law]['sd']:.3f} |")
         lines += ["", f"ESN below functional on {r['esn_below_functional_seeds']} of {len(r['seeds'])} seeds, below "
                       f"fixed (no production) on {r['esn_below_fixed_seeds']}; greedy-last ESN: "
-                      f"{r['esn_greedy_below_functional_seeds']} / {r['esn_greedy_below_fixed_seeds']}.", ""]
+                      f"{r['esn_greedy_below_functional_seeds']} / {r['esn_greedy_below_fixed_seeds']}. Paired "
+                      "differences per seed (mean ± sd): " + "; ".join(
+                          f"{law} - {base} {d['mean']:+.4f} ± {d['sd']:.4f}" for law in ("esn", "esn_greedy")
+                          for base in ("functional", "fixed")
+                          for d in [_stats(list(np.asarray(r["per_seed"][law]) - np.asarray(r["per_seed"][base])))])
+                  + ".", ""]
     if "oracle" in res:
         lines += _table("oracle: schedules on the ESN's action set (float)",
                         ("seed", "no production (level 0)", "best constant (level)", "best schedule found", "its value",
@@ -267,6 +288,15 @@ def _md(res: dict) -> str:
                         [(s, f"{o['no_production']:.4f}", f"{o['best_constant']:.4f} ({o['best_constant_level']})",
                           o["best_schedule"], f"{o['best']:.4f}", f"{o['beats_no_production_by']:.4f}",
                           o["schedules_tried"]) for s, o in sorted(res["oracle"].items(), key=lambda kv: int(kv[0]))])
+    if "drain" in res:
+        r = res["drain"]
+        lines += _table(f"always down: k_secr -4 (drained) vs 0 (no production), seeds {r['seeds']}",
+                        ("side", "k_secr 0 per seed", "k_secr -4 per seed", "seeds below / equal", "margin mean ± sd"),
+                        [(side, ", ".join(f"{x:.4f}" for x in r[side]["per_seed"]["fixed"]),
+                          ", ".join(f"{x:.4f}" for x in r[side]["per_seed"]["fixed_drain"]),
+                          f"{r[side]['below_seeds']} / {r[side]['equal_seeds']}",
+                          f"{r[side]['margin']['mean']:.4f} ± {r[side]['margin']['sd']:.4f}")
+                         for side in ("float", "chip")])
     if "noise" in res:
         r = res["noise"]
         lines += ["## reward noise under no production (float)", "",
@@ -298,7 +328,7 @@ def _merge(out: Path, key: str, value, seed: int | None = None) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=DESCRIPTION)
-    ap.add_argument("--part", choices=("float", "chip", "oracle", "oracle_fine", "noise"), required=True)
+    ap.add_argument("--part", choices=("float", "chip", "oracle", "oracle_fine", "noise", "drain"), required=True)
     ap.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS))
     ap.add_argument("--out", default=str(RESULTS / f"{NAME}_seeds.json"))
     a = ap.parse_args(argv)
@@ -311,6 +341,8 @@ def main(argv=None) -> None:
                 o = (oracle if a.part == "oracle" else oracle_fine)(s)
             res = _merge(out, a.part, dict(o, measured=stamp), s)
             print(f"{a.part} seed {s}: no production {o['no_production']:.4f}, best {o['best']:.4f}")
+    elif a.part == "drain":
+        res = _merge(out, "drain", dict(drain_rows(a.seeds), measured=stamp, load=load))
     elif a.part == "noise":
         res = _merge(out, "noise", dict(reward_noise(a.seeds), measured=stamp))
     else:

@@ -22,7 +22,8 @@ the finish (gathers to rank 0, the merge of the spike records), peak RSS at the 
 and the bytes of its programs. Every run's spikes, final u/v and counters are digested: the K-rank runs must
 equal the one-process run bit for bit.
 
-``python -m bench.mpi_scaling [--steps 1000] [--repeats 3] [--ks 1,2] [--over 3,4] [--images a,b]``
+``python -m bench.mpi_scaling [--steps 1000] [--repeats 3] [--ks 1,2] [--over 3,4] [--images a,b] [--out NAME]``
+(results: ``bench/results/NAME.{json,md}``, default ``mpi_scaling``; per rank also the set-up and finish phases)
 """
 from __future__ import annotations
 
@@ -201,7 +202,9 @@ def run_image(name: str, steps: int, repeats: int, ks, over) -> dict:
                             "exchanges_per_step": round(med("intervals") / steps, 4),
                             "finish_s": round(med("finish_s"), 2), "peak_rss_loop_mb": med("peak_rss_loop_mb"),
                             "program_mb": round(rk[0]["program_bytes"] / 2 ** 20, 1),
-                            "rss_after_load_mb": med("rss_after_load_mb"), "peak_rss_mb": med("peak_rss_mb")})
+                            "rss_after_load_mb": med("rss_after_load_mb"), "peak_rss_mb": med("peak_rss_mb"),
+                            "phases_s": {p: round(statistics.median(x.get("phases", {}).get(p, 0.0) for x in rk), 3)
+                                         for p in rk[0].get("phases", {})}})
             row["ranks"] = per
         else:
             row["rss_after_load_mb"] = statistics.median(r["rss_after_load_mb"] for r in rs)
@@ -250,6 +253,11 @@ def markdown(res: dict) -> str:
                              f"{x['deferred_ms_per_step']} | {x['exchange_ms_per_step']} | "
                              f"{x['bytes_sent_per_step']} | {x['finish_s']} | {x['program_mb']} | "
                              f"{x['rss_after_load_mb']} | {x['peak_rss_loop_mb']} | {x['peak_rss_mb']} |")
+        for cname, row in r.items():
+            for k, x in enumerate(row.get("ranks", []) if isinstance(row, dict) else []):
+                if x.get("phases_s"):
+                    lines.append(f"\n{cname} rank {k} set-up and finish phases (s): "
+                                 + ", ".join(f"{p} {v}" for p, v in x["phases_s"].items()))
         for cname in ("one_1thread", "one_default_threads"):
             if cname in r:
                 lines.append(f"\n{cname}: RSS after loading the image {r[cname]['rss_after_load_mb']} MB, "
@@ -269,6 +277,7 @@ def main(argv=None) -> None:
     ap.add_argument("--over", default="3,4")
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--images", default=",".join(IMAGES))
+    ap.add_argument("--out", default=NAME, help="results file name in bench/results (NAME.json, NAME.md)")
     a = ap.parse_args(argv)
     if a.worker == "one":
         print(json.dumps(worker_one(a.path, a.steps, a.threads)))
@@ -286,8 +295,8 @@ def main(argv=None) -> None:
     ints = lambda s: tuple(int(x) for x in s.split(",") if x)  # noqa: E731
     res = run(a.steps, a.repeats, ints(a.ks), ints(a.over), names=names)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{NAME}.json").write_text(json.dumps(res, indent=1) + "\n")
-    (OUT / f"{NAME}.md").write_text(markdown(res))
+    (OUT / f"{a.out}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (OUT / f"{a.out}.md").write_text(markdown(res))
     print(markdown(res))
 
 

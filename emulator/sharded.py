@@ -52,7 +52,7 @@ from emulator import engine_numba, engine_numpy
 from emulator.engine_numba import carry, deliver, deliver_runs, notes_due, ring_rows, room
 from emulator.inputs import InputSchedule
 from emulator.plastic import PlasticProjection, learn_step, record_weights
-from emulator.program import Program, concat_ranges, prepare
+from emulator.program import Program, _slots, concat_ranges, prepare
 from emulator.raw_run import RawRun
 from emulator.state import ChunkOut, State
 from neuromap import learning_engines
@@ -92,10 +92,10 @@ class SerialComm:
     def flush(self) -> None:
         """Wait until every message this rank sent was received (before the gathers of the finish)."""
 
-    def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Rank 0: the other ranks' int32 arrays concatenated in rank order (its own is not copied) and every
-        rank's count; others None."""
-        return np.zeros(0, np.int32), np.array([a.size], np.int64)
+    def gather_array(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        """Rank 0: the other ranks' int32 arrays concatenated in rank order into ``out`` (int32, sized by the
+        counts of an earlier :meth:`gather`; its own is not copied); others None (their ``out`` is None)."""
+        return np.zeros(0, np.int32) if out is None else out
 
     def gather(self, obj):
         return [obj]
@@ -147,20 +147,21 @@ class MpiComm:
     def alltoall(self, objs: list) -> list:
         return self.comm.alltoall(objs)
 
-    def gather_array(self, a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def gather_array(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
         from mpi4py import MPI  # lazy: optional dependency
 
         a = np.ascontiguousarray(a, np.int32)
         counts = self.comm.gather(a.size, root=0)
         if self.rank != 0:
             self.comm.Gatherv([a, MPI.INT32_T], None, root=0)
-            return None, None
-        counts = np.array(counts, np.int64)
-        recv = counts.copy()
+            return None
+        recv = np.array(counts, np.int64)
         recv[0] = 0                                    # rank 0 keeps its own
-        out = np.empty(int(recv.sum()), np.int32)
+        if out is None or out.size != int(recv.sum()):
+            raise ValueError(f"gather_array: rank 0's buffer holds {None if out is None else out.size} ids, the "
+                             f"other ranks send {int(recv.sum())}")
         self.comm.Gatherv([a[:0], MPI.INT32_T], [out, (recv, _offsets(recv)), MPI.INT32_T], root=0)
-        return out, counts
+        return out
 
     def gather(self, obj):
         return self.comm.gather(obj, root=0)
@@ -341,10 +342,15 @@ def plastic_sources(img: Image) -> np.ndarray:
     return np.unique(np.concatenate(ids))
 
 
-def rank_programs(sh: Shard) -> RankPrograms:
+def rank_programs(sh: Shard, runs: bool = False) -> RankPrograms:
     """The local and deferred programs of a shard (module docstring). The deferred program's sources are only
     the global sources the rank needs (``dsrc``: those reaching its deferred axons, and the plastic
-    projections' populations), so its per-source arrays scale with what the rank receives, not with N."""
+    projections' populations), so its per-source arrays scale with what the rank receives, not with N.
+
+    ``runs`` (static images on the numba engine): both programs hold only their delivery runs, built straight
+    from the shard's synapse arrays (:func:`_runs_program`), without the image-order synapse arrays of
+    :func:`emulator.program.prepare` (which the numpy engine and the plastic loops read); ``deferred_syn`` is
+    then empty."""
     img = sh.image
     N, I, C, n = int(sh.neuron_core.size), img.n_inputs, img.n_cores, sh.nid.size
     exps = np.array([p.weight_exp for p in img.projections] or [0], np.int64)
@@ -361,7 +367,9 @@ def rank_programs(sh: Shard) -> RankPrograms:
     local_of[sh.nid] = np.arange(n, dtype=np.int64)
     sh = _local_joins(sh, local_of)
     sub_src = np.where(is_neuron, local_of[np.minimum(src, N - 1)], n + src - N)
-    local, _ = _sub_program(sh, now, sub_src, I, img.inputs, D, local_of)
+    syn = _shard_synapses(sh, local_of, exps) if runs else None
+    local, _ = (_runs_program(sh, now, sub_src, I, img.inputs, D, syn, slotted=False) if runs
+                else _sub_program(sh, now, sub_src, I, img.inputs, D, local_of))
     need = np.zeros(N + I, bool)                    # the deferred sources (a set-up temporary, 1 byte a source)
     need[src[~now]] = True
     if plastic.any():
@@ -371,8 +379,12 @@ def rank_programs(sh: Shard) -> RankPrograms:
             "poisson_p": np.full(dsrc.size, np.nan)}
     didx = (np.cumsum(need, dtype=np.int64) - 1)[src]   # deferred source index of each axon's source
     del need
-    deferred, dsyn = _sub_program(sh, ~now, n + didx, dsrc.size, none, D, local_of)
-    md = int(deferred.syn_delay.min()) if deferred.syn_delay.size else 1 << 40
+    if runs:
+        deferred, dsyn = _runs_program(sh, ~now, n + didx, dsrc.size, none, D, syn, slotted=True)
+        md = int(deferred.run_delay.min()) if deferred.run_delay.size else 1 << 40
+    else:
+        deferred, dsyn = _sub_program(sh, ~now, n + didx, dsrc.size, none, D, local_of)
+        md = int(deferred.syn_delay.min()) if deferred.syn_delay.size else 1 << 40
     dsrc_core = np.where(dsrc < N, sh.neuron_core[np.minimum(dsrc, max(N - 1, 0))] if N else C, C).astype(np.int64)
     return RankPrograms(local, deferred, sh.nid, sh.syn_id[dsyn], md, dsrc, dsrc_core)
 
@@ -399,18 +411,104 @@ def delivery_runs(p: Program) -> Program:
     beyond the packed result (``flatten`` sorts the whole program at once: ~60 bytes a synapse of temporaries,
     0.9 s for a rank's 5 M synapses, most of it fresh memory); a run may be cut at other posts than ``flatten``
     cuts it, which changes no sum (ring adds and dendrite-slot remainders are order-free integers)."""
-    g = p.route_axon
+    return _with_runs(p, p.src_ptr, p.route_axon, p.syn_ptr, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot,
+                      p.slot_shift)
+
+
+def _with_runs(p: Program, src_ptr, route_axon, syn_ptr, syn_post, syn_delay, syn_add, syn_slot,
+               slot_shift) -> Program:
+    """``p`` with the delivery runs (:func:`_runs_of_sources`) of the sources ``src_ptr`` whose route entries
+    reach the axons ``route_axon`` of the synapse arrays ``syn_*`` (``syn_ptr`` over those axons)."""
+    g = route_axon
     cum = np.zeros(g.size + 1, np.int64)
-    np.cumsum(p.syn_ptr[g + 1] - p.syn_ptr[g], out=cum[1:])
-    start = np.ascontiguousarray(cum[p.src_ptr])                 # first run synapse of every source
+    np.cumsum(syn_ptr[g + 1] - syn_ptr[g], out=cum[1:])
+    start = np.ascontiguousarray(cum[src_ptr])                   # first run synapse of every source
     run_src, run_first, run_delay, run_shift, run_base, packed, slot, notes = _runs_of_sources(
-        p.src_ptr, g, p.syn_ptr, p.syn_post, p.syn_delay, p.syn_add, p.syn_slot, p.slot_shift, start)
-    n_src = p.src_ptr.size - 1
+        src_ptr, g, syn_ptr, syn_post, syn_delay, syn_add, syn_slot, slot_shift, start)
+    n_src = src_ptr.size - 1
     run_ptr = np.zeros(n_src + 1, np.int64)
     np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
     return dataclasses.replace(p, run_ptr=run_ptr, run_syn=np.append(run_first, start[-1]).astype(np.int64),
                                run_delay=run_delay, run_shift=run_shift, run_post_base=run_base, run_packed=packed,
                                run_slot=slot, src_notes=notes, post_bounds=None, run_split=None)
+
+
+@dataclass
+class _ShardSynapses:
+    """The shard's synapses as both programs' delivery runs read them (:func:`_shard_synapses`)."""
+
+    post: np.ndarray              # int32: local post neuron
+    add: np.ndarray               # int16: weight << weight_exp (direct) or the raw weight (slotted)
+    slot: np.ndarray              # int32 dendrite slot, -1 on direct synapses; empty when no synapse is slotted
+    slot_post: np.ndarray         # per slot (distinct (projection, local post, delay) of slotted synapses)
+    slot_delay: np.ndarray
+    slot_shift: np.ndarray        # right shift (= -weight_exp)
+
+
+def _shard_synapses(sh: Shard, local_of: np.ndarray, exps: np.ndarray) -> _ShardSynapses:
+    """Per shard synapse its local post, the weight the ring adds and its dendrite slot (as
+    :func:`emulator.program.prepare` computes them for an image, slots numbered by their distinct
+    (projection, post, delay)): 6 bytes a synapse, read by both programs' runs."""
+    post, add = _post_and_add(sh.syn_ptr, sh.axon_proj, exps, sh.synapses["post"], sh.synapses["weight"], local_of)
+    slotted_axon = np.flatnonzero(exps[sh.axon_proj] < 0)
+    if not slotted_axon.size:
+        z = np.zeros(0, np.int64)
+        return _ShardSynapses(post, add, np.zeros(0, np.int32), z, z, z)
+    idx, owner = concat_ranges(sh.syn_ptr[slotted_axon], sh.syn_ptr[slotted_axon + 1])
+    uniq, inv = _slots(sh.axon_proj[slotted_axon][owner], post[idx], sh.synapses["delay"][idx], local_of.size)
+    slot = np.full(post.size, -1, np.int32)
+    slot[idx] = inv
+    return _ShardSynapses(post, add, slot, uniq[:, 1].astype(np.int64), uniq[:, 2].astype(np.int64),
+                          -exps[uniq[:, 0]])
+
+
+@numba.njit(cache=True, nogil=True)
+def _post_and_add(syn_ptr, axon_proj, exps, post_global, weight, local_of):
+    """:func:`_shard_synapses`' per-synapse pass: local post (int32) and added weight (int16: ``weight <<
+    weight_exp`` for ``weight_exp >= 0``, the raw weight for slotted synapses; in [-2**15, 2**15), the image
+    verifier's bound)."""
+    S = post_global.shape[0]
+    post = np.empty(S, np.int32)
+    add = np.empty(S, np.int16)
+    for a in range(syn_ptr.shape[0] - 1):
+        e = exps[axon_proj[a]]
+        sh = e if e > 0 else 0
+        for k in range(syn_ptr[a], syn_ptr[a + 1]):
+            post[k] = local_of[post_global[k]]
+            add[k] = np.int16(np.int64(weight[k]) << sh)
+    return post, add
+
+
+def _runs_program(sh: Shard, keep: np.ndarray, sub_src: np.ndarray, n_inputs: int, inputs: dict, ring_len: int,
+                  syn: _ShardSynapses, slotted: bool) -> tuple[Program, np.ndarray]:
+    """The program of :func:`_sub_program` (same neurons, inputs, sources and synapses) holding only its delivery
+    runs, built from the shard's synapse arrays by :func:`_with_runs`: no image-order synapse or axon arrays
+    (empty), no copy of the shard's synapses. ``slotted``: the axons ``keep`` may hold slotted synapses (the
+    deferred program); the local program holds none. Returns the program and an empty synapse index."""
+    img, C, n = sh.image, sh.image.n_cores, sh.nid.size
+    ax = np.flatnonzero(keep)
+    s = sub_src[ax]
+    order = stable_order([(s, n + n_inputs)], s.size)
+    src_ptr = np.zeros(n + n_inputs + 1, np.int64)
+    np.cumsum(np.bincount(s, minlength=n + n_inputs), out=src_ptr[1:])
+    z32, z64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+    bare = dataclasses.replace(       # the neurons and inputs of the program, no synapse: prepare's constants
+        img, neurons=sh.neurons, cores={"kind": img.cores["kind"], "axon_ptr": np.zeros(C + 1, np.int64)},
+        axons={"proj": z32, "syn_ptr": np.zeros(1, np.int64)},
+        synapses={"post": z32, "weight": sh.synapses["weight"][:0], "delay": np.zeros(0, np.uint8)},
+        routes={"src_ptr": np.zeros(n + n_inputs + 1, np.int64), "core": z32, "axon": z32,
+                "delay": np.zeros(0, np.uint8)}, inputs=inputs, convs=[])
+    slot = syn.slot if slotted else z32
+    p = dataclasses.replace(
+        prepare(bare), ring_len=ring_len, src_ptr=src_ptr, route_axon=z64,
+        route_core=sh.axon_core[ax][order].astype(np.int64), syn_ptr=np.zeros(1, np.int64), axon_delay=z64,
+        axon_slotted=np.zeros(0, bool), syn_post=z32, syn_delay=np.zeros(0, np.uint8), syn_add=np.zeros(0, np.int16),
+        syn_slot=z32, slot_post=syn.slot_post if slotted else z64, slot_delay=syn.slot_delay if slotted else z64,
+        slot_shift=syn.slot_shift if slotted else z64)
+    p = _with_runs(p, src_ptr, ax[order], sh.syn_ptr, syn.post, sh.synapses["delay"], syn.add, slot, p.slot_shift)
+    if not slotted and p.run_shift.size and p.run_shift.max() > 0:
+        raise ValueError("a slotted synapse in the local program")          # rank_programs keeps them deferred
+    return p, z64
 
 
 @numba.njit(cache=True, nogil=True)
@@ -712,6 +810,14 @@ class ShardStats:
     program_bytes: int = 0
     finish_s: float = 0.0         # after the loop: counters, gathers to rank 0, the merge of the spike records
     peak_rss_loop_mb: float = 0.0  # the process's peak RSS at the end of the loop (before the gathers)
+    phases: dict = field(default_factory=dict)   # seconds per named part of the set-up and the finish
+
+
+def _mark(phases: dict, name: str, since: float) -> float:
+    """Add the time from ``since`` to now to ``phases[name]``; returns now (the next phase's start)."""
+    now = time.perf_counter()
+    phases[name] = phases.get(name, 0.0) + now - since
+    return now
 
 
 def _peak_rss_mb() -> float:
@@ -886,16 +992,33 @@ def _link_entries(C: int, *programs) -> tuple[np.ndarray, np.ndarray]:
     return _sum_sorted(keys[order], vals[order])
 
 
-def _prefaulted_rows(rows: int) -> np.ndarray:
-    """An uninitialised (rows, 2) int64 array (the merged spike rows, every byte of which the finish writes) whose
-    pages the kernel maps at once (``MAP_POPULATE``, Linux): faulting in a 1.6 GB array page by page on first
-    write cost 6-10 s on this machine's VM, populating it 1 s (docs/scale-out.md). Small arrays, and systems
-    without ``MAP_POPULATE``: ``np.empty``."""
+def _prefaulted(shape: tuple, dtype) -> np.ndarray:
+    """An uninitialised array (the merged spike rows, the others' records: every byte of which the finish
+    writes) whose pages the kernel maps at once (``MAP_POPULATE``, Linux): faulting in a 1.6 GB array page by
+    page on first write cost 6-10 s on this machine's VM, populating it 1-3 s (docs/scale-out.md). Small
+    arrays, and systems without ``MAP_POPULATE``: ``np.empty``."""
     flag = getattr(mmap, "MAP_POPULATE", 0)
-    if rows * 16 < (64 << 20) or not flag:
-        return np.empty((rows, 2), np.int64)
-    buf = mmap.mmap(-1, rows * 16, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | flag)
-    return np.frombuffer(buf, np.int64).reshape(rows, 2)       # the array keeps the mapping alive
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if nbytes < (64 << 20) or not flag:
+        return np.empty(shape, dtype)
+    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | flag)
+    return np.frombuffer(buf, dtype).reshape(shape)            # the array keeps the mapping alive
+
+
+def _rank_links(img: Image, pl: Program, pd: Program, rp: RankPrograms, st: State, dsrc_spikes: np.ndarray) -> tuple:
+    """This rank's per-link counters as sparse (flat index, count) pairs (:func:`_link_entries`): the route
+    entries into its cores of every source that spiked (its own and inputs through the local program, the
+    deferred sources through the deferred program)."""
+    n = rp.nid.size
+    dsrc_core = np.concatenate([np.zeros(n, np.int64), rp.dsrc_core])
+    dsrc_spikes = np.concatenate([np.zeros(n, np.int64), dsrc_spikes])
+    if pl.run_ptr is not None:     # delivery runs: link counters from the per-source counts, sparse
+        return _link_entries(img.n_cores, (pl.src_ptr, pl.route_core, pl.src_core, st.src_spikes),
+                             (pd.src_ptr, pd.route_core, dsrc_core, dsrc_spikes))
+    # the route walk counted into the state's (C+1, C) counters
+    engine_numba.add_link_spikes(pd.src_ptr, pd.route_core, dsrc_core, dsrc_spikes, st.link_spikes)
+    keys = np.flatnonzero(st.link_spikes)
+    return keys, st.link_spikes.reshape(-1)[keys]
 
 
 def _grow(a: np.ndarray, need: int) -> np.ndarray:
@@ -933,7 +1056,11 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     N, I = sh.neuron_core.size, img.n_inputs
     if N + I >= 2 ** 31:
         raise ImageError(f"sharded runs record source ids as int32: the image has {N + I} sources (>= 2**31)")
-    rp = rank_programs(sh)
+    phases: dict = {}
+    tp = _mark(phases, "setup.checks", t_setup)
+    static_runs = engine == "numba" and not any(pm.learning for pm in img.projections)
+    rp = rank_programs(sh, runs=static_runs)
+    tp = _mark(phases, "setup.programs", tp)
     projs = _plastic(sh, rp)
     for pp in projs:
         hook = getattr(pp.engine, "use_engine", None)
@@ -942,17 +1069,20 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     n = rp.nid.size
     pl = rp.local
     pd = rp.deferred
-    if engine == "numba":
+    if engine == "numba" and pl.run_ptr is None:
         pl = delivery_runs(pl)
         pl = dataclasses.replace(pl, syn_post=pl.syn_post[:0], syn_delay=pl.syn_delay[:0], syn_add=pl.syn_add[:0],
                                  syn_slot=pl.syn_slot[:0])
+    tp = _mark(phases, "setup.local_runs", tp)
     run_chunk = engine_numba.run_chunk if engine == "numba" else engine_numpy.run_chunk
-    if not projs:                 # static: delivery runs; the image-order synapse arrays are not read
+    if not projs and pd.run_ptr is None:     # static: delivery runs; the image-order synapse arrays are not read
         pd = delivery_runs(pd)
         pd = dataclasses.replace(pd, syn_post=pd.syn_post[:0], syn_delay=pd.syn_delay[:0], syn_add=pd.syn_add[:0],
                                  syn_slot=pd.syn_slot[:0])
+    tp = _mark(phases, "setup.deferred_runs", tp)
     M = comm.allreduce_min(rp.min_delay)
     plan = exchange_plan(sh, rp, comm)
+    tp = _mark(phases, "setup.plan", tp)
     interval = max(1, min(M, max(1, _CHUNK_BUDGET // max(1, N + I)), max(steps, 1)))
     if probe is None:
         probe = emulator._image_probe(img)
@@ -966,8 +1096,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     col_post = np.searchsorted(lprobe, post_local)
     st = State.initial(pl)
     sched = InputSchedule(pl)
-    stats = ShardStats(comm.rank, n, int(sh.syn_id.size), int(pd.syn_ptr[-1]) if pd.syn_ptr.size else 0, interval,
-                       program_bytes=_nbytes(pl) + _nbytes(pd))
+    stats = ShardStats(comm.rank, n, int(sh.syn_id.size), int(pd.run_syn[-1] if pd.run_ptr is not None
+                                                                else pd.syn_ptr[-1]), interval,
+                       program_bytes=_nbytes(pl) + _nbytes(pd), phases=phases)
     us = np.zeros((steps, lprobe.size), np.int64)
     vs = np.zeros((steps, lprobe.size), np.int64)
     out = ChunkOut(np.empty((max(1, interval * (n + 1)), 2), np.int64), us[:0], vs[:0])
@@ -988,6 +1119,7 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     v_all = np.zeros(N, np.int64) if projs else None
     rec_steps, rec_w = [], {pp.index: [] for pp in projs}
     _pack(out.spikes, 0, n, 0, 1, plan.send_ptr, plan.send_dest, plan.send_pos, plan.active)  # compiled/loaded
+    _mark(phases, "setup.state", tp)
     stats.setup_s = time.perf_counter() - t_setup                # in set-up, also by one rank (neuromap.warmup)
     t0 = 0
     while t0 < steps:
@@ -1020,26 +1152,27 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         else:
             recv, rcounts = np.zeros(0, np.int32), np.zeros(1, np.int64)
         c2 = time.perf_counter()
-        fired, ptr = _fired_of_interval(recv, rcounts, k_n, comm.rank, plan.recv_map, plan.map_off, out.spikes, rows,
-                                        n, t0, plan.own_map, dsrc_spikes)
-        if not projs:
-            _deliver_deferred_runs(t0, k_n, ptr, fired, pd.ring_len, n, ring, pd.run_ptr, pd.run_syn, pd.run_delay,
-                                   pd.run_shift, pd.run_post_base, pd.run_packed, pd.run_slot, pd.src_notes, slot_acc,
-                                   slot_mark)
-        else:
-            for k in range(k_n):
-                t = t0 + k
-                f = fired[ptr[k]:ptr[k + 1]]
-                _deliver_deferred_walk(t, f, pd.ring_len, n, ring, pd.src_ptr, pd.route_axon, pd.route_core,
-                                       pd.src_core, pd.syn_ptr, pd.axon_delay, pd.axon_slotted, pd.syn_post,
-                                       pd.syn_delay, pd.syn_add, pd.syn_slot, pd.slot_post, pd.slot_delay,
-                                       pd.slot_shift, slot_acc, scratch_links)
-                s = rp.dsrc[f - n]
-                spk[s] = True
-                v_all[rp.nid[post_local]] = vs[t, col_post]
-                learn_step(projs, spk, t, v_all, pd.syn_add)
-                spk[s] = False
-                record_weights(projs, t, steps, weight_every, rec_steps, rec_w)
+        if rp.dsrc.size or projs:     # else no spike reaches a deferred synapse (rank 0 of fanout100_100k)
+            fired, ptr = _fired_of_interval(recv, rcounts, k_n, comm.rank, plan.recv_map, plan.map_off, out.spikes,
+                                            rows, n, t0, plan.own_map, dsrc_spikes)
+            if not projs:
+                _deliver_deferred_runs(t0, k_n, ptr, fired, pd.ring_len, n, ring, pd.run_ptr, pd.run_syn,
+                                       pd.run_delay, pd.run_shift, pd.run_post_base, pd.run_packed, pd.run_slot,
+                                       pd.src_notes, slot_acc, slot_mark)
+            else:
+                for k in range(k_n):
+                    t = t0 + k
+                    f = fired[ptr[k]:ptr[k + 1]]
+                    _deliver_deferred_walk(t, f, pd.ring_len, n, ring, pd.src_ptr, pd.route_axon, pd.route_core,
+                                           pd.src_core, pd.syn_ptr, pd.axon_delay, pd.axon_slotted, pd.syn_post,
+                                           pd.syn_delay, pd.syn_add, pd.syn_slot, pd.slot_post, pd.slot_delay,
+                                           pd.slot_shift, slot_acc, scratch_links)
+                    s = rp.dsrc[f - n]
+                    spk[s] = True
+                    v_all[rp.nid[post_local]] = vs[t, col_post]
+                    learn_step(projs, spk, t, v_all, pd.syn_add)
+                    spk[s] = False
+                    record_weights(projs, t, steps, weight_every, rec_steps, rec_w)
         c3 = time.perf_counter()
         stats.compute_s += c1 - c0
         stats.exchange_s += c2 - c1
@@ -1050,17 +1183,29 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
             progress(t0, steps)
     t_finish = time.perf_counter()
     stats.peak_rss_loop_mb = _peak_rss_mb()
-    dsrc_core = np.concatenate([np.zeros(n, np.int64), rp.dsrc_core])
-    dsrc_spikes = np.concatenate([np.zeros(n, np.int64), dsrc_spikes])
-    if pl.run_ptr is not None:     # delivery runs: link counters from the per-source counts, sparse
-        link = _link_entries(img.n_cores, (pl.src_ptr, pl.route_core, pl.src_core, st.src_spikes),
-                             (pd.src_ptr, pd.route_core, dsrc_core, dsrc_spikes))
-    else:                          # the route walk counted into the state's (C+1, C) counters
-        engine_numba.add_link_spikes(pd.src_ptr, pd.route_core, dsrc_core, dsrc_spikes, st.link_spikes)
-        keys = np.flatnonzero(st.link_spikes)
-        link = (keys, st.link_spikes.reshape(-1)[keys])
+    del out
+    # The finish's order lets rank 0 wait as little as possible: it counts its links while the others end their
+    # loops, learns every rank's record count as soon as they end (a small gather they do not wait on) and
+    # maps the merged rows (and the receive buffer of the others' records) while they count their links.
+    tp = t_finish
+    if comm.rank == 0:
+        link = _rank_links(img, pl, pd, rp, st, dsrc_spikes)
+        tp = _mark(phases, "finish.links", tp)
+    comm.flush()
+    tp = _mark(phases, "finish.flush", tp)
+    n_recs = comm.gather(n_rec)
+    tp = _mark(phases, "finish.gather_counts", tp)
+    if comm.rank == 0:
+        n_recs = np.array(n_recs, np.int64)
+        spikes = _prefaulted((int(n_recs.sum()) + n_in, 2), np.int64)
+        rest = _prefaulted((int(n_recs[1:].sum()),), np.int32)
+        tp = _mark(phases, "finish.alloc", tp)
+    else:
+        link = _rank_links(img, pl, pd, rp, st, dsrc_spikes)
+        tp = _mark(phases, "finish.links", tp)
+        spikes = rest = None
     st.link_spikes = None
-    del out, ring
+    del ring
     st.ring = None                                     # the state's largest array, not needed any more
     part = {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": us[:, col_user], "v": vs[:, col_user],
             "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes, "link_spikes": link,
@@ -1068,18 +1213,20 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
                                    else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
             "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
     del us, vs
-    comm.flush()
     parts = comm.gather(part)
-    rest, gcounts = comm.gather_array(rec_gid[:n_rec])
+    tp = _mark(phases, "finish.gather_parts", tp)
+    rest = comm.gather_array(rec_gid[:n_rec], rest)
+    tp = _mark(phases, "finish.gather_spikes", tp)
     if comm.rank != 0:
         stats.finish_s = time.perf_counter() - t_finish
         return None, stats
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
-    spikes = _prefaulted_rows(int(gcounts.sum()) + n_in)
-    _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], gcounts[1:]])), in_cnt,
+    _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], n_recs[1:]])), in_cnt,
                    in_gid[:n_in], spikes)
+    tp = _mark(phases, "finish.merge", tp)
     del rec_gid, rest
     raw = _assemble(img, N, steps, probe, parts, spikes, projs)
+    _mark(phases, "finish.assemble", tp)
     stats.finish_s = time.perf_counter() - t_finish
     return raw, stats
 

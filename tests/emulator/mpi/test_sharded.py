@@ -193,3 +193,42 @@ def test_delivery_runs_cut_where_posts_leave_16_bits(pack_keys):
     p = packed.astype(np.int64)
     assert (p & 0xFFFF).tolist() == [0, 65535, 0, 0, 0] and (p >> 16).tolist() == [-2, 4, 3, 1, 5]
     assert slot.size == 0 and notes.tolist() == [0]
+
+
+def _keyed_runs(p):
+    """:func:`_run_synapses` with each dendrite slot named by its (post, delay), not its number."""
+    rows = _run_synapses(p)
+    slot = rows[:, 5]
+    named = np.full((slot.size, 2), -1, np.int64)
+    named[slot >= 0] = np.stack([p.slot_post[slot[slot >= 0]], p.slot_delay[slot[slot >= 0]]], axis=1)
+    rows = np.concatenate([rows[:, :5], named], axis=1)
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_runs_built_from_the_shard_equal_the_prepared_programs_runs(seed):
+    """rank_programs(runs=True) (delivery runs straight from the shard's synapses, no image-order program)
+    against delivery_runs of the prepared programs: the same synapses under every source (delay, shift, post,
+    weight, dendrite slot), the same routes, neuron constants, inputs and smallest deferred delay."""
+    from emulator.sharded import delivery_runs, rank_programs
+
+    img = random_image(seed, max_delay=9, multapses=seed % 2 == 1)
+    slotted = 0
+    for K in (1, 2, 3):
+        owner = partition(img, K)
+        for r in range(K):
+            sh = shard_of(img, owner == r)
+            a, b = rank_programs(sh), rank_programs(sh, runs=True)
+            assert a.min_delay == b.min_delay and np.array_equal(a.dsrc, b.dsrc)
+            for x, y in ((delivery_runs(a.local), b.local), (delivery_runs(a.deferred), b.deferred)):
+                assert np.array_equal(_keyed_runs(x), _keyed_runs(y))
+                assert np.array_equal(x.src_notes, y.src_notes)
+                assert np.array_equal(x.src_ptr, y.src_ptr) and np.array_equal(x.src_core, y.src_core)
+                assert np.array_equal(x.route_core, y.route_core)
+                for f in ("vth", "bias", "decay_u", "decay_v", "u_init", "v_init", "ref_period", "spike_step",
+                          "spike_index", "poisson_ids", "poisson_p"):
+                    assert np.array_equal(getattr(x, f), getattr(y, f)), f
+                assert y.syn_post.size == 0 and y.route_axon.size == 0         # no image-order synapse arrays
+                slotted += int(np.count_nonzero(y.run_shift))
+            assert b.local.run_slot.size == 0
+    assert slotted > 0 or seed % 3                # some of these images hold slotted (weight_exp < 0) synapses

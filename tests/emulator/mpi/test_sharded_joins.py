@@ -4,11 +4,14 @@ keeps it on one core) and a rank owns whole cores, so the joined update runs ins
 Urbanczik-Senn engine ``loihi3f_us``, which reads the somas' v (on the post's rank, as the join)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from emulator import emulate
 from emulator.sharded import partition
+from neuromap.errors import ImageError
 from neuromap.toolchain import compile_network
 from tests.helpers.joined_nets import joined_net, urbanczik_net
 from tests.helpers.placement import small_target
@@ -53,3 +56,10 @@ def test_urbanczik_learning_reading_the_somas_v_on_ranks_equals_one_process():
         assert np.array_equal(ref.weight_steps, got.weight_steps) and sorted(ref.weights) == sorted(got.weights)
         for k in ref.weights:
             assert np.array_equal(ref.weights[k], got.weights[k])
+
+
+def test_urbanczik_learning_on_ranks_needs_dendrite_posts():
+    img = compile_network(urbanczik_net(4, n_post=2), small_target(max_neurons=2), placer="greedy").image
+    nu = {k: v for k, v in img.neurons.items() if k != "join_parent"}
+    with pytest.raises(ImageError, match="loihi3f_us needs post neurons that are dendrite compartments"):
+        run_ranks(dataclasses.replace(img, neurons=nu), 2, 5, "numpy")
