@@ -198,9 +198,10 @@ def lower_to_image(net: Network, target: Any, placement: dict,
             controllers.append(ControllerMap(c["kind"], k, c["period"], dict(c["fields"]), dict(c["arrays"])))
         off, abase = e, abase + int(ak_size[k])
         del pre, post, w, d, enc
-    # the columns are laid out where they are (no second copy) and become the image's synapse arrays
-    lay = layout_synapses(post_c[:off], akey_c[:off], w_c[:off], d_c[:off], neurons["core"], n_cores, in_place=True)
-    del post_c, akey_c, w_c, d_c               # the axon keys (4 bytes per synapse): released before the routes
+    # handed over: layout_synapses releases each column once laid out (11 bytes per synapse gone before the axons)
+    columns = [post_c[:off], akey_c[:off], w_c[:off], d_c[:off]]
+    del post_c, akey_c, w_c, d_c
+    lay = layout_synapses(columns, neurons["core"], n_cores)
     lay = layout_axons(lay, ak_src_base, ak_size, n_cores, n_neu + n_inp)
     syn_ptr, axon_ptr, ax_proj = lay["syn_ptr"], lay["axon_ptr"], lay["ax_proj"]
     src_ptr, r_core, r_axon = lay["src_ptr"], lay["route_core"], lay["route_axon"]
@@ -269,22 +270,10 @@ def _synapse_order(post, akey, neuron_core, n_cores, perm):  # pragma: no cover 
 
 
 @numba.njit(cache=True)
-def _permute_in_place(perm, post, akey, w, d):  # pragma: no cover - compiled
-    """``x[i] = x_before[perm[i]]`` for the four columns, in place by following the permutation's cycles (each
-    entry of ``perm`` is marked as visited by storing ``-1 - perm[i]``: ``perm`` is spent)."""
+def _take(x, perm, out):  # pragma: no cover - compiled
+    """``out[i] = x[perm[i]]`` (no int64 copy of an int32 ``perm``, as numpy's fancy indexing makes)."""
     for i in range(perm.shape[0]):
-        if perm[i] < 0:
-            continue
-        tp, tk, tw, td = post[i], akey[i], w[i], d[i]
-        j = i
-        while True:
-            k = perm[j]
-            perm[j] = -1 - k
-            if k == i:
-                post[j], akey[j], w[j], d[j] = tp, tk, tw, td
-                break
-            post[j], akey[j], w[j], d[j] = post[k], akey[k], w[k], d[k]
-            j = k
+        out[i] = x[perm[i]]
 
 
 @numba.njit(cache=True)
@@ -365,31 +354,33 @@ def synapse_layout(post: np.ndarray, akey: np.ndarray, w: np.ndarray, d: np.ndar
     Order: synapses by (core of post, projection, source, post); one axon per (core, projection, source);
     routes per source in (projection, core) order. O(synapses + neurons + cores) but for the per-core
     merge sort (a core's synapses: a few thousand), no comparison sort over the whole network."""
-    lay = layout_synapses(post, akey, w, d, neuron_core, n_cores)
+    lay = layout_synapses([post, akey, w, d], neuron_core, n_cores)
     return layout_axons(lay, ak_src_base, ak_size, n_cores, n_sources)
 
 
-def layout_synapses(post: np.ndarray, akey: np.ndarray, w: np.ndarray, d: np.ndarray, neuron_core: np.ndarray,
-                    n_cores: int, in_place: bool = False) -> dict[str, np.ndarray]:
-    """First half of :func:`synapse_layout`: the synapses in image order (``post``, ``weight``, ``delay``), each
-    axon's first synapse (``syn_ptr``), core (``ax_core``) and key (``ax_key``). ``in_place``: the four columns
-    (int32 ``post``, ``akey`` int32/int64, int16 ``w``, uint8 ``d``) are permuted where they are and ``post``,
-    ``w``, ``d`` become the image's arrays (no second copy of the synapses: 11 bytes per synapse less at the
-    peak; ``akey`` is left in image order, for the caller to drop); else they are copied first."""
-    if in_place:
-        for a, dt in ((post, np.int32), (w, np.int16), (d, np.uint8)):
-            if a.dtype != dt or not a.flags.c_contiguous:
-                raise ValueError(f"layout_synapses(in_place=True): a column is {a.dtype}, not a contiguous {dt}")
-    else:
-        post, akey, w, d = (np.array(post, np.int32), np.array(akey), np.array(w, np.int16),
-                            np.array(d, np.uint8))
+def layout_synapses(columns: list[np.ndarray], neuron_core: np.ndarray, n_cores: int) -> dict[str, np.ndarray]:
+    """First half of :func:`synapse_layout`: the synapses in image order (``post`` int32, ``weight`` int16,
+    ``delay`` uint8), each axon's first synapse (``syn_ptr``), core (``ax_core``) and key (``ax_key``).
+    ``columns``: ``[post, akey, w, d]``, emptied as they are laid out: each input column is released right after
+    its copy in image order (when the caller holds no other reference), so at most one column is held twice and
+    the axons are allocated after every input column is gone."""
+    post, akey = columns[0], columns[1]
     S = post.shape[0]
     perm = np.empty(S, index_dtype(max(S, 1)))
     core_start = _synapse_order(post, akey, np.asarray(neuron_core, np.int32), int(n_cores), perm)
-    _permute_in_place(perm, post, akey, w, d)
+    del post, akey
+    laid = []
+    for dt in (np.int32, None, np.int16, np.uint8):        # post, axon key, weight, delay
+        x = columns.pop(0)
+        y = np.empty(S, x.dtype if dt is None else dt)
+        _take(x, perm, y)
+        del x
+        laid.append(y)
     del perm
-    first, ax_core, ax_key = _axon_runs(core_start, akey)
-    return {"post": post, "weight": w, "delay": d, "syn_ptr": first, "ax_core": ax_core, "ax_key": ax_key}
+    post_o, akey_o, w_o, d_o = laid
+    del laid
+    first, ax_core, ax_key = _axon_runs(core_start, akey_o)
+    return {"post": post_o, "weight": w_o, "delay": d_o, "syn_ptr": first, "ax_core": ax_core, "ax_key": ax_key}
 
 
 def layout_axons(lay: dict[str, np.ndarray], ak_src_base: np.ndarray, ak_size: np.ndarray, n_cores: int,
