@@ -419,18 +419,40 @@ def _with_runs(p: Program, src_ptr, route_axon, syn_ptr, syn_post, syn_delay, sy
                slot_shift) -> Program:
     """``p`` with the delivery runs (:func:`_runs_of_sources`) of the sources ``src_ptr`` whose route entries
     reach the axons ``route_axon`` of the synapse arrays ``syn_*`` (``syn_ptr`` over those axons)."""
-    g = route_axon
-    cum = np.zeros(g.size + 1, np.int64)
-    np.cumsum(syn_ptr[g + 1] - syn_ptr[g], out=cum[1:])
-    start = np.ascontiguousarray(cum[src_ptr])                   # first run synapse of every source
+    src_ptr, g, syn_ptr = (np.ascontiguousarray(a, np.int64) for a in (src_ptr, route_axon, syn_ptr))
+    start = _source_starts(src_ptr, g, syn_ptr)                  # first run synapse of every source
     run_src, run_first, run_delay, run_shift, run_base, packed, slot, notes = _runs_of_sources(
         src_ptr, g, syn_ptr, syn_post, syn_delay, syn_add, syn_slot, slot_shift, start)
-    n_src = src_ptr.size - 1
-    run_ptr = np.zeros(n_src + 1, np.int64)
-    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
+    run_ptr = _run_ptr(run_src, src_ptr.size - 1)
     return dataclasses.replace(p, run_ptr=run_ptr, run_syn=np.append(run_first, start[-1]).astype(np.int64),
                                run_delay=run_delay, run_shift=run_shift, run_post_base=run_base, run_packed=packed,
                                run_slot=slot, src_notes=notes, post_bounds=None, run_split=None)
+
+
+@numba.njit(cache=True, nogil=True)
+def _source_starts(src_ptr, route_axon, syn_ptr):
+    """Exclusive prefix sums over sources of the synapses their route entries reach (n_src + 1 entries)."""
+    n_src = src_ptr.shape[0] - 1
+    start = np.empty(n_src + 1, np.int64)
+    w = 0
+    for s in range(n_src):
+        start[s] = w
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            a = route_axon[r]
+            w += syn_ptr[a + 1] - syn_ptr[a]
+    start[n_src] = w
+    return start
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_ptr(run_src, n_src):
+    """Source s's runs ``run_ptr[s] .. run_ptr[s+1]-1`` of runs listed by ascending source ``run_src``."""
+    ptr = np.zeros(n_src + 1, np.int64)
+    for j in range(run_src.shape[0]):
+        ptr[run_src[j] + 1] += 1
+    for s in range(n_src):
+        ptr[s + 1] += ptr[s]
+    return ptr
 
 
 @dataclass
