@@ -4,11 +4,12 @@ runs of the same loop seconds apart see nearly the same one, so their ratio is w
 
 For every image of ``bench/emulator_scale.py`` named: the program is prepared and flattened once by this tree;
 the other tree's ``emulator/engine_numba.py`` is loaded from ``--before DIR`` as a module of its own (its
-``run_chunk`` runs the same :class:`emulator.program.Program`, given int64 decay factors: trees before the
-float64 decay path multiply integers). Inputs are drawn once, outside the timers. Per repeat both loops run
-the whole ``steps`` from the initial state, in the order ABBA..., on one thread; CPU seconds per run (numba
-releases nothing to other threads here). Spikes, final u/v and counters of every run are digested: both
-trees must agree bit for bit.
+``run_chunk`` runs the same :class:`emulator.program.Program` in the widths trees before the narrowing read
+(:func:`_wide`: int64 decay factors, thresholds, biases, neuron cores and u/v state; the older kernels accept
+them, and the narrow arrays would lend the old loop this tree's memory traffic). Inputs are drawn once, outside
+the timers. Per repeat both loops run the whole ``steps`` from the initial state, in the order ABBA..., on one
+thread; CPU seconds per run (numba releases nothing to other threads here). Spikes, final u/v and counters of
+every run are digested: both trees must agree bit for bit.
 
 ``python -m bench.emulator_ab --before DIR [--images a,b] [--repeats N]``; writes nothing, prints JSON.
 """
@@ -36,18 +37,19 @@ def _engine_of(tree: str):
     return mod
 
 
-def _int_decays(p):
-    """``p`` with int64 decay factors (the multiply every tree implements)."""
-    if p.decay_u.dtype == np.int64:
-        return p
+def _wide(p):
+    """``p`` with int64 decay factors (the multiply every tree implements), thresholds, biases and neuron cores."""
     D = int(p.arith[0])
-    return dataclasses.replace(p, decay_u=np.rint(p.decay_u * 2.0 ** D).astype(np.int64),
-                               decay_v=np.rint(p.decay_v * 2.0 ** D).astype(np.int64))
+    dec = {k: getattr(p, k) if getattr(p, k).dtype == np.int64 else
+           np.rint(getattr(p, k).astype(np.float64) * 2.0 ** D).astype(np.int64) for k in ("decay_u", "decay_v")}
+    return dataclasses.replace(p, **dec, **{k: getattr(p, k).astype(np.int64) for k in ("vth", "bias", "neuron_core")})
 
 
 def _one(eng, p, steps, in_ptr, in_ids, fan_of_src):
     from emulator.state import ChunkOut, State
     st = State.initial(p)
+    if p.vth.dtype == np.int64:                                   # the wide side: its u/v int64 too
+        st.u, st.v = st.u.astype(np.int64), st.v.astype(np.int64)
     out = ChunkOut.empty(steps, steps * p.n_neurons + in_ids.size + 1, 0)
     probe = np.zeros(0, np.int64)
     c, w = time.process_time(), time.perf_counter()
@@ -71,7 +73,7 @@ def run(before: str, names: list[str], repeats: int) -> dict:
         steps = IMAGES[name][3]
         p = flatten(prepare(img))
         fan_of_src = np.diff(p.run_syn[p.run_ptr])              # synapses per source over its runs
-        po = _int_decays(p)
+        po = _wide(p)
         in_ptr, in_ids = InputSchedule(p).chunk(0, steps)
         for eng, prog in ((new, p), (old, po)):                   # compile (or load the cache)
             _one(eng, prog, 3, in_ptr[:4], in_ids[:in_ptr[3]], fan_of_src)

@@ -77,8 +77,8 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
         if int(steps) < 0:
             raise ImageError(f"steps must be >= 0, got {steps}")
         sp, us, vs, st, pl = emulate_plastic(image, int(steps), engine, pr, weight_every)
-        return RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes,
-                      weight_steps=pl.weight_steps, weights=pl.weights, final_u=st.u.copy(), final_v=st.v.copy())
+        return RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes, weight_steps=pl.weight_steps,
+                      weights=pl.weights, final_u=st.u.astype(np.int64), final_v=st.v.astype(np.int64))
     if threads is not None and int(threads) < 1:
         raise ImageError(f"threads must be >= 1, got {threads}")
     p = image if isinstance(image, Program) else prepare(image)
@@ -128,7 +128,8 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
         engine_numba.fold_link_spikes(p, st)
     sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
     sp.resize((out.n_spikes, 2), refcheck=False)   # trim the reservation (realloc, no copy)
-    return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.copy(), st.v.copy(),
+    return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.astype(np.int64),
+                  st.v.astype(np.int64),
                   thread_chunks=np.asarray(chooser.history if chooser is not None else [], np.int64))
 
 

@@ -44,12 +44,13 @@ def _decay_any(x, factor, shift):
 
 @overload(_decay_any, inline="always")
 def _decay_any_impl(x, factor, shift):
-    """The float64 factor: ``trunc(x * (f / 2**D))`` is ``sign(x f) (|x f| >> D)`` exactly (|x| < 2**31 and
+    """The float factor (float32 ``f / 2**D``, exact: D <= 24, widened to float64 here): ``trunc(x * (f / 2**D))``
+    is ``sign(x f) (|x f| >> D)`` exactly (|x| < 2**31 and
     0 <= f <= 2**D: the product has at most 47 significant bits and scaling by 2**-D is exact in float64), and
     its value lies in [-|x|, |x|], so it converts through int32; on AVX2 (no 64-bit integer multiply) this loop
     vectorizes where the int64 multiply does not."""
     if isinstance(factor, types.Float):
-        return lambda x, factor, shift: np.int64(np.int32(np.float64(np.int32(x)) * factor))
+        return lambda x, factor, shift: np.int64(np.int32(np.float64(np.int32(x)) * np.float64(factor)))
     return lambda x, factor, shift: _decay(x, factor, shift)
 
 
@@ -97,9 +98,12 @@ def _prefetching(n_runs, n_synapses):
     prefetches (:data:`PREFETCH_MIN_SYNAPSES`, :data:`PREFETCH_MIN_RUN`)."""
     return n_synapses >= PREFETCH_MIN_SYNAPSES and n_synapses >= PREFETCH_MIN_RUN * n_runs
 #: runs ahead whose table entries (first synapse, delay, post base) are prefetched
-AHEAD_TABLES = 8
-#: runs ahead whose first 256 bytes of packed synapses are prefetched (their tables are cached by then)
-AHEAD_SYNAPSES = 3
+AHEAD_TABLES = 24
+#: runs ahead whose first 256 bytes of packed synapses are prefetched (their tables are cached by then).
+#: Isolated delivery of the 100 k image (10 k runs of ~50 synapses a step, the same spikes, alternating, load
+#: 1.6, 2026-12-07 22:00 UTC): (8, 3) 0.70 ms/step, (24, 8) 0.57, (48, 16) 0.54: a run's adds (~0.1 us) are far
+#: shorter than a miss to memory with its page walk
+AHEAD_SYNAPSES = 8
 
 
 @numba.njit(inline="always")
@@ -118,25 +122,6 @@ def _step_runs(fired, f0, f1, run_ptr):
             js[n] = j
             n += 1
     return js
-
-
-@numba.njit(inline="always")
-def _prefetch_run(js, i, run_syn, run_delay, run_shift, run_post_base, run_packed):
-    """Before delivering run ``js[i]``: prefetch the tables of run ``js[i + AHEAD_TABLES]`` and the first
-    synapses of run ``js[i + AHEAD_SYNAPSES]``."""
-    nj = js.shape[0]
-    if i + AHEAD_TABLES < nj:
-        jt = js[i + AHEAD_TABLES]
-        prefetch(run_syn, jt)
-        prefetch(run_delay, jt)
-        prefetch(run_shift, jt)
-        prefetch(run_post_base, jt)
-    if i + AHEAD_SYNAPSES < nj:
-        lo = run_syn[js[i + AHEAD_SYNAPSES]]
-        prefetch(run_packed, lo)
-        prefetch(run_packed, lo + 16)
-        prefetch(run_packed, lo + 32)
-        prefetch(run_packed, lo + 48)
 
 
 @numba.njit(inline="always")
@@ -190,8 +175,14 @@ def update_u(N, a_in, u, decay_u, shift, act, half):
 
 
 @numba.njit(inline="always")
+def _v_next(v, decay_v, u, bias, shift, lim):
+    """Step 4-5 of :mod:`emulator.lif` for one neuron: v decays, takes u and the bias, wraps and is clipped."""
+    return min(max(_wrap32(_decay_any(v, decay_v, shift) + u + bias), -lim), lim)
+
+
+@numba.njit(inline="always")
 def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core,
-               core_spikes, fired):
+               core_spikes, fired, refr=True):
     """Step ``t`` of every neuron (Lava ``PyLifModelBitAcc`` with the widths of ``arith``
     (:func:`emulator.lif.arith_vector`) + refractory, :mod:`emulator.lif`), reading and clearing ring row
     ``base``; writes the spiking neurons to ``fired[0:nf]`` and returns ``nf``.
@@ -199,32 +190,49 @@ def lif_update(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_p
     Three passes over the neurons, the first two branch-free so LLVM vectorizes them (each writes one array:
     more written arrays exceed LLVM's runtime alias checks and the loop stays scalar; the decay multiply in
     float64 when the program allows it, :func:`_decay_any`): u; v of the non-refractory neurons (clipped,
-    before the threshold test); then the threshold test, reset and spike list (:func:`fire`)."""
+    before the threshold test); then the threshold test, reset and spike list (:func:`fire`). ``refr=False``
+    (the program's ``refractory`` flag: no neuron has a refractory period, :func:`emulator.program.prepare`)
+    skips every read and write of ``ref_until``: with all periods 0 a neuron is never refractory (``ref_until``
+    of a neuron that spiked at step t is t, and the test at t + 1 is ``t >= t + 1``), the same integers with
+    one stream fewer (u, v may be int32 arrays: :meth:`emulator.state.State.initial`)."""
     shift = arith[0]
     act = arith[1]
     half = arith[2]
     lim = arith[3]
     update_u(N, ring[base:base + N], u, decay_u, shift, act, half)
-    for n in range(N):
-        vv = min(max(_wrap32(_decay_any(v[n], decay_v[n], shift) + u[n] + bias[n]), -lim), lim)
-        v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
-    return fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired)
+    if refr:
+        for n in range(N):
+            vv = _v_next(v[n], decay_v[n], u[n], bias[n], shift, lim)
+            v[n] = v[n] if ref_until[n] >= t else vv          # refractory: v held, no spike
+    else:
+        for n in range(N):
+            v[n] = _v_next(v[n], decay_v[n], u[n], bias[n], shift, lim)
+    return fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired, refr)
 
 
 @numba.njit(inline="always")
-def fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired):
+def fire(t, N, v, vth, ref_period, ref_until, neuron_core, core_spikes, fired, refr=True):
     """Step 6 of :mod:`emulator.lif` and the refractory start: threshold test, reset, spike list and per-core
-    counts in one pass with a branch per neuron; returns the number of spikes. (A count-first variant with a
+    counts in one pass with a branch per neuron; returns the number of spikes; ``refr=False``: no refractory
+    bookkeeping (:func:`lif_update`). (A count-first variant with a
     branch-free list for dense spiking was slower on both the 1 k image (0.89x) and the 100 k image, where
     47 % of the neurons spike a step (0.90x): bench.emulator_ab, 2026-12-07 19:34 UTC, load 0.4.)"""
     nf = 0
+    if refr:
+        for n in range(N):
+            if v[n] > vth[n] and ref_until[n] < t:
+                v[n] = 0
+                fired[nf] = n
+                nf += 1
+                core_spikes[neuron_core[n]] += 1
+                ref_until[n] = t + ref_period[n]
+        return nf
     for n in range(N):
-        if v[n] > vth[n] and ref_until[n] < t:
+        if v[n] > vth[n]:
             v[n] = 0
             fired[nf] = n
             nf += 1
             core_spikes[neuron_core[n]] += 1
-            ref_until[n] = t + ref_period[n]
     return nf
 
 
@@ -240,13 +248,13 @@ def lif_step(t, N, base, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_per
 
 @numba.njit(inline="always")
 def step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                 neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired):
+                 neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired, refr=True):
     """The first half of step ``t`` (chunk row ``k``) on one thread: ring offsets, the LIF update of every
     neuron (:func:`lif_update`), the probe traces, then the step's inputs appended; the step's spiking
     sources are ``fired[0:nf]`` (neurons ascending, then inputs ascending); returns ``nf``."""
     ring_rows(t, D, N, row_off)
     nf = lif_update(t, N, row_off[0], ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                    neuron_core, core_spikes, fired)
+                    neuron_core, core_spikes, fired, refr)
     trace_probes(k, probe, u, v, trace_u, trace_v)
     for j in range(in_ptr[k], in_ptr[k + 1]):
         fired[nf] = N + in_ids[j]
@@ -423,7 +431,8 @@ def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_
     (``row_off[d]``: ring offset of step t + d): direct runs add their weights, slotted runs their shifted
     weights and notes (:func:`_add_shifted`; ``notes`` has room, :func:`notes_due`). Returns (nn, ncol) for
     :func:`carry`. The step's runs are listed first (:func:`_step_runs`) so that each run's tables and
-    synapses are prefetched a few runs ahead (:func:`_prefetch_run`); the adds are the same, in the same order."""
+    synapses are prefetched a few runs ahead (:data:`AHEAD_TABLES`, :data:`AHEAD_SYNAPSES`); the adds are the same,
+    in the same order."""
     nn = 0
     ncol = 0
     if not _prefetching(run_syn.shape[0] - 1, run_packed.shape[0]):      # cached anyway: no list, no prefetches
@@ -439,8 +448,23 @@ def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_
                                             notes, nn, ncol)
         return nn, ncol
     js = _step_runs(fired, f0, f1, run_ptr)
-    for i in range(js.shape[0]):
-        _prefetch_run(js, i, run_syn, run_delay, run_shift, run_post_base, run_packed)
+    nj = js.shape[0]
+    for i in range(nj):
+        # prefetch the tables of run js[i + AHEAD_TABLES] and the first synapses of run js[i + AHEAD_SYNAPSES]
+        # (written out here: an inline helper taking the arrays cost reference counting per run, 1.0 vs 0.55
+        # ms/step of the 100 k image's delivery)
+        if i + AHEAD_TABLES < nj:
+            jt = js[i + AHEAD_TABLES]
+            prefetch(run_syn, jt)
+            prefetch(run_delay, jt)
+            prefetch(run_shift, jt)
+            prefetch(run_post_base, jt)
+        if i + AHEAD_SYNAPSES < nj:
+            lo = run_syn[js[i + AHEAD_SYNAPSES]]
+            prefetch(run_packed, lo)
+            prefetch(run_packed, lo + 16)
+            prefetch(run_packed, lo + 32)
+            prefetch(run_packed, lo + 48)
         j = js[i]
         off = row_off[run_delay[j]] + run_post_base[j]
         sh = run_shift[j]
@@ -455,10 +479,11 @@ def deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_
 @numba.njit(cache=True, nogil=True)
 def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
               run_syn, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v, ring, slot_acc,
-              slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired):
+              slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired, refr):
     """One thread: per step the LIF update of every neuron, then the step's spikes (neurons ascending, then
     inputs ascending) recorded and delivered through their runs (:func:`deliver_runs`, :func:`carry`).
-    ``fired``: work array of at least N + the chunk's input events (:func:`scratch`)."""
+    ``fired``: work array of at least N + the chunk's input events (:func:`scratch`); ``refr``: the
+    program's ``refractory`` flag (:func:`lif_update`)."""
     spk_step = spikes[:, 0]
     spk_src = spikes[:, 1]
     notes = np.empty((256, 2), np.int64)
@@ -466,7 +491,7 @@ def _run_runs(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period,
     for k in range(n_steps):
         t = t0 + k
         nf = step_sources(k, t, N, D, row_off, ring, u, v, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                          neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired)
+                          neuron_core, core_spikes, probe, trace_u, trace_v, in_ptr, in_ids, fired, refr)
         n_spk = _record(t, fired, nf, spk_step, spk_src, n_spk, src_spikes)
         if run_slot.shape[0]:
             notes = room(notes, notes_due(fired, 0, nf, src_notes))
@@ -502,7 +527,7 @@ def _deliver_runs_range(th, fired, nf, row_off, ring, run_ptr, run_split, run_de
     nj = js.shape[0]
     far = _prefetching(run_split.shape[0], run_packed.shape[0])
     for i in range(nj):
-        if far and i + AHEAD_TABLES < nj:           # prefetches as _prefetch_run, in this thread's share of runs
+        if far and i + AHEAD_TABLES < nj:           # prefetches as deliver_runs', in this thread's share of runs
             jt = js[i + AHEAD_TABLES]
             prefetch(run_split, (jt, th))
             prefetch(run_delay, jt)
@@ -549,7 +574,7 @@ def _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, tr
 @numba.njit(cache=True, nogil=True)
 def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v, bias, vth, arith,
                  ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay, run_shift, run_post_base,
-                 run_packed, run_slot, u, v, ring, slot_acc, slot_mark, notes, core_spikes, fired_local):
+                 run_packed, run_slot, u, v, ring, slot_acc, slot_mark, notes, core_spikes, fired_local, refr):
     """Thread ``th``'s share of a step: deliver the previous step's spikes ``fired[0:nf]`` (ring offsets
     ``prev_off``) into its neurons, then (if ``update``) update its neurons for step ``t``; returns the number
     of its spiking neurons, written range-local to ``fired_local``. A separate (called, not inlined)
@@ -563,14 +588,14 @@ def _thread_step(th, update, t, nf, fired, prev_off, row_off, post_bounds, decay
         return 0
     return lif_update(t, hi - lo, row_off[0] + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi],
                       bias[lo:hi], vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi],
-                      core_spikes, fired_local)
+                      core_spikes, fired_local, refr)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
                     run_split, post_bounds, run_delay, run_shift, run_post_base, run_packed, run_slot, src_notes, u, v,
                     ring, slot_acc, slot_mark, core_spikes, src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u,
-                    trace_v, fired, fired_t, cs_t):
+                    trace_v, fired, fired_t, cs_t, refr):
     """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads, one parallel region per step: thread k delivers
     the previous step's spikes into its own neurons' ring slots (:func:`_deliver_runs_range`), then updates its
     own neurons (:func:`lif_update`); a serial pass merges the per-thread spike lists in thread order
@@ -597,7 +622,7 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
             nf_t[th] = _thread_step(th, k < n_steps, t, nf, fired, prev_off, row_off, post_bounds, decay_u, decay_v,
                                     bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr, run_split, run_delay,
                                     run_shift, run_post_base, run_packed, run_slot, u, v, ring, slot_acc, slot_mark,
-                                    notes[th], cs_t[th], fired_t[th])
+                                    notes[th], cs_t[th], fired_t[th], refr)
         if k == n_steps:                           # the last step's spikes are delivered: done
             break
         nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
@@ -613,24 +638,16 @@ def _run_post_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_p
 
 
 @numba.njit(cache=True, nogil=True)
-def _deliver_share(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_post_base, run_packed):
-    """The whole runs of the spikes ``fired[f0:f1]`` into ``ring`` (programs without slotted runs)."""
-    if not _prefetching(run_syn.shape[0] - 1, run_packed.shape[0]):
-        for f in range(f0, f1):
-            s = fired[f]
-            for j in range(run_ptr[s], run_ptr[s + 1]):
-                _add_packed(ring, row_off[run_delay[j]] + run_post_base[j], run_packed, run_syn[j], run_syn[j + 1])
-        return
-    js = _step_runs(fired, f0, f1, run_ptr)
-    for i in range(js.shape[0]):
-        _prefetch_run(js, i, run_syn, run_delay, run_delay, run_post_base, run_packed)   # (no shift table here)
-        j = js[i]
-        _add_packed(ring, row_off[run_delay[j]] + run_post_base[j], run_packed, run_syn[j], run_syn[j + 1])
+def _deliver_share(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base, run_packed):
+    """The whole runs of the spikes ``fired[f0:f1]`` into ``ring`` (programs without slotted runs: every shift
+    is 0, so :func:`deliver_runs` makes no notes)."""
+    deliver_runs(fired, f0, f1, row_off, ring, run_ptr, run_syn, run_delay, run_shift, run_post_base, run_packed,
+                 run_packed[:0], np.zeros(0, np.uint8), np.empty((0, 2), np.int64))
 
 
 @numba.njit(cache=True, nogil=True)
 def _update_range(th, t, base, T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith, ref_period, ref_until,
-                  neuron_core, u, v, core_spikes, fired_local):
+                  neuron_core, u, v, core_spikes, fired_local, refr):
     """Neurons of range ``th``: add the other threads' ring rows (offset ``base``) into the shared ring and
     clear them (int32 sums wrap: order-free), then :func:`lif_update`; returns the range's spike count."""
     lo = post_bounds[th]
@@ -643,13 +660,14 @@ def _update_range(th, t, base, T, post_bounds, ring, rings, decay_u, decay_v, bi
             rings[j, n] = 0
     return lif_update(t, hi - lo, base + lo, ring, u[lo:hi], v[lo:hi], decay_u[lo:hi], decay_v[lo:hi], bias[lo:hi],
                       vth[lo:hi], arith, ref_period[lo:hi], ref_until[lo:hi], neuron_core[lo:hi], core_spikes,
-                      fired_local)
+                      fired_local, refr)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_period, ref_until, neuron_core, run_ptr,
-                     run_syn, post_bounds, run_delay, run_post_base, run_packed, u, v, ring, core_spikes, src_spikes,
-                     in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired, fired_t, cs_t, rings, ev):
+                     run_syn, post_bounds, run_delay, run_shift, run_post_base, run_packed, u, v, ring, core_spikes,
+                     src_spikes, in_ptr, in_ids, probe, spikes, n_spk, trace_u, trace_v, fired, fired_t, cs_t, rings,
+                     ev, refr):
     """:func:`_run_runs` on ``T = len(post_bounds) - 1`` threads for programs without slotted runs, two parallel
     regions per step: thread k adds the whole runs of its share of the step's spikes (cut so the shares hold
     about equal synapse counts: a source's runs are contiguous) into its own copy of the ring (thread 0: the
@@ -670,7 +688,7 @@ def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_
         ring_rows(t, D, N, row_off)
         for th in numba.prange(T):
             nf_t[th] = _update_range(th, t, row_off[0], T, post_bounds, ring, rings, decay_u, decay_v, bias, vth, arith,
-                                     ref_period, ref_until, neuron_core, u, v, cs_t[th], fired_t[th])
+                                     ref_period, ref_until, neuron_core, u, v, cs_t[th], fired_t[th], refr)
         nf = _merge_record(k, t, N, T, post_bounds, fired_t, nf_t, fired, probe, u, v, trace_u, trace_v, in_ptr, in_ids,
                            spk_step, spk_src, n_spk, src_spikes)
         n_spk += nf
@@ -685,7 +703,7 @@ def _run_spike_split(t0, n_steps, N, D, decay_u, decay_v, bias, vth, arith, ref_
         cut[T] = nf
         for th in numba.prange(T):
             _deliver_share(fired, cut[th], cut[th + 1], row_off, ring if th == 0 else rings[th - 1], run_ptr,
-                           run_syn, run_delay, run_post_base, run_packed)
+                           run_syn, run_delay, run_shift, run_post_base, run_packed)
     for j in range(T - 1):                                 # pending deliveries into the shared ring
         for n in range(D * N):
             ring[n] += rings[j, n]
@@ -743,24 +761,24 @@ def run_chunk(p: Program, st: State, t0: int, n_steps: int, in_ptr: np.ndarray, 
         if p.run_slot.size == 0:
             out.n_spikes = _run_spike_split(
                 t0, n_steps, N, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
-                st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.post_bounds, p.run_delay, p.run_post_base,
-                p.run_packed, st.u, st.v, ring, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes,
-                out.n_spikes, out.trace_u, out.trace_v, fired, fired_t, cs_t,
+                st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.post_bounds, p.run_delay, p.run_shift,
+                p.run_post_base, p.run_packed, st.u, st.v, ring, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe,
+                out.spikes, out.n_spikes, out.trace_u, out.trace_v, fired, fired_t, cs_t,
                 scratch(st, "rings", (max(T - 1, 1), ring.size), np.int32, zero=True),
-                scratch(st, "ev", fired.size + 1, np.int64, zero=True))
+                scratch(st, "ev", fired.size + 1, np.int64, zero=True), p.refractory)
             return
         out.n_spikes = _run_post_split(
             t0, n_steps, N, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith, p.ref_period,
             st.ref_until, p.neuron_core, p.run_ptr, p.run_split, p.post_bounds, p.run_delay, p.run_shift,
             p.run_post_base, p.run_packed, p.run_slot, p.src_notes, st.u, st.v, ring, st.slot_acc, st.slot_mark,
             st.core_spikes, st.src_spikes, in_ptr, in_ids, probe, out.spikes, out.n_spikes, out.trace_u, out.trace_v,
-            fired, fired_t, cs_t)
+            fired, fired_t, cs_t, p.refractory)
         return
     out.n_spikes = _run_runs(t0, n_steps, N, p.ring_len, p.decay_u, p.decay_v, p.bias, p.vth, p.arith,
                              p.ref_period, st.ref_until, p.neuron_core, p.run_ptr, p.run_syn, p.run_delay,
                              p.run_shift, p.run_post_base, p.run_packed, p.run_slot, p.src_notes, st.u, st.v, ring,
                              st.slot_acc, st.slot_mark, st.core_spikes, st.src_spikes, in_ptr, in_ids, probe,
-                             out.spikes, out.n_spikes, out.trace_u, out.trace_v, fired)
+                             out.spikes, out.n_spikes, out.trace_u, out.trace_v, fired, p.refractory)
 
 
 def scratch(st: State, name: str, shape, dtype, zero: bool = False) -> np.ndarray:

@@ -48,8 +48,10 @@ class Program:
     ring_len: int             # D = max total delay + 1 ring-buffer rows
     # neurons (N): decay factors f = 2**D-(du+1) and 2**D-dv, effective threshold/bias, initial state
     # (D = decay_bits of the image's arithmetic, neuromap.image.LifArithmetic; Loihi: 4096 = 2**12). The
-    # factors as the LIF kernel reads them (:func:`decay_factors`): float64 f / 2**D when every factor of the
-    # program lies in [0, 2**D] (exact, and vectorizable without a 64-bit multiply), else int64 f
+    # factors as the LIF kernel reads them (:func:`decay_factors`): float32 f / 2**D when every factor of the
+    # program lies in [0, 2**D] (exact, and vectorizable without a 64-bit multiply), else int64 f. vth, bias and
+    # neuron_core are int32 when their values fit (:func:`_narrow`: the LIF update streams every neuron's
+    # constants once a step, so their width is its memory traffic), else int64
     decay_u: np.ndarray
     decay_v: np.ndarray
     vth: np.ndarray           # vth << threshold_shift
@@ -98,6 +100,10 @@ class Program:
     run_split: np.ndarray = None       # (G, T+1) int64: first synapse of run j whose post >= post_bounds[k]
     #: N int64 ``neurons.join_parent`` (dendrite compartments, :mod:`emulator.compartments`); None: no joins
     join_parent: np.ndarray = None
+    #: False when no neuron has a refractory period (``ref_period`` all 0, :func:`prepare`): the numba engine's
+    #: LIF update then skips the refractory bookkeeping (:func:`emulator.engine_numba.lif_update`); True is
+    #: always correct
+    refractory: bool = True
 
 
 def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,6 +268,14 @@ def _i64(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """``a`` (integers) as int32 when every value fits, else as int64."""
+    a = np.asarray(a)
+    if a.size == 0 or (a.min() >= np.iinfo(np.int32).min and a.max() <= np.iinfo(np.int32).max):
+        return np.ascontiguousarray(a, dtype=np.int32)
+    return _i64(a)
+
+
 def prepare(image: Image) -> Program:
     """Flatten ``image`` for execution; refuses core kinds other than ``loihi_lif``. Convolutions stored as kernel +
     geometry get their explicit synapses here (:func:`neuromap.conv_geometry.expand`)."""
@@ -302,13 +316,14 @@ def prepare(image: Image) -> Program:
     vth = _i64(nu["vth"]) << ar.threshold_shift
     if join_parent is not None:           # a dendrite never spikes: threshold at the v limit (v > L never holds)
         vth[join_parent >= 0] = ar.v_limit
+    ref_period = _i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64)
     return Program(
         n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
         **decay_factors(ar.decay_unity - (_i64(nu["du"]) + 1), ar.decay_unity - _i64(nu["dv"]), ar.decay_bits),
-        vth=vth, arith=arith_vector(ar),
-        bias=_i64(nu["bias_mant"]) << _i64(nu["bias_exp"]),
-        ref_period=_i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64),
-        u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_i64(nu["core"]),
+        vth=_narrow(vth), arith=arith_vector(ar),
+        bias=_narrow(_i64(nu["bias_mant"]) << _i64(nu["bias_exp"])),
+        ref_period=ref_period, refractory=bool(ref_period.any()),
+        u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_narrow(nu["core"]),
         src_ptr=_i64(rt["src_ptr"]), route_axon=_i64(route_axon), route_core=_i64(rt["core"]),
         src_core=src_core,
         syn_ptr=_i64(ax["syn_ptr"]), axon_delay=_axon_delay(ax["syn_ptr"], sy["delay"]),
@@ -323,8 +338,9 @@ def prepare(image: Image) -> Program:
 
 
 def decay_factors(fu: np.ndarray, fv: np.ndarray, decay_bits: int) -> dict[str, np.ndarray]:
-    """``decay_u``, ``decay_v`` of a :class:`Program` from the int64 decay factors ``fu``, ``fv``: float64
-    ``f / 2**decay_bits`` when every factor lies in [0, 2**decay_bits], else the int64 factors.
+    """``decay_u``, ``decay_v`` of a :class:`Program` from the int64 decay factors ``fu``, ``fv``: float32
+    ``f / 2**decay_bits`` when every factor lies in [0, 2**decay_bits] (and decay_bits <= 24: exact in float32's
+    24-bit significand; the kernel widens it to float64 for the product), else the int64 factors.
 
     Why that is exact (:func:`emulator.engine_numba._decay_any`): u and v are int32 values (image fields and
     every update), so ``|x f| < 2**31 * 2**16 < 2**53`` is exact in float64, scaling by ``2**-D`` is exact, and
@@ -332,9 +348,10 @@ def decay_factors(fu: np.ndarray, fv: np.ndarray, decay_bits: int) -> dict[str, 
     [-|x|, |x|] (an int32). A factor outside (``du`` or ``dv`` above ``2**D``, which only a hand-made image
     holds) keeps the int64 multiply."""
     unity = 1 << int(decay_bits)
-    if all(f.size == 0 or (f.min() >= 0 and f.max() <= unity) for f in (fu, fv)):
+    if int(decay_bits) <= 24 and all(f.size == 0 or (f.min() >= 0 and f.max() <= unity) for f in (fu, fv)):
         scale = 2.0 ** -int(decay_bits)
-        return {"decay_u": fu.astype(np.float64) * scale, "decay_v": fv.astype(np.float64) * scale}
+        return {"decay_u": (fu.astype(np.float64) * scale).astype(np.float32),
+                "decay_v": (fv.astype(np.float64) * scale).astype(np.float32)}
     return {"decay_u": _i64(fu), "decay_v": _i64(fv)}
 
 

@@ -10,7 +10,8 @@ from emulator.program import Program
 
 @dataclass
 class State:
-    """u, v (int64 holding Lava's int32 values), the refractory bookkeeping, the dendritic delay ring
+    """u, v (Lava's int32 values: int32 arrays, or int64 where an initial value does not fit), the refractory
+    bookkeeping, the dendritic delay ring
     buffer ``ring[t % D, neuron]`` (int32: Lava's ``a_out``/``a_in`` ports are int32, and int32 addition
     wraps modulo 2**32, so summing in int32 gives exactly the wrapped int64 sum; half the cache
     footprint of int64), the slot accumulator, and the traffic counters."""
@@ -32,7 +33,7 @@ class State:
 
     @classmethod
     def initial(cls, p: Program) -> "State":
-        return cls(u=p.u_init.copy(), v=p.v_init.copy(), ref_until=np.full(p.n_neurons, -1, np.int64),
+        return cls(u=_int32_if_fits(p.u_init), v=_int32_if_fits(p.v_init), ref_until=np.full(p.n_neurons, -1, np.int64),
                    ring=np.zeros((p.ring_len, p.n_neurons), np.int32),
                    slot_acc=np.zeros(p.slot_post.size, np.int64),
                    slot_mark=np.zeros(p.slot_post.size, np.uint8),
@@ -65,3 +66,12 @@ class ChunkOut:
     def empty(cls, n_steps: int, capacity: int, n_probe: int) -> "ChunkOut":
         return cls(np.empty((capacity, 2), np.int64), np.zeros((n_steps, n_probe), np.int64),
                    np.zeros((n_steps, n_probe), np.int64))
+
+
+def _int32_if_fits(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` as int32 when every value fits (u and v always do after a step: every update wraps or
+    clips them into int32, :mod:`emulator.lif`), else as int64. Half the LIF update's u/v memory traffic."""
+    lo, hi = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    if a.size == 0 or (a.min() >= lo and a.max() <= hi):
+        return a.astype(np.int32)
+    return a.astype(np.int64)

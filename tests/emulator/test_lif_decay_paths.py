@@ -1,4 +1,4 @@
-"""The LIF kernel's two decay paths (emulator.program.decay_factors, emulator.engine_numba._decay_any): the float64
+"""The LIF kernel's two decay paths (emulator.program.decay_factors, emulator.engine_numba._decay_any): the float32
 factor ``f / 2**D`` of programs whose factors lie in [0, 2**D] and the int64 multiply of the others give Lava's
 ``sign(x f) (|x f| >> D)`` at the edges of their ranges: x over the int32 range, f at 0, 1, 2**D - 1 and 2**D,
 every decay width 0..16 the emulator implements. Checked against the scalar oracle (tests/oracles), in plain
@@ -44,7 +44,7 @@ def test_float_decay_equals_integer_rounding_at_the_edges(bits):
     x = np.array(I32 + rng.integers(-2 ** 31, 2 ** 31, 40).tolist(), np.int64)
     f = np.array(_edge_factors(bits) + rng.integers(0, (1 << bits) + 1, 8).tolist(), np.int64)
     got = decay_factors(f, f, bits)
-    assert got["decay_u"].dtype == np.float64                  # every factor in [0, 2**D]: the float path
+    assert got["decay_u"].dtype == np.float32                  # every factor in [0, 2**D]: the float path
     res = _decays(x, got["decay_u"], bits)
     want = [[decay_toward_zero(int(a), int(b), bits) for b in f] for a in x]
     assert res.tolist() == want
@@ -98,7 +98,7 @@ ARITH = st.builds(
 def test_runs_at_the_range_edges_match_the_oracle(seed, ar, over):
     img = _edge_image(seed, ar, over)
     p = prepare(img)
-    assert (p.decay_u.dtype == np.float64) == bool(np.all(img.neurons["du"] <= ar.decay_max))
+    assert (p.decay_u.dtype == np.float32) == bool(np.all(img.neurons["du"] <= ar.decay_max))
     steps = 12
     ref = loihi_core.run(img, steps)
     for engine in ("numba", "numpy"):

@@ -256,3 +256,33 @@ def test_dendritic_sum_wraps_like_lavas_int32_port(emulator_engine):
     spiked = v > 131071 << 6
     assert run.v[1, 0] == (0 if spiked else v)
     assert (run.spikes[:, 1] == 0).any() == spiked
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_both_refractory_paths_of_the_numba_update_match_the_oracle(seed):
+    # prepare() sets Program.refractory only when some neuron has a period: the numba update then keeps the
+    # refractory bookkeeping (else it skips ref_until altogether); both paths, on one and two threads, against
+    # the scalar oracle (which always tracks the last spike)
+    from emulator.program import prepare
+    from tests.helpers.images import random_image
+    from tests.oracles import loihi_core
+    base = random_image(seed, max_size=12)
+    inputs = dict(base.inputs, poisson_p=np.full(base.n_inputs, np.nan))   # the oracle replays explicit spikes
+    base = dataclasses.replace(base, inputs=inputs)
+    rng = np.random.default_rng(seed)
+    periods = {"none": np.zeros(base.n_neurons, np.int64), "some": rng.integers(0, 4, base.n_neurons)}
+    for name, period in periods.items():
+        img = dataclasses.replace(base, neurons=dict(base.neurons, refractory=period.astype(np.uint8)))
+        assert prepare(img).refractory == bool(period.any()), name
+        ref = loihi_core.run(img, 40)
+        for threads in (1, 2):
+            run = emulate(img, 40, threads=threads, probe=np.arange(img.n_neurons))
+            assert np.array_equal(run.spikes, ref.spikes), (name, threads)
+            assert np.array_equal(run.u, ref.u) and np.array_equal(run.v, ref.v), (name, threads)
+
+
+def test_state_holds_u_v_in_int32_when_the_initial_values_fit():
+    from emulator.state import _int32_if_fits
+    assert _int32_if_fits(np.array([-2 ** 31, 2 ** 31 - 1])).dtype == np.int32
+    wide = _int32_if_fits(np.array([0, 2 ** 31]))
+    assert wide.dtype == np.int64 and wide.tolist() == [0, 2 ** 31]
