@@ -39,8 +39,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOADS = (0, 2, 4)
 #: alternated (one thread, default) pairs per image, load level and tree
 REPEATS = 6
-#: image -> steps per run
-IMAGES = {"fanout100_100k": 300, "fanout1000_10k": 1000}
+#: image -> steps per run (microcircuit_0.1: 3.0 M synapses, dendrite slots, Poisson inputs, refractory periods)
+IMAGES = {"fanout100_100k": 1000, "fanout1000_10k": 1000, "microcircuit_0.1": 4000}
 
 
 def worker(path: str, steps: int, repeats: int) -> dict:
