@@ -100,6 +100,10 @@ class SerialComm:
     def gather(self, obj):
         return [obj]
 
+    def gather_int64(self, a: np.ndarray) -> list | None:
+        """Rank 0: every rank's int64 array (its own not copied), in rank order; others None."""
+        return [a]
+
     def allreduce_min(self, x: int) -> int:
         return x
 
@@ -165,6 +169,20 @@ class MpiComm:
 
     def gather(self, obj):
         return self.comm.gather(obj, root=0)
+
+    def gather_int64(self, a: np.ndarray) -> list | None:
+        from mpi4py import MPI  # lazy: optional dependency
+
+        a = np.ascontiguousarray(a, np.int64)
+        counts = self.comm.gather(a.size, root=0)
+        if self.rank != 0:
+            self.comm.Gatherv([a, MPI.INT64_T], None, root=0)
+            return None
+        recv = np.array(counts, np.int64)
+        recv[0] = 0                                    # rank 0 keeps its own
+        out = _prefaulted((int(recv.sum()),), np.int64)     # a buffer, not pickles: no page-by-page faults
+        self.comm.Gatherv([a[:0], MPI.INT64_T], [out, (recv, _offsets(recv)), MPI.INT64_T], root=0)
+        return [a] + (np.split(out, np.cumsum(recv[1:])[:-1]) if self.size > 1 else [])
 
     def allreduce_min(self, x: int) -> int:
         from mpi4py import MPI  # lazy: optional dependency
@@ -1250,18 +1268,21 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     del ring
     st.ring = None                                     # the state's largest array, not needed any more
     part = {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": us[:, col_user], "v": vs[:, col_user],
-            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes, "link_spikes": link,
+            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes,
             "weights": {pp.index: (rp.deferred_syn[pp.syn], np.stack(rec_w[pp.index]) if rec_w[pp.index]
                                    else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
             "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
     del us, vs
     parts = comm.gather(part)
+    keys, counts = comm.gather_int64(link[0]), comm.gather_int64(link[1])   # ~2 M pairs a rank: buffers
     tp = _mark(phases, "finish.gather_parts", tp)
     rest = comm.gather_array(rec_gid[:n_rec], rest)
     tp = _mark(phases, "finish.gather_spikes", tp)
     if comm.rank != 0:
         stats.finish_s = time.perf_counter() - t_finish
         return None, stats
+    for p, k, c in zip(parts, keys, counts):
+        p["link_spikes"] = (k, c)
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
     _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], n_recs[1:]])), in_cnt,
                    in_gid[:n_in], spikes)
