@@ -151,38 +151,40 @@ class MpiComm:
     def alltoall(self, objs: list) -> list:
         return self.comm.alltoall(objs)
 
-    def gather_array(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+    def _gatherv(self, a: np.ndarray, dtype, out=None) -> tuple:
+        """Rank 0 receives the other ranks' arrays (``dtype``) concatenated in rank order into ``out`` (a populated
+        buffer when None) and returns (out, per-rank counts with its own as 0); others send and get (None, None)."""
         from mpi4py import MPI  # lazy: optional dependency
 
-        a = np.ascontiguousarray(a, np.int32)
+        kind = MPI.INT32_T if np.dtype(dtype) == np.int32 else MPI.INT64_T
+        a = np.ascontiguousarray(a, dtype)
         counts = self.comm.gather(a.size, root=0)
         if self.rank != 0:
-            self.comm.Gatherv([a, MPI.INT32_T], None, root=0)
-            return None
+            self.comm.Gatherv([a, kind], None, root=0)
+            return None, None
         recv = np.array(counts, np.int64)
         recv[0] = 0                                    # rank 0 keeps its own
-        if out is None or out.size != int(recv.sum()):
-            raise ValueError(f"gather_array: rank 0's buffer holds {None if out is None else out.size} ids, the "
-                             f"other ranks send {int(recv.sum())}")
-        self.comm.Gatherv([a[:0], MPI.INT32_T], [out, (recv, _offsets(recv)), MPI.INT32_T], root=0)
-        return out
+        if out is None:
+            out = _prefaulted((int(recv.sum()),), dtype)     # a buffer, not pickles: no page-by-page faults
+        if out.size != int(recv.sum()):
+            raise ValueError(f"gather: rank 0's buffer holds {out.size} values, the other ranks send {int(recv.sum())}")
+        self.comm.Gatherv([a[:0], kind], [out, (recv, _offsets(recv)), kind], root=0)
+        return out, recv
+
+    def gather_array(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        if self.rank == 0 and out is None:
+            raise ValueError("gather_array: rank 0 needs the receive buffer")
+        return self._gatherv(a, np.int32, out)[0]
 
     def gather(self, obj):
         return self.comm.gather(obj, root=0)
 
     def gather_int64(self, a: np.ndarray) -> list | None:
-        from mpi4py import MPI  # lazy: optional dependency
-
-        a = np.ascontiguousarray(a, np.int64)
-        counts = self.comm.gather(a.size, root=0)
-        if self.rank != 0:
-            self.comm.Gatherv([a, MPI.INT64_T], None, root=0)
+        out, recv = self._gatherv(a, np.int64)
+        if out is None:
             return None
-        recv = np.array(counts, np.int64)
-        recv[0] = 0                                    # rank 0 keeps its own
-        out = _prefaulted((int(recv.sum()),), np.int64)     # a buffer, not pickles: no page-by-page faults
-        self.comm.Gatherv([a[:0], MPI.INT64_T], [out, (recv, _offsets(recv)), MPI.INT64_T], root=0)
-        return [a] + (np.split(out, np.cumsum(recv[1:])[:-1]) if self.size > 1 else [])
+        return [np.ascontiguousarray(a, np.int64)] + (np.split(out, np.cumsum(recv[1:])[:-1]) if self.size > 1
+                                                      else [])
 
     def allreduce_min(self, x: int) -> int:
         from mpi4py import MPI  # lazy: optional dependency
