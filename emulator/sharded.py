@@ -100,6 +100,10 @@ class SerialComm:
     def gather(self, obj):
         return [obj]
 
+    def gather_int64(self, a: np.ndarray) -> list | None:
+        """Rank 0: every rank's int64 array (its own not copied), in rank order; others None."""
+        return [a]
+
     def allreduce_min(self, x: int) -> int:
         return x
 
@@ -147,24 +151,40 @@ class MpiComm:
     def alltoall(self, objs: list) -> list:
         return self.comm.alltoall(objs)
 
-    def gather_array(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+    def _gatherv(self, a: np.ndarray, dtype, out=None) -> tuple:
+        """Rank 0 receives the other ranks' arrays (``dtype``) concatenated in rank order into ``out`` (a populated
+        buffer when None) and returns (out, per-rank counts with its own as 0); others send and get (None, None)."""
         from mpi4py import MPI  # lazy: optional dependency
 
-        a = np.ascontiguousarray(a, np.int32)
+        kind = MPI.INT32_T if np.dtype(dtype) == np.int32 else MPI.INT64_T
+        a = np.ascontiguousarray(a, dtype)
         counts = self.comm.gather(a.size, root=0)
         if self.rank != 0:
-            self.comm.Gatherv([a, MPI.INT32_T], None, root=0)
-            return None
+            self.comm.Gatherv([a, kind], None, root=0)
+            return None, None
         recv = np.array(counts, np.int64)
         recv[0] = 0                                    # rank 0 keeps its own
-        if out is None or out.size != int(recv.sum()):
-            raise ValueError(f"gather_array: rank 0's buffer holds {None if out is None else out.size} ids, the "
-                             f"other ranks send {int(recv.sum())}")
-        self.comm.Gatherv([a[:0], MPI.INT32_T], [out, (recv, _offsets(recv)), MPI.INT32_T], root=0)
-        return out
+        if out is None:
+            out = _prefaulted((int(recv.sum()),), dtype)     # a buffer, not pickles: no page-by-page faults
+        if out.size != int(recv.sum()):
+            raise ValueError(f"gather: rank 0's buffer holds {out.size} values, the other ranks send {int(recv.sum())}")
+        self.comm.Gatherv([a[:0], kind], [out, (recv, _offsets(recv)), kind], root=0)
+        return out, recv
+
+    def gather_array(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        if self.rank == 0 and out is None:
+            raise ValueError("gather_array: rank 0 needs the receive buffer")
+        return self._gatherv(a, np.int32, out)[0]
 
     def gather(self, obj):
         return self.comm.gather(obj, root=0)
+
+    def gather_int64(self, a: np.ndarray) -> list | None:
+        out, recv = self._gatherv(a, np.int64)
+        if out is None:
+            return None
+        return [np.ascontiguousarray(a, np.int64)] + (np.split(out, np.cumsum(recv[1:])[:-1]) if self.size > 1
+                                                      else [])
 
     def allreduce_min(self, x: int) -> int:
         from mpi4py import MPI  # lazy: optional dependency
@@ -968,50 +988,70 @@ def exchange_plan(sh: Shard, rp: RankPrograms, comm) -> ExchangePlan:
 
 
 @numba.njit(cache=True, nogil=True)
-def _link_keys(src_ptr, route_core, src_core, src_spikes, C, keys, vals, w):
-    """Per route entry r of a source s that spiked: key ``src_core[s] * C + route_core[r]`` and count
-    ``src_spikes[s]`` into ``keys``/``vals`` from ``w`` on; returns the new ``w``."""
-    for s in range(src_spikes.shape[0]):
-        c = src_spikes[s]
-        if c == 0:
-            continue
-        base = src_core[s] * C
-        for r in range(src_ptr[s], src_ptr[s + 1]):
-            keys[w] = base + route_core[r]
-            vals[w] = c
-            w += 1
-    return w
-
-
-@numba.njit(cache=True, nogil=True)
-def _sum_sorted(keys, vals):
-    """Sorted ``keys`` with repeats -> (distinct keys, summed vals)."""
-    n = keys.shape[0]
-    ok = np.empty(n, np.int64)
-    ov = np.empty(n, np.int64)
-    m = -1
-    for i in range(n):
-        if m >= 0 and ok[m] == keys[i]:
-            ov[m] += vals[i]
-        else:
-            m += 1
-            ok[m] = keys[i]
-            ov[m] = vals[i]
-    return ok[:m + 1], ov[:m + 1]
-
-
-def _link_entries(C: int, *programs) -> tuple[np.ndarray, np.ndarray]:
-    """The per-link counters of a rank (``link_spikes[src core, route core]``: spikes per source times its route
-    entries, :func:`emulator.engine_numba.add_link_spikes`) as sparse (flat index into the (C+1, C) counters,
-    count) pairs: a rank's are only the columns of its own cores, and rank 0 adds them into the one array."""
-    cap = sum(int(sp[-1]) if sp.size else 0 for sp, _, _, _ in programs)
+def _link_pairs(C, ptr_a, core_a, src_core_a, spikes_a, ptr_b, core_b, src_core_b, spikes_b):
+    """:func:`_link_entries` of two programs (a, b): the spiking sources of both grouped by their core (a
+    counting sort over the C + 1 source cores), each group's route entries summed into a dense row of C
+    columns, its touched columns emitted in order: ascending distinct keys ``src_core * C + route_core``, no
+    per-route-entry temporary."""
+    na, nb = spikes_a.shape[0], spikes_b.shape[0]
+    first = np.zeros(C + 2, np.int64)
+    n_routes = 0
+    for s in range(na):
+        if spikes_a[s]:
+            first[src_core_a[s] + 1] += 1
+            n_routes += ptr_a[s + 1] - ptr_a[s]
+    for s in range(nb):
+        if spikes_b[s]:
+            first[src_core_b[s] + 1] += 1
+            n_routes += ptr_b[s + 1] - ptr_b[s]
+    for c in range(C + 1):
+        first[c + 1] += first[c]
+    order = np.empty(first[C + 1], np.int64)         # source s of a as s, of b as na + s
+    fill = first.copy()
+    for s in range(na):
+        if spikes_a[s]:
+            order[fill[src_core_a[s]]] = s
+            fill[src_core_a[s]] += 1
+    for s in range(nb):
+        if spikes_b[s]:
+            order[fill[src_core_b[s]]] = na + s
+            fill[src_core_b[s]] += 1
+    row = np.zeros(C, np.int64)
+    touched = np.empty(C, np.int64)
+    cap = min(n_routes, (C + 1) * C) + 1
     keys = np.empty(cap, np.int64)
     vals = np.empty(cap, np.int64)
     w = 0
-    for src_ptr, route_core, src_core, spikes in programs:
-        w = _link_keys(src_ptr, route_core, src_core, spikes, C, keys, vals, w)
-    order = np.argsort(keys[:w], kind="stable")
-    return _sum_sorted(keys[order], vals[order])
+    for c in range(C + 1):
+        nt = 0
+        for i in range(first[c], first[c + 1]):
+            x = order[i]
+            if x < na:
+                lo, hi, n_spk = ptr_a[x], ptr_a[x + 1], spikes_a[x]
+            else:
+                lo, hi, n_spk = ptr_b[x - na], ptr_b[x - na + 1], spikes_b[x - na]
+            for r in range(lo, hi):
+                col = core_a[r] if x < na else core_b[r]
+                if row[col] == 0:
+                    touched[nt] = col
+                    nt += 1
+                row[col] += n_spk
+        cols = np.sort(touched[:nt])
+        for j in range(nt):
+            keys[w] = c * C + cols[j]
+            vals[w] = row[cols[j]]
+            row[cols[j]] = 0
+            w += 1
+    return keys[:w].copy(), vals[:w].copy()
+
+
+def _link_entries(C: int, a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """The per-link counters of a rank (``link_spikes[src core, route core]``: spikes per source times its route
+    entries, :func:`emulator.engine_numba.add_link_spikes`) of its two programs ``a``, ``b`` (each ``(src_ptr,
+    route_core, src_core, src_spikes)``) as sparse (flat index into the (C+1, C) counters, count) pairs,
+    ascending: a rank's are only the columns of its own cores, and rank 0 adds them into the one array."""
+    arrs = [np.ascontiguousarray(x, np.int64) for x in (*a, *b)]
+    return _link_pairs(C, *arrs)
 
 
 def _prefaulted(shape: tuple, dtype) -> np.ndarray:
@@ -1230,18 +1270,21 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     del ring
     st.ring = None                                     # the state's largest array, not needed any more
     part = {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": us[:, col_user], "v": vs[:, col_user],
-            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes, "link_spikes": link,
+            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes,
             "weights": {pp.index: (rp.deferred_syn[pp.syn], np.stack(rec_w[pp.index]) if rec_w[pp.index]
                                    else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
             "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
     del us, vs
     parts = comm.gather(part)
+    keys, counts = comm.gather_int64(link[0]), comm.gather_int64(link[1])   # ~2 M pairs a rank: buffers
     tp = _mark(phases, "finish.gather_parts", tp)
     rest = comm.gather_array(rec_gid[:n_rec], rest)
     tp = _mark(phases, "finish.gather_spikes", tp)
     if comm.rank != 0:
         stats.finish_s = time.perf_counter() - t_finish
         return None, stats
+    for p, k, c in zip(parts, keys, counts):
+        p["link_spikes"] = (k, c)
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
     _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], n_recs[1:]])), in_cnt,
                    in_gid[:n_in], spikes)
@@ -1355,12 +1398,11 @@ def _check_shard(path: Path, sh: Shard) -> Shard:
         raise bad("axons.proj")
     if np.any(sh.axon_src < 0) or np.any(sh.axon_src >= N + sh.image.n_inputs):
         raise bad("routes.index")
-    post = sh.synapses["post"].astype(np.int64)
+    post = sh.synapses["post"]
     if post.size != sh.syn_id.size or any(a.size != post.size for a in sh.synapses.values()):
         raise bad("synapse arrays of different lengths")
     if post.size:
-        axon_of = np.repeat(np.arange(gax.size), np.diff(sh.syn_ptr))
-        if post.min() < 0 or post.max() >= N or np.any(nc[post] != sh.axon_core[axon_of]):
+        if _posts_off_their_axon_core(sh.syn_ptr, post, sh.axon_core, nc) >= 0:
             raise bad("synapses.post: a synapse targets a neuron on another core than its axon")
         d = sh.synapses["delay"]
         if d.min() < 1 or d.max() > 64:
@@ -1391,25 +1433,53 @@ def _shard_from_bundles(meta: Image, cores: np.ndarray, shards: list[dict], tabl
     neurons["core"] = nc[np.clip(nid, 0, max(N - 1, 0))].astype(np.int32)
     ap = meta.cores["axon_ptr"].astype(np.int64)
     gax = np.concatenate([np.arange(ap[c], ap[c + 1]) for c in np.flatnonzero(cores)] or [np.zeros(0, np.int64)])
-    rid = cat("routes.index").astype(np.int64)
-    rcore = cat("routes.core").astype(np.int64)
-    raxon = cat("routes.axon").astype(np.int64)
-    rdelay = cat("routes.delay")
-    route_src = np.searchsorted(meta.routes["src_ptr"].astype(np.int64), rid, side="right") - 1
-    rg = ap[np.clip(rcore, 0, meta.n_cores - 1)] + raxon
+    # one int64 array per route entry at a time (the loaded shard's peak: ~8 bytes an axon a temporary, not ~80)
+    route_src = np.searchsorted(meta.routes["src_ptr"].astype(np.int64), cat("routes.index"), side="right")
+    route_src -= 1
+    rcore = cat("routes.core").astype(np.int32, copy=False)
+    rg = ap[np.clip(rcore, 0, meta.n_cores - 1)]
+    rg += cat("routes.axon")
     o = np.argsort(rg, kind="stable")
-    first = cat("axons.syn_first").astype(np.int64)
-    count = cat("axons.syn_count").astype(np.int64)
+    extra = {"axon_global": gax, "route_axon_global": rg[o], "route_delay": cat("routes.delay")[o]}
+    del rg
+    axon_core, axon_src = rcore[o], route_src[o]
+    del rcore, route_src, o
+    count = cat("axons.syn_count").astype(np.int64, copy=False)
+    if count.size and count.min() < 0:
+        raise ImageError("a shard's axons.syn_count is negative (image edited; recompile)")
     syn_ptr = np.zeros(count.size + 1, np.int64)
     np.cumsum(count, out=syn_ptr[1:])
+    syn_id = _concat_ranges(cat("axons.syn_first").astype(np.int64, copy=False), syn_ptr)
     sh = Shard(image=meta, cores=cores, nid=nid, neurons=neurons, neuron_core=nc,
-               axon_core=rcore[o].astype(np.int32), axon_proj=cat("axons.proj").astype(np.int32),
-               axon_src=route_src[o],
-               syn_ptr=syn_ptr, syn_id=concat_ranges(first, first + count)[0].astype(np.int64),
+               axon_core=axon_core, axon_proj=cat("axons.proj").astype(np.int32, copy=False), axon_src=axon_src,
+               syn_ptr=syn_ptr, syn_id=syn_id,
                synapses={k.split(".", 1)[1]: cat(k) for k in ("synapses.post", "synapses.weight", "synapses.delay")},
                max_delay=1)
-    sh.extra = {"axon_global": gax, "route_axon_global": rg[o], "route_delay": rdelay[o]}
+    sh.extra = extra
     return sh
+
+
+@numba.njit(cache=True, nogil=True)
+def _concat_ranges(first, ptr):
+    """The concatenated ranges ``first[a] .. first[a] + ptr[a+1] - ptr[a] - 1`` (int64), written in place."""
+    out = np.empty(ptr[-1], np.int64)
+    for a in range(first.shape[0]):
+        f = first[a]
+        for k in range(ptr[a], ptr[a + 1]):
+            out[k] = f + k - ptr[a]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _posts_off_their_axon_core(syn_ptr, post, axon_core, neuron_core):
+    """The first synapse whose post neuron is not on its axon's core (or out of range), -1 if none."""
+    N = neuron_core.shape[0]
+    for a in range(syn_ptr.shape[0] - 1):
+        for k in range(syn_ptr[a], syn_ptr[a + 1]):
+            q = post[k]
+            if q < 0 or q >= N or neuron_core[q] != axon_core[a]:
+                return k
+    return -1
 
 
 def run_rank(image, steps: int, engine: str = "numba", progress=None, weight_every: int | None = None,

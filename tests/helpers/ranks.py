@@ -58,6 +58,10 @@ class ThreadComm:
         parts = self.allgather(obj)
         return parts if self.rank == 0 else None
 
+    def gather_int64(self, a):
+        parts = self.allgather(np.ascontiguousarray(a, np.int64).copy())
+        return parts if self.rank == 0 else None
+
     def allreduce_min(self, x):
         return min(self.allgather(x))
 
