@@ -82,3 +82,23 @@ def test_under_the_limit_is_unchanged():
     net = _hw_net(2, 24)
     legal, rep = legalize_fan_in(net, LOIHI)
     assert legal is net and rep.neurons_split == {}
+
+
+def test_legalized_projections_keep_narrow_dtypes():
+    # some posts over the limit (relayed), some under (kept): no int64 index or float64 weight copies of the
+    # whole projection (issue 16: the microcircuit at scale 0.7 spent ~1.9 GB on them); same spikes
+    net = _hw_net(2, 24, n_in=40)
+    pr = net.projections[0]
+    under = pr.post_idx == 1
+    keep = ~under | (pr.pre_idx < 10)                 # post 1 keeps 10 inputs (under 16), post 0 all 40
+    net.projections[0] = dataclasses.replace(pr, pre_idx=pr.pre_idx[keep], post_idx=pr.post_idx[keep],
+                                             weight=np.asarray(pr.weight)[keep].astype(np.int16),
+                                             delay=pr.delay[keep])
+    legal, rep = legalize_fan_in(net, SMALL, levels=4)
+    assert rep.neurons_split == {"out": 1}
+    kept = legal.projections[0]
+    assert kept.n_synapses == 10 and set(kept.post_idx.tolist()) == {1}
+    for p in legal.projections[:2]:                   # the kept synapses and the inputs into the relays
+        assert p.pre_idx.dtype == np.int32 and p.post_idx.dtype == np.int32, p.name
+        assert p.weight.dtype == np.int16 and p.delay.dtype == pr.delay.dtype, p.name
+    assert _out_spikes(legal) == _out_spikes(net)
