@@ -57,7 +57,7 @@ from emulator.raw_run import RawRun
 from emulator.state import ChunkOut, State
 from neuromap import learning_engines
 from neuromap.core_kinds import loihi_lif
-from neuromap.counting_sort import stable_order
+from neuromap.counting_sort import group_by_lookup, stable_order
 from neuromap.errors import ImageError
 from neuromap.image import READABLE_VERSIONS, Image, image_from_manifest, load_image, read_shards
 from neuromap.image_files import read_manifest, recover
@@ -321,10 +321,7 @@ def _sub_program(sh: Shard, keep: np.ndarray, sub_src: np.ndarray, n_inputs: int
     syn_ptr = np.zeros(ax.size + 1, np.int64)
     np.cumsum(np.diff(sh.syn_ptr)[ax], out=syn_ptr[1:])
     post = local_of[sh.synapses["post"][syn]]
-    s = sub_src[ax]
-    order = stable_order([(s, n + n_inputs)], s.size)
-    src_ptr = np.zeros(n + n_inputs + 1, np.int64)
-    np.cumsum(np.bincount(s, minlength=n + n_inputs), out=src_ptr[1:])
+    order, src_ptr = _axons_by_source(ax, sub_src, n + n_inputs)
     sub = dataclasses.replace(
         img, neurons=sh.neurons, cores={"kind": img.cores["kind"], "axon_ptr": axon_ptr},
         axons={"proj": sh.axon_proj[ax].astype(np.int32), "syn_ptr": syn_ptr},
@@ -521,6 +518,15 @@ def _post_and_add(syn_ptr, axon_proj, exps, post_global, weight, local_of):
     return post, add
 
 
+def _axons_by_source(ax: np.ndarray, sub_src: np.ndarray, n_sources: int) -> tuple[np.ndarray, np.ndarray]:
+    """The axons ``ax`` stably grouped by their program source ``sub_src[ax]`` (``order``: positions in ``ax``)
+    and each source's start in that order (``src_ptr``, n_sources + 1): a program's route table."""
+    order = np.empty(ax.size, np.int64)
+    src_ptr = group_by_lookup(np.ascontiguousarray(ax, np.int64), np.ascontiguousarray(sub_src, np.int64),
+                              int(n_sources), order)
+    return order, src_ptr
+
+
 def _runs_program(sh: Shard, keep: np.ndarray, sub_src: np.ndarray, n_inputs: int, inputs: dict, ring_len: int,
                   syn: _ShardSynapses, slotted: bool) -> tuple[Program, np.ndarray]:
     """The program of :func:`_sub_program` (same neurons, inputs, sources and synapses) holding only its delivery
@@ -529,10 +535,7 @@ def _runs_program(sh: Shard, keep: np.ndarray, sub_src: np.ndarray, n_inputs: in
     deferred program); the local program holds none. Returns the program and an empty synapse index."""
     img, C, n = sh.image, sh.image.n_cores, sh.nid.size
     ax = np.flatnonzero(keep)
-    s = sub_src[ax]
-    order = stable_order([(s, n + n_inputs)], s.size)
-    src_ptr = np.zeros(n + n_inputs + 1, np.int64)
-    np.cumsum(np.bincount(s, minlength=n + n_inputs), out=src_ptr[1:])
+    order, src_ptr = _axons_by_source(ax, sub_src, n + n_inputs)
     z32, z64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
     bare = dataclasses.replace(       # the neurons and inputs of the program, no synapse: prepare's constants
         img, neurons=sh.neurons, cores={"kind": img.cores["kind"], "axon_ptr": np.zeros(C + 1, np.int64)},

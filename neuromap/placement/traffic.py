@@ -148,7 +148,8 @@ def core_traffic(graph: SynapseGraph, core_of: np.ndarray, rates: np.ndarray,
         core_of = np.asarray(core_of, np.int64)
         if core_of.size and (core_of.min() < 0 or core_of.max() >= n_cores):
             raise ValueError(f"core ids must be in 0..{n_cores - 1}")
-        order, row_start = _sources_by_core(core_of, max(n_cores, 1))
+        order = np.empty(core_of.size, np.int64)          # graph nodes grouped by core, ascending within a core
+        row_start = group_by_lookup(core_of, np.arange(max(n_cores, 1), dtype=np.int64), max(n_cores, 1), order)
         counts, n_pairs = _row_counts(ptr, post_by_pre, core_of, order, row_start)
         like = np.zeros(0, index_dtype(max(n_pairs, n_cores)))          # scipy's index dtype for these sizes
         indptr, indices, data = _fill_rows(ptr, post_by_pre, core_of, order, row_start, counts, rates, like)
@@ -156,22 +157,6 @@ def core_traffic(graph: SynapseGraph, core_of: np.ndarray, rates: np.ndarray,
     src, dst_core = neuron_target_cores(graph, core_of)
     m = sp.coo_matrix((rates[src], (core_of[src], dst_core)), shape=(n_cores, n_cores))
     return m.tocsr()
-
-
-@numba.njit(cache=True)
-def _sources_by_core(core_of, n_cores):  # pragma: no cover - compiled
-    """Graph nodes grouped by core (ascending ids within a core) and each core's start in that order."""
-    start = np.zeros(n_cores + 1, np.int64)
-    for v in range(core_of.shape[0]):
-        start[core_of[v] + 1] += 1
-    for c in range(n_cores):
-        start[c + 1] += start[c]
-    fill = start[:-1].copy()
-    order = np.empty(core_of.shape[0], np.int64)
-    for v in range(core_of.shape[0]):
-        order[fill[core_of[v]]] = v
-        fill[core_of[v]] += 1
-    return order, start
 
 
 @numba.njit(cache=True)
