@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emulator.program import Program
+from emulator.program import Program, _narrow
 
 
 @dataclass
@@ -33,7 +33,7 @@ class State:
 
     @classmethod
     def initial(cls, p: Program) -> "State":
-        return cls(u=_int32_if_fits(p.u_init), v=_int32_if_fits(p.v_init), ref_until=np.full(p.n_neurons, -1, np.int64),
+        return cls(u=_narrow(p.u_init).copy(), v=_narrow(p.v_init).copy(), ref_until=np.full(p.n_neurons, -1, np.int64),
                    ring=np.zeros((p.ring_len, p.n_neurons), np.int32),
                    slot_acc=np.zeros(p.slot_post.size, np.int64),
                    slot_mark=np.zeros(p.slot_post.size, np.uint8),
@@ -67,11 +67,3 @@ class ChunkOut:
         return cls(np.empty((capacity, 2), np.int64), np.zeros((n_steps, n_probe), np.int64),
                    np.zeros((n_steps, n_probe), np.int64))
 
-
-def _int32_if_fits(a: np.ndarray) -> np.ndarray:
-    """A copy of ``a`` as int32 when every value fits (u and v always do after a step: every update wraps or
-    clips them into int32, :mod:`emulator.lif`), else as int64. Half the LIF update's u/v memory traffic."""
-    lo, hi = np.iinfo(np.int32).min, np.iinfo(np.int32).max
-    if a.size == 0 or (a.min() >= lo and a.max() <= hi):
-        return a.astype(np.int32)
-    return a.astype(np.int64)

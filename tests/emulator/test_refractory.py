@@ -282,7 +282,8 @@ def test_both_refractory_paths_of_the_numba_update_match_the_oracle(seed):
 
 
 def test_state_holds_u_v_in_int32_when_the_initial_values_fit():
-    from emulator.state import _int32_if_fits
-    assert _int32_if_fits(np.array([-2 ** 31, 2 ** 31 - 1])).dtype == np.int32
-    wide = _int32_if_fits(np.array([0, 2 ** 31]))
+    # State.initial's u, v are copies of _narrow(u_init), _narrow(v_init)
+    from emulator.program import _narrow
+    assert _narrow(np.array([-2 ** 31, 2 ** 31 - 1])).dtype == np.int32
+    wide = _narrow(np.array([0, 2 ** 31]))
     assert wide.dtype == np.int64 and wide.tolist() == [0, 2 ** 31]
