@@ -145,7 +145,14 @@ def worker_mpi(path: str, steps: int, results: str = "gathered", write: bool = F
     sh = sharded.load_shard(path, comm.rank, comm.size)
     rss_load = _rss_mb()
     gather = results == "gathered"
-    sharded.emulate_shard(sh, 2, comm, gather=gather)             # numba's cached kernels loaded
+    part, _ = sharded.emulate_shard(sh, 2, comm, gather=gather)             # numba's cached kernels loaded
+    if not gather:
+        from backends.emulator.parts import parts_dir, read_parts, write_rank_results
+        f = Path(comm.allgather(str(_results_file("ranks")) if comm.rank == 0 else None)[0])
+        write_rank_results(f if write else None, part, sh.image, "numba", 2, comm)     # and the writer's
+        MPI.COMM_WORLD.Barrier()
+        if write and comm.rank == 0:
+            read_parts(f)
     MPI.COMM_WORLD.Barrier()
     t = time.perf_counter()
     raw, stats = sharded.emulate_shard(sh, steps, comm, gather=gather)
@@ -159,8 +166,6 @@ def worker_mpi(path: str, steps: int, results: str = "gathered", write: bool = F
         if comm.rank != 0:
             return None
         return {**out, "digest": _digest(raw), "spikes": int(raw.spikes.shape[0]), "ranks": ranks}
-    from backends.emulator.parts import parts_dir, read_parts, write_rank_results
-    f = Path(comm.allgather(str(_results_file("ranks")) if comm.rank == 0 else None)[0])
     t = time.perf_counter()
     write_rank_results(f if write else None, raw, sh.image, "numba", steps, comm)
     MPI.COMM_WORLD.Barrier()
@@ -178,15 +183,11 @@ def worker_mpi(path: str, steps: int, results: str = "gathered", write: bool = F
             x.unlink()
         parts_dir(f).rmdir()
     else:
+        from emulator import _image_probe
         img = sh.image
         merged = sharded.merge_parts(parts, steps, img.n_neurons, img.n_cores, sharded.plastic_projections(img),
-                                     _image_probe_of(img))
+                                     _image_probe(img))
     return {**out, "digest": _digest(merged), "spikes": int(merged.spikes.shape[0]), "ranks": ranks}
-
-
-def _image_probe_of(img):
-    from emulator import _image_probe
-    return _image_probe(img)
 
 
 def _run(cmd: list[str]) -> dict:
