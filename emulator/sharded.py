@@ -1095,10 +1095,13 @@ def _grow(a: np.ndarray, need: int) -> np.ndarray:
 
 
 def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.ndarray | None = None,
-                  progress=None, weight_every: int | None = None) -> tuple[RawRun | None, ShardStats]:
+                  progress=None, weight_every: int | None = None, gather: bool = True
+                  ) -> tuple[RawRun | dict | None, ShardStats]:
     """This rank's part of a sharded run of ``steps`` steps (module docstring). ``probe``: global neuron ids to
     trace (default: the image's u/v probes). Returns the :class:`RawRun` of the whole network on rank 0 (the
-    one-process integers; None on the other ranks) and this rank's :class:`ShardStats`."""
+    one-process integers; None on the other ranks) and this rank's :class:`ShardStats`. With ``gather=False``
+    nothing is gathered: every rank returns its own part (:data:`PART_KEYS`; :func:`merge_parts` of every rank's
+    part is the :class:`RawRun` the gathered run returns), which ``backends.emulator.parts`` writes per rank."""
     t_setup = time.perf_counter()
     img = sh.image
     if any(k != loihi_lif.NAME for k in img.core_kinds):
@@ -1249,6 +1252,17 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     t_finish = time.perf_counter()
     stats.peak_rss_loop_mb = _peak_rss_mb()
     del out
+    if not gather:          # per-rank results: this rank's part, no collective (docs/scale-out.md, *Results*)
+        link = _rank_links(img, pl, pd, rp, st, dsrc_spikes)
+        tp = _mark(phases, "finish.links", t_finish)
+        comm.flush()
+        tp = _mark(phases, "finish.flush", tp)
+        part = _rank_part(rp, mine, us[:, col_user], vs[:, col_user], st, projs, rec_w, rec_steps, rec_cnt)
+        part.update({"rec_gid": rec_gid[:n_rec], "in_gid": in_gid[:n_in], "in_cnt": in_cnt,
+                     "link_spikes": (np.asarray(link[0], np.int64), np.asarray(link[1], np.int64))})
+        _mark(phases, "finish.part", tp)
+        stats.finish_s = time.perf_counter() - t_finish
+        return part, stats
     # The finish's order lets rank 0 wait as little as possible: it counts its links while the others end their
     # loops, learns every rank's record count as soon as they end (a small gather they do not wait on) and
     # maps the merged rows (and the receive buffer of the others' records) while they count their links.
@@ -1272,11 +1286,7 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     st.link_spikes = None
     del ring
     st.ring = None                                     # the state's largest array, not needed any more
-    part = {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": us[:, col_user], "v": vs[:, col_user],
-            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes,
-            "weights": {pp.index: (rp.deferred_syn[pp.syn], np.stack(rec_w[pp.index]) if rec_w[pp.index]
-                                   else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
-            "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
+    part = _rank_part(rp, mine, us[:, col_user], vs[:, col_user], st, projs, rec_w, rec_steps, rec_cnt)
     del us, vs
     parts = comm.gather(part)
     keys, counts = comm.gather_int64(link[0]), comm.gather_int64(link[1])   # ~2 M pairs a rank: buffers
@@ -1293,20 +1303,152 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
                    in_gid[:n_in], spikes)
     tp = _mark(phases, "finish.merge", tp)
     del rec_gid, rest
-    raw = _assemble(img, N, steps, probe, parts, spikes, projs)
+    raw = _assemble(img.n_cores, plastic_projections(img), N, steps, probe, parts, spikes)
     _mark(phases, "finish.assemble", tp)
     stats.finish_s = time.perf_counter() - t_finish
     return raw, stats
 
 
-def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, spikes: np.ndarray,
-              projs: list) -> RawRun:
-    """Rank 0: the ranks' parts as one :class:`RawRun` in global indices."""
+#: what a rank's part of a run holds (:func:`emulate_shard` with ``gather=False``): its neurons (``nid``, global
+#: ids ascending), its columns of the probe (``probe_cols``) with their traces (``u``, ``v``), its neurons'
+#: final state, its per-core counters (``core_spikes``, (C,), every rank's summed), its per-link counters as
+#: (flat index, count) pairs (``link_spikes``; ranks count disjoint columns), its plastic synapses' recorded
+#: weights (``weights``: projection -> (image synapse ids, (k, S) int16)) after the steps ``rec_steps``, its
+#: neurons' spikes (``rec_gid``: int32 global ids, ascending within a step, ``rec_cnt[t]`` of step t) and the
+#: input events (``in_gid``, ``in_cnt``: recorded by rank 0, empty on the others)
+PART_KEYS = ("nid", "probe_cols", "u", "v", "final_u", "final_v", "core_spikes", "link_spikes", "weights",
+             "rec_steps", "rec_cnt", "rec_gid", "in_gid", "in_cnt")
+
+
+def _rank_part(rp: RankPrograms, mine: np.ndarray, u: np.ndarray, v: np.ndarray, st: State, projs: list,
+               rec_w: dict, rec_steps: list, rec_cnt: np.ndarray) -> dict:
+    """This rank's part of the results, without its spike records and link counters (:data:`PART_KEYS`)."""
+    return {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": u, "v": v,
+            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes,
+            "weights": {pp.index: (rp.deferred_syn[pp.syn], np.stack(rec_w[pp.index]) if rec_w[pp.index]
+                                   else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
+            "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
+
+
+def plastic_projections(img: Image) -> list[int]:
+    """The indices of the image's projections that learn (the keys of :attr:`RawRun.weights`)."""
+    return [k for k, pm in enumerate(img.projections) if pm.learning]
+
+
+def merge_parts(parts: list, steps: int, n_neurons: int, n_cores: int, plastic: list[int],
+                probe: np.ndarray) -> RawRun:
+    """Every rank's part (:data:`PART_KEYS`, in rank order; from :func:`emulate_shard` with ``gather=False`` or
+    read back from the per-rank result files) as the :class:`RawRun` of the whole network: the one-process
+    integers, spikes in the one-process order (:func:`_merge_records`)."""
+    gids = [np.asarray(p["rec_gid"], np.int32) for p in parts]
+    counts = np.array([g.size for g in gids], np.int64)
+    cat = np.concatenate(gids) if gids else np.zeros(0, np.int32)
+    ins = [p for p in parts if np.asarray(p["in_gid"]).size]
+    in_gid = np.asarray(ins[0]["in_gid"], np.int32) if ins else np.zeros(0, np.int32)
+    in_cnt = np.asarray(ins[0]["in_cnt"], np.int64) if ins else np.zeros(steps, np.int64)
+    cnt = np.stack([np.asarray(p["rec_cnt"], np.int64) for p in parts]) if steps else np.zeros((len(parts), 0),
+                                                                                              np.int64)
+    spikes = _prefaulted((cat.size + in_gid.size, 2), np.int64)
+    _merge_records(steps, cnt, cat, cat, _offsets(counts), in_cnt, in_gid, spikes)
+    return _assemble(n_cores, plastic, n_neurons, steps, probe, parts, spikes)
+
+
+@numba.njit(cache=True, nogil=True)
+def spike_bits(gid, cnt, nid):
+    """A rank's spike records (``gid``: global ids ascending within each step, ``cnt[t]`` of step t; every id in
+    ``nid``, the rank's neurons ascending) as a (steps, ceil(n / 8)) uint8 bitmap: bit ``j & 7`` of byte
+    ``j >> 3`` of row t is neuron ``nid[j]``'s spike at step t (a dense rank's records in n / 8 bytes a step
+    instead of 4 bytes a spike). Returns (bitmap, -1) or (partial bitmap, the first record not in ``nid``)."""
+    n = nid.shape[0]
+    out = np.zeros((cnt.shape[0], (n + 7) // 8), np.uint8)
+    k = 0
+    for t in range(cnt.shape[0]):
+        j = 0
+        for _ in range(cnt[t]):
+            g = gid[k]
+            while j < n and nid[j] < g:
+                j += 1
+            if j == n or nid[j] != g:
+                return out, k
+            out[t, j >> 3] |= np.uint8(1 << (j & 7))
+            j += 1
+            k += 1
+    return out, -1
+
+
+@numba.njit(cache=True, nogil=True)
+def spike_ids(bits, nid):
+    """The records of a :func:`spike_bits` bitmap: (global ids int32, ascending within each step; count per
+    step int64)."""
+    steps, nb = bits.shape
+    cnt = np.zeros(steps, np.int64)
+    for t in range(steps):
+        c = 0
+        for b in range(nb):
+            x = bits[t, b]
+            while x:
+                x &= x - np.uint8(1)
+                c += 1
+        cnt[t] = c
+    gid = np.empty(cnt.sum(), np.int32)
+    k = 0
+    n = nid.shape[0]
+    for t in range(steps):
+        for b in range(nb):
+            x = bits[t, b]
+            if x == 0:
+                continue
+            for i in range(8):
+                j = (b << 3) + i
+                if (x >> i) & 1 and j < n:
+                    gid[k] = nid[j]
+                    k += 1
+    return gid[:k], cnt
+
+
+def count_in_ranges(ids: np.ndarray, ranges: list) -> np.ndarray:
+    """How many of ``ids`` fall into each range ``(first, size)`` of ``ranges`` (int64; ranges may overlap or
+    leave gaps: a population's spike count from a rank's records without a per-spike temporary)."""
+    first = np.array([int(f) for f, _ in ranges], np.int64)
+    last = first + np.array([int(n) for _, n in ranges], np.int64)
+    return _count_in_ranges(np.ascontiguousarray(ids), first, last)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_in_ranges(ids, first, last):
+    order = np.argsort(first)
+    f, e = first[order], last[order]
+    out = np.zeros(first.size, np.int64)
+    disjoint = True
+    for j in range(1, f.size):
+        if f[j] < e[j - 1]:
+            disjoint = False
+    for x in ids:
+        if disjoint:                          # the last range starting at or below x
+            lo, hi = 0, f.size
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if f[mid] <= x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo > 0 and x < e[lo - 1]:
+                out[order[lo - 1]] += 1
+        else:
+            for j in range(f.size):
+                if f[j] <= x < e[j]:
+                    out[order[j]] += 1
+    return out
+
+
+def _assemble(n_cores: int, plastic: list[int], N: int, steps: int, probe: np.ndarray, parts: list,
+              spikes: np.ndarray) -> RawRun:
+    """Rank 0 (or the reader of per-rank results): the ranks' parts as one :class:`RawRun` in global indices."""
     u = np.zeros((steps, probe.size), np.int64)
     v = np.zeros((steps, probe.size), np.int64)
     fu, fv = np.zeros(N, np.int64), np.zeros(N, np.int64)
-    core = np.zeros(img.n_cores, np.int64)
-    link = np.zeros((img.n_cores + 1, img.n_cores), np.int64)
+    core = np.zeros(n_cores, np.int64)
+    link = np.zeros((n_cores + 1, n_cores), np.int64)
     pieces: dict[int, list] = {}
     rec_steps = np.zeros(0, np.int64)
     for p in parts:
@@ -1321,7 +1463,6 @@ def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, sp
         if p["rec_steps"].size:
             rec_steps = p["rec_steps"]
     weights = {}
-    plastic = [k for k, pm in enumerate(img.projections) if pm.learning]
     for k in plastic:
         got = pieces.get(k, [])
         gid = np.concatenate([g for g, _ in got]) if got else np.zeros(0, np.int64)
@@ -1486,12 +1627,13 @@ def _posts_off_their_axon_core(syn_ptr, post, axon_core, neuron_core):
 
 
 def run_rank(image, steps: int, engine: str = "numba", progress=None, weight_every: int | None = None,
-             comm=None, load=None) -> tuple[RawRun | None, Image | None, ShardStats]:
+             comm=None, load=None, gather: bool = True) -> tuple[RawRun | dict | None, Image | None, ShardStats]:
     """This rank's part of a sharded run of ``image`` (an :class:`Image`, or a path ``load(path, rank, size)``
     reads this rank's :class:`Shard` from). Every rank reads its shard; if any rank fails (a missing file, a
     shard failing its checksum) every rank raises that rank's one-line error (collectively: no rank waits for
     one that stopped). An error after that (a rank dying, out of memory) aborts every rank (``MPI_Abort``):
-    no hang. Returns (the whole run on rank 0, else None; the image metadata; this rank's stats)."""
+    no hang. Returns (the whole run on rank 0, else None; the image metadata; this rank's stats); with
+    ``gather=False`` every rank's own part instead of the whole run (:func:`emulate_shard`)."""
     comm = comm or SerialComm()
     sh, err = None, None
     try:
@@ -1505,7 +1647,8 @@ def run_rank(image, steps: int, engine: str = "numba", progress=None, weight_eve
     if errs:
         raise ImageError(errs[0])
     try:
-        raw, stats = emulate_shard(sh, steps, comm, engine, progress=progress, weight_every=weight_every)
+        raw, stats = emulate_shard(sh, steps, comm, engine, progress=progress, weight_every=weight_every,
+                                   gather=gather)
     except BaseException as e:
         if comm.size == 1:
             raise
