@@ -31,3 +31,31 @@ def test_scale_01_compiles_for_the_board():
     key = img.neurons["core"].astype(np.int64) * target.core.max_neurons + img.neurons["slot"]
     assert np.unique(key).size == img.n_neurons
     assert [r.name for r in res.passes if r.kind == "pass"][-2:] == ["place", "lower"]
+
+
+def test_fan_out_relays_keep_the_spikes():
+    """legalize_fan_out (neuromap/compiler/fan_out.py) on the microcircuit at scale 0.02 with a 40-axon output
+    limit: thousands of relays, the original neurons' spikes on the emulator identical to the unrelayed network's
+    (Poisson drive, recurrent, delays >= 1 step; every delay-1 unit fits the direct budget here)."""
+    import dataclasses
+
+    from emulator import emulate
+    from neuromap.compiler.fan_out import RELAY_SUFFIX, fan_out, legalize_fan_out
+    target = load_target(os.path.join(ROOT, "examples", "targets", "loihi_microcircuit.toml"))
+    q = compile_network(mc.build(0.02), target, placer="sequential", rate_check="never").quantized_network
+    small = dataclasses.replace(target, core=dataclasses.replace(target.core, max_output_axons=40))
+    legal, rep = legalize_fan_out(q, small)
+    assert rep.relay_neurons > 1000 and rep.late_synapses == 0
+    assert all(fan_out(legal, p).max() <= 40 for p, pop in legal.populations.items() if pop.model == "loihi_lif")
+
+    def spikes(net):
+        img = compile_network(net, target, passes=["check_hw_units", "place", "lower"], placer="sequential").image
+        ev = emulate(img, 1500).spikes
+        out = set()
+        for pm in img.populations:
+            if pm.kind == "neuron" and not pm.name.endswith(RELAY_SUFFIX):
+                sel = (ev[:, 1] >= pm.start) & (ev[:, 1] < pm.start + pm.size)
+                out |= {(int(t), pm.name, int(i - pm.start)) for t, i in ev[sel]}
+        return out
+    ref = spikes(q)
+    assert len(ref) > 300 and spikes(legal) == ref
