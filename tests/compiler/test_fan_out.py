@@ -14,6 +14,7 @@ from neuromap.compiler.result import CompileReports
 from neuromap.errors import TargetError
 from neuromap.targets import load_target
 from neuromap.toolchain import compile_network
+from tests.helpers.images import population_spikes
 from tests.oracles import loihi_core
 
 LOIHI = load_target("loihi")
@@ -45,13 +46,7 @@ def _net(seed: int, delay_lo: int = 2, delay_hi: int = 6, n_a: int = 3, n_b: int
 def _spikes(net, steps=80):
     """(step, population, index) of every spike of ``net``'s own neurons on the scalar oracle."""
     img = compile_network(net, LOIHI, passes=LOWER).image
-    ev = loihi_core.run(img, steps).spikes
-    out = set()
-    for pm in img.populations:
-        if pm.kind == "neuron" and not pm.name.endswith(RELAY_SUFFIX):
-            sel = (ev[:, 1] >= pm.start) & (ev[:, 1] < pm.start + pm.size)
-            out |= {(int(t), pm.name, int(i - pm.start)) for t, i in ev[sel]}
-    return out
+    return population_spikes(img, loihi_core.run(img, steps).spikes, RELAY_SUFFIX)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
