@@ -228,8 +228,8 @@ def split_units(weights: np.ndarray, ranks: int) -> np.ndarray:
 #: per-step cost model of a rank (ns per neuron, ns per synapse), fitted to the per-rank loop costs (compute +
 #: deferred) of ``bench.mpi_scaling`` on ``fanout100_100k`` (docs/scale-out.md, *Sharding*): a neuron costs its
 #: LIF update and the recording of its spikes, a synapse its share of the deliveries
-COST_NEURON_NS = 6.7
-COST_SYNAPSE_NS = 0.28
+COST_NEURON_NS = 0.33
+COST_SYNAPSE_NS = 0.136
 
 
 def unit_cost(neurons, synapses) -> np.ndarray:
