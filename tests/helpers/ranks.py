@@ -93,3 +93,17 @@ def run_ranks(image, K: int, steps: int, engine: str = "numba", probe=None, weig
     if errors:
         raise errors[0]
     return results[0][0], [s for _, s in results]
+
+
+def assert_same_run(a, b):
+    """Two raw runs hold the same integers: spikes in the same order, traces, final state, counters, weights."""
+    assert np.array_equal(a.spikes, b.spikes)                 # same spikes in the same order
+    assert np.array_equal(a.probe, b.probe)
+    assert np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v)
+    assert np.array_equal(a.final_u, b.final_u) and np.array_equal(a.final_v, b.final_v)
+    assert np.array_equal(a.core_spikes, b.core_spikes)
+    assert np.array_equal(a.link_spikes, b.link_spikes)
+    assert np.array_equal(a.weight_steps, b.weight_steps)
+    assert sorted(a.weights) == sorted(b.weights)
+    for k in a.weights:
+        assert np.array_equal(a.weights[k], b.weights[k])

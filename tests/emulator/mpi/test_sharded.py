@@ -19,20 +19,7 @@ from tests.helpers.images import random_image
 from tests.helpers.loihi_learning import net as loihi_stdp_net
 from tests.helpers.mpi_nets import plastic_net
 from tests.helpers.placement import small_target
-from tests.helpers.ranks import run_ranks
-
-
-def assert_same_run(a, b):
-    assert np.array_equal(a.spikes, b.spikes)                 # same spikes in the same order
-    assert np.array_equal(a.probe, b.probe)
-    assert np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v)
-    assert np.array_equal(a.final_u, b.final_u) and np.array_equal(a.final_v, b.final_v)
-    assert np.array_equal(a.core_spikes, b.core_spikes)
-    assert np.array_equal(a.link_spikes, b.link_spikes)
-    assert np.array_equal(a.weight_steps, b.weight_steps)
-    assert sorted(a.weights) == sorted(b.weights)
-    for k in a.weights:
-        assert np.array_equal(a.weights[k], b.weights[k])
+from tests.helpers.ranks import assert_same_run, run_ranks
 
 
 @pytest.mark.parametrize("seed", range(12))
