@@ -102,7 +102,13 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker_one(path: str, steps: int, threads: str) -> dict:
+def _results_file(name: str) -> Path:
+    d = cache_dir() / "results"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{name}_{os.getpid()}.npz"
+
+
+def worker_one(path: str, steps: int, threads: str, write: bool = False) -> dict:
     from emulator import emulate
     from neuromap.image import load_image
     img = load_image(path)
@@ -114,31 +120,74 @@ def worker_one(path: str, steps: int, threads: str) -> dict:
     t = time.perf_counter()
     raw = emulate(img, steps, threads=None if threads == "default" else int(threads))
     wall = time.perf_counter() - t
-    return {"wall_s": wall, "ms_per_step": 1e3 * wall / steps, "digest": _digest(raw),
-            "spikes": int(raw.spikes.shape[0]), "peak_rss_mb": round(_rss_mb(), 1),
-            "rss_after_load_mb": round(rss_load, 1)}
+    out = {"wall_s": wall, "ms_per_step": 1e3 * wall / steps, "digest": _digest(raw),
+           "spikes": int(raw.spikes.shape[0]), "peak_rss_mb": round(_rss_mb(), 1),
+           "rss_after_load_mb": round(rss_load, 1)}
+    if write:                      # what `neuromap run -o` adds: the Results and the .npz written
+        from backends.emulator import results_from_raw
+        f = _results_file("one")
+        t = time.perf_counter()
+        results_from_raw(img, raw, "numba").save(f)
+        out["write_s"] = time.perf_counter() - t
+        out["peak_rss_with_write_mb"] = round(_rss_mb(), 1)
+        f.unlink()
+    return out
 
 
-def worker_mpi(path: str, steps: int) -> dict | None:
+def worker_mpi(path: str, steps: int, results: str = "gathered", write: bool = False) -> dict | None:
+    """One K-rank run: ``results`` ``gathered`` (rank 0 ends holding the whole run's RawRun) or ``per-rank``
+    (every rank ends holding its part; with ``write`` the ranks then write their part files and rank 0 the index,
+    timed apart as ``write_s``; the digest is taken from the parts merged after every measurement)."""
     from mpi4py import MPI
 
     from emulator import sharded
     comm = sharded.mpi_comm()
     sh = sharded.load_shard(path, comm.rank, comm.size)
     rss_load = _rss_mb()
-    sharded.emulate_shard(sh, 2, comm)             # numba's cached kernels loaded
+    gather = results == "gathered"
+    part, _ = sharded.emulate_shard(sh, 2, comm, gather=gather)             # numba's cached kernels loaded
+    if not gather:
+        from backends.emulator.parts import parts_dir, read_parts, write_rank_results
+        f = Path(comm.allgather(str(_results_file("ranks")) if comm.rank == 0 else None)[0])
+        write_rank_results(f if write else None, part, sh.image, "numba", 2, comm)     # and the writer's
+        MPI.COMM_WORLD.Barrier()
+        if write and comm.rank == 0:
+            read_parts(f)
     MPI.COMM_WORLD.Barrier()
     t = time.perf_counter()
-    raw, stats = sharded.emulate_shard(sh, steps, comm)
+    raw, stats = sharded.emulate_shard(sh, steps, comm, gather=gather)
     MPI.COMM_WORLD.Barrier()
     wall = time.perf_counter() - t
     mine = {**{k: v for k, v in vars(stats).items()}, "peak_rss_mb": round(_rss_mb(), 1),
             "rss_after_load_mb": round(rss_load, 1)}
+    out = {"wall_s": wall, "ms_per_step": 1e3 * wall / steps}
+    if gather:
+        ranks = comm.gather(mine)
+        if comm.rank != 0:
+            return None
+        return {**out, "digest": _digest(raw), "spikes": int(raw.spikes.shape[0]), "ranks": ranks}
+    t = time.perf_counter()
+    write_rank_results(f if write else None, raw, sh.image, "numba", steps, comm)
+    MPI.COMM_WORLD.Barrier()
+    out["write_s"] = time.perf_counter() - t
+    mine["peak_rss_with_write_mb"] = round(_rss_mb(), 1)
+    parts = comm.gather(None if write else raw)
     ranks = comm.gather(mine)
     if comm.rank != 0:
         return None
-    return {"wall_s": wall, "ms_per_step": 1e3 * wall / steps, "digest": _digest(raw),
-            "spikes": int(raw.spikes.shape[0]), "ranks": ranks}
+    del raw
+    if write:
+        merged, _ = read_parts(f)
+        f.unlink()
+        for x in parts_dir(f).iterdir():
+            x.unlink()
+        parts_dir(f).rmdir()
+    else:
+        from emulator import _image_probe
+        img = sh.image
+        merged = sharded.merge_parts(parts, steps, img.n_neurons, img.n_cores, sharded.plastic_projections(img),
+                                     _image_probe(img))
+    return {**out, "digest": _digest(merged), "spikes": int(merged.spikes.shape[0]), "ranks": ranks}
 
 
 def _run(cmd: list[str]) -> dict:
@@ -158,13 +207,18 @@ def _mpiexec() -> str:
     return str(here) if here.exists() else "mpiexec"
 
 
-def run_image(name: str, steps: int, repeats: int, ks, over) -> dict:
+def run_image(name: str, steps: int, repeats: int, ks, over, write: bool = False, gathered: bool = True) -> dict:
     """One image: the one-process and K-rank runs of :data:`CONFIGS` (medians, speed-ups, per-rank costs)."""
     path = build(name)
     meta = json.loads((path.parent / (path.name + ".json")).read_text())
     py = [sys.executable, "-m", "bench.mpi_scaling"]
-    main_cfg = [("one_1thread", py + ["--worker", "one", "--threads", "1"])]
-    main_cfg += [(f"mpi_{k}", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi"]) for k in ks if k > 1]
+    w = ["--write"] if write else []
+    main_cfg = [("one_1thread", py + ["--worker", "one", "--threads", "1"] + w)]
+    main_cfg += [(f"mpi_{k}", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi", "--results", "per-rank"] + w)
+                 for k in ks if k > 1]
+    main_cfg += [(f"mpi_{k}_gathered", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi", "--results",
+                                                                            "gathered"])
+                 for k in ks if k > 1 and gathered]
     once = [("one_default_threads", py + ["--worker", "one", "--threads", "default"])]
     once += [(f"mpi_{k}", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi"]) for k in ks if k == 1]
     once += [(f"mpi_{k}_oversubscribed", [_mpiexec(), "-n", str(k)] + py + ["--worker", "mpi"]) for k in over]
@@ -186,6 +240,9 @@ def run_image(name: str, steps: int, repeats: int, ks, over) -> dict:
         row = {"ms_per_step": round(ms, 3), "ms_per_step_runs": [round(r["ms_per_step"], 3) for r in rs],
                "speedup_vs_one_process_1thread": round(base / ms, 3),
                "load_1min_before_runs": [r["load_1min_before"] for r in rs]}
+        if "write_s" in rs[0]:
+            row["write_s"] = round(statistics.median(r["write_s"] for r in rs), 3)
+            row["write_s_runs"] = [round(r["write_s"], 3) for r in rs]
         if "ranks" in rs[0]:
             per = []
             for k in range(len(rs[0]["ranks"])):
@@ -203,25 +260,29 @@ def run_image(name: str, steps: int, repeats: int, ks, over) -> dict:
                             "finish_s": round(med("finish_s"), 2), "peak_rss_loop_mb": med("peak_rss_loop_mb"),
                             "program_mb": round(rk[0]["program_bytes"] / 2 ** 20, 1),
                             "rss_after_load_mb": med("rss_after_load_mb"), "peak_rss_mb": med("peak_rss_mb"),
+                            **({"peak_rss_with_write_mb": med("peak_rss_with_write_mb")}
+                               if "peak_rss_with_write_mb" in rk[0] else {}),
                             "phases_s": {p: round(statistics.median(x.get("phases", {}).get(p, 0.0) for x in rk), 3)
                                          for p in rk[0].get("phases", {})}})
             row["ranks"] = per
         else:
             row["rss_after_load_mb"] = statistics.median(r["rss_after_load_mb"] for r in rs)
             row["peak_rss_mb"] = statistics.median(r["peak_rss_mb"] for r in rs)
+            if "peak_rss_with_write_mb" in rs[0]:
+                row["peak_rss_with_write_mb"] = statistics.median(r["peak_rss_with_write_mb"] for r in rs)
         row["spikes"] = rs[0]["spikes"]
         res[cname] = row
     return res
 
 
 def run(steps: int = STEPS, repeats: int = REPEATS, ks=(1, 2), over=(3, 4), quick: bool = False,
-        names=tuple(IMAGES)) -> dict:
+        names=tuple(IMAGES), write: bool = False, gathered: bool = True) -> dict:
     if quick:
         steps, repeats, over = 300, 1, ()
     out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
            "repeats": repeats}
     for name in names:
-        out[name] = run_image(name, steps, repeats, ks, over)
+        out[name] = run_image(name, steps, repeats, ks, over, write, gathered)
     return out
 
 
@@ -236,12 +297,14 @@ def markdown(res: dict) -> str:
                   f"{im['neurons']} neurons, {im['inputs']} inputs, {im['synapses']} synapses, {im['cores']} cores on "
                   f"{im['chips']} chips (compiled in {im['compile_s']} s, image format version 2); {r['steps']} "
                   f"steps; every run bit-identical to one process: {r['bit_identical']}.", "",
-                  "| run | ms/step | speed-up vs 1 process, 1 thread | runs (ms/step) | load (1 min) |",
-                  "|---|---|---|---|---|"]
+                  "| run | ms/step | speed-up vs 1 process, 1 thread | runs (ms/step) | load (1 min) | "
+                  "writing the results s (runs) |",
+                  "|---|---|---|---|---|---|"]
         for cname, row in r.items():
             if isinstance(row, dict) and "ms_per_step" in row:
                 lines.append(f"| {cname} | {row['ms_per_step']} | {row['speedup_vs_one_process_1thread']} | "
-                             f"{row['ms_per_step_runs']} | {row['load_1min_before_runs']} |")
+                             f"{row['ms_per_step_runs']} | {row['load_1min_before_runs']} | "
+                             f"{row.get('write_s', '-')} {row.get('write_s_runs', '')} |")
         lines += ["", "| run | rank | neurons | synapses | deferred syn | exchange every | setup s | compute ms/step | "
                   "deferred ms/step | exchange ms/step | bytes sent/step | finish s | programs MB | "
                   "RSS after load MB | peak RSS in the loop MB | peak RSS MB |",
@@ -278,12 +341,17 @@ def main(argv=None) -> None:
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--images", default=",".join(IMAGES))
     ap.add_argument("--out", default=NAME, help="results file name in bench/results (NAME.json, NAME.md)")
+    ap.add_argument("--results", choices=["gathered", "per-rank"], default="per-rank",
+                    help="worker mpi: how the run's results end (rank 0 gathers, or per rank)")
+    ap.add_argument("--write", action="store_true",
+                    help="also write the results file (timed apart: write_s), as `neuromap run -o` does")
+    ap.add_argument("--no-gathered", action="store_true", help="skip the K-rank runs in the gathered mode")
     a = ap.parse_args(argv)
     if a.worker == "one":
-        print(json.dumps(worker_one(a.path, a.steps, a.threads)))
+        print(json.dumps(worker_one(a.path, a.steps, a.threads, a.write)))
         return
     if a.worker == "mpi":
-        out = worker_mpi(a.path, a.steps)
+        out = worker_mpi(a.path, a.steps, a.results, a.write)
         if out is not None:
             print(json.dumps(out))
         return
@@ -293,7 +361,7 @@ def main(argv=None) -> None:
             print(build(name))
         return
     ints = lambda s: tuple(int(x) for x in s.split(",") if x)  # noqa: E731
-    res = run(a.steps, a.repeats, ints(a.ks), ints(a.over), names=names)
+    res = run(a.steps, a.repeats, ints(a.ks), ints(a.over), names=names, write=a.write, gathered=not a.no_gathered)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{a.out}.json").write_text(json.dumps(res, indent=1) + "\n")
     (OUT / f"{a.out}.md").write_text(markdown(res))

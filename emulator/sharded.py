@@ -712,23 +712,23 @@ def input_owners(sh: Shard, rp: RankPrograms, comm) -> tuple[np.ndarray | None, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _record_own(spikes, n_rows, n, nid, N, rec_gid, n_rec, rec_cnt, rec_inputs):
-    """A chunk's engine spike rows (step, local source) into this rank's record (``rec_gid`` from ``n_rec`` on,
-    ``rec_cnt[step]`` counted): its neurons' spikes as global ids and the events of the inputs it records
-    (``rec_inputs[input]``) as global ids ``N + input``; per step ascending, as the engine emits them (neurons
-    ascending, then inputs in order). The caller made room. Returns the new n_rec."""
+def _record_own(spikes, n_rows, n, nid, N, rec_gid, n_rec, rec_cnt, rec_inputs, in_gid, n_in, in_cnt):
+    """A chunk's engine spike rows (step, local source) into this rank's record: its neurons' spikes as global
+    ids (``rec_gid`` from ``n_rec`` on, ``rec_cnt[step]`` counted; per step ascending, as the engine emits
+    them) and the events of the inputs it records (``rec_inputs[input]``) as global ids ``N + input``
+    (``in_gid``, ``in_cnt``; per step in input order). The caller made room. Returns the new (n_rec, n_in)."""
     for i in range(n_rows):
         t = spikes[i, 0]
         s = spikes[i, 1]
         if s < n:
             rec_gid[n_rec] = nid[s]
+            n_rec += 1
+            rec_cnt[t] += 1
         elif rec_inputs[s - n]:
-            rec_gid[n_rec] = N + s - n
-        else:
-            continue
-        n_rec += 1
-        rec_cnt[t] += 1
-    return n_rec
+            in_gid[n_in] = N + s - n
+            n_in += 1
+            in_cnt[t] += 1
+    return n_rec, n_in
 
 
 @numba.njit(cache=True, nogil=True)
@@ -807,49 +807,63 @@ def _fired_of_interval(recv, rcounts, k_n, me, recv_map, map_off, spikes, n_rows
     return fired[:w], ptr
 
 
+@numba.njit(inline="always")
+def _merge_step(t, own, rest, cur, end, out, w):
+    """Step t's records of every rank (rank r's run ``cur[r] .. end[r]-1``: of ``own`` for rank 0, of ``rest`` for
+    the others; ascending ids, a source in one rank's run only) merged into ``out`` from row ``w`` on, ascending.
+    The rank with the smallest head copies its run of ids below the next rank's head at once. Returns the new w."""
+    K = cur.shape[0]
+    while True:
+        best = -1
+        bv = 0
+        nxt = -1                      # the second smallest head (-1: none)
+        for r in range(K):
+            if cur[r] < end[r]:
+                v = own[cur[r]] if r == 0 else rest[cur[r]]
+                if best < 0 or v < bv:
+                    if best >= 0:
+                        nxt = bv
+                    best = r
+                    bv = v
+                elif nxt < 0 or v < nxt:
+                    nxt = v
+        if best < 0:
+            return w
+        src = own if best == 0 else rest
+        i = cur[best]
+        e = end[best]
+        if nxt < 0:
+            nxt = 1 << 62
+        while i < e and src[i] < nxt:
+            out[w, 0] = t
+            out[w, 1] = src[i]
+            w += 1
+            i += 1
+        cur[best] = i
+
+
 @numba.njit(cache=True, nogil=True)
-def _merge_records(steps, cnt, own, rest, starts, out):
+def _merge_records(steps, cnt, own, rest, starts, in_cnt, in_own, in_rest, in_starts, out):
     """Rank 0, once at the end: every rank's record (rank r: ``cnt[r, t]`` spikes of step t, ascending global
-    source ids, an input's several events of a step in a row; rank 0's in ``own`` from 0 on, rank r's in ``rest``
-    from ``starts[r]`` on; every source in one rank's record) merged into ``out`` (step, source) rows in the
-    one-process order: per step neurons ascending, then the inputs in order. The
-    rank with the smallest head copies its run of ids below the next rank's head at once (ranks own contiguous
-    chips, so their ids mostly come in long runs: about one comparison per spike)."""
+    ids; rank 0's in ``own`` from 0 on, rank r's in ``rest`` from ``starts[r]`` on) and input events (the same
+    layout: ``in_cnt``, ``in_own``, ``in_rest``, ``in_starts``; each input recorded by one rank, its several events
+    of a step in a row) merged into ``out`` (step, source) rows in the one-process order: per step neurons
+    ascending, then the inputs in order (:func:`_merge_step`; ranks own contiguous chips, so their ids mostly
+    come in long runs: about one comparison per spike)."""
     K = cnt.shape[0]
     cur = starts.copy()
     cur[0] = 0
     end = starts.copy()
+    in_cur = in_starts.copy()
+    in_cur[0] = 0
+    in_end = in_starts.copy()
     w = 0
     for t in range(steps):
         for r in range(K):
             end[r] = cur[r] + cnt[r, t]
-        while True:
-            best = -1
-            bv = 0
-            nxt = -1                      # the second smallest head (-1: none)
-            for r in range(K):
-                if cur[r] < end[r]:
-                    v = own[cur[r]] if r == 0 else rest[cur[r]]
-                    if best < 0 or v < bv:
-                        if best >= 0:
-                            nxt = bv
-                        best = r
-                        bv = v
-                    elif nxt < 0 or v < nxt:
-                        nxt = v
-            if best < 0:
-                break
-            src = own if best == 0 else rest
-            i = cur[best]
-            e = end[best]
-            if nxt < 0:
-                nxt = 1 << 62
-            while i < e and src[i] < nxt:
-                out[w, 0] = t
-                out[w, 1] = src[i]
-                w += 1
-                i += 1
-            cur[best] = i
+            in_end[r] = in_cur[r] + in_cnt[r, t]
+        w = _merge_step(t, own, rest, cur, end, out, w)
+        w = _merge_step(t, in_own, in_rest, in_cur, in_end, out, w)
     return w
 
 
@@ -1113,10 +1127,13 @@ def _grow(a: np.ndarray, need: int) -> np.ndarray:
 
 
 def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.ndarray | None = None,
-                  progress=None, weight_every: int | None = None) -> tuple[RawRun | None, ShardStats]:
+                  progress=None, weight_every: int | None = None, gather: bool = True
+                  ) -> tuple[RawRun | dict | None, ShardStats]:
     """This rank's part of a sharded run of ``steps`` steps (module docstring). ``probe``: global neuron ids to
     trace (default: the image's u/v probes). Returns the :class:`RawRun` of the whole network on rank 0 (the
-    one-process integers; None on the other ranks) and this rank's :class:`ShardStats`."""
+    one-process integers; None on the other ranks) and this rank's :class:`ShardStats`. With ``gather=False``
+    nothing is gathered: every rank returns its own part (:data:`PART_KEYS`; :func:`merge_parts` of every rank's
+    part is the :class:`RawRun` the gathered run returns), which ``backends.emulator.parts`` writes per rank."""
     t_setup = time.perf_counter()
     img = sh.image
     if any(k != loihi_lif.NAME for k in img.core_kinds):
@@ -1195,7 +1212,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     # _RESERVE_RECORDS (untouched pages cost no memory), grown by copying beyond
     rec_gid = np.empty(max(1 << 16, min(steps * n, _RESERVE_RECORDS)), np.int32)
     rec_cnt = np.zeros(steps, np.int64)
-    n_rec = 0
+    in_gid = np.empty(1 << 12, np.int32)                         # the events of the inputs it records
+    in_cnt = np.zeros(steps, np.int64)
+    n_rec = n_in = 0
     spk = np.zeros(N + I, bool) if projs else None
     v_all = np.zeros(N, np.int64) if projs else None
     rec_steps, rec_w = [], {pp.index: [] for pp in projs}
@@ -1215,7 +1234,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         run_chunk(pl, st, t0, k_n, in_ptr, in_ids, lprobe, out)
         rows = out.n_spikes
         rec_gid = _grow(rec_gid, n_rec + rows)
-        n_rec = _record_own(out.spikes, rows, n, rp.nid, N, rec_gid, n_rec, rec_cnt, rec_inputs)
+        in_gid = _grow(in_gid, n_in + in_ids.size)
+        n_rec, n_in = _record_own(out.spikes, rows, n, rp.nid, N, rec_gid, n_rec, rec_cnt, rec_inputs, in_gid,
+                                  n_in, in_cnt)
         c1 = time.perf_counter()
         if comm.size > 1:
             buf, counts = _pack(out.spikes, rows, n, t0, k_n, plan.send_ptr, plan.send_dest, plan.send_pos,
@@ -1262,6 +1283,17 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     t_finish = time.perf_counter()
     stats.peak_rss_loop_mb = _peak_rss_mb()
     del out
+    if not gather:          # per-rank results: this rank's part, no collective (docs/scale-out.md, *Results*)
+        link = _rank_links(img, pl, pd, rp, st, dsrc_spikes)
+        tp = _mark(phases, "finish.links", t_finish)
+        comm.flush()
+        tp = _mark(phases, "finish.flush", tp)
+        part = _rank_part(rp, mine, us[:, col_user], vs[:, col_user], st, projs, rec_w, rec_steps, rec_cnt)
+        part.update({"rec_gid": rec_gid[:n_rec], "in_gid": in_gid[:n_in], "in_cnt": in_cnt,
+                     "link_spikes": (np.asarray(link[0], np.int64), np.asarray(link[1], np.int64))})
+        _mark(phases, "finish.part", tp)
+        stats.finish_s = time.perf_counter() - t_finish
+        return part, stats
     # The finish's order lets rank 0 wait as little as possible: it counts its links while the others end their
     # loops, learns every rank's record count as soon as they end (a small gather they do not wait on) and
     # maps the merged rows (and the receive buffer of the others' records) while they count their links.
@@ -1271,30 +1303,29 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         tp = _mark(phases, "finish.links", tp)
     comm.flush()
     tp = _mark(phases, "finish.flush", tp)
-    n_recs = comm.gather(n_rec)
+    n_recs = comm.gather((n_rec, n_in))
     tp = _mark(phases, "finish.gather_counts", tp)
     if comm.rank == 0:
-        n_recs = np.array(n_recs, np.int64)
-        spikes = _prefaulted((int(n_recs.sum()), 2), np.int64)
+        n_recs, n_ins = np.array(n_recs, np.int64).T
+        spikes = _prefaulted((int(n_recs.sum() + n_ins.sum()), 2), np.int64)
         rest = _prefaulted((int(n_recs[1:].sum()),), np.int32)
+        in_rest = np.empty(int(n_ins[1:].sum()), np.int32)
         tp = _mark(phases, "finish.alloc", tp)
     else:
         link = _rank_links(img, pl, pd, rp, st, dsrc_spikes)
         tp = _mark(phases, "finish.links", tp)
-        spikes = rest = None
+        spikes = rest = in_rest = None
     st.link_spikes = None
     del ring
     st.ring = None                                     # the state's largest array, not needed any more
-    part = {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": us[:, col_user], "v": vs[:, col_user],
-            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes,
-            "weights": {pp.index: (rp.deferred_syn[pp.syn], np.stack(rec_w[pp.index]) if rec_w[pp.index]
-                                   else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
-            "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
+    part = _rank_part(rp, mine, us[:, col_user], vs[:, col_user], st, projs, rec_w, rec_steps, rec_cnt)
+    part["in_cnt"] = in_cnt
     del us, vs
     parts = comm.gather(part)
     keys, counts = comm.gather_int64(link[0]), comm.gather_int64(link[1])   # ~2 M pairs a rank: buffers
     tp = _mark(phases, "finish.gather_parts", tp)
     rest = comm.gather_array(rec_gid[:n_rec], rest)
+    in_rest = comm.gather_array(in_gid[:n_in], in_rest)
     tp = _mark(phases, "finish.gather_spikes", tp)
     if comm.rank != 0:
         stats.finish_s = time.perf_counter() - t_finish
@@ -1302,23 +1333,160 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     for p, k, c in zip(parts, keys, counts):
         p["link_spikes"] = (k, c)
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
-    _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], n_recs[1:]])), spikes)
+    in_cnt = np.stack([p["in_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
+    _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], n_recs[1:]])), in_cnt,
+                   in_gid[:n_in], in_rest, _offsets(np.concatenate([[0], n_ins[1:]])), spikes)
     tp = _mark(phases, "finish.merge", tp)
     del rec_gid, rest
-    raw = _assemble(img, N, steps, probe, parts, spikes, projs)
+    raw = _assemble(img.n_cores, plastic_projections(img), N, steps, probe, parts, spikes)
     _mark(phases, "finish.assemble", tp)
     stats.finish_s = time.perf_counter() - t_finish
     return raw, stats
 
 
-def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, spikes: np.ndarray,
-              projs: list) -> RawRun:
-    """Rank 0: the ranks' parts as one :class:`RawRun` in global indices."""
+#: what a rank's part of a run holds (:func:`emulate_shard` with ``gather=False``): its neurons (``nid``, global
+#: ids ascending), its columns of the probe (``probe_cols``) with their traces (``u``, ``v``), its neurons'
+#: final state, its per-core counters (``core_spikes``, (C,), every rank's summed), its per-link counters as
+#: (flat index, count) pairs (``link_spikes``; ranks count disjoint columns), its plastic synapses' recorded
+#: weights (``weights``: projection -> (image synapse ids, (k, S) int16)) after the steps ``rec_steps``, its
+#: neurons' spikes (``rec_gid``: int32 global ids, ascending within a step, ``rec_cnt[t]`` of step t) and the
+#: the events of the inputs it records (``in_gid``, ``in_cnt``: each input recorded by one rank, :func:`input_owners`;
+#: rank 0 records all of a sequential stream's)
+PART_KEYS = ("nid", "probe_cols", "u", "v", "final_u", "final_v", "core_spikes", "link_spikes", "weights",
+             "rec_steps", "rec_cnt", "rec_gid", "in_gid", "in_cnt")
+
+
+def _rank_part(rp: RankPrograms, mine: np.ndarray, u: np.ndarray, v: np.ndarray, st: State, projs: list,
+               rec_w: dict, rec_steps: list, rec_cnt: np.ndarray) -> dict:
+    """This rank's part of the results, without its spike records and link counters (:data:`PART_KEYS`)."""
+    return {"nid": rp.nid, "probe_cols": np.flatnonzero(mine), "u": u, "v": v,
+            "final_u": st.u.copy(), "final_v": st.v.copy(), "core_spikes": st.core_spikes,
+            "weights": {pp.index: (rp.deferred_syn[pp.syn], np.stack(rec_w[pp.index]) if rec_w[pp.index]
+                                   else np.zeros((0, pp.syn.size), np.int16)) for pp in projs},
+            "rec_steps": np.asarray(rec_steps, np.int64), "rec_cnt": rec_cnt}
+
+
+def plastic_projections(img: Image) -> list[int]:
+    """The indices of the image's projections that learn (the keys of :attr:`RawRun.weights`)."""
+    return [k for k, pm in enumerate(img.projections) if pm.learning]
+
+
+def merge_parts(parts: list, steps: int, n_neurons: int, n_cores: int, plastic: list[int],
+                probe: np.ndarray) -> RawRun:
+    """Every rank's part (:data:`PART_KEYS`, in rank order; from :func:`emulate_shard` with ``gather=False`` or
+    read back from the per-rank result files) as the :class:`RawRun` of the whole network: the one-process
+    integers, spikes in the one-process order (:func:`_merge_records`)."""
+    gids = [np.asarray(p["rec_gid"], np.int32) for p in parts]
+    counts = np.array([g.size for g in gids], np.int64)
+    cat = np.concatenate(gids) if gids else np.zeros(0, np.int32)
+    ins = [np.asarray(p["in_gid"], np.int32) for p in parts]
+    in_counts = np.array([g.size for g in ins], np.int64)
+    in_gid = np.concatenate(ins) if ins else np.zeros(0, np.int32)
+    in_cnt = np.stack([np.asarray(p["in_cnt"], np.int64) for p in parts]) if steps else np.zeros((len(parts), 0),
+                                                                                                np.int64)
+    cnt = np.stack([np.asarray(p["rec_cnt"], np.int64) for p in parts]) if steps else np.zeros((len(parts), 0),
+                                                                                              np.int64)
+    spikes = _prefaulted((cat.size + in_gid.size, 2), np.int64)
+    _merge_records(steps, cnt, cat, cat, _offsets(counts), in_cnt, in_gid, in_gid, _offsets(in_counts), spikes)
+    return _assemble(n_cores, plastic, n_neurons, steps, probe, parts, spikes)
+
+
+@numba.njit(cache=True, nogil=True)
+def spike_bits(gid, cnt, nid):
+    """A rank's spike records (``gid``: global ids ascending within each step, ``cnt[t]`` of step t; every id in
+    ``nid``, the rank's neurons ascending) as a (steps, ceil(n / 8)) uint8 bitmap: bit ``j & 7`` of byte
+    ``j >> 3`` of row t is neuron ``nid[j]``'s spike at step t (a dense rank's records in n / 8 bytes a step
+    instead of 4 bytes a spike). Returns (bitmap, -1) or (partial bitmap, the first record not in ``nid``)."""
+    n = nid.shape[0]
+    out = np.zeros((cnt.shape[0], (n + 7) // 8), np.uint8)
+    k = 0
+    for t in range(cnt.shape[0]):
+        j = 0
+        for _ in range(cnt[t]):
+            g = gid[k]
+            while j < n and nid[j] < g:
+                j += 1
+            if j == n or nid[j] != g:
+                return out, k
+            out[t, j >> 3] |= np.uint8(1 << (j & 7))
+            j += 1
+            k += 1
+    return out, -1
+
+
+@numba.njit(cache=True, nogil=True)
+def spike_ids(bits, nid):
+    """The records of a :func:`spike_bits` bitmap: (global ids int32, ascending within each step; count per
+    step int64)."""
+    steps, nb = bits.shape
+    cnt = np.zeros(steps, np.int64)
+    for t in range(steps):
+        c = 0
+        for b in range(nb):
+            x = bits[t, b]
+            while x:
+                x &= x - np.uint8(1)
+                c += 1
+        cnt[t] = c
+    gid = np.empty(cnt.sum(), np.int32)
+    k = 0
+    n = nid.shape[0]
+    for t in range(steps):
+        for b in range(nb):
+            x = bits[t, b]
+            if x == 0:
+                continue
+            for i in range(8):
+                j = (b << 3) + i
+                if (x >> i) & 1 and j < n:
+                    gid[k] = nid[j]
+                    k += 1
+    return gid[:k], cnt
+
+
+def count_in_ranges(ids: np.ndarray, ranges: list) -> np.ndarray:
+    """How many of ``ids`` fall into each range ``(first, size)`` of ``ranges`` (int64; ranges may overlap or
+    leave gaps: a population's spike count from a rank's records without a per-spike temporary)."""
+    first = np.array([int(f) for f, _ in ranges], np.int64)
+    last = first + np.array([int(n) for _, n in ranges], np.int64)
+    return _count_in_ranges(np.ascontiguousarray(ids), first, last)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_in_ranges(ids, first, last):
+    order = np.argsort(first)
+    f, e = first[order], last[order]
+    out = np.zeros(first.size, np.int64)
+    disjoint = True
+    for j in range(1, f.size):
+        if f[j] < e[j - 1]:
+            disjoint = False
+    for x in ids:
+        if disjoint:                          # the last range starting at or below x
+            lo, hi = 0, f.size
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if f[mid] <= x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo > 0 and x < e[lo - 1]:
+                out[order[lo - 1]] += 1
+        else:
+            for j in range(f.size):
+                if f[j] <= x < e[j]:
+                    out[order[j]] += 1
+    return out
+
+
+def _assemble(n_cores: int, plastic: list[int], N: int, steps: int, probe: np.ndarray, parts: list,
+              spikes: np.ndarray) -> RawRun:
+    """Rank 0 (or the reader of per-rank results): the ranks' parts as one :class:`RawRun` in global indices."""
     u = np.zeros((steps, probe.size), np.int64)
     v = np.zeros((steps, probe.size), np.int64)
     fu, fv = np.zeros(N, np.int64), np.zeros(N, np.int64)
-    core = np.zeros(img.n_cores, np.int64)
-    link = np.zeros((img.n_cores + 1, img.n_cores), np.int64)
+    core = np.zeros(n_cores, np.int64)
+    link = np.zeros((n_cores + 1, n_cores), np.int64)
     pieces: dict[int, list] = {}
     rec_steps = np.zeros(0, np.int64)
     for p in parts:
@@ -1333,7 +1501,6 @@ def _assemble(img: Image, N: int, steps: int, probe: np.ndarray, parts: list, sp
         if p["rec_steps"].size:
             rec_steps = p["rec_steps"]
     weights = {}
-    plastic = [k for k, pm in enumerate(img.projections) if pm.learning]
     for k in plastic:
         got = pieces.get(k, [])
         gid = np.concatenate([g for g, _ in got]) if got else np.zeros(0, np.int64)
@@ -1498,12 +1665,13 @@ def _posts_off_their_axon_core(syn_ptr, post, axon_core, neuron_core):
 
 
 def run_rank(image, steps: int, engine: str = "numba", progress=None, weight_every: int | None = None,
-             comm=None, load=None) -> tuple[RawRun | None, Image | None, ShardStats]:
+             comm=None, load=None, gather: bool = True) -> tuple[RawRun | dict | None, Image | None, ShardStats]:
     """This rank's part of a sharded run of ``image`` (an :class:`Image`, or a path ``load(path, rank, size)``
     reads this rank's :class:`Shard` from). Every rank reads its shard; if any rank fails (a missing file, a
     shard failing its checksum) every rank raises that rank's one-line error (collectively: no rank waits for
     one that stopped). An error after that (a rank dying, out of memory) aborts every rank (``MPI_Abort``):
-    no hang. Returns (the whole run on rank 0, else None; the image metadata; this rank's stats)."""
+    no hang. Returns (the whole run on rank 0, else None; the image metadata; this rank's stats); with
+    ``gather=False`` every rank's own part instead of the whole run (:func:`emulate_shard`)."""
     comm = comm or SerialComm()
     sh, err = None, None
     try:
@@ -1517,7 +1685,8 @@ def run_rank(image, steps: int, engine: str = "numba", progress=None, weight_eve
     if errs:
         raise ImageError(errs[0])
     try:
-        raw, stats = emulate_shard(sh, steps, comm, engine, progress=progress, weight_every=weight_every)
+        raw, stats = emulate_shard(sh, steps, comm, engine, progress=progress, weight_every=weight_every,
+                                   gather=gather)
     except BaseException as e:
         if comm.size == 1:
             raise

@@ -384,15 +384,25 @@ def read_bundle(image: Path, i: int | None, entry: dict, budget: list[int]) -> d
         raise ImageError(f"{f_path}: the manifest says {size / 2 ** 30:.3g} GiB, more than the "
                          f"{budget[0] / 2 ** 30:.3g} GiB this process may still use (image edited, or too big)")
     budget[0] -= size
+    return read_bundle_file(f_path, entry, bad,
+                            lambda: ImageError(f"{image}: {bundle_name(i)} is missing (recompile the network)"))
+
+
+def read_bundle_file(f_path: Path, entry: dict, bad: Callable[[str], Exception],
+                     missing: Callable[[], Exception], listed_in: str = "the manifest") -> dict[str, np.ndarray]:
+    """The arrays of the bundle file ``f_path`` (written by :func:`write_bundle`, whose entry is ``entry``),
+    memory-mapped read-only, after the file (a regular file of exactly ``entry["bytes"]``) passes its sha256 and
+    every array lies inside it; raises ``bad(problem)`` or ``missing()`` (``listed_in``: where ``entry`` is from)."""
+    size = int(entry["bytes"])
     try:
-        f = open_regular(f_path, bundle_name(i))
+        f = open_regular(f_path, f_path.name)
     except FileNotFoundError:
-        raise ImageError(f"{image}: {bundle_name(i)} is missing (recompile the network)") from None
+        raise missing() from None
     except OSError as e:
         raise bad(f"unreadable ({e.strerror or type(e).__name__})") from None
     with f:
         if os.fstat(f.fileno()).st_size != size:
-            raise bad(f"holds {os.fstat(f.fileno()).st_size} bytes, the manifest says {size}")
+            raise bad(f"holds {os.fstat(f.fileno()).st_size} bytes, {listed_in} says {size}")
         h = hashlib.sha256()
         for chunk in iter(lambda: f.read(1 << 22), b""):
             h.update(chunk)

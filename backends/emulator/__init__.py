@@ -70,25 +70,36 @@ class Results:
                 arrays[f"{var}/{name}"] = a
         if self.weights:
             arrays["weight_steps"] = self.weight_steps
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return save_npz(path, arrays)
+
+
+def save_npz(path: str | os.PathLike, arrays: dict) -> Path:
+    """Write ``arrays`` as the ``.npz`` ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def load_results(path: str | os.PathLike) -> Results:
-    """Read a file written by :meth:`Results.save`."""
+    """Read a file written by :meth:`Results.save`, or the index of the per-rank result files of an MPI run
+    (:mod:`backends.emulator.parts`: the parts are checked and merged into the same :class:`Results`)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             d = {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:
         raise NeuromapError(f"{path}: not a results file ({type(e).__name__})") from None
+    if "format" in d:
+        from backends.emulator import parts  # lazy: per-rank results only (and parts imports this module)
+
+        return parts.load(path, d)
     grp = lambda pre: {k[len(pre) + 1:]: v for k, v in d.items() if k.startswith(pre + "/")}  # noqa: E731
     return Results(int(d["steps"]), grp("spikes"), grp("u"), grp("v"), grp("neurons"),
                    d["core_spikes"], d["link_spikes"], json.loads(str(d["meta"])), grp("weights"),
@@ -113,7 +124,11 @@ def readout_scales(image: Image) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def add_readouts(image: Image, res: Results) -> Results:
     """Fill ``res.readout`` (float voltages of the probed neurons of readout populations) from ``res.v``."""
-    for name, (s, r) in readout_scales(image).items():
+    return _add_readouts(readout_scales(image), res)
+
+
+def _add_readouts(scales: dict, res: Results) -> Results:
+    for name, (s, r) in scales.items():
         if name in res.v:
             n = res.neurons[name]
             res.readout[name] = res.v[name] / s[n] + r[n]
@@ -140,25 +155,65 @@ def results_from_raw(img: Image, raw, engine: str, n_neurons: int | None = None)
     """The :class:`Results` of an emulator run (:class:`emulator.RawRun`, global indices) of ``img``; reads only
     the image's populations, probes and metadata (``n_neurons``: N when ``img`` holds one shard's neurons,
     :mod:`emulator.sharded`)."""
+    return results_of(result_layout(img, raw.probe, engine, n_neurons), raw)
+
+
+@dataclass
+class ResultLayout:
+    """What turns a :class:`emulator.RawRun` (global indices) into :class:`Results` without the image: the
+    populations' source ranges, the probed columns, the readout scales, the plastic projections' names and the
+    results' ``meta``. JSON-able (:meth:`to_json`): the index of per-rank result files holds it."""
+
+    n_neurons: int
+    n_cores: int
+    spikes: list            # [population, first source id, size]
+    traces: list            # [population, variables, population-local neurons, probe columns]
+    readout: dict           # population -> [v_scale list, v_reset list] (:func:`readout_scales`)
+    weights: dict           # projection index (str) -> name, for every projection that learns
+    meta: dict
+
+    def to_json(self) -> str:
+        return json.dumps(vars(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ResultLayout:
+        return cls(**json.loads(text))
+
+
+def result_layout(img: Image, probe: np.ndarray, engine: str, n_neurons: int | None = None) -> ResultLayout:
+    """The :class:`ResultLayout` of runs of ``img`` tracing the global neurons ``probe``."""
     N = img.n_neurons if n_neurons is None else int(n_neurons)
-    res = Results(steps=raw.steps, spikes={}, core_spikes=raw.core_spikes, link_spikes=raw.link_spikes,
-                  meta={"backend": "emulator", "engine": engine, "target": img.target,
-                        "network": img.network_name, "source_hash": img.source_hash})
-    src = raw.spikes[:, 1]
-    for pop in img.populations:
-        base = pop.start + (0 if pop.kind == "neuron" else N)
-        m = (src >= base) & (src < base + pop.size)
-        res.spikes[pop.name] = np.stack([raw.spikes[m, 0], src[m] - base], axis=1).astype(np.int64)
-    res.weights, res.weight_steps = weights_by_name(img, raw.weights), raw.weight_steps
-    col = {int(g): j for j, g in enumerate(raw.probe)}
+    col = {int(g): j for j, g in enumerate(probe)}
+    traces = []
     for pr in img.probes:
         if not {"u", "v"} & set(pr.variables):
             continue  # spikes are always recorded for every population
         pop = img.population(pr.population)
         local = np.arange(pop.size) if pr.neurons is None else np.asarray(pr.neurons, np.int64)
-        cols = [col[pop.start + int(i)] for i in local]
-        for var in ("u", "v"):
-            if var in pr.variables:
-                getattr(res, var)[pop.name] = (raw.u if var == "u" else raw.v)[:, cols]
-                res.neurons[pop.name] = local
-    return add_readouts(img, res)
+        traces.append([pop.name, [x for x in ("u", "v") if x in pr.variables], [int(i) for i in local],
+                       [col[pop.start + int(i)] for i in local]])
+    return ResultLayout(
+        n_neurons=N, n_cores=int(img.n_cores),
+        spikes=[[p.name, int(p.start + (0 if p.kind == "neuron" else N)), int(p.size)] for p in img.populations],
+        traces=traces, readout={k: [s.tolist(), r.tolist()] for k, (s, r) in readout_scales(img).items()},
+        weights={str(k): pm.name for k, pm in enumerate(img.projections) if pm.learning},
+        meta={"backend": "emulator", "engine": engine, "target": img.target, "network": img.network_name,
+              "source_hash": img.source_hash})
+
+
+def results_of(layout: ResultLayout, raw) -> Results:
+    """The :class:`Results` of ``raw`` (:class:`emulator.RawRun`) laid out by ``layout``."""
+    res = Results(steps=raw.steps, spikes={}, core_spikes=raw.core_spikes, link_spikes=raw.link_spikes,
+                  meta=dict(layout.meta))
+    src = raw.spikes[:, 1]
+    for name, base, size in layout.spikes:
+        m = (src >= base) & (src < base + size)
+        res.spikes[name] = np.stack([raw.spikes[m, 0], src[m] - base], axis=1).astype(np.int64)
+    res.weights = {layout.weights[str(k)]: w for k, w in raw.weights.items()}
+    res.weight_steps = raw.weight_steps
+    for name, variables, local, cols in layout.traces:
+        for var in variables:
+            getattr(res, var)[name] = (raw.u if var == "u" else raw.v)[:, np.asarray(cols, np.int64)]
+            res.neurons[name] = np.asarray(local, np.int64)
+    return _add_readouts({k: (np.asarray(s, np.float64), np.asarray(r, np.float64))
+                          for k, (s, r) in layout.readout.items()}, res)

@@ -151,6 +151,12 @@ def load_any_results(path: str) -> dict:
     except (OSError, ValueError) as e:
         raise NeuromapError(f"{path}: not a results .npz: {type(e).__name__} (give the file written by "
                             f"`neuromap run -o` or `neuromap simulate -o`)") from None
+    if "format" in d:             # the index of an MPI run's per-rank result files: merged on read
+        from backends.emulator import load_results  # lazy: per-rank results only (CLI start-up)
+
+        res = load_results(path)
+        d = {"steps": res.steps, "link_spikes": res.link_spikes, "core_spikes": res.core_spikes,
+             **{f"spikes/{k}": v for k, v in res.spikes.items()}}
     spikes = {}
     if any(k.startswith("spikes/") for k in d):
         for k, v in d.items():

@@ -9,8 +9,11 @@ the results file documented in :mod:`backends.emulator` (same layout for both ba
 ``--json`` prints one JSON object instead (schema in docs/json.md).
 
 Under an MPI launcher (``mpiexec -n K neuromap run BUILD ...``) every rank emulates its chips
-(:mod:`emulator.sharded`, docs/scale-out.md) and rank 0 prints and writes the results: the same integers,
-and the same results file, as one process. ``--ranks K`` starts ``mpiexec -n K`` itself.
+(:mod:`emulator.sharded`, docs/scale-out.md) and rank 0 prints: the same integers as one process. With ``-o``
+every rank writes its own part of the results (``--results per-rank``, the default: ``NAME.npz`` indexes
+``NAME.npz.parts/``, merged on read by every reader into the one-process results,
+:mod:`backends.emulator.parts`), or rank 0 gathers everything and writes the one-process file
+(``--results gathered``). ``--ranks K`` starts ``mpiexec -n K`` itself.
 """
 from __future__ import annotations
 
@@ -45,12 +48,16 @@ BACKENDS = {"emulator": "backends.emulator", "lava": "backends.lava.run"}
 @click.option("--ranks", type=click.IntRange(min=1), default=None,
               help="Run on K MPI ranks (starts mpiexec -n K; emulator backend): each rank emulates a contiguous "
                    "set of chips. Same results as one process (docs/scale-out.md).")
+@click.option("--results", "results_mode", type=click.Choice(["per-rank", "gathered"]), default="per-rank",
+              show_default=True,
+              help="MPI runs with -o: every rank writes its part (NAME.npz + NAME.npz.parts/, merged on read) or "
+                   "rank 0 gathers the whole run into one file. Both read as the same results.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to this .npz.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object (spike counts per population; docs/json.md).")
 @quiet_option
 def command(build: str, backend: str, steps: int, engine: str, threads: int | None, ranks: int | None,
-            output: str | None, as_json: bool, quiet: bool) -> None:
+            results_mode: str, output: str | None, as_json: bool, quiet: bool) -> None:
     """Run the image directory BUILD for --steps steps.
 
     \b
@@ -68,30 +75,37 @@ def command(build: str, backend: str, steps: int, engine: str, threads: int | No
     if (ranks is not None or _sharded()) and backend != "emulator":
         raise NeuromapError(f"--backend {backend}: MPI runs use the emulator backend (drop --ranks / mpiexec)")
     if ranks is not None and not _sharded():
-        _launch(ranks, [build, "--steps", str(steps), "--engine", engine]
+        _launch(ranks, [build, "--steps", str(steps), "--engine", engine, "--results", results_mode]
                 + (["-o", output] if output else []) + (["--json"] if as_json else [])
                 + (["--quiet"] if quiet else []))
         return
     if _sharded():
         from backends.emulator import results_from_raw  # lazy: the MPI path only
+        from backends.emulator.parts import write_rank_results  # lazy: the MPI path only
         from emulator import sharded  # lazy: the MPI path only
 
         comm = sharded.mpi_comm()
         t0 = time.perf_counter()
         try:
             show = not quiet and comm.rank == 0
+            gathered = results_mode == "gathered"
             with bar(f"emulating on {comm.size} ranks (steps)", enabled=show) as progress:
                 raw, img, _ = sharded.run_rank(build, steps, engine, progress=progress, comm=comm,
-                                               load=sharded.load_shard)
+                                               load=sharded.load_shard, gather=gathered)
+            summary = None if gathered else write_rank_results(output, raw, img, engine, steps, comm)
         except NeuromapError:
             if comm.rank != 0:      # every rank raised the same error: rank 0 prints it
                 sys.exit(2)
             raise
         if comm.rank != 0:
             return
-        res = results_from_raw(img, raw, engine, n_neurons=img.n_neurons)
-        _report(build, img, res, steps, backend, engine, f"emulator ({engine}, {comm.size} MPI ranks)",
-                time.perf_counter() - t0, output, as_json)
+        how = f"emulator ({engine}, {comm.size} MPI ranks)"
+        if gathered:
+            res = results_from_raw(img, raw, engine, n_neurons=img.n_neurons)
+            if output is not None:
+                res.save(output)
+            summary = _summary(res)
+        _report(build, img, summary, steps, backend, engine, how, time.perf_counter() - t0, output, as_json)
         return
     img = load_image(build)
     mod = importlib.import_module(BACKENDS[backend])
@@ -103,7 +117,9 @@ def command(build: str, backend: str, steps: int, engine: str, threads: int | No
     else:
         with bar("lava (steps)", enabled=not quiet) as progress:
             res, how = mod.run(img, steps, progress=progress), backend
-    _report(build, img, res, steps, backend, engine, how, time.perf_counter() - t0, output, as_json)
+    if output is not None:
+        res.save(output)
+    _report(build, img, _summary(res), steps, backend, engine, how, time.perf_counter() - t0, output, as_json)
 
 
 def _sharded() -> bool:
@@ -127,23 +143,29 @@ def _launch(ranks: int, args: list[str]) -> None:
         sys.exit(rc)
 
 
-def _report(build, img, res, steps, backend, engine, how, elapsed, output, as_json) -> None:
-    """Print (and with ``output`` write) the results of a run."""
-    if output is not None:
-        res.save(output)
-    pops = [{"name": p.name, "size": p.size, "kind": p.kind, "spikes": int(res.spikes[p.name].shape[0]),
-             "spikes_per_neuron_step": res.spikes[p.name].shape[0] / (max(p.size, 1) * steps)}
+def _summary(res) -> dict:
+    """What :func:`_report` prints of a run's results (:func:`backends.emulator.parts.write_rank_results` builds
+    the same from the ranks' parts)."""
+    C = res.core_spikes.size
+    return {"spikes": {name: int(s.shape[0]) for name, s in res.spikes.items()},
+            "inter_core_messages": int(res.link_spikes[:C].sum() - res.link_spikes[:C].trace())
+            if res.link_spikes.size else 0,
+            "readouts": {name: (res.neurons[name], tr[-1]) for name, tr in res.readout.items()}}
+
+
+def _report(build, img, summary, steps, backend, engine, how, elapsed, output, as_json) -> None:
+    """Print the summary of a run (:func:`_summary`; the results were written to ``output``)."""
+    pops = [{"name": p.name, "size": p.size, "kind": p.kind, "spikes": summary["spikes"][p.name],
+             "spikes_per_neuron_step": summary["spikes"][p.name] / (max(p.size, 1) * steps)}
             for p in img.populations]
-    readouts = {name: {"neurons": [int(i) for i in res.neurons[name]], "final_v": [float(x) for x in tr[-1]],
-                       "argmax_final": int(np.argmax(tr[-1])) if tr.shape[1] else None}
-                for name, tr in res.readout.items()}
+    readouts = {name: {"neurons": [int(i) for i in n], "final_v": [float(x) for x in last],
+                       "argmax_final": int(np.argmax(last)) if last.size else None}
+                for name, (n, last) in summary["readouts"].items()}
     if as_json:
         click.echo(json.dumps({"build": str(build), "network": img.network_name, "target": img.target,
                                "backend": backend, "engine": engine if backend == "emulator" else None,
                                "steps": steps, "cores": img.n_cores, "populations": pops,
-                               "inter_core_messages": int(res.link_spikes[:img.n_cores].sum()
-                                                          - res.link_spikes[:img.n_cores].trace())
-                               if res.link_spikes.size else 0,
+                               "inter_core_messages": summary["inter_core_messages"],
                                "elapsed_s": elapsed, "output": output, "readouts": readouts}))
         return
     width = max([len("population")] + [len(p.name) for p in img.populations])

@@ -47,9 +47,13 @@ def test_equal_weights_are_exact_with_same_latency():
     net = _hw_net(3, 24)
     legal, rep = legalize_fan_in(net, SMALL, levels=4)
     assert rep.max_fan_in == {"out": 40} and rep.neurons_split == {"out": 2}
-    assert rep.groups == 6 and rep.quantum == [24] * 6          # 40 inputs -> groups of 16, 16, 8 per neuron
-    assert rep.levels == [4] * 6 and rep.exact_up_to == [96] * 6 and rep.late_synapses == 0
-    assert rep.relay_neurons == 24 and rep.relay_synapses == 2 * (16 + 16 + 8) * 4 + 24
+    # 40 inputs, 16 allowed: each neuron sheds 24, so its first 32 inputs go to two groups of 16 (4 relays
+    # each: 32 -> 8 inputs) and inputs 32..39 stay direct (all 40 were relayed before: 6 groups, 24 relays)
+    assert rep.groups == 4 and rep.quantum == [24] * 4
+    assert rep.levels == [4] * 4 and rep.exact_up_to == [96] * 4 and rep.late_synapses == 0
+    assert rep.relay_neurons == 16 and rep.relay_synapses == 2 * (16 + 16) * 4 + 16
+    direct = legal.projections[0]
+    assert direct.n_synapses == 2 * 8 and set(direct.pre_idx.tolist()) == set(range(32, 40))
     assert _max_group_count(net) <= 4          # the regime where the tree is exact
     assert fan_in(legal, "out").max() <= 16 and fan_in(legal, "out__fan_in_relay").max() <= 16
     ref = _out_spikes(net)
@@ -57,10 +61,15 @@ def test_equal_weights_are_exact_with_same_latency():
 
 
 def test_delay_one_costs_one_step():
+    # relayed delay-1 inputs (the first 32 of each neuron) arrive one step late, the direct ones on time:
+    # the legalized network spikes as the original with delay 2 on the relayed inputs
     net = _hw_net(1, 24)
     legal, rep = legalize_fan_in(net, SMALL, levels=4)
-    assert rep.late_synapses == 80 and rep.extra_latency_steps == 1
-    assert _out_spikes(legal) == [(t + 1, i) for t, i in _out_spikes(net) if t + 1 < 110]
+    assert rep.late_synapses == 64 and rep.extra_latency_steps == 1
+    late = _hw_net(1, 24)
+    pr = late.projections[0]
+    late.projections[0] = dataclasses.replace(pr, delay=np.where(pr.pre_idx < 32, 2, 1).astype(pr.delay.dtype))
+    assert _out_spikes(legal) == _out_spikes(late) != _out_spikes(net)
 
 
 def test_unequal_weights_use_gcd_units():
@@ -96,9 +105,47 @@ def test_legalized_projections_keep_narrow_dtypes():
                                              delay=pr.delay[keep])
     legal, rep = legalize_fan_in(net, SMALL, levels=4)
     assert rep.neurons_split == {"out": 1}
-    kept = legal.projections[0]
-    assert kept.n_synapses == 10 and set(kept.post_idx.tolist()) == {1}
+    kept = legal.projections[0]                       # post 1's 10 inputs and post 0's last 8 (it sheds 24)
+    assert kept.n_synapses == 18 and kept.post_idx.tolist() == [0] * 8 + [1] * 10
+    assert kept.pre_idx[:8].tolist() == list(range(32, 40))
     for p in legal.projections[:2]:                   # the kept synapses and the inputs into the relays
         assert p.pre_idx.dtype == np.int32 and p.post_idx.dtype == np.int32, p.name
         assert p.weight.dtype == np.int16 and p.delay.dtype == pr.delay.dtype, p.name
     assert _out_spikes(legal) == _out_spikes(net)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_mixed_sign_multapse_projections_spike_as_the_original(seed):
+    # several projections into one population, mixed signs, unsorted synapses with repeated (pre, post) pairs,
+    # delays >= 2 (one per pair), one spike per input at distinct steps (every partial sum within the banks'
+    # exact range): the legalized network spikes as the original, and only the inputs a neuron must shed are
+    # relayed
+    rng = np.random.default_rng(seed)
+    n_in, n_out = 60, 4
+    net = neuromap.Network(name="mixed", dt=1.0, seed=seed)
+    steps = rng.permutation(n_in) + 3
+    net.add_population("a", n_in // 2, "spike_source", times=[[float(t)] for t in steps[:n_in // 2]])
+    net.add_population("b", n_in // 2, "spike_source", times=[[float(t)] for t in steps[n_in // 2:]])
+    net.add_population("out", n_out, "loihi_lif", du=4000, dv=3000, vth=30, bias_mant=0, bias_exp=0)
+    for pre in ("a", "b"):
+        n_syn = int(rng.integers(12, 24))
+        pre_idx = rng.integers(0, n_in // 2, n_syn).astype(np.int32)
+        post_idx = rng.integers(0, n_out, n_syn).astype(np.int32)
+        w = rng.choice([-12.0, 12.0], n_syn)
+        w[pre_idx % 7 == 0] = 12.0                 # repeated pairs of one sign: merged, weights summed
+        net.connect(pre, "out", weight=12.0, delay=2, weight_exp=2, num_weight_bits=8)
+        pr = net.projections[-1]
+        net.projections[-1] = dataclasses.replace(pr, pre_idx=pre_idx, post_idx=post_idx, weight=w,
+                                                  delay=(2 + (pre_idx + post_idx) % 3).astype(pr.delay.dtype))
+    net.add_population("c", 14, "spike_source", times=[[float(t)] for t in rng.permutation(14) + 70])
+    net.connect("c", "out", weight=9.0, delay=3, weight_exp=2, num_weight_bits=8)   # all-to-all, sorted
+    fi = fan_in(net, "out")
+    assert fi.max() > 16
+    legal, rep = legalize_fan_in(net, SMALL, levels=2)
+    assert fan_in(legal, "out").max() <= 16 and fan_in(legal, "out__fan_in_relay").max() <= 16
+    assert rep.inexact_groups == 0 and rep.late_synapses == 0 and set(rep.levels) == {2}
+    # each group of s inputs becomes 2 relays: what was relayed is at most what had to go plus 2 per group
+    relay_in = sum(p.n_synapses for p in legal.projections if p.post == "out__fan_in_relay")
+    assert relay_in // 2 <= int(np.maximum(fi - 16, 0).sum()) + 2 * rep.groups < int(fi.sum())
+    ref = _out_spikes(net, 110)
+    assert len(ref) > 10 and _out_spikes(legal, 110) == ref

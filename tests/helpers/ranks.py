@@ -70,8 +70,11 @@ class ThreadComm:
         raise SystemExit(code)
 
 
-def run_ranks(image, K: int, steps: int, engine: str = "numba", probe=None, weight_every=None):
-    """The sharded run of ``image`` on K in-process ranks: (rank 0's RawRun, every rank's ShardStats)."""
+def run_ranks(image, K: int, steps: int, engine: str = "numba", probe=None, weight_every=None, gather: bool = True,
+              then=None):
+    """The sharded run of ``image`` on K in-process ranks: (rank 0's RawRun, every rank's ShardStats). With
+    ``gather=False``: (every rank's part, every rank's ShardStats); ``then(part, comm)``, if given, runs on every
+    rank after its part (e.g. writing it) and its return values replace the parts."""
     owner = partition(image, K)
     hub = _Hub(K)
     results: list = [None] * K
@@ -79,8 +82,10 @@ def run_ranks(image, K: int, steps: int, engine: str = "numba", probe=None, weig
 
     def one(r):
         try:
-            results[r] = emulate_shard(shard_of(image, owner == r), steps, ThreadComm(hub, r), engine, probe,
-                                       weight_every=weight_every)
+            comm = ThreadComm(hub, r)
+            raw, stats = emulate_shard(shard_of(image, owner == r), steps, comm, engine, probe,
+                                       weight_every=weight_every, gather=gather)
+            results[r] = (raw if then is None else then(raw, comm), stats)
         except BaseException as e:      # noqa: BLE001 - re-raised below in the calling thread
             errors.append(e)
             hub.barrier.abort()
@@ -92,11 +97,14 @@ def run_ranks(image, K: int, steps: int, engine: str = "numba", probe=None, weig
         t.join()
     if errors:
         raise errors[0]
-    return results[0][0], [s for _, s in results]
+    if gather and then is None:
+        return results[0][0], [s for _, s in results]
+    return [x for x, _ in results], [s for _, s in results]
 
 
 def assert_same_run(a, b):
-    """Two raw runs hold the same integers: spikes in the same order, traces, final state, counters, weights."""
+    """Two :class:`emulator.RawRun` hold the same integers: spikes in the same order, traces, final state,
+    counters, recorded weights."""
     assert np.array_equal(a.spikes, b.spikes)                 # same spikes in the same order
     assert np.array_equal(a.probe, b.probe)
     assert np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v)
@@ -107,3 +115,16 @@ def assert_same_run(a, b):
     assert sorted(a.weights) == sorted(b.weights)
     for k in a.weights:
         assert np.array_equal(a.weights[k], b.weights[k])
+
+
+def assert_same_results(a, b):
+    """Two :class:`backends.emulator.Results` hold the same arrays (what the results file holds)."""
+    assert a.steps == b.steps and a.meta == b.meta
+    for var in ("spikes", "u", "v", "neurons", "weights", "readout"):
+        x, y = getattr(a, var), getattr(b, var)
+        assert sorted(x) == sorted(y), var
+        for k in x:
+            assert x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k], equal_nan=x[k].dtype.kind == "f"), \
+                (var, k)
+    for var in ("core_spikes", "link_spikes", "weight_steps"):
+        assert np.array_equal(getattr(a, var), getattr(b, var)), var

@@ -5,9 +5,6 @@ reachable v below it. The float reference simulates the readout; the chip's ``v 
 the results file and in ``neuromap run``."""
 from __future__ import annotations
 
-import warnings
-
-import nir
 import numpy as np
 import pytest
 
@@ -18,34 +15,13 @@ from neuromap.neurons.lif import NEVER_FIRES
 from neuromap.nir_io import network_from_nir
 from neuromap.toolchain import compile_network
 from tests.helpers.cli import run_cli
+from tests.helpers.nir_nets import readout_graph, readout_net
 from tests.oracles import loihi_core
-
-
-def _graph(kind: str = "CubaLI", n_in: int = 4, n_h: int = 6, n_o: int = 3) -> nir.NIRGraph:
-    rng = np.random.default_rng(0)
-    out = (nir.CubaLI(tau_syn=np.full(n_o, 5e-3), tau_mem=np.full(n_o, 1e-2), r=np.ones(n_o), v_leak=np.zeros(n_o),
-                      w_in=np.ones(n_o)) if kind == "CubaLI" else
-           nir.LI(tau=np.full(n_o, 1e-2), r=np.ones(n_o), v_leak=np.zeros(n_o)))
-    nodes = {"input": nir.Input(input_type=np.array([n_in])),
-             "w1": nir.Linear(weight=rng.normal(8, 2, (n_h, n_in))),
-             "lif": nir.CubaLIF(tau_syn=np.full(n_h, 5e-3), tau_mem=np.linspace(1e-2, 2e-2, n_h), r=np.ones(n_h),
-                                v_leak=np.zeros(n_h), v_threshold=np.ones(n_h), v_reset=np.zeros(n_h),
-                                w_in=np.ones(n_h)),
-             "w2": nir.Linear(weight=rng.normal(0.5, 0.3, (n_o, n_h))),
-             "ro": out, "output": nir.Output(output_type=np.array([n_o]))}
-    return nir.NIRGraph(nodes=nodes, edges=[("input", "w1"), ("w1", "lif"), ("lif", "w2"), ("w2", "ro"),
-                                            ("ro", "output")], type_check=False)
-
-
-def _net(kind: str = "CubaLI", inputs=None) -> Network:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")       # a readout layer is not "a layer that can never spike"
-        return network_from_nir(_graph(kind), inputs={"*": inputs or {"model": "poisson", "rate": 300.0}})
 
 
 @pytest.mark.parametrize("kind", ["CubaLI", "LI"])
 def test_readout_compiles_to_a_never_spiking_core_that_follows_the_float_voltage(kind):
-    net = _net(kind)
+    net = readout_net(kind)
     assert net.populations["ro"].neuron["v_th"] == NEVER_FIRES
     rep = compare(net, "loihi", 400)
     (ro,) = rep.readouts
@@ -58,7 +34,7 @@ def test_readout_compiles_to_a_never_spiking_core_that_follows_the_float_voltage
 
 def test_engines_equal_the_oracle_on_a_readout_core(engine):
     times = [[float(t) for t in range(k, 150, 3 + k)] for k in range(4)]
-    net = network_from_nir(_graph(), inputs={"*": {"model": "spike_source", "times": times}})
+    net = network_from_nir(readout_graph(), inputs={"*": {"model": "spike_source", "times": times}})
     img = compile_network(net, "loihi").image
     ref = loihi_core.run(img, 150)
     got = engine.run(img, 150)
@@ -69,7 +45,7 @@ def test_engines_equal_the_oracle_on_a_readout_core(engine):
 
 
 def test_readout_in_the_results_file_and_run_output(tmp_path, capsys):
-    net = _net()
+    net = readout_net()
     img = compile_network(net, "loihi").image
     res = emulator_run(img, 100)
     q = [p for p in img.options["quantization"]["populations"] if p["name"] == "ro"][0]

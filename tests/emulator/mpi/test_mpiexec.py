@@ -5,6 +5,7 @@ whole run (no hang). Each case starts mpiexec (a few seconds); K = 3 and 4 are `
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -13,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.emulator import run
+from backends.emulator import load_results, run
 from emulator.sharded import partition
 from neuromap.poisson_stream import PER_INPUT, SEQUENTIAL
 from neuromap.toolchain import compile_network
 from tests.helpers.images import random_image
 from tests.helpers.mpi_nets import plastic_net, poisson_net, with_chips
 from tests.helpers.placement import small_target
+from tests.helpers.ranks import assert_same_results
 
 pytest.importorskip("mpi4py", reason="MPI tests need mpi4py + MPICH (pip install 'neuromap[mpi]'; make install)")
 
@@ -55,22 +57,38 @@ def plastic_build(tmp_path_factory):
     return d
 
 
-def test_run_ranks_2_writes_the_one_process_results_file(plastic_build, tmp_path):
+def test_run_ranks_2_writes_the_one_process_results_gathered_or_per_rank(plastic_build, tmp_path):
     ref = run(plastic_build, 120)
     ref.save(tmp_path / "one.npz")
-    r = _neuromap("run", plastic_build, "--steps", 120, "--ranks", 2, "-o", tmp_path / "two.npz", "--quiet")
+    one = _neuromap("run", plastic_build, "--steps", 120, "--json", "--quiet")
+    assert one.returncode == 0, one.stderr
+    r = _neuromap("run", plastic_build, "--steps", 120, "--ranks", 2, "-o", tmp_path / "two.npz", "--quiet",
+                  "--results", "gathered")
     assert r.returncode == 0, r.stderr
     assert "2 MPI ranks" in r.stdout
     _same_files(tmp_path / "one.npz", tmp_path / "two.npz")
+    r = _neuromap("run", plastic_build, "--steps", 120, "--ranks", 2, "-o", tmp_path / "parts.npz", "--quiet",
+                  "--json")                                          # per-rank: the default
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "parts.npz.parts").iterdir()) == [
+        "rank-00000-of-00002.bin", "rank-00001-of-00002.bin"]
+    assert_same_results(load_results(tmp_path / "one.npz"), load_results(tmp_path / "parts.npz"))
+    a, b = json.loads(one.stdout), json.loads(r.stdout)
+    for k in ("populations", "inter_core_messages", "readouts"):
+        assert a[k] == b[k], k
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("K", [3, 4])
 def test_mpiexec_n_k_writes_the_one_process_results_file(plastic_build, tmp_path, K):
     run(plastic_build, 200).save(tmp_path / "one.npz")
-    r = _neuromap("run", plastic_build, "--steps", 200, "-o", tmp_path / "k.npz", "--quiet", mpiexec_ranks=K)
+    r = _neuromap("run", plastic_build, "--steps", 200, "-o", tmp_path / "k.npz", "--quiet", "--results",
+                  "gathered", mpiexec_ranks=K)
     assert r.returncode == 0, r.stderr
     _same_files(tmp_path / "one.npz", tmp_path / "k.npz")
+    r = _neuromap("run", plastic_build, "--steps", 200, "-o", tmp_path / "p.npz", "--quiet", mpiexec_ranks=K)
+    assert r.returncode == 0, r.stderr
+    assert_same_results(load_results(tmp_path / "one.npz"), load_results(tmp_path / "p.npz"))
 
 
 @pytest.mark.parametrize("kind", [PER_INPUT, SEQUENTIAL])
@@ -83,7 +101,11 @@ def test_mpiexec_n_2_generates_inputs_on_their_ranks(tmp_path, kind):
     run(d, 150).save(tmp_path / "one.npz")
     r = _neuromap("run", d, "--steps", 150, "-o", tmp_path / "two.npz", "--quiet", mpiexec_ranks=2)
     assert r.returncode == 0, r.stderr
-    _same_files(tmp_path / "one.npz", tmp_path / "two.npz")
+    assert_same_results(load_results(tmp_path / "one.npz"), load_results(tmp_path / "two.npz"))   # per rank
+    r = _neuromap("run", d, "--steps", 150, "-o", tmp_path / "g.npz", "--quiet", "--results", "gathered",
+                  mpiexec_ranks=2)
+    assert r.returncode == 0, r.stderr
+    _same_files(tmp_path / "one.npz", tmp_path / "g.npz")
 
 
 def test_a_shard_failing_its_checksum_stops_every_rank_with_one_error(tmp_path):

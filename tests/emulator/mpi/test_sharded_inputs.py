@@ -1,8 +1,8 @@
 """Inputs generated on the ranks that own them (emulator.sharded.input_owners, docs/scale-out.md): with
 per-input Poisson streams (``per_input_v1``) a rank draws exactly the inputs reaching its cores (rank 0 also
 those reaching nobody), each input is recorded by one rank, and the run equals one process for K = 1..3 (both
-engines); an image of the sequential stream (an older image) is replayed whole by every rank, also equal to one
-process. Ranks run as threads (tests/helpers/ranks.py); real mpiexec: test_mpiexec.py."""
+engines, gathered and per-rank results); an image of the sequential stream (an older image) is replayed whole by
+every rank, also equal to one process. Ranks run as threads (tests/helpers/ranks.py); real mpiexec: test_mpiexec.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +10,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from emulator import emulate, sharded
-from emulator.sharded import partition
+from emulator import _image_probe, emulate, sharded
+from emulator.sharded import merge_parts, partition, plastic_projections
 from neuromap.poisson_stream import PER_INPUT, SEQUENTIAL
 from neuromap.toolchain import compile_network
 from tests.helpers.mpi_nets import poisson_net
@@ -56,6 +56,9 @@ def test_ranks_equal_one_process_with_either_stream(images, kind, monkeypatch):
             seen.clear()
             got, _ = run_ranks(img, K, steps, engine)
             assert_same_run(ref, got)
+            parts, _ = run_ranks(img, K, steps, engine, gather=False)           # per-rank results, merged
+            assert_same_run(ref, merge_parts(parts, steps, img.n_neurons, img.n_cores, plastic_projections(img),
+                                             _image_probe(img)))
             need = _needs(img, partition(img, K), K)
             nobody = ~need.any(axis=0)
             assert nobody.sum() >= 3                                         # "idle" reaches nobody
