@@ -12,8 +12,13 @@ Each runs ``STEPS`` steps in
 * ``mpiexec -n K`` ranks (``emulator.sharded``: each rank memory-maps its chips' shards), K = 1, 2 on this
   machine's 2 cores; K = 3, 4 oversubscribed (reported separately).
 
-Every measurement is its own process (``--worker``); one process (1 thread) and 2 ranks alternate ``REPEATS``
-times (medians), the other configurations run once; the 1-min load average before each run is recorded.
+K-rank runs end in either results mode of ``neuromap run`` (docs/scale-out.md, *Results*): ``mpi_K`` per rank
+(timed until every rank holds its own part; the summary ``neuromap run`` prints and, with ``--write``, the part
+files and the index timed apart as ``write_s``) and ``mpi_K_gathered`` (timed until rank 0 holds the whole
+run; ``--no-gathered`` skips it). With ``--write`` the one process also writes its results file (``Results`` +
+``.npz``, as ``neuromap run -o``), timed apart. Every measurement is its own process (``--worker``); one process
+(1 thread) and the K = 2 runs alternate ``REPEATS`` times (medians), the other configurations run once; the
+1-min load average before each run is recorded.
 Times cover the time loop and its setup (the one process's prepare/flatten, the ranks' programs), not the
 image load nor loading numba's cached kernels (a 2-step run first); ranks meet at a barrier before and after.
 Per rank: compute (engine chunks: LIF update, local delivery, inputs), deferred delivery (exchanged spikes),
@@ -22,7 +27,8 @@ the finish (gathers to rank 0, the merge of the spike records), peak RSS at the 
 and the bytes of its programs. Every run's spikes, final u/v and counters are digested: the K-rank runs must
 equal the one-process run bit for bit.
 
-``python -m bench.mpi_scaling [--steps 1000] [--repeats 3] [--ks 1,2] [--over 3,4] [--images a,b] [--out NAME]``
+``python -m bench.mpi_scaling [--steps 1000] [--repeats 3] [--ks 1,2] [--over 3,4] [--images a,b] [--out NAME]
+[--write] [--no-gathered]``
 (results: ``bench/results/NAME.{json,md}``, default ``mpi_scaling``; per rank also the set-up and finish phases)
 """
 from __future__ import annotations

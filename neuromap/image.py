@@ -583,14 +583,21 @@ def read_shards(path: Path, m: dict, which: list[int] | None = None) -> tuple[di
 
 def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
     """Every array of a version 2 image, assembled whole from its bundles (then checked against the manifest's
-    ``arrays`` table like a version 1 image's)."""
-    common, shards = read_shards(path, m)
+    ``arrays`` table like a version 1 image's). One shard's bundle is mapped at a time (checked, copied into the
+    whole arrays, unmapped): the process holds the assembled arrays plus one shard's file pages, not the whole
+    image twice."""
+    budget = [_files.memory_limit() // 2]
+    common = _files.read_bundle(path, None, m["common"], budget)
     table = m["arrays"]
     bad = ImageError(f"{path}: the shards do not match the manifest's arrays (image edited; recompile)")
-    extra = sorted(set(common) - set(table)) + sorted({k for sh in shards for k in sh} - set(table) - set(SHARD_INDEX))
-    if extra:
-        raise ImageError(f"{path}: array {extra[0]!r} of a bundle is not in the manifest's arrays (image edited; "
-                         "recompile)")
+
+    def check_names(names) -> None:
+        extra = sorted(set(names) - set(table) - set(SHARD_INDEX))
+        if extra:
+            raise ImageError(f"{path}: array {extra[0]!r} of a bundle is not in the manifest's arrays (image edited; "
+                             "recompile)")
+
+    check_names(common)
     out = {}
     for k, meta in table.items():
         if k in common:
@@ -599,6 +606,7 @@ def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
         if k.split(".")[0] not in _SHARDED:
             raise ImageError(f"{path}: array {k!r} is in no bundle (image edited; recompile)")
         out[k] = np.zeros(tuple(meta["shape"]), np.dtype(meta["dtype"]))
+    del common
     for k in ("cores.axon_ptr", "axons.syn_ptr"):
         if k not in table:
             raise ImageError(f"{path}: array {k!r} is missing (recompile the network)")
@@ -606,7 +614,9 @@ def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
     if ap.shape[0] < 1 or np.any(np.diff(ap) < 0) or ap[0] != 0 or ap[-1] != table["axons.syn_ptr"]["shape"][0] - 1:
         raise bad
     sp = out["axons.syn_ptr"]
-    for entry, sh in zip(m["shards"], shards):
+    for i, entry in enumerate(m["shards"]):
+        sh = _files.read_bundle(path, i, entry, budget)
+        check_names(sh)
         cores = np.asarray(entry["cores"], np.int64)
         if cores.size and cores.max() >= ap.shape[0] - 1:
             raise bad
@@ -623,6 +633,7 @@ def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
                     out[k][rows[g]] = v
         except (KeyError, IndexError, ValueError):
             raise bad from None
+        del sh, rows                     # unmapped: its file pages leave this process's resident set
     return out
 
 

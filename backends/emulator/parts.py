@@ -8,7 +8,8 @@ results and :func:`backends.emulator.load_results` merges them on read, so the :
   docs/image-format.md *On disk*: C-order arrays at 64-byte offsets): :data:`PART_ARRAYS` plus
   ``weights.<k>.syn`` / ``weights.<k>.w`` per plastic projection k it holds; a rank whose neurons spike
   densely (n / 8 bytes a step < 4 bytes a spike) stores ``spikes.bits`` (:func:`emulator.sharded.spike_bits`,
-  a (steps, ceil(n / 8)) uint8 bitmap over its neurons) instead of ``spikes.gid``;
+  a (steps, ceil(n / 8)) uint8 bitmap over its neurons) instead of ``spikes.gid``; ``links.key`` and
+  ``links.count`` are int32 where every value fits (read back as int64);
 * ``NAME.npz``, written last by rank 0: the index, an ``.npz`` with ``format`` (:data:`FORMAT`),
   ``format_version`` (:data:`VERSION`), ``steps``, ``meta`` (the results' ``meta``), ``layout`` (JSON
   :class:`backends.emulator.ResultLayout`), ``probe`` (the traced global neuron ids) and ``parts`` (JSON: per
@@ -63,7 +64,7 @@ def write_part(output: str | os.PathLike, rank: int, size: int, part: dict) -> d
         if bad < 0:
             del arrays["spikes.gid"]
             arrays["spikes.bits"] = bits
-    arrays["links.key"], arrays["links.count"] = part["link_spikes"]
+    arrays["links.key"], arrays["links.count"] = (_narrow(np.asarray(a)) for a in part["link_spikes"])
     for k, (syn, w) in part["weights"].items():
         arrays[f"weights.{k}.syn"], arrays[f"weights.{k}.w"] = syn, w
     d = parts_dir(output)
@@ -77,6 +78,11 @@ def write_part(output: str | os.PathLike, rank: int, size: int, part: dict) -> d
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"file": part_name(rank, size), **entry}
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """int64 counters as int32 when every value fits (the link pairs: half the bytes); read back as int64."""
+    return a.astype(np.int32) if a.size == 0 or (a.min() >= -2 ** 31 and a.max() < 2 ** 31) else a
 
 
 def write_index(output: str | os.PathLike, steps: int, layout: ResultLayout, probe: np.ndarray,
@@ -104,6 +110,8 @@ def write_rank_results(output: str | os.PathLike | None, part: dict, img, engine
         except OSError as e:
             err = f"rank {comm.rank}: {parts_dir(output) / part_name(comm.rank, comm.size)}: cannot write " \
                   f"({e.strerror or type(e).__name__}; check the folder and free space)"
+        except Exception as e:      # noqa: BLE001 - every rank must reach the gather below (no hang)
+            err = f"rank {comm.rank}: writing its results part failed ({type(e).__name__}: {e})"
     bases = [(b, size) for _, b, size in layout.spikes]
     mine = count_in_ranges(np.asarray(part["rec_gid"], np.int32), bases) \
         + count_in_ranges(np.asarray(part["in_gid"], np.int32), bases)
@@ -191,7 +199,7 @@ def _part(a: dict, steps: int, layout: ResultLayout, n_probe: int, bad) -> dict:
     if missing:
         raise bad(f"has no array {missing[0]!r}")
     p = {key: np.asarray(a[name]) for name, key in PART_ARRAYS.items()}
-    p["link_spikes"] = (np.asarray(a["links.key"]), np.asarray(a["links.count"]))
+    p["link_spikes"] = (np.asarray(a["links.key"], np.int64), np.asarray(a["links.count"], np.int64))
     p["weights"] = {int(k.split(".")[1]): (np.asarray(a[k]), np.asarray(a[k[:-3] + "w"]))
                     for k in a if k.startswith("weights.") and k.endswith(".syn")}
     m = p["probe_cols"].size

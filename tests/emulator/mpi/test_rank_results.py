@@ -169,3 +169,12 @@ def test_spike_bitmaps_round_trip_and_dense_parts_use_them(tmp_path):
     kinds = {("spikes.bits" in e["arrays"], "spikes.gid" in e["arrays"]) for e in entries}
     assert (True, False) in kinds                  # a dense rank wrote its bitmap
     assert_same_results(ref, load_results(out))
+
+
+def test_a_part_that_cannot_be_written_is_one_error_on_rank_0(tmp_path):
+    img = random_image(5, max_delay=4)
+    out = tmp_path / "run.npz"
+    parts_dir(out).write_text("a file where the parts folder goes")
+    with pytest.raises(NeuromapError, match=r"^rank 0: .*run\.npz\.parts/rank-00000-of-00002\.bin: cannot write"):
+        _write(img, 2, 20, out)
+    assert not out.exists()
