@@ -6,15 +6,19 @@ Sides, each in its own subprocess (peak RSS its own), run one after the other:
 
 * ``float``: ``neuromap.simulate`` of the network (numba backend);
 * ``emulator``: ``compile_network`` for the board target ``examples/targets/loihi_microcircuit.toml``
-  (placer ``sequential``) then ``emulator.emulate`` of the image;
+  (placer ``sequential``) and ``Image.save`` in one process (``image``), then ``load_image``,
+  ``emulator.program.prepare_runs`` and ``emulator.emulate`` of the program (the image released before the run;
+  neurons' spikes recorded, input events counted) in another (``emulator``): compile and run never share a
+  process, so the end-to-end peak is the larger of the two peaks (``peak_end_to_end_mb``);
 * ``nest``: NEST's own construction of the model (``iaf_psc_exp``, ``fixed_total_number`` with multapses,
   redrawn normal weights and delays, one ``poisson_generator`` per population), the parameters of NEST's
   ``Potjans_2014`` example with the same ``scale``, one thread.
 
 Rates are mean spikes/s per population over ``ms`` after the first ``SKIP_MS`` (initial transient).
-Emulator: ``prepare_s`` (image -> program with its delivery runs, once), then steps/s, synaptic events per
-second (spikes x fan-out over the run) and the real-time factor (run wall time / network time) of the run alone.
-``python -m bench.microcircuit [--quick] [--scale S]``.
+Emulator: ``load_s`` (image directory -> memory, checksums and verifier), ``prepare_s`` (image -> program with its
+delivery runs, once), then steps/s, synaptic events per second (spikes x fan-out over the run, inputs included)
+and the real-time factor (run wall time / network time) of the run alone.
+``python -m bench.microcircuit [--quick] [--scale S] [--sides emulator] [--rss-limit-gb 16] [--out NAME]``.
 """
 from __future__ import annotations
 
@@ -59,10 +63,13 @@ def side_float(cfg: dict) -> dict:
                 rates=m.rates(res.spikes, sizes, steps, net.dt, SKIP_MS).tolist())
 
 
-def side_emulator(cfg: dict) -> dict:
+def side_image(cfg: dict) -> dict:
+    """The emulator side's compile, in a process of its own: build the network, compile it for the board target
+    (placer ``sequential``) and save the image to ``cfg["image"]``; the emulator side loads it in another
+    process, so the end-to-end peak is the larger of the two, not their sum."""
+    if cfg.get("rss_limit_gb"):
+        _rss_watchdog(float(cfg["rss_limit_gb"]))
     m = _example()
-    from emulator import emulate
-    from emulator.program import flatten, prepare
     from neuromap.targets import load_target
     from neuromap.toolchain import compile_network
     t0 = time.perf_counter()
@@ -70,38 +77,64 @@ def side_emulator(cfg: dict) -> dict:
     t1 = time.perf_counter()
     img = compile_network(net, load_target(TARGET), placer="sequential", rate_check="never").image
     t2 = time.perf_counter()
-    peak_compile = _peak_mb()
-    steps = int(round(cfg["ms"] / net.dt))
-    prog = flatten(prepare(img))                          # what emulate(img) does first, timed apart
-    t25 = time.perf_counter()
+    img.save(cfg["image"], force=True)
+    t3 = time.perf_counter()
+    return dict(build_s=t1 - t0, compile_s=t2 - t1, save_s=t3 - t2, peak_compile_mb=_peak_mb(), dt=net.dt,
+                steps=int(round(cfg["ms"] / net.dt)), synapses=sum(p.n_synapses for p in net.projections))
+
+
+def side_emulator(cfg: dict) -> dict:
+    """Load the image :func:`side_image` saved, prepare the numba engine's program (``prepare_runs``: delivery
+    runs straight from the image's arrays), release the image, run ``cfg["steps"]`` steps recording the neurons'
+    spikes (``record_inputs=False``: the Poisson input events, most rows at large scale, are counted by replaying
+    their stream after the run, not stored)."""
+    if cfg.get("rss_limit_gb"):
+        _rss_watchdog(float(cfg["rss_limit_gb"]))
+    m = _example()
     import numba
-    emulate(prog, 10)                                     # numba's cache -> memory (not timed), and the
+    import numpy as np
+
+    from emulator import emulate
+    from emulator.program import prepare_runs
+    from neuromap.image import load_image
+    steps = int(cfg["steps"])
+    t0 = time.perf_counter()
+    img = load_image(cfg["image"])
+    t1 = time.perf_counter()
+    peak_load = _peak_mb()
+    prog = prepare_runs(img)                               # what emulate(img) does first, timed apart
+    t2 = time.perf_counter()
+    peak_prepare = _peak_mb()
+    pops = [(img.population(p).start, img.population(p).size) for p in m.POPS]
+    chips = int(img.cores["chip"].max()) + 1 if "chip" in img.cores else None
+    cores, synapses = int(img.n_cores), int(img.n_synapses)
+    del img                                                # the program holds what the run reads
+    emulate(prog, 10, record_inputs=False)                 # numba's cache -> memory (not timed), and the
     # T-thread kernel the default may switch to mid-run (compiled inside the timed run after a cache clear,
     # it made the run 29 s instead of 1.3 s)
-    emulate(prog, 10, threads=max(1, int(numba.config.NUMBA_NUM_THREADS)))
-    t26 = time.perf_counter()
-    run = emulate(prog, steps)
+    emulate(prog, 10, threads=max(1, int(numba.config.NUMBA_NUM_THREADS)), record_inputs=False)
     t3 = time.perf_counter()
-    sizes = [net.populations[p].size for p in m.POPS]
-    src = run.spikes[:, 1]
-    n_events = _synaptic_events(img, src)
-    chips = int(img.cores["chip"].max()) + 1 if "chip" in img.cores else None
-    return dict(build_s=t1 - t0, compile_s=t2 - t1, prepare_s=t25 - t2, run_s=t3 - t26, peak_compile_mb=peak_compile,
-                peak_mb=_peak_mb(),
-                cores=int(img.n_cores), chips=chips, steps=steps, synaptic_events=int(n_events),
-                rates=m.rates(m.emulator_spikes(img, run), sizes, steps, net.dt, SKIP_MS).tolist())
+    run = emulate(prog, steps, record_inputs=False)
+    t4 = time.perf_counter()
+    fan = np.diff(prog.run_syn[prog.run_ptr])              # synapses each source's spike reaches
+    n_events = int(fan[run.spikes[:, 1]].sum()) + _input_events(prog, steps, fan)
+    spikes = run.spikes
+    rates = m.rates({p: (spikes[(spikes[:, 1] >= lo) & (spikes[:, 1] < lo + n), 0], None)
+                     for p, (lo, n) in zip(m.POPS, pops)}, [n for _, n in pops], steps, cfg["dt"], SKIP_MS)
+    return dict(load_s=t1 - t0, prepare_s=t2 - t1, run_s=t4 - t3, peak_load_mb=peak_load,
+                peak_prepare_mb=peak_prepare, peak_mb=_peak_mb(), cores=cores, chips=chips, image_synapses=synapses,
+                steps=steps, neuron_spikes=int(spikes.shape[0]), synaptic_events=n_events, rates=rates.tolist())
 
 
-def _synaptic_events(img, src) -> int:
-    """Synapses reached by the spikes ``src`` (source ids): per source, the synapses of its routes' axons."""
-    import numpy as np
-    sp = img.routes["src_ptr"]
-    ax_syn = np.diff(img.axons["syn_ptr"])
-    axon_g = img.cores["axon_ptr"][img.routes["core"]] + img.routes["axon"]
-    per_route = ax_syn[axon_g]
-    per_src = np.add.reduceat(per_route, sp[:-1]) if per_route.size else np.zeros(len(sp) - 1, np.int64)
-    per_src[np.diff(sp) == 0] = 0
-    return int(per_src[src].sum())
+def _input_events(prog, steps: int, fan) -> int:
+    """Synapses reached by the input events of a run of ``steps`` steps: the inputs' stream replayed
+    (:class:`emulator.inputs.InputSchedule`, the one the run drew) times each input's fan-out."""
+    from emulator.inputs import InputSchedule
+    sched, total, n = InputSchedule(prog), 0, prog.n_neurons
+    for t0 in range(0, steps, 1000):
+        _, ids = sched.chunk(t0, min(1000, steps - t0))
+        total += int(fan[n + ids].sum())
+    return total
 
 
 def side_nest(cfg: dict) -> dict:
@@ -219,7 +252,8 @@ def _rss_watchdog(limit_gb: float) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-SIDES = {"float": side_float, "emulator": side_emulator, "nest": side_nest, "compile": side_compile}
+SIDES = {"float": side_float, "image": side_image, "emulator": side_emulator, "nest": side_nest,
+         "compile": side_compile}
 
 
 def run_compile(scales: list[float], rss_limit_gb: float | None = None) -> dict:
@@ -248,20 +282,43 @@ def _subprocess(side: str, cfg: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(quick: bool = False, scale: float = 0.1) -> dict:
+def run(quick: bool = False, scale: float = 0.1, sides: tuple[str, ...] | None = None,
+        rss_limit_gb: float | None = None) -> dict:
+    """The sides at ``scale`` under the heavy lock, one subprocess each (the emulator side as two: compile and
+    save the image, then load and run it: peak RSS of each, the end-to-end peak their maximum); ``sides``:
+    a subset of float, emulator, nest (default: all, nest where installed); ``rss_limit_gb``: stop a side
+    whose resident set passes it (exit 3)."""
+    import shutil
+    import tempfile
+
     from bench.float_reference import heavy_lock, nest_available
     m = _example()
-    cfg = dict(scale=scale, ms=400.0 if quick else 1200.0)
+    cfg = dict(scale=scale, ms=400.0 if quick else 1200.0, rss_limit_gb=rss_limit_gb)
     out = {"scale": scale, "ms": cfg["ms"], "skip_ms": SKIP_MS, "populations": list(m.POPS),
            "published_hz": m.PUBLISHED_RATES.tolist(), "nest_full_scale_hz": m.FULL_MEAN_RATES.tolist()}
+    if sides is None:
+        sides = ("float", "emulator") + (("nest",) if nest_available() else ())
     with heavy_lock():
-        for side in ("float", "emulator") + (("nest",) if nest_available() else ()):
+        for side in sides:
             load = os.getloadavg()[0]
-            r = _subprocess(side, cfg)
+            if side == "emulator":
+                tmp = tempfile.mkdtemp(prefix="nm_mc_img.")
+                try:
+                    r = _subprocess("image", dict(cfg, image=os.path.join(tmp, "img")))
+                    if "error" not in r:
+                        r.update(_subprocess("emulator", dict(cfg, image=os.path.join(tmp, "img"), steps=r["steps"],
+                                                              dt=r["dt"])))
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                if "peak_mb" in r:
+                    r["peak_end_to_end_mb"] = max(r["peak_compile_mb"], r["peak_mb"])
+            else:
+                r = _subprocess(side, cfg)
             r["load_before"] = round(load, 2)
             if "rates" in r:
                 r["rates"] = [round(x, 3) for x in r["rates"]]
             out[side] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if v is not None}
+            print(json.dumps({side: out[side]}), file=sys.stderr, flush=True)
     emu = out.get("emulator", {})
     if "run_s" in emu:
         out["emulator_steps_per_s"] = round(emu["steps"] / emu["run_s"], 1)
@@ -284,6 +341,14 @@ if __name__ == "__main__":
         with open(path, "w") as fh:
             fh.write(json.dumps(res, indent=1) + "\n")
         print(json.dumps(res, indent=1))
-    else:
+    else:                                  # python -m bench.microcircuit [--quick] [--scale S] [--sides emulator]
+        #                                    [--rss-limit-gb 16] [--out NAME]
         sc = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 0.1
-        print(json.dumps(run(quick="--quick" in sys.argv, scale=sc), indent=1))
+        sd = tuple(sys.argv[sys.argv.index("--sides") + 1].split(",")) if "--sides" in sys.argv else None
+        lim = float(sys.argv[sys.argv.index("--rss-limit-gb") + 1]) if "--rss-limit-gb" in sys.argv else None
+        res = run(quick="--quick" in sys.argv, scale=sc, sides=sd, rss_limit_gb=lim)
+        if "--out" in sys.argv:
+            name = sys.argv[sys.argv.index("--out") + 1]
+            with open(os.path.join(ROOT, "bench", "results", name + ".json"), "w") as fh:
+                fh.write(json.dumps(res, indent=1) + "\n")
+        print(json.dumps(res, indent=1))

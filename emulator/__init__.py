@@ -16,7 +16,7 @@ import numpy as np
 from emulator import engine_numba, engine_numpy
 from emulator.inputs import InputSchedule, PrefetchedInputs
 from emulator.plastic import emulate_plastic
-from emulator.program import Program, flatten, prepare, split_runs
+from emulator.program import Program, flatten, prepare, prepare_runs, split_runs
 from emulator.raw_run import RawRun
 from emulator.state import ChunkOut, State
 from emulator.threads import THREADS_MIN_SYNAPSES, ThreadChooser, candidate_threads, free_cores  # noqa: F401
@@ -45,25 +45,33 @@ def _engine(name: str):
 
 
 def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
-            progress=None, weight_every: int | None = None, threads: int | None = None) -> RawRun:
+            progress=None, weight_every: int | None = None, threads: int | None = None,
+            record_inputs: bool = True) -> RawRun:
     """Run ``steps`` steps from the initial state on the emulator of the image's core kind (:data:`EMULATORS`).
     ``probe``: global neuron ids to trace (default: the image's u/v probes). ``progress(done_steps, steps)`` is
     called after each chunk (neuromap.progress; ``loihi_lif`` cores). Images with plastic projections learn
     (:mod:`emulator.plastic`); weights are recorded every ``weight_every`` steps and after the last. ``threads``:
     delivery/update threads of the numba engine on static images (1 = the calling thread only; None = chosen per
     chunk by measurement, :mod:`emulator.threads`); results do not depend on it. A :class:`Program` (a prepared
-    ``loihi_lif`` image) runs on the ``loihi_lif`` emulator."""
+    ``loihi_lif`` image) runs on the ``loihi_lif`` emulator. ``record_inputs=False``: ``RawRun.spikes`` holds the
+    neurons' spikes only (the input events, which the image's seed and spike list determine, are left out; on
+    large Poisson-driven networks they are most of the rows: 16 bytes each); the static ``loihi_lif`` run then
+    keeps only a chunk's input rows at a time. Traffic counters count every spike either way."""
     if isinstance(image, Program):
-        return emulate_loihi_lif(image, steps, engine, probe, progress, weight_every, threads)
+        return emulate_loihi_lif(image, steps, engine, probe, progress, weight_every, threads, record_inputs)
     kind = image_core_kind(image).name
     run = EMULATORS.get(kind)
     if run is None:
         raise ImageError(f"the emulator cannot run core kind {kind!r} (it runs {', '.join(EMULATORS)})")
-    return run(image, steps, engine, probe, progress, weight_every, threads)
+    if run is emulate_loihi_lif:
+        return run(image, steps, engine, probe, progress, weight_every, threads, record_inputs)
+    out = run(image, steps, engine, probe, progress, weight_every, threads)
+    return out if record_inputs else _without_inputs(out, image.n_neurons)
 
 
 def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
-                      progress=None, weight_every: int | None = None, threads: int | None = None) -> RawRun:
+                      progress=None, weight_every: int | None = None, threads: int | None = None,
+                      record_inputs: bool = True) -> RawRun:
     """:func:`emulate` for ``loihi_lif`` cores (static images on the chunked engines, plastic ones on
     :mod:`emulator.plastic`). Images with dendrite compartments (``neurons.join_parent``,
     :mod:`emulator.compartments`) run on the numpy engine's loop under either engine name, on one thread."""
@@ -77,19 +85,20 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
         if int(steps) < 0:
             raise ImageError(f"steps must be >= 0, got {steps}")
         sp, us, vs, st, pl = emulate_plastic(image, int(steps), engine, pr, weight_every)
-        return RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes, weight_steps=pl.weight_steps,
-                      weights=pl.weights, final_u=st.u.astype(np.int64), final_v=st.v.astype(np.int64))
+        out = RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes, weight_steps=pl.weight_steps,
+                     weights=pl.weights, final_u=st.u.astype(np.int64), final_v=st.v.astype(np.int64))
+        return out if record_inputs else _without_inputs(out, image.n_neurons)
     if threads is not None and int(threads) < 1:
         raise ImageError(f"threads must be >= 1, got {threads}")
-    p = image if isinstance(image, Program) else prepare(image)
+    if isinstance(image, Program):
+        p = image
+    else:                                 # the numba engine reads the delivery runs only (no image-order copies)
+        p = prepare_runs(image) if engine == "numba" else prepare(image)
     progs = {1: p}                        # thread count -> program prepared for it
     chooser, fixed = None, 1
     if engine == "numba":
         if p.run_ptr is None:
             p = flatten(p)
-            if isinstance(image, Image):  # ours: the image-order synapse arrays are not read on this path
-                p = replace(p, syn_post=p.syn_post[:0], syn_delay=p.syn_delay[:0], syn_add=p.syn_add[:0],
-                            syn_slot=p.syn_slot[:0])
         progs = {1: replace(p, post_bounds=None, run_split=None)}
         many = default_threads(p) if threads is None else int(threads)
         if many > 1 and p.post_bounds is not None and p.post_bounds.shape[0] == many + 1:
@@ -120,7 +129,8 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
                    np.zeros((steps, probe.size), np.int64), np.zeros((steps, probe.size), np.int64))
     us, vs = out.trace_u, out.trace_v
     try:
-        _loop(p, progs, st, sched, chooser, fixed, chunk, steps, probe, out, us, vs, run_chunk, progress, now)
+        _loop(p, progs, st, sched, chooser, fixed, chunk, steps, probe, out, us, vs, run_chunk, progress, now,
+              record_inputs)
     finally:
         if isinstance(sched, PrefetchedInputs):
             sched.close()
@@ -133,8 +143,10 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
                   thread_chunks=np.asarray(chooser.history if chooser is not None else [], np.int64))
 
 
-def _loop(p, progs, st, sched, chooser, fixed, chunk, steps, probe, out, us, vs, run_chunk, progress, now) -> None:
-    """The chunks of :func:`emulate_loihi_lif`'s static run."""
+def _loop(p, progs, st, sched, chooser, fixed, chunk, steps, probe, out, us, vs, run_chunk, progress, now,
+          record_inputs=True) -> None:
+    """The chunks of :func:`emulate_loihi_lif`'s static run; without ``record_inputs`` each chunk's rows are
+    compacted to its neurons' spikes right after it ran (the next chunk writes over its input rows)."""
     t0 = 0
     while t0 < steps:
         n_threads, n = chooser.next(steps - t0) if chooser is not None else (fixed, min(chunk, steps - t0))
@@ -149,12 +161,30 @@ def _loop(p, progs, st, sched, chooser, fixed, chunk, steps, probe, out, us, vs,
             out.spikes = _grown(out.spikes, out.n_spikes, max(need, 2 * out.spikes.shape[0]))
         out.trace_u, out.trace_v = us[t0:t0 + n], vs[t0:t0 + n]
         t_start = time.perf_counter()
+        first = out.n_spikes
         run_chunk(progs[n_threads], st, t0, n, in_ptr, in_ids, probe, out)
         if chooser is not None:
             chooser.record(n_threads, n, time.perf_counter() - t_start)
+        if not record_inputs:
+            out.n_spikes = first + _keep_neurons(out.spikes[first:out.n_spikes], p.n_neurons)
         if progress is not None:
             progress(t0 + n, steps)
         t0 += n
+
+
+def _keep_neurons(rows: np.ndarray, n_neurons: int) -> int:
+    """Moves the rows of ``rows`` (step, source) whose source is a neuron (< ``n_neurons``) to its front, in
+    order; returns how many. One chunk's rows: a boolean mask and a gather of them (no copy of the run's rows)."""
+    keep = rows[:, 1] < n_neurons
+    k = int(np.count_nonzero(keep))
+    if k < rows.shape[0]:
+        rows[:k] = rows[keep]
+    return k
+
+
+def _without_inputs(run: RawRun, n_neurons: int) -> RawRun:
+    """``run`` with its spike rows restricted to neuron sources (:func:`emulate`'s ``record_inputs=False``)."""
+    return replace(run, spikes=np.ascontiguousarray(run.spikes[run.spikes[:, 1] < n_neurons]))
 
 
 def _reserve(rows: int) -> np.ndarray:

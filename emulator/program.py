@@ -33,6 +33,7 @@ from neuromap.conv_geometry import expand as expand_convs
 from neuromap.core_kinds import loihi_lif
 from neuromap.errors import ImageError
 from neuromap.image import Image
+from neuromap.poisson_stream import SEQUENTIAL
 
 #: the only core kind this emulator executes
 KIND = loihi_lif.NAME
@@ -82,6 +83,8 @@ class Program:
     poisson_ids: np.ndarray   # input ids of Poisson inputs, in id order
     poisson_p: np.ndarray
     seed: int
+    #: the Poisson inputs' stream kind (the image's ``poisson_stream``, :mod:`neuromap.poisson_stream`)
+    poisson_stream: str = SEQUENTIAL
     #: the LIF update's arithmetic (:func:`emulator.lif.arith_vector`: decay shift, activation shift, u wrap, v limit)
     arith: np.ndarray = None
     # delivery runs (:func:`flatten`; the static numba loops): every source's synapses, over all its route
@@ -116,7 +119,7 @@ def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.
     return np.arange(owner.size) - first[owner] + starts[owner], owner
 
 
-def flatten(p: Program, block_synapses: int = 1 << 23) -> Program:
+def flatten(p: Program, block_synapses: int = 1 << 22) -> Program:
     """``p`` with its delivery runs (``run_*``): for every source, the synapses of all the axons its route
     entries reach (an axon reached twice counts twice, as the route walk delivers it twice), grouped by
     (delay, shift), sorted by post, and cut into runs whose posts span < 2**16 neurons, so (weight, post offset)
@@ -128,64 +131,134 @@ def flatten(p: Program, block_synapses: int = 1 << 23) -> Program:
     (exact: ``floor(sum w / 2**s) = sum (w >> s) + floor(sum (w mod 2**s) / 2**s)``; the carry is 0 unless two
     remainders meet in one slot in one step). Sums are integer and order-free (int32 ring adds wrap), so every
     run gives the route walk's integers (tested). Built in blocks of sources of about ``block_synapses``
-    delivered synapses (the sort's temporaries are per block: ~60 bytes per block synapse; the result, 8 bytes
-    per synapse with slots, 4 without, is written in place), so the image's size bounds only the result."""
-    n_src = p.n_neurons + p.n_inputs
-    g = p.route_axon
-    per_route = p.syn_ptr[g + 1] - p.syn_ptr[g]               # synapses each route entry delivers
-    cum = np.zeros(g.size + 1, np.int64)
-    np.cumsum(per_route, out=cum[1:])
-    end = cum[p.src_ptr]                                       # delivered synapses of sources 0 .. s-1
+    delivered synapses (the sort's temporaries are per block: ~100 bytes per block synapse; the result, 8 bytes
+    per synapse with slots, 4 without, is written in place), so the image's size bounds only the result.
+    :func:`prepare_runs` builds the same runs straight from an image."""
+    cols = _ProgramColumns(p)
+    return dataclasses.replace(p, **_runs(p.n_neurons, p.n_inputs, p.ring_len, p.src_ptr, cols, block_synapses),
+                               post_bounds=None, run_split=None)
+
+
+class _ProgramColumns:
+    """The synapse columns :func:`_flatten_block` reads, from the image-order arrays of :func:`prepare`."""
+
+    def __init__(self, p: Program):
+        self.p = p
+        self.syn_ptr = p.syn_ptr
+        self.slotted = p.syn_slot.size > 0
+        self.axon_base = np.zeros(p.n_cores + 1, np.int64)    # route_axon is global already
+        self.route_core, self.route_axon = p.route_core, p.route_axon
+
+    def axons(self, r0: int, r1: int) -> np.ndarray:
+        return self.p.route_axon[r0:r1]
+
+    def columns(self, syn: np.ndarray, g_of: np.ndarray):
+        """post, delay (int64), add (int64: pre-shifted or raw weight), slot (int32; empty when none is slotted),
+        shift (int64) of the image synapses ``syn``."""
+        p = self.p
+        post = p.syn_post[syn].astype(np.int64)
+        delay = p.syn_delay[syn].astype(np.int64)
+        add = p.syn_add[syn].astype(np.int64)
+        if not self.slotted:
+            return post, delay, add, np.zeros(0, np.int32), np.zeros(syn.size, np.int64)
+        slot = p.syn_slot[syn]
+        shift = np.where(slot >= 0, p.slot_shift[np.maximum(slot, 0)], 0).astype(np.int64)
+        return post, delay, add, slot, shift
+
+
+class _ImageColumns:
+    """The synapse columns :func:`_flatten_block` reads, straight from an image's arrays (no image-order copies:
+    a block's synapses are gathered from ``synapses.post/delay/weight`` as they are) and its dendrite slots
+    (:func:`_dendrite_slots`)."""
+
+    def __init__(self, image: Image, exps: np.ndarray, syn_slot: np.ndarray):
+        ax, rt = image.axons, image.routes
+        self.syn_ptr = np.asarray(ax["syn_ptr"])
+        self.ax_proj, self.exps, self.syn_slot = ax["proj"], exps, syn_slot
+        self.sy = image.synapses
+        self.slotted = syn_slot.size > 0
+        self.axon_base = np.asarray(image.cores["axon_ptr"])
+        self.route_core, self.route_axon = rt["core"], rt["axon"]
+
+    def axons(self, r0: int, r1: int) -> np.ndarray:
+        return self.axon_base[self.route_core[r0:r1]].astype(np.int64) + self.route_axon[r0:r1]
+
+    def columns(self, syn: np.ndarray, g_of: np.ndarray):
+        sy = self.sy
+        exp = self.exps[self.ax_proj[g_of]]
+        post = sy["post"][syn].astype(np.int64)
+        delay = sy["delay"][syn].astype(np.int64)
+        add = sy["weight"][syn].astype(np.int64)
+        add <<= np.maximum(exp, 0)
+        if not self.slotted:
+            return post, delay, add, np.zeros(0, np.int32), np.zeros(syn.size, np.int64)
+        return post, delay, add, self.syn_slot[syn], np.maximum(-exp, 0)
+
+
+def _runs(n_neurons: int, n_inputs: int, ring_len: int, src_ptr: np.ndarray, cols, block_synapses: int) -> dict:
+    """The ``run_*`` fields and ``src_notes`` of :func:`flatten` from the synapse columns ``cols``."""
+    n_src = n_neurons + n_inputs
+    end = _source_ends(np.asarray(src_ptr, np.int64), cols.route_core, cols.route_axon, cols.axon_base,
+                       np.asarray(cols.syn_ptr))                   # delivered synapses of sources 0 .. s-1
     S = int(end[-1])
     packed = np.empty(S, np.int32)
-    slot_out = np.empty(S if p.syn_slot.size else 0, np.int32)
+    slot_out = np.empty(S if cols.slotted else 0, np.int32)
     parts, notes = [], np.zeros(n_src, np.int64)
     s0 = 0
     while s0 < n_src:                   # blocks of sources of about block_synapses delivered synapses
         s1 = int(np.searchsorted(end, end[s0] + block_synapses, side="right")) - 1
         s1 = min(n_src, max(s1, s0 + 1))
-        parts.append(_flatten_block(p, s0, s1, int(end[s0]), packed, slot_out, notes))
+        parts.append(_flatten_block(src_ptr, cols, n_neurons, ring_len, s0, s1, int(end[s0]), packed, slot_out,
+                                    notes))
         s0 = s1
     cat = (lambda k: np.concatenate([x[k] for x in parts])) if parts else (lambda k: np.zeros(0, np.int64))
     run_src = cat(0)
     run_ptr = np.zeros(n_src + 1, np.int64)
     np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
-    return dataclasses.replace(
-        p, run_ptr=run_ptr, run_syn=np.append(cat(1), S).astype(np.int64), run_delay=cat(2), run_shift=cat(3),
-        run_post_base=cat(4), run_packed=packed, run_slot=slot_out, src_notes=notes, post_bounds=None,
-        run_split=None)
+    return dict(run_ptr=run_ptr, run_syn=np.append(cat(1), S).astype(np.int64), run_delay=cat(2), run_shift=cat(3),
+                run_post_base=cat(4), run_packed=packed, run_slot=slot_out, src_notes=notes)
 
 
-def _flatten_block(p: Program, s0: int, s1: int, first_syn: int, packed: np.ndarray, slot_out: np.ndarray,
-                   notes: np.ndarray) -> tuple:
+@numba.njit(cache=True, nogil=True)
+def _source_ends(src_ptr, route_core, route_axon, axon_base, syn_ptr):
+    """``end[s]``: the synapses delivered by the route entries of sources ``0 .. s-1`` (int64, one pass over
+    the route entries, no per-entry temporaries); route entry r reaches global axon
+    ``axon_base[route_core[r]] + route_axon[r]``."""
+    n = src_ptr.shape[0] - 1
+    end = np.zeros(n + 1, np.int64)
+    acc = 0
+    for s in range(n):
+        for r in range(src_ptr[s], src_ptr[s + 1]):
+            g = axon_base[route_core[r]] + route_axon[r]
+            acc += syn_ptr[g + 1] - syn_ptr[g]
+        end[s + 1] = acc
+    return end
+
+
+def _flatten_block(src_ptr: np.ndarray, cols, n_neurons: int, ring_len: int, s0: int, s1: int, first_syn: int,
+                   packed: np.ndarray, slot_out: np.ndarray, notes: np.ndarray) -> tuple:
     """:func:`flatten` for the sources ``s0 .. s1-1``, whose delivered synapses are run synapses
     ``first_syn ..`` (written into ``packed``, ``slot_out``; ``notes`` counted); returns the block's runs as
-    (source, first synapse, delay, shift, post base) int64 arrays. Working memory ~60 bytes per synapse of the
+    (source, first synapse, delay, shift, post base) int64 arrays. Working memory ~100 bytes per synapse of the
     block, not of the image."""
-    r0, r1 = p.src_ptr[s0], p.src_ptr[s1]
-    route_src = np.repeat(np.arange(s0, s1, dtype=np.int64), np.diff(p.src_ptr[s0:s1 + 1]))
-    g = p.route_axon[r0:r1]
-    syn, owner = concat_ranges(p.syn_ptr[g], p.syn_ptr[g + 1])        # the block's delivered synapses
+    r0, r1 = int(src_ptr[s0]), int(src_ptr[s1])
+    route_src = np.repeat(np.arange(s0, s1, dtype=np.int64), np.diff(src_ptr[s0:s1 + 1]))
+    g = cols.axons(r0, r1)
+    syn, owner = concat_ranges(cols.syn_ptr[g], cols.syn_ptr[g + 1])        # the block's delivered synapses
     src = route_src[owner]
-    del owner
-    post = p.syn_post[syn].astype(np.int64)
-    delay = p.syn_delay[syn].astype(np.int64)
-    if p.syn_slot.size:
-        slot = p.syn_slot[syn]
-        shift = np.where(slot >= 0, p.slot_shift[np.maximum(slot, 0)], 0).astype(np.int64)
-    else:
-        slot, shift = np.zeros(0, np.int32), np.zeros(syn.size, np.int64)
+    post, delay, add, slot, shift = cols.columns(syn, g[owner])
+    del owner, syn
     # order: source, delay, shift, post; one int64 key while it fits (delays <= 255, shifts <= 15)
-    nd, ns, npost = max(p.ring_len, 1), 16, max(p.n_neurons, 1)
+    nd, ns, npost = max(ring_len, 1), 16, max(n_neurons, 1)
     if (s1 - s0) * nd * ns * npost < (1 << 62):
         order = np.argsort((((src - s0) * nd + delay) * ns + shift) * npost + post)
     else:
         order = np.lexsort((post, shift, delay, src))
-    syn, src, post, delay, shift = syn[order], src[order], post[order], delay[order], shift[order]
+    add, src, post, delay, shift = add[order], src[order], post[order], delay[order], shift[order]
     if slot.size:
         slot = slot[order]
     del order
-    S = syn.size
+    S = src.size
     group = np.ones(S, bool)                               # first synapse of each (source, delay, shift) group
     if S:
         group[1:] = (src[1:] != src[:-1]) | (delay[1:] != delay[:-1]) | (shift[1:] != shift[:-1])
@@ -197,7 +270,7 @@ def _flatten_block(p: Program, s0: int, s1: int, first_syn: int, packed: np.ndar
     first = np.flatnonzero(start)
     base = post[first]
     off = post - np.repeat(base, np.diff(np.append(first, S)))
-    packed[first_syn:first_syn + S] = ((p.syn_add[syn].astype(np.int64) << 16) | off).astype(np.int32)
+    packed[first_syn:first_syn + S] = ((add << 16) | off).astype(np.int32)
     if slot.size:
         slot_out[first_syn:first_syn + S] = slot
     notes[s0:s1] = np.bincount(src[shift > 0] - s0, minlength=s1 - s0)
@@ -276,39 +349,28 @@ def _narrow(a: np.ndarray) -> np.ndarray:
     return _i64(a)
 
 
-def prepare(image: Image) -> Program:
-    """Flatten ``image`` for execution; refuses core kinds other than ``loihi_lif``. Convolutions stored as kernel +
-    geometry get their explicit synapses here (:func:`neuromap.conv_geometry.expand`)."""
+def _loihi_image(image: Image) -> Image:
+    """``image`` with explicit synapses (:func:`neuromap.conv_geometry.expand`), refused unless every core is
+    ``loihi_lif`` and every route delay 0."""
     image = expand_convs(image)
     kinds = {image.core_kinds[k] for k in np.unique(image.cores["kind"])}
     if kinds - {KIND}:
         raise ImageError(f"the Loihi emulator cannot run core kind(s) {sorted(kinds - {KIND})} "
                          f"(only {KIND}; use a backend for that core kind)")
-    nu, sy, ax, rt = image.neurons, image.synapses, image.axons, image.routes
-    if np.any(rt["delay"] != 0):
+    if np.any(image.routes["delay"] != 0):
         raise ImageError("routes.delay must be 0 on loihi_lif cores (their delays are synaptic; recompile)")
+    return image
+
+
+def _weight_exps(image: Image) -> np.ndarray:
+    return np.array([p.weight_exp for p in image.projections] or [0], dtype=np.int64)
+
+
+def _neuron_fields(image: Image) -> dict:
+    """The :class:`Program` fields of ``image`` that are not per route entry, axon or synapse: neuron constants
+    and initial state, source cores, inputs (O(neurons + inputs))."""
+    nu, rt = image.neurons, image.routes
     N, I, C = image.n_neurons, image.n_inputs, image.n_cores
-    # global axon of each route: core's first axon + core-local axon
-    route_axon = image.cores["axon_ptr"][rt["core"]] + rt["axon"]
-    src_core = np.concatenate([nu["core"].astype(np.int64), np.full(I, C, np.int64)])
-    # per synapse: projection (int32), exponent (int8); narrow temporaries: a few bytes per synapse
-    exps = np.array([p.weight_exp for p in image.projections] or [0], dtype=np.int64)
-    syn_proj = np.repeat(ax["proj"].astype(np.int32), np.diff(ax["syn_ptr"].astype(np.int64)))
-    syn_exp = exps.astype(np.int8)[syn_proj]
-    syn_add = sy["weight"].astype(np.int32)
-    syn_add <<= np.maximum(syn_exp, 0)                     # weight << weight_exp, or the raw weight (slotted)
-    syn_add = syn_add.astype(np.int16)                     # in [-2**15, 2**15) (image.verify)
-    # dendrite slots for negative exponents: one per distinct (projection, post, delay)
-    slotted = np.flatnonzero(syn_exp < 0)
-    del syn_exp
-    if not slotted.size:
-        syn_slot = np.zeros(0, np.int32)
-        uniq = np.zeros((0, 3), np.int64)
-    else:
-        syn_slot = np.full(syn_add.shape[0], -1, np.int32)
-        uniq, inv = _slots(syn_proj[slotted], sy["post"][slotted], sy["delay"][slotted], N)
-        syn_slot[slotted] = inv
-    del syn_proj, slotted
     p = image.inputs["poisson_p"]
     ar = image.arithmetic
     poisson_ids = np.flatnonzero(~np.isnan(p))
@@ -317,24 +379,153 @@ def prepare(image: Image) -> Program:
     if join_parent is not None:           # a dendrite never spikes: threshold at the v limit (v > L never holds)
         vth[join_parent >= 0] = ar.v_limit
     ref_period = _i64(nu["refractory"]) if "refractory" in nu else np.zeros(N, np.int64)
-    return Program(
+    return dict(
         n_neurons=N, n_inputs=I, n_cores=C, ring_len=image.max_delay() + 1,
         **decay_factors(ar.decay_unity - (_i64(nu["du"]) + 1), ar.decay_unity - _i64(nu["dv"]), ar.decay_bits),
         vth=_narrow(vth), arith=arith_vector(ar),
         bias=_narrow(_i64(nu["bias_mant"]) << _i64(nu["bias_exp"])),
         ref_period=ref_period, refractory=bool(ref_period.any()),
         u_init=_i64(nu["u_init"]), v_init=_i64(nu["v_init"]), neuron_core=_narrow(nu["core"]),
-        src_ptr=_i64(rt["src_ptr"]), route_axon=_i64(route_axon), route_core=_i64(rt["core"]),
-        src_core=src_core,
+        src_ptr=_i64(rt["src_ptr"]), src_core=np.concatenate([nu["core"].astype(np.int64), np.full(I, C, np.int64)]),
+        spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
+        poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
+        seed=int(image.seed), poisson_stream=image.poisson_stream, join_parent=join_parent)
+
+
+def prepare(image: Image) -> Program:
+    """Flatten ``image`` for execution; refuses core kinds other than ``loihi_lif``. Convolutions stored as kernel +
+    geometry get their explicit synapses here (:func:`neuromap.conv_geometry.expand`). The program holds the
+    image-order synapse arrays the numpy engine and the plastic loops read; the numba engine's static runs need
+    only the delivery runs (:func:`prepare_runs`, without those arrays)."""
+    image = _loihi_image(image)
+    sy, ax, rt = image.synapses, image.axons, image.routes
+    # global axon of each route: core's first axon + core-local axon
+    route_axon = image.cores["axon_ptr"][rt["core"]] + rt["axon"]
+    # per synapse: projection (int32), exponent (int8); narrow temporaries: a few bytes per synapse
+    exps = _weight_exps(image)
+    syn_proj = np.repeat(ax["proj"].astype(np.int32), np.diff(ax["syn_ptr"].astype(np.int64)))
+    syn_exp = exps.astype(np.int8)[syn_proj]
+    del syn_proj
+    syn_add = sy["weight"].astype(np.int32)
+    syn_add <<= np.maximum(syn_exp, 0)                     # weight << weight_exp, or the raw weight (slotted)
+    syn_add = syn_add.astype(np.int16)                     # in [-2**15, 2**15) (image.verify)
+    del syn_exp
+    syn_slot, slot_post, slot_delay, slot_shift = _dendrite_slots(image, exps)
+    return Program(
+        **_neuron_fields(image),
+        route_axon=_i64(route_axon), route_core=_i64(rt["core"]),
         syn_ptr=_i64(ax["syn_ptr"]), axon_delay=_axon_delay(ax["syn_ptr"], sy["delay"]),
         axon_slotted=np.ascontiguousarray(exps[ax["proj"]] < 0) if ax["proj"].size else np.zeros(0, bool),
         syn_post=np.ascontiguousarray(sy["post"], np.int32),
         syn_delay=np.ascontiguousarray(sy["delay"], np.uint8),
-        syn_add=syn_add, syn_slot=syn_slot,
-        slot_post=_i64(uniq[:, 1]), slot_delay=_i64(uniq[:, 2]), slot_shift=-exps[uniq[:, 0]],
-        spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
-        poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
-        seed=int(image.seed), join_parent=join_parent)
+        syn_add=syn_add, syn_slot=syn_slot, slot_post=slot_post, slot_delay=slot_delay, slot_shift=slot_shift)
+
+
+def prepare_runs(image: Image, block_synapses: int = 1 << 22) -> Program:
+    """``flatten(prepare(image))`` for the numba engine's static runs, built straight from the image's arrays
+    without the image-order copies :func:`prepare` makes (route axons, per-axon delays, per-synapse posts,
+    weights and slots): the program holds the neuron constants, the delivery runs (4 bytes a synapse, 8 with
+    dendrite slots), ``src_ptr`` and the image's own ``routes.core`` (the link counters,
+    :func:`emulator.engine_numba.add_link_spikes`) and the slot table. The same arrays as
+    ``flatten(prepare(image))`` (tested); its route-walk fields (``route_axon``, ``syn_*``, ``axon_*``)
+    are empty, so only the numba engine runs it.
+    Peak memory above the image: the result, a 4-byte-a-synapse slot table while it is built
+    (:func:`_dendrite_slots`) and one block's sort (~100 bytes a block synapse, ``block_synapses``)."""
+    image = _loihi_image(image)
+    exps = _weight_exps(image)
+    syn_slot, slot_post, slot_delay, slot_shift = _dendrite_slots(image, exps)
+    fields = _neuron_fields(image)
+    runs = _runs(fields["n_neurons"], fields["n_inputs"], fields["ring_len"], fields["src_ptr"],
+                 _ImageColumns(image, exps, syn_slot), block_synapses)
+    del syn_slot
+    z64, z32 = np.zeros(0, np.int64), np.zeros(0, np.int32)
+    return Program(
+        **fields, **runs, route_axon=z64, route_core=np.ascontiguousarray(image.routes["core"]),
+        syn_ptr=z64, axon_delay=z64, axon_slotted=np.zeros(0, bool), syn_post=z32, syn_delay=np.zeros(0, np.uint8),
+        syn_add=np.zeros(0, np.int16), syn_slot=z32, slot_post=slot_post, slot_delay=slot_delay,
+        slot_shift=slot_shift)
+
+
+def _dendrite_slots(image: Image, exps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The dendrite slots of the synapses of projections with ``weight_exp < 0`` (one per distinct
+    (projection, post, delay)): per image synapse its slot (int32, -1 on direct synapses; empty when no
+    projection is slotted) and per slot its post, delay and right shift (int64). Slots are numbered by post,
+    then by first appearance in image order (sums per slot are order-free, so any numbering gives the same
+    integers). Two compiled passes over the synapses grouped by post; working memory 8 bytes a slotted synapse
+    plus O(neurons + projections x delays), no sort."""
+    ax, sy = image.axons, image.synapses
+    syn_ptr = np.ascontiguousarray(ax["syn_ptr"], np.int64)
+    proj = np.ascontiguousarray(ax["proj"])
+    z = np.zeros(0, np.int64)
+    slotted_axon = exps[proj] < 0
+    if not slotted_axon.any():
+        return np.zeros(0, np.int32), z, z, z
+    post, delay = np.ascontiguousarray(sy["post"]), np.ascontiguousarray(sy["delay"])
+    n_post = max(int(image.n_neurons), int(post.max()) + 1 if post.size else 0)
+    n_delay = int(delay.max()) + 1 if delay.size else 1
+    ptr = _slot_ptr(syn_ptr, slotted_axon, post, n_post)
+    n = int(ptr[-1])
+    ids = np.empty(n, np.int32 if post.shape[0] < 2 ** 31 else np.int64)
+    keys = np.empty(n, np.int32 if exps.shape[0] * n_delay < 2 ** 31 else np.int64)
+    syn_slot = np.full(post.shape[0], -1, np.int32)
+    out = _slot_numbers(syn_ptr, proj, slotted_axon, exps, post, delay, n_delay, ptr, ids, keys, syn_slot)
+    return (syn_slot,) + out
+
+
+@numba.njit(cache=True, nogil=True)
+def _slot_ptr(syn_ptr, slotted_axon, post, n_post):
+    """Slotted synapses per post neuron as offsets (int64, ``n_post + 1``)."""
+    ptr = np.zeros(n_post + 1, np.int64)
+    for a in range(syn_ptr.shape[0] - 1):
+        if slotted_axon[a]:
+            for q in range(syn_ptr[a], syn_ptr[a + 1]):
+                ptr[post[q] + 1] += 1
+    for i in range(n_post):
+        ptr[i + 1] += ptr[i]
+    return ptr
+
+
+@numba.njit(cache=True, nogil=True)
+def _slot_numbers(syn_ptr, proj, slotted_axon, exps, post, delay, n_delay, ptr, ids, keys, syn_slot):
+    """:func:`_dendrite_slots` after :func:`_slot_ptr`: the slotted synapses grouped by post (``ids``, their
+    (projection, delay) ``keys``: a counting sort), then per post a table over (projection, delay) gives each
+    distinct key its slot (counted in a first pass, numbered in a second); writes ``syn_slot`` and returns
+    (slot_post, slot_delay, slot_shift)."""
+    n_post = ptr.shape[0] - 1
+    fill = ptr[:-1].copy()
+    for a in range(syn_ptr.shape[0] - 1):
+        if slotted_axon[a]:
+            for q in range(syn_ptr[a], syn_ptr[a + 1]):
+                i = fill[post[q]]
+                ids[i] = q
+                keys[i] = proj[a] * n_delay + delay[q]
+                fill[post[q]] = i + 1
+    table = np.full(exps.shape[0] * n_delay, -1, np.int64)
+    K = 0
+    for i in range(n_post):                       # first pass: how many slots
+        for e in range(ptr[i], ptr[i + 1]):
+            if table[keys[e]] < 0:
+                table[keys[e]] = 0
+                K += 1
+        for e in range(ptr[i], ptr[i + 1]):
+            table[keys[e]] = -1
+    slot_post = np.empty(K, np.int64)
+    slot_delay = np.empty(K, np.int64)
+    slot_shift = np.empty(K, np.int64)
+    k = 0
+    for i in range(n_post):                       # second pass: number them, post by post
+        for e in range(ptr[i], ptr[i + 1]):
+            key = keys[e]
+            if table[key] < 0:
+                table[key] = k
+                slot_post[k] = i
+                slot_delay[k] = key % n_delay
+                slot_shift[k] = -exps[key // n_delay]
+                k += 1
+            syn_slot[ids[e]] = table[key]
+        for e in range(ptr[i], ptr[i + 1]):
+            table[keys[e]] = -1
+    return slot_post, slot_delay, slot_shift
 
 
 def decay_factors(fu: np.ndarray, fv: np.ndarray, decay_bits: int) -> dict[str, np.ndarray]:

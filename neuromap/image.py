@@ -75,6 +75,7 @@ from neuromap.core_kinds.loihi_lif import (  # noqa: F401
 )
 from neuromap.counting_sort import group_by_lookup, index_dtype
 from neuromap.errors import ImageError
+from neuromap.poisson_stream import KINDS as _POISSON_KINDS, SEQUENTIAL
 
 #: bump on any incompatible change of the fields below; version 2: the arrays in bundle files, one per chip
 #: (``shards/NNNNN.bin``) plus ``common.bin``, so a rank of a sharded run reads only its chips'
@@ -206,6 +207,9 @@ class Image:
     convs: list[conv_geometry.ConvMap] = field(default_factory=list)
     #: embedded-core controllers (optional section ``controllers``, :mod:`neuromap.embedded`)
     controllers: list[embedded.ControllerMap] = field(default_factory=list)
+    #: the Poisson inputs' stream kind (manifest ``poisson_stream``, :mod:`neuromap.poisson_stream`; absent =
+    #: ``sequential``, the one generator of images compiled before the per-input streams)
+    poisson_stream: str = SEQUENTIAL
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -334,6 +338,8 @@ class Image:
         _rng(inp["spike_step"], 0, None, "inputs.spike_step")
         if np.any(np.diff(inp["spike_step"]) < 0):
             raise ImageError("image inputs.spike_step must be sorted")
+        if self.poisson_stream not in _POISSON_KINDS:
+            raise ImageError(f"image poisson_stream {self.poisson_stream!r} is not one of {', '.join(_POISSON_KINDS)}")
         p = inp["poisson_p"]
         if np.any((p[~np.isnan(p)] < 0) | ~np.isfinite(p[~np.isnan(p)])):
             raise ImageError("image inputs.poisson_p must be a finite count of events per step >= 0 or NaN")
@@ -413,6 +419,7 @@ class Image:
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
             **({"pass_records": self.pass_records} if self.pass_records else {}),
+            **({"poisson_stream": self.poisson_stream} if self.poisson_stream != SEQUENTIAL else {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -480,7 +487,7 @@ def image_from_manifest(m: dict, arrays: dict[str, np.ndarray], path: Path) -> I
         controllers=[embedded.ControllerMap.from_manifest(
             c, {k.split(".", 2)[2]: v for k, v in arrays.items() if k.startswith(f"ctl.{i}.") and k.count(".") == 2})
             for i, c in enumerate(m.get("controllers", []))],
-        pass_records=list(m.get("pass_records", [])))
+        pass_records=list(m.get("pass_records", [])), poisson_stream=m.get("poisson_stream", SEQUENTIAL))
     return img
 
 
@@ -576,14 +583,21 @@ def read_shards(path: Path, m: dict, which: list[int] | None = None) -> tuple[di
 
 def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
     """Every array of a version 2 image, assembled whole from its bundles (then checked against the manifest's
-    ``arrays`` table like a version 1 image's)."""
-    common, shards = read_shards(path, m)
+    ``arrays`` table like a version 1 image's). One shard's bundle is mapped at a time (checked, copied into the
+    whole arrays, unmapped): the process holds the assembled arrays plus one shard's file pages, not the whole
+    image twice."""
+    budget = [_files.memory_limit() // 2]
+    common = _files.read_bundle(path, None, m["common"], budget)
     table = m["arrays"]
     bad = ImageError(f"{path}: the shards do not match the manifest's arrays (image edited; recompile)")
-    extra = sorted(set(common) - set(table)) + sorted({k for sh in shards for k in sh} - set(table) - set(SHARD_INDEX))
-    if extra:
-        raise ImageError(f"{path}: array {extra[0]!r} of a bundle is not in the manifest's arrays (image edited; "
-                         "recompile)")
+
+    def check_names(names) -> None:
+        extra = sorted(set(names) - set(table) - set(SHARD_INDEX))
+        if extra:
+            raise ImageError(f"{path}: array {extra[0]!r} of a bundle is not in the manifest's arrays (image edited; "
+                             "recompile)")
+
+    check_names(common)
     out = {}
     for k, meta in table.items():
         if k in common:
@@ -592,6 +606,7 @@ def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
         if k.split(".")[0] not in _SHARDED:
             raise ImageError(f"{path}: array {k!r} is in no bundle (image edited; recompile)")
         out[k] = np.zeros(tuple(meta["shape"]), np.dtype(meta["dtype"]))
+    del common
     for k in ("cores.axon_ptr", "axons.syn_ptr"):
         if k not in table:
             raise ImageError(f"{path}: array {k!r} is missing (recompile the network)")
@@ -599,7 +614,9 @@ def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
     if ap.shape[0] < 1 or np.any(np.diff(ap) < 0) or ap[0] != 0 or ap[-1] != table["axons.syn_ptr"]["shape"][0] - 1:
         raise bad
     sp = out["axons.syn_ptr"]
-    for entry, sh in zip(m["shards"], shards):
+    for i, entry in enumerate(m["shards"]):
+        sh = _files.read_bundle(path, i, entry, budget)
+        check_names(sh)
         cores = np.asarray(entry["cores"], np.int64)
         if cores.size and cores.max() >= ap.shape[0] - 1:
             raise bad
@@ -616,6 +633,7 @@ def _read_shards(path: Path, m: dict) -> dict[str, np.ndarray]:
                     out[k][rows[g]] = v
         except (KeyError, IndexError, ValueError):
             raise bad from None
+        del sh, rows                     # unmapped: its file pages leave this process's resident set
     return out
 
 

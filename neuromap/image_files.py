@@ -41,6 +41,7 @@ import numpy as np
 from neuromap import learning_engines
 from neuromap.core_kinds import CORE_KINDS
 from neuromap.errors import ImageError
+from neuromap.poisson_stream import KINDS as POISSON_KINDS
 
 #: bounds on what a manifest may hold (far above any real image)
 MAX_MANIFEST_BYTES = 256 * 2 ** 20
@@ -314,10 +315,13 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "conv": _list(_record(CONV_FIELDS)),   # shared-weight projections (neuromap.conv_geometry)
     "pass_records": _list(_record(PASS_RECORD_FIELDS), max_len=256),
     "controllers": _list(_record(CONTROLLER_FIELDS), max_len=4096),   # embedded-core controllers
+    "poisson_stream": _enum(*POISSON_KINDS),    # the Poisson inputs' stream kind (neuromap.poisson_stream)
 }
 #: fields an image may omit (older images: Loihi arithmetic; images without convolutions: conv; version 1
-#: images: no shards; images compiled before pass records were saved: pass_records)
-MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards", "pass_records", "controllers")
+#: images: no shards; images compiled before pass records were saved: pass_records; images of the sequential
+#: Poisson stream, every image compiled before the per-input streams: poisson_stream)
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards", "pass_records", "controllers",
+                                      "poisson_stream")
 
 
 def _bundle_table(v: Any, where: str) -> None:

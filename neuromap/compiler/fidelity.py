@@ -283,7 +283,7 @@ def estimate_rates(network: Network, image, steps: int | None = None, runner=Non
         raise TargetError("the rate estimate runs the image, and this compile has no image runner (use "
                           "neuromap.toolchain.compile_network, or pass runner=neuromap.toolchain.emulator_runner; "
                           "or rate_check: never)")
-    ref = simulate(network, steps)
+    ref = simulate(network, steps, poisson_stream=image.poisson_stream)
     spikes = runner(image, steps)
     src = spikes[:, 1] if spikes.size else np.zeros(0, np.int64)
     secs = steps * network.dt / 1000.0
