@@ -178,3 +178,17 @@ def test_a_part_that_cannot_be_written_is_one_error_on_rank_0(tmp_path):
     with pytest.raises(NeuromapError, match=r"^rank 0: .*run\.npz\.parts/rank-00000-of-00002\.bin: cannot write"):
         _write(img, 2, 20, out)
     assert not out.exists()
+
+
+def test_plot_and_report_read_per_rank_results_as_the_one_process_file(tmp_path):
+    from neuromap.cli.plot_cmd import load_any_results   # lazy: the CLI's reader (plot, report)
+    img = random_image(6, max_delay=4)
+    results_from_raw(img, emulate(img, 40), "numba").save(tmp_path / "one.npz")
+    _write(img, 3, 40, tmp_path / "three.npz")
+    a, b = load_any_results(str(tmp_path / "one.npz")), load_any_results(str(tmp_path / "three.npz"))
+    assert a["kind"] == b["kind"] == "emulator" and a["steps"] == b["steps"] == 40
+    assert sorted(a["spikes"]) == sorted(b["spikes"])
+    for k, (step, idx) in a["spikes"].items():
+        assert np.array_equal(step, b["spikes"][k][0]) and np.array_equal(idx, b["spikes"][k][1])
+    for k in ("link_spikes", "core_spikes"):
+        assert np.array_equal(a[k], b[k])
