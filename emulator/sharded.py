@@ -31,7 +31,9 @@ per step; each input is recorded by one rank, the lowest that draws it, rank 0 f
 the end rank 0 gathers the records once (``Gatherv``) and merges them into the one-process order (per step
 neurons ascending, then inputs in order): no rank sorts or sees every spike during the run. Core counters are
 summed, per-link counters are summed (each rank counts the route entries into its own cores), u/v traces, final
-state and learned weights are gathered to rank 0.
+state and learned weights are gathered to rank 0. With per-rank results (``emulate_shard(..., gather=False)``,
+the default of ``neuromap run`` under MPI) nothing is gathered: every rank returns its own part
+(:data:`PART_KEYS`), ``backends.emulator.parts`` writes it, and :func:`merge_parts` is the same merge on read.
 
 The transport is an object with ``rank``, ``size`` and the few collectives below (:class:`SerialComm` for one
 process, :func:`mpi_comm` for mpi4py's ``COMM_WORLD``).
