@@ -14,6 +14,7 @@ from backends.emulator import Results, load_results, results_from_raw
 from backends.emulator.parts import parts_dir, read_parts, write_rank_results
 from emulator import _image_probe, emulate
 from emulator.sharded import count_in_ranges, merge_parts, plastic_projections, spike_bits, spike_ids
+from neuromap.cli.plot_cmd import load_any_results
 from neuromap.errors import NeuromapError
 from neuromap.toolchain import compile_network
 from tests.helpers.cli import run_cli
@@ -181,7 +182,6 @@ def test_a_part_that_cannot_be_written_is_one_error_on_rank_0(tmp_path):
 
 
 def test_plot_and_report_read_per_rank_results_as_the_one_process_file(tmp_path):
-    from neuromap.cli.plot_cmd import load_any_results   # lazy: the CLI's reader (plot, report)
     img = random_image(6, max_delay=4)
     results_from_raw(img, emulate(img, 40), "numba").save(tmp_path / "one.npz")
     _write(img, 3, 40, tmp_path / "three.npz")
