@@ -31,7 +31,9 @@ per step; each input is recorded by one rank, the lowest that draws it, rank 0 f
 the end rank 0 gathers the records once (``Gatherv``) and merges them into the one-process order (per step
 neurons ascending, then inputs in order): no rank sorts or sees every spike during the run. Core counters are
 summed, per-link counters are summed (each rank counts the route entries into its own cores), u/v traces, final
-state and learned weights are gathered to rank 0.
+state and learned weights are gathered to rank 0. With per-rank results (``emulate_shard(..., gather=False)``,
+the default of ``neuromap run`` under MPI) nothing is gathered: every rank returns its own part
+(:data:`PART_KEYS`), ``backends.emulator.parts`` writes it, and :func:`merge_parts` is the same merge on read.
 
 The transport is an object with ``rank``, ``size`` and the few collectives below (:class:`SerialComm` for one
 process, :func:`mpi_comm` for mpi4py's ``COMM_WORLD``).
@@ -231,8 +233,8 @@ def split_units(weights: np.ndarray, ranks: int) -> np.ndarray:
 #: per-step cost model of a rank (ns per neuron, ns per synapse), fitted to the per-rank loop costs (compute +
 #: deferred) of ``bench.mpi_scaling`` on ``fanout100_100k`` (docs/scale-out.md, *Sharding*): a neuron costs its
 #: LIF update and the recording of its spikes, a synapse its share of the deliveries
-COST_NEURON_NS = 6.7
-COST_SYNAPSE_NS = 0.28
+COST_NEURON_NS = 0.33
+COST_SYNAPSE_NS = 0.136
 
 
 def unit_cost(neurons, synapses) -> np.ndarray:

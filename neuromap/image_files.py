@@ -238,7 +238,7 @@ _POPULATION_COMPARE = _record({
     "rate_ref_hz": _NUM, "rate_hw_hz": _NUM, "rate_rel_error": _NUM_OR_NULL, "count_correlation": _NUM_OR_NULL})
 _FIDELITY_FIELDS = {
     "target": _str(256), **{k: _int(0, 2 ** 63 - 1) for k in ("synapses", "synapses_zeroed", "synapses_dropped",
-                                                               "synapses_clipped", "sign_flips")},
+                                                               "synapses_clipped", "sign_flips", "synapses_late")},
     **{k: _NAMES for k in ("projections_zeroed", "plasticity_frozen", "bias_dropped", "weights_reencoded",
                            "approximations", "reset_approximated")},
     "refractory_dropped": _map(_int(0, 2 ** 31 - 1)),
