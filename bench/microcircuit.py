@@ -205,7 +205,9 @@ def side_compile(cfg: dict) -> dict:
     net = m.build(cfg["scale"])
     t1 = time.perf_counter()
     rss_net = _peak_mb()
-    res = compile_network(net, load_target(TARGET), placer="sequential", rate_check="never")
+    synapses = sum(p.n_synapses for p in net.projections)
+    # the compile takes the network over: its float projections are freed once quantized (release_input)
+    res = compile_network(net, load_target(TARGET), placer="sequential", rate_check="never", release_input=True)
     t2 = time.perf_counter()
     img = res.image
     out = tempfile.mkdtemp(prefix="nm_mc.")
@@ -222,7 +224,6 @@ def side_compile(cfg: dict) -> dict:
         peaks[r.name] = round(r.peak_rss_bytes / 2 ** 20)     # ru_maxrss after the pass and its verifier
         if r.kind == "pass":
             phases["verify " + r.name] = round(r.verify_s, 2)
-    synapses = sum(p.n_synapses for p in net.projections)
     peak = _peak_mb()
     return dict(neurons=int(img.n_neurons), synapses=int(synapses), image_synapses=int(img.n_synapses),
                 cores=int(img.n_cores), chips=int(img.cores["chip"].max()) + 1, build_s=t1 - t0, compile_s=t2 - t1,
