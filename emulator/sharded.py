@@ -1446,41 +1446,6 @@ def spike_ids(bits, nid):
     return gid[:k], cnt
 
 
-def count_in_ranges(ids: np.ndarray, ranges: list) -> np.ndarray:
-    """How many of ``ids`` fall into each range ``(first, size)`` of ``ranges`` (int64; ranges may overlap or
-    leave gaps: a population's spike count from a rank's records without a per-spike temporary)."""
-    first = np.array([int(f) for f, _ in ranges], np.int64)
-    last = first + np.array([int(n) for _, n in ranges], np.int64)
-    return _count_in_ranges(np.ascontiguousarray(ids), first, last)
-
-
-@numba.njit(cache=True, nogil=True)
-def _count_in_ranges(ids, first, last):
-    order = np.argsort(first)
-    f, e = first[order], last[order]
-    out = np.zeros(first.size, np.int64)
-    disjoint = True
-    for j in range(1, f.size):
-        if f[j] < e[j - 1]:
-            disjoint = False
-    for x in ids:
-        if disjoint:                          # the last range starting at or below x
-            lo, hi = 0, f.size
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if f[mid] <= x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            if lo > 0 and x < e[lo - 1]:
-                out[order[lo - 1]] += 1
-        else:
-            for j in range(f.size):
-                if f[j] <= x < e[j]:
-                    out[order[j]] += 1
-    return out
-
-
 def _assemble(n_cores: int, plastic: list[int], N: int, steps: int, probe: np.ndarray, parts: list,
               spikes: np.ndarray) -> RawRun:
     """Rank 0 (or the reader of per-rank results): the ranks' parts as one :class:`RawRun` in global indices."""
