@@ -8,6 +8,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from emulator.sharded import prefaulted
+
 
 def _bounds(ranges: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """(first, end) of every range, the order sorting them by first, and whether they are disjoint."""
@@ -20,8 +22,15 @@ def _bounds(ranges: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _slot(x, f, e):
-    """The index (in ``f``'s sorted order) of the disjoint range holding ``x``, -1 if none."""
-    lo, hi = 0, f.shape[0]
+    """The index (in ``f``'s sorted order) of the disjoint range holding ``x``, -1 if none (a branch-free count
+    of the starts at or below ``x`` for a few ranges: source ids come in no predictable order across ranges)."""
+    P = f.shape[0]
+    if P <= 16:
+        c = 0
+        for m in range(P):
+            c += f[m] <= x
+        return c - 1 if c > 0 and x < e[c - 1] else -1
+    lo, hi = 0, P
     while lo < hi:                      # the last range starting at or below x
         mid = (lo + hi) // 2
         if f[mid] <= x:
@@ -54,6 +63,16 @@ def count_in_ranges(ids: np.ndarray, ranges: list) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
+def _count_rows(rows, f, e):
+    out = np.zeros(f.shape[0], np.int64)
+    for i in range(rows.shape[0]):
+        j = _slot(rows[i, 1], f, e)
+        if j >= 0:
+            out[j] += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _split(rows, f, e, start, out):
     cur = start.copy()
     for i in range(rows.shape[0]):
@@ -79,10 +98,10 @@ def rows_in_ranges(rows: np.ndarray, ranges: list) -> list[np.ndarray]:
             out.append(np.stack([rows[m, 0], src[m] - a], axis=1).astype(np.int64))
         return out
     f, e = first[order], end[order]
-    counts = _count(rows[:, 1], f, e)
+    counts = _count_rows(rows, f, e)
     start = np.zeros(f.size + 1, np.int64)
     np.cumsum(counts, out=start[1:])
-    flat = np.empty((int(start[-1]), 2), np.int64)
+    flat = prefaulted((int(start[-1]), 2), np.int64)      # every row is written: pages mapped at once
     _split(rows, f, e, start, flat)
     pieces = [flat[start[j]:start[j + 1]] for j in range(f.size)]
     out = [None] * f.size
