@@ -192,7 +192,8 @@ def side_nest(cfg: dict) -> dict:
 def side_compile(cfg: dict) -> dict:
     """Compile only (issue 16 item 6, the compile goal): build the network at ``cfg["scale"]``, compile it
     for the board target through every pass and verifier (placer ``sequential``) and save the image; wall
-    time per pass and verifier, peak RSS of the process (imports included), bytes per synapse."""
+    time per pass and verifier, peak RSS of the process (imports included), bytes per synapse, and the statistics of
+    the fan-in and fan-out legalizations (``relays``: relay neurons and synapses added, neurons split)."""
     import resource
     import shutil
     import tempfile
@@ -215,8 +216,10 @@ def side_compile(cfg: dict) -> dict:
     finally:
         shutil.rmtree(out, ignore_errors=True)
     t3 = time.perf_counter()
-    phases, peaks = {}, {}
+    phases, peaks, stats = {}, {}, {}
     for r in res.passes:
+        if r.name in ("legalize_fan_in", "legalize_fan_out"):    # relay neurons and synapses the passes added
+            stats[r.name] = {s.name: s.value for s in r.statistics}
         phases[r.name] = round(r.wall_s, 2)
         peaks[r.name] = round(r.peak_rss_bytes / 2 ** 20)     # ru_maxrss after the pass and its verifier
         if r.kind == "pass":
@@ -225,8 +228,8 @@ def side_compile(cfg: dict) -> dict:
     peak = _peak_mb()
     return dict(neurons=int(img.n_neurons), synapses=int(synapses), image_synapses=int(img.n_synapses),
                 cores=int(img.n_cores), chips=int(img.cores["chip"].max()) + 1, build_s=t1 - t0, compile_s=t2 - t1,
-                save_s=t3 - t2, phases_s=phases, peak_mb_after_pass=peaks, rss_after_import_mb=rss0 / 1024.0,
-                peak_after_build_mb=rss_net,
+                save_s=t3 - t2, phases_s=phases, peak_mb_after_pass=peaks, relays=stats,
+                rss_after_import_mb=rss0 / 1024.0, peak_after_build_mb=rss_net,
                 peak_mb=peak, bytes_per_synapse=peak * 2 ** 20 / synapses,
                 s_per_M_synapses=(t3 - t1) / (synapses / 1e6))
 

@@ -1,27 +1,44 @@
-"""Input spikes of a range of steps: explicit spike times replayed as given, Poisson inputs drawn from
-``numpy.random.default_rng(seed)`` as the one documented stream of :mod:`neuromap.poisson_stream`
-(docs/image-format.md, *Inputs*): geometric gaps between spikes for inputs of ``p_j <= 1`` expected events
-per step, Poisson counts (several events per step, *multiplicity*) for ``p_j > 1``.
+"""Input spikes of a range of steps: explicit spike times replayed as given, Poisson inputs drawn as the
+documented stream of the program's kind (:mod:`neuromap.poisson_stream`, docs/image-format.md, *Inputs*:
+``per_input_v1``, a counter-based stream per input, or ``sequential``, one ``numpy.random.default_rng(seed)``
+over all inputs): geometric gaps between spikes for inputs of ``p_j <= 1`` expected events per step, Poisson
+counts (several events per step, *multiplicity*) for ``p_j > 1``.
 
 Poisson input ``j`` is the ``j``-th Poisson input in input-id order; an input with ``c`` events in a step
 appears ``c`` times in that step's ids, and every consumer delivers each occurrence (a weight times the
-count). For images whose ``p_j`` are all ``<= 1`` the stream is the geometric-gap stream of earlier
-versions, draw for draw.
+count). For images whose ``p_j`` are all ``<= 1`` the sequential stream is the geometric-gap stream of earlier
+versions, draw for draw. A schedule may hold a subset of the inputs (a rank of a sharded run,
+docs/scale-out.md): per-input streams draw only those, the same events as a schedule of all inputs.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from emulator.program import Program
-from neuromap.poisson_stream import NEVER, PoissonStream  # noqa: F401  (NEVER: importable from here as before)
+from neuromap.poisson_stream import NEVER, PER_INPUT, SEQUENTIAL, PoissonStream  # noqa: F401  (NEVER: as before)
 
 
 class InputSchedule:
-    """Yields, chunk by chunk, the input spikes as a per-step CSR (``ptr`` over steps, input ids)."""
+    """Yields, chunk by chunk, the input spikes as a per-step CSR (``ptr`` over steps, input ids).
 
-    def __init__(self, p: Program):
-        self.p = p
-        self.poisson = PoissonStream(p.poisson_p, p.seed)
+    ``keep`` (bool over the input ids, default all; per-input streams only, :data:`PER_INPUT`): the inputs whose
+    events the schedule yields, the others' explicit spikes dropped and their Poisson streams not drawn."""
+
+    def __init__(self, p: Program, keep: np.ndarray | None = None):
+        kind = getattr(p, "poisson_stream", SEQUENTIAL)
+        ids, pp = p.poisson_ids, p.poisson_p
+        self.spike_step, self.spike_index, self.poisson_ids = p.spike_step, p.spike_index, ids
+        if keep is None:
+            self.poisson = PoissonStream(pp, p.seed, kind=kind)
+        elif kind != PER_INPUT:
+            raise ValueError(f"a {kind} Poisson stream cannot draw a subset of the inputs")
+        else:
+            keep = np.asarray(keep, bool)
+            m = keep[self.spike_index]
+            self.spike_step, self.spike_index = self.spike_step[m], self.spike_index[m]
+            sel = np.flatnonzero(keep[ids])                  # stream index j: the Poisson input's ordinal
+            self.poisson = PoissonStream(pp[sel], p.seed, kind=kind, ids=sel)
+            self.poisson_ids = ids[sel]
         self.next_step = 0
 
     def chunk(self, t0: int, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -30,13 +47,13 @@ class InputSchedule:
         if t0 != self.next_step:
             raise ValueError("input chunks must be requested in step order")
         self.next_step = t0 + n_steps
-        p = self.p
-        lo, hi = np.searchsorted(p.spike_step, [t0, t0 + n_steps])
+        lo, hi = np.searchsorted(self.spike_step, [t0, t0 + n_steps])
         pptr, pj = self.poisson.chunk(t0, n_steps)
         if hi == lo:                                  # Poisson only: already in (step, id) order
-            return pptr, np.ascontiguousarray(p.poisson_ids[pj], dtype=np.int64)
-        step = np.concatenate([p.spike_step[lo:hi] - t0, np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(pptr))])
-        idx = np.concatenate([p.spike_index[lo:hi], p.poisson_ids[pj]])
+            return pptr, np.ascontiguousarray(self.poisson_ids[pj], dtype=np.int64)
+        step = np.concatenate([self.spike_step[lo:hi] - t0,
+                               np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(pptr))])
+        idx = np.concatenate([self.spike_index[lo:hi], self.poisson_ids[pj]])
         order = np.lexsort((idx, step))
         ptr = np.zeros(n_steps + 1, np.int64)
         np.cumsum(np.bincount(step, minlength=n_steps), out=ptr[1:])

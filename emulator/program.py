@@ -33,6 +33,7 @@ from neuromap.conv_geometry import expand as expand_convs
 from neuromap.core_kinds import loihi_lif
 from neuromap.errors import ImageError
 from neuromap.image import Image
+from neuromap.poisson_stream import SEQUENTIAL
 
 #: the only core kind this emulator executes
 KIND = loihi_lif.NAME
@@ -82,6 +83,8 @@ class Program:
     poisson_ids: np.ndarray   # input ids of Poisson inputs, in id order
     poisson_p: np.ndarray
     seed: int
+    #: the Poisson inputs' stream kind (the image's ``poisson_stream``, :mod:`neuromap.poisson_stream`)
+    poisson_stream: str = SEQUENTIAL
     #: the LIF update's arithmetic (:func:`emulator.lif.arith_vector`: decay shift, activation shift, u wrap, v limit)
     arith: np.ndarray = None
     # delivery runs (:func:`flatten`; the static numba loops): every source's synapses, over all its route
@@ -386,7 +389,7 @@ def _neuron_fields(image: Image) -> dict:
         src_ptr=_i64(rt["src_ptr"]), src_core=np.concatenate([nu["core"].astype(np.int64), np.full(I, C, np.int64)]),
         spike_step=_i64(image.inputs["spike_step"]), spike_index=_i64(image.inputs["spike_index"]),
         poisson_ids=_i64(poisson_ids), poisson_p=np.ascontiguousarray(p[poisson_ids], dtype=np.float64),
-        seed=int(image.seed), join_parent=join_parent)
+        seed=int(image.seed), poisson_stream=image.poisson_stream, join_parent=join_parent)
 
 
 def prepare(image: Image) -> Program:

@@ -22,13 +22,18 @@ The exchange is targeted (:func:`exchange_plan`): at set-up every rank asks each
 of its deferred sources that rank owns; per interval a rank sends each rank only the spikes it asked for
 (one point-to-point message per interval of int32 positions in the asker's list, with per-step counts; no
 collective in the loop, so a rank waits only for the ranks whose neurons it needs). Inputs (explicit times and
-the one documented Poisson stream, docs/image-format.md *Inputs*) are replayed by every rank from the image's
-seed (the stream is one sequential generator over all Poisson inputs). Every rank records its own neurons'
-spikes (int32 global ids, counts per step) and rank 0 the input events; at the end rank 0 gathers the records
-once (``Gatherv``) and merges them into the one-process order (per step neurons ascending, then inputs in
-order): no rank sorts or sees every spike during the run. Core counters are summed, per-link counters are
-summed (each rank counts the route entries into its own cores), u/v traces, final state and learned weights
-are gathered to rank 0.
+the documented Poisson streams, docs/image-format.md *Inputs*) are generated on the ranks that need them
+(:func:`input_owners`): with per-input streams (``poisson_stream`` ``per_input_v1``) a rank draws only the
+inputs reaching its cores or its deferred sources (an input reaching several ranks is drawn by each, the same
+events), and nothing of the others; an image of the one sequential stream is replayed whole by every rank.
+Every rank records its own neurons' spikes and the events of the inputs it records (int32 global ids, counts
+per step; each input is recorded by one rank, the lowest that draws it, rank 0 for inputs no rank needs); at
+the end rank 0 gathers the records once (``Gatherv``) and merges them into the one-process order (per step
+neurons ascending, then inputs in order): no rank sorts or sees every spike during the run. Core counters are
+summed, per-link counters are summed (each rank counts the route entries into its own cores), u/v traces, final
+state and learned weights are gathered to rank 0. With per-rank results (``emulate_shard(..., gather=False)``,
+the default of ``neuromap run`` under MPI) nothing is gathered: every rank returns its own part
+(:data:`PART_KEYS`), ``backends.emulator.parts`` writes it, and :func:`merge_parts` is the same merge on read.
 
 The transport is an object with ``rank``, ``size`` and the few collectives below (:class:`SerialComm` for one
 process, :func:`mpi_comm` for mpi4py's ``COMM_WORLD``).
@@ -50,7 +55,7 @@ import numpy as np
 import emulator
 from emulator import engine_numba, engine_numpy
 from emulator.engine_numba import carry, deliver, deliver_runs, notes_due, ring_rows, room
-from emulator.inputs import InputSchedule
+from emulator.inputs import PER_INPUT, InputSchedule
 from emulator.plastic import PlasticProjection, learn_step, record_weights
 from emulator.program import Program, _slots, concat_ranges, prepare
 from emulator.raw_run import RawRun
@@ -228,8 +233,8 @@ def split_units(weights: np.ndarray, ranks: int) -> np.ndarray:
 #: per-step cost model of a rank (ns per neuron, ns per synapse), fitted to the per-rank loop costs (compute +
 #: deferred) of ``bench.mpi_scaling`` on ``fanout100_100k`` (docs/scale-out.md, *Sharding*): a neuron costs its
 #: LIF update and the recording of its spikes, a synapse its share of the deliveries
-COST_NEURON_NS = 6.7
-COST_SYNAPSE_NS = 0.28
+COST_NEURON_NS = 0.33
+COST_SYNAPSE_NS = 0.136
 
 
 def unit_cost(neurons, synapses) -> np.ndarray:
@@ -687,12 +692,33 @@ def _deliver_deferred_walk(t, fired, D, N, ring, src_ptr, route_axon, route_core
             scratch_links, rec, rec, 0)
 
 
+def input_owners(sh: Shard, rp: RankPrograms, comm) -> tuple[np.ndarray | None, np.ndarray]:
+    """(keep, record) of this rank: the inputs it draws (bool over the inputs; None: every input, as an image of
+    the sequential Poisson stream needs) and the inputs whose events it records (uint8). Per-input streams:
+    a rank draws the inputs reaching its axons or its deferred sources (plastic projections' populations
+    included) and records those no lower rank draws; rank 0 also draws and records the inputs no rank needs.
+    One ``allgather`` of a bit per input at set-up, nothing in the loop. Sequential: rank 0 records all."""
+    img, N = sh.image, int(sh.neuron_core.size)
+    I = img.n_inputs
+    if img.poisson_stream != PER_INPUT:
+        return None, np.full(I, comm.rank == 0, np.uint8)
+    need = np.zeros(I, bool)
+    need[sh.axon_src[sh.axon_src >= N] - N] = True
+    need[rp.dsrc[rp.dsrc >= N] - N] = True
+    first = np.full(I, comm.size, np.int64)               # the lowest rank that needs each input
+    for r, bits in reversed(list(enumerate(comm.allgather(np.packbits(need))))):
+        first[np.unpackbits(bits, count=I).astype(bool)] = r
+    first[first == comm.size] = 0
+    rec = first == comm.rank
+    return need | rec, rec.astype(np.uint8)
+
+
 @numba.njit(cache=True, nogil=True)
-def _record_own(spikes, n_rows, n, nid, N, rec_gid, n_rec, rec_cnt, with_inputs, in_gid, n_in, in_cnt):
+def _record_own(spikes, n_rows, n, nid, N, rec_gid, n_rec, rec_cnt, rec_inputs, in_gid, n_in, in_cnt):
     """A chunk's engine spike rows (step, local source) into this rank's record: its neurons' spikes as global
     ids (``rec_gid`` from ``n_rec`` on, ``rec_cnt[step]`` counted; per step ascending, as the engine emits
-    them) and, when ``with_inputs``, the input events as global ids ``N + input`` (``in_gid``, ``in_cnt``).
-    The caller made room. Returns the new (n_rec, n_in)."""
+    them) and the events of the inputs it records (``rec_inputs[input]``) as global ids ``N + input``
+    (``in_gid``, ``in_cnt``; per step in input order). The caller made room. Returns the new (n_rec, n_in)."""
     for i in range(n_rows):
         t = spikes[i, 0]
         s = spikes[i, 1]
@@ -700,7 +726,7 @@ def _record_own(spikes, n_rows, n, nid, N, rec_gid, n_rec, rec_cnt, with_inputs,
             rec_gid[n_rec] = nid[s]
             n_rec += 1
             rec_cnt[t] += 1
-        elif with_inputs:
+        elif rec_inputs[s - n]:
             in_gid[n_in] = N + s - n
             n_in += 1
             in_cnt[t] += 1
@@ -783,55 +809,63 @@ def _fired_of_interval(recv, rcounts, k_n, me, recv_map, map_off, spikes, n_rows
     return fired[:w], ptr
 
 
+@numba.njit(inline="always")
+def _merge_step(t, own, rest, cur, end, out, w):
+    """Step t's records of every rank (rank r's run ``cur[r] .. end[r]-1``: of ``own`` for rank 0, of ``rest`` for
+    the others; ascending ids, a source in one rank's run only) merged into ``out`` from row ``w`` on, ascending.
+    The rank with the smallest head copies its run of ids below the next rank's head at once. Returns the new w."""
+    K = cur.shape[0]
+    while True:
+        best = -1
+        bv = 0
+        nxt = -1                      # the second smallest head (-1: none)
+        for r in range(K):
+            if cur[r] < end[r]:
+                v = own[cur[r]] if r == 0 else rest[cur[r]]
+                if best < 0 or v < bv:
+                    if best >= 0:
+                        nxt = bv
+                    best = r
+                    bv = v
+                elif nxt < 0 or v < nxt:
+                    nxt = v
+        if best < 0:
+            return w
+        src = own if best == 0 else rest
+        i = cur[best]
+        e = end[best]
+        if nxt < 0:
+            nxt = 1 << 62
+        while i < e and src[i] < nxt:
+            out[w, 0] = t
+            out[w, 1] = src[i]
+            w += 1
+            i += 1
+        cur[best] = i
+
+
 @numba.njit(cache=True, nogil=True)
-def _merge_records(steps, cnt, own, rest, starts, in_cnt, in_gid, out):
+def _merge_records(steps, cnt, own, rest, starts, in_cnt, in_own, in_rest, in_starts, out):
     """Rank 0, once at the end: every rank's record (rank r: ``cnt[r, t]`` spikes of step t, ascending global
-    ids; rank 0's in ``own`` from 0 on, rank r's in ``rest`` from ``starts[r]`` on) and the input events
-    (``in_cnt``, ``in_gid``) merged into ``out`` (step, source) rows in the one-process order: per step neurons
-    ascending, then the inputs in order. The
-    rank with the smallest head copies its run of ids below the next rank's head at once (ranks own contiguous
-    chips, so their ids mostly come in long runs: about one comparison per spike)."""
+    ids; rank 0's in ``own`` from 0 on, rank r's in ``rest`` from ``starts[r]`` on) and input events (the same
+    layout: ``in_cnt``, ``in_own``, ``in_rest``, ``in_starts``; each input recorded by one rank, its several events
+    of a step in a row) merged into ``out`` (step, source) rows in the one-process order: per step neurons
+    ascending, then the inputs in order (:func:`_merge_step`; ranks own contiguous chips, so their ids mostly
+    come in long runs: about one comparison per spike)."""
     K = cnt.shape[0]
     cur = starts.copy()
     cur[0] = 0
     end = starts.copy()
+    in_cur = in_starts.copy()
+    in_cur[0] = 0
+    in_end = in_starts.copy()
     w = 0
-    j = 0
     for t in range(steps):
         for r in range(K):
             end[r] = cur[r] + cnt[r, t]
-        while True:
-            best = -1
-            bv = 0
-            nxt = -1                      # the second smallest head (-1: none)
-            for r in range(K):
-                if cur[r] < end[r]:
-                    v = own[cur[r]] if r == 0 else rest[cur[r]]
-                    if best < 0 or v < bv:
-                        if best >= 0:
-                            nxt = bv
-                        best = r
-                        bv = v
-                    elif nxt < 0 or v < nxt:
-                        nxt = v
-            if best < 0:
-                break
-            src = own if best == 0 else rest
-            i = cur[best]
-            e = end[best]
-            if nxt < 0:
-                nxt = 1 << 62
-            while i < e and src[i] < nxt:
-                out[w, 0] = t
-                out[w, 1] = src[i]
-                w += 1
-                i += 1
-            cur[best] = i
-        for _ in range(in_cnt[t]):
-            out[w, 0] = t
-            out[w, 1] = in_gid[j]
-            w += 1
-            j += 1
+            in_end[r] = in_cur[r] + in_cnt[r, t]
+        w = _merge_step(t, own, rest, cur, end, out, w)
+        w = _merge_step(t, in_own, in_rest, in_cur, in_end, out, w)
     return w
 
 
@@ -1163,7 +1197,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     col_user = np.searchsorted(lprobe, np.searchsorted(rp.nid, probe[mine]))
     col_post = np.searchsorted(lprobe, post_local)
     st = State.initial(pl)
-    sched = InputSchedule(pl)
+    keep, rec_inputs = input_owners(sh, rp, comm)
+    sched = InputSchedule(pl, keep)
     stats = ShardStats(comm.rank, n, int(sh.syn_id.size), int(pd.run_syn[-1] if pd.run_ptr is not None
                                                                 else pd.syn_ptr[-1]), interval,
                        program_bytes=_nbytes(pl) + _nbytes(pd), phases=phases)
@@ -1175,12 +1210,11 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     slot_mark = np.zeros(pd.slot_post.size, np.uint8)
     scratch_links = np.zeros((img.n_cores + 1, img.n_cores), np.int64) if projs else None
     ring = st.ring.reshape(-1)
-    record_inputs = comm.rank == 0
     # this rank's neuron spikes (global ids, per step ascending): reserved for every neuron every step up to
     # _RESERVE_RECORDS (untouched pages cost no memory), grown by copying beyond
     rec_gid = np.empty(max(1 << 16, min(steps * n, _RESERVE_RECORDS)), np.int32)
     rec_cnt = np.zeros(steps, np.int64)
-    in_gid = np.empty(1 << 12 if record_inputs else 0, np.int32)   # rank 0: the input events
+    in_gid = np.empty(1 << 12, np.int32)                         # the events of the inputs it records
     in_cnt = np.zeros(steps, np.int64)
     n_rec = n_in = 0
     spk = np.zeros(N + I, bool) if projs else None
@@ -1202,9 +1236,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         run_chunk(pl, st, t0, k_n, in_ptr, in_ids, lprobe, out)
         rows = out.n_spikes
         rec_gid = _grow(rec_gid, n_rec + rows)
-        if record_inputs:
-            in_gid = _grow(in_gid, n_in + in_ids.size)
-        n_rec, n_in = _record_own(out.spikes, rows, n, rp.nid, N, rec_gid, n_rec, rec_cnt, record_inputs, in_gid,
+        in_gid = _grow(in_gid, n_in + in_ids.size)
+        n_rec, n_in = _record_own(out.spikes, rows, n, rp.nid, N, rec_gid, n_rec, rec_cnt, rec_inputs, in_gid,
                                   n_in, in_cnt)
         c1 = time.perf_counter()
         if comm.size > 1:
@@ -1272,26 +1305,29 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
         tp = _mark(phases, "finish.links", tp)
     comm.flush()
     tp = _mark(phases, "finish.flush", tp)
-    n_recs = comm.gather(n_rec)
+    n_recs = comm.gather((n_rec, n_in))
     tp = _mark(phases, "finish.gather_counts", tp)
     if comm.rank == 0:
-        n_recs = np.array(n_recs, np.int64)
-        spikes = _prefaulted((int(n_recs.sum()) + n_in, 2), np.int64)
+        n_recs, n_ins = np.array(n_recs, np.int64).T
+        spikes = _prefaulted((int(n_recs.sum() + n_ins.sum()), 2), np.int64)
         rest = _prefaulted((int(n_recs[1:].sum()),), np.int32)
+        in_rest = np.empty(int(n_ins[1:].sum()), np.int32)
         tp = _mark(phases, "finish.alloc", tp)
     else:
         link = _rank_links(img, pl, pd, rp, st, dsrc_spikes)
         tp = _mark(phases, "finish.links", tp)
-        spikes = rest = None
+        spikes = rest = in_rest = None
     st.link_spikes = None
     del ring
     st.ring = None                                     # the state's largest array, not needed any more
     part = _rank_part(rp, mine, us[:, col_user], vs[:, col_user], st, projs, rec_w, rec_steps, rec_cnt)
+    part["in_cnt"] = in_cnt
     del us, vs
     parts = comm.gather(part)
     keys, counts = comm.gather_int64(link[0]), comm.gather_int64(link[1])   # ~2 M pairs a rank: buffers
     tp = _mark(phases, "finish.gather_parts", tp)
     rest = comm.gather_array(rec_gid[:n_rec], rest)
+    in_rest = comm.gather_array(in_gid[:n_in], in_rest)
     tp = _mark(phases, "finish.gather_spikes", tp)
     if comm.rank != 0:
         stats.finish_s = time.perf_counter() - t_finish
@@ -1299,8 +1335,9 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     for p, k, c in zip(parts, keys, counts):
         p["link_spikes"] = (k, c)
     cnt = np.stack([p["rec_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
+    in_cnt = np.stack([p["in_cnt"] for p in parts]) if steps else np.zeros((len(parts), 0), np.int64)
     _merge_records(steps, cnt, rec_gid[:n_rec], rest, _offsets(np.concatenate([[0], n_recs[1:]])), in_cnt,
-                   in_gid[:n_in], spikes)
+                   in_gid[:n_in], in_rest, _offsets(np.concatenate([[0], n_ins[1:]])), spikes)
     tp = _mark(phases, "finish.merge", tp)
     del rec_gid, rest
     raw = _assemble(img.n_cores, plastic_projections(img), N, steps, probe, parts, spikes)
@@ -1315,7 +1352,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
 #: (flat index, count) pairs (``link_spikes``; ranks count disjoint columns), its plastic synapses' recorded
 #: weights (``weights``: projection -> (image synapse ids, (k, S) int16)) after the steps ``rec_steps``, its
 #: neurons' spikes (``rec_gid``: int32 global ids, ascending within a step, ``rec_cnt[t]`` of step t) and the
-#: input events (``in_gid``, ``in_cnt``: recorded by rank 0, empty on the others)
+#: the events of the inputs it records (``in_gid``, ``in_cnt``: each input recorded by one rank, :func:`input_owners`;
+#: rank 0 records all of a sequential stream's)
 PART_KEYS = ("nid", "probe_cols", "u", "v", "final_u", "final_v", "core_spikes", "link_spikes", "weights",
              "rec_steps", "rec_cnt", "rec_gid", "in_gid", "in_cnt")
 
@@ -1343,13 +1381,15 @@ def merge_parts(parts: list, steps: int, n_neurons: int, n_cores: int, plastic: 
     gids = [np.asarray(p["rec_gid"], np.int32) for p in parts]
     counts = np.array([g.size for g in gids], np.int64)
     cat = np.concatenate(gids) if gids else np.zeros(0, np.int32)
-    ins = [p for p in parts if np.asarray(p["in_gid"]).size]
-    in_gid = np.asarray(ins[0]["in_gid"], np.int32) if ins else np.zeros(0, np.int32)
-    in_cnt = np.asarray(ins[0]["in_cnt"], np.int64) if ins else np.zeros(steps, np.int64)
+    ins = [np.asarray(p["in_gid"], np.int32) for p in parts]
+    in_counts = np.array([g.size for g in ins], np.int64)
+    in_gid = np.concatenate(ins) if ins else np.zeros(0, np.int32)
+    in_cnt = np.stack([np.asarray(p["in_cnt"], np.int64) for p in parts]) if steps else np.zeros((len(parts), 0),
+                                                                                                np.int64)
     cnt = np.stack([np.asarray(p["rec_cnt"], np.int64) for p in parts]) if steps else np.zeros((len(parts), 0),
                                                                                               np.int64)
     spikes = _prefaulted((cat.size + in_gid.size, 2), np.int64)
-    _merge_records(steps, cnt, cat, cat, _offsets(counts), in_cnt, in_gid, spikes)
+    _merge_records(steps, cnt, cat, cat, _offsets(counts), in_cnt, in_gid, in_gid, _offsets(in_counts), spikes)
     return _assemble(n_cores, plastic, n_neurons, steps, probe, parts, spikes)
 
 

@@ -73,10 +73,10 @@ def cores_from_image(image: Image) -> tuple[list[TNCore], TNLayout]:
 
 def input_spikes(image: Image, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(step, input id) of every host input spike in ``0..steps-1``: explicit times, then Poisson inputs drawn
-    with ``default_rng(image.seed)`` as :class:`emulator.inputs.InputSchedule` draws them (one run-long chunk)."""
+    as :class:`emulator.inputs.InputSchedule` draws them (the image's stream kind; one run-long chunk)."""
     p = image.inputs["poisson_p"]
     ids = np.flatnonzero(~np.isnan(p))
-    prog = SimpleNamespace(seed=image.seed, spike_step=image.inputs["spike_step"],
+    prog = SimpleNamespace(seed=image.seed, poisson_stream=image.poisson_stream, spike_step=image.inputs["spike_step"],
                            spike_index=image.inputs["spike_index"].astype(np.int64),
                            poisson_ids=ids.astype(np.int64), poisson_p=p[ids])
     ptr, idx = InputSchedule(prog).chunk(0, steps)

@@ -75,6 +75,7 @@ from neuromap.core_kinds.loihi_lif import (  # noqa: F401
 )
 from neuromap.counting_sort import group_by_lookup, index_dtype
 from neuromap.errors import ImageError
+from neuromap.poisson_stream import KINDS as _POISSON_KINDS, SEQUENTIAL
 
 #: bump on any incompatible change of the fields below; version 2: the arrays in bundle files, one per chip
 #: (``shards/NNNNN.bin``) plus ``common.bin``, so a rank of a sharded run reads only its chips'
@@ -206,6 +207,9 @@ class Image:
     convs: list[conv_geometry.ConvMap] = field(default_factory=list)
     #: embedded-core controllers (optional section ``controllers``, :mod:`neuromap.embedded`)
     controllers: list[embedded.ControllerMap] = field(default_factory=list)
+    #: the Poisson inputs' stream kind (manifest ``poisson_stream``, :mod:`neuromap.poisson_stream`; absent =
+    #: ``sequential``, the one generator of images compiled before the per-input streams)
+    poisson_stream: str = SEQUENTIAL
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -334,6 +338,8 @@ class Image:
         _rng(inp["spike_step"], 0, None, "inputs.spike_step")
         if np.any(np.diff(inp["spike_step"]) < 0):
             raise ImageError("image inputs.spike_step must be sorted")
+        if self.poisson_stream not in _POISSON_KINDS:
+            raise ImageError(f"image poisson_stream {self.poisson_stream!r} is not one of {', '.join(_POISSON_KINDS)}")
         p = inp["poisson_p"]
         if np.any((p[~np.isnan(p)] < 0) | ~np.isfinite(p[~np.isnan(p)])):
             raise ImageError("image inputs.poisson_p must be a finite count of events per step >= 0 or NaN")
@@ -413,6 +419,7 @@ class Image:
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "sha256": _digest(v)}
                        for k, v in arrays.items()},
             **({"pass_records": self.pass_records} if self.pass_records else {}),
+            **({"poisson_stream": self.poisson_stream} if self.poisson_stream != SEQUENTIAL else {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -480,7 +487,7 @@ def image_from_manifest(m: dict, arrays: dict[str, np.ndarray], path: Path) -> I
         controllers=[embedded.ControllerMap.from_manifest(
             c, {k.split(".", 2)[2]: v for k, v in arrays.items() if k.startswith(f"ctl.{i}.") and k.count(".") == 2})
             for i, c in enumerate(m.get("controllers", []))],
-        pass_records=list(m.get("pass_records", [])))
+        pass_records=list(m.get("pass_records", [])), poisson_stream=m.get("poisson_stream", SEQUENTIAL))
     return img
 
 

@@ -41,6 +41,7 @@ import numpy as np
 from neuromap import learning_engines
 from neuromap.core_kinds import CORE_KINDS
 from neuromap.errors import ImageError
+from neuromap.poisson_stream import KINDS as POISSON_KINDS
 
 #: bounds on what a manifest may hold (far above any real image)
 MAX_MANIFEST_BYTES = 256 * 2 ** 20
@@ -237,7 +238,7 @@ _POPULATION_COMPARE = _record({
     "rate_ref_hz": _NUM, "rate_hw_hz": _NUM, "rate_rel_error": _NUM_OR_NULL, "count_correlation": _NUM_OR_NULL})
 _FIDELITY_FIELDS = {
     "target": _str(256), **{k: _int(0, 2 ** 63 - 1) for k in ("synapses", "synapses_zeroed", "synapses_dropped",
-                                                               "synapses_clipped", "sign_flips")},
+                                                               "synapses_clipped", "sign_flips", "synapses_late")},
     **{k: _NAMES for k in ("projections_zeroed", "plasticity_frozen", "bias_dropped", "weights_reencoded",
                            "approximations", "reset_approximated")},
     "refractory_dropped": _map(_int(0, 2 ** 31 - 1)),
@@ -314,10 +315,13 @@ MANIFEST_FIELDS: dict[str, Check] = {
     "conv": _list(_record(CONV_FIELDS)),   # shared-weight projections (neuromap.conv_geometry)
     "pass_records": _list(_record(PASS_RECORD_FIELDS), max_len=256),
     "controllers": _list(_record(CONTROLLER_FIELDS), max_len=4096),   # embedded-core controllers
+    "poisson_stream": _enum(*POISSON_KINDS),    # the Poisson inputs' stream kind (neuromap.poisson_stream)
 }
 #: fields an image may omit (older images: Loihi arithmetic; images without convolutions: conv; version 1
-#: images: no shards; images compiled before pass records were saved: pass_records)
-MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards", "pass_records", "controllers")
+#: images: no shards; images compiled before pass records were saved: pass_records; images of the sequential
+#: Poisson stream, every image compiled before the per-input streams: poisson_stream)
+MANIFEST_OPTIONAL: tuple[str, ...] = ("arithmetic", "conv", "common", "shards", "pass_records", "controllers",
+                                      "poisson_stream")
 
 
 def _bundle_table(v: Any, where: str) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuromap import plots
+from neuromap.cli import plot_cmd
 from neuromap.cli.inspect_cmd import summarize
 from neuromap.cli.plot_cmd import load_any_results, mesh_plot, population_sizes, quantized_weights
 from neuromap.compiler.result import CompileReports
@@ -249,7 +250,7 @@ def _rates(img, res, net, figs: _Figures, progress: Progress | None) -> tuple[Se
     hw = {p: st.size / (sizes[p] * secs) for p, (st, _) in res["spikes"].items() if sizes.get(p)}
     fr: dict = {}
     if net is not None and res["kind"] == "emulator":
-        ref = simulate(net, res["steps"], progress=progress)
+        ref = simulate(net, res["steps"], progress=progress, **plot_cmd.poisson_stream_of(img))
         fr = {p: ref.spikes[p][0].size / (net.populations[p].size * secs) for p in net.populations}
     rows = []
     for p in hw:

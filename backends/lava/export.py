@@ -3,7 +3,8 @@
 ``export_script(image, "net_lava.py")`` writes ``net_lava.py`` and ``net_lava.npz``. The script
 creates one named Lava process per line (LIF per neuron group, RingBuffer per input group,
 Dense/Sparse/DelayDense/DelaySparse per connection, spike sinks and u/v Monitors), replays the
-image's inputs (explicit times; Poisson inputs from ``numpy.random.default_rng(seed)``), runs
+image's inputs (explicit times; Poisson inputs as the image's stream kind: per-input counter-based streams, or
+``numpy.random.default_rng(seed)`` for sequential images), runs
 ``Loihi2SimCfg(select_tag="fixed_pt")`` and saves spike events in the image's numbering. It needs
 lava-nc, numpy and scipy; on Python 3.11 it uses neuromap's import shim when neuromap is installed.
 Writing needs no Lava. The same :class:`~backends.lava.plan.LavaPlan` drives
@@ -65,30 +66,55 @@ from lava.utils.weightutils import SignMode
 
 A = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), {npz}))
 N_NEURONS, N_INPUTS, SEED = {n_neurons}, {n_inputs}, {seed}
+POISSON_STREAM = {stream}           # the image's Poisson stream kind (neuromap docs/image-format.md, Inputs)
+M64 = (1 << 64) - 1
+
+
+def mix(z):
+    """SplitMix64's finalizer, modulo 2**64."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
 
 
 def input_spikes(steps):
-    """(steps, inputs) int32 events per step: explicit spike times (0/1), then Poisson inputs from
-    default_rng(SEED) (neuromap docs/image-format.md, Inputs): p <= 1 expected events per step: geometric
-    gaps, one draw per spike; p > 1: a Poisson(p) count every step by inversion, one draw per step; first one
-    draw per input in order, then step by step, in input order, each input's draw of that step."""
+    """(steps, inputs) int32 events per step: explicit spike times (0/1), then Poisson inputs (neuromap
+    docs/image-format.md, Inputs): p <= 1 expected events per step: geometric gaps, one draw per spike; p > 1: a
+    Poisson(p) count every step by inversion, one draw per step; an input's draw 0 gives its first spike (or
+    its count of step 0). Draw k of Poisson input j: per_input_v1: (mix(key_j ^ mix((k + 1) * DELTA)) >> 11)
+    * 2**-53, key_j = mix(mix(SEED + GAMMA) + (j + 1) * GAMMA); sequential: default_rng(SEED), first one draw per
+    input in order, then step by step, in input order, each input's draw of that step."""
     r = np.zeros((steps, N_INPUTS), np.int32)
     t, i = A["input.spike_step"], A["input.spike_index"]
     r[t[t < steps], i[t < steps]] = 1
     p = A["input.poisson_p"]
     ids = np.flatnonzero(~np.isnan(p))
-    rng, never = np.random.default_rng(SEED), 1 << 62
+    never = 1 << 62
     ps = p[ids].tolist()
     lq = [-math.inf if q >= 1.0 else math.log1p(-q) for q in ps]
     cnt = [0] * len(ps)
+    if POISSON_STREAM == "per_input_v1":
+        gamma, delta = 0x9E3779B97F4A7C15, 0xD1B54A32D192ED03
+        base = mix((SEED + gamma) & M64)
+        keys = [mix((base + (j + 1) * gamma) & M64) for j in range(len(ps))]
+        drawn = [0] * len(ps)
+
+        def draw(j):
+            drawn[j] += 1
+            return (mix(keys[j] ^ mix((drawn[j] * delta) & M64)) >> 11) * 2.0 ** -53
+    else:
+        rng = np.random.default_rng(SEED)
+
+        def draw(j):
+            return rng.random()
 
     def gap(j):
-        u = rng.random()
+        u = draw(j)
         x = math.log1p(-u) / lq[j] if lq[j] != 0.0 else math.inf
         return never if x >= never else 1 + math.floor(x)
 
     def count(j):
-        u, k = rng.random(), 0
+        u, k = draw(j), 0
         pmf = math.exp(-ps[j])
         cdf = pmf
         while u >= cdf and pmf > 0.0:
@@ -413,7 +439,7 @@ def export_script(image: Image, path: str | os.PathLike, steps: int = 100) -> tu
                           n_neurons=plan.n_neurons, n_groups=len(plan.groups), n_inputs=plan.n_inputs,
                           n_syn=sum(c.rows.size for c in plan.connections), n_conn=len(plan.connections),
                           npz=literal(npz.name), npz_doc=doc_text(npz.name), script=doc_text(path.name),
-                          last_neuron=plan.n_neurons - 1, seed=int(plan.seed))
+                          last_neuron=plan.n_neurons - 1, seed=int(plan.seed), stream=literal(plan.poisson_stream))
     syn_proj = image.synapse_projections()
     text += "\n".join(_body(plan, image, syn_proj)) + "\n" + _FOOTER.format(steps=int(steps))
     path.parent.mkdir(parents=True, exist_ok=True)

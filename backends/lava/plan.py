@@ -45,7 +45,7 @@ from neuromap.conv_geometry import expand as expand_convs
 from neuromap.errors import ImageError
 from neuromap.image import LOIHI_ARITHMETIC, Image, encode_weights
 from neuromap.learning_engines import loihi, loihi3f
-from neuromap.poisson_stream import PoissonStream
+from neuromap.poisson_stream import SEQUENTIAL, PoissonStream
 
 #: the core kind Lava's LIF/Dense run; other kinds need their own process models
 LIF_KIND = "loihi_lif"
@@ -216,6 +216,8 @@ class LavaPlan:
     poisson_p: np.ndarray     # (I,) float64, NaN = explicit-time input
     #: shared-weight projections run by Lava ``Conv`` processes (:func:`lava_convs`); the others are expanded
     conv_connections: list[ConvConnection] = field(default_factory=list)
+    #: the Poisson inputs' stream kind (the image's ``poisson_stream``, :mod:`neuromap.poisson_stream`)
+    poisson_stream: str = SEQUENTIAL
 
 
 def _i64(a) -> np.ndarray:
@@ -431,7 +433,7 @@ def plan_image(image: Image, lava_conv: bool = True) -> LavaPlan:
     pu, pv = _probes(image)
     return LavaPlan(N, I, int(image.seed), groups, igroups, connections, pu, pv,
                     _i64(image.inputs["spike_step"]), _i64(image.inputs["spike_index"]),
-                    np.asarray(image.inputs["poisson_p"], np.float64), convs)
+                    np.asarray(image.inputs["poisson_p"], np.float64), convs, image.poisson_stream)
 
 
 #: Lava 0.10's fixed_pt Conv wraps its output to signed 24 bits (``utils.signed_clamp``); Dense does not
@@ -703,6 +705,6 @@ def input_raster(plan: LavaPlan, steps: int) -> np.ndarray:
     r[plan.spike_step[m], plan.spike_index[m]] = 1
     pois = np.flatnonzero(~np.isnan(plan.poisson_p))
     if pois.size and steps:
-        ptr, j = PoissonStream(plan.poisson_p[pois], plan.seed).chunk(0, steps)
+        ptr, j = PoissonStream(plan.poisson_p[pois], plan.seed, kind=plan.poisson_stream).chunk(0, steps)
         np.add.at(r, (np.repeat(np.arange(steps), np.diff(ptr)), pois[j]), 1)
     return r

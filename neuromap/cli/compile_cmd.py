@@ -86,7 +86,8 @@ def placement_lines(rep: PlacementSummary) -> list[str]:
                    "only static and stdp_loihi projections, so `validate` needs this for the seed rules).")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 2, no image written) if the compile loses anything: synapses zeroed or dropped, "
-                   "weights clipped, refractory dropped, plasticity frozen (the fidelity report).")
+                   "weights clipped, refractory dropped, plasticity frozen, delay-1 synapses relayed one step late "
+                   "(the fidelity report).")
 @click.option("--max-rate-error", type=click.FloatRange(min=0), default=None, metavar="FRACTION",
               help="Fail (exit 2, no image written) if the estimated float-vs-chip rate error of a short sample "
                    "run exceeds this fraction (0.1 = 10%) in any population.")

@@ -61,6 +61,8 @@ def summarize(img, build: str) -> dict:
             "utilization": util, "binding": binding, "binding_fraction": fraction,
             "over_capacity": over, "placement": placement,
             "quantization": reports.quantization.to_dict() if reports.quantization is not None else None,
+            "fan_in": reports.fan_in.to_dict() if reports.fan_in is not None else None,
+            "fan_out": reports.fan_out.to_dict() if reports.fan_out is not None else None,
             "truenorth": _truenorth_summary(reports.truenorth),
             "fidelity": reports.fidelity.to_dict() if reports.fidelity is not None else None,
             "warnings": reports.warnings(), "shared_weights": memory_report(img),

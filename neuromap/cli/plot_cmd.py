@@ -113,7 +113,8 @@ def make_plots(out_dir: str, build: str | None = None, results: str | None = Non
     runs: dict[int, object] = {}  # float reference runs by length (a shorter run is a prefix of a longer one)
     if rate_run:
         with phases.phase("float reference", progress):
-            ref = runs[res["steps"]] = simulate(net, res["steps"], progress=sim_progress(done[0]))
+            ref = runs[res["steps"]] = simulate(net, res["steps"], progress=sim_progress(done[0]),
+                                                **poisson_stream_of(img))
         advance(res["steps"])
         secs = res["steps"] * net.dt / 1000.0
         fr = {p: ref.spikes[p][0].size / (net.populations[p].size * secs) for p in net.populations}
@@ -127,7 +128,7 @@ def make_plots(out_dir: str, build: str | None = None, results: str | None = Non
     advance(1)
     if plastic:
         with phases.phase("weight evolution (float reference)", progress):
-            written += _evolution(net, times, out, runs, advance, sim_progress)
+            written += _evolution(net, times, out, runs, advance, sim_progress, poisson_stream_of(img))
     advance(1)
     return written
 
@@ -255,7 +256,13 @@ def _quantization(img, net, out) -> list[str]:
             for name, fw, q in quantized_weights(img, net)]
 
 
-def _evolution(net, times: np.ndarray, out, runs: dict, advance, sim_progress) -> list[str]:
+def poisson_stream_of(img) -> dict:
+    """``simulate``'s keyword replaying the Poisson input events of image ``img`` (its stream kind; none without
+    an image: the default)."""
+    return {} if img is None else {"poisson_stream": img.poisson_stream}
+
+
+def _evolution(net, times: np.ndarray, out, runs: dict, advance, sim_progress, stream: dict) -> list[str]:
     """Weights of plastic projections at ``times`` (steps): the float reference re-run to each time
     (a longer run extends a shorter one: inputs are drawn block by block from the seed); ``runs``:
     float runs already made, by length."""
@@ -264,7 +271,7 @@ def _evolution(net, times: np.ndarray, out, runs: dict, advance, sim_progress) -
     for t in times:
         r = runs.get(int(t))
         if r is None:
-            r = simulate(net, int(t), progress=sim_progress(0))
+            r = simulate(net, int(t), progress=sim_progress(0), **stream)
         advance(int(t))
         for p in plastic:
             series[p.name].append(np.asarray(r.weights.get(p.name, p.weight), float))

@@ -16,7 +16,8 @@ Every compile (Loihi-style and TrueNorth targets) records, from the passes' own 
   whose TrueNorth always-on bias axon the crossbar could not realize;
 * ``approximations``: mappings that compute differently by design (TrueNorth's linear leak reversal for
   an exponential decay, a memoryless lif's dropped current tail, spikes retimed around splitters,
-  inexact or late fan-in relays);
+  inexact fan-in relays);
+* ``synapses_late``: delay-1 synapses relayed by the fan-in or fan-out legalization (one step late: a loss);
 * ``rate``: an estimated firing-rate error (:class:`RateEstimate`): the float reference
   (:func:`neuromap.simulator.simulate`) and the compiled image run a short sample on the same input
   spikes (both draw the one documented Poisson stream, :mod:`neuromap.neurons.poisson`). The image runs
@@ -114,6 +115,7 @@ class FidelityReport:
     reset_approximated: list[str] = field(default_factory=list)
     weights_reencoded: list[str] = field(default_factory=list)
     approximations: list[str] = field(default_factory=list)
+    synapses_late: int = 0
     rate: RateEstimate | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,6 +150,9 @@ class FidelityReport:
             out.append((f"{lost} of {self.synapses} synapses lost ({', '.join(parts)}{zp})",
                         "raise the small weights relative to the largest onto the same population, or split "
                         "projections with very different weights onto separate populations"))
+        if self.synapses_late:
+            out.append((f"{self.synapses_late} delay-1 synapse(s) arrive one step late through fan-in or fan-out "
+                        "relays", "give the relayed synapses delays >= 2 steps, or lower the fan-in or fan-out"))
         if self.synapses_clipped:
             out.append((f"{self.synapses_clipped} synapse weights clipped to the largest storable",
                         "lower the largest weights or raise the threshold"))
@@ -199,7 +204,7 @@ def _nonzero_synapses(network: Network) -> dict[str, int]:
 
 def collect(network: Network, target_name: str, reports) -> FidelityReport:
     """The report's counts from the passes' reports (:class:`~neuromap.compiler.result.CompileReports`:
-    ``quantization`` or ``truenorth``, ``fan_in``, ``reset_approximated``, ``weight_encoding``)."""
+    ``quantization`` or ``truenorth``, ``fan_in``, ``fan_out``, ``reset_approximated``, ``weight_encoding``)."""
     rep = FidelityReport(target_name)
     nz = _nonzero_synapses(network)
     rep.synapses = sum(nz.values())
@@ -229,9 +234,8 @@ def collect(network: Network, target_name: str, reports) -> FidelityReport:
     if fi is not None and fi.inexact_groups:
         rep.approximations.append(f"{fi.inexact_groups} fan-in relay group(s) sum their inputs in steps "
                                   "(partial sums not multiples of the relay quantum are floored)")
-    if fi is not None and fi.late_synapses:
-        rep.approximations.append(f"{fi.late_synapses} delay-1 synapse(s) arrive one step late through fan-in "
-                                  "relays")
+    fno = reports.fan_out
+    rep.synapses_late = (fi.late_synapses if fi is not None else 0) + (fno.late_synapses if fno is not None else 0)
     rep.reset_approximated = list(reports.reset_approximated or [])
     rep.weights_reencoded = list(reports.weight_encoding or [])
     if tn is not None:
@@ -279,7 +283,7 @@ def estimate_rates(network: Network, image, steps: int | None = None, runner=Non
         raise TargetError("the rate estimate runs the image, and this compile has no image runner (use "
                           "neuromap.toolchain.compile_network, or pass runner=neuromap.toolchain.emulator_runner; "
                           "or rate_check: never)")
-    ref = simulate(network, steps)
+    ref = simulate(network, steps, poisson_stream=image.poisson_stream)
     spikes = runner(image, steps)
     src = spikes[:, 1] if spikes.size else np.zeros(0, np.int64)
     secs = steps * network.dt / 1000.0

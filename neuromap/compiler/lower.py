@@ -33,6 +33,7 @@ from neuromap.network import Network, network_hash
 from neuromap.neurons.poisson import events_per_step
 from neuromap.placement.graph import pairs_increasing, sorted_groups
 from neuromap.plasticity import hardware_rules, rule_class
+from neuromap.poisson_stream import DEFAULT_KIND
 
 _NEURON_ARRAYS = {"du": np.uint16, "dv": np.uint16, "vth": np.int32, "bias_mant": np.int16,
                   "bias_exp": np.int8, "u": np.int32, "v": np.int32}
@@ -225,7 +226,7 @@ def lower_to_image(net: Network, target: Any, placement: dict,
         routes={"src_ptr": src_ptr, "core": r_core, "axon": r_axon, "delay": np.zeros(A, np.uint8)},
         inputs=inputs,
         seed=net.seed, source_hash=network_hash(net), options={}, network_name=net.name,
-        controllers=controllers), encoding_notes
+        controllers=controllers, poisson_stream=DEFAULT_KIND), encoding_notes
 
 
 def _join_parents(net: Network, p: PopulationMap, soma: str, start: dict[str, int]) -> np.ndarray:

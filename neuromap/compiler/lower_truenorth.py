@@ -39,6 +39,7 @@ from neuromap.image import Image, PopulationMap, ProbeMap, ProjectionMap
 from neuromap.network import Network, network_hash
 from neuromap.neurons.truenorth import core_fields
 from neuromap.placement.budget import Budget
+from neuromap.poisson_stream import DEFAULT_KIND
 from neuromap.truenorth.crossbar import auto_split, legalize_crossbar
 from neuromap.truenorth.fanout import SPLITTER_PARAMS, legalize_fanout
 from neuromap.truenorth.report import CrossbarReport
@@ -382,4 +383,4 @@ def lower_truenorth(net: Network, target: Any, placement: dict, options,
         routes={"src_ptr": src_ptr, "core": rt[:, 0].astype(np.int32), "axon": rt[:, 1].astype(np.int32),
                 "delay": rt[:, 2].astype(np.uint8)},
         inputs=lower_inputs(net, pops, I), seed=net.seed, source_hash=network_hash(net), options={},
-        network_name=net.name), tn
+        network_name=net.name, poisson_stream=DEFAULT_KIND), tn

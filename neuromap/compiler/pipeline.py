@@ -15,11 +15,12 @@ Passes (docs/concepts.md):
 2. ``quantize``: float ``lif``/``if`` -> ``loihi_lif`` (:mod:`neuromap.compiler.quantize`) or
    ``truenorth`` units (:mod:`neuromap.compiler.quantize_truenorth`).
 3. ``legalize_fan_in`` (loihi_lif): relay trees above the fan-in limit (:mod:`neuromap.compiler.fan_in`).
-4. ``check_hw_units`` (loihi_lif): every neuron population is ``loihi_lif``, inputs are
+4. ``legalize_fan_out`` (loihi_lif): relay neurons above the output-axon limit (:mod:`neuromap.compiler.fan_out`).
+5. ``check_hw_units`` (loihi_lif): every neuron population is ``loihi_lif``, inputs are
    ``spike_source``/``poisson``, the target runs these models, delays fit.
-5. ``place``: partition neurons into cores under every capacity, place cores on the mesh, route
+6. ``place``: partition neurons into cores under every capacity, place cores on the mesh, route
    (:mod:`neuromap.compiler.place`, docs/placement.md); on truenorth fill cores in order.
-6. ``lower``: build the :class:`~neuromap.image.Image` (:mod:`neuromap.compiler.lower`; on truenorth
+7. ``lower``: build the :class:`~neuromap.image.Image` (:mod:`neuromap.compiler.lower`; on truenorth
    crossbar and fan-out legalization first, :mod:`neuromap.compiler.lower_truenorth`).
 
 Then the ``fidelity`` analysis (what the compile lost, :mod:`neuromap.compiler.fidelity`). Passes
@@ -39,6 +40,7 @@ import numpy as np
 from neuromap.compiler import (
     check as _check,
     fan_in as _fan_in,
+    fan_out as _fan_out,
     lower_truenorth as _tn,
     place as _place,
     quantize as _quantize,
@@ -232,6 +234,14 @@ def _fan_in_stats(st: CompileState) -> list[Statistic]:
             Statistic("relay_groups", f.groups)] if f is not None else []
 
 
+def _fan_out_stats(st: CompileState) -> list[Statistic]:
+    f = st.reports.fan_out
+    return [Statistic("relay_neurons", f.relay_neurons), Statistic("relay_synapses", f.relay_synapses),
+            Statistic("synapses_relayed", f.synapses_relayed),
+            Statistic("neurons_split", sum(f.neurons_split.values())),
+            Statistic("late_synapses", f.late_synapses)] if f is not None else []
+
+
 def _place_stats(st: CompileState) -> list[Statistic]:
     p = st.reports.placement
     if p is None:      # truenorth: fill in order
@@ -272,6 +282,7 @@ PASSES: list[Pass] = [
          ("rounding", "quant_seed", "v_headroom_bits", "allow_reset_approximation"), _quantize_stats),
     Pass("legalize_fan_in", {"loihi_lif": (_fan_in.fan_in_pass, _fan_in.verify_fan_in)},
          ("fan_in_cover", "fan_in_levels"), _fan_in_stats),
+    Pass("legalize_fan_out", {"loihi_lif": (_fan_out.fan_out_pass, _fan_out.verify_fan_out)}, (), _fan_out_stats),
     Pass("check_hw_units", {"loihi_lif": (check_hw_units, _verify_checked)}),
     Pass("place", {"loihi_lif": (_place.place_pass, _place.verify_place),
                    "truenorth": (_tn.place_pass, _tn.verify_place)}, _PLACE_OPTIONS, _place_stats),

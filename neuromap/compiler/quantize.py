@@ -258,7 +258,8 @@ def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
     the smallest sum of squared errors wins (ties: the larger exponent, i.e. smaller mantissas).
     ``exp_floor``: smallest exponent tried (a projection from a population quantized in groups: Lava runs one
     connection per group and would floor each partial sum under a negative exponent, ``backends/lava/plan.py``).
-    Returns dict(mantissa int64, exp, bits, sign_mode, clipped, zeroed, value float64).
+    Returns dict(mantissa int64, exp, bits, sign_mode, clipped, zeroed, unit): the realized input of a
+    synapse is ``mantissa * unit``.
     """
     x = np.asarray(x, float)
     if sign_mode is None:
@@ -266,14 +267,15 @@ def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
     step = f.step(sign_mode, f.bits_max)
     lo, hi = -((-f.w_lo[sign_mode]) // step) * step, (f.w_hi[sign_mode] // step) * step
 
-    def mant(e: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    def mant(e: int, mode: str) -> tuple[np.ndarray, int, int, int]:
+        """Mantissas at exponent e, how many were clipped, how many nonzero x became 0, the OR of all |m|."""
+        if mode == "nearest":        # x / scale / step rounded, times step, clipped: one compiled pass
+            return _nearest_mantissas(x, float(2.0 ** (e + f.act_shift)), float(step), float(lo), float(hi))
         m = x / float(2.0 ** (e + f.act_shift)) / step
-        if mode == "nearest":
-            q = np.rint(m)
-        else:
-            q = np.floor(m + rng.random(m.shape))
-        raw = q * step
-        return np.clip(raw, lo, hi).astype(np.int64), (raw < lo) | (raw > hi)
+        raw = np.floor(m + rng.random(m.shape)) * step
+        m = np.clip(raw, lo, hi).astype(np.int64)
+        return (m, int(np.count_nonzero((raw < lo) | (raw > hi))), int(np.sum((m == 0) & (x != 0))),
+                int(np.bitwise_or.reduce(np.abs(m))) if m.size else 0)
 
     lowest = f.exp_min if exp_floor is None else min(max(f.exp_min, exp_floor), f.exp_max)
     exps = np.arange(f.exp_max, lowest - 1, -1, dtype=np.int64)
@@ -281,10 +283,9 @@ def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
     exact: dict[int, float] = {}
 
     def err_of(i: int) -> float:        # the sum as numpy computes it (pairwise), for near ties only
-        if i not in exact:
-            e = int(exps[i])
-            m, _ = mant(e, "nearest")
-            exact[i] = float(np.sum((m * 2.0 ** (e + f.act_shift) - x) ** 2))
+        if i not in exact:           # np.sum of (m * scale - x) ** 2, the squares made in one compiled pass
+            exact[i] = float(np.sum(_squared_residuals(x, float(2.0 ** (int(exps[i]) + f.act_shift)), float(step),
+                                                       float(lo), float(hi))))
         return exact[i]
 
     best = 0
@@ -296,31 +297,66 @@ def quantize_weights(x: np.ndarray, f: _Fields, rounding: str = "nearest",
         if a < thr:
             best = i
     e = int(exps[best])
-    m, clipped = mant(e, rounding)
+    m, clipped, zeroed, low = mant(e, rounding)
     # the fewest bits whose step (a power of two) divides every mantissa: the step may be as large as the
     # lowest set bit of all mantissas together (one OR over the array instead of a modulo per width)
-    low = int(np.bitwise_or.reduce(np.abs(m))) if m.size else 0
     bits = f.bits_max
     for b in range(f.bits_min, f.bits_max + 1):
         if low % f.step(sign_mode, b) == 0:
             bits = b
             break
-    return {"mantissa": m, "exp": e, "bits": bits, "sign_mode": sign_mode, "clipped": int(clipped.sum()),
-            "zeroed": int(np.sum((m == 0) & (x != 0))), "value": m * 2.0 ** (e + f.act_shift)}
+    return {"mantissa": m, "exp": e, "bits": bits, "sign_mode": sign_mode, "clipped": clipped,
+            "zeroed": zeroed, "unit": 2.0 ** (e + f.act_shift)}
+
+
+@numba.njit(cache=True)
+def _nearest_mantissas(x, sc, step, lo, hi):  # pragma: no cover - compiled
+    """``clip(rint(x / sc / step) * step, lo, hi)`` as int64, how many were clipped, how many nonzero x became
+    0 and the OR of every |m|: numpy's element arithmetic of :func:`quantize_weights`'s nearest rounding,
+    without its float64 temporaries."""
+    out = np.empty(x.shape[0], np.int64)
+    clipped = 0
+    zeroed = 0
+    low = 0
+    for i in range(x.shape[0]):
+        raw = np.rint(x[i] * (1.0 / sc) * (1.0 / step)) * step   # powers of two: = x / sc / step
+        if raw < lo or raw > hi:
+            clipped += 1
+        m = np.int64(min(max(raw, lo), hi))
+        out[i] = m
+        if m == 0 and x[i] != 0:
+            zeroed += 1
+        low |= abs(m)
+    return out, clipped, zeroed, low
+
+
+@numba.njit(cache=True)
+def _squared_residuals(x, sc, step, lo, hi):  # pragma: no cover - compiled
+    """``(m * sc - x) ** 2`` per element, m the nearest mantissas (:func:`_nearest_mantissas`): the array whose
+    ``np.sum`` decides near ties between exponents (the same floats as the numpy expression)."""
+    out = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        raw = np.rint(x[i] * (1.0 / sc) * (1.0 / step)) * step   # powers of two: = x / sc / step
+        r = float(np.int64(min(max(raw, lo), hi))) * sc - x[i]
+        out[i] = r * r
+    return out
 
 
 @numba.njit(cache=True)
 def _squared_errors(x, scales, step, lo, hi):  # pragma: no cover - compiled
     """Per exponent (its scale ``2**(e + act_shift)``), the sum of squared errors of nearest-rounded,
     clipped mantissas -- the per-element arithmetic of :func:`quantize_weights`'s ``mant`` -- in one pass
-    per exponent without temporaries; compensated (Neumaier) sums, within ~1e-15 of the exact sum."""
+    per exponent without temporaries; compensated (Neumaier) sums, within ~1e-15 of the exact sum. Here and in
+    the two kernels above, ``sc`` and ``step`` are powers of two, so ``x * (1 / sc) * (1 / step)`` is
+    ``x / sc / step`` bit for bit (each product and quotient is the same exact value, rounded once) at a
+    fraction of a division's cost."""
     out = np.zeros(scales.shape[0])
     for j in range(scales.shape[0]):
         sc = scales[j]
         total = 0.0
         comp = 0.0
         for i in range(x.shape[0]):
-            raw = np.rint(x[i] / sc / step) * step
+            raw = np.rint(x[i] * (1.0 / sc) * (1.0 / step)) * step   # powers of two: = x / sc / step
             m = float(np.int64(min(max(raw, lo), hi)))
             r = m * sc - x[i]
             t = r * r
@@ -332,6 +368,40 @@ def _squared_errors(x, scales, step, lo, hi):  # pragma: no cover - compiled
             total = y
         out[j] = total + comp
     return out
+
+
+@numba.njit(cache=True)
+def _input_bounds(post, w, sign, need, pos, neg):  # pragma: no cover - compiled
+    """Per post neuron: the largest |w| (``np.maximum.at(need, post, |w|)``) and the sums of the positive and
+    negative parts of ``sign * w`` (``np.add.at``, in synapse order: the same sums)."""
+    for i in range(post.shape[0]):
+        p = post[i]
+        a = abs(w[i])
+        if a > need[p]:
+            need[p] = a
+        v = sign * w[i]
+        pos[p] += max(v, 0.0)
+        neg[p] += max(-v, 0.0)
+
+
+@numba.njit(cache=True)
+def _relative_errors(m, unit, d, per_synapse, w):  # pragma: no cover - compiled
+    """Of every nonzero float weight ``w[i]``: ``|m[i] * unit / d - w[i]| / |w[i]|`` (``d = sign * gain``, one
+    value or one per synapse; the same floats as the numpy expression); and whether any of their mantissas is
+    nonzero."""
+    n = 0
+    for i in range(w.shape[0]):
+        if w[i] != 0:
+            n += 1
+    rel = np.empty(n)
+    hit = False
+    k = 0
+    for i in range(w.shape[0]):
+        if w[i] != 0:
+            rel[k] = abs(m[i] * unit / d[i if per_synapse else 0] - w[i]) / abs(w[i])
+            hit = hit or m[i] != 0
+            k += 1
+    return rel, hit
 
 
 # ---------------------------------------------------------------------- the pass
@@ -531,11 +601,9 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
         post = network.populations[pr.post]
         if post.model in FLOAT_MODELS and pr.n_synapses:
             w_reach = quantize_learning.reachable_weights(pr)      # plastic: as large as the rule lets them grow
-            np.maximum.at(w_need.setdefault(pr.post, np.zeros(post.size)), pr.post_idx, np.abs(w_reach))
-            signed = (-1.0 if pr.target == ("inh",) else 1.0) * w_reach
             acc = in_max.setdefault(pr.post, np.zeros((2, post.size)))
-            np.add.at(acc[0], pr.post_idx, np.maximum(signed, 0.0))
-            np.add.at(acc[1], pr.post_idx, np.maximum(-signed, 0.0))
+            _input_bounds(np.asarray(pr.post_idx), np.asarray(w_reach, float), -1.0 if pr.target == ("inh",) else 1.0,
+                          w_need.setdefault(pr.post, np.zeros(post.size)), acc[0], acc[1])
 
     for name, pop in network.populations.items():
         fld = f"{where}populations.{name}"
@@ -602,14 +670,13 @@ def quantize_network(network: Network, target: Any, rounding: str = "nearest", s
                                                                   fld, post=pl)
         pre_split = pr.pre in plans and plans[pr.pre].split
         q = plastic[0] if plastic else quantize_weights(x, f, rounding, rng, exp_floor=0 if pre_split else None)
-        nz = pr.weight != 0
-        if nz.any() and not np.any(q["mantissa"][nz]):
-            raise TargetError(f"{fld}.weight: all {int(nz.sum())} nonzero weights round to 0 "
+        d = np.asarray(sign * gain, float).reshape(-1)
+        rel, hit = _relative_errors(q["mantissa"], float(q["unit"]), d, d.size > 1, np.asarray(pr.weight))
+        if rel.size and not hit:
+            raise TargetError(f"{fld}.weight: all {rel.size} nonzero weights round to 0 "
                               f"(largest |w| {np.abs(pr.weight).max():g} -> {np.abs(x).max():.3g} hw units; "
                               f"smallest representable {2.0 ** (f.exp_min + f.act_shift):g}); "
                               "raise the weights or lower v_th - v_reset")
-        w_eff = q["value"] / (sign * gain)
-        rel = np.abs(w_eff[nz] - pr.weight[nz]) / np.abs(pr.weight[nz])
         if rule and not plastic:
             rep.warnings.append(f"projections[{k}] ({pr.name}).plasticity: {rule} frozen at the initial weights "
                                 "(no integer learning engine for this rule)")

@@ -179,7 +179,7 @@ def quantize_urbanczik(pr: Any, x: np.ndarray, plan: CompartmentPlan, pop: Popul
     raw = x / 2.0 ** f.act_shift
     m = np.clip(np.rint(raw / step) * step, lo, hi).astype(np.int64)
     q = {"mantissa": m, "exp": 0, "bits": f.bits_max, "sign_mode": "mixed", "clipped": int(np.sum(np.abs(raw) > hi)),
-         "zeroed": int(np.sum((m == 0) & (x != 0))), "value": m * 2.0 ** f.act_shift}
+         "zeroed": int(np.sum((m == 0) & (x != 0))), "unit": 2.0 ** f.act_shift}
     dt = plan.dt
     kernel = gain / plan.s_d                              # V_w' jump (mV) per unit weight on the chip
     # E[dw] per step = ws eta err s*, err = phi_max dt beta e / 2^27, s* = kernel x1 / K; engine: 2^-7 x1 q

@@ -104,7 +104,7 @@ def quantize_plastic(pr, x: np.ndarray, s_p: float, sign: float, f, rounding: st
     r = np.rint(raw) if rounding == "nearest" else np.floor(raw + rng.random(raw.shape))
     m = np.clip(r, lo, hi).astype(np.int64)
     q = {"mantissa": m, "exp": e, "bits": f.bits_max, "sign_mode": mode, "clipped": int(np.sum(m != r)),
-         "zeroed": int(np.sum((m == 0) & (x != 0))), "value": m * unit}
+         "zeroed": int(np.sum((m == 0) & (x != 0))), "unit": unit}
     ws = s_p / unit                                   # mantissa (magnitude) per float weight unit
     engine = ENGINE_OF[rule]
     delay = int(pr.delay[0]) if pr.n_synapses else 1

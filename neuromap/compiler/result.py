@@ -3,7 +3,7 @@
 * :class:`CompileOptions`: the user's compile options, one typed field each (defaults as documented per
   pass); the options the user gave are recorded in the image (``Image.options``) as given.
 * :class:`CompileReports`: what the passes measured, one typed report per pass that makes one
-  (compatibility problems, quantization, fan-in, placement, TrueNorth legalization, weight re-encoding,
+  (compatibility problems, quantization, fan-in, fan-out, placement, TrueNorth legalization, weight re-encoding,
   fidelity). :meth:`CompileReports.to_options` writes them into the image's manifest ``options`` (the
   same keys as ever, docs/json.md), :meth:`CompileReports.from_options` reads them back from a saved
   build, so ``inspect``/``report`` of a build and ``compile`` format the same objects.
@@ -23,6 +23,7 @@ import numpy as np
 
 from neuromap.compiler.check import Problem
 from neuromap.compiler.fan_in import FanInReport
+from neuromap.compiler.fan_out import FanOutReport
 from neuromap.compiler.fidelity import FidelityReport
 from neuromap.compiler.lower_truenorth import TrueNorthReport
 from neuromap.compiler.place import PlacementSummary
@@ -173,6 +174,8 @@ class CompileReports:
     quantization: QuantizationReport | None = None
     #: ``legalize_fan_in``: relay trees
     fan_in: FanInReport | None = None
+    #: ``legalize_fan_out``: relay neurons for sources above the output-axon limit
+    fan_out: FanOutReport | None = None
     #: ``place``: partition, mesh placement, routes, traffic, energy
     placement: PlacementSummary | None = None
     #: ``lower``: hardware-unit weights the synapse memory cannot hold as given (one line per projection)
@@ -206,6 +209,8 @@ class CompileReports:
             out["quantization"] = self.quantization.to_dict()
         if self.fan_in is not None:
             out["fan_in"] = self.fan_in.to_dict()
+        if self.fan_out is not None:
+            out["fan_out"] = self.fan_out.to_dict()
         if self.placement is not None:
             out["placement"] = self.placement.to_dict()
         if self.weight_encoding:
@@ -225,6 +230,7 @@ class CompileReports:
                            ("reset_approximated", list),
                            ("quantization", QuantizationReport.from_dict),
                            ("fan_in", lambda v: FanInReport(**v)),
+                           ("fan_out", lambda v: FanOutReport(**v)),
                            ("placement", PlacementSummary.from_dict),
                            ("weight_encoding", list),
                            ("fidelity", FidelityReport.from_dict)):

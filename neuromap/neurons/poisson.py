@@ -2,10 +2,11 @@
 
 ``p_j = rate_j * dt / 1000`` (:func:`events_per_step`) expected events of input ``j`` per step: a per-step
 Bernoulli(p_j) train for ``p_j <= 1``, a Poisson(p_j) count of events per step above (multiplicity). The
-events are the one documented stream of :mod:`neuromap.poisson_stream` (docs/image-format.md, *Inputs*),
-shared by the float reference and every image consumer: the float reference draws the Poisson populations
-of a network as one stream (populations in network order, members in order, ``seed`` = the network seed),
-exactly as the compiled image numbers them, so the float run and the emulator see the same input events.
+events are a documented stream of :mod:`neuromap.poisson_stream` (docs/image-format.md, *Inputs*; per
+input by default, the kind the image records), shared by the float reference and every image consumer: the
+float reference numbers the Poisson populations of a network as one set of inputs (populations in network
+order, members in order, ``seed`` = the network seed), exactly as the compiled image numbers them, so the
+float run and the emulator see the same input events.
 """
 from __future__ import annotations
 

@@ -20,10 +20,11 @@ class SynapseGraph:
 
     ``pre``/``post``: global ids, length n_synapses (int64; int32 from :meth:`from_network` when every id
     fits: cast to int64 before arithmetic that can pass 2**31, e.g. ``pre * n_neurons + post``).
-    ``delay``: integer steps (>= 1; int16 when every delay fits, from :meth:`from_network`). ``weight_bits``:
-    int8 stored weight mantissa bits per synapse (the projection's ``num_weight_bits``; 0 = the target's
-    maximum). ``plastic``: bool,
-    synapse is learned on chip. ``population``: int32 population index per neuron;
+    ``delay``: integer steps (>= 1; int8 or int16 when every delay fits, from :meth:`from_network`).
+    ``weight_bits``: int8 stored weight mantissa bits per synapse (the projection's ``num_weight_bits``; 0 = the
+    target's maximum). ``plastic``: bool, synapse is learned on chip. From :meth:`from_network` these two are
+    read-only broadcast views of one value when every projection has the same (treat every array as read-only).
+    ``population``: int32 population index per neuron;
     ``population_names`` names them.
 
     Input axons (:mod:`neuromap.capacity`): synapses with the same ``axon_source`` (int64, one id per
@@ -108,8 +109,15 @@ class SynapseGraph:
         # filled in place, no concatenated copies; ids, delays and axon sources in the narrowest dtype
         ids = np.int32 if offset < 2 ** 31 else np.int64
         pre, post = np.empty(S, ids), np.empty(S, ids)
-        delay = np.empty(S, np.int16 if dmax < 2 ** 15 else np.int64)
-        wbits, plastic = np.empty(S, np.int8), np.empty(S, bool)
+        delay = np.empty(S, np.int8 if dmax < 2 ** 7 else np.int16 if dmax < 2 ** 15 else np.int64)
+        # weight widths and plasticity are per projection: one read-only broadcast value when every projection
+        # has the same (no byte per synapse each; at the microcircuit's full scale 0.47 billion synapses)
+        bits_of = [int((pr.hw or {}).get("num_weight_bits", 0) or 0) for pr in network.projections]
+        plastic_of = [is_plastic(pr) for pr in network.projections]
+        wbits = np.broadcast_to(np.int8(bits_of[0] if bits_of else 0), (S,)) if len(set(bits_of)) <= 1 \
+            else np.empty(S, np.int8)
+        plastic = np.broadcast_to(np.bool_(plastic_of[0] if plastic_of else False), (S,)) \
+            if len(set(plastic_of)) <= 1 else np.empty(S, bool)
         src = np.empty(S, np.int32 if n_src < 2 ** 31 else np.int64)
         src_pre = np.empty(n_src, np.int64)
         off = base = 0
@@ -119,8 +127,10 @@ class SynapseGraph:
             np.add(p_loc, np.int64(start[pr.pre]), out=pre[off:e], casting="unsafe")   # ids < 2**31 when int32
             np.add(q_loc, np.int64(start[pr.post]), out=post[off:e], casting="unsafe")
             delay[off:e] = d
-            wbits[off:e] = int((pr.hw or {}).get("num_weight_bits", 0) or 0)
-            plastic[off:e] = is_plastic(pr)
+            if wbits.flags.writeable:
+                wbits[off:e] = int((pr.hw or {}).get("num_weight_bits", 0) or 0)
+            if plastic.flags.writeable:
+                plastic[off:e] = is_plastic(pr)
             src[off:e] = p_loc
             src[off:e] += base
             src_pre[base:base + n_pre] = np.arange(start[pr.pre], start[pr.pre] + n_pre)

@@ -100,12 +100,10 @@ def _pack(n, ptr, perm, unit_end, src, n_pre, wbits, delay, plastic_syn, wlut, w
     join group, else one neuron) starting at position i, added or refused whole; ``src``: the axon source
     (projection, pre neuron) of every synapse, ids ``0..n_pre-1``; field widths from ``wbits`` (0 = wmax,
     stored as ``wlut[b]``), ``delay`` > delay_min (delay field) and ``plastic_syn`` (tag field)."""
-    mark = np.full(max(n_pre, 1), -1, np.int64)
-    cnt = np.zeros(max(n_pre, 1), np.int64)
-    mw = np.zeros(max(n_pre, 1), np.int64)
-    md = np.zeros(max(n_pre, 1), np.int64)
-    mt = np.zeros(max(n_pre, 1), np.int64)
-    pl = np.zeros(max(n_pre, 1), np.bool_)
+    # per axon source one row (one cache line; at 100 M synapses the sources' columns passed the L3 cache):
+    # the core that last opened it, its synapses there, and its widest weight, delay and tag fields and plastic flag
+    st = np.zeros((max(n_pre, 1), 8), np.int32)
+    st[:, 0] = -1
     starts = [0]
     core = 0
     m = 0            # neurons on the current core
@@ -125,7 +123,7 @@ def _pack(n, ptr, perm, unit_end, src, n_pre, wbits, delay, plastic_syn, wlut, w
         if nengo and new_ib != ib:  # index width grows: every axon's synapses get wider
             mem = 0
             for p in touched:
-                mem += _axon_bits(cnt[p], mw[p] + md[p] + mt[p] + new_ib, g, h, w)
+                mem += _axon_bits(st[p, 1], st[p, 2] + st[p, 3] + st[p, 4] + new_ib, g, h, w)
             ib = new_ib
         for k in range(ptr[i], ptr[e]):
             q = perm[k]
@@ -134,30 +132,30 @@ def _pack(n, ptr, perm, unit_end, src, n_pre, wbits, delay, plastic_syn, wlut, w
             wbk = wlut[b if b > 0 else wmax]
             dbk = delay_bits if delay[q] > delay_min else 0
             tbk = tag_bits if plastic_syn[q] else 0
-            new = mark[p] != core
+            new = st[p, 0] != core
             log_p.append(p)
-            log_v.append((new, cnt[p], mw[p], md[p], mt[p], pl[p]))
+            log_v.append((new, st[p, 1], st[p, 2], st[p, 3], st[p, 4], st[p, 5]))
             if new:
-                mark[p] = core
-                cnt[p] = 0
-                mw[p] = 0
-                md[p] = 0
-                mt[p] = 0
-                pl[p] = False
+                st[p, 0] = core
+                st[p, 1] = 0
+                st[p, 2] = 0
+                st[p, 3] = 0
+                st[p, 4] = 0
+                st[p, 5] = 0
                 slots += 1
                 touched.append(p)
                 old_bits = 0
             else:
-                old_bits = _axon_bits(cnt[p], mw[p] + md[p] + mt[p] + ib, g, h, w)
-            if plastic_syn[q] and not pl[p]:
-                pl[p] = True
+                old_bits = _axon_bits(st[p, 1], st[p, 2] + st[p, 3] + st[p, 4] + ib, g, h, w)
+            if plastic_syn[q] and st[p, 5] == 0:
+                st[p, 5] = 1
                 slots += pslots - 1
-            cnt[p] += 1
-            mw[p] = max(mw[p], wbk)
-            md[p] = max(md[p], dbk)
-            mt[p] = max(mt[p], tbk)
+            st[p, 1] += 1
+            st[p, 2] = max(st[p, 2], wbk)
+            st[p, 3] = max(st[p, 3], dbk)
+            st[p, 4] = max(st[p, 4], tbk)
             if nengo:
-                mem += _axon_bits(cnt[p], mw[p] + md[p] + mt[p] + ib, g, h, w) - old_bits
+                mem += _axon_bits(st[p, 1], st[p, 2] + st[p, 3] + st[p, 4] + ib, g, h, w) - old_bits
         if m + e - i <= max_neurons and slots <= max_axons and (not nengo or mem <= mem_limit):
             m += e - i
             i = e
@@ -167,9 +165,9 @@ def _pack(n, ptr, perm, unit_end, src, n_pre, wbits, delay, plastic_syn, wlut, w
             p = log_p[j]
             new, c0, w0, d0, t0, p0 = log_v[j]
             if new:
-                mark[p] = -1
+                st[p, 0] = -1
                 touched.pop()
-            cnt[p], mw[p], md[p], mt[p], pl[p] = c0, w0, d0, t0, p0
+            st[p, 1], st[p, 2], st[p, 3], st[p, 4], st[p, 5] = c0, w0, d0, t0, p0
         if m == 0:
             return np.array(starts, np.int64), i
         slots, mem, ib = old_slots, old_mem, old_ib
@@ -187,7 +185,7 @@ def _output_axons(members, mptr, pos, ptr, perm, src, source_pre, n_sources, sig
     """``out[v] += sign *`` the input axons that neuron v's sources open on each group of neurons
     (one group = one core: ``members[mptr[g]:mptr[g+1]]``): one per distinct axon source with a
     synapse into the group. O(synapses into the groups + sources)."""
-    mark = np.full(n_sources, -1, np.int64)
+    mark = np.full(n_sources, -1, np.int32)        # group ids (cores) < 2**31; half the cache lines of int64
     for g in range(mptr.shape[0] - 1):
         for j in range(mptr[g], mptr[g + 1]):
             i = pos[members[j]]

@@ -5,6 +5,7 @@ import numpy as np
 
 from neuromap.errors import NetworkFormatError, NeuromapError
 from neuromap.network import Network
+from neuromap.poisson_stream import DEFAULT_KIND, check_kind
 from neuromap.simulator import numba_backend, numpy_backend
 from neuromap.simulator.inputs import InputEvents
 from neuromap.simulator.layout import Layout, build
@@ -60,13 +61,15 @@ def _choose_backend(lay: Layout, backend: str) -> str:
 
 
 def simulate(network: Network, steps: int, seed: int | None = None, backend: str = "auto",
-             progress=None) -> SimResult:
+             progress=None, poisson_stream: str = DEFAULT_KIND) -> SimResult:
     """Simulate ``network`` for ``steps`` steps of ``network.dt`` ms (float64).
 
     seed: seeds the input generators (default ``network.seed``). backend:
     ``numpy`` (vectorized reference loop), ``numba`` (compiled loop, bit-identical
     results), ``auto`` (numba when every rule has a compiled version).
     progress: ``progress(done_steps, steps)`` after each chunk (:mod:`neuromap.progress`).
+    poisson_stream: the Poisson inputs' stream kind (:mod:`neuromap.poisson_stream`; the default is what
+    ``compile`` writes; an image's ``poisson_stream`` replays that image's input events).
     """
     if int(steps) != steps or steps < 0:
         raise NeuromapError(f"steps: {steps!r} is not a step count >= 0")
@@ -74,7 +77,7 @@ def simulate(network: Network, steps: int, seed: int | None = None, backend: str
     lay = build(network)
     backend = _choose_backend(lay, backend)
     rec_rows, rec_cols, parts = _probes(network, lay)
-    inputs = InputEvents(lay, network.seed if seed is None else seed)
+    inputs = InputEvents(lay, network.seed if seed is None else seed, check_kind(poisson_stream))
     is_input = np.zeros(lay.n, bool)
     for p in lay.pops:
         if p.code == 0:

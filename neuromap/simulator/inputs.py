@@ -1,7 +1,7 @@
 """Input events of the float reference, chunk by chunk: explicit ``spike_source`` times and the Poisson
-populations' one stream (:mod:`neuromap.poisson_stream`), merged into (step, neuron) pairs sorted by step,
-then neuron. A Poisson input with several events in a step (``rate * dt / 1000 > 1``) appears once per
-event; each occurrence is delivered (the weight times the count).
+populations' documented stream of a kind (:mod:`neuromap.poisson_stream`; per input by default), merged into
+(step, neuron) pairs sorted by step, then neuron. A Poisson input with several events in a step
+(``rate * dt / 1000 > 1``) appears once per event; each occurrence is delivered (the weight times the count).
 
 Input spikes are not kept during a run (at 10 k inputs of 2 events per step that would be 16 bytes per
 event, more than the network): :meth:`InputEvents.replay` draws them again for the result, on request.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuromap.poisson_stream import PoissonStream
+from neuromap.poisson_stream import DEFAULT_KIND, PoissonStream
 
 #: input events produced per chunk at most (bounds the chunk's event arrays: 16 bytes per event)
 EVENT_BUDGET = 1 << 21
@@ -19,12 +19,12 @@ EVENT_BUDGET = 1 << 21
 class InputEvents:
     """Every input population's events of consecutive step windows (global neuron indices)."""
 
-    def __init__(self, lay, seed: int):
+    def __init__(self, lay, seed: int, kind: str = DEFAULT_KIND):
         self.sources = [(p.start, p.source) for p in lay.pops if p.source is not None]
         self.poisson_index = lay.poisson_index
         self.p = lay.poisson_p
-        self.seed = seed
-        self.stream = PoissonStream(self.p, seed) if self.p.size else None
+        self.seed, self.kind = seed, kind
+        self.stream = PoissonStream(self.p, seed, kind=kind) if self.p.size else None
         self.next_step = 0
 
     def per_step(self) -> float:
@@ -61,7 +61,7 @@ class InputEvents:
     def replay(self, lay, steps: int, start: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         """(step, population-local index) of the events of neurons ``[start, start + size)`` in steps
         ``0 .. steps-1``, drawn again from the same seed (sorted by step, then index)."""
-        again = InputEvents(lay, self.seed)
+        again = InputEvents(lay, self.seed, self.kind)
         n = again.chunk_steps(steps)
         ts, ix = [], []
         for t0 in range(0, steps, n):

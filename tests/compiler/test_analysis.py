@@ -66,8 +66,8 @@ def test_compile_computes_graph_and_fan_in_once(monkeypatch):
     net = load_network("examples/ramp_lif.yaml")
     img = compile_network(net, "loihi", placer="greedy").image
     (am,) = managers
-    assert am.computed == {"fan_in": 1, "synapse_graph": 1}
-    assert am.reused == {"fan_in": 1, "synapse_graph": 1}         # the verifiers read the passes' values
+    assert am.computed == {"fan_in": 1, "fan_out": 1, "synapse_graph": 1}
+    assert am.reused == {"fan_in": 1, "fan_out": 1, "synapse_graph": 1}     # the verifiers read the passes' values
     assert am.cached() == []          # released once no later pass reads them (lower runs without the graph)
     # the same image as computing them at every use (no cache)
     monkeypatch.setattr(AnalysisManager, "get", lambda self, an, st: an.compute(st))

@@ -144,3 +144,41 @@ def test_current_register_does_not_wrap_under_strong_synchronous_input():
     hw = run.spikes[run.spikes[:, 1] == 0, 0].tolist()
     # v = p J: 20 theta at arrival, then b = e**-2 of it (2.7 theta) the next step, 0.37 theta after
     assert hw == neuromap.simulate(net, 40).spikes["o"][0].tolist() == [4, 5, 11, 12, 13, 31, 32]
+
+
+def test_compiled_rounding_equals_the_numpy_arithmetic():
+    # the compiled passes of quantize_weights and quantize_network against the numpy expressions they replace
+    # (same floats, bit for bit): halves (rint ties to even), clipping on both sides, zeros, subnormal and huge
+    # values (the kernels multiply by the reciprocals of powers of two), per-synapse gains
+    from neuromap.compiler.quantize import _nearest_mantissas, _relative_errors, _squared_residuals
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0, 3e4, 4000), (np.arange(-40, 40) + 0.5) * 64.0 * 2,
+                        [0.0, -0.0, 1e9, -1e9, 5e-324, -1e-310, 1.7e308]])
+    for e, step, lo, hi in [(0, 1, -256, 255), (3, 2, -256, 254), (-2, 4, 0, 252), (7, 1, -255, 0),
+                            (-8, 2, -256, 254)]:
+        sc = float(2.0 ** (e + 6))
+        with np.errstate(over="ignore"):
+            raw = np.rint(x / sc / step) * step
+        m = np.clip(raw, lo, hi).astype(np.int64)
+        got, clipped, zeroed, low = _nearest_mantissas(x, sc, float(step), float(lo), float(hi))
+        assert np.array_equal(got, m) and clipped == int(np.sum((raw < lo) | (raw > hi)))
+        assert zeroed == int(np.sum((m == 0) & (x != 0))) and low == int(np.bitwise_or.reduce(np.abs(m)))
+        r2 = _squared_residuals(x, sc, float(step), float(lo), float(hi))
+        with np.errstate(over="ignore"):
+            assert r2.tobytes() == ((m * sc - x) ** 2).tobytes()
+        w = np.where(rng.random(x.size) < 0.1, 0.0, rng.normal(0, 2, x.size))
+        for d in (np.array([-3.7]), rng.uniform(0.5, 2, x.size)):
+            nz = w != 0
+            ref = np.abs((m * sc / (d if d.size > 1 else d[0]))[nz] - w[nz]) / np.abs(w[nz])
+            rel, hit = _relative_errors(m, sc, d, d.size > 1, w)
+            assert rel.tobytes() == ref.tobytes() and hit == bool(np.any(m[nz]))
+    from neuromap.compiler.quantize import _input_bounds
+    post = rng.integers(0, 50, x.size).astype(np.int32)
+    for sign in (1.0, -1.0):
+        need, acc = np.zeros(50), np.zeros((2, 50))
+        _input_bounds(post, x, sign, need, acc[0], acc[1])
+        ref_need, ref = np.zeros(50), np.zeros((2, 50))
+        np.maximum.at(ref_need, post, np.abs(x))
+        np.add.at(ref[0], post, np.maximum(sign * x, 0.0))
+        np.add.at(ref[1], post, np.maximum(-(sign * x), 0.0))
+        assert need.tobytes() == ref_need.tobytes() and acc.tobytes() == ref.tobytes()

@@ -111,7 +111,7 @@ def test_poisson_inputs_follow_the_documented_generator():
     img = compile_network(net).image
     res = run(img, 200)
     from tests.oracles.poisson import documented_stream
-    expected = np.argwhere(documented_stream([0.0, 0.1, 0.25, 0.5, 1.0], 11, 200))
+    expected = np.argwhere(documented_stream([0.0, 0.1, 0.25, 0.5, 1.0], 11, 200, img.poisson_stream))
     assert np.array_equal(res.spikes["x"], expected)
     assert np.array_equal(run(img, 200, engine="numpy").spikes["x"], expected)
 

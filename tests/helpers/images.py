@@ -147,3 +147,15 @@ def load_refused(d, *match) -> str:
     for s in match:
         assert s in msg, msg
     return msg
+
+
+def population_spikes(img: Image, events: np.ndarray, skip_suffix: str | None = None) -> set[tuple[int, str, int]]:
+    """``(step, population, index)`` of every spike in ``events`` ((step, source id) rows of a run of ``img``) of
+    its neuron populations, those whose name ends with ``skip_suffix`` left out (e.g. relay populations a compile
+    pass added): spikes of two images of the same network compared by population, whatever their layouts."""
+    out = set()
+    for pm in img.populations:
+        if pm.kind == "neuron" and not (skip_suffix and pm.name.endswith(skip_suffix)):
+            sel = (events[:, 1] >= pm.start) & (events[:, 1] < pm.start + pm.size)
+            out |= {(int(t), pm.name, int(i - pm.start)) for t, i in events[sel]}
+    return out

@@ -1,7 +1,8 @@
-"""The one Poisson input stream (neuromap/neurons/poisson.py, emulator/inputs.py, docs/image-format.md
-*Inputs*): geometric gaps from ``default_rng(seed)`` for inputs of p <= 1 expected events per step, Poisson
-counts (several events per step) for p > 1; one draw per event, independent of chunking; replayed by the
-float reference, both emulator engines and the plastic loops."""
+"""The documented Poisson input streams (neuromap/poisson_stream.py, emulator/inputs.py, docs/image-format.md
+*Inputs*): geometric gaps for inputs of p <= 1 expected events per step, Poisson counts (several events per
+step) for p > 1; one draw per event, independent of chunking; the uniforms from one ``default_rng(seed)``
+(kind ``sequential``) or from each input's counter-based stream (``per_input_v1``, more in
+test_poisson_per_input.py); replayed by the float reference, both emulator engines and the plastic loops."""
 import math
 import os
 import sys
@@ -10,7 +11,15 @@ import numpy as np
 import pytest
 
 from emulator.inputs import PoissonStream
-from tests.oracles.poisson import documented_stream
+from neuromap.poisson_stream import KINDS, PER_INPUT, SEQUENTIAL
+from tests.oracles.poisson import documented_stream, uniform
+
+
+def _uniforms(kind: str, seed: int, n: int) -> list[float]:
+    """The first ``n`` uniforms input 0 draws (the only input of its stream)."""
+    if kind == SEQUENTIAL:
+        return np.random.default_rng(seed).random(n).tolist()
+    return [uniform(seed, 0, k) for k in range(n)]
 
 
 def _raster(stream: PoissonStream, chunks) -> np.ndarray:
@@ -26,41 +35,47 @@ def _raster(stream: PoissonStream, chunks) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def test_first_draws_by_hand():
+@pytest.mark.parametrize("kind", KINDS)
+def test_first_draws_by_hand(kind):
     """p = 0.5: u -> gap 1 + floor(log1p(-u) / log(1/2)); the first spike is at gap - 1."""
-    u = np.random.default_rng(3).random(3)
+    u = _uniforms(kind, 3, 3)
     g = [1 + math.floor(math.log1p(-x) / math.log1p(-0.5)) for x in u]
-    r = _raster(PoissonStream(np.array([0.5]), 3), [g[0] + g[1] + g[2]])
+    r = _raster(PoissonStream(np.array([0.5]), 3, kind=kind), [g[0] + g[1] + g[2]])
     assert list(np.flatnonzero(r[:, 0])) == [g[0] - 1, g[0] + g[1] - 1, g[0] + g[1] + g[2] - 1]
     assert sorted(set(g)) != [1]                            # the seed gives gaps other than 1
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("scan", [False, True])
-def test_stream_equals_the_documented_rule_and_ignores_chunking(scan):
+def test_stream_equals_the_documented_rule_and_ignores_chunking(scan, kind):
     """Heap (sparse inputs) and per-step scan (dense inputs) kernels give the documented stream."""
     p = np.array([0.0, 0.003, 0.05, 0.2, 0.5, 0.9, 1.0, 0.05])
-    ref = documented_stream(p, 17, 3000)
-    assert np.array_equal(_raster(PoissonStream(p, 17, scan), [3000]), ref)
-    assert np.array_equal(_raster(PoissonStream(p, 17, scan), [1, 7, 500, 1, 2491]), ref)
+    ref = documented_stream(p, 17, 3000, kind)
+    assert np.array_equal(_raster(PoissonStream(p, 17, scan, kind=kind), [3000]), ref)
+    assert np.array_equal(_raster(PoissonStream(p, 17, scan, kind=kind), [1, 7, 500, 1, 2491]), ref)
     assert not ref[:, 0].any() and np.all(ref[:, 6] == 1)     # p = 0 never, p = 1 once every step
     assert not np.array_equal(ref[:, 2], ref[:, 7])          # equal p, independent trains
 
 
-def test_tiny_probability_does_not_overflow():
-    r = _raster(PoissonStream(np.array([1e-300, 1e-12]), 1), [50])
+@pytest.mark.parametrize("kind", KINDS)
+def test_tiny_probability_does_not_overflow(kind):
+    r = _raster(PoissonStream(np.array([1e-300, 1e-12]), 1, kind=kind), [50])
     assert not r.any()
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("p", [0.002, 0.02, 0.3])
-def test_rate_and_isi_statistics_match_bernoulli(p):
+def test_rate_and_isi_statistics_match_bernoulli(p, kind):
     """Over many inputs: spike probability per step p (binomial 5 sigma) and ISIs geometric (mean 1/p,
     CV sqrt(1 - p))."""
     n_in, steps = 200, 20000
-    r = _raster(PoissonStream(np.full(n_in, p), 5), [steps])
+    r = _raster(PoissonStream(np.full(n_in, p), 5, kind=kind), [steps])
     n = n_in * steps
     assert abs(r.sum() - n * p) < 5 * math.sqrt(n * p * (1 - p))
     isi = np.concatenate([np.diff(np.flatnonzero(r[:, j])) for j in range(n_in)])
-    assert abs(isi.mean() * p - 1) < 0.03
+    # ISIs seen inside the window: the span between an input's first and last spike over its count - 1, about
+    # 1/p (1 - 1/(p steps)) (-2.5 % at p = 0.002; measured -2.6 % over 20 seeds of either kind)
+    assert abs(isi.mean() * p - (1 - 1 / (p * steps))) < 0.03
     assert abs(isi.std() / isi.mean() - math.sqrt(1 - p)) < 0.03
     assert abs(np.mean(isi == 1) - p) < 5 * math.sqrt(p * (1 - p) / isi.size)   # P(gap = 1) = p
 
@@ -75,7 +90,8 @@ def test_emulator_runs_replay_the_stream_in_every_engine():
     net.add_population("n", 2, neuron="lif", tau_m=20.0, v_th=1.0)
     net.connect("x", "n", "all_to_all", weight=0.2, plasticity={"rule": "nn_stdp", "w_max": 0.5})
     img = compile_network(net, "loihi").image
-    ref = documented_stream(img.inputs["poisson_p"], img.seed, 700)
+    assert img.poisson_stream == PER_INPUT                   # what compile writes
+    ref = documented_stream(img.inputs["poisson_p"], img.seed, 700, img.poisson_stream)
     N = img.n_neurons
     for eng in ("numba", "numpy"):
         sp = emulate(img, 700, eng).spikes
@@ -87,22 +103,24 @@ def test_emulator_runs_replay_the_stream_in_every_engine():
 
 # ---- several events per step (rate * dt / 1000 > 1): Poisson counts, as NEST's poisson_generator
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("scan", [False, True])
-def test_multi_event_stream_equals_the_documented_rule_and_ignores_chunking(scan):
+def test_multi_event_stream_equals_the_documented_rule_and_ignores_chunking(scan, kind):
     p = np.array([0.5, 1.0, 1.0 + 1e-9, 2.0, 7.5, 0.0, 30.0, 0.05, 2.0])
-    ref = documented_stream(p, 23, 1500)
-    assert np.array_equal(_raster(PoissonStream(p, 23, scan), [1500]), ref)
-    assert np.array_equal(_raster(PoissonStream(p, 23, scan), [3, 1, 700, 796]), ref)
+    ref = documented_stream(p, 23, 1500, kind)
+    assert np.array_equal(_raster(PoissonStream(p, 23, scan, kind=kind), [1500]), ref)
+    assert np.array_equal(_raster(PoissonStream(p, 23, scan, kind=kind), [3, 1, 700, 796]), ref)
     assert np.all(ref[:, 1] == 1) and ref[:, 2].max() > 1        # p = 1 stays a regular train; above: counts
     assert ref[:, 6].max() > 30 and not np.array_equal(ref[:, 3], ref[:, 8])
 
 
-def test_multi_event_counts_by_hand():
+@pytest.mark.parametrize("kind", KINDS)
+def test_multi_event_counts_by_hand(kind):
     """p = 3: the count of a step is the first k with F(k) > u, F the Poisson(3) distribution function
     (scipy's, an independent implementation), one u per step; u = 0 gives 0 events."""
     from scipy.stats import poisson
-    u = np.random.default_rng(8).random(40)
-    r = _raster(PoissonStream(np.array([3.0]), 8), [40])
+    u = _uniforms(kind, 8, 40)
+    r = _raster(PoissonStream(np.array([3.0]), 8, kind=kind), [40])
     assert r[:, 0].tolist() == [int(poisson.ppf(x, 3.0)) for x in u]
     assert len(set(r[:, 0].tolist())) > 3
 
@@ -113,11 +131,12 @@ def test_multi_event_inputs_refuse_absurd_rates():
         PoissonStream(np.array([0.5, 800.0]), 1)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("lam", [1.3, 2.0, 6.0])
-def test_counts_per_step_are_poisson(lam):
+def test_counts_per_step_are_poisson(lam, kind):
     """Count per step: mean and variance lam, P(0) = exp(-lam), no correlation between steps."""
     n_in, steps = 100, 4000
-    r = _raster(PoissonStream(np.full(n_in, lam), 11), [steps]).astype(float)
+    r = _raster(PoissonStream(np.full(n_in, lam), 11, kind=kind), [steps]).astype(float)
     n = n_in * steps
     assert abs(r.mean() - lam) < 5 * math.sqrt(lam / n)
     assert abs(r.var() / lam - 1) < 0.03
@@ -158,7 +177,7 @@ def test_emulator_engines_deliver_every_event_of_a_step():
     pois = np.flatnonzero(~np.isnan(img.inputs["poisson_p"]))
     assert img.inputs["poisson_p"][pois].max() == pytest.approx(8.0)    # 80 kHz at 0.1 ms, not capped
     counts = np.zeros((steps, img.n_inputs), np.int64)
-    counts[:, pois] = documented_stream(img.inputs["poisson_p"][pois], img.seed, steps)
+    counts[:, pois] = documented_stream(img.inputs["poisson_p"][pois], img.seed, steps, img.poisson_stream)
     st, si = img.inputs["spike_step"], img.inputs["spike_index"]
     np.add.at(counts, (st, si), 1)
     scale = {pm.name: 1 << (6 + pm.weight_exp) for pm in img.projections}   # Loihi: w << (6 + weight_exp)
@@ -240,9 +259,13 @@ def test_brunel_above_one_event_per_step_matches_mean_field():
 
 
 @pytest.mark.lava
-def test_lava_takes_multi_event_inputs_as_graded_spikes():
+@pytest.mark.parametrize("kind", KINDS)
+def test_lava_takes_multi_event_inputs_as_graded_spikes(kind):
     """Lava (fixed_pt, num_message_bits on connections from multi-event inputs) spikes exactly like the
-    emulator, u and v of every neuron included."""
+    emulator, u and v of every neuron included, with the image's Poisson stream of either kind (the input
+    raster follows the image's ``poisson_stream``)."""
+    import dataclasses
+
     from backends.lava.compat import lava_available
     if not lava_available():
         pytest.skip("lava-nc not installed")
@@ -254,7 +277,7 @@ def test_lava_takes_multi_event_inputs_as_graded_spikes():
     net.add_population("n", 5, neuron="lif", tau_m=5.0, tau_syn=1.0, v_th=4.0)
     net.connect("x", "n", {"rule": "fixed_indegree", "k": 3}, weight=0.4, delay={"uniform_int": [1, 3]})
     net.connect("n", "n", {"rule": "fixed_indegree", "k": 2}, weight=-0.5, delay=2)
-    img = compile_network(net, "loihi").image
+    img = dataclasses.replace(compile_network(net, "loihi").image, poisson_stream=kind)
     assert "identical" in validate_image(img, 120, probe_all=True)
 
 
@@ -269,16 +292,21 @@ def test_exported_lava_script_replays_the_same_events(tmp_path):
     img = compile_network(_multi_event_net(4), "loihi").image
     script, npz = export_script(img, tmp_path / "net_lava.py", steps=10)
     text = script.read_text()
-    fn = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "input_spikes")
+    fns = [n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name in ("input_spikes", "mix")]
+    consts = [n for n in ast.parse(text).body if isinstance(n, ast.Assign)
+              and getattr(n.targets[0], "id", None) in ("POISSON_STREAM", "M64")]
     env = {"np": np, "math": math, "heapq": hq, "A": dict(np.load(npz)), "N_INPUTS": img.n_inputs,
            "SEED": img.seed}
-    exec(compile(ast.Module([fn], []), "input_spikes", "exec"), env)
+    exec(compile(ast.Module(consts + fns, []), "input_spikes", "exec"), env)
+    assert env["POISSON_STREAM"] == img.poisson_stream == PER_INPUT
     steps = 200
     pois = np.flatnonzero(~np.isnan(img.inputs["poisson_p"]))
-    expect = np.zeros((steps, img.n_inputs), np.int64)
-    expect[:, pois] = documented_stream(img.inputs["poisson_p"][pois], img.seed, steps)
-    np.add.at(expect, (img.inputs["spike_step"], img.inputs["spike_index"]), 1)
-    assert np.array_equal(env["input_spikes"](steps), expect)
+    for kind in KINDS:                          # the script follows the image's kind (an older image's too)
+        env["POISSON_STREAM"] = kind
+        expect = np.zeros((steps, img.n_inputs), np.int64)
+        expect[:, pois] = documented_stream(img.inputs["poisson_p"][pois], img.seed, steps, kind)
+        np.add.at(expect, (img.inputs["spike_step"], img.inputs["spike_index"]), 1)
+        assert np.array_equal(env["input_spikes"](steps), expect), kind
     assert text.count("num_message_bits=8") == 2                       # x and y are multi-event; s is not
 
 

@@ -4,6 +4,7 @@ shard failing its checksum stops every rank with one error line and exit code 2,
 whole run (no hang). Each case starts mpiexec (a few seconds); K = 3 and 4 are ``slow``."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,9 +16,10 @@ import pytest
 
 from backends.emulator import load_results, run
 from emulator.sharded import partition
+from neuromap.poisson_stream import PER_INPUT, SEQUENTIAL
 from neuromap.toolchain import compile_network
 from tests.helpers.images import random_image
-from tests.helpers.mpi_nets import plastic_net, with_chips
+from tests.helpers.mpi_nets import plastic_net, poisson_net, with_chips
 from tests.helpers.placement import small_target
 from tests.helpers.ranks import assert_same_results
 
@@ -87,6 +89,23 @@ def test_mpiexec_n_k_writes_the_one_process_results_file(plastic_build, tmp_path
     r = _neuromap("run", plastic_build, "--steps", 200, "-o", tmp_path / "p.npz", "--quiet", mpiexec_ranks=K)
     assert r.returncode == 0, r.stderr
     assert_same_results(load_results(tmp_path / "one.npz"), load_results(tmp_path / "p.npz"))
+
+
+@pytest.mark.parametrize("kind", [PER_INPUT, SEQUENTIAL])
+def test_mpiexec_n_2_generates_inputs_on_their_ranks(tmp_path, kind):
+    """Many Poisson inputs on 8+ cores, one shard file a core: per-input streams drawn by the ranks whose cores
+    they reach (an older, sequential image replayed whole by each rank) give the one-process results file."""
+    img = compile_network(poisson_net(3), small_target(max_neurons=3), placer="greedy").image
+    d = tmp_path / "img"
+    with_chips(dataclasses.replace(img, poisson_stream=kind)).save(d)
+    run(d, 150).save(tmp_path / "one.npz")
+    r = _neuromap("run", d, "--steps", 150, "-o", tmp_path / "two.npz", "--quiet", mpiexec_ranks=2)
+    assert r.returncode == 0, r.stderr
+    assert_same_results(load_results(tmp_path / "one.npz"), load_results(tmp_path / "two.npz"))   # per rank
+    r = _neuromap("run", d, "--steps", 150, "-o", tmp_path / "g.npz", "--quiet", "--results", "gathered",
+                  mpiexec_ranks=2)
+    assert r.returncode == 0, r.stderr
+    _same_files(tmp_path / "one.npz", tmp_path / "g.npz")
 
 
 def test_a_shard_failing_its_checksum_stops_every_rank_with_one_error(tmp_path):
