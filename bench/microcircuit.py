@@ -18,7 +18,8 @@ Rates are mean spikes/s per population over ``ms`` after the first ``SKIP_MS`` (
 Emulator: ``load_s`` (image directory -> memory, checksums and verifier), ``prepare_s`` (image -> program with its
 delivery runs, once), then steps/s, synaptic events per second (spikes x fan-out over the run, inputs included)
 and the real-time factor (run wall time / network time) of the run alone.
-``python -m bench.microcircuit [--quick] [--scale S] [--sides emulator] [--rss-limit-gb 16] [--out NAME]``.
+``python -m bench.microcircuit [--quick] [--scale S] [--sides emulator] [--rss-limit-gb 16] [--image DIR]
+[--out NAME]``.
 """
 from __future__ import annotations
 
@@ -285,11 +286,13 @@ def _subprocess(side: str, cfg: dict) -> dict:
 
 
 def run(quick: bool = False, scale: float = 0.1, sides: tuple[str, ...] | None = None,
-        rss_limit_gb: float | None = None) -> dict:
+        rss_limit_gb: float | None = None, image: str | None = None) -> dict:
     """The sides at ``scale`` under the heavy lock, one subprocess each (the emulator side as two: compile and
     save the image, then load and run it: peak RSS of each, the end-to-end peak their maximum); ``sides``:
     a subset of float, emulator, nest (default: all, nest where installed); ``rss_limit_gb``: stop a side
-    whose resident set passes it (exit 3)."""
+    whose resident set passes it (exit 3); ``image``: a directory for the emulator side's image, kept after the run
+    and, when it already holds an image (compiled at this ``scale``), loaded without compiling (compile and run
+    then fit two heavy-lock slots)."""
     import shutil
     import tempfile
 
@@ -304,15 +307,19 @@ def run(quick: bool = False, scale: float = 0.1, sides: tuple[str, ...] | None =
         for side in sides:
             load = os.getloadavg()[0]
             if side == "emulator":
-                tmp = tempfile.mkdtemp(prefix="nm_mc_img.")
+                tmp = None if image else tempfile.mkdtemp(prefix="nm_mc_img.")
+                where = image or os.path.join(tmp, "img")
                 try:
-                    r = _subprocess("image", dict(cfg, image=os.path.join(tmp, "img")))
+                    if image and os.path.exists(os.path.join(image, "manifest.json")):
+                        r = dict(image_reused=image, dt=0.1, steps=int(round(cfg["ms"] / 0.1)))   # build()'s dt
+                    else:
+                        r = _subprocess("image", dict(cfg, image=where))
                     if "error" not in r:
-                        r.update(_subprocess("emulator", dict(cfg, image=os.path.join(tmp, "img"), steps=r["steps"],
-                                                              dt=r["dt"])))
+                        r.update(_subprocess("emulator", dict(cfg, image=where, steps=r["steps"], dt=r["dt"])))
                 finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                if "peak_mb" in r:
+                    if tmp:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                if "peak_mb" in r and "peak_compile_mb" in r:
                     r["peak_end_to_end_mb"] = max(r["peak_compile_mb"], r["peak_mb"])
             else:
                 r = _subprocess(side, cfg)
@@ -344,11 +351,12 @@ if __name__ == "__main__":
             fh.write(json.dumps(res, indent=1) + "\n")
         print(json.dumps(res, indent=1))
     else:                                  # python -m bench.microcircuit [--quick] [--scale S] [--sides emulator]
-        #                                    [--rss-limit-gb 16] [--out NAME]
+        #                                    [--rss-limit-gb 16] [--image DIR] [--out NAME]
         sc = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 0.1
         sd = tuple(sys.argv[sys.argv.index("--sides") + 1].split(",")) if "--sides" in sys.argv else None
         lim = float(sys.argv[sys.argv.index("--rss-limit-gb") + 1]) if "--rss-limit-gb" in sys.argv else None
-        res = run(quick="--quick" in sys.argv, scale=sc, sides=sd, rss_limit_gb=lim)
+        img = sys.argv[sys.argv.index("--image") + 1] if "--image" in sys.argv else None
+        res = run(quick="--quick" in sys.argv, scale=sc, sides=sd, rss_limit_gb=lim, image=img)
         if "--out" in sys.argv:
             name = sys.argv[sys.argv.index("--out") + 1]
             with open(os.path.join(ROOT, "bench", "results", name + ".json"), "w") as fh:
