@@ -87,7 +87,8 @@ def side_emulator(cfg: dict) -> dict:
     """Load the image :func:`side_image` saved, prepare the numba engine's program (``prepare_runs``: delivery
     runs straight from the image's arrays), release the image, run ``cfg["steps"]`` steps recording the neurons'
     spikes (``record_inputs=False``: the Poisson input events, most rows at large scale, are counted by replaying
-    their stream after the run, not stored)."""
+    their stream after the run, not stored) without per-link counters (``link_counters=False``: the (C+1) x C
+    table alone is 7 GB at scale 0.5)."""
     if cfg.get("rss_limit_gb"):
         _rss_watchdog(float(cfg["rss_limit_gb"]))
     m = _example()
@@ -109,12 +110,13 @@ def side_emulator(cfg: dict) -> dict:
     chips = int(img.cores["chip"].max()) + 1 if "chip" in img.cores else None
     cores, synapses = int(img.n_cores), int(img.n_synapses)
     del img                                                # the program holds what the run reads
-    emulate(prog, 10, record_inputs=False)                 # numba's cache -> memory (not timed), and the
+    lean = dict(record_inputs=False, link_counters=False)
+    emulate(prog, 10, **lean)                              # numba's cache -> memory (not timed), and the
     # T-thread kernel the default may switch to mid-run (compiled inside the timed run after a cache clear,
     # it made the run 29 s instead of 1.3 s)
-    emulate(prog, 10, threads=max(1, int(numba.config.NUMBA_NUM_THREADS)), record_inputs=False)
+    emulate(prog, 10, threads=max(1, int(numba.config.NUMBA_NUM_THREADS)), **lean)
     t3 = time.perf_counter()
-    run = emulate(prog, steps, record_inputs=False)
+    run = emulate(prog, steps, **lean)
     t4 = time.perf_counter()
     fan = np.diff(prog.run_syn[prog.run_ptr])              # synapses each source's spike reaches
     n_events = int(fan[run.spikes[:, 1]].sum()) + _input_events(prog, steps, fan)

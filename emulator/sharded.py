@@ -23,7 +23,7 @@ of its deferred sources that rank owns; per interval a rank sends each rank only
 (one point-to-point message per interval of int32 positions in the asker's list, with per-step counts; no
 collective in the loop, so a rank waits only for the ranks whose neurons it needs). Inputs (explicit times and
 the documented Poisson streams, docs/image-format.md *Inputs*) are generated on the ranks that need them
-(:func:`input_owners`): with per-input streams (``poisson_stream`` ``per_input_v1``) a rank draws only the
+(:func:`input_owners`): with per-input streams (``poisson_stream`` ``per_input_v2``) a rank draws only the
 inputs reaching its cores or its deferred sources (an input reaching several ranks is drawn by each, the same
 events), and nothing of the others; an image of the one sequential stream is replayed whole by every rank.
 Every rank records its own neurons' spikes and the events of the inputs it records (int32 global ids, counts
@@ -31,7 +31,9 @@ per step; each input is recorded by one rank, the lowest that draws it, rank 0 f
 the end rank 0 gathers the records once (``Gatherv``) and merges them into the one-process order (per step
 neurons ascending, then inputs in order): no rank sorts or sees every spike during the run. Core counters are
 summed, per-link counters are summed (each rank counts the route entries into its own cores), u/v traces, final
-state and learned weights are gathered to rank 0.
+state and learned weights are gathered to rank 0. With per-rank results (``emulate_shard(..., gather=False)``,
+the default of ``neuromap run`` under MPI) nothing is gathered: every rank returns its own part
+(:data:`PART_KEYS`), ``backends.emulator.parts`` writes it, and :func:`merge_parts` is the same merge on read.
 
 The transport is an object with ``rank``, ``size`` and the few collectives below (:class:`SerialComm` for one
 process, :func:`mpi_comm` for mpi4py's ``COMM_WORLD``).

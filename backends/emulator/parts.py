@@ -134,7 +134,7 @@ def write_rank_results(output: str | os.PathLike | None, part: dict, img, engine
     total = np.sum([g[2] for g in got], axis=0)
     # the readouts' last voltages as :func:`backends.emulator.results_of` computes them, from one row
     raw = RawRun(1, np.zeros((0, 2), np.int64), probe, v_last[None, :] * 0, v_last[None, :],
-                 np.zeros(C, np.int64), np.zeros((C + 1, C), np.int64))
+                 np.zeros(0, np.int64), np.zeros((1, 0), np.int64))
     last_res = results_of(ResultLayout(**{**vars(layout), "spikes": []}), raw)
     return {"spikes": {name: int(total[i]) for i, (name, _, _) in enumerate(layout.spikes)},
             "inter_core_messages": sum(g[3] for g in got),

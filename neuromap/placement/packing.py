@@ -132,31 +132,30 @@ def _pack(n, ptr, perm, unit_end, src, n_pre, wbits, delay, plastic_syn, wlut, w
             wbk = wlut[b if b > 0 else wmax]
             dbk = delay_bits if delay[q] > delay_min else 0
             tbk = tag_bits if plastic_syn[q] else 0
-            row = st[p]
-            new = row[0] != core
+            new = st[p, 0] != core
             log_p.append(p)
-            log_v.append((new, row[1], row[2], row[3], row[4], row[5]))
+            log_v.append((new, st[p, 1], st[p, 2], st[p, 3], st[p, 4], st[p, 5]))
             if new:
-                row[0] = core
-                row[1] = 0
-                row[2] = 0
-                row[3] = 0
-                row[4] = 0
-                row[5] = 0
+                st[p, 0] = core
+                st[p, 1] = 0
+                st[p, 2] = 0
+                st[p, 3] = 0
+                st[p, 4] = 0
+                st[p, 5] = 0
                 slots += 1
                 touched.append(p)
                 old_bits = 0
             else:
-                old_bits = _axon_bits(row[1], row[2] + row[3] + row[4] + ib, g, h, w)
-            if plastic_syn[q] and row[5] == 0:
-                row[5] = 1
+                old_bits = _axon_bits(st[p, 1], st[p, 2] + st[p, 3] + st[p, 4] + ib, g, h, w)
+            if plastic_syn[q] and st[p, 5] == 0:
+                st[p, 5] = 1
                 slots += pslots - 1
-            row[1] += 1
-            row[2] = max(row[2], wbk)
-            row[3] = max(row[3], dbk)
-            row[4] = max(row[4], tbk)
+            st[p, 1] += 1
+            st[p, 2] = max(st[p, 2], wbk)
+            st[p, 3] = max(st[p, 3], dbk)
+            st[p, 4] = max(st[p, 4], tbk)
             if nengo:
-                mem += _axon_bits(row[1], row[2] + row[3] + row[4] + ib, g, h, w) - old_bits
+                mem += _axon_bits(st[p, 1], st[p, 2] + st[p, 3] + st[p, 4] + ib, g, h, w) - old_bits
         if m + e - i <= max_neurons and slots <= max_axons and (not nengo or mem <= mem_limit):
             m += e - i
             i = e
@@ -186,7 +185,7 @@ def _output_axons(members, mptr, pos, ptr, perm, src, source_pre, n_sources, sig
     """``out[v] += sign *`` the input axons that neuron v's sources open on each group of neurons
     (one group = one core: ``members[mptr[g]:mptr[g+1]]``): one per distinct axon source with a
     synapse into the group. O(synapses into the groups + sources)."""
-    mark = np.full(n_sources, -1, np.int64)
+    mark = np.full(n_sources, -1, np.int32)        # group ids (cores) < 2**31; half the cache lines of int64
     for g in range(mptr.shape[0] - 1):
         for j in range(mptr[g], mptr[g + 1]):
             i = pos[members[j]]

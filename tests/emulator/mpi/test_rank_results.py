@@ -14,6 +14,7 @@ from backends.emulator import Results, load_results, results_from_raw
 from backends.emulator.parts import parts_dir, read_parts, write_rank_results
 from emulator import _image_probe, emulate
 from emulator.sharded import count_in_ranges, merge_parts, plastic_projections, spike_bits, spike_ids
+from neuromap.cli.plot_cmd import load_any_results
 from neuromap.errors import NeuromapError
 from neuromap.toolchain import compile_network
 from tests.helpers.cli import run_cli
@@ -178,3 +179,16 @@ def test_a_part_that_cannot_be_written_is_one_error_on_rank_0(tmp_path):
     with pytest.raises(NeuromapError, match=r"^rank 0: .*run\.npz\.parts/rank-00000-of-00002\.bin: cannot write"):
         _write(img, 2, 20, out)
     assert not out.exists()
+
+
+def test_plot_and_report_read_per_rank_results_as_the_one_process_file(tmp_path):
+    img = random_image(6, max_delay=4)
+    results_from_raw(img, emulate(img, 40), "numba").save(tmp_path / "one.npz")
+    _write(img, 3, 40, tmp_path / "three.npz")
+    a, b = load_any_results(str(tmp_path / "one.npz")), load_any_results(str(tmp_path / "three.npz"))
+    assert a["kind"] == b["kind"] == "emulator" and a["steps"] == b["steps"] == 40
+    assert sorted(a["spikes"]) == sorted(b["spikes"])
+    for k, (step, idx) in a["spikes"].items():
+        assert np.array_equal(step, b["spikes"][k][0]) and np.array_equal(idx, b["spikes"][k][1])
+    for k in ("link_spikes", "core_spikes"):
+        assert np.array_equal(a[k], b[k])
