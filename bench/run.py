@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "float_reference": "bench.float_reference",
     "microcircuit": "bench.microcircuit",
     "esn_controller": "bench.esn_controller",
+    "poisson_inputs": "bench.poisson_inputs",
 }
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

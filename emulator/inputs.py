@@ -1,6 +1,6 @@
 """Input spikes of a range of steps: explicit spike times replayed as given, Poisson inputs drawn as the
 documented stream of the program's kind (:mod:`neuromap.poisson_stream`, docs/image-format.md, *Inputs*:
-``per_input_v1``, a counter-based stream per input, or ``sequential``, one ``numpy.random.default_rng(seed)``
+``per_input_v2``, a counter-based stream per input, or ``sequential``, one ``numpy.random.default_rng(seed)``
 over all inputs): geometric gaps between spikes for inputs of ``p_j <= 1`` expected events per step, Poisson
 counts (several events per step, *multiplicity*) for ``p_j > 1``.
 

@@ -23,7 +23,7 @@ of its deferred sources that rank owns; per interval a rank sends each rank only
 (one point-to-point message per interval of int32 positions in the asker's list, with per-step counts; no
 collective in the loop, so a rank waits only for the ranks whose neurons it needs). Inputs (explicit times and
 the documented Poisson streams, docs/image-format.md *Inputs*) are generated on the ranks that need them
-(:func:`input_owners`): with per-input streams (``poisson_stream`` ``per_input_v1``) a rank draws only the
+(:func:`input_owners`): with per-input streams (``poisson_stream`` ``per_input_v2``) a rank draws only the
 inputs reaching its cores or its deferred sources (an input reaching several ranks is drawn by each, the same
 events), and nothing of the others; an image of the one sequential stream is replayed whole by every rank.
 Every rank records its own neurons' spikes and the events of the inputs it records (int32 global ids, counts

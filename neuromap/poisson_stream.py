@@ -15,17 +15,20 @@ With ``p_j = rate_j * dt / 1000`` (expected events of input ``j`` per step):
   this order; the sum stops growing when ``pmf`` underflows to 0, which ends the search). ``p_j`` above
   :data:`MAX_PER_STEP` is refused.
 
-Input ``j`` draws its uniforms in this order: draw 0 gives its first spike (``p_j <= 1``, ``p_j = 0``
-included) or its count of step 0 (``p_j > 1``); then each of its event steps draws one more: a ``p_j <= 1``
-input its next gap, a ``p_j > 1`` input (which takes part in every step, with a count of 0 too) its count of
-the next step. Where the uniforms come from is the stream *kind* (the image's ``poisson_stream``):
+Input ``j`` draws its uniforms in this order: its first draw (*index* 0) gives its first spike (``p_j <= 1``,
+``p_j = 0`` included) or its count of step 0 (``p_j > 1``); then each of its event steps ``t`` draws one more
+(index ``t + 1``): a ``p_j <= 1`` input its next gap, a ``p_j > 1`` input (which takes part in every step, with
+a count of 0 too) its count of step ``t + 1``. An input draws at most once a step, so the index names each of
+its draws. Where the uniforms come from is the stream *kind* (the image's ``poisson_stream``):
 
-* :data:`PER_INPUT` (``"per_input_v1"``, what ``compile`` writes): draw ``k`` of input ``j`` is
+* :data:`PER_INPUT` (``"per_input_v2"``, what ``compile`` writes): the draw of index ``k`` of input ``j`` is
   ``uniform(seed, j, k) = (bits >> 11) * 2**-53`` with ``bits = mix(key_j ^ mix((k + 1) * DELTA))``,
   ``key_j = mix(mix(seed + GAMMA) + (j + 1) * GAMMA)``, every operation modulo ``2**64``, ``mix`` SplitMix64's
   finalizer (:func:`mix`; constants :data:`GAMMA`, :data:`DELTA`). A counter-based generator: input ``j``'s
   events depend on ``(seed, j, p_j)`` only, so any subset of the inputs (a rank's, docs/scale-out.md) is drawn
-  without the others, in any order.
+  without the others, in any order; ``mix((k + 1) * DELTA)`` (:func:`salt`) is the same for every input drawing
+  in a step, so the kernels compute it once a step. (``per_input_v1``, which counted each input's draws instead
+  of indexing them by step, was written by development builds for 40 minutes on 2026-12-08 and is refused.)
 * :data:`SEQUENTIAL` (``"sequential"``, images without ``poisson_stream``): one
   ``rng = numpy.random.default_rng(seed)`` (PCG64) for all inputs: first one ``u`` per input in input order,
   then step by step, in input order, every input with events in that step draws its next ``u``.
@@ -40,6 +43,7 @@ from __future__ import annotations
 import math
 
 import numba
+import numba.extending
 import numpy as np
 
 from neuromap.errors import NeuromapError
@@ -48,8 +52,9 @@ from neuromap.errors import NeuromapError
 NEVER = 1 << 62
 
 #: the stream kinds (module doc): one PCG64 generator over all inputs, and the counter-based per-input streams
+#: (per_input_v1, a draw counter per input, existed for 40 minutes of development and is not read)
 SEQUENTIAL = "sequential"
-PER_INPUT = "per_input_v1"
+PER_INPUT = "per_input_v2"
 KINDS = (SEQUENTIAL, PER_INPUT)
 #: the kind new compiles and ``neuromap.simulate`` use
 DEFAULT_KIND = PER_INPUT
@@ -79,11 +84,23 @@ def mix(z):
 
 
 @numba.njit(inline="always")
+def salt(k):
+    """``mix((k + 1) * DELTA)``: what every input's draw of index ``k`` (int64 >= 0) mixes with its key (the same
+    for every input, so a kernel computes it once per step)."""
+    return mix(np.uint64(k + 1) * np.uint64(DELTA))
+
+
+@numba.njit(inline="always")
+def keyed_uniform(key, s):
+    """``(mix(key ^ s) >> 11) * 2**-53``: a float64 in [0, 1), a multiple of ``2**-53``."""
+    return np.float64(mix(key ^ s) >> np.uint64(11)) * 1.1102230246251565e-16
+
+
+@numba.njit(inline="always")
 def uniform(key, k):
-    """Draw ``k`` (int64 >= 0) of the input with key ``key`` (uint64, :func:`input_keys`): a float64 in [0, 1),
-    a multiple of ``2**-53`` (module doc)."""
-    c = mix(np.uint64(k + 1) * np.uint64(DELTA))
-    return np.float64(mix(key ^ c) >> np.uint64(11)) * 1.1102230246251565e-16
+    """The draw of index ``k`` (int64 >= 0) of the input with key ``key`` (uint64, :func:`input_keys`;
+    module doc)."""
+    return keyed_uniform(key, salt(k))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -155,24 +172,28 @@ def count(u, lam, elam):
     return k
 
 
-@numba.njit(inline="always")
-def _draw(rng, keys, ctr, j):
-    """Input ``j``'s next uniform: its draw ``ctr[j]`` of its own stream (:data:`PER_INPUT`, ``keys`` holds a key
-    per input; ``ctr[j]`` advances) or the next of the one generator ``rng`` (:data:`SEQUENTIAL`: ``keys`` is
-    empty)."""
-    if keys.shape[0] == 0:
-        return rng.random()
-    k = ctr[j]
-    ctr[j] = k + 1
-    return uniform(keys[j], k)
+def _draw(rng, keys, s, j):
+    """Input ``j``'s next uniform: of its own stream (:data:`PER_INPUT`: ``keys`` holds a key per input, ``s`` the
+    salt of the draw's index) or the next of the one generator ``rng`` (:data:`SEQUENTIAL`: ``keys`` is None).
+    Compiled kernels get one of the two by the type of ``keys`` (:func:`_draw_of`), never a branch between them
+    (a kernel holding both paths ran 20 % slower, either kind)."""
+    return rng.random() if keys is None else keyed_uniform(keys[j], s)
+
+
+@numba.extending.overload(_draw, inline="always")
+def _draw_of(rng, keys, s, j):
+    if isinstance(keys, numba.types.NoneType):
+        return lambda rng, keys, s, j: rng.random()
+    return lambda rng, keys, s, j: keyed_uniform(keys[j], s)
 
 
 @numba.njit(cache=True, nogil=True)
-def first_spikes(rng, keys, ctr, lq, lam, elam, nxt, cnt):
-    """``nxt[j]`` <- the first event step of every input (one draw each, in order); a ``p > 1`` input
-    (``lam[j] = p > 0``) gets ``nxt[j] = 0`` and ``cnt[j]`` <- its count of step 0."""
+def first_spikes(rng, keys, lq, lam, elam, nxt, cnt):
+    """``nxt[j]`` <- the first event step of every input (one draw each, in order; draw index 0); a ``p > 1``
+    input (``lam[j] = p > 0``) gets ``nxt[j] = 0`` and ``cnt[j]`` <- its count of step 0."""
+    s0 = salt(0)
     for j in range(lq.shape[0]):
-        u = _draw(rng, keys, ctr, j)
+        u = _draw(rng, keys, s0, j)
         if lam[j] > 0.0:
             cnt[j] = count(u, lam[j], elam[j])
             nxt[j] = 0
@@ -201,42 +222,48 @@ def _events(lam, cnt, j):
 
 
 @numba.njit(inline="always")
-def _emit(rng, keys, ctr, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr):
+def _emit(rng, keys, s, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr):
     """Input ``j``'s events of step ``t`` (its next event step) into ``out[c:]`` (the caller made room:
     :func:`_events`; growing here would cost a reference count per event) and ``ptr``; draws its next gap
-    (``p <= 1``) or next step's count (``p > 1``). Returns the new c."""
+    (``p <= 1``) or next step's count (``p > 1``), draw index ``t + 1`` (``s = salt(t + 1)``). Returns the new c."""
     if lam[j] > 0.0:                                        # Poisson count, every step
         for _ in range(cnt[j]):
             out[c] = j
             c += 1
         ptr[t - t0 + 1] += cnt[j]
-        cnt[j] = count(_draw(rng, keys, ctr, j), lam[j], elam[j])
+        cnt[j] = count(_draw(rng, keys, s, j), lam[j], elam[j])
         nxt[j] = t + 1
     else:
         out[c] = j
         c += 1
         ptr[t - t0 + 1] += 1
-        nxt[j] = t + gap(_draw(rng, keys, ctr, j), lq[j])
+        nxt[j] = t + gap(_draw(rng, keys, s, j), lq[j])
     return c
 
 
 @numba.njit(cache=True, nogil=True)
-def poisson_chunk(rng, keys, ctr, lq, lam, elam, nxt, cnt, heap, t0, n, ptr, cap):
+def poisson_chunk(rng, keys, lq, lam, elam, nxt, cnt, heap, t0, n, ptr, cap):
     """Events of steps ``t0 .. t0+n-1``: fills ``ptr`` (int64[n + 1], CSR over steps) and returns the
     inputs' indices (int64, input order within a step; an input with ``c`` events in a step appears ``c``
     times in a row); advances ``nxt``, ``cnt``, ``heap`` (the inputs as a binary min-heap on (next event step,
-    index)) and the draws (``rng``, ``ctr``). Cost per spike of ``p <= 1`` inputs, not per input and step.
+    index)) and ``rng``. Cost per spike of ``p <= 1`` inputs, not per input and step.
     ``cap``: initial size of the output (it grows as needed)."""
     out = np.empty(max(16, cap), np.int64)
     c = 0
     P = heap.shape[0]
+    st = np.int64(-1)                                       # the step of the salt s
+    s = np.uint64(0)
     for k in range(n + 1):
         ptr[k] = 0
     while nxt[heap[0]] < t0 + n:
         j = heap[0]
         if c + _events(lam, cnt, j) > out.shape[0]:
             out = _grown(out, c, c + _events(lam, cnt, j))
-        c = _emit(rng, keys, ctr, lq, lam, elam, nxt, cnt, j, nxt[j], t0, out, c, ptr)
+        t = nxt[j]
+        if t != st:                                         # the events come in step order: one salt a step
+            st = t
+            s = salt(t + 1)
+        c = _emit(rng, keys, s, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr)
         i = 0                                               # sift the root down
         while True:
             a = 2 * i + 1
@@ -255,7 +282,7 @@ def poisson_chunk(rng, keys, ctr, lq, lam, elam, nxt, cnt, heap, t0, n, ptr, cap
 
 
 @numba.njit(cache=True, nogil=True)
-def poisson_chunk_scan(rng, keys, ctr, lq, lam, elam, nxt, cnt, t0, n, ptr, cap):
+def poisson_chunk_scan(rng, keys, lq, lam, elam, nxt, cnt, t0, n, ptr, cap):
     """:func:`poisson_chunk` for inputs active in most steps: every step scans the inputs in order instead
     of keeping a heap (the same events, draws and order; cost per input and step plus per event)."""
     P = lq.shape[0]
@@ -269,12 +296,13 @@ def poisson_chunk_scan(rng, keys, ctr, lq, lam, elam, nxt, cnt, t0, n, ptr, cap)
             mc += cnt[j]
     for k in range(n):
         t = t0 + k
+        s = salt(t + 1)                                     # every draw of step t: index t + 1
         if c + P + mc > out.shape[0]:                       # room for the step, checked once per step: a
             out = _grown(out, c, c + P + mc)                # check per event slows the loop ~2x (references)
         for j in range(P):
             if nxt[j] == t:
                 before = cnt[j]
-                c = _emit(rng, keys, ctr, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr)
+                c = _emit(rng, keys, s, lq, lam, elam, nxt, cnt, j, t, t0, out, c, ptr)
                 mc += cnt[j] - before
     for k in range(n):
         ptr[k + 1] += ptr[k]
@@ -302,15 +330,13 @@ class PoissonStream:
             raise ValueError("ids must give one stream index per input")
         # sequential: the one generator; per input: one key per input (rng unused, but the kernels' argument)
         self.rng = np.random.default_rng(seed if kind == SEQUENTIAL else 0)
-        self.keys = (input_keys(seed, np.arange(p.size) if ids is None else ids) if kind == PER_INPUT
-                     else np.zeros(0, np.uint64))
-        self.ctr = np.zeros(p.size if kind == PER_INPUT else 0, np.int64)
+        self.keys = input_keys(seed, np.arange(p.size) if ids is None else ids) if kind == PER_INPUT else None
         self.lq = log_stay(p)
         self.lam = multi_rate(p)
         self.elam = stay_poisson(self.lam)
         self.nxt = np.zeros(self.lq.size, np.int64)
         self.cnt = np.zeros(self.lq.size, np.int64)
-        first_spikes(self.rng, self.keys, self.ctr, self.lq, self.lam, self.elam, self.nxt, self.cnt)
+        first_spikes(self.rng, self.keys, self.lq, self.lam, self.elam, self.nxt, self.cnt)
         # inputs active in a step on average; a heap costs ~4 log2(P) per active input, a scan 1 per input
         active = float(np.minimum(p, 1.0).sum())
         self.per_step = float(p.sum())                          # expected events per step
@@ -324,7 +350,7 @@ class PoissonStream:
             return ptr, np.zeros(0, np.int64)
         cap = int(self.per_step * n_steps * 1.05) + 64          # expected events, grown if exceeded
         if self.scan:
-            return ptr, poisson_chunk_scan(self.rng, self.keys, self.ctr, self.lq, self.lam, self.elam, self.nxt,
+            return ptr, poisson_chunk_scan(self.rng, self.keys, self.lq, self.lam, self.elam, self.nxt,
                                            self.cnt, int(t0), int(n_steps), ptr, cap)
-        return ptr, poisson_chunk(self.rng, self.keys, self.ctr, self.lq, self.lam, self.elam, self.nxt, self.cnt,
+        return ptr, poisson_chunk(self.rng, self.keys, self.lq, self.lam, self.elam, self.nxt, self.cnt,
                                   self.heap, int(t0), int(n_steps), ptr, cap)

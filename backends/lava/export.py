@@ -81,9 +81,10 @@ def input_spikes(steps):
     """(steps, inputs) int32 events per step: explicit spike times (0/1), then Poisson inputs (neuromap
     docs/image-format.md, Inputs): p <= 1 expected events per step: geometric gaps, one draw per spike; p > 1: a
     Poisson(p) count every step by inversion, one draw per step; an input's draw 0 gives its first spike (or
-    its count of step 0). Draw k of Poisson input j: per_input_v1: (mix(key_j ^ mix((k + 1) * DELTA)) >> 11)
-    * 2**-53, key_j = mix(mix(SEED + GAMMA) + (j + 1) * GAMMA); sequential: default_rng(SEED), first one draw per
-    input in order, then step by step, in input order, each input's draw of that step."""
+    its count of step 0), then the draw at each event step t its next gap (or the count of step t + 1). The draw
+    at step t of Poisson input j (t = -1: the first), k = t + 1: per_input_v2: (mix(key_j ^ mix((k + 1) * DELTA))
+    >> 11) * 2**-53, key_j = mix(mix(SEED + GAMMA) + (j + 1) * GAMMA); sequential: default_rng(SEED), first one
+    draw per input in order, then step by step, in input order, each input's draw of that step."""
     r = np.zeros((steps, N_INPUTS), np.int32)
     t, i = A["input.spike_step"], A["input.spike_index"]
     r[t[t < steps], i[t < steps]] = 1
@@ -93,28 +94,26 @@ def input_spikes(steps):
     ps = p[ids].tolist()
     lq = [-math.inf if q >= 1.0 else math.log1p(-q) for q in ps]
     cnt = [0] * len(ps)
-    if POISSON_STREAM == "per_input_v1":
+    if POISSON_STREAM == "per_input_v2":
         gamma, delta = 0x9E3779B97F4A7C15, 0xD1B54A32D192ED03
         base = mix((SEED + gamma) & M64)
         keys = [mix((base + (j + 1) * gamma) & M64) for j in range(len(ps))]
-        drawn = [0] * len(ps)
 
-        def draw(j):
-            drawn[j] += 1
-            return (mix(keys[j] ^ mix((drawn[j] * delta) & M64)) >> 11) * 2.0 ** -53
+        def draw(j, t):
+            return (mix(keys[j] ^ mix(((t + 2) * delta) & M64)) >> 11) * 2.0 ** -53
     else:
         rng = np.random.default_rng(SEED)
 
-        def draw(j):
+        def draw(j, t):
             return rng.random()
 
-    def gap(j):
-        u = draw(j)
+    def gap(j, t):
+        u = draw(j, t)
         x = math.log1p(-u) / lq[j] if lq[j] != 0.0 else math.inf
         return never if x >= never else 1 + math.floor(x)
 
-    def count(j):
-        u, k = draw(j), 0
+    def count(j, t):
+        u, k = draw(j, t), 0
         pmf = math.exp(-ps[j])
         cdf = pmf
         while u >= cdf and pmf > 0.0:
@@ -125,9 +124,9 @@ def input_spikes(steps):
 
     def first(j):
         if ps[j] > 1.0:
-            cnt[j] = count(j)
+            cnt[j] = count(j, -1)
             return 0
-        return gap(j) - 1
+        return gap(j, -1) - 1
 
     heap = [(first(j), j) for j in range(ids.size)]
     heapq.heapify(heap)
@@ -135,11 +134,11 @@ def input_spikes(steps):
         s, j = heapq.heappop(heap)
         if ps[j] > 1.0:                     # a count every step (0 included)
             r[s, ids[j]] += cnt[j]
-            cnt[j] = count(j)
+            cnt[j] = count(j, s)
             heapq.heappush(heap, (s + 1, j))
         else:
             r[s, ids[j]] += 1
-            heapq.heappush(heap, (s + gap(j), j))
+            heapq.heappush(heap, (s + gap(j, s), j))
     return r
 
 

@@ -1,7 +1,7 @@
 """The documented Poisson input streams (neuromap/poisson_stream.py, emulator/inputs.py, docs/image-format.md
 *Inputs*): geometric gaps for inputs of p <= 1 expected events per step, Poisson counts (several events per
 step) for p > 1; one draw per event, independent of chunking; the uniforms from one ``default_rng(seed)``
-(kind ``sequential``) or from each input's counter-based stream (``per_input_v1``, more in
+(kind ``sequential``) or from each input's counter-based stream (``per_input_v2``, more in
 test_poisson_per_input.py); replayed by the float reference, both emulator engines and the plastic loops."""
 import math
 import os
@@ -16,7 +16,8 @@ from tests.oracles.poisson import documented_stream, uniform
 
 
 def _uniforms(kind: str, seed: int, n: int) -> list[float]:
-    """The first ``n`` uniforms input 0 draws (the only input of its stream)."""
+    """The uniforms of input 0 (the only input of its stream) drawn at steps -1, 0, ..., n - 2 (per_input_v2:
+    draw indices 0 .. n-1; sequential: its first n draws)."""
     if kind == SEQUENTIAL:
         return np.random.default_rng(seed).random(n).tolist()
     return [uniform(seed, 0, k) for k in range(n)]
@@ -38,10 +39,15 @@ def _raster(stream: PoissonStream, chunks) -> np.ndarray:
 @pytest.mark.parametrize("kind", KINDS)
 def test_first_draws_by_hand(kind):
     """p = 0.5: u -> gap 1 + floor(log1p(-u) / log(1/2)); the first spike is at gap - 1."""
-    u = _uniforms(kind, 3, 3)
-    g = [1 + math.floor(math.log1p(-x) / math.log1p(-0.5)) for x in u]
-    r = _raster(PoissonStream(np.array([0.5]), 3, kind=kind), [g[0] + g[1] + g[2]])
-    assert list(np.flatnonzero(r[:, 0])) == [g[0] - 1, g[0] + g[1] - 1, g[0] + g[1] + g[2] - 1]
+    seq = iter(_uniforms(SEQUENTIAL, 3, 3))
+    spikes, t = [], -1                               # per_input_v2: the draw at step t has index t + 1
+    for _ in range(3):
+        u = next(seq) if kind == SEQUENTIAL else uniform(3, 0, t + 1)
+        t += 1 + math.floor(math.log1p(-u) / math.log1p(-0.5))
+        spikes.append(t)
+    g = np.diff([-1] + spikes)
+    r = _raster(PoissonStream(np.array([0.5]), 3, kind=kind), [spikes[-1] + 1])
+    assert list(np.flatnonzero(r[:, 0])) == spikes
     assert sorted(set(g)) != [1]                            # the seed gives gaps other than 1
 
 

@@ -1,4 +1,4 @@
-"""The per-input Poisson streams (``poisson_stream`` ``per_input_v1``, neuromap/poisson_stream.py,
+"""The per-input Poisson streams (``poisson_stream`` ``per_input_v2``, neuromap/poisson_stream.py,
 docs/image-format.md *Inputs*): the numba generator against the pure-Python oracle written from the documented
 formula (tests/oracles/poisson.py), known answers, statistical sanity (uniformity, rates, independence of
 neighbouring inputs and seeds), any subset of inputs drawing the same events, and the image field: new compiles
@@ -24,7 +24,7 @@ from neuromap.poisson_stream import DEFAULT_KIND, PER_INPUT, SEQUENTIAL, Poisson
 from neuromap.toolchain import compile_network
 from tests.oracles import poisson as oracle
 
-#: (seed, input j, draw k) -> the 64 bits and the uniform of the documented formula (computed by the oracle
+#: (seed, input j, draw index k) -> the 64 bits and the uniform of the documented formula (computed by the oracle
 #: when the kind was defined; docs/image-format.md lists the first three)
 KNOWN = [((0, 0, 0), 0x35B0BA872C6FB8AE, 0.2097279148114798),
          ((0, 0, 1), 0x2A944CA21F3F318F, 0.16632536848123602),

@@ -31,37 +31,37 @@ def key(seed: int, j: int) -> int:
 
 
 def bits(seed: int, j: int, k: int) -> int:
-    """``mix(key_j ^ mix((k + 1) * DELTA))``: the 64 bits of draw k of input j."""
+    """``mix(key_j ^ mix((k + 1) * DELTA))``: the 64 bits of the draw of index k of input j."""
     return mix(key(seed, j) ^ mix(((k + 1) * DELTA) & M64))
 
 
 def uniform(seed: int, j: int, k: int) -> float:
-    """Draw k of input j: ``(bits >> 11) * 2**-53``."""
+    """The draw of index k of input j: ``(bits >> 11) * 2**-53``."""
     return (bits(seed, j, k) >> 11) * 2.0 ** -53
 
 
 def documented_stream(p, seed: int, steps: int, kind: str = SEQUENTIAL) -> np.ndarray:
     """(steps, P) int raster of events per step written straight from the documented rule (pure Python).
 
-    Per input, draw 0 gives its first spike ``gap - 1`` (p <= 1) or its count of step 0 (p > 1); each event
-    step then draws one more (p <= 1: the next gap; p > 1, every step: the next step's Poisson count by
-    inversion). ``kind`` ``sequential``: the draws come from one ``default_rng(seed)``, first one per input
-    in order, then step by step in input order; ``per_input_v1``: draw k of input j is ``uniform(seed, j, k)``,
-    each input on its own (drawn here one input after the other: the order does not matter)."""
+    Per input, the first draw gives its first spike ``gap - 1`` (p <= 1) or its count of step 0 (p > 1); each
+    event step t then draws one more (p <= 1: the next gap; p > 1, every step: the Poisson count of step t + 1
+    by inversion). ``kind`` ``sequential``: the draws come from one ``default_rng(seed)``, first one per input
+    in order, then step by step in input order; ``per_input_v2``: input j's first draw is ``uniform(seed, j,
+    0)``, the draw at its event step t ``uniform(seed, j, t + 1)``, each input on its own (drawn here one input
+    after the other: the order does not matter)."""
     ps = [float(q) for q in p]
     lqs = [-math.inf if q >= 1 else math.log1p(-q) for q in ps]
     if kind == PER_INPUT:
         r = np.zeros((steps, len(ps)), np.int64)
         for j in range(len(ps)):
-            draws = (uniform(seed, j, k) for k in range(1 << 62))
-            t = 0 if ps[j] > 1 else _gap(next(draws), lqs[j]) - 1
+            if ps[j] > 1:                                     # the count of step t: draw index t
+                for t in range(steps):
+                    r[t, j] = _count(uniform(seed, j, t), ps[j])
+                continue
+            t = _gap(uniform(seed, j, 0), lqs[j]) - 1
             while t < steps:
-                if ps[j] > 1:
-                    r[t, j] = _count(next(draws), ps[j])
-                    t += 1
-                else:
-                    r[t, j] = 1
-                    t += _gap(next(draws), lqs[j])
+                r[t, j] = 1
+                t += _gap(uniform(seed, j, t + 1), lqs[j])
         return r
     assert kind == SEQUENTIAL, kind
     rng = np.random.default_rng(seed)

@@ -1,5 +1,5 @@
 """Inputs generated on the ranks that own them (emulator.sharded.input_owners, docs/scale-out.md): with
-per-input Poisson streams (``per_input_v1``) a rank draws exactly the inputs reaching its cores (rank 0 also
+per-input Poisson streams (``per_input_v2``) a rank draws exactly the inputs reaching its cores (rank 0 also
 those reaching nobody), each input is recorded by one rank, and the run equals one process for K = 1..3 (both
 engines, gathered and per-rank results); an image of the sequential stream (an older image) is replayed whole by
 every rank, also equal to one process. Ranks run as threads (tests/helpers/ranks.py); real mpiexec: test_mpiexec.py."""
