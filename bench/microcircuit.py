@@ -18,7 +18,8 @@ Rates are mean spikes/s per population over ``ms`` after the first ``SKIP_MS`` (
 Emulator: ``load_s`` (image directory -> memory, checksums and verifier), ``prepare_s`` (image -> program with its
 delivery runs, once), then steps/s, synaptic events per second (spikes x fan-out over the run, inputs included)
 and the real-time factor (run wall time / network time) of the run alone.
-``python -m bench.microcircuit [--quick] [--scale S] [--sides emulator] [--rss-limit-gb 16] [--out NAME]``.
+``python -m bench.microcircuit [--quick] [--scale S] [--sides emulator] [--rss-limit-gb 16] [--image DIR]
+[--out NAME]``.
 """
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ def side_emulator(cfg: dict) -> dict:
     """Load the image :func:`side_image` saved, prepare the numba engine's program (``prepare_runs``: delivery
     runs straight from the image's arrays), release the image, run ``cfg["steps"]`` steps recording the neurons'
     spikes (``record_inputs=False``: the Poisson input events, most rows at large scale, are counted by replaying
-    their stream after the run, not stored)."""
+    their stream after the run, not stored) without per-link counters (``link_counters=False``: the (C+1) x C
+    table alone is 7 GB at scale 0.5)."""
     if cfg.get("rss_limit_gb"):
         _rss_watchdog(float(cfg["rss_limit_gb"]))
     m = _example()
@@ -110,12 +112,13 @@ def side_emulator(cfg: dict) -> dict:
     chips = int(img.cores["chip"].max()) + 1 if "chip" in img.cores else None
     cores, synapses = int(img.n_cores), int(img.n_synapses)
     del img                                                # the program holds what the run reads
-    emulate(prog, 10, record_inputs=False)                 # numba's cache -> memory (not timed), and the
+    lean = dict(record_inputs=False, link_counters=False)
+    emulate(prog, 10, **lean)                              # numba's cache -> memory (not timed), and the
     # T-thread kernel the default may switch to mid-run (compiled inside the timed run after a cache clear,
     # it made the run 29 s instead of 1.3 s)
-    emulate(prog, 10, threads=max(1, int(numba.config.NUMBA_NUM_THREADS)), record_inputs=False)
+    emulate(prog, 10, threads=max(1, int(numba.config.NUMBA_NUM_THREADS)), **lean)
     t3 = time.perf_counter()
-    run = emulate(prog, steps, record_inputs=False)
+    run = emulate(prog, steps, **lean)
     t4 = time.perf_counter()
     fan = np.diff(prog.run_syn[prog.run_ptr])              # synapses each source's spike reaches
     n_events = int(fan[run.spikes[:, 1]].sum()) + _input_events(prog, steps, fan)
@@ -294,11 +297,13 @@ def _subprocess(side: str, cfg: dict) -> dict:
 
 
 def run(quick: bool = False, scale: float = 0.1, sides: tuple[str, ...] | None = None,
-        rss_limit_gb: float | None = None) -> dict:
+        rss_limit_gb: float | None = None, image: str | None = None) -> dict:
     """The sides at ``scale`` under the heavy lock, one subprocess each (the emulator side as two: compile and
     save the image, then load and run it: peak RSS of each, the end-to-end peak their maximum); ``sides``:
     a subset of float, emulator, nest (default: all, nest where installed); ``rss_limit_gb``: stop a side
-    whose resident set passes it (exit 3)."""
+    whose resident set passes it (exit 3); ``image``: a directory for the emulator side's image, kept after the run
+    and, when it already holds an image (compiled at this ``scale``), loaded without compiling (compile and run
+    then fit two heavy-lock slots)."""
     import shutil
     import tempfile
 
@@ -313,15 +318,19 @@ def run(quick: bool = False, scale: float = 0.1, sides: tuple[str, ...] | None =
         for side in sides:
             load = os.getloadavg()[0]
             if side == "emulator":
-                tmp = tempfile.mkdtemp(prefix="nm_mc_img.")
+                tmp = None if image else tempfile.mkdtemp(prefix="nm_mc_img.")
+                where = image or os.path.join(tmp, "img")
                 try:
-                    r = _subprocess("image", dict(cfg, image=os.path.join(tmp, "img")))
+                    if image and os.path.exists(os.path.join(image, "manifest.json")):
+                        r = dict(image_reused=image, dt=0.1, steps=int(round(cfg["ms"] / 0.1)))   # build()'s dt
+                    else:
+                        r = _subprocess("image", dict(cfg, image=where))
                     if "error" not in r:
-                        r.update(_subprocess("emulator", dict(cfg, image=os.path.join(tmp, "img"), steps=r["steps"],
-                                                              dt=r["dt"])))
+                        r.update(_subprocess("emulator", dict(cfg, image=where, steps=r["steps"], dt=r["dt"])))
                 finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                if "peak_mb" in r:
+                    if tmp:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                if "peak_mb" in r and "peak_compile_mb" in r:
                     r["peak_end_to_end_mb"] = max(r["peak_compile_mb"], r["peak_mb"])
             else:
                 r = _subprocess(side, cfg)
@@ -354,11 +363,12 @@ if __name__ == "__main__":
             fh.write(json.dumps(res, indent=1) + "\n")
         print(json.dumps(res, indent=1))
     else:                                  # python -m bench.microcircuit [--quick] [--scale S] [--sides emulator]
-        #                                    [--rss-limit-gb 16] [--out NAME]
+        #                                    [--rss-limit-gb 16] [--image DIR] [--out NAME]
         sc = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 0.1
         sd = tuple(sys.argv[sys.argv.index("--sides") + 1].split(",")) if "--sides" in sys.argv else None
         lim = float(sys.argv[sys.argv.index("--rss-limit-gb") + 1]) if "--rss-limit-gb" in sys.argv else None
-        res = run(quick="--quick" in sys.argv, scale=sc, sides=sd, rss_limit_gb=lim)
+        img = sys.argv[sys.argv.index("--image") + 1] if "--image" in sys.argv else None
+        res = run(quick="--quick" in sys.argv, scale=sc, sides=sd, rss_limit_gb=lim, image=img)
         if "--out" in sys.argv:
             name = sys.argv[sys.argv.index("--out") + 1]
             with open(os.path.join(ROOT, "bench", "results", name + ".json"), "w") as fh:

@@ -46,7 +46,7 @@ def _engine(name: str):
 
 def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
             progress=None, weight_every: int | None = None, threads: int | None = None,
-            record_inputs: bool = True) -> RawRun:
+            record_inputs: bool = True, link_counters: bool = True) -> RawRun:
     """Run ``steps`` steps from the initial state on the emulator of the image's core kind (:data:`EMULATORS`).
     ``probe``: global neuron ids to trace (default: the image's u/v probes). ``progress(done_steps, steps)`` is
     called after each chunk (neuromap.progress; ``loihi_lif`` cores). Images with plastic projections learn
@@ -56,22 +56,26 @@ def emulate(image: Image | Program, steps: int, engine: str = "numba", probe: np
     ``loihi_lif`` image) runs on the ``loihi_lif`` emulator. ``record_inputs=False``: ``RawRun.spikes`` holds the
     neurons' spikes only (the input events, which the image's seed and spike list determine, are left out; on
     large Poisson-driven networks they are most of the rows: 16 bytes each); the static ``loihi_lif`` run then
-    keeps only a chunk's input rows at a time. Traffic counters count every spike either way."""
+    keeps only a chunk's input rows at a time. Traffic counters count every spike either way.
+    ``link_counters=False``: no per-link counters (``RawRun.link_spikes`` is an empty (0, 0) array): the
+    (C+1) x C table is C**2 int64 (7 GB for the 29 544 cores of the microcircuit at scale 0.5), which the numba
+    engine's static run then never allocates."""
     if isinstance(image, Program):
-        return emulate_loihi_lif(image, steps, engine, probe, progress, weight_every, threads, record_inputs)
+        return emulate_loihi_lif(image, steps, engine, probe, progress, weight_every, threads, record_inputs,
+                                 link_counters)
     kind = image_core_kind(image).name
     run = EMULATORS.get(kind)
     if run is None:
         raise ImageError(f"the emulator cannot run core kind {kind!r} (it runs {', '.join(EMULATORS)})")
     if run is emulate_loihi_lif:
-        return run(image, steps, engine, probe, progress, weight_every, threads, record_inputs)
-    out = run(image, steps, engine, probe, progress, weight_every, threads)
-    return out if record_inputs else _without_inputs(out, image.n_neurons)
+        return run(image, steps, engine, probe, progress, weight_every, threads, record_inputs, link_counters)
+    return _trimmed(run(image, steps, engine, probe, progress, weight_every, threads), image.n_neurons,
+                    record_inputs, link_counters)
 
 
 def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba", probe: np.ndarray | None = None,
                       progress=None, weight_every: int | None = None, threads: int | None = None,
-                      record_inputs: bool = True) -> RawRun:
+                      record_inputs: bool = True, link_counters: bool = True) -> RawRun:
     """:func:`emulate` for ``loihi_lif`` cores (static images on the chunked engines, plastic ones on
     :mod:`emulator.plastic`). Images with dendrite compartments (``neurons.join_parent``,
     :mod:`emulator.compartments`) run on the numpy engine's loop under either engine name, on one thread."""
@@ -87,7 +91,7 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
         sp, us, vs, st, pl = emulate_plastic(image, int(steps), engine, pr, weight_every)
         out = RawRun(int(steps), sp, pr, us, vs, st.core_spikes, st.link_spikes, weight_steps=pl.weight_steps,
                      weights=pl.weights, final_u=st.u.astype(np.int64), final_v=st.v.astype(np.int64))
-        return out if record_inputs else _without_inputs(out, image.n_neurons)
+        return _trimmed(out, image.n_neurons, record_inputs, link_counters)
     if threads is not None and int(threads) < 1:
         raise ImageError(f"threads must be >= 1, got {threads}")
     if isinstance(image, Program):
@@ -112,7 +116,7 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
     steps = int(steps)
     if steps < 0:
         raise ImageError(f"steps must be >= 0, got {steps}")
-    st = State.initial(p)
+    st = State.initial(p, link_spikes=link_counters or engine != "numba")   # numba: from tables at the end
     sched = InputSchedule(p)
     width = p.n_neurons + p.n_inputs
     chunk = max(1, min(steps, _CHUNK_BUDGET // max(1, width)))
@@ -134,11 +138,12 @@ def emulate_loihi_lif(image: Image | Program, steps: int, engine: str = "numba",
     finally:
         if isinstance(sched, PrefetchedInputs):
             sched.close()
-    if engine == "numba":
+    if engine == "numba" and link_counters:
         engine_numba.fold_link_spikes(p, st)
     sp = out.spikes   # already sorted: per step, fired neurons ascending, then inputs ascending
     sp.resize((out.n_spikes, 2), refcheck=False)   # trim the reservation (realloc, no copy)
-    return RawRun(steps, sp, probe, us, vs, st.core_spikes, st.link_spikes, st.u.astype(np.int64),
+    links = st.link_spikes if link_counters else np.zeros((0, 0), np.int64)
+    return RawRun(steps, sp, probe, us, vs, st.core_spikes, links, st.u.astype(np.int64),
                   st.v.astype(np.int64),
                   thread_chunks=np.asarray(chooser.history if chooser is not None else [], np.int64))
 
@@ -182,9 +187,12 @@ def _keep_neurons(rows: np.ndarray, n_neurons: int) -> int:
     return k
 
 
-def _without_inputs(run: RawRun, n_neurons: int) -> RawRun:
-    """``run`` with its spike rows restricted to neuron sources (:func:`emulate`'s ``record_inputs=False``)."""
-    return replace(run, spikes=np.ascontiguousarray(run.spikes[run.spikes[:, 1] < n_neurons]))
+def _trimmed(run: RawRun, n_neurons: int, record_inputs: bool, link_counters: bool) -> RawRun:
+    """``run`` without its input rows (:func:`emulate`'s ``record_inputs=False``) and without link counters
+    (``link_counters=False``), for the paths that compute them anyway."""
+    if not record_inputs:
+        run = replace(run, spikes=np.ascontiguousarray(run.spikes[run.spikes[:, 1] < n_neurons]))
+    return run if link_counters else replace(run, link_spikes=np.zeros((0, 0), np.int64))
 
 
 def _reserve(rows: int) -> np.ndarray:

@@ -170,7 +170,7 @@ class MpiComm:
         recv = np.array(counts, np.int64)
         recv[0] = 0                                    # rank 0 keeps its own
         if out is None:
-            out = _prefaulted((int(recv.sum()),), dtype)     # a buffer, not pickles: no page-by-page faults
+            out = prefaulted((int(recv.sum()),), dtype)     # a buffer, not pickles: no page-by-page faults
         if out.size != int(recv.sum()):
             raise ValueError(f"gather: rank 0's buffer holds {out.size} values, the other ranks send {int(recv.sum())}")
         self.comm.Gatherv([a[:0], kind], [out, (recv, _offsets(recv)), kind], root=0)
@@ -1091,7 +1091,7 @@ def _link_entries(C: int, a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
     return _link_pairs(C, *arrs)
 
 
-def _prefaulted(shape: tuple, dtype) -> np.ndarray:
+def prefaulted(shape: tuple, dtype) -> np.ndarray:
     """An uninitialised array (the merged spike rows, the others' records: every byte of which the finish
     writes) whose pages the kernel maps at once (``MAP_POPULATE``, Linux): faulting in a 1.6 GB array page by
     page on first write cost 6-10 s on this machine's VM, populating it 1-3 s (docs/scale-out.md). Small
@@ -1309,8 +1309,8 @@ def emulate_shard(sh: Shard, steps: int, comm, engine: str = "numba", probe: np.
     tp = _mark(phases, "finish.gather_counts", tp)
     if comm.rank == 0:
         n_recs, n_ins = np.array(n_recs, np.int64).T
-        spikes = _prefaulted((int(n_recs.sum() + n_ins.sum()), 2), np.int64)
-        rest = _prefaulted((int(n_recs[1:].sum()),), np.int32)
+        spikes = prefaulted((int(n_recs.sum() + n_ins.sum()), 2), np.int64)
+        rest = prefaulted((int(n_recs[1:].sum()),), np.int32)
         in_rest = np.empty(int(n_ins[1:].sum()), np.int32)
         tp = _mark(phases, "finish.alloc", tp)
     else:
@@ -1388,7 +1388,7 @@ def merge_parts(parts: list, steps: int, n_neurons: int, n_cores: int, plastic: 
                                                                                                 np.int64)
     cnt = np.stack([np.asarray(p["rec_cnt"], np.int64) for p in parts]) if steps else np.zeros((len(parts), 0),
                                                                                               np.int64)
-    spikes = _prefaulted((cat.size + in_gid.size, 2), np.int64)
+    spikes = prefaulted((cat.size + in_gid.size, 2), np.int64)
     _merge_records(steps, cnt, cat, cat, _offsets(counts), in_cnt, in_gid, in_gid, _offsets(in_counts), spikes)
     return _assemble(n_cores, plastic, n_neurons, steps, probe, parts, spikes)
 
@@ -1444,41 +1444,6 @@ def spike_ids(bits, nid):
                     gid[k] = nid[j]
                     k += 1
     return gid[:k], cnt
-
-
-def count_in_ranges(ids: np.ndarray, ranges: list) -> np.ndarray:
-    """How many of ``ids`` fall into each range ``(first, size)`` of ``ranges`` (int64; ranges may overlap or
-    leave gaps: a population's spike count from a rank's records without a per-spike temporary)."""
-    first = np.array([int(f) for f, _ in ranges], np.int64)
-    last = first + np.array([int(n) for _, n in ranges], np.int64)
-    return _count_in_ranges(np.ascontiguousarray(ids), first, last)
-
-
-@numba.njit(cache=True, nogil=True)
-def _count_in_ranges(ids, first, last):
-    order = np.argsort(first)
-    f, e = first[order], last[order]
-    out = np.zeros(first.size, np.int64)
-    disjoint = True
-    for j in range(1, f.size):
-        if f[j] < e[j - 1]:
-            disjoint = False
-    for x in ids:
-        if disjoint:                          # the last range starting at or below x
-            lo, hi = 0, f.size
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if f[mid] <= x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            if lo > 0 and x < e[lo - 1]:
-                out[order[lo - 1]] += 1
-        else:
-            for j in range(f.size):
-                if f[j] <= x < e[j]:
-                    out[order[j]] += 1
-    return out
 
 
 def _assemble(n_cores: int, plastic: list[int], N: int, steps: int, probe: np.ndarray, parts: list,

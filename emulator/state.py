@@ -32,13 +32,15 @@ class State:
     scratch: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def initial(cls, p: Program) -> "State":
+    def initial(cls, p: Program, link_spikes: bool = True) -> "State":
+        """The state before step 0; ``link_spikes=False``: a (0, 0) link table (for runs that count no links:
+        the full table is (C+1) x C int64)."""
         return cls(u=_narrow(p.u_init).copy(), v=_narrow(p.v_init).copy(), ref_until=np.full(p.n_neurons, -1, np.int64),
                    ring=np.zeros((p.ring_len, p.n_neurons), np.int32),
                    slot_acc=np.zeros(p.slot_post.size, np.int64),
                    slot_mark=np.zeros(p.slot_post.size, np.uint8),
                    core_spikes=np.zeros(p.n_cores, np.int64),
-                   link_spikes=np.zeros((p.n_cores + 1, p.n_cores), np.int64),
+                   link_spikes=np.zeros((p.n_cores + 1, p.n_cores) if link_spikes else (0, 0), np.int64),
                    src_spikes=np.zeros(p.n_neurons + p.n_inputs, np.int64))
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from emulator import emulate
+from emulator.source_ranges import rows_in_ranges
 from neuromap.errors import NeuromapError
 from neuromap.image import Image, load_image
 
@@ -205,10 +206,8 @@ def results_of(layout: ResultLayout, raw) -> Results:
     """The :class:`Results` of ``raw`` (:class:`emulator.RawRun`) laid out by ``layout``."""
     res = Results(steps=raw.steps, spikes={}, core_spikes=raw.core_spikes, link_spikes=raw.link_spikes,
                   meta=dict(layout.meta))
-    src = raw.spikes[:, 1]
-    for name, base, size in layout.spikes:
-        m = (src >= base) & (src < base + size)
-        res.spikes[name] = np.stack([raw.spikes[m, 0], src[m] - base], axis=1).astype(np.int64)
+    for (name, _, _), rows in zip(layout.spikes, rows_in_ranges(raw.spikes, [(b, n) for _, b, n in layout.spikes])):
+        res.spikes[name] = rows
     res.weights = {layout.weights[str(k)]: w for k, w in raw.weights.items()}
     res.weight_steps = raw.weight_steps
     for name, variables, local, cols in layout.traces:

@@ -30,7 +30,8 @@ import numpy as np
 
 from backends.emulator import ResultLayout, Results, result_layout, results_of, save_npz
 from emulator.raw_run import RawRun
-from emulator.sharded import count_in_ranges, merge_parts, spike_bits, spike_ids
+from emulator.sharded import merge_parts, spike_bits, spike_ids
+from emulator.source_ranges import count_in_ranges
 from neuromap.errors import NeuromapError
 from neuromap.image_files import read_bundle_file, write_bundle
 

@@ -103,3 +103,17 @@ def test_prepare_runs_program_runs_like_the_image():
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
     two = emulate(dataclasses.replace(prepare_runs(img)), 40, threads=2)
     assert np.array_equal(two.spikes, a.spikes)
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_link_counters_false(engine):
+    """link_counters=False: an empty (0, 0) link table, everything else as the counted run; the numba static
+    run's state never holds the (C+1) x C table."""
+    img = random_image(7)
+    full = emulate(img, 30, engine=engine, threads=1)
+    bare = emulate(img, 30, engine=engine, threads=1, link_counters=False, record_inputs=False)
+    assert bare.link_spikes.shape == (0, 0) and full.link_spikes.shape == (img.n_cores + 1, img.n_cores)
+    assert full.link_spikes.sum() > 0
+    assert np.array_equal(bare.spikes, full.spikes[full.spikes[:, 1] < img.n_neurons])
+    for f in ("u", "v", "core_spikes", "final_u", "final_v"):
+        assert np.array_equal(getattr(bare, f), getattr(full, f)), f

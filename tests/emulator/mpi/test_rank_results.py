@@ -13,7 +13,7 @@ import pytest
 from backends.emulator import Results, load_results, results_from_raw
 from backends.emulator.parts import parts_dir, read_parts, write_rank_results
 from emulator import _image_probe, emulate
-from emulator.sharded import count_in_ranges, merge_parts, plastic_projections, spike_bits, spike_ids
+from emulator.sharded import merge_parts, plastic_projections, spike_bits, spike_ids
 from neuromap.cli.plot_cmd import load_any_results
 from neuromap.errors import NeuromapError
 from neuromap.toolchain import compile_network
@@ -92,14 +92,6 @@ def test_readout_summary_and_results_of_a_readout_network(tmp_path):
     for name, tr in one.readout.items():
         n, last = summary["readouts"][name]
         assert np.array_equal(n, one.neurons[name]) and np.array_equal(last, tr[-1])
-
-
-def test_count_in_ranges_against_a_direct_count():
-    rng = np.random.default_rng(1)
-    ids = rng.integers(0, 500, 4000).astype(np.int32)
-    for ranges in ([(0, 100), (100, 50), (300, 200)], [(10, 0), (0, 40), (20, 100)], []):
-        want = [int(np.count_nonzero((ids >= f) & (ids < f + n))) for f, n in ranges]
-        assert count_in_ranges(ids, ranges).tolist() == want
 
 
 @pytest.fixture
