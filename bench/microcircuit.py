@@ -23,6 +23,7 @@ and the real-time factor (run wall time / network time) of the run alone.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -203,12 +204,17 @@ def side_compile(cfg: dict) -> dict:
     m = _example()
     from neuromap.targets import load_target
     from neuromap.toolchain import compile_network
+    target = load_target(TARGET)
+    if cfg.get("chips_y"):       # a taller board (same chips and mesh per chip): full scale needs > 768 chips
+        target = dataclasses.replace(target, mesh=dataclasses.replace(target.mesh, chips_y=int(cfg["chips_y"])))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     net = m.build(cfg["scale"])
     t1 = time.perf_counter()
     rss_net = _peak_mb()
-    res = compile_network(net, load_target(TARGET), placer="sequential", rate_check="never")
+    synapses = sum(p.n_synapses for p in net.projections)
+    # the compile takes the network over: its float projections are freed once quantized (release_input)
+    res = compile_network(net, target, placer="sequential", rate_check="never", release_input=True)
     t2 = time.perf_counter()
     img = res.image
     out = tempfile.mkdtemp(prefix="nm_mc.")
@@ -225,7 +231,6 @@ def side_compile(cfg: dict) -> dict:
         peaks[r.name] = round(r.peak_rss_bytes / 2 ** 20)     # ru_maxrss after the pass and its verifier
         if r.kind == "pass":
             phases["verify " + r.name] = round(r.verify_s, 2)
-    synapses = sum(p.n_synapses for p in net.projections)
     peak = _peak_mb()
     return dict(neurons=int(img.n_neurons), synapses=int(synapses), image_synapses=int(img.n_synapses),
                 cores=int(img.n_cores), chips=int(img.cores["chip"].max()) + 1, build_s=t1 - t0, compile_s=t2 - t1,
@@ -259,16 +264,22 @@ SIDES = {"float": side_float, "image": side_image, "emulator": side_emulator, "n
          "compile": side_compile}
 
 
-def run_compile(scales: list[float], rss_limit_gb: float | None = None) -> dict:
+def run_compile(scales: list[float], rss_limit_gb: float | None = None, chips_y: int | None = None) -> dict:
     """``--compile-only``: :func:`side_compile` at each scale, one subprocess each under the heavy lock
-    (bench/results/microcircuit_compile.json); ``rss_limit_gb``: stop a compile whose resident set passes it."""
+    (bench/results/microcircuit_compile.json); ``rss_limit_gb``: stop a compile whose resident set passes it;
+    ``chips_y``: the board target with that many rows of chips (24: 768 chips; the full scale needs ~830).
+    A row that stopped (``error``) records ``children_peak_mb``: the largest peak RSS of the compiles run so far."""
+    import resource
+
     from bench.float_reference import heavy_lock
     rows = []
     for sc in scales:
         with heavy_lock():
             load = os.getloadavg()[0]
-            r = _subprocess("compile", dict(scale=sc, ms=0.0, rss_limit_gb=rss_limit_gb))
-        r.update(scale=sc, load_before=round(load, 2))
+            r = _subprocess("compile", dict(scale=sc, ms=0.0, rss_limit_gb=rss_limit_gb, chips_y=chips_y))
+        if "error" in r:
+            r["children_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+        r.update(scale=sc, load_before=round(load, 2), **({"chips_y": chips_y} if chips_y else {}))
         rows.append({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
         print(json.dumps(rows[-1]), flush=True)
     return {"rows": rows, "target": os.path.relpath(TARGET, ROOT), "placer": "sequential",
@@ -341,11 +352,12 @@ if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--side":
         print(json.dumps(SIDES[sys.argv[2]](json.loads(sys.argv[3]))))
     elif "--compile-only" in sys.argv:     # python -m bench.microcircuit --compile-only --scale 0.1,0.5,1
-        #                                    [--rss-limit-gb 20] [--out NAME]
+        #                                    [--rss-limit-gb 20] [--chips-y 28] [--out NAME]
         arg = sys.argv[sys.argv.index("--scale") + 1] if "--scale" in sys.argv else "0.1"
         lim = float(sys.argv[sys.argv.index("--rss-limit-gb") + 1]) if "--rss-limit-gb" in sys.argv else None
+        cy = int(sys.argv[sys.argv.index("--chips-y") + 1]) if "--chips-y" in sys.argv else None
         out_name = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else "microcircuit_compile"
-        res = run_compile([float(x) for x in arg.split(",")], lim)
+        res = run_compile([float(x) for x in arg.split(",")], lim, cy)
         path = os.path.join(ROOT, "bench", "results", out_name + ".json")
         with open(path, "w") as fh:
             fh.write(json.dumps(res, indent=1) + "\n")

@@ -198,15 +198,17 @@ class FidelityReport:
 
 
 # ------------------------------------------------------------------ collection from the passes' reports
-def _nonzero_synapses(network: Network) -> dict[str, int]:
+def nonzero_synapses(network: Network) -> dict[str, int]:
+    """Nonzero weights per projection name of ``network``."""
     return {pr.name: int(np.count_nonzero(pr.weight)) for pr in network.projections}
 
 
-def collect(network: Network, target_name: str, reports) -> FidelityReport:
+def collect(network: Network, target_name: str, reports, nonzero: dict[str, int] | None = None) -> FidelityReport:
     """The report's counts from the passes' reports (:class:`~neuromap.compiler.result.CompileReports`:
-    ``quantization`` or ``truenorth``, ``fan_in``, ``fan_out``, ``reset_approximated``, ``weight_encoding``)."""
+    ``quantization`` or ``truenorth``, ``fan_in``, ``fan_out``, ``reset_approximated``, ``weight_encoding``);
+    ``nonzero``: :func:`nonzero_synapses` of ``network`` if taken before (``release_input``)."""
     rep = FidelityReport(target_name)
-    nz = _nonzero_synapses(network)
+    nz = nonzero_synapses(network) if nonzero is None else nonzero
     rep.synapses = sum(nz.values())
     tn = reports.truenorth
     q = tn.quantization if tn is not None else reports.quantization
@@ -304,15 +306,20 @@ def estimate_rates(network: Network, image, steps: int | None = None, runner=Non
 
 
 def fidelity_report(network: Network, target: Any, reports, image, rate_check: str = "auto",
-                    runner=None) -> FidelityReport:
+                    runner=None, nonzero: dict[str, int] | None = None) -> FidelityReport:
     """The fidelity report of ``image`` compiled from ``network`` (``reports``: the passes' reports,
     :class:`~neuromap.compiler.result.CompileReports`; ``rate_check``: auto | always | never; ``runner``
-    runs the rate sample: without one ``auto`` records the estimate as skipped and ``always`` raises)."""
+    runs the rate sample: without one ``auto`` records the estimate as skipped and ``always`` raises;
+    ``nonzero``: the counts of :func:`nonzero_synapses` taken before the compile released ``network``'s
+    projections (``release_input``): ``auto`` then records the rate sample as skipped)."""
     if rate_check not in RATE_CHECKS:
         raise TargetError(f"rate_check: {rate_check!r} is not one of {', '.join(RATE_CHECKS)}")
-    rep = collect(network, target.name, reports)
+    rep = collect(network, target.name, reports, nonzero)
     float_net = any(p.model in ("lif", "if") for p in network.populations.values())
     if rate_check == "always" or (rate_check == "auto" and float_net and not rep.exact):
+        if nonzero is not None:
+            rep.rate = RateEstimate(0, None, skipped="the compile released the input network (release_input)")
+            return rep
         if runner is None and rate_check == "auto":
             rep.rate = RateEstimate(0, None, skipped="no image runner in this compile (neuromap.toolchain."
                                                      "compile_network runs the emulator)")

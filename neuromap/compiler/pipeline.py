@@ -48,7 +48,7 @@ from neuromap.compiler import (
 from neuromap.compiler.analysis import AnalysisManager
 from neuromap.compiler.arithmetic import is_loihi, lif_arithmetic
 from neuromap.compiler.conv_share import share_convs
-from neuromap.compiler.fidelity import fidelity_report
+from neuromap.compiler.fidelity import fidelity_report, nonzero_synapses
 from neuromap.compiler.lower import lower_to_image
 from neuromap.compiler.quantize_learning import SUPPORTED_RULES as _LEARNING_RULES
 from neuromap.compiler.result import (
@@ -299,6 +299,18 @@ def default_passes(kind: str) -> list[str]:
     return [p.name for p in PASSES if kind in p.kinds]
 
 
+def _release_input(network: Network, st: CompileState, released: dict[str, int] | None):
+    """``release_input``: once the state's network is not ``network`` any more, empty ``network.projections``
+    (after counting its nonzero weights for the fidelity report) and drop the state's ``quantized_network``
+    (it holds the projections the legalizations replaced). Returns the state and the counts."""
+    if st.quantized_network is not None:
+        st = dataclasses.replace(st, quantized_network=None)
+    if released is None and st.network is not network:
+        released = nonzero_synapses(network)
+        network.projections.clear()
+    return st, released
+
+
 #: progress units per compiler pass
 PASS_UNITS = 1000
 
@@ -322,7 +334,7 @@ def _declared(opts: CompileOptions, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRunner | None = None,
-                    progress: Callable | None = None, **options) -> CompileResult:
+                    progress: Callable | None = None, release_input: bool = False, **options) -> CompileResult:
     """Compile ``network`` for ``target`` (a name, a path to a target TOML, or a ``Target``).
 
     Returns a :class:`~neuromap.compiler.result.CompileResult`: ``.image`` (the hardware image),
@@ -337,8 +349,19 @@ def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRun
     ``progress`` is called as ``progress(done, n_passes * PASS_UNITS)``: ``done`` is ``(i + 1) * PASS_UNITS``
     after pass i and moves in between when the pass reports (placement phases); its ``label`` (if any,
     :func:`neuromap.progress.set_label`) names the running pass.
+
+    ``release_input=True`` hands ``network`` over to the compile, for callers that do not use it again (the
+    full-scale microcircuit's float weights alone are 2.4 GB): once a pass has replaced it (``quantize``, or a
+    legalization), ``network.projections`` is emptied, so its arrays and the copies the legalizations made
+    from them can be freed, and the result has no ``quantized_network`` (the passes' intermediate networks
+    are not kept). The image is the same; the fidelity report's counts are taken before the release, and its
+    float-vs-chip rate sample, which runs the float network, is refused (``rate_check='always'``) or recorded
+    as skipped (``auto``). Default False: the caller's network is never changed.
     """
     opts = CompileOptions.from_kwargs(options)
+    if release_input and opts.rate_check == "always":
+        raise TargetError("release_input: rate_check 'always' runs the float network after the compile, which "
+                          "release_input frees (use rate_check 'auto' or 'never', or release_input=False)")
     tgt = target if isinstance(target, Target) else load_target(target)
     kind = core_kind(tgt)
     if kind == "loihi_lif":
@@ -351,12 +374,15 @@ def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRun
     opts = dataclasses.replace(opts, passes=tuple(names))
     st = CompileState(network, tgt, opts, runner=runner)
     records = []
+    released = None         # release_input: the input's nonzero counts per projection, once it is released
     for i, name in enumerate(names):
         p = by_name[name]
         run, verify = p.kinds[kind]
         st = dataclasses.replace(st, progress=_pass_progress(progress, i, len(names), name))
         t0 = time.perf_counter()
         before, st = st, run(st)
+        if release_input:
+            st, released = _release_input(network, st, released)
         st.analyses.after_pass(before, st)          # drop the analyses whose inputs the pass replaced
         t1 = time.perf_counter()
         verify(st)
@@ -369,7 +395,7 @@ def compile_network(network: Network, target: Any = "loihi", *, runner: ImageRun
         raise TargetError("the pass list did not end with lower (no image produced)")
     # analysis: what the compile lost, with numbers (neuromap/compiler/fidelity.py)
     t0 = time.perf_counter()
-    fidelity = fidelity_report(network, tgt, st.reports, st.image, opts.rate_check, runner)
+    fidelity = fidelity_report(network, tgt, st.reports, st.image, opts.rate_check, runner, nonzero=released)
     reports = dataclasses.replace(st.reports, fidelity=fidelity)
     rate = fidelity.rate
     records.append(PassRecord("fidelity", "analysis", _declared(opts, ("rate_check",)),

@@ -7,10 +7,12 @@ import os
 import sys
 
 import numpy as np
+import pytest
 
 from emulator import emulate
 from neuromap.compiler.fan_out import RELAY_SUFFIX, fan_out, legalize_fan_out
 from neuromap.compiler.place import verify_image_capacities
+from neuromap.errors import TargetError
 from neuromap.placement.graph import SynapseGraph
 from neuromap.targets import load_target
 from neuromap.toolchain import compile_network
@@ -53,3 +55,32 @@ def test_fan_out_relays_keep_the_spikes():
         return population_spikes(img, emulate(img, 1500).spikes, RELAY_SUFFIX)
     ref = spikes(q)
     assert len(ref) > 300 and spikes(legal) == ref
+
+
+def test_release_input_gives_the_same_image_and_frees_the_network():
+    """``compile_network(..., release_input=True)`` (the benchmark's full-scale path): the same image bytes as the
+    default with fan-in and fan-out relays made (input and output-axon limits cut so both legalizations run),
+    the input network's projections emptied, no quantized network kept; the default leaves the network as given
+    and ``rate_check='always'`` is refused with release_input."""
+    target = load_target(os.path.join(ROOT, "examples", "targets", "loihi_microcircuit.toml"))
+    small = dataclasses.replace(target, core=dataclasses.replace(target.core, max_output_axons=60,
+                                                                 max_input_axons=100))
+    kept = mc.build(0.02)
+    n_proj = len(kept.projections)
+    ref = compile_network(kept, small, placer="sequential", rate_check="never")
+    assert len(kept.projections) == n_proj and ref.quantized_network is not None
+    assert ref.record("legalize_fan_in").statistics[0].value > 0      # relay neurons made
+    assert ref.record("legalize_fan_out").statistics[0].value > 0
+    given = mc.build(0.02)
+    out = compile_network(given, small, placer="sequential", rate_check="never", release_input=True)
+    assert given.projections == [] and out.quantized_network is None
+    a, b = ref.image.arrays(), out.image.arrays()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype and a[k].tobytes() == b[k].tobytes(), k
+    def options(img):       # the recorded options and reports, less the placer's wall time
+        timed = ("solve_time_s", "time_split_s")
+        return {**img.options, "placement": {k: v for k, v in img.options["placement"].items() if k not in timed}}
+    assert options(out.image) == options(ref.image)
+    with pytest.raises(TargetError, match="release_input"):
+        compile_network(mc.build(0.02), small, rate_check="always", release_input=True)
