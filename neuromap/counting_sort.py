@@ -43,6 +43,24 @@ def group_by_lookup(items, bucket_of, n_buckets, perm):  # pragma: no cover - co
     return cnt
 
 
+@numba.njit(cache=True)
+def group_values_by_key(keys, n_buckets, values, out):  # pragma: no cover - compiled
+    """``out`` <- ``values`` stably grouped by ``keys`` (values 0..n_buckets-1): ``values[perm]`` for the ``perm``
+    of :func:`group_by_lookup` with the identity lookup, without that per-item index array; returns the start of
+    every bucket's run (int64, n_buckets + 1)."""
+    cnt = np.zeros(n_buckets + 1, np.int64)
+    for i in range(keys.shape[0]):
+        cnt[keys[i] + 1] += 1
+    for b in range(n_buckets):
+        cnt[b + 1] += cnt[b]
+    fill = cnt[:-1].copy()
+    for i in range(keys.shape[0]):
+        b = keys[i]
+        out[fill[b]] = values[i]
+        fill[b] += 1
+    return cnt
+
+
 def stable_order(keys_least_significant_first: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
     """The stable order of ``n`` items sorted by several non-negative integer keys, each given as
     (keys, number of distinct values), least significant first (as ``np.lexsort``); O(n + buckets) per key."""
