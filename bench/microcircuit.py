@@ -357,29 +357,49 @@ def run(quick: bool = False, scale: float = 0.1, sides: tuple[str, ...] | None =
     return out
 
 
+def _parse_args(argv: list[str]):
+    """The command line (``python -m bench.microcircuit --help``); an unknown option is an error, not ignored."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m bench.microcircuit", description=(
+        "The Potjans-Diesmann microcircuit: end to end (float reference and emulator) or --compile-only; "
+        "results JSON on stdout and, with --out, in bench/results/NAME.json."))
+    ap.add_argument("--compile-only", action="store_true",
+                    help="compile (and save) only, at every scale of --scale; peak RSS per pass")
+    ap.add_argument("--scale", default=None,
+                    help="network scale (neurons and in-degrees); with --compile-only a comma list (default 0.1)")
+    ap.add_argument("--rss-limit-gb", type=float, default=None,
+                    help="stop a child past this resident size (GiB; the watchdog may overshoot by ~2 GiB)")
+    ap.add_argument("--chips-y", type=int, default=None,
+                    help="--compile-only: the board target with this many rows of chips (full scale needs 28)")
+    ap.add_argument("--quick", action="store_true", help="end to end: a shorter run (0.4 s of network time)")
+    ap.add_argument("--sides", default=None, help="end to end: comma list of sides to run (e.g. emulator)")
+    ap.add_argument("--image", default=None, help="end to end: compile into / reuse the image in this directory")
+    ap.add_argument("--out", default=None, help="also write bench/results/OUT.json")
+    a = ap.parse_args(argv)
+    if a.compile_only:
+        for opt in ("quick", "sides", "image"):
+            if getattr(a, opt):
+                ap.error(f"--{opt} applies to the end-to-end run, not --compile-only")
+    elif a.chips_y is not None:
+        ap.error("--chips-y applies to --compile-only")
+    return a
+
+
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--side":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--side":      # the child process of one side (internal)
         print(json.dumps(SIDES[sys.argv[2]](json.loads(sys.argv[3]))))
-    elif "--compile-only" in sys.argv:     # python -m bench.microcircuit --compile-only --scale 0.1,0.5,1
-        #                                    [--rss-limit-gb 20] [--chips-y 28] [--out NAME]
-        arg = sys.argv[sys.argv.index("--scale") + 1] if "--scale" in sys.argv else "0.1"
-        lim = float(sys.argv[sys.argv.index("--rss-limit-gb") + 1]) if "--rss-limit-gb" in sys.argv else None
-        cy = int(sys.argv[sys.argv.index("--chips-y") + 1]) if "--chips-y" in sys.argv else None
-        out_name = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else "microcircuit_compile"
-        res = run_compile([float(x) for x in arg.split(",")], lim, cy)
-        path = os.path.join(ROOT, "bench", "results", out_name + ".json")
-        with open(path, "w") as fh:
-            fh.write(json.dumps(res, indent=1) + "\n")
-        print(json.dumps(res, indent=1))
-    else:                                  # python -m bench.microcircuit [--quick] [--scale S] [--sides emulator]
-        #                                    [--rss-limit-gb 16] [--image DIR] [--out NAME]
-        sc = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 0.1
-        sd = tuple(sys.argv[sys.argv.index("--sides") + 1].split(",")) if "--sides" in sys.argv else None
-        lim = float(sys.argv[sys.argv.index("--rss-limit-gb") + 1]) if "--rss-limit-gb" in sys.argv else None
-        img = sys.argv[sys.argv.index("--image") + 1] if "--image" in sys.argv else None
-        res = run(quick="--quick" in sys.argv, scale=sc, sides=sd, rss_limit_gb=lim, image=img)
-        if "--out" in sys.argv:
-            name = sys.argv[sys.argv.index("--out") + 1]
-            with open(os.path.join(ROOT, "bench", "results", name + ".json"), "w") as fh:
+    else:
+        args = _parse_args(sys.argv[1:])
+        if args.compile_only:
+            scales = [float(x) for x in (args.scale or "0.1").split(",")]
+            res = run_compile(scales, args.rss_limit_gb, args.chips_y)
+            out_name = args.out or "microcircuit_compile"
+        else:
+            sd = tuple(args.sides.split(",")) if args.sides else None
+            res = run(quick=args.quick, scale=float(args.scale or 0.1), sides=sd,
+                      rss_limit_gb=args.rss_limit_gb, image=args.image)
+            out_name = args.out
+        if out_name:
+            with open(os.path.join(ROOT, "bench", "results", out_name + ".json"), "w") as fh:
                 fh.write(json.dumps(res, indent=1) + "\n")
         print(json.dumps(res, indent=1))
