@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from backends.emulator import ResultLayout, Results, result_layout, results_of, save_npz
+from emulator.program import _narrow  # int32 when every value fits (link pairs: half the bytes); read back as int64
 from emulator.raw_run import RawRun
 from emulator.sharded import merge_parts, spike_bits, spike_ids
 from emulator.source_ranges import count_in_ranges
@@ -79,11 +80,6 @@ def write_part(output: str | os.PathLike, rank: int, size: int, part: dict) -> d
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"file": part_name(rank, size), **entry}
-
-
-def _narrow(a: np.ndarray) -> np.ndarray:
-    """int64 counters as int32 when every value fits (the link pairs: half the bytes); read back as int64."""
-    return a.astype(np.int32) if a.size == 0 or (a.min() >= -2 ** 31 and a.max() < 2 ** 31) else a
 
 
 def write_index(output: str | os.PathLike, steps: int, layout: ResultLayout, probe: np.ndarray,
