@@ -40,6 +40,16 @@ from neuromap.network import Network, Projection
 from neuromap.placement.graph import pairs_increasing, sorted_groups
 
 
+def add_relay_population(out: Network, name: str, size: int, target: Any, bias_mant: Any = 0) -> None:
+    """Add ``size`` relay neurons to ``out``: ``loihi_lif`` that keep no current (``du + DU_OFFSET =
+    2**decay_bits``) and no voltage (``dv = 2**decay_bits - 1``), threshold 0, u = v = 0, and bias
+    ``bias_mant`` (exponent 0): the partial-sum relays of this pass (a per-relay bias) and the spike
+    repeaters of :mod:`neuromap.compiler.fan_out` (no bias)."""
+    unity = 1 << target.neuron.decay_bits
+    out.add_population(name, size, "loihi_lif", du=unity - 1 - DU_OFFSET, dv=unity - 1, vth=0,
+                       bias_mant=bias_mant, bias_exp=0, u=0, v=0)
+
+
 @dataclass
 class FanInReport:
     """Per legalized population: neurons split, relay neurons and synapses added, what is approximate."""
@@ -166,8 +176,7 @@ def legalize_fan_in(network: Network, target: Any, cover: int = 4,
         bias = np.concatenate(bank.bias[post])
         if np.any(np.abs(bias) > (1 << (target.neuron.bias_mantissa_bits - 1))):
             raise TargetError(f"{where}relay bias {bias.min()} does not fit the bias mantissa")
-        out.add_population(rname, count, "loihi_lif", du=unity - 1 - DU_OFFSET, dv=unity - 1, vth=0,
-                           bias_mant=bias, bias_exp=0, u=0, v=0)
+        add_relay_population(out, rname, count, target, bias)
         rep.relay_neurons += count
         for pre_pop, parts in bank.inputs[post].items():
             pre_i, relay_i, units, dly = parts[0] if len(parts) == 1 else (np.concatenate([q[i] for q in parts])

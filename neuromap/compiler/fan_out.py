@@ -70,7 +70,7 @@ import numba
 import numpy as np
 
 from neuromap.compiler.analysis import Analysis
-from neuromap.compiler.quantize import DU_OFFSET
+from neuromap.compiler.fan_in import add_relay_population
 from neuromap.errors import TargetError
 from neuromap.network import Network, Projection
 from neuromap.placement.graph import is_plastic, pairs_increasing, sorted_groups
@@ -198,12 +198,6 @@ def population_fan_outs(network: Network) -> dict[str, np.ndarray]:
 FAN_OUT = Analysis("fan_out", ("network",), lambda st: population_fan_outs(st.network), ("legalize_fan_out",))
 
 
-def _relay_population(out: Network, name: str, size: int, target: Any) -> None:
-    unity = 1 << target.neuron.decay_bits
-    out.add_population(name, size, "loihi_lif", du=unity - 1 - DU_OFFSET, dv=unity - 1, vth=0,
-                       bias_mant=0, bias_exp=0, u=0, v=0)
-
-
 def legalize_fan_out(network: Network, target: Any, fan_outs: dict[str, np.ndarray] | None = None
                      ) -> tuple[Network, FanOutReport]:
     """Return a network where no ``loihi_lif`` neuron has more than :func:`fan_out_limit` units (module
@@ -261,7 +255,7 @@ def legalize_fan_out(network: Network, target: Any, fan_outs: dict[str, np.ndarr
     for name, pop in network.populations.items():    # each relay population right after its sources
         out.populations[name] = pop
         if name in plan:
-            _relay_population(out, name + RELAY_SUFFIX, plan[name]["n_relays"], target)
+            add_relay_population(out, name + RELAY_SUFFIX, plan[name]["n_relays"], target)
     projections: list[Projection] = []
     state = {name: dict(slot=np.full(network.populations[name].size, -1, np.int32), rank=np.zeros(p["over"].size,
                                                                                                     np.int64))
